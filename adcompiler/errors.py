@@ -1,0 +1,34 @@
+"""Errors a user can see. Each names the user's file, line and the construct involved."""
+from __future__ import annotations
+
+import os
+
+
+class AdcompilerError(Exception):
+    """Base of every error adcompiler raises on user input."""
+
+
+def where(loc) -> str:
+    return f"{os.path.basename(loc[0])}:{loc[1]}" if loc else "<unknown>"
+
+
+class UnsupportedSyntax(AdcompilerError):
+    """One or more constructs the frontend cannot compile; `problems` lists (construct, loc)."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        lines = [f"'{what}' at {where(loc)}" for what, loc in self.problems]
+        if len(lines) == 1:
+            super().__init__(lines[0])
+        else:
+            super().__init__(f"{len(lines)} unsupported constructs:\n  " + "\n  ".join(lines))
+
+
+class TraceError(AdcompilerError):
+    """A construct that is supported but used wrongly (bad shapes, types, static values)."""
+
+    def __init__(self, message, loc=None, construct=None):
+        self.loc, self.construct, self.message = loc, construct, message
+        prefix = f"{where(loc)}: " if loc else ""
+        what = f" (in '{construct}')" if construct else ""
+        super().__init__(f"{prefix}{message}{what}")

@@ -1,0 +1,27 @@
+"""Structured control flow and calls. Their result types come from their regions or callee,
+so the builder is given them explicitly; backends and passes handle these ops by name.
+
+- `if %c` with regions (then, else), each ending in `yield`;
+- `for %i in range(%n) carry(...)`: operands (trip count, initial carried values); one region
+  with arguments (i64 index, carried values) ending in `yield` of the next carried values;
+- `while carry(...)`: regions (cond, body); cond ends in `condition %p`, body in `yield`;
+- `call @f(...)`: calls a function of the module; `return` ends a function.
+"""
+from .family import declare
+
+
+def _explicit(types, attrs):
+    raise ValueError("result types are given by the regions or the callee")
+
+
+def _no_results(types, attrs):
+    return []
+
+
+declare("if", _explicit, arity=1, n_regions=2, kind="control")
+declare("for", _explicit, n_regions=1, kind="control")
+declare("while", _explicit, n_regions=2, kind="control")
+declare("call", _explicit, attrs=("callee",), kind="call")
+declare("yield", _no_results, kind="control")
+declare("condition", _no_results, arity=1, kind="control")
+declare("return", _no_results, kind="control")

@@ -1,0 +1,54 @@
+"""Ops that create arrays from attributes alone.
+
+- `constant {value, dtype}`: a scalar or a (nested tuple) array literal.
+- `iota {shape, axis, dtype}`: the index along `axis`, broadcast to `shape` (np.arange as a
+  building block of `arange`, `triu`, `tril` and causal masks).
+"""
+from ..ir.types import DTYPES, TensorType
+from .family import check, declare, norm_axis
+
+
+def literal_shape(value):
+    shape = []
+    while isinstance(value, tuple):
+        shape.append(len(value))
+        value = value[0] if value else 0
+    return tuple(shape)
+
+
+def _constant(types, attrs):
+    check(not types, "takes no operands")
+    return [TensorType(attrs["dtype"], literal_shape(attrs["value"]))]
+
+
+def _iota(types, attrs):
+    shape = attrs["shape"]
+    norm_axis(attrs["axis"], len(shape))
+    return [TensorType(attrs["dtype"], shape)]
+
+
+def _lower_constant(op, a):
+    dtype = DTYPES[op.attrs["dtype"]]
+    value = op.attrs["value"]
+    if isinstance(value, tuple):
+        return f"np.array({list_literal(value)}, dtype=np.{dtype})"
+    return f"np.{dtype}({value!r})"
+
+
+def list_literal(value):
+    if isinstance(value, tuple):
+        return "[" + ", ".join(list_literal(v) for v in value) + "]"
+    return repr(value)
+
+
+def _lower_iota(op, a):
+    shape, axis = op.attrs["shape"], norm_axis(op.attrs["axis"], len(op.attrs["shape"]))
+    view = tuple(n if i == axis else 1 for i, n in enumerate(shape))
+    return (f"np.broadcast_to(np.arange({shape[axis]}, dtype=np.{DTYPES[op.attrs['dtype']]})"
+            f".reshape({view}), {shape})")
+
+
+declare("constant", _constant, attrs=("value", "dtype"), arity=0, kind="create",
+        lower={"numpy": _lower_constant})
+declare("iota", _iota, attrs=("shape", "axis", "dtype"), arity=0, kind="create", nondiff=True,
+        lower={"numpy": _lower_iota})

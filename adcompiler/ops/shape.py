@@ -1,0 +1,53 @@
+"""Shape ops: reshape, transpose, broadcast_to, concatenate. (`squeeze`, `expand_dims`,
+`swapaxes`, `stack` are built from these by the frontend.)"""
+from ..ir.types import TensorType, broadcast_shapes
+from .family import check, declare, norm_axis, same_dtype
+
+
+def _reshape(types, attrs):
+    (t,) = types
+    shape = attrs["shape"]
+    n = 1
+    for s in shape:
+        n *= s
+    check(n == t.size, f"cannot reshape {t.shape} ({t.size} elements) into {shape}")
+    return [t.with_shape(shape)]
+
+
+def _transpose(types, attrs):
+    (t,) = types
+    perm = attrs["perm"]
+    check(sorted(perm) == list(range(t.rank)), f"perm {perm} is not a permutation of {t.rank} axes")
+    return [t.with_shape(tuple(t.shape[p] for p in perm))]
+
+
+def _broadcast_to(types, attrs):
+    (t,) = types
+    shape = attrs["shape"]
+    check(len(shape) >= t.rank and broadcast_shapes(t.shape, shape) == tuple(shape),
+          f"cannot broadcast {t.shape} to {shape}")
+    return [t.with_shape(shape)]
+
+
+def _concatenate(types, attrs):
+    check(len(types) > 0, "needs at least one array")
+    dtype = same_dtype(types, "concatenate")
+    rank = types[0].rank
+    check(rank > 0 and all(t.rank == rank for t in types), "needs arrays of one rank >= 1")
+    axis = norm_axis(attrs["axis"], rank)
+    for t in types:
+        check(all(a == b for i, (a, b) in enumerate(zip(t.shape, types[0].shape)) if i != axis),
+              f"shapes {[t.shape for t in types]} differ off axis {axis}")
+    shape = list(types[0].shape)
+    shape[axis] = sum(t.shape[axis] for t in types)
+    return [TensorType(dtype, shape)]
+
+
+declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape",
+        lower={"numpy": "np.reshape({0}, {shape})"})
+declare("transpose", _transpose, attrs=("perm",), arity=1, kind="shape",
+        lower={"numpy": "np.transpose({0}, {perm})"})
+declare("broadcast_to", _broadcast_to, attrs=("shape",), arity=1, kind="shape",
+        lower={"numpy": "np.broadcast_to({0}, {shape})"})
+declare("concatenate", _concatenate, attrs=("axis",), kind="shape",
+        lower={"numpy": "np.concatenate(({args},), axis={axis})"})

@@ -1,0 +1,1 @@
+"""Backends lower IR to code: `numpy` (readable reference source), `numba_cpu`."""

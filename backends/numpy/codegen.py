@@ -1,0 +1,151 @@
+"""IR -> Python source that calls NumPy: the reference backend, and how `evaluate` runs IR.
+
+Contract: `generate(fn)` returns the source of a module defining one Python function per IR
+function (the entry first, then its callees); each takes the IR function's parameters in order
+and returns its result (a tuple when there are several). One statement per op, names from the
+user's variables, and before the statements of each Python source line a comment quoting it
+(`# model.py:5  h = np.tanh(x @ W + b)`). Ops are lowered from their registry entry's
+`lower["numpy"]`: a format string over operands `{0}`, `{args}` and attributes, or a function
+`(op, operand_names) -> expression | [statement lines using {out}]`.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+
+from ...ir import registry
+from ...ir.names import Namer, identifier
+from ...ir.types import DTYPES
+
+RESERVED = ("np", "range", "True", "False", "None", "print")
+
+
+def py_attr(name: str, value):
+    if name == "dtype":
+        return f"np.{DTYPES[value]}"
+    return repr(value)
+
+
+def lower_expr(op, args: list[str]):
+    """The lowering of a plain op: an expression string, or statement lines using `{out}`."""
+    rule = registry.get(op.name).lower.get("numpy")
+    if rule is None:
+        raise NotImplementedError(f"op {op.name!r} has no NumPy lowering")
+    if callable(rule):
+        return rule(op, args)
+    attrs = {k: py_attr(k, v) for k, v in op.attrs.items()}
+    return rule.format(*args, args=", ".join(args), **attrs)
+
+
+class _Gen:
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = Namer(RESERVED, style=identifier)
+        self.lines: list[str] = []
+        self.last_loc = None
+
+    def emit(self, depth, text):
+        self.lines.append("    " * depth + text)
+
+    def comment_loc(self, depth, loc):
+        if not loc or loc == self.last_loc:
+            return
+        self.last_loc = loc
+        src = linecache.getline(loc[0], loc[1]).strip()
+        self.emit(depth, f"# {os.path.basename(loc[0])}:{loc[1]}" + (f"  {src}" if src else ""))
+
+    def n(self, v) -> str:
+        return self.name(v)
+
+    def assign(self, depth, targets, sources):
+        if targets:
+            self.emit(depth, f"{', '.join(targets)} = {', '.join(sources)}")
+
+    def block(self, block, depth, results=None):
+        """Emit the ops of a block; its terminator assigns `results` (names) or returns."""
+        for op in block.ops:
+            self.comment_loc(depth, op.loc)
+            args = [self.n(v) for v in op.operands]
+            if op.name == "return":
+                self.emit(depth, "return " + (", ".join(args) if args else "None"))
+            elif op.name in ("yield", "condition"):
+                if results is not None:
+                    self.assign(depth, results, args)
+            elif op.name == "if":
+                self.op_if(op, args, depth)
+            elif op.name == "for":
+                self.op_for(op, args, depth)
+            elif op.name == "while":
+                self.op_while(op, args, depth)
+            elif op.name == "call":
+                out = ", ".join(self.n(r) for r in op.results)
+                call = f"{identifier(op.attrs['callee'])}({', '.join(args)})"
+                self.emit(depth, f"{out} = {call}" if out else call)
+            else:
+                out = self.n(op.result)
+                code = lower_expr(op, args)
+                if isinstance(code, str):
+                    self.emit(depth, f"{out} = {code}")
+                else:
+                    for ln in code:
+                        self.emit(depth, ln.format(out=out))
+
+    def op_if(self, op, args, depth):
+        outs = [self.n(r) for r in op.results]
+        self.emit(depth, f"if {args[0]}:")
+        for i, region in enumerate(op.regions):
+            if i == 1:
+                self.emit(depth, "else:")
+            self.last_loc = None
+            self.block(region, depth + 1, outs)
+            if not region.ops[:-1] and not outs:
+                self.emit(depth + 1, "pass")
+
+    def op_for(self, op, args, depth):
+        (body,) = op.regions
+        i, *carried = [self.n(a) for a in body.args]
+        self.assign(depth, carried, args[1:])
+        self.emit(depth, f"for {i} in range({args[0]}):")
+        self.last_loc = None
+        self.block(body, depth + 1, carried)
+        if not body.ops[:-1] and not carried:
+            self.emit(depth + 1, "pass")
+        self.assign(depth, [self.n(r) for r in op.results], carried)
+
+    def op_while(self, op, args, depth):
+        cond, body = op.regions
+        carried = [self.n(a) for a in cond.args]
+        self.assign(depth, carried, args)
+        self.emit(depth, "while True:")
+        self.last_loc = None
+        flag = self.name.fresh("keep_going")
+        self.block(cond, depth + 1, [flag])
+        self.emit(depth + 1, f"if not {flag}:")
+        self.emit(depth + 2, "break")
+        self.assign(depth + 1, [self.n(a) for a in body.args], carried)
+        self.block(body, depth + 1, carried)
+        self.assign(depth, [self.n(r) for r in op.results], carried)
+
+    def function(self):
+        fn = self.fn
+        params = ", ".join(self.n(a) for a in fn.args)
+        self.emit(0, f"def {identifier(fn.name)}({params}):")
+        self.block(fn.body, 1)
+        return "\n".join(self.lines)
+
+
+def generate(fn) -> str:
+    """Python source of `fn` and the functions it calls."""
+    fns = [fn] + (fn.callees() if fn.module else [])
+    return "import numpy as np\n\n\n" + "\n\n\n".join(_Gen(f).function() for f in fns) + "\n"
+
+
+def compile_function(fn, source: str | None = None):
+    """Compile `fn` (or the given source for it) to a Python callable."""
+    source = source or generate(fn)
+    filename = f"<adcompiler numpy: {fn.name}>"
+    # register the source so tracebacks and inspect show the generated lines
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[identifier(fn.name)]

@@ -1,0 +1,158 @@
+"""The IR's data structures: values, operations, blocks (regions), functions, modules.
+
+Contract:
+- SSA: a `Value` is defined once, by an `Op` result or a `Block` argument, and never mutated.
+- An `Op` has operands (Values), attributes (a dict of plain Python data: ints, floats, bools,
+  strings, tuples of them), results and regions. Each region is one `Block` with its own
+  arguments; ops in a region may use values defined in enclosing blocks (MLIR `scf` style).
+- A block ends with a terminator op (`yield`, `condition` or `return`) when it belongs to a
+  region or a function.
+- Every op name refers to an entry in the one op registry (`registry.py`).
+- `loc` is the (file, line) of the Python statement an op came from, or None.
+Nothing here imports NumPy; constant payloads are kept as given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .types import TensorType
+
+
+class Value:
+    """An SSA value. `hint` is the preferred printed name (uniquified by `names.py`)."""
+    __slots__ = ("type", "hint", "owner", "index")
+
+    def __init__(self, type: TensorType, hint: str = "v", owner=None, index: int = 0):
+        self.type = type
+        self.hint = hint
+        self.owner = owner          # the defining Op, or the Block whose argument this is
+        self.index = index
+
+    @property
+    def shape(self):
+        return self.type.shape
+
+    @property
+    def dtype(self):
+        return self.type.dtype
+
+    def __repr__(self):
+        return f"<Value %{self.hint}: {self.type}>"
+
+
+class Op:
+    __slots__ = ("name", "operands", "attrs", "results", "regions", "loc", "parent")
+
+    def __init__(self, name: str, operands, attrs=None, result_types=(), regions=(),
+                 loc=None, hints=None):
+        self.name = name
+        self.operands: list[Value] = list(operands)
+        self.attrs: dict = dict(attrs or {})
+        hints = list(hints) if hints else []
+        self.results = [Value(t, hints[i] if i < len(hints) else "v", self, i)
+                        for i, t in enumerate(result_types)]
+        self.regions: list[Block] = list(regions)
+        for r in self.regions:
+            r.parent = self
+        self.loc = loc
+        self.parent: Block | None = None
+
+    @property
+    def result(self) -> Value:
+        (r,) = self.results
+        return r
+
+    def walk(self) -> Iterator["Op"]:
+        """This op, then every op nested in its regions, in program order."""
+        yield self
+        for r in self.regions:
+            yield from r.walk()
+
+    def __repr__(self):
+        return f"<Op {self.name} -> {[str(r.type) for r in self.results]}>"
+
+
+class Block:
+    __slots__ = ("args", "ops", "parent")
+
+    def __init__(self, arg_types=(), hints=None):
+        hints = list(hints) if hints else []
+        self.args = [Value(t, hints[i] if i < len(hints) else "a", self, i)
+                     for i, t in enumerate(arg_types)]
+        self.ops: list[Op] = []
+        self.parent: Op | Function | None = None
+
+    def append(self, op: Op) -> Op:
+        op.parent = self
+        self.ops.append(op)
+        return op
+
+    @property
+    def terminator(self) -> Op | None:
+        return self.ops[-1] if self.ops else None
+
+    def walk(self) -> Iterator[Op]:
+        for op in self.ops:
+            yield from op.walk()
+
+
+@dataclass(eq=False)
+class Function:
+    """A function: `body.args` are its parameters; `body` ends with a `return` op."""
+    name: str
+    body: Block
+    loc: tuple | None = None
+    module: "Module | None" = None
+    meta: dict = field(default_factory=dict)   # frontend data (pytree structure); not printed
+
+    def __post_init__(self):
+        self.body.parent = self
+
+    @property
+    def args(self) -> list[Value]:
+        return self.body.args
+
+    @property
+    def results(self) -> list[Value]:
+        return self.body.terminator.operands
+
+    @property
+    def result_types(self) -> list[TensorType]:
+        return [v.type for v in self.results]
+
+    def walk(self) -> Iterator[Op]:
+        return self.body.walk()
+
+    def callees(self) -> list["Function"]:
+        """Functions this one calls, transitively, in first-call order."""
+        seen: dict[str, Function] = {}
+        stack = [self]
+        while stack:
+            for op in stack.pop().walk():
+                if op.name == "call" and op.attrs["callee"] not in seen:
+                    f = self.module.functions[op.attrs["callee"]]
+                    seen[f.name] = f
+                    stack.append(f)
+        return list(seen.values())
+
+    def __str__(self):
+        from .printer import print_function
+        return print_function(self)
+
+    def __eq__(self, other):
+        return isinstance(other, Function) and str(self) == str(other)
+
+    __hash__ = object.__hash__
+
+
+class Module:
+    """Named functions that `call` ops refer to."""
+
+    def __init__(self):
+        self.functions: dict[str, Function] = {}
+
+    def add(self, fn: Function) -> Function:
+        fn.module = self
+        self.functions[fn.name] = fn
+        return fn

@@ -1,0 +1,53 @@
+"""All naming of values lives here: printed IR names, Python identifiers in generated code,
+and the derived names of adjoints (`d_h`) and recomputed values (`h_r`).
+
+Names come from hints (the user's variable names). `Namer` makes them unique within one
+function, deterministically: the first `h` is `h`, the next `h_1`, then `h_2`, ...
+"""
+from __future__ import annotations
+
+import keyword
+import re
+
+_NOT_IDENT = re.compile(r"[^0-9A-Za-z_]")
+
+
+def adjoint(hint: str) -> str:
+    return "d_" + hint
+
+
+def recomputed(hint: str) -> str:
+    return hint + "_r"
+
+
+def identifier(hint: str) -> str:
+    """A Python identifier for a hint (`params.h0.w` -> `params_h0_w`)."""
+    name = _NOT_IDENT.sub("_", hint) or "v"
+    if name[0].isdigit():
+        name = "v" + name
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+class Namer:
+    """`style` maps a hint to the name space's form: IR names keep hints as they are, Python
+    code uses `identifier`."""
+
+    def __init__(self, reserved=(), style=lambda hint: hint):
+        self.names: dict[int, str] = {}      # id(Value) -> name
+        self.taken: set[str] = set(reserved)
+        self.style = style
+
+    def __call__(self, value) -> str:
+        key = id(value)
+        if key not in self.names:
+            self.names[key] = self.fresh(value.hint)
+        return self.names[key]
+
+    def fresh(self, hint: str) -> str:
+        hint = self.style(hint)
+        name, k = hint, 0
+        while name in self.taken:
+            k += 1
+            name = f"{hint}_{k}"
+        self.taken.add(name)
+        return name

@@ -1,0 +1,131 @@
+"""The IR text form: stable, readable, and read back by `parser.py`.
+
+    func @loss(%x: f64[8], %w: f64[8]) -> f64[] {
+      %z = mul %x, %w : f64[8]                  # model.py:3
+      %r = if %c : f64[8] {
+        yield %z
+      } else {
+        yield %x
+      }
+      %acc_1 = for %i in range(%n) carry(%acc = %a0) : f64[] { ... yield %acc_2 }
+      %x_1 = while carry(%x = %x0) : f64[] cond(%x_c) { ... condition %p } do(%x_b) { ... yield %y }
+      %y = call @helper(%x, %w) : f64[8]
+      return %r
+    }
+
+One op per line: `%results = name operands {attrs} : result types`, then `# file:line`.
+Functions called by the printed one follow it, each once.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+
+from .names import Namer
+
+LOC_COLUMN = 44
+_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def format_attr(v) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return v if _BARE.match(v) and v not in ("true", "false", "none", "inf", "nan") else repr(v)
+    if isinstance(v, tuple):
+        return "[" + ", ".join(format_attr(x) for x in v) + "]"
+    raise TypeError(f"cannot print attribute {v!r}")
+
+
+def format_loc(loc) -> str:
+    return f"{os.path.basename(loc[0])}:{loc[1]}" if loc else ""
+
+
+class _Printer:
+    def __init__(self):
+        self.name = Namer()
+        self.lines: list[str] = []
+
+    def v(self, value) -> str:
+        return "%" + self.name(value)
+
+    def vs(self, values) -> str:
+        return ", ".join(self.v(x) for x in values)
+
+    def line(self, depth: int, text: str, loc=None):
+        text = "  " * depth + text
+        if loc:
+            text = f"{text + '  ':<{LOC_COLUMN}}# {format_loc(loc)}"
+        self.lines.append(text)
+
+    def block(self, block, depth):
+        for op in block.ops:
+            self.op(op, depth)
+
+    def carry(self, args, inits) -> str:
+        return ", ".join(f"{self.v(a)} = {self.v(i)}" for a, i in zip(args, inits, strict=True))
+
+    def op(self, op, depth):
+        lhs = f"{self.vs(op.results)} = " if op.results else ""
+        types = (" : " + ", ".join(str(r.type) for r in op.results)) if op.results else ""
+        if op.name == "if":
+            then, other = op.regions
+            self.line(depth, f"{lhs}if {self.v(op.operands[0])}{types} {{", op.loc)
+            self.block(then, depth + 1)
+            self.line(depth, "} else {")
+            self.block(other, depth + 1)
+            self.line(depth, "}")
+        elif op.name == "for":
+            (body,) = op.regions
+            n, *inits = op.operands
+            i, *carried = body.args
+            self.line(depth, f"{lhs}for {self.v(i)} in range({self.v(n)}) "
+                             f"carry({self.carry(carried, inits)}){types} {{", op.loc)
+            self.block(body, depth + 1)
+            self.line(depth, "}")
+        elif op.name == "while":
+            cond, body = op.regions
+            self.line(depth, f"{lhs}while carry({self.carry(cond.args, op.operands)}){types} {{",
+                      op.loc)
+            self.block(cond, depth + 1)
+            self.line(depth, f"}} do({self.vs(body.args)}) {{")
+            self.block(body, depth + 1)
+            self.line(depth, "}")
+        elif op.name == "call":
+            self.line(depth, f"{lhs}call @{op.attrs['callee']}({self.vs(op.operands)}){types}",
+                      op.loc)
+        else:
+            text = f"{lhs}{op.name}"
+            if op.operands:
+                text += " " + self.vs(op.operands)
+            attrs = {k: v for k, v in op.attrs.items()}
+            if attrs:
+                text += " {" + ", ".join(f"{k}={format_attr(v)}" for k, v in attrs.items()) + "}"
+            self.line(depth, text + types, op.loc)
+
+    def function(self, fn):
+        params = ", ".join(f"{self.v(a)}: {a.type}" for a in fn.args)
+        rtypes = ", ".join(str(t) for t in fn.result_types)
+        self.line(0, f"func @{fn.name}({params}) -> ({rtypes}) {{", fn.loc)
+        self.block(fn.body, 1)
+        self.line(0, "}")
+
+
+def print_function(fn, with_callees: bool = True) -> str:
+    chunks = []
+    for f in [fn] + (fn.callees() if with_callees and fn.module else []):
+        p = _Printer()
+        p.function(f)
+        chunks.append("\n".join(p.lines))
+    return "\n\n".join(chunks) + "\n"
