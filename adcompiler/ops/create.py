@@ -4,6 +4,8 @@
 - `iota {shape, axis, dtype}`: the index along `axis`, broadcast to `shape` (np.arange as a
   building block of `arange`, `triu`, `tril` and causal masks).
 """
+import math
+
 from ..ir.types import DTYPES, TensorType
 from .family import check, declare, norm_axis
 
@@ -32,12 +34,14 @@ def _lower_constant(op, a):
     value = op.attrs["value"]
     if isinstance(value, tuple):
         return f"np.array({list_literal(value)}, dtype=np.{dtype})"
-    return f"np.{dtype}({value!r})"
+    return f"np.{dtype}({list_literal(value)})"
 
 
 def list_literal(value):
     if isinstance(value, tuple):
         return "[" + ", ".join(list_literal(v) for v in value) + "]"
+    if isinstance(value, float) and not math.isfinite(value):   # repr gives bare `inf`/`nan`
+        return f"np.{value!r}".replace("np.-", "-np.")
     return repr(value)
 
 

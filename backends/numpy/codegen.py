@@ -40,7 +40,9 @@ def lower_expr(op, args: list[str]):
 class _Gen:
     def __init__(self, fn):
         self.fn = fn
-        self.name = Namer(RESERVED, style=identifier)
+        # a value must not shadow a function it (or a callee) calls: reserve their names
+        functions = tuple(identifier(n) for n in fn.module.functions) if fn.module else ()
+        self.name = Namer(RESERVED + functions, style=identifier)
         self.lines: list[str] = []
         self.last_loc = None
 

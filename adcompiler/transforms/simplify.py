@@ -1,0 +1,129 @@
+"""Algebraic simplification of trivial identities.
+
+Assumes: `fn` verifies. Guarantees: `fn` computes the same results (up to the sign of a zero:
+`x + 0` becomes `x` even where `x` is `-0.0`) and still verifies. Rules, each applied only
+when the replacement has exactly the op's result type (so `x + zeros(3, 4)` with `x: f64[4]`
+stays, as does `x * 1` where the `1` widens the shape):
+    x*1, 1*x, x+0, 0+x, x-0, x/1, x**1, --x  ->  x
+    transpose(transpose(x, p), q) -> transpose(x, p∘q); transpose with the identity -> x
+    reshape(reshape(x)) -> reshape(x); reshape, broadcast_to to x's shape, astype to x's dtype,
+    sum/prod/max/min over no axes  ->  x
+A 0 or 1 is a `constant` whose entries all equal it, or a `broadcast_to` of one.
+Rewritten ops keep their result values; an op replaced by its operand is removed and its uses
+take the operand. Ops that become unused are left for `dce`.
+"""
+from __future__ import annotations
+
+from ..ir.core import Block, Op, Value
+from ..ir.passes import register_pass
+from ..ir.rewrite import substitute
+
+
+@register_pass("simplify")
+def simplify(fn):
+    _block(fn.body, {})
+    return fn
+
+
+def _block(block: Block, remap: dict) -> None:
+    live = []
+    for op in block.ops:
+        substitute(op, remap)
+        for region in op.regions:
+            _block(region, remap)
+        replacement = _rewrite(op)
+        if replacement is None:
+            live.append(op)
+        else:
+            remap[op.result] = replacement
+    block.ops = live
+
+
+def _rewrite(op: Op) -> Value | None:
+    """Apply the rules to `op` until none fires; return the value replacing it, if any."""
+    rule = RULES.get(op.name)
+    while rule is not None:
+        found = rule(op)
+        if found is not True:
+            return next((v for v in found if v.type == op.result.type), None)
+        rule = RULES.get(op.name)   # rewritten in place: try again
+    return None
+
+
+def _splat(v: Value):
+    """The single value every entry of `v` has, when `v` is a constant (or a broadcast of
+    one) with equal entries; else None."""
+    op = v.owner
+    if not isinstance(op, Op):
+        return None
+    if op.name == "broadcast_to":
+        return _splat(op.operands[0])
+    if op.name != "constant":
+        return None
+    flat, todo = [], [op.attrs["value"]]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, tuple):
+            todo.extend(x)
+        else:
+            flat.append(x)
+    return flat[0] if flat and all(x == flat[0] for x in flat) else None
+
+
+def _is(v: Value, number) -> bool:
+    s = _splat(v)
+    return s is not None and s == number
+
+
+def _identity(number, commutes):
+    """x op number -> x (and number op x -> x when the op commutes)."""
+    def rule(op):
+        x, y = op.operands
+        found = [x] if _is(y, number) else []
+        if commutes and _is(x, number):
+            found.append(y)
+        return found
+    return rule
+
+
+def _neg(op):
+    (x,) = op.operands
+    return [x.owner.operands[0]] if isinstance(x.owner, Op) and x.owner.name == "neg" else []
+
+
+def _transpose(op):
+    (x,) = op.operands
+    perm = op.attrs["perm"]
+    if isinstance(x.owner, Op) and x.owner.name == "transpose":
+        # out axis i is x's axis perm[i], which is the source's axis inner[perm[i]]
+        inner = x.owner.attrs["perm"]
+        op.operands = [x.owner.operands[0]]
+        op.attrs["perm"] = tuple(inner[p] for p in perm)
+        return True
+    return [x] if perm == tuple(range(len(perm))) else []
+
+
+def _reshape(op):
+    (x,) = op.operands
+    if isinstance(x.owner, Op) and x.owner.name == "reshape":
+        op.operands = [x.owner.operands[0]]
+        return True
+    return [x]
+
+
+def _operand(op):
+    return [op.operands[0]]
+
+
+def _no_axes(op):
+    return [op.operands[0]] if op.attrs["axes"] == () else []
+
+
+# op name -> rule: returns True after rewriting the op in place, else the values that could
+# replace it (the first of the op's exact result type is taken)
+RULES = {
+    "mul": _identity(1, True), "add": _identity(0, True), "sub": _identity(0, False),
+    "div": _identity(1, False), "pow": _identity(1, False), "neg": _neg, "transpose": _transpose, "reshape": _reshape,
+    "broadcast_to": _operand, "astype": _operand,
+    "sum": _no_axes, "prod": _no_axes, "max": _no_axes, "min": _no_axes,
+}
