@@ -1,2 +1,73 @@
-"""The frontend: Python source -> IR."""
-def trace(*a, **k): raise NotImplementedError
+"""The frontend: Python/NumPy source -> typed SSA IR.
+
+    adcompiler.trace(f, *example_args, **kwargs) -> ir.Function
+
+`trace` reads `f`'s source (inspect + ast), checks it for unsupported syntax, and runs an
+abstract interpreter over it (interpreter.py) that computes static values in Python and builds
+IR for run-time arrays. The function is specialised on its arguments (signature.py) and cached.
+The result is an `ir.Function` in an `ir.Module` holding the specialised callees; its
+`meta["signature"]` lets `adcompiler.evaluate(fn, *args)` take `f`'s own arguments.
+
+Modules, one idea each: values (traced values, NumPy dtype rules), emit (the op-building
+context), arith / reductions / shapes / creation / linalg / indexing (NumPy semantics as IR),
+numpy_api (the table of NumPy functions and methods), pybuiltins, source / syntax / analysis
+(reading and checking the AST), expressions / statements / control / calls (the interpreter,
+assembled in interpreter.py), carry (values crossing region boundaries), context (the
+`__adcompiler_trace__` hook's API), problems (internal errors -> located user errors).
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import types
+import weakref
+
+from ..errors import AdcompilerError, TraceError
+from .context import TraceContext
+from .signature import Signature
+from .values import Traced
+
+__all__ = ["TraceContext", "Traced", "trace"]
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def trace(f, *args, **kwargs):
+    """The IR of `f` specialised on these arguments (cached per function and signature)."""
+    from ..ir import verify
+    from .calls import _closure_of
+    from .interpreter import Session, build_function
+    from .source import code_of
+    if isinstance(f, types.MethodType):
+        args = (f.__self__,) + args
+        f = f.__func__
+    if not isinstance(f, types.FunctionType):
+        raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
+    code = code_of(f)
+    sig = Signature(inspect.signature(f), f.__name__)
+    params, _, key = sig.describe(args, kwargs)
+    cache = _CACHE.setdefault(f, {})
+    if key in cache:
+        return cache[key]
+    session = Session()
+    name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__) or "f")
+    fn, result = build_function(session, code, name, params, None, f.__globals__,
+                                _closure_of(f), exact_name=True)
+    sig.key, sig.result = key, result
+    fn.meta["signature"] = sig
+    try:
+        verify(fn)
+    except ValueError as e:
+        raise AdcompilerError(f"internal error: the frontend built invalid IR for "
+                              f"{f.__qualname__}: {e}") from e
+    _maybe_print(fn)
+    cache[key] = fn
+    return fn
+
+
+def _maybe_print(fn):
+    try:
+        from ..ir.passes import maybe_print
+    except ImportError:         # the pass manager is optional for the frontend
+        return
+    maybe_print("frontend", fn)

@@ -1,0 +1,102 @@
+"""Elementwise arithmetic with NumPy 2's promotion made explicit.
+
+Contract: IR elementwise ops take operands of one dtype, so each helper asks NumPy for the
+result dtype of the real ufunc (`values.result_dtype`, NEP 50) and converts every operand to the
+dtype the ufunc computes in (an `astype` for arrays, a typed `constant` for Python literals).
+Operands may be `Traced` or static array data; at least one is assumed traced (the interpreter
+computes all-static expressions in Python). `python_op=True` marks Python operators: their
+result is weak when every operand is (a Python float times a Python int stays a Python float),
+while a NumPy function always returns a strong NumPy value.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .emit import Emitter
+from .problems import FrontendError
+from .values import Traced, common_dtype, is_python_scalar, result_dtype
+
+# IR op -> the NumPy ufunc it implements (the dtype oracle).
+UFUNC = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+    "pow": np.power, "floordiv": np.floor_divide, "mod": np.remainder,
+    "maximum": np.maximum, "minimum": np.minimum,
+    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+    "eq": np.equal, "ne": np.not_equal,
+    "logical_and": np.logical_and, "logical_or": np.logical_or,
+    "neg": np.negative, "abs": np.absolute, "sign": np.sign, "floor": np.floor,
+    "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
+    "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin,
+    "arccos": np.arccos, "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
+    "logical_not": np.logical_not,
+}
+COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
+
+
+def _weak(operands, python_op):
+    return python_op and all((isinstance(x, Traced) and x.weak) or is_python_scalar(x)
+                             for x in operands)
+
+
+def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
+    out = result_dtype(UFUNC[name], a, b)
+    if name in COMPARISONS or name in ("logical_and", "logical_or"):
+        compute = common_dtype(a, b) if name in COMPARISONS else "bool"
+    else:
+        compute = out          # true division of ints computes in float64, etc.
+    v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
+    return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
+
+
+def unary(cx: Emitter, name: str, x, python_op=False, hint=None) -> Traced:
+    out = result_dtype(UFUNC[name], x)
+    xv = cx.value(x)
+    if name == "floor" and out in ("i64", "i32", "bool"):
+        return cx.wrap(cx.cast(xv, out))           # NumPy >= 2.1 keeps integer dtypes
+    if name == "logical_not":
+        return cx.wrap(cx.op(name, cx.cast(xv, "bool"), hint=hint), weak=_weak((x,), python_op))
+    if name == "abs" and out == "bool":
+        return cx.wrap(xv)
+    v = cx.op(name, cx.cast(xv, out), hint=hint)
+    return cx.wrap(v, weak=_weak((x,), python_op))
+
+
+def astype(cx: Emitter, x, dtype: str, weak=False) -> Traced:
+    t = cx.tensor(x)
+    if t.dtype == dtype:
+        return cx.wrap(t.value, weak=weak)
+    return cx.wrap(cx.op("astype", t.value, dtype=dtype), weak=weak)
+
+
+def truth(cx: Emitter, x) -> Traced:
+    """A bool[] for `if x:` / `while x:` / `not x` on a run-time value (NumPy truthiness)."""
+    t = cx.tensor(x)
+    if t.type.size != 1:
+        raise FrontendError(f"the truth value of an array of shape {t.shape} is ambiguous; "
+                            "use np.any/np.all, or np.where for elementwise choices")
+    v = t.value
+    if t.ndim:
+        v = cx.op("reshape", v, shape=())
+    if t.dtype != "bool":
+        v = cx.op("ne", v, cx.const(0, t.dtype))
+    return cx.wrap(v, weak=True)
+
+
+def where(cx: Emitter, cond, a, b) -> Traced:
+    c = cx.tensor(cond)
+    cv = c.value if c.dtype == "bool" else cx.op("ne", c.value, cx.const(0, c.dtype))
+    out = result_dtype(lambda x, y: np.where(True, x, y), a, b)
+    return cx.wrap(cx.op("where", cv, cx.value(a, out), cx.value(b, out)))
+
+
+def clip(cx: Emitter, a, lo, hi) -> Traced:
+    if lo is None and hi is None:
+        raise FrontendError("np.clip needs at least one of a_min and a_max")
+    out = result_dtype(lambda x, *r: np.clip(x, *r), a,
+                       lo if lo is not None else None, hi if hi is not None else None)
+    v = cx.value(a, out)
+    if lo is not None:
+        v = cx.op("maximum", v, cx.value(lo, out))
+    if hi is not None:
+        v = cx.op("minimum", v, cx.value(hi, out))
+    return cx.wrap(v)

@@ -1,0 +1,280 @@
+"""Calls: the `__adcompiler_trace__` hook, NumPy functions and array methods, Python builtins,
+user functions (inlined or specialised into separate IR functions) and foreign callables.
+
+Contract (dispatch order):
+1. an object with `__adcompiler_trace__` is called as `hook(ctx, args, kwargs)` (see context.py);
+2. array methods (`x.sum`), NumPy table functions (numpy_api.py; all-static arguments are
+   computed by NumPy itself, except array creation), `np.float32(x)`-style casts, builtins;
+3. user functions - Python functions found through globals/closures (not NumPy's own) and
+   nested defs/lambdas (`Closure`). A callee is specialised into a separate IR function of the
+   module and called with a `call` op when it takes traced arguments, closes over no traced
+   values, does not mutate its arguments in place, and its static arguments are hashable; the
+   specialisation key is (function, argument structure and static values, leaf types), so
+   identical layers share one function. Otherwise it is inlined (NumPy's aliasing then holds).
+4. anything else runs in Python when no traced value reaches it (methods of lists and dicts
+   may hold traced values); otherwise it is an error naming the function.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import types
+
+from . import numpy_api, pybuiltins
+from .expressions import run_static
+from .problems import FrontendError
+from .pytree import flatten, unflatten
+from .source import code_of, code_of_node
+from .values import Traced, contains_traced
+
+_LIBRARIES = ("numpy", "scipy", "builtins", "math", "functools", "operator")
+
+
+class Closure:
+    """A function defined while tracing (a nested `def` or a `lambda`)."""
+
+    def __init__(self, tracer, code, frame, signature):
+        self.tracer, self.code, self.frame, self.signature = tracer, code, frame, signature
+        self.__name__ = code.name
+
+    def __call__(self, *args, **kwargs):      # called by Python code (map, sorted's key, ...)
+        return self.tracer.call(self, list(args), kwargs)
+
+    def __repr__(self):
+        return f"<traced function {self.code.name}>"
+
+
+def _table_get(table, fn):
+    try:
+        return table.get(fn) if isinstance(table, dict) else fn in table
+    except TypeError:          # unhashable callables are never in the tables
+        return None
+
+
+def _is_user(fn) -> bool:
+    module = getattr(fn, "__module__", None) or ""
+    return isinstance(fn, types.FunctionType) and module.split(".")[0] not in _LIBRARIES
+
+
+def _container_method(fn) -> bool:
+    owner = getattr(fn, "__self__", None)
+    return isinstance(fn, types.BuiltinMethodType) and isinstance(owner, (list, dict, tuple, str))
+
+
+def _name(fn) -> str:
+    module = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    if module.startswith("numpy") or module == "numpy._core.umath" or \
+            type(fn).__name__ == "ufunc":
+        return f"np.{getattr(fn, '__name__', name)}"
+    return name
+
+
+_SIGS: dict = {}
+
+
+def _bind(handler, args, kwargs, what):
+    """Check a call's arguments against a handler's parameters (cx first)."""
+    sig = _SIGS.get(handler)
+    if sig is None:
+        sig = _SIGS[handler] = inspect.signature(handler)
+    try:
+        sig.bind(None, *args, **kwargs)
+    except TypeError as e:
+        raise FrontendError(f"{what}: {e}") from None
+
+
+def _typed(treedef):
+    """A treedef with each static value's type next to it (1, 1.0 and True differ)."""
+    kind = treedef[0]
+    if kind == "static":
+        return ("static", type(treedef[1]).__name__, treedef[1])
+    if kind == "leaf":
+        return treedef
+    if kind == "dict":
+        return ("dict", treedef[1], tuple(_typed(c) for c in treedef[2]))
+    return (kind, tuple(_typed(c) for c in treedef[1]))
+
+
+class CallsMixin:
+    def expr_Call(self, node):
+        fn = self.eval(node.func)
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                args.extend(self.iterate(self.eval(a.value)))
+            else:
+                args.append(self.eval(a))
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                kwargs.update(run_static(dict, self.eval(kw.value)))
+            else:
+                kwargs[kw.arg] = self.eval(kw.value)
+        return self.call(fn, args, kwargs)
+
+    def call(self, fn, args, kwargs):
+        hook = getattr(fn, "__adcompiler_trace__", None) if not isinstance(fn, Traced) else None
+        if hook is not None and callable(hook):
+            from .context import TraceContext
+            return hook(TraceContext(self), tuple(args), dict(kwargs))
+        if isinstance(fn, numpy_api.BoundMethod):
+            _bind(numpy_api.METHODS[fn.name], [fn.tensor] + list(args), kwargs, f".{fn.name}()")
+            return fn(self, *args, **kwargs)
+        handler = _table_get(numpy_api.FUNCTIONS, fn)
+        if handler is not None:
+            if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
+                _bind(handler, args, kwargs, _name(fn))
+                return handler(self, *args, **kwargs)
+            return run_static(fn, *args, **kwargs)
+        if _table_get(numpy_api.DTYPE_TYPES, fn) and contains_traced(args):
+            return numpy_api.as_dtype(self, fn, *args)
+        builtin = _table_get(pybuiltins.BUILTINS, fn)
+        if builtin is not None:
+            _bind(builtin, args, kwargs, _name(fn))
+            return builtin(self, *args, **kwargs)
+        if isinstance(fn, Closure):
+            return self.call_user(fn.code, fn.signature, args, kwargs, fn.frame, None, None,
+                                  fn.code.node)
+        if isinstance(fn, functools.partial):
+            return self.call(fn.func, list(fn.args) + list(args), {**fn.keywords, **kwargs})
+        if isinstance(fn, types.MethodType) and _is_user(fn.__func__):
+            return self.call(fn.__func__, [fn.__self__] + list(args), kwargs)
+        if _is_user(fn):
+            return self.call_user(code_of(fn), inspect.signature(fn), args, kwargs, None,
+                                  fn.__globals__, _closure_of(fn), fn)
+        if contains_traced((args, kwargs)) and not _container_method(fn):
+            raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
+        return run_static(fn, *(self.foreign(a) for a in args),
+                          **{k: self.foreign(v) for k, v in kwargs.items()})
+
+    def foreign(self, x):
+        """A user function handed to Python code (map, sorted's key) still gets traced."""
+        if _is_user(x):
+            return lambda *a, **k: self.call(x, list(a), k)
+        return x
+
+    # -- user functions --------------------------------------------------------------------
+    def make_closure(self, node):
+        code = code_of_node(node, self.filename)
+        args = node.args
+        positional = args.posonlyargs + args.args
+        defaults = [self.eval(d) for d in args.defaults]
+        first_default = len(positional) - len(defaults)
+        params = []
+        kind = inspect.Parameter
+        for i, a in enumerate(positional):
+            params.append(kind(a.arg, kind.POSITIONAL_ONLY if a in args.posonlyargs
+                               else kind.POSITIONAL_OR_KEYWORD,
+                               default=defaults[i - first_default] if i >= first_default
+                               else kind.empty))
+        if args.vararg:
+            params.append(kind(args.vararg.arg, kind.VAR_POSITIONAL))
+        for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+            params.append(kind(a.arg, kind.KEYWORD_ONLY,
+                               default=self.eval(d) if d is not None else kind.empty))
+        if args.kwarg:
+            params.append(kind(args.kwarg.arg, kind.VAR_KEYWORD))
+        return Closure(self, code, self.frame, inspect.Signature(params))
+
+    def call_user(self, code, signature, args, kwargs, parent, globals_, closure, ident):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise FrontendError(f"{code.name}(): {e}") from None
+        bound.apply_defaults()
+        params = dict(bound.arguments)
+        spec = self.specialise(code, params, parent, ident)
+        if spec is None:
+            return self.inline(code, params, parent, globals_, closure)
+        fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
+        op = self.emit("call", [t.value for t in leaves], {"callee": fn.name},
+                       result_types=fn.result_types, hints=[code.name] * len(fn.result_types))
+        return _rebuild(result, op.results)
+
+    def specialise(self, code, params, parent, ident):
+        """The specialisation key of a call kept as a separate function, or None to inline."""
+        if code.mutates_params:
+            return None
+        leaves, treedef = flatten(params, lambda v: isinstance(v, Traced))
+        if not leaves:
+            return None
+        captured = tuple(sorted(_captured(code, parent).items()))
+        if contains_traced([v for _, v in captured]):
+            return None
+        key = (ident, _typed(treedef), tuple((t.type, t.weak) for t in leaves), captured)
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        if key in self.session.active:
+            return None                     # recursion: inline (static recursion terminates)
+        return key
+
+    def build_callee(self, key, code, params, parent, globals_, closure):
+        """(IR function, traced argument leaves, result structure) of a specialised call."""
+        from .interpreter import Spec, build_function
+        leaves, treedef = flatten(params, lambda v: isinstance(v, Traced))
+        entry = self.session.callees.get(key)
+        if entry is None:
+            specs = unflatten(treedef, [Spec(t.type, t.weak) for t in leaves])
+            self.session.active.add(key)
+            try:
+                entry = build_function(self.session, code, code.name, specs, parent,
+                                       globals_, closure)
+            finally:
+                self.session.active.discard(key)
+            self.session.callees[key] = entry
+        fn, result = entry
+        return fn, leaves, result
+
+    def inline(self, code, params, parent, globals_, closure):
+        from .interpreter import Frame
+        frame = Frame(code, parent, globals_, closure)
+        frame.vars.update(params)
+        saved = (self.builder.loc, self.fresh, self.named, getattr(self, "return_line", None))
+        collected = set()
+        self.collectors.append(collected)
+        try:
+            result = self.run_frame(frame)
+        finally:
+            self.collectors.remove(collected)
+            self.builder.loc, self.fresh, self.named, self.return_line = saved
+        self.fresh |= collected       # the caller may name what the callee built
+        return result
+
+
+def _closure_of(fn) -> dict:
+    out = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True):
+        try:
+            out[name] = cell.cell_contents
+        except ValueError:          # an empty cell: the name is not bound yet
+            pass
+    return out
+
+
+def _captured(code, parent) -> dict:
+    """Values a nested function reads from the traced functions enclosing it."""
+    if parent is None:
+        return {}
+    from .analysis import loaded_names
+    out = {}
+    for name in loaded_names([code.node]) - code.locals:
+        p = parent
+        while p is not None:
+            if name in p.code.locals and name in p.vars:
+                out[name] = p.vars[name]
+                break
+            p = p.parent
+    return out
+
+
+def _rebuild(result, ir_results):
+    """The callee's result structure with its traced leaves replaced by the call's results."""
+    from . import carry
+    leaves, struct = carry.split(result)
+    it = iter(ir_results)
+    out = [Traced(next(it), weak=x.weak) if isinstance(x, Traced) else x for x in leaves]
+    return carry.build(struct, out)

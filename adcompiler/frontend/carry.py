@@ -1,0 +1,152 @@
+"""Values crossing region boundaries: what an `if` yields and a loop carries.
+
+Contract: a Python value is split by `split(value)` into leaves (Traced arrays, static numbers,
+static ndarrays) and a structure (containers and other static objects). Two values can be
+joined (the two branches of an `if`, a loop's value before and after its body) when their
+structures are equal; their leaves pair up: equal static leaves stay static, everything else
+becomes a run-time value of one type (`unify`). A static number meeting an array takes the
+array's dtype (a Python literal is weak, as in NumPy) and is broadcast to its shape (so
+`acc = 0.0` can start a loop that accumulates vectors). Two arrays of different dtype or shape
+cannot be joined (`Mismatch`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .values import Traced, is_python_scalar, is_static_scalar
+
+
+class Mismatch(Exception):
+    pass
+
+
+class Missing:
+    """A name with no binding (assigned in only one branch, or only inside a loop)."""
+
+    def __repr__(self):
+        return "<missing>"
+
+
+MISSING = Missing()
+
+
+def is_leaf(x) -> bool:
+    return isinstance(x, (Traced, np.ndarray)) or is_static_scalar(x)
+
+
+def split(value):
+    """(leaves, structure) of a value."""
+    leaves = []
+
+    def walk(v):
+        if isinstance(v, tuple) and not hasattr(v, "_fields"):
+            return ("tuple", tuple(walk(x) for x in v))
+        if isinstance(v, list):
+            return ("list", tuple(walk(x) for x in v))
+        if isinstance(v, dict):
+            return ("dict", tuple(v), tuple(walk(x) for x in v.values()))
+        if is_leaf(v):
+            leaves.append(v)
+            return ("leaf",)
+        return ("static", v)
+    return leaves, walk(value)
+
+
+def build(structure, leaves):
+    it = iter(leaves)
+
+    def make(s):
+        kind = s[0]
+        if kind == "leaf":
+            return next(it)
+        if kind == "static":
+            return s[1]
+        if kind == "tuple":
+            return tuple(make(c) for c in s[1])
+        if kind == "list":
+            return [make(c) for c in s[1]]
+        return dict(zip(s[1], (make(c) for c in s[2]), strict=True))
+    return make(structure)
+
+
+def _same_static(a, b) -> bool:
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def same_structure(s, t) -> bool:
+    if s[0] != t[0]:
+        return False
+    kind = s[0]
+    if kind == "leaf":
+        return True
+    if kind == "static":
+        return _same_static(s[1], t[1])
+    if kind == "dict" and s[1] != t[1]:
+        return False
+    kids_s, kids_t = s[-1], t[-1]
+    return len(kids_s) == len(kids_t) and all(
+        same_structure(a, b) for a, b in zip(kids_s, kids_t, strict=True))
+
+
+def same_leaf(a, b) -> bool:
+    """Whether two leaves are the same value (no run-time choice between them needed)."""
+    if isinstance(a, Traced) or isinstance(b, Traced):
+        return isinstance(a, Traced) and isinstance(b, Traced) and a._value is b._value
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return a is b
+    return type(a) is type(b) and (a == b or (a != a and b != b))
+
+
+def leaf_type(x):
+    """(dtype, shape, weak) of a leaf seen as an array."""
+    if isinstance(x, Traced):
+        return x.dtype, x.shape, x.weak
+    from .values import ir_dtype
+    arr = np.asarray(x)
+    return ir_dtype(arr.dtype), arr.shape, is_python_scalar(x)
+
+
+def unify(a, b):
+    """The (dtype, shape, weak) both leaves become when joined; raises Mismatch."""
+    da, sa, wa = leaf_type(a)
+    db, sb, wb = leaf_type(b)
+    if isinstance(a, Traced) and isinstance(b, Traced):
+        if sa != sb:
+            raise Mismatch(f"shapes {sa} and {sb} differ")
+        if da != db:
+            raise Mismatch(f"dtypes {da} and {db} differ")
+        return da, sa, wa and wb
+    if not isinstance(a, Traced) and not isinstance(b, Traced):
+        from .values import common_dtype
+        if sa != sb:
+            raise Mismatch(f"shapes {sa} and {sb} differ")
+        return common_dtype(a, b), sa, wa and wb
+    t, s = (a, b) if isinstance(a, Traced) else (b, a)
+    ds, ss, ws = leaf_type(s)
+    if not ws and ds != t.dtype:
+        raise Mismatch(f"dtypes {t.dtype} and {ds} differ")
+    if ss and ss != t.shape:
+        raise Mismatch(f"shapes {t.shape} and {ss} differ")
+    return t.dtype, t.shape, t.weak and ws
+
+
+def materialise(cx, leaf, dtype, shape):
+    """A leaf as an ir.Value of the given type (constants broadcast, arrays cast)."""
+    v = cx.value(leaf, dtype)
+    if v.type.shape != tuple(shape):
+        v = cx.op("broadcast_to", v, shape=tuple(shape))
+    return v
+
+
+def widen(a: str, b: str):
+    """The dtype holding both `a` and `b` (np.promote_types), or None outside the IR's set."""
+    from .values import NP_OF, IR_OF
+    wide = np.promote_types(NP_OF[a], NP_OF[b])
+    return IR_OF.get(wide)

@@ -1,0 +1,107 @@
+"""`TraceContext`: what an object's `__adcompiler_trace__(ctx, args, kwargs)` hook receives.
+
+This is the frontend's extension point (used by autodiff for stop_gradient, custom_vjp and
+user-declared elementwise functions). The hook gets the call's arguments as the interpreter
+holds them - `Traced` values for run-time arrays, plain Python values for static ones - and
+returns the call's value the same way (a pytree of `Traced` and static values).
+
+The API, small on purpose:
+- `ctx.builder`: the `ir.Builder` at the current insertion point (its `loc` is the user's line);
+  `ctx.loc`, `ctx.module` (the `ir.Module` receiving specialised functions).
+- `ctx.is_traced(x)`; `ctx.Traced` (the class).
+- `ctx.emit(op, *operands, hint=None, **attrs)`: one registry op; operands may be `Traced`,
+  `ir.Value`s or static numbers (made constants of the first traced operand's dtype); returns a
+  `Traced` (a tuple for several results). Shape errors become TraceErrors at the user's line.
+- `ctx.value(x, dtype=None) -> ir.Value`, `ctx.tensor(x, dtype=None) -> Traced`,
+  `ctx.wrap(value, weak=False) -> Traced`: conversions (NumPy's rules for static data).
+- `ctx.call(fn, *args, **kwargs)`: call `fn` as the traced program would (traced as user code,
+  inlined or as a `call` op).
+- `ctx.function(fn, *args, **kwargs) -> (ir_function, operands, rebuild)`: specialise a Python
+  function on these arguments into a separate IR function of the module without calling it;
+  `operands` are the ir.Values to pass, `rebuild(results)` turns the results of whatever op
+  calls it into the Python-level return value.
+- `ctx.error(message)`: a TraceError naming the user's line, to raise.
+"""
+from __future__ import annotations
+
+import inspect
+
+from ..errors import TraceError
+from ..ir import Value
+from .problems import FrontendError
+from .values import Traced
+
+
+class TraceContext:
+    Traced = Traced
+
+    def __init__(self, tracer):
+        self._tracer = tracer
+
+    @property
+    def builder(self):
+        return self._tracer.builder
+
+    @property
+    def loc(self):
+        return self._tracer.builder.loc
+
+    @property
+    def module(self):
+        return self._tracer.session.module
+
+    @staticmethod
+    def is_traced(x) -> bool:
+        return isinstance(x, Traced)
+
+    def error(self, message: str) -> TraceError:
+        return TraceError(message, self.loc)
+
+    def _guard(self, thunk):
+        try:
+            return thunk()
+        except FrontendError as e:
+            raise self.error(e.message) from None
+
+    def emit(self, name: str, *operands, hint=None, **attrs):
+        t = self._tracer
+        dtype = next((o.dtype if isinstance(o, Traced) else o.type.dtype
+                      for o in operands if isinstance(o, (Traced, Value))), None)
+
+        def build():
+            vals = [o if isinstance(o, Value) else t.value(o, None if isinstance(o, Traced)
+                                                           else dtype) for o in operands]
+            out = t.op(name, *vals, hint=hint, **attrs)
+            return tuple(t.wrap(v) for v in out) if isinstance(out, tuple) else t.wrap(out)
+        return self._guard(build)
+
+    def value(self, x, dtype=None):
+        return self._guard(lambda: self._tracer.value(x, dtype))
+
+    def tensor(self, x, dtype=None) -> Traced:
+        return self._guard(lambda: self._tracer.tensor(x, dtype))
+
+    def wrap(self, value, weak: bool = False) -> Traced:
+        return Traced(value, weak=weak)
+
+    def call(self, fn, *args, **kwargs):
+        return self._guard(lambda: self._tracer.call(fn, list(args), kwargs))
+
+    def function(self, fn, *args, **kwargs):
+        from .calls import Closure, _closure_of, _rebuild
+        from .source import code_of
+        t = self._tracer
+
+        def build():
+            if isinstance(fn, Closure):
+                code, sig, parent, glb, clo = fn.code, fn.signature, fn.frame, None, None
+            else:
+                code, sig, parent = code_of(fn), inspect.signature(fn), None
+                glb, clo = fn.__globals__, _closure_of(fn)
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            params = dict(bound.arguments)
+            key = ("ctx.function", code.node, t.specialise(code, params, parent, code.node))
+            ir_fn, leaves, result = t.build_callee(key, code, params, parent, glb, clo)
+            return ir_fn, [x.value for x in leaves], lambda results: _rebuild(result, results)
+        return self._guard(build)

@@ -1,0 +1,451 @@
+"""Control flow: `if`/`for`/`while` on static values run in Python; on run-time values they
+become the IR's structured `if`, `for` and `while` ops.
+
+Contract:
+- `if` on a traced condition traces both branches as regions. The variables either branch
+  rebinds (or mutates) and that are read later become the op's results (`carry.unify` joins
+  their types); one assigned in a single branch is unbound afterwards (reading it is a
+  TraceError). A branch containing `return` absorbs the rest of the function, so both regions
+  end in a return and the `if` produces the return value. `break`/`continue` under a run-time
+  condition, and `return` under one inside a loop, are errors.
+- `for` over `range(n)` or over an array's rows becomes a `for` op whose carried values are the
+  variables the body rebinds (flattened pytrees). Static numbers that the body turns into arrays,
+  and arrays whose dtype the body widens, are promoted and the body re-traced (a fixed point in at
+  most 4 tries). When that fails, or the body needs the index as a static value (`params[f'h{i}']`),
+  or a loop-local is read after the loop, a static trip count is unrolled instead; a run-time trip
+  count is an error. Loops over Python lists, enumerate and zip are unrolled.
+- `while` with a static test runs in Python (iterations peel off until the test becomes a
+  run-time value); then it becomes a `while` op whose condition region recomputes the test.
+"""
+from __future__ import annotations
+
+import ast
+
+from ..ir.types import TensorType
+from . import analysis, arith, carry
+from .carry import MISSING
+from .expressions import run_static
+from .problems import Fallback, FrontendError, StaticValueError
+from .pybuiltins import RuntimeRange
+from .shapes import rows
+from .statements import BREAK, Return
+from .values import Traced
+
+MAX_STATIC_ITERATIONS = 100_000
+_I64 = TensorType("i64")
+
+
+def _clone(value, holders: dict):
+    """A copy of a value's containers and array holders, so a region can rebind or mutate
+    them without touching the originals (holders shared by several names stay shared)."""
+    leaves, struct = carry.split(value)
+    out = []
+    for leaf in leaves:
+        if isinstance(leaf, Traced):
+            if id(leaf) not in holders:
+                new = Traced(leaf._value, leaf.weak, leaf.nonneg)
+                new.stale = leaf.stale
+                holders[id(leaf)] = (new, leaf)
+            out.append(holders[id(leaf)][0])
+        else:
+            out.append(leaf)
+    return carry.build(struct, out)
+
+
+def _unclone(value, holders: dict):
+    """Map unchanged clones back to their originals (keeps aliasing with the outside)."""
+    back = {id(new): orig for new, orig in holders.values()}
+    leaves, struct = carry.split(value)
+    out = [back[id(x)] if isinstance(x, Traced) and id(x) in back
+           and x._value is back[id(x)]._value and not x.stale else x for x in leaves]
+    return carry.build(struct, out)
+
+
+def _paths(struct, prefix):
+    out = []
+
+    def walk(s, p):
+        kind = s[0]
+        if kind == "leaf":
+            out.append(p)
+        elif kind in ("tuple", "list"):
+            for i, c in enumerate(s[1]):
+                walk(c, f"{p}.{i}")
+        elif kind == "dict":
+            for k, c in zip(s[1], s[2], strict=True):
+                walk(c, f"{p}.{k}")
+    walk(struct, prefix)
+    return out
+
+
+class _Slot:
+    def __init__(self, k):
+        self.k = k
+
+
+def _unchanged(before, after) -> bool:
+    if before is MISSING or after is MISSING:
+        return before is after
+    lb, sb = carry.split(before)
+    la, sa = carry.split(after)
+    return carry.same_structure(sb, sa) and all(
+        carry.same_leaf(x, y) for x, y in zip(lb, la, strict=True))
+
+
+def _names_of(target) -> set:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+class ControlMixin:
+    # == if ================================================================================
+    def stmt_If(self, node):
+        test = self.eval(node.test)
+        if not isinstance(test, Traced):
+            return self.exec_block(node.body if run_static(bool, test) else node.orelse)
+        return self.runtime_if(node, arith.truth(self, test))
+
+    def runtime_if(self, node, cond):
+        loc = self.builder.loc
+        if analysis.contains(node.body + node.orelse, (ast.Break, ast.Continue),
+                             through_loops=False):
+            raise FrontendError("break/continue under a run-time condition is not supported "
+                                "(the loop's exit would depend on data); use a while loop "
+                                "whose test is that condition, or np.where")
+        returns = analysis.contains(node.body + node.orelse, ast.Return)
+        if returns:
+            cont = self.continuation()
+            if cont is None:
+                raise FrontendError("return under a run-time condition inside a loop is not "
+                                    "supported; assign the result and return after the loop")
+            branches, names = [node.body + cont, node.orelse + cont], set()
+        else:
+            branches = [node.body, node.orelse]
+            names = analysis.rebound_names(branches[0] + branches[1])
+        traced = [self.trace_branch(stmts, names, returns) for stmts in branches]
+        self.builder.loc = loc
+        (tb, t_done, t_after), (eb, e_done, e_after) = traced
+        if returns:
+            (value,) = self.join_if(cond, tb, eb, [("return", t_done.value, e_done.value)],
+                                    node.lineno)
+            return Return(value)
+        live = self.live_after()
+        pairs = []
+        for name in sorted(names):
+            before = self.frame.vars.get(name, MISSING)
+            a, b = t_after[name], e_after[name]
+            if _unchanged(before, a) and _unchanged(before, b):
+                continue
+            if a is MISSING or b is MISSING or name not in live:
+                from .interpreter import Undefined
+                self.frame.vars[name] = Undefined(
+                    f"'{name}' is assigned in only one branch of the if at line {node.lineno} "
+                    "(a run-time condition), so it may be undefined here; assign it before the "
+                    "if or in both branches")
+                continue
+            pairs.append((name, a, b))
+        for (name, *_), value in zip(pairs, self.join_if(cond, tb, eb, pairs, node.lineno),
+                                     strict=True):
+            self.frame.vars[name] = value
+        return None
+
+    def trace_branch(self, stmts, names, returns):
+        """Trace statements into a fresh region; (block, completion, {name: value after})."""
+        from .interpreter import FUNCTION
+        frame = self.frame
+        before = {n: frame.vars[n] for n in names if n in frame.vars}
+        holders: dict = {}
+        for n, v in before.items():
+            frame.vars[n] = _clone(v, holders)
+        with self.builder.region() as block:
+            try:
+                done = self.exec_block(stmts, FUNCTION if returns else None)
+                after = {n: _unclone(frame.vars.get(n, MISSING), holders) for n in names}
+            finally:
+                for n in names:
+                    frame.vars.pop(n, None)
+                frame.vars.update(before)
+        if returns:
+            if not isinstance(done, Return):
+                done = Return(None)
+            done = Return(_unclone(done.value, holders))
+        return block, done, after
+
+    def runtime_ifexp(self, node, cond):
+        blocks, values = [], []
+        for expr in (node.body, node.orelse):
+            with self.builder.region() as block:
+                values.append(self.eval(expr))
+            blocks.append(block)
+        (value,) = self.join_if(cond, blocks[0], blocks[1], [("if", *values)], node.lineno)
+        return value
+
+    def join_if(self, cond, tb, eb, pairs, line):
+        """Emit the `if` op yielding what differs between the branches; the joined values."""
+        plans, slots, seen = [], [], {}
+        for name, a, b in pairs:
+            la, sa = carry.split(a)
+            lb, sb = carry.split(b)
+            if not carry.same_structure(sa, sb):
+                raise FrontendError(f"'{name}' has a different structure or static value in the "
+                                    f"two branches of the if at line {line} (a run-time "
+                                    "condition); both must build the same containers")
+            paths = _paths(sa, name)
+            out = list(la)
+            for j, (x, y) in enumerate(zip(la, lb, strict=True)):
+                if carry.same_leaf(x, y):
+                    continue
+                key = (id(x), id(y))
+                if key not in seen:
+                    try:
+                        t = carry.unify(x, y)
+                    except carry.Mismatch as e:
+                        raise FrontendError(f"'{name}' has {e} in the two branches of the if at "
+                                            f"line {line}") from None
+                    seen[key] = len(slots)
+                    slots.append((x, y, t, paths[j]))
+                out[j] = _Slot(seen[key])
+            plans.append((sa, out))
+        if slots:
+            for block, side in ((tb, 0), (eb, 1)):
+                with self.builder.at(block):
+                    vals = [carry.materialise(self, s[side], s[2][0], s[2][1]) for s in slots]
+                    self.emit("yield", vals)
+            op = self.emit("if", [cond.value],
+                           result_types=[TensorType(t[0], t[1]) for _, _, t, _ in slots],
+                           regions=[tb, eb], hints=[p for *_, p in slots])
+            results = [Traced(r, weak=s[2][2]) for r, s in zip(op.results, slots, strict=True)]
+        return [carry.build(sa, [results[o.k] if isinstance(o, _Slot) else o for o in out])
+                for sa, out in plans]
+
+    # == for ===============================================================================
+    def stmt_For(self, node):
+        it = self.eval(node.iter)
+        loopable = not node.orelse and not analysis.contains(
+            node.body, (ast.Break, ast.Continue), through_loops=False) and \
+            not analysis.contains(node.body, ast.Return)
+        if isinstance(it, RuntimeRange):
+            if not loopable:
+                raise FrontendError("break, continue, return and for-else are not supported in a "
+                                    "loop with a run-time trip count")
+            return self.runtime_range_loop(node, it)
+        if isinstance(it, Traced):
+            if it.ndim == 0:
+                raise FrontendError("iteration over a 0-d array")
+            if loopable and it.shape[0] > 1:
+                from .indexing import getitem
+                done = self.try_for(node, it.shape[0], lambda k: getitem(self, it, k))
+                if done:
+                    return None
+            return self.unroll(node, rows(self, it))
+        if isinstance(it, range) and loopable and len(it) > 1:
+            def index(k):
+                if it.start == 0 and it.step == 1:
+                    return k
+                scaled = k if it.step == 1 else self.binop(ast.Mult, k, it.step)
+                return self.binop(ast.Add, scaled, it.start) if it.start else scaled
+            if self.try_for(node, len(it), index):
+                return None
+        return self.unroll(node, self.iterate(it))
+
+    def try_for(self, node, n: int, index) -> bool:
+        """Build a `for` op with a static trip count; False when it must be unrolled."""
+        loc = self.builder.loc
+        try:
+            self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True)
+            return True
+        except (Fallback, StaticValueError):
+            self.builder.loc = loc
+            return False
+
+    def runtime_range_loop(self, node, r: RuntimeRange):
+        trip, index = r.trip_count(self)
+        try:
+            self.loop_op(node, trip, index, static=False)
+        except Fallback as e:
+            raise FrontendError(f"{e.reason}, which a loop with a run-time trip count cannot "
+                                "do") from None
+
+    def unroll(self, node, items):
+        self.frame.loops.append(node)
+        try:
+            for item in items:
+                self.builder.loc = (self.filename, node.lineno)
+                self.assign(node.target, item)
+                done = self.exec_block(node.body, "loop")
+                if done is BREAK:
+                    return None
+                if isinstance(done, Return):
+                    return done
+            if node.orelse:
+                return self.exec_block(node.orelse)
+            return None
+        finally:
+            self.frame.loops.pop()
+
+    # == while =============================================================================
+    def stmt_While(self, node):
+        exits = analysis.contains(node.body, (ast.Break, ast.Continue), through_loops=False) \
+            or analysis.contains(node.body, ast.Return) or bool(node.orelse)
+        for _ in range(MAX_STATIC_ITERATIONS):
+            self.builder.loc = (self.filename, node.lineno)
+            with self.builder.region():          # a static test builds nothing; drop the rest
+                test = self.eval(node.test)
+            if isinstance(test, Traced):
+                if exits:
+                    raise FrontendError("break, continue, return and while-else are not "
+                                        "supported in a while loop with a run-time condition")
+                try:
+                    self.loop_op(node, None, None, static=False)
+                except Fallback as e:
+                    raise FrontendError(f"{e.reason}, which a while loop with a run-time "
+                                        "condition cannot do") from None
+                return None
+            if not run_static(bool, test):
+                return self.exec_block(node.orelse) if node.orelse else None
+            self.frame.loops.append(node)
+            try:
+                done = self.exec_block(node.body, "loop")
+            finally:
+                self.frame.loops.pop()
+            if done is BREAK:
+                return None
+            if isinstance(done, Return):
+                return done
+        raise FrontendError(f"a while loop with a static condition ran {MAX_STATIC_ITERATIONS} "
+                            "iterations while tracing")
+
+    # == loop ops ==========================================================================
+    def loop_op(self, node, trip, index, static: bool):
+        """Build a `for` (trip is an i64 value) or `while` (trip None) op for `node`."""
+        from .interpreter import Undefined
+        frame = self.frame
+        loc = self.builder.loc
+        is_for = trip is not None
+        targets = _names_of(node.target) if is_for else set()
+        names = analysis.rebound_names(node.body) | targets
+        carried = sorted(n for n in names - targets if n in frame.vars)
+        local = names - set(carried)
+        live = self.live_after()
+        if static and local & live:
+            raise Fallback(f"{sorted(local & live)} assigned in the loop and read after it")
+        outer = {n: frame.vars[n] for n in names if n in frame.vars}
+        init = {n: frame.vars[n] for n in carried}
+        for _ in range(4):
+            leaves, struct = carry.split(init)
+            slots = [j for j, x in enumerate(leaves) if isinstance(x, Traced)]
+            types = [leaves[j].type for j in slots]
+            paths = _paths(struct, "")
+            hints = [paths[j][1:] for j in slots]
+            regions = []
+            if not is_for:
+                with self.builder.region(types, hints) as cond:
+                    self._bind(struct, leaves, slots, cond.args, names)
+                    try:
+                        test = self.eval(node.test)
+                        if not isinstance(test, Traced):
+                            raise Fallback("the while condition became static inside the loop")
+                        self.emit("condition", [arith.truth(self, test).value])
+                    finally:
+                        self._restore(outer, names)
+                regions.append(cond)
+            head = [_I64] if is_for else []
+            ihint = [node.target.id if isinstance(node.target, ast.Name) else "i"] if is_for \
+                else []
+            with self.builder.region(head + types, ihint + hints) as body:
+                self._bind(struct, leaves, slots, body.args[len(head):], names)
+                frame.loops.append(node)
+                try:
+                    if is_for:
+                        self.builder.loc = loc
+                        self.assign(node.target, index(Traced(body.args[0], weak=True,
+                                                              nonneg=True)))
+                    self.exec_block(node.body, "loop")
+                    after = {n: frame.vars.get(n, MISSING) for n in carried}
+                finally:
+                    frame.loops.pop()
+                    self._restore(outer, names)
+                self.builder.loc = loc
+                promote, outs = self._compare(struct, leaves, slots, after)
+                if not promote:
+                    yields = [carry.materialise(self, y, x.dtype, x.shape)
+                              for x, y in ((leaves[j], y) for j, y in outs)]
+                    self.emit("yield", yields)
+            if promote:
+                init = self._promote(struct, leaves, promote)
+                continue
+            regions.append(body)
+            operands = ([trip] if is_for else []) + [leaves[j].value for j in slots]
+            op = self.emit("for" if is_for else "while", operands,
+                           result_types=types, regions=regions, hints=hints)
+            out_leaves, made = list(leaves), {}
+            for r, (j, after_leaf) in zip(op.results, outs, strict=True):
+                key = id(after_leaf)
+                if key not in made:
+                    made[key] = Traced(r, weak=leaves[j].weak)
+                out_leaves[j] = made[key]
+            frame.vars.update(carry.build(struct, out_leaves))
+            kind = "for loop with a run-time trip count" if is_for else "while loop"
+            for n in local:
+                frame.vars[n] = Undefined(
+                    f"'{n}' is assigned only inside the {kind} at line {node.lineno}, so it may "
+                    "be undefined after it; give it a value before the loop")
+            return None
+        raise Fallback("the loop's variables do not settle to one type")
+
+    def _bind(self, struct, leaves, slots, args, names):
+        inner, shared = list(leaves), {}
+        for j, a in zip(slots, args, strict=True):
+            src = leaves[j]
+            if id(src) not in shared:
+                shared[id(src)] = Traced(a, weak=src.weak, nonneg=False)
+            inner[j] = shared[id(src)]
+        for n in names:
+            self.frame.vars.pop(n, None)
+        self.frame.vars.update(carry.build(struct, inner))
+
+    def _restore(self, outer, names):
+        for n in names:
+            self.frame.vars.pop(n, None)
+        self.frame.vars.update(outer)
+
+    def _compare(self, struct, leaves, slots, after):
+        """Compare the values after a loop body with the carried ones: ([], [(slot leaf index,
+        value to yield)]) when they match, else (promotions, None) to re-trace the body."""
+        a_leaves, a_struct = carry.split(after)
+        if not carry.same_structure(struct, a_struct):
+            raise Fallback("the loop body changes the structure (or a static value) of "
+                           f"{sorted(after)}")
+        promote, outs = [], []
+        for j, (x, y) in enumerate(zip(leaves, a_leaves, strict=True)):
+            if j in slots:
+                if not isinstance(y, Traced):
+                    try:
+                        carry.unify(x, y)
+                    except carry.Mismatch as e:
+                        raise Fallback(f"a carried array gets a static value ({e})") from None
+                    outs.append((j, y))
+                elif y.shape != x.shape:
+                    raise Fallback(f"a carried array changes shape from {x.shape} to {y.shape}")
+                elif y.dtype != x.dtype:
+                    wide = carry.widen(x.dtype, y.dtype)
+                    if wide is None or wide == x.dtype:
+                        raise Fallback(f"a carried array changes dtype from {x.dtype} to "
+                                       f"{y.dtype}")
+                    promote.append((j, wide, x.shape, False))
+                elif x.weak and not y.weak:
+                    promote.append((j, x.dtype, x.shape, False))
+                else:
+                    outs.append((j, y))
+            elif not carry.same_leaf(x, y):
+                try:
+                    promote.append((j, *carry.unify(x, y)))
+                except carry.Mismatch as e:
+                    raise Fallback(f"a loop variable changes type ({e})") from None
+        return promote, (None if promote else outs)
+
+    def _promote(self, struct, leaves, promote):
+        """The loop's initial values with the promotions applied (built before the loop)."""
+        new = list(leaves)
+        for j, dtype, shape, weak in promote:
+            new[j] = Traced(carry.materialise(self, leaves[j], dtype, shape), weak=weak)
+        return carry.build(struct, new)

@@ -1,0 +1,111 @@
+"""Array creation as compositions of `constant`, `broadcast_to` and `iota`: zeros, ones, full,
+empty (= zeros), the *_like forms, arange, eye, and triu/tril (an iota comparison and `where`).
+
+Contract: shapes and arange's bounds are static; dtypes default as NumPy's do (float64 for
+zeros/ones/eye, the fill value's dtype for full, NumPy's arange dtype).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .emit import Emitter
+from .problems import FrontendError, StaticNeeded
+from .shapes import static_ints
+from .values import Traced, dtype_arg, ir_dtype, static_array
+
+
+def _filled(cx: Emitter, shape, value, dtype: str) -> Traced:
+    shape = static_ints(shape, "a shape")
+    v = cx.value(value, dtype)
+    if v.type.rank:
+        raise FrontendError("the fill value must be a scalar")
+    if shape:
+        v = cx.op("broadcast_to", v, shape=shape)
+    return cx.wrap(v)
+
+
+def full(cx: Emitter, shape, fill_value, dtype=None) -> Traced:
+    want = dtype_arg(dtype)
+    if want is None:
+        want = fill_value.dtype if isinstance(fill_value, Traced) else \
+            ir_dtype(np.asarray(fill_value).dtype)
+    return _filled(cx, shape, fill_value, want)
+
+
+def zeros(cx: Emitter, shape, dtype=float) -> Traced:
+    return _filled(cx, shape, 0, dtype_arg(dtype))
+
+
+def ones(cx: Emitter, shape, dtype=float) -> Traced:
+    return _filled(cx, shape, 1, dtype_arg(dtype))
+
+
+def _like(a):
+    if isinstance(a, Traced):
+        return a.shape, a.dtype
+    arr = static_array(a)
+    if arr is None:
+        raise FrontendError(f"cannot take the shape of {type(a).__name__}")
+    return arr.shape, ir_dtype(arr.dtype)
+
+
+def full_like(cx: Emitter, a, fill_value, dtype=None, shape=None) -> Traced:
+    s, d = _like(a)
+    return _filled(cx, s if shape is None else shape, fill_value, dtype_arg(dtype) or d)
+
+
+def zeros_like(cx: Emitter, a, dtype=None, shape=None) -> Traced:
+    return full_like(cx, a, 0, dtype, shape)
+
+
+def ones_like(cx: Emitter, a, dtype=None, shape=None) -> Traced:
+    return full_like(cx, a, 1, dtype, shape)
+
+
+def arange(cx: Emitter, *args, dtype=None) -> Traced:
+    for a in args:
+        if isinstance(a, Traced):
+            raise StaticNeeded("np.arange with a run-time bound has a data-dependent shape")
+    try:
+        ref = np.arange(*args, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise FrontendError(f"np.arange: {e}") from None
+    out, n = ir_dtype(ref.dtype), len(ref)
+    if n == 0:
+        return cx.wrap(cx.const(np.zeros(0), out))
+    start = args[0] if len(args) > 1 else 0
+    step = args[2] if len(args) > 2 else 1
+    v = cx.op("iota", shape=(n,), axis=0, dtype=out, hint="arange")
+    if step != 1:
+        v = cx.op("mul", v, cx.const(step, out))
+    if start != 0:
+        v = cx.op("add", v, cx.const(start, out))
+    return cx.wrap(v, nonneg=bool(ref[0] >= 0 and ref[-1] >= 0))
+
+
+def _tri_mask(cx: Emitter, n: int, m: int, k, upper: bool):
+    """bool[n, m]: j >= i + k (upper) or j <= i + k (lower)."""
+    if isinstance(k, Traced):
+        raise StaticNeeded("the diagonal offset k must be a compile-time int")
+    rows = cx.op("iota", shape=(n, m), axis=0, dtype="i64", hint="row")
+    cols = cx.op("iota", shape=(n, m), axis=1, dtype="i64", hint="col")
+    if k:
+        rows = cx.op("add", rows, cx.const(int(k), "i64"))
+    return cx.op("ge" if upper else "le", cols, rows, hint="mask")
+
+
+def tri(cx: Emitter, name: str, m, k=0) -> Traced:
+    t = cx.tensor(m)
+    if t.ndim < 2:
+        raise FrontendError(f"np.{name} needs an array of at least 2 dimensions")
+    mask = _tri_mask(cx, t.shape[-2], t.shape[-1], k, upper=(name == "triu"))
+    return cx.wrap(cx.op("where", mask, t.value, cx.const(0, t.dtype)))
+
+
+def eye(cx: Emitter, N, M=None, k=0, dtype=float) -> Traced:
+    n, m = static_ints(N, "N")[0], static_ints(N if M is None else M, "M")[0]
+    rows = cx.op("iota", shape=(n, m), axis=0, dtype="i64", hint="row")
+    cols = cx.op("iota", shape=(n, m), axis=1, dtype="i64", hint="col")
+    if k:
+        rows = cx.op("add", rows, cx.const(int(k), "i64"))
+    return cx.wrap(cx.cast(cx.op("eq", cols, rows), dtype_arg(dtype)))

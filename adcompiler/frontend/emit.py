@@ -1,0 +1,84 @@
+"""The emission context every IR-building helper takes (`cx`).
+
+Contract: `Emitter` wraps an `ir.Builder` positioned where the user's current statement builds
+ops. `cx.op(name, *values, **attrs)` appends one registry op and returns its result `ir.Value`;
+a shape-rule ValueError becomes a `FrontendError` (the interpreter adds the user's line).
+`cx.value(x, dtype)` turns any array operand (a `Traced`, a Python or NumPy scalar, a static
+ndarray) into an `ir.Value` of `dtype`, inserting `astype` or a `constant` as NumPy would
+convert it. Ops get the op name as hint; the interpreter renames the value a statement assigns
+(`fresh` records the ops of the current statement for that).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Builder
+from .problems import FrontendError
+from .values import NP_OF, Traced, ir_dtype, static_array
+
+
+def _literal(arr: np.ndarray, dtype: str):
+    """Constant payload: a Python scalar or nested tuples, converted to `dtype`."""
+    arr = np.asarray(arr).astype(NP_OF[dtype])
+
+    def conv(a):
+        if isinstance(a, list):
+            return tuple(conv(v) for v in a)
+        return a
+    return conv(arr.tolist())
+
+
+class Emitter:
+    def __init__(self, builder: Builder):
+        self.builder = builder
+        self.fresh: set[int] = set()      # ids of ops built by the current statement
+        self.named: set[int] = set()      # values the current statement already named
+        self.collectors: list[set] = []   # op ids built during inlined calls (see calls.py)
+
+    # -- raw ops ---------------------------------------------------------------------------
+    def emit(self, name, operands=(), attrs=None, result_types=None, regions=(), hints=None):
+        try:
+            op = self.builder.emit(name, operands, attrs, result_types, regions, hints)
+        except ValueError as e:
+            raise FrontendError(str(e)) from None
+        self.fresh.add(id(op))
+        for c in self.collectors:
+            c.add(id(op))
+        return op
+
+    def op(self, name, *operands, hint=None, **attrs):
+        op = self.emit(name, operands, attrs, hints=[hint or name] * 8)
+        return op.results[0] if len(op.results) == 1 else tuple(op.results)
+
+    def wrap(self, value, weak=False, nonneg=False) -> Traced:
+        return Traced(value, weak=weak, nonneg=nonneg)
+
+    # -- operands --------------------------------------------------------------------------
+    def const(self, value, dtype: str, hint=None):
+        return self.op("constant", value=_literal(value, dtype), dtype=dtype,
+                       hint=hint or "constant")
+
+    def cast(self, v, dtype: str):
+        return v if v.type.dtype == dtype else self.op("astype", v, dtype=dtype)
+
+    def value(self, x, dtype: str | None = None):
+        """`x` (Traced or static array data) as an ir.Value, converted to `dtype`."""
+        if isinstance(x, Traced):
+            return self.cast(x.value, dtype or x.dtype)
+        arr = static_array(x)
+        if arr is None:
+            raise FrontendError(f"cannot use {type(x).__name__} {x!r:.60} as an array")
+        if dtype is None:
+            dtype = ir_dtype(arr.dtype)
+        if arr.size > 100_000:
+            raise FrontendError(f"a constant array of {arr.size} elements is too large to "
+                                "embed in the IR; pass it as an argument")
+        return self.const(arr, dtype)
+
+    def tensor(self, x, dtype: str | None = None) -> Traced:
+        """`x` as a Traced (static data becomes a constant; weak if a Python scalar)."""
+        if isinstance(x, Traced) and (dtype is None or x.dtype == dtype):
+            return x
+        weak = isinstance(x, Traced) and x.weak or isinstance(x, (bool, int, float)) \
+            and not isinstance(x, np.generic)
+        return Traced(self.value(x, dtype), weak=weak and dtype is None)

@@ -1,0 +1,327 @@
+"""Expressions: static ones are computed in Python, ones touching traced arrays build IR.
+
+Contract: `eval(node)` returns a static Python value or a `Traced`. Python operators on traced
+operands follow NumPy (arith.binary with `python_op=True`); `and`/`or`/`not` on traced scalars
+are logical ops; `is`/`in` are static. Container displays and comprehensions over static
+iterables are built in Python (`for row in x` over an array iterates its rows). A
+`FrontendError` raised below is re-raised as a TraceError naming this node.
+"""
+from __future__ import annotations
+
+import ast
+import operator
+
+import numpy as np
+
+from ..errors import AdcompilerError
+from . import arith, linalg, numpy_api
+from .indexing import getitem
+from .problems import FrontendError
+from .shapes import rows
+from .values import Traced
+
+BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
+          ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.MatMult: "matmul",
+          ast.BitAnd: "logical_and", ast.BitOr: "logical_or", ast.BitXor: "ne"}
+PYOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+         ast.Div: operator.truediv, ast.Pow: operator.pow, ast.FloorDiv: operator.floordiv,
+         ast.Mod: operator.mod, ast.MatMult: operator.matmul, ast.BitAnd: operator.and_,
+         ast.BitOr: operator.or_, ast.BitXor: operator.xor, ast.LShift: operator.lshift,
+         ast.RShift: operator.rshift}
+INPLACE = {ast.Add: operator.iadd, ast.Sub: operator.isub, ast.Mult: operator.imul,
+           ast.Div: operator.itruediv, ast.Pow: operator.ipow, ast.FloorDiv: operator.ifloordiv,
+           ast.Mod: operator.imod, ast.MatMult: operator.imatmul, ast.BitAnd: operator.iand,
+           ast.BitOr: operator.ior, ast.BitXor: operator.ixor, ast.LShift: operator.ilshift,
+           ast.RShift: operator.irshift}
+CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+PYCMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+         ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_,
+         ast.IsNot: operator.is_not, ast.In: lambda a, b: a in b,
+         ast.NotIn: lambda a, b: a not in b}
+
+
+def run_static(fn, *args, **kwargs):
+    """Call Python code on static values; its exceptions become FrontendErrors."""
+    try:
+        return fn(*args, **kwargs)
+    except (FrontendError, AdcompilerError):
+        raise
+    except Exception as e:      # the user's static code failed: report it at their line
+        raise FrontendError(f"{type(e).__name__}: {e}") from None
+
+
+def is_arrayish(x) -> bool:
+    return isinstance(x, Traced)
+
+
+class ExpressionsMixin:
+    def eval(self, node):
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        try:
+            if method is None:
+                raise FrontendError(f"'{type(node).__name__}' expressions are not supported")
+            return method(node)
+        except FrontendError as e:
+            raise self.located(e, node) from None
+
+    # -- atoms -----------------------------------------------------------------------------
+    def expr_Constant(self, node):
+        return node.value
+
+    def expr_Name(self, node):
+        return self.lookup(node.id)
+
+    def expr_Attribute(self, node):
+        obj = self.eval(node.value)
+        if isinstance(obj, Traced):
+            return numpy_api.attribute(self, obj, node.attr)
+        return run_static(getattr, obj, node.attr)
+
+    def expr_Subscript(self, node):
+        obj = self.eval(node.value)
+        key = self.eval_index(node.slice)
+        return self.subscript(obj, key)
+
+    def subscript(self, obj, key):
+        if isinstance(obj, Traced):
+            return getitem(self, obj, key)
+        if isinstance(key, Traced) and isinstance(obj, np.ndarray):
+            return getitem(self, self.tensor(obj), key)
+        if isinstance(obj, np.ndarray) and _has_traced(key):
+            return getitem(self, self.tensor(obj), key)
+        return run_static(operator.getitem, obj, key)
+
+    def eval_index(self, node):
+        if isinstance(node, ast.Slice):
+            parts = [self.eval(p) if p is not None else None
+                     for p in (node.lower, node.upper, node.step)]
+            return slice(*parts)
+        if isinstance(node, ast.Tuple):
+            return tuple(self.eval_index(e) for e in node.elts)
+        return self.eval(node)
+
+    # -- operators -------------------------------------------------------------------------
+    def binop(self, op_type, a, b):
+        if isinstance(a, Traced) or isinstance(b, Traced):
+            name = BINOPS.get(op_type)
+            if name is None:
+                raise FrontendError(f"operator {op_type.__name__} is not supported on arrays")
+            a, b = self.operand(a), self.operand(b)
+            if name == "matmul":
+                return linalg.matmul(self, a, b)
+            if op_type in (ast.BitAnd, ast.BitOr, ast.BitXor):
+                for x in (a, b):
+                    dt = x.dtype if isinstance(x, Traced) else np.asarray(x).dtype
+                    if str(dt) not in ("bool", "b"):
+                        raise FrontendError("bitwise operators are only supported on booleans "
+                                            "(use np.logical_and / np.logical_or)")
+            return arith.binary(self, name, a, b, python_op=True)
+        return run_static(PYOPS[op_type], a, b)
+
+    def operand(self, x):
+        """An array operand: lists holding traced values become arrays (np.array rules)."""
+        if isinstance(x, (list, tuple)) and _has_traced(x):
+            return numpy_api.FUNCTIONS[np.array](self, x)
+        return x
+
+    def expr_BinOp(self, node):
+        return self.binop(type(node.op), self.eval(node.left), self.eval(node.right))
+
+    def expr_UnaryOp(self, node):
+        x = self.eval(node.operand)
+        op = type(node.op)
+        if op is ast.Not:
+            if isinstance(x, Traced):
+                return arith.unary(self, "logical_not", arith.truth(self, x), python_op=True)
+            return run_static(operator.not_, x)
+        if not isinstance(x, Traced):
+            return run_static({ast.USub: operator.neg, ast.UAdd: operator.pos,
+                               ast.Invert: operator.invert}[op], x)
+        if op is ast.USub:
+            return arith.unary(self, "neg", x, python_op=True)
+        if op is ast.UAdd:
+            return self.wrap(x.value, weak=x.weak, nonneg=x.nonneg)
+        if x.dtype != "bool":
+            raise FrontendError("~ is only supported on boolean arrays")
+        return arith.unary(self, "logical_not", x, python_op=True)
+
+    def expr_BoolOp(self, node):
+        is_and = isinstance(node.op, ast.And)
+        acc = self.eval(node.values[0])
+        for sub in node.values[1:]:
+            if not isinstance(acc, Traced):
+                truthy = run_static(bool, acc)
+                if truthy != is_and:          # short-circuit, as Python does
+                    return acc
+                acc = self.eval(sub)
+                continue
+            b = self.eval(sub)
+            acc = self.logical(is_and, acc, b)
+        return acc
+
+    def logical(self, is_and, a, b):
+        """`a and b` / `a or b` with a traced `a` (both operands evaluated)."""
+        def is_bool(x):
+            return (isinstance(x, Traced) and x.dtype == "bool") or isinstance(x, (bool, np.bool_))
+        if is_bool(a) and is_bool(b):
+            ta, tb = arith.truth(self, a), arith.truth(self, b)
+            return arith.binary(self, "logical_and" if is_and else "logical_or", ta, tb,
+                                python_op=True)
+        cond = arith.truth(self, a)
+        return arith.where(self, cond, b, a) if is_and else arith.where(self, cond, a, b)
+
+    def expr_Compare(self, node):
+        left = self.eval(node.left)
+        result = None
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            right = self.eval(right_node)
+            if (isinstance(left, Traced) or isinstance(right, Traced)) and type(op) in CMPOPS:
+                part = arith.binary(self, CMPOPS[type(op)], self.operand(left),
+                                    self.operand(right), python_op=True)
+            else:
+                part = run_static(PYCMP[type(op)], left, right)
+            if result is None:
+                result = part
+            elif isinstance(result, Traced) or isinstance(part, Traced):
+                result = self.logical(True, result, part)
+            else:
+                result = run_static(lambda a, b: a and b, result, part)
+                if not run_static(bool, result):
+                    return result
+            left = right
+        return result
+
+    def expr_IfExp(self, node):
+        test = self.eval(node.test)
+        if isinstance(test, Traced):
+            return self.runtime_ifexp(node, arith.truth(self, test))
+        return self.eval(node.body if run_static(bool, test) else node.orelse)
+
+    # -- containers ------------------------------------------------------------------------
+    def iterate(self, x) -> list:
+        """Static iteration: the items of a static iterable, or an array's rows."""
+        if isinstance(x, Traced):
+            return rows(self, x)
+        from .pybuiltins import RuntimeRange
+        if isinstance(x, RuntimeRange):
+            raise FrontendError("iterating a range with a run-time bound needs a for loop "
+                                "(comprehensions and unpacking need a static length)")
+        if isinstance(x, np.ndarray):
+            return list(x)
+        return run_static(list, x)
+
+    def elements(self, elts) -> list:
+        out = []
+        for e in elts:
+            if isinstance(e, ast.Starred):
+                out.extend(self.iterate(self.eval(e.value)))
+            else:
+                out.append(self.eval(e))
+        return out
+
+    def expr_Tuple(self, node):
+        return tuple(self.elements(node.elts))
+
+    def expr_List(self, node):
+        return self.elements(node.elts)
+
+    def expr_Dict(self, node):
+        out = {}
+        for k, v in zip(node.keys, node.values, strict=True):
+            if k is None:
+                out.update(run_static(dict, self.eval(v)))
+            else:
+                key = self.eval(k)
+                if isinstance(key, Traced):
+                    key._static("a dict key")
+                out[key] = self.eval(v)
+        return out
+
+    def comprehension(self, generators, emit):
+        """Run `emit()` for each combination of the generators' items (static iteration); the
+        comprehension's variables are restored afterwards (they do not leak, as in Python 3)."""
+        names = set()
+        for g in generators:
+            names |= {n.id for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+        saved = {n: self.frame.vars[n] for n in names if n in self.frame.vars}
+        code = self.frame.code
+        self.frame.code = _with_locals(code, names - code.locals)
+
+        def loop(k):
+            if k == len(generators):
+                emit()
+                return
+            g = generators[k]
+            for item in self.iterate(self.eval(g.iter)):
+                self.assign(g.target, item)
+                if all(self.static_truth(self.eval(c)) for c in g.ifs):
+                    loop(k + 1)
+        try:
+            loop(0)
+        finally:
+            for n in names:
+                self.frame.vars.pop(n, None)
+            self.frame.vars.update(saved)
+            self.frame.code = code
+
+    def static_truth(self, x) -> bool:
+        if isinstance(x, Traced):
+            raise FrontendError("a comprehension's condition must be static (use np.where for "
+                                "run-time choices)")
+        return run_static(bool, x)
+
+    def expr_ListComp(self, node):
+        out = []
+        self.comprehension(node.generators, lambda: out.append(self.eval(node.elt)))
+        return out
+
+    expr_GeneratorExp = expr_ListComp       # only as a call argument (checked before tracing)
+
+    def expr_DictComp(self, node):
+        out = {}
+
+        def emit():
+            key = self.eval(node.key)
+            if isinstance(key, Traced):
+                key._static("a dict key")
+            out[key] = self.eval(node.value)
+        self.comprehension(node.generators, emit)
+        return out
+
+    def expr_JoinedStr(self, node):
+        parts = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                parts.append(v.value)
+                continue
+            x = self.eval(v.value)
+            if isinstance(x, Traced):
+                x._static("an f-string")
+            conv = {-1: lambda y: y, 115: str, 114: repr, 97: ascii}[v.conversion]
+            spec = self.eval(v.format_spec) if v.format_spec is not None else ""
+            parts.append(run_static(format, conv(x), spec))
+        return "".join(parts)
+
+    def expr_Lambda(self, node):
+        return self.make_closure(node)
+
+    def expr_Starred(self, node):
+        raise FrontendError("starred expression in this position is not supported")
+
+    def expr_Slice(self, node):
+        return self.eval_index(node)
+
+
+def _has_traced(x) -> bool:
+    from .values import contains_traced
+    return contains_traced(x) or (isinstance(x, slice) and any(
+        isinstance(p, Traced) for p in (x.start, x.stop, x.step)))
+
+
+def _with_locals(code, extra):
+    """Comprehension variables are local to the comprehension: let lookups find them."""
+    if not extra:
+        return code
+    from dataclasses import replace
+    return replace(code, locals=code.locals | frozenset(extra))
+

@@ -1,0 +1,302 @@
+"""NumPy indexing as IR: reads (`getitem`) and functional updates (`setitem`).
+
+Contract:
+- Basic indices (static ints, static slices, None, ...) read with one `slice` (+ `reshape` for
+  dropped/new axes); the result is marked a view of the array, as in NumPy.
+- Integer arrays (run-time or static), run-time scalar indices and static boolean masks are
+  advanced indices, with NumPy's placement rules: one advanced index is a `take` along its axis;
+  several broadcast together and are linearised into one index of the array with those axes
+  merged (transpose + reshape + `take`), their dimensions going in place when the advanced
+  indices are adjacent and first otherwise. Negative indices wrap (`mod`) unless known >= 0.
+- A run-time boolean mask has a data-dependent shape when read: FrontendError suggesting
+  np.where. In an assignment `x[m] = v` it is a `where`.
+- `setitem(cx, x, key, v)` returns the new array value: `update_slice` for basic keys, `put` for
+  advanced ones (last write wins for repeated indices, as NumPy), `where` for masks. `v` is cast
+  to x's dtype (NumPy casts unsafely on assignment) and broadcast to the indexed shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.types import broadcast_shapes
+from .emit import Emitter
+from .problems import FrontendError, StaticNeeded
+from .shapes import array as np_array
+from .values import Traced, static_array
+
+_MASK_READ = ("indexing with a run-time boolean mask has a data-dependent shape; use "
+              "np.where(mask, x, 0) (or multiply by the mask) instead")
+
+
+def _item(cx, k):
+    """One index item: None, Ellipsis, int, slice, Traced (int or bool) or a static ndarray."""
+    if k is None or k is Ellipsis or isinstance(k, slice):
+        if isinstance(k, slice):
+            for part in (k.start, k.stop, k.step):
+                if isinstance(part, Traced):
+                    raise StaticNeeded("slice bounds must be compile-time ints (use np.take "
+                                       "with an index array for run-time positions)")
+                if part is not None and not isinstance(part, (int, np.integer)):
+                    raise FrontendError("slice indices must be integers or None")
+        return k
+    if isinstance(k, bool):
+        raise FrontendError("a Python bool as an index is not supported")
+    if isinstance(k, (int, np.integer)):
+        return int(k)
+    if isinstance(k, Traced):
+        if k.dtype not in ("i64", "i32", "bool"):
+            raise FrontendError(f"arrays used as indices must be of integer or boolean type, "
+                                f"got {k.dtype}")
+        return k
+    if isinstance(k, (list, tuple)) and any(isinstance(v, Traced) for v in k):
+        return _item(cx, np_array(cx, k))
+    arr = static_array(k)
+    if arr is None or arr.dtype.kind not in "biu":
+        raise FrontendError(f"only integers, slices, None, ..., and integer or boolean arrays "
+                            f"are valid indices, got {k!r:.60}")
+    return arr
+
+
+def _normalise(cx, x: Traced, key):
+    """Index items with static masks expanded and `...` filled in; returns (items, mask) where
+    `mask` is a run-time boolean mask item (only allowed alone, with trailing full slices)."""
+    raw = list(key) if isinstance(key, tuple) else [key]
+    items = []
+    for k in raw:
+        k = _item(cx, k)
+        if isinstance(k, np.ndarray) and k.dtype == bool:
+            items.extend(np.nonzero(k) if k.ndim else [np.array(0)[k]])
+        else:
+            items.append(k)
+    masks = [k for k in items if isinstance(k, Traced) and k.dtype == "bool"]
+    consumed = sum(k.ndim if isinstance(k, Traced) and k.dtype == "bool" else 1
+                   for k in items if k is not None and k is not Ellipsis)
+    if sum(k is Ellipsis for k in items) > 1:
+        raise FrontendError("an index can only have a single ellipsis ('...')")
+    if consumed > x.ndim:
+        raise FrontendError(f"too many indices for array: array is {x.ndim}-dimensional, but "
+                            f"{consumed} were indexed")
+    fill = [slice(None)] * (x.ndim - consumed)
+    if Ellipsis in items:
+        i = next(i for i, k in enumerate(items) if k is Ellipsis)
+        items[i:i + 1] = fill
+    else:
+        items += fill
+    return items, masks
+
+
+def _with_new_axes(cx, x: Traced, items):
+    """Turn `None` items into size-1 axes of the source (so they read as full slices)."""
+    if not any(k is None for k in items):
+        return x.value, items
+    shape, it = [], iter(x.shape)
+    for k in items:
+        shape.append(1 if k is None else next(it))
+    return cx.op("reshape", x.value, shape=tuple(shape)), [slice(None) if k is None else k
+                                                          for k in items]
+
+
+def _bounds(i: int, n: int, axis: int) -> int:
+    if not -n <= i < n:
+        raise FrontendError(f"index {i} is out of bounds for axis {axis} with size {n}")
+    return i % n
+
+
+def _slice(cx, v, items, advanced):
+    """Apply static ints (unless `advanced`) and slices; returns (value, kept items)."""
+    shape = v.type.shape
+    starts, stops, steps = [], [], []
+    for axis, (k, n) in enumerate(zip(items, shape, strict=True)):
+        if isinstance(k, slice):
+            a, b, c = k.indices(n)
+            if c == 0:
+                raise FrontendError("slice step cannot be zero")
+        elif isinstance(k, int) and not advanced:
+            a = _bounds(k, n, axis)
+            b, c = a + 1, 1
+        else:
+            a, b, c = 0, n, 1
+        starts.append(a)
+        stops.append(b)
+        steps.append(c)
+    full = all((a, b, c) == (0, n, 1) for a, b, c, n in zip(starts, stops, steps, shape,
+                                                              strict=True))
+    attrs = dict(starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
+    return (v if full else cx.op("slice", v, **attrs)), (None if full else attrs)
+
+
+def _is_adv(k):
+    return isinstance(k, (Traced, np.ndarray))
+
+
+def _index_values(cx, items, shape, positions):
+    """Index values for the advanced items: i64 ir.Values (wrapped to >= 0 where several are
+    linearised), static arrays made constants."""
+    vals = []
+    for p in positions:
+        k = items[p]
+        if isinstance(k, int):
+            k = np.array(k)
+        if isinstance(k, np.ndarray):
+            k = np.asarray(k, dtype=np.int64)
+            if k.size and (k.min() < -shape[p] or k.max() >= shape[p]):
+                bad = k[(k < -shape[p]) | (k >= shape[p])].flat[0]
+                raise FrontendError(f"index {bad} is out of bounds for axis {p} with size "
+                                    f"{shape[p]}")
+            vals.append(cx.const(np.where(k < 0, k + shape[p], k), "i64"))
+        else:
+            v = cx.cast(k.value, "i64")
+            if len(positions) > 1 and not k.nonneg:
+                v = cx.op("mod", v, cx.const(shape[p], "i64"))
+            vals.append(v)
+    return vals
+
+
+def _merge_plan(shape, positions):
+    """Where the advanced dims go and the transpose that brings them together there."""
+    adjacent = list(positions) == list(range(positions[0], positions[0] + len(positions)))
+    pos = positions[0] if adjacent else 0
+    rest = [d for d in range(len(shape)) if d not in positions]
+    perm = rest[:pos] + list(positions) + rest[pos:]
+    return pos, tuple(perm)
+
+
+def _linear(cx, vals, sizes):
+    """sum_j idx_j * stride_j (broadcast), as one i64 index."""
+    total, stride = None, 1
+    for v, n in reversed(list(zip(vals, sizes, strict=True))):
+        term = v if stride == 1 else cx.op("mul", v, cx.const(stride, "i64"))
+        total = term if total is None else cx.op("add", term, total)
+        stride *= n
+    return total
+
+
+def getitem(cx: Emitter, x: Traced, key) -> Traced:
+    items, masks = _normalise(cx, x, key)
+    if masks:
+        raise FrontendError(_MASK_READ)
+    v, items = _with_new_axes(cx, x, items)
+    adv = [p for p, k in enumerate(items) if _is_adv(k)]
+    if not adv:
+        out, _ = _slice(cx, v, items, advanced=False)
+        shape = tuple(n for k, n in zip(items, out.type.shape, strict=True)
+                      if not isinstance(k, int))
+        if shape != out.type.shape:
+            out = cx.op("reshape", out, shape=shape)
+        return cx.wrap(out, nonneg=x.nonneg).view_of(x)
+    adv = [p for p, k in enumerate(items) if _is_adv(k) or isinstance(k, int)]
+    y, _ = _slice(cx, v, items, advanced=True)
+    shape = y.type.shape
+    vals = _index_values(cx, items, shape, adv)
+    try:
+        bshape = broadcast_shapes(*(iv.type.shape for iv in vals))
+    except ValueError:
+        raise FrontendError("shape mismatch: indexing arrays could not be broadcast together "
+                            f"with shapes {[iv.type.shape for iv in vals]}") from None
+    if len(adv) == 1:
+        return cx.wrap(cx.op("take", y, vals[0], axis=adv[0]), nonneg=x.nonneg)
+    pos, perm = _merge_plan(shape, adv)
+    if perm != tuple(range(len(shape))):
+        y = cx.op("transpose", y, perm=perm)
+    sizes = [shape[p] for p in adv]
+    merged = shape_of(y)[:pos] + (int(np.prod(sizes)),) + shape_of(y)[pos + len(adv):]
+    y = cx.op("reshape", y, shape=merged)
+    lin = _linear(cx, vals, sizes)
+    return cx.wrap(cx.op("take", y, lin, axis=pos), nonneg=x.nonneg)
+
+
+def shape_of(v):
+    return v.type.shape
+
+
+def _bcast(cx, v, shape):
+    return v if v.type.shape == shape else cx.op("broadcast_to", v, shape=shape)
+
+
+def fit_value(cx: Emitter, v, shape, dtype):
+    """`v` cast to `dtype` and broadcast to `shape` for an assignment (leading 1s dropped)."""
+    val = cx.value(v, dtype)
+    vs = val.type.shape
+    while len(vs) > len(shape) and vs[0] == 1:
+        vs = vs[1:]
+    if vs != val.type.shape:
+        val = cx.op("reshape", val, shape=vs)
+    try:
+        ok = len(vs) <= len(shape) and broadcast_shapes(vs, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise FrontendError(f"could not broadcast input array from shape {v_shape(v)} into "
+                            f"shape {tuple(shape)}")
+    return _bcast(cx, val, tuple(shape))
+
+
+def v_shape(v):
+    return v.shape if isinstance(v, Traced) else np.shape(v)
+
+
+def setitem(cx: Emitter, x: Traced, key, v):
+    """The value of x after `x[key] = v` (x itself is not changed)."""
+    items, masks = _normalise(cx, x, key)
+    xv = x.value
+    if masks:
+        return _set_masked(cx, x, items, masks, v)
+    items = [k for k in items if k is not None]      # a new axis only reshapes the target
+    adv = [p for p, k in enumerate(items) if _is_adv(k)]
+    if not adv:
+        y, attrs = _slice(cx, xv, items, advanced=False)
+        view = tuple(n for k, n in zip(items, y.type.shape, strict=True)
+                     if not isinstance(k, int))
+        val = fit_value(cx, v, view, x.dtype)
+        if view != y.type.shape:
+            val = cx.op("reshape", val, shape=y.type.shape)
+        if attrs is None:
+            return val
+        return cx.op("update_slice", xv, val, **attrs)
+    adv = [p for p, k in enumerate(items) if _is_adv(k) or isinstance(k, int)]
+    y, attrs = _slice(cx, xv, items, advanced=True)
+    shape = y.type.shape
+    vals = _index_values(cx, items, shape, adv)
+    bshape = broadcast_shapes(*(iv.type.shape for iv in vals))
+    if len(adv) == 1:
+        target = shape[:adv[0]] + vals[0].type.shape + shape[adv[0] + 1:]
+        y2 = cx.op("put", y, vals[0], fit_value(cx, v, target, x.dtype), axis=adv[0])
+    else:
+        pos, perm = _merge_plan(shape, adv)
+        yt = cx.op("transpose", y, perm=perm) if perm != tuple(range(len(shape))) else y
+        sizes = [shape[p] for p in adv]
+        tshape = yt.type.shape
+        merged = tshape[:pos] + (int(np.prod(sizes)),) + tshape[pos + len(adv):]
+        lin = _linear(cx, vals, sizes)
+        target = merged[:pos] + bshape + merged[pos + 1:]
+        y2 = cx.op("put", cx.op("reshape", yt, shape=merged), lin,
+                   fit_value(cx, v, target, x.dtype), axis=pos)
+        y2 = cx.op("reshape", y2, shape=tshape)
+        if perm != tuple(range(len(shape))):
+            y2 = cx.op("transpose", y2, perm=tuple(perm.index(i) for i in range(len(perm))))
+    if attrs is None:
+        return y2
+    return cx.op("update_slice", xv, y2, **attrs)
+
+
+def _set_masked(cx, x: Traced, items, masks, v):
+    """x[m] = v with a run-time boolean mask m over x's leading axes: where(m, v, x)."""
+    (m,) = masks if len(masks) == 1 else (None,)
+    lead = [k for k in items if not (isinstance(k, slice) and k == slice(None))]
+    if m is None or lead != [m] or items[0] is not m:
+        raise FrontendError("a run-time boolean mask can only be assigned through alone "
+                            "(x[mask] = v); combine masks with & first")
+    if m.shape != x.shape[:m.ndim]:
+        raise FrontendError(f"boolean index of shape {m.shape} does not match the array's "
+                            f"shape {x.shape}")
+    rest = x.shape[m.ndim:]
+    mv = m.value
+    if rest:
+        mv = cx.op("reshape", mv, shape=m.shape + (1,) * len(rest))
+    val = cx.value(v, x.dtype)
+    if val.type.rank > len(rest) or (val.type.rank and
+                                     broadcast_shapes(val.type.shape, rest) != tuple(rest)):
+        raise FrontendError("x[mask] = v needs v to be a scalar or to broadcast to one masked "
+                            "element (assigning a run-time number of values has a "
+                            "data-dependent shape)")
+    return cx.op("where", mv, val, x.value)

@@ -1,0 +1,224 @@
+"""The abstract interpreter: walks a function's AST, computing static values in Python and
+building IR for everything that touches a traced array.
+
+Contract:
+- A `Frame` is one activation of a Python function being traced (the entry function, an
+  inlined callee, a nested def): its local bindings, the frame it was defined in (closures),
+  its globals. Names resolve as Python resolves them: locals, enclosing functions, the real
+  closure cells, globals, then builtins (`pybuiltins.BUILTINS` overrides Python's).
+- A `Tracer` builds one IR function. It is an `Emitter` (the `cx` of the helper modules) and
+  mixes in expressions (`expressions.py`), statements (`statements.py`), control flow
+  (`control.py`) and calls (`calls.py`). Errors raised as `FrontendError` by helpers are turned
+  into `TraceError`s at the innermost expression or statement (file, line, construct).
+- A `Session` is one `trace` call: the `ir.Module` being filled, the specialised callees built so
+  far (deduplicated by signature) and the unique function names.
+- `build_function` makes an IR function from a Python function and parameter pytrees whose
+  run-time leaves are `Spec`s; it returns the function and the result's structure.
+"""
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+
+from ..errors import AdcompilerError, TraceError
+from ..ir import Block, Builder, Function, Module
+from ..ir.types import TensorType
+from . import analysis
+from .calls import CallsMixin
+from .control import ControlMixin
+from .emit import Emitter
+from .expressions import ExpressionsMixin
+from .problems import FrontendError, located
+from .statements import BREAK, CONTINUE, Return, StatementsMixin
+from .values import Traced
+
+LOOP, FUNCTION = "loop", "function"      # markers on a frame's block stack
+
+
+class Undefined:
+    """A name that must not be read (assigned in one branch only, inside a run-time loop...)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A run-time leaf of a function's parameters: its type and NumPy weakness."""
+    type: TensorType
+    weak: bool = False
+
+
+class Frame:
+    def __init__(self, code, parent=None, globals_=None, closure=None):
+        self.code = code
+        self.vars: dict = {}
+        self.parent = parent
+        self.globals = globals_ if globals_ is not None else (parent.globals if parent else {})
+        self.closure = closure if closure is not None else (parent.closure if parent else {})
+        self.blocks: list = []       # [stmts, index] entries and LOOP / FUNCTION markers
+        self.loops: list = []        # enclosing loop nodes (their whole bodies are live)
+
+
+class Session:
+    def __init__(self):
+        self.module = Module()
+        self.callees: dict = {}      # specialisation key -> CalleeEntry
+        self.active: set = set()     # keys being built (recursion)
+        self.names: set = set()
+
+    def unique_name(self, base: str) -> str:
+        name, k = base, 0
+        while name in self.names:
+            k += 1
+            name = f"{base}_{k}"
+        self.names.add(name)
+        return name
+
+
+_LOADS: dict = {}
+
+
+def _loads(stmt) -> set:
+    hit = _LOADS.get(id(stmt))
+    if hit is None or hit[0] is not stmt:
+        hit = _LOADS[id(stmt)] = (stmt, analysis.loaded_names([stmt]))
+    return hit[1]
+
+
+class Tracer(Emitter, ExpressionsMixin, StatementsMixin, ControlMixin, CallsMixin):
+    def __init__(self, session: Session, builder: Builder):
+        super().__init__(builder)
+        self.session = session
+        self.frame: Frame | None = None
+
+    # -- errors ----------------------------------------------------------------------------
+    @property
+    def filename(self) -> str:
+        return self.frame.code.filename
+
+    def located(self, err: FrontendError, node) -> TraceError:
+        return located(err, self.filename, node)
+
+    # -- names -----------------------------------------------------------------------------
+    def lookup(self, name: str):
+        f = self.frame
+        if name in f.code.locals:
+            if name not in f.vars:
+                raise FrontendError(f"local variable '{name}' is read before it is assigned")
+            return _defined(f.vars[name])
+        p = f.parent
+        while p is not None:
+            if name in p.code.locals:
+                if name not in p.vars:
+                    raise FrontendError(f"free variable '{name}' is read before it is assigned "
+                                        "in the enclosing function")
+                return _defined(p.vars[name])
+            p = p.parent
+        if name in f.closure:
+            return f.closure[name]
+        if name in f.globals:
+            return f.globals[name]
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        raise FrontendError(f"name '{name}' is not defined")
+
+    # -- blocks ----------------------------------------------------------------------------
+    def exec_block(self, stmts, marker=None):
+        """Run statements; returns None, BREAK, CONTINUE or a Return."""
+        blocks = self.frame.blocks
+        if marker:
+            blocks.append(marker)
+        entry = [stmts, 0]
+        blocks.append(entry)
+        try:
+            for k, stmt in enumerate(stmts):
+                entry[1] = k
+                done = self.exec_stmt(stmt)
+                if done is not None:
+                    return done
+            return None
+        finally:
+            blocks.pop()
+            if marker:
+                blocks.pop()
+
+    def continuation(self):
+        """Statements that run after the current one up to the end of the function, or None
+        when the current statement is inside a loop (a `return` cannot be folded there)."""
+        rest = []
+        for entry in reversed(self.frame.blocks):
+            if entry == LOOP:
+                return None
+            if entry == FUNCTION:
+                return rest
+            stmts, k = entry
+            rest += stmts[k + 1:]
+        return rest
+
+    def live_after(self) -> set:
+        """Names that may be read after the current statement (conservative)."""
+        live = set(self.frame.code.nested_loads)
+        for entry in self.frame.blocks:
+            if isinstance(entry, list):
+                stmts, k = entry
+                for s in stmts[k + 1:]:
+                    live |= _loads(s)
+        for loop in self.frame.loops:
+            live |= _loads(loop)
+        return live
+
+    def run_frame(self, frame: Frame):
+        """Run a function body in `frame`; its return value."""
+        saved, self.frame = self.frame, frame
+        try:
+            done = self.exec_block(frame.code.body, FUNCTION)
+        finally:
+            self.frame = saved
+        if done is BREAK or done is CONTINUE:
+            raise AdcompilerError("internal error: break outside a loop")
+        return done.value if isinstance(done, Return) else None
+
+
+def _defined(v):
+    if isinstance(v, Undefined):
+        raise FrontendError(v.message)
+    return v
+
+
+def build_function(session: Session, code, name: str, params: dict, parent=None,
+                   globals_=None, closure=None, exact_name=False):
+    """An IR function for `code` called with `params` (name -> pytree, `Spec` leaves run-time).
+
+    Returns (function, result value): the result's `Traced` leaves are the function's results,
+    in `carry.split` order."""
+    from . import carry
+    from .pytree import flatten, leaf_paths
+    specs, hints = [], []
+    for pname, tree in params.items():
+        leaves, treedef = flatten(tree, lambda v: isinstance(v, Spec))
+        specs += leaves
+        hints += leaf_paths(treedef, pname)
+    block = Block([s.type for s in specs], hints=hints)
+    tracer = Tracer(session, Builder(block, loc=(code.filename, code.node.lineno)))
+    frame = Frame(code, parent, globals_, closure)
+    it = iter(Traced(a, weak=s.weak) for a, s in zip(block.args, specs, strict=True))
+    for pname, tree in params.items():
+        leaves, treedef = flatten(tree, lambda v: isinstance(v, Spec))
+        from .pytree import unflatten
+        frame.vars[pname] = unflatten(treedef, [next(it) for _ in leaves])
+    result = tracer.run_frame(frame)
+    leaves, _ = carry.split(result)
+    outs = [leaf for leaf in leaves if isinstance(leaf, Traced)]
+    tracer.builder.loc = (code.filename, getattr(tracer, "return_line", None) or _last_line(code))
+    try:
+        tracer.emit("return", [t.value for t in outs])
+    except FrontendError as e:
+        raise TraceError(e.message, tracer.builder.loc, "return") from None
+    fn = Function(name if exact_name else session.unique_name(name), block, loc=(code.filename, code.node.lineno))
+    session.module.add(fn)
+    return fn, result
+
+
+def _last_line(code) -> int:
+    return max(getattr(n, "lineno", 0) for n in code.body)

@@ -1,0 +1,140 @@
+"""Products built from the registry's `matmul` (rank >= 2, batch dims broadcast): NumPy's
+matmul/`@` and dot with their 1-D rules, outer, and einsum.
+
+Contract: operands are converted to their common dtype first (np.result_type, Python scalars
+weak). einsum handles any number of operands, pairwise left to right, each pair lowered to
+transpose + reshape + matmul (+ sum for indices only one operand has); repeated indices within
+one operand (traces, diagonals) and `...` raise FrontendError. Reshapes and transposes that
+would not change anything are not emitted, so 'bij,bjk->bik' is one `matmul`.
+"""
+from __future__ import annotations
+
+from .emit import Emitter
+from .problems import FrontendError, StaticNeeded
+from .shapes import reshape, transpose
+from .values import Traced, common_dtype
+
+
+def _operands(cx: Emitter, a, b):
+    dtype = common_dtype(a, b)
+    return cx.tensor(a, dtype), cx.tensor(b, dtype)
+
+
+def matmul(cx: Emitter, a, b) -> Traced:
+    x, y = _operands(cx, a, b)
+    if x.ndim == 0 or y.ndim == 0:
+        raise FrontendError("matmul: input operand does not have enough dimensions "
+                            "(use * for scalars)")
+    if x.ndim == 1 and y.ndim == 1:
+        if x.shape != y.shape:
+            raise FrontendError(f"matmul: shapes {x.shape} and {y.shape} not aligned")
+        return _vecdot(cx, x, y)
+    xv = x.value if x.ndim > 1 else cx.op("reshape", x.value, shape=(1,) + x.shape)
+    yv = y.value if y.ndim > 1 else cx.op("reshape", y.value, shape=y.shape + (1,))
+    v = cx.op("matmul", xv, yv)
+    if x.ndim == 1 or y.ndim == 1:
+        shape = v.type.shape[:-2] + (() if x.ndim == 1 else v.type.shape[-2:-1]) + \
+            (() if y.ndim == 1 else v.type.shape[-1:])
+        v = cx.op("reshape", v, shape=shape)
+    return cx.wrap(v)
+
+
+def _vecdot(cx, x: Traced, y: Traced) -> Traced:
+    return cx.wrap(cx.op("sum", cx.op("mul", x.value, y.value), axes=(0,), keepdims=False))
+
+
+def dot(cx: Emitter, a, b) -> Traced:
+    x, y = _operands(cx, a, b)
+    if x.ndim == 0 or y.ndim == 0:
+        return cx.wrap(cx.op("mul", x.value, y.value))
+    if y.ndim <= 2:
+        return matmul(cx, x, y)        # NumPy's dot equals matmul when b has rank <= 2
+    # dot(a, b)[i.., k..] = sum_j a[i.., j] * b[k.., j, m]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    sa = letters[:x.ndim]
+    sb = letters[x.ndim:x.ndim + y.ndim - 2] + sa[-1] + letters[x.ndim + y.ndim - 2]
+    out = sa[:-1] + sb[:-2] + sb[-1]
+    return einsum(cx, f"{sa},{sb}->{out}", x, y)
+
+
+def outer(cx: Emitter, a, b) -> Traced:
+    x, y = _operands(cx, a, b)
+    xv = cx.op("reshape", x.value, shape=(x.type.size, 1))
+    yv = cx.op("reshape", y.value, shape=(1, y.type.size))
+    return cx.wrap(cx.op("mul", xv, yv, hint="outer"))
+
+
+def _parse(subscripts: str, n: int):
+    if not isinstance(subscripts, str):
+        raise StaticNeeded("einsum subscripts must be a compile-time string")
+    text = subscripts.replace(" ", "")
+    if "." in text:
+        raise FrontendError("einsum with '...' is not supported; write the indices out")
+    lhs, arrow, out = text.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != n:
+        raise FrontendError(f"einsum: {len(ins)} operand subscripts for {n} operands")
+    for s in ins:
+        if len(set(s)) != len(s):
+            raise FrontendError(f"einsum: repeated index in '{s}' (traces and diagonals) is "
+                                "not supported")
+    if not arrow:
+        counts = {c: sum(s.count(c) for s in ins) for c in set(lhs) - {","}}
+        out = "".join(sorted(c for c, k in counts.items() if k == 1))
+    if len(set(out)) != len(out) or set(out) - set(lhs):
+        raise FrontendError(f"einsum: bad output subscripts '{out}'")
+    return ins, out
+
+
+def einsum(cx: Emitter, subscripts, *operands) -> Traced:
+    if not operands:
+        raise FrontendError("einsum needs at least one operand")
+    ins, out = _parse(subscripts, len(operands))
+    dtype = common_dtype(*operands)
+    ts = [cx.tensor(o, dtype) for o in operands]
+    sizes = {}
+    for s, t in zip(ins, ts, strict=True):
+        if len(s) != t.ndim:
+            raise FrontendError(f"einsum: '{s}' has {len(s)} indices for an operand of rank "
+                                f"{t.ndim}")
+        for c, n in zip(s, t.shape, strict=True):
+            if sizes.setdefault(c, n) != n:
+                raise FrontendError(f"einsum: index '{c}' has sizes {sizes[c]} and {n}")
+    acc, acc_s = ts[0], ins[0]
+    for k in range(1, len(ts)):
+        later = set(out).union(*ins[k + 1:])
+        acc, acc_s = _pair(cx, acc, acc_s, ts[k], ins[k], later, sizes)
+    acc, acc_s = _sum_out(cx, acc, acc_s, set(out))
+    return transpose(cx, acc, tuple(acc_s.index(c) for c in out))
+
+
+def _sum_out(cx, t: Traced, s: str, keep: set):
+    axes = tuple(i for i, c in enumerate(s) if c not in keep)
+    if not axes:
+        return t, s
+    v = cx.op("sum", t.value, axes=axes, keepdims=False)
+    return cx.wrap(v), "".join(c for c in s if c in keep)
+
+
+def _pair(cx, a: Traced, sa: str, b: Traced, sb: str, later: set, sizes):
+    """Contract two operands, keeping the indices in `later`; returns (result, its indices)."""
+    a, sa = _sum_out(cx, a, sa, later | set(sb))
+    b, sb = _sum_out(cx, b, sb, later | set(sa))
+    batch = [c for c in sa if c in sb and c in later]
+    contract = [c for c in sa if c in sb and c not in later]
+    free_a = [c for c in sa if c not in sb]
+    free_b = [c for c in sb if c not in sa]
+
+    def size(cs):
+        n = 1
+        for c in cs:
+            n *= sizes[c]
+        return n
+    bshape = tuple(sizes[c] for c in batch)
+    a2 = transpose(cx, a, tuple(sa.index(c) for c in batch + free_a + contract))
+    a2 = reshape(cx, a2, bshape + (size(free_a), size(contract)))
+    b2 = transpose(cx, b, tuple(sb.index(c) for c in batch + contract + free_b))
+    b2 = reshape(cx, b2, bshape + (size(contract), size(free_b)))
+    v = cx.wrap(cx.op("matmul", a2.value, b2.value, hint="einsum"))
+    res_s = "".join(batch + free_a + free_b)
+    return reshape(cx, v, tuple(sizes[c] for c in res_s)), res_s

@@ -1,0 +1,221 @@
+"""The table from NumPy functions, array methods and array attributes to IR construction.
+
+Contract:
+- `FUNCTIONS[np_fn](cx, *args, **kwargs)` builds the call's value; parameter names follow
+  NumPy's, so an unsupported keyword is a plain TypeError the interpreter reports.
+- `ALWAYS_TRACED` functions build IR even with static arguments (array creation: an
+  `np.zeros((T, T))` stays a `constant` + `broadcast_to`, not a literal). Other table functions
+  called with only static arguments are computed by NumPy at trace time (`np.sqrt(2 / np.pi)`
+  is a static NumPy float64, strong in promotions, exactly as when NumPy runs the function).
+- `METHODS[name](cx, self, *args, **kwargs)` are array methods (`x.sum(axis=0)`), `ATTRIBUTES`
+  array attributes (`x.T`, `x.shape`: static tuples).
+- `DTYPE_TYPES` (np.float32, ...) called on a traced value are an `astype` (strong result).
+Anything else NumPy offers is not in the IR: calling it on a traced value is an error.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import arith, creation, linalg, reductions as red, shapes
+from .indexing import getitem
+from .problems import FrontendError
+from .values import Traced, dtype_arg, ir_dtype
+
+UNARY = {np.exp: "exp", np.log: "log", np.log1p: "log1p", np.expm1: "expm1", np.sqrt: "sqrt",
+         np.tanh: "tanh", np.sin: "sin", np.cos: "cos", np.tan: "tan", np.arcsin: "arcsin",
+         np.arccos: "arccos", np.arctan: "arctan", np.sinh: "sinh", np.cosh: "cosh",
+         np.abs: "abs", np.sign: "sign", np.floor: "floor", np.negative: "neg",
+         np.logical_not: "logical_not"}
+BINARY = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.divide: "div",
+          np.power: "pow", np.floor_divide: "floordiv", np.remainder: "mod",
+          np.maximum: "maximum", np.minimum: "minimum", np.less: "lt", np.less_equal: "le",
+          np.greater: "gt", np.greater_equal: "ge", np.equal: "eq", np.not_equal: "ne",
+          np.logical_and: "logical_and", np.logical_or: "logical_or"}
+
+
+def _unary(name):
+    return lambda cx, x, /: arith.unary(cx, name, x)
+
+
+def _binary(name):
+    return lambda cx, x1, x2, /: arith.binary(cx, name, x1, x2)
+
+
+def _reduce(name):
+    def fn(cx, a, axis=None, dtype=None, keepdims=False):
+        return red.reduce(cx, name, a, axis, keepdims, dtype)
+    return fn
+
+
+def _extreme(name):
+    def fn(cx, a, axis=None, keepdims=False):
+        return red.reduce(cx, name, a, axis, keepdims)
+    return fn
+
+
+def _where(cx, condition, *xy):
+    if len(xy) != 2:
+        raise FrontendError("np.where(condition) without x and y has a data-dependent shape; "
+                            "use np.where(condition, x, y)")
+    return arith.where(cx, condition, *xy)
+
+
+def _clip(cx, a, a_min=None, a_max=None, *, min=None, max=None):
+    return arith.clip(cx, a, a_min if min is None else min, a_max if max is None else max)
+
+
+def _take(cx, a, indices, axis=None):
+    t = cx.tensor(a)
+    if axis is None:
+        t, axis = shapes.ravel(cx, t), 0
+    (axis,) = red.norm_axes((axis,), t.ndim)
+    return getitem(cx, t, (slice(None),) * axis + (indices,))
+
+
+def _reshape(cx, a, shape=None, order="C", *, newshape=None):
+    if order != "C":
+        raise FrontendError("only order='C' reshapes are supported")
+    return shapes.reshape(cx, a, newshape if shape is None else shape)
+
+
+def _square(cx, x, /):
+    return arith.binary(cx, "mul", x, x, hint="square")
+
+
+def _copy(cx, a):
+    t = cx.tensor(a)
+    return cx.wrap(t.value, nonneg=t.nonneg)
+
+
+FUNCTIONS = {
+    **{f: _unary(n) for f, n in UNARY.items()},
+    **{f: _binary(n) for f, n in BINARY.items()},
+    np.square: _square,
+    np.dot: lambda cx, a, b: linalg.dot(cx, a, b),
+    np.matmul: lambda cx, x1, x2, /: linalg.matmul(cx, x1, x2),
+    np.outer: lambda cx, a, b: linalg.outer(cx, a, b),
+    np.einsum: lambda cx, subscripts, *operands: linalg.einsum(cx, subscripts, *operands),
+    np.sum: _reduce("sum"), np.prod: _reduce("prod"),
+    np.max: _extreme("max"), np.min: _extreme("min"),
+    np.amax: _extreme("max"), np.amin: _extreme("min"),
+    np.any: lambda cx, a, axis=None, keepdims=False: red.any_all(cx, "any", a, axis, keepdims),
+    np.all: lambda cx, a, axis=None, keepdims=False: red.any_all(cx, "all", a, axis, keepdims),
+    np.mean: lambda cx, a, axis=None, dtype=None, keepdims=False:
+        red.mean(cx, a, axis, dtype, keepdims),
+    np.var: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False:
+        red.var(cx, a, axis, dtype, ddof, keepdims),
+    np.std: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False:
+        red.var(cx, a, axis, dtype, ddof, keepdims, std=True),
+    np.argmax: lambda cx, a, axis=None, keepdims=False: red.argmax(cx, "argmax", a, axis, keepdims),
+    np.argmin: lambda cx, a, axis=None, keepdims=False: red.argmax(cx, "argmin", a, axis, keepdims),
+    np.reshape: _reshape,
+    np.transpose: lambda cx, a, axes=None: shapes.transpose(cx, a, axes),
+    np.swapaxes: lambda cx, a, axis1, axis2: shapes.swapaxes(cx, a, axis1, axis2),
+    np.moveaxis: lambda cx, a, source, destination: shapes.moveaxis(cx, a, source, destination),
+    np.expand_dims: lambda cx, a, axis: shapes.expand_dims(cx, a, axis),
+    np.squeeze: lambda cx, a, axis=None: shapes.squeeze(cx, a, axis),
+    np.ravel: lambda cx, a: shapes.ravel(cx, a),
+    np.broadcast_to: lambda cx, array, shape: shapes.broadcast_to(cx, array, shape),
+    np.concatenate: lambda cx, arrays, axis=0, dtype=None: shapes.concatenate(cx, arrays, axis, dtype),
+    np.stack: lambda cx, arrays, axis=0, dtype=None: shapes.stack(cx, arrays, axis, dtype),
+    np.vstack: lambda cx, tup: shapes.vstack(cx, tup),
+    np.hstack: lambda cx, tup: shapes.hstack(cx, tup),
+    np.array: lambda cx, object, dtype=None, copy=True: shapes.array(cx, object, dtype, copy),
+    np.asarray: lambda cx, a, dtype=None: shapes.array(cx, a, dtype, copy=False),
+    np.copy: _copy,
+    np.where: _where,
+    np.clip: _clip,
+    np.take: _take,
+    np.zeros: lambda cx, shape, dtype=float: creation.zeros(cx, shape, dtype),
+    np.ones: lambda cx, shape, dtype=float: creation.ones(cx, shape, dtype),
+    np.empty: lambda cx, shape, dtype=float: creation.zeros(cx, shape, dtype),
+    np.full: lambda cx, shape, fill_value, dtype=None: creation.full(cx, shape, fill_value, dtype),
+    np.zeros_like: lambda cx, a, dtype=None, shape=None: creation.zeros_like(cx, a, dtype, shape),
+    np.ones_like: lambda cx, a, dtype=None, shape=None: creation.ones_like(cx, a, dtype, shape),
+    np.empty_like: lambda cx, a, dtype=None, shape=None: creation.zeros_like(cx, a, dtype, shape),
+    np.full_like: lambda cx, a, fill_value, dtype=None, shape=None:
+        creation.full_like(cx, a, fill_value, dtype, shape),
+    np.arange: lambda cx, *args, dtype=None: creation.arange(cx, *args, dtype=dtype),
+    np.eye: lambda cx, N, M=None, k=0, dtype=float: creation.eye(cx, N, M, k, dtype),
+    np.identity: lambda cx, n, dtype=float: creation.eye(cx, n, None, 0, dtype),
+    np.triu: lambda cx, m, k=0: creation.tri(cx, "triu", m, k),
+    np.tril: lambda cx, m, k=0: creation.tri(cx, "tril", m, k),
+    np.shape: lambda cx, a: cx.tensor(a).shape,
+    np.ndim: lambda cx, a: cx.tensor(a).ndim,
+    np.size: lambda cx, a: cx.tensor(a).type.size,
+}
+ALWAYS_TRACED = {np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like,
+                 np.empty_like, np.full_like, np.arange, np.eye, np.identity}
+DTYPE_TYPES = {np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_}
+
+
+def as_dtype(cx, dtype_type, x):
+    """`np.float32(x)` on a traced value."""
+    return arith.astype(cx, x, ir_dtype(dtype_type))
+
+
+def _shape_args(args):
+    return args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+def _method_reshape(cx, self, *shape, order="C"):
+    return _reshape(cx, self, _shape_args(shape), order)
+
+
+def _method_transpose(cx, self, *axes):
+    return shapes.transpose(cx, self, _shape_args(axes) if axes else None)
+
+
+def _astype(cx, self, dtype, copy=True):
+    return arith.astype(cx, self, dtype_arg(dtype))
+
+
+def _item(cx, self):
+    t = cx.tensor(self)
+    if t.type.size != 1:
+        raise FrontendError("can only convert an array of size 1 to a Python scalar")
+    v = t.value if t.ndim == 0 else cx.op("reshape", t.value, shape=())
+    weak = {"f32": "f64", "f16": "f64", "i32": "i64"}.get(t.dtype, t.dtype)
+    return cx.wrap(cx.cast(v, weak), weak=True)
+
+
+METHODS = {
+    "reshape": _method_reshape, "transpose": _method_transpose, "astype": _astype,
+    "sum": FUNCTIONS[np.sum], "prod": FUNCTIONS[np.prod], "max": FUNCTIONS[np.max],
+    "min": FUNCTIONS[np.min], "mean": FUNCTIONS[np.mean], "var": FUNCTIONS[np.var],
+    "std": FUNCTIONS[np.std], "argmax": FUNCTIONS[np.argmax], "argmin": FUNCTIONS[np.argmin],
+    "any": FUNCTIONS[np.any], "all": FUNCTIONS[np.all],
+    "copy": lambda cx, self: _copy(cx, self),
+    "squeeze": FUNCTIONS[np.squeeze], "swapaxes": FUNCTIONS[np.swapaxes],
+    "flatten": lambda cx, self: _copy(cx, shapes.ravel(cx, self)),
+    "ravel": lambda cx, self: shapes.ravel(cx, self),
+    "dot": FUNCTIONS[np.dot], "clip": _clip, "take": _take, "item": _item,
+}
+ATTRIBUTES = {
+    "T": lambda cx, t: shapes.transpose(cx, t),
+    "shape": lambda cx, t: t.shape,
+    "ndim": lambda cx, t: t.ndim,
+    "size": lambda cx, t: t.type.size,
+    "dtype": lambda cx, t: t.np_dtype,
+}
+
+
+class BoundMethod:
+    """`x.sum` before it is called."""
+
+    def __init__(self, tensor: Traced, name: str):
+        self.tensor, self.name = tensor, name
+
+    def __call__(self, cx, *args, **kwargs):
+        return METHODS[self.name](cx, self.tensor, *args, **kwargs)
+
+    def __repr__(self):
+        return f"<method {self.name} of {self.tensor!r}>"
+
+
+def attribute(cx, t: Traced, name: str):
+    if name in ATTRIBUTES:
+        return ATTRIBUTES[name](cx, t)
+    if name in METHODS:
+        return BoundMethod(t, name)
+    raise FrontendError(f"array attribute or method '.{name}' is not supported")

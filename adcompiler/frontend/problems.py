@@ -1,0 +1,64 @@
+"""The frontend's internal error signals, and how they become user-visible errors.
+
+Contract:
+- Helpers that build IR (arith, shapes, indexing, ...) know no source locations: they raise
+  `FrontendError(message)`. The interpreter catches it at the innermost AST expression or
+  statement and re-raises `TraceError(message, loc, construct)` naming the user's file, line and
+  `ast.unparse` of the construct (`located`).
+- `StaticNeeded` is the `FrontendError` for "a compile-time value was needed but this is a run-time
+  array" (a loop index used as a dict key, a traced value as a shape). It surfaces as
+  `StaticValueError`, a `TraceError`, so a loop traced as an IR `for` can catch it and fall back
+  to unrolling.
+- `Fallback` is raised by the control-flow builder when a loop cannot be an IR loop (the carried
+  values change type); it never reaches users.
+"""
+from __future__ import annotations
+
+import ast
+
+from ..errors import TraceError
+
+
+class FrontendError(Exception):
+    """A problem found while building IR; the interpreter adds the location."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class StaticNeeded(FrontendError):
+    """A run-time value was used where a compile-time (static) value is required."""
+
+
+class StaticValueError(TraceError):
+    """User-visible form of `StaticNeeded`."""
+
+
+class Fallback(Exception):
+    """A loop cannot be built as an IR loop (internal; the caller unrolls or reports `reason`)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def construct_text(node) -> str:
+    """Short source text of a node: the header line of compound statements."""
+    if isinstance(node, ast.If):
+        return f"if {ast.unparse(node.test)}:"
+    if isinstance(node, ast.While):
+        return f"while {ast.unparse(node.test)}:"
+    if isinstance(node, ast.For):
+        return f"for {ast.unparse(node.target)} in {ast.unparse(node.iter)}:"
+    if isinstance(node, ast.FunctionDef):
+        return f"def {node.name}(...)"
+    text = ast.unparse(node)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def located(err: FrontendError, filename: str, node) -> TraceError:
+    """The TraceError for `err` raised while handling `node` of `filename`."""
+    loc = (filename, getattr(node, "lineno", None)) if getattr(node, "lineno", None) else None
+    cls = StaticValueError if isinstance(err, StaticNeeded) else TraceError
+    return cls(err.message, loc, construct_text(node))

@@ -1,0 +1,189 @@
+"""Python builtins on traced values.
+
+Contract: `BUILTINS[builtin](tracer, *args, **kwargs)` replaces a Python builtin when a traced
+program calls it. With static arguments each behaves as Python's; with traced ones: `len` and
+`range` read static shapes (`range` with a run-time bound is a `RuntimeRange`, usable only as a
+`for` loop's iterable), `float`/`int`/`bool`/`x.item()` give weak (Python-scalar-like) values,
+`abs`/`sum`/`min`/`max` build IR (min/max of traced scalars choose with `where`, as Python
+compares), `enumerate`/`zip`/`list`/`tuple`/`map`/`reversed` iterate statically (an array by
+its rows), `isinstance` answers for the NumPy object the value stands for, and `print` prints
+at trace time (traced values as their type).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+
+import numpy as np
+
+from . import arith
+from .problems import FrontendError
+from .values import NP_OF, Traced
+
+
+class RuntimeRange:
+    """range(start, stop, step) with a run-time bound (a `for` op's trip count)."""
+
+    def __init__(self, start, stop, step):
+        for v in (start, stop):
+            if isinstance(v, Traced) and (v.ndim or v.dtype not in ("i64", "i32")):
+                raise FrontendError(f"range() needs integer scalars, got {v.type}")
+        if isinstance(step, Traced):
+            raise FrontendError("range() with a run-time step is not supported")
+        if step == 0:
+            raise FrontendError("range() arg 3 must not be zero")
+        self.start, self.stop, self.step = start, stop, step
+
+    def trip_count(self, tr):
+        """(i64[] trip count, index function k -> start + k * step), built before the loop."""
+        step = self.step
+        lo, hi = (self.start, self.stop) if step > 0 else (self.stop, self.start)
+        span = hi if (not isinstance(lo, Traced) and lo == 0) else tr.binop(ast.Sub, hi, lo)
+        if abs(step) != 1:
+            span = tr.binop(ast.FloorDiv, tr.binop(ast.Add, span, abs(step) - 1), abs(step))
+        # a trip count <= 0 runs no iteration (the `for` op follows Python's range)
+        trip = tr.cast(tr.tensor(span).value, "i64")
+
+        def index(k):
+            scaled = k if step == 1 else tr.binop(ast.Mult, k, step)
+            if not isinstance(self.start, Traced) and self.start == 0:
+                return scaled
+            return tr.binop(ast.Add, scaled, self.start)
+        return trip, index
+
+
+def _len(tr, obj):
+    if isinstance(obj, Traced):
+        if obj.ndim == 0:
+            raise FrontendError("len() of unsized object")
+        return obj.shape[0]
+    if isinstance(obj, RuntimeRange):
+        raise FrontendError("len() of a range with a run-time bound")
+    from .expressions import run_static
+    return run_static(len, obj)
+
+
+def _range(tr, *args):
+    from .expressions import run_static
+    if not any(isinstance(a, Traced) for a in args):
+        return run_static(range, *args)
+    if len(args) == 1:
+        return RuntimeRange(0, args[0], 1)
+    if len(args) in (2, 3):
+        return RuntimeRange(args[0], args[1], args[2] if len(args) == 3 else 1)
+    raise FrontendError(f"range expected at most 3 arguments, got {len(args)}")
+
+
+def _enumerate(tr, iterable, start=0):
+    return list(enumerate(tr.iterate(iterable), start))
+
+
+def _zip(tr, *iterables, strict=False):
+    lists = [tr.iterate(it) for it in iterables]
+    if strict and len({len(x) for x in lists}) > 1:
+        raise FrontendError("zip() arguments have different lengths")
+    return list(zip(*lists))
+
+
+def _scalar(tr, x, dtype, name):
+    t = tr.tensor(x)
+    if t.type.size != 1:
+        raise FrontendError(f"only arrays of size 1 can be converted to Python scalars ({name})")
+    v = t.value if t.ndim == 0 else tr.op("reshape", t.value, shape=())
+    return tr.wrap(tr.cast(v, dtype), weak=True)
+
+
+def _float(tr, x=0.0):
+    if isinstance(x, Traced):
+        return _scalar(tr, x, "f64", "float()")
+    return builtins.float(x)
+
+
+def _int(tr, x=0, *base):
+    if isinstance(x, Traced):
+        return _scalar(tr, x, "i64", "int()")
+    return builtins.int(x, *base)
+
+
+def _bool(tr, x=False):
+    if isinstance(x, Traced):
+        return arith.truth(tr, x)
+    return builtins.bool(x)
+
+
+def _abs(tr, x):
+    if isinstance(x, Traced):
+        return arith.unary(tr, "abs", x, python_op=True)
+    return builtins.abs(x)
+
+
+def _extreme(which):
+    def fn(tr, *args, key=None, **kw):
+        items = tr.iterate(args[0]) if len(args) == 1 else list(args)
+        from .expressions import run_static
+        if not any(isinstance(x, Traced) for x in items):
+            return run_static(getattr(builtins, which), items, key=key, **kw) if key else \
+                run_static(getattr(builtins, which), items, **kw)
+        if key is not None:
+            raise FrontendError(f"{which}(key=...) over run-time values is not supported")
+        if not items:
+            raise FrontendError(f"{which}() arg is an empty sequence")
+        acc = items[0]
+        for x in items[1:]:
+            for v in (acc, x):
+                if isinstance(v, Traced) and v.ndim:
+                    raise FrontendError(f"{which}() of arrays compares truth values, which is "
+                                        f"ambiguous; use np.{which}imum for elementwise")
+            better = arith.binary(tr, "lt" if which == "min" else "gt", x, acc, python_op=True)
+            acc = arith.where(tr, better, x, acc)
+        return acc
+    return fn
+
+
+def _sum(tr, iterable, start=0):
+    acc = start
+    for x in tr.iterate(iterable):
+        acc = tr.binop(ast.Add, acc, x)
+    return acc
+
+
+def _isinstance(tr, obj, classinfo):
+    if isinstance(obj, Traced):
+        if obj.weak:
+            sample = {"f64": 1.0, "i64": 1, "bool": True}[obj.dtype]
+        elif obj.ndim == 0:
+            sample = np.ones((), NP_OF[obj.dtype])[()]
+        else:
+            sample = np.ones((1,) * obj.ndim, NP_OF[obj.dtype])
+        return builtins.isinstance(sample, classinfo)
+    return builtins.isinstance(obj, classinfo)
+
+
+def _print(tr, *args, **kwargs):
+    builtins.print(*args, **kwargs)
+
+
+def _list(tr, iterable=()):
+    return tr.iterate(iterable)
+
+
+def _tuple(tr, iterable=()):
+    return tuple(tr.iterate(iterable))
+
+
+def _map(tr, fn, *iterables):
+    return [tr.call(fn, list(items), {}) for items in zip(*(tr.iterate(i) for i in iterables))]
+
+
+def _reversed(tr, seq):
+    return list(reversed(tr.iterate(seq)))
+
+
+BUILTINS = {
+    builtins.len: _len, builtins.range: _range, builtins.enumerate: _enumerate,
+    builtins.zip: _zip, builtins.float: _float, builtins.int: _int, builtins.bool: _bool,
+    builtins.abs: _abs, builtins.min: _extreme("min"), builtins.max: _extreme("max"),
+    builtins.sum: _sum, builtins.isinstance: _isinstance, builtins.print: _print,
+    builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
+    builtins.reversed: _reversed,
+}

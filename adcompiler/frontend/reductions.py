@@ -1,0 +1,115 @@
+"""Reductions: sum, prod, max, min, any, all, argmax, argmin, and the compositions mean, var
+and std written the way NumPy computes them (`numpy/_core/_methods.py`): integers and booleans
+are reduced in float64, float16 means in float32; var = sum((x - mean)^2) / max(n - ddof, 0).
+
+Contract: `axis` is None (all axes), an int or a tuple of ints (static); the result dtype is
+NumPy's. Inputs are `Traced` (or static array data, made constants).
+"""
+from __future__ import annotations
+
+from .emit import Emitter
+from .problems import FrontendError, StaticNeeded
+from .values import Traced, dtype_arg
+
+
+def norm_axes(axis, rank: int) -> tuple:
+    if axis is None:
+        return tuple(range(rank))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in axes:
+        if isinstance(a, Traced):
+            raise StaticNeeded("an axis must be a compile-time int")
+        if not isinstance(a, int) or isinstance(a, bool):
+            raise FrontendError(f"axis must be an int, got {a!r}")
+        if not -rank <= a < rank:
+            raise FrontendError(f"axis {a} is out of bounds for an array of dimension {rank}")
+        out.append(a % rank if rank else 0)
+    if len(set(out)) != len(out):
+        raise FrontendError(f"repeated axis in {axis}")
+    return tuple(out)
+
+
+def count(shape, axes) -> int:
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None) -> Traced:
+    """sum / prod / max / min of `x` over `axis`."""
+    t = cx.tensor(x)
+    axes = norm_axes(axis, t.ndim)
+    v = t.value
+    want = dtype_arg(dtype)
+    if want is not None:
+        v = cx.cast(v, want)
+    if name in ("max", "min") and t.type.size == 0:
+        raise FrontendError(f"zero-size array to reduction operation {name} which has no identity")
+    if not axes and name in ("max", "min"):
+        return cx.wrap(v)
+    return cx.wrap(cx.op(name, v, axes=axes, keepdims=bool(keepdims)))
+
+
+def any_all(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:
+    t = cx.tensor(x)
+    v = t.value if t.dtype == "bool" else cx.op("ne", t.value, cx.const(0, t.dtype))
+    axes = norm_axes(axis, t.ndim)
+    if not axes:
+        return cx.wrap(v)
+    return cx.wrap(cx.op("max" if name == "any" else "min", v, axes=axes, keepdims=bool(keepdims)))
+
+
+def _compute_dtype(t: Traced, dtype, f16_in_f32: bool) -> str:
+    want = dtype_arg(dtype)
+    if want is not None:
+        return want
+    if t.dtype in ("i64", "i32", "bool"):
+        return "f64"
+    if t.dtype == "f16" and f16_in_f32:
+        return "f32"
+    return t.dtype
+
+
+def mean(cx: Emitter, x, axis=None, dtype=None, keepdims=False) -> Traced:
+    t = cx.tensor(x)
+    axes = norm_axes(axis, t.ndim)
+    c = _compute_dtype(t, dtype, f16_in_f32=True)
+    s = cx.op("sum", cx.cast(t.value, c), axes=axes, keepdims=bool(keepdims))
+    m = cx.op("div", s, cx.const(count(t.shape, axes), c), hint="mean")
+    out = dtype_arg(dtype) or ("f16" if t.dtype == "f16" else c)
+    return cx.wrap(cx.cast(m, out))
+
+
+def var(cx: Emitter, x, axis=None, dtype=None, ddof=0, keepdims=False, std=False) -> Traced:
+    t = cx.tensor(x)
+    axes = norm_axes(axis, t.ndim)
+    c = _compute_dtype(t, dtype, f16_in_f32=False)
+    n = count(t.shape, axes)
+    xc = cx.cast(t.value, c)
+    mu = cx.op("div", cx.op("sum", xc, axes=axes, keepdims=True), cx.const(n, c), hint="mean")
+    d = cx.op("sub", xc, mu)
+    s = cx.op("sum", cx.op("mul", d, d), axes=axes, keepdims=bool(keepdims))
+    if isinstance(ddof, Traced):
+        raise StaticNeeded("ddof must be a compile-time number")
+    v = cx.op("div", s, cx.const(max(n - ddof, 0), c), hint="var")
+    if std:
+        v = cx.op("sqrt", v, hint="std")
+    return cx.wrap(v)
+
+
+def argmax(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:
+    t = cx.tensor(x)
+    if t.type.size == 0:
+        raise FrontendError(f"attempt to get {name} of an empty sequence")
+    if axis is None:
+        flat = cx.op("reshape", t.value, shape=(t.type.size,)) if t.ndim != 1 else t.value
+        v = cx.op(name, flat, axis=0, keepdims=False)
+        if keepdims:
+            v = cx.op("reshape", v, shape=(1,) * t.ndim)
+        return cx.wrap(v)
+    (a,) = norm_axes(axis, t.ndim) or (0,)
+    if t.ndim == 0:
+        raise FrontendError(f"axis {axis} is out of bounds for array of dimension 0")
+    return cx.wrap(cx.op(name, t.value, axis=a, keepdims=bool(keepdims)))

@@ -1,0 +1,209 @@
+"""Shape manipulation: reshape, transpose, swapaxes, moveaxis, expand_dims, squeeze, ravel,
+broadcast_to, concatenate, stack, hstack, vstack, and np.array/np.asarray of nested lists.
+
+Contract: shapes and axes are static Python ints (a run-time value there raises `StaticNeeded`).
+`squeeze`, `expand_dims`, `swapaxes`, `stack` are compositions of the registry's `reshape`,
+`transpose` and `concatenate`. Results NumPy returns as views are marked `view_of` their input
+(see values.Traced); an op that would not change anything is not emitted.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .emit import Emitter
+from .problems import FrontendError, StaticNeeded
+from .reductions import norm_axes
+from .values import NP_OF, Traced, dtype_arg, ir_dtype, is_static_scalar
+
+
+def static_ints(x, what: str) -> tuple:
+    """A static shape/axes argument (int or sequence of ints) as a tuple of ints."""
+    if isinstance(x, Traced):
+        raise StaticNeeded(f"{what} must be compile-time ints")
+    seq = x if isinstance(x, (tuple, list)) else (x,)
+    out = []
+    for s in seq:
+        if isinstance(s, Traced):
+            raise StaticNeeded(f"{what} must be compile-time ints")
+        if isinstance(s, (bool, float)) or not isinstance(s, (int, np.integer)):
+            raise FrontendError(f"{what} must be ints, got {s!r}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _view(cx: Emitter, t: Traced, v) -> Traced:
+    return cx.wrap(v, nonneg=t.nonneg).view_of(t)
+
+
+def reshape(cx: Emitter, x, shape) -> Traced:
+    t = cx.tensor(x)
+    shape = list(static_ints(shape, "a shape"))
+    if shape.count(-1) > 1:
+        raise FrontendError("can only specify one unknown dimension")
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1]))
+        if known == 0 or t.type.size % known:
+            raise FrontendError(f"cannot reshape array of size {t.type.size} into shape "
+                                f"{tuple(shape)}")
+        shape[shape.index(-1)] = t.type.size // known
+    shape = tuple(shape)
+    if shape == t.shape:
+        return _view(cx, t, t.value)
+    if any(s < 0 for s in shape) or int(np.prod(shape)) != t.type.size:
+        raise FrontendError(f"cannot reshape array of size {t.type.size} into shape {shape}")
+    return _view(cx, t, cx.op("reshape", t.value, shape=shape))
+
+
+def transpose(cx: Emitter, x, axes=None) -> Traced:
+    t = cx.tensor(x)
+    if axes is None:
+        perm = tuple(reversed(range(t.ndim)))
+    else:
+        perm = norm_axes(static_ints(axes, "axes"), t.ndim)
+        if len(perm) != t.ndim:
+            raise FrontendError("axes don't match array")
+    if perm == tuple(range(t.ndim)):
+        return _view(cx, t, t.value)
+    return _view(cx, t, cx.op("transpose", t.value, perm=perm))
+
+
+def swapaxes(cx: Emitter, x, axis1, axis2) -> Traced:
+    t = cx.tensor(x)
+    a, b = norm_axes((axis1,), t.ndim) + norm_axes((axis2,), t.ndim)
+    perm = list(range(t.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(cx, t, tuple(perm))
+
+
+def moveaxis(cx: Emitter, x, source, destination) -> Traced:
+    t = cx.tensor(x)
+    src = norm_axes(static_ints(source, "source"), t.ndim)
+    dst = norm_axes(static_ints(destination, "destination"), t.ndim)
+    if len(src) != len(dst):
+        raise FrontendError("source and destination must have the same number of elements")
+    order = [n for n in range(t.ndim) if n not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return transpose(cx, t, tuple(order))
+
+
+def expand_dims(cx: Emitter, x, axis) -> Traced:
+    t = cx.tensor(x)
+    axes = norm_axes(static_ints(axis, "axis"), t.ndim + len(static_ints(axis, "axis")))
+    it = iter(t.shape)
+    shape = tuple(1 if i in axes else next(it) for i in range(t.ndim + len(axes)))
+    return reshape(cx, t, shape)
+
+
+def squeeze(cx: Emitter, x, axis=None) -> Traced:
+    t = cx.tensor(x)
+    if axis is None:
+        axes = tuple(i for i, s in enumerate(t.shape) if s == 1)
+    else:
+        axes = norm_axes(static_ints(axis, "axis"), t.ndim)
+        if any(t.shape[a] != 1 for a in axes):
+            raise FrontendError("cannot select an axis to squeeze out which has size not "
+                                "equal to one")
+    return reshape(cx, t, tuple(s for i, s in enumerate(t.shape) if i not in axes))
+
+
+def ravel(cx: Emitter, x) -> Traced:
+    t = cx.tensor(x)
+    return reshape(cx, t, (t.type.size,))
+
+
+def broadcast_to(cx: Emitter, x, shape) -> Traced:
+    t = cx.tensor(x)
+    shape = static_ints(shape, "a shape")
+    if shape == t.shape:
+        return _view(cx, t, t.value)
+    return _view(cx, t, cx.op("broadcast_to", t.value, shape=shape))
+
+
+def _seq(cx, arrays, what):
+    if isinstance(arrays, Traced):
+        return rows(cx, arrays)
+    if not isinstance(arrays, (list, tuple)) or not arrays:
+        raise FrontendError(f"{what} needs a non-empty sequence of arrays")
+    return list(arrays)
+
+
+def rows(cx: Emitter, t: Traced) -> list:
+    """Static iteration over axis 0 (`for row in x` unrolled, `list(x)`, `a, b = x`)."""
+    from .indexing import getitem     # indexing builds on this module
+    if t.ndim == 0:
+        raise FrontendError("iteration over a 0-d array")
+    return [getitem(cx, t, k) for k in range(t.shape[0])]
+
+
+def concatenate(cx: Emitter, arrays, axis=0, dtype=None) -> Traced:
+    ts = [cx.tensor(a) if isinstance(a, Traced) else cx.tensor(np.asarray(a))
+          for a in _seq(cx, arrays, "concatenate")]
+    if axis is None:
+        ts = [ravel(cx, t) for t in ts]
+        axis = 0
+    if any(t.ndim == 0 for t in ts):
+        raise FrontendError("zero-dimensional arrays cannot be concatenated")
+    out = dtype_arg(dtype) or ir_dtype(np.result_type(*(NP_OF[t.dtype] for t in ts)))
+    (ax,) = norm_axes((axis,), ts[0].ndim)
+    if len(ts) == 1:
+        return cx.wrap(cx.cast(ts[0].value, out))
+    return cx.wrap(cx.op("concatenate", *(cx.cast(t.value, out) for t in ts), axis=ax))
+
+
+def stack(cx: Emitter, arrays, axis=0, dtype=None) -> Traced:
+    ts = [cx.tensor(a) if isinstance(a, Traced) else cx.tensor(np.asarray(a))
+          for a in _seq(cx, arrays, "stack")]
+    if len({t.shape for t in ts}) != 1:
+        raise FrontendError(f"all input arrays must have the same shape, got "
+                            f"{[t.shape for t in ts]}")
+    (ax,) = norm_axes(static_ints(axis, "axis"), ts[0].ndim + 1)
+    return concatenate(cx, [expand_dims(cx, t, ax) for t in ts], axis=ax, dtype=dtype)
+
+
+def vstack(cx: Emitter, arrays) -> Traced:
+    ts = [cx.tensor(a) for a in _seq(cx, arrays, "vstack")]
+    ts = [reshape(cx, t, (1, t.type.size)) if t.ndim < 2 else t for t in ts]
+    return concatenate(cx, ts, axis=0)
+
+
+def hstack(cx: Emitter, arrays) -> Traced:
+    ts = [cx.tensor(a) for a in _seq(cx, arrays, "hstack")]
+    ts = [reshape(cx, t, (1,)) if t.ndim == 0 else t for t in ts]
+    return concatenate(cx, ts, axis=0 if ts[0].ndim == 1 else 1)
+
+
+def _coerced_dtype(x):
+    """The dtype np.array gives a leaf (Python floats are float64 here, not weak)."""
+    if isinstance(x, Traced):
+        return NP_OF[x.dtype]
+    return np.asarray(x).dtype
+
+
+def array(cx: Emitter, obj, dtype=None, copy=True) -> Traced:
+    """np.array / np.asarray of a Traced or a nested list/tuple holding Traced values."""
+    want = dtype_arg(dtype)
+    if isinstance(obj, Traced):
+        if want is None or want == obj.dtype:
+            return obj if not copy else cx.wrap(obj.value, nonneg=obj.nonneg)
+        return cx.wrap(cx.cast(obj.value, want))
+    if not isinstance(obj, (list, tuple)) or not obj:
+        raise FrontendError(f"cannot make an array of {type(obj).__name__}")
+    leaves = []
+
+    def walk(o):
+        if isinstance(o, (list, tuple)):
+            for v in o:
+                walk(v)
+        elif isinstance(o, Traced) or is_static_scalar(o) or isinstance(o, np.ndarray):
+            leaves.append(o)
+        else:
+            raise FrontendError(f"cannot make an array of {type(o).__name__}")
+    walk(obj)
+    out = want or ir_dtype(np.result_type(*(_coerced_dtype(v) for v in leaves)))
+
+    def build(o):
+        if isinstance(o, (list, tuple)):
+            return stack(cx, [build(v) for v in o])
+        return cx.tensor(o if isinstance(o, Traced) else np.asarray(o), out)
+    return cx.wrap(cx.cast(build(obj).value, out))

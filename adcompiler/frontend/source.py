@@ -1,0 +1,115 @@
+"""Finding a Python function's AST and what the interpreter needs to know about it.
+
+Contract: `code_of(pyfn)` returns a `Code` for a Python function or lambda: its `ast` node with
+absolute line numbers (the whole source file is parsed, so nested functions and lambdas on a
+line with other code are found), the file name, the names local to it, the names its nested
+functions read, and whether it mutates its arguments. The syntax check (`syntax.check_syntax`)
+runs once per function. `code_of_node(node, filename)` does the same for a `def`/`lambda`
+met while interpreting. Results are cached per code object / AST node.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import textwrap
+from dataclasses import dataclass
+
+from ..errors import TraceError
+from . import analysis
+from .syntax import check_syntax
+
+
+@dataclass(frozen=True, eq=False)
+class Code:
+    node: ast.AST                      # ast.FunctionDef or ast.Lambda
+    filename: str
+    name: str
+    locals: frozenset
+    nested_loads: frozenset
+    mutates_params: bool
+
+    @property
+    def body(self) -> list:
+        return self.node.body if isinstance(self.node.body, list) else \
+            [ast.Return(value=self.node.body, lineno=self.node.lineno,
+                        col_offset=self.node.col_offset)]
+
+
+_BY_CODE: dict = {}
+_BY_NODE: dict = {}
+_FILES: dict = {}
+
+
+def code_of_node(node, filename: str) -> Code:
+    key = id(node)
+    hit = _BY_NODE.get(key)
+    if hit is None or hit[0] is not node:
+        name = getattr(node, "name", "lambda")
+        code = Code(node, filename, name, analysis.local_names(node),
+                    analysis.nested_loads(node), analysis.mutates_params(node))
+        _BY_NODE[key] = hit = (node, code)
+    return hit[1]
+
+
+def _parse_file(filename: str):
+    lines = linecache.getlines(filename)
+    if not lines:
+        return None
+    text = "".join(lines)
+    hit = _FILES.get(filename)
+    if hit is not None and hit[0] == text:
+        return hit[1]
+    try:
+        tree = ast.parse(text, filename)
+    except SyntaxError:
+        return None
+    _FILES[filename] = (text, tree)
+    return tree
+
+
+def _find(tree, pyfn):
+    co = pyfn.__code__
+    name = pyfn.__name__
+    hits = []
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name:
+            first = min([n.lineno] + [d.lineno for d in n.decorator_list])
+            if co.co_firstlineno in (n.lineno, first):
+                hits.append(n)
+        elif isinstance(n, ast.Lambda) and name == "<lambda>" and n.lineno == co.co_firstlineno:
+            if [a.arg for a in n.args.args] == list(co.co_varnames[:co.co_argcount]):
+                hits.append(n)
+    return hits[0] if len(hits) == 1 else None
+
+
+def code_of(pyfn) -> Code:
+    co = getattr(pyfn, "__code__", None)
+    if co is None:
+        raise TraceError(f"cannot trace {pyfn!r}: not a Python function")
+    if co in _BY_CODE:
+        return _BY_CODE[co]
+    filename = co.co_filename
+    tree = _parse_file(filename)
+    node = _find(tree, pyfn) if tree is not None else None
+    if node is None:
+        node = _from_getsource(pyfn)
+    check_syntax(node, filename)
+    code = code_of_node(node, filename)
+    _BY_CODE[co] = code
+    return code
+
+
+def _from_getsource(pyfn):
+    try:
+        src = textwrap.dedent(inspect.getsource(pyfn))
+        tree = ast.parse(src)
+    except (OSError, TypeError, SyntaxError):
+        raise TraceError(f"cannot find the source of {pyfn.__qualname__} (adcompiler reads "
+                         "Python source; functions made by exec or in a REPL have none)",
+                         (pyfn.__code__.co_filename, pyfn.__code__.co_firstlineno)) from None
+    ast.increment_lineno(tree, pyfn.__code__.co_firstlineno - 1)
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.FunctionDef, ast.Lambda)):
+            return n
+    raise TraceError(f"cannot find the source of {pyfn.__qualname__}")

@@ -1,0 +1,195 @@
+"""Statements: assignment (with NumPy's in-place semantics), returns, nested defs, asserts,
+imports; `if`/`for`/`while` are in control.py.
+
+Contract: `exec_stmt` sets the builder's location to the statement's line and returns a
+completion: None (fall through), BREAK, CONTINUE or a `Return`. Assignment binds names; the
+value a statement creates gets the assigned name as its IR hint. `x[k] = v` and `x[k] += v` on a
+traced array rebind that array's holder to the functional update (every alias sees it, as with
+NumPy); `x += v` on a traced array of rank >= 1 is in place (NumPy's 'same_kind' casting and
+shape rules), on scalars and static values it rebinds as Python does.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import operator
+
+import numpy as np
+
+from ..ir import Op
+from . import analysis, indexing
+from .expressions import INPLACE, run_static
+from .problems import FrontendError
+from .values import NP_OF, Traced
+
+BREAK, CONTINUE = "break", "continue"
+
+
+class Return:
+    def __init__(self, value):
+        self.value = value
+
+
+class StatementsMixin:
+    def exec_stmt(self, stmt):
+        self.builder.loc = (self.filename, stmt.lineno)
+        self.fresh = set()
+        self.named = set()
+        method = getattr(self, "stmt_" + type(stmt).__name__, None)
+        try:
+            if method is None:
+                raise FrontendError(f"'{type(stmt).__name__}' statements are not supported")
+            return method(stmt)
+        except FrontendError as e:
+            raise self.located(e, stmt) from None
+
+    def name_value(self, value, name: str):
+        """Give the value this statement created the assigned variable's name."""
+        if isinstance(value, Traced) and value.stale is None:
+            v = value._value
+            if isinstance(v.owner, Op) and id(v.owner) in self.fresh and id(v) not in self.named:
+                v.hint = name
+                self.named.add(id(v))
+
+    # -- simple statements -----------------------------------------------------------------
+    def stmt_Expr(self, stmt):
+        self.eval(stmt.value)
+
+    def stmt_Pass(self, stmt):
+        return None
+
+    def stmt_Break(self, stmt):
+        return BREAK
+
+    def stmt_Continue(self, stmt):
+        return CONTINUE
+
+    def stmt_Return(self, stmt):
+        value = self.eval(stmt.value) if stmt.value is not None else None
+        self.return_line = stmt.lineno
+        return Return(value)
+
+    def stmt_Assign(self, stmt):
+        value = self.eval(stmt.value)
+        for target in stmt.targets:
+            self.assign(target, value)
+
+    def stmt_AnnAssign(self, stmt):
+        if stmt.value is not None:
+            self.assign(stmt.target, self.eval(stmt.value))
+
+    def stmt_AugAssign(self, stmt):
+        rhs = self.eval(stmt.value)
+        op, target = type(stmt.op), stmt.target
+        if isinstance(target, ast.Name):
+            cur = self.lookup(target.id)
+            new = self.inplace(op, cur, rhs, target.id)
+            self.frame.vars[target.id] = new
+            self.name_value(new, target.id)
+        elif isinstance(target, ast.Subscript):
+            obj = self.eval(target.value)
+            key = self.eval_index(target.slice)
+            name = analysis.root_name(target) or "update"
+            new = self.inplace(op, self.subscript(obj, key), rhs, name)
+            self.store_item(obj, key, new, name)
+        else:
+            raise FrontendError("augmented assignment to this target is not supported")
+
+    def inplace(self, op, cur, rhs, name):
+        """`cur op= rhs`: arrays of rank >= 1 change in place, as NumPy's do."""
+        if isinstance(cur, Traced) and cur.ndim >= 1:
+            res = self.binop(op, cur, rhs)
+            if res.shape != cur.shape:
+                raise FrontendError(f"non-broadcastable output operand with shape {cur.shape} "
+                                    f"doesn't match the broadcast shape {res.shape}")
+            if not np.can_cast(NP_OF[res.dtype], cur.np_dtype, "same_kind"):
+                raise FrontendError(f"Cannot cast ufunc output from {NP_OF[res.dtype]} to "
+                                    f"{cur.np_dtype} with casting rule 'same_kind'")
+            cur.update(self.cast(res.value, cur.dtype))
+            self.name_value(cur, name)
+            return cur
+        if isinstance(cur, Traced) or isinstance(rhs, Traced):
+            return self.binop(op, cur, rhs)
+        return run_static(INPLACE[op], cur, rhs)
+
+    # -- assignment ------------------------------------------------------------------------
+    def assign(self, target, value):
+        if isinstance(target, ast.Name):
+            self.frame.vars[target.id] = value
+            self.name_value(value, target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            self.unpack(target.elts, value)
+        elif isinstance(target, ast.Subscript):
+            obj = self.eval(target.value)
+            key = self.eval_index(target.slice)
+            self.store_item(obj, key, value, analysis.root_name(target) or "update")
+        else:
+            raise FrontendError(f"cannot assign to {ast.unparse(target)}")
+
+    def store_item(self, obj, key, value, name):
+        if isinstance(obj, Traced):
+            new = indexing.setitem(self, obj, key, value)
+            obj.update(new)
+            self.name_value(obj, name)
+        elif isinstance(obj, np.ndarray):
+            raise FrontendError("cannot assign into a static NumPy array (a global or closure "
+                                "constant); pass it as an argument or copy it with np.array")
+        else:
+            run_static(operator.setitem, obj, key, value)
+
+    def unpack(self, elts, value):
+        items = self.iterate(value)
+        stars = [k for k, e in enumerate(elts) if isinstance(e, ast.Starred)]
+        if not stars:
+            if len(items) != len(elts):
+                raise FrontendError(f"cannot unpack {len(items)} values into {len(elts)} names")
+            for e, v in zip(elts, items, strict=True):
+                self.assign(e, v)
+            return
+        k = stars[0]
+        after = len(elts) - k - 1
+        if len(items) < len(elts) - 1:
+            raise FrontendError(f"not enough values to unpack (expected at least "
+                                f"{len(elts) - 1}, got {len(items)})")
+        for e, v in zip(elts[:k], items[:k], strict=True):
+            self.assign(e, v)
+        self.assign(elts[k].value, list(items[k:len(items) - after]))
+        for e, v in zip(elts[k + 1:], items[len(items) - after:], strict=True):
+            self.assign(e, v)
+
+    # -- definitions and the rest ----------------------------------------------------------
+    def stmt_FunctionDef(self, stmt):
+        self.frame.vars[stmt.name] = self.make_closure(stmt)
+
+    def stmt_Assert(self, stmt):
+        test = self.eval(stmt.test)
+        if isinstance(test, Traced):
+            return None     # a run-time assertion is not checked (the IR has no errors)
+        if not run_static(bool, test):
+            msg = self.eval(stmt.msg) if stmt.msg is not None else ""
+            raise FrontendError(f"assertion failed while tracing{': ' if msg else ''}{msg}")
+        return None
+
+    def stmt_Import(self, stmt):
+        for alias in stmt.names:
+            module = run_static(importlib.import_module, alias.name)
+            if alias.asname:
+                self.frame.vars[alias.asname] = module
+            else:
+                top = alias.name.split(".")[0]
+                self.frame.vars[top] = run_static(importlib.import_module, top)
+
+    def stmt_ImportFrom(self, stmt):
+        if stmt.level:
+            raise FrontendError("relative imports inside a traced function are not supported")
+        module = run_static(importlib.import_module, stmt.module)
+        for alias in stmt.names:
+            if alias.name == "*":
+                raise FrontendError("'from ... import *' is not supported")
+            self.frame.vars[alias.asname or alias.name] = run_static(getattr, module, alias.name)
+
+    def stmt_Raise(self, stmt):
+        exc = self.eval(stmt.exc) if stmt.exc is not None else None
+        what = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else repr(exc)
+        raise FrontendError(f"the function raised {what} while being traced (a raise under a "
+                            "run-time condition cannot be compiled)")

@@ -1,0 +1,210 @@
+"""Traced values and NumPy 2's dtype rules (NEP 50).
+
+Contract:
+- A `Traced` stands for a NumPy array or scalar known only at run time. It holds the `ir.Value`
+  computing it and a `weak` flag: weak values behave as Python scalars do in NumPy 2 (a Python
+  float argument, `x.item()`, a `range` index): they take the dtype of the array they meet
+  (`f32_array * lr` stays f32). Everything else (arrays, NumPy scalars) is strong.
+- A `Traced` is a mutable *holder*: in-place updates (`x[i] = v`, `x += v` on an array) rebind
+  the holder to a new SSA value, so every name and container holding it sees the update, as with
+  NumPy's aliasing. Earlier SSA values never change. Views (basic slices, reshapes, transposes)
+  are copies in the IR; writing through a view, or reading a view after its base was written,
+  would differ from NumPy, so those holders are marked stale and reading them is an error.
+- Using a `Traced` where Python needs a concrete value (`float(x)` in foreign code, `if` on it in
+  foreign code, as a dict key) raises `StaticNeeded`.
+- `result_dtype(np_fn, *operands)` asks NumPy itself: it applies the real function to rank-0
+  stand-ins (Python scalars for weak values and Python literals), so promotion, true division of
+  integers, bool arithmetic and overflow checks are exactly NumPy's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.types import DTYPES, TensorType
+from .problems import FrontendError, StaticNeeded
+
+NP_OF = {k: np.dtype(v) for k, v in DTYPES.items()}          # IR dtype -> np.dtype
+IR_OF = {np.dtype(v): k for k, v in DTYPES.items()}          # np.dtype -> IR dtype
+WEAK_DTYPES = ("f64", "i64", "bool")                          # dtypes a Python scalar maps to
+
+
+class Traced:
+    __slots__ = ("_value", "weak", "nonneg", "base", "views", "stale")
+
+    def __init__(self, value, weak: bool = False, nonneg: bool = False):
+        self._value = value
+        self.weak = weak and value.type.dtype in WEAK_DTYPES and value.type.rank == 0
+        self.nonneg = nonneg          # known >= 0 (iota, loop index): no wrap-around needed
+        self.base: Traced | None = None
+        self.views: list[Traced] = []
+        self.stale: str | None = None
+
+    @property
+    def value(self):
+        if self.stale:
+            raise FrontendError(self.stale)
+        return self._value
+
+    def update(self, value) -> None:
+        """Rebind this holder in place (`x[i] = v`); invalidates views that NumPy would share."""
+        self._value = value
+        self.weak = False
+        self.nonneg = False
+        for view in self.views:
+            view.invalidate("it is a view of an array modified later (adcompiler copies slices "
+                            "and reshapes; call .copy() where the view is made)")
+        self.views = []
+        if self.base is not None:
+            self.base.invalidate("it was modified through a view (a slice, reshape or transpose "
+                                 "of it); write through the original array instead")
+            self.base = None
+
+    def invalidate(self, why: str) -> None:
+        if self.stale is None:
+            self.stale = f"this array cannot be read here: {why}"
+        for view in self.views:
+            view.invalidate(why)
+
+    def view_of(self, base: "Traced") -> "Traced":
+        """Record that NumPy would make this a view of `base` (it is a copy in the IR)."""
+        self.base = base
+        base.views.append(self)
+        return self
+
+    @property
+    def type(self) -> TensorType:
+        return self._value.type
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.type.shape
+
+    @property
+    def dtype(self) -> str:
+        return self._value.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._value.type.rank
+
+    @property
+    def np_dtype(self):
+        return NP_OF[self.dtype]
+
+    def __repr__(self):
+        return f"<traced {'weak ' if self.weak else ''}{self.type}>"
+
+    # Python asking for a concrete value: the code needs a static value here.
+    def _static(self, what):
+        raise StaticNeeded(f"{what} needs a compile-time value, but this is a run-time array "
+                           f"{self.type}")
+
+    def __bool__(self):
+        self._static("the truth value of an array in Python code adcompiler does not trace")
+
+    def __float__(self):
+        self._static("float()")
+
+    def __int__(self):
+        self._static("int()")
+
+    def __index__(self):
+        self._static("an index or size")
+
+    def __len__(self):
+        self._static("len()")
+
+    def __iter__(self):
+        self._static("iteration")
+
+    def __array__(self, *a, **k):
+        self._static("a NumPy function adcompiler does not trace")
+
+    def __format__(self, spec):
+        self._static("string formatting")
+
+    __hash__ = object.__hash__
+
+
+def is_traced(x) -> bool:
+    return isinstance(x, Traced)
+
+
+def is_static_scalar(x) -> bool:
+    """Python bool/int/float or a NumPy scalar (static, usable as an array operand)."""
+    return isinstance(x, (bool, int, float, np.generic)) and not isinstance(x, complex)
+
+
+def is_python_scalar(x) -> bool:
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+def ir_dtype(dt) -> str:
+    """IR dtype name of a NumPy dtype; FrontendError for dtypes the IR lacks."""
+    dt = np.dtype(dt)
+    if dt not in IR_OF:
+        raise FrontendError(f"dtype {dt} is not supported (use float64/32/16, int64/32 or bool)")
+    return IR_OF[dt]
+
+
+def dtype_arg(spec) -> str | None:
+    """IR dtype of a user's dtype argument (np.float32, 'float32', float, x.dtype), or None."""
+    if spec is None:
+        return None
+    try:
+        return ir_dtype(np.dtype(spec))
+    except TypeError:
+        raise FrontendError(f"{spec!r} is not a dtype") from None
+
+
+def stand_in(x):
+    """A rank-0 object NumPy promotes exactly as it promotes `x`."""
+    if isinstance(x, Traced):
+        if x.weak:
+            return {"f64": 1.0, "i64": 1, "bool": True}[x.dtype]
+        return np.ones((), NP_OF[x.dtype])
+    if isinstance(x, np.ndarray):
+        return np.ones((), x.dtype)
+    return x
+
+
+def result_dtype(np_fn, *operands, **kwargs) -> str:
+    """IR dtype of `np_fn(*operands)` as NumPy computes it (NEP 50 weak Python scalars)."""
+    try:
+        with np.errstate(all="ignore"):
+            out = np_fn(*(stand_in(x) for x in operands), **kwargs)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise FrontendError(f"NumPy rejects these operands: {e}") from None
+    return ir_dtype(np.asarray(out).dtype)
+
+
+def common_dtype(*operands) -> str:
+    """np.result_type of the operands, Python scalars weak."""
+    try:
+        return ir_dtype(np.result_type(*(stand_in(x) for x in operands)))
+    except (TypeError, ValueError, OverflowError) as e:
+        raise FrontendError(f"no common dtype: {e}") from None
+
+
+def static_array(x) -> np.ndarray | None:
+    """`x` as a NumPy array when it is static array data (a scalar, an ndarray, a nested list of
+    numbers), else None."""
+    if isinstance(x, np.ndarray) or is_static_scalar(x):
+        return np.asarray(x)
+    if isinstance(x, (list, tuple)) and not contains_traced(x):
+        try:
+            arr = np.asarray(x)
+        except ValueError:
+            return None
+        return arr if arr.dtype != object else None
+    return None
+
+
+def contains_traced(tree) -> bool:
+    if isinstance(tree, Traced):
+        return True
+    if isinstance(tree, (list, tuple)):
+        return any(contains_traced(v) for v in tree)
+    if isinstance(tree, dict):
+        return any(contains_traced(v) for v in tree.values())
+    return False
