@@ -42,7 +42,9 @@ class Builder:
         return self.block.append(op)
 
     def op(self, name: str, *operands: Value, hint: str | None = None, **attrs):
-        op = self.emit(name, operands, attrs, hints=[hint] * 8 if hint else None)
+        # without a variable name to go by, a value is named after what computes it
+        hint = hint or ("c" if name == "constant" else name)
+        op = self.emit(name, operands, attrs, hints=[hint] * 8)
         if len(op.results) == 1:
             return op.results[0]
         return tuple(op.results)

@@ -130,7 +130,8 @@ class Function:
         stack = [self]
         while stack:
             for op in stack.pop().walk():
-                if op.name == "call" and op.attrs["callee"] not in seen:
+                if (op.name == "call" and op.attrs["callee"] not in seen
+                        and op.attrs["callee"] in self.module.functions):   # else verify says
                     f = self.module.functions[op.attrs["callee"]]
                     seen[f.name] = f
                     stack.append(f)

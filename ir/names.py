@@ -10,6 +10,7 @@ import keyword
 import re
 
 _NOT_IDENT = re.compile(r"[^0-9A-Za-z_]")
+_NOT_IR_NAME = re.compile(r"[^0-9A-Za-z_.]")
 
 
 def adjoint(hint: str) -> str:
@@ -18,6 +19,11 @@ def adjoint(hint: str) -> str:
 
 def recomputed(hint: str) -> str:
     return hint + "_r"
+
+
+def ir_name(hint: str) -> str:
+    """A name the IR parser reads back (`%params.h0.w` keeps its dots; `x[0]` -> `x_0_`)."""
+    return _NOT_IR_NAME.sub("_", hint) or "v"
 
 
 def identifier(hint: str) -> str:

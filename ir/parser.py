@@ -16,7 +16,7 @@ class IRParseError(ValueError):
 
 
 _LOC = re.compile(r"\s+#\s*(\S+):(\d+)\s*$")
-_TYPE = re.compile(r"[a-z0-9]+\[[0-9,\s]*\]")
+_TYPE = re.compile(r"[a-z0-9]+\[[0-9,?\s]*\]")
 _NAME = r"%[A-Za-z0-9_.]+"
 _CARRY = re.compile(rf"({_NAME})\s*=\s*({_NAME})")
 _ATTR_TOKEN = re.compile(r"\s*(\[|\]|,|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s,\[\]]+)")
@@ -99,6 +99,7 @@ class _Parser:
     def next(self):
         lineno, raw = self.lines[self.pos]
         self.pos += 1
+        self.lineno = lineno
         loc = None
         m = _LOC.search(raw)
         if m:
@@ -113,9 +114,14 @@ class _Parser:
             self.error(lineno, f"use of undefined value {name}")
 
     def uses(self, text, lineno):
+        junk = re.sub(_NAME, "", text or "").replace(",", "").strip()
+        if junk:
+            self.error(lineno, f"expected %values, got {junk!r}")
         return [self.use(n, lineno) for n in re.findall(_NAME, text or "")]
 
-    def define(self, value, name):
+    def define(self, value, name, lineno=None):
+        if name in self.env:
+            self.error(lineno or self.lineno, f"{name} is defined twice")
         value.hint = name[1:]
         self.env[name] = value
 
@@ -137,13 +143,21 @@ class _Parser:
         if not m:
             self.error(lineno, f"expected 'func @name(...) -> (...) {{', got {text!r}")
         self.env = {}
-        params = [tuple(p.split(":")) for p in _split_top(m.group(2))]
-        body = Block([TensorType.parse(t) for _, t in params])
+        try:
+            params = [p.split(":") for p in _split_top(m.group(2))]
+            body = Block([TensorType.parse(t) for _, t in params])
+        except ValueError as e:
+            self.error(lineno, f"bad parameters {m.group(2)!r}: {e}")
         for v, (n, _) in zip(body.args, params, strict=True):
             self.define(v, n.strip())
         end = self.block(body)
         if end != "}":
             self.error(lineno, "function body not closed by '}'")
+        ret = body.terminator
+        if ret is not None and ret.name == "return" and [v.type for v in ret.operands] != _types(
+                m.group(3)):
+            self.error(lineno, f"declared results ({m.group(3)}) differ from the returned "
+                               f"({', '.join(str(v.type) for v in ret.operands)})")
         return self.module.add(Function(m.group(1), body, loc=loc))
 
     def block(self, block: Block) -> str:
@@ -152,7 +166,12 @@ class _Parser:
             lineno, text, loc = self.next()
             if text.startswith("}"):
                 return text
-            block.append(self.op(lineno, text, loc))
+            try:
+                block.append(self.op(lineno, text, loc))
+            except IRParseError:
+                raise
+            except (ValueError, IndexError, KeyError) as e:   # e.g. a malformed type
+                self.error(lineno, str(e))
         self.error(self.lines[-1][0], "unexpected end of text")
 
     def op(self, lineno, text, loc) -> Op:
@@ -177,7 +196,7 @@ class _Parser:
         if len(lhs) != len(op.results):
             self.error(lineno, f"{len(lhs)} names for {len(op.results)} results")
         for v, n in zip(op.results, lhs, strict=True):
-            self.define(v, n)
+            self.define(v, n, lineno)
         return op
 
     def split_types(self, text):
@@ -194,7 +213,10 @@ class _Parser:
             rest, _, body = rest.partition("{")
             for item in _split_top(body[:-1]):
                 k, _, v = item.partition("=")
-                attrs[k.strip()] = parse_attr_value(v)
+                try:
+                    attrs[k.strip()] = parse_attr_value(v)
+                except (ValueError, IndexError) as e:
+                    self.error(lineno, f"bad attribute {item!r}: {e}")
         return Op(name, self.uses(rest, lineno), attrs, types, loc=loc)
 
     def carry(self, text, lineno):
@@ -235,6 +257,9 @@ class _Parser:
         if not dm:
             self.error(lineno, "while without '} do(...) {'")
         body = Block([v.type for v in inits])
+        if len(re.findall(_NAME, dm.group(1))) != len(inits):
+            self.error(self.lineno, f"do({dm.group(1)}) names {len(re.findall(_NAME, dm.group(1)))}"
+                                    f" values for {len(inits)} carried")
         for v, n in zip(body.args, re.findall(_NAME, dm.group(1)), strict=True):
             self.define(v, n)
         if self.block(body) != "}":

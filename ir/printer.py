@@ -22,7 +22,7 @@ import math
 import os
 import re
 
-from .names import Namer
+from .names import Namer, ir_name
 
 LOC_COLUMN = 44
 _BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -54,7 +54,7 @@ def format_loc(loc) -> str:
 
 class _Printer:
     def __init__(self):
-        self.name = Namer()
+        self.name = Namer(style=ir_name)
         self.lines: list[str] = []
 
     def v(self, value) -> str:

@@ -2,11 +2,15 @@
 
 Contract: every IR value has a `TensorType`; scalars are rank-0 (`f64[]`). Shapes are tuples
 of non-negative Python ints (functions are specialised on shapes, so nothing is symbolic).
+The one exception is the length of a tape (the stack a loop's reverse sweep reads, whose
+length is a run-time trip count): `DYNAMIC` (-1), printed `?`, only as the leading dimension
+of the tape ops' values.
 This module imports no NumPy: dtypes are the short names below, mapped to NumPy names by the
 backends.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # short name -> NumPy dtype name; the order is the printing/parsing vocabulary.
@@ -14,7 +18,10 @@ DTYPES = {"f64": "float64", "f32": "float32", "f16": "float16",
           "i64": "int64", "i32": "int32", "bool": "bool"}
 FROM_NUMPY = {v: k for k, v in DTYPES.items()}
 FLOATS = ("f64", "f32", "f16")
+DYNAMIC = -1
 INTS = ("i64", "i32")
+_DIM = r"\s*(?:\d+|\?)\s*"
+_TYPE_TEXT = re.compile(rf"(\w+)\[((?:{_DIM}(?:,{_DIM})*)?)\]")
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,8 @@ class TensorType:
         if self.dtype not in DTYPES:
             raise ValueError(f"unknown dtype {self.dtype!r}")
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        if any(s < 0 and s != DYNAMIC for s in self.shape):
+            raise ValueError(f"negative dimension in shape {self.shape}")
 
     @property
     def rank(self) -> int:
@@ -49,13 +58,16 @@ class TensorType:
         return TensorType(dtype, self.shape)
 
     def __str__(self) -> str:
-        return f"{self.dtype}[{','.join(map(str, self.shape))}]"
+        return f"{self.dtype}[{','.join('?' if s == DYNAMIC else str(s) for s in self.shape)}]"
 
     @staticmethod
     def parse(text: str) -> "TensorType":
-        dtype, _, rest = text.strip().partition("[")
-        dims = rest.rstrip("]").strip()
-        return TensorType(dtype, tuple(int(d) for d in dims.split(",")) if dims else ())
+        m = _TYPE_TEXT.fullmatch(text.strip())
+        if not m:
+            raise ValueError(f"malformed type {text!r} (expected e.g. f64[2,3])")
+        dtype, dims = m.group(1), m.group(2).strip()
+        return TensorType(dtype, tuple(DYNAMIC if d.strip() == "?" else int(d)
+                                       for d in dims.split(",")) if dims else ())
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:

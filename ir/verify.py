@@ -9,6 +9,7 @@ Raises `VerifyError` naming the op and its source line.
 from __future__ import annotations
 
 from . import registry
+from .core import Function
 from .printer import format_loc
 from .types import TensorType
 
@@ -21,7 +22,8 @@ class VerifyError(ValueError):
 
 def _fail(op, msg):
     where = f" at {format_loc(op.loc)}" if op is not None and op.loc else ""
-    name = f"'{op.name}'" if op is not None else "function"
+    name = (f"function @{op.name}" if isinstance(op, Function) else f"'{op.name}'"
+            if op is not None else "function")
     raise VerifyError(f"{name}{where}: {msg}")
 
 
@@ -36,7 +38,12 @@ class _Verifier:
     def block(self, block, scope: set, terminator: str, yield_types):
         scope = scope | {id(a) for a in block.args}
         if not block.ops or block.ops[-1].name != terminator:
-            _fail(block.ops[-1] if block.ops else None, f"block must end with '{terminator}'")
+            # name the op (or function) the block belongs to: that is where the user looks
+            owner = block.parent
+            what = (f"region {[id(r) for r in owner.regions].index(id(block))}"
+                    if block in getattr(owner, "regions", ()) else "body")
+            last = f", not '{block.ops[-1].name}'" if block.ops else " (it is empty)"
+            _fail(owner, f"{what} must end with '{terminator}'{last}")
         for op in block.ops:
             for v in op.operands:
                 if id(v) not in scope:
@@ -75,6 +82,8 @@ class _Verifier:
             self.block(region, scope, "yield", _types(op.results))
 
     def op_for(self, op, scope):
+        if not op.operands:
+            _fail(op, "needs a trip count operand")
         n, *inits = op.operands
         (body,) = op.regions
         if n.type.rank != 0 or n.type.dtype not in ("i64", "i32"):

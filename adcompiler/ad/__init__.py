@@ -1,1 +1,57 @@
-"""adcompiler.ad"""
+"""Reverse-mode AD on the IR. `differentiate` is the stage the API calls:
+
+    primal --inline--> reverse (fwd, bwd) --simplify, fold, cse, dce--> prune residuals
+
+Result: an `Adjoint` with `fwd` (primal params -> primal results + residuals) and `bwd`
+(residuals + one cotangent per seeded result -> one gradient per differentiated param). The
+residuals left are exactly those the optimised backward sweep reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir.core import Block, Function
+from ..ir.passes import maybe_print, run_passes
+from ..ir.rewrite import clone_block
+from .reverse import reverse
+
+CLEANUP = ("simplify", "fold", "cse", "dce")
+
+
+@dataclass
+class Adjoint:
+    fwd: Function
+    bwd: Function
+    n_results: int          # primal results at the head of fwd's results
+    n_residuals: int
+    seeded: tuple           # indices of the primal results that get a cotangent
+
+
+def _drop_params(fn: Function, keep) -> None:
+    body = fn.body
+    body.args = [a for a, k in zip(body.args, keep, strict=True) if k]
+    for i, a in enumerate(body.args):
+        a.index = i
+
+
+def differentiate(primal: Function, wrt, seeded=None) -> Adjoint:
+    fn = Function(primal.name, clone_block(primal.body, {}), loc=primal.loc, module=primal.module)
+    fn = run_passes(fn, ["inline"])
+    n_results = len(fn.results)
+    seeded = tuple(range(n_results) if seeded is None else seeded)
+    fwd, bwd = reverse(fn, wrt, seeded)
+    bwd = run_passes(bwd, CLEANUP)
+    n_res = len(bwd.args) - len(seeded)
+    used = {v for op in bwd.walk() for v in op.operands}
+    keep = [a in used for a in bwd.args[:n_res]]
+    _drop_params(bwd, keep + [True] * len(seeded))
+    ret = fwd.body.terminator
+    ret.operands = ret.operands[:n_results] + [v for v, k in zip(ret.operands[n_results:], keep,
+                                                                 strict=True) if k]
+    fwd = run_passes(fwd, CLEANUP)
+    maybe_print("ad", fwd)
+    maybe_print("ad", bwd)
+    return Adjoint(fwd, bwd, n_results, sum(keep), seeded)
+
+
+__all__ = ["Adjoint", "differentiate", "reverse"]

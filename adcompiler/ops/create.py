@@ -11,11 +11,12 @@ from .family import check, declare, norm_axis
 
 
 def literal_shape(value):
-    shape = []
-    while isinstance(value, tuple):
-        shape.append(len(value))
-        value = value[0] if value else 0
-    return tuple(shape)
+    """The shape of a (nested tuple) literal; ValueError when it is ragged, as for np.array."""
+    if not isinstance(value, tuple):
+        return ()
+    rows = {literal_shape(v) for v in value}
+    check(len(rows) <= 1, f"ragged array literal: rows of shapes {sorted(rows)}")
+    return (len(value),) + (rows.pop() if rows else ())
 
 
 def _constant(types, attrs):
@@ -25,6 +26,8 @@ def _constant(types, attrs):
 
 def _iota(types, attrs):
     shape = attrs["shape"]
+    check(len(shape) > 0, "needs a shape of rank >= 1")
+    check(attrs["dtype"] != "bool", "needs a numeric dtype")   # np.arange(3, dtype=bool) fails
     norm_axis(attrs["axis"], len(shape))
     return [TensorType(attrs["dtype"], shape)]
 

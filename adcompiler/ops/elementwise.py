@@ -1,10 +1,12 @@
 """Elementwise ops. Differentiable math is declared as a SymPy expression in the op's
-parameters; its VJP is derived by `sympy.diff` (see `adcompiler/ad/sympy_vjp.py`).
+parameters; its VJP is derived by `sympy.diff` (see `adcompiler/ad/sympy_ir.py`).
 Operands of a binary op share one dtype (the frontend inserts NumPy's promotions as explicit
 `astype`) and broadcast as in NumPy.
 """
 import sympy as sp
 
+from ..ad.emit import sum_to, zeros
+from ..ad.sympy_ir import elementwise_vjp
 from ..ir.types import TensorType
 from .family import broadcast_rule, check, declare
 
@@ -14,24 +16,25 @@ FLOAT_UNARY = broadcast_rule(floats_only=True)
 SAME = broadcast_rule()
 BOOL_OUT = broadcast_rule(out_dtype="bool")
 BOOL_ONLY = broadcast_rule(operand_dtype="bool")
+NUMERIC = broadcast_rule(numeric=True)
 
 
 def unary(name, expr, numpy, infer=FLOAT_UNARY):
     return declare(name, infer, arity=1, kind="elementwise", sympy=((x,), expr),
-                   lower={"numpy": numpy})
+                   vjp=elementwise_vjp, lower={"numpy": numpy})
 
 
 def binary(name, expr, numpy, infer=SAME):
     return declare(name, infer, arity=2, kind="elementwise", sympy=((x, y), expr),
-                   lower={"numpy": numpy})
+                   vjp=elementwise_vjp, lower={"numpy": numpy})
 
 
-def nondiff(name, arity, numpy, infer=SAME):
+def nondiff(name, arity, numpy, infer=SAME, expr=None):
     return declare(name, infer, arity=arity, kind="elementwise", nondiff=True,
-                   lower={"numpy": numpy})
+                   sympy=((x,), expr) if expr is not None else None, lower={"numpy": numpy})
 
 
-unary("neg", -x, "-{0}", infer=SAME)
+unary("neg", -x, "-{0}", infer=NUMERIC)
 unary("exp", sp.exp(x), "np.exp({0})")
 unary("log", sp.log(x), "np.log({0})")
 unary("log1p", sp.log(1 + x), "np.log1p({0})")
@@ -49,17 +52,18 @@ unary("cosh", sp.cosh(x), "np.cosh({0})")
 unary("abs", sp.Abs(x), "np.abs({0})", infer=SAME)
 
 binary("add", x + y, "{0} + {1}")
-binary("sub", x - y, "{0} - {1}")
+binary("sub", x - y, "{0} - {1}", infer=NUMERIC)
 binary("mul", x * y, "{0} * {1}")
 binary("div", x / y, "{0} / {1}", infer=broadcast_rule(floats_only=True))
-binary("pow", x ** y, "{0} ** {1}")
+binary("pow", x ** y, "{0} ** {1}", infer=NUMERIC)
 binary("maximum", sp.Max(x, y), "np.maximum({0}, {1})")
 binary("minimum", sp.Min(x, y), "np.minimum({0}, {1})")
 
-nondiff("sign", 1, "np.sign({0})")
-nondiff("floor", 1, "np.floor({0})", infer=FLOAT_UNARY)
-nondiff("floordiv", 2, "{0} // {1}")
-nondiff("mod", 2, "{0} % {1}")
+# SymPy forms of sign and floor let derivatives that mention them (d|x| = sign x) lower to IR
+nondiff("sign", 1, "np.sign({0})", infer=NUMERIC, expr=sp.sign(x))
+nondiff("floor", 1, "np.floor({0})", infer=FLOAT_UNARY, expr=sp.floor(x))
+nondiff("floordiv", 2, "{0} // {1}", infer=NUMERIC)
+nondiff("mod", 2, "{0} % {1}", infer=NUMERIC)
 nondiff("lt", 2, "{0} < {1}", infer=BOOL_OUT)
 nondiff("le", 2, "{0} <= {1}", infer=BOOL_OUT)
 nondiff("gt", 2, "{0} > {1}", infer=BOOL_OUT)
@@ -77,6 +81,21 @@ def _where(types, attrs):
     return [TensorType(SAME([a, b], attrs)[0].dtype, broadcast_rule()([c.with_dtype(a.dtype), a, b], attrs)[0].shape)]
 
 
-declare("where", _where, arity=3, kind="elementwise", lower={"numpy": "np.where({0}, {1}, {2})"})
+def _where_vjp(b, op, cts, needs):
+    (ct,) = cts
+    c, x, y = op.operands
+    zero = zeros(b, ct.type.with_shape(()))
+    return [None,
+            sum_to(b, b.op("where", c, ct, zero), x.type.shape) if needs[1] else None,
+            sum_to(b, b.op("where", c, zero, ct), y.type.shape) if needs[2] else None]
+
+
+def _astype_vjp(b, op, cts, needs):
+    src = op.operands[0].type
+    return [b.op("astype", cts[0], dtype=src.dtype) if needs[0] and src.is_float else None]
+
+
+declare("where", _where, arity=3, kind="elementwise", vjp=_where_vjp,
+        lower={"numpy": "np.where({0}, {1}, {2})"})
 declare("astype", lambda ts, a: [ts[0].with_dtype(a["dtype"])], attrs=("dtype",), arity=1,
-        kind="elementwise", lower={"numpy": "{0}.astype({dtype})"})
+        kind="elementwise", vjp=_astype_vjp, lower={"numpy": "{0}.astype({dtype})"})

@@ -24,7 +24,7 @@ def same_dtype(types, name):
     return dtypes.pop()
 
 
-def broadcast_rule(out_dtype=None, floats_only=False, operand_dtype=None):
+def broadcast_rule(out_dtype=None, floats_only=False, operand_dtype=None, numeric=False):
     """Elementwise rule: operands share a dtype and broadcast; the result has the broadcast
     shape and `out_dtype` (or the operands' dtype)."""
     def infer(types, attrs):
@@ -33,6 +33,8 @@ def broadcast_rule(out_dtype=None, floats_only=False, operand_dtype=None):
             check(dtype in ("f64", "f32", "f16"), f"needs floating-point operands, got {dtype}")
         if operand_dtype:
             check(dtype == operand_dtype, f"needs {operand_dtype} operands, got {dtype}")
+        if numeric:     # NumPy rejects -b, b - b and sign(b), and gives int8 for b ** b, b // b
+            check(dtype != "bool", "needs numeric operands, got bool")
         return [TensorType(out_dtype or dtype, broadcast_shapes(*(t.shape for t in types)))]
     return infer
 

@@ -8,7 +8,7 @@ backends may turn into an in-place update when the old array is dead.
 - `scatter_add(x, idx, v) {axis}`: x with v added at idx along axis; repeated indices add up.
 - `put(x, idx, v) {axis}`: x with the entries at idx along axis set to v.
 """
-from ..ir.types import TensorType
+from ..ad.emit import zeros
 from .family import check, declare, norm_axis
 
 
@@ -23,6 +23,9 @@ def slice_text(shape, starts, stops, steps) -> str:
         if c > 0 and (a, b, c) == (0, n, 1):
             parts.append(":")
             continue
+        if not range(a, b, c):   # e.g. (-1, -1, -1): `x[-1::-1]` would select everything
+            parts.append("0:0")
+            continue
         stop = "" if (b < 0 or (c > 0 and b >= n)) else str(b)
         start = "" if (c > 0 and a == 0) else str(a)
         parts.append(f"{start}:{stop}" + (f":{c}" if c != 1 else ""))
@@ -35,6 +38,10 @@ def _slice_rule(t, attrs):
     starts, stops, steps = attrs["starts"], attrs["stops"], attrs["steps"]
     check(len(starts) == len(stops) == len(steps) == t.rank, "needs one slice per axis")
     check(all(s != 0 for s in steps), "slice step cannot be zero")
+    # normalised as slice.indices gives them, which the lowering (slice_text) relies on
+    check(all((0 <= a <= n and 0 <= b <= n) if c > 0 else (-1 <= a < n and -1 <= b < n)
+              for n, a, b, c in zip(t.shape, starts, stops, steps, strict=True)),
+          f"slice {list(zip(starts, stops, steps))} is not normalised for shape {t.shape}")
     return slice_shape(t.shape, starts, stops, steps)
 
 
@@ -52,7 +59,9 @@ def _update_slice(types, attrs):
 
 
 def gathered_shape(t, idx, axis):
+    check(t.rank > 0, "cannot index a scalar")
     axis = norm_axis(axis, t.rank)
+    check(t.shape[axis] > 0 or idx.size == 0, f"cannot index into axis {axis} of size 0")
     return t.shape[:axis] + idx.shape + t.shape[axis + 1:]
 
 
@@ -82,17 +91,46 @@ def _slice_of(op):
     return slice_text(op.operands[0].type.shape, a["starts"], a["stops"], a["steps"])
 
 
+def _slice_vjp(b, op, cts, needs):
+    return [b.op("update_slice", zeros(b, op.operands[0].type), cts[0], **op.attrs)]
+
+
+def _update_slice_vjp(b, op, cts, needs):
+    (ct,), v = cts, op.operands[1]
+    return [b.op("update_slice", ct, zeros(b, v.type), **op.attrs) if needs[0] else None,
+            b.op("slice", ct, **op.attrs) if needs[1] else None]
+
+
+def _take_vjp(b, op, cts, needs):
+    x, idx = op.operands
+    return [b.op("scatter_add", zeros(b, x.type), idx, cts[0], **op.attrs), None]
+
+
+def _scatter_add_vjp(b, op, cts, needs):
+    (ct,), idx = cts, op.operands[1]
+    return [ct if needs[0] else None, None,
+            b.op("take", ct, idx, **op.attrs) if needs[2] else None]
+
+
+def _put_vjp(b, op, cts, needs):
+    """Set semantics: x's entries at idx are overwritten, so they get no gradient; v gets the
+    cotangent there (with repeated indices NumPy keeps the last write; all get its gradient)."""
+    (ct,), (_, idx, v) = cts, op.operands
+    return [b.op("put", ct, idx, zeros(b, v.type), **op.attrs) if needs[0] else None, None,
+            b.op("take", ct, idx, **op.attrs) if needs[2] else None]
+
+
 SLICE = ("starts", "stops", "steps")
-declare("slice", _slice, attrs=SLICE, arity=1, kind="index",
+declare("slice", _slice, attrs=SLICE, arity=1, kind="index", vjp=_slice_vjp,
         lower={"numpy": lambda op, a: f"{a[0]}[{_slice_of(op)}]"})
-declare("update_slice", _update_slice, attrs=SLICE, arity=2, kind="index",
+declare("update_slice", _update_slice, attrs=SLICE, arity=2, kind="index", vjp=_update_slice_vjp,
         lower={"numpy": lambda op, a: [f"{{out}} = {a[0]}.copy()",
                                        f"{{out}}[{_slice_of(op)}] = {a[1]}"]})
-declare("take", _take, attrs=("axis",), arity=2, kind="index",
+declare("take", _take, attrs=("axis",), arity=2, kind="index", vjp=_take_vjp,
         lower={"numpy": "np.take({0}, {1}, axis={axis})"})
-declare("scatter_add", _scatter, attrs=("axis",), arity=3, kind="index",
+declare("scatter_add", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_scatter_add_vjp,
         lower={"numpy": lambda op, a: [f"{{out}} = {a[0]}.copy()",
-                                       f"np.add.at({{out}}, ({_axis_index(op, a[1])}), {a[2]})"]})
-declare("put", _scatter, attrs=("axis",), arity=3, kind="index",
+                                       f"np.add.at({{out}}, np.s_[{_axis_index(op, a[1])}], {a[2]})"]})
+declare("put", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_put_vjp,
         lower={"numpy": lambda op, a: [f"{{out}} = {a[0]}.copy()",
                                        f"{{out}}[{_axis_index(op, a[1])}] = {a[2]}"]})

@@ -1,5 +1,6 @@
 """Reductions over a static set of axes. `mean`, `var`, `std`, softmax and logsumexp are
 compositions built by the frontend, not primitives."""
+from ..ad.emit import expand_reduced
 from ..ir.types import TensorType
 from .family import check, declare, norm_axis
 
@@ -36,20 +37,45 @@ def _nonempty(infer):
     return rule
 
 
+def _sum_vjp(b, op, cts, needs):
+    x = op.operands[0]
+    return [expand_reduced(b, cts[0], x.type.shape, op.attrs["axes"], op.attrs["keepdims"])]
+
+
+def _prod_vjp(b, op, cts, needs):
+    """d prod / d x_i = prod / x_i (inputs with zeros give inf/nan, as in NumPy-based AD)."""
+    x, a = op.operands[0], op.attrs
+    g = b.op("mul", cts[0], op.result)
+    return [b.op("div", expand_reduced(b, g, x.type.shape, a["axes"], a["keepdims"]), x)]
+
+
+def _extremum_vjp(b, op, cts, needs):
+    """The gradient goes to the entries equal to the extremum, split evenly between ties."""
+    x, a = op.operands[0], op.attrs
+    y = expand_reduced(b, op.result, x.type.shape, a["axes"], a["keepdims"])
+    mask = b.op("astype", b.op("eq", x, y), dtype=x.type.dtype)
+    count = b.op("sum", mask, axes=a["axes"], keepdims=a["keepdims"])
+    share = b.op("div", cts[0], count)
+    return [b.op("mul", expand_reduced(b, share, x.type.shape, a["axes"], a["keepdims"]), mask)]
+
+
 REDUCE = dict(attrs=("axes", "keepdims"), arity=1, kind="reduce")
-declare("sum", _rule(_sum_dtype), lower={"numpy": "np.sum({0}, axis={axes}, keepdims={keepdims})"},
+declare("sum", _rule(_sum_dtype), vjp=_sum_vjp, lower={"numpy": "np.sum({0}, axis={axes}, keepdims={keepdims})"},
         **REDUCE)
-declare("prod", _rule(_sum_dtype), lower={"numpy": "np.prod({0}, axis={axes}, keepdims={keepdims})"},
+declare("prod", _rule(_sum_dtype), vjp=_prod_vjp, lower={"numpy": "np.prod({0}, axis={axes}, keepdims={keepdims})"},
         **REDUCE)
-declare("max", _nonempty(_rule(lambda d: d)),
+declare("max", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
         lower={"numpy": "np.max({0}, axis={axes}, keepdims={keepdims})"}, **REDUCE)
-declare("min", _nonempty(_rule(lambda d: d)),
+declare("min", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
         lower={"numpy": "np.min({0}, axis={axes}, keepdims={keepdims})"}, **REDUCE)
 
 
 def _argmax_rule(types, attrs):
     (t,) = types
-    return [TensorType("i64", reduced_shape(t.shape, (attrs["axis"],), attrs["keepdims"]))]
+    shape = reduced_shape(t.shape, (attrs["axis"],), attrs["keepdims"])
+    check(t.rank == 0 or t.shape[norm_axis(attrs["axis"], t.rank)] > 0,
+          "an empty axis has no argmax/argmin")
+    return [TensorType("i64", shape)]
 
 
 declare("argmax", _argmax_rule, attrs=("axis", "keepdims"), arity=1, kind="reduce", nondiff=True,

@@ -1,5 +1,6 @@
 """Shape ops: reshape, transpose, broadcast_to, concatenate. (`squeeze`, `expand_dims`,
 `swapaxes`, `stack` are built from these by the frontend.)"""
+from ..ad.emit import sum_to
 from ..ir.types import TensorType, broadcast_shapes
 from .family import check, declare, norm_axis, same_dtype
 
@@ -43,11 +44,40 @@ def _concatenate(types, attrs):
     return [TensorType(dtype, shape)]
 
 
-declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape",
+def _reshape_vjp(b, op, cts, needs):
+    return [b.op("reshape", cts[0], shape=op.operands[0].type.shape)]
+
+
+def _transpose_vjp(b, op, cts, needs):
+    perm = op.attrs["perm"]
+    return [b.op("transpose", cts[0], perm=tuple(perm.index(i) for i in range(len(perm))))]
+
+
+def _broadcast_vjp(b, op, cts, needs):
+    return [sum_to(b, cts[0], op.operands[0].type.shape)]
+
+
+def _concatenate_vjp(b, op, cts, needs):
+    (ct,) = cts
+    axis = norm_axis(op.attrs["axis"], ct.type.rank)
+    out, start = [], 0
+    for x, need in zip(op.operands, needs, strict=True):
+        stop = start + x.type.shape[axis]
+        if need:
+            starts = tuple(start if i == axis else 0 for i in range(ct.type.rank))
+            stops = tuple(stop if i == axis else n for i, n in enumerate(ct.type.shape))
+            out.append(b.op("slice", ct, starts=starts, stops=stops, steps=(1,) * ct.type.rank))
+        else:
+            out.append(None)
+        start = stop
+    return out
+
+
+declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape", vjp=_reshape_vjp,
         lower={"numpy": "np.reshape({0}, {shape})"})
-declare("transpose", _transpose, attrs=("perm",), arity=1, kind="shape",
+declare("transpose", _transpose, attrs=("perm",), arity=1, kind="shape", vjp=_transpose_vjp,
         lower={"numpy": "np.transpose({0}, {perm})"})
-declare("broadcast_to", _broadcast_to, attrs=("shape",), arity=1, kind="shape",
+declare("broadcast_to", _broadcast_to, attrs=("shape",), arity=1, kind="shape", vjp=_broadcast_vjp,
         lower={"numpy": "np.broadcast_to({0}, {shape})"})
-declare("concatenate", _concatenate, attrs=("axis",), kind="shape",
+declare("concatenate", _concatenate, attrs=("axis",), kind="shape", vjp=_concatenate_vjp,
         lower={"numpy": "np.concatenate(({args},), axis={axis})"})

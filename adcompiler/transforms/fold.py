@@ -66,8 +66,10 @@ def _block(block: Block, remap: dict) -> None:
 def _fold(op: Op) -> None:
     """Turn `op` into a `constant` in place when it can be evaluated now."""
     opdef = registry.get(op.name)
-    if (op.regions or op.name in TERMINATORS or op.name == "constant" or not op.operands
-            or len(op.results) != 1 or not opdef.pure or "numpy" not in opdef.lower or op.result.type.size > MAX_ELEMENTS):
+    # a broadcast scalar already reads as a constant (`zeros`); a literal would read worse
+    if (op.regions or op.name in TERMINATORS or op.name in ("constant", "broadcast_to")
+            or not op.operands or len(op.results) != 1 or not opdef.pure
+            or "numpy" not in opdef.lower or op.result.type.size > MAX_ELEMENTS):
         return
     args = [constant_value(v) for v in op.operands]
     if any(a is None for a in args):

@@ -48,21 +48,27 @@ def test_keeps_dtypes_shapes_and_locations():
     """)
 
 
-def test_large_results_stay_unfolded():
-    check_pass("""
-        func @f() -> (f64[17], f64[4,4]) {
-          %a = constant {value=1.0, dtype=f64} : f64[]
-          %b = broadcast_to %a {shape=[17]} : f64[17]
-          %c = broadcast_to %a {shape=[4, 4]} : f64[4,4]
-          return %b, %c
-        }
-    """, ["fold", "dce"], """
-        func @f() -> (f64[17], f64[4,4]) {
-          %a = constant {value=1.0, dtype=f64} : f64[]
-          %b = broadcast_to %a {shape=[17]} : f64[17]
-          %c = constant {value=[[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]], dtype=f64} : f64[4,4]
-          return %b, %c
-        }
+def test_large_results_stay_unfolded_and_splats_stay_broadcasts():
+    seventeen = "[" + ", ".join(["1.0"] * 17) + "]"
+    check_pass(f"""
+        func @f() -> (f64[17], f64[4,4], f64[4]) {{
+          %a = constant {{value=1.0, dtype=f64}} : f64[]
+          %big = constant {{value={seventeen}, dtype=f64}} : f64[17]
+          %b = mul %big, %big : f64[17]
+          %c = broadcast_to %a {{shape=[4, 4]}} : f64[4,4]
+          %v = constant {{value=[1.0, 2.0, 3.0, 4.0], dtype=f64}} : f64[4]
+          %w = mul %v, %v : f64[4]
+          return %b, %c, %w
+        }}
+    """, ["fold", "dce"], f"""
+        func @f() -> (f64[17], f64[4,4], f64[4]) {{
+          %a = constant {{value=1.0, dtype=f64}} : f64[]
+          %big = constant {{value={seventeen}, dtype=f64}} : f64[17]
+          %b = mul %big, %big : f64[17]
+          %c = broadcast_to %a {{shape=[4, 4]}} : f64[4,4]
+          %w = constant {{value=[1.0, 4.0, 9.0, 16.0], dtype=f64}} : f64[4]
+          return %b, %c, %w
+        }}
     """)
 
 

@@ -1,0 +1,286 @@
+"""The reverse-mode transform: a primal Function -> a forward and a backward Function.
+
+Contract. Given a primal function with no `call` ops left but custom-VJP calls (inline first)
+and the indices of the parameters to differentiate, `reverse` returns `(fwd, bwd)`:
+- `fwd` takes the primal's parameters and returns its results followed by the *residuals*:
+  the primal values the backward sweep reads. The residuals are the explicit boundary between
+  the two sweeps (the scheduler may later choose to recompute some instead of saving them).
+- `bwd` takes the residuals followed by one cotangent per primal result and returns one
+  gradient per differentiated parameter (same type as the parameter).
+Only *active* values (floating point, depending on a differentiated parameter) get
+adjoints, and an adjoint known to be zero is never materialised (a missing entry in the adjoint
+map means zero), so no work is spent on gradients nobody asked for.
+
+Control flow: an `if` is reversed as an `if` on the same condition whose branches recompute
+their forward branch and then run its reverse. A `for`/`while` loop pushes its carried state
+at the start of every iteration onto tapes (stacks whose length is the run-time trip count;
+a `while` also counts its iterations); the reverse loop runs the iterations backwards, and in
+each one recomputes the body from the state on the tape and runs the body's reverse. Values a
+loop body reads from outside get their adjoints accumulated in extra loop-carried values.
+"""
+from __future__ import annotations
+
+from ..ir import registry
+from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Value
+from ..ir.names import adjoint
+from ..ir.rewrite import TERMINATORS, clone_block, clone_body, replace_all
+from ..ir.types import TensorType
+from .emit import add, const, zeros
+
+
+def activity(fn: Function, wrt_args) -> set:
+    """Values that depend on a differentiated parameter and can carry a gradient (floats).
+    Conservative for region ops: if any value flowing into one is active, all its float block
+    arguments and results are."""
+    active = {a for a in wrt_args if a.type.is_float}
+
+    def visit(block):
+        for op in block.ops:
+            if op.regions:
+                inputs = list(op.operands) + [v for r in op.regions for o in r.walk()
+                                               for v in o.operands]
+                if any(v in active for v in inputs):
+                    for region in op.regions:
+                        active.update(a for a in region.args if a.type.is_float)
+                    for region in op.regions:
+                        visit(region)
+                    active.update(r for r in op.results if r.type.is_float)
+            elif not registry.get(op.name).nondiff and any(v in active for v in op.operands):
+                active.update(r for r in op.results if r.type.is_float)
+
+    visit(fn.body)
+    return active
+
+
+def defined_in(block: Block) -> set:
+    out = set(block.args)
+    for op in block.walk():
+        out.update(op.results)
+        for r in op.regions:
+            out.update(r.args)
+    return out
+
+
+def _insert_before(op: Op, new_ops):
+    parent = op.parent
+    i = parent.ops.index(op)
+    for o in new_ops:
+        o.parent = parent
+    parent.ops[i:i] = new_ops
+
+
+def _add_arg(block: Block, type, hint) -> Value:
+    v = Value(type, hint, block, len(block.args))
+    block.args.append(v)
+    return v
+
+
+def _add_result(op: Op, type, hint) -> Value:
+    v = Value(type, hint, op, len(op.results))
+    op.results.append(v)
+    return v
+
+
+class Reverser:
+    """Accumulates adjoints while walking ops backwards, emitting through `b`."""
+
+    def __init__(self, b: Builder, active: set):
+        self.b = b
+        self.active = active
+        self.adj: dict[Value, Value] = {}
+
+    def contribute(self, v: Value, g):
+        if g is not None and v in self.active:
+            total = add(self.b, self.adj.get(v), g)
+            if isinstance(total.owner, Op) and (total is not g or g.hint == g.owner.name):
+                total.hint = adjoint(v.hint)     # name the adjoint after its primal: d_h
+            self.adj[v] = total
+
+    def seed_or_zero(self, v: Value, ct):
+        return ct if ct is not None else zeros(self.b, v.type)
+
+    def run(self, ops):
+        for op in reversed(ops):
+            if op.name in TERMINATORS:
+                continue
+            cts = [self.adj.get(r) for r in op.results]
+            if all(c is None for c in cts):
+                continue
+            self.b.loc = op.loc
+            if op.name in ("if", "for", "while"):
+                getattr(self, "rev_" + op.name)(op, cts)
+                continue
+            opdef = registry.get(op.name)
+            needs = [v in self.active for v in op.operands]
+            if opdef.nondiff or not any(needs):
+                continue
+            if opdef.vjp is None:
+                raise NotImplementedError(f"op {op.name!r} has no VJP rule")
+            grads = opdef.vjp(self.b, op, cts, needs)
+            for v, g, need in zip(op.operands, grads, needs, strict=True):
+                if need:
+                    self.contribute(v, g)
+
+    def sub_reverse(self, block: Block, ops, seeds):
+        """Reverse `ops` (placed in `block`), seeding the given values; returns the adjoints
+        of values defined outside `block` (the free values the ops read)."""
+        sub = Reverser(self.b, self.active)
+        with self.b.at(block):
+            for v, s in seeds:
+                sub.contribute(v, s)
+            sub.run(ops)
+        inside = defined_in(block)
+        return sub, {v: g for v, g in sub.adj.items() if v not in inside}
+
+    def recompute(self, block: Block, region: Block, args):
+        """Clone `region`'s ops into `block` with its arguments bound to `args`; cloned values
+        inherit activity. Returns (ops, yielded values)."""
+        vmap: dict = {}
+        ops, yielded = clone_body(region, args, vmap)
+        for op in ops:
+            block.append(op)
+        self.active.update(new for old, new in vmap.items() if old in self.active)
+        return ops, yielded
+
+    def rev_if(self, op: Op, cts):
+        seeds = [self.seed_or_zero(r, ct) if r in self.active else None
+                 for r, ct in zip(op.results, cts, strict=True)]
+        branches = []
+        for region in op.regions:
+            block = Block()
+            ops, yielded = self.recompute(block, region, [])
+            _, free = self.sub_reverse(block, ops, [(y, s) for y, s in
+                                                    zip(yielded, seeds, strict=True) if s is not None])
+            branches.append((block, free))
+        keys = list(dict.fromkeys(v for _, free in branches for v in free))
+        if not keys:
+            return
+        for block, free in branches:
+            with self.b.at(block):
+                self.b.op("yield", *[free.get(v) or zeros(self.b, v.type) for v in keys])
+        new = self.b.emit("if", [op.operands[0]], result_types=[v.type for v in keys],
+                          regions=[block for block, _ in branches],
+                          hints=[adjoint(v.hint) for v in keys])
+        for v, g in zip(keys, new.results, strict=True):
+            self.contribute(v, g)
+
+    def pristine(self, body: Block) -> Block:
+        """A copy of a loop body as the user wrote it, taken before the forward augmentation;
+        its values inherit activity."""
+        vmap: dict = {}
+        copy = clone_block(body, vmap)
+        self.active.update(new for old, new in vmap.items() if old in self.active)
+        return copy
+
+    def rev_for(self, op: Op, cts):
+        n, *inits = op.operands
+        (body,) = op.regions
+        self.reverse_loop(op, cts, n, inits, self.pristine(body), body.args[1:], True)
+
+    def rev_while(self, op: Op, cts):
+        b = self.b
+        cond, body = op.regions
+        pristine = self.pristine(body)
+        inits, carried = list(op.operands), list(body.args)
+        with b.at(Block()) as pre:                # count the trips: the reverse loop runs as many
+            zero = const(b, 0, "i64")
+        _insert_before(op, pre.ops)
+        arg, trips = self.carry(op, zero, "trips")
+        with b.at(Block()) as inc:
+            nxt = b.op("add", arg, const(b, 1, "i64"), hint="trips")
+        self.prepend(body, inc.ops, nxt)
+        self.reverse_loop(op, cts, trips, inits, pristine, carried, False)
+
+    @staticmethod
+    def carry(op: Op, init: Value, hint):
+        """Add a loop-carried value to `op` (forward augmentation): an operand, an argument of
+        each region, a result. Returns (the body's argument, the result); `prepend` then gives
+        the body's yield its next value."""
+        op.operands.append(init)
+        args = [_add_arg(r, init.type, hint) for r in op.regions]
+        return args[-1], _add_result(op, init.type, hint)
+
+    @staticmethod
+    def prepend(body: Block, ops, next_value: Value):
+        for o in ops:
+            o.parent = body
+        body.ops[0:0] = ops
+        body.terminator.operands.append(next_value)
+
+    def reverse_loop(self, op, cts, n, inits, pristine, carried_args, with_index):
+        """Tape the state entering each iteration of `op` (whose body is being augmented),
+        then emit the reverse loop: recompute `pristine` from the taped state, reverse it."""
+        b = self.b
+        body = op.regions[-1]
+        states = []
+        for arg in carried_args:
+            with b.at(Block()) as pre:
+                t0 = b.op("tape_new", dtype=arg.type.dtype, shape=arg.type.shape, hint="tape")
+            _insert_before(op, pre.ops)
+            tape_arg, tape = self.carry(op, t0, "tape")
+            with b.at(Block()) as push:
+                pushed = b.op("tape_push", tape_arg, arg, hint="tape")
+            self.prepend(body, push.ops, pushed)
+            states.append(tape)
+
+        d_idx = [k for k, a in enumerate(carried_args) if a in self.active]
+        d_init = [self.seed_or_zero(op.results[k], cts[k]) for k in d_idx]
+        rbody = Block([TensorType("i64")] + [v.type for v in d_init],
+                      ["j"] + [adjoint(carried_args[k].hint) for k in d_idx])
+        with b.at(rbody):
+            n64 = b.op("astype", n, dtype="i64") if n.type.dtype != "i64" else n
+            i = b.op("sub", b.op("sub", n64, const(b, 1, "i64")), rbody.args[0], hint="i")
+            state = [b.op("tape_get", t, i, hint=a.hint)
+                     for t, a in zip(states, carried_args, strict=True)]
+        ops, yielded = self.recompute(rbody, pristine, ([i] if with_index else []) + state)
+        sub, free = self.sub_reverse(rbody, ops, [(yielded[k], d) for k, d in
+                                                  zip(d_idx, rbody.args[1:], strict=True)])
+        free_vals = list(free)
+        with b.at(rbody):
+            d_next = [sub.adj.get(state[k]) or zeros(b, state[k].type) for k in d_idx]
+            accs = [b.op("add", _add_arg(rbody, v.type, adjoint(v.hint)), free[v])
+                    for v in free_vals]
+            b.op("yield", *d_next, *accs)
+        acc_init = [zeros(b, v.type) for v in free_vals]
+        new = b.emit("for", [n] + d_init + acc_init,
+                     result_types=[v.type for v in d_init + acc_init], regions=[rbody],
+                     hints=[adjoint(carried_args[k].hint) for k in d_idx]
+                     + [adjoint(v.hint) for v in free_vals])
+        for k, g in zip(d_idx, new.results[:len(d_idx)], strict=True):
+            self.contribute(inits[k], g)
+        for v, g in zip(free_vals, new.results[len(d_idx):], strict=True):
+            self.contribute(v, g)
+
+
+def reverse(primal: Function, wrt, seeded=None) -> tuple[Function, Function]:
+    """Split `primal` into (fwd, bwd) as the module docstring says; `seeded` lists the results
+    that get a cotangent parameter (default: all). `primal` is not changed."""
+    fn = Function(primal.name, clone_block(primal.body, {}), loc=primal.loc)
+    wrt_args = [fn.args[i] for i in wrt]
+    active = activity(fn, wrt_args)
+    block = Block()
+    b = Builder(block)
+    seeded = range(len(fn.results)) if seeded is None else seeded
+    outs = [fn.results[k] for k in seeded]
+    seeds = [Value(r.type, adjoint(r.hint)) for r in outs]
+    rev = Reverser(b, active)
+    for r, s in zip(outs, seeds, strict=True):
+        rev.contribute(r, s)
+    rev.run(fn.body.ops)
+    b.loc = None
+    grads = [rev.adj.get(a) or zeros(b, a.type) for a in wrt_args]
+    b.op("return", *grads)
+
+    inside = defined_in(block) | set(seeds)
+    residuals = list(dict.fromkeys(v for op in block.walk() for v in op.operands
+                                   if v not in inside))
+    bwd_body = Block([v.type for v in residuals + seeds], [v.hint for v in residuals + seeds])
+    for op in block.ops:
+        bwd_body.append(op)
+    replace_all(bwd_body, dict(zip(residuals + seeds, bwd_body.args, strict=True)))
+    bwd = Function(primal.name + "_bwd", bwd_body, loc=primal.loc)
+
+    fn.name = primal.name + "_fwd"
+    fn.body.terminator.operands.extend(residuals)
+    return fn, bwd
