@@ -165,8 +165,10 @@ class ExpressionsMixin:
             return (isinstance(x, Traced) and x.dtype == "bool") or isinstance(x, (bool, np.bool_))
         if is_bool(a) and is_bool(b):
             ta, tb = arith.truth(self, a), arith.truth(self, b)
-            return arith.binary(self, "logical_and" if is_and else "logical_or", ta, tb,
-                                python_op=True)
+            out = arith.binary(self, "logical_and" if is_and else "logical_or", ta, tb)
+            # Python returns one of the operands: a Python bool only if both are
+            out.weak = all(x.weak if isinstance(x, Traced) else isinstance(x, bool) for x in (a, b))
+            return out
         cond = arith.truth(self, a)
         return arith.where(self, cond, b, a) if is_and else arith.where(self, cond, a, b)
 

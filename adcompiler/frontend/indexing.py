@@ -77,7 +77,7 @@ def _normalise(cx, x: Traced, key):
         raise FrontendError(f"too many indices for array: array is {x.ndim}-dimensional, but "
                             f"{consumed} were indexed")
     fill = [slice(None)] * (x.ndim - consumed)
-    if Ellipsis in items:
+    if any(k is Ellipsis for k in items):
         i = next(i for i, k in enumerate(items) if k is Ellipsis)
         items[i:i + 1] = fill
     else:

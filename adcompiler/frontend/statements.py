@@ -90,12 +90,13 @@ class StatementsMixin:
             obj = self.eval(target.value)
             key = self.eval_index(target.slice)
             name = analysis.root_name(target) or "update"
-            new = self.inplace(op, self.subscript(obj, key), rhs, name)
+            # x[k] += v is x[k] = x[k] + v with in-place casting rules (the read is a copy)
+            new = self.inplace(op, self.subscript(obj, key), rhs, name, mutate=False)
             self.store_item(obj, key, new, name)
         else:
             raise FrontendError("augmented assignment to this target is not supported")
 
-    def inplace(self, op, cur, rhs, name):
+    def inplace(self, op, cur, rhs, name, mutate=True):
         """`cur op= rhs`: arrays of rank >= 1 change in place, as NumPy's do."""
         if isinstance(cur, Traced) and cur.ndim >= 1:
             res = self.binop(op, cur, rhs)
@@ -105,7 +106,10 @@ class StatementsMixin:
             if not np.can_cast(NP_OF[res.dtype], cur.np_dtype, "same_kind"):
                 raise FrontendError(f"Cannot cast ufunc output from {NP_OF[res.dtype]} to "
                                     f"{cur.np_dtype} with casting rule 'same_kind'")
-            cur.update(self.cast(res.value, cur.dtype))
+            value = self.cast(res.value, cur.dtype)
+            if not mutate:
+                return self.wrap(value)
+            cur.update(value)
             self.name_value(cur, name)
             return cur
         if isinstance(cur, Traced) or isinstance(rhs, Traced):

@@ -55,6 +55,7 @@ class Traced:
                             "and reshapes; call .copy() where the view is made)")
         self.views = []
         if self.base is not None:
+            self.base.views.remove(self)
             self.base.invalidate("it was modified through a view (a slice, reshape or transpose "
                                  "of it); write through the original array instead")
             self.base = None

@@ -1,0 +1,74 @@
+"""Shared checks for the frontend tests: trace a function, run its IR with the NumPy backend and
+compare with NumPy running the function itself (values, dtypes, shapes, Python-scalar-ness)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+import adcompiler
+from adcompiler.ir import parse, verify
+
+
+def same(got, want, path="result", rtol=1e-9, atol=1e-12):
+    if isinstance(want, (tuple, list)):
+        assert type(got) is type(want), f"{path}: {type(got).__name__} != {type(want).__name__}"
+        assert len(got) == len(want), f"{path}: length {len(got)} != {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            same(g, w, f"{path}[{i}]", rtol, atol)
+        return
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and list(got) == list(want), f"{path}: keys differ"
+        for k in want:
+            same(got[k], want[k], f"{path}[{k!r}]", rtol, atol)
+        return
+    if want is None or isinstance(want, str):
+        assert got == want, f"{path}: {got!r} != {want!r}"
+        return
+    py = (bool, int, float)
+    assert isinstance(got, py) == isinstance(want, py), \
+        f"{path}: {type(got).__name__} vs NumPy's {type(want).__name__}"
+    g, w = np.asarray(got), np.asarray(want)
+    assert g.dtype == w.dtype, f"{path}: dtype {g.dtype} != NumPy's {w.dtype}"
+    assert g.shape == w.shape, f"{path}: shape {g.shape} != NumPy's {w.shape}"
+    if w.dtype.kind in "biu":
+        np.testing.assert_array_equal(g, w, err_msg=path)
+    else:
+        tol = 1e-5 if w.dtype == np.float32 else 2e-3 if w.dtype == np.float16 else rtol
+        np.testing.assert_allclose(g, w, rtol=tol, atol=atol if w.dtype == np.float64 else tol,
+                                   err_msg=path)
+
+
+def roundtrip(fn):
+    """The IR verifies, prints, and parses back to the same text."""
+    verify(fn)
+    text = str(fn)
+    back = parse(text)
+    verify(back)
+    assert str(back) == text
+    return text
+
+
+def check(f, *args, **kwargs):
+    """trace + evaluate equals calling `f` (arguments are copied: `f` may mutate them)."""
+    fn = adcompiler.trace(f, *copy.deepcopy(args), **copy.deepcopy(kwargs))
+    roundtrip(fn)
+    want = f(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+    got = adcompiler.evaluate(fn, *copy.deepcopy(args), **copy.deepcopy(kwargs))
+    same(got, want)
+    return fn
+
+
+def ops(fn) -> list[str]:
+    """Names of the ops of a function and its callees, in program order."""
+    out = [op.name for op in fn.walk()]
+    for callee in fn.callees():
+        out += [op.name for op in callee.walk()]
+    return out
+
+
+rng = np.random.default_rng(1234)
+
+
+def rand(*shape, dtype=np.float64):
+    return rng.normal(size=shape).astype(dtype)

@@ -1,0 +1,151 @@
+"""Python operators and NumPy 2 promotion (NEP 50) on traced arrays, checked against NumPy."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, ops, rand
+
+
+def arith_all(x, y):
+    return x + y, x - y, x * y, x / y, x ** 2, -x, +y, x // (np.abs(y) + 1), x % (np.abs(y) + 1)
+
+
+def compare_all(x, y):
+    return x < y, x <= y, x > y, x >= y, x == y, x != y
+
+
+def chained(x, y):
+    return (0 < x) & (x < 1), 0 < np.sum(x) < 10
+
+
+def matmul_op(a, b, v):
+    return a @ b, a @ v, v @ b, v @ v
+
+
+def augmented(x, y):
+    z = x * 1.0
+    z += y
+    z -= 1
+    z *= y
+    z /= 2
+    z **= 2
+    return z
+
+
+def bool_logic(x):
+    m = x > 0
+    return m & (x < 1), m | (x < -1), m ^ (x < 0.5), ~m
+
+
+def scalar_logic(x):
+    s = np.sum(x)
+    a = s > 0 and s < 10
+    b = s < 0 or s > 1
+    c = not s > 0
+    return a, b, c
+
+
+def static_then_traced(x, flag):
+    return (flag and x) * 2 if isinstance(flag, bool) else x
+
+
+@pytest.mark.parametrize("f", [arith_all, compare_all, chained, augmented])
+def test_operators_f64(f):
+    check(f, rand(3, 4), rand(3, 4) + 0.5)
+
+
+def test_operators_broadcast():
+    check(arith_all, rand(2, 1, 4), rand(3, 1) + 3.0)
+
+
+def test_matmul_operator_with_vectors():
+    check(matmul_op, rand(3, 4), rand(4, 4), rand(4))
+
+
+def test_boolean_operators():
+    check(bool_logic, rand(10))
+
+
+def test_and_or_not_on_traced_scalars():
+    check(scalar_logic, rand(5))
+    check(scalar_logic, -np.abs(rand(5)))
+
+
+@pytest.mark.parametrize("da,db", [(np.float32, np.float64), (np.int64, np.float32),
+                                   (np.int32, np.int64), (np.bool_, np.int32),
+                                   (np.float16, np.float32), (np.int64, np.int64),
+                                   (np.bool_, np.float16)])
+def test_array_array_promotion(da, db):
+    a = (rand(4) * 3).astype(da)
+    b = (np.abs(rand(4)) * 3 + 5).astype(db)
+    check(lambda a, b: (a + b, a * b, a / b, a < b, np.maximum(a, b)), a, b)
+
+
+def python_literals(x):
+    return x * 2, x + 1.5, x / 3, 2 ** x if x.dtype.kind == "f" else x, x * True, x - 0.25
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32, np.int64])
+def test_python_scalars_are_weak(dtype):
+    fn = check(python_literals, (np.abs(rand(5)) * 4).astype(dtype))
+    if dtype == np.float32:
+        assert "f64" not in str(fn).split("{", 1)[1]
+
+
+def numpy_scalar_is_strong(x):
+    return x * np.float64(2.0), x * np.sqrt(2.0 / np.pi), x + np.float32(1), x * np.int64(3)
+
+
+def test_numpy_scalars_are_strong():
+    check(numpy_scalar_is_strong, rand(3, dtype=np.float32))
+    check(numpy_scalar_is_strong, rand(3, dtype=np.float16))
+
+
+def weak_float_argument(x, lr):
+    return x - lr * x, lr * 2, lr + 1
+
+
+def test_python_float_argument_is_weak():
+    fn = check(weak_float_argument, rand(4, dtype=np.float32), 0.1)
+    assert str(fn).startswith("func @weak_float_argument(%x: f32[4], %lr: f64[])")
+
+
+def int_division(i, j):
+    return i / j, i // j, i % j, i / 2, i * 0.5
+
+
+def test_integer_true_division_gives_float64():
+    check(int_division, np.arange(1, 7), np.arange(2, 8).astype(np.int32))
+
+
+def test_integer_arguments_are_static_and_float_arguments_runtime():
+    def f(x, n, scale):
+        return x * n * scale
+    fn = check(f, rand(3), 4, 2.5)
+    assert [str(a.type) for a in fn.args] == ["f64[3]", "f64[]"]
+
+
+def test_in_place_add_keeps_dtype_and_rejects_unsafe_casts():
+    def ok(x, y):
+        x += y
+        return x
+    check(ok, rand(3, dtype=np.float32), rand(3))
+
+    def bad(n):
+        n += 1.5
+        return n
+    with pytest.raises(adcompiler.TraceError, match="same_kind"):
+        adcompiler.trace(bad, np.arange(3))
+
+
+def test_unary_minus_on_bool_is_an_error():
+    with pytest.raises(adcompiler.TraceError, match="test_frontend_arith.py"):
+        adcompiler.trace(lambda m: -m, np.array([True, False]))
+
+
+def test_static_arithmetic_is_folded_in_python():
+    def f(x, n):
+        k = (n * 3 + 1) // 2
+        return x * k
+    fn = check(f, rand(3), 5)
+    assert ops(fn).count("mul") == 1 and "constant {value=8.0" in str(fn)

@@ -1,0 +1,173 @@
+"""Indexing reads and functional updates, against NumPy (including its aliasing)."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, ops, rand
+
+
+def basic_reads(x):
+    return (x[0], x[-1], x[1:3], x[:, 1], x[..., 0], x[None], x[:, None, 1:], x[::2, ::-1],
+            x[1, 2, 3], x[-2:, ..., :2], x[..., None], x[::-1], x[3:1:-1], x[5:], x[()],
+            x[0, :, np.newaxis])
+
+
+def test_basic_indexing():
+    fn = check(basic_reads, rand(4, 3, 5))
+    assert "take" not in ops(fn)
+
+
+def test_integer_array_gather_is_take():
+    def f(wte, tokens):
+        return wte[tokens], wte[:, tokens[1]], wte[tokens[0], 1:]
+    fn = check(f, rand(10, 4), np.array([[1, 2, 9], [0, 0, 3]]))
+    assert "take" in ops(fn)
+
+
+def test_several_integer_arrays_are_linearised():
+    def f(probs, t):
+        n = probs.shape[0]
+        return (probs[np.arange(n), t], probs[t, t], probs[np.arange(n)[:, None], t[None, :]],
+                probs[[0, 1, 2], [1, 1, 0]], probs[-1, t], probs[t, -1])
+    fn = check(f, rand(3, 4), np.array([2, 0, -1]))
+    assert ops(fn).count("take") == 6
+
+
+def test_advanced_indices_separated_by_a_slice_go_first():
+    def f(x, i, j):
+        return x[i, :, j], x[:, i, j], x[i, 1:3, 0], x[0, :, j]
+    check(f, rand(3, 4, 5), np.array([0, 2]), np.array([1, 4]))
+
+
+def test_static_masks_and_index_lists():
+    mask = np.array([True, False, True, True])
+
+    def f(x):
+        return x[mask], x[:, [2, 0]], x[[1, -1]]
+    check(f, rand(4, 3))
+
+
+def test_runtime_scalar_index_in_loop():
+    def f(x, n):
+        acc = np.zeros(x.shape[1])
+        for i in range(n):
+            acc = acc + x[i] * x[i, 0]
+        return acc
+    fn = check(f, rand(5, 3), np.int64(4))
+    assert "take" in ops(fn) and "for" in ops(fn)
+
+
+def basic_updates(x, v):
+    x[0] = 1.0
+    x[1:3] += v[:2]
+    x[:, 1] = v[0, 0]
+    x[-1, ::2] = -x[-1, ::2]
+    x[..., 0] *= 2
+    return x
+
+
+def test_subscript_assignment_is_functional():
+    fn = check(basic_updates, rand(4, 3), rand(3, 3))
+    assert "update_slice" in ops(fn)
+
+
+def advanced_updates(x, idx, v):
+    x[idx] = 0.0
+    x[:, idx] = v
+    x[idx, 1] += 5.0
+    x[[0, 2], [1, 2]] = 7
+    return x
+
+
+def test_advanced_assignment_is_put():
+    fn = check(advanced_updates, rand(4, 4), np.array([3, 1]), rand(4, 2))
+    assert "put" in ops(fn)
+
+
+def test_mask_assignment_is_where():
+    def f(x, y):
+        x[x < 0] = 0.0
+        y[np.sum(y, 1) > 0] = -1.0
+        return x, y
+    fn = check(f, rand(5), rand(4, 3))
+    assert "where" in ops(fn)
+
+
+def test_runtime_scalar_index_assignment():
+    def f(x, n):
+        for i in range(n):
+            x[i] = x[i] * 2 + i
+        return x
+    check(f, rand(5, 2), np.int64(3))
+
+
+def test_assignment_casts_like_numpy():
+    def f(a, b):
+        a[0] = 2.7
+        b[1:] = a[:2] > 0
+        return a, b
+    check(f, np.arange(4), rand(3))
+
+
+def test_aliasing_follows_numpy():
+    def f(x):
+        y = x
+        y[0] = 100.0
+        z = x * 1.0
+        x[1] = 7.0
+        d = {"w": x}
+        d["w"][2] = -1.0
+        return x, y, z, d["w"]
+    check(f, rand(4))
+
+
+def test_earlier_values_keep_their_value():
+    def f(x):
+        before = x * 2
+        x[0] = 0.0
+        return before, x
+    check(f, rand(3))
+
+
+def test_reading_a_view_after_writing_its_base_is_an_error():
+    def f(x):
+        v = x[1:]
+        x[1] = 5.0
+        return v
+    with pytest.raises(adcompiler.TraceError, match="view") as e:
+        adcompiler.trace(f, rand(4))
+    assert "test_frontend_indexing.py" in str(e.value)
+
+
+def test_writing_through_a_view_then_reading_the_base_is_an_error():
+    def f(x):
+        v = x.reshape(2, 2)
+        v[0, 0] = 1.0
+        return x
+    with pytest.raises(adcompiler.TraceError, match="through a view"):
+        adcompiler.trace(f, rand(4))
+
+
+def test_writing_a_rebound_view_is_fine():
+    def f(x):
+        x = x.reshape(2, 3)
+        x[0] = 0.0
+        return x
+    check(f, rand(6))
+
+
+def test_index_errors_name_the_construct():
+    with pytest.raises(adcompiler.TraceError, match=r"out of bounds.*x\[5\]"):
+        adcompiler.trace(lambda x: x[5], rand(3))
+    with pytest.raises(adcompiler.TraceError, match="too many indices"):
+        adcompiler.trace(lambda x: x[0, 0], rand(3))
+    with pytest.raises(adcompiler.TraceError, match="integer or boolean"):
+        adcompiler.trace(lambda x, i: x[i], rand(3), rand(2))
+
+
+def test_runtime_mask_read_suggests_where():
+    def f(x):
+        return x[x > 0]
+    with pytest.raises(adcompiler.TraceError, match=r"np\.where") as e:
+        adcompiler.trace(f, rand(4))
+    assert "x[x > 0]" in str(e.value)

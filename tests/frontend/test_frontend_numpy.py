@@ -1,0 +1,154 @@
+"""NumPy functions, array methods and attributes: each traced function's IR, run by the NumPy
+backend, gives what NumPy gives (values, dtype, shape)."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, ops, rand
+
+UNARY = [np.exp, np.log, np.log1p, np.expm1, np.sqrt, np.tanh, np.sin, np.cos, np.tan,
+         np.arcsin, np.arccos, np.arctan, np.sinh, np.cosh, np.abs, np.sign, np.floor,
+         np.square, np.negative]
+
+
+@pytest.mark.parametrize("ufunc", UNARY, ids=lambda u: u.__name__)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_unary(ufunc, dtype):
+    x = (np.tanh(rand(2, 3)) * 0.9).astype(dtype) if dtype != np.int64 else np.arange(6).reshape(2, 3)
+    if ufunc in (np.log, np.sqrt, np.log1p):
+        x = np.abs(x) + 1
+    if ufunc in (np.arcsin, np.arccos) and dtype == np.int64:
+        x = np.zeros((2, 3), np.int64)
+    check(lambda x: ufunc(x), x)
+
+
+def test_binary_functions():
+    def f(x, y):
+        return (np.maximum(x, y), np.minimum(x, 0.0), np.add(x, y), np.subtract(x, 1),
+                np.multiply(x, y), np.divide(x, 2), np.power(np.abs(x), y),
+                np.where(x > y, x, y), np.where(x > 0, 1.0, x), np.clip(x, -0.5, 0.5),
+                np.clip(x, None, 0.1), x.clip(0, 1), np.logical_and(x > 0, y > 0))
+    check(f, rand(3, 4), rand(4))
+    check(f, rand(3, 4, dtype=np.float32), rand(4, dtype=np.float32))
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "prod", "var", "std"])
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions(name, axis, keepdims):
+    fn = getattr(np, name)
+    check(lambda x: fn(x, axis=axis, keepdims=keepdims), rand(2, 3, 4))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32, np.int64, np.bool_])
+def test_reduction_dtypes(dtype):
+    x = (rand(3, 5) * 3).astype(dtype)
+    check(lambda x: (np.sum(x), x.sum(0), np.mean(x, 1), x.mean(), np.var(x), np.std(x, 0),
+                     np.max(x, 1), x.min(), np.prod(x[:, :2], 1)), x)
+
+
+def test_reduction_methods_and_variants():
+    def f(x):
+        return (x.sum(axis=1), x.mean(-1, keepdims=True), x.max(0), x.min(axis=(0, 1)),
+                x.var(ddof=1), x.std(axis=0, ddof=1), x.prod(), np.argmax(x), np.argmax(x, 1),
+                x.argmax(axis=0), np.argmin(x, axis=1, keepdims=True), np.any(x > 1),
+                np.all(x > -5, axis=0), np.sum(x, dtype=np.float32), np.amax(x), x.any())
+    check(f, rand(3, 4))
+
+
+def test_shape_functions():
+    def f(x, v):
+        return (np.reshape(x, (4, 6)), x.reshape(2, -1), x.reshape((6, 4)), x.T,
+                np.transpose(x), np.transpose(x, (1, 0, 2)), x.transpose(2, 0, 1),
+                np.swapaxes(x, 0, 2), x.swapaxes(1, 2), np.expand_dims(v, 0),
+                np.expand_dims(v, (0, 2)), np.squeeze(x[:, :1]), np.squeeze(x[:1], axis=0),
+                x[:1].squeeze(0), np.ravel(x), x.flatten(), np.moveaxis(x, 0, -1),
+                np.broadcast_to(v, (3, 4)), np.concatenate([x, x], axis=1),
+                np.concatenate((v, v)), np.stack([v, v, v]), np.stack([v, v], axis=1),
+                np.vstack([v, v]), np.hstack([v, v]), np.concatenate([x, x], axis=None))
+    check(f, rand(2, 3, 4), rand(4))
+
+
+def test_creation_functions():
+    def f(x, n):
+        return (np.zeros((2, 3)), np.ones(4), np.ones((2,), dtype=np.float32), np.full((2, 2), 7),
+                np.full((2,), 0.5, dtype=np.float32), np.zeros_like(x), np.ones_like(x),
+                np.full_like(x, 3), np.zeros_like(x, dtype=np.int32), np.empty((1, 2)),
+                np.arange(n), np.arange(2, 10, 3), np.arange(0.0, 1.0, 0.25),
+                np.arange(5, dtype=np.float32), np.eye(3), np.eye(2, 3, k=1),
+                np.triu(x), np.tril(x), np.triu(x, 1), np.tril(x, -1), np.identity(2),
+                np.full((3,), np.sum(x)))
+    fn = check(f, rand(3, 3), 4)
+    assert "iota" in ops(fn)
+
+
+def test_triu_tril_batched():
+    check(lambda a: (np.tril(a), np.triu(a, k=-1)), rand(2, 3, 4))
+
+
+def test_dot_matmul_outer():
+    def f(a, b, v, w, t):
+        return (np.dot(a, b), np.dot(v, w), np.dot(a, v), np.dot(v, b), np.matmul(a, b),
+                np.matmul(t, b), np.matmul(v, b), np.outer(v, w), np.dot(2.0, v),
+                np.dot(t, v), a.dot(b), np.dot(t, np.ones((2, 3, 5))))
+    check(f, rand(2, 3), rand(3, 2), rand(3), rand(3), rand(4, 2, 3))
+
+
+@pytest.mark.parametrize("spec,shapes", [
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
+    ("ij,ij->j", [(3, 4), (3, 4)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("ij,jk", [(3, 4), (4, 2)]),
+    ("ij->ji", [(3, 4)]),
+    ("ij->", [(3, 4)]),
+    ("bqk,bkd->bqd", [(2, 3, 4), (2, 4, 5)]),
+    ("ijk,ikl,lm->jm", [(2, 3, 4), (2, 4, 5), (5, 2)]),
+    ("ij,kj->ik", [(3, 4), (2, 4)]),
+    ("i,i->", [(5,), (5,)]),
+])
+def test_einsum(spec, shapes):
+    arrays = [rand(*s) for s in shapes]
+    fn = check(lambda *xs: np.einsum(spec, *xs), *arrays)
+    if spec == "bij,bjk->bik":
+        assert ops(fn) == ["matmul", "return"]
+
+
+def test_einsum_trace_is_an_error():
+    with pytest.raises(adcompiler.TraceError, match="repeated index"):
+        adcompiler.trace(lambda a: np.einsum("ii->", a), rand(3, 3))
+
+
+def test_take_and_astype_and_attributes():
+    def f(x, idx):
+        return (np.take(x, idx, axis=0), np.take(x, idx), x.take(idx, axis=1),
+                x.astype(np.float32), x.astype("int32"), x.astype(x.dtype), (x > 0).astype(float),
+                x.shape, x.ndim, x.size, x.shape[0] * 2, len(x), x.dtype == np.float64,
+                np.float32(x), x.copy(), np.array(x), np.asarray(x, dtype=np.float32))
+    check(f, rand(4, 3), np.array([2, 0, 1]))
+
+
+def test_static_numpy_calls_are_computed_at_trace_time():
+    def f(x):
+        c = np.sqrt(2.0 / np.pi)
+        return x * c + np.exp(1.0) + np.max([1.0, 3.0])
+    fn = check(f, rand(3))
+    assert "sqrt" not in ops(fn) and "exp" not in ops(fn)
+
+
+def test_array_from_traced_scalars():
+    def f(x):
+        return np.array([np.sum(x), np.max(x), 1.0]), np.array([[x[0], x[1]], [x[2], 0.0]])
+    check(f, rand(3))
+
+
+def test_item_and_python_conversions():
+    def f(x):
+        s = np.sum(x)
+        return s.item() * 2, float(s) + 1, int(s * 10), float(x[0]) * x
+    check(f, rand(3, dtype=np.float32))
+
+
+def test_unsupported_numpy_function_is_named():
+    with pytest.raises(adcompiler.TraceError, match=r"np\.cumsum is not supported"):
+        adcompiler.trace(lambda x: np.cumsum(x), rand(3))
