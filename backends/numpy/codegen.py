@@ -107,7 +107,8 @@ class _Gen:
         (body,) = op.regions
         i, *carried = [self.n(a) for a in body.args]
         self.assign(depth, carried, args[1:])
-        self.emit(depth, f"for {i} in range({args[0]}):")
+        # np.arange: the index is an i64[] value (a NumPy integer, with .astype), not a Python int
+        self.emit(depth, f"for {i} in np.arange({args[0]}):")
         self.last_loc = None
         self.block(body, depth + 1, carried)
         if not body.ops[:-1] and not carried:
