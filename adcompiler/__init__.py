@@ -2,11 +2,15 @@
 
     trace(f, *args) -> IR Function        evaluate(ir_fn, *args) -> NumPy results
     adcompiler.ir.parse(text) -> Function
+    grad, value_and_grad, vjp, check_grad, show (api.py)
 """
 from . import ops  # noqa: F401  (fills the op registry)
 from . import ir
 from .errors import AdcompilerError, UnsupportedSyntax, TraceError
 from .frontend import trace
 from .runtime.evaluate import evaluate
+from .api import (GradientCheckError, NaNError, check_grad, grad, show, value_and_grad, vjp)
 
-__all__ = ["AdcompilerError", "TraceError", "UnsupportedSyntax", "evaluate", "ir", "trace"]
+__all__ = ["AdcompilerError", "GradientCheckError", "NaNError", "TraceError",
+           "UnsupportedSyntax", "check_grad", "evaluate", "grad", "ir", "show", "trace",
+           "value_and_grad", "vjp"]

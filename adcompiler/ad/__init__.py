@@ -15,7 +15,7 @@ from ..ir.passes import maybe_print, run_passes
 from ..ir.rewrite import clone_block
 from .reverse import reverse
 
-CLEANUP = ("simplify", "fold", "cse", "dce")
+CLEANUP = ("fold", "simplify", "cse", "dce")
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Adjoint:
     n_results: int          # primal results at the head of fwd's results
     n_residuals: int
     seeded: tuple           # indices of the primal results that get a cotangent
+    wrt: tuple              # indices of the differentiated parameters
 
 
 def _drop_params(fn: Function, keep) -> None:
@@ -51,7 +52,7 @@ def differentiate(primal: Function, wrt, seeded=None) -> Adjoint:
     fwd = run_passes(fwd, CLEANUP)
     maybe_print("ad", fwd)
     maybe_print("ad", bwd)
-    return Adjoint(fwd, bwd, n_results, sum(keep), seeded)
+    return Adjoint(fwd, bwd, n_results, sum(keep), seeded, tuple(wrt))
 
 
 __all__ = ["Adjoint", "differentiate", "reverse"]

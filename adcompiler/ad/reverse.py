@@ -275,6 +275,14 @@ def reverse(primal: Function, wrt, seeded=None) -> tuple[Function, Function]:
     inside = defined_in(block) | set(seeds)
     residuals = list(dict.fromkeys(v for op in block.walk() for v in op.operands
                                    if v not in inside))
+    # constants are cheaper to rebuild in the backward function than to stash
+    rebuilt = {}
+    for v in residuals:
+        if isinstance(v.owner, Op) and v.owner.name in ("constant", "iota"):
+            rebuilt[v] = b.emit(v.owner.name, [], v.owner.attrs, hints=[v.hint]).result
+            block.ops.insert(0, block.ops.pop())
+    replace_all(block, rebuilt)
+    residuals = [v for v in residuals if v not in rebuilt]
     bwd_body = Block([v.type for v in residuals + seeds], [v.hint for v in residuals + seeds])
     for op in block.ops:
         bwd_body.append(op)

@@ -37,7 +37,8 @@ def derivatives(params, expr):
     real = {p: sp.Symbol(p.name, real=True) for p in params}
     e = expr.xreplace(real)
     # no sp.simplify: it rewrites 1 - tanh(x)**2 as cosh(x)**-2, losing the reuse of tanh(x)
-    ds = [sp.diff(e, real[p]) for p in params]
+    # powsimp turns d x**y/dx = y*x**y/x into y*x**(y-1), which has no 0/0 at x = 0
+    ds = [sp.powsimp(sp.diff(e, real[p])) for p in params]
     back = {v: k for k, v in real.items()}
     repl, ds = sp.cse([d.xreplace(back) for d in ds])
     return tuple(repl), tuple(ds)

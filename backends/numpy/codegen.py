@@ -137,18 +137,26 @@ class _Gen:
         return "\n".join(self.lines)
 
 
-def generate(fn) -> str:
-    """Python source of `fn` and the functions it calls."""
-    fns = [fn] + (fn.callees() if fn.module else [])
-    return "import numpy as np\n\n\n" + "\n\n\n".join(_Gen(f).function() for f in fns) + "\n"
+def generate(*fns, epilogue: str = "") -> str:
+    """Python source of `fns` and the functions they call (each once), then `epilogue`."""
+    seen: dict[str, object] = {}
+    for fn in fns:
+        for f in [fn] + (fn.callees() if fn.module else []):
+            seen.setdefault(f.name, f)
+    chunks = [_Gen(f).function() for f in seen.values()] + ([epilogue] if epilogue else [])
+    return "import numpy as np\n\n\n" + "\n\n\n".join(chunks) + "\n"
+
+
+def compile_source(source: str, name: str) -> dict:
+    """Execute generated source; returns its namespace. The source is registered with
+    linecache, so tracebacks and `inspect` show the generated lines."""
+    filename = f"<adcompiler numpy: {name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
 
 
 def compile_function(fn, source: str | None = None):
     """Compile `fn` (or the given source for it) to a Python callable."""
-    source = source or generate(fn)
-    filename = f"<adcompiler numpy: {fn.name}>"
-    # register the source so tracebacks and inspect show the generated lines
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict = {}
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace[identifier(fn.name)]
+    return compile_source(source or generate(fn), fn.name)[identifier(fn.name)]

@@ -1,0 +1,364 @@
+"""The user API: grad, value_and_grad, vjp, show, check_grad.
+
+    @grad                      d f / d (first argument)
+    @grad(wrt=("W", "b"))      by parameter names or positions; a tuple of gradients
+    value_and_grad(f)(*args)   (value, gradients)
+    vjp(f, *args)              (value, pullback); pullback(cotangent) -> gradients of all args
+
+A gradient has the structure, shape and dtype of its argument (a dict of parameters gets a dict
+of gradients; a Python float gets a float; static leaves inside a pytree get None). A call
+specialises the function on its arguments (`trace`), differentiates the IR (`ad`), lowers the
+forward and backward functions with the chosen backend and caches the result per signature.
+`g.adjoint_source(*args)` / `g.ir(*args)` show the generated code (without arguments: the last
+specialisation called).
+
+NaNs: by default the generated code runs under `np.errstate(invalid="raise")`; an operation
+that makes a NaN raises `NaNError` naming the user's file:line whose code produced it.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from .ad import differentiate
+from .errors import AdcompilerError
+from .frontend import trace
+from .frontend.pytree import flatten, unflatten
+from .frontend.signature import is_runtime_leaf
+
+
+class NaNError(AdcompilerError):
+    """An operation of the compiled program produced a NaN."""
+
+
+class GradientCheckError(AdcompilerError):
+    """`check_grad` found a gradient that differs from finite differences."""
+
+
+def _backend(name):
+    name = name or "numpy"
+    if name == "numpy":
+        from .backends.numpy.program import NumpyProgram
+        return NumpyProgram
+    raise AdcompilerError(f"unknown backend {name!r} (available: 'numpy')")
+
+
+def _leaf_ranges(key):
+    """Parameter name -> (first flat leaf, number of leaves), from a signature key."""
+    out, start = {}, 0
+    for part in key:
+        n = len(part[2]) if len(part) == 3 else 0
+        out[part[0]] = (start, n)
+        start += n
+    return out
+
+
+@dataclass
+class _Compiled:
+    primal: object
+    program: object
+    wrt_names: tuple
+    wrt_leaves: tuple
+
+
+def _loc_of_generated_line(source: str, lineno: int):
+    """The `# file:line  code` comment that precedes a generated line."""
+    lines = source.splitlines()
+    for ln in reversed(lines[:lineno]):
+        m = re.match(r"\s*# (\S+:\d+)(?:  (.*))?$", ln)
+        if m:
+            return m.group(1), (m.group(2) or "").strip()
+    return None, None
+
+
+def _run_checked(program, thunk, check_nans: bool):
+    if not check_nans:
+        return thunk()
+    try:
+        with np.errstate(invalid="raise"):
+            return thunk()
+    except FloatingPointError as e:
+        tb = [f for f in traceback.extract_tb(sys.exc_info()[2])
+              if f.filename.startswith("<adcompiler")]
+        where, code = _loc_of_generated_line(program.source, tb[-1].lineno) if tb else (None,
+                                                                                         None)
+        raise NaNError(f"NaN produced at {where or '<unknown>'}"
+                       + (f" in '{code}'" if code else "")
+                       + f" ({e}; generated line: {tb[-1].line if tb else '?'})") from None
+
+
+class GradFunction:
+    """What `grad`/`value_and_grad` return. Call it like the original function."""
+
+    def __init__(self, fun, wrt, backend, has_aux, with_value, check_nans=True):
+        self.fun = fun
+        self.wrt = wrt
+        self.backend = backend
+        self.has_aux = has_aux
+        self.with_value = with_value
+        self.check_nans = check_nans
+        self._cache: dict = {}
+        self._last = None
+        self.__name__ = f"grad_{getattr(fun, '__name__', 'f')}"
+        self.__doc__ = getattr(fun, "__doc__", None)
+
+    # -- specialisation ------------------------------------------------------------------
+    def _wrt_names(self, pysig):
+        names = list(pysig.parameters)
+        single = not isinstance(self.wrt, (tuple, list))
+        out = []
+        for w in ([self.wrt] if single else self.wrt):
+            if isinstance(w, int):
+                if not -len(names) <= w < len(names):
+                    raise AdcompilerError(f"wrt={w}: {self.fun.__name__} has {len(names)} "
+                                          "parameters")
+                out.append(names[w])
+            elif w in names:
+                out.append(w)
+            else:
+                raise AdcompilerError(f"wrt={w!r}: {self.fun.__name__} has no parameter {w!r} "
+                                      f"(parameters: {', '.join(names)})")
+        return single, tuple(out)
+
+    def _specialise(self, args, kwargs) -> _Compiled:
+        primal = trace(self.fun, *args, **kwargs)
+        sig = primal.meta["signature"]
+        hit = self._cache.get(sig.key)
+        if hit is not None:
+            self._last = hit
+            return hit
+        single, names = self._wrt_names(sig.pysig)
+        ranges = _leaf_ranges(sig.key)
+        bound = sig.pysig.bind(*args, **kwargs)
+        leaves = []
+        for n in names:
+            if n not in bound.arguments:
+                raise AdcompilerError(f"cannot differentiate with respect to {n!r}: it was not "
+                                      "passed (defaults are compile-time constants)")
+            start, count = ranges[n]
+            if count == 0:
+                raise AdcompilerError(
+                    f"cannot differentiate with respect to {n!r}: it holds no float data "
+                    f"(a Python int/bool/str is a compile-time constant; pass a float or a "
+                    f"NumPy float array)")
+            for i in range(start, start + count):
+                t = primal.args[i].type
+                if not t.is_float:
+                    raise AdcompilerError(f"cannot differentiate with respect to {n!r}: it "
+                                          f"holds {t.dtype} data; gradients need floats")
+                leaves.append(i)
+        results = primal.results
+        if not results:
+            raise AdcompilerError(f"{self.fun.__name__} returns nothing to differentiate")
+        out = results[0]
+        if out.type.rank != 0 or not out.type.is_float:
+            raise AdcompilerError(
+                f"grad needs {self.fun.__name__} to return a float scalar"
+                + (" (first of (value, aux))" if self.has_aux else "")
+                + f", got {out.type}; use vjp for other outputs")
+        if not self.has_aux and len(results) != 1:
+            raise AdcompilerError(f"{self.fun.__name__} returns {len(results)} arrays; grad "
+                                  "needs one scalar (or has_aux=True for (value, aux))")
+        adj = differentiate(primal, leaves, seeded=(0,))
+        compiled = _Compiled(primal, _backend(self.backend)(adj, primal.name),
+                             (single, names), tuple(leaves))
+        self._cache[sig.key] = compiled
+        self._last = compiled
+        return compiled
+
+    # -- calling -------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        c = self._specialise(args, kwargs)
+        sig = c.primal.meta["signature"]
+        flat = sig.flatten_args(args, kwargs)
+        results, grads = _run_checked(c.program, lambda: c.program.grad(*flat), self.check_nans)
+        single, names = c.wrt_names
+        bound = sig.pysig.bind(*args, **kwargs)
+        it = iter(grads)
+        per_arg = tuple(_grad_tree(bound.arguments[n], it) for n in names)
+        g = per_arg[0] if single else per_arg
+        if not self.with_value and not self.has_aux:
+            return g
+        value = sig.unflatten_result(results)
+        if self.with_value:
+            return value, g
+        return g, value[1]
+
+    def _compiled(self, args, kwargs) -> _Compiled:
+        if args or kwargs:
+            return self._specialise(args, kwargs)
+        if self._last is None:
+            raise AdcompilerError("no specialisation yet: call the gradient function or pass "
+                                  "example arguments")
+        return self._last
+
+    def adjoint_source(self, *args, **kwargs) -> str:
+        """The generated Python source: forward pass, its stash, backward pass, driver."""
+        return self._compiled(args, kwargs).program.source
+
+    def ir(self, *args, **kwargs) -> str:
+        """The printed primal IR, then the forward and backward IR."""
+        c = self._compiled(args, kwargs)
+        adj = c.program.adj
+        return "\n".join(["// primal", str(c.primal), "// forward (results, then residuals)",
+                          str(adj.fwd), "// backward (residuals, cotangents -> gradients)",
+                          str(adj.bwd)])
+
+
+def _is_float_leaf(leaf) -> bool:
+    return isinstance(leaf, float) or np.issubdtype(np.asarray(leaf).dtype, np.floating)
+
+
+def _grad_tree(arg, it, floats_only=False):
+    """The gradient pytree of one argument: its structure, each leaf's type; None for static
+    leaves (and, with `floats_only`, for integer and boolean arrays, which get no gradient)."""
+    leaves, treedef = flatten(arg, is_runtime_leaf)
+    out = []
+    for leaf in leaves:
+        if floats_only and not _is_float_leaf(leaf):
+            out.append(None)
+            continue
+        g = next(it)
+        if isinstance(leaf, float):
+            out.append(float(g))
+        elif isinstance(leaf, np.generic):
+            out.append(np.asarray(g, dtype=leaf.dtype)[()])
+        else:
+            out.append(np.asarray(g, dtype=np.asarray(leaf).dtype))
+    return unflatten(_statics_to_none(treedef), out)
+
+
+def _statics_to_none(td):
+    kind = td[0]
+    if kind == "static":
+        return ("static", None)
+    if kind in ("tuple", "list"):
+        return (kind, tuple(_statics_to_none(c) for c in td[1]))
+    if kind == "dict":
+        return ("dict", td[1], tuple(_statics_to_none(c) for c in td[2]))
+    return td
+
+
+def grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True):
+    """The gradient of a scalar function (see the module docstring)."""
+    if fun is None:
+        return lambda f: GradFunction(f, wrt, backend, has_aux, False, check_nans)
+    return GradFunction(fun, wrt, backend, has_aux, False, check_nans)
+
+
+def value_and_grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True):
+    """Like `grad`, returning (value, gradients)."""
+    if fun is None:
+        return lambda f: GradFunction(f, wrt, backend, has_aux, True, check_nans)
+    return GradFunction(fun, wrt, backend, has_aux, True, check_nans)
+
+
+def show(g, *args, file=None, **kwargs):
+    """Print the IR (primal, forward, backward) and the generated source of `g`."""
+    print(g.ir(*args, **kwargs), file=file)
+    print(g.adjoint_source(*args, **kwargs), file=file)
+
+
+_VJP_CACHE: dict = {}
+
+
+def vjp(fun, *args, backend=None, check_nans=True):
+    """(value, pullback): `pullback(cotangent)` takes a cotangent shaped like the value and
+    returns the gradients of every positional argument, as a tuple (None for arguments with
+    no float data)."""
+    primal = trace(fun, *args)
+    sig = primal.meta["signature"]
+    key = (fun, sig.key, backend)
+    program = _VJP_CACHE.get(key)
+    if program is None:
+        leaves = [i for i, a in enumerate(primal.args) if a.type.is_float]
+        seeded = tuple(k for k, r in enumerate(primal.results) if r.type.is_float)
+        program = _VJP_CACHE[key] = _backend(backend)(differentiate(primal, leaves, seeded),
+                                                      primal.name)
+    flat = sig.flatten_args(args, {})
+    results, residuals = _run_checked(program, lambda: program.fwd(*flat), check_nans)
+    value = sig.unflatten_result(results)
+    out_types = [r.type for r in primal.results]
+
+    def pullback(cotangent):
+        cts, _ = flatten(cotangent, is_runtime_leaf)
+        if len(cts) != len(out_types):
+            raise AdcompilerError(f"the cotangent has {len(cts)} arrays, the value has "
+                                  f"{len(out_types)}")
+        seeds = []
+        for ct, t in zip(cts, out_types, strict=True):
+            arr = np.asarray(ct, dtype=np.dtype({"f64": "float64", "f32": "float32",
+                                                 "f16": "float16"}.get(t.dtype, "float64")))
+            if arr.shape != t.shape:
+                raise AdcompilerError(f"cotangent of shape {arr.shape} for a value of shape "
+                                      f"{t.shape}")
+            if t.is_float:
+                seeds.append(arr)
+        grads = _run_checked(program, lambda: program.bwd(residuals, seeds), check_nans)
+        it = iter(grads)
+        return tuple(_grad_tree(a, it, floats_only=True) if _has_float(a) else None
+                     for a in args)
+
+    return value, pullback
+
+
+def _has_float(arg) -> bool:
+    return any(_is_float_leaf(x) for x in flatten(arg, is_runtime_leaf)[0])
+
+
+def check_grad(f, *args, wrt=0, eps=1e-6, rtol=1e-5, samples=16, seed=0, backend=None):
+    """Compare the compiled gradient of `f` with central finite differences in float64 on up to
+    `samples` random coordinates of each differentiated argument. Returns {argument: worst
+    relative error}; raises GradientCheckError when one exceeds `rtol`."""
+    args64 = tuple(_to_f64(a) for a in args)
+    g = grad(f, wrt=wrt, backend=backend)
+    grads = g(*args64)
+    names = g._last.wrt_names[1]
+    single = not isinstance(wrt, (tuple, list))
+    grads = (grads,) if single else grads
+    pysig = inspect.signature(f)
+    rng = np.random.default_rng(seed)
+    report = {}
+    for name, gtree in zip(names, grads, strict=True):
+        pos = list(pysig.parameters).index(name)
+        leaves, treedef = flatten(args64[pos], is_runtime_leaf)
+        gleaves, _ = flatten(gtree, is_runtime_leaf)
+        num, den = 0.0, 0.0
+        for k, (leaf, gl) in enumerate(zip(leaves, gleaves, strict=True)):
+            arr = np.array(leaf, dtype=np.float64)
+            ga = np.asarray(gl, dtype=np.float64)
+            coords = list(np.ndindex(arr.shape))
+            pick = rng.permutation(len(coords))[:samples]
+            for c in (coords[i] for i in pick):
+                fd = (_perturbed(f, args64, pos, treedef, leaves, k, arr, c, eps)
+                      - _perturbed(f, args64, pos, treedef, leaves, k, arr, c, -eps)) / (2 * eps)
+                num = max(num, abs(ga[c] - fd))
+                den = max(den, abs(fd), abs(ga[c]))
+        report[name] = num / den if den > 0 else num
+    bad = {k: v for k, v in report.items() if v > rtol}
+    if bad:
+        raise GradientCheckError("gradient differs from central finite differences: "
+                                 + ", ".join(f"{k}: relative error {v:.2e}" for k, v in bad.items()))
+    return report
+
+
+def _to_f64(x):
+    leaves, treedef = flatten(x, is_runtime_leaf)
+    return unflatten(treedef, [np.asarray(v, np.float64) if isinstance(v, np.ndarray)
+                               and np.issubdtype(v.dtype, np.floating) else v for v in leaves])
+
+
+def _perturbed(f, args, pos, treedef, leaves, k, arr, coord, delta):
+    a = arr.copy()
+    a[coord] += delta
+    new_leaves = list(leaves)
+    new_leaves[k] = float(a) if isinstance(leaves[k], float) else a
+    new_args = list(args)
+    new_args[pos] = unflatten(treedef, new_leaves)
+    out = f(*new_args)
+    return float(np.asarray(out[0] if isinstance(out, tuple) else out))

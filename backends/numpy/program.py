@@ -1,0 +1,72 @@
+"""An adjoint program for NumPy: the forward function, the backward function and a driver
+that a person reads top to bottom.
+
+    def loss_fwd(x, w):          # the forward pass; returns the value and the residuals
+    def loss_bwd(h, w, d_l):     # the backward pass; returns the gradients
+    def loss_grad(x, w):         # forward, the stash it keeps, backward seeded with 1
+        l, h, w_1 = loss_fwd(x, w)
+        d_x, = loss_bwd(h, w_1, np.float64(1.0))
+        return (l,), (d_x,)
+
+`NumpyProgram.fwd(*args)` returns (results, residuals), `.bwd(residuals, cotangents)` the
+gradients, `.grad(*args)` (results, gradients) with every seeded result's cotangent 1.
+"""
+from __future__ import annotations
+
+from ...ir.core import Module
+from ...ir.names import Namer, adjoint, identifier
+from ...ir.types import DTYPES
+from .codegen import RESERVED, compile_source, generate
+
+
+def _tuple(names):
+    return "(" + "".join(n + ", " for n in names) + ")" if len(names) != 1 else f"({names[0]},)"
+
+
+def driver_source(adj, name: str) -> str:
+    fwd, bwd = adj.fwd, adj.bwd
+    namer = Namer(RESERVED + (identifier(fwd.name), identifier(bwd.name), name),
+                  style=identifier)
+    params = [namer(a) for a in fwd.args]
+    results = [namer(r) for r in fwd.results[:adj.n_results]]
+    stash = [namer.fresh(a.hint) for a in bwd.args[:adj.n_residuals]]
+    seeds = [f"np.{DTYPES[fwd.results[k].type.dtype]}(1.0)" for k in adj.seeded]
+    grads = [namer.fresh(adjoint(fwd.args[i].hint)) for i in adj.wrt]
+    lhs = ", ".join(results + stash) + ("," if len(results + stash) == 1 else "")
+    return "\n".join([
+        f"def {name}({', '.join(params)}):",
+        "    # forward pass: the results, and the stash the backward pass reads"
+        + (f" ({', '.join(stash)})" if stash else ""),
+        f"    {lhs} = {identifier(fwd.name)}({', '.join(params)})",
+        "    # backward pass, seeded with a cotangent of 1 for the differentiated result",
+        f"    {', '.join(grads)}{',' if len(grads) == 1 else ''} = "
+        f"{identifier(bwd.name)}({', '.join(stash + seeds)})",
+        f"    return {_tuple(results)}, {_tuple(grads)}",
+    ])
+
+
+class NumpyProgram:
+    def __init__(self, adj, name: str):
+        module = Module()
+        for f in (adj.fwd, adj.bwd):
+            if f.module is None:
+                module.add(f)
+        self.adj = adj
+        self.name = identifier(name + "_grad")
+        self.source = generate(adj.fwd, adj.bwd, epilogue=driver_source(adj, self.name))
+        ns = compile_source(self.source, name)
+        self._fwd = ns[identifier(adj.fwd.name)]
+        self._bwd = ns[identifier(adj.bwd.name)]
+        self._grad = ns[self.name]
+
+    def fwd(self, *args):
+        out = self._fwd(*args)
+        out = out if len(self.adj.fwd.results) != 1 else (out,)
+        return out[:self.adj.n_results], out[self.adj.n_results:]
+
+    def bwd(self, residuals, cotangents):
+        out = self._bwd(*residuals, *cotangents)
+        return out if len(self.adj.bwd.results) != 1 else (out,)
+
+    def grad(self, *args):
+        return self._grad(*args)
