@@ -38,13 +38,13 @@ def trace(f, *args, **kwargs):
     from .calls import _closure_of
     from .interpreter import Session, build_function
     from .source import code_of
+    prefix = ()
     if isinstance(f, types.MethodType):
-        args = (f.__self__,) + args
-        f = f.__func__
+        prefix, f = (f.__self__,), f.__func__
     if not isinstance(f, types.FunctionType):
         raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
     code = code_of(f)
-    sig = Signature(inspect.signature(f), f.__name__)
+    sig = Signature(inspect.signature(f), f.__name__, prefix)
     params, _, key = sig.describe(args, kwargs)
     cache = _CACHE.setdefault(f, {})
     if key in cache:

@@ -128,3 +128,49 @@ def mutates_params(fn) -> bool:
                     and n.func.attr in MUTATING_METHODS and root_name(n.func.value) in params:
                 return True
     return False
+
+
+def _stored(targets) -> set:
+    return {n.id for t in targets for n in ast.walk(t)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def exposed_reads(stmts, assigned=frozenset()) -> tuple[set, set]:
+    """(names a block may read before assigning them, names surely assigned after it). A loop's
+    exposed reads are what its next iteration reads from the previous one."""
+    reads, assigned = set(), set(assigned)
+    for s in stmts:
+        if isinstance(s, ast.If):
+            reads |= loaded_names([s.test]) - assigned
+            r1, a1 = exposed_reads(s.body, assigned)
+            r2, a2 = exposed_reads(s.orelse, assigned)
+            reads |= r1 | r2
+            assigned = a1 & a2
+        elif isinstance(s, ast.For):
+            reads |= loaded_names([s.iter]) - assigned
+            r1, _ = exposed_reads(s.body, assigned | _stored([s.target]))
+            r2, _ = exposed_reads(s.orelse, assigned)
+            reads |= r1 | r2
+        elif isinstance(s, ast.While):
+            reads |= loaded_names([s.test]) - assigned
+            r1, _ = exposed_reads(s.body, assigned)
+            r2, _ = exposed_reads(s.orelse, assigned)
+            reads |= r1 | r2
+        elif isinstance(s, (ast.Assign, ast.AnnAssign)):
+            targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+            reads |= loaded_names([s.value] if s.value is not None else []) - assigned
+            reads |= loaded_names(targets) - assigned      # x[i] = v reads x and i
+            assigned |= _stored(targets)
+        elif isinstance(s, ast.AugAssign):
+            reads |= (loaded_names([s.value, s.target]) | {root_name(s.target)}) - assigned
+            assigned |= _stored([s.target])
+        elif isinstance(s, ast.FunctionDef):
+            reads |= loaded_names(s.args.defaults + [d for d in s.args.kw_defaults if d]) \
+                - assigned
+            assigned.add(s.name)
+        elif isinstance(s, (ast.Import, ast.ImportFrom)):
+            assigned |= {(a.asname or a.name).split(".")[0] for a in s.names}
+        else:
+            reads |= loaded_names([s]) - assigned
+    reads.discard(None)
+    return reads, assigned

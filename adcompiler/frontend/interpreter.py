@@ -17,6 +17,7 @@ Contract:
 """
 from __future__ import annotations
 
+import ast
 import builtins
 from dataclasses import dataclass
 
@@ -83,6 +84,20 @@ def _loads(stmt) -> set:
     hit = _LOADS.get(id(stmt))
     if hit is None or hit[0] is not stmt:
         hit = _LOADS[id(stmt)] = (stmt, analysis.loaded_names([stmt]))
+    return hit[1]
+
+
+_CARRIED: dict = {}
+
+
+def _carried_reads(loop) -> set:
+    """What a loop's next iteration may read from this one (its test is re-evaluated too)."""
+    hit = _CARRIED.get(id(loop))
+    if hit is None or hit[0] is not loop:
+        reads = analysis.exposed_reads(loop.body)[0]
+        if isinstance(loop, ast.While):
+            reads |= analysis.loaded_names([loop.test])
+        hit = _CARRIED[id(loop)] = (loop, reads)
     return hit[1]
 
 
@@ -165,7 +180,7 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, ControlMixin, CallsMixi
                 for s in stmts[k + 1:]:
                     live |= _loads(s)
         for loop in self.frame.loops:
-            live |= _loads(loop)
+            live |= _carried_reads(loop)
         return live
 
     def run_frame(self, frame: Frame):

@@ -35,16 +35,17 @@ def _typed(treedef):
 
 
 class Signature:
-    def __init__(self, pysig, name: str):
+    def __init__(self, pysig, name: str, prefix=()):
         self.pysig = pysig
         self.name = name
+        self.prefix = tuple(prefix)     # a bound method's `self`
         self.result = None          # the traced return value (Traced leaves are the outputs)
 
     def describe(self, args, kwargs):
         """(params: name -> pytree with Spec leaves, runtime leaves, key)."""
         from .interpreter import Spec
         try:
-            bound = self.pysig.bind(*args, **kwargs)
+            bound = self.pysig.bind(*self.prefix, *args, **kwargs)
         except TypeError as e:
             raise TraceError(f"{self.name}(): {e}") from None
         supplied = set(bound.arguments)

@@ -1,0 +1,186 @@
+"""Calls to user functions (specialised into IR functions or inlined), nested defs, closures,
+lambdas, builtins and the `__adcompiler_trace__` hook."""
+import math
+
+import numpy as np
+import numpy as xp
+import pytest
+
+import adcompiler
+from fecheck import check, ops, rand
+
+SCALE = 0.5
+
+
+def dense(x, layer, act=True):
+    y = x @ layer["w"] + layer["b"]
+    return np.tanh(y) if act else y
+
+
+def two_results(x):
+    return x * 2, {"shape": x.shape, "sum": x.sum(), "kind": "double"}
+
+
+def mlp(x, layers):
+    for layer in layers[:-1]:
+        x = dense(x, layer)
+    return dense(x, layers[-1], act=False) * SCALE
+
+
+def test_identical_layers_share_one_callee():
+    layers = [{"w": rand(3, 3), "b": rand(3)} for _ in range(3)]
+    fn = check(mlp, rand(2, 3), layers)
+    text = str(fn)
+    assert text.count("func @dense(") == 1 and text.count("func @dense_1(") == 1
+    assert text.count("call @dense(") == 2 and text.count("call @dense_1(") == 1
+
+
+def test_callee_results_mix_tensors_and_statics():
+    def f(x):
+        y, info = two_results(x)
+        return y + info["sum"] * info["shape"][0], info["kind"]
+    fn = check(f, rand(3))
+    assert "call @two_results" in str(fn)
+
+
+def test_module_alias_and_math_on_statics():
+    def f(x):
+        d = x.shape[-1]
+        return xp.exp(x) / math.sqrt(d) + math.pi
+    check(f, rand(2, 4))
+
+
+def test_nested_def_closing_over_traced_value_is_inlined():
+    def f(x, w):
+        def scaled(v):
+            return v * w
+        return scaled(x) + scaled(x * 2)
+    fn = check(f, rand(3), rand(3))
+    assert "call" not in ops(fn)
+
+
+def test_nested_def_without_traced_closure_is_a_callee():
+    def f(x, n):
+        def act(v):
+            return np.maximum(v, 0) * n
+        return act(x) + act(x + 1)
+    fn = check(f, rand(3), 3)
+    assert ops(fn).count("call") == 2 and len(fn.callees()) == 1
+
+
+def test_lambdas_and_map():
+    def f(x):
+        sq = lambda v: v * v  # noqa: E731
+        return sq(x), list(map(sq, [x, x + 1])), sorted([3, 1, 2], key=lambda k: -k)
+    check(f, rand(2))
+
+
+def test_default_static_arguments_and_keywords():
+    def norm(x, eps=1e-5, axis=-1):
+        return x / np.sqrt((x * x).mean(axis=axis, keepdims=True) + eps)
+
+    def f(x):
+        return norm(x), norm(x, axis=0), norm(x, eps=0.1)
+    fn = check(f, rand(2, 3))
+    assert len(fn.callees()) == 3
+
+
+def test_star_args_and_kwargs():
+    def g(*xs, **kw):
+        return sum(xs) * kw["k"]
+
+    def f(a, b):
+        args = (a, b)
+        return g(*args, k=2), g(a, **{"k": 3})
+    check(f, rand(2), rand(2))
+
+
+def test_callee_mutating_its_argument_is_inlined_with_numpy_aliasing():
+    def zero_first(v):
+        v[0] = 0.0
+
+    def f(x):
+        zero_first(x)
+        return x
+    fn = check(f, rand(3))
+    assert "call" not in ops(fn)
+
+
+def test_static_recursion():
+    def power(x, n):
+        return x if n == 1 else x * power(x, n - 1)
+    check(lambda x: power(x, 4), rand(3))
+
+
+def test_builtins():
+    def f(x, xs):
+        return (len(x), abs(-np.sum(x)), min(np.sum(x), 0.5), max(x[0], x[1], x[2]),
+                sum([x, x]), isinstance(x, np.ndarray), isinstance(np.sum(x), float),
+                list(range(3)), tuple(x[:2]), float(np.sum(x)), abs(-2), max([1, 5, 2]),
+                round(2.6), list(reversed(xs)))
+    check(f, rand(3), [rand(2), rand(2)])
+
+
+def test_print_runs_at_trace_time(capsys):
+    def f(x):
+        print("shape", x.shape)
+        return x
+    adcompiler.trace(f, rand(2))
+    assert "shape (2,)" in capsys.readouterr().out
+
+
+class StopGradient:
+    """A stand-in for the autodiff hook: emits `astype` to its own dtype via ctx."""
+
+    calls = []
+
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        (x,) = args
+        self.calls.append(ctx.loc)
+        assert ctx.is_traced(x) and isinstance(x, ctx.Traced)
+        return ctx.emit("neg", ctx.emit("neg", x))
+
+    def __call__(self, x):
+        return x
+
+
+stop = StopGradient()
+
+
+def test_trace_hook_gets_the_context():
+    def f(x):
+        return stop(x) * 2
+    fn = check(f, rand(3))
+    assert ops(fn).count("neg") == 2
+    assert stop.calls[-1][1] == f.__code__.co_firstlineno + 1
+
+
+class Declared:
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        fn, operands, rebuild = ctx.function(lambda v: np.tanh(v) * 2, *args)
+        op = ctx.builder.emit("call", operands, {"callee": fn.name},
+                              result_types=fn.result_types)
+        return rebuild(op.results)
+
+    def __call__(self, x):
+        return np.tanh(x) * 2
+
+
+def test_trace_hook_can_build_a_separate_function():
+    declared = Declared()
+
+    def f(x):
+        return declared(x) + 1
+    fn = check(f, rand(3))
+    assert "call" in ops(fn)
+
+
+def test_bound_methods_and_static_objects():
+    class Model:
+        def __init__(self):
+            self.n_head = 2
+
+        def heads(self, x):
+            return x.reshape(x.shape[0], self.n_head, -1)
+    m = Model()
+    check(m.heads, rand(3, 4))

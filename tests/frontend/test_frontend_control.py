@@ -1,0 +1,316 @@
+"""if/for/while on static and run-time values, loops over parameter lists, comprehensions."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, ops, rand
+
+
+def static_if(x, mode):
+    if mode == "relu":
+        y = np.maximum(x, 0)
+    elif mode == "tanh":
+        y = np.tanh(x)
+    else:
+        y = x
+    return y * 2 if x.ndim == 1 else y
+
+
+@pytest.mark.parametrize("mode", ["relu", "tanh", "id"])
+def test_static_if_is_resolved_at_trace_time(mode):
+    fn = check(static_if, rand(4), mode)
+    assert "if" not in ops(fn)
+
+
+def runtime_if(x, w):
+    s = np.sum(x * w)
+    y = x
+    if s > 0:
+        y = x * 2
+        z = np.exp(x)
+    elif s > -1:
+        z = x
+    else:
+        y = -x
+        z = x * s
+    return y + z
+
+
+@pytest.mark.parametrize("sign", [1.0, -0.05, -1.0])
+def test_runtime_if_elif_else(sign):
+    x = np.abs(rand(4)) + 0.1
+    fn = check(runtime_if, x, sign * np.ones(4) / np.sum(x))
+    assert ops(fn).count("if") == 2
+
+
+def test_runtime_if_joins_python_literals_and_arrays():
+    def f(x):
+        if np.max(x) > 0:
+            a, b = 1.0, x
+        else:
+            a, b = np.float64(2.0), x * 0
+        return a * b, b
+    check(f, rand(3))
+    check(f, -np.abs(rand(3)))
+
+
+def test_conditional_expression():
+    def f(x):
+        y = x * 2 if np.sum(x) > 0 else x - 1
+        k = 3 if x.shape[0] > 2 else 4
+        return y * k
+    check(f, rand(3))
+    check(f, -np.abs(rand(3)))
+
+
+def test_return_inside_runtime_if_takes_the_rest_of_the_function():
+    def f(x):
+        if np.sum(x) > 0:
+            return x * 2, 1
+        y = x + 1
+        if np.min(y) > 0:
+            return y, 2
+        return -y, 3
+    for x in (np.abs(rand(3)), -np.abs(rand(3)) * 0.1, -np.abs(rand(3)) - 2):
+        check(f, x)
+
+
+def test_variable_from_one_branch_read_later_is_an_error():
+    def f(x):
+        if np.sum(x) > 0:
+            y = x
+        return y
+    with pytest.raises(adcompiler.TraceError, match=r"only one branch.*line") as e:
+        adcompiler.trace(f, rand(3))
+    assert "test_frontend_control.py" in str(e.value) and "'y'" in str(e.value)
+
+
+def test_variable_from_one_branch_not_read_later_is_fine():
+    def f(x):
+        if np.sum(x) > 0:
+            tmp = x * 2
+            x = tmp + 1
+        return x
+    check(f, rand(3))
+
+
+def scan(xs, n):
+    h = np.zeros(xs.shape[1])
+    total = 0.0
+    for i in range(n):
+        h = np.tanh(h + xs[i])
+        total = total + np.sum(h)
+    return h, total
+
+
+def test_for_with_runtime_trip_count():
+    fn = check(scan, rand(6, 3), np.int64(4))
+    assert "for" in ops(fn)
+    fn0 = check(scan, rand(6, 3), np.int64(0))
+    assert fn0 is fn          # same signature: cached
+
+
+def test_for_with_static_trip_count_is_a_loop():
+    def f(x):
+        acc = x
+        for _ in range(5):
+            acc = acc * 0.5 + x
+        return acc
+    fn = check(f, rand(3))
+    assert ops(fn).count("for") == 1 and ops(fn).count("mul") == 1
+
+
+def test_runtime_range_with_start_and_step():
+    def f(x, a, b):
+        s = 0.0
+        for i in range(a, b, 2):
+            s = s + x[i] * i
+        t = 0.0
+        for j in range(b, a, -1):
+            t = t + x[j]
+        return s, t
+    check(f, rand(8), np.int64(1), np.int64(6))
+    check(f, rand(8), np.int64(5), np.int64(2))
+
+
+def test_for_needing_a_static_index_is_unrolled():
+    def f(x, params):
+        for i in range(3):
+            x = x * params[f"w{i}"]
+        return x
+    fn = check(f, rand(3), {"w0": rand(3), "w1": rand(3), "w2": rand(3)})
+    assert "for" not in ops(fn) and ops(fn).count("mul") == 3
+
+
+def test_for_over_static_list_enumerate_zip_is_unrolled():
+    def f(x, layers):
+        outs = []
+        for k, layer in enumerate(layers):
+            x = np.tanh(x @ layer["w"] + layer["b"]) if k < 2 else x @ layer["w"]
+            outs.append(x)
+        s = 0.0
+        for a, b in zip(outs, outs[1:]):
+            s = s + np.sum(a * b)
+        return x, s, len(outs)
+    layers = [{"w": rand(3, 3), "b": rand(3)} for _ in range(3)]
+    fn = check(f, rand(2, 3), layers)
+    assert "for" not in ops(fn)
+
+
+def test_for_over_array_rows():
+    def f(X):
+        acc = np.zeros(X.shape[1])
+        for row in X:
+            acc = acc + row * row
+        first = [r.sum() for r in X[:2]]
+        return acc, first
+    fn = check(f, rand(4, 3))
+    assert "for" in ops(fn)
+
+
+def test_loop_variable_changing_dtype_is_promoted():
+    def f(x, n):
+        acc = 0
+        for i in range(n):
+            acc = acc + x[i]
+        return acc
+    check(f, rand(4, dtype=np.float32), np.int64(3))
+
+
+def test_loop_body_growing_a_list_is_unrolled():
+    def f(x):
+        hs = []
+        for i in range(3):
+            x = x * 2
+            hs.append(x)
+        return np.stack(hs)
+    fn = check(f, rand(2))
+    assert "for" not in ops(fn)
+
+
+def test_loop_local_read_after_static_loop_is_unrolled():
+    def f(x):
+        for i in range(3):
+            y = x * i
+        return y, i
+    check(f, rand(2))
+
+
+def test_loop_local_read_after_runtime_loop_is_an_error():
+    def f(x, n):
+        for i in range(n):
+            y = x * 2
+        return y
+    with pytest.raises(adcompiler.TraceError, match="only inside the for loop"):
+        adcompiler.trace(f, rand(2), np.int64(2))
+
+
+def test_nested_loops_and_if_in_loop():
+    def f(x, n):
+        acc = np.zeros_like(x)
+        for i in range(n):
+            for j in range(3):
+                if x[j] > 0:
+                    acc = acc + x * j
+                else:
+                    acc = acc - 1
+            acc = acc * 0.5
+        return acc
+    fn = check(f, rand(4), np.int64(3))
+    assert ops(fn).count("for") == 2 and ops(fn).count("if") == 1
+
+
+def test_while_with_runtime_condition():
+    def f(x):
+        y = x
+        steps = 0
+        while np.sum(y) < 100.0:
+            y = y * 1.5 + 0.1
+            steps = steps + 1
+        return y, steps
+    fn = check(f, np.abs(rand(3)) + 0.1)
+    assert "while" in ops(fn)
+
+
+def test_while_with_static_condition_runs_at_trace_time():
+    def f(x):
+        k = 0
+        while k < 3:
+            x = x * 2
+            k += 1
+        return x
+    fn = check(f, rand(2))
+    assert "while" not in ops(fn)
+
+
+def test_while_peels_until_the_test_is_runtime():
+    def f(x):
+        err = 1.0
+        while err > 1e-3:
+            x = 0.5 * (x + 2.0 / x)
+            err = np.abs(x * x - 2.0)
+        return x
+    check(f, np.array(3.0))
+
+
+def test_break_and_continue_in_unrolled_loops():
+    def f(x):
+        for i in range(10):
+            if i % 2:
+                continue
+            if i > 5:
+                break
+            x = x + i
+        else:
+            x = x * 100
+        return x
+    check(f, rand(2))
+
+
+def test_break_in_runtime_loop_is_an_error():
+    def f(x, n):
+        for i in range(n):
+            x = x * 2
+            if i > 3:
+                break
+        return x
+    with pytest.raises(adcompiler.TraceError, match="break") as e:
+        adcompiler.trace(f, rand(2), np.int64(5))
+    assert "test_frontend_control.py" in str(e.value)
+
+
+def test_break_under_runtime_condition_is_an_error():
+    def f(x):
+        for i in range(3):
+            if np.sum(x) > 10:
+                break
+            x = x * 2
+        return x
+    with pytest.raises(adcompiler.TraceError, match="break/continue under a run-time"):
+        adcompiler.trace(f, rand(2))
+
+
+def test_comprehensions():
+    def f(x, params):
+        ys = [x * w for w in params if w.shape[0] == 3]
+        d = {k: np.sum(v) for k, v in zip("abc", ys)}
+        sq = sum(y * y for y in ys)
+        return ys, d, sq, [i * i for i in range(4) if i != 2], max(np.sum(y) for y in ys)
+    check(f, rand(3), [rand(3), rand(3), rand(3)])
+
+
+def test_loop_over_parameter_list_with_data_dependent_if():
+    """The new-user scenario: a loop over a list of layers and an `if` on the data."""
+    def model(x, layers):
+        h = x
+        for layer in layers:
+            h = h @ layer["w"] + layer["b"]
+            if np.mean(h) > 0:
+                h = np.tanh(h)
+            else:
+                h = np.maximum(h, 0.0)
+        return np.sum(h ** 2)
+    layers = [{"w": rand(3, 3), "b": rand(3)} for _ in range(3)]
+    fn = check(model, rand(2, 3), layers)
+    assert ops(fn).count("if") == 3
+    check(model, -np.abs(rand(2, 3)), layers)

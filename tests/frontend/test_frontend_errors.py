@@ -1,0 +1,250 @@
+"""Errors users see: one UnsupportedSyntax listing every unsupported construct with its line,
+and TraceErrors naming the file, line and construct. Never an internal traceback."""
+import numpy as np
+import pytest
+
+import adcompiler
+from adcompiler import TraceError, UnsupportedSyntax
+from fecheck import rand
+
+FILE = "test_frontend_errors.py"
+G = 1
+
+
+def uses_yield(x):
+    yield x
+
+
+def uses_try(x):
+    try:
+        return x
+    except ValueError:
+        return x
+
+
+def uses_with(x):
+    with open("f") as fh:
+        return fh
+
+
+def uses_class(x):
+    class A:
+        pass
+    return x
+
+
+def uses_global(x):
+    global G
+    return x
+
+
+def uses_nonlocal(x):
+    def inner():
+        nonlocal x
+    return x
+
+
+def uses_del(x):
+    y = x
+    del y
+    return x
+
+
+async def uses_async(x):
+    return x
+
+
+def uses_await(x):
+    async def inner():
+        await x
+    return x
+
+
+def uses_match(x):
+    match x:
+        case _:
+            return x
+
+
+def uses_walrus(x):
+    if (y := x) is not None:
+        return y
+
+
+def uses_set(x):
+    return {1, 2}
+
+
+def uses_setcomp(x):
+    return {i for i in range(3)}
+
+
+def uses_genexp(x):
+    g = (i for i in range(3))
+    return g
+
+
+def uses_attribute_store(x):
+    x.flags = 1
+    return x
+
+
+def uses_decorator(x):
+    @staticmethod
+    def inner():
+        return 1
+    return x
+
+
+@pytest.mark.parametrize("f,construct,offset", [
+    (uses_yield, "yield", 1), (uses_try, "try", 1), (uses_with, "with", 1),
+    (uses_class, "class", 1), (uses_global, "global", 1), (uses_nonlocal, "nonlocal", 2),
+    (uses_del, "del", 2), (uses_async, "async def", 0), (uses_await, "await", 2),
+    (uses_match, "match", 1), (uses_walrus, "walrus (:=)", 1), (uses_set, "set literal", 1),
+    (uses_setcomp, "set comprehension", 1), (uses_genexp, "generator expression outside a call", 1),
+    (uses_attribute_store, "attribute assignment", 1),
+    (uses_decorator, "decorator on a nested function", 2),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_each_unsupported_construct(f, construct, offset):
+    line = f.__code__.co_firstlineno + offset
+    with pytest.raises(UnsupportedSyntax) as e:
+        adcompiler.trace(f, rand(2))
+    expected = f"'{construct}' at {FILE}:{line}"
+    assert str(e.value) == expected or (construct == "await" and expected in str(e.value))
+    assert e.value.__cause__ is None and e.value.__context__ is None
+
+
+def many_problems(x):
+    try:
+        y = x
+    finally:
+        pass
+    del y
+    s = {1}
+    with open("x"):
+        pass
+    return x
+
+
+def test_several_problems_are_listed_together():
+    first = many_problems.__code__.co_firstlineno
+    with pytest.raises(UnsupportedSyntax) as e:
+        adcompiler.trace(many_problems, rand(2))
+    msg = str(e.value)
+    assert msg.startswith("4 unsupported constructs:")
+    for construct, off in [("try", 1), ("del", 5), ("set literal", 6), ("with", 7)]:
+        assert f"'{construct}' at {FILE}:{first + off}" in msg
+    assert [p[0] for p in e.value.problems] == ["try", "del", "set literal", "with"]
+
+
+def unsupported_in_callee(x):
+    return uses_class(x)
+
+
+def test_unsupported_syntax_in_a_callee():
+    with pytest.raises(UnsupportedSyntax, match=rf"'class' at {FILE}:"):
+        adcompiler.trace(unsupported_in_callee, rand(2))
+
+
+def bad_shapes(x, w):
+    h = np.tanh(x)
+    y = h @ w
+    return y
+
+
+def test_bad_shapes_name_line_and_construct():
+    with pytest.raises(TraceError) as e:
+        adcompiler.trace(bad_shapes, rand(2, 3), rand(4, 5))
+    line = bad_shapes.__code__.co_firstlineno + 2
+    msg = str(e.value)
+    assert msg.startswith(f"{FILE}:{line}: matmul: inner dimensions differ")
+    assert msg.endswith("(in 'h @ w')")
+    assert e.value.loc[1] == line and e.value.construct == "h @ w"
+    assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def test_broadcast_error():
+    with pytest.raises(TraceError, match=r"do not broadcast.*\(in 'x \+ y'\)"):
+        adcompiler.trace(lambda x, y: x + y, rand(3), rand(4))
+
+
+def test_undefined_name():
+    def f(x):
+        return x * undefined_thing  # noqa: F821
+    with pytest.raises(TraceError, match=r"name 'undefined_thing' is not defined"):
+        adcompiler.trace(f, rand(2))
+
+
+def test_local_read_before_assignment():
+    def f(x):
+        y = z + 1  # noqa: F821
+        z = 2
+        return x * y
+    with pytest.raises(TraceError, match=r"local variable 'z' is read before it is assigned"):
+        adcompiler.trace(f, rand(2))
+
+
+def test_static_value_needed():
+    def f(x):
+        n = np.sum(x)
+        return x.reshape(n, -1)
+    with pytest.raises(TraceError, match=r"compile-time.*\(in 'x.reshape\(n, -1\)'\)"):
+        adcompiler.trace(f, rand(4))
+
+
+def test_data_dependent_shapes():
+    with pytest.raises(TraceError, match="data-dependent"):
+        adcompiler.trace(lambda x: np.where(x > 0), rand(3))
+    with pytest.raises(TraceError, match=r"np\.where"):
+        adcompiler.trace(lambda x: x[x > 0], rand(3))
+
+
+def test_wrong_number_of_arguments_to_numpy():
+    with pytest.raises(TraceError, match=r"np\.sum.*unexpected keyword argument 'where'"):
+        adcompiler.trace(lambda x: np.sum(x, where=x > 0), rand(3))
+
+
+def test_array_truth_value():
+    def f(x):
+        if x > 0:
+            return x
+        return -x
+    with pytest.raises(TraceError, match="ambiguous"):
+        adcompiler.trace(f, rand(3))
+
+
+def test_static_exception_is_reported():
+    def f(x, params):
+        return x * params["missing"]
+    with pytest.raises(TraceError, match=r"KeyError: 'missing'.*params\['missing'\]"):
+        adcompiler.trace(f, rand(2), {"w": rand(2)})
+
+
+def test_raise_while_tracing():
+    def f(x):
+        if x.shape[0] != 3:
+            raise ValueError("need 3")
+        return x
+    with pytest.raises(TraceError, match="ValueError: need 3"):
+        adcompiler.trace(f, rand(2))
+
+
+def test_return_in_runtime_if_inside_loop():
+    def f(x, n):
+        for i in range(n):
+            if np.sum(x) > 0:
+                return x
+            x = x - 1
+        return x
+    with pytest.raises(TraceError, match="return"):
+        adcompiler.trace(f, rand(2), np.int64(3))
+
+
+def test_tracing_a_non_function():
+    with pytest.raises(TraceError, match="Python function"):
+        adcompiler.trace(np.sum, rand(2))
+
+
+def test_errors_are_adcompiler_errors():
+    assert issubclass(TraceError, adcompiler.AdcompilerError)
+    assert issubclass(UnsupportedSyntax, adcompiler.AdcompilerError)

@@ -1,0 +1,97 @@
+"""Pytree arguments and results, specialisation on the argument signature, the trace cache."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, rand
+
+
+def pytree_fn(params, x):
+    out = {}
+    for name, p in params["layers"].items():
+        out[name] = x @ p["w"]
+    first = params["pair"][0]
+    keys = list(params["layers"].keys())
+    vals = [v["w"].sum() for v in params["layers"].values()]
+    return out, (first * 2, params["pair"][1]), keys, vals, params["n"]
+
+
+def test_nested_containers_in_and_out():
+    params = {"layers": {"a": {"w": rand(2, 2)}, "b": {"w": rand(2, 3)}},
+              "pair": (rand(2), "tag"), "n": 3}
+    fn = check(pytree_fn, params, rand(2))
+    assert [a.hint for a in fn.args] == ["params.layers.a.w", "params.layers.b.w",
+                                         "params.pair.0", "x"]
+
+
+def test_container_literals_and_unpacking():
+    def f(x):
+        a, (b, c), *rest = x[0], (x[1], x[2]), x[3], x[4]
+        t = (a, b)
+        lst = [c, *rest]
+        d = {"t": t, **{"lst": lst}}
+        first, *_ = lst
+        return d, first
+    check(f, rand(5, 2))
+
+
+def test_list_append_during_tracing():
+    def f(x):
+        hs = []
+        for k in range(3):
+            hs.append(x * k)
+        hs.extend([x])
+        return np.concatenate(hs)
+    check(f, rand(2))
+
+
+def test_specialisation_and_cache():
+    def f(x, n, mode="a"):
+        return x * n if mode == "a" else x - n
+    x = rand(3)
+    a = adcompiler.trace(f, x, 2)
+    assert adcompiler.trace(f, rand(3), 2) is a                 # same signature: cached
+    assert adcompiler.trace(f, x, 3) is not a                   # static value differs
+    assert adcompiler.trace(f, x, 2, mode="b") is not a
+    assert adcompiler.trace(f, x.astype(np.float32), 2) is not a
+    assert adcompiler.trace(f, rand(4), 2) is not a
+    assert adcompiler.trace(f, x, True) is not a                # True and 1 differ
+
+
+def test_python_float_and_numpy_scalar_arguments_are_runtime():
+    def f(x, a, b):
+        return x * a + b
+    fn = check(f, rand(2, dtype=np.float32), 0.5, np.float32(2.0))
+    assert [str(v.type) for v in fn.args] == ["f32[2]", "f64[]", "f32[]"]
+
+
+def test_defaults_are_static():
+    def f(x, eps=1e-3):
+        return x + eps
+    fn = check(f, rand(2))
+    assert len(fn.args) == 1
+
+
+def test_evaluate_rejects_other_signatures():
+    def f(x):
+        return x * 2
+    fn = adcompiler.trace(f, rand(3))
+    with pytest.raises(adcompiler.TraceError, match="do not match"):
+        adcompiler.evaluate(fn, rand(4))
+
+
+def test_unsupported_argument_dtype():
+    with pytest.raises(adcompiler.TraceError, match=r"argument x has dtype uint8"):
+        adcompiler.trace(lambda x: x, np.zeros(3, np.uint8))
+
+
+def test_scalar_results_are_scalars():
+    def f(x, lr):
+        return np.sum(x), lr * 2, x.shape[0], np.sum(x) > 0, None
+    check(f, rand(3), 0.25)
+
+
+def test_integer_and_bool_arrays_are_data():
+    def f(tokens, mask):
+        return tokens * 2, np.where(mask, tokens, -1), np.sum(mask)
+    check(f, np.array([1, 5, 3]), np.array([True, False, True]))
