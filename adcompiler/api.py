@@ -189,6 +189,37 @@ class GradFunction:
             return value, g
         return g, value[1]
 
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        """Called inside traced code (grad of grad, a gradient step inside a traced
+        function): differentiate the IR of `fun` and call its forward and backward functions
+        from the IR being built, so the result can be differentiated again."""
+        ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)
+        pysig = inspect.signature(self.fun)
+        single, names = self._wrt_names(pysig)
+        bound = pysig.bind(*args, **kwargs)
+        ranges, start = {}, 0
+        for pname in pysig.parameters:
+            n = len(flatten(bound.arguments[pname], ctx.is_traced)[0]) \
+                if pname in bound.arguments else 0
+            ranges[pname] = (start, n)
+            start += n
+        leaves = [i for n in names for i in range(ranges[n][0], sum(ranges[n]))]
+        if not leaves or any(not ir_fn.args[i].type.is_float for i in leaves):
+            raise ctx.error(f"cannot differentiate {self.fun.__name__} with respect to "
+                            f"{', '.join(names)}: gradients need float arrays")
+        if ir_fn.results[0].type.rank != 0 or not ir_fn.results[0].type.is_float:
+            raise ctx.error(f"grad needs {self.fun.__name__} to return a float scalar")
+        adj = differentiate(ir_fn, leaves, seeded=(0,))
+        results, residuals = _call_forward(ctx, adj, operands)
+        seed = ctx.builder.op("constant", value=1.0, dtype=results[0].type.dtype)
+        grads = iter(_call_backward(ctx, adj, residuals, [seed]))
+        per_arg = tuple(_traced_grad_tree(bound.arguments[n], grads, ctx) for n in names)
+        g = per_arg[0] if single else per_arg
+        if not self.with_value and not self.has_aux:
+            return g
+        value = rebuild(results)
+        return (value, g) if self.with_value else (g, value[1])
+
     def _compiled(self, args, kwargs) -> _Compiled:
         if args or kwargs:
             return self._specialise(args, kwargs)
@@ -212,6 +243,37 @@ class GradFunction:
 
 def _is_float_leaf(leaf) -> bool:
     return isinstance(leaf, float) or np.issubdtype(np.asarray(leaf).dtype, np.floating)
+
+
+def _unique_name(module, name):
+    k, out = 0, name
+    while out in module.functions:
+        k += 1
+        out = f"{name}_{k}"
+    return out
+
+
+def _call_forward(ctx, adj, operands):
+    """Add the adjoint's functions to the module being traced; call the forward one."""
+    for f in (adj.fwd, adj.bwd):
+        f.name = _unique_name(ctx.module, f.name)
+        ctx.module.add(f)
+    call = ctx.builder.emit("call", operands, {"callee": adj.fwd.name},
+                            result_types=adj.fwd.result_types,
+                            hints=[r.hint for r in adj.fwd.results])
+    return call.results[:adj.n_results], call.results[adj.n_results:]
+
+
+def _call_backward(ctx, adj, residuals, seeds):
+    call = ctx.builder.emit("call", list(residuals) + list(seeds), {"callee": adj.bwd.name},
+                            result_types=adj.bwd.result_types,
+                            hints=[r.hint for r in adj.bwd.results])
+    return [ctx.wrap(g) for g in call.results]
+
+
+def _traced_grad_tree(arg, grads, ctx):
+    leaves, treedef = flatten(arg, ctx.is_traced)
+    return unflatten(_statics_to_none(treedef), [next(grads) for _ in leaves])
 
 
 def _grad_tree(arg, it, floats_only=False):
@@ -305,6 +367,47 @@ def vjp(fun, *args, backend=None, check_nans=True):
                      for a in args)
 
     return value, pullback
+
+
+class _TracedPullback:
+    """The pullback `vjp` returns inside traced code: calling it emits the backward call."""
+
+    def __init__(self, adj, residuals, args, out_types):
+        self.adj, self.residuals, self.args, self.out_types = adj, residuals, args, out_types
+
+    def __call__(self, cotangent):
+        raise AdcompilerError("a pullback made inside traced code can only be called there")
+
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        (cotangent,) = args
+        cts, _ = flatten(cotangent, lambda x: ctx.is_traced(x) or isinstance(x, (int, float)))
+        if len(cts) != len(self.out_types):
+            raise ctx.error(f"the cotangent has {len(cts)} arrays, the value has "
+                            f"{len(self.out_types)}")
+        seeds = []
+        for ct, t in zip(cts, self.out_types, strict=True):
+            if t.is_float:
+                v = ctx.value(ct, t.dtype)
+                if v.type.shape != t.shape:
+                    v = ctx.builder.op("broadcast_to", v, shape=t.shape)
+                seeds.append(v)
+        grads = iter(_call_backward(ctx, self.adj, self.residuals, seeds))
+        return tuple(_traced_grad_tree(a, grads, ctx) if flatten(a, ctx.is_traced)[0] else None
+                     for a in self.args)
+
+
+def _vjp_trace(ctx, args, kwargs):
+    fun, *fargs = args
+    ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
+    leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float]
+    seeded = tuple(k for k, r in enumerate(ir_fn.results) if r.type.is_float)
+    adj = differentiate(ir_fn, leaves, seeded)
+    results, residuals = _call_forward(ctx, adj, operands)
+    value = rebuild(results)
+    return value, _TracedPullback(adj, residuals, fargs, [r.type for r in ir_fn.results])
+
+
+vjp.__adcompiler_trace__ = _vjp_trace
 
 
 def _has_float(arg) -> bool:

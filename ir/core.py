@@ -130,11 +130,14 @@ class Function:
         stack = [self]
         while stack:
             for op in stack.pop().walk():
-                if (op.name == "call" and op.attrs["callee"] not in seen
-                        and op.attrs["callee"] in self.module.functions):   # else verify says
-                    f = self.module.functions[op.attrs["callee"]]
-                    seen[f.name] = f
-                    stack.append(f)
+                if op.name != "call":
+                    continue
+                # a custom derivative's backward function belongs to the program too
+                for name in (op.attrs["callee"], op.attrs.get("vjp")):
+                    if name and name not in seen and name in self.module.functions:
+                        f = self.module.functions[name]   # (an unknown one: verify says)
+                        seen[f.name] = f
+                        stack.append(f)
         return list(seen.values())
 
     def __str__(self):

@@ -186,10 +186,14 @@ class _Parser:
             op = getattr(self, "op_" + head)(lineno, rest, types, loc)
         elif head == "call":
             rest, types = self.split_types(rest)
-            cm = re.match(r"call @([\w.]+)\((.*)\)$", rest)
+            cm = re.match(r"call @([\w.]+)\(([^)]*)\)(?: \{(.*)\})?$", rest)
             if not cm:
                 self.error(lineno, f"bad call {text!r}")
-            op = Op("call", self.uses(cm.group(2), lineno), {"callee": cm.group(1)}, types, loc=loc)
+            attrs = {"callee": cm.group(1)}
+            for item in _split_top(cm.group(3) or ""):
+                k, _, v = item.partition("=")
+                attrs[k.strip()] = parse_attr_value(v)
+            op = Op("call", self.uses(cm.group(2), lineno), attrs, types, loc=loc)
             self.calls.append((op, lineno))
         else:
             op = self.generic(lineno, rest, loc)

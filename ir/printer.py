@@ -103,8 +103,11 @@ class _Printer:
             self.block(body, depth + 1)
             self.line(depth, "}")
         elif op.name == "call":
-            self.line(depth, f"{lhs}call @{op.attrs['callee']}({self.vs(op.operands)}){types}",
-                      op.loc)
+            extra = {k: v for k, v in op.attrs.items() if k != "callee"}
+            attrs = (" {" + ", ".join(f"{k}={format_attr(v)}" for k, v in extra.items()) + "}"
+                     if extra else "")
+            self.line(depth, f"{lhs}call @{op.attrs['callee']}({self.vs(op.operands)}){attrs}"
+                             f"{types}", op.loc)
         else:
             text = f"{lhs}{op.name}"
             if op.operands:

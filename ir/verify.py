@@ -114,6 +114,8 @@ class _Verifier:
                       f"parameters {_types(callee.args)}")
         if _types(op.results) != [str(t) for t in callee.result_types]:
             _fail(op, f"results do not match @{callee.name}'s results")
+        if "vjp" in op.attrs and op.attrs["vjp"] not in module.functions:
+            _fail(op, f"custom derivative @{op.attrs['vjp']} is not in the module")
 
 
 def verify(fn) -> None:

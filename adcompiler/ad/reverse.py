@@ -85,9 +85,10 @@ def _add_result(op: Op, type, hint) -> Value:
 class Reverser:
     """Accumulates adjoints while walking ops backwards, emitting through `b`."""
 
-    def __init__(self, b: Builder, active: set):
+    def __init__(self, b: Builder, active: set, module=None):
         self.b = b
         self.active = active
+        self.module = module
         self.adj: dict[Value, Value] = {}
 
     def contribute(self, v: Value, g):
@@ -108,7 +109,7 @@ class Reverser:
             if all(c is None for c in cts):
                 continue
             self.b.loc = op.loc
-            if op.name in ("if", "for", "while"):
+            if op.name in ("if", "for", "while", "call"):
                 getattr(self, "rev_" + op.name)(op, cts)
                 continue
             opdef = registry.get(op.name)
@@ -125,7 +126,7 @@ class Reverser:
     def sub_reverse(self, block: Block, ops, seeds):
         """Reverse `ops` (placed in `block`), seeding the given values; returns the adjoints
         of values defined outside `block` (the free values the ops read)."""
-        sub = Reverser(self.b, self.active)
+        sub = Reverser(self.b, self.active, self.module)
         with self.b.at(block):
             for v, s in seeds:
                 sub.contribute(v, s)
@@ -163,6 +164,20 @@ class Reverser:
                           regions=[block for block, _ in branches],
                           hints=[adjoint(v.hint) for v in keys])
         for v, g in zip(keys, new.results, strict=True):
+            self.contribute(v, g)
+
+    def rev_call(self, op: Op, cts):
+        """A call with a custom derivative: call its backward function."""
+        if "vjp" not in op.attrs:
+            raise NotImplementedError("plain calls are inlined before differentiation")
+        k = op.attrs.get("outputs", len(op.results))
+        seeds = [self.seed_or_zero(r, ct) for r, ct in zip(op.results[:k], cts[:k], strict=True)]
+        bwd = self.module.functions[op.attrs["vjp"]]
+        grads = self.b.emit("call", op.results[k:] + seeds, {"callee": bwd.name},
+                            result_types=bwd.result_types,
+                            hints=[adjoint(v.hint) for v in op.operands if v.type.is_float])
+        floats = [v for v in op.operands if v.type.is_float]
+        for v, g in zip(floats, grads.results, strict=True):
             self.contribute(v, g)
 
     def pristine(self, body: Block) -> Block:
@@ -256,7 +271,8 @@ class Reverser:
 def reverse(primal: Function, wrt, seeded=None) -> tuple[Function, Function]:
     """Split `primal` into (fwd, bwd) as the module docstring says; `seeded` lists the results
     that get a cotangent parameter (default: all). `primal` is not changed."""
-    fn = Function(primal.name, clone_block(primal.body, {}), loc=primal.loc)
+    fn = Function(primal.name, clone_block(primal.body, {}), loc=primal.loc,
+                  module=primal.module)
     wrt_args = [fn.args[i] for i in wrt]
     active = activity(fn, wrt_args)
     block = Block()
@@ -264,7 +280,7 @@ def reverse(primal: Function, wrt, seeded=None) -> tuple[Function, Function]:
     seeded = range(len(fn.results)) if seeded is None else seeded
     outs = [fn.results[k] for k in seeded]
     seeds = [Value(r.type, adjoint(r.hint)) for r in outs]
-    rev = Reverser(b, active)
+    rev = Reverser(b, active, primal.module)
     for r, s in zip(outs, seeds, strict=True):
         rev.contribute(r, s)
     rev.run(fn.body.ops)
@@ -287,7 +303,7 @@ def reverse(primal: Function, wrt, seeded=None) -> tuple[Function, Function]:
     for op in block.ops:
         bwd_body.append(op)
     replace_all(bwd_body, dict(zip(residuals + seeds, bwd_body.args, strict=True)))
-    bwd = Function(primal.name + "_bwd", bwd_body, loc=primal.loc)
+    bwd = Function(primal.name + "_bwd", bwd_body, loc=primal.loc, module=primal.module)
 
     fn.name = primal.name + "_fwd"
     fn.body.terminator.operands.extend(residuals)

@@ -5,7 +5,10 @@ so the builder is given them explicitly; backends and passes handle these ops by
 - `for %i in range(%n) carry(...)`: operands (trip count, initial carried values); one region
   with arguments (i64 index, carried values) ending in `yield` of the next carried values;
 - `while carry(...)`: regions (cond, body); cond ends in `condition %p`, body in `yield`;
-- `call @f(...)`: calls a function of the module; `return` ends a function.
+- `call @f(...)`: calls a function of the module; `return` ends a function. A call with a
+  custom derivative, `call @f(...) {vjp=f_bwd, outputs=k}`: its first k results are the
+  function's value, the rest residuals; AD calls `@f_bwd(residuals..., cotangents of the k
+  outputs...)`, which returns one gradient per float operand.
 """
 from .family import declare
 
@@ -21,7 +24,7 @@ def _no_results(types, attrs):
 declare("if", _explicit, arity=1, n_regions=2, kind="control")
 declare("for", _explicit, n_regions=1, kind="control")
 declare("while", _explicit, n_regions=2, kind="control")
-declare("call", _explicit, attrs=("callee",), kind="call")
+declare("call", _explicit, attrs=("callee", "vjp", "outputs"), kind="call")
 declare("yield", _no_results, kind="control")
 declare("condition", _no_results, arity=1, kind="control")
 declare("return", _no_results, kind="control")

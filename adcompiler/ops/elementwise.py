@@ -99,3 +99,5 @@ declare("where", _where, arity=3, kind="elementwise", vjp=_where_vjp,
         lower={"numpy": "np.where({0}, {1}, {2})"})
 declare("astype", lambda ts, a: [ts[0].with_dtype(a["dtype"])], attrs=("dtype",), arity=1,
         kind="elementwise", vjp=_astype_vjp, lower={"numpy": "{0}.astype({dtype})"})
+# the identity whose derivative is zero (adcompiler.stop_gradient)
+declare("stop_gradient", SAME, arity=1, kind="elementwise", nondiff=True, lower={"numpy": "{0}"})

@@ -1,7 +1,8 @@
 """Inlining of calls.
 
 Assumes: `fn` verifies (every callee is in `fn.module`). Guarantees: `fn` computes the same
-results and contains no `call` op, in any region: each call is replaced by a copy of the
+results and contains no `call` op but those with a custom derivative (`vjp` attribute, kept
+for the AD transform), in any region: each call is replaced by a copy of the
 callee's body (fresh values; operands bound to the call's arguments; source locations and
 name hints kept, so the user's names and lines survive), itself inlined first. The module
 keeps the callees, unchanged. A recursive call cannot be inlined and raises `TraceError`.
@@ -29,7 +30,7 @@ def _block(block: Block, remap: dict, module, stack: tuple) -> None:
         substitute(op, remap)
         for region in op.regions:
             _block(region, remap, module, stack)
-        if op.name != "call":
+        if op.name != "call" or "vjp" in op.attrs:   # AD must see a custom derivative
             i += 1
             continue
         name = op.attrs["callee"]

@@ -32,14 +32,14 @@ def driver_source(adj, name: str) -> str:
     stash = [namer.fresh(a.hint) for a in bwd.args[:adj.n_residuals]]
     seeds = [f"np.{DTYPES[fwd.results[k].type.dtype]}(1.0)" for k in adj.seeded]
     grads = [namer.fresh(adjoint(fwd.args[i].hint)) for i in adj.wrt]
-    lhs = ", ".join(results + stash) + ("," if len(results + stash) == 1 else "")
+    lhs = ", ".join(results + stash)    # a function of one result returns it bare
     return "\n".join([
         f"def {name}({', '.join(params)}):",
         "    # forward pass: the results, and the stash the backward pass reads"
         + (f" ({', '.join(stash)})" if stash else ""),
         f"    {lhs} = {identifier(fwd.name)}({', '.join(params)})",
         "    # backward pass, seeded with a cotangent of 1 for the differentiated result",
-        f"    {', '.join(grads)}{',' if len(grads) == 1 else ''} = "
+        f"    {', '.join(grads)} = "
         f"{identifier(bwd.name)}({', '.join(stash + seeds)})",
         f"    return {_tuple(results)}, {_tuple(grads)}",
     ])

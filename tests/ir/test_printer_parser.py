@@ -141,7 +141,7 @@ def elementwise_fn():
         mask = b.op("logical_and", mask, b.op(name, x, y), hint="mask")
     mask = b.op("logical_or", b.op("logical_not", mask), p, hint="mask")
     ints = b.op("add", b.op("floordiv", k, m), b.op("mod", k, m), hint="ints")
-    picked = b.op("where", p, acc, y, hint="picked")
+    picked = b.op("where", p, b.op("stop_gradient", acc), y, hint="picked")
     floats = b.op("astype", ints, dtype=F64, hint="floats")
     return finish("elementwise", block, b, picked, mask, ints, floats)
 

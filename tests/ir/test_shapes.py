@@ -391,6 +391,7 @@ CASES = {
     "abs": U(np.absolute, ALL, never),
     "sign": U(np.sign, ALL, numeric_only),
     "logical_not": U(np.logical_not, ("bool",), bool_only),
+    "stop_gradient": U(np.copy, ALL, never),
     "add": B(np.add), "sub": B(np.subtract, narrower=numeric_only), "mul": B(np.multiply),
     "div": B(np.true_divide, FLOATS, float_only), "pow": B(np.power, narrower=numeric_only),
     "maximum": B(np.maximum), "minimum": B(np.minimum),

@@ -1,0 +1,167 @@
+"""User-level control over derivatives: `stop_gradient`, `straight_through`, `custom_vjp` and
+`elementwise` (an elementwise function declared once, whose derivative SymPy derives).
+
+Each is an ordinary Python callable (called eagerly, it computes the value with NumPy) with an
+`__adcompiler_trace__` hook that the frontend calls when it meets it in traced code.
+Custom derivatives become a `call @f_fwd(...) {vjp=f_bwd, outputs=k}` in the IR (see
+`adcompiler/ops/control.py`): the AD transform calls `@f_bwd` instead of differentiating
+`@f_fwd`'s body.
+"""
+from __future__ import annotations
+
+import functools
+import types
+
+import numpy as np
+import sympy as sp
+
+from ..frontend.pytree import flatten
+from ..ir.builder import Builder
+from ..ir.core import Block, Function
+from .sympy_ir import derivatives, emit
+
+
+def stop_gradient(x):
+    """x, with a zero derivative."""
+    return x
+
+
+def _stop_gradient_trace(ctx, args, kwargs):
+    (x,) = args
+    return ctx.emit("stop_gradient", x) if ctx.is_traced(x) else x
+
+
+stop_gradient.__adcompiler_trace__ = _stop_gradient_trace
+
+
+def straight_through(x, y):
+    """The value of y with the gradient of x (e.g. x continuous, y = round(x))."""
+    return x + stop_gradient(y - x)
+
+
+def _unique(module, name: str) -> str:
+    k, out = 0, name
+    while out in module.functions:
+        k += 1
+        out = f"{name}_{k}"
+    return out
+
+
+class custom_vjp:
+    """JAX-style custom derivative:
+
+        @custom_vjp
+        def f(x, y): ...
+        def f_fwd(x, y): return value, residuals      # residuals: any pytree of arrays
+        def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument
+        f.defvjp(f_fwd, f_bwd)
+    """
+
+    def __init__(self, fun):
+        self.fun = fun
+        self.fwd = self.bwd = None
+        functools.update_wrapper(self, fun)
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self.fun(*args, **kwargs)
+
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        if self.fwd is None:
+            raise ctx.error(f"custom_vjp function {self.fun.__name__} has no defvjp(fwd, bwd)")
+        fwd_ir, operands, rebuild = ctx.function(self.fwd, *args, **kwargs)
+        call = ctx.builder.emit("call", operands, {"callee": fwd_ir.name},
+                                result_types=fwd_ir.result_types,
+                                hints=[r.hint for r in fwd_ir.results])
+        value, residuals = rebuild(call.results)
+        bwd_ir, _, _ = ctx.function(self.bwd, residuals, value)
+        n_float = sum(1 for v in operands if v.type.is_float)
+        if len(bwd_ir.results) != n_float:
+            raise ctx.error(f"{self.bwd.__name__} returns {len(bwd_ir.results)} arrays, "
+                            f"{self.fun.__name__} has {n_float} float inputs")
+        # fwd returns (value, residuals): the value's leaves come first
+        call.attrs.update(vjp=bwd_ir.name, outputs=len(flatten(value, ctx.is_traced)[0]))
+        return value
+
+
+class elementwise:
+    """An elementwise function written once for scalars; its derivative comes from
+    `sympy.diff`. The body may use `np.tanh`, `np.exp`, `np.sqrt`, ... (mapped to SymPy while
+    deriving) and `math` constants:
+
+        @elementwise
+        def gelu(x):
+            return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+    """
+
+    def __init__(self, fun):
+        self.fun = fun
+        functools.update_wrapper(self, fun)
+
+    @functools.cached_property
+    def expr(self):
+        x = sp.Symbol("x")
+        shim = types.SimpleNamespace(**_SYMPY_FUNCTIONS, pi=sp.pi, e=sp.E)
+        g = dict(self.fun.__globals__)
+        g.update({k: shim for k, v in g.items() if v is np})
+        body = types.FunctionType(self.fun.__code__, g, self.fun.__name__,
+                                  self.fun.__defaults__, self.fun.__closure__)
+        return (x,), sp.sympify(body(x))
+
+    @functools.cached_property
+    def _numpy(self):
+        params, e = self.expr
+        return sp.lambdify(params, e, "numpy")
+
+    def __call__(self, x):
+        arr = np.asarray(x)
+        out = self._numpy(arr)
+        return np.asarray(out, dtype=arr.dtype if arr.dtype.kind == "f" else np.float64)
+
+    def derivative(self):
+        """The SymPy derivative (after CSE, as lowered)."""
+        params, e = self.expr
+        return derivatives(params, e)
+
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        (x,) = args
+        x = ctx.tensor(x)
+        if not x.type.is_float:
+            x = ctx.tensor(x, "f64")
+        (sym,), expr = self.expr
+        module = ctx.module
+        t = x.type
+        fwd_name = _unique(module, self.fun.__name__)
+        body = Block([t], ["x"])
+        b = Builder(body, ctx.loc)
+        y = emit(b, expr, {sym: body.args[0]}, t.dtype)
+        y = y if y.type == t else b.op("broadcast_to", y, shape=t.shape)
+        b.op("return", y, body.args[0])
+        module.add(Function(fwd_name, body, loc=ctx.loc))
+
+        bbody = Block([t, t], ["x", "d_" + self.fun.__name__])
+        b = Builder(bbody, ctx.loc)
+        repl, (d,) = derivatives((sym,), expr)
+        env = {sym: bbody.args[0]}
+        for s, e in repl:
+            env[s] = emit(b, e, env, t.dtype)
+        dv = emit(b, d, env, t.dtype)
+        b.op("return", b.op("mul", bbody.args[1], dv, hint="d_x"))
+        bwd_name = _unique(module, self.fun.__name__ + "_vjp")
+        module.add(Function(bwd_name, bbody, loc=ctx.loc))
+        call = ctx.builder.emit("call", [x.value], {"callee": fwd_name, "vjp": bwd_name,
+                                                    "outputs": 1},
+                                result_types=[t, t], hints=[self.fun.__name__, "x"])
+        return ctx.wrap(call.results[0])
+
+
+# NumPy names a scalar body may use, as SymPy functions
+_SYMPY_FUNCTIONS = {
+    "exp": sp.exp, "log": sp.log, "log1p": lambda x: sp.log(1 + x),
+    "expm1": lambda x: sp.exp(x) - 1, "sqrt": sp.sqrt, "tanh": sp.tanh, "sin": sp.sin,
+    "cos": sp.cos, "tan": sp.tan, "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
+    "sinh": sp.sinh, "cosh": sp.cosh, "abs": sp.Abs, "sign": sp.sign, "maximum": sp.Max,
+    "minimum": sp.Min}
