@@ -9,9 +9,10 @@ from . import ir
 from .errors import AdcompilerError, UnsupportedSyntax, TraceError
 from .frontend import trace
 from .runtime.evaluate import evaluate
-from .api import (GradientCheckError, NaNError, check_grad, grad, show, value_and_grad, vjp)
+from .api import (GradientCheckError, NaNError, check_grad, grad, jit, show, value_and_grad,
+                  vjp)
 from .ad.custom import custom_vjp, elementwise, stop_gradient, straight_through
 
 __all__ = ["AdcompilerError", "GradientCheckError", "NaNError", "TraceError",
            "UnsupportedSyntax", "check_grad", "custom_vjp", "elementwise", "evaluate", "grad",
-           "ir", "show", "stop_gradient", "straight_through", "trace", "value_and_grad", "vjp"]
+           "ir", "jit", "show", "stop_gradient", "straight_through", "trace", "value_and_grad", "vjp"]

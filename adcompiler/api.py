@@ -17,6 +17,7 @@ that makes a NaN raises `NaNError` naming the user's file:line whose code produc
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 import sys
@@ -40,12 +41,20 @@ class GradientCheckError(AdcompilerError):
     """`check_grad` found a gradient that differs from finite differences."""
 
 
+BACKENDS = {"numpy": "adcompiler.backends.numpy"}
+DEFAULT_BACKEND = "numpy"
+
+
+def backend_module(name):
+    """The backend module (see the protocol in `backends/numpy/__init__.py`)."""
+    name = name or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise AdcompilerError(f"unknown backend {name!r} (available: {', '.join(BACKENDS)})")
+    return importlib.import_module(BACKENDS[name])
+
+
 def _backend(name):
-    name = name or "numpy"
-    if name == "numpy":
-        from .backends.numpy.program import NumpyProgram
-        return NumpyProgram
-    raise AdcompilerError(f"unknown backend {name!r} (available: 'numpy')")
+    return backend_module(name).AdjointProgram
 
 
 def _leaf_ranges(key):
@@ -465,3 +474,28 @@ def _perturbed(f, args, pos, treedef, leaves, k, arr, coord, delta):
     new_args[pos] = unflatten(treedef, new_leaves)
     out = f(*new_args)
     return float(np.asarray(out[0] if isinstance(out, tuple) else out))
+
+
+class JitFunction:
+    """What `jit` returns: `f` compiled by a backend, specialised and cached per signature."""
+
+    def __init__(self, fun, backend=None):
+        self.fun, self.backend = fun, backend
+        self._cache: dict = {}
+        self.__name__ = getattr(fun, "__name__", "f")
+
+    def __call__(self, *args, **kwargs):
+        primal = trace(self.fun, *args, **kwargs)
+        sig = primal.meta["signature"]
+        call = self._cache.get(sig.key)
+        if call is None:
+            call = self._cache[sig.key] = backend_module(self.backend).compile_function(primal)
+        out = call(*sig.flatten_args(args, kwargs))
+        return sig.unflatten_result(out if len(primal.results) != 1 else (out,))
+
+
+def jit(fun=None, *, backend=None):
+    """Compile `fun` (no differentiation) with a backend: `jit(f)(*args)` equals `f(*args)`."""
+    if fun is None:
+        return lambda f: JitFunction(f, backend)
+    return JitFunction(fun, backend)

@@ -1,4 +1,13 @@
-"""The NumPy backend: IR -> readable Python/NumPy source, compiled with `exec`."""
-from .codegen import compile_function, generate
+"""The NumPy backend: IR -> readable Python/NumPy source, compiled with `exec`.
 
-__all__ = ["compile_function", "generate"]
+The backend protocol (what `adcompiler.api` asks of every backend module):
+- `compile_function(fn) -> callable`: a primal function; the callable takes the flat
+  parameters and returns its result (a tuple when there are several);
+- `AdjointProgram(adjoint, name)`: `.fwd(*args) -> (results, residuals)`,
+  `.bwd(residuals, cotangents) -> gradients`, `.grad(*args) -> (results, gradients)` with a
+  cotangent of 1 for each seeded result, `.source` (what `adjoint_source()` shows).
+"""
+from .codegen import compile_function, generate
+from .program import NumpyProgram as AdjointProgram
+
+__all__ = ["AdjointProgram", "compile_function", "generate"]
