@@ -50,7 +50,7 @@ def trace(f, *args, **kwargs):
     if key in cache:
         return cache[key]
     session = Session()
-    name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__) or "f")
+    name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
     fn, result = build_function(session, code, name, params, None, f.__globals__,
                                 _closure_of(f), exact_name=True)
     sig.key, sig.result = key, result

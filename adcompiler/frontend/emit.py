@@ -17,8 +17,12 @@ from .problems import FrontendError
 from .values import NP_OF, Traced, ir_dtype, static_array
 
 
-def _literal(arr: np.ndarray, dtype: str):
-    """Constant payload: a Python scalar or nested tuples, converted to `dtype`."""
+def _literal(arr, dtype: str):
+    """Constant payload: a Python scalar or nested tuples, converted to `dtype`. A Python float
+    keeps the literal the user wrote (`1e-05`, not its float32 rounding `9.99999974e-06`): the
+    constant means that number converted to `dtype`."""
+    if isinstance(arr, float) and dtype in ("f32", "f16"):
+        return arr
     arr = np.asarray(arr).astype(NP_OF[dtype])
 
     def conv(a):
@@ -73,7 +77,7 @@ class Emitter:
         if arr.size > 100_000:
             raise FrontendError(f"a constant array of {arr.size} elements is too large to "
                                 "embed in the IR; pass it as an argument")
-        return self.const(arr, dtype)
+        return self.const(x if isinstance(x, float) else arr, dtype)
 
     def tensor(self, x, dtype: str | None = None) -> Traced:
         """`x` as a Traced (static data becomes a constant; weak if a Python scalar)."""

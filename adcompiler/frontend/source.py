@@ -69,6 +69,7 @@ def _parse_file(filename: str):
 
 
 def _find(tree, pyfn):
+    """The def or lambda node of `pyfn` in its file's AST (None if not found)."""
     co = pyfn.__code__
     name = pyfn.__name__
     hits = []
@@ -80,7 +81,25 @@ def _find(tree, pyfn):
         elif isinstance(n, ast.Lambda) and name == "<lambda>" and n.lineno == co.co_firstlineno:
             if [a.arg for a in n.args.args] == list(co.co_varnames[:co.co_argcount]):
                 hits.append(n)
-    return hits[0] if len(hits) == 1 else None
+    if len(hits) > 1 and name == "<lambda>":
+        hits = _by_column(hits, co)
+    if len(hits) > 1:
+        raise TraceError(f"cannot tell which of {len(hits)} functions on line "
+                         f"{co.co_firstlineno} is {pyfn.__qualname__}; give it its own line "
+                         "or a name", (co.co_filename, co.co_firstlineno))
+    return hits[0] if hits else None
+
+
+def _by_column(nodes, co):
+    """Several lambdas on one line: pick the one whose body spans the code's instructions."""
+    if not hasattr(co, "co_positions"):          # Python 3.10: no column information
+        return nodes
+    spans = [(c, e) for line, end_line, c, e in co.co_positions()
+             if line == end_line == co.co_firstlineno and c is not None and e and e > c]
+    if not spans:
+        return nodes
+    lo, hi = min(c for c, _ in spans), max(e for _, e in spans)
+    return [n for n in nodes if (n.body.col_offset, n.body.end_col_offset) == (lo, hi)]
 
 
 def code_of(pyfn) -> Code:

@@ -25,8 +25,9 @@ def same(got, want, path="result", rtol=1e-9, atol=1e-12):
     if want is None or isinstance(want, str):
         assert got == want, f"{path}: {got!r} != {want!r}"
         return
+    # Python scalars stay Python scalars (weak); NumPy scalars and 0-d arrays are not told apart
     py = (bool, int, float)
-    assert isinstance(got, py) == isinstance(want, py), \
+    assert (type(got) in py) == (type(want) in py), \
         f"{path}: {type(got).__name__} vs NumPy's {type(want).__name__}"
     g, w = np.asarray(got), np.asarray(want)
     assert g.dtype == w.dtype, f"{path}: dtype {g.dtype} != NumPy's {w.dtype}"

@@ -114,7 +114,7 @@ def test_static_recursion():
 
 def test_builtins():
     def f(x, xs):
-        return (len(x), abs(-np.sum(x)), min(np.sum(x), 0.5), max(x[0], x[1], x[2]),
+        return (len(x), abs(-np.sum(x)), min(np.sum(x), 50.0), max(x[0], x[1], x[2]),
                 sum([x, x]), isinstance(x, np.ndarray), isinstance(np.sum(x), float),
                 list(range(3)), tuple(x[:2]), float(np.sum(x)), abs(-2), max([1, 5, 2]),
                 round(2.6), list(reversed(xs)))
