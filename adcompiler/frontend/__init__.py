@@ -51,8 +51,17 @@ def trace(f, *args, **kwargs):
         return cache[key]
     session = Session()
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
-    fn, result = build_function(session, code, name, params, None, f.__globals__,
-                                _closure_of(f), exact_name=True)
+    try:
+        fn, result = build_function(session, code, name, params, None, f.__globals__,
+                                    _closure_of(f), exact_name=True)
+    except AdcompilerError:
+        raise
+    except RecursionError:
+        raise TraceError(f"recursion too deep while tracing {f.__qualname__} (does a recursion "
+                         "stop only on a run-time value?)") from None
+    except Exception as e:      # a bug in adcompiler, not in the user's code: keep its cause
+        raise AdcompilerError(f"internal error while tracing {f.__qualname__}: "
+                              f"{type(e).__name__}: {e} (please report this)") from e
     sig.key, sig.result = key, result
     fn.meta["signature"] = sig
     try:

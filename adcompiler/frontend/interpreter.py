@@ -8,7 +8,7 @@ Contract:
   closure cells, globals, then builtins (`pybuiltins.BUILTINS` overrides Python's).
 - A `Tracer` builds one IR function. It is an `Emitter` (the `cx` of the helper modules) and
   mixes in expressions (`expressions.py`), statements (`statements.py`), control flow
-  (`control.py`) and calls (`calls.py`). Errors raised as `FrontendError` by helpers are turned
+  (`branches.py`, `loops.py`) and calls (`calls.py`). Errors raised as `FrontendError` by helpers are turned
   into `TraceError`s at the innermost expression or statement (file, line, construct).
 - A `Session` is one `trace` call: the `ir.Module` being filled, the specialised callees built so
   far (deduplicated by signature) and the unique function names.
@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from ..errors import AdcompilerError, TraceError
 from ..ir import Block, Builder, Function, Module
 from ..ir.types import TensorType
-from . import analysis
+from . import analysis, carry
 from .calls import CallsMixin
-from .control import ControlMixin
+from .branches import BranchesMixin
 from .emit import Emitter
 from .expressions import ExpressionsMixin
+from .loops import LoopsMixin
 from .problems import FrontendError, located
+from .pytree import flatten, leaf_paths, unflatten
 from .statements import BREAK, CONTINUE, Return, StatementsMixin
 from .values import Traced
 
@@ -101,7 +103,7 @@ def _carried_reads(loop) -> set:
     return hit[1]
 
 
-class Tracer(Emitter, ExpressionsMixin, StatementsMixin, ControlMixin, CallsMixin):
+class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMixin, CallsMixin):
     def __init__(self, session: Session, builder: Builder):
         super().__init__(builder)
         self.session = session
@@ -206,33 +208,31 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
     """An IR function for `code` called with `params` (name -> pytree, `Spec` leaves run-time).
 
     Returns (function, result value): the result's `Traced` leaves are the function's results,
-    in `carry.split` order."""
-    from . import carry
-    from .pytree import flatten, leaf_paths
-    specs, hints = [], []
-    for pname, tree in params.items():
-        leaves, treedef = flatten(tree, lambda v: isinstance(v, Spec))
-        specs += leaves
-        hints += leaf_paths(treedef, pname)
+    in `carry.split` order. The function is added to `session.module`."""
+    flat = {p: flatten(tree, _is_spec) for p, tree in params.items()}
+    specs = [s for leaves, _ in flat.values() for s in leaves]
+    hints = [h for p, (_, treedef) in flat.items() for h in leaf_paths(treedef, p)]
     block = Block([s.type for s in specs], hints=hints)
     tracer = Tracer(session, Builder(block, loc=(code.filename, code.node.lineno)))
     frame = Frame(code, parent, globals_, closure)
-    it = iter(Traced(a, weak=s.weak) for a, s in zip(block.args, specs, strict=True))
-    for pname, tree in params.items():
-        leaves, treedef = flatten(tree, lambda v: isinstance(v, Spec))
-        from .pytree import unflatten
-        frame.vars[pname] = unflatten(treedef, [next(it) for _ in leaves])
+    args = iter(block.args)
+    for p, (leaves, treedef) in flat.items():
+        frame.vars[p] = unflatten(treedef, [Traced(next(args), weak=s.weak) for s in leaves])
     result = tracer.run_frame(frame)
-    leaves, _ = carry.split(result)
-    outs = [leaf for leaf in leaves if isinstance(leaf, Traced)]
+    outs = [x for x in carry.split(result)[0] if isinstance(x, Traced)]
     tracer.builder.loc = (code.filename, getattr(tracer, "return_line", None) or _last_line(code))
     try:
         tracer.emit("return", [t.value for t in outs])
     except FrontendError as e:
         raise TraceError(e.message, tracer.builder.loc, "return") from None
-    fn = Function(name if exact_name else session.unique_name(name), block, loc=(code.filename, code.node.lineno))
+    fn = Function(name if exact_name else session.unique_name(name), block,
+                  loc=(code.filename, code.node.lineno))
     session.module.add(fn)
     return fn, result
+
+
+def _is_spec(v) -> bool:
+    return isinstance(v, Spec)
 
 
 def _last_line(code) -> int:

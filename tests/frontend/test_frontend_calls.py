@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import numpy as xp
-import pytest
 
 import adcompiler
 from fecheck import check, ops, rand
