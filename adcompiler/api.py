@@ -31,6 +31,7 @@ from .errors import AdcompilerError
 from .frontend import trace
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
+from .ir.types import DTYPES
 
 
 class NaNError(AdcompilerError):
@@ -159,7 +160,8 @@ class GradFunction:
                 t = primal.args[i].type
                 if not t.is_float:
                     raise AdcompilerError(f"cannot differentiate with respect to {n!r}: it "
-                                          f"holds {t.dtype} data; gradients need floats")
+                                          f"holds {DTYPES[t.dtype]} data; gradients need "
+                                          "floats")
                 leaves.append(i)
         results = primal.results
         if not results:

@@ -29,7 +29,11 @@ def driver_source(adj, name: str) -> str:
                   style=identifier)
     params = [namer(a) for a in fwd.args]
     results = [namer(r) for r in fwd.results[:adj.n_results]]
-    stash = [namer.fresh(a.hint) for a in bwd.args[:adj.n_residuals]]
+    # a stashed parameter keeps its parameter's name (the forward pass hands it back as is)
+    params_of = {id(a): name for a, name in zip(fwd.args, params, strict=True)}
+    stash = [params_of.get(id(r)) or namer.fresh(a.hint)
+             for r, a in zip(fwd.results[adj.n_results:], bwd.args[:adj.n_residuals],
+                             strict=True)]
     seeds = [f"np.{DTYPES[fwd.results[k].type.dtype]}(1.0)" for k in adj.seeded]
     grads = [namer.fresh(adjoint(fwd.args[i].hint)) for i in adj.wrt]
     lhs = ", ".join(results + stash)    # a function of one result returns it bare

@@ -1,0 +1,184 @@
+"""custom_vjp, elementwise (SymPy-derived derivatives), stop_gradient, straight_through,
+higher-order derivatives and NaN errors. References: float64 central differences, closed-form
+derivatives, SymPy, NumPy."""
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import adcompiler as adc
+
+
+def fd_grad(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        a, b = x.copy(), x.copy()
+        a[i] += eps
+        b[i] -= eps
+        g[i] = (f(a) - f(b)) / (2 * eps)
+    return g
+
+
+X = np.linspace(-2.0, 2.0, 7)
+W = np.linspace(0.5, 1.5, 7)
+
+
+@adc.elementwise
+def gelu(x):
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+def gelu_loss(x, w):
+    return np.sum(gelu(x * w))
+
+
+def test_elementwise_value_and_gradient():
+    np.testing.assert_allclose(gelu(X), 0.5 * X * (1 + np.tanh(math.sqrt(2 / math.pi)
+                                                               * (X + 0.044715 * X**3))))
+    gx, gw = adc.grad(gelu_loss, wrt=(0, 1))(X, W)
+    np.testing.assert_allclose(gx, fd_grad(lambda a: gelu_loss(a, W), X), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(gw, fd_grad(lambda a: gelu_loss(X, a), W), rtol=1e-7, atol=1e-9)
+
+
+def test_elementwise_derivative_is_sympys_and_is_printed():
+    x = sp.Symbol("x")
+    ref = sp.lambdify(x, sp.diff(0.5 * x * (1 + sp.tanh(sp.sqrt(2 / sp.pi)
+                                                         * (x + 0.044715 * x**3))), x))
+    gx = adc.grad(lambda_free_gelu_sum)(X)
+    np.testing.assert_allclose(gx, ref(X), rtol=1e-10)
+    src = adc.grad(lambda_free_gelu_sum).adjoint_source(X)
+    assert "def gelu_vjp" in src and "np.tanh" in src
+
+
+def lambda_free_gelu_sum(x):
+    return np.sum(gelu(x))
+
+
+@adc.custom_vjp
+def clip_gradient(x):
+    return x
+
+
+def _clip_fwd(x):
+    return x, ()
+
+
+def _clip_bwd(res, g):
+    return (np.clip(g, -0.1, 0.1),)
+
+
+clip_gradient.defvjp(_clip_fwd, _clip_bwd)
+
+
+def scaled_clip(x):
+    return np.sum(clip_gradient(x) * 3.0)
+
+
+def test_custom_vjp_replaces_the_derivative():
+    np.testing.assert_allclose(adc.grad(scaled_clip)(X), np.full_like(X, 0.1))
+    assert "{vjp=" in adc.grad(scaled_clip).ir(X)
+
+
+@adc.custom_vjp
+def safe_log(x):
+    return np.log(x)
+
+
+def _safe_log_fwd(x):
+    return np.log(x), x
+
+
+def _safe_log_bwd(x, g):
+    return (g / np.maximum(x, 1e-3),)
+
+
+safe_log.defvjp(_safe_log_fwd, _safe_log_bwd)
+
+
+def uses_residuals(x):
+    return np.sum(safe_log(x * x))
+
+
+def test_custom_vjp_with_residuals():
+    x = np.array([0.5, 1.0, 2.0])
+    # d/dx log(x^2) via the custom rule: 2x / max(x^2, 1e-3) = 2/x here
+    np.testing.assert_allclose(adc.grad(uses_residuals)(x), 2 / x)
+
+
+def with_stop(x, w):
+    return np.sum(adc.stop_gradient(x * w) * x)
+
+
+def test_stop_gradient():
+    gx, gw = adc.grad(with_stop, wrt=(0, 1))(X, W)
+    np.testing.assert_allclose(gx, X * W)       # only the unstopped factor
+    np.testing.assert_allclose(gw, np.zeros_like(W))
+
+
+def rounded(x):
+    return np.sum(adc.straight_through(x, np.floor(x)) ** 2)
+
+
+def test_straight_through():
+    np.testing.assert_allclose(adc.grad(rounded)(X + 0.25), 2 * np.floor(X + 0.25))
+
+
+def sin_x(x):
+    return np.sum(np.sin(x) * x)
+
+
+grad_sin_x = adc.grad(sin_x)
+
+
+def sum_of_grad(x):
+    return np.sum(grad_sin_x(x))
+
+
+def test_grad_of_grad():
+    # d/dx_i sum_j d/dx_j (x_j sin x_j) = 2 cos x_i - x_i sin x_i
+    np.testing.assert_allclose(adc.grad(sum_of_grad)(X), 2 * np.cos(X) - X * np.sin(X),
+                               rtol=1e-12)
+
+
+def hvp_inner(x, v):
+    _, pullback = adc.vjp(sin_x, x)
+    (gx,) = pullback(1.0)
+    return np.sum(gx * v)
+
+
+def test_hessian_vector_product_via_grad_of_vjp():
+    v = np.linspace(-1, 1, 7)
+    hv = adc.grad(hvp_inner)(X, v)
+    np.testing.assert_allclose(hv, (2 * np.cos(X) - X * np.sin(X)) * v, rtol=1e-12)
+
+
+def makes_nan(x):
+    y = np.log(x - 10.0)
+    return np.sum(y)
+
+
+def test_nan_error_names_the_users_line():
+    with pytest.raises(adc.NaNError) as e:
+        adc.grad(makes_nan)(X)
+    line = makes_nan.__code__.co_firstlineno + 1
+    assert f"test_custom.py:{line}" in str(e.value) and "np.log" in str(e.value)
+
+
+def int_arg(x, n):
+    return np.sum(x * n)
+
+
+def test_errors_for_integer_and_bad_wrt():
+    with pytest.raises(adc.AdcompilerError, match="compile-time constant"):
+        adc.grad(int_arg, wrt=1)(X, 3)
+    with pytest.raises(adc.AdcompilerError, match="int64"):
+        adc.grad(int_arg, wrt=1)(X, np.arange(7))
+    with pytest.raises(adc.AdcompilerError, match="no parameter 'z'"):
+        adc.grad(int_arg, wrt="z")(X, 3)
+    with pytest.raises(adc.AdcompilerError, match="float scalar"):
+        adc.grad(lambda_vector)(X)
+
+
+def lambda_vector(x):
+    return x * 2.0
