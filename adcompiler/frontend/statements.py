@@ -44,7 +44,14 @@ class StatementsMixin:
             raise self.located(e, stmt) from None
 
     def name_value(self, value, name: str):
-        """Give the value this statement created the assigned variable's name."""
+        """Give the values this statement created the assigned variable's name (`state.0` for
+        the arrays in a container)."""
+        if isinstance(value, (tuple, list, dict)):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                if isinstance(k, (str, int)):
+                    self.name_value(v, f"{name}.{k}")
+            return
         if isinstance(value, Traced) and value.stale is None:
             v = value._value
             if isinstance(v.owner, Op) and id(v.owner) in self.fresh and id(v) not in self.named:
