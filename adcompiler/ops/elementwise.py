@@ -63,7 +63,6 @@ binary("minimum", sp.Min(x, y), "np.minimum({0}, {1})")
 nondiff("sign", 1, "np.sign({0})", infer=NUMERIC, expr=sp.sign(x))
 nondiff("floor", 1, "np.floor({0})", infer=FLOAT_UNARY, expr=sp.floor(x))
 nondiff("floordiv", 2, "{0} // {1}", infer=NUMERIC)
-nondiff("mod", 2, "{0} % {1}", infer=NUMERIC)
 nondiff("lt", 2, "{0} < {1}", infer=BOOL_OUT)
 nondiff("le", 2, "{0} <= {1}", infer=BOOL_OUT)
 nondiff("gt", 2, "{0} > {1}", infer=BOOL_OUT)
@@ -95,6 +94,16 @@ def _astype_vjp(b, op, cts, needs):
     return [b.op("astype", cts[0], dtype=src.dtype) if needs[0] and src.is_float else None]
 
 
+def _mod_vjp(b, op, cts, needs):
+    """x % y = x - y * floor(x / y) on floats (floor's derivative is zero almost everywhere):
+    d/dx = 1, d/dy = -floor(x / y), as in JAX and PyTorch. Integer operands are never active."""
+    (ct,), (a, m) = cts, op.operands
+    dm = b.op("neg", b.op("mul", ct, b.op("floor", b.op("div", a, m)))) if needs[1] else None
+    return [sum_to(b, ct, a.type.shape) if needs[0] else None,
+            sum_to(b, dm, m.type.shape) if needs[1] else None]
+
+
+declare("mod", NUMERIC, arity=2, kind="elementwise", vjp=_mod_vjp, lower={"numpy": "{0} % {1}"})
 declare("where", _where, arity=3, kind="elementwise", vjp=_where_vjp,
         lower={"numpy": "np.where({0}, {1}, {2})"})
 declare("astype", lambda ts, a: [ts[0].with_dtype(a["dtype"])], attrs=("dtype",), arity=1,

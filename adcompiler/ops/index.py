@@ -114,10 +114,20 @@ def _scatter_add_vjp(b, op, cts, needs):
 
 def _put_vjp(b, op, cts, needs):
     """Set semantics: x's entries at idx are overwritten, so they get no gradient; v gets the
-    cotangent there (with repeated indices NumPy keeps the last write; all get its gradient)."""
-    (ct,), (_, idx, v) = cts, op.operands
-    return [b.op("put", ct, idx, zeros(b, v.type), **op.attrs) if needs[0] else None, None,
-            b.op("take", ct, idx, **op.attrs) if needs[2] else None]
+    cotangent there. With repeated indices NumPy keeps the last write, so only the value kept
+    gets it: putting the positions 0..k-1 of idx the same way finds, per place, the one kept."""
+    (ct,), (x, idx, v) = cts, op.operands
+    dv = b.op("take", ct, idx, **op.attrs) if needs[2] else None
+    if dv is not None and idx.type.size > 1:
+        axis, it = norm_axis(op.attrs["axis"], x.type.rank), idx.type
+        pos = b.op("reshape", b.op("iota", shape=(it.size,), axis=0, dtype=it.dtype),
+                   shape=it.shape)
+        kept = b.op("put", zeros(b, it.with_shape((x.type.shape[axis],))), idx, pos, axis=0)
+        kept = b.op("eq", b.op("take", kept, idx, axis=0), pos)
+        lead, trail = (1,) * axis, (1,) * (x.type.rank - axis - 1)
+        kept = b.op("reshape", kept, shape=lead + it.shape + trail)
+        dv = b.op("where", kept, dv, zeros(b, dv.type.with_shape(())))
+    return [b.op("put", ct, idx, zeros(b, v.type), **op.attrs) if needs[0] else None, None, dv]
 
 
 SLICE = ("starts", "stops", "steps")
