@@ -23,7 +23,8 @@ from __future__ import annotations
 from ..ir import registry
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Value
-from ..ir.names import adjoint
+from ..errors import AdcompilerError, where
+from ..ir.names import adjoint, recomputed
 from ..ir.rewrite import TERMINATORS, clone_block, clone_body, replace_all
 from ..ir.types import TensorType
 from .emit import add, const, zeros
@@ -46,8 +47,11 @@ def activity(fn: Function, wrt_args) -> set:
                     for region in op.regions:
                         visit(region)
                     active.update(r for r in op.results if r.type.is_float)
-            elif not registry.get(op.name).nondiff and any(v in active for v in op.operands):
-                active.update(r for r in op.results if r.type.is_float)
+            elif any(v in active for v in op.operands):
+                opdef = registry.get(op.name)
+                # a tape carries activity through so differentiating it again is caught
+                if not opdef.nondiff or opdef.kind == "tape":
+                    active.update(r for r in op.results if r.type.is_float)
 
     visit(fn.body)
     return active
@@ -114,6 +118,10 @@ class Reverser:
                 continue
             opdef = registry.get(op.name)
             needs = [v in self.active for v in op.operands]
+            if opdef.kind == "tape" and any(needs):
+                raise AdcompilerError(
+                    f"differentiating the reverse sweep of a loop again (second-order "
+                    f"derivatives through the loop at {where(op.loc)}) is not supported")
             if opdef.nondiff or not any(needs):
                 continue
             if opdef.vjp is None:
@@ -141,6 +149,8 @@ class Reverser:
         ops, yielded = clone_body(region, args, vmap)
         for op in ops:
             block.append(op)
+            for r in op.results:          # recomputation is visible in the code: `h_r`
+                r.hint = recomputed(r.hint)
         self.active.update(new for old, new in vmap.items() if old in self.active)
         return ops, yielded
 

@@ -182,3 +182,32 @@ def test_errors_for_integer_and_bad_wrt():
 
 def lambda_vector(x):
     return x * 2.0
+
+
+def looped(x, n):
+    for i in range(n[0]):
+        x = np.sin(x) * x
+    return np.sum(x)
+
+
+grad_looped = adc.grad(looped)
+
+
+def second_order_through_loop(x, n):
+    return np.sum(grad_looped(x, n))
+
+
+def test_second_order_through_a_runtime_loop_is_a_clear_error():
+    """The reverse sweep of a loop reads tapes; differentiating it again is refused rather
+    than silently wrong."""
+    with pytest.raises(adc.AdcompilerError, match="second-order .* test_custom.py"):
+        adc.grad(second_order_through_loop)(np.ones(3), np.array([3]))
+    # first order through the same loop is right (reference: unrolled by hand)
+    x = np.array([0.3, -0.7, 1.1])
+    xs = [x]
+    for _ in range(3):
+        xs.append(np.sin(xs[-1]) * xs[-1])
+    d = np.ones(3)
+    for xi in reversed(xs[:-1]):
+        d = d * (np.cos(xi) * xi + np.sin(xi))
+    np.testing.assert_allclose(grad_looped(x, np.array([3])), d, rtol=1e-12)
