@@ -195,20 +195,10 @@ class CallsMixin:
 
     def specialise(self, code, params, parent, ident):
         """The specialisation key of a call kept as a separate function, or None to inline."""
-        if code.mutates_params:
+        if code.mutates_params or not flatten(params, lambda v: isinstance(v, Traced))[0]:
             return None
-        leaves, treedef = flatten(params, lambda v: isinstance(v, Traced))
-        if not leaves:
-            return None
-        captured = tuple(sorted(_captured(code, parent).items()))
-        if contains_traced([v for _, v in captured]):
-            return None
-        key = (ident, _typed(treedef), tuple((t.type, t.weak) for t in leaves), captured)
-        try:
-            hash(key)
-        except TypeError:
-            return None
-        if key in self.session.active:
+        key = signature_key(code, params, parent, ident)
+        if key is None or key in self.session.active:
             return None                     # recursion: inline (static recursion terminates)
         return key
 
@@ -243,6 +233,21 @@ class CallsMixin:
             self.builder.loc, self.fresh, self.named, self.return_line = saved
         self.fresh |= collected       # the caller may name what the callee built
         return result
+
+
+def signature_key(code, params, parent, ident):
+    """(function, argument structure with typed static values, leaf types, captured statics);
+    None when a static value is unhashable or the function closes over traced values."""
+    leaves, treedef = flatten(params, lambda v: isinstance(v, Traced))
+    captured = tuple(sorted(_captured(code, parent).items()))
+    if contains_traced([v for _, v in captured]):
+        return None
+    key = (ident, _typed(treedef), tuple((t.type, t.weak) for t in leaves), captured)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _closure_of(fn) -> dict:

@@ -29,7 +29,7 @@ import inspect
 from ..errors import TraceError
 from ..ir import Value
 from .problems import FrontendError
-from .values import Traced
+from .values import Traced, contains_traced
 
 
 class TraceContext:
@@ -88,7 +88,7 @@ class TraceContext:
         return self._guard(lambda: self._tracer.call(fn, list(args), kwargs))
 
     def function(self, fn, *args, **kwargs):
-        from .calls import Closure, _closure_of, _rebuild
+        from .calls import Closure, _captured, _closure_of, _rebuild, signature_key
         from .source import code_of
         t = self._tracer
 
@@ -98,10 +98,17 @@ class TraceContext:
             else:
                 code, sig, parent = code_of(fn), inspect.signature(fn), None
                 glb, clo = fn.__globals__, _closure_of(fn)
-            bound = sig.bind(*args, **kwargs)
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError as e:
+                raise FrontendError(f"{code.name}(): {e}") from None
             bound.apply_defaults()
             params = dict(bound.arguments)
-            key = ("ctx.function", code.node, t.specialise(code, params, parent, code.node))
+            if contains_traced(list(_captured(code, parent).values())):
+                raise FrontendError(f"{code.name} closes over run-time arrays, so it cannot be "
+                                    "a separate function")
+            key = signature_key(code, params, parent, code.node)
+            key = ("ctx.function", key if key is not None else object())
             ir_fn, leaves, result = t.build_callee(key, code, params, parent, glb, clo)
             return ir_fn, [x.value for x in leaves], lambda results: _rebuild(result, results)
         return self._guard(build)

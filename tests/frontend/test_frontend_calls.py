@@ -174,6 +174,15 @@ def test_trace_hook_can_build_a_separate_function():
     assert "call" in ops(fn)
 
 
+def test_trace_hook_functions_are_specialised_per_signature():
+    declared = Declared()
+
+    def f(x, y):
+        return declared(x), declared(y), declared(x * 2)
+    fn = check(f, rand(3), rand(2, dtype=np.float32))
+    assert len(fn.callees()) == 2
+
+
 def test_bound_methods_and_static_objects():
     class Model:
         def __init__(self):
