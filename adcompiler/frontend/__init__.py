@@ -11,9 +11,19 @@ The result is an `ir.Function` in an `ir.Module` holding the specialised callees
 Modules, one idea each: values (traced values, NumPy dtype rules), emit (the op-building
 context), arith / reductions / shapes / creation / linalg / indexing (NumPy semantics as IR),
 numpy_api (the table of NumPy functions and methods), pybuiltins, source / syntax / analysis
-(reading and checking the AST), expressions / statements / control / calls (the interpreter,
-assembled in interpreter.py), carry (values crossing region boundaries), context (the
-`__adcompiler_trace__` hook's API), problems (internal errors -> located user errors).
+(reading and checking the AST), expressions / statements / branches / loops / calls (the
+interpreter, assembled in interpreter.py), carry (values crossing region boundaries), context
+(the `__adcompiler_trace__` hook's API), problems (internal errors -> located user errors).
+
+Semantics worth knowing (details in each module's docstring):
+- NumPy 2 dtypes exactly, NEP 50 included; Python floats passed as arguments are weak f64[]
+  scalars, ints/bools/strings are compile-time constants; shapes are static.
+- Arrays are copied on slicing in the IR, but a name or container holding an array shares it as
+  in NumPy: `y = x; y[0] = 1` changes what `x` reads later. Writing through a view (a slice,
+  reshape or transpose) and then reading the other side is reported as an error rather than
+  silently diverging from NumPy. An argument changed in place is not changed for the caller.
+- Functions are cached per (function, argument signature); a change of the globals they read
+  afterwards is not seen.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from . import analysis, arith, carry
 from .carry import MISSING
 from .expressions import run_static
 from .problems import FrontendError
-from .statements import Return
+from .statements import FUNCTION, Return, Undefined
 from .values import Traced
 
 
@@ -46,23 +46,6 @@ def _unclone(value, holders: dict):
     out = [back[id(x)] if isinstance(x, Traced) and id(x) in back
            and x._value is back[id(x)]._value and not x.stale else x for x in leaves]
     return carry.build(struct, out)
-
-
-def _paths(struct, prefix):
-    out = []
-
-    def walk(s, p):
-        kind = s[0]
-        if kind == "leaf":
-            out.append(p)
-        elif kind in ("tuple", "list"):
-            for i, c in enumerate(s[1]):
-                walk(c, f"{p}.{i}")
-        elif kind == "dict":
-            for k, c in zip(s[1], s[2], strict=True):
-                walk(c, f"{p}.{k}")
-    walk(struct, prefix)
-    return out
 
 
 class _Slot:
@@ -118,7 +101,6 @@ class BranchesMixin:
             if _unchanged(before, a) and _unchanged(before, b):
                 continue
             if a is MISSING or b is MISSING or name not in live:
-                from .interpreter import Undefined
                 self.frame.vars[name] = Undefined(
                     f"'{name}' is assigned in only one branch of the if at line {node.lineno} "
                     "(a run-time condition), so it may be undefined here; assign it before the "
@@ -132,7 +114,6 @@ class BranchesMixin:
 
     def trace_branch(self, stmts, names, returns):
         """Trace statements into a fresh region; (block, completion, {name: value after})."""
-        from .interpreter import FUNCTION
         frame = self.frame
         before = {n: frame.vars[n] for n in names if n in frame.vars}
         holders: dict = {}
@@ -171,7 +152,7 @@ class BranchesMixin:
                 raise FrontendError(f"'{name}' has a different structure or static value in the "
                                     f"two branches of the if at line {line} (a run-time "
                                     "condition); both must build the same containers")
-            paths = _paths(sa, name)
+            paths = carry.paths(sa, name)
             out = list(la)
             for j, (x, y) in enumerate(zip(la, lb, strict=True)):
                 if carry.same_leaf(x, y):

@@ -150,3 +150,21 @@ def widen(a: str, b: str):
     from .values import NP_OF, IR_OF
     wide = np.promote_types(NP_OF[a], NP_OF[b])
     return IR_OF.get(wide)
+
+
+def paths(struct, prefix: str) -> list[str]:
+    """Readable names of a structure's leaves (`state.0`, `params.w`), in leaf order."""
+    out = []
+
+    def walk(s, p):
+        kind = s[0]
+        if kind == "leaf":
+            out.append(p)
+        elif kind in ("tuple", "list"):
+            for i, c in enumerate(s[1]):
+                walk(c, f"{p}.{i}")
+        elif kind == "dict":
+            for k, c in zip(s[1], s[2], strict=True):
+                walk(c, f"{p}.{k}")
+    walk(struct, prefix)
+    return out

@@ -8,8 +8,8 @@ Contract:
   closure cells, globals, then builtins (`pybuiltins.BUILTINS` overrides Python's).
 - A `Tracer` builds one IR function. It is an `Emitter` (the `cx` of the helper modules) and
   mixes in expressions (`expressions.py`), statements (`statements.py`), control flow
-  (`branches.py`, `loops.py`) and calls (`calls.py`). Errors raised as `FrontendError` by helpers are turned
-  into `TraceError`s at the innermost expression or statement (file, line, construct).
+  (`branches.py`, `loops.py`) and calls (`calls.py`). Errors raised as `FrontendError` by
+  helpers become `TraceError`s at the innermost expression or statement (file, line, construct).
 - A `Session` is one `trace` call: the `ir.Module` being filled, the specialised callees built so
   far (deduplicated by signature) and the unique function names.
 - `build_function` makes an IR function from a Python function and parameter pytrees whose
@@ -32,18 +32,8 @@ from .expressions import ExpressionsMixin
 from .loops import LoopsMixin
 from .problems import FrontendError, located
 from .pytree import flatten, leaf_paths, unflatten
-from .statements import BREAK, CONTINUE, Return, StatementsMixin
+from .statements import BREAK, CONTINUE, FUNCTION, LOOP, Return, StatementsMixin, Undefined
 from .values import Traced
-
-LOOP, FUNCTION = "loop", "function"      # markers on a frame's block stack
-
-
-class Undefined:
-    """A name that must not be read (assigned in one branch only, inside a run-time loop...)."""
-
-    def __init__(self, message: str):
-        self.message = message
-
 
 @dataclass(frozen=True)
 class Spec:

@@ -20,13 +20,12 @@ import ast
 
 from ..ir.types import TensorType
 from . import analysis, arith, carry
-from .branches import _paths
 from .carry import MISSING
 from .expressions import run_static
 from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
-from .statements import BREAK, Return
+from .statements import BREAK, LOOP, Return, Undefined
 from .values import Traced
 
 MAX_STATIC_ITERATIONS = 100_000
@@ -91,7 +90,7 @@ class LoopsMixin:
             for item in items:
                 self.builder.loc = (self.filename, node.lineno)
                 self.assign(node.target, item)
-                done = self.exec_block(node.body, "loop")
+                done = self.exec_block(node.body, LOOP)
                 if done is BREAK:
                     return None
                 if isinstance(done, Return):
@@ -124,7 +123,7 @@ class LoopsMixin:
                 return self.exec_block(node.orelse) if node.orelse else None
             self.frame.loops.append(node)
             try:
-                done = self.exec_block(node.body, "loop")
+                done = self.exec_block(node.body, LOOP)
             finally:
                 self.frame.loops.pop()
             if done is BREAK:
@@ -137,7 +136,6 @@ class LoopsMixin:
     # == loop ops ==========================================================================
     def loop_op(self, node, trip, index, static: bool):
         """Build a `for` (trip is an i64 value) or `while` (trip None) op for `node`."""
-        from .interpreter import Undefined
         frame = self.frame
         loc = self.builder.loc
         is_for = trip is not None
@@ -154,7 +152,7 @@ class LoopsMixin:
             leaves, struct = carry.split(init)
             slots = [j for j, x in enumerate(leaves) if isinstance(x, Traced)]
             types = [leaves[j].type for j in slots]
-            paths = _paths(struct, "")
+            paths = carry.paths(struct, "")
             hints = [paths[j][1:] for j in slots]
             regions = []
             if not is_for:
@@ -179,7 +177,7 @@ class LoopsMixin:
                         self.builder.loc = loc
                         self.assign(node.target, index(Traced(body.args[0], weak=True,
                                                               nonneg=True)))
-                    self.exec_block(node.body, "loop")
+                    self.exec_block(node.body, LOOP)
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                 finally:
                     frame.loops.pop()

@@ -22,7 +22,15 @@ from .expressions import INPLACE, run_static
 from .problems import FrontendError
 from .values import NP_OF, Traced
 
-BREAK, CONTINUE = "break", "continue"
+BREAK, CONTINUE = "break", "continue"          # completions of a block besides Return
+LOOP, FUNCTION = "loop", "function"            # markers on a frame's block stack
+
+
+class Undefined:
+    """A name that must not be read (assigned in one branch only, inside a run-time loop...)."""
+
+    def __init__(self, message: str):
+        self.message = message
 
 
 class Return:
