@@ -162,8 +162,8 @@ class BranchesMixin:
                     try:
                         t = carry.unify(x, y)
                     except carry.Mismatch as e:
-                        raise FrontendError(f"'{name}' has {e} in the two branches of the if at "
-                                            f"line {line}") from None
+                        raise FrontendError(f"'{name}' differs between the two branches of the "
+                                            f"if at line {line}: {e}") from None
                     seen[key] = len(slots)
                     slots.append((x, y, t, paths[j]))
                 out[j] = _Slot(seen[key])

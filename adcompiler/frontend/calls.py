@@ -63,11 +63,12 @@ def _container_method(fn) -> bool:
 
 
 def _name(fn) -> str:
+    """How the user spells a callable (`np.linalg.norm`, `len`, `helper`)."""
     module = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    if module.startswith("numpy") or module == "numpy._core.umath" or \
-            type(fn).__name__ == "ufunc":
-        return f"np.{getattr(fn, '__name__', name)}"
+    if module.split(".")[0] == "numpy" or type(fn).__name__ == "ufunc":
+        public = [p for p in module.split(".")[1:] if not p.startswith("_")]
+        return ".".join(["np", *public, getattr(fn, "__name__", name)])
     return name
 
 
