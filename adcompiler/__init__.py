@@ -9,8 +9,9 @@ from . import ir
 from .errors import AdcompilerError, UnsupportedSyntax, TraceError
 from .frontend import trace
 from .runtime.evaluate import evaluate
-from .api import (GradientCheckError, NaNError, check_grad, grad, jit, show, value_and_grad,
-                  vjp)
+from .api import grad, jit, show, value_and_grad, vjp
+from .check import GradientCheckError, check_grad
+from .runtime.nans import NaNError
 from .ad.custom import custom_vjp, elementwise, stop_gradient, straight_through
 
 __all__ = ["AdcompilerError", "GradientCheckError", "NaNError", "TraceError",

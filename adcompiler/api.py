@@ -1,4 +1,4 @@
-"""The user API: grad, value_and_grad, vjp, show, check_grad.
+"""The user API: grad, value_and_grad, vjp, jit, show (check_grad: check.py).
 
     @grad                      d f / d (first argument)
     @grad(wrt=("W", "b"))      by parameter names or positions; a tuple of gradients
@@ -19,27 +19,19 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
-import sys
-import traceback
 from dataclasses import dataclass
 
 import numpy as np
 
 from .ad import differentiate
+from .ad.traced import (call_backward, call_forward, statics_to_none, traced_grad_tree,
+                        vjp_trace)
 from .errors import AdcompilerError
 from .frontend import trace
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
 from .ir.types import DTYPES
-
-
-class NaNError(AdcompilerError):
-    """An operation of the compiled program produced a NaN."""
-
-
-class GradientCheckError(AdcompilerError):
-    """`check_grad` found a gradient that differs from finite differences."""
+from .runtime.nans import run_checked
 
 
 BACKENDS = {"numpy": "adcompiler.backends.numpy"}
@@ -74,32 +66,6 @@ class _Compiled:
     program: object
     wrt_names: tuple
     wrt_leaves: tuple
-
-
-def _loc_of_generated_line(source: str, lineno: int):
-    """The `# file:line  code` comment that precedes a generated line."""
-    lines = source.splitlines()
-    for ln in reversed(lines[:lineno]):
-        m = re.match(r"\s*# (\S+:\d+)(?:  (.*))?$", ln)
-        if m:
-            return m.group(1), (m.group(2) or "").strip()
-    return None, None
-
-
-def _run_checked(program, thunk, check_nans: bool):
-    if not check_nans:
-        return thunk()
-    try:
-        with np.errstate(invalid="raise"):
-            return thunk()
-    except FloatingPointError as e:
-        tb = [f for f in traceback.extract_tb(sys.exc_info()[2])
-              if f.filename.startswith("<adcompiler")]
-        where, code = _loc_of_generated_line(program.source, tb[-1].lineno) if tb else (None,
-                                                                                         None)
-        raise NaNError(f"NaN produced at {where or '<unknown>'}"
-                       + (f" in '{code}'" if code else "")
-                       + f" ({e}; generated line: {tb[-1].line if tb else '?'})") from None
 
 
 class GradFunction:
@@ -187,7 +153,7 @@ class GradFunction:
         c = self._specialise(args, kwargs)
         sig = c.primal.meta["signature"]
         flat = sig.flatten_args(args, kwargs)
-        results, grads = _run_checked(c.program, lambda: c.program.grad(*flat), self.check_nans)
+        results, grads = run_checked(c.program, lambda: c.program.grad(*flat), self.check_nans)
         single, names = c.wrt_names
         bound = sig.pysig.bind(*args, **kwargs)
         it = iter(grads)
@@ -221,10 +187,10 @@ class GradFunction:
         if ir_fn.results[0].type.rank != 0 or not ir_fn.results[0].type.is_float:
             raise ctx.error(f"grad needs {self.fun.__name__} to return a float scalar")
         adj = differentiate(ir_fn, leaves, seeded=(0,))
-        results, residuals = _call_forward(ctx, adj, operands)
+        results, residuals = call_forward(ctx, adj, operands)
         seed = ctx.builder.op("constant", value=1.0, dtype=results[0].type.dtype)
-        grads = iter(_call_backward(ctx, adj, residuals, [seed]))
-        per_arg = tuple(_traced_grad_tree(bound.arguments[n], grads, ctx) for n in names)
+        grads = iter(call_backward(ctx, adj, residuals, [seed]))
+        per_arg = tuple(traced_grad_tree(bound.arguments[n], grads, ctx) for n in names)
         g = per_arg[0] if single else per_arg
         if not self.with_value and not self.has_aux:
             return g
@@ -256,37 +222,6 @@ def _is_float_leaf(leaf) -> bool:
     return isinstance(leaf, float) or np.issubdtype(np.asarray(leaf).dtype, np.floating)
 
 
-def _unique_name(module, name):
-    k, out = 0, name
-    while out in module.functions:
-        k += 1
-        out = f"{name}_{k}"
-    return out
-
-
-def _call_forward(ctx, adj, operands):
-    """Add the adjoint's functions to the module being traced; call the forward one."""
-    for f in (adj.fwd, adj.bwd):
-        f.name = _unique_name(ctx.module, f.name)
-        ctx.module.add(f)
-    call = ctx.builder.emit("call", operands, {"callee": adj.fwd.name},
-                            result_types=adj.fwd.result_types,
-                            hints=[r.hint for r in adj.fwd.results])
-    return call.results[:adj.n_results], call.results[adj.n_results:]
-
-
-def _call_backward(ctx, adj, residuals, seeds):
-    call = ctx.builder.emit("call", list(residuals) + list(seeds), {"callee": adj.bwd.name},
-                            result_types=adj.bwd.result_types,
-                            hints=[r.hint for r in adj.bwd.results])
-    return [ctx.wrap(g) for g in call.results]
-
-
-def _traced_grad_tree(arg, grads, ctx):
-    leaves, treedef = flatten(arg, ctx.is_traced)
-    return unflatten(_statics_to_none(treedef), [next(grads) for _ in leaves])
-
-
 def _grad_tree(arg, it, floats_only=False):
     """The gradient pytree of one argument: its structure, each leaf's type; None for static
     leaves (and, with `floats_only`, for integer and boolean arrays, which get no gradient)."""
@@ -303,18 +238,7 @@ def _grad_tree(arg, it, floats_only=False):
             out.append(np.asarray(g, dtype=leaf.dtype)[()])
         else:
             out.append(np.asarray(g, dtype=np.asarray(leaf).dtype))
-    return unflatten(_statics_to_none(treedef), out)
-
-
-def _statics_to_none(td):
-    kind = td[0]
-    if kind == "static":
-        return ("static", None)
-    if kind in ("tuple", "list"):
-        return (kind, tuple(_statics_to_none(c) for c in td[1]))
-    if kind == "dict":
-        return ("dict", td[1], tuple(_statics_to_none(c) for c in td[2]))
-    return td
+    return unflatten(statics_to_none(treedef), out)
 
 
 def grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True):
@@ -354,7 +278,7 @@ def vjp(fun, *args, backend=None, check_nans=True):
         program = _VJP_CACHE[key] = _backend(backend)(differentiate(primal, leaves, seeded),
                                                       primal.name)
     flat = sig.flatten_args(args, {})
-    results, residuals = _run_checked(program, lambda: program.fwd(*flat), check_nans)
+    results, residuals = run_checked(program, lambda: program.fwd(*flat), check_nans)
     value = sig.unflatten_result(results)
     out_types = [r.type for r in primal.results]
 
@@ -372,7 +296,7 @@ def vjp(fun, *args, backend=None, check_nans=True):
                                       f"{t.shape}")
             if t.is_float:
                 seeds.append(arr)
-        grads = _run_checked(program, lambda: program.bwd(residuals, seeds), check_nans)
+        grads = run_checked(program, lambda: program.bwd(residuals, seeds), check_nans)
         it = iter(grads)
         return tuple(_grad_tree(a, it, floats_only=True) if _has_float(a) else None
                      for a in args)
@@ -380,102 +304,11 @@ def vjp(fun, *args, backend=None, check_nans=True):
     return value, pullback
 
 
-class _TracedPullback:
-    """The pullback `vjp` returns inside traced code: calling it emits the backward call."""
-
-    def __init__(self, adj, residuals, args, out_types):
-        self.adj, self.residuals, self.args, self.out_types = adj, residuals, args, out_types
-
-    def __call__(self, cotangent):
-        raise AdcompilerError("a pullback made inside traced code can only be called there")
-
-    def __adcompiler_trace__(self, ctx, args, kwargs):
-        (cotangent,) = args
-        cts, _ = flatten(cotangent, lambda x: ctx.is_traced(x) or isinstance(x, (int, float)))
-        if len(cts) != len(self.out_types):
-            raise ctx.error(f"the cotangent has {len(cts)} arrays, the value has "
-                            f"{len(self.out_types)}")
-        seeds = []
-        for ct, t in zip(cts, self.out_types, strict=True):
-            if t.is_float:
-                v = ctx.value(ct, t.dtype)
-                if v.type.shape != t.shape:
-                    v = ctx.builder.op("broadcast_to", v, shape=t.shape)
-                seeds.append(v)
-        grads = iter(_call_backward(ctx, self.adj, self.residuals, seeds))
-        return tuple(_traced_grad_tree(a, grads, ctx) if flatten(a, ctx.is_traced)[0] else None
-                     for a in self.args)
-
-
-def _vjp_trace(ctx, args, kwargs):
-    fun, *fargs = args
-    ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
-    leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float]
-    seeded = tuple(k for k, r in enumerate(ir_fn.results) if r.type.is_float)
-    adj = differentiate(ir_fn, leaves, seeded)
-    results, residuals = _call_forward(ctx, adj, operands)
-    value = rebuild(results)
-    return value, _TracedPullback(adj, residuals, fargs, [r.type for r in ir_fn.results])
-
-
-vjp.__adcompiler_trace__ = _vjp_trace
+vjp.__adcompiler_trace__ = vjp_trace
 
 
 def _has_float(arg) -> bool:
     return any(_is_float_leaf(x) for x in flatten(arg, is_runtime_leaf)[0])
-
-
-def check_grad(f, *args, wrt=0, eps=1e-6, rtol=1e-5, samples=16, seed=0, backend=None):
-    """Compare the compiled gradient of `f` with central finite differences in float64 on up to
-    `samples` random coordinates of each differentiated argument. Returns {argument: worst
-    relative error}; raises GradientCheckError when one exceeds `rtol`."""
-    args64 = tuple(_to_f64(a) for a in args)
-    g = grad(f, wrt=wrt, backend=backend)
-    grads = g(*args64)
-    names = g._last.wrt_names[1]
-    single = not isinstance(wrt, (tuple, list))
-    grads = (grads,) if single else grads
-    pysig = inspect.signature(f)
-    rng = np.random.default_rng(seed)
-    report = {}
-    for name, gtree in zip(names, grads, strict=True):
-        pos = list(pysig.parameters).index(name)
-        leaves, treedef = flatten(args64[pos], is_runtime_leaf)
-        gleaves, _ = flatten(gtree, is_runtime_leaf)
-        num, den = 0.0, 0.0
-        for k, (leaf, gl) in enumerate(zip(leaves, gleaves, strict=True)):
-            arr = np.array(leaf, dtype=np.float64)
-            ga = np.asarray(gl, dtype=np.float64)
-            coords = list(np.ndindex(arr.shape))
-            pick = rng.permutation(len(coords))[:samples]
-            for c in (coords[i] for i in pick):
-                fd = (_perturbed(f, args64, pos, treedef, leaves, k, arr, c, eps)
-                      - _perturbed(f, args64, pos, treedef, leaves, k, arr, c, -eps)) / (2 * eps)
-                num = max(num, abs(ga[c] - fd))
-                den = max(den, abs(fd), abs(ga[c]))
-        report[name] = num / den if den > 0 else num
-    bad = {k: v for k, v in report.items() if v > rtol}
-    if bad:
-        raise GradientCheckError("gradient differs from central finite differences: "
-                                 + ", ".join(f"{k}: relative error {v:.2e}" for k, v in bad.items()))
-    return report
-
-
-def _to_f64(x):
-    leaves, treedef = flatten(x, is_runtime_leaf)
-    return unflatten(treedef, [np.asarray(v, np.float64) if isinstance(v, np.ndarray)
-                               and np.issubdtype(v.dtype, np.floating) else v for v in leaves])
-
-
-def _perturbed(f, args, pos, treedef, leaves, k, arr, coord, delta):
-    a = arr.copy()
-    a[coord] += delta
-    new_leaves = list(leaves)
-    new_leaves[k] = float(a) if isinstance(leaves[k], float) else a
-    new_args = list(args)
-    new_args[pos] = unflatten(treedef, new_leaves)
-    out = f(*new_args)
-    return float(np.asarray(out[0] if isinstance(out, tuple) else out))
 
 
 class JitFunction:

@@ -1,0 +1,92 @@
+"""Differentiation inside traced code: `grad` or `vjp` called from a function being traced
+(grad of grad, Hessian-vector products, a gradient step inside a compiled function).
+
+The differentiated function's forward and backward IR functions are added to the module being
+traced and called with `call` ops, so the outer program can be differentiated again.
+"""
+from __future__ import annotations
+
+from ..errors import AdcompilerError
+from ..frontend.pytree import flatten, unflatten
+from . import differentiate
+
+
+def statics_to_none(td):
+    """A treedef whose static leaves become None (a gradient tree has no statics)."""
+    kind = td[0]
+    if kind == "static":
+        return ("static", None)
+    if kind in ("tuple", "list"):
+        return (kind, tuple(statics_to_none(c) for c in td[1]))
+    if kind == "dict":
+        return ("dict", td[1], tuple(statics_to_none(c) for c in td[2]))
+    return td
+
+
+def _unique_name(module, name):
+    k, out = 0, name
+    while out in module.functions:
+        k += 1
+        out = f"{name}_{k}"
+    return out
+
+
+def call_forward(ctx, adj, operands):
+    """Add the adjoint's functions to the module being traced; call the forward one."""
+    for f in (adj.fwd, adj.bwd):
+        f.name = _unique_name(ctx.module, f.name)
+        ctx.module.add(f)
+    call = ctx.builder.emit("call", operands, {"callee": adj.fwd.name},
+                            result_types=adj.fwd.result_types,
+                            hints=[r.hint for r in adj.fwd.results])
+    return call.results[:adj.n_results], call.results[adj.n_results:]
+
+
+def call_backward(ctx, adj, residuals, seeds):
+    call = ctx.builder.emit("call", list(residuals) + list(seeds), {"callee": adj.bwd.name},
+                            result_types=adj.bwd.result_types,
+                            hints=[r.hint for r in adj.bwd.results])
+    return [ctx.wrap(g) for g in call.results]
+
+
+def traced_grad_tree(arg, grads, ctx):
+    leaves, treedef = flatten(arg, ctx.is_traced)
+    return unflatten(statics_to_none(treedef), [next(grads) for _ in leaves])
+
+
+class TracedPullback:
+    """The pullback `vjp` returns inside traced code: calling it emits the backward call."""
+
+    def __init__(self, adj, residuals, args, out_types):
+        self.adj, self.residuals, self.args, self.out_types = adj, residuals, args, out_types
+
+    def __call__(self, cotangent):
+        raise AdcompilerError("a pullback made inside traced code can only be called there")
+
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        (cotangent,) = args
+        cts, _ = flatten(cotangent, lambda x: ctx.is_traced(x) or isinstance(x, (int, float)))
+        if len(cts) != len(self.out_types):
+            raise ctx.error(f"the cotangent has {len(cts)} arrays, the value has "
+                            f"{len(self.out_types)}")
+        seeds = []
+        for ct, t in zip(cts, self.out_types, strict=True):
+            if t.is_float:
+                v = ctx.value(ct, t.dtype)
+                if v.type.shape != t.shape:
+                    v = ctx.builder.op("broadcast_to", v, shape=t.shape)
+                seeds.append(v)
+        grads = iter(call_backward(ctx, self.adj, self.residuals, seeds))
+        return tuple(traced_grad_tree(a, grads, ctx) if flatten(a, ctx.is_traced)[0] else None
+                     for a in self.args)
+
+
+def vjp_trace(ctx, args, kwargs):
+    fun, *fargs = args
+    ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
+    leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float]
+    seeded = tuple(k for k, r in enumerate(ir_fn.results) if r.type.is_float)
+    adj = differentiate(ir_fn, leaves, seeded)
+    results, residuals = call_forward(ctx, adj, operands)
+    value = rebuild(results)
+    return value, TracedPullback(adj, residuals, fargs, [r.type for r in ir_fn.results])
