@@ -1,0 +1,808 @@
+"""Gradients through the public API (`grad`, `value_and_grad`, `vjp`, `check_grad`) of functions
+with data-dependent control flow, loops, containers, indexing and NumPy idioms, against float64
+central finite differences.
+
+Two references: `adcompiler.check_grad` (itself a finite-difference check), and this file's own
+`fd_grad`/`fd_jacobian` helpers, written independently of adcompiler, so the tests also fail if
+`check_grad` were wrong. Each model function is small, every RNG seeded.
+"""
+from __future__ import annotations
+
+import ast
+import os
+
+import numpy as np
+import pytest
+
+import adcompiler as adc
+
+RNG_SEED = 1234
+THIS_FILE = os.path.basename(__file__)
+
+
+def rng(k=0):
+    return np.random.default_rng(RNG_SEED + k)
+
+
+# ------------------------------------------------------------------------- independent FD
+
+def _leaves(tree, path=()):
+    """(path, leaf) for every float array / float leaf of a pytree of dicts, lists, tuples."""
+    if isinstance(tree, dict):
+        for k in tree:
+            yield from _leaves(tree[k], path + (k,))
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            yield from _leaves(v, path + (i,))
+    elif isinstance(tree, float) or (isinstance(tree, (np.ndarray, np.generic))
+                                     and np.issubdtype(np.asarray(tree).dtype, np.floating)):
+        yield path, tree
+
+
+def _get(tree, path):
+    for p in path:
+        tree = tree[p]
+    return tree
+
+
+def _set(tree, path, value):
+    """A copy of `tree` with the leaf at `path` replaced (containers copied along the path)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(tree, dict):
+        out = dict(tree)
+    elif isinstance(tree, tuple):
+        out = list(tree)
+    else:
+        out = list(tree)
+    out[head] = _set(tree[head], rest, value)
+    return tuple(out) if isinstance(tree, tuple) else out
+
+
+def _scalar(out):
+    return float(np.asarray(out[0] if isinstance(out, tuple) else out, dtype=np.float64))
+
+
+def _static_to_none(tree):
+    if isinstance(tree, dict):
+        return {k: _static_to_none(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_static_to_none(v) for v in tree)
+    return tree if next(_leaves(tree), None) else None
+
+
+def fd_grad(f, args, argnum=0, eps=1e-6):
+    """Central differences of the scalar f(*args) in float64 with respect to every float leaf
+    of args[argnum]; returns the same structure (floats for float leaves, arrays for arrays,
+    None for static leaves)."""
+    tree = args[argnum]
+    grads = {}
+    for path, leaf in _leaves(tree):
+        x = np.array(leaf, dtype=np.float64)
+        g = np.zeros_like(x)
+        for k in np.ndindex(x.shape):
+            vals = []
+            for d in (eps, -eps):
+                xp = x.copy()
+                xp[k] += d
+                new = float(xp) if isinstance(leaf, float) else xp
+                a = list(args)
+                a[argnum] = _set(tree, path, new)
+                vals.append(_scalar(f(*a)))
+            g[k] = (vals[0] - vals[1]) / (2 * eps)
+        grads[path] = float(g) if isinstance(leaf, float) else g
+    out = _static_to_none(tree)
+    for path, g in grads.items():
+        out = _set(out, path, g)
+    return out
+
+
+def fd_jacobian(f, args, argnum, eps=1e-6):
+    """J of f (array-valued) w.r.t. the array args[argnum]: shape out.shape + x.shape."""
+    x = np.array(args[argnum], dtype=np.float64)
+    out0 = np.asarray(f(*args))
+    jac = np.zeros(out0.shape + x.shape)
+    for k in np.ndindex(x.shape):
+        vals = []
+        for d in (eps, -eps):
+            xp = x.copy()
+            xp[k] += d
+            a = list(args)
+            a[argnum] = xp
+            vals.append(np.asarray(f(*a), dtype=np.float64))
+        jac[(...,) + k] = (vals[0] - vals[1]) / (2 * eps)
+    return jac
+
+
+def assert_tree_close(got, want, rtol=1e-6, atol=1e-8, path="grad"):
+    """Same structure, same leaf types; values close."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), f"{path}: {got!r} vs {want!r}"
+        for k in want:
+            assert_tree_close(got[k], want[k], rtol, atol, f"{path}[{k!r}]")
+    elif isinstance(want, (list, tuple)):
+        assert type(got) is type(want) and len(got) == len(want), f"{path}: {type(got)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_tree_close(g, w, rtol, atol, f"{path}[{i}]")
+    elif want is None:
+        assert got is None, f"{path}: a static leaf got {got!r}"
+    else:
+        if isinstance(want, float):
+            assert isinstance(got, float), f"{path}: a float argument got {type(got)}"
+        else:
+            assert np.shape(got) == np.shape(want), f"{path}: shape {np.shape(got)}"
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+        err = float(np.max(np.abs(np.asarray(got, np.float64) - want), initial=0.0))
+        assert err <= atol + rtol * scale, f"{path}: error {err:.2e}\ngot {got}\nwant {want}"
+
+
+def ops_of(f, *args):
+    """The op names of f's IR for these arguments (control flow that must stay in the IR)."""
+    return [op.name for op in adc.trace(f, *args).walk()]
+
+
+def check_both(f, *args, wrt=0, rtol=1e-6):
+    """The compiled gradient vs this file's FD, and check_grad (vs its own FD)."""
+    g = adc.grad(f, wrt=wrt)(*args)
+    several = isinstance(wrt, tuple)
+    for k, gk in zip(wrt if several else (wrt,), g if several else (g,)):
+        assert_tree_close(gk, fd_grad(f, args, k), rtol=rtol, path=f"grad wrt {k}")
+    adc.check_grad(f, *args, wrt=wrt)
+    return g
+
+
+# ------------------------------------------------------------------------- branches
+
+def branch_on_data(x, w):
+    h = np.tanh(x * w)
+    if np.sum(h) > 0:
+        y = h * h + w
+    else:
+        y = np.exp(h) - x
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_if_on_a_runtime_value_takes_either_branch(sign):
+    x = sign * (np.abs(rng(1).standard_normal(4)) + 0.2)
+    w = np.abs(rng(2).standard_normal(4)) + 0.1
+    check_both(branch_on_data, x, w, wrt=0)
+    check_both(branch_on_data, x, w, wrt=1)
+    assert "if" in ops_of(branch_on_data, x, w)
+
+
+def nested_branches(x):
+    s = np.sum(x)
+    if s > 1.0:
+        if np.max(x) > 1.5:
+            y = x * 3.0
+        else:
+            y = np.sin(x)
+    elif s < -1.0:
+        y = x ** 2
+    else:
+        if x[0] > 0:
+            y = np.cos(x) * x
+        else:
+            y = -x
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("x", [[2.0, 0.1, 0.2], [0.5, 0.4, 0.3], [-1.0, -0.5, -0.2],
+                               [0.3, 0.1, -0.5], [-0.3, 0.1, 0.5]])
+def test_nested_branches(x):
+    check_both(nested_branches, np.array(x))
+    assert ops_of(nested_branches, np.array(x)).count("if") >= 3
+
+
+def ternary(x, y):
+    z = x * y if np.sum(x) > np.sum(y) else x / y
+    return np.sum(np.sin(z))
+
+
+def test_conditional_expression_on_data():
+    x = np.array([1.0, 2.0, 0.5])
+    for y in (np.array([0.3, 0.2, 0.4]), np.array([3.0, 2.0, 4.0])):
+        check_both(ternary, x, y, wrt=(0, 1))
+
+
+def early_return(x):
+    if np.sum(x) > 0:
+        return np.sum(x * x)
+    y = np.exp(x)
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_return_under_a_runtime_if(sign):
+    check_both(early_return, sign * np.array([0.5, 0.2, 0.1]))
+
+
+# ------------------------------------------------------------------------- loops
+
+def static_loop(x, w):
+    h = x
+    for _ in range(4):
+        h = np.tanh(h * w + 0.1)
+    return np.sum(h)
+
+
+def test_for_loop_with_static_trip_count():
+    x, w = rng(3).standard_normal(3), rng(4).standard_normal(3)
+    check_both(static_loop, x, w, wrt=(0, 1))
+
+
+def runtime_loop(x, w, n):
+    h = x
+    for i in range(n):
+        h = np.sin(h * w) + x * i
+    return np.sum(h * h)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_for_loop_with_runtime_trip_count(n):
+    x, w = rng(5).standard_normal(3), rng(6).standard_normal(3)
+    g = adc.grad(runtime_loop, wrt=(0, 1))
+    gx, gw = g(x, w, np.int64(n))
+    args = (x, w, np.int64(n))
+    assert_tree_close(gx, fd_grad(runtime_loop, args, 0))
+    assert_tree_close(gw, fd_grad(runtime_loop, args, 1))
+    adc.check_grad(runtime_loop, *args, wrt=(0, 1))
+    assert "for" in ops_of(runtime_loop, *args)
+
+
+def test_one_specialisation_serves_every_trip_count():
+    x, w = rng(5).standard_normal(3), rng(6).standard_normal(3)
+    g = adc.grad(runtime_loop)
+    for n in (3, 0, 2):
+        assert_tree_close(g(x, w, np.int64(n)), fd_grad(runtime_loop, (x, w, np.int64(n))))
+    assert "for" in g.ir()
+
+
+def data_count(x):
+    n = int(np.sum(x > 0))
+    acc = x
+    for i in range(n):
+        acc = acc * np.cos(x)
+    return np.sum(acc)
+
+
+def ragged_counts(x, counts):
+    acc = x
+    for i in range(counts.shape[0]):
+        for j in range(counts[i]):
+            acc = np.sin(acc) + x * j
+    return np.sum(acc)
+
+
+def test_trip_counts_computed_from_data():
+    check_both(data_count, np.array([0.5, -0.3, 0.8]))
+    check_both(data_count, np.array([-0.5, -0.3, -0.8]))
+    x = np.array([0.5, -0.3, 0.8])
+    check_both(ragged_counts, x, np.array([2, 0, 3]))
+    assert ops_of(ragged_counts, x, np.array([2, 0, 3])).count("for") >= 1
+
+
+def loop_count_from_data(x, counts):
+    acc = 0.0
+    for i in range(counts[0]):
+        acc = acc + np.sum(x[i] * x)
+    return acc
+
+
+def test_trip_count_read_from_an_int_array():
+    x = rng(7).standard_normal(4)
+    for k in (2, 4):
+        args = (x, np.array([k, 0], dtype=np.int64))
+        check_both(loop_count_from_data, *args)
+    assert "for" in ops_of(loop_count_from_data, *args)
+
+
+def newton_sqrt(a):
+    x = a
+    while np.max(np.abs(x * x - a)) > 1e-12:
+        x = 0.5 * (x + a / x)
+    return np.sum(x)
+
+
+def test_while_loop_newton_iterations():
+    a = np.array([2.0, 3.0, 0.5])
+    g = adc.grad(newton_sqrt)(a)
+    # the unrolled iterations converge to d sqrt(a) / da = 1 / (2 sqrt(a))
+    np.testing.assert_allclose(g, 0.5 / np.sqrt(a), rtol=1e-6)
+    assert_tree_close(g, fd_grad(newton_sqrt, (a,)), rtol=1e-5)
+
+
+def grow(x):
+    while np.sum(x) < 10.0:
+        x = x * 1.5
+    return np.sum(x * x)
+
+
+def test_while_loop_on_data():
+    x = np.array([0.5, 1.0, 0.25])
+    g = check_both(grow, x)
+    k = int(np.ceil(np.log(10.0 / 1.75) / np.log(1.5)))      # trips taken
+    np.testing.assert_allclose(g, 2 * x * 1.5 ** (2 * k))
+    assert "while" in ops_of(grow, x)
+    big = np.array([5.0, 6.0])                                 # no trip at all
+    np.testing.assert_allclose(adc.grad(grow)(big), 2 * big)
+
+
+def while_with_branch(x):
+    y = x
+    t = 0
+    while np.sum(y) < 4.0:
+        if np.max(y) > 1.0:
+            y = y + x
+        else:
+            y = y * 2.0 + 0.1
+        t = t + 1
+    return np.sum(y * y) + t
+
+
+def test_while_with_a_counter_and_a_branch():
+    check_both(while_with_branch, np.array([0.3, 0.2]))
+
+
+def while_in_for(x, n):
+    y = x
+    for i in range(n):
+        while np.sum(y * y) < 4.0:
+            y = y * 1.3
+        y = y * 0.5
+    return np.sum(y)
+
+
+def test_while_nested_in_a_runtime_for():
+    check_both(while_in_for, np.array([0.3, 0.4]), np.int64(3))
+
+
+def rnn(W, U, xs, h0):
+    T = xs.shape[0]
+    h = np.zeros((T + 1, h0.shape[0]))
+    h[0] = h0
+    for t in range(T):
+        h[t + 1] = np.tanh(h[t] @ W + xs[t] @ U)
+    return np.sum(h[1:] ** 2) + np.sum(h[T])
+
+
+def test_rnn_overwriting_a_preallocated_array_by_index():
+    r = rng(8)
+    W, U = 0.5 * r.standard_normal((3, 3)), 0.5 * r.standard_normal((2, 3))
+    xs, h0 = r.standard_normal((4, 2)), r.standard_normal(3)
+    for k in range(4):
+        check_both(rnn, W, U, xs, h0, wrt=k)
+    assert "for" in ops_of(rnn, W, U, xs, h0)
+
+
+def rnn_runtime(W, xs, n):
+    h = np.zeros((xs.shape[0] + 1, W.shape[0]))
+    for t in range(n):
+        h[t + 1] = np.tanh(h[t] @ W + xs[t])
+    return np.sum(h * h)
+
+
+def test_rnn_with_runtime_length():
+    r = rng(9)
+    W, xs = 0.5 * r.standard_normal((3, 3)), r.standard_normal((5, 3))
+    for n in (1, 5):
+        check_both(rnn_runtime, W, xs, np.int64(n))
+
+
+def loop_with_branch(x, n):
+    acc = np.zeros_like(x)
+    for i in range(n):
+        if np.sum(acc) > 1.0:
+            acc = acc * 0.5 + np.sin(x)
+        else:
+            acc = acc + x * x
+    return np.sum(acc)
+
+
+def test_branch_inside_a_runtime_loop():
+    x = np.array([0.7, 0.4, 0.3])
+    for n in (1, 4, 7):
+        check_both(loop_with_branch, x, np.int64(n))
+
+
+def carried_containers(p, n):
+    st = {"a": p["a"], "b": (p["b"], p["b"] * 2)}
+    u, v = p["a"] + 0.5, p["b"] - 0.5
+    for i in range(n):
+        st = {"a": st["a"] * st["b"][0], "b": (np.sin(st["b"][1]), st["a"])}
+        u, v = v * 0.5, u + v
+    return np.sum(st["a"]) + np.sum(st["b"][0]) + np.sum(u * v)
+
+
+def test_loop_carrying_dicts_and_tuples():
+    p = {"a": rng(27).standard_normal(2), "b": rng(28).standard_normal(2)}
+    check_both(carried_containers, p, np.int64(3))
+
+
+def running_product(x, n):
+    y = x
+    for i in range(n):
+        y = y * x[i]
+    return np.sum(y)
+
+
+def test_runtime_index_of_a_value_the_loop_reads():
+    check_both(running_product, np.array([0.3, 0.2, 0.9]), np.int64(3))
+
+
+def nested_loops(x, n):
+    acc = x
+    for i in range(n):
+        for j in range(2):
+            acc = np.sin(acc) * x + j
+    return np.sum(acc)
+
+
+def test_nested_loops():
+    x = np.array([0.3, -0.2])
+    check_both(nested_loops, x, np.int64(3))
+
+
+# ------------------------------------------------------------------------- calls, containers
+
+def dense(x, p):
+    return np.tanh(x @ p["W"] + p["b"])
+
+
+def mlp(params, x, y):
+    h = x
+    for layer in params["layers"]:
+        h = dense(h, layer)
+    err = h - y
+    return np.mean(err ** 2)
+
+
+def test_helper_calls_and_dict_of_lists_of_dicts():
+    r = rng(10)
+    params = {"layers": [{"W": r.standard_normal((3, 4)), "b": r.standard_normal(4)},
+                         {"W": r.standard_normal((4, 2)), "b": r.standard_normal(2)}]}
+    x, y = r.standard_normal((5, 3)), r.standard_normal((5, 2))
+    g = check_both(mlp, params, x, y)
+    assert isinstance(g, dict) and isinstance(g["layers"], list)
+    assert isinstance(g["layers"][0], dict) and g["layers"][0]["W"].shape == (3, 4)
+
+
+def tuple_args(pair, scale):
+    a, b = pair
+    return np.sum(a * b) * scale[0] + np.sum(scale[1] * a)
+
+
+def test_tuple_and_list_arguments_keep_their_structure():
+    r = rng(11)
+    pair = (r.standard_normal(3), r.standard_normal(3))
+    scale = [r.standard_normal(()), r.standard_normal(3)]
+    ga, gs = adc.grad(tuple_args, wrt=(0, 1))(pair, scale)
+    assert isinstance(ga, tuple) and isinstance(gs, list)
+    assert_tree_close(ga, fd_grad(tuple_args, (pair, scale), 0))
+    assert_tree_close(gs, fd_grad(tuple_args, (pair, scale), 1))
+
+
+def augmented(x, y):
+    s = x * 1.0
+    s += y
+    s *= x
+    s -= 0.5 * y
+    s /= 2.0
+    return np.sum(s ** 2)
+
+
+def test_augmented_assignment():
+    check_both(augmented, rng(12).standard_normal(4), rng(13).standard_normal(4), wrt=(0, 1))
+
+
+def slicing(x):
+    y = x[1:, ::-1] * x[:-1, :]
+    z = x.copy()
+    z[0, 1:] = np.sin(x[0, :-1])
+    z[:, 0] = z[:, 0] * 2.0
+    return np.sum(y * y) + np.sum(z[::2] ** 3)
+
+
+def test_slices_and_slice_assignment():
+    check_both(slicing, rng(14).standard_normal((3, 4)))
+
+
+def embedding(W, idx):
+    e = W[idx]
+    return np.sum(np.tanh(e) * np.arange(e.shape[1]))
+
+
+def test_gather_with_repeated_indices():
+    W = rng(15).standard_normal((5, 3))
+    idx = np.array([0, 3, 3, 1, 3], dtype=np.int64)
+    g = check_both(embedding, W, idx)
+    assert not np.any(g[[2, 4]])           # rows never gathered get nothing
+
+
+def scatter_assign(x, v, idx):
+    y = x * 1.0
+    y[idx] = v * 2.0
+    return np.sum(y * np.arange(1.0, 6.0))
+
+
+def test_assignment_by_integer_array_with_repeats():
+    x, v = rng(16).standard_normal(5), rng(17).standard_normal(3)
+    idx = np.array([1, 3, 1], dtype=np.int64)
+    check_both(scatter_assign, x, v, idx, wrt=(0, 1))
+
+
+def masked(x, y):
+    z = np.where(x > 0, x * y, np.exp(y) - x)
+    return np.sum(z * z)
+
+
+def test_where():
+    x = np.array([-1.0, 0.5, 2.0, -0.3])
+    y = np.array([0.1, -0.2, 0.3, 0.4])
+    check_both(masked, x, y, wrt=(0, 1))
+
+
+def reductions(x):
+    m = np.max(x, axis=1, keepdims=True)
+    e = np.exp(x - m)
+    softmax = e / np.sum(e, axis=1, keepdims=True)
+    lse = m[:, 0] + np.log(np.sum(np.exp(x - m), axis=1))
+    return np.sum(softmax * softmax) + np.sum(lse) + np.max(x) - np.min(x[0])
+
+
+def test_max_reductions_softmax_logsumexp():
+    check_both(reductions, rng(18).standard_normal((3, 4)))
+
+
+def moments(x):
+    return np.mean(x) * np.var(x, axis=0).sum() + np.std(x) + np.mean(x, axis=1).prod()
+
+
+def test_mean_var_std():
+    check_both(moments, rng(19).standard_normal((3, 4)))
+
+
+def contractions(a, b):
+    c = np.einsum("ij,jk->ik", a, b)
+    d = np.einsum("ij,ij->i", a, a)
+    e = np.einsum("bi,ij,bj->b", a, b, a)
+    return np.sum(c ** 2) + np.sum(d * e) + np.einsum("ij,ij->", b, b)
+
+
+def test_einsum():
+    r = rng(20)
+    check_both(contractions, r.standard_normal((2, 3)), r.standard_normal((3, 3)), wrt=(0, 1))
+
+
+# ------------------------------------------------------------------------- dtypes and scalars
+
+def cubic(x, w):
+    return np.sum(np.tanh(x * w) ** 3 + x * 0.5)
+
+
+def loop32(x, n):
+    h = x
+    for i in range(n):
+        if np.sum(h) > 0:
+            h = np.tanh(h * 0.5 + x)
+        else:
+            h = h * 2.0 - 1.0
+    while np.sum(h * h) < 3.0:
+        h = h * 1.5
+    return np.mean(h ** 2)
+
+
+def test_float32_through_loops_and_branches():
+    x = np.array([0.3, -0.2, 0.4])
+    value, g32 = adc.value_and_grad(loop32)(x.astype(np.float32), np.int64(3))
+    assert g32.dtype == np.float32 and np.asarray(value).dtype == np.float32
+    g64 = adc.grad(loop32)(x, np.int64(3))
+    np.testing.assert_allclose(g32, g64, rtol=1e-4)
+    assert_tree_close(g64, fd_grad(loop32, (x, np.int64(3))))
+
+
+def test_float32_inputs_get_float32_gradients():
+    r = rng(21)
+    x, w = r.standard_normal(4), r.standard_normal(4)
+    g32 = adc.grad(cubic, wrt=(0, 1))(x.astype(np.float32), w.astype(np.float32))
+    g64 = adc.grad(cubic, wrt=(0, 1))(x, w)
+    for a, b in zip(g32, g64):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def scalar_fn(s, a, x):
+    return np.sum(np.sin(s * x) * a) + s * s
+
+
+def test_python_float_and_0d_array_arguments():
+    s, a, x = 0.7, np.array(1.3), rng(22).standard_normal(3)
+    gs, ga = adc.grad(scalar_fn, wrt=(0, 1))(s, a, x)
+    assert type(gs) is float
+    assert isinstance(ga, np.ndarray) and ga.shape == () and ga.dtype == np.float64
+    args = (s, a, x)
+    assert abs(gs - fd_grad(scalar_fn, args, 0)) < 1e-6
+    np.testing.assert_allclose(ga, fd_grad(scalar_fn, args, 1), rtol=1e-6)
+    adc.check_grad(scalar_fn, *args, wrt=(0, 1))
+
+
+# ------------------------------------------------------------------------- the API
+
+def two(x, y):
+    return np.sum(x * y ** 2)
+
+
+def test_wrt_by_name_position_and_tuples():
+    x, y = rng(23).standard_normal(3), rng(24).standard_normal(3)
+    gx, gy = y ** 2, 2 * x * y
+    np.testing.assert_allclose(adc.grad(two)(x, y), gx)
+    np.testing.assert_allclose(adc.grad(two, wrt=1)(x, y), gy)
+    np.testing.assert_allclose(adc.grad(two, wrt="y")(x, y), gy)
+    a, b = adc.grad(two, wrt=("y", 0))(x, y)
+    np.testing.assert_allclose(a, gy)
+    np.testing.assert_allclose(b, gx)
+    (only,) = adc.grad(two, wrt=("x",))(x, y)
+    np.testing.assert_allclose(only, gx)
+
+    @adc.grad(wrt=("x", "y"))
+    def decorated(x, y):
+        return np.sum(x * y ** 2)
+    a, b = decorated(x, y)
+    np.testing.assert_allclose(a, gx)
+    np.testing.assert_allclose(b, gy)
+
+
+def with_aux(x):
+    loss = np.sum(x ** 2)
+    return loss, {"mean": np.mean(x), "double": x * 2}
+
+
+def test_has_aux_and_value_and_grad():
+    x = rng(25).standard_normal(3)
+    g, aux = adc.grad(with_aux, has_aux=True)(x)
+    np.testing.assert_allclose(g, 2 * x)
+    np.testing.assert_allclose(aux["mean"], np.mean(x))
+    np.testing.assert_allclose(aux["double"], 2 * x)
+    value, g = adc.value_and_grad(two, wrt=(0, 1))(x, x + 1)
+    np.testing.assert_allclose(value, two(x, x + 1))
+    np.testing.assert_allclose(g[0], (x + 1) ** 2)
+    (value, aux), g = adc.value_and_grad(with_aux, has_aux=True)(x)
+    np.testing.assert_allclose(value, np.sum(x ** 2))
+    np.testing.assert_allclose(g, 2 * x)
+
+
+def vector_fn(x, w):
+    h = np.tanh(x @ w)
+    return h * np.sum(x)
+
+
+def test_vjp_of_a_non_scalar_function():
+    r = rng(26)
+    x, w = r.standard_normal(3), r.standard_normal((3, 2))
+    value, pullback = adc.vjp(vector_fn, x, w)
+    np.testing.assert_allclose(value, vector_fn(x, w))
+    c = r.standard_normal(value.shape)
+    gx, gw = pullback(c)
+    jx = fd_jacobian(vector_fn, (x, w), 0)
+    jw = fd_jacobian(vector_fn, (x, w), 1)
+    np.testing.assert_allclose(gx, np.tensordot(c, jx, axes=c.ndim), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gw, np.tensordot(c, jw, axes=c.ndim), rtol=1e-6, atol=1e-8)
+
+
+SOURCE_CASES = [
+    (loop_with_branch, (np.array([0.7, 0.4, 0.3]), np.int64(3))),
+    (rnn_runtime, (0.5 * rng(9).standard_normal((3, 3)), rng(9).standard_normal((5, 3)),
+                   np.int64(3))),
+    (while_with_branch, (np.array([0.3, 0.2]),)),
+    (embedding, (rng(15).standard_normal((5, 3)), np.array([0, 3, 3], dtype=np.int64))),
+    (scatter_assign, (rng(16).standard_normal(5), rng(17).standard_normal(3),
+                      np.array([1, 3, 1], dtype=np.int64))),
+    (reductions, (rng(18).standard_normal((3, 4)),)),
+    (masked, (np.array([-1.0, 0.5]), np.array([0.1, -0.2]))),
+    (mlp, ({"layers": [{"W": np.ones((2, 2)), "b": np.ones(2)}]}, np.ones((3, 2)),
+           np.ones((3, 2)))),
+]
+# methods of NumPy arrays and of the Python lists used as tapes
+METHODS = {"copy", "astype", "reshape", "append"}
+
+
+@pytest.mark.parametrize("f, args", SOURCE_CASES, ids=[f.__name__ for f, _ in SOURCE_CASES])
+def test_adjoint_source_names_only_numpy(f, args):
+    """The generated source compiles, imports only NumPy as np, and calls nothing but NumPy,
+    the functions it defines and array/list methods: no runtime helper library."""
+    g = adc.grad(f)
+    g(*args)
+    src = g.adjoint_source()
+    tree = ast.parse(src)
+    compile(tree, "adjoint", "exec")
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert [(a.name, a.asname) for n in imports for a in n.names] == [("numpy", "np")]
+    assert not any(isinstance(n, ast.ImportFrom) for n in imports)
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    local = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for a in n.args.args}
+    local |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+              and isinstance(n.ctx, ast.Store)}
+    free = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)} - defined - local
+    assert free <= {"np", "range"}, f"names from outside NumPy: {free}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            fn = node.func
+            if isinstance(fn, ast.Name):
+                assert fn.id in defined | {"range"}, ast.unparse(node)
+            else:
+                assert isinstance(fn, ast.Attribute), ast.unparse(node)
+                root = fn
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                assert (isinstance(root, ast.Name) and root.id == "np") or fn.attr in METHODS, \
+                    ast.unparse(node)
+
+
+# ------------------------------------------------------------------------- errors
+
+def test_grad_with_respect_to_an_int_argument_is_an_error():
+    with pytest.raises(adc.AdcompilerError, match="int"):
+        adc.grad(runtime_loop, wrt=2)(np.ones(3), np.ones(3), np.int64(2))
+    with pytest.raises(adc.AdcompilerError, match="idx"):
+        adc.grad(embedding, wrt="idx")(np.ones((3, 2)), np.array([0, 1]))
+
+
+def test_non_scalar_output_is_an_error():
+    with pytest.raises(adc.AdcompilerError, match="scalar"):
+        adc.grad(vector_fn)(np.ones(3), np.ones((3, 2)))
+
+
+def nan_maker(x):
+    y = np.log(x)
+    z = np.sqrt(y - 1.0)
+    return np.sum(z)
+
+
+def test_nan_names_the_users_file_and_line():
+    line = nan_maker.__code__.co_firstlineno + 2
+    with pytest.raises(adc.NaNError, match=rf"{THIS_FILE}:{line}"):
+        adc.grad(nan_maker)(np.array([0.5, 2.0]))
+
+
+def nan_in_backward(x):
+    r = np.sqrt(x)
+    return np.sum(r * 0.0 + x)
+
+
+def test_nan_in_the_backward_pass_names_the_line_it_comes_from():
+    line = nan_in_backward.__code__.co_firstlineno + 1      # d sqrt(0) = inf, times 0
+    with np.errstate(divide="ignore"):
+        with pytest.raises(adc.NaNError, match=rf"{THIS_FILE}:{line}"):
+            adc.grad(nan_in_backward)(np.array([0.0, 1.0]))
+
+
+def test_unknown_wrt_name_is_an_error():
+    with pytest.raises(adc.AdcompilerError, match="nope"):
+        adc.grad(two, wrt="nope")(np.ones(2), np.ones(2))
+
+
+def test_check_grad_catches_a_wrong_gradient():
+    """check_grad is a reference here, so it must fail on a wrong derivative (a custom VJP
+    that forgets a factor of 2) and report small errors on right ones."""
+    @adc.custom_vjp
+    def square(x):
+        return x * x
+
+    def square_fwd(x):
+        return x * x, x
+
+    def square_bwd(x, g):
+        return (g * x,)                     # wrong: d x^2 = 2 x
+    square.defvjp(square_fwd, square_bwd)
+
+    def loss(x):
+        return np.sum(square(x) + x)
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(adc.grad(loss)(x), x + 1)     # the custom rule is used
+    with pytest.raises(adc.GradientCheckError):
+        adc.check_grad(loss, x)
+    report = adc.check_grad(branch_on_data, x, np.array([0.3, 0.2, 0.1]), wrt=(0, 1))
+    assert set(report) == {"x", "w"} and max(report.values()) < 1e-6
