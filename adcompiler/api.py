@@ -122,13 +122,14 @@ class GradFunction:
                     f"cannot differentiate with respect to {n!r}: it holds no float data "
                     f"(a Python int/bool/str is a compile-time constant; pass a float or a "
                     f"NumPy float array)")
-            for i in range(start, start + count):
-                t = primal.args[i].type
-                if not t.is_float:
-                    raise AdcompilerError(f"cannot differentiate with respect to {n!r}: it "
-                                          f"holds {DTYPES[t.dtype]} data; gradients need "
-                                          "floats")
-                leaves.append(i)
+            # integer and boolean leaves of a pytree get no gradient (None)
+            floats = [i for i in range(start, start + count) if primal.args[i].type.is_float]
+            if not floats:
+                held = sorted({DTYPES[primal.args[i].type.dtype]
+                               for i in range(start, start + count)})
+                raise AdcompilerError(f"cannot differentiate with respect to {n!r}: it holds "
+                                      f"{', '.join(held)} data; gradients need floats")
+            leaves += floats
         results = primal.results
         if not results:
             raise AdcompilerError(f"{self.fun.__name__} returns nothing to differentiate")
@@ -157,7 +158,7 @@ class GradFunction:
         single, names = c.wrt_names
         bound = sig.pysig.bind(*args, **kwargs)
         it = iter(grads)
-        per_arg = tuple(_grad_tree(bound.arguments[n], it) for n in names)
+        per_arg = tuple(_grad_tree(bound.arguments[n], it, floats_only=True) for n in names)
         g = per_arg[0] if single else per_arg
         if not self.with_value and not self.has_aux:
             return g

@@ -39,6 +39,16 @@ def straight_through(x, y):
     return x + stop_gradient(y - x)
 
 
+def _straight_through_trace(ctx, args, kwargs):
+    x, y = (ctx.tensor(a) for a in args)
+    if y.type.dtype != x.type.dtype:
+        y = ctx.emit("astype", y, dtype=x.type.dtype)
+    return ctx.emit("add", x, ctx.emit("stop_gradient", ctx.emit("sub", y, x)))
+
+
+straight_through.__adcompiler_trace__ = _straight_through_trace
+
+
 def _unique(module, name: str) -> str:
     k, out = 0, name
     while out in module.functions:

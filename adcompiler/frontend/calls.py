@@ -28,7 +28,9 @@ from .pytree import flatten, unflatten
 from .source import code_of, code_of_node
 from .values import Traced, contains_traced
 
-_LIBRARIES = ("numpy", "scipy", "builtins", "math", "functools", "operator")
+# their functions run natively on static arguments (adcompiler's own API included: `grad(f)`
+# inside traced code makes a gradient function, whose hook then traces the call)
+_LIBRARIES = ("numpy", "scipy", "builtins", "math", "functools", "operator", "adcompiler")
 
 
 class Closure:
@@ -116,7 +118,9 @@ class CallsMixin:
         return self.call(fn, args, kwargs)
 
     def call(self, fn, args, kwargs):
-        hook = getattr(fn, "__adcompiler_trace__", None) if not isinstance(fn, Traced) else None
+        # a class that defines the hook is constructed natively; its instances are hooked
+        hook = (getattr(fn, "__adcompiler_trace__", None)
+                if not isinstance(fn, (Traced, type)) else None)
         if hook is not None and callable(hook):
             from .context import TraceContext
             return hook(TraceContext(self), tuple(args), dict(kwargs))
@@ -147,6 +151,8 @@ class CallsMixin:
                                   fn.__globals__, _closure_of(fn), fn)
         if contains_traced((args, kwargs)) and not _container_method(fn):
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
+        if (getattr(fn, "__module__", None) or "").split(".")[0] == "adcompiler":
+            return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
         return run_static(fn, *(self.foreign(a) for a in args),
                           **{k: self.foreign(v) for k, v in kwargs.items()})
 

@@ -211,12 +211,12 @@ class LoopsMixin:
         raise Fallback("the loop's variables do not settle to one type")
 
     def _bind(self, struct, leaves, slots, args, names):
-        inner, shared = list(leaves), {}
+        # every carried slot gets its own value, even when two names start out as one array
+        # (`s = t = a`): the body may rebind one of them, and the next iteration must see
+        # each name's own value
+        inner = list(leaves)
         for j, a in zip(slots, args, strict=True):
-            src = leaves[j]
-            if id(src) not in shared:
-                shared[id(src)] = Traced(a, weak=src.weak, nonneg=False)
-            inner[j] = shared[id(src)]
+            inner[j] = Traced(a, weak=leaves[j].weak, nonneg=False)
         for n in names:
             self.frame.vars.pop(n, None)
         self.frame.vars.update(carry.build(struct, inner))

@@ -130,17 +130,22 @@ def _put_vjp(b, op, cts, needs):
     return [b.op("put", ct, idx, zeros(b, v.type), **op.attrs) if needs[0] else None, None, dv]
 
 
+def _copy(name):
+    # np.array, not .copy(): a rank-0 value may be a NumPy scalar, which has no item assignment
+    return f"{{out}} = np.array({name})"
+
+
 SLICE = ("starts", "stops", "steps")
 declare("slice", _slice, attrs=SLICE, arity=1, kind="index", vjp=_slice_vjp,
         lower={"numpy": lambda op, a: f"{a[0]}[{_slice_of(op)}]"})
 declare("update_slice", _update_slice, attrs=SLICE, arity=2, kind="index", vjp=_update_slice_vjp,
-        lower={"numpy": lambda op, a: [f"{{out}} = {a[0]}.copy()",
+        lower={"numpy": lambda op, a: [_copy(a[0]),
                                        f"{{out}}[{_slice_of(op)}] = {a[1]}"]})
 declare("take", _take, attrs=("axis",), arity=2, kind="index", vjp=_take_vjp,
         lower={"numpy": "np.take({0}, {1}, axis={axis})"})
 declare("scatter_add", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_scatter_add_vjp,
-        lower={"numpy": lambda op, a: [f"{{out}} = {a[0]}.copy()",
+        lower={"numpy": lambda op, a: [_copy(a[0]),
                                        f"np.add.at({{out}}, np.s_[{_axis_index(op, a[1])}], {a[2]})"]})
 declare("put", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_put_vjp,
-        lower={"numpy": lambda op, a: [f"{{out}} = {a[0]}.copy()",
+        lower={"numpy": lambda op, a: [_copy(a[0]),
                                        f"{{out}}[{_axis_index(op, a[1])}] = {a[2]}"]})

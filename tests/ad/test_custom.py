@@ -211,3 +211,41 @@ def test_second_order_through_a_runtime_loop_is_a_clear_error():
     for xi in reversed(xs[:-1]):
         d = d * (np.cos(xi) * xi + np.sin(xi))
     np.testing.assert_allclose(grad_looped(x, np.array([3])), d, rtol=1e-12)
+
+
+def embed_loss(p):
+    return np.sum(p["W"][p["idx"]] ** 2)
+
+
+def test_grad_of_a_pytree_with_integer_leaves():
+    W = np.arange(6.0).reshape(3, 2)
+    idx = np.array([0, 2, 2])
+    g = adc.grad(embed_loss)({"W": W, "idx": idx})
+    assert g["idx"] is None
+    np.testing.assert_allclose(g["W"], 2 * W * np.array([[1], [0], [2]]))
+
+
+def two_names_one_array(a, n):
+    s = a
+    t = a
+    for i in range(n):
+        s = s * 2.0
+        t = t + 1.0
+    return np.sum(t * 10.0 + s)
+
+
+def test_loop_carried_names_bound_to_one_array_stay_apart():
+    x = np.array([1.0, 2.0])
+    for n in (3, np.int64(3)):
+        np.testing.assert_allclose(adc.jit(two_names_one_array)(x, n), two_names_one_array(x, n))
+        np.testing.assert_allclose(adc.grad(two_names_one_array)(x, n), np.full(2, 18.0))
+
+
+def outer_of_inner_grad(x):
+    return np.sum(adc.grad(sin_x)(x) ** 2)
+
+
+def test_grad_made_inside_traced_code():
+    d = np.sin(X) + X * np.cos(X)                    # d/dx (x sin x)
+    dd = 2 * np.cos(X) - X * np.sin(X)
+    np.testing.assert_allclose(adc.grad(outer_of_inner_grad)(X), 2 * d * dd, rtol=1e-12)
