@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir.core import Block, Function
+from ..ir.core import Function
 from ..ir.passes import maybe_print, run_passes
 from ..ir.rewrite import clone_block
 from .reverse import reverse
