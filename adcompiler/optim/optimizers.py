@@ -1,0 +1,151 @@
+"""AdamW and SGD with momentum over parameter trees, the update compiled by adcompiler.
+
+    opt = AdamW(lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip=1.0,
+                backend="numba")
+    state = opt.init(params)                       # a tree of arrays: checkpoint it as .npz
+    params, state, info = opt.update(params, grads, state, lr=schedule(step))
+
+Contract:
+- `params` and `grads` are trees (dicts/lists, see tree.py) of float arrays of one dtype, with
+  the same structure; `update` returns new trees and leaves its inputs unchanged.
+- The whole update (clipping, moments, weight decay, parameter step, for every leaf) is one plain
+  NumPy function over lists of arrays, compiled once per tree signature with
+  `adcompiler.jit(..., backend)`; Python only computes the per-step scalar coefficients.
+- AdamW is torch.optim.AdamW (= gptconfig.adamw_update_np): decoupled weight decay on every
+  leaf, bias correction, `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`. The scalar
+  coefficients are computed in float64 and rounded once to the parameters' dtype, as NumPy does
+  with the Python floats of the reference, so the NumPy backend reproduces the reference
+  bit for bit.
+- SGD is torch.optim.SGD with momentum (dampening 0): `g += wd * p` (coupled L2 weight decay),
+  `buf = momentum * buf + g` (buf starts at zero, so the first step has buf = g, as in torch),
+  `p -= lr * (g + momentum * buf if nesterov else buf)`.
+- `clip=c` clips by the global norm first (clip.py); `clip=None` leaves gradients untouched.
+- `state["step"]` counts the updates made (an int64 0-d array); `info` has `grad_norm` (global
+  norm before clipping) and `grad_sq` ({leaf path: squared norm}) for reports.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import api
+from ..errors import AdcompilerError
+from .clip import CLIP_EPS
+from .tree import flatten, tree_zeros_like, unflatten
+
+
+def adamw_update(params, grads, m, v, coef, max_norm, clipping):
+    """One AdamW step on lists of arrays; `coef` holds the per-step scalars (see AdamW)."""
+    b1, one_minus_b1, b2, one_minus_b2, decay, step_size, bc2_sqrt, eps = coef
+    # clip.clip_grads, inlined: the frontend traces into user code only, not into functions
+    # of adcompiler's own modules (it runs those natively)
+    sq = [np.sum(g * g) for g in grads]
+    norm = np.sqrt(sum(sq))
+    if clipping:
+        scale = np.minimum(1.0, max_norm / (norm + CLIP_EPS))
+        grads = [g * scale for g in grads]
+    new_p, new_m, new_v = [], [], []
+    for p, g, mi, vi in zip(params, grads, m, v, strict=True):
+        mi = mi * b1 + one_minus_b1 * g
+        vi = vi * b2 + one_minus_b2 * (g * g)
+        p = p * decay
+        p = p - step_size * (mi / (np.sqrt(vi) / bc2_sqrt + eps))
+        new_p.append(p)
+        new_m.append(mi)
+        new_v.append(vi)
+    return new_p, new_m, new_v, norm, sq
+
+
+def sgd_update(params, grads, buf, coef, max_norm, clipping, nesterov, decay):
+    """One SGD-with-momentum step on lists of arrays; `coef` = (lr, momentum, weight decay)."""
+    lr, momentum, wd = coef
+    # clip.clip_grads, inlined: the frontend traces into user code only, not into functions
+    # of adcompiler's own modules (it runs those natively)
+    sq = [np.sum(g * g) for g in grads]
+    norm = np.sqrt(sum(sq))
+    if clipping:
+        scale = np.minimum(1.0, max_norm / (norm + CLIP_EPS))
+        grads = [g * scale for g in grads]
+    new_p, new_b = [], []
+    for p, g, b in zip(params, grads, buf, strict=True):
+        if decay:
+            g = g + wd * p
+        b = momentum * b + g
+        if nesterov:
+            p = p - lr * (g + momentum * b)
+        else:
+            p = p - lr * b
+        new_p.append(p)
+        new_b.append(b)
+    return new_p, new_b, norm, sq
+
+
+def _leaves(params, grads):
+    paths, p = flatten(params)
+    gpaths, g = flatten(grads)
+    if gpaths != paths:
+        raise AdcompilerError("the gradients do not have the structure of the parameters")
+    dtypes = {x.dtype for x in p} | {x.dtype for x in g}
+    if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
+        raise AdcompilerError(f"parameters and gradients need one float dtype, got {dtypes}")
+    return paths, p, g, next(iter(dtypes)).type
+
+
+class _Optimizer:
+    def __init__(self, lr, clip, backend):
+        if clip is not None and not clip > 0:
+            raise AdcompilerError(f"clip must be positive or None, got {clip}")
+        self.lr, self.clip, self.backend = lr, clip, backend
+
+    def _info(self, paths, norm, sq):
+        return {"grad_norm": float(norm),
+                "grad_sq": {p: float(s) for p, s in zip(paths, sq, strict=True)}}
+
+
+class AdamW(_Optimizer):
+    def __init__(self, lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip=None,
+                 backend=None):
+        super().__init__(lr, clip, backend)
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self._update = api.jit(adamw_update, backend=backend)
+
+    def init(self, params):
+        return {"step": np.array(0, np.int64), "m": tree_zeros_like(params),
+                "v": tree_zeros_like(params)}
+
+    def update(self, params, grads, state, lr=None):
+        lr = self.lr if lr is None else lr
+        paths, p, g, dt = _leaves(params, grads)
+        t = int(state["step"]) + 1
+        b1, b2 = self.betas
+        coef = tuple(dt(c) for c in (b1, 1.0 - b1, b2, 1.0 - b2, 1.0 - lr * self.weight_decay,
+                                     lr / (1.0 - b1 ** t), math.sqrt(1.0 - b2 ** t), self.eps))
+        new_p, new_m, new_v, norm, sq = self._update(
+            p, g, flatten(state["m"])[1], flatten(state["v"])[1], coef,
+            dt(self.clip or 0.0), self.clip is not None)
+        new_state = {"step": np.array(t, np.int64), "m": unflatten(params, new_m),
+                     "v": unflatten(params, new_v)}
+        return unflatten(params, new_p), new_state, self._info(paths, norm, sq)
+
+
+class SGD(_Optimizer):
+    def __init__(self, lr=0.1, momentum=0.9, weight_decay=0.0, nesterov=False, clip=None,
+                 backend=None):
+        super().__init__(lr, clip, backend)
+        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+        self._update = api.jit(sgd_update, backend=backend)
+
+    def init(self, params):
+        return {"step": np.array(0, np.int64), "momentum": tree_zeros_like(params)}
+
+    def update(self, params, grads, state, lr=None):
+        lr = self.lr if lr is None else lr
+        paths, p, g, dt = _leaves(params, grads)
+        coef = (dt(lr), dt(self.momentum), dt(self.weight_decay))
+        new_p, new_b, norm, sq = self._update(
+            p, g, flatten(state["momentum"])[1], coef, dt(self.clip or 0.0),
+            self.clip is not None, self.nesterov, self.weight_decay != 0)
+        new_state = {"step": np.array(int(state["step"]) + 1, np.int64),
+                     "momentum": unflatten(params, new_b)}
+        return unflatten(params, new_p), new_state, self._info(paths, norm, sq)

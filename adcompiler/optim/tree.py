@@ -1,0 +1,54 @@
+"""Parameter trees: nested dicts and lists whose leaves are NumPy arrays.
+
+    paths, leaves = flatten(tree)      leaves in a fixed order, each with a path "layers/0/fc_w"
+    tree = unflatten(like, leaves)     the structure of `like`, with `leaves` in its places
+    tree_zeros_like(tree)              zeros of each leaf's shape and dtype
+
+The order is deterministic: dict keys sorted, lists in order. Paths use "/" and name a leaf in a
+checkpoint (`.npz` keys) and in reports (per-layer gradient norms). Tuples are not parameter
+containers here (the optimisers take dicts and lists, as `init_params` builds them).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def flatten(tree, prefix: str = "") -> tuple[list[str], list[np.ndarray]]:
+    paths: list[str] = []
+    leaves: list[np.ndarray] = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k in sorted(node):
+                walk(node[k], f"{path}/{k}" if path else str(k))
+        elif isinstance(node, list):
+            for i, x in enumerate(node):
+                walk(x, f"{path}/{i}" if path else str(i))
+        else:
+            paths.append(path)
+            leaves.append(node)
+
+    walk(tree, prefix)
+    return paths, leaves
+
+
+def unflatten(like, leaves):
+    it = iter(leaves)
+
+    def build(node):
+        if isinstance(node, dict):
+            built = {k: build(node[k]) for k in sorted(node)}
+            return {k: built[k] for k in node}          # the caller's key order
+        if isinstance(node, list):
+            return [build(x) for x in node]
+        return next(it)
+
+    out = build(like)
+    if next(it, None) is not None:
+        raise ValueError("more leaves than the tree has places")
+    return out
+
+
+def tree_zeros_like(tree):
+    _, leaves = flatten(tree)
+    return unflatten(tree, [np.zeros_like(x) for x in leaves])

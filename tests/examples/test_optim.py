@@ -1,0 +1,212 @@
+"""adcompiler.optim against independent references: gptconfig.adamw_update_np and
+torch.optim (when installed) for the updates, torch's clip_grad_norm_ for clipping, the
+full-batch gradient for accumulation, closed forms for the schedule."""
+import math
+
+import numpy as np
+import pytest
+
+import adcompiler
+import model
+from adcompiler.optim import (SGD, AdamW, GradAccumulator, clip_by_global_norm, flatten,
+                              unflatten, warmup_cosine)
+
+
+def random_tree(seed, dtype=np.float32):
+    """A parameter-shaped tree (nested dict + list, like model.init_params) of N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    return {"w": rng.standard_normal((3, 4)).astype(dtype),
+            "layers": [{"b": rng.standard_normal(5).astype(dtype),
+                        "a": rng.standard_normal((2, 2)).astype(dtype)} for _ in range(2)]}
+
+
+def test_flatten_paths_and_round_trip():
+    tree = random_tree(0)
+    paths, leaves = flatten(tree)
+    assert paths == ["layers/0/a", "layers/0/b", "layers/1/a", "layers/1/b", "w"]
+    back = unflatten(tree, leaves)
+    assert list(back) == list(tree) and back["layers"][1]["b"] is tree["layers"][1]["b"]
+
+
+def test_adamw_is_bit_identical_to_the_reference(gptconfig):
+    params, state = random_tree(0), None
+    opt = AdamW(lr=1e-2, weight_decay=0.1, backend="numpy")
+    state = opt.init(params)
+    _, ref = flatten(params)
+    ref = [x.copy() for x in ref]
+    m = [np.zeros_like(x) for x in ref]
+    v = [np.zeros_like(x) for x in ref]
+    for t in range(1, 5):
+        grads = random_tree(t)
+        lr = 1e-2 / t
+        params, state, _ = opt.update(params, grads, state, lr=lr)
+        for p, g, mi, vi in zip(ref, flatten(grads)[1], m, v, strict=True):
+            gptconfig.adamw_update_np(p, g, mi, vi, t, lr=lr, wd=0.1)
+        for a, b in zip(flatten(params)[1], ref, strict=True):
+            assert np.array_equal(a, b)
+        for a, b in zip(flatten(state["m"])[1] + flatten(state["v"])[1], m + v, strict=True):
+            assert np.array_equal(a, b)
+    assert int(state["step"]) == 4
+
+
+def test_adamw_matches_the_reference_on_every_backend(gptconfig, backend):
+    params = random_tree(0)
+    opt = AdamW(backend=backend)
+    state = opt.init(params)
+    ref = [x.copy() for x in flatten(params)[1]]
+    m, v = [np.zeros_like(x) for x in ref], [np.zeros_like(x) for x in ref]
+    for t in range(1, 4):
+        grads = random_tree(t)
+        params, state, _ = opt.update(params, grads, state)
+        for p, g, mi, vi in zip(ref, flatten(grads)[1], m, v, strict=True):
+            gptconfig.adamw_update_np(p, g, mi, vi, t)
+    for a, b in zip(flatten(params)[1], ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_updates_leave_their_inputs_unchanged():
+    params, grads = random_tree(0), random_tree(1)
+    before = [x.copy() for x in flatten(params)[1] + flatten(grads)[1]]
+    for opt in (AdamW(clip=0.5), SGD(weight_decay=0.1, clip=0.5)):
+        opt.update(params, grads, opt.init(params))
+    for a, b in zip(flatten(params)[1] + flatten(grads)[1], before, strict=True):
+        assert np.array_equal(a, b)
+
+
+def sgd_reference(params, grads_seq, lr, momentum, wd, nesterov):
+    """torch.optim.SGD's documented algorithm (dampening 0), in float64 NumPy."""
+    p = [x.astype(np.float64) for x in params]
+    buf = [None] * len(p)
+    for grads in grads_seq:
+        for i, g in enumerate(grads):
+            g = g.astype(np.float64) + wd * p[i]
+            buf[i] = g.copy() if buf[i] is None else momentum * buf[i] + g
+            p[i] = p[i] - lr * (g + momentum * buf[i] if nesterov else buf[i])
+    return p
+
+
+@pytest.mark.parametrize("nesterov,wd", [(False, 0.0), (True, 0.05), (False, 0.05)])
+def test_sgd_matches_the_reference(backend, nesterov, wd):
+    params = random_tree(0)
+    grads_seq = [random_tree(t) for t in range(1, 5)]
+    opt = SGD(lr=0.05, momentum=0.9, weight_decay=wd, nesterov=nesterov, backend=backend)
+    state = opt.init(params)
+    p = params
+    for grads in grads_seq:
+        p, state, _ = opt.update(p, grads, state)
+    ref = sgd_reference(flatten(params)[1], [flatten(g)[1] for g in grads_seq], 0.05, 0.9, wd,
+                        nesterov)
+    for a, b in zip(flatten(p)[1], ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_optimisers_match_torch():
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    params = random_tree(0)
+    paths, leaves = flatten(params)
+    grads_seq = [flatten(random_tree(t))[1] for t in range(1, 5)]
+    cases = [(AdamW(lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, clip=2.0),
+              lambda ps: torch.optim.AdamW(ps, lr=1e-2, betas=(0.8, 0.99), eps=1e-6,
+                                           weight_decay=0.1, foreach=False)),
+             (SGD(lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True, clip=2.0),
+              lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.01,
+                                         nesterov=True, foreach=False))]
+    for ours, make_theirs in cases:
+        tp = [torch.tensor(x, requires_grad=True) for x in leaves]
+        theirs = make_theirs(tp)
+        p, state = params, ours.init(params)
+        for g in grads_seq:
+            p, state, info = ours.update(p, unflatten(params, g), state)
+            for t, gi in zip(tp, g, strict=True):
+                t.grad = torch.tensor(gi)
+            norm = torch.nn.utils.clip_grad_norm_(tp, 2.0)
+            theirs.step()
+            assert info["grad_norm"] == pytest.approx(norm.item(), rel=1e-6)
+        for a, t in zip(flatten(p)[1], tp, strict=True):
+            np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_clip_by_global_norm(backend):
+    grads = random_tree(3)
+    norm = math.sqrt(sum(float(np.sum(x.astype(np.float64) ** 2)) for x in flatten(grads)[1]))
+    clipped, reported = clip_by_global_norm(grads, 1.0, backend=backend)
+    assert reported == pytest.approx(norm, rel=1e-6)
+    new = math.sqrt(sum(float(np.sum(x.astype(np.float64) ** 2))
+                        for x in flatten(clipped)[1]))
+    assert new == pytest.approx(1.0, rel=1e-5)
+    for a, b in zip(flatten(clipped)[1], flatten(grads)[1], strict=True):   # direction kept
+        np.testing.assert_allclose(a, b / (norm + 1e-6), rtol=1e-5)
+    same, _ = clip_by_global_norm(grads, 10 * norm, backend=backend)
+    for a, b in zip(flatten(same)[1], flatten(grads)[1], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_clipping_inside_the_optimiser_equals_clipping_first(backend):
+    params, grads = random_tree(0), random_tree(1)
+    clipped, _ = clip_by_global_norm(grads, 0.5, backend=backend)
+    a = SGD(lr=0.1, clip=0.5, backend=backend)
+    b = SGD(lr=0.1, backend=backend)
+    pa, _, info = a.update(params, grads, a.init(params))
+    pb, _, _ = b.update(params, clipped, b.init(params))
+    for x, y in zip(flatten(pa)[1], flatten(pb)[1], strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+    assert set(info["grad_sq"]) == set(flatten(params)[0])
+
+
+def test_accumulated_micro_batches_equal_the_full_batch(backend):
+    V, T, d, H, L, dff = 13, 6, 8, 2, 1, 16
+    params = model.init_params(V, T, d, H, L, dff, seed=0, dtype=np.float64)
+    tok = np.random.default_rng(0).integers(0, V, (4, T + 1))
+    x, y = tok[:, :-1], tok[:, 1:]
+    vg = adcompiler.value_and_grad(model.loss, backend=backend)
+    full_loss, full = vg(params, x, y, H)
+    acc = GradAccumulator(backend=backend)
+    for k in (slice(0, 2), slice(2, 4)):
+        acc.add(*vg(params, x[k], y[k], H))
+    loss, mean = acc.mean()
+    assert acc.count == 0 and loss == pytest.approx(float(full_loss), rel=1e-12)
+    for a, b in zip(flatten(mean)[1], flatten(full)[1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_one_micro_batch_is_returned_unchanged():
+    acc = GradAccumulator()
+    g = random_tree(0)
+    acc.add(1.5, g)
+    loss, out = acc.mean()
+    assert loss == 1.5 and all(a is b for a, b in zip(flatten(out)[1], flatten(g)[1],
+                                                         strict=True))
+
+
+def test_warmup_cosine_values():
+    lr = warmup_cosine(1.0, 4, 14, min_lr=0.1)
+    assert [lr(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr(4) == 1.0
+    assert lr(9) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 5 / 9)))
+    assert lr(13) == pytest.approx(0.1) and lr(100) == pytest.approx(0.1)
+    assert all(lr(s) >= lr(s + 1) for s in range(4, 20))
+    no_warmup = warmup_cosine(2.0, 0, 3)
+    assert [no_warmup(s) for s in range(3)] == pytest.approx([2.0, 1.0, 0.0])
+
+
+def test_optimiser_state_round_trips_through_npz(tmp_path):
+    params = random_tree(0)
+    opt = AdamW()
+    params, state, _ = opt.update(params, random_tree(1), opt.init(params))
+    paths, leaves = flatten(state)
+    np.savez(tmp_path / "s.npz", **dict(zip(paths, leaves, strict=True)))
+    with np.load(tmp_path / "s.npz") as z:
+        back = unflatten(state, [z[p] for p in paths])
+    p2, s2, _ = opt.update(params, random_tree(2), back)
+    p1, s1, _ = opt.update(params, random_tree(2), state)
+    for a, b in zip(flatten([p1, s1])[1], flatten([p2, s2])[1], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_bad_optimiser_inputs():
+    params = random_tree(0)
+    opt = AdamW()
+    with pytest.raises(adcompiler.AdcompilerError, match="structure"):
+        opt.update(params, {"w": params["w"]}, opt.init(params))
+    with pytest.raises(adcompiler.AdcompilerError, match="clip"):
+        AdamW(clip=0.0)
