@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .pytree import flatten, unflatten
 from .values import Traced, is_python_scalar, is_static_scalar
 
 
@@ -35,38 +36,12 @@ def is_leaf(x) -> bool:
 
 
 def split(value):
-    """(leaves, structure) of a value."""
-    leaves = []
-
-    def walk(v):
-        if isinstance(v, tuple) and not hasattr(v, "_fields"):
-            return ("tuple", tuple(walk(x) for x in v))
-        if isinstance(v, list):
-            return ("list", tuple(walk(x) for x in v))
-        if isinstance(v, dict):
-            return ("dict", tuple(v), tuple(walk(x) for x in v.values()))
-        if is_leaf(v):
-            leaves.append(v)
-            return ("leaf",)
-        return ("static", v)
-    return leaves, walk(value)
+    """(leaves, structure) of a value: a pytree (pytree.py) whose leaves are `is_leaf`."""
+    return flatten(value, is_leaf)
 
 
 def build(structure, leaves):
-    it = iter(leaves)
-
-    def make(s):
-        kind = s[0]
-        if kind == "leaf":
-            return next(it)
-        if kind == "static":
-            return s[1]
-        if kind == "tuple":
-            return tuple(make(c) for c in s[1])
-        if kind == "list":
-            return [make(c) for c in s[1]]
-        return dict(zip(s[1], (make(c) for c in s[2]), strict=True))
-    return make(structure)
+    return unflatten(structure, leaves)
 
 
 def _same_static(a, b) -> bool:
