@@ -1,6 +1,8 @@
 """Shared set-up for the example tests: examples/gpt and ../shared/bench on sys.path, the
-backends to test (numpy always; numba when adcompiler has it), tiny shapes."""
+backends to test (numpy always; numba when adcompiler has it), one BLAS thread."""
+import ctypes
 import os
+import re
 import sys
 
 import pytest
@@ -26,3 +28,22 @@ def backend(request):
 @pytest.fixture
 def gptconfig():
     return pytest.importorskip("gptconfig", reason="../shared/bench/gptconfig.py not found")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_blas_thread():
+    """OpenBLAS with 2 threads on a 2-core machine that is also running something else makes
+    these small matmuls 5-25x slower (threads spin waiting for a busy core; measured here), and
+    train.py's own OPENBLAS_NUM_THREADS=1 comes too late once NumPy is loaded. So set it
+    through the loaded libraries (Linux; elsewhere the tests just run with the default)."""
+    if not os.path.exists("/proc/self/maps"):
+        return
+    with open("/proc/self/maps") as f:
+        libs = set(re.findall(r"\S*openblas\S*\.so\S*", f.read()))
+    for path in libs:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            if hasattr(lib, name):
+                getattr(lib, name)(1)
+                break

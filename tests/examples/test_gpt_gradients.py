@@ -42,7 +42,7 @@ def test_train_configs_match_the_benchmark_configs(gptconfig):
     import train
     for name, shapes in train.CONFIGS.items():
         c = gptconfig.get_config(name)
-        assert shapes == dict(T=c.T, d=c.d, H=c.H, L=c.L, dff=c.dff, B=c.B)
+        assert shapes == dict(T=c.T, d=c.d, H=c.H, L=c.L, dff=c.dff)
 
 
 def test_gradient_matches_pytorch_on_the_tiny_config(gptconfig, backend):

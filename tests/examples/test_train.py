@@ -1,0 +1,162 @@
+"""examples/gpt/train.py and sample.py end to end, in process, on tiny runs: memorisation with
+every optimiser, bit-for-bit resume after Ctrl-C, the files a run leaves, and bad inputs."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import adcompiler
+import checkpoint
+import sample
+import train
+
+TEXT = "the quick brown fox jumps over the lazy dog; " * 40
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return str(path)
+
+
+def run(args, out):
+    """A tiny run on the NumPy backend (the Numba one compiles for tens of seconds per shape)."""
+    return train.main(["--config", "tiny", "--backend", "numpy", "--batch-size", "8",
+                       "--out", str(out)] + args)
+
+
+def losses(out):
+    with open(os.path.join(out, "losses.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    return ([float(r["train_loss"]) for r in rows if r["train_loss"]],
+            {int(r["step"]): float(r["val_loss"]) for r in rows if r["val_loss"]})
+
+
+@pytest.mark.parametrize("optimizer,lr", [("adamw", "3e-3"), ("sgd", "0.3")])
+def test_memorises_a_repeated_text(text_file, tmp_path, optimizer, lr):
+    out = tmp_path / "run"
+    assert run(["--data", text_file, "--steps", "150", "--optimizer", optimizer, "--lr", lr,
+                "--eval-every", "50"], out) == 0
+    train_losses, val = losses(out)
+    assert len(train_losses) == 150 and sorted(val) == [0, 50, 100, 150]
+    assert np.mean(train_losses[-10:]) < train_losses[0] / 10, train_losses[::10]
+    assert val[150] < val[0] / 10
+
+
+def test_a_run_leaves_checkpoint_csvs_and_plots(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(["--data", text_file, "--steps", "6", "--eval-every", "3"], out) == 0
+    printed = capsys.readouterr().out
+    assert "unigram baseline" in printed and "gradient norm per layer group" in printed
+    names = set(os.listdir(out))
+    assert {"ckpt.npz", "ckpt.json", "losses.csv", "grad_norms.csv"} <= names
+    pytest.importorskip("matplotlib")
+    assert {"loss.png", "grad_norms.png"} <= names
+    meta = checkpoint.load_meta(out)
+    assert meta["step"] == 6 and meta["shapes"]["V"] == len(set(TEXT))
+    with open(out / "grad_norms.csv") as f:
+        header = f.readline().strip().split(",")
+    assert header == ["step", "embed", "layer0.ln", "layer0.attn", "layer0.mlp", "layer1.ln",
+                      "layer1.attn", "layer1.mlp", "final_ln", "head"]
+
+
+class InterruptAt(adcompiler.optim.GradAccumulator):
+    """A GradAccumulator that raises KeyboardInterrupt (as Ctrl-C does) at the n-th step."""
+    n = None
+
+    def mean(self):
+        InterruptAt.n -= 1
+        if InterruptAt.n == 0:
+            raise KeyboardInterrupt
+        return super().mean()
+
+
+@pytest.mark.parametrize("extra", [[], ["--grad-accum", "2", "--optimizer", "sgd"]])
+def test_resume_after_ctrl_c_is_bit_for_bit(text_file, tmp_path, monkeypatch, extra):
+    args = ["--data", text_file, "--steps", "8", "--eval-every", "4", "--lr", "1e-2"] + extra
+    assert run(args, tmp_path / "straight") == 0
+    monkeypatch.setattr(train, "GradAccumulator", InterruptAt)
+    InterruptAt.n = 6
+    assert run(args, tmp_path / "cut") == 130
+    assert checkpoint.load_meta(tmp_path / "cut")["step"] == 5
+    monkeypatch.undo()
+    assert train.main(["--out", str(tmp_path / "cut"), "--resume", "--backend", "numpy"]) == 0
+    assert losses(tmp_path / "cut") == losses(tmp_path / "straight")
+    with np.load(tmp_path / "cut" / "ckpt.npz") as a, \
+            np.load(tmp_path / "straight" / "ckpt.npz") as b:
+        assert a.files == b.files
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_resume_refuses_changed_settings_and_missing_checkpoints(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit):
+        train.main(["--out", str(out), "--resume"])
+    assert "no checkpoint" in capsys.readouterr().err
+    assert run(["--data", text_file, "--steps", "2"], out) == 0
+    with pytest.raises(SystemExit):
+        train.main(["--out", str(out), "--resume", "--lr", "0.5"])
+    assert "trained with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "no such file"),
+    (b"", "the file is empty"),
+    (b"short text", "needs at least 33"),
+    (b"\xff\xfe" * 400, "not UTF-8"),
+])
+def test_bad_data_gives_a_clear_error(tmp_path, capsys, content, message):
+    path = tmp_path / "data.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SystemExit) as e:
+        run(["--data", str(path), "--steps", "2"], tmp_path / "run")
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_nan_loss_stops_cleanly_and_keeps_the_checkpoint(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(["--data", text_file, "--steps", "50", "--lr", "1e30", "--warmup", "0",
+                "--clip", "0"], out) == 1
+    assert "NaN or infinity" in capsys.readouterr().err
+    meta = checkpoint.load_meta(out)
+    assert 0 < meta["step"] < 50 and meta["status"] == "stopped on NaN"
+    with np.load(out / "ckpt.npz") as z:
+        assert all(np.isfinite(z[k]).all() for k in z.files)
+
+
+def test_sample_generates_text_from_a_checkpoint(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(["--data", text_file, "--steps", "60", "--lr", "3e-3"], out) == 0
+    capsys.readouterr()
+    assert sample.main(["--out", str(out), "--prompt", "the quick", "--length", "40",
+                        "--temperature", "0.5"]) == 0
+    text = capsys.readouterr().out.rstrip("\n")
+    assert text.startswith("the quick") and len(text) == len("the quick") + 40
+    assert set(text) <= set(TEXT)
+
+
+def test_command_line_reports_a_missing_file(tmp_path):
+    script = os.path.join(os.path.dirname(train.__file__), "train.py")
+    r = subprocess.run([sys.executable, script, "--data", str(tmp_path / "nope.txt")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "nope.txt: no such file" in r.stderr
+
+
+def test_default_corpus_is_the_stdlib(monkeypatch):
+    import data
+    monkeypatch.setattr(data, "STDLIB_CHARS", 50_000)
+    text, source = data.read_text(None)
+    assert source == "python-stdlib" and len(text) == 50_000 and "def " in text
+    vocab = data.Vocab.build(text, "char")
+    assert vocab.decode(vocab.encode(text[:500])) == text[:500]
+    byte = data.Vocab.build(text, "byte")
+    assert byte.size == 256 and byte.decode(byte.encode(text[:500])) == text[:500]
