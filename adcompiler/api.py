@@ -34,7 +34,7 @@ from .ir.types import DTYPES
 from .runtime.nans import run_checked
 
 
-BACKENDS = {"numpy": "adcompiler.backends.numpy"}
+BACKENDS = {"numpy": "adcompiler.backends.numpy", "numba": "adcompiler.backends.numba_cpu"}
 DEFAULT_BACKEND = "numpy"
 
 

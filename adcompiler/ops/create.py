@@ -55,7 +55,9 @@ def _lower_iota(op, a):
             f".reshape({view}), {shape})")
 
 
+# Numba: the driver builds the same NumPy value; inside a loop kernel a scalar constant is a
+# literal and an iota is its loop index (`loop`)
 declare("constant", _constant, attrs=("value", "dtype"), arity=0, kind="create",
-        lower={"numpy": _lower_constant})
+        lower={"numpy": _lower_constant, "numba": {"driver": _lower_constant, "loop": "constant"}})
 declare("iota", _iota, attrs=("shape", "axis", "dtype"), arity=0, kind="create", nondiff=True,
-        lower={"numpy": _lower_iota})
+        lower={"numpy": _lower_iota, "numba": {"driver": _lower_iota, "loop": "iota"}})

@@ -1,5 +1,7 @@
 """Elementwise ops. Differentiable math is declared as a SymPy expression in the op's
 parameters; its VJP is derived by `sympy.diff` (see `adcompiler/ad/sympy_ir.py`).
+`lower["numba"]` is a scalar expression over the operands' scalars, evaluated inside a
+generated loop (`fexp`/`ftanh` are the Numba backend's vectorisable exp and tanh).
 Operands of a binary op share one dtype (the frontend inserts NumPy's promotions as explicit
 `astype`) and broadcast as in NumPy.
 """
@@ -19,28 +21,29 @@ BOOL_ONLY = broadcast_rule(operand_dtype="bool")
 NUMERIC = broadcast_rule(numeric=True)
 
 
-def unary(name, expr, numpy, infer=FLOAT_UNARY):
+def unary(name, expr, numpy, infer=FLOAT_UNARY, numba=None):
     return declare(name, infer, arity=1, kind="elementwise", sympy=((x,), expr),
-                   vjp=elementwise_vjp, lower={"numpy": numpy})
+                   vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
 
-def binary(name, expr, numpy, infer=SAME):
+def binary(name, expr, numpy, infer=SAME, numba=None):
     return declare(name, infer, arity=2, kind="elementwise", sympy=((x, y), expr),
-                   vjp=elementwise_vjp, lower={"numpy": numpy})
+                   vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
 
-def nondiff(name, arity, numpy, infer=SAME, expr=None):
+def nondiff(name, arity, numpy, infer=SAME, expr=None, numba=None):
     return declare(name, infer, arity=arity, kind="elementwise", nondiff=True,
-                   sympy=((x,), expr) if expr is not None else None, lower={"numpy": numpy})
+                   sympy=((x,), expr) if expr is not None else None,
+                   lower={"numpy": numpy, "numba": numba or numpy})
 
 
 unary("neg", -x, "-{0}", infer=NUMERIC)
-unary("exp", sp.exp(x), "np.exp({0})")
+unary("exp", sp.exp(x), "np.exp({0})", numba="fexp({0})")
 unary("log", sp.log(x), "np.log({0})")
 unary("log1p", sp.log(1 + x), "np.log1p({0})")
 unary("expm1", sp.exp(x) - 1, "np.expm1({0})")
 unary("sqrt", sp.sqrt(x), "np.sqrt({0})")
-unary("tanh", sp.tanh(x), "np.tanh({0})")
+unary("tanh", sp.tanh(x), "np.tanh({0})", numba="ftanh({0})")
 unary("sin", sp.sin(x), "np.sin({0})")
 unary("cos", sp.cos(x), "np.cos({0})")
 unary("tan", sp.tan(x), "np.tan({0})")
@@ -69,9 +72,9 @@ nondiff("gt", 2, "{0} > {1}", infer=BOOL_OUT)
 nondiff("ge", 2, "{0} >= {1}", infer=BOOL_OUT)
 nondiff("eq", 2, "{0} == {1}", infer=BOOL_OUT)
 nondiff("ne", 2, "{0} != {1}", infer=BOOL_OUT)
-nondiff("logical_and", 2, "np.logical_and({0}, {1})", infer=BOOL_ONLY)
-nondiff("logical_or", 2, "np.logical_or({0}, {1})", infer=BOOL_ONLY)
-nondiff("logical_not", 1, "np.logical_not({0})", infer=BOOL_ONLY)
+nondiff("logical_and", 2, "np.logical_and({0}, {1})", infer=BOOL_ONLY, numba="({0} and {1})")
+nondiff("logical_or", 2, "np.logical_or({0}, {1})", infer=BOOL_ONLY, numba="({0} or {1})")
+nondiff("logical_not", 1, "np.logical_not({0})", infer=BOOL_ONLY, numba="(not {0})")
 
 
 def _where(types, attrs):
@@ -103,10 +106,13 @@ def _mod_vjp(b, op, cts, needs):
             sum_to(b, dm, m.type.shape) if needs[1] else None]
 
 
-declare("mod", NUMERIC, arity=2, kind="elementwise", vjp=_mod_vjp, lower={"numpy": "{0} % {1}"})
+declare("mod", NUMERIC, arity=2, kind="elementwise", vjp=_mod_vjp,
+        lower={"numpy": "{0} % {1}", "numba": "{0} % {1}"})
 declare("where", _where, arity=3, kind="elementwise", vjp=_where_vjp,
-        lower={"numpy": "np.where({0}, {1}, {2})"})
+        lower={"numpy": "np.where({0}, {1}, {2})", "numba": "({1} if {0} else {2})"})
 declare("astype", lambda ts, a: [ts[0].with_dtype(a["dtype"])], attrs=("dtype",), arity=1,
-        kind="elementwise", vjp=_astype_vjp, lower={"numpy": "{0}.astype({dtype})"})
+        kind="elementwise", vjp=_astype_vjp,
+        lower={"numpy": "{0}.astype({dtype})", "numba": "{dtype}({0})"})
 # the identity whose derivative is zero (adcompiler.stop_gradient)
-declare("stop_gradient", SAME, arity=1, kind="elementwise", nondiff=True, lower={"numpy": "{0}"})
+declare("stop_gradient", SAME, arity=1, kind="elementwise", nondiff=True,
+        lower={"numpy": "{0}", "numba": "{0}"})

@@ -7,6 +7,8 @@ backends may turn into an in-place update when the old array is dead.
 - `take(x, idx) {axis}`: gather along an axis with an integer array (or scalar) of indices.
 - `scatter_add(x, idx, v) {axis}`: x with v added at idx along axis; repeated indices add up.
 - `put(x, idx, v) {axis}`: x with the entries at idx along axis set to v.
+`lower["numba"]` are driver statements: `{out}` is a buffer the Numba driver has allocated
+(`rt.` names the backend's runtime helpers).
 """
 from ..ad.emit import zeros
 from .family import check, declare, norm_axis
@@ -86,6 +88,10 @@ def _axis_index(op, idx):
     return ":, " * axis + idx
 
 
+def _norm_axis(op):
+    return norm_axis(op.attrs["axis"], op.operands[0].type.rank)
+
+
 def _slice_of(op):
     a = op.attrs
     return slice_text(op.operands[0].type.shape, a["starts"], a["stops"], a["steps"])
@@ -137,15 +143,22 @@ def _copy(name):
 
 SLICE = ("starts", "stops", "steps")
 declare("slice", _slice, attrs=SLICE, arity=1, kind="index", vjp=_slice_vjp,
-        lower={"numpy": lambda op, a: f"{a[0]}[{_slice_of(op)}]"})
+        lower={"numpy": lambda op, a: f"{a[0]}[{_slice_of(op)}]",
+               "numba": lambda op, a: f"{a[0]}[{_slice_of(op)}]"})
 declare("update_slice", _update_slice, attrs=SLICE, arity=2, kind="index", vjp=_update_slice_vjp,
         lower={"numpy": lambda op, a: [_copy(a[0]),
+                                       f"{{out}}[{_slice_of(op)}] = {a[1]}"],
+               "numba": lambda op, a: [f"{{out}}[...] = {a[0]}",
                                        f"{{out}}[{_slice_of(op)}] = {a[1]}"]})
 declare("take", _take, attrs=("axis",), arity=2, kind="index", vjp=_take_vjp,
-        lower={"numpy": "np.take({0}, {1}, axis={axis})"})
+        lower={"numpy": "np.take({0}, {1}, axis={axis})", "numba": "np.take({0}, {1}, axis={axis})"})
 declare("scatter_add", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_scatter_add_vjp,
         lower={"numpy": lambda op, a: [_copy(a[0]),
-                                       f"np.add.at({{out}}, np.s_[{_axis_index(op, a[1])}], {a[2]})"]})
+                                       f"np.add.at({{out}}, np.s_[{_axis_index(op, a[1])}], {a[2]})"],
+               "numba": lambda op, a: [f"{{out}}[...] = {a[0]}",
+                                       f"rt.scatter_add({{out}}, {a[1]}, {a[2]}, {_norm_axis(op)})"]})
 declare("put", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_put_vjp,
         lower={"numpy": lambda op, a: [_copy(a[0]),
+                                       f"{{out}}[{_axis_index(op, a[1])}] = {a[2]}"],
+               "numba": lambda op, a: [f"{{out}}[...] = {a[0]}",
                                        f"{{out}}[{_axis_index(op, a[1])}] = {a[2]}"]})

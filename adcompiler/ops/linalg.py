@@ -1,6 +1,7 @@
 """Matrix product with NumPy `matmul` semantics for operands of rank >= 2 (batch dimensions
 broadcast). 1-D `dot`/`matmul` operands, `outer` and `einsum` are built by the frontend from
-`matmul`, `reshape`, `transpose`, `mul` and `sum`."""
+`matmul`, `reshape`, `transpose`, `mul` and `sum`. The Numba driver calls BLAS through
+`rt.matmul`, which folds batch axes and transposed views into the BLAS call."""
 from ..ad.emit import sum_to, swap_last
 from ..ir.types import TensorType, broadcast_shapes
 from .family import check, declare, same_dtype
@@ -36,4 +37,4 @@ def _matmul_vjp(b, op, cts, needs):
     return [dx, dw]
 
 
-declare("matmul", _matmul, arity=2, kind="linalg", vjp=_matmul_vjp, lower={"numpy": "{0} @ {1}"})
+declare("matmul", _matmul, arity=2, kind="linalg", vjp=_matmul_vjp, lower={"numpy": "{0} @ {1}", "numba": ["rt.matmul({0}, {1}, {{out}})"]})

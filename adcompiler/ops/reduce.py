@@ -1,5 +1,7 @@
 """Reductions over a static set of axes. `mean`, `var`, `std`, softmax and logsumexp are
-compositions built by the frontend, not primitives."""
+compositions built by the frontend, not primitives. `lower["numba"]` of a loop reduction is
+its identity (`init`: a number, or `lowest`/`highest` of the dtype) and its update of the
+accumulator `{acc}` by an element `{x}` (NaN-propagating, as NumPy's)."""
 from ..ad.emit import expand_reduced
 from ..ir.types import TensorType
 from .family import check, declare, norm_axis
@@ -60,14 +62,18 @@ def _extremum_vjp(b, op, cts, needs):
 
 
 REDUCE = dict(attrs=("axes", "keepdims"), arity=1, kind="reduce")
-declare("sum", _rule(_sum_dtype), vjp=_sum_vjp, lower={"numpy": "np.sum({0}, axis={axes}, keepdims={keepdims})"},
+declare("sum", _rule(_sum_dtype), vjp=_sum_vjp, lower={"numpy": "np.sum({0}, axis={axes}, keepdims={keepdims})",
+                                                    "numba": {"init": "0", "update": "{acc} + {x}"}},
         **REDUCE)
-declare("prod", _rule(_sum_dtype), vjp=_prod_vjp, lower={"numpy": "np.prod({0}, axis={axes}, keepdims={keepdims})"},
+declare("prod", _rule(_sum_dtype), vjp=_prod_vjp, lower={"numpy": "np.prod({0}, axis={axes}, keepdims={keepdims})",
+                                                      "numba": {"init": "1", "update": "{acc} * {x}"}},
         **REDUCE)
 declare("max", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
-        lower={"numpy": "np.max({0}, axis={axes}, keepdims={keepdims})"}, **REDUCE)
+        lower={"numpy": "np.max({0}, axis={axes}, keepdims={keepdims})",
+               "numba": {"init": "lowest", "update": "({acc} if {acc} >= {x} or {acc} != {acc} else {x})"}}, **REDUCE)
 declare("min", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
-        lower={"numpy": "np.min({0}, axis={axes}, keepdims={keepdims})"}, **REDUCE)
+        lower={"numpy": "np.min({0}, axis={axes}, keepdims={keepdims})",
+               "numba": {"init": "highest", "update": "({acc} if {acc} <= {x} or {acc} != {acc} else {x})"}}, **REDUCE)
 
 
 def _argmax_rule(types, attrs):
@@ -78,7 +84,10 @@ def _argmax_rule(types, attrs):
     return [TensorType("i64", shape)]
 
 
+# (the Numba backend calls NumPy's for these: a string lowering is a whole-array expression)
 declare("argmax", _argmax_rule, attrs=("axis", "keepdims"), arity=1, kind="reduce", nondiff=True,
-        lower={"numpy": "np.argmax({0}, axis={axis}, keepdims={keepdims})"})
+        lower={"numpy": "np.argmax({0}, axis={axis}, keepdims={keepdims})",
+               "numba": "np.argmax({0}, axis={axis}, keepdims={keepdims})"})
 declare("argmin", _argmax_rule, attrs=("axis", "keepdims"), arity=1, kind="reduce", nondiff=True,
-        lower={"numpy": "np.argmin({0}, axis={axis}, keepdims={keepdims})"})
+        lower={"numpy": "np.argmin({0}, axis={axis}, keepdims={keepdims})",
+               "numba": "np.argmin({0}, axis={axis}, keepdims={keepdims})"})

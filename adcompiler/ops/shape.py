@@ -1,5 +1,7 @@
 """Shape ops: reshape, transpose, broadcast_to, concatenate. (`squeeze`, `expand_dims`,
-`swapaxes`, `stack` are built from these by the frontend.)"""
+`swapaxes`, `stack` are built from these by the frontend.) `lower["numba"]`: the driver's
+NumPy expression (a view where NumPy makes one); `loop` says how a loop kernel reads the op
+inside a fused loop nest (`broadcast`, or `unit_reshape` when only size-1 axes change)."""
 from ..ad.emit import sum_to
 from ..ir.types import TensorType, broadcast_shapes
 from .family import check, declare, norm_axis, same_dtype
@@ -74,10 +76,13 @@ def _concatenate_vjp(b, op, cts, needs):
 
 
 declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape", vjp=_reshape_vjp,
-        lower={"numpy": "np.reshape({0}, {shape})"})
+        lower={"numpy": "np.reshape({0}, {shape})",
+               "numba": {"driver": "np.reshape({0}, {shape})", "loop": "unit_reshape"}})
 declare("transpose", _transpose, attrs=("perm",), arity=1, kind="shape", vjp=_transpose_vjp,
-        lower={"numpy": "np.transpose({0}, {perm})"})
+        lower={"numpy": "np.transpose({0}, {perm})", "numba": {"driver": "np.transpose({0}, {perm})"}})
 declare("broadcast_to", _broadcast_to, attrs=("shape",), arity=1, kind="shape", vjp=_broadcast_vjp,
-        lower={"numpy": "np.broadcast_to({0}, {shape})"})
+        lower={"numpy": "np.broadcast_to({0}, {shape})",
+               "numba": {"driver": "np.broadcast_to({0}, {shape})", "loop": "broadcast"}})
 declare("concatenate", _concatenate, attrs=("axis",), kind="shape", vjp=_concatenate_vjp,
-        lower={"numpy": "np.concatenate(({args},), axis={axis})"})
+        lower={"numpy": "np.concatenate(({args},), axis={axis})",
+               "numba": {"driver": "np.concatenate(({args},), axis={axis})"}})

@@ -31,8 +31,10 @@ def _get(types, attrs):
 
 TAPE = dict(kind="tape", nondiff=True)
 # not pure: two empty tapes must never be merged into one list by CSE
-declare("tape_new", _new, attrs=("dtype", "shape"), arity=0, pure=False, lower={"numpy": "[]"},
-        **TAPE)
+# the Numba driver keeps tapes as Python lists too (loop bodies run in Python)
+declare("tape_new", _new, attrs=("dtype", "shape"), arity=0, pure=False,
+        lower={"numpy": "[]", "numba": "[]"}, **TAPE)
 declare("tape_push", _push, arity=2,
-        lower={"numpy": lambda op, a: [f"{a[0]}.append({a[1]})", f"{{out}} = {a[0]}"]}, **TAPE)
-declare("tape_get", _get, arity=2, lower={"numpy": "{0}[{1}]"}, **TAPE)
+        lower={"numpy": lambda op, a: [f"{a[0]}.append({a[1]})", f"{{out}} = {a[0]}"],
+               "numba": lambda op, a: [f"{a[0]}.append({a[1]})", f"{{out}} = {a[0]}"]}, **TAPE)
+declare("tape_get", _get, arity=2, lower={"numpy": "{0}[{1}]", "numba": "{0}[{1}]"}, **TAPE)

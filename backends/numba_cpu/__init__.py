@@ -1,0 +1,19 @@
+"""The Numba CPU backend: IR -> fused loop kernels compiled with `numba.njit`, called from a
+Python driver that also runs BLAS, views and control flow.
+
+It implements the backend protocol of `backends/numpy/__init__.py`:
+- `compile_function(fn) -> callable`;
+- `AdjointProgram(adjoint, name)`: `.fwd`, `.bwd`, `.grad`, `.source`.
+
+Stages, one module each: `fusion` (ops -> loop groups and driver steps), `kernels` (a group ->
+kernel source), `cache` (kernel files under `ADCOMPILER_CACHE_DIR`, Numba's disk cache),
+`memory` (liveness -> reused buffers), `driver` (driver source), `program` (the protocol),
+`runtime` and `mathlib` (helpers the generated code calls), `options` (fastmath, threads).
+Ops are lowered from their registry entry's `lower["numba"]`; `STRUCTURED` ops (control flow,
+calls) are the driver's own.
+"""
+from .driver import STRUCTURED
+from .options import OPTIONS
+from .program import NumbaProgram as AdjointProgram, compile_function
+
+__all__ = ["AdjointProgram", "OPTIONS", "STRUCTURED", "compile_function"]

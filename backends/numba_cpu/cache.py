@@ -1,0 +1,68 @@
+"""Where kernels live: one source file per kernel under the cache directory, so Numba's
+`cache=True` can keep their machine code on disk (Numba cannot disk-cache a function made by
+`exec`: it needs a real file) and a second process starts warm.
+
+Contract: `load(source)` returns the module of that exact source, written once to
+`<cache dir>/kernels/k_<sha1>.py` (never rewritten: Numba's cache is keyed by the file and its
+time stamp). The file name is the hash of the text, so identical kernels (the layers of a
+model) are one file, one module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
+`~/.cache/adcompiler`; Numba's own cache files go to `__pycache__` beside the kernel files
+unless `NUMBA_CACHE_DIR` says otherwise. The header of every kernel carries a hash of the
+helpers it calls (`mathlib.py`), so changing them invalidates the cached machine code.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+_MODULES: dict = {}
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("ADCOMPILER_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "adcompiler")
+    path = Path(root) / "kernels"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _helpers_stamp() -> str:
+    text = (Path(__file__).parent / "mathlib.py").read_bytes()
+    return hashlib.sha1(text).hexdigest()[:12]
+
+
+HEADER = f"# adcompiler numba kernel (helpers {_helpers_stamp()})\n"
+
+
+def key(source: str) -> str:
+    return hashlib.sha1((HEADER + source).encode()).hexdigest()[:16]
+
+
+def load(source: str):
+    """The imported module of kernel `source` (see the module docstring)."""
+    k = key(source)
+    if k in _MODULES:
+        return _MODULES[k]
+    path = cache_dir() / f"k_{k}.py"
+    if not path.exists():
+        # write then rename: a concurrent process never reads half a file
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(HEADER + source)
+        try:
+            os.link(tmp, path)      # fails when another process wrote it first: keep theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    name = f"adcompiler_kernels.k_{k}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    _MODULES[k] = module
+    return module

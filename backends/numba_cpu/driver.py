@@ -1,0 +1,239 @@
+"""IR function -> the Python driver: kernel calls, BLAS calls, views and control flow.
+
+Contract: `DriverGen(fn, kernels).function()` returns the source of one Python function taking
+`fn`'s parameters and returning its results (a tuple when there are several). Each block is
+partitioned by `fusion.partition`: a loop group becomes one call of its kernel module
+(`k_<key>.kernel(...)`, or `rt.launch(k_<key>, rows, ...)` over threads when the domain is big
+enough to pay for them) with its outputs preallocated; other ops follow their registry entry's `lower["numba"]` (an
+expression, or statements writing a preallocated `{out}`); `if`/`for`/`while`/`call` are
+Python control flow. The top-level block's buffers come from the function's `Arena`
+(`memory.plan`): `B[i]` below is a planned buffer, reused every call; a value that outlives the
+call (returned, carried into a loop, kept on a tape) is allocated fresh, as is everything
+inside a loop or branch. Comments quote the user's source lines, as in the NumPy backend.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+
+from ...ir import registry
+from ...ir.names import Namer, identifier
+from ...ir.types import DTYPES
+from ..numpy.codegen import RESERVED, py_attr
+from . import kernels as kgen
+from .fusion import loop_kind, partition
+from .memory import Arena, plan
+
+PAR_MIN = 1 << 16       # elements below which starting threads costs more than it saves
+STRUCTURED = ("if", "for", "while", "call", "return", "yield", "condition")
+VIEW_KINDS = ("broadcast", "unit_reshape")
+
+
+def rule_of(op):
+    rule = registry.get(op.name).lower["numba"]
+    return rule["driver"] if isinstance(rule, dict) else rule
+
+
+def writes_out(op) -> bool:
+    """Does the op's lowering write into a preallocated `{out}`? (Statements that bind
+    `{out} = ...` themselves, like a tape push, and expressions make their own value.)"""
+    rule = rule_of(op)
+    code = rule(op, ["_"] * len(op.operands)) if callable(rule) else rule
+    return isinstance(code, list) and not any(line.startswith("{out} =") for line in code)
+
+
+def steps_of(block):
+    """`partition`, with a lone broadcast or size-1 reshape left to the driver as a view."""
+    out = []
+    for kind, item in partition(block):
+        if kind == "kernel" and len(item.ops) == 1 and loop_kind(item.ops[0]) in VIEW_KINDS:
+            out.append(("op", item.ops[0]))
+        else:
+            out.append((kind, item))
+    return out
+
+
+def used_values(op):
+    used = list(op.operands)
+    for region in op.regions:
+        for inner in region.walk():
+            used.extend(inner.operands)
+    return used
+
+
+class DriverGen:
+    def __init__(self, fn, table, parallel=True, flags=""):
+        self.fn, self.table, self.parallel, self.flags = fn, table, parallel, flags
+        callees = tuple(identifier(n) for n in fn.module.functions) if fn.module else ()
+        self.name = Namer(RESERVED + ("rt", "B") + callees, style=identifier)
+        self.lines: list[str] = []
+        self.last_loc = None
+        self.users: dict = {}
+        for op in fn.walk():
+            for v in op.operands:
+                self.users.setdefault(v, []).append(op)
+        self.slot_of: dict = {}
+        self.arena = None
+
+    def emit(self, depth, text):
+        self.lines.append("    " * depth + text)
+
+    def comment_loc(self, depth, loc):
+        if not loc or loc == self.last_loc:
+            return
+        self.last_loc = loc
+        src = linecache.getline(loc[0], loc[1]).strip()
+        self.emit(depth, f"# {os.path.basename(loc[0])}:{loc[1]}" + (f"  {src}" if src else ""))
+
+    def n(self, v) -> str:
+        return self.name(v)
+
+    # -- planning ------------------------------------------------------------------------
+    def prepare(self, block):
+        """Steps with their kernels, and (defines, reads) per step for the planner."""
+        prepared, io = [], []
+        for kind, item in steps_of(block):
+            if kind == "kernel":
+                members = set(item.ops)
+                outs = [r for op in item.ops for r in op.results
+                        if any(u not in members for u in self.users.get(r, ()))]
+                kern = kgen.generate(item, outs, self.flags)
+                prepared.append((kind, item, kern))
+                io.append((kern.outputs, kern.inputs))
+            else:
+                prepared.append((kind, item, None))
+                io.append((item.results, used_values(item)))
+        return prepared, io
+
+    def plan_top(self, prepared, io):
+        aliases, escaping, candidates = {}, set(), set()
+        for kind, item, kern in prepared:
+            if kind == "kernel":
+                candidates.update(kern.outputs)
+                continue
+            op = item
+            if op.name in STRUCTURED or op.name == "tape_push":
+                escaping.update(op.operands)
+            elif writes_out(op):
+                candidates.update(op.results)
+            elif op.operands and op.results:
+                aliases[op.result] = op.operands[0]    # may be a view of it
+        escaping.update(self.fn.body.terminator.operands)
+        owner, slots = plan(io, aliases, escaping, candidates)
+        self.arena = Arena(slots, owner)
+        self.slot_of = self.arena.index
+
+    # -- emission ------------------------------------------------------------------------
+    def alloc(self, depth, v):
+        if v in self.slot_of:
+            self.emit(depth, f"{self.n(v)} = B[{self.slot_of[v]}]")
+        else:
+            self.emit(depth, f"{self.n(v)} = np.empty({v.type.shape}, np.{DTYPES[v.dtype]})")
+
+    def block(self, block, depth, results=None, top=False):
+        prepared, io = self.prepare(block)
+        if top:
+            self.plan_top(prepared, io)
+            if self.slot_of:
+                self.emit(depth, f"B = arena_{identifier(self.fn.name)}.views()")
+        for kind, item, kern in prepared:
+            if kind == "kernel":
+                self.kernel(item, kern, depth)
+            else:
+                self.op(item, depth, results)
+
+    def kernel(self, group, kern, depth):
+        for op in group.ops:
+            self.comment_loc(depth, op.loc)
+        for v in kern.outputs:
+            self.alloc(depth, v)
+        size = 1
+        for s in kern.domain:
+            size *= s
+        module = self.table.add(kern)
+        args = ", ".join([str(s) for s in kern.domain]
+                         + [self.n(v) for v in kern.inputs + kern.outputs])
+        if self.parallel and kern.rows >= 2 and size >= PAR_MIN:
+            self.emit(depth, f"rt.launch({module}, {kern.rows}, {args})")
+        else:
+            self.emit(depth, f"{module}.kernel({args})")
+
+    def op(self, op, depth, results):
+        self.comment_loc(depth, op.loc)
+        args = [self.n(v) for v in op.operands]
+        if op.name == "return":
+            self.emit(depth, "return " + (", ".join(args) if args else "None"))
+        elif op.name in ("yield", "condition"):
+            if results is not None and results:
+                self.emit(depth, f"{', '.join(results)} = {', '.join(args)}")
+        elif op.name in ("if", "for", "while"):
+            getattr(self, f"op_{op.name}")(op, args, depth)
+        elif op.name == "call":
+            outs = ", ".join(self.n(r) for r in op.results)
+            call = f"{identifier(op.attrs['callee'])}({', '.join(args)})"
+            self.emit(depth, f"{outs} = {call}" if outs else call)
+        else:
+            rule = rule_of(op)
+            attrs = {k: py_attr(k, v) for k, v in op.attrs.items()}
+            if callable(rule):
+                code = rule(op, args)
+            elif isinstance(rule, list):
+                code = [r.format(*args, args=", ".join(args), **attrs) for r in rule]
+            else:
+                code = rule.format(*args, args=", ".join(args), **attrs)
+            out = self.n(op.result)
+            if isinstance(code, str):
+                self.emit(depth, f"{out} = {code}")
+            else:
+                if writes_out(op):
+                    self.alloc(depth, op.result)
+                for line in code:
+                    self.emit(depth, line.format(out=out))
+
+    def assign(self, depth, targets, sources):
+        if targets:
+            self.emit(depth, f"{', '.join(targets)} = {', '.join(sources)}")
+
+    def op_if(self, op, args, depth):
+        outs = [self.n(r) for r in op.results]
+        self.emit(depth, f"if {args[0]}:")
+        for i, region in enumerate(op.regions):
+            if i == 1:
+                self.emit(depth, "else:")
+            self.last_loc = None
+            mark = len(self.lines)
+            self.block(region, depth + 1, outs)
+            if len(self.lines) == mark:
+                self.emit(depth + 1, "pass")
+
+    def op_for(self, op, args, depth):
+        (body,) = op.regions
+        i, *carried = [self.n(a) for a in body.args]
+        self.assign(depth, carried, args[1:])
+        self.emit(depth, f"for {i} in np.arange({args[0]}):")
+        self.last_loc = None
+        mark = len(self.lines)
+        self.block(body, depth + 1, carried)
+        if len(self.lines) == mark:
+            self.emit(depth + 1, "pass")
+        self.assign(depth, [self.n(r) for r in op.results], carried)
+
+    def op_while(self, op, args, depth):
+        cond, body = op.regions
+        carried = [self.n(a) for a in cond.args]
+        self.assign(depth, carried, args)
+        self.emit(depth, "while True:")
+        self.last_loc = None
+        flag = self.name.fresh("keep_going")
+        self.block(cond, depth + 1, [flag])
+        self.emit(depth + 1, f"if not {flag}:")
+        self.emit(depth + 2, "break")
+        self.assign(depth + 1, [self.n(a) for a in body.args], carried)
+        self.block(body, depth + 1, carried)
+        self.assign(depth, [self.n(r) for r in op.results], carried)
+
+    def function(self) -> str:
+        params = ", ".join(self.n(a) for a in self.fn.args)
+        self.emit(0, f"def {identifier(self.fn.name)}({params}):")
+        self.block(self.fn.body, 1, top=True)
+        return "\n".join(self.lines)

@@ -1,0 +1,325 @@
+"""Loop group -> the source of an `@njit` kernel with explicit loops.
+
+Contract: `generate(group, outputs)` returns a `Kernel`: its source, and the values the driver
+passes (domain sizes, `inputs`, then preallocated C-contiguous `outputs`). The source names
+nothing from the user's program (inputs `x0..`, outputs `o0..`, locals `v0..`) and no sizes
+(they are arguments), so the identical layers of a model, and the same layer at another batch
+size, give the same text; the text is the kernel's key (`kernels.key`).
+
+Shape of the code: the domain's outer axes (before the group's split) are flattened into rows;
+`body(c, r0, r1, ...)` runs rows r0..r1 (chunk c) and, per row, the phases: phase p computes the row-level
+values that became available (row reductions of phase p-1 and what depends on them), then
+one loop nest over the inner axes that accumulates the row reductions of phase p, accumulations,
+and stores outputs. An inner value a later phase reads is stored (output or row scratch), not
+recomputed. `kernel(...)` runs all rows as one chunk; the driver may instead run chunks of
+rows in threads (`runtime.launch`), each chunk accumulating into its own partial (`partials`),
+combined at the end (`combine`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...ir import registry
+from ...ir.types import DTYPES
+from ..numpy.codegen import py_attr
+from . import cache
+from .fusion import loop_kind, operand_links
+
+WIDE = {"f32": "f64", "f16": "f64"}   # sums of narrow floats accumulate in float64
+
+
+@dataclass
+class Kernel:
+    source: str
+    inputs: list
+    outputs: list
+    domain: tuple
+    rows: int
+    accumulates: bool
+
+    @property
+    def key(self) -> str:
+        return cache.key(self.source)
+
+
+def ctor(dtype: str) -> str:
+    return "np.bool_" if dtype == "bool" else f"np.{DTYPES[dtype]}"
+
+
+def literal(value, dtype: str) -> str:
+    if dtype == "bool":
+        return repr(bool(value))
+    text = repr(float(value)) if dtype.startswith("f") else repr(int(value))
+    return f"{ctor(dtype)}({text.replace('inf', 'np.inf').replace('nan', 'np.nan')})"
+
+
+def identity(init: str, dtype: str) -> str:
+    if init in ("lowest", "highest"):
+        sign = "-" if init == "lowest" else ""
+        if dtype.startswith("f"):
+            return f"{ctor(dtype)}({sign}np.inf)"
+        if dtype == "bool":
+            return repr(init == "highest")
+        return f"np.iinfo({ctor(dtype)}).{'min' if init == 'lowest' else 'max'}"
+    return literal(int(init), dtype)
+
+
+def _scalar_const(v):
+    op = v.owner
+    return (getattr(op, "name", None) == "constant" and v.type.rank == 0) and op
+
+
+class _Gen:
+    def __init__(self, group, outputs):
+        self.g, self.n, self.k = group, len(group.domain), group.split()
+        self.members = {r for op in group.ops for r in op.results}
+        self.outputs = list(outputs)
+        self.out_name = {v: f"o{i}" for i, v in enumerate(self.outputs)}
+        self.inputs, self.in_name = [], {}
+        self.local = {}
+        self.phase = {}
+        self.accums = [op for op in group.ops if loop_kind(op) == "reduce"
+                       and op.result in group.accums]
+        for op in group.ops:
+            for x in op.operands:
+                if x not in self.members and not _scalar_const(x) and x not in self.in_name:
+                    self.in_name[x] = f"x{len(self.inputs)}"
+                    self.inputs.append(x)
+            self.local[op.result] = f"v{len(self.local)}"
+            self.phase[op.result] = self._phase(op)
+
+    # -- analysis ------------------------------------------------------------------------
+    def inner(self, v) -> bool:
+        return any(a is not None and a >= self.k for a in self.g.maps[v])
+
+    def _phase(self, op):
+        ins = [self.phase[x] for x in op.operands if x in self.members]
+        p = max(ins, default=0)
+        if loop_kind(op) == "reduce" and self.g.is_row_reduction(op):
+            return p + 1
+        return p
+
+    def row_reduction(self, op):
+        return loop_kind(op) == "reduce" and op.result not in self.g.accums \
+            and self.g.is_row_reduction(op)
+
+    def reads_inner(self, op) -> bool:
+        """A reduction whose operand varies along inner axes runs in an inner loop."""
+        x = op.operands[0]
+        if x in self.members:
+            return self.inner(x)
+        return any(a is not None and a >= self.k for a in self.g.itmaps[op])
+
+    def in_loop(self, op) -> bool:
+        if loop_kind(op) == "reduce" and (self.row_reduction(op) or op.result in self.g.accums):
+            return self.reads_inner(op)
+        return self.inner(op.result)
+
+    # -- expressions ---------------------------------------------------------------------
+    def index(self, m, shape) -> str:
+        if not shape:
+            return "()"
+        return ", ".join("0" if a is None or s == 1 else f"i{a}" for a, s in zip(m, shape,
+                                                                                  strict=True))
+
+    def operand(self, op, i, loop) -> str:
+        x = op.operands[i]
+        const = _scalar_const(x)
+        if const:
+            return literal(const.attrs["value"], const.attrs["dtype"])
+        if x in self.members:
+            if self.inner(x) and self.phase[x] != loop:   # stored by an earlier phase
+                if x in self.out_name:
+                    return f"{self.out_name[x]}[{self.index(self.g.maps[x], x.shape)}]"
+                return f"s_{self.local[x]}[{', '.join(f'i{a}' for a in range(self.k, self.n))}]"
+            return self.local[x]
+        if x.type.rank == 0:
+            return f"ld0({self.in_name[x]})"
+        itmap = self.g.itmaps[op]
+        m = [None] * x.type.rank
+        for d, j in operand_links(op, loop_kind(op))[i]:
+            m[d] = itmap[j]
+        return f"{self.in_name[x]}[{self.index(m, x.shape)}]"
+
+    def expr(self, op, loop) -> str:
+        kind = loop_kind(op)
+        if kind in ("broadcast", "unit_reshape"):
+            return self.operand(op, 0, loop)
+        if kind == "reduce":    # over size-1 axes only: a copy
+            return f"{ctor(op.result.dtype)}({self.operand(op, 0, loop)})"
+        if kind == "iota":
+            a = self.g.itmaps[op][op.attrs["axis"] % op.result.type.rank]
+            return f"{ctor(op.result.dtype)}({'0' if a is None else f'i{a}'})"
+        args = [self.operand(op, i, loop) for i in range(len(op.operands))]
+        attrs = {k: ctor(v) if k == "dtype" else py_attr(k, v) for k, v in op.attrs.items()}
+        text = registry.get(op.name).lower["numba"].format(*args, **attrs)
+        return text if op.result.type.is_float else f"{ctor(op.result.dtype)}({text})"
+
+    def guard(self, m, axes) -> str:
+        missing = [a for a in axes if a not in set(m)]
+        return " and ".join(f"i{a} == 0" for a in missing)
+
+    def effect(self, lines, depth, cond, stmt):
+        if cond:
+            lines.append("    " * depth + f"if {cond}:")
+            depth += 1
+        lines.append("    " * depth + stmt)
+
+    def acc_dtype(self, op):
+        dt = op.result.dtype
+        return WIDE.get(dt, dt) if op.name in ("sum", "prod") else dt
+
+    def update(self, op, acc, x) -> str:
+        rule = registry.get(op.name).lower["numba"]
+        if op.operands[0].dtype != self.acc_dtype(op):
+            x = f"{ctor(self.acc_dtype(op))}({x})"
+        return rule["update"].format(acc=acc, x=x)
+
+    # -- code ----------------------------------------------------------------------------
+    def body(self):
+        g, n, k = self.g, self.n, self.k
+        sizes = [f"n{a}" for a in range(n)]
+        parts = [f"p{i}" for i in range(len(self.accums))]
+        head = ", ".join(["c", "r0", "r1"] + sizes + [self.in_name[x] for x in self.inputs]
+                         + list(self.out_name.values()) + parts)
+        out = [f"def body({head}):"]
+        later = self._read_later()
+        for v in sorted(later, key=lambda v: self.local[v]):
+            dims = ", ".join(f"n{a}" for a in range(k, n))
+            out.append(f"    s_{self.local[v]} = np.empty(({dims},), {ctor(v.dtype)})")
+        out.append("    for r in range(r0, r1):")
+        rest = "r"
+        for a in reversed(range(k)):
+            out.append(f"        i{a} = {rest} % n{a}" if a else f"        i{a} = {rest}")
+            if a:
+                out.append(f"        q{a} = {rest} // n{a}")
+                rest = f"q{a}"
+        start = len(out)
+        top = max(self.phase.values(), default=0)
+        for p in range(top + 1):
+            self.row_level(out, p)
+            self.loop(out, p, later)
+        if len(out) == start:
+            out.append("        pass")
+        return out
+
+    def row_level(self, out, p):
+        outer_axes = range(self.k)
+        for op in self.g.ops:
+            v = op.result
+            if self.in_loop(op) or self._exec_phase(op) != p:
+                continue
+            if op in self.accums:
+                self.accumulate(out, 2, op, self.operand(op, 0, p), outer_axes)
+                continue
+            if not self.row_reduction(op):
+                out.append(f"        {self.local[v]} = {self.expr(op, p)}")
+            self.store(out, 2, v, outer_axes)
+        for op in self.g.ops:   # row reductions of the previous loop: their outputs
+            if self.row_reduction(op) and self.phase[op.result] == p:
+                self.store(out, 2, op.result, outer_axes)
+
+    def store(self, out, depth, v, axes):
+        if v in self.out_name:
+            m = self.g.maps[v]
+            self.effect(out, depth, self.guard(m, axes),
+                        f"{self.out_name[v]}[{self.index(m, v.shape)}] = {self.local[v]}")
+
+    def accumulate(self, out, depth, op, x, axes):
+        i = self.accums.index(op)
+        idx = ", ".join(["c"] + [a for a in [self.index(self.g.maps[op.result], op.result.shape)]
+                                 if a != "()"])
+        self.effect(out, depth, self.guard(self.g.itmaps[op], axes),
+                    f"p{i}[{idx}] = {self.update(op, f'p{i}[{idx}]', x)}")
+
+    def _read_later(self):
+        later = set()
+        for op in self.g.ops:
+            for x in op.operands:
+                if x in self.members and self.inner(x) and x not in self.out_name \
+                        and self.phase[x] < self._exec_phase(op):
+                    later.add(x)
+        return later
+
+    def _exec_phase(self, op):
+        """The loop an op's operands are read in (a row reduction reads in its input's)."""
+        return self.phase[op.result] - 1 if self.row_reduction(op) else self.phase[op.result]
+
+    def loop(self, out, p, later):
+        g, n, k = self.g, self.n, self.k
+        ops = [op for op in g.ops if self._exec_phase(op) == p and self.in_loop(op)]
+        if not ops:
+            return
+        rows = [op for op in ops if self.row_reduction(op)]
+        for op in rows:
+            out.append(f"        a_{self.local[op.result]} = "
+                       f"{identity(registry.get(op.name).lower['numba']['init'], self.acc_dtype(op))}")
+        depth = 2
+        for a in range(k, n):
+            out.append("    " * depth + f"for i{a} in range(n{a}):")
+            depth += 1
+        all_axes = range(n)
+        for op in ops:
+            v = op.result
+            if op in rows:
+                acc = f"a_{self.local[v]}"
+                out.append("    " * depth + f"{acc} = {self.update(op, acc, self.operand(op, 0, p))}")
+                continue
+            if op in self.accums:
+                self.accumulate(out, depth, op, self.operand(op, 0, p), all_axes)
+                continue
+            out.append("    " * depth + f"{self.local[v]} = {self.expr(op, p)}")
+            self.store(out, depth, v, all_axes)
+            if v in later:
+                idx = ", ".join(f"i{a}" for a in range(k, n))
+                out.append("    " * depth + f"s_{self.local[v]}[{idx}] = {self.local[v]}")
+        for op in rows:
+            v = op.result
+            out.append(f"        {self.local[v]} = {ctor(v.dtype)}(a_{self.local[v]})")
+
+    def wrappers(self):
+        """`kernel` runs all rows on the calling thread; `partials` and `combine` let the
+        driver run `body` on chunks of rows in threads (`runtime.launch`)."""
+        n, k = self.n, self.k
+        args = [f"n{a}" for a in range(n)] + [self.in_name[x] for x in self.inputs] \
+            + list(self.out_name.values())
+        rows = " * ".join(f"n{a}" for a in range(k)) or "1"
+        parts = [f"p{i}" for i in range(len(self.accums))]
+        alloc = ["def partials(nch, " + ", ".join(args) + "):"]
+        for i, op in enumerate(self.accums):
+            init = identity(registry.get(op.name).lower["numba"]["init"], self.acc_dtype(op))
+            alloc.append(f"    p{i} = np.full((nch,) + {self.out_name[op.result]}.shape, "
+                         f"{init}, {ctor(self.acc_dtype(op))})")
+        alloc.append(f"    return ({''.join(p + ', ' for p in parts)})")
+        combine = ["def combine(" + ", ".join(args + parts) + "):"]
+        for i, op in enumerate(self.accums):
+            o = self.out_name[op.result]
+            combine += [f"    f{i} = p{i}.reshape(p{i}.shape[0], -1)",
+                        f"    g{i} = {o}.reshape({o}.size)", f"    for t in range(g{i}.shape[0]):",
+                        f"        acc = f{i}[0, t]", f"        for c in range(1, f{i}.shape[0]):",
+                        f"            acc = {self.update(op, 'acc', f'f{i}[c, t]')}",
+                        f"        g{i}[t] = acc"]
+        combine.append("    return")
+        kernel = [f"def kernel({', '.join(args)}):"]
+        if parts:
+            kernel.append(f"    {''.join(p + ', ' for p in parts)}= partials(1, {', '.join(args)})")
+        kernel.append(f"    body(0, 0, {rows}, {', '.join(args + parts)})")
+        if parts:
+            kernel.append(f"    combine({', '.join(args + parts)})")
+        return alloc, combine, kernel
+
+def generate(group, outputs, flags: str) -> Kernel:
+    """The kernel of `group` writing `outputs`; `flags` are the `@njit` options."""
+    gen = _Gen(group, outputs)
+    body = gen.body()
+    alloc, combine, kernel = gen.wrappers()
+    deco = f"@njit({flags})"
+    src = ["import numpy as np", "from numba import njit",
+           "from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0"]
+    for fn in (body, alloc, combine, kernel):
+        src += ["", "", deco, *fn]
+    rows = 1
+    for s in group.domain[:gen.k]:
+        rows *= s
+    return Kernel("\n".join(src) + "\n", gen.inputs, gen.outputs, tuple(group.domain), rows,
+                  bool(gen.accums))

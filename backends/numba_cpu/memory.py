@@ -1,0 +1,102 @@
+"""Buffer planning for one driver function: which arrays live in reused, preallocated buffers.
+
+Contract: `plan(steps, aliases, escaping)` takes the top-level steps in order, each as
+(values it defines, values it reads), `aliases` (a view -> the value it is a view of) and the
+values that must own fresh memory (returned, pushed on a tape, carried into a loop: their
+lifetime is not visible here). Every other defined value in `steps[i][0]` that is not a view
+gets a `Slot` and byte offset 0 in it; a slot is reused once every value (and view) in it has
+been read for the last time, so the bytes held track the live set of the schedule instead of
+growing with every temporary. Nothing is written in place: an output never shares a slot with
+an input of the same step.
+
+`Arena` allocates the slots once (the first call) and hands out, per planned value, a view of
+the value's shape and dtype into its slot: the same arrays every call, so the operating system
+maps their pages once, not once per step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...ir.types import DTYPES
+
+ALIGN = 64
+
+
+@dataclass
+class Slot:
+    nbytes: int = 0
+    values: list = field(default_factory=list)
+
+
+def nbytes(v) -> int:
+    return v.type.size * np.dtype(DTYPES[v.type.dtype]).itemsize
+
+
+def plan(steps, aliases: dict, escaping: set, candidates: set):
+    """value -> Slot for the `candidates` (defined values the driver allocates) that may be
+    planned; see the module docstring."""
+    def base(v):
+        while v in aliases:
+            v = aliases[v]
+        return v
+
+    free_never = {base(v) for v in escaping}
+    last: dict = {}
+    for i, (defs, uses) in enumerate(steps):
+        for v in list(defs) + list(uses):
+            last[base(v)] = i
+    slots: list[Slot] = []
+    free: list[Slot] = []
+    owner: dict = {}
+    held: dict = {}         # base value -> slot, while live
+    for i, (defs, uses) in enumerate(steps):
+        for v in defs:
+            if v not in candidates or v in free_never or base(v) is not v:
+                continue
+            need = nbytes(v)
+            fits = [s for s in free if s.nbytes >= need]
+            if fits:
+                slot = min(fits, key=lambda s: s.nbytes)
+            elif free:
+                slot = max(free, key=lambda s: s.nbytes)
+                slot.nbytes = need
+            else:
+                slot = Slot(need)
+                slots.append(slot)
+            if slot in free:
+                free.remove(slot)
+            slot.values.append(v)
+            owner[v] = slot
+            held[v] = slot
+        for b, slot in list(held.items()):
+            if last.get(b, i) <= i:
+                del held[b]
+                free.append(slot)
+    return owner, slots
+
+
+class Arena:
+    """The planned buffers of one driver function, allocated on first use."""
+
+    def __init__(self, slots, owner):
+        self.slots, self.owner = slots, owner
+        self.index = {v: i for i, v in enumerate(owner)}
+        self._views = None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.slots)
+
+    def views(self):
+        if self._views is None:
+            raw = {id(s): np.empty(s.nbytes + ALIGN, np.uint8) for s in self.slots}
+            views = []
+            for v, slot in self.owner.items():
+                buf = raw[id(slot)]
+                start = -buf.ctypes.data % ALIGN
+                arr = buf[start:start + nbytes(v)].view(DTYPES[v.type.dtype])
+                views.append(arr.reshape(v.type.shape))
+            self._views = tuple(views)
+        return self._views

@@ -1,0 +1,30 @@
+"""Options of the Numba backend, read when a program is built.
+
+- `fastmath` (default off; env `ADCOMPILER_FASTMATH=1`): all of LLVM's fast-math flags for
+  every kernel.
+- `reassociate` (default on; env `ADCOMPILER_REASSOCIATE=0` turns it off): only LLVM's
+  `reassoc` flag, which lets a reduction loop keep several partial sums in vector lanes.
+  Without it no reduction vectorises (an exp-and-sum row loop ran 5x slower here). It changes
+  the order of additions only, like NumPy's own pairwise sums, so results agree with the NumPy
+  reference to float rounding, which is what the corpus tests check.
+- `parallel` (default on; env `ADCOMPILER_PARALLEL=0`): big kernels run their rows on
+  threads (`runtime.launch`).
+"""
+import os
+
+
+def _flag(name, default):
+    return os.environ.get(name, default) not in ("", "0")
+
+
+OPTIONS = {
+    "fastmath": _flag("ADCOMPILER_FASTMATH", "0"),
+    "reassociate": _flag("ADCOMPILER_REASSOCIATE", "1"),
+    "parallel": _flag("ADCOMPILER_PARALLEL", "1"),
+}
+
+
+def njit_flags() -> str:
+    fast = "True" if OPTIONS["fastmath"] else ("{'reassoc'}" if OPTIONS["reassociate"]
+                                               else "False")
+    return f"cache=True, nogil=True, error_model='numpy', fastmath={fast}"

@@ -1,0 +1,128 @@
+"""Numba programs: the drivers and kernels of a primal function or of an adjoint.
+
+`NumbaProgram(adjoint, name)` follows the protocol of `backends/numpy/__init__.py`: `.fwd`,
+`.bwd`, `.grad`, `.source`. `.grad` is not fwd-then-bwd: it runs one driver generated from
+the forward and backward IR spliced into one function, so the residuals are internal values
+that the planner places in reused buffers (and frees after their last read in the backward
+sweep); `.fwd`'s residuals must outlive the call and are allocated fresh. `.source` is the
+drivers followed by every kernel they call, each once. Kernels compile on first call (Numba
+compiles lazily), so a program that is only ever asked for `.grad` compiles only its kernels.
+Programs keep buffers between calls: one program must not run in two threads at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.builder import Builder
+from ...ir.core import Block, Function
+from ...ir.names import identifier
+from ...ir.passes import run_passes
+from ...ir.rewrite import clone_block, clone_body
+from ..numpy.codegen import compile_source
+from . import cache
+from .driver import DriverGen
+from .options import OPTIONS, njit_flags
+
+
+class KernelTable:
+    """The kernels a program's drivers call, by key; each module loaded once."""
+
+    def __init__(self):
+        self.sources: dict[str, str] = {}
+
+    def add(self, kernel) -> str:
+        self.sources.setdefault(kernel.key, kernel.source)
+        return f"k_{kernel.key}"
+
+    def modules(self) -> dict:
+        return {f"k_{k}": cache.load(src) for k, src in self.sources.items()}
+
+
+def _scalar(x):
+    return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
+
+
+def build(functions, name):
+    """(source, namespace) of the drivers of `functions` (and their callees) and kernels."""
+    table = KernelTable()
+    seen: dict = {}
+    for fn in functions:
+        for f in [fn] + (fn.callees() if fn.module else []):
+            seen.setdefault(f.name, f)
+    gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags())
+            for f in seen.values()]
+    drivers = [g.function() for g in gens]
+    source = "\n\n\n".join(["import numpy as np",
+                            "from adcompiler.backends.numba_cpu import runtime as rt",
+                            *drivers])
+    kernel_text = "\n\n".join(f"# ----- kernel k_{k} -----\n{src}"
+                              for k, src in table.sources.items())
+    shown = source + "\n\n\n# ===== kernels =====\n" + kernel_text + "\n"
+    ns = compile_source(source + "\n", f"numba {name}")
+    ns.update(table.modules())      # the drivers' globals: kernel modules and arenas
+    for g in gens:
+        ns[f"arena_{identifier(g.fn.name)}"] = g.arena
+    return shown, ns
+
+
+def inlined(fn) -> Function:
+    """A copy of `fn` with its calls inlined (the driver of one function fuses best)."""
+    copy = Function(fn.name, clone_block(fn.body, {}), loc=fn.loc, module=fn.module)
+    return run_passes(copy, ["inline"]) if fn.module else copy
+
+
+def spliced(adj, name) -> Function:
+    """fwd then bwd as one function: params -> (primal results..., gradients...)."""
+    fwd, bwd = adj.fwd, adj.bwd
+    body = Block([a.type for a in fwd.args], [a.hint for a in fwd.args])
+    ops, outs = clone_body(fwd.body, body.args)
+    for op in ops:
+        body.append(op)
+    b = Builder(body)
+    results, residuals = outs[:adj.n_results], outs[adj.n_results:]
+    seeds = [b.op("constant", value=1.0, dtype=results[k].type.dtype, hint="seed")
+             for k in adj.seeded]
+    ops, grads = clone_body(bwd.body, list(residuals) + seeds)
+    for op in ops:
+        body.append(op)
+    b.emit("return", list(results) + list(grads))
+    return Function(name, body, loc=fwd.loc, module=fwd.module or bwd.module)
+
+
+class NumbaProgram:
+    def __init__(self, adj, name: str):
+        self.adj = adj
+        self.name = identifier(name + "_grad")
+        grad_fn = spliced(adj, self.name)
+        self.source, ns = build([adj.fwd, adj.bwd, grad_fn], name)
+        self._fwd = ns[identifier(adj.fwd.name)]
+        self._bwd = ns[identifier(adj.bwd.name)]
+        self._grad = ns[self.name]
+
+    def fwd(self, *args):
+        out = self._fwd(*args)
+        out = tuple(map(_scalar, out)) if len(self.adj.fwd.results) != 1 else (_scalar(out),)
+        return out[:self.adj.n_results], out[self.adj.n_results:]
+
+    def bwd(self, residuals, cotangents):
+        out = self._bwd(*residuals, *cotangents)
+        return tuple(map(_scalar, out)) if len(self.adj.bwd.results) != 1 else (_scalar(out),)
+
+    def grad(self, *args):
+        out = self._grad(*args)
+        out = tuple(map(_scalar, out)) if isinstance(out, tuple) else (_scalar(out),)
+        return out[:self.adj.n_results], out[self.adj.n_results:]
+
+
+def compile_function(fn):
+    """A primal function as a callable (the protocol's `compile_function`)."""
+    fn = inlined(fn)
+    source, ns = build([fn], fn.name)
+    driver = ns[identifier(fn.name)]
+
+    def call(*args):
+        out = driver(*args)
+        return tuple(map(_scalar, out)) if isinstance(out, tuple) else _scalar(out)
+
+    call.source = source
+    return call
