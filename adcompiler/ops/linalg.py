@@ -37,4 +37,18 @@ def _matmul_vjp(b, op, cts, needs):
     return [dx, dw]
 
 
-declare("matmul", _matmul, arity=2, kind="linalg", vjp=_matmul_vjp, lower={"numpy": "{0} @ {1}", "numba": ["rt.matmul({0}, {1}, {{out}})"]})
+def _numpy_matmul(op, a):
+    """`x @ W` with x of rank > 2 and W a matrix is one BLAS product over the flattened rows;
+    NumPy's stacked matmul would run one small product per leading index, far slower."""
+    x, w = op.operands
+    if x.type.rank > 2 and w.type.rank == 2:
+        rows = 1
+        for n in x.type.shape[:-1]:
+            rows *= n
+        return (f"np.reshape(np.reshape({a[0]}, ({rows}, {x.type.shape[-1]})) @ {a[1]}, "
+                f"{op.result.type.shape})")
+    return f"{a[0]} @ {a[1]}"
+
+
+declare("matmul", _matmul, arity=2, kind="linalg", vjp=_matmul_vjp,
+        lower={"numpy": _numpy_matmul, "numba": ["rt.matmul({0}, {1}, {{out}})"]})
