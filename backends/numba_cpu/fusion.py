@@ -175,24 +175,36 @@ def _try_join(group, op, kind, owner):
 
 
 def _merge(group, other, op, links, itmap):
-    """Embed `other` (an open group whose values `op` reads) into `group` when it has no
-    reductions and each of its axes lines up with one of `group`'s; else it is closed."""
+    """Embed `other` (an open group whose values `op` reads) into `group`: each of its axes
+    must line up with one of `group`'s; a group with reductions only merges into the same
+    domain with a compatible split. Otherwise `other` is closed."""
     emb = {}
     for x, pairs in zip(op.operands, links, strict=True):
         if other.maps.get(x) is None:
             continue
+        if x in other.accums:
+            other.open = False
+            return
         for i, j in pairs:
             src = other.maps[x][i]
             if emb.setdefault(src, itmap[j]) != itmap[j]:
                 other.open = False
                 return
+    if other.domain == group.domain and all(emb[a] == a for a in emb):
+        emb = {a: a for a in range(len(other.domain))}    # same loops, partly read
     axes = sorted(emb)
-    ok = (other.reduces == 0 and axes == list(range(len(other.domain)))
+    ok = (axes == list(range(len(other.domain)))
           and all(emb[a] < emb[b] for a, b in zip(axes, axes[1:]))
           and all(other.domain[a] == group.domain[emb[a]] for a in axes))
+    if ok and other.reduces:
+        ok = (len(axes) == len(group.domain) and all(emb[a] == a for a in axes)
+              and (None in (group.k, other.k) or group.k == other.k))
     if not ok:
         other.open = False
         return
+    group.k = group.k if group.k is not None else other.k
+    group.reduces += other.reduces
+    group.accums |= other.accums
     for v, m in other.maps.items():
         group.maps[v] = tuple(None if a is None else emb[a] for a in m)
     for o, m in other.itmaps.items():
@@ -219,15 +231,21 @@ def _used_values(op):
 def partition(block):
     """The block's ops as steps ("kernel", Group) / ("op", Op), in an executable order."""
     owner: dict = {}        # Value -> Group
+    readers: dict = {}      # Value -> groups that read it from outside
     last: dict = {}         # id(Group) -> index of its last op
     groups: list[Group] = []
     for index, op in enumerate(block.ops):
         kind = loop_kind(op)
         joined = None
         if kind is not None and not (kind == "constant"):
-            candidates = [owner[x] for x in op.operands if owner.get(x) is not None
-                          and owner[x].open]
-            for g in sorted(set(candidates), key=lambda g: -len(g.domain)):
+            producers = {owner[x] for x in op.operands if owner.get(x) is not None
+                         and owner[x].open}
+            # else a group that reads one of the same inputs (layer norm's backward reads
+            # its incoming gradient for the bias, the gain and the input gradient)
+            siblings = {g for x in op.operands for g in readers.get(x, ()) if g.open}
+            order = sorted(producers, key=lambda g: -len(g.domain)) + \
+                sorted(siblings - producers, key=lambda g: -groups.index(g))
+            for g in order:
                 if _try_join(g, op, kind, owner):
                     joined = g
                     break
@@ -243,6 +261,9 @@ def partition(block):
             for o in joined.ops:
                 for r in o.results:
                     owner[r] = joined
+            for x in op.operands:
+                if owner.get(x) is not joined:
+                    readers.setdefault(x, []).append(joined)
             last[id(joined)] = index
     at = {}
     for g in groups:

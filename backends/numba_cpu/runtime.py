@@ -3,9 +3,10 @@
 - `matmul(a, b, out)`: NumPy matmul semantics into `out`. A stack of matrices times one matrix
   is one BLAS call over the flattened rows (NumPy's matmul would make one call per matrix: 254
   instead of 334 GFLOP/s measured here for (16,128,256) @ (256,768)); transposed views reach
-  BLAS as transposed operands, not copies. A batch of small products (attention) runs as one
-  BLAS call per matrix split over threads with BLAS itself single-threaded: on 2 cores
-  (16,8,128,32) @ (16,8,32,128) took 2.0 ms with OpenBLAS's 2 threads per call, 1.0 ms so.
+  BLAS as transposed operands, not copies. A batch of small products (attention) runs as
+  single-threaded BLAS calls (Numba's `np.dot`, SciPy's OpenBLAS) split over threads: on 2
+  cores (16,8,128,32) @ (16,8,32,128) took 2.0 ms with OpenBLAS's 2 threads per call, 1.0 ms
+  with one thread per call and two calls at a time.
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
 - `launch(kernel, rows, *args)`: a kernel's rows in `CHUNKS` chunks on `THREADS` threads. The
   kernels release the GIL, so Python threads run them in parallel; measured on 2 idle cores,
@@ -18,7 +19,6 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -29,63 +29,61 @@ CHUNKS = 4
 THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1), 1)
 
 
-def _openblas():
-    """NumPy's OpenBLAS thread controls, or None where NumPy uses another BLAS."""
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs",
-                                  "*openblas*"))
-    for path in libs:
+def _single_threaded_scipy_blas():
+    """Numba's `np.dot` calls SciPy's own OpenBLAS (a second copy, not NumPy's). Giving that
+    copy one thread lets the driver run several small products at once, one per thread,
+    without touching NumPy's BLAS threads (changing those costs ~8 ms on the next call)."""
+    import scipy
+    for path in glob.glob(os.path.join(os.path.dirname(scipy.__file__), "..", "scipy.libs",
+                                       "*openblas*")):
         lib = ctypes.CDLL(path)
-        for prefix in ("scipy_openblas", "openblas"):
-            for suffix in ("64_", ""):
-                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    return get, put
-    return None
+        for name in ("scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                     "openblas_set_num_threads"):
+            if hasattr(lib, name):
+                getattr(lib, name)(1)
+                return True
+    return False
 
 
-_BLAS = _openblas()
+_SPLIT_BATCH = _single_threaded_scipy_blas()
 _POOL: ThreadPoolExecutor | None = None
-_LOCK = threading.Lock()
-
-
-def _threads() -> int:
-    return int(_BLAS[0]()) if _BLAS else 1
 
 
 def _pool(n):
     global _POOL
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(max(n - 1, 1), thread_name_prefix="adcompiler-blas")
+        _POOL = ThreadPoolExecutor(max(n - 1, 1), thread_name_prefix="adcompiler")
     return _POOL
+
+
+@njit(cache=True, nogil=True)
+def _batched_dot(a, b, out, lo, hi):
+    for i in range(lo, hi):
+        np.dot(a[i], b[i], out[i])
 
 
 def matmul(a, b, out):
     if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous and out.flags.c_contiguous:
         np.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
         return
-    n = _threads()
     batch = out.size // max(out.shape[-1] * out.shape[-2], 1) if out.ndim > 2 else 1
-    if n < 2 or batch < 2 or out.shape[-2] * out.shape[-1] * a.shape[-1] > SMALL_PRODUCT:
+    small = out.shape[-2] * out.shape[-1] * a.shape[-1] <= SMALL_PRODUCT
+    if THREADS < 2 or batch < 2 * THREADS or not small or not _SPLIT_BATCH \
+            or not out.flags.c_contiguous or out.dtype not in (np.float32, np.float64):
         np.matmul(a, b, out=out)
         return
-    if out.shape[0] < n:
-        np.matmul(a, b, out=out)
-        return
-    # views only (reshaping a strided view would copy it): split the leading batch axis
-    a = np.broadcast_to(a, out.shape[:-2] + a.shape[-2:])
-    b = np.broadcast_to(b, out.shape[:-2] + b.shape[-2:])
-    cuts = [out.shape[0] * i // n for i in range(n + 1)]
-    with _LOCK:     # the BLAS thread count is process-wide
-        _BLAS[1](1)
-        try:
-            futures = [_pool(n).submit(np.matmul, a[lo:hi], b[lo:hi], out=out[lo:hi])
-                       for lo, hi in zip(cuts[1:-1], cuts[2:], strict=True)]
-            np.matmul(a[:cuts[1]], b[:cuts[1]], out=out[:cuts[1]])
-            for f in futures:
-                f.result()
-        finally:
-            _BLAS[1](n)
+    lead = out.shape[:-2]
+    a3 = np.ascontiguousarray(np.broadcast_to(a, lead + a.shape[-2:])).reshape(
+        (batch,) + a.shape[-2:])
+    b3 = np.ascontiguousarray(np.broadcast_to(b, lead + b.shape[-2:])).reshape(
+        (batch,) + b.shape[-2:])
+    o3 = out.reshape((batch,) + out.shape[-2:])
+    cuts = [batch * i // THREADS for i in range(THREADS + 1)]
+    futures = [_pool(THREADS).submit(_batched_dot, a3, b3, o3, lo, hi)
+               for lo, hi in zip(cuts[1:-1], cuts[2:], strict=True)]
+    _batched_dot(a3, b3, o3, 0, cuts[1])
+    for f in futures:
+        f.result()
 
 
 @njit(cache=True, nogil=True)

@@ -1,0 +1,213 @@
+"""One GPT training step (forward + backward + AdamW), adcompiler against hand-written NumPy,
+PyTorch eager and JAX jit, on the workloads of shared/bench/workload.md (same weights, same
+batch: loss0 must read 4.171836 / 4.884884 / 5.600760 for tiny / small / medium).
+
+    python benchmarks/gpt_step.py [--configs tiny,small,medium] [--cpus 0,1]
+
+(shared/bench is found beside the repository, or at ADCOMPILER_BENCH_DIR.)
+
+It re-executes itself with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from the
+environment (they force OpenBLAS onto its slower AVX2 kernels; only this benchmark's processes
+lose them) and with 2 threads for every library. Each implementation runs in its own process
+(peak RSS is per process): the adcompiler rows here (`--worker`), the others through the
+reference scripts of shared/bench (bench_numpy.py, bench_torch.py, bench_jax.py), skipped with
+"not installed" when their library is missing. adcompiler-numba runs twice: with an empty
+kernel cache (cold compile: trace, differentiate, generate and compile, until the first step
+is done) and again in a fresh process on the filled cache (warm start).
+
+adcompiler rows call the compiled program directly (`program.grad` on the flattened
+parameters, AdamW compiled with `adcompiler.jit` on the same backend, local below): the
+`value_and_grad(...)(params, ...)` call path traces the Python function again on every call to
+find its specialisation, which would time the tracer, not the generated code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(os.environ.get("ADCOMPILER_BENCH_DIR") or ROOT.parent / "shared" / "bench")
+DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+THREADS = {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
+           "NUMBA_NUM_THREADS": "2", "JAX_PLATFORMS": "cpu"}   # a GPU, if any, stays unused
+
+
+def adamw(params, grads, m, v, coef):
+    """torch.optim.AdamW on lists of arrays; coef = (b1, b2, 1 - lr*wd, lr/(1-b1^t),
+    sqrt(1-b2^t), eps) as a float array of the parameters' dtype."""
+    new_p, new_m, new_v = [], [], []
+    for p, g, mi, vi in zip(params, grads, m, v, strict=True):
+        mi = coef[0] * mi + (1.0 - coef[0]) * g
+        vi = coef[1] * vi + (1.0 - coef[1]) * (g * g)
+        p = p * coef[2] - coef[3] * (mi / (np.sqrt(vi) / coef[4] + coef[5]))
+        new_p.append(p)
+        new_m.append(mi)
+        new_v.append(vi)
+    return new_p, new_m, new_v
+
+
+def worker(cfg_name, backend):
+    """Time one adcompiler backend in this process; print one JSON line."""
+    import gptconfig as G
+    t_start = time.perf_counter()
+    import adcompiler
+    from adcompiler.api import backend_module
+    from adcompiler.frontend import trace
+    sys.path.insert(0, str(ROOT / "examples" / "gpt"))
+    import model
+
+    c = G.get_config(cfg_name)
+    flat = G.init_params(c)
+    P = {k: flat[k] for k in ("wte", "wpe", "lnf_g", "lnf_b", "head_w")}
+    P["layers"] = [{k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith(f"h{l}.")}
+                   for l in range(c.L)]
+    idx, tgt = G.make_batch(c)
+    res = {"impl": f"adcompiler-{backend}", "config": c.name, **G.env_info()}
+    g = adcompiler.value_and_grad(model.loss, backend=backend)
+    loss0, _ = g(P, idx, tgt, c.H)
+    prog = g._last.program
+    args = g._last.primal.meta["signature"].flatten_args((P, idx, tgt, c.H), {})
+    n = len(prog.adj.wrt)
+    params, data = list(args[:n]), list(args[n:])
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    coef = np.zeros(6, params[0].dtype)
+    opt_primal = trace(adamw, params, params, m, v, coef)
+    opt_sig = opt_primal.meta["signature"]
+    opt = backend_module(backend).compile_function(opt_primal)
+    state = {"t": 0, "p": params, "m": m, "v": v}
+
+    def step():
+        (loss,), grads = prog.grad(*state["p"], *data)
+        state["t"] += 1
+        t = state["t"]
+        b1, b2 = G.BETAS
+        coef[:] = (b1, b2, 1 - G.LR * G.WEIGHT_DECAY, G.LR / (1 - b1 ** t),
+                   np.sqrt(1 - b2 ** t), G.ADAM_EPS)
+        out = opt(*opt_sig.flatten_args((state["p"], list(grads), state["m"], state["v"],
+                                         coef), {}))
+        state["p"], state["m"], state["v"] = (list(x) for x in
+                                             opt_sig.unflatten_result(out))
+        return loss
+
+    step()
+    res["first_step_s"] = time.perf_counter() - t_start
+    res["loss0"] = float(loss0)
+    warmup, reps = G.REPS[c.name]
+    res["step"] = G.time_fn(step, warmup, reps)
+    res["fwdbwd"] = G.time_fn(lambda: prog.grad(*state["p"], *data), warmup, reps)
+    res["fwd"] = G.time_fn(lambda: prog.fwd(*state["p"], *data), warmup, reps)
+    with G.PeakMem() as pm:
+        step()
+    res["mem_step"] = pm.as_dict()
+    res["ru_maxrss_mb"] = round(G.ru_maxrss_mb(), 1)
+    G.add_rates(res, c)
+    print(json.dumps(res, default=float))
+
+
+def run(cmd, env, cwd):
+    """The JSON object a benchmark process prints last, or {"error": ...}."""
+    p = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    for line in reversed(p.stdout.strip().splitlines() or [""]):
+        if line.startswith("{") and line.endswith("}"):
+            return json.loads(line)
+    text = p.stdout.strip()
+    if text.startswith("{"):
+        return json.loads(text)
+    return {"error": (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]}
+
+
+def installed(module, env):
+    return subprocess.run([sys.executable, "-c", f"import {module}"], env=env,
+                          capture_output=True).returncode == 0
+
+
+def collect(cfg, env):
+    rows = {}
+    me = [sys.executable, str(Path(__file__).resolve())]
+    with tempfile.TemporaryDirectory() as cache:
+        e = dict(env, ADCOMPILER_CACHE_DIR=cache)
+        rows["adcompiler-numba"] = run(me + ["--worker", cfg, "numba"], e, ROOT)
+        warm = run(me + ["--worker", cfg, "numba"], e, ROOT)
+        rows["adcompiler-numba"]["warm_start_s"] = warm.get("first_step_s")
+    rows["adcompiler-numpy"] = run(me + ["--worker", cfg, "numpy"], env, ROOT)
+    ref = {"numpy-manual": ("numpy", "bench_numpy.py", []),
+           "torch-eager": ("torch", "bench_torch.py", ["--no-profile-mem"]),
+           "jax-jit": ("jax", "bench_jax.py", [])}
+    for name, (module, script, extra) in ref.items():
+        if not installed(module, env):
+            rows[name] = {"error": ["not installed"]}
+            continue
+        rows[name] = run([sys.executable, str(BENCH / script), "--config", cfg] + extra,
+                         env, BENCH)
+    return rows
+
+
+def table(cfg, rows):
+    base = rows["adcompiler-numba"].get("step", {}).get("median_ms")
+    out = [f"\n## {cfg}\n",
+           "| impl | step ms | x numba | fwd ms | fwd+bwd ms | bwd/fwd | loss0 | compile s | "
+           "warm start s | peak RSS MB | step dRSS MB |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for name, r in rows.items():
+        if "error" in r:
+            out.append(f"| {name} | {' '.join(r['error'])[:80]} |")
+            continue
+
+        def ms(key):
+            return f"{r[key]['median_ms']:.2f}" if key in r else "-"
+        step = r["step"]["median_ms"]
+        compile_s = r.get("first_step_s") if name.startswith("adcompiler") else r.get("compile_s")
+        fields = [name, ms("step"), f"{step / base:.2f}" if base else "-", ms("fwd"),
+                  ms("fwdbwd"), f"{r.get('bwd_over_fwd', float('nan')):.2f}",
+                  f"{r.get('loss0', float('nan')):.6f}",
+                  f"{compile_s:.1f}" if compile_s else "-",
+                  f"{r['warm_start_s']:.2f}" if r.get("warm_start_s") else "-",
+                  f"{r.get('ru_maxrss_mb', float('nan')):.0f}",
+                  f"{r.get('mem_step', {}).get('peak_delta_mb', float('nan')):.1f}"]
+        out.append("| " + " | ".join(fields) + " |")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default="tiny,small,medium")
+    ap.add_argument("--cpus", default=None, help="pin every process to these CPUs, e.g. 0,1")
+    ap.add_argument("--worker", nargs=2, metavar=("CONFIG", "BACKEND"))
+    ap.add_argument("--json", default=None, help="also write all results here")
+    a = ap.parse_args()
+    sys.path.insert(0, str(BENCH))
+    if a.worker:
+        worker(*a.worker)
+        return
+    if any(k in os.environ for k in DROP) or any(os.environ.get(k) != v
+                                                 for k, v in THREADS.items()):
+        env = {k: v for k, v in os.environ.items() if k not in DROP}
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(env, **THREADS))
+    if a.cpus:
+        os.sched_setaffinity(0, {int(x) for x in a.cpus.split(",")})
+    env = dict(os.environ)
+    print(f"# GPT train step, {os.cpu_count()} CPUs visible, affinity "
+          f"{sorted(os.sched_getaffinity(0))}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for "
+          f"this benchmark's processes; threads: {THREADS}")
+    print("# medians (ms); 'x numba' = step time / adcompiler-numba's; compile s = cold first "
+          "step for adcompiler-numba (trace + AD + codegen + Numba), torch.compile/XLA for "
+          "others; warm start = first step of a fresh process on the disk cache")
+    results = {}
+    for cfg in a.configs.split(","):
+        results[cfg] = collect(cfg, env)
+        print(table(cfg, results[cfg]), flush=True)
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
