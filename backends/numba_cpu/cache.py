@@ -17,6 +17,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import types
 from pathlib import Path
 
 _MODULES: dict = {}
@@ -59,6 +60,8 @@ def load(source: str):
             pass
         finally:
             os.unlink(tmp)
+    if "adcompiler_kernels" not in sys.modules:     # the parent of the kernel modules
+        sys.modules["adcompiler_kernels"] = types.ModuleType("adcompiler_kernels")
     name = f"adcompiler_kernels.k_{k}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

@@ -62,8 +62,9 @@ def used_values(op):
 
 
 class DriverGen:
-    def __init__(self, fn, table, parallel=True, flags=""):
+    def __init__(self, fn, table, parallel=True, flags="", profile=False):
         self.fn, self.table, self.parallel, self.flags = fn, table, parallel, flags
+        self.profile = profile
         callees = tuple(identifier(n) for n in fn.module.functions) if fn.module else ()
         self.name = Namer(RESERVED + ("rt", "B") + callees, style=identifier)
         self.lines: list[str] = []
@@ -137,10 +138,18 @@ class DriverGen:
             if self.slot_of:
                 self.emit(depth, f"B = arena_{identifier(self.fn.name)}.views()")
         for kind, item, kern in prepared:
+            timed = self.profile and (kind == "kernel" or item.name not in STRUCTURED)
+            if timed:
+                self.emit(depth, "t_ = rt.clock()")
             if kind == "kernel":
                 self.kernel(item, kern, depth)
             else:
                 self.op(item, depth, results)
+            if timed:
+                label = (f"kernel {kern.key[:8]} {kern.domain} "
+                         + ",".join(sorted({op.name for op in item.ops})) if kind == "kernel"
+                         else f"{item.name} {tuple(item.result.shape) if item.results else ''}")
+                self.emit(depth, f"rt.tick({label!r}, t_)")
 
     def kernel(self, group, kern, depth):
         for op in group.ops:

@@ -9,6 +9,8 @@
   reference to float rounding, which is what the corpus tests check.
 - `parallel` (default on; env `ADCOMPILER_PARALLEL=0`): big kernels run their rows on
   threads (`runtime.launch`).
+- `profile` (default off; env `ADCOMPILER_PROFILE=1`): drivers time every step into
+  `runtime.PROFILE`; `runtime.report()` prints where a program spends its time.
 """
 import os
 
@@ -21,6 +23,7 @@ OPTIONS = {
     "fastmath": _flag("ADCOMPILER_FASTMATH", "0"),
     "reassociate": _flag("ADCOMPILER_REASSOCIATE", "1"),
     "parallel": _flag("ADCOMPILER_PARALLEL", "1"),
+    "profile": _flag("ADCOMPILER_PROFILE", "0"),
 }
 
 

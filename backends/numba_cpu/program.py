@@ -22,6 +22,7 @@ from ..numpy.codegen import compile_source
 from . import cache
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
+from .remat import rematerialise
 
 
 class KernelTable:
@@ -49,8 +50,8 @@ def build(functions, name):
     for fn in functions:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
-    gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags())
-            for f in seen.values()]
+    gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
+                      profile=OPTIONS["profile"]) for f in seen.values()]
     drivers = [g.function() for g in gens]
     source = "\n\n\n".join(["import numpy as np",
                             "from adcompiler.backends.numba_cpu import runtime as rt",
@@ -72,7 +73,8 @@ def inlined(fn) -> Function:
 
 
 def spliced(adj, name) -> Function:
-    """fwd then bwd as one function: params -> (primal results..., gradients...)."""
+    """fwd then bwd as one function: params -> (primal results..., gradients...), with cheap
+    residuals recomputed in the backward sweep (`remat`)."""
     fwd, bwd = adj.fwd, adj.bwd
     body = Block([a.type for a in fwd.args], [a.hint for a in fwd.args])
     ops, outs = clone_body(fwd.body, body.args)
@@ -82,34 +84,56 @@ def spliced(adj, name) -> Function:
     results, residuals = outs[:adj.n_results], outs[adj.n_results:]
     seeds = [b.op("constant", value=1.0, dtype=results[k].type.dtype, hint="seed")
              for k in adj.seeded]
+    split = len(body.ops)
     ops, grads = clone_body(bwd.body, list(residuals) + seeds)
     for op in ops:
         body.append(op)
     b.emit("return", list(results) + list(grads))
+    rematerialise(body, split)
     return Function(name, body, loc=fwd.loc, module=fwd.module or bwd.module)
 
 
 class NumbaProgram:
+    """See the module docstring. Drivers are built on first use: a training loop that only
+    calls `.grad` never generates or loads the separate sweeps (a shorter warm start)."""
+
     def __init__(self, adj, name: str):
-        self.adj = adj
+        self.adj, self._label = adj, name
         self.name = identifier(name + "_grad")
-        grad_fn = spliced(adj, self.name)
-        self.source, ns = build([adj.fwd, adj.bwd, grad_fn], name)
-        self._fwd = ns[identifier(adj.fwd.name)]
-        self._bwd = ns[identifier(adj.bwd.name)]
-        self._grad = ns[self.name]
+        self._drivers: dict = {}
+        self._source = None
+
+    def _driver(self, which):
+        if which not in self._drivers:
+            adj = self.adj
+            if which == "grad":
+                _, ns = build([spliced(adj, self.name)], self._label)
+                self._drivers["grad"] = ns[self.name]
+            else:
+                _, ns = build([adj.fwd, adj.bwd], self._label)
+                self._drivers["fwd"] = ns[identifier(adj.fwd.name)]
+                self._drivers["bwd"] = ns[identifier(adj.bwd.name)]
+        return self._drivers[which]
+
+    @property
+    def source(self) -> str:
+        """The forward, backward and fused drivers, then every kernel they call."""
+        if self._source is None:
+            self._source = build([self.adj.fwd, self.adj.bwd, spliced(self.adj, self.name)],
+                                 self._label)[0]
+        return self._source
 
     def fwd(self, *args):
-        out = self._fwd(*args)
+        out = self._driver("fwd")(*args)
         out = tuple(map(_scalar, out)) if len(self.adj.fwd.results) != 1 else (_scalar(out),)
         return out[:self.adj.n_results], out[self.adj.n_results:]
 
     def bwd(self, residuals, cotangents):
-        out = self._bwd(*residuals, *cotangents)
+        out = self._driver("bwd")(*residuals, *cotangents)
         return tuple(map(_scalar, out)) if len(self.adj.bwd.results) != 1 else (_scalar(out),)
 
     def grad(self, *args):
-        out = self._grad(*args)
+        out = self._driver("grad")(*args)
         out = tuple(map(_scalar, out)) if isinstance(out, tuple) else (_scalar(out),)
         return out[:self.adj.n_results], out[self.adj.n_results:]
 

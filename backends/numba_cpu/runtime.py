@@ -8,6 +8,8 @@
   cores (16,8,128,32) @ (16,8,32,128) took 2.0 ms with OpenBLAS's 2 threads per call, 1.0 ms
   with one thread per call and two calls at a time.
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
+- `tick(label, t0)`: with the option `profile` on, drivers time each step into `PROFILE`
+  (label -> [seconds, calls]); `report()` prints the steps by total time.
 - `launch(kernel, rows, *args)`: a kernel's rows in `CHUNKS` chunks on `THREADS` threads. The
   kernels release the GIL, so Python threads run them in parallel; measured on 2 idle cores,
   a (4096,1024) row kernel: 1.90 ms serial, 1.02 ms so, 0.96 ms with Numba's prange, whose
@@ -19,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -135,3 +138,21 @@ def launch(kernel, rows, *args):
         f.result()
     if parts:
         kernel.combine(*args, *parts)
+
+
+PROFILE: dict = {}
+clock = time.perf_counter
+
+
+def tick(label, t0):
+    entry = PROFILE.setdefault(label, [0.0, 0])
+    entry[0] += time.perf_counter() - t0
+    entry[1] += 1
+
+
+def report(top=30, file=None):
+    """The profiled steps, most expensive first: total ms, calls, label."""
+    total = sum(t for t, _ in PROFILE.values()) or 1.0
+    rows = sorted(PROFILE.items(), key=lambda kv: -kv[1][0])[:top]
+    for label, (t, n) in rows:
+        print(f"{t * 1e3:9.2f} ms {100 * t / total:5.1f}% {n:5d}x  {label}", file=file)

@@ -1,0 +1,83 @@
+"""Rematerialisation of cheap residuals in a spliced forward+backward function.
+
+The reverse transform keeps every forward value the backward sweep reads; for elementwise
+chains that is most of them (GELU's backward reads u, 0.5u, 0.044715u, 0.044715u^2, tanh(.)
+and 1 + tanh(.): six arrays the forward kernel must write and the backward must read back).
+`rematerialise(block, split)` takes the ops of a block whose first `split` ops are the forward
+sweep and recomputes, in the backward sweep, every forward value that
+- is made by a cheap loop op (arithmetic, compare, select, cast, broadcast: no exp/tanh/log,
+  no reduction), and
+- whose operands are constants, parameters, values the backward reads anyway, or (up to three
+  levels) cheap values of such, recomputed with it, and
+- is read in the backward sweep only by loop-fusible ops at the top level (so the copy fuses
+  into the backward's kernels instead of being written to memory again).
+The copy goes right before its first backward reader. Repeated to a fixed point, so chains of
+cheap ops collapse onto the values that are kept. Results are unchanged (the same ops on the
+same values); memory traffic and residual memory go down.
+"""
+from __future__ import annotations
+
+from ...ir import registry
+from ...ir.core import Op
+from ...ir.rewrite import clone_op
+from .fusion import loop_kind
+
+CHEAP = ("add", "sub", "mul", "div", "neg", "where", "astype", "broadcast_to", "reshape",
+         "eq", "ne", "lt", "le", "gt", "ge", "maximum", "minimum", "abs", "stop_gradient")
+
+
+def _cheap(op) -> bool:
+    return op.name in CHEAP and loop_kind(op) in ("elementwise", "broadcast", "unit_reshape") \
+        and registry.get(op.name).pure and not op.regions
+
+
+def rematerialise(block, split: int, depth: int = 3) -> None:
+    changed = True
+    while changed:
+        changed = False
+        fwd, bwd = block.ops[:split], block.ops[split:]
+        users: dict = {}
+        for op in bwd:
+            for inner in op.walk():
+                for v in inner.operands:
+                    users.setdefault(v, []).append(inner)
+        made_in_fwd = {r for op in fwd for r in op.results}
+
+        def recipe(v, budget):
+            """The forward ops to copy so that `v` can be recomputed from kept values."""
+            if v not in made_in_fwd or v in users or getattr(v.owner, "name", "") == "constant":
+                return []
+            if budget == 0 or not _cheap(v.owner):
+                return None
+            steps = []
+            for x in v.owner.operands:
+                sub = recipe(x, budget - 1)
+                if sub is None:
+                    return None
+                steps += [o for o in sub if o not in steps]
+            return steps + [v.owner]
+
+        for op in fwd:
+            if not _cheap(op) or op.result not in users:
+                continue
+            readers = users[op.result]
+            if any(r.parent is not block or loop_kind(r) in (None, "constant") for r in readers):
+                continue
+            needed = []
+            for x in op.operands:
+                sub = recipe(x, depth)
+                if sub is None:
+                    break
+                needed += [o for o in sub if o not in needed]
+            else:
+                at = split + min(bwd.index(r) for r in readers)
+                vmap: dict = {}
+                for o in needed + [op]:
+                    copy: Op = clone_op(o, vmap)
+                    copy.parent = block
+                    block.ops.insert(at, copy)
+                    at += 1
+                for r in readers:
+                    r.operands = [vmap.get(x, x) for x in r.operands]
+                changed = True
+                break
