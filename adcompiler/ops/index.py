@@ -8,7 +8,8 @@ backends may turn into an in-place update when the old array is dead.
 - `scatter_add(x, idx, v) {axis}`: x with v added at idx along axis; repeated indices add up.
 - `put(x, idx, v) {axis}`: x with the entries at idx along axis set to v.
 `lower["numba"]` are driver statements: `{out}` is a buffer the Numba driver has allocated
-(`rt.` names the backend's runtime helpers).
+(`rt.` names the backend's runtime helpers); `update_slice` can also be a loop op (`loop`): a
+select between the array and the shifted value, so a sum of slice updates is one pass.
 """
 from ..ad.emit import zeros
 from .family import check, declare, norm_axis
@@ -148,8 +149,9 @@ declare("slice", _slice, attrs=SLICE, arity=1, kind="index", vjp=_slice_vjp,
 declare("update_slice", _update_slice, attrs=SLICE, arity=2, kind="index", vjp=_update_slice_vjp,
         lower={"numpy": lambda op, a: [_copy(a[0]),
                                        f"{{out}}[{_slice_of(op)}] = {a[1]}"],
-               "numba": lambda op, a: [f"{{out}}[...] = {a[0]}",
-                                       f"{{out}}[{_slice_of(op)}] = {a[1]}"]})
+               "numba": {"driver": lambda op, a: [f"{{out}}[...] = {a[0]}",
+                                                  f"{{out}}[{_slice_of(op)}] = {a[1]}"],
+                         "loop": "update_slice"}})
 declare("take", _take, attrs=("axis",), arity=2, kind="index", vjp=_take_vjp,
         lower={"numpy": "np.take({0}, {1}, axis={axis})", "numba": "np.take({0}, {1}, axis={axis})"})
 declare("scatter_add", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_scatter_add_vjp,

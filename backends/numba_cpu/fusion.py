@@ -36,11 +36,25 @@ def loop_kind(op) -> str | None:
     if opdef.kind == "reduce" and isinstance(rule, dict) and "update" in rule:
         return "reduce"
     kind = rule.get("loop") if isinstance(rule, dict) else None
+    if kind == "update_slice":      # a select on the loop indices (positive steps only)
+        return kind if all(step > 0 for step in op.attrs["steps"]) else None
     if kind == "unit_reshape":
         return kind if _nonunit(op.operands[0].shape) == _nonunit(op.result.shape) else None
     if kind == "constant":
         return kind if op.result.type.rank == 0 else None
+    if kind == "broadcast" and scalar_constant(op.operands[0]):
+        return "constant"       # a kernel reads it as a literal; never worth writing out
     return kind
+
+
+def scalar_constant(v):
+    """The `constant` op of a scalar constant, seen through broadcasts; else None."""
+    op = v.owner
+    while getattr(op, "name", None) == "broadcast_to":
+        op = op.operands[0].owner
+    if getattr(op, "name", None) == "constant" and op.result.type.rank == 0:
+        return op
+    return None
 
 
 def _nonunit(shape):
@@ -55,8 +69,10 @@ def operand_links(op, kind):
     """Per operand, pairs (operand dim, iteration dim) for its dims of size > 1."""
     shape = iteration_shape(op)
     links = []
-    for x in op.operands:
-        if kind == "unit_reshape":
+    for n, x in enumerate(op.operands):
+        if kind == "update_slice" and n == 1:
+            links.append([])        # the value is read at shifted indices: never in-group
+        elif kind == "unit_reshape":
             src = [i for i, s in enumerate(x.shape) if s != 1]
             dst = [j for j, s in enumerate(shape) if s != 1]
             links.append(list(zip(src, dst, strict=True)))
@@ -143,6 +159,8 @@ def _try_join(group, op, kind, owner):
     values it reads are merged in when they embed into the domain."""
     links = operand_links(op, kind)
     shape = iteration_shape(op)
+    if kind == "update_slice" and owner.get(op.operands[1]) is group:
+        return False
     fixed = {}
     for x, pairs in zip(op.operands, links, strict=True):
         if owner.get(x) is group:
@@ -151,8 +169,9 @@ def _try_join(group, op, kind, owner):
             for i, j in pairs:
                 if fixed.setdefault(j, group.maps[x][i]) != group.maps[x][i]:
                     return False
-    others = {owner[x] for x in op.operands if owner.get(x) not in (None, group)
-              and owner[x].open}
+    others = {owner[x] for x, pairs in zip(op.operands, links, strict=True)
+              if owner.get(x) not in (None, group) and owner[x].open
+              and (pairs or x.type.rank == 0)}
     saved = (list(group.domain), dict(group.maps), dict(group.itmaps))
     itmap = _assign(group, shape, fixed, may_insert=group.reduces == 0)
     if itmap is None or len(group.ops) >= MAX_GROUP_OPS:

@@ -23,7 +23,7 @@ from ...ir import registry
 from ...ir.types import DTYPES
 from ..numpy.codegen import py_attr
 from . import cache
-from .fusion import loop_kind, operand_links
+from .fusion import loop_kind, operand_links, scalar_constant
 
 WIDE = {"f32": "f64", "f16": "f64"}   # sums of narrow floats accumulate in float64
 
@@ -64,11 +64,6 @@ def identity(init: str, dtype: str) -> str:
     return literal(int(init), dtype)
 
 
-def _scalar_const(v):
-    op = v.owner
-    return (getattr(op, "name", None) == "constant" and v.type.rank == 0) and op
-
-
 class _Gen:
     def __init__(self, group, outputs):
         self.g, self.n, self.k = group, len(group.domain), group.split()
@@ -82,7 +77,7 @@ class _Gen:
                        and op.result in group.accums]
         for op in group.ops:
             for x in op.operands:
-                if x not in self.members and not _scalar_const(x) and x not in self.in_name:
+                if x not in self.members and not scalar_constant(x) and x not in self.in_name:
                     self.in_name[x] = f"x{len(self.inputs)}"
                     self.inputs.append(x)
             self.local[op.result] = f"v{len(self.local)}"
@@ -124,7 +119,7 @@ class _Gen:
 
     def operand(self, op, i, loop) -> str:
         x = op.operands[i]
-        const = _scalar_const(x)
+        const = scalar_constant(x)
         if const:
             return literal(const.attrs["value"], const.attrs["dtype"])
         if x in self.members:
@@ -147,6 +142,8 @@ class _Gen:
             return self.operand(op, 0, loop)
         if kind == "reduce":    # over size-1 axes only: a copy
             return f"{ctor(op.result.dtype)}({self.operand(op, 0, loop)})"
+        if kind == "update_slice":
+            return self.update_slice(op, loop)
         if kind == "iota":
             a = self.g.itmaps[op][op.attrs["axis"] % op.result.type.rank]
             return f"{ctor(op.result.dtype)}({'0' if a is None else f'i{a}'})"
@@ -154,6 +151,22 @@ class _Gen:
         attrs = {k: ctor(v) if k == "dtype" else py_attr(k, v) for k, v in op.attrs.items()}
         text = registry.get(op.name).lower["numba"].format(*args, **attrs)
         return text if op.result.type.is_float else f"{ctor(op.result.dtype)}({text})"
+
+    def update_slice(self, op, loop) -> str:
+        """x with v in the slice: v's element at the loop point shifted by the slice start."""
+        v, itmap, a = op.operands[1], self.g.itmaps[op], op.attrs
+        idx, conds = [], []
+        for d, (n, start, stop, step) in enumerate(zip(op.result.shape, a["starts"], a["stops"],
+                                                       a["steps"], strict=True)):
+            var = "0" if itmap[d] is None else f"i{itmap[d]}"
+            if (start, stop, step) != (0, n, 1):
+                conds.append(f"{start} <= {var} < {stop}")
+                if step != 1:
+                    conds.append(f"({var} - {start}) % {step} == 0")
+            idx.append("0" if v.shape[d] == 1 else
+                       (f"({var} - {start})" if step == 1 else f"({var} - {start}) // {step}"))
+        inside = f"{self.in_name[v]}[{', '.join(idx)}]"
+        return f"({inside} if {' and '.join(conds) or 'True'} else {self.operand(op, 0, loop)})"
 
     def guard(self, m, axes) -> str:
         missing = [a for a in axes if a not in set(m)]
