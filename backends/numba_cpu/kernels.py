@@ -291,13 +291,17 @@ class _Gen:
             out.append(f"        {self.local[v]} = {ctor(v.dtype)}(a_{self.local[v]})")
 
     def wrappers(self):
-        """`kernel` runs all rows on the calling thread; `partials` and `combine` let the
-        driver run `body` on chunks of rows in threads (`runtime.launch`)."""
+        """`kernel` runs all rows on the calling thread; `partials` and `combine` (only for
+        a group with accumulations) let the driver run `body` on chunks of rows in threads
+        (`runtime.launch`)."""
         n, k = self.n, self.k
         args = [f"n{a}" for a in range(n)] + [self.in_name[x] for x in self.inputs] \
             + list(self.out_name.values())
         rows = " * ".join(f"n{a}" for a in range(k)) or "1"
         parts = [f"p{i}" for i in range(len(self.accums))]
+        kernel = [f"def kernel({', '.join(args)}):"]
+        if not parts:
+            return [kernel + [f"    body(0, 0, {rows}, {', '.join(args)})"]]
         alloc = ["def partials(nch, " + ", ".join(args) + "):"]
         for i, op in enumerate(self.accums):
             init = identity(registry.get(op.name).lower["numba"]["init"], self.acc_dtype(op))
@@ -312,24 +316,21 @@ class _Gen:
                         f"        acc = f{i}[0, t]", f"        for c in range(1, f{i}.shape[0]):",
                         f"            acc = {self.update(op, 'acc', f'f{i}[c, t]')}",
                         f"        g{i}[t] = acc"]
-        combine.append("    return")
-        kernel = [f"def kernel({', '.join(args)}):"]
-        if parts:
-            kernel.append(f"    {''.join(p + ', ' for p in parts)}= partials(1, {', '.join(args)})")
-        kernel.append(f"    body(0, 0, {rows}, {', '.join(args + parts)})")
-        if parts:
-            kernel.append(f"    combine({', '.join(args + parts)})")
-        return alloc, combine, kernel
+        kernel += [f"    {''.join(p + ', ' for p in parts)}= partials(1, {', '.join(args)})",
+                   f"    body(0, 0, {rows}, {', '.join(args + parts)})",
+                   f"    combine({', '.join(args + parts)})"]
+        return [alloc, combine, kernel]
+
 
 def generate(group, outputs, flags: str) -> Kernel:
     """The kernel of `group` writing `outputs`; `flags` are the `@njit` options."""
     gen = _Gen(group, outputs)
     body = gen.body()
-    alloc, combine, kernel = gen.wrappers()
     deco = f"@njit({flags})"
     src = ["import numpy as np", "from numba import njit",
-           "from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0"]
-    for fn in (body, alloc, combine, kernel):
+           "from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0", "",
+           f"ACCUMULATES = {bool(gen.accums)}"]
+    for fn in [body] + gen.wrappers():
         src += ["", "", deco, *fn]
     rows = 1
     for s in group.domain[:gen.k]:

@@ -119,7 +119,7 @@ def launch(kernel, rows, *args):
     call of a kernel runs its chunks on this thread: it compiles (or loads) the kernel once,
     not in two threads at a time."""
     nch = min(CHUNKS, rows)
-    parts = kernel.partials(nch, *args)
+    parts = kernel.partials(nch, *args) if kernel.ACCUMULATES else ()
     cuts = [rows * c // nch for c in range(nch + 1)]
     key = (kernel, tuple((a.dtype, a.ndim, a.flags.c_contiguous) if isinstance(a, np.ndarray)
                          else type(a) for a in args))
