@@ -23,6 +23,7 @@ from . import cache
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
 from .remat import rematerialise
+from .runtime import has_nan
 
 
 class KernelTable:
@@ -43,7 +44,7 @@ def _scalar(x):
     return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
 
 
-def build(functions, name):
+def build(functions, name, check_nans=False):
     """(source, namespace) of the drivers of `functions` (and their callees) and kernels."""
     table = KernelTable()
     seen: dict = {}
@@ -51,7 +52,7 @@ def build(functions, name):
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
-                      profile=OPTIONS["profile"]) for f in seen.values()]
+                      profile=OPTIONS["profile"], check_nans=check_nans) for f in seen.values()]
     drivers = [g.function() for g in gens]
     source = "\n\n\n".join(["import numpy as np",
                             "from adcompiler.backends.numba_cpu import runtime as rt",
@@ -95,7 +96,13 @@ def spliced(adj, name) -> Function:
 
 class NumbaProgram:
     """See the module docstring. Drivers are built on first use: a training loop that only
-    calls `.grad` never generates or loads the separate sweeps (a shorter warm start)."""
+    calls `.grad` never generates or loads the separate sweeps (a shorter warm start).
+
+    NaNs: kernels raise no floating-point errors. When the caller asked for them
+    (`np.errstate(invalid="raise")`, as the API does by default) and a result holds a NaN, the
+    call is run again by drivers that check every step, which raises FloatingPointError at the
+    step that made the NaN; `.source` is then that checking source, so the error names the
+    user's line as with the NumPy backend."""
 
     def __init__(self, adj, name: str):
         self.adj, self._label = adj, name
@@ -103,37 +110,47 @@ class NumbaProgram:
         self._drivers: dict = {}
         self._source = None
 
-    def _driver(self, which):
-        if which not in self._drivers:
-            adj = self.adj
-            if which == "grad":
-                _, ns = build([spliced(adj, self.name)], self._label)
-                self._drivers["grad"] = ns[self.name]
-            else:
-                _, ns = build([adj.fwd, adj.bwd], self._label)
-                self._drivers["fwd"] = ns[identifier(adj.fwd.name)]
-                self._drivers["bwd"] = ns[identifier(adj.bwd.name)]
-        return self._drivers[which]
+    def _functions(self, which):
+        return [spliced(self.adj, self.name)] if which == "grad" else [self.adj.fwd,
+                                                                       self.adj.bwd]
+
+    def _driver(self, which, check=False):
+        key = (which in ("fwd", "bwd"), check)
+        if key not in self._drivers:
+            source, ns = build(self._functions(which), self._label, check_nans=check)
+            names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
+                     "bwd": identifier(self.adj.bwd.name)}
+            self._drivers[key] = (source, {w: ns[n] for w, n in names.items() if n in ns})
+        return self._drivers[key][1][which]
+
+    def _run(self, which, args):
+        out = self._driver(which)(*args)
+        if np.geterr()["invalid"] == "raise" and has_nan(out if isinstance(out, tuple)
+                                                         else (out,)):
+            self._driver(which, check=True)
+            self._source = self._drivers[(which in ("fwd", "bwd"), True)][0]
+            self._drivers[(which in ("fwd", "bwd"), True)][1][which](*args)
+        return out
 
     @property
     def source(self) -> str:
         """The forward, backward and fused drivers, then every kernel they call."""
         if self._source is None:
-            self._source = build([self.adj.fwd, self.adj.bwd, spliced(self.adj, self.name)],
+            self._source = build(self._functions("fwd") + self._functions("grad"),
                                  self._label)[0]
         return self._source
 
     def fwd(self, *args):
-        out = self._driver("fwd")(*args)
+        out = self._run("fwd", args)
         out = tuple(map(_scalar, out)) if len(self.adj.fwd.results) != 1 else (_scalar(out),)
         return out[:self.adj.n_results], out[self.adj.n_results:]
 
     def bwd(self, residuals, cotangents):
-        out = self._driver("bwd")(*residuals, *cotangents)
+        out = self._run("bwd", (*residuals, *cotangents))
         return tuple(map(_scalar, out)) if len(self.adj.bwd.results) != 1 else (_scalar(out),)
 
     def grad(self, *args):
-        out = self._driver("grad")(*args)
+        out = self._run("grad", args)
         out = tuple(map(_scalar, out)) if isinstance(out, tuple) else (_scalar(out),)
         return out[:self.adj.n_results], out[self.adj.n_results:]
 

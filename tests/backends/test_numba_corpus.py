@@ -102,3 +102,16 @@ def test_row_patterns_fuse_into_one_kernel():
     driver = call.source.split("# ===== kernels =====")[0]
     reads_x = [ln for ln in driver.splitlines() if ".kernel(" in ln and ", x," in ln]
     assert len(reads_x) == 1 and reads_x[0].strip().endswith("logp, p)"), driver
+
+
+def _log_of_shifted(x):
+    y = np.log(x - 1.0)
+    return np.sum(y * y)
+
+
+def test_nan_is_reported_at_the_users_line():
+    from adcompiler.runtime.nans import NaNError
+    g = adcompiler.grad(_log_of_shifted, backend="numba")
+    g(np.array([2.0, 3.0]))
+    with pytest.raises(NaNError, match=r"test_numba_corpus.py:\d+ in 'y = np.log\(x - 1.0\)'"):
+        g(np.array([2.0, 0.5]))
