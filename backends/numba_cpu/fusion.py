@@ -12,6 +12,10 @@ size-1 axes, scalar constants, iotas, and the reductions with a loop lowering. A
   a few passes over each row while the row sits in cache);
 - otherwise an *accumulation* into an array (bias gradients: a sum over the leading axes); its
   result is only complete when the kernel ends, so no op of the group may read it.
+An op joins the group of an operand's producer, else a group that reads one of its operands
+(input fusion: layer norm's backward reads its incoming gradient three times); when it reads
+values of several open groups they merge if their loops line up (same domain and split for
+groups with reductions). `update_slice` is a loop op too: a select on the loop indices.
 
 Guarantees: `partition(block)` returns steps `("kernel", Group)` and `("op", Op)` in an order
 where every step's inputs are computed by earlier steps. A group runs at the position of its last
