@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 SMALL_PRODUCT = 1 << 23     # m*k*n below which a batched product is split over threads
-CHUNKS = 4
+CHUNKS = 8
 THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1), 1)
 
 
@@ -115,27 +115,29 @@ _WARM: set = set()
 
 
 def launch(kernel, rows, *args):
-    """Run `kernel.body` over `rows` rows in CHUNKS chunks, on THREADS threads. The first
-    call of a kernel runs its chunks on this thread: it compiles (or loads) the kernel once,
-    not in two threads at a time."""
+    """Run `kernel.body` over `rows` rows in CHUNKS chunks, on THREADS threads that take the
+    next chunk when done (a thread the OS holds back costs less). The first call of a kernel
+    runs its chunks on this thread: it compiles (or loads) the kernel once, not in two
+    threads at a time."""
     nch = min(CHUNKS, rows)
     parts = kernel.partials(nch, *args) if kernel.ACCUMULATES else ()
     cuts = [rows * c // nch for c in range(nch + 1)]
     key = (kernel, tuple((a.dtype, a.ndim, a.flags.c_contiguous) if isinstance(a, np.ndarray)
                          else type(a) for a in args))
-    if key not in _WARM:
-        for c in range(nch):
+    chunks = iter(range(nch))       # next() on it is atomic under the GIL
+
+    def work():
+        for c in chunks:
             kernel.body(c, cuts[c], cuts[c + 1], *args, *parts)
-        if parts:
-            kernel.combine(*args, *parts)
+
+    if key in _WARM:
+        futures = [_pool(THREADS).submit(work) for _ in range(THREADS - 1)]
+        work()
+        for f in futures:
+            f.result()
+    else:
+        work()
         _WARM.add(key)
-        return
-    pool = _pool(THREADS)
-    futures = [pool.submit(kernel.body, c, cuts[c], cuts[c + 1], *args, *parts)
-               for c in range(1, nch)]
-    kernel.body(0, 0, cuts[1], *args, *parts)
-    for f in futures:
-        f.result()
     if parts:
         kernel.combine(*args, *parts)
 
