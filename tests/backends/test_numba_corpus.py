@@ -115,3 +115,18 @@ def test_nan_is_reported_at_the_users_line():
     g(np.array([2.0, 3.0]))
     with pytest.raises(NaNError, match=r"test_numba_corpus.py:\d+ in 'y = np.log\(x - 1.0\)'"):
         g(np.array([2.0, 0.5]))
+
+
+def test_planned_buffers_are_shared_by_values_with_disjoint_lifetimes():
+    from adcompiler.backends.numba_cpu.memory import nbytes
+    from adcompiler.backends.numba_cpu.program import build, spliced
+    from adcompiler.ad import differentiate
+    f, make, wrt = CASES["gpt_tiny"]
+    args = make("float32")
+    primal = adcompiler.frontend.trace(f, *args)
+    adj = differentiate(primal, [i for i, a in enumerate(primal.args) if a.type.is_float],
+                        seeded=(0,))
+    _, ns = build([spliced(adj, "g")], "g")
+    arena = ns["arena_g"]
+    planned = sum(nbytes(v) for v in arena.owner)
+    assert len(arena.owner) > 20 and arena.nbytes < 0.6 * planned, (arena.nbytes, planned)
