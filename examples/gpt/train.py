@@ -92,6 +92,8 @@ def parse_args(argv=None):
 def resolve(ap, args):
     """Fill unset arguments from the checkpoint (on --resume) or the defaults."""
     given = {k: v for k, v in vars(args).items() if v is not None}
+    if "data" in given:     # saved absolute, so --resume works from another folder
+        given["data"] = os.path.abspath(given["data"])
     settings = dict(DEFAULTS)
     if args.resume:
         if not checkpoint.exists(args.out):
@@ -107,7 +109,7 @@ def resolve(ap, args):
     s.lr = s.lr if s.lr is not None else DEFAULT_LR[s.optimizer]
     s.weight_decay = s.weight_decay if s.weight_decay is not None else DEFAULT_WD[s.optimizer]
     s.warmup = s.warmup if s.warmup is not None else min(100, s.steps // 10)
-    s.eval_every = s.eval_every or max(1, s.steps // 10)
+    s.eval_every = s.eval_every if s.eval_every is not None else max(1, s.steps // 10)
     for name in ("steps", "batch_size", "grad_accum", "eval_every", "eval_batches"):
         if getattr(s, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -207,13 +209,14 @@ def plot(out_dir, losses, norms, groups, baseline):
         return []
     steps = [int(r["step"]) for r in losses if r["train_loss"] != ""]
     train = [float(r["train_loss"]) for r in losses if r["train_loss"] != ""]
+    if not train:           # stopped before the first step: nothing to draw
+        return []
     val = [(int(r["step"]), float(r["val_loss"])) for r in losses if r["val_loss"] != ""]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(steps, train, lw=0.6, alpha=0.5, color="C0", label="train (per step)")
     k = max(1, len(train) // 50)
-    if len(train) >= k:
-        smooth = np.convolve(train, np.ones(k) / k, mode="valid")
-        ax.plot(steps[k - 1:], smooth, color="C0", label=f"train ({k}-step mean)")
+    smooth = np.convolve(train, np.ones(k) / k, mode="valid")
+    ax.plot(steps[k - 1:], smooth, color="C0", label=f"train ({k}-step mean)")
     if val:
         ax.plot(*zip(*val, strict=True), "o-", color="C1", label="validation")
     ax.axhline(baseline, ls="--", color="gray", label=f"unigram baseline {baseline:.2f}")
@@ -224,12 +227,14 @@ def plot(out_dir, losses, norms, groups, baseline):
     fig.savefig(os.path.join(out_dir, "loss.png"), dpi=120)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    nsteps = [int(r["step"]) for r in norms]
+    k = max(1, len(norms) // 50)      # a running mean: per-step norms are too noisy to read
+    nsteps = [int(r["step"]) for r in norms][k - 1:]
     for i, g in enumerate(groups):
-        ax.plot(nsteps, [float(r[g]) for r in norms], lw=0.8, label=g,
-                color=plt.cm.viridis(i / max(1, len(groups) - 1)))
-    ax.set(xlabel="step", ylabel="gradient norm (before clipping)", yscale="log",
-           title="gradient norm per layer group")
+        mean = np.convolve([float(r[g]) for r in norms], np.ones(k) / k, mode="valid")
+        ax.plot(nsteps, mean, lw=1.0, label=g, color=plt.cm.tab20(i % 20),
+                ls="-" if i < 10 else "--")
+    ax.set(xlabel="step", ylabel=f"gradient norm before clipping ({k}-step mean)",
+           yscale="log", title="gradient norm per layer group")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -305,6 +310,9 @@ def main(argv=None):
           f"(uniform over the vocabulary: {math.log(V):.3f})")
     if start:
         print(f"resuming from step {start} in {s.out}")
+    print(f"compiling the loss, its gradient and the optimiser update with the {backend} "
+          "backend: the first step takes longer" + (" (kernels are cached on disk for the "
+                                                    "next run)" if backend == "numba" else ""))
     os.makedirs(s.out, exist_ok=True)
     losses = read_history(s.out, "losses.csv", start) if start else []
     norms = read_history(s.out, "grad_norms.csv", start) if start else []

@@ -153,20 +153,31 @@ def test_clipping_inside_the_optimiser_equals_clipping_first(backend):
     assert set(info["grad_sq"]) == set(flatten(params)[0])
 
 
-def test_accumulated_micro_batches_equal_the_full_batch(backend):
+def test_accumulated_micro_batches_equal_the_full_batch():
     V, T, d, H, L, dff = 13, 6, 8, 2, 1, 16
     params = model.init_params(V, T, d, H, L, dff, seed=0, dtype=np.float64)
     tok = np.random.default_rng(0).integers(0, V, (4, T + 1))
     x, y = tok[:, :-1], tok[:, 1:]
-    vg = adcompiler.value_and_grad(model.loss, backend=backend)
+    vg = adcompiler.value_and_grad(model.loss)
     full_loss, full = vg(params, x, y, H)
-    acc = GradAccumulator(backend=backend)
+    acc = GradAccumulator()
     for k in (slice(0, 2), slice(2, 4)):
         acc.add(*vg(params, x[k], y[k], H))
     loss, mean = acc.mean()
     assert acc.count == 0 and loss == pytest.approx(float(full_loss), rel=1e-12)
     for a, b in zip(flatten(mean)[1], flatten(full)[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_accumulator_averages_on_every_backend(backend):
+    trees = [random_tree(k) for k in range(3)]
+    acc = GradAccumulator(backend=backend)
+    for k, t in enumerate(trees):
+        acc.add(float(k), t)
+    loss, mean = acc.mean()
+    assert loss == 1.0
+    for m, *xs in zip(flatten(mean)[1], *(flatten(t)[1] for t in trees), strict=True):
+        np.testing.assert_allclose(m, (xs[0] + xs[1] + xs[2]) * np.float32(1 / 3), rtol=1e-6)
 
 
 def test_one_micro_batch_is_returned_unchanged():

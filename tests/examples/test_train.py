@@ -93,6 +93,16 @@ def test_resume_after_ctrl_c_is_bit_for_bit(text_file, tmp_path, monkeypatch, ex
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
+def test_ctrl_c_before_the_first_step_saves_step_0(text_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "GradAccumulator", InterruptAt)
+    InterruptAt.n = 1
+    assert run(["--data", text_file, "--steps", "4"], tmp_path / "run") == 130
+    assert checkpoint.load_meta(tmp_path / "run")["step"] == 0
+    monkeypatch.undo()
+    assert train.main(["--out", str(tmp_path / "run"), "--resume", "--backend", "numpy"]) == 0
+    assert len(losses(tmp_path / "run")[0]) == 4
+
+
 def test_resume_refuses_changed_settings_and_missing_checkpoints(text_file, tmp_path, capsys):
     out = tmp_path / "run"
     with pytest.raises(SystemExit):
