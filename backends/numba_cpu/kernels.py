@@ -7,10 +7,10 @@ nothing from the user's program (inputs `x0..`, outputs `o0..`, locals `v0..`) a
 size, give the same text; the text is the kernel's key (`kernels.key`).
 
 Shape of the code: the domain's outer axes (before the group's split) are flattened into rows;
-`body(c, r0, r1, ...)` runs rows r0..r1 (chunk c) and, per row, the phases: phase p computes the row-level
-values that became available (row reductions of phase p-1 and what depends on them), then
-one loop nest over the inner axes that accumulates the row reductions of phase p, accumulations,
-and stores outputs. An inner value a later phase reads is stored (output or row scratch), not
+`body(c, r0, r1, ...)` runs rows r0..r1 (chunk c) and, per row, the phases: phase p computes
+the row-level values that became available (row reductions of phase p-1 and what depends on
+them), then one loop nest over the inner axes that accumulates the row reductions of phase p,
+accumulations, and stores outputs. An inner value a later phase reads is stored (output or row scratch), not
 recomputed. `kernel(...)` runs all rows as one chunk; the driver may instead run chunks of
 rows in threads (`runtime.launch`), each chunk accumulating into its own partial (`partials`),
 combined at the end (`combine`).
@@ -35,7 +35,6 @@ class Kernel:
     outputs: list
     domain: tuple
     rows: int
-    accumulates: bool
 
     @property
     def key(self) -> str:
@@ -335,5 +334,4 @@ def generate(group, outputs, flags: str) -> Kernel:
     rows = 1
     for s in group.domain[:gen.k]:
         rows *= s
-    return Kernel("\n".join(src) + "\n", gen.inputs, gen.outputs, tuple(group.domain), rows,
-                  bool(gen.accums))
+    return Kernel("\n".join(src) + "\n", gen.inputs, gen.outputs, tuple(group.domain), rows)
