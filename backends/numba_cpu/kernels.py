@@ -164,7 +164,9 @@ class _Gen:
                     conds.append(f"({var} - {start}) % {step} == 0")
             idx.append("0" if v.shape[d] == 1 else
                        (f"({var} - {start})" if step == 1 else f"({var} - {start}) // {step}"))
-        inside = f"{self.in_name[v]}[{', '.join(idx)}]"
+        const = scalar_constant(v)
+        inside = literal(const.attrs["value"], const.attrs["dtype"]) if const else \
+            f"{self.in_name[v]}[{', '.join(idx)}]"
         return f"({inside} if {' and '.join(conds) or 'True'} else {self.operand(op, 0, loop)})"
 
     def guard(self, m, axes) -> str:

@@ -120,3 +120,18 @@ CASES = {
     "branches": (branches, branches_args, (0, 1)),
     "gpt_tiny": (gpt_tiny, gpt_args, 0),
 }
+
+
+def slices(x):
+    """Slice reads and writes, a constant written into a slice."""
+    y = x * 1.0
+    y[:, 1:3] = 0.0
+    y[0] = x[-1] * 2.0
+    return np.sum(y * y) + np.sum(x[::2, ::-1] * y[1:, :])
+
+
+def slices_args(dt):
+    return (_rng().normal(size=(3, 4)).astype(dt),)
+
+
+CASES["slices"] = (slices, slices_args, 0)
