@@ -14,8 +14,6 @@ came, bit for bit.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import api
 from ..errors import AdcompilerError
 from .tree import flatten, unflatten

@@ -1,13 +1,15 @@
 """Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_ semantics).
 
-    clip_grads(grads, max_norm) -> (clipped, norm, sq_norms)        plain NumPy, traceable
+    clip_grads(grads, max_norm) -> (clipped, norm, sq_norms)        plain NumPy over a list
     clip_by_global_norm(grads_tree, max_norm, backend=None) -> (clipped_tree, norm)   compiled
 
 `norm` is the L2 norm of all gradients together, measured before clipping; every gradient is
 multiplied by min(1, max_norm / (norm + 1e-6)), so the direction is kept and the norm becomes at
 most max_norm. `sq_norms[i]` is the squared norm of leaf i (per-layer reporting). `max_norm`
 must have the gradients' dtype (a NumPy scalar) so the arithmetic stays in that dtype.
-The optimisers call `clip_grads` inside their compiled update.
+The optimisers repeat these three lines inside their compiled update: the frontend runs
+functions of adcompiler's own modules natively instead of tracing into them, so a traced
+function cannot call `clip_grads`.
 """
 from __future__ import annotations
 

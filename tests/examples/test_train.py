@@ -1,7 +1,6 @@
 """examples/gpt/train.py and sample.py end to end, in process, on tiny runs: memorisation with
 every optimiser, bit-for-bit resume after Ctrl-C, the files a run leaves, and bad inputs."""
 import csv
-import json
 import os
 import subprocess
 import sys
