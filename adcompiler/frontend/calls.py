@@ -59,6 +59,11 @@ def _is_user(fn) -> bool:
     return isinstance(fn, types.FunctionType) and module.split(".")[0] not in _LIBRARIES
 
 
+def _is_own(fn) -> bool:
+    module = getattr(fn, "__module__", None) or ""
+    return isinstance(fn, types.FunctionType) and module.split(".")[0] == "adcompiler"
+
+
 def _container_method(fn) -> bool:
     owner = getattr(fn, "__self__", None)
     return isinstance(fn, types.BuiltinMethodType) and isinstance(owner, (list, dict, tuple, str))
@@ -146,12 +151,14 @@ class CallsMixin:
             return self.call(fn.func, list(fn.args) + list(args), {**fn.keywords, **kwargs})
         if isinstance(fn, types.MethodType) and _is_user(fn.__func__):
             return self.call(fn.__func__, [fn.__self__] + list(args), kwargs)
-        if _is_user(fn):
+        if _is_user(fn) or _is_own(fn) and contains_traced((args, kwargs)):
+            # adcompiler's own helpers (optimisers, layers) are traced like user code when
+            # they get run-time arrays, and run natively on static arguments (`grad(f)`)
             return self.call_user(code_of(fn), inspect.signature(fn), args, kwargs, None,
                                   fn.__globals__, _closure_of(fn), fn)
         if contains_traced((args, kwargs)) and not _container_method(fn):
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
-        if (getattr(fn, "__module__", None) or "").split(".")[0] == "adcompiler":
+        if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
         return run_static(fn, *(self.foreign(a) for a in args),
                           **{k: self.foreign(v) for k, v in kwargs.items()})

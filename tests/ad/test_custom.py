@@ -249,3 +249,16 @@ def test_grad_made_inside_traced_code():
     d = np.sin(X) + X * np.cos(X)                    # d/dx (x sin x)
     dd = 2 * np.cos(X) - X * np.sin(X)
     np.testing.assert_allclose(adc.grad(outer_of_inner_grad)(X), 2 * d * dd, rtol=1e-12)
+
+
+def calls_a_library_helper(grads, max_norm):
+    from adcompiler.optim.clip import clip_grads
+    clipped, norm, _ = clip_grads(grads, max_norm)
+    return np.sum(clipped[0]) + norm
+
+
+def test_adcompiler_helpers_are_traced_on_runtime_arrays():
+    g = [np.array([3.0, 4.0])]
+    norm = 5.0
+    expected = np.sum(g[0] * min(1.0, 2.0 / norm)) + norm
+    np.testing.assert_allclose(adc.jit(calls_a_library_helper)(g, 2.0), expected, rtol=1e-6)
