@@ -158,9 +158,11 @@ def _result_map(op, kind, itmap):
     return itmap
 
 
-def _try_join(group, op, kind, owner):
+def _try_join(group, op, kind, owner, may_insert=True):
     """Add `op` to `group` (returns True) if its loops fit the group's; other open groups whose
-    values it reads are merged in when they embed into the domain."""
+    values it reads are merged in when they embed into the domain. Without `may_insert` the op
+    must fit the group's existing loops (a sibling that only shares an input must not turn the
+    domain into the product of two unrelated ones)."""
     links = operand_links(op, kind)
     shape = iteration_shape(op)
     if kind == "update_slice" and owner.get(op.operands[1]) is group:
@@ -177,7 +179,7 @@ def _try_join(group, op, kind, owner):
               if owner.get(x) not in (None, group) and owner[x].open
               and (pairs or x.type.rank == 0)}
     saved = (list(group.domain), dict(group.maps), dict(group.itmaps))
-    itmap = _assign(group, shape, fixed, may_insert=group.reduces == 0)
+    itmap = _assign(group, shape, fixed, may_insert=may_insert and group.reduces == 0)
     if itmap is None or len(group.ops) >= MAX_GROUP_OPS:
         group.domain, group.maps, group.itmaps = saved
         return False
@@ -269,7 +271,7 @@ def partition(block):
             order = sorted(producers, key=lambda g: -len(g.domain)) + \
                 sorted(siblings - producers, key=lambda g: -groups.index(g))
             for g in order:
-                if _try_join(g, op, kind, owner):
+                if _try_join(g, op, kind, owner, may_insert=g in producers):
                     joined = g
                     break
             if joined is None:
