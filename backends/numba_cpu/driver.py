@@ -6,8 +6,7 @@ partitioned by `fusion.partition`: a loop group becomes one call of its kernel m
 (`k_<key>.kernel(...)`, or `rt.launch(k_<key>, rows, ...)` over threads when the domain is big
 enough to pay for them) with its outputs preallocated; other ops follow their registry entry's `lower["numba"]` (an
 expression, or statements writing a preallocated `{out}`); `if`/`for`/`while`/`call` are
-Python control flow (`check_nans`: each step is followed by a check that raises
-FloatingPointError where a step made a NaN from NaN-free inputs). The top-level block's buffers come from the function's `Arena`
+Python control flow. The top-level block's buffers come from the function's `Arena`
 (`memory.plan`): `B[i]` below is a planned buffer, reused every call; a value that outlives the
 call (returned, carried into a loop, kept on a tape) is allocated fresh, as is everything
 inside a loop or branch. Comments quote the user's source lines, as in the NumPy backend.
@@ -63,9 +62,9 @@ def used_values(op):
 
 
 class DriverGen:
-    def __init__(self, fn, table, parallel=True, flags="", profile=False, check_nans=False):
+    def __init__(self, fn, table, parallel=True, flags="", profile=False):
         self.fn, self.table, self.parallel, self.flags = fn, table, parallel, flags
-        self.profile, self.check_nans = profile, check_nans
+        self.profile = profile
         callees = tuple(identifier(n) for n in fn.module.functions) if fn.module else ()
         self.name = Namer(RESERVED + ("rt", "B") + callees, style=identifier)
         self.lines: list[str] = []
@@ -146,11 +145,6 @@ class DriverGen:
                 self.kernel(item, kern, depth)
             else:
                 self.op(item, depth, results)
-            if self.check_nans and (kind == "kernel" or item.name not in STRUCTURED):
-                ins, outs = (kern.inputs, kern.outputs) if kind == "kernel" else \
-                    (item.operands, item.results)
-                self.emit(depth, f"rt.nan_check(({''.join(self.n(v) + ', ' for v in ins)}), "
-                                 f"({''.join(self.n(v) + ', ' for v in outs)}))")
             if timed:
                 label = (f"kernel {kern.key[:8]} {kern.domain} "
                          + ",".join(sorted({op.name for op in item.ops})) if kind == "kernel"

@@ -23,7 +23,7 @@ from . import cache
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
 from .remat import rematerialise
-from .runtime import has_nan
+from .. import numpy as numpy_backend
 
 
 class KernelTable:
@@ -44,7 +44,12 @@ def _scalar(x):
     return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
 
 
-def build(functions, name, check_nans=False):
+def _nan(x) -> bool:
+    return isinstance(x, (np.ndarray, np.floating)) and np.issubdtype(x.dtype, np.floating) \
+        and bool(np.isnan(x).any())
+
+
+def build(functions, name):
     """(source, namespace) of the drivers of `functions` (and their callees) and kernels."""
     table = KernelTable()
     seen: dict = {}
@@ -52,7 +57,7 @@ def build(functions, name, check_nans=False):
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
-                      profile=OPTIONS["profile"], check_nans=check_nans) for f in seen.values()]
+                      profile=OPTIONS["profile"]) for f in seen.values()]
     drivers = [g.function() for g in gens]
     source = "\n\n\n".join(["import numpy as np",
                             "from adcompiler.backends.numba_cpu import runtime as rt",
@@ -100,9 +105,9 @@ class NumbaProgram:
 
     NaNs: kernels raise no floating-point errors. When the caller asked for them
     (`np.errstate(invalid="raise")`, as the API does by default) and a result holds a NaN, the
-    call is run again by drivers that check every step, which raises FloatingPointError at the
-    step that made the NaN; `.source` is then that checking source, so the error names the
-    user's line as with the NumPy backend."""
+    call is run again by the NumPy reference, which raises FloatingPointError at the op that
+    made the NaN (a fused kernel cannot say which of its ops did); `.source` is then the
+    reference's source, so the error names the user's line exactly as the NumPy backend does."""
 
     def __init__(self, adj, name: str):
         self.adj, self._label = adj, name
@@ -114,22 +119,26 @@ class NumbaProgram:
         return [spliced(self.adj, self.name)] if which == "grad" else [self.adj.fwd,
                                                                        self.adj.bwd]
 
-    def _driver(self, which, check=False):
-        key = (which in ("fwd", "bwd"), check)
+    def _driver(self, which):
+        key = which in ("fwd", "bwd")
         if key not in self._drivers:
-            source, ns = build(self._functions(which), self._label, check_nans=check)
+            _, ns = build(self._functions(which), self._label)
             names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
                      "bwd": identifier(self.adj.bwd.name)}
-            self._drivers[key] = (source, {w: ns[n] for w, n in names.items() if n in ns})
-        return self._drivers[key][1][which]
+            self._drivers[key] = {w: ns[n] for w, n in names.items() if n in ns}
+        return self._drivers[key][which]
 
     def _run(self, which, args):
         out = self._driver(which)(*args)
-        if np.geterr()["invalid"] == "raise" and has_nan(out if isinstance(out, tuple)
-                                                         else (out,)):
-            self._driver(which, check=True)
-            self._source = self._drivers[(which in ("fwd", "bwd"), True)][0]
-            self._drivers[(which in ("fwd", "bwd"), True)][1][which](*args)
+        if np.geterr()["invalid"] == "raise" and \
+                any(_nan(x) for x in (out if isinstance(out, tuple) else (out,))):
+            reference = numpy_backend.AdjointProgram(self.adj, self._label)
+            self._source = reference.source
+            if which == "bwd":
+                n = self.adj.n_residuals
+                reference.bwd(args[:n], args[n:])
+            else:
+                getattr(reference, which)(*args)
         return out
 
     @property

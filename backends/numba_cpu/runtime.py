@@ -159,18 +159,3 @@ def report(top=30, file=None):
     for label, (t, n) in rows:
         print(f"{t * 1e3:9.2f} ms {100 * t / total:5.1f}% {n:5d}x  {label}", file=file)
 
-
-def _nan(x) -> bool:
-    return isinstance(x, (np.ndarray, np.floating)) and np.issubdtype(x.dtype, np.floating) \
-        and bool(np.isnan(x).any())
-
-
-def nan_check(ins, outs):
-    """Raise FloatingPointError when a step made a NaN out of NaN-free inputs (what NumPy
-    reports under `errstate(invalid="raise")`)."""
-    if any(_nan(o) for o in outs) and not any(_nan(i) for i in ins):
-        raise FloatingPointError("invalid value encountered (a NaN was produced)")
-
-
-def has_nan(values) -> bool:
-    return any(_nan(v) for v in values)
