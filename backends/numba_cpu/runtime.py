@@ -49,6 +49,7 @@ def _single_threaded_scipy_blas():
 
 
 _SPLIT_BATCH = _single_threaded_scipy_blas()
+_WARM: set = set()          # kernels (and argument types) that have run once
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -81,6 +82,11 @@ def matmul(a, b, out):
     b3 = np.ascontiguousarray(np.broadcast_to(b, lead + b.shape[-2:])).reshape(
         (batch,) + b.shape[-2:])
     o3 = out.reshape((batch,) + out.shape[-2:])
+    key = (_batched_dot, a3.dtype)
+    if key not in _WARM:        # compile (or load) on this thread first
+        _batched_dot(a3, b3, o3, 0, batch)
+        _WARM.add(key)
+        return
     cuts = [batch * i // THREADS for i in range(THREADS + 1)]
     futures = [_pool(THREADS).submit(_batched_dot, a3, b3, o3, lo, hi)
                for lo, hi in zip(cuts[1:-1], cuts[2:], strict=True)]
@@ -109,9 +115,6 @@ def scatter_add(out, idx, v, axis):
     post = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
     v3 = np.ascontiguousarray(v).reshape(pre, idx.size, post)   # v has the gathered shape
     _scatter_add(out.reshape(pre, n, post), idx, v3)
-
-
-_WARM: set = set()
 
 
 def launch(kernel, rows, *args):
