@@ -8,7 +8,7 @@ batch: loss0 must read 4.171836 / 4.884884 / 5.600760 for tiny / small / medium)
 
 It re-executes itself with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from the
 environment (they force OpenBLAS onto its slower AVX2 kernels; only this benchmark's processes
-lose them) and with 2 threads for every library. Each implementation runs in its own process
+lose them) and with 2 threads for every library (`--threads`). Each implementation runs in its own process
 (peak RSS is per process): the adcompiler rows here (`--worker`), the others through the
 reference scripts of shared/bench (bench_numpy.py, bench_torch.py, bench_jax.py), skipped with
 "not installed" when their library is missing. adcompiler-numba runs twice: with an empty
@@ -36,8 +36,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(os.environ.get("ADCOMPILER_BENCH_DIR") or ROOT.parent / "shared" / "bench")
 DROP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-THREADS = {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
-           "NUMBA_NUM_THREADS": "2", "JAX_PLATFORMS": "cpu"}   # a GPU, if any, stays unused
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def thread_env(n):
+    """Every library on n threads; a GPU, if any, stays unused."""
+    return dict({k: str(n) for k in THREAD_VARS}, JAX_PLATFORMS="cpu")
 
 
 def adamw(params, grads, m, v, coef):
@@ -130,7 +134,7 @@ def installed(module, env):
                           capture_output=True).returncode == 0
 
 
-def collect(cfg, env):
+def collect(cfg, env, threads):
     rows = {}
     me = [sys.executable, str(Path(__file__).resolve())]
     with tempfile.TemporaryDirectory() as cache:
@@ -139,8 +143,9 @@ def collect(cfg, env):
         warm = run(me + ["--worker", cfg, "numba"], e, ROOT)
         rows["adcompiler-numba"]["warm_start_s"] = warm.get("first_step_s")
     rows["adcompiler-numpy"] = run(me + ["--worker", cfg, "numpy"], env, ROOT)
-    ref = {"numpy-manual": ("numpy", "bench_numpy.py", []),
-           "torch-eager": ("torch", "bench_torch.py", ["--no-profile-mem"]),
+    ref = {"numpy-manual": ("numpy", "bench_numpy.py", ["--threads", str(threads)]),
+           "torch-eager": ("torch", "bench_torch.py", ["--no-profile-mem", "--threads",
+                                                       str(threads)]),
            "jax-jit": ("jax", "bench_jax.py", [])}
     for name, (module, script, extra) in ref.items():
         if not installed(module, env):
@@ -181,6 +186,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default="tiny,small,medium")
     ap.add_argument("--cpus", default=None, help="pin every process to these CPUs, e.g. 0,1")
+    ap.add_argument("--threads", type=int, default=2, help="threads of every library")
     ap.add_argument("--worker", nargs=2, metavar=("CONFIG", "BACKEND"))
     ap.add_argument("--json", default=None, help="also write all results here")
     a = ap.parse_args()
@@ -188,22 +194,23 @@ def main():
     if a.worker:
         worker(*a.worker)
         return
+    want = thread_env(a.threads)
     if any(k in os.environ for k in DROP) or any(os.environ.get(k) != v
-                                                 for k, v in THREADS.items()):
+                                                 for k, v in want.items()):
         env = {k: v for k, v in os.environ.items() if k not in DROP}
-        os.execve(sys.executable, [sys.executable] + sys.argv, dict(env, **THREADS))
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(env, **want))
     if a.cpus:
         os.sched_setaffinity(0, {int(x) for x in a.cpus.split(",")})
     env = dict(os.environ)
     print(f"# GPT train step, {os.cpu_count()} CPUs visible, affinity "
           f"{sorted(os.sched_getaffinity(0))}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for "
-          f"this benchmark's processes; threads: {THREADS}")
+          f"this benchmark's processes; {a.threads} threads: {want}")
     print("# medians (ms); 'x numba' = step time / adcompiler-numba's; compile s = cold first "
           "step for adcompiler-numba (trace + AD + codegen + Numba), torch.compile/XLA for "
           "others; warm start = first step of a fresh process on the disk cache")
     results = {}
     for cfg in a.configs.split(","):
-        results[cfg] = collect(cfg, env)
+        results[cfg] = collect(cfg, env, a.threads)
         print(table(cfg, results[cfg]), flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1, default=float))
