@@ -13,13 +13,11 @@ inside a loop or branch. Comments quote the user's source lines, as in the NumPy
 """
 from __future__ import annotations
 
-import linecache
-import os
 
 from ...ir import registry
-from ...ir.names import Namer, identifier
+from ...ir.names import identifier
 from ...ir.types import DTYPES
-from ..numpy.codegen import RESERVED, py_attr
+from ..numpy.codegen import PythonGen, py_attr
 from . import kernels as kgen
 from .fusion import loop_kind, partition
 from .memory import Arena, plan
@@ -61,33 +59,20 @@ def used_values(op):
     return used
 
 
-class DriverGen:
+class DriverGen(PythonGen):
+    """The NumPy code generator's Python (control flow, calls, comments), with plain ops
+    grouped into kernel launches and BLAS calls writing into planned buffers."""
+
     def __init__(self, fn, table, parallel=True, flags="", profile=False):
-        self.fn, self.table, self.parallel, self.flags = fn, table, parallel, flags
+        super().__init__(fn, reserved=("rt", "B"))
+        self.table, self.parallel, self.flags = table, parallel, flags
         self.profile = profile
-        callees = tuple(identifier(n) for n in fn.module.functions) if fn.module else ()
-        self.name = Namer(RESERVED + ("rt", "B") + callees, style=identifier)
-        self.lines: list[str] = []
-        self.last_loc = None
         self.users: dict = {}
         for op in fn.walk():
             for v in op.operands:
                 self.users.setdefault(v, []).append(op)
         self.slot_of: dict = {}
         self.arena = None
-
-    def emit(self, depth, text):
-        self.lines.append("    " * depth + text)
-
-    def comment_loc(self, depth, loc):
-        if not loc or loc == self.last_loc:
-            return
-        self.last_loc = loc
-        src = linecache.getline(loc[0], loc[1]).strip()
-        self.emit(depth, f"# {os.path.basename(loc[0])}:{loc[1]}" + (f"  {src}" if src else ""))
-
-    def n(self, v) -> str:
-        return self.name(v)
 
     # -- planning ------------------------------------------------------------------------
     def prepare(self, block):
@@ -167,82 +152,23 @@ class DriverGen:
         else:
             self.emit(depth, f"{module}.kernel({args})")
 
-    def op(self, op, depth, results):
-        self.comment_loc(depth, op.loc)
-        args = [self.n(v) for v in op.operands]
-        if op.name == "return":
-            self.emit(depth, "return " + (", ".join(args) if args else "None"))
-        elif op.name in ("yield", "condition"):
-            if results is not None and results:
-                self.emit(depth, f"{', '.join(results)} = {', '.join(args)}")
-        elif op.name in ("if", "for", "while"):
-            getattr(self, f"op_{op.name}")(op, args, depth)
-        elif op.name == "call":
-            outs = ", ".join(self.n(r) for r in op.results)
-            call = f"{identifier(op.attrs['callee'])}({', '.join(args)})"
-            self.emit(depth, f"{outs} = {call}" if outs else call)
+    def plain(self, op, args, depth):
+        rule = rule_of(op)
+        attrs = {k: py_attr(k, v) for k, v in op.attrs.items()}
+        if callable(rule):
+            code = rule(op, args)
+        elif isinstance(rule, list):
+            code = [r.format(*args, args=", ".join(args), **attrs) for r in rule]
         else:
-            rule = rule_of(op)
-            attrs = {k: py_attr(k, v) for k, v in op.attrs.items()}
-            if callable(rule):
-                code = rule(op, args)
-            elif isinstance(rule, list):
-                code = [r.format(*args, args=", ".join(args), **attrs) for r in rule]
-            else:
-                code = rule.format(*args, args=", ".join(args), **attrs)
-            out = self.n(op.result)
-            if isinstance(code, str):
-                self.emit(depth, f"{out} = {code}")
-            else:
-                if writes_out(op):
-                    self.alloc(depth, op.result)
-                for line in code:
-                    self.emit(depth, line.format(out=out))
+            code = rule.format(*args, args=", ".join(args), **attrs)
+        out = self.n(op.result)
+        if isinstance(code, str):
+            self.emit(depth, f"{out} = {code}")
+        else:
+            if writes_out(op):
+                self.alloc(depth, op.result)
+            for line in code:
+                self.emit(depth, line.format(out=out))
 
-    def assign(self, depth, targets, sources):
-        if targets:
-            self.emit(depth, f"{', '.join(targets)} = {', '.join(sources)}")
-
-    def op_if(self, op, args, depth):
-        outs = [self.n(r) for r in op.results]
-        self.emit(depth, f"if {args[0]}:")
-        for i, region in enumerate(op.regions):
-            if i == 1:
-                self.emit(depth, "else:")
-            self.last_loc = None
-            mark = len(self.lines)
-            self.block(region, depth + 1, outs)
-            if len(self.lines) == mark:
-                self.emit(depth + 1, "pass")
-
-    def op_for(self, op, args, depth):
-        (body,) = op.regions
-        i, *carried = [self.n(a) for a in body.args]
-        self.assign(depth, carried, args[1:])
-        self.emit(depth, f"for {i} in np.arange({args[0]}):")
-        self.last_loc = None
-        mark = len(self.lines)
-        self.block(body, depth + 1, carried)
-        if len(self.lines) == mark:
-            self.emit(depth + 1, "pass")
-        self.assign(depth, [self.n(r) for r in op.results], carried)
-
-    def op_while(self, op, args, depth):
-        cond, body = op.regions
-        carried = [self.n(a) for a in cond.args]
-        self.assign(depth, carried, args)
-        self.emit(depth, "while True:")
-        self.last_loc = None
-        flag = self.name.fresh("keep_going")
-        self.block(cond, depth + 1, [flag])
-        self.emit(depth + 1, f"if not {flag}:")
-        self.emit(depth + 2, "break")
-        self.assign(depth + 1, [self.n(a) for a in body.args], carried)
-        self.block(body, depth + 1, carried)
-        self.assign(depth, [self.n(r) for r in op.results], carried)
-
-    def function(self) -> str:
-        params = ", ".join(self.n(a) for a in self.fn.args)
-        self.emit(0, f"def {identifier(self.fn.name)}({params}):")
+    def body(self):
         self.block(self.fn.body, 1, top=True)
-        return "\n".join(self.lines)

@@ -37,12 +37,17 @@ def lower_expr(op, args: list[str]):
     return rule.format(*args, args=", ".join(args), **attrs)
 
 
-class _Gen:
-    def __init__(self, fn):
+class PythonGen:
+    """Emits one IR function as Python source. Structured control flow, calls and the
+    `# file:line` comments are common to every backend that writes Python (NumPy here, the
+    Numba driver by subclassing); `plain` lowers one ordinary op and is what a backend
+    overrides, with `block` where it groups ops into kernels."""
+
+    def __init__(self, fn, reserved=()):
         self.fn = fn
         # a value must not shadow a function it (or a callee) calls: reserve their names
         functions = tuple(identifier(n) for n in fn.module.functions) if fn.module else ()
-        self.name = Namer(RESERVED + functions, style=identifier)
+        self.name = Namer(RESERVED + tuple(reserved) + functions, style=identifier)
         self.lines: list[str] = []
         self.last_loc = None
 
@@ -66,31 +71,41 @@ class _Gen:
     def block(self, block, depth, results=None):
         """Emit the ops of a block; its terminator assigns `results` (names) or returns."""
         for op in block.ops:
-            self.comment_loc(depth, op.loc)
-            args = [self.n(v) for v in op.operands]
-            if op.name == "return":
-                self.emit(depth, "return " + (", ".join(args) if args else "None"))
-            elif op.name in ("yield", "condition"):
-                if results is not None:
-                    self.assign(depth, results, args)
-            elif op.name == "if":
-                self.op_if(op, args, depth)
-            elif op.name == "for":
-                self.op_for(op, args, depth)
-            elif op.name == "while":
-                self.op_while(op, args, depth)
-            elif op.name == "call":
-                out = ", ".join(self.n(r) for r in op.results)
-                call = f"{identifier(op.attrs['callee'])}({', '.join(args)})"
-                self.emit(depth, f"{out} = {call}" if out else call)
-            else:
-                out = self.n(op.result)
-                code = lower_expr(op, args)
-                if isinstance(code, str):
-                    self.emit(depth, f"{out} = {code}")
-                else:
-                    for ln in code:
-                        self.emit(depth, ln.format(out=out))
+            self.op(op, depth, results)
+
+    def op(self, op, depth, results):
+        self.comment_loc(depth, op.loc)
+        args = [self.n(v) for v in op.operands]
+        if op.name == "return":
+            self.emit(depth, "return " + (", ".join(args) if args else "None"))
+        elif op.name in ("yield", "condition"):
+            if results is not None:
+                self.assign(depth, results, args)
+        elif op.name in ("if", "for", "while"):
+            getattr(self, "op_" + op.name)(op, args, depth)
+        elif op.name == "call":
+            out = ", ".join(self.n(r) for r in op.results)
+            call = f"{identifier(op.attrs['callee'])}({', '.join(args)})"
+            self.emit(depth, f"{out} = {call}" if out else call)
+        else:
+            self.plain(op, args, depth)
+
+    def plain(self, op, args, depth):
+        out = self.n(op.result)
+        code = lower_expr(op, args)
+        if isinstance(code, str):
+            self.emit(depth, f"{out} = {code}")
+        else:
+            for ln in code:
+                self.emit(depth, ln.format(out=out))
+
+    def region(self, block, depth, results):
+        """A nested block; `pass` when it emits nothing."""
+        self.last_loc = None
+        mark = len(self.lines)
+        self.block(block, depth, results)
+        if all(ln.lstrip().startswith("#") for ln in self.lines[mark:]):   # comments only
+            self.emit(depth, "pass")
 
     def op_if(self, op, args, depth):
         outs = [self.n(r) for r in op.results]
@@ -98,10 +113,7 @@ class _Gen:
         for i, region in enumerate(op.regions):
             if i == 1:
                 self.emit(depth, "else:")
-            self.last_loc = None
-            self.block(region, depth + 1, outs)
-            if not region.ops[:-1] and not outs:
-                self.emit(depth + 1, "pass")
+            self.region(region, depth + 1, outs)
 
     def op_for(self, op, args, depth):
         (body,) = op.regions
@@ -109,10 +121,7 @@ class _Gen:
         self.assign(depth, carried, args[1:])
         # np.arange: the index is an i64[] value (a NumPy integer, with .astype), not a Python int
         self.emit(depth, f"for {i} in np.arange({args[0]}):")
-        self.last_loc = None
-        self.block(body, depth + 1, carried)
-        if not body.ops[:-1] and not carried:
-            self.emit(depth + 1, "pass")
+        self.region(body, depth + 1, carried)
         self.assign(depth, [self.n(r) for r in op.results], carried)
 
     def op_while(self, op, args, depth):
@@ -129,11 +138,13 @@ class _Gen:
         self.block(body, depth + 1, carried)
         self.assign(depth, [self.n(r) for r in op.results], carried)
 
-    def function(self):
-        fn = self.fn
-        params = ", ".join(self.n(a) for a in fn.args)
-        self.emit(0, f"def {identifier(fn.name)}({params}):")
-        self.block(fn.body, 1)
+    def body(self):
+        self.block(self.fn.body, 1)
+
+    def function(self) -> str:
+        params = ", ".join(self.n(a) for a in self.fn.args)
+        self.emit(0, f"def {identifier(self.fn.name)}({params}):")
+        self.body()
         return "\n".join(self.lines)
 
 
@@ -143,7 +154,7 @@ def generate(*fns, epilogue: str = "") -> str:
     for fn in fns:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
-    chunks = [_Gen(f).function() for f in seen.values()] + ([epilogue] if epilogue else [])
+    chunks = [PythonGen(f).function() for f in seen.values()] + ([epilogue] if epilogue else [])
     return "import numpy as np\n\n\n" + "\n\n\n".join(chunks) + "\n"
 
 
