@@ -188,8 +188,8 @@ def getitem(cx: Emitter, x: Traced, key) -> Traced:
     y, _ = _slice(cx, v, items, advanced=True)
     shape = y.type.shape
     vals = _index_values(cx, items, shape, adv)
-    try:
-        bshape = broadcast_shapes(*(iv.type.shape for iv in vals))
+    try:        # index arrays must broadcast together, as NumPy requires
+        broadcast_shapes(*(iv.type.shape for iv in vals))
     except ValueError:
         raise FrontendError("shape mismatch: indexing arrays could not be broadcast together "
                             f"with shapes {[iv.type.shape for iv in vals]}") from None

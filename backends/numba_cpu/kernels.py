@@ -191,7 +191,7 @@ class _Gen:
 
     # -- code ----------------------------------------------------------------------------
     def body(self):
-        g, n, k = self.g, self.n, self.k
+        n, k = self.n, self.k
         sizes = [f"n{a}" for a in range(n)]
         parts = [f"p{i}" for i in range(len(self.accums))]
         head = ", ".join(["c", "r0", "r1"] + sizes + [self.in_name[x] for x in self.inputs]
