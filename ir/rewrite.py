@@ -73,6 +73,15 @@ def clone_body(block: Block, args, vmap: dict | None = None) -> tuple[list[Op], 
     return ops, [lookup(vmap, v) for v in block.ops[-1].operands]
 
 
+def used_values(op: Op) -> list[Value]:
+    """Values `op` reads, those read by ops nested in its regions included."""
+    used = list(op.operands)
+    for region in op.regions:
+        for inner in region.walk():
+            used.extend(inner.operands)
+    return used
+
+
 def splice(block: Block, index: int, ops: list[Op], remove: int = 1) -> None:
     """Put `ops` into `block` in place of the `remove` ops at `index`."""
     for op in ops:

@@ -25,7 +25,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Value
 from ..errors import AdcompilerError, where
 from ..ir.names import adjoint, recomputed
-from ..ir.rewrite import TERMINATORS, clone_block, clone_body, replace_all
+from ..ir.rewrite import TERMINATORS, clone_block, clone_body, replace_all, used_values
 from ..ir.types import TensorType
 from .emit import add, const, zeros
 
@@ -39,9 +39,7 @@ def activity(fn: Function, wrt_args) -> set:
     def visit(block):
         for op in block.ops:
             if op.regions:
-                inputs = list(op.operands) + [v for r in op.regions for o in r.walk()
-                                               for v in o.operands]
-                if any(v in active for v in inputs):
+                if any(v in active for v in used_values(op)):
                     for region in op.regions:
                         active.update(a for a in region.args if a.type.is_float)
                     for region in op.regions:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ...ir import registry
 from ...ir.names import identifier
+from ...ir.rewrite import used_values
 from ...ir.types import DTYPES
 from ..numpy.codegen import PythonGen, py_attr
 from . import kernels as kgen
@@ -49,14 +50,6 @@ def steps_of(block):
         else:
             out.append((kind, item))
     return out
-
-
-def used_values(op):
-    used = list(op.operands)
-    for region in op.regions:
-        for inner in region.walk():
-            used.extend(inner.operands)
-    return used
 
 
 class DriverGen(PythonGen):

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...ir import registry
+from ...ir.rewrite import used_values
 
 MAX_GROUP_OPS = 96   # compile time grows faster than linearly with kernel size
 
@@ -244,15 +245,6 @@ def _position(block):
     return lambda o: index[id(o)]
 
 
-def _used_values(op):
-    """Values `op` reads, those read by ops nested in its regions included."""
-    used = list(op.operands)
-    for region in op.regions:
-        for inner in region.walk():
-            used.extend(inner.operands)
-    return used
-
-
 def partition(block):
     """The block's ops as steps ("kernel", Group) / ("op", Op), in an executable order."""
     owner: dict = {}        # Value -> Group
@@ -278,7 +270,7 @@ def partition(block):
                 joined = Group(domain=[])
                 groups.append(joined)
                 _try_join(joined, op, kind, {})
-        for x in _used_values(op):
+        for x in used_values(op):
             g = owner.get(x)
             if g is not None and g is not joined:
                 g.open = False
