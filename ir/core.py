@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from .names import Namer
 from .types import TensorType
 
 
@@ -151,12 +152,18 @@ class Function:
 
 
 class Module:
-    """Named functions that `call` ops refer to."""
+    """Named functions that `call` ops refer to. `fresh_name` hands out names no function of
+    the module has or will have (a name can be taken before its function is built)."""
 
     def __init__(self):
         self.functions: dict[str, Function] = {}
+        self._names = Namer()
+
+    def fresh_name(self, base: str) -> str:
+        return self._names.fresh(base)
 
     def add(self, fn: Function) -> Function:
         fn.module = self
+        self._names.taken.add(fn.name)
         self.functions[fn.name] = fn
         return fn

@@ -49,14 +49,6 @@ def _straight_through_trace(ctx, args, kwargs):
 straight_through.__adcompiler_trace__ = _straight_through_trace
 
 
-def _unique(module, name: str) -> str:
-    k, out = 0, name
-    while out in module.functions:
-        k += 1
-        out = f"{name}_{k}"
-    return out
-
-
 class custom_vjp:
     """JAX-style custom derivative:
 
@@ -144,7 +136,7 @@ class elementwise:
         (sym,), expr = self.expr
         module = ctx.module
         t = x.type
-        fwd_name = _unique(module, self.fun.__name__)
+        fwd_name = module.fresh_name(self.fun.__name__)
         body = Block([t], ["x"])
         b = Builder(body, ctx.loc)
         y = emit(b, expr, {sym: body.args[0]}, t.dtype)
@@ -160,7 +152,7 @@ class elementwise:
             env[s] = emit(b, e, env, t.dtype)
         dv = emit(b, d, env, t.dtype)
         b.op("return", b.op("mul", bbody.args[1], dv, hint="d_x"))
-        bwd_name = _unique(module, self.fun.__name__ + "_vjp")
+        bwd_name = module.fresh_name(self.fun.__name__ + "_vjp")
         module.add(Function(bwd_name, bbody, loc=ctx.loc))
         call = ctx.builder.emit("call", [x.value], {"callee": fwd_name, "vjp": bwd_name,
                                                     "outputs": 1},

@@ -23,18 +23,10 @@ def statics_to_none(td):
     return td
 
 
-def _unique_name(module, name):
-    k, out = 0, name
-    while out in module.functions:
-        k += 1
-        out = f"{name}_{k}"
-    return out
-
-
 def call_forward(ctx, adj, operands):
     """Add the adjoint's functions to the module being traced; call the forward one."""
     for f in (adj.fwd, adj.bwd):
-        f.name = _unique_name(ctx.module, f.name)
+        f.name = ctx.module.fresh_name(f.name)
         ctx.module.add(f)
     call = ctx.builder.emit("call", operands, {"callee": adj.fwd.name},
                             result_types=adj.fwd.result_types,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pytree import flatten, unflatten
+from .pytree import flatten, leaf_paths, unflatten
 from .values import Traced, is_python_scalar, is_static_scalar
 
 
@@ -129,17 +129,4 @@ def widen(a: str, b: str):
 
 def paths(struct, prefix: str) -> list[str]:
     """Readable names of a structure's leaves (`state.0`, `params.w`), in leaf order."""
-    out = []
-
-    def walk(s, p):
-        kind = s[0]
-        if kind == "leaf":
-            out.append(p)
-        elif kind in ("tuple", "list"):
-            for i, c in enumerate(s[1]):
-                walk(c, f"{p}.{i}")
-        elif kind == "dict":
-            for k, c in zip(s[1], s[2], strict=True):
-                walk(c, f"{p}.{k}")
-    walk(struct, prefix)
-    return out
+    return leaf_paths(struct, prefix)

@@ -58,15 +58,9 @@ class Session:
         self.module = Module()
         self.callees: dict = {}      # specialisation key -> CalleeEntry
         self.active: set = set()     # keys being built (recursion)
-        self.names: set = set()
 
     def unique_name(self, base: str) -> str:
-        name, k = base, 0
-        while name in self.names:
-            k += 1
-            name = f"{base}_{k}"
-        self.names.add(name)
-        return name
+        return self.module.fresh_name(base)
 
 
 _LOADS: dict = {}
