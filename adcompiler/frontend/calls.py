@@ -59,6 +59,16 @@ def _is_user(fn) -> bool:
     return isinstance(fn, types.FunctionType) and module.split(".")[0] not in _LIBRARIES
 
 
+def bind_params(code, signature, args, kwargs) -> dict:
+    """Parameter name -> argument, defaults applied; a bad call names the callee."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as e:
+        raise FrontendError(f"{code.name}(): {e}") from None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
 def _is_own(fn) -> bool:
     module = getattr(fn, "__module__", None) or ""
     return isinstance(fn, types.FunctionType) and module.split(".")[0] == "adcompiler"
@@ -193,12 +203,7 @@ class CallsMixin:
         return Closure(self, code, self.frame, inspect.Signature(params))
 
     def call_user(self, code, signature, args, kwargs, parent, globals_, closure, ident):
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as e:
-            raise FrontendError(f"{code.name}(): {e}") from None
-        bound.apply_defaults()
-        params = dict(bound.arguments)
+        params = bind_params(code, signature, args, kwargs)
         spec = self.specialise(code, params, parent, ident)
         if spec is None:
             return self.inline(code, params, parent, globals_, closure)

@@ -88,7 +88,7 @@ class TraceContext:
         return self._guard(lambda: self._tracer.call(fn, list(args), kwargs))
 
     def function(self, fn, *args, **kwargs):
-        from .calls import Closure, _captured, _closure_of, _rebuild, signature_key
+        from .calls import Closure, _captured, _closure_of, _rebuild, bind_params, signature_key
         from .source import code_of
         t = self._tracer
 
@@ -98,12 +98,7 @@ class TraceContext:
             else:
                 code, sig, parent = code_of(fn), inspect.signature(fn), None
                 glb, clo = fn.__globals__, _closure_of(fn)
-            try:
-                bound = sig.bind(*args, **kwargs)
-            except TypeError as e:
-                raise FrontendError(f"{code.name}(): {e}") from None
-            bound.apply_defaults()
-            params = dict(bound.arguments)
+            params = bind_params(code, sig, args, kwargs)
             if contains_traced(list(_captured(code, parent).values())):
                 raise FrontendError(f"{code.name} closes over run-time arrays, so it cannot be "
                                     "a separate function")
