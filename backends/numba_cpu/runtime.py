@@ -1,12 +1,17 @@
 """Run-time helpers the generated drivers call (`rt.` in the driver source).
 
-- `matmul(a, b, out)`: NumPy matmul semantics into `out`. A stack of matrices times one matrix
-  is one BLAS call over the flattened rows (NumPy's matmul would make one call per matrix: 254
-  instead of 334 GFLOP/s measured here for (16,128,256) @ (256,768)); transposed views reach
-  BLAS as transposed operands, not copies. A batch of small products (attention) runs as
-  single-threaded BLAS calls (Numba's `np.dot`, SciPy's OpenBLAS) split over threads: on 2
-  cores (16,8,128,32) @ (16,8,32,128) took 2.0 ms with OpenBLAS's 2 threads per call, 1.0 ms
-  with one thread per call and two calls at a time.
+- `matmul(a, b, out)`: NumPy matmul semantics into `out`, every float product as
+  single-threaded GEMMs (`_gemm_batch`: SciPy's OpenBLAS through Numba's own BLAS entry point,
+  so the kernel stays disk-cacheable) shared out over this module's threads: whole matrices of
+  a batch (attention) or row/column blocks of one big product. Each matrix is read in place
+  through its strides: heads sliced out of the fused q/k/v array and transposed views are not
+  copied, and a stack of matrices times one matrix is one product over the flattened rows.
+  Why not NumPy's matmul: its OpenBLAS threads spin after each call and took the cores from
+  the kernels that followed (a (16,8,128,128) @ (16,8,128,32) product right after a big NumPy
+  matmul ran in 2.1 ms instead of 1.0, and the medium GPT step went from 557 to 450 ms with
+  this change); big products run at the same ~280 GFLOP/s on 2 cores either way. Attention's
+  (16,8,128,32) @ (16,8,32,128) on strided q/k views: 1.0 ms, against 3.4-5.5 ms when each
+  product first copied its operands contiguous.
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
 - `tick(label, t0)`: with the option `profile` on, drivers time each step into `PROFILE`
   (label -> [seconds, calls]); `report()` prints the steps by total time.
@@ -25,18 +30,21 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
+from numba.np.linalg import _BLAS
 
-SMALL_PRODUCT = 1 << 23     # m*k*n below which a batched product is split over threads
+MIN_SPLIT = 1 << 21         # batch*m*n*k below which a product runs on one thread
 CHUNKS = 8
 THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1), 1)
 
 
 def _single_threaded_scipy_blas():
-    """Numba's `np.dot` calls SciPy's own OpenBLAS (a second copy, not NumPy's). Giving that
-    copy one thread lets the driver run several small products at once, one per thread,
-    without touching NumPy's BLAS threads (changing those costs ~8 ms on the next call)."""
+    """Numba's BLAS entry point calls SciPy's own OpenBLAS (not NumPy's copy). Giving SciPy's
+    copies one thread each lets `matmul` run one product per thread of its own, without
+    touching NumPy's BLAS threads (changing those costs ~8 ms on the next call)."""
     import scipy
+    done = False
     for path in glob.glob(os.path.join(os.path.dirname(scipy.__file__), "..", "scipy.libs",
                                        "*openblas*")):
         lib = ctypes.CDLL(path)
@@ -44,11 +52,11 @@ def _single_threaded_scipy_blas():
                      "openblas_set_num_threads"):
             if hasattr(lib, name):
                 getattr(lib, name)(1)
-                return True
-    return False
+                done = True
+    return done
 
 
-_SPLIT_BATCH = _single_threaded_scipy_blas()
+_SCIPY_BLAS_SINGLE = _single_threaded_scipy_blas()
 _WARM: set = set()          # kernels (and argument types) that have run once
 _POOL: ThreadPoolExecutor | None = None
 
@@ -60,37 +68,107 @@ def _pool(n):
     return _POOL
 
 
+_XXGEMM = {np.dtype(np.float32): (_BLAS().numba_xxgemm(types.float32), ord("s")),
+           np.dtype(np.float64): (_BLAS().numba_xxgemm(types.float64), ord("d"))}
+
+
+def _xxgemm(kind, ta, tb, m, n, k, one, a, lda, b, ldb, zero, c, ldc):
+    """Numba's BLAS GEMM entry point (SciPy's BLAS, column-major), for one's dtype."""
+
+
+@overload(_xxgemm)
+def _xxgemm_impl(kind, ta, tb, m, n, k, one, a, lda, b, ldb, zero, c, ldc):
+    fn = _XXGEMM[np.dtype(one.dtype.name)][0]
+    return lambda kind, ta, tb, m, n, k, one, a, lda, b, ldb, zero, c, ldc: fn(
+        kind, ta, tb, m, n, k, one.ctypes, a.ctypes, lda, b.ctypes, ldb, zero.ctypes, c.ctypes,
+        ldc)
+
+
 @njit(cache=True, nogil=True)
-def _batched_dot(a, b, out, lo, hi):
-    for i in range(lo, hi):
-        np.dot(a[i], b[i], out[i])
+def _gemm_batch(kind, a, b, out, ta, tb, lda, ldb, lo, hi, r0, r1, c0, c1):
+    """out[i, j, r0:r1, c0:c1] = a[i, j, r0:r1] @ b[i, j, :, c0:c1] for the flat batch indices
+    lo..hi of the two batch axes. Row-major out = a @ b is column-major out^T = b^T a^T, so
+    BLAS gets b first; `ta`/`tb` and `lda`/`ldb` come from `_blas_matrix`."""
+    one = np.ones(1, out.dtype)
+    zero = np.zeros(1, out.dtype)
+    ldc = max(out.strides[2] // out.itemsize, c1 - c0)
+    nb = out.shape[1]
+    for f in range(lo, hi):
+        i, j = f // nb, f % nb
+        _xxgemm(kind, tb, ta, c1 - c0, r1 - r0, a.shape[3], one, b[i, j, :, c0:c1], ldb,
+                a[i, j, r0:r1], lda, zero, out[i, j, r0:r1, c0:c1], ldc)
+
+
+def _blas_matrix(x):
+    """(trans, ld) with which column-major BLAS reads the transposes of the row-major matrices
+    x[..., :, :] in place, or None when neither of their axes has unit stride."""
+    rows, cols = x.shape[-2:]
+    sr, sc = (s // x.itemsize for s in x.strides[-2:])
+    if sc == 1 or cols == 1:
+        ld = sr if rows > 1 else cols
+        return (ord("n"), ld) if ld >= max(cols, 1) else None
+    if sr == 1 or rows == 1:
+        ld = sc if cols > 1 else rows
+        return (ord("t"), ld) if ld >= max(rows, 1) else None
+    return None
+
+
+def _batch4(x, lead):
+    """x broadcast to the batch shape `lead`, viewed with exactly two batch axes without a
+    copy, or None when its batch axes cannot be merged so."""
+    view = np.broadcast_to(x, lead + x.shape[-2:]).view()
+    try:
+        view.shape = (-1, lead[-1] if lead else 1) + x.shape[-2:]
+    except AttributeError:
+        return None
+    return view
+
+
+def _blas_operand(x, lead):
+    """(4-d view, (trans, ld)) of an operand, copied only when BLAS cannot read it in place."""
+    x4 = _batch4(x, lead)
+    form = _blas_matrix(x4) if x4 is not None else None
+    if form is None:
+        x4 = _batch4(np.ascontiguousarray(np.broadcast_to(x, lead + x.shape[-2:])), lead)
+        form = _blas_matrix(x4)
+    return x4, form
+
+
+def _tasks(batch, m, n, k):
+    """How the products are shared out: (batch range, row range, column range) per task, at
+    most THREADS of them: whole matrices when there are enough, else row or column blocks of
+    every matrix; one task when the work is too small to pay for a thread."""
+    parts = THREADS if batch * m * n * k >= MIN_SPLIT else 1
+    if batch >= 2 * parts or parts == 1:
+        return [((batch * t // parts, batch * (t + 1) // parts), (0, m), (0, n))
+                for t in range(parts)]
+    if m >= n:
+        return [((0, batch), (m * t // parts, m * (t + 1) // parts), (0, n))
+                for t in range(parts)]
+    return [((0, batch), (0, m), (n * t // parts, n * (t + 1) // parts)) for t in range(parts)]
 
 
 def matmul(a, b, out):
     if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous and out.flags.c_contiguous:
-        np.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
-        return
-    batch = out.size // max(out.shape[-1] * out.shape[-2], 1) if out.ndim > 2 else 1
-    small = out.shape[-2] * out.shape[-1] * a.shape[-1] <= SMALL_PRODUCT
-    if THREADS < 2 or batch < 2 * THREADS or not small or not _SPLIT_BATCH \
-            or not out.flags.c_contiguous or out.dtype not in (np.float32, np.float64):
+        a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
+    lead = out.shape[:-2]
+    o4 = _batch4(out, lead)
+    if not _SCIPY_BLAS_SINGLE or out.dtype not in _XXGEMM \
+            or not a.dtype == b.dtype == out.dtype or 0 in out.shape + a.shape[-1:] \
+            or o4 is None or o4.strides[-1] != out.itemsize:
         np.matmul(a, b, out=out)
         return
-    lead = out.shape[:-2]
-    a3 = np.ascontiguousarray(np.broadcast_to(a, lead + a.shape[-2:])).reshape(
-        (batch,) + a.shape[-2:])
-    b3 = np.ascontiguousarray(np.broadcast_to(b, lead + b.shape[-2:])).reshape(
-        (batch,) + b.shape[-2:])
-    o3 = out.reshape((batch,) + out.shape[-2:])
-    key = (_batched_dot, a3.dtype)
+    (a4, fa), (b4, fb) = _blas_operand(a, lead), _blas_operand(b, lead)
+    args = (_XXGEMM[out.dtype][1], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
+    m, k, n = a4.shape[2], a4.shape[3], b4.shape[3]
+    tasks = _tasks(o4.shape[0] * o4.shape[1], m, n, k)
+    key = (_gemm_batch, out.dtype)
     if key not in _WARM:        # compile (or load) on this thread first
-        _batched_dot(a3, b3, o3, 0, batch)
+        tasks = [((0, o4.shape[0] * o4.shape[1]), (0, m), (0, n))]
         _WARM.add(key)
-        return
-    cuts = [batch * i // THREADS for i in range(THREADS + 1)]
-    futures = [_pool(THREADS).submit(_batched_dot, a3, b3, o3, lo, hi)
-               for lo, hi in zip(cuts[1:-1], cuts[2:], strict=True)]
-    _batched_dot(a3, b3, o3, 0, cuts[1])
+    futures = [_pool(THREADS).submit(_gemm_batch, *args, *t[0], *t[1], *t[2])
+               for t in tasks[1:]]
+    _gemm_batch(*args, *tasks[0][0], *tasks[0][1], *tasks[0][2])
     for f in futures:
         f.result()
 

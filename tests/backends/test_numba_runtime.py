@@ -1,0 +1,58 @@
+"""The Numba backend's run-time matmul against NumPy's: every layout the batched GEMM reads in
+place (strided head slices, transposes, broadcast batches, size-1 axes) and the ones it must
+copy or hand to NumPy."""
+import numpy as np
+import pytest
+
+from adcompiler.backends.numba_cpu import runtime as rt
+
+RNG = np.random.default_rng(0)
+
+
+def _heads(b, t, h, hd, dtype):
+    """q and k as the GPT model slices them out of one fused (B, T, 3, H, hd) array."""
+    qkv = RNG.standard_normal((b, t, 3, h, hd)).astype(dtype).transpose(2, 0, 3, 1, 4)
+    return qkv[0], qkv[1]
+
+
+def _cases(dtype):
+    q, k = _heads(4, 16, 3, 8, dtype)
+    p = RNG.standard_normal((4, 3, 16, 16)).astype(dtype)
+    yield "q @ k^T (strided views)", q, k.transpose(0, 1, 3, 2)
+    yield "p @ v (strided v)", p, k
+    yield "p^T @ q (transposed a)", p.transpose(0, 1, 3, 2), q
+    yield "k^T @ p", k.transpose(0, 1, 3, 2), p
+    yield "contiguous", np.ascontiguousarray(q), np.ascontiguousarray(k.transpose(0, 1, 3, 2))
+    yield "broadcast batch of b", q, RNG.standard_normal((1, 3, 8, 5)).astype(dtype)
+    yield "broadcast a over batch", RNG.standard_normal((16, 8)).astype(dtype), q.transpose(
+        0, 1, 3, 2)
+    yield "rank 3", RNG.standard_normal((12, 7, 5)).astype(dtype), \
+        RNG.standard_normal((12, 5, 9)).astype(dtype)
+    yield "rank 5", RNG.standard_normal((2, 3, 4, 6, 5)).astype(dtype), \
+        RNG.standard_normal((2, 3, 4, 5, 7)).astype(dtype)
+    yield "size-1 rows and columns", RNG.standard_normal((6, 4, 1, 5)).astype(dtype), \
+        RNG.standard_normal((6, 4, 5, 1)).astype(dtype)
+    yield "every other column (no unit stride)", \
+        RNG.standard_normal((4, 3, 16, 16)).astype(dtype)[..., ::2], \
+        RNG.standard_normal((4, 3, 8, 6)).astype(dtype)[:, :, :, ::-1]
+    yield "inner size 1", RNG.standard_normal((5, 4, 7, 1)).astype(dtype), \
+        RNG.standard_normal((5, 4, 1, 3)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_matches_numpy(dtype):
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for name, a, b in _cases(dtype):
+        want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+        for _ in range(2):      # the first call compiles on one thread, the next splits
+            out = np.full(want.shape, np.nan, dtype)
+            rt.matmul(a, b, out)
+            np.testing.assert_allclose(out, want, rtol=tol, atol=tol, err_msg=name)
+
+
+def test_matmul_into_a_strided_output():
+    a = RNG.standard_normal((6, 4, 8, 5))
+    b = RNG.standard_normal((6, 4, 5, 3))
+    out = np.zeros((6, 4, 8, 6))[..., ::2]
+    rt.matmul(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
