@@ -99,8 +99,18 @@ class DriverGen(PythonGen):
                 aliases[op.result] = op.operands[0]    # may be a view of it
         escaping.update(self.fn.body.terminator.operands)
         owner, slots = plan(io, aliases, escaping, candidates)
-        self.arena = Arena(slots, owner)
+        self.arena = Arena(slots, owner, {v: perm for v in owner
+                                          if (perm := self.read_transposed(v))})
         self.slot_of = self.arena.index
+
+    def read_transposed(self, v):
+        """The axis order v is read in when every use of it is one same transpose, else None:
+        stored so, the transpose is contiguous (see memory.Arena)."""
+        perms = {op.attrs["perm"] if op.name == "transpose" else None
+                 for op in self.users.get(v, ())}
+        if len(perms) == 1 and None not in perms:
+            return tuple(perms.pop())
+        return None
 
     # -- emission ------------------------------------------------------------------------
     def alloc(self, depth, v):

@@ -5,8 +5,10 @@ cannot vectorise (measured here on 2M float32: np.tanh 0.6 ms, a Numba loop of n
 of np.exp 4.3 ms). `fexp` is exp by Cody-Waite range reduction and a polynomial, with the power
 of two built by a bit cast, so a loop of it vectorises; it is within 1 ulp of float32 exp and
 about 2 ulp of float64 exp, and gives 0, inf and NaN where NumPy does. `ftanh` of a float32
-computes 1 - 2/(exp(2x) + 1) in float64 (so the cancellation near 0 costs no float32
-accuracy); float64 tanh stays on libm. `ld0` reads a rank-0 value that the driver may hold as
+is an odd polynomial below |x| = 0.625 and 1 - 2/(exp(2|x|) + 1) above (no cancellation near
+0), all in float32 so a loop of it vectorises 16 lanes wide; within 2 ulp of the exact value
+(NumPy's own float32 tanh: 1.4 ulp); 2M of them in a loop: 4.0 ms when it went through a
+float64 exp, 0.7 ms for NumPy's np.tanh. float64 tanh stays on libm. `ld0` reads a rank-0 value that the driver may hold as
 a 0-d array or as a scalar.
 """
 from __future__ import annotations
@@ -70,11 +72,19 @@ def exp_f64(x):
 
 @njit(inline="always", error_model="numpy")
 def tanh_f32(x):
-    y = F64(x)
-    e = exp_f64(-2.0 * abs(y))
-    t = (1.0 - e) / (1.0 + e)
-    t = t if y >= 0.0 else -t
-    return F32(t) if abs(x) > F32(1e-4) else x
+    a = abs(x)
+    x2 = x * x
+    # tanh(x) = x + x^3 P(x^2) below 0.625: a least-squares fit of the relative error
+    p = F32(0.0021429655607789755)
+    p = p * x2 - F32(0.00817740336060524)
+    p = p * x2 + F32(0.021700706332921982)
+    p = p * x2 - F32(0.05394676327705383)
+    p = p * x2 + F32(0.1333320587873459)
+    p = p * x2 - F32(0.3333333134651184)
+    small = x + x * x2 * p
+    big = F32(1.0) - F32(2.0) / (exp_f32(F32(2.0) * min(a, F32(20.0))) + F32(1.0))
+    t = small if a < F32(0.625) else (big if x > F32(0.0) else -big)
+    return t if a >= F32(1e-4) else x       # tanh(x) rounds to x there; keeps -0.0 and NaN
 
 
 def fexp(x):
@@ -92,7 +102,7 @@ def ld0(x):
     return x[()] if isinstance(x, np.ndarray) else x
 
 
-@overload(fexp)
+@overload(fexp, inline="always")
 def _fexp(x):
     if x == types.float32:
         return lambda x: exp_f32(x)
@@ -101,14 +111,14 @@ def _fexp(x):
     return lambda x: np.exp(x)
 
 
-@overload(ftanh)
+@overload(ftanh, inline="always")
 def _ftanh(x):
     if x == types.float32:
         return lambda x: tanh_f32(x)
     return lambda x: np.tanh(x)
 
 
-@overload(ld0)
+@overload(ld0, inline="always")
 def _ld0(x):
     if isinstance(x, types.Array):
         return lambda x: x[()]

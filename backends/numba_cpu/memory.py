@@ -11,7 +11,11 @@ an input of the same step.
 
 `Arena` allocates the slots once (the first call) and hands out, per planned value, a view of
 the value's shape and dtype into its slot: the same arrays every call, so the operating system
-maps their pages once, not once per step.
+maps their pages once, not once per step. A value may be laid out in its slot in another axis
+order (`layouts`: value -> perm): its view is then `storage.transpose(inverse of perm)` of a
+C-contiguous storage of shape `shape[perm]`, which is what a value read only as
+`transpose(value, perm)` wants: that transpose is contiguous, so the reshape after it is a view
+instead of a copy (the fused q/k/v gradient, attention's output heads).
 """
 from __future__ import annotations
 
@@ -80,8 +84,8 @@ def plan(steps, aliases: dict, escaping: set, candidates: set):
 class Arena:
     """The planned buffers of one driver function, allocated on first use."""
 
-    def __init__(self, slots, owner):
-        self.slots, self.owner = slots, owner
+    def __init__(self, slots, owner, layouts=None):
+        self.slots, self.owner, self.layouts = slots, owner, layouts or {}
         self.index = {v: i for i, v in enumerate(owner)}
         self._views = None
 
@@ -97,6 +101,8 @@ class Arena:
                 buf = raw[id(slot)]
                 start = -buf.ctypes.data % ALIGN
                 arr = buf[start:start + nbytes(v)].view(DTYPES[v.type.dtype])
-                views.append(arr.reshape(v.type.shape))
+                perm = self.layouts.get(v, tuple(range(v.type.rank)))
+                arr = arr.reshape(tuple(v.type.shape[i] for i in perm))
+                views.append(arr.transpose(tuple(perm.index(i) for i in range(len(perm)))))
             self._views = tuple(views)
         return self._views

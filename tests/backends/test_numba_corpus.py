@@ -130,3 +130,24 @@ def test_planned_buffers_are_shared_by_values_with_disjoint_lifetimes():
     arena = ns["arena_g"]
     planned = sum(nbytes(v) for v in arena.owner)
     assert len(arena.owner) > 20 and arena.nbytes < 0.6 * planned, (arena.nbytes, planned)
+
+
+def test_values_read_only_transposed_are_stored_transposed():
+    """The q/k/v gradient of the GPT block is read only as `transpose(., (1, 3, 0, 2, 4))`: its
+    planned buffer is laid out in that order, so the transpose and the reshape after it are
+    views (no copy), and the gradients still match the NumPy reference (test above)."""
+    from adcompiler.backends.numba_cpu.program import build, spliced
+    from adcompiler.ad import differentiate
+    f, make, wrt = CASES["gpt_tiny"]
+    args = make("float32")
+    primal = adcompiler.frontend.trace(f, *args)
+    adj = differentiate(primal, [i for i, a in enumerate(primal.args) if a.type.is_float],
+                        seeded=(0,))
+    _, ns = build([spliced(adj, "g")], "g")
+    arena = ns["arena_g"]
+    assert (1, 3, 0, 2, 4) in arena.layouts.values(), arena.layouts
+    for v, view in zip(arena.owner, arena.views(), strict=True):
+        assert view.shape == tuple(v.type.shape)
+        perm = arena.layouts.get(v)
+        if perm:
+            assert not view.flags.c_contiguous and view.transpose(perm).flags.c_contiguous
