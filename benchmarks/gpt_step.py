@@ -76,11 +76,13 @@ def worker(cfg_name, backend):
     idx, tgt = G.make_batch(c)
     res = {"impl": f"adcompiler-{backend}", "config": c.name, **G.env_info()}
     g = adcompiler.value_and_grad(model.loss, backend=backend)
-    loss0, _ = g(P, idx, tgt, c.H)
+    loss0, grads0 = g(P, idx, tgt, c.H)         # the first step's gradients
     prog = g._last.program
-    args = g._last.primal.meta["signature"].flatten_args((P, idx, tgt, c.H), {})
+    sig = g._last.primal.meta["signature"]
+    args = sig.flatten_args((P, idx, tgt, c.H), {})
     n = len(prog.adj.wrt)
     params, data = list(args[:n]), list(args[n:])
+    first = sig.flatten_args((grads0, idx, tgt, c.H), {})[:n]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     coef = np.zeros(6, params[0].dtype)
@@ -89,8 +91,10 @@ def worker(cfg_name, backend):
     opt = backend_module(backend).compile_function(opt_primal)
     state = {"t": 0, "p": params, "m": m, "v": v}
 
-    def step():
-        (loss,), grads = prog.grad(*state["p"], *data)
+    def step(grads=None):
+        loss = None
+        if grads is None:
+            (loss,), grads = prog.grad(*state["p"], *data)
         state["t"] += 1
         t = state["t"]
         b1, b2 = G.BETAS
@@ -102,8 +106,8 @@ def worker(cfg_name, backend):
                                              opt_sig.unflatten_result(out))
         return loss
 
-    step()
-    res["first_step_s"] = time.perf_counter() - t_start
+    step(first)
+    res["first_step_s"] = time.perf_counter() - t_start     # import to first update done
     res["loss0"] = float(loss0)
     warmup, reps = G.REPS[c.name]
     res["step"] = G.time_fn(step, warmup, reps)

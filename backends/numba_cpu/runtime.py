@@ -57,7 +57,6 @@ def _single_threaded_scipy_blas():
 
 
 _SCIPY_BLAS_SINGLE = _single_threaded_scipy_blas()
-_WARM: set = set()          # kernels (and argument types) that have run once
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -162,10 +161,6 @@ def matmul(a, b, out):
     args = (_XXGEMM[out.dtype][1], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
     m, k, n = a4.shape[2], a4.shape[3], b4.shape[3]
     tasks = _tasks(o4.shape[0] * o4.shape[1], m, n, k)
-    key = (_gemm_batch, out.dtype)
-    if key not in _WARM:        # compile (or load) on this thread first
-        tasks = [((0, o4.shape[0] * o4.shape[1]), (0, m), (0, n))]
-        _WARM.add(key)
     futures = [_pool(THREADS).submit(_gemm_batch, *args, *t[0], *t[1], *t[2])
                for t in tasks[1:]]
     _gemm_batch(*args, *tasks[0][0], *tasks[0][1], *tasks[0][2])
@@ -197,28 +192,22 @@ def scatter_add(out, idx, v, axis):
 
 def launch(kernel, rows, *args):
     """Run `kernel.body` over `rows` rows in CHUNKS chunks, on THREADS threads that take the
-    next chunk when done (a thread the OS holds back costs less). The first call of a kernel
-    runs its chunks on this thread: it compiles (or loads) the kernel once, not in two
-    threads at a time."""
+    next chunk when done (a thread the OS holds back costs less). A kernel's first call
+    compiles (or loads) it under Numba's compiler lock: the other threads wait for that one
+    compilation and then use it."""
     nch = min(CHUNKS, rows)
     parts = kernel.partials(nch, *args) if kernel.ACCUMULATES else ()
     cuts = [rows * c // nch for c in range(nch + 1)]
-    key = (kernel, tuple((a.dtype, a.ndim, a.flags.c_contiguous) if isinstance(a, np.ndarray)
-                         else type(a) for a in args))
     chunks = iter(range(nch))       # next() on it is atomic under the GIL
 
     def work():
         for c in chunks:
             kernel.body(c, cuts[c], cuts[c + 1], *args, *parts)
 
-    if key in _WARM:
-        futures = [_pool(THREADS).submit(work) for _ in range(THREADS - 1)]
-        work()
-        for f in futures:
-            f.result()
-    else:
-        work()
-        _WARM.add(key)
+    futures = [_pool(THREADS).submit(work) for _ in range(THREADS - 1)]
+    work()
+    for f in futures:
+        f.result()
     if parts:
         kernel.combine(*args, *parts)
 
