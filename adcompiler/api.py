@@ -8,7 +8,9 @@
 A gradient has the structure, shape and dtype of its argument (a dict of parameters gets a dict
 of gradients; a Python float gets a float; static leaves inside a pytree get None). A call
 specialises the function on its arguments (`trace`), differentiates the IR (`ad`), lowers the
-forward and backward functions with the chosen backend and caches the result per signature.
+forward and backward functions with the chosen backend (`backend="numba"`, the default:
+fused, disk-cached Numba kernels; `backend="numpy"`: the readable NumPy reference;
+ADCOMPILER_BACKEND sets the default) and caches the result per signature.
 `g.adjoint_source(*args)` / `g.ir(*args)` show the generated code (without arguments: the last
 specialisation called).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,12 +38,13 @@ from .runtime.nans import run_checked
 
 
 BACKENDS = {"numpy": "adcompiler.backends.numpy", "numba": "adcompiler.backends.numba_cpu"}
-DEFAULT_BACKEND = "numpy"
+DEFAULT_BACKEND = "numba"      # fused Numba kernels; "numpy" is the readable reference
 
 
 def backend_module(name):
-    """The backend module (see the protocol in `backends/numpy/__init__.py`)."""
-    name = name or DEFAULT_BACKEND
+    """The backend module (see the protocol in `backends/numpy/__init__.py`); without a name,
+    the one the environment variable ADCOMPILER_BACKEND names, else DEFAULT_BACKEND."""
+    name = name or os.environ.get("ADCOMPILER_BACKEND") or DEFAULT_BACKEND
     if name not in BACKENDS:
         raise AdcompilerError(f"unknown backend {name!r} (available: {', '.join(BACKENDS)})")
     return importlib.import_module(BACKENDS[name])

@@ -3,6 +3,7 @@ attention, GELU MLP, residuals) followed by a cross-entropy over logits.
 
     python examples/show_adjoint.py            # the generated Python source
     python examples/show_adjoint.py --ir       # the primal, forward and backward IR too
+    python examples/show_adjoint.py --backend numba    # the Numba driver and its kernels
 """
 import argparse
 import os
@@ -33,13 +34,17 @@ def example_inputs(B=2, T=4, d=8, n_head=2, V=5, seed=0):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ir", action="store_true", help="also print the IR")
+    ap.add_argument("--backend", default="numpy", choices=sorted(adcompiler.api.BACKENDS),
+                    help="numpy: the readable reference adjoint (default); numba: its driver "
+                         "and fused kernels")
     args = ap.parse_args()
-    g = adcompiler.grad(block_loss, wrt=(0, 1, 2))
+    g = adcompiler.grad(block_loss, wrt=(0, 1, 2), backend=args.backend)
     inputs = example_inputs()
     if args.ir:
         print(g.ir(*inputs))
     print(g.adjoint_source(*inputs))
-    report = adcompiler.check_grad(block_loss, *inputs, wrt=(0, 1, 2), samples=4)
+    report = adcompiler.check_grad(block_loss, *inputs, wrt=(0, 1, 2), samples=4,
+                                   backend=args.backend)
     print("# gradient check against float64 central differences (worst relative error):")
     for name, err in report.items():
         print(f"#   {name}: {err:.2e}")

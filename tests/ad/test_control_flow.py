@@ -712,7 +712,7 @@ METHODS = {"copy", "astype", "reshape", "append"}
 def test_adjoint_source_names_only_numpy(f, args):
     """The generated source compiles, imports only NumPy as np, and calls nothing but NumPy,
     the functions it defines and array/list methods: no runtime helper library."""
-    g = adc.grad(f)
+    g = adc.grad(f, backend="numpy")
     g(*args)
     src = g.adjoint_source()
     tree = ast.parse(src)

@@ -58,7 +58,7 @@ def test_gpt_block_gradients_match_finite_differences():
 
 
 def test_adjoint_source_is_readable_numpy():
-    g = adc.grad(show.block_loss, wrt=(0, 1, 2))
+    g = adc.grad(show.block_loss, wrt=(0, 1, 2), backend="numpy")
     src = g.adjoint_source(*show.example_inputs())
     compile(src, "adjoint", "exec")
     assert "def block_loss_fwd(" in src and "def block_loss_bwd(" in src

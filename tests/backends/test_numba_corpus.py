@@ -151,3 +151,15 @@ def test_values_read_only_transposed_are_stored_transposed():
         perm = arena.layouts.get(v)
         if perm:
             assert not view.flags.c_contiguous and view.transpose(perm).flags.c_contiguous
+
+
+def test_numba_is_the_default_backend(monkeypatch):
+    from adcompiler.backends.numba_cpu.program import NumbaProgram
+    monkeypatch.delenv("ADCOMPILER_BACKEND", raising=False)
+    f, make, wrt = CASES["mlp"]
+    args = make("float64")
+    g = adcompiler.value_and_grad(f, wrt=wrt)
+    got = g(*args)
+    assert isinstance(g._last.program, NumbaProgram)
+    assert_tree_close(got, adcompiler.value_and_grad(f, wrt=wrt, backend="numpy")(*args),
+                      "float64")
