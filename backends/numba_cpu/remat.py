@@ -5,9 +5,8 @@ chains that is most of them (GELU's backward reads u, 0.5u, 0.044715u, 0.044715u
 and 1 + tanh(.): six arrays the forward kernel must write and the backward must read back).
 `rematerialise(block, split)` takes the ops of a block whose first `split` ops are the forward
 sweep and recomputes, in the backward sweep, every forward value that
-- is made by a cheap loop op (arithmetic, compare, select, cast, broadcast, and float32 tanh,
-  whose vectorised polynomial costs less than writing and reading back its result; no
-  exp/log, no float64 tanh (a libm call), no reduction), and
+- is made by a cheap loop op (arithmetic, compare, select, cast, broadcast: no exp/tanh/log,
+  no reduction), and
 - whose operands are constants, parameters, values the backward reads anyway, or (up to three
   levels) cheap values of such, recomputed with it, and
 - is read in the backward sweep only by loop-fusible ops at the top level (so the copy fuses
@@ -28,8 +27,7 @@ CHEAP = ("add", "sub", "mul", "div", "neg", "where", "astype", "broadcast_to", "
 
 
 def _cheap(op) -> bool:
-    cheap = op.name in CHEAP or (op.name == "tanh" and op.result.type.dtype == "f32")
-    return cheap and loop_kind(op) in ("elementwise", "broadcast", "unit_reshape") \
+    return op.name in CHEAP and loop_kind(op) in ("elementwise", "broadcast", "unit_reshape") \
         and registry.get(op.name).pure and not op.regions
 
 
