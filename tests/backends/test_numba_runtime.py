@@ -39,8 +39,17 @@ def _cases(dtype):
         RNG.standard_normal((5, 4, 1, 3)).astype(dtype)
 
 
+@pytest.fixture(params=["gemm", "gemm split over threads"])
+def through_gemm(request, monkeypatch):
+    """These products are small: make rt.matmul take its own GEMM path for them (and, in the
+    second run, share every product out over the threads)."""
+    monkeypatch.setattr(rt, "NUMPY_BELOW", 0)
+    if request.param == "gemm split over threads":
+        monkeypatch.setattr(rt, "MIN_SPLIT", 0)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matmul_matches_numpy(dtype):
+def test_matmul_matches_numpy(dtype, through_gemm):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for name, a, b in _cases(dtype):
         want = np.matmul(a.astype(np.float64), b.astype(np.float64))
@@ -50,7 +59,7 @@ def test_matmul_matches_numpy(dtype):
             np.testing.assert_allclose(out, want, rtol=tol, atol=tol, err_msg=name)
 
 
-def test_matmul_into_a_strided_output():
+def test_matmul_into_a_strided_output(through_gemm):
     a = RNG.standard_normal((6, 4, 8, 5))
     b = RNG.standard_normal((6, 4, 5, 3))
     out = np.zeros((6, 4, 8, 6))[..., ::2]
