@@ -34,11 +34,10 @@ from numba import njit, types
 from numba.extending import overload
 from numba.np.linalg import _BLAS
 
-MIN_SPLIT = 1 << 21         # batch*m*n*k below which a product runs on one thread
-NUMPY_BELOW = 1 << 22       # ... and below which NumPy's matmul runs it: ~1 us of call
-                            # overhead against ~18 here, which products this small feel
-                            # more than the spinning of NumPy's BLAS threads (the tiny GPT's
-                            # gradient: 7.5 ms -> 5.9 ms)
+NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a product: ~1 us
+                            # of call overhead against ~18 here, which products this small
+                            # feel more than the spinning of NumPy's BLAS threads (the tiny
+                            # GPT's gradient: 7.5 ms -> 5.9 ms)
 CHUNKS = 8
 THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1), 1)
 
@@ -137,11 +136,10 @@ def _blas_operand(x, lead):
     return x4, form
 
 
-def _tasks(batch, m, n, k):
-    """How the products are shared out: (batch range, row range, column range) per task, at
-    most THREADS of them: whole matrices when there are enough, else row or column blocks of
-    every matrix; one task when the work is too small to pay for a thread."""
-    parts = THREADS if batch * m * n * k >= MIN_SPLIT else 1
+def _tasks(batch, m, n):
+    """How the products are shared out: (batch range, row range, column range) per thread:
+    whole matrices when there are enough of them, else row or column blocks of every one."""
+    parts = THREADS
     if batch >= 2 * parts or parts == 1:
         return [((batch * t // parts, batch * (t + 1) // parts), (0, m), (0, n))
                 for t in range(parts)]
@@ -166,8 +164,7 @@ def matmul(a, b, out):
         return
     (a4, fa), (b4, fb) = _blas_operand(a, lead), _blas_operand(b, lead)
     args = (_XXGEMM[out.dtype][1], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
-    m, k, n = a4.shape[2], a4.shape[3], b4.shape[3]
-    tasks = _tasks(o4.shape[0] * o4.shape[1], m, n, k)
+    tasks = _tasks(o4.shape[0] * o4.shape[1], a4.shape[2], b4.shape[3])
     futures = [_pool(THREADS).submit(_gemm_batch, *args, *t[0], *t[1], *t[2])
                for t in tasks[1:]]
     _gemm_batch(*args, *tasks[0][0], *tasks[0][1], *tasks[0][2])

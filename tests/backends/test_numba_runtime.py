@@ -35,17 +35,20 @@ def _cases(dtype):
     yield "every other column (no unit stride)", \
         RNG.standard_normal((4, 3, 16, 16)).astype(dtype)[..., ::2], \
         RNG.standard_normal((4, 3, 8, 6)).astype(dtype)[:, :, :, ::-1]
+    yield "2-d, split by rows", RNG.standard_normal((37, 5)).astype(dtype), \
+        RNG.standard_normal((5, 29)).astype(dtype)
+    yield "2-d transposed, split by columns", RNG.standard_normal((5, 7)).astype(dtype).T, \
+        RNG.standard_normal((40, 5)).astype(dtype).T
     yield "inner size 1", RNG.standard_normal((5, 4, 7, 1)).astype(dtype), \
         RNG.standard_normal((5, 4, 1, 3)).astype(dtype)
 
 
-@pytest.fixture(params=["gemm", "gemm split over threads"])
+@pytest.fixture(params=[2, 1], ids=["2 threads", "1 thread"])
 def through_gemm(request, monkeypatch):
-    """These products are small: make rt.matmul take its own GEMM path for them (and, in the
-    second run, share every product out over the threads)."""
+    """These products are small: make rt.matmul take its own GEMM path for them, shared out
+    over 2 threads (batches, or row/column blocks) and on one."""
     monkeypatch.setattr(rt, "NUMPY_BELOW", 0)
-    if request.param == "gemm split over threads":
-        monkeypatch.setattr(rt, "MIN_SPLIT", 0)
+    monkeypatch.setattr(rt, "THREADS", request.param)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
