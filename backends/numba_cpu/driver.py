@@ -56,10 +56,10 @@ class DriverGen(PythonGen):
     """The NumPy code generator's Python (control flow, calls, comments), with plain ops
     grouped into kernel launches and BLAS calls writing into planned buffers."""
 
-    def __init__(self, fn, table, parallel=True, flags="", profile=False):
+    def __init__(self, fn, table, parallel=True, flags="", profile=False, recycle=True):
         super().__init__(fn, reserved=("rt", "B"))
         self.table, self.parallel, self.flags = table, parallel, flags
-        self.profile = profile
+        self.profile, self.recycle = profile, recycle
         self.users: dict = {}
         for op in fn.walk():
             for v in op.operands:
@@ -116,6 +116,9 @@ class DriverGen(PythonGen):
     def alloc(self, depth, v):
         if v in self.slot_of:
             self.emit(depth, f"{self.n(v)} = B[{self.slot_of[v]}]")
+        elif depth == 1 and self.recycle:       # outlives the call: memory.Arena.fresh
+            self.emit(depth, f"{self.n(v)} = arena_{identifier(self.fn.name)}.fresh("
+                             f"{v.type.shape}, np.{DTYPES[v.dtype]})")
         else:
             self.emit(depth, f"{self.n(v)} = np.empty({v.type.shape}, np.{DTYPES[v.dtype]})")
 

@@ -11,7 +11,15 @@ an input of the same step.
 
 `Arena` allocates the slots once (the first call) and hands out, per planned value, a view of
 the value's shape and dtype into its slot: the same arrays every call, so the operating system
-maps their pages once, not once per step. A value may be laid out in its slot in another axis
+maps their pages once, not once per step. `Arena.fresh` gives the arrays that outlive a call
+(returned values: gradients, an optimiser's new parameters and moments) an array the arena
+handed out in an earlier call and that nothing holds any more (its reference count says so:
+no view, no caller keeps it), else a new one. A functional update `p, m, v = update(p, g, m,
+v)` then writes into the arrays of two steps ago instead of fresh memory: no page faults and
+no allocator round trip per step (the medium GPT's train step: AdamW took 48 ms after the
+gradient, now 31; the step's extra memory went from 75 MB to 4). Only the drivers of `grad` and
+of `jit` do so: the separate forward sweep returns most activations as residuals, which a
+second, recycled copy would hold for the life of the program. A value may be laid out in its slot in another axis
 order (`layouts`: value -> perm): its view is then `storage.transpose(inverse of perm)` of a
 C-contiguous storage of shape `shape[perm]`, which is what a value read only as
 `transpose(value, perm)` wants: that transpose is contiguous, so the reshape after it is a view
@@ -19,6 +27,7 @@ instead of a copy (the fused q/k/v gradient, attention's output heads).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,13 +90,47 @@ def plan(steps, aliases: dict, escaping: set, candidates: set):
     return owner, slots
 
 
+def _first_free(pool, free_refs):
+    for a in pool:
+        if sys.getrefcount(a) <= free_refs:
+            return a
+    return None
+
+
+def _calibrate():
+    """The reference count `_first_free` sees for an array only its pool holds (None where
+    reference counts do not say it, e.g. a free-threaded Python)."""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return None
+    for refs in range(1, 8):
+        if _first_free([np.empty(1)], refs) is not None:
+            return refs
+    return None
+
+
+FREE_REFS = _calibrate()
+
+
 class Arena:
-    """The planned buffers of one driver function, allocated on first use."""
+    """The planned buffers of one driver function, allocated on first use, and the arrays it
+    returned (see `fresh`)."""
 
     def __init__(self, slots, owner, layouts=None):
         self.slots, self.owner, self.layouts = slots, owner, layouts or {}
         self.index = {v: i for i, v in enumerate(owner)}
         self._views = None
+        self._returned: dict = {}
+
+    def fresh(self, shape, dtype):
+        """An array for a value that outlives the call (see the module docstring)."""
+        if FREE_REFS is None:
+            return np.empty(shape, dtype)
+        pool = self._returned.setdefault((shape, dtype), [])
+        a = _first_free(pool, FREE_REFS)
+        if a is None:
+            a = np.empty(shape, dtype)
+            pool.append(a)
+        return a
 
     @property
     def nbytes(self) -> int:

@@ -49,15 +49,17 @@ def _nan(x) -> bool:
         and bool(np.isnan(x).any())
 
 
-def build(functions, name):
-    """(source, namespace) of the drivers of `functions` (and their callees) and kernels."""
+def build(functions, name, recycle=True):
+    """(source, namespace) of the drivers of `functions` (and their callees) and kernels;
+    `recycle`: the arrays the top-level functions return are recycled between calls
+    (`memory.Arena.fresh`)."""
     table = KernelTable()
     seen: dict = {}
     for fn in functions:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
-                      profile=OPTIONS["profile"]) for f in seen.values()]
+                      profile=OPTIONS["profile"], recycle=recycle) for f in seen.values()]
     drivers = [g.function() for g in gens]
     source = "\n\n\n".join(["import numpy as np",
                             "from adcompiler.backends.numba_cpu import runtime as rt",
@@ -122,7 +124,9 @@ class NumbaProgram:
     def _driver(self, which):
         key = which in ("fwd", "bwd")
         if key not in self._drivers:
-            _, ns = build(self._functions(which), self._label)
+            # the separate sweeps' residuals are most of the activations: recycling them would
+            # hold a second copy of them for the life of the program
+            _, ns = build(self._functions(which), self._label, recycle=which == "grad")
             names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
                      "bwd": identifier(self.adj.bwd.name)}
             self._drivers[key] = {w: ns[n] for w, n in names.items() if n in ns}

@@ -163,3 +163,41 @@ def test_numba_is_the_default_backend(monkeypatch):
     assert isinstance(g._last.program, NumbaProgram)
     assert_tree_close(got, adcompiler.value_and_grad(f, wrt=wrt, backend="numpy")(*args),
                       "float64")
+
+
+def _scaled(x, s):
+    return x * s, x + s
+
+
+def test_returned_arrays_are_recycled_only_when_nothing_holds_them():
+    f = adcompiler.jit(_scaled, backend="numba")
+    x = np.arange(6.0)
+    a, b = f(x, 2.0)
+    a2, b2 = f(x, 3.0)              # a and b are still held: new arrays
+    assert not np.shares_memory(a2, a) and not np.shares_memory(b2, b)
+    np.testing.assert_array_equal(a, x * 2.0)
+    keep = b[1:]                    # a view keeps b's memory alive
+    del a, b
+    a3, b3 = f(x, 4.0)
+    assert not any(np.shares_memory(y, keep) for y in (a2, b2, a3, b3))
+    np.testing.assert_array_equal(keep, (x + 2.0)[1:])
+    for y, want in ((a2, x * 3.0), (b2, x + 3.0), (a3, x * 4.0), (b3, x + 4.0)):
+        np.testing.assert_array_equal(y, want)
+
+
+def test_arena_hands_out_a_returned_array_again_once_it_is_free():
+    import weakref
+    from adcompiler.backends.numba_cpu.memory import FREE_REFS, Arena
+    assert FREE_REFS is not None            # CPython with the GIL: reference counts say it
+    arena = Arena([], {})
+    a = arena.fresh((4,), np.float32)
+    b = arena.fresh((4,), np.float32)
+    assert a is not b and arena.fresh((4,), np.float64).dtype == np.float64
+    was_a = weakref.ref(a)
+    del a
+    c = arena.fresh((4,), np.float32)
+    assert c is was_a()                     # the same array, not new memory
+    view = c[1:]
+    del c
+    d = arena.fresh((4,), np.float32)       # the view still holds it
+    assert not np.shares_memory(d, view) and not np.shares_memory(d, b)
