@@ -3,8 +3,8 @@
 Contract: `DriverGen(fn, kernels).function()` returns the source of one Python function taking
 `fn`'s parameters and returning its results (a tuple when there are several). Each block is
 partitioned by `fusion.partition`: a loop group becomes one call of its kernel module
-(`k_<key>.kernel(...)`, or `rt.launch(k_<key>, rows, ...)` over threads when the domain is big
-enough to pay for them) with its outputs preallocated; other ops follow their registry entry's `lower["numba"]` (an
+(`rt.run(k_<key>, rows, ...)` on the calling thread, or `rt.launch(k_<key>, rows, ...)` over
+threads when the domain is big enough to pay for them) with its outputs preallocated; other ops follow their registry entry's `lower["numba"]` (an
 expression, or statements writing a preallocated `{out}`); `if`/`for`/`while`/`call` are
 Python control flow. The top-level block's buffers come from the function's `Arena`
 (`memory.plan`): `B[i]` below is a planned buffer, reused every call; a value that outlives the
@@ -153,10 +153,8 @@ class DriverGen(PythonGen):
         module = self.table.add(kern)
         args = ", ".join([str(s) for s in kern.domain]
                          + [self.n(v) for v in kern.inputs + kern.outputs])
-        if self.parallel and kern.rows >= 2 and size >= PAR_MIN:
-            self.emit(depth, f"rt.launch({module}, {kern.rows}, {args})")
-        else:
-            self.emit(depth, f"{module}.kernel({args})")
+        call = "launch" if self.parallel and kern.rows >= 2 and size >= PAR_MIN else "run"
+        self.emit(depth, f"rt.{call}({module}, {kern.rows}, {args})")
 
     def plain(self, op, args, depth):
         rule = rule_of(op)

@@ -10,10 +10,10 @@ Shape of the code: the domain's outer axes (before the group's split) are flatte
 `body(c, r0, r1, ...)` runs rows r0..r1 (chunk c) and, per row, the phases: phase p computes
 the row-level values that became available (row reductions of phase p-1 and what depends on
 them), then one loop nest over the inner axes that accumulates the row reductions of phase p,
-accumulations, and stores outputs. An inner value a later phase reads is stored (output or row scratch), not
-recomputed. `kernel(...)` runs all rows as one chunk; the driver may instead run chunks of
+accumulations, and stores outputs. An inner value a later phase reads is stored (output or row
+scratch), not recomputed. The driver runs all rows as one chunk (`runtime.run`) or chunks of
 rows in threads (`runtime.launch`), each chunk accumulating into its own partial (`partials`),
-combined at the end (`combine`).
+combined at the end (`combine`). No other entry point: each compiled function is compile time.
 """
 from __future__ import annotations
 
@@ -292,17 +292,15 @@ class _Gen:
             out.append(f"        {self.local[v]} = {ctor(v.dtype)}(a_{self.local[v]})")
 
     def wrappers(self):
-        """`kernel` runs all rows on the calling thread; `partials` and `combine` (only for
-        a group with accumulations) let the driver run `body` on chunks of rows in threads
-        (`runtime.launch`)."""
-        n, k = self.n, self.k
+        """`partials` and `combine`, for a group with accumulations: the driver runs `body` on
+        chunks of rows (`runtime.launch`, `runtime.run`), each chunk accumulating into its own
+        row of the partials, which `combine` reduces into the outputs."""
+        if not self.accums:
+            return []
+        n = self.n
         args = [f"n{a}" for a in range(n)] + [self.in_name[x] for x in self.inputs] \
             + list(self.out_name.values())
-        rows = " * ".join(f"n{a}" for a in range(k)) or "1"
         parts = [f"p{i}" for i in range(len(self.accums))]
-        kernel = [f"def kernel({', '.join(args)}):"]
-        if not parts:
-            return [kernel + [f"    body(0, 0, {rows}, {', '.join(args)})"]]
         alloc = ["def partials(nch, " + ", ".join(args) + "):"]
         for i, op in enumerate(self.accums):
             init = identity(registry.get(op.name).lower["numba"]["init"], self.acc_dtype(op))
@@ -317,10 +315,7 @@ class _Gen:
                         f"        acc = f{i}[0, t]", f"        for c in range(1, f{i}.shape[0]):",
                         f"            acc = {self.update(op, 'acc', f'f{i}[c, t]')}",
                         f"        g{i}[t] = acc"]
-        kernel += [f"    {''.join(p + ', ' for p in parts)}= partials(1, {', '.join(args)})",
-                   f"    body(0, 0, {rows}, {', '.join(args + parts)})",
-                   f"    combine({', '.join(args + parts)})"]
-        return [alloc, combine, kernel]
+        return [alloc, combine]
 
 
 def generate(group, outputs, flags: str) -> Kernel:

@@ -100,7 +100,7 @@ def test_row_patterns_fuse_into_one_kernel():
     f, make, _ = CASES["norms"]
     call = numba_cpu.compile_function(adcompiler.frontend.trace(f, *make("float32")))
     driver = call.source.split("# ===== kernels =====")[0]
-    reads_x = [ln for ln in driver.splitlines() if ".kernel(" in ln and ", x," in ln]
+    reads_x = [ln for ln in driver.splitlines() if "rt.run(k_" in ln and ", x," in ln]
     assert len(reads_x) == 1 and reads_x[0].strip().endswith("logp, p)"), driver
 
 
