@@ -109,6 +109,8 @@ def _calibrate():
 
 
 FREE_REFS = _calibrate()
+POOL_CAP = 4        # arrays kept per (shape, dtype): a caller that keeps every step's results
+                    # (a list of gradients) gets fresh ones, and the scan stays short
 
 
 class Arena:
@@ -129,7 +131,8 @@ class Arena:
         a = _first_free(pool, FREE_REFS)
         if a is None:
             a = np.empty(shape, dtype)
-            pool.append(a)
+            if len(pool) < POOL_CAP:
+                pool.append(a)
         return a
 
     @property

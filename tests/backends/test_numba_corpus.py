@@ -201,3 +201,5 @@ def test_arena_hands_out_a_returned_array_again_once_it_is_free():
     del c
     d = arena.fresh((4,), np.float32)       # the view still holds it
     assert not np.shares_memory(d, view) and not np.shares_memory(d, b)
+    held = [arena.fresh((4,), np.float32) for _ in range(10)]  # a caller keeping them all
+    assert len({id(h) for h in held}) == 10 and len(arena._returned[(4,), np.float32]) <= 4
