@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ from .ad.traced import (call_backward, call_forward, statics_to_none, traced_gra
 from .errors import AdcompilerError
 from .frontend import trace
 from .frontend.pytree import flatten, unflatten
-from .frontend.signature import is_runtime_leaf
+from .frontend.signature import Signature, is_runtime_leaf
 from .ir.types import DTYPES
 from .runtime.nans import run_checked
 
@@ -84,6 +85,7 @@ class GradFunction:
         self.check_nans = check_nans
         self._cache: dict = {}
         self._last = None
+        self._signature = None
         self.__name__ = f"grad_{getattr(fun, '__name__', 'f')}"
         self.__doc__ = getattr(fun, "__doc__", None)
 
@@ -154,10 +156,25 @@ class GradFunction:
         return compiled
 
     # -- calling -------------------------------------------------------------------------
+    def _describe(self, args, kwargs):
+        """(runtime leaves, specialisation key) of a call, as `trace` computes them, with the
+        function's Signature built once, so that a training loop's calls skip `trace`."""
+        if self._signature is None:
+            f, prefix = self.fun, ()
+            if isinstance(f, types.MethodType):
+                prefix, f = (f.__self__,), f.__func__
+            if not isinstance(f, types.FunctionType):
+                trace(self.fun, *args, **kwargs)    # raises the frontend's error for it
+            self._signature = Signature(inspect.signature(f), f.__name__, prefix)
+        _, leaves, key = self._signature.describe(args, kwargs)
+        return leaves, key
+
     def __call__(self, *args, **kwargs):
-        c = self._specialise(args, kwargs)
+        leaves, key = self._describe(args, kwargs)
+        c = self._cache.get(key) or self._specialise(args, kwargs)
+        self._last = c
         sig = c.primal.meta["signature"]
-        flat = sig.flatten_args(args, kwargs)
+        flat = sig.flatten_leaves(leaves, key)
         results, grads = run_checked(c.program, lambda: c.program.grad(*flat), self.check_nans)
         single, names = c.wrt_names
         bound = sig.pysig.bind(*args, **kwargs)

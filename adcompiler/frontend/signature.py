@@ -78,6 +78,10 @@ class Signature:
 
     def flatten_args(self, args, kwargs=None):
         _, leaves, key = self.describe(args, kwargs or {})
+        return self.flatten_leaves(leaves, key)
+
+    def flatten_leaves(self, leaves, key):
+        """`flatten_args` for leaves and key that `describe` already gave."""
         if key != self.key:
             raise TraceError(f"the arguments do not match the signature {self.name} was traced "
                              "for (shapes, dtypes and static values must be the same; trace "
