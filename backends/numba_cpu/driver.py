@@ -4,12 +4,14 @@ Contract: `DriverGen(fn, kernels).function()` returns the source of one Python f
 `fn`'s parameters and returning its results (a tuple when there are several). Each block is
 partitioned by `fusion.partition`: a loop group becomes one call of its kernel module
 (`rt.run(k_<key>, rows, ...)` on the calling thread, or `rt.launch(k_<key>, rows, ...)` over
-threads when the domain is big enough to pay for them) with its outputs preallocated; other ops follow their registry entry's `lower["numba"]` (an
-expression, or statements writing a preallocated `{out}`); `if`/`for`/`while`/`call` are
-Python control flow. The top-level block's buffers come from the function's `Arena`
-(`memory.plan`): `B[i]` below is a planned buffer, reused every call; a value that outlives the
-call (returned, carried into a loop, kept on a tape) is allocated fresh, as is everything
-inside a loop or branch. Comments quote the user's source lines, as in the NumPy backend.
+threads when the domain is big enough to pay for them) with its outputs preallocated; other ops
+follow their registry entry's `lower["numba"]` (an expression, or statements writing a
+preallocated `{out}`); `if`/`for`/`while`/`call` are Python control flow. The top-level block's
+buffers come from the function's `Arena` (`memory.plan`): `B[i]` below is a planned buffer,
+reused every call; a value that outlives the call (returned, carried into a loop, kept on a
+tape) gets an array recycled from an earlier call (`Arena.fresh`, per allocation site) or a new
+one, and everything inside a loop or branch a new one. Comments quote the user's
+source lines, as in the NumPy backend.
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ class DriverGen(PythonGen):
         super().__init__(fn, reserved=("rt", "B"))
         self.table, self.parallel, self.flags = table, parallel, flags
         self.profile, self.recycle = profile, recycle
+        self.sites = 0          # allocation sites of arrays that outlive the call
         self.users: dict = {}
         for op in fn.walk():
             for v in op.operands:
@@ -117,8 +120,9 @@ class DriverGen(PythonGen):
         if v in self.slot_of:
             self.emit(depth, f"{self.n(v)} = B[{self.slot_of[v]}]")
         elif depth == 1 and self.recycle:       # outlives the call: memory.Arena.fresh
+            self.sites += 1
             self.emit(depth, f"{self.n(v)} = arena_{identifier(self.fn.name)}.fresh("
-                             f"{v.type.shape}, np.{DTYPES[v.dtype]})")
+                             f"{self.sites}, {v.type.shape}, np.{DTYPES[v.dtype]})")
         else:
             self.emit(depth, f"{self.n(v)} = np.empty({v.type.shape}, np.{DTYPES[v.dtype]})")
 

@@ -1,15 +1,16 @@
-"""Scalar helpers that generated kernels call: `fexp`, `ftanh` and `ld0`.
-
-Why: without Intel's SVML, Numba lowers `np.exp`/`np.tanh` on scalars to libm calls that LLVM
-cannot vectorise (measured here on 2M float32: np.tanh 0.6 ms, a Numba loop of np.tanh 23 ms,
-of np.exp 4.3 ms). `fexp` is exp by Cody-Waite range reduction and a polynomial, with the power
-of two built by a bit cast, so a loop of it vectorises; it is within 1 ulp of float32 exp and
-about 2 ulp of float64 exp, and gives 0, inf and NaN where NumPy does. `ftanh` of a float32
-is an odd polynomial below |x| = 0.625 and 1 - 2/(exp(2|x|) + 1) above (no cancellation near
-0), all in float32 so a loop of it vectorises 16 lanes wide; within 2 ulp of the exact value
-(NumPy's own float32 tanh: 1.4 ulp); 2M of them in a loop: 4.0 ms when it went through a
-float64 exp, 0.7 ms for NumPy's np.tanh. float64 tanh stays on libm. `ld0` reads a rank-0 value that the driver may hold as
-a 0-d array or as a scalar.
+"""Scalar helpers that generated kernels call: `fexp`, `ftanh` and `ld0`. Why: without Intel's
+SVML, Numba lowers `np.exp`/`np.tanh` on scalars to libm calls that LLVM cannot vectorise
+(measured here on 2M float32: np.tanh 0.6 ms, a Numba loop of np.tanh 23 ms, of np.exp 4.3 ms).
+`fexp` is exp by Cody-Waite range reduction and a polynomial, with the power of two built by a
+bit cast, so a loop of it vectorises; it is within 1 ulp of float32 exp and about 2 ulp of
+float64 exp, and gives 0, inf and NaN where NumPy does. `ftanh` of a float32 is an odd
+polynomial below |x| = 0.625 and 1 - 2/(exp(2|x|) + 1) above (no cancellation near 0), all in
+float32 so a loop of it vectorises 16 lanes wide; within 2 ulp of the exact value (NumPy's own
+float32 tanh: 1.4 ulp); 2M of them in a loop: 4.0 ms when it went through a float64 exp, 0.7 ms
+for NumPy's np.tanh. float64 tanh stays on libm. The helpers are overloads inlined into the
+kernel (`inline="always"`): called per element instead, they kept the loop from vectorising
+(a GELU loop: 27 ms against 3 ms). `ld0` reads a rank-0 value that the driver may
+hold as a 0-d array or as a scalar.
 """
 from __future__ import annotations
 

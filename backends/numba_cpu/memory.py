@@ -13,17 +13,18 @@ an input of the same step.
 the value's shape and dtype into its slot: the same arrays every call, so the operating system
 maps their pages once, not once per step. `Arena.fresh` gives the arrays that outlive a call
 (returned values: gradients, an optimiser's new parameters and moments) an array the arena
-handed out in an earlier call and that nothing holds any more (its reference count says so:
-no view, no caller keeps it), else a new one. A functional update `p, m, v = update(p, g, m,
-v)` then writes into the arrays of two steps ago instead of fresh memory: no page faults and
-no allocator round trip per step (the medium GPT's train step: AdamW took 48 ms after the
+handed out in an earlier call and that nothing holds any more (its reference count says so: no
+view, no caller keeps it), else a new one. A functional update `p, m, v = update(p, g, m, v)`
+then writes into the arrays of two steps ago instead of fresh memory: no page faults and no
+allocator round trip per step (the medium GPT's train step: AdamW took 48 ms after the
 gradient, now 31; the step's extra memory went from 75 MB to 4). Only the drivers of `grad` and
 of `jit` do so: the separate forward sweep returns most activations as residuals, which a
-second, recycled copy would hold for the life of the program. A value may be laid out in its slot in another axis
-order (`layouts`: value -> perm): its view is then `storage.transpose(inverse of perm)` of a
-C-contiguous storage of shape `shape[perm]`, which is what a value read only as
-`transpose(value, perm)` wants: that transpose is contiguous, so the reshape after it is a view
-instead of a copy (the fused q/k/v gradient, attention's output heads).
+second, recycled copy would hold for the life of the program. A value may be laid out in its
+slot in another axis order (`layouts`: value -> perm): its view is then
+`storage.transpose(inverse of perm)` of a C-contiguous storage of shape `shape[perm]`, which is
+what a value read only as `transpose(value, perm)` wants: that transpose is contiguous, so the
+reshape after it is a view instead of a copy (the fused q/k/v gradient, attention's output
+heads).
 """
 from __future__ import annotations
 
@@ -109,8 +110,9 @@ def _calibrate():
 
 
 FREE_REFS = _calibrate()
-POOL_CAP = 4        # arrays kept per (shape, dtype): a caller that keeps every step's results
-                    # (a list of gradients) gets fresh ones, and the scan stays short
+POOL_CAP = 3        # arrays kept per allocation site: this call's, the caller's from the call
+                    # before, one spare; a caller that keeps every result (a list of
+                    # gradients) gets fresh ones, and the scan stays short
 
 
 class Arena:
@@ -123,11 +125,12 @@ class Arena:
         self._views = None
         self._returned: dict = {}
 
-    def fresh(self, shape, dtype):
-        """An array for a value that outlives the call (see the module docstring)."""
+    def fresh(self, site, shape, dtype):
+        """An array for the value that allocation site `site` of the driver makes and that
+        outlives the call (see the module docstring)."""
         if FREE_REFS is None:
             return np.empty(shape, dtype)
-        pool = self._returned.setdefault((shape, dtype), [])
+        pool = self._returned.setdefault(site, [])
         a = _first_free(pool, FREE_REFS)
         if a is None:
             a = np.empty(shape, dtype)

@@ -185,21 +185,40 @@ def test_returned_arrays_are_recycled_only_when_nothing_holds_them():
         np.testing.assert_array_equal(y, want)
 
 
+def _eight(x):
+    return tuple(x * float(i) for i in range(1, 9))
+
+
+def test_every_returned_array_is_recycled_once_dropped():
+    """Eight results of one shape (an optimiser's new parameters of identical layers): all
+    eight come back from the arena, not from new memory, once the caller dropped them."""
+    import weakref
+    f = adcompiler.jit(_eight, backend="numba")
+    x = np.arange(5.0)
+    first = f(x)
+    refs = [weakref.ref(a) for a in first]
+    del first
+    again = f(x)
+    assert all(r() is not None and any(r() is a for a in again) for r in refs)
+    for i, a in enumerate(again, start=1):
+        np.testing.assert_array_equal(a, x * i)
+
+
 def test_arena_hands_out_a_returned_array_again_once_it_is_free():
     import weakref
     from adcompiler.backends.numba_cpu.memory import FREE_REFS, Arena
     assert FREE_REFS is not None            # CPython with the GIL: reference counts say it
     arena = Arena([], {})
-    a = arena.fresh((4,), np.float32)
-    b = arena.fresh((4,), np.float32)
-    assert a is not b and arena.fresh((4,), np.float64).dtype == np.float64
+    a = arena.fresh(1, (4,), np.float32)
+    b = arena.fresh(1, (4,), np.float32)    # a is still held
+    assert a is not b and arena.fresh(2, (4,), np.float64).dtype == np.float64
     was_a = weakref.ref(a)
     del a
-    c = arena.fresh((4,), np.float32)
+    c = arena.fresh(1, (4,), np.float32)
     assert c is was_a()                     # the same array, not new memory
     view = c[1:]
     del c
-    d = arena.fresh((4,), np.float32)       # the view still holds it
+    d = arena.fresh(1, (4,), np.float32)    # the view still holds it
     assert not np.shares_memory(d, view) and not np.shares_memory(d, b)
-    held = [arena.fresh((4,), np.float32) for _ in range(10)]  # a caller keeping them all
-    assert len({id(h) for h in held}) == 10 and len(arena._returned[(4,), np.float32]) <= 4
+    held = [arena.fresh(3, (4,), np.float32) for _ in range(10)]    # a caller keeping all
+    assert len({id(h) for h in held}) == 10 and len(arena._returned[3]) <= 3
