@@ -117,17 +117,21 @@ def test_nan_is_reported_at_the_users_line():
         g(np.array([2.0, 0.5]))
 
 
-def test_planned_buffers_are_shared_by_values_with_disjoint_lifetimes():
-    from adcompiler.backends.numba_cpu.memory import nbytes
+def _gpt_tiny_grad_arena():
+    """The buffer arena of the tiny GPT's fused gradient driver (float32)."""
     from adcompiler.backends.numba_cpu.program import build, spliced
     from adcompiler.ad import differentiate
     f, make, wrt = CASES["gpt_tiny"]
-    args = make("float32")
-    primal = adcompiler.frontend.trace(f, *args)
+    primal = adcompiler.frontend.trace(f, *make("float32"))
     adj = differentiate(primal, [i for i, a in enumerate(primal.args) if a.type.is_float],
                         seeded=(0,))
     _, ns = build([spliced(adj, "g")], "g")
-    arena = ns["arena_g"]
+    return ns["arena_g"]
+
+
+def test_planned_buffers_are_shared_by_values_with_disjoint_lifetimes():
+    from adcompiler.backends.numba_cpu.memory import nbytes
+    arena = _gpt_tiny_grad_arena()
     planned = sum(nbytes(v) for v in arena.owner)
     assert len(arena.owner) > 20 and arena.nbytes < 0.6 * planned, (arena.nbytes, planned)
 
@@ -136,15 +140,7 @@ def test_values_read_only_transposed_are_stored_transposed():
     """The q/k/v gradient of the GPT block is read only as `transpose(., (1, 3, 0, 2, 4))`: its
     planned buffer is laid out in that order, so the transpose and the reshape after it are
     views (no copy), and the gradients still match the NumPy reference (test above)."""
-    from adcompiler.backends.numba_cpu.program import build, spliced
-    from adcompiler.ad import differentiate
-    f, make, wrt = CASES["gpt_tiny"]
-    args = make("float32")
-    primal = adcompiler.frontend.trace(f, *args)
-    adj = differentiate(primal, [i for i, a in enumerate(primal.args) if a.type.is_float],
-                        seeded=(0,))
-    _, ns = build([spliced(adj, "g")], "g")
-    arena = ns["arena_g"]
+    arena = _gpt_tiny_grad_arena()
     assert (1, 3, 0, 2, 4) in arena.layouts.values(), arena.layouts
     for v, view in zip(arena.owner, arena.views(), strict=True):
         assert view.shape == tuple(v.type.shape)
