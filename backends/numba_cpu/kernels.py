@@ -292,11 +292,12 @@ class _Gen:
             out.append(f"        {self.local[v]} = {ctor(v.dtype)}(a_{self.local[v]})")
 
     def wrappers(self):
-        """`partials` and `combine`, for a group with accumulations: the driver runs `body` on
+        """(`partials`, `combine`) for a group with accumulations: the driver runs `body` on
         chunks of rows (`runtime.launch`, `runtime.run`), each chunk accumulating into its own
-        row of the partials, which `combine` reduces into the outputs."""
+        row of the partials, which `combine` reduces into the outputs. `partials` is plain
+        Python (a few np.full calls): compiled, it would only add compile and load time."""
         if not self.accums:
-            return []
+            return None, None
         n = self.n
         args = [f"n{a}" for a in range(n)] + [self.in_name[x] for x in self.inputs] \
             + list(self.out_name.values())
@@ -315,7 +316,7 @@ class _Gen:
                         f"        acc = f{i}[0, t]", f"        for c in range(1, f{i}.shape[0]):",
                         f"            acc = {self.update(op, 'acc', f'f{i}[c, t]')}",
                         f"        g{i}[t] = acc"]
-        return [alloc, combine]
+        return alloc, combine
 
 
 def generate(group, outputs, flags: str) -> Kernel:
@@ -326,8 +327,12 @@ def generate(group, outputs, flags: str) -> Kernel:
     src = ["import numpy as np", "from numba import njit",
            "from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0", "",
            f"ACCUMULATES = {bool(gen.accums)}"]
-    for fn in [body] + gen.wrappers():
-        src += ["", "", deco, *fn]
+    partials, combine = gen.wrappers()
+    for fn in (body, combine):
+        if fn:
+            src += ["", "", deco, *fn]
+    if partials:
+        src += ["", "", *partials]
     rows = 1
     for s in group.domain[:gen.k]:
         rows *= s
