@@ -25,6 +25,17 @@ def lookup(mapping: dict, v: Value) -> Value:
     return v
 
 
+def users(roots) -> dict:
+    """Value -> the ops that read it, in `roots` (ops, blocks or functions, nested regions
+    included), in walk order."""
+    out: dict = {}
+    for root in roots:
+        for op in root.walk():
+            for v in op.operands:
+                out.setdefault(v, []).append(op)
+    return out
+
+
 def substitute(op: Op, mapping: dict) -> None:
     """Rewrite the operands of `op` (not of its nested ops) through `mapping`."""
     if mapping:

@@ -70,6 +70,11 @@ class TensorType:
                                        for d in dims.split(",")) if dims else ())
 
 
+def inverse_perm(perm) -> tuple[int, ...]:
+    """The permutation that undoes `perm` (transpose by `perm`, then by this, is the identity)."""
+    return tuple(perm.index(i) for i in range(len(perm)))
+
+
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     """NumPy broadcasting of static shapes; raises ValueError when they do not broadcast."""
     rank = max((len(s) for s in shapes), default=0)

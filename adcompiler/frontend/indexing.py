@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.types import broadcast_shapes
+from ..ir.types import broadcast_shapes, inverse_perm
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .shapes import array as np_array
@@ -273,7 +273,7 @@ def setitem(cx: Emitter, x: Traced, key, v):
                    fit_value(cx, v, target, x.dtype), axis=pos)
         y2 = cx.op("reshape", y2, shape=tshape)
         if perm != tuple(range(len(shape))):
-            y2 = cx.op("transpose", y2, perm=tuple(perm.index(i) for i in range(len(perm))))
+            y2 = cx.op("transpose", y2, perm=inverse_perm(perm))
     if attrs is None:
         return y2
     return cx.op("update_slice", xv, y2, **attrs)

@@ -3,7 +3,7 @@
 NumPy expression (a view where NumPy makes one); `loop` says how a loop kernel reads the op
 inside a fused loop nest (`broadcast`, or `unit_reshape` when only size-1 axes change)."""
 from ..ad.emit import sum_to
-from ..ir.types import TensorType, broadcast_shapes
+from ..ir.types import TensorType, broadcast_shapes, inverse_perm
 from .family import check, declare, norm_axis, same_dtype
 
 
@@ -52,7 +52,7 @@ def _reshape_vjp(b, op, cts, needs):
 
 def _transpose_vjp(b, op, cts, needs):
     perm = op.attrs["perm"]
-    return [b.op("transpose", cts[0], perm=tuple(perm.index(i) for i in range(len(perm))))]
+    return [b.op("transpose", cts[0], perm=inverse_perm(perm))]
 
 
 def _broadcast_vjp(b, op, cts, needs):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ...ir import registry
 from ...ir.names import identifier
-from ...ir.rewrite import used_values
+from ...ir.rewrite import used_values, users
 from ...ir.types import DTYPES
 from ..numpy.codegen import PythonGen, py_attr
 from . import kernels as kgen
@@ -63,10 +63,7 @@ class DriverGen(PythonGen):
         self.table, self.parallel, self.flags = table, parallel, flags
         self.profile, self.recycle = profile, recycle
         self.sites = 0          # allocation sites of arrays that outlive the call
-        self.users: dict = {}
-        for op in fn.walk():
-            for v in op.operands:
-                self.users.setdefault(v, []).append(op)
+        self.users = users([fn])
         self.slot_of: dict = {}
         self.arena = None
 

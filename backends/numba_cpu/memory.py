@@ -29,11 +29,12 @@ heads).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir.types import DTYPES
+from ...ir.rewrite import lookup
+from ...ir.types import DTYPES, inverse_perm
 
 ALIGN = 64
 
@@ -41,7 +42,6 @@ ALIGN = 64
 @dataclass
 class Slot:
     nbytes: int = 0
-    values: list = field(default_factory=list)
 
 
 def nbytes(v) -> int:
@@ -52,9 +52,7 @@ def plan(steps, aliases: dict, escaping: set, candidates: set):
     """value -> Slot for the `candidates` (defined values the driver allocates) that may be
     planned; see the module docstring."""
     def base(v):
-        while v in aliases:
-            v = aliases[v]
-        return v
+        return lookup(aliases, v)
 
     free_never = {base(v) for v in escaping}
     last: dict = {}
@@ -81,7 +79,6 @@ def plan(steps, aliases: dict, escaping: set, candidates: set):
                 slots.append(slot)
             if slot in free:
                 free.remove(slot)
-            slot.values.append(v)
             owner[v] = slot
             held[v] = slot
         for b, slot in list(held.items()):
@@ -152,6 +149,6 @@ class Arena:
                 arr = buf[start:start + nbytes(v)].view(DTYPES[v.type.dtype])
                 perm = self.layouts.get(v, tuple(range(v.type.rank)))
                 arr = arr.reshape(tuple(v.type.shape[i] for i in perm))
-                views.append(arr.transpose(tuple(perm.index(i) for i in range(len(perm)))))
+                views.append(arr.transpose(inverse_perm(perm)))
             self._views = tuple(views)
         return self._views

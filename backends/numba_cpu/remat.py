@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ...ir import registry
 from ...ir.core import Op
-from ...ir.rewrite import clone_op
+from ...ir.rewrite import clone_op, users
 from .fusion import loop_kind
 
 CHEAP = ("add", "sub", "mul", "div", "neg", "where", "astype", "broadcast_to", "reshape",
@@ -36,16 +36,12 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
     while changed:
         changed = False
         fwd, bwd = block.ops[:split], block.ops[split:]
-        users: dict = {}
-        for op in bwd:
-            for inner in op.walk():
-                for v in inner.operands:
-                    users.setdefault(v, []).append(inner)
+        read = users(bwd)
         made_in_fwd = {r for op in fwd for r in op.results}
 
         def recipe(v, budget):
             """The forward ops to copy so that `v` can be recomputed from kept values."""
-            if v not in made_in_fwd or v in users or getattr(v.owner, "name", "") == "constant":
+            if v not in made_in_fwd or v in read or getattr(v.owner, "name", "") == "constant":
                 return []
             if budget == 0 or not _cheap(v.owner):
                 return None
@@ -58,9 +54,9 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
             return steps + [v.owner]
 
         for op in fwd:
-            if not _cheap(op) or op.result not in users:
+            if not _cheap(op) or op.result not in read:
                 continue
-            readers = users[op.result]
+            readers = read[op.result]
             if any(r.parent is not block or loop_kind(r) in (None, "constant") for r in readers):
                 continue
             needed = []
