@@ -31,7 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, types
+from numba import njit
 from numba.extending import overload
 from numba.np.linalg import _BLAS
 
@@ -64,15 +64,19 @@ _SCIPY_BLAS_SINGLE = _single_threaded_scipy_blas()
 _POOL: ThreadPoolExecutor | None = None
 
 
-def _pool(n):
+def _on_threads(work, threads):
+    """Run `work()` on this thread and on `threads - 1` pool threads at once; return when all
+    have returned. `work` shares its items out itself (they pull from one iterator)."""
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max(n - 1, 1), thread_name_prefix="adcompiler")
-    return _POOL
+    if _POOL is None and threads > 1:
+        _POOL = ThreadPoolExecutor(threads - 1, thread_name_prefix="adcompiler")
+    futures = [_POOL.submit(work) for _ in range(threads - 1)]
+    work()
+    for f in futures:
+        f.result()
 
 
-_XXGEMM = {np.dtype(np.float32): (_BLAS().numba_xxgemm(types.float32), ord("s")),
-           np.dtype(np.float64): (_BLAS().numba_xxgemm(types.float64), ord("d"))}
+_BLAS_KIND = {np.dtype(np.float32): ord("s"), np.dtype(np.float64): ord("d")}
 
 
 def _xxgemm(kind, ta, tb, m, n, k, one, a, lda, b, ldb, zero, c, ldc):
@@ -81,7 +85,7 @@ def _xxgemm(kind, ta, tb, m, n, k, one, a, lda, b, ldb, zero, c, ldc):
 
 @overload(_xxgemm)
 def _xxgemm_impl(kind, ta, tb, m, n, k, one, a, lda, b, ldb, zero, c, ldc):
-    fn = _XXGEMM[np.dtype(one.dtype.name)][0]
+    fn = _BLAS().numba_xxgemm(one.dtype)    # typed at compile time: no SciPy import before
     return lambda kind, ta, tb, m, n, k, one, a, lda, b, ldb, zero, c, ldc: fn(
         kind, ta, tb, m, n, k, one.ctypes, a.ctypes, lda, b.ctypes, ldb, zero.ctypes, c.ctypes,
         ldc)
@@ -158,19 +162,20 @@ def matmul(a, b, out):
         np.matmul(a, b, out=out)
         return
     o4 = _batch4(out, lead)
-    if not _SCIPY_BLAS_SINGLE or out.dtype not in _XXGEMM \
+    if not _SCIPY_BLAS_SINGLE or out.dtype not in _BLAS_KIND \
             or not a.dtype == b.dtype == out.dtype or 0 in out.shape + a.shape[-1:] \
             or o4 is None or o4.strides[-1] != out.itemsize:
         np.matmul(a, b, out=out)
         return
     (a4, fa), (b4, fb) = _blas_operand(a, lead), _blas_operand(b, lead)
-    args = (_XXGEMM[out.dtype][1], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
-    tasks = _tasks(o4.shape[0] * o4.shape[1], a4.shape[2], b4.shape[3])
-    futures = [_pool(THREADS).submit(_gemm_batch, *args, *t[0], *t[1], *t[2])
-               for t in tasks[1:]]
-    _gemm_batch(*args, *tasks[0][0], *tasks[0][1], *tasks[0][2])
-    for f in futures:
-        f.result()
+    args = (_BLAS_KIND[out.dtype], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
+    blocks = iter(_tasks(o4.shape[0] * o4.shape[1], a4.shape[2], b4.shape[3]))
+
+    def work():
+        for batch, rows, cols in blocks:    # next() on it is atomic under the GIL
+            _gemm_batch(*args, *batch, *rows, *cols)
+
+    _on_threads(work, THREADS)
 
 
 @njit(cache=True, nogil=True)
@@ -195,20 +200,7 @@ def scatter_add(out, idx, v, axis):
     _scatter_add(out.reshape(pre, n, post), idx, v3)
 
 
-def run(kernel, rows, *args):
-    """All `rows` rows of `kernel` on the calling thread."""
-    parts = kernel.partials(1, *args) if kernel.ACCUMULATES else ()
-    kernel.body(0, 0, rows, *args, *parts)
-    if parts:
-        kernel.combine(*args, *parts)
-
-
-def launch(kernel, rows, *args):
-    """Run `kernel.body` over `rows` rows in CHUNKS chunks, on THREADS threads that take the
-    next chunk when done (a thread the OS holds back costs less). A kernel's first call
-    compiles (or loads) it under Numba's compiler lock: the other threads wait for that one
-    compilation and then use it."""
-    nch = min(CHUNKS, rows)
+def _rows(kernel, rows, nch, threads, args):
     parts = kernel.partials(nch, *args) if kernel.ACCUMULATES else ()
     cuts = [rows * c // nch for c in range(nch + 1)]
     chunks = iter(range(nch))       # next() on it is atomic under the GIL
@@ -217,12 +209,22 @@ def launch(kernel, rows, *args):
         for c in chunks:
             kernel.body(c, cuts[c], cuts[c + 1], *args, *parts)
 
-    futures = [_pool(THREADS).submit(work) for _ in range(THREADS - 1)]
-    work()
-    for f in futures:
-        f.result()
+    _on_threads(work, threads)
     if parts:
         kernel.combine(*args, *parts)
+
+
+def run(kernel, rows, *args):
+    """All `rows` rows of `kernel` as one chunk on the calling thread."""
+    _rows(kernel, rows, 1, 1, args)
+
+
+def launch(kernel, rows, *args):
+    """Run `kernel.body` over `rows` rows in CHUNKS chunks, on THREADS threads that take the
+    next chunk when done (a thread the OS holds back costs less). A kernel's first call
+    compiles (or loads) it under Numba's compiler lock: the other threads wait for that one
+    compilation and then use it."""
+    _rows(kernel, rows, min(CHUNKS, rows), THREADS, args)
 
 
 PROFILE: dict = {}
