@@ -49,17 +49,17 @@ def _nan(x) -> bool:
         and bool(np.isnan(x).any())
 
 
-def build(functions, name, recycle=True):
-    """(source, namespace) of the drivers of `functions` (and their callees) and kernels;
-    `recycle`: the arrays the top-level functions return are recycled between calls
-    (`memory.Arena.fresh`)."""
+def build(functions, name, recycled=()):
+    """(source, namespace) of the drivers of `functions` (and their callees) and kernels; the
+    arrays the functions in `recycled` return are recycled between calls (`Arena.fresh`)."""
     table = KernelTable()
     seen: dict = {}
     for fn in functions:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
-                      profile=OPTIONS["profile"], recycle=recycle) for f in seen.values()]
+                      profile=OPTIONS["profile"], recycle=f in recycled)
+            for f in seen.values()]
     drivers = [g.function() for g in gens]
     source = "\n\n\n".join(["import numpy as np",
                             "from adcompiler.backends.numba_cpu import runtime as rt",
@@ -124,9 +124,10 @@ class NumbaProgram:
     def _driver(self, which):
         key = which in ("fwd", "bwd")
         if key not in self._drivers:
-            # the separate sweeps' residuals are most of the activations: recycling them would
-            # hold a second copy of them for the life of the program
-            _, ns = build(self._functions(which), self._label, recycle=which == "grad")
+            # only the fused driver recycles its results: the separate sweeps' residuals are most
+            # of the activations, and recycled they would hold a second copy for good
+            fns = self._functions(which)
+            _, ns = build(fns, self._label, recycled=fns if which == "grad" else ())
             names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
                      "bwd": identifier(self.adj.bwd.name)}
             self._drivers[key] = {w: ns[n] for w, n in names.items() if n in ns}
@@ -149,8 +150,8 @@ class NumbaProgram:
     def source(self) -> str:
         """The forward, backward and fused drivers, then every kernel they call."""
         if self._source is None:
-            self._source = build(self._functions("fwd") + self._functions("grad"),
-                                 self._label)[0]
+            grad = self._functions("grad")
+            self._source = build(self._functions("fwd") + grad, self._label, recycled=grad)[0]
         return self._source
 
     def fwd(self, *args):
@@ -171,7 +172,7 @@ class NumbaProgram:
 def compile_function(fn):
     """A primal function as a callable (the protocol's `compile_function`)."""
     fn = inlined(fn)
-    source, ns = build([fn], fn.name)
+    source, ns = build([fn], fn.name, recycled=[fn])
     driver = ns[identifier(fn.name)]
 
     def call(*args):
