@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +30,9 @@ from .ad import differentiate
 from .ad.traced import (call_backward, call_forward, statics_to_none, traced_grad_tree,
                         vjp_trace)
 from .errors import AdcompilerError
-from .frontend import trace
+from .frontend import signature, trace
 from .frontend.pytree import flatten, unflatten
-from .frontend.signature import Signature, is_runtime_leaf
+from .frontend.signature import is_runtime_leaf
 from .ir.types import DTYPES
 from .runtime.nans import run_checked
 
@@ -73,7 +72,19 @@ class _Compiled:
     wrt_leaves: tuple
 
 
-class GradFunction:
+class _Specialised:
+    """A function compiled per specialisation key (`Signature.describe`), the key computed
+    once per call from a Signature built once: calls that hit the cache skip `trace`."""
+
+    def _describe(self, args, kwargs):
+        """(runtime leaves, specialisation key) of a call."""
+        if self._signature is None:
+            self._signature = signature(self.fun)[1]
+        _, leaves, key = self._signature.describe(args, kwargs)
+        return leaves, key
+
+
+class GradFunction(_Specialised):
     """What `grad`/`value_and_grad` return. Call it like the original function."""
 
     def __init__(self, fun, wrt, backend, has_aux, with_value, check_nans=True):
@@ -156,19 +167,6 @@ class GradFunction:
         return compiled
 
     # -- calling -------------------------------------------------------------------------
-    def _describe(self, args, kwargs):
-        """(runtime leaves, specialisation key) of a call, as `trace` computes them, with the
-        function's Signature built once, so that a training loop's calls skip `trace`."""
-        if self._signature is None:
-            f, prefix = self.fun, ()
-            if isinstance(f, types.MethodType):
-                prefix, f = (f.__self__,), f.__func__
-            if not isinstance(f, types.FunctionType):
-                trace(self.fun, *args, **kwargs)    # raises the frontend's error for it
-            self._signature = Signature(inspect.signature(f), f.__name__, prefix)
-        _, leaves, key = self._signature.describe(args, kwargs)
-        return leaves, key
-
     def __call__(self, *args, **kwargs):
         leaves, key = self._describe(args, kwargs)
         c = self._cache.get(key) or self._specialise(args, kwargs)
@@ -333,21 +331,24 @@ def _has_float(arg) -> bool:
     return any(_is_float_leaf(x) for x in flatten(arg, is_runtime_leaf)[0])
 
 
-class JitFunction:
+class JitFunction(_Specialised):
     """What `jit` returns: `f` compiled by a backend, specialised and cached per signature."""
 
     def __init__(self, fun, backend=None):
         self.fun, self.backend = fun, backend
         self._cache: dict = {}
+        self._signature = None
         self.__name__ = getattr(fun, "__name__", "f")
 
     def __call__(self, *args, **kwargs):
-        primal = trace(self.fun, *args, **kwargs)
+        leaves, key = self._describe(args, kwargs)
+        if key not in self._cache:
+            primal = trace(self.fun, *args, **kwargs)
+            self._cache[key] = (primal,
+                                backend_module(self.backend).compile_function(primal))
+        primal, call = self._cache[key]
         sig = primal.meta["signature"]
-        call = self._cache.get(sig.key)
-        if call is None:
-            call = self._cache[sig.key] = backend_module(self.backend).compile_function(primal)
-        out = call(*sig.flatten_args(args, kwargs))
+        out = call(*sig.flatten_leaves(leaves, key))
         return sig.unflatten_result(out if len(primal.results) != 1 else (out,))
 
 

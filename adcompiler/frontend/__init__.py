@@ -37,9 +37,21 @@ from .context import TraceContext
 from .signature import Signature
 from .values import Traced
 
-__all__ = ["TraceContext", "Traced", "trace"]
+__all__ = ["TraceContext", "Traced", "signature", "trace"]
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def signature(f):
+    """(the Python function, its `Signature`) that `trace` specialises `f` by: a bound method's
+    `self` becomes the signature's prefix. Callers that look up their own caches by
+    `Signature.describe` build it once."""
+    prefix = ()
+    if isinstance(f, types.MethodType):
+        prefix, f = (f.__self__,), f.__func__
+    if not isinstance(f, types.FunctionType):
+        raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
+    return f, Signature(inspect.signature(f), f.__name__, prefix)
 
 
 def trace(f, *args, **kwargs):
@@ -48,13 +60,8 @@ def trace(f, *args, **kwargs):
     from .calls import _closure_of
     from .interpreter import Session, build_function
     from .source import code_of
-    prefix = ()
-    if isinstance(f, types.MethodType):
-        prefix, f = (f.__self__,), f.__func__
-    if not isinstance(f, types.FunctionType):
-        raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
+    f, sig = signature(f)
     code = code_of(f)
-    sig = Signature(inspect.signature(f), f.__name__, prefix)
     params, _, key = sig.describe(args, kwargs)
     cache = _CACHE.setdefault(f, {})
     if key in cache:
