@@ -110,13 +110,13 @@ def one_op_function(name, arrays, attrs):
     return Function(f"op_{name}", body)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name", sorted(CASES))
+# constant and iota take no float operands: their float32 run would repeat the float64 one
+@pytest.mark.parametrize("name, dtype", [(n, d) for n in sorted(CASES)
+                                         for d in (np.float64, np.float32)
+                                         if d == np.float64 or n not in ("constant", "iota")])
 def test_op_matches_numpy(name, dtype):
     for arrays, attrs in CASES[name]:
         arrays = [a.astype(dtype) if a.dtype == np.float64 else a for a in map(np.asarray, arrays)]
-        if dtype == np.float32 and name in ("constant", "iota"):
-            continue
         fn = one_op_function(name, arrays, attrs)
         with np.errstate(all="ignore"):
             ref = numpy_backend.compile_function(fn)(*arrays)

@@ -24,8 +24,12 @@ def test_flatten_paths_and_round_trip():
     tree = random_tree(0)
     paths, leaves = flatten(tree)
     assert paths == ["layers/0/a", "layers/0/b", "layers/1/a", "layers/1/b", "w"]
-    back = unflatten(tree, leaves)
-    assert list(back) == list(tree) and back["layers"][1]["b"] is tree["layers"][1]["b"]
+    new = [x + 1 for x in leaves]
+    back = unflatten(tree, new)
+    assert list(back) == list(tree) and back["layers"][1]["b"] is new[3]
+    assert flatten(back)[0] == paths
+    for x, y in zip(flatten(back)[1], leaves, strict=True):
+        np.testing.assert_array_equal(x, y + 1)
 
 
 def test_adamw_is_bit_identical_to_the_reference(gptconfig):
