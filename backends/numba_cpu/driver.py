@@ -16,13 +16,12 @@ source lines, as in the NumPy backend.
 from __future__ import annotations
 
 
-from ...ir import registry
 from ...ir.names import identifier
 from ...ir.rewrite import used_values, users
 from ...ir.types import DTYPES
 from ..numpy.codegen import PythonGen, py_attr
 from . import kernels as kgen
-from .fusion import loop_kind, partition
+from .fusion import loop_kind, numba_rule, partition
 from .memory import Arena, plan
 
 PAR_MIN = 1 << 16       # elements below which starting threads costs more than it saves
@@ -31,7 +30,7 @@ VIEW_KINDS = ("broadcast", "unit_reshape")
 
 
 def rule_of(op):
-    rule = registry.get(op.name).lower["numba"]
+    rule = numba_rule(op)
     return rule["driver"] if isinstance(rule, dict) else rule
 
 

@@ -32,6 +32,11 @@ from ...ir.rewrite import used_values
 MAX_GROUP_OPS = 96   # compile time grows faster than linearly with kernel size
 
 
+def numba_rule(op):
+    """The op's registry lowering for this backend (`lower["numba"]`)."""
+    return registry.get(op.name).lower["numba"]
+
+
 def loop_kind(op) -> str | None:
     """How a loop kernel computes `op`, or None when the driver runs it."""
     opdef = registry.get(op.name)

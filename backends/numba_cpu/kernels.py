@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...ir import registry
 from ...ir.types import DTYPES
 from ..numpy.codegen import py_attr
 from . import cache
-from .fusion import loop_kind, operand_links, scalar_constant
+from .fusion import loop_kind, numba_rule, operand_links, scalar_constant
 
 WIDE = {"f32": "f64", "f16": "f64"}   # sums of narrow floats accumulate in float64
 
@@ -148,7 +147,7 @@ class _Gen:
             return f"{ctor(op.result.dtype)}({'0' if a is None else f'i{a}'})"
         args = [self.operand(op, i, loop) for i in range(len(op.operands))]
         attrs = {k: ctor(v) if k == "dtype" else py_attr(k, v) for k, v in op.attrs.items()}
-        text = registry.get(op.name).lower["numba"].format(*args, **attrs)
+        text = numba_rule(op).format(*args, **attrs)
         return text if op.result.type.is_float else f"{ctor(op.result.dtype)}({text})"
 
     def update_slice(self, op, loop) -> str:
@@ -179,12 +178,16 @@ class _Gen:
             depth += 1
         lines.append("    " * depth + stmt)
 
+    def init(self, op) -> str:
+        """The identity a reduction's accumulator starts from, as source text."""
+        return identity(numba_rule(op)["init"], self.acc_dtype(op))
+
     def acc_dtype(self, op):
         dt = op.result.dtype
         return WIDE.get(dt, dt) if op.name in ("sum", "prod") else dt
 
     def update(self, op, acc, x) -> str:
-        rule = registry.get(op.name).lower["numba"]
+        rule = numba_rule(op)
         if op.operands[0].dtype != self.acc_dtype(op):
             x = f"{ctor(self.acc_dtype(op))}({x})"
         return rule["update"].format(acc=acc, x=x)
@@ -267,7 +270,7 @@ class _Gen:
         rows = [op for op in ops if self.row_reduction(op)]
         for op in rows:
             out.append(f"        a_{self.local[op.result]} = "
-                       f"{identity(registry.get(op.name).lower['numba']['init'], self.acc_dtype(op))}")
+                       f"{self.init(op)}")
         depth = 2
         for a in range(k, n):
             out.append("    " * depth + f"for i{a} in range(n{a}):")
@@ -304,9 +307,8 @@ class _Gen:
         parts = [f"p{i}" for i in range(len(self.accums))]
         alloc = ["def partials(nch, " + ", ".join(args) + "):"]
         for i, op in enumerate(self.accums):
-            init = identity(registry.get(op.name).lower["numba"]["init"], self.acc_dtype(op))
             alloc.append(f"    p{i} = np.full((nch,) + {self.out_name[op.result]}.shape, "
-                         f"{init}, {ctor(self.acc_dtype(op))})")
+                         f"{self.init(op)}, {ctor(self.acc_dtype(op))})")
         alloc.append(f"    return ({''.join(p + ', ' for p in parts)})")
         combine = ["def combine(" + ", ".join(args + parts) + "):"]
         for i, op in enumerate(self.accums):
