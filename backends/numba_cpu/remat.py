@@ -32,12 +32,13 @@ def _cheap(op) -> bool:
 
 
 def rematerialise(block, split: int, depth: int = 3) -> None:
+    fwd = block.ops[:split]     # copies go into the backward sweep: the forward stays as is
+    made_in_fwd = {r for op in fwd for r in op.results}
     changed = True
     while changed:
         changed = False
-        fwd, bwd = block.ops[:split], block.ops[split:]
+        bwd = block.ops[split:]
         read = users(bwd)
-        made_in_fwd = {r for op in fwd for r in op.results}
 
         def recipe(v, budget):
             """The forward ops to copy so that `v` can be recomputed from kept values."""
