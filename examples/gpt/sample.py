@@ -22,7 +22,7 @@ import model  # noqa: E402
 from data import DataError, Vocab  # noqa: E402
 
 
-def generate(params, vocab, shapes, prompt_ids, length, temperature, top_k, rng):
+def generate(params, shapes, prompt_ids, length, temperature, top_k, rng):
     ids = list(prompt_ids)
     for _ in range(length):
         ctx = np.array(ids[-shapes["T"]:], np.int64)[None, :]
@@ -55,7 +55,7 @@ def main(argv=None):
         prompt = vocab.encode(args.prompt) if args.prompt else np.zeros(1, np.int64)
     except DataError as e:
         ap.error(f"--prompt: {e}")
-    ids = generate(params, vocab, shapes, prompt, args.length, args.temperature, args.top_k,
+    ids = generate(params, shapes, prompt, args.length, args.temperature, args.top_k,
                    np.random.default_rng(args.seed))
     print(vocab.decode(ids))
     return 0
