@@ -59,8 +59,9 @@ def adamw(params, grads, m, v, coef):
     return new_p, new_m, new_v
 
 
-def worker(cfg_name, backend):
-    """Time one adcompiler backend in this process; print one JSON line."""
+def worker(cfg_name, backend, first_step_only=False):
+    """Time one adcompiler backend in this process; print one JSON line (with
+    `first_step_only`, as soon as the first step is done: the warm-start run)."""
     import gptconfig as G
     t_start = time.perf_counter()
     import adcompiler
@@ -109,6 +110,9 @@ def worker(cfg_name, backend):
 
     step(first)
     res["first_step_s"] = time.perf_counter() - t_start     # import to first update done
+    if first_step_only:
+        print(json.dumps(res, default=float))
+        return
     res["loss0"] = float(loss0)
     warmup, reps = G.REPS[c.name]
     res["step"] = G.time_fn(step, warmup, reps)
@@ -145,7 +149,7 @@ def collect(cfg, env, threads):
     with tempfile.TemporaryDirectory() as cache:
         e = dict(env, ADCOMPILER_CACHE_DIR=cache)
         rows["adcompiler-numba"] = run(me + ["--worker", cfg, "numba"], e, ROOT)
-        warm = run(me + ["--worker", cfg, "numba"], e, ROOT)
+        warm = run(me + ["--worker", cfg, "numba", "--first-step-only"], e, ROOT)
         rows["adcompiler-numba"]["warm_start_s"] = warm.get("first_step_s")
     rows["adcompiler-numpy"] = run(me + ["--worker", cfg, "numpy"], env, ROOT)
     ref = {"numpy-manual": ("numpy", "bench_numpy.py", ["--threads", str(threads)]),
@@ -193,11 +197,13 @@ def main():
     ap.add_argument("--cpus", default=None, help="pin every process to these CPUs, e.g. 0,1")
     ap.add_argument("--threads", type=int, default=2, help="threads of every library")
     ap.add_argument("--worker", nargs=2, metavar=("CONFIG", "BACKEND"))
+    ap.add_argument("--first-step-only", action="store_true",
+                    help="with --worker: stop after the first step (warm-start run)")
     ap.add_argument("--json", default=None, help="also write all results here")
     a = ap.parse_args()
     sys.path.insert(0, str(BENCH))
     if a.worker:
-        worker(*a.worker)
+        worker(*a.worker, first_step_only=a.first_step_only)
         return
     want = thread_env(a.threads)
     if any(k in os.environ for k in DROP) or any(os.environ.get(k) != v
