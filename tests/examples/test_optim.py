@@ -32,20 +32,27 @@ def test_flatten_paths_and_round_trip():
         np.testing.assert_array_equal(x, y + 1)
 
 
+def adamw_reference(gptconfig, params, steps, **kw):
+    """Per step t = 1..steps: (t, gradients random_tree(t), reference parameters, m, v) after
+    gptconfig's torch.optim.AdamW-equivalent update (`kw`: its lr/wd; lr may be a function
+    of t) on copies of `params`."""
+    ref = [x.copy() for x in flatten(params)[1]]
+    m, v = [np.zeros_like(x) for x in ref], [np.zeros_like(x) for x in ref]
+    for t in range(1, steps + 1):
+        grads = random_tree(t)
+        step_kw = {k: (f(t) if callable(f) else f) for k, f in kw.items()}
+        for p, g, mi, vi in zip(ref, flatten(grads)[1], m, v, strict=True):
+            gptconfig.adamw_update_np(p, g, mi, vi, t, **step_kw)
+        yield t, grads, ref, m, v
+
+
 def test_adamw_is_bit_identical_to_the_reference(gptconfig):
-    params, state = random_tree(0), None
+    params = random_tree(0)
     opt = AdamW(lr=1e-2, weight_decay=0.1, backend="numpy")
     state = opt.init(params)
-    _, ref = flatten(params)
-    ref = [x.copy() for x in ref]
-    m = [np.zeros_like(x) for x in ref]
-    v = [np.zeros_like(x) for x in ref]
-    for t in range(1, 5):
-        grads = random_tree(t)
-        lr = 1e-2 / t
-        params, state, _ = opt.update(params, grads, state, lr=lr)
-        for p, g, mi, vi in zip(ref, flatten(grads)[1], m, v, strict=True):
-            gptconfig.adamw_update_np(p, g, mi, vi, t, lr=lr, wd=0.1)
+    for t, grads, ref, m, v in adamw_reference(gptconfig, params, 4, lr=lambda t: 1e-2 / t,
+                                               wd=0.1):
+        params, state, _ = opt.update(params, grads, state, lr=1e-2 / t)
         for a, b in zip(flatten(params)[1], ref, strict=True):
             assert np.array_equal(a, b)
         for a, b in zip(flatten(state["m"])[1] + flatten(state["v"])[1], m + v, strict=True):
@@ -57,13 +64,8 @@ def test_adamw_matches_the_reference_on_every_backend(gptconfig, backend):
     params = random_tree(0)
     opt = AdamW(backend=backend)
     state = opt.init(params)
-    ref = [x.copy() for x in flatten(params)[1]]
-    m, v = [np.zeros_like(x) for x in ref], [np.zeros_like(x) for x in ref]
-    for t in range(1, 4):
-        grads = random_tree(t)
+    for _, grads, ref, _, _ in adamw_reference(gptconfig, params, 3):
         params, state, _ = opt.update(params, grads, state)
-        for p, g, mi, vi in zip(ref, flatten(grads)[1], m, v, strict=True):
-            gptconfig.adamw_update_np(p, g, mi, vi, t)
     for a, b in zip(flatten(params)[1], ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
