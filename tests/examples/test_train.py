@@ -75,16 +75,22 @@ class InterruptAt(adcompiler.optim.GradAccumulator):
         return super().mean()
 
 
+def interrupt_then_resume(args, out, monkeypatch, at, saved_step):
+    """Run with a Ctrl-C at the `at`-th step (exit 130, a checkpoint of `saved_step`), then
+    resume to the end."""
+    monkeypatch.setattr(train, "GradAccumulator", InterruptAt)
+    InterruptAt.n = at
+    assert run(args, out) == 130
+    assert checkpoint.load_meta(out)["step"] == saved_step
+    monkeypatch.undo()
+    assert train.main(["--out", str(out), "--resume", "--backend", "numpy"]) == 0
+
+
 @pytest.mark.parametrize("extra", [[], ["--grad-accum", "2", "--optimizer", "sgd"]])
 def test_resume_after_ctrl_c_is_bit_for_bit(text_file, tmp_path, monkeypatch, extra):
     args = ["--data", text_file, "--steps", "8", "--eval-every", "4", "--lr", "1e-2"] + extra
     assert run(args, tmp_path / "straight") == 0
-    monkeypatch.setattr(train, "GradAccumulator", InterruptAt)
-    InterruptAt.n = 6
-    assert run(args, tmp_path / "cut") == 130
-    assert checkpoint.load_meta(tmp_path / "cut")["step"] == 5
-    monkeypatch.undo()
-    assert train.main(["--out", str(tmp_path / "cut"), "--resume", "--backend", "numpy"]) == 0
+    interrupt_then_resume(args, tmp_path / "cut", monkeypatch, at=6, saved_step=5)
     assert losses(tmp_path / "cut") == losses(tmp_path / "straight")
     with np.load(tmp_path / "cut" / "ckpt.npz") as a, \
             np.load(tmp_path / "straight" / "ckpt.npz") as b:
@@ -93,12 +99,8 @@ def test_resume_after_ctrl_c_is_bit_for_bit(text_file, tmp_path, monkeypatch, ex
 
 
 def test_ctrl_c_before_the_first_step_saves_step_0(text_file, tmp_path, monkeypatch):
-    monkeypatch.setattr(train, "GradAccumulator", InterruptAt)
-    InterruptAt.n = 1
-    assert run(["--data", text_file, "--steps", "4"], tmp_path / "run") == 130
-    assert checkpoint.load_meta(tmp_path / "run")["step"] == 0
-    monkeypatch.undo()
-    assert train.main(["--out", str(tmp_path / "run"), "--resume", "--backend", "numpy"]) == 0
+    interrupt_then_resume(["--data", text_file, "--steps", "4"], tmp_path / "run", monkeypatch,
+                          at=1, saved_step=0)
     assert len(losses(tmp_path / "run")[0]) == 4
 
 
