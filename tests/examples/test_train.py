@@ -153,6 +153,11 @@ def test_sample_generates_text_from_a_checkpoint(text_file, tmp_path, capsys):
     text = capsys.readouterr().out.rstrip("\n")
     assert text.startswith("the quick") and len(text) == len("the quick") + 40
     assert set(text) <= set(TEXT)
+    # trained, it writes the text's own letter pairs (an untrained model over its ~28 letters
+    # would hit the text's ~40 pairs about 5 % of the time)
+    pairs = {TEXT[i:i + 2] for i in range(len(TEXT) - 1)}
+    made = [text[i:i + 2] for i in range(len("the quick") - 1, len(text) - 1)]
+    assert sum(p in pairs for p in made) >= 0.8 * len(made)
 
 
 def test_command_line_reports_a_missing_file(tmp_path):
