@@ -63,10 +63,10 @@ def _extremum_vjp(b, op, cts, needs):
 
 REDUCE = dict(attrs=("axes", "keepdims"), arity=1, kind="reduce")
 declare("sum", _rule(_sum_dtype), vjp=_sum_vjp, lower={"numpy": "np.sum({0}, axis={axes}, keepdims={keepdims})",
-                                                    "numba": {"init": "0", "update": "{acc} + {x}"}},
+                                                    "numba": {"init": "0", "update": "{acc} + {x}", "wide": True}},
         **REDUCE)
 declare("prod", _rule(_sum_dtype), vjp=_prod_vjp, lower={"numpy": "np.prod({0}, axis={axes}, keepdims={keepdims})",
-                                                      "numba": {"init": "1", "update": "{acc} * {x}"}},
+                                                      "numba": {"init": "1", "update": "{acc} * {x}", "wide": True}},
         **REDUCE)
 declare("max", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
         lower={"numpy": "np.max({0}, axis={axes}, keepdims={keepdims})",

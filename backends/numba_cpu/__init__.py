@@ -9,8 +9,10 @@ Stages, one module each: `fusion` (ops -> loop groups and driver steps), `kernel
 kernel source), `cache` (kernel files under `ADCOMPILER_CACHE_DIR`, Numba's disk cache),
 `memory` (liveness -> reused buffers), `driver` (driver source), `program` (the protocol),
 `runtime` and `mathlib` (helpers the generated code calls), `options` (fastmath, threads).
-Ops are lowered from their registry entry's `lower["numba"]`; `STRUCTURED` ops (control flow,
-calls) are the driver's own.
+Ops are lowered from their registry entry's `lower["numba"]`: a scalar expression (elementwise),
+`{"driver": ...}` (run by the driver; `"loop"` names how a kernel can take it instead), or for
+a reduction `{"init", "update"}` plus `"wide": True` when narrow floats must accumulate in
+float64 (sum, prod); `STRUCTURED` ops (control flow, calls) are the driver's own.
 """
 from .driver import STRUCTURED
 from .options import OPTIONS

@@ -24,7 +24,8 @@ from ..numpy.codegen import py_attr
 from . import cache
 from .fusion import loop_kind, numba_rule, operand_links, scalar_constant
 
-WIDE = {"f32": "f64", "f16": "f64"}   # sums of narrow floats accumulate in float64
+WIDE = {"f32": "f64", "f16": "f64"}   # reductions declared "wide" (sum, prod) of narrow floats
+                                      # accumulate in float64
 
 
 @dataclass
@@ -184,7 +185,7 @@ class _Gen:
 
     def acc_dtype(self, op):
         dt = op.result.dtype
-        return WIDE.get(dt, dt) if op.name in ("sum", "prod") else dt
+        return WIDE.get(dt, dt) if numba_rule(op).get("wide") else dt
 
     def update(self, op, acc, x) -> str:
         rule = numba_rule(op)
