@@ -2,6 +2,8 @@
 broadcast). 1-D `dot`/`matmul` operands, `outer` and `einsum` are built by the frontend from
 `matmul`, `reshape`, `transpose`, `mul` and `sum`. The Numba driver calls BLAS through
 `rt.matmul`, which folds batch axes and transposed views into the BLAS call."""
+import math
+
 from ..ad.emit import sum_to, swap_last
 from ..ir.types import TensorType, broadcast_shapes
 from .family import check, declare, same_dtype
@@ -42,9 +44,7 @@ def _numpy_matmul(op, a):
     NumPy's stacked matmul would run one small product per leading index, far slower."""
     x, w = op.operands
     if x.type.rank > 2 and w.type.rank == 2:
-        rows = 1
-        for n in x.type.shape[:-1]:
-            rows *= n
+        rows = math.prod(x.type.shape[:-1])
         return (f"np.reshape(np.reshape({a[0]}, ({rows}, {x.type.shape[-1]})) @ {a[1]}, "
                 f"{op.result.type.shape})")
     return f"{a[0]} @ {a[1]}"

@@ -1,7 +1,8 @@
 """Reductions over a static set of axes. `mean`, `var`, `std`, softmax and logsumexp are
 compositions built by the frontend, not primitives. `lower["numba"]` of a loop reduction is
 its identity (`init`: a number, or `lowest`/`highest` of the dtype) and its update of the
-accumulator `{acc}` by an element `{x}` (NaN-propagating, as NumPy's)."""
+accumulator `{acc}` by an element `{x}` (NaN-propagating, as NumPy's); `"wide": True` makes
+float32/float16 inputs accumulate in float64 (sum, prod)."""
 from ..ad.emit import expand_reduced
 from ..ir.types import TensorType
 from .family import check, declare, norm_axis
