@@ -11,6 +11,11 @@
   threads (`runtime.launch`).
 - `profile` (default off; env `ADCOMPILER_PROFILE=1`): drivers time every step into
   `runtime.PROFILE`; `runtime.report()` prints where a program spends its time.
+- `blas` (default `mkl`; env `ADCOMPILER_BLAS=openblas`): which BLAS runs matrix products,
+  read when the runtime is imported: Intel MKL where its package is installed (`mkl.py`),
+  else SciPy's OpenBLAS.
+
+`THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU).
 """
 import os
 
@@ -24,7 +29,9 @@ OPTIONS = {
     "reassociate": _flag("ADCOMPILER_REASSOCIATE", "1"),
     "parallel": _flag("ADCOMPILER_PARALLEL", "1"),
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
+    "blas": os.environ.get("ADCOMPILER_BLAS", "mkl"),
 }
+THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1), 1)
 
 
 def njit_flags() -> str:

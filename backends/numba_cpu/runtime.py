@@ -1,17 +1,18 @@
 """Run-time helpers the generated drivers call (`rt.` in the driver source).
 
-- `matmul(a, b, out)`: NumPy matmul semantics into `out`, every float product as
-  single-threaded GEMMs (`_gemm_batch`: SciPy's OpenBLAS through Numba's own BLAS entry point,
-  so the kernel stays disk-cacheable) shared out over this module's threads: whole matrices of
-  a batch (attention) or row/column blocks of one big product. Each matrix is read in place
+- `matmul(a, b, out)`: NumPy matmul semantics into `out`. Each matrix is read in place
   through its strides: heads sliced out of the fused q/k/v array and transposed views are not
   copied, and a stack of matrices times one matrix is one product over the flattened rows.
+  Every float product goes to Intel MKL where it is installed (`mkl.py`: one call, threaded by
+  MKL), else to single-threaded GEMMs of SciPy's OpenBLAS (`_gemm_batch`, through Numba's own
+  BLAS entry point, so the kernel stays disk-cacheable) shared out over this module's threads:
+  whole matrices of a batch (attention) or row/column blocks of one big product.
   Why not NumPy's matmul: its OpenBLAS threads spin after each call and took the cores from
   the kernels that followed (a (16,8,128,128) @ (16,8,128,32) product right after a big NumPy
   matmul ran in 2.1 ms instead of 1.0, and the medium GPT step went from 557 to 450 ms with
-  this change); big products run at the same ~280 GFLOP/s on 2 cores either way. Attention's
-  (16,8,128,32) @ (16,8,32,128) on strided q/k views: 1.0 ms, against 3.4-5.5 ms when each
-  product first copied its operands contiguous.
+  the OpenBLAS path); big products run at the same ~280 GFLOP/s on 2 cores either way.
+  Attention's (16,8,128,32) @ (16,8,32,128) on strided q/k views: 1.0 ms, against 3.4-5.5 ms
+  when each product first copied its operands contiguous.
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
 - `tick(label, t0)`: with the option `profile` on, drivers time each step into `PROFILE`
   (label -> [seconds, calls]); `report()` prints the steps by total time.
@@ -35,12 +36,14 @@ from numba import njit
 from numba.extending import overload
 from numba.np.linalg import _BLAS
 
+from . import mkl, options
+
 NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a product: ~1 us
                             # of call overhead against ~18 here, which products this small
                             # feel more than the spinning of NumPy's BLAS threads (the tiny
                             # GPT's gradient: 7.5 ms -> 5.9 ms)
 CHUNKS = 8
-THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1), 1)
+THREADS = options.THREADS
 
 
 def _single_threaded_scipy_blas():
@@ -162,12 +165,15 @@ def matmul(a, b, out):
         np.matmul(a, b, out=out)
         return
     o4 = _batch4(out, lead)
-    if not _SCIPY_BLAS_SINGLE or out.dtype not in _BLAS_KIND \
+    if not (mkl.LIB is not None or _SCIPY_BLAS_SINGLE) or out.dtype not in _BLAS_KIND \
             or not a.dtype == b.dtype == out.dtype or 0 in out.shape + a.shape[-1:] \
             or o4 is None or o4.strides[-1] != out.itemsize:
         np.matmul(a, b, out=out)
         return
     (a4, fa), (b4, fb) = _blas_operand(a, lead), _blas_operand(b, lead)
+    if mkl.LIB is not None:
+        mkl.gemm(a4, fa, b4, fb, o4)
+        return
     args = (_BLAS_KIND[out.dtype], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
     blocks = iter(_tasks(o4.shape[0] * o4.shape[1], a4.shape[2], b4.shape[3]))
 

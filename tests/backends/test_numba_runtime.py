@@ -4,7 +4,7 @@ copy or hand to NumPy."""
 import numpy as np
 import pytest
 
-from adcompiler.backends.numba_cpu import runtime as rt
+from adcompiler.backends.numba_cpu import mkl, runtime as rt
 
 RNG = np.random.default_rng(0)
 
@@ -43,12 +43,19 @@ def _cases(dtype):
         RNG.standard_normal((5, 4, 1, 3)).astype(dtype)
 
 
-@pytest.fixture(params=[2, 1], ids=["2 threads", "1 thread"])
+@pytest.fixture(params=[("mkl", 2), ("openblas", 2), ("openblas", 1)],
+                ids=["MKL", "OpenBLAS on 2 threads", "OpenBLAS on 1 thread"])
 def through_gemm(request, monkeypatch):
-    """These products are small: make rt.matmul take its own GEMM path for them, shared out
-    over 2 threads (batches, or row/column blocks) and on one."""
+    """These products are small: make rt.matmul take its own GEMM path for them: MKL's
+    (single and grouped batch calls), and SciPy's OpenBLAS shared out over 2 threads (batches,
+    or row/column blocks) and on one."""
+    blas, threads = request.param
+    if blas == "mkl" and mkl.LIB is None:
+        pytest.skip("needs Intel MKL (the mkl package, installed on x86-64 only)")
+    if blas == "openblas":
+        monkeypatch.setattr(mkl, "LIB", None)
     monkeypatch.setattr(rt, "NUMPY_BELOW", 0)
-    monkeypatch.setattr(rt, "THREADS", request.param)
+    monkeypatch.setattr(rt, "THREADS", threads)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -68,3 +75,16 @@ def test_matmul_into_a_strided_output(through_gemm):
     out = np.zeros((6, 4, 8, 6))[..., ::2]
     rt.matmul(a, b, out)
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_mkl_is_used_where_installed():
+    """The skip above must not hide a loader that fails: with the mkl package installed (and
+    not turned off), products go to MKL."""
+    import importlib.metadata
+    try:
+        importlib.metadata.distribution("mkl")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the mkl package is not installed (it is a dependency on x86-64 Linux only)")
+    if mkl.OPTIONS["blas"] != "mkl":
+        pytest.skip("ADCOMPILER_BLAS turns MKL off")
+    assert mkl.LIB is not None
