@@ -36,7 +36,7 @@ class _Verifier:
         self.fn = fn
 
     def block(self, block, scope: set, terminator: str, yield_types):
-        scope = scope | {id(a) for a in block.args}
+        scope = scope | {id(a) for a in block.args}    # a copy: the block's own values stay in it
         if not block.ops or block.ops[-1].name != terminator:
             # name the op (or function) the block belongs to: that is where the user looks
             owner = block.parent
@@ -51,7 +51,7 @@ class _Verifier:
             if op.name in TERMINATORS and op is not block.ops[-1]:
                 _fail(op, "terminator in the middle of a block")
             self.op(op, scope)
-            scope = scope | {id(r) for r in op.results}
+            scope.update(id(r) for r in op.results)
         if yield_types is not None and _types(block.ops[-1].operands) != yield_types:
             _fail(block.ops[-1], f"yields {_types(block.ops[-1].operands)}, expected {yield_types}")
 

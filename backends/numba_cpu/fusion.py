@@ -164,7 +164,7 @@ def _result_map(op, kind, itmap):
     return itmap
 
 
-def _try_join(group, op, kind, owner, may_insert=True):
+def _try_join(group, op, kind, owner, position, may_insert=True):
     """Add `op` to `group` (returns True) if its loops fit the group's; other open groups whose
     values it reads are merged in when they embed into the domain. Without `may_insert` the op
     must fit the group's existing loops (a sibling that only shares an input must not turn the
@@ -201,11 +201,11 @@ def _try_join(group, op, kind, owner, may_insert=True):
     group.maps[op.result] = _result_map(op, kind, itmap)
     group.ops.append(op)
     for other in others:
-        _merge(group, other, op, links, itmap)
+        _merge(group, other, op, links, itmap, position)
     return True
 
 
-def _merge(group, other, op, links, itmap):
+def _merge(group, other, op, links, itmap, position):
     """Embed `other` (an open group whose values `op` reads) into `group`: each of its axes
     must line up with one of `group`'s; a group with reductions only merges into the same
     domain with a compatible split. Otherwise `other` is closed."""
@@ -240,14 +240,9 @@ def _merge(group, other, op, links, itmap):
         group.maps[v] = tuple(None if a is None else emb[a] for a in m)
     for o, m in other.itmaps.items():
         group.itmaps[o] = tuple(None if a is None else emb[a] for a in m)
-    group.ops = sorted(group.ops + other.ops, key=_position(op.parent))
+    group.ops = sorted(group.ops + other.ops, key=position)
     other.ops = []
     other.open = False
-
-
-def _position(block):
-    index = {id(o): i for i, o in enumerate(block.ops)}
-    return lambda o: index[id(o)]
 
 
 def partition(block):
@@ -256,6 +251,11 @@ def partition(block):
     readers: dict = {}      # Value -> groups that read it from outside
     last: dict = {}         # id(Group) -> index of its last op
     groups: list[Group] = []
+    index_of = {id(o): i for i, o in enumerate(block.ops)}
+
+    def position(o):
+        return index_of[id(o)]
+
     for index, op in enumerate(block.ops):
         kind = loop_kind(op)
         joined = None
@@ -268,13 +268,13 @@ def partition(block):
             order = sorted(producers, key=lambda g: -len(g.domain)) + \
                 sorted(siblings - producers, key=lambda g: -groups.index(g))
             for g in order:
-                if _try_join(g, op, kind, owner, may_insert=g in producers):
+                if _try_join(g, op, kind, owner, position, may_insert=g in producers):
                     joined = g
                     break
             if joined is None:
                 joined = Group(domain=[])
                 groups.append(joined)
-                _try_join(joined, op, kind, {})
+                _try_join(joined, op, kind, {}, position)
         for x in used_values(op):
             g = owner.get(x)
             if g is not None and g is not joined:
