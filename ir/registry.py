@@ -13,7 +13,8 @@ An OpDef holds:
 - `lower`: a dict backend-name -> lowering (a format string over operands `{0}` and
   attributes `{axis}`, or an emitter function);
 - `pure`: no side effects, so DCE may drop it and CSE may merge it;
-- `sympy`: for elementwise ops declared from a SymPy expression, (params, expression).
+- `sympy`: for elementwise ops declared from a SymPy expression, its text in the operands
+  `x` (and `y`), e.g. "tanh(x)" (`ad.sympy_ir.expression` parses it).
 """
 from __future__ import annotations
 

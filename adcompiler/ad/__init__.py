@@ -2,6 +2,8 @@
 
     primal --inline--> reverse (fwd, bwd) --simplify, fold, cse, dce--> prune residuals
 
+(or the adjoint an earlier process derived from the same primal, read back from disk: `cache`)
+
 Result: an `Adjoint` with `fwd` (primal params -> primal results + residuals) and `bwd`
 (residuals + one cotangent per seeded result -> one gradient per differentiated param). The
 residuals left are exactly those the optimised backward sweep reads.
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from ..ir.core import Function
 from ..ir.passes import maybe_print, run_passes
 from ..ir.rewrite import clone_block
+from . import cache
 from .reverse import reverse
 
 CLEANUP = ("fold", "simplify", "cse", "dce")
@@ -36,10 +39,21 @@ def _drop_params(fn: Function, keep) -> None:
 
 
 def differentiate(primal: Function, wrt, seeded=None) -> Adjoint:
+    seeded = tuple(range(len(primal.results)) if seeded is None else seeded)
+    known = cache.load(primal, wrt, seeded)
+    if known is not None:
+        maybe_print("ad", known.fwd)
+        maybe_print("ad", known.bwd)
+        return known
+    adj = _derive(primal, wrt, seeded)
+    cache.store(primal, wrt, seeded, adj)
+    return adj
+
+
+def _derive(primal: Function, wrt, seeded) -> Adjoint:
     fn = Function(primal.name, clone_block(primal.body, {}), loc=primal.loc, module=primal.module)
     fn = run_passes(fn, ["inline"])
     n_results = len(fn.results)
-    seeded = tuple(range(n_results) if seeded is None else seeded)
     fwd, bwd = reverse(fn, wrt, seeded)
     bwd = run_passes(bwd, CLEANUP)
     n_res = len(bwd.args) - len(seeded)

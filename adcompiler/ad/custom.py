@@ -13,7 +13,6 @@ import functools
 import types
 
 import numpy as np
-import sympy as sp
 
 from ..frontend.pytree import flatten
 from ..ir.builder import Builder
@@ -105,8 +104,9 @@ class elementwise:
 
     @functools.cached_property
     def expr(self):
+        import sympy as sp
         x = sp.Symbol("x")
-        shim = types.SimpleNamespace(**_SYMPY_FUNCTIONS, pi=sp.pi, e=sp.E)
+        shim = types.SimpleNamespace(**_sympy_functions(), pi=sp.pi, e=sp.E)
         g = dict(self.fun.__globals__)
         g.update({k: shim for k, v in g.items() if v is np})
         body = types.FunctionType(self.fun.__code__, g, self.fun.__name__,
@@ -115,6 +115,7 @@ class elementwise:
 
     @functools.cached_property
     def _numpy(self):
+        import sympy as sp
         params, e = self.expr
         return sp.lambdify(params, e, "numpy")
 
@@ -160,10 +161,12 @@ class elementwise:
         return ctx.wrap(call.results[0])
 
 
-# NumPy names a scalar body may use, as SymPy functions
-_SYMPY_FUNCTIONS = {
-    "exp": sp.exp, "log": sp.log, "log1p": lambda x: sp.log(1 + x),
-    "expm1": lambda x: sp.exp(x) - 1, "sqrt": sp.sqrt, "tanh": sp.tanh, "sin": sp.sin,
-    "cos": sp.cos, "tan": sp.tan, "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
-    "sinh": sp.sinh, "cosh": sp.cosh, "abs": sp.Abs, "sign": sp.sign, "maximum": sp.Max,
-    "minimum": sp.Min}
+def _sympy_functions():
+    """The NumPy names a scalar body may use, as SymPy functions."""
+    import sympy as sp
+    return {
+        "exp": sp.exp, "log": sp.log, "log1p": lambda x: sp.log(1 + x),
+        "expm1": lambda x: sp.exp(x) - 1, "sqrt": sp.sqrt, "tanh": sp.tanh, "sin": sp.sin,
+        "cos": sp.cos, "tan": sp.tan, "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
+        "sinh": sp.sinh, "cosh": sp.cosh, "abs": sp.Abs, "sign": sp.sign, "maximum": sp.Max,
+        "minimum": sp.Min}

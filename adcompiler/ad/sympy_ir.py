@@ -6,6 +6,9 @@
   `env` maps SymPy (sub)expressions to Values already computed (the op's operands, and its
   result so `d tanh(x) = 1 - tanh(x)**2` reuses the forward `tanh`).
 - `elementwise_vjp`: the VJP rule of every op declared from a SymPy expression.
+- `expression(name)`: (params, expression) of such an op, parsed from its declared text.
+SymPy is imported when a derivative is first needed, not with adcompiler (it takes 0.3 s, a
+good part of a warm start whose adjoint comes from the disk cache).
 Function names map to ops through the registry's own SymPy declarations (`tanh(x)` -> `tanh`),
 so there is no second table of ops here.
 """
@@ -13,19 +16,27 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import sympy as sp
-
 from ..ir import registry
 from .emit import const, sum_to
 
 
 @lru_cache(maxsize=None)
+def expression(name):
+    """(params, SymPy expression) of the elementwise op `name`, from its declared text."""
+    import sympy as sp
+    opdef = registry.get(name)
+    params = sp.symbols("x y")[:opdef.arity]
+    return params, sp.sympify(opdef.sympy, locals={p.name: p for p in params})
+
+
+@lru_cache(maxsize=None)
 def _function_ops():
     """SymPy function class -> op name, read from the elementwise ops' declarations."""
+    import sympy as sp
     out = {}
     for name, opdef in registry.all_ops().items():
-        if opdef.sympy and len(opdef.sympy[0]) == 1:
-            (x,), expr = opdef.sympy
+        if opdef.sympy and opdef.arity == 1:
+            (x,), expr = expression(name)
             if isinstance(expr, sp.Function) and expr.args == (x,) or isinstance(expr, sp.Abs):
                 out[type(expr)] = name
     return out
@@ -34,6 +45,7 @@ def _function_ops():
 @lru_cache(maxsize=None)
 def derivatives(params, expr):
     """((replacements, derivative per param)) with common subexpressions pulled out."""
+    import sympy as sp
     real = {p: sp.Symbol(p.name, real=True) for p in params}
     e = expr.xreplace(real)
     # no sp.simplify: it rewrites 1 - tanh(x)**2 as cosh(x)**-2, losing the reuse of tanh(x)
@@ -59,6 +71,7 @@ class _Emitter:
         return const(self.b, float(value), self.dtype)
 
     def build(self, e):
+        import sympy as sp
         b = self.b
         if e.is_Number or e in (sp.pi, sp.E):
             return self.num(sp.N(e))
@@ -109,7 +122,7 @@ def elementwise_vjp(b, op, cts, needs):
     """VJP of an op declared by a SymPy expression: ct * d expr / d operand, summed back to
     each operand's shape."""
     (ct,) = cts
-    params, expr = registry.get(op.name).sympy
+    params, expr = expression(op.name)
     repl, ds = derivatives(params, expr)
     em = _Emitter(b, {**dict(zip(params, op.operands, strict=True)), expr: op.result},
                   ct.type.dtype)

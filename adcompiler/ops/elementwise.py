@@ -1,18 +1,17 @@
-"""Elementwise ops. Differentiable math is declared as a SymPy expression in the op's
-parameters; its VJP is derived by `sympy.diff` (see `adcompiler/ad/sympy_ir.py`).
+"""Elementwise ops. Differentiable math is declared as a SymPy expression, written as text in
+the op's parameters `x` (and `y`); its VJP is derived by `sympy.diff` (see
+`adcompiler/ad/sympy_ir.py`, which parses the text when an op is first differentiated, so
+importing adcompiler does not import SymPy).
 `lower["numba"]` is a scalar expression over the operands' scalars, evaluated inside a
 generated loop (`fexp`/`ftanh` are the Numba backend's vectorisable exp and tanh).
 Operands of a binary op share one dtype (the frontend inserts NumPy's promotions as explicit
 `astype`) and broadcast as in NumPy.
 """
-import sympy as sp
 
 from ..ad.emit import sum_to, zeros
 from ..ad.sympy_ir import elementwise_vjp
 from ..ir.types import TensorType
 from .family import broadcast_rule, check, declare
-
-x, y = sp.symbols("x y")
 
 FLOAT_UNARY = broadcast_rule(floats_only=True)
 SAME = broadcast_rule()
@@ -22,49 +21,48 @@ NUMERIC = broadcast_rule(numeric=True)
 
 
 def unary(name, expr, numpy, infer=FLOAT_UNARY, numba=None):
-    return declare(name, infer, arity=1, kind="elementwise", sympy=((x,), expr),
+    return declare(name, infer, arity=1, kind="elementwise", sympy=expr,
                    vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
 
 def binary(name, expr, numpy, infer=SAME, numba=None):
-    return declare(name, infer, arity=2, kind="elementwise", sympy=((x, y), expr),
+    return declare(name, infer, arity=2, kind="elementwise", sympy=expr,
                    vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
 
 def nondiff(name, arity, numpy, infer=SAME, expr=None, numba=None):
-    return declare(name, infer, arity=arity, kind="elementwise", nondiff=True,
-                   sympy=((x,), expr) if expr is not None else None,
+    return declare(name, infer, arity=arity, kind="elementwise", nondiff=True, sympy=expr,
                    lower={"numpy": numpy, "numba": numba or numpy})
 
 
-unary("neg", -x, "-{0}", infer=NUMERIC)
-unary("exp", sp.exp(x), "np.exp({0})", numba="fexp({0})")
-unary("log", sp.log(x), "np.log({0})")
-unary("log1p", sp.log(1 + x), "np.log1p({0})")
-unary("expm1", sp.exp(x) - 1, "np.expm1({0})")
-unary("sqrt", sp.sqrt(x), "np.sqrt({0})")
-unary("tanh", sp.tanh(x), "np.tanh({0})", numba="ftanh({0})")
-unary("sin", sp.sin(x), "np.sin({0})")
-unary("cos", sp.cos(x), "np.cos({0})")
-unary("tan", sp.tan(x), "np.tan({0})")
-unary("arcsin", sp.asin(x), "np.arcsin({0})")
-unary("arccos", sp.acos(x), "np.arccos({0})")
-unary("arctan", sp.atan(x), "np.arctan({0})")
-unary("sinh", sp.sinh(x), "np.sinh({0})")
-unary("cosh", sp.cosh(x), "np.cosh({0})")
-unary("abs", sp.Abs(x), "np.abs({0})", infer=SAME)
+unary("neg", "-x", "-{0}", infer=NUMERIC)
+unary("exp", "exp(x)", "np.exp({0})", numba="fexp({0})")
+unary("log", "log(x)", "np.log({0})")
+unary("log1p", "log(1 + x)", "np.log1p({0})")
+unary("expm1", "exp(x) - 1", "np.expm1({0})")
+unary("sqrt", "sqrt(x)", "np.sqrt({0})")
+unary("tanh", "tanh(x)", "np.tanh({0})", numba="ftanh({0})")
+unary("sin", "sin(x)", "np.sin({0})")
+unary("cos", "cos(x)", "np.cos({0})")
+unary("tan", "tan(x)", "np.tan({0})")
+unary("arcsin", "asin(x)", "np.arcsin({0})")
+unary("arccos", "acos(x)", "np.arccos({0})")
+unary("arctan", "atan(x)", "np.arctan({0})")
+unary("sinh", "sinh(x)", "np.sinh({0})")
+unary("cosh", "cosh(x)", "np.cosh({0})")
+unary("abs", "Abs(x)", "np.abs({0})", infer=SAME)
 
-binary("add", x + y, "{0} + {1}")
-binary("sub", x - y, "{0} - {1}", infer=NUMERIC)
-binary("mul", x * y, "{0} * {1}")
-binary("div", x / y, "{0} / {1}", infer=broadcast_rule(floats_only=True))
-binary("pow", x ** y, "{0} ** {1}", infer=NUMERIC)
-binary("maximum", sp.Max(x, y), "np.maximum({0}, {1})")
-binary("minimum", sp.Min(x, y), "np.minimum({0}, {1})")
+binary("add", "x + y", "{0} + {1}")
+binary("sub", "x - y", "{0} - {1}", infer=NUMERIC)
+binary("mul", "x*y", "{0} * {1}")
+binary("div", "x/y", "{0} / {1}", infer=broadcast_rule(floats_only=True))
+binary("pow", "x**y", "{0} ** {1}", infer=NUMERIC)
+binary("maximum", "Max(x, y)", "np.maximum({0}, {1})")
+binary("minimum", "Min(x, y)", "np.minimum({0}, {1})")
 
 # SymPy forms of sign and floor let derivatives that mention them (d|x| = sign x) lower to IR
-nondiff("sign", 1, "np.sign({0})", infer=NUMERIC, expr=sp.sign(x))
-nondiff("floor", 1, "np.floor({0})", infer=FLOAT_UNARY, expr=sp.floor(x))
+nondiff("sign", 1, "np.sign({0})", infer=NUMERIC, expr="sign(x)")
+nondiff("floor", 1, "np.floor({0})", infer=FLOAT_UNARY, expr="floor(x)")
 nondiff("floordiv", 2, "{0} // {1}", infer=NUMERIC)
 nondiff("lt", 2, "{0} < {1}", infer=BOOL_OUT)
 nondiff("le", 2, "{0} <= {1}", infer=BOOL_OUT)

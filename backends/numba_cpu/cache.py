@@ -23,6 +23,8 @@ from pathlib import Path
 
 from numba.core.errors import NumbaIRAssumptionWarning
 
+from ...cachedir import cache_dir as adcompiler_cache_dir
+
 # Numba's own pedantic SSA check flags the phi variables of the inlined exp/tanh helpers (a
 # "please report" warning, not an error: the kernels' results are checked against the NumPy
 # reference by the backend tests); users should not see it on every first compile.
@@ -32,11 +34,7 @@ _MODULES: dict = {}
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("ADCOMPILER_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "adcompiler")
-    path = Path(root) / "kernels"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return adcompiler_cache_dir("kernels")
 
 
 def _helpers_stamp() -> str:

@@ -1,0 +1,81 @@
+"""The adjoint disk cache (`adcompiler.ad.cache`): an adjoint read back equals the one derived
+(IR text and full source locations), other inputs get other entries, a damaged entry is
+derived again, and a process whose adjoint is cached never imports SymPy."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from adcompiler.ad import cache, differentiate
+from adcompiler.frontend import trace
+
+
+def model(w, x):
+    h = np.tanh(x @ w)
+    return np.mean(np.exp(h) * h)
+
+
+ARGS = (np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.linspace(0.0, 1.0, 8).reshape(2, 4))
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADCOMPILER_CACHE_DIR", str(tmp_path))
+    return tmp_path / "adjoints"
+
+
+def _locations(fn):
+    return [fn.loc] + [op.loc for op in fn.walk()]
+
+
+def test_read_back_equals_derived(cache_dir):
+    derived = differentiate(trace(model, *ARGS), (0,), (0,))
+    assert len(list(cache_dir.glob("*.json"))) == 1
+    read = cache.load(trace(model, *ARGS), (0,), (0,))
+    assert read is not None
+    for a, b in ((derived.fwd, read.fwd), (derived.bwd, read.bwd)):
+        assert str(a) == str(b)
+        assert _locations(a) == _locations(b)
+        assert os.path.isabs(b.loc[0]) and b.loc[0] == __file__
+    assert (read.n_results, read.n_residuals, read.seeded, read.wrt) == \
+        (derived.n_results, derived.n_residuals, derived.seeded, derived.wrt)
+
+
+def test_other_inputs_other_entries(cache_dir):
+    differentiate(trace(model, *ARGS), (0,), (0,))
+    differentiate(trace(model, *ARGS), (0, 1), (0,))
+    differentiate(trace(model, ARGS[0], ARGS[1][:1]), (0,), (0,))
+    assert len(list(cache_dir.glob("*.json"))) == 3
+    assert cache.load(trace(model, *ARGS), (1,), (0,)) is None
+
+
+def test_a_damaged_entry_is_derived_again(cache_dir):
+    want = str(differentiate(trace(model, *ARGS), (0,), (0,)).bwd)
+    (entry,) = cache_dir.glob("*.json")
+    data = json.loads(entry.read_text())
+    data["bwd_locations"] = data["bwd_locations"][:-1]
+    entry.write_text(json.dumps(data))
+    assert cache.load(trace(model, *ARGS), (0,), (0,)) is None
+    entry.write_text("{not json")
+    assert str(differentiate(trace(model, *ARGS), (0,), (0,)).bwd) == want
+
+
+def test_a_cached_adjoint_needs_no_sympy(tmp_path):
+    """The point of the cache: a warm process skips SymPy's import (0.3 s)."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        import numpy as np
+        import adcompiler
+        from test_ad_cache import model, ARGS
+        g = adcompiler.grad(model, backend="numpy")(*ARGS)
+        print("sympy" in sys.modules)
+    """)
+    env = dict(os.environ, ADCOMPILER_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()[-1] for _ in range(2)]
+    assert runs == ["True", "False"]
