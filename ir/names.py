@@ -42,6 +42,7 @@ class Namer:
         self.names: dict[int, str] = {}      # id(Value) -> name
         self.taken: set[str] = set(reserved)
         self.style = style
+        self._next: dict[str, int] = {}      # hint -> the first suffix not yet tried
 
     def __call__(self, value) -> str:
         key = id(value)
@@ -51,9 +52,13 @@ class Namer:
 
     def fresh(self, hint: str) -> str:
         hint = self.style(hint)
-        name, k = hint, 0
+        # names are never released, so the suffixes tried before are still taken: start after
+        # them (a hint used thousands of times, an optimiser's `p`, is not rescanned each time)
+        k = self._next.get(hint, 0)
+        name = f"{hint}_{k}" if k else hint
         while name in self.taken:
             k += 1
             name = f"{hint}_{k}"
         self.taken.add(name)
+        self._next[hint] = k + 1
         return name

@@ -100,7 +100,7 @@ class DriverGen(PythonGen):
         owner, slots = plan(io, aliases, escaping, candidates)
         self.arena = Arena(slots, owner, {v: perm for v in owner
                                           if (perm := self.read_transposed(v))})
-        self.slot_of = self.arena.index
+        self.slot_of = {v: i for i, v in enumerate(owner)}
 
     def read_transposed(self, v):
         """The axis order v is read in when every use of it is one same transpose, else None:

@@ -28,6 +28,7 @@ heads).
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 
@@ -42,6 +43,18 @@ ALIGN = 64
 @dataclass
 class Slot:
     nbytes: int = 0
+
+
+@dataclass(frozen=True)
+class Entry:
+    slot: int
+    shape: tuple
+    dtype: str          # NumPy's name
+    perm: tuple | None  # the axis order it is stored in, None for C order
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * np.dtype(self.dtype).itemsize
 
 
 def nbytes(v) -> int:
@@ -114,13 +127,20 @@ POOL_CAP = 3        # arrays kept per allocation site: this call's, the caller's
 
 class Arena:
     """The planned buffers of one driver function, allocated on first use, and the arrays it
-    returned (see `fresh`)."""
+    returned (see `fresh`). Plain data (no IR), so a built program can be kept on disk:
+    `sizes[i]` bytes per slot, and per planned value, in the driver's `B[i]` order, an `Entry`
+    (its slot, shape, dtype, and storage axis order or None)."""
 
     def __init__(self, slots, owner, layouts=None):
-        self.slots, self.owner, self.layouts = slots, owner, layouts or {}
-        self.index = {v: i for i, v in enumerate(owner)}
+        slot_of = {id(s): i for i, s in enumerate(slots)}
+        self.sizes = [s.nbytes for s in slots]
+        self.entries = [Entry(slot_of[id(slot)], tuple(v.type.shape), DTYPES[v.type.dtype],
+                              (layouts or {}).get(v)) for v, slot in owner.items()]
         self._views = None
         self._returned: dict = {}
+
+    def __getstate__(self):
+        return {"sizes": self.sizes, "entries": self.entries, "_views": None, "_returned": {}}
 
     def fresh(self, site, shape, dtype):
         """An array for the value that allocation site `site` of the driver makes and that
@@ -137,18 +157,18 @@ class Arena:
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in self.slots)
+        return sum(self.sizes)
 
     def views(self):
         if self._views is None:
-            raw = {id(s): np.empty(s.nbytes + ALIGN, np.uint8) for s in self.slots}
+            raw = [np.empty(size + ALIGN, np.uint8) for size in self.sizes]
             views = []
-            for v, slot in self.owner.items():
-                buf = raw[id(slot)]
+            for e in self.entries:
+                buf = raw[e.slot]
                 start = -buf.ctypes.data % ALIGN
-                arr = buf[start:start + nbytes(v)].view(DTYPES[v.type.dtype])
-                perm = self.layouts.get(v, tuple(range(v.type.rank)))
-                arr = arr.reshape(tuple(v.type.shape[i] for i in perm))
+                arr = buf[start:start + e.nbytes].view(e.dtype)
+                perm = e.perm or tuple(range(len(e.shape)))
+                arr = arr.reshape(tuple(e.shape[i] for i in perm))
                 views.append(arr.transpose(inverse_perm(perm)))
             self._views = tuple(views)
         return self._views

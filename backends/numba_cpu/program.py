@@ -17,6 +17,7 @@ from ...ir.builder import Builder
 from ...ir.core import Block, Function
 from ...ir.names import identifier
 from ...ir.passes import run_passes
+from ...ir.printer import print_function
 from ...ir.rewrite import clone_block, clone_body
 from ..numpy.codegen import compile_source
 from . import cache
@@ -27,7 +28,7 @@ from .. import numpy as numpy_backend
 
 
 class KernelTable:
-    """The kernels a program's drivers call, by key; each module loaded once."""
+    """The kernels a program's drivers call, by key."""
 
     def __init__(self):
         self.sources: dict[str, str] = {}
@@ -35,9 +36,6 @@ class KernelTable:
     def add(self, kernel) -> str:
         self.sources.setdefault(kernel.key, kernel.source)
         return f"k_{kernel.key}"
-
-    def modules(self) -> dict:
-        return {f"k_{k}": cache.load(src) for k, src in self.sources.items()}
 
 
 def _scalar(x):
@@ -51,15 +49,31 @@ def _nan(x) -> bool:
 
 def build(functions, name, recycled=()):
     """(source, namespace) of the drivers of `functions` (and their callees) and kernels; the
-    arrays the functions in `recycled` return are recycled between calls (`Arena.fresh`)."""
-    table = KernelTable()
+    arrays the functions in `recycled` return are recycled between calls (`Arena.fresh`). What
+    an earlier process built from the same IR comes from the disk cache (`cache.load_program`)."""
     seen: dict = {}
     for fn in functions:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
+    key = cache.program_key(name, [(print_function(f, with_callees=False), f in recycled)
+                                   for f in seen.values()], OPTIONS, njit_flags())
+    built = cache.load_program(key)
+    if built is None:
+        built = _generate(seen.values(), recycled)
+        cache.store_program(key, built)
+    shown, source, kernels, arenas = built
+    ns = compile_source(source + "\n", f"numba {name}")
+    ns.update({f"k_{k}": cache.load(src) for k, src in kernels.items()})
+    ns.update(arenas)               # the drivers' globals: kernel modules and arenas
+    return shown, ns
+
+
+def _generate(functions, recycled):
+    """(shown source, driver source, kernel sources by key, arenas by global name)."""
+    table = KernelTable()
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
                       profile=OPTIONS["profile"], recycle=f in recycled)
-            for f in seen.values()]
+            for f in functions]
     drivers = [g.function() for g in gens]
     source = "\n\n\n".join(["import numpy as np",
                             "from adcompiler.backends.numba_cpu import runtime as rt",
@@ -67,11 +81,8 @@ def build(functions, name, recycled=()):
     kernel_text = "\n\n".join(f"# ----- kernel k_{k} -----\n{src}"
                               for k, src in table.sources.items())
     shown = source + "\n\n\n# ===== kernels =====\n" + kernel_text + "\n"
-    ns = compile_source(source + "\n", f"numba {name}")
-    ns.update(table.modules())      # the drivers' globals: kernel modules and arenas
-    for g in gens:
-        ns[f"arena_{identifier(g.fn.name)}"] = g.arena
-    return shown, ns
+    arenas = {f"arena_{identifier(g.fn.name)}": g.arena for g in gens}
+    return shown, source, dict(table.sources), arenas
 
 
 def inlined(fn) -> Function:
