@@ -7,10 +7,14 @@ and 1 + tanh(.): six arrays the forward kernel must write and the backward must 
 sweep and recomputes, in the backward sweep, every forward value that
 - is made by a cheap loop op (arithmetic, compare, select, cast, broadcast: no exp/tanh/log,
   no reduction), and
-- whose operands are constants, parameters, values the backward reads anyway, or (up to three
-  levels) cheap values of such, recomputed with it, and
+- whose operands are constants, parameters, values the backward reads anyway, matrix
+  products (in memory anyway: BLAS wrote them), or (up to three levels) cheap values of such,
+  recomputed with it, and
 - is read in the backward sweep only by loop-fusible ops at the top level (so the copy fuses
-  into the backward's kernels instead of being written to memory again).
+  into the backward's kernels instead of being written to memory again), and in the forward
+  sweep by loop-fusible ops only (a value a product reads is written by the forward anyway).
+A product kept so replaces a residual of its size (attention's masked scores are recomputed
+from q k^T, GELU's input from the fc product): the forward kernel has one array less to write.
 The copy goes right before its first backward reader. Repeated to a fixed point, so chains of
 cheap ops collapse onto the values that are kept. Results are unchanged (the same ops on the
 same values); memory traffic and residual memory go down.
@@ -31,18 +35,29 @@ def _cheap(op) -> bool:
         and registry.get(op.name).pure and not op.regions
 
 
+def _product(op, block) -> bool:
+    """A top-level matrix product: its result is an array of its own in memory."""
+    return isinstance(op, Op) and op.parent is block and registry.get(op.name).kind == "linalg"
+
+
 def rematerialise(block, split: int, depth: int = 3) -> None:
     fwd = block.ops[:split]     # copies go into the backward sweep: the forward stays as is
     made_in_fwd = {r for op in fwd for r in op.results}
+    fwd_read = users(fwd)
     changed = True
     while changed:
         changed = False
         bwd = block.ops[split:]
         read = users(bwd)
 
+        kept_products = set()
+
         def recipe(v, budget):
             """The forward ops to copy so that `v` can be recomputed from kept values."""
             if v not in made_in_fwd or v in read or getattr(v.owner, "name", "") == "constant":
+                return []
+            if _product(v.owner, block):
+                kept_products.add(v)
                 return []
             if budget == 0 or not _cheap(v.owner):
                 return None
@@ -61,12 +76,16 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
             if any(r.parent is not block or loop_kind(r) in (None, "constant") for r in readers):
                 continue
             needed = []
+            kept_products.clear()
             for x in op.operands:
                 sub = recipe(x, depth)
                 if sub is None:
                     break
                 needed += [o for o in sub if o not in needed]
             else:
+                if kept_products and not all(loop_kind(r) not in (None, "constant")
+                                             for r in fwd_read.get(op.result, [])):
+                    continue    # the forward writes it anyway: keeping a product adds memory
                 at = split + min(bwd.index(r) for r in readers)
                 vmap: dict = {}
                 for o in needed + [op]:
