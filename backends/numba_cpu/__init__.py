@@ -6,9 +6,11 @@ It implements the backend protocol of `backends/numpy/__init__.py`:
 - `AdjointProgram(adjoint, name)`: `.fwd`, `.bwd`, `.grad`, `.source`.
 
 Stages, one module each: `fusion` (ops -> loop groups and driver steps), `kernels` (a group ->
-kernel source), `cache` (kernel files under `ADCOMPILER_CACHE_DIR`, Numba's disk cache),
-`memory` (liveness -> reused buffers), `driver` (driver source), `program` (the protocol),
-`runtime` and `mathlib` (helpers the generated code calls), `options` (fastmath, threads).
+kernel source), `cache` (kernel files under `ADCOMPILER_CACHE_DIR`, Numba's disk cache, built
+programs), `memory` (liveness -> reused buffers), `remat` (cheap residuals recomputed in the
+backward sweep), `driver` (driver source), `program` (the protocol), `runtime`, `mkl` and
+`mathlib` (helpers the generated code calls: threads, BLAS, exp/tanh), `options` (fastmath,
+BLAS, threads).
 Ops are lowered from their registry entry's `lower["numba"]`: a scalar expression (elementwise),
 `{"driver": ...}` (run by the driver; `"loop"` names how a kernel can take it instead), or for
 a reduction `{"init", "update"}` plus `"wide": True` when narrow floats must accumulate in
