@@ -13,8 +13,9 @@ sweep and recomputes, in the backward sweep, every forward value that
 - is read in the backward sweep only by loop-fusible ops at the top level (so the copy fuses
   into the backward's kernels instead of being written to memory again), and in the forward
   sweep by loop-fusible ops only (a value a product reads is written by the forward anyway).
-A product kept so replaces a residual of its size (attention's masked scores are recomputed
-from q k^T, GELU's input from the fc product): the forward kernel has one array less to write.
+A product kept so replaces a residual of at least its size (attention's masked scores are
+recomputed from q k^T, GELU's input from the fc product): the forward kernel has one array
+less to write, and the residual memory does not grow.
 The copy goes right before its first backward reader. Repeated to a fixed point, so chains of
 cheap ops collapse onto the values that are kept. Results are unchanged (the same ops on the
 same values); memory traffic and residual memory go down.
@@ -25,6 +26,7 @@ from ...ir import registry
 from ...ir.core import Op
 from ...ir.rewrite import clone_op, users
 from .fusion import loop_kind
+from .memory import nbytes
 
 CHEAP = ("add", "sub", "mul", "div", "neg", "where", "astype", "broadcast_to", "reshape",
          "eq", "ne", "lt", "le", "gt", "ge", "maximum", "minimum", "abs", "stop_gradient")
@@ -83,9 +85,12 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
                     break
                 needed += [o for o in sub if o not in needed]
             else:
-                if kept_products and not all(loop_kind(r) not in (None, "constant")
-                                             for r in fwd_read.get(op.result, [])):
-                    continue    # the forward writes it anyway: keeping a product adds memory
+                if kept_products and (
+                        sum(map(nbytes, kept_products)) > nbytes(op.result)
+                        or not all(loop_kind(r) not in (None, "constant")
+                                   for r in fwd_read.get(op.result, []))):
+                    continue    # more bytes kept than saved (a bool mask of a float product),
+                                # or the forward writes the value anyway
                 at = split + min(bwd.index(r) for r in readers)
                 vmap: dict = {}
                 for o in needed + [op]:

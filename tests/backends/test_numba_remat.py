@@ -33,8 +33,10 @@ def _spliced(f, *args):
     return fn.body.ops[:split], fn.body.ops[split:]
 
 
-def _read_in(ops, name):
-    return [v for v, readers in users(ops).items() if getattr(v.owner, "name", "") == name]
+def _forward_values_read(fwd, bwd, name):
+    """Results of the forward's `name` ops that the backward reads."""
+    made = {op.result for op in fwd if op.name == name}
+    return [v for v in users(bwd) if v in made]
 
 
 def test_masked_scores_are_recomputed_from_the_product():
@@ -44,7 +46,7 @@ def test_masked_scores_are_recomputed_from_the_product():
     fwd, bwd = _spliced(attention_scores, q, k)
     forward_where = [op.result for op in fwd if op.name == "where"]
     assert forward_where and not set(forward_where) & set(users(bwd))
-    assert _read_in(bwd, "matmul"), "the backward should read the product itself"
+    assert _forward_values_read(fwd, bwd, "matmul"), "the backward should read the product"
 
 
 def test_a_value_a_forward_product_reads_is_not_recomputed_from_a_kept_product():
@@ -52,3 +54,19 @@ def test_a_value_a_forward_product_reads_is_not_recomputed_from_a_kept_product()
     fwd, bwd = _spliced(product_read_twice, a, b)
     scaled = [op.result for op in fwd if op.name == "mul"]
     assert scaled and set(scaled) & set(users(bwd)), "s should be read back, not recomputed"
+
+
+def relu_mlp(w1, w2, x):
+    h = x @ w1
+    return np.sum(np.where(h > 0, h, 0.0) @ w2)
+
+
+def test_a_product_is_not_kept_to_replace_a_smaller_residual():
+    """The backward needs the mask h > 0 (1 byte an element): keeping the float64 product h
+    (8 bytes an element) to recompute it would make the residuals bigger."""
+    w1, w2 = np.linspace(-1, 1, 12).reshape(3, 4), np.linspace(0, 1, 8).reshape(4, 2)
+    x = np.linspace(-1, 1, 15).reshape(5, 3)
+    fwd, bwd = _spliced(relu_mlp, w1, w2, x)
+    masks = [op.result for op in fwd if op.name == "gt"]
+    assert masks and set(masks) & set(users(bwd)), "the mask should be read back"
+    assert not _forward_values_read(fwd, bwd, "matmul"), "no product kept for the backward"
