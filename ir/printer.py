@@ -125,6 +125,12 @@ class _Printer:
         self.line(0, "}")
 
 
+def locations(fn) -> list:
+    """fn's source location, then each op's, in walk order: the full paths that the text
+    abbreviates to base names (`format_loc`)."""
+    return [fn.loc] + [op.loc for op in fn.walk()]
+
+
 def print_function(fn, with_callees: bool = True) -> str:
     chunks = []
     for f in [fn] + (fn.callees() if with_callees and fn.module else []):

@@ -14,8 +14,9 @@ Built programs live there too: `load_program(key)` / `store_program(key, built)`
 `program.build` makes of a set of IR functions (driver source, kernel sources, buffer plans) in
 `<cache dir>/programs/<sha1>.pkl`, so a second process skips fusion, planning and code
 generation (0.1 s for the medium GPT's gradient, as much for its AdamW step). `program_key`
-hashes the IR texts with the sources that turn IR into drivers (this backend, the NumPy
-backend's code generator, the ops, the IR package) and the options.
+hashes the IR texts and their full source locations (the drivers quote the user's lines) with
+the sources that turn IR into drivers (this backend, the NumPy backend's code generator, the
+ops, the IR package) and the options. An entry that cannot be read is built again.
 """
 from __future__ import annotations
 
@@ -65,19 +66,19 @@ def program_key(*parts) -> str:
 def load_program(key: str):
     try:
         return pickle.loads((adcompiler_cache_dir("programs") / f"{key}.pkl").read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    except Exception:   # noqa: BLE001  missing, unreadable or damaged: build it again
         return None
 
 
 def store_program(key: str, built) -> None:
-    path = adcompiler_cache_dir("programs") / f"{key}.pkl"
     try:
+        path = adcompiler_cache_dir("programs") / f"{key}.pkl"
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             pickle.dump(built, f)
         os.replace(tmp, path)   # whole or not at all for a concurrent reader
     except OSError:
-        pass                    # a read-only cache directory only costs the next process time
+        pass                    # an unwritable cache directory only costs the next process time
 
 
 def _helpers_stamp() -> str:

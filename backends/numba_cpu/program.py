@@ -17,7 +17,7 @@ from ...ir.builder import Builder
 from ...ir.core import Block, Function
 from ...ir.names import identifier
 from ...ir.passes import run_passes
-from ...ir.printer import print_function
+from ...ir.printer import locations, print_function
 from ...ir.rewrite import clone_block, clone_body
 from ..numpy.codegen import compile_source
 from . import cache
@@ -55,8 +55,9 @@ def build(functions, name, recycled=()):
     for fn in functions:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
-    key = cache.program_key(name, [(print_function(f, with_callees=False), f in recycled)
-                                   for f in seen.values()], OPTIONS, njit_flags())
+    key = cache.program_key(name, [(print_function(f, with_callees=False), locations(f),
+                                    f in recycled) for f in seen.values()],
+                            OPTIONS, njit_flags())
     built = cache.load_program(key)
     if built is None:
         built = _generate(seen.values(), recycled)

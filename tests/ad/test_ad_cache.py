@@ -12,6 +12,7 @@ import pytest
 
 from adcompiler.ad import cache, differentiate
 from adcompiler.frontend import trace
+from adcompiler.ir.printer import locations
 
 
 def model(w, x):
@@ -28,10 +29,6 @@ def cache_dir(tmp_path, monkeypatch):
     return tmp_path / "adjoints"
 
 
-def _locations(fn):
-    return [fn.loc] + [op.loc for op in fn.walk()]
-
-
 def test_read_back_equals_derived(cache_dir):
     derived = differentiate(trace(model, *ARGS), (0,), (0,))
     assert len(list(cache_dir.glob("*.json"))) == 1
@@ -39,7 +36,7 @@ def test_read_back_equals_derived(cache_dir):
     assert read is not None
     for a, b in ((derived.fwd, read.fwd), (derived.bwd, read.bwd)):
         assert str(a) == str(b)
-        assert _locations(a) == _locations(b)
+        assert locations(a) == locations(b)
         assert os.path.isabs(b.loc[0]) and b.loc[0] == __file__
     assert (read.n_results, read.n_residuals, read.seeded, read.wrt) == \
         (derived.n_results, derived.n_residuals, derived.seeded, derived.wrt)
@@ -56,12 +53,24 @@ def test_other_inputs_other_entries(cache_dir):
 def test_a_damaged_entry_is_derived_again(cache_dir):
     want = str(differentiate(trace(model, *ARGS), (0,), (0,)).bwd)
     (entry,) = cache_dir.glob("*.json")
-    data = json.loads(entry.read_text())
-    data["bwd_locations"] = data["bwd_locations"][:-1]
-    entry.write_text(json.dumps(data))
-    assert cache.load(trace(model, *ARGS), (0,), (0,)) is None
+    good = json.loads(entry.read_text())
+    damaged = [dict(good, bwd_locations=good["bwd_locations"][:-1]),   # locations off by one
+               dict(good, fwd=good["fwd"][:len(good["fwd"]) // 2]),    # text cut short
+               {k: v for k, v in good.items() if k != "n_residuals"},  # a field missing
+               [1, 2, 3]]                                              # not an entry at all
+    for data in damaged:
+        entry.write_text(json.dumps(data))
+        assert cache.load(trace(model, *ARGS), (0,), (0,)) is None
     entry.write_text("{not json")
     assert str(differentiate(trace(model, *ARGS), (0,), (0,)).bwd) == want
+
+
+def test_an_unusable_cache_directory_only_costs_time(tmp_path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv("ADCOMPILER_CACHE_DIR", str(blocker / "cache"))
+    want = differentiate(trace(model, *ARGS), (0,), (0,))
+    assert want.n_results == 1 and cache.load(trace(model, *ARGS), (0,), (0,)) is None
 
 
 def test_a_cached_adjoint_needs_no_sympy(tmp_path):
