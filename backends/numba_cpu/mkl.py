@@ -8,16 +8,17 @@ product on the backend's two Python threads made 150-340 (1024x128 @ 128x128: 28
 147). The medium GPT's gradient went from 450 to 384 ms.
 
 MKL's OpenMP threads (Intel's libiomp5, from the intel-openmp package) go to sleep as soon as
-a product is done (`KMP_BLOCKTIME=0`, unless the environment sets it): spinning, they took the
-cores from the fused kernels that run next on the backend's own threads (medium gradient:
-451 ms spinning, 384 sleeping).
+a product is done (`KMP_BLOCKTIME=0` as the runtime's default, unless the environment sets
+it): spinning, they took the cores from the fused kernels that run next on the backend's own
+threads (medium gradient: 451 ms spinning, 384 sleeping).
 
 - `LIB`: the loaded MKL, or None (not installed, or turned off): `runtime.matmul` then calls
   SciPy's OpenBLAS itself.
-- `gemm(a4, fa, b4, fb, o4)`: o4[i, j] = a4[i, j] @ b4[i, j] for the 4-d views and
+- `gemm(a4, fa, b4, fb, o4) -> bool`: o4[i, j] = a4[i, j] @ b4[i, j] for the 4-d views and
   (trans, ld) forms that `runtime._blas_operand` gives; one call for one matrix, one grouped
   batch call for a stack of them (attention's heads are strided views, so the batch is given as
-  a table of addresses rather than one stride).
+  a table of addresses rather than one stride). False, and nothing done, when a size or
+  leading dimension does not fit MKL's 32-bit integers.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ _COL_MAJOR = 102    # row-major out = a @ b is column-major out^T = b^T a^T: b g
 _TRANS = {ord("n"): 111, ord("t"): 112}
 _LP64 = 0           # MKL_INT is a C int
 _INTEL_THREADS = 0  # MKL's threading layer on libiomp5
+_INT_LIMIT = 1 << 31
 
 
 def _shared_library(dist, prefix):
@@ -54,10 +56,12 @@ def _load(threads):
     rt = _shared_library("mkl", "libmkl_rt.so")
     if iomp is None or rt is None:
         return None
-    os.environ.setdefault("KMP_BLOCKTIME", "0")     # read when libiomp5 loads
-    ctypes.CDLL(iomp, mode=ctypes.RTLD_GLOBAL)
+    omp = ctypes.CDLL(iomp, mode=ctypes.RTLD_GLOBAL)
+    if "KMP_BLOCKTIME" not in os.environ:           # a default, not the environment: child
+        omp.kmp_set_defaults(b"KMP_BLOCKTIME=0")    # processes do not inherit it
     lib = ctypes.CDLL(rt)
-    lib.MKL_Set_Interface_Layer(_LP64)
+    if lib.MKL_Set_Interface_Layer(_LP64) != _LP64:
+        return None     # loaded before with 64-bit ints: our 32-bit arguments would be wrong
     lib.MKL_Set_Threading_Layer(_INTEL_THREADS)
     lib.MKL_Set_Num_Threads(threads)
     p, i = ctypes.c_void_p, ctypes.c_int
@@ -83,15 +87,17 @@ def _addresses(x4):
     return (x4.ctypes.data + i + j).ravel()
 
 
-def gemm(a4, fa, b4, fb, o4):
+def gemm(a4, fa, b4, fb, o4) -> bool:
     one, batch = FUNCTIONS[o4.dtype]
     m, k, n = a4.shape[2], a4.shape[3], b4.shape[3]
     ldc = max(o4.strides[2] // o4.itemsize, n)
     count = o4.shape[0] * o4.shape[1]
+    if max(m, n, k, fa[1], fb[1], ldc, count) >= _INT_LIMIT:
+        return False
     if count == 1:
         one(_COL_MAJOR, _TRANS[fb[0]], _TRANS[fa[0]], n, m, k, 1.0, b4.ctypes.data, fb[1],
             a4.ctypes.data, fa[1], 0.0, o4.ctypes.data, ldc)
-        return
+        return True
     # one group of `count` products: every per-group argument is a one-element array
     ints = np.array([_TRANS[fb[0]], _TRANS[fa[0]], n, m, k, fb[1], fa[1], ldc, count], np.intc)
     scalars = np.array([1, 0], o4.dtype)
@@ -101,6 +107,7 @@ def gemm(a4, fa, b4, fb, o4):
     batch(_COL_MAJOR, ip, ip + isz, ip + 2 * isz, ip + 3 * isz, ip + 4 * isz, sp,
           tp, ip + 5 * isz, tp + row, ip + 6 * isz, sp + ssz, tp + 2 * row, ip + 7 * isz,
           1, ip + 8 * isz)
+    return True
 
 
 LIB = _load(THREADS)

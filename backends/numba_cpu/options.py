@@ -15,7 +15,8 @@
   read when the runtime is imported: Intel MKL where its package is installed (`mkl.py`),
   else SciPy's OpenBLAS.
 
-`THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU).
+`THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU this
+process may run on).
 """
 import os
 
@@ -31,7 +32,8 @@ OPTIONS = {
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
     "blas": os.environ.get("ADCOMPILER_BLAS", "mkl"),
 }
-THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1), 1)
+THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS")
+                  or len(getattr(os, "sched_getaffinity", lambda _: range(os.cpu_count() or 1))(0))), 1)
 
 
 def njit_flags() -> str:

@@ -172,7 +172,8 @@ def matmul(a, b, out):
         return
     (a4, fa), (b4, fb) = _blas_operand(a, lead), _blas_operand(b, lead)
     if mkl.LIB is not None:
-        mkl.gemm(a4, fa, b4, fb, o4)
+        if not mkl.gemm(a4, fa, b4, fb, o4):
+            np.matmul(a, b, out=out)
         return
     args = (_BLAS_KIND[out.dtype], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
     blocks = iter(_tasks(o4.shape[0] * o4.shape[1], a4.shape[2], b4.shape[3]))

@@ -88,3 +88,14 @@ def test_mkl_is_used_where_installed():
     if mkl.OPTIONS["blas"] != "mkl":
         pytest.skip("ADCOMPILER_BLAS turns MKL off")
     assert mkl.LIB is not None
+
+
+def test_mkl_declines_sizes_over_its_32_bit_integers():
+    """A leading dimension of 2^31 elements does not fit MKL's ints: `gemm` says so (and
+    runtime.matmul hands the product to NumPy) instead of passing a wrapped-around value."""
+    if mkl.LIB is None:
+        pytest.skip("needs Intel MKL (the mkl package, installed on x86-64 only)")
+    x = np.zeros((2, 2), np.float32)
+    huge = np.lib.stride_tricks.as_strided(x, (1, 1, 2, 2), (0, 0, 4 << 31, 4))  # never read
+    out = np.zeros((1, 1, 2, 2), np.float32)
+    assert not mkl.gemm(huge, (ord("n"), 1 << 31), x.reshape(1, 1, 2, 2), (ord("n"), 2), out)
