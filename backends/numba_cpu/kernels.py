@@ -205,13 +205,15 @@ class _Gen:
         for v in sorted(later, key=lambda v: self.local[v]):
             dims = ", ".join(f"n{a}" for a in range(k, n))
             out.append(f"    s_{self.local[v]} = np.empty(({dims},), {ctor(v.dtype)})")
-        out.append("    for r in range(r0, r1):")
-        rest = "r"
+        # the first row's outer indices by division, then counted up row by row: a division
+        # per axis and row cost ~1/3 of a kernel with short rows (the q/k/v gradient's 32)
+        rest = "r0"
         for a in reversed(range(k)):
-            out.append(f"        i{a} = {rest} % n{a}" if a else f"        i{a} = {rest}")
+            out.append(f"    i{a} = {rest} % n{a}" if a else f"    i{a} = {rest}")
             if a:
-                out.append(f"        q{a} = {rest} // n{a}")
+                out.append(f"    q{a} = {rest} // n{a}")
                 rest = f"q{a}"
+        out.append("    for r in range(r0, r1):")
         start = len(out)
         top = max(self.phase.values(), default=0)
         for p in range(top + 1):
@@ -219,6 +221,11 @@ class _Gen:
             self.loop(out, p, later)
         if len(out) == start:
             out.append("        pass")
+        for depth, a in enumerate(reversed(range(k)), start=2):    # the next row's indices
+            pad = "    " * depth
+            out.append(f"{pad}i{a} += 1")
+            if a:
+                out += [f"{pad}if i{a} == n{a}:", f"{pad}    i{a} = 0"]
         return out
 
     def row_level(self, out, p):
