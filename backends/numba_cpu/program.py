@@ -20,7 +20,7 @@ from ...ir.passes import run_passes
 from ...ir.printer import locations, print_function
 from ...ir.rewrite import clone_block, clone_body
 from ..numpy.codegen import compile_source
-from . import cache
+from . import cache, driver
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
 from .remat import rematerialise
@@ -57,7 +57,7 @@ def build(functions, name, recycled=()):
             seen.setdefault(f.name, f)
     key = cache.program_key(name, [(print_function(f, with_callees=False), locations(f),
                                     f in recycled) for f in seen.values()],
-                            OPTIONS, njit_flags())
+                            OPTIONS, njit_flags(), driver.PAR_MIN)
     built = cache.load_program(key)
     if built is None:
         built = _generate(seen.values(), recycled)
