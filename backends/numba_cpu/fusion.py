@@ -186,7 +186,11 @@ def _try_join(group, op, kind, owner, position, may_insert=True):
               and (pairs or x.type.rank == 0)}
     saved = (list(group.domain), dict(group.maps), dict(group.itmaps))
     itmap = _assign(group, shape, fixed, may_insert=may_insert and group.reduces == 0)
-    if itmap is None or len(group.ops) >= MAX_GROUP_OPS:
+    # axes inserted for an op that skips some of the group's other loops would make the domain
+    # the product of two unrelated ones (two parameters' updates sharing one scalar)
+    product = itmap is not None and len(group.domain) > len(saved[0]) \
+        and len({a for a in itmap if a is not None}) < len(group.domain)
+    if itmap is None or product or len(group.ops) >= MAX_GROUP_OPS:
         group.domain, group.maps, group.itmaps = saved
         return False
     group.itmaps[op] = itmap
