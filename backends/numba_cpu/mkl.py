@@ -8,9 +8,12 @@ product on the backend's two Python threads made 150-340 (1024x128 @ 128x128: 28
 147). The medium GPT's gradient went from 450 to 384 ms.
 
 MKL's OpenMP threads (Intel's libiomp5, from the intel-openmp package) go to sleep as soon as
-a product is done (`KMP_BLOCKTIME=0` as the runtime's default, unless the environment sets
-it): spinning, they took the cores from the fused kernels that run next on the backend's own
-threads (medium gradient: 451 ms spinning, 384 sleeping).
+a product of `SPIN_BELOW` multiply-adds or more is done (`KMP_BLOCKTIME=0`): spinning, they
+took the cores from the fused kernels that run next on the backend's own threads (medium
+gradient: 451 ms spinning, 384 sleeping). After a smaller product (under ~1 ms) they spin for
+1 ms: waking a sleeping thread costs 50-140 us on this VM, much of such a product's time, and
+the next product usually comes within the millisecond (small GPT gradient: 46-48 -> 41 ms;
+medium unchanged). A `KMP_BLOCKTIME` in the environment is left alone.
 
 - `LIB`: the loaded MKL, or None (not installed, or turned off): `runtime.matmul` then calls
   SciPy's OpenBLAS itself.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import importlib.metadata
 import os
+import threading
 
 import numpy as np
 
@@ -34,6 +38,8 @@ _COL_MAJOR = 102    # row-major out = a @ b is column-major out^T = b^T a^T: b g
 _TRANS = {ord("n"): 111, ord("t"): 112}
 _LP64 = 0           # MKL_INT is a C int
 _INTEL_THREADS = 0  # MKL's threading layer on libiomp5
+SPIN_BELOW = 1 << 27    # multiply-adds (~1 ms of a 2-core product) below which MKL's threads
+                        # spin between products instead of sleeping
 _INT_LIMIT = 1 << 31
 
 
@@ -50,18 +56,19 @@ def _shared_library(dist, prefix):
 
 
 def _load(threads):
+    """(MKL, libiomp5), or (None, None)."""
     if OPTIONS["blas"] != "mkl":
-        return None
+        return None, None
     iomp = _shared_library("intel-openmp", "libiomp5.so")
     rt = _shared_library("mkl", "libmkl_rt.so")
     if iomp is None or rt is None:
-        return None
+        return None, None
     omp = ctypes.CDLL(iomp, mode=ctypes.RTLD_GLOBAL)
     if "KMP_BLOCKTIME" not in os.environ:           # a default, not the environment: child
         omp.kmp_set_defaults(b"KMP_BLOCKTIME=0")    # processes do not inherit it
     lib = ctypes.CDLL(rt)
     if lib.MKL_Set_Interface_Layer(_LP64) != _LP64:
-        return None     # loaded before with 64-bit ints: our 32-bit arguments would be wrong
+        return None, None   # loaded before with 64-bit ints: our 32-bit arguments would be wrong
     lib.MKL_Set_Threading_Layer(_INTEL_THREADS)
     lib.MKL_Set_Num_Threads(threads)
     p, i = ctypes.c_void_p, ctypes.c_int
@@ -72,7 +79,19 @@ def _load(threads):
         batch = getattr(lib, f"cblas_{name}_batch")
         batch.restype = None
         batch.argtypes = [i] + [p] * 13 + [i, p]
-    return lib
+    return lib, omp
+
+
+_THREAD = threading.local()
+
+
+def _blocktime(macs):
+    """How long the calling thread's OpenMP team spins after this product (see above)."""
+    if _ADAPTIVE_BLOCKTIME:
+        ms = 1 if macs < SPIN_BELOW else 0
+        if getattr(_THREAD, "blocktime", None) != ms:
+            OMP.kmp_set_blocktime(ms)
+            _THREAD.blocktime = ms
 
 
 def _functions(lib):
@@ -94,6 +113,7 @@ def gemm(a4, fa, b4, fb, o4) -> bool:
     count = o4.shape[0] * o4.shape[1]
     if max(m, n, k, fa[1], fb[1], ldc, count) >= _INT_LIMIT:
         return False
+    _blocktime(count * m * n * k)
     if count == 1:
         one(_COL_MAJOR, _TRANS[fb[0]], _TRANS[fa[0]], n, m, k, 1.0, b4.ctypes.data, fb[1],
             a4.ctypes.data, fa[1], 0.0, o4.ctypes.data, ldc)
@@ -110,5 +130,6 @@ def gemm(a4, fa, b4, fb, o4) -> bool:
     return True
 
 
-LIB = _load(THREADS)
+LIB, OMP = _load(THREADS)
+_ADAPTIVE_BLOCKTIME = OMP is not None and "KMP_BLOCKTIME" not in os.environ
 FUNCTIONS = _functions(LIB) if LIB is not None else {}

@@ -99,3 +99,17 @@ def test_mkl_declines_sizes_over_its_32_bit_integers():
     huge = np.lib.stride_tricks.as_strided(x, (1, 1, 2, 2), (0, 0, 4 << 31, 4))  # never read
     out = np.zeros((1, 1, 2, 2), np.float32)
     assert not mkl.gemm(huge, (ord("n"), 1 << 31), x.reshape(1, 1, 2, 2), (ord("n"), 2), out)
+
+
+def test_mkl_threads_spin_after_small_products_only():
+    """After a product under `SPIN_BELOW` multiply-adds MKL's threads spin for 1 ms (the next
+    one comes soon, and waking them costs more than a small product); after a big one they
+    sleep at once, leaving the cores to the kernels."""
+    if mkl.LIB is None or not mkl._ADAPTIVE_BLOCKTIME:
+        pytest.skip("needs Intel MKL, with KMP_BLOCKTIME not set in the environment")
+    small, big = np.ones((256, 256), np.float32), np.ones((1024, 512), np.float32)
+    for _ in range(2):
+        rt.matmul(big, big.T, np.empty((1024, 1024), np.float32))     # 2^29 multiply-adds
+        assert mkl.OMP.kmp_get_blocktime() == 0
+        rt.matmul(small, small, np.empty((256, 256), np.float32))     # 2^24: MKL, not NumPy
+        assert mkl.OMP.kmp_get_blocktime() == 1
