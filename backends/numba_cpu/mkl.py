@@ -16,7 +16,7 @@ the next product usually comes within the millisecond (small GPT gradient: 46-48
 medium unchanged). A `KMP_BLOCKTIME` in the environment is left alone.
 
 - `LIB`: the loaded MKL, or None (not installed, or turned off): `runtime.matmul` then calls
-  SciPy's OpenBLAS itself.
+  SciPy's OpenBLAS itself. `OMP`: the OpenMP runtime (libiomp5) its threads run on, or None.
 - `gemm(a4, fa, b4, fb, o4) -> bool`: o4[i, j] = a4[i, j] @ b4[i, j] for the 4-d views and
   (trans, ld) forms that `runtime._blas_operand` gives; one call for one matrix, one grouped
   batch call for a stack of them (attention's heads are strided views, so the batch is given as
