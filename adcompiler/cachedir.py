@@ -1,9 +1,20 @@
 """Where adcompiler keeps what a second process reuses: `ADCOMPILER_CACHE_DIR`, else
 `~/.cache/adcompiler`. Subfolders: `adjoints/` (`ad.cache`), `kernels/` (the Numba backend's
-kernel files and Numba's own cache)."""
+kernel files and Numba's own cache), `programs/` (the Numba backend's built drivers).
+
+- `cache_dir(sub)`: the folder, made if missing.
+- `source_stamp(files, *extra)`: a hash of source files (and strings) that a cached thing was
+  made by: part of its key, so changing that code makes new entries.
+- `read_entry(sub, name)` / `write_entry(sub, name, data)`: one entry's bytes. A missing or
+  unreadable entry, or a folder that cannot be made, reads as None and is not written (it only
+  costs the next process time); an entry is written whole and then renamed, so a concurrent
+  process reads all of one or nothing.
+"""
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -14,3 +25,28 @@ def cache_dir(sub: str) -> Path:
     path = Path(root) / sub
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def source_stamp(files, *extra: str) -> str:
+    h = hashlib.sha1("\0".join(extra).encode())
+    for path in sorted(files):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def read_entry(sub: str, name: str) -> bytes | None:
+    try:
+        return (cache_dir(sub) / name).read_bytes()
+    except OSError:
+        return None
+
+
+def write_entry(sub: str, name: str, data: bytes) -> None:
+    try:
+        folder = cache_dir(sub)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, folder / name)
+    except OSError:
+        pass

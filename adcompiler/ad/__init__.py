@@ -40,13 +40,14 @@ def _drop_params(fn: Function, keep) -> None:
 
 def differentiate(primal: Function, wrt, seeded=None) -> Adjoint:
     seeded = tuple(range(len(primal.results)) if seeded is None else seeded)
-    known = cache.load(primal, wrt, seeded)
+    entry = cache.key(primal, wrt, seeded)
+    known = cache.load(entry, wrt, seeded)
     if known is not None:
         maybe_print("ad", known.fwd)
         maybe_print("ad", known.bwd)
         return known
     adj = _derive(primal, wrt, seeded)
-    cache.store(primal, wrt, seeded, adj)
+    cache.store(entry, adj)
     return adj
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from numba.core.errors import NumbaIRAssumptionWarning
 
-from ...cachedir import cache_dir as adcompiler_cache_dir
+from ...cachedir import cache_dir as adcompiler_cache_dir, read_entry, source_stamp, write_entry
 
 # Numba's own pedantic SSA check flags the phi variables of the inlined exp/tanh helpers (a
 # "please report" warning, not an error: the kernels' results are checked against the NumPy
@@ -51,42 +51,31 @@ def cache_dir() -> Path:
 def _code_stamp() -> str:
     backends = Path(__file__).resolve().parents[1]
     from ... import ir, ops
-    files = [*Path(__file__).parent.glob("*.py"), backends / "numpy" / "codegen.py",
-             *Path(ops.__file__).parent.glob("*.py"), *Path(ir.__file__).parent.glob("*.py")]
-    h = hashlib.sha1()
-    for path in sorted(files):
-        h.update(path.read_bytes())
-    return h.hexdigest()
+    return source_stamp([*Path(__file__).parent.glob("*.py"), backends / "numpy" / "codegen.py",
+                         *Path(ops.__file__).parent.glob("*.py"),
+                         *Path(ir.__file__).parent.glob("*.py")])
 
 
 def program_key(*parts) -> str:
-    return hashlib.sha1(repr((_code_stamp(),) + parts).encode()).hexdigest()
+    return hashlib.sha1(repr((_code_stamp(),) + parts).encode()).hexdigest() + ".pkl"
 
 
 def load_program(key: str):
+    raw = read_entry("programs", key)
+    if raw is None:
+        return None
     try:
-        return pickle.loads((adcompiler_cache_dir("programs") / f"{key}.pkl").read_bytes())
-    except Exception:   # noqa: BLE001  missing, unreadable or damaged: build it again
+        return pickle.loads(raw)
+    except Exception:   # noqa: BLE001  damaged: build it again
         return None
 
 
 def store_program(key: str, built) -> None:
-    try:
-        path = adcompiler_cache_dir("programs") / f"{key}.pkl"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(built, f)
-        os.replace(tmp, path)   # whole or not at all for a concurrent reader
-    except OSError:
-        pass                    # an unwritable cache directory only costs the next process time
+    write_entry("programs", key, pickle.dumps(built))
 
 
-def _helpers_stamp() -> str:
-    text = (Path(__file__).parent / "mathlib.py").read_bytes()
-    return hashlib.sha1(text).hexdigest()[:12]
-
-
-HEADER = f"# adcompiler numba kernel (helpers {_helpers_stamp()})\n"
+HEADER = ("# adcompiler numba kernel (helpers "
+          f"{source_stamp([Path(__file__).parent / 'mathlib.py'])[:12]})\n")
 
 
 def key(source: str) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from adcompiler.backends.numba_cpu import cache, driver
+from adcompiler.backends.numba_cpu import driver
 
 RNG = np.random.default_rng(7)
 
@@ -21,16 +21,8 @@ def model(x, w, b):
 
 
 @pytest.fixture
-def every_kernel_launched(tmp_path, monkeypatch):
+def every_kernel_launched(own_programs_dir, monkeypatch):
     monkeypatch.setattr(driver, "PAR_MIN", 0)
-    shared = cache.adcompiler_cache_dir
-
-    def where(sub):     # these drivers differ from the usual ones: keep them apart
-        if sub != "programs":
-            return shared(sub)
-        (tmp_path / sub).mkdir(exist_ok=True)
-        return tmp_path / sub
-    monkeypatch.setattr(cache, "adcompiler_cache_dir", where)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

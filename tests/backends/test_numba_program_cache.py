@@ -2,10 +2,9 @@
 second build of the same IR reads the drivers, kernel sources and buffer plans back, computes
 what the NumPy reference computes, gets buffers of its own, and a damaged entry is built again."""
 import numpy as np
-import pytest
 
 import adcompiler
-from adcompiler.backends.numba_cpu import cache, program
+from adcompiler.backends.numba_cpu import program
 from adcompiler.frontend import trace
 
 
@@ -16,30 +15,16 @@ def mlp(w, x):
 ARGS = (np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.linspace(0.0, 1.0, 8).reshape(2, 4))
 
 
-@pytest.fixture
-def programs(tmp_path, monkeypatch):
-    """Programs go to a folder of their own (kernels keep the shared, warm one)."""
-    shared = cache.adcompiler_cache_dir
-
-    def where(sub):
-        if sub != "programs":
-            return shared(sub)
-        (tmp_path / sub).mkdir(exist_ok=True)
-        return tmp_path / sub
-    monkeypatch.setattr(cache, "adcompiler_cache_dir", where)
-    return tmp_path / "programs"
-
-
 def _build():
     fn = program.inlined(trace(mlp, *ARGS))
     _, ns = program.build([fn], fn.name, recycled=[fn])
     return ns[fn.name], ns[f"arena_{fn.name}"]
 
 
-def test_a_second_build_reads_the_first_back(programs, monkeypatch):
+def test_a_second_build_reads_the_first_back(own_programs_dir, monkeypatch):
     want = mlp(*ARGS)
     first, arena1 = _build()
-    assert len(list(programs.glob("*.pkl"))) == 1
+    assert len(list(own_programs_dir.glob("*.pkl"))) == 1
     monkeypatch.setattr(program, "_generate", None)     # a second build must not generate
     second, arena2 = _build()
     a = first(*ARGS)
@@ -50,16 +35,16 @@ def test_a_second_build_reads_the_first_back(programs, monkeypatch):
     np.testing.assert_allclose(a, want, rtol=1e-12)     # b did not write into a's buffers
 
 
-def test_a_damaged_entry_is_built_again(programs):
+def test_a_damaged_entry_is_built_again(own_programs_dir):
     _build()
-    (entry,) = programs.glob("*.pkl")
+    (entry,) = own_programs_dir.glob("*.pkl")
     entry.write_bytes(b"not a pickle")
     driver, _ = _build()
     np.testing.assert_allclose(driver(*ARGS), mlp(*ARGS), rtol=1e-12)
     assert entry.read_bytes() != b"not a pickle"
 
 
-def test_grad_through_the_api_is_unchanged_by_the_cache(programs):
+def test_grad_through_the_api_is_unchanged_by_the_cache(own_programs_dir):
     def loss(w, x):
         return np.sum(mlp(w, x) ** 2)
     ref = adcompiler.grad(loss, backend="numpy")(*ARGS)
