@@ -76,6 +76,8 @@ class _Specialised:
     """A function compiled per specialisation key (`Signature.describe`), the key computed
     once per call from a Signature built once: calls that hit the cache skip `trace`."""
 
+    _signature = None
+
     def _describe(self, args, kwargs):
         """(runtime leaves, specialisation key) of a call."""
         if self._signature is None:
@@ -96,7 +98,6 @@ class GradFunction(_Specialised):
         self.check_nans = check_nans
         self._cache: dict = {}
         self._last = None
-        self._signature = None
         self.__name__ = f"grad_{getattr(fun, '__name__', 'f')}"
         self.__doc__ = getattr(fun, "__doc__", None)
 
@@ -337,7 +338,6 @@ class JitFunction(_Specialised):
     def __init__(self, fun, backend=None):
         self.fun, self.backend = fun, backend
         self._cache: dict = {}
-        self._signature = None
         self.__name__ = getattr(fun, "__name__", "f")
 
     def __call__(self, *args, **kwargs):

@@ -32,8 +32,16 @@ OPTIONS = {
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
     "blas": os.environ.get("ADCOMPILER_BLAS", "mkl"),
 }
-THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS")
-                  or len(getattr(os, "sched_getaffinity", lambda _: range(os.cpu_count() or 1))(0))), 1)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (all of them where affinity is not known)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+THREADS = max(int(os.environ.get("NUMBA_NUM_THREADS") or _cpus()), 1)
 
 
 def njit_flags() -> str:

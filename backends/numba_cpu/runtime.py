@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
 import time
@@ -46,10 +47,12 @@ CHUNKS = 8
 THREADS = options.THREADS
 
 
+@functools.cache
 def _single_threaded_scipy_blas():
     """Numba's BLAS entry point calls SciPy's own OpenBLAS (not NumPy's copy). Giving SciPy's
     copies one thread each lets `matmul` run one product per thread of its own, without
-    touching NumPy's BLAS threads (changing those costs ~8 ms on the next call)."""
+    touching NumPy's BLAS threads (changing those costs ~8 ms on the next call). Done on the
+    first product that takes this path: with MKL, none does."""
     import scipy
     done = False
     for path in glob.glob(os.path.join(os.path.dirname(scipy.__file__), "..", "scipy.libs",
@@ -63,7 +66,6 @@ def _single_threaded_scipy_blas():
     return done
 
 
-_SCIPY_BLAS_SINGLE = _single_threaded_scipy_blas()
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -165,7 +167,7 @@ def matmul(a, b, out):
         np.matmul(a, b, out=out)
         return
     o4 = _batch4(out, lead)
-    if not (mkl.LIB is not None or _SCIPY_BLAS_SINGLE) or out.dtype not in _BLAS_KIND \
+    if not (mkl.LIB is not None or _single_threaded_scipy_blas()) or out.dtype not in _BLAS_KIND \
             or not a.dtype == b.dtype == out.dtype or 0 in out.shape + a.shape[-1:] \
             or o4 is None or o4.strides[-1] != out.itemsize:
         np.matmul(a, b, out=out)
