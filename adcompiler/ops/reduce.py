@@ -64,17 +64,21 @@ def _extremum_vjp(b, op, cts, needs):
 
 REDUCE = dict(attrs=("axes", "keepdims"), arity=1, kind="reduce")
 declare("sum", _rule(_sum_dtype), vjp=_sum_vjp, lower={"numpy": "np.sum({0}, axis={axes}, keepdims={keepdims})",
-                                                    "numba": {"init": "0", "update": "{acc} + {x}", "wide": True}},
+                                                    "numba": {"init": "0", "update": "{acc} + {x}", "wide": True,
+                                                              "combine": "add"}},
         **REDUCE)
 declare("prod", _rule(_sum_dtype), vjp=_prod_vjp, lower={"numpy": "np.prod({0}, axis={axes}, keepdims={keepdims})",
-                                                      "numba": {"init": "1", "update": "{acc} * {x}", "wide": True}},
+                                                      "numba": {"init": "1", "update": "{acc} * {x}", "wide": True,
+                                                                "combine": "multiply"}},
         **REDUCE)
 declare("max", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
         lower={"numpy": "np.max({0}, axis={axes}, keepdims={keepdims})",
-               "numba": {"init": "lowest", "update": "({acc} if {acc} >= {x} or {acc} != {acc} else {x})"}}, **REDUCE)
+               "numba": {"init": "lowest", "update": "({acc} if {acc} >= {x} or {acc} != {acc} else {x})",
+                         "combine": "maximum"}}, **REDUCE)
 declare("min", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
         lower={"numpy": "np.min({0}, axis={axes}, keepdims={keepdims})",
-               "numba": {"init": "highest", "update": "({acc} if {acc} <= {x} or {acc} != {acc} else {x})"}}, **REDUCE)
+               "numba": {"init": "highest", "update": "({acc} if {acc} <= {x} or {acc} != {acc} else {x})",
+                         "combine": "minimum"}}, **REDUCE)
 
 
 def _argmax_rule(types, attrs):

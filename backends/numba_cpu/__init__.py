@@ -13,8 +13,9 @@ backward sweep), `driver` (driver source), `program` (the protocol), `runtime`, 
 BLAS, threads).
 Ops are lowered from their registry entry's `lower["numba"]`: a scalar expression (elementwise),
 `{"driver": ...}` (run by the driver; `"loop"` names how a kernel can take it instead), or for
-a reduction `{"init", "update"}` plus `"wide": True` when narrow floats must accumulate in
-float64 (sum, prod); `STRUCTURED` ops (control flow, calls) are the driver's own.
+a reduction `{"init", "update", "combine"}` (identity, scalar update, and the NumPy ufunc
+that merges per-chunk partials, NaN-propagating as the update is) plus `"wide": True` when
+narrow floats must accumulate in float64 (sum, prod); `STRUCTURED` ops (control flow, calls) are the driver's own.
 """
 from .driver import STRUCTURED
 from .options import OPTIONS

@@ -13,7 +13,8 @@ them), then one loop nest over the inner axes that accumulates the row reduction
 accumulations, and stores outputs. An inner value a later phase reads is stored (output or row
 scratch), not recomputed. The driver runs all rows as one chunk (`runtime.run`) or chunks of
 rows in threads (`runtime.launch`), each chunk accumulating into its own partial (`partials`),
-combined at the end (`combine`). No other entry point: each compiled function is compile time.
+combined at the end (`combine`). `body` is the only compiled function: each one is compile
+time.
 """
 from __future__ import annotations
 
@@ -305,8 +306,10 @@ class _Gen:
     def wrappers(self):
         """(`partials`, `combine`) for a group with accumulations: the driver runs `body` on
         chunks of rows (`runtime.launch`, `runtime.run`), each chunk accumulating into its own
-        row of the partials, which `combine` reduces into the outputs. `partials` is plain
-        Python (a few np.full calls): compiled, it would only add compile and load time."""
+        row of the partials, which `combine` reduces into the outputs, in chunk order, with the
+        reduction's NumPy ufunc (registry `combine`). Both are plain Python (a few NumPy calls
+        on arrays of the outputs' size): compiled, they would only add compile and load time
+        (combine took 0.5-1.7 s of Numba compile each on a slow machine)."""
         if not self.accums:
             return None, None
         n = self.n
@@ -320,12 +323,8 @@ class _Gen:
         alloc.append(f"    return ({''.join(p + ', ' for p in parts)})")
         combine = ["def combine(" + ", ".join(args + parts) + "):"]
         for i, op in enumerate(self.accums):
-            o = self.out_name[op.result]
-            combine += [f"    f{i} = p{i}.reshape(p{i}.shape[0], -1)",
-                        f"    g{i} = {o}.reshape({o}.size)", f"    for t in range(g{i}.shape[0]):",
-                        f"        acc = f{i}[0, t]", f"        for c in range(1, f{i}.shape[0]):",
-                        f"            acc = {self.update(op, 'acc', f'f{i}[c, t]')}",
-                        f"        g{i}[t] = acc"]
+            combine.append(f"    {self.out_name[op.result]}[...] = "
+                           f"np.{numba_rule(op)['combine']}.reduce(p{i}, axis=0)")
         return alloc, combine
 
 
@@ -337,12 +336,10 @@ def generate(group, outputs, flags: str) -> Kernel:
     src = ["import numpy as np", "from numba import njit",
            "from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0", "",
            f"ACCUMULATES = {bool(gen.accums)}"]
+    src += ["", "", deco, *body]
     partials, combine = gen.wrappers()
-    for fn in (body, combine):
-        if fn:
-            src += ["", "", deco, *fn]
     if partials:
-        src += ["", "", *partials]
+        src += ["", "", *partials, "", "", *combine]
     rows = 1
     for s in group.domain[:gen.k]:
         rows *= s
