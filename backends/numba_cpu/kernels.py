@@ -47,17 +47,20 @@ def ctor(dtype: str) -> str:
 
 
 def literal(value, dtype: str) -> str:
+    """A constant as source text: float64 and bool as Python literals (Numba types a float
+    literal float64), other dtypes as a call such as np.float32(0.5)."""
     if dtype == "bool":
         return repr(bool(value))
     text = repr(float(value)) if dtype.startswith("f") else repr(int(value))
-    return f"{ctor(dtype)}({text.replace('inf', 'np.inf').replace('nan', 'np.nan')})"
+    text = text.replace('inf', 'np.inf').replace('nan', 'np.nan')
+    return text if dtype == "f64" else f"{ctor(dtype)}({text})"
 
 
 def identity(init: str, dtype: str) -> str:
     if init in ("lowest", "highest"):
         sign = "-" if init == "lowest" else ""
         if dtype.startswith("f"):
-            return f"{ctor(dtype)}({sign}np.inf)"
+            return literal(float(f"{sign}inf"), dtype)
         if dtype == "bool":
             return repr(init == "highest")
         return f"np.iinfo({ctor(dtype)}).{'min' if init == 'lowest' else 'max'}"
@@ -72,6 +75,7 @@ class _Gen:
         self.out_name = {v: f"o{i}" for i, v in enumerate(self.outputs)}
         self.inputs, self.in_name = [], {}
         self.local = {}
+        self.consts = {}        # call text -> module-level name (see `constant`)
         self.phase = {}
         self.accums = [op for op in group.ops if loop_kind(op) == "reduce"
                        and op.result in group.accums]
@@ -111,6 +115,14 @@ class _Gen:
         return self.inner(op.result)
 
     # -- expressions ---------------------------------------------------------------------
+    def constant(self, text) -> str:
+        """A constant the kernel reads: a call such as np.float32(0.5) becomes a module-level
+        name (K0, K1, ...), which Numba freezes into a typed constant; typing each call in the
+        body instead cost ~8 ms of compile time apiece on a slow machine."""
+        if "(" not in text:
+            return text
+        return self.consts.setdefault(text, f"K{len(self.consts)}")
+
     def index(self, m, shape) -> str:
         if not shape:
             return "()"
@@ -121,7 +133,7 @@ class _Gen:
         x = op.operands[i]
         const = scalar_constant(x)
         if const:
-            return literal(const.attrs["value"], const.attrs["dtype"])
+            return self.constant(literal(const.attrs["value"], const.attrs["dtype"]))
         if x in self.members:
             if self.inner(x) and self.phase[x] != loop:   # stored by an earlier phase
                 if x in self.out_name:
@@ -141,7 +153,8 @@ class _Gen:
         if kind in ("broadcast", "unit_reshape"):
             return self.operand(op, 0, loop)
         if kind == "reduce":    # over size-1 axes only: a copy
-            return f"{ctor(op.result.dtype)}({self.operand(op, 0, loop)})"
+            x = self.operand(op, 0, loop)
+            return x if op.operands[0].dtype == op.result.dtype else f"{ctor(op.result.dtype)}({x})"
         if kind == "update_slice":
             return self.update_slice(op, loop)
         if kind == "iota":
@@ -166,7 +179,7 @@ class _Gen:
             idx.append("0" if v.shape[d] == 1 else
                        (f"({var} - {start})" if step == 1 else f"({var} - {start}) // {step}"))
         const = scalar_constant(v)
-        inside = literal(const.attrs["value"], const.attrs["dtype"]) if const else \
+        inside = self.constant(literal(const.attrs["value"], const.attrs["dtype"])) if const else \
             f"{self.in_name[v]}[{', '.join(idx)}]"
         return f"({inside} if {' and '.join(conds) or 'True'} else {self.operand(op, 0, loop)})"
 
@@ -182,7 +195,7 @@ class _Gen:
 
     def init(self, op) -> str:
         """The identity a reduction's accumulator starts from, as source text."""
-        return identity(numba_rule(op)["init"], self.acc_dtype(op))
+        return self.constant(identity(numba_rule(op)["init"], self.acc_dtype(op)))
 
     def acc_dtype(self, op):
         dt = op.result.dtype
@@ -190,8 +203,9 @@ class _Gen:
 
     def update(self, op, acc, x) -> str:
         rule = numba_rule(op)
-        if op.operands[0].dtype != self.acc_dtype(op):
-            x = f"{ctor(self.acc_dtype(op))}({x})"
+        dt, acc_dt = op.operands[0].dtype, self.acc_dtype(op)
+        if dt != acc_dt and (dt, acc_dt) != ("f32", "f64"):   # float32 promotes exactly
+            x = f"{ctor(acc_dt)}({x})"
         return rule["update"].format(acc=acc, x=x)
 
     # -- code ----------------------------------------------------------------------------
@@ -301,7 +315,9 @@ class _Gen:
                 out.append("    " * depth + f"s_{self.local[v]}[{idx}] = {self.local[v]}")
         for op in rows:
             v = op.result
-            out.append(f"        {self.local[v]} = {ctor(v.dtype)}(a_{self.local[v]})")
+            acc = f"a_{self.local[v]}"
+            out.append(f"        {self.local[v]} = "
+                       + (acc if self.acc_dtype(op) == v.dtype else f"{ctor(v.dtype)}({acc})"))
 
     def wrappers(self):
         """(`partials`, `combine`) for a group with accumulations: the driver runs `body` on
@@ -332,12 +348,12 @@ def generate(group, outputs, flags: str) -> Kernel:
     """The kernel of `group` writing `outputs`; `flags` are the `@njit` options."""
     gen = _Gen(group, outputs)
     body = gen.body()
-    deco = f"@njit({flags})"
+    partials, combine = gen.wrappers()
     src = ["import numpy as np", "from numba import njit",
            "from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0", "",
            f"ACCUMULATES = {bool(gen.accums)}"]
-    src += ["", "", deco, *body]
-    partials, combine = gen.wrappers()
+    src += [f"{name} = {text}" for text, name in gen.consts.items()]
+    src += ["", "", f"@njit({flags})", *body]
     if partials:
         src += ["", "", *partials, "", "", *combine]
     rows = 1
