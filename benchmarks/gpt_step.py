@@ -2,7 +2,7 @@
 PyTorch eager and JAX jit, on the workloads of shared/bench/workload.md (same weights, same
 batch: loss0 must read 4.171836 / 4.884884 / 5.600760 for tiny / small / medium).
 
-    python benchmarks/gpt_step.py [--configs tiny,small,medium] [--cpus 0,1]
+    python benchmarks/gpt_step.py [--configs tiny,small,medium] [--cpus 0,1] [--rounds 2]
 
 (shared/bench is found beside the repository, or at ADCOMPILER_BENCH_DIR.)
 
@@ -143,25 +143,49 @@ def installed(module, env):
                           capture_output=True).returncode == 0
 
 
-def collect(cfg, env, threads):
-    rows = {}
+REFERENCES = {"numpy-manual": ("numpy", "bench_numpy.py", ["--threads"]),
+              "torch-eager": ("torch", "bench_torch.py", ["--no-profile-mem", "--threads"]),
+              "jax-jit": ("jax", "bench_jax.py", None)}
+TIMED = ("step", "fwdbwd", "fwd")
+
+
+def collect(cfg, env, threads, rounds):
+    """Every implementation's row. With rounds > 1 the timed processes run again, in reverse
+    order every other round, and each timing is the median of the rounds' medians: on a
+    shared VM whose speed drifts by tens of percent over minutes, a slow spell then falls on
+    every implementation alike. Compile, warm start and memory come from the first round;
+    adcompiler-numpy (slow, and no target) runs in the first round only."""
     me = [sys.executable, str(Path(__file__).resolve())]
+    have = {name: installed(module, env) for name, (module, _, _) in REFERENCES.items()}
     with tempfile.TemporaryDirectory() as cache:
-        e = dict(env, ADCOMPILER_CACHE_DIR=cache)
-        rows["adcompiler-numba"] = run(me + ["--worker", cfg, "numba"], e, ROOT)
-        warm = run(me + ["--worker", cfg, "numba", "--first-step-only"], e, ROOT)
+        numba_env = dict(env, ADCOMPILER_CACHE_DIR=cache)
+
+        def one(name):
+            if name.startswith("adcompiler-"):
+                backend = name.split("-", 1)[1]
+                return run(me + ["--worker", cfg, backend],
+                           numba_env if backend == "numba" else env, ROOT)
+            if not have[name]:
+                return {"error": ["not installed"]}
+            _, script, extra = REFERENCES[name]
+            args = [] if extra is None else extra + [str(threads)]
+            return run([sys.executable, str(BENCH / script), "--config", cfg] + args, env, BENCH)
+
+        names = ["adcompiler-numba", "adcompiler-numpy", *REFERENCES]
+        rows = {name: one(name) for name in names}     # the first adcompiler-numba run is cold
+        warm = run(me + ["--worker", cfg, "numba", "--first-step-only"], numba_env, ROOT)
         rows["adcompiler-numba"]["warm_start_s"] = warm.get("first_step_s")
-    rows["adcompiler-numpy"] = run(me + ["--worker", cfg, "numpy"], env, ROOT)
-    ref = {"numpy-manual": ("numpy", "bench_numpy.py", ["--threads", str(threads)]),
-           "torch-eager": ("torch", "bench_torch.py", ["--no-profile-mem", "--threads",
-                                                       str(threads)]),
-           "jax-jit": ("jax", "bench_jax.py", [])}
-    for name, (module, script, extra) in ref.items():
-        if not installed(module, env):
-            rows[name] = {"error": ["not installed"]}
-            continue
-        rows[name] = run([sys.executable, str(BENCH / script), "--config", cfg] + extra,
-                         env, BENCH)
+        timed = [n for n in names if "step" in rows[n] and n != "adcompiler-numpy"]
+        runs = {n: [rows[n]] for n in timed}
+        for r in range(1, rounds):
+            for name in (timed[::-1] if r % 2 else timed):
+                runs[name].append(one(name))
+    for name in timed:
+        ok = [x for x in runs[name] if "step" in x]
+        rows[name]["round_step_ms"] = [x["step"]["median_ms"] for x in ok]
+        for key in TIMED:
+            if all(key in x for x in ok):
+                rows[name][key]["median_ms"] = float(np.median([x[key]["median_ms"] for x in ok]))
     return rows
 
 
@@ -188,6 +212,12 @@ def table(cfg, rows):
                   f"{r.get('ru_maxrss_mb', float('nan')):.0f}",
                   f"{r.get('mem_step', {}).get('peak_delta_mb', float('nan')):.1f}"]
         out.append("| " + " | ".join(fields) + " |")
+    ours = rows["adcompiler-numba"].get("round_step_ms", [])
+    for name, r in rows.items():
+        theirs = r.get("round_step_ms", [])
+        if len(ours) > 1 and name != "adcompiler-numba" and len(theirs) == len(ours):
+            ratios = " ".join(f"{a / b:.2f}" for a, b in zip(ours, theirs))
+            out.append(f"\nnumba ÷ {name}, step, round by round: {ratios}")
     return "\n".join(out)
 
 
@@ -200,6 +230,9 @@ def main():
     ap.add_argument("--first-step-only", action="store_true",
                     help="with --worker: stop after the first step (warm-start run)")
     ap.add_argument("--json", default=None, help="also write all results here")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="time every implementation this many times, alternating the order; "
+                         "report the median of the rounds (for a machine whose speed drifts)")
     a = ap.parse_args()
     sys.path.insert(0, str(BENCH))
     if a.worker:
@@ -221,7 +254,7 @@ def main():
           "others; warm start = first step of a fresh process on the disk cache")
     results = {}
     for cfg in a.configs.split(","):
-        results[cfg] = collect(cfg, env, a.threads)
+        results[cfg] = collect(cfg, env, a.threads, a.rounds)
         print(table(cfg, results[cfg]), flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1, default=float))
