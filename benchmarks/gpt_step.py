@@ -15,6 +15,11 @@ reference scripts of shared/bench (bench_numpy.py, bench_torch.py, bench_jax.py)
 kernel cache (cold compile: trace, differentiate, generate and compile, until the first step
 is done) and again in a fresh process on the filled cache (warm start).
 
+On a shared VM the speed drifts by tens of percent within minutes, so besides the table (each
+implementation in its own process, one after the other; `--rounds N` repeats them) it times
+adcompiler-numba and torch-eager in turn (`--paired BURSTS`): both set up in idle processes,
+then 3 steps of one, 3 of the other, and so on; the ratio of those is the one to read.
+
 adcompiler rows call the compiled program directly (`program.grad` on the flattened
 parameters; AdamW is the local `adamw` below, traced and compiled by the same backend, without
 clipping, as the reference scripts do it): the step times the generated code, not the
@@ -59,11 +64,9 @@ def adamw(params, grads, m, v, coef):
     return new_p, new_m, new_v
 
 
-def worker(cfg_name, backend, first_step_only=False):
-    """Time one adcompiler backend in this process; print one JSON line (with
-    `first_step_only`, as soon as the first step is done: the warm-start run)."""
+def adcompiler_step(cfg_name, backend):
+    """(step, prog, params and data, loss0) of one adcompiler backend, its first step done."""
     import gptconfig as G
-    t_start = time.perf_counter()
     import adcompiler
     from adcompiler.api import backend_module
     from adcompiler.frontend import trace
@@ -76,7 +79,6 @@ def worker(cfg_name, backend, first_step_only=False):
     P["layers"] = [{k.split(".", 1)[1]: v for k, v in flat.items() if k.startswith(f"h{l}.")}
                    for l in range(c.L)]
     idx, tgt = G.make_batch(c)
-    res = {"impl": f"adcompiler-{backend}", "config": c.name, **G.env_info()}
     g = adcompiler.value_and_grad(model.loss, backend=backend)
     loss0, grads0 = g(P, idx, tgt, c.H)         # the first step's gradients
     prog = g._last.program
@@ -109,6 +111,17 @@ def worker(cfg_name, backend, first_step_only=False):
         return loss
 
     step(first)
+    return step, prog, state, data, loss0
+
+
+def worker(cfg_name, backend, first_step_only=False):
+    """Time one adcompiler backend in this process; print one JSON line (with
+    `first_step_only`, as soon as the first step is done: the warm-start run)."""
+    import gptconfig as G
+    t_start = time.perf_counter()
+    step, prog, state, data, loss0 = adcompiler_step(cfg_name, backend)
+    c = G.get_config(cfg_name)
+    res = {"impl": f"adcompiler-{backend}", "config": c.name, **G.env_info()}
     res["first_step_s"] = time.perf_counter() - t_start     # import to first update done
     if first_step_only:
         print(json.dumps(res, default=float))
@@ -124,6 +137,77 @@ def worker(cfg_name, backend, first_step_only=False):
     res["ru_maxrss_mb"] = round(G.ru_maxrss_mb(), 1)
     G.add_rates(res, c)
     print(json.dumps(res, default=float))
+
+
+def torch_step(cfg_name, threads):
+    """The torch-eager row's step (bench_torch.py's defaults: math attention, AdamW)."""
+    import gptconfig as G
+    import torch
+    from torch_gpt import GPT, make_optimizer
+    torch.set_num_threads(threads)
+    torch.manual_seed(G.SEED)
+    c = G.get_config(cfg_name)
+    model = GPT(c, attn_impl="math", ckpt=False).load_canonical(G.init_params(c))
+    model.train()
+    opt = make_optimizer(model)
+    x, y = (torch.from_numpy(a) for a in G.make_batch(c))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = model(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def serve(cfg_name, impl, threads):
+    """Set up one implementation's step, then for each line n on stdin time n steps and print
+    their times (ms) as a JSON list; stop at end of input. The paired timing drives two of
+    these in turn (`paired`)."""
+    import gptconfig as G
+    step = adcompiler_step(cfg_name, "numba")[0] if impl == "adcompiler-numba" else \
+        torch_step(cfg_name, threads)
+    for _ in range(G.REPS[cfg_name][0]):
+        step()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            t = time.perf_counter()
+            step()
+            times.append((time.perf_counter() - t) * 1e3)
+        print(json.dumps(times), flush=True)
+
+
+def paired(cfg, env, threads, bursts, steps=3):
+    """adcompiler-numba against torch-eager, both set up in their own idle process and timed in
+    turn, `steps` steps at a time (`bursts` times each, the order alternating): a slow spell of
+    the machine then falls on both. (median step ms of each, median of the burst-by-burst
+    ratios)."""
+    me = [sys.executable, str(Path(__file__).resolve())]
+    procs = {impl: subprocess.Popen(me + ["--serve", cfg, impl, str(threads)], env=env,
+                                    cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    text=True)
+             for impl in ("adcompiler-numba", "torch-eager")}
+    try:
+        for p in procs.values():
+            if not any(line.strip() == "ready" for line in p.stdout):     # EOF: it failed
+                return None
+        times = {impl: [] for impl in procs}
+        for b in range(bursts):
+            for impl in (list(procs) if b % 2 == 0 else list(procs)[::-1]):
+                procs[impl].stdin.write(f"{steps}\n")
+                procs[impl].stdin.flush()
+                times[impl].append(json.loads(procs[impl].stdout.readline()))
+                time.sleep(0.05)    # the other's library threads stop spinning
+    finally:
+        for p in procs.values():
+            p.stdin.close()
+            p.wait()
+    ours, theirs = (np.array(t) for t in times.values())
+    return (float(np.median(ours)), float(np.median(theirs)),
+            float(np.median(np.median(ours, axis=1) / np.median(theirs, axis=1))))
 
 
 def run(cmd, env, cwd):
@@ -149,7 +233,7 @@ REFERENCES = {"numpy-manual": ("numpy", "bench_numpy.py", ["--threads"]),
 TIMED = ("step", "fwdbwd", "fwd")
 
 
-def collect(cfg, env, threads, rounds):
+def collect(cfg, env, threads, rounds, bursts):
     """Every implementation's row. With rounds > 1 the timed processes run again, in reverse
     order every other round, and each timing is the median of the rounds' medians: on a
     shared VM whose speed drifts by tens of percent over minutes, a slow spell then falls on
@@ -180,6 +264,8 @@ def collect(cfg, env, threads, rounds):
         for r in range(1, rounds):
             for name in (timed[::-1] if r % 2 else timed):
                 runs[name].append(one(name))
+        if bursts and have["torch-eager"] and "step" in rows["adcompiler-numba"]:
+            rows["adcompiler-numba"]["paired_torch"] = paired(cfg, numba_env, threads, bursts)
     for name in timed:
         ok = [x for x in runs[name] if "step" in x]
         rows[name]["round_step_ms"] = [x["step"]["median_ms"] for x in ok]
@@ -212,6 +298,11 @@ def table(cfg, rows):
                   f"{r.get('ru_maxrss_mb', float('nan')):.0f}",
                   f"{r.get('mem_step', {}).get('peak_delta_mb', float('nan')):.1f}"]
         out.append("| " + " | ".join(fields) + " |")
+    pair = rows["adcompiler-numba"].get("paired_torch")
+    if pair:
+        out.append(f"\npaired, in turn (bursts of 3 steps): adcompiler-numba {pair[0]:.2f} ms, "
+                   f"torch-eager {pair[1]:.2f} ms; numba ÷ torch-eager {pair[2]:.2f} "
+                   f"(median of the bursts' ratios)")
     ours = rows["adcompiler-numba"].get("round_step_ms", [])
     for name, r in rows.items():
         theirs = r.get("round_step_ms", [])
@@ -230,6 +321,10 @@ def main():
     ap.add_argument("--first-step-only", action="store_true",
                     help="with --worker: stop after the first step (warm-start run)")
     ap.add_argument("--json", default=None, help="also write all results here")
+    ap.add_argument("--paired", type=int, default=10, metavar="BURSTS",
+                    help="then time adcompiler-numba and torch-eager in turn, BURSTS times "
+                         "3 steps each (0: not)")
+    ap.add_argument("--serve", nargs=3, metavar=("CONFIG", "IMPL", "THREADS"))
     ap.add_argument("--rounds", type=int, default=1,
                     help="time every implementation this many times, alternating the order; "
                          "report the median of the rounds (for a machine whose speed drifts)")
@@ -237,6 +332,9 @@ def main():
     sys.path.insert(0, str(BENCH))
     if a.worker:
         worker(*a.worker, first_step_only=a.first_step_only)
+        return
+    if a.serve:
+        serve(a.serve[0], a.serve[1], int(a.serve[2]))
         return
     want = thread_env(a.threads)
     if any(k in os.environ for k in DROP) or any(os.environ.get(k) != v
@@ -254,7 +352,7 @@ def main():
           "others; warm start = first step of a fresh process on the disk cache")
     results = {}
     for cfg in a.configs.split(","):
-        results[cfg] = collect(cfg, env, a.threads, a.rounds)
+        results[cfg] = collect(cfg, env, a.threads, a.rounds, a.paired)
         print(table(cfg, results[cfg]), flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1, default=float))
