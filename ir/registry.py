@@ -13,6 +13,9 @@ An OpDef holds:
 - `lower`: a dict backend-name -> lowering (a format string over operands `{0}` and
   attributes `{axis}`, or an emitter function);
 - `pure`: no side effects, so DCE may drop it and CSE may merge it;
+- `cheap`: an elementwise or view op that costs about as little as reading its result back
+  from memory (arithmetic, compares, select, casts, broadcasts): a backend may recompute it
+  instead of keeping its value (the Numba backend's `remat` does);
 - `sympy`: for elementwise ops declared from a SymPy expression, its text in the operands
   `x` (and `y`), e.g. "tanh(x)" (`ad.sympy_ir.expression` parses it).
 """
@@ -34,6 +37,7 @@ class OpDef:
     nondiff: bool = False
     lower: dict = field(default_factory=dict)
     pure: bool = True
+    cheap: bool = False
     sympy: Any = None
     doc: str = ""
 

@@ -20,22 +20,22 @@ BOOL_ONLY = broadcast_rule(operand_dtype="bool")
 NUMERIC = broadcast_rule(numeric=True)
 
 
-def unary(name, expr, numpy, infer=FLOAT_UNARY, numba=None):
-    return declare(name, infer, arity=1, kind="elementwise", sympy=expr,
+def unary(name, expr, numpy, infer=FLOAT_UNARY, numba=None, cheap=False):
+    return declare(name, infer, arity=1, kind="elementwise", sympy=expr, cheap=cheap,
                    vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
 
-def binary(name, expr, numpy, infer=SAME, numba=None):
-    return declare(name, infer, arity=2, kind="elementwise", sympy=expr,
+def binary(name, expr, numpy, infer=SAME, numba=None, cheap=False):
+    return declare(name, infer, arity=2, kind="elementwise", sympy=expr, cheap=cheap,
                    vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
 
-def nondiff(name, arity, numpy, infer=SAME, expr=None, numba=None):
+def nondiff(name, arity, numpy, infer=SAME, expr=None, numba=None, cheap=False):
     return declare(name, infer, arity=arity, kind="elementwise", nondiff=True, sympy=expr,
-                   lower={"numpy": numpy, "numba": numba or numpy})
+                   cheap=cheap, lower={"numpy": numpy, "numba": numba or numpy})
 
 
-unary("neg", "-x", "-{0}", infer=NUMERIC)
+unary("neg", "-x", "-{0}", infer=NUMERIC, cheap=True)
 unary("exp", "exp(x)", "np.exp({0})", numba="fexp({0})")
 unary("log", "log(x)", "np.log({0})")
 unary("log1p", "log(1 + x)", "np.log1p({0})")
@@ -50,26 +50,26 @@ unary("arccos", "acos(x)", "np.arccos({0})")
 unary("arctan", "atan(x)", "np.arctan({0})")
 unary("sinh", "sinh(x)", "np.sinh({0})")
 unary("cosh", "cosh(x)", "np.cosh({0})")
-unary("abs", "Abs(x)", "np.abs({0})", infer=SAME)
+unary("abs", "Abs(x)", "np.abs({0})", infer=SAME, cheap=True)
 
-binary("add", "x + y", "{0} + {1}")
-binary("sub", "x - y", "{0} - {1}", infer=NUMERIC)
-binary("mul", "x*y", "{0} * {1}")
-binary("div", "x/y", "{0} / {1}", infer=broadcast_rule(floats_only=True))
+binary("add", "x + y", "{0} + {1}", cheap=True)
+binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True)
+binary("mul", "x*y", "{0} * {1}", cheap=True)
+binary("div", "x/y", "{0} / {1}", infer=broadcast_rule(floats_only=True), cheap=True)
 binary("pow", "x**y", "{0} ** {1}", infer=NUMERIC)
-binary("maximum", "Max(x, y)", "np.maximum({0}, {1})")
-binary("minimum", "Min(x, y)", "np.minimum({0}, {1})")
+binary("maximum", "Max(x, y)", "np.maximum({0}, {1})", cheap=True)
+binary("minimum", "Min(x, y)", "np.minimum({0}, {1})", cheap=True)
 
 # SymPy forms of sign and floor let derivatives that mention them (d|x| = sign x) lower to IR
 nondiff("sign", 1, "np.sign({0})", infer=NUMERIC, expr="sign(x)")
 nondiff("floor", 1, "np.floor({0})", infer=FLOAT_UNARY, expr="floor(x)")
 nondiff("floordiv", 2, "{0} // {1}", infer=NUMERIC)
-nondiff("lt", 2, "{0} < {1}", infer=BOOL_OUT)
-nondiff("le", 2, "{0} <= {1}", infer=BOOL_OUT)
-nondiff("gt", 2, "{0} > {1}", infer=BOOL_OUT)
-nondiff("ge", 2, "{0} >= {1}", infer=BOOL_OUT)
-nondiff("eq", 2, "{0} == {1}", infer=BOOL_OUT)
-nondiff("ne", 2, "{0} != {1}", infer=BOOL_OUT)
+nondiff("lt", 2, "{0} < {1}", infer=BOOL_OUT, cheap=True)
+nondiff("le", 2, "{0} <= {1}", infer=BOOL_OUT, cheap=True)
+nondiff("gt", 2, "{0} > {1}", infer=BOOL_OUT, cheap=True)
+nondiff("ge", 2, "{0} >= {1}", infer=BOOL_OUT, cheap=True)
+nondiff("eq", 2, "{0} == {1}", infer=BOOL_OUT, cheap=True)
+nondiff("ne", 2, "{0} != {1}", infer=BOOL_OUT, cheap=True)
 nondiff("logical_and", 2, "np.logical_and({0}, {1})", infer=BOOL_ONLY, numba="({0} and {1})")
 nondiff("logical_or", 2, "np.logical_or({0}, {1})", infer=BOOL_ONLY, numba="({0} or {1})")
 nondiff("logical_not", 1, "np.logical_not({0})", infer=BOOL_ONLY, numba="(not {0})")
@@ -106,11 +106,11 @@ def _mod_vjp(b, op, cts, needs):
 
 declare("mod", NUMERIC, arity=2, kind="elementwise", vjp=_mod_vjp,
         lower={"numpy": "{0} % {1}", "numba": "{0} % {1}"})
-declare("where", _where, arity=3, kind="elementwise", vjp=_where_vjp,
+declare("where", _where, arity=3, kind="elementwise", vjp=_where_vjp, cheap=True,
         lower={"numpy": "np.where({0}, {1}, {2})", "numba": "({1} if {0} else {2})"})
 declare("astype", lambda ts, a: [ts[0].with_dtype(a["dtype"])], attrs=("dtype",), arity=1,
-        kind="elementwise", vjp=_astype_vjp,
+        kind="elementwise", vjp=_astype_vjp, cheap=True,
         lower={"numpy": "{0}.astype({dtype})", "numba": "{dtype}({0})"})
 # the identity whose derivative is zero (adcompiler.stop_gradient)
-declare("stop_gradient", SAME, arity=1, kind="elementwise", nondiff=True,
+declare("stop_gradient", SAME, arity=1, kind="elementwise", nondiff=True, cheap=True,
         lower={"numpy": "{0}", "numba": "{0}"})

@@ -75,12 +75,13 @@ def _concatenate_vjp(b, op, cts, needs):
     return out
 
 
-declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape", vjp=_reshape_vjp,
+declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape", vjp=_reshape_vjp, cheap=True,
         lower={"numpy": "np.reshape({0}, {shape})",
                "numba": {"driver": "np.reshape({0}, {shape})", "loop": "unit_reshape"}})
 declare("transpose", _transpose, attrs=("perm",), arity=1, kind="shape", vjp=_transpose_vjp,
         lower={"numpy": "np.transpose({0}, {perm})", "numba": {"driver": "np.transpose({0}, {perm})"}})
 declare("broadcast_to", _broadcast_to, attrs=("shape",), arity=1, kind="shape", vjp=_broadcast_vjp,
+        cheap=True,
         lower={"numpy": "np.broadcast_to({0}, {shape})",
                "numba": {"driver": "np.broadcast_to({0}, {shape})", "loop": "broadcast"}})
 declare("concatenate", _concatenate, attrs=("axis",), kind="shape", vjp=_concatenate_vjp,

@@ -5,8 +5,8 @@ chains that is most of them (GELU's backward reads u, 0.5u, 0.044715u, 0.044715u
 and 1 + tanh(.): six arrays the forward kernel must write and the backward must read back).
 `rematerialise(block, split)` takes the ops of a block whose first `split` ops are the forward
 sweep and recomputes, in the backward sweep, every forward value that
-- is made by a cheap loop op (arithmetic, compare, select, cast, broadcast: no exp/tanh/log,
-  no reduction), and
+- is made by a loop op the registry declares `cheap` (arithmetic, compare, select, cast,
+  broadcast: no exp/tanh/log, no reduction), and
 - whose operands are constants, parameters, values the backward reads anyway, matrix
   products (in memory anyway: BLAS wrote them), or (up to three levels) cheap values of such,
   recomputed with it, and
@@ -28,13 +28,12 @@ from ...ir.rewrite import clone_op, users
 from .fusion import loop_kind
 from .memory import nbytes
 
-CHEAP = ("add", "sub", "mul", "div", "neg", "where", "astype", "broadcast_to", "reshape",
-         "eq", "ne", "lt", "le", "gt", "ge", "maximum", "minimum", "abs", "stop_gradient")
-
-
 def _cheap(op) -> bool:
-    return op.name in CHEAP and loop_kind(op) in ("elementwise", "broadcast", "unit_reshape") \
-        and registry.get(op.name).pure and not op.regions
+    """Declared cheap in the registry, and computed by a kernel's loop (a reshape the driver
+    runs as a view is not)."""
+    opdef = registry.get(op.name)
+    return opdef.cheap and opdef.pure and not op.regions \
+        and loop_kind(op) in ("elementwise", "broadcast", "unit_reshape")
 
 
 def _product(op, block) -> bool:
