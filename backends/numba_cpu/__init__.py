@@ -15,7 +15,8 @@ Ops are lowered from their registry entry's `lower["numba"]`: a scalar expressio
 `{"driver": ...}` (run by the driver; `"loop"` names how a kernel can take it instead), or for
 a reduction `{"init", "update", "combine"}` (identity, scalar update, and the NumPy ufunc
 that merges per-chunk partials, NaN-propagating as the update is) plus `"wide": True` when
-narrow floats must accumulate in float64 (sum, prod); `STRUCTURED` ops (control flow, calls) are the driver's own.
+narrow floats must accumulate in float64 (sum, prod); `STRUCTURED` ops (control flow, calls)
+are the driver's own.
 """
 from .driver import STRUCTURED
 from .options import OPTIONS
