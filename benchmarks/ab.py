@@ -3,8 +3,9 @@ the two settings call by call in one process, so that a machine whose speed drif
 VM: 1.5-2x within minutes) slows both alike.
 
     python benchmarks/ab.py CONFIG 'mkl.SPIN_BELOW = 0' [--pairs 20]
+    python benchmarks/ab.py CONFIG 'mkl.LIB = None'     # SciPy's OpenBLAS path instead of MKL
 
-The setting is a statement run with `runtime`, `mkl` and `driver` (the backend's modules) in
+The setting is an assignment run with `runtime`, `mkl` and `driver` (the backend's modules) in
 scope; A is the value before it, B after. It re-executes itself without OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE and with 2 threads for every library, like gpt_step.py. Prints the median
 gradient time of each and the median of the B/A ratios of neighbouring calls.
@@ -47,7 +48,8 @@ def main():
     times = {"A": [], "B": []}
     for i in range(a.pairs):
         for name in ("AB" if i % 2 == 0 else "BA"):
-            exec(f"{target} = {settings[name]!r}", scope)
+            scope["_value"] = settings[name]
+            exec(f"{target} = _value", scope)
             grad()                          # one call to settle after the switch
             t = time.perf_counter()
             grad()

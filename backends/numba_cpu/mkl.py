@@ -1,5 +1,5 @@
 """Intel MKL's GEMM for `runtime.matmul`, when the `mkl` package is installed (a dependency on
-x86-64; `ADCOMPILER_BLAS=openblas` turns it off).
+x86-64) and the `blas` option says so (by default on Intel CPUs only; see options.py).
 
 Why MKL and its own threads: measured on this 2-core Sapphire Rapids VM, MKL's sgemm runs
 150-180 GFLOP/s on one core where SciPy's OpenBLAS runs 110-120, and one call on MKL's

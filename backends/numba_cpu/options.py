@@ -11,9 +11,13 @@
   threads (`runtime.launch`).
 - `profile` (default off; env `ADCOMPILER_PROFILE=1`): drivers time every step into
   `runtime.PROFILE`; `runtime.report()` prints where a program spends its time.
-- `blas` (default `mkl`; env `ADCOMPILER_BLAS=openblas`): which BLAS runs matrix products,
-  read when the runtime is imported: Intel MKL where its package is installed (`mkl.py`),
-  else SciPy's OpenBLAS.
+- `blas` (env `ADCOMPILER_BLAS=mkl|openblas`; default `mkl` on Intel CPUs, `openblas` on
+  others): which BLAS runs matrix products, read when the runtime is imported: Intel MKL where
+  its package is installed (`mkl.py`), else SciPy's OpenBLAS. On a Sapphire Rapids VM MKL
+  took the medium GPT gradient from 450 to 384 ms; on an AMD Zen 1 VM the OpenBLAS path ran
+  the small and medium gradients 4 % and 7 % faster than MKL (alternating A/B,
+  `benchmarks/ab.py CONFIG 'mkl.LIB = None'`), and on a Zen 5 host torch's MKL made 205
+  GFLOP/s where OpenBLAS made 448 (shared/bench/results-cpu.md).
 
 `THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU this
 process may run on).
@@ -25,12 +29,26 @@ def _flag(name, default):
     return os.environ.get(name, default) not in ("", "0")
 
 
+def cpu_vendor() -> str:
+    """The x86 vendor string (GenuineIntel, AuthenticAMD, ...), or "" where /proc/cpuinfo
+    does not say."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 OPTIONS = {
     "fastmath": _flag("ADCOMPILER_FASTMATH", "0"),
     "reassociate": _flag("ADCOMPILER_REASSOCIATE", "1"),
     "parallel": _flag("ADCOMPILER_PARALLEL", "1"),
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
-    "blas": os.environ.get("ADCOMPILER_BLAS", "mkl"),
+    "blas": os.environ.get("ADCOMPILER_BLAS")
+    or ("mkl" if cpu_vendor() == "GenuineIntel" else "openblas"),
 }
 
 

@@ -1,12 +1,36 @@
 """The Numba backend's run-time matmul against NumPy's: every layout the batched GEMM reads in
 place (strided head slices, transposes, broadcast batches, size-1 axes) and the ones it must
 copy or hand to NumPy."""
+import importlib.metadata
+import os
+
 import numpy as np
 import pytest
 
-from adcompiler.backends.numba_cpu import mkl, runtime as rt
+from adcompiler.backends.numba_cpu import mkl, options, runtime as rt
 
 RNG = np.random.default_rng(0)
+
+
+def _mkl_installed() -> bool:
+    try:
+        importlib.metadata.distribution("mkl")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _use_mkl(monkeypatch):
+    """Products go to MKL for this test, also where the CPU's default is OpenBLAS."""
+    if mkl.LIB is None:
+        monkeypatch.setitem(mkl.OPTIONS, "blas", "mkl")
+        lib, omp = mkl._load(mkl.THREADS)
+        if lib is None:
+            pytest.skip("needs Intel MKL (the mkl package, installed on x86-64 Linux only)")
+        monkeypatch.setattr(mkl, "LIB", lib)
+        monkeypatch.setattr(mkl, "OMP", omp)
+        monkeypatch.setattr(mkl, "FUNCTIONS", mkl._functions(lib))
+        monkeypatch.setattr(mkl, "_ADAPTIVE_BLOCKTIME", "KMP_BLOCKTIME" not in os.environ)
 
 
 def _heads(b, t, h, hd, dtype):
@@ -50,9 +74,9 @@ def through_gemm(request, monkeypatch):
     (single and grouped batch calls), and SciPy's OpenBLAS shared out over 2 threads (batches,
     or row/column blocks) and on one."""
     blas, threads = request.param
-    if blas == "mkl" and mkl.LIB is None:
-        pytest.skip("needs Intel MKL (the mkl package, installed on x86-64 only)")
-    if blas == "openblas":
+    if blas == "mkl":
+        _use_mkl(monkeypatch)
+    else:
         monkeypatch.setattr(mkl, "LIB", None)
     monkeypatch.setattr(rt, "NUMPY_BELOW", 0)
     monkeypatch.setattr(rt, "THREADS", threads)
@@ -77,36 +101,36 @@ def test_matmul_into_a_strided_output(through_gemm):
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
 
 
-def test_mkl_is_used_where_installed():
-    """The skip above must not hide a loader that fails: with the mkl package installed (and
-    not turned off), products go to MKL."""
-    import importlib.metadata
-    try:
-        importlib.metadata.distribution("mkl")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("the mkl package is not installed (it is a dependency on x86-64 Linux only)")
-    if mkl.OPTIONS["blas"] != "mkl":
-        pytest.skip("ADCOMPILER_BLAS turns MKL off")
-    assert mkl.LIB is not None
+def test_blas_default_follows_the_cpu(monkeypatch):
+    """The skips of `_use_mkl` must not hide a loader that fails: by default products go to
+    MKL exactly where its package is installed and the CPU is Intel's (elsewhere OpenBLAS
+    ran faster, see options.py), and where it is installed it loads."""
+    if "ADCOMPILER_BLAS" in os.environ:
+        pytest.skip("ADCOMPILER_BLAS chooses the BLAS instead of the default")
+    intel = options.cpu_vendor() == "GenuineIntel"
+    assert (mkl.LIB is not None) == (_mkl_installed() and intel)
+    if _mkl_installed():
+        monkeypatch.setitem(mkl.OPTIONS, "blas", "mkl")
+        assert mkl._load(mkl.THREADS)[0] is not None
 
 
-def test_mkl_declines_sizes_over_its_32_bit_integers():
+def test_mkl_declines_sizes_over_its_32_bit_integers(monkeypatch):
     """A leading dimension of 2^31 elements does not fit MKL's ints: `gemm` says so (and
     runtime.matmul hands the product to NumPy) instead of passing a wrapped-around value."""
-    if mkl.LIB is None:
-        pytest.skip("needs Intel MKL (the mkl package, installed on x86-64 only)")
+    _use_mkl(monkeypatch)
     x = np.zeros((2, 2), np.float32)
     huge = np.lib.stride_tricks.as_strided(x, (1, 1, 2, 2), (0, 0, 4 << 31, 4))  # never read
     out = np.zeros((1, 1, 2, 2), np.float32)
     assert not mkl.gemm(huge, (ord("n"), 1 << 31), x.reshape(1, 1, 2, 2), (ord("n"), 2), out)
 
 
-def test_mkl_threads_spin_after_small_products_only():
+def test_mkl_threads_spin_after_small_products_only(monkeypatch):
     """After a product under `SPIN_BELOW` multiply-adds MKL's threads spin for 1 ms (the next
     one comes soon, and waking them costs more than a small product); after a big one they
     sleep at once, leaving the cores to the kernels."""
-    if mkl.LIB is None or not mkl._ADAPTIVE_BLOCKTIME:
-        pytest.skip("needs Intel MKL, with KMP_BLOCKTIME not set in the environment")
+    _use_mkl(monkeypatch)
+    if not mkl._ADAPTIVE_BLOCKTIME:
+        pytest.skip("KMP_BLOCKTIME is set in the environment")
     small, big = np.ones((256, 256), np.float32), np.ones((1024, 512), np.float32)
     for _ in range(2):
         rt.matmul(big, big.T, np.empty((1024, 1024), np.float32))     # 2^29 multiply-adds
