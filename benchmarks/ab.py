@@ -13,7 +13,6 @@ gradient time of each and the median of the B/A ratios of neighbouring calls.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -28,11 +27,7 @@ def main():
     ap.add_argument("setting", help="a statement, e.g. 'mkl.SPIN_BELOW = 0'")
     ap.add_argument("--pairs", type=int, default=20)
     a = ap.parse_args()
-    want = gpt_step.thread_env(2)
-    if any(k in os.environ for k in gpt_step.DROP) or any(os.environ.get(k) != v
-                                                          for k, v in want.items()):
-        env = {k: v for k, v in os.environ.items() if k not in gpt_step.DROP}
-        os.execve(sys.executable, [sys.executable] + sys.argv, dict(env, **want))
+    gpt_step.benchmark_env(2)
     sys.path.insert(0, str(gpt_step.BENCH))
     from adcompiler.backends.numba_cpu import driver, mkl, runtime
     scope = {"runtime": runtime, "mkl": mkl, "driver": driver}

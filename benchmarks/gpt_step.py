@@ -50,6 +50,17 @@ def thread_env(n):
     return dict({k: str(n) for k in THREAD_VARS}, JAX_PLATFORMS="cpu")
 
 
+def benchmark_env(threads):
+    """Re-execute this process without `DROP` and with every library on `threads` threads,
+    unless its environment is so already; return the thread settings."""
+    want = thread_env(threads)
+    if any(k in os.environ for k in DROP) or any(os.environ.get(k) != v
+                                                 for k, v in want.items()):
+        env = {k: v for k, v in os.environ.items() if k not in DROP}
+        os.execve(sys.executable, [sys.executable] + sys.argv, dict(env, **want))
+    return want
+
+
 def adamw(params, grads, m, v, coef):
     """torch.optim.AdamW on lists of arrays; coef = (b1, b2, 1 - lr*wd, lr/(1-b1^t),
     sqrt(1-b2^t), eps) as a float array of the parameters' dtype."""
@@ -336,11 +347,7 @@ def main():
     if a.serve:
         serve(a.serve[0], a.serve[1], int(a.serve[2]))
         return
-    want = thread_env(a.threads)
-    if any(k in os.environ for k in DROP) or any(os.environ.get(k) != v
-                                                 for k, v in want.items()):
-        env = {k: v for k, v in os.environ.items() if k not in DROP}
-        os.execve(sys.executable, [sys.executable] + sys.argv, dict(env, **want))
+    want = benchmark_env(a.threads)
     if a.cpus:
         os.sched_setaffinity(0, {int(x) for x in a.cpus.split(",")})
     env = dict(os.environ)

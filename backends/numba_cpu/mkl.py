@@ -26,6 +26,7 @@ medium unchanged). A `KMP_BLOCKTIME` in the environment is left alone.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.metadata
 import os
 import threading
@@ -64,7 +65,7 @@ def _load(threads):
     if iomp is None or rt is None:
         return None, None
     omp = ctypes.CDLL(iomp, mode=ctypes.RTLD_GLOBAL)
-    if "KMP_BLOCKTIME" not in os.environ:           # a default, not the environment: child
+    if not _ENV_BLOCKTIME:                          # a default, not the environment: child
         omp.kmp_set_defaults(b"KMP_BLOCKTIME=0")    # processes do not inherit it
     lib = ctypes.CDLL(rt)
     if lib.MKL_Set_Interface_Layer(_LP64) != _LP64:
@@ -87,14 +88,16 @@ _THREAD = threading.local()
 
 def _blocktime(macs):
     """How long the calling thread's OpenMP team spins after this product (see above)."""
-    if _ADAPTIVE_BLOCKTIME:
+    if OMP is not None and not _ENV_BLOCKTIME:
         ms = 1 if macs < SPIN_BELOW else 0
         if getattr(_THREAD, "blocktime", None) != ms:
             OMP.kmp_set_blocktime(ms)
             _THREAD.blocktime = ms
 
 
+@functools.cache
 def _functions(lib):
+    """The single and grouped GEMM of `lib` by dtype."""
     return {np.dtype(np.float32): (lib.cblas_sgemm, lib.cblas_sgemm_batch),
             np.dtype(np.float64): (lib.cblas_dgemm, lib.cblas_dgemm_batch)}
 
@@ -107,7 +110,7 @@ def _addresses(x4):
 
 
 def gemm(a4, fa, b4, fb, o4) -> bool:
-    one, batch = FUNCTIONS[o4.dtype]
+    one, batch = _functions(LIB)[o4.dtype]
     m, k, n = a4.shape[2], a4.shape[3], b4.shape[3]
     ldc = max(o4.strides[2] // o4.itemsize, n)
     count = o4.shape[0] * o4.shape[1]
@@ -130,6 +133,5 @@ def gemm(a4, fa, b4, fb, o4) -> bool:
     return True
 
 
+_ENV_BLOCKTIME = "KMP_BLOCKTIME" in os.environ     # set by the user: left alone
 LIB, OMP = _load(THREADS)
-_ADAPTIVE_BLOCKTIME = OMP is not None and "KMP_BLOCKTIME" not in os.environ
-FUNCTIONS = _functions(LIB) if LIB is not None else {}

@@ -1,7 +1,6 @@
 """The Numba backend's run-time matmul against NumPy's: every layout the batched GEMM reads in
 place (strided head slices, transposes, broadcast batches, size-1 axes) and the ones it must
 copy or hand to NumPy."""
-import importlib.metadata
 import os
 
 import numpy as np
@@ -13,11 +12,7 @@ RNG = np.random.default_rng(0)
 
 
 def _mkl_installed() -> bool:
-    try:
-        importlib.metadata.distribution("mkl")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    return mkl._shared_library("mkl", "libmkl_rt.so") is not None
 
 
 def _use_mkl(monkeypatch):
@@ -29,8 +24,6 @@ def _use_mkl(monkeypatch):
             pytest.skip("needs Intel MKL (the mkl package, installed on x86-64 Linux only)")
         monkeypatch.setattr(mkl, "LIB", lib)
         monkeypatch.setattr(mkl, "OMP", omp)
-        monkeypatch.setattr(mkl, "FUNCTIONS", mkl._functions(lib))
-        monkeypatch.setattr(mkl, "_ADAPTIVE_BLOCKTIME", "KMP_BLOCKTIME" not in os.environ)
 
 
 def _heads(b, t, h, hd, dtype):
@@ -129,7 +122,7 @@ def test_mkl_threads_spin_after_small_products_only(monkeypatch):
     one comes soon, and waking them costs more than a small product); after a big one they
     sleep at once, leaving the cores to the kernels."""
     _use_mkl(monkeypatch)
-    if not mkl._ADAPTIVE_BLOCKTIME:
+    if mkl._ENV_BLOCKTIME:
         pytest.skip("KMP_BLOCKTIME is set in the environment")
     small, big = np.ones((256, 256), np.float32), np.ones((1024, 512), np.float32)
     for _ in range(2):
