@@ -11,13 +11,17 @@
   threads (`runtime.launch`).
 - `profile` (default off; env `ADCOMPILER_PROFILE=1`): drivers time every step into
   `runtime.PROFILE`; `runtime.report()` prints where a program spends its time.
-- `blas` (env `ADCOMPILER_BLAS=mkl|openblas`; default `mkl` on Intel CPUs, `openblas` on
+- `blas` (env `ADCOMPILER_BLAS=mkl|openblas|numpy`; default `mkl` on Intel CPUs, `numpy` on
   others): which BLAS runs matrix products, read when the runtime is imported: Intel MKL where
-  its package is installed (`mkl.py`), else SciPy's OpenBLAS. On a Sapphire Rapids VM MKL
-  took the medium GPT gradient from 450 to 384 ms; on an AMD Zen 1 VM the OpenBLAS path ran
-  the small and medium gradients 4 % and 7 % faster than MKL (alternating A/B,
-  `benchmarks/ab.py CONFIG 'mkl.LIB = None'`), and on a Zen 5 host torch's MKL made 205
-  GFLOP/s where OpenBLAS made 448 (shared/bench/results-cpu.md).
+  its package is installed (`mkl.py`), SciPy's OpenBLAS with one product block per backend
+  thread (`runtime.matmul`), or NumPy's own matmul on its threaded OpenBLAS. Measured, each in
+  alternating A/B runs of one process (`benchmarks/ab.py`): on a Sapphire Rapids VM MKL took
+  the medium GPT gradient from 450 to 384 ms and the OpenBLAS path beat NumPy's matmul (557
+  -> 450 ms, NumPy's spinning BLAS threads took the cores from the kernels); on an AMD Zen 1
+  VM the OpenBLAS path ran the small and medium gradients 4 % and 7 % faster than MKL, and
+  NumPy's matmul 4 % and 17 % faster than the OpenBLAS path (its threads share one product's
+  packed panels, where blocks on our threads pack them twice); on a Zen 5 host torch's MKL
+  made 205 GFLOP/s where OpenBLAS made 448 (shared/bench/results-cpu.md).
 
 `THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU this
 process may run on).
@@ -48,7 +52,7 @@ OPTIONS = {
     "parallel": _flag("ADCOMPILER_PARALLEL", "1"),
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
     "blas": os.environ.get("ADCOMPILER_BLAS")
-    or ("mkl" if cpu_vendor() == "GenuineIntel" else "openblas"),
+    or ("mkl" if cpu_vendor() == "GenuineIntel" else "numpy"),
 }
 
 

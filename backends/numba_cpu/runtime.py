@@ -3,14 +3,15 @@
 - `matmul(a, b, out)`: NumPy matmul semantics into `out`. Each matrix is read in place
   through its strides: heads sliced out of the fused q/k/v array and transposed views are not
   copied, and a stack of matrices times one matrix is one product over the flattened rows.
-  Every float product goes to Intel MKL where it is installed (`mkl.py`: one call, threaded by
-  MKL), else to single-threaded GEMMs of SciPy's OpenBLAS (`_gemm_batch`, through Numba's own
-  BLAS entry point, so the kernel stays disk-cacheable) shared out over this module's threads:
-  whole matrices of a batch (attention) or row/column blocks of one big product.
-  Why not NumPy's matmul: its OpenBLAS threads spin after each call and took the cores from
-  the kernels that followed (a (16,8,128,128) @ (16,8,128,32) product right after a big NumPy
-  matmul ran in 2.1 ms instead of 1.0, and the medium GPT step went from 557 to 450 ms with
-  the OpenBLAS path); big products run at the same ~280 GFLOP/s on 2 cores either way.
+  The option `blas` (`BLAS`, see options.py for what was measured) chooses who runs a float
+  product: Intel MKL (`mkl.py`: one call, threaded by MKL); single-threaded GEMMs of SciPy's
+  OpenBLAS (`_gemm_batch`, through Numba's own BLAS entry point, so the kernel stays
+  disk-cacheable) shared out over this module's threads: whole matrices of a batch
+  (attention) or row/column blocks of one big product; or NumPy's matmul. The first two exist
+  because NumPy's OpenBLAS threads spin after each call, which on a Sapphire Rapids VM took
+  the cores from the kernels that followed (a (16,8,128,128) @ (16,8,128,32) product right
+  after a big NumPy matmul ran in 2.1 ms instead of 1.0, and the medium GPT step went from 557
+  to 450 ms with the OpenBLAS path); on an AMD Zen 1 VM NumPy's matmul was faster still.
   Attention's (16,8,128,32) @ (16,8,32,128) on strided q/k views: 1.0 ms, against 3.4-5.5 ms
   when each product first copied its operands contiguous.
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
@@ -45,6 +46,7 @@ NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a prod
                             # GPT's gradient: 7.5 ms -> 5.9 ms)
 CHUNKS = 8
 THREADS = options.THREADS
+BLAS = options.OPTIONS["blas"]
 
 
 @functools.cache
@@ -163,7 +165,7 @@ def matmul(a, b, out):
     if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous and out.flags.c_contiguous:
         a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
     lead = out.shape[:-2]
-    if out.size * a.shape[-1] < NUMPY_BELOW:
+    if BLAS == "numpy" or out.size * a.shape[-1] < NUMPY_BELOW:
         np.matmul(a, b, out=out)
         return
     o4 = _batch4(out, lead)
