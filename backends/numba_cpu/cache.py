@@ -4,7 +4,7 @@
 
 Contract: `load(source)` returns the module of that exact source, written once to
 `<cache dir>/kernels/k_<sha1>.py` (never rewritten: Numba's cache is keyed by the file and its
-time stamp). The file name is the hash of the text, so identical kernels (the layers of a
+time stamp); `load_key(key)` imports such a file by its key (`module.KEY`). The file name is the hash of the text, so identical kernels (the layers of a
 model) are one file, one module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
 `~/.cache/adcompiler`; Numba's own cache files go to `__pycache__` beside the kernel files
 unless `NUMBA_CACHE_DIR` says otherwise. The header of every kernel carries a hash of the
@@ -85,10 +85,8 @@ def key(source: str) -> str:
 def load(source: str):
     """The imported module of kernel `source` (see the module docstring)."""
     k = key(source)
-    if k in _MODULES:
-        return _MODULES[k]
     path = cache_dir() / f"k_{k}.py"
-    if not path.exists():
+    if k not in _MODULES and not path.exists():
         # write then rename: a concurrent process never reads half a file
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
@@ -99,12 +97,21 @@ def load(source: str):
             pass
         finally:
             os.unlink(tmp)
+    return load_key(k)
+
+
+def load_key(k: str):
+    """The imported module of the kernel file with key `k` that `load` wrote (in this or
+    another process)."""
+    if k in _MODULES:
+        return _MODULES[k]
     if "adcompiler_kernels" not in sys.modules:     # the parent of the kernel modules
         sys.modules["adcompiler_kernels"] = types.ModuleType("adcompiler_kernels")
     name = f"adcompiler_kernels.k_{k}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, cache_dir() / f"k_{k}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    module.KEY = k
     _MODULES[k] = module
     return module

@@ -20,7 +20,7 @@ from ...ir.passes import run_passes
 from ...ir.printer import locations, print_function
 from ...ir.rewrite import clone_block, clone_body
 from ..numpy.codegen import compile_source
-from . import cache, driver
+from . import cache, driver, precompile
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
 from .remat import rematerialise
@@ -142,7 +142,8 @@ class NumbaProgram:
             _, ns = build(fns, self._label, recycled=fns if which == "grad" else ())
             names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
                      "bwd": identifier(self.adj.bwd.name)}
-            self._drivers[key] = {w: ns[n] for w, n in names.items() if n in ns}
+            self._drivers[key] = {w: precompile.compiling_first(ns[n])
+                                  for w, n in names.items() if n in ns}
         return self._drivers[key][which]
 
     def _run(self, which, args):
@@ -185,7 +186,7 @@ def compile_function(fn):
     """A primal function as a callable (the protocol's `compile_function`)."""
     fn = inlined(fn)
     source, ns = build([fn], fn.name, recycled=[fn])
-    driver = ns[identifier(fn.name)]
+    driver = precompile.compiling_first(ns[identifier(fn.name)])
 
     def call(*args):
         out = driver(*args)

@@ -1,0 +1,174 @@
+"""Compiling a driver's kernels on several cores before its first call.
+
+Numba compiles a kernel when it is first called, one after the other on the calling thread,
+and holds a process-wide lock while it does: a cold start used one core of two (the medium
+GPT's gradient: 22 kernels, 0.2-3.6 s each on an AMD Zen 1 VM). `prepare(driver, args)`, run
+by the program on a driver's first call, instead
+
+1. dry-runs the driver on `args` with a stand-in runtime that records each kernel call's
+   argument types (`numba.typeof`) and runs nothing else of the runtime (no kernel, no
+   product). The driver's own NumPy lines do run, on the uncomputed contents of its buffers,
+   under `np.errstate(all="ignore")`; an exception ends the dry run with what it recorded.
+   A driver with a loop (`for`, `while`) is not dry-run: on uncomputed values it might not
+   end.
+2. leaves out the kernels whose signature is already compiled in this process or in Numba's
+   disk cache (a warm start compiles nothing and starts no process),
+3. compiles the rest on `THREADS` cores: this process and `THREADS - 1` child processes
+   (`child()` of this module) take the kernels, most expensive first (by source length), each
+   claiming one by creating a file, and each writes what it compiled to Numba's disk cache.
+   The first real call then loads the children's kernels from there.
+
+Everything here only saves time: a kernel the dry run missed (a branch it did not take, a
+type it guessed wrong, a child that failed) is compiled on its first real call as before.
+Fewer than `MIN_JOBS` kernels to compile are compiled lazily, as without this module: a child
+process spends ~1 s importing Numba before it compiles anything.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import types
+
+import numba
+import numpy as np
+
+from . import cache, runtime
+from .options import THREADS
+
+MIN_JOBS = 4
+
+
+class _Recorder:
+    """Stands in for the runtime module (`rt` in a driver) during a dry run."""
+
+    def __init__(self):
+        self.calls: dict = {}       # (kernel module, signature) -> None, in call order
+
+    def __getattr__(self, name):
+        return getattr(runtime, name)
+
+    def _record(self, kernel, nch, args):
+        parts = kernel.partials(nch, *args) if kernel.ACCUMULATES else ()
+        sig = tuple(numba.typeof(x) for x in (0, 0, 1, *args, *parts))
+        self.calls.setdefault((kernel, sig), None)
+
+    def run(self, kernel, rows, *args):
+        self._record(kernel, 1, args)
+
+    def launch(self, kernel, rows, *args):
+        self._record(kernel, min(runtime.CHUNKS, rows), args)
+
+    def matmul(self, a, b, out):
+        pass
+
+    def tick(self, label, t0):
+        pass
+
+    def scatter_add(self, out, idx, v, axis):
+        pass
+
+
+class _NumPy:
+    """Stands in for NumPy (`np` in a driver) during a dry run: indices computed by kernels
+    that did not run are garbage, so `take` clips them instead of raising."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def take(a, indices, axis=None):
+        return np.take(a, indices, axis=axis, mode="clip")
+
+
+def _dry_run(driver, args) -> list:
+    """The (kernel module, signature) pairs `driver(*args)` would compile, in call order.
+    The driver and every driver it calls run with the `_Recorder` as their `rt` and `_NumPy`
+    as their `np`."""
+    recorder = _Recorder()
+    ns = dict(driver.__globals__, rt=recorder, np=_NumPy())
+    for name, value in list(ns.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is driver.__globals__:
+            ns[name] = types.FunctionType(value.__code__, ns, value.__name__,
+                                          value.__defaults__, value.__closure__)
+    try:
+        with np.errstate(all="ignore"):
+            ns[driver.__name__](*args)
+    except Exception:   # noqa: BLE001  garbage values may fail anywhere: keep what was seen
+        pass
+    return list(recorder.calls)
+
+
+def _cached(dispatcher, sig) -> bool:
+    """Is `sig` compiled in this process or in Numba's disk cache? (Numba's private cache API;
+    where it differs, say yes: the kernel then compiles lazily, as without this module.)"""
+    if sig in dispatcher.overloads:
+        return True
+    try:
+        key = dispatcher._cache._index_key(sig, dispatcher.targetctx.codegen())
+        return key in dispatcher._cache._cache_file._load_index()
+    except Exception:   # noqa: BLE001
+        return True
+
+
+def _compile(jobs, claims):
+    """Compile each (kernel key, signature) job nobody has claimed yet."""
+    for i, (k, sig) in enumerate(jobs):
+        try:
+            os.close(os.open(os.path.join(claims, str(i)), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            continue
+        cache.load_key(k).body.compile(sig)
+
+
+def _loops(driver) -> bool:
+    return any(line.lstrip().startswith(("for ", "while "))
+               for line in linecache.getlines(driver.__code__.co_filename))
+
+
+def prepare(driver, args):
+    """See the module docstring."""
+    if _loops(driver):
+        return
+    jobs = [(kernel, sig) for kernel, sig in _dry_run(driver, args)
+            if not _cached(kernel.body, sig)]
+    if len(jobs) < MIN_JOBS:
+        return
+    jobs.sort(key=lambda job: -os.path.getsize(job[0].__file__))
+    jobs = [(kernel.KEY, sig) for kernel, sig in jobs]
+    with tempfile.TemporaryDirectory(prefix="adcompiler-claims-") as claims:
+        payload = pickle.dumps((jobs, claims))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        children = []
+        for _ in range(min(THREADS, len(jobs)) - 1):
+            child = subprocess.Popen([sys.executable, "-c", f"import {__name__} as p; p.child()"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, env=env)
+            child.stdin.write(payload)
+            child.stdin.close()
+            children.append(child)
+        _compile(jobs, claims)
+        for child in children:
+            child.wait()
+
+
+def compiling_first(driver):
+    """`driver`, with `prepare` run before its first call."""
+    prepared = False
+
+    def call(*args):
+        nonlocal prepared
+        if not prepared:
+            prepared = True
+            prepare(driver, args)
+        return driver(*args)
+
+    return call
+
+
+def child():
+    """A child process of `prepare`: the jobs and the claims directory come on stdin."""
+    _compile(*pickle.loads(sys.stdin.buffer.read()))

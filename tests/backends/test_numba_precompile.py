@@ -1,0 +1,101 @@
+"""Compiling a driver's kernels before its first call (`precompile.py`): the dry run finds the
+kernel calls and argument types of the real call (also past a gather whose indices a kernel
+computes), a child process compiles some of them into Numba's disk cache, the real call then
+loads them and computes what NumPy computes, and a driver with a loop is left alone."""
+import numpy as np
+import pytest
+
+from adcompiler.ad import differentiate
+from adcompiler.backends.numba_cpu import cache, precompile, program, runtime
+from adcompiler.frontend import trace
+
+
+def xent(w, x, t):
+    """Softmax cross-entropy of tanh(x @ w) at targets t: a gather at indices built from t."""
+    z = np.tanh(x @ w) * 3.0
+    z = z - np.max(z, axis=-1, keepdims=True)
+    logp = z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    return -np.mean(logp[np.arange(t.shape[0]), t]) + np.sum(w * w) * 0.5
+
+
+RNG = np.random.default_rng(0)
+ARGS = (RNG.standard_normal((6, 5)), RNG.standard_normal((9, 6)), RNG.integers(0, 5, 9))
+
+
+def reference(w, x, t):
+    z = np.tanh(x @ w) * 3.0
+    p = np.exp(z - z.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    loss = -np.mean(np.log(p[np.arange(len(t)), t])) + 0.5 * np.sum(w * w)
+    dz = p.copy()
+    dz[np.arange(len(t)), t] -= 1.0
+    dz *= 3.0 / len(t)
+    return loss, x.T @ (dz * (1 - np.tanh(x @ w) ** 2)) + w
+
+
+def _driver():
+    """The driver of xent's gradient with respect to w."""
+    fn = program.spliced(differentiate(trace(xent, *ARGS), [0]), "xent_grad")
+    _, ns = program.build([fn], "xent", recycled=[fn])
+    return ns["xent_grad"]
+
+
+def test_the_dry_run_finds_the_calls_of_the_real_one(monkeypatch):
+    driver = _driver()
+    predicted = precompile._dry_run(driver, ARGS)
+    real = []
+
+    def recording(run):
+        def call(kernel, rows, *args):
+            real.append(kernel)
+            return run(kernel, rows, *args)
+        return call
+    monkeypatch.setattr(runtime, "run", recording(runtime.run))
+    monkeypatch.setattr(runtime, "launch", recording(runtime.launch))
+    (loss, grad) = driver(*ARGS)
+    want_loss, want_grad = reference(*ARGS)
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+    assert len(real) >= 4
+    assert [k for k, _ in predicted] == list(dict.fromkeys(real))    # every kernel, in order
+    for kernel, sig in predicted:   # the types the real call compiled (or loaded) it for
+        assert tuple(sig) in [tuple(s) for s in kernel.body.signatures]
+
+
+@pytest.fixture
+def cold_kernels(tmp_path, monkeypatch):
+    """An empty kernel cache (files and Numba's machine code) for this test."""
+    monkeypatch.setenv("ADCOMPILER_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(cache, "_MODULES", {})
+
+
+def test_a_child_process_compiles_kernels_the_real_call_loads(cold_kernels, monkeypatch):
+    monkeypatch.setattr(precompile, "MIN_JOBS", 2)
+    driver = _driver()
+    calls = precompile._dry_run(driver, ARGS)
+    assert not any(precompile._cached(k.body, sig) for k, sig in calls)
+    precompile.prepare(driver, ARGS)
+    assert all(precompile._cached(k.body, sig) for k, sig in calls)     # on disk now
+    by_child = [k for k, sig in calls if sig not in k.body.overloads]   # not compiled here
+    assert by_child
+    loss, grad = driver(*ARGS)
+    assert all(sum(k.body._cache_hits.values()) == 1 for k in by_child)
+    want_loss, want_grad = reference(*ARGS)
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_a_driver_with_a_loop_is_not_dry_run(monkeypatch):
+    def halve(x):
+        while np.sum(x * x) > 1.0:
+            x = x * 0.5
+        return x
+
+    fn = program.inlined(trace(halve, np.full(3, 4.0)))
+    _, ns = program.build([fn], fn.name, recycled=[fn])
+
+    def no(*_):
+        raise AssertionError("dry-run")
+    monkeypatch.setattr(precompile, "_dry_run", no)
+    precompile.prepare(ns[fn.name], (np.full(3, 4.0),))
