@@ -12,13 +12,20 @@ sweep and recomputes, in the backward sweep, every forward value that
   recomputed with it, and
 - is read in the backward sweep only by loop-fusible ops at the top level (so the copy fuses
   into the backward's kernels instead of being written to memory again), and in the forward
-  sweep by loop-fusible ops only (a value a product reads is written by the forward anyway).
+  sweep by loop-fusible ops only (a value a product reads is written by the forward anyway),
+- when a comparison reads it, is recomputed by at most one rounding op (`REASSOCIABLE`):
+  under the `reassociate` option LLVM may evaluate a chain of them in another order in the
+  backward's kernel than in the forward's, and a last-bit difference flips `y == max(y)` (a
+  layer norm's output compared with its row maximum matched nowhere in a row, and max's
+  gradient divided by that count of zero). Attention's scaled, masked scores (one multiply
+  and a select) are still recomputed.
 A product kept so replaces a residual of at least its size (attention's masked scores are
 recomputed from q k^T, GELU's input from the fc product): the forward kernel has one array
 less to write, and the residual memory does not grow.
 The copy goes right before its first backward reader. Repeated to a fixed point, so chains of
-cheap ops collapse onto the values that are kept. Results are unchanged (the same ops on the
-same values); memory traffic and residual memory go down.
+cheap ops collapse onto the values that are kept. Results are unchanged up to the order of
+float operations (the same ops on the same values); memory traffic and residual memory go
+down.
 """
 from __future__ import annotations
 
@@ -34,6 +41,19 @@ def _cheap(op) -> bool:
     opdef = registry.get(op.name)
     return opdef.cheap and opdef.pure and not op.regions \
         and loop_kind(op) in ("elementwise", "broadcast", "unit_reshape")
+
+
+REASSOCIABLE = frozenset({"add", "sub", "mul", "div"})    # what LLVM's `reassoc` may regroup
+
+
+def _compares_floats(op) -> bool:
+    """A comparison (a bool result) of float operands."""
+    return op.result.type.dtype == "bool" and any(x.type.is_float for x in op.operands)
+
+
+def _exact(ops) -> bool:
+    """Do `ops` recompute bit for bit what the forward computed, whatever order LLVM picks?"""
+    return sum(op.name in REASSOCIABLE for op in ops) <= 1
 
 
 def _product(op, block) -> bool:
@@ -68,6 +88,8 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
                 if sub is None:
                     return None
                 steps += [o for o in sub if o not in steps]
+            if _compares_floats(v.owner) and not _exact(steps):
+                return None
             return steps + [v.owner]
 
         for op in fwd:
@@ -84,6 +106,10 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
                     break
                 needed += [o for o in sub if o not in needed]
             else:
+                compared = any(map(_compares_floats, readers))
+                if (compared and not _exact(needed + [op])) or \
+                        (_compares_floats(op) and not _exact(needed)):
+                    continue
                 if kept_products and (
                         sum(map(nbytes, kept_products)) > nbytes(op.result)
                         or not all(loop_kind(r) not in (None, "constant")

@@ -56,6 +56,24 @@ def test_a_value_a_forward_product_reads_is_not_recomputed_from_a_kept_product()
     assert scaled and set(scaled) & set(users(bwd)), "s should be read back, not recomputed"
 
 
+def norm_then_max(x, g):
+    y = x / np.sqrt(np.sum(x * x, axis=-1, keepdims=True)) * g + 1.0
+    return np.sum(np.exp(y - np.max(y, axis=-1, keepdims=True)))
+
+
+def test_a_compared_value_is_not_recomputed_by_a_chain_of_rounding_ops():
+    """max's gradient compares y with max(y): y must be the forward's bit for bit, and LLVM may
+    regroup a chain of float ops recomputed in another kernel (the `reassociate` option)."""
+    x, g = np.linspace(-1, 1, 12).reshape(4, 3), np.linspace(0.5, 1, 3)
+    fwd, bwd = _spliced(norm_then_max, x, g)
+    made_in_fwd = {op.result for op in fwd}
+
+    def source(v):      # through broadcasts, which copy values exactly
+        return source(v.owner.operands[0]) if v.owner.name == "broadcast_to" else v
+    compared = [source(v) for op in bwd if op.name == "eq" for v in op.operands]
+    assert compared and all(v in made_in_fwd for v in compared)
+
+
 def relu_mlp(w1, w2, x):
     h = x @ w1
     return np.sum(np.where(h > 0, h, 0.0) @ w2)
