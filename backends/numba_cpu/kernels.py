@@ -76,6 +76,9 @@ class _Gen:
         self.inputs, self.in_name = [], {}
         self.local = {}
         self.consts = {}        # call text -> module-level name (see `constant`)
+        self.scopes = [{}]      # input reads -> local names, the row's then the inner loop's
+        self.pending = []       # reads to emit before the next statement (see `read`)
+        self.reads = 0
         self.phase = {}
         self.accums = [op for op in group.ops if loop_kind(op) == "reduce"
                        and op.result in group.accums]
@@ -141,12 +144,31 @@ class _Gen:
                 return f"s_{self.local[x]}[{', '.join(f'i{a}' for a in range(self.k, self.n))}]"
             return self.local[x]
         if x.type.rank == 0:
-            return f"ld0({self.in_name[x]})"
+            return self.read(f"ld0({self.in_name[x]})")
         itmap = self.g.itmaps[op]
         m = [None] * x.type.rank
         for d, j in operand_links(op, loop_kind(op))[i]:
             m[d] = itmap[j]
-        return f"{self.in_name[x]}[{self.index(m, x.shape)}]"
+        return self.read(f"{self.in_name[x]}[{self.index(m, x.shape)}]")
+
+    def read(self, text) -> str:
+        """An input element (or rank-0 input) as a local, read once per row or loop body: Numba
+        types and lowers every indexing it sees (a kernel read 45 of its 131 elements twice or
+        more), where LLVM would have merged the repeated loads anyway. Every operand read is
+        in bounds, so a read can move before the statement (or the branch) that needs it."""
+        for scope in reversed(self.scopes):
+            if text in scope:
+                return scope[text]
+        name = f"e{self.reads}"
+        self.reads += 1
+        self.scopes[-1][text] = name
+        self.pending.append(f"{name} = {text}")
+        return name
+
+    def emit(self, out, depth, line):
+        """`line` after the reads it needs."""
+        out += ["    " * depth + r for r in self.pending] + ["    " * depth + line]
+        self.pending = []
 
     def expr(self, op, loop) -> str:
         kind = loop_kind(op)
@@ -189,9 +211,9 @@ class _Gen:
 
     def effect(self, lines, depth, cond, stmt):
         if cond:
-            lines.append("    " * depth + f"if {cond}:")
+            self.emit(lines, depth, f"if {cond}:")
             depth += 1
-        lines.append("    " * depth + stmt)
+        self.emit(lines, depth, stmt)
 
     def init(self, op) -> str:
         """The identity a reduction's accumulator starts from, as source text."""
@@ -253,7 +275,7 @@ class _Gen:
                 self.accumulate(out, 2, op, self.operand(op, 0, p), outer_axes)
                 continue
             if not self.row_reduction(op):
-                out.append(f"        {self.local[v]} = {self.expr(op, p)}")
+                self.emit(out, 2, f"{self.local[v]} = {self.expr(op, p)}")
             self.store(out, 2, v, outer_axes)
         for op in self.g.ops:   # row reductions of the previous loop: their outputs
             if self.row_reduction(op) and self.phase[op.result] == p:
@@ -298,21 +320,23 @@ class _Gen:
         for a in range(k, n):
             out.append("    " * depth + f"for i{a} in range(n{a}):")
             depth += 1
+        self.scopes.append({})
         all_axes = range(n)
         for op in ops:
             v = op.result
             if op in rows:
                 acc = f"a_{self.local[v]}"
-                out.append("    " * depth + f"{acc} = {self.update(op, acc, self.operand(op, 0, p))}")
+                self.emit(out, depth, f"{acc} = {self.update(op, acc, self.operand(op, 0, p))}")
                 continue
             if op in self.accums:
                 self.accumulate(out, depth, op, self.operand(op, 0, p), all_axes)
                 continue
-            out.append("    " * depth + f"{self.local[v]} = {self.expr(op, p)}")
+            self.emit(out, depth, f"{self.local[v]} = {self.expr(op, p)}")
             self.store(out, depth, v, all_axes)
             if v in later:
                 idx = ", ".join(f"i{a}" for a in range(k, n))
                 out.append("    " * depth + f"s_{self.local[v]}[{idx}] = {self.local[v]}")
+        self.scopes.pop()
         for op in rows:
             v = op.result
             acc = f"a_{self.local[v]}"
