@@ -13,7 +13,8 @@ lose them) and with 2 threads for every library (`--threads`). Each implementati
 reference scripts of shared/bench (bench_numpy.py, bench_torch.py, bench_jax.py), skipped with
 "not installed" when their library is missing. adcompiler-numba runs twice: with an empty
 kernel cache (cold compile: trace, differentiate, generate and compile, until the first step
-is done) and again in a fresh process on the filled cache (warm start).
+is done) and again in a fresh process on the filled cache (warm start); both are also shown
+without one step's computing, which on a slow machine is most of a warm start.
 
 On a shared VM the speed drifts by tens of percent within minutes, so besides the table (each
 implementation in its own process, one after the other; `--rounds N` repeats them) it times
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,6 +127,25 @@ def adcompiler_step(cfg_name, backend):
     return step, prog, state, data, loss0
 
 
+def interleaved(f, g, warmup, reps):
+    """`gptconfig.time_fn` of f and of g, timed in turn (f, g, f, g, ...), so that a drifting
+    machine slows both alike and the backward/forward ratio is not a drift's artefact."""
+    import gptconfig as G
+    times = {f: [], g: []}
+
+    def timed(fn):
+        t = time.perf_counter()
+        fn()
+        times[fn].append((time.perf_counter() - t) * 1e3)
+    for fn in (f, g) * warmup:
+        fn()
+    for _ in range(reps):
+        timed(f)
+        timed(g)
+    return tuple({"median_ms": statistics.median(ts), "min_ms": min(ts), "max_ms": max(ts),
+                  "n": reps, "warmup": warmup} for ts in (times[f], times[g]))
+
+
 def worker(cfg_name, backend, first_step_only=False):
     """Time one adcompiler backend in this process; print one JSON line (with
     `first_step_only`, as soon as the first step is done: the warm-start run)."""
@@ -135,13 +156,17 @@ def worker(cfg_name, backend, first_step_only=False):
     res = {"impl": f"adcompiler-{backend}", "config": c.name, **G.env_info()}
     res["first_step_s"] = time.perf_counter() - t_start     # import to first update done
     if first_step_only:
+        t = time.perf_counter()
+        step()
+        res["second_step_s"] = time.perf_counter() - t
         print(json.dumps(res, default=float))
         return
     res["loss0"] = float(loss0)
     warmup, reps = G.REPS[c.name]
     res["step"] = G.time_fn(step, warmup, reps)
-    res["fwdbwd"] = G.time_fn(lambda: prog.grad(*state["p"], *data), warmup, reps)
-    res["fwd"] = G.time_fn(lambda: prog.fwd(*state["p"], *data), warmup, reps)
+    res["fwd"], res["fwdbwd"] = interleaved(lambda: prog.fwd(*state["p"], *data),
+                                            lambda: prog.grad(*state["p"], *data),
+                                            warmup, reps)
     with G.PeakMem() as pm:
         step()
     res["mem_step"] = pm.as_dict()
@@ -270,6 +295,7 @@ def collect(cfg, env, threads, rounds, bursts):
         rows = {name: one(name) for name in names}     # the first adcompiler-numba run is cold
         warm = run(me + ["--worker", cfg, "numba", "--first-step-only"], numba_env, ROOT)
         rows["adcompiler-numba"]["warm_start_s"] = warm.get("first_step_s")
+        rows["adcompiler-numba"]["warm_second_step_s"] = warm.get("second_step_s")
         timed = [n for n in names if "step" in rows[n] and n != "adcompiler-numpy"]
         runs = {n: [rows[n]] for n in timed}
         for r in range(1, rounds):
@@ -289,8 +315,8 @@ def collect(cfg, env, threads, rounds, bursts):
 def table(cfg, rows):
     base = rows["adcompiler-numba"].get("step", {}).get("median_ms")
     out = [f"\n## {cfg}\n",
-           "| impl | step ms | x numba | fwd ms | fwd+bwd ms | bwd/fwd | loss0 | compile s | "
-           "warm start s | peak RSS MB | step dRSS MB |",
+           "| impl | step ms | x numba | fwd ms | fwd+bwd ms | bwd/fwd | loss0 | "
+           "compile s (less a step) | warm start s (less a step) | peak RSS MB | step dRSS MB |",
            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for name, r in rows.items():
         if "error" in r:
@@ -301,11 +327,15 @@ def table(cfg, rows):
             return f"{r[key]['median_ms']:.2f}" if key in r else "-"
         step = r["step"]["median_ms"]
         compile_s = r.get("first_step_s") if name.startswith("adcompiler") else r.get("compile_s")
+        compile_cell = f"{compile_s:.1f}" if compile_s else "-"
+        if compile_s and name.startswith("adcompiler"):
+            compile_cell += f" ({compile_s - step / 1e3:.1f})"
+        warm, second = r.get("warm_start_s"), r.get("warm_second_step_s")
+        warm_cell = f"{warm:.2f}" + (f" ({warm - second:.2f})" if second else "") if warm else "-"
         fields = [name, ms("step"), f"{step / base:.2f}" if base else "-", ms("fwd"),
                   ms("fwdbwd"), f"{r.get('bwd_over_fwd', float('nan')):.2f}",
                   f"{r.get('loss0', float('nan')):.6f}",
-                  f"{compile_s:.1f}" if compile_s else "-",
-                  f"{r['warm_start_s']:.2f}" if r.get("warm_start_s") else "-",
+                  compile_cell, warm_cell,
                   f"{r.get('ru_maxrss_mb', float('nan')):.0f}",
                   f"{r.get('mem_step', {}).get('peak_delta_mb', float('nan')):.1f}"]
         out.append("| " + " | ".join(fields) + " |")
@@ -356,7 +386,9 @@ def main():
           f"this benchmark's processes; {a.threads} threads: {want}")
     print("# medians (ms); 'x numba' = step time / adcompiler-numba's; compile s = cold first "
           "step for adcompiler-numba (trace + AD + codegen + Numba), torch.compile/XLA for "
-          "others; warm start = first step of a fresh process on the disk cache")
+          "others; warm start = first step of a fresh process on the disk cache; "
+          "(less a step): without one step's computing (cold: less the median step; warm: "
+          "less that process's second step); adcompiler's fwd and fwd+bwd are timed in turn")
     results = {}
     for cfg in a.configs.split(","):
         results[cfg] = collect(cfg, env, a.threads, a.rounds, a.paired)
