@@ -128,22 +128,21 @@ def adcompiler_step(cfg_name, backend):
 
 
 def interleaved(f, g, warmup, reps):
-    """`gptconfig.time_fn` of f and of g, timed in turn (f, g, f, g, ...), so that a drifting
-    machine slows both alike and the backward/forward ratio is not a drift's artefact."""
-    import gptconfig as G
+    """`gptconfig.time_fn` of f and of g, timed in runs of reps/2 calls in the order f g g f
+    (each run after `warmup` untimed calls), so that a machine whose speed drifts slows both
+    alike and the backward/forward ratio is not the drift's artefact. Runs, not single calls
+    in turn: a forward sweep right after a gradient ran 1.6x slower on small (its fresh
+    residual arrays page-faulted again)."""
     times = {f: [], g: []}
-
-    def timed(fn):
-        t = time.perf_counter()
-        fn()
-        times[fn].append((time.perf_counter() - t) * 1e3)
-    for fn in (f, g) * warmup:
-        fn()
-    for _ in range(reps):
-        timed(f)
-        timed(g)
+    for fn in (f, g, g, f):
+        for _ in range(warmup):
+            fn()
+        for _ in range(max(reps // 2, 1)):
+            t = time.perf_counter()
+            fn()
+            times[fn].append((time.perf_counter() - t) * 1e3)
     return tuple({"median_ms": statistics.median(ts), "min_ms": min(ts), "max_ms": max(ts),
-                  "n": reps, "warmup": warmup} for ts in (times[f], times[g]))
+                  "n": len(ts), "warmup": warmup} for ts in (times[f], times[g]))
 
 
 def worker(cfg_name, backend, first_step_only=False):
@@ -388,7 +387,8 @@ def main():
           "step for adcompiler-numba (trace + AD + codegen + Numba), torch.compile/XLA for "
           "others; warm start = first step of a fresh process on the disk cache; "
           "(less a step): without one step's computing (cold: less the median step; warm: "
-          "less that process's second step); adcompiler's fwd and fwd+bwd are timed in turn")
+          "less that process's second step); adcompiler's fwd and fwd+bwd are timed in runs "
+          "in the order fwd, fwd+bwd, fwd+bwd, fwd")
     results = {}
     for cfg in a.configs.split(","):
         results[cfg] = collect(cfg, env, a.threads, a.rounds, a.paired)

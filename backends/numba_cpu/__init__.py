@@ -8,7 +8,8 @@ It implements the backend protocol of `backends/numpy/__init__.py`:
 Stages, one module each: `fusion` (ops -> loop groups and driver steps), `kernels` (a group ->
 kernel source), `cache` (kernel files under `ADCOMPILER_CACHE_DIR`, Numba's disk cache, built
 programs), `memory` (liveness -> reused buffers), `remat` (cheap residuals recomputed in the
-backward sweep), `driver` (driver source), `program` (the protocol), `runtime`, `mkl` and
+backward sweep), `driver` (driver source), `program` (the protocol), `precompile` (a driver's
+kernels compiled on every core before its first call), `runtime`, `mkl` and
 `mathlib` (helpers the generated code calls: threads, BLAS, exp/tanh), `options` (fastmath,
 BLAS, threads).
 Ops are lowered from their registry entry's `lower["numba"]`: a scalar expression (elementwise),
