@@ -144,11 +144,15 @@ def prepare(driver, args):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         children = []
         for _ in range(min(THREADS, len(jobs)) - 1):
-            child = subprocess.Popen([sys.executable, "-c", f"import {__name__} as p; p.child()"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, env=env)
-            child.stdin.write(payload)
-            child.stdin.close()
+            try:
+                child = subprocess.Popen(
+                    [sys.executable, "-c", f"import {__name__} as p; p.child()"],
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    env=env)
+                child.stdin.write(payload)
+                child.stdin.close()
+            except OSError:     # no interpreter to start, or it died at once: compile here
+                break
             children.append(child)
         _compile(jobs, claims)
         for child in children:

@@ -99,3 +99,16 @@ def test_a_driver_with_a_loop_is_not_dry_run(monkeypatch):
         raise AssertionError("dry-run")
     monkeypatch.setattr(precompile, "_dry_run", no)
     precompile.prepare(ns[fn.name], (np.full(3, 4.0),))
+
+
+def test_without_child_processes_this_process_compiles_them_all(cold_kernels, monkeypatch):
+    def no_interpreter(*_, **__):
+        raise OSError("no interpreter here")
+    monkeypatch.setattr(precompile, "MIN_JOBS", 2)
+    monkeypatch.setattr(precompile.subprocess, "Popen", no_interpreter)
+    driver = _driver()
+    calls = precompile._dry_run(driver, ARGS)
+    precompile.prepare(driver, ARGS)
+    assert all(sig in k.body.overloads for k, sig in calls)     # compiled here, every one
+    loss, grad = driver(*ARGS)
+    np.testing.assert_allclose(grad, reference(*ARGS)[1], rtol=1e-10, atol=1e-12)
