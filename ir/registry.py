@@ -16,6 +16,9 @@ An OpDef holds:
 - `cheap`: an elementwise or view op that costs about as little as reading its result back
   from memory (arithmetic, compares, select, casts, broadcasts): a backend may recompute it
   instead of keeping its value (the Numba backend's `remat` does);
+- `reassociable`: float arithmetic whose chains a compiler allowed to regroup them (LLVM's
+  `reassoc` flag) may evaluate in another order, so a recomputed chain can differ from the
+  first in the last bit (`remat` recomputes no compared value by more than one such op);
 - `sympy`: for elementwise ops declared from a SymPy expression, its text in the operands
   `x` (and `y`), e.g. "tanh(x)" (`ad.sympy_ir.expression` parses it).
 """
@@ -38,6 +41,7 @@ class OpDef:
     lower: dict = field(default_factory=dict)
     pure: bool = True
     cheap: bool = False
+    reassociable: bool = False
     sympy: Any = None
     doc: str = ""
 

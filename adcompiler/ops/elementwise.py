@@ -25,9 +25,10 @@ def unary(name, expr, numpy, infer=FLOAT_UNARY, numba=None, cheap=False):
                    vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
 
-def binary(name, expr, numpy, infer=SAME, numba=None, cheap=False):
+def binary(name, expr, numpy, infer=SAME, numba=None, cheap=False, reassociable=False):
     return declare(name, infer, arity=2, kind="elementwise", sympy=expr, cheap=cheap,
-                   vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
+                   reassociable=reassociable, vjp=elementwise_vjp,
+                   lower={"numpy": numpy, "numba": numba or numpy})
 
 
 def nondiff(name, arity, numpy, infer=SAME, expr=None, numba=None, cheap=False):
@@ -52,10 +53,11 @@ unary("sinh", "sinh(x)", "np.sinh({0})")
 unary("cosh", "cosh(x)", "np.cosh({0})")
 unary("abs", "Abs(x)", "np.abs({0})", infer=SAME, cheap=True)
 
-binary("add", "x + y", "{0} + {1}", cheap=True)
-binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True)
-binary("mul", "x*y", "{0} * {1}", cheap=True)
-binary("div", "x/y", "{0} / {1}", infer=broadcast_rule(floats_only=True), cheap=True)
+binary("add", "x + y", "{0} + {1}", cheap=True, reassociable=True)
+binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True, reassociable=True)
+binary("mul", "x*y", "{0} * {1}", cheap=True, reassociable=True)
+binary("div", "x/y", "{0} / {1}", infer=broadcast_rule(floats_only=True), cheap=True,
+       reassociable=True)
 binary("pow", "x**y", "{0} ** {1}", infer=NUMERIC)
 binary("maximum", "Max(x, y)", "np.maximum({0}, {1})", cheap=True)
 binary("minimum", "Min(x, y)", "np.minimum({0}, {1})", cheap=True)

@@ -13,8 +13,8 @@ sweep and recomputes, in the backward sweep, every forward value that
 - is read in the backward sweep only by loop-fusible ops at the top level (so the copy fuses
   into the backward's kernels instead of being written to memory again), and in the forward
   sweep by loop-fusible ops only (a value a product reads is written by the forward anyway),
-- when a comparison reads it, is recomputed by at most one rounding op (`REASSOCIABLE`):
-  under the `reassociate` option LLVM may evaluate a chain of them in another order in the
+- when a comparison reads it, is recomputed by at most one op the registry declares
+  `reassociable` (add, sub, mul, div): under the `reassociate` option LLVM may evaluate a chain of them in another order in the
   backward's kernel than in the forward's, and a last-bit difference flips `y == max(y)` (a
   layer norm's output compared with its row maximum matched nowhere in a row, and max's
   gradient divided by that count of zero). Attention's scaled, masked scores (one multiply
@@ -35,15 +35,13 @@ from ...ir.rewrite import clone_op, users
 from .fusion import loop_kind
 from .memory import nbytes
 
+
 def _cheap(op) -> bool:
     """Declared cheap in the registry, and computed by a kernel's loop (a reshape the driver
     runs as a view is not)."""
     opdef = registry.get(op.name)
     return opdef.cheap and opdef.pure and not op.regions \
         and loop_kind(op) in ("elementwise", "broadcast", "unit_reshape")
-
-
-REASSOCIABLE = frozenset({"add", "sub", "mul", "div"})    # what LLVM's `reassoc` may regroup
 
 
 def _compares_floats(op) -> bool:
@@ -53,7 +51,13 @@ def _compares_floats(op) -> bool:
 
 def _exact(ops) -> bool:
     """Do `ops` recompute bit for bit what the forward computed, whatever order LLVM picks?"""
-    return sum(op.name in REASSOCIABLE for op in ops) <= 1
+    return sum(registry.get(op.name).reassociable for op in ops) <= 1
+
+
+def _inexact_compare(op, operand_steps) -> bool:
+    """Would `op`, a comparison of floats recomputed from operands that `operand_steps`
+    recompute, see other values than the forward's?"""
+    return _compares_floats(op) and not _exact(operand_steps)
 
 
 def _product(op, block) -> bool:
@@ -88,7 +92,7 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
                 if sub is None:
                     return None
                 steps += [o for o in sub if o not in steps]
-            if _compares_floats(v.owner) and not _exact(steps):
+            if _inexact_compare(v.owner, steps):
                 return None
             return steps + [v.owner]
 
@@ -106,9 +110,8 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
                     break
                 needed += [o for o in sub if o not in needed]
             else:
-                compared = any(map(_compares_floats, readers))
-                if (compared and not _exact(needed + [op])) or \
-                        (_compares_floats(op) and not _exact(needed)):
+                if _inexact_compare(op, needed) or any(
+                        _inexact_compare(r, needed + [op]) for r in readers):
                     continue
                 if kept_products and (
                         sum(map(nbytes, kept_products)) > nbytes(op.result)
