@@ -4,8 +4,9 @@
 
 Contract: `load(source)` returns the module of that exact source, written once to
 `<cache dir>/kernels/k_<sha1>.py` (never rewritten: Numba's cache is keyed by the file and its
-time stamp); `load_key(key)` imports such a file by its key (`module.KEY`). The file name is the hash of the text, so identical kernels (the layers of a
-model) are one file, one module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
+time stamp); `load_key(key)` imports such a file by its key (`module.KEY`). The file name
+is the hash of the text, so identical kernels (the layers of a model) are one file, one
+module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
 `~/.cache/adcompiler`; Numba's own cache files go to `__pycache__` beside the kernel files
 unless `NUMBA_CACHE_DIR` says otherwise. The header of every kernel carries a hash of the
 helpers it calls (`mathlib.py`), so changing them invalidates the cached machine code.
@@ -82,11 +83,17 @@ def key(source: str) -> str:
     return hashlib.sha1((HEADER + source).encode()).hexdigest()[:16]
 
 
+def _path(k: str) -> Path:
+    return cache_dir() / f"k_{k}.py"
+
+
 def load(source: str):
     """The imported module of kernel `source` (see the module docstring)."""
     k = key(source)
-    path = cache_dir() / f"k_{k}.py"
-    if k not in _MODULES and not path.exists():
+    if k in _MODULES:
+        return _MODULES[k]
+    path = _path(k)
+    if not path.exists():
         # write then rename: a concurrent process never reads half a file
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
@@ -108,7 +115,7 @@ def load_key(k: str):
     if "adcompiler_kernels" not in sys.modules:     # the parent of the kernel modules
         sys.modules["adcompiler_kernels"] = types.ModuleType("adcompiler_kernels")
     name = f"adcompiler_kernels.k_{k}"
-    spec = importlib.util.spec_from_file_location(name, cache_dir() / f"k_{k}.py")
+    spec = importlib.util.spec_from_file_location(name, _path(k))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -53,16 +53,14 @@ class _Recorder:
     def __getattr__(self, name):
         return getattr(runtime, name)
 
-    def _record(self, kernel, nch, args):
-        parts = kernel.partials(nch, *args) if kernel.ACCUMULATES else ()
+    def run(self, kernel, rows, *args):
+        """`kernel.body(chunk, first row, end row, *args, *partials)`'s types (the partials'
+        do not depend on how many chunks there are)."""
+        parts = runtime.partials(kernel, 1, args)
         sig = tuple(numba.typeof(x) for x in (0, 0, 1, *args, *parts))
         self.calls.setdefault((kernel, sig), None)
 
-    def run(self, kernel, rows, *args):
-        self._record(kernel, 1, args)
-
-    def launch(self, kernel, rows, *args):
-        self._record(kernel, min(runtime.CHUNKS, rows), args)
+    launch = run
 
     def matmul(self, a, b, out):
         pass

@@ -211,8 +211,14 @@ def scatter_add(out, idx, v, axis):
     _scatter_add(out.reshape(pre, n, post), idx, v3)
 
 
+def partials(kernel, nch, args) -> tuple:
+    """The per-chunk accumulators `kernel.body` takes after `args` when run in `nch` chunks
+    (none for a kernel without accumulations)."""
+    return kernel.partials(nch, *args) if kernel.ACCUMULATES else ()
+
+
 def _rows(kernel, rows, nch, threads, args):
-    parts = kernel.partials(nch, *args) if kernel.ACCUMULATES else ()
+    parts = partials(kernel, nch, args)
     cuts = [rows * c // nch for c in range(nch + 1)]
     chunks = iter(range(nch))       # next() on it is atomic under the GIL
 
