@@ -307,7 +307,11 @@ def _along(x, axis, idx):
 def np_scatter_add(xs, a):
     x, idx, v = xs
     out = x.copy()
-    np.add.at(out, _along(x, a["axis"], idx), v)
+    where = _along(x, a["axis"], idx)
+    # NumPy 2.4's add.at crashes (segfault) on an empty `out` when `v` does not broadcast to
+    # out[where]; the check it skips raises here instead
+    np.broadcast_to(v, out[where].shape)
+    np.add.at(out, where, v)
     return out
 
 
