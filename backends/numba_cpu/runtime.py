@@ -205,10 +205,17 @@ def scatter_add(out, idx, v, axis):
     n = out.shape[axis]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"index out of bounds for axis {axis} with size {n}")
+    _scatter_add(*scatter_operands(out, idx, v, axis))
+
+
+def scatter_operands(out, idx, v, axis) -> tuple:
+    """`_scatter_add`'s operands for `scatter_add(out, idx, v, axis)`: out and v as 3-D
+    views (before, along, after `axis`), idx flat."""
+    idx = np.asarray(idx).reshape(-1)
     pre = int(np.prod(out.shape[:axis], dtype=np.int64))
     post = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
     v3 = np.ascontiguousarray(v).reshape(pre, idx.size, post)   # v has the gathered shape
-    _scatter_add(out.reshape(pre, n, post), idx, v3)
+    return out.reshape(pre, out.shape[axis], post), idx, v3
 
 
 def partials(kernel, nch, args) -> tuple:
