@@ -29,6 +29,7 @@ heads).
 from __future__ import annotations
 
 import math
+import mmap
 import sys
 from dataclasses import dataclass
 
@@ -36,8 +37,6 @@ import numpy as np
 
 from ...ir.rewrite import lookup
 from ...ir.types import DTYPES, inverse_perm
-
-ALIGN = 64
 
 
 @dataclass
@@ -125,6 +124,17 @@ POOL_CAP = 3        # arrays kept per allocation site: this call's, the caller's
                     # gradients) gets fresh ones, and the scan stays short
 
 
+def _pages(nbytes: int) -> np.ndarray:
+    """`nbytes` of new, page-aligned memory as a uint8 array: an anonymous mapping, not
+    `np.empty`. NumPy asks the kernel for transparent huge pages on arrays of 4 MB and more,
+    and where huge pages are allocated on demand with compaction (a KVM guest here: THP
+    `madvise`, defrag `madvise`) each first touch of 2 MB stalls: the medium GPT's first
+    gradient took 2.3-2.6 s instead of 1.9-2.0, for no gain later (1.31-1.38 s either way).
+    (`fresh` arrays stay `np.empty`'s: they own their memory, so a view of one holds a
+    reference to it, which `_first_free` counts.)"""
+    return np.frombuffer(mmap.mmap(-1, max(nbytes, 1)), np.uint8)[:nbytes]
+
+
 class Arena:
     """The planned buffers of one driver function, allocated on first use, and the arrays it
     returned (see `fresh`). Plain data (no IR), so a built program can be kept on disk:
@@ -161,12 +171,10 @@ class Arena:
 
     def views(self):
         if self._views is None:
-            raw = [np.empty(size + ALIGN, np.uint8) for size in self.sizes]
+            raw = [_pages(size) for size in self.sizes]
             views = []
             for e in self.entries:
-                buf = raw[e.slot]
-                start = -buf.ctypes.data % ALIGN
-                arr = buf[start:start + e.nbytes].view(e.dtype)
+                arr = raw[e.slot][:e.nbytes].view(e.dtype)
                 perm = e.perm or tuple(range(len(e.shape)))
                 arr = arr.reshape(tuple(e.shape[i] for i in perm))
                 views.append(arr.transpose(inverse_perm(perm)))
