@@ -13,7 +13,8 @@
   after a big NumPy matmul ran in 2.1 ms instead of 1.0, and the medium GPT step went from 557
   to 450 ms with the OpenBLAS path); on an AMD Zen 1 VM NumPy's matmul was faster still.
   Attention's (16,8,128,32) @ (16,8,32,128) on strided q/k views: 1.0 ms, against 3.4-5.5 ms
-  when each product first copied its operands contiguous.
+  when each product first copied its operands contiguous. The first product NumPy runs
+  shortens the spin of NumPy's OpenBLAS threads after each call (`_short_numpy_blas_spin`).
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
 - `tick(label, t0)`: with the option `profile` on, drivers time each step into `PROFILE`
   (label -> [seconds, calls]); `report()` prints the steps by total time.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import glob
+import importlib.util
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +47,40 @@ NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a prod
                             # feel more than the spinning of NumPy's BLAS threads (the tiny
                             # GPT's gradient: 7.5 ms -> 5.9 ms)
 CHUNKS = 8
+SPIN = 4                    # log2 cycles NumPy's OpenBLAS threads spin after a call (see
+                            # _short_numpy_blas_spin); OpenBLAS's own default is 28
 THREADS = options.THREADS
 BLAS = options.OPTIONS["blas"]
+
+
+def _openblas_libs(package):
+    """The OpenBLAS libraries the wheel of `package` (numpy, scipy) bundles, loaded."""
+    root = os.path.dirname(importlib.util.find_spec(package).origin)
+    return [ctypes.CDLL(path)
+            for path in glob.glob(os.path.join(root, "..", f"{package}.libs", "*openblas*"))]
+
+
+@functools.cache
+def _short_numpy_blas_spin():
+    """NumPy's OpenBLAS threads spin for 2**28 cycles (~0.1 s) after each call before they
+    sleep, on the cores the kernels that follow want: a GELU kernel ran 2.0 ms alone and 3.7
+    ms right after a product. OpenBLAS reads OPENBLAS_THREAD_TIMEOUT (the spin, log2 cycles)
+    only when it starts its threads, so this sets it to `SPIN`, has OpenBLAS read its
+    environment again and stops its threads; the next product starts them with the short
+    spin. Done once, on the first product NumPy runs; left alone where the user set
+    OPENBLAS_THREAD_TIMEOUT or NumPy's BLAS is not a bundled OpenBLAS. Measured on a 2-core
+    AMD Zen 1 VM, alternating in one process: the small GPT's train step 10 % faster, the
+    medium's 4 %; products themselves took as long."""
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        return
+    for lib in _openblas_libs("numpy"):
+        if hasattr(lib, "openblas_read_env") and hasattr(lib, "blas_thread_shutdown_"):
+            os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(SPIN)
+            try:
+                lib.openblas_read_env()
+            finally:
+                del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+            lib.blas_thread_shutdown_()
 
 
 @functools.cache
@@ -55,11 +89,8 @@ def _single_threaded_scipy_blas():
     copies one thread each lets `matmul` run one product per thread of its own, without
     touching NumPy's BLAS threads (changing those costs ~8 ms on the next call). Done on the
     first product that takes this path: with MKL, none does."""
-    import scipy
     done = False
-    for path in glob.glob(os.path.join(os.path.dirname(scipy.__file__), "..", "scipy.libs",
-                                       "*openblas*")):
-        lib = ctypes.CDLL(path)
+    for lib in _openblas_libs("scipy"):
         for name in ("scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
                      "openblas_set_num_threads"):
             if hasattr(lib, name):
@@ -166,6 +197,7 @@ def matmul(a, b, out):
         a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
     lead = out.shape[:-2]
     if BLAS == "numpy" or out.size * a.shape[-1] < NUMPY_BELOW:
+        _short_numpy_blas_spin()
         np.matmul(a, b, out=out)
         return
     o4 = _batch4(out, lead)

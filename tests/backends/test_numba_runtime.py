@@ -1,7 +1,10 @@
 """The Numba backend's run-time matmul against NumPy's: every layout the batched GEMM reads in
 place (strided head slices, transposes, broadcast batches, size-1 axes) and the ones it must
 copy or hand to NumPy."""
+import glob
 import os
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -133,3 +136,36 @@ def test_mkl_threads_spin_after_small_products_only(monkeypatch):
         assert mkl.OMP.kmp_get_blocktime() == 0
         rt.matmul(small, small, np.empty((256, 256), np.float32))     # 2^24: MKL, not NumPy
         assert mkl.OMP.kmp_get_blocktime() == 1
+
+
+def _cpu_seconds_of_other_threads() -> float:
+    """CPU time (user + system) that this process's threads other than this one have used."""
+    total, me = 0, os.path.join("/proc/self/task", str(threading.get_native_id()))
+    for task in glob.glob("/proc/self/task/*"):
+        if task != me:
+            with open(os.path.join(task, "stat")) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])      # utime, stime (stat's 14th, 15th)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def test_numpys_blas_threads_sleep_soon_after_a_product():
+    """After a product NumPy's OpenBLAS threads go to sleep instead of spinning for ~0.1 s on
+    the cores the next kernel wants (`runtime._short_numpy_blas_spin`)."""
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        pytest.skip("OPENBLAS_THREAD_TIMEOUT is set: the user's spin is left alone")
+    if not any(hasattr(lib, "blas_thread_shutdown_") for lib in rt._openblas_libs("numpy")) \
+            or np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] != "scipy-openblas":
+        pytest.skip("needs NumPy's bundled OpenBLAS (a NumPy wheel)")
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs Linux's per-thread CPU times (/proc/self/task)")
+    a = np.ones((512, 512), np.float32)
+    out = np.empty_like(a)
+    rt.matmul(a, a, out)                # the first product NumPy runs shortens the spin
+    np.testing.assert_array_equal(out, np.full_like(a, 512.0))
+    for _ in range(3):
+        np.matmul(a, a, out=out)
+    before = _cpu_seconds_of_other_threads()
+    time.sleep(0.3)
+    assert _cpu_seconds_of_other_threads() - before < 0.03
+    assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ
