@@ -2,6 +2,10 @@
 kernel calls and argument types of the real call (also past a gather whose indices a kernel
 computes), a child process compiles some of them into Numba's disk cache, the real call then
 loads them and computes what NumPy computes, and a driver with a loop is left alone."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -113,6 +117,31 @@ def test_a_warm_start_loads_the_kernels_without_refreshing_numba(cold_kernels, m
     np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
     np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
     assert all(sum(k.body._cache_hits.values()) == 1 for k, _ in seen.calls)
+    # and in a new process, whose Numba has set up nothing (its runtime, NRT, included)
+    done = subprocess.run([sys.executable, "-c", FRESH_PROCESS], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert done.stdout.strip().endswith("same gradient"), done.stderr
+
+
+FRESH_PROCESS = f"""
+import sys
+import numba.core.base
+
+def no(*_):
+    raise AssertionError("Numba's target context refreshed")
+numba.core.base.BaseContext.refresh = no
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+import numpy as np
+import test_numba_precompile as t
+from adcompiler.backends.numba_cpu import precompile
+driver = t._driver()
+precompile.prepare(driver, t.ARGS)
+loss, grad = driver(*t.ARGS)
+want_loss, want_grad = t.reference(*t.ARGS)
+np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
+np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+print("same gradient")
+"""
 
 
 def test_a_driver_with_a_loop_is_not_dry_run(monkeypatch):
