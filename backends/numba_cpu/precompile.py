@@ -39,7 +39,6 @@ import types
 
 import numba
 import numpy as np
-
 from numba.core.runtime import rtsys
 
 from . import cache, runtime

@@ -54,8 +54,12 @@ BLAS = options.OPTIONS["blas"]
 
 
 def _openblas_libs(package):
-    """The OpenBLAS libraries the wheel of `package` (numpy, scipy) bundles, loaded."""
-    root = os.path.dirname(importlib.util.find_spec(package).origin)
+    """The OpenBLAS libraries the wheel of `package` (numpy, scipy) bundles, loaded (none
+    where it is not installed)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return []
+    root = os.path.dirname(spec.origin)
     return [ctypes.CDLL(path)
             for path in glob.glob(os.path.join(root, "..", f"{package}.libs", "*openblas*"))]
 
@@ -70,7 +74,9 @@ def _short_numpy_blas_spin():
     spin. Done once, on the first product NumPy runs; left alone where the user set
     OPENBLAS_THREAD_TIMEOUT or NumPy's BLAS is not a bundled OpenBLAS. Measured on a 2-core
     AMD Zen 1 VM, alternating in one process: the small GPT's train step 10 % faster, the
-    medium's 4 %; products themselves took as long."""
+    medium's 4 %; products themselves took as long. (Stopping the threads must not meet
+    another thread's NumPy product: a program that runs while other threads multiply
+    matrices should set OPENBLAS_THREAD_TIMEOUT itself.)"""
     if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
         return
     for lib in _openblas_libs("numpy"):
