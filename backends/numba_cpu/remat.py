@@ -69,11 +69,11 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
     fwd = block.ops[:split]     # copies go into the backward sweep: the forward stays as is
     made_in_fwd = {r for op in fwd for r in op.results}
     fwd_read = users(fwd)
-    changed = True
+    read = users(block.ops[split:])     # kept up to date below: walking the whole sweep after
+    changed = True                      # every copy took most of the medium GPT's splice
     while changed:
         changed = False
         bwd = block.ops[split:]
-        read = users(bwd)
 
         kept_products = set()
 
@@ -126,7 +126,21 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
                     copy.parent = block
                     block.ops.insert(at, copy)
                     at += 1
-                for r in readers:
+                    for x in copy.operands:
+                        read.setdefault(x, []).append(copy)
+                for r in list(readers):
+                    for x in r.operands:
+                        if x in vmap:
+                            _move_read(read, r, x, vmap[x])
                     r.operands = [vmap.get(x, x) for x in r.operands]
                 changed = True
                 break
+
+
+def _move_read(read, reader, old, new) -> None:
+    """In `read` (value -> the ops reading it), `reader` reads `new` where it read `old`."""
+    readers = read[old]
+    readers.remove(reader)
+    if not readers:
+        del read[old]
+    read.setdefault(new, []).append(reader)
