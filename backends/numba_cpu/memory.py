@@ -132,7 +132,9 @@ def _pages(nbytes: int) -> np.ndarray:
     gradient took 2.3-2.6 s instead of 1.9-2.0, for no gain later (1.31-1.38 s either way).
     (`fresh` arrays stay `np.empty`'s: they own their memory, so a view of one holds a
     reference to it, which `_first_free` counts.)"""
-    return np.frombuffer(mmap.mmap(-1, max(nbytes, 1)), np.uint8)[:nbytes]
+    private = {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}
+    # private: the default mapping is shared, and a forked child would write into it
+    return np.frombuffer(mmap.mmap(-1, max(nbytes, 1), **private), np.uint8)[:nbytes]
 
 
 class Arena:

@@ -39,6 +39,7 @@ import types
 
 import numba
 import numpy as np
+from numba.core.compiler_lock import global_compiler_lock
 from numba.core.runtime import rtsys
 
 from . import cache, runtime
@@ -128,14 +129,15 @@ def _load(dispatcher, sig):
     if sig in dispatcher.overloads:
         return
     try:
-        ctx = dispatcher.targetctx
-        rtsys.initialize(ctx)
-        cres = dispatcher._cache._load_overload(sig, ctx)
-        if cres is None:
-            return
-        ctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
-        dispatcher.add_overload(cres)
-        dispatcher._cache_hits[sig] += 1
+        with global_compiler_lock:      # as Numba's own loads: LLVM is not to be shared
+            ctx = dispatcher.targetctx
+            rtsys.initialize(ctx)
+            cres = dispatcher._cache._load_overload(sig, ctx)
+            if cres is None:
+                return
+            ctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+            dispatcher.add_overload(cres)
+            dispatcher._cache_hits[sig] += 1
     except Exception:   # noqa: BLE001
         return
 

@@ -32,6 +32,7 @@ import functools
 import glob
 import importlib.util
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -64,7 +65,6 @@ def _openblas_libs(package):
             for path in glob.glob(os.path.join(root, "..", f"{package}.libs", "*openblas*"))]
 
 
-@functools.cache
 def _short_numpy_blas_spin():
     """NumPy's OpenBLAS threads spin for 2**28 cycles (~0.1 s) after each call before they
     sleep, on the cores the kernels that follow want: a GELU kernel ran 2.0 ms alone and 3.7
@@ -77,16 +77,26 @@ def _short_numpy_blas_spin():
     medium's 4 %; products themselves took as long. (Stopping the threads must not meet
     another thread's NumPy product: a program that runs while other threads multiply
     matrices should set OPENBLAS_THREAD_TIMEOUT itself.)"""
-    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+    global _spin_set
+    if _spin_set:
         return
-    for lib in _openblas_libs("numpy"):
-        if hasattr(lib, "openblas_read_env") and hasattr(lib, "blas_thread_shutdown_"):
-            os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(SPIN)
-            try:
-                lib.openblas_read_env()
-            finally:
-                del os.environ["OPENBLAS_THREAD_TIMEOUT"]
-            lib.blas_thread_shutdown_()
+    with _SPIN_LOCK:        # once, even when two programs make their first products at once
+        if _spin_set or "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+            _spin_set = True
+            return
+        for lib in _openblas_libs("numpy"):
+            if hasattr(lib, "openblas_read_env") and hasattr(lib, "blas_thread_shutdown_"):
+                os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(SPIN)
+                try:
+                    lib.openblas_read_env()
+                finally:
+                    del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+                lib.blas_thread_shutdown_()
+        _spin_set = True
+
+
+_SPIN_LOCK = threading.Lock()
+_spin_set = False
 
 
 @functools.cache
@@ -239,11 +249,11 @@ def _scatter_add(out3, idx, v3):
 
 def scatter_add(out, idx, v, axis):
     """Add `v` into `out` (C-contiguous) at positions `idx` along `axis`; repeats add up."""
-    idx = np.asarray(idx).reshape(-1)
-    n = out.shape[axis]
+    out3, idx, v3 = scatter_operands(out, idx, v, axis)
+    n = out3.shape[1]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"index out of bounds for axis {axis} with size {n}")
-    _scatter_add(*scatter_operands(out, idx, v, axis))
+    _scatter_add(out3, idx, v3)
 
 
 def scatter_operands(out, idx, v, axis) -> tuple:

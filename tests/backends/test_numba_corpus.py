@@ -2,6 +2,8 @@
 the primal (`jit`), the gradients (`value_and_grad`), the separate forward/backward sweeps
 (`vjp`), in float64 and float32; and float64 gradients against finite differences. Nothing is
 compared with the Numba backend's own output."""
+import os
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,21 @@ def test_repeated_calls_reuse_buffers_without_aliasing():
     assert len(paths) > 10
     for path, x, before in zip(paths, flatten(grads)[1], snapshot, strict=True):
         np.testing.assert_array_equal(x, before, err_msg=path)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_planned_buffers_are_not_shared_with_a_forked_child():
+    """A child process forked after a program ran (a data loader's worker) writes into its own
+    copy of the program's buffers, not into the parent's."""
+    from adcompiler.backends.numba_cpu.memory import _pages
+    buf = _pages(1 << 16)
+    buf[:] = 1
+    pid = os.fork()
+    if pid == 0:
+        buf[:] = 2
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert (buf == 1).all()
 
 
 def test_program_source_shows_drivers_and_kernels():

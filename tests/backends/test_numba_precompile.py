@@ -119,7 +119,7 @@ def test_a_warm_start_loads_the_kernels_without_refreshing_numba(cold_kernels, m
     assert all(sum(k.body._cache_hits.values()) == 1 for k, _ in seen.calls)
     # and in a new process, whose Numba has set up nothing (its runtime, NRT, included)
     done = subprocess.run([sys.executable, "-c", FRESH_PROCESS], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), timeout=300)
     assert done.stdout.strip().endswith("same gradient"), done.stderr
 
 

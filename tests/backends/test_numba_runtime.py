@@ -149,9 +149,10 @@ def _cpu_seconds_of_other_threads() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def test_numpys_blas_threads_sleep_soon_after_a_product():
+def test_numpys_blas_threads_sleep_soon_after_a_product(monkeypatch):
     """After a product NumPy's OpenBLAS threads go to sleep instead of spinning for ~0.1 s on
     the cores the next kernel wants (`runtime._short_numpy_blas_spin`)."""
+    monkeypatch.setattr(rt, "BLAS", "numpy")       # the path that runs it, on any CPU
     if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
         pytest.skip("OPENBLAS_THREAD_TIMEOUT is set: the user's spin is left alone")
     if not any(hasattr(lib, "blas_thread_shutdown_") for lib in rt._openblas_libs("numpy")) \
