@@ -164,9 +164,10 @@ def prepare(driver, args):
     seen = _dry_run(driver, args)
     _compile_all([(kernel, sig) for kernel, sig in seen.calls
                   if not _cached(kernel.body, sig)])
-    for dispatcher, sig in [(kernel.body, sig) for kernel, sig in seen.calls] + \
-            list(seen.helpers):
-        _load(dispatcher, sig)
+    for kernel, sig in seen.calls:
+        _load(kernel.body, sig)
+    for helper, sig in seen.helpers:
+        _load(helper, sig)
 
 
 def _compile_all(jobs):

@@ -14,8 +14,9 @@ sweep and recomputes, in the backward sweep, every forward value that
   into the backward's kernels instead of being written to memory again), and in the forward
   sweep by loop-fusible ops only (a value a product reads is written by the forward anyway),
 - when a comparison reads it, is recomputed by at most one op the registry declares
-  `reassociable` (add, sub, mul, div): under the `reassociate` option LLVM may evaluate a chain of them in another order in the
-  backward's kernel than in the forward's, and a last-bit difference flips `y == max(y)` (a
+  `reassociable` (add, sub, mul, div): under the `reassociate` option LLVM may evaluate a
+  chain of them in another order in the backward's kernel than in the forward's, and a
+  last-bit difference flips `y == max(y)` (a
   layer norm's output compared with its row maximum matched nowhere in a row, and max's
   gradient divided by that count of zero). Attention's scaled, masked scores (one multiply
   and a select) are still recomputed.

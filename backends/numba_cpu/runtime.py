@@ -209,24 +209,28 @@ def _tasks(batch, m, n):
     return [((0, batch), (0, m), (n * t // parts, n * (t + 1) // parts)) for t in range(parts)]
 
 
+def _numpy_matmul(a, b, out):
+    _short_numpy_blas_spin()
+    np.matmul(a, b, out=out)
+
+
 def matmul(a, b, out):
     if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous and out.flags.c_contiguous:
         a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
     lead = out.shape[:-2]
     if BLAS == "numpy" or out.size * a.shape[-1] < NUMPY_BELOW:
-        _short_numpy_blas_spin()
-        np.matmul(a, b, out=out)
+        _numpy_matmul(a, b, out)
         return
     o4 = _batch4(out, lead)
     if not (mkl.LIB is not None or _single_threaded_scipy_blas()) or out.dtype not in _BLAS_KIND \
             or not a.dtype == b.dtype == out.dtype or 0 in out.shape + a.shape[-1:] \
             or o4 is None or o4.strides[-1] != out.itemsize:
-        np.matmul(a, b, out=out)
+        _numpy_matmul(a, b, out)
         return
     (a4, fa), (b4, fb) = _blas_operand(a, lead), _blas_operand(b, lead)
     if mkl.LIB is not None:
         if not mkl.gemm(a4, fa, b4, fb, o4):
-            np.matmul(a, b, out=out)
+            _numpy_matmul(a, b, out)
         return
     args = (_BLAS_KIND[out.dtype], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
     blocks = iter(_tasks(o4.shape[0] * o4.shape[1], a4.shape[2], b4.shape[3]))

@@ -37,6 +37,13 @@ def reference(w, x, t):
     return loss, x.T @ (dz * (1 - np.tanh(x @ w) ** 2)) + w
 
 
+def assert_reference(loss, grad):
+    """`loss` and `grad` (with respect to w) are the hand-written NumPy gradient's."""
+    want_loss, want_grad = reference(*ARGS)
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+
+
 def _driver():
     """The driver of xent's gradient with respect to w."""
     fn = program.spliced(differentiate(trace(xent, *ARGS), [0]), "xent_grad")
@@ -57,9 +64,7 @@ def test_the_dry_run_finds_the_calls_of_the_real_one(monkeypatch):
     monkeypatch.setattr(runtime, "run", recording(runtime.run))
     monkeypatch.setattr(runtime, "launch", recording(runtime.launch))
     (loss, grad) = driver(*ARGS)
-    want_loss, want_grad = reference(*ARGS)
-    np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
-    np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+    assert_reference(loss, grad)
     assert len(real) >= 4
     assert [k for k, _ in predicted] == list(dict.fromkeys(real))    # every kernel, in order
     for kernel, sig in predicted:   # the types the real call compiled (or loaded) it for
@@ -90,9 +95,7 @@ def test_a_child_process_compiles_kernels_the_real_call_loads(cold_kernels, monk
     before = loads_and_compiles()
     loss, grad = driver(*ARGS)
     assert loads_and_compiles() == before       # the real call found every kernel ready
-    want_loss, want_grad = reference(*ARGS)
-    np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
-    np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+    assert_reference(loss, grad)
 
 
 def test_a_warm_start_loads_the_kernels_without_refreshing_numba(cold_kernels, monkeypatch):
@@ -113,9 +116,7 @@ def test_a_warm_start_loads_the_kernels_without_refreshing_numba(cold_kernels, m
     assert all(sig in runtime._scatter_add.signatures for _, sig in seen.helpers)
     precompile.prepare(driver, ARGS)
     loss, grad = driver(*ARGS)
-    want_loss, want_grad = reference(*ARGS)
-    np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
-    np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+    assert_reference(loss, grad)
     assert all(sum(k.body._cache_hits.values()) == 1 for k, _ in seen.calls)
     # and in a new process, whose Numba has set up nothing (its runtime, NRT, included)
     done = subprocess.run([sys.executable, "-c", FRESH_PROCESS], capture_output=True, text=True,
@@ -131,15 +132,12 @@ def no(*_):
     raise AssertionError("Numba's target context refreshed")
 numba.core.base.BaseContext.refresh = no
 sys.path.insert(0, {os.path.dirname(__file__)!r})
-import numpy as np
 import test_numba_precompile as t
 from adcompiler.backends.numba_cpu import precompile
 driver = t._driver()
 precompile.prepare(driver, t.ARGS)
 loss, grad = driver(*t.ARGS)
-want_loss, want_grad = t.reference(*t.ARGS)
-np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
-np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+t.assert_reference(loss, grad)
 print("same gradient")
 """
 
