@@ -510,7 +510,15 @@ def check_op(name, case, types, attrs, seed):
     assert ir_type_of(got, f"the lowering of {what}") == inferred, \
         f"{what}: the lowering gives {np.asarray(got).dtype}{np.asarray(got).shape}, " \
         f"the rule {inferred}"
-    np.testing.assert_array_equal(np.asarray(got), np.asarray(expected), err_msg=what)
+    got, expected = np.asarray(got), np.asarray(expected)
+    if expected.dtype.kind == "f":
+        # a lowering may sum in another order than NumPy: matmul's flattens x's rows into one
+        # BLAS product, whose blocking rounds the last bit differently from NumPy's stacked one
+        # for a quarter of small float shapes (operands are positive: no cancellation)
+        np.testing.assert_allclose(got, expected, rtol=8 * np.finfo(expected.dtype).eps,
+                                   atol=0, err_msg=what)
+    else:
+        np.testing.assert_array_equal(got, expected, err_msg=what)
 
 
 def _tested_ops():
