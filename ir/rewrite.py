@@ -4,6 +4,8 @@ cloning ops and blocks with a value map, and the purity test passes agree on.
 Contract:
 - Value maps are dicts keyed by `Value` (identity semantics), so they hold their keys alive
   and never confuse a dead value with a new one. `lookup` follows chains (a -> b -> c).
+- `merge_key(name, operands, attrs, result_types)` is equal for two pure ops exactly when one
+  may stand for the other (CSE, and the frontend as it builds).
 - `replace_uses(root, old, new)` rewrites every use of `old` in `root` (a Function, Block or
   Op, nested regions included) and nothing else: the definition of `old` is left in place.
 - Cloning makes fresh Values (same types and hints) for every result and block argument it
@@ -98,6 +100,23 @@ def splice(block: Block, index: int, ops: list[Op], remove: int = 1) -> None:
     for op in ops:
         op.parent = block
     block.ops[index:index + remove] = ops
+
+
+def _attr_key(v):
+    """A hashable key equal only for attribute values that print the same."""
+    if isinstance(v, tuple):
+        return tuple(_attr_key(x) for x in v)
+    if isinstance(v, float):
+        return ("float", repr(v))   # repr tells -0.0 from 0.0; nan equals nan
+    return (type(v).__name__, v)
+
+
+def merge_key(name: str, operands, attrs: dict, result_types) -> tuple:
+    """The key under which equal ops merge: same name, operands (by identity), attributes (by
+    type as well as value, so `0.0` and `-0.0`, or `1` and `True`, stay apart) and result
+    types."""
+    return (name, tuple(id(v) for v in operands),
+            tuple(sorted((k, _attr_key(v)) for k, v in attrs.items())), tuple(result_types))
 
 
 def is_pure(op: Op, module=None, _seen=None) -> bool:

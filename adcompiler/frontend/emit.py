@@ -7,12 +7,21 @@ a shape-rule ValueError becomes a `FrontendError` (the interpreter adds the user
 ndarray) into an `ir.Value` of `dtype`, inserting `astype` or a `constant` as NumPy would
 convert it. Ops get the op name as hint; the interpreter renames the value a statement assigns
 (`fresh` records the ops of the current statement for that).
+A pure op without regions that equals one already built in the same block (`ir.rewrite.
+merge_key`) is not built again: `emit` returns the earlier op, which keeps its name. Tracing an
+optimiser unrolled over a model's parameters reads `coef[0]` once per parameter; the CSE pass
+would merge those copies later, but building, inferring and verifying them first was half the
+time of tracing AdamW. Only the same block: a value built inside a region must not stand in
+for one outside it, nor one outside for a branch's own copy (branches.py compares them).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Builder
+from ..ir import Builder, registry
+from ..ir.builder import _freeze
+from ..ir.rewrite import merge_key
+from ..ir.verify import TERMINATORS
 from .problems import FrontendError
 from .values import NP_OF, Traced, ir_dtype, static_array
 
@@ -38,17 +47,35 @@ class Emitter:
         self.fresh: set[int] = set()      # ids of ops built by the current statement
         self.named: set[int] = set()      # values the current statement already named
         self.collectors: list[set] = []   # op ids built during inlined calls (see calls.py)
+        self.built: dict = {}             # block -> {merge key: op} of its pure ops
 
     # -- raw ops ---------------------------------------------------------------------------
     def emit(self, name, operands=(), attrs=None, result_types=None, regions=(), hints=None):
+        key = self._merge_key(name, operands, attrs, result_types, regions)
+        built = self.built.setdefault(self.builder.block, {})
+        if key in built:
+            return built[key]
         try:
             op = self.builder.emit(name, operands, attrs, result_types, regions, hints)
         except ValueError as e:
             raise FrontendError(str(e)) from None
+        if key is not None:
+            built[key] = op
         self.fresh.add(id(op))
         for c in self.collectors:
             c.add(id(op))
         return op
+
+    @staticmethod
+    def _merge_key(name, operands, attrs, result_types, regions):
+        """The op's merge key, or None when it must be built each time."""
+        if regions or name in TERMINATORS or name == "call" or not registry.get(name).pure:
+            return None
+        try:
+            return merge_key(name, operands, {k: _freeze(v) for k, v in (attrs or {}).items()},
+                             result_types or ())
+        except TypeError:       # an unhashable attribute: not worth merging
+            return None
 
     def op(self, name, *operands, hint=None, **attrs):
         op = self.emit(name, operands, attrs, hints=[hint or name] * 8)

@@ -14,7 +14,9 @@ Contract:
   foreign code, as a dict key) raises `StaticNeeded`.
 - `result_dtype(np_fn, *operands)` asks NumPy itself: it applies the real function to rank-0
   stand-ins (Python scalars for weak values and Python literals), so promotion, true division of
-  integers, bool arithmetic and overflow checks are exactly NumPy's.
+  integers, bool arithmetic and overflow checks are exactly NumPy's. For a ufunc the answer is
+  remembered per operand dtypes (and per Python int value, which can overflow): unrolled
+  code asks the same question thousands of times.
 """
 from __future__ import annotations
 
@@ -169,8 +171,38 @@ def stand_in(x):
     return x
 
 
+def _promotion_key(x):
+    """What NumPy's result dtype can depend on in operand `x`: its dtype and strength; a
+    Python int's value too (it may overflow the other operand's dtype); anything else whole."""
+    if isinstance(x, Traced):
+        return ("weak" if x.weak else "strong", x.dtype)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ("strong", x.dtype)
+    if type(x) in (bool, float):            # a Python bool or float promotes by its type alone
+        return (type(x).__name__,)
+    return (type(x).__name__, x)
+
+
 def result_dtype(np_fn, *operands, **kwargs) -> str:
     """IR dtype of `np_fn(*operands)` as NumPy computes it (NEP 50 weak Python scalars)."""
+    if not isinstance(np_fn, np.ufunc) or kwargs:
+        return _result_dtype(np_fn, operands, kwargs)
+    key = (np_fn, tuple(_promotion_key(x) for x in operands))
+    try:
+        known = key in _UFUNC_DTYPES
+    except TypeError:                       # an unhashable operand: ask NumPy each time
+        return _result_dtype(np_fn, operands, kwargs)
+    if not known:
+        if len(_UFUNC_DTYPES) > 4096:       # many Python int values: start again
+            _UFUNC_DTYPES.clear()
+        _UFUNC_DTYPES[key] = _result_dtype(np_fn, operands, kwargs)
+    return _UFUNC_DTYPES[key]
+
+
+_UFUNC_DTYPES: dict = {}
+
+
+def _result_dtype(np_fn, operands, kwargs) -> str:
     try:
         with np.errstate(all="ignore"):
             out = np_fn(*(stand_in(x) for x in operands), **kwargs)

@@ -3,9 +3,8 @@
 Assumes: `fn` verifies. Guarantees: `fn` computes the same results; of two pure ops without
 regions (`ir.rewrite.is_pure`) that have the same name, operands, attributes and result types,
 where the first is visible from the second (same block or an enclosing one, earlier), the
-second is removed and its results replaced by the first's. Constants are such ops, so equal
-constants (value and dtype) merge. Attribute values compare by type as well as value, so
-`0.0` and `-0.0` (or `1` and `True`) stay apart. A value computed inside a region never
+second is removed and its results replaced by the first's (`ir.rewrite.merge_key`). Constants
+are such ops, so equal constants (value and dtype) merge. A value computed inside a region never
 replaces one outside it: each region opens a scope that is dropped when it ends.
 Operands are not reordered (no commutativity).
 """
@@ -13,22 +12,13 @@ from __future__ import annotations
 
 from ..ir.core import Block
 from ..ir.passes import register_pass
-from ..ir.rewrite import is_pure, substitute
+from ..ir.rewrite import is_pure, merge_key, substitute
 
 
 @register_pass("cse")
 def cse(fn):
     _block(fn.body, [], {}, fn.module)
     return fn
-
-
-def attr_key(v):
-    """A hashable key equal only for attribute values that print the same."""
-    if isinstance(v, tuple):
-        return tuple(attr_key(x) for x in v)
-    if isinstance(v, float):
-        return ("float", repr(v))   # repr tells -0.0 from 0.0; nan equals nan
-    return (type(v).__name__, v)
 
 
 def _block(block: Block, scopes: list[dict], remap: dict, module) -> None:
@@ -44,9 +34,7 @@ def _block(block: Block, scopes: list[dict], remap: dict, module) -> None:
         if op.regions or not is_pure(op, module):
             live.append(op)
             continue
-        key = (op.name, tuple(id(v) for v in op.operands),
-               tuple(sorted((k, attr_key(v)) for k, v in op.attrs.items())),
-               tuple(r.type for r in op.results))
+        key = merge_key(op.name, op.operands, op.attrs, [r.type for r in op.results])
         found = next((s[key] for s in reversed(scopes) if key in s), None)
         if found is None:
             table[key] = op

@@ -149,3 +149,35 @@ def test_static_arithmetic_is_folded_in_python():
         return x * k
     fn = check(f, rand(3), 5)
     assert ops(fn).count("mul") == 1 and "constant {value=8.0" in str(fn)
+
+
+def test_python_int_overflow_is_checked_per_value():
+    # the frontend remembers NumPy's promotion answers; an int's value must stay in the key
+    x = np.arange(3, dtype=np.int32)
+    check(lambda x: x + 3, x)
+    with pytest.raises(adcompiler.TraceError, match="NumPy rejects"):
+        adcompiler.trace(lambda x: x + 2**40, x)
+
+
+def repeated(x, c):
+    a = x * c[0]
+    b = x * c[0]            # built once, but b is its own array
+    a[0] = 5.0
+    return a, b, a + b
+
+
+def repeated_in_branch(x, c):
+    a = x * c[0]
+    if np.sum(x) > 0:
+        b = x * c[0]        # the branch's own copy, not a
+        b[0] = 1.0
+    else:
+        b = a
+    return a, b
+
+
+def test_equal_expressions_are_built_once():
+    fn = check(repeated, rand(3), rand(2))
+    assert ops(fn).count("mul") == 1 and str(fn).count("= slice %c") == 1
+    for sign in (1.0, -1.0):
+        check(repeated_in_branch, sign * np.abs(rand(3)), rand(2))
