@@ -71,6 +71,18 @@ def test_the_dry_run_finds_the_calls_of_the_real_one(monkeypatch):
         assert tuple(sig) in [tuple(s) for s in kernel.body.signatures]
 
 
+def test_the_dry_run_types_arguments_as_numba_does():
+    import numba
+    a = np.arange(24.0).reshape(2, 3, 4)
+    frozen = a.copy()
+    frozen.flags.writeable = False
+    odd = np.frombuffer(np.zeros(8 * 7 + 1, np.uint8)[1:].data, np.float64)   # unaligned
+    values = [a, a.T, a[:, ::2], a[0], a[0, 0, 0], frozen, odd, np.zeros((1, 1), np.float32),
+              np.zeros(0, np.int64), np.float32(1), 3, 2.5, True, np.zeros(3, bool)]
+    for _ in range(2):          # the second time from what the first remembered
+        assert precompile._signature(values) == tuple(numba.typeof(x) for x in values)
+
+
 @pytest.fixture
 def cold_kernels(tmp_path, monkeypatch):
     """An empty kernel cache (files and Numba's machine code) for this test."""
