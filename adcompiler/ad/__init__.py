@@ -29,6 +29,8 @@ class Adjoint:
     n_residuals: int
     seeded: tuple           # indices of the primal results that get a cotangent
     wrt: tuple              # indices of the differentiated parameters
+    key: str | None = None  # names the input (`cache.key`): equal keys, equal adjoints, so a
+                            # backend may find what it built from this adjoint by the key alone
 
 
 def _drop_params(fn: Function, keep) -> None:
@@ -45,9 +47,11 @@ def differentiate(primal: Function, wrt, seeded=None) -> Adjoint:
     if known is not None:
         maybe_print("ad", known.fwd)
         maybe_print("ad", known.bwd)
+        known.key = entry
         return known
     adj = _derive(primal, wrt, seeded)
     cache.store(entry, adj)
+    adj.key = entry
     return adj
 
 

@@ -47,20 +47,20 @@ def _nan(x) -> bool:
         and bool(np.isnan(x).any())
 
 
-def build(functions, name, recycled=()):
-    """(source, namespace) of the drivers of `functions` (and their callees) and kernels; the
-    arrays the functions in `recycled` return are recycled between calls (`Arena.fresh`). What
-    an earlier process built from the same IR comes from the disk cache (`cache.load_program`)."""
-    seen: dict = {}
-    for fn in functions:
-        for f in [fn] + (fn.callees() if fn.module else []):
-            seen.setdefault(f.name, f)
-    key = cache.program_key(name, [(print_function(f, with_callees=False), locations(f),
-                                    f in recycled) for f in seen.values()],
-                            OPTIONS, njit_flags(), driver.PAR_MIN)
+def build(name, make, key=None):
+    """(shown source, namespace) of the drivers and kernels of the IR functions `make()` gives
+    as (function, recycled) pairs (with their callees); a recycled function's returned arrays
+    are recycled between calls (`Arena.fresh`). What an earlier process built from the same IR
+    comes from the disk cache (`cache.load_program`), found by `key` when given (`make` is then
+    called only when nothing is there), else by the functions' IR texts."""
+    if key is None:
+        pairs = make()
+        key = _key(name, pairs)
+    else:
+        pairs = None
     built = cache.load_program(key)
     if built is None:
-        built = _generate(seen.values(), recycled)
+        built = _generate(_with_callees(pairs or make()))
         cache.store_program(key, built)
     shown, source, kernels, arenas = built
     ns = compile_source(source + "\n", f"numba {name}")
@@ -69,12 +69,29 @@ def build(functions, name, recycled=()):
     return shown, ns
 
 
-def _generate(functions, recycled):
-    """(shown source, driver source, kernel sources by key, arenas by global name)."""
+def _with_callees(pairs) -> dict:
+    """Function name -> (function, recycled), callees (never recycled) included, each once."""
+    seen: dict = {}
+    for fn, recycled in pairs:
+        seen.setdefault(fn.name, (fn, recycled))
+        for f in fn.callees() if fn.module else []:
+            seen.setdefault(f.name, (f, False))
+    return seen
+
+
+def _key(name, pairs) -> str:
+    return cache.program_key(name, [(print_function(f, with_callees=False), locations(f), r)
+                                    for f, r in _with_callees(pairs).values()],
+                             OPTIONS, njit_flags(), driver.PAR_MIN)
+
+
+def _generate(functions):
+    """(shown source, driver source, kernel sources by key, arenas by global name) of
+    `_with_callees`'s functions."""
     table = KernelTable()
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
-                      profile=OPTIONS["profile"], recycle=f in recycled)
-            for f in functions]
+                      profile=OPTIONS["profile"], recycle=recycled)
+            for f, recycled in functions.values()]
     drivers = [g.function() for g in gens]
     source = "\n\n\n".join(["import numpy as np",
                             "from adcompiler.backends.numba_cpu import runtime as rt",
@@ -138,13 +155,22 @@ class NumbaProgram:
         if key not in self._drivers:
             # only the fused driver recycles its results: the separate sweeps' residuals are most
             # of the activations, and recycled they would hold a second copy for good
-            fns = self._functions(which)
-            _, ns = build(fns, self._label, recycled=fns if which == "grad" else ())
+            _, ns = build(self._label, lambda: [(f, which == "grad")
+                                                for f in self._functions(which)],
+                          self._key(which))
             names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
                      "bwd": identifier(self.adj.bwd.name)}
             self._drivers[key] = {w: precompile.compiling_first(ns[n])
                                   for w, n in names.items() if n in ns}
         return self._drivers[key][which]
+
+    def _key(self, which):
+        """The fused driver's program cache key from the adjoint's own (`Adjoint.key`): a warm
+        start finds it built without splicing and printing the program (0.1 s on medium)."""
+        if which != "grad" or self.adj.key is None:
+            return None
+        return cache.program_key(self._label, self.name, self.adj.key, OPTIONS, njit_flags(),
+                                 driver.PAR_MIN)
 
     def _run(self, which, args):
         out = self._driver(which)(*args)
@@ -163,8 +189,8 @@ class NumbaProgram:
     def source(self) -> str:
         """The forward, backward and fused drivers, then every kernel they call."""
         if self._source is None:
-            grad = self._functions("grad")
-            self._source = build(self._functions("fwd") + grad, self._label, recycled=grad)[0]
+            self._source = build(self._label, lambda: [(f, False) for f in self._functions("fwd")]
+                                 + [(f, True) for f in self._functions("grad")])[0]
         return self._source
 
     def fwd(self, *args):
@@ -185,7 +211,7 @@ class NumbaProgram:
 def compile_function(fn):
     """A primal function as a callable (the protocol's `compile_function`)."""
     fn = inlined(fn)
-    source, ns = build([fn], fn.name, recycled=[fn])
+    source, ns = build(fn.name, lambda: [(fn, True)])
     driver = precompile.compiling_first(ns[identifier(fn.name)])
 
     def call(*args):

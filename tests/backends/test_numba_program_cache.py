@@ -1,7 +1,9 @@
 """Built programs on disk (`cache.load_program` / `store_program`, used by `program.build`): a
 second build of the same IR reads the drivers, kernel sources and buffer plans back, computes
-what the NumPy reference computes, gets buffers of its own, and a damaged entry is built again."""
+what the NumPy reference computes, gets buffers of its own, and a damaged entry is built again.
+A gradient's fused driver is found by its adjoint's key, without splicing the program again."""
 import numpy as np
+import pytest
 
 import adcompiler
 from adcompiler.backends.numba_cpu import program
@@ -17,7 +19,7 @@ ARGS = (np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.linspace(0.0, 1.0, 8).resha
 
 def _build():
     fn = program.inlined(trace(mlp, *ARGS))
-    _, ns = program.build([fn], fn.name, recycled=[fn])
+    _, ns = program.build(fn.name, lambda: [(fn, True)])
     return ns[fn.name], ns[f"arena_{fn.name}"]
 
 
@@ -51,3 +53,18 @@ def test_grad_through_the_api_is_unchanged_by_the_cache(own_programs_dir):
     for _ in range(2):      # built, then read back
         got = adcompiler.grad(loss, backend="numba")(*ARGS)
         np.testing.assert_allclose(got, ref, rtol=1e-10)
+
+
+def test_a_new_gradient_program_finds_its_driver_by_the_adjoint_key(own_programs_dir,
+                                                                     monkeypatch):
+    def loss(w, x):
+        return np.sum(np.tanh(x @ w) ** 3)
+    ref = adcompiler.grad(loss, backend="numpy")(*ARGS)
+    np.testing.assert_allclose(adcompiler.grad(loss, backend="numba")(*ARGS), ref, rtol=1e-10)
+    monkeypatch.setattr(program, "spliced", None)       # a second program must not splice
+    monkeypatch.setattr(program, "_generate", None)
+    got = adcompiler.grad(loss, backend="numba")(*ARGS)
+    np.testing.assert_allclose(got, ref, rtol=1e-10)
+    other = adcompiler.grad(lambda w, x: loss(w, x) * 2.0, backend="numba")
+    with pytest.raises(TypeError):      # another function's adjoint has a key of its own
+        other(*ARGS)
