@@ -24,3 +24,26 @@ def test_chains_sharing_a_scalar_keep_their_own_loops():
     for g in groups:
         biggest = max(math.prod(op.result.type.shape) for op in g.ops)
         assert math.prod(g.domain) <= biggest, (g.domain, [op.name for op in g.ops])
+
+
+def test_chains_sharing_a_scalar_are_not_merged():
+    """Identical layers' updates stay separate kernels of one source, so they share one
+    compiled kernel; the scalars they share are computed once (the frontend builds
+    `coef[0]` once)."""
+    from adcompiler.backends.numba_cpu import program
+    params = [np.full((4, 6), 1.0 + i) for i in range(4)] + [np.full(7, 2.0), np.full(7, 3.0)]
+    grads = [p * 0.5 for p in params]
+    coef = np.array([0.9, 0.1])
+    fn = inlined(trace(update, params, grads, coef))
+    assert str(fn).count("= slice %coef") == 2
+    groups = [g for kind, g in partition(fn.body) if kind == "kernel"]
+    assert len(groups) >= len(params)
+    for g in groups:
+        assert len({tuple(op.result.type.shape) for op in g.ops} - {()}) == 1, g.domain
+    source, ns = program.build(fn.name, lambda: [(fn, True)])
+    kernels = {line.split("(")[1].split(",")[0] for line in source.split("# =====")[0]
+               .splitlines() if "rt.run(" in line or "rt.launch(" in line}
+    assert len(kernels) <= 4
+    got = ns[fn.name](*params, *grads, coef)
+    for x, p, g in zip(got, params, grads, strict=True):
+        np.testing.assert_allclose(x, update([p], [g], coef)[0], rtol=1e-15)
