@@ -19,8 +19,9 @@ a warm start.
 
 On a shared VM the speed drifts by tens of percent within minutes, so besides the table (each
 implementation in its own process, one after the other; `--rounds N` repeats them) it times
-adcompiler-numba and torch-eager in turn (`--paired BURSTS`): both set up in idle processes,
-then 3 steps of one, 3 of the other, and so on; the ratio of those is the one to read.
+adcompiler-numba, torch-eager and jax-jit in turn (`--paired BURSTS`): all set up in idle
+processes, then 3 steps of one, 3 of the next, and so on; the ratios of those are the ones to
+read.
 
 adcompiler rows call the compiled program directly (`program.grad` on the flattened
 parameters; AdamW is the local `adamw` below, traced and compiled by the same backend, without
@@ -202,13 +203,41 @@ def torch_step(cfg_name, threads):
     return step
 
 
+def jax_step(cfg_name):
+    """The jax-jit row's step: bench_jax.py's own model, AdamW and state. That script times at
+    import, so its text up to its timing (`rss_setup = `) runs here, and its train step is
+    jitted as it does it (parameters and optimiser state donated)."""
+    import jax
+    path = BENCH / "bench_jax.py"
+    text = path.read_text()
+    ns = {"__name__": "bench_jax", "__file__": str(path)}
+    argv, sys.argv = sys.argv, [str(path), "--config", cfg_name]
+    try:
+        exec(compile(text[:text.index("\nrss_setup = ")], str(path), "exec"), ns)
+    finally:
+        sys.argv = argv
+    f = jax.jit(ns["train_step"], donate_argnums=(0, 1, 2))
+    state = {k: ns[name] for k, name in (("p", "params"), ("m", "mstate"), ("v", "vstate"),
+                                         ("t", "tstep"))}
+
+    def step():
+        p, m, v, t, loss = f(state["p"], state["m"], state["v"], state["t"], ns["idx"],
+                             ns["tgt"])
+        state.update(p=p, m=m, v=v, t=t)
+        return jax.block_until_ready((p, m, v, loss))
+    return step
+
+
+STEPS = {"adcompiler-numba": lambda cfg, threads: adcompiler_step(cfg, "numba")[0],
+         "torch-eager": torch_step, "jax-jit": lambda cfg, threads: jax_step(cfg)}
+
+
 def serve(cfg_name, impl, threads):
-    """Set up one implementation's step, then for each line n on stdin time n steps and print
-    their times (ms) as a JSON list; stop at end of input. The paired timing drives two of
-    these in turn (`paired`)."""
+    """Set up one implementation's step (`STEPS`), then for each line n on stdin time n steps
+    and print their times (ms) as a JSON list; stop at end of input. The paired timing drives
+    several of these in turn (`paired`)."""
     import gptconfig as G
-    step = adcompiler_step(cfg_name, "numba")[0] if impl == "adcompiler-numba" else \
-        torch_step(cfg_name, threads)
+    step = STEPS[impl](cfg_name, threads)
     for _ in range(G.REPS[cfg_name][0]):
         step()
     print("ready", flush=True)
@@ -221,16 +250,17 @@ def serve(cfg_name, impl, threads):
         print(json.dumps(times), flush=True)
 
 
-def paired(cfg, env, threads, bursts, steps=3):
-    """adcompiler-numba against torch-eager, both set up in their own idle process and timed in
-    turn, `steps` steps at a time (`bursts` times each, the order alternating): a slow spell of
-    the machine then falls on both. (median step ms of each, median of the burst-by-burst
-    ratios)."""
+def paired(cfg, env, threads, bursts, rivals, steps=3):
+    """adcompiler-numba against each of `rivals` (torch-eager, jax-jit), all set up in their own
+    idle process and timed in turn, `steps` steps at a time (`bursts` times each, the order
+    reversed every other burst): a slow spell of the machine then falls on all of them.
+    {impl: median step ms} and {rival: median of the burst-by-burst ratios numba ÷ rival}, or
+    None when one of them failed to start."""
     me = [sys.executable, str(Path(__file__).resolve())]
     procs = {impl: subprocess.Popen(me + ["--serve", cfg, impl, str(threads)], env=env,
                                     cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     text=True)
-             for impl in ("adcompiler-numba", "torch-eager")}
+             for impl in ("adcompiler-numba", *rivals)}
     try:
         for p in procs.values():
             if not any(line.strip() == "ready" for line in p.stdout):     # EOF: it failed
@@ -246,9 +276,10 @@ def paired(cfg, env, threads, bursts, steps=3):
         for p in procs.values():
             p.stdin.close()
             p.wait()
-    ours, theirs = (np.array(t) for t in times.values())
-    return (float(np.median(ours)), float(np.median(theirs)),
-            float(np.median(np.median(ours, axis=1) / np.median(theirs, axis=1))))
+    bursts_ms = {impl: np.median(np.array(t), axis=1) for impl, t in times.items()}
+    ours = bursts_ms["adcompiler-numba"]
+    return ({impl: float(np.median(np.array(t))) for impl, t in times.items()},
+            {r: float(np.median(ours / bursts_ms[r])) for r in rivals})
 
 
 def run(cmd, env, cwd):
@@ -312,8 +343,9 @@ def collect(cfg, env, threads, rounds, bursts):
         for r in range(1, rounds):
             for name in (timed[::-1] if r % 2 else timed):
                 runs[name].append(one(name))
-        if bursts and have["torch-eager"] and "step" in rows["adcompiler-numba"]:
-            rows["adcompiler-numba"]["paired_torch"] = paired(cfg, numba_env, threads, bursts)
+        rivals = [n for n in ("torch-eager", "jax-jit") if have[n]]
+        if bursts and rivals and "step" in rows["adcompiler-numba"]:
+            rows["adcompiler-numba"]["paired"] = paired(cfg, numba_env, threads, bursts, rivals)
     for name in timed:
         ok = [x for x in runs[name] if "step" in x]
         rows[name]["round_step_ms"] = [x["step"]["median_ms"] for x in ok]
@@ -350,11 +382,13 @@ def table(cfg, rows):
                   f"{r.get('ru_maxrss_mb', float('nan')):.0f}",
                   f"{r.get('mem_step', {}).get('peak_delta_mb', float('nan')):.1f}"]
         out.append("| " + " | ".join(fields) + " |")
-    pair = rows["adcompiler-numba"].get("paired_torch")
+    pair = rows["adcompiler-numba"].get("paired")
     if pair:
-        out.append(f"\npaired, in turn (bursts of 3 steps): adcompiler-numba {pair[0]:.2f} ms, "
-                   f"torch-eager {pair[1]:.2f} ms; numba ÷ torch-eager {pair[2]:.2f} "
-                   f"(median of the bursts' ratios)")
+        steps, ratios = pair
+        out.append("\npaired, in turn (bursts of 3 steps): "
+                   + ", ".join(f"{impl} {ms:.2f} ms" for impl, ms in steps.items()) + "; "
+                   + ", ".join(f"numba ÷ {r} {x:.2f}" for r, x in ratios.items())
+                   + " (medians of the bursts' ratios)")
     ours = rows["adcompiler-numba"].get("round_step_ms", [])
     for name, r in rows.items():
         theirs = r.get("round_step_ms", [])
@@ -374,8 +408,8 @@ def main():
                     help="with --worker: stop after the first step (warm-start run)")
     ap.add_argument("--json", default=None, help="also write all results here")
     ap.add_argument("--paired", type=int, default=10, metavar="BURSTS",
-                    help="then time adcompiler-numba and torch-eager in turn, BURSTS times "
-                         "3 steps each (0: not)")
+                    help="then time adcompiler-numba, torch-eager and jax-jit (where "
+                         "installed) in turn, BURSTS times 3 steps each (0: not)")
     ap.add_argument("--serve", nargs=3, metavar=("CONFIG", "IMPL", "THREADS"))
     ap.add_argument("--rounds", type=int, default=1,
                     help="time every implementation this many times, alternating the order; "
