@@ -7,12 +7,13 @@ a shape-rule ValueError becomes a `FrontendError` (the interpreter adds the user
 ndarray) into an `ir.Value` of `dtype`, inserting `astype` or a `constant` as NumPy would
 convert it. Ops get the op name as hint; the interpreter renames the value a statement assigns
 (`fresh` records the ops of the current statement for that).
-A pure op without regions that equals one already built in the same block (`ir.rewrite.
-merge_key`) is not built again: `emit` returns the earlier op, which keeps its name. Tracing an
-optimiser unrolled over a model's parameters reads `coef[0]` once per parameter; the CSE pass
-would merge those copies later, but building, inferring and verifying them first was half the
-time of tracing AdamW. Only the same block: a value built inside a region must not stand in
-for one outside it, nor one outside for a branch's own copy (branches.py compares them).
+A pure op without regions that equals one already built in the same block
+(`ir.rewrite.merge_key`) is not built again: `emit` returns the earlier op, which keeps its
+name. Tracing an optimiser unrolled over a model's parameters reads `coef[0]` once per
+parameter; the CSE pass would merge those copies later, but building, inferring and verifying
+them first was a fifth of the time of tracing AdamW. Only the same block: a value built inside
+a region must not stand in for one outside it, nor one outside for a branch's own copy
+(branches.py compares them).
 """
 from __future__ import annotations
 

@@ -13,10 +13,12 @@ size-1 axes, scalar constants, iotas, and the reductions with a loop lowering. A
 - otherwise an *accumulation* into an array (bias gradients: a sum over the leading axes); its
   result is only complete when the kernel ends, so no op of the group may read it.
 An op joins the group of an operand's producer, else a group that reads one of its operands
-(input fusion: layer norm's backward reads its incoming gradient three times), an array op
-only through its array operands (`_links`); when it reads
+(input fusion: layer norm's backward reads its incoming gradient three times); when it reads
 values of several open groups they merge if their loops line up (same domain and split for
-groups with reductions). `update_slice` is a loop op too: a select on the loop indices.
+groups with reductions). Scalars link nothing to arrays (`_links`): an array op joins and
+merges groups only through its array operands, and a scalar op joins an array group only as
+a producer's reader (a mean after its sum), so a scalar computed from the driver's values is
+its own small kernel that every reader takes as an input. `update_slice` is a loop op too: a select on the loop indices.
 
 Guarantees: `partition(block)` returns steps `("kernel", Group)` and `("op", Op)` in an order
 where every step's inputs are computed by earlier steps. A group runs at the position of its last
@@ -184,7 +186,7 @@ def _try_join(group, op, kind, owner, position, may_insert=True):
                     return False
     others = {owner[x] for x, pairs in zip(op.operands, links, strict=True)
               if owner.get(x) not in (None, group) and owner[x].open
-              and (pairs or x.type.rank == 0)}
+              and (pairs or x.type.rank == 0 == op.results[0].type.rank)}
     saved = (list(group.domain), dict(group.maps), dict(group.itmaps))
     itmap = _assign(group, shape, fixed, may_insert=may_insert and group.reduces == 0)
     # axes inserted for an op that skips some of the group's other loops would make the domain
@@ -252,10 +254,10 @@ def _merge(group, other, op, links, itmap, position):
 
 def _links(op):
     """The operands through which `op` may join a group. An array op is not drawn into a
-    group by a scalar alone: reading it saves no memory traffic, and a scalar shared by
-    unrelated arrays (AdamW's `coef[0]`, read by every parameter's update) would otherwise
-    merge them all into a few large kernels, no longer shared between identical layers (the
-    small GPT's AdamW: 17 distinct kernels against 2, its cold compile 14 -> 28 s)."""
+    group by a scalar: reading it saves no memory traffic, and a scalar shared by unrelated
+    arrays (AdamW's `coef[0]`, read by every parameter's update) would otherwise merge them
+    all into a few large kernels, no longer shared between identical layers (the small GPT's
+    AdamW: 17 distinct kernels instead of 3, its cold compile of the GPT step 14 -> 28 s)."""
     if op.results[0].type.rank == 0:
         return op.operands
     return [x for x in op.operands if x.type.rank > 0]
@@ -280,7 +282,8 @@ def partition(block):
             producers = {owner[x] for x in links if owner.get(x) is not None and owner[x].open}
             # else a group that reads one of the same inputs (layer norm's backward reads
             # its incoming gradient for the bias, the gain and the input gradient)
-            siblings = {g for x in links for g in readers.get(x, ()) if g.open}
+            siblings = {g for x in links for g in readers.get(x, ()) if g.open
+                        and (op.results[0].type.rank > 0 or not g.domain)}   # see _links
             order = sorted(producers, key=lambda g: -len(g.domain)) + \
                 sorted(siblings - producers, key=lambda g: -groups.index(g))
             for g in order:
@@ -290,11 +293,7 @@ def partition(block):
             if joined is None:
                 joined = Group(domain=[])
                 groups.append(joined)
-                # it takes in open scalar groups it reads (a scalar computed from the
-                # driver's values), which then serve later readers as that kernel's output
-                scalars = {x: owner[x] for x in op.operands if owner.get(x) is not None
-                           and owner[x].open and not owner[x].domain}
-                _try_join(joined, op, kind, scalars, position)
+                _try_join(joined, op, kind, {}, position)
         for x in used_values(op):
             g = owner.get(x)
             if g is not None and g is not joined:
