@@ -4,8 +4,8 @@ cloning ops and blocks with a value map, and the purity test passes agree on.
 Contract:
 - Value maps are dicts keyed by `Value` (identity semantics), so they hold their keys alive
   and never confuse a dead value with a new one. `lookup` follows chains (a -> b -> c).
-- `merge_key(name, operands, attrs, result_types)` is equal for two pure ops exactly when one
-  may stand for the other (CSE, and the frontend as it builds).
+- `merge_key(name, operands, attrs, result_types)` is equal for two pure ops only when one may
+  stand for the other (CSE, and the frontend as it builds).
 - `replace_uses(root, old, new)` rewrites every use of `old` in `root` (a Function, Block or
   Op, nested regions included) and nothing else: the definition of `old` is left in place.
 - Cloning makes fresh Values (same types and hints) for every result and block argument it
@@ -103,8 +103,8 @@ def splice(block: Block, index: int, ops: list[Op], remove: int = 1) -> None:
 
 
 def _attr_key(v):
-    """A hashable key equal only for attribute values that print the same."""
-    if isinstance(v, tuple):
+    """A key equal only for attribute values that print the same (lists as tuples)."""
+    if isinstance(v, (tuple, list)):
         return tuple(_attr_key(x) for x in v)
     if isinstance(v, float):
         return ("float", repr(v))   # repr tells -0.0 from 0.0; nan equals nan
@@ -112,11 +112,18 @@ def _attr_key(v):
 
 
 def merge_key(name: str, operands, attrs: dict, result_types) -> tuple:
-    """The key under which equal ops merge: same name, operands (by identity), attributes (by
-    type as well as value, so `0.0` and `-0.0`, or `1` and `True`, stay apart) and result
-    types."""
+    """The key under which equal pure ops merge: same name, operands (by identity), attributes
+    (by type as well as value, so `0.0` and `-0.0`, or `1` and `True`, stay apart) and result
+    types. Ops with equal keys compute the same; ops that compute the same may still differ
+    (an `np.int64` and an `int` attribute). Hashing it fails on an unhashable attribute."""
     return (name, tuple(id(v) for v in operands),
             tuple(sorted((k, _attr_key(v)) for k, v in attrs.items())), tuple(result_types))
+
+
+def pure_name(name: str) -> bool:
+    """Can an op of this name be pure? (Yes for the registry's pure ops other than
+    terminators; for a call and a region op, `is_pure` then asks what it runs.)"""
+    return name not in TERMINATORS and registry.get(name).pure
 
 
 def is_pure(op: Op, module=None, _seen=None) -> bool:
@@ -124,9 +131,7 @@ def is_pure(op: Op, module=None, _seen=None) -> bool:
     unused, and merged with an equal op. Terminators are never pure (they move values out).
     Region ops are pure when everything nested is; calls when the callee's body is (a call of
     an unknown or recursive callee counts as impure)."""
-    if op.name in TERMINATORS:
-        return False
-    if not registry.get(op.name).pure:
+    if not pure_name(op.name):
         return False
     if op.name == "call":
         seen = _seen or set()

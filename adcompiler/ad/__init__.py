@@ -6,7 +6,9 @@
 
 Result: an `Adjoint` with `fwd` (primal params -> primal results + residuals) and `bwd`
 (residuals + one cotangent per seeded result -> one gradient per differentiated param). The
-residuals left are exactly those the optimised backward sweep reads.
+residuals left are exactly those the optimised backward sweep reads. Its `key` names the input
+(`cache.key`: the primal's text and locations, `wrt`, `seeded`, the code that derives
+adjoints): equal keys give equal adjoints, so a backend may key what it builds by it.
 """
 from __future__ import annotations
 

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Builder, registry
-from ..ir.builder import _freeze
-from ..ir.rewrite import merge_key
-from ..ir.verify import TERMINATORS
+from ..ir import Builder
+from ..ir.rewrite import merge_key, pure_name
 from .problems import FrontendError
 from .values import NP_OF, Traced, ir_dtype, static_array
 
@@ -70,13 +68,14 @@ class Emitter:
     @staticmethod
     def _merge_key(name, operands, attrs, result_types, regions):
         """The op's merge key, or None when it must be built each time."""
-        if regions or name in TERMINATORS or name == "call" or not registry.get(name).pure:
+        if regions or name == "call" or not pure_name(name):     # a callee may have effects
             return None
+        key = merge_key(name, operands, attrs or {}, result_types or ())
         try:
-            return merge_key(name, operands, {k: _freeze(v) for k, v in (attrs or {}).items()},
-                             result_types or ())
+            hash(key)
         except TypeError:       # an unhashable attribute: not worth merging
             return None
+        return key
 
     def op(self, name, *operands, hint=None, **attrs):
         op = self.emit(name, operands, attrs, hints=[hint or name] * 8)

@@ -14,9 +14,9 @@ Contract:
   foreign code, as a dict key) raises `StaticNeeded`.
 - `result_dtype(np_fn, *operands)` asks NumPy itself: it applies the real function to rank-0
   stand-ins (Python scalars for weak values and Python literals), so promotion, true division of
-  integers, bool arithmetic and overflow checks are exactly NumPy's. For a ufunc the answer is
-  remembered per operand dtypes (and per Python int value, which can overflow): unrolled
-  code asks the same question thousands of times.
+  integers, bool arithmetic and overflow checks are exactly NumPy's. For a ufunc on arrays and
+  scalars the answer is remembered per operand dtypes (and integer values, which NumPy checks):
+  unrolled code asks the same question thousands of times.
 """
 from __future__ import annotations
 
@@ -172,27 +172,30 @@ def stand_in(x):
 
 
 def _promotion_key(x):
-    """What NumPy's result dtype can depend on in operand `x`: its dtype and strength; a
-    Python int's value too (it may overflow the other operand's dtype); anything else whole."""
+    """All that NumPy's answer can depend on in operand `x`, as `stand_in` passes it on: the
+    dtype and strength of an array; a NumPy or Python int's value too (it may overflow the
+    other operand's dtype, or be a negative power of an integer); a Python bool's or float's
+    type alone. None for anything else (a tuple: `(1, 0) == (True, False)`)."""
     if isinstance(x, Traced):
         return ("weak" if x.weak else "strong", x.dtype)
-    if isinstance(x, (np.ndarray, np.generic)):
+    if isinstance(x, np.ndarray):
         return ("strong", x.dtype)
-    if type(x) in (bool, float):            # a Python bool or float promotes by its type alone
+    if isinstance(x, np.generic):
+        return ("scalar", x.dtype, x.item() if x.dtype.kind in "iu" else None)
+    if type(x) in (bool, float):
         return (type(x).__name__,)
-    return (type(x).__name__, x)
+    if type(x) is int:
+        return ("int", x)
+    return None
 
 
 def result_dtype(np_fn, *operands, **kwargs) -> str:
     """IR dtype of `np_fn(*operands)` as NumPy computes it (NEP 50 weak Python scalars)."""
-    if not isinstance(np_fn, np.ufunc) or kwargs:
+    keys = tuple(_promotion_key(x) for x in operands)
+    if not isinstance(np_fn, np.ufunc) or kwargs or None in keys:
         return _result_dtype(np_fn, operands, kwargs)
-    key = (np_fn, tuple(_promotion_key(x) for x in operands))
-    try:
-        known = key in _UFUNC_DTYPES
-    except TypeError:                       # an unhashable operand: ask NumPy each time
-        return _result_dtype(np_fn, operands, kwargs)
-    if not known:
+    key = (np_fn, keys)
+    if key not in _UFUNC_DTYPES:
         if len(_UFUNC_DTYPES) > 4096:       # many Python int values: start again
             _UFUNC_DTYPES.clear()
         _UFUNC_DTYPES[key] = _result_dtype(np_fn, operands, kwargs)

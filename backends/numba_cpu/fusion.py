@@ -18,7 +18,8 @@ values of several open groups they merge if their loops line up (same domain and
 groups with reductions). Scalars link nothing to arrays (`_links`): an array op joins and
 merges groups only through its array operands, and a scalar op joins an array group only as
 a producer's reader (a mean after its sum), so a scalar computed from the driver's values is
-its own small kernel that every reader takes as an input. `update_slice` is a loop op too: a select on the loop indices.
+its own small kernel that every reader takes as an input. `update_slice` is a loop op too: a
+select on the loop indices.
 
 Guarantees: `partition(block)` returns steps `("kernel", Group)` and `("op", Op)` in an order
 where every step's inputs are computed by earlier steps. A group runs at the position of its last
@@ -186,7 +187,7 @@ def _try_join(group, op, kind, owner, position, may_insert=True):
                     return False
     others = {owner[x] for x, pairs in zip(op.operands, links, strict=True)
               if owner.get(x) not in (None, group) and owner[x].open
-              and (pairs or x.type.rank == 0 == op.results[0].type.rank)}
+              and (pairs or _scalar(x) and _scalar(op.results[0]))}
     saved = (list(group.domain), dict(group.maps), dict(group.itmaps))
     itmap = _assign(group, shape, fixed, may_insert=may_insert and group.reduces == 0)
     # axes inserted for an op that skips some of the group's other loops would make the domain
@@ -258,9 +259,14 @@ def _links(op):
     arrays (AdamW's `coef[0]`, read by every parameter's update) would otherwise merge them
     all into a few large kernels, no longer shared between identical layers (the small GPT's
     AdamW: 17 distinct kernels instead of 3, its cold compile of the GPT step 14 -> 28 s)."""
-    if op.results[0].type.rank == 0:
+    if _scalar(op.results[0]):
         return op.operands
-    return [x for x in op.operands if x.type.rank > 0]
+    return [x for x in op.operands if not _scalar(x)]
+
+
+def _scalar(v) -> bool:
+    """One element (a shape of 1s): a scalar to the fusion, whatever its rank."""
+    return not _nonunit(v.type.shape)
 
 
 def partition(block):
@@ -283,7 +289,7 @@ def partition(block):
             # else a group that reads one of the same inputs (layer norm's backward reads
             # its incoming gradient for the bias, the gain and the input gradient)
             siblings = {g for x in links for g in readers.get(x, ()) if g.open
-                        and (op.results[0].type.rank > 0 or not g.domain)}   # see _links
+                        and (not _scalar(op.results[0]) or not g.domain)}   # see _links
             order = sorted(producers, key=lambda g: -len(g.domain)) + \
                 sorted(siblings - producers, key=lambda g: -groups.index(g))
             for g in order:

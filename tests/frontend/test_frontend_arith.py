@@ -151,12 +151,20 @@ def test_static_arithmetic_is_folded_in_python():
     assert ops(fn).count("mul") == 1 and "constant {value=8.0" in str(fn)
 
 
-def test_python_int_overflow_is_checked_per_value():
-    # the frontend remembers NumPy's promotion answers; an int's value must stay in the key
+def test_promotion_answers_are_remembered_only_for_what_decides_them():
+    # the frontend remembers NumPy's promotion answers: an int's value must stay in the key,
     x = np.arange(3, dtype=np.int32)
     check(lambda x: x + 3, x)
     with pytest.raises(adcompiler.TraceError, match="NumPy rejects"):
         adcompiler.trace(lambda x: x + 2**40, x)
+    n = np.arange(1, 4)
+    check(lambda n: n ** np.int64(2), n)
+    with pytest.raises(adcompiler.TraceError, match="negative integer powers"):
+        adcompiler.trace(lambda n: n ** np.int64(-1), n)
+    # and equal tuples of other types promote differently: (1, 0) == (True, False)
+    big = np.array([2**31 - 1, 5], np.int32)
+    for other in ((True, False), (1, 0), (1.0, 0.0)):
+        check(lambda big: big + other, big)
 
 
 def repeated(x, c):
