@@ -45,14 +45,13 @@ def _drop_params(fn: Function, keep) -> None:
 def differentiate(primal: Function, wrt, seeded=None) -> Adjoint:
     seeded = tuple(range(len(primal.results)) if seeded is None else seeded)
     entry = cache.key(primal, wrt, seeded)
-    known = cache.load(entry, wrt, seeded)
-    if known is not None:
-        maybe_print("ad", known.fwd)
-        maybe_print("ad", known.bwd)
-        known.key = entry
-        return known
-    adj = _derive(primal, wrt, seeded)
-    cache.store(entry, adj)
+    adj = cache.load(entry, wrt, seeded)
+    if adj is None:
+        adj = _derive(primal, wrt, seeded)
+        cache.store(entry, adj)
+    else:
+        maybe_print("ad", adj.fwd)
+        maybe_print("ad", adj.bwd)
     adj.key = entry
     return adj
 

@@ -53,14 +53,11 @@ def build(name, make, key=None):
     are recycled between calls (`Arena.fresh`). What an earlier process built from the same IR
     comes from the disk cache (`cache.load_program`), found by `key` when given (`make` is then
     called only when nothing is there), else by the functions' IR texts."""
-    if key is None:
-        pairs = make()
-        key = _key(name, pairs)
-    else:
-        pairs = None
+    functions = None if key else _with_callees(make())
+    key = key or _key(name, functions)
     built = cache.load_program(key)
     if built is None:
-        built = _generate(_with_callees(pairs or make()))
+        built = _generate(functions or _with_callees(make()))
         cache.store_program(key, built)
     shown, source, kernels, arenas = built
     ns = compile_source(source + "\n", f"numba {name}")
@@ -79,9 +76,10 @@ def _with_callees(pairs) -> dict:
     return seen
 
 
-def _key(name, pairs) -> str:
+def _key(name, functions) -> str:
+    """The program cache key of `_with_callees`'s functions: their IR texts and locations."""
     return cache.program_key(name, [(print_function(f, with_callees=False), locations(f), r)
-                                    for f, r in _with_callees(pairs).values()],
+                                    for f, r in functions.values()],
                              OPTIONS, njit_flags(), driver.PAR_MIN)
 
 

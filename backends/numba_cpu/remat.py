@@ -70,8 +70,10 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
     fwd = block.ops[:split]     # copies go into the backward sweep: the forward stays as is
     made_in_fwd = {r for op in fwd for r in op.results}
     fwd_read = users(fwd)
-    read = users(block.ops[split:])     # kept up to date below: walking the whole sweep after
-    changed = True                      # every copy took most of the medium GPT's splice
+    # the backward's readers, kept up to date as ops are copied: walking the whole sweep again
+    # after every copy took most of the medium GPT's splice
+    read = users(block.ops[split:])
+    changed = True
     while changed:
         changed = False
         bwd = block.ops[split:]
