@@ -33,7 +33,7 @@ def _grid(dtype, lo, hi):
     return x.astype(dtype)
 
 
-SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1e30, -1e30]
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1e30, -1e30, -1e9, -800.0]
 
 
 @pytest.mark.parametrize("dtype,lo,hi,bound", [(np.float32, -104.0, 89.0, 1.0),
