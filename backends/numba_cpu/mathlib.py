@@ -14,130 +14,144 @@ computes ~3x slower (2M float32 exps with every other argument -1e9, as in a cau
 of the exact value (NumPy's own float32 tanh: 1.4 ulp); 2M of them in a loop: 4.0 ms when it
 went through a float64 exp, 0.7 ms for NumPy's np.tanh. float64 tanh stays on libm.
 
-The helpers are overloads inlined into the kernel (`inline="always"`): called per element
-instead, they kept the loop from vectorising (a GELU loop: 27 ms against 3 ms). Their
-polynomials are evaluated by `_fma` (LLVM's fmuladd: fused where the CPU has FMA, else a
-multiply and an add): on the Zen 1 VM 2M float32 exps 4.55 -> 4.26 ms, tanhs 8.6 -> 7.8 ms,
-within the same ulp bounds. `ld0` reads a rank-0 value that the driver may hold as a 0-d
-array or as a scalar.
+`fexp` and `ftanh` are Numba intrinsics that write their float32/float64 arithmetic as LLVM
+instructions into the kernel (`_IR`), for other types NumPy's function as Numba compiles it.
+Called per element as Numba functions, they kept the loop from vectorising (a GELU loop: 27 ms
+against 3 ms); as overloads Numba inlines (`inline="always"`, until the eighth session) they
+vectorised, but Numba typed and inlined their Python body anew in every kernel: 1.2 s of
+compile per kernel that used tanh, 0.65 s for exp (the small GPT's gradient: 18 s of kernel
+compiles on one core). As instructions: 0.02 s. Their polynomials use `llvm.fmuladd` (fused
+where the CPU has FMA, else a multiply and an add): on the Zen 1 VM 2M float32 exps 4.55 ->
+4.2 ms, tanhs 8.6 -> 7.6 ms, within the same ulp bounds. `ld0` reads a rank-0 value that the
+driver may hold as a 0-d array or as a scalar.
 """
 from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic, overload
 
-F32, F64 = np.float32, np.float64
+class _IR:
+    """The helpers' arithmetic as LLVM instructions in one float type (`f`) and the integer
+    type of its width (`i`): plain IR, which LLVM vectorises like the kernel's own lines."""
 
+    def __init__(self, builder, f, i):
+        self.b, self.f, self.i = builder, f, i
 
-@intrinsic
-def _bits_to_f32(typingctx, x):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.FloatType())
-    return types.float32(types.int32), codegen
+    def k(self, v):
+        return ir.Constant(self.f, float(np.float32(v)) if isinstance(self.f, ir.FloatType)
+                           else float(v))
 
-
-@intrinsic
-def _bits_to_f64(typingctx, x):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def _fma(typingctx, a, b, c):
-    """a * b + c, one fused instruction where the CPU has FMA (LLVM's `llvm.fmuladd`)."""
-    def codegen(context, builder, sig, args):
+    def call(self, name, *args):
         t = args[0].type
-        fn = builder.module.declare_intrinsic("llvm.fmuladd", [t], ir.FunctionType(t, [t] * 3))
-        return builder.call(fn, args)
-    return a(a, a, a), codegen
+        fn = self.b.module.declare_intrinsic(name, [t], ir.FunctionType(t, [t] * len(args)))
+        return self.b.call(fn, args)
+
+    def fma(self, a, b, c):
+        """a * b + c, one instruction where the CPU has FMA (`llvm.fmuladd`)."""
+        return self.call("llvm.fmuladd", a, b, c)
+
+    def pick(self, op, a, b, yes, no):
+        """`yes if a <op> b else no`, as Python compares floats (NaN: False)."""
+        return self.b.select(self.b.fcmp_ordered(op, a, b), yes, no)
+
+    def clamp(self, x, lo, hi):
+        x = self.pick("<", x, lo, lo, x)
+        return self.pick(">", x, hi, hi, x)
+
+    def pow2(self, n, bias, shift):
+        """2**n for an integer-valued float n, as two factors: n reaches the subnormals."""
+        b = self.b
+        ni = b.fptosi(n, self.i)
+        half = b.ashr(ni, ir.Constant(self.i, 1))
+
+        def factor(e):
+            e = b.shl(b.add(e, ir.Constant(self.i, bias)), ir.Constant(self.i, shift))
+            return b.bitcast(e, self.f)
+        return factor(half), factor(b.sub(ni, half))
 
 
-@njit(inline="always", error_model="numpy")
-def exp_f32(x):
+def _exp_f32(o, x):
+    b = o.b
     # below -104 the result is 0 whatever is reduced: reduce 0, whose scaling makes no
     # subnormal (masked attention scores, -1e9, are half of a causal softmax)
-    xc = min(max(x, F32(-103.0)), F32(88.8)) if x > F32(-104.0) else F32(0.0)
-    n = np.floor(xc * F32(1.4426950408889634) + F32(0.5))
-    r = xc - n * F32(0.693359375) + n * F32(2.12194440e-4)
-    p = F32(1.9875691500e-4)
-    p = _fma(p, r, F32(1.3981999507e-3))
-    p = _fma(p, r, F32(8.3334519073e-3))
-    p = _fma(p, r, F32(4.1665795894e-2))
-    p = _fma(p, r, F32(1.6666665459e-1))
-    p = _fma(p, r, F32(5.0000001201e-1))
-    p = p * r * r + r + F32(1.0)
-    ni = np.int32(n)
-    half = ni >> 1          # 2^n as two factors: n reaches -149 (subnormals) and 128
-    res = p * _bits_to_f32((half + 127) << 23) * _bits_to_f32((ni - half + 127) << 23)
-    res = res if x > F32(-104.0) else F32(0.0)
-    return res if x == x else x
+    xc = o.pick(">", x, o.k(-104.0), o.clamp(x, o.k(-103.0), o.k(88.8)), o.k(0.0))
+    n = o.call("llvm.floor", o.fma(xc, o.k(1.4426950408889634), o.k(0.5)))
+    r = b.fadd(b.fsub(xc, b.fmul(n, o.k(0.693359375))), b.fmul(n, o.k(2.12194440e-4)))
+    p = o.k(1.9875691500e-4)
+    for c in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+              5.0000001201e-1):
+        p = o.fma(p, r, o.k(c))
+    p = b.fadd(b.fadd(b.fmul(b.fmul(p, r), r), r), o.k(1.0))
+    lo, hi = o.pow2(n, 127, 23)
+    res = o.pick(">", x, o.k(-104.0), b.fmul(b.fmul(p, lo), hi), o.k(0.0))
+    return o.pick("==", x, x, res, x)
 
 
-@njit(inline="always", error_model="numpy")
-def exp_f64(x):
-    xc = min(max(x, -746.0), 709.8) if x > -746.0 else 0.0
-    n = np.floor(xc * 1.4426950408889634 + 0.5)
-    r = (xc - n * 0.6931471803691238) - n * 1.9082149292705877e-10
-    p = 1.0 / 479001600.0          # Taylor to r^12: |r| <= ln2/2 leaves < 1 ulp of error
+def _exp_f64(o, x):
+    b = o.b
+    xc = o.pick(">", x, o.k(-746.0), o.clamp(x, o.k(-746.0), o.k(709.8)), o.k(0.0))
+    n = o.call("llvm.floor", o.fma(xc, o.k(1.4426950408889634), o.k(0.5)))
+    r = b.fsub(b.fsub(xc, b.fmul(n, o.k(0.6931471803691238))),
+               b.fmul(n, o.k(1.9082149292705877e-10)))
+    p = o.k(1.0 / 479001600.0)     # Taylor to r^12: |r| <= ln2/2 leaves < 1 ulp of error
     for c in (1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
               1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
-        p = _fma(p, r, c)
-    ni = np.int64(n)
-    half = ni >> 1
-    res = p * _bits_to_f64((half + 1023) << 52) * _bits_to_f64((ni - half + 1023) << 52)
-    res = res if x > -746.0 else 0.0
-    return res if x == x else x
+        p = o.fma(p, r, o.k(c))
+    lo, hi = o.pow2(n, 1023, 52)
+    res = o.pick(">", x, o.k(-746.0), b.fmul(b.fmul(p, lo), hi), o.k(0.0))
+    return o.pick("==", x, x, res, x)
 
 
-@njit(inline="always", error_model="numpy")
-def tanh_f32(x):
-    a = abs(x)
-    x2 = x * x
+def _tanh_f32(o, x):
+    b = o.b
+    a = o.call("llvm.fabs", x)
+    x2 = b.fmul(x, x)
     # tanh(x) = x + x^3 P(x^2) below 0.625: a least-squares fit of the relative error
-    p = F32(0.0021429655607789755)
-    p = _fma(p, x2, F32(-0.00817740336060524))
-    p = _fma(p, x2, F32(0.021700706332921982))
-    p = _fma(p, x2, F32(-0.05394676327705383))
-    p = _fma(p, x2, F32(0.1333320587873459))
-    p = _fma(p, x2, F32(-0.3333333134651184))
-    small = x + x * x2 * p
-    big = F32(1.0) - F32(2.0) / (exp_f32(F32(2.0) * min(a, F32(20.0))) + F32(1.0))
-    t = small if a < F32(0.625) else (big if x > F32(0.0) else -big)
-    return t if a >= F32(1e-4) else x       # tanh(x) rounds to x there; keeps -0.0 and NaN
+    p = o.k(0.0021429655607789755)
+    for c in (-0.00817740336060524, 0.021700706332921982, -0.05394676327705383,
+              0.1333320587873459, -0.3333333134651184):
+        p = o.fma(p, x2, o.k(c))
+    small = b.fadd(x, b.fmul(b.fmul(x, x2), p))
+    e = _exp_f32(o, b.fmul(o.k(2.0), o.pick("<", o.k(20.0), a, o.k(20.0), a)))
+    big = b.fsub(o.k(1.0), b.fdiv(o.k(2.0), b.fadd(e, o.k(1.0))))
+    t = o.pick("<", a, o.k(0.625), small, o.pick(">", x, o.k(0.0), big, b.fneg(big)))
+    return o.pick(">=", a, o.k(1e-4), t, x)    # tanh(x) rounds to x there; keeps -0.0, NaN
 
 
-def fexp(x):
+def _helper(impls, ufunc):
+    """The typer of an intrinsic that emits `impls[numba type](_IR, x)` inline, and for
+    other types calls `ufunc` as Numba compiles it (libm's code)."""
+    def typer(typingctx, x):
+        def codegen(context, builder, sig, args):
+            if x in impls:
+                t = context.get_value_type(x)
+                o = _IR(builder, t, ir.IntType(t.get_abi_size(context.target_data) * 8))
+                return impls[x](o, args[0])
+            return context.compile_internal(builder, lambda v: ufunc(v), sig, args)
+        if x in impls:
+            return x(x), codegen
+        fnty = typingctx.resolve_value_type(ufunc)
+        return typingctx.resolve_function_type(fnty, (x,), {}), codegen
+    return typer
+
+
+@intrinsic
+def fexp(typingctx, x):
     """Vectorisable exp of a float scalar (see the module docstring)."""
-    return np.exp(x)
+    return _helper({types.float32: _exp_f32, types.float64: _exp_f64}, np.exp)(typingctx, x)
 
 
-def ftanh(x):
+@intrinsic
+def ftanh(typingctx, x):
     """Vectorisable tanh of a float32 scalar; libm's for float64."""
-    return np.tanh(x)
+    return _helper({types.float32: _tanh_f32}, np.tanh)(typingctx, x)
 
 
 def ld0(x):
     """The value of a rank-0 array or of a scalar."""
     return x[()] if isinstance(x, np.ndarray) else x
-
-
-@overload(fexp, inline="always")
-def _fexp(x):
-    if x == types.float32:
-        return lambda x: exp_f32(x)
-    if x == types.float64:
-        return lambda x: exp_f64(x)
-    return lambda x: np.exp(x)
-
-
-@overload(ftanh, inline="always")
-def _ftanh(x):
-    if x == types.float32:
-        return lambda x: tanh_f32(x)
-    return lambda x: np.tanh(x)
 
 
 @overload(ld0, inline="always")
