@@ -2,6 +2,9 @@
 for float64 results, so float64 bounds allow 2): error in ulp of the
 result's dtype over a dense range, and the special values (signed zeros, infinities, NaN,
 overflow and underflow) where they must give what NumPy gives."""
+import re
+
+import numba
 import numpy as np
 import pytest
 from numba import njit
@@ -63,3 +66,15 @@ def test_tanh_is_within_its_ulp_bound(dtype, bound):
     _tanh_loop(s, got)
     np.testing.assert_array_equal(got, np.tanh(s))
     np.testing.assert_array_equal(np.signbit(got), np.signbit(np.tanh(s)))
+
+
+@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop], ids=["exp", "tanh"])
+def test_float32_loops_vectorise(loop):
+    """The reason the helpers exist: a loop of them multiplies packed floats. A loop of libm's
+    expf/tanhf does not (LLVM may wrap the call in a vector intrinsic, but the machine code
+    then calls libm element by element)."""
+    x = np.linspace(-3, 3, 64, dtype=np.float32)
+    loop(x, np.empty_like(x))
+    sig = next(s for s in loop.signatures if s[0].dtype == numba.float32)
+    asm = loop.inspect_asm(sig)
+    assert re.search(r"\bv?mulps\b", asm)
