@@ -1,7 +1,10 @@
 """The Numba backend's vectorisable exp and tanh against NumPy in float64 (itself within 1 ulp
 for float64 results, so float64 bounds allow 2): error in ulp of the
-result's dtype over a dense range, and the special values (signed zeros, infinities, NaN,
-overflow and underflow) where they must give what NumPy gives."""
+result's dtype over a dense range, also in loops compiled with the kernels' `reassoc` flag and
+with all of fast math (the helpers keep their rounding), and the special values (signed zeros,
+infinities, NaN, overflow and underflow) where they must give what NumPy gives. Also the
+helpers' other types (NumPy's function) and `ld0`."""
+import functools
 import platform
 import re
 
@@ -10,19 +13,21 @@ import numpy as np
 import pytest
 from numba import njit
 
-from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh
+from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0
+
+FLAGS = {"plain": False, "reassoc": {"reassoc"}, "fastmath": True}
 
 
-@njit  # not disk-cached: Numba would not see a change in the mathlib they inline
-def _exp_loop(x, out):
-    for i in range(x.size):
-        out[i] = fexp(x[i])
+@functools.cache
+def _loop(f, flags="plain"):
+    @njit(fastmath=FLAGS[flags])    # not disk-cached: Numba would not see a mathlib change
+    def loop(x, out):
+        for i in range(x.size):
+            out[i] = f(x[i])
+    return loop
 
 
-@njit  # not disk-cached: Numba would not see a change in the mathlib they inline
-def _tanh_loop(x, out):
-    for i in range(x.size):
-        out[i] = ftanh(x[i])
+_exp_loop, _tanh_loop = _loop(fexp), _loop(ftanh)
 
 
 def _ulp_error(got, dtype, exact):
@@ -40,15 +45,18 @@ def _grid(dtype, lo, hi):
 SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 1e30, -1e30, -1e9, -800.0]
 
 
+@pytest.mark.parametrize("flags", FLAGS)
 @pytest.mark.parametrize("dtype,lo,hi,bound", [(np.float32, -104.0, 89.0, 1.0),
                                                (np.float64, -745.0, 709.0, 2.0)])
-def test_exp_is_within_its_ulp_bound(dtype, lo, hi, bound):
+def test_exp_is_within_its_ulp_bound(dtype, lo, hi, bound, flags):
     x = _grid(dtype, lo, hi)
     out = np.empty_like(x)
-    _exp_loop(x, out)
+    _loop(fexp, flags)(x, out)
     exact = np.exp(x.astype(np.float64))
     normal = (exact < np.finfo(dtype).max) & (exact > np.finfo(dtype).tiny)
     assert _ulp_error(out[normal], dtype, exact[normal]).max() <= bound
+    if flags == "fastmath":
+        return          # fast math assumes no NaN nor infinity
     s = np.array(SPECIAL, dtype)
     got = np.empty_like(s)
     _exp_loop(s, got)
@@ -56,12 +64,15 @@ def test_exp_is_within_its_ulp_bound(dtype, lo, hi, bound):
         np.testing.assert_array_equal(got, np.exp(s))
 
 
+@pytest.mark.parametrize("flags", FLAGS)
 @pytest.mark.parametrize("dtype,bound", [(np.float32, 2.0), (np.float64, 2.0)])
-def test_tanh_is_within_its_ulp_bound(dtype, bound):
+def test_tanh_is_within_its_ulp_bound(dtype, bound, flags):
     x = _grid(dtype, -20.0, 20.0)
     out = np.empty_like(x)
-    _tanh_loop(x, out)
+    _loop(ftanh, flags)(x, out)
     assert _ulp_error(out, dtype, np.tanh(x.astype(np.float64))).max() <= bound
+    if flags == "fastmath":
+        return          # fast math assumes no NaN nor infinity
     s = np.array(SPECIAL, dtype)
     got = np.empty_like(s)
     _tanh_loop(s, got)
@@ -81,3 +92,39 @@ def test_float32_loops_vectorise(loop):
     sig = next(s for s in loop.signatures if s[0].dtype == numba.float32)
     asm = loop.inspect_asm(sig)
     assert re.search(r"\bv?mulps\b", asm)
+
+
+def test_float32_exp_is_zero_exactly_where_the_rounded_exp_is():
+    """Around ln(2^-150), where exp rounds to 0 or to the smallest subnormal: the result is
+    exp correctly rounded (reducing 0 instead below the threshold must not cut in early)."""
+    edge = np.float32(-103.97208)      # the float32 nearest ln(2^-150), just above it
+    x = np.concatenate([np.linspace(-104.5, -102.5, 20_001, dtype=np.float32),
+                        [edge, np.nextafter(edge, np.float32(-np.inf))]]).astype(np.float32)
+    out = np.empty_like(x)
+    _exp_loop(x, out)
+    np.testing.assert_array_equal(out, np.exp(x.astype(np.longdouble)).astype(np.float32))
+
+
+@njit
+def _other(i, z, d):
+    return fexp(i), fexp(z), ftanh(d)
+
+
+def test_other_types_get_numpys_function():
+    got = _other(3, 1.0 + 2.0j, 0.3)
+    assert got == (np.exp(3), np.exp(1.0 + 2.0j), np.tanh(0.3))
+
+
+@njit
+def _ld0(a, b, c, d, e):
+    return ld0(a), ld0(b), ld0(c), ld0(d), ld0(e)
+
+
+def test_ld0_reads_rank0_arrays_and_passes_scalars():
+    raw = np.zeros(9, np.uint8)
+    unaligned = np.ndarray((), np.float64, raw, offset=1)
+    unaligned[()] = 2.5
+    assert not unaligned.flags.aligned
+    got = _ld0(np.array(1.5, np.float32), np.array(-7), np.array(True), unaligned, 4.0)
+    assert got == (1.5, -7, True, 2.5, 4.0)
+    assert type(got[2]) is bool
