@@ -18,9 +18,20 @@ a reduction `{"init", "update", "combine"}` (identity, scalar update, and the Nu
 that merges per-chunk partials, NaN-propagating as the update is) plus `"wide": True` when
 narrow floats must accumulate in float64 (sum, prod); `STRUCTURED` ops (control flow, calls)
 are the driver's own.
+
+Numba's `NUMBA_DISABLE_JIT` turns `njit` into plain Python, which this backend cannot run on:
+importing it then raises an `AdcompilerError` that says so.
 """
-from .driver import STRUCTURED
-from .options import OPTIONS
-from .program import NumbaProgram as AdjointProgram, compile_function
+from numba import config
+
+from ...errors import AdcompilerError
+
+if config.DISABLE_JIT:
+    raise AdcompilerError("backend 'numba' compiles with Numba, and NUMBA_DISABLE_JIT is set: "
+                          "unset it, or pass backend='numpy' (the NumPy reference)")
+
+from .driver import STRUCTURED  # noqa: E402
+from .options import OPTIONS  # noqa: E402
+from .program import NumbaProgram as AdjointProgram, compile_function  # noqa: E402
 
 __all__ = ["AdjointProgram", "OPTIONS", "STRUCTURED", "compile_function"]

@@ -30,17 +30,10 @@ import pickle
 import sys
 import tempfile
 import types
-import warnings
 from pathlib import Path
-
-from numba.core.errors import NumbaIRAssumptionWarning
 
 from ...cachedir import cache_dir as adcompiler_cache_dir, read_entry, source_stamp, write_entry
 
-# Numba's own pedantic SSA check flags the phi variables of the inlined exp/tanh helpers (a
-# "please report" warning, not an error: the kernels' results are checked against the NumPy
-# reference by the backend tests); users should not see it on every first compile.
-warnings.filterwarnings("ignore", category=NumbaIRAssumptionWarning)
 
 _MODULES: dict = {}
 
