@@ -36,6 +36,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+
 class _IR:
     """The helpers' arithmetic as LLVM instructions in one float type (`f`) and the integer
     type of its width (`i`): plain IR, which LLVM vectorises like the kernel's own lines.
@@ -178,11 +179,15 @@ def ftanh(typingctx, x):
 
 @intrinsic
 def ld0(typingctx, x):
-    """The value of a rank-0 array or of a scalar (any other value itself)."""
-    if isinstance(x, types.Array) and x.ndim == 0:
-        def load(context, builder, sig, args):
+    """The value of a rank-0 array or of a scalar (other arrays: a typing error). The load
+    assumes no alignment: Numba types every array argument aligned, NumPy's flag aside, and
+    one scalar load costs the same either way."""
+    if isinstance(x, types.Array):
+        if x.ndim != 0:
+            return None
+        def load(context, builder, sig, args):  # noqa: E306
             data = context.make_array(x)(context, builder, args[0]).data
-            return context.unpack_value(builder, x.dtype, data, align=None if x.aligned else 1)
+            return context.unpack_value(builder, x.dtype, data, align=1)
         return x.dtype(x), load
     x = types.unliteral(x)
     return x(x), lambda context, builder, sig, args: args[0]
