@@ -148,33 +148,30 @@ def _tanh_f32(o, x):
     return o.pick(">=", a, o.k(1e-4), t, x)    # tanh(x) rounds to x there; keeps -0.0, NaN
 
 
-def _helper(impls, ufunc):
-    """The typer of an intrinsic that emits `impls[numba type](an _IR, x)` inline, and for
-    other types calls `ufunc` as Numba compiles it (libm's code)."""
-    def typer(typingctx, x):
-        def codegen(context, builder, sig, args):
-            if x in impls:
-                bits = 32 if x == types.float32 else 64
-                return impls[x](_IR(builder, context.get_value_type(x), ir.IntType(bits)),
-                                args[0])
-            return context.compile_internal(builder, lambda v: ufunc(v), sig, args)
+def _typed(typingctx, x, impls, ufunc):
+    """An intrinsic's signature and codegen: `impls[numba type](an _IR, x)` emitted inline,
+    for other types `ufunc` as Numba compiles it (libm's code)."""
+    def codegen(context, builder, sig, args):
         if x in impls:
-            return x(x), codegen
-        fnty = typingctx.resolve_value_type(ufunc)
-        return typingctx.resolve_function_type(fnty, (x,), {}), codegen
-    return typer
+            bits = 32 if x == types.float32 else 64
+            return impls[x](_IR(builder, context.get_value_type(x), ir.IntType(bits)), args[0])
+        return context.compile_internal(builder, lambda v: ufunc(v), sig, args)
+    if x in impls:
+        return x(x), codegen
+    fnty = typingctx.resolve_value_type(ufunc)
+    return typingctx.resolve_function_type(fnty, (x,), {}), codegen
 
 
 @intrinsic
 def fexp(typingctx, x):
     """Vectorisable exp of a float scalar (see the module docstring)."""
-    return _helper({types.float32: _exp_f32, types.float64: _exp_f64}, np.exp)(typingctx, x)
+    return _typed(typingctx, x, {types.float32: _exp_f32, types.float64: _exp_f64}, np.exp)
 
 
 @intrinsic
 def ftanh(typingctx, x):
     """Vectorisable tanh of a float32 scalar; libm's for float64."""
-    return _helper({types.float32: _tanh_f32}, np.tanh)(typingctx, x)
+    return _typed(typingctx, x, {types.float32: _tanh_f32}, np.tanh)
 
 
 @intrinsic
@@ -185,7 +182,8 @@ def ld0(typingctx, x):
     if isinstance(x, types.Array):
         if x.ndim != 0:
             return None
-        def load(context, builder, sig, args):  # noqa: E306
+
+        def load(context, builder, sig, args):
             data = context.make_array(x)(context, builder, args[0]).data
             return context.unpack_value(builder, x.dtype, data, align=1)
         return x.dtype(x), load
