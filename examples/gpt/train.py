@@ -27,10 +27,16 @@ import os
 import sys
 import time
 
-# One BLAS thread unless the user says otherwise: at these matrix sizes a second thread gains
-# nothing (measured on 2 cores), and OpenBLAS threads that spin while another program holds a
-# core make a step up to 100x slower. Must be set before NumPy loads OpenBLAS.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# OpenBLAS's threads sleep soon after each product (2^4 cycles of spinning instead of 2^28)
+# unless the user says otherwise: spinning, they hold the cores the next kernels want, and a
+# core another program holds. Must be set before NumPy loads OpenBLAS. Not one BLAS thread:
+# single-threaded, OpenBLAS runs products of these sizes at 10-12 GFLOP/s on an AMD Zen 1 VM
+# (38 at 512^3; torch's 36-39 at every size). Measured there, default run, ms/step:
+# numba backend 18.2-18.3 against 32.9-36.3 with one thread (24-30 against 34.4 while another
+# process spins on one core), numpy backend 31.8-34.7 against 58.3-58.9. Only as a program:
+# imported (by the tests), it leaves the process's environment alone.
+if __name__ == "__main__":
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np  # noqa: E402
 
