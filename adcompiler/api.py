@@ -82,7 +82,7 @@ class _Specialised:
         """(runtime leaves, specialisation key) of a call."""
         if self._signature is None:
             self._signature = signature(self.fun)[1]
-        _, leaves, key = self._signature.describe(args, kwargs)
+        _, leaves, key = self._signature.describe(args, kwargs, params=False)
         return leaves, key
 
 

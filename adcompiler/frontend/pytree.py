@@ -1,9 +1,9 @@
 """Pytrees: nested tuples, lists and dicts whose leaves are arrays or Python scalars.
 
 `flatten(tree, is_leaf)` returns (leaves, treedef); `unflatten(treedef, leaves)` rebuilds the
-tree. Leaves for which `is_leaf` is false are static: kept inside the treedef (ints, bools,
-strings, None - compile-time constants), so two trees with different static values have
-different treedefs. Treedefs are hashable (part of the specialisation key).
+tree. `is_leaf` is asked first, so it must be false for tuples, lists and dicts. Leaves for
+which `is_leaf` is false are static: kept inside the treedef (ints, bools, strings, None -
+compile-time constants), so two trees with different static values have different treedefs. Treedefs are hashable (part of the specialisation key).
 """
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ def flatten(tree, is_leaf):
     leaves: list = []
 
     def walk(node):
+        if is_leaf(node):       # first: most nodes are leaves
+            leaves.append(node)
+            return ("leaf",)
         if isinstance(node, tuple) and not hasattr(node, "_fields"):
             return ("tuple", tuple(walk(x) for x in node))
         if isinstance(node, list):
@@ -19,9 +22,6 @@ def flatten(tree, is_leaf):
         if isinstance(node, dict):
             keys = tuple(node)
             return ("dict", keys, tuple(walk(node[k]) for k in keys))
-        if is_leaf(node):
-            leaves.append(node)
-            return ("leaf",)
         return ("static", node)
 
     return leaves, walk(tree)

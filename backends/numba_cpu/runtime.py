@@ -292,8 +292,13 @@ def _rows(kernel, rows, nch, threads, args):
 
 
 def run(kernel, rows, *args):
-    """All `rows` rows of `kernel` as one chunk on the calling thread."""
-    _rows(kernel, rows, 1, 1, args)
+    """All `rows` rows of `kernel` as one chunk on the calling thread. (Not `_rows` with one
+    chunk: small kernels run this, an optimiser's dozens per step, and its set-up cost more
+    than their work.)"""
+    parts = partials(kernel, 1, args)
+    kernel.body(0, 0, rows, *args, *parts)
+    if parts:
+        kernel.combine(*args, *parts)
 
 
 def launch(kernel, rows, *args):

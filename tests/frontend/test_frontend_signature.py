@@ -85,6 +85,15 @@ def test_unsupported_argument_dtype():
         adcompiler.trace(lambda x: x, np.zeros(3, np.uint8))
 
 
+def test_a_compiled_call_names_an_unsupported_leaf_in_a_tree():
+    def f(p, x):
+        return p["w"] * x
+    g = adcompiler.jit(f, backend="numpy")
+    np.testing.assert_array_equal(g({"w": np.ones(3)}, 2.0), np.full(3, 2.0))
+    with pytest.raises(adcompiler.TraceError, match=r"argument p\.b has dtype uint16"):
+        g({"w": np.ones(3), "b": np.zeros(2, np.uint16)}, 2.0)
+
+
 def test_scalar_results_are_scalars():
     def f(x, lr):
         return np.sum(x), lr * 2, x.shape[0], np.sum(x) > 0, None
