@@ -232,13 +232,11 @@ STEPS = {"adcompiler-numba": lambda cfg, threads: adcompiler_step(cfg, "numba")[
          "torch-eager": torch_step, "jax-jit": lambda cfg, threads: jax_step(cfg)}
 
 
-def serve(cfg_name, impl, threads):
-    """Set up one implementation's step (`STEPS`), then for each line n on stdin time n steps
-    and print their times (ms) as a JSON list; stop at end of input. The paired timing drives
-    several of these in turn (`paired`)."""
-    import gptconfig as G
-    step = STEPS[impl](cfg_name, threads)
-    for _ in range(G.REPS[cfg_name][0]):
+def serve(step, warmup):
+    """After `warmup` untimed calls of `step`, for each line n on stdin time n steps and print
+    their times (ms) as a JSON list; stop at end of input. The paired timing drives several of
+    these in turn (`paired`)."""
+    for _ in range(warmup):
         step()
     print("ready", flush=True)
     for line in sys.stdin:
@@ -250,13 +248,13 @@ def serve(cfg_name, impl, threads):
         print(json.dumps(times), flush=True)
 
 
-def paired(cfg, env, threads, bursts, rivals, steps=3):
+def paired(cfg, env, threads, bursts, rivals, steps=3, script=__file__):
     """adcompiler-numba against each of `rivals` (torch-eager, jax-jit), all set up in their own
-    idle process and timed in turn, `steps` steps at a time (`bursts` times each, the order
-    reversed every other burst): a slow spell of the machine then falls on all of them.
-    {impl: median step ms} and {rival: median of the burst-by-burst ratios numba ÷ rival}, or
-    None when one of them failed to start."""
-    me = [sys.executable, str(Path(__file__).resolve())]
+    idle process (`script --serve`) and timed in turn, `steps` steps at a time (`bursts` times
+    each, the order reversed every other burst): a slow spell of the machine then falls on all
+    of them. {impl: median step ms} and {rival: median of the burst-by-burst ratios numba ÷
+    rival}, or None when one of them failed to start."""
+    me = [sys.executable, str(Path(script).resolve())]
     procs = {impl: subprocess.Popen(me + ["--serve", cfg, impl, str(threads)], env=env,
                                     cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     text=True)
@@ -420,7 +418,9 @@ def main():
         worker(*a.worker, first_step_only=a.first_step_only)
         return
     if a.serve:
-        serve(a.serve[0], a.serve[1], int(a.serve[2]))
+        import gptconfig as G
+        cfg, impl, threads = a.serve
+        serve(STEPS[impl](cfg, int(threads)), G.REPS[cfg][0])
         return
     want = benchmark_env(a.threads)
     if a.cpus:
