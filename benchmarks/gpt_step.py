@@ -249,7 +249,7 @@ def serve(step, warmup):
 
 
 def paired(cfg, env, threads, bursts, rivals, steps=3, script=__file__):
-    """adcompiler-numba against each of `rivals` (torch-eager, jax-jit), all set up in their own
+    """adcompiler-numba against each of `rivals` (here torch-eager, jax-jit), all set up in their own
     idle process (`script --serve`) and timed in turn, `steps` steps at a time (`bursts` times
     each, the order reversed every other burst): a slow spell of the machine then falls on all
     of them. {impl: median step ms} and {rival: median of the burst-by-burst ratios numba ÷

@@ -6,14 +6,14 @@ gradient clipping at 1.0), adcompiler's two backends against PyTorch eager.
 
 A step is what train.py's loop does per batch: the loss and its gradient through
 `adcompiler.value_and_grad(model.loss)`, then `adcompiler.optim.AdamW.update` (clipping,
-gradient norms, the update; compiled by the same backend). torch-eager is the same model
-(shared/bench/torch_gpt.py, math attention) with `clip_grad_norm_` and `torch.optim.AdamW`.
-The loop's bookkeeping (its one-batch gradient accumulator, progress bar, CSV rows) is left
-out. Like gpt_step.py it re-executes itself without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
-and with 2 threads for every library; its processes also get train.py's
-OPENBLAS_THREAD_TIMEOUT=4. Each implementation is set up in its own idle process, then they
-are timed in turn, 3 steps at a time (`gpt_step.paired`), so a drift of the machine's speed
-falls on all of them.
+gradient norms, the update; compiled by the same backend). torch-eager is the same
+architecture and shapes (shared/bench/torch_gpt.py, math attention, torch's own initial
+weights) with `clip_grad_norm_` and `torch.optim.AdamW`. The loop's bookkeeping (its one-batch
+gradient accumulator, progress bar, CSV rows) is left out. Like gpt_step.py it re-executes
+itself without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE and with 2 threads for every library;
+its processes also get train.py's OPENBLAS_THREAD_TIMEOUT=4 (unless set). Each implementation
+is set up in its own idle process, then they are timed in turn, 3 steps at a time
+(`gpt_step.paired`), so a drift of the machine's speed falls on all of them.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _batch(s):
     return tuple(rng.integers(0, s["V"], (s["B"], s["T"])) for _ in range(2))
 
 
-def adcompiler_step(config, backend, threads):
+def adcompiler_step(config, backend):
     import adcompiler
     import model
     import train
@@ -85,8 +85,8 @@ def torch_step(config, threads):
     return step
 
 
-STEPS = {"adcompiler-numba": lambda c, t: adcompiler_step(c, "numba", t),
-         "adcompiler-numpy": lambda c, t: adcompiler_step(c, "numpy", t),
+STEPS = {"adcompiler-numba": lambda c, t: adcompiler_step(c, "numba"),
+         "adcompiler-numpy": lambda c, t: adcompiler_step(c, "numpy"),
          "torch-eager": torch_step}
 
 
@@ -102,7 +102,8 @@ def main():
         gpt_step.serve(STEPS[impl](config, int(threads)), WARMUP)
         return
     want = gpt_step.benchmark_env(a.threads)
-    env = dict(os.environ, OPENBLAS_THREAD_TIMEOUT="4")
+    env = dict(os.environ)
+    env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")      # as train.py does
     rivals = ["adcompiler-numpy"] + (["torch-eager"] if gpt_step.installed("torch", env) else [])
     found = gpt_step.paired(a.config, env, a.threads, a.bursts, rivals, script=__file__)
     if found is None:

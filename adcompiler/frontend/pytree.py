@@ -3,7 +3,8 @@
 `flatten(tree, is_leaf)` returns (leaves, treedef); `unflatten(treedef, leaves)` rebuilds the
 tree. `is_leaf` is asked first, so it must be false for tuples, lists and dicts. Leaves for
 which `is_leaf` is false are static: kept inside the treedef (ints, bools, strings, None -
-compile-time constants), so two trees with different static values have different treedefs. Treedefs are hashable (part of the specialisation key).
+compile-time constants), so two trees with different static values have different treedefs.
+Treedefs are hashable (part of the specialisation key).
 """
 from __future__ import annotations
 

@@ -43,8 +43,8 @@ class Signature:
         self._result_split = None   # carry.split(result), made on the first unflatten_result
 
     def describe(self, args, kwargs, params=True):
-        """(params: name -> pytree with Spec leaves, runtime leaves, key); params is None
-        unless asked for (a call that only looks up its compiled code needs the key)."""
+        """(params: name -> pytree with Spec leaves, runtime leaves, key); with
+        params=False the first is None (the key is enough to look up compiled code)."""
         try:
             bound = self.pysig.bind(*self.prefix, *args, **kwargs)
         except TypeError as e:
@@ -109,9 +109,9 @@ _SPECS: dict = {}
 
 def _spec(leaf):
     """The `Spec` of a run-time leaf, or None for an unsupported dtype. One Spec object per
-    (dtype, shape, weak), made once: every call builds its key from them, and a new TensorType
-    and Spec per leaf per call cost the tiny GPT's AdamW update (125 leaves) 1.5 ms of its
-    3.7 a step on a Zen 1 VM."""
+    (dtype, shape, weak), made once and kept for the process (like the traces made for them):
+    every call builds its key from them, and a new TensorType and Spec per leaf per call cost
+    the tiny GPT's AdamW update (125 leaves) 1.5 ms of its 3.7 a step on a Zen 1 VM."""
     weak = isinstance(leaf, float)
     dtype = np.dtype(np.float64) if weak else leaf.dtype
     shape = () if weak else leaf.shape

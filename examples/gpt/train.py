@@ -27,14 +27,16 @@ import os
 import sys
 import time
 
-# OpenBLAS's threads sleep soon after each product (2^4 cycles of spinning instead of 2^28)
-# unless the user says otherwise: spinning, they hold the cores the next kernels want, and a
-# core another program holds. Must be set before NumPy loads OpenBLAS. Not one BLAS thread:
-# single-threaded, OpenBLAS runs products of these sizes at 10-12 GFLOP/s on an AMD Zen 1 VM
-# (38 at 512^3; torch's 36-39 at every size). Measured there, default run, ms/step:
-# numba backend 18.2-18.3 against 32.9-36.3 with one thread (24-30 against 34.4 while another
-# process spins on one core), numpy backend 31.8-34.7 against 58.3-58.9. Only as a program:
-# imported (by the tests), it leaves the process's environment alone.
+# NumPy's OpenBLAS runs on every core, its threads sleeping soon after each product (2^4
+# cycles of spinning instead of 2^28) unless the user says otherwise: spinning, they hold the
+# cores the next kernels want, and a core another program holds. (The numba backend shortens
+# the spin itself at its first product; this covers the numpy backend.) Must be set before
+# NumPy loads OpenBLAS. Not one BLAS thread, as before: single-threaded, OpenBLAS runs
+# products of these sizes at 10-12 GFLOP/s on an AMD Zen 1 VM (38 at 512^3; torch's 36-39 at
+# every size). Measured there, default run, ms/step: numba backend 18.2-18.3 against 32.9-36.3
+# with one thread (24-30 against 34.4 while another process spins on one core), numpy
+# backend 31.8-34.7 against 58.3-58.9. Only as a program: imported (by the tests and
+# benchmarks/train_step.py), it leaves the process's environment alone.
 if __name__ == "__main__":
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 

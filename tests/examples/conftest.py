@@ -33,9 +33,9 @@ def gptconfig():
 @pytest.fixture(autouse=True, scope="session")
 def one_blas_thread():
     """OpenBLAS with 2 threads on a 2-core machine that is also running something else makes
-    these small matmuls 5-25x slower (threads spin waiting for a busy core; measured here), and
-    train.py's own OPENBLAS_NUM_THREADS=1 comes too late once NumPy is loaded. So set it
-    through the loaded libraries (Linux; elsewhere the tests just run with the default)."""
+    these small matmuls 5-25x slower (threads spin waiting for a busy core; measured here),
+    and the environment comes too late once NumPy is loaded. So set one thread through the
+    loaded libraries (Linux; elsewhere the tests just run with the default)."""
     if not os.path.exists("/proc/self/maps"):
         return
     with open("/proc/self/maps") as f:
