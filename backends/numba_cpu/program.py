@@ -102,9 +102,10 @@ def _generate(functions):
 
 
 def inlined(fn) -> Function:
-    """A copy of `fn` with its calls inlined (the driver of one function fuses best)."""
+    """A copy of `fn` with its calls inlined (the driver of one function fuses best) and its
+    dead code dropped (a fused kernel has nowhere to put a reduction nothing reads)."""
     copy = Function(fn.name, clone_block(fn.body, {}), loc=fn.loc, module=fn.module)
-    return run_passes(copy, ["inline"]) if fn.module else copy
+    return run_passes(copy, (["inline"] if fn.module else []) + ["dce"])
 
 
 def spliced(adj, name) -> Function:

@@ -59,6 +59,19 @@ def branches(x, w):
     return np.sum(h * h) + np.max(np.abs(x))
 
 
+def dead_code(x, w):
+    """Values computed and never used: a row reduction, a column reduction inside a loop, an
+    elementwise value (dropped before the kernels are made; a fused kernel had nowhere to put
+    an unused reduction)."""
+    unused = np.sum(x, axis=0)
+    h = np.tanh(x @ w)
+    for _ in range(2):
+        also_unused = np.max(h, axis=1) * 2.0
+        h = h * 0.5
+    ignored = np.exp(x)
+    return np.sum(h * h)
+
+
 def gpt_tiny(params, tokens, targets):
     return gpt.loss(params, tokens, targets, 2)
 
@@ -103,6 +116,11 @@ def branches_args(dt):
     return r.normal(size=(3, 4)).astype(dt), r.normal(size=(4, 5)).astype(dt)
 
 
+def dead_code_args(dt):
+    r = _rng()
+    return r.normal(size=(3, 4)).astype(dt), r.normal(size=(4, 5)).astype(dt)
+
+
 def gpt_args(dt):
     p = gpt.init_params(V=11, T=6, d=8, n_head=2, n_layer=2, dff=16, seed=3, dtype=dt)
     r = _rng()
@@ -118,6 +136,7 @@ CASES = {
     "gather": (gather, gather_args, (0, 2)),
     "halving": (halving, halving_args, (0, 1)),
     "branches": (branches, branches_args, (0, 1)),
+    "dead_code": (dead_code, dead_code_args, (0, 1)),
     "gpt_tiny": (gpt_tiny, gpt_args, 0),
 }
 
