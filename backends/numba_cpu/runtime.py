@@ -2,7 +2,8 @@
 
 - `matmul(a, b, out)`: NumPy matmul semantics into `out`. Each matrix is read in place
   through its strides: heads sliced out of the fused q/k/v array and transposed views are not
-  copied, and a stack of matrices times one matrix is one product over the flattened rows.
+  copied, a stack of matrices times one matrix is one product over the flattened rows, and an
+  output stored transposed is written as out^T = b^T @ a^T (so it stays on the GEMM path).
   The option `blas` (`BLAS`, see options.py for what was measured) chooses who runs a float
   product: Intel MKL (`mkl.py`: one call, threaded by MKL); single-threaded GEMMs of SciPy's
   OpenBLAS (`_gemm_batch`, through Numba's own BLAS entry point, so the kernel stays
@@ -215,6 +216,11 @@ def _numpy_matmul(a, b, out):
 
 
 def matmul(a, b, out):
+    if a.ndim >= 2 and b.ndim >= 2 and out.strides[-1] != out.itemsize \
+            and out.strides[-2] == out.itemsize:
+        # out stored transposed (the memory planner lays a value out so when it is only read
+        # transposed): BLAS writes out^T = b^T @ a^T in place
+        a, b, out = np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2), np.swapaxes(out, -1, -2)
     if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous and out.flags.c_contiguous:
         a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
     lead = out.shape[:-2]

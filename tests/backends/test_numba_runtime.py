@@ -99,6 +99,30 @@ def test_matmul_into_a_strided_output(through_gemm):
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
 
 
+def _products_into_transposed_outputs():
+    """Each output stored transposed (unit stride along its rows), as the memory planner lays
+    out a value read only transposed: rt.matmul writes it through out^T = b^T @ a^T."""
+    q, k = _heads(4, 16, 3, 8, np.float64)
+    p = RNG.standard_normal((4, 3, 16, 16))
+    for a, b in ((q.transpose(0, 1, 3, 2), p), (p, q), (RNG.standard_normal((9, 5)),
+                                                      RNG.standard_normal((5, 7)))):
+        out = np.swapaxes(np.full(a.shape[:-2] + (b.shape[-1], a.shape[-2]), np.nan), -1, -2)
+        rt.matmul(a, b, out)
+        np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_matmul_into_a_transposed_output(through_gemm, monkeypatch):
+    def numpy_matmul(a, b, out):
+        raise AssertionError("handed to NumPy's matmul instead of the GEMM path")
+    monkeypatch.setattr(rt, "_numpy_matmul", numpy_matmul)
+    _products_into_transposed_outputs()
+
+
+def test_matmul_into_a_transposed_output_on_numpy(monkeypatch):
+    monkeypatch.setattr(rt, "BLAS", "numpy")
+    _products_into_transposed_outputs()
+
+
 def test_blas_default_follows_the_cpu(monkeypatch):
     """The skips of `_use_mkl` must not hide a loader that fails: by default products go to
     MKL exactly where its package is installed and the CPU is Intel's (elsewhere NumPy's
