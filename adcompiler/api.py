@@ -157,6 +157,9 @@ class GradFunction(_Specialised):
                 f"grad needs {self.fun.__name__} to return a float scalar"
                 + (" (first of (value, aux))" if self.has_aux else "")
                 + f", got {out.type}; use vjp for other outputs")
+        if self.has_aux and not (isinstance(sig.result, tuple) and len(sig.result) == 2):
+            raise AdcompilerError(f"has_aux=True needs {self.fun.__name__} to return a pair "
+                                  "(value, aux)")
         if not self.has_aux and len(results) != 1:
             raise AdcompilerError(f"{self.fun.__name__} returns {len(results)} arrays; grad "
                                   "needs one scalar (or has_aux=True for (value, aux))")
@@ -295,6 +298,9 @@ def vjp(fun, *args, backend=None, check_nans=True):
     program = _VJP_CACHE.get(key)
     if program is None:
         leaves = [i for i, a in enumerate(primal.args) if a.type.is_float]
+        if not leaves:
+            raise AdcompilerError(f"vjp of {getattr(fun, '__name__', 'f')}: no argument holds "
+                                  "float data, so there is nothing to differentiate")
         seeded = tuple(k for k, r in enumerate(primal.results) if r.type.is_float)
         program = _VJP_CACHE[key] = _backend(backend)(differentiate(primal, leaves, seeded),
                                                       primal.name)
@@ -348,7 +354,8 @@ class JitFunction(_Specialised):
                                 backend_module(self.backend).compile_function(primal))
         primal, call = self._cache[key]
         sig = primal.meta["signature"]
-        out = call(*sig.flatten_leaves(leaves, key))
+        flat = sig.flatten_leaves(leaves, key)
+        out = run_checked(None, lambda: call(*flat), check_nans=False)
         return sig.unflatten_result(out if len(primal.results) != 1 else (out,))
 
 

@@ -7,7 +7,8 @@ Contract:
   advanced indices, with NumPy's placement rules: one advanced index is a `take` along its axis;
   several broadcast together and are linearised into one index of the array with those axes
   merged (transpose + reshape + `take`), their dimensions going in place when the advanced
-  indices are adjacent and first otherwise. Negative indices wrap (`mod`) unless known >= 0.
+  indices are adjacent and first otherwise. Negative indices wrap; run-time ones out of bounds
+  raise IndexError when the program runs (NumPy's error), static ones FrontendError.
 - A run-time boolean mask has a data-dependent shape when read: FrontendError suggesting
   np.where. In an assignment `x[m] = v` it is a `where`.
 - `setitem(cx, x, key, v)` returns the new array value: `update_slice` for basic keys, `put` for
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.core import Op
 from ..ir.types import broadcast_shapes, inverse_perm
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
@@ -146,10 +148,30 @@ def _index_values(cx, items, shape, positions):
             vals.append(cx.const(np.where(k < 0, k + shape[p], k), "i64"))
         else:
             v = cx.cast(k.value, "i64")
-            if len(positions) > 1 and not k.nonneg:
-                v = cx.op("mod", v, cx.const(shape[p], "i64"))
+            if len(positions) > 1 and not _iota_below(k.value, shape[p]):
+                v = _in_bounds(cx, v, shape[p], int(np.prod([shape[q] for q in positions])),
+                               k.nonneg)
             vals.append(v)
     return vals
+
+
+def _iota_below(v, n) -> bool:
+    """Is `v` an np.arange-like iota whose values are all below n (so in bounds)?"""
+    op = v.owner
+    return isinstance(op, Op) and op.name == "iota" and op.attrs["shape"][op.attrs["axis"]] <= n
+
+
+def _in_bounds(cx, v, n, past, nonneg):
+    """A run-time index of an axis of size n that is linearised with others: negative ones
+    wrapped, and one out of bounds made `past` (the merged axis's size), so the linear index
+    is out of bounds too and the take or put raises IndexError as NumPy does (in bounds of the
+    merged axis it would read another row)."""
+    zero = cx.const(0, "i64")
+    size = cx.const(n, "i64")
+    if not nonneg:
+        v = cx.op("where", cx.op("lt", v, zero), cx.op("add", v, size), v)
+    inside = cx.op("logical_and", cx.op("ge", v, zero), cx.op("lt", v, size))
+    return cx.op("where", inside, v, cx.const(past, "i64"))
 
 
 def _merge_plan(shape, positions):

@@ -1,13 +1,15 @@
-"""NaN checking for generated NumPy code.
+"""Run-time errors of generated code, named at the user's line: NaNs and indices out of bounds.
 
 The compiled program runs under `np.errstate(invalid="raise")`; when an operation makes a NaN,
 the traceback's generated line is mapped back, through the `# file:line  code` comment the
-code generator wrote above it, to the user's line, and a `NaNError` names it.
+code generator wrote above it, to the user's line, and a `NaNError` names it. An index out of
+bounds (an integer array or scalar passed at run time; NumPy raises IndexError) is named the
+same way, as an `IndexOutOfBounds`, which is also an IndexError.
 """
 from __future__ import annotations
 
+import linecache
 import re
-import sys
 import traceback
 
 import numpy as np
@@ -17,6 +19,10 @@ from ..errors import AdcompilerError
 
 class NaNError(AdcompilerError):
     """An operation of the compiled program produced a NaN."""
+
+
+class IndexOutOfBounds(AdcompilerError, IndexError):
+    """An index passed at run time is out of bounds of the axis it indexes."""
 
 
 def loc_of_generated_line(source: str, lineno: int):
@@ -29,19 +35,33 @@ def loc_of_generated_line(source: str, lineno: int):
     return None, None
 
 
+def _generated_frames(exc):
+    return [f for f in traceback.extract_tb(exc.__traceback__)
+            if f.filename.startswith("<adcompiler")]
+
+
 def run_checked(program, thunk, check_nans: bool):
-    if not check_nans:
-        return thunk()
+    """`thunk()` (a call of `program`'s generated code), with NaN checking when `check_nans`
+    and indices out of bounds named at the user's line in any case."""
     try:
+        if not check_nans:
+            return thunk()
         with np.errstate(invalid="raise"):
             return thunk()
     except FloatingPointError as e:
-        tb = [f for f in traceback.extract_tb(sys.exc_info()[2])
-              if f.filename.startswith("<adcompiler")]
+        tb = _generated_frames(e)
         where, code = loc_of_generated_line(program.source, tb[-1].lineno) if tb else (None,
                                                                                          None)
         raise NaNError(f"NaN produced at {where or '<unknown>'}"
                        + (f" in '{code}'" if code else "")
                        + f" ({e}; generated line: {tb[-1].line if tb else '?'})") from None
-
-
+    except IndexError as e:
+        tb = _generated_frames(e)
+        if isinstance(e, AdcompilerError) or not tb:
+            raise
+        # the line's own generated file (linecache has it), not `program.source`: a Numba
+        # program's drivers are compiled apart from the source it shows
+        lines = linecache.getlines(tb[-1].filename)
+        where, code = loc_of_generated_line("".join(lines), tb[-1].lineno)
+        raise IndexOutOfBounds(f"index out of bounds at {where or '<unknown>'}"
+                               + (f" in '{code}'" if code else "") + f" ({e})") from None

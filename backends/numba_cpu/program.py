@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import AdcompilerError
 from ...ir.builder import Builder
 from ...ir.core import Block, Function
 from ...ir.names import identifier
@@ -101,6 +102,16 @@ def _generate(functions):
     return shown, source, dict(table.sources), arenas
 
 
+def no_float16(fn, name) -> None:
+    """Numba has no float16 arithmetic on the CPU: say so (for the user's function `name`), and
+    what to do, before it fails deep in its compiler."""
+    types = [a.type for a in fn.args] + [r.type for op in fn.walk() for r in op.results]
+    if any(t.dtype == "f16" for t in types):
+        raise AdcompilerError(f"{name}: the numba backend cannot compute in float16 (Numba "
+                              "has no float16 arithmetic on the CPU); cast to float32, or use "
+                              "backend='numpy'")
+
+
 def inlined(fn) -> Function:
     """A copy of `fn` with its calls inlined (the driver of one function fuses best) and its
     dead code dropped (a fused kernel has nowhere to put a reduction nothing reads)."""
@@ -140,6 +151,7 @@ class NumbaProgram:
     reference's source, so the error names the user's line exactly as the NumPy backend does."""
 
     def __init__(self, adj, name: str):
+        no_float16(adj.fwd, name)
         self.adj, self._label = adj, name
         self.name = identifier(name + "_grad")
         self._drivers: dict = {}
@@ -209,6 +221,7 @@ class NumbaProgram:
 
 def compile_function(fn):
     """A primal function as a callable (the protocol's `compile_function`)."""
+    no_float16(fn, fn.name)
     fn = inlined(fn)
     source, ns = build(fn.name, lambda: [(fn, True)])
     driver = precompile.compiling_first(ns[identifier(fn.name)])

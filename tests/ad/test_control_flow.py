@@ -779,6 +779,57 @@ def test_nan_in_the_backward_pass_names_the_line_it_comes_from():
             adc.grad(nan_in_backward)(np.array([0.0, 1.0]))
 
 
+def pick_label(logits, labels):
+    return np.sum(logits[np.arange(labels.shape[0]), labels] ** 2)
+
+
+def gather_rows(x, idx):
+    return np.sum(x[idx] ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_runtime_index_out_of_bounds_names_the_line(backend):
+    """Labels out of bounds, as NumPy: an IndexError, here naming the line (a label of 3 or
+    -4 of 3 classes was read as 0 or 2 when the linearised index wrapped with a mod)."""
+    logits = np.arange(6.0).reshape(2, 3)
+    line = pick_label.__code__.co_firstlineno + 1
+    for labels in (np.array([0, 3]), np.array([0, -4])):
+        with pytest.raises(adc.IndexOutOfBounds, match=rf"{THIS_FILE}:{line}"):
+            adc.grad(pick_label, backend=backend)(logits, labels)
+        with pytest.raises(IndexError, match=rf"{THIS_FILE}:{line}"):
+            adc.jit(pick_label, backend=backend)(logits, labels)
+    g = adc.grad(pick_label, backend=backend)(logits, np.array([2, -1]))   # -1 is column 2
+    np.testing.assert_allclose(g, [[0, 0, 4], [0, 0, 10]])
+    line = gather_rows.__code__.co_firstlineno + 1
+    with pytest.raises(adc.IndexOutOfBounds, match=rf"{THIS_FILE}:{line}"):
+        adc.value_and_grad(gather_rows, backend=backend)(np.ones((3, 2)), np.array([0, 5]))
+
+
+def sum_of_squares(x):
+    return np.sum(x * x)
+
+
+def test_has_aux_needs_a_pair():
+    with pytest.raises(adc.AdcompilerError, match=r"has_aux=True needs sum_of_squares to "
+                                                  r"return a pair \(value, aux\)"):
+        adc.grad(sum_of_squares, has_aux=True)(np.ones(3))
+
+
+def test_vjp_without_float_arguments_is_an_error():
+    with pytest.raises(adc.AdcompilerError, match="no argument holds float data"):
+        adc.vjp(sum_of_squares, np.arange(3))
+
+
+def test_float16_on_the_numba_backend_is_an_error():
+    x = np.ones(3, np.float16)
+    for call in (adc.grad(sum_of_squares, backend="numba"),
+                 adc.jit(sum_of_squares, backend="numba")):
+        with pytest.raises(adc.AdcompilerError, match="sum_of_squares: the numba backend "
+                                                      "cannot compute in float16"):
+            call(x)
+    np.testing.assert_array_equal(adc.grad(sum_of_squares, backend="numpy")(x), 2 * x)
+
+
 def test_unknown_wrt_name_is_an_error():
     with pytest.raises(adc.AdcompilerError, match="nope"):
         adc.grad(two, wrt="nope")(np.ones(2), np.ones(2))
