@@ -49,6 +49,8 @@ def run_checked(program, thunk, check_nans: bool):
         with np.errstate(invalid="raise"):
             return thunk()
     except FloatingPointError as e:
+        if not check_nans:      # the caller's own np.errstate: theirs to handle
+            raise
         tb = _generated_frames(e)
         where, code = loc_of_generated_line(program.source, tb[-1].lineno) if tb else (None,
                                                                                          None)

@@ -809,6 +809,13 @@ def sum_of_squares(x):
     return np.sum(x * x)
 
 
+def test_jit_leaves_the_callers_errstate_to_the_caller():
+    """jit checks no NaNs itself: under the caller's np.errstate(invalid="raise") the NumPy
+    backend's log raises FloatingPointError, as NumPy's would."""
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        adc.jit(nan_maker, backend="numpy")(np.array([0.5, 2.0]))
+
+
 def test_has_aux_needs_a_pair():
     with pytest.raises(adc.AdcompilerError, match=r"has_aux=True needs sum_of_squares to "
                                                   r"return a pair \(value, aux\)"):
