@@ -1,8 +1,10 @@
 """Run-time errors of generated code, named at the user's line: NaNs and indices out of bounds.
 
-The compiled program runs under `np.errstate(invalid="raise")`; when an operation makes a NaN,
-the traceback's generated line is mapped back, through the `# file:line  code` comment the
-code generator wrote above it, to the user's line, and a `NaNError` names it. An index out of
+The compiled program runs under `np.errstate(invalid="raise")`; when an operation makes a NaN
+that reaches a result (`raising_where_a_result_is_nan`: a NaN that a `where` drops is no
+error, as in NumPy), the traceback's generated line is mapped back, through the
+`# file:line  code` comment the code generator wrote above it, to the user's line, and a
+`NaNError` names it. An index out of
 bounds (an integer array or scalar passed at run time; NumPy raises IndexError) is named the
 same way, as an `IndexOutOfBounds`, which is also an IndexError.
 """
@@ -23,6 +25,30 @@ class NaNError(AdcompilerError):
 
 class IndexOutOfBounds(AdcompilerError, IndexError):
     """An index passed at run time is out of bounds of the axis it indexes."""
+
+
+def has_nan(out) -> bool:
+    """Does a generated function's output (an array, a scalar or a tuple of them) hold a
+    NaN?"""
+    if isinstance(out, tuple):
+        return any(has_nan(x) for x in out)
+    return isinstance(out, (np.ndarray, np.floating)) and np.issubdtype(out.dtype, np.floating) \
+        and bool(np.isnan(out).any())
+
+
+def raising_where_a_result_is_nan(run):
+    """`run()` as a backend runs its generated code when the caller asked for invalid-value
+    errors (`np.errstate(invalid="raise")`, as the API does by default): only a NaN that
+    reaches a result is an error (NumPy's own `np.where(x > 0, np.log(x), x)` warns and goes
+    on; so do these programs). Run without raising first; when a result holds a NaN, run
+    again raising, which stops at the op that made it. Otherwise just `run()`."""
+    if np.geterr()["invalid"] != "raise":
+        return run()
+    with np.errstate(invalid="ignore"):
+        out = run()
+    if not has_nan(out):
+        return out
+    return run()        # raises FloatingPointError, unless the NaN came in with an input
 
 
 def loc_of_generated_line(source: str, lineno: int):

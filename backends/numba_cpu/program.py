@@ -20,6 +20,7 @@ from ...ir.names import identifier
 from ...ir.passes import run_passes
 from ...ir.printer import locations, print_function
 from ...ir.rewrite import clone_block, clone_body
+from ...runtime.nans import has_nan
 from ..numpy.codegen import compile_source
 from . import cache, driver, precompile
 from .driver import DriverGen
@@ -41,11 +42,6 @@ class KernelTable:
 
 def _scalar(x):
     return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
-
-
-def _nan(x) -> bool:
-    return isinstance(x, (np.ndarray, np.floating)) and np.issubdtype(x.dtype, np.floating) \
-        and bool(np.isnan(x).any())
 
 
 def build(name, make, key=None):
@@ -185,8 +181,7 @@ class NumbaProgram:
 
     def _run(self, which, args):
         out = self._driver(which)(*args)
-        if np.geterr()["invalid"] == "raise" and \
-                any(_nan(x) for x in (out if isinstance(out, tuple) else (out,))):
+        if np.geterr()["invalid"] == "raise" and has_nan(out):
             reference = numpy_backend.AdjointProgram(self.adj, self._label)
             self._source = reference.source
             if which == "bwd":

@@ -9,11 +9,14 @@ that a person reads top to bottom.
         return (l,), (d_x,)
 
 `NumpyProgram.fwd(*args)` returns (results, residuals), `.bwd(residuals, cotangents)` the
-gradients, `.grad(*args)` (results, gradients) with every seeded result's cotangent 1.
+gradients, `.grad(*args)` (results, gradients) with every seeded result's cotangent 1. Under
+`np.errstate(invalid="raise")` only a NaN that reaches a result raises (at the op that made
+it; `runtime.nans.raising_where_a_result_is_nan`), as on the Numba backend.
 """
 from __future__ import annotations
 
 from ...ir.core import Module
+from ...runtime.nans import raising_where_a_result_is_nan
 from ...ir.names import Namer, adjoint, identifier
 from ...ir.types import DTYPES
 from .codegen import RESERVED, compile_source, generate
@@ -64,13 +67,13 @@ class NumpyProgram:
         self._grad = ns[self.name]
 
     def fwd(self, *args):
-        out = self._fwd(*args)
+        out = raising_where_a_result_is_nan(lambda: self._fwd(*args))
         out = out if len(self.adj.fwd.results) != 1 else (out,)
         return out[:self.adj.n_results], out[self.adj.n_results:]
 
     def bwd(self, residuals, cotangents):
-        out = self._bwd(*residuals, *cotangents)
+        out = raising_where_a_result_is_nan(lambda: self._bwd(*residuals, *cotangents))
         return out if len(self.adj.bwd.results) != 1 else (out,)
 
     def grad(self, *args):
-        return self._grad(*args)
+        return raising_where_a_result_is_nan(lambda: self._grad(*args))

@@ -837,6 +837,25 @@ def test_float16_on_the_numba_backend_is_an_error():
     np.testing.assert_array_equal(adc.grad(sum_of_squares, backend="numpy")(x), 2 * x)
 
 
+def safe_log(x):
+    return np.sum(np.where(x > 0, np.log(x), x))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_that_a_where_drops_is_no_error(backend):
+    """Only a NaN that reaches a result is an error: NumPy's own `where` over a log of
+    negatives warns and goes on (the numpy backend raised here, the numba one did not)."""
+    x = np.array([-1.0, 2.0, 4.0])
+    with np.errstate(invalid="ignore"):
+        want = safe_log(x)
+    value, g = adc.value_and_grad(safe_log, backend=backend)(x)
+    np.testing.assert_allclose(value, want)
+    np.testing.assert_allclose(g, [1.0, 0.5, 0.25])
+    line = nan_maker.__code__.co_firstlineno + 2
+    with pytest.raises(adc.NaNError, match=rf"{THIS_FILE}:{line}"):     # this one does reach
+        adc.grad(nan_maker, backend=backend)(np.array([0.5, 2.0]))
+
+
 def test_unknown_wrt_name_is_an_error():
     with pytest.raises(adc.AdcompilerError, match="nope"):
         adc.grad(two, wrt="nope")(np.ones(2), np.ones(2))
