@@ -177,7 +177,7 @@ class GradFunction(_Specialised):
         self._last = c
         sig = c.primal.meta["signature"]
         flat = sig.flatten_leaves(leaves, key)
-        results, grads = run_checked(c.program, lambda: c.program.grad(*flat), self.check_nans)
+        results, grads = run_checked(lambda: c.program.grad(*flat), self.check_nans)
         single, names = c.wrt_names
         bound = sig.pysig.bind(*args, **kwargs)
         it = iter(grads)
@@ -305,7 +305,7 @@ def vjp(fun, *args, backend=None, check_nans=True):
         program = _VJP_CACHE[key] = _backend(backend)(differentiate(primal, leaves, seeded),
                                                       primal.name)
     flat = sig.flatten_args(args, {})
-    results, residuals = run_checked(program, lambda: program.fwd(*flat), check_nans)
+    results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
     value = sig.unflatten_result(results)
     out_types = [r.type for r in primal.results]
 
@@ -323,7 +323,7 @@ def vjp(fun, *args, backend=None, check_nans=True):
                                       f"{t.shape}")
             if t.is_float:
                 seeds.append(arr)
-        grads = run_checked(program, lambda: program.bwd(residuals, seeds), check_nans)
+        grads = run_checked(lambda: program.bwd(residuals, seeds), check_nans)
         it = iter(grads)
         return tuple(_grad_tree(a, it, floats_only=True) if _has_float(a) else None
                      for a in args)
@@ -355,7 +355,7 @@ class JitFunction(_Specialised):
         primal, call = self._cache[key]
         sig = primal.meta["signature"]
         flat = sig.flatten_leaves(leaves, key)
-        out = run_checked(None, lambda: call(*flat), check_nans=False)
+        out = run_checked(lambda: call(*flat), check_nans=False)
         return sig.unflatten_result(out if len(primal.results) != 1 else (out,))
 
 

@@ -4,9 +4,9 @@ The compiled program runs under `np.errstate(invalid="raise")`; when an operatio
 that reaches a result (`raising_where_a_result_is_nan`: a NaN that a `where` drops is no
 error, as in NumPy), the traceback's generated line is mapped back, through the
 `# file:line  code` comment the code generator wrote above it, to the user's line, and a
-`NaNError` names it. An index out of
-bounds (an integer array or scalar passed at run time; NumPy raises IndexError) is named the
-same way, as an `IndexOutOfBounds`, which is also an IndexError.
+`NaNError` names it. An index out of bounds (an integer array or scalar passed at run time;
+NumPy raises IndexError) is named the same way, as an `IndexOutOfBounds`, which is also an
+IndexError.
 """
 from __future__ import annotations
 
@@ -36,19 +36,21 @@ def has_nan(out) -> bool:
         and bool(np.isnan(out).any())
 
 
-def raising_where_a_result_is_nan(run):
+def raising_where_a_result_is_nan(run, again=None):
     """`run()` as a backend runs its generated code when the caller asked for invalid-value
     errors (`np.errstate(invalid="raise")`, as the API does by default): only a NaN that
     reaches a result is an error (NumPy's own `np.where(x > 0, np.log(x), x)` warns and goes
     on; so do these programs). Run without raising first; when a result holds a NaN, run
-    again raising, which stops at the op that made it. Otherwise just `run()`."""
+    `again` (default: `run`) raising, which stops at the op that made it (the Numba backend's
+    kernels cannot raise: its `again` is the NumPy reference). Otherwise just `run()`."""
     if np.geterr()["invalid"] != "raise":
         return run()
     with np.errstate(invalid="ignore"):
         out = run()
     if not has_nan(out):
         return out
-    return run()        # raises FloatingPointError, unless the NaN came in with an input
+    (again or run)()    # raises FloatingPointError, unless the NaN came in with an input
+    return out
 
 
 def loc_of_generated_line(source: str, lineno: int):
@@ -61,14 +63,23 @@ def loc_of_generated_line(source: str, lineno: int):
     return None, None
 
 
-def _generated_frames(exc):
-    return [f for f in traceback.extract_tb(exc.__traceback__)
-            if f.filename.startswith("<adcompiler")]
+def _user_line(exc):
+    """(user's file:line, code, generated line) of the innermost generated frame of `exc`'s
+    traceback, read from that frame's own generated file (linecache has it: the Numba
+    backend's drivers and its NumPy reference are files apart from any program's `.source`),
+    or None when no generated code raised it."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith("<adcompiler")]
+    if not frames:
+        return None
+    where, code = loc_of_generated_line("".join(linecache.getlines(frames[-1].filename)),
+                                        frames[-1].lineno)
+    return where or "<unknown>", (f" in '{code}'" if code else ""), frames[-1].line
 
 
-def run_checked(program, thunk, check_nans: bool):
-    """`thunk()` (a call of `program`'s generated code), with NaN checking when `check_nans`
-    and indices out of bounds named at the user's line in any case."""
+def run_checked(thunk, check_nans: bool):
+    """`thunk()` (a call of generated code), with NaN checking when `check_nans` and indices
+    out of bounds named at the user's line in any case."""
     try:
         if not check_nans:
             return thunk()
@@ -77,19 +88,11 @@ def run_checked(program, thunk, check_nans: bool):
     except FloatingPointError as e:
         if not check_nans:      # the caller's own np.errstate: theirs to handle
             raise
-        tb = _generated_frames(e)
-        where, code = loc_of_generated_line(program.source, tb[-1].lineno) if tb else (None,
-                                                                                         None)
-        raise NaNError(f"NaN produced at {where or '<unknown>'}"
-                       + (f" in '{code}'" if code else "")
-                       + f" ({e}; generated line: {tb[-1].line if tb else '?'})") from None
+        where, code, line = _user_line(e) or ("<unknown>", "", "?")
+        raise NaNError(f"NaN produced at {where}{code} ({e}; generated line: {line})") from None
     except IndexError as e:
-        tb = _generated_frames(e)
-        if isinstance(e, AdcompilerError) or not tb:
+        found = _user_line(e)
+        if isinstance(e, AdcompilerError) or found is None:
             raise
-        # the line's own generated file (linecache has it), not `program.source`: a Numba
-        # program's drivers are compiled apart from the source it shows
-        lines = linecache.getlines(tb[-1].filename)
-        where, code = loc_of_generated_line("".join(lines), tb[-1].lineno)
-        raise IndexOutOfBounds(f"index out of bounds at {where or '<unknown>'}"
-                               + (f" in '{code}'" if code else "") + f" ({e})") from None
+        where, code, _ = found
+        raise IndexOutOfBounds(f"index out of bounds at {where}{code} ({e})") from None

@@ -20,7 +20,7 @@ from ...ir.names import identifier
 from ...ir.passes import run_passes
 from ...ir.printer import locations, print_function
 from ...ir.rewrite import clone_block, clone_body
-from ...runtime.nans import has_nan
+from ...runtime.nans import raising_where_a_result_is_nan
 from ..numpy.codegen import compile_source
 from . import cache, driver, precompile
 from .driver import DriverGen
@@ -143,8 +143,8 @@ class NumbaProgram:
     NaNs: kernels raise no floating-point errors. When the caller asked for them
     (`np.errstate(invalid="raise")`, as the API does by default) and a result holds a NaN, the
     call is run again by the NumPy reference, which raises FloatingPointError at the op that
-    made the NaN (a fused kernel cannot say which of its ops did); `.source` is then the
-    reference's source, so the error names the user's line exactly as the NumPy backend does."""
+    made the NaN (a fused kernel cannot say which of its ops did), so the error names the
+    user's line exactly as the NumPy backend does (`runtime.nans`)."""
 
     def __init__(self, adj, name: str):
         no_float16(adj.fwd, name)
@@ -180,16 +180,9 @@ class NumbaProgram:
                                  driver.PAR_MIN)
 
     def _run(self, which, args):
-        out = self._driver(which)(*args)
-        if np.geterr()["invalid"] == "raise" and has_nan(out):
-            reference = numpy_backend.AdjointProgram(self.adj, self._label)
-            self._source = reference.source
-            if which == "bwd":
-                n = self.adj.n_residuals
-                reference.bwd(args[:n], args[n:])
-            else:
-                getattr(reference, which)(*args)
-        return out
+        def reference():
+            numpy_backend.AdjointProgram(self.adj, self._label).functions[which](*args)
+        return raising_where_a_result_is_nan(lambda: self._driver(which)(*args), reference)
 
     @property
     def source(self) -> str:

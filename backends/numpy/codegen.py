@@ -10,6 +10,7 @@ user's variables, and before the statements of each Python source line a comment
 """
 from __future__ import annotations
 
+import itertools
 import linecache
 import os
 
@@ -158,10 +159,15 @@ def generate(*fns, epilogue: str = "") -> str:
     return "import numpy as np\n\n\n" + "\n\n\n".join(chunks) + "\n"
 
 
+_COMPILED = itertools.count()     # numbers the generated files
+
+
 def compile_source(source: str, name: str) -> dict:
     """Execute generated source; returns its namespace. The source is registered with
-    linecache, so tracebacks and `inspect` show the generated lines."""
-    filename = f"<adcompiler numpy: {name}>"
+    linecache under a file name of its own (two programs of one function, say its gradient
+    and its `jit`, must not share one), so tracebacks, `inspect` and the run-time errors
+    (runtime/nans.py) read the generated lines."""
+    filename = f"<adcompiler numpy: {name} #{next(_COMPILED)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict = {}
     exec(compile(source, filename, "exec"), namespace)

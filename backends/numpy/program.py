@@ -16,9 +16,9 @@ it; `runtime.nans.raising_where_a_result_is_nan`), as on the Numba backend.
 from __future__ import annotations
 
 from ...ir.core import Module
-from ...runtime.nans import raising_where_a_result_is_nan
 from ...ir.names import Namer, adjoint, identifier
 from ...ir.types import DTYPES
+from ...runtime.nans import raising_where_a_result_is_nan
 from .codegen import RESERVED, compile_source, generate
 
 
@@ -62,18 +62,19 @@ class NumpyProgram:
         self.name = identifier(name + "_grad")
         self.source = generate(adj.fwd, adj.bwd, epilogue=driver_source(adj, self.name))
         ns = compile_source(self.source, name)
-        self._fwd = ns[identifier(adj.fwd.name)]
-        self._bwd = ns[identifier(adj.bwd.name)]
-        self._grad = ns[self.name]
+        # the generated functions, on flat arguments (bwd: residuals, then cotangents)
+        self.functions = {"fwd": ns[identifier(adj.fwd.name)],
+                          "bwd": ns[identifier(adj.bwd.name)], "grad": ns[self.name]}
 
     def fwd(self, *args):
-        out = raising_where_a_result_is_nan(lambda: self._fwd(*args))
+        out = raising_where_a_result_is_nan(lambda: self.functions["fwd"](*args))
         out = out if len(self.adj.fwd.results) != 1 else (out,)
         return out[:self.adj.n_results], out[self.adj.n_results:]
 
     def bwd(self, residuals, cotangents):
-        out = raising_where_a_result_is_nan(lambda: self._bwd(*residuals, *cotangents))
+        out = raising_where_a_result_is_nan(lambda: self.functions["bwd"](*residuals,
+                                                                          *cotangents))
         return out if len(self.adj.bwd.results) != 1 else (out,)
 
     def grad(self, *args):
-        return raising_where_a_result_is_nan(lambda: self._grad(*args))
+        return raising_where_a_result_is_nan(lambda: self.functions["grad"](*args))
