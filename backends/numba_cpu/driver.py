@@ -10,8 +10,10 @@ preallocated `{out}`); `if`/`for`/`while`/`call` are Python control flow. The to
 buffers come from the function's `Arena` (`memory.plan`): `B[i]` below is a planned buffer,
 reused every call; a value that outlives the call (returned, carried into a loop, kept on a
 tape) gets an array recycled from an earlier call (`Arena.fresh`, per allocation site) or a new
-one, and everything inside a loop or branch a new one. Comments quote the user's
-source lines, as in the NumPy backend.
+one, and everything inside a loop or branch a new one. Products whose results are only
+assembled into one array write into their slices of it (`placement.py`: `x = <view of the
+array>  # in array`), and the kernel that would assemble them is left out. Comments quote the
+user's source lines, as in the NumPy backend.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from ...ir.rewrite import used_values, users
 from ...ir.types import DTYPES
 from ..numpy.codegen import PythonGen, py_attr
 from . import kernels as kgen
-from .fusion import loop_kind, numba_rule, partition
+from .fusion import loop_kind, numba_rule, partition, scalar_constant
 from .memory import Arena, plan
+from .placement import assemblies
 
 PAR_MIN = 1 << 16       # elements below which starting threads costs more than it saves
 STRUCTURED = ("if", "for", "while", "call", "return", "yield", "condition")
@@ -65,6 +68,7 @@ class DriverGen(PythonGen):
         self.users = users([fn])
         self.slot_of: dict = {}
         self.arena = None
+        self.placed: dict = {}  # product result -> its Assembly (placement.py)
 
     # -- planning ------------------------------------------------------------------------
     def prepare(self, block):
@@ -83,6 +87,29 @@ class DriverGen(PythonGen):
                 io.append((item.results, used_values(item)))
         return prepared, io
 
+    def place(self, prepared, io):
+        """Products that write into the array they are assembled into (placement.py): the
+        block's assemblies, and the steps left with nothing to do (their kernels, the views
+        that led the products' results there, the zeros only those kernels read), with the
+        planner's view of the block changed to match."""
+        found = assemblies(prepared, self.users)
+        idle = {a.step for a in found}
+        unread = {op for a in found for op in prepared[a.step][1].ops}
+        unread |= {op for a in found for _, chain in a.pieces.values() for op in chain}
+        for index in reversed(range(len(prepared))):
+            kind, op, _ = prepared[index]
+            if kind == "op" and (op in unread or len(op.results) == 1
+                                 and scalar_constant(op.result)
+                                 and all(u in unread for u in self.users.get(op.result, ()))):
+                idle.add(index)
+                unread.add(op)
+        for a in found:
+            io[a.first] = (list(io[a.first][0]) + [a.value], io[a.first][1])
+            self.placed.update(dict.fromkeys(a.pieces, a))
+        for index in idle:
+            io[index] = ((), ())
+        return found, idle
+
     def plan_top(self, prepared, io):
         aliases, escaping, candidates = {}, set(), set()
         for kind, item, kern in prepared:
@@ -97,6 +124,8 @@ class DriverGen(PythonGen):
             elif op.operands and op.results:
                 aliases[op.result] = op.operands[0]    # may be a view of it
         escaping.update(self.fn.body.terminator.operands)
+        for root, a in self.placed.items():
+            aliases[root] = a.value
         owner, slots = plan(io, aliases, escaping, candidates)
         self.arena = Arena(slots, owner, {v: perm for v in owner
                                           if (perm := self.read_transposed(v))})
@@ -113,7 +142,10 @@ class DriverGen(PythonGen):
 
     # -- emission ------------------------------------------------------------------------
     def alloc(self, depth, v):
-        if v in self.slot_of:
+        if v in self.placed:
+            whole = self.n(self.placed[v].value)
+            self.emit(depth, f"{self.n(v)} = {self.placed[v].view(v, whole)}  # in {whole}")
+        elif v in self.slot_of:
             self.emit(depth, f"{self.n(v)} = B[{self.slot_of[v]}]")
         elif depth == 1 and self.recycle:       # outlives the call: memory.Arena.fresh
             self.sites += 1
@@ -124,11 +156,22 @@ class DriverGen(PythonGen):
 
     def block(self, block, depth, results=None, top=False):
         prepared, io = self.prepare(block)
+        found, idle = self.place(prepared, io)
+        firsts = {a.first: a.value for a in found}
+        assembled = {a.step: a.value for a in found}
         if top:
             self.plan_top(prepared, io)
             if self.slot_of:
                 self.emit(depth, f"B = arena_{identifier(self.fn.name)}.views()")
-        for kind, item, kern in prepared:
+        for index, (kind, item, kern) in enumerate(prepared):
+            if index in firsts:
+                self.alloc(depth, firsts[index])
+            if index in assembled:
+                for op in item.ops:
+                    self.comment_loc(depth, op.loc)
+                self.emit(depth, f"# {self.n(assembled[index])}: written by its products above")
+            if index in idle:
+                continue
             timed = self.profile and (kind == "kernel" or item.name not in STRUCTURED)
             if timed:
                 self.emit(depth, "t_ = rt.clock()")

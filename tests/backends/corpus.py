@@ -72,6 +72,25 @@ def dead_code(x, w):
     return np.sum(h * h)
 
 
+def split_products(x, w):
+    """Slices of one product, each read by a product (attention's q, k, v): their gradients
+    are products that write straight into their slices of the product's gradient, one of
+    them through a transpose (backends/numba_cpu/placement.py)."""
+    m = w.shape[1] // 3
+    a = (x @ w).reshape(x.shape[0], 3, m).transpose(1, 0, 2)
+    q, k, v = a[0], a[1], a[2]
+    return np.sum((np.tanh(q @ k.T) @ v) ** 2)
+
+
+def split_gap(x, w):
+    """The same with a slice left unread: the gradient keeps zeros there, so it is still
+    assembled by a kernel."""
+    m = w.shape[1] // 3
+    a = x @ w
+    q, v = a[:, :m], a[:, 2 * m:]
+    return np.sum(np.tanh(q @ v.T) ** 2)
+
+
 def gpt_tiny(params, tokens, targets):
     return gpt.loss(params, tokens, targets, 2)
 
@@ -121,6 +140,11 @@ def dead_code_args(dt):
     return r.normal(size=(3, 4)).astype(dt), r.normal(size=(4, 5)).astype(dt)
 
 
+def split_args(dt):
+    r = _rng()
+    return r.normal(size=(4, 5)).astype(dt), r.normal(size=(5, 6)).astype(dt)
+
+
 def gpt_args(dt):
     p = gpt.init_params(V=11, T=6, d=8, n_head=2, n_layer=2, dff=16, seed=3, dtype=dt)
     r = _rng()
@@ -137,6 +161,8 @@ CASES = {
     "halving": (halving, halving_args, (0, 1)),
     "branches": (branches, branches_args, (0, 1)),
     "dead_code": (dead_code, dead_code_args, (0, 1)),
+    "split_products": (split_products, split_args, (0, 1)),
+    "split_gap": (split_gap, split_args, (0, 1)),
     "gpt_tiny": (gpt_tiny, gpt_args, 0),
 }
 
