@@ -3,7 +3,7 @@ compositions built by the frontend, not primitives. `lower["numba"]` of a loop r
 its identity (`init`: a number, or `lowest`/`highest` of the dtype) and its update of the
 accumulator `{acc}` by an element `{x}` (NaN-propagating, as NumPy's); `"wide": True` makes
 float32/float16 inputs accumulate in float64 (sum, prod)."""
-from ..ad.emit import expand_reduced
+from ..ad.emit import const, expand_reduced, zeros
 from ..ir.types import TensorType
 from .family import check, declare, norm_axis
 
@@ -46,10 +46,23 @@ def _sum_vjp(b, op, cts, needs):
 
 
 def _prod_vjp(b, op, cts, needs):
-    """d prod / d x_i = prod / x_i (inputs with zeros give inf/nan, as in NumPy-based AD)."""
+    """d prod / d x_i is the product of the other entries: prod / x_i where the slice has no
+    zero, the product of the nonzero entries at a slice's only zero, else 0 (a division by
+    x_i alone made NaN at a zero, where JAX and PyTorch give the product of the others)."""
     x, a = op.operands[0], op.attrs
-    g = b.op("mul", cts[0], op.result)
-    return [b.op("div", expand_reduced(b, g, x.type.shape, a["axes"], a["keepdims"]), x)]
+    dt, shape = x.type.dtype, x.type.shape
+
+    def expand(v):
+        return expand_reduced(b, v, shape, a["axes"], a["keepdims"])
+
+    zero = b.op("eq", x, const(b, 0, dt))
+    safe = b.op("where", zero, const(b, 1, dt, shape), x)
+    nonzero_prod = b.op("prod", safe, **a)
+    zeros_in_slice = b.op("sum", b.op("astype", zero, dtype=dt), **a)
+    others_zero = b.op("sub", expand(zeros_in_slice), b.op("astype", zero, dtype=dt))
+    g = expand(b.op("mul", cts[0], nonzero_prod))
+    return [b.op("where", b.op("eq", others_zero, const(b, 0, dt)), b.op("div", g, safe),
+                 zeros(b, x.type))]
 
 
 def _extremum_vjp(b, op, cts, needs):

@@ -74,6 +74,13 @@ def grid(offset):
     return lambda rng, shape: rng.integers(-4, 5, shape) * 0.5 + offset
 
 
+def with_zeros(rng, shape):
+    """Away from zero but for exact zeros, one or two in most rows (products: the gradient at
+    a zero is the product of the others, at a second zero 0)."""
+    x = away_from_zero(0.5, 1.5)(rng, shape)
+    return np.where(rng.random(shape) < 0.35, 0.0, x)
+
+
 def distinct(rng, shape):
     """Pairwise distinct values (at least 0.3 apart): max/min reductions have no ties."""
     n = int(np.prod(shape, dtype=np.int64))
@@ -308,7 +315,8 @@ CASES: dict[str, Callable] = {
     "pow": binary(uniform(0.5, 2.0), uniform(-2, 2)), "mod": binary(normal, away_from_zero()),
     "maximum": binary(grid(0.0), grid(0.25)), "minimum": binary(grid(0.25), grid(0.0)),
     "where": where_cases, "astype": astype_cases,
-    "sum": reduce_cases(normal), "prod": reduce_cases(away_from_zero(0.5, 1.5)),
+    "sum": reduce_cases(normal),
+    "prod": lambda rng: reduce_cases(away_from_zero(0.5, 1.5))(rng) + reduce_cases(with_zeros)(rng),
     "max": reduce_cases(distinct), "min": reduce_cases(distinct),
     "reshape": reshape_cases, "transpose": transpose_cases, "broadcast_to": broadcast_to_cases,
     "concatenate": concatenate_cases,
