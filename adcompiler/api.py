@@ -31,6 +31,7 @@ from .ad.traced import (call_backward, call_forward, statics_to_none, traced_gra
                         vjp_trace)
 from .errors import AdcompilerError
 from .frontend import signature, trace
+from .frontend.calls import Closure
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
 from .ir.types import DTYPES
@@ -102,8 +103,7 @@ class GradFunction(_Specialised):
         self.__doc__ = getattr(fun, "__doc__", None)
 
     # -- specialisation ------------------------------------------------------------------
-    def _wrt_names(self, pysig):
-        names = list(pysig.parameters)
+    def _wrt_names(self, names):
         single = not isinstance(self.wrt, (tuple, list))
         out = []
         for w in ([self.wrt] if single else self.wrt):
@@ -126,9 +126,9 @@ class GradFunction(_Specialised):
         if hit is not None:
             self._last = hit
             return hit
-        single, names = self._wrt_names(sig.pysig)
+        single, names = self._wrt_names(sig.params)
         ranges = _leaf_ranges(sig.key)
-        bound = sig.pysig.bind(*args, **kwargs)
+        bound = sig.bind(args, kwargs)
         leaves = []
         for n in names:
             if n not in bound.arguments:
@@ -179,7 +179,7 @@ class GradFunction(_Specialised):
         flat = sig.flatten_leaves(leaves, key)
         results, grads = run_checked(lambda: c.program.grad(*flat), self.check_nans)
         single, names = c.wrt_names
-        bound = sig.pysig.bind(*args, **kwargs)
+        bound = sig.bind(args, kwargs)
         it = iter(grads)
         per_arg = tuple(_grad_tree(bound.arguments[n], it, floats_only=True) for n in names)
         g = per_arg[0] if single else per_arg
@@ -195,8 +195,10 @@ class GradFunction(_Specialised):
         function): differentiate the IR of `fun` and call its forward and backward functions
         from the IR being built, so the result can be differentiated again."""
         ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)
-        pysig = inspect.signature(self.fun)
-        single, names = self._wrt_names(pysig)
+        # a function defined in traced code (a lambda, a nested def) has its own signature
+        pysig = self.fun.signature if isinstance(self.fun, Closure) else \
+            inspect.signature(self.fun)
+        single, names = self._wrt_names(list(pysig.parameters))
         bound = pysig.bind(*args, **kwargs)
         ranges, start = {}, 0
         for pname in pysig.parameters:

@@ -42,13 +42,22 @@ class Signature:
         self.result = None          # the traced return value (Traced leaves are the outputs)
         self._result_split = None   # carry.split(result), made on the first unflatten_result
 
+    @property
+    def params(self) -> list:
+        """The parameters a caller passes (a bound method's `self` is not one)."""
+        return list(self.pysig.parameters)[len(self.prefix):]
+
+    def bind(self, args, kwargs):
+        """A caller's arguments bound to the parameters (`self` first for a bound method)."""
+        try:
+            return self.pysig.bind(*self.prefix, *args, **kwargs)
+        except TypeError as e:
+            raise TraceError(f"{self.name}(): {e}") from None
+
     def describe(self, args, kwargs, params=True):
         """(params: name -> pytree with Spec leaves, runtime leaves, key); with
         params=False the first is None (the key is enough to look up compiled code)."""
-        try:
-            bound = self.pysig.bind(*self.prefix, *args, **kwargs)
-        except TypeError as e:
-            raise TraceError(f"{self.name}(): {e}") from None
+        bound = self.bind(args, kwargs)
         supplied = set(bound.arguments)
         bound.apply_defaults()
         tree, leaves, key = {}, [], []
