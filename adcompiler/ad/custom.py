@@ -10,6 +10,7 @@ Custom derivatives become a `call @f_fwd(...) {vjp=f_bwd, outputs=k}` in the IR 
 from __future__ import annotations
 
 import functools
+import os
 import types
 
 import numpy as np
@@ -129,18 +130,33 @@ class elementwise:
         params, e = self.expr
         return derivatives(params, e)
 
+    def _unsupported(self, ctx, why):
+        code = self.fun.__code__
+        return ctx.error(
+            f"@elementwise {self.fun.__name__} ({os.path.basename(code.co_filename)}:"
+            f"{code.co_firstlineno}) must return one expression of its one scalar argument, "
+            f"made of numbers, + - * / **, and np.{', np.'.join(sorted(_sympy_functions()))} "
+            f"(no branches, no np.where): {why}")
+
     def __adcompiler_trace__(self, ctx, args, kwargs):
-        (x,) = args
-        x = ctx.tensor(x)
+        if len(args) != 1 or kwargs:
+            raise self._unsupported(ctx, f"called with {len(args) + len(kwargs)} arguments")
+        x = ctx.tensor(args[0])
         if not x.type.is_float:
             x = ctx.tensor(x, "f64")
-        (sym,), expr = self.expr
+        try:
+            (sym,), expr = self.expr
+        except Exception as e:      # the body on a SymPy symbol: whatever it does not support
+            raise self._unsupported(ctx, f"{type(e).__name__}: {e}") from None
         module = ctx.module
         t = x.type
         fwd_name = module.fresh_name(self.fun.__name__)
         body = Block([t], ["x"])
         b = Builder(body, ctx.loc)
-        y = emit(b, expr, {sym: body.args[0]}, t.dtype)
+        try:
+            y = emit(b, expr, {sym: body.args[0]}, t.dtype)
+        except NotImplementedError as e:
+            raise self._unsupported(ctx, str(e)) from None
         y = y if y.type == t else b.op("broadcast_to", y, shape=t.shape)
         b.op("return", y, body.args[0])
         module.add(Function(fwd_name, body, loc=ctx.loc))

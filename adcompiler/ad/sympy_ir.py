@@ -108,6 +108,12 @@ class _Emitter:
         if isinstance(e, sp.Heaviside):       # d max(x, y)/dx: ties split the gradient (sign(0) = 0)
             s = b.op("sign", self(e.args[0]))
             return b.op("mul", b.op("add", s, self.num(1)), self.num(0.5))
+        if isinstance(e, (sp.Max, sp.Min)):   # n-ary in SymPy, binary ops in the IR
+            name = "maximum" if isinstance(e, sp.Max) else "minimum"
+            acc = self(e.args[0])
+            for t in e.args[1:]:
+                acc = b.op(name, acc, self(t))
+            return acc
         ops = _function_ops()
         if type(e) in ops:
             return b.op(ops[type(e)], self(e.args[0]))

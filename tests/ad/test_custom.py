@@ -41,6 +41,48 @@ def test_elementwise_value_and_gradient():
     np.testing.assert_allclose(gw, fd_grad(lambda a: gelu_loss(X, a), W), rtol=1e-7, atol=1e-9)
 
 
+@adc.elementwise
+def leaky_clipped(x):
+    return np.minimum(np.maximum(x, 0.1 * x), 1.0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_elementwise_with_maximum_and_minimum(backend):
+    x = np.array([-1.5, -0.2, 0.3, 0.8, 2.0])
+    want = np.minimum(np.maximum(x, 0.1 * x), 1.0)
+    np.testing.assert_allclose(leaky_clipped(x), want)
+    g = adc.grad(lambda a: np.sum(leaky_clipped(a) * a), backend=backend)(x)
+    np.testing.assert_allclose(g, fd_grad(lambda a: np.sum(leaky_clipped(a) * a), x),
+                               rtol=1e-7)
+
+
+@adc.elementwise
+def relu_by_where(x):
+    return np.where(x > 0, x, 0.0)
+
+
+@adc.elementwise
+def relu_by_if(x):
+    if x > 0:
+        return x
+    return 0.0 * x
+
+
+@adc.elementwise
+def two_arguments(x, k):
+    return x * k
+
+
+def test_unsupported_elementwise_bodies_are_located_errors():
+    for f, name, why in ((relu_by_where, "relu_by_where", "no attribute 'where'"),
+                         (relu_by_if, "relu_by_if", "truth value"),
+                         (lambda x: two_arguments(x, 2.0), "two_arguments", "with 2 arguments")):
+        with pytest.raises(adc.AdcompilerError,
+                           match=rf"test_custom.py:\d+: @elementwise {name} \(test_custom.py:"
+                                 rf"\d+\) must return one expression.*{why}"):
+            adc.grad(lambda a: np.sum(f(a)))(X)
+
+
 def test_elementwise_derivative_is_sympys_and_is_printed():
     x = sp.Symbol("x")
     ref = sp.lambdify(x, sp.diff(0.5 * x * (1 + sp.tanh(sp.sqrt(2 / sp.pi)
