@@ -94,5 +94,8 @@ def run_checked(thunk, check_nans: bool):
         found = _user_line(e)
         if isinstance(e, AdcompilerError) or found is None:
             raise
-        where, code, _ = found
-        raise IndexOutOfBounds(f"index out of bounds at {where}{code} ({e})") from None
+        where, code, line = found
+        # NumPy's words are about the generated line's arrays: an index into several axes is
+        # linearised there, so its index and axis are not the user's
+        raise IndexOutOfBounds(f"index out of bounds at {where}{code} (generated line: "
+                               f"{line}: {e})") from None
