@@ -32,6 +32,7 @@ from .ad.traced import (call_backward, call_forward, statics_to_none, traced_gra
 from .errors import AdcompilerError
 from .frontend import signature, trace
 from .frontend.calls import Closure
+from .frontend.outside import changed
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
 from .ir.types import DTYPES
@@ -123,7 +124,7 @@ class GradFunction(_Specialised):
         primal = trace(self.fun, *args, **kwargs)
         sig = primal.meta["signature"]
         hit = self._cache.get(sig.key)
-        if hit is not None:
+        if hit is not None and hit.primal is primal:
             self._last = hit
             return hit
         single, names = self._wrt_names(sig.params)
@@ -173,7 +174,9 @@ class GradFunction(_Specialised):
     # -- calling -------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         leaves, key = self._describe(args, kwargs)
-        c = self._cache.get(key) or self._specialise(args, kwargs)
+        c = self._cache.get(key)
+        if c is None or changed(c.primal.meta["reads"]):
+            c = self._specialise(args, kwargs)
         self._last = c
         sig = c.primal.meta["signature"]
         flat = sig.flatten_leaves(leaves, key)
@@ -297,15 +300,15 @@ def vjp(fun, *args, backend=None, check_nans=True):
     primal = trace(fun, *args)
     sig = primal.meta["signature"]
     key = (fun, sig.key, backend)
-    program = _VJP_CACHE.get(key)
-    if program is None:
+    built, program = _VJP_CACHE.get(key, (None, None))
+    if built is not primal:
         leaves = [i for i, a in enumerate(primal.args) if a.type.is_float]
         if not leaves:
             raise AdcompilerError(f"vjp of {getattr(fun, '__name__', 'f')}: no argument holds "
                                   "float data, so there is nothing to differentiate")
         seeded = tuple(k for k, r in enumerate(primal.results) if r.type.is_float)
-        program = _VJP_CACHE[key] = _backend(backend)(differentiate(primal, leaves, seeded),
-                                                      primal.name)
+        program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
+        _VJP_CACHE[key] = (primal, program)
     flat = sig.flatten_args(args, {})
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
     value = sig.unflatten_result(results)
@@ -350,7 +353,7 @@ class JitFunction(_Specialised):
 
     def __call__(self, *args, **kwargs):
         leaves, key = self._describe(args, kwargs)
-        if key not in self._cache:
+        if key not in self._cache or changed(self._cache[key][0].meta["reads"]):
             primal = trace(self.fun, *args, **kwargs)
             self._cache[key] = (primal,
                                 backend_module(self.backend).compile_function(primal))

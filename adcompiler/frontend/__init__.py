@@ -22,8 +22,9 @@ Semantics worth knowing (details in each module's docstring):
   in NumPy: `y = x; y[0] = 1` changes what `x` reads later. Writing through a view (a slice,
   reshape or transpose) and then reading the other side is reported as an error rather than
   silently diverging from NumPy. An argument changed in place is not changed for the caller.
-- Functions are cached per (function, argument signature); a change of the globals they read
-  afterwards is not seen.
+- Functions are cached per (function, argument signature), and traced again when a value they
+  read from outside has been rebound since (a global, a closure variable, an object's
+  attribute, a dict or list entry: `outside.py`); an array changed in place is not seen.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ import weakref
 
 from ..errors import AdcompilerError, TraceError
 from .context import TraceContext
+from .outside import changed
 from .signature import Signature
 from .values import Traced
 
@@ -64,7 +66,7 @@ def trace(f, *args, **kwargs):
     code = code_of(f)
     params, _, key = sig.describe(args, kwargs)
     cache = _CACHE.setdefault(f, {})
-    if key in cache:
+    if key in cache and not changed(cache[key].meta["reads"]):
         return cache[key]
     session = Session()
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
@@ -81,6 +83,7 @@ def trace(f, *args, **kwargs):
                               f"{type(e).__name__}: {e} (please report this)") from e
     sig.key, sig.result = key, result
     fn.meta["signature"] = sig
+    fn.meta["reads"] = session.reads.frozen()
     try:
         verify(fn)
     except ValueError as e:

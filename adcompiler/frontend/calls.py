@@ -269,13 +269,20 @@ def signature_key(code, params, parent, ident):
     return key
 
 
+class _Cells(dict):
+    """A function's bound free variables, name -> value, with the cells they are in (`cells`):
+    a trace notes the cells it read, to see them rebound later (outside.py)."""
+
+
 def _closure_of(fn) -> dict:
-    out = {}
+    out = _Cells()
+    out.cells = {}
     for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True):
         try:
             out[name] = cell.cell_contents
         except ValueError:          # an empty cell: the name is not bound yet
-            pass
+            continue
+        out.cells[name] = cell
     return out
 
 

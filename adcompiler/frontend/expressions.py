@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import types
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from . import arith, linalg, numpy_api
 from .indexing import getitem
 from .problems import FrontendError
 from .shapes import rows
-from .values import Traced
+from .values import Traced, contains_traced
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
           ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.MatMult: "matmul",
@@ -38,6 +39,11 @@ PYCMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE
          ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_,
          ast.IsNot: operator.is_not, ast.In: lambda a, b: a in b,
          ast.NotIn: lambda a, b: a not in b}
+
+
+def _library_module(module) -> bool:
+    from .calls import _LIBRARIES       # (calls imports this module)
+    return module.__name__.split(".")[0] in _LIBRARIES
 
 
 def run_static(fn, *args, **kwargs):
@@ -75,7 +81,12 @@ class ExpressionsMixin:
         obj = self.eval(node.value)
         if isinstance(obj, Traced):
             return numpy_api.attribute(self, obj, node.attr)
-        return run_static(getattr, obj, node.attr)
+        value = run_static(getattr, obj, node.attr)
+        own = getattr(obj, "__dict__", None)     # an object's or a module's own attributes
+        if isinstance(own, dict) and own.get(node.attr, own) is value \
+                and not (isinstance(obj, types.ModuleType) and _library_module(obj)):
+            self.session.reads.add("attr", obj, node.attr, value)
+        return value
 
     def expr_Subscript(self, node):
         obj = self.eval(node.value)
@@ -89,7 +100,11 @@ class ExpressionsMixin:
             return getitem(self, self.tensor(obj), key)
         if isinstance(obj, np.ndarray) and _has_traced(key):
             return getitem(self, self.tensor(obj), key)
-        return run_static(operator.getitem, obj, key)
+        value = run_static(operator.getitem, obj, key)
+        if type(obj) in (dict, list) and not isinstance(key, slice) \
+                and not contains_traced(value):
+            self.session.reads.add("item", obj, key, value)
+        return value
 
     def eval_index(self, node):
         if isinstance(node, ast.Slice):

@@ -11,7 +11,8 @@ Contract:
   (`branches.py`, `loops.py`) and calls (`calls.py`). Errors raised as `FrontendError` by
   helpers become `TraceError`s at the innermost expression or statement (file, line, construct).
 - A `Session` is one `trace` call: the `ir.Module` being filled, the specialised callees built so
-  far (deduplicated by signature) and the unique function names.
+  far (deduplicated by signature), the unique function names, and the values read from outside
+  the traced code (`outside.py`: globals, closure cells, attributes, dict and list entries).
 - `build_function` makes an IR function from a Python function and parameter pytrees whose
   run-time leaves are `Spec`s; it returns the function and the result's structure.
 """
@@ -30,6 +31,7 @@ from .branches import BranchesMixin
 from .emit import Emitter
 from .expressions import ExpressionsMixin
 from .loops import LoopsMixin
+from .outside import Reads
 from .problems import FrontendError, located
 from .pytree import flatten, leaf_paths, unflatten
 from .statements import BREAK, CONTINUE, FUNCTION, LOOP, Return, StatementsMixin, Undefined
@@ -58,6 +60,7 @@ class Session:
         self.module = Module()
         self.callees: dict = {}      # specialisation key -> CalleeEntry
         self.active: set = set()     # keys being built (recursion)
+        self.reads = Reads()         # values taken from outside the traced code (outside.py)
 
     def unique_name(self, base: str) -> str:
         return self.module.fresh_name(base)
@@ -117,9 +120,15 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
                 return _defined(p.vars[name])
             p = p.parent
         if name in f.closure:
-            return f.closure[name]
+            value = f.closure[name]
+            cell = getattr(f.closure, "cells", {}).get(name)
+            if cell is not None:
+                self.session.reads.add("cell", cell, None, value)
+            return value
         if name in f.globals:
-            return f.globals[name]
+            value = f.globals[name]
+            self.session.reads.add("global", f.globals, name, value)
+            return value
         if hasattr(builtins, name):
             return getattr(builtins, name)
         raise FrontendError(f"name '{name}' is not defined")

@@ -104,3 +104,66 @@ def test_integer_and_bool_arrays_are_data():
     def f(tokens, mask):
         return tokens * 2, np.where(mask, tokens, -1), np.sum(mask)
     check(f, np.array([1, 5, 3]), np.array([True, False, True]))
+
+
+TEMPERATURE = 1.0
+SETTINGS = {"scale": 1.0}
+
+
+class Scaler:
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x):
+        return np.sum(np.exp(x / TEMPERATURE) * self.w * SETTINGS["scale"])
+
+
+def test_values_read_from_outside_are_traced_again_when_rebound():
+    """A global, an object's attribute, a dict entry and a closure variable read while tracing
+    are compile-time constants; rebinding one makes the next call (of the same gradient object
+    or a new one, of jit and vjp too) trace again instead of computing with the old value."""
+    global TEMPERATURE
+    x = np.array([0.1, 0.2, 0.3])
+    m = Scaler(2.0)
+
+    def want():
+        return np.exp(x / TEMPERATURE) / TEMPERATURE * m.w * SETTINGS["scale"]
+
+    g = adcompiler.grad(m.loss)
+    f = adcompiler.jit(m.loss)
+    try:
+        for change in (lambda: None, lambda: globals().update(TEMPERATURE=2.0),
+                       lambda: setattr(m, "w", 3.0), lambda: SETTINGS.update(scale=0.5)):
+            change()
+            np.testing.assert_allclose(g(x), want(), rtol=1e-12)
+            np.testing.assert_allclose(adcompiler.grad(m.loss)(x), want(), rtol=1e-12)
+            np.testing.assert_allclose(adcompiler.vjp(m.loss, x)[1](1.0)[0], want(),
+                                       rtol=1e-12)
+            np.testing.assert_allclose(f(x), np.sum(want()) * TEMPERATURE, rtol=1e-12)
+    finally:
+        TEMPERATURE = 1.0
+        SETTINGS["scale"] = 1.0
+
+    k = 1.0
+
+    def closure(x):
+        return np.sum(x * k)
+
+    h = adcompiler.grad(closure)
+    np.testing.assert_allclose(h(x), np.ones(3))
+    k = 4.0
+    np.testing.assert_allclose(h(x), np.full(3, 4.0))
+
+
+def test_a_trace_is_reused_while_nothing_it_read_changes():
+    """No spurious tracing: the same primal IR serves every call (the model reads globals,
+    functions, module attributes and its parameter dict)."""
+    x = np.array([0.1, 0.2, 0.3])
+    m = Scaler(2.0)
+    g = adcompiler.grad(m.loss)
+    g(x)
+    first = g._last.primal
+    for _ in range(3):
+        g(x + 1.0)
+        assert g._last.primal is first
+    assert adcompiler.trace(m.loss, x) is first

@@ -1,0 +1,43 @@
+"""The values a trace read from outside the traced code, so a cached trace can tell that one
+of them has changed since (a learning rate in a global, a model object's weights reassigned,
+a flag in a config dict) and be traced again instead of computing with the old value.
+
+Contract: a `Session` keeps a `Reads`; the interpreter calls `Reads.add(kind, where, name,
+value)` for each value it takes from outside: `global` (a function's globals dict and a name),
+`cell` (a closure cell), `attr` (an attribute held in an object's or a user module's own
+`__dict__`), `item` (an entry of a dict or list that holds no traced values). `changed(reads)`
+says whether any of them is now another object (identity: rebinding a name to an equal
+number is a change; an array written in place is not, as in JAX). A few dozen reads cost a
+few microseconds, which every call of a compiled function pays to check them.
+"""
+from __future__ import annotations
+
+_MISSING = object()
+
+
+class Reads:
+    def __init__(self):
+        self._seen: dict = {}
+
+    def add(self, kind: str, where, name, value) -> None:
+        self._seen.setdefault((kind, id(where), name), (kind, where, name, value))
+
+    def frozen(self) -> tuple:
+        return tuple(self._seen.values())
+
+
+def _now(kind, where, name):
+    try:
+        if kind == "global":
+            return where.get(name, _MISSING)
+        if kind == "cell":
+            return where.cell_contents
+        if kind == "attr":
+            return getattr(where, name, _MISSING)
+        return where[name]
+    except (ValueError, LookupError):       # an emptied cell, a removed entry
+        return _MISSING
+
+
+def changed(reads) -> bool:
+    return any(_now(kind, where, name) is not value for kind, where, name, value in reads)
