@@ -93,6 +93,8 @@ class DriverGen(PythonGen):
         that led the products' results there, the zeros only those kernels read), with the
         planner's view of the block changed to match."""
         found = assemblies(prepared, self.users)
+        if not found:
+            return [], set()
         idle = {a.step for a in found}
         unread = {op for a in found for op in prepared[a.step][1].ops}
         unread |= {op for a in found for _, chain in a.pieces.values() for op in chain}
@@ -118,7 +120,10 @@ class DriverGen(PythonGen):
                 continue
             op = item
             if op.name in STRUCTURED or op.name == "tape_push":
-                escaping.update(op.operands)
+                # what a region reads may leave it as the op's result (`out = y` in a branch
+                # yields y itself), which the planner cannot see: such values keep their own
+                # memory
+                escaping.update(used_values(op))
             elif writes_out(op):
                 candidates.update(op.results)
             elif op.operands and op.results:

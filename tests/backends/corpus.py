@@ -59,6 +59,17 @@ def branches(x, w):
     return np.sum(h * h) + np.max(np.abs(x))
 
 
+def branch_returns_outer(x, w, c):
+    """A branch whose result is a value made before it: the planner must not reuse that
+    value's buffer after the branch (it did: the gradient read memory written since)."""
+    y = x @ w
+    if c > 0:
+        out = y
+    else:
+        out = -y
+    return np.sum(np.sin(out)) + np.sum(np.cos(x))
+
+
 def dead_code(x, w):
     """Values computed and never used: a row reduction, a column reduction inside a loop, an
     elementwise value (dropped before the kernels are made; a fused kernel had nowhere to put
@@ -135,6 +146,11 @@ def branches_args(dt):
     return r.normal(size=(3, 4)).astype(dt), r.normal(size=(4, 5)).astype(dt)
 
 
+def branch_args(dt):
+    r = _rng()
+    return r.normal(size=(4, 5)).astype(dt), r.normal(size=(5, 6)).astype(dt), np.array(1.0, dt)
+
+
 def dead_code_args(dt):
     r = _rng()
     return r.normal(size=(3, 4)).astype(dt), r.normal(size=(4, 5)).astype(dt)
@@ -161,6 +177,7 @@ CASES = {
     "halving": (halving, halving_args, (0, 1)),
     "branches": (branches, branches_args, (0, 1)),
     "dead_code": (dead_code, dead_code_args, (0, 1)),
+    "branch_returns_outer": (branch_returns_outer, branch_args, (0, 1)),
     "split_products": (split_products, split_args, (0, 1)),
     "split_gap": (split_gap, split_args, (0, 1)),
     "gpt_tiny": (gpt_tiny, gpt_args, 0),
