@@ -136,6 +136,22 @@ def test_nan_is_reported_at_the_users_line():
         g(np.array([2.0, 0.5]))
 
 
+def _log_and_sqrt(x):
+    y = np.log(x)                   # log(0): NumPy warns of a division by zero
+    return np.sum(y * 0.0 + np.sqrt(x - 1.0))
+
+
+def test_a_nan_error_comes_without_the_references_warnings():
+    """The NaN is located by running the NumPy reference again; its warnings (here a
+    division by zero) are not the Numba backend's to give."""
+    import warnings
+    from adcompiler.runtime.nans import NaNError
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(NaNError):
+        warnings.simplefilter("always")
+        adcompiler.grad(_log_and_sqrt, backend="numba")(np.array([0.0, 2.0]))
+    assert not caught, [str(w.message) for w in caught]
+
+
 def _gpt_tiny_grad_arena():
     """The buffer arena of the tiny GPT's fused gradient driver (float32)."""
     from adcompiler.backends.numba_cpu.program import build, spliced
