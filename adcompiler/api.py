@@ -261,10 +261,10 @@ def _grad_tree(arg, it, floats_only=False):
             out.append(None)
             continue
         g = next(it)
-        if isinstance(leaf, float):
-            out.append(float(g))
-        elif isinstance(leaf, np.generic):
+        if isinstance(leaf, np.generic):      # before float: np.float64 is a float too
             out.append(np.asarray(g, dtype=leaf.dtype)[()])
+        elif isinstance(leaf, float):
+            out.append(float(g))
         else:
             out.append(np.asarray(g, dtype=np.asarray(leaf).dtype))
     return unflatten(statics_to_none(treedef), out)

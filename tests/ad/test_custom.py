@@ -267,6 +267,17 @@ def test_grad_of_a_pytree_with_integer_leaves():
     np.testing.assert_allclose(g["W"], 2 * W * np.array([[1], [0], [2]]))
 
 
+def scalar_leaves(p):
+    return p["a"] * p["a"] + p["b"] * 2.0 + p["c"] * 3.0
+
+
+def test_scalar_leaves_get_gradients_of_their_own_type():
+    g = adc.grad(scalar_leaves)({"a": np.float64(3.0), "b": 1.5, "c": np.float32(2.0)})
+    assert type(g["a"]) is np.float64 and g["a"] == 6.0
+    assert type(g["b"]) is float and g["b"] == 2.0
+    assert type(g["c"]) is np.float32 and g["c"] == 3.0
+
+
 def two_names_one_array(a, n):
     s = a
     t = a
