@@ -20,7 +20,8 @@ from ..ir import Op
 from . import analysis, indexing
 from .expressions import INPLACE, run_static
 from .problems import FrontendError
-from .values import NP_OF, Traced
+from .arith import truth
+from .values import NP_OF, Traced, contains_traced
 
 BREAK, CONTINUE = "break", "continue"          # completions of a block besides Return
 LOOP, FUNCTION = "loop", "function"            # markers on a frame's block stack
@@ -182,8 +183,12 @@ class StatementsMixin:
 
     def stmt_Assert(self, stmt):
         test = self.eval(stmt.test)
-        if isinstance(test, Traced):
-            return None     # a run-time assertion is not checked (the IR has no errors)
+        if isinstance(test, Traced):    # checked when the compiled code runs
+            msg = self.eval(stmt.msg) if stmt.msg is not None else ""
+            if contains_traced(msg):
+                raise FrontendError("an assertion's message must not depend on run-time values")
+            self.op("assert", truth(self, test).value, message=str(msg))
+            return None
         if not run_static(bool, test):
             msg = self.eval(stmt.msg) if stmt.msg is not None else ""
             raise FrontendError(f"assertion failed while tracing{': ' if msg else ''}{msg}")

@@ -10,7 +10,7 @@ so the builder is given them explicitly; backends and passes handle these ops by
   function's value, the rest residuals; AD calls `@f_bwd(residuals..., cotangents of the k
   outputs...)`, which returns one gradient per float operand.
 """
-from .family import declare
+from .family import check, declare
 
 
 def _explicit(types, attrs):
@@ -28,3 +28,18 @@ declare("call", _explicit, attrs=("callee", "vjp", "outputs"), kind="call")
 declare("yield", _no_results, kind="control")
 declare("condition", _no_results, arity=1, kind="control")
 declare("return", _no_results, kind="control")
+
+
+def _assert(types, attrs):
+    (t,) = types
+    check(t.rank == 0 and t.dtype == "bool", f"an assertion tests a bool scalar, got {t}")
+    return [t]
+
+
+def _raise_unless(op, args):
+    message = repr(op.attrs["message"]).replace("{", "{{").replace("}", "}}")
+    return [f"if not {args[0]}:", f"    raise AssertionError({message})", f"{{out}} = {args[0]}"]
+
+
+declare("assert", _assert, attrs=("message",), arity=1, pure=False, nondiff=True,
+        kind="check", lower={"numpy": _raise_unless, "numba": _raise_unless})

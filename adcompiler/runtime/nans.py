@@ -6,7 +6,8 @@ error, as in NumPy), the traceback's generated line is mapped back, through the
 `# file:line  code` comment the code generator wrote above it, to the user's line, and a
 `NaNError` names it. An index out of bounds (an integer array or scalar passed at run time;
 NumPy raises IndexError) is named the same way, as an `IndexOutOfBounds`, which is also an
-IndexError.
+IndexError, and a failed `assert` on a run-time value as an `AssertionFailed`, which is also an
+AssertionError.
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class NaNError(AdcompilerError):
 
 class IndexOutOfBounds(AdcompilerError, IndexError):
     """An index passed at run time is out of bounds of the axis it indexes."""
+
+
+class AssertionFailed(AdcompilerError, AssertionError):
+    """A user's `assert` on a run-time value failed in compiled code."""
 
 
 def has_nan(out) -> bool:
@@ -93,6 +98,13 @@ def run_checked(thunk, check_nans: bool):
             raise
         where, code, line = _user_line(e) or ("<unknown>", "", "?")
         raise NaNError(f"NaN produced at {where}{code} ({e}; generated line: {line})") from None
+    except AssertionError as e:
+        found = _user_line(e)
+        if isinstance(e, AdcompilerError) or found is None:
+            raise
+        where, code, _ = found
+        raise AssertionFailed(f"assertion failed at {where}{code}" + (f": {e}" if str(e) else "")) \
+            from None
     except IndexError as e:
         found = _user_line(e)
         if isinstance(e, AdcompilerError) or found is None:

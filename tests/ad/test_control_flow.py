@@ -885,3 +885,33 @@ def test_check_grad_catches_a_wrong_gradient():
         adc.check_grad(loss, x)
     report = adc.check_grad(branch_on_data, x, np.array([0.3, 0.2, 0.1]), wrt=(0, 1))
     assert set(report) == {"x", "w"} and max(report.values()) < 1e-6
+
+
+def asserting(x, n):
+    assert np.all(x > 0), "x must be positive"
+    h = x
+    for _ in range(n):
+        assert np.sum(h) < 100.0
+        h = np.sqrt(h) * 2.0
+    return np.sum(h * x)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_asserts_on_runtime_values_are_checked_when_the_code_runs(backend):
+    """An `assert` on a run-time value is compiled into a check (it was dropped): a false one
+    raises AssertionFailed (an AssertionError) naming the line and the message, in grad, jit
+    and vjp alike; a true one changes nothing."""
+    x = np.array([1.0, 4.0])
+    fd = np.array([(asserting(x + e, 2) - asserting(x - e, 2)) / 2e-6
+                   for e in np.eye(2) * 1e-6])
+    np.testing.assert_allclose(adc.grad(asserting, backend=backend)(x, 2), fd, rtol=1e-7)
+    first = asserting.__code__.co_firstlineno
+    for bad, line, message in ((np.array([-1.0, 4.0]), first + 1, ": x must be positive"),
+                               (np.array([99.0, 4.0]), first + 4, "$")):
+        for call in (adc.grad(asserting, backend=backend), adc.jit(asserting, backend=backend),
+                     lambda a, n: adc.vjp(asserting, a, n, backend=backend)):
+            with pytest.raises(adc.AssertionFailed, match=rf"{THIS_FILE}:{line} in 'assert .*"
+                                                          rf"'{message}"):
+                call(bad, 2)
+    with pytest.raises(AssertionError, match="x must be positive"):
+        adc.evaluate(adc.trace(asserting, x, 2), np.array([-1.0, 4.0]), 2)

@@ -83,6 +83,7 @@ CASES = {  # op -> list of (operand arrays, attrs)
                ([normal(2, 1, 3, 4), normal(5, 4, 2)], {})],
     "constant": [([], {"value": 2.5, "dtype": "f32"}),
                  ([], {"value": ((1, 2), (3, 4)), "dtype": "i64"})],
+    "assert": [([np.array(True)], {"message": "holds"})],
     "iota": [([], {"shape": (3, 4), "axis": 1, "dtype": "i64"}),
              ([], {"shape": (5,), "axis": 0, "dtype": "f64"})],
 }
@@ -99,6 +100,13 @@ def test_every_op_has_a_case_here():
     missing = [n for n, d in registry.all_ops().items() if n not in CASES
                and n not in numba_cpu.STRUCTURED and d.kind not in COVERED_ELSEWHERE]
     assert not missing, f"add cases for: {missing}"
+
+
+def test_a_false_assert_raises_with_its_message():
+    fn = one_op_function("assert", [np.array(False)], {"message": "x {must} be 'positive'"})
+    for backend in (numpy_backend, numba_cpu):
+        with pytest.raises(AssertionError, match="x {must} be 'positive'"):
+            backend.compile_function(fn)(np.array(False))
 
 
 def one_op_function(name, arrays, attrs):
