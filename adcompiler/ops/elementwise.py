@@ -8,7 +8,7 @@ Operands of a binary op share one dtype (the frontend inserts NumPy's promotions
 `astype`) and broadcast as in NumPy.
 """
 
-from ..ad.emit import sum_to, zeros
+from ..ad.emit import const, sum_to, zeros
 from ..ad.sympy_ir import elementwise_vjp
 from ..ir.types import TensorType
 from .family import broadcast_rule, check, declare
@@ -58,7 +58,23 @@ binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True, reassociable=True
 binary("mul", "x*y", "{0} * {1}", cheap=True, reassociable=True)
 binary("div", "x/y", "{0} / {1}", infer=broadcast_rule(floats_only=True), cheap=True,
        reassociable=True)
-binary("pow", "x**y", "{0} ** {1}", infer=NUMERIC)
+
+
+def _pow_vjp(b, op, cts, needs):
+    """SymPy's derivatives, but d x**y / dy = x**y log x taken as 0 where x = 0 (0 * -inf
+    was NaN; JAX and PyTorch give 0 there: 0**y is flat in y for y > 0)."""
+    dx, _ = elementwise_vjp(b, op, cts, (needs[0], False))
+    if not needs[1]:
+        return [dx, None]
+    x, y = op.operands
+    nonzero = b.op("where", b.op("eq", x, const(b, 0, x.type.dtype)),
+                   const(b, 1, x.type.dtype, x.type.shape), x)
+    dy = b.op("mul", b.op("mul", cts[0], op.result), b.op("log", nonzero))
+    return [dx, sum_to(b, dy, y.type.shape)]
+
+
+declare("pow", NUMERIC, arity=2, kind="elementwise", sympy="x**y", vjp=_pow_vjp,
+        lower={"numpy": "{0} ** {1}", "numba": "{0} ** {1}"})
 binary("maximum", "Max(x, y)", "np.maximum({0}, {1})", cheap=True)
 binary("minimum", "Min(x, y)", "np.minimum({0}, {1})", cheap=True)
 

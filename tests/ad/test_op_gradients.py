@@ -655,3 +655,16 @@ def test_integer_arrays_through_numeric_ops_get_no_gradient():
     assert gk.dtype == np.int64 and not np.any(gk)
     kk = np.abs(-x) * x
     np.testing.assert_allclose(gw, ((kk - x) ** 2).astype(np.float64))
+
+
+def test_pow_gradient_wrt_the_exponent_at_a_zero_base():
+    """d x**y / dy = x**y log x is 0 at x = 0 (0**y is flat in y for y > 0), as in JAX and
+    PyTorch; it was 0 * -inf = NaN."""
+    x, y = np.array([0.0, 0.5, 2.0, 0.0]), np.array([2.0, 1.5, 0.5, 0.7])
+
+    def f(y):
+        return np.sum(x ** y)
+    fd = np.array([(f(y + e) - f(y - e)) / 2e-6 for e in np.eye(4) * 1e-6])
+    for backend in ("numpy", "numba"):
+        g = adcompiler.grad(lambda x, y: np.sum(x ** y), wrt=1, backend=backend)(x, y)
+        np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-12)
