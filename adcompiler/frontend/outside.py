@@ -20,7 +20,10 @@ class Reads:
         self._seen: dict = {}
 
     def add(self, kind: str, where, name, value) -> None:
-        self._seen.setdefault((kind, id(where), name), (kind, where, name, value))
+        try:
+            self._seen.setdefault((kind, id(where), name), (kind, where, name, value))
+        except TypeError:       # an unhashable key (a tuple with a slice in it): not watched
+            pass
 
     def frozen(self) -> tuple:
         return tuple(self._seen.values())
