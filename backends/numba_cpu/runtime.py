@@ -259,17 +259,22 @@ def _scatter_add(out3, idx, v3):
 
 
 def scatter_add(out, idx, v, axis):
-    """Add `v` into `out` (C-contiguous) at positions `idx` along `axis`; repeats add up."""
-    out3, idx, v3 = scatter_operands(out, idx, v, axis)
+    """Add `v` into `out` at positions `idx` along `axis`; repeats add up. An `out` not in C
+    order (a planned buffer laid out transposed) is summed into in a C-ordered copy and written
+    back: its 3-D view would be a copy, and the sums would be lost."""
+    work = out if out.flags.c_contiguous else np.ascontiguousarray(out)
+    out3, idx, v3 = scatter_operands(work, idx, v, axis)
     n = out3.shape[1]
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"index out of bounds for axis {axis} with size {n}")
     _scatter_add(out3, idx, v3)
+    if work is not out:
+        out[...] = work
 
 
 def scatter_operands(out, idx, v, axis) -> tuple:
-    """`_scatter_add`'s operands for `scatter_add(out, idx, v, axis)`: out and v as 3-D
-    views (before, along, after `axis`), idx flat."""
+    """`_scatter_add`'s operands for `scatter_add(out, idx, v, axis)` (out C-contiguous): out
+    and v as 3-D views (before, along, after `axis`), idx flat."""
     idx = np.asarray(idx).reshape(-1)
     pre = int(np.prod(out.shape[:axis], dtype=np.int64))
     post = int(np.prod(out.shape[axis + 1:], dtype=np.int64))

@@ -70,6 +70,15 @@ def branch_returns_outer(x, w, c):
     return np.sum(np.sin(out)) + np.sum(np.cos(x))
 
 
+def transposed_gather(a, idx):
+    """Rows gathered from a transposed 3-D array: the gradient is a scatter-add into a buffer
+    the planner lays out transposed (its only reader is the transpose back), which the Numba
+    runtime's scatter-add summed into a copy of and lost."""
+    w = np.exp(a)
+    e = np.transpose(w, (0, 2, 1))[idx]
+    return np.sum(e * e)
+
+
 def dead_code(x, w):
     """Values computed and never used: a row reduction, a column reduction inside a loop, an
     elementwise value (dropped before the kernels are made; a fused kernel had nowhere to put
@@ -151,6 +160,10 @@ def branch_args(dt):
     return r.normal(size=(4, 5)).astype(dt), r.normal(size=(5, 6)).astype(dt), np.array(1.0, dt)
 
 
+def transposed_gather_args(dt):
+    return _rng().normal(size=(2, 4, 3)).astype(dt), np.array([0, 1, 1])
+
+
 def dead_code_args(dt):
     r = _rng()
     return r.normal(size=(3, 4)).astype(dt), r.normal(size=(4, 5)).astype(dt)
@@ -178,6 +191,7 @@ CASES = {
     "branches": (branches, branches_args, (0, 1)),
     "dead_code": (dead_code, dead_code_args, (0, 1)),
     "branch_returns_outer": (branch_returns_outer, branch_args, (0, 1)),
+    "transposed_gather": (transposed_gather, transposed_gather_args, 0),
     "split_products": (split_products, split_args, (0, 1)),
     "split_gap": (split_gap, split_args, (0, 1)),
     "gpt_tiny": (gpt_tiny, gpt_args, 0),
