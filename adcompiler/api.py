@@ -34,7 +34,7 @@ from .frontend import signature, trace
 from .frontend.calls import Closure
 from .frontend.outside import changed
 from .frontend.pytree import flatten, unflatten
-from .frontend.signature import is_runtime_leaf
+from .frontend.signature import is_runtime_leaf, writable
 from .ir.types import DTYPES
 from .runtime.nans import run_checked
 
@@ -266,7 +266,7 @@ def _grad_tree(arg, it, floats_only=False):
         elif isinstance(leaf, float):
             out.append(float(g))
         else:
-            out.append(np.asarray(g, dtype=np.asarray(leaf).dtype))
+            out.append(writable(np.asarray(g, dtype=np.asarray(leaf).dtype)))
     return unflatten(statics_to_none(treedef), out)
 
 

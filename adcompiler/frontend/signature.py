@@ -138,4 +138,10 @@ def _as_numpy(value, traced: Traced):
     arr = np.asarray(value)
     if traced.weak:
         return arr.item()
-    return arr[()] if arr.ndim == 0 else arr
+    return arr[()] if arr.ndim == 0 else writable(arr)
+
+
+def writable(arr: np.ndarray) -> np.ndarray:
+    """`arr`, or a copy where it is read-only (a constant result, such as zeros, is a
+    broadcast view in generated code; NumPy's would be an array of its own)."""
+    return arr if arr.flags.writeable else arr.copy()

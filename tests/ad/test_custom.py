@@ -358,3 +358,23 @@ def test_grad_of_a_bound_method(backend):
     value, (gx, gy) = adc.value_and_grad(m.loss, wrt=(0, 1), backend=backend)(X, y)
     np.testing.assert_allclose(gx, fd_grad(lambda x: m.loss(x, y), X), rtol=1e-7)
     assert adc.check_grad(m.loss, X, y, wrt=1, backend=backend)["y"] < 1e-7
+
+
+def ignores_w(x, w):
+    return np.sum(np.tanh(x))
+
+
+def makes_zeros(x):
+    return np.zeros((2, 3)), x * 0.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_constant_results_are_writable_arrays(backend):
+    """A gradient that is identically zero and a jit's np.zeros come back as arrays of their
+    own, as NumPy's would (they were read-only broadcast views: `g *= 0.5` raised)."""
+    gx, gw = adc.grad(ignores_w, wrt=(0, 1), backend=backend)(X, W)
+    z, _ = adc.jit(makes_zeros, backend=backend)(X)
+    for a in (gw, z):
+        a *= 0.5
+        assert not np.any(a)
+    np.testing.assert_allclose(gx, 1 - np.tanh(X) ** 2)
