@@ -156,6 +156,73 @@ def test_writing_a_rebound_view_is_fine():
     check(f, rand(6))
 
 
+def _changed_in_a_loop_through_a_second_name(x):
+    y = np.tanh(x)
+    h = y
+    for _ in range(int(np.sum(x > -10.0))):     # a run-time trip count: a loop op
+        h += 1.0                                # NumPy: y changes too
+    return np.sum(y)
+
+
+def _loop_may_leave_an_outer_array(x):
+    y = np.tanh(x)
+    h = y * 2.0
+    for _ in range(int(np.sum(x > -10.0))):
+        h = y
+    h[0] = 0.0                                  # NumPy: h is y (after one trip or more)
+    return np.sum(y)
+
+
+def _branch_may_leave_an_outer_array(x):
+    y = np.tanh(x)
+    if np.sum(x) > -100.0:
+        o = y
+    else:
+        o = y * 2.0
+    o[0] = 0.0                                  # NumPy: o is y when the test holds
+    return np.sum(y)
+
+
+def _changed_in_a_branch_through_a_second_name(x):
+    y = np.tanh(x)
+    if np.sum(x) > -100.0:
+        t = y
+        t[0] = 0.0                              # changes y, which the branch does not carry
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("f, match", [
+    (_changed_in_a_loop_through_a_second_name,
+     r"'h' is changed in place inside the for loop at line \d+, but its array is also held "
+     r"by 'y'"),
+    (_loop_may_leave_an_outer_array, r"cannot be read here: the for loop at line \d+ may have "
+                                     r"made it one array with another name"),
+    (_branch_may_leave_an_outer_array, r"cannot be read here: the if at line \d+ .* may have "
+                                       r"made it one array with another name"),
+    (_changed_in_a_branch_through_a_second_name,
+     r"the array of 'y' \(from before the if at line \d+\) is changed in place inside it "
+     r"through another name"),
+])
+def test_arrays_shared_across_a_branch_or_loop_and_changed_in_place_are_errors(f, match):
+    """Two names for one array across an if or a run-time loop, then an in-place change: the
+    IR cannot follow NumPy there (the change stayed with one name, silently, or broke the IR),
+    so it is a TraceError naming the user's line; reading without changing in place works."""
+    with pytest.raises(adcompiler.TraceError, match=match) as e:
+        adcompiler.trace(f, rand(3, 4))
+    assert "test_frontend_indexing.py" in str(e.value)
+
+
+def test_arrays_shared_across_a_branch_or_loop_are_fine_unchanged_or_rebound():
+    def f(x):
+        y = np.tanh(x)
+        h = y
+        for _ in range(int(np.sum(x > -10.0))):
+            h = h + 1.0                         # rebinding: y keeps its value, as in NumPy
+        o = y if np.sum(x) > 0 else x
+        return np.sum(y) + np.sum(h) + np.sum(o * o)
+    check(f, rand(3, 4))
+
+
 def test_index_errors_name_the_construct():
     with pytest.raises(adcompiler.TraceError, match=r"out of bounds.*x\[5\]"):
         adcompiler.trace(lambda x: x[5], rand(3))
