@@ -21,8 +21,7 @@ Semantics worth knowing (details in each module's docstring):
 - Arrays are copied on slicing in the IR, but a name or container holding an array shares it as
   in NumPy: `y = x; y[0] = 1` changes what `x` reads later. Writing through a view (a slice,
   reshape or transpose) and then reading the other side is reported as an error rather than
-  silently diverging from NumPy, as is changing in place an array that two names may share
-  across an `if` or a run-time loop (the IR carries each name's value on its own). An argument changed in place is not changed for the caller.
+  silently diverging from NumPy. An argument changed in place is not changed for the caller.
 - Functions are cached per (function, argument signature), and traced again when a value they
   read from outside has been rebound since (a global, a closure variable, an object's
   attribute, a dict or list entry: `outside.py`); an array changed in place is not seen.

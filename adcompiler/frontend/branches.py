@@ -86,7 +86,7 @@ class BranchesMixin:
         else:
             branches = [node.body, node.orelse]
             names = analysis.rebound_names(branches[0] + branches[1])
-        traced = [self.trace_branch(stmts, names, returns, node.lineno) for stmts in branches]
+        traced = [self.trace_branch(stmts, names, returns) for stmts in branches]
         self.builder.loc = loc
         (tb, t_done, t_after), (eb, e_done, e_after) = traced
         if returns:
@@ -112,23 +112,16 @@ class BranchesMixin:
             self.frame.vars[name] = value
         return None
 
-    def trace_branch(self, stmts, names, returns, line):
+    def trace_branch(self, stmts, names, returns):
         """Trace statements into a fresh region; (block, completion, {name: value after})."""
         frame = self.frame
         before = {n: frame.vars[n] for n in names if n in frame.vars}
-        outside, elsewhere = self.region_entry(names)
         holders: dict = {}
         for n, v in before.items():
             frame.vars[n] = _clone(v, holders)
         with self.builder.region() as block:
             try:
                 done = self.exec_block(stmts, FUNCTION if returns else None)
-                self.check_region(outside, "if", line)
-                for new, orig in holders.values():
-                    if new._value is not orig._value and id(orig) in elsewhere:
-                        name = next(n for n, v in before.items()
-                                    if id(orig) in carry.holders([v]))
-                        raise self.shared_change(name, orig, "if", line)
                 after = {n: _unclone(frame.vars.get(n, MISSING), holders) for n in names}
             finally:
                 for n in names:
@@ -184,12 +177,5 @@ class BranchesMixin:
                            result_types=[TensorType(t[0], t[1]) for _, _, t, _ in slots],
                            regions=[tb, eb], hints=[p for *_, p in slots])
             results = [Traced(r, weak=s[2][2]) for r, s in zip(op.results, slots, strict=True)]
-            why = (f"the if at line {line} (a run-time condition) may have made it one array "
-                   "with another name, which was changed in place since; copy it (.copy()) "
-                   "where it is assigned")
-            for r, (x, y, *_) in zip(results, slots, strict=True):
-                for side in (x, y):
-                    if isinstance(side, Traced):
-                        r.link(side, why)
         return [carry.build(sa, [results[o.k] if isinstance(o, _Slot) else o for o in out])
                 for sa, out in plans]

@@ -7,8 +7,7 @@ structures are equal; their leaves pair up: equal static leaves stay static, eve
 becomes a run-time value of one type (`unify`). A static number meeting an array takes the
 array's dtype (a Python literal is weak, as in NumPy) and is broadcast to its shape (so
 `acc = 0.0` can start a loop that accumulates vectors). Two arrays of different dtype or shape
-cannot be joined (`Mismatch`). `holders` lets a region check that it changed no array held
-from before it except through the names it carries out.
+cannot be joined (`Mismatch`).
 """
 from __future__ import annotations
 
@@ -69,16 +68,6 @@ def same_structure(s, t) -> bool:
     kids_s, kids_t = s[-1], t[-1]
     return len(kids_s) == len(kids_t) and all(
         same_structure(a, b) for a, b in zip(kids_s, kids_t, strict=True))
-
-
-def holders(values) -> dict:
-    """id -> (holder, its SSA value now) for every array holder in `values`."""
-    out = {}
-    for value in values:
-        for leaf in split(value)[0]:
-            if isinstance(leaf, Traced):
-                out.setdefault(id(leaf), (leaf, leaf._value))
-    return out
 
 
 def same_leaf(a, b) -> bool:

@@ -95,59 +95,6 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         super().__init__(builder)
         self.session = session
         self.frame: Frame | None = None
-        self.callers: list[Frame] = []      # frames of the inlined calls in progress
-
-    # -- names and the arrays they hold ------------------------------------------------------
-    def visible(self, exclude=()) -> list:
-        """(name, value) of every name in scope, the callers' included (an inlined callee's
-        argument is its caller's array), less the current frame's names in `exclude`."""
-        out, seen = [], set()
-        for frame in [self.frame] + self.callers[::-1]:
-            f = frame
-            while f is not None and id(f) not in seen:
-                seen.add(id(f))
-                out += [(n, v) for n, v in f.vars.items()
-                        if f is not self.frame or n not in exclude]
-                f = f.parent
-        return out
-
-    def region_entry(self, names):
-        """Before tracing a region (a branch, a loop body) that carries `names` out: every
-        array holder in scope with its value (`carry.holders`) and the names holding it, and
-        the ids of the holders that names other than `names` hold."""
-        outside = carry.holders(v for _, v in self.visible())
-        held: dict = {}
-        for n, v in self.visible():
-            for key in carry.holders([v]):
-                held.setdefault(key, []).append(n)
-        outside = {k: (h, v, sorted(set(held[k]))) for k, (h, v) in outside.items()}
-        return outside, set(carry.holders(v for _, v in self.visible(exclude=names)))
-
-    @staticmethod
-    def check_region(outside, kind: str, line: int) -> None:
-        """After tracing a region: no array from before it was changed in place through a
-        name it does not carry out (`t = y; t[0] = 1` in a branch that carries t, not y): the
-        change would stay inside the region."""
-        for h, value, names in outside.values():
-            if h._value is not value:
-                held = ", ".join(f"'{n}'" for n in names)
-                raise FrontendError(
-                    f"the array of {held} (from before the {kind} at line {line}) is changed in "
-                    f"place inside it through another name; adcompiler cannot carry that change "
-                    f"out of the {kind}: change it by its own name, or copy it first (.copy())")
-
-    def shared_change(self, name: str, holder, kind: str, line: int) -> FrontendError:
-        """The error for a carried name changed in place whose array other names hold too."""
-        return FrontendError(
-            f"'{name}' is changed in place inside the {kind} at line {line}, but its array is "
-            f"also held by {self.holding(holder)} from before it; adcompiler cannot carry the "
-            f"change there: copy it first ({name} = {name}.copy()) or rebind it instead "
-            f"({name} = {name} + ...)")
-
-    def holding(self, holder) -> str:
-        """The names (quoted) whose values hold the array `holder`."""
-        names = sorted({n for n, v in self.visible() if id(holder) in carry.holders([v])})
-        return ", ".join(f"'{n}'" for n in names) or "another name"
 
     # -- errors ----------------------------------------------------------------------------
     @property
@@ -234,14 +181,10 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
     def run_frame(self, frame: Frame):
         """Run a function body in `frame`; its return value."""
         saved, self.frame = self.frame, frame
-        if saved is not None:
-            self.callers.append(saved)
         try:
             done = self.exec_block(frame.code.body, FUNCTION)
         finally:
             self.frame = saved
-            if saved is not None:
-                self.callers.pop()
         if done is BREAK or done is CONTINUE:
             raise AdcompilerError("internal error: break outside a loop")
         return done.value if isinstance(done, Return) else None

@@ -148,9 +148,7 @@ class LoopsMixin:
             raise Fallback(f"{sorted(local & live)} assigned in the loop and read after it")
         outer = {n: frame.vars[n] for n in names if n in frame.vars}
         init = {n: frame.vars[n] for n in carried}
-        kind = "for loop" if is_for else "while loop"
         for _ in range(4):
-            outside, elsewhere = self.region_entry(names)
             leaves, struct = carry.split(init)
             slots = [j for j, x in enumerate(leaves) if isinstance(x, Traced)]
             types = [leaves[j].type for j in slots]
@@ -164,7 +162,6 @@ class LoopsMixin:
                         test = self.eval(node.test)
                         if not isinstance(test, Traced):
                             raise Fallback("the while condition became static inside the loop")
-                        self.check_region(outside, kind, node.lineno)
                         self.emit("condition", [arith.truth(self, test).value])
                     finally:
                         self._restore(outer, names)
@@ -173,7 +170,7 @@ class LoopsMixin:
             ihint = [node.target.id if isinstance(node.target, ast.Name) else "i"] if is_for \
                 else []
             with self.builder.region(head + types, ihint + hints) as body:
-                inner = self._bind(struct, leaves, slots, body.args[len(head):], names)
+                self._bind(struct, leaves, slots, body.args[len(head):], names)
                 frame.loops.append(node)
                 try:
                     if is_for:
@@ -181,9 +178,6 @@ class LoopsMixin:
                         self.assign(node.target, index(Traced(body.args[0], weak=True,
                                                               nonneg=True)))
                     self.exec_block(node.body, LOOP)
-                    self.check_region(outside, kind, node.lineno)
-                    self._check_shared(struct, leaves, slots, inner, body.args[len(head):],
-                                       elsewhere, kind, node.lineno)
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                 finally:
                     frame.loops.pop()
@@ -202,22 +196,16 @@ class LoopsMixin:
             op = self.emit("for" if is_for else "while", operands,
                            result_types=types, regions=regions, hints=hints)
             out_leaves, made = list(leaves), {}
-            why = (f"the {kind} at line {node.lineno} may have made it one array with another "
-                   "name (its value before the loop, or one the loop assigns it), which was "
-                   "changed in place since; copy it (.copy()) where it is assigned")
             for r, (j, after_leaf) in zip(op.results, outs, strict=True):
                 key = id(after_leaf)
                 if key not in made:
                     made[key] = Traced(r, weak=leaves[j].weak)
                 out_leaves[j] = made[key]
-                for other in (leaves[j], after_leaf):     # no trips; an outer array yielded
-                    if isinstance(other, Traced) and (other is leaves[j] or id(other) in outside):
-                        made[key].link(other, why)
             frame.vars.update(carry.build(struct, out_leaves))
-            what = "for loop with a run-time trip count" if is_for else "while loop"
+            kind = "for loop with a run-time trip count" if is_for else "while loop"
             for n in local:
                 frame.vars[n] = Undefined(
-                    f"'{n}' is assigned only inside the {what} at line {node.lineno}, so it may "
+                    f"'{n}' is assigned only inside the {kind} at line {node.lineno}, so it may "
                     "be undefined after it; give it a value before the loop")
             return None
         raise Fallback("the loop's variables do not settle to one type")
@@ -232,21 +220,6 @@ class LoopsMixin:
         for n in names:
             self.frame.vars.pop(n, None)
         self.frame.vars.update(carry.build(struct, inner))
-        return inner
-
-    def _check_shared(self, struct, leaves, slots, inner, args, elsewhere, kind, line):
-        """No carried array changed in place in the body (its holder no longer holds the
-        region's argument) may be held, from before the loop, by another name as well (`h = y`,
-        then `h += 1` in the loop): each carried slot has its own value in the body, so the
-        others would not see the change."""
-        count: dict = {}
-        for j in slots:
-            count[id(leaves[j])] = count.get(id(leaves[j]), 0) + 1
-        paths = carry.paths(struct, "")
-        for j, a in zip(slots, args, strict=True):
-            if inner[j]._value is not a and (id(leaves[j]) in elsewhere
-                                             or count[id(leaves[j])] > 1):
-                raise self.shared_change(paths[j][1:], leaves[j], kind, line)
 
     def _restore(self, outer, names):
         for n in names:

@@ -9,8 +9,7 @@ Contract:
   the holder to a new SSA value, so every name and container holding it sees the update, as with
   NumPy's aliasing. Earlier SSA values never change. Views (basic slices, reshapes, transposes)
   are copies in the IR; writing through a view, or reading a view after its base was written,
-  would differ from NumPy, so those holders are marked stale and reading them is an error; so
-  are holders an `if` or a loop may have made one array (`link`), once either changes in place.
+  would differ from NumPy, so those holders are marked stale and reading them is an error.
 - Using a `Traced` where Python needs a concrete value (`float(x)` in foreign code, `if` on it in
   foreign code, as a dict key) raises `StaticNeeded`.
 - `result_dtype(np_fn, *operands)` asks NumPy itself: it applies the real function to rank-0
@@ -32,7 +31,7 @@ WEAK_DTYPES = ("f64", "i64", "bool")                          # dtypes a Python 
 
 
 class Traced:
-    __slots__ = ("_value", "weak", "nonneg", "base", "views", "stale", "links")
+    __slots__ = ("_value", "weak", "nonneg", "base", "views", "stale")
 
     def __init__(self, value, weak: bool = False, nonneg: bool = False):
         self._value = value
@@ -41,7 +40,6 @@ class Traced:
         self.base: Traced | None = None
         self.views: list[Traced] = []
         self.stale: str | None = None
-        self.links: list = []       # (holder, why): may be the same NumPy array (`link`)
 
     @property
     def value(self):
@@ -63,27 +61,12 @@ class Traced:
             self.base.invalidate("it was modified through a view (a slice, reshape or transpose "
                                  "of it); write through the original array instead")
             self.base = None
-        links, self.links = self.links, []
-        for other, why in links:
-            other.links = [(h, w) for h, w in other.links if h is not self]
-            other.invalidate(why)
 
     def invalidate(self, why: str) -> None:
-        if self.stale is not None:
-            return
-        self.stale = f"this array cannot be read here: {why}"
+        if self.stale is None:
+            self.stale = f"this array cannot be read here: {why}"
         for view in self.views:
             view.invalidate(why)
-        for other, other_why in self.links:
-            other.invalidate(other_why)
-
-    def link(self, other: "Traced", why: str) -> None:
-        """Record that this holder and `other` may be one NumPy array (an `if` or a loop made
-        them one on some path: `o = y` in one branch, a loop that may not run): the IR keeps
-        them apart, so an in-place change of either makes the other unreadable (`why`)."""
-        if other is not self:
-            self.links.append((other, why))
-            other.links.append((self, why))
 
     def view_of(self, base: "Traced") -> "Traced":
         """Record that NumPy would make this a view of `base` (it is a copy in the IR)."""
