@@ -6,8 +6,9 @@ Contract: a `Session` keeps a `Reads`; the interpreter calls `Reads.add(kind, wh
 value)` for each value it takes from outside: `global` (a function's globals dict and a name),
 `cell` (a closure cell), `attr` (an attribute held in an object's or a user module's own
 `__dict__`), `item` (an entry of a dict or list that holds no traced values). `changed(reads)`
-says whether any of them is now another object (identity: rebinding a name to an equal
-number is a change; an array written in place is not, as in JAX). A few dozen reads cost a
+says whether any of them is now another object, other than an equal number, string or tuple
+of them (an array written in place is not a change, as in JAX; a dict or list rebuilt with
+equal entries is one). A few dozen reads cost a
 few microseconds, which every call of a compiled function pays to check them.
 """
 from __future__ import annotations
@@ -42,5 +43,22 @@ def _now(kind, where, name):
         return _MISSING
 
 
+_IMMUTABLE = (int, float, bool, complex, str, bytes, type(None))
+
+
+def _same(now, value) -> bool:
+    """The same object, or an equal immutable one (`LR = float(text)` every step, a setting
+    rebuilt from a string: rebound, but a retrace would make the same code)."""
+    if now is value:
+        return True
+    if type(now) is not type(value):
+        return False
+    if type(value) in _IMMUTABLE:
+        return now == value
+    if type(value) is tuple:
+        return len(now) == len(value) and all(map(_same, now, value))
+    return False
+
+
 def changed(reads) -> bool:
-    return any(_now(kind, where, name) is not value for kind, where, name, value in reads)
+    return any(not _same(_now(kind, where, name), value) for kind, where, name, value in reads)
