@@ -47,18 +47,20 @@ _IMMUTABLE = (int, float, bool, complex, str, bytes, type(None))
 
 
 def _same(now, value) -> bool:
-    """The same object, or an equal immutable one (`LR = float(text)` every step, a setting
-    rebuilt from a string: rebound, but a retrace would make the same code)."""
-    if now is value:
-        return True
+    """Another object than `value` that is an equal immutable one (`LR = float(text)` every
+    step, a setting rebuilt from a string: rebound, but a retrace would make the same code)."""
     if type(now) is not type(value):
         return False
     if type(value) in _IMMUTABLE:
         return now == value
     if type(value) is tuple:
-        return len(now) == len(value) and all(map(_same, now, value))
+        return len(now) == len(value) and all(a is b or _same(a, b) for a, b in zip(now, value))
     return False
 
 
 def changed(reads) -> bool:
-    return any(not _same(_now(kind, where, name), value) for kind, where, name, value in reads)
+    for kind, where, name, value in reads:
+        now = _now(kind, where, name)
+        if now is not value and not _same(now, value):
+            return True
+    return False
