@@ -18,6 +18,13 @@ def zeros(b, type: TensorType):
     return const(b, 0, type.dtype, type.shape)
 
 
+def ones_at_zeros(b, x):
+    """(x == 0, x with its zeros replaced by 1): a divisor or a log argument that is safe
+    where a rule then takes another value at the zeros (prod's and pow's gradients)."""
+    zero = b.op("eq", x, const(b, 0, x.type.dtype))
+    return zero, b.op("where", zero, const(b, 1, x.type.dtype, x.type.shape), x)
+
+
 def sum_to(b, ct, shape):
     """Sum a broadcast cotangent back to `shape` (the undo of NumPy broadcasting), as explicit
     `sum` and `reshape` ops."""

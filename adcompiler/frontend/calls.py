@@ -54,9 +54,14 @@ def _table_get(table, fn):
         return None
 
 
+def library(module_name: str) -> bool:
+    """Is this module (by name) one whose functions run natively on static arguments?"""
+    return module_name.split(".")[0] in _LIBRARIES
+
+
 def _is_user(fn) -> bool:
     module = getattr(fn, "__module__", None) or ""
-    return isinstance(fn, types.FunctionType) and module.split(".")[0] not in _LIBRARIES
+    return isinstance(fn, types.FunctionType) and not library(module)
 
 
 def bind_params(code, signature, args, kwargs) -> dict:

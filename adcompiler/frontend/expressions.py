@@ -42,8 +42,8 @@ PYCMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE
 
 
 def _library_module(module) -> bool:
-    from .calls import _LIBRARIES       # (calls imports this module)
-    return module.__name__.split(".")[0] in _LIBRARIES
+    from .calls import library          # (calls imports this module)
+    return library(module.__name__)
 
 
 def run_static(fn, *args, **kwargs):

@@ -8,7 +8,7 @@ Operands of a binary op share one dtype (the frontend inserts NumPy's promotions
 `astype`) and broadcast as in NumPy.
 """
 
-from ..ad.emit import const, sum_to, zeros
+from ..ad.emit import ones_at_zeros, sum_to, zeros
 from ..ad.sympy_ir import elementwise_vjp
 from ..ir.types import TensorType
 from .family import broadcast_rule, check, declare
@@ -67,8 +67,7 @@ def _pow_vjp(b, op, cts, needs):
     if not needs[1]:
         return [dx, None]
     x, y = op.operands
-    nonzero = b.op("where", b.op("eq", x, const(b, 0, x.type.dtype)),
-                   const(b, 1, x.type.dtype, x.type.shape), x)
+    _, nonzero = ones_at_zeros(b, x)
     dy = b.op("mul", b.op("mul", cts[0], op.result), b.op("log", nonzero))
     return [dx, sum_to(b, dy, y.type.shape)]
 

@@ -3,7 +3,7 @@ compositions built by the frontend, not primitives. `lower["numba"]` of a loop r
 its identity (`init`: a number, or `lowest`/`highest` of the dtype) and its update of the
 accumulator `{acc}` by an element `{x}` (NaN-propagating, as NumPy's); `"wide": True` makes
 float32/float16 inputs accumulate in float64 (sum, prod)."""
-from ..ad.emit import const, expand_reduced, zeros
+from ..ad.emit import const, expand_reduced, ones_at_zeros, zeros
 from ..ir.types import TensorType
 from .family import check, declare, norm_axis
 
@@ -55,11 +55,10 @@ def _prod_vjp(b, op, cts, needs):
     def expand(v):
         return expand_reduced(b, v, shape, a["axes"], a["keepdims"])
 
-    zero = b.op("eq", x, const(b, 0, dt))
-    safe = b.op("where", zero, const(b, 1, dt, shape), x)
+    zero, safe = ones_at_zeros(b, x)
     nonzero_prod = b.op("prod", safe, **a)
-    zeros_in_slice = b.op("sum", b.op("astype", zero, dtype=dt), **a)
-    others_zero = b.op("sub", expand(zeros_in_slice), b.op("astype", zero, dtype=dt))
+    is_zero = b.op("astype", zero, dtype=dt)
+    others_zero = b.op("sub", expand(b.op("sum", is_zero, **a)), is_zero)
     g = expand(b.op("mul", cts[0], nonzero_prod))
     return [b.op("where", b.op("eq", others_zero, const(b, 0, dt)), b.op("div", g, safe),
                  zeros(b, x.type))]

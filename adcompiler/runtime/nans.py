@@ -86,8 +86,8 @@ def _user_line(exc):
 
 
 def run_checked(thunk, check_nans: bool):
-    """`thunk()` (a call of generated code), with NaN checking when `check_nans` and indices
-    out of bounds named at the user's line in any case."""
+    """`thunk()` (a call of generated code), with NaN checking when `check_nans`, and indices
+    out of bounds and failed assertions named at the user's line in any case."""
     try:
         if not check_nans:
             return thunk()
@@ -98,18 +98,14 @@ def run_checked(thunk, check_nans: bool):
             raise
         where, code, line = _user_line(e) or ("<unknown>", "", "?")
         raise NaNError(f"NaN produced at {where}{code} ({e}; generated line: {line})") from None
-    except AssertionError as e:
-        found = _user_line(e)
-        if isinstance(e, AdcompilerError) or found is None:
-            raise
-        where, code, _ = found
-        raise AssertionFailed(f"assertion failed at {where}{code}" + (f": {e}" if str(e) else "")) \
-            from None
-    except IndexError as e:
+    except (AssertionError, IndexError) as e:
         found = _user_line(e)
         if isinstance(e, AdcompilerError) or found is None:
             raise
         where, code, line = found
+        if isinstance(e, AssertionError):
+            raise AssertionFailed(f"assertion failed at {where}{code}"
+                                  + (f": {e}" if str(e) else "")) from None
         # NumPy's words are about the generated line's arrays: an index into several axes is
         # linearised there, so its index and axis are not the user's
         raise IndexOutOfBounds(f"index out of bounds at {where}{code} (generated line: "

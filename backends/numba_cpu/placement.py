@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from ...ir.types import inverse_perm
-from .fusion import scalar_constant
+from .fusion import loop_kind, scalar_constant
 
 
 @dataclass
@@ -55,10 +55,7 @@ def _is_zero(v) -> bool:
 def _view(op) -> bool:
     """A transpose, or a reshape that only adds or drops size-1 axes: a view of any strided
     array, and its inverse is one too."""
-    if op.name == "transpose":
-        return True
-    return op.name == "reshape" and [s for s in op.operands[0].shape if s != 1] == \
-        [s for s in op.result.shape if s != 1]
+    return op.name == "transpose" or loop_kind(op) == "unit_reshape"
 
 
 def _boxes(group, out):
