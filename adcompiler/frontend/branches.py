@@ -14,38 +14,34 @@ from __future__ import annotations
 import ast
 
 from ..ir.types import TensorType
-from . import analysis, arith, carry
+from . import analysis, arith, carry, values
 from .carry import MISSING
 from .expressions import run_static
 from .problems import FrontendError
 from .statements import FUNCTION, Return, Undefined
-from .values import Traced
+from .values import Traced, older_holders
 
 
-def _clone(value, holders: dict):
-    """A copy of a value's containers and array holders, so a region can rebind or mutate
-    them without touching the originals (holders shared by several names stay shared)."""
+def _copy_containers(value):
+    """A copy of a value's containers, so a branch can rebind or mutate them without touching
+    the originals; the array holders stay the same objects (the journal undoes their changes)."""
     leaves, struct = carry.split(value)
-    out = []
-    for leaf in leaves:
-        if isinstance(leaf, Traced):
-            if id(leaf) not in holders:
-                new = Traced(leaf._value, leaf.weak, leaf.nonneg)
-                new.stale = leaf.stale
-                holders[id(leaf)] = (new, leaf)
-            out.append(holders[id(leaf)][0])
-        else:
-            out.append(leaf)
-    return carry.build(struct, out)
+    return carry.build(struct, leaves)
 
 
-def _unclone(value, holders: dict):
-    """Map unchanged clones back to their originals (keeps aliasing with the outside)."""
-    back = {id(new): orig for new, orig in holders.values()}
-    leaves, struct = carry.split(value)
-    out = [back[id(x)] if isinstance(x, Traced) and id(x) in back
-           and x._value is back[id(x)]._value and not x.stale else x for x in leaves]
-    return carry.build(struct, out)
+class _Branch:
+    """One traced branch: its block, how it ended, its variables after, and the final state of
+    each older holder it changed in place (`final`: id -> (holder, state))."""
+
+    def __init__(self, block, done, after, changed, start):
+        self.block, self.done, self.after, self.start = block, done, after, start
+        self.final = {id(h): (h, now) for h, _, now in changed}
+
+    def leaf(self, x):
+        """`x` as this branch left it: an older holder with the value the branch gave it."""
+        if isinstance(x, Traced) and id(x) in self.final:
+            return Traced(self.final[id(x)][1][0], x.weak)
+        return x
 
 
 class _Slot:
@@ -86,18 +82,17 @@ class BranchesMixin:
         else:
             branches = [node.body, node.orelse]
             names = analysis.rebound_names(branches[0] + branches[1])
-        traced = [self.trace_branch(stmts, names, returns) for stmts in branches]
+        then, other = (self.trace_branch(stmts, names, returns) for stmts in branches)
         self.builder.loc = loc
-        (tb, t_done, t_after), (eb, e_done, e_after) = traced
         if returns:
-            (value,) = self.join_if(cond, tb, eb, [("return", t_done.value, e_done.value)],
-                                    node.lineno)
+            (value,) = self.join_if(cond, then, other, [("return", then.done.value,
+                                                         other.done.value)], node.lineno)
             return Return(value)
         live = self.live_after()
         pairs = []
         for name in sorted(names):
             before = self.frame.vars.get(name, MISSING)
-            a, b = t_after[name], e_after[name]
+            a, b = then.after[name], other.after[name]
             if _unchanged(before, a) and _unchanged(before, b):
                 continue
             if a is MISSING or b is MISSING or name not in live:
@@ -107,44 +102,50 @@ class BranchesMixin:
                     "if or in both branches")
                 continue
             pairs.append((name, a, b))
-        for (name, *_), value in zip(pairs, self.join_if(cond, tb, eb, pairs, node.lineno),
+        for (name, *_), value in zip(pairs, self.join_if(cond, then, other, pairs, node.lineno),
                                      strict=True):
             self.frame.vars[name] = value
         return None
 
-    def trace_branch(self, stmts, names, returns):
-        """Trace statements into a fresh region; (block, completion, {name: value after})."""
+    def trace_branch(self, stmts, names, returns) -> _Branch:
+        """Trace statements into a fresh region, undoing what they changed afterwards."""
         frame = self.frame
         before = {n: frame.vars[n] for n in names if n in frame.vars}
-        holders: dict = {}
         for n, v in before.items():
-            frame.vars[n] = _clone(v, holders)
-        with self.builder.region() as block:
+            frame.vars[n] = _copy_containers(v)
+        with values.journal() as journal, self.builder.region() as block:
             try:
                 done = self.exec_block(stmts, FUNCTION if returns else None)
-                after = {n: _unclone(frame.vars.get(n, MISSING), holders) for n in names}
+                after = {n: frame.vars.get(n, MISSING) for n in names}
+                changed = journal.changed()
             finally:
                 for n in names:
                     frame.vars.pop(n, None)
                 frame.vars.update(before)
-        if returns:
-            if not isinstance(done, Return):
-                done = Return(None)
-            done = Return(_unclone(done.value, holders))
-        return block, done, after
+        if returns and not isinstance(done, Return):
+            done = Return(None)
+        return _Branch(block, done, after, changed, journal.start)
 
     def runtime_ifexp(self, node, cond):
-        blocks, values = [], []
+        branches = []
         for expr in (node.body, node.orelse):
-            with self.builder.region() as block:
-                values.append(self.eval(expr))
-            blocks.append(block)
-        (value,) = self.join_if(cond, blocks[0], blocks[1], [("if", *values)], node.lineno)
+            with values.journal() as journal, self.builder.region() as block:
+                value = self.eval(expr)
+                changed = journal.changed()
+            branches.append(_Branch(block, None, value, changed, journal.start))
+        (value,) = self.join_if(cond, *branches, [("if", branches[0].after, branches[1].after)],
+                                node.lineno)
         return value
 
-    def join_if(self, cond, tb, eb, pairs, line):
-        """Emit the `if` op yielding what differs between the branches; the joined values."""
+    def join_if(self, cond, then, other, pairs, line):
+        """Emit the `if` op yielding what differs between the branches: the older holders
+        either changed in place (updated afterwards, so each name holding one sees it) and
+        the variables in `pairs`; the joined values of `pairs`."""
         plans, slots, seen = [], [], {}
+        holders = [h for h, _ in {**other.final, **then.final}.values()]
+        moved = [h for h in holders if then.leaf(h)._value is not other.leaf(h)._value]
+        for h in moved:
+            slots.append((then.leaf(h), other.leaf(h), (h.dtype, h.shape, False), None))
         for name, a, b in pairs:
             la, sa = carry.split(a)
             lb, sb = carry.split(b)
@@ -168,14 +169,35 @@ class BranchesMixin:
                     slots.append((x, y, t, paths[j]))
                 out[j] = _Slot(seen[key])
             plans.append((sa, out))
+        results = []
         if slots:
-            for block, side in ((tb, 0), (eb, 1)):
-                with self.builder.at(block):
-                    vals = [carry.materialise(self, s[side], s[2][0], s[2][1]) for s in slots]
+            for branch, side in ((then, 0), (other, 1)):
+                with self.builder.at(branch.block):
+                    vals = [carry.materialise(self, branch.leaf(s[side]), s[2][0], s[2][1])
+                            for s in slots]
                     self.emit("yield", vals)
             op = self.emit("if", [cond.value],
                            result_types=[TensorType(t[0], t[1]) for _, _, t, _ in slots],
-                           regions=[tb, eb], hints=[p for *_, p in slots])
-            results = [Traced(r, weak=s[2][2]) for r, s in zip(op.results, slots, strict=True)]
-        return [carry.build(sa, [results[o.k] if isinstance(o, _Slot) else o for o in out])
-                for sa, out in plans]
+                           regions=[then.block, other.block],
+                           hints=[p or _hint(x) for x, _, _, p in slots])
+            results = list(op.results)
+        for h, r in zip(moved, results[:len(moved)], strict=True):
+            h.update(r)
+        for h in holders:               # stale in either branch: stale after the if
+            for branch in (then, other):
+                stale = branch.final[id(h)][1][-1] if id(h) in branch.final else None  # .stale
+                if stale and not h.stale:
+                    h.touch()
+                    h.stale = stale
+        joined = []
+        for r, (x, y, t, _) in zip(results[len(moved):], slots[len(moved):], strict=True):
+            new = Traced(r, weak=t[2])
+            for older in older_holders(x, then.start) + older_holders(y, then.start):
+                new.share(older)
+            joined.append(new)
+        return [carry.build(sa, [joined[o.k - len(moved)] if isinstance(o, _Slot) else o
+                                 for o in out]) for sa, out in plans]
+
+
+def _hint(x):
+    return getattr(x._value, "hint", None) if isinstance(x, Traced) else None

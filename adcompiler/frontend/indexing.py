@@ -215,8 +215,12 @@ def getitem(cx: Emitter, x: Traced, key) -> Traced:
     except ValueError:
         raise FrontendError("shape mismatch: indexing arrays could not be broadcast together "
                             f"with shapes {[iv.type.shape for iv in vals]}") from None
+    # run-time integers alone index as NumPy's integers do: the result is a view of `x`
+    view = all(isinstance(k, int) or (isinstance(k, Traced) and k.ndim == 0)
+               for k in (items[p] for p in adv))
     if len(adv) == 1:
-        return cx.wrap(cx.op("take", y, vals[0], axis=adv[0]), nonneg=x.nonneg)
+        out = cx.wrap(cx.op("take", y, vals[0], axis=adv[0]), nonneg=x.nonneg)
+        return out.view_of(x) if view else out
     pos, perm = _merge_plan(shape, adv)
     if perm != tuple(range(len(shape))):
         y = cx.op("transpose", y, perm=perm)
@@ -224,7 +228,8 @@ def getitem(cx: Emitter, x: Traced, key) -> Traced:
     merged = shape_of(y)[:pos] + (int(np.prod(sizes)),) + shape_of(y)[pos + len(adv):]
     y = cx.op("reshape", y, shape=merged)
     lin = _linear(cx, vals, sizes)
-    return cx.wrap(cx.op("take", y, lin, axis=pos), nonneg=x.nonneg)
+    out = cx.wrap(cx.op("take", y, lin, axis=pos), nonneg=x.nonneg)
+    return out.view_of(x) if view else out
 
 
 def shape_of(v):

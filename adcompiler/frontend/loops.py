@@ -19,16 +19,17 @@ from __future__ import annotations
 import ast
 
 from ..ir.types import TensorType
-from . import analysis, arith, carry
+from . import analysis, arith, carry, values
 from .carry import MISSING
 from .expressions import run_static
 from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
 from .statements import BREAK, LOOP, Return, Undefined
-from .values import Traced
+from .values import Traced, older_holders
 
 MAX_STATIC_ITERATIONS = 100_000
+MAX_TRIES = 8                     # traces of one loop body: promotions and plan revisions
 _I64 = TensorType("i64")
 
 
@@ -135,7 +136,15 @@ class LoopsMixin:
 
     # == loop ops ==========================================================================
     def loop_op(self, node, trip, index, static: bool):
-        """Build a `for` (trip is an i64 value) or `while` (trip None) op for `node`."""
+        """Build a `for` (trip is an i64 value) or `while` (trip None) op for `node`.
+
+        The carried values are the variables the body rebinds, plus the arrays made before the
+        loop that it changes in place (reached through any name or container). An array that
+        carried names share before the loop, and that they still share after the body, is
+        carried once as itself (`_Plan.groups`): the body sees the carried value through every
+        name and container holding it, and the array is updated after the loop. A name the
+        body rebinds to another array is carried on its own (`_Plan.split`). Each fact the
+        body reveals (a name rebound, an older array changed) is a new plan, traced again."""
         frame = self.frame
         loc = self.builder.loc
         is_for = trip is not None
@@ -148,16 +157,17 @@ class LoopsMixin:
             raise Fallback(f"{sorted(local & live)} assigned in the loop and read after it")
         outer = {n: frame.vars[n] for n in names if n in frame.vars}
         init = {n: frame.vars[n] for n in carried}
-        for _ in range(4):
+        plan = _Plan()
+        for _ in range(MAX_TRIES):
             leaves, struct = carry.split(init)
-            slots = [j for j, x in enumerate(leaves) if isinstance(x, Traced)]
-            types = [leaves[j].type for j in slots]
+            plan.start(leaves)
+            types = [h.type for h in plan.groups] + [leaves[j].type for j in plan.own]
             paths = carry.paths(struct, "")
-            hints = [paths[j][1:] for j in slots]
+            hints = [_hint(h) for h in plan.groups] + [paths[j][1:] for j in plan.own]
             regions = []
             if not is_for:
-                with self.builder.region(types, hints) as cond:
-                    self._bind(struct, leaves, slots, cond.args, names)
+                with values.journal(), self.builder.region(types, hints) as cond:
+                    self._bind(struct, leaves, plan, cond.args, names, node)
                     try:
                         test = self.eval(node.test)
                         if not isinstance(test, Traced):
@@ -169,8 +179,9 @@ class LoopsMixin:
             head = [_I64] if is_for else []
             ihint = [node.target.id if isinstance(node.target, ast.Name) else "i"] if is_for \
                 else []
-            with self.builder.region(head + types, ihint + hints) as body:
-                self._bind(struct, leaves, slots, body.args[len(head):], names)
+            with values.journal() as journal, \
+                    self.builder.region(head + types, ihint + hints) as body:
+                inner = self._bind(struct, leaves, plan, body.args[len(head):], names, node)
                 frame.loops.append(node)
                 try:
                     if is_for:
@@ -182,26 +193,29 @@ class LoopsMixin:
                 finally:
                     frame.loops.pop()
                     self._restore(outer, names)
+                changed = journal.changed()
                 self.builder.loc = loc
-                promote, outs = self._compare(struct, leaves, slots, after)
+                if plan.revise(leaves, inner, carry.split(after)[0], changed, journal.start):
+                    if static and plan.poisoned:     # unrolled, each change is followed
+                        raise Fallback("an array changed in place through a name the loop "
+                                       "also rebinds")
+                    continue
+                promote, outs = self._compare(struct, leaves, plan, after)
                 if not promote:
-                    yields = [carry.materialise(self, y, x.dtype, x.shape)
-                              for x, y in ((leaves[j], y) for j, y in outs)]
+                    yields = [h._value for h in plan.groups] + [
+                        carry.materialise(self, y, leaves[j].dtype, leaves[j].shape)
+                        for j, y in outs]
                     self.emit("yield", yields)
             if promote:
                 init = self._promote(struct, leaves, promote)
                 continue
             regions.append(body)
-            operands = ([trip] if is_for else []) + [leaves[j].value for j in slots]
+            operands = ([trip] if is_for else []) + [h.value for h in plan.groups] + \
+                [leaves[j].value for j in plan.own]
             op = self.emit("for" if is_for else "while", operands,
                            result_types=types, regions=regions, hints=hints)
-            out_leaves, made = list(leaves), {}
-            for r, (j, after_leaf) in zip(op.results, outs, strict=True):
-                key = id(after_leaf)
-                if key not in made:
-                    made[key] = Traced(r, weak=leaves[j].weak)
-                out_leaves[j] = made[key]
-            frame.vars.update(carry.build(struct, out_leaves))
+            self._finish(node, op.results, struct, leaves, plan, outs, changed,
+                         start=journal.start, may_skip=not static)
             kind = "for loop with a run-time trip count" if is_for else "while loop"
             for n in local:
                 frame.vars[n] = Undefined(
@@ -210,32 +224,78 @@ class LoopsMixin:
             return None
         raise Fallback("the loop's variables do not settle to one type")
 
-    def _bind(self, struct, leaves, slots, args, names):
-        # every carried slot gets its own value, even when two names start out as one array
-        # (`s = t = a`): the body may rebind one of them, and the next iteration must see
-        # each name's own value
+    def _bind(self, struct, leaves, plan, args, names, node) -> list:
+        """Bind the carried values to a region's arguments: a group's array holds its argument
+        (so every name and container holding it sees it); every other carried slot gets its
+        own holder, even when two names start out as one array (`s = t = a`) that the body
+        rebinds. The inner holders, by leaf index."""
+        groups, rest = args[:len(plan.groups)], args[len(plan.groups):]
+        for h, a in zip(plan.groups, groups, strict=True):
+            weak = h.weak
+            if id(h) in plan.mutated:       # its views, and arrays it may be, are stale
+                h.update(a)
+            else:
+                h.touch()
+                h._value = a
+            h.weak = weak
+        for h in plan.poisoned.values():
+            h.invalidate(f"the loop at line {node.lineno} may change it in place through a name "
+                         "it also rebinds to another array (call .copy() before the loop)")
         inner = list(leaves)
-        for j, a in zip(slots, args, strict=True):
+        plan.args = {id(h): a for h, a in zip(plan.groups, groups, strict=True)}
+        for j, a in zip(plan.own, rest, strict=True):
             inner[j] = Traced(a, weak=leaves[j].weak, nonneg=False)
+            plan.args[j] = a
         for n in names:
             self.frame.vars.pop(n, None)
         self.frame.vars.update(carry.build(struct, inner))
+        return inner
 
     def _restore(self, outer, names):
         for n in names:
             self.frame.vars.pop(n, None)
         self.frame.vars.update(outer)
 
-    def _compare(self, struct, leaves, slots, after):
+    def _finish(self, node, results, struct, leaves, plan, outs, changed, start, may_skip):
+        """After the loop op: update the carried arrays, bind the names to the results, and
+        mark stale what the body left stale (or may have changed through another name)."""
+        k = len(plan.groups)
+        for h, r in zip(plan.groups, results[:k], strict=True):
+            if id(h) in plan.moved:
+                h.update(r)
+        out_leaves, made = list(leaves), {}
+        for r, (j, after_leaf) in zip(results[k:], outs, strict=True):
+            key = id(after_leaf)
+            if key not in made:
+                made[key] = new = Traced(r, weak=leaves[j].weak)
+                # it is the array it ends as when that is older than the loop, and the one it
+                # starts as when the loop may run no iteration
+                for older in older_holders(after_leaf, start) + (
+                        older_holders(leaves[j], start) if may_skip else []):
+                    new.share(older)
+            out_leaves[j] = made[key]
+        self.frame.vars.update(carry.build(struct, out_leaves))
+        for h, _, now in changed:
+            if now[-1] and not h.stale:       # .stale as the body left it
+                h.touch()
+                h.stale = now[-1]
+        for h in plan.poisoned.values():
+            h.invalidate(f"the loop at line {node.lineno} may change it in place through a name "
+                         "it also rebinds to another array (call .copy() before the loop)")
+
+    def _compare(self, struct, leaves, plan, after):
         """Compare the values after a loop body with the carried ones: ([], [(slot leaf index,
-        value to yield)]) when they match, else (promotions, None) to re-trace the body."""
+        value to yield)] for the plan's own slots) when they match, else (promotions, None) to
+        re-trace the body. A group's leaves end as the group's array (`_Plan.revise`)."""
         a_leaves, a_struct = carry.split(after)
         if not carry.same_structure(struct, a_struct):
             raise Fallback("the loop body changes the structure (or a static value) of "
                            f"{sorted(after)}")
         promote, outs = [], []
         for j, (x, y) in enumerate(zip(leaves, a_leaves, strict=True)):
-            if j in slots:
+            if isinstance(x, Traced) and j not in plan.own:
+                continue
+            if j in plan.own:
                 if not isinstance(y, Traced):
                     try:
                         carry.unify(x, y)
@@ -267,3 +327,61 @@ class LoopsMixin:
         for j, dtype, shape, weak in promote:
             new[j] = Traced(carry.materialise(self, leaves[j], dtype, shape), weak=weak)
         return carry.build(struct, new)
+
+
+def _hint(h):
+    return getattr(h._value, "hint", None)
+
+
+class _Plan:
+    """Which carried values a loop's body sees as the arrays themselves (`groups`: the arrays
+    made before the loop that names share or the body changes in place) and which on their own
+    (`own`: leaf indices; `split` holds those that were in a group until the body rebound
+    them); `mutated`: the groups the body changes in place; `poisoned`: older arrays the body
+    may change through a name it also rebinds (stale in the body and after the loop); `args`:
+    the region arguments bound to groups (by id) and to own slots (by leaf index)."""
+
+    def __init__(self):
+        self.split: set = set()
+        self.extra: list = []
+        self.mutated: set = set()
+        self.poisoned: dict = {}
+
+    def start(self, leaves):
+        """Lay out one trace's slots: the groups first, then the own slots."""
+        groups = {}
+        self.own, self.moved = [], set()
+        for j, x in enumerate(leaves):
+            if isinstance(x, Traced) and j not in self.split:
+                groups.setdefault(id(x), x)
+            elif isinstance(x, Traced):
+                self.own.append(j)
+        for h in self.extra:
+            groups.setdefault(id(h), h)
+        self.groups = list(groups.values())
+
+    def revise(self, leaves, inner, after, changed, start) -> bool:
+        """Learn from one trace of the body; True when the plan changed (trace it again).
+        Notes the groups the body changed in place (`moved`), updated after the loop."""
+        if len(after) != len(leaves):
+            return False                           # a changed structure: _compare says so
+        before = (len(self.split), len(self.extra), len(self.mutated), len(self.poisoned))
+        self.moved = {id(h) for h in self.groups if h._value is not self.args[id(h)]}
+        for j, x in enumerate(leaves):
+            if not isinstance(x, Traced):
+                continue
+            if j not in self.own and after[j] is not x:
+                self.split.add(j)                  # rebound: no longer the group's array
+            elif j in self.own and inner[j]._value is not self.args[j]:
+                # changed in place, and at some iteration the array is an older one
+                for h in older_holders(x, start) + older_holders(after[j], start):
+                    self.poisoned.setdefault(id(h), h)
+        ids = {id(h) for h in self.groups}
+        for h, was, now in changed:
+            if id(h) not in ids and now[0] is not was[0]:
+                self.extra.append(h)               # changed in place through another route
+            elif id(h) in self.moved and id(h) not in self.mutated and (
+                    was[3] is not None or was[4] or was[5]):
+                self.mutated.add(id(h))            # its views and sharers go stale
+        return before != (len(self.split), len(self.extra), len(self.mutated),
+                          len(self.poisoned))

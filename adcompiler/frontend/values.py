@@ -10,6 +10,12 @@ Contract:
   NumPy's aliasing. Earlier SSA values never change. Views (basic slices, reshapes, transposes)
   are copies in the IR; writing through a view, or reading a view after its base was written,
   would differ from NumPy, so those holders are marked stale and reading them is an error.
+  Holders that an `if` or loop on a run-time value may make one array (`o = y` in one branch,
+  `o = 2 * y` in the other) `share`: an in-place change of one marks the other stale.
+- While a region (a branch, a loop body) is traced, a `Journal` records the state of each holder
+  made before it that the region changes, so the region's changes can be read off and undone:
+  the `if` or loop op then yields those holders' new values and updates the holders themselves,
+  so every name and container holding one sees the change, as in NumPy.
 - Using a `Traced` where Python needs a concrete value (`float(x)` in foreign code, `if` on it in
   foreign code, as a dict key) raises `StaticNeeded`.
 - `result_dtype(np_fn, *operands)` asks NumPy itself: it applies the real function to rank-0
@@ -19,6 +25,9 @@ Contract:
   unrolled code asks the same question thousands of times.
 """
 from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -30,8 +39,12 @@ IR_OF = {np.dtype(v): k for k, v in DTYPES.items()}          # np.dtype -> IR dt
 WEAK_DTYPES = ("f64", "i64", "bool")                          # dtypes a Python scalar maps to
 
 
+_SERIAL = itertools.count()      # creation order of holders: a region's own come after its start
+_JOURNALS: list = []              # the journals of the regions being traced, innermost last
+
+
 class Traced:
-    __slots__ = ("_value", "weak", "nonneg", "base", "views", "stale")
+    __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "serial")
 
     def __init__(self, value, weak: bool = False, nonneg: bool = False):
         self._value = value
@@ -39,7 +52,9 @@ class Traced:
         self.nonneg = nonneg          # known >= 0 (iota, loop index): no wrap-around needed
         self.base: Traced | None = None
         self.views: list[Traced] = []
+        self.shares: list[Traced] = []
         self.stale: str | None = None
+        self.serial = next(_SERIAL)
 
     @property
     def value(self):
@@ -49,6 +64,8 @@ class Traced:
 
     def update(self, value) -> None:
         """Rebind this holder in place (`x[i] = v`); invalidates views that NumPy would share."""
+        for h in [self, *self.views, *self.shares] + ([self.base] if self.base is not None else []):
+            h.touch()
         self._value = value
         self.weak = False
         self.nonneg = False
@@ -56,23 +73,52 @@ class Traced:
             view.invalidate("it is a view of an array modified later (adcompiler copies slices "
                             "and reshapes; call .copy() where the view is made)")
         self.views = []
+        for other in self.shares:
+            other.invalidate("it may be the same array as one changed in place later (an if or "
+                             "a loop on a run-time value chose between them; call .copy() where "
+                             "one is assigned the other)")
         if self.base is not None:
-            self.base.views.remove(self)
+            self.base.views = [v for v in self.base.views if v is not self]
             self.base.invalidate("it was modified through a view (a slice, reshape or transpose "
                                  "of it); write through the original array instead")
             self.base = None
 
     def invalidate(self, why: str) -> None:
         if self.stale is None:
+            self.touch()
             self.stale = f"this array cannot be read here: {why}"
         for view in self.views:
             view.invalidate(why)
 
     def view_of(self, base: "Traced") -> "Traced":
         """Record that NumPy would make this a view of `base` (it is a copy in the IR)."""
+        base.touch()
         self.base = base
         base.views.append(self)
         return self
+
+    def share(self, other: "Traced") -> None:
+        """Record that this holder and `other` may be one array in NumPy."""
+        if other is not self and all(o is not other for o in self.shares):
+            self.touch()
+            other.touch()
+            self.shares.append(other)
+            other.shares.append(self)
+
+    def touch(self) -> None:
+        """Note this holder's state in each open journal it predates, before a change."""
+        for journal in reversed(_JOURNALS):
+            if self.serial >= journal.start or id(self) in journal.saved:
+                break
+            journal.saved[id(self)] = (self, self.state())
+
+    def state(self) -> tuple:
+        return (self._value, self.weak, self.nonneg, self.base, list(self.views),
+                list(self.shares), self.stale)
+
+    def set_state(self, state) -> None:
+        (self._value, self.weak, self.nonneg, self.base, views, shares, self.stale) = state
+        self.views, self.shares = list(views), list(shares)
 
     @property
     def type(self) -> TensorType:
@@ -244,3 +290,47 @@ def contains_traced(tree) -> bool:
     if isinstance(tree, dict):
         return any(contains_traced(v) for v in tree.values())
     return False
+
+
+def older_holders(x, start: int) -> list:
+    """The holders made before serial `start` whose memory `x` may be: itself and its bases."""
+    out = []
+    while isinstance(x, Traced):
+        if x.serial < start:
+            out.append(x)
+        x = x.base
+    return out
+
+
+class Journal:
+    """The holders made before a region that the region changed, with their state before
+    (`saved`); `start` separates them from the region's own holders."""
+
+    def __init__(self):
+        self.start = next(_SERIAL)
+        self.saved: dict = {}
+
+    def changed(self) -> list:
+        """[(holder, state before, state now)] for each holder the region changed."""
+        return [(h, before, h.state()) for h, before in self.saved.values()]
+
+    def undo(self) -> None:
+        for h, before in self.saved.values():
+            h.set_state(before)
+
+    def owns(self, h: Traced) -> bool:
+        return h.serial >= self.start
+
+
+@contextmanager
+def journal():
+    """Record the changes to older holders while a region is traced; undo them at the end
+    (the caller reads `changed()` inside the block, and re-applies what the region's op
+    makes of them)."""
+    j = Journal()
+    _JOURNALS.append(j)
+    try:
+        yield j
+    finally:
+        _JOURNALS.pop()
+        j.undo()

@@ -1,0 +1,202 @@
+"""Arrays two names share, changed in place inside an `if` or a loop on run-time values: the
+traced program computes what NumPy computes, or (where which array a change reaches depends on
+the run) reading the array that may have changed is a located TraceError. Each case runs with
+the condition both ways and with several trip counts, against NumPy running the function."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, ops, rand
+
+
+def shared_in_branch(y, c):
+    h = y
+    if c > 0:
+        h += 1.0
+    return y * 2.0 + h
+
+
+def item_set_in_branch(y, c):
+    t = y
+    if c > 0:
+        t[0] = 9.0
+    return y * 3.0
+
+
+def dict_entry_in_branch(y, c):
+    d = {"a": y * 1.0}
+    a = d["a"]
+    if c > 0:
+        a += 1.0
+    return d["a"]
+
+
+def changed_in_both_branches(y, c):
+    z = y * 1.0
+    w = z
+    if c > 0:
+        w[0] = 5.0
+    else:
+        z[1] = 7.0
+    return w + z
+
+
+def view_read_in_other_branch(y, c):
+    out = y * 1.0
+    m = out[0:2]
+    if c > 0:
+        out[0] = 5.0
+        r = out.sum()
+    else:
+        r = m.sum()
+    return r
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+@pytest.mark.parametrize("f", [shared_in_branch, item_set_in_branch, dict_entry_in_branch,
+                               changed_in_both_branches, view_read_in_other_branch])
+def test_in_place_change_in_a_branch_reaches_every_name(f, c):
+    fn = check(f, rand(3), np.float64(c))
+    assert "if" in ops(fn)
+
+
+def shared_in_loop(y, n):
+    h = y
+    for _ in range(n):
+        h += 1.0
+    return y * 2.0
+
+
+def two_names_one_array(y, n):
+    s = t = y * 1.0
+    for _ in range(n):
+        s += 1.0
+    return t
+
+
+def list_item_through_a_local(y, n):
+    xs = [y * 1.0, y * 2.0]
+    for _ in range(n):
+        a = xs[0]
+        a += 1.0
+    return xs[0]
+
+
+def rows_written(y, n):
+    out = np.zeros((4, 3))
+    alias = out
+    for i in range(n):
+        out[i] = y * i
+    return alias
+
+
+def in_place_then_rebound_apart(y, n):
+    s = t = y * 1.0
+    for _ in range(n):
+        t = t * 2.0
+        s += t
+    return s, t
+
+
+def while_shares(y, n):
+    h = y * 1.0
+    g = h
+    k = 0
+    while k < n:
+        h *= 2.0
+        k += 1
+    return g
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+@pytest.mark.parametrize("f", [shared_in_loop, two_names_one_array, list_item_through_a_local,
+                               rows_written, in_place_then_rebound_apart, while_shares])
+def test_in_place_change_in_a_runtime_loop_reaches_every_name(f, n):
+    fn = check(f, rand(3), np.int64(n))
+    assert {"for", "while"} & set(ops(fn))
+
+
+def test_static_trip_loops_with_shared_arrays_follow_numpy():
+    def f(y):
+        h = y * 1.0
+        g = h
+        for _ in range(3):
+            h += 1.0
+            h = h * 2.0
+        return g, h
+    check(f, rand(3))
+
+
+def maybe_same_after_if(y, c):
+    if c > 0:
+        o = y
+    else:
+        o = 2.0 * y
+    o[0] = 0.0
+    return y + o
+
+
+def changed_and_rebound_in_loop(y, n):
+    h = y * 1.0
+    g = h
+    for _ in range(n):
+        h += 1.0
+        h = h * 2.0
+    return g
+
+
+def view_before_loop(y, n):
+    out = y * 1.0
+    m = out.reshape(1, -1)
+    for _ in range(n):
+        out[0] = out[0] + 1.0
+    return m
+
+
+def runtime_index_view_written(y, n):
+    out = np.zeros((3, 2))
+    for t in range(n):
+        out[t][0] = y[t]
+    return out
+
+
+@pytest.mark.parametrize("f, arg, why", [
+    (maybe_same_after_if, np.float64(1.0), "may be the same array"),
+    (changed_and_rebound_in_loop, np.int64(2), "may change it in place through a name"),
+    (view_before_loop, np.int64(2), "view of an array modified later"),
+    (runtime_index_view_written, np.int64(3), "modified through a view"),
+])
+def test_which_array_a_change_reaches_unknown_is_a_located_error(f, arg, why):
+    with pytest.raises(adcompiler.TraceError, match=why) as e:
+        adcompiler.trace(f, rand(3), arg)
+    assert "test_frontend_aliasing.py" in str(e.value)
+
+
+def test_a_possible_alias_never_read_again_is_fine():
+    def f(y, c, n):
+        h = y * 1.0
+        if c > 0:
+            o = y
+        else:
+            o = 2.0 * y
+        o[0] = 0.0
+        for _ in range(n):
+            h += 1.0
+            h = h * 2.0
+        return o, h
+    for c, n in ((1.0, 2), (-1.0, 0)):
+        check(f, rand(3), np.float64(c), np.int64(n))
+
+
+def test_gradient_through_an_array_shared_in_a_loop():
+    def f(w, n):
+        h = w * 1.0
+        g = h
+        for _ in range(n):
+            h *= w
+        return np.sum(g * g)
+    w = rand(3)
+    d = adcompiler.grad(f)(w, np.int64(2))
+    eps = 1e-6
+    fd = np.array([(f(w + eps * e, 2) - f(w - eps * e, 2)) / (2 * eps) for e in np.eye(3)])
+    np.testing.assert_allclose(d, fd, rtol=1e-6)
