@@ -46,6 +46,20 @@ def _library_module(module) -> bool:
     return library(module.__name__)
 
 
+def _stored(obj, name, value) -> bool:
+    """Whether `value` is what `obj` stores for `name` (its own `__dict__`, a `__slots__`
+    slot, or a class's `__dict__`), not an object made on each access (a bound method, a
+    property's result)."""
+    own = getattr(obj, "__dict__", None)
+    if isinstance(own, dict) and name in own:
+        return own[name] is value
+    for cls in obj.__mro__ if isinstance(obj, type) else type(obj).__mro__:
+        if name in cls.__dict__:
+            stored = cls.__dict__[name]
+            return stored is value or isinstance(stored, types.MemberDescriptorType)
+    return False
+
+
 def run_static(fn, *args, **kwargs):
     """Call Python code on static values; its exceptions become FrontendErrors."""
     try:
@@ -78,14 +92,17 @@ class ExpressionsMixin:
         return self.lookup(node.id)
 
     def expr_Attribute(self, node):
-        obj = self.eval(node.value)
+        return self.attribute(self.eval(node.value), node.attr)
+
+    def attribute(self, obj, name, *default):
+        """`getattr(obj, name[, default])`; a value stored as itself outside the traced code
+        is watched (outside.py)."""
         if isinstance(obj, Traced):
-            return numpy_api.attribute(self, obj, node.attr)
-        value = run_static(getattr, obj, node.attr)
-        own = getattr(obj, "__dict__", None)     # an object's or a module's own attributes
-        if isinstance(own, dict) and own.get(node.attr, own) is value \
+            return numpy_api.attribute(self, obj, name)
+        value = run_static(getattr, obj, name, *default)
+        if _stored(obj, name, value) \
                 and not (isinstance(obj, types.ModuleType) and _library_module(obj)):
-            self.session.reads.add("attr", obj, node.attr, value)
+            self.session.reads.add("attr", obj, name, value)
         return value
 
     def expr_Subscript(self, node):

@@ -6,8 +6,8 @@ program calls it. With static arguments each behaves as Python's; with traced on
 `for` loop's iterable), `float`/`int`/`bool`/`x.item()` give weak (Python-scalar-like) values,
 `abs`/`sum`/`min`/`max` build IR (min/max of traced scalars choose with `where`, as Python
 compares), `enumerate`/`zip`/`list`/`tuple`/`map`/`reversed` iterate statically (an array by
-its rows), `isinstance` answers for the NumPy object the value stands for, and `print` prints
-at trace time (traced values as their type).
+its rows), `isinstance` answers for the NumPy object the value stands for, `getattr` reads as
+`x.a` does, and `print` prints at trace time (traced values as their type).
 """
 from __future__ import annotations
 
@@ -61,6 +61,10 @@ def _len(tr, obj):
         raise FrontendError("len() of a range with a run-time bound")
     from .expressions import run_static
     return run_static(len, obj)
+
+
+def _getattr(tr, obj, name, *default):
+    return tr.attribute(obj, name, *default)
 
 
 def _range(tr, *args):
@@ -185,5 +189,5 @@ BUILTINS = {
     builtins.abs: _abs, builtins.min: _extreme("min"), builtins.max: _extreme("max"),
     builtins.sum: _sum, builtins.isinstance: _isinstance, builtins.print: _print,
     builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
-    builtins.reversed: _reversed,
+    builtins.reversed: _reversed, builtins.getattr: _getattr,
 }

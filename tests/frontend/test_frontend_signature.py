@@ -169,3 +169,79 @@ def test_a_trace_is_reused_while_nothing_it_read_changes():
         g(x + 1.0)
         assert g._last.primal is first
     assert adcompiler.trace(m.loss, x) is first
+
+
+class Config:
+    SCALE = 1.0                                   # a class attribute
+
+
+class Slotted:
+    __slots__ = ("w",)
+
+    def __init__(self, w):
+        self.w = w
+
+
+CFG = {"lr": 1.0}
+LAYERS = [1.0]
+
+
+def test_outside_values_read_in_other_ways_are_watched_too():
+    """Class attributes, __slots__, getattr(), dict.get, `in`, len and iteration of a list, and
+    dict subclasses: changing what the trace read makes the next call trace again."""
+    from collections import OrderedDict, defaultdict
+    x = np.array([0.1, 0.2, 0.3])
+    s = Slotted(2.0)
+    od = OrderedDict(a=1.0)
+    dd = defaultdict(float, b=1.0)
+
+    def f(x):
+        k = CFG.get("k", 0.0) + (5.0 if "flag" in CFG else 0.0)
+        for w in LAYERS:
+            x = x * w
+        return np.sum(x * Config.SCALE * s.w * getattr(s, "w") * od["a"] * dd["b"]
+                      + k * len(LAYERS))
+
+    def scale():
+        return np.prod(LAYERS) * Config.SCALE * s.w ** 2 * od["a"] * dd["b"]
+
+    def want_value():
+        k = CFG.get("k", 0.0) + (5.0 if "flag" in CFG else 0.0)
+        return np.sum(x * scale() + k * len(LAYERS))
+
+    g, j = adcompiler.grad(f), adcompiler.jit(f)
+    changes = [lambda: None, lambda: setattr(Config, "SCALE", 2.0), lambda: setattr(s, "w", 3.0),
+               lambda: CFG.update(k=1.0), lambda: CFG.update(flag=True),
+               lambda: LAYERS.append(2.0), lambda: LAYERS.__setitem__(0, 0.5),
+               lambda: od.update(a=4.0), lambda: dd.update(b=0.25)]
+    try:
+        for change in changes:
+            change()
+            np.testing.assert_allclose(g(x), np.full(3, scale()), rtol=1e-12)
+            np.testing.assert_allclose(j(x), want_value(), rtol=1e-12)
+    finally:
+        Config.SCALE = 1.0
+        CFG.clear()
+        CFG["lr"] = 1.0
+        LAYERS[:] = [1.0]
+
+
+def test_a_container_rebuilt_with_the_same_entries_is_no_change():
+    global CFG
+    x = np.array([0.1, 0.2, 0.3])
+
+    def f(x):
+        return np.sum(x * CFG["lr"])
+
+    g = adcompiler.grad(f)
+    g(x)
+    first = g._last.primal
+    try:
+        for _ in range(3):
+            CFG = {"lr": float("1.0")}            # a new dict, equal entries: no new trace
+            g(x)
+            assert g._last.primal is first
+        CFG = {"lr": 2.0}
+        np.testing.assert_allclose(g(x), np.full(3, 2.0))
+    finally:
+        CFG = {"lr": 1.0}
