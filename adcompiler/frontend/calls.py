@@ -97,6 +97,10 @@ def _name(fn) -> str:
 _SIGS: dict = {}
 
 
+_READERS = {"get", "keys", "values", "items", "copy", "index", "count", "__contains__",
+            "__len__", "__iter__"}   # dict and list methods that read entries
+
+
 def _bind(handler, args, kwargs, what):
     """Check a call's arguments against a handler's parameters (cx first)."""
     sig = _SIGS.get(handler)
@@ -175,8 +179,21 @@ class CallsMixin:
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
         if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
+        self.watch_method(fn, args)
         return run_static(fn, *(self.foreign(a) for a in args),
                           **{k: self.foreign(v) for k, v in kwargs.items()})
+
+    def watch_method(self, fn, args):
+        """Note what a dict's or list's reading method reads (outside.py)."""
+        owner = getattr(fn, "__self__", None)
+        if not isinstance(owner, (dict, list)) or getattr(fn, "__name__", "") not in _READERS:
+            return
+        if fn.__name__ == "get" and isinstance(owner, dict) and args:
+            self.watch_item(owner, args[0])
+        elif fn.__name__ == "__contains__" and args:
+            self.watch_member(args[0], owner)
+        else:
+            self.watch_whole(owner)
 
     def foreign(self, x):
         """A user function handed to Python code (map, sorted's key) still gets traced."""

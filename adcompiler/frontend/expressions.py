@@ -46,18 +46,21 @@ def _library_module(module) -> bool:
     return library(module.__name__)
 
 
-def _stored(obj, name, value) -> bool:
+def _stored(obj, name, value, default=()) -> bool:
     """Whether `value` is what `obj` stores for `name` (its own `__dict__`, a `__slots__`
-    slot, or a class's `__dict__`), not an object made on each access (a bound method, a
-    property's result)."""
-    own = getattr(obj, "__dict__", None)
-    if isinstance(own, dict) and name in own:
-        return own[name] is value
-    for cls in obj.__mro__ if isinstance(obj, type) else type(obj).__mro__:
-        if name in cls.__dict__:
-            stored = cls.__dict__[name]
-            return stored is value or isinstance(stored, types.MemberDescriptorType)
-    return False
+    slot, or a class's `__dict__`) or the default of a missing attribute, not an object made on
+    each access (a bound method, a property's result)."""
+    try:
+        own = getattr(obj, "__dict__", None)
+        if isinstance(own, dict) and name in own:
+            return own[name] is value
+        for cls in obj.__mro__ if isinstance(obj, type) else type(obj).__mro__:
+            if name in cls.__dict__:
+                stored = cls.__dict__[name]
+                return stored is value or isinstance(stored, types.MemberDescriptorType)
+        return bool(default) and value is default[0]
+    except Exception:           # an object whose __dict__ or __mro__ raises: not watched
+        return False
 
 
 def run_static(fn, *args, **kwargs):
@@ -98,11 +101,13 @@ class ExpressionsMixin:
         """`getattr(obj, name[, default])`; a value stored as itself outside the traced code
         is watched (outside.py)."""
         if isinstance(obj, Traced):
+            if default and not hasattr(np.ndarray, name):
+                return default[0]
             return numpy_api.attribute(self, obj, name)
         value = run_static(getattr, obj, name, *default)
-        if _stored(obj, name, value) \
+        if _stored(obj, name, value, default) \
                 and not (isinstance(obj, types.ModuleType) and _library_module(obj)):
-            self.session.reads.add("attr", obj, name, value)
+            self.session.reads.add("attr", obj, name)
         return value
 
     def expr_Subscript(self, node):
@@ -118,10 +123,35 @@ class ExpressionsMixin:
         if isinstance(obj, np.ndarray) and _has_traced(key):
             return getitem(self, self.tensor(obj), key)
         value = run_static(operator.getitem, obj, key)
-        if type(obj) in (dict, list) and not isinstance(key, slice) \
-                and not contains_traced(value):
-            self.session.reads.add("item", obj, key, value)
+        if isinstance(key, slice):
+            self.watch_whole(obj)
+        else:
+            self.watch_item(obj, key)
         return value
+
+    def watch_item(self, obj, key):
+        """Note an entry of a dict or list read (present or not), unless it holds traced
+        values (then it was built by the traced code)."""
+        if not isinstance(obj, (dict, list)):
+            return
+        try:
+            value = dict.get(obj, key) if isinstance(obj, dict) else list.__getitem__(obj, key)
+        except Exception:           # an unhashable key, an index out of range: Python says so
+            return
+        if not contains_traced(value):
+            self.session.reads.add("item", obj, key)
+
+    def watch_member(self, key, obj):
+        """Note `key in obj` on a dict (that entry's presence) or list (all of it)."""
+        if isinstance(obj, dict):
+            self.session.reads.add("has", obj, key)
+        else:
+            self.watch_whole(obj)
+
+    def watch_whole(self, obj):
+        """Note a dict or list the traced code uses as a whole (outside.py)."""
+        if isinstance(obj, (dict, list)) and not contains_traced(obj):
+            self.session.reads.add("whole", obj)
 
     def eval_index(self, node):
         if isinstance(node, ast.Slice):
@@ -214,6 +244,8 @@ class ExpressionsMixin:
                                     self.operand(right), python_op=True)
             else:
                 part = run_static(PYCMP[type(op)], left, right)
+                if type(op) in (ast.In, ast.NotIn):
+                    self.watch_member(left, right)
             if result is None:
                 result = part
             elif isinstance(result, Traced) or isinstance(part, Traced):
@@ -242,6 +274,7 @@ class ExpressionsMixin:
                                 "(comprehensions and unpacking need a static length)")
         if isinstance(x, np.ndarray):
             return list(x)
+        self.watch_whole(x)
         return run_static(list, x)
 
     def elements(self, elts) -> list:

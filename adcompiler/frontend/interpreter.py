@@ -123,11 +123,11 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
             value = f.closure[name]
             cell = getattr(f.closure, "cells", {}).get(name)
             if cell is not None:
-                self.session.reads.add("cell", cell, None, value)
+                self.session.reads.add("cell", cell)
             return value
         if name in f.globals:
             value = f.globals[name]
-            self.session.reads.add("global", f.globals, name, value)
+            self.session.reads.add("global", f.globals, name)
             return value
         if hasattr(builtins, name):
             return getattr(builtins, name)

@@ -2,32 +2,40 @@
 of them has changed since (a learning rate in a global, a model object's weights reassigned,
 a flag in a config dict) and be traced again instead of computing with the old value.
 
-Contract: a `Session` keeps a `Reads`; the interpreter calls `Reads.add(kind, where, name,
-value)` for each value it takes from outside: `global` (a function's globals dict and a name),
-`cell` (a closure cell), `attr` (an attribute stored as itself: in an object's or a user
-module's own `__dict__`, a `__slots__` slot, or a class's `__dict__`, through `x.a` or
-`getattr`), `item` (an entry of a dict or list that holds no traced values). A dict or list
-read this way (of up to `SNAPSHOT_ITEMS` entries) is remembered with its entries, so an entry
-changed, added or removed in it counts too, however the traced code used it (`cfg.get(k)`,
-`k in cfg`, `len`, iteration). `changed(reads)` says whether any of them is now another
-object, other than an equal number, string, or tuple, dict or list of the same entries (an
-array written in place is not a change, as in JAX). A few dozen reads cost a few
-microseconds, which every call of a compiled function pays to check them.
+Contract: a `Session` keeps a `Reads`; the interpreter calls `Reads.add(kind, where, name)` for
+each value it takes from outside: `global` (a function's globals dict and a name), `cell` (a
+closure cell), `attr` (an attribute stored as itself: in an object's or a user module's own
+`__dict__`, a `__slots__` slot, or a class's `__dict__`, through `x.a` or `getattr`; a missing
+one read with a default too), `item` (an entry of a dict or list, through `d[k]` or `d.get`),
+`has` (`k in d`), `whole` (a dict or list the code used as a whole: iterated, `len`, `in` a
+list, `.items()`). The values are taken when the trace ends (`frozen()`), so the trace's own
+changes to them (a counter it increments) are not changes; a `whole` read keeps the entries of
+the container (of up to `SNAPSHOT_ITEMS`; a bigger one is watched as one object).
+
+`changed(reads)` says whether any of them is now another object, other than an equal number or
+NumPy scalar (to the bit), string, or tuple, dict or list of such entries (`LR = float(text)`
+each step, a config rebuilt each step: rebound, but a retrace would make the same code). An
+array written in place is not a change, as in JAX. Entries a trace did not read may change
+freely (a step counter in the config it reads the learning rate from). A few dozen reads cost
+a few microseconds, which every call of a compiled function pays to check them.
 """
 from __future__ import annotations
 
+import operator
+
+import numpy as np
+
 _MISSING = object()
-
-
-SNAPSHOT_ITEMS = 256      # a bigger dict or list read from outside is watched as one object
+SNAPSHOT_ITEMS = 256      # a bigger dict or list read as a whole is watched as one object
+_DEPTH = 4                # how deep `_same` looks into containers rebuilt with equal entries
 
 
 def _entries(value):
-    """A dict's or list's entries now (pairs for a dict), or None for anything else."""
+    """(keys, values) of a dict, (None, items) of a list, or None (a bigger one, or neither)."""
     if isinstance(value, dict) and len(value) <= SNAPSHOT_ITEMS:
-        return tuple(dict.items(value))
+        return tuple(value), tuple(dict.values(value))
     if isinstance(value, list) and len(value) <= SNAPSHOT_ITEMS:
-        return tuple(value)
+        return None, tuple(value)
     return None
 
 
@@ -35,16 +43,19 @@ class Reads:
     def __init__(self):
         self._seen: dict = {}
 
-    def add(self, kind: str, where, name, value) -> None:
+    def add(self, kind: str, where, name=None) -> None:
         try:
-            key = (kind, id(where), name)
+            self._seen.setdefault((kind, id(where), name), (kind, where, name))
         except TypeError:       # an unhashable key (a tuple with a slice in it): not watched
-            return
-        if key not in self._seen:
-            self._seen[key] = (kind, where, name, value, _entries(value))
+            pass
 
     def frozen(self) -> tuple:
-        return tuple(self._seen.values())
+        """The reads with the values they have now, when the trace ends."""
+        out = []
+        for kind, where, name in self._seen.values():
+            now = _now(kind, where, name)
+            out.append((kind, where, name, now, _entries(now) if kind == "whole" else None))
+        return tuple(out)
 
 
 def _now(kind, where, name):
@@ -55,39 +66,58 @@ def _now(kind, where, name):
             return where.cell_contents
         if kind == "attr":
             return getattr(where, name, _MISSING)
+        if kind == "whole":
+            return where
+        if kind == "has":
+            return name in where
         if isinstance(where, dict):         # without a defaultdict's __missing__
             return dict.get(where, name, _MISSING)
         return list.__getitem__(where, name)
-    except (ValueError, LookupError, TypeError):   # an emptied cell, a removed entry
+    except Exception:       # an emptied cell, a removed entry, an attribute that now raises
         return _MISSING
 
 
-_IMMUTABLE = (int, float, bool, complex, str, bytes, type(None))
+_IMMUTABLE = (int, bool, complex, str, bytes, type(None))
 
 
-def _same(now, value) -> bool:
-    """Another object than `value` that is an equal immutable one (`LR = float(text)` every
-    step, a setting rebuilt from a string: rebound, but a retrace would make the same code),
-    or a tuple, dict or list of the same entries."""
+def _same(now, value, depth=_DEPTH) -> bool:
+    """Whether `now`, another object than `value`, is an equal immutable one, or a tuple, dict or
+    list of the same entries."""
     if type(now) is not type(value):
         return False
     if type(value) in _IMMUTABLE:
         return now == value
-    if type(value) is tuple:
-        return _same_entries(now, value)
-    return isinstance(value, (dict, list)) and _same_entries(_entries(now), _entries(value))
+    if type(value) is float:
+        return now.hex() == value.hex()             # -0.0 is not 0.0; a NaN is itself
+    if isinstance(value, np.generic):
+        return now.tobytes() == value.tobytes()
+    if depth == 0:
+        return False
+    if isinstance(value, tuple):
+        return _same_entries((None, now), (None, value), depth - 1)
+    return isinstance(value, (dict, list)) and _same_entries(_entries(now), _entries(value),
+                                                             depth - 1)
 
 
-def _same_entries(now, then) -> bool:
-    """Entry by entry the same objects, or equal immutable ones."""
-    return now is not None and then is not None and len(now) == len(then) and all(
-        a is b or _same(a, b) for a, b in zip(now, then))
+def _same_items(now, then, depth) -> bool:
+    if now is then:
+        return True
+    if now is None or then is None or len(now) != len(then):
+        return False
+    return all(map(operator.is_, now, then)) or all(
+        a is b or _same(a, b, depth) for a, b in zip(now, then))
+
+
+def _same_entries(now, then, depth=_DEPTH) -> bool:
+    """Entry by entry (`_entries`) the same objects, or equal immutable ones."""
+    return now is not None and then is not None and _same_items(now[0], then[0], depth) \
+        and _same_items(now[1], then[1], depth)
 
 
 def changed(reads) -> bool:
     for kind, where, name, value, entries in reads:
         now = _now(kind, where, name)
-        if entries is not None and type(now) is type(value):
+        if entries is not None:
             if not _same_entries(_entries(now), entries):
                 return True
         elif now is not value and not _same(now, value):

@@ -60,6 +60,7 @@ def _len(tr, obj):
     if isinstance(obj, RuntimeRange):
         raise FrontendError("len() of a range with a run-time bound")
     from .expressions import run_static
+    tr.watch_whole(obj)
     return run_static(len, obj)
 
 

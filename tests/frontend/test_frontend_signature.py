@@ -184,6 +184,7 @@ class Slotted:
 
 CFG = {"lr": 1.0}
 LAYERS = [1.0]
+NESTED = {"opt": {"lr": 1.0}}
 
 
 def test_outside_values_read_in_other_ways_are_watched_too():
@@ -200,10 +201,12 @@ def test_outside_values_read_in_other_ways_are_watched_too():
         for w in LAYERS:
             x = x * w
         return np.sum(x * Config.SCALE * s.w * getattr(s, "w") * od["a"] * dd["b"]
+                      * NESTED.get("opt").get("lr") * getattr(Config, "EXTRA", 1.0)
                       + k * len(LAYERS))
 
     def scale():
-        return np.prod(LAYERS) * Config.SCALE * s.w ** 2 * od["a"] * dd["b"]
+        return np.prod(LAYERS) * Config.SCALE * s.w ** 2 * od["a"] * dd["b"] \
+            * NESTED["opt"]["lr"] * getattr(Config, "EXTRA", 1.0)
 
     def want_value():
         k = CFG.get("k", 0.0) + (5.0 if "flag" in CFG else 0.0)
@@ -213,7 +216,8 @@ def test_outside_values_read_in_other_ways_are_watched_too():
     changes = [lambda: None, lambda: setattr(Config, "SCALE", 2.0), lambda: setattr(s, "w", 3.0),
                lambda: CFG.update(k=1.0), lambda: CFG.update(flag=True),
                lambda: LAYERS.append(2.0), lambda: LAYERS.__setitem__(0, 0.5),
-               lambda: od.update(a=4.0), lambda: dd.update(b=0.25)]
+               lambda: od.update(a=4.0), lambda: dd.update(b=0.25),
+               lambda: NESTED["opt"].update(lr=3.0), lambda: setattr(Config, "EXTRA", 0.5)]
     try:
         for change in changes:
             change()
@@ -221,6 +225,8 @@ def test_outside_values_read_in_other_ways_are_watched_too():
             np.testing.assert_allclose(j(x), want_value(), rtol=1e-12)
     finally:
         Config.SCALE = 1.0
+        del Config.EXTRA
+        NESTED["opt"]["lr"] = 1.0
         CFG.clear()
         CFG["lr"] = 1.0
         LAYERS[:] = [1.0]
@@ -245,3 +251,31 @@ def test_a_container_rebuilt_with_the_same_entries_is_no_change():
         np.testing.assert_allclose(g(x), np.full(3, 2.0))
     finally:
         CFG = {"lr": 1.0}
+
+
+STATE = {"lr": 1.0, "step": 0}
+CALLS = []
+
+
+def test_changes_the_trace_did_not_read_or_made_itself_are_no_change():
+    """A step counter beside the learning rate, a log list grown by the training loop, and a
+    counter the traced code itself bumps: the same trace serves every call."""
+    x = np.array([0.1, 0.2, 0.3])
+
+    def f(x):
+        CALLS.append(1)
+        return np.sum(x * STATE["lr"] * len(CALLS[:0]) + x * STATE.get("lr"))
+
+    g = adcompiler.grad(f)
+    g(x)
+    first = g._last.primal
+    for i in range(3):
+        STATE["step"] = i
+        g(x)
+        assert g._last.primal is first
+    assert len(CALLS) == 1
+    STATE["lr"] = 2.0
+    try:
+        np.testing.assert_allclose(g(x), np.full(3, 2.0))
+    finally:
+        STATE["lr"] = 1.0
