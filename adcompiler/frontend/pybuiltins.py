@@ -5,7 +5,7 @@ program calls it. With static arguments each behaves as Python's; with traced on
 `range` read static shapes (`range` with a run-time bound is a `RuntimeRange`, usable only as a
 `for` loop's iterable), `float`/`int`/`bool`/`x.item()` give weak (Python-scalar-like) values,
 `abs`/`sum`/`min`/`max` build IR (min/max of traced scalars choose with `where`, as Python
-compares), `enumerate`/`zip`/`list`/`tuple`/`map`/`reversed` iterate statically (an array by
+compares), `enumerate`/`zip`/`list`/`tuple`/`map`/`reversed`/`sorted` iterate statically (an array by
 its rows), `isinstance` answers for the NumPy object the value stands for, `getattr` reads as
 `x.a` does, and `print` prints at trace time (traced values as their type).
 """
@@ -180,6 +180,12 @@ def _map(tr, fn, *iterables):
     return [tr.call(fn, list(items), {}) for items in zip(*(tr.iterate(i) for i in iterables))]
 
 
+def _sorted(tr, iterable, key=None, reverse=False):
+    """sorted() of a static iterable's items (a dict of arrays: its keys)."""
+    from .expressions import run_static
+    return run_static(sorted, tr.iterate(iterable), key=tr.foreign(key), reverse=reverse)
+
+
 def _reversed(tr, seq):
     return list(reversed(tr.iterate(seq)))
 
@@ -190,5 +196,5 @@ BUILTINS = {
     builtins.abs: _abs, builtins.min: _extreme("min"), builtins.max: _extreme("max"),
     builtins.sum: _sum, builtins.isinstance: _isinstance, builtins.print: _print,
     builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
-    builtins.reversed: _reversed, builtins.getattr: _getattr,
+    builtins.reversed: _reversed, builtins.sorted: _sorted, builtins.getattr: _getattr,
 }

@@ -63,6 +63,16 @@ def test_python_float_and_numpy_scalar_arguments_are_runtime():
         return x * a + b
     fn = check(f, rand(2, dtype=np.float32), 0.5, np.float32(2.0))
     assert [str(v.type) for v in fn.args] == ["f32[2]", "f64[]", "f32[]"]
+    # a NumPy float64 is a Python float too, but strong (NEP 50): f32 * f64 scalar is f64,
+    # and f64 scalars give an f64 scalar, not a Python float
+    check(f, rand(2, dtype=np.float32), np.float64(0.5), np.float64(2.0))
+    check(lambda a, b: a - b, np.float64(1.0), np.float64(2.0))
+    check(lambda a, b: a - b, 1.0, 2.0)
+
+
+def test_sorted_over_a_dict_of_arrays_sorts_its_keys():
+    check(lambda p: [p[k] * 2.0 for k in sorted(p, reverse=True)],
+          {"b": rand(2), "a": rand(3), "c": rand(1)})
 
 
 def test_defaults_are_static():
