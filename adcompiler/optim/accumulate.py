@@ -10,9 +10,11 @@ The mean of the micro-batch gradients is the gradient of the mean of the micro-b
 when the loss is a mean over examples and the micro-batches have equal sizes, that is the
 gradient of the whole batch (up to float rounding: the sums run in a different order). The sum
 and the final scaling run as compiled code (`adcompiler.jit`); one micro-batch is returned as it
-came, bit for bit.
+came, bit for bit (a copy: `add` keeps none of the caller's arrays).
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .. import api
 from ..errors import AdcompilerError
@@ -38,8 +40,9 @@ class GradAccumulator:
 
     def add(self, loss, grads):
         paths, leaves = flatten(grads)
-        if self._tree is None:
-            self._tree, self._paths, self._leaves = grads, paths, leaves
+        if self._tree is None:      # copies: the caller may reuse its arrays in place
+            self._tree, self._paths = grads, paths
+            self._leaves = [np.array(x) for x in leaves]
         elif paths != self._paths:
             raise AdcompilerError("micro-batch gradients with different structures")
         else:

@@ -81,21 +81,47 @@ def sgd_update(params, grads, buf, coef, max_norm, clipping, nesterov, decay):
     return new_p, new_b, norm, sq
 
 
-def _leaves(params, grads):
+def _leaves(params, grads, *states):
+    """(paths, parameter leaves, gradient leaves, each state tree's leaves, the float dtype's
+    scalar type), after checking that the trees match leaf by leaf: a gradient or a moment of
+    another shape would broadcast silently into a parameter of a new shape."""
     paths, p = flatten(params)
-    gpaths, g = flatten(grads)
-    if gpaths != paths:
-        raise AdcompilerError("the gradients do not have the structure of the parameters")
-    dtypes = {x.dtype for x in p} | {x.dtype for x in g}
-    if len(dtypes) != 1 or not np.issubdtype(next(iter(dtypes)), np.floating):
-        raise AdcompilerError(f"parameters and gradients need one float dtype, got {dtypes}")
-    return paths, p, g, next(iter(dtypes)).type
+    p = [np.asarray(x) for x in p]
+    dtypes = {x.dtype for x in p}
+    if len(dtypes) != 1 or not np.issubdtype(p[0].dtype, np.floating):
+        odd = next(f"'{q}' is {x.dtype}" for q, x in zip(paths, p)
+                   if x.dtype != p[0].dtype or not np.issubdtype(x.dtype, np.floating))
+        raise AdcompilerError(f"the parameters need one float dtype, got {sorted(map(str, dtypes))}"
+                              f": {odd} (keep integer and boolean values, which get no "
+                              "gradient, out of the parameter tree)")
+    out = []
+    for what, tree in (("gradient", grads), *states):
+        tpaths, leaves = flatten(tree)
+        if tpaths != paths:
+            raise AdcompilerError(f"the {what} tree does not have the structure of the "
+                                  "parameters")
+        leaves = [np.asarray(y) for y in leaves]
+        for q, x, y in zip(paths, p, leaves, strict=True):
+            if y.shape != x.shape or y.dtype != x.dtype:
+                raise AdcompilerError(f"the {what} of '{q}' is {y.dtype}{list(y.shape)}, its "
+                                      f"parameter {x.dtype}{list(x.shape)}")
+        out.append(leaves)
+    return paths, p, *out, p[0].dtype.type
+
+
+def _arrays(params, leaves):
+    """The tree of `params`' structure holding `leaves` as arrays (a 0-d result is a NumPy
+    scalar: the state stays a tree of arrays)."""
+    return unflatten(params, [np.asarray(x) for x in leaves])
 
 
 class _Optimizer:
-    def __init__(self, lr, clip, backend):
+    def __init__(self, lr, clip, backend, **ranges):
         if clip is not None and not clip > 0:
             raise AdcompilerError(f"clip must be positive or None, got {clip}")
+        for name, (value, low, high) in {"lr": (lr, 0.0, math.inf), **ranges}.items():
+            if not low <= value < high:
+                raise AdcompilerError(f"{name} must be in [{low}, {high}), got {value}")
         self.lr, self.clip, self.backend = lr, clip, backend
 
     def _info(self, paths, norm, sq):
@@ -106,8 +132,10 @@ class _Optimizer:
 class AdamW(_Optimizer):
     def __init__(self, lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip=None,
                  backend=None):
-        super().__init__(lr, clip, backend)
-        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        b1, b2 = betas
+        super().__init__(lr, clip, backend, beta1=(b1, 0.0, 1.0), beta2=(b2, 0.0, 1.0),
+                         eps=(eps, 0.0, math.inf), weight_decay=(weight_decay, 0.0, math.inf))
+        self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
         self._update = api.jit(adamw_update, backend=backend)
 
     def init(self, params):
@@ -116,23 +144,26 @@ class AdamW(_Optimizer):
 
     def update(self, params, grads, state, lr=None):
         lr = self.lr if lr is None else lr
-        paths, p, g, dt = _leaves(params, grads)
+        paths, p, g, m, v, dt = _leaves(params, grads, ("first moment", state["m"]),
+                                        ("second moment", state["v"]))
         t = int(state["step"]) + 1
         b1, b2 = self.betas
         coef = tuple(dt(c) for c in (b1, 1.0 - b1, b2, 1.0 - b2, 1.0 - lr * self.weight_decay,
                                      lr / (1.0 - b1 ** t), math.sqrt(1.0 - b2 ** t), self.eps))
         new_p, new_m, new_v, norm, sq = self._update(
-            p, g, flatten(state["m"])[1], flatten(state["v"])[1], coef,
-            dt(self.clip or 0.0), self.clip is not None)
-        new_state = {"step": np.array(t, np.int64), "m": unflatten(params, new_m),
-                     "v": unflatten(params, new_v)}
-        return unflatten(params, new_p), new_state, self._info(paths, norm, sq)
+            p, g, m, v, coef, dt(self.clip or 0.0), self.clip is not None)
+        new_state = {"step": np.array(t, np.int64), "m": _arrays(params, new_m),
+                     "v": _arrays(params, new_v)}
+        return _arrays(params, new_p), new_state, self._info(paths, norm, sq)
 
 
 class SGD(_Optimizer):
     def __init__(self, lr=0.1, momentum=0.9, weight_decay=0.0, nesterov=False, clip=None,
                  backend=None):
-        super().__init__(lr, clip, backend)
+        super().__init__(lr, clip, backend, momentum=(momentum, 0.0, math.inf),
+                         weight_decay=(weight_decay, 0.0, math.inf))
+        if nesterov and momentum == 0:
+            raise AdcompilerError("nesterov needs a momentum above 0")
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
         self._update = api.jit(sgd_update, backend=backend)
 
@@ -141,11 +172,11 @@ class SGD(_Optimizer):
 
     def update(self, params, grads, state, lr=None):
         lr = self.lr if lr is None else lr
-        paths, p, g, dt = _leaves(params, grads)
+        paths, p, g, b, dt = _leaves(params, grads, ("momentum", state["momentum"]))
         coef = (dt(lr), dt(self.momentum), dt(self.weight_decay))
         new_p, new_b, norm, sq = self._update(
-            p, g, flatten(state["momentum"])[1], coef, dt(self.clip or 0.0),
-            self.clip is not None, self.nesterov, self.weight_decay != 0)
+            p, g, b, coef, dt(self.clip or 0.0), self.clip is not None, self.nesterov,
+            self.weight_decay != 0)
         new_state = {"step": np.array(int(state["step"]) + 1, np.int64),
-                     "momentum": unflatten(params, new_b)}
-        return unflatten(params, new_p), new_state, self._info(paths, norm, sq)
+                     "momentum": _arrays(params, new_b)}
+        return _arrays(params, new_p), new_state, self._info(paths, norm, sq)

@@ -29,6 +29,9 @@ def flatten(tree, prefix: str = "") -> tuple[list[str], list[np.ndarray]]:
             leaves.append(node)
 
     walk(tree, prefix)
+    if len(set(paths)) != len(paths):       # {"a/b": x, "a": {"b": y}}: one .npz key for two
+        twice = sorted({q for q in paths if paths.count(q) > 1})
+        raise ValueError(f"two leaves of the tree have the path {twice[0]!r} (a key with '/')")
     return paths, leaves
 
 

@@ -186,13 +186,16 @@ def test_accumulator_averages_on_every_backend(backend):
         np.testing.assert_allclose(m, (xs[0] + xs[1] + xs[2]) * np.float32(1 / 3), rtol=1e-6)
 
 
-def test_one_micro_batch_is_returned_unchanged():
+def test_one_micro_batch_is_returned_unchanged_and_kept_as_a_copy():
     acc = GradAccumulator()
     g = random_tree(0)
+    want = [x.copy() for x in flatten(g)[1]]
     acc.add(1.5, g)
+    for x in flatten(g)[1]:
+        x *= 7.0                # the caller reuses its arrays before mean()
     loss, out = acc.mean()
-    assert loss == 1.5 and all(a is b for a, b in zip(flatten(out)[1], flatten(g)[1],
-                                                         strict=True))
+    assert loss == 1.5 and all(np.array_equal(a, b) for a, b in zip(flatten(out)[1], want,
+                                                                    strict=True))
 
 
 def test_warmup_cosine_values():
@@ -227,3 +230,42 @@ def test_bad_optimiser_inputs():
         opt.update(params, {"w": params["w"]}, opt.init(params))
     with pytest.raises(adcompiler.AdcompilerError, match="clip"):
         AdamW(clip=0.0)
+    # a gradient or a moment of another shape would broadcast into a new parameter shape
+    bad = dict(params, w=params["w"][:, :1])
+    for opt in (AdamW(), SGD()):
+        state = opt.init(params)
+        with pytest.raises(adcompiler.AdcompilerError, match=r"gradient of 'w' is float32\[3, 1\]"):
+            opt.update(params, bad, state)
+        with pytest.raises(adcompiler.AdcompilerError, match=r"of 'w' is float32\[3, 1\]"):
+            opt.update(params, params, {**state, **{k: dict(state[k], w=bad["w"])
+                                                    for k in state if k != "step"}})
+        with pytest.raises(adcompiler.AdcompilerError, match="'n' is int64"):
+            opt.update(dict(params, n=np.arange(3)), dict(params, n=None), state)
+    for kwargs in (dict(lr=-1.0), dict(betas=(1.0, 0.999)), dict(eps=-1.0),
+                   dict(weight_decay=-0.1)):
+        with pytest.raises(adcompiler.AdcompilerError, match="must be in"):
+            AdamW(**kwargs)
+    with pytest.raises(adcompiler.AdcompilerError, match="nesterov"):
+        SGD(momentum=0.0, nesterov=True)
+
+
+@pytest.mark.parametrize("opt", [AdamW(lr=0.1), SGD(lr=0.1)])
+def test_a_scalar_parameter_stays_an_array(opt):
+    """A 0-d float64 parameter (a learnable scale) over several steps: it and its state stay
+    0-d arrays, with the values the same parameter gets as a 1-element vector."""
+    trees = [{"s": np.array(1.0), "w": np.ones(2)}, {"s": np.array([1.0]), "w": np.ones(2)}]
+    for k, params in enumerate(trees):
+        state = opt.init(params)
+        for _ in range(3):
+            params, state, _ = opt.update(params, {"s": params["s"] * 0 + 0.5, "w": np.ones(2)},
+                                          state)
+        trees[k] = [params, state]
+    assert all(type(x) is np.ndarray and x.shape == () for x in (
+        trees[0][0]["s"], *(trees[0][1][k]["s"] for k in trees[0][1] if k != "step")))
+    for a, b in zip(flatten(trees[0])[1], flatten(trees[1])[1], strict=True):
+        np.testing.assert_array_equal(a, np.reshape(b, np.shape(a)))
+
+
+def test_flatten_refuses_two_leaves_with_one_path():
+    with pytest.raises(ValueError, match="'a/b'"):
+        flatten({"a/b": np.ones(1), "a": {"b": np.ones(1)}})
