@@ -7,7 +7,8 @@ The npz holds every leaf of the parameter tree under "params/<path>" and of the 
 under "opt/<path>" (paths from adcompiler.optim.flatten), with their exact dtypes and bits, so a
 resumed run continues bit for bit. The JSON holds the step, the model shapes, the vocabulary,
 the training arguments and the data fingerprint. Both files are written to temporaries and
-renamed, so an interrupted save leaves the previous checkpoint whole.
+renamed, so an interrupted save leaves the previous checkpoint whole. A checkpoint that does
+not fit (another model, a damaged file) raises `CheckpointError` saying which file and why.
 """
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ import numpy as np
 from adcompiler.optim import flatten, unflatten
 
 NPZ, JSON = "ckpt.npz", "ckpt.json"
+
+
+class CheckpointError(ValueError):
+    pass
 
 
 def exists(out_dir) -> bool:
@@ -42,14 +47,25 @@ def save(out_dir, params, opt_state, meta):
 
 
 def load_meta(out_dir):
-    with open(os.path.join(out_dir, JSON)) as f:
-        return json.load(f)
+    path = os.path.join(out_dir, JSON)
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot read it ({e})") from None
+    if not isinstance(meta, dict) or any(k not in meta for k in ("step", "shapes", "args")):
+        raise CheckpointError(f"{path}: not a checkpoint written by train.py")
+    return meta
 
 
 def load(out_dir, params_like, opt_state_like):
     """Fill trees shaped like `params_like` / `opt_state_like` from the checkpoint (an
     `opt_state_like` of None skips the optimiser state and returns None for it)."""
-    with np.load(os.path.join(out_dir, NPZ)) as z:
+    try:
+        z = np.load(os.path.join(out_dir, NPZ))
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{out_dir}/{NPZ}: cannot read it ({e})") from None
+    with z:
         trees = []
         for prefix, like in (("params", params_like), ("opt", opt_state_like)):
             if like is None:
@@ -58,13 +74,13 @@ def load(out_dir, params_like, opt_state_like):
             paths, leaves = flatten(like, prefix)
             missing = [p for p in paths if p not in z.files]
             if missing:
-                raise ValueError(f"{out_dir}/{NPZ} lacks {', '.join(missing[:5])}: it was "
+                raise CheckpointError(f"{out_dir}/{NPZ} lacks {', '.join(missing[:5])}: it was "
                                  "written for another model or optimiser")
             out = []
             for p, x in zip(paths, leaves, strict=True):
                 a = z[p]
                 if a.shape != np.shape(x):
-                    raise ValueError(f"{out_dir}/{NPZ}: {p} has shape {a.shape}, the model "
+                    raise CheckpointError(f"{out_dir}/{NPZ}: {p} has shape {a.shape}, the model "
                                      f"needs {np.shape(x)}")
                 out.append(a)
             trees.append(unflatten(like, out))

@@ -45,14 +45,19 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not checkpoint.exists(args.out):
         ap.error(f"no checkpoint in {args.out}: run train.py first (or pass --out)")
-    if args.temperature <= 0:
-        ap.error("--temperature must be positive")
-    meta = checkpoint.load_meta(args.out)
-    shapes, vocab = meta["shapes"], Vocab.from_json(meta["vocab"])
-    like = model.init_params(*(shapes[k] for k in ("V", "T", "d", "H", "L", "dff")))
-    params, _, _ = checkpoint.load(args.out, like, None)
+    if args.temperature <= 0 or args.length < 0 or args.top_k < 0:
+        ap.error("--temperature must be positive, --length and --top-k not negative")
+    if not args.prompt:
+        ap.error("--prompt: give at least one character to continue")
     try:
-        prompt = vocab.encode(args.prompt) if args.prompt else np.zeros(1, np.int64)
+        meta = checkpoint.load_meta(args.out)
+        shapes, vocab = meta["shapes"], Vocab.from_json(meta["vocab"])
+        like = model.init_params(*(shapes[k] for k in ("V", "T", "d", "H", "L", "dff")))
+        params, _, _ = checkpoint.load(args.out, like, None)
+    except (checkpoint.CheckpointError, KeyError) as e:
+        ap.error(f"{args.out}: {e}")
+    try:
+        prompt = vocab.encode(args.prompt)
     except DataError as e:
         ap.error(f"--prompt: {e}")
     ids = generate(params, shapes, prompt, args.length, args.temperature, args.top_k,

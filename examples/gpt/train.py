@@ -77,7 +77,8 @@ def parse_args(argv=None):
     ap.add_argument("--data", help="a UTF-8 text file (default: the Python stdlib's sources)")
     ap.add_argument("--vocab", choices=["char", "byte"], help="default char")
     ap.add_argument("--config", choices=list(CONFIGS), help="model shapes (default tiny)")
-    ap.add_argument("--steps", type=int, help="total optimiser steps (default 5000)")
+    ap.add_argument("--steps", type=int, help="total optimiser steps (default 5000; a resumed "
+                    "run may raise it: the learning-rate decay then stretches to the new end)")
     ap.add_argument("--batch-size", type=int, help="sequences per micro-batch (default 16)")
     ap.add_argument("--grad-accum", type=int, help="micro-batches per step (default 1)")
     ap.add_argument("--optimizer", choices=["adamw", "sgd"], help="default adamw")
@@ -88,8 +89,8 @@ def parse_args(argv=None):
     ap.add_argument("--clip", type=float, help="global gradient-norm clip, 0 = off (default 1)")
     ap.add_argument("--seed", type=int, help="initialisation and batch order (default 0)")
     ap.add_argument("--val-fraction", type=float, help="tail of the text kept for validation")
-    ap.add_argument("--backend", default="numba", choices=["numba", "numpy"],
-                    help="adcompiler backend (default numba; numpy if numba is unavailable)")
+    ap.add_argument("--backend", choices=["numba", "numpy"],
+                    help="adcompiler backend (default $ADCOMPILER_BACKEND, else numba)")
     ap.add_argument("--out", default="runs/gpt", help="output folder (default runs/gpt)")
     ap.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
     ap.add_argument("--eval-every", type=int, help="validation every N steps (default steps/10)")
@@ -106,7 +107,10 @@ def resolve(ap, args):
     if args.resume:
         if not checkpoint.exists(args.out):
             ap.error(f"--resume: no checkpoint in {args.out} (ckpt.npz + ckpt.json)")
-        saved = checkpoint.load_meta(args.out)["args"]
+        try:
+            saved = checkpoint.load_meta(args.out)["args"]
+        except checkpoint.CheckpointError as e:
+            ap.error(f"--resume: {e}")
         for k, v in given.items():
             if k in saved and k not in RESUME_FREE and saved[k] != v:
                 ap.error(f"--{k.replace('_', '-')} {v}: the checkpoint in {args.out} was "
@@ -121,8 +125,10 @@ def resolve(ap, args):
     for name in ("steps", "batch_size", "grad_accum", "eval_every", "eval_batches"):
         if getattr(s, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
-    if not (s.lr > 0 and s.clip >= 0):
-        ap.error("--lr must be positive and --clip non-negative")
+    if not (s.lr > 0 and s.clip >= 0 and s.warmup >= 0 and s.weight_decay >= 0
+            and s.momentum >= 0):
+        ap.error("--lr must be positive; --clip, --warmup, --weight-decay and --momentum not "
+                 "negative")
     return s
 
 
@@ -279,7 +285,7 @@ def main(argv=None):
         data = Dataset(vocab.encode(text), shapes["T"], s.val_fraction)
     except DataError as e:
         ap.error(str(e))
-    backend = pick_backend(s.backend)
+    backend = pick_backend(s.backend or os.environ.get("ADCOMPILER_BACKEND", "numba"))
     V, T, d, H, L, dff = (shapes[k] for k in ("V", "T", "d", "H", "L", "dff"))
     B = s.batch_size
 
@@ -293,7 +299,10 @@ def main(argv=None):
     state = opt.init(params)
     start = 0
     if s.resume:
-        params, state, meta = checkpoint.load(s.out, params, state)
+        try:
+            params, state, meta = checkpoint.load(s.out, params, state)
+        except checkpoint.CheckpointError as e:
+            ap.error(f"--resume: {e}")
         if meta["data"]["fingerprint"] != fingerprint(text):
             ap.error(f"--resume: the data differs from the data the checkpoint in {s.out} "
                      "was trained on")
@@ -328,7 +337,8 @@ def main(argv=None):
     def validate():
         return float(np.mean([eval_loss(params, x, y, H) for x, y in val_batches]))
 
-    def finish(step, status, why):
+    def finish(status, why):
+        params, state, step = good
         meta = {"format": 1, "step": step, "status": why, "shapes": shapes,
                 "vocab": vocab.to_json(), "args": {k: getattr(s, k) for k in DEFAULTS},
                 "data": {"source": source, "fingerprint": fingerprint(text),
@@ -353,6 +363,9 @@ def main(argv=None):
 
     progress = Progress(start, s.steps)
     step = start
+    # what a checkpoint saves, set in one assignment: a Ctrl-C anywhere saves a step count with
+    # the parameters and optimiser state of that step, so --resume continues bit for bit
+    good = (params, state, step)
     t_run = time.perf_counter()
     timed_steps, timed_s = 0, 0.0
     try:
@@ -377,6 +390,7 @@ def main(argv=None):
             new_params, new_state, info = opt.update(params, grads, state, lr=lr)
             if not math.isfinite(info["grad_norm"]):
                 raise FloatingPointError(f"the gradient norm is {info['grad_norm']}")
+            good = (new_params, new_state, step + 1)
             params, state = new_params, new_state
             dt = time.perf_counter() - t0
             if step > start:   # the first step of a process includes compilation
@@ -391,18 +405,23 @@ def main(argv=None):
             progress.step(step, loss, tokens_per_step / dt, dt * 1e3)
     except KeyboardInterrupt:
         progress.close()
-        return finish(step, 130, "interrupted")
+        return finish(130, "interrupted")
     except (FloatingPointError, adcompiler.NaNError) as e:
         progress.close()
+        if not all(np.isfinite(x).all() for x in adcompiler.optim.flatten(good[0])[1]):
+            print(f"stopping: NaN or infinity at step {step} ({e}); the update before it "
+                  "overflowed the parameters, so no checkpoint is written. Try a lower --lr "
+                  "or a --clip.", file=sys.stderr)
+            return 1
         print(f"stopping: NaN or infinity at step {step} ({e}); the checkpoint keeps the "
               f"last good state (step {step}). Try a lower --lr or a --clip.", file=sys.stderr)
-        return finish(step, 1, "stopped on NaN")
+        return finish(1, "stopped on NaN")
     progress.close()
     wall = time.perf_counter() - t_run
     if timed_steps:
         print(f"{step - start} steps in {wall:.1f} s; {timed_s / timed_steps * 1e3:.1f} ms/step, "
               f"{tokens_per_step * timed_steps / timed_s:,.0f} tokens/s (after the first step)")
-    return finish(step, 0, "finished")
+    return finish(0, "finished")
 
 
 if __name__ == "__main__":

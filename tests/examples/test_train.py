@@ -98,6 +98,30 @@ def test_resume_after_ctrl_c_is_bit_for_bit(text_file, tmp_path, monkeypatch, ex
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
+def test_ctrl_c_after_an_update_saves_its_step(text_file, tmp_path, monkeypatch):
+    """A Ctrl-C between a step's update and the end of its bookkeeping saves that step with
+    its parameters (it saved the step before with them, and --resume repeated the step)."""
+    args = ["--data", text_file, "--steps", "8", "--eval-every", "4", "--lr", "1e-2"]
+    assert run(args, tmp_path / "straight") == 0
+    calls = {"n": 0}
+    norms = train.group_norms
+
+    def interrupted(*a):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return norms(*a)
+
+    monkeypatch.setattr(train, "group_norms", interrupted)
+    assert run(args, tmp_path / "cut") == 130
+    assert checkpoint.load_meta(tmp_path / "cut")["step"] == 6
+    monkeypatch.undo()
+    assert train.main(["--out", str(tmp_path / "cut"), "--resume", "--backend", "numpy"]) == 0
+    with np.load(tmp_path / "cut" / "ckpt.npz") as a, \
+            np.load(tmp_path / "straight" / "ckpt.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in b.files)
+
+
 def test_ctrl_c_before_the_first_step_saves_step_0(text_file, tmp_path, monkeypatch):
     interrupt_then_resume(["--data", text_file, "--steps", "4"], tmp_path / "run", monkeypatch,
                           at=1, saved_step=0)
@@ -113,6 +137,25 @@ def test_resume_refuses_changed_settings_and_missing_checkpoints(text_file, tmp_
     with pytest.raises(SystemExit):
         train.main(["--out", str(out), "--resume", "--lr", "0.5"])
     assert "trained with" in capsys.readouterr().err
+
+
+def test_bad_arguments_and_damaged_checkpoints_give_clear_errors(text_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    for args in (["--warmup", "-1"], ["--weight-decay", "-5"], ["--momentum", "-1"]):
+        with pytest.raises(SystemExit) as e:
+            run(["--data", text_file, "--steps", "2"] + args, out)
+        assert e.value.code == 2 and "not negative" in capsys.readouterr().err
+    assert run(["--data", text_file, "--steps", "2"], out) == 0
+    for args, message in ((["--length", "-3"], "not negative"), (["--prompt", ""], "--prompt")):
+        with pytest.raises(SystemExit) as e:
+            sample.main(["--out", str(out)] + args)
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    (out / "ckpt.json").write_text("{not json")
+    for main in (lambda: train.main(["--out", str(out), "--resume"]),
+                 lambda: sample.main(["--out", str(out)])):
+        with pytest.raises(SystemExit) as e:
+            main()
+        assert e.value.code == 2 and "ckpt.json: cannot read it" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content,message", [
