@@ -38,10 +38,17 @@ class _Branch:
         self.final = {id(h): (h, now) for h, _, now in changed}
 
     def leaf(self, x):
-        """`x` as this branch left it: an older holder with the value the branch gave it."""
-        if isinstance(x, Traced) and id(x) in self.final:
-            return Traced(self.final[id(x)][1][0], x.weak)
+        """`x` as this branch left it (an older holder with the value the branch gave it), to
+        yield: a holder that is not stale, which `stale` tells."""
+        if isinstance(x, Traced):
+            return Traced(self.final[id(x)][1][0] if id(x) in self.final else x._value, x.weak)
         return x
+
+    def stale(self, x):
+        """Why `x` cannot be read where this branch ends, or None."""
+        if isinstance(x, Traced):
+            return self.final[id(x)][1][-1] if id(x) in self.final else x.stale
+        return None
 
 
 class _Slot:
@@ -145,7 +152,7 @@ class BranchesMixin:
         holders = [h for h, _ in {**other.final, **then.final}.values()]
         moved = [h for h in holders if then.leaf(h)._value is not other.leaf(h)._value]
         for h in moved:
-            slots.append((then.leaf(h), other.leaf(h), (h.dtype, h.shape, False), None))
+            slots.append((h, h, (h.dtype, h.shape, False), None))
         for name, a, b in pairs:
             la, sa = carry.split(a)
             lb, sb = carry.split(b)
@@ -179,19 +186,19 @@ class BranchesMixin:
             op = self.emit("if", [cond.value],
                            result_types=[TensorType(t[0], t[1]) for _, _, t, _ in slots],
                            regions=[then.block, other.block],
-                           hints=[p or _hint(x) for x, _, _, p in slots])
+                           hints=[p or _hint(then.leaf(x)) for x, _, _, p in slots])
             results = list(op.results)
         for h, r in zip(moved, results[:len(moved)], strict=True):
             h.update(r)
         for h in holders:               # stale in either branch: stale after the if
-            for branch in (then, other):
-                stale = branch.final[id(h)][1][-1] if id(h) in branch.final else None  # .stale
-                if stale and not h.stale:
-                    h.touch()
-                    h.stale = stale
+            stale = then.stale(h) or other.stale(h)
+            if stale and not h.stale:
+                h.touch()
+                h.stale = stale
         joined = []
         for r, (x, y, t, _) in zip(results[len(moved):], slots[len(moved):], strict=True):
             new = Traced(r, weak=t[2])
+            new.stale = then.stale(x) or other.stale(y)
             for older in older_holders(x, then.start) + older_holders(y, then.start):
                 new.share(older)
             joined.append(new)

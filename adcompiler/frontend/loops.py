@@ -26,7 +26,7 @@ from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
 from .statements import BREAK, LOOP, Return, Undefined
-from .values import Traced, older_holders
+from .values import Traced, memory_of, older_holders
 
 MAX_STATIC_ITERATIONS = 100_000
 MAX_TRIES = 8                     # traces of one loop body: promotions and plan revisions
@@ -246,6 +246,9 @@ class LoopsMixin:
         for j, a in zip(plan.own, rest, strict=True):
             inner[j] = Traced(a, weak=leaves[j].weak, nonneg=False)
             plan.args[j] = a
+        for j, k in plan.links:         # one array from the second iteration on
+            inner[j].share(inner[k] if isinstance(k, int) else k)
+        plan.inner = inner
         for n in names:
             self.frame.vars.pop(n, None)
         self.frame.vars.update(carry.build(struct, inner))
@@ -265,15 +268,22 @@ class LoopsMixin:
                 h.update(r)
         out_leaves, made = list(leaves), {}
         for r, (j, after_leaf) in zip(results[k:], outs, strict=True):
-            key = id(after_leaf)
+            # slots ending as one array are one after the loop, unless it may run no
+            # iteration: then each is its start (and they may be one: `share` below)
+            key = j if may_skip else id(after_leaf)
             if key not in made:
-                made[key] = new = Traced(r, weak=leaves[j].weak)
-                # it is the array it ends as when that is older than the loop, and the one it
-                # starts as when the loop may run no iteration
-                for older in older_holders(after_leaf, start) + (
+                new = Traced(r, weak=leaves[j].weak)
+                # it is the array it ends as when that is older than the loop (or a carried
+                # value's start), and the one it starts as when the loop may run no iteration
+                for older in plan.older_ends(after_leaf, leaves, start) + (
                         older_holders(leaves[j], start) if may_skip else []):
                     new.share(older)
-            out_leaves[j] = made[key]
+                for other, end in made.values():
+                    if any(e is end for e in memory_of(after_leaf)) or any(
+                            e is after_leaf for e in memory_of(end)):
+                        new.share(other)
+                made[key] = (new, after_leaf)
+            out_leaves[j] = made[key][0]
         self.frame.vars.update(carry.build(struct, out_leaves))
         for h, _, now in changed:
             if now[-1] and not h.stale:       # .stale as the body left it
@@ -346,6 +356,7 @@ class _Plan:
         self.extra: list = []
         self.mutated: set = set()
         self.poisoned: dict = {}
+        self.links: set = set()
 
     def start(self, leaves):
         """Lay out one trace's slots: the groups first, then the own slots."""
@@ -365,17 +376,28 @@ class _Plan:
         Notes the groups the body changed in place (`moved`), updated after the loop."""
         if len(after) != len(leaves):
             return False                           # a changed structure: _compare says so
-        before = (len(self.split), len(self.extra), len(self.mutated), len(self.poisoned))
+        before = (len(self.split), len(self.extra), len(self.mutated), len(self.poisoned),
+                  len(self.links))
         self.moved = {id(h) for h in self.groups if h._value is not self.args[id(h)]}
         for j, x in enumerate(leaves):
             if not isinstance(x, Traced):
                 continue
             if j not in self.own and after[j] is not x:
                 self.split.add(j)                  # rebound: no longer the group's array
-            elif j in self.own and inner[j]._value is not self.args[j]:
-                # changed in place, and at some iteration the array is an older one
-                for h in older_holders(x, start) + older_holders(after[j], start):
+            elif j in self.own and (inner[j]._value is not self.args[j] or
+                                       inner[j].written_through_view()):
+                # changed in place (or through a view of it), and at some iteration the
+                # array is an older one
+                for h in older_holders(x, start) + self.older_ends(after[j], leaves, start):
                     self.poisoned.setdefault(id(h), h)
+        for j in self.own:      # slots that end as one array (or a view of one) are one later
+            ends = memory_of(after[j])
+            for k in self.own:
+                if k != j and any(h is after[k] for h in ends):
+                    self.links.add((min(j, k), max(j, k)))
+            for h in self.groups:
+                if any(e is h for e in ends):
+                    self.links.add((j, h))
         ids = {id(h) for h in self.groups}
         for h, was, now in changed:
             if id(h) not in ids and now[0] is not was[0]:
@@ -384,4 +406,16 @@ class _Plan:
                     was[3] is not None or was[4] or was[5]):
                 self.mutated.add(id(h))            # its views and sharers go stale
         return before != (len(self.split), len(self.extra), len(self.mutated),
-                          len(self.poisoned))
+                          len(self.poisoned), len(self.links))
+
+    def older_ends(self, end, leaves, start) -> list:
+        """The arrays older than the loop that a carried value ending as `end` may be: those
+        `end` may be, and where it may be a carried value as the iteration began, that
+        value's start."""
+        out = older_holders(end, start)
+        for h in memory_of(end):
+            for j in self.own:
+                if h is self.inner[j]:
+                    out += older_holders(leaves[j], start)
+        return out
+

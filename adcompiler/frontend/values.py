@@ -43,6 +43,10 @@ _SERIAL = itertools.count()      # creation order of holders: a region's own com
 _JOURNALS: list = []              # the journals of the regions being traced, innermost last
 
 
+WRITTEN_THROUGH_VIEW = ("it was modified through a view (a slice, reshape or transpose of it); "
+                        "write through the original array instead")
+
+
 class Traced:
     __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "serial")
 
@@ -64,7 +68,7 @@ class Traced:
 
     def update(self, value) -> None:
         """Rebind this holder in place (`x[i] = v`); invalidates views that NumPy would share."""
-        for h in [self, *self.views, *self.shares] + ([self.base] if self.base is not None else []):
+        for h in [self, *self.views, *self.shares, *self.bases()]:
             h.touch()
         self._value = value
         self.weak = False
@@ -79,8 +83,10 @@ class Traced:
                              "one is assigned the other)")
         if self.base is not None:
             self.base.views = [v for v in self.base.views if v is not self]
-            self.base.invalidate("it was modified through a view (a slice, reshape or transpose "
-                                 "of it); write through the original array instead")
+            base = self.base
+            while base is not None:     # the whole chain, and so every other view of it
+                base.invalidate(WRITTEN_THROUGH_VIEW)
+                base = base.base
             self.base = None
 
     def invalidate(self, why: str) -> None:
@@ -90,12 +96,24 @@ class Traced:
         for view in self.views:
             view.invalidate(why)
 
+    def written_through_view(self) -> bool:
+        """Whether a write through a view of this array changed it (and so made it stale)."""
+        return bool(self.stale) and self.stale.endswith(WRITTEN_THROUGH_VIEW)
+
     def view_of(self, base: "Traced") -> "Traced":
         """Record that NumPy would make this a view of `base` (it is a copy in the IR)."""
         base.touch()
         self.base = base
         base.views.append(self)
         return self
+
+    def bases(self) -> list:
+        """The arrays this one is a view of, nearest first."""
+        out, base = [], self.base
+        while base is not None:
+            out.append(base)
+            base = base.base
+        return out
 
     def share(self, other: "Traced") -> None:
         """Record that this holder and `other` may be one array in NumPy."""
@@ -292,14 +310,18 @@ def contains_traced(tree) -> bool:
     return False
 
 
+def memory_of(x) -> list:
+    """The holders whose memory `x` may be: itself, its bases, and the arrays it may be one
+    with (`shares`) and their bases."""
+    if not isinstance(x, Traced):
+        return []
+    chain = [x, *x.bases()]
+    return chain + [y for h in chain for s in h.shares for y in (s, *s.bases())]
+
+
 def older_holders(x, start: int) -> list:
-    """The holders made before serial `start` whose memory `x` may be: itself and its bases."""
-    out = []
-    while isinstance(x, Traced):
-        if x.serial < start:
-            out.append(x)
-        x = x.base
-    return out
+    """`memory_of(x)` made before serial `start`."""
+    return [h for h in memory_of(x) if h.serial < start]
 
 
 class Journal:

@@ -108,9 +108,26 @@ def while_shares(y, n):
     return g
 
 
+def equal_twins(y, n):
+    a = y * 2.0             # the same expression twice is still two arrays
+    b = y * 2.0
+    for _ in range(n):
+        a += 1.0
+    return a, b
+
+
+def view_chain_rebound(y, n):
+    a = y * 1.0
+    for _ in range(n):
+        a = a[::1]
+        a += 1.0
+    return a, y
+
+
 @pytest.mark.parametrize("n", [0, 1, 3])
 @pytest.mark.parametrize("f", [shared_in_loop, two_names_one_array, list_item_through_a_local,
-                               rows_written, in_place_then_rebound_apart, while_shares])
+                               rows_written, in_place_then_rebound_apart, while_shares,
+                               equal_twins, view_chain_rebound])
 def test_in_place_change_in_a_runtime_loop_reaches_every_name(f, n):
     fn = check(f, rand(3), np.int64(n))
     assert {"for", "while"} & set(ops(fn))
@@ -160,8 +177,49 @@ def runtime_index_view_written(y, n):
     return out
 
 
+def equal_twins_chosen(y, c):
+    a = y * 2.0
+    b = y * 2.0
+    h = a if c > 0 else b
+    h += 1.0
+    return b + 0.0
+
+
+def chosen_view_in_nested_if(y, c):
+    z = y * 1.0
+    if c > 0:
+        w = z[0:3] if c > 1 else z
+        z[0] = 3.0
+    else:
+        w = z
+    return w
+
+
+def loop_end_alias(y, n):
+    a = y * 1.0
+    b = y * 2.0
+    for _ in range(n):
+        b += 1.0
+        a = b
+    a += 1.0
+    return b
+
+
+def written_through_a_view_in_loop(y, n):
+    a = y * 1.0
+    v = a
+    for _ in range(n):
+        v = v[::1]
+        v += 1.0
+    return a
+
+
 @pytest.mark.parametrize("f, arg, why", [
     (maybe_same_after_if, np.float64(1.0), "may be the same array"),
+    (equal_twins_chosen, np.float64(1.0), "may be the same array"),
+    (chosen_view_in_nested_if, np.float64(2.0), "may be the same array"),
+    (loop_end_alias, np.int64(2), "may be the same array"),
+    (written_through_a_view_in_loop, np.int64(2), "may change it in place through a name"),
     (changed_and_rebound_in_loop, np.int64(2), "may change it in place through a name"),
     (view_before_loop, np.int64(2), "view of an array modified later"),
     (runtime_index_view_written, np.int64(3), "modified through a view"),
@@ -169,6 +227,18 @@ def runtime_index_view_written(y, n):
 def test_which_array_a_change_reaches_unknown_is_a_located_error(f, arg, why):
     with pytest.raises(adcompiler.TraceError, match=why) as e:
         adcompiler.trace(f, rand(3), arg)
+    assert "test_frontend_aliasing.py" in str(e.value)
+
+
+def test_a_write_through_a_view_of_a_view_reaches_the_original():
+    def f(y):
+        z = y * 1.0
+        m = z[0:1]
+        b = z.T.T
+        b[0, 0] = 5.0
+        return m
+    with pytest.raises(adcompiler.TraceError, match="modified through a view") as e:
+        adcompiler.trace(f, rand(2, 3))
     assert "test_frontend_aliasing.py" in str(e.value)
 
 
