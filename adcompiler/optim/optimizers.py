@@ -1,7 +1,7 @@
 """AdamW and SGD with momentum over parameter trees, the update compiled by adcompiler.
 
     opt = AdamW(lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip=1.0,
-                backend="numba")
+                backend="numba", decay_mask=lambda path, p: p.ndim >= 2)
     state = opt.init(params)                       # a tree of arrays: checkpoint it as .npz
     params, state, info = opt.update(params, grads, state, lr=schedule(step))
 
@@ -12,11 +12,12 @@ Contract:
   NumPy function over lists of arrays, compiled once per tree signature with
   `adcompiler.jit(..., backend)`; Python only computes the per-step scalar coefficients.
 - AdamW is torch.optim.AdamW (= gptconfig.adamw_update_np): decoupled weight decay on every
-  leaf, bias correction, `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`. The scalar
+  leaf `decay_mask(path, leaf)` is true for (every leaf when it is None), bias correction, `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`. The scalar
   coefficients are computed in float64 and rounded once to the parameters' dtype, as NumPy does
   with the Python floats of the reference, so the NumPy backend reproduces the reference
   bit for bit.
-- SGD is torch.optim.SGD with momentum (dampening 0): `g += wd * p` (coupled L2 weight decay),
+- SGD is torch.optim.SGD with momentum (dampening 0): `g += wd * p` (coupled L2 weight decay,
+  on the leaves `decay_mask` picks as for AdamW),
   `buf = momentum * buf + g` (buf starts at zero, so the first step has buf = g, as in torch),
   `p -= lr * (g + momentum * buf if nesterov else buf)`.
 - `clip=c` clips by the global norm first (clip.py); `clip=None` leaves gradients untouched.
@@ -37,7 +38,7 @@ from .tree import flatten, tree_zeros_like, unflatten
 
 def adamw_update(params, grads, m, v, coef, max_norm, clipping):
     """One AdamW step on lists of arrays; `coef` holds the per-step scalars (see AdamW)."""
-    b1, one_minus_b1, b2, one_minus_b2, decay, step_size, bc2_sqrt, eps = coef
+    b1, one_minus_b1, b2, one_minus_b2, decays, step_size, bc2_sqrt, eps = coef
     # clip.clip_grads, inlined: the frontend traces into user code only, not into functions
     # of adcompiler's own modules (it runs those natively)
     sq = [np.sum(g * g) for g in grads]
@@ -46,7 +47,7 @@ def adamw_update(params, grads, m, v, coef, max_norm, clipping):
         scale = np.minimum(1.0, max_norm / (norm + CLIP_EPS))
         grads = [g * scale for g in grads]
     new_p, new_m, new_v = [], [], []
-    for p, g, mi, vi in zip(params, grads, m, v, strict=True):
+    for p, g, mi, vi, decay in zip(params, grads, m, v, decays, strict=True):
         mi = mi * b1 + one_minus_b1 * g
         vi = vi * b2 + one_minus_b2 * (g * g)
         p = p * decay
@@ -58,8 +59,9 @@ def adamw_update(params, grads, m, v, coef, max_norm, clipping):
 
 
 def sgd_update(params, grads, buf, coef, max_norm, clipping, nesterov, decay):
-    """One SGD-with-momentum step on lists of arrays; `coef` = (lr, momentum, weight decay)."""
-    lr, momentum, wd = coef
+    """One SGD-with-momentum step on lists of arrays; `coef` = (lr, momentum, each leaf's
+    weight decay)."""
+    lr, momentum, wds = coef
     # clip.clip_grads, inlined: the frontend traces into user code only, not into functions
     # of adcompiler's own modules (it runs those natively)
     sq = [np.sum(g * g) for g in grads]
@@ -68,7 +70,7 @@ def sgd_update(params, grads, buf, coef, max_norm, clipping, nesterov, decay):
         scale = np.minimum(1.0, max_norm / (norm + CLIP_EPS))
         grads = [g * scale for g in grads]
     new_p, new_b = [], []
-    for p, g, b in zip(params, grads, buf, strict=True):
+    for p, g, b, wd in zip(params, grads, buf, wds, strict=True):
         if decay:
             g = g + wd * p
         b = momentum * b + g
@@ -116,13 +118,22 @@ def _arrays(params, leaves):
 
 
 class _Optimizer:
-    def __init__(self, lr, clip, backend, **ranges):
+    def __init__(self, lr, clip, backend, decay_mask, **ranges):
         if clip is not None and not clip > 0:
             raise AdcompilerError(f"clip must be positive or None, got {clip}")
+        if decay_mask is not None and not callable(decay_mask):
+            raise AdcompilerError("decay_mask must be None or a function (path, leaf) -> bool, "
+                                  f"got {type(decay_mask).__name__}")
         for name, (value, low, high) in {"lr": (lr, 0.0, math.inf), **ranges}.items():
             if not low <= value < high:
                 raise AdcompilerError(f"{name} must be in [{low}, {high}), got {value}")
-        self.lr, self.clip, self.backend = lr, clip, backend
+        self.lr, self.clip, self.backend, self.decay_mask = lr, clip, backend, decay_mask
+
+    def _decays(self, paths, p, on, off):
+        """Each leaf's decay coefficient: `on` where `decay_mask` picks the leaf, else `off`."""
+        if self.decay_mask is None:
+            return [on] * len(p)
+        return [on if self.decay_mask(q, x) else off for q, x in zip(paths, p, strict=True)]
 
     def _info(self, paths, norm, sq):
         return {"grad_norm": float(norm),
@@ -131,9 +142,9 @@ class _Optimizer:
 
 class AdamW(_Optimizer):
     def __init__(self, lr=3e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip=None,
-                 backend=None):
+                 backend=None, decay_mask=None):
         b1, b2 = betas
-        super().__init__(lr, clip, backend, beta1=(b1, 0.0, 1.0), beta2=(b2, 0.0, 1.0),
+        super().__init__(lr, clip, backend, decay_mask, beta1=(b1, 0.0, 1.0), beta2=(b2, 0.0, 1.0),
                          eps=(eps, 0.0, math.inf), weight_decay=(weight_decay, 0.0, math.inf))
         self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
         self._update = api.jit(adamw_update, backend=backend)
@@ -148,8 +159,11 @@ class AdamW(_Optimizer):
                                         ("second moment", state["v"]))
         t = int(state["step"]) + 1
         b1, b2 = self.betas
-        coef = tuple(dt(c) for c in (b1, 1.0 - b1, b2, 1.0 - b2, 1.0 - lr * self.weight_decay,
-                                     lr / (1.0 - b1 ** t), math.sqrt(1.0 - b2 ** t), self.eps))
+        b1, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps, decay, one = (
+            dt(c) for c in (b1, 1.0 - b1, b2, 1.0 - b2, lr / (1.0 - b1 ** t),
+                            math.sqrt(1.0 - b2 ** t), self.eps, 1.0 - lr * self.weight_decay, 1.0))
+        coef = (b1, one_minus_b1, b2, one_minus_b2, self._decays(paths, p, decay, one),
+                step_size, bc2_sqrt, eps)
         new_p, new_m, new_v, norm, sq = self._update(
             p, g, m, v, coef, dt(self.clip or 0.0), self.clip is not None)
         new_state = {"step": np.array(t, np.int64), "m": _arrays(params, new_m),
@@ -159,8 +173,8 @@ class AdamW(_Optimizer):
 
 class SGD(_Optimizer):
     def __init__(self, lr=0.1, momentum=0.9, weight_decay=0.0, nesterov=False, clip=None,
-                 backend=None):
-        super().__init__(lr, clip, backend, momentum=(momentum, 0.0, math.inf),
+                 backend=None, decay_mask=None):
+        super().__init__(lr, clip, backend, decay_mask, momentum=(momentum, 0.0, math.inf),
                          weight_decay=(weight_decay, 0.0, math.inf))
         if nesterov and momentum == 0:
             raise AdcompilerError("nesterov needs a momentum above 0")
@@ -173,7 +187,7 @@ class SGD(_Optimizer):
     def update(self, params, grads, state, lr=None):
         lr = self.lr if lr is None else lr
         paths, p, g, b, dt = _leaves(params, grads, ("momentum", state["momentum"]))
-        coef = (dt(lr), dt(self.momentum), dt(self.weight_decay))
+        coef = (dt(lr), dt(self.momentum), self._decays(paths, p, dt(self.weight_decay), dt(0.0)))
         new_p, new_b, norm, sq = self._update(
             p, g, b, coef, dt(self.clip or 0.0), self.clip is not None, self.nesterov,
             self.weight_decay != 0)

@@ -70,6 +70,37 @@ def test_adamw_matches_the_reference_on_every_backend(gptconfig, backend):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+def matrices(path, p):
+    return p.ndim >= 2
+
+
+def test_decay_mask_picks_the_leaves_weight_decay_reaches(gptconfig, backend):
+    """Biases and gains left out of weight decay (nanoGPT's choice): each leaf follows the
+    reference with its own weight decay, 0.1 or none."""
+    params = random_tree(0)
+    ref = [x.copy() for x in flatten(params)[1]]
+    m, v = [np.zeros_like(x) for x in ref], [np.zeros_like(x) for x in ref]
+    opt = AdamW(lr=1e-2, weight_decay=0.1, decay_mask=matrices, backend=backend)
+    state = opt.init(params)
+    for t in range(1, 4):
+        grads = random_tree(t)
+        params, state, _ = opt.update(params, grads, state)
+        for p, g, mi, vi in zip(ref, flatten(grads)[1], m, v, strict=True):
+            gptconfig.adamw_update_np(p, g, mi, vi, t, lr=1e-2, wd=0.1 if p.ndim >= 2 else 0.0)
+    for a, b in zip(flatten(params)[1], ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    sgd = SGD(lr=0.05, weight_decay=0.05, decay_mask=matrices, backend=backend)
+    p, state = random_tree(0), sgd.init(random_tree(0))
+    for t in range(1, 4):
+        p, state, _ = sgd.update(p, random_tree(t), state)
+    leaves = flatten(random_tree(0))[1]
+    grads_seq = [flatten(random_tree(t))[1] for t in range(1, 4)]
+    for i, x in enumerate(leaves):
+        want = sgd_reference([x], [[g[i]] for g in grads_seq], 0.05, 0.9,
+                             0.05 if x.ndim >= 2 else 0.0, False)[0]
+        np.testing.assert_allclose(flatten(p)[1][i], want, rtol=1e-5, atol=1e-6)
+
+
 def test_updates_leave_their_inputs_unchanged():
     params, grads = random_tree(0), random_tree(1)
     before = [x.copy() for x in flatten(params)[1] + flatten(grads)[1]]
@@ -247,6 +278,8 @@ def test_bad_optimiser_inputs():
             AdamW(**kwargs)
     with pytest.raises(adcompiler.AdcompilerError, match="nesterov"):
         SGD(momentum=0.0, nesterov=True)
+    with pytest.raises(adcompiler.AdcompilerError, match="decay_mask must be"):
+        AdamW(decay_mask={"w": True})
 
 
 @pytest.mark.parametrize("opt", [AdamW(lr=0.1), SGD(lr=0.1)])
