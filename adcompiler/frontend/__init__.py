@@ -28,8 +28,9 @@ Semantics worth knowing (details in each module's docstring):
   the caller.
 - Functions are cached per (function, argument signature), and traced again when a value they
   read from outside has been rebound since (a global, a closure variable, an object's or a
-  class's attribute, a dict or list entry, a config dict's or list's entries however they are
-  used: `outside.py`); an array changed in place is not seen.
+  class's attribute, a property's plain value, a dict or list entry, a config dict's, list's or
+  set's entries however they are used, a partial's keywords: `outside.py`); an array changed in
+  place is not seen.
 """
 from __future__ import annotations
 

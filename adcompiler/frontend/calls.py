@@ -98,7 +98,8 @@ _SIGS: dict = {}
 
 
 _READERS = {"get", "keys", "values", "items", "copy", "index", "count", "__contains__",
-            "__len__", "__iter__"}   # dict and list methods that read entries
+            "__len__", "__iter__", "issubset", "issuperset", "isdisjoint", "union",
+            "intersection", "difference"}   # dict, list and set methods that read entries
 
 
 def _bind(handler, args, kwargs, what):
@@ -167,6 +168,7 @@ class CallsMixin:
             return self.call_user(fn.code, fn.signature, args, kwargs, fn.frame, None, None,
                                   fn.code.node)
         if isinstance(fn, functools.partial):
+            self.watch_whole(fn.keywords)       # a dict the caller may change in place
             return self.call(fn.func, list(fn.args) + list(args), {**fn.keywords, **kwargs})
         if isinstance(fn, types.MethodType) and _is_user(fn.__func__):
             return self.call(fn.__func__, [fn.__self__] + list(args), kwargs)
@@ -184,9 +186,9 @@ class CallsMixin:
                           **{k: self.foreign(v) for k, v in kwargs.items()})
 
     def watch_method(self, fn, args):
-        """Note what a dict's or list's reading method reads (outside.py)."""
+        """Note what a dict's, list's or set's reading method reads (outside.py)."""
         owner = getattr(fn, "__self__", None)
-        if not isinstance(owner, (dict, list)) or getattr(fn, "__name__", "") not in _READERS:
+        if not isinstance(owner, (dict, list, set, frozenset)) or getattr(fn, "__name__", "") not in _READERS:
             return
         if fn.__name__ == "get" and isinstance(owner, dict) and args:
             self.watch_item(owner, args[0])

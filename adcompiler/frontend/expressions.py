@@ -15,7 +15,7 @@ import types
 import numpy as np
 
 from ..errors import AdcompilerError
-from . import arith, linalg, numpy_api
+from . import arith, linalg, numpy_api, outside
 from .indexing import getitem
 from .problems import FrontendError
 from .shapes import rows
@@ -41,9 +41,9 @@ PYCMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE
          ast.NotIn: lambda a, b: a not in b}
 
 
-def _library_module(module) -> bool:
+def _library(module_name: str) -> bool:
     from .calls import library          # (calls imports this module)
-    return library(module.__name__)
+    return library(module_name)
 
 
 def _stored(obj, name, value, default=()) -> bool:
@@ -61,6 +61,17 @@ def _stored(obj, name, value, default=()) -> bool:
         return bool(default) and value is default[0]
     except Exception:           # an object whose __dict__ or __mro__ raises: not watched
         return False
+
+
+def _user_property(obj, name) -> bool:
+    """Whether `obj.name` is a property a user class defines (its getter is user code)."""
+    try:
+        for cls in type(obj).__mro__:
+            if name in cls.__dict__:
+                return isinstance(cls.__dict__[name], property) and not _library(cls.__module__)
+    except Exception:           # an object whose __mro__ raises: not watched
+        pass
+    return False
 
 
 def run_static(fn, *args, **kwargs):
@@ -106,7 +117,8 @@ class ExpressionsMixin:
             return numpy_api.attribute(self, obj, name)
         value = run_static(getattr, obj, name, *default)
         if _stored(obj, name, value, default) \
-                and not (isinstance(obj, types.ModuleType) and _library_module(obj)):
+                and not (isinstance(obj, types.ModuleType) and _library(obj.__name__)) \
+                or _user_property(obj, name) and outside.by_value(value):
             self.session.reads.add("attr", obj, name)
         return value
 
@@ -142,15 +154,15 @@ class ExpressionsMixin:
             self.session.reads.add("item", obj, key)
 
     def watch_member(self, key, obj):
-        """Note `key in obj` on a dict (that entry's presence) or list (all of it)."""
+        """Note `key in obj` on a dict (that entry's presence) or list or set (all of it)."""
         if isinstance(obj, dict):
             self.session.reads.add("has", obj, key)
         else:
             self.watch_whole(obj)
 
     def watch_whole(self, obj):
-        """Note a dict or list the traced code uses as a whole (outside.py)."""
-        if isinstance(obj, (dict, list)) and not contains_traced(obj):
+        """Note a dict, list or set the traced code uses as a whole (outside.py)."""
+        if isinstance(obj, (dict, list, set, frozenset)) and not contains_traced(obj):
             self.session.reads.add("whole", obj)
 
     def eval_index(self, node):

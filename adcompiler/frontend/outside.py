@@ -7,8 +7,11 @@ each value it takes from outside: `global` (a function's globals dict and a name
 closure cell), `attr` (an attribute stored as itself: in an object's or a user module's own
 `__dict__`, a `__slots__` slot, or a class's `__dict__`, through `x.a` or `getattr`; a missing
 one read with a default too), `item` (an entry of a dict or list, through `d[k]` or `d.get`),
-`has` (`k in d`), `whole` (a dict or list the code used as a whole: iterated, `len`, `in` a
-list, `.items()`). The values are taken when the trace ends (`frozen()`), so the trace's own
+`has` (`k in d`), `whole` (a dict, list or set the code used as a whole: iterated, `len`, `in` a
+list or set, `.items()`). A property of a user class is an `attr` read too when its result is a
+plain value (`by_value`: a number, string, NumPy scalar, or a tuple of such), which the check
+compares by value: the getter runs again at each check (an array or object it builds afresh
+would be a change every call, so those are not watched). The values are taken when the trace ends (`frozen()`), so the trace's own
 changes to them (a counter it increments) are not changes; a `whole` read keeps the entries of
 the container (of up to `SNAPSHOT_ITEMS`; a bigger one is watched as one object).
 
@@ -31,10 +34,11 @@ _DEPTH = 4                # how deep `_same` looks into containers rebuilt with 
 
 
 def _entries(value):
-    """(keys, values) of a dict, (None, items) of a list, or None (a bigger one, or neither)."""
+    """(keys, values) of a dict, (None, items) of a list or set, or None (a bigger one, or
+    neither)."""
     if isinstance(value, dict) and len(value) <= SNAPSHOT_ITEMS:
         return tuple(value), tuple(dict.values(value))
-    if isinstance(value, list) and len(value) <= SNAPSHOT_ITEMS:
+    if isinstance(value, (list, set, frozenset)) and len(value) <= SNAPSHOT_ITEMS:
         return None, tuple(value)
     return None
 
@@ -95,8 +99,16 @@ def _same(now, value, depth=_DEPTH) -> bool:
         return False
     if isinstance(value, tuple):
         return _same_entries((None, now), (None, value), depth - 1)
-    return isinstance(value, (dict, list)) and _same_entries(_entries(now), _entries(value),
-                                                             depth - 1)
+    return isinstance(value, (dict, list, set, frozenset)) and _same_entries(
+        _entries(now), _entries(value), depth - 1)
+
+
+def by_value(value, depth=_DEPTH) -> bool:
+    """Whether `value` is a number, string, NumPy scalar, or a tuple of such: what `_same`
+    compares by value, not by identity."""
+    if type(value) in _IMMUTABLE or type(value) is float or isinstance(value, np.generic):
+        return True
+    return isinstance(value, tuple) and depth > 0 and all(by_value(x, depth - 1) for x in value)
 
 
 def _same_items(now, then, depth) -> bool:

@@ -289,3 +289,47 @@ def test_changes_the_trace_did_not_read_or_made_itself_are_no_change():
         np.testing.assert_allclose(g(x), np.full(3, 2.0))
     finally:
         STATE["lr"] = 1.0
+
+
+class Model:
+    def __init__(self):
+        self._s, self._w = 2.0, np.ones(3)
+
+    @property
+    def scale(self):                # a plain value made afresh at each read
+        return self._s * 1.0
+
+    @property
+    def weights(self):              # an array made afresh at each read
+        return self._w * 1.0
+
+
+OPTIONS = {1}
+
+
+def test_properties_partial_keywords_and_sets_are_watched():
+    """A user property's value, a partial's keywords changed in place, a set's membership: a
+    change traces again; a property building a new array at each read is not a change."""
+    import functools
+    x = np.array([0.1, 0.2, 0.3])
+    m = Model()
+    part = functools.partial(lambda x, a: x * a, a=2.0)
+
+    def f(x):
+        return np.sum(part(x) * m.scale * m.weights * (3.0 if 1 in OPTIONS else 1.0))
+
+    def want():
+        return np.full(3, part.keywords["a"] * m._s * (3.0 if 1 in OPTIONS else 1.0))
+
+    g = adcompiler.grad(f)
+    g(x)
+    first = g._last.primal
+    g(x)
+    assert g._last.primal is first
+    try:
+        for change in (lambda: setattr(m, "_s", 5.0), lambda: part.keywords.update(a=4.0),
+                       lambda: OPTIONS.discard(1)):
+            change()
+            np.testing.assert_allclose(g(x), want(), rtol=1e-12)
+    finally:
+        OPTIONS.add(1)
