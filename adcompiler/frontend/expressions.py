@@ -48,8 +48,8 @@ def _library(module_name: str) -> bool:
 
 def _stored(obj, name, value, default=()) -> bool:
     """Whether `value` is what `obj` stores for `name` (its own `__dict__`, a `__slots__`
-    slot, or a class's `__dict__`) or the default of a missing attribute, not an object made on
-    each access (a bound method, a property's result)."""
+    slot, or a class's `__dict__`, a method bound to `obj` included) or the default of a missing
+    attribute, not an object made on each access (a property's result)."""
     try:
         own = getattr(obj, "__dict__", None)
         if isinstance(own, dict) and name in own:
@@ -57,7 +57,8 @@ def _stored(obj, name, value, default=()) -> bool:
         for cls in obj.__mro__ if isinstance(obj, type) else type(obj).__mro__:
             if name in cls.__dict__:
                 stored = cls.__dict__[name]
-                return stored is value or isinstance(stored, types.MemberDescriptorType)
+                return stored is value or isinstance(stored, types.MemberDescriptorType) or (
+                    isinstance(value, types.MethodType) and value.__func__ is stored)
         return bool(default) and value is default[0]
     except Exception:           # an object whose __dict__ or __mro__ raises: not watched
         return False

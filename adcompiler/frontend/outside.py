@@ -16,7 +16,8 @@ changes to them (a counter it increments) are not changes; a `whole` read keeps 
 the container (of up to `SNAPSHOT_ITEMS`; a bigger one is watched as one object).
 
 `changed(reads)` says whether any of them is now another object, other than an equal number or
-NumPy scalar (to the bit), string, or tuple, dict or list of such entries (`LR = float(text)`
+NumPy scalar (to the bit), string, the same function bound to the same object, or tuple, dict
+or list of such entries (`LR = float(text)`
 each step, a config rebuilt each step: rebound, but a retrace would make the same code). An
 array written in place is not a change, as in JAX. Entries a trace did not read may change
 freely (a step counter in the config it reads the learning rate from). A few dozen reads cost
@@ -25,6 +26,7 @@ a few microseconds, which every call of a compiled function pays to check them.
 from __future__ import annotations
 
 import operator
+import types
 
 import numpy as np
 
@@ -95,6 +97,8 @@ def _same(now, value, depth=_DEPTH) -> bool:
         return now.hex() == value.hex()             # -0.0 is not 0.0; a NaN is itself
     if isinstance(value, np.generic):
         return now.tobytes() == value.tobytes()
+    if isinstance(value, types.MethodType):         # bound afresh at each read
+        return now.__func__ is value.__func__ and now.__self__ is value.__self__
     if depth == 0:
         return False
     if isinstance(value, tuple):

@@ -303,23 +303,30 @@ class Model:
     def weights(self):              # an array made afresh at each read
         return self._w * 1.0
 
+    def act(self, x):
+        return x * 1.0
+
 
 OPTIONS = {1}
 
 
-def test_properties_partial_keywords_and_sets_are_watched():
-    """A user property's value, a partial's keywords changed in place, a set's membership: a
-    change traces again; a property building a new array at each read is not a change."""
+def test_properties_methods_partial_keywords_and_sets_are_watched():
+    """A user property's value, a method replaced on the class, a partial's keywords changed in
+    place, a set's membership: a change traces again; a property building a new array at each
+    read, or a method bound afresh, is not a change."""
     import functools
     x = np.array([0.1, 0.2, 0.3])
     m = Model()
     part = functools.partial(lambda x, a: x * a, a=2.0)
 
     def f(x):
-        return np.sum(part(x) * m.scale * m.weights * (3.0 if 1 in OPTIONS else 1.0))
+        return np.sum(m.act(part(x)) * m.scale * m.weights * (3.0 if 1 in OPTIONS else 1.0))
 
     def want():
-        return np.full(3, part.keywords["a"] * m._s * (3.0 if 1 in OPTIONS else 1.0))
+        return np.full(3, part.keywords["a"] * m._s * (3.0 if 1 in OPTIONS else 1.0)
+                       * (2.0 if "act" in Model.__dict__ and Model.act is not act else 1.0))
+
+    act = Model.act
 
     g = adcompiler.grad(f)
     g(x)
@@ -328,8 +335,10 @@ def test_properties_partial_keywords_and_sets_are_watched():
     assert g._last.primal is first
     try:
         for change in (lambda: setattr(m, "_s", 5.0), lambda: part.keywords.update(a=4.0),
-                       lambda: OPTIONS.discard(1)):
+                       lambda: OPTIONS.discard(1),
+                       lambda: setattr(Model, "act", lambda self, x: x * 2.0)):
             change()
             np.testing.assert_allclose(g(x), want(), rtol=1e-12)
     finally:
         OPTIONS.add(1)
+        Model.act = act
