@@ -51,11 +51,14 @@ def local_names(fn) -> frozenset:
 
 
 def loaded_names(nodes) -> set:
+    """Names the nodes read, an augmented assignment's target (`z += x` reads `z`) included."""
     out = set()
     for node in nodes:
         for n in ast.walk(node):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
                 out.add(n.id)
+            elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+                out.add(n.target.id)
     return out
 
 

@@ -19,7 +19,7 @@ from .carry import MISSING
 from .expressions import run_static
 from .problems import FrontendError
 from .statements import FUNCTION, Return, Undefined
-from .values import Traced, older_holders
+from .values import Traced, older_holders, overlap
 
 
 def _copy_containers(value):
@@ -195,13 +195,18 @@ class BranchesMixin:
             if stale and not h.stale:
                 h.touch()
                 h.stale = stale
-        joined = []
+        joined, ends = [], []
         for r, (x, y, t, _) in zip(results[len(moved):], slots[len(moved):], strict=True):
             new = Traced(r, weak=t[2])
             new.stale = then.stale(x) or other.stale(y)
             for older in older_holders(x, then.start) + older_holders(y, then.start):
                 new.share(older)
+            # results that are one array, or views of one, in either branch may be one after
+            for other_new, (x2, y2) in zip(joined, ends):
+                if overlap(x, x2) or overlap(y, y2):
+                    new.share(other_new)
             joined.append(new)
+            ends.append((x, y))
         return [carry.build(sa, [joined[o.k - len(moved)] if isinstance(o, _Slot) else o
                                  for o in out]) for sa, out in plans]
 

@@ -26,7 +26,7 @@ from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
 from .statements import BREAK, LOOP, Return, Undefined
-from .values import Traced, memory_of, older_holders
+from .values import Traced, memory_of, older_holders, overlap
 
 MAX_STATIC_ITERATIONS = 100_000
 MAX_TRIES = 8                     # traces of one loop body: promotions and plan revisions
@@ -157,7 +157,7 @@ class LoopsMixin:
             raise Fallback(f"{sorted(local & live)} assigned in the loop and read after it")
         outer = {n: frame.vars[n] for n in names if n in frame.vars}
         init = {n: frame.vars[n] for n in carried}
-        plan = _Plan()
+        plan = _Plan(static)
         for _ in range(MAX_TRIES):
             leaves, struct = carry.split(init)
             plan.start(leaves)
@@ -195,10 +195,13 @@ class LoopsMixin:
                     self._restore(outer, names)
                 changed = journal.changed()
                 self.builder.loc = loc
-                if plan.revise(leaves, inner, carry.split(after)[0], changed, journal.start):
-                    if static and plan.poisoned:     # unrolled, each change is followed
-                        raise Fallback("an array changed in place through a name the loop "
-                                       "also rebinds")
+                revised = plan.revise(leaves, inner, carry.split(after)[0], changed,
+                                      journal.start)
+                if static and (plan.poisoned or plan.first_shared or plan.left_stale):
+                    # unrolled, each change is followed
+                    raise Fallback("an array changed in place through a name the loop "
+                                   "also rebinds")
+                if revised:
                     continue
                 promote, outs = self._compare(struct, leaves, plan, after)
                 if not promote:
@@ -241,6 +244,10 @@ class LoopsMixin:
         for h in plan.poisoned.values():
             h.invalidate(f"the loop at line {node.lineno} may change it in place through a name "
                          "it also rebinds to another array (call .copy() before the loop)")
+        for h, why in plan.left_stale.values():
+            if not h.stale:
+                h.touch()
+                h.stale = why
         inner = list(leaves)
         plan.args = {id(h): a for h, a in zip(plan.groups, groups, strict=True)}
         for j, a in zip(plan.own, rest, strict=True):
@@ -248,6 +255,15 @@ class LoopsMixin:
             plan.args[j] = a
         for j, k in plan.links:         # one array from the second iteration on
             inner[j].share(inner[k] if isinstance(k, int) else k)
+        for j in plan.own if not plan.static else []:
+            # one array in the first iteration (`a = h` before the loop; `_Plan.revise` unrolls
+            # a static loop instead)
+            for h in plan.groups:
+                if overlap(leaves[j], h):
+                    inner[j].share(h)
+            for k in plan.own:
+                if k < j and overlap(leaves[j], leaves[k]):
+                    inner[j].share(inner[k])
         plan.inner = inner
         for n in names:
             self.frame.vars.pop(n, None)
@@ -266,6 +282,10 @@ class LoopsMixin:
         for h, r in zip(plan.groups, results[:k], strict=True):
             if id(h) in plan.moved:
                 h.update(r)
+        for h, _, now in changed:
+            if now[-1] and not h.stale:       # .stale as the body left it
+                h.touch()
+                h.stale = now[-1]
         out_leaves, made = list(leaves), {}
         for r, (j, after_leaf) in zip(results[k:], outs, strict=True):
             # slots ending as one array are one after the loop, unless it may run no
@@ -278,17 +298,16 @@ class LoopsMixin:
                 for older in plan.older_ends(after_leaf, leaves, start) + (
                         older_holders(leaves[j], start) if may_skip else []):
                     new.share(older)
+                    # an array the body changed through a view or a name that may hold it:
+                    # the value carried for it is its old one
+                    if older.written_through_view() or older.may_be_changed():
+                        new.stale = new.stale or older.stale
                 for other, end in made.values():
-                    if any(e is end for e in memory_of(after_leaf)) or any(
-                            e is after_leaf for e in memory_of(end)):
+                    if overlap(after_leaf, end):
                         new.share(other)
                 made[key] = (new, after_leaf)
             out_leaves[j] = made[key][0]
         self.frame.vars.update(carry.build(struct, out_leaves))
-        for h, _, now in changed:
-            if now[-1] and not h.stale:       # .stale as the body left it
-                h.touch()
-                h.stale = now[-1]
         for h in plan.poisoned.values():
             h.invalidate(f"the loop at line {node.lineno} may change it in place through a name "
                          "it also rebinds to another array (call .copy() before the loop)")
@@ -348,15 +367,20 @@ class _Plan:
     made before the loop that names share or the body changes in place) and which on their own
     (`own`: leaf indices; `split` holds those that were in a group until the body rebound
     them); `mutated`: the groups the body changes in place; `poisoned`: older arrays the body
-    may change through a name it also rebinds (stale in the body and after the loop); `args`:
-    the region arguments bound to groups (by id) and to own slots (by leaf index)."""
+    may change through a name it also rebinds (stale in the body and after the loop);
+    `first_shared`: a static loop's own slot starts as an array the body changes in place
+    (unrolled); `left_stale`: older arrays the body leaves stale (stale from its start on); `args`: the region arguments bound to groups (by id) and to own slots (by leaf
+    index)."""
 
-    def __init__(self):
+    def __init__(self, static: bool):
+        self.static = static
+        self.first_shared = False
         self.split: set = set()
         self.extra: list = []
         self.mutated: set = set()
         self.poisoned: dict = {}
         self.links: set = set()
+        self.left_stale: dict = {}
 
     def start(self, leaves):
         """Lay out one trace's slots: the groups first, then the own slots."""
@@ -377,7 +401,8 @@ class _Plan:
         if len(after) != len(leaves):
             return False                           # a changed structure: _compare says so
         before = (len(self.split), len(self.extra), len(self.mutated), len(self.poisoned),
-                  len(self.links))
+                  len(self.links), len(self.left_stale))
+        self.after = after
         self.moved = {id(h) for h in self.groups if h._value is not self.args[id(h)]}
         for j, x in enumerate(leaves):
             if not isinstance(x, Traced):
@@ -390,32 +415,53 @@ class _Plan:
                 # array is an older one
                 for h in older_holders(x, start) + self.older_ends(after[j], leaves, start):
                     self.poisoned.setdefault(id(h), h)
-        for j in self.own:      # slots that end as one array (or a view of one) are one later
-            ends = memory_of(after[j])
+            elif j in self.own and inner[j].may_be_changed():
+                # changed through a name that may hold it (`t = a if c else b; t += 1`); a
+                # group that changed is carried as itself
+                for h in older_holders(x, start) + self.older_ends(after[j], leaves, start):
+                    if id(h) not in self.moved:
+                        self.poisoned.setdefault(id(h), h)
+        for j in self.own:      # slots that end as one array (or views of one) are one later
             for k in self.own:
-                if k != j and any(h is after[k] for h in ends):
+                if k != j and overlap(after[j], after[k]):
                     self.links.add((min(j, k), max(j, k)))
             for h in self.groups:
-                if any(e is h for e in ends):
+                if overlap(after[j], h):
                     self.links.add((j, h))
+        if self.static:         # `_bind`'s first-iteration shares, for a static loop
+            touched = {j for j in self.own if inner[j]._value is not self.args[j]
+                       or inner[j].written_through_view()}
+            for j in self.own:
+                self.first_shared |= any(
+                    overlap(leaves[j], h) and (id(h) in self.moved or h.written_through_view())
+                    for h in self.groups) or any(
+                    k != j and overlap(leaves[j], leaves[k]) and {j, k} & touched
+                    for k in self.own)
         ids = {id(h) for h in self.groups}
         for h, was, now in changed:
+            if now[-1] and not was[-1]:     # read at the next iteration, it is stale
+                self.left_stale.setdefault(id(h), (h, now[-1]))
             if id(h) not in ids and now[0] is not was[0]:
                 self.extra.append(h)               # changed in place through another route
             elif id(h) in self.moved and id(h) not in self.mutated and (
                     was[3] is not None or was[4] or was[5]):
                 self.mutated.add(id(h))            # its views and sharers go stale
         return before != (len(self.split), len(self.extra), len(self.mutated),
-                          len(self.poisoned), len(self.links))
+                          len(self.poisoned), len(self.links), len(self.left_stale))
 
     def older_ends(self, end, leaves, start) -> list:
         """The arrays older than the loop that a carried value ending as `end` may be: those
-        `end` may be, and where it may be a carried value as the iteration began, that
-        value's start."""
-        out = older_holders(end, start)
-        for h in memory_of(end):
-            for j in self.own:
-                if h is self.inner[j]:
-                    out += older_holders(leaves[j], start)
+        `end` may be, and where it may be a carried value as an iteration began, whatever that
+        value may be at some iteration (its start, or what it ends as: `a, b = b, a` makes
+        each either start)."""
+        out, seen, todo = [], set(), [end]
+        while todo:
+            x = todo.pop()
+            out += older_holders(x, start)
+            for h in memory_of(x):
+                for j in self.own:
+                    if h is self.inner[j] and j not in seen:
+                        seen.add(j)
+                        todo += [leaves[j], self.after[j]]
         return out
 

@@ -47,6 +47,11 @@ WRITTEN_THROUGH_VIEW = ("it was modified through a view (a slice, reshape or tra
                         "write through the original array instead")
 
 
+MAY_BE_CHANGED = ("it may be the same array as one changed in place later (an if or a loop on "
+                  "a run-time value chose between them; call .copy() where one is assigned the "
+                  "other)")
+
+
 class Traced:
     __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "serial")
 
@@ -77,17 +82,13 @@ class Traced:
             view.invalidate("it is a view of an array modified later (adcompiler copies slices "
                             "and reshapes; call .copy() where the view is made)")
         self.views = []
-        for other in self.shares:
-            other.invalidate("it may be the same array as one changed in place later (an if or "
-                             "a loop on a run-time value chose between them; call .copy() where "
-                             "one is assigned the other)")
         if self.base is not None:
             self.base.views = [v for v in self.base.views if v is not self]
-            base = self.base
-            while base is not None:     # the whole chain, and so every other view of it
-                base.invalidate(WRITTEN_THROUGH_VIEW)
-                base = base.base
-            self.base = None
+        for base in self.bases():       # the whole chain, and so every other view of it
+            base.invalidate(WRITTEN_THROUGH_VIEW)
+        for other in [s for h in (self, *self.bases()) for s in h.shares if s is not self]:
+            other.invalidate(MAY_BE_CHANGED)
+        self.base = None
 
     def invalidate(self, why: str) -> None:
         if self.stale is None:
@@ -99,6 +100,10 @@ class Traced:
     def written_through_view(self) -> bool:
         """Whether a write through a view of this array changed it (and so made it stale)."""
         return bool(self.stale) and self.stale.endswith(WRITTEN_THROUGH_VIEW)
+
+    def may_be_changed(self) -> bool:
+        """Whether an array this one may be was changed in place (and so made it stale)."""
+        return bool(self.stale) and self.stale.endswith(MAY_BE_CHANGED)
 
     def view_of(self, base: "Traced") -> "Traced":
         """Record that NumPy would make this a view of `base` (it is a copy in the IR)."""
@@ -317,6 +322,16 @@ def memory_of(x) -> list:
         return []
     chain = [x, *x.bases()]
     return chain + [y for h in chain for s in h.shares for y in (s, *s.bases())]
+
+
+def overlap(a, b) -> bool:
+    """Whether `a` and `b` may share memory: one of them, or an array it is a view of, is in
+    the other's `memory_of` (not transitive: two arrays that each may be a third one do not)."""
+    if not isinstance(a, Traced) or not isinstance(b, Traced):
+        return False
+    mem_a, mem_b = memory_of(a), memory_of(b)
+    return any(h is m for h in (a, *a.bases()) for m in mem_b) or any(
+        h is m for h in (b, *b.bases()) for m in mem_a)
 
 
 def older_holders(x, start: int) -> list:

@@ -214,8 +214,71 @@ def written_through_a_view_in_loop(y, n):
     return a
 
 
+def view_chosen_then_base_changed(y, c):
+    x = y * 2.0
+    z = y * 1.0
+    if c > 0:
+        z = z + c
+    else:
+        x = z.reshape(3)        # a view of z, or not
+    z += x
+    return x
+
+
+def started_as_a_changed_array(y, n):
+    h = y * 1.0
+    a = h
+    for _ in range(n):
+        h += 1.0                # changes a too in the first iteration
+        a = a * 2.0
+    return a
+
+
+def swapped_then_written_by_rows(y, n):
+    p = h = np.zeros((2, 3))
+    p = y.reshape(1, 3) * np.ones((2, 1))
+    for row in p:               # a run-time row index: the rows are views of p
+        row -= 2.0
+        h, p = p, h             # p is p again after two iterations
+    return p
+
+
+def loop_result_maybe_a_written_base(y, n):
+    x = y * 1.0
+    ys = {"p": x}
+    for _ in range(n):
+        x = ys["p"] + 1.0
+    o = ys["p"][0:2]            # after no iteration, x is the array o writes into
+    o -= 0.5
+    return x
+
+
+def base_read_after_a_write_through_its_view(y, n):
+    z = y * 1.0
+    h = z[:]
+    for _ in range(n):
+        x = h[::1]              # the second iteration reads h, changed through x
+        x += 1.0
+    return x
+
+
+def chosen_carried_value_changed(y, c, n):
+    x = y * 1.0
+    z = y * 2.0
+    for _ in range(n):
+        t = z if c > 0 else x + c
+        t += -z                 # changes x from the second iteration on
+        z = x[::1]
+    return x
+
+
 @pytest.mark.parametrize("f, arg, why", [
     (maybe_same_after_if, np.float64(1.0), "may be the same array"),
+    (view_chosen_then_base_changed, np.float64(-1.0), "may be the same array"),
+    (started_as_a_changed_array, np.int64(2), "may be the same array"),
+    (swapped_then_written_by_rows, np.int64(2), "modified through a view"),
+    (loop_result_maybe_a_written_base, np.int64(0), "may be the same array"),
+    (base_read_after_a_write_through_its_view, np.int64(2), "modified through a view"),
     (equal_twins_chosen, np.float64(1.0), "may be the same array"),
     (chosen_view_in_nested_if, np.float64(2.0), "may be the same array"),
     (loop_end_alias, np.int64(2), "may be the same array"),
@@ -228,6 +291,34 @@ def test_which_array_a_change_reaches_unknown_is_a_located_error(f, arg, why):
     with pytest.raises(adcompiler.TraceError, match=why) as e:
         adcompiler.trace(f, rand(3), arg)
     assert "test_frontend_aliasing.py" in str(e.value)
+
+
+def test_a_carried_value_chosen_and_changed_in_a_loop_is_a_located_error():
+    with pytest.raises(adcompiler.TraceError, match="may change it in place") as e:
+        adcompiler.trace(chosen_carried_value_changed, rand(3), np.float64(1.0), np.int64(2))
+    assert "test_frontend_aliasing.py" in str(e.value)
+
+
+def test_static_loop_starting_as_a_changed_array_unrolls():
+    def f(y):
+        h = y * 1.0
+        a = h
+        for _ in range(3):
+            h += 1.0
+            a = a * 2.0
+        return a, h
+    check(f, rand(3))
+
+
+def test_an_augmented_assignment_reads_its_name_after_an_if():
+    def f(y, c):
+        z = y * 1.0
+        if c > 0:
+            z = z + c
+        z += 1.0                # reads z: it was 'undefined' after the if
+        return y * 2.0
+    for c in (1.0, -1.0):
+        check(f, rand(3), np.float64(c))
 
 
 def test_a_write_through_a_view_of_a_view_reaches_the_original():
