@@ -143,6 +143,15 @@ def test_static_trip_loops_with_shared_arrays_follow_numpy():
         return g, h
     check(f, rand(3))
 
+    def starts_as_a_changed_array(y):
+        h = y * 1.0
+        a = h
+        for _ in range(3):
+            h += 1.0
+            a = a * 2.0
+        return a, h
+    check(starts_as_a_changed_array, rand(3))
+
 
 def maybe_same_after_if(y, c):
     if c > 0:
@@ -297,17 +306,6 @@ def test_a_carried_value_chosen_and_changed_in_a_loop_is_a_located_error():
     with pytest.raises(adcompiler.TraceError, match="may change it in place") as e:
         adcompiler.trace(chosen_carried_value_changed, rand(3), np.float64(1.0), np.int64(2))
     assert "test_frontend_aliasing.py" in str(e.value)
-
-
-def test_static_loop_starting_as_a_changed_array_unrolls():
-    def f(y):
-        h = y * 1.0
-        a = h
-        for _ in range(3):
-            h += 1.0
-            a = a * 2.0
-        return a, h
-    check(f, rand(3))
 
 
 def test_an_augmented_assignment_reads_its_name_after_an_if():
