@@ -28,6 +28,8 @@ from .shapes import rows
 from .statements import BREAK, LOOP, Return, Undefined
 from .values import Traced, memory_of, older_holders, overlap
 
+POISONED = ("may change it in place through a name it also rebinds to another array (call "
+            ".copy() before the loop)")
 MAX_STATIC_ITERATIONS = 100_000
 MAX_TRIES = 8                     # traces of one loop body: promotions and plan revisions
 _I64 = TensorType("i64")
@@ -150,7 +152,9 @@ class LoopsMixin:
         is_for = trip is not None
         targets = _names_of(node.target) if is_for else set()
         names = analysis.rebound_names(node.body) | targets
-        carried = sorted(n for n in names - targets if n in frame.vars)
+        # a name an earlier run-time loop or branch may have left undefined is the body's own
+        carried = sorted(n for n in names - targets
+                         if n in frame.vars and not isinstance(frame.vars[n], Undefined))
         local = names - set(carried)
         live = self.live_after()
         if static and local & live:
@@ -242,8 +246,7 @@ class LoopsMixin:
                 h._value = a
             h.weak = weak
         for h in plan.poisoned.values():
-            h.invalidate(f"the loop at line {node.lineno} may change it in place through a name "
-                         "it also rebinds to another array (call .copy() before the loop)")
+            h.invalidate(f"the loop at line {node.lineno} {POISONED}")
         for h, why in plan.left_stale.values():
             if not h.stale:
                 h.touch()
@@ -309,8 +312,7 @@ class LoopsMixin:
             out_leaves[j] = made[key][0]
         self.frame.vars.update(carry.build(struct, out_leaves))
         for h in plan.poisoned.values():
-            h.invalidate(f"the loop at line {node.lineno} may change it in place through a name "
-                         "it also rebinds to another array (call .copy() before the loop)")
+            h.invalidate(f"the loop at line {node.lineno} {POISONED}")
 
     def _compare(self, struct, leaves, plan, after):
         """Compare the values after a loop body with the carried ones: ([], [(slot leaf index,
@@ -410,9 +412,10 @@ class _Plan:
             if j not in self.own and after[j] is not x:
                 self.split.add(j)                  # rebound: no longer the group's array
             elif j in self.own and (inner[j]._value is not self.args[j] or
-                                       inner[j].written_through_view()):
-                # changed in place (or through a view of it), and at some iteration the
-                # array is an older one
+                                       inner[j].written_through_view() or
+                                       (inner[j].stale or "").endswith(POISONED)):
+                # changed in place (through a view of it, or by an inner loop), and at some
+                # iteration the array is an older one
                 for h in older_holders(x, start) + self.older_ends(after[j], leaves, start):
                     self.poisoned.setdefault(id(h), h)
             elif j in self.own and inner[j].may_be_changed():

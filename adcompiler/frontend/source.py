@@ -106,8 +106,9 @@ def code_of(pyfn) -> Code:
     co = getattr(pyfn, "__code__", None)
     if co is None:
         raise TraceError(f"cannot trace {pyfn!r}: not a Python function")
-    if co in _BY_CODE:
-        return _BY_CODE[co]
+    key = (co, co.co_filename)      # equal code objects may come from two files
+    if key in _BY_CODE:
+        return _BY_CODE[key]
     filename = co.co_filename
     tree = _parse_file(filename)
     node = _find(tree, pyfn) if tree is not None else None
@@ -115,7 +116,7 @@ def code_of(pyfn) -> Code:
         node = _from_getsource(pyfn)
     check_syntax(node, filename)
     code = code_of_node(node, filename)
-    _BY_CODE[co] = code
+    _BY_CODE[key] = code
     return code
 
 

@@ -106,8 +106,10 @@ class StatementsMixin:
             obj = self.eval(target.value)
             key = self.eval_index(target.slice)
             name = analysis.root_name(target) or "update"
-            # x[k] += v is x[k] = x[k] + v with in-place casting rules (the read is a copy)
-            new = self.inplace(op, self.subscript(obj, key), rhs, name, mutate=False)
+            # x[k] += v on an array is x[k] = x[k] + v with in-place casting rules (the read is
+            # a copy); on a list or dict slot the array in it changes in place, as NumPy's does
+            new = self.inplace(op, self.subscript(obj, key), rhs, name,
+                               mutate=isinstance(obj, (list, dict)))
             self.store_item(obj, key, new, name)
         else:
             raise FrontendError("augmented assignment to this target is not supported")

@@ -84,9 +84,13 @@ class Traced:
         self.views = []
         if self.base is not None:
             self.base.views = [v for v in self.base.views if v is not self]
-        for base in self.bases():       # the whole chain, and so every other view of it
-            base.invalidate(WRITTEN_THROUGH_VIEW)
-        for other in [s for h in (self, *self.bases()) for s in h.shares if s is not self]:
+        # the memory written: this array's bases (and so every other view of them), and the
+        # arrays it may be, with their bases; then every array that may be one of those
+        bases = self.bases()
+        written = memory_of(self)[1:]
+        for h in written:
+            h.invalidate(WRITTEN_THROUGH_VIEW if any(h is b for b in bases) else MAY_BE_CHANGED)
+        for other in [s for h in (self, *written) for s in h.shares if s is not self]:
             other.invalidate(MAY_BE_CHANGED)
         self.base = None
 

@@ -108,6 +108,17 @@ def while_shares(y, n):
     return g
 
 
+def container_slot_augmented(y, n):
+    x = y * 1.0
+    d = {"p": x}
+    xs = [x]
+    d["p"] += 1.0               # changes x in place, as NumPy does
+    xs[0] *= 2.0
+    for _ in range(n):
+        d["p"] += 1.0
+    return x, d["p"], xs[0]
+
+
 def equal_twins(y, n):
     a = y * 2.0             # the same expression twice is still two arrays
     b = y * 2.0
@@ -127,7 +138,7 @@ def view_chain_rebound(y, n):
 @pytest.mark.parametrize("n", [0, 1, 3])
 @pytest.mark.parametrize("f", [shared_in_loop, two_names_one_array, list_item_through_a_local,
                                rows_written, in_place_then_rebound_apart, while_shares,
-                               equal_twins, view_chain_rebound])
+                               equal_twins, view_chain_rebound, container_slot_augmented])
 def test_in_place_change_in_a_runtime_loop_reaches_every_name(f, n):
     fn = check(f, rand(3), np.int64(n))
     assert {"for", "while"} & set(ops(fn))
@@ -281,8 +292,43 @@ def chosen_carried_value_changed(y, c, n):
     return x
 
 
+def loop_results_view_and_base(y, n):
+    z = y * 1.0
+    h = z[1:]
+    for _ in range(n):
+        z = y * 2.0
+        h = h * 1.0
+    h[0] = 5.0                  # after no iteration, h is a view of z
+    return z
+
+
+def loop_rotates_a_view_in(y, n):
+    z = y * 1.0
+    x = y * 2.0
+    v = z[::1]
+    for _ in range(n):
+        x = v
+        v = z
+    x[0] = 9.0                  # x is v (so z) after an iteration
+    return v
+
+
+def inner_loop_writes_an_outer_view(y, n):
+    x = y * 1.0
+    z = y * 2.0
+    for _ in range(n):
+        for _ in range(n):
+            x[1] *= -0.5        # from the second outer iteration on, writes z
+            x = x * 2.0
+        x = z.reshape(3)
+    return x
+
+
 @pytest.mark.parametrize("f, arg, why", [
     (maybe_same_after_if, np.float64(1.0), "may be the same array"),
+    (loop_results_view_and_base, np.int64(0), "may be the same array"),
+    (loop_rotates_a_view_in, np.int64(1), "may be the same array"),
+    (inner_loop_writes_an_outer_view, np.int64(3), "may change it in place"),
     (view_chosen_then_base_changed, np.float64(-1.0), "may be the same array"),
     (started_as_a_changed_array, np.int64(2), "may be the same array"),
     (swapped_then_written_by_rows, np.int64(2), "modified through a view"),
@@ -358,4 +404,17 @@ def test_gradient_through_an_array_shared_in_a_loop():
     d = adcompiler.grad(f)(w, np.int64(2))
     eps = 1e-6
     fd = np.array([(f(w + eps * e, 2) - f(w - eps * e, 2)) / (2 * eps) for e in np.eye(3)])
-    np.testing.assert_allclose(d, fd, rtol=1e-6)
+    np.testing.assert_allclose(d, fd, rtol=1e-6, atol=1e-8)     # central differences' error
+
+
+def test_a_name_left_undefined_by_a_loop_may_be_the_next_loops_own():
+    def f(y, n):
+        for i in range(n):
+            p = y * 2.0
+        for _ in range(n):
+            p = y * 3.0         # 'p' and 'i' may be undefined here: the body's own names
+            for i in range(n):
+                y += 1.0
+        return y
+    for n in (0, 1, 3):
+        check(f, rand(3), np.int64(n))
