@@ -19,7 +19,7 @@ Semantics worth knowing (details in each module's docstring):
 - NumPy 2 dtypes exactly, NEP 50 included; Python floats passed as arguments are weak f64[]
   scalars, ints/bools/strings are compile-time constants; shapes are static.
 - Arrays are copied on slicing in the IR, but a name or container holding an array shares it as
-  in NumPy: `y = x; y[0] = 1` changes what `x` reads later. Writing through a view (a slice,
+  in NumPy: `y = x; y[0] = 1` and `d = {"k": x}; d["k"] += 1` change what `x` reads later. Writing through a view (a slice,
   reshape or transpose) and then reading the other side is reported as an error rather than
   silently diverging from NumPy. The sharing holds across `if`s and loops on run-time values
   (`h = y; for _ in range(n): h += 1` changes `y`); where which array a change reaches depends
@@ -28,7 +28,7 @@ Semantics worth knowing (details in each module's docstring):
   the caller.
 - Functions are cached per (function, argument signature), and traced again when a value they
   read from outside has been rebound since (a global, a closure variable, an object's or a
-  class's attribute, a property's plain value, a dict or list entry, a config dict's, list's or
+  class's attribute or method, a property's plain value, a dict or list entry, a config dict's, list's or
   set's entries however they are used, a partial's keywords: `outside.py`); an array changed in
   place is not seen.
 """
