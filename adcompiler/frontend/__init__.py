@@ -18,17 +18,17 @@ interpreter, assembled in interpreter.py), carry (values crossing region boundar
 Semantics worth knowing (details in each module's docstring):
 - NumPy 2 dtypes exactly, NEP 50 included; Python floats passed as arguments are weak f64[]
   scalars, ints/bools/strings are compile-time constants; shapes are static.
-- Arrays are copied on slicing in the IR, but a name or container holding an array shares it as
-  in NumPy: `y = x; y[0] = 1` and `d = {"k": x}; d["k"] += 1` change what `x` reads later. Writing through a view (a slice,
-  reshape or transpose) and then reading the other side is reported as an error rather than
-  silently diverging from NumPy. The sharing holds across `if`s and loops on run-time values
-  (`h = y; for _ in range(n): h += 1` changes `y`); where which array a change reaches depends
-  on the run (`o = y` in one branch, `o = 2 * y` in the other, then `o[0] = 0`), reading the
-  array that may have changed is an error. An argument changed in place is not changed for
-  the caller.
-- Functions are cached per (function, argument signature), and traced again when a value they
-  read from outside has been rebound since (a global, a closure variable, an object's or a
-  class's attribute or method, a property's plain value, a dict or list entry, a config dict's, list's or
+- Arrays are copied on slicing in the IR, but a name or container holding an array shares it as in
+  NumPy: `y = x; y[0] = 1` and `d = {"k": x}; d["k"] += 1` change what `x` reads later. Writing
+  through a view (a slice, reshape or transpose) and then reading the other side is reported as an
+  error rather than silently diverging from NumPy. The sharing holds across `if`s and loops on
+  run-time values (`h = y; for _ in range(n): h += 1` changes `y`); where which array a change
+  reaches depends on the run (`o = y` in one branch, `o = 2 * y` in the other, then `o[0] = 0`),
+  reading the array that may have changed is an error. An argument changed in place is not changed
+  for the caller.
+- Functions are cached per (function, argument signature), and traced again when a value they read
+  from outside has been rebound since (a global, a closure variable, an object's or a class's
+  attribute or method, a property's plain value, a dict or list entry, a config dict's, list's or
   set's entries however they are used, a partial's keywords: `outside.py`); an array changed in
   place is not seen.
 """

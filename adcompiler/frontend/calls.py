@@ -188,7 +188,8 @@ class CallsMixin:
     def watch_method(self, fn, args):
         """Note what a dict's, list's or set's reading method reads (outside.py)."""
         owner = getattr(fn, "__self__", None)
-        if not isinstance(owner, (dict, list, set, frozenset)) or getattr(fn, "__name__", "") not in _READERS:
+        if not isinstance(owner, (dict, list, set, frozenset)) \
+                or getattr(fn, "__name__", "") not in _READERS:
             return
         if fn.__name__ == "get" and isinstance(owner, dict) and args:
             self.watch_item(owner, args[0])

@@ -367,12 +367,12 @@ def _hint(h):
 class _Plan:
     """Which carried values a loop's body sees as the arrays themselves (`groups`: the arrays
     made before the loop that names share or the body changes in place) and which on their own
-    (`own`: leaf indices; `split` holds those that were in a group until the body rebound
-    them); `mutated`: the groups the body changes in place; `poisoned`: older arrays the body
-    may change through a name it also rebinds (stale in the body and after the loop);
+    (`own`: leaf indices; `split` holds those that were in a group until the body rebound them);
+    `mutated`: the groups the body changes in place; `poisoned`: older arrays the body may
+    change through a name it also rebinds (stale in the body and after the loop);
     `first_shared`: a static loop's own slot starts as an array the body changes in place
-    (unrolled); `left_stale`: older arrays the body leaves stale (stale from its start on); `args`: the region arguments bound to groups (by id) and to own slots (by leaf
-    index)."""
+    (unrolled); `left_stale`: older arrays the body leaves stale (stale from its start on);
+    `args`: the region arguments bound to groups (by id) and to own slots (by leaf index)."""
 
     def __init__(self, static: bool):
         self.static = static

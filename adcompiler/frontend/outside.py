@@ -11,9 +11,10 @@ one read with a default too), `item` (an entry of a dict or list, through `d[k]`
 list or set, `.items()`). A property of a user class is an `attr` read too when its result is a
 plain value (`by_value`: a number, string, NumPy scalar, or a tuple of such), which the check
 compares by value: the getter runs again at each check (an array or object it builds afresh
-would be a change every call, so those are not watched). The values are taken when the trace ends (`frozen()`), so the trace's own
-changes to them (a counter it increments) are not changes; a `whole` read keeps the entries of
-the container (of up to `SNAPSHOT_ITEMS`; a bigger one is watched as one object).
+would be a change every call, so those are not watched). The values are taken when the trace
+ends (`frozen()`), so the trace's own changes to them (a counter it increments) are not changes;
+a `whole` read keeps the entries of the container (of up to `SNAPSHOT_ITEMS`; a bigger one is
+watched as one object).
 
 `changed(reads)` says whether any of them is now another object, other than an equal number or
 NumPy scalar (to the bit), string, the same function bound to the same object, or tuple, dict

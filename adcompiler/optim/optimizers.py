@@ -11,11 +11,11 @@ Contract:
 - The whole update (clipping, moments, weight decay, parameter step, for every leaf) is one plain
   NumPy function over lists of arrays, compiled once per tree signature with
   `adcompiler.jit(..., backend)`; Python only computes the per-step scalar coefficients.
-- AdamW is torch.optim.AdamW (= gptconfig.adamw_update_np): decoupled weight decay on every
-  leaf `decay_mask(path, leaf)` is true for (every leaf when it is None), bias correction, `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`. The scalar
-  coefficients are computed in float64 and rounded once to the parameters' dtype, as NumPy does
-  with the Python floats of the reference, so the NumPy backend reproduces the reference
-  bit for bit.
+- AdamW is torch.optim.AdamW (= gptconfig.adamw_update_np): decoupled weight decay on every leaf
+  `decay_mask(path, leaf)` is true for (every leaf when it is None), bias correction,
+  `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`. The scalar coefficients are computed in
+  float64 and rounded once to the parameters' dtype, as NumPy does with the Python floats of the
+  reference, so the NumPy backend reproduces the reference bit for bit.
 - SGD is torch.optim.SGD with momentum (dampening 0): `g += wd * p` (coupled L2 weight decay,
   on the leaves `decay_mask` picks as for AdamW),
   `buf = momentum * buf + g` (buf starts at zero, so the first step has buf = g, as in torch),
