@@ -92,7 +92,6 @@ class Traced:
             h.invalidate(WRITTEN_THROUGH_VIEW if any(h is b for b in bases) else MAY_BE_CHANGED)
         for other in [s for h in (self, *written) for s in h.shares if s is not self]:
             other.invalidate(MAY_BE_CHANGED)
-        self.base = None
 
     def invalidate(self, why: str) -> None:
         if self.stale is None:

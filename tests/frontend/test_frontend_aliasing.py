@@ -324,8 +324,22 @@ def inner_loop_writes_an_outer_view(y, n):
     return x
 
 
+def view_written_in_one_branch_then_again(y, c):
+    x = y * 1.0
+    z = y * 2.0
+    t = x[0:2]
+    if c > 0:
+        t += 1.0
+        x = z
+    else:
+        x = x[:]                # a view of the array t writes into below
+    t[0] = 5.0
+    return x
+
+
 @pytest.mark.parametrize("f, arg, why", [
     (maybe_same_after_if, np.float64(1.0), "may be the same array"),
+    (view_written_in_one_branch_then_again, np.float64(-1.0), "may be the same array"),
     (loop_results_view_and_base, np.int64(0), "may be the same array"),
     (loop_rotates_a_view_in, np.int64(1), "may be the same array"),
     (inner_loop_writes_an_outer_view, np.int64(3), "may change it in place"),
