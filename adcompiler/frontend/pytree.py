@@ -11,42 +11,45 @@ from __future__ import annotations
 
 def flatten(tree, is_leaf):
     leaves: list = []
+    return leaves, _walk(tree, is_leaf, leaves)
 
-    def walk(node):
-        if is_leaf(node):       # first: most nodes are leaves
-            leaves.append(node)
-            return ("leaf",)
-        if isinstance(node, tuple) and not hasattr(node, "_fields"):
-            return ("tuple", tuple(walk(x) for x in node))
-        if isinstance(node, list):
-            return ("list", tuple(walk(x) for x in node))
-        if isinstance(node, dict):
-            keys = tuple(node)
-            return ("dict", keys, tuple(walk(node[k]) for k in keys))
-        return ("static", node)
 
-    return leaves, walk(tree)
+# The recursions are module functions, not closures: a closure that calls itself is a reference
+# cycle, which would keep the leaves (a step's arrays) alive until the cyclic garbage collector
+# runs, and the backend could not reuse their memory (page faults every step).
+def _walk(node, is_leaf, leaves):
+    if is_leaf(node):       # first: most nodes are leaves
+        leaves.append(node)
+        return ("leaf",)
+    if isinstance(node, tuple) and not hasattr(node, "_fields"):
+        return ("tuple", tuple(_walk(x, is_leaf, leaves) for x in node))
+    if isinstance(node, list):
+        return ("list", tuple(_walk(x, is_leaf, leaves) for x in node))
+    if isinstance(node, dict):
+        keys = tuple(node)
+        return ("dict", keys, tuple(_walk(node[k], is_leaf, leaves) for k in keys))
+    return ("static", node)
 
 
 def unflatten(treedef, leaves):
     it = iter(leaves)
-
-    def build(td):
-        kind = td[0]
-        if kind == "leaf":
-            return next(it)
-        if kind == "static":
-            return td[1]
-        if kind == "tuple":
-            return tuple(build(c) for c in td[1])
-        if kind == "list":
-            return [build(c) for c in td[1]]
-        return {k: build(c) for k, c in zip(td[1], td[2], strict=True)}
-
-    out = build(treedef)
+    out = _build(treedef, it)
     if next(it, None) is not None:
         raise ValueError("more leaves than the tree has places")
     return out
+
+
+def _build(td, it):
+    kind = td[0]
+    if kind == "leaf":
+        return next(it)
+    if kind == "static":
+        return td[1]
+    if kind == "tuple":
+        return tuple(_build(c, it) for c in td[1])
+    if kind == "list":
+        return [_build(c, it) for c in td[1]]
+    return {k: _build(c, it) for k, c in zip(td[1], td[2], strict=True)}
 
 
 def leaf_paths(treedef, prefix: str):

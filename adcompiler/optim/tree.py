@@ -16,40 +16,42 @@ import numpy as np
 def flatten(tree, prefix: str = "") -> tuple[list[str], list[np.ndarray]]:
     paths: list[str] = []
     leaves: list[np.ndarray] = []
-
-    def walk(node, path):
-        if isinstance(node, dict):
-            for k in sorted(node):
-                walk(node[k], f"{path}/{k}" if path else str(k))
-        elif isinstance(node, list):
-            for i, x in enumerate(node):
-                walk(x, f"{path}/{i}" if path else str(i))
-        else:
-            paths.append(path)
-            leaves.append(node)
-
-    walk(tree, prefix)
+    _walk(tree, prefix, paths, leaves)
     if len(set(paths)) != len(paths):       # {"a/b": x, "a": {"b": y}}: one .npz key for two
         twice = sorted({q for q in paths if paths.count(q) > 1})
         raise ValueError(f"two leaves of the tree have the path {twice[0]!r} (a key with '/')")
     return paths, leaves
 
 
+# Module functions, not closures that call themselves: such a closure is a reference cycle that
+# keeps a step's arrays alive until the cyclic garbage collector runs (frontend/pytree.py).
+def _walk(node, path, paths, leaves):
+    if isinstance(node, dict):
+        for k in sorted(node):
+            _walk(node[k], f"{path}/{k}" if path else str(k), paths, leaves)
+    elif isinstance(node, list):
+        for i, x in enumerate(node):
+            _walk(x, f"{path}/{i}" if path else str(i), paths, leaves)
+    else:
+        paths.append(path)
+        leaves.append(node)
+
+
 def unflatten(like, leaves):
     it = iter(leaves)
-
-    def build(node):
-        if isinstance(node, dict):
-            built = {k: build(node[k]) for k in sorted(node)}
-            return {k: built[k] for k in node}          # the caller's key order
-        if isinstance(node, list):
-            return [build(x) for x in node]
-        return next(it)
-
-    out = build(like)
+    out = _build(like, it)
     if next(it, None) is not None:
         raise ValueError("more leaves than the tree has places")
     return out
+
+
+def _build(node, it):
+    if isinstance(node, dict):
+        built = {k: _build(node[k], it) for k in sorted(node)}
+        return {k: built[k] for k in node}          # the caller's key order
+    if isinstance(node, list):
+        return [_build(x, it) for x in node]
+    return next(it)
 
 
 def tree_zeros_like(tree):

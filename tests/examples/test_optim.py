@@ -302,3 +302,23 @@ def test_a_scalar_parameter_stays_an_array(opt):
 def test_flatten_refuses_two_leaves_with_one_path():
     with pytest.raises(ValueError, match="'a/b'"):
         flatten({"a/b": np.ones(1), "a": {"b": np.ones(1)}})
+
+
+def test_an_update_keeps_no_array_alive():
+    """Without the cyclic garbage collector, the arrays of the step before are freed when the
+    caller drops them (a closure that called itself, in flatten, kept every step's arrays
+    until a collection, so the Numba backend could not reuse their memory: page faults)."""
+    import gc
+    import weakref
+    opt = AdamW(backend="numpy")
+    params = random_tree(0)
+    state = opt.init(params)
+    params, state, _ = opt.update(params, random_tree(1), state)
+    gc.collect()
+    gc.disable()
+    try:
+        refs = [weakref.ref(x) for x in flatten(params)[1] + flatten(state["m"])[1]]
+        params, state, _ = opt.update(params, random_tree(2), state)
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
