@@ -64,7 +64,8 @@ CONFIGS = {
 # validation loss in that time.
 DEFAULTS = dict(data=None, vocab="char", config="tiny", steps=5000, batch_size=16, lr=None,
                 warmup=None, weight_decay=None, momentum=0.9, grad_accum=1, clip=1.0,
-                optimizer="adamw", seed=0, val_fraction=0.1, eval_every=None, eval_batches=8)
+                optimizer="adamw", seed=0, val_fraction=0.1, eval_every=None, eval_batches=8,
+                backend=None)
 DEFAULT_LR = {"adamw": 3e-3, "sgd": 0.3}
 DEFAULT_WD = {"adamw": 0.01, "sgd": 0.0}
 # settings a resumed run may change; the others come from the checkpoint

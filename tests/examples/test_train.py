@@ -219,3 +219,11 @@ def test_default_corpus_is_the_stdlib(monkeypatch):
     assert vocab.decode(vocab.encode(text[:500])) == text[:500]
     byte = data.Vocab.build(text, "byte")
     assert byte.size == 256 and byte.decode(byte.encode(text[:500])) == text[:500]
+
+
+def test_the_backend_defaults_to_the_environment(text_file, tmp_path, monkeypatch, capsys):
+    """No --backend (the README's command): $ADCOMPILER_BACKEND, else numba."""
+    monkeypatch.setenv("ADCOMPILER_BACKEND", "numpy")
+    train.main(["--config", "tiny", "--batch-size", "8", "--data", text_file, "--steps", "2",
+                "--out", str(tmp_path / "run")])
+    assert "backend numpy" in capsys.readouterr().out
