@@ -186,15 +186,12 @@ class BranchesMixin:
             op = self.emit("if", [cond.value],
                            result_types=[TensorType(t[0], t[1]) for _, _, t, _ in slots],
                            regions=[then.block, other.block],
-                           hints=[p or _hint(then.leaf(x)) for x, _, _, p in slots])
+                           hints=[p or carry.hint(then.leaf(x)) for x, _, _, p in slots])
             results = list(op.results)
         for h, r in zip(moved, results[:len(moved)], strict=True):
             h.update(r)
         for h in holders:               # stale in either branch: stale after the if
-            stale = then.stale(h) or other.stale(h)
-            if stale and not h.stale:
-                h.touch()
-                h.stale = stale
+            h.restale(then.stale(h) or other.stale(h))
         joined, ends = [], []
         for r, (x, y, t, _) in zip(results[len(moved):], slots[len(moved):], strict=True):
             new = Traced(r, weak=t[2])
@@ -209,7 +206,3 @@ class BranchesMixin:
             ends.append((x, y))
         return [carry.build(sa, [joined[o.k - len(moved)] if isinstance(o, _Slot) else o
                                  for o in out]) for sa, out in plans]
-
-
-def _hint(x):
-    return getattr(x._value, "hint", None) if isinstance(x, Traced) else None

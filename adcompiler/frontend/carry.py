@@ -70,6 +70,11 @@ def same_structure(s, t) -> bool:
         same_structure(a, b) for a, b in zip(kids_s, kids_t, strict=True))
 
 
+def hint(x):
+    """The name hint of a holder's SSA value (a region argument's name), or None."""
+    return getattr(x._value, "hint", None) if isinstance(x, Traced) else None
+
+
 def same_leaf(a, b) -> bool:
     """Whether two leaves are the same value (no run-time choice between them needed)."""
     if isinstance(a, Traced) or isinstance(b, Traced):

@@ -46,6 +46,18 @@ def _library(module_name: str) -> bool:
     return library(module_name)
 
 
+_NOWHERE = (None, None)
+
+
+def _class_entry(obj, name):
+    """(the class, the entry) that defines `name` for `obj` (a class: in its own MRO), or
+    (None, None)."""
+    for cls in obj.__mro__ if isinstance(obj, type) else type(obj).__mro__:
+        if name in cls.__dict__:
+            return cls, cls.__dict__[name]
+    return _NOWHERE
+
+
 def _stored(obj, name, value, default=()) -> bool:
     """Whether `value` is what `obj` stores for `name` (its own `__dict__`, a `__slots__`
     slot, or a class's `__dict__`, a method bound to `obj` included) or the default of a missing
@@ -54,11 +66,10 @@ def _stored(obj, name, value, default=()) -> bool:
         own = getattr(obj, "__dict__", None)
         if isinstance(own, dict) and name in own:
             return own[name] is value
-        for cls in obj.__mro__ if isinstance(obj, type) else type(obj).__mro__:
-            if name in cls.__dict__:
-                stored = cls.__dict__[name]
-                return stored is value or isinstance(stored, types.MemberDescriptorType) or (
-                    isinstance(value, types.MethodType) and value.__func__ is stored)
+        cls, stored = _class_entry(obj, name)
+        if cls is not None:
+            return stored is value or isinstance(stored, types.MemberDescriptorType) or (
+                isinstance(value, types.MethodType) and value.__func__ is stored)
         return bool(default) and value is default[0]
     except Exception:           # an object whose __dict__ or __mro__ raises: not watched
         return False
@@ -67,12 +78,10 @@ def _stored(obj, name, value, default=()) -> bool:
 def _user_property(obj, name) -> bool:
     """Whether `obj.name` is a property a user class defines (its getter is user code)."""
     try:
-        for cls in type(obj).__mro__:
-            if name in cls.__dict__:
-                return isinstance(cls.__dict__[name], property) and not _library(cls.__module__)
+        cls, entry = _class_entry(type(obj), name)
     except Exception:           # an object whose __mro__ raises: not watched
-        pass
-    return False
+        return False
+    return isinstance(entry, property) and not _library(cls.__module__)
 
 
 def run_static(fn, *args, **kwargs):

@@ -26,7 +26,8 @@ from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
 from .statements import BREAK, LOOP, Return, Undefined
-from .values import Traced, memory_of, older_holders, overlap
+from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
+                     overlap)
 
 POISONED = ("may change it in place through a name it also rebinds to another array (call "
             ".copy() before the loop)")
@@ -167,7 +168,7 @@ class LoopsMixin:
             plan.start(leaves)
             types = [h.type for h in plan.groups] + [leaves[j].type for j in plan.own]
             paths = carry.paths(struct, "")
-            hints = [_hint(h) for h in plan.groups] + [paths[j][1:] for j in plan.own]
+            hints = [carry.hint(h) for h in plan.groups] + [paths[j][1:] for j in plan.own]
             regions = []
             if not is_for:
                 with values.journal(), self.builder.region(types, hints) as cond:
@@ -248,9 +249,7 @@ class LoopsMixin:
         for h in plan.poisoned.values():
             h.invalidate(f"the loop at line {node.lineno} {POISONED}")
         for h, why in plan.left_stale.values():
-            if not h.stale:
-                h.touch()
-                h.stale = why
+            h.restale(why)
         inner = list(leaves)
         plan.args = {id(h): a for h, a in zip(plan.groups, groups, strict=True)}
         for j, a in zip(plan.own, rest, strict=True):
@@ -286,9 +285,7 @@ class LoopsMixin:
             if id(h) in plan.moved:
                 h.update(r)
         for h, _, now in changed:
-            if now[-1] and not h.stale:       # .stale as the body left it
-                h.touch()
-                h.stale = now[-1]
+            h.restale(now[-1])                # .stale as the body left it
         out_leaves, made = list(leaves), {}
         for r, (j, after_leaf) in zip(results[k:], outs, strict=True):
             # slots ending as one array are one after the loop, unless it may run no
@@ -303,7 +300,8 @@ class LoopsMixin:
                     new.share(older)
                     # an array the body changed through a view or a name that may hold it:
                     # the value carried for it is its old one
-                    if older.written_through_view() or older.may_be_changed():
+                    if older.stale_because(WRITTEN_THROUGH_VIEW) or \
+                            older.stale_because(MAY_BE_CHANGED):
                         new.stale = new.stale or older.stale
                 for other, end in made.values():
                     if overlap(after_leaf, end):
@@ -360,10 +358,6 @@ class LoopsMixin:
         return carry.build(struct, new)
 
 
-def _hint(h):
-    return getattr(h._value, "hint", None)
-
-
 class _Plan:
     """Which carried values a loop's body sees as the arrays themselves (`groups`: the arrays
     made before the loop that names share or the body changes in place) and which on their own
@@ -406,19 +400,19 @@ class _Plan:
                   len(self.links), len(self.left_stale))
         self.after = after
         self.moved = {id(h) for h in self.groups if h._value is not self.args[id(h)]}
+        # own slots changed in place (through a view of them, or by an inner loop)
+        touched = {j for j in self.own if inner[j]._value is not self.args[j]
+                   or inner[j].stale_because(WRITTEN_THROUGH_VIEW)
+                   or inner[j].stale_because(POISONED)}
         for j, x in enumerate(leaves):
             if not isinstance(x, Traced):
                 continue
             if j not in self.own and after[j] is not x:
                 self.split.add(j)                  # rebound: no longer the group's array
-            elif j in self.own and (inner[j]._value is not self.args[j] or
-                                       inner[j].written_through_view() or
-                                       (inner[j].stale or "").endswith(POISONED)):
-                # changed in place (through a view of it, or by an inner loop), and at some
-                # iteration the array is an older one
+            elif j in touched:                     # and at some iteration an older array
                 for h in older_holders(x, start) + self.older_ends(after[j], leaves, start):
                     self.poisoned.setdefault(id(h), h)
-            elif j in self.own and inner[j].may_be_changed():
+            elif j in self.own and inner[j].stale_because(MAY_BE_CHANGED):
                 # changed through a name that may hold it (`t = a if c else b; t += 1`); a
                 # group that changed is carried as itself
                 for h in older_holders(x, start) + self.older_ends(after[j], leaves, start):
@@ -432,11 +426,10 @@ class _Plan:
                 if overlap(after[j], h):
                     self.links.add((j, h))
         if self.static:         # `_bind`'s first-iteration shares, for a static loop
-            touched = {j for j in self.own if inner[j]._value is not self.args[j]
-                       or inner[j].written_through_view()}
             for j in self.own:
                 self.first_shared |= any(
-                    overlap(leaves[j], h) and (id(h) in self.moved or h.written_through_view())
+                    overlap(leaves[j], h) and (id(h) in self.moved
+                                               or h.stale_because(WRITTEN_THROUGH_VIEW))
                     for h in self.groups) or any(
                     k != j and overlap(leaves[j], leaves[k]) and {j, k} & touched
                     for k in self.own)

@@ -18,11 +18,11 @@ watched as one object).
 
 `changed(reads)` says whether any of them is now another object, other than an equal number or
 NumPy scalar (to the bit), string, the same function bound to the same object, or tuple, dict
-or list of such entries (`LR = float(text)`
-each step, a config rebuilt each step: rebound, but a retrace would make the same code). An
-array written in place is not a change, as in JAX. Entries a trace did not read may change
-freely (a step counter in the config it reads the learning rate from). A few dozen reads cost
-a few microseconds, which every call of a compiled function pays to check them.
+or list of such entries (`LR = float(text)` each step, a config rebuilt each step: rebound, but
+a retrace would make the same code). An array written in place is not a change, as in JAX.
+Entries a trace did not read may change freely (a step counter in the config it reads the
+learning rate from). A few dozen reads cost a few microseconds, which every call of a compiled
+function pays to check them.
 """
 from __future__ import annotations
 

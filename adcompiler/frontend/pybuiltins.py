@@ -5,9 +5,9 @@ program calls it. With static arguments each behaves as Python's; with traced on
 `range` read static shapes (`range` with a run-time bound is a `RuntimeRange`, usable only as a
 `for` loop's iterable), `float`/`int`/`bool`/`x.item()` give weak (Python-scalar-like) values,
 `abs`/`sum`/`min`/`max` build IR (min/max of traced scalars choose with `where`, as Python
-compares), `enumerate`/`zip`/`list`/`tuple`/`map`/`reversed`/`sorted` iterate statically (an array by
-its rows), `isinstance` answers for the NumPy object the value stands for, `getattr` reads as
-`x.a` does, and `print` prints at trace time (traced values as their type).
+compares), `enumerate`/`zip`/`list`/`tuple`/`map`/`reversed`/`sorted` iterate statically (an
+array by its rows), `isinstance` answers for the NumPy object the value stands for, `getattr`
+reads as `x.a` does, and `print` prints at trace time (traced values as their type).
 """
 from __future__ import annotations
 

@@ -100,13 +100,17 @@ class Traced:
         for view in self.views:
             view.invalidate(why)
 
-    def written_through_view(self) -> bool:
-        """Whether a write through a view of this array changed it (and so made it stale)."""
-        return bool(self.stale) and self.stale.endswith(WRITTEN_THROUGH_VIEW)
+    def stale_because(self, why: str) -> bool:
+        """Whether this array is stale for `why` (WRITTEN_THROUGH_VIEW: a write through a view
+        of it changed it; MAY_BE_CHANGED: an array it may be was changed in place)."""
+        return bool(self.stale) and self.stale.endswith(why)
 
-    def may_be_changed(self) -> bool:
-        """Whether an array this one may be was changed in place (and so made it stale)."""
-        return bool(self.stale) and self.stale.endswith(MAY_BE_CHANGED)
+    def restale(self, stale: str | None) -> None:
+        """Leave this array stale with `stale`, a message a region left on it, unless it is
+        stale already or `stale` is None."""
+        if stale and not self.stale:
+            self.touch()
+            self.stale = stale
 
     def view_of(self, base: "Traced") -> "Traced":
         """Record that NumPy would make this a view of `base` (it is a copy in the IR)."""
@@ -357,9 +361,6 @@ class Journal:
     def undo(self) -> None:
         for h, before in self.saved.values():
             h.set_state(before)
-
-    def owns(self, h: Traced) -> bool:
-        return h.serial >= self.start
 
 
 @contextmanager

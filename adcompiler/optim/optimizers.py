@@ -159,11 +159,9 @@ class AdamW(_Optimizer):
                                         ("second moment", state["v"]))
         t = int(state["step"]) + 1
         b1, b2 = self.betas
-        b1, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps, decay, one = (
-            dt(c) for c in (b1, 1.0 - b1, b2, 1.0 - b2, lr / (1.0 - b1 ** t),
-                            math.sqrt(1.0 - b2 ** t), self.eps, 1.0 - lr * self.weight_decay, 1.0))
-        coef = (b1, one_minus_b1, b2, one_minus_b2, self._decays(paths, p, decay, one),
-                step_size, bc2_sqrt, eps)
+        decays = self._decays(paths, p, dt(1.0 - lr * self.weight_decay), dt(1.0))
+        coef = (dt(b1), dt(1.0 - b1), dt(b2), dt(1.0 - b2), decays, dt(lr / (1.0 - b1 ** t)),
+                dt(math.sqrt(1.0 - b2 ** t)), dt(self.eps))
         new_p, new_m, new_v, norm, sq = self._update(
             p, g, m, v, coef, dt(self.clip or 0.0), self.clip is not None)
         new_state = {"step": np.array(t, np.int64), "m": _arrays(params, new_m),

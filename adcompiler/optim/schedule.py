@@ -4,8 +4,8 @@
 
 Linear warm-up from base_lr/warmup_steps (step 0) to base_lr (step warmup_steps-1), so the first
 update is never taken at lr 0; then a half cosine from base_lr (step warmup_steps) down to min_lr
-(step total_steps-1; a cosine part of one step stays at base_lr); min_lr after that. A pure function of the step, so a resumed run gets the
-same rates as an uninterrupted one.
+(step total_steps-1; a cosine part of one step stays at base_lr); min_lr after that. A pure
+function of the step, so a resumed run gets the same rates as an uninterrupted one.
 """
 from __future__ import annotations
 

@@ -74,14 +74,14 @@ def load(out_dir, params_like, opt_state_like):
             paths, leaves = flatten(like, prefix)
             missing = [p for p in paths if p not in z.files]
             if missing:
-                raise CheckpointError(f"{out_dir}/{NPZ} lacks {', '.join(missing[:5])}: it was "
-                                 "written for another model or optimiser")
+                raise CheckpointError(f"{out_dir}/{NPZ} lacks {', '.join(missing[:5])}: it "
+                                      "was written for another model or optimiser")
             out = []
             for p, x in zip(paths, leaves, strict=True):
                 a = z[p]
                 if a.shape != np.shape(x):
-                    raise CheckpointError(f"{out_dir}/{NPZ}: {p} has shape {a.shape}, the model "
-                                     f"needs {np.shape(x)}")
+                    raise CheckpointError(f"{out_dir}/{NPZ}: {p} has shape {a.shape}, the "
+                                          f"model needs {np.shape(x)}")
                 out.append(a)
             trees.append(unflatten(like, out))
     return trees[0], trees[1], load_meta(out_dir)
