@@ -283,9 +283,10 @@ def test_bad_optimiser_inputs():
 
 
 @pytest.mark.parametrize("opt", [AdamW(lr=0.1), SGD(lr=0.1)])
-def test_a_scalar_parameter_stays_an_array(opt):
+def test_a_scalar_parameter_stays_an_array(opt, gptconfig):
     """A 0-d float64 parameter (a learnable scale) over several steps: it and its state stay
-    0-d arrays, with the values the same parameter gets as a 1-element vector."""
+    0-d arrays, with the values the same parameter gets as a 1-element vector, and the
+    reference's."""
     trees = [{"s": np.array(1.0), "w": np.ones(2)}, {"s": np.array([1.0]), "w": np.ones(2)}]
     for k, params in enumerate(trees):
         state = opt.init(params)
@@ -297,6 +298,15 @@ def test_a_scalar_parameter_stays_an_array(opt):
         trees[0][0]["s"], *(trees[0][1][k]["s"] for k in trees[0][1] if k != "step")))
     for a, b in zip(flatten(trees[0])[1], flatten(trees[1])[1], strict=True):
         np.testing.assert_array_equal(a, np.reshape(b, np.shape(a)))
+    p, g = np.array(1.0), np.array(0.5)
+    if isinstance(opt, AdamW):
+        m, v = np.zeros(()), np.zeros(())
+        for t in range(1, 4):
+            gptconfig.adamw_update_np(p, g, m, v, t, lr=opt.lr, betas=opt.betas, eps=opt.eps,
+                                      wd=opt.weight_decay)
+    else:
+        p = sgd_reference([p], [[g]] * 3, opt.lr, opt.momentum, opt.weight_decay, False)[0]
+    np.testing.assert_allclose(trees[0][0]["s"], p, rtol=1e-12)
 
 
 def test_flatten_refuses_two_leaves_with_one_path():
