@@ -85,11 +85,11 @@ declare("prod", _rule(_sum_dtype), vjp=_prod_vjp, lower={"numpy": "np.prod({0}, 
         **REDUCE)
 declare("max", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
         lower={"numpy": "np.max({0}, axis={axes}, keepdims={keepdims})",
-               "numba": {"init": "lowest", "update": "({acc} if {acc} >= {x} or {acc} != {acc} else {x})",
+               "numba": {"init": "lowest", "update": "vmax({acc}, {x})",
                          "combine": "maximum"}}, **REDUCE)
 declare("min", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
         lower={"numpy": "np.min({0}, axis={axes}, keepdims={keepdims})",
-               "numba": {"init": "highest", "update": "({acc} if {acc} <= {x} or {acc} != {acc} else {x})",
+               "numba": {"init": "highest", "update": "vmin({acc}, {x})",
                          "combine": "minimum"}}, **REDUCE)
 
 

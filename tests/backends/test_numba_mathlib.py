@@ -3,7 +3,8 @@ for float64 results, so float64 bounds allow 2): error in ulp of the
 result's dtype over a dense range, also in loops compiled with the kernels' `reassoc` flag and
 with all of fast math (the helpers keep their rounding), and the special values (signed zeros,
 infinities, NaN, overflow and underflow) where they must give what NumPy gives. Also the
-helpers' other types (NumPy's function) and `ld0`."""
+helpers' other types (NumPy's function), `ld0`, and the max/min reductions' `vmax`/`vmin`
+against NumPy's np.max/np.min (NaNs anywhere in a row, infinities, integers, bools)."""
 import functools
 import platform
 import re
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0
+from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0, vmax, vmin
 
 FLAGS = {"plain": False, "reassoc": {"reassoc"}, "fastmath": True}
 
@@ -142,3 +143,64 @@ def _ld0_of(a):
 def test_ld0_refuses_arrays_of_rank_above_0():
     with pytest.raises(numba.core.errors.TypingError):
         _ld0_of(np.ones(2))
+
+
+@functools.cache
+def _row_extrema(flags="plain"):
+    @njit(fastmath=FLAGS[flags])
+    def rows(x, hi, lo):
+        for r in range(x.shape[0]):
+            a, b = x[r, 0], x[r, 0]
+            for i in range(1, x.shape[1]):
+                a, b = vmax(a, x[r, i]), vmin(b, x[r, i])
+            hi[r], lo[r] = a, b
+    return rows
+
+
+def _rows_with_specials(dtype):
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((64, 203)) * 50).astype(dtype)
+    if np.issubdtype(dtype, np.floating):
+        for r, (i, v) in enumerate([(0, np.nan), (202, np.nan), (101, np.nan), (7, np.inf),
+                                    (8, -np.inf), (0, np.inf), (202, -np.inf)]):
+            x[r, i] = v
+        x[10, :] = np.nan
+        x[11, :] = -np.inf
+        x[12, 5], x[12, 6] = np.nan, np.inf
+    return x
+
+
+@pytest.mark.parametrize("flags", ["plain", "reassoc"])     # (all of fast math assumes no NaN)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.bool_])
+def test_vmax_vmin_reduce_like_numpy(dtype, flags):
+    """Row maxima and minima by the kernels' accumulator update equal NumPy's, NaN wherever
+    a row holds one (first, last, middle element, a whole row), also with the kernels'
+    `reassoc` flag."""
+    x = _rows_with_specials(dtype)
+    hi, lo = np.empty(x.shape[0], dtype), np.empty(x.shape[0], dtype)
+    _row_extrema(flags)(x, hi, lo)
+    np.testing.assert_array_equal(hi, np.max(x, axis=1))
+    np.testing.assert_array_equal(lo, np.min(x, axis=1))
+
+
+@njit
+def _mixed(i, f):
+    return vmax(i, f), vmin(i, f), vmax(np.float32(2.5), np.float32(np.nan))
+
+
+def test_vmax_vmin_of_mixed_types_promote():
+    hi, lo, nan = _mixed(3, 2.5)
+    assert (hi, lo) == (3.0, 2.5) and np.isnan(nan)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                    reason="reads x86 machine code")
+def test_float32_max_reduction_vectorises():
+    """Why vmax exists: the Python form of a NaN-propagating max compared one float at a time
+    (vmaxss/vcmpss); vmax's reduction loop compares packed floats."""
+    x = np.zeros((2, 64), np.float32)
+    out = np.empty(2, np.float32)
+    rows = _row_extrema("reassoc")
+    rows(x, out, out.copy())
+    sig = next(s for s in rows.signatures if s[0].dtype == numba.float32)
+    assert re.search(r"\bv?maxps\b", rows.inspect_asm(sig))
