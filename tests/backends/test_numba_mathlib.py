@@ -1,4 +1,4 @@
-"""The Numba backend's vectorisable exp and tanh against NumPy in float64 (itself within 1 ulp
+"""The Numba backend's vectorisable exp, tanh and log against NumPy in float64 (itself within 1 ulp
 for float64 results, so float64 bounds allow 2): error in ulp of the
 result's dtype over a dense range, also in loops compiled with the kernels' `reassoc` flag and
 with all of fast math (the helpers keep their rounding), and the special values (signed zeros,
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from adcompiler.backends.numba_cpu.mathlib import fexp, ftanh, ld0, vmax, vmin
+from adcompiler.backends.numba_cpu.mathlib import fexp, flog, ftanh, ld0, vmax, vmin
 
 FLAGS = {"plain": False, "reassoc": {"reassoc"}, "fastmath": True}
 
@@ -28,7 +28,7 @@ def _loop(f, flags="plain"):
     return loop
 
 
-_exp_loop, _tanh_loop = _loop(fexp), _loop(ftanh)
+_exp_loop, _tanh_loop, _log_loop = _loop(fexp), _loop(ftanh), _loop(flog)
 
 
 def _ulp_error(got, dtype, exact):
@@ -81,18 +81,39 @@ def test_tanh_is_within_its_ulp_bound(dtype, bound, flags):
     np.testing.assert_array_equal(np.signbit(got), np.signbit(np.tanh(s)))
 
 
+@pytest.mark.parametrize("flags", FLAGS)
+@pytest.mark.parametrize("dtype,bound", [(np.float32, 1.0), (np.float64, 2.0)])
+def test_log_is_within_its_ulp_bound(dtype, bound, flags):
+    """Over every binade (subnormals included) and densely around 1, where log is small."""
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore"):    # (geomspace's own arithmetic near float64's max)
+        x = np.concatenate([np.geomspace(info.smallest_subnormal, info.max, 400_001),
+                            np.linspace(0.5, 2.0, 200_001)]).astype(dtype)
+    out = np.empty_like(x)
+    _loop(flog, flags)(x, out)
+    assert _ulp_error(out, dtype, np.log(x.astype(np.float64))).max() <= bound
+    if flags == "fastmath":
+        return          # fast math assumes no NaN nor infinity
+    s = np.tile(np.array(SPECIAL + [1.0, -1.0, 2.0, info.smallest_subnormal], dtype), 8)
+    got = np.empty_like(s)
+    _loop(flog, flags)(s, got)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(got, np.log(s))
+
+
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                     reason="reads x86 machine code")
-@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop], ids=["exp", "tanh"])
-def test_float32_loops_vectorise(loop):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop, _log_loop], ids=["exp", "tanh", "log"])
+def test_loops_vectorise(loop, dtype):
     """The reason the helpers exist: a loop of them multiplies packed floats. A loop of libm's
     expf/tanhf does not (LLVM may wrap the call in a vector intrinsic, but the machine code
     then calls libm element by element)."""
-    x = np.linspace(-3, 3, 64, dtype=np.float32)
+    x = np.linspace(0.5, 3, 64, dtype=dtype)
     loop(x, np.empty_like(x))
-    sig = next(s for s in loop.signatures if s[0].dtype == numba.float32)
+    sig = next(s for s in loop.signatures if s[0].dtype == numba.from_dtype(dtype))
     asm = loop.inspect_asm(sig)
-    assert re.search(r"\bv?mulps\b", asm)
+    assert re.search(r"\bv?mulp" + ("s" if dtype == np.float32 else "d") + r"\b", asm)
 
 
 def test_float32_exp_is_zero_exactly_where_the_rounded_exp_is():
@@ -107,14 +128,15 @@ def test_float32_exp_is_zero_exactly_where_the_rounded_exp_is():
 
 
 @njit
-def _other(i, z, d):
-    return fexp(i), fexp(z), ftanh(d)
+def _other(i, z):
+    return fexp(i), fexp(z), ftanh(i), ftanh(z), flog(i), flog(z)
 
 
 def test_other_types_get_numpys_function():
     """(libm's, as Numba compiles NumPy's function: within an ulp or two of NumPy's own)"""
-    got = _other(3, 1.0 + 2.0j, 0.3)
-    np.testing.assert_allclose(got, (np.exp(3), np.exp(1.0 + 2.0j), np.tanh(0.3)), rtol=5e-16)
+    z = 1.0 + 2.0j
+    np.testing.assert_allclose(_other(3, z), (np.exp(3), np.exp(z), np.tanh(3), np.tanh(z),
+                                              np.log(3), np.log(z)), rtol=5e-16)
 
 
 @njit
