@@ -32,6 +32,7 @@ import ctypes
 import functools
 import glob
 import importlib.util
+import math
 import os
 import threading
 import time
@@ -250,12 +251,17 @@ def matmul(a, b, out):
 
 @njit(cache=True, nogil=True)
 def _scatter_add(out3, idx, v3):
+    """False, and nothing added, when an index is out of bounds."""
     n = out3.shape[1]
+    for j in range(idx.shape[0]):
+        if idx[j] < -n or idx[j] >= n:
+            return False
     for p in range(out3.shape[0]):
         for j in range(idx.shape[0]):
             t = idx[j] + n if idx[j] < 0 else idx[j]
             for q in range(out3.shape[2]):
                 out3[p, t, q] += v3[p, j, q]
+    return True
 
 
 def scatter_add(out, idx, v, axis):
@@ -264,10 +270,8 @@ def scatter_add(out, idx, v, axis):
     back: its 3-D view would be a copy, and the sums would be lost."""
     work = out if out.flags.c_contiguous else np.ascontiguousarray(out)
     out3, idx, v3 = scatter_operands(work, idx, v, axis)
-    n = out3.shape[1]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"index out of bounds for axis {axis} with size {n}")
-    _scatter_add(out3, idx, v3)
+    if not _scatter_add(out3, idx, v3):
+        raise IndexError(f"index out of bounds for axis {axis} with size {out3.shape[1]}")
     if work is not out:
         out[...] = work
 
@@ -276,8 +280,7 @@ def scatter_operands(out, idx, v, axis) -> tuple:
     """`_scatter_add`'s operands for `scatter_add(out, idx, v, axis)` (out C-contiguous): out
     and v as 3-D views (before, along, after `axis`), idx flat."""
     idx = np.asarray(idx).reshape(-1)
-    pre = int(np.prod(out.shape[:axis], dtype=np.int64))
-    post = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
+    pre, post = math.prod(out.shape[:axis]), math.prod(out.shape[axis + 1:])
     v3 = np.ascontiguousarray(v).reshape(pre, idx.size, post)   # v has the gathered shape
     return out.reshape(pre, out.shape[axis], post), idx, v3
 

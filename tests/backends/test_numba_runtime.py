@@ -1,6 +1,6 @@
 """The Numba backend's run-time matmul against NumPy's: every layout the batched GEMM reads in
 place (strided head slices, transposes, broadcast batches, size-1 axes) and the ones it must
-copy or hand to NumPy."""
+copy or hand to NumPy; and its scatter_add against np.add.at."""
 import glob
 import os
 import threading
@@ -194,3 +194,20 @@ def test_numpys_blas_threads_sleep_soon_after_a_product(monkeypatch):
     time.sleep(0.3)
     assert _cpu_seconds_of_other_threads() - before < 0.03
     assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+
+
+def test_scatter_add_adds_repeats_and_refuses_indices_out_of_bounds():
+    """np.add.at's result, negative and repeated indices included; an index out of bounds is
+    NumPy's IndexError, raised before anything is added."""
+    rng = np.random.default_rng(0)
+    out, v = rng.standard_normal((3, 5, 2)), rng.standard_normal((3, 4, 2))
+    idx = np.array([4, 0, 4, -1])
+    want = out.copy()
+    np.add.at(want, (slice(None), idx), v)
+    rt.scatter_add(out, idx, v, 1)
+    np.testing.assert_allclose(out, want)
+    for bad in (5, -6):
+        before = out.copy()
+        with pytest.raises(IndexError, match="out of bounds for axis 1 with size 5"):
+            rt.scatter_add(out, np.array([0, bad, 1, 2]), v, 1)
+        np.testing.assert_array_equal(out, before)
