@@ -3,7 +3,7 @@ the op's parameters `x` (and `y`); its VJP is derived by `sympy.diff` (see
 `adcompiler/ad/sympy_ir.py`, which parses the text when an op is first differentiated, so
 importing adcompiler does not import SymPy).
 `lower["numba"]` is a scalar expression over the operands' scalars, evaluated inside a
-generated loop (`fexp`/`ftanh`/`flog` are the Numba backend's vectorisable exp, tanh and log).
+generated loop (`fexp`, `ftanh`, `flog`, `flog1p`: the Numba backend's vectorisable versions).
 Operands of a binary op share one dtype (the frontend inserts NumPy's promotions as explicit
 `astype`) and broadcast as in NumPy.
 """
@@ -39,7 +39,7 @@ def nondiff(name, arity, numpy, infer=SAME, expr=None, numba=None, cheap=False):
 unary("neg", "-x", "-{0}", infer=NUMERIC, cheap=True)
 unary("exp", "exp(x)", "np.exp({0})", numba="fexp({0})")
 unary("log", "log(x)", "np.log({0})", numba="flog({0})")
-unary("log1p", "log(1 + x)", "np.log1p({0})")
+unary("log1p", "log(1 + x)", "np.log1p({0})", numba="flog1p({0})")
 unary("expm1", "exp(x) - 1", "np.expm1({0})")
 unary("sqrt", "sqrt(x)", "np.sqrt({0})")
 unary("tanh", "tanh(x)", "np.tanh({0})", numba="ftanh({0})")

@@ -1,8 +1,9 @@
-"""Scalar helpers that generated kernels call: `fexp`, `ftanh`, `flog`, `vmax`, `vmin` and
-`ld0`. Why: without Intel's SVML, Numba lowers `np.exp`/`np.tanh`/`np.log` on scalars to libm
-calls that LLVM cannot vectorise (measured here on 2M float32: np.tanh 0.6 ms, a Numba loop of
-np.tanh 23 ms, of np.exp 4.3 ms; on an AVX-512 Xeon, per element: a loop of libm's float64 tanh
-12.9 ns against NumPy's 1.2, of log 2.4 ns (float32) and 3.7 (float64) against 0.4 and 0.9).
+"""Scalar helpers that generated kernels call: `fexp`, `ftanh`, `flog`, `flog1p`, `vmax`, `vmin`
+and `ld0`. Why: without Intel's SVML, Numba lowers `np.exp`/`np.tanh`/`np.log` on scalars to
+libm calls that LLVM cannot vectorise (measured here on 2M float32: np.tanh 0.6 ms, a Numba loop
+of np.tanh 23 ms, of np.exp 4.3 ms; on an AVX-512 Xeon, per element: a loop of libm's float64
+tanh 12.9 ns against NumPy's 1.2, of log 2.4 ns (float32) and 3.7 (float64) against 0.4 and
+0.9).
 
 `fexp` is exp by Cody-Waite range reduction and a polynomial, with the power of two built by a
 bit cast, so a loop of it vectorises; it is within 1 ulp of float32 exp and about 2 ulp of
@@ -21,29 +22,32 @@ within 1 ulp, 2.1 ns an element in a loop.
 `flog` is musl's log and logf (from FreeBSD): the argument split by its bits into 2^k m with m
 in [sqrt(2)/2, sqrt(2)), subnormals scaled up first, then log(m) from s = (m-1)/(m+1) by a
 polynomial in s^2 and k ln2 in two parts; within 1 ulp (float32: 0.8), -inf at 0, NaN below
-it, inf at inf; 0.5 ns (float32) and 1.2 ns (float64) an element in a loop.
+it, inf at inf; 0.5 ns (float32) and 1.2 ns (float64) an element in a loop. `flog1p` is musl's
+log1p the same way: u = 1 + x split so, plus the rounding error of u divided by u, and x itself
+as f where u is in [sqrt(2)/2, sqrt(2)); within 1 ulp (libm's in a loop: 10.6 ns an element).
 
-`fexp`, `ftanh` and `flog` are Numba intrinsics that write their float32/float64 arithmetic as LLVM
-instructions into the kernel (`_IR`), for other types NumPy's function as Numba compiles it.
-Called per element as Numba functions, they kept the loop from vectorising (a GELU loop: 27 ms
-against 3 ms). As overloads that Numba inlines (`inline="always"`) they vectorised, but Numba
-typed and inlined their Python bodies anew in every kernel: 1.2 s of compile per kernel that
-used tanh, 0.65 s for exp (the small GPT's gradient: 18 s of kernel compiles on one core); as
-instructions, 0.02 s. Their polynomials use `llvm.fmuladd` (fused where the CPU has FMA, else
-a multiply and an add, so float64 results may differ in the last bit between the two): on the
-Zen 1 VM 2M float32 exps 4.55 -> 4.2 ms, tanhs 8.6 -> 7.6 ms, within the same ulp bounds.
+`fexp`, `ftanh`, `flog` and `flog1p` are Numba intrinsics that write their float32/float64
+arithmetic as LLVM instructions into the kernel (`_IR`), for other types NumPy's function as
+Numba compiles it. Called per element as Numba functions, they kept the loop from vectorising (a
+GELU loop: 27 ms against 3 ms). As overloads that Numba inlines (`inline="always"`) they
+vectorised, but Numba typed and inlined their Python bodies anew in every kernel: 1.2 s of
+compile per kernel that used tanh, 0.65 s for exp (the small GPT's gradient: 18 s of kernel
+compiles on one core); as instructions, 0.02 s. Their polynomials use `llvm.fmuladd` (fused
+where the CPU has FMA, else a multiply and an add, so float64 results may differ in the last bit
+between the two): on the Zen 1 VM 2M float32 exps 4.55 -> 4.2 ms, tanhs 8.6 -> 7.6 ms, within
+the same ulp bounds.
+
 `vmax`/`vmin` are the NaN-propagating maximum and minimum of two scalars that the max and min
 reductions update their accumulator with. Of two floats of one type they are LLVM's
-`llvm.maximum`/`llvm.minimum`, a reduction LLVM vectorises without fast-math flags; the
-Python form `a if a >= x or a != a else x` stayed one scalar compare per element (the row
-maxima of the medium GPT's attention scores, 2M float32 on one AVX-512 core: 2.7 ms, now
-0.5). They differ from that form only in the sign of a zero result, which they take as
--0 < +0 (NumPy keeps whichever came first). Other types (integers, bools, mixed) use that
-Python form.
-`ld0` reads a rank-0 value that the driver may hold as a 0-d array or as a scalar; as an
-inlined overload it cost 0.03-0.08 s of compile per use (an AdamW kernel reads seven: 0.8 s
-to compile, now 0.3 s). These are intrinsics: Python cannot call them outside Numba's
-compiler.
+`llvm.maximum`/`llvm.minimum`, a reduction LLVM vectorises without fast-math flags; the Python
+form `a if a >= x or a != a else x` stayed one scalar compare per element (the row maxima of the
+medium GPT's attention scores, 2M float32 on one AVX-512 core: 2.7 ms, now 0.5). They differ
+from that form only in the sign of a zero result, which they take as -0 < +0 (NumPy keeps
+whichever came first). Other types (integers, bools, mixed) use that Python form.
+
+`ld0` reads a rank-0 value that the driver may hold as a 0-d array or as a scalar; as an inlined
+overload it cost 0.03-0.08 s of compile per use (an AdamW kernel reads seven: 0.8 s to compile,
+now 0.3 s). These are intrinsics: Python cannot call them outside Numba's compiler.
 """
 from __future__ import annotations
 
@@ -194,19 +198,24 @@ _LOG = {32: dict(lg=(0.66666662693, 0.40000972152, 0.28498786688, 0.24279078841)
                  sqrth=0x3fe6a09e00000000)}
 
 
-def _log(o, x):
+def _split(o, x):
+    """(k, m - 1) with x = 2^k m, m in [sqrt(2)/2, sqrt(2)), for a positive normal x; k an
+    integer."""
     c, b = _LOG[o.i.width], o.b
-    tiny = b.fcmp_ordered("<", x, o.k(c["tiny"]), flags=o.KEEP)     # subnormal: scale up
-    xs = b.select(tiny, o.mul(x, o.k(2.0 ** c["up"])), x)
-    bits = b.bitcast(xs, o.i)
+    bits = b.bitcast(x, o.i)
     i = b.add(bits, ir.Constant(o.i, c["one"] - c["sqrth"]))
     k = b.sub(b.ashr(i, ir.Constant(o.i, c["mant"])), ir.Constant(o.i, c["bias"]))
-    k = b.select(tiny, b.sub(k, ir.Constant(o.i, c["up"])), k)
     frac = b.and_(i, ir.Constant(o.i, (1 << c["mant"]) - 1))
     if o.i.width == 64:     # the offset moved the high word only: the low word stays the input's
         frac = b.or_(b.and_(frac, ir.Constant(o.i, 0xfffff << 32)),
                      b.and_(bits, ir.Constant(o.i, 0xffffffff)))
-    f = o.sub(b.bitcast(b.add(frac, ir.Constant(o.i, c["sqrth"])), o.f), o.k(1.0))
+    return k, o.sub(b.bitcast(b.add(frac, ir.Constant(o.i, c["sqrth"])), o.f), o.k(1.0))
+
+
+def _log_of(o, k, f, c=None):
+    """k ln2 + log(1 + f) (+ c, a correction of f's rounding) for f in [sqrt(2)/2 - 1,
+    sqrt(2) - 1)."""
+    consts = _LOG[o.i.width]
     s = o.div(f, o.add(o.k(2.0), f))
     z = o.mul(s, s)
     w = o.mul(z, z)
@@ -216,16 +225,44 @@ def _log(o, x):
         for coef in reversed(coefs[:-1]):
             acc = o.fmuladd(acc, w, o.k(coef))
         return acc
-    r = o.add(o.mul(z, horner(c["lg"][0::2])), o.mul(w, horner(c["lg"][1::2])))
+    r = o.add(o.mul(z, horner(consts["lg"][0::2])), o.mul(w, horner(consts["lg"][1::2])))
     hfsq = o.mul(o.mul(o.k(0.5), f), f)
-    dk = b.sitofp(k, o.f)
-    hi, lo = c["ln2"]
-    y = o.add(o.sub(o.add(o.mul(s, o.add(hfsq, r)), o.mul(dk, o.k(lo))), hfsq), f)
-    y = o.add(y, o.mul(dk, o.k(hi)))
+    dk = o.b.sitofp(k, o.f)
+    hi, lo = consts["ln2"]
+    low = o.mul(dk, o.k(lo)) if c is None else o.add(o.mul(dk, o.k(lo)), c)
+    y = o.add(o.sub(o.add(o.mul(s, o.add(hfsq, r)), low), hfsq), f)
+    return o.add(y, o.mul(dk, o.k(hi)))
+
+
+def _log(o, x):
+    c, b = _LOG[o.i.width], o.b
+    tiny = b.fcmp_ordered("<", x, o.k(c["tiny"]), flags=o.KEEP)     # subnormal: scale up
+    k, f = _split(o, b.select(tiny, o.mul(x, o.k(2.0 ** c["up"])), x))
+    y = _log_of(o, b.select(tiny, b.sub(k, ir.Constant(o.i, c["up"])), k), f)
     # log(+inf) = inf, log(0) = -inf, log(x < 0) = NaN, and NaN stays NaN (False compares)
     y = o.pick("==", x, o.k(float("inf")), x, y)
     y = o.pick("==", x, o.k(0.0), o.k(float("-inf")), y)
     return o.pick(">=", x, o.k(0.0), y, o.k(float("nan")))
+
+
+def _log1p(o, x):
+    # musl's log1p/log1pf: u = 1 + x split as in log; c = log(1 + x) - log(u) to first order,
+    # the rounding of u divided by u; for u in [sqrt(2)/2, sqrt(2)) f is x itself (exact)
+    c, b = _LOG[o.i.width], o.b
+    u = o.add(o.k(1.0), x)
+    k, f = _split(o, u)
+    zero = ir.Constant(o.i, 0)
+    near = b.icmp_signed("==", k, zero)
+    big = b.icmp_signed(">=", k, ir.Constant(o.i, 2))
+    err = b.select(big, o.sub(o.k(1.0), o.sub(u, x)), o.sub(x, o.sub(u, o.k(1.0))))
+    corr = b.select(b.icmp_signed("<", k, ir.Constant(o.i, c["mant"] + 2)), o.div(err, u),
+                    o.k(0.0))
+    y = _log_of(o, k, b.select(near, x, f), b.select(near, o.k(0.0), corr))
+    # tiny |x|: x itself (also -0.0 and NaN); x = inf: inf; x = -1: -inf; x < -1: NaN
+    y = o.pick("==", x, o.k(float("inf")), x, y)
+    y = o.pick(">=", x, o.k(-1.0), y, o.k(float("nan")))
+    y = o.pick("==", x, o.k(-1.0), o.k(float("-inf")), y)
+    return o.pick(">=", o.call("llvm.fabs", x), o.k(2.0 ** -(c["mant"] + 2)), y, x)
 
 
 def _typed(typingctx, x, impls, ufunc):
@@ -258,6 +295,12 @@ def ftanh(typingctx, x):
 def flog(typingctx, x):
     """Vectorisable natural log of a float scalar (see the module docstring)."""
     return _typed(typingctx, x, {types.float32: _log, types.float64: _log}, np.log)
+
+
+@intrinsic
+def flog1p(typingctx, x):
+    """Vectorisable log(1 + x) of a float scalar (see the module docstring)."""
+    return _typed(typingctx, x, {types.float32: _log1p, types.float64: _log1p}, np.log1p)
 
 
 def _extremum(name, python):

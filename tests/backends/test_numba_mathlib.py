@@ -1,10 +1,10 @@
-"""The Numba backend's vectorisable exp, tanh and log against NumPy in float64 (itself within 1 ulp
-for float64 results, so float64 bounds allow 2): error in ulp of the
-result's dtype over a dense range, also in loops compiled with the kernels' `reassoc` flag and
-with all of fast math (the helpers keep their rounding), and the special values (signed zeros,
-infinities, NaN, overflow and underflow) where they must give what NumPy gives. Also the
-helpers' other types (NumPy's function), `ld0`, and the max/min reductions' `vmax`/`vmin`
-against NumPy's np.max/np.min (NaNs anywhere in a row, infinities, integers, bools)."""
+"""The Numba backend's vectorisable exp, tanh, log and log1p against NumPy in float64 (itself
+within 1 ulp for float64 results, so float64 bounds allow 2): error in ulp of the result's dtype
+over a dense range, also in loops compiled with the kernels' `reassoc` flag and with all of fast
+math (the helpers keep their rounding), and the special values (signed zeros, infinities, NaN,
+overflow and underflow) where they must give what NumPy gives. Also the helpers' other types
+(NumPy's function), `ld0`, and the max/min reductions' `vmax`/`vmin` against NumPy's
+np.max/np.min (NaNs anywhere in a row, infinities, integers, bools)."""
 import functools
 import platform
 import re
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from adcompiler.backends.numba_cpu.mathlib import fexp, flog, ftanh, ld0, vmax, vmin
+from adcompiler.backends.numba_cpu.mathlib import fexp, flog, flog1p, ftanh, ld0, vmax, vmin
 
 FLAGS = {"plain": False, "reassoc": {"reassoc"}, "fastmath": True}
 
@@ -28,7 +28,8 @@ def _loop(f, flags="plain"):
     return loop
 
 
-_exp_loop, _tanh_loop, _log_loop = _loop(fexp), _loop(ftanh), _loop(flog)
+_exp_loop, _tanh_loop, _log_loop, _log1p_loop = (_loop(fexp), _loop(ftanh), _loop(flog),
+                                                  _loop(flog1p))
 
 
 def _ulp_error(got, dtype, exact):
@@ -101,10 +102,36 @@ def test_log_is_within_its_ulp_bound(dtype, bound, flags):
         np.testing.assert_array_equal(got, np.log(s))
 
 
+@pytest.mark.parametrize("flags", FLAGS)
+@pytest.mark.parametrize("dtype,bound", [(np.float32, 1.0), (np.float64, 2.0)])
+def test_log1p_is_within_its_ulp_bound(dtype, bound, flags):
+    """Over every binade above 0, from -1 to 0 (tiny and near -1), and densely from -1 to 3."""
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore"):    # (geomspace's own arithmetic near float64's max)
+        x = np.concatenate([np.geomspace(info.smallest_subnormal, info.max, 400_001),
+                            -np.geomspace(info.smallest_subnormal, 1.0, 200_001),
+                            np.linspace(-1.0, 3.0, 400_001)]).astype(dtype)
+    x = x[x > -1]
+    out = np.empty_like(x)
+    _loop(flog1p, flags)(x, out)
+    assert _ulp_error(out, dtype, np.log1p(x.astype(np.float64))).max() <= bound
+    if flags == "fastmath":
+        return          # fast math assumes no NaN nor infinity
+    s = np.tile(np.array(SPECIAL + [1.0, -1.0, -2.0, -0.5, 1e-30, -1e-30], dtype), 8)
+    got = np.empty_like(s)
+    _loop(flog1p, flags)(s, got)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.log1p(s)
+    np.testing.assert_array_equal(got, want)
+    numbers = ~np.isnan(want)
+    np.testing.assert_array_equal(np.signbit(got[numbers]), np.signbit(want[numbers]))
+
+
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                     reason="reads x86 machine code")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop, _log_loop], ids=["exp", "tanh", "log"])
+@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop, _log_loop, _log1p_loop],
+                         ids=["exp", "tanh", "log", "log1p"])
 def test_loops_vectorise(loop, dtype):
     """The reason the helpers exist: a loop of them multiplies packed floats. A loop of libm's
     expf/tanhf does not (LLVM may wrap the call in a vector intrinsic, but the machine code
@@ -129,14 +156,15 @@ def test_float32_exp_is_zero_exactly_where_the_rounded_exp_is():
 
 @njit
 def _other(i, z):
-    return fexp(i), fexp(z), ftanh(i), ftanh(z), flog(i), flog(z)
+    return fexp(i), fexp(z), ftanh(i), ftanh(z), flog(i), flog(z), flog1p(i), flog1p(z)
 
 
 def test_other_types_get_numpys_function():
     """(libm's, as Numba compiles NumPy's function: within an ulp or two of NumPy's own)"""
     z = 1.0 + 2.0j
     np.testing.assert_allclose(_other(3, z), (np.exp(3), np.exp(z), np.tanh(3), np.tanh(z),
-                                              np.log(3), np.log(z)), rtol=5e-16)
+                                              np.log(3), np.log(z), np.log1p(3), np.log1p(z)),
+                               rtol=5e-16)
 
 
 @njit
