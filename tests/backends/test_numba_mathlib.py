@@ -82,46 +82,36 @@ def test_tanh_is_within_its_ulp_bound(dtype, bound, flags):
     np.testing.assert_array_equal(np.signbit(got), np.signbit(np.tanh(s)))
 
 
-@pytest.mark.parametrize("flags", FLAGS)
-@pytest.mark.parametrize("dtype,bound", [(np.float32, 1.0), (np.float64, 2.0)])
-def test_log_is_within_its_ulp_bound(dtype, bound, flags):
-    """Over every binade (subnormals included) and densely around 1, where log is small."""
+def _log_grid(dtype, below_one):
+    """Every binade above 0 (subnormals included), densely around 1 (where log is small), and
+    for log1p also from -1 to 0 (tiny and near -1)."""
     info = np.finfo(dtype)
     with np.errstate(over="ignore"):    # (geomspace's own arithmetic near float64's max)
-        x = np.concatenate([np.geomspace(info.smallest_subnormal, info.max, 400_001),
-                            np.linspace(0.5, 2.0, 200_001)]).astype(dtype)
-    out = np.empty_like(x)
-    _loop(flog, flags)(x, out)
-    assert _ulp_error(out, dtype, np.log(x.astype(np.float64))).max() <= bound
-    if flags == "fastmath":
-        return          # fast math assumes no NaN nor infinity
-    s = np.tile(np.array(SPECIAL + [1.0, -1.0, 2.0, info.smallest_subnormal], dtype), 8)
-    got = np.empty_like(s)
-    _loop(flog, flags)(s, got)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.testing.assert_array_equal(got, np.log(s))
+        x = [np.geomspace(info.smallest_subnormal, info.max, 400_001),
+             np.linspace(0.5, 3.0, 400_001)]
+        if below_one:
+            x += [-np.geomspace(info.smallest_subnormal, 1.0, 200_001),
+                  np.linspace(-1.0, 0.5, 200_001)]
+    x = np.concatenate(x).astype(dtype)
+    return x[x > -1]
 
 
 @pytest.mark.parametrize("flags", FLAGS)
 @pytest.mark.parametrize("dtype,bound", [(np.float32, 1.0), (np.float64, 2.0)])
-def test_log1p_is_within_its_ulp_bound(dtype, bound, flags):
-    """Over every binade above 0, from -1 to 0 (tiny and near -1), and densely from -1 to 3."""
-    info = np.finfo(dtype)
-    with np.errstate(over="ignore"):    # (geomspace's own arithmetic near float64's max)
-        x = np.concatenate([np.geomspace(info.smallest_subnormal, info.max, 400_001),
-                            -np.geomspace(info.smallest_subnormal, 1.0, 200_001),
-                            np.linspace(-1.0, 3.0, 400_001)]).astype(dtype)
-    x = x[x > -1]
+@pytest.mark.parametrize("fn,ref", [(flog, np.log), (flog1p, np.log1p)], ids=["log", "log1p"])
+def test_log_and_log1p_are_within_their_ulp_bound(fn, ref, dtype, bound, flags):
+    x = _log_grid(dtype, below_one=fn is flog1p)
     out = np.empty_like(x)
-    _loop(flog1p, flags)(x, out)
-    assert _ulp_error(out, dtype, np.log1p(x.astype(np.float64))).max() <= bound
+    _loop(fn, flags)(x, out)
+    assert _ulp_error(out, dtype, ref(x.astype(np.float64))).max() <= bound
     if flags == "fastmath":
         return          # fast math assumes no NaN nor infinity
-    s = np.tile(np.array(SPECIAL + [1.0, -1.0, -2.0, -0.5, 1e-30, -1e-30], dtype), 8)
+    extra = [1.0, -1.0, -2.0, 1e-30, -1e-30, np.finfo(dtype).smallest_subnormal]
+    s = np.tile(np.array(SPECIAL + extra, dtype), 8)
     got = np.empty_like(s)
-    _loop(flog1p, flags)(s, got)
+    _loop(fn, flags)(s, got)
     with np.errstate(divide="ignore", invalid="ignore"):
-        want = np.log1p(s)
+        want = ref(s)
     np.testing.assert_array_equal(got, want)
     numbers = ~np.isnan(want)
     np.testing.assert_array_equal(np.signbit(got[numbers]), np.signbit(want[numbers]))
