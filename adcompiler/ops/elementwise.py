@@ -73,7 +73,7 @@ def _pow_vjp(b, op, cts, needs):
 
 
 declare("pow", NUMERIC, arity=2, kind="elementwise", sympy="x**y", vjp=_pow_vjp,
-        lower={"numpy": "{0} ** {1}", "numba": "{0} ** {1}"})
+        lower={"numpy": "{0} ** {1}", "numba": "fpow({0}, {1})"})
 binary("maximum", "Max(x, y)", "np.maximum({0}, {1})", cheap=True)
 binary("minimum", "Min(x, y)", "np.minimum({0}, {1})", cheap=True)
 

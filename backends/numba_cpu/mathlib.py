@@ -1,9 +1,9 @@
-"""Scalar helpers that generated kernels call: `fexp`, `ftanh`, `flog`, `flog1p`, `vmax`, `vmin`
-and `ld0`. Why: without Intel's SVML, Numba lowers `np.exp`/`np.tanh`/`np.log` on scalars to
-libm calls that LLVM cannot vectorise (measured here on 2M float32: np.tanh 0.6 ms, a Numba loop
-of np.tanh 23 ms, of np.exp 4.3 ms; on an AVX-512 Xeon, per element: a loop of libm's float64
-tanh 12.9 ns against NumPy's 1.2, of log 2.4 ns (float32) and 3.7 (float64) against 0.4 and
-0.9).
+"""Scalar helpers that generated kernels call: `fexp`, `ftanh`, `flog`, `flog1p`, `vmax`,
+`vmin`, `fpow` and `ld0`. Why: without Intel's SVML, Numba lowers `np.exp`/`np.tanh`/`np.log` on
+scalars to libm calls that LLVM cannot vectorise (measured here on 2M float32: np.tanh 0.6 ms, a
+Numba loop of np.tanh 23 ms, of np.exp 4.3 ms; on an AVX-512 Xeon, per element: a loop of libm's
+float64 tanh 12.9 ns against NumPy's 1.2, of log 2.4 ns (float32) and 3.7 (float64) against 0.4
+and 0.9).
 
 `fexp` is exp by Cody-Waite range reduction and a polynomial, with the power of two built by a
 bit cast, so a loop of it vectorises; it is within 1 ulp of float32 exp and about 2 ulp of
@@ -44,6 +44,14 @@ form `a if a >= x or a != a else x` stayed one scalar compare per element (the r
 medium GPT's attention scores, 2M float32 on one AVX-512 core: 2.7 ms, now 0.5). They differ
 from that form only in the sign of a zero result, which they take as -0 < +0 (NumPy keeps
 whichever came first). Other types (integers, bools, mixed) use that Python form.
+
+`fpow(x, y)` is `x ** y`, and of two floats of one type the multiplications x*x, x*x*x or
+(x*x)*(x*x) where y is 2, 3 or 4, chosen by selects on y that LLVM folds away when y is a
+constant: LLVM itself turns pow(x, 2.0) and pow(x, -1.0) into arithmetic but left x ** 3.0 a
+libm call per element (a GELU written with u ** 3, as many are; 1M float64 elements, the value
+and gradient of sum(x ** 3): 15.8 ms against 1.3 for sum((x - 1) ** 2)). The product of three
+differs from pow's correctly rounded result by at most an ulp or so; NumPy itself squares for
+2 (np.square). For 0.5 it is sqrt, as NumPy takes it (C's pow differs at -0.0 and -inf).
 
 `ld0` reads a rank-0 value that the driver may hold as a 0-d array or as a scalar; as an inlined
 overload it cost 0.03-0.08 s of compile per use (an AdamW kernel reads seven: 0.8 s to compile,
@@ -332,6 +340,28 @@ def vmin(typingctx, a, b):
     """Vectorisable NaN-propagating min of two scalars (see the module docstring)."""
     return _extremum("llvm.minimum", lambda a, b: a if a <= b or a != a else b)(
         typingctx, a, b)
+
+
+@intrinsic
+def fpow(typingctx, x, y):
+    """x ** y; of two floats of one type, by multiplying where y is 2, 3 or 4 and as sqrt
+    where it is 0.5 (see the module docstring)."""
+    if x == y and isinstance(x, types.Float):
+        def codegen(context, builder, sig, args):
+            o = _IR(builder, context.get_value_type(x), ir.IntType(x.bitwidth))
+            a, n = args
+            sq = o.mul(a, a)
+            res = o.call("llvm.pow", a, n)
+            for k, power in ((4.0, o.mul(sq, sq)), (3.0, o.mul(sq, a)), (2.0, sq),
+                             (0.5, o.call("llvm.sqrt", a))):
+                res = o.pick("==", n, o.k(k), power, res)
+            return res
+        return x(x, y), codegen
+    t = typingctx.unify_types(types.unliteral(x), types.unliteral(y))
+    if t is None:
+        return None
+    return t(x, y), lambda context, builder, sig, args: context.compile_internal(
+        builder, lambda a, b: a ** b, sig, args)
 
 
 @intrinsic

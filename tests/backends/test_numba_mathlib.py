@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from numba import njit
 
-from adcompiler.backends.numba_cpu.mathlib import fexp, flog, flog1p, ftanh, ld0, vmax, vmin
+from adcompiler.backends.numba_cpu.mathlib import (fexp, flog, flog1p, fpow, ftanh, ld0, vmax,
+                                                   vmin)
 
 FLAGS = {"plain": False, "reassoc": {"reassoc"}, "fastmath": True}
 
@@ -244,3 +245,48 @@ def test_float32_max_reduction_vectorises():
     rows(x, out, out.copy())
     sig = next(s for s in rows.signatures if s[0].dtype == numba.float32)
     assert re.search(r"\bv?maxps\b", rows.inspect_asm(sig))
+
+
+@functools.cache
+def _pow_loop(n, dtype):
+    """(keyed by the dtype too: np.float32(0.5) == np.float64(0.5) as cache keys)"""
+    n = dtype(n)
+
+    @njit(fastmath={"reassoc"})
+    def loop(x, out):
+        for i in range(x.size):
+            out[i] = fpow(x[i], n)      # n: a constant of the closure, as a kernel's K0
+    return loop
+
+
+POWERS = [2.0, 3.0, 4.0, -1.0, 0.5, 1.5, -2.5]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", POWERS)
+def test_pow_is_within_two_ulp_of_numpys(n, dtype):
+    """x*x*x where NumPy takes libm's pow: within 2 ulp of the exact value; special values
+    (signed zeros, infinities, NaN, overflow, underflow) exactly as NumPy gives them."""
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.standard_normal(100_000) * 10, rng.uniform(-2, 2, 100_000),
+                        SPECIAL]).astype(dtype)
+    out = np.empty_like(x)
+    _pow_loop(n, dtype)(x, out)
+    with np.errstate(all="ignore"):
+        want = np.power(x, dtype(n))
+        exact = np.power(x.astype(np.longdouble), np.longdouble(n))
+    finite = np.isfinite(want) & (np.abs(exact) > np.finfo(dtype).tiny)
+    assert _ulp_error(out[finite], dtype, exact[finite]).max() <= 2.0
+    special = ~np.isfinite(want)
+    np.testing.assert_array_equal(out[special], want[special])
+    np.testing.assert_array_equal(np.signbit(out[want == 0]), np.signbit(want[want == 0]))
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                    reason="reads x86 machine code")
+def test_cube_is_multiplied_not_a_libm_call():
+    x = np.linspace(0.5, 3, 64, dtype=np.float32)
+    loop = _pow_loop(3.0, np.float32)
+    loop(x, np.empty_like(x))
+    asm = loop.inspect_asm(loop.signatures[0])
+    assert re.search(r"\bv?mulps\b", asm) and not re.search(r"call.*pow", asm)
