@@ -190,8 +190,6 @@ class BranchesMixin:
             results = list(op.results)
         for h, r in zip(moved, results[:len(moved)], strict=True):
             h.update(r)
-        for h in holders:               # stale in either branch: stale after the if
-            h.restale(then.stale(h) or other.stale(h))
         joined, ends = [], []
         for r, (x, y, t, _) in zip(results[len(moved):], slots[len(moved):], strict=True):
             new = Traced(r, weak=t[2])
@@ -204,5 +202,9 @@ class BranchesMixin:
                     new.share(other_new)
             joined.append(new)
             ends.append((x, y))
+        # stale in either branch: stale after the if. Only now: a branch's view of a holder it
+        # did not change is the holder's own state, which must not carry the other branch's yet
+        for h in holders:
+            h.restale(then.stale(h) or other.stale(h))
         return [carry.build(sa, [joined[o.k - len(moved)] if isinstance(o, _Slot) else o
                                  for o in out]) for sa, out in plans]

@@ -166,7 +166,11 @@ def _method_transpose(cx, self, *axes):
     return shapes.transpose(cx, self, _shape_args(axes) if axes else None)
 
 
-def _astype(cx, self, dtype, copy=True):
+def _astype(cx, self, dtype, *, copy=True):
+    # copy=False to its own dtype is the array itself in NumPy: an in-place change through
+    # the result changes `self` (a fresh holder made it a silent copy)
+    if not copy and dtype_arg(dtype) == self.dtype:
+        return self
     return arith.astype(cx, self, dtype_arg(dtype))
 
 

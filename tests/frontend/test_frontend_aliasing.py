@@ -391,6 +391,37 @@ def test_a_write_through_a_view_of_a_view_reaches_the_original():
     assert "test_frontend_aliasing.py" in str(e.value)
 
 
+def test_astype_without_copy_to_its_own_dtype_is_the_same_array():
+    """NumPy returns the array itself, so a change through the result reaches it (this was a
+    silent copy); to another dtype, or by default, it is a copy."""
+    def same(y, c):
+        z = y * 1.0
+        v = z.astype(np.float64, copy=False)
+        v += c
+        w = z.astype(np.float32, copy=False)
+        w += c
+        u = z.astype(np.float64)
+        u *= 2.0
+        return z, v, w, u
+    check(same, rand(3), np.float64(2.5))
+
+
+def test_one_branchs_write_through_a_view_does_not_stale_the_other_branchs_value():
+    """After the if, `x` is the view in one branch and the untouched argument in the other:
+    the write through the view made the argument stale in the first branch only, and `x` is
+    readable either way (the join took the second branch's state of the argument after it
+    had already marked it stale from the first)."""
+    def f(x, c):
+        y = x * 1.0
+        if c > 1.0:
+            x = x[:, :]
+            x[:, 1] = x[:, 2] * 0.5
+        x *= 0.5
+        return y * 1.0, x
+    for c in (0.5, 1.5):
+        check(f, rand(3, 4), np.float64(c))
+
+
 def test_a_possible_alias_never_read_again_is_fine():
     def f(y, c, n):
         h = y * 1.0
