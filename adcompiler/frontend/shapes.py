@@ -1,5 +1,6 @@
 """Shape manipulation: reshape, transpose, swapaxes, moveaxis, expand_dims, squeeze, ravel,
-broadcast_to, concatenate, stack, hstack, vstack, and np.array/np.asarray of nested lists.
+atleast_1d/2d/3d, broadcast_to, concatenate, stack, hstack, vstack, and np.array/np.asarray
+of nested lists.
 
 Contract: shapes and axes are static Python ints (a run-time value there raises `StaticNeeded`).
 `squeeze`, `expand_dims`, `swapaxes`, `stack` are compositions of the registry's `reshape`,
@@ -93,6 +94,22 @@ def expand_dims(cx: Emitter, x, axis) -> Traced:
     it = iter(t.shape)
     shape = tuple(1 if i in axes else next(it) for i in range(t.ndim + len(axes)))
     return reshape(cx, t, shape)
+
+
+def atleast(cx: Emitter, n: int, arrays) -> Traced | tuple:
+    """np.atleast_1d/2d/3d: each array with at least `n` axes, the array itself where it has
+    them (NumPy returns it), else a view with size-1 axes added as NumPy places them (a 1-d
+    array becomes (1, N) and (1, N, 1), a 2-d one (M, N, 1)); a tuple for several arrays."""
+    out = []
+    for x in arrays:
+        t = cx.tensor(x)
+        if t.ndim >= n:
+            out.append(x if isinstance(x, Traced) else t)
+            continue
+        shape = {0: (1,) * n, 1: (1, *t.shape, 1)[:n] if n > 1 else t.shape,
+                 2: (*t.shape, 1)}[t.ndim]
+        out.append(reshape(cx, t, shape))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def squeeze(cx: Emitter, x, axis=None) -> Traced:

@@ -69,11 +69,26 @@ def test_shape_functions():
     check(f, rand(2, 3, 4), rand(4))
 
 
+def test_atleast_and_asanyarray():
+    """Values and shapes as NumPy's; an array that has the axes already is itself (a change
+    through the result reaches it), one that gets axes is a view."""
+    def f(s, v, m, c):
+        a = np.atleast_2d(m)
+        a += c
+        b1, b2 = np.atleast_1d(s, v)
+        return (a, m, b1, b2, np.atleast_2d(s), np.atleast_2d(v), np.atleast_3d(s),
+                np.atleast_3d(v), np.atleast_3d(m), np.atleast_1d(v * 2.0),
+                np.asanyarray(m) * 2.0, np.asanyarray(v, dtype=np.float32))
+    check(f, rand(), rand(4), rand(2, 3), np.float64(0.5))
+
+
 def test_creation_functions():
     def f(x, n):
+        e = np.empty((1, 2))        # its contents are NumPy's garbage: compared once written
+        e[:] = 2.0
         return (np.zeros((2, 3)), np.ones(4), np.ones((2,), dtype=np.float32), np.full((2, 2), 7),
                 np.full((2,), 0.5, dtype=np.float32), np.zeros_like(x), np.ones_like(x),
-                np.full_like(x, 3), np.zeros_like(x, dtype=np.int32), np.empty((1, 2)),
+                np.full_like(x, 3), np.zeros_like(x, dtype=np.int32), e,
                 np.arange(n), np.arange(2, 10, 3), np.arange(0.0, 1.0, 0.25),
                 np.arange(5, dtype=np.float32), np.eye(3), np.eye(2, 3, k=1),
                 np.triu(x), np.tril(x), np.triu(x, 1), np.tril(x, -1), np.identity(2),
