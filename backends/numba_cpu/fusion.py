@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from ...ir import registry
 from ...ir.rewrite import used_values
 
-MAX_GROUP_OPS = 96   # compile time grows faster than linearly with kernel size
+MAX_GROUP_OPS = 96   # compile time grows faster than linearly with kernel size (also when
+                     # groups merge: a GRU unrolled over 100 steps made one kernel of 1214
+                     # lines and 300 arguments, 11.5 s of Numba compile)
 
 
 def numba_rule(op):
@@ -216,7 +218,11 @@ def _try_join(group, op, kind, owner, position, may_insert=True):
 def _merge(group, other, op, links, itmap, position):
     """Embed `other` (an open group whose values `op` reads) into `group`: each of its axes
     must line up with one of `group`'s; a group with reductions only merges into the same
-    domain with a compatible split. Otherwise `other` is closed."""
+    domain with a compatible split; the two have at most MAX_GROUP_OPS ops together.
+    Otherwise `other` is closed."""
+    if len(group.ops) + len(other.ops) > MAX_GROUP_OPS:
+        other.open = False
+        return
     emb = {}
     for x, pairs in zip(op.operands, links, strict=True):
         if other.maps.get(x) is None:
