@@ -74,10 +74,8 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
     # after every copy took most of the medium GPT's splice
     read = users(block.ops[split:])
     changed = True
-    while changed:
-        changed = False
-        bwd = block.ops[split:]
-
+    while changed:      # passes over the forward until one copies nothing (a copy can make an
+        changed = False  # earlier value recomputable: its readers changed)
         kept_products = set()
 
         def recipe(v, budget):
@@ -122,7 +120,7 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
                                    for r in fwd_read.get(op.result, []))):
                     continue    # more bytes kept than saved (a bool mask of a float product),
                                 # or the forward writes the value anyway
-                at = split + min(bwd.index(r) for r in readers)
+                at = min(block.ops.index(r, split) for r in readers)
                 vmap: dict = {}
                 for o in needed + [op]:
                     copy: Op = clone_op(o, vmap)
@@ -137,7 +135,6 @@ def rematerialise(block, split: int, depth: int = 3) -> None:
                             _move_read(read, r, x, vmap[x])
                     r.operands = [vmap.get(x, x) for x in r.operands]
                 changed = True
-                break
 
 
 def _move_read(read, reader, old, new) -> None:
