@@ -29,7 +29,7 @@ import numpy as np
 from .ad import differentiate
 from .ad.traced import (call_backward, call_forward, statics_to_none, traced_grad_tree,
                         vjp_trace)
-from .errors import AdcompilerError
+from .errors import AdcompilerError, where
 from .frontend import signature, trace
 from .frontend.calls import Closure
 from .frontend.outside import changed
@@ -122,6 +122,8 @@ class GradFunction(_Specialised):
 
     def _specialise(self, args, kwargs) -> _Compiled:
         primal = trace(self.fun, *args, **kwargs)
+        code = getattr(self.fun, "__code__", None)     # errors name the function's def line
+        at = f"{where((code.co_filename, code.co_firstlineno))}: " if code else ""
         sig = primal.meta["signature"]
         hit = self._cache.get(sig.key)
         if hit is not None and hit.primal is primal:
@@ -133,12 +135,12 @@ class GradFunction(_Specialised):
         leaves = []
         for n in names:
             if n not in bound.arguments:
-                raise AdcompilerError(f"cannot differentiate with respect to {n!r}: it was not "
-                                      "passed (defaults are compile-time constants)")
+                raise AdcompilerError(f"{at}cannot differentiate with respect to {n!r}: it was "
+                                      "not passed (defaults are compile-time constants)")
             start, count = ranges[n]
             if count == 0:
                 raise AdcompilerError(
-                    f"cannot differentiate with respect to {n!r}: it holds no float data "
+                    f"{at}cannot differentiate with respect to {n!r}: it holds no float data "
                     f"(a Python int/bool/str is a compile-time constant; pass a float or a "
                     f"NumPy float array)")
             # integer and boolean leaves of a pytree get no gradient (None)
@@ -146,21 +148,21 @@ class GradFunction(_Specialised):
             if not floats:
                 held = sorted({DTYPES[primal.args[i].type.dtype]
                                for i in range(start, start + count)})
-                raise AdcompilerError(f"cannot differentiate with respect to {n!r}: it holds "
+                raise AdcompilerError(f"{at}cannot differentiate with respect to {n!r}: it holds "
                                       f"{', '.join(held)} data; gradients need floats")
             leaves += floats
         results = primal.results
         if not results:
-            raise AdcompilerError(f"{self.fun.__name__} returns nothing to differentiate")
+            raise AdcompilerError(f"{at}{self.fun.__name__} returns nothing to differentiate")
         out = results[0]
         if out.type.rank != 0 or not out.type.is_float:
             raise AdcompilerError(
-                f"grad needs {self.fun.__name__} to return a float scalar"
+                f"{at}grad needs {self.fun.__name__} to return a float scalar"
                 + (" (first of (value, aux))" if self.has_aux else "")
                 + f", got {out.type}; use vjp for other outputs")
         if self.has_aux and not (isinstance(sig.result, tuple) and len(sig.result) == 2):
-            raise AdcompilerError(f"has_aux=True needs {self.fun.__name__} to return a pair "
-                                  "(value, aux)")
+            raise AdcompilerError(f"{at}has_aux=True needs {self.fun.__name__} to return a "
+                                  "pair (value, aux)")
         if not self.has_aux and len(results) != 1:
             raise AdcompilerError(f"{self.fun.__name__} returns {len(results)} arrays; grad "
                                   "needs one scalar (or has_aux=True for (value, aux))")

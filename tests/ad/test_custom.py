@@ -212,13 +212,16 @@ def int_arg(x, n):
 
 
 def test_errors_for_integer_and_bad_wrt():
-    with pytest.raises(adc.AdcompilerError, match="compile-time constant"):
+    """Each names the function's file and def line (the parameter is one of its)."""
+    at = rf"test_custom.py:{int_arg.__code__.co_firstlineno}: "
+    with pytest.raises(adc.AdcompilerError, match=at + ".*compile-time constant"):
         adc.grad(int_arg, wrt=1)(X, 3)
-    with pytest.raises(adc.AdcompilerError, match="int64"):
+    with pytest.raises(adc.AdcompilerError, match=at + ".*'n': it holds int64 data"):
         adc.grad(int_arg, wrt=1)(X, np.arange(7))
     with pytest.raises(adc.AdcompilerError, match="no parameter 'z'"):
         adc.grad(int_arg, wrt="z")(X, 3)
-    with pytest.raises(adc.AdcompilerError, match="float scalar"):
+    line = lambda_vector.__code__.co_firstlineno
+    with pytest.raises(adc.AdcompilerError, match=rf"test_custom.py:{line}: .*float scalar"):
         adc.grad(lambda_vector)(X)
 
 
