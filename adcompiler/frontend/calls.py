@@ -21,6 +21,8 @@ import functools
 import inspect
 import types
 
+import numpy as np
+
 from . import numpy_api, pybuiltins
 from .expressions import run_static
 from .problems import FrontendError
@@ -88,7 +90,8 @@ def _name(fn) -> str:
     """How the user spells a callable (`np.linalg.norm`, `len`, `helper`)."""
     module = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    if module.split(".")[0] == "numpy" or type(fn).__name__ == "ufunc":
+    ufunc = type(fn).__name__ == "ufunc" and getattr(np, getattr(fn, "__name__", ""), None) is fn
+    if module.split(".")[0] == "numpy" or ufunc:     # (SciPy's ufuncs have no module: their name)
         public = [p for p in module.split(".")[1:] if not p.startswith("_")]
         return ".".join(["np", *public, getattr(fn, "__name__", name)])
     return name

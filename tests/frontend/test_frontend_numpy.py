@@ -167,3 +167,13 @@ def test_item_and_python_conversions():
 def test_unsupported_numpy_function_is_named():
     with pytest.raises(adcompiler.TraceError, match=r"np\.cumsum is not supported"):
         adcompiler.trace(lambda x: np.cumsum(x), rand(3))
+    with pytest.raises(adcompiler.TraceError, match=r"np\.logaddexp is not supported"):
+        adcompiler.trace(lambda x: np.logaddexp(x, x), rand(3))
+
+
+def test_a_ufunc_from_elsewhere_is_not_called_numpys():
+    """SciPy's ufuncs carry no module: one was reported as np.erf."""
+    special = pytest.importorskip("scipy.special", reason="needs SciPy (Numba's BLAS brings it)")
+    with pytest.raises(adcompiler.TraceError, match=r"'?erf is not supported") as e:
+        adcompiler.trace(lambda x: special.erf(x), rand(3))
+    assert "np.erf" not in str(e.value)
