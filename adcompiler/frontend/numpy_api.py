@@ -106,6 +106,7 @@ FUNCTIONS = {
         red.var(cx, a, axis, dtype, ddof, keepdims),
     np.std: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False:
         red.var(cx, a, axis, dtype, ddof, keepdims, std=True),
+    np.cumsum: lambda cx, a, axis=None, dtype=None: red.cumsum(cx, a, axis, dtype),
     np.argmax: lambda cx, a, axis=None, keepdims=False: red.argmax(cx, "argmax", a, axis, keepdims),
     np.argmin: lambda cx, a, axis=None, keepdims=False: red.argmax(cx, "argmin", a, axis, keepdims),
     np.reshape: _reshape,
@@ -191,7 +192,8 @@ METHODS = {
     "reshape": _method_reshape, "transpose": _method_transpose, "astype": _astype,
     "sum": FUNCTIONS[np.sum], "prod": FUNCTIONS[np.prod], "max": FUNCTIONS[np.max],
     "min": FUNCTIONS[np.min], "mean": FUNCTIONS[np.mean], "var": FUNCTIONS[np.var],
-    "std": FUNCTIONS[np.std], "argmax": FUNCTIONS[np.argmax], "argmin": FUNCTIONS[np.argmin],
+    "std": FUNCTIONS[np.std], "cumsum": FUNCTIONS[np.cumsum], "argmax": FUNCTIONS[np.argmax],
+    "argmin": FUNCTIONS[np.argmin],
     "any": FUNCTIONS[np.any], "all": FUNCTIONS[np.all],
     "copy": lambda cx, self: _copy(cx, self),
     "squeeze": FUNCTIONS[np.squeeze], "swapaxes": FUNCTIONS[np.swapaxes],

@@ -1,6 +1,7 @@
-"""Reductions: sum, prod, max, min, any, all, argmax, argmin, and the compositions mean, var
-and std written the way NumPy computes them (`numpy/_core/_methods.py`): integers and booleans
-are reduced in float64, float16 means in float32; var = sum((x - mean)^2) / max(n - ddof, 0).
+"""Reductions: sum, prod, max, min, any, all, argmax, argmin, cumsum, and the compositions
+mean, var and std written the way NumPy computes them (`numpy/_core/_methods.py`): integers
+and booleans are reduced in float64, float16 means in float32;
+var = sum((x - mean)^2) / max(n - ddof, 0).
 
 Contract: `axis` is None (all axes), an int or a tuple of ints (static); the result dtype is
 NumPy's. Inputs are `Traced` (or static array data, made constants).
@@ -97,6 +98,20 @@ def var(cx: Emitter, x, axis=None, dtype=None, ddof=0, keepdims=False, std=False
     if std:
         v = cx.op("sqrt", v, hint="std")
     return cx.wrap(v)
+
+
+def cumsum(cx: Emitter, x, axis=None, dtype=None) -> Traced:
+    """np.cumsum: along `axis`, or over the flattened array when it is None."""
+    t = cx.tensor(x)
+    v = t.value if dtype is None else cx.cast(t.value, dtype_arg(dtype))
+    if axis is None:
+        v = cx.op("reshape", v, shape=(t.type.size,)) if t.ndim != 1 else v
+        return cx.wrap(cx.op("cumsum", v, axis=0))
+    if t.ndim == 0 or isinstance(axis, (tuple, list)):
+        raise FrontendError(f"cumsum takes one int axis of an array, got axis={axis!r} for "
+                            f"dimension {t.ndim}")
+    (a,) = norm_axes(axis, t.ndim)
+    return cx.wrap(cx.op("cumsum", v, axis=a))
 
 
 def argmax(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:

@@ -1,8 +1,8 @@
-"""Reductions over a static set of axes. `mean`, `var`, `std`, softmax and logsumexp are
-compositions built by the frontend, not primitives. `lower["numba"]` of a loop reduction is
-its identity (`init`: a number, or `lowest`/`highest` of the dtype) and its update of the
-accumulator `{acc}` by an element `{x}` (NaN-propagating, as NumPy's); `"wide": True` makes
-float32/float16 inputs accumulate in float64 (sum, prod)."""
+"""Reductions over a static set of axes, and `cumsum` along one. `mean`, `var`, `std`, softmax
+and logsumexp are compositions built by the frontend, not primitives. `lower["numba"]` of a loop
+reduction is its identity (`init`: a number, or `lowest`/`highest` of the dtype) and its update
+of the accumulator `{acc}` by an element `{x}` (NaN-propagating, as NumPy's); `"wide": True`
+makes float32/float16 inputs accumulate in float64 (sum, prod)."""
 from ..ad.emit import const, expand_reduced, ones_at_zeros, zeros
 from ..ir.types import TensorType
 from .family import check, declare, norm_axis
@@ -91,6 +91,27 @@ declare("min", _nonempty(_rule(lambda d: d)), vjp=_extremum_vjp,
         lower={"numpy": "np.min({0}, axis={axes}, keepdims={keepdims})",
                "numba": {"init": "highest", "update": "vmin({acc}, {x})",
                          "combine": "minimum"}}, **REDUCE)
+
+
+def _cumsum_rule(types, attrs):
+    (t,) = types
+    check(t.rank > 0, "cumsum needs an axis: reshape a scalar first")
+    norm_axis(attrs["axis"], t.rank)
+    return [TensorType(_sum_dtype(t.dtype), t.shape)]
+
+
+def _cumsum_vjp(b, op, cts, needs):
+    """d cumsum(x)_j / d x_i = 1 for i <= j: the cotangent summed from i to the end, which is
+    its total less its cumsum before i (total - cumsum(ct) + ct)."""
+    ct, axis = cts[0], norm_axis(op.attrs["axis"], op.result.type.rank)
+    total = expand_reduced(b, b.op("sum", ct, axes=(axis,), keepdims=True), ct.type.shape,
+                           (axis,), True)
+    return [b.op("add", b.op("sub", total, b.op("cumsum", ct, axis=axis)), ct)]
+
+
+# (the Numba backend calls NumPy's for this too: a scan, not a loop op of the fusion)
+declare("cumsum", _cumsum_rule, attrs=("axis",), arity=1, kind="reduce", vjp=_cumsum_vjp,
+        lower={"numpy": "np.cumsum({0}, axis={axis})", "numba": "np.cumsum({0}, axis={axis})"})
 
 
 def _argmax_rule(types, attrs):

@@ -161,6 +161,15 @@ def reduce_cases(domain):
     return cases
 
 
+def cumsum_cases(rng):
+    out = [Case([normal(rng, (4,))], {"axis": 0}), Case([normal(rng, (2, 3))], {"axis": -1}),
+           Case([normal(rng, (3, 1, 2))], {"axis": 1})]
+    for _ in range(3):
+        s = rand_shape(rng, 1, 3)
+        out.append(Case([normal(rng, s)], {"axis": int(rng.integers(-len(s), len(s)))}))
+    return out
+
+
 def reshape_cases(rng):
     out = [Case([normal(rng, (2, 3))], {"shape": (3, 2)}),
            Case([normal(rng, (2, 3))], {"shape": (6,)}),
@@ -317,7 +326,7 @@ CASES: dict[str, Callable] = {
     "where": where_cases, "astype": astype_cases,
     "sum": reduce_cases(normal),
     "prod": lambda rng: reduce_cases(away_from_zero(0.5, 1.5))(rng) + reduce_cases(with_zeros)(rng),
-    "max": reduce_cases(distinct), "min": reduce_cases(distinct),
+    "max": reduce_cases(distinct), "min": reduce_cases(distinct), "cumsum": cumsum_cases,
     "reshape": reshape_cases, "transpose": transpose_cases, "broadcast_to": broadcast_to_cases,
     "concatenate": concatenate_cases,
     "slice": slice_cases, "update_slice": update_slice_cases, "take": take_cases,

@@ -65,6 +65,7 @@ CASES = {  # op -> list of (operand arrays, attrs)
             ([ints(3, 4)], {"axes": (1,), "keepdims": False})],
     "min": [([normal(3, 4, 5)], {"axes": (1, 2), "keepdims": False}),
             ([normal(3, 4)], {"axes": (1,), "keepdims": True})],
+    "cumsum": [([normal(3, 4)], {"axis": 1}), ([ints(3, 4)], {"axis": 0})],
     "argmax": [([normal(3, 4)], {"axis": 1, "keepdims": False})],
     "argmin": [([normal(3, 4)], {"axis": 0, "keepdims": True})],
     "reshape": [([normal(3, 4)], {"shape": (2, 6)}), ([normal(3, 4)], {"shape": (3, 1, 4)})],

@@ -156,6 +156,7 @@ def reduce_shape_fn():
             b.op("min", x, axes=(), keepdims=False, hint="mn"),
             b.op("argmax", x, axis=1, keepdims=False, hint="am"),
             b.op("argmin", x, axis=-1, keepdims=True, hint="an"),
+            b.op("cumsum", x, axis=-2, hint="cs"),
             b.op("reshape", x, shape=(4, 6), hint="r"),
             b.op("transpose", x, perm=(2, 0, 1), hint="tr"),
             b.op("broadcast_to", y, shape=(2, 3, 4), hint="bc"),

@@ -125,6 +125,11 @@ def gen_arg_reduce(draw):
     return [t], {"axis": axis_of(draw, t.rank), "keepdims": draw(st.booleans())}
 
 
+def gen_cumsum(draw):
+    t = T(draw(st.sampled_from(ALL)), draw(SHAPES))
+    return [t], {"axis": axis_of(draw, t.rank)}
+
+
 def gen_reshape(draw):
     t = T(draw(st.sampled_from(ALL)), draw(SHAPES))
     if draw(st.booleans()):
@@ -418,6 +423,7 @@ CASES = {
                                                            keepdims=a["keepdims"]), scalar_axis),
     "argmin": Case(gen_arg_reduce, lambda xs, a: np.argmin(xs[0], axis=a["axis"],
                                                            keepdims=a["keepdims"]), scalar_axis),
+    "cumsum": Case(gen_cumsum, lambda xs, a: np.cumsum(xs[0], axis=a["axis"]), scalar_axis),
     "reshape": Case(gen_reshape, lambda xs, a: xs[0].reshape(a["shape"])),
     "transpose": Case(gen_transpose, lambda xs, a: xs[0].transpose(a["perm"]),
                       lambda ts, a: any(p < 0 for p in a["perm"])),
