@@ -260,8 +260,7 @@ def _log1p(o, x):
     c, b = _LOG[o.i.width], o.b
     u = o.add(o.k(1.0), x)
     k, f = _split(o, u)
-    zero = ir.Constant(o.i, 0)
-    near = b.icmp_signed("==", k, zero)
+    near = b.icmp_signed("==", k, ir.Constant(o.i, 0))
     big = b.icmp_signed(">=", k, ir.Constant(o.i, 2))
     err = b.select(big, o.sub(o.k(1.0), o.sub(u, x)), o.sub(x, o.sub(u, o.k(1.0))))
     corr = b.select(b.icmp_signed("<", k, ir.Constant(o.i, c["mant"] + 2)), o.div(err, u),
@@ -279,8 +278,8 @@ def _typed(typingctx, x, impls, ufunc):
     for other types `ufunc` as Numba compiles it (libm's code)."""
     def codegen(context, builder, sig, args):
         if x in impls:
-            bits = 32 if x == types.float32 else 64
-            return impls[x](_IR(builder, context.get_value_type(x), ir.IntType(bits)), args[0])
+            return impls[x](_IR(builder, context.get_value_type(x), ir.IntType(x.bitwidth)),
+                            args[0])
         return context.compile_internal(builder, lambda v: ufunc(v), sig, args)
     if x in impls:
         return x(x), codegen
@@ -312,57 +311,48 @@ def flog1p(typingctx, x):
     return _typed(typingctx, x, {types.float32: _log1p, types.float64: _log1p}, np.log1p)
 
 
-def _extremum(name, python):
-    """An intrinsic `name(a, b)` of two floats of one type, `python(a, b)` for other types."""
-    def typer(typingctx, a, b):
-        if a == b and isinstance(a, types.Float):
-            def codegen(context, builder, sig, args):
-                t = args[0].type
-                fn = builder.module.declare_intrinsic(name, [t], ir.FunctionType(t, [t, t]))
-                return builder.call(fn, args)
-            return a(a, b), codegen
-        t = typingctx.unify_types(types.unliteral(a), types.unliteral(b))
-        if t is None:
-            return None
-        return t(a, b), lambda context, builder, sig, args: context.compile_internal(
-            builder, python, sig, args)
-    return typer
+def _binary(typingctx, a, b, emit, python):
+    """A two-argument intrinsic's signature and codegen: `emit(an _IR, a, b)` written inline
+    for two floats of one type, for other types `python(a, b)` as Numba compiles it."""
+    if a == b and isinstance(a, types.Float):
+        def codegen(context, builder, sig, args):
+            return emit(_IR(builder, context.get_value_type(a), ir.IntType(a.bitwidth)), *args)
+        return a(a, b), codegen
+    t = typingctx.unify_types(types.unliteral(a), types.unliteral(b))
+    if t is None:
+        return None
+    return t(a, b), lambda context, builder, sig, args: context.compile_internal(
+        builder, python, sig, args)
 
 
 @intrinsic
 def vmax(typingctx, a, b):
     """Vectorisable NaN-propagating max of two scalars (see the module docstring)."""
-    return _extremum("llvm.maximum", lambda a, b: a if a >= b or a != a else b)(
-        typingctx, a, b)
+    return _binary(typingctx, a, b, lambda o, x, y: o.call("llvm.maximum", x, y),
+                   lambda x, y: x if x >= y or x != x else y)
 
 
 @intrinsic
 def vmin(typingctx, a, b):
     """Vectorisable NaN-propagating min of two scalars (see the module docstring)."""
-    return _extremum("llvm.minimum", lambda a, b: a if a <= b or a != a else b)(
-        typingctx, a, b)
+    return _binary(typingctx, a, b, lambda o, x, y: o.call("llvm.minimum", x, y),
+                   lambda x, y: x if x <= y or x != x else y)
+
+
+def _pow(o, a, n):
+    sq = o.mul(a, a)
+    res = o.call("llvm.pow", a, n)
+    for k, power in ((4.0, o.mul(sq, sq)), (3.0, o.mul(sq, a)), (2.0, sq),
+                     (0.5, o.call("llvm.sqrt", a))):
+        res = o.pick("==", n, o.k(k), power, res)
+    return res
 
 
 @intrinsic
 def fpow(typingctx, x, y):
     """x ** y; of two floats of one type, by multiplying where y is 2, 3 or 4 and as sqrt
     where it is 0.5 (see the module docstring)."""
-    if x == y and isinstance(x, types.Float):
-        def codegen(context, builder, sig, args):
-            o = _IR(builder, context.get_value_type(x), ir.IntType(x.bitwidth))
-            a, n = args
-            sq = o.mul(a, a)
-            res = o.call("llvm.pow", a, n)
-            for k, power in ((4.0, o.mul(sq, sq)), (3.0, o.mul(sq, a)), (2.0, sq),
-                             (0.5, o.call("llvm.sqrt", a))):
-                res = o.pick("==", n, o.k(k), power, res)
-            return res
-        return x(x, y), codegen
-    t = typingctx.unify_types(types.unliteral(x), types.unliteral(y))
-    if t is None:
-        return None
-    return t(x, y), lambda context, builder, sig, args: context.compile_internal(
-        builder, lambda a, b: a ** b, sig, args)
+    return _binary(typingctx, x, y, _pow, lambda a, b: a ** b)
 
 
 @intrinsic

@@ -50,7 +50,6 @@ def test_chains_sharing_a_scalar_are_not_merged():
         np.testing.assert_allclose(x, update([p], [g], coef)[0], rtol=1e-15)
 
 
-
 def per_step_losses(xs, ys, w):
     """A loss summed over steps (unrolled: the list is built in the loop): each step's mean is
     a reduction of its own, and the running total, a scalar chain reading every one of them,
