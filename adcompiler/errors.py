@@ -1,4 +1,10 @@
-"""Errors a user can see. Each names the user's file, line and the construct involved."""
+"""Errors a user can see. Each names the user's file, line and the construct involved.
+
+`short(e)`: an error found deep inside adcompiler (the frontend's interpreter recurses through
+a dozen of its own frames per statement) without those frames, so that the traceback a user
+reads ends at the adcompiler call they made, under the message that names their line.
+`ADCOMPILER_FULL_TRACEBACK=1` keeps every frame (for reporting a bug in adcompiler).
+"""
 from __future__ import annotations
 
 import os
@@ -6,6 +12,14 @@ import os
 
 class AdcompilerError(Exception):
     """Base of every error adcompiler raises on user input."""
+
+
+def short(e: BaseException) -> BaseException:
+    """`e`, to be raised again, with its traceback dropped unless ADCOMPILER_FULL_TRACEBACK=1
+    (raising it again starts a traceback at the raise)."""
+    if os.environ.get("ADCOMPILER_FULL_TRACEBACK", "0") not in ("", "0"):
+        return e
+    return e.with_traceback(None)
 
 
 def where(loc) -> str:

@@ -39,7 +39,7 @@ import re
 import types
 import weakref
 
-from ..errors import AdcompilerError, TraceError
+from ..errors import AdcompilerError, TraceError, short
 from .context import TraceContext
 from .outside import changed
 from .signature import Signature
@@ -79,8 +79,8 @@ def trace(f, *args, **kwargs):
     try:
         fn, result = build_function(session, code, name, params, None, f.__globals__,
                                     _closure_of(f), exact_name=True)
-    except AdcompilerError:
-        raise
+    except AdcompilerError as e:    # names the user's line: the interpreter's frames are noise
+        raise short(e)
     except RecursionError:
         raise TraceError(f"recursion too deep while tracing {f.__qualname__} (does a recursion "
                          "stop only on a run-time value?)") from None

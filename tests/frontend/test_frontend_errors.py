@@ -1,5 +1,7 @@
 """Errors users see: one UnsupportedSyntax listing every unsupported construct with its line,
 and TraceErrors naming the file, line and construct. Never an internal traceback."""
+import os
+
 import numpy as np
 import pytest
 
@@ -161,6 +163,25 @@ def test_bad_shapes_name_line_and_construct():
     assert msg.endswith("(in 'h @ w')")
     assert e.value.loc[1] == line and e.value.construct == "h @ w"
     assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def calls_bad_shapes(x, w):
+    return np.sum(bad_shapes(x, w))
+
+
+@pytest.mark.parametrize("full", ["0", "1"])
+def test_traceback_ends_at_the_adcompiler_call(full, monkeypatch):
+    """The interpreter's own frames (a dozen per statement, more per call) are dropped: the
+    traceback is the user's call, the API's few frames and the message naming the line;
+    ADCOMPILER_FULL_TRACEBACK=1 keeps them all."""
+    import traceback
+    monkeypatch.setenv("ADCOMPILER_FULL_TRACEBACK", full)
+    g = adcompiler.grad(calls_bad_shapes, backend="numpy")
+    with pytest.raises(TraceError, match=rf"{FILE}:\d+: matmul") as e:
+        g(rand(2, 3), rand(4, 5))
+    frames = [f.filename for f in traceback.extract_tb(e.value.__traceback__)]
+    inside = [f for f in frames if f.startswith(os.path.dirname(adcompiler.__file__))]
+    assert (len(inside) <= 3) == (full == "0"), frames
 
 
 def test_broadcast_error():
