@@ -151,7 +151,7 @@ class GradFunction(_Specialised):
                 raise AdcompilerError(f"{at}cannot differentiate with respect to {n!r}: it holds "
                                       f"{', '.join(held)} data; gradients need floats")
             leaves += floats
-        results = primal.results
+        results = primal.results[:sig.n_results(primal)]
         if not results:
             raise AdcompilerError(f"{at}{self.fun.__name__} returns nothing to differentiate")
         out = results[0]
@@ -183,6 +183,7 @@ class GradFunction(_Specialised):
         sig = c.primal.meta["signature"]
         flat = sig.flatten_leaves(leaves, key)
         results, grads = run_checked(lambda: c.program.grad(*flat), self.check_nans)
+        sig.write_back(leaves, results)
         single, names = c.wrt_names
         bound = sig.bind(args, kwargs)
         it = iter(grads)
@@ -308,13 +309,16 @@ def vjp(fun, *args, backend=None, check_nans=True):
         if not leaves:
             raise AdcompilerError(f"vjp of {getattr(fun, '__name__', 'f')}: no argument holds "
                                   "float data, so there is nothing to differentiate")
-        seeded = tuple(k for k, r in enumerate(primal.results) if r.type.is_float)
+        seeded = tuple(k for k, r in enumerate(primal.results[:sig.n_results(primal)])
+                       if r.type.is_float)
         program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
         _VJP_CACHE[key] = (primal, program)
-    flat = sig.flatten_args(args, {})
+    _, given, described = sig.describe(args, {}, params=False)
+    flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
+    sig.write_back(given, results)
     value = sig.unflatten_result(results)
-    out_types = [r.type for r in primal.results]
+    out_types = [r.type for r in primal.results[:sig.n_results(primal)]]
 
     def pullback(cotangent):
         cts, _ = flatten(cotangent, is_runtime_leaf)
@@ -363,7 +367,9 @@ class JitFunction(_Specialised):
         sig = primal.meta["signature"]
         flat = sig.flatten_leaves(leaves, key)
         out = run_checked(lambda: call(*flat), check_nans=False)
-        return sig.unflatten_result(out if len(primal.results) != 1 else (out,))
+        out = out if len(primal.results) != 1 else (out,)
+        sig.write_back(leaves, out)
+        return sig.unflatten_result(out)
 
 
 def jit(fun=None, *, backend=None):

@@ -24,8 +24,10 @@ Semantics worth knowing (details in each module's docstring):
   error rather than silently diverging from NumPy. The sharing holds across `if`s and loops on
   run-time values (`h = y; for _ in range(n): h += 1` changes `y`); where which array a change
   reaches depends on the run (`o = y` in one branch, `o = 2 * y` in the other, then `o[0] = 0`),
-  reading the array that may have changed is an error. An argument changed in place is not changed
-  for the caller.
+  reading the array that may have changed is an error. An array argument changed in place is
+  changed for the caller too, after the call (its new value is an extra result of the IR
+  function, which `Signature.write_back` copies into the caller's array); one changed through a
+  view of it is an error.
 - Functions are cached per (function, argument signature), and traced again when a value they read
   from outside has been rebound since (a global, a closure variable, an object's or a class's
   attribute or method, a property's plain value, a dict or list entry, a config dict's, list's or
@@ -78,7 +80,7 @@ def trace(f, *args, **kwargs):
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
     try:
         fn, result = build_function(session, code, name, params, None, f.__globals__,
-                                    _closure_of(f), exact_name=True)
+                                    _closure_of(f), exact_name=True, write_back=True)
     except AdcompilerError as e:    # names the user's line: the interpreter's frames are noise
         raise short(e)
     except RecursionError:
@@ -87,7 +89,7 @@ def trace(f, *args, **kwargs):
     except Exception as e:      # a bug in adcompiler, not in the user's code: keep its cause
         raise AdcompilerError(f"internal error while tracing {f.__qualname__}: "
                               f"{type(e).__name__}: {e} (please report this)") from e
-    sig.key, sig.result = key, result
+    sig.key, sig.result, sig.written = key, result, fn.meta["written"]
     fn.meta["signature"] = sig
     fn.meta["reads"] = session.reads.frozen()
     try:

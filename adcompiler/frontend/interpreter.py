@@ -14,7 +14,10 @@ Contract:
   far (deduplicated by signature), the unique function names, and the values read from outside
   the traced code (`outside.py`: globals, closure cells, attributes, dict and list entries).
 - `build_function` makes an IR function from a Python function and parameter pytrees whose
-  run-time leaves are `Spec`s; it returns the function and the result's structure.
+  run-time leaves are `Spec`s; it returns the function and the result's structure. With
+  `write_back` (the traced entry function), the arrays among its arguments that it changed in
+  place follow its results, and `fn.meta["written"]` lists their leaf indices, so that the
+  caller's arrays can be changed as NumPy's would be (`Signature.write_back`).
 """
 from __future__ import annotations
 
@@ -197,31 +200,56 @@ def _defined(v):
 
 
 def build_function(session: Session, code, name: str, params: dict, parent=None,
-                   globals_=None, closure=None, exact_name=False):
+                   globals_=None, closure=None, exact_name=False, write_back=False):
     """An IR function for `code` called with `params` (name -> pytree, `Spec` leaves run-time).
 
     Returns (function, result value): the result's `Traced` leaves are the function's results,
-    in `carry.split` order. The function is added to `session.module`."""
+    in `carry.split` order (then, with `write_back`, the arguments changed in place). The
+    function is added to `session.module`."""
     flat = {p: flatten(tree, _is_spec) for p, tree in params.items()}
     specs = [s for leaves, _ in flat.values() for s in leaves]
     hints = [h for p, (_, treedef) in flat.items() for h in leaf_paths(treedef, p)]
     block = Block([s.type for s in specs], hints=hints)
     tracer = Tracer(session, Builder(block, loc=(code.filename, code.node.lineno)))
     frame = Frame(code, parent, globals_, closure)
-    args = iter(block.args)
+    holders = [Traced(a, weak=s.weak) for a, s in zip(block.args, specs, strict=True)]
+    given = iter(holders)
     for p, (leaves, treedef) in flat.items():
-        frame.vars[p] = unflatten(treedef, [Traced(next(args), weak=s.weak) for s in leaves])
+        frame.vars[p] = unflatten(treedef, [next(given) for _ in leaves])
     result = tracer.run_frame(frame)
     outs = [x for x in carry.split(result)[0] if isinstance(x, Traced)]
     tracer.builder.loc = (code.filename, getattr(tracer, "return_line", None) or _last_line(code))
     try:
-        tracer.emit("return", [t.value for t in outs])
+        values = [t.value for t in outs]
     except FrontendError as e:
         raise TraceError(e.message, tracer.builder.loc, "return") from None
+    written = _written(holders, block.args, specs, hints, code) if write_back else []
+    tracer.emit("return", values + [holders[i].value for i in written])
     fn = Function(name if exact_name else session.unique_name(name), block,
                   loc=(code.filename, code.node.lineno))
+    if write_back:
+        fn.meta["written"] = tuple(written)
     session.module.add(fn)
     return fn, result
+
+
+def _written(holders, args, specs, hints, code) -> list:
+    """The indices of the argument leaves whose holders were changed in place (a Python float
+    argument is rebound, not changed, as in Python). One changed where adcompiler cannot say
+    to what (through a view, or maybe, through an array an `if` may have made it) is an
+    error: the caller's array would not end as NumPy's does."""
+    out = []
+    for i, (h, arg, spec) in enumerate(zip(holders, args, specs, strict=True)):
+        if spec.weak or (h.stale is None and h._value is arg):
+            continue
+        if h.stale:
+            why = h.stale.split(": ", 1)[-1]
+            raise TraceError(f"argument {hints[i]} is changed in place where its new value is "
+                             f"unknown, so the caller's array cannot be changed as NumPy would "
+                             f"change it: {why}", (code.filename, code.node.lineno),
+                             f"def {code.name}")
+        out.append(i)
+    return out
 
 
 def _is_spec(v) -> bool:

@@ -13,6 +13,12 @@ Contract:
   leaves in parameter order as arrays of the traced dtypes (checking the arguments fit the
   specialisation), `unflatten_result(outputs)` rebuilds the function's return value (weak
   results as Python scalars, rank-0 results as NumPy scalars, as NumPy returns them).
+- `written`: the leaves (indices into the flat leaves) of the arguments the function changes in
+  place; their new values are the function's last outputs. `unflatten_result` leaves them out,
+  `write_back(leaves, outputs)` copies them into the caller's arrays (a NumPy scalar argument
+  is immutable: NumPy would rebind it inside the function, and so nothing changes for the
+  caller).
+- `n_results(fn)`: how many of an IR function's results are the return value's.
 """
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ class Signature:
         self.prefix = tuple(prefix)     # a bound method's `self`
         self.result = None          # the traced return value (Traced leaves are the outputs)
         self._result_split = None   # carry.split(result), made on the first unflatten_result
+        self.written = ()           # leaves changed in place (their new values end the outputs)
 
     @property
     def params(self) -> list:
@@ -101,8 +108,22 @@ class Signature:
                 else np.asarray(x, dtype=NP_OF[s.type.dtype])
                 for x, s in zip(leaves, specs, strict=True)]
 
+    def n_results(self, fn) -> int:
+        return len(fn.results) - len(self.written)
+
+    def write_back(self, leaves, outputs) -> None:
+        """Copy the new values of the arguments changed in place into the caller's arrays
+        (`leaves`, as `describe` gave them); `outputs` are all the function's outputs."""
+        if self.written:
+            new = tuple(outputs)[-len(self.written):]
+            for i, value in zip(self.written, new, strict=True):
+                if isinstance(leaves[i], np.ndarray):
+                    np.copyto(leaves[i], value)
+
     def unflatten_result(self, outputs):
         outputs = () if outputs is None else tuple(outputs)
+        if self.written:
+            outputs = outputs[:-len(self.written)]
         if self._result_split is None:
             self._result_split = carry.split(self.result)
         leaves, struct = self._result_split

@@ -16,5 +16,8 @@ def evaluate(fn, *args, **kwargs):
     signature = fn.meta.get("signature")
     if signature is None:
         return call(*args)
-    out = call(*signature.flatten_args(args, kwargs))
-    return signature.unflatten_result(out if len(fn.results) != 1 else (out,))
+    _, leaves, key = signature.describe(args, kwargs, params=False)
+    out = call(*signature.flatten_leaves(leaves, key))
+    out = out if len(fn.results) != 1 else (out,)
+    signature.write_back(leaves, out)       # the arguments it changes in place
+    return signature.unflatten_result(out)

@@ -7,6 +7,8 @@ import copy
 import numpy as np
 
 import adcompiler
+from adcompiler.frontend.pytree import flatten
+from adcompiler.frontend.signature import is_runtime_leaf
 from adcompiler.ir import parse, verify
 
 
@@ -51,12 +53,17 @@ def roundtrip(fn):
 
 
 def check(f, *args, **kwargs):
-    """trace + evaluate equals calling `f` (arguments are copied: `f` may mutate them)."""
+    """trace + evaluate equals calling `f`: its result, and its arrays arguments afterwards
+    (each run gets its own copies of them: `f` may change them in place)."""
     fn = adcompiler.trace(f, *copy.deepcopy(args), **copy.deepcopy(kwargs))
     roundtrip(fn)
-    want = f(*copy.deepcopy(args), **copy.deepcopy(kwargs))
-    got = adcompiler.evaluate(fn, *copy.deepcopy(args), **copy.deepcopy(kwargs))
+    np_args = copy.deepcopy((args, kwargs))
+    want = f(*np_args[0], **np_args[1])
+    our_args = copy.deepcopy((args, kwargs))
+    got = adcompiler.evaluate(fn, *our_args[0], **our_args[1])
     same(got, want)
+    ours, theirs = (flatten(a, is_runtime_leaf)[0] for a in (our_args, np_args))
+    same(ours, theirs, "arguments after the call")
     return fn
 
 

@@ -394,11 +394,13 @@ def test_astype_without_copy_to_its_own_dtype_is_the_same_array():
 
 
 def test_one_branchs_write_through_a_view_does_not_stale_the_other_branchs_value():
-    """After the if, `x` is the view in one branch and the untouched argument in the other:
-    the write through the view made the argument stale in the first branch only, and `x` is
-    readable either way (the join took the second branch's state of the argument after it
-    had already marked it stale from the first)."""
+    """After the if, `x` is the view in one branch and the untouched array in the other:
+    the write through the view made the array stale in the first branch only, and `x` is
+    readable either way (the join took the second branch's state of the array after it
+    had already marked it stale from the first). The array is the function's own: an
+    argument changed through a view is an error (test_arguments_written_through_a_view)."""
     def f(x, c):
+        x = x * 1.0
         y = x * 1.0
         if c > 1.0:
             x = x[:, :]
@@ -410,7 +412,10 @@ def test_one_branchs_write_through_a_view_does_not_stale_the_other_branchs_value
 
 
 def test_a_possible_alias_never_read_again_is_fine():
+    """(Of the function's own array: an argument that may have changed is an error, as the
+    caller's array could not be changed as NumPy's would be.)"""
     def f(y, c, n):
+        y = y * 1.0
         h = y * 1.0
         if c > 0:
             o = y

@@ -1,0 +1,147 @@
+"""Arguments changed in place: after the call the caller's arrays hold what NumPy running the
+function would have left in them, through `evaluate`, `jit`, `grad`, `value_and_grad` and
+`vjp`, on both backends (`fecheck.check` compares the arguments after every frontend test's
+call too). A change whose new value adcompiler cannot know (through a view) is a located
+error rather than a caller's array left unchanged."""
+import copy
+
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, rand, same
+
+
+def set_item(x, y):
+    x[0] = y[1] * 2.0
+    return np.sum(x * y)
+
+
+def augmented(x, y):
+    x += y
+    y *= 0.5
+    return x * 1.0
+
+
+def entries(params, grads, lr):
+    for k in params:
+        params[k] -= lr * grads[k]      # an optimiser step written in place: returns nothing
+
+
+def in_list(xs):
+    xs[1][0] = 1.0
+    return xs[0] * 2.0
+
+
+def changed_in_runtime_if(x, c):
+    if c > 0:
+        x *= 2.0
+    return x + 1.0
+
+
+def changed_in_runtime_loop(x, n):
+    for _ in range(n):
+        x[1:] += x[:-1]
+    return np.sum(x)
+
+
+def rebound_not_changed(x, s, f):
+    x = x * 2.0     # a new array: the caller's is untouched
+    s += 1.0        # a NumPy scalar or a Python float is rebound, as in NumPy
+    f += 1.0
+    x += s
+    return x, s, f
+
+
+@pytest.mark.parametrize("f,args", [
+    (set_item, (rand(3), rand(3))),
+    (augmented, (rand(2, 3), rand(2, 3))),
+    (augmented, (rand(2, 3, dtype=np.float32), rand(3, dtype=np.float32))),
+    (entries, ({"w": rand(3), "b": rand(2)}, {"w": rand(3), "b": rand(2)}, 0.1)),
+    (in_list, ([rand(2), rand(3)],)),
+    (changed_in_runtime_if, (rand(3), np.float64(1.0))),
+    (changed_in_runtime_if, (rand(3), np.float64(-1.0))),
+    (changed_in_runtime_loop, (rand(4), np.int64(3))),
+    (rebound_not_changed, (rand(3), np.float64(2.0), 3.0)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_arguments_changed_in_place_match_numpy(f, args):
+    check(f, *args)
+
+
+def test_only_changed_arguments_are_extra_results():
+    fn = adcompiler.trace(augmented, rand(2, 3), rand(2, 3))
+    assert fn.meta["written"] == (0, 1) and len(fn.results) == 3
+    fn = adcompiler.trace(rebound_not_changed, rand(3), np.float64(2.0), 3.0)
+    assert fn.meta["written"] == () and len(fn.results) == 3
+
+
+def scaled_in_place(x, w):
+    x *= 2.0
+    return np.sum((x * w) ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_jit_grad_and_vjp_change_the_callers_arrays(backend):
+    p, g = {"w": rand(3), "b": rand(2)}, {"w": rand(3), "b": rand(2)}
+    want = copy.deepcopy(p)
+    entries(want, g, 0.1)
+    assert adcompiler.jit(entries, backend=backend)(p, g, 0.1) is None
+    same(p, want)
+
+    x0, w = rand(4), rand(4)
+    x = x0.copy()
+    grads = adcompiler.grad(scaled_in_place, wrt=(0, 1), backend=backend)(x, w)
+    # d/dx0 sum((2 x0 w)^2) = 8 x0 w^2 and d/dw = 8 x0^2 w, of the value x had on entry
+    np.testing.assert_allclose(grads[0], 8 * x0 * w ** 2, rtol=1e-12)
+    np.testing.assert_allclose(grads[1], 8 * x0 ** 2 * w, rtol=1e-12)
+    np.testing.assert_array_equal(x, 2 * x0)
+
+    x = x0.copy()
+    value, _ = adcompiler.value_and_grad(scaled_in_place, backend=backend)(x, w)
+    np.testing.assert_allclose(value, np.sum((2 * x0 * w) ** 2), rtol=1e-12)
+    np.testing.assert_array_equal(x, 2 * x0)
+
+    x = x0.copy()
+    value, pullback = adcompiler.vjp(augmented, x, w.copy(), backend=backend)
+    np.testing.assert_allclose(value, x0 + w, rtol=1e-12)
+    np.testing.assert_array_equal(x, x0 + w)
+    dx, dw = pullback(np.ones(4))
+    np.testing.assert_allclose(dx, np.ones(4))
+    np.testing.assert_allclose(dw, np.ones(4))
+
+
+def test_a_read_only_argument_changed_in_place_raises_as_numpy_does():
+    x = rand(3)
+    x.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        adcompiler.jit(augmented, backend="numpy")(x, rand(3))
+
+
+def through_a_slice(x):
+    v = x[1:]
+    v += 1.0
+    return np.sum(v)
+
+
+def through_a_reshape(x):
+    x = x.reshape(2, 3)
+    x[0] = 0.0
+    return x
+
+
+def maybe_changed(x, c):
+    o = x if c > 0 else x * 2.0
+    o[0] = 0.0
+    return o
+
+
+@pytest.mark.parametrize("f,args", [(through_a_slice, (rand(4),)),
+                                    (through_a_reshape, (rand(6),)),
+                                    (maybe_changed, (rand(3), np.float64(1.0)))],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_an_argument_changed_to_an_unknown_value_is_a_located_error(f, args):
+    line = f.__code__.co_firstlineno
+    with pytest.raises(adcompiler.TraceError,
+                       match=rf"test_frontend_arguments.py:{line}: argument x is changed in "
+                             rf"place where its new value is unknown.*'def {f.__name__}'"):
+        adcompiler.trace(f, *args)
