@@ -224,9 +224,9 @@ class GradFunction(_Specialised):
         grads = iter(call_backward(ctx, adj, residuals, [seed]))
         per_arg = tuple(traced_grad_tree(bound.arguments[n], grads, ctx) for n in names)
         g = per_arg[0] if single else per_arg
+        value = rebuild(results)    # also changes the arguments `fun` changes in place
         if not self.with_value and not self.has_aux:
             return g
-        value = rebuild(results)
         return (value, g) if self.with_value else (g, value[1])
 
     def _compiled(self, args, kwargs) -> _Compiled:

@@ -80,6 +80,10 @@ class custom_vjp:
                                 hints=[r.hint for r in fwd_ir.results])
         value, residuals = rebuild(call.results)
         bwd_ir, _, _ = ctx.function(self.bwd, residuals, value)
+        for f, ir in ((self.fwd, fwd_ir), (self.bwd, bwd_ir)):
+            if ir.meta["written"]:
+                raise ctx.error(f"{f.__name__} changes its arguments in place; a custom_vjp's "
+                                "fwd and bwd must return new arrays")
         n_float = sum(1 for v in operands if v.type.is_float)
         if len(bwd_ir.results) != n_float:
             raise ctx.error(f"{self.bwd.__name__} returns {len(bwd_ir.results)} arrays, "

@@ -238,7 +238,7 @@ class CallsMixin:
         fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
         op = self.emit("call", [t.value for t in leaves], {"callee": fn.name},
                        result_types=fn.result_types, hints=[code.name] * len(fn.result_types))
-        return _rebuild(result, op.results)
+        return returned(fn, leaves, result, op.results)
 
     def specialise(self, code, params, parent, ident):
         """The specialisation key of a call kept as a separate function, or None to inline."""
@@ -259,7 +259,7 @@ class CallsMixin:
             self.session.active.add(key)
             try:
                 entry = build_function(self.session, code, code.name, specs, parent,
-                                       globals_, closure)
+                                       globals_, closure, write_back=True)
             finally:
                 self.session.active.discard(key)
             self.session.callees[key] = entry
@@ -328,6 +328,17 @@ def _captured(code, parent) -> dict:
                 break
             p = p.parent
     return out
+
+
+def returned(fn, leaves, result, ir_results):
+    """What a call of the separate function `fn` with the traced argument `leaves` returns,
+    from the call's IR results; the arguments `fn` changed in place (its last results) are
+    changed in the caller too, as NumPy's are (a callee that changes an argument through
+    another name, `y = x; y += 1`, is not inlined)."""
+    n = len(ir_results) - len(fn.meta["written"])
+    for i, value in zip(fn.meta["written"], ir_results[n:], strict=True):
+        leaves[i].update(value)
+    return _rebuild(result, ir_results[:n])
 
 
 def _rebuild(result, ir_results):

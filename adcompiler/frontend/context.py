@@ -19,7 +19,9 @@ The API, small on purpose:
 - `ctx.function(fn, *args, **kwargs) -> (ir_function, operands, rebuild)`: specialise a Python
   function on these arguments into a separate IR function of the module without calling it;
   `operands` are the ir.Values to pass, `rebuild(results)` turns the results of whatever op
-  calls it into the Python-level return value.
+  calls it into the Python-level return value and changes the arguments the function changes
+  in place (its last `len(ir_function.meta["written"])` results) in the caller: call it once
+  per call, even where the value is not wanted.
 - `ctx.error(message)`: a TraceError naming the user's line, to raise.
 """
 from __future__ import annotations
@@ -88,7 +90,7 @@ class TraceContext:
         return self._guard(lambda: self._tracer.call(fn, list(args), kwargs))
 
     def function(self, fn, *args, **kwargs):
-        from .calls import Closure, _captured, _closure_of, _rebuild, bind_params, signature_key
+        from .calls import Closure, _captured, _closure_of, bind_params, returned, signature_key
         from .source import code_of
         t = self._tracer
 
@@ -105,5 +107,6 @@ class TraceContext:
             key = signature_key(code, params, parent, code.node)
             key = ("ctx.function", key if key is not None else object())
             ir_fn, leaves, result = t.build_callee(key, code, params, parent, glb, clo)
-            return ir_fn, [x.value for x in leaves], lambda results: _rebuild(result, results)
+            return ir_fn, [x.value for x in leaves], \
+                lambda results: returned(ir_fn, leaves, result, results)
         return self._guard(build)

@@ -53,7 +53,26 @@ def rebound_not_changed(x, s, f):
     return x, s, f
 
 
+def changes_through_another_name(x):
+    y = x
+    y += 1.0            # not inlined (its parameters are not written by name): a separate function
+    return np.sum(y)
+
+
+def calls_a_changing_function(x):
+    s = changes_through_another_name(x)
+    return s + np.sum(x)
+
+
+def gradient_of_a_changing_function(x):
+    g = adcompiler.grad(changes_through_another_name)(x)
+    value, pullback = adcompiler.vjp(augmented, x, g)
+    return np.sum(g) + np.sum(x) + np.sum(pullback(value)[1])
+
+
 @pytest.mark.parametrize("f,args", [
+    (calls_a_changing_function, (rand(3),)),
+    (gradient_of_a_changing_function, (rand(3),)),
     (set_item, (rand(3), rand(3))),
     (augmented, (rand(2, 3), rand(2, 3))),
     (augmented, (rand(2, 3, dtype=np.float32), rand(3, dtype=np.float32))),
@@ -145,3 +164,25 @@ def test_an_argument_changed_to_an_unknown_value_is_a_located_error(f, args):
                        match=rf"test_frontend_arguments.py:{line}: argument x is changed in "
                              rf"place where its new value is unknown.*'def {f.__name__}'"):
         adcompiler.trace(f, *args)
+
+
+@adcompiler.custom_vjp
+def scaled(x):
+    return 2.0 * x
+
+
+def scaled_fwd(x):
+    x *= 2.0
+    return x, ()
+
+
+scaled.defvjp(scaled_fwd, lambda res, g: (2.0 * g,))
+
+
+def uses_scaled(x):
+    return np.sum(scaled(x))
+
+
+def test_a_custom_vjp_changing_its_arguments_is_an_error():
+    with pytest.raises(adcompiler.TraceError, match="scaled_fwd changes its arguments in place"):
+        adcompiler.grad(uses_scaled, backend="numpy")(rand(3))
