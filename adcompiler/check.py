@@ -1,6 +1,14 @@
-"""`check_grad`: the compiled gradient against central finite differences in float64."""
+"""`check_grad`: the compiled gradient against central finite differences in float64.
+
+The arguments are converted to float64 copies (the caller's arrays are never changed, even by a
+function that changes its arguments in place: every evaluation gets fresh copies). A function
+that computes in float32 or float16 inside (`x.astype(np.float32)`) rounds each evaluation
+far more than float64 does, so the finite differences take a larger step and the check a
+looser tolerance (`PRECISION`) unless `eps` and `rtol` are given.
+"""
 from __future__ import annotations
 
+import copy
 import inspect
 
 import numpy as np
@@ -8,20 +16,28 @@ import numpy as np
 from .errors import AdcompilerError
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
+from .ir.types import DTYPES
+
+# the lowest float precision the traced function computes in -> (eps, rtol) by default
+PRECISION = {"f64": (1e-6, 1e-5), "f32": (1e-3, 1e-2), "f16": (1e-2, 5e-2)}
 
 
 class GradientCheckError(AdcompilerError):
     """`check_grad` found a gradient that differs from finite differences."""
 
 
-def check_grad(f, *args, wrt=0, eps=1e-6, rtol=1e-5, samples=16, seed=0, backend=None):
+def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend=None):
     """Compare the compiled gradient of `f` with central finite differences in float64 on up to
     `samples` random coordinates of each differentiated argument. Returns {argument: worst
-    relative error}; raises GradientCheckError when one exceeds `rtol`."""
+    relative error}; raises GradientCheckError when one exceeds `rtol`. `eps` (the step) and
+    `rtol` default by the lowest float precision `f` computes in (`PRECISION`)."""
     args64 = tuple(_to_f64(a) for a in args)
     from .api import grad
     g = grad(f, wrt=wrt, backend=backend)
-    grads = g(*args64)
+    grads = g(*copy.deepcopy(args64))
+    lowest = _lowest_precision(g._last.primal)
+    eps = PRECISION[lowest][0] if eps is None else eps
+    rtol = PRECISION[lowest][1] if rtol is None else rtol
     names = g._last.wrt_names[1]
     single = not isinstance(wrt, (tuple, list))
     grads = (grads,) if single else grads
@@ -47,13 +63,23 @@ def check_grad(f, *args, wrt=0, eps=1e-6, rtol=1e-5, samples=16, seed=0, backend
     bad = {k: v for k, v in report.items() if v > rtol}
     if bad:
         raise GradientCheckError("gradient differs from central finite differences: "
-                                 + ", ".join(f"{k}: relative error {v:.2e}" for k, v in bad.items()))
+                                 + ", ".join(f"{k}: relative error {v:.2e}" for k, v in bad.items())
+                                 + f" (rtol {rtol:g}, step {eps:g}"
+                                 + (f"; the function computes in {DTYPES[lowest]})"
+                                    if lowest != "f64" else ")"))
     return report
 
 
+def _lowest_precision(fn) -> str:
+    """The least precise float dtype among the values `fn` (and its callees) computes."""
+    dtypes = {r.type.dtype for f in (fn, *fn.callees()) for op in f.walk() for r in op.results}
+    return next((d for d in ("f16", "f32") if d in dtypes), "f64")
+
+
 def _to_f64(x):
+    """`x` with its float arrays as float64 copies."""
     leaves, treedef = flatten(x, is_runtime_leaf)
-    return unflatten(treedef, [np.asarray(v, np.float64) if isinstance(v, np.ndarray)
+    return unflatten(treedef, [np.array(v, np.float64) if isinstance(v, np.ndarray)
                                and np.issubdtype(v.dtype, np.floating) else v for v in leaves])
 
 
@@ -62,8 +88,8 @@ def _perturbed(f, args, pos, treedef, leaves, k, arr, coord, delta):
     a[coord] += delta
     new_leaves = list(leaves)
     new_leaves[k] = float(a) if isinstance(leaves[k], float) else a
-    new_args = list(args)
-    new_args[pos] = unflatten(treedef, new_leaves)
+    new_args = list(copy.deepcopy(args))    # fresh copies: `f` may change them in place
+    new_args[pos] = unflatten(treedef, copy.deepcopy(new_leaves))
     out = f(*new_args)
     return float(np.asarray(out[0] if isinstance(out, tuple) else out))
 

@@ -887,6 +887,43 @@ def test_check_grad_catches_a_wrong_gradient():
     assert set(report) == {"x", "w"} and max(report.values()) < 1e-6
 
 
+def in_float32(x, w):
+    h = np.tanh(x.astype(np.float32) * w.astype(np.float32))
+    return np.sum(h * h)
+
+
+def scaling_its_argument(x, w):
+    x *= 2.0
+    return np.sum(np.sin(x) * w)
+
+
+def test_check_grad_of_float32_code_and_of_code_changing_its_arguments():
+    """A function computing in float32 inside was misreported (float64 finite differences
+    with a 1e-6 step see float32 rounding): its step and tolerance follow its precision, and
+    a wrong float32 gradient is still caught. A function that changes its argument in place
+    is checked on fresh copies, and the caller's arrays stay as they were."""
+    x, w = rng(7).normal(size=4), rng(8).normal(size=4)
+    with pytest.raises(adc.GradientCheckError, match="float32"):
+        adc.check_grad(in_float32, x, w, eps=1e-6, rtol=1e-5)   # the old defaults
+    report = adc.check_grad(in_float32, x, w, wrt=(0, 1))
+    assert max(report.values()) < 1e-2
+
+    @adc.custom_vjp
+    def half(u):
+        return 0.5 * u
+    half.defvjp(lambda u: (0.5 * u, ()), lambda res, g: (g,))     # wrong: 0.5 g
+
+    def wrong32(x):
+        return np.sum(np.exp(half(x.astype(np.float32))))
+    with pytest.raises(adc.GradientCheckError, match="float32"):
+        adc.check_grad(wrong32, x)
+
+    x0 = x.copy()
+    report = adc.check_grad(scaling_its_argument, x, w, wrt=(0, 1))
+    assert max(report.values()) < 1e-6
+    np.testing.assert_array_equal(x, x0)
+
+
 def asserting(x, n):
     assert np.all(x > 0), "x must be positive"
     h = x
