@@ -19,7 +19,7 @@ from .carry import MISSING
 from .expressions import run_static
 from .problems import FrontendError
 from .statements import FUNCTION, Return, Undefined
-from .values import Traced, older_holders, overlap
+from .values import Traced, older_holders, overlap, readonly_of
 
 
 def _copy_containers(value):
@@ -194,6 +194,7 @@ class BranchesMixin:
         for r, (x, y, t, _) in zip(results[len(moved):], slots[len(moved):], strict=True):
             new = Traced(r, weak=t[2])
             new.stale = then.stale(x) or other.stale(y)
+            new.readonly = readonly_of(x) or readonly_of(y)
             for older in older_holders(x, then.start) + older_holders(y, then.start):
                 new.share(older)
             # results that are one array, or views of one, in either branch may be one after

@@ -27,7 +27,7 @@ from .pybuiltins import RuntimeRange
 from .shapes import rows
 from .statements import BREAK, LOOP, Return, Undefined
 from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
-                     overlap)
+                     overlap, readonly_of)
 
 POISONED = ("may change it in place through a name it also rebinds to another array (call "
             ".copy() before the loop)")
@@ -254,6 +254,7 @@ class LoopsMixin:
         plan.args = {id(h): a for h, a in zip(plan.groups, groups, strict=True)}
         for j, a in zip(plan.own, rest, strict=True):
             inner[j] = Traced(a, weak=leaves[j].weak, nonneg=False)
+            inner[j].readonly = readonly_of(leaves[j])
             plan.args[j] = a
         for j, k in plan.links:         # one array from the second iteration on
             inner[j].share(inner[k] if isinstance(k, int) else k)
@@ -293,6 +294,8 @@ class LoopsMixin:
             key = j if may_skip else id(after_leaf)
             if key not in made:
                 new = Traced(r, weak=leaves[j].weak)
+                new.readonly = readonly_of(after_leaf) or (readonly_of(leaves[j]) if may_skip
+                                                           else None)
                 # it is the array it ends as when that is older than the loop (or a carried
                 # value's start), and the one it starts as when the loop may run no iteration
                 for older in plan.older_ends(after_leaf, leaves, start) + (

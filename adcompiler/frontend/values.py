@@ -10,6 +10,8 @@ Contract:
   NumPy's aliasing. Earlier SSA values never change. Views (basic slices, reshapes, transposes)
   are copies in the IR; writing through a view, or reading a view after its base was written,
   would differ from NumPy, so those holders are marked stale and reading them is an error.
+  A holder NumPy makes read-only (np.diagonal's view) has `readonly` set to the reason: writing
+  into it, or into a view of it, is an error, as in NumPy.
   Holders that an `if` or loop on a run-time value may make one array (`o = y` in one branch,
   `o = 2 * y` in the other) `share`: an in-place change of one marks the other stale.
 - While a region (a branch, a loop body) is traced, a `Journal` records the state of each holder
@@ -53,7 +55,8 @@ MAY_BE_CHANGED = ("it may be the same array as one changed in place later (an if
 
 
 class Traced:
-    __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "serial")
+    __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "serial",
+                 "readonly")
 
     def __init__(self, value, weak: bool = False, nonneg: bool = False):
         self._value = value
@@ -64,6 +67,7 @@ class Traced:
         self.shares: list[Traced] = []
         self.stale: str | None = None
         self.serial = next(_SERIAL)
+        self.readonly: str | None = None
 
     @property
     def value(self):
@@ -73,6 +77,8 @@ class Traced:
 
     def update(self, value) -> None:
         """Rebind this holder in place (`x[i] = v`); invalidates views that NumPy would share."""
+        if readonly_of(self):
+            raise FrontendError(f"assignment destination is read-only: {readonly_of(self)}")
         for h in [self, *self.views, *self.shares, *self.bases()]:
             h.touch()
         self._value = value
@@ -320,6 +326,15 @@ def contains_traced(tree) -> bool:
     if isinstance(tree, dict):
         return any(contains_traced(v) for v in tree.values())
     return False
+
+
+def readonly_of(x) -> str | None:
+    """Why NumPy refuses writes into `x` (it, or an array it is a view of, is read-only), or
+    None. A holder an `if` or loop makes of several arrays takes it from any of them: whether
+    NumPy refuses then depends on the run, so the write is an error."""
+    if not isinstance(x, Traced):
+        return None
+    return next((h.readonly for h in (x, *x.bases()) if h.readonly), None)
 
 
 def memory_of(x) -> list:
