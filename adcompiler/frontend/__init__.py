@@ -9,11 +9,12 @@ The result is an `ir.Function` in an `ir.Module` holding the specialised callees
 `meta["signature"]` lets `adcompiler.evaluate(fn, *args)` take `f`'s own arguments.
 
 Modules, one idea each: values (traced values, NumPy dtype rules), emit (the op-building
-context), arith / reductions / shapes / creation / linalg / indexing (NumPy semantics as IR),
-numpy_api (the table of NumPy functions and methods), pybuiltins, source / syntax / analysis
-(reading and checking the AST), expressions / statements / branches / loops / calls (the
-interpreter, assembled in interpreter.py), carry (values crossing region boundaries), context
-(the `__adcompiler_trace__` hook's API), problems (internal errors -> located user errors).
+context), arith / reductions / shapes / creation / linalg / indexing / composites (NumPy
+semantics as IR), numpy_api (the table of NumPy functions and methods), pybuiltins, source /
+syntax / analysis (reading and checking the AST), expressions / statements / branches / loops /
+calls (the interpreter, assembled in interpreter.py), carry (values crossing region
+boundaries), context (the `__adcompiler_trace__` hook's API), problems (internal errors ->
+located user errors).
 
 Semantics worth knowing (details in each module's docstring):
 - NumPy 2 dtypes exactly, NEP 50 included; Python floats passed as arguments are weak f64[]

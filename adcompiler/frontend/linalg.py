@@ -1,5 +1,5 @@
 """Products built from the registry's `matmul` (rank >= 2, batch dims broadcast): NumPy's
-matmul/`@` and dot with their 1-D rules, outer, and einsum.
+matmul/`@` and dot with their 1-D rules, outer, einsum, and tensordot (an einsum).
 
 Contract: operands are converted to their common dtype first (np.result_type, Python scalars
 weak). einsum handles any number of operands, pairwise left to right, each pair lowered to
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
-from .shapes import reshape, transpose
+from .reductions import norm_axes
+from .shapes import reshape, static_ints, transpose
 from .values import Traced, common_dtype
 
 
@@ -62,6 +63,36 @@ def outer(cx: Emitter, a, b) -> Traced:
     xv = cx.op("reshape", x.value, shape=(x.type.size, 1))
     yv = cx.op("reshape", y.value, shape=(1, y.type.size))
     return cx.wrap(cx.op("mul", xv, yv, hint="outer"))
+
+
+def tensordot(cx: Emitter, a, b, axes=2) -> Traced:
+    """Sum over a's axes `axes[0]` and b's `axes[1]` (an int n: a's last n and b's first n);
+    the result has a's other axes, then b's."""
+    x, y = _operands(cx, a, b)
+    if isinstance(axes, (tuple, list)):
+        if len(axes) != 2:
+            raise FrontendError("tensordot: axes must be an int or a pair of sequences of axes")
+        ax_a, ax_b = static_ints(axes[0], "tensordot axes"), static_ints(axes[1], "tensordot axes")
+    else:
+        (n,) = static_ints(axes, "tensordot axes")
+        if not 0 <= n <= min(x.ndim, y.ndim):
+            raise FrontendError(f"tensordot: cannot sum over {n} axes of arrays of dimension "
+                                f"{x.ndim} and {y.ndim}")
+        ax_a, ax_b = tuple(range(x.ndim - n, x.ndim)), tuple(range(n))
+    if len(ax_a) != len(ax_b):
+        raise FrontendError(f"tensordot: shape-mismatch for sum ({len(ax_a)} axes of a, "
+                            f"{len(ax_b)} of b)")
+    ax_a, ax_b = norm_axes(ax_a, x.ndim), norm_axes(ax_b, y.ndim)
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    sa, sb = letters[:x.ndim], list(letters[x.ndim:x.ndim + y.ndim])
+    for p, q in zip(ax_a, ax_b, strict=True):
+        if x.shape[p] != y.shape[q]:
+            raise FrontendError(f"tensordot: shape-mismatch for sum (axis {p} of a has size "
+                                f"{x.shape[p]}, axis {q} of b {y.shape[q]})")
+        sb[q] = sa[p]
+    out = [c for i, c in enumerate(sa) if i not in ax_a] + \
+        [c for j, c in enumerate(sb) if j not in ax_b]
+    return einsum(cx, f"{sa},{''.join(sb)}->{''.join(out)}", x, y)
 
 
 def _parse(subscripts: str, n: int):

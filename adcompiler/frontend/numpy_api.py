@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import arith, creation, linalg, reductions as red, shapes
+from . import arith, composites, creation, linalg, reductions as red, shapes
 from .indexing import getitem
 from .problems import FrontendError
 from .values import Traced, dtype_arg, ir_dtype
@@ -95,6 +95,9 @@ FUNCTIONS = {
     np.matmul: lambda cx, x1, x2, /: linalg.matmul(cx, x1, x2),
     np.outer: lambda cx, a, b: linalg.outer(cx, a, b),
     np.einsum: lambda cx, subscripts, *operands: linalg.einsum(cx, subscripts, *operands),
+    np.tensordot: lambda cx, a, b, axes=2: linalg.tensordot(cx, a, b, axes),
+    np.linalg.norm: lambda cx, x, ord=None, axis=None, keepdims=False:
+        composites.norm(cx, x, ord, axis, keepdims),
     np.sum: _reduce("sum"), np.prod: _reduce("prod"),
     np.max: _extreme("max"), np.min: _extreme("min"),
     np.amax: _extreme("max"), np.amin: _extreme("min"),
@@ -127,6 +130,19 @@ FUNCTIONS = {
     np.atleast_1d: lambda cx, *arys: shapes.atleast(cx, 1, arys),
     np.atleast_2d: lambda cx, *arys: shapes.atleast(cx, 2, arys),
     np.atleast_3d: lambda cx, *arys: shapes.atleast(cx, 3, arys),
+    np.flip: lambda cx, m, axis=None: composites.flip(cx, m, axis),
+    np.fliplr: lambda cx, m: composites.fliplr(cx, m),
+    np.flipud: lambda cx, m: composites.flipud(cx, m),
+    np.roll: lambda cx, a, shift, axis=None: composites.roll(cx, a, shift, axis),
+    np.tile: lambda cx, A, reps: composites.tile(cx, A, reps),
+    np.repeat: lambda cx, a, repeats, axis=None: composites.repeat(cx, a, repeats, axis),
+    np.pad: lambda cx, array, pad_width, mode="constant", constant_values=0:
+        composites.pad(cx, array, pad_width, mode, constant_values),
+    np.diagonal: lambda cx, a, offset=0, axis1=0, axis2=1:
+        composites.diagonal(cx, a, offset, axis1, axis2),
+    np.trace: lambda cx, a, offset=0, axis1=0, axis2=1, dtype=None:
+        composites.trace(cx, a, offset, axis1, axis2, dtype),
+    np.diag: lambda cx, v, k=0: composites.diag(cx, v, k),
     np.copy: _copy,
     np.where: _where,
     np.clip: _clip,
@@ -200,6 +216,8 @@ METHODS = {
     "flatten": lambda cx, self: _copy(cx, shapes.ravel(cx, self)),
     "ravel": lambda cx, self: shapes.ravel(cx, self),
     "dot": FUNCTIONS[np.dot], "clip": _clip, "take": _take, "item": _item,
+    "repeat": FUNCTIONS[np.repeat], "diagonal": FUNCTIONS[np.diagonal],
+    "trace": FUNCTIONS[np.trace],
 }
 ATTRIBUTES = {
     "T": lambda cx, t: shapes.transpose(cx, t),

@@ -1,0 +1,279 @@
+"""NumPy functions built from the registry's existing ops, so that their gradients come from
+those ops' VJPs on every backend: np.linalg.norm, flip / fliplr / flipud, roll, tile, repeat,
+pad (constant mode), diagonal, trace and diag.
+
+Contract: shifts, repetitions, pad widths, norm orders, offsets and axes are static (a run-time
+value raises `StaticNeeded`); values, dtypes, shapes and argument names are NumPy's. Views as in
+NumPy: flip's result is a view (a negative-step slice); diagonal's, and diag's of a 2-D array,
+a read-only view (transpose + reshape + strided slice), so writing into it is an error, as in
+NumPy. roll, tile, repeat, pad, trace, norm and diag of a 1-D array are fresh arrays. Variants
+that would need other ops raise FrontendError: matrix 2-norms and nuclear norms (an SVD), pad
+modes other than 'constant', run-time repeats.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.types import FLOATS
+from .creation import full, zeros
+from .emit import Emitter
+from .indexing import getitem, setitem
+from .problems import FrontendError, StaticNeeded
+from .reductions import norm_axes, reduce
+from .shapes import (broadcast_to, concatenate, expand_dims, ravel, reshape, static_ints,
+                     transpose)
+from .values import Traced, contains_traced
+
+
+def _static_int(x, what: str) -> int:
+    if isinstance(x, (tuple, list)):
+        raise FrontendError(f"{what} must be an int, got {x!r}")
+    return static_ints(x, what)[0]
+
+
+def _fresh(cx: Emitter, t: Traced) -> Traced:
+    """A new array holding `t`'s value: NumPy returns a copy, not a view of an input."""
+    return cx.wrap(t.value)
+
+
+# -- flips and rolls -------------------------------------------------------------------------
+
+def flip(cx: Emitter, m, axis=None) -> Traced:
+    t = cx.tensor(m)
+    axes = norm_axes(axis, t.ndim)
+    return getitem(cx, t, tuple(slice(None, None, -1) if a in axes else slice(None)
+                                for a in range(t.ndim)))
+
+
+def fliplr(cx: Emitter, m) -> Traced:
+    t = cx.tensor(m)
+    if t.ndim < 2:
+        raise FrontendError("np.fliplr: input must be >= 2-d")
+    return flip(cx, t, 1)
+
+
+def flipud(cx: Emitter, m) -> Traced:
+    t = cx.tensor(m)
+    if t.ndim < 1:
+        raise FrontendError("np.flipud: input must be >= 1-d")
+    return flip(cx, t, 0)
+
+
+def roll(cx: Emitter, a, shift, axis=None) -> Traced:
+    """Each axis rolled by s is its last s entries followed by the others."""
+    t = cx.tensor(a)
+    if axis is None:        # NumPy rolls the flattened array and reshapes it back
+        return _fresh(cx, reshape(cx, roll(cx, ravel(cx, t), shift, 0), t.shape))
+    shifts, axes = static_ints(shift, "shift"), static_ints(axis, "axis")
+    try:
+        pairs = list(np.broadcast(shifts, axes))
+    except ValueError:
+        raise FrontendError("'shift' and 'axis' should be scalars or 1D sequences of the "
+                            "same length") from None
+    total = {}
+    for s, ax in pairs:     # several shifts of one axis add up
+        (ax,) = norm_axes((int(ax),), t.ndim)
+        total[ax] = total.get(ax, 0) + int(s)
+    out = t
+    for ax, s in total.items():
+        n = t.shape[ax]
+        if n and s % n:
+            lead, cut = (slice(None),) * ax, n - s % n
+            out = concatenate(cx, [getitem(cx, out, lead + (slice(cut, n),)),
+                                   getitem(cx, out, lead + (slice(0, cut),))], axis=ax)
+    return _fresh(cx, out)
+
+
+# -- repetition and padding ------------------------------------------------------------------
+
+def tile(cx: Emitter, A, reps) -> Traced:
+    """Each axis of size s repeated r times is a broadcast (r, s) reshaped to r * s."""
+    t = cx.tensor(A)
+    reps = static_ints(reps, "reps")
+    if any(r < 0 for r in reps):
+        raise FrontendError(f"np.tile: negative repetitions {reps}")
+    d = max(len(reps), t.ndim)
+    reps = (1,) * (d - len(reps)) + reps
+    shape = (1,) * (d - t.ndim) + t.shape
+    pairs = reshape(cx, t, tuple(n for s in shape for n in (1, s)))
+    pairs = broadcast_to(cx, pairs, tuple(n for r, s in zip(reps, shape, strict=True)
+                                          for n in (r, s)))
+    return _fresh(cx, reshape(cx, pairs, tuple(r * s for r, s in zip(reps, shape, strict=True))))
+
+
+def repeat(cx: Emitter, a, repeats, axis=None) -> Traced:
+    """One repeat count for all elements: a broadcast along a new axis after `axis`, merged
+    into it; one count per element: a `take` of the static indices np.repeat gives."""
+    if contains_traced(repeats):
+        raise StaticNeeded("np.repeat with run-time repeats has a data-dependent shape; the "
+                           "repeats must be compile-time ints")
+    t = cx.tensor(a)
+    if axis is None:
+        t, axis = ravel(cx, t), 0
+    (ax,) = norm_axes((axis,), t.ndim)
+    reps = static_ints(repeats.tolist() if isinstance(repeats, np.ndarray) else repeats,
+                       "repeats")
+    n = t.shape[ax]
+    if any(r < 0 for r in reps):
+        raise FrontendError(f"np.repeat: negative repeats {reps}")
+    if len(reps) not in (1, n):
+        raise FrontendError(f"np.repeat: {len(reps)} repeats for an axis of size {n}")
+    if len(reps) == 1:
+        (r,) = reps
+        wide = broadcast_to(cx, expand_dims(cx, t, ax + 1),
+                            t.shape[:ax + 1] + (r,) + t.shape[ax + 1:])
+        return _fresh(cx, reshape(cx, wide, t.shape[:ax] + (n * r,) + t.shape[ax + 1:]))
+    idx = cx.const(np.repeat(np.arange(n), reps), "i64")
+    return cx.wrap(cx.op("take", t.value, idx, axis=ax, hint="repeat"))
+
+
+def _pairs(x, ndim: int):
+    """One (before, after) per axis from np.pad's pad_width or constant_values, broadcast as
+    NumPy's `_as_pairs` does (a scalar, one pair, or one pair per axis)."""
+    arr = np.asarray(x)
+    if arr.ndim < 3 and arr.size == 1:
+        return [(arr.ravel()[0],) * 2] * ndim
+    if arr.ndim < 3 and arr.size == 2 and arr.shape != (2, 1):
+        return [tuple(arr.ravel())] * ndim
+    try:
+        return [tuple(p) for p in np.broadcast_to(arr, (ndim, 2))]
+    except ValueError:
+        raise FrontendError(f"np.pad: {x!r} does not give one (before, after) pair per axis "
+                            f"of an array of dimension {ndim}") from None
+
+
+def _block(cx: Emitter, t: Traced, axis: int, width, value) -> list:
+    """[`width` entries of `value` along `axis`, t's size on the others], or [] for width 0."""
+    if not width:
+        return []
+    return [full(cx, t.shape[:axis] + (int(width),) + t.shape[axis + 1:], value, t.np_dtype)]
+
+
+def pad(cx: Emitter, array, pad_width, mode="constant", constant_values=0) -> Traced:
+    """Constant padding: each axis in turn concatenated with filled blocks before and after
+    (later axes pad across the earlier ones' padding, so corners hold the last axis's values,
+    as in NumPy)."""
+    if mode != "constant":
+        raise FrontendError(f"np.pad: only mode='constant' is supported, got mode={mode!r}")
+    if contains_traced(pad_width):
+        raise StaticNeeded("np.pad's pad_width must be compile-time ints")
+    t = cx.tensor(array)
+    widths = _pairs(pad_width, t.ndim)
+    if np.asarray(pad_width).dtype.kind not in "iu" or any(w < 0 for p in widths for w in p):
+        raise FrontendError(f"np.pad: pad_width must be non-negative ints, got {pad_width!r}")
+    if isinstance(constant_values, Traced):
+        if constant_values.ndim:
+            raise FrontendError("np.pad: a run-time constant_values must be a scalar")
+        values = [(constant_values,) * 2] * t.ndim
+    elif contains_traced(constant_values):
+        raise FrontendError("np.pad: constant_values must be one run-time scalar or static "
+                            "numbers")
+    else:
+        values = _pairs(constant_values, t.ndim)
+    out = t
+    for ax, (ws, cs) in enumerate(zip(widths, values, strict=True)):
+        out = concatenate(cx, _block(cx, out, ax, ws[0], cs[0]) + [out] +
+                          _block(cx, out, ax, ws[1], cs[1]), axis=ax)
+    return _fresh(cx, out)
+
+
+# -- diagonals -------------------------------------------------------------------------------
+
+def diagonal(cx: Emitter, a, offset=0, axis1=0, axis2=1) -> Traced:
+    """The two axes moved last and merged; entry (i, i + offset) is then every (m + 1)-th
+    element from `offset` (or from -offset * m below the main diagonal)."""
+    t = cx.tensor(a)
+    if t.ndim < 2:
+        raise FrontendError("diag requires an array of at least two dimensions")
+    a1, a2 = norm_axes((axis1,), t.ndim) + norm_axes((axis2,), t.ndim)
+    if a1 == a2:
+        raise FrontendError("axis1 and axis2 cannot be the same")
+    k = _static_int(offset, "offset")
+    n, m = t.shape[a1], t.shape[a2]
+    rest = tuple(d for d in range(t.ndim) if d not in (a1, a2))
+    flat = transpose(cx, t, rest + (a1, a2))
+    flat = reshape(cx, flat, flat.shape[:-2] + (n * m,))
+    count = max(0, min(n, m - k) if k >= 0 else min(n + k, m))
+    start = k if k >= 0 else -k * m
+    last = slice(start, start + (count - 1) * (m + 1) + 1, m + 1) if count else slice(0, 0)
+    out = getitem(cx, flat, (Ellipsis, last))
+    out.readonly = ("np.diagonal (and np.diag of a 2-d array) returns a read-only view; "
+                    "call .copy() on it to get an array you can change")
+    return out
+
+
+def trace(cx: Emitter, a, offset=0, axis1=0, axis2=1, dtype=None) -> Traced:
+    return reduce(cx, "sum", diagonal(cx, a, offset, axis1, axis2), -1, dtype=dtype)
+
+
+def diag(cx: Emitter, v, k=0) -> Traced:
+    """A 2-D array's k-th diagonal, or a square array with a 1-D array on its k-th diagonal
+    (written into zeros as a strided slice of the flattened square)."""
+    t = cx.tensor(v)
+    k = _static_int(k, "k")
+    if t.ndim == 2:
+        return diagonal(cx, t, k)
+    if t.ndim != 1:
+        raise FrontendError("np.diag: input must be 1- or 2-d")
+    count = t.shape[0]
+    n = count + abs(k)
+    start = k if k >= 0 else -k * n
+    last = slice(start, start + (count - 1) * (n + 1) + 1, n + 1) if count else slice(0, 0)
+    square = setitem(cx, zeros(cx, (n * n,), t.np_dtype), last, t)
+    return cx.wrap(cx.op("reshape", square, shape=(n, n)))
+
+
+# -- norms -----------------------------------------------------------------------------------
+
+_SVD = ("np.linalg.norm: the matrix norm ord={!r} needs singular values (an SVD), which "
+        "adcompiler cannot compute; use ord=None/'fro', 1, -1, inf or -inf")
+
+
+def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
+    """Vector norms over one axis, matrix norms over two, as `numpy.linalg.norm` computes them
+    (integer arrays in float64). Each is reduced with keepdims and reshaped at the end."""
+    if isinstance(ord, Traced):
+        raise StaticNeeded("np.linalg.norm's ord must be a compile-time value")
+    t = cx.tensor(x)
+    v = t.value if t.dtype in FLOATS else cx.cast(t.value, "f64")
+    dtype = v.type.dtype
+    axes = norm_axes(axis, t.ndim)
+    fro = ord is None or isinstance(ord, str) and ord in ("f", "fro")
+    # NumPy's 2-norm of the flattened array, whatever the rank, when no axis is given
+    flat = axis is None and (ord is None or (fro and t.ndim == 2) or (ord == 2 and t.ndim == 1))
+
+    def total(w, over):
+        return cx.op("sum", w, axes=over, keepdims=True)
+
+    def extreme(w, over):
+        return cx.op("max" if ord > 0 else "min", w, axes=over, keepdims=True)
+
+    def power(w, p):
+        return cx.op("pow", w, cx.const(p, dtype))
+    if flat or (len(axes) == 2 and fro) or (len(axes) == 1 and ord in (None, 2)):
+        out = cx.op("sqrt", total(cx.op("mul", v, v), axes))
+    elif len(axes) == 1:
+        if isinstance(ord, str):
+            raise FrontendError(f"Invalid norm order '{ord}' for vectors")
+        if ord == 0:
+            out = total(cx.cast(cx.op("ne", v, cx.const(0, dtype)), dtype), axes)
+        elif ord in (np.inf, -np.inf):
+            out = extreme(cx.op("abs", v), axes)
+        elif ord == 1:
+            out = total(cx.op("abs", v), axes)
+        else:
+            out = power(total(power(cx.op("abs", v), ord), axes), 1 / ord)
+    elif len(axes) == 2:
+        if ord in (2, -2, "nuc"):
+            raise FrontendError(_SVD.format(ord))
+        if ord not in (1, -1, np.inf, -np.inf):
+            raise FrontendError("Invalid norm order for matrices.")
+        row, col = axes     # ord=+-1: column sums' extreme; ord=+-inf: row sums'
+        first, then = ((row,), (col,)) if abs(ord) == 1 else ((col,), (row,))
+        out = extreme(total(cx.op("abs", v), first), then)
+    else:
+        raise FrontendError("Improper number of dimensions to norm.")
+    if not keepdims:
+        out = cx.op("reshape", out, shape=tuple(s for d, s in enumerate(out.type.shape)
+                                                if d not in axes))
+    return cx.wrap(out)
