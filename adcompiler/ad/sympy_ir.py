@@ -73,7 +73,7 @@ class _Emitter:
     def build(self, e):
         import sympy as sp
         b = self.b
-        if e.is_Number or e in (sp.pi, sp.E):
+        if e.is_number:                      # 2, pi, log(2), sqrt(pi): a constant
             return self.num(sp.N(e))
         if isinstance(e, sp.Add):
             pos = [t for t in e.args if not t.could_extract_minus_sign()]

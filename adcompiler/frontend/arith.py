@@ -28,7 +28,8 @@ UFUNC = {
     "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
     "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin,
     "arccos": np.arccos, "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
-    "logical_not": np.logical_not,
+    "logical_not": np.logical_not, "log2": np.log2, "log10": np.log10, "exp2": np.exp2,
+    "arctan2": np.arctan2, "hypot": np.hypot, "logaddexp": np.logaddexp,
 }
 COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
 

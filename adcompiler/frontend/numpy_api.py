@@ -25,12 +25,13 @@ UNARY = {np.exp: "exp", np.log: "log", np.log1p: "log1p", np.expm1: "expm1", np.
          np.tanh: "tanh", np.sin: "sin", np.cos: "cos", np.tan: "tan", np.arcsin: "arcsin",
          np.arccos: "arccos", np.arctan: "arctan", np.sinh: "sinh", np.cosh: "cosh",
          np.abs: "abs", np.sign: "sign", np.floor: "floor", np.negative: "neg",
-         np.logical_not: "logical_not"}
+         np.logical_not: "logical_not", np.log2: "log2", np.log10: "log10", np.exp2: "exp2"}
 BINARY = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.divide: "div",
           np.power: "pow", np.floor_divide: "floordiv", np.remainder: "mod",
           np.maximum: "maximum", np.minimum: "minimum", np.less: "lt", np.less_equal: "le",
           np.greater: "gt", np.greater_equal: "ge", np.equal: "eq", np.not_equal: "ne",
-          np.logical_and: "logical_and", np.logical_or: "logical_or"}
+          np.logical_and: "logical_and", np.logical_or: "logical_or", np.arctan2: "arctan2",
+          np.hypot: "hypot", np.logaddexp: "logaddexp"}
 
 
 def _unary(name):

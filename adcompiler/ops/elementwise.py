@@ -3,7 +3,8 @@ the op's parameters `x` (and `y`); its VJP is derived by `sympy.diff` (see
 `adcompiler/ad/sympy_ir.py`, which parses the text when an op is first differentiated, so
 importing adcompiler does not import SymPy).
 `lower["numba"]` is a scalar expression over the operands' scalars, evaluated inside a
-generated loop (`fexp`, `ftanh`, `flog`, `flog1p`: the Numba backend's vectorisable versions).
+generated loop (`fexp`, `ftanh`, `flog`, `flog1p`: the Numba backend's vectorisable versions;
+NumPy's ufuncs there are libm calls per element).
 Operands of a binary op share one dtype (the frontend inserts NumPy's promotions as explicit
 `astype`) and broadcast as in NumPy.
 """
@@ -13,14 +14,14 @@ from ..ad.sympy_ir import elementwise_vjp
 from ..ir.types import TensorType
 from .family import broadcast_rule, check, declare
 
-FLOAT_UNARY = broadcast_rule(floats_only=True)
+FLOATS = broadcast_rule(floats_only=True)
 SAME = broadcast_rule()
 BOOL_OUT = broadcast_rule(out_dtype="bool")
 BOOL_ONLY = broadcast_rule(operand_dtype="bool")
 NUMERIC = broadcast_rule(numeric=True)
 
 
-def unary(name, expr, numpy, infer=FLOAT_UNARY, numba=None, cheap=False):
+def unary(name, expr, numpy, infer=FLOATS, numba=None, cheap=False):
     return declare(name, infer, arity=1, kind="elementwise", sympy=expr, cheap=cheap,
                    vjp=elementwise_vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
@@ -52,12 +53,15 @@ unary("arctan", "atan(x)", "np.arctan({0})")
 unary("sinh", "sinh(x)", "np.sinh({0})")
 unary("cosh", "cosh(x)", "np.cosh({0})")
 unary("abs", "Abs(x)", "np.abs({0})", infer=SAME, cheap=True)
+unary("log2", "log(x)/log(2)", "np.log2({0})")
+unary("log10", "log(x)/log(10)", "np.log10({0})")
+unary("exp2", "2**x", "np.exp2({0})")
+
 
 binary("add", "x + y", "{0} + {1}", cheap=True, reassociable=True)
 binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True, reassociable=True)
 binary("mul", "x*y", "{0} * {1}", cheap=True, reassociable=True)
-binary("div", "x/y", "{0} / {1}", infer=broadcast_rule(floats_only=True), cheap=True,
-       reassociable=True)
+binary("div", "x/y", "{0} / {1}", infer=FLOATS, cheap=True, reassociable=True)
 
 
 def _pow_vjp(b, op, cts, needs):
@@ -74,12 +78,40 @@ def _pow_vjp(b, op, cts, needs):
 
 declare("pow", NUMERIC, arity=2, kind="elementwise", sympy="x**y", vjp=_pow_vjp,
         lower={"numpy": "{0} ** {1}", "numba": "fpow({0}, {1})"})
+binary("arctan2", "atan2(x, y)", "np.arctan2({0}, {1})", infer=FLOATS)
+
+
+def _symmetric_vjp(partial):
+    """VJP of a binary op symmetric in its operands, whose derivative in operand v is
+    partial(b, v, r) with r the result: ct * partial, summed back to v's shape."""
+    def vjp(b, op, cts, needs):
+        return [sum_to(b, b.op("mul", cts[0], partial(b, v, op.result)), v.type.shape)
+                if need else None for v, need in zip(op.operands, needs, strict=True)]
+    return vjp
+
+
+def _hypot_partial(b, v, r):
+    # v / r, taken as 0 at r = 0 (as |x|'s derivative sign(x) is there)
+    return b.op("div", v, ones_at_zeros(b, r)[1])
+
+
+def _logaddexp_partial(b, v, r):
+    # exp(v - r) <= 1: SymPy's exp(x)/(exp(x) + exp(y)) overflows to inf/inf = NaN from x ~ 710
+    return b.op("exp", b.op("sub", v, r))
+
+
+declare("hypot", FLOATS, arity=2, kind="elementwise", sympy="sqrt(x**2 + y**2)",
+        vjp=_symmetric_vjp(_hypot_partial),
+        lower={"numpy": "np.hypot({0}, {1})", "numba": "np.hypot({0}, {1})"})
+declare("logaddexp", FLOATS, arity=2, kind="elementwise", sympy="log(exp(x) + exp(y))",
+        vjp=_symmetric_vjp(_logaddexp_partial),
+        lower={"numpy": "np.logaddexp({0}, {1})", "numba": "np.logaddexp({0}, {1})"})
 binary("maximum", "Max(x, y)", "np.maximum({0}, {1})", cheap=True)
 binary("minimum", "Min(x, y)", "np.minimum({0}, {1})", cheap=True)
 
 # SymPy forms of sign and floor let derivatives that mention them (d|x| = sign x) lower to IR
 nondiff("sign", 1, "np.sign({0})", infer=NUMERIC, expr="sign(x)")
-nondiff("floor", 1, "np.floor({0})", infer=FLOAT_UNARY, expr="floor(x)")
+nondiff("floor", 1, "np.floor({0})", infer=FLOATS, expr="floor(x)")
 nondiff("floordiv", 2, "{0} // {1}", infer=NUMERIC)
 nondiff("lt", 2, "{0} < {1}", infer=BOOL_OUT, cheap=True)
 nondiff("le", 2, "{0} <= {1}", infer=BOOL_OUT, cheap=True)

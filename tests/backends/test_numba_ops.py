@@ -27,6 +27,10 @@ def grid(*s):     # repeated values: comparisons see ties, maximum/minimum too
     return R.integers(-3, 4, s) * 0.5
 
 
+def wide(*s):    # exp of these overflows (float32 beyond 88, float64 beyond 709)
+    return R.normal(size=s) * 400
+
+
 def ints(*s):
     return R.integers(-5, 6, s)
 
@@ -38,10 +42,12 @@ def bools(*s):
 UNARY = {"neg": normal, "exp": normal, "log": positive, "log1p": positive, "expm1": normal,
          "sqrt": positive, "tanh": normal, "sin": normal, "cos": normal, "tan": unit,
          "arcsin": unit, "arccos": unit, "arctan": normal, "sinh": normal, "cosh": normal,
-         "abs": normal, "sign": grid, "floor": normal, "stop_gradient": normal}
+         "abs": normal, "sign": grid, "floor": normal, "stop_gradient": normal,
+         "log2": positive, "log10": positive, "exp2": normal}
 BINARY = {"add": normal, "sub": normal, "mul": normal, "div": positive, "pow": positive,
           "maximum": grid, "minimum": grid, "lt": grid, "le": grid, "gt": grid, "ge": grid,
-          "eq": grid, "ne": grid, "logical_and": bools, "logical_or": bools}
+          "eq": grid, "ne": grid, "logical_and": bools, "logical_or": bools, "arctan2": normal,
+          "hypot": normal, "logaddexp": wide}
 SL = dict(starts=(1, 0), stops=(4, 5), steps=(2, 1))
 CASES = {  # op -> list of (operand arrays, attrs)
     **{op: [([gen(3, 4)], {}), ([gen(2, 1, 3)], {})] for op, gen in UNARY.items()},

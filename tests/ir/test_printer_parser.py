@@ -121,8 +121,10 @@ def finish(name, block, b, *results, line=1):
 # ---------------------------------------------------------------- the functions
 
 UNARY_FLOAT = ["neg", "exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "tan",
-               "arcsin", "arccos", "arctan", "sinh", "cosh", "abs", "sign", "floor"]
-BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
+               "arcsin", "arccos", "arctan", "sinh", "cosh", "abs", "sign", "floor", "log2",
+               "log10", "exp2"]
+BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "arctan2", "hypot",
+          "logaddexp"]
 COMPARE = ["lt", "le", "gt", "ge", "eq", "ne"]
 
 
