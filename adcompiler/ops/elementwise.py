@@ -3,13 +3,14 @@ the op's parameters `x` (and `y`); its VJP is derived by `sympy.diff` (see
 `adcompiler/ad/sympy_ir.py`, which parses the text when an op is first differentiated, so
 importing adcompiler does not import SymPy).
 `lower["numba"]` is a scalar expression over the operands' scalars, evaluated inside a
-generated loop (`fexp`, `ftanh`, `flog`, `flog1p`: the Numba backend's vectorisable versions;
-NumPy's ufuncs there are libm calls per element).
+generated loop (`fexp`, `ftanh`, `flog`, `flog1p`, `fexpit`: the Numba backend's vectorisable
+versions; NumPy's ufuncs and `math` functions there are libm calls per element). The NumPy
+backend's generated code imports `scipy.special` where a lowering names it (erf, expit).
 Operands of a binary op share one dtype (the frontend inserts NumPy's promotions as explicit
 `astype`) and broadcast as in NumPy.
 """
 
-from ..ad.emit import ones_at_zeros, sum_to, zeros
+from ..ad.emit import const, ones_at_zeros, sum_to, zeros
 from ..ad.sympy_ir import elementwise_vjp
 from ..ir.types import TensorType
 from .family import broadcast_rule, check, declare
@@ -57,6 +58,27 @@ unary("log2", "log(x)/log(2)", "np.log2({0})")
 unary("log10", "log(x)/log(10)", "np.log10({0})")
 unary("exp2", "2**x", "np.exp2({0})")
 
+
+def _single_double(types, attrs):
+    """SciPy's special functions have no float16 loop: the frontend computes them in float32."""
+    out = FLOATS(types, attrs)
+    check(out[0].dtype != "f16", "needs float32 or float64 operands (SciPy has no float16 loop)")
+    return out
+
+
+unary("erf", "erf(x)", "scipy.special.erf({0})", infer=_single_double, numba="math.erf({0})")
+
+
+def _expit_vjp(b, op, cts, needs):
+    """ct r (1 - r) from the result r: SymPy's exp(-x)/(1 + exp(-x))**2 overflows to NaN for
+    x below about -710 (-89 in float32), where the derivative is 0."""
+    r = op.result
+    return [b.op("mul", cts[0], b.op("mul", r, b.op("sub", const(b, 1, r.type.dtype), r)))]
+
+
+# scipy.special.expit, the logistic sigmoid; both lowerings take exp(-|x|), which never overflows
+declare("expit", _single_double, arity=1, kind="elementwise", sympy="1/(1 + exp(-x))",
+        vjp=_expit_vjp, lower={"numpy": "scipy.special.expit({0})", "numba": "fexpit({0})"})
 
 binary("add", "x + y", "{0} + {1}", cheap=True, reassociable=True)
 binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True, reassociable=True)

@@ -373,9 +373,9 @@ def generate(group, outputs, flags: str) -> Kernel:
     gen = _Gen(group, outputs)
     body = gen.body()
     partials, combine = gen.wrappers()
-    src = ["import numpy as np", "from numba import njit",
-           "from adcompiler.backends.numba_cpu.mathlib import (fexp, flog, flog1p, fpow,"
-           " ftanh, ld0, vmax, vmin)", "",
+    src = ["import math", "import numpy as np", "from numba import njit",
+           "from adcompiler.backends.numba_cpu.mathlib import (fexp, fexpit, flog, flog1p,"
+           " fpow, ftanh, ld0, vmax, vmin)", "",
            f"ACCUMULATES = {bool(gen.accums)}"]
     src += [f"{name} = {text}" for text, name in gen.consts.items()]
     src += ["", "", f"@njit({flags})", *body]

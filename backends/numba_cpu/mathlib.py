@@ -1,9 +1,9 @@
-"""Scalar helpers that generated kernels call: `fexp`, `ftanh`, `flog`, `flog1p`, `vmax`,
-`vmin`, `fpow` and `ld0`. Why: without Intel's SVML, Numba lowers `np.exp`/`np.tanh`/`np.log` on
-scalars to libm calls that LLVM cannot vectorise (measured here on 2M float32: np.tanh 0.6 ms, a
-Numba loop of np.tanh 23 ms, of np.exp 4.3 ms; on an AVX-512 Xeon, per element: a loop of libm's
-float64 tanh 12.9 ns against NumPy's 1.2, of log 2.4 ns (float32) and 3.7 (float64) against 0.4
-and 0.9).
+"""Scalar helpers that generated kernels call: `fexp`, `ftanh`, `flog`, `flog1p`, `fexpit`,
+`vmax`, `vmin`, `fpow` and `ld0`. Why: without Intel's SVML, Numba lowers `np.exp`/`np.tanh`/
+`np.log` on scalars to libm calls that LLVM cannot vectorise (measured here on 2M float32:
+np.tanh 0.6 ms, a Numba loop of np.tanh 23 ms, of np.exp 4.3 ms; on an AVX-512 Xeon, per
+element: a loop of libm's float64 tanh 12.9 ns against NumPy's 1.2, of log 2.4 ns (float32) and
+3.7 (float64) against 0.4 and 0.9).
 
 `fexp` is exp by Cody-Waite range reduction and a polynomial, with the power of two built by a
 bit cast, so a loop of it vectorises; it is within 1 ulp of float32 exp and about 2 ulp of
@@ -25,6 +25,8 @@ polynomial in s^2 and k ln2 in two parts; within 1 ulp (float32: 0.8), -inf at 0
 it, inf at inf; 0.5 ns (float32) and 1.2 ns (float64) an element in a loop. `flog1p` is musl's
 log1p the same way: u = 1 + x split so, plus the rounding error of u divided by u, and x itself
 as f where u is in [sqrt(2)/2, sqrt(2)); within 1 ulp (libm's in a loop: 10.6 ns an element).
+`fexpit` is the logistic sigmoid as SciPy's expit computes it, from e = exp(-|x|) (which never
+overflows): 1/(1 + e) for x >= 0, e/(1 + e) below.
 
 `fexp`, `ftanh`, `flog` and `flog1p` are Numba intrinsics that write their float32/float64
 arithmetic as LLVM instructions into the kernel (`_IR`), for other types NumPy's function as
@@ -273,9 +275,16 @@ def _log1p(o, x):
     return o.pick(">=", o.call("llvm.fabs", x), o.k(2.0 ** -(c["mant"] + 2)), y, x)
 
 
+def _expit(o, x):
+    # SciPy's form: e = exp(-|x|) never overflows; 1/(1 + e) for x >= 0, e/(1 + e) below
+    e = (_exp_f32 if o.i.width == 32 else _exp_f64)(o, o.b.fneg(o.call("llvm.fabs", x)))
+    return o.div(o.pick(">=", x, o.k(0.0), o.k(1.0), e), o.add(o.k(1.0), e))
+
+
 def _typed(typingctx, x, impls, ufunc):
     """An intrinsic's signature and codegen: `impls[numba type](an _IR, x)` emitted inline,
-    for other types `ufunc` as Numba compiles it (libm's code)."""
+    for other types `ufunc` as Numba compiles it (libm's code), or a typing error where
+    `ufunc` is None."""
     def codegen(context, builder, sig, args):
         if x in impls:
             return impls[x](_IR(builder, context.get_value_type(x), ir.IntType(x.bitwidth)),
@@ -283,6 +292,8 @@ def _typed(typingctx, x, impls, ufunc):
         return context.compile_internal(builder, lambda v: ufunc(v), sig, args)
     if x in impls:
         return x(x), codegen
+    if ufunc is None:
+        return None
     fnty = typingctx.resolve_value_type(ufunc)
     return typingctx.resolve_function_type(fnty, (x,), {}), codegen
 
@@ -309,6 +320,13 @@ def flog(typingctx, x):
 def flog1p(typingctx, x):
     """Vectorisable log(1 + x) of a float scalar (see the module docstring)."""
     return _typed(typingctx, x, {types.float32: _log1p, types.float64: _log1p}, np.log1p)
+
+
+@intrinsic
+def fexpit(typingctx, x):
+    """Vectorisable logistic sigmoid 1/(1 + exp(-x)) of a float32 or float64 scalar, within a
+    few ulp (its exp's error and two roundings); 0 and 1 at the ends, never NaN but of NaN."""
+    return _typed(typingctx, x, {types.float32: _expit, types.float64: _expit}, None)
 
 
 def _binary(typingctx, a, b, emit, python):

@@ -6,7 +6,8 @@ and returns its result (a tuple when there are several). One statement per op, n
 user's variables, and before the statements of each Python source line a comment quoting it
 (`# model.py:5  h = np.tanh(x @ W + b)`). Ops are lowered from their registry entry's
 `lower["numpy"]`: a format string over operands `{0}`, `{args}` and attributes, or a function
-`(op, operand_names) -> expression | [statement lines using {out}]`.
+`(op, operand_names) -> expression | [statement lines using {out}]`; a lowering may name
+`np` and `scipy.special` (imported when used).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ...ir import registry
 from ...ir.names import Namer, identifier
 from ...ir.types import DTYPES
 
-RESERVED = ("np", "range", "True", "False", "None", "print")
+RESERVED = ("np", "scipy", "range", "True", "False", "None", "print")
 
 
 def py_attr(name: str, value):
@@ -156,7 +157,11 @@ def generate(*fns, epilogue: str = "") -> str:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
     chunks = [PythonGen(f).function() for f in seen.values()] + ([epilogue] if epilogue else [])
-    return "import numpy as np\n\n\n" + "\n\n\n".join(chunks) + "\n"
+    body = "\n\n\n".join(chunks)
+    # SciPy only where a lowering names it (erf, expit): other programs skip its import time
+    special = "import scipy.special\n" if "scipy.special." in body else ""
+    imports = "import numpy as np\n" + special
+    return imports + "\n\n" + body + "\n"
 
 
 _COMPILED = itertools.count()     # numbers the generated files

@@ -1,8 +1,9 @@
 """The Numba backend's vectorisable exp, tanh, log and log1p against NumPy in float64 (itself
-within 1 ulp for float64 results, so float64 bounds allow 2): error in ulp of the result's dtype
-over a dense range, also in loops compiled with the kernels' `reassoc` flag and with all of fast
-math (the helpers keep their rounding), and the special values (signed zeros, infinities, NaN,
-overflow and underflow) where they must give what NumPy gives. Also the helpers' other types
+within 1 ulp for float64 results, so float64 bounds allow 2), and expit against SciPy's: error
+in ulp of the result's dtype over a dense range, also in loops compiled with the kernels'
+`reassoc` flag and with all of fast math (the helpers keep their rounding), and the special
+values (signed zeros, infinities, NaN, overflow and underflow) where they must give what NumPy
+(SciPy) gives. Also the helpers' other types
 (NumPy's function), `ld0`, and the max/min reductions' `vmax`/`vmin` against NumPy's
 np.max/np.min (NaNs anywhere in a row, infinities, integers, bools)."""
 import functools
@@ -13,9 +14,10 @@ import numba
 import numpy as np
 import pytest
 from numba import njit
+from scipy.special import expit
 
-from adcompiler.backends.numba_cpu.mathlib import (fexp, flog, flog1p, fpow, ftanh, ld0, vmax,
-                                                   vmin)
+from adcompiler.backends.numba_cpu.mathlib import (fexp, fexpit, flog, flog1p, fpow, ftanh, ld0,
+                                                   vmax, vmin)
 
 FLAGS = {"plain": False, "reassoc": {"reassoc"}, "fastmath": True}
 
@@ -29,8 +31,8 @@ def _loop(f, flags="plain"):
     return loop
 
 
-_exp_loop, _tanh_loop, _log_loop, _log1p_loop = (_loop(fexp), _loop(ftanh), _loop(flog),
-                                                  _loop(flog1p))
+_exp_loop, _tanh_loop, _log_loop, _log1p_loop, _expit_loop = (
+    _loop(fexp), _loop(ftanh), _loop(flog), _loop(flog1p), _loop(fexpit))
 
 
 def _ulp_error(got, dtype, exact):
@@ -83,6 +85,26 @@ def test_tanh_is_within_its_ulp_bound(dtype, bound, flags):
     np.testing.assert_array_equal(np.signbit(got), np.signbit(np.tanh(s)))
 
 
+@pytest.mark.parametrize("flags", FLAGS)
+@pytest.mark.parametrize("dtype,lo,hi,bound", [(np.float32, -110.0, 100.0, 2.5),
+                                               (np.float64, -750.0, 750.0, 4.0)])
+def test_expit_is_within_its_ulp_bound(dtype, lo, hi, bound, flags):
+    """Against SciPy's float64 expit (float32: SciPy's own is 2.1 ulp off); 0 and 1 where exp
+    overflows, no NaN."""
+    x = _grid(dtype, lo, hi)
+    out = np.empty_like(x)
+    _loop(fexpit, flags)(x, out)
+    exact = expit(x.astype(np.float64))
+    normal = exact > np.finfo(dtype).tiny
+    assert _ulp_error(out[normal], dtype, exact[normal]).max() <= bound
+    if flags == "fastmath":
+        return          # fast math assumes no NaN nor infinity
+    s = np.tile(np.array(SPECIAL, dtype), 8)
+    got = np.empty_like(s)
+    _loop(fexpit, flags)(s, got)
+    np.testing.assert_array_equal(got, expit(s))
+
+
 def _log_grid(dtype, below_one):
     """Every binade above 0 (subnormals included), densely around 1 (where log is small), and
     for log1p also from -1 to 0 (tiny and near -1)."""
@@ -121,8 +143,8 @@ def test_log_and_log1p_are_within_their_ulp_bound(fn, ref, dtype, bound, flags):
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                     reason="reads x86 machine code")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop, _log_loop, _log1p_loop],
-                         ids=["exp", "tanh", "log", "log1p"])
+@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop, _log_loop, _log1p_loop, _expit_loop],
+                         ids=["exp", "tanh", "log", "log1p", "expit"])
 def test_loops_vectorise(loop, dtype):
     """The reason the helpers exist: a loop of them multiplies packed floats. A loop of libm's
     expf/tanhf does not (LLVM may wrap the call in a vector intrinsic, but the machine code

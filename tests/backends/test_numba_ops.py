@@ -43,7 +43,7 @@ UNARY = {"neg": normal, "exp": normal, "log": positive, "log1p": positive, "expm
          "sqrt": positive, "tanh": normal, "sin": normal, "cos": normal, "tan": unit,
          "arcsin": unit, "arccos": unit, "arctan": normal, "sinh": normal, "cosh": normal,
          "abs": normal, "sign": grid, "floor": normal, "stop_gradient": normal,
-         "log2": positive, "log10": positive, "exp2": normal}
+         "log2": positive, "log10": positive, "exp2": normal, "erf": normal, "expit": wide}
 BINARY = {"add": normal, "sub": normal, "mul": normal, "div": positive, "pow": positive,
           "maximum": grid, "minimum": grid, "lt": grid, "le": grid, "gt": grid, "ge": grid,
           "eq": grid, "ne": grid, "logical_and": bools, "logical_or": bools, "arctan2": normal,
