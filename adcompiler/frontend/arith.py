@@ -16,7 +16,8 @@ from .emit import Emitter
 from .problems import FrontendError
 from .values import Traced, common_dtype, is_python_scalar, result_dtype
 
-# IR op -> the NumPy ufunc it implements (the dtype oracle).
+# IR op -> the NumPy ufunc it implements (the dtype oracle; SciPy's ufuncs are passed in, as
+# `ufunc=`, by frontend/special.py).
 UFUNC = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
     "pow": np.power, "floordiv": np.floor_divide, "mod": np.remainder,
@@ -49,8 +50,8 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
 
 
-def unary(cx: Emitter, name: str, x, python_op=False, hint=None) -> Traced:
-    out = result_dtype(UFUNC[name], x)
+def unary(cx: Emitter, name: str, x, python_op=False, hint=None, ufunc=None) -> Traced:
+    out = result_dtype(ufunc or UFUNC[name], x)
     xv = cx.value(x)
     if name == "floor" and out in ("i64", "i32", "bool"):
         return cx.wrap(cx.cast(xv, out))           # NumPy >= 2.1 keeps integer dtypes

@@ -4,7 +4,9 @@ user functions (inlined or specialised into separate IR functions) and foreign c
 Contract (dispatch order):
 1. an object with `__adcompiler_trace__` is called as `hook(ctx, args, kwargs)` (see context.py);
 2. array methods (`x.sum`), NumPy table functions (numpy_api.py; all-static arguments are
-   computed by NumPy itself, except array creation), `np.float32(x)`-style casts, builtins;
+   computed by NumPy itself, except array creation), scipy.special's supported functions
+   (special.py, once the user's program has imported scipy.special), `np.float32(x)`-style
+   casts, builtins;
 3. user functions - Python functions found through globals/closures (not NumPy's own) and
    nested defs/lambdas (`Closure`). A callee is specialised into a separate IR function of the
    module and called with a `call` op when it takes traced arguments, closes over no traced
@@ -23,7 +25,7 @@ import types
 
 import numpy as np
 
-from . import numpy_api, pybuiltins
+from . import numpy_api, pybuiltins, special
 from .expressions import run_static
 from .problems import FrontendError
 from .pytree import flatten, unflatten
@@ -156,6 +158,8 @@ class CallsMixin:
             _bind(numpy_api.METHODS[fn.name], [fn.tensor] + list(args), kwargs, f".{fn.name}()")
             return fn(self, *args, **kwargs)
         handler = _table_get(numpy_api.FUNCTIONS, fn)
+        if handler is None:
+            handler = _table_get(special.functions(), fn)
         if handler is not None:
             if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
                 _bind(handler, args, kwargs, _name(fn))

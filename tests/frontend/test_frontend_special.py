@@ -1,21 +1,27 @@
-"""np.log2, np.log10, np.exp2, np.arctan2, np.hypot and np.logaddexp: values and dtypes against
-NumPy running the same function (fecheck.check), gradients against finite differences of what
-NumPy computes (adcompiler.check_grad) on both backends, float32, and large arguments that must
-not overflow (logaddexp(1000, 1000))."""
+"""np.log2, np.log10, np.exp2, np.arctan2, np.hypot, np.logaddexp and scipy.special's erf,
+expit, logsumexp, softmax and log_softmax: values and dtypes against NumPy and SciPy running
+the same function (fecheck.check), gradients against finite differences of what NumPy and SciPy
+compute (adcompiler.check_grad) on both backends, float32, and large arguments that must not
+overflow (logaddexp(1000, 1000), expit(-1000), logsumexp([1000, 1000]))."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from scipy import special
 
 import adcompiler
 from fecheck import check, rand
 
-UNARY = [np.log2, np.log10, np.exp2]
+UNARY = [np.log2, np.log10, np.exp2, special.erf, special.expit]
 BACKENDS = ["numpy", "numba"]
 
 
 @pytest.mark.parametrize("fn", UNARY, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int64])
 def test_unary_values_and_dtypes(fn, dtype):
-    """ints give float64."""
+    """SciPy's float16 results are float32 (no float16 loop), NumPy's float16; ints give
+    float64."""
     x = np.arange(-2, 4).reshape(2, 3) if dtype == np.int64 else rand(2, 3) * 3
     if fn in (np.log2, np.log10):
         x = np.abs(x) + 1
@@ -31,22 +37,48 @@ def test_binary_values_and_dtypes():
     check(f, rand(3, 4, dtype=np.float32), rand(4, dtype=np.float32), k.astype(np.int32))
 
 
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_reductions_values_and_dtypes(axis, dtype):
+    def f(x):
+        return (special.logsumexp(x, axis=axis), special.logsumexp(x, axis=axis, keepdims=True),
+                special.softmax(x, axis=axis), special.log_softmax(x, axis=axis))
+    x = (rand(2, 3, 2) * 3).astype(dtype) if dtype != np.int64 else np.arange(12).reshape(2, 3, 2)
+    check(f, x)
+
+
+def test_reductions_of_a_scalar_and_of_infinities():
+    def f(s, x):
+        return special.logsumexp(s), special.softmax(s), special.log_softmax(x, axis=1), \
+            special.logsumexp(x, axis=1), special.softmax(x, axis=0)
+    x = np.array([[-np.inf, -np.inf], [np.inf, 1.0], [0.0, -np.inf]])
+    with np.errstate(all="ignore"):
+        check(f, 2.5, x)
+
+
 def test_large_arguments_stay_finite():
-    """exp of these overflows; NumPy's results do not, nor do the gradients."""
+    """exp of these overflows; SciPy's and NumPy's results do not, nor do the gradients."""
     def f(x, y):
-        return np.logaddexp(x, y)
+        return (np.logaddexp(x, y), special.expit(x), special.expit(-x),
+                special.logsumexp(x), special.softmax(x), special.log_softmax(y))
 
     def loss(x, y):
-        return np.sum(np.logaddexp(x, y))
+        return np.sum(np.logaddexp(x, y) + special.expit(-x) + special.expit(x)) + \
+            special.logsumexp(x) + np.sum(special.log_softmax(y) * x)
 
     x, y = np.array([1000.0, 1000.0, -1000.0]), np.array([1000.0, -1000.0, -1000.0])
     want = f(x, y)
-    assert np.all(np.isfinite(want))
+    assert np.all(np.isfinite(np.concatenate([np.ravel(w) for w in want])))
     check(f, x, y)
     check(f, x.astype(np.float32), y.astype(np.float32))
-    dx, dy = np.array([0.5, 1.0, 0.5]), np.array([0.5, 0.0, 0.5])
+    # d logaddexp = (1/2, 1/2), (1, 0), (1/2, 1/2); d expit = 0; d logsumexp = (1/2, 1/2, 0)
+    # d <log_softmax(y), x> = x - softmax(y) sum(x), with softmax(y) = (1, 0, 0)
+    dx = np.array([0.5, 1.0, 0.5]) + np.array([0.5, 0.5, 0.0]) + special.log_softmax(y)
+    dy = np.array([0.5, 0.0, 0.5]) + x - special.softmax(y) * x.sum()
     for backend in BACKENDS:
-        np.testing.assert_allclose(adcompiler.jit(f, backend=backend)(x, y), want, rtol=1e-12)
+        got = adcompiler.jit(f, backend=backend)(x, y)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-12, err_msg=backend)
         gx, gy = adcompiler.grad(loss, wrt=(0, 1), backend=backend)(x, y)
         np.testing.assert_allclose(gx, dx, rtol=1e-12, atol=1e-12, err_msg=backend)
         np.testing.assert_allclose(gy, dy, rtol=1e-12, atol=1e-12, err_msg=backend)
@@ -54,11 +86,16 @@ def test_large_arguments_stay_finite():
 
 def ufunc_loss(x, y):
     return np.sum(np.log2(x) * np.log10(x) + np.exp2(y) + np.arctan2(x, y) * np.hypot(x, y)
-                  + np.logaddexp(x, y) * y)
+                  + np.logaddexp(x, y) * special.erf(y) + special.expit(x * y))
+
+
+def reductions_loss(x, y):
+    return special.logsumexp(x) + np.sum(special.logsumexp(x * y, axis=1) ** 2) + \
+        np.sum(special.softmax(x, axis=0) * y) + np.sum(special.log_softmax(x * y, axis=-1) * y)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("loss", [ufunc_loss], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("loss", [ufunc_loss, reductions_loss], ids=lambda f: f.__name__)
 def test_gradients_against_finite_differences(loss, backend):
     x, y = np.abs(rand(3, 4)) + 0.3, rand(3, 4)
     adcompiler.check_grad(loss, x, y, wrt=(0, 1), backend=backend)
@@ -69,3 +106,22 @@ def test_gradients_against_finite_differences(loss, backend):
     for a, b in zip(g32, g64, strict=True):
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4)
+
+
+def test_logsumexp_b_and_return_sign_are_errors():
+    with pytest.raises(adcompiler.TraceError, match=r"b= and return_sign= are not supported"):
+        adcompiler.trace(lambda x: special.logsumexp(x, b=x), rand(3))
+    with pytest.raises(adcompiler.TraceError, match=r"b= and return_sign= are not supported"):
+        adcompiler.trace(lambda x: special.logsumexp(x, return_sign=True), rand(3))
+
+
+def test_scipy_is_imported_only_where_used():
+    """`import adcompiler` leaves SciPy out; generated NumPy code imports it only for erf and
+    expit."""
+    code = "import sys, adcompiler; assert 'scipy.special' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    x = rand(3)
+    plain = adcompiler.grad(lambda x: np.sum(np.log2(x ** 2)), backend="numpy")
+    assert "scipy" not in plain.adjoint_source(x)
+    sig = adcompiler.grad(lambda x: np.sum(special.expit(x)), backend="numpy")
+    assert "import scipy.special" in sig.adjoint_source(x)

@@ -1,0 +1,77 @@
+"""scipy.special's functions on run-time arrays: `erf` and `expit` are registry ops (SciPy's
+result dtypes: float32 stays float32, integers give float64), and `logsumexp`, `softmax` and
+`log_softmax` are composed from existing ops as SciPy computes them: x shifted by its maximum
+along the axes, so exp never overflows (logsumexp of [1000, 1000] is 1000 + log 2). The
+maximum is a `stop_gradient`: the results do not depend on it, and its gradient would only
+cancel.
+
+Contract: `functions()` maps these SciPy functions to handlers `(cx, *args, **kwargs)` with
+SciPy's parameters, and is empty unless the user's program has imported scipy.special (it is
+in sys.modules): importing adcompiler never imports SciPy, which takes a good part of a second.
+logsumexp's `b=` and `return_sign=` are not supported (a FrontendError).
+"""
+from __future__ import annotations
+
+import sys
+from functools import cache
+
+import numpy as np
+
+from . import arith, reductions as red, shapes
+from .problems import FrontendError
+from .values import result_dtype
+
+
+def functions() -> dict:
+    special = sys.modules.get("scipy.special")
+    return {} if special is None else _table(special)
+
+
+@cache
+def _table(special) -> dict:
+    return {special.erf: _ufunc("erf", special.erf), special.expit: _ufunc("expit", special.expit),
+            special.logsumexp: logsumexp, special.softmax: softmax,
+            special.log_softmax: log_softmax}
+
+
+def _ufunc(name, ufunc):
+    return lambda cx, x, /: arith.unary(cx, name, x, ufunc=ufunc)
+
+
+def _shifted(cx, x, axis, finite_shift):
+    """(x - m, m): x in the float dtype np.exp gives it, m its maximum over `axis` (kept as
+    size-1 axes) with the gradient stopped; with `finite_shift` m is 0 where the maximum is
+    not finite (SciPy's logsumexp and log_softmax: all -inf gives -inf, not NaN)."""
+    t = cx.tensor(x)
+    t = arith.astype(cx, t, result_dtype(np.exp, t))
+    m = red.reduce(cx, "max", t, axis, keepdims=True)
+    if finite_shift:
+        finite = arith.binary(cx, "lt", arith.unary(cx, "abs", m), np.inf)
+        m = arith.where(cx, finite, m, 0.0)
+    m = cx.wrap(cx.op("stop_gradient", m.value))
+    return arith.binary(cx, "sub", t, m), m
+
+
+def _sum_exp(cx, d, axis, keepdims):
+    return red.reduce(cx, "sum", arith.unary(cx, "exp", d), axis, keepdims)
+
+
+def logsumexp(cx, a, axis=None, b=None, keepdims=False, return_sign=False):
+    if b is not None or return_sign:
+        raise FrontendError("scipy.special.logsumexp: b= and return_sign= are not supported "
+                            "by adcompiler; scale inside the exponent (a + np.log(b)) instead")
+    d, m = _shifted(cx, a, axis, finite_shift=True)
+    s = _sum_exp(cx, d, axis, keepdims)
+    return arith.binary(cx, "add", arith.unary(cx, "log", s), shapes.reshape(cx, m, s.shape))
+
+
+def softmax(cx, x, axis=None):
+    # SciPy's softmax shifts by the maximum itself: a row holding inf is NaN throughout
+    d, _ = _shifted(cx, x, axis, finite_shift=False)
+    e = arith.unary(cx, "exp", d)
+    return arith.binary(cx, "div", e, red.reduce(cx, "sum", e, axis, keepdims=True))
+
+
+def log_softmax(cx, x, axis=None):
+    d, _ = _shifted(cx, x, axis, finite_shift=True)
+    return arith.binary(cx, "sub", d, arith.unary(cx, "log", _sum_exp(cx, d, axis, True)))
