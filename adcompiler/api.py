@@ -251,7 +251,9 @@ class GradFunction(_Specialised):
 
 
 def _is_float_leaf(leaf) -> bool:
-    return isinstance(leaf, float) or np.issubdtype(np.asarray(leaf).dtype, np.floating)
+    """A run-time leaf (an array, a NumPy scalar or a Python float) holding floats."""
+    dtype = getattr(leaf, "dtype", None)     # a Python float has none
+    return dtype is None or dtype.kind == "f"
 
 
 def _grad_tree(arg, it, floats_only=False):
@@ -268,8 +270,10 @@ def _grad_tree(arg, it, floats_only=False):
             out.append(np.asarray(g, dtype=leaf.dtype)[()])
         elif isinstance(leaf, float):
             out.append(float(g))
+        elif isinstance(g, np.ndarray) and g.dtype == leaf.dtype:
+            out.append(writable(g))
         else:
-            out.append(writable(np.asarray(g, dtype=np.asarray(leaf).dtype)))
+            out.append(writable(np.asarray(g, dtype=leaf.dtype)))
     return unflatten(statics_to_none(treedef), out)
 
 

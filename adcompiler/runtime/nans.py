@@ -37,7 +37,7 @@ def has_nan(out) -> bool:
     NaN?"""
     if isinstance(out, tuple):
         return any(has_nan(x) for x in out)
-    return isinstance(out, (np.ndarray, np.floating)) and np.issubdtype(out.dtype, np.floating) \
+    return isinstance(out, (np.ndarray, np.floating)) and out.dtype.kind == "f" \
         and bool(np.isnan(out).any())
 
 
