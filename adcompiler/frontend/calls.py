@@ -30,7 +30,7 @@ from .expressions import run_static
 from .problems import FrontendError
 from .pytree import flatten, unflatten
 from .source import code_of, code_of_node
-from .values import Traced, contains_traced
+from .values import Traced, contains_traced, memory_of
 
 # their functions run natively on static arguments (adcompiler's own API included: `grad(f)`
 # inside traced code makes a gradient function, whose hook then traces the call)
@@ -246,8 +246,9 @@ class CallsMixin:
 
     def specialise(self, code, params, parent, ident):
         """The specialisation key of a call kept as a separate function, or None to inline."""
-        if code.mutates_params or not flatten(params, lambda v: isinstance(v, Traced))[0]:
-            return None
+        leaves = flatten(params, lambda v: isinstance(v, Traced))[0]
+        if code.mutates_params or not leaves or _aliased(leaves):
+            return None     # a callee is traced with each argument its own array: inline
         key = signature_key(code, params, parent, ident)
         if key is None or key in self.session.active:
             return None                     # recursion: inline (static recursion terminates)
@@ -284,6 +285,18 @@ class CallsMixin:
             self.builder.loc, self.fresh, self.named, self.return_line = saved
         self.fresh |= collected       # the caller may name what the callee built
         return result
+
+
+def _aliased(leaves) -> bool:
+    """Whether two of a call's traced argument leaves may be one array (or views of one):
+    a separate callee, traced with each argument its own array, would not see a change of
+    one through the other (`h(x, x)` with `q = a; q += 1` reading `b` after)."""
+    chains: dict = {}
+    for k, t in enumerate(leaves):
+        for h in (t, *t.bases()):
+            chains.setdefault(id(h), set()).add(k)
+    return any(k2 != k for k, t in enumerate(leaves) for h in memory_of(t)
+               for k2 in chains.get(id(h), ()))
 
 
 def signature_key(code, params, parent, ident):

@@ -90,7 +90,8 @@ class TraceContext:
         return self._guard(lambda: self._tracer.call(fn, list(args), kwargs))
 
     def function(self, fn, *args, **kwargs):
-        from .calls import Closure, _captured, _closure_of, bind_params, returned, signature_key
+        from .calls import (Closure, _aliased, _captured, _closure_of, bind_params, returned,
+                            signature_key)
         from .source import code_of
         t = self._tracer
 
@@ -107,6 +108,9 @@ class TraceContext:
             key = signature_key(code, params, parent, code.node)
             key = ("ctx.function", key if key is not None else object())
             ir_fn, leaves, result = t.build_callee(key, code, params, parent, glb, clo)
+            if ir_fn.meta["written"] and _aliased(leaves):
+                raise FrontendError(f"{code.name} changes an argument in place and is given "
+                                    "one array (or views of one) as two arguments; pass a copy")
             return ir_fn, [x.value for x in leaves], \
                 lambda results: returned(ir_fn, leaves, result, results)
         return self._guard(build)

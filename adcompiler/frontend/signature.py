@@ -103,10 +103,27 @@ class Signature:
             raise TraceError(f"the arguments do not match the signature {self.name} was traced "
                              "for (shapes, dtypes and static values must be the same; trace "
                              "again for new ones)")
+        if self.written:
+            self._check_no_aliases(leaves)
         specs = [s for part in key if len(part) == 3 for s in part[2]]
         return [x if type(x) is np.ndarray and x.dtype is NP_OF[s.type.dtype]
                 else np.asarray(x, dtype=NP_OF[s.type.dtype])
                 for x, s in zip(leaves, specs, strict=True)]
+
+    def _check_no_aliases(self, leaves) -> None:
+        """The function changes arguments in place, and was traced with each argument leaf its
+        own array: a written leaf that shares memory with another leaf (`f(a, a)`, `{"w": a,
+        "v": a}`, `f(a, a[1:])`) would make NumPy's result differ from the traced one."""
+        arrays = [(i, x) for i, x in enumerate(leaves) if isinstance(x, np.ndarray) and x.size]
+        for i in self.written:
+            if not isinstance(leaves[i], np.ndarray):
+                continue
+            for j, x in arrays:
+                if j != i and np.may_share_memory(leaves[i], x):
+                    raise TraceError(f"{self.name} changes an argument in place that shares "
+                                     f"memory with another of its arguments (leaves {min(i, j)} "
+                                     f"and {max(i, j)}); adcompiler traces each argument as its "
+                                     "own array, so pass a copy")
 
     def n_results(self, fn) -> int:
         return len(fn.results) - len(self.written)

@@ -186,3 +186,52 @@ def uses_scaled(x):
 def test_a_custom_vjp_changing_its_arguments_is_an_error():
     with pytest.raises(adcompiler.TraceError, match="scaled_fwd changes its arguments in place"):
         adcompiler.grad(uses_scaled, backend="numpy")(rand(3))
+
+
+def adds_one_then_reads(a, b):
+    q = a
+    q += 1.0            # not inlined on its own: changes a through another name
+    return np.sum(q * b)
+
+
+def passes_one_array_twice(x):
+    return adds_one_then_reads(x, x) + np.sum(x)
+
+
+def test_a_separate_callee_given_one_array_twice_sees_its_own_change():
+    # NumPy: b is a, so q * b reads the changed array (was: the callee read b as it was)
+    check(passes_one_array_twice, rand(4))
+
+
+def grad_of_one_array_twice(x):
+    return adcompiler.grad(adds_one_then_reads)(x, x)
+
+
+def test_grad_inside_traced_code_of_one_array_twice_is_an_error():
+    with pytest.raises(adcompiler.TraceError, match="given one array .* as two arguments"):
+        adcompiler.trace(grad_of_one_array_twice, rand(3))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_an_argument_changed_in_place_aliasing_another_is_an_error(backend):
+    x = rand(3)
+    before = x.copy()
+    for args in [(x, x), (x, x[1:]), ({"w": x, "v": x},)]:
+        f = changes_first if len(args) == 2 else entries_alias
+        with pytest.raises(adcompiler.TraceError, match="shares memory with another"):
+            adcompiler.jit(f, backend=backend)(*args)
+    np.testing.assert_array_equal(x, before)     # nothing ran
+    y = rand(3)
+    want = before[:2] + y[:2]
+    out = adcompiler.jit(augmented, backend=backend)(x[:2].copy(), y[:2])  # y's view: no alias
+    np.testing.assert_allclose(out, want)
+
+
+def changes_first(x, y):
+    x += 1.0
+    return np.sum(y)
+
+
+def entries_alias(p):
+    p["w"] += 1.0
+    return np.sum(p["v"])
