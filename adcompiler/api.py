@@ -183,7 +183,7 @@ class GradFunction(_Specialised):
         sig = c.primal.meta["signature"]
         flat = sig.flatten_leaves(leaves, key)
         results, grads = run_checked(lambda: c.program.grad(*flat), self.check_nans)
-        sig.write_back(leaves, results)
+        results, grads = sig.write_back(leaves, results, grads)
         single, names = c.wrt_names
         bound = sig.bind(args, kwargs)
         it = iter(grads)
@@ -320,7 +320,7 @@ def vjp(fun, *args, backend=None, check_nans=True):
     _, given, described = sig.describe(args, {}, params=False)
     flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
-    sig.write_back(given, results)
+    results, residuals = sig.write_back(given, results, residuals)
     value = sig.unflatten_result(results)
     out_types = [r.type for r in primal.results[:sig.n_results(primal)]]
 
@@ -372,7 +372,7 @@ class JitFunction(_Specialised):
         flat = sig.flatten_leaves(leaves, key)
         out = run_checked(lambda: call(*flat), check_nans=False)
         out = out if len(primal.results) != 1 else (out,)
-        sig.write_back(leaves, out)
+        out, _ = sig.write_back(leaves, out)
         return sig.unflatten_result(out)
 
 

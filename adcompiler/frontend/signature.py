@@ -15,7 +15,8 @@ Contract:
   results as Python scalars, rank-0 results as NumPy scalars, as NumPy returns them).
 - `written`: the leaves (indices into the flat leaves) of the arguments the function changes in
   place; their new values are the function's last outputs. `unflatten_result` leaves them out,
-  `write_back(leaves, outputs)` copies them into the caller's arrays (a NumPy scalar argument
+  `write_back(leaves, outputs)` copies them into the caller's arrays (and returns the outputs,
+  those that share memory with a changed argument copied first) (a NumPy scalar argument
   is immutable: NumPy would rebind it inside the function, and so nothing changes for the
   caller).
 - `n_results(fn)`: how many of an IR function's results are the return value's.
@@ -128,14 +129,30 @@ class Signature:
     def n_results(self, fn) -> int:
         return len(fn.results) - len(self.written)
 
-    def write_back(self, leaves, outputs) -> None:
+    def write_back(self, leaves, outputs, also=()):
         """Copy the new values of the arguments changed in place into the caller's arrays
-        (`leaves`, as `describe` gave them); `outputs` are all the function's outputs."""
-        if self.written:
-            new = tuple(outputs)[-len(self.written):]
-            for i, value in zip(self.written, new, strict=True):
-                if isinstance(leaves[i], np.ndarray):
-                    np.copyto(leaves[i], value)
+        (`leaves`, as `describe` gave them); `outputs` are all the function's outputs, `also`
+        more arrays returned with them (gradients). Returns (outputs, also), where any that
+        share memory with a changed argument are copies taken before the change: a backend
+        may return an argument itself for a value equal to it (`r = x.copy(); x += 1;
+        return r`, or `x[:] = y` making y's new value x's old one)."""
+        outputs, also = tuple(outputs), tuple(also)
+        if not self.written:
+            return outputs, also
+        targets = [leaves[i] for i in self.written if isinstance(leaves[i], np.ndarray)]
+
+        def detached(v):      # residuals may nest (a loop's stacked per-iteration values)
+            if isinstance(v, (tuple, list)):
+                return type(v)(map(detached, v))
+            if isinstance(v, np.ndarray) and any(np.may_share_memory(v, t) for t in targets):
+                return v.copy()
+            return v
+        outputs, also = tuple(map(detached, outputs)), tuple(map(detached, also))
+        new = outputs[-len(self.written):]
+        for i, value in zip(self.written, new, strict=True):
+            if isinstance(leaves[i], np.ndarray):
+                np.copyto(leaves[i], value)
+        return outputs, also
 
     def unflatten_result(self, outputs):
         outputs = () if outputs is None else tuple(outputs)

@@ -235,3 +235,47 @@ def changes_first(x, y):
 def entries_alias(p):
     p["w"] += 1.0
     return np.sum(p["v"])
+
+
+def kept_copy(x):
+    r = x.copy()        # the backend may return x itself for r: its value equals x's on entry
+    x += 1.0
+    return r
+
+
+def swapped(x, y):
+    a, b = y.copy(), x.copy()
+    x[:] = a            # x's new value is y's old one: the caller's y itself
+    y[:] = b
+    return np.sum(x)
+
+
+def sin_then_changed(x, w):
+    s = np.sum(np.sin(x) * w)     # the pullback needs x as it was on entry
+    x += 1.0
+    return s
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_results_and_residuals_are_not_the_callers_changed_arrays(backend):
+    x0 = rand(3)
+    x = x0.copy()
+    np.testing.assert_array_equal(adcompiler.jit(kept_copy, backend=backend)(x), x0)
+    np.testing.assert_array_equal(x, x0 + 1.0)
+    x = x0.copy()
+    value, _ = adcompiler.vjp(kept_copy, x, backend=backend)
+    np.testing.assert_array_equal(value, x0)
+    x, y = x0.copy(), rand(3)
+    y0 = y.copy()
+    adcompiler.jit(swapped, backend=backend)(x, y)
+    np.testing.assert_array_equal(x, y0)
+    np.testing.assert_array_equal(y, x0)
+    x, w = x0.copy(), rand(3)
+    _, pullback = adcompiler.vjp(sin_then_changed, x, w, backend=backend)
+    np.testing.assert_allclose(pullback(1.0)[0], np.cos(x0) * w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("f,args", [(kept_copy, (rand(3),)), (swapped, (rand(3), rand(3)))],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_results_aliasing_changed_arguments_match_numpy(f, args):
+    check(f, *args)
