@@ -8,7 +8,6 @@ looser tolerance (`PRECISION`) unless `eps` and `rtol` are given.
 """
 from __future__ import annotations
 
-import copy
 import inspect
 
 import numpy as np
@@ -34,8 +33,8 @@ def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend
     args64 = tuple(_to_f64(a) for a in args)
     from .api import grad
     g = grad(f, wrt=wrt, backend=backend)
-    grads = g(*copy.deepcopy(args64))
-    lowest = _lowest_precision(g._last.primal)
+    grads = g(*_fresh(args64))
+    lowest = _lowest_precision(g._last.program.adj.bwd)
     eps = PRECISION[lowest][0] if eps is None else eps
     rtol = PRECISION[lowest][1] if rtol is None else rtol
     names = g._last.wrt_names[1]
@@ -71,9 +70,18 @@ def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend
 
 
 def _lowest_precision(fn) -> str:
-    """The least precise float dtype among the values `fn` (and its callees) computes."""
-    dtypes = {r.type.dtype for f in (fn, *fn.callees()) for op in f.walk() for r in op.results}
+    """The least precise float dtype among the values `fn` (the backward function: the
+    values the gradient is computed through, not a float32 side value) computes."""
+    functions = (fn, *fn.callees()) if fn.module else (fn,)
+    dtypes = {r.type.dtype for f in functions for op in f.walk() for r in op.results}
     return next((d for d in ("f16", "f32") if d in dtypes), "f64")
+
+
+def _fresh(tree):
+    """`tree` with new containers and copies of its arrays (static leaves, which may not be
+    copyable, are kept)."""
+    leaves, treedef = flatten(tree, is_runtime_leaf)
+    return unflatten(treedef, [v.copy() if isinstance(v, np.ndarray) else v for v in leaves])
 
 
 def _to_f64(x):
@@ -88,8 +96,8 @@ def _perturbed(f, args, pos, treedef, leaves, k, arr, coord, delta):
     a[coord] += delta
     new_leaves = list(leaves)
     new_leaves[k] = float(a) if isinstance(leaves[k], float) else a
-    new_args = list(copy.deepcopy(args))    # fresh copies: `f` may change them in place
-    new_args[pos] = unflatten(treedef, copy.deepcopy(new_leaves))
+    new_args = list(_fresh(args))     # fresh copies: `f` may change them in place
+    new_args[pos] = _fresh(unflatten(treedef, new_leaves))
     out = f(*new_args)
     return float(np.asarray(out[0] if isinstance(out, tuple) else out))
 

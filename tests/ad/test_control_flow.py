@@ -923,6 +923,19 @@ def test_check_grad_of_float32_code_and_of_code_changing_its_arguments():
     assert max(report.values()) < 1e-6
     np.testing.assert_array_equal(x, x0)
 
+    @adc.custom_vjp
+    def almost(u):
+        return u * u
+    almost.defvjp(lambda u: (u * u, u), lambda u, g: (2.01 * u * g,))    # 0.5 % off
+
+    def float32_beside(x, lock):
+        return np.sum(almost(x)) + np.sum(np.ones(3, np.float32))
+    # a float32 value the gradient does not go through keeps float64's tolerance; a static
+    # argument that cannot be copied (a lock) is passed as it is
+    import threading
+    with pytest.raises(adc.GradientCheckError, match=r"rtol 1e-05"):
+        adc.check_grad(float32_beside, x, threading.Lock())
+
 
 def asserting(x, n):
     assert np.all(x > 0), "x must be positive"
