@@ -250,8 +250,18 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
 
     def power(w, p):
         return cx.op("pow", w, cx.const(p, dtype))
+
+    def root(s, p):
+        """s ** (1/p) for s >= 0, taken where s > 0 only: at 0 the root's derivative is
+        infinite and the gradient 0 * inf NaN, where 0 is a subgradient (the norm of a zero
+        vector, zero-initialised weights under a norm penalty)."""
+        zero = cx.const(0, dtype)
+        pos = cx.op("gt", s, zero)
+        safe = cx.op("where", pos, s, cx.const(1, dtype))
+        r = cx.op("sqrt", safe) if p == 2 else power(safe, 1 / p)
+        return cx.op("where", pos, r, zero)
     if flat or (len(axes) == 2 and fro) or (len(axes) == 1 and ord in (None, 2)):
-        out = cx.op("sqrt", total(cx.op("mul", v, v), axes))
+        out = root(total(cx.op("mul", v, v), axes), 2)
     elif len(axes) == 1:
         if isinstance(ord, str):
             raise FrontendError(f"Invalid norm order '{ord}' for vectors")
@@ -262,7 +272,7 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
         elif ord == 1:
             out = total(cx.op("abs", v), axes)
         else:
-            out = power(total(power(cx.op("abs", v), ord), axes), 1 / ord)
+            out = root(total(power(cx.op("abs", v), ord), axes), ord)
     elif len(axes) == 2:
         if ord in (2, -2, "nuc"):
             raise FrontendError(_SVD.format(ord))

@@ -323,3 +323,18 @@ def test_gradients_on_the_numba_backend():
     report = adcompiler.check_grad(all_together, x, v, wrt=("x", "v"), samples=12, rtol=1e-6,
                                    backend="numba")
     assert set(report) == {"x", "v"}
+
+
+def norms_of_rows(x):
+    return np.sum(np.linalg.norm(x, axis=1)) + np.linalg.norm(x[0], 3) + np.linalg.norm(x[0])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_norm_gradient_at_zero_is_zero_not_nan(backend):
+    """The 2-norm's and p-norm's root has an infinite derivative at 0, and 0 * inf made a NaN
+    (a NaNError for a zero row, say zero-initialised weights under a norm penalty): a zero
+    vector's norm has the subgradient 0, and the other rows keep x / |x|."""
+    x = np.array([[0.0, 0.0], [3.0, 4.0]])
+    g = adcompiler.grad(norms_of_rows, backend=backend)(x)
+    np.testing.assert_allclose(g, [[0.0, 0.0], [0.6, 0.8]], rtol=1e-12)
+    assert norms_of_rows(x) == adcompiler.jit(norms_of_rows, backend=backend)(x)
