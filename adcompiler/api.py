@@ -151,7 +151,7 @@ class GradFunction(_Specialised):
                 raise AdcompilerError(f"{at}cannot differentiate with respect to {n!r}: it holds "
                                       f"{', '.join(held)} data; gradients need floats")
             leaves += floats
-        results = primal.results[:sig.n_results(primal)]
+        results = primal.results[:sig.n_results(primal.results)]
         if not results:
             raise AdcompilerError(f"{at}{self.fun.__name__} returns nothing to differentiate")
         out = results[0]
@@ -183,7 +183,7 @@ class GradFunction(_Specialised):
         sig = c.primal.meta["signature"]
         flat = sig.flatten_leaves(leaves, key)
         results, grads = run_checked(lambda: c.program.grad(*flat), self.check_nans)
-        results, grads = sig.write_back(leaves, results, grads)
+        results, grads = sig.write_back(args, kwargs, leaves, results, grads)
         single, names = c.wrt_names
         bound = sig.bind(args, kwargs)
         it = iter(grads)
@@ -313,16 +313,16 @@ def vjp(fun, *args, backend=None, check_nans=True):
         if not leaves:
             raise AdcompilerError(f"vjp of {getattr(fun, '__name__', 'f')}: no argument holds "
                                   "float data, so there is nothing to differentiate")
-        seeded = tuple(k for k, r in enumerate(primal.results[:sig.n_results(primal)])
+        seeded = tuple(k for k, r in enumerate(primal.results[:sig.n_results(primal.results)])
                        if r.type.is_float)
         program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
         _VJP_CACHE[key] = (primal, program)
     _, given, described = sig.describe(args, {}, params=False)
     flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
-    results, residuals = sig.write_back(given, results, residuals)
+    results, residuals = sig.write_back(args, {}, given, results, residuals)
     value = sig.unflatten_result(results)
-    out_types = [r.type for r in primal.results[:sig.n_results(primal)]]
+    out_types = [r.type for r in primal.results[:sig.n_results(primal.results)]]
 
     def pullback(cotangent):
         cts, _ = flatten(cotangent, is_runtime_leaf)
@@ -372,8 +372,13 @@ class JitFunction(_Specialised):
         flat = sig.flatten_leaves(leaves, key)
         out = run_checked(lambda: call(*flat), check_nans=False)
         out = out if len(primal.results) != 1 else (out,)
-        out, _ = sig.write_back(leaves, out)
+        out, _ = sig.write_back(args, kwargs, leaves, out)
         return sig.unflatten_result(out)
+
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        """Called inside traced code: `fun` is traced as part of its caller, which is compiled
+        whole (a `jit` function inside `grad` is differentiated)."""
+        return ctx.call(self.fun, *args, **kwargs)
 
 
 def jit(fun=None, *, backend=None):

@@ -81,7 +81,7 @@ class custom_vjp:
         value, residuals = rebuild(call.results)
         bwd_ir, _, _ = ctx.function(self.bwd, residuals, value)
         for f, ir in ((self.fwd, fwd_ir), (self.bwd, bwd_ir)):
-            if ir.meta["written"]:
+            if ir.meta["written"] or ir.meta["rebound"]:
                 raise ctx.error(f"{f.__name__} changes its arguments in place; a custom_vjp's "
                                 "fwd and bwd must return new arrays")
         n_float = sum(1 for v in operands if v.type.is_float)

@@ -77,7 +77,8 @@ def vjp_trace(ctx, args, kwargs):
     fun, *fargs = args
     ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
     leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float]
-    returned = ir_fn.results[:len(ir_fn.results) - len(ir_fn.meta["written"])]
+    returned = ir_fn.results[:len(ir_fn.results) - len(ir_fn.meta["written"])
+                             - len(ir_fn.meta["rebound"])]
     seeded = tuple(k for k, r in enumerate(returned) if r.type.is_float)
     adj = differentiate(ir_fn, leaves, seeded)
     results, residuals = call_forward(ctx, adj, operands)

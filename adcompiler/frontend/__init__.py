@@ -26,9 +26,10 @@ Semantics worth knowing (details in each module's docstring):
   run-time values (`h = y; for _ in range(n): h += 1` changes `y`); where which array a change
   reaches depends on the run (`o = y` in one branch, `o = 2 * y` in the other, then `o[0] = 0`),
   reading the array that may have changed is an error. An array argument changed in place is
-  changed for the caller too, after the call (its new value is an extra result of the IR
-  function, which `Signature.write_back` copies into the caller's array); one changed through a
-  view of it is an error.
+  changed for the caller too, after the call, and so is an entry of a dict or list argument set
+  to another array (the new values are extra results of the IR function, which
+  `Signature.write_back` copies into the caller's arrays and containers); an argument changed
+  through a view of it, or a container argument given new entries, is an error.
 - Functions are cached per (function, argument signature), and traced again when a value they read
   from outside has been rebound since (a global, a closure variable, an object's or a class's
   attribute or method, a property's plain value, a dict or list entry, a config dict's, list's or
@@ -90,7 +91,8 @@ def trace(f, *args, **kwargs):
     except Exception as e:      # a bug in adcompiler, not in the user's code: keep its cause
         raise AdcompilerError(f"internal error while tracing {f.__qualname__}: "
                               f"{type(e).__name__}: {e} (please report this)") from e
-    sig.key, sig.result, sig.written = key, result, fn.meta["written"]
+    sig.key, sig.result = key, result
+    sig.written, sig.rebound = fn.meta["written"], fn.meta["rebound"]
     fn.meta["signature"] = sig
     fn.meta["reads"] = session.reads.frozen()
     try:

@@ -50,6 +50,16 @@ def local_names(fn) -> frozenset:
     return frozenset(names)
 
 
+def rebound_params(fn) -> frozenset:
+    """The parameters a function binds again by name (`p = ...`, `p += ...`, a loop's target;
+    `del` is unsupported): after one, the name may hold another container than the caller's."""
+    params = set(_arg_names(fn.args))
+    body = fn.body if isinstance(fn.body, list) else [fn.body]
+    return frozenset(n.id for stmt in body for n in [stmt, *_walk_scope(stmt)]
+                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                     and n.id in params)
+
+
 def loaded_names(nodes) -> set:
     """Names the nodes read, an augmented assignment's target (`z += x` reads `z`) included."""
     out = set()

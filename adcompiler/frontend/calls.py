@@ -28,7 +28,7 @@ import numpy as np
 from . import numpy_api, pybuiltins, special
 from .expressions import run_static
 from .problems import FrontendError
-from .pytree import flatten, unflatten
+from .pytree import flatten, set_entry, unflatten
 from .source import code_of, code_of_node
 from .values import Traced, contains_traced, memory_of
 
@@ -242,7 +242,7 @@ class CallsMixin:
         fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
         op = self.emit("call", [t.value for t in leaves], {"callee": fn.name},
                        result_types=fn.result_types, hints=[code.name] * len(fn.result_types))
-        return returned(fn, leaves, result, op.results)
+        return returned(fn, params, leaves, result, op.results)
 
     def specialise(self, code, params, parent, ident):
         """The specialisation key of a call kept as a separate function, or None to inline."""
@@ -347,14 +347,18 @@ def _captured(code, parent) -> dict:
     return out
 
 
-def returned(fn, leaves, result, ir_results):
-    """What a call of the separate function `fn` with the traced argument `leaves` returns,
-    from the call's IR results; the arguments `fn` changed in place (its last results) are
-    changed in the caller too, as NumPy's are (a callee that changes an argument through
-    another name, `y = x; y += 1`, is not inlined)."""
-    n = len(ir_results) - len(fn.meta["written"])
-    for i, value in zip(fn.meta["written"], ir_results[n:], strict=True):
+def returned(fn, params, leaves, result, ir_results):
+    """What a call of the separate function `fn` with `params` (traced argument `leaves`)
+    returns, from the call's IR results; the arguments `fn` changed in place and the entries of
+    argument containers it set (its last results) are changed in the caller too, as NumPy's
+    and Python's are (a callee that changes an argument through another name, `y = x;
+    y += 1` or `q = p; q["w"] = ...`, is not inlined)."""
+    written, rebound = fn.meta["written"], fn.meta["rebound"]
+    n = len(ir_results) - len(written) - len(rebound)
+    for i, value in zip(written, ir_results[n:n + len(written)], strict=True):
         leaves[i].update(value)
+    for (_, keys, weak), value in zip(rebound, ir_results[n + len(written):], strict=True):
+        set_entry(params, keys, Traced(value, weak=weak))
     return _rebuild(result, ir_results[:n])
 
 

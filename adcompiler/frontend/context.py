@@ -20,8 +20,8 @@ The API, small on purpose:
   function on these arguments into a separate IR function of the module without calling it;
   `operands` are the ir.Values to pass, `rebuild(results)` turns the results of whatever op
   calls it into the Python-level return value and changes the arguments the function changes
-  in place (its last `len(ir_function.meta["written"])` results) in the caller: call it once
-  per call, even where the value is not wanted.
+  in place and the container entries it sets (its last results, `meta["written"]` and
+  `meta["rebound"]`) in the caller: call it once per call, even where the value is not wanted.
 - `ctx.error(message)`: a TraceError naming the user's line, to raise.
 """
 from __future__ import annotations
@@ -112,5 +112,5 @@ class TraceContext:
                 raise FrontendError(f"{code.name} changes an argument in place and is given "
                                     "one array (or views of one) as two arguments; pass a copy")
             return ir_fn, [x.value for x in leaves], \
-                lambda results: returned(ir_fn, leaves, result, results)
+                lambda results: returned(ir_fn, params, leaves, result, results)
         return self._guard(build)

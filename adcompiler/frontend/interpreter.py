@@ -16,8 +16,10 @@ Contract:
 - `build_function` makes an IR function from a Python function and parameter pytrees whose
   run-time leaves are `Spec`s; it returns the function and the result's structure. With
   `write_back` (the traced entry function), the arrays among its arguments that it changed in
-  place follow its results, and `fn.meta["written"]` lists their leaf indices, so that the
-  caller's arrays can be changed as NumPy's would be (`Signature.write_back`).
+  place follow its results, then the arrays it set as entries of its dict and list arguments;
+  `fn.meta["written"]` lists the first by leaf index, `fn.meta["rebound"]` the second by (leaf
+  index, keys from the parameter name, weak), so that the caller's arrays and containers can
+  be changed as NumPy's and Python's would be (`Signature.write_back`, `calls.returned`).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from .expressions import ExpressionsMixin
 from .loops import LoopsMixin
 from .outside import Reads
 from .problems import FrontendError, located
-from .pytree import flatten, leaf_paths, unflatten
+from .pytree import flatten, leaf_keys, leaf_paths, unflatten
 from .statements import BREAK, CONTINUE, FUNCTION, LOOP, Return, StatementsMixin, Undefined
 from .values import Traced
 
@@ -214,8 +216,9 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
     frame = Frame(code, parent, globals_, closure)
     holders = [Traced(a, weak=s.weak) for a, s in zip(block.args, specs, strict=True)]
     given = iter(holders)
+    trees = {}
     for p, (leaves, treedef) in flat.items():
-        frame.vars[p] = unflatten(treedef, [next(given) for _ in leaves])
+        frame.vars[p] = trees[p] = unflatten(treedef, [next(given) for _ in leaves])
     result = tracer.run_frame(frame)
     outs = [x for x in carry.split(result)[0] if isinstance(x, Traced)]
     tracer.builder.loc = (code.filename, getattr(tracer, "return_line", None) or _last_line(code))
@@ -224,11 +227,14 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
     except FrontendError as e:
         raise TraceError(e.message, tracer.builder.loc, "return") from None
     written = _written(holders, block.args, specs, hints, code) if write_back else []
-    tracer.emit("return", values + [holders[i].value for i in written])
+    rebound = _rebound(frame, trees, flat, holders, code) if write_back else []
+    tracer.emit("return", values + [holders[i].value for i in written]
+                + [t.value for _, _, t in rebound])
     fn = Function(name if exact_name else session.unique_name(name), block,
                   loc=(code.filename, code.node.lineno))
     if write_back:
         fn.meta["written"] = tuple(written)
+        fn.meta["rebound"] = tuple((i, keys, t.weak) for i, keys, t in rebound)
     session.module.add(fn)
     return fn, result
 
@@ -249,6 +255,32 @@ def _written(holders, args, specs, hints, code) -> list:
                              f"change it: {why}", (code.filename, code.node.lineno),
                              f"def {code.name}")
         out.append(i)
+    return out
+
+
+def _rebound(frame, trees, flat, holders, code) -> list:
+    """(leaf index, keys from the parameter name, new holder) of each entry of an argument's
+    dict or list that the function set to another array (`p["w"] = p["w"] - lr * g["w"]`):
+    the caller's container is changed so too. Its state is the one the parameter's name ends
+    with (after a run-time `if` or loop that is a copy the frontend joined), or, where the
+    function binds the name again, the caller's own container object as it was left. Adding
+    or removing entries, or setting one to a static value, is an error."""
+    out, start = [], 0
+    for p, (leaves, treedef) in flat.items():
+        count, first = len(leaves), start
+        start += count
+        if treedef == ("leaf",):
+            continue            # an array argument: its changes are its holder's (`_written`)
+        final = trees[p] if p in code.rebound_params else frame.vars.get(p)
+        now, shape = flatten(final, lambda v: isinstance(v, Traced))
+        if shape != treedef:
+            raise TraceError(f"argument {p} has entries added, removed or set to a static value; "
+                             "the caller's container could not be changed as Python would "
+                             "change it (return the new container instead)",
+                             (code.filename, code.node.lineno), f"def {code.name}")
+        for k, (t, keys) in enumerate(zip(now, leaf_keys(treedef), strict=True)):
+            if t is not holders[first + k]:
+                out.append((first + k, (p, *keys), t))
     return out
 
 

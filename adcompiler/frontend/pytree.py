@@ -52,6 +52,31 @@ def _build(td, it):
     return {k: _build(c, it) for k, c in zip(td[1], td[2], strict=True)}
 
 
+def leaf_keys(treedef) -> list:
+    """The keys (dict keys, list and tuple positions) leading to each leaf, in flattening
+    order: `tree[k0][k1]...` is the leaf."""
+    out: list = []
+    stack = [(treedef, ())]
+    while stack:
+        td, keys = stack.pop()
+        kind = td[0]
+        if kind == "leaf":
+            out.append(keys)
+        elif kind in ("tuple", "list"):
+            stack.extend((c, keys + (i,)) for i, c in reversed(list(enumerate(td[1]))))
+        elif kind == "dict":
+            stack.extend((c, keys + (k,)) for k, c in reversed(list(zip(td[1], td[2]))))
+    return out
+
+
+def set_entry(root, keys, value) -> None:
+    """root[keys[0]][keys[1]]... = value (`keys` as `leaf_keys` gives them, with a first key
+    into `root`)."""
+    for k in keys[:-1]:
+        root = root[k]
+    root[keys[-1]] = value
+
+
 def leaf_paths(treedef, prefix: str):
     """Readable names of the leaves (`params.h0.w`, `xs.1`), in flattening order."""
     out: list[str] = []

@@ -14,12 +14,15 @@ Contract:
   specialisation), `unflatten_result(outputs)` rebuilds the function's return value (weak
   results as Python scalars, rank-0 results as NumPy scalars, as NumPy returns them).
 - `written`: the leaves (indices into the flat leaves) of the arguments the function changes in
-  place; their new values are the function's last outputs. `unflatten_result` leaves them out,
-  `write_back(leaves, outputs)` copies them into the caller's arrays (and returns the outputs,
-  those that share memory with a changed argument copied first) (a NumPy scalar argument
-  is immutable: NumPy would rebind it inside the function, and so nothing changes for the
-  caller).
-- `n_results(fn)`: how many of an IR function's results are the return value's.
+  place, and `rebound`: (leaf index, keys from the parameter name, weak) of the entries of
+  argument dicts and lists it sets to other arrays; their new values are the function's last
+  outputs, in that order. `unflatten_result` leaves them out; `write_back(args, kwargs, leaves,
+  outputs)` copies the first into the caller's arrays and sets the second in the caller's
+  containers, and returns the outputs, those that share memory with a changed argument copied
+  first. A NumPy scalar argument is immutable: NumPy would rebind it inside the function, and
+  so nothing changes for the caller.
+- `n_results(results)`: how many of an IR function's results (or outputs) are the return
+  value's.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ import numpy as np
 from ..errors import TraceError
 from ..ir.types import TensorType
 from . import carry
-from .pytree import flatten, leaf_paths, unflatten
+from .pytree import flatten, leaf_paths, set_entry, unflatten
 from .values import NP_OF, IR_OF, Traced
 
 
@@ -49,6 +52,7 @@ class Signature:
         self.result = None          # the traced return value (Traced leaves are the outputs)
         self._result_split = None   # carry.split(result), made on the first unflatten_result
         self.written = ()           # leaves changed in place (their new values end the outputs)
+        self.rebound = ()           # container entries set to other arrays (after those)
 
     @property
     def params(self) -> list:
@@ -126,18 +130,16 @@ class Signature:
                                      f"and {max(i, j)}); adcompiler traces each argument as its "
                                      "own array, so pass a copy")
 
-    def n_results(self, fn) -> int:
-        return len(fn.results) - len(self.written)
-
-    def write_back(self, leaves, outputs, also=()):
+    def write_back(self, args, kwargs, leaves, outputs, also=()):
         """Copy the new values of the arguments changed in place into the caller's arrays
         (`leaves`, as `describe` gave them); `outputs` are all the function's outputs, `also`
         more arrays returned with them (gradients). Returns (outputs, also), where any that
         share memory with a changed argument are copies taken before the change: a backend
         may return an argument itself for a value equal to it (`r = x.copy(); x += 1;
-        return r`, or `x[:] = y` making y's new value x's old one)."""
+        return r`, or `x[:] = y` making y's new value x's old one). `args` and `kwargs` are the
+        call's, whose containers get the entries the function set."""
         outputs, also = tuple(outputs), tuple(also)
-        if not self.written:
+        if not self.written and not self.rebound:
             return outputs, also
         targets = [leaves[i] for i in self.written if isinstance(leaves[i], np.ndarray)]
 
@@ -148,16 +150,24 @@ class Signature:
                 return v.copy()
             return v
         outputs, also = tuple(map(detached, outputs)), tuple(map(detached, also))
-        new = outputs[-len(self.written):]
-        for i, value in zip(self.written, new, strict=True):
+        first = self.n_results(outputs)
+        for i, value in zip(self.written, outputs[first:first + len(self.written)],
+                            strict=True):
             if isinstance(leaves[i], np.ndarray):
                 np.copyto(leaves[i], value)
+        arguments = self.bind(args, kwargs).arguments
+        for (_, keys, weak), value in zip(self.rebound, outputs[first + len(self.written):],
+                                          strict=True):
+            set_entry(arguments, keys, float(value) if weak else _as_numpy(value, None))
         return outputs, also
+
+    def n_results(self, outputs) -> int:
+        """How many of a function's results (or a call's outputs) are the return value's."""
+        return len(outputs) - len(self.written) - len(self.rebound)
 
     def unflatten_result(self, outputs):
         outputs = () if outputs is None else tuple(outputs)
-        if self.written:
-            outputs = outputs[:-len(self.written)]
+        outputs = outputs[:self.n_results(outputs)]
         if self._result_split is None:
             self._result_split = carry.split(self.result)
         leaves, struct = self._result_split
@@ -189,9 +199,9 @@ def _spec(leaf):
     return spec
 
 
-def _as_numpy(value, traced: Traced):
+def _as_numpy(value, traced: Traced | None):
     arr = np.asarray(value)
-    if traced.weak:
+    if traced is not None and traced.weak:
         return arr.item()
     return arr[()] if arr.ndim == 0 else writable(arr)
 

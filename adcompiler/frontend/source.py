@@ -28,6 +28,7 @@ class Code:
     locals: frozenset
     nested_loads: frozenset
     mutates_params: bool
+    rebound_params: frozenset
 
     @property
     def body(self) -> list:
@@ -47,7 +48,8 @@ def code_of_node(node, filename: str) -> Code:
     if hit is None or hit[0] is not node:
         name = getattr(node, "name", "lambda")
         code = Code(node, filename, name, analysis.local_names(node),
-                    analysis.nested_loads(node), analysis.mutates_params(node))
+                    analysis.nested_loads(node), analysis.mutates_params(node),
+                    analysis.rebound_params(node))
         _BY_NODE[key] = hit = (node, code)
     return hit[1]
 

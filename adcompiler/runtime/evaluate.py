@@ -19,5 +19,5 @@ def evaluate(fn, *args, **kwargs):
     _, leaves, key = signature.describe(args, kwargs, params=False)
     out = call(*signature.flatten_leaves(leaves, key))
     out = out if len(fn.results) != 1 else (out,)
-    out, _ = signature.write_back(leaves, out)      # the arguments it changes in place
+    out, _ = signature.write_back(args, kwargs, leaves, out)    # what it changes in place
     return signature.unflatten_result(out)

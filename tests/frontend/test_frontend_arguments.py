@@ -1,8 +1,9 @@
-"""Arguments changed in place: after the call the caller's arrays hold what NumPy running the
-function would have left in them, through `evaluate`, `jit`, `grad`, `value_and_grad` and
-`vjp`, on both backends (`fecheck.check` compares the arguments after every frontend test's
-call too). A change whose new value adcompiler cannot know (through a view) is a located
-error rather than a caller's array left unchanged."""
+"""Arguments changed in place: after the call the caller's arrays, and the entries of its dicts
+and lists, hold what NumPy running the function would have left in them, through `evaluate`,
+`jit`, `grad`, `value_and_grad` and `vjp`, on both backends (`fecheck.check` compares the
+arguments after every frontend test's call too). A change whose new value adcompiler cannot
+know (through a view; entries added to a container) is a located error rather than a caller's
+array left unchanged."""
 import copy
 
 import numpy as np
@@ -70,7 +71,48 @@ def gradient_of_a_changing_function(x):
     return np.sum(g) + np.sum(x) + np.sum(pullback(value)[1])
 
 
+def sgd_rebinding(params, grads, lr):
+    for k in params:
+        params[k] = params[k] - lr * grads[k]      # new arrays set in the caller's dict
+
+
+def rebinding_in_runtime_if(p, c):
+    if c > 0:
+        p["w"] = p["w"] * 2.0
+    p["s"] = p["s"] * 0.5           # a Python float entry: set to a Python float
+    return np.sum(p["w"])
+
+
+def rebinding_nested(p):
+    p["layers"][0]["w"] = p["layers"][0]["w"] * 2.0
+    p["layers"][1]["b"] -= 1.0
+    return p["layers"][1]["b"] * 1.0
+
+
+def rebinding_then_name_rebound(p):
+    p["w"] = p["w"] * 3.0           # the caller's dict
+    p = {"w": p["w"] * 0.0}         # a new dict: not the caller's
+    p["w"] = p["w"] + 1.0
+    return p["w"]
+
+
+def sets_through_another_name(q):
+    r = q
+    r["w"] = r["w"] + 1.0           # not inlined: a separate function, its entry set after
+
+
+def calls_a_setting_function(p):
+    sets_through_another_name(p)
+    return np.sum(p["w"])
+
+
 @pytest.mark.parametrize("f,args", [
+    (sgd_rebinding, ({"w": rand(3), "b": rand(2)}, {"w": rand(3), "b": rand(2)}, 0.1)),
+    (rebinding_in_runtime_if, ({"w": rand(3), "s": 2.0}, np.float64(1.0))),
+    (rebinding_in_runtime_if, ({"w": rand(3), "s": 2.0}, np.float64(-1.0))),
+    (rebinding_nested, ({"layers": [{"w": rand(2)}, {"b": rand(2)}]},)),
+    (rebinding_then_name_rebound, ({"w": rand(2)},)),
+    (calls_a_setting_function, ({"w": rand(2)},)),
     (calls_a_changing_function, (rand(3),)),
     (gradient_of_a_changing_function, (rand(3),)),
     (set_item, (rand(3), rand(3))),
@@ -279,3 +321,32 @@ def test_results_and_residuals_are_not_the_callers_changed_arrays(backend):
                          ids=lambda v: getattr(v, "__name__", ""))
 def test_results_aliasing_changed_arguments_match_numpy(f, args):
     check(f, *args)
+
+
+def adds_an_entry(p):
+    p["new"] = p["w"] * 2.0
+    return np.sum(p["w"])
+
+
+def test_adding_entries_to_an_argument_container_is_a_located_error():
+    line = adds_an_entry.__code__.co_firstlineno
+    with pytest.raises(adcompiler.TraceError, match=rf"test_frontend_arguments.py:{line}: "
+                                                    r"argument p has entries added"):
+        adcompiler.trace(adds_an_entry, {"w": rand(2)})
+
+
+def scaled_entry(p, x):
+    p["w"] = p["w"] * 2.0
+    return np.sum(p["w"] * x)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_grad_of_a_function_setting_an_entry(backend):
+    w0, x = rand(3), rand(3)
+    p = {"w": w0.copy()}
+    old = p["w"]
+    g = adcompiler.grad(scaled_entry, backend=backend)(p, x)
+    np.testing.assert_allclose(g["w"], 2.0 * x, rtol=1e-12)    # of the entry on entry
+    np.testing.assert_allclose(p["w"], 2.0 * w0, rtol=1e-12)
+    np.testing.assert_array_equal(old, w0)      # a new array in the dict, as in Python
+

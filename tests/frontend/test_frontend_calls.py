@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import numpy as xp
+import pytest
 
 import adcompiler
 from fecheck import check, ops, rand
@@ -192,3 +193,22 @@ def test_bound_methods_and_static_objects():
             return x.reshape(x.shape[0], self.n_head, -1)
     m = Model()
     check(m.heads, rand(3, 4))
+
+
+def jitted_helper(x):
+    return np.tanh(x) * 2.0
+
+
+JITTED = adcompiler.jit(jitted_helper)
+
+
+def calls_a_jit_function(x):
+    return np.sum(JITTED(x) ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_jit_function_inside_traced_code_is_traced_with_its_caller(backend):
+    x = rand(3)
+    want = 8.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2)      # d/dx sum((2 tanh x)^2)
+    np.testing.assert_allclose(adcompiler.grad(calls_a_jit_function, backend=backend)(x), want,
+                               rtol=1e-12)
