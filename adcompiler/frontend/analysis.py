@@ -104,6 +104,11 @@ def rebound_names(stmts) -> set:
             elif isinstance(n, (ast.FunctionDef, ast.Import, ast.ImportFrom)):
                 out.update([n.name] if isinstance(n, ast.FunctionDef) else
                            [(a.asname or a.name).split(".")[0] for a in n.names])
+            if isinstance(n, ast.Call):
+                # a container passed to a call may have its entries set by the callee (a helper,
+                # grad or vjp of a function that sets them): the region may rebind its entries
+                out.update(root_name(a) for a in [*n.args, *(k.value for k in n.keywords)]
+                           if isinstance(a, (ast.Name, ast.Subscript, ast.Attribute)))
     out.discard(None)
     return out
 
