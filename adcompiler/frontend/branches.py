@@ -33,9 +33,15 @@ class _Branch:
     """One traced branch: its block, how it ended, its variables after, and the final state of
     each older holder it changed in place (`final`: id -> (holder, state))."""
 
-    def __init__(self, block, done, after, changed, start):
+    def __init__(self, block, done, after, changed, start, copies=None):
         self.block, self.done, self.after, self.start = block, done, after, start
         self.final = {id(h): (h, now) for h, _, now in changed}
+        self.copies = copies or {}      # name -> the copy of its containers the branch began with
+
+    def kept(self, name) -> bool:
+        """Whether `name` ends this branch holding the containers it began with (changed in
+        place or not), not ones it was bound to in the branch."""
+        return name in self.copies and self.after[name] is self.copies[name]
 
     def leaf(self, x):
         """`x` as this branch left it (an older holder with the value the branch gave it), to
@@ -85,15 +91,24 @@ class BranchesMixin:
             if cont is None:
                 raise FrontendError("return under a run-time condition inside a loop is not "
                                     "supported; assign the result and return after the loop")
-            branches, names = [node.body + cont, node.orelse + cont], set()
+            branches = [node.body + cont, node.orelse + cont]
         else:
             branches = [node.body, node.orelse]
-            names = analysis.rebound_names(branches[0] + branches[1])
+        names = analysis.rebound_names(branches[0] + branches[1])
         then, other = (self.trace_branch(stmts, names, returns) for stmts in branches)
         self.builder.loc = loc
         if returns:
-            (value,) = self.join_if(cond, then, other, [("return", then.done.value,
-                                                         other.done.value)], node.lineno)
+            # the function ends in both branches: of the names, only the containers they
+            # changed in place live on (an argument's, a caller's), as the path taken left them
+            kept = [(n, then.after[n], other.after[n]) for n in sorted(names)
+                    if then.kept(n) and other.kept(n) and not (
+                        _unchanged(self.frame.vars[n], then.after[n])
+                        and _unchanged(self.frame.vars[n], other.after[n]))]
+            value, *ends = self.join_if(cond, then, other, [("return", then.done.value,
+                                                           other.done.value)] + kept,
+                                        node.lineno)
+            for (n, *_), end in zip(kept, ends, strict=True):
+                carry.keep_containers(self.frame.vars[n], end)
             return Return(value)
         live = self.live_after()
         pairs = []
@@ -102,7 +117,9 @@ class BranchesMixin:
             a, b = then.after[name], other.after[name]
             if _unchanged(before, a) and _unchanged(before, b):
                 continue
-            if a is MISSING or b is MISSING or name not in live:
+            # (containers changed in place live on in whatever else holds them)
+            in_place = then.kept(name) and other.kept(name) and isinstance(before, carry.CONTAINERS)
+            if a is MISSING or b is MISSING or (name not in live and not in_place):
                 self.frame.vars[name] = Undefined(
                     f"'{name}' is assigned in only one branch of the if at line {node.lineno} "
                     "(a run-time condition), so it may be undefined here; assign it before the "
@@ -111,15 +128,18 @@ class BranchesMixin:
             pairs.append((name, a, b))
         for (name, *_), value in zip(pairs, self.join_if(cond, then, other, pairs, node.lineno),
                                      strict=True):
-            self.frame.vars[name] = value
+            # a container both branches changed in place (if at all) stays the one object
+            # every alias, container and the caller hold
+            self.frame.vars[name] = carry.keep_containers(self.frame.vars[name], value) \
+                if then.kept(name) and other.kept(name) else value
         return None
 
     def trace_branch(self, stmts, names, returns) -> _Branch:
         """Trace statements into a fresh region, undoing what they changed afterwards."""
         frame = self.frame
         before = {n: frame.vars[n] for n in names if n in frame.vars}
-        for n, v in before.items():
-            frame.vars[n] = _copy_containers(v)
+        copies = {n: _copy_containers(v) for n, v in before.items()}
+        frame.vars.update(copies)
         with values.journal() as journal, self.builder.region() as block:
             try:
                 done = self.exec_block(stmts, FUNCTION if returns else None)
@@ -131,7 +151,7 @@ class BranchesMixin:
                 frame.vars.update(before)
         if returns and not isinstance(done, Return):
             done = Return(None)
-        return _Branch(block, done, after, changed, journal.start)
+        return _Branch(block, done, after, changed, journal.start, copies)
 
     def runtime_ifexp(self, node, cond):
         branches = []

@@ -8,6 +8,9 @@ becomes a run-time value of one type (`unify`). A static number meeting an array
 array's dtype (a Python literal is weak, as in NumPy) and is broadcast to its shape (so
 `acc = 0.0` can start a loop that accumulates vectors). Two arrays of different dtype or shape
 cannot be joined (`Mismatch`).
+`keep_containers(before, joined)` puts a joined value back into the containers that existed
+before the region, so that a container a region changed is still the one every name, every
+container holding it and the caller hold (Python changes it in place).
 """
 from __future__ import annotations
 
@@ -15,6 +18,9 @@ import numpy as np
 
 from .pytree import flatten, leaf_paths, unflatten
 from .values import Traced, is_python_scalar, is_static_scalar
+
+
+CONTAINERS = (dict, list, tuple)
 
 
 class Mismatch(Exception):
@@ -135,3 +141,34 @@ def widen(a: str, b: str):
 def paths(struct, prefix: str) -> list[str]:
     """Readable names of a structure's leaves (`state.0`, `params.w`), in leaf order."""
     return leaf_paths(struct, prefix)
+
+
+def keep_containers(before, joined):
+    """`before` holding what `joined` (a join of it, built anew) holds, where every container
+    in `before` can take its joined entries in place (a dict or list changes; a tuple's
+    entries must already be those, or containers that can); else `joined`."""
+    return before if _assign_into(before, joined) else joined
+
+
+def _assign_into(target, value) -> bool:
+    if target is value:
+        return True
+    if type(target) is not type(value) or not isinstance(target, (dict, list, tuple)):
+        return False
+    if isinstance(target, tuple):
+        return len(target) == len(value) and all(
+            _assign_into(t, v) for t, v in zip(target, value, strict=True))
+    if isinstance(target, dict):
+        for k in [k for k in target if k not in value]:
+            del target[k]
+        for k, v in value.items():
+            if k not in target or not _assign_into(target[k], v):
+                target[k] = v
+    else:
+        del target[len(value):]
+        for k, v in enumerate(value):
+            if k == len(target):
+                target.append(v)
+            elif not _assign_into(target[k], v):
+                target[k] = v
+    return True

@@ -187,6 +187,7 @@ class LoopsMixin:
             with values.journal() as journal, \
                     self.builder.region(head + types, ihint + hints) as body:
                 inner = self._bind(struct, leaves, plan, body.args[len(head):], names, node)
+                bound = {n: frame.vars.get(n) for n in carried}
                 frame.loops.append(node)
                 try:
                     if is_for:
@@ -195,6 +196,8 @@ class LoopsMixin:
                                                               nonneg=True)))
                     self.exec_block(node.body, LOOP)
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
+                    # names that end the body holding the containers they began it with
+                    plan.kept = {n for n in carried if after[n] is bound[n]}
                 finally:
                     frame.loops.pop()
                     self._restore(outer, names)
@@ -311,7 +314,12 @@ class LoopsMixin:
                         new.share(other)
                 made[key] = (new, after_leaf)
             out_leaves[j] = made[key][0]
-        self.frame.vars.update(carry.build(struct, out_leaves))
+        for n, value in carry.build(struct, out_leaves).items():
+            # a container the body changed in place stays the one object every alias, every
+            # container and the caller hold
+            before = self.frame.vars.get(n)
+            self.frame.vars[n] = carry.keep_containers(before, value) \
+                if n in plan.kept and isinstance(before, carry.CONTAINERS) else value
         for h in plan.poisoned.values():
             h.invalidate(f"the loop at line {node.lineno} {POISONED}")
 
@@ -369,10 +377,12 @@ class _Plan:
     change through a name it also rebinds (stale in the body and after the loop);
     `first_shared`: a static loop's own slot starts as an array the body changes in place
     (unrolled); `left_stale`: older arrays the body leaves stale (stale from its start on);
-    `args`: the region arguments bound to groups (by id) and to own slots (by leaf index)."""
+    `args`: the region arguments bound to groups (by id) and to own slots (by leaf index);
+    `kept`: the carried names that end the body holding the containers they began it with."""
 
     def __init__(self, static: bool):
         self.static = static
+        self.kept: set = set()
         self.first_shared = False
         self.split: set = set()
         self.extra: list = []

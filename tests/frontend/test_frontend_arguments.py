@@ -106,7 +106,55 @@ def calls_a_setting_function(p):
     return np.sum(p["w"])
 
 
+def alias_set_in_runtime_loop(p, n):
+    q = p
+    for _ in range(n):
+        q["w"] = q["w"] * 2.0       # the one dict p, q and the caller hold
+    return np.sum(p["w"])
+
+
+def alias_set_in_runtime_if(p, c):
+    inner = p["layers"][0]
+    if c > 0:
+        inner["w"] = inner["w"] * 2.0
+    return np.sum(p["layers"][0]["w"])
+
+
+def set_in_loop_then_name_rebound(p, n):
+    for _ in range(n):
+        p["w"] = p["w"] * 2.0
+    p = {"w": p["w"]}
+    return np.sum(p["w"])
+
+
+def _update_if(p, c):
+    if c > 0:
+        p["w"] = p["w"] * 3.0       # an inlined helper: its own name for the caller's dict
+
+
+def helper_sets_in_runtime_if(p, c):
+    _update_if(p, c)
+    return np.sum(p["w"])
+
+
+def sets_then_returns_early(p, c):
+    if c > 0:
+        p["w"] = p["w"] * 3.0
+        return np.sum(p["w"])
+    p["b"] = p["b"] + 1.0
+    return np.sum(p["w"])
+
+
 @pytest.mark.parametrize("f,args", [
+    (alias_set_in_runtime_loop, ({"w": rand(2)}, np.int64(2))),
+    (alias_set_in_runtime_loop, ({"w": rand(2)}, np.int64(0))),
+    (alias_set_in_runtime_if, ({"layers": [{"w": rand(2)}]}, np.float64(1.0))),
+    (alias_set_in_runtime_if, ({"layers": [{"w": rand(2)}]}, np.float64(-1.0))),
+    (set_in_loop_then_name_rebound, ({"w": rand(2)}, np.int64(2))),
+    (helper_sets_in_runtime_if, ({"w": rand(2)}, np.float64(1.0))),
+    (helper_sets_in_runtime_if, ({"w": rand(2)}, np.float64(-1.0))),
+    (sets_then_returns_early, ({"w": rand(2), "b": rand(2)}, np.float64(1.0))),
+    (sets_then_returns_early, ({"w": rand(2), "b": rand(2)}, np.float64(-1.0))),
     (sgd_rebinding, ({"w": rand(3), "b": rand(2)}, {"w": rand(3), "b": rand(2)}, 0.1)),
     (rebinding_in_runtime_if, ({"w": rand(3), "s": 2.0}, np.float64(1.0))),
     (rebinding_in_runtime_if, ({"w": rand(3), "s": 2.0}, np.float64(-1.0))),
