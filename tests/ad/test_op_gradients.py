@@ -312,6 +312,36 @@ def matmul_cases(rng):
     return [Case([normal(rng, a), normal(rng, b)]) for a, b in pairs]
 
 
+def well_conditioned(rng, shape):
+    """A stack of n x n matrices N(0, 1) + n I: far from singular, so inverses, solves and
+    determinants change smoothly within a finite-difference step."""
+    return normal(rng, shape) + shape[-1] * np.eye(shape[-1])
+
+
+SQUARE_SHAPES = [(1, 1), (3, 3), (2, 3, 3), (2, 1, 2, 2)]
+
+
+def square_cases(rng):
+    return [Case([well_conditioned(rng, s)]) for s in SQUARE_SHAPES]
+
+
+def solve_cases(rng):
+    pairs = [((3, 3), (3, 2)), ((3, 3), (3, 1)), ((2, 3, 3), (3, 2)), ((3, 3), (2, 3, 1)),
+             ((2, 1, 2, 2), (3, 2, 2)), ((1, 1), (1, 3))]
+    return [Case([well_conditioned(rng, a), normal(rng, b)]) for a, b in pairs]
+
+
+def cholesky_cases(rng):
+    """X X^T + n I below the diagonal and on it, noise above it: NumPy's cholesky reads the
+    lower triangle only, so the noise must get a zero gradient."""
+    out = []
+    for s in SQUARE_SHAPES:
+        x = normal(rng, s)
+        spd = x @ np.swapaxes(x, -1, -2) + s[-1] * np.eye(s[-1])
+        out.append(Case([np.tril(spd) + np.triu(normal(rng, s), 1)]))
+    return out
+
+
 # op -> case generator. Keep one line per op: a new op needs a line here (and its domain).
 CASES: dict[str, Callable] = {
     "neg": unary(), "exp": unary(uniform(-2, 2)), "log": unary(uniform(0.2, 3)),
@@ -336,6 +366,8 @@ CASES: dict[str, Callable] = {
     "slice": slice_cases, "update_slice": update_slice_cases, "take": take_cases,
     "scatter_add": scatter_cases(unique=False), "put": scatter_cases(unique=False),
     "matmul": matmul_cases,
+    "inv": square_cases, "solve": solve_cases, "det": square_cases, "logabsdet": square_cases,
+    "cholesky": cholesky_cases,
 }
 
 
@@ -596,7 +628,7 @@ NONDIFF = {
     "logical_not": ([(2, 2)], as_bool, {}),
     "argmax": ([(2, 3)], None, {"axis": 1, "keepdims": False}),
     "argmin": ([(2, 3)], None, {"axis": -2, "keepdims": True}),
-    "stop_gradient": ([(2, 3)], None, {}),
+    "stop_gradient": ([(2, 3)], None, {}), "detsign": ([(3, 3)], None, {}),
     "assert": ([()], lambda b, v: b.op("eq", v, v), {"message": "holds"}),
 }
 

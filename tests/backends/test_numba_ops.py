@@ -31,6 +31,10 @@ def wide(*s):    # exp of these overflows (float32 beyond 88, float64 beyond 709
     return R.normal(size=s) * 400
 
 
+def square(*s):    # far from singular; its lower triangle that of a positive definite matrix
+    return R.uniform(-1, 1, s) + s[-1] * np.eye(s[-1])
+
+
 def ints(*s):
     return R.integers(-5, 6, s)
 
@@ -88,6 +92,12 @@ CASES = {  # op -> list of (operand arrays, attrs)
     "put": [([normal(5, 3), np.array([4, 0, 2]), normal(3, 3)], {"axis": 0})],
     "matmul": [([normal(3, 4), normal(4, 5)], {}), ([normal(2, 3, 4), normal(4, 5)], {}),
                ([normal(2, 1, 3, 4), normal(5, 4, 2)], {})],
+    "inv": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
+    "solve": [([square(3, 3), normal(3, 2)], {}), ([square(2, 3, 3), normal(3, 1)], {})],
+    "det": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
+    "logabsdet": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
+    "detsign": [([-square(3, 3)], {}), ([square(2, 3, 3)], {})],
+    "cholesky": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
     "constant": [([], {"value": 2.5, "dtype": "f32"}),
                  ([], {"value": ((1, 2), (3, 4)), "dtype": "i64"})],
     "assert": [([np.array(True)], {"message": "holds"})],

@@ -167,6 +167,17 @@ def reduce_shape_fn():
     return finish("shapes", block, b, *outs)
 
 
+def linalg_fn():
+    block, b = new_function("linalg", [T(F64, 2, 3, 3), T(F64, 3, 1), T("f32", 2, 2)],
+                            ["a", "rhs", "s"])
+    a, rhs, s = block.args
+    outs = [b.op("inv", a, hint="ai"), b.op("solve", a, rhs, hint="x"),
+            b.op("det", a, hint="d"), b.op("logabsdet", a, hint="ld"),
+            b.op("detsign", a, hint="sg"),      # s s^T: positive definite
+            b.op("cholesky", b.op("matmul", s, b.op("transpose", s, perm=(1, 0))), hint="l")]
+    return finish("linalg", block, b, *outs)
+
+
 def _norm(n, s):
     return s.indices(n)
 
@@ -268,7 +279,8 @@ def module_fn():
     return module.add(finish("main", mb, b, b.op("add", s, s2, hint="total"), h2))
 
 
-BUILDERS = [elementwise_fn, reduce_shape_fn, index_fn, constants_fn, control_fn, module_fn]
+BUILDERS = [elementwise_fn, reduce_shape_fn, linalg_fn, index_fn, constants_fn, control_fn,
+            module_fn]
 
 
 @pytest.mark.parametrize("build", BUILDERS, ids=lambda f: f.__name__)

@@ -257,6 +257,25 @@ def gen_matmul(draw):
     return [T(d, s) for d, s in zip(dtypes_of(draw, 2), shapes, strict=True)], {}
 
 
+def gen_square(draw):
+    """A stack of square matrices (sometimes any shape), float32/float64 (sometimes any)."""
+    dtype = draw(st.sampled_from(("f64", "f32") if draw(st.booleans()) else ALL))
+    shape = draw(st.one_of(
+        st.tuples(hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3),
+                  st.integers(0, 4)).map(lambda bn: bn[0] + (bn[1], bn[1])),
+        SHAPES))
+    return [T(dtype, shape)], {}
+
+
+def gen_solve(draw):
+    shapes = draw(st.one_of(
+        hnp.mutually_broadcastable_shapes(signature="(m,m),(m,n)->(m,n)", max_dims=2,
+                                          min_side=0, max_side=4).map(lambda s: s.input_shapes),
+        st.tuples(SHAPES, SHAPES)))
+    return [T(d, s) for d, s in zip(dtypes_of(draw, 2, ("f64", "f32")), shapes,
+                                    strict=True)], {}
+
+
 ELEMENTS = {"f": st.floats(), "i": st.integers(-100, 100), "b": st.booleans()}
 
 
@@ -375,6 +394,23 @@ def scatter_not_exact(ts, a):
             or v.shape != gathered(x.shape, idx.shape, a["axis"]))
 
 
+def lapack_only(ts, a):     # NumPy converts integers and booleans to float64
+    return mixed(ts) or ts[0].dtype not in ("f64", "f32")
+
+
+def solve_narrower(ts, a):  # NumPy's solve also takes a vector b (the frontend reshapes it)
+    return lapack_only(ts, a) or ts[1].rank < 2
+
+
+def well_conditioned(arrays):
+    """n on the diagonal of a float stack of n x n matrices: far from singular, and its
+    lower triangle (all cholesky reads) that of a positive definite matrix."""
+    a = arrays[0]
+    if a.dtype.kind == "f" and a.ndim >= 2 and a.shape[-1] == a.shape[-2]:
+        arrays[0] = a + a.shape[-1] * np.eye(a.shape[-1], dtype=a.dtype)
+    return arrays
+
+
 def take_narrower(ts, a):
     """np.take also takes from 0-d arrays, with boolean indices, and from an axis of size 0
     when the result is empty; the IR's gather (like `x[:, idx]`) does not."""
@@ -388,6 +424,7 @@ class Case:
     gen: Callable                      # draw -> (operand types, attrs)
     numpy: Callable                    # (arrays, attrs) -> array: the direct NumPy call
     narrower: Callable = never         # (types, attrs) -> True where the IR rejects on purpose
+    domain: Callable = None            # arrays -> arrays within the op's domain
 
 
 def U(f, allowed=FLOATS, narrower=float_only):
@@ -449,6 +486,16 @@ CASES = {
     "put": Case(gen_scatter, np_put, scatter_not_exact),
     "matmul": Case(gen_matmul, ufunc(np.matmul),
                    lambda ts, a: mixed(ts) or min(t.rank for t in ts) < 2),
+    "inv": Case(gen_square, lambda xs, a: np.linalg.inv(xs[0]), lapack_only, well_conditioned),
+    "solve": Case(gen_solve, lambda xs, a: np.linalg.solve(*xs), solve_narrower,
+                  well_conditioned),
+    "det": Case(gen_square, lambda xs, a: np.linalg.det(xs[0]), lapack_only, well_conditioned),
+    "logabsdet": Case(gen_square, lambda xs, a: np.linalg.slogdet(xs[0])[1], lapack_only,
+                      well_conditioned),
+    "detsign": Case(gen_square, lambda xs, a: np.linalg.slogdet(xs[0])[0], lapack_only,
+                    well_conditioned),
+    "cholesky": Case(gen_square, lambda xs, a: np.linalg.cholesky(xs[0]), lapack_only,
+                     well_conditioned),
     "constant": Case(gen_constant, lambda xs, a: np.array(a["value"], dtype=DTYPES[a["dtype"]])),
     "iota": Case(gen_iota, lambda xs, a: np.indices(a["shape"], dtype=DTYPES[a["dtype"]])[
         a["axis"]], lambda ts, a: a["dtype"] == "bool"),
@@ -495,6 +542,8 @@ def ir_type_of(array, what):
 
 def check_op(name, case, types, attrs, seed):
     arrays = make_arrays(types, attrs, np.random.default_rng(seed))
+    if case.domain:
+        arrays = case.domain(arrays)
     what = f"{name}({', '.join(map(str, types))}) {attrs}"
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
