@@ -11,9 +11,10 @@ from .frontend import trace
 from .runtime.evaluate import evaluate
 from .api import grad, jit, show, value_and_grad, vjp
 from .check import GradientCheckError, check_grad
-from .runtime.nans import AssertionFailed, IndexOutOfBounds, NaNError
+from .runtime.nans import AssertionFailed, IndexOutOfBounds, LinAlgError, NaNError
 from .ad.custom import custom_vjp, elementwise, stop_gradient, straight_through
 
-__all__ = ["AdcompilerError", "AssertionFailed", "GradientCheckError", "IndexOutOfBounds", "NaNError", "TraceError",
-           "UnsupportedSyntax", "check_grad", "custom_vjp", "elementwise", "evaluate", "grad",
-           "ir", "jit", "show", "stop_gradient", "straight_through", "trace", "value_and_grad", "vjp"]
+__all__ = ["AdcompilerError", "AssertionFailed", "GradientCheckError", "IndexOutOfBounds",
+           "LinAlgError", "NaNError", "TraceError", "UnsupportedSyntax", "check_grad",
+           "custom_vjp", "elementwise", "evaluate", "grad", "ir", "jit", "show", "stop_gradient",
+           "straight_through", "trace", "value_and_grad", "vjp"]

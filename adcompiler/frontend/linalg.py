@@ -1,18 +1,27 @@
 """Products built from the registry's `matmul` (rank >= 2, batch dims broadcast): NumPy's
-matmul/`@` and dot with their 1-D rules, outer, einsum, and tensordot (an einsum).
+matmul/`@` and dot with their 1-D rules, outer, einsum, and tensordot (an einsum); and
+np.linalg's inv, solve, det, slogdet and cholesky on the registry's LAPACK ops.
 
 Contract: operands are converted to their common dtype first (np.result_type, Python scalars
 weak). einsum handles any number of operands, pairwise left to right, each pair lowered to
 transpose + reshape + matmul (+ sum for indices only one operand has); repeated indices within
 one operand (traces, diagonals) and `...` raise FrontendError. Reshapes and transposes that
 would not change anything are not emitted, so 'bij,bjk->bik' is one `matmul`.
+
+np.linalg's functions take stacks of square matrices `(..., n, n)` and NumPy's dtypes
+(`_commonType`): float32 stays float32, integers and booleans become float64, float16 is an
+error, a mix is float64. `solve(a, b)` follows NumPy 2: b is a vector (one per matrix of a
+stack) only when it is 1-D, else a stack of matrices `(..., n, k)`, batch axes broadcast.
+`slogdet` returns a plain (sign, logabsdet) tuple (NumPy's has `.sign` and `.logabsdet`
+too). A singular matrix (or, for cholesky, one that is not positive definite) raises NumPy's
+LinAlgError when the compiled code runs (runtime.nans names the user's line).
 """
 from __future__ import annotations
 
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes
-from .shapes import reshape, static_ints, transpose
+from .shapes import reshape, static_ints, swapaxes, transpose
 from .values import Traced, common_dtype
 
 
@@ -169,3 +178,61 @@ def _pair(cx, a: Traced, sa: str, b: Traced, sb: str, later: set, sizes):
     v = cx.wrap(cx.op("matmul", a2.value, b2.value, hint="einsum"))
     res_s = "".join(batch + free_a + free_b)
     return reshape(cx, v, tuple(sizes[c] for c in res_s)), res_s
+
+
+def _lapack(cx: Emitter, name: str, *arrays) -> list[Traced]:
+    """The operands of np.linalg.<name> in NumPy's common dtype; the first must be a stack of
+    square matrices."""
+    ts = [cx.tensor(x) for x in arrays]
+    if any(t.dtype == "f16" for t in ts):
+        raise FrontendError(f"np.linalg.{name}: array type float16 is unsupported in linalg")
+    dtype = "f32" if all(t.dtype == "f32" for t in ts) else "f64"
+    a = ts[0]
+    if a.ndim < 2:
+        raise FrontendError(f"np.linalg.{name}: {a.ndim}-dimensional array given; the array "
+                            "must be at least two-dimensional")
+    if a.shape[-1] != a.shape[-2]:
+        raise FrontendError(f"np.linalg.{name}: the last 2 dimensions of the array must be "
+                            f"square, got shape {a.shape}")
+    return [cx.tensor(t, dtype) for t in ts]
+
+
+def inv(cx: Emitter, a) -> Traced:
+    (a,) = _lapack(cx, "inv", a)
+    return cx.wrap(cx.op("inv", a.value))
+
+
+def solve(cx: Emitter, a, b) -> Traced:
+    a, b = _lapack(cx, "solve", a, b)
+    n = a.shape[-1]
+    if b.ndim == 1:     # one vector for every matrix of the stack: a one-column matrix
+        if b.shape != (n,):
+            raise FrontendError(f"np.linalg.solve: b of shape {b.shape} for matrices of "
+                                f"shape {a.shape[-2:]}")
+        x = cx.op("solve", a.value, cx.op("reshape", b.value, shape=(n, 1)))
+        return cx.wrap(cx.op("reshape", x, shape=x.type.shape[:-1]))
+    if b.ndim == 0 or b.shape[-2] != n:
+        raise FrontendError(f"np.linalg.solve: b of shape {b.shape} for matrices of shape "
+                            f"{a.shape[-2:]} (b is a vector (n,) or matrices (..., n, k))")
+    return cx.wrap(cx.op("solve", a.value, b.value))
+
+
+def det(cx: Emitter, a) -> Traced:
+    (a,) = _lapack(cx, "det", a)
+    return cx.wrap(cx.op("det", a.value))
+
+
+def slogdet(cx: Emitter, a) -> tuple[Traced, Traced]:
+    (a,) = _lapack(cx, "slogdet", a)
+    return cx.wrap(cx.op("detsign", a.value, hint="sign")), \
+        cx.wrap(cx.op("logabsdet", a.value))
+
+
+def cholesky(cx: Emitter, a, upper=False) -> Traced:
+    """Lower L with a = L L^T, from a's lower triangle; `upper`: L^T from a's upper one, which
+    is the lower factor of a^T, transposed."""
+    (a,) = _lapack(cx, "cholesky", a)
+    if upper:
+        a = swapaxes(cx, a, -1, -2)
+    lower = cx.wrap(cx.op("cholesky", a.value))
+    return swapaxes(cx, lower, -1, -2) if upper else lower

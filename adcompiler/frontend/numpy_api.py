@@ -99,6 +99,11 @@ FUNCTIONS = {
     np.tensordot: lambda cx, a, b, axes=2: linalg.tensordot(cx, a, b, axes),
     np.linalg.norm: lambda cx, x, ord=None, axis=None, keepdims=False:
         composites.norm(cx, x, ord, axis, keepdims),
+    np.linalg.inv: lambda cx, a: linalg.inv(cx, a),
+    np.linalg.solve: lambda cx, a, b: linalg.solve(cx, a, b),
+    np.linalg.det: lambda cx, a: linalg.det(cx, a),
+    np.linalg.slogdet: lambda cx, a: linalg.slogdet(cx, a),
+    np.linalg.cholesky: lambda cx, a, /, *, upper=False: linalg.cholesky(cx, a, upper),
     np.sum: _reduce("sum"), np.prod: _reduce("prod"),
     np.max: _extreme("max"), np.min: _extreme("min"),
     np.amax: _extreme("max"), np.amin: _extreme("min"),

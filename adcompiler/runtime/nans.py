@@ -1,4 +1,5 @@
-"""Run-time errors of generated code, named at the user's line: NaNs and indices out of bounds.
+"""Run-time errors of generated code, named at the user's line: NaNs, indices out of bounds,
+failed assertions and singular matrices.
 
 The compiled program runs under `np.errstate(invalid="raise")`; when an operation makes a NaN
 that reaches a result (`raising_where_a_result_is_nan`: a NaN that a `where` drops is no
@@ -6,8 +7,9 @@ error, as in NumPy), the traceback's generated line is mapped back, through the
 `# file:line  code` comment the code generator wrote above it, to the user's line, and a
 `NaNError` names it. An index out of bounds (an integer array or scalar passed at run time;
 NumPy raises IndexError) is named the same way, as an `IndexOutOfBounds`, which is also an
-IndexError, and a failed `assert` on a run-time value as an `AssertionFailed`, which is also an
-AssertionError.
+IndexError, a failed `assert` on a run-time value as an `AssertionFailed`, which is also an
+AssertionError, and a matrix np.linalg cannot invert or factor (singular, or not positive
+definite for cholesky) as a `LinAlgError`, which is also NumPy's `np.linalg.LinAlgError`.
 """
 from __future__ import annotations
 
@@ -30,6 +32,10 @@ class IndexOutOfBounds(AdcompilerError, IndexError):
 
 class AssertionFailed(AdcompilerError, AssertionError):
     """A user's `assert` on a run-time value failed in compiled code."""
+
+
+class LinAlgError(AdcompilerError, np.linalg.LinAlgError):
+    """np.linalg failed on a run-time matrix: singular, or not positive definite."""
 
 
 def has_nan(out) -> bool:
@@ -87,7 +93,8 @@ def _user_line(exc):
 
 def run_checked(thunk, check_nans: bool):
     """`thunk()` (a call of generated code), with NaN checking when `check_nans`, and indices
-    out of bounds and failed assertions named at the user's line in any case."""
+    out of bounds, failed assertions and singular matrices named at the user's line in any
+    case."""
     try:
         if not check_nans:
             return thunk()
@@ -98,6 +105,12 @@ def run_checked(thunk, check_nans: bool):
             raise
         where, code, line = _user_line(e) or ("<unknown>", "", "?")
         raise NaNError(f"NaN produced at {where}{code} ({e}; generated line: {line})") from None
+    except np.linalg.LinAlgError as e:
+        found = _user_line(e)
+        if isinstance(e, AdcompilerError) or found is None:
+            raise
+        where, code, line = found
+        raise LinAlgError(f"{e} at {where}{code} (generated line: {line})") from None
     except (AssertionError, IndexError) as e:
         found = _user_line(e)
         if isinstance(e, AdcompilerError) or found is None:
