@@ -1,8 +1,8 @@
-"""Reductions over a static set of axes, and `cumsum` along one. `mean`, `var`, `std`, softmax
-and logsumexp are compositions built by the frontend, not primitives. `lower["numba"]` of a loop
-reduction is its identity (`init`: a number, or `lowest`/`highest` of the dtype) and its update
-of the accumulator `{acc}` by an element `{x}` (NaN-propagating, as NumPy's); `"wide": True`
-makes float32/float16 inputs accumulate in float64 (sum, prod)."""
+"""Reductions over a static set of axes, and `cumsum` and `argsort` along one. `mean`, `var`,
+`std`, softmax and logsumexp are compositions built by the frontend, not primitives.
+`lower["numba"]` of a loop reduction is its identity (`init`: a number, or `lowest`/`highest`
+of the dtype) and its update of the accumulator `{acc}` by an element `{x}` (NaN-propagating,
+as NumPy's); `"wide": True` makes float32/float16 inputs accumulate in float64 (sum, prod)."""
 from ..ad.emit import const, expand_reduced, ones_at_zeros, zeros
 from ..ir.types import TensorType
 from .family import check, declare, norm_axis
@@ -129,3 +129,17 @@ declare("argmax", _argmax_rule, attrs=("axis", "keepdims"), arity=1, kind="reduc
 declare("argmin", _argmax_rule, attrs=("axis", "keepdims"), arity=1, kind="reduce", nondiff=True,
         lower={"numpy": "np.argmin({0}, axis={axis}, keepdims={keepdims})",
                "numba": "np.argmin({0}, axis={axis}, keepdims={keepdims})"})
+
+
+def _argsort_rule(types, attrs):
+    (t,) = types
+    check(t.rank > 0, "argsort needs an axis: reshape a scalar first")
+    norm_axis(attrs["axis"], t.rank)
+    return [TensorType("i64", t.shape)]
+
+
+# the stable order (ties in their original order) on both backends: NumPy's default quicksort
+# may order ties either way, and np.sort's gradient follows this order
+declare("argsort", _argsort_rule, attrs=("axis",), arity=1, kind="reduce", nondiff=True,
+        lower={"numpy": "np.argsort({0}, axis={axis}, kind='stable')",
+               "numba": "np.argsort({0}, axis={axis}, kind='stable')"})

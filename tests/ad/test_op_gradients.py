@@ -349,6 +349,7 @@ CASES: dict[str, Callable] = {
     "sqrt": unary(uniform(0.2, 3)), "tanh": unary(), "sin": unary(), "cos": unary(),
     "tan": unary(uniform(-1.2, 1.2)), "arcsin": unary(uniform(-0.9, 0.9)),
     "arccos": unary(uniform(-0.9, 0.9)), "arctan": unary(), "sinh": unary(), "cosh": unary(),
+    "arcsinh": unary(), "arccosh": unary(uniform(1.2, 3)), "arctanh": unary(uniform(-0.9, 0.9)),
     "abs": unary(away_from_zero()), "log2": unary(uniform(0.2, 3)),
     "log10": unary(uniform(0.2, 3)), "exp2": unary(uniform(-2, 2)), "erf": unary(),
     "expit": unary(uniform(-4, 4)),
@@ -619,7 +620,9 @@ def as_bool(b, v):
 # op -> (operand shapes, prepare: (builder, float params) -> operands, attrs). The float params
 # are what gets differentiated; `prepare` turns them into the operands the op accepts.
 NONDIFF = {
-    "sign": ([(2, 3)], None, {}), "floor": ([(3,)], None, {}),
+    "sign": ([(2, 3)], None, {}), "floor": ([(3,)], None, {}), "ceil": ([(2, 3)], None, {}),
+    "trunc": ([(3,)], None, {}), "rint": ([(2, 1)], None, {}),
+    "isnan": ([(3,)], None, {}), "isinf": ([(2, 3)], None, {}), "isfinite": ([(3,)], None, {}),
     "floordiv": ([(2, 3), (3,)], None, {}),
     "lt": ([(2, 3), (3,)], None, {}), "le": ([(3,), ()], None, {}),
     "gt": ([(2, 1), (1, 2)], None, {}), "ge": ([(3,), (3,)], None, {}),
@@ -628,6 +631,7 @@ NONDIFF = {
     "logical_not": ([(2, 2)], as_bool, {}),
     "argmax": ([(2, 3)], None, {"axis": 1, "keepdims": False}),
     "argmin": ([(2, 3)], None, {"axis": -2, "keepdims": True}),
+    "argsort": ([(2, 3)], None, {"axis": -1}),
     "stop_gradient": ([(2, 3)], None, {}), "detsign": ([(3, 3)], None, {}),
     "assert": ([()], lambda b, v: b.op("eq", v, v), {"message": "holds"}),
 }

@@ -35,6 +35,18 @@ def square(*s):    # far from singular; its lower triangle that of a positive de
     return R.uniform(-1, 1, s) + s[-1] * np.eye(s[-1])
 
 
+def above_one(*s):
+    return R.uniform(1.0, 3.0, s)
+
+
+def halves(*s):  # x.5 rounds to the even neighbour
+    return R.integers(-6, 7, s) * 0.5
+
+
+def specials(*s):
+    return R.choice([0.5, -2.0, np.nan, np.inf, -np.inf], s)
+
+
 def ints(*s):
     return R.integers(-5, 6, s)
 
@@ -47,7 +59,10 @@ UNARY = {"neg": normal, "exp": normal, "log": positive, "log1p": positive, "expm
          "sqrt": positive, "tanh": normal, "sin": normal, "cos": normal, "tan": unit,
          "arcsin": unit, "arccos": unit, "arctan": normal, "sinh": normal, "cosh": normal,
          "abs": normal, "sign": grid, "floor": normal, "stop_gradient": normal,
-         "log2": positive, "log10": positive, "exp2": normal, "erf": normal, "expit": wide}
+         "log2": positive, "log10": positive, "exp2": normal, "erf": normal, "expit": wide,
+         "arcsinh": normal, "arccosh": above_one, "arctanh": unit, "ceil": normal,
+         "trunc": normal, "rint": halves, "isnan": specials, "isinf": specials,
+         "isfinite": specials}
 BINARY = {"add": normal, "sub": normal, "mul": normal, "div": positive, "pow": positive,
           "maximum": grid, "minimum": grid, "lt": grid, "le": grid, "gt": grid, "ge": grid,
           "eq": grid, "ne": grid, "logical_and": bools, "logical_or": bools, "arctan2": normal,
@@ -78,6 +93,8 @@ CASES = {  # op -> list of (operand arrays, attrs)
     "cumsum": [([normal(3, 4)], {"axis": 1}), ([ints(3, 4)], {"axis": 0})],
     "argmax": [([normal(3, 4)], {"axis": 1, "keepdims": False})],
     "argmin": [([normal(3, 4)], {"axis": 0, "keepdims": True})],
+    "argsort": [([normal(3, 4)], {"axis": 1}), ([grid(5, 3)], {"axis": 0}),
+                ([ints(2, 6)], {"axis": -1})],
     "reshape": [([normal(3, 4)], {"shape": (2, 6)}), ([normal(3, 4)], {"shape": (3, 1, 4)})],
     "transpose": [([normal(2, 3, 4)], {"perm": (2, 0, 1)})],
     "broadcast_to": [([normal(4)], {"shape": (3, 4)}), ([normal(3, 1)], {"shape": (2, 3, 5)})],

@@ -122,7 +122,8 @@ def finish(name, block, b, *results, line=1):
 
 UNARY_FLOAT = ["neg", "exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "tan",
                "arcsin", "arccos", "arctan", "sinh", "cosh", "abs", "sign", "floor", "log2",
-               "log10", "exp2", "erf", "expit"]
+               "log10", "exp2", "erf", "expit", "arcsinh", "arccosh", "arctanh", "ceil", "trunc",
+               "rint"]
 BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "arctan2", "hypot",
           "logaddexp"]
 COMPARE = ["lt", "le", "gt", "ge", "eq", "ne"]
@@ -142,6 +143,8 @@ def elementwise_fn():
     for name in COMPARE:
         mask = b.op("logical_and", mask, b.op(name, x, y), hint="mask")
     mask = b.op("logical_or", b.op("logical_not", mask), p, hint="mask")
+    for name in ("isnan", "isinf", "isfinite"):
+        mask = b.op("logical_and", mask, b.op(name, acc), hint="mask")
     ints = b.op("add", b.op("floordiv", k, m), b.op("mod", k, m), hint="ints")
     picked = b.op("where", p, b.op("stop_gradient", acc), y, hint="picked")
     floats = b.op("astype", ints, dtype=F64, hint="floats")
@@ -159,6 +162,7 @@ def reduce_shape_fn():
             b.op("argmax", x, axis=1, keepdims=False, hint="am"),
             b.op("argmin", x, axis=-1, keepdims=True, hint="an"),
             b.op("cumsum", x, axis=-2, hint="cs"),
+            b.op("argsort", x, axis=-1, hint="order"),
             b.op("reshape", x, shape=(4, 6), hint="r"),
             b.op("transpose", x, perm=(2, 0, 1), hint="tr"),
             b.op("broadcast_to", y, shape=(2, 3, 4), hint="bc"),

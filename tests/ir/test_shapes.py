@@ -441,6 +441,9 @@ CASES = {
     "sqrt": U(np.sqrt), "tanh": U(np.tanh), "sin": U(np.sin), "cos": U(np.cos),
     "tan": U(np.tan), "arcsin": U(np.arcsin), "arccos": U(np.arccos), "arctan": U(np.arctan),
     "sinh": U(np.sinh), "cosh": U(np.cosh), "floor": U(np.floor),
+    "arcsinh": U(np.arcsinh), "arccosh": U(np.arccosh), "arctanh": U(np.arctanh),
+    "ceil": U(np.ceil), "trunc": U(np.trunc), "rint": U(np.rint),
+    "isnan": U(np.isnan), "isinf": U(np.isinf), "isfinite": U(np.isfinite),
     "log2": U(np.log2), "log10": U(np.log10), "exp2": U(np.exp2),
     # SciPy computes float16 in float32 (the frontend casts): the ops take float32 and float64
     "erf": U(special.erf, narrower=single_double_only),
@@ -472,6 +475,7 @@ CASES = {
     "argmin": Case(gen_arg_reduce, lambda xs, a: np.argmin(xs[0], axis=a["axis"],
                                                            keepdims=a["keepdims"]), scalar_axis),
     "cumsum": Case(gen_cumsum, lambda xs, a: np.cumsum(xs[0], axis=a["axis"]), scalar_axis),
+    "argsort": Case(gen_cumsum, lambda xs, a: np.argsort(xs[0], axis=a["axis"]), scalar_axis),
     "reshape": Case(gen_reshape, lambda xs, a: xs[0].reshape(a["shape"])),
     "transpose": Case(gen_transpose, lambda xs, a: xs[0].transpose(a["perm"]),
                       lambda ts, a: any(p < 0 for p in a["perm"])),
