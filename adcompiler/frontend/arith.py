@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .emit import Emitter
-from .problems import FrontendError
+from .problems import FrontendError, StaticNeeded
 from .values import Traced, common_dtype, is_python_scalar, result_dtype
 
 # IR op -> the NumPy ufunc it implements (the dtype oracle; SciPy's ufuncs are passed in, as
@@ -29,6 +29,8 @@ UFUNC = {
     "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
     "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin,
     "arccos": np.arccos, "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
+    "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh,
+    "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint,
     "logical_not": np.logical_not, "log2": np.log2, "log10": np.log10, "exp2": np.exp2,
     "arctan2": np.arctan2, "hypot": np.hypot, "logaddexp": np.logaddexp,
 }
@@ -53,7 +55,7 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
 def unary(cx: Emitter, name: str, x, python_op=False, hint=None, ufunc=None) -> Traced:
     out = result_dtype(ufunc or UFUNC[name], x)
     xv = cx.value(x)
-    if name == "floor" and out in ("i64", "i32", "bool"):
+    if name in ("floor", "ceil", "trunc") and out in ("i64", "i32", "bool"):
         return cx.wrap(cx.cast(xv, out))           # NumPy >= 2.1 keeps integer dtypes
     if name == "logical_not":
         return cx.wrap(cx.op(name, cx.cast(xv, "bool"), hint=hint), weak=_weak((x,), python_op))
@@ -61,6 +63,55 @@ def unary(cx: Emitter, name: str, x, python_op=False, hint=None, ufunc=None) -> 
         return cx.wrap(xv)
     v = cx.op(name, cx.cast(xv, out), hint=hint)
     return cx.wrap(v, weak=_weak((x,), python_op))
+
+
+def classify(cx: Emitter, name: str, x) -> Traced:
+    """np.isnan / isinf / isfinite: integers and booleans are always finite, so their answer
+    is a constant (the ops take floats only)."""
+    t = cx.tensor(x)
+    if t.type.is_float:
+        return cx.wrap(cx.op(name, t.value))
+    v = cx.const(name == "isfinite", "bool")
+    return cx.wrap(cx.op("broadcast_to", v, shape=t.shape) if t.ndim else v)
+
+
+def round_(cx: Emitter, a, decimals=0) -> Traced:
+    """np.round as NumPy computes it: rint(a * 10**d) / 10**d, or rint(a / 10**-d) * 10**-d
+    for negative d, with 10**d a Python float (so float32 stays float32); integers are
+    returned as they are for d >= 0."""
+    if isinstance(decimals, Traced):
+        raise StaticNeeded("np.round's decimals must be a compile-time int")
+    t = cx.tensor(a)
+    if t.dtype in ("i64", "i32") and decimals >= 0:
+        return cx.wrap(t.value)
+    if not t.type.is_float and decimals != 0:
+        raise FrontendError(f"np.round of a {t.np_dtype} array with decimals={decimals} is "
+                            "not supported")
+    if decimals == 0:
+        return unary(cx, "rint", t)
+    scale, back = ("mul", "div") if decimals > 0 else ("div", "mul")
+    f = float(10.0 ** abs(decimals))
+    return binary(cx, back, unary(cx, "rint", binary(cx, scale, t, f)), f)
+
+
+def nan_to_num(cx: Emitter, x, copy=True, nan=0.0, posinf=None, neginf=None) -> Traced:
+    """NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (default: the dtype's
+    largest and most negative finite values), with `where`, so the gradient passes through
+    the finite entries only. Integer and boolean arrays are returned as a copy."""
+    if not copy:
+        raise FrontendError("np.nan_to_num(copy=False) changes its argument in place; use "
+                            "x = np.nan_to_num(x)")
+    t = cx.tensor(x)
+    if not t.type.is_float:
+        return cx.wrap(t.value)
+    info = np.finfo(t.np_dtype)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    v, dt = t.value, t.dtype
+    for cond, fill in ((cx.op("isnan", v), nan), (cx.op("eq", v, cx.const(np.inf, dt)), posinf),
+                       (cx.op("eq", v, cx.const(-np.inf, dt)), neginf)):
+        v = cx.op("where", cond, cx.value(fill, dt), v)
+    return cx.wrap(v)
 
 
 def astype(cx: Emitter, x, dtype: str, weak=False) -> Traced:

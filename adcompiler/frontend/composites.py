@@ -1,28 +1,30 @@
 """NumPy functions built from the registry's existing ops, so that their gradients come from
 those ops' VJPs on every backend: np.linalg.norm, flip / fliplr / flipud, roll, tile, repeat,
-pad (constant mode), diagonal, trace and diag.
+pad (constant mode), diagonal, trace, diag, diff, cross (of 3-vectors) and kron.
 
 Contract: shifts, repetitions, pad widths, norm orders, offsets and axes are static (a run-time
 value raises `StaticNeeded`); values, dtypes, shapes and argument names are NumPy's. Views as in
 NumPy: flip's result is a view (a negative-step slice); diagonal's, and diag's of a 2-D array,
 a read-only view (transpose + reshape + strided slice), so writing into it is an error, as in
-NumPy. roll, tile, repeat, pad, trace, norm and diag of a 1-D array are fresh arrays. Variants
-that would need other ops raise FrontendError: matrix 2-norms and nuclear norms (an SVD), pad
-modes other than 'constant', run-time repeats.
+NumPy. roll, tile, repeat, pad, trace, norm, diag of a 1-D array, diff and kron are fresh
+arrays. Variants that would need other ops raise FrontendError: matrix 2-norms and nuclear
+norms (an SVD), pad modes other than 'constant', run-time repeats, cross products of
+2-vectors (deprecated in NumPy 2).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir.types import FLOATS
+from .arith import astype, binary
 from .creation import full, zeros
 from .emit import Emitter
 from .indexing import getitem, setitem
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes, reduce
-from .shapes import (broadcast_to, concatenate, expand_dims, ravel, reshape, static_ints,
-                     transpose)
-from .values import Traced, contains_traced
+from .shapes import (broadcast_to, concatenate, expand_dims, moveaxis, ravel, reshape, stack,
+                     static_ints, transpose)
+from .values import Traced, contains_traced, ir_dtype
 
 
 def _static_int(x, what: str) -> int:
@@ -221,6 +223,75 @@ def diag(cx: Emitter, v, k=0) -> Traced:
     last = slice(start, start + (count - 1) * (n + 1) + 1, n + 1) if count else slice(0, 0)
     square = setitem(cx, zeros(cx, (n * n,), t.np_dtype), last, t)
     return cx.wrap(cx.op("reshape", square, shape=(n, n)))
+
+
+# -- differences and products ----------------------------------------------------------------
+
+def diff(cx: Emitter, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue) -> Traced:
+    """a[1:] - a[:-1] along `axis`, n times (`!=` for booleans), after concatenating
+    `prepend` and `append` (a scalar one broadcast to one slice), as NumPy's."""
+    n = _static_int(n, "n")
+    if n < 0:
+        raise FrontendError(f"order must be non-negative but got {n}")
+    t = cx.tensor(a)
+    if n == 0:
+        return t
+    if t.ndim == 0:
+        raise FrontendError("diff requires input that is at least one dimensional")
+    (ax,) = norm_axes(axis, t.ndim)
+    parts = []
+    for extra in (prepend, t, append):
+        if extra is t:
+            parts.append(t)
+        elif extra is not np._NoValue:
+            e = cx.tensor(extra)
+            parts.append(e if e.ndim else
+                         broadcast_to(cx, e, t.shape[:ax] + (1,) + t.shape[ax + 1:]))
+    out = concatenate(cx, parts, axis=ax) if len(parts) > 1 else t
+    lead = (slice(None),) * ax
+    for _ in range(n):
+        out = binary(cx, "ne" if out.dtype == "bool" else "sub",
+                     getitem(cx, out, lead + (slice(1, None),)),
+                     getitem(cx, out, lead + (slice(None, -1),)))
+    return out
+
+
+def cross(cx: Emitter, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None) -> Traced:
+    """Cross products of 3-vectors along `axisa` / `axisb` (broadcast over the other axes),
+    placed along `axisc`, in the operands' promoted dtype: NumPy's a1 b2 - a2 b1, ..."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    ta, tb = cx.tensor(a), cx.tensor(b)
+    if ta.ndim < 1 or tb.ndim < 1:
+        raise FrontendError("At least one array has zero dimension")
+    dtype = ir_dtype(np.promote_types(ta.np_dtype, tb.np_dtype))
+    ta = moveaxis(cx, astype(cx, ta, dtype), axisa, -1)
+    tb = moveaxis(cx, astype(cx, tb, dtype), axisb, -1)
+    if ta.shape[-1] != 3 or tb.shape[-1] != 3:
+        raise FrontendError("np.cross: only 3-vectors are supported (NumPy 2 deprecates "
+                            f"2-vectors), got vectors of {ta.shape[-1]} and {tb.shape[-1]}")
+    a0, a1, a2 = (getitem(cx, ta, (Ellipsis, i)) for i in range(3))
+    b0, b1, b2 = (getitem(cx, tb, (Ellipsis, i)) for i in range(3))
+
+    def minor(p, q, r, s):
+        return binary(cx, "sub", binary(cx, "mul", p, q), binary(cx, "mul", r, s))
+    cp = stack(cx, [minor(a1, b2, a2, b1), minor(a2, b0, a0, b2), minor(a0, b1, a1, b0)], -1)
+    (axc,) = norm_axes(axisc, cp.ndim)
+    return moveaxis(cx, cp, -1, axc)
+
+
+def kron(cx: Emitter, a, b) -> Traced:
+    """Every entry of `a` times all of `b`: the operands (as arrays of one rank, leading 1s
+    added) reshaped to interleaved axes (a0, 1, a1, 1, ...) and (1, b0, 1, b1, ...),
+    multiplied, and merged pairwise."""
+    ta, tb = (cx.wrap(cx.tensor(x).value) for x in (a, b))   # as NumPy's arrays: not weak
+    nd = max(ta.ndim, tb.ndim)
+    sa = (1,) * (nd - ta.ndim) + ta.shape
+    sb = (1,) * (nd - tb.ndim) + tb.shape
+    wide_a = reshape(cx, ta, tuple(d for s in sa for d in (s, 1)))
+    wide_b = reshape(cx, tb, tuple(d for s in sb for d in (1, s)))
+    prod = binary(cx, "mul", wide_a, wide_b)
+    return _fresh(cx, reshape(cx, prod, tuple(p * q for p, q in zip(sa, sb, strict=True))))
 
 
 # -- norms -----------------------------------------------------------------------------------

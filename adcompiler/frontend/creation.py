@@ -1,8 +1,11 @@
 """Array creation as compositions of `constant`, `broadcast_to` and `iota`: zeros, ones, full,
-empty (= zeros), the *_like forms, arange, eye, and triu/tril (an iota comparison and `where`).
+empty (= zeros), the *_like forms, arange, linspace, eye, and triu/tril (an iota comparison
+and `where`).
 
-Contract: shapes and arange's bounds are static; dtypes default as NumPy's do (float64 for
-zeros/ones/eye, the fill value's dtype for full, NumPy's arange dtype).
+Contract: shapes, arange's bounds and linspace's scalar start, stop and num are static; dtypes
+default as NumPy's do (float64 for zeros/ones/eye, the fill value's dtype for full, NumPy's
+arange and linspace dtypes); linspace computes as NumPy's does (iota * step + start, the last
+entry set to stop), so its values are NumPy's to the bit.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .shapes import static_ints
-from .values import Traced, dtype_arg, ir_dtype, static_array
+from .values import Traced, contains_traced, dtype_arg, ir_dtype, static_array
 
 
 def _filled(cx: Emitter, shape, value, dtype: str) -> Traced:
@@ -81,6 +84,38 @@ def arange(cx: Emitter, *args, dtype=None) -> Traced:
     if start != 0:
         v = cx.op("add", v, cx.const(start, out))
     return cx.wrap(v, nonneg=bool(ref[0] >= 0 and ref[-1] >= 0))
+
+
+def linspace(cx: Emitter, start, stop, num=50, endpoint=True, retstep=False, dtype=None,
+             axis=0):
+    if contains_traced((start, stop, num)):
+        raise StaticNeeded("np.linspace's start, stop and num must be compile-time numbers")
+    if np.ndim(start) or np.ndim(stop):
+        raise FrontendError("np.linspace with array start or stop is not supported")
+    try:    # NumPy's checks, dtype and step
+        ref, step = np.linspace(start, stop, num, endpoint, True, dtype, axis)
+        dt = np.linspace(start, stop, num, endpoint).dtype
+    except (TypeError, ValueError) as e:
+        raise FrontendError(f"np.linspace: {e}") from None
+    n, div = len(ref), len(ref) - 1 if endpoint else len(ref)
+    delta = np.subtract(stop, start, dtype=dt)
+    out, w = ir_dtype(ref.dtype), ir_dtype(dt)
+    if n == 0:
+        y = cx.const(np.zeros(0), out)
+    else:
+        y = cx.op("iota", shape=(n,), axis=0, dtype=w, hint="linspace")
+        if div > 0 and step == 0:       # NumPy's way round denormal steps
+            y = cx.op("mul", cx.op("div", y, cx.const(div, w)), cx.const(delta, w))
+        else:
+            y = cx.op("mul", y, cx.const(step if div > 0 else delta, w))
+        y = cx.op("add", y, cx.const(start, w))
+        if endpoint and n > 1:
+            y = cx.op("update_slice", y, cx.const((stop,), w), starts=(n - 1,), stops=(n,),
+                      steps=(1,))
+        if ref.dtype.kind in "iu":
+            y = cx.op("floor", y)
+        y = cx.cast(y, out)
+    return (cx.wrap(y), step) if retstep else cx.wrap(y)
 
 
 def _tri_mask(cx: Emitter, n: int, m: int, k, upper: bool):

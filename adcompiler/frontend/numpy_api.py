@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import arith, composites, creation, linalg, reductions as red, shapes
+from . import arith, composites, creation, linalg, reductions as red, shapes, sorting
 from .indexing import getitem
 from .problems import FrontendError
 from .values import Traced, dtype_arg, ir_dtype
@@ -24,7 +24,9 @@ from .values import Traced, dtype_arg, ir_dtype
 UNARY = {np.exp: "exp", np.log: "log", np.log1p: "log1p", np.expm1: "expm1", np.sqrt: "sqrt",
          np.tanh: "tanh", np.sin: "sin", np.cos: "cos", np.tan: "tan", np.arcsin: "arcsin",
          np.arccos: "arccos", np.arctan: "arctan", np.sinh: "sinh", np.cosh: "cosh",
-         np.abs: "abs", np.sign: "sign", np.floor: "floor", np.negative: "neg",
+         np.arcsinh: "arcsinh", np.arccosh: "arccosh", np.arctanh: "arctanh",
+         np.abs: "abs", np.sign: "sign", np.floor: "floor", np.ceil: "ceil",
+         np.trunc: "trunc", np.rint: "rint", np.negative: "neg",
          np.logical_not: "logical_not", np.log2: "log2", np.log10: "log10", np.exp2: "exp2"}
 BINARY = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.divide: "div",
           np.power: "pow", np.floor_divide: "floordiv", np.remainder: "mod",
@@ -92,6 +94,13 @@ FUNCTIONS = {
     **{f: _unary(n) for f, n in UNARY.items()},
     **{f: _binary(n) for f, n in BINARY.items()},
     np.square: _square,
+    np.isnan: lambda cx, x, /: arith.classify(cx, "isnan", x),
+    np.isinf: lambda cx, x, /: arith.classify(cx, "isinf", x),
+    np.isfinite: lambda cx, x, /: arith.classify(cx, "isfinite", x),
+    np.round: lambda cx, a, decimals=0: arith.round_(cx, a, decimals),
+    np.around: lambda cx, a, decimals=0: arith.round_(cx, a, decimals),
+    np.nan_to_num: lambda cx, x, copy=True, nan=0.0, posinf=None, neginf=None:
+        arith.nan_to_num(cx, x, copy, nan, posinf, neginf),
     np.dot: lambda cx, a, b: linalg.dot(cx, a, b),
     np.matmul: lambda cx, x1, x2, /: linalg.matmul(cx, x1, x2),
     np.outer: lambda cx, a, b: linalg.outer(cx, a, b),
@@ -116,7 +125,27 @@ FUNCTIONS = {
     np.std: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False:
         red.var(cx, a, axis, dtype, ddof, keepdims, std=True),
     np.cumsum: lambda cx, a, axis=None, dtype=None: red.cumsum(cx, a, axis, dtype),
+    np.average: lambda cx, a, axis=None, weights=None, returned=False, *, keepdims=np._NoValue:
+        red.average(cx, a, axis, weights, returned, keepdims),
+    np.count_nonzero: lambda cx, a, axis=None, *, keepdims=False:
+        red.count_nonzero(cx, a, axis, keepdims),
     np.argmax: lambda cx, a, axis=None, keepdims=False: red.argmax(cx, "argmax", a, axis, keepdims),
+    np.argsort: lambda cx, a, axis=-1, kind=None, order=None, *, stable=None:
+        sorting.argsort(cx, a, axis, kind, order, stable),
+    np.sort: lambda cx, a, axis=-1, kind=None, order=None, *, stable=None:
+        sorting.sort(cx, a, axis, kind, order, stable),
+    np.take_along_axis: lambda cx, arr, indices, axis=-1:
+        sorting.take_along_axis(cx, arr, indices, axis),
+    np.median: lambda cx, a, axis=None, out=None, overwrite_input=False, keepdims=False:
+        sorting.median(cx, a, axis, out, overwrite_input, keepdims),
+    np.quantile: lambda cx, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+        keepdims=False, *, weights=None, interpolation=None:
+        sorting.quantile(cx, a, q, axis, out, overwrite_input, method, keepdims,
+                         weights=weights, interpolation=interpolation),
+    np.percentile: lambda cx, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+        keepdims=False, *, weights=None, interpolation=None:
+        sorting.quantile(cx, a, q, axis, out, overwrite_input, method, keepdims,
+                         weights=weights, interpolation=interpolation, percent=True),
     np.argmin: lambda cx, a, axis=None, keepdims=False: red.argmax(cx, "argmin", a, axis, keepdims),
     np.reshape: _reshape,
     np.transpose: lambda cx, a, axes=None: shapes.transpose(cx, a, axes),
@@ -148,6 +177,11 @@ FUNCTIONS = {
         composites.diagonal(cx, a, offset, axis1, axis2),
     np.trace: lambda cx, a, offset=0, axis1=0, axis2=1, dtype=None:
         composites.trace(cx, a, offset, axis1, axis2, dtype),
+    np.diff: lambda cx, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue:
+        composites.diff(cx, a, n, axis, prepend, append),
+    np.cross: lambda cx, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None:
+        composites.cross(cx, a, b, axisa, axisb, axisc, axis),
+    np.kron: lambda cx, a, b: composites.kron(cx, a, b),
     np.diag: lambda cx, v, k=0: composites.diag(cx, v, k),
     np.copy: _copy,
     np.where: _where,
@@ -163,6 +197,8 @@ FUNCTIONS = {
     np.full_like: lambda cx, a, fill_value, dtype=None, shape=None:
         creation.full_like(cx, a, fill_value, dtype, shape),
     np.arange: lambda cx, *args, dtype=None: creation.arange(cx, *args, dtype=dtype),
+    np.linspace: lambda cx, start, stop, num=50, endpoint=True, retstep=False, dtype=None,
+        axis=0: creation.linspace(cx, start, stop, num, endpoint, retstep, dtype, axis),
     np.eye: lambda cx, N, M=None, k=0, dtype=float: creation.eye(cx, N, M, k, dtype),
     np.identity: lambda cx, n, dtype=float: creation.eye(cx, n, None, 0, dtype),
     np.triu: lambda cx, m, k=0: creation.tri(cx, "triu", m, k),
@@ -172,7 +208,7 @@ FUNCTIONS = {
     np.size: lambda cx, a: cx.tensor(a).type.size,
 }
 ALWAYS_TRACED = {np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like,
-                 np.empty_like, np.full_like, np.arange, np.eye, np.identity}
+                 np.empty_like, np.full_like, np.arange, np.linspace, np.eye, np.identity}
 DTYPE_TYPES = {np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_}
 
 
@@ -201,6 +237,11 @@ def _astype(cx, self, dtype, *, copy=True):
     return arith.astype(cx, self, dtype_arg(dtype))
 
 
+def _sort_in_place(cx, self, axis=-1, kind=None, order=None, *, stable=None):
+    """x.sort(): x holds its sorted values, as every name holding x sees (Traced.update)."""
+    self.update(sorting.sort(cx, self, axis, kind, order, stable).value)
+
+
 def _item(cx, self):
     t = cx.tensor(self)
     if t.type.size != 1:
@@ -215,7 +256,8 @@ METHODS = {
     "sum": FUNCTIONS[np.sum], "prod": FUNCTIONS[np.prod], "max": FUNCTIONS[np.max],
     "min": FUNCTIONS[np.min], "mean": FUNCTIONS[np.mean], "var": FUNCTIONS[np.var],
     "std": FUNCTIONS[np.std], "cumsum": FUNCTIONS[np.cumsum], "argmax": FUNCTIONS[np.argmax],
-    "argmin": FUNCTIONS[np.argmin],
+    "argmin": FUNCTIONS[np.argmin], "argsort": FUNCTIONS[np.argsort], "sort": _sort_in_place,
+    "round": FUNCTIONS[np.round],
     "any": FUNCTIONS[np.any], "all": FUNCTIONS[np.all],
     "copy": lambda cx, self: _copy(cx, self),
     "squeeze": FUNCTIONS[np.squeeze], "swapaxes": FUNCTIONS[np.swapaxes],

@@ -1,16 +1,20 @@
 """Reductions: sum, prod, max, min, any, all, argmax, argmin, cumsum, and the compositions
-mean, var and std written the way NumPy computes them (`numpy/_core/_methods.py`): integers
-and booleans are reduced in float64, float16 means in float32;
-var = sum((x - mean)^2) / max(n - ddof, 0).
+mean, var, std, average and count_nonzero written the way NumPy computes them
+(`numpy/_core/_methods.py`, `numpy/lib/_function_base_impl.py`): integers and booleans are
+reduced in float64, float16 means in float32; var = sum((x - mean)^2) / max(n - ddof, 0);
+average = sum(a * w) / sum(w), both in the promoted dtype (weights summing to zero give
+inf or NaN here, where NumPy raises ZeroDivisionError).
 
 Contract: `axis` is None (all axes), an int or a tuple of ints (static); the result dtype is
 NumPy's. Inputs are `Traced` (or static array data, made constants).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
-from .values import Traced, dtype_arg
+from .values import NP_OF, Traced, dtype_arg, ir_dtype
 
 
 def norm_axes(axis, rank: int) -> tuple:
@@ -98,6 +102,46 @@ def var(cx: Emitter, x, axis=None, dtype=None, ddof=0, keepdims=False, std=False
     if std:
         v = cx.op("sqrt", v, hint="std")
     return cx.wrap(v)
+
+
+def average(cx: Emitter, a, axis=None, weights=None, returned=False,
+            keepdims=np._NoValue):
+    t = cx.tensor(a)
+    keep = False if keepdims is np._NoValue else bool(keepdims)
+    axes = None if axis is None else norm_axes(axis, t.ndim)
+    if weights is None:
+        avg = mean(cx, t, axes, keepdims=keep)
+        scl = cx.wrap(cx.const(t.type.size / max(avg.type.size, 1), avg.dtype))
+    else:
+        w = cx.tensor(weights)
+        if w.shape != t.shape:
+            if axes is None:
+                raise FrontendError("Axis must be specified when shapes of a and weights "
+                                    "differ.")
+            if w.shape != tuple(t.shape[d] for d in axes):
+                raise FrontendError("Shape of weights must be consistent with shape of a "
+                                    "along specified axis.")
+            # the weights' axes in the array's order, the others of size 1
+            w = cx.wrap(cx.op("transpose", w.value, perm=tuple(int(p) for p in np.argsort(axes))))
+            w = cx.wrap(cx.op("reshape", w.value, shape=tuple(
+                s if d in axes else 1 for d, s in enumerate(t.shape))))
+        extra = ("f8",) if t.dtype in ("i64", "i32", "bool") else ()
+        c = ir_dtype(np.result_type(t.np_dtype, NP_OF[w.dtype], *extra))
+        wv = cx.cast(w.value, c)
+        over = tuple(range(t.ndim)) if axes is None else axes
+        scl = cx.wrap(cx.op("sum", wv, axes=over, keepdims=keep))
+        total = cx.op("sum", cx.op("mul", cx.cast(t.value, c), wv), axes=over, keepdims=keep)
+        avg = cx.wrap(cx.op("div", total, scl.value, hint="average"))
+    if returned and scl.shape != avg.shape:
+        scl = cx.wrap(cx.op("broadcast_to", scl.value, shape=avg.shape))
+    return (avg, scl) if returned else avg
+
+
+def count_nonzero(cx: Emitter, a, axis=None, keepdims=False) -> Traced:
+    t = cx.tensor(a)
+    nonzero = t.value if t.dtype == "bool" else cx.op("ne", t.value, cx.const(0, t.dtype))
+    return cx.wrap(cx.op("sum", cx.cast(nonzero, "i64"), axes=norm_axes(axis, t.ndim),
+                         keepdims=bool(keepdims)))
 
 
 def cumsum(cx: Emitter, x, axis=None, dtype=None) -> Traced:
