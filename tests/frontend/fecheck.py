@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pytest
 
 import adcompiler
 from adcompiler.frontend.pytree import flatten
@@ -65,6 +66,15 @@ def check(f, *args, **kwargs):
     ours, theirs = (flatten(a, is_runtime_leaf)[0] for a in (our_args, np_args))
     same(ours, theirs, "arguments after the call")
     return fn
+
+
+def located_error(f, args, match, file):
+    """Tracing `f` raises a TraceError matching `match` at `file` and the line after f's def
+    (its one statement); the error, for more checks."""
+    with pytest.raises(adcompiler.TraceError, match=match) as e:
+        adcompiler.trace(f, *args)
+    assert str(e.value).startswith(f"{file}:{f.__code__.co_firstlineno + 1}: ")
+    return e.value
 
 
 def ops(fn) -> list[str]:

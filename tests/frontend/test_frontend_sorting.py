@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from adcompiler import TraceError
-from fecheck import check, rand
+from fecheck import check, located_error, rand
 
 FILE = os.path.basename(__file__)
 INTS = np.array([[3, -1, 3, 0], [2, 2, -5, 1], [0, 4, 1, 1]])
@@ -191,10 +190,7 @@ def linspace_run_time(x):
     (linspace_run_time, "start, stop and num must be compile-time numbers"),
 ])
 def test_unsupported_variants_are_located_errors(f, match):
-    with pytest.raises(TraceError, match=match) as e:
-        adcompiler.trace(f, rand(3, 4))
-    line = f.__code__.co_firstlineno + 1
-    assert str(e.value).startswith(f"{FILE}:{line}: ")
+    located_error(f, (rand(3, 4),), match, FILE)
 
 
 # -- gradients -----------------------------------------------------------------------------------
