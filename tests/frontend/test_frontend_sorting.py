@@ -73,6 +73,12 @@ def test_median_quantile_percentile():
     check(f, with_nan(x), INTS)
 
 
+def test_quantile_of_an_empty_q():
+    """An empty q is NumPy's empty result (it was an internal error: the range check took the
+    minimum of no q)."""
+    check(lambda x: (np.quantile(x, []), np.percentile(x, ())), rand(3, 4))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int64, np.bool_])
 def test_elementwise_values_and_dtypes(dtype):
     def f(x):
@@ -89,6 +95,24 @@ def test_inverse_hyperbolics_and_rounding():
                 np.round(10 * y, -1), np.around(y.astype(np.float32), 2), np.round(k, 2),
                 np.round(np.array([0.5, 1.5, 2.5, -0.5])), np.ceil(k.astype(np.int32)))
     check(f, rand(3, 4), INTS)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_inverse_hyperbolic_gradients_at_large_and_near_one_arguments(backend):
+    """d arcsinh = 1/hypot(x, 1) where x * x overflows (it was 0 from |x| ~ 1.8e19 in
+    float32), and d arctanh = 1/((1 - x)(1 + x)) without 1 - x * x's cancellation near 1 (it
+    was off by ~1e-4 relatively in float32)."""
+    big = {np.float32: np.array([1e19, -3e25, 1e30, 2.0], np.float32),
+           np.float64: np.array([1e154, -3e200, 1e300, 2.0])}
+    for dtype, x in big.items():
+        g = adcompiler.grad(lambda x: np.sum(np.arcsinh(x)), backend=backend)(x)
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, 1 / np.hypot(x.astype(np.float64), 1), rtol=1e-6)
+    x = np.linspace(0.999, 0.99999, 200, dtype=np.float32)
+    x = np.concatenate([x, -x])
+    g = adcompiler.grad(lambda x: np.sum(np.arctanh(x)), backend=backend)(x)
+    want = 1 / ((1 - x.astype(np.float64)) * (1 + x.astype(np.float64)))
+    np.testing.assert_allclose(g, want, rtol=4e-7)
 
 
 def test_nan_to_num():
