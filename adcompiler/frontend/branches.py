@@ -22,11 +22,43 @@ from .statements import FUNCTION, Return, Undefined
 from .values import Traced, older_holders, overlap, readonly_of
 
 
-def _copy_containers(value):
+def _copy_containers(value, memo=None):
     """A copy of a value's containers, so a branch can rebind or mutate them without touching
-    the originals; the array holders stay the same objects (the journal undoes their changes)."""
-    leaves, struct = carry.split(value)
-    return carry.build(struct, leaves)
+    the originals; the array holders stay the same objects (the journal undoes their changes).
+    With `memo` (id of an original -> its copy) shared between the names, a container two names
+    or two containers hold is one copy, so the branch sees a change through either in both."""
+    if memo is None:
+        leaves, struct = carry.split(value)
+        return carry.build(struct, leaves)
+    return _copy(value, memo)
+
+
+def _copy(x, memo):
+    if carry.is_leaf(x):
+        return x
+    if isinstance(x, (list, dict)) or (isinstance(x, tuple) and not hasattr(x, "_fields")):
+        hit = memo.get(id(x))
+        if hit is not None:
+            return hit[1]
+        if isinstance(x, list):
+            out = []
+            memo[id(x)] = (x, out)
+            out.extend(_copy(v, memo) for v in x)
+        elif isinstance(x, dict):
+            out = {}
+            memo[id(x)] = (x, out)
+            for k, v in x.items():
+                out[k] = _copy(v, memo)
+        else:
+            out = tuple(_copy(v, memo) for v in x)
+            memo[id(x)] = (x, out)
+        return out
+    return x
+
+
+def _has_container(x) -> bool:
+    return isinstance(x, (list, dict)) or (isinstance(x, tuple) and not hasattr(x, "_fields")
+                                           and any(_has_container(v) for v in x))
 
 
 class _Branch:
@@ -97,6 +129,11 @@ class BranchesMixin:
         names = analysis.rebound_names(branches[0] + branches[1])
         then, other = (self.trace_branch(stmts, names, returns) for stmts in branches)
         self.builder.loc = loc
+        # a name the branches do not rebind whose containers they changed in place (through
+        # an alias or an inner container's name) is joined as well
+        names = names | {n for n in then.copies if n not in names and not (
+            _unchanged(self.frame.vars[n], then.after[n])
+            and _unchanged(self.frame.vars[n], other.after[n]))}
         if returns:
             # the function ends in both branches: of the names, only the containers they
             # changed in place live on (an argument's, a caller's), as the path taken left them
@@ -104,10 +141,11 @@ class BranchesMixin:
                     if then.kept(n) and other.kept(n) and not (
                         _unchanged(self.frame.vars[n], then.after[n])
                         and _unchanged(self.frame.vars[n], other.after[n]))]
+            rebound = self._rebound_changed(then, other, names, {n for n, *_ in kept})
             value, *ends = self.join_if(cond, then, other, [("return", then.done.value,
-                                                           other.done.value)] + kept,
+                                                           other.done.value)] + kept + rebound,
                                         node.lineno)
-            for (n, *_), end in zip(kept, ends, strict=True):
+            for (n, *_), end in zip(kept + rebound, ends, strict=True):
                 carry.keep_containers(self.frame.vars[n], end)
             return Return(value)
         live = self.live_after()
@@ -126,27 +164,53 @@ class BranchesMixin:
                     "if or in both branches")
                 continue
             pairs.append((name, a, b))
-        for (name, *_), value in zip(pairs, self.join_if(cond, then, other, pairs, node.lineno),
-                                     strict=True):
+        rebound = self._rebound_changed(then, other, names, set())
+        joined = self.join_if(cond, then, other, pairs + rebound, node.lineno)
+        for (name, *_), value in zip(rebound, joined[len(pairs):], strict=True):
+            carry.keep_containers(self.frame.vars[name], value)
+        for (name, *_), value in zip(pairs, joined[:len(pairs)], strict=True):
             # a container both branches changed in place (if at all) stays the one object
             # every alias, container and the caller hold
             self.frame.vars[name] = carry.keep_containers(self.frame.vars[name], value) \
                 if then.kept(name) and other.kept(name) else value
         return None
 
+    def _rebound_changed(self, then, other, names, done):
+        """(name, then's copy, other's copy) of the containers a branch changed in place and
+        then bound the name elsewhere (`xs[0] = ...; xs = xs[:]`): the containers it began
+        with still hold what the branch gave them, and so must the originals."""
+        out, seen = [], set()
+        for n in sorted(names):
+            before = self.frame.vars.get(n, MISSING)
+            if n in done or n not in then.copies or n not in other.copies \
+                    or not isinstance(before, carry.CONTAINERS) \
+                    or (then.kept(n) and other.kept(n)) or id(before) in seen:
+                continue
+            a, b = then.copies[n], other.copies[n]
+            if _unchanged(before, a) and _unchanged(before, b):
+                continue
+            seen.add(id(before))
+            out.append((n, a, b))
+        return out
+
     def trace_branch(self, stmts, names, returns) -> _Branch:
         """Trace statements into a fresh region, undoing what they changed afterwards."""
         frame = self.frame
-        before = {n: frame.vars[n] for n in names if n in frame.vars}
-        copies = {n: _copy_containers(v) for n, v in before.items()}
+        # every name's containers are copied, with one memo: a change through any name (an
+        # alias made before or inside the branch, an inner container's name) reaches only
+        # the copies, and every name holding a container sees it
+        held = [n for n, v in frame.vars.items() if n not in names and _has_container(v)]
+        before = {n: frame.vars[n] for n in [*names, *held] if n in frame.vars}
+        memo: dict = {}
+        copies = {n: _copy_containers(v, memo) for n, v in before.items()}
         frame.vars.update(copies)
         with values.journal() as journal, self.builder.region() as block:
             try:
                 done = self.exec_block(stmts, FUNCTION if returns else None)
-                after = {n: frame.vars.get(n, MISSING) for n in names}
+                after = {n: frame.vars.get(n, MISSING) for n in [*names, *held]}
                 changed = journal.changed()
             finally:
-                for n in names:
+                for n in [*names, *held]:
                     frame.vars.pop(n, None)
                 frame.vars.update(before)
         if returns and not isinstance(done, Return):

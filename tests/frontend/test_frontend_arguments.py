@@ -145,7 +145,82 @@ def sets_then_returns_early(p, c):
     return np.sum(p["w"])
 
 
+def alias_read_in_runtime_if(p, c):
+    q, inner = p, p["layers"][0]
+    if c > 0:
+        p["w"] = p["w"] * 2.0
+        p["layers"][0]["w"] = p["layers"][0]["w"] * 3.0
+        s = np.sum(q["w"]) + np.sum(inner["w"])     # the entries just set, through aliases
+    else:
+        s = np.sum(q["w"]) * 0.5
+    return s
+
+
+def aliases_set_in_both_branches(p, c):
+    q = p
+    if c > 0:
+        p["w"] = p["w"] * 2.0
+    else:
+        q["b"] = q["b"] * 3.0
+    return np.sum(p["w"]) + 2.0 * np.sum(q["b"])
+
+
+def alias_made_in_branch(p, c):
+    if c > 0:
+        inner = p["layers"][0]       # p is only read: its inner dict is set through inner
+        inner["w"] = inner["w"] * 2.0
+    return np.sum(p["layers"][0]["w"])
+
+
+def alias_returns_early(p, c):
+    q = p
+    if c > 0:
+        q["w"] = q["w"] * 2.0
+        return np.sum(p["w"])
+    p["b"] = p["b"] * 3.0
+    return np.sum(q["b"]) + np.sum(p["w"])
+
+
+def alias_made_after_early_return(xs, t, c):
+    if c > 0.5:
+        return xs[0]
+    u = t
+    if c > 0:
+        u[1] = u[1] * 2.0
+    return u[1]
+
+
+def set_in_runtime_if_then_name_rebound(xs, c):
+    if c > 0:
+        xs[0] = xs[1] * 1.5
+        xs = xs[:]                   # the caller's list keeps the entry set before
+    return np.sum(xs[0])
+
+
+def set_then_name_rebound_after_early_return(xs, c):
+    if c > 0.5:
+        return np.sum(xs[0])
+    xs[0] = xs[1] * 1.5
+    xs = xs[:]
+    return np.sum(xs[0])
+
+
 @pytest.mark.parametrize("f,args", [
+    (alias_read_in_runtime_if, ({"w": rand(2), "layers": [{"w": rand(2)}]}, np.float64(1.0))),
+    (alias_read_in_runtime_if, ({"w": rand(2), "layers": [{"w": rand(2)}]}, np.float64(-1.0))),
+    (aliases_set_in_both_branches, ({"w": rand(2), "b": rand(2)}, np.float64(1.0))),
+    (aliases_set_in_both_branches, ({"w": rand(2), "b": rand(2)}, np.float64(-1.0))),
+    (alias_made_in_branch, ({"layers": [{"w": rand(2)}]}, np.float64(1.0))),
+    (alias_made_in_branch, ({"layers": [{"w": rand(2)}]}, np.float64(-1.0))),
+    (alias_returns_early, ({"w": rand(2), "b": rand(2)}, np.float64(1.0))),
+    (alias_returns_early, ({"w": rand(2), "b": rand(2)}, np.float64(-1.0))),
+    (alias_made_after_early_return, ([rand(2)], [rand(2), rand(2)], np.float64(1.0))),
+    (alias_made_after_early_return, ([rand(2)], [rand(2), rand(2)], np.float64(0.2))),
+    (alias_made_after_early_return, ([rand(2)], [rand(2), rand(2)], np.float64(-1.0))),
+    (set_in_runtime_if_then_name_rebound, ([rand(2), rand(2)], np.float64(1.0))),
+    (set_in_runtime_if_then_name_rebound, ([rand(2), rand(2)], np.float64(-1.0))),
+    (set_then_name_rebound_after_early_return, ([rand(2), rand(2)], np.float64(1.0))),
+    (set_then_name_rebound_after_early_return, ([rand(2), rand(2)], np.float64(-1.0))),
     (alias_set_in_runtime_loop, ({"w": rand(2)}, np.int64(2))),
     (alias_set_in_runtime_loop, ({"w": rand(2)}, np.int64(0))),
     (alias_set_in_runtime_if, ({"layers": [{"w": rand(2)}]}, np.float64(1.0))),
