@@ -141,6 +141,8 @@ class Signature:
         outputs, also = tuple(outputs), tuple(also)
         if not self.written and not self.rebound:
             return outputs, also
+        arguments = self.bind(args, kwargs).arguments
+        self._check_no_shared_containers(arguments)
         targets = [leaves[i] for i in self.written if isinstance(leaves[i], np.ndarray)]
 
         def detached(v):      # residuals may nest (a loop's stacked per-iteration values)
@@ -155,11 +157,31 @@ class Signature:
                             strict=True):
             if isinstance(leaves[i], np.ndarray):
                 np.copyto(leaves[i], value)
-        arguments = self.bind(args, kwargs).arguments
         for (_, keys, weak), value in zip(self.rebound, outputs[first + len(self.written):],
                                           strict=True):
             set_entry(arguments, keys, float(value) if weak else _as_numpy(value, None))
         return outputs, also
+
+    def _check_no_shared_containers(self, arguments) -> None:
+        """The function changes its arguments, and was traced with each argument's dicts and
+        lists its own: one the caller passes twice (`f(d, d)`, `{"a": l, "b": l}`) would have
+        seen a change through the other name, so what was computed is not what Python
+        computes. Raised before anything is changed or returned."""
+        seen: dict = {}
+        for name, value in arguments.items():
+            stack = [value]
+            while stack:
+                x = stack.pop()
+                if isinstance(x, (list, dict)):
+                    if id(x) in seen:
+                        raise TraceError(f"{self.name} changes its arguments and is given one "
+                                         f"{type(x).__name__} twice (in {seen[id(x)]} and "
+                                         f"{name}); adcompiler traces each as its own, so "
+                                         "pass a copy")
+                    seen[id(x)] = name
+                    stack.extend(x.values() if isinstance(x, dict) else x)
+                elif isinstance(x, tuple):
+                    stack.extend(x)
 
     def n_results(self, outputs) -> int:
         """How many of a function's results (or a call's outputs) are the return value's."""

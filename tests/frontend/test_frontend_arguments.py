@@ -473,3 +473,26 @@ def test_grad_of_a_function_setting_an_entry(backend):
     np.testing.assert_allclose(p["w"], 2.0 * w0, rtol=1e-12)
     np.testing.assert_array_equal(old, w0)      # a new array in the dict, as in Python
 
+
+
+def _set_first(xs):
+    ys = xs
+    ys[0] = ys[0] + 1.0         # a separate function: sets the caller's list entry
+
+
+def reads_the_other_name(xs, t):
+    _set_first(xs)
+    return np.sum(t[0][0])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_container_passed_twice_to_a_changing_function_is_an_error(backend):
+    """Traced with each argument's lists its own, the function read t[0][0] unchanged (2.0
+    where Python gives 3.0): an error before anything is returned or changed."""
+    xs = [np.ones(2), np.zeros(2)]
+    with pytest.raises(adcompiler.TraceError, match="is given one list twice"):
+        adcompiler.jit(reads_the_other_name, backend=backend)(xs, (xs, 1.0))
+    np.testing.assert_array_equal(xs[0], np.ones(2))
+    ys = [np.ones(2), np.zeros(2)]
+    assert adcompiler.jit(reads_the_other_name, backend=backend)(ys, ([np.ones(2)], 1.0)) == 2.0
+    np.testing.assert_array_equal(ys[0], 2.0 * np.ones(2))
