@@ -2,10 +2,13 @@
 (static conditions are resolved while tracing).
 
 Contract: both branches are traced as regions, each with its own copies of the variables they
-may rebind (`carry`'s view of values). The variables either branch rebinds (or mutates) and that
-are read later become the op's results (`carry.unify` joins their types: a Python literal takes
-the array's dtype); one assigned in a single branch is unbound afterwards (reading it is a
-TraceError naming the if's line). A branch containing `return` absorbs the rest of the function,
+may rebind and of every container a variable holds (one copy per container, however many names
+and containers hold it: a change through one name is seen through all). The variables either
+branch rebinds (or mutates) and that are read later become the op's results (`carry.unify`
+joins their types: a Python literal takes the array's dtype); one assigned in a single branch
+is unbound afterwards (reading it is a TraceError naming the if's line). A dict or list a branch
+changes in place is joined back into the original object (`carry.keep_containers`), so every
+alias, container and the caller holding it see the change, as in Python. A branch containing `return` absorbs the rest of the function,
 so both regions end in a return and the `if` produces the return value. `break`/`continue`
 under a run-time condition, and `return` under one inside a loop, are errors.
 """
@@ -22,43 +25,36 @@ from .statements import FUNCTION, Return, Undefined
 from .values import Traced, older_holders, overlap, readonly_of
 
 
-def _copy_containers(value, memo=None):
+def _copy_containers(x, memo: dict):
     """A copy of a value's containers, so a branch can rebind or mutate them without touching
     the originals; the array holders stay the same objects (the journal undoes their changes).
-    With `memo` (id of an original -> its copy) shared between the names, a container two names
-    or two containers hold is one copy, so the branch sees a change through either in both."""
-    if memo is None:
-        leaves, struct = carry.split(value)
-        return carry.build(struct, leaves)
-    return _copy(value, memo)
-
-
-def _copy(x, memo):
-    if carry.is_leaf(x):
+    `memo` (id of an original -> (original, copy)) is shared between the names: a container
+    two names or two containers hold is one copy, so the branch sees a change through either
+    in both."""
+    if carry.is_leaf(x) or not (isinstance(x, (list, dict)) or _plain_tuple(x)):
         return x
-    if isinstance(x, (list, dict)) or (isinstance(x, tuple) and not hasattr(x, "_fields")):
-        hit = memo.get(id(x))
-        if hit is not None:
-            return hit[1]
-        if isinstance(x, list):
-            out = []
-            memo[id(x)] = (x, out)
-            out.extend(_copy(v, memo) for v in x)
-        elif isinstance(x, dict):
-            out = {}
-            memo[id(x)] = (x, out)
-            for k, v in x.items():
-                out[k] = _copy(v, memo)
-        else:
-            out = tuple(_copy(v, memo) for v in x)
-            memo[id(x)] = (x, out)
+    hit = memo.get(id(x))
+    if hit is not None:
+        return hit[1]
+    if isinstance(x, tuple):
+        out = tuple(_copy_containers(v, memo) for v in x)
+        memo[id(x)] = (x, out)
         return out
-    return x
+    out = [] if isinstance(x, list) else {}
+    memo[id(x)] = (x, out)      # before the entries: a container that holds itself
+    if isinstance(x, list):
+        out.extend(_copy_containers(v, memo) for v in x)
+    else:
+        out.update((k, _copy_containers(v, memo)) for k, v in x.items())
+    return out
+
+
+def _plain_tuple(x) -> bool:
+    return isinstance(x, tuple) and not hasattr(x, "_fields")     # a namedtuple is static
 
 
 def _has_container(x) -> bool:
-    return isinstance(x, (list, dict)) or (isinstance(x, tuple) and not hasattr(x, "_fields")
-                                           and any(_has_container(v) for v in x))
+    return isinstance(x, (list, dict)) or (_plain_tuple(x) and any(map(_has_container, x)))
 
 
 class _Branch:
