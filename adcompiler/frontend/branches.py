@@ -61,10 +61,16 @@ class _Branch:
     """One traced branch: its block, how it ended, its variables after, and the final state of
     each older holder it changed in place (`final`: id -> (holder, state))."""
 
-    def __init__(self, block, done, after, changed, start, copies=None):
+    def __init__(self, block, done, after, changed, start, copies=None, memo=None):
         self.block, self.done, self.after, self.start = block, done, after, start
         self.final = {id(h): (h, now) for h, _, now in changed}
         self.copies = copies or {}      # name -> the copy of its containers the branch began with
+        # id of a copy -> the container it copies
+        self.originals = {id(c): o for o, c in (memo or {}).values()}
+
+    def original(self, x):
+        """The container from before the branch that `x` is this branch's copy of, or None."""
+        return self.originals.get(id(x)) if isinstance(x, (list, dict)) else None
 
     def kept(self, name) -> bool:
         """Whether `name` ends this branch holding the containers it began with (changed in
@@ -149,7 +155,10 @@ class BranchesMixin:
         for name in sorted(names):
             before = self.frame.vars.get(name, MISSING)
             a, b = then.after[name], other.after[name]
-            if _unchanged(before, a) and _unchanged(before, b):
+            # (a container the name was bound to a copy of, `xs = list(xs)`, is another one)
+            if all(_unchanged(before, x) and (branch.kept(name)
+                                              or not isinstance(before, carry.CONTAINERS))
+                   for branch, x in ((then, a), (other, b))):
                 continue
             # (containers changed in place live on in whatever else holds them)
             in_place = then.kept(name) and other.kept(name) and isinstance(before, carry.CONTAINERS)
@@ -164,12 +173,29 @@ class BranchesMixin:
         joined = self.join_if(cond, then, other, pairs + rebound, node.lineno)
         for (name, *_), value in zip(rebound, joined[len(pairs):], strict=True):
             carry.keep_containers(self.frame.vars[name], value)
-        for (name, *_), value in zip(pairs, joined[:len(pairs)], strict=True):
-            # a container both branches changed in place (if at all) stays the one object
-            # every alias, container and the caller hold
-            self.frame.vars[name] = carry.keep_containers(self.frame.vars[name], value) \
-                if then.kept(name) and other.kept(name) else value
+        for (name, a, b), value in zip(pairs, joined[:len(pairs)], strict=True):
+            self.frame.vars[name] = self._joined_container(name, a, b, value, then, other,
+                                                           node.lineno)
         return None
+
+    def _joined_container(self, name, a, b, value, then, other, line):
+        """What `name` holds after the if, given its joined `value`: a container both branches
+        changed in place (if at all), or bound to the same container from before the if, stays
+        that one object, which every alias, container and the caller hold; one the branches
+        bound to different containers from before the if is Python's choice between them, so
+        it may be read but not changed (`session.chosen`)."""
+        if then.kept(name) and other.kept(name):
+            return carry.keep_containers(self.frame.vars[name], value)
+        oa, ob = then.original(a), other.original(b)
+        if oa is not None and oa is ob:
+            return carry.keep_containers(oa, value)
+        if (oa is not None or ob is not None) and isinstance(value, (list, dict)):
+            self.session.chosen[id(value)] = (value, (
+                f"'{name}' is a different {type(value).__name__} from before the if at line "
+                f"{line} in each branch (a run-time condition), so changing it would change "
+                "the one the condition chose; copy it in the branches, or change the one you "
+                "mean"))
+        return value
 
     def _rebound_changed(self, then, other, names, done):
         """(name, then's copy, other's copy) of the containers a branch changed in place and
@@ -211,7 +237,7 @@ class BranchesMixin:
                 frame.vars.update(before)
         if returns and not isinstance(done, Return):
             done = Return(None)
-        return _Branch(block, done, after, changed, journal.start, copies)
+        return _Branch(block, done, after, changed, journal.start, copies, memo)
 
     def runtime_ifexp(self, node, cond):
         branches = []

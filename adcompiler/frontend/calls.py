@@ -26,6 +26,7 @@ import types
 import numpy as np
 
 from . import numpy_api, pybuiltins, special
+from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError
 from .pytree import flatten, set_entry, unflatten
@@ -188,6 +189,8 @@ class CallsMixin:
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
         if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
+        if _container_method(fn) and fn.__name__ in MUTATING_METHODS:
+            self.check_writable_container(fn.__self__)
         self.watch_method(fn, args)
         return run_static(fn, *(self.foreign(a) for a in args),
                           **{k: self.foreign(v) for k, v in kwargs.items()})

@@ -66,6 +66,9 @@ class Session:
         self.callees: dict = {}      # specialisation key -> CalleeEntry
         self.active: set = set()     # keys being built (recursion)
         self.reads = Reads()         # values taken from outside the traced code (outside.py)
+        # containers a run-time if chose between (id -> (container, why writing into it would
+        # differ from Python)): reading them is fine, changing them is an error
+        self.chosen: dict = {}
 
     def unique_name(self, base: str) -> str:
         return self.module.fresh_name(base)

@@ -157,7 +157,15 @@ class StatementsMixin:
             raise FrontendError("cannot assign into a static NumPy array (a global or closure "
                                 "constant); pass it as an argument or copy it with np.array")
         else:
+            self.check_writable_container(obj)
             run_static(operator.setitem, obj, key, value)
+
+    def check_writable_container(self, obj) -> None:
+        """A dict or list a run-time `if` chose between two of (`session.chosen`) cannot be
+        changed: Python would change the one chosen, which is known only when the code runs."""
+        hit = self.session.chosen.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            raise FrontendError(hit[1])
 
     def unpack(self, elts, value):
         items = self.iterate(value)

@@ -496,3 +496,48 @@ def test_a_container_passed_twice_to_a_changing_function_is_an_error(backend):
     ys = [np.ones(2), np.zeros(2)]
     assert adcompiler.jit(reads_the_other_name, backend=backend)(ys, ([np.ones(2)], 1.0)) == 2.0
     np.testing.assert_array_equal(ys[0], 2.0 * np.ones(2))
+
+
+def picks_one_inner_dict(p, c):
+    if c > 0:
+        r = p["layers"][0]
+    else:
+        r = p["layers"][0]
+    r["w"] = r["w"] * 2.0           # the one inner dict either way: the caller's
+    return np.sum(p["layers"][0]["w"])
+
+
+def picks_between_inner_dicts(p, c):
+    if c > 0:
+        r = p["layers"][0]
+    else:
+        r = p["layers"][1]
+    return np.sum(r["w"])           # reading Python's choice is fine
+
+
+def changes_a_dict_an_if_chose(p, c):
+    if c > 0:
+        r = p["layers"][0]
+    else:
+        r = p["layers"][1]
+    r["w"] = r["w"] * 2.0
+    return np.sum(p["layers"][0]["w"])
+
+
+def copies_in_one_branch_then_appends(xs, c):
+    if c > 0:
+        xs = list(xs)
+    xs.append(xs[0] * 2.0)
+    return np.sum(xs[-1])
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_a_container_an_if_chose_is_read_but_not_changed(c):
+    layers = {"layers": [{"w": rand(2)}, {"w": rand(2)}]}
+    check(picks_one_inner_dict, layers, np.float64(c))
+    check(picks_between_inner_dicts, layers, np.float64(c))
+    for f, args in ((changes_a_dict_an_if_chose, (layers,)),
+                    (copies_in_one_branch_then_appends, ([rand(2)],))):
+        with pytest.raises(adcompiler.TraceError, match=r"is a different (dict|list) from "
+                                                        r"before the if at line \d+ in each"):
+            adcompiler.trace(f, *copy.deepcopy(args), np.float64(c))
