@@ -10,7 +10,9 @@ array's dtype (a Python literal is weak, as in NumPy) and is broadcast to its sh
 cannot be joined (`Mismatch`).
 `keep_containers(before, joined)` puts a joined value back into the containers that existed
 before the region, so that a container a region changed is still the one every name, every
-container holding it and the caller hold (Python changes it in place).
+container holding it and the caller hold (Python changes it in place). `relinked(original,
+built)` makes a container `original` holds at several places (two names, a dict and its inner
+dict's alias) one object in `built` too, so that a change through one is seen through all.
 """
 from __future__ import annotations
 
@@ -172,3 +174,25 @@ def _assign_into(target, value) -> bool:
             elif not _assign_into(target[k], v):
                 target[k] = v
     return True
+
+
+def relinked(original, built, memo=None):
+    """`built`, a value `build` made from `original`'s structure, with each container that
+    occurs more than once in `original` one object (the first made for it) wherever it
+    occurs."""
+    memo = {} if memo is None else memo
+    if not isinstance(original, CONTAINERS) or hasattr(original, "_fields") \
+            or type(built) is not type(original):
+        return built
+    first = memo.get(id(original))
+    if first is not None:
+        return first[1]
+    if isinstance(original, tuple):
+        out = tuple(relinked(o, b, memo) for o, b in zip(original, built, strict=True))
+        memo[id(original)] = (original, out)
+        return out
+    memo[id(original)] = (original, built)
+    keys = original.keys() if isinstance(original, dict) else range(len(original))
+    for k in keys:
+        built[k] = relinked(original[k], built[k], memo)
+    return built

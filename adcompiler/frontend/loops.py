@@ -165,6 +165,7 @@ class LoopsMixin:
         plan = _Plan(static)
         for _ in range(MAX_TRIES):
             leaves, struct = carry.split(init)
+            plan.init = init
             plan.start(leaves)
             types = [h.type for h in plan.groups] + [leaves[j].type for j in plan.own]
             paths = carry.paths(struct, "")
@@ -273,7 +274,7 @@ class LoopsMixin:
         plan.inner = inner
         for n in names:
             self.frame.vars.pop(n, None)
-        self.frame.vars.update(carry.build(struct, inner))
+        self.frame.vars.update(carry.relinked(plan.init, carry.build(struct, inner)))
         return inner
 
     def _restore(self, outer, names):
@@ -314,7 +315,7 @@ class LoopsMixin:
                         new.share(other)
                 made[key] = (new, after_leaf)
             out_leaves[j] = made[key][0]
-        for n, value in carry.build(struct, out_leaves).items():
+        for n, value in carry.relinked(plan.init, carry.build(struct, out_leaves)).items():
             # a container the body changed in place stays the one object every alias, every
             # container and the caller hold
             before = self.frame.vars.get(n)
@@ -378,11 +379,13 @@ class _Plan:
     `first_shared`: a static loop's own slot starts as an array the body changes in place
     (unrolled); `left_stale`: older arrays the body leaves stale (stale from its start on);
     `args`: the region arguments bound to groups (by id) and to own slots (by leaf index);
-    `kept`: the carried names that end the body holding the containers they began it with."""
+    `kept`: the carried names that end the body holding the containers they began it with;
+    `init`: the carried names' values before the loop (their containers shared as they are)."""
 
     def __init__(self, static: bool):
         self.static = static
         self.kept: set = set()
+        self.init: dict = {}
         self.first_shared = False
         self.split: set = set()
         self.extra: list = []

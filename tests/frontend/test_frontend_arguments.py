@@ -205,6 +205,17 @@ def set_then_name_rebound_after_early_return(xs, c):
     return np.sum(xs[0])
 
 
+def aliases_in_runtime_loop(p, n):
+    inner = p["layers"][0]
+    q = p
+    for _ in range(n):
+        p["layers"][0]["w"] = p["layers"][0]["w"] * 2.0
+        inner["w"] = inner["w"] + 1.0       # one dict with p["layers"][0]
+        p["b"] = p["b"] + q["w"]            # q is p
+        q["w"] = q["w"] * 0.5
+    return np.sum(p["layers"][0]["w"]) + np.sum(inner["w"]) + np.sum(p["b"])
+
+
 @pytest.mark.parametrize("f,args", [
     (alias_read_in_runtime_if, ({"w": rand(2), "layers": [{"w": rand(2)}]}, np.float64(1.0))),
     (alias_read_in_runtime_if, ({"w": rand(2), "layers": [{"w": rand(2)}]}, np.float64(-1.0))),
@@ -221,6 +232,10 @@ def set_then_name_rebound_after_early_return(xs, c):
     (set_in_runtime_if_then_name_rebound, ([rand(2), rand(2)], np.float64(-1.0))),
     (set_then_name_rebound_after_early_return, ([rand(2), rand(2)], np.float64(1.0))),
     (set_then_name_rebound_after_early_return, ([rand(2), rand(2)], np.float64(-1.0))),
+    (aliases_in_runtime_loop, ({"layers": [{"w": rand(2)}], "w": rand(2), "b": rand(2)},
+                               np.int64(3))),
+    (aliases_in_runtime_loop, ({"layers": [{"w": rand(2)}], "w": rand(2), "b": rand(2)},
+                               np.int64(0))),
     (alias_set_in_runtime_loop, ({"w": rand(2)}, np.int64(2))),
     (alias_set_in_runtime_loop, ({"w": rand(2)}, np.int64(0))),
     (alias_set_in_runtime_if, ({"layers": [{"w": rand(2)}]}, np.float64(1.0))),
