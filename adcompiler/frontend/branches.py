@@ -6,11 +6,12 @@ may rebind and of every container a variable holds (one copy per container, howe
 and containers hold it: a change through one name is seen through all). The variables either
 branch rebinds (or mutates) and that are read later become the op's results (`carry.unify`
 joins their types: a Python literal takes the array's dtype); one assigned in a single branch
-is unbound afterwards (reading it is a TraceError naming the if's line). A dict or list a branch
-changes in place is joined back into the original object (`carry.keep_containers`), so every
-alias, container and the caller holding it see the change, as in Python. A branch containing `return` absorbs the rest of the function,
-so both regions end in a return and the `if` produces the return value. `break`/`continue`
-under a run-time condition, and `return` under one inside a loop, are errors.
+is unbound afterwards (reading it is a TraceError naming the if's line). A dict or list a
+branch changes in place is joined back into the original object (`carry.keep_containers`), so
+every alias, container and the caller holding it see the change, as in Python. A branch
+containing `return` absorbs the rest of the function, so both regions end in a return and the
+`if` produces the return value. `break`/`continue` under a run-time condition, and `return`
+under one inside a loop, are errors.
 """
 from __future__ import annotations
 

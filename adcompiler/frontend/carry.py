@@ -176,10 +176,28 @@ def _assign_into(target, value) -> bool:
     return True
 
 
-def relinked(original, built, memo=None):
+def shared(value) -> list:
+    """The groups of places (key paths) in `value` that hold one dict or list, where it is
+    held at more than one."""
+    places: dict = {}
+    stack = [(value, ())]
+    while stack:
+        x, path = stack.pop()
+        if isinstance(x, (list, dict)):
+            places.setdefault(id(x), []).append(path)
+            if len(places[id(x)]) > 1:
+                continue            # its entries are those of its first place
+            items = x.items() if isinstance(x, dict) else enumerate(x)
+            stack.extend((v, path + (k,)) for k, v in items)
+        elif isinstance(x, tuple) and not hasattr(x, "_fields"):
+            stack.extend((v, path + (k,)) for k, v in enumerate(x))
+    return sorted(sorted(group) for group in places.values() if len(group) > 1)
+
+
+def relinked(original, built, marks, memo=None):
     """`built`, a value `build` made from `original`'s structure, with each container that
     occurs more than once in `original` one object (the first made for it) wherever it
-    occurs."""
+    occurs. `marks` (id -> (container, note)) notes each new container as its original is."""
     memo = {} if memo is None else memo
     if not isinstance(original, CONTAINERS) or hasattr(original, "_fields") \
             or type(built) is not type(original):
@@ -188,11 +206,14 @@ def relinked(original, built, memo=None):
     if first is not None:
         return first[1]
     if isinstance(original, tuple):
-        out = tuple(relinked(o, b, memo) for o, b in zip(original, built, strict=True))
+        out = tuple(relinked(o, b, marks, memo) for o, b in zip(original, built, strict=True))
         memo[id(original)] = (original, out)
         return out
     memo[id(original)] = (original, built)
+    mark = marks.get(id(original))
+    if mark is not None and mark[0] is original:
+        marks[id(built)] = (built, mark[1])
     keys = original.keys() if isinstance(original, dict) else range(len(original))
     for k in keys:
-        built[k] = relinked(original[k], built[k], memo)
+        built[k] = relinked(original[k], built[k], marks, memo)
     return built

@@ -189,6 +189,7 @@ class LoopsMixin:
                     self.builder.region(head + types, ihint + hints) as body:
                 inner = self._bind(struct, leaves, plan, body.args[len(head):], names, node)
                 bound = {n: frame.vars.get(n) for n in carried}
+                sharing = carry.shared(bound)       # before the body changes the containers
                 frame.loops.append(node)
                 try:
                     if is_for:
@@ -199,6 +200,12 @@ class LoopsMixin:
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                     # names that end the body holding the containers they began it with
                     plan.kept = {n for n in carried if after[n] is bound[n]}
+                    if sharing != carry.shared(after) and not static:
+                        # one container at a place in one iteration, another in the next
+                        raise FrontendError(
+                            f"the loop at line {node.lineno} (run-time trip count) changes "
+                            "which names and entries hold one dict or list (one held at two "
+                            "places is replaced at one of them); copy it before the loop")
                 finally:
                     frame.loops.pop()
                     self._restore(outer, names)
@@ -274,7 +281,8 @@ class LoopsMixin:
         plan.inner = inner
         for n in names:
             self.frame.vars.pop(n, None)
-        self.frame.vars.update(carry.relinked(plan.init, carry.build(struct, inner)))
+        built = carry.build(struct, inner)
+        self.frame.vars.update(carry.relinked(plan.init, built, self.session.chosen))
         return inner
 
     def _restore(self, outer, names):
@@ -315,7 +323,8 @@ class LoopsMixin:
                         new.share(other)
                 made[key] = (new, after_leaf)
             out_leaves[j] = made[key][0]
-        for n, value in carry.relinked(plan.init, carry.build(struct, out_leaves)).items():
+        built = carry.relinked(plan.init, carry.build(struct, out_leaves), self.session.chosen)
+        for n, value in built.items():
             # a container the body changed in place stays the one object every alias, every
             # container and the caller hold
             before = self.frame.vars.get(n)

@@ -556,3 +556,31 @@ def test_a_container_an_if_chose_is_read_but_not_changed(c):
         with pytest.raises(adcompiler.TraceError, match=r"is a different (dict|list) from "
                                                         r"before the if at line \d+ in each"):
             adcompiler.trace(f, *copy.deepcopy(args), np.float64(c))
+
+
+def replaces_a_shared_dict_in_runtime_loop(p, n):
+    inner = p["layers"][0]
+    for _ in range(n):
+        p["layers"][0] = {"w": inner["w"] * 2.0}    # one dict at two places, then two
+        inner["w"] = inner["w"] + 1.0
+    return p["layers"][0]["w"]
+
+
+def changes_a_chosen_dict_in_runtime_loop(p, c, n):
+    if c > 0:
+        r = p["layers"][0]
+    else:
+        r = p["layers"][1]
+    for _ in range(n):
+        r["w"] = r["w"] * 2.0
+    return p["layers"][0]["w"]
+
+
+def test_run_time_loops_that_would_lose_a_containers_identity_are_errors():
+    layers = {"layers": [{"w": rand(2)}, {"w": rand(2)}]}
+    with pytest.raises(adcompiler.TraceError, match="changes which names and entries hold one"):
+        adcompiler.trace(replaces_a_shared_dict_in_runtime_loop, copy.deepcopy(layers),
+                         np.int64(2))
+    with pytest.raises(adcompiler.TraceError, match="is a different dict from before the if"):
+        adcompiler.trace(changes_a_chosen_dict_in_runtime_loop, copy.deepcopy(layers),
+                         np.float64(0.5), np.int64(1))
