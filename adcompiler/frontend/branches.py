@@ -191,6 +191,8 @@ class BranchesMixin:
         if oa is not None and oa is ob:
             return carry.keep_containers(oa, value)
         if (oa is not None or ob is not None) and isinstance(value, (list, dict)):
+            for source in {id(o): o for o in (oa, ob) if o is not None}.values():
+                self.session.chosen_from.setdefault(id(source), []).append((source, value))
             self.session.chosen[id(value)] = (value, (
                 f"'{name}' is a different {type(value).__name__} from before the if at line "
                 f"{line} in each branch (a run-time condition), so changing it would change "

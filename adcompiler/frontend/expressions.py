@@ -144,6 +144,9 @@ class ExpressionsMixin:
             return getitem(self, self.tensor(obj), key)
         if isinstance(obj, np.ndarray) and _has_traced(key):
             return getitem(self, self.tensor(obj), key)
+        stale = self.session.stale_chosen.get(id(obj))
+        if stale is not None and stale[0] is obj:
+            raise FrontendError(stale[1])
         value = run_static(operator.getitem, obj, key)
         if isinstance(key, slice):
             self.watch_whole(obj)

@@ -67,8 +67,12 @@ class Session:
         self.active: set = set()     # keys being built (recursion)
         self.reads = Reads()         # values taken from outside the traced code (outside.py)
         # containers a run-time if chose between (id -> (container, why writing into it would
-        # differ from Python)): reading them is fine, changing them is an error
+        # differ from Python)): reading them is fine, changing them is an error; once one of
+        # the containers it was chosen from is changed (`chosen_from`: id -> [(that container,
+        # the chosen one)]), reading it is an error too (`stale_chosen`, like `chosen`)
         self.chosen: dict = {}
+        self.chosen_from: dict = {}
+        self.stale_chosen: dict = {}
 
     def unique_name(self, base: str) -> str:
         return self.module.fresh_name(base)

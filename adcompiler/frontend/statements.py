@@ -162,10 +162,18 @@ class StatementsMixin:
 
     def check_writable_container(self, obj) -> None:
         """A dict or list a run-time `if` chose between two of (`session.chosen`) cannot be
-        changed: Python would change the one chosen, which is known only when the code runs."""
+        changed: Python would change the one chosen, which is known only when the code runs.
+        Changing one it was chosen from makes it unreadable (its entries would be the changed
+        ones or not, by the run)."""
         hit = self.session.chosen.get(id(obj))
         if hit is not None and hit[0] is obj:
             raise FrontendError(hit[1])
+        for source, chosen in self.session.chosen_from.get(id(obj), ()):
+            if source is obj:
+                self.session.stale_chosen[id(chosen)] = (chosen, (
+                    "it is a container a run-time if chose between two of, and one of those "
+                    "was changed since, so which entries it holds depends on the run; copy it "
+                    "in the branches"))
 
     def unpack(self, elts, value):
         items = self.iterate(value)

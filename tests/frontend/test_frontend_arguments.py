@@ -584,3 +584,31 @@ def test_run_time_loops_that_would_lose_a_containers_identity_are_errors():
     with pytest.raises(adcompiler.TraceError, match="is a different dict from before the if"):
         adcompiler.trace(changes_a_chosen_dict_in_runtime_loop, copy.deepcopy(layers),
                          np.float64(0.5), np.int64(1))
+
+
+def reads_a_chosen_dict_after_its_source_changed(p, c):
+    if c > 0:
+        r = p["layers"][0]
+    else:
+        r = p["layers"][1]
+    p["layers"][0]["w"] = p["layers"][0]["w"] * 3.0
+    return np.sum(r["w"])           # Python: the new entry when c > 0, the old one else
+
+
+def reads_a_chosen_dict_before_its_source_changed(p, c):
+    if c > 0:
+        r = p["layers"][0]
+    else:
+        r = p["layers"][1]
+    v = np.sum(r["w"])
+    p["layers"][0]["w"] = p["layers"][0]["w"] * 3.0
+    return v + np.sum(p["layers"][0]["w"])
+
+
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_a_chosen_container_is_unreadable_once_a_source_changed(c):
+    layers = {"layers": [{"w": rand(2)}, {"w": rand(2)}]}
+    check(reads_a_chosen_dict_before_its_source_changed, layers, np.float64(c))
+    with pytest.raises(adcompiler.TraceError, match="one of those was changed since"):
+        adcompiler.trace(reads_a_chosen_dict_after_its_source_changed, copy.deepcopy(layers),
+                         np.float64(c))
