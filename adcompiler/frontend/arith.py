@@ -90,7 +90,8 @@ def round_(cx: Emitter, a, decimals=0) -> Traced:
     if decimals == 0:
         return unary(cx, "rint", t)
     scale, back = ("mul", "div") if decimals > 0 else ("div", "mul")
-    f = float(10.0 ** abs(decimals))
+    # 10**d overflows a Python float beyond 308: NumPy's is inf there (its result NaN)
+    f = 10.0 ** abs(decimals) if abs(decimals) <= 308 else float("inf")
     return binary(cx, back, unary(cx, "rint", binary(cx, scale, t, f)), f)
 
 

@@ -97,6 +97,20 @@ def test_inverse_hyperbolics_and_rounding():
     check(f, rand(3, 4), INTS)
 
 
+def rounds_to_400_places(x):
+    return np.round(x, 400) + np.round(x.astype(np.float32), -400)
+
+
+def test_rounding_beyond_a_floats_range_is_nan_as_numpys():
+    """10**400 overflows a Python float (an internal OverflowError); NumPy's is inf and its
+    round NaN, which the API reports as a NaN reaching the result."""
+    x = rand(3)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = rounds_to_400_places(x)
+        got = adcompiler.jit(rounds_to_400_places, backend="numpy")(x)
+    assert np.isnan(want).all() and np.isnan(got).all() and got.dtype == want.dtype
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_inverse_hyperbolic_gradients_at_large_and_near_one_arguments(backend):
     """d arcsinh = 1/hypot(x, 1) where x * x overflows (it was 0 from |x| ~ 1.8e19 in
