@@ -190,6 +190,8 @@ class LoopsMixin:
                 inner = self._bind(struct, leaves, plan, body.args[len(head):], names, node)
                 bound = {n: frame.vars.get(n) for n in carried}
                 sharing = carry.shared(bound)       # before the body changes the containers
+                entries = {n: carry.split(v)[0] for n, v in bound.items()
+                           if isinstance(v, carry.CONTAINERS)}
                 frame.loops.append(node)
                 try:
                     if is_for:
@@ -200,6 +202,16 @@ class LoopsMixin:
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                     # names that end the body holding the containers they began it with
                     plan.kept = {n for n in carried if after[n] is bound[n]}
+                    lost = [n for n in entries if n not in plan.kept and not all(
+                        x is y for x, y in zip(carry.split(bound[n])[0], entries[n]))]
+                    if lost and not static:
+                        # the first iteration changes the container the name began with, later
+                        # ones another: the loop cannot carry that
+                        raise FrontendError(
+                            f"the loop at line {node.lineno} (run-time trip count) changes "
+                            f"'{lost[0]}' in place and then binds the name to another "
+                            "container; copy it before the loop, or change it after the "
+                            "rebinding")
                     if sharing != carry.shared(after) and not static:
                         # one container at a place in one iteration, another in the next
                         raise FrontendError(

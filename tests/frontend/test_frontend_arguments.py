@@ -612,3 +612,23 @@ def test_a_chosen_container_is_unreadable_once_a_source_changed(c):
     with pytest.raises(adcompiler.TraceError, match="one of those was changed since"):
         adcompiler.trace(reads_a_chosen_dict_after_its_source_changed, copy.deepcopy(layers),
                          np.float64(c))
+
+
+def sets_then_rebinds_in_runtime_loop(xs, n):
+    for _ in range(n):
+        xs[0] = xs[0] * 1.5         # the caller's list in the first iteration, a copy after
+        xs = xs[:]
+    return np.sum(xs[0])
+
+
+def rebinds_then_sets_in_runtime_loop(xs, n):
+    for _ in range(n):
+        xs = xs[:]
+        xs[0] = xs[0] * 1.5         # always the new list: the caller's is untouched
+    return np.sum(xs[0])
+
+
+def test_a_run_time_loop_changing_then_rebinding_a_container_is_an_error():
+    check(rebinds_then_sets_in_runtime_loop, [rand(2), rand(2)], np.int64(2))
+    with pytest.raises(adcompiler.TraceError, match="changes 'xs' in place and then binds"):
+        adcompiler.trace(sets_then_rebinds_in_runtime_loop, [rand(2), rand(2)], np.int64(2))
