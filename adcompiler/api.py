@@ -151,7 +151,7 @@ class GradFunction(_Specialised):
                 raise AdcompilerError(f"{at}cannot differentiate with respect to {n!r}: it holds "
                                       f"{', '.join(held)} data; gradients need floats")
             leaves += floats
-        results = primal.results[:sig.n_results(primal.results)]
+        results = sig.returned(primal.results)
         if not results:
             raise AdcompilerError(f"{at}{self.fun.__name__} returns nothing to differentiate")
         out = results[0]
@@ -313,7 +313,7 @@ def vjp(fun, *args, backend=None, check_nans=True):
         if not leaves:
             raise AdcompilerError(f"vjp of {getattr(fun, '__name__', 'f')}: no argument holds "
                                   "float data, so there is nothing to differentiate")
-        seeded = tuple(k for k, r in enumerate(primal.results[:sig.n_results(primal.results)])
+        seeded = tuple(k for k, r in enumerate(sig.returned(primal.results))
                        if r.type.is_float)
         program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
         _VJP_CACHE[key] = (primal, program)
@@ -322,7 +322,7 @@ def vjp(fun, *args, backend=None, check_nans=True):
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
     results, residuals = sig.write_back(args, {}, given, results, residuals)
     value = sig.unflatten_result(results)
-    out_types = [r.type for r in primal.results[:sig.n_results(primal.results)]]
+    out_types = [r.type for r in sig.returned(primal.results)]
 
     def pullback(cotangent):
         cts, _ = flatten(cotangent, is_runtime_leaf)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import AdcompilerError
 from ..frontend.pytree import flatten, unflatten
+from ..frontend.signature import split_outputs
 from . import differentiate
 
 
@@ -77,8 +78,7 @@ def vjp_trace(ctx, args, kwargs):
     fun, *fargs = args
     ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
     leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float]
-    returned = ir_fn.results[:len(ir_fn.results) - len(ir_fn.meta["written"])
-                             - len(ir_fn.meta["rebound"])]
+    returned = split_outputs(ir_fn.meta["written"], ir_fn.meta["rebound"], ir_fn.results)[0]
     seeded = tuple(k for k, r in enumerate(returned) if r.type.is_float)
     adj = differentiate(ir_fn, leaves, seeded)
     results, residuals = call_forward(ctx, adj, operands)

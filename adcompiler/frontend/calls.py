@@ -30,6 +30,7 @@ from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError
 from .pytree import flatten, set_entry, unflatten
+from .signature import split_outputs
 from .source import code_of, code_of_node
 from .values import Traced, contains_traced, memory_of
 
@@ -357,12 +358,12 @@ def returned(fn, params, leaves, result, ir_results):
     and Python's are (a callee that changes an argument through another name, `y = x;
     y += 1` or `q = p; q["w"] = ...`, is not inlined)."""
     written, rebound = fn.meta["written"], fn.meta["rebound"]
-    n = len(ir_results) - len(written) - len(rebound)
-    for i, value in zip(written, ir_results[n:n + len(written)], strict=True):
+    values, arrays, entries = split_outputs(written, rebound, ir_results)
+    for i, value in zip(written, arrays, strict=True):
         leaves[i].update(value)
-    for (_, keys, weak), value in zip(rebound, ir_results[n + len(written):], strict=True):
+    for (_, keys, weak), value in zip(rebound, entries, strict=True):
         set_entry(params, keys, Traced(value, weak=weak))
-    return _rebuild(result, ir_results[:n])
+    return _rebuild(result, values)
 
 
 def _rebuild(result, ir_results):

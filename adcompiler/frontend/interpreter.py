@@ -40,7 +40,7 @@ from .outside import Reads
 from .problems import FrontendError, located
 from .pytree import flatten, leaf_keys, leaf_paths, unflatten
 from .statements import BREAK, CONTINUE, FUNCTION, LOOP, Return, StatementsMixin, Undefined
-from .values import Traced
+from .values import STALE, Traced
 
 @dataclass(frozen=True)
 class Spec:
@@ -256,7 +256,7 @@ def _written(holders, args, specs, hints, code) -> list:
         if spec.weak or (h.stale is None and h._value is arg):
             continue
         if h.stale:
-            why = h.stale.split(": ", 1)[-1]
+            why = h.stale.removeprefix(STALE)
             raise TraceError(f"argument {hints[i]} is changed in place where its new value is "
                              f"unknown, so the caller's array cannot be changed as NumPy would "
                              f"change it: {why}", (code.filename, code.node.lineno),

@@ -21,8 +21,8 @@ Contract:
   containers, and returns the outputs, those that share memory with a changed argument copied
   first. A NumPy scalar argument is immutable: NumPy would rebind it inside the function, and
   so nothing changes for the caller.
-- `n_results(results)`: how many of an IR function's results (or outputs) are the return
-  value's.
+- `split_outputs(written, rebound, outputs)`: (the return value's, the written arguments', the
+  set entries') parts of a function's outputs; `Signature.returned(outputs)` the first.
 """
 from __future__ import annotations
 
@@ -152,14 +152,12 @@ class Signature:
                 return v.copy()
             return v
         outputs, also = tuple(map(detached, outputs)), tuple(map(detached, also))
-        first = self.n_results(outputs)
-        for i, value in zip(self.written, outputs[first:first + len(self.written)],
-                            strict=True):
+        _, arrays, entries = split_outputs(self.written, self.rebound, outputs)
+        for i, value in zip(self.written, arrays, strict=True):
             if isinstance(leaves[i], np.ndarray):
                 np.copyto(leaves[i], value)
-        for (_, keys, weak), value in zip(self.rebound, outputs[first + len(self.written):],
-                                          strict=True):
-            set_entry(arguments, keys, float(value) if weak else _as_numpy(value, None))
+        for (_, keys, weak), value in zip(self.rebound, entries, strict=True):
+            set_entry(arguments, keys, _as_numpy(value, weak))
         return outputs, also
 
     def _check_no_shared_containers(self, arguments) -> None:
@@ -167,34 +165,25 @@ class Signature:
         lists its own: one the caller passes twice (`f(d, d)`, `{"a": l, "b": l}`) would have
         seen a change through the other name, so what was computed is not what Python
         computes. Raised before anything is changed or returned."""
-        seen: dict = {}
-        for name, value in arguments.items():
-            stack = [value]
-            while stack:
-                x = stack.pop()
-                if isinstance(x, (list, dict)):
-                    if id(x) in seen:
-                        raise TraceError(f"{self.name} changes its arguments and is given one "
-                                         f"{type(x).__name__} twice (in {seen[id(x)]} and "
-                                         f"{name}); adcompiler traces each as its own, so "
-                                         "pass a copy")
-                    seen[id(x)] = name
-                    stack.extend(x.values() if isinstance(x, dict) else x)
-                elif isinstance(x, tuple):
-                    stack.extend(x)
+        for first, second, *_ in carry.shared(dict(arguments)):
+            container = arguments
+            for k in first:
+                container = container[k]
+            raise TraceError(f"{self.name} changes its arguments and is given one "
+                             f"{type(container).__name__} twice (in {first[0]} and {second[0]});"
+                             " adcompiler traces each as its own, so pass a copy")
 
-    def n_results(self, outputs) -> int:
-        """How many of a function's results (or a call's outputs) are the return value's."""
-        return len(outputs) - len(self.written) - len(self.rebound)
+    def returned(self, outputs) -> tuple:
+        """The return value's part of a function's results (or a call's outputs)."""
+        return split_outputs(self.written, self.rebound, outputs)[0]
 
     def unflatten_result(self, outputs):
-        outputs = () if outputs is None else tuple(outputs)
-        outputs = outputs[:self.n_results(outputs)]
+        outputs = self.returned(() if outputs is None else tuple(outputs))
         if self._result_split is None:
             self._result_split = carry.split(self.result)
         leaves, struct = self._result_split
         it = iter(outputs)
-        out = [_as_numpy(next(it), x) if isinstance(x, Traced) else x for x in leaves]
+        out = [_as_numpy(next(it), x.weak) if isinstance(x, Traced) else x for x in leaves]
         if next(it, None) is not None:
             raise TraceError("more outputs than the traced function returns")
         return carry.build(struct, out)
@@ -221,9 +210,16 @@ def _spec(leaf):
     return spec
 
 
-def _as_numpy(value, traced: Traced | None):
+def split_outputs(written, rebound, outputs) -> tuple:
+    """(return value's, new values of the `written` arguments, new `rebound` entries) of the
+    outputs of a function traced with `write_back` (which end with the last two)."""
+    n = len(outputs) - len(written) - len(rebound)
+    return tuple(outputs[:n]), tuple(outputs[n:n + len(written)]), tuple(outputs[n + len(written):])
+
+
+def _as_numpy(value, weak: bool):
     arr = np.asarray(value)
-    if traced is not None and traced.weak:
+    if weak:
         return arr.item()
     return arr[()] if arr.ndim == 0 else writable(arr)
 

@@ -45,6 +45,9 @@ _SERIAL = itertools.count()      # creation order of holders: a region's own com
 _JOURNALS: list = []              # the journals of the regions being traced, innermost last
 
 
+STALE = "this array cannot be read here: "     # a stale holder's message, before why
+
+
 WRITTEN_THROUGH_VIEW = ("it was modified through a view (a slice, reshape or transpose of it); "
                         "write through the original array instead")
 
@@ -102,7 +105,7 @@ class Traced:
     def invalidate(self, why: str) -> None:
         if self.stale is None:
             self.touch()
-            self.stale = f"this array cannot be read here: {why}"
+            self.stale = STALE + why
         for view in self.views:
             view.invalidate(why)
 
