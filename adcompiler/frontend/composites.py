@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ad.emit import ones_at_zeros
 from ..ir.types import FLOATS
 from .arith import astype, binary
 from .creation import full, zeros
@@ -323,14 +324,12 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
         return cx.op("pow", w, cx.const(p, dtype))
 
     def root(s, p):
-        """s ** (1/p) for s >= 0, taken where s > 0 only: at 0 the root's derivative is
+        """s ** (1/p) for s >= 0, taken where s != 0 only: at 0 the root's derivative is
         infinite and the gradient 0 * inf NaN, where 0 is a subgradient (the norm of a zero
-        vector, zero-initialised weights under a norm penalty)."""
-        zero = cx.const(0, dtype)
-        pos = cx.op("gt", s, zero)
-        safe = cx.op("where", pos, s, cx.const(1, dtype))
+        vector, zero-initialised weights under a norm penalty); a NaN stays NaN."""
+        zero, safe = ones_at_zeros(cx, s)
         r = cx.op("sqrt", safe) if p == 2 else power(safe, 1 / p)
-        return cx.op("where", pos, r, zero)
+        return cx.op("where", zero, cx.const(0, dtype), r)
     if flat or (len(axes) == 2 and fro) or (len(axes) == 1 and ord in (None, 2)):
         out = root(total(cx.op("mul", v, v), axes), 2)
     elif len(axes) == 1:

@@ -334,3 +334,9 @@ def test_norm_gradient_at_zero_is_zero_not_nan(backend):
     g = adcompiler.grad(norms_of_rows, backend=backend)(x)
     np.testing.assert_allclose(g, [[0.0, 0.0], [0.6, 0.8]], rtol=1e-12)
     assert norms_of_rows(x) == adcompiler.jit(norms_of_rows, backend=backend)(x)
+
+
+def test_norm_of_nan_is_nan():
+    """The zero guard of the norm's root must not take a NaN sum for a zero (it gave 0.0)."""
+    check(lambda x: (np.linalg.norm(x), np.linalg.norm(x[0], 3), np.linalg.norm(x, axis=0)),
+          np.array([[np.nan, 1.0], [2.0, 3.0]]))
