@@ -23,8 +23,8 @@ from .emit import Emitter
 from .indexing import getitem, setitem
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes, reduce
-from .shapes import (broadcast_to, concatenate, expand_dims, moveaxis, ravel, reshape, stack,
-                     static_ints, transpose)
+from .shapes import (broadcast_to, concatenate, copy, expand_dims, moveaxis, ravel, reshape,
+                     stack, static_ints, transpose)
 from .values import Traced, contains_traced, ir_dtype
 
 
@@ -32,11 +32,6 @@ def _static_int(x, what: str) -> int:
     if isinstance(x, (tuple, list)):
         raise FrontendError(f"{what} must be an int, got {x!r}")
     return static_ints(x, what)[0]
-
-
-def _fresh(cx: Emitter, t: Traced) -> Traced:
-    """A new array holding `t`'s value: NumPy returns a copy, not a view of an input."""
-    return cx.wrap(t.value)
 
 
 # -- flips and rolls -------------------------------------------------------------------------
@@ -66,7 +61,7 @@ def roll(cx: Emitter, a, shift, axis=None) -> Traced:
     """Each axis rolled by s is its last s entries followed by the others."""
     t = cx.tensor(a)
     if axis is None:        # NumPy rolls the flattened array and reshapes it back
-        return _fresh(cx, reshape(cx, roll(cx, ravel(cx, t), shift, 0), t.shape))
+        return copy(cx, reshape(cx, roll(cx, ravel(cx, t), shift, 0), t.shape))
     shifts, axes = static_ints(shift, "shift"), static_ints(axis, "axis")
     try:
         pairs = list(np.broadcast(shifts, axes))
@@ -84,7 +79,7 @@ def roll(cx: Emitter, a, shift, axis=None) -> Traced:
             lead, cut = (slice(None),) * ax, n - s % n
             out = concatenate(cx, [getitem(cx, out, lead + (slice(cut, n),)),
                                    getitem(cx, out, lead + (slice(0, cut),))], axis=ax)
-    return _fresh(cx, out)
+    return copy(cx, out)
 
 
 # -- repetition and padding ------------------------------------------------------------------
@@ -101,7 +96,7 @@ def tile(cx: Emitter, A, reps) -> Traced:
     pairs = reshape(cx, t, tuple(n for s in shape for n in (1, s)))
     pairs = broadcast_to(cx, pairs, tuple(n for r, s in zip(reps, shape, strict=True)
                                           for n in (r, s)))
-    return _fresh(cx, reshape(cx, pairs, tuple(r * s for r, s in zip(reps, shape, strict=True))))
+    return copy(cx, reshape(cx, pairs, tuple(r * s for r, s in zip(reps, shape, strict=True))))
 
 
 def repeat(cx: Emitter, a, repeats, axis=None) -> Traced:
@@ -125,7 +120,7 @@ def repeat(cx: Emitter, a, repeats, axis=None) -> Traced:
         (r,) = reps
         wide = broadcast_to(cx, expand_dims(cx, t, ax + 1),
                             t.shape[:ax + 1] + (r,) + t.shape[ax + 1:])
-        return _fresh(cx, reshape(cx, wide, t.shape[:ax] + (n * r,) + t.shape[ax + 1:]))
+        return copy(cx, reshape(cx, wide, t.shape[:ax] + (n * r,) + t.shape[ax + 1:]))
     idx = cx.const(np.repeat(np.arange(n), reps), "i64")
     return cx.wrap(cx.op("take", t.value, idx, axis=ax, hint="repeat"))
 
@@ -177,7 +172,7 @@ def pad(cx: Emitter, array, pad_width, mode="constant", constant_values=0) -> Tr
     for ax, (ws, cs) in enumerate(zip(widths, values, strict=True)):
         out = concatenate(cx, _block(cx, out, ax, ws[0], cs[0]) + [out] +
                           _block(cx, out, ax, ws[1], cs[1]), axis=ax)
-    return _fresh(cx, out)
+    return copy(cx, out)
 
 
 # -- diagonals -------------------------------------------------------------------------------
@@ -197,12 +192,19 @@ def diagonal(cx: Emitter, a, offset=0, axis1=0, axis2=1) -> Traced:
     flat = transpose(cx, t, rest + (a1, a2))
     flat = reshape(cx, flat, flat.shape[:-2] + (n * m,))
     count = max(0, min(n, m - k) if k >= 0 else min(n + k, m))
-    start = k if k >= 0 else -k * m
-    last = slice(start, start + (count - 1) * (m + 1) + 1, m + 1) if count else slice(0, 0)
-    out = getitem(cx, flat, (Ellipsis, last))
+    out = getitem(cx, flat, (Ellipsis, _diagonal_slice(k, count, m)))
     out.readonly = ("np.diagonal (and np.diag of a 2-d array) returns a read-only view; "
                     "call .copy() on it to get an array you can change")
     return out
+
+
+def _diagonal_slice(k, count, width):
+    """The slice of a flattened matrix `width` wide holding the `count` entries of its k-th
+    diagonal."""
+    if not count:
+        return slice(0, 0)
+    start = k if k >= 0 else -k * width
+    return slice(start, start + (count - 1) * (width + 1) + 1, width + 1)
 
 
 def trace(cx: Emitter, a, offset=0, axis1=0, axis2=1, dtype=None) -> Traced:
@@ -220,9 +222,7 @@ def diag(cx: Emitter, v, k=0) -> Traced:
         raise FrontendError("np.diag: input must be 1- or 2-d")
     count = t.shape[0]
     n = count + abs(k)
-    start = k if k >= 0 else -k * n
-    last = slice(start, start + (count - 1) * (n + 1) + 1, n + 1) if count else slice(0, 0)
-    square = setitem(cx, zeros(cx, (n * n,), t.np_dtype), last, t)
+    square = setitem(cx, zeros(cx, (n * n,), t.np_dtype), _diagonal_slice(k, count, n), t)
     return cx.wrap(cx.op("reshape", square, shape=(n, n)))
 
 
@@ -292,7 +292,7 @@ def kron(cx: Emitter, a, b) -> Traced:
     wide_a = reshape(cx, ta, tuple(d for s in sa for d in (s, 1)))
     wide_b = reshape(cx, tb, tuple(d for s in sb for d in (1, s)))
     prod = binary(cx, "mul", wide_a, wide_b)
-    return _fresh(cx, reshape(cx, prod, tuple(p * q for p, q in zip(sa, sb, strict=True))))
+    return copy(cx, reshape(cx, prod, tuple(p * q for p, q in zip(sa, sb, strict=True))))
 
 
 # -- norms -----------------------------------------------------------------------------------

@@ -85,11 +85,6 @@ def _square(cx, x, /):
     return arith.binary(cx, "mul", x, x, hint="square")
 
 
-def _copy(cx, a):
-    t = cx.tensor(a)
-    return cx.wrap(t.value, nonneg=t.nonneg)
-
-
 FUNCTIONS = {
     **{f: _unary(n) for f, n in UNARY.items()},
     **{f: _binary(n) for f, n in BINARY.items()},
@@ -183,7 +178,7 @@ FUNCTIONS = {
         composites.cross(cx, a, b, axisa, axisb, axisc, axis),
     np.kron: lambda cx, a, b: composites.kron(cx, a, b),
     np.diag: lambda cx, v, k=0: composites.diag(cx, v, k),
-    np.copy: _copy,
+    np.copy: shapes.copy,
     np.where: _where,
     np.clip: _clip,
     np.take: _take,
@@ -259,9 +254,9 @@ METHODS = {
     "argmin": FUNCTIONS[np.argmin], "argsort": FUNCTIONS[np.argsort], "sort": _sort_in_place,
     "round": FUNCTIONS[np.round],
     "any": FUNCTIONS[np.any], "all": FUNCTIONS[np.all],
-    "copy": lambda cx, self: _copy(cx, self),
+    "copy": lambda cx, self: shapes.copy(cx, self),
     "squeeze": FUNCTIONS[np.squeeze], "swapaxes": FUNCTIONS[np.swapaxes],
-    "flatten": lambda cx, self: _copy(cx, shapes.ravel(cx, self)),
+    "flatten": lambda cx, self: shapes.copy(cx, shapes.ravel(cx, self)),
     "ravel": lambda cx, self: shapes.ravel(cx, self),
     "dot": FUNCTIONS[np.dot], "clip": _clip, "take": _take, "item": _item,
     "repeat": FUNCTIONS[np.repeat], "diagonal": FUNCTIONS[np.diagonal],

@@ -36,6 +36,13 @@ def _view(cx: Emitter, t: Traced, v) -> Traced:
     return cx.wrap(v, nonneg=t.nonneg).view_of(t)
 
 
+def copy(cx: Emitter, a) -> Traced:
+    """A new array holding `a`'s value (np.copy; and what NumPy returns where it makes a copy,
+    not a view of an input)."""
+    t = cx.tensor(a)
+    return cx.wrap(t.value, nonneg=t.nonneg)
+
+
 def reshape(cx: Emitter, x, shape) -> Traced:
     t = cx.tensor(x)
     shape = list(static_ints(shape, "a shape"))

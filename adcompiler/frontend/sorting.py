@@ -22,7 +22,7 @@ from .emit import Emitter
 from .indexing import getitem
 from .problems import FrontendError, StaticNeeded
 from .reductions import count, mean, norm_axes
-from .shapes import broadcast_to, ravel, reshape, transpose
+from .shapes import broadcast_to, copy, ravel, reshape, transpose
 from .values import Traced, contains_traced
 
 _KINDS = (None, "quicksort", "mergesort", "heapsort", "stable")
@@ -96,10 +96,6 @@ def _nan_if_any(cx: Emitter, last: Traced, result: Traced) -> Traced:
     return astype(cx, where(cx, classify(cx, "isnan", last), last, result), result.dtype)
 
 
-def _fresh_shape(cx: Emitter, t: Traced, shape) -> Traced:
-    return cx.wrap(cx.op("reshape", t.value, shape=shape) if t.shape != shape else t.value)
-
-
 def median(cx: Emitter, a, axis=None, out=None, overwrite_input=False,
            keepdims=False) -> Traced:
     if out is not None:
@@ -110,7 +106,7 @@ def median(cx: Emitter, a, axis=None, out=None, overwrite_input=False,
     # NumPy takes the mean of the middle one or two, which sets the dtype (float64 for ints)
     middle = getitem(cx, s, (Ellipsis, slice((n - 1) // 2, n // 2 + 1)))
     m = _nan_if_any(cx, getitem(cx, s, (Ellipsis, -1)), mean(cx, middle, -1))
-    return _fresh_shape(cx, m, kept if keepdims else m.shape)
+    return copy(cx, reshape(cx, m, kept if keepdims else m.shape))
 
 
 def quantile(cx: Emitter, a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -146,7 +142,7 @@ def quantile(cx: Emitter, a, q, axis=None, out=None, overwrite_input=False, meth
         gamma = float(gamma) if weak_q else gamma.reshape(gamma.shape + (1,) * (s.ndim - 1))
         result = _lerp(cx, lo, hi, gamma)
     result = _nan_if_any(cx, getitem(cx, s, (-1,)), result)
-    return _fresh_shape(cx, result, qs.shape + kept if keepdims else result.shape)
+    return copy(cx, reshape(cx, result, qs.shape + kept if keepdims else result.shape))
 
 
 def _lerp(cx: Emitter, a: Traced, b: Traced, gamma) -> Traced:

@@ -46,7 +46,7 @@ def _shifted(cx, x, axis, finite_shift):
     t = arith.astype(cx, t, result_dtype(np.exp, t))
     m = red.reduce(cx, "max", t, axis, keepdims=True)
     if finite_shift:
-        finite = arith.binary(cx, "lt", arith.unary(cx, "abs", m), np.inf)
+        finite = arith.classify(cx, "isfinite", m)
         m = arith.where(cx, finite, m, 0.0)
     m = cx.wrap(cx.op("stop_gradient", m.value))
     return arith.binary(cx, "sub", t, m), m

@@ -28,9 +28,10 @@ def unary(name, expr, numpy, infer=FLOATS, numba=None, cheap=False, vjp=elementw
                    vjp=vjp, lower={"numpy": numpy, "numba": numba or numpy})
 
 
-def binary(name, expr, numpy, infer=SAME, numba=None, cheap=False, reassociable=False):
+def binary(name, expr, numpy, infer=SAME, numba=None, cheap=False, reassociable=False,
+           vjp=elementwise_vjp):
     return declare(name, infer, arity=2, kind="elementwise", sympy=expr, cheap=cheap,
-                   reassociable=reassociable, vjp=elementwise_vjp,
+                   reassociable=reassociable, vjp=vjp,
                    lower={"numpy": numpy, "numba": numba or numpy})
 
 
@@ -99,8 +100,8 @@ def _expit_vjp(b, op, cts, needs):
 
 
 # scipy.special.expit, the logistic sigmoid; both lowerings take exp(-|x|), which never overflows
-declare("expit", _single_double, arity=1, kind="elementwise", sympy="1/(1 + exp(-x))",
-        vjp=_expit_vjp, lower={"numpy": "scipy.special.expit({0})", "numba": "fexpit({0})"})
+unary("expit", "1/(1 + exp(-x))", "scipy.special.expit({0})", infer=_single_double,
+      numba="fexpit({0})", vjp=_expit_vjp)
 
 binary("add", "x + y", "{0} + {1}", cheap=True, reassociable=True)
 binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True, reassociable=True)
@@ -144,12 +145,10 @@ def _logaddexp_partial(b, v, r):
     return b.op("exp", b.op("sub", v, r))
 
 
-declare("hypot", FLOATS, arity=2, kind="elementwise", sympy="sqrt(x**2 + y**2)",
-        vjp=_symmetric_vjp(_hypot_partial),
-        lower={"numpy": "np.hypot({0}, {1})", "numba": "np.hypot({0}, {1})"})
-declare("logaddexp", FLOATS, arity=2, kind="elementwise", sympy="log(exp(x) + exp(y))",
-        vjp=_symmetric_vjp(_logaddexp_partial),
-        lower={"numpy": "np.logaddexp({0}, {1})", "numba": "np.logaddexp({0}, {1})"})
+binary("hypot", "sqrt(x**2 + y**2)", "np.hypot({0}, {1})", infer=FLOATS,
+       vjp=_symmetric_vjp(_hypot_partial))
+binary("logaddexp", "log(exp(x) + exp(y))", "np.logaddexp({0}, {1})", infer=FLOATS,
+       vjp=_symmetric_vjp(_logaddexp_partial))
 binary("maximum", "Max(x, y)", "np.maximum({0}, {1})", cheap=True)
 binary("minimum", "Min(x, y)", "np.minimum({0}, {1})", cheap=True)
 
