@@ -906,7 +906,7 @@ def test_check_grad_of_float32_code_and_of_code_changing_its_arguments():
     with pytest.raises(adc.GradientCheckError, match="float32"):
         adc.check_grad(in_float32, x, w, eps=1e-6, rtol=1e-5)   # the old defaults
     report = adc.check_grad(in_float32, x, w, wrt=(0, 1))
-    assert max(report.values()) < 1e-2
+    assert max(report.values()) < 1e-3      # well inside the float32 tolerance (1e-2)
 
     @adc.custom_vjp
     def half(u):

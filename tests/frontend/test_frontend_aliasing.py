@@ -398,7 +398,8 @@ def test_one_branchs_write_through_a_view_does_not_stale_the_other_branchs_value
     the write through the view made the array stale in the first branch only, and `x` is
     readable either way (the join took the second branch's state of the array after it
     had already marked it stale from the first). The array is the function's own: an
-    argument changed through a view is an error (test_arguments_written_through_a_view)."""
+    argument changed through a view is an error (test_frontend_arguments.py,
+    test_an_argument_changed_to_an_unknown_value_is_a_located_error)."""
     def f(x, c):
         x = x * 1.0
         y = x * 1.0

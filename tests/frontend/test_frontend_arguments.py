@@ -489,7 +489,6 @@ def test_grad_of_a_function_setting_an_entry(backend):
     np.testing.assert_array_equal(old, w0)      # a new array in the dict, as in Python
 
 
-
 def _set_first(xs):
     ys = xs
     ys[0] = ys[0] + 1.0         # a separate function: sets the caller's list entry
@@ -632,3 +631,14 @@ def test_a_run_time_loop_changing_then_rebinding_a_container_is_an_error():
     check(rebinds_then_sets_in_runtime_loop, [rand(2), rand(2)], np.int64(2))
     with pytest.raises(adcompiler.TraceError, match="changes 'xs' in place and then binds"):
         adcompiler.trace(sets_then_rebinds_in_runtime_loop, [rand(2), rand(2)], np.int64(2))
+
+
+def test_grad_and_vjp_inside_traced_code_change_the_arguments_by_hand():
+    """By hand (check's reference runs adcompiler's own grad and vjp in Python): grad adds 1 to
+    x and gives g = 1; vjp's augmented adds g to x (x0 + 2), halves g (sum 1.5) and returns
+    x0 + 2, whose cotangent x0 + 2 gives y's gradient: 1.5 + 2 sum(x0 + 2)."""
+    x0 = rand(3)
+    x = x0.copy()
+    got = adcompiler.jit(gradient_of_a_changing_function, backend="numpy")(x)
+    np.testing.assert_allclose(got, 1.5 + 2 * np.sum(x0 + 2), rtol=1e-12)
+    np.testing.assert_allclose(x, x0 + 2, rtol=1e-12)

@@ -177,8 +177,9 @@ def linalg_fn():
     a, rhs, s = block.args
     outs = [b.op("inv", a, hint="ai"), b.op("solve", a, rhs, hint="x"),
             b.op("det", a, hint="d"), b.op("logabsdet", a, hint="ld"),
-            b.op("detsign", a, hint="sg"),      # s s^T: positive definite
-            b.op("cholesky", b.op("matmul", s, b.op("transpose", s, perm=(1, 0))), hint="l")]
+            b.op("detsign", a, hint="sg"),
+            b.op("cholesky", b.op("matmul", s, b.op("transpose", s, perm=(1, 0))),  # s s^T:
+                 hint="l")]                                                      # pos. definite
     return finish("linalg", block, b, *outs)
 
 

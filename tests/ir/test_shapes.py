@@ -355,7 +355,7 @@ def float_only(ts, a):
     return mixed(ts) or ts[0].dtype not in FLOATS
 
 
-def single_double_only(ts, a):
+def single_double_only(ts, a):     # (NumPy's LAPACK calls convert integers to float64)
     return mixed(ts) or ts[0].dtype not in ("f64", "f32")
 
 
@@ -394,12 +394,8 @@ def scatter_not_exact(ts, a):
             or v.shape != gathered(x.shape, idx.shape, a["axis"]))
 
 
-def lapack_only(ts, a):     # NumPy converts integers and booleans to float64
-    return mixed(ts) or ts[0].dtype not in ("f64", "f32")
-
-
 def solve_narrower(ts, a):  # NumPy's solve also takes a vector b (the frontend reshapes it)
-    return lapack_only(ts, a) or ts[1].rank < 2
+    return single_double_only(ts, a) or ts[1].rank < 2
 
 
 def well_conditioned(arrays):
@@ -491,15 +487,17 @@ CASES = {
     "put": Case(gen_scatter, np_put, scatter_not_exact),
     "matmul": Case(gen_matmul, ufunc(np.matmul),
                    lambda ts, a: mixed(ts) or min(t.rank for t in ts) < 2),
-    "inv": Case(gen_square, lambda xs, a: np.linalg.inv(xs[0]), lapack_only, well_conditioned),
+    "inv": Case(gen_square, lambda xs, a: np.linalg.inv(xs[0]), single_double_only,
+                well_conditioned),
     "solve": Case(gen_solve, lambda xs, a: np.linalg.solve(*xs), solve_narrower,
                   well_conditioned),
-    "det": Case(gen_square, lambda xs, a: np.linalg.det(xs[0]), lapack_only, well_conditioned),
-    "logabsdet": Case(gen_square, lambda xs, a: np.linalg.slogdet(xs[0])[1], lapack_only,
+    "det": Case(gen_square, lambda xs, a: np.linalg.det(xs[0]), single_double_only,
+                well_conditioned),
+    "logabsdet": Case(gen_square, lambda xs, a: np.linalg.slogdet(xs[0])[1], single_double_only,
                       well_conditioned),
-    "detsign": Case(gen_square, lambda xs, a: np.linalg.slogdet(xs[0])[0], lapack_only,
+    "detsign": Case(gen_square, lambda xs, a: np.linalg.slogdet(xs[0])[0], single_double_only,
                     well_conditioned),
-    "cholesky": Case(gen_square, lambda xs, a: np.linalg.cholesky(xs[0]), lapack_only,
+    "cholesky": Case(gen_square, lambda xs, a: np.linalg.cholesky(xs[0]), single_double_only,
                      well_conditioned),
     "constant": Case(gen_constant, lambda xs, a: np.array(a["value"], dtype=DTYPES[a["dtype"]])),
     "iota": Case(gen_iota, lambda xs, a: np.indices(a["shape"], dtype=DTYPES[a["dtype"]])[
