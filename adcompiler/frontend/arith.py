@@ -131,14 +131,12 @@ def truth(cx: Emitter, x) -> Traced:
     v = t.value
     if t.ndim:
         v = cx.op("reshape", v, shape=())
-    if t.dtype != "bool":
-        v = cx.op("ne", v, cx.const(0, t.dtype))
-    return cx.wrap(v, weak=True)
+    return cx.wrap(cx.nonzero(v), weak=True)
 
 
 def where(cx: Emitter, cond, a, b) -> Traced:
     c = cx.tensor(cond)
-    cv = c.value if c.dtype == "bool" else cx.op("ne", c.value, cx.const(0, c.dtype))
+    cv = cx.nonzero(c.value)
     out = result_dtype(lambda x, y: np.where(True, x, y), a, b)
     return cx.wrap(cx.op("where", cv, cx.value(a, out), cx.value(b, out)))
 

@@ -336,7 +336,7 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
         if isinstance(ord, str):
             raise FrontendError(f"Invalid norm order '{ord}' for vectors")
         if ord == 0:
-            out = total(cx.cast(cx.op("ne", v, cx.const(0, dtype)), dtype), axes)
+            out = total(cx.cast(cx.nonzero(v), dtype), axes)
         elif ord in (np.inf, -np.inf):
             out = extreme(cx.op("abs", v), axes)
         elif ord == 1:

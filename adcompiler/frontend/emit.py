@@ -92,6 +92,10 @@ class Emitter:
     def cast(self, v, dtype: str):
         return v if v.type.dtype == dtype else self.op("astype", v, dtype=dtype)
 
+    def nonzero(self, v):
+        """`v != 0`, NumPy's truth of each entry (`v` itself when it is bool already)."""
+        return v if v.type.dtype == "bool" else self.op("ne", v, self.const(0, v.type.dtype))
+
     def value(self, x, dtype: str | None = None):
         """`x` (Traced or static array data) as an ir.Value, converted to `dtype`."""
         if isinstance(x, Traced):

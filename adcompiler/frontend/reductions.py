@@ -59,7 +59,7 @@ def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None) -> 
 
 def any_all(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:
     t = cx.tensor(x)
-    v = t.value if t.dtype == "bool" else cx.op("ne", t.value, cx.const(0, t.dtype))
+    v = cx.nonzero(t.value)
     axes = norm_axes(axis, t.ndim)
     if not axes:
         return cx.wrap(v)
@@ -139,7 +139,7 @@ def average(cx: Emitter, a, axis=None, weights=None, returned=False,
 
 def count_nonzero(cx: Emitter, a, axis=None, keepdims=False) -> Traced:
     t = cx.tensor(a)
-    nonzero = t.value if t.dtype == "bool" else cx.op("ne", t.value, cx.const(0, t.dtype))
+    nonzero = cx.nonzero(t.value)
     return cx.wrap(cx.op("sum", cx.cast(nonzero, "i64"), axes=norm_axes(axis, t.ndim),
                          keepdims=bool(keepdims)))
 

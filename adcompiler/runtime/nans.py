@@ -105,17 +105,13 @@ def run_checked(thunk, check_nans: bool):
             raise
         where, code, line = _user_line(e) or ("<unknown>", "", "?")
         raise NaNError(f"NaN produced at {where}{code} ({e}; generated line: {line})") from None
-    except np.linalg.LinAlgError as e:
+    except (np.linalg.LinAlgError, AssertionError, IndexError) as e:
         found = _user_line(e)
         if isinstance(e, AdcompilerError) or found is None:
             raise
         where, code, line = found
-        raise LinAlgError(f"{e} at {where}{code} (generated line: {line})") from None
-    except (AssertionError, IndexError) as e:
-        found = _user_line(e)
-        if isinstance(e, AdcompilerError) or found is None:
-            raise
-        where, code, line = found
+        if isinstance(e, np.linalg.LinAlgError):
+            raise LinAlgError(f"{e} at {where}{code} (generated line: {line})") from None
         if isinstance(e, AssertionError):
             raise AssertionFailed(f"assertion failed at {where}{code}"
                                   + (f": {e}" if str(e) else "")) from None
