@@ -157,8 +157,9 @@ declare("update_slice", _update_slice, attrs=SLICE, arity=2, kind="index", vjp=_
                "numba": {"driver": lambda op, a: [f"{{out}}[...] = {a[0]}",
                                                   f"{{out}}[{_slice_of(op)}] = {a[1]}"],
                          "loop": "update_slice"}})
+_TAKE = "{0}.take({1}, axis={axis})"     # the method: 0.3 us against np.take's 0.8
 declare("take", _take, attrs=("axis",), arity=2, kind="index", vjp=_take_vjp,
-        lower={"numpy": "np.take({0}, {1}, axis={axis})", "numba": "np.take({0}, {1}, axis={axis})"})
+        lower={"numpy": _TAKE, "numba": _TAKE})
 declare("scatter_add", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_scatter_add_vjp,
         lower={"numpy": lambda op, a: [_copy(a[0]),
                                        f"np.add.at({{out}}, np.s_[{_axis_index(op, a[1])}], {a[2]})"],

@@ -309,10 +309,12 @@ def run(kernel, rows, *args):
     """All `rows` rows of `kernel` as one chunk on the calling thread. (Not `_rows` with one
     chunk: small kernels run this, an optimiser's dozens per step, and its set-up cost more
     than their work.)"""
-    parts = partials(kernel, 1, args)
+    if not kernel.ACCUMULATES:
+        kernel.body(0, 0, rows, *args)
+        return
+    parts = kernel.partials(1, *args)
     kernel.body(0, 0, rows, *args, *parts)
-    if parts:
-        kernel.combine(*args, *parts)
+    kernel.combine(*args, *parts)
 
 
 def launch(kernel, rows, *args):

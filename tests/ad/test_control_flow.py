@@ -705,7 +705,7 @@ SOURCE_CASES = [
            np.ones((3, 2)))),
 ]
 # methods of NumPy arrays and of the Python lists used as tapes
-METHODS = {"copy", "astype", "reshape", "append"}
+METHODS = {"copy", "astype", "reshape", "transpose", "take", "append"}
 
 
 @pytest.mark.parametrize("f, args", SOURCE_CASES, ids=[f.__name__ for f, _ in SOURCE_CASES])
