@@ -291,8 +291,18 @@ def value_and_grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=T
     return GradFunction(fun, wrt, backend, has_aux, True, check_nans)
 
 
-def show(g, *args, file=None, **kwargs):
-    """Print the IR (primal, forward, backward) and the generated source of `g`."""
+def show(g, *args, file=None, backend=None, **kwargs):
+    """Print the IR (primal, forward, backward) and the generated source of the gradient
+    function `g` for these arguments (without any: its last call), as its own backend
+    compiles it, or as `backend` does ("numba": the driver, then its kernels)."""
+    if not isinstance(g, GradFunction):
+        raise AdcompilerError(f"show() takes what grad or value_and_grad returned, not "
+                              f"{type(g).__name__}")
+    if backend is not None and backend != g.backend:
+        if not (args or kwargs):
+            raise AdcompilerError("show(g, backend=...) needs example arguments: the other "
+                                  "backend compiles g anew")
+        g = GradFunction(g.fun, g.wrt, backend, g.has_aux, g.with_value, g.check_nans)
     print(g.ir(*args, **kwargs), file=file)
     print(g.adjoint_source(*args, **kwargs), file=file)
 

@@ -201,6 +201,32 @@ def test_products_write_into_the_slices_they_are_assembled_into():
     assert "  # in " not in src and "np.broadcast_to" in src, src
 
 
+def test_show_prints_the_source_either_backend_generates():
+    """`show(g, *args, backend=...)` prints g's IR and the source the named backend generates
+    (the Numba driver with its kernels), whichever backend g itself uses; without arguments,
+    that of g's last call, and a backend other than g's needs arguments to compile for."""
+    import io
+    f, make, wrt = CASES["mlp"]
+    args = make("float64")
+    g = adcompiler.grad(f, wrt=wrt, backend="numpy")
+    printed = {}
+    for backend in ("numba", "numpy", None):
+        out = io.StringIO()
+        adcompiler.show(g, *args, file=out, backend=backend)
+        printed[backend] = out.getvalue()
+    assert all(p.startswith("// primal") and "// backward" in p for p in printed.values())
+    assert "# ===== kernels" in printed["numba"] and "rt.run(" in printed["numba"]
+    assert "# =====" not in printed["numpy"] and "rt." not in printed["numpy"]
+    assert printed[None] == printed["numpy"]
+    out = io.StringIO()
+    adcompiler.show(g, file=out)                    # the last call's
+    assert out.getvalue() == printed["numpy"]
+    with pytest.raises(adcompiler.AdcompilerError, match="needs example arguments"):
+        adcompiler.show(g, backend="numba")
+    with pytest.raises(adcompiler.AdcompilerError, match="what grad or value_and_grad"):
+        adcompiler.show(f, *args)
+
+
 def test_numba_is_the_default_backend(monkeypatch):
     from adcompiler.backends.numba_cpu.program import NumbaProgram
     monkeypatch.delenv("ADCOMPILER_BACKEND", raising=False)
