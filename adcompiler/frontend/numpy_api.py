@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import arith, composites, creation, linalg, reductions as red, shapes, sorting
+from . import (arith, composites, creation, linalg, reductions as red, shapes, sorting,
+               windows)
 from .indexing import getitem
 from .problems import FrontendError
 from .values import Traced, dtype_arg, ir_dtype
@@ -120,6 +121,7 @@ FUNCTIONS = {
     np.std: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False:
         red.var(cx, a, axis, dtype, ddof, keepdims, std=True),
     np.cumsum: lambda cx, a, axis=None, dtype=None: red.cumsum(cx, a, axis, dtype),
+    np.cumprod: lambda cx, a, axis=None, dtype=None: red.cumprod(cx, a, axis, dtype),
     np.average: lambda cx, a, axis=None, weights=None, returned=False, *, keepdims=np._NoValue:
         red.average(cx, a, axis, weights, returned, keepdims),
     np.count_nonzero: lambda cx, a, axis=None, *, keepdims=False:
@@ -153,6 +155,21 @@ FUNCTIONS = {
     np.concatenate: lambda cx, arrays, axis=0, dtype=None: shapes.concatenate(cx, arrays, axis, dtype),
     np.stack: lambda cx, arrays, axis=0, dtype=None: shapes.stack(cx, arrays, axis, dtype),
     np.vstack: lambda cx, tup: shapes.vstack(cx, tup),
+    np.split: lambda cx, ary, indices_or_sections, axis=0:
+        shapes.array_split(cx, ary, indices_or_sections, axis, equal=True),
+    np.array_split: lambda cx, ary, indices_or_sections, axis=0:
+        shapes.array_split(cx, ary, indices_or_sections, axis),
+    np.hsplit: lambda cx, ary, indices_or_sections:
+        shapes.split_along(cx, "hsplit", ary, indices_or_sections),
+    np.vsplit: lambda cx, ary, indices_or_sections:
+        shapes.split_along(cx, "vsplit", ary, indices_or_sections),
+    np.dsplit: lambda cx, ary, indices_or_sections:
+        shapes.split_along(cx, "dsplit", ary, indices_or_sections),
+    np.meshgrid: lambda cx, *xi, copy=True, sparse=False, indexing="xy":
+        shapes.meshgrid(cx, xi, copy, sparse, indexing),
+    np.lib.stride_tricks.sliding_window_view: windows.sliding_window_view,
+    np.correlate: lambda cx, a, v, mode="valid": windows.correlate(cx, a, v, mode),
+    np.convolve: lambda cx, a, v, mode="full": windows.correlate(cx, a, v, mode, flip=True),
     np.hstack: lambda cx, tup: shapes.hstack(cx, tup),
     np.array: lambda cx, object, dtype=None, copy=True: shapes.array(cx, object, dtype, copy),
     np.asarray: lambda cx, a, dtype=None: shapes.array(cx, a, dtype, copy=False),
@@ -250,7 +267,8 @@ METHODS = {
     "reshape": _method_reshape, "transpose": _method_transpose, "astype": _astype,
     "sum": FUNCTIONS[np.sum], "prod": FUNCTIONS[np.prod], "max": FUNCTIONS[np.max],
     "min": FUNCTIONS[np.min], "mean": FUNCTIONS[np.mean], "var": FUNCTIONS[np.var],
-    "std": FUNCTIONS[np.std], "cumsum": FUNCTIONS[np.cumsum], "argmax": FUNCTIONS[np.argmax],
+    "std": FUNCTIONS[np.std], "cumsum": FUNCTIONS[np.cumsum],
+    "cumprod": FUNCTIONS[np.cumprod], "argmax": FUNCTIONS[np.argmax],
     "argmin": FUNCTIONS[np.argmin], "argsort": FUNCTIONS[np.argsort], "sort": _sort_in_place,
     "round": FUNCTIONS[np.round],
     "any": FUNCTIONS[np.any], "all": FUNCTIONS[np.all],

@@ -1,9 +1,9 @@
-"""Reductions: sum, prod, max, min, any, all, argmax, argmin, cumsum, and the compositions
-mean, var, std, average and count_nonzero written the way NumPy computes them
-(`numpy/_core/_methods.py`, `numpy/lib/_function_base_impl.py`): integers and booleans are
-reduced in float64, float16 means in float32; var = sum((x - mean)^2) / max(n - ddof, 0);
-average = sum(a * w) / sum(w), both in the promoted dtype (weights summing to zero give
-inf or NaN here, where NumPy raises ZeroDivisionError).
+"""Reductions: sum, prod, max, min, any, all, argmax, argmin, cumsum, cumprod (a scan of
+`mul`s), and the compositions mean, var, std, average and count_nonzero written the way NumPy
+computes them (`numpy/_core/_methods.py`, `numpy/lib/_function_base_impl.py`): integers and
+booleans are reduced in float64, float16 means in float32; var = sum((x - mean)^2) /
+max(n - ddof, 0); average = sum(a * w) / sum(w), both in the promoted dtype (weights summing to
+zero give inf or NaN here, where NumPy raises ZeroDivisionError).
 
 Contract: `axis` is None (all axes), an int or a tuple of ints (static); the result dtype is
 NumPy's. Inputs are `Traced` (or static array data, made constants).
@@ -156,6 +156,35 @@ def cumsum(cx: Emitter, x, axis=None, dtype=None) -> Traced:
                             f"dimension {t.ndim}")
     (a,) = norm_axes(axis, t.ndim)
     return cx.wrap(cx.op("cumsum", v, axis=a))
+
+
+def cumprod(cx: Emitter, x, axis=None, dtype=None) -> Traced:
+    """np.cumprod as a scan in log2(n) doubling steps (Hillis-Steele: at step s each entry
+    from the s-th on is multiplied by the one s before it), so its gradient comes from mul's
+    and is exact where x holds zeros (out / x would not be). The products are associated
+    otherwise than NumPy's left-to-right ones: float results may differ in the last bits."""
+    t = cx.tensor(x)
+    out = dtype_arg(dtype) or ir_dtype(np.cumprod(np.ones(1, NP_OF[t.dtype])).dtype)
+    v = cx.cast(t.value, out)
+    if axis is None:
+        v, a = (cx.op("reshape", v, shape=(t.type.size,)) if t.ndim != 1 else v), 0
+    elif t.ndim == 0 or isinstance(axis, (tuple, list)):
+        raise FrontendError(f"cumprod takes one int axis of an array, got axis={axis!r} for "
+                            f"dimension {t.ndim}")
+    else:
+        (a,) = norm_axes(axis, t.ndim)
+    shape, n, step = v.type.shape, v.type.shape[a], 1
+
+    def part(start, stop):
+        return cx.op("slice", v, starts=tuple(start if d == a else 0 for d in range(len(shape))),
+                     stops=tuple(stop if d == a else k for d, k in enumerate(shape)),
+                     steps=(1,) * len(shape))
+
+    while step < n:
+        v = cx.op("concatenate", part(0, step), cx.op("mul", part(step, n), part(0, n - step)),
+                  axis=a)
+        step *= 2
+    return cx.wrap(v)
 
 
 def argmax(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:

@@ -1,6 +1,6 @@
 """Shape manipulation: reshape, transpose, swapaxes, moveaxis, expand_dims, squeeze, ravel,
-atleast_1d/2d/3d, broadcast_to, concatenate, stack, hstack, vstack, and np.array/np.asarray
-of nested lists.
+atleast_1d/2d/3d, broadcast_to, concatenate, stack, hstack, vstack, split / array_split /
+hsplit / vsplit / dsplit (lists of views), meshgrid, and np.array/np.asarray of nested lists.
 
 Contract: shapes and axes are static Python ints (a run-time value there raises `StaticNeeded`).
 `squeeze`, `expand_dims`, `swapaxes`, `stack` are compositions of the registry's `reshape`,
@@ -195,6 +195,62 @@ def hstack(cx: Emitter, arrays) -> Traced:
     ts = [cx.tensor(a) for a in _seq(cx, arrays, "hstack")]
     ts = [reshape(cx, t, (1,)) if t.ndim == 0 else t for t in ts]
     return concatenate(cx, ts, axis=0 if ts[0].ndim == 1 else 1)
+
+
+def array_split(cx: Emitter, ary, indices_or_sections, axis=0, equal=False) -> list:
+    """np.array_split (np.split with `equal`): views of `ary` (basic slices) along `axis`, at
+    the given indices (clipped to the axis, as NumPy's slices are) or in that many sections,
+    the first `n % sections` of them one longer."""
+    from .indexing import getitem     # indexing builds on this module
+    t = cx.tensor(ary)
+    (ax,) = norm_axes(static_ints(axis, "axis"), t.ndim)
+    n = t.shape[ax]
+    if isinstance(indices_or_sections, (tuple, list)) or \
+            isinstance(indices_or_sections, np.ndarray) and indices_or_sections.ndim == 1:
+        cuts = list(static_ints(tuple(indices_or_sections), "split indices"))
+    else:
+        parts = static_ints(indices_or_sections, "the number of sections")[0]
+        if parts <= 0:
+            raise FrontendError("number sections must be larger than 0.")
+        if equal and n % parts:
+            raise FrontendError("array split does not result in an equal division")
+        size, extra = divmod(n, parts)
+        cuts = [k * size + min(k, extra) for k in range(1, parts)]
+    bounds = [0] + cuts + [n]
+    lead = (slice(None),) * ax
+    return [getitem(cx, t, lead + (slice(a, b),)) for a, b in zip(bounds, bounds[1:])]
+
+
+def split_along(cx: Emitter, name: str, ary, indices_or_sections) -> list:
+    """np.hsplit / vsplit / dsplit: np.split along axis 1 (0 for a 1-d array), 0 and 2."""
+    t = cx.tensor(ary)
+    least, axis = {"hsplit": (1, 1 if t.ndim > 1 else 0), "vsplit": (2, 0),
+                   "dsplit": (3, 2)}[name]
+    if t.ndim < least:
+        raise FrontendError(f"{name} only works on arrays of {least} or more dimensions")
+    return array_split(cx, t, indices_or_sections, axis, equal=True)
+
+
+def meshgrid(cx: Emitter, xi, copy_=True, sparse=False, indexing="xy") -> tuple:
+    """np.meshgrid: each input flattened and laid along its own axis (the first two swapped
+    for indexing='xy'), broadcast to the full grid unless `sparse`; copies unless `copy_` is
+    False (then NumPy's read-only broadcast views, which are views in the IR too)."""
+    if indexing not in ("xy", "ij"):
+        raise FrontendError("Valid values for `indexing` are 'xy' and 'ij'.")
+    ts = [ravel(cx, cx.tensor(x)) for x in xi]
+    axes = list(range(len(ts)))
+    if indexing == "xy" and len(ts) > 1:
+        axes[0], axes[1] = 1, 0
+    full = [0] * len(ts)
+    for t, a in zip(ts, axes):
+        full[a] = t.shape[0]
+    out = []
+    for t, a in zip(ts, axes):
+        g = reshape(cx, t, tuple(-1 if d == a else 1 for d in range(len(ts))))
+        if not sparse:
+            g = broadcast_to(cx, g, tuple(full))
+        out.append(copy(cx, g) if copy_ else g)
+    return tuple(out)
 
 
 def _coerced_dtype(x):

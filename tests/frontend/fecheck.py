@@ -90,3 +90,13 @@ rng = np.random.default_rng(1234)
 
 def rand(*shape, dtype=np.float64):
     return rng.normal(size=shape).astype(dtype)
+
+
+WEIGHTS = rand(256)
+
+
+def weighted(y):
+    """A scalar that weighs every entry of y differently (so misplaced entries change it), for
+    gradient checks of functions returning arrays."""
+    flat = np.ravel(y)
+    return np.sum(np.sin(flat) * WEIGHTS[:flat.shape[0]])

@@ -8,7 +8,7 @@ import pytest
 
 import adcompiler
 from adcompiler import TraceError
-from fecheck import check, located_error, ops, rand
+from fecheck import check, located_error, ops, rand, weighted
 
 FILE = "test_frontend_composites.py"
 INF = np.inf
@@ -266,15 +266,6 @@ def test_unsupported_variants_are_located_errors(f, match):
 
 
 # -- gradients -----------------------------------------------------------------------------------
-
-W = rand(64)
-
-
-def weighted(y):
-    """A scalar that weighs every entry differently (so misplaced entries change it)."""
-    flat = np.ravel(y)
-    return np.sum(np.sin(flat) * W[:flat.shape[0]])
-
 
 def grad_flips_rolls(x):
     return (weighted(np.flip(x, 0)) + weighted(np.fliplr(x) * x)

@@ -1,0 +1,82 @@
+"""Sliding windows: np.lib.stride_tricks.sliding_window_view, and np.correlate / np.convolve
+of 1-d arrays built on it.
+
+Contract: window shapes, axes and modes are static; values, dtypes and shapes are NumPy's.
+sliding_window_view gathers each windowed axis with a run-time index (iota + iota: no index
+array in the generated code), so its gradient is the registry's scatter-add, which sums the
+overlapping windows' contributions; the result is a read-only view of its input as in NumPy
+(writing into it, or reading it after the input was written, is an error). correlate and
+convolve are a product of the windows of the zero-padded longer operand with the other one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .emit import Emitter
+from .indexing import getitem
+from .linalg import matmul
+from .problems import FrontendError
+from .reductions import norm_axes
+from .shapes import concatenate, copy, moveaxis, static_ints
+from .creation import zeros
+from .values import Traced
+
+
+def sliding_window_view(cx: Emitter, x, window_shape, axis=None, *, subok=False,
+                        writeable=False) -> Traced:
+    t = cx.tensor(x)
+    if writeable:
+        raise FrontendError("sliding_window_view(writeable=True): its windows overlap in "
+                            "memory, which adcompiler's arrays cannot; write into the input")
+    shape = static_ints(window_shape, "window_shape")
+    axes = tuple(range(t.ndim)) if axis is None else static_ints(axis, "axis")
+    if len(shape) != len(axes):
+        why = ("Since axis is `None`, must provide window_shape for all dimensions of `x`"
+               if axis is None else "Must provide matching length window_shape and axis")
+        raise FrontendError(f"{why}; got {len(shape)} window_shape elements and {len(axes)} "
+                            f"axes elements.")
+    if any(w < 0 for w in shape):
+        raise FrontendError("`window_shape` cannot contain negative values")
+    out = t
+    for w, ax in zip(shape, axes, strict=True):
+        (ax,) = norm_axes((ax,), t.ndim)
+        n = out.shape[ax]
+        if n < w:
+            raise FrontendError("window shape cannot be larger than input array shape")
+        count = n - w + 1
+        start = cx.wrap(cx.op("iota", shape=(count, w), axis=0, dtype="i64"), nonneg=True)
+        step = cx.wrap(cx.op("iota", shape=(count, w), axis=1, dtype="i64"), nonneg=True)
+        index = cx.wrap(cx.op("add", start.value, step.value), nonneg=True)
+        out = moveaxis(cx, getitem(cx, out, (slice(None),) * ax + (index,)), ax + 1, -1)
+    out = copy(cx, out).view_of(t)
+    out.readonly = ("sliding_window_view returns a read-only view (its windows overlap); "
+                    "call .copy() on it to get an array you can change")
+    return out
+
+
+def correlate(cx: Emitter, a, v, mode="valid", flip=False) -> Traced:
+    """np.correlate (with `flip`, np.convolve: v reversed, the longer operand first):
+    out[k] = sum_j a[j + k] v[j] over the n + m - 1 shifts k that overlap ('full'), the
+    |n - m| + 1 where one lies inside the other ('valid'), or the max(n, m) central ones
+    ('same')."""
+    ta, tv = cx.tensor(a), cx.tensor(v)
+    what = "convolve" if flip else "correlate"
+    if ta.ndim != 1 or tv.ndim != 1:
+        raise FrontendError(f"np.{what} takes 1-d arrays, got shapes {ta.shape} and "
+                            f"{tv.shape}")
+    if mode not in ("full", "same", "valid"):
+        raise FrontendError(f"np.{what}: mode must be 'full', 'same' or 'valid', got "
+                            f"{mode!r}")
+    n, m = ta.shape[0], tv.shape[0]
+    if not n or not m:
+        raise FrontendError(f"np.{what}: {'a' if not n else 'v'} cannot be empty")
+    if flip:
+        if m > n:
+            ta, tv, n, m = tv, ta, m, n
+        tv = getitem(cx, tv, slice(None, None, -1))
+    pad = zeros(cx, (m - 1,), np.result_type(ta.np_dtype, tv.np_dtype)) if m > 1 else None
+    padded = concatenate(cx, [pad, ta, pad]) if pad is not None else ta
+    full = matmul(cx, sliding_window_view(cx, padded, m), tv)
+    low, length = {"full": (0, n + m - 1), "valid": (min(n, m) - 1, abs(n - m) + 1),
+                   "same": ((m - 1) // 2 if n >= m else n // 2, max(n, m))}[mode]
+    return copy(cx, getitem(cx, full, slice(low, low + length)))
