@@ -14,7 +14,8 @@ Contract (dispatch order):
    specialisation key is (function, argument structure and static values, leaf types), so
    identical layers share one function. Otherwise it is inlined (NumPy's aliasing then holds).
 4. anything else runs in Python when no traced value reaches it (methods of lists and dicts
-   may hold traced values); otherwise it is an error naming the function.
+   may hold traced values); otherwise it is an error naming the function. A draw from a random
+   generator the traced code did not seed itself is an error (randomness.py).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import types
 
 import numpy as np
 
-from . import numpy_api, pybuiltins, special
+from . import numpy_api, pybuiltins, randomness, special
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError
@@ -36,7 +37,8 @@ from .values import Traced, contains_traced, memory_of
 
 # their functions run natively on static arguments (adcompiler's own API included: `grad(f)`
 # inside traced code makes a gradient function, whose hook then traces the call)
-_LIBRARIES = ("numpy", "scipy", "builtins", "math", "functools", "operator", "adcompiler")
+_LIBRARIES = ("numpy", "scipy", "builtins", "math", "functools", "operator", "random",
+              "adcompiler")
 
 
 class Closure:
@@ -192,9 +194,12 @@ class CallsMixin:
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
         if _container_method(fn) and fn.__name__ in MUTATING_METHODS:
             self.check_writable_container(fn.__self__)
+        randomness.check_draw(self.session.seeded, fn)
         self.watch_method(fn, args)
-        return run_static(fn, *(self.foreign(a) for a in args),
-                          **{k: self.foreign(v) for k, v in kwargs.items()})
+        result = run_static(fn, *(self.foreign(a) for a in args),
+                            **{k: self.foreign(v) for k, v in kwargs.items()})
+        randomness.note_seeded(self.session.seeded, args, kwargs, result)
+        return result
 
     def watch_method(self, fn, args):
         """Note what a dict's, list's or set's reading method reads (outside.py)."""

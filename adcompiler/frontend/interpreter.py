@@ -73,6 +73,7 @@ class Session:
         self.chosen: dict = {}
         self.chosen_from: dict = {}
         self.stale_chosen: dict = {}
+        self.seeded: dict = {}       # random generators the traced code seeded (randomness.py)
 
     def unique_name(self, base: str) -> str:
         return self.module.fresh_name(base)

@@ -1,0 +1,73 @@
+"""Random numbers in traced code: a draw from a generator the function did not seed itself
+would be frozen into the compiled program (the same numbers every call, where NumPy draws new
+ones), so it is a located error; a generator seeded inside from a static seed gives NumPy's
+numbers (the same every call, in NumPy too)."""
+import random
+
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import located_error, rand
+
+FILE = "test_frontend_random.py"
+RNG = np.random.default_rng(7)
+PY_RNG = random.Random(7)
+
+
+def legacy_rand(x):
+    return x * (np.random.rand(*x.shape) < 0.5)
+
+
+def legacy_normal(x):
+    return x + np.random.normal(0.0, 1.0, x.shape)
+
+
+def legacy_seed(x):
+    np.random.seed(0); return x + np.random.rand()  # noqa: E702 (one line: see located_error)
+
+
+def outside_generator(x):
+    return x * (RNG.random(x.shape) < 0.5)
+
+
+def unseeded_generator(x):
+    return x + np.random.default_rng().normal(size=x.shape)
+
+
+def python_random(x):
+    return x * random.random()
+
+
+def python_generator(x):
+    return x * PY_RNG.gauss(0.0, 1.0)
+
+
+@pytest.mark.parametrize("f, spelled", [
+    (legacy_rand, "np.random.rand"), (legacy_normal, "np.random.normal"),
+    (legacy_seed, "np.random.seed"), (outside_generator, "Generator.random"),
+    (unseeded_generator, "Generator.normal"), (python_random, "random.random"),
+    (python_generator, "random.gauss")])
+def test_draws_from_outside_generators_are_located_errors(f, spelled):
+    e = located_error(f, (rand(3, 4),), f"{spelled} would run once, while adcompiler traces", FILE)
+    assert "pass the array in as an argument" in str(e)
+
+
+def seeded_noise(w, x, seed):
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=x.shape) + np.random.RandomState(seed).rand(*x.shape)
+    bits = np.random.Generator(np.random.PCG64(seed)).random(x.shape[1])
+    return np.sum(np.tanh((x + noise) @ w) * bits[0]) + random.Random(seed).random()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_generators_seeded_inside_give_numpys_numbers(backend):
+    w, x = rand(4), rand(3, 4)
+    g = adcompiler.value_and_grad(seeded_noise, backend=backend)
+    for seed in (0, 1, 0):
+        value, grad = g(w, x, seed)
+        np.testing.assert_allclose(value, seeded_noise(w, x, seed), rtol=1e-12)
+        eps = 1e-6
+        fd = [(seeded_noise(w + eps * e, x, seed) - seeded_noise(w - eps * e, x, seed)) / (2 * eps)
+              for e in np.eye(4)]
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
