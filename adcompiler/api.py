@@ -6,7 +6,8 @@
     vjp(f, *args)              (value, pullback); pullback(cotangent) -> gradients of all args
 
 A gradient has the structure, shape and dtype of its argument (a dict of parameters gets a dict
-of gradients; a Python float gets a float; static leaves inside a pytree get None). A call
+of gradients, a named tuple or dataclass one of its class; a Python float gets a float; static
+leaves inside a pytree get None). A call
 specialises the function on its arguments (`trace`), differentiates the IR (`ad`), lowers the
 forward and backward functions with the chosen backend (`backend="numba"`, the default:
 fused, disk-cached Numba kernels; `backend="numpy"`: the readable NumPy reference;

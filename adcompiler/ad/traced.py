@@ -19,8 +19,8 @@ def statics_to_none(td):
         return ("static", None)
     if kind in ("tuple", "list"):
         return (kind, tuple(statics_to_none(c) for c in td[1]))
-    if kind == "dict":
-        return ("dict", td[1], tuple(statics_to_none(c) for c in td[2]))
+    if kind in ("dict", "node"):
+        return (*td[:-1], tuple(statics_to_none(c) for c in td[-1]))
     return td
 
 

@@ -20,6 +20,7 @@ Contract (dispatch order):
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import inspect
 import types
@@ -30,7 +31,7 @@ from . import numpy_api, pybuiltins, randomness, special
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError
-from .pytree import flatten, set_entry, unflatten
+from .pytree import flatten, is_node_class, set_entry, unflatten
 from .signature import split_outputs
 from .source import code_of, code_of_node
 from .values import Traced, contains_traced, memory_of
@@ -38,7 +39,7 @@ from .values import Traced, contains_traced, memory_of
 # their functions run natively on static arguments (adcompiler's own API included: `grad(f)`
 # inside traced code makes a gradient function, whose hook then traces the call)
 _LIBRARIES = ("numpy", "scipy", "builtins", "math", "functools", "operator", "random",
-              "adcompiler")
+              "collections", "dataclasses", "adcompiler")
 
 
 class Closure:
@@ -88,8 +89,12 @@ def _is_own(fn) -> bool:
 
 
 def _container_method(fn) -> bool:
+    """A method of a container (a named tuple's `_replace` and `_asdict` too), or
+    dataclasses.replace: run natively on the holders of run-time arrays it gets."""
     owner = getattr(fn, "__self__", None)
-    return isinstance(fn, types.BuiltinMethodType) and isinstance(owner, (list, dict, tuple, str))
+    return isinstance(fn, types.BuiltinMethodType) and isinstance(owner, (list, dict, tuple, str)) \
+        or isinstance(owner, tuple) and hasattr(owner, "_fields") \
+        and getattr(fn, "__name__", "") in ("_replace", "_asdict") or fn is dataclasses.replace
 
 
 def _name(fn) -> str:
@@ -129,8 +134,8 @@ def _typed(treedef):
         return ("static", type(treedef[1]).__name__, treedef[1])
     if kind == "leaf":
         return treedef
-    if kind == "dict":
-        return ("dict", treedef[1], tuple(_typed(c) for c in treedef[2]))
+    if kind in ("dict", "node"):
+        return (*treedef[:-1], tuple(_typed(c) for c in treedef[-1]))
     return (kind, tuple(_typed(c) for c in treedef[1]))
 
 
@@ -188,6 +193,8 @@ class CallsMixin:
             # they get run-time arrays, and run natively on static arguments (`grad(f)`)
             return self.call_user(code_of(fn), inspect.signature(fn), args, kwargs, None,
                                   fn.__globals__, _closure_of(fn), fn)
+        if isinstance(fn, type) and is_node_class(fn):
+            return fn(*args, **kwargs)    # a named tuple or dataclass holding them (pytree.py)
         if contains_traced((args, kwargs)) and not _container_method(fn):
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
         if _is_own(fn):

@@ -71,7 +71,7 @@ def same_structure(s, t) -> bool:
         return True
     if kind == "static":
         return _same_static(s[1], t[1])
-    if kind == "dict" and s[1] != t[1]:
+    if kind in ("dict", "node") and s[1:-1] != t[1:-1]:
         return False
     kids_s, kids_t = s[-1], t[-1]
     return len(kids_s) == len(kids_t) and all(

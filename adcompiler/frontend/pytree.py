@@ -1,12 +1,38 @@
-"""Pytrees: nested tuples, lists and dicts whose leaves are arrays or Python scalars.
+"""Pytrees: nested tuples, lists, dicts, named tuples and dataclass instances whose leaves are
+arrays or Python scalars.
 
 `flatten(tree, is_leaf)` returns (leaves, treedef); `unflatten(treedef, leaves)` rebuilds the
-tree. `is_leaf` is asked first, so it must be false for tuples, lists and dicts. Leaves for
-which `is_leaf` is false are static: kept inside the treedef (ints, bools, strings, None -
+tree. `is_leaf` is asked first, so it must be false for the containers. Leaves for which
+`is_leaf` is false are static: kept inside the treedef (ints, bools, strings, None -
 compile-time constants), so two trees with different static values have different treedefs.
-Treedefs are hashable (part of the specialisation key).
+Treedefs are hashable (part of the specialisation key). A named tuple or a dataclass instance
+(all of whose fields its __init__ takes) is a node `("node", class, field names, children)`,
+rebuilt as `class(**fields)`: a gradient of one is one of its class, as in JAX.
 """
 from __future__ import annotations
+
+import dataclasses
+
+
+def is_node_class(cls) -> bool:
+    """Do instances of `cls` flatten as nodes (named tuples; dataclasses whose __init__ takes
+    every field and which have no __post_init__ to run on run-time arrays)?"""
+    if issubclass(cls, tuple):
+        return hasattr(cls, "_fields")
+    return dataclasses.is_dataclass(cls) and not hasattr(cls, "__post_init__") \
+        and all(f.init for f in dataclasses.fields(cls))
+
+
+def node_fields(x) -> tuple | None:
+    """The field names of a named tuple or a dataclass instance whose __init__ takes them all,
+    else None."""
+    if isinstance(x, tuple):
+        return getattr(x, "_fields", None)
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        fields = dataclasses.fields(x)
+        if all(f.init for f in fields):
+            return tuple(f.name for f in fields)
+    return None
 
 
 def flatten(tree, is_leaf):
@@ -28,6 +54,10 @@ def _walk(node, is_leaf, leaves):
     if isinstance(node, dict):
         keys = tuple(node)
         return ("dict", keys, tuple(_walk(node[k], is_leaf, leaves) for k in keys))
+    names = node_fields(node)
+    if names is not None:
+        return ("node", type(node), names,
+                tuple(_walk(getattr(node, k), is_leaf, leaves) for k in names))
     return ("static", node)
 
 
@@ -49,6 +79,8 @@ def _build(td, it):
         return tuple(_build(c, it) for c in td[1])
     if kind == "list":
         return [_build(c, it) for c in td[1]]
+    if kind == "node":
+        return td[1](**{k: _build(c, it) for k, c in zip(td[2], td[3], strict=True)})
     return {k: _build(c, it) for k, c in zip(td[1], td[2], strict=True)}
 
 
@@ -64,17 +96,20 @@ def leaf_keys(treedef) -> list:
             out.append(keys)
         elif kind in ("tuple", "list"):
             stack.extend((c, keys + (i,)) for i, c in reversed(list(enumerate(td[1]))))
-        elif kind == "dict":
-            stack.extend((c, keys + (k,)) for k, c in reversed(list(zip(td[1], td[2]))))
+        elif kind in ("dict", "node"):
+            stack.extend((c, keys + (k,)) for k, c in reversed(list(zip(td[-2], td[-1]))))
     return out
 
 
 def set_entry(root, keys, value) -> None:
     """root[keys[0]][keys[1]]... = value (`keys` as `leaf_keys` gives them, with a first key
-    into `root`)."""
+    into `root`; a named tuple's or dataclass's entries are its attributes)."""
     for k in keys[:-1]:
-        root = root[k]
-    root[keys[-1]] = value
+        root = getattr(root, k) if node_fields(root) is not None else root[k]
+    if node_fields(root) is not None:
+        setattr(root, keys[-1], value)
+    else:
+        root[keys[-1]] = value
 
 
 def leaf_paths(treedef, prefix: str):
@@ -88,8 +123,8 @@ def leaf_paths(treedef, prefix: str):
         elif kind in ("tuple", "list"):
             for i, c in enumerate(td[1]):
                 walk(c, f"{path}.{i}")
-        elif kind == "dict":
-            for k, c in zip(td[1], td[2], strict=True):
+        elif kind in ("dict", "node"):
+            for k, c in zip(td[-2], td[-1], strict=True):
                 walk(c, f"{path}.{k}")
 
     walk(treedef, prefix)

@@ -111,6 +111,15 @@ class StatementsMixin:
             new = self.inplace(op, self.subscript(obj, key), rhs, name,
                                mutate=isinstance(obj, (list, dict)))
             self.store_item(obj, key, new, name)
+        elif isinstance(target, ast.Attribute):
+            # obj.a += v changes the array obj.a holds in place, as NumPy's does; a scalar
+            # there would be rebound, which is attribute assignment
+            cur = self.eval(target)
+            if not (isinstance(cur, Traced) and cur.ndim >= 1):
+                raise FrontendError("augmented assignment to an attribute that holds no array "
+                                    "sets the attribute, and attribute assignment is not "
+                                    "supported")
+            self.inplace(op, cur, rhs, analysis.root_name(target) or target.attr)
         else:
             raise FrontendError("augmented assignment to this target is not supported")
 

@@ -1,0 +1,158 @@
+"""Named tuples and dataclass instances as pytrees (pytree.py): as arguments, results and
+gradients (a gradient of one is one of its class), built and taken apart inside traced code
+(`Params(W, b)`, `p.W`, `p._replace`, `dataclasses.replace`), their arrays changed in place
+reaching the caller; values against NumPy running the function, gradients against finite
+differences, on both backends."""
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, located_error, rand
+
+FILE = "test_frontend_pytrees.py"
+
+
+class Params(NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+    name: str = "layer"
+
+
+@dataclasses.dataclass
+class Layer:
+    W: np.ndarray
+    b: np.ndarray
+    act: str = "tanh"
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    W: np.ndarray
+    scale: float
+
+
+@dataclasses.dataclass
+class Checked:
+    W: np.ndarray
+
+    def __post_init__(self):
+        assert self.W.ndim == 2
+
+
+def forward(p, x):
+    h = x @ p.W + p.b
+    return np.tanh(h) if p.act == "tanh" else h
+
+
+def loss_namedtuple(p, x):
+    return np.sum(np.tanh(x @ p.W + p.b) ** 2) + len(p.name)
+
+
+def loss_dataclass(layers, x):
+    for layer in layers:
+        x = forward(layer, x)
+    return np.mean(x ** 2)
+
+
+def loss_frozen(f, x):
+    return np.sum((x @ f.W) ** 2) * f.scale
+
+
+def built_inside(W, b, x):
+    p = Params(W, b)
+    q = p._replace(b=2.0 * p.b)
+    layer = dataclasses.replace(Layer(q.W, q.b), act="linear")
+    return np.sum(forward(layer, x) ** 2) + np.sum(Frozen(W, 0.5).W) + np.sum(q._asdict()["b"])
+
+
+def sgd(p, g, lr):
+    return Params(p.W - lr * g.W, p.b - lr * g.b, p.name)
+
+
+def sgd_in_place(layer, g, lr):
+    layer.W -= lr * g.W
+    layer.b[:] = layer.b - lr * g.b
+
+
+def test_values_match_numpy():
+    p, x = Params(rand(3, 2), rand(2)), rand(4, 3)
+    layers = [Layer(rand(3, 3), rand(3)), Layer(rand(3, 2), rand(2), act="linear")]
+    check(loss_namedtuple, p, x)
+    check(loss_dataclass, layers, x)
+    check(loss_frozen, Frozen(rand(3, 2), 0.25), x)
+    check(built_inside, p.W, p.b, x)
+    check(sgd, p, Params(rand(3, 2), rand(2)), 0.1)
+    check(sgd_in_place, Layer(rand(3, 2), rand(2)), Layer(rand(3, 2), rand(2)), 0.1)
+
+
+def _finite_differences(f, args, index, eps=1e-6):
+    """d f / d args[index]: a flat array of the leaves of that argument in field order."""
+    base = args[index]
+    fields = [k for k in ("W", "b") if hasattr(base, k)]
+    out = []
+    for k in fields:
+        arr = getattr(base, k)
+        g = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            for sign in (1, -1):
+                moved = arr.copy()
+                moved[i] += sign * eps
+                changed = list(args)
+                changed[index] = dataclasses.replace(base, **{k: moved}) \
+                    if dataclasses.is_dataclass(base) else base._replace(**{k: moved})
+                g[i] += sign * f(*changed) / (2 * eps)
+        out.append(g)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients_have_the_arguments_class(backend):
+    p, x = Params(rand(3, 2), rand(2)), rand(4, 3)
+    g = adcompiler.grad(loss_namedtuple, backend=backend)(p, x)
+    assert type(g) is Params and g.name is None      # a static field has no gradient
+    for got, want in zip(g[:2], _finite_differences(loss_namedtuple, (p, x), 0), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    f = Frozen(rand(3, 2), 0.25)
+    g = adcompiler.grad(loss_frozen, backend=backend)(f, x)
+    assert type(g) is Frozen and isinstance(g.scale, float)
+    layers = [Layer(rand(3, 3), rand(3)), Layer(rand(3, 2), rand(2), act="linear")]
+    value, g = adcompiler.value_and_grad(loss_dataclass, backend=backend)(layers, x)
+    np.testing.assert_allclose(value, loss_dataclass(layers, x), rtol=1e-12)
+    assert [type(layer) for layer in g] == [Layer, Layer] and g[1].act is None
+    for k, layer in enumerate(layers):
+        def one(lay, k=k):
+            return loss_dataclass(layers[:k] + [lay] + layers[k + 1:], x)
+        want = _finite_differences(one, (layer,), 0)
+        np.testing.assert_allclose(g[k].W, want[0], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(g[k].b, want[1], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_jit_of_an_optimiser_step(backend):
+    p, g = Params(rand(3, 2), rand(2)), Params(rand(3, 2), rand(2))
+    new = adcompiler.jit(sgd, backend=backend)(p, g, 0.1)
+    assert type(new) is Params and new.name == "layer"
+    np.testing.assert_allclose(new.W, p.W - 0.1 * g.W, rtol=1e-15)
+    layer = Layer(rand(3, 2), rand(2))
+    W, b = layer.W.copy(), layer.b.copy()
+    adcompiler.jit(sgd_in_place, backend=backend)(layer, Layer(p.W, p.b), 0.1)
+    np.testing.assert_allclose(layer.W, W - 0.1 * p.W, rtol=1e-15)
+    np.testing.assert_allclose(layer.b, b - 0.1 * p.b, rtol=1e-15)
+
+
+def post_init_on_run_time_arrays(x):
+    return Checked(x).W
+
+
+def scales_a_float_attribute(f):
+    f.scale *= 2.0
+
+
+def test_unsupported_uses_are_located_errors():
+    located_error(post_init_on_run_time_arrays, (rand(3, 3),),
+                  "Checked is not supported on run-time arrays", FILE)
+    located_error(scales_a_float_attribute, (Frozen(rand(2, 2), 0.5),),
+                  "attribute that holds no array sets the attribute", FILE)
