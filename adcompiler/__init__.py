@@ -6,7 +6,7 @@
 """
 from . import ops  # noqa: F401  (fills the op registry)
 from . import ir
-from .errors import AdcompilerError, UnsupportedSyntax, TraceError
+from .errors import AdcompilerError, RecompileWarning, UnsupportedSyntax, TraceError
 from .frontend import trace
 from .runtime.evaluate import evaluate
 from .api import grad, jit, show, value_and_grad, vjp
@@ -15,6 +15,7 @@ from .runtime.nans import AssertionFailed, IndexOutOfBounds, LinAlgError, NaNErr
 from .ad.custom import custom_vjp, elementwise, stop_gradient, straight_through
 
 __all__ = ["AdcompilerError", "AssertionFailed", "GradientCheckError", "IndexOutOfBounds",
-           "LinAlgError", "NaNError", "TraceError", "UnsupportedSyntax", "check_grad",
+           "LinAlgError", "NaNError", "RecompileWarning", "TraceError", "UnsupportedSyntax",
+           "check_grad",
            "custom_vjp", "elementwise", "evaluate", "grad", "ir", "jit", "show", "stop_gradient",
            "straight_through", "trace", "value_and_grad", "vjp"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ import numpy as np
 from .ad import differentiate
 from .ad.traced import (call_backward, call_forward, statics_to_none, traced_grad_tree,
                         vjp_trace)
-from .errors import AdcompilerError, where
+from .errors import AdcompilerError, RecompileWarning, where
 from .frontend import signature, trace
 from .frontend.calls import Closure
 from .frontend.outside import changed
@@ -75,11 +76,44 @@ class _Compiled:
     wrt_leaves: tuple
 
 
+RESPECIALISED = 8      # compilations for new values of static arguments before a warning
+
+
+def _without_static_values(treedef):
+    """A typed treedef (calls._typed) with its static values left out, their types kept."""
+    kind = treedef[0]
+    if kind == "static":
+        return treedef[:2]
+    if kind == "leaf":
+        return treedef
+    return (*treedef[:-1], tuple(_without_static_values(c) for c in treedef[-1]))
+
+
 class _Specialised:
     """A function compiled per specialisation key (`Signature.describe`), the key computed
-    once per call from a Signature built once: calls that hit the cache skip `trace`."""
+    once per call from a Signature built once: calls that hit the cache skip `trace`.
+    `_compiled_for(key)` notes each compilation: the RESPECIALISED-th one for keys that differ
+    only in static values (a training loop passing its step as a Python int) warns, once."""
 
     _signature = None
+    _static_values: dict | None = None
+
+    def _compiled_for(self, key, stacklevel) -> None:
+        if self._static_values is None:
+            self._static_values = {}
+        shape = tuple((p[0], _without_static_values(p[1]), p[2]) if len(p) == 3 else p
+                      for p in key)
+        seen = self._static_values.setdefault(shape, set())
+        seen.add(key)
+        if len(seen) != RESPECIALISED:
+            return
+        names = [part[0] for part in key]
+        varying = [n for i, n in enumerate(names) if len({k[i] for k in seen}) > 1]
+        warnings.warn(f"{getattr(self.fun, '__name__', 'f')} was compiled {RESPECIALISED} "
+                      f"times for new values of {', '.join(varying)}: ints, bools, strings and "
+                      "other values that are not arrays or floats are compile-time constants, "
+                      "so each new value compiles anew; pass a run-time value instead "
+                      "(np.int64(step), np.array(step))", RecompileWarning, stacklevel=stacklevel)
 
     def _describe(self, args, kwargs):
         """(runtime leaves, specialisation key) of a call."""
@@ -171,6 +205,7 @@ class GradFunction(_Specialised):
         compiled = _Compiled(primal, _backend(self.backend)(adj, primal.name),
                              (single, names), tuple(leaves))
         self._cache[sig.key] = compiled
+        self._compiled_for(sig.key, stacklevel=4)     # under __call__ and _specialise
         self._last = compiled
         return compiled
 
@@ -378,6 +413,7 @@ class JitFunction(_Specialised):
             primal = trace(self.fun, *args, **kwargs)
             self._cache[key] = (primal,
                                 backend_module(self.backend).compile_function(primal))
+            self._compiled_for(key, stacklevel=3)
         primal, call = self._cache[key]
         sig = primal.meta["signature"]
         flat = sig.flatten_leaves(leaves, key)

@@ -26,6 +26,10 @@ def where(loc) -> str:
     return f"{os.path.basename(loc[0])}:{loc[1]}" if loc else "<unknown>"
 
 
+class RecompileWarning(UserWarning):
+    """A function is compiled again and again for new values of its static arguments."""
+
+
 class UnsupportedSyntax(AdcompilerError):
     """One or more constructs the frontend cannot compile; `problems` lists (construct, loc)."""
 

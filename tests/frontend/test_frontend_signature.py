@@ -75,6 +75,29 @@ def test_sorted_over_a_dict_of_arrays_sorts_its_keys():
           {"b": rand(2), "a": rand(3), "c": rand(1)})
 
 
+def decayed(w, x, step):
+    return np.sum((x @ w) ** 2) * (0.1 / (1 + step))
+
+
+@pytest.mark.parametrize("make", ["grad", "jit"])
+def test_compiling_anew_for_each_static_value_warns_once(make, recwarn):
+    """A Python int is a compile-time constant: a loop passing its step so compiles every call.
+    The RESPECIALISED-th compilation for new static values warns, naming the argument, once;
+    np.int64(step) is a run-time value (one compilation, and NumPy's values)."""
+    w, x = rand(3), rand(4, 3)
+    f = getattr(adcompiler, make)(decayed, backend="numpy")
+    for step in range(1, 2 * adcompiler.api.RESPECIALISED):
+        np.testing.assert_allclose(f(w, x, step), f(w, x, np.int64(step)), rtol=1e-15)
+        warned = [w for w in recwarn.list if w.category is adcompiler.RecompileWarning]
+        assert len(warned) == (step >= adcompiler.api.RESPECIALISED)
+    (warning,) = warned
+    assert "decayed was compiled 8 times for new values of step" in str(warning.message)
+    assert warning.filename == __file__
+    assert len(f._cache) == 2 * adcompiler.api.RESPECIALISED     # one for np.int64 steps
+    np.testing.assert_allclose(adcompiler.jit(decayed)(w, x, np.int64(3)), decayed(w, x, 3),
+                               rtol=1e-12)
+
+
 def test_defaults_are_static():
     def f(x, eps=1e-3):
         return x + eps
