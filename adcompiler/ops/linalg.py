@@ -9,8 +9,22 @@ converts as `np.linalg` does):
 - `solve a, b` with b a stack of matrices `(..., n, k)`, batch axes broadcast (the frontend
   makes a vector b a one-column matrix, NumPy 2's rule);
 - `det a`, `logabsdet a` and its nondifferentiable `detsign a` (np.linalg.slogdet's two
-  parts): `(...)`.
-Their VJPs (Giles 2008) are written with these ops and `matmul`, so they differentiate again.
+  parts): `(...)`;
+- `eigh_values a {uplo}` `(..., n)` (ascending) and `eigh_vectors a {uplo}` `(..., n, n)`
+  (the columns), np.linalg.eigh's two parts, reading the triangle `uplo` ("L" or "U") only;
+- on stacks of any matrices `(..., m, n)`, k = min(m, n): `svd_values a` `(..., k)`
+  (descending), `svd_u a` `(..., m, k)` and `svd_vt a` `(..., k, n)`, the reduced SVD's
+  parts (np.linalg.svd's with full_matrices=False).
+Their VJPs (Giles 2008; eigh and svd as in JAX, Townsend 2016 for the non-square svd terms)
+are written with these ops and `matmul`, so they differentiate again. One op per result, as
+slogdet's: eigh and svd used whole run LAPACK once per part used (each part's own NumPy call;
+values alone are the cheaper eigvalsh / svd(compute_uv=False)), and two calls on one matrix
+agree, so the vectors of one call belong to the values of the other.
+The eigenvector and singular-vector VJPs divide by the gaps between eigenvalues (squared
+singular values), and svd's non-square term by the singular values: where two are equal (or
+a singular value of a non-square matrix is 0) the gradient is inf or NaN, as JAX's, since
+the vectors are not differentiable there (a NaN that reaches a result is a NaNError naming
+the user's line). The values' VJPs have no such division.
 Both backends run them as NumPy calls (the Numba driver's, outside loop kernels); a singular
 matrix raises NumPy's LinAlgError there (runtime.nans names the user's line)."""
 import math
@@ -65,12 +79,19 @@ declare("matmul", _matmul, arity=2, kind="linalg", vjp=_matmul_vjp,
         lower={"numpy": _numpy_matmul, "numba": ["rt.matmul({0}, {1}, {{out}})"]})
 
 
-def _square(types, name):
-    """The operands' common float dtype; the first must be a stack of square matrices."""
+def _float(types, name):
+    """The operands' common dtype, float32 or float64; the first must be a stack of matrices."""
     dtype = same_dtype(types, name)
     check(dtype in ("f32", "f64"), f"needs float32 or float64 operands, got {dtype}")
+    check(types[0].rank >= 2, f"needs a stack of matrices (..., m, n), got {types[0].shape}")
+    return dtype
+
+
+def _square(types, name):
+    """The operands' common float dtype; the first must be a stack of square matrices."""
+    dtype = _float(types, name)
     a = types[0]
-    check(a.rank >= 2 and a.shape[-1] == a.shape[-2],
+    check(a.shape[-1] == a.shape[-2],
           f"needs a stack of square matrices (..., n, n), got {a.shape}")
     return dtype
 
@@ -122,25 +143,124 @@ def _logabsdet_vjp(b, op, cts, needs):
     return [_scaled_inv_t(b, op.operands[0], cts[0])]
 
 
+def _rows_cols(b, n):
+    """The row and the column index of each entry of an n x n matrix."""
+    return (b.op("iota", shape=(n, n), axis=0, dtype="i64"),
+            b.op("iota", shape=(n, n), axis=1, dtype="i64"))
+
+
+def _eye(b, n, dtype):
+    rows, cols = _rows_cols(b, n)
+    return b.op("where", b.op("eq", rows, cols), const(b, 1, dtype, (n, n)),
+                const(b, 0, dtype, (n, n)))
+
+
 def _phi(b, x):
     """The lower triangle of x with its diagonal halved (Murray 2016's Phi)."""
     n, dtype = x.type.shape[-1], x.type.dtype
-    rows = b.op("iota", shape=(n, n), axis=0, dtype="i64")
-    cols = b.op("iota", shape=(n, n), axis=1, dtype="i64")
+    rows, cols = _rows_cols(b, n)
     zero = const(b, 0, dtype, (n, n))
     diag = b.op("where", b.op("eq", rows, cols), const(b, 0.5, dtype, (n, n)), zero)
     mask = b.op("where", b.op("gt", rows, cols), const(b, 1, dtype, (n, n)), diag)
     return b.op("mul", x, mask)
 
 
+def _read_triangle(b, g, upper=False):
+    """G, a gradient with respect to a symmetric matrix as if its entries were independent,
+    as one for an op that reads one triangle only: each entry off the diagonal stands for
+    itself and its mirror, so dA = Phi(G + G^T) (or its transpose, for the upper one)."""
+    da = _phi(b, b.op("add", g, swap_last(b, g)))
+    return swap_last(b, da) if upper else da
+
+
 def _cholesky_vjp(b, op, cts, needs):
     """Murray 2016 (as PyTorch's): S = L^-T Phi(L^T C) L^-1 is the gradient in symmetric
-    matrices. NumPy's cholesky reads A's lower triangle only, so each entry below the
-    diagonal stands for itself and its mirror: dA = Phi(S + S^T)."""
+    matrices. NumPy's cholesky reads A's lower triangle only: dA = Phi(S + S^T)."""
     lt = swap_last(b, op.result)
     y = b.op("solve", lt, _phi(b, b.op("matmul", lt, cts[0])))          # L^-T P
     s = swap_last(b, b.op("solve", lt, swap_last(b, y)))                # (L^-T P) L^-1
-    return [_phi(b, b.op("add", s, swap_last(b, s)))]
+    return [_read_triangle(b, s)]
+
+
+def _row(b, x):
+    """(..., k) -> (..., 1, k): multiplies each column j of a matrix by x[j]."""
+    return b.op("reshape", x, shape=x.type.shape[:-1] + (1, x.type.shape[-1]))
+
+
+def _col(b, x):
+    """(..., k) -> (..., k, 1): multiplies each row i of a matrix by x[i]."""
+    return b.op("reshape", x, shape=x.type.shape + (1,))
+
+
+def _inverse_gaps(b, w):
+    """F[..., i, j] = 1 / (w_j - w_i) off the diagonal, 0 on it. Equal values give inf
+    (see the module docstring)."""
+    n, dtype = w.type.shape[-1], w.type.dtype
+    eye = _eye(b, n, dtype)
+    gaps = b.op("add", b.op("sub", _row(b, w), _col(b, w)), eye)     # 1 on the diagonal
+    return b.op("div", b.op("sub", const(b, 1, dtype, (n, n)), eye), gaps)
+
+
+def _eigh_values_vjp(b, op, cts, needs):
+    """dw_i = v_i^T dA v_i: G = V diag(C) V^T, read as eigh reads A (one triangle)."""
+    a, uplo = op.operands[0], op.attrs["uplo"]
+    v = b.op("eigh_vectors", a, uplo=uplo)
+    g = b.op("matmul", b.op("mul", v, _row(b, cts[0])), swap_last(b, v))
+    return [_read_triangle(b, g, uplo == "U")]
+
+
+def _eigh_vectors_vjp(b, op, cts, needs):
+    """dV = V (F o (V^T dA V)) with F_ij = 1/(w_j - w_i) off the diagonal (0 on it: a unit
+    vector's change is orthogonal to it), so G = V (F o (V^T C)) V^T, read as eigh reads A
+    (one triangle). For A built symmetric (B + B^T) this is the gradient of the symmetric
+    matrix's function in each of its entries."""
+    a, uplo, v = op.operands[0], op.attrs["uplo"], op.result
+    f = _inverse_gaps(b, b.op("eigh_values", a, uplo=uplo))
+    inner = b.op("mul", f, b.op("matmul", swap_last(b, v), cts[0]))
+    g = b.op("matmul", b.op("matmul", v, inner), swap_last(b, v))
+    return [_read_triangle(b, g, uplo == "U")]
+
+
+def _svd_values_vjp(b, op, cts, needs):
+    """ds_i = u_i^T dA v_i: dA = U diag(C) V^T."""
+    a = op.operands[0]
+    u = b.op("mul", b.op("svd_u", a), _row(b, cts[0]))
+    return [b.op("matmul", u, b.op("svd_vt", a))]
+
+
+def _svd_gaps(b, s):
+    """J's factor F_ij = 1 / (s_j^2 - s_i^2) off the diagonal."""
+    return _inverse_gaps(b, b.op("mul", s, s))
+
+
+def _svd_u_vjp(b, op, cts, needs):
+    """dU = U (F o (dS S + S dS^T)) + (I - U U^T) dA V S^-1 with dS = U^T dA V (the second
+    term only for m > n: U is square otherwise), so with J = F o (U^T C):
+    dA = (U (J + J^T) S + (C - U U^T C) S^-1) V^T."""
+    (c,), a, u = cts, op.operands[0], op.result
+    s, vt = b.op("svd_values", a), b.op("svd_vt", a)
+    utc = b.op("matmul", swap_last(b, u), c)
+    j = b.op("mul", _svd_gaps(b, s), utc)
+    left = b.op("matmul", u, b.op("mul", b.op("add", j, swap_last(b, j)), _row(b, s)))
+    m, n = a.type.shape[-2:]
+    if m > n:
+        rest = b.op("sub", c, b.op("matmul", u, utc))
+        left = b.op("add", left, b.op("div", rest, _row(b, s)))
+    return [b.op("matmul", left, vt)]
+
+
+def _svd_vt_vjp(b, op, cts, needs):
+    """The transpose of svd_u's: with V = Vt^T and J = F o (Vt C^T),
+    dA = U (S (J + J^T) Vt + S^-1 (C - C V Vt)), the second term only for n > m."""
+    (c,), a, vt = cts, op.operands[0], op.result
+    s, u = b.op("svd_values", a), b.op("svd_u", a)
+    j = b.op("mul", _svd_gaps(b, s), b.op("matmul", vt, swap_last(b, c)))
+    right = b.op("matmul", b.op("mul", _col(b, s), b.op("add", j, swap_last(b, j))), vt)
+    m, n = a.type.shape[-2:]
+    if n > m:
+        rest = b.op("sub", c, b.op("matmul", b.op("matmul", c, swap_last(b, vt)), vt))
+        right = b.op("add", right, b.op("div", rest, _col(b, s)))
+    return [b.op("matmul", u, right)]
 
 
 # name, shape rule, arity, VJP (None: not differentiable), the NumPy call both backends make
@@ -153,4 +273,38 @@ LAPACK = [("inv", _same_as_a, 1, _inv_vjp, "np.linalg.inv({0})"),
           ("cholesky", _same_as_a, 1, _cholesky_vjp, "np.linalg.cholesky({0})")]
 for name, infer, arity, vjp, call in LAPACK:
     declare(name, infer, arity=arity, kind="linalg", vjp=vjp, nondiff=vjp is None,
+            lower={"numpy": call, "numba": call})
+
+
+def _eigh(part):
+    def infer(types, attrs):
+        dtype = _square(types, "eigh")
+        uplo = attrs.get("uplo")
+        check(uplo in ("L", "U"), f"uplo must be 'L' or 'U', got {uplo!r}")
+        a = types[0]
+        return [TensorType(dtype, a.shape[:-1] if part == "values" else a.shape)]
+    return infer
+
+
+def _svd(part):
+    def infer(types, attrs):
+        dtype = _float(types, "svd")
+        batch, (m, n) = types[0].shape[:-2], types[0].shape[-2:]
+        k = min(m, n)
+        return [TensorType(dtype, batch + {"values": (k,), "u": (m, k), "vt": (k, n)}[part])]
+    return infer
+
+
+# the decompositions, each result its own op (see the module docstring): name, shape rule,
+# attributes, VJP, the NumPy call both backends make
+DECOMPOSITIONS = [
+    ("eigh_values", _eigh("values"), ("uplo",), _eigh_values_vjp,
+     "np.linalg.eigvalsh({0}, UPLO={uplo})"),
+    ("eigh_vectors", _eigh("vectors"), ("uplo",), _eigh_vectors_vjp,
+     "np.linalg.eigh({0}, UPLO={uplo})[1]"),
+    ("svd_values", _svd("values"), (), _svd_values_vjp, "np.linalg.svd({0}, compute_uv=False)"),
+    ("svd_u", _svd("u"), (), _svd_u_vjp, "np.linalg.svd({0}, full_matrices=False)[0]"),
+    ("svd_vt", _svd("vt"), (), _svd_vt_vjp, "np.linalg.svd({0}, full_matrices=False)[2]")]
+for name, infer, attrs, vjp, call in DECOMPOSITIONS:
+    declare(name, infer, attrs=attrs, arity=1, kind="linalg", vjp=vjp,
             lower={"numpy": call, "numba": call})

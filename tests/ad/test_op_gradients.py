@@ -342,6 +342,40 @@ def cholesky_cases(rng):
     return out
 
 
+def orthonormal(rng, batch, n, k):
+    """A stack of n x k matrices with orthonormal columns."""
+    return np.linalg.qr(normal(rng, batch + (n, k)))[0]
+
+
+def eigh_cases(rng):
+    """Q diag(w) Q^T with eigenvalues at least 0.7 apart (an eigenvector is a smooth function
+    of the matrix only away from equal eigenvalues) in the triangle `uplo`, noise in the
+    other: eigh reads one triangle, so the noise must get a zero gradient."""
+    out = []
+    for s, uplo in zip(SQUARE_SHAPES, "LULU", strict=True):
+        n = s[-1]
+        q = orthonormal(rng, s[:-2], n, n)
+        w = rng.permutation(n) - n / 2 + rng.uniform(0, 0.3, s[:-2] + (n,))
+        sym = (q * w[..., None, :]) @ np.swapaxes(q, -1, -2)
+        noise = normal(rng, s)
+        kept, other = (np.tril, np.triu) if uplo == "L" else (np.triu, np.tril)
+        out.append(Case([kept(sym) + other(noise, 1 if uplo == "L" else -1)], {"uplo": uplo}))
+    return out
+
+
+def svd_cases(rng):
+    """U diag(s) V^T with singular values at least 0.7 apart and away from 0, square, tall
+    and wide (the non-square VJP terms), stacked."""
+    out = []
+    for shape in [(3, 3), (4, 2), (2, 4), (2, 3, 2), (1, 1), (2, 1, 3)]:
+        batch, (m, n) = shape[:-2], shape[-2:]
+        k = min(m, n)
+        s = np.arange(k, 0, -1) + rng.uniform(0.3, 0.6, batch + (k,))
+        u, v = orthonormal(rng, batch, m, k), orthonormal(rng, batch, n, k)
+        out.append(Case([(u * s[..., None, :]) @ np.swapaxes(v, -1, -2)]))
+    return out
+
+
 # op -> case generator. Keep one line per op: a new op needs a line here (and its domain).
 CASES: dict[str, Callable] = {
     "neg": unary(), "exp": unary(uniform(-2, 2)), "log": unary(uniform(0.2, 3)),
@@ -368,7 +402,8 @@ CASES: dict[str, Callable] = {
     "scatter_add": scatter_cases(unique=False), "put": scatter_cases(unique=False),
     "matmul": matmul_cases,
     "inv": square_cases, "solve": solve_cases, "det": square_cases, "logabsdet": square_cases,
-    "cholesky": cholesky_cases,
+    "cholesky": cholesky_cases, "eigh_values": eigh_cases, "eigh_vectors": eigh_cases,
+    "svd_values": svd_cases, "svd_u": svd_cases, "svd_vt": svd_cases,
 }
 
 

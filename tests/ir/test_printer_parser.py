@@ -179,7 +179,10 @@ def linalg_fn():
             b.op("det", a, hint="d"), b.op("logabsdet", a, hint="ld"),
             b.op("detsign", a, hint="sg"),
             b.op("cholesky", b.op("matmul", s, b.op("transpose", s, perm=(1, 0))),  # s s^T:
-                 hint="l")]                                                      # pos. definite
+                 hint="l"),                                                      # pos. definite
+            b.op("eigh_values", a, uplo="L", hint="w"), b.op("eigh_vectors", s, uplo="U", hint="v"),
+            b.op("svd_values", rhs, hint="sv"), b.op("svd_u", a, hint="u"),
+            b.op("svd_vt", rhs, hint="vt")]
     return finish("linalg", block, b, *outs)
 
 

@@ -267,6 +267,20 @@ def gen_square(draw):
     return [T(dtype, shape)], {}
 
 
+def gen_eigh(draw):
+    """gen_square's matrices, reading the triangle "L" or "U" (sometimes neither)."""
+    types, _ = gen_square(draw)
+    return types, {"uplo": draw(st.sampled_from(("L", "U", "L", "U", "X")))}
+
+
+def gen_matrices(draw):
+    """A stack of m x n matrices (sometimes any shape), float32/float64 (sometimes any)."""
+    dtype = draw(st.sampled_from(("f64", "f32") if draw(st.booleans()) else ALL))
+    shape = draw(st.one_of(hnp.array_shapes(min_dims=2, max_dims=4, min_side=0, max_side=4),
+                           SHAPES))
+    return [T(dtype, shape)], {}
+
+
 def gen_solve(draw):
     shapes = draw(st.one_of(
         hnp.mutually_broadcastable_shapes(signature="(m,m),(m,n)->(m,n)", max_dims=2,
@@ -499,6 +513,16 @@ CASES = {
                     well_conditioned),
     "cholesky": Case(gen_square, lambda xs, a: np.linalg.cholesky(xs[0]), single_double_only,
                      well_conditioned),
+    "eigh_values": Case(gen_eigh, lambda xs, a: np.linalg.eigvalsh(xs[0], UPLO=a["uplo"]),
+                        single_double_only, well_conditioned),
+    "eigh_vectors": Case(gen_eigh, lambda xs, a: np.linalg.eigh(xs[0], UPLO=a["uplo"])[1],
+                         single_double_only, well_conditioned),
+    "svd_values": Case(gen_matrices, lambda xs, a: np.linalg.svd(xs[0], compute_uv=False),
+                       single_double_only),
+    "svd_u": Case(gen_matrices, lambda xs, a: np.linalg.svd(xs[0], full_matrices=False).U,
+                  single_double_only),
+    "svd_vt": Case(gen_matrices, lambda xs, a: np.linalg.svd(xs[0], full_matrices=False).Vh,
+                   single_double_only),
     "constant": Case(gen_constant, lambda xs, a: np.array(a["value"], dtype=DTYPES[a["dtype"]])),
     "iota": Case(gen_iota, lambda xs, a: np.indices(a["shape"], dtype=DTYPES[a["dtype"]])[
         a["axis"]], lambda ts, a: a["dtype"] == "bool"),
