@@ -8,13 +8,20 @@ transpose + reshape + matmul (+ sum for indices only one operand has); repeated 
 one operand (traces, diagonals) and `...` raise FrontendError. Reshapes and transposes that
 would not change anything are not emitted, so 'bij,bjk->bik' is one `matmul`.
 
-np.linalg's functions take stacks of square matrices `(..., n, n)` and NumPy's dtypes
-(`_commonType`): float32 stays float32, integers and booleans become float64, float16 is an
-error, a mix is float64. `solve(a, b)` follows NumPy 2: b is a vector (one per matrix of a
-stack) only when it is 1-D, else a stack of matrices `(..., n, k)`, batch axes broadcast.
-`slogdet` returns a plain (sign, logabsdet) tuple (NumPy's has `.sign` and `.logabsdet`
-too). A singular matrix (or, for cholesky, one that is not positive definite) raises NumPy's
-LinAlgError when the compiled code runs (runtime.nans names the user's line).
+np.linalg's functions take stacks of square matrices `(..., n, n)` (svd: of any matrices
+`(..., m, n)`) and NumPy's dtypes (`_commonType`): float32 stays float32, integers and
+booleans become float64, float16 is an error, a mix is float64. `solve(a, b)` follows NumPy
+2: b is a vector (one per matrix of a stack) only when it is 1-D, else a stack of matrices
+`(..., n, k)`, batch axes broadcast. `slogdet` returns a plain (sign, logabsdet) tuple,
+`eigh` a plain (eigenvalues, eigenvectors) one and `svd` a plain (U, S, Vh) one (NumPy's
+also name their parts). eigh and eigvalsh read the triangle `UPLO` ('L', the default, or
+'U') only, as NumPy's. `svd` with compute_uv and full_matrices (both defaults) is refused
+for non-square matrices (full_matrices=False gives the reduced factors; for square ones the
+two are the same); `hermitian=True` is refused (eigh is the symmetric decomposition). The
+gradients of eigenvectors and singular vectors are inf or NaN where two eigenvalues
+(singular values) are equal (ops/linalg.py says why). A singular matrix (or, for cholesky,
+one that is not positive definite) raises NumPy's LinAlgError when the compiled code runs
+(runtime.nans names the user's line).
 """
 from __future__ import annotations
 
@@ -180,9 +187,9 @@ def _pair(cx, a: Traced, sa: str, b: Traced, sb: str, later: set, sizes):
     return reshape(cx, v, tuple(sizes[c] for c in res_s)), res_s
 
 
-def _lapack(cx: Emitter, name: str, *arrays) -> list[Traced]:
+def _lapack(cx: Emitter, name: str, *arrays, square=True) -> list[Traced]:
     """The operands of np.linalg.<name> in NumPy's common dtype; the first must be a stack of
-    square matrices."""
+    (`square`) matrices."""
     ts = [cx.tensor(x) for x in arrays]
     if any(t.dtype == "f16" for t in ts):
         raise FrontendError(f"np.linalg.{name}: array type float16 is unsupported in linalg")
@@ -191,7 +198,7 @@ def _lapack(cx: Emitter, name: str, *arrays) -> list[Traced]:
     if a.ndim < 2:
         raise FrontendError(f"np.linalg.{name}: {a.ndim}-dimensional array given; the array "
                             "must be at least two-dimensional")
-    if a.shape[-1] != a.shape[-2]:
+    if square and a.shape[-1] != a.shape[-2]:
         raise FrontendError(f"np.linalg.{name}: the last 2 dimensions of the array must be "
                             f"square, got shape {a.shape}")
     return [cx.tensor(t, dtype) for t in ts]
@@ -236,3 +243,52 @@ def cholesky(cx: Emitter, a, upper=False) -> Traced:
         a = swapaxes(cx, a, -1, -2)
     lower = cx.wrap(cx.op("cholesky", a.value))
     return swapaxes(cx, lower, -1, -2) if upper else lower
+
+
+def _uplo(name: str, uplo) -> str:
+    if isinstance(uplo, Traced):
+        raise StaticNeeded(f"np.linalg.{name}'s UPLO must be a compile-time string")
+    if uplo not in ("L", "U"):
+        raise FrontendError(f"np.linalg.{name}: UPLO argument must be 'L' or 'U', got {uplo!r}")
+    return uplo
+
+
+def eigh(cx: Emitter, a, UPLO="L") -> tuple[Traced, Traced]:
+    """(ascending eigenvalues, eigenvectors as columns) of the symmetric matrix that a's
+    triangle UPLO holds."""
+    uplo = _uplo("eigh", UPLO)
+    (a,) = _lapack(cx, "eigh", a)
+    return cx.wrap(cx.op("eigh_values", a.value, uplo=uplo, hint="w")), \
+        cx.wrap(cx.op("eigh_vectors", a.value, uplo=uplo, hint="v"))
+
+
+def eigvalsh(cx: Emitter, a, UPLO="L") -> Traced:
+    uplo = _uplo("eigvalsh", UPLO)
+    (a,) = _lapack(cx, "eigvalsh", a)
+    return cx.wrap(cx.op("eigh_values", a.value, uplo=uplo))
+
+
+def _static_flag(name: str, value) -> bool:
+    if isinstance(value, Traced):
+        raise StaticNeeded(f"np.linalg.svd's {name} must be a compile-time value")
+    return bool(value)
+
+
+def svd(cx: Emitter, a, full_matrices=True, compute_uv=True, hermitian=False):
+    """(U, S, Vh) with S descending, or S alone (`compute_uv=False`)."""
+    full, uv = _static_flag("full_matrices", full_matrices), _static_flag("compute_uv", compute_uv)
+    if _static_flag("hermitian", hermitian):
+        raise FrontendError("np.linalg.svd: hermitian=True is not supported (it reads one "
+                            "triangle, as eigh); pass hermitian=False, or use np.linalg.eigh")
+    (a,) = _lapack(cx, "svd", a, square=False)
+    s = cx.wrap(cx.op("svd_values", a.value, hint="s"))
+    if not uv:
+        return s
+    m, n = a.shape[-2:]
+    if full and m != n:
+        raise FrontendError(f"np.linalg.svd: full_matrices=True on a non-square {m} x {n} "
+                            "matrix is not supported (the extra columns of U or Vh it adds "
+                            "have no gradient); pass full_matrices=False for the reduced U "
+                            "and Vh")
+    return cx.wrap(cx.op("svd_u", a.value, hint="u")), s, \
+        cx.wrap(cx.op("svd_vt", a.value, hint="vh"))

@@ -109,6 +109,10 @@ FUNCTIONS = {
     np.linalg.det: lambda cx, a: linalg.det(cx, a),
     np.linalg.slogdet: lambda cx, a: linalg.slogdet(cx, a),
     np.linalg.cholesky: lambda cx, a, /, *, upper=False: linalg.cholesky(cx, a, upper),
+    np.linalg.eigh: lambda cx, a, UPLO="L": linalg.eigh(cx, a, UPLO),
+    np.linalg.eigvalsh: lambda cx, a, UPLO="L": linalg.eigvalsh(cx, a, UPLO),
+    np.linalg.svd: lambda cx, a, full_matrices=True, compute_uv=True, hermitian=False:
+        linalg.svd(cx, a, full_matrices, compute_uv, hermitian),
     np.sum: _reduce("sum"), np.prod: _reduce("prod"),
     np.max: _extreme("max"), np.min: _extreme("min"),
     np.amax: _extreme("max"), np.amin: _extreme("min"),
