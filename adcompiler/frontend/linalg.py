@@ -248,9 +248,9 @@ def cholesky(cx: Emitter, a, upper=False) -> Traced:
 def _uplo(name: str, uplo) -> str:
     if isinstance(uplo, Traced):
         raise StaticNeeded(f"np.linalg.{name}'s UPLO must be a compile-time string")
-    if uplo not in ("L", "U"):
+    if not isinstance(uplo, str) or uplo.upper() not in ("L", "U"):    # NumPy's upper()
         raise FrontendError(f"np.linalg.{name}: UPLO argument must be 'L' or 'U', got {uplo!r}")
-    return uplo
+    return uplo.upper()
 
 
 def eigh(cx: Emitter, a, UPLO="L") -> tuple[Traced, Traced]:

@@ -17,9 +17,10 @@ converts as `np.linalg` does):
   parts (np.linalg.svd's with full_matrices=False).
 Their VJPs (Giles 2008; eigh and svd as in JAX, Townsend 2016 for the non-square svd terms)
 are written with these ops and `matmul`, so they differentiate again. One op per result, as
-slogdet's: eigh and svd used whole run LAPACK once per part used (each part's own NumPy call;
-values alone are the cheaper eigvalsh / svd(compute_uv=False)), and two calls on one matrix
-agree, so the vectors of one call belong to the values of the other.
+slogdet's: eigh and svd used whole run LAPACK once per part used (each part its own NumPy
+call; values alone are the cheaper eigvalsh / svd(compute_uv=False), equal to the full
+call's to rounding). Calls on one matrix give the same vectors, signs included, so svd_u's
+columns belong to svd_vt's rows.
 The eigenvector and singular-vector VJPs divide by the gaps between eigenvalues (squared
 singular values), and svd's non-square term by the singular values: where two are equal (or
 a singular value of a non-square matrix is 0) the gradient is inf or NaN, as JAX's, since

@@ -53,6 +53,7 @@ def test_integers_become_float64_and_one_triangle_is_read():
     s = symmetric(3, 3)
     check(lambda a: tuple(np.linalg.eigh(a)), s + np.triu(rand(3, 3), 1))
     check(lambda a: tuple(np.linalg.eigh(a, UPLO="U")), s + np.tril(rand(3, 3), -1))
+    check(lambda a: np.linalg.eigvalsh(a, "u"), s + np.tril(rand(3, 3), -1))   # upper()
 
 
 def eigh_of_f16(a):
