@@ -7,9 +7,9 @@ value raises `StaticNeeded`); values, dtypes, shapes and argument names are NumP
 NumPy: flip's result is a view (a negative-step slice); diagonal's, and diag's of a 2-D array,
 a read-only view (transpose + reshape + strided slice), so writing into it is an error, as in
 NumPy. roll, tile, repeat, pad, trace, norm, diag of a 1-D array, diff and kron are fresh
-arrays. Variants that would need other ops raise FrontendError: matrix 2-norms and nuclear
-norms (an SVD), pad modes other than 'constant', run-time repeats, cross products of
-2-vectors (deprecated in NumPy 2).
+arrays (matrix 2-norms and nuclear norms from the singular values: ops/linalg.py's svd_values).
+Variants that would need other ops raise FrontendError: pad modes other than 'constant',
+run-time repeats, cross products of 2-vectors (deprecated in NumPy 2).
 """
 from __future__ import annotations
 
@@ -297,9 +297,6 @@ def kron(cx: Emitter, a, b) -> Traced:
 
 # -- norms -----------------------------------------------------------------------------------
 
-_SVD = ("np.linalg.norm: the matrix norm ord={!r} needs singular values (an SVD), which "
-        "adcompiler cannot compute; use ord=None/'fro', 1, -1, inf or -inf")
-
 
 def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
     """Vector norms over one axis, matrix norms over two, as `numpy.linalg.norm` computes them
@@ -343,9 +340,16 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
             out = total(cx.op("abs", v), axes)
         else:
             out = root(total(power(cx.op("abs", v), ord), axes), ord)
+    elif len(axes) == 2 and ord in (2, -2, "nuc"):
+        # the largest, smallest or summed singular values of the matrices over the two axes
+        rest = tuple(d for d in range(t.ndim) if d not in axes)
+        perm = rest + axes
+        mats = v if perm == tuple(range(t.ndim)) else cx.op("transpose", v, perm=perm)
+        s = cx.op({2: "max", -2: "min", "nuc": "sum"}[ord], cx.op("svd_values", mats),
+                  axes=(len(rest),), keepdims=False)
+        out = cx.op("reshape", s, shape=tuple(1 if d in axes else n
+                                               for d, n in enumerate(v.type.shape)))
     elif len(axes) == 2:
-        if ord in (2, -2, "nuc"):
-            raise FrontendError(_SVD.format(ord))
         if ord not in (1, -1, np.inf, -np.inf):
             raise FrontendError("Invalid norm order for matrices.")
         row, col = axes     # ord=+-1: column sums' extreme; ord=+-inf: row sums'
