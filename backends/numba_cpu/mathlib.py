@@ -1,6 +1,7 @@
-"""Scalar helpers that generated kernels call: `fexp`, `ftanh`, `flog`, `flog1p`, `fexpit`,
-`vmax`, `vmin`, `fpow` and `ld0`. Why: without Intel's SVML, Numba lowers `np.exp`/`np.tanh`/
-`np.log` on scalars to libm calls that LLVM cannot vectorise (measured here on 2M float32:
+"""Scalar helpers that generated kernels call: `fexp`, `fexpm1`, `ftanh`, `flog`, `flog1p`,
+`fexpit`, `fsin`, `fcos`, `vmax`, `vmin`, `fpow` and `ld0`. Why: without Intel's SVML, Numba
+lowers `np.exp`/`np.tanh`/`np.log` on scalars to libm calls that LLVM cannot vectorise
+(measured here on 2M float32:
 np.tanh 0.6 ms, a Numba loop of np.tanh 23 ms, of np.exp 4.3 ms; on an AVX-512 Xeon, per
 element: a loop of libm's float64 tanh 12.9 ns against NumPy's 1.2, of log 2.4 ns (float32) and
 3.7 (float64) against 0.4 and 0.9).
@@ -28,16 +29,43 @@ as f where u is in [sqrt(2)/2, sqrt(2)); within 1 ulp (libm's in a loop: 10.6 ns
 `fexpit` is the logistic sigmoid as SciPy's expit computes it, from e = exp(-|x|) (which never
 overflows): 1/(1 + e) for x >= 0, e/(1 + e) below.
 
-`fexp`, `ftanh`, `flog` and `flog1p` are Numba intrinsics that write their float32/float64
-arithmetic as LLVM instructions into the kernel (`_IR`), for other types NumPy's function as
-Numba compiles it. Called per element as Numba functions, they kept the loop from vectorising (a
-GELU loop: 27 ms against 3 ms). As overloads that Numba inlines (`inline="always"`) they
-vectorised, but Numba typed and inlined their Python bodies anew in every kernel: 1.2 s of
-compile per kernel that used tanh, 0.65 s for exp (the small GPT's gradient: 18 s of kernel
-compiles on one core); as instructions, 0.02 s. Their polynomials use `llvm.fmuladd` (fused
-where the CPU has FMA, else a multiply and an add, so float64 results may differ in the last bit
-between the two): on the Zen 1 VM 2M float32 exps 4.55 -> 4.2 ms, tanhs 8.6 -> 7.6 ms, within
-the same ulp bounds.
+`fexpm1` is exp(x) - 1 as (expm1(r) + (1 - 2^-n)) 2^n after fexp's reduction x = n ln2 + r:
+expm1(r) = r + r^2 Q(r) by Taylor, so near 0 (n = 0, r = x exactly) nothing cancels; -1 below
+-20 (float32; float64: -40), inf where exp overflows, NaN of NaN, -0.0 kept. Within 1.4 ulp
+(float32, against float64 expm1; NumPy's own float32 expm1 is 2.5 off) and 1.8 ulp of the exact
+float64 value (2 against NumPy's). 2M elements in a loop, one thread on this AVX-512 Xeon:
+float32 1.3 ms (a loop of libm's expm1f: 18.6 ms; np.expm1 0.6), float64 3.2 ms (19.4; 2.3).
+
+`fsin` and `fcos` are musl's (fdlibm's) sin and cos: x = n pi/2 + y with y in [-pi/4, pi/4] by
+Cody-Waite in 33-bit parts of pi/2 (each times n exact), all three of musl's rounds taken with
+their rounding errors carried (x - n pi/2 to about 2^-100 of itself, also next to the
+multiples of pi/2), then musl's __sin/__cos polynomials on y and its tail, picked and negated by
+n mod 4 (cos is sin one quadrant on). A float32 is reduced in float64 with a 25-bit part and
+evaluated by musl's float kernels (__sindf, __cosdf) in float64, as musl's sinf. Within 0.76
+ulp of the exact float64 value (1 against NumPy's), and 0.501 ulp of float32's (NumPy's own
+float32 sin: 1.44), over tiny arguments, -10..10, -1e4..1e4, up to the limit and the floats
+nearest 20,000 multiples of pi/2. sin(-0.0) is -0.0, inf and NaN give NaN. The reduction is
+exact for |x| < SIN_MAX (2^20 pi/2, 1.6e6, in float64; 2^28 pi/2, 4.2e8, in float32); beyond it
+they give NaN, not NumPy's value: the way to fall back, a call to libm for those elements,
+kept the loop from vectorising (LLVM 22 does not vectorise a loop with a call to an unknown
+function, even in a branch never taken, and widens `llvm.sin`, or a libm `sin` it recognises
+as one, into a libm call for every element whether taken or not); Payne-Hanek's reduction,
+which covers every float, needs a table of 2/pi's bits and gathers. 2M elements in a loop,
+one thread: float32 1.5 ms (libm's: 14.7 ms; np.sin 1.05), float64 4.6 ms (28.1; np.sin,
+libm's here, 27.8); the gradient of sum(sin(x) * cos(x)) for a (2048, 1024) float32 x through
+the Numba backend, one thread: 20.6 -> 4.4 ms; compile of a kernel loop of either: 0.06-0.13 s,
+as of np.sin.
+
+`fexp`, `fexpm1`, `ftanh`, `flog`, `flog1p`, `fsin` and `fcos` are Numba intrinsics that write
+their float32/float64 arithmetic as LLVM instructions into the kernel (`_IR`), for other types
+NumPy's function as Numba compiles it. Called per element as Numba functions, they kept the loop
+from vectorising (a GELU loop: 27 ms against 3 ms). As overloads that Numba inlines
+(`inline="always"`) they vectorised, but Numba typed and inlined their Python bodies anew in
+every kernel: 1.2 s of compile per kernel that used tanh, 0.65 s for exp (the small GPT's
+gradient: 18 s of kernel compiles on one core); as instructions, 0.02 s. Their polynomials use
+`llvm.fmuladd` (fused where the CPU has FMA, else a multiply and an add, so float64 results may
+differ in the last bit between the two): on the Zen 1 VM 2M float32 exps 4.55 -> 4.2 ms, tanhs
+8.6 -> 7.6 ms, within the same ulp bounds.
 
 `vmax`/`vmin` are the NaN-propagating maximum and minimum of two scalars that the max and min
 reductions update their accumulator with. Of two floats of one type they are LLVM's
@@ -61,6 +89,9 @@ overload it cost 0.03-0.08 s of compile per use (an AdamW kernel reads seven: 0.
 now 0.3 s). These are intrinsics: Python cannot call them outside Numba's compiler.
 """
 from __future__ import annotations
+
+import functools
+import math
 
 import numpy as np
 from llvmlite import ir
@@ -133,12 +164,23 @@ class _IR:
 F32_ZERO_AT = -103.97208404541015625
 
 
+# ln2 in two parts: n ln2_hi is exact for the n that exp and expm1 reach (Cephes' float32
+# split, fdlibm's float64 one)
+_LN2 = {32: (0.693359375, -2.12194440e-4), 64: (0.6931471803691238, 1.9082149292705877e-10)}
+
+
+def _ln2_reduce(o, x):
+    """(n, r) with x = n ln2 + r, n = round(x / ln2) an integer-valued float, |r| <= ln2/2."""
+    n = o.call("llvm.floor", o.fmuladd(x, o.k(1.4426950408889634), o.k(0.5)))
+    hi, lo = _LN2[o.i.width]
+    return n, o.sub(o.sub(x, o.mul(n, o.k(hi))), o.mul(n, o.k(lo)))
+
+
 def _exp_f32(o, x):
     # where the result is 0 reduce 0 instead, whose scaling makes no subnormal (masked
     # attention scores, -1e9, are half of a causal softmax)
     xc = o.pick(">", x, o.k(F32_ZERO_AT), o.clamp(x, o.k(-103.0), o.k(88.8)), o.k(0.0))
-    n = o.call("llvm.floor", o.fmuladd(xc, o.k(1.4426950408889634), o.k(0.5)))
-    r = o.add(o.sub(xc, o.mul(n, o.k(0.693359375))), o.mul(n, o.k(2.12194440e-4)))
+    n, r = _ln2_reduce(o, xc)
     p = o.k(1.9875691500e-4)
     for c in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
               5.0000001201e-1):
@@ -152,9 +194,7 @@ def _exp_f32(o, x):
 def _exp_f64(o, x):
     # below -746 the result is 0: reduce 0 there (as in _exp_f32)
     xc = o.pick(">", x, o.k(-746.0), o.pick(">", x, o.k(709.8), o.k(709.8), x), o.k(0.0))
-    n = o.call("llvm.floor", o.fmuladd(xc, o.k(1.4426950408889634), o.k(0.5)))
-    r = o.sub(o.sub(xc, o.mul(n, o.k(0.6931471803691238))),
-              o.mul(n, o.k(1.9082149292705877e-10)))
+    n, r = _ln2_reduce(o, xc)
     p = o.k(1.0 / 479001600.0)     # Taylor to r^12: |r| <= ln2/2 leaves < 1 ulp of error
     for c in (1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
               1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
@@ -281,6 +321,117 @@ def _expit(o, x):
     return o.div(o.pick(">=", x, o.k(0.0), o.k(1.0), e), o.add(o.k(1.0), e))
 
 
+def _expm1(o, x):
+    # 2^n (expm1(r) + 1) - 1 = (expm1(r) + (1 - 2^-n)) 2^n with x = n ln2 + r: expm1(r) = r +
+    # r^2 Q(r) (Taylor) has no cancellation near 0, where n = 0 and r is x exactly; 1 - 2^-n
+    # is exact (or rounds to 1 where it no longer matters), and the sum rounds once
+    w = o.i.width
+    lo, hi = (-20.0, 88.8) if w == 32 else (-40.0, 709.8)     # expm1(lo) rounds to -1
+    xc = o.pick(">=", x, o.k(lo), o.pick("<", x, o.k(hi), x, o.k(hi)), o.k(lo))    # NaN: lo
+    n, r = _ln2_reduce(o, xc)
+    q = o.k(1.0 / (40320.0 if w == 32 else 87178291200.0))
+    for j in range(7 if w == 32 else 13, 1, -1):
+        q = o.fmuladd(q, r, o.k(1.0 / math.factorial(j)))
+    p = o.fmuladd(o.mul(r, r), q, r)
+    bias, shift = (127, 23) if w == 32 else (1023, 52)
+    m = o.pick(">", n, o.k(w), o.k(w), n)       # 2^-n below an ulp of 1 counts as 0
+    c = o.sub(o.k(1.0), o.mul(*o.pow2(o.b.fneg(m), bias, shift)))
+    lo2, hi2 = o.pow2(n, bias, shift)
+    y = o.mul(o.mul(o.add(p, c), lo2), hi2)
+    # expm1(x) rounds to x below 2^-(mantissa + 2): keeps -0.0; NaN stays NaN
+    return o.pick(">=", o.call("llvm.fabs", x), o.k(2.0 ** -(shift + 2)), y, x)
+
+
+# musl's __rem_pio2 (fdlibm's): pi/2 in 33-bit parts, each times n exact for |n| < 2^20, with
+# the rest of pi/2 after each (53 bits); float32's reduction (in float64): a 25-bit part, exact
+# for |n| < 2^28, and its 53-bit rest
+_PIO2 = {64: ((1.57079632673412561417e+00, 6.07710050650619224932e-11),
+              (6.07710050630396597660e-11, 2.02226624879595063154e-21),
+              (2.02226624871116645580e-21, 8.47842766036889956997e-32)),
+         32: ((1.57079631090164184570e+00, 1.58932547735281966916e-08),)}
+# the |x| up to which that reduction holds (2^20 and 2^28 times pi/2)
+SIN_MAX = {64: 1647099.0, 32: 421657428.0}
+
+
+def _rem_pio2(o, x, parts):
+    """(n, y0, y1): x = n pi/2 + y0 + y1, y0 + y1 in [-pi/4, pi/4] to 2^-53 of itself (musl's
+    medium-size reduction, every round of it taken)."""
+    n = o.call("llvm.rint", o.mul(x, o.k(6.36619772367581382433e-01)))
+    (p, pt), *more = parts
+    r = o.sub(x, o.mul(n, o.k(p)))              # exact
+    err = o.k(0.0)      # x - n pi/2 = r + err - n pt: err adds up each round's rounding error
+    for p, pt in more:                          # the rest pt is the next part and its rest
+        t, u = r, o.mul(n, o.k(p))
+        r = o.sub(t, u)
+        err = o.add(err, o.sub(o.sub(t, r), u))
+    w = o.sub(o.mul(n, o.k(pt)), err)
+    y0 = o.sub(r, w)
+    return n, y0, o.sub(o.sub(r, y0), w)
+
+
+def _sin_kernels_f64(o, x, y):
+    """musl's __sin(x, y, 1) and __cos(x, y) on [-pi/4, pi/4], x + y the reduced argument."""
+    z = o.mul(x, x)
+    w = o.mul(z, z)
+    r = o.add(o.fmuladd(z, o.fmuladd(z, o.k(2.75573137070700676789e-06),
+                                     o.k(-1.98412698298579493134e-04)),
+                        o.k(8.33333333332248946124e-03)),
+              o.mul(o.mul(z, w), o.fmuladd(z, o.k(1.58969099521155010221e-10),
+                                           o.k(-2.50507602534068634195e-08))))
+    v = o.mul(z, x)
+    sin = o.sub(x, o.sub(o.sub(o.mul(z, o.sub(o.mul(o.k(0.5), y), o.mul(v, r))), y),
+                         o.mul(v, o.k(-1.66666666666666324348e-01))))
+    c = o.fmuladd(z, o.fmuladd(z, o.k(2.48015872894767294178e-05),
+                               o.k(-1.38888888888741095749e-03)), o.k(4.16666666666666019037e-02))
+    c6 = o.fmuladd(z, o.fmuladd(z, o.k(-1.13596475577881948265e-11),
+                                o.k(2.08757232129817482790e-09)), o.k(-2.75573143513906633035e-07))
+    rc = o.add(o.mul(z, c), o.mul(o.mul(w, w), c6))
+    hz = o.mul(o.k(0.5), z)
+    wc = o.sub(o.k(1.0), hz)
+    cos = o.add(wc, o.add(o.sub(o.sub(o.k(1.0), wc), hz), o.sub(o.mul(z, rc), o.mul(x, y))))
+    return sin, cos
+
+
+def _sin_kernels_f32(o, x):
+    """musl's __sindf and __cosdf (float results from float64 arithmetic) on [-pi/4, pi/4]."""
+    z = o.mul(x, x)
+    w = o.mul(z, z)
+    s = o.mul(z, x)
+    k = float.fromhex
+    sin = o.add(o.fmuladd(s, o.fmuladd(z, o.k(k("0x111110896efbb2p-59")),
+                                       o.k(k("-0x15555554cbac77p-55"))), x),
+                o.mul(o.mul(s, w), o.fmuladd(z, o.k(k("0x16cd878c3b46a7p-71")),
+                                             o.k(k("-0x1a00f9e2cae774p-65")))))
+    cos = o.add(o.fmuladd(w, o.k(k("0x155553e1053a42p-57")),
+                          o.fmuladd(z, o.k(k("-0x1ffffffd0c5e81p-54")), o.k(1.0))),
+                o.mul(o.mul(w, z), o.fmuladd(z, o.k(k("0x199342e0ee5069p-68")),
+                                             o.k(k("-0x16c087e80f1e27p-62")))))
+    return sin, cos
+
+
+def _sincos(o, x, quarter):
+    """sin(x + quarter pi/2): sin for quarter 0, cos for 1. A float32 is reduced and
+    evaluated in float64 (as musl's sinf); beyond SIN_MAX, NaN (see the module docstring)."""
+    b, w = o.b, o.i.width
+    d = o if w == 64 else _IR(b, ir.DoubleType(), ir.IntType(64))
+    a = o.call("llvm.fabs", x)
+    near = b.fcmp_ordered("<", a, o.k(SIN_MAX[w]), flags=o.KEEP)    # False for inf, NaN
+    xd = x if w == 64 else b.fpext(x, d.f)
+    n, y0, y1 = _rem_pio2(d, b.select(near, xd, d.k(0.0)), _PIO2[w])
+    sin, cos = _sin_kernels_f64(d, y0, y1) if w == 64 else _sin_kernels_f32(d, y0)
+    q = b.add(b.fptosi(n, ir.IntType(32)), ir.Constant(ir.IntType(32), quarter))
+
+    def bit(k):
+        return b.trunc(b.lshr(q, ir.Constant(q.type, k)), ir.IntType(1))
+    v = b.select(bit(0), cos, sin)              # quadrants 1 and 3: cos; 2 and 3: negated
+    v = b.select(bit(1), b.fneg(v), v)
+    v = b.select(near, v if w == 64 else b.fptrunc(v, o.f), o.k(float("nan")))
+    if quarter:
+        return v
+    # sin(x) rounds to x below 2^-26 (float32: 2^-12): keeps -0.0; NaN stays NaN
+    return o.pick(">=", a, o.k(2.0 ** (-26 if w == 64 else -12)), v, x)
+
+
 def _typed(typingctx, x, impls, ufunc):
     """An intrinsic's signature and codegen: `impls[numba type](an _IR, x)` emitted inline,
     for other types `ufunc` as Numba compiles it (libm's code), or a typing error where
@@ -327,6 +478,26 @@ def fexpit(typingctx, x):
     """Vectorisable logistic sigmoid 1/(1 + exp(-x)) of a float32 or float64 scalar, within a
     few ulp (its exp's error and two roundings); 0 and 1 at the ends, never NaN but of NaN."""
     return _typed(typingctx, x, {types.float32: _expit, types.float64: _expit}, None)
+
+
+@intrinsic
+def fexpm1(typingctx, x):
+    """Vectorisable exp(x) - 1 of a float scalar (see the module docstring)."""
+    return _typed(typingctx, x, {types.float32: _expm1, types.float64: _expm1}, np.expm1)
+
+
+@intrinsic
+def fsin(typingctx, x):
+    """Vectorisable sin of a float scalar (see the module docstring)."""
+    impl = functools.partial(_sincos, quarter=0)
+    return _typed(typingctx, x, {types.float32: impl, types.float64: impl}, np.sin)
+
+
+@intrinsic
+def fcos(typingctx, x):
+    """Vectorisable cos of a float scalar (see the module docstring)."""
+    impl = functools.partial(_sincos, quarter=1)
+    return _typed(typingctx, x, {types.float32: impl, types.float64: impl}, np.cos)
 
 
 def _binary(typingctx, a, b, emit, python):

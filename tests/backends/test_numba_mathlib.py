@@ -1,11 +1,11 @@
-"""The Numba backend's vectorisable exp, tanh, log and log1p against NumPy in float64 (itself
-within 1 ulp for float64 results, so float64 bounds allow 2), and expit against SciPy's: error
-in ulp of the result's dtype over a dense range, also in loops compiled with the kernels'
-`reassoc` flag and with all of fast math (the helpers keep their rounding), and the special
-values (signed zeros, infinities, NaN, overflow and underflow) where they must give what NumPy
-(SciPy) gives. Also the helpers' other types
-(NumPy's function), `ld0`, and the max/min reductions' `vmax`/`vmin` against NumPy's
-np.max/np.min (NaNs anywhere in a row, infinities, integers, bools)."""
+"""The Numba backend's vectorisable exp, expm1, tanh, log, log1p, sin and cos against NumPy
+in float64 (itself within 1 ulp for float64 results, so float64 bounds allow 2), and expit
+against SciPy's: error in ulp of the result's dtype over a dense range, also in loops compiled
+with the kernels' `reassoc` flag and with all of fast math (the helpers keep their rounding),
+and the special values (signed zeros, infinities, NaN, overflow and underflow) where they must
+give what NumPy (SciPy) gives (sin and cos: NaN beyond the range their reduction covers). Also
+the helpers' other types (NumPy's function), `ld0`, and the max/min reductions' `vmax`/`vmin`
+against NumPy's np.max/np.min (NaNs anywhere in a row, infinities, integers, bools)."""
 import functools
 import platform
 import re
@@ -16,8 +16,8 @@ import pytest
 from numba import njit
 from scipy.special import expit
 
-from adcompiler.backends.numba_cpu.mathlib import (fexp, fexpit, flog, flog1p, fpow, ftanh, ld0,
-                                                   vmax, vmin)
+from adcompiler.backends.numba_cpu.mathlib import (SIN_MAX, fcos, fexp, fexpit, fexpm1, flog,
+                                                   flog1p, fpow, fsin, ftanh, ld0, vmax, vmin)
 
 FLAGS = {"plain": False, "reassoc": {"reassoc"}, "fastmath": True}
 
@@ -33,6 +33,7 @@ def _loop(f, flags="plain"):
 
 _exp_loop, _tanh_loop, _log_loop, _log1p_loop, _expit_loop = (
     _loop(fexp), _loop(ftanh), _loop(flog), _loop(flog1p), _loop(fexpit))
+_expm1_loop, _sin_loop, _cos_loop = _loop(fexpm1), _loop(fsin), _loop(fcos)
 
 
 def _ulp_error(got, dtype, exact):
@@ -105,6 +106,68 @@ def test_expit_is_within_its_ulp_bound(dtype, lo, hi, bound, flags):
     np.testing.assert_array_equal(got, expit(s))
 
 
+@pytest.mark.parametrize("flags", FLAGS)
+@pytest.mark.parametrize("dtype,lo,hi,bound", [(np.float32, -20.0, 89.0, 1.5),
+                                               (np.float64, -40.0, 709.0, 2.5)])
+def test_expm1_is_within_its_ulp_bound(dtype, lo, hi, bound, flags):
+    """No cancellation near 0 (the grid's tiny arguments); -1, inf and NaN where NumPy gives
+    them."""
+    x = _grid(dtype, lo, hi)
+    out = np.empty_like(x)
+    _loop(fexpm1, flags)(x, out)
+    exact = np.expm1(x.astype(np.float64))
+    normal = (exact < np.finfo(dtype).max) & (np.abs(exact) > np.finfo(dtype).tiny)
+    assert _ulp_error(out[normal], dtype, exact[normal]).max() <= bound
+    if flags == "fastmath":
+        return          # fast math assumes no NaN nor infinity
+    s = np.tile(np.array(SPECIAL + [1e-30, -1e-30], dtype), 8)
+    got = np.empty_like(s)
+    _loop(fexpm1, flags)(s, got)
+    with np.errstate(over="ignore"):
+        want = np.expm1(s)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+def _trig_grid(dtype):
+    """Tiny, moderate, up to 1e4 and up to SIN_MAX, and the floats nearest multiples of pi/2
+    with their neighbours (where the reduced argument is smallest)."""
+    rng = np.random.default_rng(5)
+    near = (rng.integers(-10**6, 10**6, 20_000) * (np.pi / 2)).astype(dtype)
+    near = np.concatenate([near, np.nextafter(near, dtype(np.inf)),
+                           np.nextafter(near, dtype(-np.inf))])
+    top = SIN_MAX[np.dtype(dtype).itemsize * 8]
+    return np.concatenate([_grid(dtype, -10.0, 10.0), np.linspace(-1e4, 1e4, 200_001),
+                           rng.uniform(-top, top, 100_000), near]).astype(dtype)
+
+
+@pytest.mark.parametrize("flags", FLAGS)
+@pytest.mark.parametrize("dtype,bound", [(np.float32, 1.0), (np.float64, 2.0)])
+@pytest.mark.parametrize("fn,ref", [(fsin, np.sin), (fcos, np.cos)], ids=["sin", "cos"])
+def test_sin_and_cos_are_within_their_ulp_bound(fn, ref, dtype, bound, flags):
+    """Beyond SIN_MAX, where their reduction stops being exact, NaN (as for inf and NaN);
+    sin keeps the sign of zero."""
+    x = _trig_grid(dtype)
+    out = np.empty_like(x)
+    _loop(fn, flags)(x, out)
+    exact = ref(x.astype(np.float64))
+    normal = np.abs(exact) > np.finfo(dtype).tiny
+    assert _ulp_error(out[normal], dtype, exact[normal]).max() <= bound
+    if flags == "fastmath":
+        return          # fast math assumes no NaN nor infinity
+    top = SIN_MAX[np.dtype(dtype).itemsize * 8]
+    edge = [top * 0.999, -top * 0.999, top * 1.001, 1e7, 1e9, 1e-40, -1e-40, 1e-30, -1e-30]
+    s = np.tile(np.array(SPECIAL + edge, dtype), 8)
+    got = np.empty_like(s)
+    _loop(fn, flags)(s, got)
+    with np.errstate(invalid="ignore"):
+        want = np.where(np.abs(s) < top, ref(s.astype(np.float64)), np.nan)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    numbers = ~np.isnan(want)
+    assert _ulp_error(got[numbers], dtype, want[numbers]).max() <= bound
+    np.testing.assert_array_equal(np.signbit(got[numbers]), np.signbit(want[numbers]))
+
+
 def _log_grid(dtype, below_one):
     """Every binade above 0 (subnormals included), densely around 1 (where log is small), and
     for log1p also from -1 to 0 (tiny and near -1)."""
@@ -143,8 +206,9 @@ def test_log_and_log1p_are_within_their_ulp_bound(fn, ref, dtype, bound, flags):
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                     reason="reads x86 machine code")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop, _log_loop, _log1p_loop, _expit_loop],
-                         ids=["exp", "tanh", "log", "log1p", "expit"])
+@pytest.mark.parametrize("loop", [_exp_loop, _tanh_loop, _log_loop, _log1p_loop, _expit_loop,
+                                  _expm1_loop, _sin_loop, _cos_loop],
+                         ids=["exp", "tanh", "log", "log1p", "expit", "expm1", "sin", "cos"])
 def test_loops_vectorise(loop, dtype):
     """The reason the helpers exist: a loop of them multiplies packed floats. A loop of libm's
     expf/tanhf does not (LLVM may wrap the call in a vector intrinsic, but the machine code
@@ -153,7 +217,9 @@ def test_loops_vectorise(loop, dtype):
     loop(x, np.empty_like(x))
     sig = next(s for s in loop.signatures if s[0].dtype == numba.from_dtype(dtype))
     asm = loop.inspect_asm(sig)
-    assert re.search(r"\bv?mulp" + ("s" if dtype == np.float32 else "d") + r"\b", asm)
+    # (float32 sin and cos compute in float64)
+    single = dtype == np.float32 and loop not in (_sin_loop, _cos_loop)
+    assert re.search(r"\bv?mulp" + ("s" if single else "d") + r"\b", asm)
 
 
 def test_float32_exp_is_zero_exactly_where_the_rounded_exp_is():
@@ -169,14 +235,17 @@ def test_float32_exp_is_zero_exactly_where_the_rounded_exp_is():
 
 @njit
 def _other(i, z):
-    return fexp(i), fexp(z), ftanh(i), ftanh(z), flog(i), flog(z), flog1p(i), flog1p(z)
+    return (fexp(i), fexp(z), ftanh(i), ftanh(z), flog(i), flog(z), flog1p(i), flog1p(z),
+            fexpm1(i), fsin(i), fsin(z), fcos(i), fcos(z))
 
 
 def test_other_types_get_numpys_function():
     """(libm's, as Numba compiles NumPy's function: within an ulp or two of NumPy's own)"""
     z = 1.0 + 2.0j
     np.testing.assert_allclose(_other(3, z), (np.exp(3), np.exp(z), np.tanh(3), np.tanh(z),
-                                              np.log(3), np.log(z), np.log1p(3), np.log1p(z)),
+                                              np.log(3), np.log(z), np.log1p(3), np.log1p(z),
+                                              np.expm1(3), np.sin(3), np.sin(z), np.cos(3),
+                                              np.cos(z)),
                                rtol=5e-16)
 
 
