@@ -3,9 +3,10 @@ the op's parameters `x` (and `y`); its VJP is derived by `sympy.diff` (see
 `adcompiler/ad/sympy_ir.py`, which parses the text when an op is first differentiated, so
 importing adcompiler does not import SymPy).
 `lower["numba"]` is a scalar expression over the operands' scalars, evaluated inside a
-generated loop (`fexp`, `ftanh`, `flog`, `flog1p`, `fexpit`: the Numba backend's vectorisable
-versions; NumPy's ufuncs and `math` functions there are libm calls per element). The NumPy
-backend's generated code imports `scipy.special` where a lowering names it (erf, expit).
+generated loop (`fexp`, `fexpm1`, `ftanh`, `flog`, `flog1p`, `fexpit`, `fsin`, `fcos`: the Numba
+backend's vectorisable versions; NumPy's ufuncs and `math` functions there are libm calls per
+element). The NumPy backend's generated code imports `scipy.special` where a lowering names
+it (erf, expit).
 Operands of a binary op share one dtype (the frontend inserts NumPy's promotions as explicit
 `astype`) and broadcast as in NumPy.
 """
@@ -44,11 +45,11 @@ unary("neg", "-x", "-{0}", infer=NUMERIC, cheap=True)
 unary("exp", "exp(x)", "np.exp({0})", numba="fexp({0})")
 unary("log", "log(x)", "np.log({0})", numba="flog({0})")
 unary("log1p", "log(1 + x)", "np.log1p({0})", numba="flog1p({0})")
-unary("expm1", "exp(x) - 1", "np.expm1({0})")
+unary("expm1", "exp(x) - 1", "np.expm1({0})", numba="fexpm1({0})")
 unary("sqrt", "sqrt(x)", "np.sqrt({0})")
 unary("tanh", "tanh(x)", "np.tanh({0})", numba="ftanh({0})")
-unary("sin", "sin(x)", "np.sin({0})")
-unary("cos", "cos(x)", "np.cos({0})")
+unary("sin", "sin(x)", "np.sin({0})", numba="fsin({0})")
+unary("cos", "cos(x)", "np.cos({0})", numba="fcos({0})")
 unary("tan", "tan(x)", "np.tan({0})")
 unary("arcsin", "asin(x)", "np.arcsin({0})")
 unary("arccos", "acos(x)", "np.arccos({0})")

@@ -374,8 +374,8 @@ def generate(group, outputs, flags: str) -> Kernel:
     body = gen.body()
     partials, combine = gen.wrappers()
     src = ["import math", "import numpy as np", "from numba import njit",
-           "from adcompiler.backends.numba_cpu.mathlib import (fexp, fexpit, flog, flog1p,"
-           " fpow, ftanh, ld0, vmax, vmin)", "",
+           "from adcompiler.backends.numba_cpu.mathlib import (fcos, fexp, fexpit, fexpm1,"
+           " flog, flog1p, fpow, fsin, ftanh, ld0, vmax, vmin)", "",
            f"ACCUMULATES = {bool(gen.accums)}"]
     src += [f"{name} = {text}" for text, name in gen.consts.items()]
     src += ["", "", f"@njit({flags})", *body]
