@@ -36,25 +36,23 @@ expm1(r) = r + r^2 Q(r) by Taylor, so near 0 (n = 0, r = x exactly) nothing canc
 float64 value (2 against NumPy's). 2M elements in a loop, one thread on this AVX-512 Xeon:
 float32 1.3 ms (a loop of libm's expm1f: 18.6 ms; np.expm1 0.6), float64 3.2 ms (19.4; 2.3).
 
-`fsin` and `fcos` are musl's (fdlibm's) sin and cos: x = n pi/2 + y with y in [-pi/4, pi/4] by
-Cody-Waite in 33-bit parts of pi/2 (each times n exact), all three of musl's rounds taken with
-their rounding errors carried (x - n pi/2 to about 2^-100 of itself, also next to the
-multiples of pi/2), then musl's __sin/__cos polynomials on y and its tail, picked and negated by
-n mod 4 (cos is sin one quadrant on). A float32 is reduced in float64 with a 25-bit part and
-evaluated by musl's float kernels (__sindf, __cosdf) in float64, as musl's sinf. Within 0.76
-ulp of the exact float64 value (1 against NumPy's), and 0.501 ulp of float32's (NumPy's own
-float32 sin: 1.44), over tiny arguments, -10..10, -1e4..1e4, up to the limit and the floats
-nearest 20,000 multiples of pi/2. sin(-0.0) is -0.0, inf and NaN give NaN. The reduction is
-exact for |x| < SIN_MAX (2^20 pi/2, 1.6e6, in float64; 2^28 pi/2, 4.2e8, in float32); beyond it
-they give NaN, not NumPy's value: the way to fall back, a call to libm for those elements,
-kept the loop from vectorising (LLVM 22 does not vectorise a loop with a call to an unknown
-function, even in a branch never taken, and widens `llvm.sin`, or a libm `sin` it recognises
-as one, into a libm call for every element whether taken or not); Payne-Hanek's reduction,
-which covers every float, needs a table of 2/pi's bits and gathers. 2M elements in a loop,
-one thread: float32 1.5 ms (libm's: 14.7 ms; np.sin 1.05), float64 4.6 ms (28.1; np.sin,
-libm's here, 27.8); the gradient of sum(sin(x) * cos(x)) for a (2048, 1024) float32 x through
-the Numba backend, one thread: 20.6 -> 4.4 ms; compile of a kernel loop of either: 0.06-0.13 s,
-as of np.sin.
+`fsin` and `fcos` of a float32 are musl's sinf and cosf: x = n pi/2 + y with y in
+[-pi/4, pi/4] by Cody-Waite in float64 with a 25-bit part of pi/2 (times n exact for
+|n| < 2^28) and its 53-bit rest, then musl's float kernels (__sindf, __cosdf) in float64, picked
+and negated by n mod 4 (cos is sin one quadrant on). Within 0.501 ulp of the exact value
+(NumPy's own float32 sin: 1.44) over tiny arguments, -10..10, -1e4..1e4, up to the limit and the
+floats nearest 20,000 multiples of pi/2; sin(-0.0) is -0.0, inf and NaN give NaN. Beyond
+SIN_MAX (2^28 pi/2, 4.2e8, where float32's spacing is 32 and the phase is noise) they give NaN,
+not NumPy's value: the way to fall back, a call to libm for those elements, kept the loop from
+vectorising (LLVM 22 does not vectorise a loop with a call to an unknown function, even in a
+branch never taken, and widens `llvm.sin`, or a libm `sin` it recognises as one, into a libm
+call for every element whether taken or not). A float64 takes libm's sin and cos, as NumPy's
+float64 np.sin does (its medium reduction, musl's with three 33-bit parts of pi/2, held to
+|x| < 1.6e6 only, which float64 times and phases exceed; Payne-Hanek's reduction, which covers
+every float, needs a table of 2/pi's bits and gathers). 2M float32 elements in a loop, one
+thread: 1.5 ms (libm's: 14.7 ms; np.sin 1.05); the gradient of sum(sin(x) * cos(x)) for a
+(2048, 1024) float32 x through the Numba backend, one thread: 20.6 -> 4.4 ms; compile of a
+kernel loop of either: 0.06-0.13 s, as of np.sin.
 
 `fexp`, `fexpm1`, `ftanh`, `flog`, `flog1p`, `fsin` and `fcos` are Numba intrinsics that write
 their float32/float64 arithmetic as LLVM instructions into the kernel (`_IR`), for other types
@@ -342,54 +340,16 @@ def _expm1(o, x):
     return o.pick(">=", o.call("llvm.fabs", x), o.k(2.0 ** -(shift + 2)), y, x)
 
 
-# musl's __rem_pio2 (fdlibm's): pi/2 in 33-bit parts, each times n exact for |n| < 2^20, with
-# the rest of pi/2 after each (53 bits); float32's reduction (in float64): a 25-bit part, exact
-# for |n| < 2^28, and its 53-bit rest
-_PIO2 = {64: ((1.57079632673412561417e+00, 6.07710050650619224932e-11),
-              (6.07710050630396597660e-11, 2.02226624879595063154e-21),
-              (2.02226624871116645580e-21, 8.47842766036889956997e-32)),
-         32: ((1.57079631090164184570e+00, 1.58932547735281966916e-08),)}
-# the |x| up to which that reduction holds (2^20 and 2^28 times pi/2)
-SIN_MAX = {64: 1647099.0, 32: 421657428.0}
+# musl's sinf reduction (in float64): pi/2 as a 25-bit part, exact times n for |n| < 2^28, and
+# its 53-bit rest; SIN_MAX, 2^28 pi/2, the |x| up to which it holds
+_PIO2 = (1.57079631090164184570e+00, 1.58932547735281966916e-08)
+SIN_MAX = 421657428.0
 
 
-def _rem_pio2(o, x, parts):
-    """(n, y0, y1): x = n pi/2 + y0 + y1, y0 + y1 in [-pi/4, pi/4] to 2^-53 of itself (musl's
-    medium-size reduction, every round of it taken)."""
+def _rem_pio2(o, x):
+    """(n, y): x = n pi/2 + y, y in [-pi/4, pi/4] (musl's __rem_pio2f, in float64)."""
     n = o.call("llvm.rint", o.mul(x, o.k(6.36619772367581382433e-01)))
-    (p, pt), *more = parts
-    r = o.sub(x, o.mul(n, o.k(p)))              # exact
-    err = o.k(0.0)      # x - n pi/2 = r + err - n pt: err adds up each round's rounding error
-    for p, pt in more:                          # the rest pt is the next part and its rest
-        t, u = r, o.mul(n, o.k(p))
-        r = o.sub(t, u)
-        err = o.add(err, o.sub(o.sub(t, r), u))
-    w = o.sub(o.mul(n, o.k(pt)), err)
-    y0 = o.sub(r, w)
-    return n, y0, o.sub(o.sub(r, y0), w)
-
-
-def _sin_kernels_f64(o, x, y):
-    """musl's __sin(x, y, 1) and __cos(x, y) on [-pi/4, pi/4], x + y the reduced argument."""
-    z = o.mul(x, x)
-    w = o.mul(z, z)
-    r = o.add(o.fmuladd(z, o.fmuladd(z, o.k(2.75573137070700676789e-06),
-                                     o.k(-1.98412698298579493134e-04)),
-                        o.k(8.33333333332248946124e-03)),
-              o.mul(o.mul(z, w), o.fmuladd(z, o.k(1.58969099521155010221e-10),
-                                           o.k(-2.50507602534068634195e-08))))
-    v = o.mul(z, x)
-    sin = o.sub(x, o.sub(o.sub(o.mul(z, o.sub(o.mul(o.k(0.5), y), o.mul(v, r))), y),
-                         o.mul(v, o.k(-1.66666666666666324348e-01))))
-    c = o.fmuladd(z, o.fmuladd(z, o.k(2.48015872894767294178e-05),
-                               o.k(-1.38888888888741095749e-03)), o.k(4.16666666666666019037e-02))
-    c6 = o.fmuladd(z, o.fmuladd(z, o.k(-1.13596475577881948265e-11),
-                                o.k(2.08757232129817482790e-09)), o.k(-2.75573143513906633035e-07))
-    rc = o.add(o.mul(z, c), o.mul(o.mul(w, w), c6))
-    hz = o.mul(o.k(0.5), z)
-    wc = o.sub(o.k(1.0), hz)
-    cos = o.add(wc, o.add(o.sub(o.sub(o.k(1.0), wc), hz), o.sub(o.mul(z, rc), o.mul(x, y))))
-    return sin, cos
+    return n, o.sub(o.sub(x, o.mul(n, o.k(_PIO2[0]))), o.mul(n, o.k(_PIO2[1])))
 
 
 def _sin_kernels_f32(o, x):
@@ -410,26 +370,25 @@ def _sin_kernels_f32(o, x):
 
 
 def _sincos(o, x, quarter):
-    """sin(x + quarter pi/2): sin for quarter 0, cos for 1. A float32 is reduced and
-    evaluated in float64 (as musl's sinf); beyond SIN_MAX, NaN (see the module docstring)."""
-    b, w = o.b, o.i.width
-    d = o if w == 64 else _IR(b, ir.DoubleType(), ir.IntType(64))
+    """sin(x + quarter pi/2) of a float32: sin for quarter 0, cos for 1, reduced and evaluated
+    in float64 (as musl's sinf); beyond SIN_MAX, NaN (see the module docstring)."""
+    b = o.b
+    d = _IR(b, ir.DoubleType(), ir.IntType(64))
     a = o.call("llvm.fabs", x)
-    near = b.fcmp_ordered("<", a, o.k(SIN_MAX[w]), flags=o.KEEP)    # False for inf, NaN
-    xd = x if w == 64 else b.fpext(x, d.f)
-    n, y0, y1 = _rem_pio2(d, b.select(near, xd, d.k(0.0)), _PIO2[w])
-    sin, cos = _sin_kernels_f64(d, y0, y1) if w == 64 else _sin_kernels_f32(d, y0)
+    near = b.fcmp_ordered("<", a, o.k(SIN_MAX), flags=o.KEEP)    # False for inf, NaN
+    n, y = _rem_pio2(d, b.select(near, b.fpext(x, d.f), d.k(0.0)))
+    sin, cos = _sin_kernels_f32(d, y)
     q = b.add(b.fptosi(n, ir.IntType(32)), ir.Constant(ir.IntType(32), quarter))
 
     def bit(k):
         return b.trunc(b.lshr(q, ir.Constant(q.type, k)), ir.IntType(1))
     v = b.select(bit(0), cos, sin)              # quadrants 1 and 3: cos; 2 and 3: negated
     v = b.select(bit(1), b.fneg(v), v)
-    v = b.select(near, v if w == 64 else b.fptrunc(v, o.f), o.k(float("nan")))
+    v = b.select(near, b.fptrunc(v, o.f), o.k(float("nan")))
     if quarter:
         return v
-    # sin(x) rounds to x below 2^-26 (float32: 2^-12): keeps -0.0; NaN stays NaN
-    return o.pick(">=", a, o.k(2.0 ** (-26 if w == 64 else -12)), v, x)
+    # sin(x) rounds to x below 2^-12: keeps -0.0; NaN stays NaN
+    return o.pick(">=", a, o.k(2.0 ** -12), v, x)
 
 
 def _typed(typingctx, x, impls, ufunc):
@@ -488,16 +447,14 @@ def fexpm1(typingctx, x):
 
 @intrinsic
 def fsin(typingctx, x):
-    """Vectorisable sin of a float scalar (see the module docstring)."""
-    impl = functools.partial(_sincos, quarter=0)
-    return _typed(typingctx, x, {types.float32: impl, types.float64: impl}, np.sin)
+    """Vectorisable sin of a float32 scalar, libm's of others (see the module docstring)."""
+    return _typed(typingctx, x, {types.float32: functools.partial(_sincos, quarter=0)}, np.sin)
 
 
 @intrinsic
 def fcos(typingctx, x):
-    """Vectorisable cos of a float scalar (see the module docstring)."""
-    impl = functools.partial(_sincos, quarter=1)
-    return _typed(typingctx, x, {types.float32: impl, types.float64: impl}, np.cos)
+    """Vectorisable cos of a float32 scalar, libm's of others (see the module docstring)."""
+    return _typed(typingctx, x, {types.float32: functools.partial(_sincos, quarter=1)}, np.cos)
 
 
 def _binary(typingctx, a, b, emit, python):
