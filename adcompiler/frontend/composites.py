@@ -1,6 +1,7 @@
 """NumPy functions built from the registry's existing ops, so that their gradients come from
 those ops' VJPs on every backend: np.linalg.norm, flip / fliplr / flipud, roll, tile, repeat,
-pad (constant mode), diagonal, trace, diag, diff, cross (of 3-vectors) and kron.
+pad (modes constant, edge, wrap, reflect, symmetric), diagonal, trace, diag, diff, cross (of
+3-vectors) and kron.
 
 Contract: shifts, repetitions, pad widths, norm orders, offsets and axes are static (a run-time
 value raises `StaticNeeded`); values, dtypes, shapes and argument names are NumPy's. Views as in
@@ -8,8 +9,9 @@ NumPy: flip's result is a view (a negative-step slice); diagonal's, and diag's o
 a read-only view (transpose + reshape + strided slice), so writing into it is an error, as in
 NumPy. roll, tile, repeat, pad, trace, norm, diag of a 1-D array, diff and kron are fresh
 arrays (matrix 2-norms and nuclear norms from the singular values: ops/linalg.py's svd_values).
-Variants that would need other ops raise FrontendError: pad modes other than 'constant',
-run-time repeats, cross products of 2-vectors (deprecated in NumPy 2).
+Variants that would need other ops raise FrontendError: the other pad modes (linear_ramp,
+maximum, mean, median, minimum, empty, a function), run-time repeats, cross products of
+2-vectors (deprecated in NumPy 2).
 """
 from __future__ import annotations
 
@@ -147,18 +149,49 @@ def _block(cx: Emitter, t: Traced, axis: int, width, value) -> list:
     return [full(cx, t.shape[:axis] + (int(width),) + t.shape[axis + 1:], value, t.np_dtype)]
 
 
+def _pad_source(mode: str, i, n: int):
+    """The entry of an axis of n entries that each padded position in `i` copies (position 0 is
+    the first original entry): np.pad's 'edge', 'wrap', 'reflect' and 'symmetric' extend the
+    axis periodically, wider pads included, as NumPy's repeated padding does."""
+    if mode == "edge":
+        return np.clip(i, 0, n - 1)
+    if mode == "wrap":
+        return i % n
+    period = 2 * n - 2 if mode == "reflect" else 2 * n     # reflect: the edges not repeated
+    if not period:
+        return np.zeros_like(i)
+    j = i % period
+    return np.where(j < n, j, period - j - (mode == "symmetric"))
+
+
+PAD_MODES = ("constant", "edge", "wrap", "reflect", "symmetric")
+
+
 def pad(cx: Emitter, array, pad_width, mode="constant", constant_values=0) -> Traced:
-    """Constant padding: each axis in turn concatenated with filled blocks before and after
-    (later axes pad across the earlier ones' padding, so corners hold the last axis's values,
-    as in NumPy)."""
-    if mode != "constant":
-        raise FrontendError(f"np.pad: only mode='constant' is supported, got mode={mode!r}")
+    """Each axis in turn padded before and after (later axes pad across the earlier ones'
+    padding, so corners hold the last axis's values, as in NumPy): with filled blocks for
+    'constant', else with entries of the axis gathered by a static index (`_pad_source`), so
+    the gradient of the copies adds up on the entries they copy."""
+    if mode not in PAD_MODES:
+        raise FrontendError(f"np.pad: mode={mode!r} is not supported (supported: "
+                            f"{', '.join(PAD_MODES)})")
     if contains_traced(pad_width):
         raise StaticNeeded("np.pad's pad_width must be compile-time ints")
     t = cx.tensor(array)
     widths = _pairs(pad_width, t.ndim)
     if np.asarray(pad_width).dtype.kind not in "iu" or any(w < 0 for p in widths for w in p):
         raise FrontendError(f"np.pad: pad_width must be non-negative ints, got {pad_width!r}")
+    if mode != "constant":
+        out = t
+        for ax, (before, after) in enumerate(widths):
+            n = t.shape[ax]
+            if before or after:
+                if not n:
+                    raise FrontendError(f"np.pad: can't extend empty axis {ax} using modes "
+                                        "other than 'constant' or 'empty'")
+                index = _pad_source(mode, np.arange(-int(before), n + int(after)), n)
+                out = getitem(cx, out, (slice(None),) * ax + (index,))
+        return copy(cx, out)
     if isinstance(constant_values, Traced):
         if constant_values.ndim:
             raise FrontendError("np.pad: a run-time constant_values must be a scalar")

@@ -51,6 +51,17 @@ def test_pad_constant():
     check(f, rand(3, 4), rand(2, 3, 2), rand(5), np.arange(6).reshape(2, 3), np.float64(-0.5))
 
 
+@pytest.mark.parametrize("mode", ["edge", "wrap", "reflect", "symmetric"])
+def test_pad_modes(mode):
+    """Pads wider than the axis included (NumPy pads them again and again)."""
+    def f(x, t3, v, k, one):
+        return (np.pad(x, 1, mode), np.pad(x, ((2, 0), (1, 3)), mode=mode),
+                np.pad(v, (7, 11), mode), np.pad(t3, ((0, 1), (3, 3), (2, 0)), mode),
+                np.pad(k, (1, 4), mode), np.pad(one, 3, mode), np.pad(x, 0, mode),
+                np.pad(x.astype(np.float32), ((5, 5), (0, 0)), mode))
+    check(f, rand(3, 4), rand(2, 3, 2), rand(5), np.arange(6).reshape(2, 3), rand(1, 1))
+
+
 def test_diagonal_trace_diag():
     def f(x, t3, v, k, b):
         return (np.diagonal(x), np.diagonal(x, 1), np.diagonal(x, -2), x.diagonal(offset=2),
@@ -222,8 +233,8 @@ def norm_of_three_axes(x):
     return np.linalg.norm(x[None], 1)
 
 
-def pad_reflect(x):
-    return np.pad(x, 1, mode="reflect")
+def pad_linear_ramp(x):
+    return np.pad(x, 1, mode="linear_ramp")
 
 
 def repeat_run_time(x):
@@ -245,7 +256,7 @@ def diag_of_3d(x):
 @pytest.mark.parametrize("f,match", [
     (fro_of_vector, "Invalid norm order 'fro' for vectors"),
     (norm_of_three_axes, "Improper number of dimensions to norm"),
-    (pad_reflect, "only mode='constant' is supported, got mode='reflect'"),
+    (pad_linear_ramp, "mode='linear_ramp' is not supported"),
     (repeat_run_time, "run-time repeats has a data-dependent shape"),
     (tensordot_mismatch, "shape-mismatch for sum"),
     (fliplr_of_vector, "must be >= 2-d"),
@@ -265,7 +276,10 @@ def grad_flips_rolls(x):
 def grad_tile_repeat_pad(x):
     return (weighted(np.tile(x, (2, 1))) + weighted(np.repeat(x, 2, axis=1))
             + weighted(np.repeat(x, [2, 0, 1], axis=0))
-            + weighted(np.pad(x, ((1, 0), (2, 1)), constant_values=3.0)))
+            + weighted(np.pad(x, ((1, 0), (2, 1)), constant_values=3.0))
+            + weighted(np.pad(x, ((4, 1), (0, 2)), "reflect"))
+            + weighted(np.pad(x, 3, "wrap")) + weighted(np.pad(x, (2, 5), "symmetric"))
+            + weighted(np.pad(x, 2, "edge")))
 
 
 def grad_diagonals(x):
