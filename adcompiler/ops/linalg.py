@@ -14,8 +14,10 @@ converts as `np.linalg` does):
   (the columns), np.linalg.eigh's two parts, reading the triangle `uplo` ("L" or "U") only;
 - on stacks of any matrices `(..., m, n)`, k = min(m, n): `svd_values a` `(..., k)`
   (descending), `svd_u a` `(..., m, k)` and `svd_vt a` `(..., k, n)`, the reduced SVD's
-  parts (np.linalg.svd's with full_matrices=False).
-Their VJPs (Giles 2008; eigh and svd as in JAX, Townsend 2016 for the non-square svd terms)
+  parts (np.linalg.svd's with full_matrices=False); `qr_q a` `(..., m, k)` and `qr_r a`
+  `(..., k, n)`, the reduced QR's parts (np.linalg.qr's mode='reduced').
+Their VJPs (Giles 2008; eigh and svd as in JAX, Townsend 2016 for the non-square svd terms;
+qr as Walter & Lehmann 2018 / Liao et al. 2019, PyTorch's, wide matrices split in two)
 are written with these ops and `matmul`, so they differentiate again. One op per result, as
 slogdet's: eigh and svd used whole run LAPACK once per part used (each part its own NumPy
 call; values alone are the cheaper eigvalsh / svd(compute_uv=False), equal to the full
@@ -25,7 +27,9 @@ The eigenvector and singular-vector VJPs divide by the gaps between eigenvalues 
 singular values), and svd's non-square term by the singular values: where two are equal (or
 a singular value of a non-square matrix is 0) the gradient is inf or NaN, as JAX's, since
 the vectors are not differentiable there (a NaN that reaches a result is a NaNError naming
-the user's line). The values' VJPs have no such division.
+the user's line). The values' VJPs have no such division. qr's VJP solves with R (for a wide
+matrix, with its leading square block): inf or NaN where that is singular. qr_q and qr_r of
+one matrix come from the same Householder factorisation (geqrf), signs included.
 Both backends run them as NumPy calls (the Numba driver's, outside loop kernels); a singular
 matrix raises NumPy's LinAlgError there (runtime.nans names the user's line)."""
 import math
@@ -296,6 +300,66 @@ def _svd(part):
     return infer
 
 
+def _copyltu(b, m):
+    """tril(M) + tril(M, -1)^T: M's lower triangle mirrored onto the upper one."""
+    p = _phi(b, m)
+    return b.op("add", p, swap_last(b, p))
+
+
+def _cols(b, x, start, stop):
+    """x[..., :, start:stop]."""
+    shape = x.type.shape
+    return b.op("slice", x, starts=(0,) * (len(shape) - 1) + (start,),
+                stops=shape[:-1] + (stop,), steps=(1,) * len(shape))
+
+
+def _qr_square_vjp(b, q, r, gq, gr):
+    """dA for A = QR with R square (m >= n), either cotangent None (zero): with
+    M = R gR^T - gQ^T Q, dA = (gQ + Q copyltu(M)) R^-T (Liao et al. 2019, eq. 9)."""
+    terms = ([b.op("matmul", r, swap_last(b, gr))] if gr is not None else []) + \
+        ([b.op("neg", b.op("matmul", swap_last(b, gq), q))] if gq is not None else [])
+    m = terms[0] if len(terms) == 1 else b.op("add", *terms)
+    lhs = b.op("matmul", q, _copyltu(b, m))
+    if gq is not None:
+        lhs = b.op("add", gq, lhs)
+    return swap_last(b, b.op("solve", r, swap_last(b, lhs)))          # lhs R^-T
+
+
+def _qr_vjp(b, a, gq, gr):
+    """A wide A = [X | Y] (m < n) is Q [U | V] with X = QU a square QR and V = Q^T Y, so
+    dY = Q gV and dX is the square VJP with gQ + Y gV^T for gQ (Liao et al. 2019, sec. 3)."""
+    q, r = b.op("qr_q", a), b.op("qr_r", a)
+    m, n = a.type.shape[-2:]
+    if m >= n:
+        return _qr_square_vjp(b, q, r, gq, gr)
+    gu = gv = None
+    if gr is not None:
+        gu, gv = _cols(b, gr, 0, m), _cols(b, gr, m, n)
+        ygv = b.op("matmul", _cols(b, a, m, n), swap_last(b, gv))
+        gq = ygv if gq is None else b.op("add", gq, ygv)
+    dx = _qr_square_vjp(b, q, _cols(b, r, 0, m), gq, gu)
+    dy = b.op("matmul", q, gv) if gv is not None else \
+        const(b, 0, a.type.dtype, a.type.shape[:-1] + (n - m,))
+    return b.op("concatenate", dx, dy, axis=a.type.rank - 1)
+
+
+def _qr_q_vjp(b, op, cts, needs):
+    return [_qr_vjp(b, op.operands[0], cts[0], None)]
+
+
+def _qr_r_vjp(b, op, cts, needs):
+    return [_qr_vjp(b, op.operands[0], None, cts[0])]
+
+
+def _qr(part):
+    def infer(types, attrs):
+        dtype = _float(types, "qr")
+        batch, (m, n) = types[0].shape[:-2], types[0].shape[-2:]
+        k = min(m, n)
+        return [TensorType(dtype, batch + ((m, k) if part == "q" else (k, n)))]
+    return infer
+
+
 # the decompositions, each result its own op (see the module docstring): name, shape rule,
 # attributes, VJP, the NumPy call both backends make
 DECOMPOSITIONS = [
@@ -305,7 +369,9 @@ DECOMPOSITIONS = [
      "np.linalg.eigh({0}, UPLO={uplo})[1]"),
     ("svd_values", _svd("values"), (), _svd_values_vjp, "np.linalg.svd({0}, compute_uv=False)"),
     ("svd_u", _svd("u"), (), _svd_u_vjp, "np.linalg.svd({0}, full_matrices=False)[0]"),
-    ("svd_vt", _svd("vt"), (), _svd_vt_vjp, "np.linalg.svd({0}, full_matrices=False)[2]")]
+    ("svd_vt", _svd("vt"), (), _svd_vt_vjp, "np.linalg.svd({0}, full_matrices=False)[2]"),
+    ("qr_q", _qr("q"), (), _qr_q_vjp, "np.linalg.qr({0})[0]"),
+    ("qr_r", _qr("r"), (), _qr_r_vjp, "np.linalg.qr({0}, mode='r')")]
 for name, infer, attrs, vjp, call in DECOMPOSITIONS:
     declare(name, infer, attrs=attrs, arity=1, kind="linalg", vjp=vjp,
             lower={"numpy": call, "numba": call})

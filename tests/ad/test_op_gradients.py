@@ -404,6 +404,7 @@ CASES: dict[str, Callable] = {
     "inv": square_cases, "solve": solve_cases, "det": square_cases, "logabsdet": square_cases,
     "cholesky": cholesky_cases, "eigh_values": eigh_cases, "eigh_vectors": eigh_cases,
     "svd_values": svd_cases, "svd_u": svd_cases, "svd_vt": svd_cases,
+    "qr_q": svd_cases, "qr_r": svd_cases,
 }
 
 

@@ -118,7 +118,7 @@ CASES = {  # op -> list of (operand arrays, attrs)
     **{op: [([square(3, 3)], {"uplo": "L"}), ([square(2, 3, 3)], {"uplo": "U"})]
        for op in ("eigh_values", "eigh_vectors")},
     **{op: [([normal(3, 3)], {}), ([normal(2, 4, 2)], {}), ([normal(2, 3)], {})]
-       for op in ("svd_values", "svd_u", "svd_vt")},
+       for op in ("svd_values", "svd_u", "svd_vt", "qr_q", "qr_r")},
     "constant": [([], {"value": 2.5, "dtype": "f32"}),
                  ([], {"value": ((1, 2), (3, 4)), "dtype": "i64"})],
     "assert": [([np.array(True)], {"message": "holds"})],

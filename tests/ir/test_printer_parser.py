@@ -182,7 +182,7 @@ def linalg_fn():
                  hint="l"),                                                      # pos. definite
             b.op("eigh_values", a, uplo="L", hint="w"), b.op("eigh_vectors", s, uplo="U", hint="v"),
             b.op("svd_values", rhs, hint="sv"), b.op("svd_u", a, hint="u"),
-            b.op("svd_vt", rhs, hint="vt")]
+            b.op("svd_vt", rhs, hint="vt"), b.op("qr_q", rhs, hint="q"), b.op("qr_r", a, hint="r")]
     return finish("linalg", block, b, *outs)
 
 

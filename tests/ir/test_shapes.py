@@ -523,6 +523,8 @@ CASES = {
                   single_double_only),
     "svd_vt": Case(gen_matrices, lambda xs, a: np.linalg.svd(xs[0], full_matrices=False).Vh,
                    single_double_only),
+    "qr_q": Case(gen_matrices, lambda xs, a: np.linalg.qr(xs[0])[0], single_double_only),
+    "qr_r": Case(gen_matrices, lambda xs, a: np.linalg.qr(xs[0])[1], single_double_only),
     "constant": Case(gen_constant, lambda xs, a: np.array(a["value"], dtype=DTYPES[a["dtype"]])),
     "iota": Case(gen_iota, lambda xs, a: np.indices(a["shape"], dtype=DTYPES[a["dtype"]])[
         a["axis"]], lambda ts, a: a["dtype"] == "bool"),
