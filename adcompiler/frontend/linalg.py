@@ -1,6 +1,6 @@
 """Products built from the registry's `matmul` (rank >= 2, batch dims broadcast): NumPy's
 matmul/`@` and dot with their 1-D rules, outer, einsum, and tensordot (an einsum); and
-np.linalg's inv, solve, det, slogdet and cholesky on the registry's LAPACK ops.
+np.linalg's inv, solve, det, slogdet, cholesky, eigh, svd and qr on the registry's LAPACK ops.
 
 Contract: operands are converted to their common dtype first (np.result_type, Python scalars
 weak). einsum handles any number of operands, pairwise left to right, each pair lowered to
@@ -13,9 +13,10 @@ np.linalg's functions take stacks of square matrices `(..., n, n)` (svd: of any 
 booleans become float64, float16 is an error, a mix is float64. `solve(a, b)` follows NumPy
 2: b is a vector (one per matrix of a stack) only when it is 1-D, else a stack of matrices
 `(..., n, k)`, batch axes broadcast. `slogdet` returns a plain (sign, logabsdet) tuple,
-`eigh` a plain (eigenvalues, eigenvectors) one and `svd` a plain (U, S, Vh) one (NumPy's
-also name their parts). eigh and eigvalsh read the triangle `UPLO` ('L', the default, or
-'U') only, as NumPy's. `svd` with compute_uv and full_matrices (both defaults) is refused
+`eigh` a plain (eigenvalues, eigenvectors) one, `svd` a plain (U, S, Vh) one and `qr` a plain
+(Q, R) one (NumPy's also name their parts); qr's mode 'complete' is 'reduced' for m <= n
+and refused for m > n (Q's extra columns have no gradient), 'raw' is refused. eigh and
+eigvalsh read the triangle `UPLO` ('L', the default, or 'U') only, as NumPy's. `svd` with compute_uv and full_matrices (both defaults) is refused
 for non-square matrices (full_matrices=False gives the reduced factors; for square ones the
 two are the same); `hermitian=True` is refused (eigh is the symmetric decomposition). The
 gradients of eigenvectors and singular vectors are inf or NaN where two eigenvalues
@@ -292,3 +293,23 @@ def svd(cx: Emitter, a, full_matrices=True, compute_uv=True, hermitian=False):
                             "and Vh")
     return cx.wrap(cx.op("svd_u", a.value, hint="u")), s, \
         cx.wrap(cx.op("svd_vt", a.value, hint="vh"))
+
+
+def qr(cx: Emitter, a, mode="reduced"):
+    """(Q, R), or R alone (mode='r'), of NumPy's Householder QR (R's diagonal may be
+    negative, as LAPACK's)."""
+    if isinstance(mode, Traced):
+        raise StaticNeeded("np.linalg.qr's mode must be a compile-time string")
+    if mode not in ("reduced", "complete", "r", "raw"):
+        raise FrontendError(f"np.linalg.qr: Unrecognized mode '{mode}'")
+    if mode == "raw":
+        raise FrontendError("np.linalg.qr: mode='raw' (LAPACK's Householder reflectors) is not "
+                            "supported; use mode='reduced' or 'r'")
+    (a,) = _lapack(cx, "qr", a, square=False)
+    m, n = a.shape[-2:]
+    if mode == "complete" and m > n:
+        raise FrontendError(f"np.linalg.qr: mode='complete' on a tall {m} x {n} matrix is not "
+                            "supported (the extra columns of Q it adds have no gradient); pass "
+                            "mode='reduced' for the reduced Q")
+    r = cx.wrap(cx.op("qr_r", a.value, hint="r"))
+    return r if mode == "r" else (cx.wrap(cx.op("qr_q", a.value, hint="q")), r)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import (arith, composites, creation, linalg, reductions as red, shapes, sorting,
-               windows)
+from . import (arith, composites, creation, linalg, linalg_derived as lind, reductions as red,
+               searching, shapes, sorting, windows)
 from .indexing import getitem
 from .problems import FrontendError
 from .values import Traced, dtype_arg, ir_dtype
@@ -113,6 +113,23 @@ FUNCTIONS = {
     np.linalg.eigvalsh: lambda cx, a, UPLO="L": linalg.eigvalsh(cx, a, UPLO),
     np.linalg.svd: lambda cx, a, full_matrices=True, compute_uv=True, hermitian=False:
         linalg.svd(cx, a, full_matrices, compute_uv, hermitian),
+    np.linalg.qr: lambda cx, a, mode="reduced": linalg.qr(cx, a, mode),
+    np.linalg.pinv: lambda cx, a, rcond=None, hermitian=False, *, rtol=np._NoValue:
+        lind.pinv(cx, a, rcond, hermitian, rtol),
+    np.linalg.matrix_power: lambda cx, a, n: lind.matrix_power(cx, a, n),
+    np.linalg.lstsq: lambda cx, a, b, rcond=None: lind.lstsq(cx, a, b, rcond),
+    np.linalg.matrix_rank: lambda cx, A, tol=None, hermitian=False, *, rtol=None:
+        lind.matrix_rank(cx, A, tol, hermitian, rtol),
+    np.linalg.cond: lambda cx, x, p=None: lind.cond(cx, x, p),
+    np.searchsorted: lambda cx, a, v, side="left", sorter=None:
+        searching.searchsorted(cx, a, v, side, sorter),
+    np.digitize: lambda cx, x, bins, right=False: searching.digitize(cx, x, bins, right),
+    np.interp: lambda cx, x, xp, fp, left=None, right=None, period=None:
+        searching.interp(cx, x, xp, fp, left, right, period),
+    np.partition: lambda cx, a, kth, axis=-1, kind="introselect", order=None:
+        searching.partition(cx, a, kth, axis, kind, order),
+    np.argpartition: lambda cx, a, kth, axis=-1, kind="introselect", order=None:
+        searching.partition(cx, a, kth, axis, kind, order, arg=True),
     np.sum: _reduce("sum"), np.prod: _reduce("prod"),
     np.max: _extreme("max"), np.min: _extreme("min"),
     np.amax: _extreme("max"), np.amin: _extreme("min"),
