@@ -83,6 +83,17 @@ unary("log10", "log(x)/log(10)", "np.log10({0})")
 unary("exp2", "2**x", "np.exp2({0})")
 
 
+def _cbrt_vjp(b, op, cts, needs):
+    """ct / (3 r**2) from the result r (inf at 0, as sqrt's derivative there)."""
+    r = op.result
+    return [b.op("div", cts[0], b.op("mul", const(b, 3, r.type.dtype), b.op("mul", r, r)))]
+
+
+# the real cube root, negative for negative x (SymPy's cbrt(x) = x**(1/3) is complex there);
+# the SymPy text, equal to it for x != 0, is what the gradient tests differentiate
+unary("cbrt", "x/Abs(x)**(2/3)", "np.cbrt({0})", vjp=_cbrt_vjp)
+
+
 def _single_double(types, attrs):
     """SciPy's special functions have no float16 loop: the frontend computes them in float32."""
     out = FLOATS(types, attrs)
@@ -195,17 +206,39 @@ def _astype_vjp(b, op, cts, needs):
     return [b.op("astype", cts[0], dtype=src.dtype) if needs[0] and src.is_float else None]
 
 
-def _mod_vjp(b, op, cts, needs):
-    """x % y = x - y * floor(x / y) on floats (floor's derivative is zero almost everywhere):
-    d/dx = 1, d/dy = -floor(x / y), as in JAX and PyTorch. Integer operands are never active."""
-    (ct,), (a, m) = cts, op.operands
-    dm = b.op("neg", b.op("mul", ct, b.op("floor", b.op("div", a, m)))) if needs[1] else None
-    return [sum_to(b, ct, a.type.shape) if needs[0] else None,
-            sum_to(b, dm, m.type.shape) if needs[1] else None]
+def _remainder_vjp(rounding):
+    """x % y = x - y * floor(x / y) on floats, fmod(x, y) = x - y * trunc(x / y) (the rounding's
+    derivative is zero almost everywhere): d/dx = 1, d/dy = -rounding(x / y), as in JAX and
+    PyTorch. Integer operands are never active."""
+    def vjp(b, op, cts, needs):
+        (ct,), (a, m) = cts, op.operands
+        dm = b.op("neg", b.op("mul", ct, b.op(rounding, b.op("div", a, m)))) if needs[1] else None
+        return [sum_to(b, ct, a.type.shape) if needs[0] else None,
+                sum_to(b, dm, m.type.shape) if needs[1] else None]
+    return vjp
 
 
-declare("mod", NUMERIC, arity=2, kind="elementwise", vjp=_mod_vjp,
+declare("mod", NUMERIC, arity=2, kind="elementwise", vjp=_remainder_vjp("floor"),
         lower={"numpy": "{0} % {1}", "numba": "{0} % {1}"})
+# floats only: Numba's integer np.fmod is wrong (fmod(7, -3) = 7); the frontend builds the
+# integer one from mod
+declare("fmod", FLOATS, arity=2, kind="elementwise", vjp=_remainder_vjp("trunc"),
+        lower={"numpy": "np.fmod({0}, {1})", "numba": "np.fmod({0}, {1})"})
+
+
+def _copysign_vjp(b, op, cts, needs):
+    """copysign(x, y) = |x| s(y), s(y) = +-1 by y's sign bit: d/dx = sign(x) s(y) (0 at x = 0,
+    as |x|'s), d/dy = 0."""
+    (ct,), (x, y) = cts, op.operands
+    dx = None
+    if needs[0]:
+        s = b.op("copysign", const(b, 1, y.type.dtype), y)
+        dx = sum_to(b, b.op("mul", ct, b.op("mul", b.op("sign", x), s)), x.type.shape)
+    return [dx, zeros(b, y.type) if needs[1] else None]
+
+
+declare("copysign", FLOATS, arity=2, kind="elementwise", vjp=_copysign_vjp, cheap=True,
+        lower={"numpy": "np.copysign({0}, {1})", "numba": "np.copysign({0}, {1})"})
 declare("where", _where, arity=3, kind="elementwise", vjp=_where_vjp, cheap=True,
         lower={"numpy": "np.where({0}, {1}, {2})", "numba": "({1} if {0} else {2})"})
 declare("astype", lambda ts, a: [ts[0].with_dtype(a["dtype"])], attrs=("dtype",), arity=1,

@@ -62,11 +62,11 @@ UNARY = {"neg": normal, "exp": normal, "log": positive, "log1p": positive, "expm
          "log2": positive, "log10": positive, "exp2": normal, "erf": normal, "expit": wide,
          "arcsinh": normal, "arccosh": above_one, "arctanh": unit, "ceil": normal,
          "trunc": normal, "rint": halves, "isnan": specials, "isinf": specials,
-         "isfinite": specials}
+         "isfinite": specials, "cbrt": normal}
 BINARY = {"add": normal, "sub": normal, "mul": normal, "div": positive, "pow": positive,
           "maximum": grid, "minimum": grid, "lt": grid, "le": grid, "gt": grid, "ge": grid,
           "eq": grid, "ne": grid, "logical_and": bools, "logical_or": bools, "arctan2": normal,
-          "hypot": normal, "logaddexp": wide}
+          "hypot": normal, "logaddexp": wide, "fmod": normal, "copysign": specials}
 SL = dict(starts=(1, 0), stops=(4, 5), steps=(2, 1))
 CASES = {  # op -> list of (operand arrays, attrs)
     **{op: [([gen(3, 4)], {}), ([gen(2, 1, 3)], {})] for op, gen in UNARY.items()},

@@ -454,7 +454,7 @@ CASES = {
     "arcsinh": U(np.arcsinh), "arccosh": U(np.arccosh), "arctanh": U(np.arctanh),
     "ceil": U(np.ceil), "trunc": U(np.trunc), "rint": U(np.rint),
     "isnan": U(np.isnan), "isinf": U(np.isinf), "isfinite": U(np.isfinite),
-    "log2": U(np.log2), "log10": U(np.log10), "exp2": U(np.exp2),
+    "log2": U(np.log2), "log10": U(np.log10), "exp2": U(np.exp2), "cbrt": U(np.cbrt),
     # SciPy computes float16 in float32 (the frontend casts): the ops take float32 and float64
     "erf": U(special.erf, narrower=single_double_only),
     "expit": U(special.expit, narrower=single_double_only),
@@ -467,6 +467,7 @@ CASES = {
     "maximum": B(np.maximum), "minimum": B(np.minimum),
     "arctan2": B(np.arctan2, FLOATS, float_only), "hypot": B(np.hypot, FLOATS, float_only),
     "logaddexp": B(np.logaddexp, FLOATS, float_only),
+    "fmod": B(np.fmod, FLOATS, float_only), "copysign": B(np.copysign, FLOATS, float_only),
     "floordiv": B(np.floor_divide, narrower=numeric_only),
     "mod": B(np.remainder, narrower=numeric_only),
     "lt": B(np.less), "le": B(np.less_equal), "gt": B(np.greater),
