@@ -32,7 +32,8 @@ UFUNC = {
     "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh,
     "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint,
     "logical_not": np.logical_not, "log2": np.log2, "log10": np.log10, "exp2": np.exp2,
-    "arctan2": np.arctan2, "hypot": np.hypot, "logaddexp": np.logaddexp,
+    "arctan2": np.arctan2, "hypot": np.hypot, "logaddexp": np.logaddexp, "cbrt": np.cbrt,
+    "copysign": np.copysign,
 }
 COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
 

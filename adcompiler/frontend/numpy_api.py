@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import (arith, composites, creation, linalg, linalg_derived as lind, reductions as red,
-               searching, shapes, sorting, windows)
+from . import (arith, composites, creation, linalg, linalg_derived as lind, nanfunctions as nan,
+               reductions as red, searching, shapes, sorting, ufuncs, windows)
 from .indexing import getitem
 from .problems import FrontendError
 from .values import Traced, dtype_arg, ir_dtype
@@ -28,13 +28,14 @@ UNARY = {np.exp: "exp", np.log: "log", np.log1p: "log1p", np.expm1: "expm1", np.
          np.arcsinh: "arcsinh", np.arccosh: "arccosh", np.arctanh: "arctanh",
          np.abs: "abs", np.sign: "sign", np.floor: "floor", np.ceil: "ceil",
          np.trunc: "trunc", np.rint: "rint", np.negative: "neg",
-         np.logical_not: "logical_not", np.log2: "log2", np.log10: "log10", np.exp2: "exp2"}
+         np.logical_not: "logical_not", np.log2: "log2", np.log10: "log10", np.exp2: "exp2",
+         np.cbrt: "cbrt"}
 BINARY = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.divide: "div",
           np.power: "pow", np.floor_divide: "floordiv", np.remainder: "mod",
           np.maximum: "maximum", np.minimum: "minimum", np.less: "lt", np.less_equal: "le",
           np.greater: "gt", np.greater_equal: "ge", np.equal: "eq", np.not_equal: "ne",
           np.logical_and: "logical_and", np.logical_or: "logical_or", np.arctan2: "arctan2",
-          np.hypot: "hypot", np.logaddexp: "logaddexp"}
+          np.hypot: "hypot", np.logaddexp: "logaddexp", np.copysign: "copysign"}
 
 
 def _unary(name):
@@ -45,15 +46,19 @@ def _binary(name):
     return lambda cx, x1, x2, /: arith.binary(cx, name, x1, x2)
 
 
+def _angle(ufunc):
+    return lambda cx, x, /: ufuncs.angle(cx, ufunc, x)
+
+
 def _reduce(name):
-    def fn(cx, a, axis=None, dtype=None, keepdims=False):
-        return red.reduce(cx, name, a, axis, keepdims, dtype)
+    def fn(cx, a, axis=None, dtype=None, keepdims=False, initial=np._NoValue, where=True):
+        return red.reduce(cx, name, a, axis, keepdims, dtype, initial, where)
     return fn
 
 
 def _extreme(name):
-    def fn(cx, a, axis=None, keepdims=False):
-        return red.reduce(cx, name, a, axis, keepdims)
+    def fn(cx, a, axis=None, keepdims=False, initial=np._NoValue, where=True):
+        return red.reduce(cx, name, a, axis, keepdims, None, initial, where)
     return fn
 
 
@@ -90,6 +95,15 @@ FUNCTIONS = {
     **{f: _unary(n) for f, n in UNARY.items()},
     **{f: _binary(n) for f, n in BINARY.items()},
     np.square: _square,
+    np.reciprocal: ufuncs.reciprocal, np.positive: ufuncs.positive, np.fmod: ufuncs.fmod,
+    np.fmax: lambda cx, x1, x2, /: ufuncs.fextreme(cx, "fmax", x1, x2),
+    np.fmin: lambda cx, x1, x2, /: ufuncs.fextreme(cx, "fmin", x1, x2),
+    np.heaviside: ufuncs.heaviside, np.signbit: ufuncs.signbit,
+    np.logical_xor: ufuncs.logical_xor, np.sinc: ufuncs.sinc,
+    np.deg2rad: _angle(np.deg2rad), np.radians: _angle(np.deg2rad),
+    np.rad2deg: _angle(np.rad2deg), np.degrees: _angle(np.rad2deg),
+    np.float_power: ufuncs.float_power, np.isclose: ufuncs.isclose,
+    np.allclose: ufuncs.allclose,
     np.isnan: lambda cx, x, /: arith.classify(cx, "isnan", x),
     np.isinf: lambda cx, x, /: arith.classify(cx, "isinf", x),
     np.isfinite: lambda cx, x, /: arith.classify(cx, "isfinite", x),
@@ -133,14 +147,31 @@ FUNCTIONS = {
     np.sum: _reduce("sum"), np.prod: _reduce("prod"),
     np.max: _extreme("max"), np.min: _extreme("min"),
     np.amax: _extreme("max"), np.amin: _extreme("min"),
-    np.any: lambda cx, a, axis=None, keepdims=False: red.any_all(cx, "any", a, axis, keepdims),
-    np.all: lambda cx, a, axis=None, keepdims=False: red.any_all(cx, "all", a, axis, keepdims),
-    np.mean: lambda cx, a, axis=None, dtype=None, keepdims=False:
-        red.mean(cx, a, axis, dtype, keepdims),
-    np.var: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False:
-        red.var(cx, a, axis, dtype, ddof, keepdims),
-    np.std: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False:
-        red.var(cx, a, axis, dtype, ddof, keepdims, std=True),
+    np.any: lambda cx, a, axis=None, keepdims=False, *, where=True:
+        red.any_all(cx, "any", a, axis, keepdims, where),
+    np.all: lambda cx, a, axis=None, keepdims=False, *, where=True:
+        red.any_all(cx, "all", a, axis, keepdims, where),
+    np.mean: lambda cx, a, axis=None, dtype=None, keepdims=False, *, where=True:
+        red.mean(cx, a, axis, dtype, keepdims, where),
+    np.var: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True:
+        red.var(cx, a, axis, dtype, ddof, keepdims, where=where),
+    np.std: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True:
+        red.var(cx, a, axis, dtype, ddof, keepdims, std=True, where=where),
+    np.nansum: lambda cx, *a, **k: nan.nansum(cx, "sum", *a, **k),
+    np.nanprod: lambda cx, *a, **k: nan.nansum(cx, "prod", *a, **k),
+    np.nanmax: lambda cx, *a, **k: nan.nanextreme(cx, "max", *a, **k),
+    np.nanmin: lambda cx, *a, **k: nan.nanextreme(cx, "min", *a, **k),
+    np.nanmean: nan.nanmean, np.nanvar: nan.nanvar,
+    np.nanstd: lambda cx, *a, **k: nan.nanvar(cx, *a, **k, std=True),
+    np.nanargmax: lambda cx, a, axis=None, out=None, *, keepdims=False:
+        nan.nanargmax(cx, "argmax", a, axis, out, keepdims),
+    np.nanargmin: lambda cx, a, axis=None, out=None, *, keepdims=False:
+        nan.nanargmax(cx, "argmin", a, axis, out, keepdims),
+    np.nanmedian: sorting.nanmedian, np.ptp: red.ptp,
+    np.cumulative_sum: lambda cx, x, /, *, axis=None, dtype=None, include_initial=False:
+        red.cumulative(cx, "sum", x, axis, dtype, include_initial),
+    np.cumulative_prod: lambda cx, x, /, *, axis=None, dtype=None, include_initial=False:
+        red.cumulative(cx, "prod", x, axis, dtype, include_initial),
     np.cumsum: lambda cx, a, axis=None, dtype=None: red.cumsum(cx, a, axis, dtype),
     np.cumprod: lambda cx, a, axis=None, dtype=None: red.cumprod(cx, a, axis, dtype),
     np.average: lambda cx, a, axis=None, weights=None, returned=False, *, keepdims=np._NoValue:

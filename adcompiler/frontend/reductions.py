@@ -1,9 +1,14 @@
 """Reductions: sum, prod, max, min, any, all, argmax, argmin, cumsum, cumprod (a scan of
-`mul`s), and the compositions mean, var, std, average and count_nonzero written the way NumPy
+`mul`s), cumulative_sum / cumulative_prod (NumPy 2.1's), ptp, and the compositions mean, var,
+std, average and count_nonzero written the way NumPy
 computes them (`numpy/_core/_methods.py`, `numpy/lib/_function_base_impl.py`): integers and
 booleans are reduced in float64, float16 means in float32; var = sum((x - mean)^2) /
 max(n - ddof, 0); average = sum(a * w) / sum(w), both in the promoted dtype (weights summing to
 zero give inf or NaN here, where NumPy raises ZeroDivisionError).
+`where=` (a boolean array broadcast to the input's shape) puts each reduction's identity in
+place of the entries left out, before reducing (so they get no gradient, even if inf or NaN);
+mean, var and std divide by the number of entries kept (0 gives NaN, as NumPy). `initial=`
+is combined with the result (max and min need it with `where=`, as NumPy's have no identity).
 
 Contract: `axis` is None (all axes), an int or a tuple of ints (static); the result dtype is
 NumPy's. Inputs are `Traced` (or static array data, made constants).
@@ -12,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.reduce import reduced_shape
+from .arith import binary
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .values import NP_OF, Traced, dtype_arg, ir_dtype
@@ -42,7 +49,33 @@ def count(shape, axes) -> int:
     return n
 
 
-def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None) -> Traced:
+def mask(cx: Emitter, where, t: Traced):
+    """A reduction's `where=` as a bool value of t's shape, or None where it keeps every entry."""
+    if where is np._NoValue or (type(where) in (bool, np.bool_) and where):
+        return None
+    m = cx.tensor(where)
+    if m.dtype != "bool":
+        raise FrontendError(f"where= must be a boolean array, got {m.np_dtype}")
+    return m.value if m.shape == t.shape else cx.op("broadcast_to", m.value, shape=t.shape)
+
+
+def _identity(name: str, dtype: str):
+    """The entry of dtype `dtype` that changes no sum / prod / max / min."""
+    if name in ("sum", "prod"):
+        return int(name == "prod")
+    if dtype == "bool":
+        return name == "min"
+    if dtype.startswith("f"):
+        return -np.inf if name == "max" else np.inf
+    info = np.iinfo(NP_OF[dtype])
+    return int(info.min if name == "max" else info.max)
+
+
+_COMBINE = {"sum": "add", "prod": "mul", "max": "maximum", "min": "minimum"}
+
+
+def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None,
+           initial=np._NoValue, where=True) -> Traced:
     """sum / prod / max / min of `x` over `axis`."""
     t = cx.tensor(x)
     axes = norm_axes(axis, t.ndim)
@@ -50,16 +83,35 @@ def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None) -> 
     want = dtype_arg(dtype)
     if want is not None:
         v = cx.cast(v, want)
-    if name in ("max", "min") and t.type.size == 0:
-        raise FrontendError(f"zero-size array to reduction operation {name} which has no identity")
-    if not axes and name in ("max", "min"):
-        return cx.wrap(v)
-    return cx.wrap(cx.op(name, v, axes=axes, keepdims=bool(keepdims)))
+    keep, dt = mask(cx, where, t), v.type.dtype
+    extreme, identity = name in ("max", "min"), _identity(name, dt)
+    if extreme:
+        if initial is np._NoValue and keep is not None:
+            raise FrontendError(f"reduction operation '{name}imum' does not have an identity, "
+                                "so to use a where mask one has to specify 'initial'")
+        if initial is np._NoValue and t.type.size == 0:
+            raise FrontendError(f"zero-size array to reduction operation {name} which has no "
+                                "identity")
+    if keep is not None:
+        v = cx.op("where", keep, v, cx.const(identity, dt))
+    if not axes and extreme:
+        out = v
+    elif extreme and count(t.shape, axes) == 0:     # with initial: just it
+        out = cx.op("broadcast_to", cx.const(identity, dt),
+                    shape=reduced_shape(t.shape, axes, bool(keepdims)))
+    else:
+        out = cx.op(name, v, axes=axes, keepdims=bool(keepdims))
+    if initial is not np._NoValue:
+        out = cx.op(_COMBINE[name], out, cx.value(initial, out.type.dtype))
+    return cx.wrap(out)
 
 
-def any_all(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:
+def any_all(cx: Emitter, name: str, x, axis=None, keepdims=False, where=True) -> Traced:
     t = cx.tensor(x)
     v = cx.nonzero(t.value)
+    keep = mask(cx, where, t)
+    if keep is not None:        # left-out entries: False for any, True for all
+        v = cx.op("where", keep, v, cx.const(name == "all", "bool"))
     axes = norm_axes(axis, t.ndim)
     if not axes:
         return cx.wrap(v)
@@ -77,28 +129,52 @@ def _compute_dtype(t: Traced, dtype, f16_in_f32: bool) -> str:
     return t.dtype
 
 
-def mean(cx: Emitter, x, axis=None, dtype=None, keepdims=False) -> Traced:
+def _kept(cx: Emitter, t: Traced, keep, c):
+    """t's entries as `c`, those `where=` leaves out (`keep` False) as 0."""
+    xc = cx.cast(t.value, c)
+    return xc if keep is None else cx.op("where", keep, xc, cx.const(0, c))
+
+
+def _count(cx: Emitter, t: Traced, keep, axes, keepdims, c):
+    """How many entries of each slice `where=` keeps, as `c` (a constant without it)."""
+    if keep is None:
+        return cx.const(count(t.shape, axes), c)
+    return cx.cast(cx.op("sum", cx.cast(keep, "i64"), axes=axes, keepdims=keepdims), c)
+
+
+def mean(cx: Emitter, x, axis=None, dtype=None, keepdims=False, where=True) -> Traced:
     t = cx.tensor(x)
     axes = norm_axes(axis, t.ndim)
     c = _compute_dtype(t, dtype, f16_in_f32=True)
-    s = cx.op("sum", cx.cast(t.value, c), axes=axes, keepdims=bool(keepdims))
-    m = cx.op("div", s, cx.const(count(t.shape, axes), c), hint="mean")
+    keep = mask(cx, where, t)
+    s = cx.op("sum", _kept(cx, t, keep, c), axes=axes, keepdims=bool(keepdims))
+    m = cx.op("div", s, _count(cx, t, keep, axes, bool(keepdims), c), hint="mean")
     out = dtype_arg(dtype) or ("f16" if t.dtype == "f16" else c)
     return cx.wrap(cx.cast(m, out))
 
 
-def var(cx: Emitter, x, axis=None, dtype=None, ddof=0, keepdims=False, std=False) -> Traced:
+def var(cx: Emitter, x, axis=None, dtype=None, ddof=0, keepdims=False, std=False,
+        where=True) -> Traced:
     t = cx.tensor(x)
     axes = norm_axes(axis, t.ndim)
     c = _compute_dtype(t, dtype, f16_in_f32=False)
-    n = count(t.shape, axes)
-    xc = cx.cast(t.value, c)
-    mu = cx.op("div", cx.op("sum", xc, axes=axes, keepdims=True), cx.const(n, c), hint="mean")
-    d = cx.op("sub", xc, mu)
-    s = cx.op("sum", cx.op("mul", d, d), axes=axes, keepdims=bool(keepdims))
     if isinstance(ddof, Traced):
         raise StaticNeeded("ddof must be a compile-time number")
-    v = cx.op("div", s, cx.const(max(n - ddof, 0), c), hint="var")
+    keep = mask(cx, where, t)
+    xc = _kept(cx, t, keep, c)
+    mu = cx.op("div", cx.op("sum", xc, axes=axes, keepdims=True),
+               _count(cx, t, keep, axes, True, c), hint="mean")
+    d = cx.op("sub", xc, mu)
+    if keep is not None:
+        d = cx.op("where", keep, d, cx.const(0, c))
+    s = cx.op("sum", cx.op("mul", d, d), axes=axes, keepdims=bool(keepdims))
+    if keep is None:
+        dof = cx.const(max(count(t.shape, axes) - ddof, 0), c)
+    else:
+        n = _count(cx, t, keep, axes, True, c)
+        dof = cx.op("maximum", cx.op("sub", n, cx.const(ddof, c)), cx.const(0, c))
+        dof = cx.op("reshape", dof, shape=s.type.shape)
+    v = cx.op("div", s, dof, hint="var")
     if std:
         v = cx.op("sqrt", v, hint="std")
     return cx.wrap(v)
@@ -185,6 +261,30 @@ def cumprod(cx: Emitter, x, axis=None, dtype=None) -> Traced:
                   axis=a)
         step *= 2
     return cx.wrap(v)
+
+
+def cumulative(cx: Emitter, name: str, x, axis=None, dtype=None, include_initial=False):
+    """np.cumulative_sum / np.cumulative_prod: cumsum / cumprod along `axis` (which arrays of
+    more than one dimension need), after a 0 / 1 where `include_initial`."""
+    t = cx.tensor(x)
+    if axis is None and t.ndim > 1:
+        raise FrontendError("For arrays which have more than one dimension ``axis`` argument "
+                            "is required.")
+    out = (cumsum if name == "sum" else cumprod)(cx, t, None if t.ndim == 0 else axis, dtype)
+    if not include_initial:
+        return out
+    (a,) = norm_axes(0 if axis is None else axis, out.ndim)
+    first = cx.op("broadcast_to", cx.const(int(name == "prod"), out.dtype),
+                  shape=out.shape[:a] + (1,) + out.shape[a + 1:])
+    return cx.wrap(cx.op("concatenate", first, out.value, axis=a))
+
+
+def ptp(cx: Emitter, a, axis=None, out=None, keepdims=False) -> Traced:
+    """np.ptp: max - min (NumPy rejects booleans: they cannot be subtracted)."""
+    if out is not None:
+        raise FrontendError("np.ptp(out=...) is not supported; assign the result")
+    return binary(cx, "sub", reduce(cx, "max", a, axis, keepdims),
+                  reduce(cx, "min", a, axis, keepdims))
 
 
 def argmax(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:

@@ -1,7 +1,7 @@
 """Sorting and order statistics: np.argsort (the registry's `argsort`), np.sort and
 np.take_along_axis (advanced indexing, whose gradient is the registry's scatter-add: each
 sorted entry's cotangent goes back to the position argsort took it from), np.median,
-np.quantile and np.percentile with NumPy's default 'linear' method.
+np.nanmedian, np.quantile and np.percentile with NumPy's default 'linear' method.
 
 Contract: axes, q and the method are static; values, dtypes, shapes and argument names are
 NumPy's. argsort always gives the stable order (ties in their original order), whatever
@@ -21,7 +21,7 @@ from .arith import astype, binary, classify, where
 from .emit import Emitter
 from .indexing import getitem
 from .problems import FrontendError, StaticNeeded
-from .reductions import count, mean, norm_axes
+from .reductions import count, mean, norm_axes, reduce
 from .shapes import broadcast_to, copy, ravel, reshape, transpose
 from .values import Traced, contains_traced
 
@@ -107,6 +107,25 @@ def median(cx: Emitter, a, axis=None, out=None, overwrite_input=False,
     middle = getitem(cx, s, (Ellipsis, slice((n - 1) // 2, n // 2 + 1)))
     m = _nan_if_any(cx, getitem(cx, s, (Ellipsis, -1)), mean(cx, middle, -1))
     return copy(cx, reshape(cx, m, kept if keepdims else m.shape))
+
+
+def nanmedian(cx: Emitter, a, axis=None, out=None, overwrite_input=False,
+              keepdims=False) -> Traced:
+    """The median of each slice's entries that are not NaN: NaNs sort last, so with k of them
+    left the middle ones are at (k - 1) // 2 and k // 2, a run-time index (their mean, as
+    NumPy's; NaN for an all-NaN slice, whose first entry is NaN)."""
+    t = cx.tensor(a)
+    if not t.type.is_float:
+        return median(cx, t, axis, out, overwrite_input, keepdims)
+    if out is not None:
+        raise FrontendError("np.nanmedian(out=...) is not supported; assign the result")
+    s, kept = _sorted_along_last(cx, t, axis, "np.nanmedian")
+    k = binary(cx, "sub", s.shape[-1], reduce(cx, "sum", classify(cx, "isnan", s), -1,
+                                              keepdims=True))
+    low = binary(cx, "floordiv", binary(cx, "maximum", binary(cx, "sub", k, 1), 0), 2)
+    lo, hi = (take_along_axis(cx, s, i, -1) for i in (low, binary(cx, "floordiv", k, 2)))
+    m = binary(cx, "div", binary(cx, "add", lo, hi), 2)
+    return copy(cx, reshape(cx, m, kept if keepdims else m.shape[:-1]))
 
 
 def quantile(cx: Emitter, a, q, axis=None, out=None, overwrite_input=False, method="linear",

@@ -1,0 +1,143 @@
+"""NumPy's elementwise functions built from registry ops: reciprocal, positive, integer fmod,
+fmax / fmin, heaviside, signbit, logical_xor, sinc, deg2rad / rad2deg (radians / degrees),
+float_power, isclose and allclose.
+
+Contract: values, dtypes (NumPy's own function is the dtype oracle, NEP 50 weak Python scalars
+included), broadcasting and NaN behaviour are NumPy's; the gradients come from the ops used.
+fmax / fmin take the other operand where one is NaN (their gradient goes to it), maximum /
+minimum's elsewhere. heaviside and signbit are flat: no gradient. sinc, deg2rad and rad2deg
+compute as NumPy's code does (sinc: sin(y) / y with y = pi x, eps where it is 0; the angle
+conversions multiply by NumPy's constant rounded in the computing dtype, float16 computed in
+float32 as NumPy's half loops). allclose is a run-time boolean scalar that behaves as the Python
+bool NumPy returns (weak, like `bool(np.all(...))`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arith import astype, binary, classify, unary, where
+from .emit import Emitter
+from .problems import FrontendError
+from .shapes import copy
+from .values import NP_OF, Traced, common_dtype, result_dtype
+
+
+def reciprocal(cx: Emitter, x) -> Traced:
+    """1 / x in x's dtype; integers as NumPy's loop does it: 1.0 / x cast back (0 for |x| > 1,
+    the most negative integer at 0)."""
+    out = result_dtype(np.reciprocal, x)
+    if out.startswith("f"):
+        return binary(cx, "div", np.ones((), NP_OF[out]), cx.tensor(x, out))
+    return astype(cx, binary(cx, "div", 1.0, astype(cx, cx.tensor(x), "f64")), out)
+
+
+def positive(cx: Emitter, x) -> Traced:
+    t = cx.tensor(x)
+    if t.dtype == "bool":
+        raise FrontendError("np.positive of a boolean array: NumPy has no loop for it")
+    return copy(cx, cx.wrap(t.value))
+
+
+def fmod(cx: Emitter, x1, x2) -> Traced:
+    """The registry's fmod for floats; for integers the remainder with the dividend's sign,
+    from mod (whose result has the divisor's), 0 where the divisor is 0, as NumPy's."""
+    out = result_dtype(np.fmod, x1, x2)
+    a, b = cx.tensor(x1, out), cx.tensor(x2, out)
+    if out.startswith("f"):
+        return cx.wrap(cx.op("fmod", a.value, b.value))
+    zero = binary(cx, "eq", b, 0)
+    safe = where(cx, zero, np.ones((), NP_OF[out]), b)
+    r = binary(cx, "mod", a, safe)
+    flip = binary(cx, "logical_and", binary(cx, "ne", r, 0),
+                  binary(cx, "ne", binary(cx, "lt", r, 0), binary(cx, "lt", a, 0)))
+    fixed = where(cx, flip, binary(cx, "sub", r, safe), r)
+    return where(cx, zero, np.zeros((), NP_OF[out]), fixed)
+
+
+def fextreme(cx: Emitter, name: str, x1, x2) -> Traced:
+    """np.fmax / np.fmin: maximum / minimum, but where one operand is NaN the other."""
+    out = result_dtype(np.fmax, x1, x2)
+    a, b = cx.tensor(x1, out), cx.tensor(x2, out)
+    m = binary(cx, "maximum" if name == "fmax" else "minimum", a, b)
+    if not out.startswith("f"):
+        return m
+    return where(cx, classify(cx, "isnan", b), a, where(cx, classify(cx, "isnan", a), b, m))
+
+
+def heaviside(cx: Emitter, x1, x2) -> Traced:
+    """0 where x1 < 0, x2 where x1 == 0, 1 where x1 > 0, NaN where x1 is NaN."""
+    out = result_dtype(np.heaviside, x1, x2)
+    a, b = cx.tensor(x1, out), cx.tensor(x2, out)
+    zero, one, nan = (np.array(v, NP_OF[out]) for v in (0, 1, np.nan))
+    step = where(cx, binary(cx, "eq", a, 0), b, nan)
+    return where(cx, binary(cx, "lt", a, 0), zero,
+                 where(cx, binary(cx, "gt", a, 0), one, step))
+
+
+def signbit(cx: Emitter, x) -> Traced:
+    """Whether the sign bit is set: for floats copysign(1, x) < 0, so -0.0 and a NaN with its
+    sign bit set count, as in NumPy."""
+    t = cx.tensor(x)
+    if t.dtype == "bool":
+        return binary(cx, "ne", t, t)       # never set, in x's shape
+    if not t.type.is_float:
+        return binary(cx, "lt", t, 0)
+    one = cx.const(1, t.dtype)
+    return binary(cx, "lt", cx.wrap(cx.op("copysign", one, t.value)), 0)
+
+
+def logical_xor(cx: Emitter, x1, x2) -> Traced:
+    a, b = (cx.wrap(cx.nonzero(cx.tensor(x).value)) for x in (x1, x2))
+    return binary(cx, "ne", a, b)
+
+
+def sinc(cx: Emitter, x) -> Traced:
+    """NumPy's code: y = pi x, with eps of its dtype (1e-20 for others) where it is 0; then
+    sin(y) / y, so sinc(0) = 1 and its gradient there is 0."""
+    y = binary(cx, "mul", np.pi, cx.wrap(cx.tensor(x).value))
+    eps = np.finfo(y.np_dtype).eps if y.type.is_float else 1e-20
+    y = where(cx, y, y, eps)
+    return binary(cx, "div", unary(cx, "sin", y), y)
+
+
+def angle(cx: Emitter, ufunc, x) -> Traced:
+    """np.deg2rad / np.rad2deg: x times pi / 180 or 180 / pi, each rounded in the dtype the
+    ufunc computes in (float32 for float16) as NumPy's constant is."""
+    out = result_dtype(ufunc, x)
+    compute = "f32" if out == "f16" else out
+    pi, half_turn = (NP_OF[compute].type(v) for v in (np.pi, 180))
+    scale = pi / half_turn if ufunc is np.deg2rad else half_turn / pi
+    return astype(cx, binary(cx, "mul", cx.tensor(x, compute), scale), out)
+
+
+def float_power(cx: Emitter, x1, x2) -> Traced:
+    out = result_dtype(np.float_power, x1, x2)
+    return cx.wrap(cx.op("pow", cx.value(x1, out), cx.value(x2, out)))
+
+
+def isclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Traced:
+    """NumPy's formula: |a - b| <= atol + rtol |b| where b is finite, or a == b; b taken in
+    an inexact dtype first (so |b| of the most negative integer does not wrap)."""
+    x, y = cx.tensor(a), cx.tensor(b)
+    y = astype(cx, y, common_dtype(y, 1.0), weak=y.weak)
+    # NumPy's code uses Python's -, +, * and abs here: weak operands give weak results
+
+    def absolute(v):
+        return unary(cx, "abs", v, python_op=True)
+    bound = binary(cx, "add", atol, binary(cx, "mul", rtol, absolute(y), python_op=True),
+                   python_op=True)
+    close = binary(cx, "le", absolute(binary(cx, "sub", x, y, python_op=True)), bound)
+    out = binary(cx, "logical_or", binary(cx, "logical_and", close, classify(cx, "isfinite", y)),
+                 binary(cx, "eq", x, y))
+    if equal_nan:
+        both = binary(cx, "logical_and", classify(cx, "isnan", x), classify(cx, "isnan", y))
+        out = binary(cx, "logical_or", out, both)
+    return cx.wrap(out.value)
+
+
+def allclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Traced:
+    close = isclose(cx, a, b, rtol, atol, equal_nan)
+    v = close.value
+    if close.ndim:
+        v = cx.op("min", v, axes=tuple(range(close.ndim)), keepdims=False)
+    return cx.wrap(v, weak=True)
