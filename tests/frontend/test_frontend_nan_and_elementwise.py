@@ -41,7 +41,8 @@ def test_reciprocal_positive_cbrt():
     def f(x, y, k, b, h, s):
         return (np.reciprocal(x), np.reciprocal(h), np.reciprocal(k), np.reciprocal(s),
                 np.reciprocal(k.astype(np.int32)), np.positive(x), np.positive(k), np.positive(s),
-                np.cbrt(x), np.cbrt(h), np.cbrt(k), np.cbrt(b), np.cbrt(s), np.cbrt(x.astype(np.float16)),
+                np.cbrt(x), np.cbrt(h), np.cbrt(k), np.cbrt(b), np.cbrt(s),
+                np.cbrt(x.astype(np.float16)),
                 *signbits(np.cbrt(x), np.cbrt(h), np.reciprocal(x)))
     check(f, SPECIAL, OTHER, INTS, BOOLS, F32, -2.5)
 
@@ -183,7 +184,8 @@ def test_where_and_initial():
     m = np.isfinite(x) & (x != 2.0)
 
     def f(x, k, b, m, h):
-        return (np.sum(x, where=m), np.sum(x, 1, where=m, keepdims=True), np.sum(x, 0, initial=5.0),
+        return (np.sum(x, where=m), np.sum(x, 1, where=m, keepdims=True),
+                np.sum(x, 0, initial=5.0),
                 np.sum(k, initial=3), np.sum(k, 0, where=k > 0, initial=-1), np.sum(b, where=b),
                 np.sum(h, 1, initial=0.25, where=m), np.sum(k, dtype=np.float32, initial=1),
                 np.prod(x, 1, where=m), np.prod(k, initial=2), np.prod(x, 0, where=m, initial=0.5),
@@ -192,7 +194,8 @@ def test_where_and_initial():
                 np.max(x, 1, where=m, initial=100.0), np.max(b, where=b, initial=False),
                 np.max(x[:, :0], 1, initial=7.0), np.min(k[:0], 0, initial=-1),
                 np.max(x[0, 0], where=False, initial=0.0),
-                np.mean(x, where=m), np.mean(x, 1, where=m, keepdims=True), np.mean(k, 0, where=k > 0),
+                np.mean(x, where=m), np.mean(x, 1, where=m, keepdims=True),
+                np.mean(k, 0, where=k > 0),
                 np.mean(h, 0, where=m), np.mean(x, 1, where=[True, True, False, True]),
                 np.mean(x, 0, where=np.zeros(4, bool)),
                 np.var(x, where=m), np.var(x, 1, where=m), np.std(x, 0, where=m, ddof=1),
@@ -207,10 +210,12 @@ def test_where_and_initial():
 
 def test_ptp_and_cumulative():
     def f(x, k, h, v, s):
-        return (np.ptp(x), np.ptp(x, 0), np.ptp(x, 1, keepdims=True), np.ptp(k, 0), np.ptp(h, (0, 1)),
+        return (np.ptp(x), np.ptp(x, 0), np.ptp(x, 1, keepdims=True), np.ptp(k, 0),
+                np.ptp(h, (0, 1)),
                 np.ptp(k.astype(np.int32)), np.ptp(s),
                 np.cumulative_sum(v), np.cumulative_sum(x, axis=1), np.cumulative_sum(k, axis=0),
-                np.cumulative_sum(v, include_initial=True), np.cumulative_sum(x, axis=-1, include_initial=True),
+                np.cumulative_sum(v, include_initial=True),
+                np.cumulative_sum(x, axis=-1, include_initial=True),
                 np.cumulative_sum(k > 0, axis=1), np.cumulative_sum(k.astype(np.int32), axis=0),
                 np.cumulative_sum(h, axis=0, dtype=np.float64, include_initial=True),
                 np.cumulative_sum(s), np.cumulative_sum(s, include_initial=True),
