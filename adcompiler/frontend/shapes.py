@@ -1,11 +1,16 @@
 """Shape manipulation: reshape, transpose, swapaxes, moveaxis, expand_dims, squeeze, ravel,
-atleast_1d/2d/3d, broadcast_to, concatenate, stack, hstack, vstack, split / array_split /
-hsplit / vsplit / dsplit (lists of views), meshgrid, and np.array/np.asarray of nested lists.
+atleast_1d/2d/3d, broadcast_to, concatenate, stack, hstack, vstack, column_stack, dstack,
+block, append, insert, delete, split / array_split / hsplit / vsplit / dsplit (lists of views),
+meshgrid, and np.array/np.asarray of nested lists.
 
 Contract: shapes and axes are static Python ints (a run-time value there raises `StaticNeeded`).
 `squeeze`, `expand_dims`, `swapaxes`, `stack` are compositions of the registry's `reshape`,
 `transpose` and `concatenate`. Results NumPy returns as views are marked `view_of` their input
-(see values.Traced); an op that would not change anything is not emitted.
+(see values.Traced); an op that would not change anything is not emitted. The assembling
+functions (stacks, block, append, insert, delete) return fresh arrays, as NumPy's do; insert and
+delete take static positions (an int, a slice, a sequence of ints or a boolean mask) and gather
+the result along the axis with a static index (`take`), so the gradient of inserted values that
+were broadcast adds up.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import numpy as np
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes
-from .values import NP_OF, Traced, dtype_arg, ir_dtype, is_static_scalar
+from .values import NP_OF, Traced, contains_traced, dtype_arg, ir_dtype, is_static_scalar
 
 
 def static_ints(x, what: str) -> tuple:
@@ -152,6 +157,14 @@ def _seq(cx, arrays, what):
     return list(arrays)
 
 
+def as_array(cx: Emitter, x) -> Traced:
+    """np.asarray(x): a Traced as it is, a (nested) list holding Traced values stacked, static
+    data a constant (strong, as NumPy's arrays are; a Python scalar too)."""
+    if isinstance(x, (list, tuple)) and contains_traced(x):
+        return array(cx, x, copy=False)
+    return x if isinstance(x, Traced) else cx.tensor(np.asarray(x))
+
+
 def rows(cx: Emitter, t: Traced) -> list:
     """Static iteration over axis 0 (`for row in x` unrolled, `list(x)`, `a, b = x`)."""
     from .indexing import getitem     # indexing builds on this module
@@ -161,8 +174,7 @@ def rows(cx: Emitter, t: Traced) -> list:
 
 
 def concatenate(cx: Emitter, arrays, axis=0, dtype=None) -> Traced:
-    ts = [cx.tensor(a) if isinstance(a, Traced) else cx.tensor(np.asarray(a))
-          for a in _seq(cx, arrays, "concatenate")]
+    ts = [as_array(cx, a) for a in _seq(cx, arrays, "concatenate")]
     if axis is None:
         ts = [ravel(cx, t) for t in ts]
         axis = 0
@@ -176,8 +188,7 @@ def concatenate(cx: Emitter, arrays, axis=0, dtype=None) -> Traced:
 
 
 def stack(cx: Emitter, arrays, axis=0, dtype=None) -> Traced:
-    ts = [cx.tensor(a) if isinstance(a, Traced) else cx.tensor(np.asarray(a))
-          for a in _seq(cx, arrays, "stack")]
+    ts = [as_array(cx, a) for a in _seq(cx, arrays, "stack")]
     if len({t.shape for t in ts}) != 1:
         raise FrontendError(f"all input arrays must have the same shape, got "
                             f"{[t.shape for t in ts]}")
@@ -195,6 +206,113 @@ def hstack(cx: Emitter, arrays) -> Traced:
     ts = [cx.tensor(a) for a in _seq(cx, arrays, "hstack")]
     ts = [reshape(cx, t, (1,)) if t.ndim == 0 else t for t in ts]
     return concatenate(cx, ts, axis=0 if ts[0].ndim == 1 else 1)
+
+
+def column_stack(cx: Emitter, tup) -> Traced:
+    """1-d (and 0-d) arrays as columns, then concatenated along axis 1."""
+    ts = [cx.tensor(a) for a in _seq(cx, tup, "column_stack")]
+    return concatenate(cx, [reshape(cx, t, (t.type.size, 1)) if t.ndim < 2 else t
+                            for t in ts], axis=1)
+
+
+def dstack(cx: Emitter, tup) -> Traced:
+    ts = [cx.tensor(a) for a in _seq(cx, tup, "dstack")]
+    return concatenate(cx, [atleast(cx, 3, [t]) for t in ts], axis=2)
+
+
+def block(cx: Emitter, arrays) -> Traced:
+    """np.block: the innermost lists concatenated along the last axis, the lists holding them
+    along the one before, and so on; every block first gets leading size-1 axes up to the
+    result's rank (the larger of the nesting depth and the blocks' ranks)."""
+    depths, ranks = set(), []
+
+    def walk(x, where):
+        if isinstance(x, tuple):
+            raise FrontendError(f"{where} is a tuple. Only lists can be used to arrange "
+                                "blocks, and np.block does not allow implicit conversion "
+                                "from tuple to ndarray.")
+        if isinstance(x, list):
+            if not x:
+                raise FrontendError(f"List at {where} cannot be empty")
+            for i, v in enumerate(x):
+                walk(v, f"{where}[{i}]")
+            return
+        depths.add(where.count("["))
+        ranks.append(np.ndim(x) if not isinstance(x, Traced) else x.ndim)
+    walk(arrays, "arrays")
+    if len(depths) > 1:
+        raise FrontendError("List depths are mismatched: np.block needs every block at the "
+                            f"same depth, got depths {sorted(depths)}")
+    (depth,) = depths
+    ndim = max(depth, *ranks)
+
+    def build(x, level):
+        if level == depth:
+            t = as_array(cx, x)
+            return reshape(cx, t, (1,) * (ndim - t.ndim) + t.shape)
+        return concatenate(cx, [build(v, level + 1) for v in x], axis=level - depth)
+    return copy(cx, build(arrays, 0))
+
+
+def append(cx: Emitter, arr, values, axis=None) -> Traced:
+    t = as_array(cx, arr)
+    if axis is None:
+        return concatenate(cx, [ravel(cx, t), ravel(cx, as_array(cx, values))], axis=0)
+    return concatenate(cx, [t, values], axis=axis)
+
+
+def _along(cx: Emitter, name: str, arr, obj, axis):
+    """np.insert's and np.delete's array and axis (the flattened array for axis None); their
+    positions `obj` must be static."""
+    if contains_traced(obj):
+        raise StaticNeeded(f"np.{name}'s positions would give a data-dependent shape; they "
+                           "must be compile-time ints, slices or boolean masks")
+    t = as_array(cx, arr)
+    if axis is None:
+        return ravel(cx, t), 0
+    return t, norm_axes((axis,), t.ndim)[0]
+
+
+def _gather(cx: Emitter, name: str, t: Traced, ax: int, np_fn, *args) -> Traced:
+    """`t` gathered along `ax` at the static positions `np_fn(*args)` (NumPy's own np.insert
+    or np.delete on positions: its checks and errors too)."""
+    from .indexing import getitem     # indexing builds on this module
+    try:
+        index = np_fn(*args)
+    except (IndexError, ValueError, TypeError) as e:
+        raise FrontendError(f"np.{name}: {e}") from None
+    return getitem(cx, t, (slice(None),) * ax + (index,))
+
+
+def insert(cx: Emitter, arr, obj, values, axis=None) -> Traced:
+    """`values` (cast to arr's dtype and broadcast to the slots) inserted before the positions
+    `obj` along `axis` (of the flattened array when None), as NumPy's np.insert: one position
+    takes a block of values (a scalar index takes them along axis 0, moved to `axis`), several
+    take one each. The result gathers from arr's n entries and the new ones after them."""
+    from .indexing import fit_value     # indexing builds on this module
+    t, ax = _along(cx, "insert", arr, obj, axis)
+    n = t.shape[ax]
+    indices = np.arange(*obj.indices(n)) if isinstance(obj, slice) else np.array(obj)
+    if indices.dtype == bool and indices.ndim == 1:
+        indices = np.flatnonzero(indices)
+    v = cx.tensor(as_array(cx, values), t.dtype)
+    if indices.size == 1:
+        v = reshape(cx, v, (1,) * (t.ndim - v.ndim) + v.shape)
+        if indices.ndim == 0:
+            v = moveaxis(cx, v, 0, ax)
+        count = v.shape[ax]
+    else:
+        count = indices.size
+    slots = cx.wrap(fit_value(cx, v, t.shape[:ax] + (count,) + t.shape[ax + 1:], t.dtype))
+    both = concatenate(cx, [t, slots], axis=ax)
+    return _gather(cx, "insert", both, ax, np.insert, np.arange(n), obj, np.arange(n, n + count))
+
+
+def delete(cx: Emitter, arr, obj, axis=None) -> Traced:
+    """arr without the entries at the static positions `obj` along `axis` (of the flattened
+    array when None): a gather of the others."""
+    t, ax = _along(cx, "delete", arr, obj, axis)
+    return _gather(cx, "delete", t, ax, np.delete, np.arange(t.shape[ax]), obj)
 
 
 def array_split(cx: Emitter, ary, indices_or_sections, axis=0, equal=False) -> list:
