@@ -1,14 +1,15 @@
 """NumPy functions built from the registry's existing ops, so that their gradients come from
-those ops' VJPs on every backend: np.linalg.norm, flip / fliplr / flipud, roll, tile, repeat,
-pad (modes constant, edge, wrap, reflect, symmetric), diagonal, trace, diag, diff, cross (of
-3-vectors) and kron.
+those ops' VJPs on every backend: np.linalg.norm (and np.linalg.vector_norm / matrix_norm),
+flip / fliplr / flipud, rot90, roll, tile, repeat, pad (modes constant, edge, wrap, reflect,
+symmetric), diagonal, trace, diag, diff, cross (of 3-vectors) and kron.
 
 Contract: shifts, repetitions, pad widths, norm orders, offsets and axes are static (a run-time
 value raises `StaticNeeded`); values, dtypes, shapes and argument names are NumPy's. Views as in
-NumPy: flip's result is a view (a negative-step slice); diagonal's, and diag's of a 2-D array,
-a read-only view (transpose + reshape + strided slice), so writing into it is an error, as in
-NumPy. roll, tile, repeat, pad, trace, norm, diag of a 1-D array, diff and kron are fresh
-arrays (matrix 2-norms and nuclear norms from the singular values: ops/linalg.py's svd_values).
+NumPy: flip's and rot90's results are views (negative-step slices, a transpose); diagonal's,
+and diag's of a 2-D array, a read-only view (transpose + reshape + strided slice), so writing
+into it is an error, as in NumPy. roll, tile, repeat, pad, trace, norm, diag of a 1-D array,
+diff and kron are fresh arrays (matrix 2-norms and nuclear norms from the singular values:
+ops/linalg.py's svd_values).
 Variants that would need other ops raise FrontendError: the other pad modes (linear_ramp,
 maximum, mean, median, minimum, empty, a function), run-time repeats, cross products of
 2-vectors (deprecated in NumPy 2).
@@ -57,6 +58,29 @@ def flipud(cx: Emitter, m) -> Traced:
     if t.ndim < 1:
         raise FrontendError("np.flipud: input must be >= 1-d")
     return flip(cx, t, 0)
+
+
+def rot90(cx: Emitter, m, k=1, axes=(0, 1)) -> Traced:
+    """Rotated k quarter turns from the first axis towards the second: flips and a transpose,
+    as NumPy's (so a view, as NumPy's)."""
+    t = cx.tensor(m)
+    axes = static_ints(axes, "axes")
+    if len(axes) != 2:
+        raise FrontendError("len(axes) must be 2.")
+    a, b = axes
+    if a == b or abs(a - b) == t.ndim:
+        raise FrontendError("Axes must be different.")
+    a, b = norm_axes((a,), t.ndim) + norm_axes((b,), t.ndim)
+    k = _static_int(k, "k") % 4
+    if k == 0:
+        return getitem(cx, t, ...)
+    if k == 2:
+        return flip(cx, flip(cx, t, a), b)
+    perm = list(range(t.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    if k == 1:
+        return transpose(cx, flip(cx, t, b), perm)
+    return flip(cx, transpose(cx, t, perm), b)
 
 
 def roll(cx: Emitter, a, shift, axis=None) -> Traced:
@@ -211,8 +235,17 @@ def pad(cx: Emitter, array, pad_width, mode="constant", constant_values=0) -> Tr
 # -- diagonals -------------------------------------------------------------------------------
 
 def diagonal(cx: Emitter, a, offset=0, axis1=0, axis2=1) -> Traced:
-    """The two axes moved last and merged; entry (i, i + offset) is then every (m + 1)-th
-    element from `offset` (or from -offset * m below the main diagonal)."""
+    """np.diagonal's read-only view (`diagonal_view`)."""
+    out = diagonal_view(cx, a, offset, axis1, axis2)
+    out.readonly = ("np.diagonal (and np.diag of a 2-d array) returns a read-only view; "
+                    "call .copy() on it to get an array you can change")
+    return out
+
+
+def diagonal_view(cx: Emitter, a, offset=0, axis1=0, axis2=1) -> Traced:
+    """The diagonal as a writeable view (np.einsum's 'ii->i'). The two axes moved last and
+    merged; entry (i, i + offset) is then every (m + 1)-th element from `offset` (or from
+    -offset * m below the main diagonal)."""
     t = cx.tensor(a)
     if t.ndim < 2:
         raise FrontendError("diag requires an array of at least two dimensions")
@@ -225,10 +258,7 @@ def diagonal(cx: Emitter, a, offset=0, axis1=0, axis2=1) -> Traced:
     flat = transpose(cx, t, rest + (a1, a2))
     flat = reshape(cx, flat, flat.shape[:-2] + (n * m,))
     count = max(0, min(n, m - k) if k >= 0 else min(n + k, m))
-    out = getitem(cx, flat, (Ellipsis, _diagonal_slice(k, count, m)))
-    out.readonly = ("np.diagonal (and np.diag of a 2-d array) returns a read-only view; "
-                    "call .copy() on it to get an array you can change")
-    return out
+    return getitem(cx, flat, (Ellipsis, _diagonal_slice(k, count, m)))
 
 
 def _diagonal_slice(k, count, width):
@@ -394,3 +424,29 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
         out = cx.op("reshape", out, shape=tuple(s for d, s in enumerate(out.type.shape)
                                                 if d not in axes))
     return cx.wrap(out)
+
+
+def vector_norm(cx: Emitter, x, axis=None, keepdims=False, ord=2) -> Traced:
+    """np.linalg.vector_norm: the vector norm of the flattened array (axis None) or of the
+    axes given, merged into one (NumPy's transpose + reshape), by `norm`."""
+    t = cx.tensor(x)
+    shape = t.shape
+    if axis is None:
+        t, over = ravel(cx, t), 0
+    elif isinstance(axis, tuple):
+        axes = norm_axes(axis, t.ndim)
+        rest = tuple(d for d in range(t.ndim) if d not in axes)
+        t = reshape(cx, transpose(cx, t, axes + rest),
+                    (int(np.prod([shape[d] for d in axes])),) + tuple(shape[d] for d in rest))
+        over = 0
+    else:
+        over = axis
+    out = norm(cx, t, ord, over)
+    if keepdims:
+        kept = norm_axes(axis, len(shape))
+        out = reshape(cx, out, tuple(1 if d in kept else s for d, s in enumerate(shape)))
+    return out
+
+
+def matrix_norm(cx: Emitter, x, keepdims=False, ord="fro") -> Traced:
+    return norm(cx, x, ord, (-2, -1), keepdims)
