@@ -1,12 +1,16 @@
 """Products built from the registry's `matmul` (rank >= 2, batch dims broadcast): NumPy's
-matmul/`@` and dot with their 1-D rules, outer, einsum, and tensordot (an einsum); and
+matmul/`@` and dot with their 1-D rules, outer, vdot, inner, the gufuncs matvec, vecmat and
+vecdot, einsum, and tensordot (an einsum); np.linalg's matrix_transpose and outer; and
 np.linalg's inv, solve, det, slogdet, cholesky, eigh, svd and qr on the registry's LAPACK ops.
 
 Contract: operands are converted to their common dtype first (np.result_type, Python scalars
-weak). einsum handles any number of operands, pairwise left to right, each pair lowered to
-transpose + reshape + matmul (+ sum for indices only one operand has); repeated indices within
-one operand (traces, diagonals) and `...` raise FrontendError. Reshapes and transposes that
-would not change anything are not emitted, so 'bij,bjk->bik' is one `matmul`.
+weak); products of booleans are booleans (any of the ands), as NumPy's. einsum handles any
+number of operands, pairwise left to right, each pair lowered to transpose + reshape + matmul
+(+ sum for indices only one operand has); an index repeated within one operand takes that
+operand's diagonal first (a trace when it is summed); `...` raises FrontendError. Reshapes and
+transposes that would not change anything are not emitted, so 'bij,bjk->bik' is one `matmul`.
+As NumPy's, einsum of one operand that sums nothing ('ij->ji', 'ii->i') is a writeable view of
+it, and matrix_transpose a view.
 
 np.linalg's functions take stacks of square matrices `(..., n, n)` (svd: of any matrices
 `(..., m, n)`) and NumPy's dtypes (`_commonType`): float32 stays float32, integers and
@@ -26,10 +30,11 @@ one that is not positive definite) raises NumPy's LinAlgError when the compiled 
 """
 from __future__ import annotations
 
+from .composites import diagonal_view
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes
-from .shapes import reshape, static_ints, swapaxes, transpose
+from .shapes import expand_dims, ravel, reshape, squeeze, static_ints, swapaxes, transpose
 from .values import Traced, common_dtype
 
 
@@ -57,8 +62,13 @@ def matmul(cx: Emitter, a, b) -> Traced:
     return cx.wrap(v)
 
 
-def _vecdot(cx, x: Traced, y: Traced) -> Traced:
-    return cx.wrap(cx.op("sum", cx.op("mul", x.value, y.value), axes=(0,), keepdims=False))
+def _vecdot(cx, x: Traced, y: Traced, axis=0) -> Traced:
+    """sum(x * y) along `axis` (x and y broadcast); for booleans whether any x and y are both
+    true, as NumPy's dot of booleans."""
+    both = cx.op("mul", x.value, y.value) if x.dtype != "bool" else \
+        cx.op("logical_and", x.value, y.value)
+    return cx.wrap(cx.op("sum" if x.dtype != "bool" else "max", both, axes=(axis,),
+                         keepdims=False))
 
 
 def dot(cx: Emitter, a, b) -> Traced:
@@ -80,6 +90,80 @@ def outer(cx: Emitter, a, b) -> Traced:
     xv = cx.op("reshape", x.value, shape=(x.type.size, 1))
     yv = cx.op("reshape", y.value, shape=(1, y.type.size))
     return cx.wrap(cx.op("mul", xv, yv, hint="outer"))
+
+
+def linalg_outer(cx: Emitter, x1, x2) -> Traced:
+    """np.linalg.outer: np.outer of two 1-d arrays."""
+    a, b = cx.tensor(x1), cx.tensor(x2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise FrontendError(f"Input arrays must be one-dimensional, but they are "
+                            f"x1.ndim={a.ndim} and x2.ndim={b.ndim}.")
+    return outer(cx, a, b)
+
+
+def matrix_transpose(cx: Emitter, x) -> Traced:
+    t = cx.tensor(x)
+    if t.ndim < 2:
+        raise FrontendError(f"Input array must be at least 2-dimensional, but it is {t.ndim}")
+    return swapaxes(cx, t, -1, -2)
+
+
+def vdot(cx: Emitter, a, b) -> Traced:
+    """The dot product of the flattened arrays."""
+    x, y = _operands(cx, a, b)
+    if x.type.size != y.type.size:
+        raise FrontendError(f"vdot: the arrays have {x.type.size} and {y.type.size} elements; "
+                            "they must have as many")
+    return _vecdot(cx, ravel(cx, x), ravel(cx, y))
+
+
+def inner(cx: Emitter, a, b) -> Traced:
+    """Sums over the last axes of a and b (a product for a scalar)."""
+    x, y = _operands(cx, a, b)
+    if x.ndim == 0 or y.ndim == 0:
+        return cx.wrap(cx.op("mul" if x.dtype != "bool" else "logical_and", x.value, y.value))
+    if x.shape[-1] != y.shape[-1]:
+        raise FrontendError(f"inner: shapes {x.shape} and {y.shape}: last dimensions "
+                            f"{x.shape[-1]} and {y.shape[-1]} do not match")
+    if x.ndim == 1 and y.ndim == 1:
+        return _vecdot(cx, x, y)
+    return tensordot(cx, x, y, ((-1,), (-1,)))
+
+
+def _core(name: str, signature: str, ts, ranks) -> None:
+    for t, rank, what in zip(ts, ranks, ("x1", "x2"), strict=True):
+        if t.ndim < rank:
+            raise FrontendError(f"{name}: Input operand {what} does not have enough "
+                                f"dimensions (has {t.ndim}, gufunc core with signature "
+                                f"{signature} requires {rank})")
+
+
+def matvec(cx: Emitter, x1, x2) -> Traced:
+    """The gufunc (m,n),(n)->(m): matrices times vectors, batch axes broadcast."""
+    x, y = _operands(cx, x1, x2)
+    _core("matvec", "(m,n),(n)->(m)", (x, y), (2, 1))
+    return squeeze(cx, matmul(cx, x, expand_dims(cx, y, -1)), -1)
+
+
+def vecmat(cx: Emitter, x1, x2) -> Traced:
+    """The gufunc (n),(n,m)->(m): vectors times matrices, batch axes broadcast."""
+    x, y = _operands(cx, x1, x2)
+    _core("vecmat", "(n),(n,m)->(m)", (x, y), (1, 2))
+    return squeeze(cx, matmul(cx, expand_dims(cx, x, -2), y), -2)
+
+
+def vecdot(cx: Emitter, x1, x2, axis=-1) -> Traced:
+    """The gufunc (n),(n)->(): dot products along `axis` of both, other axes broadcast."""
+    x, y = _operands(cx, x1, x2)
+    _core("vecdot", "(n),(n)->()", (x, y), (1, 1))
+    (ax,) = norm_axes((axis,), x.ndim)
+    (ay,) = norm_axes((axis,), y.ndim)
+    if x.shape[ax] != y.shape[ay]:
+        raise FrontendError(f"vecdot: core dimension n has sizes {x.shape[ax]} and "
+                            f"{y.shape[ay]} in the two operands")
+    # the core axis last in both, so the other axes broadcast as NumPy's loop axes
+    x, y = swapaxes(cx, x, ax, -1), swapaxes(cx, y, ay, -1)
+    return _vecdot(cx, x, y, -1 % max(x.ndim, y.ndim))
 
 
 def tensordot(cx: Emitter, a, b, axes=2) -> Traced:
@@ -122,10 +206,6 @@ def _parse(subscripts: str, n: int):
     ins = lhs.split(",")
     if len(ins) != n:
         raise FrontendError(f"einsum: {len(ins)} operand subscripts for {n} operands")
-    for s in ins:
-        if len(set(s)) != len(s):
-            raise FrontendError(f"einsum: repeated index in '{s}' (traces and diagonals) is "
-                                "not supported")
     if not arrow:
         counts = {c: sum(s.count(c) for s in ins) for c in set(lhs) - {","}}
         out = "".join(sorted(c for c, k in counts.items() if k == 1))
@@ -148,12 +228,26 @@ def einsum(cx: Emitter, subscripts, *operands) -> Traced:
         for c, n in zip(s, t.shape, strict=True):
             if sizes.setdefault(c, n) != n:
                 raise FrontendError(f"einsum: index '{c}' has sizes {sizes[c]} and {n}")
+    for k, (s, t) in enumerate(zip(ins, ts, strict=True)):
+        ts[k], ins[k] = _diagonals(cx, t, s)
     acc, acc_s = ts[0], ins[0]
     for k in range(1, len(ts)):
         later = set(out).union(*ins[k + 1:])
         acc, acc_s = _pair(cx, acc, acc_s, ts[k], ins[k], later, sizes)
     acc, acc_s = _sum_out(cx, acc, acc_s, set(out))
     return transpose(cx, acc, tuple(acc_s.index(c) for c in out))
+
+
+def _diagonals(cx, t: Traced, s: str):
+    """An operand whose subscripts repeat an index as the diagonal over those axes, the index
+    then last (once); einsum's diagonals are writeable views, as NumPy's."""
+    for c in dict.fromkeys(s):
+        while s.count(c) > 1:
+            i = s.index(c)
+            j = s.index(c, i + 1)
+            t = diagonal_view(cx, t, 0, i, j)
+            s = s[:i] + s[i + 1:j] + s[j + 1:] + c
+    return t, s
 
 
 def _sum_out(cx, t: Traced, s: str, keep: set):
