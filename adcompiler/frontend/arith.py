@@ -6,7 +6,9 @@ dtype the ufunc computes in (an `astype` for arrays, a typed `constant` for Pyth
 Operands may be `Traced` or static array data; at least one is assumed traced (the interpreter
 computes all-static expressions in Python). `python_op=True` marks Python operators: their
 result is weak when every operand is (a Python float times a Python int stays a Python float),
-while a NumPy function always returns a strong NumPy value.
+while a NumPy function always returns a strong NumPy value. np.select and np.piecewise are
+chains of `where` (so the gradient reaches the chosen entries only); np.polyval is Horner's
+scheme, as NumPy computes it.
 """
 from __future__ import annotations
 
@@ -140,6 +142,86 @@ def where(cx: Emitter, cond, a, b) -> Traced:
     cv = cx.nonzero(c.value)
     out = result_dtype(lambda x, y: np.where(True, x, y), a, b)
     return cx.wrap(cx.op("where", cv, cx.value(a, out), cx.value(b, out)))
+
+
+def select(cx: Emitter, condlist, choicelist, default=0) -> Traced:
+    """Each entry from the choice of the first true condition, else `default`, in the choices'
+    and default's common dtype (Python scalars weak), all broadcast together."""
+    from .shapes import rows     # shapes builds on this module
+    condlist, choicelist = (rows(cx, c) if isinstance(c, Traced) else c
+                            for c in (condlist, choicelist))
+    if len(condlist) != len(choicelist):
+        raise FrontendError("list of cases must be same length as list of conditions")
+    if not len(condlist):
+        raise FrontendError("select with an empty condition list is not possible")
+    conds = [cx.tensor(c if isinstance(c, Traced) else np.asarray(c)) for c in condlist]
+    for i, c in enumerate(conds):
+        if c.dtype != "bool":
+            raise FrontendError(f"invalid entry {i} in condlist: should be boolean ndarray")
+    choices = [c if isinstance(c, Traced) or type(c) in (int, float) else np.asarray(c)
+               for c in (*choicelist, default)]
+    out = common_dtype(*choices)
+    v = cx.value(choices[-1], out)
+    for c, choice in zip(reversed(conds), reversed(choices[:-1]), strict=True):
+        v = cx.op("where", c.value, cx.value(choice, out), v)
+    shape = np.broadcast_shapes(*(c.shape for c in conds),
+                                *(np.shape(c) if not isinstance(c, Traced) else c.shape
+                                  for c in choices))
+    return cx.wrap(v if v.type.shape == shape else cx.op("broadcast_to", v, shape=shape))
+
+
+def piecewise(cx, x, condlist, funclist, *args, **kw) -> Traced:
+    """np.piecewise: x's entries where a condition holds (the last one that does) from its
+    function, or value, of x; the others 0, or from the extra last function ("otherwise"), in
+    x's dtype. Each function is traced once on the whole of x and its result chosen with
+    `where`, where NumPy calls it on the selected entries only: a function that looks at its
+    argument's shape, or raises on entries it is not meant for, differs. A NaN or inf it makes
+    on the others is dropped from the value, as by np.where, but not from the gradient where
+    its derivative is NaN (np.sqrt of the negative entries: `grad` raises NaNError naming the
+    line); make such a function safe on every entry (np.sqrt(np.maximum(y, 0)))."""
+    from .shapes import as_array, copy, rows     # shapes builds on this module
+    t = as_array(cx, x)
+    single = isinstance(condlist, (list, tuple)) and condlist and \
+        not isinstance(condlist[0], (list, np.ndarray, Traced)) and t.ndim != 0
+    if not isinstance(condlist, (list, tuple)):
+        c = as_array(cx, condlist)
+        conds = rows(cx, c) if c.ndim >= 2 else [c]
+    else:
+        conds = [as_array(cx, condlist)] if single else [as_array(cx, c) for c in condlist]
+    conds = [cx.nonzero(c.value) for c in conds]
+    for c in conds:
+        if c.type.shape != t.shape:
+            raise FrontendError(f"np.piecewise: a condition of shape {c.type.shape} for x of "
+                                f"shape {t.shape}; they must be the same")
+    if len(funclist) == len(conds) + 1:
+        otherwise = conds[0]
+        for c in conds[1:]:
+            otherwise = cx.op("logical_or", otherwise, c)
+        conds.append(cx.op("logical_not", otherwise))
+    elif len(funclist) != len(conds):
+        raise FrontendError(f"with {len(conds)} condition(s), either {len(conds)} or "
+                            f"{len(conds) + 1} functions are expected")
+    y = cx.const(0, t.dtype)
+    for c, f in zip(conds, funclist, strict=True):
+        part = cx.call(f, [copy(cx, t), *args], kw) if callable(f) else f
+        y = cx.op("where", c, cx.value(part, t.dtype), y)
+    return cx.wrap(y if y.type.shape == t.shape else cx.op("broadcast_to", y, shape=t.shape))
+
+
+def polyval(cx: Emitter, p, x) -> Traced:
+    """p[0] x^(n-1) + ... + p[n-1] as NumPy computes it: y = 0 (x's dtype), then
+    y = y * x + p[i] for each coefficient in turn (a row of a 2-d p, broadcast against x)."""
+    from .indexing import getitem
+    from .shapes import as_array     # shapes builds on this module
+    coef, t = as_array(cx, p), as_array(cx, x)
+    if coef.ndim == 0:
+        raise FrontendError("np.polyval: p must be a 1-d sequence of coefficients (or a 2-d "
+                            "array of them)")
+    y = cx.wrap(cx.op("broadcast_to", cx.const(0, t.dtype), shape=t.shape) if t.ndim
+                else cx.const(0, t.dtype))
+    for i in range(coef.shape[0]):
+        y = binary(cx, "add", binary(cx, "mul", y, t), getitem(cx, coef, i))
+    return y
 
 
 def clip(cx: Emitter, a, lo, hi) -> Traced:
