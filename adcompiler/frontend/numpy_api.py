@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import (arith, composites, creation, linalg, linalg_derived as lind, nanfunctions as nan,
-               reductions as red, searching, shapes, sorting, ufuncs, windows)
+from . import (arith, calculus, composites, creation, linalg, linalg_derived as lind,
+               nanfunctions as nan, reductions as red, searching, shapes, sorting, statistics,
+               ufuncs, windows)
 from .indexing import getitem
 from .problems import FrontendError
 from .values import Traced, dtype_arg, ir_dtype
@@ -267,10 +268,52 @@ FUNCTIONS = {
     np.identity: lambda cx, n, dtype=float: creation.eye(cx, n, None, 0, dtype),
     np.triu: lambda cx, m, k=0: creation.tri(cx, "triu", m, k),
     np.tril: lambda cx, m, k=0: creation.tri(cx, "tril", m, k),
+    # assembling, choosing, products, calculus and statistics
+    np.column_stack: lambda cx, tup: shapes.column_stack(cx, tup),
+    np.dstack: lambda cx, tup: shapes.dstack(cx, tup),
+    np.block: lambda cx, arrays: shapes.block(cx, arrays),
+    np.append: lambda cx, arr, values, axis=None: shapes.append(cx, arr, values, axis),
+    np.insert: lambda cx, arr, obj, values, axis=None: shapes.insert(cx, arr, obj, values, axis),
+    np.delete: lambda cx, arr, obj, axis=None: shapes.delete(cx, arr, obj, axis),
+    np.rot90: lambda cx, m, k=1, axes=(0, 1): composites.rot90(cx, m, k, axes),
+    np.select: lambda cx, condlist, choicelist, default=0:
+        arith.select(cx, condlist, choicelist, default),
+    np.piecewise: lambda cx, x, condlist, funclist, *args, **kw:
+        arith.piecewise(cx, x, condlist, funclist, *args, **kw),
+    np.polyval: lambda cx, p, x: arith.polyval(cx, p, x),
+    np.vdot: lambda cx, a, b, /: linalg.vdot(cx, a, b),
+    np.inner: lambda cx, a, b, /: linalg.inner(cx, a, b),
+    np.matvec: lambda cx, x1, x2, /: linalg.matvec(cx, x1, x2),
+    np.vecmat: lambda cx, x1, x2, /: linalg.vecmat(cx, x1, x2),
+    np.vecdot: lambda cx, x1, x2, /, *, axis=-1: linalg.vecdot(cx, x1, x2, axis),
+    np.matrix_transpose: lambda cx, x, /: linalg.matrix_transpose(cx, x),
+    np.linalg.matmul: lambda cx, x1, x2, /: linalg.matmul(cx, x1, x2),
+    np.linalg.vecdot: lambda cx, x1, x2, /, *, axis=-1: linalg.vecdot(cx, x1, x2, axis),
+    np.linalg.matrix_transpose: lambda cx, x, /: linalg.matrix_transpose(cx, x),
+    np.linalg.outer: lambda cx, x1, x2, /: linalg.linalg_outer(cx, x1, x2),
+    np.linalg.tensordot: lambda cx, x1, x2, /, *, axes=2: linalg.tensordot(cx, x1, x2, axes),
+    np.linalg.cross: lambda cx, x1, x2, /, *, axis=-1: composites.cross(cx, x1, x2, axis=axis),
+    np.linalg.diagonal: lambda cx, x, /, *, offset=0: composites.diagonal(cx, x, offset, -2, -1),
+    np.linalg.trace: lambda cx, x, /, *, offset=0, dtype=None:
+        composites.trace(cx, x, offset, -2, -1, dtype),
+    np.linalg.vector_norm: lambda cx, x, /, *, axis=None, keepdims=False, ord=2:
+        composites.vector_norm(cx, x, axis, keepdims, ord),
+    np.linalg.matrix_norm: lambda cx, x, /, *, keepdims=False, ord="fro":
+        composites.matrix_norm(cx, x, keepdims, ord),
+    np.trapezoid: lambda cx, y, x=None, dx=1.0, axis=-1: calculus.trapezoid(cx, y, x, dx, axis),
+    np.gradient: lambda cx, f, *varargs, axis=None, edge_order=1:
+        calculus.gradient(cx, f, *varargs, axis=axis, edge_order=edge_order),
+    np.cov: lambda cx, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+        aweights=None, *, dtype=None:
+        statistics.cov(cx, m, y, rowvar, bias, ddof, fweights, aweights, dtype),
+    np.corrcoef: lambda cx, x, y=None, rowvar=True, *, dtype=None:
+        statistics.corrcoef(cx, x, y, rowvar, dtype),
     np.shape: lambda cx, a: cx.tensor(a).shape,
     np.ndim: lambda cx, a: cx.tensor(a).ndim,
     np.size: lambda cx, a: cx.tensor(a).type.size,
 }
+if hasattr(np, "row_stack"):       # NumPy 2's deprecated alias of vstack, while it exists
+    FUNCTIONS[np.row_stack] = FUNCTIONS[np.vstack]
 ALWAYS_TRACED = {np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like,
                  np.empty_like, np.full_like, np.arange, np.linspace, np.eye, np.identity}
 DTYPE_TYPES = {np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_}
@@ -334,6 +377,7 @@ METHODS = {
 }
 ATTRIBUTES = {
     "T": lambda cx, t: shapes.transpose(cx, t),
+    "mT": lambda cx, t: linalg.matrix_transpose(cx, t),
     "shape": lambda cx, t: t.shape,
     "ndim": lambda cx, t: t.ndim,
     "size": lambda cx, t: t.type.size,
