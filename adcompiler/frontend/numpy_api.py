@@ -70,6 +70,20 @@ def _where(cx, condition, *xy):
     return arith.where(cx, condition, *xy)
 
 
+def _data_dependent(name):
+    """np.unique, np.nonzero and the like: how many entries they return depends on the values,
+    and a compiled program's shapes are fixed when it is traced."""
+    def fn(cx, *args, **kwargs):
+        raise FrontendError(f"np.{name} returns as many entries as the values decide (a "
+                            "data-dependent shape), which compiled code cannot have; keep the "
+                            "shape with a mask (np.where(cond, x, 0)) or sort (np.sort)")
+    return fn
+
+
+DATA_DEPENDENT = ("unique", "unique_values", "unique_counts", "unique_inverse", "unique_all",
+                  "nonzero", "flatnonzero", "argwhere", "extract", "compress", "trim_zeros")
+
+
 def _clip(cx, a, a_min=None, a_max=None, *, min=None, max=None):
     return arith.clip(cx, a, a_min if min is None else min, a_max if max is None else max)
 
@@ -93,6 +107,7 @@ def _square(cx, x, /):
 
 
 FUNCTIONS = {
+    **{getattr(np, n): _data_dependent(n) for n in DATA_DEPENDENT if hasattr(np, n)},
     **{f: _unary(n) for f, n in UNARY.items()},
     **{f: _binary(n) for f, n in BINARY.items()},
     np.square: _square,

@@ -218,6 +218,15 @@ def test_data_dependent_shapes():
         adcompiler.trace(lambda x: np.where(x > 0), rand(3))
     with pytest.raises(TraceError, match=r"np\.where"):
         adcompiler.trace(lambda x: x[x > 0], rand(3))
+    for f, name in ((lambda x: np.unique(x), "unique"), (lambda x: np.nonzero(x > 0), "nonzero"),
+                    (lambda x: np.argwhere(x), "argwhere"), (lambda x: np.unique_counts(x),
+                                                              "unique_counts")):
+        with pytest.raises(TraceError, match=rf"np\.{name} returns as many entries as the "
+                                             "values decide"):
+            adcompiler.trace(f, rand(3))
+    x = rand(2)     # on static data NumPy runs it while tracing
+    np.testing.assert_array_equal(adcompiler.jit(lambda x: x + np.unique([3.0, 1.0, 3.0]))(x),
+                                  x + [1.0, 3.0])
 
 
 def test_wrong_number_of_arguments_to_numpy():
