@@ -30,11 +30,14 @@ one that is not positive definite) raises NumPy's LinAlgError when the compiled 
 """
 from __future__ import annotations
 
+import string
+
 from .composites import diagonal_view
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes
-from .shapes import expand_dims, ravel, reshape, squeeze, static_ints, swapaxes, transpose
+from .shapes import (broadcast_to, expand_dims, ravel, reshape, squeeze, static_ints, swapaxes,
+                     transpose)
 from .values import Traced, common_dtype
 
 
@@ -200,8 +203,6 @@ def _parse(subscripts: str, n: int):
     if not isinstance(subscripts, str):
         raise StaticNeeded("einsum subscripts must be a compile-time string")
     text = subscripts.replace(" ", "")
-    if "." in text:
-        raise FrontendError("einsum with '...' is not supported; write the indices out")
     lhs, arrow, out = text.partition("->")
     ins = lhs.split(",")
     if len(ins) != n:
@@ -214,12 +215,46 @@ def _parse(subscripts: str, n: int):
     return ins, out
 
 
+def _write_out_ellipsis(subscripts: str, ranks) -> tuple:
+    """(subscripts with each '...' written as letters used nowhere else, those letters): an
+    operand's ellipsis axes take the last of them, right-aligned as NumPy broadcasts them; the
+    implicit output is the ellipsis axes, then the indices used once in alphabetical order."""
+    text = subscripts.replace(" ", "")
+    lhs, arrow, out = text.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(ranks):
+        raise FrontendError(f"einsum: {len(ins)} operand subscripts for {len(ranks)} operands")
+    widths = [rank - len(s.replace("...", "")) if "..." in s else 0
+              for s, rank in zip(ins, ranks, strict=True)]
+    if min(widths) < 0:
+        raise FrontendError("einsum: an operand has more subscripts than dimensions")
+    free = [c for c in string.ascii_letters if c not in text]
+    letters = "".join(free[:max(widths)])
+    ins = [s.replace("...", letters[len(letters) - w:]) for s, w in zip(ins, widths)]
+    if not arrow:
+        named = "".join(s for s in lhs.replace("...", "").split(","))
+        out = "..." + "".join(sorted(c for c in set(named) if named.count(c) == 1))
+    return ",".join(ins) + "->" + out.replace("...", letters), set(letters)
+
+
 def einsum(cx: Emitter, subscripts, *operands) -> Traced:
     if not operands:
         raise FrontendError("einsum needs at least one operand")
-    ins, out = _parse(subscripts, len(operands))
     dtype = common_dtype(*operands)
     ts = [cx.tensor(o, dtype) for o in operands]
+    broadcast = set()
+    if isinstance(subscripts, str) and "..." in subscripts:
+        subscripts, broadcast = _write_out_ellipsis(subscripts, [t.ndim for t in ts])
+    ins, out = _parse(subscripts, len(operands))
+    if broadcast:       # the ellipsis axes broadcast, as NumPy's: size 1 against n
+        full = {}
+        for s, t in zip(ins, ts, strict=True):
+            for c, n in zip(s, t.shape):
+                if c in broadcast and n != 1:
+                    full.setdefault(c, n)
+        ts = [broadcast_to(cx, t, tuple(full.get(c, n) if c in broadcast else n
+                                        for c, n in zip(s, t.shape)))
+              if len(s) == t.ndim else t for s, t in zip(ins, ts, strict=True)]
     sizes = {}
     for s, t in zip(ins, ts, strict=True):
         if len(s) != t.ndim:

@@ -84,6 +84,39 @@ DATA_DEPENDENT = ("unique", "unique_values", "unique_counts", "unique_inverse", 
                   "nonzero", "flatnonzero", "argwhere", "extract", "compress", "trim_zeros")
 
 
+def _imag(cx, t):
+    """A real array's imaginary part: read-only zeros, as NumPy's."""
+    out = creation.zeros(cx, t.shape, t.np_dtype)
+    out.readonly = "the imaginary part of a real array is read-only"
+    return out
+
+
+def _choose(cx, a, choices, out=None, mode="raise"):
+    """np.choose: the entry of choices[a] at each position, as a chain of wheres; an index out
+    of range is a run-time assertion for mode='raise' (NumPy's ValueError), wraps or clips as
+    NumPy's other modes."""
+    if out is not None:
+        raise FrontendError("np.choose(out=...) is not supported")
+    options = [cx.tensor(c) for c in choices]
+    n = len(options)
+    index = cx.tensor(a, "i64")
+    if mode == "raise":
+        inside = FUNCTIONS[np.all](cx, arith.binary(cx, "logical_and",
+                                                    arith.binary(cx, "ge", index, 0),
+                                                    arith.binary(cx, "lt", index, n)))
+        cx.op("assert", inside.value, message="invalid entry in choice array")
+    elif mode == "wrap":
+        index = arith.binary(cx, "mod", index, n)
+    elif mode == "clip":
+        index = arith.clip(cx, index, 0, n - 1)
+    else:
+        raise FrontendError(f"np.choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    out = options[0]
+    for k in range(1, n):
+        out = arith.where(cx, arith.binary(cx, "eq", index, k), options[k], out)
+    return arith.where(cx, arith.binary(cx, "eq", index, 0), options[0], out)  # all broadcast
+
+
 def _clip(cx, a, a_min=None, a_max=None, *, min=None, max=None):
     return arith.clip(cx, a, a_min if min is None else min, a_max if max is None else max)
 
@@ -264,6 +297,10 @@ FUNCTIONS = {
     np.kron: lambda cx, a, b: composites.kron(cx, a, b),
     np.diag: lambda cx, v, k=0: composites.diag(cx, v, k),
     np.copy: shapes.copy,
+    np.choose: _choose,
+    np.real: lambda cx, val: ATTRIBUTES["real"](cx, cx.tensor(val)),
+    np.imag: lambda cx, val: _imag(cx, cx.tensor(val)),
+    np.conj: lambda cx, x, /: shapes.copy(cx, x),      # of real values: a copy (a ufunc's)
     np.where: _where,
     np.clip: _clip,
     np.take: _take,
@@ -364,6 +401,25 @@ def _sort_in_place(cx, self, axis=-1, kind=None, order=None, *, stable=None):
     self.update(sorting.sort(cx, self, axis, kind, order, stable).value)
 
 
+def _partition_in_place(cx, self, kth, axis=-1, kind="introselect", order=None):
+    """x.partition(): x holds the partitioned values, as x.sort() (searching.partition)."""
+    self.update(searching.partition(cx, self, kth, axis, kind, order).value)
+
+
+def _fill(cx, self, value):
+    """x.fill(v): every entry v cast to x's dtype, in place."""
+    t = cx.tensor(self)
+    v = cx.tensor(value)
+    self.update(cx.op("broadcast_to", cx.cast(v.value, t.dtype), shape=t.shape))
+
+
+def _view(cx, self, dtype=None, type=None):
+    if dtype is not None or type is not None:
+        raise FrontendError("x.view(dtype) reads the bytes as another type, which adcompiler "
+                            "cannot; use x.astype(dtype)")
+    return shapes.broadcast_to(cx, self, self.shape)    # a view of the whole array
+
+
 def _item(cx, self):
     t = cx.tensor(self)
     if t.type.size != 1:
@@ -389,6 +445,10 @@ METHODS = {
     "dot": FUNCTIONS[np.dot], "clip": _clip, "take": _take, "item": _item,
     "repeat": FUNCTIONS[np.repeat], "diagonal": FUNCTIONS[np.diagonal],
     "trace": FUNCTIONS[np.trace],
+    "fill": _fill, "view": _view, "partition": _partition_in_place,
+    "argpartition": FUNCTIONS[np.argpartition], "nonzero": _data_dependent("nonzero"),
+    "compress": _data_dependent("compress"),
+    "conj": lambda cx, self: self, "conjugate": lambda cx, self: self,   # real: x itself
 }
 ATTRIBUTES = {
     "T": lambda cx, t: shapes.transpose(cx, t),
@@ -397,6 +457,10 @@ ATTRIBUTES = {
     "ndim": lambda cx, t: t.ndim,
     "size": lambda cx, t: t.type.size,
     "dtype": lambda cx, t: t.np_dtype,
+    "itemsize": lambda cx, t: t.np_dtype.itemsize,
+    "nbytes": lambda cx, t: t.type.size * t.np_dtype.itemsize,
+    "real": lambda cx, t: shapes.broadcast_to(cx, t, t.shape),      # a view of x itself
+    "imag": _imag,
 }
 
 

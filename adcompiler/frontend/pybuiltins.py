@@ -122,6 +122,32 @@ def _abs(tr, x):
     return builtins.abs(x)
 
 
+def _round(tr, number, ndigits=None):
+    """round() of a run-time scalar: NumPy's rounding (halves to even, as Python's); without
+    ndigits a Python int, else a NumPy scalar of its own type, as NumPy's __round__."""
+    if not isinstance(number, Traced):
+        return builtins.round(number, ndigits)
+    if number.ndim:
+        raise FrontendError("round() of an array: use np.round")
+    if number.weak and ndigits is not None:
+        raise FrontendError("round(x, ndigits) of a Python float rounds its exact decimal value "
+                            "(round(2.675, 2) is 2.67), which compiled code does not; use "
+                            "np.round(x, ndigits), NumPy's (2.68)")
+    rounded = arith.round_(tr, number, 0 if ndigits is None else ndigits)
+    return _scalar(tr, rounded, "i64", "round()") if ndigits is None else rounded
+
+
+def _divmod(tr, x, y):
+    return (arith.binary(tr, "floordiv", x, y, python_op=True),
+            arith.binary(tr, "mod", x, y, python_op=True))
+
+
+def _pow(tr, base, exp, mod=None):
+    if mod is not None:
+        raise FrontendError("pow() with a modulus is not supported on run-time values")
+    return arith.binary(tr, "pow", base, exp, python_op=True)
+
+
 def _extreme(which):
     def fn(tr, *args, key=None, **kw):
         items = tr.iterate(args[0]) if len(args) == 1 else list(args)
@@ -197,4 +223,5 @@ BUILTINS = {
     builtins.sum: _sum, builtins.isinstance: _isinstance, builtins.print: _print,
     builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
     builtins.reversed: _reversed, builtins.sorted: _sorted, builtins.getattr: _getattr,
+    builtins.round: _round, builtins.divmod: _divmod, builtins.pow: _pow,
 }

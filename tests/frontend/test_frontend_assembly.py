@@ -287,7 +287,6 @@ UNSUPPORTED = [      # the variants left out, and what their errors say
     (lambda x: np.block([(x, x)]), r"arrays\[0\] is a tuple"),
     (lambda x: np.block([[x], x]), "List depths are mismatched"),
     (lambda x: np.piecewise(x, [x > 0], [1.0, 2.0, 3.0]), "with 1 condition"),
-    (lambda x: np.einsum("...ii->...i", x), "'...' is not supported"),
     (lambda x: np.rot90(x, 1, (1, 1)), "Axes must be different"),
     (lambda x: np.insert(x, 7, 1.0, axis=0), "np.insert: index 7 is out of bounds"),
     (lambda x: np.linalg.outer(x, x), "Input arrays must be one-dimensional"),

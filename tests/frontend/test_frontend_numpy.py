@@ -121,6 +121,12 @@ def test_dot_matmul_outer():
     ("ijk,ikl,lm->jm", [(2, 3, 4), (2, 4, 5), (5, 2)]),
     ("ij,kj->ik", [(3, 4), (2, 4)]),
     ("i,i->", [(5,), (5,)]),
+    ("...i,...i->...", [(2, 3, 4), (3, 4)]),           # ellipses broadcast, as NumPy's
+    ("...ij,...jk->...ik", [(1, 3, 4), (2, 4, 5)]),
+    ("i...->...", [(3, 2, 4)]),
+    ("...", [(2, 3)]),
+    ("ij...,j...", [(3, 4, 2), (4, 1)]),
+    ("...ii->...i", [(2, 3, 3)]),
 ])
 def test_einsum(spec, shapes):
     arrays = [rand(*s) for s in shapes]
@@ -134,6 +140,43 @@ def test_einsum_repeated_output_index_is_an_error():
     repeated in the output it is an error, as in NumPy."""
     with pytest.raises(adcompiler.TraceError, match="bad output subscripts 'ii'"):
         adcompiler.trace(lambda a: np.einsum("ij->ii", a), rand(3, 3))
+
+
+def test_einsum_with_ellipses_differentiates():
+    adcompiler.check_grad(lambda x, y: np.sum(np.sin(np.einsum("...ij,...j->...i", x, y))),
+                          rand(2, 3, 4), rand(4), wrt=("x", "y"), backend="numpy")
+
+
+def test_more_array_methods_attributes_and_builtins():
+    def f(x, k, s, i):
+        y = x.copy()
+        y.fill(s)
+        z = x.copy()
+        z.partition(1, axis=0)
+        w = x.copy()
+        w.fill(3)
+        return (y, z[1], w, x.view(), x.real, x.imag, np.real(x), np.imag(k), np.conj(x),
+                x.conj(), x.nbytes + x.itemsize, k.argpartition(2)[:, 2] * 0,
+                round(s), round(s, 1), round(float(s)), divmod(x, s), divmod(i, 3), pow(x, 2),
+                pow(s, i))
+    check(f, rand(3, 4), np.arange(12).reshape(3, 4) % 5, np.float64(2.675), np.int64(7))
+    with pytest.raises(adcompiler.TraceError, match=r"round\(2.675, 2\) is 2.67"):
+        adcompiler.trace(lambda s: round(float(s), 2), np.float64(2.675))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_choose(backend):
+    def f(a, x, y):
+        return (np.choose(a, [x, y, 2.0]), np.choose(a + 3, [x, y, x * y], mode="wrap"),
+                np.choose(a - 1, [x, y], mode="clip"), np.choose(np.int64(1), [x, y]))
+    a, x, y = np.array([[0, 1, 2, 1]]), rand(3, 4), rand(4)
+    got = adcompiler.jit(f, backend=backend)(a, x, y)
+    for g, w in zip(got, f(a, x, y), strict=True):
+        np.testing.assert_array_equal(g, w)
+    with pytest.raises(adcompiler.AssertionFailed, match="invalid entry in choice array"):
+        adcompiler.jit(f, backend=backend)(np.array([[0, 3, 0, 0]]), x, y)
+    adcompiler.check_grad(lambda x, y: np.sum(np.sin(np.choose(a, [x, y, x * y]))), x, y,
+                          wrt=("x", "y"), backend=backend)
 
 
 def test_take_and_astype_and_attributes():
