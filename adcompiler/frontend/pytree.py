@@ -7,7 +7,8 @@ tree. `is_leaf` is asked first, so it must be false for the containers. Leaves f
 compile-time constants), so two trees with different static values have different treedefs.
 Treedefs are hashable (part of the specialisation key). A named tuple or a dataclass instance
 (all of whose fields its __init__ takes) is a node `("node", class, field names, children)`,
-rebuilt as `class(**fields)`: a gradient of one is one of its class, as in JAX.
+rebuilt as `class(**fields)` (a dataclass without its __init__, so without its __post_init__):
+a gradient of one is one of its class, as in JAX.
 """
 from __future__ import annotations
 
@@ -80,8 +81,20 @@ def _build(td, it):
     if kind == "list":
         return [_build(c, it) for c in td[1]]
     if kind == "node":
-        return td[1](**{k: _build(c, it) for k, c in zip(td[2], td[3], strict=True)})
+        return _node(td[1], {k: _build(c, it) for k, c in zip(td[2], td[3], strict=True)})
     return {k: _build(c, it) for k, c in zip(td[1], td[2], strict=True)}
+
+
+def _node(cls, fields):
+    """An instance of the node class `cls` holding `fields`. A dataclass's is made without
+    its __init__: a __post_init__ would run again on what the fields now hold (a tracer's
+    stand-ins, gradients), where the instance flattened had run it on its own values."""
+    if issubclass(cls, tuple):
+        return cls(**fields)
+    obj = object.__new__(cls)
+    for k, v in fields.items():
+        object.__setattr__(obj, k, v)       # a frozen dataclass's __setattr__ refuses
+    return obj
 
 
 def leaf_keys(treedef) -> list:
@@ -103,13 +116,23 @@ def leaf_keys(treedef) -> list:
 
 def set_entry(root, keys, value) -> None:
     """root[keys[0]][keys[1]]... = value (`keys` as `leaf_keys` gives them, with a first key
-    into `root`; a named tuple's or dataclass's entries are its attributes)."""
+    into `root`, a dict or list; a named tuple's or dataclass's entries are its attributes).
+    An entry of a named tuple or dataclass instance is set by putting a copy of it with that
+    field replaced where it was (and so up to the nearest dict or list): traced code cannot
+    assign attributes, so a function that rebound one put a new instance there
+    (`p["q"] = p["q"]._replace(w=...)`), and the caller's old one stays as it was, as in
+    Python (a named tuple's fields could not be set anyway)."""
+    path = [root]
     for k in keys[:-1]:
-        root = getattr(root, k) if node_fields(root) is not None else root[k]
-    if node_fields(root) is not None:
-        setattr(root, keys[-1], value)
-    else:
-        root[keys[-1]] = value
+        path.append(getattr(path[-1], k) if node_fields(path[-1]) is not None else path[-1][k])
+    for container, k in zip(reversed(path), reversed(keys), strict=True):
+        names = node_fields(container)
+        if names is None:
+            container[k] = value
+            return
+        value = _node(type(container), {n: value if n == k else getattr(container, n)
+                                        for n in names})
+    raise TypeError("set_entry needs a dict or list at the root")
 
 
 def leaf_paths(treedef, prefix: str):

@@ -3,6 +3,7 @@ gradients (a gradient of one is one of its class), built and taken apart inside 
 (`Params(W, b)`, `p.W`, `p._replace`, `dataclasses.replace`), their arrays changed in place
 reaching the caller; values against NumPy running the function, gradients against finite
 differences, on both backends."""
+import copy
 import dataclasses
 from typing import NamedTuple
 
@@ -156,3 +157,49 @@ def test_unsupported_uses_are_located_errors():
                   "Checked is not supported on run-time arrays", FILE)
     located_error(scales_a_float_attribute, (Frozen(rand(2, 2), 0.5),),
                   "attribute that holds no array sets the attribute", FILE)
+
+
+def replaces_entries(params, g):
+    params["p"] = params["p"]._replace(W=params["p"].W - g)
+    params["layers"][0] = dataclasses.replace(params["layers"][0], b=params["layers"][0].b + 1)
+    params["frozen"] = dataclasses.replace(params["frozen"], W=2.0 * params["frozen"].W)
+    return np.sum(params["p"].W)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_entries_set_to_new_instances_reach_the_caller(backend):
+    """A dict or list entry of an argument set to a new named tuple or dataclass instance: the
+    caller's container holds the new instance, and the old one is left as it was, as in
+    Python (setting the old one's attribute failed on a named tuple, and changed a dataclass
+    the caller may hold elsewhere)."""
+    want_args = {"p": Params(rand(3, 2), rand(2)), "layers": [Layer(rand(2, 2), rand(2))],
+                 "frozen": Frozen(rand(2, 2), 0.5)}
+    got_args = copy.deepcopy(want_args)
+    old = (got_args["p"], got_args["layers"][0], got_args["frozen"])
+    kept = [x.copy() for x in (old[0].W, old[1].b, old[2].W)]
+    g = rand(3, 2)
+    got = adcompiler.jit(replaces_entries, backend=backend)(got_args, g)
+    want = replaces_entries(want_args, g)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert type(got_args["p"]) is Params and got_args["p"].name == "layer"
+    for k in ("p", "frozen"):
+        np.testing.assert_array_equal(got_args[k].W, want_args[k].W)
+    np.testing.assert_array_equal(got_args["layers"][0].b, want_args["layers"][0].b)
+    for before, now in zip(kept, (old[0].W, old[1].b, old[2].W), strict=True):
+        np.testing.assert_array_equal(now, before)
+
+
+def checked_loss(c):
+    return np.sum(c.W ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_an_argument_with_post_init(backend):
+    """A dataclass with __post_init__ as an argument: rebuilt around the tracer's stand-ins
+    (and as the gradient) without running __post_init__ on them (it ran on the caller's
+    values; `self.W.ndim` failed on a stand-in)."""
+    c = Checked(rand(3, 2))
+    g = adcompiler.grad(checked_loss, backend=backend)(c)
+    assert type(g) is Checked
+    np.testing.assert_allclose(g.W, 2 * c.W, rtol=1e-12)
+
