@@ -11,6 +11,7 @@ shape rules), on scalars and static values it rebinds as Python does.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import operator
 
@@ -114,11 +115,22 @@ class StatementsMixin:
         elif isinstance(target, ast.Attribute):
             # obj.a += v changes the array obj.a holds in place, as NumPy's does; a scalar
             # there would be rebound, which is attribute assignment
-            cur = self.eval(target)
+            obj = self.eval(target.value)
+            cur = self.attribute(obj, target.attr)
             if not (isinstance(cur, Traced) and cur.ndim >= 1):
                 raise FrontendError("augmented assignment to an attribute that holds no array "
                                     "sets the attribute, and attribute assignment is not "
                                     "supported")
+            # Python then sets obj.a to that array, which a named tuple, a frozen dataclass
+            # or an array (x.T += v) refuses, after the change: an error here too, or the
+            # program would run under adcompiler only
+            if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+                    and not obj.__dataclass_params__.frozen):
+                text, lhs = ast.unparse(stmt), ast.unparse(target)
+                kind = "ndarray" if isinstance(obj, Traced) else type(obj).__name__
+                raise FrontendError(f"{kind}.{target.attr} cannot be set, so Python raises on "
+                                    f"'{text}' (after changing the array); change its entries "
+                                    f"instead: {lhs}[...]{text[len(lhs):]}")
             self.inplace(op, cur, rhs, analysis.root_name(target) or target.attr)
         else:
             raise FrontendError("augmented assignment to this target is not supported")

@@ -203,3 +203,19 @@ def test_an_argument_with_post_init(backend):
     assert type(g) is Checked
     np.testing.assert_allclose(g.W, 2 * c.W, rtol=1e-12)
 
+
+def adds_to_a_named_tuple_field(p, g):
+    p.W -= g
+
+
+def adds_to_a_frozen_field(f, g):
+    f.W += g
+
+
+def test_fields_python_cannot_set_are_located_errors():
+    """`obj.a += v` sets obj.a after the in-place change: Python raises for a named tuple or a
+    frozen dataclass, so adcompiler does too (it changed the caller's array silently)."""
+    located_error(adds_to_a_named_tuple_field, (Params(rand(3, 2), rand(2)), rand(3, 2)),
+                  r"Params.W cannot be set.* p.W\[\.\.\.\] -= g", FILE)
+    located_error(adds_to_a_frozen_field, (Frozen(rand(3, 2), 0.5), rand(3, 2)),
+                  "Frozen.W cannot be set", FILE)
