@@ -111,8 +111,16 @@ def angle(cx: Emitter, ufunc, x) -> Traced:
 
 
 def float_power(cx: Emitter, x1, x2) -> Traced:
+    """C's pow, as NumPy's float_power loop. The pow op is NumPy's power, which takes sqrt for
+    an exponent of 0.5 (both backends): sqrt(-0.0) is -0.0 and sqrt(-inf) NaN where pow gives
+    +0.0 and +inf, so there the base is taken as its absolute value."""
     out = result_dtype(np.float_power, x1, x2)
-    return cx.wrap(cx.op("pow", cx.value(x1, out), cx.value(x2, out)))
+    a, b = cx.tensor(x1, out), cx.tensor(x2, out)
+    if isinstance(x2, Traced) or np.any(np.asarray(x2) == 0.5):
+        odd = binary(cx, "logical_or", binary(cx, "eq", a, 0), binary(cx, "eq", a, -np.inf))
+        a = where(cx, binary(cx, "logical_and", odd, binary(cx, "eq", b, 0.5)),
+                  unary(cx, "abs", a), a)
+    return cx.wrap(cx.op("pow", a.value, b.value))
 
 
 def isclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Traced:

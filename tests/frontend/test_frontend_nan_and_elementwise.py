@@ -85,6 +85,21 @@ def test_sinc_angles_float_power():
     check(f, SPECIAL, OTHER, INTS, BOOLS, F32 * 1000, 1.25)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_float_power_of_one_half_is_pow_not_sqrt(backend):
+    """NumPy's float_power is C's pow: +0.0 at -0.0 and +inf at -inf for the exponent 0.5,
+    where np.power (and the pow op) take sqrt: -0.0 and NaN."""
+    def f(x, y, s):
+        return (np.float_power(x, 0.5), np.float_power(x, y), np.float_power(s, 0.5),
+                np.float_power(x, 3))
+    x = np.array([-0.0, -INF, 0.0, 4.0, -1.0, INF, -0.0, -INF])
+    args = (x, np.array([0.5] * 6 + [3.0, 0.5]), -0.0)
+    got, want = adcompiler.jit(f, backend=backend)(*args), f(*args)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+        np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
+
+
 def test_angle_conversions_are_exact():
     """NumPy's constant is rounded in the computing dtype (float32's 180 / pi is not
     float32(180 / pi)): every bit must agree."""
