@@ -101,6 +101,8 @@ def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None,
                     shape=reduced_shape(t.shape, axes, bool(keepdims)))
     else:
         out = cx.op(name, v, axes=axes, keepdims=bool(keepdims))
+    if want is not None:    # sum / prod widen int32 and bool to int64; NumPy's dtype= wins
+        out = cx.cast(out, want)
     if initial is not np._NoValue:
         out = cx.op(_COMBINE[name], out, cx.value(initial, out.type.dtype))
     return cx.wrap(out)
@@ -223,15 +225,18 @@ def count_nonzero(cx: Emitter, a, axis=None, keepdims=False) -> Traced:
 def cumsum(cx: Emitter, x, axis=None, dtype=None) -> Traced:
     """np.cumsum: along `axis`, or over the flattened array when it is None."""
     t = cx.tensor(x)
-    v = t.value if dtype is None else cx.cast(t.value, dtype_arg(dtype))
+    want = dtype_arg(dtype)
+    v = t.value if want is None else cx.cast(t.value, want)
     if axis is None:
-        v = cx.op("reshape", v, shape=(t.type.size,)) if t.ndim != 1 else v
-        return cx.wrap(cx.op("cumsum", v, axis=0))
-    if t.ndim == 0 or isinstance(axis, (tuple, list)):
+        v, a = (cx.op("reshape", v, shape=(t.type.size,)) if t.ndim != 1 else v), 0
+    elif t.ndim == 0 or isinstance(axis, (tuple, list)):
         raise FrontendError(f"cumsum takes one int axis of an array, got axis={axis!r} for "
                             f"dimension {t.ndim}")
-    (a,) = norm_axes(axis, t.ndim)
-    return cx.wrap(cx.op("cumsum", v, axis=a))
+    else:
+        (a,) = norm_axes(axis, t.ndim)
+    out = cx.op("cumsum", v, axis=a)
+    # the op widens int32 and bool to int64, as np.cumsum without dtype=; with it, NumPy's
+    return cx.wrap(out if want is None else cx.cast(out, want))
 
 
 def cumprod(cx: Emitter, x, axis=None, dtype=None) -> Traced:

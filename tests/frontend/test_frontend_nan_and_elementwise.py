@@ -243,6 +243,17 @@ def test_ptp_and_cumulative():
     check(f, x, INTS.reshape(3, 4), rand(3, 4, dtype=np.float32), rand(5), np.float64(2.5))
 
 
+def test_dtype_int32_is_kept():
+    """dtype=np.int32 gives int32, where the sum and cumsum ops widen to int64."""
+    def f(x, k, b):
+        return (np.sum(x, dtype=np.int32), np.prod(k, axis=0, dtype=np.int32),
+                np.nansum(x, axis=1, dtype=np.int32), np.cumsum(k, dtype=np.int32),
+                np.cumsum(k, axis=1, dtype=np.int32), np.cumulative_sum(b, axis=0, dtype=np.int32),
+                np.sum(b, dtype=np.int32, initial=2), np.cumulative_prod(k, axis=1, dtype=np.int32))
+    k = INTS.reshape(3, 4)
+    check(f, k * 1.5, k, k > 0)
+
+
 # -- gradients ---------------------------------------------------------------------------------
 
 NAN_AT = np.zeros((4, 5), bool)
