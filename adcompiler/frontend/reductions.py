@@ -89,7 +89,8 @@ def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None,
         if initial is np._NoValue and keep is not None:
             raise FrontendError(f"reduction operation '{name}imum' does not have an identity, "
                                 "so to use a where mask one has to specify 'initial'")
-        if initial is np._NoValue and t.type.size == 0:
+        # NumPy refuses a reduction over an axis of length 0 only: (0, 3) over axis 1 is (0,)
+        if initial is np._NoValue and count(t.shape, axes) == 0:
             raise FrontendError(f"zero-size array to reduction operation {name} which has no "
                                 "identity")
     if keep is not None:
@@ -117,6 +118,9 @@ def any_all(cx: Emitter, name: str, x, axis=None, keepdims=False, where=True) ->
     axes = norm_axes(axis, t.ndim)
     if not axes:
         return cx.wrap(v)
+    if count(t.shape, axes) == 0:   # max / min have no identity: any of nothing is False
+        return cx.wrap(cx.op("broadcast_to", cx.const(name == "all", "bool"),
+                             shape=reduced_shape(t.shape, axes, bool(keepdims))))
     return cx.wrap(cx.op("max" if name == "any" else "min", v, axes=axes, keepdims=bool(keepdims)))
 
 

@@ -254,6 +254,16 @@ def test_dtype_int32_is_kept():
     check(f, k * 1.5, k, k > 0)
 
 
+def test_reductions_of_empty_arrays_over_axes_of_nonzero_length():
+    """NumPy refuses max / min only over an axis of length 0; any / all of nothing are
+    False / True."""
+    def f(e, b):
+        return (np.max(e, axis=1), np.ptp(e, axis=-1), np.nanmax(e, axis=1),
+                np.nanmin(e, axis=1, keepdims=True), np.any(b, axis=0), np.all(b, axis=0),
+                np.any(b.T, axis=-1, keepdims=True), np.all(b, axis=(0, 1)), np.any(b))
+    check(f, np.ones((0, 3)), np.ones((0, 3), bool))
+
+
 # -- gradients ---------------------------------------------------------------------------------
 
 NAN_AT = np.zeros((4, 5), bool)
