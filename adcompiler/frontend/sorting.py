@@ -124,7 +124,8 @@ def nanmedian(cx: Emitter, a, axis=None, out=None, overwrite_input=False,
                                               keepdims=True))
     low = binary(cx, "floordiv", binary(cx, "maximum", binary(cx, "sub", k, 1), 0), 2)
     lo, hi = (take_along_axis(cx, s, i, -1) for i in (low, binary(cx, "floordiv", k, 2)))
-    m = binary(cx, "div", binary(cx, "add", lo, hi), 2)
+    # NumPy sums the middle ones from +0.0 (np.ma.median's sum), so two -0.0 give 0.0
+    m = binary(cx, "div", binary(cx, "add", binary(cx, "add", 0.0, lo), hi), 2)
     return copy(cx, reshape(cx, m, kept if keepdims else m.shape[:-1]))
 
 

@@ -264,6 +264,15 @@ def test_reductions_of_empty_arrays_over_axes_of_nonzero_length():
     check(f, np.ones((0, 3)), np.ones((0, 3), bool))
 
 
+def test_nanmedian_of_negative_zeros_is_positive_zero():
+    """The middle entries summed from +0.0 as NumPy's: two -0.0 give 0.0, as one does."""
+    def f(x, s):
+        return (np.nanmedian(x, axis=1), np.signbit(np.nanmedian(x, axis=1)),
+                np.signbit(np.nanmedian(x)), np.signbit(np.nanmedian(s, axis=0)))
+    x = np.array([[-0.0, -0.0, 1.0, NAN], [-0.0, NAN, NAN, NAN], [-0.0, -0.0, NAN, 2.0]])
+    check(f, x, x[:, :2].T.astype(np.float32))
+
+
 # -- gradients ---------------------------------------------------------------------------------
 
 NAN_AT = np.zeros((4, 5), bool)
