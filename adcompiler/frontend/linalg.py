@@ -35,13 +35,15 @@ import string
 from .composites import diagonal_view
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
-from .reductions import norm_axes
-from .shapes import (broadcast_to, expand_dims, ravel, reshape, squeeze, static_ints, swapaxes,
-                     transpose)
+from .reductions import any_all, norm_axes
+from .shapes import (as_array, broadcast_to, expand_dims, ravel, reshape, squeeze, static_ints,
+                     swapaxes, transpose)
 from .values import Traced, common_dtype
 
 
 def _operands(cx: Emitter, a, b):
+    # np.dot, inner, vdot, outer take their operands as arrays: Python scalars are strong
+    a, b = as_array(cx, a), as_array(cx, b)
     dtype = common_dtype(a, b)
     return cx.tensor(a, dtype), cx.tensor(b, dtype)
 
@@ -68,10 +70,10 @@ def matmul(cx: Emitter, a, b) -> Traced:
 def _vecdot(cx, x: Traced, y: Traced, axis=0) -> Traced:
     """sum(x * y) along `axis` (x and y broadcast); for booleans whether any x and y are both
     true, as NumPy's dot of booleans."""
-    both = cx.op("mul", x.value, y.value) if x.dtype != "bool" else \
-        cx.op("logical_and", x.value, y.value)
-    return cx.wrap(cx.op("sum" if x.dtype != "bool" else "max", both, axes=(axis,),
-                         keepdims=False))
+    if x.dtype == "bool":
+        return any_all(cx, "any", cx.wrap(cx.op("logical_and", x.value, y.value)), axis)
+    v = cx.op("sum", cx.op("mul", x.value, y.value), axes=(axis,), keepdims=False)
+    return cx.wrap(cx.cast(v, x.dtype))     # sum widens int32 to int64; NumPy's dot keeps it
 
 
 def dot(cx: Emitter, a, b) -> Traced:
@@ -289,8 +291,12 @@ def _sum_out(cx, t: Traced, s: str, keep: set):
     axes = tuple(i for i, c in enumerate(s) if c not in keep)
     if not axes:
         return t, s
+    # einsum keeps the operands' dtype: a sum of int32 stays int32 (sum widens it to int64)
+    # and one of booleans is their `or` (any), as NumPy's add of booleans
+    if t.dtype == "bool":
+        return any_all(cx, "any", t, axes), "".join(c for c in s if c in keep)
     v = cx.op("sum", t.value, axes=axes, keepdims=False)
-    return cx.wrap(v), "".join(c for c in s if c in keep)
+    return cx.wrap(cx.cast(v, t.dtype)), "".join(c for c in s if c in keep)
 
 
 def _pair(cx, a: Traced, sa: str, b: Traced, sb: str, later: set, sizes):

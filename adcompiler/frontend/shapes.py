@@ -159,10 +159,12 @@ def _seq(cx, arrays, what):
 
 def as_array(cx: Emitter, x) -> Traced:
     """np.asarray(x): a Traced as it is, a (nested) list holding Traced values stacked, static
-    data a constant (strong, as NumPy's arrays are; a Python scalar too)."""
+    data a constant (strong, as NumPy's arrays are; a Python scalar too, run-time or not)."""
     if isinstance(x, (list, tuple)) and contains_traced(x):
         return array(cx, x, copy=False)
-    return x if isinstance(x, Traced) else cx.tensor(np.asarray(x))
+    if isinstance(x, Traced):
+        return cx.wrap(x.value) if x.weak else x
+    return cx.tensor(np.asarray(x))
 
 
 def rows(cx: Emitter, t: Traced) -> list:

@@ -140,6 +140,20 @@ def test_vdot_inner_gufuncs():
           rand(3, 2, dtype=np.float32))
 
 
+def test_products_keep_int32_and_bool_and_take_python_scalars_as_arrays():
+    """Sums of products of int32 stay int32 and einsum's sums of booleans are booleans (the sum
+    op widens both to int64); boolean products of empty vectors are False; Python scalars are
+    arrays (strong) to np.dot, inner, vdot and outer."""
+    def f(k, b, e, x, s):
+        return (np.vdot(k, k), np.inner(k[0], k[1]), np.dot(k[0], k[1]), k[0] @ k[1],
+                np.vecdot(k, k), np.inner(k, b), np.einsum("ii", k), np.einsum("ij->", k),
+                np.einsum("ii", b), np.einsum("ij->j", b), np.vdot(e, e), np.inner(e, e),
+                np.einsum("i->", e), np.inner(x, 2.0), np.inner(x, s), np.dot(x, s),
+                np.outer(x, s), np.vdot(x[0], s), np.inner(x[0], 3))
+    check(f, ints(3, 3, dtype=np.int32), rand(3, 3) > 0, np.ones(0, bool),
+          rand(2, dtype=np.float32), 2.5)
+
+
 def test_linalg_namespace():
     la = np.linalg
 
