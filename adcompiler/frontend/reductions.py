@@ -226,18 +226,22 @@ def count_nonzero(cx: Emitter, a, axis=None, keepdims=False) -> Traced:
                          keepdims=bool(keepdims)))
 
 
+def _scan_axis(cx: Emitter, t: Traced, v, axis, name: str):
+    """(v, the axis a scan of t runs along): axis None scans the flattened array, as NumPy."""
+    if axis is None:
+        return (cx.op("reshape", v, shape=(t.type.size,)) if t.ndim != 1 else v), 0
+    if t.ndim == 0 or isinstance(axis, (tuple, list)):
+        raise FrontendError(f"{name} takes one int axis of an array, got axis={axis!r} for "
+                            f"dimension {t.ndim}")
+    return v, norm_axes(axis, t.ndim)[0]
+
+
 def cumsum(cx: Emitter, x, axis=None, dtype=None) -> Traced:
     """np.cumsum: along `axis`, or over the flattened array when it is None."""
     t = cx.tensor(x)
     want = dtype_arg(dtype)
-    v = t.value if want is None else cx.cast(t.value, want)
-    if axis is None:
-        v, a = (cx.op("reshape", v, shape=(t.type.size,)) if t.ndim != 1 else v), 0
-    elif t.ndim == 0 or isinstance(axis, (tuple, list)):
-        raise FrontendError(f"cumsum takes one int axis of an array, got axis={axis!r} for "
-                            f"dimension {t.ndim}")
-    else:
-        (a,) = norm_axes(axis, t.ndim)
+    v, a = _scan_axis(cx, t, t.value if want is None else cx.cast(t.value, want), axis,
+                      "cumsum")
     out = cx.op("cumsum", v, axis=a)
     # the op widens int32 and bool to int64, as np.cumsum without dtype=; with it, NumPy's
     return cx.wrap(out if want is None else cx.cast(out, want))
@@ -250,14 +254,7 @@ def cumprod(cx: Emitter, x, axis=None, dtype=None) -> Traced:
     otherwise than NumPy's left-to-right ones: float results may differ in the last bits."""
     t = cx.tensor(x)
     out = dtype_arg(dtype) or ir_dtype(np.cumprod(np.ones(1, NP_OF[t.dtype])).dtype)
-    v = cx.cast(t.value, out)
-    if axis is None:
-        v, a = (cx.op("reshape", v, shape=(t.type.size,)) if t.ndim != 1 else v), 0
-    elif t.ndim == 0 or isinstance(axis, (tuple, list)):
-        raise FrontendError(f"cumprod takes one int axis of an array, got axis={axis!r} for "
-                            f"dimension {t.ndim}")
-    else:
-        (a,) = norm_axes(axis, t.ndim)
+    v, a = _scan_axis(cx, t, cx.cast(t.value, out), axis, "cumprod")
     shape, n, step = v.type.shape, v.type.shape[a], 1
 
     def part(start, stop):
