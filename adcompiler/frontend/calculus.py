@@ -16,7 +16,7 @@ import operator
 from .arith import astype, binary
 from .composites import diff
 from .emit import Emitter
-from .indexing import getitem
+from .indexing import along
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes, reduce
 from .shapes import concatenate, reshape
@@ -36,9 +36,7 @@ def trapezoid(cx: Emitter, y, x=None, dx=1.0, axis=-1) -> Traced:
             d = reshape(cx, d, tuple(d.shape[0] if k == ax else 1 for k in range(t.ndim)))
         else:
             d = diff(cx, xt, axis=ax)
-    lead = (slice(None),) * ax
-    pairs = binary(cx, "add", getitem(cx, t, lead + (slice(1, None),)),
-                   getitem(cx, t, lead + (slice(None, -1),)))
+    pairs = binary(cx, "add", along(cx, t, ax, slice(1, None)), along(cx, t, ax, slice(None, -1)))
     return reduce(cx, "sum", binary(cx, "div", binary(cx, "mul", d, pairs), 2.0), ax)
 
 
@@ -89,10 +87,9 @@ def gradient(cx: Emitter, f, *varargs, axis=None, edge_order=1):
         if t.shape[ax] < edge_order + 1:
             raise FrontendError("Shape of array too small to calculate a numerical gradient, "
                                 "at least (edge_order + 1) elements are required.")
-        lead = (slice(None),) * ax
 
         def at(start, stop=None):
-            return getitem(cx, t, lead + (slice(start, stop),))
+            return along(cx, t, ax, slice(start, stop))
 
         def combo(a, b, c, f1, f2, f3):
             """a * f1 + b * f2 + c * f3 with a = a' / dx, ..., as NumPy's edge_order 2."""

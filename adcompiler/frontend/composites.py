@@ -23,7 +23,7 @@ from ..ir.types import FLOATS
 from .arith import astype, binary
 from .creation import full, zeros
 from .emit import Emitter
-from .indexing import getitem, setitem
+from .indexing import along, getitem, setitem
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes, reduce
 from .shapes import (broadcast_to, concatenate, copy, expand_dims, moveaxis, ravel, reshape,
@@ -102,9 +102,9 @@ def roll(cx: Emitter, a, shift, axis=None) -> Traced:
     for ax, s in total.items():
         n = t.shape[ax]
         if n and s % n:
-            lead, cut = (slice(None),) * ax, n - s % n
-            out = concatenate(cx, [getitem(cx, out, lead + (slice(cut, n),)),
-                                   getitem(cx, out, lead + (slice(0, cut),))], axis=ax)
+            cut = n - s % n
+            out = concatenate(cx, [along(cx, out, ax, slice(cut, n)),
+                                   along(cx, out, ax, slice(0, cut))], axis=ax)
     return copy(cx, out)
 
 
@@ -214,7 +214,7 @@ def pad(cx: Emitter, array, pad_width, mode="constant", constant_values=0) -> Tr
                     raise FrontendError(f"np.pad: can't extend empty axis {ax} using modes "
                                         "other than 'constant' or 'empty'")
                 index = _pad_source(mode, np.arange(-int(before), n + int(after)), n)
-                out = getitem(cx, out, (slice(None),) * ax + (index,))
+                out = along(cx, out, ax, index)
         return copy(cx, out)
     if isinstance(constant_values, Traced):
         if constant_values.ndim:
@@ -312,11 +312,9 @@ def diff(cx: Emitter, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue) 
             parts.append(e if e.ndim else
                          broadcast_to(cx, e, t.shape[:ax] + (1,) + t.shape[ax + 1:]))
     out = concatenate(cx, parts, axis=ax) if len(parts) > 1 else t
-    lead = (slice(None),) * ax
     for _ in range(n):
         out = binary(cx, "ne" if out.dtype == "bool" else "sub",
-                     getitem(cx, out, lead + (slice(1, None),)),
-                     getitem(cx, out, lead + (slice(None, -1),)))
+                     along(cx, out, ax, slice(1, None)), along(cx, out, ax, slice(None, -1)))
     return out
 
 

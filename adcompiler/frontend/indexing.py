@@ -193,6 +193,11 @@ def _linear(cx, vals, sizes):
     return total
 
 
+def along(cx: Emitter, x: Traced, axis: int, key) -> Traced:
+    """x[:, ..., key] with `key` (a slice or an index array) on axis `axis`."""
+    return getitem(cx, x, (slice(None),) * axis + (key,))
+
+
 def getitem(cx: Emitter, x: Traced, key) -> Traced:
     items, masks = _normalise(cx, x, key)
     if masks:

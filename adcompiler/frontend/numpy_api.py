@@ -19,7 +19,7 @@ import numpy as np
 from . import (arith, calculus, composites, creation, linalg, linalg_derived as lind,
                nanfunctions as nan, reductions as red, searching, shapes, sorting, statistics,
                ufuncs, windows)
-from .indexing import getitem
+from .indexing import along
 from .problems import FrontendError
 from .values import Traced, dtype_arg, ir_dtype
 
@@ -126,7 +126,7 @@ def _take(cx, a, indices, axis=None):
     if axis is None:
         t, axis = shapes.ravel(cx, t), 0
     (axis,) = red.norm_axes((axis,), t.ndim)
-    return getitem(cx, t, (slice(None),) * axis + (indices,))
+    return along(cx, t, axis, indices)
 
 
 def _reshape(cx, a, shape=None, order="C", *, newshape=None):

@@ -278,12 +278,12 @@ def _along(cx: Emitter, name: str, arr, obj, axis):
 def _gather(cx: Emitter, name: str, t: Traced, ax: int, np_fn, *args) -> Traced:
     """`t` gathered along `ax` at the static positions `np_fn(*args)` (NumPy's own np.insert
     or np.delete on positions: its checks and errors too)."""
-    from .indexing import getitem     # indexing builds on this module
+    from .indexing import along     # indexing builds on this module
     try:
         index = np_fn(*args)
     except (IndexError, ValueError, TypeError) as e:
         raise FrontendError(f"np.{name}: {e}") from None
-    return getitem(cx, t, (slice(None),) * ax + (index,))
+    return along(cx, t, ax, index)
 
 
 def insert(cx: Emitter, arr, obj, values, axis=None) -> Traced:
@@ -321,7 +321,7 @@ def array_split(cx: Emitter, ary, indices_or_sections, axis=0, equal=False) -> l
     """np.array_split (np.split with `equal`): views of `ary` (basic slices) along `axis`, at
     the given indices (clipped to the axis, as NumPy's slices are) or in that many sections,
     the first `n % sections` of them one longer."""
-    from .indexing import getitem     # indexing builds on this module
+    from .indexing import along     # indexing builds on this module
     t = cx.tensor(ary)
     (ax,) = norm_axes(static_ints(axis, "axis"), t.ndim)
     n = t.shape[ax]
@@ -337,8 +337,7 @@ def array_split(cx: Emitter, ary, indices_or_sections, axis=0, equal=False) -> l
         size, extra = divmod(n, parts)
         cuts = [k * size + min(k, extra) for k in range(1, parts)]
     bounds = [0] + cuts + [n]
-    lead = (slice(None),) * ax
-    return [getitem(cx, t, lead + (slice(a, b),)) for a, b in zip(bounds, bounds[1:])]
+    return [along(cx, t, ax, slice(a, b)) for a, b in zip(bounds, bounds[1:])]
 
 
 def split_along(cx: Emitter, name: str, ary, indices_or_sections) -> list:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .emit import Emitter
-from .indexing import getitem
+from .indexing import along, getitem
 from .linalg import matmul
 from .problems import FrontendError
 from .reductions import norm_axes
@@ -47,7 +47,7 @@ def sliding_window_view(cx: Emitter, x, window_shape, axis=None, *, subok=False,
         start = cx.wrap(cx.op("iota", shape=(count, w), axis=0, dtype="i64"), nonneg=True)
         step = cx.wrap(cx.op("iota", shape=(count, w), axis=1, dtype="i64"), nonneg=True)
         index = cx.wrap(cx.op("add", start.value, step.value), nonneg=True)
-        out = moveaxis(cx, getitem(cx, out, (slice(None),) * ax + (index,)), ax + 1, -1)
+        out = moveaxis(cx, along(cx, out, ax, index), ax + 1, -1)
     out = copy(cx, out).view_of(t)
     out.readonly = ("sliding_window_view returns a read-only view (its windows overlap); "
                     "call .copy() on it to get an array you can change")
