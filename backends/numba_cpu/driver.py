@@ -6,11 +6,14 @@ partitioned by `fusion.partition`: a loop group becomes one call of its kernel m
 (`rt.run(k_<key>, rows, ...)` on the calling thread, or `rt.launch(k_<key>, rows, ...)` over
 threads when the domain is big enough to pay for them) with its outputs preallocated; other ops
 follow their registry entry's `lower["numba"]` (an expression, or statements writing a
-preallocated `{out}`); `if`/`for`/`while`/`call` are Python control flow. The top-level block's
-buffers come from the function's `Arena` (`memory.plan`): `B[i]` below is a planned buffer,
-reused every call; a value that outlives the call (returned, carried into a loop, kept on a
-tape) gets an array recycled from an earlier call (`Arena.fresh`, per allocation site) or a new
-one, and everything inside a loop or branch a new one. Products whose results are only
+preallocated `{out}`), but for steps whose whole cost is their call: integer and boolean scalar
+arithmetic (`index_arithmetic`) and products too small for BLAS with no planned buffer
+(`small_product`) are written as the NumPy backend writes them; `if`/`for`/`while`/`call` are
+Python control flow. The top-level block's buffers come from the function's `Arena`
+(`memory.plan`): `B[i]` below is a planned buffer, reused every call; a value that outlives the
+call (returned, carried into a loop, kept on a tape) gets an array recycled from an earlier
+call (`Arena.fresh`, per allocation site) or a new one, and everything inside a loop or branch
+a new one. Products whose results are only
 assembled into one array write into their slices of it (`placement.py`: `x = <view of the
 array>  # in array`), and the kernel that would assemble them is left out. Comments quote the
 user's source lines, as in the NumPy backend.
@@ -18,7 +21,6 @@ user's source lines, as in the NumPy backend.
 from __future__ import annotations
 
 
-from ...ir import registry
 from ...ir.names import identifier
 from ...ir.rewrite import used_values, users
 from ...ir.types import DTYPES
@@ -53,7 +55,7 @@ def writes_out(op) -> bool:
 def index_arithmetic(group) -> bool:
     """Is the group integer or boolean scalar arithmetic (a reversed loop's `i = n - 1 - j`)?
     NumPy scalars do it in ~0.1 us an op, against ~0.8 for a kernel call and its 0-d output."""
-    return all(registry.get(op.name).kind == "elementwise"
+    return all(loop_kind(op) == "elementwise"
                and all(r.type.rank == 0 and r.dtype[0] in "ib" for r in op.results)
                for op in group.ops)
 
