@@ -111,10 +111,10 @@ def _choose(cx, a, choices, out=None, mode="raise"):
         index = arith.clip(cx, index, 0, n - 1)
     else:
         raise FrontendError(f"np.choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
-    out = options[0]
-    for k in range(1, n):
-        out = arith.where(cx, arith.binary(cx, "eq", index, k), options[k], out)
-    return arith.where(cx, arith.binary(cx, "eq", index, 0), options[0], out)  # all broadcast
+    out = options[0]        # every choice is tested, the first too: all broadcast together
+    for k, option in enumerate(options):
+        out = arith.where(cx, arith.binary(cx, "eq", index, k), option, out)
+    return out
 
 
 def _clip(cx, a, a_min=None, a_max=None, *, min=None, max=None):
@@ -408,9 +408,8 @@ def _partition_in_place(cx, self, kth, axis=-1, kind="introselect", order=None):
 
 def _fill(cx, self, value):
     """x.fill(v): every entry v cast to x's dtype, in place."""
-    t = cx.tensor(self)
     v = cx.tensor(value)
-    self.update(cx.op("broadcast_to", cx.cast(v.value, t.dtype), shape=t.shape))
+    self.update(cx.op("broadcast_to", cx.cast(v.value, self.dtype), shape=self.shape))
 
 
 def _view(cx, self, dtype=None, type=None):

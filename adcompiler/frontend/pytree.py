@@ -15,25 +15,26 @@ from __future__ import annotations
 import dataclasses
 
 
-def is_node_class(cls) -> bool:
-    """Do instances of `cls` flatten as nodes (named tuples; dataclasses whose __init__ takes
-    every field and which have no __post_init__ to run on run-time arrays)?"""
+def _fields(cls) -> tuple | None:
+    """The field names of a named tuple class or of a dataclass whose __init__ takes them all,
+    else None."""
     if issubclass(cls, tuple):
-        return hasattr(cls, "_fields")
-    return dataclasses.is_dataclass(cls) and not hasattr(cls, "__post_init__") \
-        and all(f.init for f in dataclasses.fields(cls))
+        return getattr(cls, "_fields", None)
+    if dataclasses.is_dataclass(cls) and all(f.init for f in dataclasses.fields(cls)):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return None
 
 
 def node_fields(x) -> tuple | None:
-    """The field names of a named tuple or a dataclass instance whose __init__ takes them all,
-    else None."""
-    if isinstance(x, tuple):
-        return getattr(x, "_fields", None)
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        fields = dataclasses.fields(x)
-        if all(f.init for f in fields):
-            return tuple(f.name for f in fields)
-    return None
+    """The field names of `x` when it is a node (a named tuple or dataclass instance), else
+    None."""
+    return None if isinstance(x, type) else _fields(type(x))
+
+
+def is_node_class(cls) -> bool:
+    """Can traced code make an instance of `cls` holding run-time arrays natively: a node
+    class without a __post_init__ (which would run on the traced values)?"""
+    return _fields(cls) is not None and not hasattr(cls, "__post_init__")
 
 
 def flatten(tree, is_leaf):
