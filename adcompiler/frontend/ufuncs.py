@@ -18,6 +18,7 @@ import numpy as np
 from .arith import astype, binary, classify, unary, where
 from .emit import Emitter
 from .problems import FrontendError
+from .reductions import any_all
 from .shapes import copy
 from .values import NP_OF, Traced, common_dtype, result_dtype
 
@@ -144,8 +145,4 @@ def isclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Trace
 
 
 def allclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Traced:
-    close = isclose(cx, a, b, rtol, atol, equal_nan)
-    v = close.value
-    if close.ndim:
-        v = cx.op("min", v, axes=tuple(range(close.ndim)), keepdims=False)
-    return cx.wrap(v, weak=True)
+    return cx.wrap(any_all(cx, "all", isclose(cx, a, b, rtol, atol, equal_nan)).value, weak=True)
