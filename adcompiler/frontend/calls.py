@@ -188,6 +188,8 @@ class CallsMixin:
             return self.call(fn.func, list(fn.args) + list(args), {**fn.keywords, **kwargs})
         if isinstance(fn, types.MethodType) and _is_user(fn.__func__):
             return self.call(fn.__func__, [fn.__self__] + list(args), kwargs)
+        if not isinstance(fn, type) and _is_user(getattr(type(fn), "__call__", None)):
+            return self.call(type(fn).__call__, [fn] + list(args), kwargs)   # a layer object
         if _is_user(fn) or _is_own(fn) and contains_traced((args, kwargs)):
             # adcompiler's own helpers (optimisers, layers) are traced like user code when
             # they get run-time arrays, and run natively on static arguments (`grad(f)`)

@@ -212,3 +212,31 @@ def test_a_jit_function_inside_traced_code_is_traced_with_its_caller(backend):
     want = 8.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2)      # d/dx sum((2 tanh x)^2)
     np.testing.assert_allclose(adcompiler.grad(calls_a_jit_function, backend=backend)(x), want,
                                rtol=1e-12)
+
+
+class Dense:
+    """A layer object as users write them: hyperparameters on the instance, weights passed in."""
+
+    def __init__(self, act):
+        self.act = act
+
+    def __call__(self, p, x):
+        y = x @ p["w"] + p["b"]
+        return self.act(y)
+
+
+TANH_LAYER = Dense(np.tanh)
+
+
+def calls_a_layer_object(p, x):
+    return np.sum(TANH_LAYER(p, x) ** 2)
+
+
+def test_an_object_with_a_call_method_is_traced_like_a_function():
+    p, x = {"w": rand(3, 2), "b": rand(2)}, rand(4, 3)
+    check(calls_a_layer_object, p, x)
+    t = np.tanh(x @ p["w"] + p["b"])
+    dy = 2 * t * (1 - t ** 2)                     # d/dy sum(tanh(y)^2)
+    got = adcompiler.grad(calls_a_layer_object)(p, x)
+    np.testing.assert_allclose(got["w"], x.T @ dy, rtol=1e-12)
+    np.testing.assert_allclose(got["b"], dy.sum(0), rtol=1e-12)
