@@ -10,8 +10,8 @@ is unbound afterwards (reading it is a TraceError naming the if's line). A dict 
 branch changes in place is joined back into the original object (`carry.keep_containers`), so
 every alias, container and the caller holding it see the change, as in Python. A branch
 containing `return` absorbs the rest of the function, so both regions end in a return and the
-`if` produces the return value. `break`/`continue` under a run-time condition, and `return`
-under one inside a loop, are errors.
+`if` produces the return value. `return` under a run-time condition inside a loop is an error
+(`break` and `continue` are flags by then: exits.py).
 """
 from __future__ import annotations
 
@@ -115,11 +115,6 @@ class BranchesMixin:
 
     def runtime_if(self, node, cond):
         loc = self.builder.loc
-        if analysis.contains(node.body + node.orelse, (ast.Break, ast.Continue),
-                             through_loops=False):
-            raise FrontendError("break/continue under a run-time condition is not supported "
-                                "(the loop's exit would depend on data); use a while loop "
-                                "whose test is that condition, or np.where")
         returns = analysis.contains(node.body + node.orelse, ast.Return)
         if returns:
             cont = self.continuation()

@@ -27,7 +27,7 @@ import ast
 import builtins
 from dataclasses import dataclass
 
-from ..errors import AdcompilerError, TraceError
+from ..errors import TraceError
 from ..ir import Block, Builder, Function, Module
 from ..ir.types import TensorType
 from . import analysis, carry
@@ -39,7 +39,7 @@ from .loops import LoopsMixin
 from .outside import Reads
 from .problems import FrontendError, located
 from .pytree import flatten, leaf_keys, leaf_paths, unflatten
-from .statements import BREAK, CONTINUE, FUNCTION, LOOP, Return, StatementsMixin, Undefined
+from .statements import FUNCTION, LOOP, Return, StatementsMixin, Undefined
 from .values import STALE, Traced
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
 
     # -- blocks ----------------------------------------------------------------------------
     def exec_block(self, stmts, marker=None):
-        """Run statements; returns None, BREAK, CONTINUE or a Return."""
+        """Run statements; returns None or a Return."""
         blocks = self.frame.blocks
         if marker:
             blocks.append(marker)
@@ -198,8 +198,6 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
             done = self.exec_block(frame.code.body, FUNCTION)
         finally:
             self.frame = saved
-        if done is BREAK or done is CONTINUE:
-            raise AdcompilerError("internal error: break outside a loop")
         return done.value if isinstance(done, Return) else None
 
 

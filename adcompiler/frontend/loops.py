@@ -8,7 +8,9 @@ Contract:
   at most 4 tries). When that fails, or the body needs the index as a static value
   (`params[f'h{i}']`), grows a list, or a loop-local is read after the loop, a static trip count
   is unrolled instead; a run-time trip count is an error. Loops over Python lists, enumerate and
-  zip, and loops with break/continue/return, are unrolled.
+  zip, and loops with `return`, are unrolled. `break`, `continue` and `else` are flags by then
+  (exits.py): a static range whose loop may break runs iterations while tracing until the flag
+  is a run-time value (`peel`), and the rest is a loop as above.
 - A carried value has the type it has after one iteration: with a run-time trip count of zero a
   Python-float accumulator comes out as a NumPy float64 of the same value.
 - `while` with a static test runs in Python (iterations peel off until the test becomes a
@@ -25,7 +27,7 @@ from .expressions import run_static
 from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
-from .statements import BREAK, LOOP, Return, Undefined
+from .statements import LOOP, Return, Undefined
 from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
                      overlap, readonly_of)
 
@@ -43,13 +45,11 @@ def _names_of(target) -> set:
 class LoopsMixin:
     def stmt_For(self, node):
         it = self.eval(node.iter)
-        loopable = not node.orelse and not analysis.contains(
-            node.body, (ast.Break, ast.Continue), through_loops=False) and \
-            not analysis.contains(node.body, ast.Return)
+        loopable = not analysis.contains(node.body, ast.Return)    # exits.py took the rest
         if isinstance(it, RuntimeRange):
             if not loopable:
-                raise FrontendError("break, continue, return and for-else are not supported in a "
-                                    "loop with a run-time trip count")
+                raise FrontendError("return is not supported in a loop with a run-time trip "
+                                    "count; assign the result and return after the loop")
             return self.runtime_range_loop(node, it)
         if isinstance(it, Traced):
             if it.ndim == 0:
@@ -60,7 +60,15 @@ class LoopsMixin:
                 if done:
                     return None
             return self.unroll(node, rows(self, it))
-        if isinstance(it, range) and loopable and len(it) > 1:
+        if isinstance(it, range) and loopable and getattr(node, "exit_flag", None):
+            return self.peel(node, it)
+        if isinstance(it, range) and loopable:
+            return self.range_loop(node, it)
+        return self.unroll(node, self.iterate(it))
+
+    def range_loop(self, node, it: range):
+        """A loop over a static range: a `for` op, or unrolled."""
+        if len(it) > 1:
             def index(k):
                 if it.start == 0 and it.step == 1:
                     return k
@@ -68,7 +76,20 @@ class LoopsMixin:
                 return self.binop(ast.Add, scaled, it.start) if it.start else scaled
             if self.try_for(node, len(it), index):
                 return None
-        return self.unroll(node, self.iterate(it))
+        return self.unroll(node, it)
+
+    def peel(self, node, it: range):
+        """A static range whose loop may break (exits.py's flag): iterations run while
+        tracing until the flag is set (the loop is done) or becomes a run-time value; the
+        iterations left are then a loop as any other, guarded by the flag."""
+        for j, item in enumerate(it):
+            self.unroll(node, [item])
+            flag = self.frame.vars[node.exit_flag]
+            if flag is True:
+                return None
+            if isinstance(flag, Traced):
+                return self.range_loop(node, it[j + 1:])
+        return None
 
     def try_for(self, node, n: int, index) -> bool:
         """Build a `for` op with a static trip count; False when it must be unrolled."""
@@ -95,28 +116,25 @@ class LoopsMixin:
                 self.builder.loc = (self.filename, node.lineno)
                 self.assign(node.target, item)
                 done = self.exec_block(node.body, LOOP)
-                if done is BREAK:
-                    return None
                 if isinstance(done, Return):
                     return done
-            if node.orelse:
-                return self.exec_block(node.orelse)
+                if self.frame.vars.get(getattr(node, "exit_flag", None)) is True:
+                    return None      # a static break (exits.py made it a flag)
             return None
         finally:
             self.frame.loops.pop()
 
     # == while =============================================================================
     def stmt_While(self, node):
-        exits = analysis.contains(node.body, (ast.Break, ast.Continue), through_loops=False) \
-            or analysis.contains(node.body, ast.Return) or bool(node.orelse)
+        returns = analysis.contains(node.body, ast.Return)     # exits.py took the rest
         for _ in range(MAX_STATIC_ITERATIONS):
             self.builder.loc = (self.filename, node.lineno)
             with self.builder.region():          # a static test builds nothing; drop the rest
                 test = self.eval(node.test)
             if isinstance(test, Traced):
-                if exits:
-                    raise FrontendError("break, continue, return and while-else are not "
-                                        "supported in a while loop with a run-time condition")
+                if returns:
+                    raise FrontendError("return is not supported in a while loop with a run-time "
+                                        "condition; assign the result and return after the loop")
                 try:
                     self.loop_op(node, None, None, static=False)
                 except Fallback as e:
@@ -124,14 +142,12 @@ class LoopsMixin:
                                         "condition cannot do") from None
                 return None
             if not run_static(bool, test):
-                return self.exec_block(node.orelse) if node.orelse else None
+                return None
             self.frame.loops.append(node)
             try:
                 done = self.exec_block(node.body, LOOP)
             finally:
                 self.frame.loops.pop()
-            if done is BREAK:
-                return None
             if isinstance(done, Return):
                 return done
         raise FrontendError(f"a while loop with a static condition ran {MAX_STATIC_ITERATIONS} "
@@ -200,6 +216,11 @@ class LoopsMixin:
                                                               nonneg=True)))
                     self.exec_block(node.body, LOOP)
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
+                    for n in carried:
+                        if isinstance(after[n], Undefined) and n not in live:
+                            # a branch left it unjoined, as no later statement, iteration or
+                            # code after the loop reads it: it passes through unchanged
+                            after[n] = frame.vars[n] = bound[n]
                     # names that end the body holding the containers they began it with
                     plan.kept = {n for n in carried if after[n] is bound[n]}
                     lost = [n for n in entries if n not in plan.kept and not all(

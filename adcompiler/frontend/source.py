@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import TraceError
 from . import analysis
+from .exits import remove_exits
 from .syntax import check_syntax
 
 
@@ -47,6 +48,7 @@ def code_of_node(node, filename: str) -> Code:
     hit = _BY_NODE.get(key)
     if hit is None or hit[0] is not node:
         name = getattr(node, "name", "lambda")
+        remove_exits(node)
         code = Code(node, filename, name, analysis.local_names(node),
                     analysis.nested_loads(node), analysis.mutates_params(node),
                     analysis.rebound_params(node))

@@ -2,9 +2,9 @@
 imports; `if`/`for`/`while` are in control.py.
 
 Contract: `exec_stmt` sets the builder's location to the statement's line and returns a
-completion: None (fall through), BREAK, CONTINUE or a `Return`. Assignment binds names; the
-value a statement creates gets the assigned name as its IR hint. `x[k] = v` and `x[k] += v` on a
-traced array rebind that array's holder to the functional update (every alias sees it, as with
+completion: None (fall through) or a `Return` (`break` and `continue` are flags by then:
+exits.py). Assignment binds names; the value a statement creates gets the assigned name as its
+IR hint. `x[k] = v` and `x[k] += v` on a traced array rebind that array's holder to the functional update (every alias sees it, as with
 NumPy); `x += v` on a traced array of rank >= 1 is in place (NumPy's 'same_kind' casting and
 shape rules), on scalars and static values it rebinds as Python does.
 """
@@ -24,7 +24,6 @@ from .problems import FrontendError
 from .arith import truth
 from .values import NP_OF, Traced, contains_traced
 
-BREAK, CONTINUE = "break", "continue"          # completions of a block besides Return
 LOOP, FUNCTION = "loop", "function"            # markers on a frame's block stack
 
 
@@ -74,12 +73,6 @@ class StatementsMixin:
 
     def stmt_Pass(self, stmt):
         return None
-
-    def stmt_Break(self, stmt):
-        return BREAK
-
-    def stmt_Continue(self, stmt):
-        return CONTINUE
 
     def stmt_Return(self, stmt):
         value = self.eval(stmt.value) if stmt.value is not None else None

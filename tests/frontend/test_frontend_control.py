@@ -272,29 +272,6 @@ def test_break_and_continue_in_unrolled_loops():
     check(f, rand(2))
 
 
-def test_break_in_runtime_loop_is_an_error():
-    def f(x, n):
-        for i in range(n):
-            x = x * 2
-            if i > 3:
-                break
-        return x
-    with pytest.raises(adcompiler.TraceError, match="break") as e:
-        adcompiler.trace(f, rand(2), np.int64(5))
-    assert "test_frontend_control.py" in str(e.value)
-
-
-def test_break_under_runtime_condition_is_an_error():
-    def f(x):
-        for i in range(3):
-            if np.sum(x) > 10:
-                break
-            x = x * 2
-        return x
-    with pytest.raises(adcompiler.TraceError, match="break/continue under a run-time"):
-        adcompiler.trace(f, rand(2))
-
-
 def test_comprehensions():
     def f(x, params):
         ys = [x * w for w in params if w.shape[0] == 3]

@@ -1,0 +1,195 @@
+"""`break`, `continue` and loop `else` on run-time conditions (frontend/exits.py): each traced
+program is run on inputs that leave the loop at different iterations (or never) and compared
+with Python running the function itself; gradients against derivatives worked out by hand."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import rand, same
+
+
+def run_like_python(f, *cases):
+    """Trace `f` on the first case, then evaluate that one program on every case."""
+    fn = adcompiler.trace(f, *cases[0])
+    for args in cases:
+        same(adcompiler.evaluate(fn, *args), f(*args), f"f{args}")
+    return fn
+
+
+def halve_until_small(x):
+    for _ in range(20):
+        if np.sum(x * x) < 1.0:
+            break
+        x = x * 0.5
+    return np.sum(x ** 3)
+
+
+def test_break_on_a_runtime_condition_in_a_static_loop():
+    fn = run_like_python(halve_until_small, (np.array([0.1, 0.2]),), (np.array([3.0, -4.0]),),
+                         (np.array([1e4, 2e4]),), (np.array([1e9, 1.0]),))
+    assert any(op.name in ("for", "while") for op in fn.walk())      # not unrolled 20 times
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("x", [[0.1, 0.2], [3.0, -4.0], [1e4, 2e4]])
+def test_the_gradient_follows_the_iterations_that_ran(backend, x):
+    x = np.array(x)
+    got = adcompiler.grad(halve_until_small, backend=backend)(x)
+    k = 0                                   # the halvings that ran: x ends as x / 2^k
+    while k < 20 and np.sum((x / 2.0 ** k) ** 2) >= 1.0:
+        k += 1
+    np.testing.assert_allclose(got, 3 * (x / 2.0 ** k) ** 2 / 2.0 ** k, rtol=1e-12)
+
+
+def double_for_n(x, n):
+    for i in range(n):
+        x = x * 2
+        if i >= 3:
+            break
+    return x
+
+
+def test_break_in_a_loop_with_a_runtime_trip_count():
+    run_like_python(double_for_n, (rand(2), np.int64(5)), (rand(2), np.int64(0)),
+                    (rand(2), np.int64(2)), (rand(2), np.int64(9)))
+
+
+def skip_negative_rows(x):
+    total = np.sum(x[0]) * 0.0     # an array from the start: a Python float would stay one
+    for row in range(x.shape[0]):
+        if np.sum(x[row]) < 0:
+            continue
+        total = total + np.sum(x[row] ** 2)
+    return total
+
+
+def test_continue_on_a_runtime_condition():
+    run_like_python(skip_negative_rows, (rand(5, 3),), (rand(5, 3),), (-np.abs(rand(5, 3)),))
+
+
+def first_large_row(x, limit):
+    i = -1
+    for i in range(x.shape[0]):
+        if np.max(x[i]) > limit:
+            break
+    else:
+        i = 100
+    return i * x[0]
+
+
+def test_for_else_and_the_loop_variable_after_a_runtime_break():
+    x = np.array([[0.0, 1.0], [5.0, 0.0], [9.0, 9.0]])
+    run_like_python(first_large_row, (x, 4.0), (x, 8.0), (x, 10.0), (x, -1.0))
+
+
+def newton_sqrt(a):
+    x = a
+    n = 0
+    while n < 50:
+        x = 0.5 * (x + a / x)
+        n += 1
+        if np.abs(x * x - a) < 1e-12:
+            break
+    else:
+        x = x * 0.0          # did not converge
+    return x
+
+
+def test_while_with_a_runtime_break_and_else():
+    run_like_python(newton_sqrt, (np.array(2.0),), (np.array(1e6),), (np.array(0.25),))
+    a = np.array(3.0)
+    got = adcompiler.grad(newton_sqrt)(a)
+    np.testing.assert_allclose(got, 0.5 / np.sqrt(3.0), rtol=1e-9)   # d sqrt(a)/da
+
+
+def inner_break_only(x):
+    out = np.sum(x[0]) * 0.0
+    for i in range(3):
+        for j in range(4):
+            if x[i, j] < 0:
+                break
+            out = out + x[i, j]
+        out = out * 2.0
+    return out
+
+
+def test_a_break_leaves_only_its_own_loop():
+    run_like_python(inner_break_only, (rand(3, 4),), (np.abs(rand(3, 4)),), (-np.abs(rand(3, 4)),))
+
+
+def stop_at_static_index(x):
+    for k in range(100):
+        if k == 3:
+            break
+        x = x + k
+    return x
+
+
+def test_a_static_break_still_stops_the_unrolled_loop():
+    fn = run_like_python(stop_at_static_index, (rand(2),))
+    assert not any(op.name in ("for", "while", "if") for op in fn.walk())
+
+
+def test_what_follows_the_break_is_located_in_errors():
+    def f(x):
+        for _ in range(3):
+            if np.sum(x) > 0:
+                break
+            x = x @ np.ones((3, 3))
+        return x
+    with pytest.raises(adcompiler.TraceError, match="test_frontend_exits.py") as e:
+        adcompiler.trace(f, rand(2))
+    assert "x @ np.ones((3, 3))" in str(e.value)
+
+
+def rows_until_negative(x):
+    total = np.sum(x[0]) * 0.0
+    for row in x:
+        if np.min(row) < 0:
+            break
+        total = total + np.sum(row)
+    return total
+
+
+def test_break_in_a_loop_over_an_arrays_rows():
+    run_like_python(rows_until_negative, (np.abs(rand(4, 2)),), (rand(4, 2),))
+
+
+def count_steps(x, tol):
+    steps = 0
+    while np.sum(x * x) > tol:
+        x = x * 0.5
+        steps += 1
+        if steps % 2:
+            continue
+        x = x * 0.9
+    return x * steps
+
+
+def test_continue_in_a_while_loop_with_a_runtime_test():
+    run_like_python(count_steps, (rand(3), np.float64(1e-3)), (rand(3) * 100, np.float64(1e-6)),
+                    (rand(3) * 1e-3, np.float64(1.0)))
+
+
+def test_return_in_a_runtime_loop_is_still_an_error():
+    def f(x, n):
+        for _ in range(n):
+            if np.sum(x) > 1:
+                return x
+            x = x * 2
+        return x
+    with pytest.raises(adcompiler.TraceError, match="return is not supported in a loop with a "
+                                                    "run-time trip count"):
+        adcompiler.trace(f, rand(2), np.int64(3))
+
+
+@pytest.mark.parametrize("n", [0, 2, 7])
+def test_the_gradient_through_a_runtime_trip_count_and_break_on_numba(n):
+    x = rand(2)
+    got = adcompiler.grad(summed_double_for_n, wrt="x", backend="numba")(x, np.int64(n))
+    want = 2.0 ** min(n, 4)       # doubled until i reaches 3, so at most four times
+    np.testing.assert_allclose(got, np.full(2, want), rtol=1e-12)
+
+
+def summed_double_for_n(x, n):
+    return np.sum(double_for_n(x, n))
