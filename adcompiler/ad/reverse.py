@@ -16,7 +16,9 @@ their forward branch and then run its reverse. A `for`/`while` loop pushes its c
 at the start of every iteration onto tapes (stacks whose length is the run-time trip count;
 a `while` also counts its iterations); the reverse loop runs the iterations backwards, and in
 each one recomputes the body from the state on the tape and runs the body's reverse. Values a
-loop body reads from outside get their adjoints accumulated in extra loop-carried values.
+loop body reads from outside get their adjoints accumulated in extra loop-carried values. What
+is recomputed leaves out the user's prints and asserts (ops of kind "check"), which the forward
+sweep ran.
 """
 from __future__ import annotations
 
@@ -53,6 +55,16 @@ def activity(fn: Function, wrt_args) -> set:
 
     visit(fn.body)
     return active
+
+
+def _without_checks(ops: list) -> list:
+    """Recomputed ops less the user's prints and asserts, at any depth: they ran in the forward
+    sweep, and their results are read by nothing."""
+    kept = [op for op in ops if registry.get(op.name).kind != "check"]
+    for op in kept:
+        for region in op.regions:
+            region.ops = _without_checks(region.ops)
+    return kept
 
 
 def defined_in(block: Block) -> set:
@@ -145,6 +157,7 @@ class Reverser:
         inherit activity. Returns (ops, yielded values)."""
         vmap: dict = {}
         ops, yielded = clone_body(region, args, vmap)
+        ops = _without_checks(ops)
         for op in ops:
             block.append(op)
             for r in op.results:          # recomputation is visible in the code: `h_r`

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 
+from ..ir.rewrite import is_pure
 from ..ir.types import TensorType
 from . import analysis, arith, carry, values
 from .carry import MISSING
@@ -281,7 +282,7 @@ class BranchesMixin:
                 out[j] = _Slot(seen[key])
             plans.append((sa, out))
         results = []
-        if slots:
+        if slots or any(not is_pure(op) for b in (then, other) for op in b.block.ops):
             for branch, side in ((then, 0), (other, 1)):
                 with self.builder.at(branch.block):
                     vals = [carry.materialise(self, branch.leaf(s[side]), s[2][0], s[2][1])

@@ -7,18 +7,20 @@ program calls it. With static arguments each behaves as Python's; with traced on
 `abs`/`sum`/`min`/`max` build IR (min/max of traced scalars choose with `where`, as Python
 compares), `enumerate`/`zip`/`list`/`tuple`/`map`/`reversed`/`sorted` iterate statically (an
 array by its rows), `isinstance` answers for the NumPy object the value stands for, `getattr`
-reads as `x.a` does, and `print` prints at trace time (traced values as their type).
+reads as `x.a` does, and `print` is an op that prints on every run (static parts as
+Python prints them, run-time values as NumPy does).
 """
 from __future__ import annotations
 
 import ast
 import builtins
+import sys
 
 import numpy as np
 
 from . import arith
 from .problems import FrontendError
-from .values import NP_OF, Traced
+from .values import NP_OF, Traced, contains_traced
 
 
 class RuntimeRange:
@@ -190,8 +192,40 @@ def _isinstance(tr, obj, classinfo):
     return builtins.isinstance(obj, classinfo)
 
 
-def _print(tr, *args, **kwargs):
-    builtins.print(*args, **kwargs)
+def _print(tr, *args, sep=" ", end="\n", file=None, flush=False):
+    """An op that prints on every run of the compiled program, as the function would; what is
+    static is written into its format while tracing."""
+    stream = "stdout" if file is None or file is sys.stdout else \
+        "stderr" if file is sys.stderr else None
+    if stream is None:
+        raise FrontendError("print in traced code writes to sys.stdout or sys.stderr only")
+    sep, end = " " if sep is None else sep, "\n" if end is None else end
+    if not (isinstance(sep, str) and isinstance(end, str)):
+        raise FrontendError("print's sep and end must be static strings")
+    operands = []
+    fields = [_field(a, operands, str) for a in args]
+    tr.op("print", *operands, format=sep.join(fields), end=end, stream=stream,
+          flush=bool(flush))
+
+
+def _field(x, operands, show) -> str:
+    """`x`'s text as print shows it (`show`: str at the top, repr inside a container), with a
+    format field for each run-time value (its operand appended to `operands`)."""
+    if isinstance(x, Traced):
+        operands.append(x.value)
+        return "{}" if show is str else "{!r}"
+    if not contains_traced(x):
+        return show(x).replace("{", "{{").replace("}", "}}")
+    if type(x) is dict:
+        return "{{" + ", ".join(_field(k, operands, repr) + ": " + _field(v, operands, repr)
+                                for k, v in x.items()) + "}}"
+    inner = ", ".join(_field(v, operands, repr) for v in x)
+    if type(x) is list:
+        return "[" + inner + "]"
+    if type(x) is tuple:
+        return "(" + inner + ("," if len(x) == 1 else "") + ")"
+    raise FrontendError(f"print of a {type(x).__name__} holding run-time arrays is not "
+                        "supported; print its fields")
 
 
 def _list(tr, iterable=()):

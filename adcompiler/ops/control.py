@@ -9,7 +9,11 @@ so the builder is given them explicitly; backends and passes handle these ops by
   custom derivative, `call @f(...) {vjp=f_bwd, outputs=k}`: its first k results are the
   function's value, the rest residuals; AD calls `@f_bwd(residuals..., cotangents of the k
   outputs...)`, which returns one gradient per float operand.
+
+And the two ops with effects, which no pass drops, merges or recomputes (`pure=False`): `assert`
+(a user's assert on a run-time value) and `print` (a user's print of run-time values).
 """
+from ..ir.types import TensorType
 from .family import check, declare
 
 
@@ -43,3 +47,27 @@ def _raise_unless(op, args):
 
 declare("assert", _assert, attrs=("message",), arity=1, pure=False, nondiff=True,
         kind="check", lower={"numpy": _raise_unless, "numba": _raise_unless})
+
+
+def _printed(types, attrs):
+    check(attrs["format"].count("{}") + attrs["format"].count("{!r}") >= len(types),
+          "print's format has fewer fields than operands")
+    check(attrs["stream"] in ("stdout", "stderr"), f"print to {attrs['stream']!r}")
+    return [TensorType("bool", ())]
+
+
+def _print_lines(op, args):
+    stream = ", file=__import__('sys').stderr" if op.attrs["stream"] == "stderr" else ""
+    # a rank-0 value as a NumPy scalar, whatever holds it (a 0-d array repr()s as `array(1.)`)
+    args = [f"np.asarray({a})[()]" if v.type.rank == 0 else a
+            for a, v in zip(args, op.operands, strict=True)]
+    text = f"{op.attrs['format']!r}.format({', '.join(args)})" if args \
+        else repr(op.attrs["format"].format())
+    line = f"print({text}, end={op.attrs['end']!r}{stream}, flush={op.attrs['flush']})"
+    return [line.replace("{", "{{").replace("}", "}}"), "{out} = np.True_"]
+
+
+# a user's print(...) in traced code: prints on every run, its static parts written into
+# `format` (str.format fields `{}` and `{!r}` for the operands); the bool result is unused
+declare("print", _printed, attrs=("format", "end", "stream", "flush"), pure=False, nondiff=True,
+        kind="check", lower={"numpy": _print_lines, "numba": _print_lines})

@@ -8,7 +8,8 @@ by the program on a driver's first call, instead
 1. dry-runs the driver on `args` with a stand-in runtime that records each kernel call's
    argument types (`numba.typeof`) and runs nothing else of the runtime (no kernel, no
    product). The driver's own NumPy lines do run, on the uncomputed contents of its buffers,
-   under `np.errstate(all="ignore")`; an exception ends the dry run with what it recorded.
+   under `np.errstate(all="ignore")` (a user's `print` prints nothing); an exception ends the
+   dry run with what it recorded.
    A driver with a loop (`for`, `while`) is not dry-run: on uncomputed values it might not
    end.
 2. leaves out the kernels whose signature is already compiled in this process or in Numba's
@@ -113,7 +114,8 @@ def _dry_run(driver, args) -> _Recorder:
     """What `driver(*args)` would compile: the `_Recorder` it ran with as its `rt` (and
     every driver it calls), with `_NumPy` as their `np`."""
     recorder = _Recorder()
-    ns = dict(driver.__globals__, rt=recorder, np=_NumPy())
+    # (a user's print, which the driver runs, prints nothing: the values are not computed)
+    ns = dict(driver.__globals__, rt=recorder, np=_NumPy(), print=lambda *a, **k: None)
     for name, value in list(ns.items()):
         if isinstance(value, types.FunctionType) and value.__globals__ is driver.__globals__:
             ns[name] = types.FunctionType(value.__code__, ns, value.__name__,

@@ -1,6 +1,8 @@
 """Every op of the registry lowered by the Numba backend against the NumPy backend, each as a
 one-op function on random inputs; and the registry walk: an op without a Numba lowering fails.
 Tapes and control flow run in the corpus (loops and branches), not here."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -122,6 +124,8 @@ CASES = {  # op -> list of (operand arrays, attrs)
     "constant": [([], {"value": 2.5, "dtype": "f32"}),
                  ([], {"value": ((1, 2), (3, 4)), "dtype": "i64"})],
     "assert": [([np.array(True)], {"message": "holds"})],
+    "print": [([np.array(1.5), normal(2, 3)], {"format": "{} and {!r}", "end": "\n",
+                                               "stream": "stdout", "flush": False})],
     "iota": [([], {"shape": (3, 4), "axis": 1, "dtype": "i64"}),
              ([], {"shape": (5,), "axis": 0, "dtype": "f64"})],
 }
@@ -145,6 +149,17 @@ def test_a_false_assert_raises_with_its_message():
     for backend in (numpy_backend, numba_cpu):
         with pytest.raises(AssertionError, match="x {must} be 'positive'"):
             backend.compile_function(fn)(np.array(False))
+
+
+def test_a_print_writes_what_pythons_print_writes(capsys):
+    x, y = np.float32(0.25), np.arange(3.0)
+    fn = one_op_function("print", [np.asarray(x), y], {"format": "x={} {{y}}: [{!r}]", "end": "!",
+                                                       "stream": "stderr", "flush": True})
+    for backend in (numpy_backend, numba_cpu):
+        backend.compile_function(fn)(np.asarray(x), y)
+        print(f"x={x} {{y}}: [{y!r}]", end="!", file=sys.stderr)
+        err = capsys.readouterr().err
+        assert err[:len(err) // 2] == err[len(err) // 2:], err
 
 
 def one_op_function(name, arrays, attrs):

@@ -1,6 +1,8 @@
 """Calls to user functions (specialised into IR functions or inlined), nested defs, closures,
 lambdas, builtins and the `__adcompiler_trace__` hook."""
+import io
 import math
+import sys
 
 import numpy as np
 import numpy as xp
@@ -121,12 +123,47 @@ def test_builtins():
     check(f, rand(3), [rand(2), rand(2)])
 
 
-def test_print_runs_at_trace_time(capsys):
+def prints_as_it_goes(x, n):
+    y = np.sum(x ** 2)
+    print("loss", y, "of", x.shape, {"first": x[0], "n": 2}, [x[1:]], (y > 1,), sep=" | ")
+    for i in range(n):
+        print("step", i, end=";\n", file=sys.stderr)
+        y = y * 1.5
+    if y > 4:
+        print("{big}", y)
+    return y
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_print_prints_on_every_call_what_python_prints(backend, capsys):
+    g = adcompiler.grad(prints_as_it_goes, wrt="x", backend=backend)
+    for x, n in ((np.array([1.0, 2.0, 0.5]), np.int64(2)), (np.array([0.1, 0.2, 0.3]), np.int64(1))):
+        prints_as_it_goes(x, n)
+        want = capsys.readouterr()
+        g(x, n)                 # the backward sweep prints nothing again
+        assert capsys.readouterr() == want
+
+
+def test_print_to_another_file_is_an_error():
     def f(x):
-        print("shape", x.shape)
-        return x
-    adcompiler.trace(f, rand(2))
-    assert "shape (2,)" in capsys.readouterr().out
+        print(x, file=io.StringIO())
+        return np.sum(x)
+    with pytest.raises(adcompiler.TraceError, match="sys.stdout or sys.stderr"):
+        adcompiler.trace(f, rand(2))
+
+
+def asserts_in_a_branch(x):
+    if np.sum(x) > 0:
+        assert np.max(x) < 10, "too large"
+    return np.sum(x ** 2)
+
+
+def test_an_assert_under_a_runtime_condition_runs_when_the_branch_does():
+    g = adcompiler.grad(asserts_in_a_branch)
+    np.testing.assert_allclose(g(np.array([-20.0, 1.0])), [-40.0, 2.0])    # branch not taken
+    np.testing.assert_allclose(g(np.array([2.0, 1.0])), [4.0, 2.0])
+    with pytest.raises(adcompiler.AssertionFailed, match="too large"):
+        g(np.array([20.0, 1.0]))
 
 
 class StopGradient:

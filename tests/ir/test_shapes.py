@@ -39,8 +39,8 @@ SKIP_KINDS = {
     "control": "regions; covered by test_printer_parser and test_verify",
     "call": "needs a module; covered by test_printer_parser and test_verify",
     "tape": "tape values are Python lists whose length is known only at run time",
-    "check": "assert has no NumPy counterpart; tests/backends/test_numba_ops.py and "
-             "tests/ad/test_control_flow.py run it",
+    "check": "assert and print have no NumPy counterpart; tests/backends/test_numba_ops.py and "
+             "tests/ad/test_control_flow.py run them",
 }
 FLOATS = ("f64", "f32", "f16")
 INTS = ("i64", "i32")
