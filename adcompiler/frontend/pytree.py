@@ -1,5 +1,5 @@
-"""Pytrees: nested tuples, lists, dicts, named tuples and dataclass instances whose leaves are
-arrays or Python scalars.
+"""Pytrees: nested tuples, lists, dicts, named tuples, dataclass instances and model objects
+(instances of a user's class holding arrays) whose leaves are arrays or Python scalars.
 
 `flatten(tree, is_leaf)` returns (leaves, treedef); `unflatten(treedef, leaves)` rebuilds the
 tree. `is_leaf` is asked first, so it must be false for the containers. Leaves for which
@@ -8,11 +8,19 @@ compile-time constants), so two trees with different static values have differen
 Treedefs are hashable (part of the specialisation key). A named tuple or a dataclass instance
 (all of whose fields its __init__ takes) is a node `("node", class, field names, children)`,
 rebuilt as `class(**fields)` (a dataclass without its __init__, so without its __post_init__):
-a gradient of one is one of its class, as in JAX.
+a gradient of one is one of its class, as in JAX. So is a model object, its attributes (its
+`__dict__`, in order) being the fields, rebuilt without its __init__ as well.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+
+import numpy as np
+
+from ..errors import TraceError
+from .values import Traced
 
 
 def _fields(cls) -> tuple | None:
@@ -26,9 +34,44 @@ def _fields(cls) -> tuple | None:
 
 
 def node_fields(x) -> tuple | None:
-    """The field names of `x` when it is a node (a named tuple or dataclass instance), else
-    None."""
-    return None if isinstance(x, type) else _fields(type(x))
+    """The field names of `x` when it is a node (a named tuple or dataclass instance, or a
+    model object: see `is_model_object`), else None."""
+    if isinstance(x, type):
+        return None
+    names = _fields(type(x))
+    if names is None and is_model_object(x):
+        names = tuple(vars(x))
+    return names
+
+
+def is_model_object(x, seen=None) -> bool:
+    """Is `x` an instance of a class of the user's (not of a library) whose attributes hold an
+    array (NumPy's or a traced one), directly or in containers or other such objects? Its
+    attributes are then its fields, as a PyTorch module's parameters are found. (Decided by
+    what it holds: a configuration object of numbers and strings stays a static value.)"""
+    from .calls import library          # (calls imports this module)
+    attrs = getattr(x, "__dict__", None)
+    if not isinstance(attrs, dict) or library(type(x).__module__ or "") or isinstance(
+            x, (type, types.FunctionType, types.MethodType, types.ModuleType, functools.partial)) \
+            or dataclasses.is_dataclass(x) or isinstance(x, tuple):
+        return False
+    return _holds_array(attrs, set() if seen is None else seen)
+
+
+def _holds_array(x, seen) -> bool:
+    from .interpreter import Spec       # (a parameter's stand-in while tracing)
+    if isinstance(x, (np.ndarray, Traced, Spec)):
+        return True
+    if id(x) in seen:                   # an object that refers back to one being looked at
+        return False
+    seen.add(id(x))
+    if isinstance(x, (list, tuple)):
+        return any(_holds_array(v, seen) for v in x)
+    if isinstance(x, dict):
+        return any(_holds_array(v, seen) for v in x.values())
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return any(_holds_array(getattr(x, f.name), seen) for f in dataclasses.fields(x))
+    return is_model_object(x, seen)
 
 
 def is_node_class(cls) -> bool:
@@ -39,7 +82,12 @@ def is_node_class(cls) -> bool:
 
 def flatten(tree, is_leaf):
     leaves: list = []
-    return leaves, _walk(tree, is_leaf, leaves)
+    try:
+        return leaves, _walk(tree, is_leaf, leaves)
+    except RecursionError:
+        raise TraceError("a value holds itself (a layer that refers back to its model, a list "
+                         "that contains itself): adcompiler cannot take it apart into arrays; "
+                         "keep the back reference out of the object") from None
 
 
 # The recursions are module functions, not closures: a closure that calls itself is a reference

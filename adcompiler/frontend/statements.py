@@ -21,6 +21,7 @@ from ..ir import Op
 from . import analysis, indexing
 from .expressions import INPLACE, run_static
 from .problems import FrontendError
+from .pytree import is_model_object
 from .arith import truth
 from .values import NP_OF, Traced, contains_traced
 
@@ -118,7 +119,7 @@ class StatementsMixin:
             # or an array (x.T += v) refuses, after the change: an error here too, or the
             # program would run under adcompiler only
             if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)
-                    and not obj.__dataclass_params__.frozen):
+                    and not obj.__dataclass_params__.frozen or is_model_object(obj)):
                 text, lhs = ast.unparse(stmt), ast.unparse(target)
                 kind = "ndarray" if isinstance(obj, Traced) else type(obj).__name__
                 raise FrontendError(f"{kind}.{target.attr} cannot be set, so Python raises on "

@@ -219,3 +219,85 @@ def test_fields_python_cannot_set_are_located_errors():
                   r"Params.W cannot be set.* p.W\[\.\.\.\] -= g", FILE)
     located_error(adds_to_a_frozen_field, (Frozen(rand(3, 2), 0.5), rand(3, 2)),
                   "Frozen.W cannot be set", FILE)
+
+
+class MLP:
+    """A model object as PyTorch users write them: weights as attributes, set in __init__."""
+
+    def __init__(self, sizes, act=np.tanh):
+        self.sizes = sizes
+        self.layers = [Linear(rand(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.act = act
+
+    def __call__(self, x):
+        for layer in self.layers[:-1]:
+            x = self.act(layer(x))
+        return self.layers[-1](x)
+
+
+class Linear:
+    def __init__(self, W):
+        self.W = W
+        self.b = np.zeros(W.shape[1])
+        self.parent = None          # an attribute without an array
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+
+class Settings:
+    """No array: a static value, as before."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+
+def mlp_loss(model, x, y, settings):
+    return settings.scale * np.mean((model(x) - y) ** 2)
+
+
+def sgd_on_a_model(model, grads, lr):
+    for layer, g in zip(model.layers, grads.layers):
+        layer.W -= lr * g.W
+        layer.b -= lr * g.b
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_model_object_as_argument_and_gradient(backend):
+    model, x, y = MLP([3, 4, 2]), rand(5, 3), rand(5, 2)
+    value, g = adcompiler.value_and_grad(mlp_loss, backend=backend)(model, x, y, Settings(0.5))
+    np.testing.assert_allclose(value, mlp_loss(model, x, y, Settings(0.5)), rtol=1e-12)
+    assert type(g) is MLP and [type(layer) for layer in g.layers] == [Linear, Linear]
+    assert g.sizes == [None, None, None] and g.act is None and g.layers[0].parent is None
+    # by hand: h = tanh(x W0 + b0), out = h W1 + b1, loss = 0.5 mean((out - y)^2)
+    (W0, b0), (W1, b1) = [(layer.W, layer.b) for layer in model.layers]
+    h = np.tanh(x @ W0 + b0)
+    d_out = (h @ W1 + b1 - y) / y.size
+    d_pre = d_out @ W1.T * (1 - h ** 2)
+    for got, want in ((g.layers[1].W, h.T @ d_out), (g.layers[1].b, d_out.sum(0)),
+                      (g.layers[0].W, x.T @ d_pre), (g.layers[0].b, d_pre.sum(0))):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+    before = [layer.W.copy() for layer in model.layers]
+    adcompiler.jit(sgd_on_a_model, backend=backend)(model, g, 0.1)
+    for layer, W, gl in zip(model.layers, before, g.layers, strict=True):
+        np.testing.assert_allclose(layer.W, W - 0.1 * gl.W, rtol=1e-15)
+
+
+class Child:
+    def __init__(self, parent):
+        self.W = rand(2, 2)
+        self.parent = parent
+
+
+class Parent:
+    def __init__(self):
+        self.children = [Child(self)]
+
+
+def child_loss(model, x):
+    return np.sum(x @ model.children[0].W)
+
+
+def test_a_model_that_refers_back_to_itself_is_an_error():
+    with pytest.raises(adcompiler.TraceError, match="holds itself"):
+        adcompiler.grad(child_loss)(Parent(), rand(3, 2))
