@@ -1,0 +1,107 @@
+"""Jacobians and Hessians, in reverse mode, from `vjp` and `grad`.
+
+    jacobian(f, wrt=0)(*args)    d f(args) / d args[wrt]
+    hessian(f, wrt=0)(*args)     the Jacobian of grad(f, wrt) with respect to the same argument
+
+Contract: for a result leaf of shape S and an argument leaf of shape A, the Jacobian is an
+array of shape S + A (`J[s + a] = d out[s] / d arg[a]`); a pytree result gets that pytree,
+each result leaf holding the argument's pytree of such arrays, as JAX's `jacrev` gives them
+(a result that is one array: the argument's pytree; an argument that is one array: one array).
+`wrt` is a position or parameter name, or a tuple of them (a tuple of Jacobians). One forward
+run, then one backward run per entry of the result, each a `vjp` pullback of a one-hot
+cotangent: reverse mode pays per output, so it suits few outputs and many inputs. Integer and
+static results have no derivative (None in their place), nor have static argument leaves.
+`hessian` differentiates the gradient's generated code again (grad inside traced code).
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .ad.traced import statics_to_none
+from .api import grad, vjp
+from .errors import AdcompilerError
+from .frontend.pytree import flatten, unflatten
+from .frontend.signature import is_runtime_leaf
+
+
+def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
+    """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
+    def jac(*args):
+        positions = _positions(fun, wrt, len(args))
+        value, pullback = vjp(fun, *args, backend=backend, check_nans=check_nans)
+        outs, out_def = flatten(value, is_runtime_leaf)
+        per_out = []
+        for i, out in enumerate(outs):
+            if np.asarray(out).dtype.kind != "f":
+                per_out.append(None)
+                continue
+            rows = []
+            for k in range(max(np.size(out), 1)):    # (an empty result: one zero row)
+                # new cotangents for each row: a gradient may be the cotangent itself
+                cts = [np.zeros(np.shape(o), _float_dtype(o)) for o in outs]
+                cts[i].flat[k:k + 1] = 1
+                grads = pullback(unflatten(out_def, cts))
+                rows.append([grads[p] for p in positions])
+            per_out.append([_stacked([r[j] for r in rows], np.shape(out))
+                            for j in range(len(positions))])
+        out = [unflatten(statics_to_none(out_def), [o if o is None else o[j] for o in per_out])
+               for j in range(len(positions))]
+        return out[0] if isinstance(wrt, (int, str)) else tuple(out)
+
+    jac.__name__ = f"jacobian_{getattr(fun, '__name__', 'f')}"
+    return jac
+
+
+def hessian(fun, *, wrt=0, backend=None, check_nans=True):
+    """The Hessian of the scalar function `fun` with respect to argument `wrt` (one position
+    or name): for an array argument of shape A, an array of shape A + A."""
+    if isinstance(wrt, (tuple, list)):
+        raise AdcompilerError("hessian takes one argument position or name as wrt")
+    g = grad(fun, wrt=wrt, backend=backend, check_nans=check_nans)
+
+    def gradient(*args):        # a Python function to trace: the gradient is traced in it
+        return g(*args)
+
+    def hess(*args):
+        (position,) = _positions(fun, wrt, len(args))
+        return jacobian(gradient, wrt=position, backend=backend, check_nans=check_nans)(*args)
+
+    hess.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
+    return hess
+
+
+def _positions(fun, wrt, n_args) -> list[int]:
+    """The positional indices that `wrt` (positions or parameter names) picks."""
+    names = list(inspect.signature(fun).parameters) if callable(fun) else []
+    out = []
+    for w in (wrt if isinstance(wrt, (tuple, list)) else [wrt]):
+        if isinstance(w, str):
+            if w not in names[:n_args]:
+                raise AdcompilerError(f"wrt={w!r}: no positional argument of that name was "
+                                      "given")
+            w = names.index(w)
+        if not -n_args <= w < n_args:
+            raise AdcompilerError(f"wrt={w}: {n_args} positional arguments were given")
+        out.append(w % n_args)
+    return out
+
+
+def _float_dtype(x):
+    dtype = np.asarray(x).dtype
+    return dtype if dtype.kind == "f" else np.float64
+
+
+def _stacked(rows, out_shape):
+    """One argument's gradient pytrees, one per result entry, as one pytree of arrays of shape
+    out_shape + the leaf's shape (None where the argument's leaf has no gradient)."""
+    if rows[0] is None:
+        return None
+    leaves = [flatten(r, lambda x: isinstance(x, (np.ndarray, np.generic, float)))
+              for r in rows]
+    treedef = leaves[0][1]
+    # (an empty result's one zero row is reshaped to no entries)
+    stacked = [np.stack([np.asarray(ls[j]) for ls, _ in leaves]).reshape(
+        out_shape + np.shape(leaves[0][0][j])) for j in range(len(leaves[0][0]))]
+    return unflatten(treedef, stacked)

@@ -1,0 +1,76 @@
+"""jacobian and hessian (adcompiler/jacobian.py) against derivatives worked out by hand, on
+both backends: shapes S + A, pytree arguments and results, wrt by position and name."""
+import numpy as np
+import pytest
+
+import adcompiler
+
+A = np.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]])
+X = np.array([0.1, -0.2, 0.3])
+BACKENDS = ["numpy", "numba"]
+
+
+def squashed(x):
+    return np.tanh(A @ x)
+
+
+def affine_and_total(p, x):
+    return p["W"] @ x + p["b"], np.sum(x), x.shape[0]
+
+
+def quadratic(x, M):
+    return x @ M @ x
+
+
+def x_sin_x(x):
+    return np.sum(np.sin(x) * x)
+
+
+def logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jacobian_of_a_vector_function(backend):
+    J = adcompiler.jacobian(squashed, backend=backend)(X)
+    t = np.tanh(A @ X)
+    np.testing.assert_allclose(J, (1 - t ** 2)[:, None] * A, rtol=1e-12)   # diag(1 - t^2) A
+    J32 = adcompiler.jacobian(squashed, backend=backend)(X.astype(np.float32))
+    assert J32.dtype == np.float32 and J32.shape == (2, 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jacobian_of_pytree_results_with_respect_to_pytree_arguments(backend):
+    p = {"W": np.arange(6.0).reshape(2, 3), "b": np.array([0.5, -1.0])}
+    (jp, jx) = adcompiler.jacobian(affine_and_total, wrt=("p", 1), backend=backend)(p, X)
+    # d(Wx + b)_i / dW_jk = [i == j] x_k;  / db = I;  / dx = W;  d sum(x) / dx = 1
+    want_W = np.einsum("ij,k->ijk", np.eye(2), X)
+    np.testing.assert_allclose(jp[0]["W"], want_W, rtol=1e-15)
+    np.testing.assert_allclose(jp[0]["b"], np.eye(2), rtol=1e-15)
+    np.testing.assert_allclose(jx[0], p["W"], rtol=1e-15)
+    np.testing.assert_allclose(jx[1], np.ones(3), rtol=1e-15)
+    assert jp[1]["W"].shape == (2, 3) and not jp[1]["W"].any() and not jp[1]["b"].any()
+    assert jp[2] is None and jx[2] is None          # an int result has no derivative
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hessians(backend):
+    M = np.array([[1.0, 2.0, 0.0], [0.5, -1.0, 3.0], [0.0, 1.0, 2.0]])
+    np.testing.assert_allclose(adcompiler.hessian(quadratic, backend=backend)(X, M), M + M.T,
+                               rtol=1e-15)
+    assert not adcompiler.hessian(quadratic, wrt="M", backend=backend)(X, M).any()
+    np.testing.assert_allclose(adcompiler.hessian(x_sin_x, backend=backend)(X),
+                               np.diag(2 * np.cos(X) - X * np.sin(X)), rtol=1e-12)
+    s = np.exp(X) / np.sum(np.exp(X))
+    np.testing.assert_allclose(adcompiler.hessian(logsumexp, backend=backend)(X),
+                               np.diag(s) - np.outer(s, s), rtol=1e-12, atol=1e-15)
+
+
+def test_bad_wrt_is_an_error():
+    with pytest.raises(adcompiler.AdcompilerError, match="wrt='y'"):
+        adcompiler.jacobian(squashed, wrt="y")(X)
+    with pytest.raises(adcompiler.AdcompilerError, match="wrt=3"):
+        adcompiler.jacobian(squashed, wrt=3)(X)
+    with pytest.raises(adcompiler.AdcompilerError, match="one argument position or name"):
+        adcompiler.hessian(quadratic, wrt=(0, 1))
