@@ -2,7 +2,7 @@
 
     trace(f, *args) -> IR Function        evaluate(ir_fn, *args) -> NumPy results
     adcompiler.ir.parse(text) -> Function
-    grad, value_and_grad, vjp, check_grad, show (api.py); jacobian, hessian (jacobian.py)
+    grad, value_and_grad, vjp, check_grad, show (api.py); jacobian, hessian, jvp (jacobian.py)
 """
 from . import ops  # noqa: F401  (fills the op registry)
 from . import ir
@@ -11,13 +11,13 @@ from .frontend import trace
 from .runtime.evaluate import evaluate
 from .api import grad, jit, show, value_and_grad, vjp
 from .check import GradientCheckError, check_grad
-from .jacobian import hessian, jacobian
+from .jacobian import hessian, jacobian, jvp
 from .runtime.nans import AssertionFailed, IndexOutOfBounds, LinAlgError, NaNError
 from .ad.custom import custom_vjp, elementwise, stop_gradient, straight_through
 
 __all__ = ["AdcompilerError", "AssertionFailed", "GradientCheckError", "IndexOutOfBounds",
            "LinAlgError", "NaNError", "RecompileWarning", "TraceError", "UnsupportedSyntax",
            "check_grad",
-           "custom_vjp", "elementwise", "evaluate", "grad", "hessian", "ir", "jacobian", "jit",
+           "custom_vjp", "elementwise", "evaluate", "grad", "hessian", "ir", "jacobian", "jit", "jvp",
            "show", "stop_gradient",
            "straight_through", "trace", "value_and_grad", "vjp"]

@@ -1,7 +1,8 @@
-"""Jacobians and Hessians, in reverse mode, from `vjp` and `grad`.
+"""Jacobians, Hessians and Jacobian-vector products, in reverse mode, from `vjp` and `grad`.
 
     jacobian(f, wrt=0)(*args)    d f(args) / d args[wrt]
     hessian(f, wrt=0)(*args)     the Jacobian of grad(f, wrt) with respect to the same argument
+    jvp(f, args, tangents)       (f(*args), J tangents): the derivative along the tangents
 
 Contract: for a result leaf of shape S and an argument leaf of shape A, the Jacobian is an
 array of shape S + A (`J[s + a] = d out[s] / d arg[a]`); a pytree result gets that pytree,
@@ -12,6 +13,12 @@ run, then one backward run per entry of the result, each a `vjp` pullback of a o
 cotangent: reverse mode pays per output, so it suits few outputs and many inputs. Integer and
 static results have no derivative (None in their place), nor have static argument leaves.
 `hessian` differentiates the gradient's generated code again (grad inside traced code).
+
+`jvp` needs no forward-mode rules: the pullback u -> J^T u is linear in u, so J v is the
+gradient in u of <J^T u, v> (the transpose trick), one traced program with two reverse sweeps,
+compiled and cached like any gradient. Tangents are shaped like their arguments (None, or
+anything, for arguments without float data); arguments and results are arrays, floats, or
+dicts, lists and tuples of them.
 """
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ import numpy as np
 from .ad.traced import statics_to_none
 from .api import grad, vjp
 from .errors import AdcompilerError
+from .ir.types import DTYPES
+from .frontend import trace
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
 
@@ -105,3 +114,44 @@ def _stacked(rows, out_shape):
     stacked = [np.stack([np.asarray(ls[j]) for ls, _ in leaves]).reshape(
         out_shape + np.shape(leaves[0][0][j])) for j in range(len(leaves[0][0]))]
     return unflatten(treedef, stacked)
+
+
+def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
+    """(fun(*primals), its derivative along `tangents`), shaped like fun's result."""
+    if len(tangents) != len(primals):
+        raise AdcompilerError(f"jvp: {len(primals)} arguments but {len(tangents)} tangents")
+    primal = trace(fun, *primals)       # (cached) for the result's types
+    sig = primal.meta["signature"]
+    zeros = sig.unflatten_result([np.zeros(r.type.shape, DTYPES[r.type.dtype])
+                                  for r in primal.results])
+    leaves, treedef = flatten(zeros, is_runtime_leaf)
+    u = unflatten(statics_to_none(treedef), leaves)     # zero cotangents, shaped as the result
+    tangent, value = _PAIRED_GRAD[backend, check_nans](fun, tuple(primals), u, tuple(tangents))
+    return value, tangent
+
+
+def _paired(fun, primals, u, tangents):
+    """<pullback(u), tangents>: its gradient in u is the Jacobian times the tangents."""
+    value, pullback = vjp(fun, *primals)
+    return _dot(pullback(u), tangents), value
+
+
+def _dot(g, t):
+    """The sum of the products of two pytrees' arrays (g's None leaves: no float data)."""
+    if g is None:
+        return 0.0
+    if isinstance(g, dict):
+        return sum(_dot(g[k], t[k]) for k in g)
+    if isinstance(g, (list, tuple)):
+        return sum(_dot(a, b) for a, b in zip(g, t, strict=True))
+    return np.sum(g * t)
+
+
+class _GradCache(dict):
+    def __missing__(self, key):
+        backend, check_nans = key
+        self[key] = grad(_paired, wrt="u", has_aux=True, backend=backend, check_nans=check_nans)
+        return self[key]
+
+
+_PAIRED_GRAD = _GradCache()     # one compiled-program cache per (backend, check_nans)

@@ -1,5 +1,5 @@
-"""jacobian and hessian (adcompiler/jacobian.py) against derivatives worked out by hand, on
-both backends: shapes S + A, pytree arguments and results, wrt by position and name."""
+"""jacobian, hessian and jvp (adcompiler/jacobian.py) against derivatives worked out by hand,
+on both backends: shapes S + A, pytree arguments and results, wrt by position and name."""
 import numpy as np
 import pytest
 
@@ -67,6 +67,27 @@ def test_hessians(backend):
                                np.diag(s) - np.outer(s, s), rtol=1e-12, atol=1e-15)
 
 
+def layer_and_norm(p, x):
+    return {"y": p["W"] @ x + p["b"], "norm": np.sum(x ** 2), "best": np.argmax(x)}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jvp(backend):
+    v = np.array([1.0, 0.5, -1.0])
+    value, tangent = adcompiler.jvp(squashed, (X,), (v,), backend=backend)
+    t = np.tanh(A @ X)
+    np.testing.assert_allclose(value, t, rtol=1e-15)
+    np.testing.assert_allclose(tangent, (1 - t ** 2) * (A @ v), rtol=1e-12)   # J v
+    p = {"W": np.arange(6.0).reshape(2, 3), "b": np.array([0.5, -1.0])}
+    tp = {"W": np.full((2, 3), 0.1), "b": np.array([1.0, 2.0])}
+    value, tangent = adcompiler.jvp(layer_and_norm, (p, X), (tp, v), backend=backend)
+    assert value["best"] == 2 and tangent["best"] is None     # an int result: no tangent
+    # d(Wx + b) = dW x + db + W dx;  d sum(x^2) = 2 x . dx
+    np.testing.assert_allclose(tangent["y"], tp["W"] @ X + tp["b"] + p["W"] @ v, rtol=1e-12)
+    np.testing.assert_allclose(tangent["norm"], 2 * X @ v, rtol=1e-12)
+    assert isinstance(tangent["norm"], np.float64)
+
+
 def test_bad_wrt_is_an_error():
     with pytest.raises(adcompiler.AdcompilerError, match="wrt='y'"):
         adcompiler.jacobian(squashed, wrt="y")(X)
@@ -74,3 +95,5 @@ def test_bad_wrt_is_an_error():
         adcompiler.jacobian(squashed, wrt=3)(X)
     with pytest.raises(adcompiler.AdcompilerError, match="one argument position or name"):
         adcompiler.hessian(quadratic, wrt=(0, 1))
+    with pytest.raises(adcompiler.AdcompilerError, match="1 arguments but 2 tangents"):
+        adcompiler.jvp(squashed, (X,), (X, X))
