@@ -57,16 +57,6 @@ def activity(fn: Function, wrt_args) -> set:
     return active
 
 
-def _without_checks(ops: list) -> list:
-    """Recomputed ops less the user's prints and asserts, at any depth: they ran in the forward
-    sweep, and their results are read by nothing."""
-    kept = [op for op in ops if registry.get(op.name).kind != "check"]
-    for op in kept:
-        for region in op.regions:
-            region.ops = _without_checks(region.ops)
-    return kept
-
-
 def defined_in(block: Block) -> set:
     out = set(block.args)
     for op in block.walk():
@@ -104,6 +94,7 @@ class Reverser:
         self.active = active
         self.module = module
         self.adj: dict[Value, Value] = {}
+        self.quiet_copies: dict[str, str] = {}
 
     def contribute(self, v: Value, g):
         if g is not None and v in self.active:
@@ -157,13 +148,44 @@ class Reverser:
         inherit activity. Returns (ops, yielded values)."""
         vmap: dict = {}
         ops, yielded = clone_body(region, args, vmap)
-        ops = _without_checks(ops)
+        ops = self.quiet(ops)
         for op in ops:
             block.append(op)
             for r in op.results:          # recomputation is visible in the code: `h_r`
                 r.hint = recomputed(r.hint)
         self.active.update(new for old, new in vmap.items() if old in self.active)
         return ops, yielded
+
+    def quiet(self, ops: list) -> list:
+        """Recomputed ops less the user's prints and asserts, at any depth and in what they
+        call (a copy of the callee without them): they ran in the forward sweep, and their
+        results are read by nothing."""
+        kept = [op for op in ops if registry.get(op.name).kind != "check"]
+        for op in kept:
+            if op.name == "call" and self.module is not None:
+                op.attrs["callee"] = self.quiet_callee(op.attrs["callee"])
+            for region in op.regions:
+                region.ops = self.quiet(region.ops)
+        return kept
+
+    def quiet_callee(self, name: str) -> str:
+        if not self.checks_in(name, set()):
+            return name
+        if name not in self.quiet_copies:
+            fn = self.module.functions[name]
+            copy = Function(self.module.fresh_name(name + "_quiet"), clone_block(fn.body, {}),
+                            loc=fn.loc)
+            self.quiet_copies[name] = copy.name
+            self.module.add(copy)
+            copy.body.ops = self.quiet(copy.body.ops)
+        return self.quiet_copies[name]
+
+    def checks_in(self, name: str, seen: set) -> bool:
+        """Does function `name`, or one it calls, print or assert?"""
+        seen.add(name)
+        return any(registry.get(o.name).kind == "check" or o.name == "call" and
+                   o.attrs["callee"] not in seen and self.checks_in(o.attrs["callee"], seen)
+                   for o in self.module.functions[name].body.walk())
 
     def rev_if(self, op: Op, cts):
         seeds = [self.seed_or_zero(r, ct) if r in self.active else None

@@ -58,7 +58,9 @@ def signature(f):
     """(the Python function, its `Signature`) that `trace` specialises `f` by: a bound method's
     `self` becomes the signature's prefix. Callers that look up their own caches by
     `Signature.describe` build it once."""
+    from .calls import user_call_method
     prefix = ()
+    f = user_call_method(f) or f            # a layer object: its __call__
     if isinstance(f, types.MethodType):
         prefix, f = (f.__self__,), f.__func__
     if not isinstance(f, types.FunctionType):

@@ -51,6 +51,15 @@ def _copy_containers(x, memo: dict):
     return out
 
 
+def _condition(node) -> str:
+    """How errors name an `if` on a run-time condition: one exits.py made is its loop's
+    early exit."""
+    if hasattr(node, "exit_loop"):
+        return (f"the loop at line {node.exit_loop}, which may break or continue on a run-time "
+                "condition (what follows a break or continue runs only when it does not)")
+    return f"the if at line {node.lineno} (a run-time condition)"
+
+
 def _plain_tuple(x) -> bool:
     return isinstance(x, tuple) and not hasattr(x, "_fields")     # a namedtuple is static
 
@@ -143,7 +152,7 @@ class BranchesMixin:
             rebound = self._rebound_changed(then, other, names, {n for n, *_ in kept})
             value, *ends = self.join_if(cond, then, other, [("return", then.done.value,
                                                            other.done.value)] + kept + rebound,
-                                        node.lineno)
+                                        _condition(node))
             for (n, *_), end in zip(kept + rebound, ends, strict=True):
                 carry.keep_containers(self.frame.vars[n], end)
             return Return(value)
@@ -161,21 +170,21 @@ class BranchesMixin:
             in_place = then.kept(name) and other.kept(name) and isinstance(before, carry.CONTAINERS)
             if a is MISSING or b is MISSING or (name not in live and not in_place):
                 self.frame.vars[name] = Undefined(
-                    f"'{name}' is assigned in only one branch of the if at line {node.lineno} "
-                    "(a run-time condition), so it may be undefined here; assign it before the "
-                    "if or in both branches")
+                    f"'{name}' is assigned on one path only of {_condition(node)}, so it may be "
+                    "undefined here; assign it before the " + (
+                        "loop" if hasattr(node, "exit_loop") else "if or in both branches"))
                 continue
             pairs.append((name, a, b))
         rebound = self._rebound_changed(then, other, names, set())
-        joined = self.join_if(cond, then, other, pairs + rebound, node.lineno)
+        joined = self.join_if(cond, then, other, pairs + rebound, _condition(node))
         for (name, *_), value in zip(rebound, joined[len(pairs):], strict=True):
             carry.keep_containers(self.frame.vars[name], value)
         for (name, a, b), value in zip(pairs, joined[:len(pairs)], strict=True):
             self.frame.vars[name] = self._joined_container(name, a, b, value, then, other,
-                                                           node.lineno)
+                                                           _condition(node))
         return None
 
-    def _joined_container(self, name, a, b, value, then, other, line):
+    def _joined_container(self, name, a, b, value, then, other, where):
         """What `name` holds after the if, given its joined `value`: a container both branches
         changed in place (if at all), or bound to the same container from before the if, stays
         that one object, which every alias, container and the caller hold; one the branches
@@ -190,10 +199,9 @@ class BranchesMixin:
             for source in {id(o): o for o in (oa, ob) if o is not None}.values():
                 self.session.chosen_from.setdefault(id(source), []).append((source, value))
             self.session.chosen[id(value)] = (value, (
-                f"'{name}' is a different {type(value).__name__} from before the if at line "
-                f"{line} in each branch (a run-time condition), so changing it would change "
-                "the one the condition chose; copy it in the branches, or change the one you "
-                "mean"))
+                f"'{name}' is a different {type(value).__name__} from before on each path of "
+                f"{where}, so changing it would change the one the condition chose; copy it on "
+                "both paths, or change the one you mean"))
         return value
 
     def _rebound_changed(self, then, other, names, done):
@@ -246,10 +254,10 @@ class BranchesMixin:
                 changed = journal.changed()
             branches.append(_Branch(block, None, value, changed, journal.start))
         (value,) = self.join_if(cond, *branches, [("if", branches[0].after, branches[1].after)],
-                                node.lineno)
+                                f"the if-expression at line {node.lineno} (a run-time condition)")
         return value
 
-    def join_if(self, cond, then, other, pairs, line):
+    def join_if(self, cond, then, other, pairs, where):
         """Emit the `if` op yielding what differs between the branches: the older holders
         either changed in place (updated afterwards, so each name holding one sees it) and
         the variables in `pairs`; the joined values of `pairs`."""
@@ -262,9 +270,9 @@ class BranchesMixin:
             la, sa = carry.split(a)
             lb, sb = carry.split(b)
             if not carry.same_structure(sa, sb):
-                raise FrontendError(f"'{name}' has a different structure or static value in the "
-                                    f"two branches of the if at line {line} (a run-time "
-                                    "condition); both must build the same containers")
+                raise FrontendError(f"'{name}' has a different structure or static value on the "
+                                    f"two paths of {where}; both must build the same "
+                                    "containers")
             paths = carry.paths(sa, name)
             out = list(la)
             for j, (x, y) in enumerate(zip(la, lb, strict=True)):
@@ -275,8 +283,8 @@ class BranchesMixin:
                     try:
                         t = carry.unify(x, y)
                     except carry.Mismatch as e:
-                        raise FrontendError(f"'{name}' differs between the two branches of the "
-                                            f"if at line {line}: {e}") from None
+                        raise FrontendError(f"'{name}' differs between the two paths of "
+                                            f"{where}: {e}") from None
                     seen[key] = len(slots)
                     slots.append((x, y, t, paths[j]))
                 out[j] = _Slot(seen[key])

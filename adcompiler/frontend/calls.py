@@ -27,7 +27,7 @@ import types
 
 import numpy as np
 
-from . import numpy_api, pybuiltins, randomness, special
+from . import numpy_api, pybuiltins, randomness, special, text
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError
@@ -71,6 +71,17 @@ def library(module_name: str) -> bool:
 def _is_user(fn) -> bool:
     module = getattr(fn, "__module__", None) or ""
     return isinstance(fn, types.FunctionType) and not library(module)
+
+
+def user_call_method(obj):
+    """`obj.__call__` where `obj` is an instance of a user's class that defines one (a method,
+    static or class method), else None."""
+    if isinstance(obj, (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType)):
+        return None
+    call = getattr(type(obj), "__call__", None)
+    if call is None or not _is_user(getattr(call, "__func__", call)):
+        return None
+    return getattr(obj, "__call__")
 
 
 def bind_params(code, signature, args, kwargs) -> dict:
@@ -188,8 +199,9 @@ class CallsMixin:
             return self.call(fn.func, list(fn.args) + list(args), {**fn.keywords, **kwargs})
         if isinstance(fn, types.MethodType) and _is_user(fn.__func__):
             return self.call(fn.__func__, [fn.__self__] + list(args), kwargs)
-        if not isinstance(fn, type) and _is_user(getattr(type(fn), "__call__", None)):
-            return self.call(type(fn).__call__, [fn] + list(args), kwargs)   # a layer object
+        call = user_call_method(fn)
+        if call is not None:
+            return self.call(call, args, kwargs)        # a layer object
         if _is_user(fn) or _is_own(fn) and contains_traced((args, kwargs)):
             # adcompiler's own helpers (optimisers, layers) are traced like user code when
             # they get run-time arrays, and run natively on static arguments (`grad(f)`)
@@ -201,6 +213,9 @@ class CallsMixin:
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
         if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
+        if isinstance(getattr(fn, "__self__", None), str) and fn.__name__ == "format" \
+                and contains_traced((args, kwargs)):
+            return run_static(text.formatted, fn.__self__, args, kwargs)   # for print
         if _container_method(fn) and fn.__name__ in MUTATING_METHODS:
             self.check_writable_container(fn.__self__)
         randomness.check_draw(self.session.seeded, fn)

@@ -20,8 +20,10 @@ breaks or continues (outside nested loops) or that has an `else`, into a loop wi
 
 (L_C: the loop's line and column). `continue` sets `__continue_L_C`, which each iteration
 resets first; the statements after one that may set a flag run under `if not <flags>`. A
-`while` loop's test becomes `not __break_L_C and (test)`. The loop target is assigned under the
-guard, so after a break it holds the value it had when the loop broke, as in Python.
+`while` loop that breaks tests `__go_L_C`, set to its test before the loop and at the end of
+each iteration, to False instead once it has broken (Python evaluates the test no more: it
+may index past the end). The loop target is assigned under the guard, so after a break it
+holds the value it had when the loop broke, as in Python.
 
 On static conditions the flags are Python bools and the guards are resolved while tracing (an
 unrolled loop stops at a static break: the new loop's `exit_flag` names the flag that
@@ -32,6 +34,7 @@ loop that has no break, continue or else is a no-op, so the pass may run again o
 from __future__ import annotations
 
 import ast
+import copy
 
 from .analysis import contains
 
@@ -72,12 +75,15 @@ def _set(ident: str, value: bool, node) -> ast.Assign:
                                         value=ast.copy_location(ast.Constant(value), node)), node)
 
 
-def _unless(flags: list, body: list, node) -> ast.If:
-    """`if not flag: body` (`if not (f1 or f2): body` for two flags)."""
+def _unless(flags: list, body: list, node, loop) -> ast.If:
+    """`if not flag: body` (`if not (f1 or f2): body` for two flags), marked with the line of
+    the loop whose exit it guards (`exit_loop`: errors name the loop, not this if)."""
     test = _name(flags[0], node) if len(flags) == 1 else ast.copy_location(
         ast.BoolOp(op=ast.Or(), values=[_name(f, node) for f in flags]), node)
     test = ast.copy_location(ast.UnaryOp(op=ast.Not(), operand=test), node)
-    return ast.copy_location(ast.If(test=test, body=body, orelse=[]), node)
+    guard = ast.copy_location(ast.If(test=test, body=body, orelse=[]), node)
+    guard.exit_loop = loop.lineno
+    return guard
 
 
 def _loop(loop) -> list:
@@ -87,27 +93,35 @@ def _loop(loop) -> list:
     cnt = f"__continue_{tag}" if contains(loop.body, ast.Continue, through_loops=False) \
         else None
     flags = [f for f in (brk, cnt) if f]
-    body = _guarded(loop.body, brk, cnt, flags)
+    body = _guarded(loop.body, brk, cnt, flags, loop)
     if cnt:
         body.insert(0, _set(cnt, False, loop.body[0]))
     if brk and isinstance(loop, ast.For):
         item = f"__item_{tag}"
         assign = ast.copy_location(ast.Assign(targets=[loop.target], value=_name(item, loop)),
                                    loop)
-        body = [_unless([brk], [assign, *body], loop)]
+        body = [_unless([brk], [assign, *body], loop, loop)]
         loop.target = _name(item, loop, store=True)
-    elif brk:
-        body = [_unless([brk], body, loop.body[0])]
-        loop.test = ast.copy_location(ast.BoolOp(op=ast.And(), values=[
-            ast.copy_location(ast.UnaryOp(op=ast.Not(), operand=_name(brk, loop)), loop),
-            loop.test]), loop)
+    before = [_set(brk, False, loop)] if brk else []
+    if brk and isinstance(loop, ast.While):
+        # the test, evaluated last in the body only while the loop has not broken (Python
+        # does not evaluate it after a break: it may index past the end)
+        go = f"__go_{tag}"
+
+        def test():
+            return ast.copy_location(ast.Assign(targets=[_name(go, loop, store=True)],
+                                                value=copy.deepcopy(loop.test)), loop)
+        body.append(ast.copy_location(ast.If(test=_name(brk, loop), body=[_set(go, False, loop)],
+                                             orelse=[test()]), loop))
+        before.append(test())
+        loop.test = _name(go, loop)
     orelse, loop.body, loop.orelse = loop.orelse, body, []
     loop.exit_flag = brk
-    after = [] if not orelse else [_unless([brk], orelse, orelse[0])] if brk else orelse
-    return ([_set(brk, False, loop)] if brk else []) + [loop] + after
+    after = [] if not orelse else [_unless([brk], orelse, orelse[0], loop)] if brk else orelse
+    return before + [loop] + after
 
 
-def _guarded(stmts: list, brk, cnt, flags: list) -> list:
+def _guarded(stmts: list, brk, cnt, flags: list, loop) -> list:
     """`stmts` with break/continue as flag assignments, the rest after a statement that may
     set a flag under a guard."""
     out = []
@@ -119,12 +133,12 @@ def _guarded(stmts: list, brk, cnt, flags: list) -> list:
             out.append(_set(cnt, True, s))
             return out
         if isinstance(s, ast.If) and contains([s], _EXITS, through_loops=False):
-            s.body = _guarded(s.body, brk, cnt, flags)
-            s.orelse = _guarded(s.orelse, brk, cnt, flags)
+            s.body = _guarded(s.body, brk, cnt, flags, loop)
+            s.orelse = _guarded(s.orelse, brk, cnt, flags, loop)
             out.append(s)
-            rest = _guarded(stmts[i + 1:], brk, cnt, flags)
+            rest = _guarded(stmts[i + 1:], brk, cnt, flags, loop)
             if rest:
-                out.append(_unless(flags, rest, rest[0]))
+                out.append(_unless(flags, rest, rest[0], loop))
             return out
         out.append(s)
     return out

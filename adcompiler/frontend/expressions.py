@@ -15,9 +15,10 @@ import types
 import numpy as np
 
 from ..errors import AdcompilerError
-from . import arith, linalg, numpy_api, outside
+from . import arith, linalg, numpy_api, outside, text
 from .indexing import getitem
 from .problems import FrontendError
+from .pytree import flatten
 from .shapes import rows
 from .values import Traced, contains_traced
 
@@ -84,6 +85,13 @@ def _user_property(obj, name) -> bool:
     return isinstance(entry, property) and not _library(cls.__module__)
 
 
+def _holds_traced(obj) -> bool:
+    """Does a model object hold a run-time array (in its attributes, at any depth)?"""
+    own = getattr(obj, "__dict__", None)
+    return isinstance(own, dict) and any(
+        isinstance(leaf, Traced) for leaf in flatten(own, lambda v: isinstance(v, Traced))[0])
+
+
 def run_static(fn, *args, **kwargs):
     """Call Python code on static values; its exceptions become FrontendErrors."""
     try:
@@ -125,6 +133,9 @@ class ExpressionsMixin:
             if default and not hasattr(np.ndarray, name):
                 return default[0]
             return numpy_api.attribute(self, obj, name)
+        if _user_property(obj, name) and _holds_traced(obj):
+            # a model object's property computes from its arrays: traced like a method
+            return self.call(_class_entry(type(obj), name)[1].fget, [obj], {})
         value = run_static(getattr, obj, name, *default)
         if _stored(obj, name, value, default) \
                 and not (isinstance(obj, types.ModuleType) and _library(obj.__name__)) \
@@ -212,7 +223,11 @@ class ExpressionsMixin:
         return x
 
     def expr_BinOp(self, node):
-        return self.binop(type(node.op), self.eval(node.left), self.eval(node.right))
+        left, right = self.eval(node.left), self.eval(node.right)
+        if isinstance(left, str) and isinstance(node.op, ast.Mod) and contains_traced(right):
+            raise FrontendError("%-formatting of run-time values is not supported; print an "
+                                "f-string (f'{x:.3f}') or the values (print('x', x))")
+        return self.binop(type(node.op), left, right)
 
     def expr_UnaryOp(self, node):
         x = self.eval(node.operand)
@@ -386,13 +401,9 @@ class ExpressionsMixin:
             if isinstance(v, ast.Constant):
                 parts.append(v.value)
                 continue
-            x = self.eval(v.value)
-            if isinstance(x, Traced):
-                x._static("an f-string")
-            conv = {-1: lambda y: y, 115: str, 114: repr, 97: ascii}[v.conversion]
             spec = self.eval(v.format_spec) if v.format_spec is not None else ""
-            parts.append(run_static(format, conv(x), spec))
-        return "".join(parts)
+            parts.append((self.eval(v.value), v.conversion, spec))
+        return run_static(text.fstring, parts)
 
     def expr_Lambda(self, node):
         return self.make_closure(node)

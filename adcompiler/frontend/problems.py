@@ -44,7 +44,10 @@ class Fallback(Exception):
 
 
 def construct_text(node) -> str:
-    """Short source text of a node: the header line of compound statements."""
+    """Short source text of a node: the header line of compound statements (of a guard that
+    exits.py made, the statement it guards first)."""
+    if isinstance(node, ast.If) and hasattr(node, "exit_loop"):
+        return construct_text(node.body[0])
     if isinstance(node, ast.If):
         return f"if {ast.unparse(node.test)}:"
     if isinstance(node, ast.While):

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import arith
 from .problems import FrontendError
+from .text import RuntimeText, escaped
 from .values import NP_OF, Traced, contains_traced
 
 
@@ -204,18 +205,21 @@ def _print(tr, *args, sep=" ", end="\n", file=None, flush=False):
         raise FrontendError("print's sep and end must be static strings")
     operands = []
     fields = [_field(a, operands, str) for a in args]
-    tr.op("print", *operands, format=sep.join(fields), end=end, stream=stream,
-          flush=bool(flush))
+    tr.op("print", *(x.value for x in operands), format=escaped(sep).join(fields),
+          python=tuple(x.weak for x in operands), end=end, stream=stream, flush=bool(flush))
 
 
 def _field(x, operands, show) -> str:
     """`x`'s text as print shows it (`show`: str at the top, repr inside a container), with a
-    format field for each run-time value (its operand appended to `operands`)."""
+    format field for each run-time value (appended to `operands`)."""
     if isinstance(x, Traced):
-        operands.append(x.value)
-        return "{}" if show is str else "{!r}"
+        operands.append(x)
+        return "{!s}" if show is str else "{!r}"
+    if isinstance(x, RuntimeText):      # an f-string of run-time values
+        operands.extend(x.operands)
+        return x.template if show is str else "'" + x.template + "'"
     if not contains_traced(x):
-        return show(x).replace("{", "{{").replace("}", "}}")
+        return escaped(show(x))
     if type(x) is dict:
         return "{{" + ", ".join(_field(k, operands, repr) + ": " + _field(v, operands, repr)
                                 for k, v in x.items()) + "}}"
@@ -226,6 +230,18 @@ def _field(x, operands, show) -> str:
         return "(" + inner + ("," if len(x) == 1 else "") + ")"
     raise FrontendError(f"print of a {type(x).__name__} holding run-time arrays is not "
                         "supported; print its fields")
+
+
+def _super(tr, *args):
+    """super() in a traced method: Python's, given the class (the `__class__` cell Python
+    makes for a method that calls super()) and the method's first argument."""
+    if args:
+        return builtins.super(*args)
+    params = tr.frame.code.node.args
+    first = (params.posonlyargs + params.args)[:1]
+    if not first:
+        raise FrontendError("super() without arguments needs a method's first argument")
+    return builtins.super(tr.lookup("__class__"), tr.lookup(first[0].arg))
 
 
 def _list(tr, iterable=()):
@@ -255,7 +271,7 @@ BUILTINS = {
     builtins.zip: _zip, builtins.float: _float, builtins.int: _int, builtins.bool: _bool,
     builtins.abs: _abs, builtins.min: _extreme("min"), builtins.max: _extreme("max"),
     builtins.sum: _sum, builtins.isinstance: _isinstance, builtins.print: _print,
-    builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
+    builtins.super: _super, builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
     builtins.reversed: _reversed, builtins.sorted: _sorted, builtins.getattr: _getattr,
     builtins.round: _round, builtins.divmod: _divmod, builtins.pow: _pow,
 }

@@ -130,17 +130,18 @@ def _build(td, it):
     if kind == "list":
         return [_build(c, it) for c in td[1]]
     if kind == "node":
-        return _node(td[1], {k: _build(c, it) for k, c in zip(td[2], td[3], strict=True)})
+        return make_node(td[1], {k: _build(c, it) for k, c in zip(td[2], td[3], strict=True)})
     return {k: _build(c, it) for k, c in zip(td[1], td[2], strict=True)}
 
 
-def _node(cls, fields):
+def make_node(cls, fields):
     """An instance of the node class `cls` holding `fields`. A dataclass's is made without
     its __init__: a __post_init__ would run again on what the fields now hold (a tracer's
     stand-ins, gradients), where the instance flattened had run it on its own values."""
     if issubclass(cls, tuple):
         return cls(**fields)
-    obj = object.__new__(cls)
+    # (types.SimpleNamespace refuses object.__new__; a class's own __new__ may need arguments)
+    obj = object.__new__(cls) if cls.__new__ is object.__new__ else cls.__new__(cls)
     for k, v in fields.items():
         object.__setattr__(obj, k, v)       # a frozen dataclass's __setattr__ refuses
     return obj
@@ -179,7 +180,7 @@ def set_entry(root, keys, value) -> None:
         if names is None:
             container[k] = value
             return
-        value = _node(type(container), {n: value if n == k else getattr(container, n)
+        value = make_node(type(container), {n: value if n == k else getattr(container, n)
                                         for n in names})
     raise TypeError("set_entry needs a dict or list at the root")
 

@@ -42,7 +42,8 @@ def problems(fn_node) -> list[tuple[str, int]]:
             what = "generator expression outside a call"
         if what is None and isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) \
                 and id(n) not in augmented:
-            what = "attribute assignment"
+            what = ("attribute assignment (an array attribute changes in place: obj.a -= v, "
+                    "obj.a[...] = v)")
         if what is None and isinstance(n, ast.FunctionDef) and n is not fn_node \
                 and n.decorator_list:
             what = "decorator on a nested function"

@@ -50,17 +50,18 @@ declare("assert", _assert, attrs=("message",), arity=1, pure=False, nondiff=True
 
 
 def _printed(types, attrs):
-    check(attrs["format"].count("{}") + attrs["format"].count("{!r}") >= len(types),
-          "print's format has fewer fields than operands")
+    check(len(attrs["python"]) == len(types), "print needs one `python` flag per operand")
     check(attrs["stream"] in ("stdout", "stderr"), f"print to {attrs['stream']!r}")
     return [TensorType("bool", ())]
 
 
 def _print_lines(op, args):
     stream = ", file=__import__('sys').stderr" if op.attrs["stream"] == "stderr" else ""
-    # a rank-0 value as a NumPy scalar, whatever holds it (a 0-d array repr()s as `array(1.)`)
-    args = [f"np.asarray({a})[()]" if v.type.rank == 0 else a
-            for a, v in zip(args, op.operands, strict=True)]
+    # a rank-0 value as a NumPy scalar, whatever holds it (a 0-d array repr()s as `array(1.)`),
+    # or as a Python scalar where the function had one (`float(s)`, a float argument)
+    args = [(f"np.asarray({a}).item()" if python else f"np.asarray({a})[()]")
+            if v.type.rank == 0 else a
+            for a, v, python in zip(args, op.operands, op.attrs["python"], strict=True)]
     text = f"{op.attrs['format']!r}.format({', '.join(args)})" if args \
         else repr(op.attrs["format"].format())
     line = f"print({text}, end={op.attrs['end']!r}{stream}, flush={op.attrs['flush']})"
@@ -68,6 +69,7 @@ def _print_lines(op, args):
 
 
 # a user's print(...) in traced code: prints on every run, its static parts written into
-# `format` (str.format fields `{}` and `{!r}` for the operands); the bool result is unused
-declare("print", _printed, attrs=("format", "end", "stream", "flush"), pure=False, nondiff=True,
-        kind="check", lower={"numpy": _print_lines, "numba": _print_lines})
+# `format` (str.format fields `{!s}` and `{!r}` for the operands; `python`: which operands
+# the function held as Python scalars); the bool result is unused
+declare("print", _printed, attrs=("format", "python", "end", "stream", "flush"), pure=False,
+        nondiff=True, kind="check", lower={"numpy": _print_lines, "numba": _print_lines})

@@ -148,6 +148,41 @@ def test_custom_vjp_with_residuals():
     np.testing.assert_allclose(adc.grad(uses_residuals)(x), 2 / x)
 
 
+@adc.custom_vjp
+def loud_double(x):
+    return x * 2.0
+
+
+def _loud_double_fwd(x):
+    print("fwd", x)
+    return x * 2.0, ()
+
+
+def _loud_double_bwd(res, g):
+    return (g * 2.0,)
+
+
+loud_double.defvjp(_loud_double_fwd, _loud_double_bwd)
+
+
+def doubles_in_a_loop(x, n):
+    y = x * 1.0
+    for _ in range(n):
+        y = loud_double(y)
+    if np.sum(y) > 0:
+        y = loud_double(y)
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_custom_vjp_forward_prints_once_per_gradient(backend, capsys):
+    """The reverse sweep recomputes a loop body and a branch, calls to the rule's forward
+    included, from a copy without the prints: they ran once, in the forward sweep."""
+    got = adc.grad(doubles_in_a_loop, wrt="x", backend=backend)(np.array([1.0]), np.int64(3))
+    np.testing.assert_allclose(got, [16.0])
+    assert capsys.readouterr().out == "fwd [1.]\nfwd [2.]\nfwd [4.]\nfwd [8.]\n"
+
+
 def with_stop(x, w):
     return np.sum(adc.stop_gradient(x * w) * x)
 

@@ -671,8 +671,8 @@ NONDIFF = {
     "argsort": ([(2, 3)], None, {"axis": -1}),
     "stop_gradient": ([(2, 3)], None, {}), "detsign": ([(3, 3)], None, {}),
     "assert": ([()], lambda b, v: b.op("eq", v, v), {"message": "holds"}),
-    "print": ([(), (2,)], None, {"format": "{} and {!r}", "end": "\n", "stream": "stdout",
-                                 "flush": False}),
+    "print": ([(), (2,)], None, {"format": "{!s} and {!r}", "python": (True, False),
+                                 "end": "\n", "stream": "stdout", "flush": False}),
 }
 
 

@@ -124,7 +124,8 @@ CASES = {  # op -> list of (operand arrays, attrs)
     "constant": [([], {"value": 2.5, "dtype": "f32"}),
                  ([], {"value": ((1, 2), (3, 4)), "dtype": "i64"})],
     "assert": [([np.array(True)], {"message": "holds"})],
-    "print": [([np.array(1.5), normal(2, 3)], {"format": "{} and {!r}", "end": "\n",
+    "print": [([np.array(1.5), normal(2, 3)], {"format": "{!s} and {!r}",
+                                               "python": (False, False), "end": "\n",
                                                "stream": "stdout", "flush": False})],
     "iota": [([], {"shape": (3, 4), "axis": 1, "dtype": "i64"}),
              ([], {"shape": (5,), "axis": 0, "dtype": "f64"})],
@@ -153,7 +154,8 @@ def test_a_false_assert_raises_with_its_message():
 
 def test_a_print_writes_what_pythons_print_writes(capsys):
     x, y = np.float32(0.25), np.arange(3.0)
-    fn = one_op_function("print", [np.asarray(x), y], {"format": "x={} {{y}}: [{!r}]", "end": "!",
+    fn = one_op_function("print", [np.asarray(x), y], {"format": "x={!s} {{y}}: [{!r}]",
+                                                       "python": (False, False), "end": "!",
                                                        "stream": "stderr", "flush": True})
     for backend in (numpy_backend, numba_cpu):
         backend.compile_function(fn)(np.asarray(x), y)

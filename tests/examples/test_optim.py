@@ -332,3 +332,31 @@ def test_an_update_keeps_no_array_alive():
         assert all(r() is None for r in refs)
     finally:
         gc.enable()
+
+
+class Linear:
+    """A model object (frontend/pytree.py): arrays and other attributes."""
+
+    def __init__(self, rng, n_in, n_out):
+        self.W = rng.standard_normal((n_in, n_out)).astype(np.float32)
+        self.b = np.zeros(n_out, np.float32)
+        self.activation = "tanh"
+
+
+class Net:
+    def __init__(self, seed):
+        rng = np.random.default_rng(seed)
+        self.layers = [Linear(rng, 3, 4), Linear(rng, 4, 2)]
+        self.sizes = (3, 4, 2)
+
+
+def test_sgd_steps_a_model_object(backend):
+    net, grads = Net(0), Net(1)
+    opt = SGD(lr=0.1, momentum=0.0, backend=backend)
+    new, _, info = opt.update(net, grads, opt.init(net))
+    assert type(new) is Net and [type(x) for x in new.layers] == [Linear, Linear]
+    assert new.sizes == (3, 4, 2) and new.layers[1].activation == "tanh"
+    assert sorted(info["grad_sq"]) == ["layers/0/W", "layers/0/b", "layers/1/W", "layers/1/b"]
+    for a, b, g in zip(new.layers, net.layers, grads.layers, strict=True):
+        np.testing.assert_allclose(a.W, b.W - np.float32(0.1) * g.W, rtol=1e-6)
+        np.testing.assert_allclose(a.b, b.b - np.float32(0.1) * g.b, rtol=1e-6)

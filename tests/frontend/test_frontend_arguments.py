@@ -553,7 +553,7 @@ def test_a_container_an_if_chose_is_read_but_not_changed(c):
     for f, args in ((changes_a_dict_an_if_chose, (layers,)),
                     (copies_in_one_branch_then_appends, ([rand(2)],))):
         with pytest.raises(adcompiler.TraceError, match=r"is a different (dict|list) from "
-                                                        r"before the if at line \d+ in each"):
+                                                        r"before on each path of the if at line"):
             adcompiler.trace(f, *copy.deepcopy(args), np.float64(c))
 
 
@@ -580,7 +580,7 @@ def test_run_time_loops_that_would_lose_a_containers_identity_are_errors():
     with pytest.raises(adcompiler.TraceError, match="changes which names and entries hold one"):
         adcompiler.trace(replaces_a_shared_dict_in_runtime_loop, copy.deepcopy(layers),
                          np.int64(2))
-    with pytest.raises(adcompiler.TraceError, match="is a different dict from before the if"):
+    with pytest.raises(adcompiler.TraceError, match="is a different dict from before on each path of the if"):
         adcompiler.trace(changes_a_chosen_dict_in_runtime_loop, copy.deepcopy(layers),
                          np.float64(0.5), np.int64(1))
 

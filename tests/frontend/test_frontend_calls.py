@@ -144,12 +144,45 @@ def test_print_prints_on_every_call_what_python_prints(backend, capsys):
         assert capsys.readouterr() == want
 
 
+def prints_formatted(x, lr):
+    s = np.sum(x ** 2)
+    print(f"loss {s:.3f} first={x[0]!r} lr={lr} {{braces}} {x.shape}", float(s), [lr, s])
+    print("step {} of {n}: {:.2e}".format(1, s, n=3), s, x[0], sep="}{")
+    note = f"mean {np.mean(x):8.4f}|"
+    print(note, end="")
+    return s * lr
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_print_of_formatted_strings_and_scalars(backend, dtype, capsys):
+    """f-strings and str.format of run-time values, float32 scalars (str, not float64 digits),
+    Python floats (an argument, float()) in containers, a sep with braces."""
+    x = np.array([0.5, 1.25, -2.0], dtype=dtype)
+    prints_formatted(x, 0.1)
+    want = capsys.readouterr().out
+    adcompiler.grad(prints_formatted, backend=backend)(x, 0.1)
+    assert capsys.readouterr().out == want
+
+
+def percent_formats(x):
+    print("loss %.3f" % np.sum(x))
+    return np.sum(x)
+
+
 def test_print_to_another_file_is_an_error():
     def f(x):
         print(x, file=io.StringIO())
         return np.sum(x)
     with pytest.raises(adcompiler.TraceError, match="sys.stdout or sys.stderr"):
         adcompiler.trace(f, rand(2))
+    with pytest.raises(adcompiler.TraceError, match="%-formatting of run-time values"):
+        adcompiler.trace(percent_formats, rand(2))
+
+    def keeps_a_formatted_string(x):
+        return {f"{np.sum(x)}": x}
+    with pytest.raises(adcompiler.TraceError, match="can only be printed"):
+        adcompiler.trace(keeps_a_formatted_string, rand(2))
 
 
 def asserts_in_a_branch(x):
@@ -277,3 +310,64 @@ def test_an_object_with_a_call_method_is_traced_like_a_function():
     got = adcompiler.grad(calls_a_layer_object)(p, x)
     np.testing.assert_allclose(got["w"], x.T @ dy, rtol=1e-12)
     np.testing.assert_allclose(got["b"], dy.sum(0), rtol=1e-12)
+
+
+class StaticTanh:
+    @staticmethod
+    def __call__(x):
+        return np.tanh(x)
+
+
+class ScaledTanh:
+    k = 2.0
+
+    @classmethod
+    def __call__(cls, x):
+        return np.tanh(x) * cls.k
+
+
+class Doubled(Dense):
+    def __call__(self, p, x):
+        return super().__call__(p, x) * 2.0
+
+
+def calls_static_and_class_call_methods(x):
+    return np.sum(StaticTanh()(x) * ScaledTanh()(x))
+
+
+def calls_a_subclass_with_super(p, x):
+    return np.sum(Doubled(np.tanh)(p, x))
+
+
+def test_call_methods_static_class_and_through_super():
+    x = rand(3)
+    t = np.tanh(x)
+    np.testing.assert_allclose(adcompiler.grad(calls_static_and_class_call_methods)(x),
+                               4 * t * (1 - t ** 2), rtol=1e-10)     # d/dx 2 tanh^2
+    p = {"w": rand(3, 2), "b": rand(2)}
+    got = adcompiler.grad(calls_a_subclass_with_super)(p, np.tile(x, (4, 1)))
+    y = np.tanh(x @ p["w"] + p["b"])
+    np.testing.assert_allclose(got["b"], 8 * (1 - y ** 2), rtol=1e-10)   # 4 rows of 2 tanh'
+
+
+def test_grad_and_jit_of_a_layer_object():
+    layer, x = Dense(np.tanh), rand(4, 3)
+    p = {"w": rand(3, 2), "b": rand(2)}
+    np.testing.assert_allclose(adcompiler.jit(layer)(p, x), layer(p, x), rtol=1e-15)
+    y = layer(p, x)
+    np.testing.assert_allclose(adcompiler.grad(lambda_free_sum)(p, x)["b"],
+                               (1 - y ** 2).sum(0), rtol=1e-12)
+    np.testing.assert_allclose(adcompiler.grad(layer_sum)(p, x)["b"], (1 - y ** 2).sum(0),
+                               rtol=1e-12)
+
+
+class SummedDense(Dense):
+    def __call__(self, p, x):
+        return np.sum(super().__call__(p, x))
+
+
+layer_sum = SummedDense(np.tanh)
+
+
+def lambda_free_sum(p, x):
+    return layer_sum(p, x)

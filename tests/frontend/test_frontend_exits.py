@@ -193,3 +193,35 @@ def test_the_gradient_through_a_runtime_trip_count_and_break_on_numba(n):
 
 def summed_double_for_n(x, n):
     return np.sum(double_for_n(x, n))
+
+
+def sums_until_index_three(x):
+    i = 0
+    s = x[0] * 0.0
+    while x[i] > 0:          # Python does not test x[3] after the break
+        s = s + x[i] ** 2
+        i += 1
+        if i == 3:
+            break
+    return s
+
+
+def test_a_while_test_is_not_evaluated_after_a_break():
+    run_like_python(sums_until_index_three, (np.array([0.5, 0.3, 0.2]),),
+                    (np.array([0.5, -0.3, 0.2]),))
+
+
+def reads_a_name_set_after_the_break(x):
+    for i in range(5):
+        y = x * (i + 1)
+        if np.sum(y) > 3:
+            break
+        z = [y]
+    return z
+
+
+def test_errors_after_a_break_name_the_loop_and_the_users_statement():
+    with pytest.raises(adcompiler.TraceError) as e:
+        adcompiler.trace(reads_a_name_set_after_the_break, np.ones(2))
+    text = str(e.value)
+    assert "the loop at line" in text and "z = [y]" in text and "__break" not in text

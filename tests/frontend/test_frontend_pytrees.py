@@ -5,6 +5,7 @@ reaching the caller; values against NumPy running the function, gradients agains
 differences, on both backends."""
 import copy
 import dataclasses
+import types
 from typing import NamedTuple
 
 import numpy as np
@@ -301,3 +302,33 @@ def child_loss(model, x):
 def test_a_model_that_refers_back_to_itself_is_an_error():
     with pytest.raises(adcompiler.TraceError, match="holds itself"):
         adcompiler.grad(child_loss)(Parent(), rand(3, 2))
+
+
+class LogScale:
+    """A property computed from the object's arrays: traced like a method."""
+
+    def __init__(self):
+        self.log_s = np.array([0.1, -0.2])
+
+    @property
+    def s(self):
+        return np.exp(self.log_s)
+
+
+def scaled_loss(m, x):
+    return np.sum((x * m.s) ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_property_and_a_simple_namespace(backend):
+    m, x = LogScale(), np.array([1.0, 2.0])
+    g = adcompiler.grad(scaled_loss, backend=backend)(m, x)
+    np.testing.assert_allclose(g.log_s, 2 * x ** 2 * np.exp(2 * m.log_s), rtol=1e-12)
+    p = types.SimpleNamespace(w=np.array([0.5, 1.0]), name="p")
+    g = adcompiler.grad(namespace_loss, backend=backend)(p, x)
+    assert type(g) is types.SimpleNamespace and g.name is None
+    np.testing.assert_allclose(g.w, x * (1 - np.tanh(x * p.w) ** 2), rtol=1e-12)
+
+
+def namespace_loss(p, x):
+    return np.sum(np.tanh(x * p.w))
