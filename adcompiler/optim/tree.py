@@ -31,7 +31,10 @@ def flatten(tree, prefix: str = "") -> tuple[list[str], list[np.ndarray]]:
 # Module functions, not closures that call themselves: such a closure is a reference cycle that
 # keeps a step's arrays alive until the cyclic garbage collector runs (frontend/pytree.py).
 def _walk(node, path, paths, leaves):
-    if isinstance(node, dict):
+    if isinstance(node, np.ndarray):        # first: most nodes are leaves
+        paths.append(path)
+        leaves.append(node)
+    elif isinstance(node, dict):
         for k in sorted(node):
             _walk(node[k], f"{path}/{k}" if path else str(k), paths, leaves)
     elif isinstance(node, list):
@@ -54,6 +57,8 @@ def unflatten(like, leaves):
 
 
 def _build(node, it):
+    if isinstance(node, np.ndarray):
+        return next(it)
     if isinstance(node, dict):
         built = {k: _build(node[k], it) for k in sorted(node)}
         return {k: built[k] for k in node}          # the caller's key order
