@@ -18,7 +18,7 @@ from ..errors import AdcompilerError
 from . import arith, linalg, numpy_api, outside, text
 from .indexing import getitem
 from .problems import FrontendError
-from .pytree import flatten
+from .pytree import attributes, flatten
 from .shapes import rows
 from .values import Traced, contains_traced
 
@@ -87,8 +87,8 @@ def _user_property(obj, name) -> bool:
 
 def _holds_traced(obj) -> bool:
     """Does a model object hold a run-time array (in its attributes, at any depth)?"""
-    own = getattr(obj, "__dict__", None)
-    return isinstance(own, dict) and any(
+    own = attributes(obj)
+    return own is not None and any(
         isinstance(leaf, Traced) for leaf in flatten(own, lambda v: isinstance(v, Traced))[0])
 
 

@@ -9,7 +9,8 @@ Treedefs are hashable (part of the specialisation key). A named tuple or a datac
 (all of whose fields its __init__ takes) is a node `("node", class, field names, children)`,
 rebuilt as `class(**fields)` (a dataclass without its __init__, so without its __post_init__):
 a gradient of one is one of its class, as in JAX. So is a model object, its attributes (its
-`__dict__`, in order) being the fields, rebuilt without its __init__ as well.
+`__dict__` in order, or its `__slots__`) being the fields, rebuilt without its __init__ as
+well.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def node_fields(x) -> tuple | None:
         return None
     names = _fields(cls)
     if names is None and is_model_object(x):
-        names = tuple(vars(x))
+        names = tuple(attributes(x))
     elif names is None and (_library_class(cls) or issubclass(cls, type)):
         _NEVER_NODES.add(cls)
     return names
@@ -60,12 +61,27 @@ def is_model_object(x, seen=None) -> bool:
     array (NumPy's or a traced one), directly or in containers or other such objects? Its
     attributes are then its fields, as a PyTorch module's parameters are found. (Decided by
     what it holds: a configuration object of numbers and strings stays a static value.)"""
-    attrs = getattr(x, "__dict__", None)
-    if not isinstance(attrs, dict) or _library_class(type(x)) or isinstance(
+    attrs = attributes(x)
+    if attrs is None or _library_class(type(x)) or isinstance(
             x, (type, types.FunctionType, types.MethodType, types.ModuleType, functools.partial)) \
             or dataclasses.is_dataclass(x) or isinstance(x, tuple):
         return False
     return _holds_array(attrs, set() if seen is None else seen)
+
+
+def attributes(x) -> dict | None:
+    """An object's attributes: its `__dict__`, or the `__slots__` it has set, else None."""
+    own = getattr(x, "__dict__", None)
+    if isinstance(own, dict):
+        return own
+    slots = [s for c in type(x).__mro__ for s in _slots(c)
+             if s not in ("__dict__", "__weakref__") and hasattr(x, s)]
+    return {s: getattr(x, s) for s in slots} if slots else None
+
+
+def _slots(cls) -> tuple:
+    slots = cls.__dict__.get("__slots__", ())
+    return (slots,) if isinstance(slots, str) else tuple(slots)
 
 
 def _holds_array(x, seen) -> bool:

@@ -332,3 +332,22 @@ def test_a_property_and_a_simple_namespace(backend):
 
 def namespace_loss(p, x):
     return np.sum(np.tanh(x * p.w))
+
+
+class Slotted:
+    __slots__ = ("W", "act")
+
+    def __init__(self, W):
+        self.W = W
+        self.act = "tanh"
+
+
+def slotted_loss(m, x):
+    return np.sum(np.tanh(x @ m.W))
+
+
+def test_a_model_object_with_slots():
+    m, x = Slotted(rand(2, 2)), rand(1, 2)
+    g = adcompiler.grad(slotted_loss)(m, x)
+    assert type(g) is Slotted and g.act is None
+    np.testing.assert_allclose(g.W, x.T @ (1 - np.tanh(x @ m.W) ** 2), rtol=1e-12)
