@@ -10,8 +10,8 @@ is unbound afterwards (reading it is a TraceError naming the if's line). A dict 
 branch changes in place is joined back into the original object (`carry.keep_containers`), so
 every alias, container and the caller holding it see the change, as in Python. A branch
 containing `return` absorbs the rest of the function, so both regions end in a return and the
-`if` produces the return value. `return` under a run-time condition inside a loop is an error
-(`break` and `continue` are flags by then: exits.py).
+`if` produces the return value (no loop holds a `return`, `break` or `continue` by then:
+exits.py made them flags).
 """
 from __future__ import annotations
 
@@ -128,9 +128,6 @@ class BranchesMixin:
         returns = analysis.contains(node.body + node.orelse, ast.Return)
         if returns:
             cont = self.continuation()
-            if cont is None:
-                raise FrontendError("return under a run-time condition inside a loop is not "
-                                    "supported; assign the result and return after the loop")
             branches = [node.body + cont, node.orelse + cont]
         else:
             branches = [node.body, node.orelse]

@@ -1,10 +1,11 @@
-"""`break`, `continue` and a loop's `else` as flags, so a loop may leave early on a run-time
-condition (a convergence test, a tolerance reached): the IR's loops have no early exit, but a
-flag they carry and `if` ops that test it do the same.
+"""`break`, `continue`, `return` and a loop's `else` as flags, so a loop may leave early on a
+run-time condition (a convergence test, a tolerance reached): the IR's loops have no early
+exit, but a flag they carry and `if` ops that test it do the same.
 
 Contract: `remove_exits(fn_node)` rewrites, in place, every `for`/`while` loop of the function
 (not of its nested functions, which are rewritten when their own code is read) whose body
-breaks or continues (outside nested loops) or that has an `else`, into a loop without them:
+breaks, continues or returns (outside nested loops) or that has an `else`, into a loop
+without them:
 
     for t in it:                  __break_L_C = False
         A                         for __item_L_C in it:
@@ -23,13 +24,17 @@ resets first; the statements after one that may set a flag run under `if not <fl
 `while` loop that breaks tests `__go_L_C`, set to its test before the loop and at the end of
 each iteration, to False instead once it has broken (Python evaluates the test no more: it
 may index past the end). The loop target is assigned under the guard, so after a break it
-holds the value it had when the loop broke, as in Python.
+holds the value it had when the loop broke, as in Python. The k-th `return e` in a loop sets
+`__return_L_C = k` and breaks; after the loop, `if __return_L_C == k: return e` evaluates e
+where every name holds what it held at the return (nothing ran since). Inner loops are
+rewritten first, so such an `if` in an outer loop's body is that loop's return in turn.
 
 On static conditions the flags are Python bools and the guards are resolved while tracing (an
 unrolled loop stops at a static break: the new loop's `exit_flag` names the flag that
 `LoopsMixin.unroll` reads). On run-time conditions they are run-time booleans: the IR's `for`
 op runs its remaining iterations doing nothing, a `while` op stops on its test. Rewriting a
-loop that has no break, continue or else is a no-op, so the pass may run again on a function.
+loop that has no break, continue, return or else is a no-op, so the pass may run again on a
+function. After it, no loop of the function holds any of them.
 """
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ import copy
 from .analysis import contains
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-_EXITS = (ast.Break, ast.Continue)
+_EXITS = (ast.Break, ast.Continue, ast.Return)
 
 
 def remove_exits(fn_node) -> None:
@@ -70,7 +75,7 @@ def _name(ident: str, node, store=False) -> ast.Name:
     return ast.copy_location(ast.Name(id=ident, ctx=ast.Store() if store else ast.Load()), node)
 
 
-def _set(ident: str, value: bool, node) -> ast.Assign:
+def _set(ident: str, value, node) -> ast.Assign:
     return ast.copy_location(ast.Assign(targets=[_name(ident, node, store=True)],
                                         value=ast.copy_location(ast.Constant(value), node)), node)
 
@@ -87,13 +92,17 @@ def _unless(flags: list, body: list, node, loop) -> ast.If:
 
 
 def _loop(loop) -> list:
-    """The statements that replace `loop`: its flags set, the loop, its `else`."""
+    """The statements that replace `loop`: its flags set, the loop, its returns, its `else`."""
     tag = f"{loop.lineno}_{loop.col_offset}"
-    brk = f"__break_{tag}" if contains(loop.body, ast.Break, through_loops=False) else None
+    returns = _returns(loop.body)
+    brk = f"__break_{tag}" if returns or contains(loop.body, ast.Break, through_loops=False) \
+        else None
     cnt = f"__continue_{tag}" if contains(loop.body, ast.Continue, through_loops=False) \
         else None
+    ret = f"__return_{tag}" if returns else None
     flags = [f for f in (brk, cnt) if f]
-    body = _guarded(loop.body, brk, cnt, flags, loop)
+    exits = _Exits(brk, cnt, ret, flags, loop, {id(r): k for k, r in enumerate(returns, 1)})
+    body = _guarded(loop.body, exits)
     if cnt:
         body.insert(0, _set(cnt, False, loop.body[0]))
     if brk and isinstance(loop, ast.For):
@@ -102,7 +111,7 @@ def _loop(loop) -> list:
                                    loop)
         body = [_unless([brk], [assign, *body], loop, loop)]
         loop.target = _name(item, loop, store=True)
-    before = [_set(brk, False, loop)] if brk else []
+    before = ([_set(brk, False, loop)] if brk else []) + ([_set(ret, 0, loop)] if ret else [])
     if brk and isinstance(loop, ast.While):
         # the test, evaluated last in the body only while the loop has not broken (Python
         # does not evaluate it after a break: it may index past the end)
@@ -117,28 +126,60 @@ def _loop(loop) -> list:
         loop.test = _name(go, loop)
     orelse, loop.body, loop.orelse = loop.orelse, body, []
     loop.exit_flag = brk
-    after = [] if not orelse else [_unless([brk], orelse, orelse[0], loop)] if brk else orelse
+    # each return, evaluated after the loop: the loop broke right after it, so every name
+    # holds what it held there
+    after = [ast.copy_location(ast.If(
+        test=ast.copy_location(ast.Compare(left=_name(ret, r), ops=[ast.Eq()],
+                                           comparators=[ast.copy_location(ast.Constant(k), r)]),
+                               r), body=[r], orelse=[]), r) for k, r in enumerate(returns, 1)]
+    if orelse:
+        after += [_unless([brk], orelse, orelse[0], loop)] if brk else orelse
     return before + [loop] + after
 
 
-def _guarded(stmts: list, brk, cnt, flags: list, loop) -> list:
-    """`stmts` with break/continue as flag assignments, the rest after a statement that may
-    set a flag under a guard."""
+class _Exits:
+    """A loop's flags (`brk`, `cnt`, `ret`: names or None; `flags`: those a guard tests) and
+    the number each of its returns sets `ret` to (`codes`, by id of the Return node)."""
+
+    def __init__(self, brk, cnt, ret, flags, loop, codes):
+        self.brk, self.cnt, self.ret, self.flags = brk, cnt, ret, flags
+        self.loop, self.codes = loop, codes
+
+
+def _returns(stmts) -> list:
+    """The `return` statements of a loop body (not of nested functions; nested loops have
+    been rewritten, their returns moved after them), in order."""
+    found, stack = [], list(reversed(stmts))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Return):
+            found.append(n)
+        elif isinstance(n, ast.If):
+            stack.extend(reversed(n.body + n.orelse))
+    return found
+
+
+def _guarded(stmts: list, exits: _Exits) -> list:
+    """`stmts` with break, continue and return as flag assignments, the rest after a statement
+    that may set a flag under a guard."""
     out = []
     for i, s in enumerate(stmts):
         if isinstance(s, ast.Break):
-            out.append(_set(brk, True, s))
+            out.append(_set(exits.brk, True, s))
             return out                      # what follows a break never runs
         if isinstance(s, ast.Continue):
-            out.append(_set(cnt, True, s))
+            out.append(_set(exits.cnt, True, s))
+            return out
+        if isinstance(s, ast.Return):
+            out += [_set(exits.ret, exits.codes[id(s)], s), _set(exits.brk, True, s)]
             return out
         if isinstance(s, ast.If) and contains([s], _EXITS, through_loops=False):
-            s.body = _guarded(s.body, brk, cnt, flags, loop)
-            s.orelse = _guarded(s.orelse, brk, cnt, flags, loop)
+            s.body = _guarded(s.body, exits)
+            s.orelse = _guarded(s.orelse, exits)
             out.append(s)
-            rest = _guarded(stmts[i + 1:], brk, cnt, flags, loop)
+            rest = _guarded(stmts[i + 1:], exits)
             if rest:
-                out.append(_unless(flags, rest, rest[0], loop))
+                out.append(_unless(exits.flags, rest, rest[0], exits.loop))
             return out
         out.append(s)
     return out

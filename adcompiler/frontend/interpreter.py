@@ -167,16 +167,15 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
                 blocks.pop()
 
     def continuation(self):
-        """Statements that run after the current one up to the end of the function, or None
-        when the current statement is inside a loop (a `return` cannot be folded there)."""
+        """Statements that run after the current one up to the end of the function (no loop
+        holds the current one: a `return` in a loop is a flag, exits.py)."""
         rest = []
         for entry in reversed(self.frame.blocks):
-            if entry == LOOP:
-                return None
             if entry == FUNCTION:
                 return rest
-            stmts, k = entry
-            rest += stmts[k + 1:]
+            if entry != LOOP:
+                stmts, k = entry
+                rest += stmts[k + 1:]
         return rest
 
     def live_after(self) -> set:

@@ -8,9 +8,9 @@ Contract:
   at most 4 tries). When that fails, or the body needs the index as a static value
   (`params[f'h{i}']`), grows a list, or a loop-local is read after the loop, a static trip count
   is unrolled instead; a run-time trip count is an error. Loops over Python lists, enumerate and
-  zip, and loops with `return`, are unrolled. `break`, `continue` and `else` are flags by then
-  (exits.py): a static range whose loop may break runs iterations while tracing until the flag
-  is a run-time value (`peel`), and the rest is a loop as above.
+  zip are unrolled. `break`, `continue`, `return` and `else` are flags by then (exits.py): a
+  static range whose loop may break runs iterations while tracing until the flag is a run-time
+  value (`peel`), and the rest is a loop as above.
 - A carried value has the type it has after one iteration: with a run-time trip count of zero a
   Python-float accumulator comes out as a NumPy float64 of the same value.
 - `while` with a static test runs in Python (iterations peel off until the test becomes a
@@ -27,7 +27,7 @@ from .expressions import run_static
 from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
-from .statements import LOOP, Return, Undefined
+from .statements import LOOP, Undefined
 from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
                      overlap, readonly_of)
 
@@ -45,24 +45,20 @@ def _names_of(target) -> set:
 class LoopsMixin:
     def stmt_For(self, node):
         it = self.eval(node.iter)
-        loopable = not analysis.contains(node.body, ast.Return)    # exits.py took the rest
         if isinstance(it, RuntimeRange):
-            if not loopable:
-                raise FrontendError("return is not supported in a loop with a run-time trip "
-                                    "count; assign the result and return after the loop")
             return self.runtime_range_loop(node, it)
         if isinstance(it, Traced):
             if it.ndim == 0:
                 raise FrontendError("iteration over a 0-d array")
-            if loopable and it.shape[0] > 1:
+            if it.shape[0] > 1:
                 from .indexing import getitem
                 done = self.try_for(node, it.shape[0], lambda k: getitem(self, it, k))
                 if done:
                     return None
             return self.unroll(node, rows(self, it))
-        if isinstance(it, range) and loopable and getattr(node, "exit_flag", None):
+        if isinstance(it, range) and getattr(node, "exit_flag", None):
             return self.peel(node, it)
-        if isinstance(it, range) and loopable:
+        if isinstance(it, range):
             return self.range_loop(node, it)
         return self.unroll(node, self.iterate(it))
 
@@ -115,26 +111,19 @@ class LoopsMixin:
             for item in items:
                 self.builder.loc = (self.filename, node.lineno)
                 self.assign(node.target, item)
-                done = self.exec_block(node.body, LOOP)
-                if isinstance(done, Return):
-                    return done
+                self.exec_block(node.body, LOOP)
                 if self.frame.vars.get(getattr(node, "exit_flag", None)) is True:
-                    return None      # a static break (exits.py made it a flag)
-            return None
+                    return           # a static break (exits.py made it a flag)
         finally:
             self.frame.loops.pop()
 
     # == while =============================================================================
     def stmt_While(self, node):
-        returns = analysis.contains(node.body, ast.Return)     # exits.py took the rest
         for _ in range(MAX_STATIC_ITERATIONS):
             self.builder.loc = (self.filename, node.lineno)
             with self.builder.region():          # a static test builds nothing; drop the rest
                 test = self.eval(node.test)
             if isinstance(test, Traced):
-                if returns:
-                    raise FrontendError("return is not supported in a while loop with a run-time "
-                                        "condition; assign the result and return after the loop")
                 try:
                     self.loop_op(node, None, None, static=False)
                 except Fallback as e:
@@ -145,11 +134,9 @@ class LoopsMixin:
                 return None
             self.frame.loops.append(node)
             try:
-                done = self.exec_block(node.body, LOOP)
+                self.exec_block(node.body, LOOP)
             finally:
                 self.frame.loops.pop()
-            if isinstance(done, Return):
-                return done
         raise FrontendError(f"a while loop with a static condition ran {MAX_STATIC_ITERATIONS} "
                             "iterations while tracing")
 

@@ -5,8 +5,8 @@ ONE `UnsupportedSyntax` listing every unsupported construct with its line, so a 
 all at once. What is rejected here can never be traced (generators, exceptions, context
 managers, classes, scope declarations, `del`, `match`, `:=`, sets, attribute assignment (but
 `obj.a += v`, which changes the array obj.a holds in place), decorated nested functions). What
-depends on values (a `return` under a run-time condition in a loop, a run-time mask read) is
-reported while tracing, as a TraceError.
+depends on values (a run-time mask read, a shape that depends on data) is reported while
+tracing, as a TraceError.
 """
 from __future__ import annotations
 

@@ -260,17 +260,6 @@ def test_raise_while_tracing():
         adcompiler.trace(f, rand(2))
 
 
-def test_return_in_runtime_if_inside_loop():
-    def f(x, n):
-        for i in range(n):
-            if np.sum(x) > 0:
-                return x
-            x = x - 1
-        return x
-    with pytest.raises(TraceError, match="return"):
-        adcompiler.trace(f, rand(2), np.int64(3))
-
-
 def test_tracing_a_non_function():
     with pytest.raises(TraceError, match="Python function"):
         adcompiler.trace(np.sum, rand(2))

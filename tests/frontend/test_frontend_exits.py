@@ -1,6 +1,7 @@
-"""`break`, `continue` and loop `else` on run-time conditions (frontend/exits.py): each traced
-program is run on inputs that leave the loop at different iterations (or never) and compared
-with Python running the function itself; gradients against derivatives worked out by hand."""
+"""`break`, `continue`, `return` and loop `else` on run-time conditions (frontend/exits.py):
+each traced program is run on inputs that leave the loop at different iterations (or never)
+and compared with Python running the function itself; gradients against derivatives worked
+out by hand."""
 import numpy as np
 import pytest
 
@@ -171,16 +172,69 @@ def test_continue_in_a_while_loop_with_a_runtime_test():
                     (rand(3) * 1e-3, np.float64(1.0)))
 
 
-def test_return_in_a_runtime_loop_is_still_an_error():
-    def f(x, n):
-        for _ in range(n):
-            if np.sum(x) > 1:
-                return x
-            x = x * 2
-        return x
-    with pytest.raises(adcompiler.TraceError, match="return is not supported in a loop with a "
-                                                    "run-time trip count"):
-        adcompiler.trace(f, rand(2), np.int64(3))
+def newton_sqrt_returns(a):
+    x = a
+    for _ in range(50):
+        x = 0.5 * (x + a / x)
+        if np.abs(x * x - a) < 1e-12:
+            return x
+    return x * 0.0
+
+
+def first_negative_doubled(x):
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            return x[i] * 2.0
+    return np.sum(x)
+
+
+def returns_from_an_inner_loop(x, n):
+    i = j = 0
+    for i in range(n):
+        for j in range(3):
+            if x[j] * i > 2:
+                return x * i + j
+    return x
+
+
+def grows_until_large(x):
+    k = 0
+    while k < 10:
+        x = x * 1.5
+        k += 1
+        if np.sum(x) > 5:
+            return x, k
+    return x, -1
+
+
+def test_return_inside_loops_on_runtime_conditions():
+    run_like_python(newton_sqrt_returns, (np.array(2.0),), (np.array(9.0),), (np.array(1e6),))
+    run_like_python(first_negative_doubled, (np.array([1.0, -2.0, 3.0]),),
+                    (np.array([1.0, 2.0, 3.0]),))
+    x = np.array([0.5, 1.0, 1.5])
+    run_like_python(returns_from_an_inner_loop, *[(x, np.int64(n)) for n in (0, 1, 2, 5)])
+    run_like_python(grows_until_large, (np.array([0.1, 0.2]),), (np.array([1.0, 2.0]),),
+                    (np.array([1e-5, 0.0]),))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_gradient_of_a_loop_that_returns(backend):
+    for a in (2.0, 9.0):
+        got = adcompiler.grad(newton_sqrt_returns, backend=backend)(np.array(a))
+        np.testing.assert_allclose(got, 0.5 / np.sqrt(a), rtol=1e-10)   # d sqrt(a) / da
+
+
+def returns_its_loop_index(x, n):
+    for i in range(n):
+        if np.sum(x) * i > 1:
+            return x * i
+    return x
+
+
+def test_a_loop_variable_a_return_reads_after_a_runtime_loop_needs_a_value_before():
+    with pytest.raises(adcompiler.TraceError, match="'i' is assigned only inside the for loop "
+                                                    "with a run-time trip count"):
+        adcompiler.trace(returns_its_loop_index, rand(2), np.int64(3))
 
 
 @pytest.mark.parametrize("n", [0, 2, 7])
