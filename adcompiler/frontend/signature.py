@@ -78,7 +78,10 @@ class Signature:
                 tree[pname] = value
                 key.append((pname, "default"))
                 continue
-            found, treedef = flatten(value, is_runtime_leaf)
+            try:
+                found, treedef = flatten(value, is_runtime_leaf)
+            except TraceError as e:
+                raise TraceError(f"argument {pname} of {self.name}(): {e}") from None
             specs = [_spec(leaf) for leaf in found]
             bad = next((i for i, spec in enumerate(specs) if spec is None), None)
             if bad is not None:
