@@ -355,7 +355,9 @@ def vjp(fun, *args, backend=None, check_nans=True):
     key = (fun, sig.key, backend)
     built, program = _VJP_CACHE.get(key, (None, None))
     if built is not primal:
-        leaves = [i for i, a in enumerate(primal.args) if a.type.is_float]
+        # the arguments' arrays are differentiated, not those of a method's object
+        skip = len(flatten(sig.prefix, is_runtime_leaf)[0])
+        leaves = [i for i, a in enumerate(primal.args) if a.type.is_float and i >= skip]
         if not leaves:
             raise AdcompilerError(f"vjp of {getattr(fun, '__name__', 'f')}: no argument holds "
                                   "float data, so there is nothing to differentiate")

@@ -16,9 +16,8 @@ static results have no derivative (None in their place), nor have static argumen
 
 `jvp` needs no forward-mode rules: the pullback u -> J^T u is linear in u, so J v is the
 gradient in u of <J^T u, v> (the transpose trick), one traced program with two reverse sweeps,
-compiled and cached like any gradient. Tangents are shaped like their arguments (None, or
-anything, for arguments without float data); arguments and results are arrays, floats, or
-dicts, lists and tuples of them.
+compiled and cached like any gradient. Tangents are shaped like their arguments (None for
+arguments without float data); arguments and results are pytrees (frontend/pytree.py).
 """
 from __future__ import annotations
 
@@ -31,7 +30,7 @@ from .api import grad, vjp
 from .errors import AdcompilerError
 from .ir.types import DTYPES
 from .frontend import trace
-from .frontend.pytree import flatten, unflatten
+from .frontend.pytree import attributes, flatten, unflatten
 from .frontend.signature import is_runtime_leaf
 
 
@@ -120,6 +119,8 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
     """(fun(*primals), its derivative along `tangents`), shaped like fun's result."""
     if len(tangents) != len(primals):
         raise AdcompilerError(f"jvp: {len(primals)} arguments but {len(tangents)} tangents")
+    for k, (p, t) in enumerate(zip(primals, tangents)):
+        _check_tangent(k, p, t)
     primal = trace(fun, *primals)       # (cached) for the result's types
     sig = primal.meta["signature"]
     zeros = sig.unflatten_result([np.zeros(r.type.shape, DTYPES[r.type.dtype])
@@ -128,6 +129,20 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
     u = unflatten(statics_to_none(treedef), leaves)     # zero cotangents, shaped as the result
     tangent, value = _PAIRED_GRAD[backend, check_nans](fun, tuple(primals), u, tuple(tangents))
     return value, tangent
+
+
+def _check_tangent(k, primal, tangent):
+    """A tangent must be shaped like its argument where that holds floats."""
+    leaves = flatten(primal, is_runtime_leaf)[0]
+    if not any(np.asarray(x).dtype.kind == "f" for x in leaves):
+        return
+    given = flatten(tangent, lambda x: x is None or is_runtime_leaf(x))[0]
+    if len(given) != len(leaves) or any(
+            np.asarray(x).dtype.kind == "f" and (t is None or np.shape(t) != np.shape(x))
+            for x, t in zip(leaves, given)):
+        raise AdcompilerError(f"jvp: the tangent of argument {k} must be shaped like it "
+                              f"(shapes {[np.shape(x) for x in leaves]}), got "
+                              f"{[None if t is None else np.shape(t) for t in given]}")
 
 
 def _paired(fun, primals, u, tangents):
@@ -144,7 +159,9 @@ def _dot(g, t):
         return sum(_dot(g[k], t[k]) for k in g)
     if isinstance(g, (list, tuple)):
         return sum(_dot(a, b) for a, b in zip(g, t, strict=True))
-    return np.sum(g * t)
+    if isinstance(g, (np.ndarray, float)):
+        return np.sum(g * t)
+    return sum(_dot(v, getattr(t, k)) for k, v in attributes(g).items())   # a model object
 
 
 class _GradCache(dict):

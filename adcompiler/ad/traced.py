@@ -6,7 +6,10 @@ traced and called with `call` ops, so the outer program can be differentiated ag
 """
 from __future__ import annotations
 
+import types
+
 from ..errors import AdcompilerError
+from ..frontend.calls import user_call_method
 from ..frontend.pytree import flatten, unflatten
 from ..frontend.signature import split_outputs
 from . import differentiate
@@ -43,8 +46,10 @@ def call_backward(ctx, adj, residuals, seeds):
 
 
 def traced_grad_tree(arg, grads, ctx):
+    """The gradient pytree of one argument: None for its integer and boolean arrays."""
     leaves, treedef = flatten(arg, ctx.is_traced)
-    return unflatten(statics_to_none(treedef), [next(grads) for _ in leaves])
+    return unflatten(statics_to_none(treedef),
+                     [next(grads) if leaf.type.is_float else None for leaf in leaves])
 
 
 class TracedPullback:
@@ -76,8 +81,14 @@ class TracedPullback:
 
 def vjp_trace(ctx, args, kwargs):
     fun, *fargs = args
-    ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
-    leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float]
+    fun = user_call_method(fun) or fun          # a layer object: its __call__
+    owner = [fun.__self__] if isinstance(fun, types.MethodType) else []
+    if owner:
+        fun = fun.__func__
+    ir_fn, operands, rebuild = ctx.function(fun, *owner, *fargs, **kwargs)
+    # the arguments' arrays are differentiated, not those of the method's object
+    skip = len(flatten(owner, ctx.is_traced)[0])
+    leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float and i >= skip]
     returned = split_outputs(ir_fn.meta["written"], ir_fn.meta["rebound"], ir_fn.results)[0]
     seeded = tuple(k for k, r in enumerate(returned) if r.type.is_float)
     adj = differentiate(ir_fn, leaves, seeded)

@@ -57,6 +57,10 @@ def _condition(node) -> str:
     if hasattr(node, "exit_loop"):
         return (f"the loop at line {node.exit_loop}, which may break or continue on a run-time "
                 "condition (what follows a break or continue runs only when it does not)")
+    if hasattr(node, "returns_from"):
+        return (f"the loop at line {node.returns_from}, which may return on a run-time condition "
+                "(a function that returns inside a loop and after it must return one kind of "
+                "value there)")
     return f"the if at line {node.lineno} (a run-time condition)"
 
 

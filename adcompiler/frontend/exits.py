@@ -95,6 +95,10 @@ def _loop(loop) -> list:
     """The statements that replace `loop`: its flags set, the loop, its returns, its `else`."""
     tag = f"{loop.lineno}_{loop.col_offset}"
     returns = _returns(loop.body)
+    # `while True:` without a break ends by a return only: the last needs no test (the path
+    # past the loop, which would return None, is never taken)
+    endless = isinstance(loop, ast.While) and isinstance(loop.test, ast.Constant) \
+        and loop.test.value is True and not contains(loop.body, ast.Break, through_loops=False)
     brk = f"__break_{tag}" if returns or contains(loop.body, ast.Break, through_loops=False) \
         else None
     cnt = f"__continue_{tag}" if contains(loop.body, ast.Continue, through_loops=False) \
@@ -128,13 +132,21 @@ def _loop(loop) -> list:
     loop.exit_flag = brk
     # each return, evaluated after the loop: the loop broke right after it, so every name
     # holds what it held there
-    after = [ast.copy_location(ast.If(
-        test=ast.copy_location(ast.Compare(left=_name(ret, r), ops=[ast.Eq()],
-                                           comparators=[ast.copy_location(ast.Constant(k), r)]),
-                               r), body=[r], orelse=[]), r) for k, r in enumerate(returns, 1)]
+    after = [_returned(ret, k, r, loop) for k, r in enumerate(returns, 1)]
+    if returns and endless:
+        after[-1] = returns[-1]
     if orelse:
         after += [_unless([brk], orelse, orelse[0], loop)] if brk else orelse
     return before + [loop] + after
+
+
+def _returned(ret: str, k: int, r: ast.Return, loop) -> ast.If:
+    """`if <ret> == k: r`, marked with the loop's line (`returns_from`: errors name it)."""
+    test = ast.copy_location(ast.Compare(left=_name(ret, r), ops=[ast.Eq()],
+                                         comparators=[ast.copy_location(ast.Constant(k), r)]), r)
+    guard = ast.copy_location(ast.If(test=test, body=[r], orelse=[]), r)
+    guard.returns_from = loop.lineno
+    return guard
 
 
 class _Exits:

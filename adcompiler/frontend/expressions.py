@@ -18,7 +18,6 @@ from ..errors import AdcompilerError
 from . import arith, linalg, numpy_api, outside, text
 from .indexing import getitem
 from .problems import FrontendError
-from .pytree import attributes, flatten
 from .shapes import rows
 from .values import Traced, contains_traced
 
@@ -85,13 +84,6 @@ def _user_property(obj, name) -> bool:
     return isinstance(entry, property) and not _library(cls.__module__)
 
 
-def _holds_traced(obj) -> bool:
-    """Does a model object hold a run-time array (in its attributes, at any depth)?"""
-    own = attributes(obj)
-    return own is not None and any(
-        isinstance(leaf, Traced) for leaf in flatten(own, lambda v: isinstance(v, Traced))[0])
-
-
 def run_static(fn, *args, **kwargs):
     """Call Python code on static values; its exceptions become FrontendErrors."""
     try:
@@ -133,7 +125,7 @@ class ExpressionsMixin:
             if default and not hasattr(np.ndarray, name):
                 return default[0]
             return numpy_api.attribute(self, obj, name)
-        if _user_property(obj, name) and _holds_traced(obj):
+        if _user_property(obj, name) and contains_traced(obj):
             # a model object's property computes from its arrays: traced like a method
             return self.call(_class_entry(type(obj), name)[1].fget, [obj], {})
         value = run_static(getattr, obj, name, *default)

@@ -46,7 +46,7 @@ class Fallback(Exception):
 def construct_text(node) -> str:
     """Short source text of a node: the header line of compound statements (of a guard that
     exits.py made, the statement it guards first)."""
-    if isinstance(node, ast.If) and hasattr(node, "exit_loop"):
+    if isinstance(node, ast.If) and (hasattr(node, "exit_loop") or hasattr(node, "returns_from")):
         return construct_text(node.body[0])
     if isinstance(node, ast.If):
         return f"if {ast.unparse(node.test)}:"

@@ -20,8 +20,8 @@ import numpy as np
 
 from . import arith
 from .problems import FrontendError
-from .text import RuntimeText, escaped
-from .values import NP_OF, Traced, contains_traced
+from .text import escaped, shown
+from .values import NP_OF, Traced
 
 
 class RuntimeRange:
@@ -204,32 +204,9 @@ def _print(tr, *args, sep=" ", end="\n", file=None, flush=False):
     if not (isinstance(sep, str) and isinstance(end, str)):
         raise FrontendError("print's sep and end must be static strings")
     operands = []
-    fields = [_field(a, operands, str) for a in args]
+    fields = [shown(a, operands, str) for a in args]
     tr.op("print", *(x.value for x in operands), format=escaped(sep).join(fields),
           python=tuple(x.weak for x in operands), end=end, stream=stream, flush=bool(flush))
-
-
-def _field(x, operands, show) -> str:
-    """`x`'s text as print shows it (`show`: str at the top, repr inside a container), with a
-    format field for each run-time value (appended to `operands`)."""
-    if isinstance(x, Traced):
-        operands.append(x)
-        return "{!s}" if show is str else "{!r}"
-    if isinstance(x, RuntimeText):      # an f-string of run-time values
-        operands.extend(x.operands)
-        return x.template if show is str else "'" + x.template + "'"
-    if not contains_traced(x):
-        return escaped(show(x))
-    if type(x) is dict:
-        return "{{" + ", ".join(_field(k, operands, repr) + ": " + _field(v, operands, repr)
-                                for k, v in x.items()) + "}}"
-    inner = ", ".join(_field(v, operands, repr) for v in x)
-    if type(x) is list:
-        return "[" + inner + "]"
-    if type(x) is tuple:
-        return "(" + inner + ("," if len(x) == 1 else "") + ")"
-    raise FrontendError(f"print of a {type(x).__name__} holding run-time arrays is not "
-                        "supported; print its fields")
 
 
 def _super(tr, *args):

@@ -22,8 +22,9 @@ from . import analysis, indexing
 from .expressions import INPLACE, run_static
 from .problems import FrontendError
 from .pytree import is_model_object
+from .text import holds_text, shown
 from .arith import truth
-from .values import NP_OF, Traced, contains_traced
+from .values import NP_OF, Traced
 
 LOOP, FUNCTION = "loop", "function"            # markers on a frame's block stack
 
@@ -77,6 +78,10 @@ class StatementsMixin:
 
     def stmt_Return(self, stmt):
         value = self.eval(stmt.value) if stmt.value is not None else None
+        if holds_text(value):
+            raise FrontendError("a string made from run-time values cannot be returned (it has "
+                                "no characters until the program runs); print it where it is "
+                                "made, or return the values")
         self.return_line = stmt.lineno
         return Return(value)
 
@@ -218,9 +223,11 @@ class StatementsMixin:
         test = self.eval(stmt.test)
         if isinstance(test, Traced):    # checked when the compiled code runs
             msg = self.eval(stmt.msg) if stmt.msg is not None else ""
-            if contains_traced(msg):
-                raise FrontendError("an assertion's message must not depend on run-time values")
-            self.op("assert", truth(self, test).value, message=str(msg))
+            operands = []
+            template = shown(msg, operands)      # (made from run-time values: formatted then)
+            extra = {"python": tuple(x.weak for x in operands)} if operands else {}
+            self.op("assert", truth(self, test).value, *(x.value for x in operands),
+                    message=template if operands else str(msg), **extra)
             return None
         if not run_static(bool, test):
             msg = self.eval(stmt.msg) if stmt.msg is not None else ""

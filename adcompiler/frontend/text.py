@@ -15,7 +15,7 @@ from __future__ import annotations
 import string
 
 from .problems import FrontendError, StaticNeeded
-from .values import Traced
+from .values import Traced, contains_traced
 
 _CONVERSIONS = {-1: "", 115: "s", 114: "r", 97: "a"}    # ast.FormattedValue.conversion
 
@@ -27,9 +27,9 @@ class RuntimeText:
     def __str__(self):
         # (StaticNeeded: a loop whose body needs it, `params[f"w{i}"]`, is unrolled instead)
         raise StaticNeeded("a string made from run-time values can only be printed (print(...) "
-                           "in traced code shows it on every run); anything else needs a "
-                           f"compile-time value, but this holds run-time arrays "
-                           f"{', '.join(str(x.type) for x in self.operands)}")
+                           "or an assert's message in traced code shows it on every run); "
+                           "anything else needs a compile-time value, but this holds run-time "
+                           f"arrays {', '.join(str(x.type) for x in self.operands)}")
 
     def __format__(self, spec):
         return str(self)
@@ -37,12 +37,65 @@ class RuntimeText:
     def __hash__(self):         # (a dict key, a set member)
         return hash(str(self))
 
+    def _refuse(self, *args):   # ("a" + text, len(text), text.upper(): the same error)
+        return str(self)
+
+    __add__ = __radd__ = __mul__ = __rmul__ = __mod__ = __contains__ = __len__ = _refuse
+    __iter__ = __getitem__ = _refuse
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return str(self)
+
+
+def holds_text(x) -> bool:
+    """Does `x` hold a RuntimeText (in containers, at any depth)?"""
+    if isinstance(x, RuntimeText):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(map(holds_text, x))
+    return isinstance(x, dict) and any(map(holds_text, x.values()))
+
     def __repr__(self):
         return "<a string made from run-time values>"
 
 
 def escaped(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
+
+
+def shown(x, operands: list, show=str) -> str:
+    """The template of `x` as `show` (str, or repr inside a container) gives it, with a field
+    for each run-time value in it (appended to `operands`): what print writes and an f-string
+    field without a format spec holds."""
+    if isinstance(x, Traced):
+        operands.append(x)
+        return "{!s}" if show is str else "{!r}"
+    if isinstance(x, RuntimeText):
+        operands.extend(x.operands)
+        return x.template if show is str else "'" + x.template + "'"
+    if not _dynamic(x):
+        return escaped(show(x))
+    if type(x) is dict:
+        return "{{" + ", ".join(shown(k, operands, repr) + ": " + shown(v, operands, repr)
+                                for k, v in x.items()) + "}}"
+    inner = ", ".join(shown(v, operands, repr) for v in x)
+    if type(x) is list:
+        return "[" + inner + "]"
+    if type(x) is tuple:
+        return "(" + inner + ("," if len(x) == 1 else "") + ")"
+    raise FrontendError(f"text of a {type(x).__name__} holding run-time arrays is not "
+                        "supported; show its fields")
+
+
+def _dynamic(x) -> bool:
+    """Does `x` hold a run-time value or a string made from them?"""
+    if isinstance(x, RuntimeText) or contains_traced(x):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(map(_dynamic, x))
+    return isinstance(x, dict) and any(map(_dynamic, x.values()))
 
 
 def _field(conversion: str, spec: str) -> str:
@@ -63,6 +116,11 @@ def fstring(parts) -> str | RuntimeText:
         if isinstance(value, Traced):
             template.append(_field(_CONVERSIONS[conversion], spec))
             operands.append(value)
+        elif _dynamic(value):           # a container of them: as str() or repr() shows it
+            if spec:
+                raise FrontendError("a format spec on a container of run-time values is not "
+                                    "supported; format its entries")
+            template.append(shown(value, operands, str))
         else:
             converted = {"": lambda v: v, "s": str, "r": repr,
                          "a": ascii}[_CONVERSIONS[conversion]](value)
@@ -86,6 +144,11 @@ def formatted(template: str, args, kwargs) -> RuntimeText:
         if isinstance(value, Traced):
             out.append(_field(conversion or "", spec))
             operands.append(value)
+        elif _dynamic(value):
+            if spec:
+                raise FrontendError("a format spec on a container of run-time values is not "
+                                    "supported; format its entries")
+            out.append(shown(value, operands, str))
         else:
             out.append(escaped(formatter.format_field(formatter.convert_field(value, conversion),
                                                       spec)))

@@ -321,14 +321,23 @@ def static_array(x) -> np.ndarray | None:
     return None
 
 
-def contains_traced(tree) -> bool:
+def contains_traced(tree, seen=None) -> bool:
+    """Does a value hold a Traced array: itself, or in its containers and pytree nodes (a
+    model object, a dataclass instance), at any depth?"""
     if isinstance(tree, Traced):
         return True
-    if isinstance(tree, (list, tuple)):
-        return any(contains_traced(v) for v in tree)
-    if isinstance(tree, dict):
-        return any(contains_traced(v) for v in tree.values())
-    return False
+    if isinstance(tree, (list, tuple, dict)):
+        return any(contains_traced(v, seen) for v in (tree.values() if isinstance(tree, dict)
+                                                         else tree))
+    from .pytree import node_fields     # (pytree imports this module)
+    names = node_fields(tree)
+    if names is None:
+        return False
+    seen = set() if seen is None else seen
+    if id(tree) in seen:                # an object that refers back to one being looked at
+        return False
+    seen.add(id(tree))
+    return any(contains_traced(getattr(tree, n), seen) for n in names)
 
 
 def readonly_of(x) -> str | None:

@@ -35,17 +35,37 @@ declare("return", _no_results, kind="control")
 
 
 def _assert(types, attrs):
-    (t,) = types
+    t, *values = types
     check(t.rank == 0 and t.dtype == "bool", f"an assertion tests a bool scalar, got {t}")
+    check(len(attrs.get("python", ())) == len(values),
+          "an assert needs one `python` flag per value of its message")
     return [t]
 
 
+def _text(op, template, args) -> str:
+    """The expression of `template.format(*values)` for the operands named `args`, each
+    rank-0 one as a NumPy scalar (a 0-d array repr()s as `array(1.)`), or a Python scalar
+    where the function held one (`float(s)`, a float argument): the text Python would have
+    made (print's and an assert message's `{!s}`/`{!r}` fields)."""
+    if not args:
+        return repr(template.format())
+    values = [(f"np.asarray({a}).item()" if python else f"np.asarray({a})[()]")
+              if v.type.rank == 0 else a
+              for a, v, python in zip(args, op.operands[-len(args):], op.attrs["python"],
+                                      strict=True)]
+    return f"{template!r}.format({', '.join(values)})"
+
+
 def _raise_unless(op, args):
-    message = repr(op.attrs["message"]).replace("{", "{{").replace("}", "}}")
-    return [f"if not {args[0]}:", f"    raise AssertionError({message})", f"{{out}} = {args[0]}"]
+    message = _text(op, op.attrs["message"], args[1:]) if len(args) > 1 \
+        else repr(op.attrs["message"])
+    raise_line = f"    raise AssertionError({message})".replace("{", "{{").replace("}", "}}")
+    return [f"if not {args[0]}:", raise_line, f"{{out}} = {args[0]}"]
 
 
-declare("assert", _assert, attrs=("message",), arity=1, pure=False, nondiff=True,
+# a user's assert on a run-time value; a message made from run-time values is a str.format
+# template (`message`) of the operands after the first (`python` as print's)
+declare("assert", _assert, attrs=("message", "python"), pure=False, nondiff=True,
         kind="check", lower={"numpy": _raise_unless, "numba": _raise_unless})
 
 
@@ -57,13 +77,7 @@ def _printed(types, attrs):
 
 def _print_lines(op, args):
     stream = ", file=__import__('sys').stderr" if op.attrs["stream"] == "stderr" else ""
-    # a rank-0 value as a NumPy scalar, whatever holds it (a 0-d array repr()s as `array(1.)`),
-    # or as a Python scalar where the function had one (`float(s)`, a float argument)
-    args = [(f"np.asarray({a}).item()" if python else f"np.asarray({a})[()]")
-            if v.type.rank == 0 else a
-            for a, v, python in zip(args, op.operands, op.attrs["python"], strict=True)]
-    text = f"{op.attrs['format']!r}.format({', '.join(args)})" if args \
-        else repr(op.attrs["format"].format())
+    text = _text(op, op.attrs["format"], args)
     line = f"print({text}, end={op.attrs['end']!r}{stream}, flush={op.attrs['flush']})"
     return [line.replace("{", "{{").replace("}", "}}"), "{out} = np.True_"]
 

@@ -1,15 +1,15 @@
-"""Parameter trees: nested dicts, lists and pytree nodes (named tuples, dataclass instances,
-model objects: frontend/pytree.py) whose leaves are NumPy arrays.
+"""Parameter trees: nested dicts, lists, tuples and pytree nodes (named tuples, dataclass
+instances, model objects: frontend/pytree.py) whose leaves are NumPy arrays.
 
     paths, leaves = flatten(tree)      leaves in a fixed order, each with a path "layers/0/fc_w"
     tree = unflatten(like, leaves)     the structure of `like`, with `leaves` in its places
     tree_zeros_like(tree)              zeros of each leaf's shape and dtype
 
-The order is deterministic: dict keys sorted, lists and a node's fields in order. Paths use "/"
-and name a leaf in a checkpoint (`.npz` keys) and in reports (per-layer gradient norms). A
-node's fields that hold no array (a layer's activation, its sizes) are not leaves: `unflatten`
-builds a new instance with them as they are in `like`. Plain tuples are not parameter
-containers here (the optimisers take dicts and lists, as `init_params` builds them).
+The order is deterministic: dict keys sorted, lists, tuples and a node's fields in order. Paths
+use "/" and name a leaf in a checkpoint (`.npz` keys) and in reports (per-layer gradient
+norms). Inside a node, what is not an array or a container (a layer's activation, its sizes)
+is not a leaf: `unflatten` builds a new instance with it as it is in `like`; elsewhere every
+value is a leaf (the optimisers then refuse one that is not a float array).
 """
 from __future__ import annotations
 
@@ -30,22 +30,26 @@ def flatten(tree, prefix: str = "") -> tuple[list[str], list[np.ndarray]]:
 
 # Module functions, not closures that call themselves: such a closure is a reference cycle that
 # keeps a step's arrays alive until the cyclic garbage collector runs (frontend/pytree.py).
-def _walk(node, path, paths, leaves):
+def _walk(node, path, paths, leaves, in_node=False):
     if isinstance(node, np.ndarray):        # first: most nodes are leaves
         paths.append(path)
         leaves.append(node)
+        return
+    names = node_fields(node)
+    if names is not None:
+        items, in_node = [(k, getattr(node, k)) for k in names], True
     elif isinstance(node, dict):
-        for k in sorted(node):
-            _walk(node[k], f"{path}/{k}" if path else str(k), paths, leaves)
-    elif isinstance(node, list):
-        for i, x in enumerate(node):
-            _walk(x, f"{path}/{i}" if path else str(i), paths, leaves)
-    elif node_fields(node) is not None:
-        for k in _array_fields(node):
-            _walk(getattr(node, k), f"{path}/{k}" if path else k, paths, leaves)
+        items = [(k, node[k]) for k in sorted(node)]
+    elif isinstance(node, (list, tuple)):
+        items = list(enumerate(node))
+    elif in_node:
+        return                  # a node's value without arrays (an activation, a size)
     else:
         paths.append(path)
         leaves.append(node)
+        return
+    for k, x in items:
+        _walk(x, f"{path}/{k}" if path else str(k), paths, leaves, in_node)
 
 
 def unflatten(like, leaves):
@@ -56,35 +60,18 @@ def unflatten(like, leaves):
     return out
 
 
-def _build(node, it):
+def _build(node, it, in_node=False):
     if isinstance(node, np.ndarray):
         return next(it)
-    if isinstance(node, dict):
-        built = {k: _build(node[k], it) for k in sorted(node)}
-        return {k: built[k] for k in node}          # the caller's key order
-    if isinstance(node, list):
-        return [_build(x, it) for x in node]
     names = node_fields(node)
     if names is not None:
-        arrays = _array_fields(node)
-        return make_node(type(node), {k: _build(getattr(node, k), it) if k in arrays
-                                      else getattr(node, k) for k in names})
-    return next(it)
-
-
-def _array_fields(node) -> list:
-    """The fields of a pytree node that hold arrays (directly or in containers and nodes)."""
-    return [k for k in node_fields(node) if _has_array(getattr(node, k))]
-
-
-def _has_array(x) -> bool:
-    if isinstance(x, np.ndarray):
-        return True
-    if isinstance(x, dict):
-        return any(_has_array(v) for v in x.values())
-    if isinstance(x, list):
-        return any(_has_array(v) for v in x)
-    return node_fields(x) is not None and bool(_array_fields(x))
+        return make_node(type(node), {k: _build(getattr(node, k), it, True) for k in names})
+    if isinstance(node, dict):
+        built = {k: _build(node[k], it, in_node) for k in sorted(node)}
+        return {k: built[k] for k in node}          # the caller's key order
+    if isinstance(node, (list, tuple)):
+        return type(node)(_build(x, it, in_node) for x in node)
+    return node if in_node else next(it)
 
 
 def tree_zeros_like(tree):

@@ -97,3 +97,54 @@ def test_bad_wrt_is_an_error():
         adcompiler.hessian(quadratic, wrt=(0, 1))
     with pytest.raises(adcompiler.AdcompilerError, match="1 arguments but 2 tangents"):
         adcompiler.jvp(squashed, (X,), (X, X))
+
+
+class Layer:
+    """A layer object holding its weights: differentiated with respect to its input only."""
+
+    def __init__(self):
+        self.W = np.array([[0.5, -0.2, 0.1], [0.3, 0.8, -0.4]])
+
+    def __call__(self, x):
+        return np.tanh(x @ self.W)
+
+
+class Affine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+
+def affine_tanh(m, x):
+    return np.tanh(x @ m.W + m.b)
+
+
+def repeated_scale(x, n):
+    return x * np.sin(x) * n
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_vjp_jacobian_and_jvp_of_layer_and_model_objects(backend):
+    layer, x = Layer(), np.array([0.4, -0.7])
+    t = np.tanh(x @ layer.W)
+    want = (1 - t ** 2)[:, None] * layer.W.T                   # d tanh(x W) / dx
+    _, pullback = adcompiler.vjp(layer, x, backend=backend)
+    np.testing.assert_allclose(pullback(np.ones(3))[0], want.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(adcompiler.jacobian(layer, backend=backend)(x), want, rtol=1e-12)
+    v = np.array([1.0, 2.0])
+    np.testing.assert_allclose(adcompiler.jvp(layer, (x,), (v,), backend=backend)[1], want @ v,
+                               rtol=1e-12)
+    m = Affine(layer.W, np.zeros(3))
+    dm = Affine(np.ones((2, 3)), np.full(3, 0.5))
+    _, tangent = adcompiler.jvp(affine_tanh, (m, x), (dm, v), backend=backend)
+    # d tanh(xW + b) = (1 - t^2) (x dW + db + v W)
+    np.testing.assert_allclose(tangent, (1 - t ** 2) * (x @ dm.W + dm.b + v @ layer.W),
+                               rtol=1e-12)
+    _, tangent = adcompiler.jvp(repeated_scale, (x, np.int64(3)), (v, None), backend=backend)
+    np.testing.assert_allclose(tangent, 3 * (np.sin(x) + x * np.cos(x)) * v, rtol=1e-12)
+
+
+def test_jvp_tangents_must_be_shaped_like_their_arguments():
+    with pytest.raises(adcompiler.AdcompilerError, match="tangent of argument 0 must be shaped"):
+        adcompiler.jvp(squashed, (X,), (X[:2],))
+    with pytest.raises(adcompiler.AdcompilerError, match="tangent of argument 0 must be shaped"):
+        adcompiler.jvp(squashed, (X,), (None,))

@@ -360,3 +360,23 @@ def test_sgd_steps_a_model_object(backend):
     for a, b, g in zip(new.layers, net.layers, grads.layers, strict=True):
         np.testing.assert_allclose(a.W, b.W - np.float32(0.1) * g.W, rtol=1e-6)
         np.testing.assert_allclose(a.b, b.b - np.float32(0.1) * g.b, rtol=1e-6)
+
+
+class Paired:
+    def __init__(self):
+        self.W = np.ones((2, 2), np.float32)
+        self.pair = (np.array([1.0, 2.0], np.float32), np.array([3.0, 4.0], np.float32))
+        self.layers = (Linear(np.random.default_rng(0), 2, 2),)
+
+
+def test_tuples_hold_parameters_in_models_and_dicts(backend):
+    net, grads = Paired(), Paired()
+    opt = SGD(lr=0.5, momentum=0.0, backend=backend)
+    new, _, info = opt.update(net, grads, opt.init(net))
+    assert sorted(info["grad_sq"]) == ["W", "layers/0/W", "layers/0/b", "pair/0", "pair/1"]
+    assert isinstance(new.pair, tuple) and isinstance(new.layers, tuple)
+    np.testing.assert_allclose(new.pair[1], [1.5, 2.0])           # 3 - 0.5 * 3, 4 - 0.5 * 4
+    tree = {"pair": (np.ones(2), np.zeros(2))}
+    out, _, _ = opt.update(tree, tree, opt.init(tree))
+    assert isinstance(out["pair"], tuple)
+    np.testing.assert_allclose(out["pair"][0], [0.5, 0.5])

@@ -165,6 +165,42 @@ def test_print_of_formatted_strings_and_scalars(backend, dtype, capsys):
     assert capsys.readouterr().out == want
 
 
+def prints_containers_in_strings(x):
+    s = np.sum(x)
+    print(f"list {[s, x[0]]}", f"{(s, 2.0)}", f"{ {'k': s} }", "{} {}".format([s, x[1]], (s,)))
+    print([f"{v:.1f}" for v in x])
+    assert s < 100, f"sum {s:.3f} from {x[0]!r}"
+    return s
+
+
+def asserts_with_a_formatted_message(x):
+    s = np.sum(x)
+    assert s > 0, f"sum must be positive, got {s:.3f} from {x[0]!r}"
+    return s * 2.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_strings_of_containers_and_assert_messages_of_runtime_values(backend, capsys):
+    x = np.array([0.5, 1.125])
+    prints_containers_in_strings(x)
+    want = capsys.readouterr().out
+    adcompiler.jit(prints_containers_in_strings, backend=backend)(x)
+    assert capsys.readouterr().out == want
+    g = adcompiler.grad(asserts_with_a_formatted_message, backend=backend)
+    np.testing.assert_allclose(g(x), [2.0, 2.0])
+    with pytest.raises(adcompiler.AssertionFailed,
+                       match=r"sum must be positive, got -0\.500 from np\.float64\(-1\.0\)"):
+        g(np.array([-1.0, 0.5]))
+
+
+def returns_a_formatted_string(x):
+    return np.sum(x), f"{np.sum(x):.2f}"
+
+
+def adds_to_a_formatted_string(x):
+    return "s=" + f"{np.sum(x):.2f}"
+
+
 def percent_formats(x):
     print("loss %.3f" % np.sum(x))
     return np.sum(x)
@@ -181,8 +217,11 @@ def test_print_to_another_file_is_an_error():
 
     def keeps_a_formatted_string(x):
         return {f"{np.sum(x)}": x}
-    with pytest.raises(adcompiler.TraceError, match="can only be printed"):
-        adcompiler.trace(keeps_a_formatted_string, rand(2))
+    for f, words in ((keeps_a_formatted_string, "can only be printed"),
+                     (adds_to_a_formatted_string, "can only be printed"),
+                     (returns_a_formatted_string, "cannot be returned")):
+        with pytest.raises(adcompiler.TraceError, match=words):
+            adcompiler.trace(f, rand(2))
 
 
 def asserts_in_a_branch(x):

@@ -279,3 +279,14 @@ def test_errors_after_a_break_name_the_loop_and_the_users_statement():
         adcompiler.trace(reads_a_name_set_after_the_break, np.ones(2))
     text = str(e.value)
     assert "the loop at line" in text and "z = [y]" in text and "__break" not in text
+
+
+def iterates_until_it_returns(x):
+    while True:
+        x = x * 0.5
+        if np.sum(x) < 1:
+            return np.sum(x)
+
+
+def test_a_while_true_loop_left_only_by_return():
+    run_like_python(iterates_until_it_returns, (np.array([3.0, 4.0]),), (np.array([0.2, 0.1]),))
