@@ -7,9 +7,10 @@ instances, model objects: frontend/pytree.py) whose leaves are NumPy arrays.
 
 The order is deterministic: dict keys sorted, lists, tuples and a node's fields in order. Paths
 use "/" and name a leaf in a checkpoint (`.npz` keys) and in reports (per-layer gradient
-norms). Inside a node, what is not an array or a container (a layer's activation, its sizes)
-is not a leaf: `unflatten` builds a new instance with it as it is in `like`; elsewhere every
-value is a leaf (the optimisers then refuse one that is not a float array).
+norms). Inside a node, what is not a float array or a container (a layer's activation, its
+sizes, an integer buffer) is not a leaf: `unflatten` builds a new instance with it as it is in
+`like`; elsewhere every value is a leaf (the optimisers then refuse one that is not a float
+array).
 """
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def flatten(tree, prefix: str = "") -> tuple[list[str], list[np.ndarray]]:
 # keeps a step's arrays alive until the cyclic garbage collector runs (frontend/pytree.py).
 def _walk(node, path, paths, leaves, in_node=False):
     if isinstance(node, np.ndarray):        # first: most nodes are leaves
-        paths.append(path)
-        leaves.append(node)
+        if not in_node or node.dtype.kind == "f":
+            paths.append(path)
+            leaves.append(node)
         return
     names = node_fields(node)
     if names is not None:
@@ -62,7 +64,7 @@ def unflatten(like, leaves):
 
 def _build(node, it, in_node=False):
     if isinstance(node, np.ndarray):
-        return next(it)
+        return next(it) if not in_node or node.dtype.kind == "f" else node
     names = node_fields(node)
     if names is not None:
         return make_node(type(node), {k: _build(getattr(node, k), it, True) for k in names})

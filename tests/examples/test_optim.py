@@ -380,3 +380,17 @@ def test_tuples_hold_parameters_in_models_and_dicts(backend):
     out, _, _ = opt.update(tree, tree, opt.init(tree))
     assert isinstance(out["pair"], tuple)
     np.testing.assert_allclose(out["pair"][0], [0.5, 0.5])
+
+
+class WithBuffer(Linear):
+    def __init__(self):
+        super().__init__(np.random.default_rng(0), 2, 2)
+        self.ids = np.array([0, 3, 3])      # an integer buffer: no gradient, not stepped
+
+
+def test_integer_arrays_of_a_model_object_are_not_parameters(backend):
+    net, grads = WithBuffer(), WithBuffer()
+    grads.ids = None                        # as grad gives an integer array's gradient
+    opt = AdamW(lr=0.1, backend=backend)
+    new, _, info = opt.update(net, grads, opt.init(net))
+    assert sorted(info["grad_sq"]) == ["W", "b"] and new.ids is net.ids
