@@ -31,8 +31,9 @@ rewritten first, so such an `if` in an outer loop's body is that loop's return i
 
 On static conditions the flags are Python bools and the guards are resolved while tracing (an
 unrolled loop stops at a static break: the new loop's `exit_flag` names the flag that
-`LoopsMixin.unroll` reads). On run-time conditions they are run-time booleans: the IR's `for`
-op runs its remaining iterations doing nothing, a `while` op stops on its test. Rewriting a
+`LoopsMixin.unroll` reads). On run-time conditions they are run-time booleans: a `for` loop
+that may break becomes a `while` op on a counter that stops at the break (`LoopsMixin.loop_op`),
+a `while` loop stops on its test. Rewriting a
 loop that has no break, continue, return or else is a no-op, so the pass may run again on a
 function. After it, no loop of the function holds any of them.
 """

@@ -10,7 +10,8 @@ Contract:
   is unrolled instead; a run-time trip count is an error. Loops over Python lists, enumerate and
   zip are unrolled. `break`, `continue`, `return` and `else` are flags by then (exits.py): a
   static range whose loop may break runs iterations while tracing until the flag is a run-time
-  value (`peel`), and the rest is a loop as above.
+  value (`peel`), and the rest is a loop as above, but a `while` op on a counter, which stops
+  at the break (a `for` op would run, and tape, every iteration after it).
 - A carried value has the type it has after one iteration: with a run-time trip count of zero a
   Python-float accumulator comes out as a NumPy float64 of the same value.
 - `while` with a static test runs in Python (iterations peel off until the test becomes a
@@ -156,6 +157,14 @@ class LoopsMixin:
         is_for = trip is not None
         targets = _names_of(node.target) if is_for else set()
         names = analysis.rebound_names(node.body) | targets
+        # a `for` that may break (exits.py's flag) is a `while` op on a counter of its own:
+        # it stops at the break, where a `for` op would run, and tape for the reverse sweep,
+        # every iteration after it
+        flag = getattr(node, "exit_flag", None) if is_for else None
+        counter = f"{flag}_count"
+        if flag:
+            frame.vars[counter] = self.wrap(self.const(0, "i64", hint="count"), nonneg=True)
+            names = names | {counter}
         # a name an earlier run-time loop or branch may have left undefined is the body's own
         carried = sorted(n for n in names - targets
                          if n in frame.vars and not isinstance(frame.vars[n], Undefined))
@@ -174,19 +183,20 @@ class LoopsMixin:
             paths = carry.paths(struct, "")
             hints = [carry.hint(h) for h in plan.groups] + [paths[j][1:] for j in plan.own]
             regions = []
-            if not is_for:
+            if not is_for or flag:
                 with values.journal(), self.builder.region(types, hints) as cond:
                     self._bind(struct, leaves, plan, cond.args, names, node)
                     try:
-                        test = self.eval(node.test)
+                        test = self._counted_test(counter, trip, flag) if flag \
+                            else self.eval(node.test)
                         if not isinstance(test, Traced):
                             raise Fallback("the while condition became static inside the loop")
                         self.emit("condition", [arith.truth(self, test).value])
                     finally:
                         self._restore(outer, names)
                 regions.append(cond)
-            head = [_I64] if is_for else []
-            ihint = [node.target.id if isinstance(node.target, ast.Name) else "i"] if is_for \
+            head = [_I64] if is_for and not flag else []
+            ihint = [node.target.id if isinstance(node.target, ast.Name) else "i"] if head \
                 else []
             with values.journal() as journal, \
                     self.builder.region(head + types, ihint + hints) as body:
@@ -199,8 +209,11 @@ class LoopsMixin:
                 try:
                     if is_for:
                         self.builder.loc = loc
-                        self.assign(node.target, index(Traced(body.args[0], weak=True,
-                                                              nonneg=True)))
+                        k = frame.vars[counter] if flag else Traced(body.args[0], weak=True,
+                                                                       nonneg=True)
+                        self.assign(node.target, index(k))
+                        if flag:
+                            frame.vars[counter] = self.binop(ast.Add, k, 1)
                     self.exec_block(node.body, LOOP)
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                     for n in carried:
@@ -249,9 +262,9 @@ class LoopsMixin:
                 init = self._promote(struct, leaves, promote)
                 continue
             regions.append(body)
-            operands = ([trip] if is_for else []) + [h.value for h in plan.groups] + \
+            operands = ([trip] if head else []) + [h.value for h in plan.groups] + \
                 [leaves[j].value for j in plan.own]
-            op = self.emit("for" if is_for else "while", operands,
+            op = self.emit("for" if head else "while", operands,
                            result_types=types, regions=regions, hints=hints)
             self._finish(node, op.results, struct, leaves, plan, outs, changed,
                          start=journal.start, may_skip=not static)
@@ -262,6 +275,15 @@ class LoopsMixin:
                     "be undefined after it; give it a value before the loop")
             return None
         raise Fallback("the loop's variables do not settle to one type")
+
+    def _counted_test(self, counter, trip, flag):
+        """`count < trip and not <break flag>`: the test of a `for` that may break."""
+        more = arith.binary(self, "lt", self.frame.vars[counter], Traced(trip), python_op=True)
+        broke = self.frame.vars[flag]
+        if not isinstance(broke, Traced):
+            return more if not broke else broke
+        return self.logical(True, more, arith.unary(self, "logical_not", arith.truth(self, broke),
+                                                    python_op=True))
 
     def _bind(self, struct, leaves, plan, args, names, node) -> list:
         """Bind the carried values to a region's arguments: a group's array holds its argument
