@@ -20,6 +20,7 @@ Contract (dispatch order):
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
 import functools
 import inspect
@@ -122,6 +123,11 @@ def _name(fn) -> str:
 _SIGS: dict = {}
 
 
+# builtins that look at an object, not at its arrays' values: they run on a model object
+# holding run-time arrays as on any other (`vars(layer).items()`, `hasattr(layer, "b")`)
+_INTROSPECTION = {builtins.vars, builtins.hasattr, builtins.type, builtins.id, builtins.callable,
+                  builtins.dir}
+
 _READERS = {"get", "keys", "values", "items", "copy", "index", "count", "__contains__",
             "__len__", "__iter__", "issubset", "issuperset", "isdisjoint", "union",
             "intersection", "difference"}   # dict, list and set methods that read entries
@@ -209,7 +215,8 @@ class CallsMixin:
                                   fn.__globals__, _closure_of(fn), fn)
         if isinstance(fn, type) and is_node_class(fn):
             return fn(*args, **kwargs)    # a named tuple or dataclass holding them (pytree.py)
-        if contains_traced((args, kwargs)) and not _container_method(fn):
+        if contains_traced((args, kwargs)) and not _container_method(fn) \
+                and not _table_get(_INTROSPECTION, fn):
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
         if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself

@@ -351,3 +351,18 @@ def test_a_model_object_with_slots():
     g = adcompiler.grad(slotted_loss)(m, x)
     assert type(g) is Slotted and g.act is None
     np.testing.assert_allclose(g.W, x.T @ (1 - np.tanh(x @ m.W) ** 2), rtol=1e-12)
+
+
+def sgd_over_attributes(model, grads, lr):
+    for layer, g in zip(model.layers, grads.layers):
+        if hasattr(layer, "W") and type(layer) is Linear:
+            for name, value in vars(layer).items():
+                if isinstance(value, np.ndarray):
+                    value -= lr * getattr(g, name)
+
+
+def test_introspection_of_model_objects_in_traced_code():
+    model, grads = MLP([2, 2]), MLP([2, 2])
+    W = model.layers[0].W.copy()
+    adcompiler.jit(sgd_over_attributes)(model, grads, 0.5)
+    np.testing.assert_allclose(model.layers[0].W, W - 0.5 * grads.layers[0].W, rtol=1e-15)
