@@ -223,6 +223,10 @@ class CallsMixin:
         if isinstance(getattr(fn, "__self__", None), str) and fn.__name__ == "format" \
                 and contains_traced((args, kwargs)):
             return run_static(text.formatted, fn.__self__, args, kwargs)   # for print
+        if isinstance(getattr(fn, "__self__", None), str) and fn.__name__ == "join" \
+                and len(args) == 1 and isinstance(args[0], (list, tuple)) \
+                and any(map(text.dynamic, args[0])):
+            return run_static(text.joined, fn.__self__, args[0])
         if _container_method(fn) and fn.__name__ in MUTATING_METHODS:
             self.check_writable_container(fn.__self__)
         randomness.check_draw(self.session.seeded, fn)

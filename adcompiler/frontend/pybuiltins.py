@@ -20,7 +20,7 @@ import numpy as np
 
 from . import arith
 from .problems import FrontendError
-from .text import escaped, shown
+from .text import converted, dynamic, escaped, formatted_value, shown
 from .values import NP_OF, Traced
 
 
@@ -209,6 +209,20 @@ def _print(tr, *args, sep=" ", end="\n", file=None, flush=False):
           python=tuple(x.weak for x in operands), end=end, stream=stream, flush=bool(flush))
 
 
+def _str(tr, *args, **kwargs):
+    if len(args) == 1 and not kwargs and dynamic(args[0]):     # for print, an assert
+        return converted(args[0], builtins.str)
+    return builtins.str(*args, **kwargs)
+
+
+def _repr(tr, obj):
+    return converted(obj, builtins.repr) if dynamic(obj) else builtins.repr(obj)
+
+
+def _format(tr, value, spec=""):
+    return formatted_value(value, spec) if dynamic(value) else builtins.format(value, spec)
+
+
 def _super(tr, *args):
     """super() in a traced method: Python's, given the class (the `__class__` cell Python
     makes for a method that calls super()) and the method's first argument."""
@@ -248,7 +262,8 @@ BUILTINS = {
     builtins.zip: _zip, builtins.float: _float, builtins.int: _int, builtins.bool: _bool,
     builtins.abs: _abs, builtins.min: _extreme("min"), builtins.max: _extreme("max"),
     builtins.sum: _sum, builtins.isinstance: _isinstance, builtins.print: _print,
-    builtins.super: _super, builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
+    builtins.super: _super, builtins.str: _str, builtins.repr: _repr,
+    builtins.format: _format, builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
     builtins.reversed: _reversed, builtins.sorted: _sorted, builtins.getattr: _getattr,
     builtins.round: _round, builtins.divmod: _divmod, builtins.pow: _pow,
 }

@@ -4,8 +4,9 @@ arrays, which `print` (pybuiltins.py) shows on every run.
 Contract: `RuntimeText(template, operands)` is a `str.format` template (static text escaped,
 one field per operand, with the f-string's conversion and format spec: `{!r:>8}`) and the
 Traced values for its fields, in order. `fstring(parts)` builds one from an f-string's pieces,
-`formatted(template, args, kwargs)` from `template.format(*args, **kwargs)`; both give a plain
-str when no operand is traced. The print op formats the template with the operands' run-time
+`formatted(template, args, kwargs)` from `template.format(*args, **kwargs)` (a plain str when
+no operand is traced), `converted` from str() or repr(), `formatted_value` from format(),
+`joined` from `sep.join(...)`; `+` concatenates them with strings. The print op formats the template with the operands' run-time
 values (NumPy scalars and arrays, Python scalars where the function held one), so the text is
 what Python would have printed. Any other use of such a string (a dict key, a file name, a
 logger call) needs its characters while tracing, which it cannot give: an error says so.
@@ -31,17 +32,31 @@ class RuntimeText:
                            "anything else needs a compile-time value, but this holds run-time "
                            f"arrays {', '.join(str(x.type) for x in self.operands)}")
 
+    def __repr__(self):
+        return "<a string made from run-time values>"
+
+    def __add__(self, other):       # "loss " + str(s) + "!"
+        if isinstance(other, RuntimeText):
+            return RuntimeText(self.template + other.template, self.operands + other.operands)
+        if isinstance(other, str):
+            return RuntimeText(self.template + escaped(other), self.operands)
+        return NotImplemented
+
+    def __radd__(self, other):
+        if isinstance(other, str):
+            return RuntimeText(escaped(other) + self.template, self.operands)
+        return NotImplemented
+
     def __format__(self, spec):
         return str(self)
 
-    def __hash__(self):         # (a dict key, a set member)
+    def __hash__(self):             # (a dict key, a set member)
         return hash(str(self))
 
-    def _refuse(self, *args):   # ("a" + text, len(text), text.upper(): the same error)
+    def _refuse(self, *args):       # (len(text), text.upper(): the error above)
         return str(self)
 
-    __add__ = __radd__ = __mul__ = __rmul__ = __mod__ = __contains__ = __len__ = _refuse
-    __iter__ = __getitem__ = _refuse
+    __mul__ = __rmul__ = __mod__ = __contains__ = __len__ = __iter__ = __getitem__ = _refuse
 
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -57,8 +72,31 @@ def holds_text(x) -> bool:
         return any(map(holds_text, x))
     return isinstance(x, dict) and any(map(holds_text, x.values()))
 
-    def __repr__(self):
-        return "<a string made from run-time values>"
+
+def converted(x, show) -> RuntimeText:
+    """`str(x)` or `repr(x)` (`show`) of a value holding run-time arrays."""
+    operands = []
+    return RuntimeText(shown(x, operands, show), operands)
+
+
+def formatted_value(x, spec: str) -> RuntimeText:
+    """`format(x, spec)` of a run-time value."""
+    if not isinstance(x, Traced):
+        raise FrontendError("format() with a spec of a container of run-time values is not "
+                            "supported; format its entries")
+    return RuntimeText(_field("", spec), [x])
+
+
+def joined(sep: str, items) -> RuntimeText:
+    """`sep.join(items)`, some of them strings made from run-time values."""
+    template, operands = [], []
+    for item in items:
+        if isinstance(item, RuntimeText):
+            template.append(item.template)
+            operands.extend(item.operands)
+        else:
+            template.append(escaped(item))
+    return RuntimeText(escaped(sep).join(template), operands)
 
 
 def escaped(text: str) -> str:
@@ -75,7 +113,7 @@ def shown(x, operands: list, show=str) -> str:
     if isinstance(x, RuntimeText):
         operands.extend(x.operands)
         return x.template if show is str else "'" + x.template + "'"
-    if not _dynamic(x):
+    if not dynamic(x):
         return escaped(show(x))
     if type(x) is dict:
         return "{{" + ", ".join(shown(k, operands, repr) + ": " + shown(v, operands, repr)
@@ -89,13 +127,13 @@ def shown(x, operands: list, show=str) -> str:
                         "supported; show its fields")
 
 
-def _dynamic(x) -> bool:
+def dynamic(x) -> bool:
     """Does `x` hold a run-time value or a string made from them?"""
     if isinstance(x, RuntimeText) or contains_traced(x):
         return True
     if isinstance(x, (list, tuple)):
-        return any(map(_dynamic, x))
-    return isinstance(x, dict) and any(map(_dynamic, x.values()))
+        return any(map(dynamic, x))
+    return isinstance(x, dict) and any(map(dynamic, x.values()))
 
 
 def _field(conversion: str, spec: str) -> str:
@@ -116,7 +154,7 @@ def fstring(parts) -> str | RuntimeText:
         if isinstance(value, Traced):
             template.append(_field(_CONVERSIONS[conversion], spec))
             operands.append(value)
-        elif _dynamic(value):           # a container of them: as str() or repr() shows it
+        elif dynamic(value):           # a container of them: as str() or repr() shows it
             if spec:
                 raise FrontendError("a format spec on a container of run-time values is not "
                                     "supported; format its entries")
@@ -144,7 +182,7 @@ def formatted(template: str, args, kwargs) -> RuntimeText:
         if isinstance(value, Traced):
             out.append(_field(conversion or "", spec))
             operands.append(value)
-        elif _dynamic(value):
+        elif dynamic(value):
             if spec:
                 raise FrontendError("a format spec on a container of run-time values is not "
                                     "supported; format its entries")

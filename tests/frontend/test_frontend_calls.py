@@ -193,12 +193,28 @@ def test_strings_of_containers_and_assert_messages_of_runtime_values(backend, ca
         g(np.array([-1.0, 0.5]))
 
 
+def prints_concatenated_strings(x, lr):
+    s = np.sum(x)
+    print("loss=" + str(s) + " lr=" + repr(lr) + " " + format(s, ".2f"), str(3), repr("a"))
+    print(", ".join([f"{v:.2f}" for v in x]), "|".join(["a", str(s)]), str([s, 1]))
+    return s * lr
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_print_of_str_repr_format_join_and_concatenation(backend, capsys):
+    x = np.array([0.5, 1.125, -2.0])
+    prints_concatenated_strings(x, 0.1)
+    want = capsys.readouterr().out
+    adcompiler.grad(prints_concatenated_strings, backend=backend)(x, 0.1)
+    assert capsys.readouterr().out == want
+
+
 def returns_a_formatted_string(x):
     return np.sum(x), f"{np.sum(x):.2f}"
 
 
 def adds_to_a_formatted_string(x):
-    return "s=" + f"{np.sum(x):.2f}"
+    return len("s=" + f"{np.sum(x):.2f}")
 
 
 def percent_formats(x):
