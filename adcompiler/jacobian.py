@@ -26,7 +26,7 @@ import inspect
 import numpy as np
 
 from .ad.traced import statics_to_none
-from .api import grad, vjp
+from .api import GradFunction, JitFunction, grad, vjp
 from .errors import AdcompilerError
 from .ir.types import DTYPES
 from .frontend import trace
@@ -36,9 +36,11 @@ from .frontend.signature import is_runtime_leaf
 
 def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
     """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
+    traced = _traceable(fun)
+
     def jac(*args):
         positions = _positions(fun, wrt, len(args))
-        value, pullback = vjp(fun, *args, backend=backend, check_nans=check_nans)
+        value, pullback = vjp(traced, *args, backend=backend, check_nans=check_nans)
         outs, out_def = flatten(value, is_runtime_leaf)
         per_out = []
         for i, out in enumerate(outs):
@@ -68,21 +70,35 @@ def hessian(fun, *, wrt=0, backend=None, check_nans=True):
     if isinstance(wrt, (tuple, list)):
         raise AdcompilerError("hessian takes one argument position or name as wrt")
     g = grad(fun, wrt=wrt, backend=backend, check_nans=check_nans)
-
-    def gradient(*args):        # a Python function to trace: the gradient is traced in it
-        return g(*args)
+    jacobians: dict = {}        # one per position: its traced gradient, so its compiled code
 
     def hess(*args):
         (position,) = _positions(fun, wrt, len(args))
-        return jacobian(gradient, wrt=position, backend=backend, check_nans=check_nans)(*args)
+        if position not in jacobians:
+            jacobians[position] = jacobian(g, wrt=position, backend=backend,
+                                           check_nans=check_nans)
+        return jacobians[position](*args)
 
     hess.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
     return hess
 
 
+def _traceable(fun):
+    """What `vjp` can trace for `fun`: a jit function's own function; a gradient function
+    called from a Python function, in which it is traced (so differentiated again)."""
+    if isinstance(fun, JitFunction):
+        return fun.fun
+    if isinstance(fun, GradFunction):
+        def gradient(*args):
+            return fun(*args)
+        return gradient
+    return fun
+
+
 def _positions(fun, wrt, n_args) -> list[int]:
     """The positional indices that `wrt` (positions or parameter names) picks."""
-    names = list(inspect.signature(fun).parameters) if callable(fun) else []
+    # (a jit or grad function: the parameters of the function it compiles)
+    names = list(inspect.signature(getattr(fun, "fun", fun)).parameters)
     out = []
     for w in (wrt if isinstance(wrt, (tuple, list)) else [wrt]):
         if isinstance(w, str):

@@ -148,3 +148,9 @@ def test_jvp_tangents_must_be_shaped_like_their_arguments():
         adcompiler.jvp(squashed, (X,), (X[:2],))
     with pytest.raises(adcompiler.AdcompilerError, match="tangent of argument 0 must be shaped"):
         adcompiler.jvp(squashed, (X,), (None,))
+
+
+def test_jacobian_of_a_jit_function_by_parameter_name():
+    J = adcompiler.jacobian(adcompiler.jit(squashed), wrt="x")(X)
+    t = np.tanh(A @ X)
+    np.testing.assert_allclose(J, (1 - t ** 2)[:, None] * A, rtol=1e-12)
