@@ -217,8 +217,7 @@ class ExpressionsMixin:
     def expr_BinOp(self, node):
         left, right = self.eval(node.left), self.eval(node.right)
         if isinstance(left, str) and isinstance(node.op, ast.Mod) and contains_traced(right):
-            raise FrontendError("%-formatting of run-time values is not supported; print an "
-                                "f-string (f'{x:.3f}') or the values (print('x', x))")
+            return run_static(text.percent, left, right)        # for print
         return self.binop(type(node.op), left, right)
 
     def expr_UnaryOp(self, node):

@@ -13,6 +13,7 @@ logger call) needs its characters while tracing, which it cannot give: an error 
 """
 from __future__ import annotations
 
+import re
 import string
 
 from .problems import FrontendError, StaticNeeded
@@ -191,3 +192,53 @@ def formatted(template: str, args, kwargs) -> RuntimeText:
             out.append(escaped(formatter.format_field(formatter.convert_field(value, conversion),
                                                       spec)))
     return RuntimeText("".join(out), operands)
+
+
+_PERCENT = re.compile(r"%(?:\((?P<key>[^)]*)\))?(?P<flags>[#0\- +]*)(?P<width>\d+)?"
+                      r"(?:\.(?P<precision>\d+))?(?P<type>[diouxXeEfFgGsra%])")
+
+
+def percent(template: str, values) -> RuntimeText:
+    """`template % values` (printf-style) with run-time values among `values`: each directive
+    becomes the str.format field that writes the same text."""
+    out, operands, pos, k = [], [], 0, 0
+    given = values if isinstance(values, tuple) else (values,)
+    for m in _PERCENT.finditer(template):
+        out.append(escaped(template[pos:m.start()]))
+        pos = m.end()
+        if m["type"] == "%":
+            out.append("%")
+            continue
+        if m["key"] is not None:
+            value = values[m["key"]]
+        else:
+            if k >= len(given):
+                raise FrontendError("not enough arguments for format string")
+            value, k = given[k], k + 1
+        if not isinstance(value, Traced):
+            out.append(escaped(m.group() % (value,)) if m["key"] is None
+                       else escaped(("%" + m.group()[len(m["key"]) + 3:]) % (value,)))
+            continue
+        out.append(_printf_field(m, value))
+        operands.append(value)
+    if not isinstance(values, dict) and k != len(given):
+        raise FrontendError("not all arguments converted during string formatting")
+    out.append(escaped(template[pos:]))
+    return RuntimeText("".join(out), operands)
+
+
+def _printf_field(m, value) -> str:
+    """The str.format field of one printf directive for a run-time value."""
+    kind, flags = m["type"], m["flags"]
+    width, precision = m["width"] or "", f".{m['precision']}" if m["precision"] else ""
+    if kind in "sra":           # right-aligned by default, as printf pads
+        align = ("<" if "-" in flags else ">") if width else ""
+        return "{!" + kind + ":" + align + width + precision + "}" if align or precision \
+            else "{!" + kind + "}"
+    if kind in "diouxX" and value.dtype[0] == "f":
+        raise FrontendError(f"%{kind} of a run-time float is not supported; write %.0f, or "
+                            "int() the value")
+    spec = ("<" if "-" in flags else "") + "".join(f for f in "+ " if f in flags) \
+        + ("#" if "#" in flags else "") + ("0" if "0" in flags and "-" not in flags else "") \
+        + width + precision + {"i": "d", "u": "d"}.get(kind, kind)
+    return "{:" + spec + "}"
