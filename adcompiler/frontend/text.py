@@ -1,15 +1,18 @@
-"""Strings made from run-time values: an f-string or `str.format` whose fields hold traced
-arrays, which `print` (pybuiltins.py) shows on every run.
+"""Strings made from run-time values (f-strings, str.format, %-formatting, str(), repr(),
+format(), join, +), which `print` (pybuiltins.py) and an assert's message show on every run.
 
 Contract: `RuntimeText(template, operands)` is a `str.format` template (static text escaped,
-one field per operand, with the f-string's conversion and format spec: `{!r:>8}`) and the
-Traced values for its fields, in order. `fstring(parts)` builds one from an f-string's pieces,
-`formatted(template, args, kwargs)` from `template.format(*args, **kwargs)` (a plain str when
-no operand is traced), `converted` from str() or repr(), `formatted_value` from format(),
-`joined` from `sep.join(...)`; `+` concatenates them with strings. The print op formats the template with the operands' run-time
-values (NumPy scalars and arrays, Python scalars where the function held one), so the text is
-what Python would have printed. Any other use of such a string (a dict key, a file name, a
-logger call) needs its characters while tracing, which it cannot give: an error says so.
+one field per operand, with the conversion and format spec that write the text Python would:
+`{!r:>8}`) and the Traced values for its fields, in order. `fstring(parts)` builds one from an
+f-string's pieces and `formatted(template, args, kwargs)` from `template.format(*args,
+**kwargs)` (both a plain str when no operand is traced), `percent(template, values)` from
+`template % values`, `converted` from str() or repr(), `formatted_value` from format(),
+`joined` from `sep.join(items)`; `+` concatenates them with strings; `shown` gives the
+template of any value (containers of run-time values by repr, as Python shows them). The
+print and assert ops format the template with the operands' run-time values (NumPy scalars
+and arrays, Python scalars where the function held one), so the text is what Python would
+have made. Any other use of such a string (a dict key, len(), a logger call, a return value)
+needs its characters while tracing, which it cannot give: an error says so.
 """
 from __future__ import annotations
 
