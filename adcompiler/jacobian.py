@@ -27,7 +27,7 @@ import numpy as np
 
 from .ad.traced import statics_to_none
 from .api import GradFunction, JitFunction, grad, vjp
-from .errors import AdcompilerError
+from .errors import AdcompilerError, where
 from .ir.types import DTYPES
 from .frontend import trace
 from .frontend.pytree import attributes, flatten, unflatten
@@ -75,12 +75,25 @@ def hessian(fun, *, wrt=0, backend=None, check_nans=True):
     def hess(*args):
         (position,) = _positions(fun, wrt, len(args))
         if position not in jacobians:
+            _check_scalar(fun, args)
             jacobians[position] = jacobian(g, wrt=position, backend=backend,
                                            check_nans=check_nans)
         return jacobians[position](*args)
 
     hess.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
     return hess
+
+
+def _check_scalar(fun, args):
+    """A Hessian is of a function returning one float scalar: say so at the user's function
+    (the gradient's own error would name this module, where it is traced)."""
+    primal = trace(_traceable(fun), *args)
+    results = primal.meta["signature"].returned(primal.results)
+    if len(results) != 1 or results[0].type.rank or not results[0].type.is_float:
+        got = ", ".join(str(r.type) for r in results) or "nothing"
+        raise AdcompilerError(f"{where(primal.loc)}: hessian needs "
+                              f"{getattr(fun, '__name__', 'f')} to return one float scalar, "
+                              f"got {got} (jacobian gives a vector function's derivatives)")
 
 
 def _traceable(fun):

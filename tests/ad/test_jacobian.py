@@ -154,3 +154,10 @@ def test_jacobian_of_a_jit_function_by_parameter_name():
     J = adcompiler.jacobian(adcompiler.jit(squashed), wrt="x")(X)
     t = np.tanh(A @ X)
     np.testing.assert_allclose(J, (1 - t ** 2)[:, None] * A, rtol=1e-12)
+
+
+def test_the_hessian_of_a_vector_function_is_an_error_at_the_users_function():
+    with pytest.raises(adcompiler.AdcompilerError,
+                       match=r"test_jacobian.py:\d+: hessian needs squashed to return one float "
+                             r"scalar, got f64\[2\]"):
+        adcompiler.hessian(squashed)(X)
