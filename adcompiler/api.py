@@ -80,13 +80,15 @@ RESPECIALISED = 8      # compilations for new values of static arguments before 
 
 
 def _without_static_values(treedef):
-    """A typed treedef (calls._typed) with its static values left out, their types kept."""
+    """A typed treedef (calls._typed) with its static values left out, their types kept, and a
+    node's class by its name (a class defined anew on each call is a new class each time)."""
     kind = treedef[0]
     if kind == "static":
         return treedef[:2]
     if kind == "leaf":
         return treedef
-    return (*treedef[:-1], tuple(_without_static_values(c) for c in treedef[-1]))
+    head = (kind, treedef[1].__qualname__, *treedef[2:-1]) if kind == "node" else treedef[:-1]
+    return (*head, tuple(_without_static_values(c) for c in treedef[-1]))
 
 
 class _Specialised:
@@ -113,7 +115,9 @@ class _Specialised:
                       f"times for new values of {', '.join(varying)}: ints, bools, strings and "
                       "other values that are not arrays or floats are compile-time constants, "
                       "so each new value compiles anew; pass a run-time value instead "
-                      "(np.int64(step), np.array(step))", RecompileWarning, stacklevel=stacklevel)
+                      "(np.int64(step), np.array(step)); so is the class of a named tuple, "
+                      "dataclass or model object: define it once, not on each call",
+                      RecompileWarning, stacklevel=stacklevel)
 
     def _describe(self, args, kwargs):
         """(runtime leaves, specialisation key) of a call."""

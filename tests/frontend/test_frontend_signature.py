@@ -1,4 +1,6 @@
 """Pytree arguments and results, specialisation on the argument signature, the trace cache."""
+import collections
+
 import numpy as np
 import pytest
 
@@ -368,3 +370,17 @@ def test_properties_methods_partial_keywords_and_sets_are_watched():
     finally:
         OPTIONS.add(1)
         Model.act = act
+
+
+def sum_of_fields(p):
+    return np.sum(p.w * p.w)
+
+
+def test_a_class_defined_on_each_call_warns_too(recwarn):
+    g = adcompiler.grad(sum_of_fields, backend="numpy")
+    w = rand(2)
+    for _ in range(adcompiler.api.RESPECIALISED):
+        Params = collections.namedtuple("Params", "w")     # a new class each time
+        np.testing.assert_allclose(g(Params(w)).w, 2 * w, rtol=1e-15)
+    (warning,) = [w for w in recwarn.list if w.category is adcompiler.RecompileWarning]
+    assert "class of a named tuple" in str(warning.message)
