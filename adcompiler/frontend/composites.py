@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ad.emit import ones_at_zeros
 from ..ir.types import FLOATS
-from .arith import astype, binary
+from .arith import astype, binary, where
 from .creation import full, zeros
 from .emit import Emitter
 from .indexing import along, getitem, setitem
@@ -191,14 +191,36 @@ def _pad_source(mode: str, i, n: int):
 PAD_MODES = ("constant", "edge", "wrap", "reflect", "symmetric")
 
 
-def pad(cx: Emitter, array, pad_width, mode="constant", constant_values=0) -> Traced:
+def _odd(cx: Emitter, t: Traced, ax: int, index, before: int, n: int, mode: str) -> Traced:
+    """np.pad's odd reflection along `ax`: a padded entry is 2 edge - the entry it mirrors."""
+    reach = n - 1 if mode == "reflect" else n
+    if before > reach or len(index) - before - n > reach:
+        raise FrontendError(f"np.pad: reflect_type='odd' with a pad wider than {reach} on an "
+                            f"axis of {n} is not supported")
+    mirrored = along(cx, t, ax, index)
+    edge = along(cx, t, ax, np.where(np.arange(len(index)) < before, 0, n - 1))
+    shape = [1] * t.ndim
+    shape[ax] = len(index)
+    inner = np.zeros(shape, bool)
+    inner.reshape(-1)[before:before + n] = True         # the original entries stay
+    odd = binary(cx, "sub", binary(cx, "add", edge, edge), mirrored)
+    return where(cx, inner, mirrored, odd)
+
+
+def pad(cx: Emitter, array, pad_width, mode="constant", constant_values=0,
+        reflect_type="even") -> Traced:
     """Each axis in turn padded before and after (later axes pad across the earlier ones'
     padding, so corners hold the last axis's values, as in NumPy): with filled blocks for
     'constant', else with entries of the axis gathered by a static index (`_pad_source`), so
-    the gradient of the copies adds up on the entries they copy."""
+    the gradient of the copies adds up on the entries they copy. 'reflect' and 'symmetric'
+    with reflect_type='odd' take 2 edge - the reflected entry (`_odd`), for pads no wider
+    than one reflection (NumPy's wider ones extend the axis again from the padded end)."""
     if mode not in PAD_MODES:
         raise FrontendError(f"np.pad: mode={mode!r} is not supported (supported: "
                             f"{', '.join(PAD_MODES)})")
+    if reflect_type not in ("even", "odd"):
+        raise FrontendError(f"np.pad: reflect_type must be 'even' or 'odd', got "
+                            f"{reflect_type!r}")
     if contains_traced(pad_width):
         raise StaticNeeded("np.pad's pad_width must be compile-time ints")
     t = cx.tensor(array)
@@ -214,7 +236,10 @@ def pad(cx: Emitter, array, pad_width, mode="constant", constant_values=0) -> Tr
                     raise FrontendError(f"np.pad: can't extend empty axis {ax} using modes "
                                         "other than 'constant' or 'empty'")
                 index = _pad_source(mode, np.arange(-int(before), n + int(after)), n)
-                out = along(cx, out, ax, index)
+                if reflect_type == "odd" and mode in ("reflect", "symmetric"):
+                    out = _odd(cx, out, ax, index, int(before), n, mode)
+                else:
+                    out = along(cx, out, ax, index)
         return copy(cx, out)
     if isinstance(constant_values, Traced):
         if constant_values.ndim:

@@ -284,8 +284,9 @@ FUNCTIONS = {
     np.roll: lambda cx, a, shift, axis=None: composites.roll(cx, a, shift, axis),
     np.tile: lambda cx, A, reps: composites.tile(cx, A, reps),
     np.repeat: lambda cx, a, repeats, axis=None: composites.repeat(cx, a, repeats, axis),
-    np.pad: lambda cx, array, pad_width, mode="constant", constant_values=0:
-        composites.pad(cx, array, pad_width, mode, constant_values),
+    np.pad: lambda cx, array, pad_width, mode="constant", constant_values=0,
+    reflect_type="even": composites.pad(cx, array, pad_width, mode, constant_values,
+                                        reflect_type),
     np.diagonal: lambda cx, a, offset=0, axis1=0, axis2=1:
         composites.diagonal(cx, a, offset, axis1, axis2),
     np.trace: lambda cx, a, offset=0, axis1=0, axis2=1, dtype=None:

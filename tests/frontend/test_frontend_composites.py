@@ -62,6 +62,18 @@ def test_pad_modes(mode):
     check(f, rand(3, 4), rand(2, 3, 2), rand(5), np.arange(6).reshape(2, 3), rand(1, 1))
 
 
+@pytest.mark.parametrize("mode", ["reflect", "symmetric"])
+def test_pad_odd_reflections(mode):
+    def f(x, v, k):
+        return (np.pad(x, 1, mode, reflect_type="odd"),
+                np.pad(x, ((2, 0), (1, 3 if mode == "reflect" else 4)), mode, reflect_type="odd"),
+                np.pad(v, (4, 3), mode=mode, reflect_type="odd"),
+                np.pad(k, (1, 1), mode, reflect_type="odd"))
+    check(f, rand(3, 4), rand(5), np.arange(6).reshape(2, 3))
+    with pytest.raises(adcompiler.TraceError, match="reflect_type='odd' with a pad wider"):
+        adcompiler.trace(lambda v: np.pad(v, 6, mode, reflect_type="odd"), rand(5))
+
+
 def test_diagonal_trace_diag():
     def f(x, t3, v, k, b):
         return (np.diagonal(x), np.diagonal(x, 1), np.diagonal(x, -2), x.diagonal(offset=2),
@@ -279,7 +291,8 @@ def grad_tile_repeat_pad(x):
             + weighted(np.pad(x, ((1, 0), (2, 1)), constant_values=3.0))
             + weighted(np.pad(x, ((4, 1), (0, 2)), "reflect"))
             + weighted(np.pad(x, 3, "wrap")) + weighted(np.pad(x, (2, 5), "symmetric"))
-            + weighted(np.pad(x, 2, "edge")))
+            + weighted(np.pad(x, 2, "edge")) + weighted(np.pad(x, (1, 2), "reflect",
+                                                             reflect_type="odd")))
 
 
 def grad_diagonals(x):
