@@ -135,8 +135,7 @@ def _stacked(rows, out_shape):
     out_shape + the leaf's shape (None where the argument's leaf has no gradient)."""
     if rows[0] is None:
         return None
-    leaves = [flatten(r, lambda x: isinstance(x, (np.ndarray, np.generic, float)))
-              for r in rows]
+    leaves = [flatten(r, is_runtime_leaf) for r in rows]
     treedef = leaves[0][1]
     # (an empty result's one zero row is reshaped to no entries)
     stacked = [np.stack([np.asarray(ls[j]) for ls, _ in leaves]).reshape(
@@ -156,7 +155,8 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
                                   for r in primal.results])
     leaves, treedef = flatten(zeros, is_runtime_leaf)
     u = unflatten(statics_to_none(treedef), leaves)     # zero cotangents, shaped as the result
-    tangent, value = _PAIRED_GRAD[backend, check_nans](fun, tuple(primals), u, tuple(tangents))
+    tangent, value = _PAIRED_GRAD[fun, backend, check_nans](fun, tuple(primals), u,
+                                                             tuple(tangents))
     return value, tangent
 
 
@@ -195,9 +195,11 @@ def _dot(g, t):
 
 class _GradCache(dict):
     def __missing__(self, key):
-        backend, check_nans = key
+        _, backend, check_nans = key
         self[key] = grad(_paired, wrt="u", has_aux=True, backend=backend, check_nans=check_nans)
         return self[key]
 
 
-_PAIRED_GRAD = _GradCache()     # one compiled-program cache per (backend, check_nans)
+# one gradient of _paired per (function, backend, check_nans): a function is a static argument
+# of _paired, so one shared gradient would count each function as a recompilation
+_PAIRED_GRAD = _GradCache()

@@ -11,15 +11,11 @@ adcompiler must be in a file).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 import gpt_step
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 def programs():

@@ -94,7 +94,7 @@ class Reverser:
         self.active = active
         self.module = module
         self.adj: dict[Value, Value] = {}
-        self.quiet_copies: dict[str, str] = {}
+        self.quiet_copies: dict[str, str] = {}     # callee -> itself, or its print-free copy
 
     def contribute(self, v: Value, g):
         if g is not None and v in self.active:
@@ -169,23 +169,20 @@ class Reverser:
         return kept
 
     def quiet_callee(self, name: str) -> str:
-        if not self.checks_in(name, set()):
-            return name
+        """`name`, or a copy of that function without prints and asserts where it (or a
+        function it calls) has some; each decided once."""
         if name not in self.quiet_copies:
             fn = self.module.functions[name]
+            if not any(registry.get(o.name).kind == "check"
+                       for f in (fn, *fn.callees()) for o in f.body.walk()):
+                self.quiet_copies[name] = name
+                return name
             copy = Function(self.module.fresh_name(name + "_quiet"), clone_block(fn.body, {}),
                             loc=fn.loc)
             self.quiet_copies[name] = copy.name
             self.module.add(copy)
             copy.body.ops = self.quiet(copy.body.ops)
         return self.quiet_copies[name]
-
-    def checks_in(self, name: str, seen: set) -> bool:
-        """Does function `name`, or one it calls, print or assert?"""
-        seen.add(name)
-        return any(registry.get(o.name).kind == "check" or o.name == "call" and
-                   o.attrs["callee"] not in seen and self.checks_in(o.attrs["callee"], seen)
-                   for o in self.module.functions[name].body.walk())
 
     def rev_if(self, op: Op, cts):
         seeds = [self.seed_or_zero(r, ct) if r in self.active else None

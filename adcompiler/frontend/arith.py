@@ -211,14 +211,14 @@ def piecewise(cx, x, condlist, funclist, *args, **kw) -> Traced:
 def polyval(cx: Emitter, p, x) -> Traced:
     """p[0] x^(n-1) + ... + p[n-1] as NumPy computes it: y = 0 (x's dtype), then
     y = y * x + p[i] for each coefficient in turn (a row of a 2-d p, broadcast against x)."""
+    from .creation import zeros
     from .indexing import getitem
     from .shapes import as_array     # shapes builds on this module
     coef, t = as_array(cx, p), as_array(cx, x)
     if coef.ndim == 0:
         raise FrontendError("np.polyval: p must be a 1-d sequence of coefficients (or a 2-d "
                             "array of them)")
-    y = cx.wrap(cx.op("broadcast_to", cx.const(0, t.dtype), shape=t.shape) if t.ndim
-                else cx.const(0, t.dtype))
+    y = zeros(cx, t.shape, t.np_dtype)
     for i in range(coef.shape[0]):
         y = binary(cx, "add", binary(cx, "mul", y, t), getitem(cx, coef, i))
     return y

@@ -124,7 +124,8 @@ _SIGS: dict = {}
 
 
 # builtins that look at an object, not at its arrays' values: they run on a model object
-# holding run-time arrays as on any other (`vars(layer).items()`, `hasattr(layer, "b")`)
+# holding run-time arrays as on any other (`vars(layer).items()`, `hasattr(layer, "b")`),
+# not on a run-time array itself (its stand-in is not the ndarray they would look at)
 _INTROSPECTION = {builtins.vars, builtins.hasattr, builtins.type, builtins.id, builtins.callable,
                   builtins.dir}
 
@@ -208,24 +209,25 @@ class CallsMixin:
         call = user_call_method(fn)
         if call is not None:
             return self.call(call, args, kwargs)        # a layer object
-        if _is_user(fn) or _is_own(fn) and contains_traced((args, kwargs)):
+        traced = contains_traced((args, kwargs))
+        if _is_user(fn) or _is_own(fn) and traced:
             # adcompiler's own helpers (optimisers, layers) are traced like user code when
             # they get run-time arrays, and run natively on static arguments (`grad(f)`)
             return self.call_user(code_of(fn), inspect.signature(fn), args, kwargs, None,
                                   fn.__globals__, _closure_of(fn), fn)
         if isinstance(fn, type) and is_node_class(fn):
             return fn(*args, **kwargs)    # a named tuple or dataclass holding them (pytree.py)
-        if contains_traced((args, kwargs)) and not _container_method(fn) \
-                and not _table_get(_INTROSPECTION, fn):
+        if traced and not _container_method(fn) and not (
+                _table_get(_INTROSPECTION, fn) and not any(isinstance(a, Traced) for a in args)):
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
         if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
         if isinstance(getattr(fn, "__self__", None), str) and fn.__name__ == "format" \
-                and contains_traced((args, kwargs)):
+                and text.dynamic((args, kwargs)):
             return run_static(text.formatted, fn.__self__, args, kwargs)   # for print
         if isinstance(getattr(fn, "__self__", None), str) and fn.__name__ == "join" \
                 and len(args) == 1 and isinstance(args[0], (list, tuple)) \
-                and any(map(text.dynamic, args[0])):
+                and text.dynamic(args[0]):
             return run_static(text.joined, fn.__self__, args[0])
         if _container_method(fn) and fn.__name__ in MUTATING_METHODS:
             self.check_writable_container(fn.__self__)

@@ -42,9 +42,8 @@ from __future__ import annotations
 import ast
 import copy
 
-from .analysis import contains
+from .analysis import _SCOPES, contains
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _EXITS = (ast.Break, ast.Continue, ast.Return)
 
 
@@ -96,17 +95,16 @@ def _loop(loop) -> list:
     """The statements that replace `loop`: its flags set, the loop, its returns, its `else`."""
     tag = f"{loop.lineno}_{loop.col_offset}"
     returns = _returns(loop.body)
+    breaks = contains(loop.body, ast.Break, through_loops=False)
     # `while True:` without a break ends by a return only: the last needs no test (the path
     # past the loop, which would return None, is never taken)
     endless = isinstance(loop, ast.While) and isinstance(loop.test, ast.Constant) \
-        and loop.test.value is True and not contains(loop.body, ast.Break, through_loops=False)
-    brk = f"__break_{tag}" if returns or contains(loop.body, ast.Break, through_loops=False) \
-        else None
+        and loop.test.value is True and not breaks
+    brk = f"__break_{tag}" if returns or breaks else None
     cnt = f"__continue_{tag}" if contains(loop.body, ast.Continue, through_loops=False) \
         else None
     ret = f"__return_{tag}" if returns else None
-    flags = [f for f in (brk, cnt) if f]
-    exits = _Exits(brk, cnt, ret, flags, loop, {id(r): k for k, r in enumerate(returns, 1)})
+    exits = _Exits(brk, cnt, ret, loop, {id(r): k for k, r in enumerate(returns, 1)})
     body = _guarded(loop.body, exits)
     if cnt:
         body.insert(0, _set(cnt, False, loop.body[0]))
@@ -154,8 +152,9 @@ class _Exits:
     """A loop's flags (`brk`, `cnt`, `ret`: names or None; `flags`: those a guard tests) and
     the number each of its returns sets `ret` to (`codes`, by id of the Return node)."""
 
-    def __init__(self, brk, cnt, ret, flags, loop, codes):
-        self.brk, self.cnt, self.ret, self.flags = brk, cnt, ret, flags
+    def __init__(self, brk, cnt, ret, loop, codes):
+        self.brk, self.cnt, self.ret = brk, cnt, ret
+        self.flags = [f for f in (brk, cnt) if f]
         self.loop, self.codes = loop, codes
 
 

@@ -39,7 +39,7 @@ from .loops import LoopsMixin
 from .outside import Reads
 from .problems import FrontendError, located
 from .pytree import flatten, leaf_keys, leaf_paths, unflatten
-from .statements import FUNCTION, LOOP, Return, StatementsMixin, Undefined
+from .statements import FUNCTION, Return, StatementsMixin, Undefined
 from .values import STALE, Traced
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Frame:
         self.parent = parent
         self.globals = globals_ if globals_ is not None else (parent.globals if parent else {})
         self.closure = closure if closure is not None else (parent.closure if parent else {})
-        self.blocks: list = []       # [stmts, index] entries and LOOP / FUNCTION markers
+        self.blocks: list = []       # [stmts, index] entries and FUNCTION markers
         self.loops: list = []        # enclosing loop nodes (their whole bodies are live)
 
 
@@ -173,9 +173,8 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         for entry in reversed(self.frame.blocks):
             if entry == FUNCTION:
                 return rest
-            if entry != LOOP:
-                stmts, k = entry
-                rest += stmts[k + 1:]
+            stmts, k = entry
+            rest += stmts[k + 1:]
         return rest
 
     def live_after(self) -> set:

@@ -404,20 +404,26 @@ def eigvalsh(cx: Emitter, a, UPLO="L") -> Traced:
     return cx.wrap(cx.op("eigh_values", a.value, uplo=uplo))
 
 
-def _static_flag(name: str, value) -> bool:
+def _static_flag(name: str, what: str, value) -> bool:
     if isinstance(value, Traced):
-        raise StaticNeeded(f"np.linalg.svd's {name} must be a compile-time value")
+        raise StaticNeeded(f"np.linalg.{name}'s {what} must be a compile-time value")
     return bool(value)
+
+
+def _svd(cx: Emitter, a: Traced, part: str) -> Traced:
+    """One part of a's reduced SVD: "values", "u" or "vt"."""
+    return cx.wrap(cx.op(f"svd_{part}", a.value, hint={"values": "s"}.get(part, part)))
 
 
 def svd(cx: Emitter, a, full_matrices=True, compute_uv=True, hermitian=False):
     """(U, S, Vh) with S descending, or S alone (`compute_uv=False`)."""
-    full, uv = _static_flag("full_matrices", full_matrices), _static_flag("compute_uv", compute_uv)
-    if _static_flag("hermitian", hermitian):
+    full = _static_flag("svd", "full_matrices", full_matrices)
+    uv = _static_flag("svd", "compute_uv", compute_uv)
+    if _static_flag("svd", "hermitian", hermitian):
         raise FrontendError("np.linalg.svd: hermitian=True is not supported (it reads one "
                             "triangle, as eigh); pass hermitian=False, or use np.linalg.eigh")
     (a,) = _lapack(cx, "svd", a, square=False)
-    s = cx.wrap(cx.op("svd_values", a.value, hint="s"))
+    s = _svd(cx, a, "values")
     if not uv:
         return s
     m, n = a.shape[-2:]
@@ -426,8 +432,7 @@ def svd(cx: Emitter, a, full_matrices=True, compute_uv=True, hermitian=False):
                             "matrix is not supported (the extra columns of U or Vh it adds "
                             "have no gradient); pass full_matrices=False for the reduced U "
                             "and Vh")
-    return cx.wrap(cx.op("svd_u", a.value, hint="u")), s, \
-        cx.wrap(cx.op("svd_vt", a.value, hint="vh"))
+    return _svd(cx, a, "u"), s, _svd(cx, a, "vt")
 
 
 def qr(cx: Emitter, a, mode="reduced"):

@@ -39,25 +39,15 @@ from .composites import norm
 from .creation import eye
 from .emit import Emitter
 from .indexing import getitem
-from .linalg import _lapack, inv, matmul, qr, solve
+from .linalg import _lapack, _static_flag, _svd, eigvalsh, inv, matmul, qr, solve
 from .problems import FrontendError, StaticNeeded
 from .reductions import any_all, count_nonzero, reduce
 from .shapes import broadcast_to, copy, expand_dims, reshape, swapaxes
 from .values import NP_OF, Traced
 
 
-def _svd(cx: Emitter, a: Traced, part: str) -> Traced:
-    return cx.wrap(cx.op(f"svd_{part}", a.value, hint={"values": "s"}.get(part, part)))
-
-
 def _eps(t: Traced) -> float:
     return float(np.finfo(NP_OF[t.dtype]).eps)
-
-
-def _static_flag(name: str, what: str, value) -> bool:
-    if isinstance(value, Traced):
-        raise StaticNeeded(f"np.linalg.{name}'s {what} must be a compile-time value")
-    return bool(value)
 
 
 def pinv(cx: Emitter, a, rcond=None, hermitian=False, rtol=np._NoValue) -> Traced:
@@ -157,7 +147,7 @@ def matrix_rank(cx: Emitter, A, tol=None, hermitian=False, rtol=None) -> Traced:
     (t,) = _lapack(cx, "matrix_rank", t, square=_static_flag("matrix_rank", "hermitian",
                                                               hermitian))
     if hermitian:
-        s = unary(cx, "abs", cx.wrap(cx.op("eigh_values", t.value, uplo="L")))
+        s = unary(cx, "abs", eigvalsh(cx, t))
     else:
         s = _svd(cx, t, "values")
     if tol is None:

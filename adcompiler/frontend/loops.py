@@ -28,7 +28,7 @@ from .expressions import run_static
 from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
-from .statements import LOOP, Undefined
+from .statements import Undefined
 from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
                      overlap, readonly_of)
 
@@ -112,7 +112,7 @@ class LoopsMixin:
             for item in items:
                 self.builder.loc = (self.filename, node.lineno)
                 self.assign(node.target, item)
-                self.exec_block(node.body, LOOP)
+                self.exec_block(node.body)
                 if self.frame.vars.get(getattr(node, "exit_flag", None)) is True:
                     return           # a static break (exits.py made it a flag)
         finally:
@@ -135,7 +135,7 @@ class LoopsMixin:
                 return None
             self.frame.loops.append(node)
             try:
-                self.exec_block(node.body, LOOP)
+                self.exec_block(node.body)
             finally:
                 self.frame.loops.pop()
         raise FrontendError(f"a while loop with a static condition ran {MAX_STATIC_ITERATIONS} "
@@ -161,7 +161,7 @@ class LoopsMixin:
         # it stops at the break, where a `for` op would run, and tape for the reverse sweep,
         # every iteration after it
         flag = getattr(node, "exit_flag", None) if is_for else None
-        counter = f"{flag}_count"
+        counter = f"{flag}_count" if flag else None
         if flag:
             frame.vars[counter] = self.wrap(self.const(0, "i64", hint="count"), nonneg=True)
             names = names | {counter}
@@ -214,7 +214,7 @@ class LoopsMixin:
                         self.assign(node.target, index(k))
                         if flag:
                             frame.vars[counter] = self.binop(ast.Add, k, 1)
-                    self.exec_block(node.body, LOOP)
+                    self.exec_block(node.body)
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                     for n in carried:
                         if isinstance(after[n], Undefined) and n not in live:

@@ -18,7 +18,7 @@ import numpy as np
 from . import reductions as red
 from .arith import binary, where as where_
 from .emit import Emitter
-from .problems import FrontendError
+from .problems import FrontendError, no_out
 from .values import Traced
 
 
@@ -31,11 +31,6 @@ def _replace_nan(cx: Emitter, a, fill):
     return cx.wrap(cx.op("where", isnan, cx.const(fill, t.dtype), t.value)), isnan
 
 
-def _no_out(out, what: str):
-    if out is not None:
-        raise FrontendError(f"{what}(out=...) is not supported; assign the result")
-
-
 def _not_nan(cx: Emitter, isnan, arr: Traced, where) -> Traced:
     """The entries that are not NaN and `where=` keeps."""
     keep = cx.op("logical_not", isnan)
@@ -46,14 +41,14 @@ def _not_nan(cx: Emitter, isnan, arr: Traced, where) -> Traced:
 def nansum(cx: Emitter, name, a, axis=None, dtype=None, out=None, keepdims=False,
            initial=np._NoValue, where=True) -> Traced:
     """np.nansum (name "sum") and np.nanprod ("prod")."""
-    _no_out(out, f"np.nan{name}")
+    no_out(out, f"np.nan{name}")
     arr, _ = _replace_nan(cx, a, int(name == "prod"))
     return red.reduce(cx, name, arr, axis, keepdims, dtype, initial, where)
 
 
 def nanmean(cx: Emitter, a, axis=None, dtype=None, out=None, keepdims=False,
             where=True) -> Traced:
-    _no_out(out, "np.nanmean")
+    no_out(out, "np.nanmean")
     arr, isnan = _replace_nan(cx, a, 0)
     if isnan is not None:
         where = _not_nan(cx, isnan, arr, where)
@@ -64,7 +59,7 @@ def nanextreme(cx: Emitter, name, a, axis=None, out=None, keepdims=False,
                initial=np._NoValue, where=True) -> Traced:
     """np.nanmax (name "max") and np.nanmin ("min"): NumPy's fmax / fmin reductions, NaN for
     an all-NaN slice unless `initial` is given."""
-    _no_out(out, f"np.nan{name}")
+    no_out(out, f"np.nan{name}")
     arr, isnan = _replace_nan(cx, a, -np.inf if name == "max" else np.inf)
     result = red.reduce(cx, name, arr, axis, keepdims, None, initial, where)
     if isnan is None or initial is not np._NoValue:
@@ -77,7 +72,7 @@ def nanvar(cx: Emitter, a, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
            where=True, mean=np._NoValue, correction=np._NoValue, std=False) -> Traced:
     """np.nanvar and np.nanstd (`std`): var over the entries that are not NaN, NaN where no
     more than `ddof` of them are left."""
-    _no_out(out, "np.nanstd" if std else "np.nanvar")
+    no_out(out, "np.nanstd" if std else "np.nanvar")
     if mean is not np._NoValue or correction is not np._NoValue:
         raise FrontendError("np.nanvar/np.nanstd with mean= or correction= is not supported; "
                             "use ddof=")
@@ -93,7 +88,7 @@ def nanvar(cx: Emitter, a, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
 def nanargmax(cx: Emitter, name, a, axis=None, out=None, keepdims=False) -> Traced:
     """np.nanargmax (name "argmax") and np.nanargmin ("argmin"): the index NumPy gives, after
     a run-time check that no slice is all NaN."""
-    _no_out(out, f"np.nan{name}")
+    no_out(out, f"np.nan{name}")
     arr, isnan = _replace_nan(cx, a, -np.inf if name == "argmax" else np.inf)
     if isnan is not None and arr.type.size:
         all_nan = red.any_all(cx, "all", cx.wrap(isnan), axis)

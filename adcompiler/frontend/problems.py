@@ -65,3 +65,9 @@ def located(err: FrontendError, filename: str, node) -> TraceError:
     loc = (filename, getattr(node, "lineno", None)) if getattr(node, "lineno", None) else None
     cls = StaticValueError if isinstance(err, StaticNeeded) else TraceError
     return cls(err.message, loc, construct_text(node))
+
+
+def no_out(out, what: str) -> None:
+    """NumPy's `out=` is refused: traced code assigns results."""
+    if out is not None:
+        raise FrontendError(f"{what}(out=...) is not supported; assign the result")

@@ -141,14 +141,15 @@ def _round(tr, number, ndigits=None):
 
 
 def _divmod(tr, x, y):
-    return (arith.binary(tr, "floordiv", x, y, python_op=True),
-            arith.binary(tr, "mod", x, y, python_op=True))
+    return tr.binop(ast.FloorDiv, x, y), tr.binop(ast.Mod, x, y)
 
 
 def _pow(tr, base, exp, mod=None):
-    if mod is not None:
+    if mod is None:
+        return tr.binop(ast.Pow, base, exp)
+    if isinstance(base, Traced) or isinstance(exp, Traced) or isinstance(mod, Traced):
         raise FrontendError("pow() with a modulus is not supported on run-time values")
-    return arith.binary(tr, "pow", base, exp, python_op=True)
+    return builtins.pow(base, exp, mod)
 
 
 def _extreme(which):

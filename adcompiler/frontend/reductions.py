@@ -20,7 +20,7 @@ import numpy as np
 from ..ops.reduce import reduced_shape
 from .arith import binary
 from .emit import Emitter
-from .problems import FrontendError, StaticNeeded
+from .problems import FrontendError, StaticNeeded, no_out
 from .values import NP_OF, Traced, dtype_arg, ir_dtype
 
 
@@ -168,8 +168,8 @@ def var(cx: Emitter, x, axis=None, dtype=None, ddof=0, keepdims=False, std=False
         raise StaticNeeded("ddof must be a compile-time number")
     keep = mask(cx, where, t)
     xc = _kept(cx, t, keep, c)
-    mu = cx.op("div", cx.op("sum", xc, axes=axes, keepdims=True),
-               _count(cx, t, keep, axes, True, c), hint="mean")
+    n = _count(cx, t, keep, axes, True, c)
+    mu = cx.op("div", cx.op("sum", xc, axes=axes, keepdims=True), n, hint="mean")
     d = cx.op("sub", xc, mu)
     if keep is not None:
         d = cx.op("where", keep, d, cx.const(0, c))
@@ -177,7 +177,6 @@ def var(cx: Emitter, x, axis=None, dtype=None, ddof=0, keepdims=False, std=False
     if keep is None:
         dof = cx.const(max(count(t.shape, axes) - ddof, 0), c)
     else:
-        n = _count(cx, t, keep, axes, True, c)
         dof = cx.op("maximum", cx.op("sub", n, cx.const(ddof, c)), cx.const(0, c))
         dof = cx.op("reshape", dof, shape=s.type.shape)
     v = cx.op("div", s, dof, hint="var")
@@ -287,8 +286,7 @@ def cumulative(cx: Emitter, name: str, x, axis=None, dtype=None, include_initial
 
 def ptp(cx: Emitter, a, axis=None, out=None, keepdims=False) -> Traced:
     """np.ptp: max - min (NumPy rejects booleans: they cannot be subtracted)."""
-    if out is not None:
-        raise FrontendError("np.ptp(out=...) is not supported; assign the result")
+    no_out(out, "np.ptp")
     return binary(cx, "sub", reduce(cx, "max", a, axis, keepdims),
                   reduce(cx, "min", a, axis, keepdims))
 

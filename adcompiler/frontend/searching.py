@@ -71,10 +71,10 @@ def digitize(cx: Emitter, x, bins, right=False) -> Traced:
         raise FrontendError(f"np.digitize: bins must be 1-D, got shape {b.shape}")
     side = "left" if right else "right"     # NumPy's: searchsorted's arguments are swapped
     up = searchsorted(cx, b, x, side)
-    down = binary(cx, "sub", b.shape[0], searchsorted(cx, getitem(cx, b, (slice(None, None, -1),)),
-                                                      x, side))
     if b.shape[0] < 2:
         return up
+    down = binary(cx, "sub", b.shape[0], searchsorted(cx, getitem(cx, b, (slice(None, None, -1),)),
+                                                      x, side))
     first, rest = getitem(cx, b, (slice(None, -1),)), getitem(cx, b, (slice(1, None),))
     falls = any_all(cx, "any", binary(cx, "lt", rest, first))
     rises = any_all(cx, "any", binary(cx, "gt", rest, first))

@@ -20,7 +20,7 @@ from ..ir.types import broadcast_shapes
 from .arith import astype, binary, classify, where
 from .emit import Emitter
 from .indexing import getitem
-from .problems import FrontendError, StaticNeeded
+from .problems import FrontendError, StaticNeeded, no_out
 from .reductions import count, mean, norm_axes, reduce
 from .shapes import broadcast_to, copy, ravel, reshape, transpose
 from .values import Traced, contains_traced
@@ -98,8 +98,7 @@ def _nan_if_any(cx: Emitter, last: Traced, result: Traced) -> Traced:
 
 def median(cx: Emitter, a, axis=None, out=None, overwrite_input=False,
            keepdims=False) -> Traced:
-    if out is not None:
-        raise FrontendError("np.median(out=...) is not supported; assign the result")
+    no_out(out, "np.median")
     t = cx.tensor(a)
     s, kept = _sorted_along_last(cx, t, axis, "np.median")
     n = s.shape[-1]
@@ -117,8 +116,7 @@ def nanmedian(cx: Emitter, a, axis=None, out=None, overwrite_input=False,
     t = cx.tensor(a)
     if not t.type.is_float:
         return median(cx, t, axis, out, overwrite_input, keepdims)
-    if out is not None:
-        raise FrontendError("np.nanmedian(out=...) is not supported; assign the result")
+    no_out(out, "np.nanmedian")
     s, kept = _sorted_along_last(cx, t, axis, "np.nanmedian")
     k = binary(cx, "sub", s.shape[-1], reduce(cx, "sum", classify(cx, "isnan", s), -1,
                                               keepdims=True))
@@ -136,8 +134,7 @@ def quantile(cx: Emitter, a, q, axis=None, out=None, overwrite_input=False, meth
         raise StaticNeeded(f"{what}'s q must be compile-time numbers")
     if method != "linear" or interpolation is not None or weights is not None:
         raise FrontendError(f"{what}: only method='linear' without weights is supported")
-    if out is not None:
-        raise FrontendError(f"{what}(out=...) is not supported; assign the result")
+    no_out(out, what)
     weak_q = type(q) in (int, float)     # NumPy's: a Python number interpolates weakly
     qs = np.true_divide(q, 100) if percent else np.asanyarray(q)
     if qs.ndim > 2:

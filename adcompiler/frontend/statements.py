@@ -26,7 +26,7 @@ from .text import holds_text, shown
 from .arith import truth
 from .values import NP_OF, Traced
 
-LOOP, FUNCTION = "loop", "function"            # markers on a frame's block stack
+FUNCTION = "function"          # the marker of a function body on a frame's block stack
 
 
 class Undefined:

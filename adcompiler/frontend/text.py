@@ -133,11 +133,7 @@ def shown(x, operands: list, show=str) -> str:
 
 def dynamic(x) -> bool:
     """Does `x` hold a run-time value or a string made from them?"""
-    if isinstance(x, RuntimeText) or contains_traced(x):
-        return True
-    if isinstance(x, (list, tuple)):
-        return any(map(dynamic, x))
-    return isinstance(x, dict) and any(map(dynamic, x.values()))
+    return holds_text(x) or contains_traced(x)
 
 
 def _field(conversion: str, spec: str) -> str:

@@ -329,7 +329,6 @@ def contains_traced(tree, seen=None) -> bool:
     if isinstance(tree, (list, tuple, dict)):
         return any(contains_traced(v, seen) for v in (tree.values() if isinstance(tree, dict)
                                                          else tree))
-    from .pytree import node_fields     # (pytree imports this module)
     names = node_fields(tree)
     if names is None:
         return False
@@ -402,3 +401,6 @@ def journal():
     finally:
         _JOURNALS.pop()
         j.undo()
+
+
+from .pytree import node_fields  # noqa: E402  (pytree imports this module: last)

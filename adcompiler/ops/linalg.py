@@ -34,7 +34,7 @@ Both backends run them as NumPy calls (the Numba driver's, outside loop kernels)
 matrix raises NumPy's LinAlgError there (runtime.nans names the user's line)."""
 import math
 
-from ..ad.emit import const, sum_to, swap_last
+from ..ad.emit import add, const, sum_to, swap_last
 from ..ir.types import TensorType, broadcast_shapes
 from .family import check, declare, same_dtype
 
@@ -316,12 +316,9 @@ def _cols(b, x, start, stop):
 def _qr_square_vjp(b, q, r, gq, gr):
     """dA for A = QR with R square (m >= n), either cotangent None (zero): with
     M = R gR^T - gQ^T Q, dA = (gQ + Q copyltu(M)) R^-T (Liao et al. 2019, eq. 9)."""
-    terms = ([b.op("matmul", r, swap_last(b, gr))] if gr is not None else []) + \
-        ([b.op("neg", b.op("matmul", swap_last(b, gq), q))] if gq is not None else [])
-    m = terms[0] if len(terms) == 1 else b.op("add", *terms)
-    lhs = b.op("matmul", q, _copyltu(b, m))
-    if gq is not None:
-        lhs = b.op("add", gq, lhs)
+    m = add(b, b.op("matmul", r, swap_last(b, gr)) if gr is not None else None,
+            b.op("neg", b.op("matmul", swap_last(b, gq), q)) if gq is not None else None)
+    lhs = add(b, gq, b.op("matmul", q, _copyltu(b, m)))
     return swap_last(b, b.op("solve", r, swap_last(b, lhs)))          # lhs R^-T
 
 
@@ -336,7 +333,7 @@ def _qr_vjp(b, a, gq, gr):
     if gr is not None:
         gu, gv = _cols(b, gr, 0, m), _cols(b, gr, m, n)
         ygv = b.op("matmul", _cols(b, a, m, n), swap_last(b, gv))
-        gq = ygv if gq is None else b.op("add", gq, ygv)
+        gq = add(b, gq, ygv)
     dx = _qr_square_vjp(b, q, _cols(b, r, 0, m), gq, gu)
     dy = b.op("matmul", q, gv) if gv is not None else \
         const(b, 0, a.type.dtype, a.type.shape[:-1] + (n - m,))

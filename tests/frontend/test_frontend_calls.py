@@ -436,3 +436,34 @@ layer_sum = SummedDense(np.tanh)
 
 def lambda_free_sum(p, x):
     return layer_sum(p, x)
+
+
+def static_divmod_and_pow(x):
+    q, r = divmod(7, 2)
+    return x[q:q + 1] * pow(2, 3) + r, divmod(x, 2.0), pow(x, 2), pow(3, 2, 5)
+
+
+def test_divmod_and_pow_of_static_numbers_stay_static():
+    check(static_divmod_and_pow, rand(4))
+
+
+def asks_the_type_of_an_array(x):
+    return x * (2.0 if type(x) is np.ndarray else 3.0)
+
+
+def test_introspecting_a_runtime_array_itself_is_an_error():
+    with pytest.raises(adcompiler.TraceError, match="type is not supported on run-time arrays"):
+        adcompiler.trace(asks_the_type_of_an_array, rand(2))
+
+
+def formats_a_formatted_string(x):
+    print("v {}".format(f"{x[0]}"))
+    return x
+
+
+def test_format_of_a_string_made_from_runtime_values(capsys):
+    x = rand(2)
+    formats_a_formatted_string(x)
+    want = capsys.readouterr().out
+    adcompiler.jit(formats_a_formatted_string, backend="numpy")(x)
+    assert capsys.readouterr().out == want
