@@ -394,3 +394,9 @@ def test_integer_arrays_of_a_model_object_are_not_parameters(backend):
     opt = AdamW(lr=0.1, backend=backend)
     new, _, info = opt.update(net, grads, opt.init(net))
     assert sorted(info["grad_sq"]) == ["W", "b"] and new.ids is net.ids
+    # torch's first AdamW step: p (1 - lr wd) - lr g / (|g| + eps), the bias corrections
+    # cancelling (grads was made like net: g is W, and 0 for b)
+    W = net.W.astype(np.float64)
+    np.testing.assert_allclose(new.W, W * (1 - 0.1 * 0.01) - 0.1 * W / (np.abs(W) + 1e-8),
+                               rtol=1e-5)
+    assert not new.b.any()

@@ -100,3 +100,17 @@ def weighted(y):
     gradient checks of functions returning arrays."""
     flat = np.ravel(y)
     return np.sum(np.sin(flat) * WEIGHTS[:flat.shape[0]])
+
+
+def central_differences(f, *args, wrt=0, eps=1e-6):
+    """d f / d args[wrt] (a float64 array argument), every entry by central differences of
+    Python running f: the reference for gradients."""
+    x = np.asarray(args[wrt], np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        at = lambda v: f(*args[:wrt], v, *args[wrt + 1:])     # noqa: E731
+        g[i] = (at(up) - at(down)) / (2 * eps)
+    return g

@@ -156,7 +156,7 @@ def test_more_array_methods_attributes_and_builtins():
         w = x.copy()
         w.fill(3)
         return (y, z[1], w, x.view(), x.real, x.imag, np.real(x), np.imag(k), np.conj(x),
-                x.conj(), x.nbytes + x.itemsize, k.argpartition(2)[:, 2] * 0,
+                x.conj(), x.nbytes + x.itemsize, k.argpartition(2)[:, 2],
                 round(s), round(s, 1), round(float(s)), divmod(x, s), divmod(i, 3), pow(x, 2),
                 pow(s, i))
     check(f, rand(3, 4), np.arange(12).reshape(3, 4) % 5, np.float64(2.675), np.int64(7))

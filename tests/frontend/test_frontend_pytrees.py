@@ -120,6 +120,8 @@ def test_gradients_have_the_arguments_class(backend):
     f = Frozen(rand(3, 2), 0.25)
     g = adcompiler.grad(loss_frozen, backend=backend)(f, x)
     assert type(g) is Frozen and isinstance(g.scale, float)
+    np.testing.assert_allclose(g.W, 2 * 0.25 * x.T @ (x @ f.W), rtol=1e-12)
+    np.testing.assert_allclose(g.scale, np.sum((x @ f.W) ** 2), rtol=1e-12)
     layers = [Layer(rand(3, 3), rand(3)), Layer(rand(3, 2), rand(2), act="linear")]
     value, g = adcompiler.value_and_grad(loss_dataclass, backend=backend)(layers, x)
     np.testing.assert_allclose(value, loss_dataclass(layers, x), rtol=1e-12)

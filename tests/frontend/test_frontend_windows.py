@@ -145,7 +145,7 @@ def grad_correlate(x):
 
 @pytest.mark.parametrize("f", [grad_splits_meshgrid, grad_cumprod, grad_windows, grad_correlate])
 def test_gradients_against_finite_differences(f):
-    adcompiler.check_grad(f, rand(4, 6), samples=12, rtol=1e-6, backend="numpy")
+    adcompiler.check_grad(f, rand(4, 6), samples=24, rtol=1e-6, backend="numpy")
 
 
 def test_cumprod_gradient_with_zeros():
@@ -162,4 +162,4 @@ def test_cumprod_gradient_with_zeros():
 def test_gradients_on_the_numba_backend():
     def all_together(x):
         return grad_splits_meshgrid(x) + grad_cumprod(x) + grad_windows(x) + grad_correlate(x)
-    adcompiler.check_grad(all_together, rand(4, 6), samples=12, rtol=1e-6, backend="numba")
+    adcompiler.check_grad(all_together, rand(4, 6), samples=24, rtol=1e-6, backend="numba")
