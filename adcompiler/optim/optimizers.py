@@ -21,6 +21,10 @@ Contract:
   `buf = momentum * buf + g` (buf starts at zero, so the first step has buf = g, as in torch),
   `p -= lr * (g + momentum * buf if nesterov else buf)`.
 - `clip=c` clips by the global norm first (clip.py); `clip=None` leaves gradients untouched.
+- A tied weight (one array object at several places of `params`) is one parameter, as in
+  PyTorch: its gradient is the sum of its places' gradients (`grad` gives one at each place),
+  it has one state (its first place's, the one `decay_mask` is asked about), and the new array
+  is put at every place of the new tree, so the tie holds on the next step.
 - `state["step"]` counts the updates made (an int64 0-d array); `info` has `grad_norm` (global
   norm before clipping) and `grad_sq` ({leaf path: squared norm}) for reports.
 """
@@ -33,7 +37,7 @@ import numpy as np
 from .. import api
 from ..errors import AdcompilerError
 from .clip import CLIP_EPS
-from .tree import flatten, tree_zeros_like, unflatten
+from .tree import flatten, owners, tree_zeros_like, unflatten
 
 
 def adamw_update(params, grads, m, v, coef, max_norm, clipping):
@@ -83,11 +87,37 @@ def sgd_update(params, grads, buf, coef, max_norm, clipping, nesterov, decay):
     return new_p, new_b, norm, sq
 
 
+class _Tied:
+    """The parameter leaves as distinct parameters: leaf lists in, one entry per parameter out
+    (`pick`, `add` for gradients), and back (`spread`)."""
+
+    def __init__(self, paths, leaves):
+        owner = owners(leaves)
+        self.paths, self.first = paths, [i for i, o in enumerate(owner) if o == i]
+        slot = {i: k for k, i in enumerate(self.first)}
+        self.slot = [slot[o] for o in owner]
+
+    def pick(self, leaves):
+        return [leaves[i] for i in self.first]
+
+    def add(self, grads):
+        out = self.pick(grads)
+        for j, k in enumerate(self.slot):
+            if self.first[k] != j:
+                out[k] = out[k] + grads[j]
+        return out
+
+    def spread(self, values):
+        return [values[k] for k in self.slot]
+
+
 def _leaves(params, grads, *states):
-    """(paths, parameter leaves, gradient leaves, each state tree's leaves, the float dtype's
-    scalar type), after checking that the trees match leaf by leaf: a gradient or a moment of
-    another shape would broadcast silently into a parameter of a new shape."""
+    """(a _Tied of the parameter leaves, then one entry per parameter of: their paths, the
+    parameters, the gradients, each state tree's leaves; the float dtype's scalar type), after
+    checking that the trees match leaf by leaf: a gradient or a moment of another shape would
+    broadcast silently into a parameter of a new shape."""
     paths, p = flatten(params)
+    tied = _Tied(paths, p)
     p = [np.asarray(x) for x in p]
     dtypes = {x.dtype for x in p}
     if len(dtypes) != 1 or not np.issubdtype(p[0].dtype, np.floating):
@@ -108,13 +138,15 @@ def _leaves(params, grads, *states):
                 raise AdcompilerError(f"the {what} of '{q}' is {y.dtype}{list(y.shape)}, its "
                                       f"parameter {x.dtype}{list(x.shape)}")
         out.append(leaves)
-    return paths, p, *out, p[0].dtype.type
+    g, *states = out
+    return (tied, tied.pick(paths), tied.pick(p), tied.add(g), *map(tied.pick, states),
+            p[0].dtype.type)
 
 
-def _arrays(params, leaves):
-    """The tree of `params`' structure holding `leaves` as arrays (a 0-d result is a NumPy
-    scalar: the state stays a tree of arrays)."""
-    return unflatten(params, [np.asarray(x) for x in leaves])
+def _arrays(params, tied, values):
+    """The tree of `params`' structure holding each parameter's value as an array at its places
+    (a 0-d result is a NumPy scalar: the state stays a tree of arrays)."""
+    return unflatten(params, tied.spread([np.asarray(x) for x in values]))
 
 
 class _Optimizer:
@@ -135,9 +167,11 @@ class _Optimizer:
             return [on] * len(p)
         return [on if self.decay_mask(q, x) else off for q, x in zip(paths, p, strict=True)]
 
-    def _info(self, paths, norm, sq):
+    def _info(self, tied, norm, sq):
+        """A tied parameter's squared gradient norm is reported at each of its paths."""
         return {"grad_norm": float(norm),
-                "grad_sq": {p: float(s) for p, s in zip(paths, sq, strict=True)}}
+                "grad_sq": {p: float(s) for p, s in zip(tied.paths, tied.spread(sq),
+                                                         strict=True)}}
 
 
 class AdamW(_Optimizer):
@@ -155,8 +189,8 @@ class AdamW(_Optimizer):
 
     def update(self, params, grads, state, lr=None):
         lr = self.lr if lr is None else lr
-        paths, p, g, m, v, dt = _leaves(params, grads, ("first moment", state["m"]),
-                                        ("second moment", state["v"]))
+        tied, paths, p, g, m, v, dt = _leaves(params, grads, ("first moment", state["m"]),
+                                              ("second moment", state["v"]))
         t = int(state["step"]) + 1
         b1, b2 = self.betas
         decays = self._decays(paths, p, dt(1.0 - lr * self.weight_decay), dt(1.0))
@@ -164,9 +198,9 @@ class AdamW(_Optimizer):
                 dt(math.sqrt(1.0 - b2 ** t)), dt(self.eps))
         new_p, new_m, new_v, norm, sq = self._update(
             p, g, m, v, coef, dt(self.clip or 0.0), self.clip is not None)
-        new_state = {"step": np.array(t, np.int64), "m": _arrays(params, new_m),
-                     "v": _arrays(params, new_v)}
-        return _arrays(params, new_p), new_state, self._info(paths, norm, sq)
+        new_state = {"step": np.array(t, np.int64), "m": _arrays(params, tied, new_m),
+                     "v": _arrays(params, tied, new_v)}
+        return _arrays(params, tied, new_p), new_state, self._info(tied, norm, sq)
 
 
 class SGD(_Optimizer):
@@ -184,11 +218,11 @@ class SGD(_Optimizer):
 
     def update(self, params, grads, state, lr=None):
         lr = self.lr if lr is None else lr
-        paths, p, g, b, dt = _leaves(params, grads, ("momentum", state["momentum"]))
+        tied, paths, p, g, b, dt = _leaves(params, grads, ("momentum", state["momentum"]))
         coef = (dt(lr), dt(self.momentum), self._decays(paths, p, dt(self.weight_decay), dt(0.0)))
         new_p, new_b, norm, sq = self._update(
             p, g, b, coef, dt(self.clip or 0.0), self.clip is not None, self.nesterov,
             self.weight_decay != 0)
         new_state = {"step": np.array(int(state["step"]) + 1, np.int64),
-                     "momentum": _arrays(params, new_b)}
-        return _arrays(params, new_p), new_state, self._info(paths, norm, sq)
+                     "momentum": _arrays(params, tied, new_b)}
+        return _arrays(params, tied, new_p), new_state, self._info(tied, norm, sq)

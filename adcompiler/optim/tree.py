@@ -4,6 +4,7 @@ instances, model objects: frontend/pytree.py) whose leaves are NumPy arrays.
     paths, leaves = flatten(tree)      leaves in a fixed order, each with a path "layers/0/fc_w"
     tree = unflatten(like, leaves)     the structure of `like`, with `leaves` in its places
     tree_zeros_like(tree)              zeros of each leaf's shape and dtype
+    owners(leaves)                     each leaf's first place holding the same array object
 
 The order is deterministic: dict keys sorted, lists, tuples and a node's fields in order. Paths
 use "/" and name a leaf in a checkpoint (`.npz` keys) and in reports (per-layer gradient
@@ -11,6 +12,10 @@ norms). Inside a node, what is not a float array or a container (a layer's activ
 sizes, an integer buffer) is not a leaf: `unflatten` builds a new instance with it as it is in
 `like`; elsewhere every value is a leaf (the optimisers then refuse one that is not a float
 array).
+
+One array object at several places (a tied weight, `model.head.w = model.emb.w`) is one
+parameter to the optimisers (`owners`), as in PyTorch; `grad` still gives a gradient at each
+place, as JAX does.
 """
 from __future__ import annotations
 
@@ -76,6 +81,18 @@ def _build(node, it, in_node=False):
     return node if in_node else next(it)
 
 
+def owners(leaves) -> list[int]:
+    """For each leaf, the index of the first leaf that is the same array object (its own index
+    when it is the first). Only arrays count: equal Python numbers may be one object."""
+    first: dict[int, int] = {}
+    return [first.setdefault(id(x), i) if isinstance(x, np.ndarray) else i
+            for i, x in enumerate(leaves)]
+
+
 def tree_zeros_like(tree):
+    """Zeros like each leaf; a tied leaf's places share one array, as they share the leaf."""
     _, leaves = flatten(tree)
-    return unflatten(tree, [np.zeros_like(x) for x in leaves])
+    zeros: list[np.ndarray] = []
+    for i, o in enumerate(owners(leaves)):
+        zeros.append(np.zeros_like(leaves[i]) if o == i else zeros[o])
+    return unflatten(tree, zeros)

@@ -400,3 +400,67 @@ def test_integer_arrays_of_a_model_object_are_not_parameters(backend):
     np.testing.assert_allclose(new.W, W * (1 - 0.1 * 0.01) - 0.1 * W / (np.abs(W) + 1e-8),
                                rtol=1e-5)
     assert not new.b.any()
+
+
+class Tied:
+    """A token embedding and an output head that share one weight (`head.W is emb.W`)."""
+
+    def __init__(self, seed, dtype=np.float32):
+        rng = np.random.default_rng(seed)
+        W = rng.standard_normal((5, 3)).astype(dtype)
+        self.emb, self.head = Linear.__new__(Linear), Linear.__new__(Linear)
+        self.emb.W = self.head.W = W
+        self.b = rng.standard_normal(5).astype(dtype)
+
+
+def test_a_tied_weight_is_one_parameter(gptconfig, backend):
+    net = Tied(0)
+    opt = AdamW(lr=1e-2, weight_decay=0.1, backend=backend)
+    state = opt.init(net)
+    assert state["m"].emb.W is state["m"].head.W
+    W, b = net.emb.W.copy(), net.b.copy()
+    mW, vW, mb, vb = (np.zeros_like(x) for x in (W, W, b, b))
+    for t in range(1, 4):
+        grads = Tied(t)                     # a gradient at each place, as grad gives
+        grads.head.W = grads.emb.W[::-1].copy()
+        net, state, info = opt.update(net, grads, state)
+        gW = grads.emb.W + grads.head.W
+        gptconfig.adamw_update_np(W, gW, mW, vW, t, lr=1e-2, wd=0.1)
+        gptconfig.adamw_update_np(b, grads.b, mb, vb, t, lr=1e-2, wd=0.1)
+        assert net.emb.W is net.head.W and state["v"].emb.W is state["v"].head.W
+        np.testing.assert_allclose(net.emb.W, W, rtol=1e-6)
+        np.testing.assert_allclose(net.b, b, rtol=1e-6)
+        assert info["grad_sq"]["emb/W"] == info["grad_sq"]["head/W"] == pytest.approx(
+            float(np.sum(gW.astype(np.float64) ** 2)), rel=1e-5)
+        assert info["grad_norm"] == pytest.approx(
+            math.sqrt(np.sum(gW.astype(np.float64) ** 2) + np.sum(grads.b.astype(np.float64) ** 2)),
+            rel=1e-5)
+
+
+def tied_lm_loss(net, ids, targets):
+    h = np.tanh(net.emb.W[ids])
+    logits = h @ net.head.W.T + net.b
+    top = np.max(logits, axis=1, keepdims=True)
+    logp = logits - top - np.log(np.sum(np.exp(logits - top), axis=1, keepdims=True))
+    return -np.mean(logp[np.arange(ids.shape[0]), targets])
+
+
+def test_training_a_tied_weight_matches_torch(backend):
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    net = Tied(0, np.float64)
+    ids, targets = np.array([0, 3, 4, 1, 3]), np.array([2, 2, 0, 4, 1])
+    W = torch.tensor(net.emb.W, requires_grad=True)
+    b = torch.tensor(net.b, requires_grad=True)
+    theirs = torch.optim.AdamW([W, b], lr=1e-2, weight_decay=0.1, foreach=False)
+    opt, grad = AdamW(lr=1e-2, weight_decay=0.1, backend=backend), adcompiler.grad(
+        tied_lm_loss, backend=backend)
+    state = opt.init(net)
+    for _ in range(3):
+        net, state, _ = opt.update(net, grad(net, ids, targets), state)
+        theirs.zero_grad()
+        logits = torch.tanh(W[ids]) @ W.T + b
+        torch.nn.functional.cross_entropy(logits, torch.tensor(targets)).backward()
+        theirs.step()
+    assert net.emb.W is net.head.W
+    np.testing.assert_allclose(net.emb.W, W.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(net.b, b.detach().numpy(), rtol=1e-10, atol=1e-12)
