@@ -26,8 +26,8 @@ from .emit import Emitter
 from .indexing import along, getitem, setitem
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes, reduce
-from .shapes import (broadcast_to, concatenate, copy, expand_dims, moveaxis, ravel, reshape,
-                     stack, static_ints, transpose)
+from .shapes import (broadcast_to, concatenate, copy, expand_dims, merge_axes, moveaxis, ravel,
+                     reshape, stack, static_ints, transpose)
 from .values import Traced, contains_traced, ir_dtype
 
 
@@ -457,11 +457,7 @@ def vector_norm(cx: Emitter, x, axis=None, keepdims=False, ord=2) -> Traced:
     if axis is None:
         t, over = ravel(cx, t), 0
     elif isinstance(axis, tuple):
-        axes = norm_axes(axis, t.ndim)
-        rest = tuple(d for d in range(t.ndim) if d not in axes)
-        t = reshape(cx, transpose(cx, t, axes + rest),
-                    (int(np.prod([shape[d] for d in axes])),) + tuple(shape[d] for d in rest))
-        over = 0
+        t, over = merge_axes(cx, t, axis), -1
     else:
         over = axis
     out = norm(cx, t, ord, over)

@@ -141,6 +141,15 @@ def ravel(cx: Emitter, x) -> Traced:
     return reshape(cx, t, (t.type.size,))
 
 
+def merge_axes(cx: Emitter, t: Traced, axis) -> Traced:
+    """`t` with the axes `axis` (an int or a tuple) moved last, in their order, and merged into
+    one, as NumPy's functions that take a tuple of axes do (transpose, then reshape)."""
+    axes = norm_axes(axis, t.ndim)
+    keep = tuple(d for d in range(t.ndim) if d not in axes)
+    n = int(np.prod([t.shape[d] for d in axes]))
+    return reshape(cx, transpose(cx, t, keep + axes), tuple(t.shape[d] for d in keep) + (n,))
+
+
 def broadcast_to(cx: Emitter, x, shape) -> Traced:
     t = cx.tensor(x)
     shape = static_ints(shape, "a shape")

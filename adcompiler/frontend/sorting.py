@@ -22,7 +22,7 @@ from .emit import Emitter
 from .indexing import getitem
 from .problems import FrontendError, StaticNeeded, no_out
 from .reductions import count, mean, norm_axes, reduce
-from .shapes import broadcast_to, copy, ravel, reshape, transpose
+from .shapes import broadcast_to, copy, merge_axes, ravel, reshape, transpose
 from .values import Traced, contains_traced
 
 _KINDS = (None, "quicksort", "mergesort", "heapsort", "stable")
@@ -79,14 +79,11 @@ def _sorted_along_last(cx: Emitter, t: Traced, axis, what: str):
     """`t` with the axes `axis` (None: all) merged into one last axis and sorted along it,
     and the result's shape with those axes kept as size 1 (keepdims)."""
     axes = norm_axes(axis, t.ndim)
-    keep = tuple(d for d in range(t.ndim) if d not in axes)
-    n = count(t.shape, axes)
-    if n == 0:
+    if count(t.shape, axes) == 0:
         raise FrontendError(f"{what} of an empty slice (NumPy's NaN with a warning) is not "
                             "supported")
-    merged = reshape(cx, transpose(cx, t, keep + axes), tuple(t.shape[d] for d in keep) + (n,))
     kept = tuple(1 if d in axes else s for d, s in enumerate(t.shape))
-    return sort(cx, merged, -1), kept
+    return sort(cx, merge_axes(cx, t, axes), -1), kept
 
 
 def _nan_if_any(cx: Emitter, last: Traced, result: Traced) -> Traced:
