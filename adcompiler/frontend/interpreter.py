@@ -123,14 +123,14 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         if name in f.code.locals:
             if name not in f.vars:
                 raise FrontendError(f"local variable '{name}' is read before it is assigned")
-            return _defined(f.vars[name])
+            return self._defined(f.vars[name])
         p = f.parent
         while p is not None:
             if name in p.code.locals:
                 if name not in p.vars:
                     raise FrontendError(f"free variable '{name}' is read before it is assigned "
                                         "in the enclosing function")
-                return _defined(p.vars[name])
+                return self._defined(p.vars[name])
             p = p.parent
         if name in f.closure:
             value = f.closure[name]
@@ -145,6 +145,14 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         if hasattr(builtins, name):
             return getattr(builtins, name)
         raise FrontendError(f"name '{name}' is not defined")
+
+    def _defined(self, v):
+        if isinstance(v, Undefined):
+            if v.value is None:
+                raise FrontendError(v.message)
+            self.op("assert", v.bound.value, message=v.message)
+            return v.value
+        return v
 
     # -- blocks ----------------------------------------------------------------------------
     def exec_block(self, stmts, marker=None):
@@ -199,10 +207,7 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         return done.value if isinstance(done, Return) else None
 
 
-def _defined(v):
-    if isinstance(v, Undefined):
-        raise FrontendError(v.message)
-    return v
+
 
 
 def build_function(session: Session, code, name: str, params: dict, parent=None,

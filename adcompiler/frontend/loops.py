@@ -7,7 +7,10 @@ Contract:
   and arrays whose dtype the body widens, are promoted and the body re-traced (a fixed point in
   at most 4 tries). When that fails, or the body needs the index as a static value
   (`params[f'h{i}']`), grows a list, or a loop-local is read after the loop, a static trip count
-  is unrolled instead; a run-time trip count is an error. Loops over Python lists, enumerate and
+  is unrolled instead; a run-time trip count is an error, except for a loop-local array the
+  body assigns on every path: it is carried from a placeholder, and a flag says whether an
+  iteration ran, which each read after the loop checks when the code runs (`Undefined` with a
+  value). Loops over Python lists, enumerate and
   zip are unrolled. `break`, `continue`, `return` and `else` are flags by then (exits.py): a
   static range whose loop may break runs iterations while tracing until the flag is a run-time
   value (`peel`), and the rest is a loop as above, but a `while` op on a counter, which stops
@@ -174,8 +177,20 @@ class LoopsMixin:
             raise Fallback(f"{sorted(local & live)} assigned in the loop and read after it")
         outer = {n: frame.vars[n] for n in names if n in frame.vars}
         init = {n: frame.vars[n] for n in carried}
+        # arrays the body assigns on every path and code after the loop reads: carried from
+        # a placeholder of the type the first trace gives them, with a flag `ran` that says
+        # whether an iteration ran, which a read after the loop checks (Python's
+        # UnboundLocalError when none did)
+        ran, found, kept_local = f"__ran_{node.lineno}_{node.col_offset}", {}, set()
         plan = _Plan(static)
         for _ in range(MAX_TRIES):
+            if found:
+                init |= {n: Traced(carry.materialise(self, 0, v.dtype, v.shape), weak=v.weak)
+                         for n, v in found.items()}
+                init[ran] = self.wrap(self.const(False, "bool", hint="ran"))
+                kept_local |= set(found)
+                carried, local, names = sorted(init), local - set(found), names | {ran}
+                init, found = {n: init[n] for n in carried}, {}
             leaves, struct = carry.split(init)
             plan.init = init
             plan.start(leaves)
@@ -214,8 +229,13 @@ class LoopsMixin:
                         self.assign(node.target, index(k))
                         if flag:
                             frame.vars[counter] = self.binop(ast.Add, k, 1)
+                    if kept_local:
+                        frame.vars[ran] = self.wrap(self.const(True, "bool", hint="ran"))
                     self.exec_block(node.body)
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
+                    if not static:
+                        found = {n: v for n in local & live
+                                 if isinstance(v := frame.vars.get(n), Traced)}
                     for n in carried:
                         if isinstance(after[n], Undefined) and n not in live:
                             # a branch left it unjoined, as no later statement, iteration or
@@ -250,7 +270,7 @@ class LoopsMixin:
                     # unrolled, each change is followed
                     raise Fallback("an array changed in place through a name the loop "
                                    "also rebinds")
-                if revised:
+                if revised or found:
                     continue
                 promote, outs = self._compare(struct, leaves, plan, after)
                 if not promote:
@@ -273,6 +293,13 @@ class LoopsMixin:
                 frame.vars[n] = Undefined(
                     f"'{n}' is assigned only inside the {kind} at line {node.lineno}, so it may "
                     "be undefined after it; give it a value before the loop")
+            if kept_local:
+                bound = frame.vars.pop(ran)
+                for n in kept_local:
+                    frame.vars[n] = Undefined(
+                        f"'{n}' is not defined: it is assigned only inside the {kind} at line "
+                        f"{node.lineno}, which ran no iteration (Python's UnboundLocalError)",
+                        frame.vars[n], bound)
             return None
         raise Fallback("the loop's variables do not settle to one type")
 

@@ -30,10 +30,13 @@ FUNCTION = "function"          # the marker of a function body on a frame's bloc
 
 
 class Undefined:
-    """A name that must not be read (assigned in one branch only, inside a run-time loop...)."""
+    """A name that must not be read (assigned in one branch only, inside a run-time loop...).
+    With a `value`, the name is bound when the run-time bool `bound` is true (a name a loop of
+    a run-time trip count assigns, read after it): a read checks `bound` when the code runs
+    (an `assert` op with `message`) and gets `value`."""
 
-    def __init__(self, message: str):
-        self.message = message
+    def __init__(self, message: str, value=None, bound=None):
+        self.message, self.value, self.bound = message, value, bound
 
 
 class Return:

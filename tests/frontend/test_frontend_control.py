@@ -201,12 +201,49 @@ def test_loop_local_read_after_static_loop_is_unrolled():
     check(f, rand(2))
 
 
-def test_loop_local_read_after_runtime_loop_is_an_error():
+def test_loop_local_read_after_runtime_loop_has_its_last_value():
     def f(x, n):
         for i in range(n):
-            y = x * 2
+            y = x * i
+        return y + i
+    for n in (1, 4):
+        check(f, rand(2), np.int64(n))
+    # no iteration ran: Python's UnboundLocalError, checked where the code reads it
+    with pytest.raises(adcompiler.AssertionFailed,
+                       match=r"'y' is not defined: it is assigned only inside the for loop with a "
+                             r"run-time trip count at line \d+, which ran no iteration") as e:
+        adcompiler.jit(f)(rand(2), np.int64(0))
+    assert f"test_frontend_control.py:{f.__code__.co_firstlineno + 3}" in str(e.value)
+
+
+def test_loop_locals_of_while_loops_and_nested_loops():
+    def newton(a):
+        x = a
+        while np.max(np.abs(x * x - a)) > 1e-12:
+            step = (x * x - a) / (2 * x)
+            x = x - step
+        return x, step
+
+    def nested(x, n, m):
+        for i in range(n):
+            for j in range(m):
+                z = x * j
+            w = z + i
+        return w * 2.0
+
+    check(newton, np.array([2.0, 3.0]))
+    check(nested, rand(3), np.int64(2), np.int64(3))
+    with pytest.raises(adcompiler.AssertionFailed, match="'z' is not defined"):
+        adcompiler.jit(nested)(rand(3), np.int64(2), np.int64(0))
+
+
+def test_a_loop_local_assigned_on_one_path_of_the_body_stays_an_error():
+    def f(x, n):
+        for i in range(n):
+            if np.sum(x) > i:
+                y = x * 2
         return y
-    with pytest.raises(adcompiler.TraceError, match="only inside the for loop"):
+    with pytest.raises(adcompiler.TraceError, match="'y' is assigned only inside the for loop"):
         adcompiler.trace(f, rand(2), np.int64(2))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from fecheck import rand, same
+from fecheck import central_differences, check, rand, same
 
 
 def run_like_python(f, *cases):
@@ -232,10 +232,24 @@ def returns_its_loop_index(x, n):
     return x
 
 
-def test_a_loop_variable_a_return_reads_after_a_runtime_loop_needs_a_value_before():
-    with pytest.raises(adcompiler.TraceError, match="'i' is assigned only inside the for loop "
-                                                    "with a run-time trip count"):
-        adcompiler.trace(returns_its_loop_index, rand(2), np.int64(3))
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_a_return_reads_the_loop_variable_of_a_runtime_loop(n):
+    check(returns_its_loop_index, rand(2) + 1.0, np.int64(n))
+
+
+def last_newton_step(a):
+    x = a
+    while np.max(np.abs(x * x - a)) > 1e-12:
+        step = (x * x - a) / (2 * x)
+        x = x - step
+    return np.sum(x) + 1e3 * np.sum(step)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_gradient_through_a_name_a_while_loop_assigns(backend):
+    a = np.array([2.0, 5.0])
+    got = adcompiler.grad(last_newton_step, backend=backend)(a)
+    np.testing.assert_allclose(got, central_differences(last_newton_step, a), rtol=1e-5)
 
 
 @pytest.mark.parametrize("n", [0, 2, 7])
