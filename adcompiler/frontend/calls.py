@@ -32,7 +32,7 @@ from . import numpy_api, pybuiltins, randomness, special, text
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError
-from .pytree import flatten, is_node_class, set_entry, unflatten
+from .pytree import flatten, holder, is_model_object, is_node_class, set_entry, unflatten
 from .signature import split_outputs
 from .source import code_of, code_of_node
 from .values import Traced, contains_traced, memory_of
@@ -288,6 +288,9 @@ class CallsMixin:
         fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
         op = self.emit("call", [t.value for t in leaves], {"callee": fn.name},
                        result_types=fn.result_types, hints=[code.name] * len(fn.result_types))
+        if self.builder.block is not self.top and _sets_attributes(fn, params):
+            raise FrontendError(f"{code.name} sets an attribute of a model object, which is not "
+                                "supported inside a run-time if or loop")
         return returned(fn, params, leaves, result, op.results)
 
     def specialise(self, code, params, parent, ident):
@@ -391,6 +394,11 @@ def _captured(code, parent) -> dict:
                 break
             p = p.parent
     return out
+
+
+def _sets_attributes(fn, params) -> bool:
+    """Whether the separate function `fn` sets an attribute of a model object in `params`."""
+    return any(is_model_object(holder(params, keys)) for _, keys, _ in fn.meta["rebound"])
 
 
 def returned(fn, params, leaves, result, ir_results):

@@ -108,6 +108,7 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         super().__init__(builder)
         self.session = session
         self.frame: Frame | None = None
+        self.top = builder.block        # the function's own block: not a run-time if or loop
 
     # -- errors ----------------------------------------------------------------------------
     @property

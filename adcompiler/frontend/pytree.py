@@ -190,21 +190,36 @@ def leaf_keys(treedef) -> list:
     return out
 
 
-def set_entry(root, keys, value) -> None:
-    """root[keys[0]][keys[1]]... = value (`keys` as `leaf_keys` gives them, with a first key
-    into `root`, a dict or list; a named tuple's or dataclass's entries are its attributes).
-    An entry of a named tuple or dataclass instance is set by putting a copy of it with that
-    field replaced where it was (and so up to the nearest dict or list): traced code cannot
-    assign attributes, so a function that rebound one put a new instance there
-    (`p["q"] = p["q"]._replace(w=...)`), and the caller's old one stays as it was, as in
-    Python (a named tuple's fields could not be set anyway)."""
+def _path(root, keys) -> list:
+    """The containers from `root` down to the one holding the entry `keys` leads to."""
     path = [root]
     for k in keys[:-1]:
         path.append(getattr(path[-1], k) if node_fields(path[-1]) is not None else path[-1][k])
+    return path
+
+
+def holder(root, keys):
+    """The container (dict, list or node) of the entry `keys` leads to from `root`."""
+    return _path(root, keys)[-1]
+
+
+def set_entry(root, keys, value) -> None:
+    """root[keys[0]][keys[1]]... = value (`keys` as `leaf_keys` gives them, with a first key
+    into `root`, a dict or list; a node's entries are its attributes). A model object's
+    attribute is set on it, as traced code sets one (statements.store_attribute). An entry of
+    a named tuple or dataclass instance is set by putting a copy of it with that field
+    replaced where it was (and so up to the nearest dict, list or model object): traced code
+    cannot assign their attributes, so a function that rebound one put a new instance there
+    (`p["q"] = p["q"]._replace(w=...)`), and the caller's old one stays as it was, as in
+    Python (a named tuple's fields could not be set anyway)."""
+    path = _path(root, keys)
     for container, k in zip(reversed(path), reversed(keys), strict=True):
         names = node_fields(container)
         if names is None:
             container[k] = value
+            return
+        if is_model_object(container):
+            object.__setattr__(container, k, value)
             return
         value = make_node(type(container), {n: value if n == k else getattr(container, n)
                                         for n in names})

@@ -21,10 +21,10 @@ from ..ir import Op
 from . import analysis, indexing
 from .expressions import INPLACE, run_static
 from .problems import FrontendError
-from .pytree import is_model_object
+from .pytree import attributes, is_model_object
 from .text import holds_text, shown
 from .arith import truth
-from .values import NP_OF, Traced
+from .values import NP_OF, Traced, contains_traced
 
 FUNCTION = "function"          # the marker of a function body on a frame's block stack
 
@@ -168,6 +168,8 @@ class StatementsMixin:
             obj = self.eval(target.value)
             key = self.eval_index(target.slice)
             self.store_item(obj, key, value, analysis.root_name(target) or "update")
+        elif isinstance(target, ast.Attribute):
+            self.store_attribute(self.eval(target.value), target.attr, value)
         else:
             raise FrontendError(f"cannot assign to {ast.unparse(target)}")
 
@@ -182,6 +184,36 @@ class StatementsMixin:
         else:
             self.check_writable_container(obj)
             run_static(operator.setitem, obj, key, value)
+
+    def store_attribute(self, obj, name: str, value) -> None:
+        """`obj.name = value`: a model object the function was given (its stand-in, holding
+        run-time arrays) gets another array for an attribute that holds one, as a PyTorch
+        module's buffer is replaced (`self.running_mean = ...`); the caller's object gets it
+        after the call (`Signature.write_back`, `pytree.set_entry`). Adding an attribute, or
+        one set to or from a static value, would change the object's structure, which the
+        compiled code's outputs cannot follow; a set inside a run-time if or loop would need
+        the object carried through it: both are errors, as is setting an attribute of an
+        object made outside the function (it would be set once, while tracing)."""
+        kind = type(obj).__name__
+        if isinstance(obj, Traced):
+            raise FrontendError(f"cannot set attribute '{name}' of an array")
+        if not is_model_object(obj) or not contains_traced(obj):
+            hint = " (make a new one with dataclasses.replace or _replace)" if (
+                dataclasses.is_dataclass(obj) or isinstance(obj, tuple)) else ""
+            raise FrontendError(f"cannot set attribute '{name}' of a {kind} object: only a "
+                                "model object passed to the function, whose attributes hold "
+                                f"its arrays, can have an array attribute set{hint}")
+        if not isinstance(attributes(obj).get(name), Traced) or not isinstance(value, Traced) \
+                or hasattr(type(obj), name):        # (a property's setter would run natively)
+            raise FrontendError(f"'{kind}.{name}' can be set only to an array, where it holds "
+                                "an array already (an attribute added, or set to or from a "
+                                "static value, would change the object's structure)")
+        if self.builder.block is not self.top:
+            raise FrontendError(f"setting attribute '{name}' of a {kind} object inside a "
+                                "run-time if or loop is not supported; set it after it, or "
+                                f"change the array in place (obj.{name}[...] = ...)")
+        object.__setattr__(obj, name, value)
+        self.name_value(value, name)
 
     def check_writable_container(self, obj) -> None:
         """A dict or list a run-time `if` chose between two of (`session.chosen`) cannot be

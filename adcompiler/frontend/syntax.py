@@ -3,8 +3,8 @@
 `check_syntax(fn_node, filename)` walks a function's AST (nested functions included) and raises
 ONE `UnsupportedSyntax` listing every unsupported construct with its line, so a user fixes them
 all at once. What is rejected here can never be traced (generators, exceptions, context
-managers, classes, scope declarations, `del`, `match`, `:=`, sets, attribute assignment (but
-`obj.a += v`, which changes the array obj.a holds in place), decorated nested functions). What
+managers, classes, scope declarations, `del`, `match`, `:=`, sets, decorated nested
+functions; attribute assignment is checked while tracing: statements.store_attribute). What
 depends on values (a run-time mask read, a shape that depends on data) is reported while
 tracing, as a TraceError.
 """
@@ -30,20 +30,13 @@ def problems(fn_node) -> list[tuple[str, int]]:
     """(construct, line) for each unsupported construct under `fn_node`."""
     found = []
     call_args = set()
-    augmented = set()       # `obj.a += v` changes the array obj.a holds: no assignment
     for n in ast.walk(fn_node):
         if isinstance(n, ast.Call):
             call_args.update(id(a) for a in n.args)
-        if isinstance(n, ast.AugAssign):
-            augmented.add(id(n.target))
     for n in ast.walk(fn_node):
         what = _NAMES.get(type(n))
         if what is None and isinstance(n, ast.GeneratorExp) and id(n) not in call_args:
             what = "generator expression outside a call"
-        if what is None and isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) \
-                and id(n) not in augmented:
-            what = ("attribute assignment (an array attribute changes in place: obj.a -= v, "
-                    "obj.a[...] = v)")
         if what is None and isinstance(n, ast.FunctionDef) and n is not fn_node \
                 and n.decorator_list:
             what = "decorator on a nested function"

@@ -86,11 +86,6 @@ def uses_genexp(x):
     return g
 
 
-def uses_attribute_store(x):
-    x.flags = 1
-    return x
-
-
 def uses_decorator(x):
     @staticmethod
     def inner():
@@ -104,8 +99,6 @@ def uses_decorator(x):
     (uses_del, "del", 2), (uses_async, "async def", 0), (uses_await, "await", 2),
     (uses_match, "match", 1), (uses_walrus, "walrus (:=)", 1), (uses_set, "set literal", 1),
     (uses_setcomp, "set comprehension", 1), (uses_genexp, "generator expression outside a call", 1),
-    (uses_attribute_store, "attribute assignment (an array attribute changes in place: obj.a -= "
-                           "v, obj.a[...] = v)", 1),
     (uses_decorator, "decorator on a nested function", 2),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_each_unsupported_construct(f, construct, offset):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from fecheck import check, located_error, rand
+from fecheck import central_differences, check, located_error, rand
 
 FILE = "test_frontend_pytrees.py"
 
@@ -368,3 +368,113 @@ def test_introspection_of_model_objects_in_traced_code():
     W = model.layers[0].W.copy()
     adcompiler.jit(sgd_over_attributes)(model, grads, 0.5)
     np.testing.assert_allclose(model.layers[0].W, W - 0.5 * grads.layers[0].W, rtol=1e-15)
+
+
+class BatchNorm:
+    """A layer that replaces its buffers when called, as torch.nn.BatchNorm1d does."""
+
+    def __init__(self, n):
+        self.gamma, self.beta = np.ones(n), np.zeros(n)
+        self.running_mean, self.running_var = np.zeros(n), np.ones(n)
+
+    def __call__(self, x):
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        self.running_mean = 0.9 * self.running_mean + 0.1 * mean
+        self.running_var = 0.9 * self.running_var + 0.1 * x.var(axis=0, ddof=1)
+        return self.gamma * (x - mean) / np.sqrt(var + 1e-5) + self.beta
+
+
+class NormedNet:
+    def __init__(self):
+        self.W = rand(3, 4)
+        self.bn = BatchNorm(4)
+
+
+def normed_loss(net, x):
+    return np.sum(np.tanh(net.bn(x @ net.W)) ** 2)
+
+
+def recurrent_step(cell, x):
+    cell.h = np.tanh(cell.h @ cell.Wh + x)
+    return np.sum(cell.h ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_model_object_replaces_its_arrays(backend):
+    net, ref, x = NormedNet(), NormedNet(), rand(5, 3)
+    ref.W, ref.bn.gamma = net.W.copy(), net.bn.gamma.copy()
+    old_mean = net.bn.running_mean
+    for _ in range(2):          # the second call starts from the stats the first left
+        value, g = adcompiler.value_and_grad(normed_loss, backend=backend)(net, x)
+        np.testing.assert_allclose(value, normed_loss(ref, x), rtol=1e-12)
+        np.testing.assert_allclose(net.bn.running_mean, ref.bn.running_mean, rtol=1e-12)
+        np.testing.assert_allclose(net.bn.running_var, ref.bn.running_var, rtol=1e-12)
+    assert not old_mean.any()                   # rebound, as in Python: the old array kept
+    W = net.W.copy()
+    want = central_differences(lambda w: normed_loss(_with_W(ref, w), x), W)
+    np.testing.assert_allclose(g.W, want, rtol=1e-6, atol=1e-8)
+    cell = types.SimpleNamespace(Wh=rand(3, 3), h=np.zeros(3))
+    mirror = types.SimpleNamespace(Wh=cell.Wh, h=np.zeros(3))
+    step = adcompiler.jit(recurrent_step, backend=backend)
+    for t in range(3):
+        np.testing.assert_allclose(step(cell, x[t]), recurrent_step(mirror, x[t]), rtol=1e-12)
+        np.testing.assert_allclose(cell.h, mirror.h, rtol=1e-12)
+
+
+def _with_W(net, W):
+    other = copy.deepcopy(net)
+    other.W = W
+    return other
+
+
+def adds_an_attribute(net, x):
+    net.cache = x @ net.W
+    return np.sum(net.cache)
+
+
+def sets_a_static_attribute(net, x):
+    net.bn.running_mean = 0.0
+    return np.sum(x @ net.W)
+
+
+def sets_in_a_loop(net, x, n):
+    for _ in range(n):
+        net.bn.running_mean = net.bn.running_mean + 1.0
+    return np.sum(x @ net.W)
+
+
+def calls_a_setter_in_a_loop(net, x, n):
+    s = 0.0
+    for _ in range(n):
+        s = s + np.sum(net.bn(x @ net.W))
+    return s
+
+
+OUTSIDE = NormedNet()
+
+
+def sets_an_outside_object(x):
+    OUTSIDE.W = x
+    return np.sum(x)
+
+
+def sets_an_array_attribute(x):
+    x.flags = 1
+    return x
+
+
+def test_attribute_assignments_that_cannot_be_compiled_are_located_errors():
+    net, x = NormedNet(), rand(5, 3)
+    located_error(adds_an_attribute, (net, x), r"'NormedNet.cache' can be set only to an "
+                  r"array, where it holds an array already", FILE)
+    located_error(sets_a_static_attribute, (net, x), "'BatchNorm.running_mean' can be set "
+                  "only to an array", FILE)
+    located_error(sets_an_outside_object, (x,), "cannot set attribute 'W' of a NormedNet "
+                  "object: only a model object passed to the function", FILE)
+    located_error(sets_an_array_attribute, (x,), "cannot set attribute 'flags' of an array",
+                  FILE)
+    with pytest.raises(adcompiler.TraceError, match="inside a run-time if or loop"):
+        adcompiler.trace(sets_in_a_loop, net, x, np.int64(2))
+    with pytest.raises(adcompiler.TraceError, match="inside a run-time if or loop"):
+        adcompiler.trace(calls_a_setter_in_a_loop, net, x, np.int64(2))
+    assert isinstance(OUTSIDE.W, np.ndarray) and not hasattr(net, "cache")
