@@ -201,31 +201,22 @@ def tensordot(cx: Emitter, a, b, axes=2) -> Traced:
     return einsum(cx, f"{sa},{''.join(sb)}->{''.join(out)}", x, y)
 
 
-def _parse(subscripts: str, n: int):
+def _parse(subscripts, ranks) -> tuple:
+    """(each operand's subscripts, the output's, the letters each '...' became): an operand's
+    ellipsis axes are the last of letters used nowhere else, right-aligned as NumPy broadcasts
+    them; the implicit output is the ellipsis axes, then the indices used once in alphabetical
+    order."""
     if not isinstance(subscripts, str):
         raise StaticNeeded("einsum subscripts must be a compile-time string")
     text = subscripts.replace(" ", "")
     lhs, arrow, out = text.partition("->")
     ins = lhs.split(",")
-    if len(ins) != n:
-        raise FrontendError(f"einsum: {len(ins)} operand subscripts for {n} operands")
-    if not arrow:
-        counts = {c: sum(s.count(c) for s in ins) for c in set(lhs) - {","}}
-        out = "".join(sorted(c for c, k in counts.items() if k == 1))
-    if len(set(out)) != len(out) or set(out) - set(lhs):
-        raise FrontendError(f"einsum: bad output subscripts '{out}'")
-    return ins, out
-
-
-def _write_out_ellipsis(subscripts: str, ranks) -> tuple:
-    """(subscripts with each '...' written as letters used nowhere else, those letters): an
-    operand's ellipsis axes take the last of them, right-aligned as NumPy broadcasts them; the
-    implicit output is the ellipsis axes, then the indices used once in alphabetical order."""
-    text = subscripts.replace(" ", "")
-    lhs, arrow, out = text.partition("->")
-    ins = lhs.split(",")
     if len(ins) != len(ranks):
         raise FrontendError(f"einsum: {len(ins)} operand subscripts for {len(ranks)} operands")
+    if not arrow:
+        named = lhs.replace("...", "").replace(",", "")
+        out = "..." * ("..." in lhs) + "".join(sorted(c for c in set(named)
+                                                       if named.count(c) == 1))
     widths = [rank - len(s.replace("...", "")) if "..." in s else 0
               for s, rank in zip(ins, ranks, strict=True)]
     if min(widths) < 0:
@@ -233,10 +224,10 @@ def _write_out_ellipsis(subscripts: str, ranks) -> tuple:
     free = [c for c in string.ascii_letters if c not in text]
     letters = "".join(free[:max(widths)])
     ins = [s.replace("...", letters[len(letters) - w:]) for s, w in zip(ins, widths)]
-    if not arrow:
-        named = "".join(s for s in lhs.replace("...", "").split(","))
-        out = "..." + "".join(sorted(c for c in set(named) if named.count(c) == 1))
-    return ",".join(ins) + "->" + out.replace("...", letters), set(letters)
+    out = out.replace("...", letters)
+    if len(set(out)) != len(out) or set(out) - set("".join(ins)):
+        raise FrontendError(f"einsum: bad output subscripts '{out}'")
+    return ins, out, set(letters)
 
 
 def einsum(cx: Emitter, subscripts, *operands) -> Traced:
@@ -244,10 +235,7 @@ def einsum(cx: Emitter, subscripts, *operands) -> Traced:
         raise FrontendError("einsum needs at least one operand")
     dtype = common_dtype(*operands)
     ts = [cx.tensor(o, dtype) for o in operands]
-    broadcast = set()
-    if isinstance(subscripts, str) and "..." in subscripts:
-        subscripts, broadcast = _write_out_ellipsis(subscripts, [t.ndim for t in ts])
-    ins, out = _parse(subscripts, len(operands))
+    ins, out, broadcast = _parse(subscripts, [t.ndim for t in ts])
     if broadcast:       # the ellipsis axes broadcast, as NumPy's: size 1 against n
         full = {}
         for s, t in zip(ins, ts, strict=True):
