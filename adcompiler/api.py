@@ -350,18 +350,20 @@ def show(g, *args, file=None, backend=None, **kwargs):
 _VJP_CACHE: dict = {}
 
 
-def vjp(fun, *args, backend=None, check_nans=True):
+def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     """(value, pullback): `pullback(cotangent)` takes a cotangent shaped like the value and
     returns the gradients of every positional argument, as a tuple (None for arguments with
-    no float data)."""
-    primal = trace(fun, *args)
+    no float data). Keyword arguments are passed on, not differentiated."""
+    primal = trace(fun, *args, **kwargs)
     sig = primal.meta["signature"]
     key = (fun, sig.key, backend)
     built, program = _VJP_CACHE.get(key, (None, None))
     if built is not primal:
-        # the arguments' arrays are differentiated, not those of a method's object
+        # the positional arguments' arrays are differentiated, not those of a method's object
+        # (first) or of the keyword arguments (last: they name later parameters)
         skip = len(flatten(sig.prefix, is_runtime_leaf)[0])
-        leaves = [i for i, a in enumerate(primal.args) if a.type.is_float and i >= skip]
+        end = skip + len(flatten(args, is_runtime_leaf)[0])
+        leaves = [i for i, a in enumerate(primal.args) if a.type.is_float and skip <= i < end]
         if not leaves:
             raise AdcompilerError(f"vjp of {getattr(fun, '__name__', 'f')}: no argument holds "
                                   "float data, so there is nothing to differentiate")
@@ -369,10 +371,10 @@ def vjp(fun, *args, backend=None, check_nans=True):
                        if r.type.is_float)
         program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
         _VJP_CACHE[key] = (primal, program)
-    _, given, described = sig.describe(args, {}, params=False)
+    _, given, described = sig.describe(args, kwargs, params=False)
     flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
-    results, residuals = sig.write_back(args, {}, given, results, residuals)
+    results, residuals = sig.write_back(args, kwargs, given, results, residuals)
     value = sig.unflatten_result(results)
     out_types = [r.type for r in sig.returned(primal.results)]
 

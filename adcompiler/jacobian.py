@@ -30,7 +30,7 @@ from .api import GradFunction, JitFunction, grad, vjp
 from .errors import AdcompilerError, where
 from .ir.types import DTYPES
 from .frontend import trace
-from .frontend.pytree import attributes, flatten, unflatten
+from .frontend.pytree import attributes, flatten, node_fields, unflatten
 from .frontend.signature import is_runtime_leaf
 
 
@@ -38,9 +38,9 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
     """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
     traced = _traceable(fun)
 
-    def jac(*args):
-        positions = _positions(fun, wrt, len(args))
-        value, pullback = vjp(traced, *args, backend=backend, check_nans=check_nans)
+    def jac(*args, **kwargs):
+        positions = _positions(fun, wrt, len(args), kwargs)
+        value, pullback = vjp(traced, *args, backend=backend, check_nans=check_nans, **kwargs)
         outs, out_def = flatten(value, is_runtime_leaf)
         per_out = []
         for i, out in enumerate(outs):
@@ -72,22 +72,22 @@ def hessian(fun, *, wrt=0, backend=None, check_nans=True):
     g = grad(fun, wrt=wrt, backend=backend, check_nans=check_nans)
     jacobians: dict = {}        # one per position: its traced gradient, so its compiled code
 
-    def hess(*args):
-        (position,) = _positions(fun, wrt, len(args))
+    def hess(*args, **kwargs):
+        (position,) = _positions(fun, wrt, len(args), kwargs)
         if position not in jacobians:
-            _check_scalar(fun, args)
+            _check_scalar(fun, args, kwargs)
             jacobians[position] = jacobian(g, wrt=position, backend=backend,
                                            check_nans=check_nans)
-        return jacobians[position](*args)
+        return jacobians[position](*args, **kwargs)
 
     hess.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
     return hess
 
 
-def _check_scalar(fun, args):
+def _check_scalar(fun, args, kwargs):
     """A Hessian is of a function returning one float scalar: say so at the user's function
     (the gradient's own error would name this module, where it is traced)."""
-    primal = trace(_traceable(fun), *args)
+    primal = trace(_traceable(fun), *args, **kwargs)
     results = primal.meta["signature"].returned(primal.results)
     if len(results) != 1 or results[0].type.rank or not results[0].type.is_float:
         got = ", ".join(str(r.type) for r in results) or "nothing"
@@ -102,18 +102,21 @@ def _traceable(fun):
     if isinstance(fun, JitFunction):
         return fun.fun
     if isinstance(fun, GradFunction):
-        def gradient(*args):
-            return fun(*args)
+        def gradient(*args, **kwargs):
+            return fun(*args, **kwargs)
         return gradient
     return fun
 
 
-def _positions(fun, wrt, n_args) -> list[int]:
+def _positions(fun, wrt, n_args, kwargs) -> list[int]:
     """The positional indices that `wrt` (positions or parameter names) picks."""
     # (a jit or grad function: the parameters of the function it compiles)
     names = list(inspect.signature(getattr(fun, "fun", fun)).parameters)
     out = []
     for w in (wrt if isinstance(wrt, (tuple, list)) else [wrt]):
+        if isinstance(w, str) and w in kwargs:
+            raise AdcompilerError(f"wrt={w!r} is given as a keyword argument, which is passed "
+                                  "on, not differentiated: pass it by position")
         if isinstance(w, str):
             if w not in names[:n_args]:
                 raise AdcompilerError(f"wrt={w!r}: no positional argument of that name was "
@@ -137,8 +140,9 @@ def _stacked(rows, out_shape):
         return None
     leaves = [flatten(r, is_runtime_leaf) for r in rows]
     treedef = leaves[0][1]
-    # (an empty result's one zero row is reshaped to no entries)
-    stacked = [np.stack([np.asarray(ls[j]) for ls, _ in leaves]).reshape(
+    # (an empty result's one zero row is cut to no entries)
+    n = int(np.prod(out_shape))
+    stacked = [np.stack([np.asarray(ls[j]) for ls, _ in leaves])[:n].reshape(
         out_shape + np.shape(leaves[0][0][j])) for j in range(len(leaves[0][0]))]
     return unflatten(treedef, stacked)
 
@@ -165,6 +169,10 @@ def _check_tangent(k, primal, tangent):
     leaves = flatten(primal, is_runtime_leaf)[0]
     if not any(np.asarray(x).dtype.kind == "f" for x in leaves):
         return
+    if not _same_structure(primal, tangent):
+        raise AdcompilerError(f"jvp: the tangent of argument {k} must have its structure (a "
+                              f"{type(primal).__name__} like it, with arrays in its places), "
+                              f"got a {type(tangent).__name__}")
     given = flatten(tangent, lambda x: x is None or is_runtime_leaf(x))[0]
     if len(given) != len(leaves) or any(
             np.asarray(x).dtype.kind == "f" and (t is None or np.shape(t) != np.shape(x))
@@ -172,6 +180,24 @@ def _check_tangent(k, primal, tangent):
         raise AdcompilerError(f"jvp: the tangent of argument {k} must be shaped like it "
                               f"(shapes {[np.shape(x) for x in leaves]}), got "
                               f"{[None if t is None else np.shape(t) for t in given]}")
+
+
+def _same_structure(primal, tangent) -> bool:
+    """Whether `tangent` has `primal`'s containers and nodes where it has any (None: a place
+    without float data)."""
+    if tangent is None:
+        return True
+    fields = node_fields(primal)
+    if fields is not None:
+        return type(tangent) is type(primal) and all(
+            _same_structure(getattr(primal, f), getattr(tangent, f, None)) for f in fields)
+    if isinstance(primal, dict):
+        return isinstance(tangent, dict) and tangent.keys() == primal.keys() and all(
+            _same_structure(primal[f], tangent[f]) for f in primal)
+    if isinstance(primal, (list, tuple)):
+        return isinstance(tangent, (list, tuple)) and len(tangent) == len(primal) and all(
+            _same_structure(a, b) for a, b in zip(primal, tangent))
+    return True
 
 
 def _paired(fun, primals, u, tangents):

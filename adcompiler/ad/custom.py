@@ -79,18 +79,53 @@ class custom_vjp:
                                 result_types=fwd_ir.result_types,
                                 hints=[r.hint for r in fwd_ir.results])
         value, residuals = rebuild(call.results)
-        bwd_ir, _, _ = ctx.function(self.bwd, residuals, value)
+        bwd_ir, _, bwd_value = ctx.function(self.bwd, residuals, value)
         for f, ir in ((self.fwd, fwd_ir), (self.bwd, bwd_ir)):
             if ir.meta["written"] or ir.meta["rebound"]:
                 raise ctx.error(f"{f.__name__} changes its arguments in place; a custom_vjp's "
                                 "fwd and bwd must return new arrays")
-        n_float = sum(1 for v in operands if v.type.is_float)
-        if len(bwd_ir.results) != n_float:
-            raise ctx.error(f"{self.bwd.__name__} returns {len(bwd_ir.results)} arrays, "
-                            f"{self.fun.__name__} has {n_float} float inputs")
+        keep = self._gradients(ctx, args, kwargs, operands, bwd_value(bwd_ir.results))
+        if keep != list(range(len(bwd_ir.results))):
+            bwd_ir = _selected(ctx, bwd_ir, keep)
         # fwd returns (value, residuals): the value's leaves come first
         call.attrs.update(vjp=bwd_ir.name, outputs=len(flatten(value, ctx.is_traced)[0]))
         return value
+
+    def _gradients(self, ctx, args, kwargs, operands, grads) -> list[int]:
+        """The positions among bwd's results of the gradients of the call's float operands:
+        bwd returns one gradient per argument, and those of arguments without run-time float
+        data (a constant the traced code made, an integer array) are left out."""
+        returned = [x for x in flatten(grads, ctx.is_traced)[0] if ctx.is_traced(x)]
+        n_float = sum(1 for v in operands if v.type.is_float)
+        if kwargs or len(returned) == n_float:
+            if len(returned) != n_float:
+                raise ctx.error(f"{self.bwd.__name__} returns {len(returned)} arrays, "
+                                f"{self.fun.__name__} has {n_float} float inputs")
+            return list(range(n_float))
+        per_arg = grads if isinstance(grads, (tuple, list)) else (grads,)
+        if len(per_arg) != len(args):
+            raise ctx.error(f"{self.bwd.__name__} returns {len(per_arg)} gradients, "
+                            f"{self.fun.__name__} has {len(args)} arguments")
+        keep, k = [], 0
+        for i, (a, g) in enumerate(zip(args, per_arg)):
+            n = sum(1 for x in flatten(g, ctx.is_traced)[0] if ctx.is_traced(x))
+            floats = sum(1 for x in flatten(a, ctx.is_traced)[0]
+                         if ctx.is_traced(x) and x.type.is_float)
+            if floats and n != floats:
+                raise ctx.error(f"{self.bwd.__name__} returns {n} arrays for argument {i} of "
+                                f"{self.fun.__name__}, which holds {floats}")
+            keep += list(range(k, k + n)) if floats else []
+            k += n
+        return keep
+
+
+def _selected(ctx, fn: Function, keep: list[int]) -> Function:
+    """A function returning the results `keep` of `fn` (called with its arguments)."""
+    body = Block([a.type for a in fn.args], [a.hint for a in fn.args])
+    b = Builder(body, ctx.loc)
+    out = b.emit("call", body.args, {"callee": fn.name}, result_types=fn.result_types)
+    b.emit("return", [out.results[i] for i in keep])
+    return ctx.module.add(Function(ctx.module.fresh_name(fn.name), body, loc=ctx.loc))
 
 
 class elementwise:

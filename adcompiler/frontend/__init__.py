@@ -77,9 +77,12 @@ def trace(f, *args, **kwargs):
     f, sig = signature(f)
     code = code_of(f)
     params, _, key = sig.describe(args, kwargs)
+    # (a method's traces take `self` from the bound method: its signature is not the
+    # function's own, which `Model.loss(m, x)` binds)
     cache = _CACHE.setdefault(f, {})
-    if key in cache and not changed(cache[key].meta["reads"]):
-        return cache[key]
+    entry = (len(sig.prefix), key)
+    if entry in cache and not changed(cache[entry].meta["reads"]):
+        return cache[entry]
     session = Session()
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
     try:
@@ -103,7 +106,7 @@ def trace(f, *args, **kwargs):
         raise AdcompilerError(f"internal error: the frontend built invalid IR for "
                               f"{f.__qualname__}: {e}") from e
     _maybe_print(fn)
-    cache[key] = fn
+    cache[entry] = fn
     return fn
 
 

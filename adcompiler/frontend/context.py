@@ -27,6 +27,7 @@ The API, small on purpose:
 from __future__ import annotations
 
 import inspect
+import types
 
 from ..errors import TraceError
 from ..ir import Value
@@ -91,9 +92,12 @@ class TraceContext:
 
     def function(self, fn, *args, **kwargs):
         from .calls import (Closure, _aliased, _captured, _closure_of, bind_params, returned,
-                            signature_key)
+                            signature_key, user_call_method)
         from .source import code_of
         t = self._tracer
+        fn = user_call_method(fn) or fn             # a layer object: its __call__
+        if isinstance(fn, types.MethodType):        # a bound method: `self` is an argument
+            fn, args = fn.__func__, (fn.__self__, *args)
 
         def build():
             if isinstance(fn, Closure):

@@ -18,6 +18,8 @@ def warmup_cosine(base_lr, warmup_steps, total_steps, min_lr=0.0):
                          f"{total_steps}")
 
     def lr(step):
+        if step >= total_steps:             # (also where the warm-up fills total_steps)
+            return min_lr
         if step < warmup_steps:
             return base_lr * (step + 1) / warmup_steps
         frac = min(1.0, (step - warmup_steps) / max(1, total_steps - 1 - warmup_steps))

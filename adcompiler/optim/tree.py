@@ -8,10 +8,11 @@ instances, model objects: frontend/pytree.py) whose leaves are NumPy arrays.
 
 The order is deterministic: dict keys sorted, lists, tuples and a node's fields in order. Paths
 use "/" and name a leaf in a checkpoint (`.npz` keys) and in reports (per-layer gradient
-norms). Inside a node, what is not a float array or a container (a layer's activation, its
-sizes, an integer buffer) is not a leaf: `unflatten` builds a new instance with it as it is in
-`like`; elsewhere every value is a leaf (the optimisers then refuse one that is not a float
-array).
+norms). Inside a node, what is not a float array, a NumPy float or a container (a layer's
+activation, its sizes, an integer buffer, a Python float such as a norm's eps) is not a leaf:
+`unflatten` builds a new instance with it as it is in `like`, so the optimisers do not step it
+(a learnable scalar is `np.float64(0.7)` or a 0-d array); elsewhere every value is a leaf (the
+optimisers then refuse one that is not a float array).
 
 One array object at several places (a tied weight, `model.head.w = model.emb.w`) is one
 parameter to the optimisers (`owners`), as in PyTorch; `grad` still gives a gradient at each
@@ -42,6 +43,10 @@ def _walk(node, path, paths, leaves, in_node=False):
             paths.append(path)
             leaves.append(node)
         return
+    if isinstance(node, np.floating):       # a NumPy float: a run-time value, as in `grad`
+        paths.append(path)
+        leaves.append(node)
+        return
     names = node_fields(node)
     if names is not None:
         items, in_node = [(k, getattr(node, k)) for k in names], True
@@ -70,6 +75,8 @@ def unflatten(like, leaves):
 def _build(node, it, in_node=False):
     if isinstance(node, np.ndarray):
         return next(it) if not in_node or node.dtype.kind == "f" else node
+    if isinstance(node, np.floating):
+        return next(it)
     names = node_fields(node)
     if names is not None:
         return make_node(type(node), {k: _build(getattr(node, k), it, True) for k in names})

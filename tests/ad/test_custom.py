@@ -123,6 +123,41 @@ def test_custom_vjp_replaces_the_derivative():
 
 
 @adc.custom_vjp
+def clip_gradient_to(x, bound, k):
+    return x * k
+
+
+def _clip_to_fwd(x, bound, k):
+    return x * k, (bound, k)
+
+
+def _clip_to_bwd(res, g):
+    bound, k = res
+    return np.clip(g * k, -bound, bound), np.zeros_like(bound), None    # one per argument
+
+
+clip_gradient_to.defvjp(_clip_to_fwd, _clip_to_bwd)
+
+
+def clipped_to_a_constant(x):
+    return np.sum(clip_gradient_to(x, np.array(0.5), 2) * np.array([3.0, 0.1, 1.0]))
+
+
+def clipped_to_an_argument(x, bound):
+    return np.sum(clip_gradient_to(x, bound, 2) * np.array([3.0, 0.1, 1.0]))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_custom_vjp_gradients_of_constant_and_static_arguments_are_dropped(backend):
+    # d/dx by the rule: clip(2 * [3, 0.1, 1], -0.5, 0.5)
+    x, want = np.array([1.0, -2.0, 0.5]), np.array([0.5, 0.2, 0.5])
+    np.testing.assert_allclose(adc.grad(clipped_to_a_constant, backend=backend)(x), want)
+    gx, gb = adc.grad(clipped_to_an_argument, wrt=(0, 1), backend=backend)(x, np.array(0.5))
+    np.testing.assert_allclose(gx, want)
+    assert gb == 0.0
+
+
+@adc.custom_vjp
 def safe_log(x):
     return np.log(x)
 
@@ -396,6 +431,15 @@ def test_grad_of_a_bound_method(backend):
     value, (gx, gy) = adc.value_and_grad(m.loss, wrt=(0, 1), backend=backend)(X, y)
     np.testing.assert_allclose(gx, fd_grad(lambda x: m.loss(x, y), X), rtol=1e-7)
     assert adc.check_grad(m.loss, X, y, wrt=1, backend=backend)["y"] < 1e-7
+
+
+def test_a_method_and_its_function_are_traced_apart():
+    """grad(m.loss) binds `self`; grad(Model.loss) takes it as its first argument: one's trace
+    must not serve the other (it did, and the second call bound one argument too many)."""
+    m, y = Model(W), np.cos(X)
+    adc.grad(m.loss)(X, y)
+    g = adc.grad(Model.loss)(m, X, y)
+    np.testing.assert_allclose(g.w, fd_grad(lambda w: Model(w).loss(X, y), W), rtol=1e-7)
 
 
 def ignores_w(x, w):

@@ -162,3 +162,53 @@ def test_the_hessian_of_a_vector_function_is_an_error_at_the_users_function():
                        match=r"test_jacobian.py:\d+: hessian needs squashed to return one float "
                              r"scalar, got f64\[2\]"):
         adcompiler.hessian(squashed)(X)
+
+
+class Cubic:
+    """sum(w x^3) as a layer object and as a method: its Hessian is diag(6 w x)."""
+
+    def __init__(self):
+        self.w = np.array([1.0, 2.0, 3.0])
+
+    def __call__(self, x):
+        return np.sum(self.w * x ** 3)
+
+    def energy(self, x):
+        return np.sum(self.w * x ** 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hessians_of_layer_objects_and_bound_methods(backend):
+    c = Cubic()
+    want = np.diag(6 * c.w * X)
+    for f in (c, c.energy):
+        np.testing.assert_allclose(adcompiler.hessian(f, backend=backend)(X), want, rtol=1e-12)
+    g = adcompiler.grad(c, backend=backend)
+    np.testing.assert_allclose(adcompiler.jacobian(g, backend=backend)(X), want, rtol=1e-12)
+
+
+def scaled_tanh(x, *, w):
+    return np.tanh(w * x)
+
+
+def nothing_of(x):
+    return x[:0] * 2.0
+
+
+def test_keyword_arguments_are_passed_on_and_empty_results_have_empty_jacobians():
+    w = np.array([0.5, 2.0, -1.0])
+    J = adcompiler.jacobian(scaled_tanh)(X, w=w)
+    np.testing.assert_allclose(J, np.diag(w * (1 - np.tanh(w * X) ** 2)), rtol=1e-12)
+    H = adcompiler.hessian(lambda x, *, w: np.sum(scaled_tanh(x, w=w)))(X, w=w)
+    t = np.tanh(w * X)
+    np.testing.assert_allclose(H, np.diag(-2 * w ** 2 * t * (1 - t ** 2)), rtol=1e-12)
+    with pytest.raises(adcompiler.AdcompilerError, match="wrt='w' is given as a keyword"):
+        adcompiler.jacobian(scaled_tanh, wrt="w")(X, w=w)
+    assert adcompiler.jacobian(nothing_of)(X).shape == (0, 3)
+
+
+def test_a_tangent_must_have_its_arguments_structure():
+    m = Affine(np.ones((2, 3)), np.zeros(3))
+    with pytest.raises(adcompiler.AdcompilerError,
+                       match="tangent of argument 0 must have its structure .a Affine"):
+        adcompiler.jvp(affine_tanh, (m, X[:2]), ({"W": m.W, "b": m.b}, X[:2]))

@@ -238,6 +238,8 @@ def test_warmup_cosine_values():
     assert all(lr(s) >= lr(s + 1) for s in range(4, 20))
     no_warmup = warmup_cosine(2.0, 0, 3)
     assert [no_warmup(s) for s in range(3)] == pytest.approx([2.0, 1.0, 0.0])
+    all_warmup = warmup_cosine(1.0, 3, 3, min_lr=0.1)      # min_lr after the last step
+    assert [all_warmup(s) for s in range(5)] == pytest.approx([1 / 3, 2 / 3, 1.0, 0.1, 0.1])
 
 
 def test_optimiser_state_round_trips_through_npz(tmp_path):
@@ -464,3 +466,20 @@ def test_training_a_tied_weight_matches_torch(backend):
     assert net.emb.W is net.head.W
     np.testing.assert_allclose(net.emb.W, W.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(net.b, b.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+class Tempered(Linear):
+    """A learnable NumPy float beside an array, and a Python float the optimisers leave."""
+
+    def __init__(self):
+        super().__init__(np.random.default_rng(0), 2, 2)
+        self.temp, self.eps = np.float32(0.7), 1e-5
+
+
+def test_a_numpy_float_of_a_model_object_is_a_parameter(backend):
+    net, grads = Tempered(), Tempered()
+    grads.temp, grads.eps = np.float32(0.25), None
+    new, _, info = SGD(lr=0.1, momentum=0.0, backend=backend).update(net, grads, SGD().init(net))
+    assert sorted(info["grad_sq"]) == ["W", "b", "temp"] and new.eps == 1e-5
+    np.testing.assert_allclose(new.temp, 0.7 - 0.1 * 0.25, rtol=1e-6)
+    np.testing.assert_allclose(new.W, net.W - np.float32(0.1) * grads.W, rtol=1e-6)
