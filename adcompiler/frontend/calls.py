@@ -24,6 +24,7 @@ import builtins
 import dataclasses
 import functools
 import inspect
+import sys
 import types
 
 import numpy as np
@@ -39,8 +40,9 @@ from .values import Traced, contains_traced, memory_of
 
 # their functions run natively on static arguments (adcompiler's own API included: `grad(f)`
 # inside traced code makes a gradient function, whose hook then traces the call)
-_LIBRARIES = ("numpy", "scipy", "builtins", "math", "functools", "operator", "random",
-              "collections", "dataclasses", "adcompiler")
+# (the standard library's Python code is not traced either: `copy.copy` or `statistics.mean`
+# of run-time arrays is an error at the user's line, not one inside the library)
+_LIBRARIES = frozenset(sys.stdlib_module_names) | {"numpy", "scipy", "adcompiler"}
 
 
 class Closure:

@@ -38,7 +38,7 @@ from .expressions import ExpressionsMixin
 from .loops import LoopsMixin
 from .outside import Reads
 from .problems import FrontendError, located
-from .pytree import flatten, leaf_keys, leaf_paths, unflatten
+from .pytree import containers, flatten, leaf_keys, leaf_paths, unflatten
 from .statements import FUNCTION, Return, StatementsMixin, Undefined
 from .values import STALE, Traced
 
@@ -74,6 +74,9 @@ class Session:
         self.chosen_from: dict = {}
         self.stale_chosen: dict = {}
         self.seeded: dict = {}       # random generators the traced code seeded (randomness.py)
+        # dicts and lists the traced code changed (id -> (container, the first change's line)):
+        # where an argument's container got entries added, its error names that line
+        self.changed_at: dict = {}
 
     def unique_name(self, base: str) -> str:
         return self.module.fresh_name(base)
@@ -237,7 +240,8 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
     except FrontendError as e:
         raise TraceError(e.message, tracer.builder.loc, "return") from None
     written = _written(holders, block.args, specs, hints, code) if write_back else []
-    rebound = _rebound(frame, trees, flat, holders, code) if write_back else []
+    rebound = _rebound(frame, trees, flat, holders, code, session.changed_at) \
+        if write_back else []
     tracer.emit("return", values + [holders[i].value for i in written]
                 + [t.value for _, _, t in rebound])
     fn = Function(name if exact_name else session.unique_name(name), block,
@@ -268,7 +272,7 @@ def _written(holders, args, specs, hints, code) -> list:
     return out
 
 
-def _rebound(frame, trees, flat, holders, code) -> list:
+def _rebound(frame, trees, flat, holders, code, changed_at) -> list:
     """(leaf index, keys from the parameter name, new holder) of each entry of an argument's
     dict or list that the function set to another array (`p["w"] = p["w"] - lr * g["w"]`):
     the caller's container is changed so too. Its state is the one the parameter's name ends
@@ -284,10 +288,13 @@ def _rebound(frame, trees, flat, holders, code) -> list:
         final = trees[p] if p in code.rebound_params else frame.vars.get(p)
         now, shape = flatten(final, lambda v: isinstance(v, Traced))
         if shape != treedef:
+            first = min((changed_at[id(c)] for c in containers(final) if id(c) in changed_at),
+                        key=lambda hit: hit[2], default=None)
             raise TraceError(f"argument {p} has entries added, removed or set to a static value; "
                              "the caller's container could not be changed as Python would "
                              "change it (return the new container instead)",
-                             (code.filename, code.node.lineno), f"def {code.name}")
+                             *((first[1],) if first else
+                               ((code.filename, code.node.lineno), f"def {code.name}")))
         for k, (t, keys) in enumerate(zip(now, leaf_keys(treedef), strict=True)):
             if t is not holders[first + k]:
                 out.append((first + k, (p, *keys), t))

@@ -53,7 +53,7 @@ _NEVER_NODES: set = set()       # types whose instances are not nodes (NumPy's, 
 
 def _library_class(cls) -> bool:
     from .calls import library          # (calls imports this module)
-    return library(cls.__module__ or "")
+    return cls is not types.SimpleNamespace and library(cls.__module__ or "")
 
 
 def is_model_object(x, seen=None) -> bool:
@@ -135,6 +135,24 @@ def _walk(node, is_leaf, leaves):
         return ("node", type(node), names,
                 tuple(_walk(getattr(node, k), is_leaf, leaves) for k in names))
     return ("static", node)
+
+
+def containers(tree) -> list:
+    """The dicts, lists, tuples and nodes in `tree` (itself included), outermost first."""
+    out, todo = [], [tree]
+    while todo:
+        x = todo.pop()
+        names = node_fields(x) if not isinstance(x, (dict, list, tuple)) else None
+        if isinstance(x, dict):
+            todo += list(x.values())
+        elif isinstance(x, (list, tuple)):
+            todo += list(x)
+        elif names is not None:
+            todo += [getattr(x, k) for k in names]
+        else:
+            continue
+        out.append(x)
+    return out
 
 
 def unflatten(treedef, leaves):

@@ -116,13 +116,13 @@ class StatementsMixin:
             self.store_item(obj, key, new, name)
         elif isinstance(target, ast.Attribute):
             # obj.a += v changes the array obj.a holds in place, as NumPy's does; a scalar
-            # there would be rebound, which is attribute assignment
+            # there (a 0-d array argument is taken as one) is rebound: attribute assignment
             obj = self.eval(target.value)
             cur = self.attribute(obj, target.attr)
             if not (isinstance(cur, Traced) and cur.ndim >= 1):
-                raise FrontendError("augmented assignment to an attribute that holds no array "
-                                    "sets the attribute, and attribute assignment is not "
-                                    "supported")
+                name = analysis.root_name(target) or target.attr
+                return self.store_attribute(obj, target.attr,
+                                            self.inplace(op, cur, rhs, name))
             # Python then sets obj.a to that array, which a named tuple, a frozen dataclass
             # or an array (x.T += v) refuses, after the change: an error here too, or the
             # program would run under adcompiler only
@@ -219,7 +219,10 @@ class StatementsMixin:
         """A dict or list a run-time `if` chose between two of (`session.chosen`) cannot be
         changed: Python would change the one chosen, which is known only when the code runs.
         Changing one it was chosen from makes it unreadable (its entries would be the changed
-        ones or not, by the run)."""
+        ones or not, by the run). The first change's line is noted (`session.changed_at`)."""
+        changed = self.session.changed_at
+        if id(obj) not in changed:
+            changed[id(obj)] = (obj, self.builder.loc, len(changed))
         hit = self.session.chosen.get(id(obj))
         if hit is not None and hit[0] is obj:
             raise FrontendError(hit[1])

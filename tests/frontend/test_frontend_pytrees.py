@@ -159,7 +159,7 @@ def test_unsupported_uses_are_located_errors():
     located_error(post_init_on_run_time_arrays, (rand(3, 3),),
                   "Checked is not supported on run-time arrays", FILE)
     located_error(scales_a_float_attribute, (Frozen(rand(2, 2), 0.5),),
-                  "attribute that holds no array sets the attribute", FILE)
+                  "cannot set attribute 'scale' of a Frozen object", FILE)
 
 
 def replaces_entries(params, g):
@@ -478,3 +478,37 @@ def test_attribute_assignments_that_cannot_be_compiled_are_located_errors():
     with pytest.raises(adcompiler.TraceError, match="inside a run-time if or loop"):
         adcompiler.trace(calls_a_setter_in_a_loop, net, x, np.int64(2))
     assert isinstance(OUTSIDE.W, np.ndarray) and not hasattr(net, "cache")
+
+
+def counts_calls(net, x):
+    net.calls += 1.0            # a 0-d array: taken as a NumPy scalar, so rebound
+    return np.sum(x @ net.W)
+
+
+def copies_a_model(net, x):
+    return np.sum(x @ copy.copy(net).W)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_scalar_attribute_counts_calls(backend):
+    net, x = NormedNet(), rand(5, 3)
+    net.calls = np.zeros(())
+    for n in (1.0, 2.0):
+        adcompiler.grad(counts_calls, backend=backend)(net, x)
+        assert net.calls == n
+    # the standard library's code is run, not traced: a located error on run-time arrays
+    located_error(copies_a_model, (net, x), "copy is not supported on run-time arrays", FILE)
+
+
+def records_activations(net, x):
+    h = x @ net.W
+    net.acts.append(h)
+    return np.sum(h)
+
+
+def test_an_entry_added_to_an_arguments_list_is_an_error_at_that_line():
+    net = NormedNet()
+    net.acts = []
+    with pytest.raises(adcompiler.TraceError, match="argument net has entries added") as e:
+        adcompiler.grad(records_activations)(net, rand(5, 3))
+    assert str(e.value).startswith(f"{FILE}:{records_activations.__code__.co_firstlineno + 2}:")
