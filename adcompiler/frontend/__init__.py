@@ -38,6 +38,7 @@ Semantics worth knowing (details in each module's docstring):
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import types
@@ -56,16 +57,19 @@ _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def signature(f):
     """(the Python function, its `Signature`) that `trace` specialises `f` by: a bound method's
-    `self` becomes the signature's prefix. Callers that look up their own caches by
+    `self` and a functools.partial's arguments become the signature's prefix, the partial's
+    keywords its keywords. Callers that look up their own caches by
     `Signature.describe` build it once."""
     from .calls import user_call_method
-    prefix = ()
+    prefix, keywords = (), {}
+    if isinstance(f, functools.partial):    # its arguments come first, its keywords are defaults
+        prefix, keywords, f = f.args, f.keywords, f.func
     f = user_call_method(f) or f            # a layer object: its __call__
     if isinstance(f, types.MethodType):
-        prefix, f = (f.__self__,), f.__func__
+        prefix, f = (f.__self__, *prefix), f.__func__
     if not isinstance(f, types.FunctionType):
         raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
-    return f, Signature(inspect.signature(f), f.__name__, prefix)
+    return f, Signature(inspect.signature(f), f.__name__, prefix, keywords)
 
 
 def trace(f, *args, **kwargs):
@@ -77,10 +81,10 @@ def trace(f, *args, **kwargs):
     f, sig = signature(f)
     code = code_of(f)
     params, _, key = sig.describe(args, kwargs)
-    # (a method's traces take `self` from the bound method: its signature is not the
-    # function's own, which `Model.loss(m, x)` binds)
+    # (a method's traces take `self` from the bound method, a partial's its arguments and
+    # keywords: their signatures are not the function's own, which `Model.loss(m, x)` binds)
     cache = _CACHE.setdefault(f, {})
-    entry = (len(sig.prefix), key)
+    entry = (len(sig.prefix), tuple(sig.keywords), key)
     if entry in cache and not changed(cache[entry].meta["reads"]):
         return cache[entry]
     session = Session()

@@ -45,10 +45,11 @@ def _typed(treedef):
 
 
 class Signature:
-    def __init__(self, pysig, name: str, prefix=()):
+    def __init__(self, pysig, name: str, prefix=(), keywords=None):
         self.pysig = pysig
         self.name = name
-        self.prefix = tuple(prefix)     # a bound method's `self`
+        self.prefix = tuple(prefix)     # a bound method's `self`, a functools.partial's args
+        self.keywords = dict(keywords or {})    # a functools.partial's keywords
         self.result = None          # the traced return value (Traced leaves are the outputs)
         self._result_split = None   # carry.split(result), made on the first unflatten_result
         self.written = ()           # leaves changed in place (their new values end the outputs)
@@ -62,7 +63,7 @@ class Signature:
     def bind(self, args, kwargs):
         """A caller's arguments bound to the parameters (`self` first for a bound method)."""
         try:
-            return self.pysig.bind(*self.prefix, *args, **kwargs)
+            return self.pysig.bind(*self.prefix, *args, **{**self.keywords, **kwargs})
         except TypeError as e:
             raise TraceError(f"{self.name}(): {e}") from None
 

@@ -1,6 +1,7 @@
 """custom_vjp, elementwise (SymPy-derived derivatives), stop_gradient, straight_through,
 higher-order derivatives and NaN errors. References: float64 central differences, closed-form
 derivatives, SymPy, NumPy."""
+import functools
 import math
 
 import numpy as np
@@ -440,6 +441,22 @@ def test_a_method_and_its_function_are_traced_apart():
     adc.grad(m.loss)(X, y)
     g = adc.grad(Model.loss)(m, X, y)
     np.testing.assert_allclose(g.w, fd_grad(lambda w: Model(w).loss(X, y), W), rtol=1e-7)
+
+
+def scaled_power(scale, x, p=2.0):
+    return np.sum(scale * x ** p)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_grad_of_a_partial(backend):
+    """A functools.partial's arguments come first and its keywords are defaults, as a call
+    of it binds them; wrt counts the caller's arguments."""
+    g = adc.grad(functools.partial(scaled_power, 3.0, p=3.0), backend=backend)(X)
+    np.testing.assert_allclose(g, 9.0 * X ** 2, rtol=1e-12)
+    g = adc.grad(functools.partial(scaled_power, p=3.0), wrt=1, backend=backend)(2.0, X)
+    np.testing.assert_allclose(g, 6.0 * X ** 2, rtol=1e-12)
+    np.testing.assert_allclose(adc.grad(scaled_power, wrt=1, backend=backend)(2.0, X), 4.0 * X,
+                               rtol=1e-12)
 
 
 def ignores_w(x, w):
