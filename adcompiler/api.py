@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ad import differentiate
-from .ad.traced import (call_backward, call_forward, statics_to_none, traced_grad_tree,
-                        vjp_trace)
+from .ad.traced import (bound_leaves, call_backward, call_forward, statics_to_none,
+                        traced_grad_tree, vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, where
 from .frontend import signature, trace
 from .frontend.calls import Closure
@@ -246,7 +246,7 @@ class GradFunction(_Specialised):
             inspect.signature(self.fun)
         single, names = self._wrt_names(list(pysig.parameters))
         bound = pysig.bind(*args, **kwargs)
-        ranges, start = {}, 0
+        ranges, start = {}, bound_leaves(ctx, self.fun)
         for pname in pysig.parameters:
             n = len(flatten(bound.arguments[pname], ctx.is_traced)[0]) \
                 if pname in bound.arguments else 0

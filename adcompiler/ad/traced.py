@@ -79,15 +79,18 @@ class TracedPullback:
                      for a in self.args)
 
 
+def bound_leaves(ctx, fun) -> int:
+    """How many run-time leaves `ctx.function(fun, ...)` passes before the arguments: those of
+    a bound method's or layer object's `self`, which are not differentiated."""
+    fun = user_call_method(fun) or fun
+    return len(flatten(fun.__self__, ctx.is_traced)[0]) \
+        if isinstance(fun, types.MethodType) else 0
+
+
 def vjp_trace(ctx, args, kwargs):
     fun, *fargs = args
-    fun = user_call_method(fun) or fun          # a layer object: its __call__
-    owner = [fun.__self__] if isinstance(fun, types.MethodType) else []
-    if owner:
-        fun = fun.__func__
-    ir_fn, operands, rebuild = ctx.function(fun, *owner, *fargs, **kwargs)
-    # the arguments' arrays are differentiated, not those of the method's object
-    skip = len(flatten(owner, ctx.is_traced)[0])
+    ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
+    skip = bound_leaves(ctx, fun)
     leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float and i >= skip]
     returned = split_outputs(ir_fn.meta["written"], ir_fn.meta["rebound"], ir_fn.results)[0]
     seeded = tuple(k for k, r in enumerate(returned) if r.type.is_float)
