@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ad import differentiate
-from .ad.traced import (bound_leaves, call_backward, call_forward, statics_to_none,
-                        traced_grad_tree, vjp_trace)
+from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, call_forward,
+                        statics_to_none, traced_grad_tree, vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, where
 from .frontend import signature, trace
 from .frontend.calls import Closure
@@ -240,7 +240,8 @@ class GradFunction(_Specialised):
         """Called inside traced code (grad of grad, a gradient step inside a traced
         function): differentiate the IR of `fun` and call its forward and backward functions
         from the IR being built, so the result can be differentiated again."""
-        ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)
+        with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
+            ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)
         # a function defined in traced code (a lambda, a nested def) has its own signature
         pysig = self.fun.signature if isinstance(self.fun, Closure) else \
             inspect.signature(self.fun)

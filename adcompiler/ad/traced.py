@@ -87,9 +87,16 @@ def bound_leaves(ctx, fun) -> int:
         if isinstance(fun, types.MethodType) else 0
 
 
+# static loops of up to this many iterations are unrolled in a function differentiated inside
+# traced code, which may be differentiated again (a Hessian): the reverse sweep of a loop op
+# cannot be, that of straight-line code can
+UNROLL_FOR_SECOND_ORDER = 64
+
+
 def vjp_trace(ctx, args, kwargs):
     fun, *fargs = args
-    ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
+    with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
+        ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
     skip = bound_leaves(ctx, fun)
     leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float and i >= skip]
     returned = split_outputs(ir_fn.meta["written"], ir_fn.meta["rebound"], ir_fn.results)[0]

@@ -301,9 +301,9 @@ class CallsMixin:
         if code.mutates_params or not leaves or _aliased(leaves):
             return None     # a callee is traced with each argument its own array: inline
         key = signature_key(code, params, parent, ident)
-        if key is None or key in self.session.active:
+        if key is None or (key, self.session.unroll_limit) in self.session.active:
             return None                     # recursion: inline (static recursion terminates)
-        return key
+        return key, self.session.unroll_limit
 
     def build_callee(self, key, code, params, parent, globals_, closure):
         """(IR function, traced argument leaves, result structure) of a specialised call."""

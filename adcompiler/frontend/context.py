@@ -22,10 +22,12 @@ The API, small on purpose:
   calls it into the Python-level return value and changes the arguments the function changes
   in place and the container entries it sets (its last results, `meta["written"]` and
   `meta["rebound"]`) in the caller: call it once per call, even where the value is not wanted.
+- `with ctx.unrolling(n):` static loops of up to n iterations are unrolled, not loop ops.
 - `ctx.error(message)`: a TraceError naming the user's line, to raise.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import types
 
@@ -56,6 +58,17 @@ class TraceContext:
     @staticmethod
     def is_traced(x) -> bool:
         return isinstance(x, Traced)
+
+    @contextlib.contextmanager
+    def unrolling(self, limit: int):
+        """Within it, static loops of up to `limit` iterations are unrolled (what `function`
+        builds then is specialised on that too)."""
+        session = self._tracer.session
+        saved, session.unroll_limit = session.unroll_limit, max(limit, session.unroll_limit)
+        try:
+            yield
+        finally:
+            session.unroll_limit = saved
 
     def error(self, message: str) -> TraceError:
         return TraceError(message, self.loc)
@@ -110,7 +123,8 @@ class TraceContext:
                 raise FrontendError(f"{code.name} closes over run-time arrays, so it cannot be "
                                     "a separate function")
             key = signature_key(code, params, parent, code.node)
-            key = ("ctx.function", key if key is not None else object())
+            key = ("ctx.function", key if key is not None else object(),
+                   t.session.unroll_limit)
             ir_fn, leaves, result = t.build_callee(key, code, params, parent, glb, clo)
             if ir_fn.meta["written"] and _aliased(leaves):
                 raise FrontendError(f"{code.name} changes an argument in place and is given "

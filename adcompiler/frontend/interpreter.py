@@ -77,6 +77,10 @@ class Session:
         # dicts and lists the traced code changed (id -> (container, the first change's line)):
         # where an argument's container got entries added, its error names that line
         self.changed_at: dict = {}
+        # a static loop of more iterations is a loop op, of as many or fewer unrolled (more
+        # inside a gradient taken in traced code, which may be differentiated again:
+        # TraceContext.unrolling)
+        self.unroll_limit = 1
 
     def unique_name(self, base: str) -> str:
         return self.module.fresh_name(base)

@@ -54,7 +54,7 @@ class LoopsMixin:
         if isinstance(it, Traced):
             if it.ndim == 0:
                 raise FrontendError("iteration over a 0-d array")
-            if it.shape[0] > 1:
+            if it.shape[0] > self.session.unroll_limit:
                 from .indexing import getitem
                 done = self.try_for(node, it.shape[0], lambda k: getitem(self, it, k))
                 if done:
@@ -68,7 +68,7 @@ class LoopsMixin:
 
     def range_loop(self, node, it: range):
         """A loop over a static range: a `for` op, or unrolled."""
-        if len(it) > 1:
+        if len(it) > self.session.unroll_limit:
             def index(k):
                 if it.start == 0 and it.step == 1:
                     return k

@@ -212,3 +212,33 @@ def test_a_tangent_must_have_its_arguments_structure():
     with pytest.raises(adcompiler.AdcompilerError,
                        match="tangent of argument 0 must have its structure .a Affine"):
         adcompiler.jvp(affine_tanh, (m, X[:2]), ({"W": m.W, "b": m.b}, X[:2]))
+
+
+def iterated_sine(x):
+    """A static loop, with a run-time if inside: a loop op in a first gradient, unrolled where
+    the gradient is differentiated again."""
+    y = x
+    for _ in range(3):
+        if np.sum(y) > 0:
+            y = np.sin(y) * 1.5
+        else:
+            y = y ** 2 + 0.1
+    return np.sum(y * x)
+
+
+def second_differences(f, x, h=1e-4):
+    """The Hessian of f by central second differences (float64)."""
+    n = x.size
+    H = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            e, d = np.eye(n)[i] * h, np.eye(n)[j] * h
+            H[i, j] = (f(x + e + d) - f(x + e - d) - f(x - e + d) + f(x - e - d)) / (4 * h * h)
+    return H
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_hessian_through_a_static_loop(backend):
+    for x in (X, -X):           # one path of the if, then the other
+        np.testing.assert_allclose(adcompiler.hessian(iterated_sine, backend=backend)(x),
+                                   second_differences(iterated_sine, x), rtol=1e-5, atol=1e-6)
