@@ -26,7 +26,7 @@ import inspect
 import numpy as np
 
 from .ad.traced import statics_to_none
-from .api import GradFunction, JitFunction, grad, vjp
+from .api import GradFunction, JitFunction, _has_float, grad, vjp
 from .errors import AdcompilerError, where
 from .ir.types import DTYPES
 from .frontend import trace
@@ -40,6 +40,10 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
 
     def jac(*args, **kwargs):
         positions = _positions(fun, wrt, len(args), kwargs)
+        for p in positions:
+            if not _has_float(args[p]):
+                raise AdcompilerError(f"jacobian with respect to argument {p}: it holds no "
+                                      "float data (integers and booleans have no derivative)")
         value, pullback = vjp(traced, *args, backend=backend, check_nans=check_nans, **kwargs)
         outs, out_def = flatten(value, is_runtime_leaf)
         per_out = []

@@ -94,6 +94,8 @@ def test_bad_wrt_is_an_error():
         adcompiler.jacobian(squashed, wrt="y")(X)
     with pytest.raises(adcompiler.AdcompilerError, match="wrt=3"):
         adcompiler.jacobian(squashed, wrt=3)(X)
+    with pytest.raises(adcompiler.AdcompilerError, match="argument 1: it holds no float data"):
+        adcompiler.jacobian(repeated_scale, wrt=1)(X, np.int64(3))
     with pytest.raises(adcompiler.AdcompilerError, match="one argument position or name"):
         adcompiler.hessian(quadratic, wrt=(0, 1))
     with pytest.raises(adcompiler.AdcompilerError, match="1 arguments but 2 tangents"):
