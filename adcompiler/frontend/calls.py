@@ -226,7 +226,8 @@ class CallsMixin:
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
         if isinstance(getattr(fn, "__self__", None), str) and fn.__name__ == "format" \
                 and text.dynamic((args, kwargs)):
-            return run_static(text.formatted, fn.__self__, args, kwargs)   # for print
+            return run_static(text.formatted, fn.__self__, args, kwargs,   # for print
+                              self.subscript)
         if isinstance(getattr(fn, "__self__", None), str) and fn.__name__ == "join" \
                 and len(args) == 1 and isinstance(args[0], (list, tuple)) \
                 and text.dynamic(args[0]):

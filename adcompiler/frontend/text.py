@@ -17,6 +17,7 @@ needs its characters while tracing, which it cannot give: an error says so.
 from __future__ import annotations
 
 import re
+import _string
 import string
 
 from .problems import FrontendError, StaticNeeded
@@ -167,18 +168,23 @@ def fstring(parts) -> str | RuntimeText:
     return RuntimeText("".join(template), operands) if operands else "".join(static)
 
 
-def formatted(template: str, args, kwargs) -> RuntimeText:
+def formatted(template: str, args, kwargs, subscript) -> RuntimeText:
     """`template.format(*args, **kwargs)` with traced values among the arguments (fields by
-    position, automatic numbering or keyword; attributes and indices of a static argument)."""
+    position, automatic numbering or keyword; attributes and indices of an argument: a
+    run-time array's entry `{0[1]}` is `subscript(array, 1)`)."""
     out, operands, auto = [], [], 0
     formatter = string.Formatter()
     for literal, name, spec, conversion in formatter.parse(template):
         out.append(escaped(literal))
         if name is None:
             continue
-        if name == "":
-            name, auto = str(auto), auto + 1
-        value, _ = formatter.get_field(name, args, kwargs)
+        if name == "" or name[0] in ".[":
+            name, auto = str(auto) + name, auto + 1
+        first, rest = _string.formatter_field_name_split(name)
+        value = formatter.get_value(first, args, kwargs)
+        for is_attribute, key in rest:
+            value = getattr(value, key) if is_attribute else \
+                subscript(value, key) if isinstance(value, Traced) else value[key]
         if isinstance(value, Traced):
             out.append(_field(conversion or "", spec))
             operands.append(value)

@@ -148,6 +148,7 @@ def prints_formatted(x, lr):
     s = np.sum(x ** 2)
     print(f"loss {s:.3f} first={x[0]!r} lr={lr} {{braces}} {x.shape}", float(s), [lr, s])
     print("step {} of {n}: {:.2e}".format(1, s, n=3), s, x[0], sep="}{")
+    print("{0[1]} {1[2]!r} {p[0]:.1f} {1.shape}".format(x, x, p=x), "{[1]}".format(x))
     note = f"mean {np.mean(x):8.4f}|"
     print(note, end="")
     return s * lr
