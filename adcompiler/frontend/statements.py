@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import inspect
 import operator
 
 import numpy as np
@@ -203,8 +204,10 @@ class StatementsMixin:
             raise FrontendError(f"cannot set attribute '{name}' of a {kind} object: only a "
                                 "model object passed to the function, whose attributes hold "
                                 f"its arrays, can have an array attribute set{hint}")
-        if not isinstance(attributes(obj).get(name), Traced) or not isinstance(value, Traced) \
-                or hasattr(type(obj), name):        # (a property's setter would run natively)
+        if hasattr(inspect.getattr_static(type(obj), name, None), "__set__"):
+            raise FrontendError(f"'{kind}.{name}' is a property or descriptor of the class; its "
+                                "setter would run outside the traced code")
+        if not isinstance(attributes(obj).get(name), Traced) or not isinstance(value, Traced):
             raise FrontendError(f"'{kind}.{name}' can be set only to an array, where it holds "
                                 "an array already (an attribute added, or set to or from a "
                                 "static value, would change the object's structure)")

@@ -463,6 +463,40 @@ def sets_an_array_attribute(x):
     return x
 
 
+class WithDefaults(NormedNet):
+    scale = None                    # a class attribute the instance's attribute shadows
+
+    def __init__(self):
+        super().__init__()
+        self.scale = np.ones(4)
+
+    @property
+    def double_W(self):
+        return 2 * self.W
+
+    @double_W.setter
+    def double_W(self, value):
+        self.W = value / 2
+
+
+def rescales(net, x):
+    net.scale = net.scale * 2.0
+    return np.sum(x @ net.W * net.scale)
+
+
+def sets_a_property(net, x):
+    net.double_W = x
+    return np.sum(x)
+
+
+def test_a_class_attribute_may_be_shadowed_and_a_property_is_not_set():
+    net, x = WithDefaults(), rand(5, 3)
+    adcompiler.jit(rescales)(net, x)
+    np.testing.assert_array_equal(net.scale, np.full(4, 2.0))
+    located_error(sets_a_property, (net, rand(3, 4)), "'WithDefaults.double_W' is a property",
+                  FILE)
+
+
 def test_attribute_assignments_that_cannot_be_compiled_are_located_errors():
     net, x = NormedNet(), rand(5, 3)
     located_error(adds_an_attribute, (net, x), r"'NormedNet.cache' can be set only to an "
