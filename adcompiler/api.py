@@ -121,10 +121,17 @@ class _Specialised:
 
     def _describe(self, args, kwargs):
         """(runtime leaves, specialisation key) of a call."""
+        _, leaves, key = self._own().describe(args, kwargs, params=False)
+        return leaves, key
+
+    def _own(self):
         if self._signature is None:
             self._signature = signature(self.fun)[1]
-        _, leaves, key = self._signature.describe(args, kwargs, params=False)
-        return leaves, key
+        return self._signature
+
+    def _traced(self, primal):
+        """The trace's signature, binding this function's own `self` or partial arguments."""
+        return primal.meta["signature"].for_caller(self._own())
 
 
 class GradFunction(_Specialised):
@@ -163,7 +170,7 @@ class GradFunction(_Specialised):
         primal = trace(self.fun, *args, **kwargs)
         code = getattr(self.fun, "__code__", None)     # errors name the function's def line
         at = f"{where((code.co_filename, code.co_firstlineno))}: " if code else ""
-        sig = primal.meta["signature"]
+        sig = self._traced(primal)
         hit = self._cache.get(sig.key)
         if hit is not None and hit.primal is primal:
             self._last = hit
@@ -220,7 +227,7 @@ class GradFunction(_Specialised):
         if c is None or changed(c.primal.meta["reads"]):
             c = self._specialise(args, kwargs)
         self._last = c
-        sig = c.primal.meta["signature"]
+        sig = self._traced(c.primal)
         flat = sig.flatten_leaves(leaves, key)
         results, grads = run_checked(lambda: c.program.grad(*flat), self.check_nans)
         results, grads = sig.write_back(args, kwargs, leaves, results, grads)
@@ -356,8 +363,10 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     returns the gradients of every positional argument, as a tuple (None for arguments with
     no float data). Keyword arguments are passed on, not differentiated."""
     primal = trace(fun, *args, **kwargs)
-    sig = primal.meta["signature"]
-    key = (fun, sig.key, backend)
+    f, own = signature(fun)
+    sig = primal.meta["signature"].for_caller(own)
+    # (per traced function, not per `fun`: a bound method is a new object at each `m.loss`)
+    key = (f, len(own.prefix), tuple(own.keywords), sig.key, backend)
     built, program = _VJP_CACHE.get(key, (None, None))
     if built is not primal:
         # the positional arguments' arrays are differentiated, not those of a method's object
@@ -424,7 +433,7 @@ class JitFunction(_Specialised):
                                 backend_module(self.backend).compile_function(primal))
             self._compiled_for(key, stacklevel=3)
         primal, call = self._cache[key]
-        sig = primal.meta["signature"]
+        sig = self._traced(primal)
         flat = sig.flatten_leaves(leaves, key)
         out = run_checked(lambda: call(*flat), check_nans=False)
         out = out if len(primal.results) != 1 else (out,)

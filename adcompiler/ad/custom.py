@@ -10,6 +10,7 @@ Custom derivatives become a `call @f_fwd(...) {vjp=f_bwd, outputs=k}` in the IR 
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import types
 
@@ -18,6 +19,7 @@ import numpy as np
 from ..frontend.pytree import flatten
 from ..ir.builder import Builder
 from ..ir.core import Block, Function
+from .emit import zeros
 from .sympy_ir import derivatives, emit
 
 
@@ -55,7 +57,8 @@ class custom_vjp:
         @custom_vjp
         def f(x, y): ...
         def f_fwd(x, y): return value, residuals      # residuals: any pytree of arrays
-        def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument
+        def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument (None: zero;
+                                                      # ignored for ints and Python numbers)
         f.defvjp(f_fwd, f_bwd)
     """
 
@@ -84,47 +87,49 @@ class custom_vjp:
             if ir.meta["written"] or ir.meta["rebound"]:
                 raise ctx.error(f"{f.__name__} changes its arguments in place; a custom_vjp's "
                                 "fwd and bwd must return new arrays")
-        keep = self._gradients(ctx, args, kwargs, operands, bwd_value(bwd_ir.results))
+        keep = self._gradients(ctx, args, kwargs, bwd_value(bwd_ir.results))
         if keep != list(range(len(bwd_ir.results))):
             bwd_ir = _selected(ctx, bwd_ir, keep)
         # fwd returns (value, residuals): the value's leaves come first
         call.attrs.update(vjp=bwd_ir.name, outputs=len(flatten(value, ctx.is_traced)[0]))
         return value
 
-    def _gradients(self, ctx, args, kwargs, operands, grads) -> list[int]:
-        """The positions among bwd's results of the gradients of the call's float operands:
-        bwd returns one gradient per argument, and those of arguments without run-time float
-        data (a constant the traced code made, an integer array) are left out."""
-        returned = [x for x in flatten(grads, ctx.is_traced)[0] if ctx.is_traced(x)]
-        n_float = sum(1 for v in operands if v.type.is_float)
-        if kwargs or len(returned) == n_float:
-            if len(returned) != n_float:
-                raise ctx.error(f"{self.bwd.__name__} returns {len(returned)} arrays, "
-                                f"{self.fun.__name__} has {n_float} float inputs")
-            return list(range(n_float))
+    def _gradients(self, ctx, args, kwargs, grads) -> list:
+        """For each of the call's float operands, the position among bwd's results of its
+        gradient, or its type where bwd gave None for it (a zero gradient, as in JAX): bwd
+        returns one gradient per argument, those of arguments without run-time float data (a
+        Python number, an integer array) are left out; keyword arguments count in the order of
+        the parameters they name."""
+        def traced(x):
+            return [v for v in flatten(x, ctx.is_traced)[0] if ctx.is_traced(v)]
+        if kwargs:
+            args = list(inspect.signature(self.fun).bind(*args, **kwargs).arguments.values())
         per_arg = grads if isinstance(grads, (tuple, list)) else (grads,)
         if len(per_arg) != len(args):
             raise ctx.error(f"{self.bwd.__name__} returns {len(per_arg)} gradients, "
                             f"{self.fun.__name__} has {len(args)} arguments")
         keep, k = [], 0
         for i, (a, g) in enumerate(zip(args, per_arg)):
-            n = sum(1 for x in flatten(g, ctx.is_traced)[0] if ctx.is_traced(x))
-            floats = sum(1 for x in flatten(a, ctx.is_traced)[0]
-                         if ctx.is_traced(x) and x.type.is_float)
-            if floats and n != floats:
+            n = len(traced(g))
+            floats = [v.type for v in traced(a) if v.type.is_float]
+            if floats and g is None:
+                keep += floats
+            elif floats and n != len(floats):
                 raise ctx.error(f"{self.bwd.__name__} returns {n} arrays for argument {i} of "
-                                f"{self.fun.__name__}, which holds {floats}")
-            keep += list(range(k, k + n)) if floats else []
+                                f"{self.fun.__name__}, which holds {len(floats)}")
+            elif floats:
+                keep += list(range(k, k + n))
             k += n
         return keep
 
 
-def _selected(ctx, fn: Function, keep: list[int]) -> Function:
-    """A function returning the results `keep` of `fn` (called with its arguments)."""
+def _selected(ctx, fn: Function, keep: list) -> Function:
+    """A function returning the results `keep` of `fn` (called with its arguments): a position
+    picks one, a type is zeros of it."""
     body = Block([a.type for a in fn.args], [a.hint for a in fn.args])
     b = Builder(body, ctx.loc)
     out = b.emit("call", body.args, {"callee": fn.name}, result_types=fn.result_types)
-    b.emit("return", [out.results[i] for i in keep])
+    b.emit("return", [out.results[i] if isinstance(i, int) else zeros(b, i) for i in keep])
     return ctx.module.add(Function(ctx.module.fresh_name(fn.name), body, loc=ctx.loc))
 
 

@@ -6,6 +6,7 @@ traced and called with `call` ops, so the outer program can be differentiated ag
 """
 from __future__ import annotations
 
+import functools
 import types
 
 from ..errors import AdcompilerError
@@ -81,10 +82,15 @@ class TracedPullback:
 
 def bound_leaves(ctx, fun) -> int:
     """How many run-time leaves `ctx.function(fun, ...)` passes before the arguments: those of
-    a bound method's or layer object's `self`, which are not differentiated."""
+    a functools.partial's arguments and a bound method's or layer object's `self`, which are
+    not differentiated."""
+    first = []
+    if isinstance(fun, functools.partial):
+        fun, first = fun.func, list(fun.args)
     fun = user_call_method(fun) or fun
-    return len(flatten(fun.__self__, ctx.is_traced)[0]) \
-        if isinstance(fun, types.MethodType) else 0
+    if isinstance(fun, types.MethodType):
+        first.insert(0, fun.__self__)
+    return len(flatten(first, ctx.is_traced)[0])
 
 
 # static loops of up to this many iterations are unrolled in a function differentiated inside

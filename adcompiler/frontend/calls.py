@@ -333,7 +333,7 @@ class CallsMixin:
         try:
             result = self.run_frame(frame)
         finally:
-            self.collectors.remove(collected)
+            self.collectors.pop()     # (remove() compares sets by value: an inner one's)
             self.builder.loc, self.fresh, self.named, self.return_line = saved
         self.fresh |= collected       # the caller may name what the callee built
         return result

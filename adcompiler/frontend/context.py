@@ -28,6 +28,7 @@ The API, small on purpose:
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import types
 
@@ -108,6 +109,8 @@ class TraceContext:
                             signature_key, user_call_method)
         from .source import code_of
         t = self._tracer
+        if isinstance(fn, functools.partial):       # its arguments first, its keywords
+            fn, args, kwargs = fn.func, (*fn.args, *args), {**fn.keywords, **kwargs}
         fn = user_call_method(fn) or fn             # a layer object: its __call__
         if isinstance(fn, types.MethodType):        # a bound method: `self` is an argument
             fn, args = fn.__func__, (fn.__self__, *args)

@@ -26,6 +26,8 @@ Contract:
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..errors import TraceError
@@ -54,6 +56,19 @@ class Signature:
         self._result_split = None   # carry.split(result), made on the first unflatten_result
         self.written = ()           # leaves changed in place (their new values end the outputs)
         self.rebound = ()           # container entries set to other arrays (after those)
+
+    def for_caller(self, caller: "Signature") -> "Signature":
+        """This traced signature with `caller`'s prefix and keywords: a trace serves every
+        object of a class (a bound method's `self`) and every partial of a function, and each
+        call binds, reads and changes its own."""
+        if len(caller.prefix) == len(self.prefix) and all(
+                a is b for a, b in zip(caller.prefix, self.prefix)) \
+                and caller.keywords.keys() == self.keywords.keys() \
+                and all(caller.keywords[k] is v for k, v in self.keywords.items()):
+            return self
+        out = copy.copy(self)
+        out.prefix, out.keywords = caller.prefix, caller.keywords
+        return out
 
     @property
     def params(self) -> list:

@@ -21,7 +21,7 @@ import numpy as np
 from ..ir import Op
 from . import analysis, indexing
 from .expressions import INPLACE, run_static
-from .problems import FrontendError
+from .problems import FrontendError, StaticNeeded
 from .pytree import attributes, is_model_object
 from .text import holds_text, shown
 from .arith import truth
@@ -212,7 +212,8 @@ class StatementsMixin:
                                 "an array already (an attribute added, or set to or from a "
                                 "static value, would change the object's structure)")
         if self.builder.block is not self.top:
-            raise FrontendError(f"setting attribute '{name}' of a {kind} object inside a "
+            # (StaticNeeded: a static loop whose body sets one is unrolled instead)
+            raise StaticNeeded(f"setting attribute '{name}' of a {kind} object inside a "
                                 "run-time if or loop is not supported; set it after it, or "
                                 f"change the array in place (obj.{name}[...] = ...)")
         object.__setattr__(obj, name, value)

@@ -159,6 +159,42 @@ def test_custom_vjp_gradients_of_constant_and_static_arguments_are_dropped(backe
 
 
 @adc.custom_vjp
+def scaled_product(a, b, k):
+    return a * b * k
+
+
+def _product_fwd(a, b, k):
+    return a * b * k, (b, k)
+
+
+def _product_bwd(res, g):
+    b, k = res
+    return g * b * k, None, np.ones_like(k) * 5.0     # None for b: zero; k's (an int) ignored
+
+
+scaled_product.defvjp(_product_fwd, _product_bwd)
+
+
+def product_loss(x, y, k):
+    return np.sum(scaled_product(x, y, k))
+
+
+def product_loss_by_keyword(x, y):
+    return np.sum(scaled_product(x, k=np.array([1, 2, 3]), b=y))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_custom_vjp_gradients_go_to_their_arguments(backend):
+    x, y, k = np.array([0.3, -0.7, 1.1]), np.array([1.0, 2.0, 0.5]), np.array([1, 2, 3])
+    gx, gy = adc.grad(product_loss, wrt=(0, 1), backend=backend)(x, y, k)
+    np.testing.assert_array_equal(gx, y * k)
+    np.testing.assert_array_equal(gy, np.zeros(3))
+    gx, gy = adc.grad(product_loss_by_keyword, wrt=(0, 1), backend=backend)(x, y)
+    np.testing.assert_array_equal(gx, y * k)
+    np.testing.assert_array_equal(gy, np.zeros(3))
+
+
+@adc.custom_vjp
 def safe_log(x):
     return np.log(x)
 

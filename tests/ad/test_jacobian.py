@@ -1,5 +1,7 @@
 """jacobian, hessian and jvp (adcompiler/jacobian.py) against derivatives worked out by hand,
 on both backends: shapes S + A, pytree arguments and results, wrt by position and name."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -244,3 +246,22 @@ def test_the_hessian_through_a_static_loop(backend):
     for x in (X, -X):           # one path of the if, then the other
         np.testing.assert_allclose(adcompiler.hessian(iterated_sine, backend=backend)(x),
                                    second_differences(iterated_sine, x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_each_object_and_partial_gets_its_own_data(backend):
+    """One trace serves every Cubic and every partial of a function; each call computes with
+    its own object's arrays and partial's arguments (they took the first one's)."""
+    for w in (np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 4.0])):
+        c = Cubic()
+        c.w = w
+        value, pullback = adcompiler.vjp(c, X, backend=backend)
+        np.testing.assert_allclose(value, np.sum(w * X ** 3), rtol=1e-12)
+        np.testing.assert_allclose(pullback(1.0)[0], 3 * w * X ** 2, rtol=1e-12)
+        np.testing.assert_allclose(adcompiler.jacobian(c.energy, backend=backend)(X),
+                                   3 * w * X ** 2, rtol=1e-12)
+        scaled = functools.partial(quadratic, M=np.diag(w))
+        np.testing.assert_allclose(adcompiler.hessian(scaled, backend=backend)(X),
+                                   2 * np.diag(w), rtol=1e-12)
+        _, tangent = adcompiler.jvp(scaled, (X,), (np.ones(3),), backend=backend)
+        np.testing.assert_allclose(tangent, 2 * w @ X, rtol=1e-12)

@@ -546,3 +546,49 @@ def test_an_entry_added_to_an_arguments_list_is_an_error_at_that_line():
     with pytest.raises(adcompiler.TraceError, match="argument net has entries added") as e:
         adcompiler.grad(records_activations)(net, rand(5, 3))
     assert str(e.value).startswith(f"{FILE}:{records_activations.__code__.co_firstlineno + 2}:")
+
+
+class Accumulating:
+    """A layer that keeps a running sum of its inputs, and a model counting its calls."""
+
+    def __init__(self):
+        self.total, self.g = np.zeros(2), np.array([1.0, 2.0])
+
+    def __call__(self, x):
+        self.total = self.total + x
+        return np.sum(self.g * x ** 2)
+
+
+class Counting:
+    def __init__(self):
+        self.layer, self.calls = Accumulating(), np.zeros(1)
+
+    def __call__(self, x):
+        y = self.layer(x)               # sets the layer's attribute, then its own
+        self.calls = self.calls + 1.0
+        return y
+
+
+def accumulates_three_times(layer, x):
+    for _ in range(3):                  # a static loop: unrolled
+        layer.total = layer.total + x
+    return np.sum(layer.total)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_each_layer_object_gets_its_own_attributes_set(backend):
+    x = np.array([0.5, 1.5])
+    for make in (adcompiler.jit, adcompiler.grad, adcompiler.value_and_grad):
+        layer = Accumulating()          # a new object for each: one trace serves them all
+        make(layer, backend=backend)(x)
+        np.testing.assert_array_equal(layer.total, x)
+    layer = Accumulating()
+    adcompiler.vjp(layer, x, backend=backend)
+    np.testing.assert_array_equal(layer.total, x)
+    model = Counting()
+    g = adcompiler.grad(model, backend=backend)(x)
+    np.testing.assert_allclose(g, 2 * model.layer.g * x, rtol=1e-12)
+    assert model.calls[0] == 1.0 and np.array_equal(model.layer.total, x)
+    layer = Accumulating()
+    assert adcompiler.jit(accumulates_three_times, backend=backend)(layer, x) == 6.0
+    np.testing.assert_array_equal(layer.total, 3 * x)
