@@ -16,13 +16,16 @@ Contract:
   value (`peel`), and the rest is a loop as above, but a `while` op on a counter, which stops
   at the break (a `for` op would run, and tape, every iteration after it).
 - A carried value has the type it has after one iteration: with a run-time trip count of zero a
-  Python-float accumulator comes out as a NumPy float64 of the same value.
+  Python-float accumulator comes out as a NumPy float64 of the same value (broadcast to the
+  shape of the array the body makes it, where it does).
 - `while` with a static test runs in Python (iterations peel off until the test becomes a
   run-time value); then it becomes a `while` op whose condition region recomputes the test.
 """
 from __future__ import annotations
 
 import ast
+
+import numpy as np
 
 from ..ir.types import TensorType
 from . import analysis, arith, carry, values
@@ -168,7 +171,14 @@ class LoopsMixin:
         if flag:
             frame.vars[counter] = self.wrap(self.const(0, "i64", hint="count"), nonneg=True)
             names = names | {counter}
-        # a name an earlier run-time loop or branch may have left undefined is the body's own
+        # a name an earlier run-time loop or branch may have left undefined is the body's own,
+        # unless an earlier loop left it bound when that ran and this body reads it before
+        # binding it: then it is checked here (`_defined`) and carried
+        reads = analysis.exposed_reads(node.body)[0]
+        for n in names - targets:
+            v = frame.vars.get(n)
+            if isinstance(v, Undefined) and v.value is not None and n in reads:
+                frame.vars[n] = self._defined(v)
         carried = sorted(n for n in names - targets
                          if n in frame.vars and not isinstance(frame.vars[n], Undefined))
         local = names - set(carried)
@@ -178,17 +188,19 @@ class LoopsMixin:
         outer = {n: frame.vars[n] for n in names if n in frame.vars}
         init = {n: frame.vars[n] for n in carried}
         # arrays the body assigns on every path and code after the loop reads: carried from
-        # a placeholder of the type the first trace gives them, with a flag `ran` that says
-        # whether an iteration ran, which a read after the loop checks (Python's
-        # UnboundLocalError when none did)
-        ran, found, kept_local = f"__ran_{node.lineno}_{node.col_offset}", {}, set()
+        # their value before the loop (a loop index bound before it), else from a placeholder
+        # of the type the first trace gives them, with a flag `ran` that says whether an
+        # iteration ran, which a read after the loop checks (Python's UnboundLocalError when
+        # none did and no earlier loop bound the name: `bound_before`)
+        ran, found, kept_local = f"__ran_{node.lineno}_{node.col_offset}", {}, {}
         plan = _Plan(static)
         for _ in range(MAX_TRIES):
             if found:
-                init |= {n: Traced(carry.materialise(self, 0, v.dtype, v.shape), weak=v.weak)
-                         for n, v in found.items()}
+                for n, v in found.items():
+                    start, kept_local[n] = self._loop_local_start(outer.get(n), v)
+                    init[n] = Traced(carry.materialise(self, start, v.dtype, v.shape),
+                                     weak=v.weak)
                 init[ran] = self.wrap(self.const(False, "bool", hint="ran"))
-                kept_local |= set(found)
                 carried, local, names = sorted(init), local - set(found), names | {ran}
                 init, found = {n: init[n] for n in carried}, {}
             leaves, struct = carry.split(init)
@@ -294,13 +306,29 @@ class LoopsMixin:
                     f"'{n}' is assigned only inside the {kind} at line {node.lineno}, so it may "
                     "be undefined after it; give it a value before the loop")
             if kept_local:
-                bound = frame.vars.pop(ran)
-                for n in kept_local:
+                ran_value = frame.vars.pop(ran)
+                for n, before in kept_local.items():
+                    if before is True:
+                        continue            # bound before the loop: its value is its start
+                    bound = ran_value if before is None else self.logical(
+                        False, before, ran_value)
                     frame.vars[n] = Undefined(
                         f"'{n}' is not defined: it is assigned only inside the {kind} at line "
                         f"{node.lineno}, which ran no iteration (Python's UnboundLocalError)",
                         frame.vars[n], bound)
             return None
+
+    def _loop_local_start(self, before, v):
+        """(the value a loop-local `v` starts from, whether it is bound before the loop: True,
+        the run-time flag an earlier loop left it bound by, or None, unbound) for the name's
+        value `before` the loop."""
+        if isinstance(before, Undefined) and isinstance(before.value, Traced) \
+                and before.value.shape == v.shape:
+            return before.value, before.bound
+        if isinstance(before, Traced) and before.shape == v.shape or \
+                isinstance(before, (int, float, np.number)) and not isinstance(before, bool):
+            return before, True
+        return 0, None
         raise Fallback("the loop's variables do not settle to one type")
 
     def _counted_test(self, counter, trip, flag):

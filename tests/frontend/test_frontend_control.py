@@ -333,3 +333,47 @@ def test_loop_over_parameter_list_with_data_dependent_if():
     fn = check(model, rand(2, 3), layers)
     assert ops(fn).count("if") == 3
     check(model, -np.abs(rand(2, 3)), layers)
+
+
+def rebinds_after_a_loop(x, n, m):
+    for i in range(n):
+        y = x * i
+    for j in range(m):
+        y = x * 10.0 + j
+    return np.sum(y)
+
+
+def reads_after_a_loop(x, n, m):
+    for i in range(n):
+        y = x * i
+    for j in range(m):
+        y = y + 1.0
+    return np.sum(y)
+
+
+def index_bound_before(x, n):
+    i = np.int64(5)
+    for i in range(n):
+        pass
+    return x * i
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_loop_locals_through_a_second_loop_and_a_loop_index_bound_before(backend):
+    """A second loop carries what the first bound (checked where it reads it first), or binds
+    it anew; a loop index bound before its loop keeps that value when no iteration runs."""
+    x = np.array([1.0, 2.0])
+    for f in (rebinds_after_a_loop, reads_after_a_loop):
+        for n, m in ((3, 2), (3, 0), (0, 2), (0, 0)):
+            args = (x, np.int64(n), np.int64(m))
+            try:
+                want = f(*args)
+            except UnboundLocalError:
+                with pytest.raises(adcompiler.AssertionFailed, match="'y' is not defined"):
+                    adcompiler.jit(f, backend=backend)(*args)
+                continue
+            assert adcompiler.jit(f, backend=backend)(*args) == want
+    for n in (0, 3):
+        np.testing.assert_array_equal(
+            adcompiler.jit(index_bound_before, backend=backend)(x, np.int64(n)),
+            index_bound_before(x, n))
