@@ -230,11 +230,13 @@ class GradFunction(_Specialised):
         sig = self._traced(c.primal)
         flat = sig.flatten_leaves(leaves, key)
         results, grads = run_checked(lambda: c.program.grad(*flat), self.check_nans)
-        results, grads = sig.write_back(args, kwargs, leaves, results, grads)
         single, names = c.wrt_names
         bound = sig.bind(args, kwargs)
+        # the gradients are shaped as the arguments were: the call may change them
+        shapes = [flatten(bound.arguments[n], is_runtime_leaf) for n in names]
+        results, grads = sig.write_back(args, kwargs, leaves, results, grads)
         it = iter(grads)
-        per_arg = tuple(_grad_tree(bound.arguments[n], it, floats_only=True) for n in names)
+        per_arg = tuple(_grad_tree(s, it, floats_only=True) for s in shapes)
         g = per_arg[0] if single else per_arg
         if not self.with_value and not self.has_aux:
             return g
@@ -304,10 +306,11 @@ def _is_float_leaf(leaf) -> bool:
     return dtype is None or dtype.kind == "f"
 
 
-def _grad_tree(arg, it, floats_only=False):
-    """The gradient pytree of one argument: its structure, each leaf's type; None for static
-    leaves (and, with `floats_only`, for integer and boolean arrays, which get no gradient)."""
-    leaves, treedef = flatten(arg, is_runtime_leaf)
+def _grad_tree(flat, it, floats_only=False):
+    """The gradient pytree of one argument, from its (leaves, treedef): its structure, each
+    leaf's type; None for static leaves (and, with `floats_only`, for integer and boolean
+    arrays, which get no gradient)."""
+    leaves, treedef = flat
     out = []
     for leaf in leaves:
         if floats_only and not _is_float_leaf(leaf):
@@ -384,6 +387,7 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     _, given, described = sig.describe(args, kwargs, params=False)
     flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
+    shapes = [flatten(a, is_runtime_leaf) if _has_float(a) else None for a in args]
     results, residuals = sig.write_back(args, kwargs, given, results, residuals)
     value = sig.unflatten_result(results)
     out_types = [r.type for r in sig.returned(primal.results)]
@@ -404,8 +408,8 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
                 seeds.append(arr)
         grads = run_checked(lambda: program.bwd(residuals, seeds), check_nans)
         it = iter(grads)
-        return tuple(_grad_tree(a, it, floats_only=True) if _has_float(a) else None
-                     for a in args)
+        return tuple(None if s is None else _grad_tree(s, it, floats_only=True)
+                     for s in shapes)
 
     return value, pullback
 

@@ -76,7 +76,7 @@ def _build(node, it, in_node=False):
     if isinstance(node, np.ndarray):
         return next(it) if not in_node or node.dtype.kind == "f" else node
     if isinstance(node, np.floating):
-        return next(it)
+        return type(node)(next(it))         # (the update's 0-d array: a scalar again)
     names = node_fields(node)
     if names is not None:
         return make_node(type(node), {k: _build(getattr(node, k), it, True) for k in names})

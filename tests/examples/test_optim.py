@@ -482,4 +482,5 @@ def test_a_numpy_float_of_a_model_object_is_a_parameter(backend):
     new, _, info = SGD(lr=0.1, momentum=0.0, backend=backend).update(net, grads, SGD().init(net))
     assert sorted(info["grad_sq"]) == ["W", "b", "temp"] and new.eps == 1e-5
     np.testing.assert_allclose(new.temp, 0.7 - 0.1 * 0.25, rtol=1e-6)
+    assert type(new.temp) is np.float32                 # a scalar still
     np.testing.assert_allclose(new.W, net.W - np.float32(0.1) * grads.W, rtol=1e-6)

@@ -433,7 +433,7 @@ def adds_an_attribute(net, x):
 
 
 def sets_a_static_attribute(net, x):
-    net.bn.running_mean = 0.0
+    net.bn.running_mean = None
     return np.sum(x @ net.W)
 
 
@@ -516,6 +516,7 @@ def test_attribute_assignments_that_cannot_be_compiled_are_located_errors():
 
 def counts_calls(net, x):
     net.calls += 1.0            # a 0-d array: taken as a NumPy scalar, so rebound
+    net.bn.running_var = 1.0    # a float is a run-time value
     return np.sum(x @ net.W)
 
 
@@ -529,7 +530,7 @@ def test_a_scalar_attribute_counts_calls(backend):
     net.calls = np.zeros(())
     for n in (1.0, 2.0):
         adcompiler.grad(counts_calls, backend=backend)(net, x)
-        assert net.calls == n
+        assert net.calls == n and net.bn.running_var == 1.0
     # the standard library's code is run, not traced: a located error on run-time arrays
     located_error(copies_a_model, (net, x), "copy is not supported on run-time arrays", FILE)
 
