@@ -247,15 +247,17 @@ class BranchesMixin:
             done = Return(None)
         return _Branch(block, done, after, changed, journal.start, copies, memo)
 
-    def runtime_ifexp(self, node, cond):
+    def runtime_choice(self, cond, then, other, where: str):
+        """`then() if cond else other()` for a run-time `cond`: each thunk evaluated in its own
+        branch of an `if` op, so only the one taken runs (its index checks, its changes)."""
         branches = []
-        for expr in (node.body, node.orelse):
+        for thunk in (then, other):
             with values.journal() as journal, self.builder.region() as block:
-                value = self.eval(expr)
+                value = thunk()
                 changed = journal.changed()
             branches.append(_Branch(block, None, value, changed, journal.start))
         (value,) = self.join_if(cond, *branches, [("if", branches[0].after, branches[1].after)],
-                                f"the if-expression at line {node.lineno} (a run-time condition)")
+                                where)
         return value
 
     def join_if(self, cond, then, other, pairs, where):

@@ -241,13 +241,24 @@ class ExpressionsMixin:
     def expr_BoolOp(self, node):
         is_and = isinstance(node.op, ast.And)
         acc = self.eval(node.values[0])
-        for sub in node.values[1:]:
+        for k, sub in enumerate(node.values[1:], 1):
             if not isinstance(acc, Traced):
                 truthy = run_static(bool, acc)
                 if truthy != is_and:          # short-circuit, as Python does
                     return acc
                 acc = self.eval(sub)
                 continue
+            if _may_raise_or_change(node.values[k:]):
+                # what follows runs only where Python runs it (`i < n and x[i] > 0`)
+                rest = ast.copy_location(ast.BoolOp(op=node.op, values=node.values[k:]), node) \
+                    if k < len(node.values) - 1 else sub
+                first = acc
+                return self.runtime_choice(
+                    arith.truth(self, acc), *((lambda: self.eval(rest), lambda: first)
+                                              if is_and else (lambda: first,
+                                                              lambda: self.eval(rest))),
+                    f"the '{'and' if is_and else 'or'}' at line {node.lineno} (a run-time "
+                    "condition)")
             b = self.eval(sub)
             acc = self.logical(is_and, acc, b)
         return acc
@@ -266,9 +277,18 @@ class ExpressionsMixin:
         return arith.where(self, cond, b, a) if is_and else arith.where(self, cond, a, b)
 
     def expr_Compare(self, node):
-        left = self.eval(node.left)
+        return self._chain(self.eval(node.left), node.ops, node.comparators, node.lineno)
+
+    def _chain(self, left, ops, comparators, line):
+        """`left op0 c0 op1 c1 ...`: each comparison and'ed onto the last, as Python does."""
         result = None
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
+        for k, (op, right_node) in enumerate(zip(ops, comparators, strict=True)):
+            if isinstance(result, Traced) and _may_raise_or_change(comparators[k:]):
+                first, at = result, left
+                return self.runtime_choice(
+                    arith.truth(self, result),
+                    lambda: self._chain(at, ops[k:], comparators[k:], line), lambda: first,
+                    f"the comparison at line {line} (a run-time condition)")
             right = self.eval(right_node)
             if (isinstance(left, Traced) or isinstance(right, Traced)) and type(op) in CMPOPS:
                 part = arith.binary(self, CMPOPS[type(op)], self.operand(left),
@@ -291,7 +311,10 @@ class ExpressionsMixin:
     def expr_IfExp(self, node):
         test = self.eval(node.test)
         if isinstance(test, Traced):
-            return self.runtime_ifexp(node, arith.truth(self, test))
+            return self.runtime_choice(
+                arith.truth(self, test), lambda: self.eval(node.body),
+                lambda: self.eval(node.orelse),
+                f"the if-expression at line {node.lineno} (a run-time condition)")
         return self.eval(node.body if run_static(bool, test) else node.orelse)
 
     # -- containers ------------------------------------------------------------------------
@@ -419,3 +442,8 @@ def _with_locals(code, extra):
     from dataclasses import replace
     return replace(code, locals=code.locals | frozenset(extra))
 
+
+def _may_raise_or_change(exprs) -> bool:
+    """Whether evaluating `exprs` may fail or change something (a call, an index): where an
+    `and`, `or` or comparison chain on a run-time value would skip them, they must not run."""
+    return any(isinstance(n, (ast.Call, ast.Subscript)) for e in exprs for n in ast.walk(e))

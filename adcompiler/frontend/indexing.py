@@ -199,6 +199,17 @@ def along(cx: Emitter, x: Traced, axis: int, key) -> Traced:
 
 
 def getitem(cx: Emitter, x: Traced, key) -> Traced:
+    out = _getitem(cx, x, key)
+    # an entry picked by integers on every axis is a NumPy scalar, a copy: not a view of x
+    # (`a = p[0]; p[0] = 5.0` leaves a as it was); `p[0, ...]` is a 0-d view
+    if out.ndim == 0 and x.ndim and out.base is x and not any(
+            k is Ellipsis for k in (key if isinstance(key, tuple) else (key,))):
+        x.views = [v for v in x.views if v is not out]
+        out.base = None
+    return out
+
+
+def _getitem(cx: Emitter, x: Traced, key) -> Traced:
     items, masks = _normalise(cx, x, key)
     if masks:
         raise FrontendError(_MASK_READ)

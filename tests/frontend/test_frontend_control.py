@@ -377,3 +377,35 @@ def test_loop_locals_through_a_second_loop_and_a_loop_index_bound_before(backend
         np.testing.assert_array_equal(
             adcompiler.jit(index_bound_before, backend=backend)(x, np.int64(n)),
             index_bound_before(x, n))
+
+
+def bump(p):
+    p[0] += 1.0
+    return p[0]
+
+
+def guarded_reads(x, i):
+    p = x * 1.0
+    total = 0.0
+    j = 0
+    while j < x.shape[0] and x[j] > 0:          # x[3] is never read
+        total = total + x[j] ** 2
+        j += 1
+    if i >= 3 or x[i] < 0:                      # nor is x[i] when i is 3
+        total = total + 1.0
+    if total > 100.0 and bump(p) > 0.0:         # bump runs only where Python runs it
+        total = total + 1.0
+    if total < 100.0 or bump(p) > 0.0:
+        total = total + 2.0
+    if 100.0 < total < bump(p):
+        total = total + 3.0
+    return total + np.sum(p * x)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_and_or_and_comparison_chains_short_circuit(backend):
+    x = np.array([1.0, 2.0, 3.0])
+    for i in (0, 3):
+        check(guarded_reads, x, np.int64(i))
+        got = adcompiler.grad(guarded_reads, backend=backend)(x, np.int64(i))
+        np.testing.assert_allclose(got, 4 * x)      # d/dx (sum x^2 + sum((x * 1.0) x))

@@ -171,3 +171,34 @@ def test_runtime_mask_read_suggests_where():
     with pytest.raises(adcompiler.TraceError, match=r"np\.where") as e:
         adcompiler.trace(f, rand(4))
     assert "x[x > 0]" in str(e.value)
+
+
+def swaps_entries(x):
+    p = x * 1.0
+    p[0], p[1] = p[1], p[0]       # p[1] and p[0] are NumPy scalars, copies: not views
+    return np.sum(p * np.arange(p.shape[0]))
+
+
+def keeps_an_old_entry(x):
+    p = x * 1.0
+    a = p[0]
+    p[0] = 5.0
+    return a * p[0]
+
+
+def insertion_sorted(x):
+    y = x * 1.0
+    for i in range(1, y.shape[0]):
+        key = y[i]
+        j = i - 1
+        while j >= 0 and y[j] > key:
+            y[j + 1] = y[j]
+            j -= 1
+        y[j + 1] = key
+    return np.sum(y * np.arange(1.0, y.shape[0] + 1))
+
+
+def test_an_entry_read_by_integers_is_a_copy():
+    x = np.array([3.0, 1.0, 4.0, 2.0])
+    for f in (swaps_entries, keeps_an_old_entry, insertion_sorted):
+        check(f, x)
