@@ -59,10 +59,11 @@ def fextreme(cx: Emitter, name: str, x1, x2) -> Traced:
     """np.fmax / np.fmin: maximum / minimum, but where one operand is NaN the other."""
     out = result_dtype(np.fmax, x1, x2)
     a, b = cx.tensor(x1, out), cx.tensor(x2, out)
-    m = binary(cx, "maximum" if name == "fmax" else "minimum", a, b)
-    if not out.startswith("f"):
-        return m
-    return where(cx, classify(cx, "isnan", b), a, where(cx, classify(cx, "isnan", a), b, m))
+    if out.startswith("f"):
+        # a NaN operand is replaced by the other before the extreme is taken, so its own
+        # gradient is zero, not the extreme's NaN derivative there
+        a, b = where(cx, classify(cx, "isnan", a), b, a), where(cx, classify(cx, "isnan", b), a, b)
+    return binary(cx, "maximum" if name == "fmax" else "minimum", a, b)
 
 
 def heaviside(cx: Emitter, x1, x2) -> Traced:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from fecheck import check, located_error, rand, weighted
+from fecheck import central_differences, check, located_error, rand, weighted
 
 FILE = "test_frontend_nan_and_elementwise.py"
 NAN, INF = np.nan, np.inf
@@ -408,3 +408,18 @@ def test_numpy_itself_rejects_what_the_errors_reject():
     for f in (max_where_no_initial, cumulative_no_axis, positive_bool, ptp_bool):
         with pytest.raises((ValueError, TypeError)):
             f(x)
+
+
+def fmax_of_a_log(x):
+    return np.sum(np.fmax(np.log(x), 0.0)) + np.sum(np.fmin(0.5, np.log(x)) * x)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_nan_fmax_and_fmin_drop_has_no_gradient(backend):
+    """log(-1) is NaN and fmax/fmin take the other operand there: no NaN gradient (it was a
+    NaNError), as differences of NumPy say."""
+    x = np.array([-1.0, 2.0, 3.0, 0.5])
+    with np.errstate(invalid="ignore"):
+        want = central_differences(fmax_of_a_log, x)
+        got = adcompiler.grad(fmax_of_a_log, backend=backend)(x)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
