@@ -36,6 +36,9 @@ from ...ir.rewrite import used_values
 MAX_GROUP_OPS = 96   # compile time grows faster than linearly with kernel size (also when
                      # groups merge: a GRU unrolled over 100 steps made one kernel of 1214
                      # lines and 300 arguments, 11.5 s of Numba compile)
+MAX_GROUP_DEPTH = 48  # ... and exponentially with the longest chain of ops in the kernel's loop,
+                      # in LLVM's loop vectorizer: an unrolled scalar recurrence of 3 ops a step,
+                      # 20 steps 0.6 s, 26 steps 8.8 s, 250 steps no end in 500 s
 
 
 def numba_rule(op):
@@ -106,6 +109,7 @@ class Group:
     itmaps: dict = field(default_factory=dict)    # Op -> iteration map
     k: int | None = None                          # split into outer / inner axes
     accums: set = field(default_factory=set)      # accumulation results
+    depth: dict = field(default_factory=dict)     # Value -> longest chain of the group's ops
     reduces: int = 0
     open: bool = True
 
@@ -196,10 +200,13 @@ def _try_join(group, op, kind, owner, position, may_insert=True):
     # the product of two unrelated ones (two parameters' updates sharing one scalar)
     product = itmap is not None and len(group.domain) > len(saved[0]) \
         and len({a for a in itmap if a is not None}) < len(group.domain)
-    if itmap is None or product or len(group.ops) >= MAX_GROUP_OPS:
+    depth = 1 + max((g.depth.get(x, 0) for g in (group, *others) for x in op.operands),
+                    default=0)
+    if itmap is None or product or len(group.ops) >= MAX_GROUP_OPS or depth > MAX_GROUP_DEPTH:
         group.domain, group.maps, group.itmaps = saved
         return False
     group.itmaps[op] = itmap
+    group.depth.update((r, depth) for r in op.results)
     if kind == "reduce":
         axes = group.reduced_axes(op)
         n = len(group.domain)
@@ -248,6 +255,7 @@ def _merge(group, other, op, links, itmap, position):
         other.open = False
         return
     group.k = group.k if group.k is not None else other.k
+    group.depth.update(other.depth)
     group.reduces += other.reduces
     group.accums |= other.accums
     for v, m in other.maps.items():
