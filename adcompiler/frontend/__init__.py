@@ -96,7 +96,8 @@ def trace(f, *args, **kwargs):
         raise short(e)
     except RecursionError:
         raise TraceError(f"recursion too deep while tracing {f.__qualname__} (does a recursion "
-                         "stop only on a run-time value?)") from None
+                         "stop only on a run-time value?)", (code.filename, code.node.lineno),
+                         f"def {code.name}") from None
     except Exception as e:      # a bug in adcompiler, not in the user's code: keep its cause
         raise AdcompilerError(f"internal error while tracing {f.__qualname__}: "
                               f"{type(e).__name__}: {e} (please report this)") from e

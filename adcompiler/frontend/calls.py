@@ -113,6 +113,8 @@ def _container_method(fn) -> bool:
 
 def _name(fn) -> str:
     """How the user spells a callable (`np.linalg.norm`, `len`, `helper`)."""
+    if isinstance(fn, np.vectorize):
+        return "np.vectorize"
     module = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     ufunc = type(fn).__name__ == "ufunc" and getattr(np, getattr(fn, "__name__", ""), None) is fn
@@ -219,6 +221,12 @@ class CallsMixin:
                                   fn.__globals__, _closure_of(fn), fn)
         if isinstance(fn, type) and is_node_class(fn):
             return fn(*args, **kwargs)    # a named tuple or dataclass holding them (pytree.py)
+        if traced and isinstance(fn, type) and not library(fn.__module__ or "") \
+                and not dataclasses.is_dataclass(fn):
+            raise FrontendError(f"building a {fn.__name__} from run-time arrays inside traced code "
+                                "is not supported: build it outside and pass it in (its arrays "
+                                "are then run-time values), or make it a dataclass or named "
+                                "tuple")
         if traced and not _container_method(fn) and not (
                 _table_get(_INTROSPECTION, fn) and not any(isinstance(a, Traced) for a in args)):
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")

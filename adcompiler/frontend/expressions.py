@@ -91,7 +91,10 @@ def run_static(fn, *args, **kwargs):
     except (FrontendError, AdcompilerError):
         raise
     except Exception as e:      # the user's static code failed: report it at their line
-        raise FrontendError(f"{type(e).__name__}: {e}") from None
+        # (Python code run on a run-time array sees the frontend's stand-in for it)
+        text = str(e).replace("'Traced' object", "run-time array").replace("'Traced'",
+                                                                            "'run-time array'")
+        raise FrontendError(f"{type(e).__name__}: {text}") from None
 
 
 def is_arrayish(x) -> bool:

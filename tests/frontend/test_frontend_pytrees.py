@@ -593,3 +593,12 @@ def test_each_layer_object_gets_its_own_attributes_set(backend):
     layer = Accumulating()
     assert adcompiler.jit(accumulates_three_times, backend=backend)(layer, x) == 6.0
     np.testing.assert_array_equal(layer.total, 3 * x)
+
+
+def builds_a_layer(x):
+    return np.sum(Linear(x * 2.0).W)
+
+
+def test_building_a_model_object_inside_says_to_pass_it_in():
+    located_error(builds_a_layer, (rand(2, 2),), "building a Linear from run-time arrays inside "
+                  "traced code is not supported: build it outside and pass it in", FILE)
