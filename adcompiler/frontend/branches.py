@@ -111,6 +111,17 @@ class _Slot:
         self.k = k
 
 
+def _bound_where(a, b):
+    """Whether a name one branch binds to an array and the other leaves as a loop left it
+    (bound where the loop ran: an `Undefined` with a value) can be joined: True, else None."""
+    pair = {type(a), type(b)}
+    if pair != {Undefined, Traced}:
+        return None
+    unbound, other = (a, b) if isinstance(a, Undefined) else (b, a)
+    ok = unbound.value is not None and unbound.value.shape == other.shape
+    return True if ok else None
+
+
 def _unchanged(before, after) -> bool:
     if before is MISSING or after is MISSING:
         return before is after
@@ -158,7 +169,7 @@ class BranchesMixin:
                 carry.keep_containers(self.frame.vars[n], end)
             return Return(value)
         live = self.live_after()
-        pairs = []
+        pairs, undefined = [], {}
         for name in sorted(names):
             before = self.frame.vars.get(name, MISSING)
             a, b = then.after[name], other.after[name]
@@ -169,12 +180,21 @@ class BranchesMixin:
                 continue
             # (containers changed in place live on in whatever else holds them)
             in_place = then.kept(name) and other.kept(name) and isinstance(before, carry.CONTAINERS)
-            if a is MISSING or b is MISSING or (name not in live and not in_place):
+            bound = _bound_where(a, b)
+            if a is MISSING or b is MISSING or (name not in live and not in_place) or \
+                    bound is None and Undefined in (type(a), type(b)):
                 self.frame.vars[name] = Undefined(
                     f"'{name}' is assigned on one path only of {_condition(node)}, so it may be "
                     "undefined here; assign it before the " + (
                         "loop" if hasattr(node, "exit_loop") else "if or in both branches"))
                 continue
+            if bound is not None:       # one branch binds it, on the other a loop did if it ran
+                unbound = a if isinstance(a, Undefined) else b
+                flag = unbound.bound if unbound is a else self.logical(False, cond, unbound.bound)
+                if unbound is a:        # bound where the other branch runs, or the loop ran
+                    flag = self.logical(False, arith.unary(self, "logical_not", cond), flag)
+                undefined[name] = (unbound, flag)
+                a, b = (unbound.value, b) if unbound is a else (a, unbound.value)
             pairs.append((name, a, b))
         rebound = self._rebound_changed(then, other, names, set())
         joined = self.join_if(cond, then, other, pairs + rebound, _condition(node))
@@ -183,6 +203,9 @@ class BranchesMixin:
         for (name, a, b), value in zip(pairs, joined[:len(pairs)], strict=True):
             self.frame.vars[name] = self._joined_container(name, a, b, value, then, other,
                                                            _condition(node))
+            if name in undefined:
+                unbound, flag = undefined[name]
+                self.frame.vars[name] = Undefined(unbound.message, self.frame.vars[name], flag)
         return None
 
     def _joined_container(self, name, a, b, value, then, other, where):

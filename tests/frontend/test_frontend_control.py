@@ -365,14 +365,7 @@ def test_loop_locals_through_a_second_loop_and_a_loop_index_bound_before(backend
     x = np.array([1.0, 2.0])
     for f in (rebinds_after_a_loop, reads_after_a_loop):
         for n, m in ((3, 2), (3, 0), (0, 2), (0, 0)):
-            args = (x, np.int64(n), np.int64(m))
-            try:
-                want = f(*args)
-            except UnboundLocalError:
-                with pytest.raises(adcompiler.AssertionFailed, match="'y' is not defined"):
-                    adcompiler.jit(f, backend=backend)(*args)
-                continue
-            assert adcompiler.jit(f, backend=backend)(*args) == want
+            same_or_unbound(f, backend, x, np.int64(n), np.int64(m))
     for n in (0, 3):
         np.testing.assert_array_equal(
             adcompiler.jit(index_bound_before, backend=backend)(x, np.int64(n)),
@@ -409,3 +402,42 @@ def test_and_or_and_comparison_chains_short_circuit(backend):
         check(guarded_reads, x, np.int64(i))
         got = adcompiler.grad(guarded_reads, backend=backend)(x, np.int64(i))
         np.testing.assert_allclose(got, 4 * x)      # d/dx (sum x^2 + sum((x * 1.0) x))
+
+
+def rebinds_in_an_if(x, n):
+    for i in range(n):
+        y = x * i
+    if np.sum(x) > 0:
+        y = x * 10.0
+    return np.sum(y)
+
+
+def rebinds_in_an_else(x, n):
+    for i in range(n):
+        y = x * i
+    if np.sum(x) > 0:
+        pass
+    else:
+        y = x * 10.0
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_loop_local_rebound_on_one_path_of_an_if(backend):
+    """Bound after the if where the branch taken binds it or the loop ran."""
+    for f in (rebinds_in_an_if, rebinds_in_an_else):
+        for x in (np.array([1.0, 2.0]), np.array([-1.0, -2.0])):
+            for n in (0, 2):
+                same_or_unbound(f, backend, x, np.int64(n))
+
+
+def same_or_unbound(f, backend, *args):
+    """jit(f) returns what Python does, or raises AssertionFailed where Python's read of 'y'
+    raises UnboundLocalError."""
+    try:
+        want = f(*args)
+    except UnboundLocalError:
+        with pytest.raises(adcompiler.AssertionFailed, match="'y' is not defined"):
+            adcompiler.jit(f, backend=backend)(*args)
+        return
+    assert adcompiler.jit(f, backend=backend)(*args) == want
