@@ -8,10 +8,9 @@ Contract:
   at most 4 tries). When that fails, or the body needs the index as a static value
   (`params[f'h{i}']`), grows a list, or a loop-local is read after the loop, a static trip count
   is unrolled instead; a run-time trip count is an error, except for a loop-local array the
-  body assigns on every path: it is carried from a placeholder, and a flag says whether an
-  iteration ran, which each read after the loop checks when the code runs (`Undefined` with a
-  value). Loops over Python lists, enumerate and
-  zip are unrolled. `break`, `continue`, `return` and `else` are flags by then (exits.py): a
+  body assigns on every path: it is carried from a placeholder (or its value before the loop),
+  and a flag says whether an iteration ran, which each read after the loop checks when the code
+  runs (`Undefined` with a value). Loops over Python lists, enumerate and zip are unrolled. `break`, `continue`, `return` and `else` are flags by then (exits.py): a
   static range whose loop may break runs iterations while tracing until the flag is a run-time
   value (`peel`), and the rest is a loop as above, but a `while` op on a counter, which stops
   at the break (a `for` op would run, and tape, every iteration after it).
@@ -188,10 +187,10 @@ class LoopsMixin:
         outer = {n: frame.vars[n] for n in names if n in frame.vars}
         init = {n: frame.vars[n] for n in carried}
         # arrays the body assigns on every path and code after the loop reads: carried from
-        # their value before the loop (a loop index bound before it), else from a placeholder
-        # of the type the first trace gives them, with a flag `ran` that says whether an
-        # iteration ran, which a read after the loop checks (Python's UnboundLocalError when
-        # none did and no earlier loop bound the name: `bound_before`)
+        # their value before the loop (a loop index bound before it, or what an earlier loop
+        # bound), else from a placeholder of the type the first trace gives them, with a flag
+        # `ran` that says whether an iteration ran, which a read after the loop checks
+        # (Python's UnboundLocalError when neither this loop nor an earlier one bound it)
         ran, found, kept_local = f"__ran_{node.lineno}_{node.col_offset}", {}, {}
         plan = _Plan(static)
         for _ in range(MAX_TRIES):
@@ -317,6 +316,7 @@ class LoopsMixin:
                         f"{node.lineno}, which ran no iteration (Python's UnboundLocalError)",
                         frame.vars[n], bound)
             return None
+        raise Fallback("the loop's variables do not settle to one type")
 
     def _loop_local_start(self, before, v):
         """(the value a loop-local `v` starts from, whether it is bound before the loop: True,
@@ -329,7 +329,6 @@ class LoopsMixin:
                 isinstance(before, (int, float, np.number)) and not isinstance(before, bool):
             return before, True
         return 0, None
-        raise Fallback("the loop's variables do not settle to one type")
 
     def _counted_test(self, counter, trip, flag):
         """`count < trip and not <break flag>`: the test of a `for` that may break."""

@@ -207,7 +207,7 @@ class StatementsMixin:
         if hasattr(inspect.getattr_static(type(obj), name, None), "__set__"):
             raise FrontendError(f"'{kind}.{name}' is a property or descriptor of the class; its "
                                 "setter would run outside the traced code")
-        if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
+        if isinstance(value, (float, np.floating)):
             value = self.tensor(value)      # a float is a run-time value, as an argument is
         if not isinstance(attributes(obj).get(name), Traced) or not isinstance(value, Traced):
             raise FrontendError(f"'{kind}.{name}' can be set only to an array, where it holds "
