@@ -124,13 +124,11 @@ CASES = {  # op -> list of (operand arrays, attrs)
     "constant": [([], {"value": 2.5, "dtype": "f32"}),
                  ([], {"value": ((1, 2), (3, 4)), "dtype": "i64"})],
     "assert": [([np.array(True)], {"message": "holds"})],
-    "print": [([np.array(1.5), normal(2, 3)], {"format": "{!s} and {!r}",
-                                               "python": (False, False), "end": "\n",
-                                               "stream": "stdout", "flush": False})],
     "iota": [([], {"shape": (3, 4), "axis": 1, "dtype": "i64"}),
              ([], {"shape": (5,), "axis": 0, "dtype": "f64"})],
 }
 COVERED_ELSEWHERE = ("tape",)     # tape ops: test_numba_corpus (loops differentiated)
+CHECKED_BELOW = ("print",)        # what it writes, against Python's print (its value is a flag)
 
 
 def test_every_op_has_a_numba_lowering():
@@ -141,7 +139,8 @@ def test_every_op_has_a_numba_lowering():
 
 def test_every_op_has_a_case_here():
     missing = [n for n, d in registry.all_ops().items() if n not in CASES
-               and n not in numba_cpu.STRUCTURED and d.kind not in COVERED_ELSEWHERE]
+               and n not in numba_cpu.STRUCTURED and d.kind not in COVERED_ELSEWHERE
+               and n not in CHECKED_BELOW]
     assert not missing, f"add cases for: {missing}"
 
 

@@ -341,7 +341,7 @@ class Linear:
 
     def __init__(self, rng, n_in, n_out):
         self.W = rng.standard_normal((n_in, n_out)).astype(np.float32)
-        self.b = np.zeros(n_out, np.float32)
+        self.b = rng.standard_normal(n_out).astype(np.float32)    # (a gradient's too: not 0)
         self.activation = "tanh"
 
 
@@ -378,6 +378,11 @@ def test_tuples_hold_parameters_in_models_and_dicts(backend):
     assert sorted(info["grad_sq"]) == ["W", "layers/0/W", "layers/0/b", "pair/0", "pair/1"]
     assert isinstance(new.pair, tuple) and isinstance(new.layers, tuple)
     np.testing.assert_allclose(new.pair[1], [1.5, 2.0])           # 3 - 0.5 * 3, 4 - 0.5 * 4
+    np.testing.assert_allclose(new.pair[0], [0.5, 1.0])
+    np.testing.assert_allclose(new.W, np.full((2, 2), 0.5))
+    layer = net.layers[0]
+    np.testing.assert_allclose(new.layers[0].W, 0.5 * layer.W, rtol=1e-6)     # p - 0.5 p
+    np.testing.assert_allclose(new.layers[0].b, 0.5 * layer.b, rtol=1e-6)
     tree = {"pair": (np.ones(2), np.zeros(2))}
     out, _, _ = opt.update(tree, tree, opt.init(tree))
     assert isinstance(out["pair"], tuple)
@@ -397,11 +402,11 @@ def test_integer_arrays_of_a_model_object_are_not_parameters(backend):
     new, _, info = opt.update(net, grads, opt.init(net))
     assert sorted(info["grad_sq"]) == ["W", "b"] and new.ids is net.ids
     # torch's first AdamW step: p (1 - lr wd) - lr g / (|g| + eps), the bias corrections
-    # cancelling (grads was made like net: g is W, and 0 for b)
-    W = net.W.astype(np.float64)
-    np.testing.assert_allclose(new.W, W * (1 - 0.1 * 0.01) - 0.1 * W / (np.abs(W) + 1e-8),
-                               rtol=1e-5)
-    assert not new.b.any()
+    # cancelling (grads was made like net: g is p)
+    for p, q in ((new.W, net.W), (new.b, net.b)):
+        q = q.astype(np.float64)
+        np.testing.assert_allclose(p, q * (1 - 0.1 * 0.01) - 0.1 * q / (np.abs(q) + 1e-8),
+                                   rtol=1e-5)
 
 
 class Tied:
@@ -482,5 +487,6 @@ def test_a_numpy_float_of_a_model_object_is_a_parameter(backend):
     new, _, info = SGD(lr=0.1, momentum=0.0, backend=backend).update(net, grads, SGD().init(net))
     assert sorted(info["grad_sq"]) == ["W", "b", "temp"] and new.eps == 1e-5
     np.testing.assert_allclose(new.temp, 0.7 - 0.1 * 0.25, rtol=1e-6)
+    np.testing.assert_allclose(new.b, net.b - np.float32(0.1) * grads.b, rtol=1e-6)
     assert type(new.temp) is np.float32                 # a scalar still
     np.testing.assert_allclose(new.W, net.W - np.float32(0.1) * grads.W, rtol=1e-6)

@@ -33,7 +33,7 @@ def test_break_on_a_runtime_condition_in_a_static_loop():
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
-@pytest.mark.parametrize("x", [[0.1, 0.2], [3.0, -4.0], [1e4, 2e4]])
+@pytest.mark.parametrize("x", [[0.1, 0.2], [3.0, -4.0], [1e4, 2e4], [1e9, 1.0]])
 def test_the_gradient_follows_the_iterations_that_ran(backend, x):
     x = np.array(x)
     got = adcompiler.grad(halve_until_small, backend=backend)(x)
@@ -98,7 +98,8 @@ def newton_sqrt(a):
 
 
 def test_while_with_a_runtime_break_and_else():
-    run_like_python(newton_sqrt, (np.array(2.0),), (np.array(1e6),), (np.array(0.25),))
+    run_like_python(newton_sqrt, (np.array(2.0),), (np.array(1e6),), (np.array(0.25),),
+                    (np.array(1e40),))     # 50 iterations do not converge: the else runs
     a = np.array(3.0)
     got = adcompiler.grad(newton_sqrt)(a)
     np.testing.assert_allclose(got, 0.5 / np.sqrt(3.0), rtol=1e-9)   # d sqrt(a)/da
@@ -139,8 +140,9 @@ def test_what_follows_the_break_is_located_in_errors():
                 break
             x = x @ np.ones((3, 3))
         return x
-    with pytest.raises(adcompiler.TraceError, match="test_frontend_exits.py") as e:
+    with pytest.raises(adcompiler.TraceError, match="matmul: inner dimensions differ") as e:
         adcompiler.trace(f, rand(2))
+    assert str(e.value).startswith(f"test_frontend_exits.py:{f.__code__.co_firstlineno + 4}:")
     assert "x @ np.ones((3, 3))" in str(e.value)
 
 
@@ -209,7 +211,8 @@ def grows_until_large(x):
 
 
 def test_return_inside_loops_on_runtime_conditions():
-    run_like_python(newton_sqrt_returns, (np.array(2.0),), (np.array(9.0),), (np.array(1e6),))
+    run_like_python(newton_sqrt_returns, (np.array(2.0),), (np.array(9.0),), (np.array(1e6),),
+                    (np.array(1e40),))     # no return inside the loop
     run_like_python(first_negative_doubled, (np.array([1.0, -2.0, 3.0]),),
                     (np.array([1.0, 2.0, 3.0]),))
     x = np.array([0.5, 1.0, 1.5])
@@ -252,10 +255,11 @@ def test_the_gradient_through_a_name_a_while_loop_assigns(backend):
     np.testing.assert_allclose(got, central_differences(last_newton_step, a), rtol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("n", [0, 2, 7])
-def test_the_gradient_through_a_runtime_trip_count_and_break_on_numba(n):
+def test_the_gradient_through_a_runtime_trip_count_and_break(backend, n):
     x = rand(2)
-    got = adcompiler.grad(summed_double_for_n, wrt="x", backend="numba")(x, np.int64(n))
+    got = adcompiler.grad(summed_double_for_n, wrt="x", backend=backend)(x, np.int64(n))
     want = 2.0 ** min(n, 4)       # doubled until i reaches 3, so at most four times
     np.testing.assert_allclose(got, np.full(2, want), rtol=1e-12)
 

@@ -365,9 +365,11 @@ def sgd_over_attributes(model, grads, lr):
 
 def test_introspection_of_model_objects_in_traced_code():
     model, grads = MLP([2, 2]), MLP([2, 2])
-    W = model.layers[0].W.copy()
+    grads.layers[0].b = rand(2)
+    W, b = model.layers[0].W.copy(), model.layers[0].b.copy()
     adcompiler.jit(sgd_over_attributes)(model, grads, 0.5)
     np.testing.assert_allclose(model.layers[0].W, W - 0.5 * grads.layers[0].W, rtol=1e-15)
+    np.testing.assert_allclose(model.layers[0].b, b - 0.5 * grads.layers[0].b, rtol=1e-15)
 
 
 class BatchNorm:
