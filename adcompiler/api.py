@@ -32,7 +32,7 @@ from .ad import differentiate
 from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, call_forward,
                         statics_to_none, traced_grad_tree, vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, where
-from .frontend import signature, trace
+from .frontend import signature, traced
 from .frontend.calls import Closure
 from .frontend.outside import changed
 from .frontend.pytree import flatten, unflatten
@@ -167,7 +167,7 @@ class GradFunction(_Specialised):
         return single, tuple(out)
 
     def _specialise(self, args, kwargs) -> _Compiled:
-        primal = trace(self.fun, *args, **kwargs)
+        primal, _ = traced(self.fun, *args, **kwargs)
         code = getattr(self.fun, "__code__", None)     # errors name the function's def line
         at = f"{where((code.co_filename, code.co_firstlineno))}: " if code else ""
         sig = self._traced(primal)
@@ -365,11 +365,11 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     """(value, pullback): `pullback(cotangent)` takes a cotangent shaped like the value and
     returns the gradients of every positional argument, as a tuple (None for arguments with
     no float data). Keyword arguments are passed on, not differentiated."""
-    primal = trace(fun, *args, **kwargs)
-    f, own = signature(fun)
+    primal, own = traced(fun, *args, **kwargs)
     sig = primal.meta["signature"].for_caller(own)
-    # (per traced function, not per `fun`: a bound method is a new object at each `m.loss`)
-    key = (f, len(own.prefix), tuple(own.keywords), sig.key, backend)
+    # (per trace, which the entry keeps alive, not per `fun`: a bound method is a new object
+    # at each `m.loss`)
+    key = (id(primal), backend)
     built, program = _VJP_CACHE.get(key, (None, None))
     if built is not primal:
         # the positional arguments' arrays are differentiated, not those of a method's object
@@ -432,7 +432,7 @@ class JitFunction(_Specialised):
     def __call__(self, *args, **kwargs):
         leaves, key = self._describe(args, kwargs)
         if key not in self._cache or changed(self._cache[key][0].meta["reads"]):
-            primal = trace(self.fun, *args, **kwargs)
+            primal, _ = traced(self.fun, *args, **kwargs)
             self._cache[key] = (primal,
                                 backend_module(self.backend).compile_function(primal))
             self._compiled_for(key, stacklevel=3)

@@ -218,7 +218,7 @@ def _dot(g, t):
         return sum(_dot(g[k], t[k]) for k in g)
     if isinstance(g, (list, tuple)):
         return sum(_dot(a, b) for a, b in zip(g, t, strict=True))
-    if isinstance(g, (np.ndarray, float)):
+    if isinstance(g, (np.ndarray, np.generic, float)):
         return np.sum(g * t)
     return sum(_dot(v, getattr(t, k)) for k, v in attributes(g).items())   # a model object
 

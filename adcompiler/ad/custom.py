@@ -58,7 +58,7 @@ class custom_vjp:
         def f(x, y): ...
         def f_fwd(x, y): return value, residuals      # residuals: any pytree of arrays
         def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument (None: zero;
-                                                      # ignored for ints and Python numbers)
+                                                      # ignored for static arguments, ints)
         f.defvjp(f_fwd, f_bwd)
     """
 
@@ -101,7 +101,7 @@ class custom_vjp:
         Python number, an integer array) are left out; keyword arguments count in the order of
         the parameters they name."""
         def traced(x):
-            return [v for v in flatten(x, ctx.is_traced)[0] if ctx.is_traced(v)]
+            return flatten(x, ctx.is_traced)[0]
         if kwargs:
             args = list(inspect.signature(self.fun).bind(*args, **kwargs).arguments.values())
         per_arg = grads if isinstance(grads, (tuple, list)) else (grads,)

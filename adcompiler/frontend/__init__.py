@@ -38,6 +38,7 @@ Semantics worth knowing (details in each module's docstring):
 """
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import re
@@ -50,7 +51,7 @@ from .outside import changed
 from .signature import Signature
 from .values import Traced
 
-__all__ = ["TraceContext", "Traced", "signature", "trace"]
+__all__ = ["TraceContext", "Traced", "signature", "trace", "traced"]
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -73,7 +74,21 @@ def signature(f):
 
 
 def trace(f, *args, **kwargs):
-    """The IR of `f` specialised on these arguments (cached per function and signature)."""
+    """The IR of `f` specialised on these arguments (cached per function and signature), its
+    signature binding this call's `self` or partial arguments (`Signature.for_caller`): one
+    trace serves every object of a class, and `evaluate` runs it with the object given."""
+    fn, sig = traced(f, *args, **kwargs)
+    own = fn.meta["signature"].for_caller(sig)
+    if own is fn.meta["signature"]:
+        return fn
+    out = copy.copy(fn)
+    out.meta = {**fn.meta, "signature": own}
+    return out
+
+
+def traced(f, *args, **kwargs):
+    """(the cached IR of `f` specialised on these arguments, this call's `Signature`): the
+    IR's own signature binds the object or partial it was first traced for."""
     from ..ir import verify
     from .calls import _closure_of
     from .interpreter import Session, build_function
@@ -86,7 +101,7 @@ def trace(f, *args, **kwargs):
     cache = _CACHE.setdefault(f, {})
     entry = (len(sig.prefix), tuple(sig.keywords), key)
     if entry in cache and not changed(cache[entry].meta["reads"]):
-        return cache[entry]
+        return cache[entry], sig
     session = Session()
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
     try:
@@ -112,7 +127,7 @@ def trace(f, *args, **kwargs):
                               f"{f.__qualname__}: {e}") from e
     _maybe_print(fn)
     cache[entry] = fn
-    return fn
+    return fn, sig
 
 
 def _maybe_print(fn):

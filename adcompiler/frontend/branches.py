@@ -112,8 +112,9 @@ class _Slot:
 
 
 def _bound_where(a, b):
-    """Whether a name one branch binds to an array and the other leaves as a loop left it
-    (bound where the loop ran: an `Undefined` with a value) can be joined: True, else None."""
+    """Whether a name one branch binds to an array and the other leaves as a loop before the
+    if left it (bound where the loop ran: an `Undefined` with a value) can be joined: True,
+    else None."""
     pair = {type(a), type(b)}
     if pair != {Undefined, Traced}:
         return None
@@ -180,7 +181,7 @@ class BranchesMixin:
                 continue
             # (containers changed in place live on in whatever else holds them)
             in_place = then.kept(name) and other.kept(name) and isinstance(before, carry.CONTAINERS)
-            bound = _bound_where(a, b)
+            bound = _bound_where(a, b) if before is a or before is b else None   # (its flag)
             if a is MISSING or b is MISSING or (name not in live and not in_place) or \
                     bound is None and Undefined in (type(a), type(b)):
                 self.frame.vars[name] = Undefined(

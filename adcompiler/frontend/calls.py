@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import inspect
 import sys
+import sysconfig
 import types
 
 import numpy as np
@@ -40,9 +41,9 @@ from .values import Traced, contains_traced, memory_of
 
 # their functions run natively on static arguments (adcompiler's own API included: `grad(f)`
 # inside traced code makes a gradient function, whose hook then traces the call)
-# (the standard library's Python code is not traced either: `copy.copy` or `statistics.mean`
-# of run-time arrays is an error at the user's line, not one inside the library)
-_LIBRARIES = frozenset(sys.stdlib_module_names) | {"numpy", "scipy", "adcompiler"}
+_LIBRARIES = ("numpy", "scipy", "adcompiler")
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_LIBRARY_MODULES: dict = {}         # top-level module name -> a library's?
 
 
 class Closure:
@@ -67,8 +68,17 @@ def _table_get(table, fn):
 
 
 def library(module_name: str) -> bool:
-    """Is this module (by name) one whose functions run natively on static arguments?"""
-    return module_name.split(".")[0] in _LIBRARIES
+    """Is this module (by name) one whose functions run natively on static arguments? The
+    standard library's are too (`copy.copy` or `statistics.mean` of run-time arrays is an
+    error at the user's line, not one inside the library), found by where they are: a user's
+    module may be named like one (`trace.py`)."""
+    top = module_name.split(".")[0]
+    hit = _LIBRARY_MODULES.get(top)
+    if hit is None:
+        file = getattr(sys.modules.get(top), "__file__", None) or ""
+        hit = _LIBRARY_MODULES[top] = top in _LIBRARIES or top in sys.stdlib_module_names \
+            and (not file or file.startswith(_STDLIB))
+    return hit
 
 
 def _is_user(fn) -> bool:

@@ -9,13 +9,14 @@ iterables are built in Python (`for row in x` over an array iterates its rows). 
 from __future__ import annotations
 
 import ast
+import builtins
 import operator
 import types
 
 import numpy as np
 
 from ..errors import AdcompilerError
-from . import arith, linalg, numpy_api, outside, text
+from . import analysis, arith, linalg, numpy_api, outside, text
 from .indexing import getitem
 from .problems import FrontendError
 from .shapes import rows
@@ -251,7 +252,7 @@ class ExpressionsMixin:
                     return acc
                 acc = self.eval(sub)
                 continue
-            if _may_raise_or_change(node.values[k:]):
+            if self._may_raise_or_change(node.values[k:]):
                 # what follows runs only where Python runs it (`i < n and x[i] > 0`)
                 rest = ast.copy_location(ast.BoolOp(op=node.op, values=node.values[k:]), node) \
                     if k < len(node.values) - 1 else sub
@@ -286,7 +287,7 @@ class ExpressionsMixin:
         """`left op0 c0 op1 c1 ...`: each comparison and'ed onto the last, as Python does."""
         result = None
         for k, (op, right_node) in enumerate(zip(ops, comparators, strict=True)):
-            if isinstance(result, Traced) and _may_raise_or_change(comparators[k:]):
+            if isinstance(result, Traced) and self._may_raise_or_change(comparators[k:]):
                 first, at = result, left
                 return self.runtime_choice(
                     arith.truth(self, result),
@@ -310,6 +311,27 @@ class ExpressionsMixin:
                     return result
             left = right
         return result
+
+    def _may_raise_or_change(self, exprs) -> bool:
+        """Whether evaluating `exprs` may fail or change something (an index, a call of what
+        is not a library function: a user's, a method): where an `and`, `or` or comparison
+        chain on a run-time value would skip them, they must not run. (NumPy's functions, on
+        arrays, neither fail nor change anything: `a > 0 and np.isfinite(b)` stays one
+        elementwise expression, its operands promoted as NumPy's.)"""
+        return any(isinstance(n, ast.Subscript)
+                   or isinstance(n, ast.Call) and not self._library_function(n.func)
+                   for e in exprs for n in ast.walk(e))
+
+    def _library_function(self, func) -> bool:
+        """Whether the callee `func` names is a library's (`np.sum`, `math.exp`, `abs`), by its
+        root name as this frame sees it, without evaluating anything."""
+        from .calls import library
+        root = analysis.root_name(func)
+        f = self.frame
+        if root in f.vars or root in f.closure or root in f.globals:
+            value = f.vars.get(root, f.closure.get(root, f.globals.get(root)))
+            return isinstance(value, types.ModuleType) and library(value.__name__)
+        return hasattr(builtins, root or "")
 
     def expr_IfExp(self, node):
         test = self.eval(node.test)
@@ -445,8 +467,3 @@ def _with_locals(code, extra):
     from dataclasses import replace
     return replace(code, locals=code.locals | frozenset(extra))
 
-
-def _may_raise_or_change(exprs) -> bool:
-    """Whether evaluating `exprs` may fail or change something (a call, an index): where an
-    `and`, `or` or comparison chain on a run-time value would skip them, they must not run."""
-    return any(isinstance(n, (ast.Call, ast.Subscript)) for e in exprs for n in ast.walk(e))

@@ -172,11 +172,17 @@ class LoopsMixin:
             names = names | {counter}
         # a name an earlier run-time loop or branch may have left undefined is the body's own,
         # unless an earlier loop left it bound when that ran and this body reads it before
-        # binding it: then it is checked here (`_defined`) and carried
+        # binding it: then it is checked here (`_defined`; a `for` whose trip count is 0 reads
+        # nothing) and carried, and after the loop it is bound where it was before
         reads = analysis.exposed_reads(node.body)[0]
+        still = {}
         for n in names - targets:
             v = frame.vars.get(n)
             if isinstance(v, Undefined) and v.value is not None and n in reads:
+                still[n] = v
+                if is_for:
+                    skipped = arith.binary(self, "le", Traced(trip), 0, python_op=True)
+                    v = Undefined(v.message, v.value, self.logical(False, v.bound, skipped))
                 frame.vars[n] = self._defined(v)
         carried = sorted(n for n in names - targets
                          if n in frame.vars and not isinstance(frame.vars[n], Undefined))
@@ -304,6 +310,8 @@ class LoopsMixin:
                 frame.vars[n] = Undefined(
                     f"'{n}' is assigned only inside the {kind} at line {node.lineno}, so it may "
                     "be undefined after it; give it a value before the loop")
+            for n, v in still.items():
+                frame.vars[n] = Undefined(v.message, frame.vars[n], v.bound)
             if kept_local:
                 ran_value = frame.vars.pop(ran)
                 for n, before in kept_local.items():

@@ -20,7 +20,7 @@ from . import (arith, calculus, composites, creation, linalg, linalg_derived as 
                nanfunctions as nan, reductions as red, searching, shapes, sorting, statistics,
                ufuncs, windows)
 from .indexing import along
-from .problems import FrontendError
+from .problems import FrontendError, no_out
 from .values import Traced, dtype_arg, ir_dtype
 
 UNARY = {np.exp: "exp", np.log: "log", np.log1p: "log1p", np.expm1: "expm1", np.sqrt: "sqrt",
@@ -95,8 +95,7 @@ def _choose(cx, a, choices, out=None, mode="raise"):
     """np.choose: the entry of choices[a] at each position, as a chain of wheres; an index out
     of range is a run-time assertion for mode='raise' (NumPy's ValueError), wraps or clips as
     NumPy's other modes."""
-    if out is not None:
-        raise FrontendError("np.choose(out=...) is not supported")
+    no_out(out, "np.choose")
     options = [cx.tensor(c) for c in choices]
     n = len(options)
     index = cx.tensor(a, "i64")

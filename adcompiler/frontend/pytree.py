@@ -184,7 +184,7 @@ def make_node(cls, fields):
     stand-ins, gradients), where the instance flattened had run it on its own values."""
     if issubclass(cls, tuple):
         return cls(**fields)
-    # (types.SimpleNamespace refuses object.__new__; a class's own __new__ may need arguments)
+    # (types.SimpleNamespace refuses object.__new__: its own __new__ takes no arguments)
     obj = object.__new__(cls) if cls.__new__ is object.__new__ else cls.__new__(cls)
     for k, v in fields.items():
         object.__setattr__(obj, k, v)       # a frozen dataclass's __setattr__ refuses

@@ -62,6 +62,8 @@ class RuntimeText:
         return str(self)
 
     __mul__ = __rmul__ = __mod__ = __contains__ = __len__ = __iter__ = __getitem__ = _refuse
+    # (the object's own == would be False for text equal when the code runs)
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
 
     def __getattr__(self, name):
         if name.startswith("__"):

@@ -6,7 +6,7 @@
     params, state, info = opt.update(params, grads, state, lr=schedule(step))
 
 Contract:
-- `params` and `grads` are trees (dicts/lists, see tree.py) of float arrays of one dtype, with
+- `params` and `grads` are trees (dicts, lists, tuples, model objects: tree.py) of float arrays of one dtype, with
   the same structure; `update` returns new trees and leaves its inputs unchanged.
 - The whole update (clipping, moments, weight decay, parameter step, for every leaf) is one plain
   NumPy function over lists of arrays, compiled once per tree signature with

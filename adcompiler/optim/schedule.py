@@ -22,7 +22,7 @@ def warmup_cosine(base_lr, warmup_steps, total_steps, min_lr=0.0):
             return min_lr
         if step < warmup_steps:
             return base_lr * (step + 1) / warmup_steps
-        frac = min(1.0, (step - warmup_steps) / max(1, total_steps - 1 - warmup_steps))
+        frac = (step - warmup_steps) / max(1, total_steps - 1 - warmup_steps)   # <= 1 here
         return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * frac))
 
     return lr

@@ -267,3 +267,14 @@ def test_each_object_and_partial_gets_its_own_data(backend):
                                    2 * np.diag(w), rtol=1e-12)
         _, tangent = adcompiler.jvp(scaled, (X,), (np.ones(3),), backend=backend)
         np.testing.assert_allclose(tangent, 2 * w @ X, rtol=1e-12)
+
+
+def scaled_by_a_square(x, s):
+    return np.sum(x * s ** 2)
+
+
+def test_jvp_with_a_float32_scalar_argument():
+    x, s = np.array([1.0, 2.0], np.float32), np.float32(3.0)
+    value, tangent = adcompiler.jvp(scaled_by_a_square, (x, s), (np.ones(2, np.float32),
+                                                                 np.float32(1.0)))
+    assert value == 27.0 and tangent == 2 * 9.0 + 2 * 3.0 * 3.0    # s^2 sum(v) + 2 s sum(x)

@@ -458,3 +458,26 @@ def test_introspecting_a_runtime_array_itself_is_an_error():
         adcompiler.trace(asks_the_type_of_an_array, rand(2))
 
 
+
+
+def test_a_users_module_named_like_a_standard_one_is_traced(monkeypatch):
+    """The standard library's modules run natively; a user's module of the same name (a
+    `trace.py` beside the model) is the user's, by where its file is."""
+    import types
+    from adcompiler.frontend import calls
+    monkeypatch.setattr(calls, "_LIBRARY_MODULES", {})
+    mine = types.ModuleType("wave")
+    mine.__file__ = __file__
+    monkeypatch.setitem(sys.modules, "wave", mine)
+    assert not calls.library("wave") and calls.library("copy") and calls.library("numpy.linalg")
+
+
+def compares_a_string(x):
+    if str(np.sum(x)) == "3.0":
+        return x * 2.0
+    return x
+
+
+def test_a_string_of_runtime_values_cannot_be_compared():
+    with pytest.raises(adcompiler.TraceError, match="can only be printed"):
+        adcompiler.trace(compares_a_string, np.array([1.0, 2.0]))

@@ -443,4 +443,40 @@ def same_or_unbound(f, backend, *args):
         with pytest.raises(adcompiler.AssertionFailed, match="'y' is not defined"):
             adcompiler.jit(f, backend=backend)(*args)
         return
-    assert adcompiler.jit(f, backend=backend)(*args) == want
+    np.testing.assert_array_equal(adcompiler.jit(f, backend=backend)(*args), want)
+
+
+def two_loops_then_returns(x, n, m):
+    for i in range(n):
+        y = x * i
+    for j in range(m):
+        y = y + 1.0
+    return x * 2.0
+
+
+def bound_in_a_branch(x, n):
+    if np.sum(x) > 0:
+        for i in range(n):
+            y = x * i
+    else:
+        y = x * 10.0
+    return np.sum(y)
+
+
+def library_call_after_and(x):
+    return ((x[0] > 0) and np.sum(x * x)) + (np.isfinite(x[1]) and x[1] > 0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_loop_locals_not_read_and_library_calls_after_and(backend):
+    """Two loops that run no iteration and no read of y after them: no error (the check
+    before the second loop counts its trip); a loop-local bound in one branch of a run-time if
+    is an error naming the if, not invalid IR; NumPy's functions after `and` stay elementwise,
+    their operands promoted as Python/NumPy do."""
+    x = np.array([1.0, 2.0])
+    for n, m in ((0, 0), (2, 0), (2, 2)):
+        same_or_unbound(two_loops_then_returns, backend, x, np.int64(n), np.int64(m))
+    with pytest.raises(adcompiler.TraceError, match="'y' is assigned on one path only of the if"):
+        adcompiler.jit(bound_in_a_branch, backend=backend)(x, np.int64(2))
+    assert adcompiler.jit(library_call_after_and, backend=backend)(x) == \
+        library_call_after_and(x)

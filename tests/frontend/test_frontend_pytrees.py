@@ -604,3 +604,13 @@ def builds_a_layer(x):
 def test_building_a_model_object_inside_says_to_pass_it_in():
     located_error(builds_a_layer, (rand(2, 2),), "building a Linear from run-time arrays inside "
                   "traced code is not supported: build it outside and pass it in", FILE)
+
+
+def test_a_trace_evaluates_with_the_object_it_is_given():
+    """One trace serves every Accumulating; evaluate runs it with the object traced for."""
+    x = np.array([0.5, 1.5])
+    first, second = Accumulating(), Accumulating()
+    second.g = np.array([3.0, -1.0])
+    for layer in (first, second):
+        fn = adcompiler.trace(layer, x)
+        assert adcompiler.evaluate(fn, x) == np.sum(layer.g * x ** 2)
