@@ -6,11 +6,8 @@ traced and called with `call` ops, so the outer program can be differentiated ag
 """
 from __future__ import annotations
 
-import functools
-import types
-
 from ..errors import AdcompilerError
-from ..frontend.calls import user_call_method
+from ..frontend.calls import unwrap
 from ..frontend.pytree import flatten, unflatten
 from ..frontend.signature import split_outputs
 from . import differentiate
@@ -84,13 +81,7 @@ def bound_leaves(ctx, fun) -> int:
     """How many run-time leaves `ctx.function(fun, ...)` passes before the arguments: those of
     a functools.partial's arguments and a bound method's or layer object's `self`, which are
     not differentiated."""
-    first = []
-    if isinstance(fun, functools.partial):
-        fun, first = fun.func, list(fun.args)
-    fun = user_call_method(fun) or fun
-    if isinstance(fun, types.MethodType):
-        first.insert(0, fun.__self__)
-    return len(flatten(first, ctx.is_traced)[0])
+    return len(flatten(list(unwrap(fun)[1]), ctx.is_traced)[0])
 
 
 # static loops of up to this many iterations are unrolled in a function differentiated inside
@@ -103,8 +94,11 @@ def vjp_trace(ctx, args, kwargs):
     fun, *fargs = args
     with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
         ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
+    # the arguments' arrays are differentiated: not those of a method's object or partial's
+    # arguments (first), nor of keyword arguments (last), which the pullback does not return
     skip = bound_leaves(ctx, fun)
-    leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float and i >= skip]
+    end = skip + len(flatten(fargs, ctx.is_traced)[0])
+    leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float and skip <= i < end]
     returned = split_outputs(ir_fn.meta["written"], ir_fn.meta["rebound"], ir_fn.results)[0]
     seeded = tuple(k for k, r in enumerate(returned) if r.type.is_float)
     adj = differentiate(ir_fn, leaves, seeded)

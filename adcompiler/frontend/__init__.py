@@ -39,7 +39,6 @@ Semantics worth knowing (details in each module's docstring):
 from __future__ import annotations
 
 import copy
-import functools
 import inspect
 import re
 import types
@@ -61,13 +60,8 @@ def signature(f):
     `self` and a functools.partial's arguments become the signature's prefix, the partial's
     keywords its keywords. Callers that look up their own caches by
     `Signature.describe` build it once."""
-    from .calls import user_call_method
-    prefix, keywords = (), {}
-    if isinstance(f, functools.partial):    # its arguments come first, its keywords are defaults
-        prefix, keywords, f = f.args, f.keywords, f.func
-    f = user_call_method(f) or f            # a layer object: its __call__
-    if isinstance(f, types.MethodType):
-        prefix, f = (f.__self__, *prefix), f.__func__
+    from .calls import unwrap
+    f, prefix, keywords = unwrap(f)
     if not isinstance(f, types.FunctionType):
         raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
     return f, Signature(inspect.signature(f), f.__name__, prefix, keywords)

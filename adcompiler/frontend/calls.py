@@ -97,6 +97,19 @@ def user_call_method(obj):
     return getattr(obj, "__call__")
 
 
+def unwrap(fn):
+    """(the function, the arguments that come before the caller's, the keywords that are its
+    defaults) of a callable given to a transform: a functools.partial's arguments and keywords,
+    then a layer object's `__call__` and a bound method's `self`."""
+    first, keywords = (), {}
+    if isinstance(fn, functools.partial):
+        fn, first, keywords = fn.func, fn.args, fn.keywords
+    fn = user_call_method(fn) or fn
+    if isinstance(fn, types.MethodType):
+        fn, first = fn.__func__, (fn.__self__, *first)
+    return fn, first, keywords
+
+
 def bind_params(code, signature, args, kwargs) -> dict:
     """Parameter name -> argument, defaults applied; a bad call names the callee."""
     try:

@@ -28,9 +28,7 @@ The API, small on purpose:
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
-import types
 
 from ..errors import TraceError
 from ..ir import Value
@@ -106,14 +104,11 @@ class TraceContext:
 
     def function(self, fn, *args, **kwargs):
         from .calls import (Closure, _aliased, _captured, _closure_of, bind_params, returned,
-                            signature_key, user_call_method)
+                            signature_key, unwrap)
         from .source import code_of
         t = self._tracer
-        if isinstance(fn, functools.partial):       # its arguments first, its keywords
-            fn, args, kwargs = fn.func, (*fn.args, *args), {**fn.keywords, **kwargs}
-        fn = user_call_method(fn) or fn             # a layer object: its __call__
-        if isinstance(fn, types.MethodType):        # a bound method: `self` is an argument
-            fn, args = fn.__func__, (fn.__self__, *args)
+        fn, first, keywords = unwrap(fn)    # a partial, layer object or bound method
+        args, kwargs = (*first, *args), {**keywords, **kwargs}
 
         def build():
             if isinstance(fn, Closure):

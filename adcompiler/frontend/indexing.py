@@ -199,17 +199,16 @@ def along(cx: Emitter, x: Traced, axis: int, key) -> Traced:
 
 
 def getitem(cx: Emitter, x: Traced, key) -> Traced:
-    out = _getitem(cx, x, key)
+    out, view = _getitem(cx, x, key)
     # an entry picked by integers on every axis is a NumPy scalar, a copy: not a view of x
     # (`a = p[0]; p[0] = 5.0` leaves a as it was); `p[0, ...]` is a 0-d view
-    if out.ndim == 0 and x.ndim and out.base is x and not any(
-            k is Ellipsis for k in (key if isinstance(key, tuple) else (key,))):
-        x.views = [v for v in x.views if v is not out]
-        out.base = None
-    return out
+    scalar = out.ndim == 0 and x.ndim and not any(
+        k is Ellipsis for k in (key if isinstance(key, tuple) else (key,)))
+    return out.view_of(x) if view and not scalar else out
 
 
-def _getitem(cx: Emitter, x: Traced, key) -> Traced:
+def _getitem(cx: Emitter, x: Traced, key) -> tuple:
+    """(x[key], whether NumPy makes it a view of x)."""
     items, masks = _normalise(cx, x, key)
     if masks:
         raise FrontendError(_MASK_READ)
@@ -221,7 +220,7 @@ def _getitem(cx: Emitter, x: Traced, key) -> Traced:
                       if not isinstance(k, int))
         if shape != out.type.shape:
             out = cx.op("reshape", out, shape=shape)
-        return cx.wrap(out, nonneg=x.nonneg).view_of(x)
+        return cx.wrap(out, nonneg=x.nonneg), True
     adv = [p for p, k in enumerate(items) if _is_adv(k) or isinstance(k, int)]
     y, _ = _slice(cx, v, items, advanced=True)
     shape = y.type.shape
@@ -236,7 +235,7 @@ def _getitem(cx: Emitter, x: Traced, key) -> Traced:
                for k in (items[p] for p in adv))
     if len(adv) == 1:
         out = cx.wrap(cx.op("take", y, vals[0], axis=adv[0]), nonneg=x.nonneg)
-        return out.view_of(x) if view else out
+        return out, view
     pos, perm = _merge_plan(shape, adv)
     if perm != tuple(range(len(shape))):
         y = cx.op("transpose", y, perm=perm)
@@ -245,7 +244,7 @@ def _getitem(cx: Emitter, x: Traced, key) -> Traced:
     y = cx.op("reshape", y, shape=merged)
     lin = _linear(cx, vals, sizes)
     out = cx.wrap(cx.op("take", y, lin, axis=pos), nonneg=x.nonneg)
-    return out.view_of(x) if view else out
+    return out, view
 
 
 def shape_of(v):

@@ -84,9 +84,16 @@ def _slots(cls) -> tuple:
     return (slots,) if isinstance(slots, str) else tuple(slots)
 
 
+_ATOMS = (int, float, complex, str, bytes, type(None), np.generic)
+
+
 def _holds_array(x, seen) -> bool:
+    if isinstance(x, (np.ndarray, Traced)):
+        return True
+    if isinstance(x, _ATOMS):           # (most of what a model holds: before the import)
+        return False
     from .interpreter import Spec       # (a parameter's stand-in while tracing)
-    if isinstance(x, (np.ndarray, Traced, Spec)):
+    if isinstance(x, Spec):
         return True
     if id(x) in seen:                   # an object that refers back to one being looked at
         return False

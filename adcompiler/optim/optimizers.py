@@ -24,7 +24,12 @@ Contract:
 - A tied weight (one array object at several places of `params`) is one parameter, as in
   PyTorch: its gradient is the sum of its places' gradients (`grad` gives one at each place),
   it has one state (its first place's, the one `decay_mask` is asked about), and the new array
-  is put at every place of the new tree, so the tie holds on the next step.
+  is put at every place of the new tree, so the tie holds on the next step. `clip=` and
+  `grad_norm` measure that sum (clip_by_global_norm, given only gradients, sees the places
+  apart), and `grad_sq` gives it at each of the tie's paths (not to be added up).
+- Every float array of a model object is a parameter: a buffer the model replaces itself (a
+  batch norm's running mean, gradient zero) is decayed by AdamW unless `decay_mask` leaves it
+  out (PyTorch steps parameters only).
 - `state["step"]` counts the updates made (an int64 0-d array); `info` has `grad_norm` (global
   norm before clipping) and `grad_sq` ({leaf path: squared norm}) for reports.
 """
@@ -96,11 +101,14 @@ class _Tied:
         self.paths, self.first = paths, [i for i, o in enumerate(owner) if o == i]
         slot = {i: k for k, i in enumerate(self.first)}
         self.slot = [slot[o] for o in owner]
+        self.tied = len(self.first) < len(owner)   # (else each list is passed as it is)
 
     def pick(self, leaves):
-        return [leaves[i] for i in self.first]
+        return [leaves[i] for i in self.first] if self.tied else leaves
 
     def add(self, grads):
+        if not self.tied:
+            return grads
         out = self.pick(grads)
         for j, k in enumerate(self.slot):
             if self.first[k] != j:
@@ -108,7 +116,7 @@ class _Tied:
         return out
 
     def spread(self, values):
-        return [values[k] for k in self.slot]
+        return [values[k] for k in self.slot] if self.tied else values
 
 
 def _leaves(params, grads, *states):

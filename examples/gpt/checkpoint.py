@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from adcompiler.optim import flatten, unflatten
+from adcompiler.optim import flatten, owners, unflatten
 
 NPZ, JSON = "ckpt.npz", "ckpt.json"
 
@@ -83,5 +83,6 @@ def load(out_dir, params_like, opt_state_like):
                     raise CheckpointError(f"{out_dir}/{NPZ}: {p} has shape {a.shape}, the "
                                           f"model needs {np.shape(x)}")
                 out.append(a)
-            trees.append(unflatten(like, out))
+            # a tied weight (one array at several places of `like`) stays one array
+            trees.append(unflatten(like, [out[o] for o in owners(leaves)]))
     return trees[0], trees[1], load_meta(out_dir)

@@ -227,3 +227,18 @@ def test_the_backend_defaults_to_the_environment(text_file, tmp_path, monkeypatc
     train.main(["--config", "tiny", "--batch-size", "8", "--data", text_file, "--steps", "2",
                 "--out", str(tmp_path / "run")])
     assert "backend numpy" in capsys.readouterr().out
+
+
+def test_a_checkpoint_keeps_a_tied_weight_tied(tmp_path):
+    """One array at two places of the parameters (and so of the AdamW state) is one array
+    after a save and a load, as the optimiser keeps it."""
+    from adcompiler.optim import AdamW
+    W = np.arange(6.0).reshape(2, 3)
+    params = {"emb": W, "head": W, "b": np.ones(3)}
+    state = AdamW().init(params)
+    checkpoint.save(tmp_path, params, state, {"step": 0, "shapes": {}, "args": {}})
+    like = {"emb": np.zeros((2, 3)), "b": np.zeros(3)}
+    like["head"] = like["emb"]
+    p, s, _ = checkpoint.load(tmp_path, like, AdamW().init(like))
+    assert p["emb"] is p["head"] and s["m"]["emb"] is s["m"]["head"]
+    np.testing.assert_array_equal(p["head"], W)
