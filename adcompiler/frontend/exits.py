@@ -43,6 +43,7 @@ import ast
 import copy
 
 from .analysis import _SCOPES, contains
+from .problems import construct_text
 
 _EXITS = (ast.Break, ast.Continue, ast.Return)
 
@@ -94,6 +95,8 @@ def _unless(flags: list, body: list, node, loop) -> ast.If:
 def _loop(loop) -> list:
     """The statements that replace `loop`: its flags set, the loop, its returns, its `else`."""
     tag = f"{loop.lineno}_{loop.col_offset}"
+    # errors show the user's header, not the flags (kept if the AST is rewritten again)
+    loop.header = getattr(loop, "header", None) or construct_text(loop)
     returns = _returns(loop.body)
     breaks = contains(loop.body, ast.Break, through_loops=False)
     # `while True:` without a break ends by a return only: the last needs no test (the path
@@ -113,6 +116,7 @@ def _loop(loop) -> list:
         assign = ast.copy_location(ast.Assign(targets=[loop.target], value=_name(item, loop)),
                                    loop)
         body = [_unless([brk], [assign, *body], loop, loop)]
+        body[0].header = loop.header
         loop.target = _name(item, loop, store=True)
     before = ([_set(brk, False, loop)] if brk else []) + ([_set(ret, 0, loop)] if ret else [])
     if brk and isinstance(loop, ast.While):

@@ -220,7 +220,7 @@ class ExpressionsMixin:
 
     def expr_BinOp(self, node):
         left, right = self.eval(node.left), self.eval(node.right)
-        if isinstance(left, str) and isinstance(node.op, ast.Mod) and contains_traced(right):
+        if isinstance(left, str) and isinstance(node.op, ast.Mod) and text.dynamic(right):
             return run_static(text.percent, left, right)        # for print
         return self.binop(type(node.op), left, right)
 

@@ -208,6 +208,10 @@ class LoopsMixin:
                 init[ran] = self.wrap(self.const(False, "bool", hint="ran"))
                 carried, local, names = sorted(init), local - set(found), names | {ran}
                 init, found = {n: init[n] for n in carried}, {}
+                # new slots move the leaf positions the plan noted: only what it keyed by
+                # array (older arrays changed through other routes) carries over
+                extra, plan = plan.extra, _Plan(static)
+                plan.extra = extra
             leaves, struct = carry.split(init)
             plan.init = init
             plan.start(leaves)
@@ -343,7 +347,7 @@ class LoopsMixin:
         more = arith.binary(self, "lt", self.frame.vars[counter], Traced(trip), python_op=True)
         broke = self.frame.vars[flag]
         if not isinstance(broke, Traced):
-            return more if not broke else broke
+            return more if not broke else False     # (broken: no more iterations)
         return self.logical(True, more, arith.unary(self, "logical_not", arith.truth(self, broke),
                                                     python_op=True))
 
@@ -444,7 +448,7 @@ class LoopsMixin:
         a_leaves, a_struct = carry.split(after)
         if not carry.same_structure(struct, a_struct):
             raise Fallback("the loop body changes the structure (or a static value) of "
-                           f"{sorted(after)}")
+                           f"{sorted(n for n in after if not n.startswith('__'))}")
         promote, outs = [], []
         for j, (x, y) in enumerate(zip(leaves, a_leaves, strict=True)):
             if isinstance(x, Traced) and j not in plan.own:

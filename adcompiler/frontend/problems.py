@@ -45,7 +45,9 @@ class Fallback(Exception):
 
 def construct_text(node) -> str:
     """Short source text of a node: the header line of compound statements (of a guard that
-    exits.py made, the statement it guards first)."""
+    exits.py made, the statement it guards first, or the header of the loop it rewrote)."""
+    if hasattr(node, "header"):
+        return node.header
     if isinstance(node, ast.If) and (hasattr(node, "exit_loop") or hasattr(node, "returns_from")):
         return construct_text(node.body[0])
     if isinstance(node, ast.If):

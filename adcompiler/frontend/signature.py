@@ -66,6 +66,8 @@ class Signature:
                 and caller.keywords.keys() == self.keywords.keys() \
                 and all(caller.keywords[k] is v for k, v in self.keywords.items()):
             return self
+        if self._result_split is None:      # (split once, for every copy)
+            self._result_split = carry.split(self.result)
         out = copy.copy(self)
         out.prefix, out.keywords = caller.prefix, caller.keywords
         return out

@@ -154,14 +154,9 @@ def fstring(parts) -> str | RuntimeText:
         value, conversion, spec = part
         if isinstance(spec, RuntimeText):
             raise FrontendError("an f-string's format spec must not depend on run-time values")
-        if isinstance(value, Traced):
-            template.append(_field(_CONVERSIONS[conversion], spec))
-            operands.append(value)
-        elif dynamic(value):           # a container of them: as str() or repr() shows it
-            if spec:
-                raise FrontendError("a format spec on a container of run-time values is not "
-                                    "supported; format its entries")
-            template.append(shown(value, operands, str))
+        field = _runtime_field(value, _CONVERSIONS[conversion], spec, operands)
+        if field is not None:
+            template.append(field)
         else:
             converted = {"": lambda v: v, "s": str, "r": repr,
                          "a": ascii}[_CONVERSIONS[conversion]](value)
@@ -187,14 +182,9 @@ def formatted(template: str, args, kwargs, subscript) -> RuntimeText:
         for is_attribute, key in rest:
             value = getattr(value, key) if is_attribute else \
                 subscript(value, key) if isinstance(value, Traced) else value[key]
-        if isinstance(value, Traced):
-            out.append(_field(conversion or "", spec))
-            operands.append(value)
-        elif dynamic(value):
-            if spec:
-                raise FrontendError("a format spec on a container of run-time values is not "
-                                    "supported; format its entries")
-            out.append(shown(value, operands, str))
+        field = _runtime_field(value, conversion or "", spec, operands)
+        if field is not None:
+            out.append(field)
         else:
             out.append(escaped(formatter.format_field(formatter.convert_field(value, conversion),
                                                       spec)))
@@ -203,6 +193,21 @@ def formatted(template: str, args, kwargs, subscript) -> RuntimeText:
 
 _PERCENT = re.compile(r"%(?:\((?P<key>[^)]*)\))?(?P<flags>[#0\- +]*)(?P<width>\d+)?"
                       r"(?:\.(?P<precision>\d+))?(?P<type>[diouxXeEfFgGsra%])")
+
+
+def _runtime_field(value, conversion: str, spec: str, operands: list) -> str | None:
+    """The template of a format field holding run-time values (appended to `operands`): a
+    run-time value's field, or a container of them (or text made from them) as str() or
+    repr() shows it; None for a static value."""
+    if isinstance(value, Traced):
+        operands.append(value)
+        return _field(conversion, spec)
+    if not dynamic(value):
+        return None
+    if spec:
+        raise FrontendError("a format spec on a container of run-time values is not "
+                            "supported; format its entries")
+    return shown(value, operands, repr if conversion == "r" else str)
 
 
 def percent(template: str, values) -> RuntimeText:
@@ -222,12 +227,18 @@ def percent(template: str, values) -> RuntimeText:
             if k >= len(given):
                 raise FrontendError("not enough arguments for format string")
             value, k = given[k], k + 1
-        if not isinstance(value, Traced):
+        if isinstance(value, Traced):
+            out.append(_printf_field(m, value))
+            operands.append(value)
+        elif dynamic(value):            # %s / %r of a container of them, or of text made so
+            plain = not (m["flags"] or m["width"] or m["precision"])
+            if m["type"] not in "sr" or not plain:
+                raise FrontendError(f"'%{m['type']}' with a width or flags of a container of "
+                                    "run-time values is not supported; format its entries")
+            out.append(shown(value, operands, repr if m["type"] == "r" else str))
+        else:
             out.append(escaped(m.group() % (value,)) if m["key"] is None
                        else escaped(("%" + m.group()[len(m["key"]) + 3:]) % (value,)))
-            continue
-        out.append(_printf_field(m, value))
-        operands.append(value)
     if not isinstance(values, dict) and k != len(given):
         raise FrontendError("not all arguments converted during string formatting")
     out.append(escaped(template[pos:]))

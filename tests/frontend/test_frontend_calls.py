@@ -222,14 +222,23 @@ def formats_a_formatted_string(x):
     return np.sum(x)
 
 
+def formats_containers_and_strings_with_percent(x):
+    s = np.sum(x)
+    print("v=%s" % ([s, 1.5],), "w=%s" % [s], "u=%s" % str(s), "r=%r" % (f"{s:.1f}",),
+          f"{str(s)!r}")
+    return s
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("f, args", [
     (prints_concatenated_strings, (np.array([0.5, 1.125, -2.0]), 0.1)),
     (percent_formats, (np.array([0.5, 1.125, 2.0]), np.int64(26))),
-    (formats_a_formatted_string, (np.array([0.25, 0.5]),))],
+    (formats_a_formatted_string, (np.array([0.25, 0.5]),)),
+    (formats_containers_and_strings_with_percent, (np.array([0.25, 0.5]),))],
     ids=lambda v: getattr(v, "__name__", ""))
 def test_a_gradient_prints_what_python_prints(f, args, backend, capsys):
-    """str, repr, format, join and +; %-formatting; str.format of an f-string."""
+    """str, repr, format, join and +; %-formatting (of containers and strings of run-time
+    values too); str.format of an f-string."""
     f(*args)
     want = capsys.readouterr().out
     adcompiler.grad(f, backend=backend)(*args)
