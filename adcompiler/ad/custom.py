@@ -57,8 +57,9 @@ class custom_vjp:
         @custom_vjp
         def f(x, y): ...
         def f_fwd(x, y): return value, residuals      # residuals: any pytree of arrays
-        def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument (None: zero;
-                                                      # ignored for static arguments, ints)
+        def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument (None or a
+                                                      # number: zero; ignored for static
+                                                      # arguments and ints)
         f.defvjp(f_fwd, f_bwd)
     """
 
@@ -112,8 +113,8 @@ class custom_vjp:
         for i, (a, g) in enumerate(zip(args, per_arg)):
             n = len(traced(g))
             floats = [v.type for v in traced(a) if v.type.is_float]
-            if floats and g is None:
-                keep += floats
+            if floats and (g is None or n == 0 and isinstance(g, (int, float))):
+                keep += floats          # None, or a number (`0.0`): a zero gradient
             elif floats and n != len(floats):
                 raise ctx.error(f"{self.bwd.__name__} returns {n} arrays for argument {i} of "
                                 f"{self.fun.__name__}, which holds {len(floats)}")

@@ -180,6 +180,26 @@ def product_loss(x, y, k):
     return np.sum(scaled_product(x, y, k))
 
 
+@adc.custom_vjp
+def scaled_by(x, c):
+    return x * c
+
+
+def _scaled_by_fwd(x, c):
+    return x * c, c
+
+
+def _scaled_by_bwd(c, g):
+    return g * c, 0.0               # a number for the float c: its gradient is zero
+
+
+scaled_by.defvjp(_scaled_by_fwd, _scaled_by_bwd)
+
+
+def scaled_loss(x, c):
+    return np.sum(scaled_by(x, c))
+
+
 def product_loss_by_keyword(x, y):
     return np.sum(scaled_product(x, k=np.array([1, 2, 3]), b=y))
 
@@ -193,6 +213,9 @@ def test_custom_vjp_gradients_go_to_their_arguments(backend):
     gx, gy = adc.grad(product_loss_by_keyword, wrt=(0, 1), backend=backend)(x, y)
     np.testing.assert_array_equal(gx, y * k)
     np.testing.assert_array_equal(gy, np.zeros(3))
+    gx, gc = adc.grad(scaled_loss, wrt=(0, 1), backend=backend)(x, 2.5)
+    np.testing.assert_array_equal(gx, np.full(3, 2.5))
+    assert gc == 0.0
 
 
 @adc.custom_vjp
