@@ -31,7 +31,7 @@ import numpy as np
 from .ad import differentiate
 from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, call_forward,
                         statics_to_none, traced_grad_tree, vjp_trace)
-from .errors import AdcompilerError, RecompileWarning, where
+from .errors import AdcompilerError, RecompileWarning, user_facing, where
 from .frontend import signature, traced
 from .frontend.calls import Closure
 from .frontend.outside import changed
@@ -216,11 +216,12 @@ class GradFunction(_Specialised):
         compiled = _Compiled(primal, _backend(self.backend)(adj, primal.name),
                              (single, names), tuple(leaves))
         self._cache[sig.key] = compiled
-        self._compiled_for(sig.key, stacklevel=4)     # under __call__ and _specialise
+        self._compiled_for(sig.key, stacklevel=5)  # under user_facing, __call__, _specialise
         self._last = compiled
         return compiled
 
     # -- calling -------------------------------------------------------------------------
+    @user_facing
     def __call__(self, *args, **kwargs):
         leaves, key = self._describe(args, kwargs)
         c = self._cache.get(key)
@@ -287,10 +288,12 @@ class GradFunction(_Specialised):
                                   "example arguments")
         return self._last
 
+    @user_facing
     def adjoint_source(self, *args, **kwargs) -> str:
         """The generated Python source: forward pass, its stash, backward pass, driver."""
         return self._compiled(args, kwargs).program.source
 
+    @user_facing
     def ir(self, *args, **kwargs) -> str:
         """The printed primal IR, then the forward and backward IR."""
         c = self._compiled(args, kwargs)
@@ -342,6 +345,7 @@ def value_and_grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=T
     return GradFunction(fun, wrt, backend, has_aux, True, check_nans)
 
 
+@user_facing
 def show(g, *args, file=None, backend=None, **kwargs):
     """Print the IR (primal, forward, backward) and the generated source of the gradient
     function `g` for these arguments (without any: its last call), as its own backend
@@ -361,6 +365,7 @@ def show(g, *args, file=None, backend=None, **kwargs):
 _VJP_CACHE: dict = {}
 
 
+@user_facing
 def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     """(value, pullback): `pullback(cotangent)` takes a cotangent shaped like the value and
     returns the gradients of every positional argument, as a tuple (None for arguments with
@@ -392,6 +397,7 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     value = sig.unflatten_result(results)
     out_types = [r.type for r in sig.returned(primal.results)]
 
+    @user_facing
     def pullback(cotangent):
         cts, _ = flatten(cotangent, is_runtime_leaf)
         if len(cts) != len(out_types):
@@ -429,13 +435,14 @@ class JitFunction(_Specialised):
         self._cache: dict = {}
         self.__name__ = getattr(fun, "__name__", "f")
 
+    @user_facing
     def __call__(self, *args, **kwargs):
         leaves, key = self._describe(args, kwargs)
         if key not in self._cache or changed(self._cache[key][0].meta["reads"]):
             primal, _ = traced(self.fun, *args, **kwargs)
             self._cache[key] = (primal,
                                 backend_module(self.backend).compile_function(primal))
-            self._compiled_for(key, stacklevel=3)
+            self._compiled_for(key, stacklevel=4)     # under user_facing and __call__
         primal, call = self._cache[key]
         sig = self._traced(primal)
         flat = sig.flatten_leaves(leaves, key)

@@ -12,7 +12,7 @@ import inspect
 
 import numpy as np
 
-from .errors import AdcompilerError
+from .errors import AdcompilerError, user_facing
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
 from .ir.types import DTYPES
@@ -25,6 +25,7 @@ class GradientCheckError(AdcompilerError):
     """`check_grad` found a gradient that differs from finite differences."""
 
 
+@user_facing
 def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend=None):
     """Compare the compiled gradient of `f` with central finite differences in float64 on up to
     `samples` random coordinates of each differentiated argument. Returns {argument: worst

@@ -1,12 +1,14 @@
 """Errors a user can see. Each names the user's file, line and the construct involved.
 
-`short(e)`: an error found deep inside adcompiler (the frontend's interpreter recurses through
-a dozen of its own frames per statement) without those frames, so that the traceback a user
-reads ends at the adcompiler call they made, under the message that names their line.
+`@user_facing` on each public entry (grad's and jit's calls, vjp, jacobian, show, trace...):
+an error found deep inside adcompiler (the frontend's interpreter recurses through a dozen of
+its own frames per statement) is raised again without those frames, so that the traceback a
+user reads ends at the adcompiler call they made, under the message that names their line.
 `ADCOMPILER_FULL_TRACEBACK=1` keeps every frame (for reporting a bug in adcompiler).
 """
 from __future__ import annotations
 
+import functools
 import os
 
 
@@ -14,12 +16,18 @@ class AdcompilerError(Exception):
     """Base of every error adcompiler raises on user input."""
 
 
-def short(e: BaseException) -> BaseException:
-    """`e`, to be raised again, with its traceback dropped unless ADCOMPILER_FULL_TRACEBACK=1
-    (raising it again starts a traceback at the raise)."""
-    if os.environ.get("ADCOMPILER_FULL_TRACEBACK", "0") not in ("", "0"):
-        return e
-    return e.with_traceback(None)
+def user_facing(fn):
+    """`fn`, raising its AdcompilerErrors with a traceback that starts at this wrapper (raising
+    an error again starts its traceback at the raise), unless ADCOMPILER_FULL_TRACEBACK=1."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AdcompilerError as e:
+            if os.environ.get("ADCOMPILER_FULL_TRACEBACK", "0") not in ("", "0"):
+                raise
+            raise e.with_traceback(None)
+    return call
 
 
 def where(loc) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .ad.traced import statics_to_none
 from .api import GradFunction, JitFunction, _has_float, grad, vjp
-from .errors import AdcompilerError, where
+from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
 from .frontend.pytree import attributes, flatten, node_fields, unflatten
@@ -38,6 +38,7 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
     """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
     traced = _traceable(fun)
 
+    @user_facing
     def jac(*args, **kwargs):
         positions = _positions(fun, wrt, len(args), kwargs)
         for p in positions:
@@ -76,6 +77,7 @@ def hessian(fun, *, wrt=0, backend=None, check_nans=True):
     g = grad(fun, wrt=wrt, backend=backend, check_nans=check_nans)
     jacobians: dict = {}        # one per position: its traced gradient, so its compiled code
 
+    @user_facing
     def hess(*args, **kwargs):
         (position,) = _positions(fun, wrt, len(args), kwargs)
         if position not in jacobians:
@@ -151,6 +153,7 @@ def _stacked(rows, out_shape):
     return unflatten(treedef, stacked)
 
 
+@user_facing
 def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
     """(fun(*primals), its derivative along `tangents`), shaped like fun's result."""
     if len(tangents) != len(primals):

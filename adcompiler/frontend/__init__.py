@@ -44,7 +44,7 @@ import re
 import types
 import weakref
 
-from ..errors import AdcompilerError, TraceError, short
+from ..errors import AdcompilerError, TraceError, user_facing
 from .context import TraceContext
 from .outside import changed
 from .signature import Signature
@@ -67,6 +67,7 @@ def signature(f):
     return f, Signature(inspect.signature(f), f.__name__, prefix, keywords)
 
 
+@user_facing
 def trace(f, *args, **kwargs):
     """The IR of `f` specialised on these arguments (cached per function and signature), its
     signature binding this call's `self` or partial arguments (`Signature.for_caller`): one
@@ -101,8 +102,8 @@ def traced(f, *args, **kwargs):
     try:
         fn, result = build_function(session, code, name, params, None, f.__globals__,
                                     _closure_of(f), exact_name=True, write_back=True)
-    except AdcompilerError as e:    # names the user's line: the interpreter's frames are noise
-        raise short(e)
+    except AdcompilerError:         # names the user's line (the public entry drops our frames)
+        raise
     except RecursionError:
         raise TraceError(f"recursion too deep while tracing {f.__qualname__} (does a recursion "
                          "stop only on a run-time value?)", (code.filename, code.node.lineno),
