@@ -5,7 +5,10 @@ Contract: both branches are traced as regions, each with its own copies of the v
 may rebind and of every container a variable holds (one copy per container, however many names
 and containers hold it: a change through one name is seen through all). The variables either
 branch rebinds (or mutates) and that are read later become the op's results (`carry.unify`
-joins their types: a Python literal takes the array's dtype); one assigned in a single branch
+joins their types: a Python literal takes the array's dtype); an array assigned in a single
+branch (or bound where a run-time flag says: `Undefined` with a value) is joined with a
+placeholder and a flag that says where it is bound, which each read checks when the code runs
+(Python's UnboundLocalError, as an AssertionFailed); anything else assigned in a single branch
 is unbound afterwards (reading it is a TraceError naming the if's line). A dict or list a
 branch changes in place is joined back into the original object (`carry.keep_containers`), so
 every alias, container and the caller holding it see the change, as in Python. A branch
@@ -111,16 +114,20 @@ class _Slot:
         self.k = k
 
 
-def _bound_where(a, b):
-    """Whether a name one branch binds to an array and the other leaves as a loop before the
-    if left it (bound where the loop ran: an `Undefined` with a value) can be joined: True,
-    else None."""
-    pair = {type(a), type(b)}
-    if pair != {Undefined, Traced}:
+def _maybe_bound(a, b):
+    """Where a branch leaves a name unbound, or bound only where a run-time flag says (a loop
+    of a run-time trip count assigned it: an `Undefined` with a value), and the other binds it
+    to an array of one type or leaves it so too: an array of that type (the placeholder's),
+    else None (an error where the name is read)."""
+    sides = [x for x in (a, b)
+             if not (x is MISSING or isinstance(x, Undefined) and x.value is None)]
+    if not any(isinstance(x, Undefined) for x in (a, b)) and len(sides) == 2:
+        return None         # bound on both paths
+    arrays = [x.value if isinstance(x, Undefined) else x for x in sides]
+    if not arrays or not all(isinstance(x, Traced) for x in arrays) or len(
+            {(x.dtype, x.shape) for x in arrays}) != 1:
         return None
-    unbound, other = (a, b) if isinstance(a, Undefined) else (b, a)
-    ok = unbound.value is not None and unbound.value.shape == other.shape
-    return True if ok else None
+    return arrays[0]
 
 
 def _unchanged(before, after) -> bool:
@@ -170,7 +177,7 @@ class BranchesMixin:
                 carry.keep_containers(self.frame.vars[n], end)
             return Return(value)
         live = self.live_after()
-        pairs, undefined = [], {}
+        pairs, flags, undefined = [], [], {}
         for name in sorted(names):
             before = self.frame.vars.get(name, MISSING)
             a, b = then.after[name], other.after[name]
@@ -181,33 +188,45 @@ class BranchesMixin:
                 continue
             # (containers changed in place live on in whatever else holds them)
             in_place = then.kept(name) and other.kept(name) and isinstance(before, carry.CONTAINERS)
-            bound = _bound_where(a, b) if before is a or before is b else None   # (its flag)
-            if a is MISSING or b is MISSING or (name not in live and not in_place) or \
-                    bound is None and Undefined in (type(a), type(b)):
+            like = _maybe_bound(a, b) if name in live else None
+            if like is None and (a is MISSING or b is MISSING or Undefined in (type(a), type(b))
+                                 or (name not in live and not in_place)):
                 self.frame.vars[name] = Undefined(
                     f"'{name}' is assigned on one path only of {_condition(node)}, so it may be "
                     "undefined here; assign it before the " + (
                         "loop" if hasattr(node, "exit_loop") else "if or in both branches"))
                 continue
-            if bound is not None:       # one branch binds it, on the other a loop did if it ran
-                unbound = a if isinstance(a, Undefined) else b
-                flag = unbound.bound if unbound is a else self.logical(False, cond, unbound.bound)
-                if unbound is a:        # bound where the other branch runs, or the loop ran
-                    flag = self.logical(False, arith.unary(self, "logical_not", cond), flag)
-                undefined[name] = (unbound, flag)
-                a, b = (unbound.value, b) if unbound is a else (a, unbound.value)
+            if like is not None:    # bound on the paths a run-time flag names: joined with it
+                message = next((x.message for x in (a, b) if isinstance(x, Undefined)
+                                and x.value is not None),
+                               f"'{name}' is not defined: it is assigned on one path only "
+                               f"of {_condition(node)}, not the one that ran")
+                (a, fa), (b, fb) = (self._bound_side(x, like) for x in (a, b))
+                undefined[name] = message
+                flags.append((f"'{name}' bound", fa, fb))
             pairs.append((name, a, b))
         rebound = self._rebound_changed(then, other, names, set())
-        joined = self.join_if(cond, then, other, pairs + rebound, _condition(node))
-        for (name, *_), value in zip(rebound, joined[len(pairs):], strict=True):
+        joined = self.join_if(cond, then, other, pairs + flags + rebound, _condition(node))
+        values, bound = joined[:len(pairs)], iter(joined[len(pairs):len(pairs) + len(flags)])
+        for (name, *_), value in zip(rebound, joined[len(pairs) + len(flags):], strict=True):
             carry.keep_containers(self.frame.vars[name], value)
-        for (name, a, b), value in zip(pairs, joined[:len(pairs)], strict=True):
+        for (name, a, b), value in zip(pairs, values, strict=True):
             self.frame.vars[name] = self._joined_container(name, a, b, value, then, other,
                                                            _condition(node))
             if name in undefined:
-                unbound, flag = undefined[name]
-                self.frame.vars[name] = Undefined(unbound.message, self.frame.vars[name], flag)
+                self.frame.vars[name] = Undefined(undefined[name], self.frame.vars[name],
+                                                  next(bound))
         return None
+
+    def _bound_side(self, x, like):
+        """(value, run-time flag: whether it is bound) of a name a branch leaves as `x`: an
+        array, a loop's `Undefined` with a value, or unbound (a placeholder shaped `like`)."""
+        if isinstance(x, Traced):
+            return x, self.wrap(self.const(True, "bool", hint="bound"))
+        if isinstance(x, Undefined) and x.value is not None:
+            return x.value, x.bound
+        return (Traced(carry.materialise(self, 0, like.dtype, like.shape), weak=like.weak),
+                self.wrap(self.const(False, "bool", hint="bound")))
 
     def _joined_container(self, name, a, b, value, then, other, where):
         """What `name` holds after the if, given its joined `value`: a container both branches

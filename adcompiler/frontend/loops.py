@@ -7,10 +7,12 @@ Contract:
   and arrays whose dtype the body widens, are promoted and the body re-traced (a fixed point in
   at most 4 tries). When that fails, or the body needs the index as a static value
   (`params[f'h{i}']`), grows a list, or a loop-local is read after the loop, a static trip count
-  is unrolled instead; a run-time trip count is an error, except for a loop-local array the
-  body assigns on every path: it is carried from a placeholder (or its value before the loop),
-  and a flag says whether an iteration ran, which each read after the loop checks when the code
-  runs (`Undefined` with a value). Loops over Python lists, enumerate and zip are unrolled. `break`, `continue`, `return` and `else` are flags by then (exits.py): a
+  is unrolled instead; a run-time trip count is an error, except for a loop-local array (of
+  one type on the paths that assign it): it is carried from a placeholder (or its value before
+  the loop) with a flag that says whether a path that assigns it ran, which each read checks
+  when the code runs (`Undefined` with a value; branches.py joins such names). Loops over
+  Python lists, enumerate and zip are unrolled. `break`, `continue`, `return` and `else` are
+  flags by then (exits.py): a
   static range whose loop may break runs iterations while tracing until the flag is a run-time
   value (`peel`), and the rest is a loop as above, but a `while` op on a counter, which stops
   at the break (a `for` op would run, and tape, every iteration after it).
@@ -46,6 +48,22 @@ _I64 = TensorType("i64")
 
 def _names_of(target) -> set:
     return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _bound(name: str) -> str:
+    """The frame's name of the run-time flag that says a loop-local `name` is bound."""
+    return f"__bound_{name}"
+
+
+def _unbound_message(name, kind, node) -> str:
+    return (f"'{name}' is not defined: it is assigned only inside the {kind} at line "
+            f"{node.lineno}, and no iteration ran a path that assigns it (Python's "
+            "UnboundLocalError)")
+
+
+def _value_of(v):
+    """A name's array, or the array an `Undefined` holds where its flag says it is bound."""
+    return v.value if isinstance(v, Undefined) else v
 
 
 class LoopsMixin:
@@ -195,9 +213,11 @@ class LoopsMixin:
         # arrays the body assigns on every path and code after the loop reads: carried from
         # their value before the loop (a loop index bound before it, or what an earlier loop
         # bound), else from a placeholder of the type the first trace gives them, with a flag
-        # `ran` that says whether an iteration ran, which a read after the loop checks
-        # (Python's UnboundLocalError when neither this loop nor an earlier one bound it)
-        ran, found, kept_local = f"__ran_{node.lineno}_{node.col_offset}", {}, {}
+        # `__bound_<name>` that says whether a path that binds it ran, which each read checks
+        # (Python's UnboundLocalError when neither this loop nor an earlier one bound it): in
+        # the body they are `Undefined` with that value and flag, so a branch may bind them
+        kind = "for loop with a run-time trip count" if is_for else "while loop"
+        found, kept_local = {}, {}
         plan = _Plan(static)
         for _ in range(MAX_TRIES):
             if found:
@@ -205,8 +225,12 @@ class LoopsMixin:
                     start, kept_local[n] = self._loop_local_start(outer.get(n), v)
                     init[n] = Traced(carry.materialise(self, start, v.dtype, v.shape),
                                      weak=v.weak)
-                init[ran] = self.wrap(self.const(False, "bool", hint="ran"))
-                carried, local, names = sorted(init), local - set(found), names | {ran}
+                    if kept_local[n] is None:
+                        init[_bound(n)] = self.wrap(self.const(False, "bool", hint="bound"))
+                    elif kept_local[n] is not True:     # the flag an earlier loop left
+                        init[_bound(n)] = kept_local[n]
+                carried, local = sorted(init), local - set(found)
+                names = names | {_bound(n) for n in kept_local}
                 init, found = {n: init[n] for n in carried}, {}
                 # new slots move the leaf positions the plan noted: only what it keyed by
                 # array (older arrays changed through other routes) carries over
@@ -243,6 +267,10 @@ class LoopsMixin:
                            if isinstance(v, carry.CONTAINERS)}
                 frame.loops.append(node)
                 try:
+                    for n in kept_local:    # (before the loop index is bound)
+                        if _bound(n) in frame.vars:
+                            frame.vars[n] = Undefined(_unbound_message(n, kind, node),
+                                                      frame.vars[n], frame.vars[_bound(n)])
                     if is_for:
                         self.builder.loc = loc
                         k = frame.vars[counter] if flag else Traced(body.args[0], weak=True,
@@ -250,13 +278,15 @@ class LoopsMixin:
                         self.assign(node.target, index(k))
                         if flag:
                             frame.vars[counter] = self.binop(ast.Add, k, 1)
-                    if kept_local:
-                        frame.vars[ran] = self.wrap(self.const(True, "bool", hint="ran"))
                     self.exec_block(node.body)
+                    for n in kept_local:
+                        if _bound(n) in frame.vars:
+                            frame.vars[n], frame.vars[_bound(n)] = self._bound_at_end(
+                                frame.vars.get(n, MISSING))
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                     if not static:
-                        found = {n: v for n in local & live
-                                 if isinstance(v := frame.vars.get(n), Traced)}
+                        found = {n: v for n in local & live if isinstance(
+                            v := _value_of(frame.vars.get(n)), Traced)}
                     for n in carried:
                         if isinstance(after[n], Undefined) and n not in live:
                             # a branch left it unjoined, as no later statement, iteration or
@@ -309,26 +339,26 @@ class LoopsMixin:
                            result_types=types, regions=regions, hints=hints)
             self._finish(node, op.results, struct, leaves, plan, outs, changed,
                          start=journal.start, may_skip=not static)
-            kind = "for loop with a run-time trip count" if is_for else "while loop"
             for n in local:
                 frame.vars[n] = Undefined(
                     f"'{n}' is assigned only inside the {kind} at line {node.lineno}, so it may "
                     "be undefined after it; give it a value before the loop")
             for n, v in still.items():
                 frame.vars[n] = Undefined(v.message, frame.vars[n], v.bound)
-            if kept_local:
-                ran_value = frame.vars.pop(ran)
-                for n, before in kept_local.items():
-                    if before is True:
-                        continue            # bound before the loop: its value is its start
-                    bound = ran_value if before is None else self.logical(
-                        False, before, ran_value)
-                    frame.vars[n] = Undefined(
-                        f"'{n}' is not defined: it is assigned only inside the {kind} at line "
-                        f"{node.lineno}, which ran no iteration (Python's UnboundLocalError)",
-                        frame.vars[n], bound)
+            for n in kept_local:
+                if _bound(n) in frame.vars:     # (else bound before the loop)
+                    frame.vars[n] = Undefined(_unbound_message(n, kind, node), frame.vars[n],
+                                              frame.vars.pop(_bound(n)))
             return None
         raise Fallback("the loop's variables do not settle to one type")
+
+    def _bound_at_end(self, v):
+        """(value, run-time flag: bound) a loop-local leaves the body with."""
+        if isinstance(v, Undefined):
+            if v.value is None:
+                raise FrontendError(v.message)
+            return v.value, v.bound
+        return v, self.wrap(self.const(True, "bool", hint="bound"))
 
     def _loop_local_start(self, before, v):
         """(the value a loop-local `v` starts from, whether it is bound before the loop: True,

@@ -407,6 +407,47 @@ def test_branch_inside_a_runtime_loop():
         check_both(loop_with_branch, x, np.int64(n))
 
 
+def first_above(x, n):
+    total = 0.0
+    for i in range(n):
+        y = x[i] * 2.0
+        if y > 3.0:
+            z = np.sin(y)
+            break
+        z = -y * y
+        total = total + z
+    return total + z
+
+
+def best_hit(xs):
+    found = False
+    for i in range(xs.shape[0]):
+        if xs[i] > 1.0:
+            hit = xs[i] ** 2
+            found = True
+    if found:
+        return hit
+    return 0.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_names_bound_on_the_paths_that_ran(backend):
+    """A name bound before a run-time `break` and after it, or in one branch of an `if` that
+    a flag guards later: each path binds it where Python does; values as Python's, gradients
+    as finite differences'."""
+    x = np.array([0.5, 1.0, 2.0, 0.3])
+    for n in (1, 3, 4):
+        want = first_above(x, n)
+        assert adc.jit(first_above, backend=backend)(x, np.int64(n)) == pytest.approx(want)
+        g = adc.grad(first_above, backend=backend)(x, np.int64(n))
+        assert_tree_close(g, fd_grad(first_above, (x, np.int64(n))))
+    for xs in (np.array([0.5, 2.0, 3.0]), np.array([0.5, 0.2])):
+        assert adc.jit(best_hit, backend=backend)(xs) == pytest.approx(best_hit(xs))
+        assert_tree_close(adc.grad(best_hit, backend=backend)(xs), fd_grad(best_hit, (xs,)))
+    with pytest.raises(adc.AssertionFailed, match="'z' is not defined"):
+        adc.jit(first_above, backend=backend)(x, np.int64(0))
+
+
 def carried_containers(p, n):
     st = {"a": p["a"], "b": (p["b"], p["b"] * 2)}
     u, v = p["a"] + 0.5, p["b"] - 0.5

@@ -75,13 +75,33 @@ def test_return_inside_runtime_if_takes_the_rest_of_the_function():
         check(f, x)
 
 
-def test_variable_from_one_branch_read_later_is_an_error():
-    def f(x):
-        if np.sum(x) > 0:
-            y = x
-        return y
+def one_branch_binds(x):
+    if np.sum(x) > 0:
+        y = x * 2.0
+    return np.sum(y * y)
+
+
+def one_branch_binds_a_list(x):
+    if np.sum(x) > 0:
+        y = [x]
+    return y[0]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_variable_from_one_branch_read_later_is_checked_where_it_runs(backend):
+    """Python binds a name one branch assigns where that branch ran and raises
+    UnboundLocalError at its read elsewhere: the read checks it when the code runs (an
+    AssertionFailed naming the read and the if), and its gradient is the branch's."""
+    x = np.abs(rand(3))
+    same_or_unbound(one_branch_binds, backend, x)
+    np.testing.assert_allclose(adcompiler.grad(one_branch_binds, backend=backend)(x), 8 * x)
+    with pytest.raises(adcompiler.AssertionFailed, match=r"'y' is not defined: it is assigned "
+                       r"on one path only of the if at line \d+ .*, not the one that ran") as e:
+        adcompiler.jit(one_branch_binds, backend=backend)(-x)
+    assert "test_frontend_control.py" in str(e.value)
+    # a container is not an array: it cannot be carried, the error names the if at the trace
     with pytest.raises(adcompiler.TraceError, match=r"on one path only of the if at line") as e:
-        adcompiler.trace(f, rand(3))
+        adcompiler.trace(one_branch_binds_a_list, rand(3))
     assert "test_frontend_control.py" in str(e.value) and "'y'" in str(e.value)
 
 
@@ -211,7 +231,7 @@ def test_loop_local_read_after_runtime_loop_has_its_last_value():
     # no iteration ran: Python's UnboundLocalError, checked where the code reads it
     with pytest.raises(adcompiler.AssertionFailed,
                        match=r"'y' is not defined: it is assigned only inside the for loop with a "
-                             r"run-time trip count at line \d+, which ran no iteration") as e:
+                             r"run-time trip count at line \d+, and no iteration ran a path") as e:
         adcompiler.jit(f)(rand(2), np.int64(0))
     assert f"test_frontend_control.py:{f.__code__.co_firstlineno + 3}" in str(e.value)
 
@@ -237,14 +257,23 @@ def test_loop_locals_of_while_loops_and_nested_loops():
         adcompiler.jit(nested)(rand(3), np.int64(2), np.int64(0))
 
 
-def test_a_loop_local_assigned_on_one_path_of_the_body_stays_an_error():
-    def f(x, n):
-        for i in range(n):
-            if np.sum(x) > i:
-                y = x * 2
-        return y
-    with pytest.raises(adcompiler.TraceError, match="'y' is assigned only inside the for loop"):
-        adcompiler.trace(f, rand(2), np.int64(2))
+def last_scaled_positive(x, n):
+    for i in range(n):
+        if x[i] > 0:
+            y = x[i] * 2.0
+    return y
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_loop_local_assigned_on_one_path_of_the_body(backend):
+    """Bound where an iteration took that path: Python's value, or its UnboundLocalError as an
+    AssertionFailed where the code reads it; the gradient goes to the entry it came from."""
+    for x, n in ((np.array([1.0, -2.0, 3.0, -1.0]), 4), (np.array([1.0, -2.0, 3.0]), 2),
+                 (np.array([-1.0, -2.0]), 2), (np.array([1.0]), 0)):
+        same_or_unbound(last_scaled_positive, backend, x, np.int64(n))
+    g = adcompiler.grad(last_scaled_positive, backend=backend)(np.array([1.0, 3.0, -1.0]),
+                                                              np.int64(3))
+    np.testing.assert_array_equal(g, [0.0, 2.0, 0.0])
 
 
 def test_nested_loops_and_if_in_loop():
@@ -471,12 +500,13 @@ def library_call_after_and(x):
 def test_loop_locals_not_read_and_library_calls_after_and(backend):
     """Two loops that run no iteration and no read of y after them: no error (the check
     before the second loop counts its trip); a loop-local bound in one branch of a run-time if
-    is an error naming the if, not invalid IR; NumPy's functions after `and` stay elementwise,
+    is bound where that branch ran and the loop did; NumPy's functions after `and` stay elementwise,
     their operands promoted as Python/NumPy do."""
     x = np.array([1.0, 2.0])
     for n, m in ((0, 0), (2, 0), (2, 2)):
         same_or_unbound(two_loops_then_returns, backend, x, np.int64(n), np.int64(m))
-    with pytest.raises(adcompiler.TraceError, match="'y' is assigned on one path only of the if"):
-        adcompiler.jit(bound_in_a_branch, backend=backend)(x, np.int64(2))
+    for sign in (1.0, -1.0):
+        for n in (0, 2):
+            same_or_unbound(bound_in_a_branch, backend, sign * x, np.int64(n))
     assert adcompiler.jit(library_call_after_and, backend=backend)(x) == \
         library_call_after_and(x)
