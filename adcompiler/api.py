@@ -447,7 +447,8 @@ class JitFunction(_Specialised):
         sig = self._traced(primal)
         flat = sig.flatten_leaves(leaves, key)
         out = run_checked(lambda: call(*flat), check_nans=False)
-        out = out if len(primal.results) != 1 else (out,)
+        # (a program of no results, a function returning None or static values, returns None)
+        out = (out,) if len(primal.results) == 1 else out or ()
         out, _ = sig.write_back(args, kwargs, leaves, out)
         return sig.unflatten_result(out)
 

@@ -10,7 +10,7 @@ Contract:
   indices are adjacent and first otherwise. Negative indices wrap; run-time ones out of bounds
   raise IndexError when the program runs (NumPy's error), static ones FrontendError.
 - A run-time boolean mask has a data-dependent shape when read: FrontendError suggesting
-  np.where. In an assignment `x[m] = v` it is a `where`.
+  np.where. In an assignment `x[m] = v` it is a `where`, and so in `x[m] += v` (of x + v).
 - `setitem(cx, x, key, v)` returns the new array value: `update_slice` for basic keys, `put` for
   advanced ones (last write wins for repeated indices, as NumPy), `where` for masks. `v` is cast
   to x's dtype (NumPy casts unsafely on assignment) and broadcast to the indexed shape.
@@ -323,6 +323,25 @@ def setitem(cx: Emitter, x: Traced, key, v):
 
 def _set_masked(cx, x: Traced, items, masks, v):
     """x[m] = v with a run-time boolean mask m over x's leading axes: where(m, v, x)."""
+    mv = _mask(cx, x, items, masks, v_shape(v))
+    return cx.op("where", mv, cx.value(v, x.dtype), x.value)
+
+
+def is_runtime_mask(key) -> bool:
+    return any(isinstance(k, Traced) and k.dtype == "bool"
+               for k in (key if isinstance(key, tuple) else (key,)))
+
+
+def update_masked(cx, x: Traced, key, v, new: Traced):
+    """x after `x[m] op= v` with a run-time mask m, given new = x op v: where(m, new, x). NumPy
+    reads x[m] (a run-time number of entries), applies op and sets them: the same values, for
+    a v that `x[m] = v` takes."""
+    items, masks = _normalise(cx, x, key)
+    return cx.op("where", _mask(cx, x, items, masks, v_shape(v)), new.value, x.value)
+
+
+def _mask(cx, x: Traced, items, masks, value_shape):
+    """The mask of `x[m] = v`, shaped to broadcast against x, for a v of `value_shape`."""
     (m,) = masks if len(masks) == 1 else (None,)
     lead = [k for k in items if not (isinstance(k, slice) and k == slice(None))]
     if m is None or lead != [m] or items[0] is not m:
@@ -332,13 +351,12 @@ def _set_masked(cx, x: Traced, items, masks, v):
         raise FrontendError(f"boolean index of shape {m.shape} does not match the array's "
                             f"shape {x.shape}")
     rest = x.shape[m.ndim:]
-    mv = m.value
-    if rest:
-        mv = cx.op("reshape", mv, shape=m.shape + (1,) * len(rest))
-    val = cx.value(v, x.dtype)
-    if val.type.rank > len(rest) or (val.type.rank and
-                                     broadcast_shapes(val.type.shape, rest) != tuple(rest)):
+    if len(value_shape) > len(rest) or (value_shape and broadcast_shapes(
+            tuple(value_shape), rest) != tuple(rest)):
         raise FrontendError("x[mask] = v needs v to be a scalar or to broadcast to one masked "
                             "element (assigning a run-time number of values has a "
                             "data-dependent shape)")
-    return cx.op("where", mv, val, x.value)
+    mv = m.value
+    if rest:
+        mv = cx.op("reshape", mv, shape=m.shape + (1,) * len(rest))
+    return mv

@@ -110,6 +110,11 @@ class StatementsMixin:
             obj = self.eval(target.value)
             key = self.eval_index(target.slice)
             name = analysis.root_name(target) or "update"
+            if isinstance(obj, Traced) and indexing.is_runtime_mask(key):
+                new = self.inplace(op, obj, rhs, name, mutate=False)
+                obj.update(indexing.update_masked(self, obj, key, rhs, new))
+                self.name_value(obj, name)
+                return
             # x[k] += v on an array is x[k] = x[k] + v with in-place casting rules (the read is
             # a copy); on a list or dict slot the array in it changes in place, as NumPy's does
             new = self.inplace(op, self.subscript(obj, key), rhs, name,

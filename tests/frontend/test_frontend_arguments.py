@@ -274,6 +274,29 @@ def test_only_changed_arguments_are_extra_results():
     assert fn.meta["written"] == () and len(fn.results) == 3
 
 
+def returns_nothing(x):
+    y = x * 2.0     # noqa: F841
+
+
+def only_checks(x):
+    assert np.all(x > 0), "x must be positive"
+
+
+def dims(x):
+    return x.shape, x.ndim
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_jit_of_a_function_returning_no_array(backend):
+    """None, or static values only: the program has no results (a TypeError before)."""
+    x = np.abs(rand(3, 4)) + 0.1
+    assert adcompiler.jit(returns_nothing, backend=backend)(x) is None
+    assert adcompiler.jit(only_checks, backend=backend)(x) is None
+    with pytest.raises(adcompiler.AssertionFailed, match="x must be positive"):
+        adcompiler.jit(only_checks, backend=backend)(-x)
+    assert adcompiler.jit(dims, backend=backend)(x) == ((3, 4), 2)
+
+
 def scaled_in_place(x, w):
     x *= 2.0
     return np.sum((x * w) ** 2)

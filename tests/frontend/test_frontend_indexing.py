@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from fecheck import check, ops, rand
+from fecheck import central_differences, check, ops, rand
 
 
 def basic_reads(x):
@@ -91,6 +91,26 @@ def test_mask_assignment_is_where():
         return x, y
     fn = check(f, rand(5), rand(4, 3))
     assert "where" in ops(fn)
+
+
+def leaky_in_place(x, b):
+    y = x.copy()
+    y[y < 0] *= 0.1
+    y[np.sum(y, axis=1) < 0] += b       # a row's shape of values, each masked row gets
+    return np.sum(np.sin(y))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_augmented_assignment_through_a_runtime_mask(backend):
+    """`x[m] op= v` reads a run-time number of entries, as NumPy does, and sets them: a where
+    of x op v; values as NumPy's, gradients as central differences'."""
+    x, b = rand(4, 3), rand(3)
+    check(leaky_in_place, x, b)
+    gx, gb = adcompiler.grad(leaky_in_place, wrt=(0, 1), backend=backend)(x, b)
+    np.testing.assert_allclose(gx, central_differences(leaky_in_place, x, b), rtol=1e-6)
+    np.testing.assert_allclose(gb, central_differences(leaky_in_place, x, b, wrt=1), rtol=1e-6)
+    with pytest.raises(adcompiler.TraceError, match="needs v to be a scalar or to broadcast"):
+        adcompiler.trace(leaky_in_place, x, rand(4, 3))
 
 
 def test_runtime_scalar_index_assignment():
