@@ -201,6 +201,8 @@ class GradFunction(_Specialised):
         if not results:
             raise AdcompilerError(f"{at}{self.fun.__name__} returns nothing to differentiate")
         out = results[0]
+        ret = primal.body.terminator.loc      # errors about the result name the return's line
+        at = f"{where(ret)}: " if ret else at
         if out.type.rank != 0 or not out.type.is_float:
             raise AdcompilerError(
                 f"{at}grad needs {self.fun.__name__} to return a float scalar"
@@ -210,7 +212,7 @@ class GradFunction(_Specialised):
             raise AdcompilerError(f"{at}has_aux=True needs {self.fun.__name__} to return a "
                                   "pair (value, aux)")
         if not self.has_aux and len(results) != 1:
-            raise AdcompilerError(f"{self.fun.__name__} returns {len(results)} arrays; grad "
+            raise AdcompilerError(f"{at}{self.fun.__name__} returns {len(results)} arrays; grad "
                                   "needs one scalar (or has_aux=True for (value, aux))")
         adj = differentiate(primal, leaves, seeded=(0,))
         compiled = _Compiled(primal, _backend(self.backend)(adj, primal.name),

@@ -1,6 +1,7 @@
 """Reverse-mode AD on the IR. `differentiate` is the stage the API calls:
 
-    primal --inline--> reverse (fwd, bwd) --simplify, fold, cse, dce--> prune residuals
+    primal --inline, residuals of custom derivatives--> reverse (fwd, bwd)
+           --simplify, fold, cse, dce--> prune residuals
 
 (or the adjoint an earlier process derived from the same primal, read back from disk: `cache`)
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir.core import Function
+from ..ir.core import Function, Op
 from ..ir.passes import maybe_print, run_passes
-from ..ir.rewrite import clone_block
+from ..ir.rewrite import clone_block, replace_all, users
 from . import cache
 from .reverse import reverse
 
@@ -56,9 +57,34 @@ def differentiate(primal: Function, wrt, seeded=None) -> Adjoint:
     return adj
 
 
+def _residuals_from_plain_calls(fn: Function) -> bool:
+    """A call with a custom derivative (`call @f_fwd {vjp=f_bwd, outputs=k}`) whose residuals
+    `fn` reads, as the backward sweep of a first derivative does when a second is taken, gets
+    them from a plain call of f_fwd, which is inlined and differentiated: f_bwd gives the
+    outputs' derivative, f_fwd's own code the residuals' (else their cotangents were lost, and
+    second derivatives through custom_vjp and elementwise functions were zero). Whether it
+    changed `fn`."""
+    readers = users([fn])
+    changed = False
+    for op in list(fn.walk()):
+        residuals = op.results[op.attrs.get("outputs", 0):] if "vjp" in op.attrs else []
+        if not any(r in readers for r in residuals):
+            continue
+        plain = Op("call", op.operands, {"callee": op.attrs["callee"]},
+                   [r.type for r in op.results], loc=op.loc, hints=[r.hint for r in op.results])
+        plain.parent = op.parent
+        op.parent.ops.insert(op.parent.ops.index(op) + 1, plain)
+        replace_all(fn, dict(zip(residuals, plain.results[len(op.results) - len(residuals):],
+                                 strict=True)))
+        changed = True
+    return changed
+
+
 def _derive(primal: Function, wrt, seeded) -> Adjoint:
     fn = Function(primal.name, clone_block(primal.body, {}), loc=primal.loc, module=primal.module)
     fn = run_passes(fn, ["inline"])
+    if _residuals_from_plain_calls(fn):
+        fn = run_passes(fn, ["inline"])
     n_results = len(fn.results)
     fwd, bwd = reverse(fn, wrt, seeded)
     bwd = run_passes(bwd, CLEANUP)

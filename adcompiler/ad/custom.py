@@ -66,6 +66,7 @@ class custom_vjp:
     def __init__(self, fun):
         self.fun = fun
         self.fwd = self.bwd = None
+        self._inside = False        # tracing fwd or bwd
         functools.update_wrapper(self, fun)
 
     def defvjp(self, fwd, bwd):
@@ -78,12 +79,18 @@ class custom_vjp:
     def __adcompiler_trace__(self, ctx, args, kwargs):
         if self.fwd is None:
             raise ctx.error(f"custom_vjp function {self.fun.__name__} has no defvjp(fwd, bwd)")
-        fwd_ir, operands, rebuild = ctx.function(self.fwd, *args, **kwargs)
-        call = ctx.builder.emit("call", operands, {"callee": fwd_ir.name},
-                                result_types=fwd_ir.result_types,
-                                hints=[r.hint for r in fwd_ir.results])
-        value, residuals = rebuild(call.results)
-        bwd_ir, _, bwd_value = ctx.function(self.bwd, residuals, value)
+        if self._inside:    # fwd or bwd calls f (JAX's docs do): its own body, differentiated
+            return ctx.call(self.fun, *args, **kwargs)     # with theirs
+        self._inside = True
+        try:
+            fwd_ir, operands, rebuild = ctx.function(self.fwd, *args, **kwargs)
+            call = ctx.builder.emit("call", operands, {"callee": fwd_ir.name},
+                                    result_types=fwd_ir.result_types,
+                                    hints=[r.hint for r in fwd_ir.results])
+            value, residuals = rebuild(call.results)
+            bwd_ir, _, bwd_value = ctx.function(self.bwd, residuals, value)
+        finally:
+            self._inside = False
         for f, ir in ((self.fwd, fwd_ir), (self.bwd, bwd_ir)):
             if ir.meta["written"] or ir.meta["rebound"]:
                 raise ctx.error(f"{f.__name__} changes its arguments in place; a custom_vjp's "
@@ -103,8 +110,10 @@ class custom_vjp:
         the parameters they name."""
         def traced(x):
             return flatten(x, ctx.is_traced)[0]
-        if kwargs:
-            args = list(inspect.signature(self.fun).bind(*args, **kwargs).arguments.values())
+        # (every parameter counts, as in JAX: one left to its default too)
+        bound = inspect.signature(self.fun).bind(*args, **kwargs)
+        bound.apply_defaults()
+        args = list(bound.args) + list(bound.kwargs.values())
         per_arg = grads if isinstance(grads, (tuple, list)) else (grads,)
         if len(per_arg) != len(args):
             raise ctx.error(f"{self.bwd.__name__} returns {len(per_arg)} gradients, "
@@ -119,6 +128,12 @@ class custom_vjp:
                 raise ctx.error(f"{self.bwd.__name__} returns {n} arrays for argument {i} of "
                                 f"{self.fun.__name__}, which holds {len(floats)}")
             elif floats:
+                for j, (want, got) in enumerate(zip(floats, traced(g), strict=True)):
+                    if got.type != want:
+                        part = f" (its array {j})" if len(floats) > 1 else ""
+                        raise ctx.error(
+                            f"{self.bwd.__name__} returns a gradient of type {got.type} for "
+                            f"argument {i}{part} of {self.fun.__name__}, which is {want}")
                 keep += list(range(k, k + n))
             k += n
         return keep

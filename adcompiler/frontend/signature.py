@@ -41,6 +41,19 @@ def is_runtime_leaf(x) -> bool:
     return isinstance(x, (np.ndarray, np.generic, float)) and not isinstance(x, bool)
 
 
+def _argument_leaf(x) -> bool:
+    """`is_runtime_leaf`, refusing another library's array (a torch tensor, a CuPy or JAX
+    array), which would otherwise be a static value: compiled in as a constant, its later
+    changes unseen."""
+    if is_runtime_leaf(x):
+        return True
+    if hasattr(x, "__array__") or hasattr(x, "__dlpack__"):
+        kind = f"{type(x).__module__.split('.')[0]}.{type(x).__qualname__}"
+        raise TraceError(f"it holds a {kind}; adcompiler takes NumPy arrays: pass "
+                         "np.asarray(it) (a torch tensor's .numpy() shares its memory)")
+    return False
+
+
 def _typed(treedef):
     from .calls import _typed as typed
     return typed(treedef)
@@ -97,7 +110,7 @@ class Signature:
                 key.append((pname, "default"))
                 continue
             try:
-                found, treedef = flatten(value, is_runtime_leaf)
+                found, treedef = flatten(value, _argument_leaf)
             except TraceError as e:
                 raise TraceError(f"argument {pname} of {self.name}(): {e}") from None
             specs = [_spec(leaf) for leaf in found]

@@ -791,9 +791,20 @@ def test_grad_with_respect_to_an_int_argument_is_an_error():
         adc.grad(embedding, wrt="idx")(np.ones((3, 2)), np.array([0, 1]))
 
 
+def value_and_extra(x):
+    y = x * 2.0
+    return np.sum(y), y
+
+
 def test_non_scalar_output_is_an_error():
-    with pytest.raises(adc.AdcompilerError, match="scalar"):
+    """Naming the return's line."""
+    ret = vector_fn.__code__.co_firstlineno + 2
+    with pytest.raises(adc.AdcompilerError, match=f"test_control_flow.py:{ret}: .*scalar"):
         adc.grad(vector_fn)(np.ones(3), np.ones((3, 2)))
+    ret = value_and_extra.__code__.co_firstlineno + 2
+    with pytest.raises(adc.AdcompilerError, match=f"test_control_flow.py:{ret}: value_and_extra "
+                       r"returns 2 arrays; grad needs one scalar \(or has_aux=True"):
+        adc.grad(value_and_extra)(np.ones(3))
 
 
 def nan_maker(x):

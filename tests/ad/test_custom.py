@@ -244,6 +244,82 @@ def test_custom_vjp_with_residuals():
     np.testing.assert_allclose(adc.grad(uses_residuals)(x), 2 / x)
 
 
+def maml_loss(w, x):
+    """One inner gradient step, then the loss: its gradient is a second derivative."""
+    inner = adc.grad(uses_residuals)(w * x)
+    return np.sum(np.sin(w - 0.1 * inner) * x) + gelu_loss(w, x)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_second_derivatives_through_custom_derivatives(backend):
+    """The backward sweep reads a custom_vjp's residuals: their derivative is fwd's (they were
+    dropped, and these Hessians were zero). Against the Hessian of the rules written out (the
+    custom one: d/dx 2x/x^2 = -2/x^2) and finite differences of gelu's derivative."""
+    x = np.array([0.5, 1.0, 2.0])
+    h = adc.hessian(uses_residuals, backend=backend)(x)
+    np.testing.assert_allclose(h, np.diag(-2 / x ** 2), rtol=1e-10)
+    h = adc.hessian(gelu_loss, backend=backend)(X, W)
+    d_gelu = adc.grad(lambda_free_gelu_sum)
+    np.testing.assert_allclose(h, fd_jacobian_of(lambda a: d_gelu(a * W) * W, X), rtol=1e-6,
+                               atol=1e-8)
+    want = fd_grad(lambda a: maml_loss(a, x + 1.0), x)
+    np.testing.assert_allclose(adc.grad(maml_loss, backend=backend)(x, x + 1.0), want,
+                               rtol=1e-6)
+
+
+@adc.custom_vjp
+def clip_straight_through(x, lo=-1.0, hi=1.0):
+    return np.clip(x, lo, hi)
+
+
+def _clip_st_fwd(x, lo=-1.0, hi=1.0):
+    return clip_straight_through(x, lo, hi), None       # f itself, as JAX's docs write fwd
+
+
+def _clip_st_bwd(res, g):
+    return g, None, None
+
+
+clip_straight_through.defvjp(_clip_st_fwd, _clip_st_bwd)
+
+
+def clip_defaults(x):
+    return np.sum(clip_straight_through(x * 3.0) + clip_straight_through(x, hi=0.5)
+                  + clip_straight_through(x, -0.5, 0.5) ** 2)
+
+
+@adc.custom_vjp
+def double(x):
+    return x * 2.0
+
+
+double.defvjp(lambda x: (x * 2.0, None), lambda res, g: (np.sum(g) * 2.0,))
+
+
+def double_loss(w):
+    return np.sum(double(w) ** 2)
+
+
+def test_custom_vjp_parameters_left_to_defaults_and_fwd_calling_f():
+    """bwd returns one gradient per parameter, those left to their defaults too (it returned
+    1, 2 or 3 by the call before); fwd may call f, whose body then runs (it recursed)."""
+    x = np.array([0.2, 0.9, -0.3])
+    clipped = np.clip(x, -0.5, 0.5)
+    np.testing.assert_allclose(adc.grad(clip_defaults)(x), 3.0 + 1.0 + 2 * clipped)
+    np.testing.assert_allclose(adc.jit(clip_defaults)(x), clip_defaults(x))
+
+
+def test_custom_vjp_gradient_of_the_wrong_shape_is_an_error():
+    with pytest.raises(adc.TraceError, match=r"<lambda> returns a gradient of type f64\[\] "
+                       r"for argument 0 of double, which is f64\[3\]"):
+        adc.grad(double_loss)(np.ones(3))
+
+
+def fd_jacobian_of(f, x, eps=1e-6):
+    return np.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(x.size)],
+                    axis=1)
+
+
 @adc.custom_vjp
 def loud_double(x):
     return x * 2.0
@@ -343,7 +419,8 @@ def int_arg(x, n):
 
 
 def test_errors_for_integer_and_bad_wrt():
-    """Each names the function's file and def line (the parameter is one of its)."""
+    """Each names the function's file and def line (the parameter is one of its), or the
+    line of its return."""
     at = rf"test_custom.py:{int_arg.__code__.co_firstlineno}: "
     with pytest.raises(adc.AdcompilerError, match=at + ".*compile-time constant"):
         adc.grad(int_arg, wrt=1)(X, 3)
@@ -351,7 +428,7 @@ def test_errors_for_integer_and_bad_wrt():
         adc.grad(int_arg, wrt=1)(X, np.arange(7))
     with pytest.raises(adc.AdcompilerError, match="no parameter 'z'"):
         adc.grad(int_arg, wrt="z")(X, 3)
-    line = lambda_vector.__code__.co_firstlineno
+    line = lambda_vector.__code__.co_firstlineno + 1      # (its return's)
     with pytest.raises(adc.AdcompilerError, match=rf"test_custom.py:{line}: .*float scalar"):
         adc.grad(lambda_vector)(X)
 

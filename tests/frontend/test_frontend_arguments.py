@@ -297,6 +297,25 @@ def test_jit_of_a_function_returning_no_array(backend):
     assert adcompiler.jit(dims, backend=backend)(x) == ((3, 4), 2)
 
 
+class ArrayLike:
+    """Another library's array (a torch tensor, a CuPy array): NumPy can convert it."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a
+
+
+def test_another_librarys_array_is_refused_not_compiled_in():
+    """It would be a static value: its later changes unseen by the compiled code."""
+    with pytest.raises(adcompiler.TraceError, match=r"argument x of dims\(\): it holds a "
+                       r".*ArrayLike; adcompiler takes NumPy arrays: pass np.asarray"):
+        adcompiler.jit(dims)(ArrayLike(rand(2)))
+    with pytest.raises(adcompiler.TraceError, match="ArrayLike"):
+        adcompiler.grad(augmented)(rand(2), {"b": ArrayLike(rand(2))})
+
+
 def scaled_in_place(x, w):
     x *= 2.0
     return np.sum((x * w) ** 2)
