@@ -252,6 +252,10 @@ class CallsMixin:
                                 "tuple")
         if traced and not _container_method(fn) and not (
                 _table_get(_INTROSPECTION, fn) and not any(isinstance(a, Traced) for a in args)):
+            if _is_own(getattr(fn, "__func__", None)):      # an optimiser's update
+                raise FrontendError(f"{_name(fn)} runs compiled code of its own on NumPy "
+                                    "arrays: call it outside the traced function (on what "
+                                    "jit or value_and_grad returned)")
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
         if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
@@ -312,7 +316,7 @@ class CallsMixin:
                                default=self.eval(d) if d is not None else kind.empty))
         if args.kwarg:
             params.append(kind(args.kwarg.arg, kind.VAR_KEYWORD))
-        return Closure(self, code, self.frame, inspect.Signature(params))
+        return Closure(self, code, self.frame.scope or self.frame, inspect.Signature(params))
 
     def call_user(self, code, signature, args, kwargs, parent, globals_, closure, ident):
         params = bind_params(code, signature, args, kwargs)

@@ -12,6 +12,7 @@ import ast
 import builtins
 import operator
 import types
+from dataclasses import replace
 
 import numpy as np
 
@@ -392,6 +393,12 @@ class ExpressionsMixin:
         saved = {n: self.frame.vars[n] for n in names if n in self.frame.vars}
         code = self.frame.code
         self.frame.code = _with_locals(code, names - code.locals)
+        # a lambda made here closes over the comprehension's scope: its variables as they are
+        # when it is called, their last values once the comprehension is done (late binding)
+        outer = self.frame.scope
+        scope = self.frame.scope = type(self.frame)(replace(code, locals=frozenset(names)),
+                                                    parent=outer or self.frame)     # a Frame
+        scope.vars = self.frame.vars
 
         def loop(k):
             if k == len(generators):
@@ -405,6 +412,8 @@ class ExpressionsMixin:
         try:
             loop(0)
         finally:
+            scope.vars = {n: self.frame.vars[n] for n in names if n in self.frame.vars}
+            self.frame.scope = outer
             for n in names:
                 self.frame.vars.pop(n, None)
             self.frame.vars.update(saved)
@@ -464,6 +473,5 @@ def _with_locals(code, extra):
     """Comprehension variables are local to the comprehension: let lookups find them."""
     if not extra:
         return code
-    from dataclasses import replace
     return replace(code, locals=code.locals | frozenset(extra))
 

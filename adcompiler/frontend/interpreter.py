@@ -58,6 +58,8 @@ class Frame:
         self.closure = closure if closure is not None else (parent.closure if parent else {})
         self.blocks: list = []       # [stmts, index] entries and FUNCTION markers
         self.loops: list = []        # enclosing loop nodes (their whole bodies are live)
+        self.scope = None            # the comprehension running, whose variables a function
+                                     # defined in it closes over (expressions.comprehension)
 
 
 class Session:

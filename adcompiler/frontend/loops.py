@@ -477,8 +477,15 @@ class LoopsMixin:
         re-trace the body. A group's leaves end as the group's array (`_Plan.revise`)."""
         a_leaves, a_struct = carry.split(after)
         if not carry.same_structure(struct, a_struct):
+            names = [n for n in sorted(after) if not n.startswith("__") and not
+                     carry.same_structure(carry.split(plan.init[n])[1], carry.split(after[n])[1])]
+            grown = [n for n in names if isinstance(after[n], list)
+                     and isinstance(plan.init[n], list) and len(after[n]) > len(plan.init[n])]
             raise Fallback("the loop body changes the structure (or a static value) of "
-                           f"{sorted(n for n in after if not n.startswith('__'))}")
+                           f"{names or sorted(n for n in after if not n.startswith('__'))}" + (
+                               f" ('{grown[0]}' grows: its length would be the trip count; "
+                               "preallocate an array and assign its rows, out[t] = ...)"
+                               if grown else ""))
         promote, outs = [], []
         for j, (x, y) in enumerate(zip(leaves, a_leaves, strict=True)):
             if isinstance(x, Traced) and j not in plan.own:

@@ -490,3 +490,21 @@ def test_a_numpy_float_of_a_model_object_is_a_parameter(backend):
     np.testing.assert_allclose(new.b, net.b - np.float32(0.1) * grads.b, rtol=1e-6)
     assert type(new.temp) is np.float32                 # a scalar still
     np.testing.assert_allclose(new.W, net.W - np.float32(0.1) * grads.W, rtol=1e-6)
+
+
+def quadratic(p, x):
+    return np.sum((x @ p["w"]) ** 2)
+
+
+OPT = AdamW(lr=0.1)
+
+
+def step_inside(p, s, x):
+    return OPT.update(p, adcompiler.grad(quadratic)(p, x), s)
+
+
+def test_an_update_inside_traced_code_is_an_error_that_says_where_to_call_it():
+    p = {"w": np.ones((2, 2))}
+    with pytest.raises(adcompiler.TraceError, match=r"test_optim.py:\d+: AdamW.update runs "
+                       "compiled code of its own .* call it outside the traced function"):
+        adcompiler.jit(step_inside)(p, OPT.init(p), np.ones((3, 2)))

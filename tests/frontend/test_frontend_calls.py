@@ -77,6 +77,23 @@ def test_lambdas_and_map():
     check(f, rand(2))
 
 
+def lambdas_made_in_comprehensions(x):
+    late = [lambda z: z * k for k in range(3)]               # each sees k's last value
+    now = [(lambda z: z * k)(x) for k in range(3)]          # called while k is each one
+    grid = [[lambda z: z * (i + j) for j in range(2)] for i in range(3)]
+    a = 1.0
+    outer = [lambda z: z * k * a for k in range(2)]
+    a = 3.0                                                  # seen: a is the function's
+    return ([g(x) for g in late], now, [f(x) for row in grid for f in row],
+            [g(x) for g in outer])
+
+
+def test_lambdas_made_in_comprehensions_close_over_its_scope():
+    """Python's late binding: a comprehension's variables as they are when the lambda is
+    called, their last values after it ('name k is not defined' before)."""
+    check(lambdas_made_in_comprehensions, rand(2))
+
+
 def test_default_static_arguments_and_keywords():
     def norm(x, eps=1e-5, axis=-1):
         return x / np.sqrt((x * x).mean(axis=axis, keepdims=True) + eps)

@@ -276,6 +276,22 @@ def test_a_loop_local_assigned_on_one_path_of_the_body(backend):
     np.testing.assert_array_equal(g, [0.0, 2.0, 0.0])
 
 
+def appends_each_step(xs, n):
+    h = np.zeros(3)
+    outs = []
+    for t in range(n):
+        h = np.tanh(xs[t] + h)
+        outs.append(h)
+    return np.stack(outs)
+
+
+def test_a_list_grown_by_a_loop_of_a_run_time_trip_count_is_named():
+    """Only the name whose structure changes (h's did not), and what to do instead."""
+    with pytest.raises(adcompiler.TraceError, match=r"changes the structure \(or a static "
+                       r"value\) of \['outs'\] \('outs' grows: .* preallocate an array"):
+        adcompiler.trace(appends_each_step, rand(4, 3), np.int64(4))
+
+
 def test_nested_loops_and_if_in_loop():
     def f(x, n):
         acc = np.zeros_like(x)
