@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +30,7 @@ import numpy as np
 from .ad import differentiate
 from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, call_forward,
                         statics_to_none, traced_grad_tree, vjp_trace)
-from .errors import AdcompilerError, RecompileWarning, user_facing, where
+from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_caller, where
 from .frontend import signature, traced
 from .frontend.calls import Closure
 from .frontend.outside import changed
@@ -100,7 +99,7 @@ class _Specialised:
     _signature = None
     _static_values: dict | None = None
 
-    def _compiled_for(self, key, stacklevel) -> None:
+    def _compiled_for(self, key) -> None:
         if self._static_values is None:
             self._static_values = {}
         shape = tuple((p[0], _without_static_values(p[1]), p[2]) if len(p) == 3 else p
@@ -111,13 +110,13 @@ class _Specialised:
             return
         names = [part[0] for part in key]
         varying = [n for i, n in enumerate(names) if len({k[i] for k in seen}) > 1]
-        warnings.warn(f"{getattr(self.fun, '__name__', 'f')} was compiled {RESPECIALISED} "
-                      f"times for new values of {', '.join(varying)}: ints, bools, strings and "
-                      "other values that are not arrays or floats are compile-time constants, "
-                      "so each new value compiles anew; pass a run-time value instead "
-                      "(np.int64(step), np.array(step)); so is the class of a named tuple, "
-                      "dataclass or model object: define it once, not on each call",
-                      RecompileWarning, stacklevel=stacklevel)
+        warn_at_caller(f"{getattr(self.fun, '__name__', 'f')} was compiled {RESPECIALISED} "
+                       f"times for new values of {', '.join(varying)}: ints, bools, strings and "
+                       "other values that are not arrays or floats are compile-time constants, "
+                       "so each new value compiles anew; pass a run-time value instead "
+                       "(np.int64(step), np.array(step)); so is the class of a named tuple, "
+                       "dataclass or model object: define it once, not on each call",
+                       RecompileWarning)
 
     def _describe(self, args, kwargs):
         """(runtime leaves, specialisation key) of a call."""
@@ -218,7 +217,7 @@ class GradFunction(_Specialised):
         compiled = _Compiled(primal, _backend(self.backend)(adj, primal.name),
                              (single, names), tuple(leaves))
         self._cache[sig.key] = compiled
-        self._compiled_for(sig.key, stacklevel=5)  # under user_facing, __call__, _specialise
+        self._compiled_for(sig.key)
         self._last = compiled
         return compiled
 
@@ -238,7 +237,7 @@ class GradFunction(_Specialised):
         # the gradients are shaped as the arguments were: the call may change them
         shapes = [flatten(bound.arguments[n], is_runtime_leaf) for n in names]
         results, grads = sig.write_back(args, kwargs, leaves, results, grads)
-        it = iter(grads)
+        it = iter(_apart(grads, leaves))
         per_arg = tuple(_grad_tree(s, it, floats_only=True) for s in shapes)
         g = per_arg[0] if single else per_arg
         if not self.with_value and not self.has_aux:
@@ -309,6 +308,28 @@ def _is_float_leaf(leaf) -> bool:
     """A run-time leaf (an array, a NumPy scalar or a Python float) holding floats."""
     dtype = getattr(leaf, "dtype", None)     # a Python float has none
     return dtype is None or dtype.kind == "f"
+
+
+def _root(a):
+    while isinstance(a, np.ndarray) and a.base is not None:
+        a = a.base
+    return id(a)
+
+
+def _apart(grads, inputs) -> list:
+    """The gradients, each its own memory: generated code may return one array for two
+    gradients (`d_b1 = d_b2 = d_h`) or an input itself, and a caller scaling one in place
+    (`g[k] *= 0.5`) must not change another or an argument."""
+    seen = {_root(x) for x in inputs if isinstance(x, np.ndarray)}
+    out = []
+    for g in grads:
+        if isinstance(g, np.ndarray):
+            root = _root(g)
+            if root in seen:
+                g = g.copy()
+            seen.add(_root(g))
+        out.append(g)
+    return out
 
 
 def _grad_tree(flat, it, floats_only=False):
@@ -396,6 +417,10 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
     shapes = [flatten(a, is_runtime_leaf) if _has_float(a) else None for a in args]
     results, residuals = sig.write_back(args, kwargs, given, results, residuals)
+    # what the pullback reads is the arguments' values now, not after the caller reuses them
+    inputs = {_root(x) for x in given if isinstance(x, np.ndarray)}
+    residuals = type(residuals)(r.copy() if isinstance(r, np.ndarray) and _root(r) in inputs
+                                else r for r in residuals)
     value = sig.unflatten_result(results)
     out_types = [r.type for r in sig.returned(primal.results)]
 
@@ -415,7 +440,7 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
             if t.is_float:
                 seeds.append(arr)
         grads = run_checked(lambda: program.bwd(residuals, seeds), check_nans)
-        it = iter(grads)
+        it = iter(_apart(grads, given))
         return tuple(None if s is None else _grad_tree(s, it, floats_only=True)
                      for s in shapes)
 
@@ -444,7 +469,7 @@ class JitFunction(_Specialised):
             primal, _ = traced(self.fun, *args, **kwargs)
             self._cache[key] = (primal,
                                 backend_module(self.backend).compile_function(primal))
-            self._compiled_for(key, stacklevel=4)     # under user_facing and __call__
+            self._compiled_for(key)
         primal, call = self._cache[key]
         sig = self._traced(primal)
         flat = sig.flatten_leaves(leaves, key)

@@ -30,6 +30,19 @@ def user_facing(fn):
     return call
 
 
+def warn_at_caller(message: str, category) -> None:
+    """warnings.warn, naming the line of the user's code that called into adcompiler."""
+    import sys
+    import warnings
+    from . import backends, ir
+    ours = tuple(os.path.join(p, "") for m in (sys.modules[__package__], backends, ir)
+                 for p in m.__path__)
+    frame, level = sys._getframe(1), 2      # (warn's stacklevel 2 is our caller)
+    while frame is not None and frame.f_code.co_filename.startswith(ours):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
 def where(loc) -> str:
     return f"{os.path.basename(loc[0])}:{loc[1]}" if loc else "<unknown>"
 

@@ -44,7 +44,7 @@ import re
 import types
 import weakref
 
-from ..errors import AdcompilerError, TraceError, user_facing
+from ..errors import AdcompilerError, RecompileWarning, TraceError, user_facing, warn_at_caller
 from .context import TraceContext
 from .outside import changed
 from .signature import Signature
@@ -97,6 +97,7 @@ def traced(f, *args, **kwargs):
     entry = (len(sig.prefix), tuple(sig.keywords), key)
     if entry in cache and not changed(cache[entry].meta["reads"]):
         return cache[entry], sig
+    _note_retrace(f, entry)
     session = Session()
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
     try:
@@ -123,6 +124,28 @@ def traced(f, *args, **kwargs):
     _maybe_print(fn)
     cache[entry] = fn
     return fn, sig
+
+
+_KEYS_TRACED: dict = {}     # code object -> [the keys it was traced for, retraces]
+RETRACED = 8                # traces of a code object for a key traced before, then a warning
+
+
+def _note_retrace(f, entry) -> None:
+    """Warn, once, when `f`'s code is traced again and again for arguments it was traced for
+    before: the values it reads from outside change (a global batch), or it is a new function
+    each time (a lambda made in a loop), and each trace compiles anew."""
+    seen = _KEYS_TRACED.setdefault(f.__code__, [set(), 0])
+    if entry not in seen[0]:
+        seen[0].add(entry)
+        return
+    seen[1] += 1
+    if seen[1] == RETRACED:
+        warn_at_caller(
+            f"{f.__qualname__} was traced and compiled again {RETRACED} times for arguments it "
+            "was compiled for before: the values it reads from outside (globals, closures, "
+            "attributes of objects it is not given) changed, or it is a new function each "
+            "time (a lambda or closure made in a loop). Pass values that change as arguments, "
+            "and make the function once", RecompileWarning)
 
 
 def _maybe_print(fn):

@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import os
 import textwrap
+import types
 from dataclasses import dataclass
 
 from ..errors import TraceError
@@ -57,6 +59,9 @@ def code_of_node(node, filename: str) -> Code:
 
 
 def _parse_file(filename: str):
+    """(the file's AST, its module's code compiled from the same text) or None. The text is
+    the file's now (`checkcache`: after `importlib.reload` the old text was traced)."""
+    linecache.checkcache(filename)
     lines = linecache.getlines(filename)
     if not lines:
         return None
@@ -65,11 +70,40 @@ def _parse_file(filename: str):
     if hit is not None and hit[0] == text:
         return hit[1]
     try:
-        tree = ast.parse(text, filename)
-    except SyntaxError:
+        parsed = ast.parse(text, filename), compile(text, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
         return None
-    _FILES[filename] = (text, tree)
-    return tree
+    _FILES[filename] = (text, parsed)
+    return parsed
+
+
+def _runs(module_code, co) -> bool:
+    """Does the module compiled from the text hold `co`'s code (the same bytecode at the same
+    line)? Not when the file changed since Python loaded the function: the text would not be
+    what runs."""
+    for c in module_code.co_consts:
+        if isinstance(c, types.CodeType):
+            if c.co_name == co.co_name and c.co_firstlineno == co.co_firstlineno \
+                    and _same(c, co) or _runs(c, co):
+                return True
+    return False
+
+
+def _same(text_code, running) -> bool:
+    """Whether `running` is compiled from the text `text_code` is: the same bytecode, names and
+    constants; for a function pytest rewrote the asserts of (in a test module: its names start
+    '@py'), each name and constant of the text's is still among the running code's."""
+    a, b = text_code, running
+    if any(n.startswith("@py") for n in b.co_varnames + b.co_names):
+        consts = {repr(c) for c in b.co_consts if not isinstance(c, types.CodeType)}
+        return set(a.co_names) <= set(b.co_names) and set(a.co_varnames) <= set(b.co_varnames) \
+            and all(repr(c) in consts for c in a.co_consts if not isinstance(c, types.CodeType))
+    if (a.co_code, a.co_names, a.co_varnames) != (b.co_code, b.co_names, b.co_varnames):
+        return False
+    ca, cb = a.co_consts, b.co_consts
+    return len(ca) == len(cb) and all(
+        _same(x, y) if isinstance(x, types.CodeType) and isinstance(y, types.CodeType)
+        else type(x) is type(y) and repr(x) == repr(y) for x, y in zip(ca, cb))
 
 
 def _find(tree, pyfn):
@@ -114,8 +148,14 @@ def code_of(pyfn) -> Code:
     if key in _BY_CODE:
         return _BY_CODE[key]
     filename = co.co_filename
-    tree = _parse_file(filename)
-    node = _find(tree, pyfn) if tree is not None else None
+    parsed = _parse_file(filename)
+    # (a file on disk: a notebook cell's text is what its kernel compiled, with its flags)
+    if parsed is not None and os.path.isfile(filename) and not _runs(parsed[1], co):
+        raise TraceError(f"the source of {pyfn.__qualname__} in {os.path.basename(filename)} "
+                         "changed since Python loaded it, so it is not the code that runs: "
+                         "reload its module (importlib.reload) or restart",
+                         (filename, co.co_firstlineno))
+    node = _find(parsed[0], pyfn) if parsed is not None else None
     if node is None:
         node = _from_getsource(pyfn)
     check_syntax(node, filename)

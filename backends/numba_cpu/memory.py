@@ -9,7 +9,7 @@ been read for the last time, so the bytes held track the live set of the schedul
 growing with every temporary. Nothing is written in place: an output never shares a slot with
 an input of the same step.
 
-`Arena` allocates the slots once (the first call) and hands out, per planned value, a view of
+`Arena` allocates the slots once (the first call in each thread) and hands out, per planned value, a view of
 the value's shape and dtype into its slot: the same arrays every call, so the operating system
 maps their pages once, not once per step. `Arena.fresh` gives the arrays that outlive a call
 (returned values: gradients, an optimiser's new parameters and moments) an array the arena
@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import mmap
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,18 +149,24 @@ class Arena:
         self.sizes = [s.nbytes for s in slots]
         self.entries = [Entry(slot_of[id(slot)], tuple(v.type.shape), DTYPES[v.type.dtype],
                               (layouts or {}).get(v)) for v, slot in owner.items()]
-        self._views = None
-        self._returned: dict = {}
+        self._local = threading.local()
 
     def __getstate__(self):
-        return {"sizes": self.sizes, "entries": self.entries, "_views": None, "_returned": {}}
+        return {"sizes": self.sizes, "entries": self.entries}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     def fresh(self, site, shape, dtype):
         """An array for the value that allocation site `site` of the driver makes and that
         outlives the call (see the module docstring)."""
         if FREE_REFS is None:
             return np.empty(shape, dtype)
-        pool = self._returned.setdefault(site, [])
+        returned = getattr(self._local, "returned", None)
+        if returned is None:
+            returned = self._local.returned = {}
+        pool = returned.setdefault(site, [])
         a = _first_free(pool, FREE_REFS)
         if a is None:
             a = np.empty(shape, dtype)
@@ -172,7 +179,10 @@ class Arena:
         return sum(self.sizes)
 
     def views(self):
-        if self._views is None:
+        """The planned values' arrays: each thread has its own (a call in one thread must not
+        write into the buffers of a call running in another), freed when the thread ends."""
+        views = getattr(self._local, "views", None)
+        if views is None:
             raw = [_pages(size) for size in self.sizes]
             views = []
             for e in self.entries:
@@ -180,5 +190,5 @@ class Arena:
                 perm = e.perm or tuple(range(len(e.shape)))
                 arr = arr.reshape(tuple(e.shape[i] for i in perm))
                 views.append(arr.transpose(inverse_perm(perm)))
-            self._views = tuple(views)
-        return self._views
+            views = self._local.views = tuple(views)
+        return views

@@ -308,6 +308,9 @@ def main(argv=None):
             ap.error(f"--resume: the data differs from the data the checkpoint in {s.out} "
                      "was trained on")
         start = meta["step"]
+        if start > s.steps:
+            ap.error(f"--resume: the checkpoint in {s.out} is at step {start}, past --steps "
+                     f"{s.steps} (give a larger --steps to train on)")
     schedule = warmup_cosine(s.lr, s.warmup, s.steps, min_lr=s.lr / 10)
     value_and_grad = adcompiler.value_and_grad(model.loss, backend=backend)
     eval_loss = adcompiler.jit(model.loss, backend=backend)

@@ -137,6 +137,9 @@ def test_resume_refuses_changed_settings_and_missing_checkpoints(text_file, tmp_
     with pytest.raises(SystemExit):
         train.main(["--out", str(out), "--resume", "--lr", "0.5"])
     assert "trained with" in capsys.readouterr().err
+    with pytest.raises(SystemExit):         # (it trained on for ever)
+        train.main(["--out", str(out), "--resume", "--steps", "1"])
+    assert "is at step 2, past --steps 1" in capsys.readouterr().err
 
 
 def test_bad_arguments_and_damaged_checkpoints_give_clear_errors(text_file, tmp_path, capsys):

@@ -316,6 +316,44 @@ def test_another_librarys_array_is_refused_not_compiled_in():
         adcompiler.grad(augmented)(rand(2), {"b": ArrayLike(rand(2))})
 
 
+def two_biases(p, x):
+    h = x @ p["W"] + p["b1"]
+    return np.mean(np.tanh(h + p["b2"]) ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_each_gradient_is_its_own_array(backend):
+    """b1's and b2's gradients are equal, and were one array: scaling one in place (gradient
+    clipping by hand) scaled the other too."""
+    p, x = {"W": rand(2, 3), "b1": rand(3), "b2": rand(3)}, rand(4, 2)
+    g = adcompiler.grad(two_biases, backend=backend)(p, x)
+    want = g["b2"].copy()
+    g["b1"] *= 0.5
+    np.testing.assert_array_equal(g["b2"], want)
+    _, pullback = adcompiler.vjp(two_biases, p, x, backend=backend)
+    (gp, _) = pullback(np.float64(1.0))
+    assert not np.shares_memory(gp["b1"], gp["b2"])
+
+
+def tail_product(x, w):
+    return np.tanh(x[1:] @ w)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_pullback_differentiates_at_the_arguments_vjp_was_given(backend):
+    """Not at what the caller's arrays hold when it calls the pullback (a buffer it reuses):
+    the forward sweep kept the argument itself, or a view of it, for the backward sweep."""
+    x, w = rand(3, 2), rand(2, 2)
+    x0, w0 = x.copy(), w.copy()
+    _, pullback = adcompiler.vjp(tail_product, x, w, backend=backend)
+    x[:], w[:] = 5.0, -1.0
+    ct = rand(2, 2)
+    dh = ct * (1 - np.tanh(x0[1:] @ w0) ** 2)
+    gx, gw = pullback(ct)
+    np.testing.assert_allclose(gw, x0[1:].T @ dh, rtol=1e-12)
+    np.testing.assert_allclose(gx[1:], dh @ w0.T, rtol=1e-12)
+
+
 def scaled_in_place(x, w):
     x *= 2.0
     return np.sum((x * w) ** 2)

@@ -291,3 +291,29 @@ def test_the_same_function_text_in_two_files_names_its_own_file(tmp_path):
         spec.loader.exec_module(mod)
         with pytest.raises(adcompiler.TraceError, match=f"{name}.py:4"):
             adcompiler.trace(mod.f, np.ones(3))
+
+
+def test_a_module_changed_on_disk_is_traced_as_it_runs(tmp_path, monkeypatch):
+    """After importlib.reload (Jupyter's autoreload), the new text (the old one was traced);
+    before it, a function traced first then is the code that runs: its text as loaded (kept
+    from its first trace), or an error, not the text on disk."""
+    import importlib
+    import sys
+    module = tmp_path / "edited_model.py"
+    source = "import numpy as np\n\ndef f(x):\n    return np.sum(np.{}(x))\n\n\n" \
+             "def g(x):\n    return np.sum(np.{}(x))\n"
+    module.write_text(source.format("sin", "sin"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "edited_model", raising=False)
+    import edited_model
+    x = rand(3)
+    assert adcompiler.jit(edited_model.f)(x) == pytest.approx(np.sum(np.sin(x)))
+    module.write_text(source.format("cos", "cos"))
+    os.utime(module, (1e9, 1e9))        # (a new mtime, whatever the clock's resolution)
+    assert adcompiler.grad(edited_model.f)(x) == pytest.approx(np.cos(x))
+    with pytest.raises(TraceError, match=r"edited_model.py:7: the source of g in "
+                       r"edited_model.py changed since Python loaded it"):
+        adcompiler.jit(edited_model.g)(x)
+    importlib.reload(edited_model)
+    assert adcompiler.jit(edited_model.f)(x) == pytest.approx(np.sum(np.cos(x)))
+    assert adcompiler.grad(edited_model.g)(x) == pytest.approx(-np.sin(x))

@@ -384,3 +384,29 @@ def test_a_class_defined_on_each_call_warns_too(recwarn):
         np.testing.assert_allclose(g(Params(w)).w, 2 * w, rtol=1e-15)
     (warning,) = [w for w in recwarn.list if w.category is adcompiler.RecompileWarning]
     assert "class of a named tuple" in str(warning.message)
+
+
+BATCH = rand(4, 3)
+
+
+def global_batch_loss(w):
+    return np.sum((BATCH @ w) ** 2)
+
+
+def test_tracing_again_for_changed_outside_values_warns_once(recwarn, monkeypatch):
+    """A global batch rebound each step, or a new lambda each step: each call traces and
+    compiles anew (correctly, but slowly): the RETRACED-th time warns, at the user's line."""
+    from adcompiler import frontend
+    w = rand(3)
+    g = adcompiler.grad(global_batch_loss, backend="numpy")
+    for _ in range(frontend.RETRACED + 2):
+        monkeypatch.setitem(globals(), "BATCH", rand(4, 3))
+        np.testing.assert_allclose(g(w), 2 * BATCH.T @ (BATCH @ w), rtol=1e-12)
+    for _ in range(frontend.RETRACED + 2):
+        x = rand(4, 3)
+        np.testing.assert_allclose(adcompiler.grad(lambda v: np.sum((x @ v) ** 2))(w),
+                                   2 * x.T @ (x @ w), rtol=1e-12)
+    warned = [w for w in recwarn.list if w.category is adcompiler.RecompileWarning]
+    assert [w.filename for w in warned] == [__file__, __file__]
+    assert "global_batch_loss was traced and compiled again 8 times" in str(warned[0].message)
+    assert "<lambda> was traced and compiled again 8 times" in str(warned[1].message)
