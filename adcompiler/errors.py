@@ -27,6 +27,9 @@ def user_facing(fn):
             if os.environ.get("ADCOMPILER_FULL_TRACEBACK", "0") not in ("", "0"):
                 raise
             raise e.with_traceback(None)
+    # traced (a jacobian inside a grad, of a jacobian), `fn` is, not this wrapper
+    call.__adcompiler_trace__ = lambda ctx, args, kwargs: ctx.call(fn, *args, **kwargs)
+    call.__adcompiler_entry__ = fn
     return call
 
 

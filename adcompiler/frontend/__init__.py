@@ -134,6 +134,8 @@ def _note_retrace(f, entry) -> None:
     """Warn, once, when `f`'s code is traced again and again for arguments it was traced for
     before: the values it reads from outside change (a global batch), or it is a new function
     each time (a lambda made in a loop), and each trace compiles anew."""
+    if (f.__module__ or "").split(".")[0] == "adcompiler":
+        return      # (a wrapper jacobian or hessian makes: the user's function is counted)
     seen = _KEYS_TRACED.setdefault(f.__code__, [set(), 0])
     if entry not in seen[0]:
         seen[0].add(entry)

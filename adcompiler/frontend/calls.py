@@ -102,6 +102,7 @@ def unwrap(fn):
     defaults) of a callable given to a transform: a functools.partial's arguments and keywords,
     then a layer object's `__call__` and a bound method's `self`."""
     first, keywords = (), {}
+    fn = getattr(fn, "__adcompiler_entry__", fn)     # errors.user_facing's wrapper
     if isinstance(fn, functools.partial):
         fn, first, keywords = fn.func, fn.args, fn.keywords
     fn = user_call_method(fn) or fn

@@ -46,9 +46,13 @@ def _sum_vjp(b, op, cts, needs):
 
 
 def _prod_vjp(b, op, cts, needs):
-    """d prod / d x_i is the product of the other entries: prod / x_i where the slice has no
-    zero, the product of the nonzero entries at a slice's only zero, else 0 (a division by
-    x_i alone made NaN at a zero, where JAX and PyTorch give the product of the others)."""
+    """d prod / d x_i is the product of the other entries, without a division by a zero (NaN,
+    where JAX and PyTorch give the product of the others): with P the product of a slice's
+    nonzero entries and Z that of its zero ones (1 if none), it is P Z / x_i at a nonzero x_i,
+    and P times the product of the other zeros at a zero: 1 for the only one, the other's
+    value for one of two (Z_slice - x_i: its derivative in x_i cancels), else 0. Each is a
+    differentiable function of the zeros too, so second derivatives are right where a slice
+    holds one or two zeros (a constant 0 there made the Hessian of np.prod wrong)."""
     x, a = op.operands[0], op.attrs
     dt, shape = x.type.dtype, x.type.shape
 
@@ -57,11 +61,16 @@ def _prod_vjp(b, op, cts, needs):
 
     zero, safe = ones_at_zeros(b, x)
     nonzero_prod = b.op("prod", safe, **a)
-    is_zero = b.op("astype", zero, dtype=dt)
-    others_zero = b.op("sub", expand(b.op("sum", is_zero, **a)), is_zero)
-    g = expand(b.op("mul", cts[0], nonzero_prod))
-    return [b.op("where", b.op("eq", others_zero, const(b, 0, dt)), b.op("div", g, safe),
-                 zeros(b, x.type))]
+    zero_prod = b.op("prod", b.op("where", zero, x, const(b, 1, dt, shape)), **a)
+    count = expand(b.op("sum", b.op("astype", zero, dtype=dt), **a))
+    zero_sum = expand(b.op("sum", b.op("where", zero, x, zeros(b, x.type)), **a))
+    at_nonzero = b.op("div", expand(b.op("mul", cts[0], b.op("mul", nonzero_prod, zero_prod))),
+                      safe)
+    other_zeros = b.op("where", b.op("eq", count, const(b, 1, dt)), const(b, 1, dt, shape),
+                       b.op("where", b.op("eq", count, const(b, 2, dt)),
+                            b.op("sub", zero_sum, x), zeros(b, x.type)))
+    at_zero = b.op("mul", expand(b.op("mul", cts[0], nonzero_prod)), other_zeros)
+    return [b.op("where", zero, at_zero, at_nonzero)]
 
 
 def _extremum_vjp(b, op, cts, needs):

@@ -16,7 +16,8 @@ the next product usually comes within the millisecond (small GPT gradient: 46-48
 medium unchanged). A `KMP_BLOCKTIME` in the environment is left alone.
 
 - `LIB`: the loaded MKL, or None (not installed, or turned off): `runtime.matmul` then calls
-  SciPy's OpenBLAS itself. `OMP`: the OpenMP runtime (libiomp5) its threads run on, or None.
+  SciPy's OpenBLAS itself. `OMP`: the OpenMP runtime (libiomp5) its threads run on, or None
+  (where libgomp was loaded first, by PyTorch: MKL's threads run on it, see `_load`).
 - `gemm(a4, fa, b4, fb, o4) -> bool`: o4[i, j] = a4[i, j] @ b4[i, j] for the 4-d views and
   (trans, ld) forms that `runtime._blas_operand` gives; one call for one matrix, one grouped
   batch call for a stack of them (attention's heads are strided views, so the batch is given as
@@ -39,6 +40,7 @@ _COL_MAJOR = 102    # row-major out = a @ b is column-major out^T = b^T a^T: b g
 _TRANS = {ord("n"): 111, ord("t"): 112}
 _LP64 = 0           # MKL_INT is a C int
 _INTEL_THREADS = 0  # MKL's threading layer on libiomp5
+_GNU_THREADS = 3    # ... on libgomp
 SPIN_BELOW = 1 << 27    # multiply-adds (~1 ms of a 2-core product) below which MKL's threads
                         # spin between products instead of sleeping
 _INT_LIMIT = 1 << 31
@@ -56,21 +58,36 @@ def _shared_library(dist, prefix):
     return None
 
 
+def _gnu_openmp_loaded() -> bool:
+    """Is GNU's OpenMP runtime (libgomp: PyTorch's) in the process already?"""
+    try:
+        with open("/proc/self/maps") as maps:
+            return "libgomp" in maps.read()
+    except OSError:
+        return False
+
+
 def _load(threads):
-    """(MKL, libiomp5), or (None, None)."""
+    """(MKL, libiomp5 or None), or (None, None)."""
     if OPTIONS["blas"] != "mkl":
         return None, None
     iomp = _shared_library("intel-openmp", "libiomp5.so")
     rt = _shared_library("mkl", "libmkl_rt.so")
     if iomp is None or rt is None:
         return None, None
-    omp = ctypes.CDLL(iomp, mode=ctypes.RTLD_GLOBAL)
-    if not _ENV_BLOCKTIME:                          # a default, not the environment: child
+    # With libgomp loaded first (PyTorch imported before adcompiler), MKL's threads on libiomp5
+    # computed wrong products (its OpenMP calls reached libgomp): MKL runs on libgomp then,
+    # whose threads' spinning is libgomp's own
+    gnu = _gnu_openmp_loaded()
+    omp = None if gnu else ctypes.CDLL(iomp, mode=ctypes.RTLD_GLOBAL)
+    if omp is not None and not _ENV_BLOCKTIME:      # a default, not the environment: child
         omp.kmp_set_defaults(b"KMP_BLOCKTIME=0")    # processes do not inherit it
     lib = ctypes.CDLL(rt)
     if lib.MKL_Set_Interface_Layer(_LP64) != _LP64:
         return None, None   # loaded before with 64-bit ints: our 32-bit arguments would be wrong
-    lib.MKL_Set_Threading_Layer(_INTEL_THREADS)
+    layer = _GNU_THREADS if gnu else _INTEL_THREADS
+    if lib.MKL_Set_Threading_Layer(layer) != layer:
+        return None, None   # loaded before on another runtime
     lib.MKL_Set_Num_Threads(threads)
     p, i = ctypes.c_void_p, ctypes.c_int
     for name, scalar in (("sgemm", ctypes.c_float), ("dgemm", ctypes.c_double)):

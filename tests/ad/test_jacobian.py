@@ -72,6 +72,25 @@ def test_hessians(backend):
                                np.diag(s) - np.outer(s, s), rtol=1e-12, atol=1e-15)
 
 
+def product(x):
+    return np.prod(x)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_hessian_of_a_product_with_zeros(backend):
+    """H[i, j] is the product of the entries but i and j, zeros or not (a gradient that was a
+    constant 0 beside a zero lost its derivative in that zero: rows were 0)."""
+    for x in ([0.5, 0.0, 2.0, 0.3], [0.0, 0.0, 2.0, 0.3], [0.0, 0.0, 0.0, 1.5],
+              [0.5, 1.5, 2.0, 0.3]):
+        x = np.array(x)
+        want = np.array([[0.0 if i == j else np.prod(np.delete(x, [i, j])) for j in range(4)]
+                         for i in range(4)])
+        np.testing.assert_allclose(adcompiler.hessian(product, backend=backend)(x), want,
+                                   rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(adcompiler.grad(product, backend=backend)(x),
+                                   [np.prod(np.delete(x, i)) for i in range(4)], rtol=1e-14)
+
+
 def layer_and_norm(p, x):
     return {"y": p["W"] @ x + p["b"], "norm": np.sum(x ** 2), "best": np.argmax(x)}
 

@@ -211,3 +211,34 @@ def test_scatter_add_adds_repeats_and_refuses_indices_out_of_bounds():
         with pytest.raises(IndexError, match="out of bounds for axis 1 with size 5"):
             rt.scatter_add(out, np.array([0, bad, 1, 2]), v, 1)
         np.testing.assert_array_equal(out, before)
+
+
+TORCH_FIRST = """
+import numpy as np
+import torch
+torch.ones(300, 300) @ torch.ones(300, 300)     # libgomp's threads started
+import adcompiler
+from adcompiler.backends.numba_cpu import mkl
+
+def product(a, b):
+    return a.T @ b
+
+rng = np.random.default_rng(0)
+x, v = rng.normal(size=(512, 64)), rng.normal(size=(512, 128))
+f = adcompiler.jit(product, backend="numba")
+print(mkl.LIB is not None, max(np.abs(f(x, v) - x.T @ v).max() for _ in range(5)))
+"""
+
+
+def test_products_are_right_with_pytorch_imported_first(tmp_path):
+    """MKL's threads on libiomp5 beside PyTorch's libgomp computed wrong products (in most
+    runs, most entries): they run on libgomp then."""
+    import subprocess
+    import sys
+    pytest.importorskip("torch", reason="the case needs PyTorch (pip install torch)")
+    script = tmp_path / "torch_first.py"
+    script.write_text(TORCH_FIRST)
+    for _ in range(3):
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             check=True).stdout.split()
+        assert float(out[-1]) < 1e-9, out
