@@ -32,7 +32,7 @@ from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, ca
                         statics_to_none, traced_grad_tree, vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_caller, where
 from .frontend import signature, traced
-from .frontend.calls import Closure
+from .frontend.calls import Closure, calling, transformed
 from .frontend.outside import changed
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf, writable
@@ -201,7 +201,7 @@ class GradFunction(_Specialised):
             raise AdcompilerError(f"{at}{self.fun.__name__} returns nothing to differentiate")
         out = results[0]
         ret = primal.body.terminator.loc      # errors about the result name the return's line
-        at = f"{where(ret)}: " if ret else at
+        at = f"{where(ret)}: " if ret and not ret[0].startswith("<adcompiler") else at
         if out.type.rank != 0 or not out.type.is_float:
             raise AdcompilerError(
                 f"{at}grad needs {self.fun.__name__} to return a float scalar"
@@ -255,7 +255,7 @@ class GradFunction(_Specialised):
             ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)
         # a function defined in traced code (a lambda, a nested def) has its own signature
         pysig = self.fun.signature if isinstance(self.fun, Closure) else \
-            inspect.signature(self.fun)
+            inspect.signature(calling(self.fun) if transformed(self.fun) else self.fun)
         single, names = self._wrt_names(list(pysig.parameters))
         bound = pysig.bind(*args, **kwargs)
         ranges, start = {}, bound_leaves(ctx, self.fun)

@@ -36,8 +36,6 @@ from .frontend.signature import is_runtime_leaf
 
 def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
     """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
-    traced = _traceable(fun)
-
     @user_facing
     def jac(*args, **kwargs):
         positions = _positions(fun, wrt, len(args), kwargs)
@@ -45,7 +43,7 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
             if not _has_float(args[p]):
                 raise AdcompilerError(f"jacobian with respect to argument {p}: it holds no "
                                       "float data (integers and booleans have no derivative)")
-        value, pullback = vjp(traced, *args, backend=backend, check_nans=check_nans, **kwargs)
+        value, pullback = vjp(fun, *args, backend=backend, check_nans=check_nans, **kwargs)
         outs, out_def = flatten(value, is_runtime_leaf)
         per_out = []
         for i, out in enumerate(outs):
@@ -66,7 +64,7 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
         return out[0] if isinstance(wrt, (int, str)) else tuple(out)
 
     jac.__name__ = f"jacobian_{getattr(fun, '__name__', 'f')}"
-    return jac
+    return _traceable(jac, fun, wrt, fun)
 
 
 def hessian(fun, *, wrt=0, backend=None, check_nans=True):
@@ -87,13 +85,13 @@ def hessian(fun, *, wrt=0, backend=None, check_nans=True):
         return jacobians[position](*args, **kwargs)
 
     hess.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
-    return hess
+    return _traceable(hess, fun, wrt, g)
 
 
 def _check_scalar(fun, args, kwargs):
     """A Hessian is of a function returning one float scalar: say so at the user's function
     (the gradient's own error would name this module, where it is traced)."""
-    primal = trace(_traceable(fun), *args, **kwargs)
+    primal = trace(fun, *args, **kwargs)
     results = primal.meta["signature"].returned(primal.results)
     if len(results) != 1 or results[0].type.rank or not results[0].type.is_float:
         got = ", ".join(str(r.type) for r in results) or "nothing"
@@ -102,16 +100,43 @@ def _check_scalar(fun, args, kwargs):
                               f"got {got} (jacobian gives a vector function's derivatives)")
 
 
-def _traceable(fun):
-    """What `vjp` can trace for `fun`: a jit function's own function; a gradient function
-    called from a Python function, in which it is traced (so differentiated again)."""
-    if isinstance(fun, JitFunction):
-        return fun.fun
-    if isinstance(fun, GradFunction):
-        def gradient(*args, **kwargs):
-            return fun(*args, **kwargs)
-        return gradient
-    return fun
+def _traceable(entry, fun, wrt, differentiated):
+    """`entry` (jacobian's or hessian's function), which traced code may call: traced as a
+    call of it (calls.transformed), it traces `_rows` for the Jacobian of `differentiated`
+    (fun, or its gradient) with respect to one argument."""
+    def traced(ctx, args, kwargs):
+        if not isinstance(wrt, (int, str)):
+            raise ctx.error(f"{entry.__name__} inside traced code takes one argument position "
+                            "or name as wrt")
+        (position,) = _positions(fun, wrt, len(args), kwargs)
+        return ctx.call(_rows, differentiated, position, args, kwargs)[1]
+    entry.__adcompiler_trace__ = traced
+    entry.__adcompiler_transform__ = True
+    entry.fun = fun             # (its parameters are fun's)
+    return entry
+
+
+def _rows(fun, position, args, kwargs):
+    """(fun's one array result, its Jacobian with respect to argument `position`), in traced
+    code (traced as user code is): one pullback of a one-hot cotangent per entry."""
+    value, pullback = vjp(fun, *args, **kwargs)
+    rows = []
+    for k in range(value.size):
+        onehot = np.zeros(value.size, value.dtype)
+        onehot[k] = 1.0
+        rows.append(pullback(onehot.reshape(value.shape))[position])
+    return value, np.stack(rows).reshape(value.shape + args[position].shape)
+
+
+def _jvp_rows(fun, primals, tangents):
+    """jvp in traced code, of a function of one array result: J t from `_rows`' Jacobians."""
+    value = tangent = None
+    for p in range(len(primals)):
+        if tangents[p] is not None:
+            value, jac = _rows(fun, p, primals, {})
+            along = np.tensordot(jac, tangents[p], axes=tangents[p].ndim)
+            tangent = along if tangent is None else tangent + along
+    return value, tangent
 
 
 def _positions(fun, wrt, n_args, kwargs) -> list[int]:
@@ -169,6 +194,14 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
     tangent, value = _PAIRED_GRAD[fun, backend, check_nans](fun, tuple(primals), u,
                                                              tuple(tangents))
     return value, tangent
+
+
+def _jvp_trace(ctx, args, kwargs):
+    fun, primals, tangents = args
+    return ctx.call(_jvp_rows, fun, tuple(primals), tuple(tangents))
+
+
+jvp.__adcompiler_trace__ = _jvp_trace
 
 
 def _check_tangent(k, primal, tangent):

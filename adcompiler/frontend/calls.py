@@ -24,6 +24,7 @@ import builtins
 import dataclasses
 import functools
 import inspect
+import re
 import sys
 import sysconfig
 import types
@@ -102,13 +103,69 @@ def unwrap(fn):
     defaults) of a callable given to a transform: a functools.partial's arguments and keywords,
     then a layer object's `__call__` and a bound method's `self`."""
     first, keywords = (), {}
-    fn = getattr(fn, "__adcompiler_entry__", fn)     # errors.user_facing's wrapper
     if isinstance(fn, functools.partial):
         fn, first, keywords = fn.func, fn.args, fn.keywords
+    if not transformed(fn):
+        fn = getattr(fn, "__adcompiler_entry__", fn)     # errors.user_facing's wrapper
+    if transformed(fn):
+        fn = calling(fn)       # what grad or jit returned: grad(grad(f)), jvp(grad(f), ...)
     fn = user_call_method(fn) or fn
     if isinstance(fn, types.MethodType):
         fn, first = fn.__func__, (fn.__self__, *first)
     return fn, first, keywords
+
+
+def transformed(fn) -> bool:
+    """Is `fn` what an adcompiler transform returned, traced by its own `__adcompiler_trace__`:
+    an object grad or jit made, or a function jacobian or hessian made?"""
+    return hasattr(fn, "__adcompiler_trace__") and (
+        getattr(fn, "__adcompiler_transform__", False) or not isinstance(fn, types.FunctionType)
+        and type(fn).__module__.split(".")[0] == "adcompiler")
+
+
+def calling(g):
+    """A Python function calling `g` (what grad or jit returned), with the parameters of the
+    function g transforms (so a `wrt` names or counts them), one per `g` (so its traces are
+    cached). Traced, it traces g's call (`__adcompiler_trace__`), which differentiates or
+    compiles g's function inside it. Its source is made here: its AST is registered with
+    source.py, which has no file to read it from."""
+    from .source import register
+    if "_calls" in vars(g):
+        return g._calls
+    kind = inspect.Parameter
+    params, passed, namespace = [], [], {"__transformed": g, "__name__": __name__}
+    star = False
+    inner = g
+    while transformed(inner) and hasattr(inner, "fun"):     # grad(grad(f)): f's parameters
+        inner = inner.fun
+    sig = inspect.signature(inner)
+    for k, p in enumerate(sig.parameters.values()):
+        text = p.name
+        if p.default is not kind.empty:
+            namespace[f"__default{k}"] = p.default
+            text += f"=__default{k}"
+        if p.kind is kind.VAR_POSITIONAL:
+            text, star = "*" + p.name, True
+        elif p.kind is kind.VAR_KEYWORD:
+            text = "**" + p.name
+        elif p.kind is kind.KEYWORD_ONLY and not star:
+            params.append("*")
+            star = True
+        params.append(text)
+        passed.append(text.split("=")[0] if p.kind is not kind.KEYWORD_ONLY
+                      else f"{p.name}={p.name}")
+        if p.kind is kind.POSITIONAL_ONLY and (k + 1 == len(sig.parameters) or list(
+                sig.parameters.values())[k + 1].kind is not kind.POSITIONAL_ONLY):
+            params.append("/")
+    filename = "<adcompiler-calls-" + re.sub(r"\W", "_", getattr(g, "__name__", "f")) + ">"
+    source = (f"def calls({', '.join(params)}):\n"
+              f"    return __transformed({', '.join(passed)})\n")
+    exec(compile(source, filename, "exec"), namespace)      # noqa: S102 (our own text)
+    fn = namespace["calls"]
+    fn.__name__ = fn.__qualname__ = getattr(g, "__name__", "f")
+    register(fn, ast.parse(source).body[0], filename)
+    g._calls = fn       # (a reference cycle, which the garbage collector frees with g)
+    return fn
 
 
 def bind_params(code, signature, args, kwargs) -> dict:

@@ -164,6 +164,12 @@ def code_of(pyfn) -> Code:
     return code
 
 
+def register(pyfn, node, filename: str) -> None:
+    """`pyfn`'s AST is `node`: a function adcompiler made from its own text, which has no
+    file (calls.calling)."""
+    _BY_CODE[(pyfn.__code__, pyfn.__code__.co_filename)] = code_of_node(node, filename)
+
+
 def _from_getsource(pyfn):
     try:
         src = textwrap.dedent(inspect.getsource(pyfn))

@@ -297,3 +297,92 @@ def test_jvp_with_a_float32_scalar_argument():
     value, tangent = adcompiler.jvp(scaled_by_a_square, (x, s), (np.ones(2, np.float32),
                                                                  np.float32(1.0)))
     assert value == 27.0 and tangent == 2 * 9.0 + 2 * 3.0 * 3.0    # s^2 sum(v) + 2 s sum(x)
+
+
+def cubic_sine(x):
+    return x ** 3 * np.sin(x)
+
+
+def tanh_sum(x, w):
+    return np.sum(np.tanh(x * w))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_transforms_of_transforms(backend):
+    """grad(grad(f)), jit(grad(f)), grad(jit(f)), vjp/jvp/hessian/jacobian of them: what grad
+    and jit return is traced as a call of it (it was 'trace needs a Python function'), with
+    the parameters of the function it transforms. Against derivatives worked out by hand."""
+    grad, jit = (functools.partial(f, backend=backend) for f in (adcompiler.grad,
+                                                                   adcompiler.jit))
+    x = 1.3
+    d2 = 6 * x * np.sin(x) + 6 * x ** 2 * np.cos(x) - x ** 3 * np.sin(x)
+    d3 = (6 * np.sin(x) + 18 * x * np.cos(x) - 9 * x ** 2 * np.sin(x)
+          - x ** 3 * np.cos(x))
+    assert grad(grad(cubic_sine))(x) == pytest.approx(d2, rel=1e-12)
+    assert grad(grad(grad(cubic_sine)))(x) == pytest.approx(d3, rel=1e-12)
+    xs, w = np.array([0.5, 0.2, -0.4]), np.array([0.7, 0.1, 1.5])
+    sech2 = 1 - np.tanh(xs * w) ** 2
+    dw = xs * sech2                                             # d tanh_sum / d w
+    dxdw = sech2 - 2 * xs * w * np.tanh(xs * w) * sech2          # d (dw_i) / d x_i
+    np.testing.assert_allclose(jit(grad(tanh_sum, wrt="w"))(xs, w), dw, rtol=1e-12)
+    np.testing.assert_allclose(grad(jit(tanh_sum), wrt=1)(xs, w), dw, rtol=1e-12)
+    np.testing.assert_allclose(
+        adcompiler.jacobian(grad(tanh_sum, wrt="w"), wrt="x", backend=backend)(xs, w),
+        np.diag(dxdw), rtol=1e-12)
+    (g,) = adcompiler.vjp(grad(tanh_sum, wrt="w"), xs, w, backend=backend)[1](np.ones(3))[:1]
+    np.testing.assert_allclose(g, dxdw, rtol=1e-12)
+    _, t = adcompiler.jvp(grad(tanh_sum, wrt="w"), (xs, w), (np.ones(3), np.zeros(3)),
+                          backend=backend)
+    np.testing.assert_allclose(t, dxdw, rtol=1e-12)
+    h = adcompiler.hessian(jit(tanh_sum), wrt="x", backend=backend)(xs, w)
+    np.testing.assert_allclose(h, np.diag(-2 * w ** 2 * np.tanh(xs * w) * sech2), rtol=1e-12)
+
+
+def sin_times_reversed(x):
+    return np.sin(x) * x[::-1]
+
+
+def its_jacobian_by_hand(x):
+    return np.diag(np.cos(x) * x[::-1]) + np.diag(np.sin(x))[:, ::-1]
+
+
+def sum_sin_times_reversed(x):
+    return np.sum(sin_times_reversed(x))
+
+
+def its_hessian_by_hand(x):
+    return np.diag(-np.sin(x) * x[::-1]) + np.diag(np.cos(x) + np.cos(x[::-1]))[:, ::-1]
+
+
+def jacobian_penalty(x):
+    return np.sum(adcompiler.jacobian(sin_times_reversed)(x) ** 2)
+
+
+def hessian_penalty(x):
+    return np.sum(adcompiler.hessian(sum_sin_times_reversed)(x) ** 2)
+
+
+def jvp_sum(x):
+    return np.sum(adcompiler.jvp(sin_times_reversed, (x,), (x,))[1])
+
+
+def central(f, x, eps=1e-6):
+    return np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(x.size)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jacobian_hessian_and_jvp_inside_traced_code(backend):
+    """A gradient penalty on a Jacobian or Hessian, grad of a jvp, jacobian(jacobian(f)):
+    against central differences of the derivatives written out in NumPy (they were an
+    UnsupportedSyntax in adcompiler's own code)."""
+    x = np.array([0.3, 0.7, 1.1])
+    grad = functools.partial(adcompiler.grad, backend=backend)
+    np.testing.assert_allclose(grad(jacobian_penalty)(x), central(
+        lambda v: np.sum(its_jacobian_by_hand(v) ** 2), x), rtol=1e-7)
+    np.testing.assert_allclose(grad(hessian_penalty)(x), central(
+        lambda v: np.sum(its_hessian_by_hand(v) ** 2), x), rtol=1e-7)
+    np.testing.assert_allclose(grad(jvp_sum)(x), central(
+        lambda v: np.sum(its_jacobian_by_hand(v) @ v), x), rtol=1e-7)
+    second = adcompiler.jacobian(adcompiler.jacobian(sin_times_reversed), backend=backend)(x)
+    want = np.stack([central(lambda v: its_jacobian_by_hand(v)[i], x).T for i in range(3)])
+    np.testing.assert_allclose(second, want, rtol=1e-7, atol=1e-9)
