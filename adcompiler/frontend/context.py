@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from dataclasses import replace
 
 from ..errors import TraceError
 from ..ir import Value
@@ -117,9 +118,13 @@ class TraceContext:
                 code, sig, parent = code_of(fn), inspect.signature(fn), None
                 glb, clo = fn.__globals__, _closure_of(fn)
             params = bind_params(code, sig, args, kwargs)
-            if contains_traced(list(_captured(code, parent).values())):
-                raise FrontendError(f"{code.name} closes over run-time arrays, so it cannot be "
-                                    "a separate function")
+            lifted = {n: v for n, v in sorted(_captured(code, parent).items())
+                      if contains_traced(v)}
+            if lifted:
+                # the run-time arrays it closes over (`grad(lambda w: loss(w, x))` in traced
+                # code) are its arguments after its own, which vjp and grad do not differentiate
+                code = _closed_over(code, frozenset(lifted))
+                params = {**params, **lifted}
             key = signature_key(code, params, parent, code.node)
             key = ("ctx.function", key if key is not None else object(),
                    t.session.unroll_limit)
@@ -130,3 +135,16 @@ class TraceContext:
             return ir_fn, [x.value for x in leaves], \
                 lambda results: returned(ir_fn, params, leaves, result, results)
         return self._guard(build)
+
+
+_CLOSED_OVER: dict = {}
+
+
+def _closed_over(code, names):
+    """`code` with the names it reads from its enclosing traced function as its own locals
+    (bound to the values it closes over), one per (code, names)."""
+    key = (id(code), names)
+    hit = _CLOSED_OVER.get(key)
+    if hit is None or hit[0] is not code:
+        hit = _CLOSED_OVER[key] = (code, replace(code, locals=code.locals | names))
+    return hit[1]
