@@ -114,6 +114,7 @@ def traced(f, *args, **kwargs):
                               f"{type(e).__name__}: {e} (please report this)") from e
     sig.key, sig.result = key, result
     sig.written, sig.rebound = fn.meta["written"], fn.meta["rebound"]
+    sig.returns_written = fn.meta["returns_written"]
     fn.meta["signature"] = sig
     fn.meta["reads"] = session.reads.frozen()
     try:

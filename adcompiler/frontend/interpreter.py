@@ -255,6 +255,8 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
     if write_back:
         fn.meta["written"] = tuple(written)
         fn.meta["rebound"] = tuple((i, keys, t.weak) for i, keys, t in rebound)
+        fn.meta["returns_written"] = {k: i for k, t in enumerate(outs) for i in written
+                                      if t is holders[i]}
     session.module.add(fn)
     return fn, result
 

@@ -69,6 +69,7 @@ class Signature:
         self._result_split = None   # carry.split(result), made on the first unflatten_result
         self.written = ()           # leaves changed in place (their new values end the outputs)
         self.rebound = ()           # container entries set to other arrays (after those)
+        self.returns_written = {}   # output k -> the leaf changed in place that it returns
 
     def for_caller(self, caller: "Signature") -> "Signature":
         """This traced signature with `caller`'s prefix and keywords: a trace serves every
@@ -192,6 +193,10 @@ class Signature:
                 np.copyto(leaves[i], value)
         for (_, keys, weak), value in zip(self.rebound, entries, strict=True):
             set_entry(arguments, keys, _as_numpy(value, weak))
+        # `x += 1; return x` returns the caller's array itself, as NumPy does
+        outputs = tuple(leaves[self.returns_written[k]] if k in self.returns_written
+                        and isinstance(leaves[self.returns_written[k]], np.ndarray) else v
+                        for k, v in enumerate(outputs))
         return outputs, also
 
     def _check_no_shared_containers(self, arguments) -> None:

@@ -87,17 +87,23 @@ def load(source: str):
     if k in _MODULES:
         return _MODULES[k]
     path = _path(k)
-    if not path.exists():
+    text = HEADER + source
+    damaged = path.exists() and path.read_text(errors="replace") != text
+    if damaged or not path.exists():
         # write then rename: a concurrent process never reads half a file
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
-            f.write(HEADER + source)
+            f.write(text)
         try:
-            os.link(tmp, path)      # fails when another process wrote it first: keep theirs
+            if damaged:         # (cut short, emptied): replaced, and so compiled anew
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)  # fails when another process wrote it first: keep theirs
         except FileExistsError:
             pass
         finally:
-            os.unlink(tmp)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return load_key(k)
 
 

@@ -68,3 +68,16 @@ def test_a_new_gradient_program_finds_its_driver_by_the_adjoint_key(own_programs
     other = adcompiler.grad(lambda w, x: loss(w, x) * 2.0, backend="numba")
     with pytest.raises(TypeError):      # another function's adjoint has a key of its own
         other(*ARGS)
+
+
+def test_a_damaged_kernel_file_is_written_again(tmp_path, monkeypatch):
+    """A kernel file cut short or emptied (a full disk, a killed copy) was imported as it was:
+    a SyntaxError, or a module without the kernel."""
+    from adcompiler.backends.numba_cpu import cache
+    monkeypatch.setattr(cache, "cache_dir", lambda: tmp_path)
+    source = f"def damaged_kernel_{id(tmp_path)}(x):\n    return x + 1\n"
+    path = tmp_path / f"k_{cache.key(source)}.py"
+    path.write_text(cache.HEADER + source[:20])
+    module = cache.load(source)
+    assert getattr(module, f"damaged_kernel_{id(tmp_path)}")(1) == 2
+    assert path.read_text() == cache.HEADER + source

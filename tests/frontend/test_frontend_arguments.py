@@ -335,6 +335,25 @@ def test_each_gradient_is_its_own_array(backend):
     assert not np.shares_memory(gp["b1"], gp["b2"])
 
 
+def bumped(x, p):
+    x += 1.0
+    p["w"] *= 2.0
+    return x, p["w"], x * 1.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_an_argument_changed_in_place_and_returned_is_the_callers_array(backend):
+    """As NumPy returns it: the caller's array itself (it was a copy: a write through the
+    result did not reach the argument), not for a new array equal to it."""
+    x, p = rand(3), {"w": rand(2)}
+    x0, w0, w = x.copy(), p["w"].copy(), p["w"]
+    y, pw, z = adcompiler.jit(bumped, backend=backend)(x, p)
+    assert y is x and pw is w and p["w"] is w and z is not x
+    np.testing.assert_array_equal(x, x0 + 1.0)
+    np.testing.assert_array_equal(w, w0 * 2.0)
+    np.testing.assert_array_equal(z, x0 + 1.0)
+
+
 def tail_product(x, w):
     return np.tanh(x[1:] @ w)
 
