@@ -311,23 +311,27 @@ def _is_float_leaf(leaf) -> bool:
 
 
 def _root(a):
+    """The object that owns an array's memory (an array's `base` chain ends there)."""
     while isinstance(a, np.ndarray) and a.base is not None:
         a = a.base
-    return id(a)
+    return a
 
 
 def _apart(grads, inputs) -> list:
     """The gradients, each its own memory: generated code may return one array for two
     gradients (`d_b1 = d_b2 = d_h`) or an input itself, and a caller scaling one in place
-    (`g[k] *= 0.5`) must not change another or an argument."""
-    seen = {_root(x) for x in inputs if isinstance(x, np.ndarray)}
+    (`g[k] *= 0.5`) must not change another or an argument. (Inline loops: this runs on every
+    call, for every leaf.)"""
+    seen = {id(x if x.base is None else _root(x)) for x in inputs
+            if isinstance(x, np.ndarray)}
     out = []
     for g in grads:
         if isinstance(g, np.ndarray):
-            root = _root(g)
-            if root in seen:
+            key = id(g if g.base is None else _root(g))
+            if key in seen:
                 g = g.copy()
-            seen.add(_root(g))
+                key = id(g)
+            seen.add(key)
         out.append(g)
     return out
 
@@ -418,8 +422,8 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     shapes = [flatten(a, is_runtime_leaf) if _has_float(a) else None for a in args]
     results, residuals = sig.write_back(args, kwargs, given, results, residuals)
     # what the pullback reads is the arguments' values now, not after the caller reuses them
-    inputs = {_root(x) for x in given if isinstance(x, np.ndarray)}
-    residuals = type(residuals)(r.copy() if isinstance(r, np.ndarray) and _root(r) in inputs
+    inputs = {id(_root(x)) for x in given if isinstance(x, np.ndarray)}
+    residuals = type(residuals)(r.copy() if isinstance(r, np.ndarray) and id(_root(r)) in inputs
                                 else r for r in residuals)
     value = sig.unflatten_result(results)
     out_types = [r.type for r in sig.returned(primal.results)]

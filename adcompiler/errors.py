@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
+import warnings
 
 
 class AdcompilerError(Exception):
@@ -17,8 +19,9 @@ class AdcompilerError(Exception):
 
 
 def user_facing(fn):
-    """`fn`, raising its AdcompilerErrors with a traceback that starts at this wrapper (raising
-    an error again starts its traceback at the raise), unless ADCOMPILER_FULL_TRACEBACK=1."""
+    """`fn`, raising its AdcompilerErrors with a traceback whose last frame is this wrapper's
+    (raising an error again starts its traceback at the raise): the user's call, one line of
+    adcompiler, the message. ADCOMPILER_FULL_TRACEBACK=1 keeps every frame."""
     @functools.wraps(fn)
     def call(*args, **kwargs):
         try:
@@ -35,9 +38,7 @@ def user_facing(fn):
 
 def warn_at_caller(message: str, category) -> None:
     """warnings.warn, naming the line of the user's code that called into adcompiler."""
-    import sys
-    import warnings
-    from . import backends, ir
+    from . import backends, ir      # (not at the top: errors.py is imported by both)
     ours = tuple(os.path.join(p, "") for m in (sys.modules[__package__], backends, ir)
                  for p in m.__path__)
     frame, level = sys._getframe(1), 2      # (warn's stacklevel 2 is our caller)

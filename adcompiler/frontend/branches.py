@@ -189,6 +189,11 @@ class BranchesMixin:
             # (containers changed in place live on in whatever else holds them)
             in_place = then.kept(name) and other.kept(name) and isinstance(before, carry.CONTAINERS)
             like = _maybe_bound(a, b) if name in live else None
+            if like is None and name in live and Undefined in (type(a), type(b)):
+                va, vb = (x.value if isinstance(x, Undefined) else x for x in (a, b))
+                if isinstance(va, Traced) and isinstance(vb, Traced):   # (of two types)
+                    raise FrontendError(f"'{name}' is {va.type} on one path of "
+                                        f"{_condition(node)} and {vb.type} on the other")
             if like is None and (a is MISSING or b is MISSING or Undefined in (type(a), type(b))
                                  or (name not in live and not in_place)):
                 self.frame.vars[name] = Undefined(

@@ -394,6 +394,9 @@ class CallsMixin:
         leaves = flatten(params, lambda v: isinstance(v, Traced))[0]
         if code.mutates_params or not leaves or _aliased(leaves):
             return None     # a callee is traced with each argument its own array: inline
+        if any(isinstance(v, Closure) and contains_traced(list(_captured(v.code, v.frame).values()))
+               for v in _flat_values(params)):
+            return None     # it gets a function closing over this one's arrays: inline
         key = signature_key(code, params, parent, ident)
         if key is None or (key, self.session.unroll_limit) in self.session.active:
             return None                     # recursion: inline (static recursion terminates)
@@ -442,6 +445,15 @@ def _aliased(leaves) -> bool:
             chains.setdefault(id(h), set()).add(k)
     return any(k2 != k for k, t in enumerate(leaves) for h in memory_of(t)
                for k2 in chains.get(id(h), ()))
+
+
+def _flat_values(tree):
+    """The values in a tree of dicts, lists and tuples (a callee's arguments)."""
+    if isinstance(tree, dict):
+        tree = list(tree.values())
+    if isinstance(tree, (list, tuple)):
+        return [v for x in tree for v in _flat_values(x)]
+    return [tree]
 
 
 def signature_key(code, params, parent, ident):

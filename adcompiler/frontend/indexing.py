@@ -332,12 +332,17 @@ def is_runtime_mask(key) -> bool:
                for k in (key if isinstance(key, tuple) else (key,)))
 
 
-def update_masked(cx, x: Traced, key, v, new: Traced):
-    """x after `x[m] op= v` with a run-time mask m, given new = x op v: where(m, new, x). NumPy
-    reads x[m] (a run-time number of entries), applies op and sets them: the same values, for
-    a v that `x[m] = v` takes."""
+def update_masked(cx, x: Traced, key, v, apply):
+    """x after `x[m] op= v` with a run-time mask m, `apply(y)` being y op v: NumPy reads x[m] (a
+    run-time number of entries), applies op and sets them; here where(m, apply(where(m, x, 1)),
+    x), the same values for a v that `x[m] = v` takes. (The inner where: op on the entries
+    outside the mask, `x ** 0.5` of a negative one, would make a NaN that where's derivative
+    multiplies by 0: a NaN gradient.)"""
     items, masks = _normalise(cx, x, key)
-    return cx.op("where", _mask(cx, x, items, masks, v_shape(v)), new.value, x.value)
+    m = _mask(cx, x, items, masks, v_shape(v))
+    one = cx.op("broadcast_to", cx.value(1, x.dtype), shape=x.shape)
+    new = apply(cx.wrap(cx.op("where", m, x.value, one)))
+    return cx.op("where", m, new.value, x.value)
 
 
 def _mask(cx, x: Traced, items, masks, value_shape):

@@ -6,16 +6,16 @@ Contract:
   variables the body rebinds (flattened pytrees). Static numbers that the body turns into arrays,
   and arrays whose dtype the body widens, are promoted and the body re-traced (a fixed point in
   at most 4 tries). When that fails, or the body needs the index as a static value
-  (`params[f'h{i}']`), grows a list, or a loop-local is read after the loop, a static trip count
-  is unrolled instead; a run-time trip count is an error, except for a loop-local array (of
-  one type on the paths that assign it): it is carried from a placeholder (or its value before
-  the loop) with a flag that says whether a path that assigns it ran, which each read checks
-  when the code runs (`Undefined` with a value; branches.py joins such names). Loops over
-  Python lists, enumerate and zip are unrolled. `break`, `continue`, `return` and `else` are
-  flags by then (exits.py): a
-  static range whose loop may break runs iterations while tracing until the flag is a run-time
-  value (`peel`), and the rest is a loop as above, but a `while` op on a counter, which stops
-  at the break (a `for` op would run, and tape, every iteration after it).
+  (`params[f'h{i}']`), grows a list, or a loop-local is read after the loop, a static trip
+  count is unrolled instead; a run-time trip count is an error, except for a loop-local array
+  (of one type on the paths that assign it): it is carried from a placeholder (or its value
+  before the loop) with a flag that says whether a path that assigns it ran, which each read
+  checks when the code runs (`Undefined` with a value; branches.py joins such names). Loops
+  over Python lists, enumerate and zip are unrolled. `break`, `continue`, `return` and `else`
+  are flags by then (exits.py): a static range whose loop may break runs iterations while
+  tracing until the flag is a run-time value (`peel`), and the rest is a loop as above, but a
+  `while` op on a counter, which stops at the break (a `for` op would run, and tape, every
+  iteration after it).
 - A carried value has the type it has after one iteration: with a run-time trip count of zero a
   Python-float accumulator comes out as a NumPy float64 of the same value (broadcast to the
   shape of the array the body makes it, where it does).
@@ -50,9 +50,10 @@ def _names_of(target) -> set:
     return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
 
 
-def _bound(name: str) -> str:
-    """The frame's name of the run-time flag that says a loop-local `name` is bound."""
-    return f"__bound_{name}"
+def _bound(name: str, loop) -> str:
+    """The frame's name of the run-time flag that says `loop`'s loop-local `name` is bound (a
+    loop in its body has its own)."""
+    return f"__bound_{name}_{loop.lineno}_{loop.col_offset}"
 
 
 def _unbound_message(name, kind, node) -> str:
@@ -206,8 +207,10 @@ class LoopsMixin:
                          if n in frame.vars and not isinstance(frame.vars[n], Undefined))
         local = names - set(carried)
         live = self.live_after()
-        if static and local & live:
-            raise Fallback(f"{sorted(local & live)} assigned in the loop and read after it")
+        later = local & (live | (reads - targets))     # read after it or in a later iteration
+        if static and later:
+            raise Fallback(f"{sorted(later)} assigned in the loop and read after it or in a "
+                           "later iteration")
         outer = {n: frame.vars[n] for n in names if n in frame.vars}
         init = {n: frame.vars[n] for n in carried}
         # arrays the body assigns on every path and code after the loop reads: carried from
@@ -226,11 +229,11 @@ class LoopsMixin:
                     init[n] = Traced(carry.materialise(self, start, v.dtype, v.shape),
                                      weak=v.weak)
                     if kept_local[n] is None:
-                        init[_bound(n)] = self.wrap(self.const(False, "bool", hint="bound"))
+                        init[_bound(n, node)] = self.wrap(self.const(False, "bool", hint="bound"))
                     elif kept_local[n] is not True:     # the flag an earlier loop left
-                        init[_bound(n)] = kept_local[n]
+                        init[_bound(n, node)] = kept_local[n]
                 carried, local = sorted(init), local - set(found)
-                names = names | {_bound(n) for n in kept_local}
+                names = names | {_bound(n, node) for n in kept_local}
                 init, found = {n: init[n] for n in carried}, {}
                 # new slots move the leaf positions the plan noted: only what it keyed by
                 # array (older arrays changed through other routes) carries over
@@ -268,9 +271,9 @@ class LoopsMixin:
                 frame.loops.append(node)
                 try:
                     for n in kept_local:    # (before the loop index is bound)
-                        if _bound(n) in frame.vars:
+                        if _bound(n, node) in frame.vars:
                             frame.vars[n] = Undefined(_unbound_message(n, kind, node),
-                                                      frame.vars[n], frame.vars[_bound(n)])
+                                                      frame.vars[n], frame.vars[_bound(n, node)])
                     if is_for:
                         self.builder.loc = loc
                         k = frame.vars[counter] if flag else Traced(body.args[0], weak=True,
@@ -280,13 +283,13 @@ class LoopsMixin:
                             frame.vars[counter] = self.binop(ast.Add, k, 1)
                     self.exec_block(node.body)
                     for n in kept_local:
-                        if _bound(n) in frame.vars:
-                            frame.vars[n], frame.vars[_bound(n)] = self._bound_at_end(
+                        if _bound(n, node) in frame.vars:
+                            frame.vars[n], frame.vars[_bound(n, node)] = self._bound_at_end(
                                 frame.vars.get(n, MISSING))
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                     if not static:
-                        found = {n: v for n in local & live if isinstance(
-                            v := _value_of(frame.vars.get(n)), Traced)}
+                        found = {n: v for n in local & (later | live)
+                                 if isinstance(v := _value_of(frame.vars.get(n)), Traced)}
                     for n in carried:
                         if isinstance(after[n], Undefined) and n not in live:
                             # a branch left it unjoined, as no later statement, iteration or
@@ -346,9 +349,9 @@ class LoopsMixin:
             for n, v in still.items():
                 frame.vars[n] = Undefined(v.message, frame.vars[n], v.bound)
             for n in kept_local:
-                if _bound(n) in frame.vars:     # (else bound before the loop)
+                if _bound(n, node) in frame.vars:     # (else bound before the loop)
                     frame.vars[n] = Undefined(_unbound_message(n, kind, node), frame.vars[n],
-                                              frame.vars.pop(_bound(n)))
+                                              frame.vars.pop(_bound(n, node)))
             return None
         raise Fallback("the loop's variables do not settle to one type")
 

@@ -47,7 +47,7 @@ def _argument_leaf(x) -> bool:
     changes unseen."""
     if is_runtime_leaf(x):
         return True
-    if hasattr(x, "__array__") or hasattr(x, "__dlpack__"):
+    if not isinstance(x, type) and (hasattr(x, "__array__") or hasattr(x, "__dlpack__")):
         kind = f"{type(x).__module__.split('.')[0]}.{type(x).__qualname__}"
         raise TraceError(f"it holds a {kind}; adcompiler takes NumPy arrays: pass "
                          "np.asarray(it) (a torch tensor's .numpy() shares its memory)")

@@ -111,8 +111,8 @@ class StatementsMixin:
             key = self.eval_index(target.slice)
             name = analysis.root_name(target) or "update"
             if isinstance(obj, Traced) and indexing.is_runtime_mask(key):
-                new = self.inplace(op, obj, rhs, name, mutate=False)
-                obj.update(indexing.update_masked(self, obj, key, rhs, new))
+                obj.update(indexing.update_masked(
+                    self, obj, key, rhs, lambda y: self.inplace(op, y, rhs, name, mutate=False)))
                 self.name_value(obj, name)
                 return
             # x[k] += v on an array is x[k] = x[k] + v with in-place casting rules (the read is

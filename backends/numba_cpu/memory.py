@@ -9,18 +9,18 @@ been read for the last time, so the bytes held track the live set of the schedul
 growing with every temporary. Nothing is written in place: an output never shares a slot with
 an input of the same step.
 
-`Arena` allocates the slots once (the first call in each thread) and hands out, per planned value, a view of
-the value's shape and dtype into its slot: the same arrays every call, so the operating system
-maps their pages once, not once per step. `Arena.fresh` gives the arrays that outlive a call
-(returned values: gradients, an optimiser's new parameters and moments) an array the arena
-handed out in an earlier call and that nothing holds any more (its reference count says so: no
-view, no caller keeps it), else a new one. A functional update `p, m, v = update(p, g, m, v)`
-then writes into the arrays of two steps ago instead of fresh memory: no page faults and no
-allocator round trip per step (the medium GPT's train step: AdamW took 48 ms after the
-gradient, now 31; the step's extra memory went from 75 MB to 4). Only the drivers of `grad` and
-of `jit` do so: the separate forward sweep returns most activations as residuals, which a
-second, recycled copy would hold for the life of the program. A value may be laid out in its
-slot in another axis order (`layouts`: value -> perm): its view is then
+`Arena` allocates the slots once (the first call in each thread) and hands out, per planned
+value, a view of the value's shape and dtype into its slot: the same arrays every call, so the
+operating system maps their pages once, not once per step. `Arena.fresh` gives the arrays that
+outlive a call (returned values: gradients, an optimiser's new parameters and moments) an array
+the arena handed out in an earlier call and that nothing holds any more (its reference count
+says so: no view, no caller keeps it), else a new one. A functional update
+`p, m, v = update(p, g, m, v)` then writes into the arrays of two steps ago instead of fresh
+memory: no page faults and no allocator round trip per step (the medium GPT's train step: AdamW
+took 48 ms after the gradient, now 31; the step's extra memory went from 75 MB to 4). Only the
+drivers of `grad` and of `jit` do so: the separate forward sweep returns most activations as
+residuals, which a second, recycled copy would hold for the life of the program. A value may be
+laid out in its slot in another axis order (`layouts`: value -> perm): its view is then
 `storage.transpose(inverse of perm)` of a C-contiguous storage of shape `shape[perm]`, which is
 what a value read only as `transpose(value, perm)` wants: that transpose is contiguous, so the
 reshape after it is a view instead of a copy (the fused q/k/v gradient, attention's output
@@ -180,7 +180,8 @@ class Arena:
 
     def views(self):
         """The planned values' arrays: each thread has its own (a call in one thread must not
-        write into the buffers of a call running in another), freed when the thread ends."""
+        write into the buffers of a call running in another; N threads calling hold N sets),
+        freed when the thread ends."""
         views = getattr(self._local, "views", None)
         if views is None:
             raw = [_pages(size) for size in self.sizes]

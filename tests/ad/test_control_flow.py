@@ -448,6 +448,52 @@ def test_names_bound_on_the_paths_that_ran(backend):
         adc.jit(first_above, backend=backend)(x, np.int64(0))
 
 
+def last_hit_so_far(x, t):
+    acc = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > t:
+            y = x[i] * x[i]
+        if i > 0:
+            acc = acc + y           # y from this iteration or an earlier one
+    return acc
+
+
+def last_hit_so_far_while(x, t):
+    acc = 0.0
+    i = 0
+    while i < x.shape[0]:
+        if x[i] > t:
+            y = x[i] * x[i]
+        if i > 0:
+            acc = acc + y
+        i += 1
+    return acc
+
+
+def inner_loop_local(x, m):
+    s = 0.0
+    for i in range(m):
+        for j in range(m - i):
+            y = x[j] * 2.0
+        s = s + y * x[i]
+    return s
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_name_bound_in_an_earlier_iteration(backend):
+    """Read in a later iteration (and only there): its value and flag are carried, so a read
+    after an iteration that did not bind it sees the earlier one, as in Python (it was an
+    AssertionFailed depending on the data); an inner loop that runs no iteration leaves the
+    outer one's."""
+    x = np.array([1.0, 5.0, 2.0, 7.0, 0.5])
+    for f, args in ((last_hit_so_far, (x, 1.5)), (last_hit_so_far, (x, 3.0)),
+                    (last_hit_so_far_while, (x, 1.5)), (inner_loop_local, (x, np.int64(3)))):
+        assert adc.jit(f, backend=backend)(*args) == pytest.approx(f(*args), rel=1e-12)
+        assert_tree_close(adc.grad(f, backend=backend)(*args), fd_grad(f, args))
+    with pytest.raises(adc.AssertionFailed, match="'y' is not defined"):
+        adc.jit(last_hit_so_far, backend=backend)(x, 6.0)     # Python: UnboundLocalError
+
+
 def carried_containers(p, n):
     st = {"a": p["a"], "b": (p["b"], p["b"] * 2)}
     u, v = p["a"] + 0.5, p["b"] - 0.5

@@ -314,6 +314,14 @@ def test_another_librarys_array_is_refused_not_compiled_in():
         adcompiler.jit(dims)(ArrayLike(rand(2)))
     with pytest.raises(adcompiler.TraceError, match="ArrayLike"):
         adcompiler.grad(augmented)(rand(2), {"b": ArrayLike(rand(2))})
+    # (a class with __array__, a NumPy scalar type, is a static value as before)
+    x = rand(3)
+    assert adcompiler.jit(cast_sum)(x, np.float32).dtype == np.float32
+    assert adcompiler.jit(cast_sum)(x, np.float32) == pytest.approx(np.sum(x), rel=1e-6)
+
+
+def cast_sum(x, dtype):
+    return np.sum(x.astype(dtype))
 
 
 def two_biases(p, x):

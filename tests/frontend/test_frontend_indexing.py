@@ -111,6 +111,16 @@ def test_augmented_assignment_through_a_runtime_mask(backend):
     np.testing.assert_allclose(gb, central_differences(leaky_in_place, x, b, wrt=1), rtol=1e-6)
     with pytest.raises(adcompiler.TraceError, match="needs v to be a scalar or to broadcast"):
         adcompiler.trace(leaky_in_place, x, rand(4, 3))
+    # the op is not applied outside the mask: sqrt of the negative entries made NaN gradients
+    x = np.array([4.0, 0.5, -1.0, 9.0, -2.5])
+    np.testing.assert_allclose(adcompiler.grad(roots_in_place, backend=backend)(x),
+                               central_differences(roots_in_place, x), rtol=1e-6)
+
+
+def roots_in_place(x):
+    y = x * 1.0
+    y[y > 0] **= 0.5
+    return np.sum(y * y * y)
 
 
 def test_runtime_scalar_index_assignment():
