@@ -16,7 +16,7 @@ import numpy as np
 
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
-from .values import Traced, common_dtype, is_python_scalar, result_dtype
+from .values import NP_OF, Traced, common_dtype, is_python_scalar, result_dtype
 
 # IR op -> the NumPy ufunc it implements (the dtype oracle; SciPy's ufuncs are passed in, as
 # `ufunc=`, by frontend/special.py).
@@ -51,8 +51,21 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
         compute = common_dtype(a, b) if name in COMPARISONS else "bool"
     else:
         compute = out          # true division of ints computes in float64, etc.
+    big = _out_of_bounds(compute, a, b)
+    if big is not None:         # a Python int the integer array's dtype cannot hold
+        if name not in COMPARISONS:     # NumPy 2 raises OverflowError; it wrapped here
+            raise FrontendError(f"Python integer {big} out of bounds for {NP_OF[compute]}")
+        compute = "i64" if -2 ** 63 <= big < 2 ** 63 else "f64"    # as NumPy 2 compares
     v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
+
+
+def _out_of_bounds(dtype, a, b):
+    """A Python int among a and b that integer `dtype` cannot hold, or None."""
+    if dtype not in ("i32", "i64"):
+        return None
+    info = np.iinfo(NP_OF[dtype])
+    return next((x for x in (a, b) if type(x) is int and not info.min <= x <= info.max), None)
 
 
 def unary(cx: Emitter, name: str, x, python_op=False, hint=None, ufunc=None) -> Traced:

@@ -13,8 +13,11 @@ definite for cholesky) as a `LinAlgError`, which is also NumPy's `np.linalg.LinA
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import linecache
 import re
+import sys
 import traceback
 
 import numpy as np
@@ -52,19 +55,63 @@ def raising_where_a_result_is_nan(run, again=None):
     errors (`np.errstate(invalid="raise")`, as the API does by default): only a NaN that
     reaches a result is an error (NumPy's own `np.where(x > 0, np.log(x), x)` warns and goes
     on; so do these programs). Run without raising first; when a result holds a NaN, run
-    `again` (default: `run`) raising, which stops at the op that made it (the Numba backend's
-    kernels cannot raise: its `again` is the NumPy reference). Otherwise just `run()`."""
+    `again` (default: `run`; the Numba backend's kernels cannot note invalid values: its
+    `again` is the NumPy reference) noting each operation that made a NaN: the last one made
+    the NaN that reached a result (those before it may be NaNs a where dropped), and the
+    NaNError names it. None: the NaN came in with an input, and is returned; or, where the
+    NumPy reference's results hold none, the backend's own kernels made it beyond what they
+    compute, and an error says so. Otherwise just `run()`."""
     if np.geterr()["invalid"] != "raise":
         return run()
     with np.errstate(invalid="ignore"):
         out = run()
     if not has_nan(out):
         return out
-    # raises FloatingPointError, unless the NaN came in with an input; NumPy's other warnings
-    # were the first run's to give (the Numba backend's kernels give none)
-    with np.errstate(divide="ignore", over="ignore", under="ignore"):
-        (again or run)()
+    found = []
+
+    def note(kind, flag):       # NumPy's error callback: the generated line running the op
+        frame = sys._getframe(1)
+        while frame is not None and not frame.f_code.co_filename.startswith("<adcompiler"):
+            frame = frame.f_back
+        if frame is not None:
+            found.append((frame.f_code.co_filename, frame.f_lineno))
+    before = np.seterrcall(note)
+    try:
+        # (what it prints, it printed in the first run)
+        with np.errstate(invalid="call", divide="ignore", over="ignore", under="ignore"), \
+                contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            reference = (again or run)()
+    finally:
+        np.seterrcall(before)
+    if found:
+        raise NaNError(_nan_message(found))
+    if again is not None and not has_nan(reference):
+        raise NaNError("the Numba backend's result holds a NaN that NumPy's computation of it "
+                       "does not: its float32 sin and cos give NaN for |x| above 4.2e8 (where "
+                       "float32 holds no phase: its spacing there is 32); compute those in "
+                       "float64, or use backend='numpy'")
     return out
+
+
+def _nan_message(found) -> str:
+    """Where the last of the invalid operations `found` ((generated file, line) each) is, and
+    the user's lines of the ones before it."""
+    def user(entry):
+        filename, lineno = entry
+        where, code = loc_of_generated_line("".join(linecache.getlines(filename)), lineno)
+        return where or "<unknown>", code, linecache.getline(filename, lineno).strip()
+    where, code, line = user(found[-1])
+    earlier = sorted({user(e)[0] for e in found[:-1]} - {where})
+    gradient = re.search(r"\bd_\w", line) is not None     # an adjoint's name: the backward
+    return (f"NaN produced at {where}" + (f" in '{code}'" if code else "")
+            + f" (an invalid value; generated line: {line})"
+            + (f"; operations at {', '.join(earlier)} made NaNs before it, which a where may "
+               "have dropped" if earlier else "")
+            + ("; it is in the gradient: a where's branch not taken that holds inf or NaN "
+               "(np.log of 0) still gets 0 times its derivative, which is NaN: make that "
+               "branch finite, np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)"
+               if gradient else ""))
 
 
 def loc_of_generated_line(source: str, lineno: int):

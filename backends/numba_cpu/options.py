@@ -4,9 +4,11 @@
   every kernel.
 - `reassociate` (default on; env `ADCOMPILER_REASSOCIATE=0` turns it off): only LLVM's
   `reassoc` flag, which lets a reduction loop keep several partial sums in vector lanes.
-  Without it no reduction vectorises (an exp-and-sum row loop ran 5x slower here). It changes
-  the order of additions only, like NumPy's own pairwise sums, so results agree with the NumPy
-  reference to float rounding, which is what the corpus tests check.
+  Without it no reduction vectorises (an exp-and-sum row loop ran 5x slower here). Results
+  agree with the NumPy reference to float rounding, which is what the corpus tests check: it
+  reorders sums, like NumPy's own pairwise sums, and LLVM may also regroup a product or
+  quotient of constants (`x * 0.1 * 3.0` as `x * 0.3`, `x * 4096.0 / 4096.0` as `x`, where an
+  overflow to inf in between then does not happen); off, every operation is NumPy's, in order.
 - `parallel` (default on; env `ADCOMPILER_PARALLEL=0`): big kernels run their rows on
   threads (`runtime.launch`).
 - `profile` (default off; env `ADCOMPILER_PROFILE=1`): drivers time every step into

@@ -181,7 +181,7 @@ class NumbaProgram:
 
     def _run(self, which, args):
         def reference():
-            numpy_backend.AdjointProgram(self.adj, self._label).functions[which](*args)
+            return numpy_backend.AdjointProgram(self.adj, self._label).functions[which](*args)
         return raising_where_a_result_is_nan(lambda: self._driver(which)(*args), reference)
 
     @property

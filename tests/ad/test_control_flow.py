@@ -956,6 +956,34 @@ def test_a_nan_that_a_where_drops_is_no_error(backend):
         adc.grad(nan_maker, backend=backend)(np.array([0.5, 2.0]))
 
 
+def dropped_then_reached(x, y):
+    a = np.where(x > 0, np.log(x), 0.0)
+    b = np.sqrt(y)
+    print("b =", b)
+    return np.sum(a) + np.sum(b)
+
+
+def entropy(p):
+    return -np.sum(np.where(p > 0, p * np.log(p), 0.0))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_error_names_the_operation_whose_nan_reached_a_result(backend, capsys):
+    """The last operation that made a NaN (the first, a log a where dropped, was named), once
+    printed; one in the gradient of a where's untaken branch says so and how to mend it."""
+    first = dropped_then_reached.__code__.co_firstlineno
+    with pytest.raises(adc.NaNError, match=rf"{THIS_FILE}:{first + 2} in 'b = np.sqrt\(y\)'.*"
+                       rf"operations at {THIS_FILE}:{first + 1} made NaNs before it"):
+        adc.grad(dropped_then_reached, backend=backend)(np.array([2.0, -1.0]),
+                                                        np.array([4.0, -1.0]))
+    assert capsys.readouterr().out.count("b =") == 1         # (the search ran it again)
+    line = entropy.__code__.co_firstlineno + 1
+    with np.errstate(divide="ignore"), pytest.raises(
+            adc.NaNError, match=rf"{THIS_FILE}:{line} .* it is in the gradient: a where's branch "
+                                "not taken that holds inf or NaN"):
+        adc.grad(entropy, backend=backend)(np.array([0.5, 0.5, 0.0]))
+
+
 def test_unknown_wrt_name_is_an_error():
     with pytest.raises(adc.AdcompilerError, match="nope"):
         adc.grad(two, wrt="nope")(np.ones(2), np.ones(2))

@@ -432,3 +432,35 @@ def central_nd(f, x, eps=1e-6):
         e[i] = eps
         g[i] = (f(x + e) - f(x - e)) / (2 * eps)
     return g
+
+
+def jvp_of_a_closure(w, x, v):
+    return np.sum(adcompiler.jvp(lambda u: np.sin(u) * np.sum(x), (w,), (v,))[1])
+
+
+def hessian_vector_product(w, x, v):
+    return np.sum(adcompiler.jvp(lambda u: adcompiler.grad(tanh_loss_1d)(u, x), (w,), (v,))[1])
+
+
+def tanh_loss_1d(w, x):
+    return np.sum(np.tanh(x * w) ** 2)
+
+
+def hvp_by_hand(w, x, v):
+    t = np.tanh(x * w)
+    return np.sum(2 * x * x * (1 - t ** 2) * (1 - 3 * t ** 2) * v)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jvp_of_closures_inside_traced_code(backend):
+    """JAX's Hessian-vector product, jvp(lambda w: grad(f)(w, x), ...), traced (invalid IR:
+    the function computing it got the closure and was kept apart); against the product
+    written out and central differences of it."""
+    w, x, v = np.array([0.3, 0.5]), np.array([1.0, 2.0]), np.array([1.0, -1.0])
+    assert adcompiler.jit(jvp_of_a_closure, backend=backend)(w, x, v) == pytest.approx(
+        np.sum(np.cos(w) * v) * np.sum(x), rel=1e-12)
+    assert adcompiler.jit(hessian_vector_product, backend=backend)(w, x, v) == pytest.approx(
+        hvp_by_hand(w, x, v), rel=1e-12)
+    np.testing.assert_allclose(
+        adcompiler.grad(hessian_vector_product, backend=backend)(w, x, v),
+        central_nd(lambda u: hvp_by_hand(u, x, v), w), rtol=1e-6)

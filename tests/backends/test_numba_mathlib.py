@@ -394,3 +394,21 @@ def test_cube_is_multiplied_not_a_libm_call():
     loop(x, np.empty_like(x))
     asm = loop.inspect_asm(loop.signatures[0])
     assert re.search(r"\bv?mulps\b", asm) and not re.search(r"call.*pow", asm)
+
+
+def periodic_features(t, w):
+    phase = t[:, None] * w[None, :]
+    return np.sum(np.sin(phase) + np.cos(phase))
+
+
+def test_a_nan_of_the_kernels_own_is_an_error_not_a_value():
+    """float32 sin and cos beyond SIN_MAX are NaN in the kernels, where NumPy gives a value:
+    the NaN check reran NumPy's computation, found no NaN there, and returned the NaN."""
+    import adcompiler
+    t = np.array([1.7e9, 5e8, 1e6], np.float32)
+    w = np.array([1.0, 0.5], np.float32)
+    with pytest.raises(adcompiler.NaNError, match="Numba backend's result holds a NaN that "
+                       "NumPy's computation of it does not: its float32 sin and cos"):
+        adcompiler.value_and_grad(periodic_features, wrt=1, backend="numba")(t, w)
+    value = adcompiler.jit(periodic_features, backend="numba")(t[2:], w)      # below: values
+    assert value == pytest.approx(periodic_features(t[2:], w), rel=1e-5)

@@ -189,3 +189,14 @@ def test_equal_expressions_are_built_once():
     assert ops(fn).count("mul") == 1 and str(fn).count("= slice %c") == 1
     for sign in (1.0, -1.0):
         check(repeated_in_branch, sign * np.abs(rand(3)), rand(2))
+
+
+def compares_with_big_ints(ids, n):
+    return (ids < 2 ** 40, ids == 2 ** 32, ids >= -2 ** 31 - 1, ids != 2 ** 32 + 7,
+            n < 2 ** 64, n == 2 ** 63)
+
+
+def test_integer_arrays_compared_with_python_ints_they_cannot_hold():
+    """As NumPy 2 compares them (the int wrapped to the array's dtype: 2**40 was 0)."""
+    check(compares_with_big_ints, np.array([0, 1, 7, -5], np.int32),
+          np.array([5, -10], np.int64))
