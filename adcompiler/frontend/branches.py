@@ -119,8 +119,7 @@ def _maybe_bound(a, b):
     of a run-time trip count assigned it: an `Undefined` with a value), and the other binds it
     to an array of one type or leaves it so too: an array of that type (the placeholder's),
     else None (an error where the name is read)."""
-    sides = [x for x in (a, b)
-             if not (x is MISSING or isinstance(x, Undefined) and x.value is None)]
+    sides = [x for x in (a, b) if not (x is MISSING or isinstance(x, Undefined) and x.unbound)]
     if not any(isinstance(x, Undefined) for x in (a, b)) and len(sides) == 2:
         return None         # bound on both paths
     arrays = [x.value if isinstance(x, Undefined) else x for x in sides]
@@ -190,7 +189,8 @@ class BranchesMixin:
             in_place = then.kept(name) and other.kept(name) and isinstance(before, carry.CONTAINERS)
             like = _maybe_bound(a, b) if name in live else None
             if like is None and name in live and Undefined in (type(a), type(b)):
-                va, vb = (x.value if isinstance(x, Undefined) else x for x in (a, b))
+                va, vb = (x.value if isinstance(x, Undefined) and not x.standin else x
+                          for x in (a, b))
                 if isinstance(va, Traced) and isinstance(vb, Traced):   # (of two types)
                     raise FrontendError(f"'{name}' is {va.type} on one path of "
                                         f"{_condition(node)} and {vb.type} on the other")
@@ -203,7 +203,7 @@ class BranchesMixin:
                 continue
             if like is not None:    # bound on the paths a run-time flag names: joined with it
                 message = next((x.message for x in (a, b) if isinstance(x, Undefined)
-                                and x.value is not None),
+                                and not x.unbound),
                                f"'{name}' is not defined: it is assigned on one path only "
                                f"of {_condition(node)}, not the one that ran")
                 (a, fa), (b, fb) = (self._bound_side(x, like) for x in (a, b))
@@ -228,7 +228,7 @@ class BranchesMixin:
         array, a loop's `Undefined` with a value, or unbound (a placeholder shaped `like`)."""
         if isinstance(x, Traced):
             return x, self.wrap(self.const(True, "bool", hint="bound"))
-        if isinstance(x, Undefined) and x.value is not None:
+        if isinstance(x, Undefined) and not x.unbound:
             return x.value, x.bound
         return (Traced(carry.materialise(self, 0, like.dtype, like.shape), weak=like.weak),
                 self.wrap(self.const(False, "bool", hint="bound")))

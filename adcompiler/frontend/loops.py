@@ -274,6 +274,16 @@ class LoopsMixin:
                         if _bound(n, node) in frame.vars:
                             frame.vars[n] = Undefined(_unbound_message(n, kind, node),
                                                       frame.vars[n], frame.vars[_bound(n, node)])
+                    # a name the body reads before any iteration binds it (`x[i] - last`
+                    # under `if i > 0`) has no type yet: this trace reads a stand-in (an
+                    # unbound float), and is done again once it found the name's type
+                    for n in sorted(local & (reads - targets) - set(kept_local)) \
+                            if not static else ():
+                        if isinstance(frame.vars.get(n, MISSING), (Undefined, type(MISSING))):
+                            frame.vars[n] = Undefined(
+                                f"local variable '{n}' is read before it is assigned",
+                                self.wrap(self.const(0.0, "f64"), weak=True),
+                                self.wrap(self.const(False, "bool", hint="bound")), True)
                     if is_for:
                         self.builder.loc = loc
                         k = frame.vars[counter] if flag else Traced(body.args[0], weak=True,

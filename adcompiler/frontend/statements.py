@@ -34,10 +34,16 @@ class Undefined:
     """A name that must not be read (assigned in one branch only, inside a run-time loop...).
     With a `value`, the name is bound when the run-time bool `bound` is true (a name a loop of
     a run-time trip count assigns, read after it): a read checks `bound` when the code runs
-    (an `assert` op with `message`) and gets `value`."""
+    (an `assert` op with `message`) and gets `value`. A `standin` (loops.py) is a name a loop
+    body reads before any iteration binds it, whose type its first trace finds: it is unbound,
+    and `value` only lets that trace go on."""
 
-    def __init__(self, message: str, value=None, bound=None):
-        self.message, self.value, self.bound = message, value, bound
+    def __init__(self, message: str, value=None, bound=None, standin=False):
+        self.message, self.value, self.bound, self.standin = message, value, bound, standin
+
+    @property
+    def unbound(self) -> bool:
+        return self.value is None or self.standin
 
 
 class Return:

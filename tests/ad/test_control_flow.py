@@ -479,6 +479,38 @@ def inner_loop_local(x, m):
     return s
 
 
+def squared_steps(x, n):
+    s = 0.0
+    for i in range(n):
+        if i > 0:
+            s = s + (x[i] - last) ** 2     # the previous iteration's entry
+        last = x[i]
+    return s + last
+
+
+def products_of_neighbour_rows(xs, n):
+    s = np.zeros(xs.shape[1])
+    for i in range(n):
+        if i > 0:
+            s = s + xs[i] * prev
+        prev = xs[i]
+    return np.sum(s)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_name_read_before_the_first_iteration_binds_it(backend):
+    """Read in the body before any assignment in it (a previous-iteration value): its type
+    comes from the first trace, which reads a stand-in (it was a TraceError 'read before it
+    is assigned'); Python's UnboundLocalError where no iteration bound it."""
+    x, xs = np.array([1.0, -2.0, 3.0, -1.0]), np.arange(12.0).reshape(4, 3) / 10
+    for f, args in ((squared_steps, (x, np.int64(4))),
+                    (products_of_neighbour_rows, (xs, np.int64(4)))):
+        assert adc.jit(f, backend=backend)(*args) == pytest.approx(f(*args), rel=1e-12)
+        assert_tree_close(adc.grad(f, backend=backend)(*args), fd_grad(f, args))
+    with pytest.raises(adc.AssertionFailed, match="'last' is not defined"):
+        adc.jit(squared_steps, backend=backend)(x, np.int64(0))
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_a_name_bound_in_an_earlier_iteration(backend):
     """Read in a later iteration (and only there): its value and flag are carried, so a read
