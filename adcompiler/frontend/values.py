@@ -230,6 +230,9 @@ def is_python_scalar(x) -> bool:
 def ir_dtype(dt) -> str:
     """IR dtype name of a NumPy dtype; FrontendError for dtypes the IR lacks."""
     dt = np.dtype(dt)
+    if dt == object:        # np.asarray of None, a string, an object
+        raise FrontendError("an operand is neither a number nor an array (None, or another "
+                            "object, where an array is wanted)")
     if dt not in IR_OF:
         raise FrontendError(f"dtype {dt} is not supported (use float64/32/16, int64/32 or bool)")
     return IR_OF[dt]

@@ -317,3 +317,14 @@ def test_a_module_changed_on_disk_is_traced_as_it_runs(tmp_path, monkeypatch):
     importlib.reload(edited_model)
     assert adcompiler.jit(edited_model.f)(x) == pytest.approx(np.sum(np.cos(x)))
     assert adcompiler.grad(edited_model.g)(x) == pytest.approx(-np.sin(x))
+
+
+def product_sum(x, w):
+    return np.sum(x @ w)
+
+
+def test_none_where_an_array_is_wanted_says_so():
+    """(it said 'dtype object is not supported')"""
+    with pytest.raises(TraceError, match=r"test_frontend_errors.py:\d+: an operand is neither a "
+                       r"number nor an array \(None"):
+        adcompiler.grad(product_sum)(rand(2, 2), None)
