@@ -18,6 +18,7 @@ Functions called by the printed one follow it, each once.
 """
 from __future__ import annotations
 
+import linecache
 import math
 import os
 import re
@@ -129,6 +130,15 @@ def locations(fn) -> list:
     """fn's source location, then each op's, in walk order: the full paths that the text
     abbreviates to base names (`format_loc`)."""
     return [fn.loc] + [op.loc for op in fn.walk()]
+
+
+def quoted(locs) -> list:
+    """The source line at each location: what generated code quotes in its comments (a
+    program cache key holds them, so an edit that leaves the IR as it was, a comment, is not
+    shown from an older build)."""
+    for filename in {loc[0] for loc in locs if loc}:
+        linecache.checkcache(filename)      # (the text now, not as first read)
+    return [linecache.getline(loc[0], loc[1]).strip() if loc else "" for loc in locs]
 
 
 def print_function(fn, with_callees: bool = True) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import ir
 from ..cachedir import read_entry, source_stamp, write_entry
 from ..ir.parser import parse
-from ..ir.printer import locations, print_function
+from ..ir.printer import locations, print_function, quoted
 
 
 @functools.cache
@@ -38,8 +38,9 @@ def _code_stamp() -> str:
 def key(primal, wrt, seeded) -> str:
     """The entry name of this input (see the module docstring)."""
     fns = [primal] + (primal.callees() if primal.module else [])
+    # (with the lines generated code quotes: a backend keys what it built by this key)
     text = json.dumps([_code_stamp(), print_function(primal), [locations(f) for f in fns],
-                       list(wrt), list(seeded)])
+                       [quoted(locations(f)) for f in fns], list(wrt), list(seeded)])
     return hashlib.sha1(text.encode()).hexdigest() + ".json"
 
 

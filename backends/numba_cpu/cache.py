@@ -15,10 +15,10 @@ Built programs live there too: `load_program(key)` / `store_program(key, built)`
 `program.build` makes of a set of IR functions (driver source, kernel sources, buffer plans) in
 `<cache dir>/programs/<sha1>.pkl`, so a second process skips fusion, planning and code
 generation (0.1 s for the medium GPT's gradient, as much for its AdamW step). `program_key`
-hashes the IR texts and their full source locations (the drivers quote the user's lines), or
-for a gradient's fused driver its adjoint's key (`Adjoint.key`, which names the same texts), with
-the sources that turn IR into drivers (this backend, the NumPy backend's code generator, the
-ops, the IR package) and the options. An entry that cannot be read is built again.
+hashes the IR texts, their full source locations and the user's lines the drivers quote, or
+for a gradient's fused driver its adjoint's key (`Adjoint.key`, which names the same texts and
+lines), with the sources that turn IR into drivers (this backend, the NumPy backend's code
+generator, the ops, the IR package) and the options. An entry that cannot be read is built again.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from ...ir.builder import Builder
 from ...ir.core import Block, Function
 from ...ir.names import identifier
 from ...ir.passes import run_passes
-from ...ir.printer import locations, print_function
+from ...ir.printer import locations, print_function, quoted
 from ...ir.rewrite import clone_block, clone_body
 from ...runtime.nans import raising_where_a_result_is_nan
 from ..numpy.codegen import compile_source
@@ -74,9 +74,10 @@ def _with_callees(pairs) -> dict:
 
 
 def _key(name, functions) -> str:
-    """The program cache key of `_with_callees`'s functions: their IR texts and locations."""
-    return cache.program_key(name, [(print_function(f, with_callees=False), locations(f), r)
-                                    for f, r in functions.values()],
+    """The program cache key of `_with_callees`'s functions: their IR texts, locations and the
+    source lines the drivers quote."""
+    return cache.program_key(name, [(print_function(f, with_callees=False), locations(f),
+                                     quoted(locations(f)), r) for f, r in functions.values()],
                              OPTIONS, njit_flags(), driver.PAR_MIN)
 
 

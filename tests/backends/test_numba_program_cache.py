@@ -81,3 +81,22 @@ def test_a_damaged_kernel_file_is_written_again(tmp_path, monkeypatch):
     module = cache.load(source)
     assert getattr(module, f"damaged_kernel_{id(tmp_path)}")(1) == 2
     assert path.read_text() == cache.HEADER + source
+
+
+def test_the_shown_source_quotes_the_lines_as_they_are_now(tmp_path, monkeypatch):
+    """An edit that leaves the IR as it was (a comment) showed the older build's quote."""
+    import importlib
+    import sys
+    module = tmp_path / "commented_model.py"
+    text = "import numpy as np\n\n\ndef f(x):\n    return np.sum(np.log(x))   # {}\n"
+    module.write_text(text.format("first"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "commented_model", raising=False)
+    import commented_model
+    x = np.array([2.0, 3.0])
+    shown = adcompiler.grad(commented_model.f, backend="numba").adjoint_source(x)
+    assert "# first" in shown
+    module.write_text(text.format("second"))
+    importlib.reload(commented_model)
+    shown = adcompiler.grad(commented_model.f, backend="numba").adjoint_source(x)
+    assert "# second" in shown and "# first" not in shown
