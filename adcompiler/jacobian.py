@@ -26,7 +26,7 @@ import inspect
 import numpy as np
 
 from .ad.traced import statics_to_none
-from .api import GradFunction, JitFunction, _has_float, grad, vjp
+from .api import _has_float, grad, vjp
 from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
@@ -109,34 +109,34 @@ def _traceable(entry, fun, wrt, differentiated):
             raise ctx.error(f"{entry.__name__} inside traced code takes one argument position "
                             "or name as wrt")
         (position,) = _positions(fun, wrt, len(args), kwargs)
-        return ctx.call(_rows, differentiated, position, args, kwargs)[1]
+        return ctx.call(_rows, differentiated, (position,), args, kwargs)[1][0]
     entry.__adcompiler_trace__ = traced
     entry.__adcompiler_transform__ = True
     entry.fun = fun             # (its parameters are fun's)
     return entry
 
 
-def _rows(fun, position, args, kwargs):
-    """(fun's one array result, its Jacobian with respect to argument `position`), in traced
-    code (traced as user code is): one pullback of a one-hot cotangent per entry."""
+def _rows(fun, positions, args, kwargs):
+    """(fun's one array result, its Jacobian with respect to each argument of `positions`), in
+    traced code (traced as user code is): one pullback of a one-hot cotangent per entry."""
     value, pullback = vjp(fun, *args, **kwargs)
     rows = []
     for k in range(value.size):
         onehot = np.zeros(value.size, value.dtype)
         onehot[k] = 1.0
-        rows.append(pullback(onehot.reshape(value.shape))[position])
-    return value, np.stack(rows).reshape(value.shape + args[position].shape)
+        rows.append(pullback(onehot.reshape(value.shape)))
+    return value, [np.stack([r[p] for r in rows]).reshape(value.shape + args[p].shape)
+                   for p in positions]
 
 
 def _jvp_rows(fun, primals, tangents):
-    """jvp in traced code, of a function of one array result: J t from `_rows`' Jacobians."""
-    value = tangent = None
-    for p in range(len(primals)):
-        if tangents[p] is not None:
-            value, jac = _rows(fun, p, primals, {})
-            along = np.tensordot(jac, tangents[p], axes=tangents[p].ndim)
-            tangent = along if tangent is None else tangent + along
-    return value, tangent
+    """jvp in traced code, of a function of one array result: J t from `_rows`' Jacobians
+    (one forward sweep and one pullback per entry for all the arguments)."""
+    positions = [p for p in range(len(primals)) if tangents[p] is not None]
+    value, jacobians = _rows(fun, positions, primals, {})
+    along = [np.tensordot(j, tangents[p], axes=tangents[p].ndim)
+             for p, j in zip(positions, jacobians, strict=True)]
+    return value, sum(along[1:], along[0])
 
 
 def _positions(fun, wrt, n_args, kwargs) -> list[int]:

@@ -38,9 +38,10 @@ def _code_stamp() -> str:
 def key(primal, wrt, seeded) -> str:
     """The entry name of this input (see the module docstring)."""
     fns = [primal] + (primal.callees() if primal.module else [])
+    locs = [locations(f) for f in fns]
     # (with the lines generated code quotes: a backend keys what it built by this key)
-    text = json.dumps([_code_stamp(), print_function(primal), [locations(f) for f in fns],
-                       [quoted(locations(f)) for f in fns], list(wrt), list(seeded)])
+    text = json.dumps([_code_stamp(), print_function(primal), locs, [quoted(x) for x in locs],
+                       list(wrt), list(seeded)])
     return hashlib.sha1(text.encode()).hexdigest() + ".json"
 
 

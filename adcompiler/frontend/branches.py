@@ -26,7 +26,7 @@ from . import analysis, arith, carry, values
 from .carry import MISSING
 from .expressions import run_static
 from .problems import FrontendError
-from .statements import FUNCTION, Return, Undefined
+from .statements import FUNCTION, Return, Undefined, held_value
 from .values import Traced, older_holders, overlap, readonly_of
 
 
@@ -122,7 +122,7 @@ def _maybe_bound(a, b):
     sides = [x for x in (a, b) if not (x is MISSING or isinstance(x, Undefined) and x.unbound)]
     if not any(isinstance(x, Undefined) for x in (a, b)) and len(sides) == 2:
         return None         # bound on both paths
-    arrays = [x.value if isinstance(x, Undefined) else x for x in sides]
+    arrays = [held_value(x) for x in sides]
     if not arrays or not all(isinstance(x, Traced) for x in arrays) or len(
             {(x.dtype, x.shape) for x in arrays}) != 1:
         return None

@@ -132,40 +132,39 @@ def calling(g):
     from .source import register
     if "_calls" in vars(g):
         return g._calls
-    kind = inspect.Parameter
-    params, passed, namespace = [], [], {"__transformed": g, "__name__": __name__}
-    star = False
     inner = g
     while transformed(inner) and hasattr(inner, "fun"):     # grad(grad(f)): f's parameters
         inner = inner.fun
     sig = inspect.signature(inner)
+    namespace = {"__transformed": g, "__name__": __name__}
+    kind = inspect.Parameter
+    params, passed = [], []
     for k, p in enumerate(sig.parameters.values()):
-        text = p.name
-        if p.default is not kind.empty:
+        if p.default is not kind.empty:     # (a default's own text may not be Python)
             namespace[f"__default{k}"] = p.default
-            text += f"=__default{k}"
-        if p.kind is kind.VAR_POSITIONAL:
-            text, star = "*" + p.name, True
-        elif p.kind is kind.VAR_KEYWORD:
-            text = "**" + p.name
-        elif p.kind is kind.KEYWORD_ONLY and not star:
-            params.append("*")
-            star = True
-        params.append(text)
-        passed.append(text.split("=")[0] if p.kind is not kind.KEYWORD_ONLY
-                      else f"{p.name}={p.name}")
-        if p.kind is kind.POSITIONAL_ONLY and (k + 1 == len(sig.parameters) or list(
-                sig.parameters.values())[k + 1].kind is not kind.POSITIONAL_ONLY):
-            params.append("/")
+            p = p.replace(default=_Named(f"__default{k}"))
+        params.append(p.replace(annotation=kind.empty))
+        passed.append({kind.VAR_POSITIONAL: "*", kind.VAR_KEYWORD: "**"}.get(p.kind, "")
+                      + (f"{p.name}={p.name}" if p.kind is kind.KEYWORD_ONLY else p.name))
+    text = str(sig.replace(parameters=params, return_annotation=inspect.Signature.empty))
     filename = "<adcompiler-calls-" + re.sub(r"\W", "_", getattr(g, "__name__", "f")) + ">"
-    source = (f"def calls({', '.join(params)}):\n"
-              f"    return __transformed({', '.join(passed)})\n")
+    source = f"def calls{text}:\n    return __transformed({', '.join(passed)})\n"
     exec(compile(source, filename, "exec"), namespace)      # noqa: S102 (our own text)
     fn = namespace["calls"]
     fn.__name__ = fn.__qualname__ = getattr(g, "__name__", "f")
     register(fn, ast.parse(source).body[0], filename)
     g._calls = fn       # (a reference cycle, which the garbage collector frees with g)
     return fn
+
+
+class _Named:
+    """A default value written as the name it is bound to (calling's parameter text)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
 
 
 def bind_params(code, signature, args, kwargs) -> dict:
@@ -394,8 +393,8 @@ class CallsMixin:
         leaves = flatten(params, lambda v: isinstance(v, Traced))[0]
         if code.mutates_params or not leaves or _aliased(leaves):
             return None     # a callee is traced with each argument its own array: inline
-        if any(isinstance(v, Closure) and contains_traced(list(_captured(v.code, v.frame).values()))
-               for v in _flat_values(params)):
+        closures = flatten(params, lambda v: isinstance(v, Closure))[0]
+        if any(contains_traced(list(_captured(c.code, c.frame).values())) for c in closures):
             return None     # it gets a function closing over this one's arrays: inline
         key = signature_key(code, params, parent, ident)
         if key is None or (key, self.session.unroll_limit) in self.session.active:
@@ -445,15 +444,6 @@ def _aliased(leaves) -> bool:
             chains.setdefault(id(h), set()).add(k)
     return any(k2 != k for k, t in enumerate(leaves) for h in memory_of(t)
                for k2 in chains.get(id(h), ()))
-
-
-def _flat_values(tree):
-    """The values in a tree of dicts, lists and tuples (a callee's arguments)."""
-    if isinstance(tree, dict):
-        tree = list(tree.values())
-    if isinstance(tree, (list, tuple)):
-        return [v for x in tree for v in _flat_values(x)]
-    return [tree]
 
 
 def signature_key(code, params, parent, ident):

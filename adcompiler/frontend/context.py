@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from dataclasses import replace
 
 from ..errors import TraceError
 from ..ir import Value
@@ -106,7 +105,7 @@ class TraceContext:
     def function(self, fn, *args, **kwargs):
         from .calls import (Closure, _aliased, _captured, _closure_of, bind_params, returned,
                             signature_key, unwrap)
-        from .source import code_of
+        from .source import code_of, with_locals
         t = self._tracer
         fn, first, keywords = unwrap(fn)    # a partial, layer object or bound method
         args, kwargs = (*first, *args), {**keywords, **kwargs}
@@ -123,7 +122,7 @@ class TraceContext:
             if lifted:
                 # the run-time arrays it closes over (`grad(lambda w: loss(w, x))` in traced
                 # code) are its arguments after its own, which vjp and grad do not differentiate
-                code = _closed_over(code, frozenset(lifted))
+                code = with_locals(code, lifted)
                 params = {**params, **lifted}
             key = signature_key(code, params, parent, code.node)
             key = ("ctx.function", key if key is not None else object(),
@@ -136,15 +135,3 @@ class TraceContext:
                 lambda results: returned(ir_fn, params, leaves, result, results)
         return self._guard(build)
 
-
-_CLOSED_OVER: dict = {}
-
-
-def _closed_over(code, names):
-    """`code` with the names it reads from its enclosing traced function as its own locals
-    (bound to the values it closes over), one per (code, names)."""
-    key = (id(code), names)
-    hit = _CLOSED_OVER.get(key)
-    if hit is None or hit[0] is not code:
-        hit = _CLOSED_OVER[key] = (code, replace(code, locals=code.locals | names))
-    return hit[1]

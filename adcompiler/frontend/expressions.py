@@ -21,6 +21,7 @@ from . import analysis, arith, linalg, numpy_api, outside, text
 from .indexing import getitem
 from .problems import FrontendError
 from .shapes import rows
+from .source import with_locals
 from .values import Traced, contains_traced
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
@@ -392,7 +393,7 @@ class ExpressionsMixin:
             names |= {n.id for n in ast.walk(g.target) if isinstance(n, ast.Name)}
         saved = {n: self.frame.vars[n] for n in names if n in self.frame.vars}
         code = self.frame.code
-        self.frame.code = _with_locals(code, names - code.locals)
+        self.frame.code = with_locals(code, names)
         # a lambda made here closes over the comprehension's scope: its variables as they are
         # when it is called, their last values once the comprehension is done (late binding)
         outer = self.frame.scope
@@ -467,11 +468,4 @@ def _has_traced(x) -> bool:
     from .values import contains_traced
     return contains_traced(x) or (isinstance(x, slice) and any(
         isinstance(p, Traced) for p in (x.start, x.stop, x.step)))
-
-
-def _with_locals(code, extra):
-    """Comprehension variables are local to the comprehension: let lookups find them."""
-    if not extra:
-        return code
-    return replace(code, locals=code.locals | frozenset(extra))
 

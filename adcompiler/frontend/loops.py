@@ -35,7 +35,7 @@ from .expressions import run_static
 from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .shapes import rows
-from .statements import Undefined
+from .statements import Undefined, held_value
 from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
                      overlap, readonly_of)
 
@@ -60,11 +60,6 @@ def _unbound_message(name, kind, node) -> str:
     return (f"'{name}' is not defined: it is assigned only inside the {kind} at line "
             f"{node.lineno}, and no iteration ran a path that assigns it (Python's "
             "UnboundLocalError)")
-
-
-def _value_of(v):
-    """A name's array, or the array an `Undefined` holds where its flag says it is bound."""
-    return v.value if isinstance(v, Undefined) else v
 
 
 class LoopsMixin:
@@ -299,7 +294,7 @@ class LoopsMixin:
                     after = {n: frame.vars.get(n, MISSING) for n in carried}
                     if not static:
                         found = {n: v for n in local & (later | live)
-                                 if isinstance(v := _value_of(frame.vars.get(n)), Traced)}
+                                 if isinstance(v := held_value(frame.vars.get(n)), Traced)}
                     for n in carried:
                         if isinstance(after[n], Undefined) and n not in live:
                             # a branch left it unjoined, as no later statement, iteration or

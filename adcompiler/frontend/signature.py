@@ -194,9 +194,12 @@ class Signature:
         for (_, keys, weak), value in zip(self.rebound, entries, strict=True):
             set_entry(arguments, keys, _as_numpy(value, weak))
         # `x += 1; return x` returns the caller's array itself, as NumPy does
-        outputs = tuple(leaves[self.returns_written[k]] if k in self.returns_written
-                        and isinstance(leaves[self.returns_written[k]], np.ndarray) else v
-                        for k, v in enumerate(outputs))
+        if self.returns_written:
+            outputs = list(outputs)
+            for k, i in self.returns_written.items():
+                if isinstance(leaves[i], np.ndarray):
+                    outputs[k] = leaves[i]
+            outputs = tuple(outputs)
         return outputs, also
 
     def _check_no_shared_containers(self, arguments) -> None:

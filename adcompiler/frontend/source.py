@@ -15,7 +15,7 @@ import linecache
 import os
 import textwrap
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import TraceError
 from . import analysis
@@ -162,6 +162,23 @@ def code_of(pyfn) -> Code:
     code = code_of_node(node, filename)
     _BY_CODE[key] = code
     return code
+
+
+_WITH_LOCALS: dict = {}
+
+
+def with_locals(code: Code, names) -> Code:
+    """`code` with `names` among its locals too (a comprehension's variables; the run-time
+    arrays a function made in traced code closes over, bound as its own), one per (code,
+    names)."""
+    names = frozenset(names) - code.locals
+    if not names:
+        return code
+    key = (id(code), names)
+    hit = _WITH_LOCALS.get(key)
+    if hit is None or hit[0] is not code:
+        hit = _WITH_LOCALS[key] = (code, replace(code, locals=code.locals | names))
+    return hit[1]
 
 
 def register(pyfn, node, filename: str) -> None:

@@ -46,6 +46,11 @@ class Undefined:
         return self.value is None or self.standin
 
 
+def held_value(v):
+    """A name's value, or the array an `Undefined` holds where its flag says it is bound."""
+    return v.value if isinstance(v, Undefined) else v
+
+
 class Return:
     def __init__(self, value):
         self.value = value
