@@ -60,12 +60,15 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
 
 
+_INT_RANGE = {d: (int(np.iinfo(NP_OF[d]).min), int(np.iinfo(NP_OF[d]).max)) for d in ("i32", "i64")}
+
+
 def _out_of_bounds(dtype, a, b):
     """A Python int among a and b that integer `dtype` cannot hold, or None."""
-    if dtype not in ("i32", "i64"):
+    if dtype not in _INT_RANGE:
         return None
-    info = np.iinfo(NP_OF[dtype])
-    return next((x for x in (a, b) if type(x) is int and not info.min <= x <= info.max), None)
+    low, high = _INT_RANGE[dtype]
+    return next((x for x in (a, b) if type(x) is int and not low <= x <= high), None)
 
 
 def unary(cx: Emitter, name: str, x, python_op=False, hint=None, ufunc=None) -> Traced:

@@ -227,11 +227,11 @@ class BranchesMixin:
         """(value, run-time flag: whether it is bound) of a name a branch leaves as `x`: an
         array, a loop's `Undefined` with a value, or unbound (a placeholder shaped `like`)."""
         if isinstance(x, Traced):
-            return x, self.wrap(self.const(True, "bool", hint="bound"))
+            return x, self.bound_flag(True)
         if isinstance(x, Undefined) and not x.unbound:
             return x.value, x.bound
         return (Traced(carry.materialise(self, 0, like.dtype, like.shape), weak=like.weak),
-                self.wrap(self.const(False, "bool", hint="bound")))
+                self.bound_flag(False))
 
     def _joined_container(self, name, a, b, value, then, other, where):
         """What `name` holds after the if, given its joined `value`: a container both branches

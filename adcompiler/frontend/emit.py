@@ -85,6 +85,10 @@ class Emitter:
         return Traced(value, weak=weak, nonneg=nonneg)
 
     # -- operands --------------------------------------------------------------------------
+    def bound_flag(self, value: bool) -> Traced:
+        """A constant run-time flag saying whether a name is bound (branches.py, loops.py)."""
+        return self.wrap(self.const(value, "bool", hint="bound"))
+
     def const(self, value, dtype: str, hint=None):
         return self.op("constant", value=_literal(value, dtype), dtype=dtype,
                        hint=hint or "constant")

@@ -224,7 +224,7 @@ class LoopsMixin:
                     init[n] = Traced(carry.materialise(self, start, v.dtype, v.shape),
                                      weak=v.weak)
                     if kept_local[n] is None:
-                        init[_bound(n, node)] = self.wrap(self.const(False, "bool", hint="bound"))
+                        init[_bound(n, node)] = self.bound_flag(False)
                     elif kept_local[n] is not True:     # the flag an earlier loop left
                         init[_bound(n, node)] = kept_local[n]
                 carried, local = sorted(init), local - set(found)
@@ -278,7 +278,7 @@ class LoopsMixin:
                             frame.vars[n] = Undefined(
                                 f"local variable '{n}' is read before it is assigned",
                                 self.wrap(self.const(0.0, "f64"), weak=True),
-                                self.wrap(self.const(False, "bool", hint="bound")), True)
+                                self.bound_flag(False), True)
                     if is_for:
                         self.builder.loc = loc
                         k = frame.vars[counter] if flag else Traced(body.args[0], weak=True,
@@ -366,7 +366,7 @@ class LoopsMixin:
             if v.value is None:
                 raise FrontendError(v.message)
             return v.value, v.bound
-        return v, self.wrap(self.const(True, "bool", hint="bound"))
+        return v, self.bound_flag(True)
 
     def _loop_local_start(self, before, v):
         """(the value a loop-local `v` starts from, whether it is bound before the loop: True,
