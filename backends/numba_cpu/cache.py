@@ -4,7 +4,9 @@
 
 Contract: `load(source)` returns the module of that exact source, written once to
 `<cache dir>/kernels/k_<sha1>.py` (never rewritten: Numba's cache is keyed by the file and its
-time stamp); `load_key(key)` imports such a file by its key (`module.KEY`). The file name
+time stamp); `load_key(key)` imports such a file by its key (`module.KEY`). A damaged entry of
+Numba's cache for a kernel (an index or data file cut short or overwritten) is read as missing:
+the kernel compiles anew and its entry is written again, where Numba would raise. The file name
 is the hash of the text, so identical kernels (the layers of a model) are one file, one
 module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
 `~/.cache/adcompiler`; Numba's own cache files go to `__pycache__` beside the kernel files
@@ -119,6 +121,35 @@ def load_key(k: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    for value in vars(module).values():
+        cache_file = getattr(getattr(value, "_cache", None), "_cache_file", None)
+        if cache_file is not None:      # a dispatcher with Numba's disk cache
+            _tolerate_damage(cache_file)
     module.KEY = k
     _MODULES[k] = module
     return module
+
+
+def _tolerate_damage(cache_file):
+    """Have Numba's `IndexDataCacheFile` of a kernel read a damaged index as empty and a
+    damaged data file as missing (Numba's private API: its `load` takes an OSError from
+    `_load_data` for a file removed meanwhile, and `save` rewrites both)."""
+    load_index, load_data = cache_file._load_index, cache_file._load_data
+
+    def index():
+        try:
+            return load_index()
+        except OSError:
+            raise
+        except Exception:   # noqa: BLE001  (unpickling garbage raises anything)
+            return {}
+
+    def data(name):
+        try:
+            return load_data(name)
+        except OSError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise OSError(f"damaged Numba cache file {name}") from e
+
+    cache_file._load_index, cache_file._load_data = index, data

@@ -83,6 +83,33 @@ def test_a_damaged_kernel_file_is_written_again(tmp_path, monkeypatch):
     assert path.read_text() == cache.HEADER + source
 
 
+def test_a_damaged_numba_cache_entry_is_compiled_again(tmp_path, monkeypatch):
+    """Numba's index or data file of a kernel overwritten with garbage made the kernel's first
+    call raise Numba's unpickling error (UnpicklingError, ValueError, EOFError...)."""
+    import sys
+    from adcompiler.backends.numba_cpu import cache
+    monkeypatch.setattr(cache, "cache_dir", lambda: tmp_path)
+    source = ("from numba import njit\n\n\n@njit(cache=True)\n"
+              f"def body(x):\n    return x * {id(tmp_path) % 1000} + 1.0\n")
+    want = 3.0 * (id(tmp_path) % 1000) + 1.0
+
+    def fresh():
+        """The kernel as a new process would import it."""
+        k = cache.key(source)
+        cache._MODULES.pop(k, None)
+        sys.modules.pop(f"adcompiler_kernels.k_{k}", None)
+        return cache.load(source).body
+
+    assert fresh()(3.0) == want
+    index, = tmp_path.glob("__pycache__/*.nbi")
+    data, = tmp_path.glob("__pycache__/*.nbc")
+    for damaged, garbage in ((index, b"garbage"), (data, b"\x80\x05garbage"), (data, b"")):
+        damaged.write_bytes(garbage)
+        assert fresh()(3.0) == want
+        body = fresh()
+        assert body(3.0) == want and body.stats.cache_hits    # the entry was written again
+
+
 def test_the_shown_source_quotes_the_lines_as_they_are_now(tmp_path, monkeypatch):
     """An edit that leaves the IR as it was (a comment) showed the older build's quote."""
     import importlib
