@@ -10,6 +10,10 @@ NumPy raises IndexError) is named the same way, as an `IndexOutOfBounds`, which 
 IndexError, a failed `assert` on a run-time value as an `AssertionFailed`, which is also an
 AssertionError, and a matrix np.linalg cannot invert or factor (singular, or not positive
 definite for cholesky) as a `LinAlgError`, which is also NumPy's `np.linalg.LinAlgError`.
+NumPy's floating-point warnings (divide by zero, overflow...: where `np.geterr()` says
+"warn") are RuntimeWarnings at the user's line too, not the generated one's, through NumPy's
+error callback (`np.errstate` is per thread and context in NumPy 2, unlike
+`warnings.catch_warnings`).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import linecache
 import re
 import sys
 import traceback
+import warnings
 
 import numpy as np
 
@@ -70,9 +75,7 @@ def raising_where_a_result_is_nan(run, again=None):
     found = []
 
     def note(kind, flag):       # NumPy's error callback: the generated line running the op
-        frame = sys._getframe(1)
-        while frame is not None and not frame.f_code.co_filename.startswith("<adcompiler"):
-            frame = frame.f_back
+        frame = _generated_frame(sys._getframe(1))
         if frame is not None:
             found.append((frame.f_code.co_filename, frame.f_lineno))
     before = np.seterrcall(note)
@@ -114,6 +117,59 @@ def _nan_message(found) -> str:
                if gradient else ""))
 
 
+def _generated_frame(frame):
+    """The innermost frame of generated code at or above `frame`, or None."""
+    while frame is not None and not frame.f_code.co_filename.startswith("<adcompiler"):
+        frame = frame.f_back
+    return frame
+
+
+_SHOWN: dict = {}   # the warnings registry of each user's file: "default" shows a warning once
+
+
+def _warn_at_user_line(kind, flag):
+    """NumPy's error callback: warn as NumPy does, at the user's line the generated one runs."""
+    frame = _generated_frame(sys._getframe(1))
+    if frame is None:
+        warnings.warn(f"{kind} encountered", RuntimeWarning, stacklevel=2)
+        return
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    where, code = loc_of_generated_line("".join(linecache.getlines(filename)), lineno)
+    gradient = re.search(r"\bd_\w", linecache.getline(filename, lineno)) is not None
+    if where is None:
+        message = f"{kind} encountered in generated code: {linecache.getline(filename, lineno)}"
+    else:
+        filename, lineno = where.rsplit(":", 1)
+        lineno = int(lineno)
+        filename = _user_file(filename, lineno, code)
+        message = (f"{kind} encountered in " + ("the gradient of " if gradient else "")
+                   + (f"'{code}'" if code else f"line {lineno}"))
+    warnings.warn_explicit(message, RuntimeWarning, filename, lineno,
+                           registry=_SHOWN.setdefault(filename, {}))
+
+
+def _user_file(name, lineno, code):
+    """The full path of the user's file `name` (the generated comments give its base name)
+    whose line `lineno` reads `code`, as linecache holds it (a traced function's file is
+    read through linecache); else `name`."""
+    for path in list(linecache.cache):
+        if path.endswith(name) and path.rpartition("/")[2] == name \
+                and linecache.getline(path, lineno).strip().startswith(code):
+            return path
+    return name
+
+
+@contextlib.contextmanager
+def _warnings_at_user_lines():
+    """Within: NumPy's warnings of generated code name the user's line (see the docstring)."""
+    warn = {kind: "call" for kind, mode in np.geterr().items() if mode == "warn"}
+    if not warn:
+        yield
+        return
+    with np.errstate(call=_warn_at_user_line, **warn):
+        yield
+
+
 def loc_of_generated_line(source: str, lineno: int):
     """The `# file:line  code` comment that precedes a generated line."""
     lines = source.splitlines()
@@ -141,12 +197,13 @@ def _user_line(exc):
 def run_checked(thunk, check_nans: bool):
     """`thunk()` (a call of generated code), with NaN checking when `check_nans`, and indices
     out of bounds, failed assertions and singular matrices named at the user's line in any
-    case."""
+    case; NumPy's warnings name the user's line."""
     try:
-        if not check_nans:
-            return thunk()
-        with np.errstate(invalid="raise"):
-            return thunk()
+        with _warnings_at_user_lines():
+            if not check_nans:
+                return thunk()
+            with np.errstate(invalid="raise"):
+                return thunk()
     except FloatingPointError as e:
         if not check_nans:      # the caller's own np.errstate: theirs to handle
             raise

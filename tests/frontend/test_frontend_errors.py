@@ -328,3 +328,30 @@ def test_none_where_an_array_is_wanted_says_so():
     with pytest.raises(TraceError, match=r"test_frontend_errors.py:\d+: an operand is neither a "
                        r"number nor an array \(None"):
         adcompiler.grad(product_sum)(rand(2, 2), None)
+
+
+def warns_twice(x):
+    y = np.log(x)
+    return np.sum(np.exp(y * 2000.0))
+
+
+def test_numpy_warnings_name_the_users_line():
+    """NumPy's RuntimeWarnings of generated code named its file and line
+    ('<adcompiler numpy: f #0>:6'), which the user cannot open."""
+    import inspect
+    import warnings
+    first = inspect.getsourcelines(warns_twice)[1]
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        warnings.simplefilter("always")
+        out = adcompiler.jit(warns_twice, backend="numpy")(np.array([0.0, 2.0]))
+    assert out == np.inf
+    got = [(w.category, os.path.basename(w.filename), w.lineno, str(w.message)) for w in caught]
+    assert got == [(RuntimeWarning, FILE, first + 1,
+                    "divide by zero encountered in 'y = np.log(x)'"),
+                   (RuntimeWarning, FILE, first + 2,
+                    "overflow encountered in 'return np.sum(np.exp(y * 2000.0))'")]
+    assert os.path.isabs(caught[0].filename)
+    with warnings.catch_warnings(record=True) as caught, np.errstate(divide="ignore"):
+        warnings.simplefilter("always")
+        adcompiler.jit(warns_twice, backend="numpy")(np.array([0.0, 2.0]))
+    assert [w.lineno for w in caught] == [first + 2]       # the caller's errstate holds
