@@ -44,7 +44,9 @@ def _shifted(cx, x, axis, finite_shift):
     not finite (SciPy's logsumexp and log_softmax: all -inf gives -inf, not NaN)."""
     t = cx.tensor(x)
     t = arith.astype(cx, t, result_dtype(np.exp, t))
-    m = red.reduce(cx, "max", t, axis, keepdims=True)
+    # over an empty axis (SciPy's logsumexp: -inf) the maximum is its identity, -inf
+    empty = finite_shift and red.count(t.shape, red.norm_axes(axis, t.ndim)) == 0
+    m = red.reduce(cx, "max", t, axis, keepdims=True, initial=-np.inf if empty else np._NoValue)
     if finite_shift:
         finite = arith.classify(cx, "isfinite", m)
         m = arith.where(cx, finite, m, 0.0)

@@ -56,6 +56,15 @@ def test_reductions_of_a_scalar_and_of_infinities():
         check(f, 2.5, x)
 
 
+def test_logsumexp_over_an_empty_axis_is_minus_inf():
+    """It was a TraceError: the shift's maximum has no identity over an empty axis."""
+    def f(x):
+        return special.logsumexp(x, axis=0), special.logsumexp(x, axis=0, keepdims=True)
+    with np.errstate(divide="ignore"):
+        check(f, np.zeros((0, 3)))
+        check(f, np.zeros((0, 2), np.float32))
+
+
 def test_large_arguments_stay_finite():
     """exp of these overflows; SciPy's and NumPy's results do not, nor do the gradients."""
     def f(x, y):
