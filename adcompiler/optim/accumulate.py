@@ -10,7 +10,8 @@ The mean of the micro-batch gradients is the gradient of the mean of the micro-b
 when the loss is a mean over examples and the micro-batches have equal sizes, that is the
 gradient of the whole batch (up to float rounding: the sums run in a different order). The sum
 and the final scaling run as compiled code (`adcompiler.jit`); one micro-batch is returned as it
-came, bit for bit (a copy: `add` keeps none of the caller's arrays).
+came, bit for bit (a copy: `add` keeps none of the caller's arrays). Every micro-batch's gradient
+tree must have the first one's structure, shapes and dtypes (an AdcompilerError names the leaf).
 """
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ class GradAccumulator:
         elif paths != self._paths:
             raise AdcompilerError("micro-batch gradients with different structures")
         else:
+            for q, a, g in zip(paths, self._leaves, leaves, strict=True):
+                g = np.asarray(g)
+                if g.shape != a.shape or g.dtype != a.dtype:    # (would broadcast or promote)
+                    raise AdcompilerError(
+                        f"the gradient of '{q}' in micro-batch {self.count + 1} is "
+                        f"{g.dtype}{list(g.shape)}, in the first {a.dtype}{list(a.shape)}")
             self._leaves = self._add(self._leaves, leaves)
         self._loss += float(loss)
         self.count += 1

@@ -14,7 +14,8 @@ Contract:
 - AdamW is torch.optim.AdamW (= gptconfig.adamw_update_np): decoupled weight decay on every leaf
   `decay_mask(path, leaf)` is true for (every leaf when it is None), bias correction,
   `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`. The scalar coefficients are computed in
-  float64 and rounded once to the parameters' dtype, as NumPy does with the Python floats of the
+  float64 (from Python floats, whatever scalar types the hyper-parameters came as) and rounded
+  once to the parameters' dtype, as NumPy does with the Python floats of the
   reference, so the NumPy backend reproduces the reference bit for bit.
 - SGD is torch.optim.SGD with momentum (dampening 0): `g += wd * p` (coupled L2 weight decay,
   on the leaves `decay_mask` picks as for AdamW),
@@ -125,6 +126,8 @@ def _leaves(params, grads, *states):
     checking that the trees match leaf by leaf: a gradient or a moment of another shape would
     broadcast silently into a parameter of a new shape."""
     paths, p = flatten(params)
+    if not p:
+        raise AdcompilerError("the parameter tree holds no arrays")
     tied = _Tied(paths, p)
     p = [np.asarray(x) for x in p]
     dtypes = {x.dtype for x in p}
@@ -151,6 +154,21 @@ def _leaves(params, grads, *states):
             p[0].dtype.type)
 
 
+def _check_range(name, value, low, high):
+    if not low <= value < high:
+        raise AdcompilerError(f"{name} must be in [{low}, {high}), got {value}")
+
+
+def _state(state, keys, name):
+    """`state`'s trees at `keys`, after checking it is what this optimiser's `init` gives."""
+    missing = [k for k in ("step", *keys) if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise AdcompilerError(f"the state passed to {name}.update is not one its init(params) "
+                              f"gives: no {', '.join(map(repr, missing))} in it "
+                              f"(got {type(state).__name__})")
+    return [state[k] for k in keys]
+
+
 def _arrays(params, tied, values):
     """The tree of `params`' structure holding each parameter's value as an array at its places
     (a 0-d result is a NumPy scalar: the state stays a tree of arrays)."""
@@ -165,9 +183,16 @@ class _Optimizer:
             raise AdcompilerError("decay_mask must be None or a function (path, leaf) -> bool, "
                                   f"got {type(decay_mask).__name__}")
         for name, (value, low, high) in {"lr": (lr, 0.0, math.inf), **ranges}.items():
-            if not low <= value < high:
-                raise AdcompilerError(f"{name} must be in [{low}, {high}), got {value}")
-        self.lr, self.clip, self.backend, self.decay_mask = lr, clip, backend, decay_mask
+            _check_range(name, value, low, high)
+        self.lr, self.clip, self.backend, self.decay_mask = float(lr), clip, backend, decay_mask
+
+    def _lr(self, lr):
+        """This step's learning rate, a Python float (float64: np.float32 hyper-parameters
+        made the coefficients float32 before they were rounded)."""
+        if lr is None:
+            return self.lr
+        _check_range("lr", lr, 0.0, math.inf)
+        return float(lr)
 
     def _decays(self, paths, p, on, off):
         """Each leaf's decay coefficient: `on` where `decay_mask` picks the leaf, else `off`."""
@@ -188,7 +213,8 @@ class AdamW(_Optimizer):
         b1, b2 = betas
         super().__init__(lr, clip, backend, decay_mask, beta1=(b1, 0.0, 1.0), beta2=(b2, 0.0, 1.0),
                          eps=(eps, 0.0, math.inf), weight_decay=(weight_decay, 0.0, math.inf))
-        self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
+        self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), float(eps), \
+            float(weight_decay)
         self._update = api.jit(adamw_update, backend=backend)
 
     def init(self, params):
@@ -196,9 +222,10 @@ class AdamW(_Optimizer):
                 "v": tree_zeros_like(params)}
 
     def update(self, params, grads, state, lr=None):
-        lr = self.lr if lr is None else lr
-        tied, paths, p, g, m, v, dt = _leaves(params, grads, ("first moment", state["m"]),
-                                              ("second moment", state["v"]))
+        lr = self._lr(lr)
+        m, v = _state(state, ("m", "v"), "AdamW")
+        tied, paths, p, g, m, v, dt = _leaves(params, grads, ("first moment", m),
+                                              ("second moment", v))
         t = int(state["step"]) + 1
         b1, b2 = self.betas
         decays = self._decays(paths, p, dt(1.0 - lr * self.weight_decay), dt(1.0))
@@ -218,15 +245,17 @@ class SGD(_Optimizer):
                          weight_decay=(weight_decay, 0.0, math.inf))
         if nesterov and momentum == 0:
             raise AdcompilerError("nesterov needs a momentum above 0")
-        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+        self.momentum, self.weight_decay, self.nesterov = float(momentum), float(weight_decay), \
+            nesterov
         self._update = api.jit(sgd_update, backend=backend)
 
     def init(self, params):
         return {"step": np.array(0, np.int64), "momentum": tree_zeros_like(params)}
 
     def update(self, params, grads, state, lr=None):
-        lr = self.lr if lr is None else lr
-        tied, paths, p, g, b, dt = _leaves(params, grads, ("momentum", state["momentum"]))
+        lr = self._lr(lr)
+        b, = _state(state, ("momentum",), "SGD")
+        tied, paths, p, g, b, dt = _leaves(params, grads, ("momentum", b))
         coef = (dt(lr), dt(self.momentum), self._decays(paths, p, dt(self.weight_decay), dt(0.0)))
         new_p, new_b, norm, sq = self._update(
             p, g, b, coef, dt(self.clip or 0.0), self.clip is not None, self.nesterov,

@@ -60,6 +60,26 @@ def test_adamw_is_bit_identical_to_the_reference(gptconfig):
     assert int(state["step"]) == 4
 
 
+def test_numpy_float32_hyper_parameters_are_taken_as_floats(gptconfig):
+    """np.float32 lr, betas and weight decay made AdamW's coefficients float32 before they
+    were rounded (float64 parameters 1e-6 off the reference after 50 steps)."""
+    params = random_tree(0, np.float64)
+    lr, wd = np.float32(1e-2), np.float32(0.1)
+    opt = AdamW(lr=lr, betas=(np.float32(0.9), np.float32(0.999)), weight_decay=wd,
+                backend="numpy")
+    state = opt.init(params)
+    ref = [x.copy() for x in flatten(params)[1]]
+    m, v = [np.zeros_like(x) for x in ref], [np.zeros_like(x) for x in ref]
+    for t in range(1, 6):
+        grads = random_tree(t, np.float64)
+        for p, g, mi, vi in zip(ref, flatten(grads)[1], m, v, strict=True):
+            gptconfig.adamw_update_np(p, g, mi, vi, t, lr=float(lr), wd=float(wd),
+                                      betas=(float(np.float32(0.9)), float(np.float32(0.999))))
+        params, state, _ = opt.update(params, grads, state, lr=lr if t % 2 else None)
+    for a, b in zip(flatten(params)[1], ref, strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_adamw_matches_the_reference_on_every_backend(gptconfig, backend):
     params = random_tree(0)
     opt = AdamW(backend=backend)
@@ -206,6 +226,20 @@ def test_accumulated_micro_batches_equal_the_full_batch():
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
+def test_accumulator_refuses_a_micro_batch_of_other_shapes_or_dtypes():
+    """A (2, 3) gradient after a (3,) one broadcast into a (2, 3) mean, float64 after float32
+    promoted it, silently."""
+    for first, then, want in ((np.ones(3), np.ones((2, 3)), r"float64\[2, 3\], in the first "
+                               r"float64\[3\]"),
+                              (np.ones(3, np.float32), np.ones(3), r"float64\[3\], in the first "
+                               r"float32\[3\]")):
+        acc = GradAccumulator(backend="numpy")
+        acc.add(1.0, {"b": first})
+        with pytest.raises(adcompiler.AdcompilerError, match="gradient of 'b' in micro-batch 2 "
+                           "is " + want):
+            acc.add(1.0, {"b": then})
+
+
 def test_accumulator_averages_on_every_backend(backend):
     trees = [random_tree(k) for k in range(3)]
     acc = GradAccumulator(backend=backend)
@@ -282,6 +316,15 @@ def test_bad_optimiser_inputs():
         SGD(momentum=0.0, nesterov=True)
     with pytest.raises(adcompiler.AdcompilerError, match="decay_mask must be"):
         AdamW(decay_mask={"w": True})
+    # these raised a bare StopIteration, KeyError and TypeError
+    with pytest.raises(adcompiler.AdcompilerError, match="holds no arrays"):
+        AdamW().update({}, {}, AdamW().init({}))
+    with pytest.raises(adcompiler.AdcompilerError, match="no 'm', 'v' in it"):
+        AdamW().update(params, params, SGD().init(params))
+    with pytest.raises(adcompiler.AdcompilerError, match="no 'step', 'momentum' in it"):
+        SGD().update(params, params, None)
+    with pytest.raises(adcompiler.AdcompilerError, match="lr must be in"):     # as in __init__
+        SGD().update(params, params, SGD().init(params), lr=-1.0)
 
 
 @pytest.mark.parametrize("opt", [AdamW(lr=0.1), SGD(lr=0.1)])
