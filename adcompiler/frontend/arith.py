@@ -56,8 +56,29 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
         if name not in COMPARISONS:     # NumPy 2 raises OverflowError; it wrapped here
             raise FrontendError(f"Python integer {big} out of bounds for {NP_OF[compute]}")
         compute = "i64" if -2 ** 63 <= big < 2 ** 63 else "f64"    # as NumPy 2 compares
+    if name == "pow" and compute in _INT_RANGE:
+        _check_exponents(cx, b)
     v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
+
+
+_NEGATIVE_POWER = "Integers to negative integer powers are not allowed"   # NumPy's ValueError
+
+
+def _check_exponents(cx: Emitter, b):
+    """Integer powers: a negative exponent is NumPy's ValueError (the Numba backend's power
+    made it 0); one passed at run time is checked when the program runs."""
+    if not isinstance(b, Traced):
+        if np.any(np.asarray(b) < 0):
+            raise FrontendError(_NEGATIVE_POWER)
+        return
+    t = cx.tensor(b)
+    if t.type.is_float or t.dtype == "bool" or t.type.size == 0:
+        return
+    negative = cx.op("lt", t.value, cx.const(0, t.dtype))
+    if t.ndim:
+        negative = cx.op("max", negative, axes=tuple(range(t.ndim)), keepdims=False)
+    cx.op("assert", cx.op("logical_not", negative), message=_NEGATIVE_POWER)
 
 
 _INT_RANGE = {d: (int(np.iinfo(NP_OF[d]).min), int(np.iinfo(NP_OF[d]).max)) for d in ("i32", "i64")}

@@ -50,7 +50,7 @@ def _matmul(types, attrs):
 
 def _flat_rows(b, x):
     """(..., m, k) -> (rows, k): a batched operand seen as one matrix."""
-    return b.op("reshape", x, shape=(x.type.size // x.type.shape[-1], x.type.shape[-1]))
+    return b.op("reshape", x, shape=(math.prod(x.type.shape[:-1]), x.type.shape[-1]))
 
 
 def _matmul_vjp(b, op, cts, needs):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import AdcompilerError
+from ...errors import AdcompilerError, where
 from ...ir.builder import Builder
 from ...ir.core import Block, Function
 from ...ir.names import identifier
@@ -102,11 +102,19 @@ def _generate(functions):
 def no_float16(fn, name) -> None:
     """Numba has no float16 arithmetic on the CPU: say so (for the user's function `name`), and
     what to do, before it fails deep in its compiler."""
-    types = [a.type for a in fn.args] + [r.type for op in fn.walk() for r in op.results]
-    if any(t.dtype == "f16" for t in types):
-        raise AdcompilerError(f"{name}: the numba backend cannot compute in float16 (Numba "
-                              "has no float16 arithmetic on the CPU); cast to float32, or use "
-                              "backend='numpy'")
+    first = next((op for op in fn.walk() if any(r.type.dtype == "f16" for r in op.results)),
+                 None)
+    if first is None and not any(a.type.dtype == "f16" for a in fn.args):
+        return
+    why = ""
+    if first is not None and any(v.type.dtype == "bool" for v in first.operands):
+        why = (f" ({where(first.loc)}: NumPy computes a float function of a bool array, as "
+               "np.sqrt(mask), in float16: cast the array to float32 first)")
+    elif first is not None and first.loc:
+        why = f" (the first float16 value is made at {where(first.loc)})"
+    raise AdcompilerError(f"{name}: the numba backend cannot compute in float16 (Numba has no "
+                          f"float16 arithmetic on the CPU){why}; cast to float32, or use "
+                          "backend='numpy'")
 
 
 def inlined(fn) -> Function:

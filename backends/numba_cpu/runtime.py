@@ -223,7 +223,9 @@ def matmul(a, b, out):
         # transposed): BLAS writes out^T = b^T @ a^T in place
         a, b, out = np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2), np.swapaxes(out, -1, -2)
     if a.ndim > 2 and b.ndim == 2 and a.flags.c_contiguous and out.flags.c_contiguous:
-        a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
+        # (rows counted, not -1: with k = 0 NumPy cannot infer them)
+        rows = math.prod(a.shape[:-1])
+        a, out = a.reshape(rows, a.shape[-1]), out.reshape(rows, out.shape[-1])
     lead = out.shape[:-2]
     if BLAS == "numpy" or out.size * a.shape[-1] < NUMPY_BELOW:
         _numpy_matmul(a, b, out)

@@ -969,6 +969,21 @@ def test_float16_on_the_numba_backend_is_an_error():
     np.testing.assert_array_equal(adc.grad(sum_of_squares, backend="numpy")(x), 2 * x)
 
 
+def scaled_by_root_of_mask(x, mask):
+    return np.sum(x * np.sqrt(mask))
+
+
+def test_a_float16_made_from_a_bool_array_says_where_and_why():
+    """np.sqrt of a bool array is float16 in NumPy: the error named neither the line nor
+    that promotion, which a user who never wrote float16 cannot guess."""
+    line = scaled_by_root_of_mask.__code__.co_firstlineno + 1
+    with pytest.raises(adc.AdcompilerError, match=rf"test_control_flow.py:{line}: NumPy "
+                       r"computes a float function of a bool array, as np.sqrt\(mask\), in "
+                       "float16"):
+        adc.jit(scaled_by_root_of_mask, backend="numba")(np.ones(3, np.float32),
+                                                         np.array([True, False, True]))
+
+
 def safe_log(x):
     return np.sum(np.where(x > 0, np.log(x), x))
 

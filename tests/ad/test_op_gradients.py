@@ -756,3 +756,22 @@ def test_pow_gradient_wrt_the_exponent_at_a_zero_base():
     for backend in ("numpy", "numba"):
         g = adcompiler.grad(lambda x, y: np.sum(x ** y), wrt=1, backend=backend)(x, y)
         np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-12)
+
+
+def squared_tanh_of_product(a, b):
+    return np.sum(np.tanh(a @ b) ** 2)
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 0), (0, 2)), ((2, 3, 4), (4, 0)), ((2, 0, 3), (3, 2)),
+                                    ((2, 3, 0), (0,))])
+def test_products_with_a_zero_size_dimension_have_zero_size_or_zero_gradients(shapes):
+    """A stack times a matrix with k = 0 or n = 0: the gradient raised (ZeroDivisionError
+    counting the flattened rows; NumPy's reshape(-1, 0) in the Numba driver)."""
+    a, b = np.ones(shapes[0]), np.ones(shapes[1])
+    for backend in ("numpy", "numba"):
+        ga, gb = adcompiler.grad(squared_tanh_of_product, wrt=(0, 1), backend=backend)(a, b)
+        want_a = 2 * np.tanh(a @ b) * (1 - np.tanh(a @ b) ** 2) @ np.swapaxes(b, -1, -2) \
+            if b.ndim == 2 else np.zeros(a.shape)
+        assert ga.shape == a.shape and gb.shape == b.shape
+        np.testing.assert_array_equal(ga, want_a)
+        np.testing.assert_array_equal(gb, np.zeros(b.shape))

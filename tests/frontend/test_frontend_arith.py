@@ -200,3 +200,29 @@ def test_integer_arrays_compared_with_python_ints_they_cannot_hold():
     """As NumPy 2 compares them (the int wrapped to the array's dtype: 2**40 was 0)."""
     check(compares_with_big_ints, np.array([0, 1, 7, -5], np.int32),
           np.array([5, -10], np.int64))
+
+
+def int_power(x, p):
+    return x ** p
+
+
+def int_power_of_minus_one(x):
+    return x ** -1
+
+
+def test_integer_to_a_negative_integer_power_is_an_error():
+    """NumPy raises ValueError; the Numba backend's power made 2 ** -1 zero, silently."""
+    x = np.array([2, 3], np.int32)
+    with pytest.raises(ValueError, match="negative integer powers"):
+        x ** np.array([-1, 2], np.int32)
+    for backend in ("numpy", "numba"):
+        run = adcompiler.jit(int_power, backend=backend)
+        np.testing.assert_array_equal(run(x, np.array([0, 2], np.int32)), [1, 9])
+        for p in (np.array([-1, 2], np.int32), np.int64(-2)):
+            with pytest.raises(adcompiler.AssertionFailed,
+                               match=r"test_frontend_arith.py:\d+ in 'return x \*\* p': "
+                                     "Integers to negative integer powers are not allowed"):
+                run(x, p)
+        np.testing.assert_allclose(run(x, np.array([-1.0, 2.0])), [0.5, 9.0])    # floats may
+    with pytest.raises(adcompiler.TraceError, match="negative integer powers"):
+        adcompiler.trace(int_power_of_minus_one, x)
