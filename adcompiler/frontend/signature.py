@@ -54,6 +54,20 @@ def _argument_leaf(x) -> bool:
     return False
 
 
+class ReadOnlyArgument(TraceError, ValueError):
+    """An argument the function changes in place is read-only (NumPy's ValueError)."""
+
+
+def _path_of(arguments, leaf) -> str:
+    """The readable name (`params.w`) of the run-time leaf `leaf` among the bound arguments."""
+    for pname, value in arguments.items():
+        found, treedef = flatten(value, is_runtime_leaf)
+        for path, x in zip(leaf_paths(treedef, pname), found, strict=True):
+            if x is leaf:
+                return path
+    return "an argument"
+
+
 def _typed(treedef):
     from .calls import _typed as typed
     return typed(treedef)
@@ -178,6 +192,7 @@ class Signature:
             return outputs, also
         arguments = self.bind(args, kwargs).arguments
         self._check_no_shared_containers(arguments)
+        self._check_writeable(arguments, leaves)
         targets = [leaves[i] for i in self.written if isinstance(leaves[i], np.ndarray)]
 
         def detached(v):      # residuals may nest (a loop's stacked per-iteration values)
@@ -201,6 +216,17 @@ class Signature:
                     outputs[k] = leaves[i]
             outputs = tuple(outputs)
         return outputs, also
+
+    def _check_writeable(self, arguments, leaves) -> None:
+        """An argument changed in place must be writeable (NumPy: 'output array is
+        read-only'); raised before anything is changed, naming the argument."""
+        for i in self.written:
+            leaf = leaves[i]
+            if isinstance(leaf, np.ndarray) and not leaf.flags.writeable:
+                raise ReadOnlyArgument(f"{self.name} changes {_path_of(arguments, leaf)} in place, "
+                                 "but the array passed is "
+                                 "read-only (a broadcast_to view, or one whose writeable flag "
+                                 "is off): pass a copy")
 
     def _check_no_shared_containers(self, arguments) -> None:
         """The function changes its arguments, and was traced with each argument's dicts and
