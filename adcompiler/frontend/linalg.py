@@ -202,7 +202,7 @@ def tensordot(cx: Emitter, a, b, axes=2) -> Traced:
 
 
 def _parse(subscripts, ranks) -> tuple:
-    """(each operand's subscripts, the output's, the letters each '...' became): an operand's
+    """(each operand's subscripts, the output's): an operand's
     ellipsis axes are the last of letters used nowhere else, right-aligned as NumPy broadcasts
     them; the implicit output is the ellipsis axes, then the indices used once in alphabetical
     order."""
@@ -227,24 +227,46 @@ def _parse(subscripts, ranks) -> tuple:
     out = out.replace("...", letters)
     if len(set(out)) != len(out) or set(out) - set("".join(ins)):
         raise FrontendError(f"einsum: bad output subscripts '{out}'")
-    return ins, out, set(letters)
+    return ins, out
 
 
-def einsum(cx: Emitter, subscripts, *operands) -> Traced:
+def _sublists(args) -> tuple:
+    """np.einsum(a, [0, 1], b, [1, 2], [0, 2]), the interleaved form, as (subscripts,
+    operands): label k is the letter NumPy gives it (0-25 'A'-'Z', 26-51 'a'-'z'), an
+    Ellipsis '...'."""
+    def text(labels):
+        try:
+            return "".join("..." if x is Ellipsis else string.ascii_uppercase[x] if x < 26
+                           else string.ascii_lowercase[x - 26] for x in labels)
+        except (TypeError, IndexError):
+            raise FrontendError(f"einsum: subscript labels are ints 0-51 or ..., got "
+                                f"{labels!r}") from None
+    operands, lists = args[0::2], [text(x) for x in args[1::2]]
+    if len(args) % 2:       # a last list: the output's
+        return ",".join(lists) + "->" + text(args[-1]), operands[:-1]
+    return ",".join(lists), operands
+
+
+def einsum(cx: Emitter, subscripts, *operands, optimize=False) -> Traced:
+    """np.einsum (`optimize`, which orders the contractions, is taken and left aside: the
+    pairs contract left to right)."""
+    if not isinstance(subscripts, str) and operands and isinstance(operands[0], (list, tuple)):
+        subscripts, operands = _sublists((subscripts, *operands))
     if not operands:
         raise FrontendError("einsum needs at least one operand")
     dtype = common_dtype(*operands)
     ts = [cx.tensor(o, dtype) for o in operands]
-    ins, out, broadcast = _parse(subscripts, [t.ndim for t in ts])
-    if broadcast:       # the ellipsis axes broadcast, as NumPy's: size 1 against n
-        full = {}
-        for s, t in zip(ins, ts, strict=True):
-            for c, n in zip(s, t.shape):
-                if c in broadcast and n != 1:
-                    full.setdefault(c, n)
-        ts = [broadcast_to(cx, t, tuple(full.get(c, n) if c in broadcast else n
-                                        for c, n in zip(s, t.shape)))
-              if len(s) == t.ndim else t for s, t in zip(ins, ts, strict=True)]
+    ins, out = _parse(subscripts, [t.ndim for t in ts])
+    # an axis of size 1 broadcasts against its index's size elsewhere, as in NumPy (the
+    # ellipsis axes', and any index's)
+    full = {}
+    for s, t in zip(ins, ts, strict=True):
+        for c, n in zip(s, t.shape):
+            if n != 1:
+                full.setdefault(c, n)
+    ts = [broadcast_to(cx, t, tuple(full.get(c, n) for c, n in zip(s, t.shape)))
+          if len(s) == t.ndim and any(n == 1 != full.get(c, 1) for c, n in zip(s, t.shape))
+          else t for s, t in zip(ins, ts, strict=True)]
     sizes = {}
     for s, t in zip(ins, ts, strict=True):
         if len(s) != t.ndim:

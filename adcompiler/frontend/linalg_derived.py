@@ -63,7 +63,9 @@ def pinv(cx: Emitter, a, rcond=None, hermitian=False, rtol=np._NoValue) -> Trace
     u, s, vt = (_svd(cx, a, p) for p in ("u", "values", "vt"))
     # NumPy's asarray(rcond): a float64 array, strong in the product
     rc = cx.tensor(rcond if isinstance(rcond, Traced) else np.asarray(rcond))
-    cutoff = binary(cx, "mul", expand_dims(cx, rc, -1), reduce(cx, "max", s, -1, True))
+    # (a matrix with no singular values, 0 x n: the largest one is taken as 0)
+    largest = reduce(cx, "max", s, -1, True, initial=0.0 if s.shape[-1] == 0 else np._NoValue)
+    cutoff = binary(cx, "mul", expand_dims(cx, rc, -1), largest)
     large = binary(cx, "gt", s, cutoff)
     # 1 / s where kept: the dropped entries divide 1, so their zero cotangent stays zero
     safe = where(cx, large, s, astype(cx, 1, s.dtype))

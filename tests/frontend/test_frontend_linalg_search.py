@@ -94,6 +94,21 @@ def test_integers_stacks_and_rank_deficient_ranks():
                              np.linalg.matrix_rank(a, tol=np.array([0.1, 5.0]))), stack)
 
 
+def sum_of_pinv(a):
+    return np.sum(np.linalg.pinv(a))
+
+
+def test_pinv_of_a_matrix_with_no_entries():
+    """pinv of (0, 0), (0, 3) and a stack of (0, 0) was a TraceError: the cut-off's largest
+    singular value of none."""
+    for shape in ((0, 0), (0, 3), (2, 0, 0)):
+        a = np.zeros(shape)
+        against_numpy(lambda a: np.linalg.pinv(a), a)
+        for backend in ("numpy", "numba"):
+            g = adcompiler.grad(sum_of_pinv, backend=backend)(a)
+            assert g.shape == shape and g.dtype == np.float64
+
+
 def test_cond_is_inf_for_0_over_0_unless_x_holds_nan():
     """(NumPy's SVD refuses a NaN matrix, so the 'fro' norm's path shows the NaN kept.)"""
     zero = np.zeros((2, 2))

@@ -127,6 +127,8 @@ def test_dot_matmul_outer():
     ("...", [(2, 3)]),
     ("ij...,j...", [(3, 4, 2), (4, 1)]),
     ("...ii->...i", [(2, 3, 3)]),
+    ("ij,ij->ij", [(2, 1), (2, 3)]),                    # any index's size 1 broadcasts
+    ("ij,jk->ik", [(2, 1), (3, 4)]),
 ])
 def test_einsum(spec, shapes):
     arrays = [rand(*s) for s in shapes]
@@ -142,9 +144,23 @@ def test_einsum_repeated_output_index_is_an_error():
         adcompiler.trace(lambda a: np.einsum("ij->ii", a), rand(3, 3))
 
 
+def test_einsum_sublist_form_and_optimize():
+    """np.einsum(a, [0, 1], b, [1, 2], [0, 2]) was a TraceError about dtypes ('Field
+    elements must be 2- or 3-tuples'), optimize= an unexpected keyword."""
+    a, b, c = rand(2, 3), rand(3, 4), rand(4, 2)
+    check(lambda a, b: np.einsum(a, [0, 1], b, [1, 2], [0, 2]), a, b)
+    check(lambda a, b: np.einsum(a, [30, 1], b, [1, 2]), a, b)        # implicit: 2, then 30
+    check(lambda a: np.einsum(a, [Ellipsis, 0], [0, Ellipsis]), rand(2, 3, 4))
+    check(lambda a, b, c: np.einsum("ij,jk,kl->il", a, b, c, optimize=True), a, b, c)
+    with pytest.raises(adcompiler.TraceError, match="labels are ints 0-51"):
+        adcompiler.trace(lambda a: np.einsum(a, [0, 60]), a)
+
+
 def test_einsum_with_ellipses_differentiates():
     adcompiler.check_grad(lambda x, y: np.sum(np.sin(np.einsum("...ij,...j->...i", x, y))),
                           rand(2, 3, 4), rand(4), wrt=("x", "y"), backend="numpy")
+    adcompiler.check_grad(lambda x, y: np.sum(np.sin(np.einsum("ij,jk->ik", x, y))),
+                          rand(2, 1), rand(3, 4), wrt=("x", "y"), backend="numpy")
 
 
 def test_more_array_methods_attributes_and_builtins():
