@@ -156,7 +156,7 @@ class GradFunction(_Specialised):
             if isinstance(w, int):
                 if not -len(names) <= w < len(names):
                     raise AdcompilerError(f"wrt={w}: {self.fun.__name__} has {len(names)} "
-                                          "parameters")
+                                          f"parameters ({', '.join(names)})" + self._star_hint())
                 out.append(names[w])
             elif w in names:
                 out.append(w)
@@ -164,6 +164,17 @@ class GradFunction(_Specialised):
                 raise AdcompilerError(f"wrt={w!r}: {self.fun.__name__} has no parameter {w!r} "
                                       f"(parameters: {', '.join(names)})")
         return single, tuple(out)
+
+    def _star_hint(self) -> str:
+        """For a function with *args: wrt counts declared parameters, not the call's
+        positions (JAX's argnums do)."""
+        try:
+            star = [p.name for p in inspect.signature(self.fun).parameters.values()
+                    if p.kind is inspect.Parameter.VAR_POSITIONAL]
+        except (TypeError, ValueError):
+            return ""
+        return (f"; wrt counts declared parameters, and wrt='{star[0]}' takes the gradient for "
+                f"each of the arguments *{star[0]} gathers" if star else "")
 
     def _specialise(self, args, kwargs) -> _Compiled:
         primal, _ = traced(self.fun, *args, **kwargs)

@@ -433,6 +433,22 @@ def test_errors_for_integer_and_bad_wrt():
         adc.grad(lambda_vector)(X)
 
 
+def product_of_all(*xs):
+    return np.sum(xs[0] * xs[1] ** 2)
+
+
+def test_wrt_of_a_star_args_function_says_what_it_counts():
+    """wrt=1 of f(*xs) said only 'f has 1 parameters'; JAX's argnums count the call's
+    positions, adcompiler's the declared parameters."""
+    x, y = np.ones(2), np.full(2, 3.0)
+    with pytest.raises(adc.AdcompilerError, match=r"wrt=1: product_of_all has 1 parameters "
+                       r"\(xs\); wrt counts declared parameters, and wrt='xs' takes"):
+        adc.grad(product_of_all, wrt=1)(x, y)
+    gx, gy = adc.grad(product_of_all, wrt="xs")(x, y)
+    np.testing.assert_allclose(gx, y ** 2)
+    np.testing.assert_allclose(gy, 2 * x * y)
+
+
 def lambda_vector(x):
     return x * 2.0
 
