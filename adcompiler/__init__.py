@@ -13,11 +13,12 @@ from .api import grad, jit, show, value_and_grad, vjp
 from .check import GradientCheckError, check_grad
 from .jacobian import hessian, jacobian, jvp
 from .runtime.nans import AssertionFailed, IndexOutOfBounds, LinAlgError, NaNError
+from .frontend.signature import ReadOnlyArgument
 from .ad.custom import custom_vjp, elementwise, stop_gradient, straight_through
 
 __all__ = ["AdcompilerError", "AssertionFailed", "GradientCheckError", "IndexOutOfBounds",
-           "LinAlgError", "NaNError", "RecompileWarning", "TraceError", "UnsupportedSyntax",
-           "check_grad",
+           "LinAlgError", "NaNError", "ReadOnlyArgument", "RecompileWarning", "TraceError",
+           "UnsupportedSyntax", "check_grad",
            "custom_vjp", "elementwise", "evaluate", "grad", "hessian", "ir", "jacobian", "jit", "jvp",
            "show", "stop_gradient",
            "straight_through", "trace", "value_and_grad", "vjp"]

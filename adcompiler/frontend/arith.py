@@ -56,13 +56,17 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
         if name not in COMPARISONS:     # NumPy 2 raises OverflowError; it wrapped here
             raise FrontendError(f"Python integer {big} out of bounds for {NP_OF[compute]}")
         compute = "i64" if -2 ** 63 <= big < 2 ** 63 else "f64"    # as NumPy 2 compares
-    if name == "pow" and compute in _INT_RANGE:
-        _check_exponents(cx, b)
+    if name == "pow" and compute in _INT_RANGE and all(n != 0 for n in _shape(a) + _shape(b)):
+        _check_exponents(cx, b)     # (no entries, no power taken: NumPy does not raise)
     v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
 
 
 _NEGATIVE_POWER = "Integers to negative integer powers are not allowed"   # NumPy's ValueError
+
+
+def _shape(x) -> tuple:
+    return x.shape if isinstance(x, Traced) else np.shape(x)
 
 
 def _check_exponents(cx: Emitter, b):
@@ -73,7 +77,7 @@ def _check_exponents(cx: Emitter, b):
             raise FrontendError(_NEGATIVE_POWER)
         return
     t = cx.tensor(b)
-    if t.type.is_float or t.dtype == "bool" or t.type.size == 0:
+    if t.type.is_float or t.dtype == "bool":
         return
     negative = cx.op("lt", t.value, cx.const(0, t.dtype))
     if t.ndim:

@@ -30,6 +30,7 @@ one that is not positive definite) raises NumPy's LinAlgError when the compiled 
 """
 from __future__ import annotations
 
+import numbers
 import string
 
 from .composites import diagonal_view
@@ -235,12 +236,13 @@ def _sublists(args) -> tuple:
     operands): label k is the letter NumPy gives it (0-25 'A'-'Z', 26-51 'a'-'z'), an
     Ellipsis '...'."""
     def text(labels):
-        try:
-            return "".join("..." if x is Ellipsis else string.ascii_uppercase[x] if x < 26
-                           else string.ascii_lowercase[x - 26] for x in labels)
-        except (TypeError, IndexError):
-            raise FrontendError(f"einsum: subscript labels are ints 0-51 or ..., got "
-                                f"{labels!r}") from None
+        if isinstance(labels, Traced) or not isinstance(labels, (list, tuple, range)) or not all(
+                x is Ellipsis or (type(x) is not bool and isinstance(x, numbers.Integral)
+                                  and 0 <= x < 52) for x in labels):
+            raise FrontendError(f"einsum: subscript labels are lists of ints 0-51 or ..., got "
+                                f"{labels!r}")
+        return "".join("..." if x is Ellipsis else string.ascii_uppercase[x] if x < 26
+                       else string.ascii_lowercase[x - 26] for x in labels)
     operands, lists = args[0::2], [text(x) for x in args[1::2]]
     if len(args) % 2:       # a last list: the output's
         return ",".join(lists) + "->" + text(args[-1]), operands[:-1]
@@ -250,7 +252,7 @@ def _sublists(args) -> tuple:
 def einsum(cx: Emitter, subscripts, *operands, optimize=False) -> Traced:
     """np.einsum (`optimize`, which orders the contractions, is taken and left aside: the
     pairs contract left to right)."""
-    if not isinstance(subscripts, str) and operands and isinstance(operands[0], (list, tuple)):
+    if not isinstance(subscripts, str):     # NumPy's test too
         subscripts, operands = _sublists((subscripts, *operands))
     if not operands:
         raise FrontendError("einsum needs at least one operand")
@@ -258,14 +260,17 @@ def einsum(cx: Emitter, subscripts, *operands, optimize=False) -> Traced:
     ts = [cx.tensor(o, dtype) for o in operands]
     ins, out = _parse(subscripts, [t.ndim for t in ts])
     # an axis of size 1 broadcasts against its index's size elsewhere, as in NumPy (the
-    # ellipsis axes', and any index's)
+    # ellipsis axes', and any index's but one repeated within an operand: a diagonal's axes
+    # must agree)
     full = {}
     for s, t in zip(ins, ts, strict=True):
         for c, n in zip(s, t.shape):
             if n != 1:
                 full.setdefault(c, n)
     ts = [broadcast_to(cx, t, tuple(full.get(c, n) for c, n in zip(s, t.shape)))
-          if len(s) == t.ndim and any(n == 1 != full.get(c, 1) for c, n in zip(s, t.shape))
+          if len(s) == t.ndim and any(n == 1 != full.get(c, 1) and s.count(c) == 1
+                                      for c, n in zip(s, t.shape))
+          and all(s.count(c) == 1 or n == full.get(c, n) for c, n in zip(s, t.shape))
           else t for s, t in zip(ins, ts, strict=True)]
     sizes = {}
     for s, t in zip(ins, ts, strict=True):

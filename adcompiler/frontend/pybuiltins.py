@@ -37,6 +37,15 @@ class RuntimeRange:
             raise FrontendError("range() arg 3 must not be zero")
         self.start, self.stop, self.step = start, stop, step
 
+    def reversed(self, tr) -> "RuntimeRange":
+        """reversed(range(a, b, s)) = range(a + (n - 1) * s, a - s, -s), n the trip count (n <= 0:
+        empty either way)."""
+        s = self.step
+        lo, hi = (self.start, self.stop) if s > 0 else (self.stop, self.start)
+        n = tr.binop(ast.FloorDiv, tr.binop(ast.Add, tr.binop(ast.Sub, hi, lo), abs(s) - 1), abs(s))
+        last = tr.binop(ast.Add, self.start, tr.binop(ast.Mult, tr.binop(ast.Sub, n, 1), s))
+        return RuntimeRange(last, tr.binop(ast.Sub, self.start, s), -s)
+
     def trip_count(self, tr):
         """(i64[] trip count, index function k -> start + k * step), built before the loop."""
         step = self.step
@@ -255,6 +264,8 @@ def _sorted(tr, iterable, key=None, reverse=False):
 
 
 def _reversed(tr, seq):
+    if isinstance(seq, RuntimeRange):
+        return seq.reversed(tr)
     return list(reversed(tr.iterate(seq)))
 
 

@@ -223,10 +223,9 @@ class Signature:
         for i in self.written:
             leaf = leaves[i]
             if isinstance(leaf, np.ndarray) and not leaf.flags.writeable:
-                raise ReadOnlyArgument(f"{self.name} changes {_path_of(arguments, leaf)} in place, "
-                                 "but the array passed is "
-                                 "read-only (a broadcast_to view, or one whose writeable flag "
-                                 "is off): pass a copy")
+                raise ReadOnlyArgument(f"{self.name} changes {_path_of(arguments, leaf)} in "
+                                       "place, but the array passed is read-only (a broadcast_to"
+                                       " view, or one whose writeable flag is off): pass a copy")
 
     def _check_no_shared_containers(self, arguments) -> None:
         """The function changes its arguments, and was traced with each argument's dicts and

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import linecache
+import os
 import re
 import sys
 import traceback
@@ -127,23 +128,42 @@ def _generated_frame(frame):
 _SHOWN: dict = {}   # the warnings registry of each user's file: "default" shows a warning once
 
 
+_OPERATORS = {"/": "divide", "*": "multiply", "+": "add", "-": "subtract", "**": "power",
+              "//": "floor_divide", "%": "remainder"}
+
+
+def _ufunc_of(line: str) -> str | None:
+    """The NumPy function a generated line calls (`y = np.log(x)`, `div = c / x`), named as
+    NumPy's warnings name it, or None."""
+    called = re.findall(r"\bnp\.(\w+)\(", line)
+    if len(called) == 1:
+        return called[0]
+    op = re.fullmatch(r"\s*\w+ = \w+ (\S+) \w+\s*", line)
+    return _OPERATORS.get(op.group(1)) if op and not called else None
+
+
 def _warn_at_user_line(kind, flag):
-    """NumPy's error callback: warn as NumPy does, at the user's line the generated one runs."""
+    """NumPy's error callback: warn as NumPy does, at the user's line the generated one runs:
+    NumPy's words ('divide by zero encountered in log', which warning filters match), then
+    the user's code."""
     frame = _generated_frame(sys._getframe(1))
     if frame is None:
         warnings.warn(f"{kind} encountered", RuntimeWarning, stacklevel=2)
         return
     filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    line = linecache.getline(filename, lineno).strip()
+    ufunc = _ufunc_of(line)
+    message = f"{kind} encountered" + (f" in {ufunc}" if ufunc else "")
     where, code = loc_of_generated_line("".join(linecache.getlines(filename)), lineno)
-    gradient = re.search(r"\bd_\w", linecache.getline(filename, lineno)) is not None
     if where is None:
-        message = f"{kind} encountered in generated code: {linecache.getline(filename, lineno)}"
+        message += f" (generated line: {line})"
     else:
         filename, lineno = where.rsplit(":", 1)
         lineno = int(lineno)
         filename = _user_file(filename, lineno, code)
-        message = (f"{kind} encountered in " + ("the gradient of " if gradient else "")
-                   + (f"'{code}'" if code else f"line {lineno}"))
+        gradient = frame.f_code.co_name.endswith("_bwd") or re.search(r"\bd_\w", line)
+        message += (", in " + ("the gradient of " if gradient else "")
+                    + (f"'{code}'" if code else f"line {lineno}"))
     warnings.warn_explicit(message, RuntimeWarning, filename, lineno,
                            registry=_SHOWN.setdefault(filename, {}))
 
@@ -151,19 +171,21 @@ def _warn_at_user_line(kind, flag):
 def _user_file(name, lineno, code):
     """The full path of the user's file `name` (the generated comments give its base name)
     whose line `lineno` reads `code`, as linecache holds it (a traced function's file is
-    read through linecache); else `name`."""
-    for path in list(linecache.cache):
-        if path.endswith(name) and path.rpartition("/")[2] == name \
-                and linecache.getline(path, lineno).strip().startswith(code):
-            return path
-    return name
+    read through linecache); `name` itself where no file, or more than one, does."""
+    found = {path for path in list(linecache.cache)
+             if os.path.basename(path) == name
+             and linecache.getline(path, lineno).strip().startswith(code)}
+    return found.pop() if len(found) == 1 else name
 
 
 @contextlib.contextmanager
 def _warnings_at_user_lines():
-    """Within: NumPy's warnings of generated code name the user's line (see the docstring)."""
-    warn = {kind: "call" for kind, mode in np.geterr().items() if mode == "warn"}
-    if not warn:
+    """Within: NumPy's warnings of generated code name the user's line (see the docstring).
+    A caller who set a mode to "call" or "log" has an error callback of their own, which
+    this would replace for every kind: then nothing changes."""
+    modes = np.geterr()
+    warn = {kind: "call" for kind, mode in modes.items() if mode == "warn"}
+    if not warn or {"call", "log"} & set(modes.values()):
         yield
         return
     with np.errstate(call=_warn_at_user_line, **warn):

@@ -104,14 +104,15 @@ def no_float16(fn, name) -> None:
     what to do, before it fails deep in its compiler."""
     first = next((op for op in fn.walk() if any(r.type.dtype == "f16" for r in op.results)),
                  None)
-    if first is None and not any(a.type.dtype == "f16" for a in fn.args):
+    if any(a.type.dtype == "f16" for a in fn.args):
+        why = " (an argument is float16)"
+    elif first is None:
         return
-    why = ""
-    if first is not None and any(v.type.dtype == "bool" for v in first.operands):
-        why = (f" ({where(first.loc)}: NumPy computes a float function of a bool array, as "
-               "np.sqrt(mask), in float16: cast the array to float32 first)")
-    elif first is not None and first.loc:
-        why = f" (the first float16 value is made at {where(first.loc)})"
+    else:
+        why = (f" (the first float16 value is made at {where(first.loc)}"
+               + ("; NumPy computes a float function of a bool array, as np.sqrt(mask), in "
+                  "float16" if any(v.type.dtype == "bool" for v in first.operands) else "")
+               + ")")
     raise AdcompilerError(f"{name}: the numba backend cannot compute in float16 (Numba has no "
                           f"float16 arithmetic on the CPU){why}; cast to float32, or use "
                           "backend='numpy'")

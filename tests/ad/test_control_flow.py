@@ -977,9 +977,9 @@ def test_a_float16_made_from_a_bool_array_says_where_and_why():
     """np.sqrt of a bool array is float16 in NumPy: the error named neither the line nor
     that promotion, which a user who never wrote float16 cannot guess."""
     line = scaled_by_root_of_mask.__code__.co_firstlineno + 1
-    with pytest.raises(adc.AdcompilerError, match=rf"test_control_flow.py:{line}: NumPy "
-                       r"computes a float function of a bool array, as np.sqrt\(mask\), in "
-                       "float16"):
+    with pytest.raises(adc.AdcompilerError, match=rf"made at test_control_flow.py:{line}; "
+                       r"NumPy computes a float function of a bool array, as np.sqrt\(mask\), "
+                       "in float16"):
         adc.jit(scaled_by_root_of_mask, backend="numba")(np.ones(3, np.float32),
                                                          np.array([True, False, True]))
 

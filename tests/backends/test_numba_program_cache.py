@@ -83,6 +83,8 @@ def test_a_damaged_kernel_file_is_written_again(tmp_path, monkeypatch):
     assert path.read_text() == cache.HEADER + source
 
 
+@pytest.mark.skipif(bool(__import__("numba").config.CACHE_DIR),
+                    reason="NUMBA_CACHE_DIR is set: Numba's files are not beside the kernel's")
 def test_a_damaged_numba_cache_entry_is_compiled_again(tmp_path, monkeypatch):
     """Numba's index or data file of a kernel overwritten with garbage made the kernel's first
     call raise Numba's unpickling error (UnpicklingError, ValueError, EOFError...)."""

@@ -760,7 +760,7 @@ def test_a_read_only_argument_changed_in_place_is_named():
         with pytest.raises(ValueError, match="read-only"):
             steps_params_in_place({"w": w}, g)
         for backend in ("numpy", "numba"):
-            with pytest.raises(ValueError, match="steps_params_in_place changes "
+            with pytest.raises(adcompiler.ReadOnlyArgument, match="steps_params_in_place changes "
                                "params.w in place, but the array passed is read-only"):
                 adcompiler.jit(steps_params_in_place, backend=backend)({"w": w}, g)
     w = np.ones(3)

@@ -226,3 +226,5 @@ def test_integer_to_a_negative_integer_power_is_an_error():
         np.testing.assert_allclose(run(x, np.array([-1.0, 2.0])), [0.5, 9.0])    # floats may
     with pytest.raises(adcompiler.TraceError, match="negative integer powers"):
         adcompiler.trace(int_power_of_minus_one, x)
+    empty = np.ones((0, 2), np.int32)      # no power taken: NumPy does not raise
+    assert adcompiler.jit(int_power)(empty, np.array([-1, 2], np.int32)).shape == (0, 2)

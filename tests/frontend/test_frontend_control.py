@@ -526,3 +526,24 @@ def test_loop_locals_not_read_and_library_calls_after_and(backend):
             same_or_unbound(bound_in_a_branch, backend, sign * x, np.int64(n))
     assert adcompiler.jit(library_call_after_and, backend=backend)(x) == \
         library_call_after_and(x)
+
+
+def reversed_runtime_ranges(x, a, b):
+    acc = x[0] * 0.0
+    for i in reversed(range(a, b)):
+        acc = acc * 0.5 + x[i] * i
+    for i in reversed(range(b - 1, a - 1, -3)):
+        acc = acc * 0.25 + x[i]
+    return acc
+
+
+def test_reversed_range_with_run_time_bounds():
+    """It was a TraceError saying a run-time range needs a for loop (it was in one)."""
+    x = rand(10)
+    for a, b in ((0, 10), (2, 7), (7, 2), (3, 3), (4, 5)):
+        args = (x, np.int64(a), np.int64(b))
+        check(reversed_runtime_ranges, *args)
+        for backend in ("numpy", "numba"):
+            g = adcompiler.grad(reversed_runtime_ranges, backend=backend)(*args)
+            np.testing.assert_allclose(g, central_differences(reversed_runtime_ranges, *args),
+                                       atol=1e-8)

@@ -347,9 +347,9 @@ def test_numpy_warnings_name_the_users_line():
     assert out == np.inf
     got = [(w.category, os.path.basename(w.filename), w.lineno, str(w.message)) for w in caught]
     assert got == [(RuntimeWarning, FILE, first + 1,
-                    "divide by zero encountered in 'y = np.log(x)'"),
+                    "divide by zero encountered in log, in 'y = np.log(x)'"),
                    (RuntimeWarning, FILE, first + 2,
-                    "overflow encountered in 'return np.sum(np.exp(y * 2000.0))'")]
+                    "overflow encountered in exp, in 'return np.sum(np.exp(y * 2000.0))'")]
     assert os.path.isabs(caught[0].filename)
     with warnings.catch_warnings(record=True) as caught, np.errstate(divide="ignore"):
         warnings.simplefilter("always")

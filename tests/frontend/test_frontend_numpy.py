@@ -152,8 +152,12 @@ def test_einsum_sublist_form_and_optimize():
     check(lambda a, b: np.einsum(a, [30, 1], b, [1, 2]), a, b)        # implicit: 2, then 30
     check(lambda a: np.einsum(a, [Ellipsis, 0], [0, Ellipsis]), rand(2, 3, 4))
     check(lambda a, b, c: np.einsum("ij,jk,kl->il", a, b, c, optimize=True), a, b, c)
-    with pytest.raises(adcompiler.TraceError, match="labels are ints 0-51"):
-        adcompiler.trace(lambda a: np.einsum(a, [0, 60]), a)
+    check(lambda a, b: np.einsum(a, range(2), b, (1, np.int64(2))), a, b)
+    for bad in ([0, 60], [0, -1], [True, 1]):       # NumPy: out of range, a bool
+        with pytest.raises(adcompiler.TraceError, match="labels are lists of ints 0-51"):
+            adcompiler.trace(lambda a: np.einsum(a, bad), a)
+    with pytest.raises(adcompiler.TraceError, match="index 'i' has sizes 1 and 3"):
+        adcompiler.trace(lambda a: np.einsum("ii->i", a), rand(1, 3))   # NumPy: ValueError
 
 
 def test_einsum_with_ellipses_differentiates():
