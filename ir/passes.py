@@ -12,14 +12,17 @@ Contract:
   verifier after each pass and names the pass that broke the IR.
 - Any stage calls `maybe_print(stage, fn)`: the IR is printed (to stderr) when `stage` is
   listed in `ADC_PRINT_AFTER` (comma-separated; `all` prints every stage), e.g.
-  `ADC_PRINT_AFTER=ad,schedule`. `run_passes` calls it after each pass with the pass name.
+  `ADC_PRINT_AFTER=frontend,ad,cse`. `run_passes` calls it after each pass with the pass name.
+  A name that is no stage (`STAGES` and the passes) is warned about once, not ignored.
 - A compiled NumPy callable cached on `fn.meta` is dropped after each pass: it ran the old IR.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
+import warnings
 from typing import Callable, Iterable
 
 from .verify import VerifyError, verify as verify_fn
@@ -36,9 +39,25 @@ def register_pass(name: str):
     return register
 
 
+STAGES = {"frontend", "ad", "all"}      # and the passes' names
+
+
 def _print_stages(extra: Iterable[str] = ()) -> set[str]:
-    names = {s.strip() for s in os.environ.get("ADC_PRINT_AFTER", "").split(",")}
-    return (names | set(extra)) - {""}
+    text = os.environ.get("ADC_PRINT_AFTER", "")
+    names = {s.strip() for s in text.split(",")} - {""}
+    if names:
+        _check_stages(text)
+    return names | set(extra)
+
+
+@functools.cache
+def _check_stages(text: str) -> None:
+    """Warn, once per setting, of names in ADC_PRINT_AFTER that no stage has."""
+    importlib.import_module("adcompiler.transforms")    # (registers the passes)
+    unknown = sorted({s.strip() for s in text.split(",")} - {""} - STAGES - set(PASSES))
+    if unknown:
+        warnings.warn(f"ADC_PRINT_AFTER names no stage {', '.join(map(repr, unknown))}; the "
+                      f"stages: {', '.join(sorted(STAGES | set(PASSES)))}", stacklevel=3)
 
 
 def maybe_print(stage: str, fn, print_after: Iterable[str] = ()) -> None:

@@ -100,6 +100,15 @@ def test_maybe_print_for_other_stages(monkeypatch, capsys):
     assert "IR after schedule" in capsys.readouterr().err
 
 
+def test_a_name_that_is_no_stage_is_warned_about(monkeypatch, capsys):
+    """ADC_PRINT_AFTER=schedule (a stage design.md plans) printed nothing, silently."""
+    monkeypatch.setenv("ADC_PRINT_AFTER", "ad, schedul")
+    with pytest.warns(UserWarning, match="ADC_PRINT_AFTER names no stage 'schedul'; the "
+                      "stages: ad, all, cse, dce, fold, frontend, inline, simplify"):
+        maybe_print("ad", parse(TEXT))
+    assert "IR after ad" in capsys.readouterr().err
+
+
 def test_a_compiled_callable_of_the_old_ir_is_dropped():
     fn = parse(TEXT)
     adcompiler.evaluate(fn, np.ones(3))
