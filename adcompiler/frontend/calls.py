@@ -379,7 +379,12 @@ class CallsMixin:
         params = bind_params(code, signature, args, kwargs)
         spec = self.specialise(code, params, parent, ident)
         if spec is None:
-            return self.inline(code, params, parent, globals_, closure)
+            try:
+                return self.inline(code, params, parent, globals_, closure)
+            except RecursionError:      # raised again at the innermost call, which it names
+                raise FrontendError(f"recursion too deep while tracing {code.name} (does a "
+                                    "recursion stop only on a run-time value? write it as a "
+                                    "loop)") from None
         fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
         op = self.emit("call", [t.value for t in leaves], {"callee": fn.name},
                        result_types=fn.result_types, hints=[code.name] * len(fn.result_types))

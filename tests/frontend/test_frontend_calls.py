@@ -131,6 +131,20 @@ def test_static_recursion():
     check(lambda x: power(x, 4), rand(3))
 
 
+def repeated_sine(x, k):
+    if k == 0:
+        return x
+    return repeated_sine(np.sin(x) * 1.1, k - 1)
+
+
+def test_recursion_on_a_run_time_value_names_the_recursive_call():
+    """It named the outermost traced function's def line."""
+    line = repeated_sine.__code__.co_firstlineno + 3
+    with pytest.raises(adcompiler.TraceError, match=rf"test_frontend_calls.py:{line}: recursion "
+                       "too deep while tracing repeated_sine .*write it as a loop"):
+        adcompiler.trace(lambda x, k: np.sum(repeated_sine(x, k)), rand(2), np.int64(3))
+
+
 def test_builtins():
     def f(x, xs):
         return (len(x), abs(-np.sum(x)), min(np.sum(x), 50.0), max(x[0], x[1], x[2]),
