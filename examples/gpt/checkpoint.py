@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -58,12 +60,16 @@ def load_meta(out_dir):
     return meta
 
 
+# what reading a cut-short or overwritten .npz raises (a zip archive of .npy files)
+DAMAGED = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 def load(out_dir, params_like, opt_state_like):
     """Fill trees shaped like `params_like` / `opt_state_like` from the checkpoint (an
     `opt_state_like` of None skips the optimiser state and returns None for it)."""
     try:
         z = np.load(os.path.join(out_dir, NPZ))
-    except (OSError, ValueError) as e:
+    except DAMAGED as e:
         raise CheckpointError(f"{out_dir}/{NPZ}: cannot read it ({e})") from None
     with z:
         trees = []
@@ -78,7 +84,10 @@ def load(out_dir, params_like, opt_state_like):
                                       "was written for another model or optimiser")
             out = []
             for p, x in zip(paths, leaves, strict=True):
-                a = z[p]
+                try:
+                    a = z[p]
+                except DAMAGED as e:
+                    raise CheckpointError(f"{out_dir}/{NPZ}: cannot read {p} ({e})") from None
                 if a.shape != np.shape(x):
                     raise CheckpointError(f"{out_dir}/{NPZ}: {p} has shape {a.shape}, the "
                                           f"model needs {np.shape(x)}")

@@ -96,7 +96,11 @@ class Vocab:
             return cls("byte")
         if kind != "char":
             raise ValueError(f"unknown vocabulary {kind!r}")
-        return cls("char", sorted(set(text)))
+        chars = sorted(set(text))
+        if len(chars) < 2:      # nothing to predict: the loss is 0 from the start
+            raise DataError(f"the text has {len(chars)} distinct character(s): a model needs "
+                            "at least two to learn to tell apart")
+        return cls("char", chars)
 
     def encode(self, text) -> np.ndarray:
         if self.kind == "byte":
@@ -134,7 +138,8 @@ class Dataset:
                 raise DataError(
                     f"the {name} part has {len(part)} tokens ({len(ids)} in all, "
                     f"{val_fraction:.0%} validation) but a context of T={T} needs at least "
-                    f"{T + 1}: use more text or a smaller --config")
+                    f"{T + 1}: use more text, a larger --val-fraction (for the validation "
+                    "part) or a smaller --config")
 
     def train_batch(self, rng, B):
         starts = rng.integers(0, len(self.train) - self.T, B)

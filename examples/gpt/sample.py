@@ -10,6 +10,7 @@ forward); each new token is drawn from softmax(logits / temperature) restricted 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -45,8 +46,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not checkpoint.exists(args.out):
         ap.error(f"no checkpoint in {args.out}: run train.py first (or pass --out)")
-    if args.temperature <= 0 or args.length < 0 or args.top_k < 0:
-        ap.error("--temperature must be positive, --length and --top-k not negative")
+    if not 0 < args.temperature < math.inf or args.length < 0 or args.top_k < 0:
+        ap.error("--temperature must be positive and finite, --length and --top-k not negative")
     if not args.prompt:
         ap.error("--prompt: give at least one character to continue")
     try:

@@ -126,10 +126,14 @@ def resolve(ap, args):
     for name in ("steps", "batch_size", "grad_accum", "eval_every", "eval_batches"):
         if getattr(s, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
-    if not (s.lr > 0 and s.clip >= 0 and s.warmup >= 0 and s.weight_decay >= 0
-            and s.momentum >= 0):
-        ap.error("--lr must be positive; --clip, --warmup, --weight-decay and --momentum not "
-                 "negative")
+    if not (0 < s.lr < math.inf and 0 <= s.clip < math.inf and s.warmup >= 0
+            and 0 <= s.weight_decay < math.inf and 0 <= s.momentum < math.inf and s.seed >= 0):
+        ap.error("--lr must be positive; --clip, --warmup, --weight-decay, --momentum and --seed "
+                 "not negative (and none of them infinite)")
+    if s.optimizer == "adamw" and "momentum" in given and not args.resume:
+        ap.error("--momentum is SGD's: AdamW's moments are its betas (use --optimizer sgd)")
+    if os.path.exists(s.out) and not os.path.isdir(s.out):
+        ap.error(f"--out {s.out}: is a file; give a folder")
     return s
 
 
@@ -343,6 +347,11 @@ def main(argv=None):
 
     def finish(status, why):
         params, state, step = good
+        # rows of a step whose update a Ctrl-C kept out of `good` (appended just before it)
+        # are dropped with it: --resume runs that step again and writes them
+        losses[:] = [r for r in losses if int(r["step"]) < step
+                     or int(r["step"]) == step and r["train_loss"] == ""]
+        norms[:] = [r for r in norms if int(r["step"]) < step]
         meta = {"format": 1, "step": step, "status": why, "shapes": shapes,
                 "vocab": vocab.to_json(), "args": {k: getattr(s, k) for k in DEFAULTS},
                 "data": {"source": source, "fingerprint": fingerprint(text),
@@ -394,8 +403,6 @@ def main(argv=None):
             new_params, new_state, info = opt.update(params, grads, state, lr=lr)
             if not math.isfinite(info["grad_norm"]):
                 raise FloatingPointError(f"the gradient norm is {info['grad_norm']}")
-            good = (new_params, new_state, step + 1)
-            params, state = new_params, new_state
             dt = time.perf_counter() - t0
             if step > start:   # the first step of a process includes compilation
                 timed_steps, timed_s = timed_steps + 1, timed_s + dt
@@ -405,6 +412,8 @@ def main(argv=None):
             norms.append({"step": step, **dict(zip(
                 groups, (f"{n:.6g}" for n in group_norms(info["grad_sq"], groups)),
                 strict=True))})
+            good = (new_params, new_state, step + 1)    # after the rows: see finish()
+            params, state = new_params, new_state
             step += 1
             progress.step(step, loss, tokens_per_step / dt, dt * 1e3)
     except KeyboardInterrupt:
@@ -414,11 +423,12 @@ def main(argv=None):
         progress.close()
         if not all(np.isfinite(x).all() for x in adcompiler.optim.flatten(good[0])[1]):
             print(f"stopping: NaN or infinity at step {step} ({e}); the update before it "
-                  "overflowed the parameters, so no checkpoint is written. Try a lower --lr "
-                  "or a --clip.", file=sys.stderr)
+                  "overflowed the parameters, so no checkpoint is written. Train again with "
+                  "a lower --lr or a --clip.", file=sys.stderr)
             return 1
         print(f"stopping: NaN or infinity at step {step} ({e}); the checkpoint keeps the "
-              f"last good state (step {step}). Try a lower --lr or a --clip.", file=sys.stderr)
+              f"last good state (step {step}). Train again with a lower --lr or a --clip "
+              "(a resumed run keeps its settings).", file=sys.stderr)
         return finish(1, "stopped on NaN")
     progress.close()
     wall = time.perf_counter() - t_run

@@ -98,9 +98,12 @@ def test_resume_after_ctrl_c_is_bit_for_bit(text_file, tmp_path, monkeypatch, ex
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
-def test_ctrl_c_after_an_update_saves_its_step(text_file, tmp_path, monkeypatch):
-    """A Ctrl-C between a step's update and the end of its bookkeeping saves that step with
-    its parameters (it saved the step before with them, and --resume repeated the step)."""
+def test_ctrl_c_during_a_steps_bookkeeping_saves_a_whole_step(text_file, tmp_path, monkeypatch):
+    """A Ctrl-C between a step's update and the end of its bookkeeping saved the step before
+    with the new parameters (so --resume repeated the step on them), and later, with the
+    step's own count but without its rows of losses.csv and grad_norms.csv, which --resume
+    then never wrote: now it saves the step before with its parameters, and no row of the
+    interrupted step, which --resume runs again."""
     args = ["--data", text_file, "--steps", "8", "--eval-every", "4", "--lr", "1e-2"]
     assert run(args, tmp_path / "straight") == 0
     calls = {"n": 0}
@@ -114,12 +117,16 @@ def test_ctrl_c_after_an_update_saves_its_step(text_file, tmp_path, monkeypatch)
 
     monkeypatch.setattr(train, "group_norms", interrupted)
     assert run(args, tmp_path / "cut") == 130
-    assert checkpoint.load_meta(tmp_path / "cut")["step"] == 6
+    assert checkpoint.load_meta(tmp_path / "cut")["step"] == 5
     monkeypatch.undo()
     assert train.main(["--out", str(tmp_path / "cut"), "--resume", "--backend", "numpy"]) == 0
     with np.load(tmp_path / "cut" / "ckpt.npz") as a, \
             np.load(tmp_path / "straight" / "ckpt.npz") as b:
         assert all(np.array_equal(a[k], b[k]) for k in b.files)
+    assert losses(tmp_path / "cut") == losses(tmp_path / "straight")
+    for out in ("cut", "straight"):
+        with open(tmp_path / out / "grad_norms.csv", newline="") as f:
+            assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(8))
 
 
 def test_ctrl_c_before_the_first_step_saves_step_0(text_file, tmp_path, monkeypatch):
@@ -144,15 +151,32 @@ def test_resume_refuses_changed_settings_and_missing_checkpoints(text_file, tmp_
 
 def test_bad_arguments_and_damaged_checkpoints_give_clear_errors(text_file, tmp_path, capsys):
     out = tmp_path / "run"
-    for args in (["--warmup", "-1"], ["--weight-decay", "-5"], ["--momentum", "-1"]):
+    for args in (["--warmup", "-1"], ["--weight-decay", "-5"], ["--momentum", "-1"],
+                 ["--seed", "-1"], ["--lr", "inf"], ["--weight-decay", "inf"]):
         with pytest.raises(SystemExit) as e:
-            run(["--data", text_file, "--steps", "2"] + args, out)
+            run(["--data", text_file, "--steps", "2", "--optimizer", "sgd"] + args, out)
         assert e.value.code == 2 and "not negative" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:        # (it was saved, and unused)
+        run(["--data", text_file, "--steps", "2", "--momentum", "0.5"], out)
+    assert e.value.code == 2 and "--momentum is SGD's" in capsys.readouterr().err
     assert run(["--data", text_file, "--steps", "2"], out) == 0
-    for args, message in ((["--length", "-3"], "not negative"), (["--prompt", ""], "--prompt")):
+    with pytest.raises(SystemExit) as e:
+        run(["--data", text_file, "--steps", "2"], out / "ckpt.npz")
+    assert e.value.code == 2 and "is a file" in capsys.readouterr().err
+    for args, message in ((["--length", "-3"], "not negative"), (["--prompt", ""], "--prompt"),
+                          (["--temperature", "nan"], "finite"), (["--temperature", "inf"],
+                                                                 "finite")):
         with pytest.raises(SystemExit) as e:
             sample.main(["--out", str(out)] + args)
         assert e.value.code == 2 and message in capsys.readouterr().err
+    good = (out / "ckpt.npz").read_bytes()
+    (out / "ckpt.npz").write_bytes(good[:1000])         # cut short: zipfile.BadZipFile
+    for main in (lambda: train.main(["--out", str(out), "--resume", "--backend", "numpy"]),
+                 lambda: sample.main(["--out", str(out)])):
+        with pytest.raises(SystemExit) as e:
+            main()
+        assert e.value.code == 2 and "ckpt.npz: cannot read it" in capsys.readouterr().err
+    (out / "ckpt.npz").write_bytes(good)
     (out / "ckpt.json").write_text("{not json")
     for main in (lambda: train.main(["--out", str(out), "--resume"]),
                  lambda: sample.main(["--out", str(out)])):
@@ -166,6 +190,7 @@ def test_bad_arguments_and_damaged_checkpoints_give_clear_errors(text_file, tmp_
     (b"", "the file is empty"),
     (b"short text", "needs at least 33"),
     (b"\xff\xfe" * 400, "not UTF-8"),
+    (b"a" * 2000, "1 distinct character"),     # (a ZeroDivisionError at the end)
 ])
 def test_bad_data_gives_a_clear_error(tmp_path, capsys, content, message):
     path = tmp_path / "data.txt"
