@@ -69,7 +69,8 @@ DEFAULTS = dict(data=None, vocab="char", config="tiny", steps=5000, batch_size=1
 DEFAULT_LR = {"adamw": 3e-3, "sgd": 0.3}
 DEFAULT_WD = {"adamw": 0.01, "sgd": 0.0}
 # settings a resumed run may change; the others come from the checkpoint
-RESUME_FREE = {"steps", "backend", "out", "eval_every", "eval_batches", "resume"}
+# (--data may name the same text moved elsewhere: its fingerprint must match)
+RESUME_FREE = {"steps", "backend", "out", "eval_every", "eval_batches", "resume", "data"}
 
 
 def parse_args(argv=None):
@@ -117,6 +118,9 @@ def resolve(ap, args):
                 ap.error(f"--{k.replace('_', '-')} {v}: the checkpoint in {args.out} was "
                          f"trained with {saved[k]!r}; a resumed run keeps it")
         settings.update(saved)
+        if "data" not in given and saved.get("data") and not os.path.exists(saved["data"]):
+            ap.error(f"--resume: the checkpoint in {args.out} was trained on {saved['data']}, "
+                     "which is gone: pass --data with the same text where it is now")
     settings.update(given)
     s = argparse.Namespace(**settings)
     s.lr = s.lr if s.lr is not None else DEFAULT_LR[s.optimizer]
@@ -283,7 +287,11 @@ def main(argv=None):
     try:
         text, source = read_text(s.data, s.vocab)
         if s.resume:
-            vocab = Vocab.from_json(checkpoint.load_meta(s.out)["vocab"])
+            meta = checkpoint.load_meta(s.out)
+            if meta["data"]["fingerprint"] != fingerprint(text):
+                ap.error(f"--resume: the data differs from the data the checkpoint in {s.out} "
+                         f"was trained on ({meta['data']['source']})")
+            vocab = Vocab.from_json(meta["vocab"])
         else:
             vocab = Vocab.build(text, s.vocab)
         shapes = dict(CONFIGS[s.config], V=vocab.size)
@@ -308,9 +316,6 @@ def main(argv=None):
             params, state, meta = checkpoint.load(s.out, params, state)
         except checkpoint.CheckpointError as e:
             ap.error(f"--resume: {e}")
-        if meta["data"]["fingerprint"] != fingerprint(text):
-            ap.error(f"--resume: the data differs from the data the checkpoint in {s.out} "
-                     "was trained on")
         start = meta["step"]
         if start > s.steps:
             ap.error(f"--resume: the checkpoint in {s.out} is at step {start}, past --steps "

@@ -149,6 +149,25 @@ def test_resume_refuses_changed_settings_and_missing_checkpoints(text_file, tmp_
     assert "is at step 2, past --steps 1" in capsys.readouterr().err
 
 
+def test_resume_follows_the_text_to_where_it_moved(text_file, tmp_path, capsys):
+    """The saved path was compared first: a moved file could not be resumed from; changed
+    text with new characters said 'characters not in the vocabulary'."""
+    out = tmp_path / "run"
+    assert run(["--data", text_file, "--steps", "2"], out) == 0
+    moved = tmp_path / "moved.txt"
+    os.replace(text_file, moved)
+    with pytest.raises(SystemExit) as e:
+        train.main(["--out", str(out), "--resume", "--steps", "3"])
+    assert e.value.code == 2 and "which is gone: pass --data" in capsys.readouterr().err
+    assert train.main(["--out", str(out), "--resume", "--steps", "3", "--backend", "numpy",
+                       "--data", str(moved)]) == 0
+    assert checkpoint.load_meta(out)["step"] == 3
+    moved.write_text(TEXT + "XYZ!", encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        train.main(["--out", str(out), "--resume", "--steps", "4", "--data", str(moved)])
+    assert e.value.code == 2 and "the data differs" in capsys.readouterr().err
+
+
 def test_bad_arguments_and_damaged_checkpoints_give_clear_errors(text_file, tmp_path, capsys):
     out = tmp_path / "run"
     for args in (["--warmup", "-1"], ["--weight-decay", "-5"], ["--momentum", "-1"],
