@@ -59,13 +59,33 @@ def _item(cx, k):
     return arr
 
 
+def _check_static_masks(x: Traced, items) -> None:
+    """A static boolean mask must have the shape of the axes it indexes, as in NumPy (expanded
+    to its True positions, a short one would read as if padded with False)."""
+    def width(k):
+        return 0 if k is None or k is Ellipsis else k.ndim if (
+            isinstance(k, (np.ndarray, Traced)) and k.dtype in (bool, "bool")) else 1
+    dots = next((i for i, k in enumerate(items) if k is Ellipsis), len(items))
+    for i, k in enumerate(items):
+        if not (isinstance(k, np.ndarray) and k.dtype == bool and k.ndim):
+            continue
+        start = sum(map(width, items[:i])) if i < dots else \
+            x.ndim - sum(map(width, items[i:]))
+        for j, n in enumerate(k.shape):
+            axis = start + j
+            if 0 <= axis < x.ndim and x.shape[axis] != n:
+                raise FrontendError(f"boolean index did not match indexed array along axis {axis};"
+                                    f" size of axis is {x.shape[axis]} but size of corresponding "
+                                    f"boolean axis is {n}")
+
+
 def _normalise(cx, x: Traced, key):
     """Index items with static masks expanded and `...` filled in; returns (items, mask) where
     `mask` is a run-time boolean mask item (only allowed alone, with trailing full slices)."""
-    raw = list(key) if isinstance(key, tuple) else [key]
+    raw = [_item(cx, k) for k in (list(key) if isinstance(key, tuple) else [key])]
+    _check_static_masks(x, raw)
     items = []
     for k in raw:
-        k = _item(cx, k)
         if isinstance(k, np.ndarray) and k.dtype == bool:
             items.extend(np.nonzero(k) if k.ndim else [np.array(0)[k]])
         else:
@@ -283,13 +303,22 @@ def setitem(cx: Emitter, x: Traced, key, v):
     xv = x.value
     if masks:
         return _set_masked(cx, x, items, masks, v)
+    with_new = items
     items = [k for k in items if k is not None]      # a new axis only reshapes the target
     adv = [p for p, k in enumerate(items) if _is_adv(k)]
     if not adv:
         y, attrs = _slice(cx, xv, items, advanced=False)
         view = tuple(n for k, n in zip(items, y.type.shape, strict=True)
                      if not isinstance(k, int))
-        val = fit_value(cx, v, view, x.dtype)
+        if len(with_new) > len(items):      # v broadcasts to x[key]'s shape, new axes and all
+            shown, sizes = [], iter(y.type.shape)
+            for k in with_new:
+                n = 1 if k is None else next(sizes)
+                if not isinstance(k, int):
+                    shown.append(n)
+            val = cx.op("reshape", fit_value(cx, v, tuple(shown), x.dtype), shape=view)
+        else:
+            val = fit_value(cx, v, view, x.dtype)
         if view != y.type.shape:
             val = cx.op("reshape", val, shape=y.type.shape)
         if attrs is None:

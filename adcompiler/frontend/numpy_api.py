@@ -84,11 +84,16 @@ DATA_DEPENDENT = ("unique", "unique_values", "unique_counts", "unique_inverse", 
                   "nonzero", "flatnonzero", "argwhere", "extract", "compress", "trim_zeros")
 
 
+def _read_only(t: Traced, why: str) -> Traced:
+    """`t`, which NumPy returns as a read-only view: a write to it is an error saying `why`."""
+    t.readonly = why
+    return t
+
+
 def _imag(cx, t):
     """A real array's imaginary part: read-only zeros, as NumPy's."""
-    out = creation.zeros(cx, t.shape, t.np_dtype)
-    out.readonly = "the imaginary part of a real array is read-only"
-    return out
+    return _read_only(creation.zeros(cx, t.shape, t.np_dtype),
+                      "the imaginary part of a real array is read-only")
 
 
 def _choose(cx, a, choices, out=None, mode="raise"):
@@ -251,7 +256,9 @@ FUNCTIONS = {
     np.expand_dims: lambda cx, a, axis: shapes.expand_dims(cx, a, axis),
     np.squeeze: lambda cx, a, axis=None: shapes.squeeze(cx, a, axis),
     np.ravel: lambda cx, a: shapes.ravel(cx, a),
-    np.broadcast_to: lambda cx, array, shape: shapes.broadcast_to(cx, array, shape),
+    np.broadcast_to: lambda cx, array, shape: _read_only(
+        shapes.broadcast_to(cx, array, shape), "np.broadcast_to returns a read-only view; "
+        "call .copy() on it to get an array you can change"),
     np.concatenate: lambda cx, arrays, axis=0, dtype=None: shapes.concatenate(cx, arrays, axis, dtype),
     np.stack: lambda cx, arrays, axis=0, dtype=None: shapes.stack(cx, arrays, axis, dtype),
     np.vstack: lambda cx, tup: shapes.vstack(cx, tup),

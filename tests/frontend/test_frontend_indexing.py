@@ -232,3 +232,49 @@ def test_an_entry_read_by_integers_is_a_copy():
     x = np.array([3.0, 1.0, 4.0, 2.0])
     for f in (swaps_entries, keeps_an_old_entry, insertion_sorted):
         check(f, x)
+
+
+def short_mask_read(x):
+    return x[np.array([True, False])]
+
+
+def short_mask_column_write(x):
+    y = x * 1.0
+    y[:, [False, True]] = 0.0
+    return y
+
+
+def write_into_broadcast(x):
+    b = np.broadcast_to(x * 2.0, (2, 5))
+    b[0] = 1.0
+    return b
+
+
+def write_through_new_axis(x):
+    y = x * 1.0
+    y[:, None, 1] = x[:, None, 0] * 3.0
+    return y
+
+
+def test_static_masks_broadcast_views_and_new_axes_in_writes_as_numpy():
+    """A static mask of the wrong length read as if padded with False; a write into
+    np.broadcast_to's read-only view of a local array went through; a write target with a new
+    axis took its value without it ('could not broadcast (3, 1) into (3,)')."""
+    x = rand(3, 4)
+    for f, axis, n in ((short_mask_read, 0, 2), (short_mask_column_write, 1, 2)):
+        with pytest.raises(IndexError, match="boolean index did not match"):
+            f(x)
+        with pytest.raises(adcompiler.TraceError, match=rf"boolean index did not match indexed "
+                           rf"array along axis {axis}; size of axis is {x.shape[axis]} but size "
+                           rf"of corresponding boolean axis is {n}"):
+            adcompiler.trace(f, x)
+    with pytest.raises(ValueError, match="read-only"):
+        write_into_broadcast(rand(5))
+    with pytest.raises(adcompiler.TraceError, match=r"test_frontend_indexing.py:\d+: assignment "
+                       "destination is read-only: np.broadcast_to returns a read-only view"):
+        adcompiler.trace(write_into_broadcast, rand(5))
+    check(write_through_new_axis, x)
+    for backend in ("numpy", "numba"):
+        loss = lambda x: np.sum(np.sin(write_through_new_axis(x)))     # noqa: E731
+        np.testing.assert_allclose(adcompiler.grad(loss, backend=backend)(x),
+                                   central_differences(loss, x), atol=1e-8)
