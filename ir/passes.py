@@ -56,8 +56,9 @@ def _check_stages(text: str) -> None:
     importlib.import_module("adcompiler.transforms")    # (registers the passes)
     unknown = sorted({s.strip() for s in text.split(",")} - {""} - STAGES - set(PASSES))
     if unknown:
+        # (an environment variable has no line of the user's to point at)
         warnings.warn(f"ADC_PRINT_AFTER names no stage {', '.join(map(repr, unknown))}; the "
-                      f"stages: {', '.join(sorted(STAGES | set(PASSES)))}", stacklevel=3)
+                      f"stages: {', '.join(sorted(STAGES | set(PASSES)))}")
 
 
 def maybe_print(stage: str, fn, print_after: Iterable[str] = ()) -> None:

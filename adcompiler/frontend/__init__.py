@@ -47,6 +47,7 @@ import weakref
 from ..errors import AdcompilerError, RecompileWarning, TraceError, user_facing, warn_at_caller
 from .context import TraceContext
 from .outside import changed
+from .problems import too_deep
 from .signature import Signature
 from .values import Traced
 
@@ -106,8 +107,7 @@ def traced(f, *args, **kwargs):
     except AdcompilerError:         # names the user's line (the public entry drops our frames)
         raise
     except RecursionError:
-        raise TraceError(f"recursion too deep while tracing {f.__qualname__} (does a recursion "
-                         "stop only on a run-time value?)", (code.filename, code.node.lineno),
+        raise TraceError(too_deep(f.__qualname__), (code.filename, code.node.lineno),
                          f"def {code.name}") from None
     except Exception as e:      # a bug in adcompiler, not in the user's code: keep its cause
         raise AdcompilerError(f"internal error while tracing {f.__qualname__}: "

@@ -34,7 +34,7 @@ import numpy as np
 from . import numpy_api, pybuiltins, randomness, special, text
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
-from .problems import FrontendError
+from .problems import FrontendError, too_deep
 from .pytree import flatten, holder, is_model_object, is_node_class, set_entry, unflatten
 from .signature import split_outputs
 from .source import code_of, code_of_node
@@ -378,14 +378,12 @@ class CallsMixin:
     def call_user(self, code, signature, args, kwargs, parent, globals_, closure, ident):
         params = bind_params(code, signature, args, kwargs)
         spec = self.specialise(code, params, parent, ident)
-        if spec is None:
-            try:
+        try:
+            if spec is None:
                 return self.inline(code, params, parent, globals_, closure)
-            except RecursionError:      # raised again at the innermost call, which it names
-                raise FrontendError(f"recursion too deep while tracing {code.name} (does a "
-                                    "recursion stop only on a run-time value? write it as a "
-                                    "loop)") from None
-        fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
+            fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
+        except RecursionError:      # raised again at the innermost call, which it names
+            raise FrontendError(too_deep(code.name)) from None
         op = self.emit("call", [t.value for t in leaves], {"callee": fn.name},
                        result_types=fn.result_types, hints=[code.name] * len(fn.result_types))
         if self.builder.block is not self.top and _sets_attributes(fn, params):

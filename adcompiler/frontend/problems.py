@@ -19,6 +19,12 @@ import ast
 from ..errors import TraceError
 
 
+def too_deep(name: str) -> str:
+    """The message of a recursion the tracer cannot finish."""
+    return (f"recursion too deep while tracing {name}: does it reach its base case? (a "
+            "recursion that stops only on a run-time value must be written as a loop)")
+
+
 class FrontendError(Exception):
     """A problem found while building IR; the interpreter adds the location."""
 

@@ -92,11 +92,12 @@ def raising_where_a_result_is_nan(run, again=None):
         raise NaNError(_nan_message(found))
     if again is not None and not has_nan(reference):
         raise NaNError("the Numba backend's result holds a NaN that NumPy's computation of it "
-                       "does not. The two part where values overflow (its kernels fuse and "
+                       "does not. The two differ where values overflow (the kernels fuse and "
                        "order operations their own way: inf - inf, 0 * inf) and in float32 sin "
                        "and cos of |x| above 4.2e8 (where float32 holds no phase: its spacing "
                        "there is 32). Look for values that grow out of range (a learning rate "
-                       "too large), or run with backend='numpy', whose error names the line")
+                       "too large), or run with backend='numpy', which computes this without "
+                       "the NaN and whose overflow warnings name the line")
     return out
 
 

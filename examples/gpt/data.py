@@ -6,8 +6,8 @@
     x, y = data.train_batch(rng, B)            # (B, T) windows and the next tokens
     data.val_batches(B, n), data.unigram_loss()
 
-Errors a user can cause (missing, empty or undecodable file, a context longer than the data)
-raise `DataError` with a message that says what to do.
+Errors a user can cause (missing, empty or undecodable file, a context longer than the data, a
+text of one distinct character) raise `DataError` with a message that says what to do.
 
 The built-in corpus is read from the running Python's own `.py` files (sorted, tests excluded,
 at most `STDLIB_CHARS` characters), so it needs no download and starts in milliseconds; it
@@ -138,8 +138,8 @@ class Dataset:
                 raise DataError(
                     f"the {name} part has {len(part)} tokens ({len(ids)} in all, "
                     f"{val_fraction:.0%} validation) but a context of T={T} needs at least "
-                    f"{T + 1}: use more text, a larger --val-fraction (for the validation "
-                    "part) or a smaller --config")
+                    f"{T + 1}: use more text, a {'larger' if name == 'validation' else 'smaller'}"
+                    " --val-fraction or a smaller --config")
 
     def train_batch(self, rng, B):
         starts = rng.integers(0, len(self.train) - self.T, B)

@@ -46,8 +46,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not checkpoint.exists(args.out):
         ap.error(f"no checkpoint in {args.out}: run train.py first (or pass --out)")
-    if not 0 < args.temperature < math.inf or args.length < 0 or args.top_k < 0:
-        ap.error("--temperature must be positive and finite, --length and --top-k not negative")
+    if not 0 < args.temperature < math.inf or args.length < 0 or args.top_k < 0 or args.seed < 0:
+        ap.error("--temperature must be positive and finite, --length, --top-k and --seed not "
+                 "negative")
     if not args.prompt:
         ap.error("--prompt: give at least one character to continue")
     try:

@@ -134,10 +134,8 @@ def resolve(ap, args):
             and 0 <= s.weight_decay < math.inf and 0 <= s.momentum < math.inf and s.seed >= 0):
         ap.error("--lr must be positive; --clip, --warmup, --weight-decay, --momentum and --seed "
                  "not negative (and none of them infinite)")
-    if s.optimizer == "adamw" and "momentum" in given and not args.resume:
+    if s.optimizer == "adamw" and "momentum" in given:
         ap.error("--momentum is SGD's: AdamW's moments are its betas (use --optimizer sgd)")
-    if os.path.exists(s.out) and not os.path.isdir(s.out):
-        ap.error(f"--out {s.out}: is a file; give a folder")
     return s
 
 
@@ -343,7 +341,10 @@ def main(argv=None):
     print(f"compiling the loss, its gradient and the optimiser update with the {backend} "
           "backend: the first step takes longer" + (" (kernels are cached on disk for the "
                                                     "next run)" if backend == "numba" else ""))
-    os.makedirs(s.out, exist_ok=True)
+    try:        # (not before: bad data leaves no folder behind)
+        os.makedirs(s.out, exist_ok=True)
+    except OSError as e:
+        ap.error(f"--out {s.out!r}: {e.strerror}; give a folder that can be made or written")
     losses = read_history(s.out, "losses.csv", start) if start else []
     norms = read_history(s.out, "grad_norms.csv", start) if start else []
 

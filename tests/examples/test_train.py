@@ -179,12 +179,14 @@ def test_bad_arguments_and_damaged_checkpoints_give_clear_errors(text_file, tmp_
         run(["--data", text_file, "--steps", "2", "--momentum", "0.5"], out)
     assert e.value.code == 2 and "--momentum is SGD's" in capsys.readouterr().err
     assert run(["--data", text_file, "--steps", "2"], out) == 0
-    with pytest.raises(SystemExit) as e:
-        run(["--data", text_file, "--steps", "2"], out / "ckpt.npz")
-    assert e.value.code == 2 and "is a file" in capsys.readouterr().err
+    for where in (out / "ckpt.npz", out / "ckpt.npz" / "sub"):     # a file, and under one
+        with pytest.raises(SystemExit) as e:
+            run(["--data", text_file, "--steps", "2"], where)
+        assert e.value.code == 2 and "give a folder that can be made" in capsys.readouterr().err
     for args, message in ((["--length", "-3"], "not negative"), (["--prompt", ""], "--prompt"),
                           (["--temperature", "nan"], "finite"), (["--temperature", "inf"],
-                                                                 "finite")):
+                                                                 "finite"),
+                          (["--seed", "-1"], "--seed not negative")):
         with pytest.raises(SystemExit) as e:
             sample.main(["--out", str(out)] + args)
         assert e.value.code == 2 and message in capsys.readouterr().err
