@@ -226,6 +226,8 @@ def _bind(handler, args, kwargs, what):
     try:
         sig.bind(None, *args, **kwargs)
     except TypeError as e:
+        if "out" in kwargs and "'out'" in str(e):  # NumPy's own keyword: not a typo
+            raise FrontendError(f"{what}: out= is not supported; assign the result") from None
         raise FrontendError(f"{what}: {e}") from None
 
 

@@ -121,9 +121,13 @@ def interp(cx: Emitter, x, xp, fp, left=None, right=None, period=None) -> Traced
     out = where(cx, classify(cx, "isnan", out), other, out)
     flat = binary(cx, "logical_and", classify(cx, "isnan", out), binary(cx, "eq", y0, y1))
     out = where(cx, flat, y0, out)
-    # the exact cases, in the reverse of NumPy's order of tests, so its first one wins
-    out = where(cx, binary(cx, "eq", x, x0), y0, out)
-    out = where(cx, binary(cx, "eq", j, n - 1), last, out)
+    # the exact cases, in the reverse of NumPy's order of tests, so its first one wins; where
+    # the slope is finite the line itself gives NumPy's value there exactly (x - x0 or x - x1
+    # is 0), and with it the slope as the derivative (JAX's: the interval on the right, the
+    # last one at xp[-1]); a constant would have none
+    steep = unary(cx, "logical_not", classify(cx, "isfinite", slope))
+    out = where(cx, binary(cx, "logical_and", binary(cx, "eq", x, x0), steep), y0, out)
+    out = where(cx, binary(cx, "eq", j, n - 1), where(cx, steep, last, other), out)
     out = where(cx, binary(cx, "lt", x, getitem(cx, xp, (0,))), lo, out)
     out = where(cx, binary(cx, "gt", x, getitem(cx, xp, (-1,))), hi, out)
     return astype(cx, where(cx, classify(cx, "isnan", x), x, out), "f64")

@@ -161,8 +161,23 @@ binary("hypot", "sqrt(x**2 + y**2)", "np.hypot({0}, {1})", infer=FLOATS,
        vjp=_symmetric_vjp(_hypot_partial))
 binary("logaddexp", "log(exp(x) + exp(y))", "np.logaddexp({0}, {1})", infer=FLOATS,
        vjp=_symmetric_vjp(_logaddexp_partial))
-binary("maximum", "Max(x, y)", "np.maximum({0}, {1})", cheap=True)
-binary("minimum", "Min(x, y)", "np.minimum({0}, {1})", cheap=True)
+def _extreme_vjp(b, op, cts, needs):
+    """maximum / minimum: the cotangent goes to the operand the result is (half each at a
+    tie), by comparisons: SymPy's (sign(x - y) + 1) / 2 is NaN where an operand is NaN, which
+    made the other operand's gradient NaN even where a where dropped that result (JAX's and
+    torch's: 0)."""
+    (ct,), r = cts, op.result
+    dt, shape = r.type.dtype, r.type.shape
+    one, half, zero = (const(b, v, dt, shape) for v in (1, 0.5, 0))
+    picked = [b.op("eq", v, r) for v in op.operands]
+    return [sum_to(b, b.op("mul", ct, b.op("where", mine, b.op("where", other, half, one),
+                                             zero)), v.type.shape) if need else None
+            for v, mine, other, need in zip(op.operands, picked, picked[::-1], needs,
+                                            strict=True)]
+
+
+binary("maximum", "Max(x, y)", "np.maximum({0}, {1})", cheap=True, vjp=_extreme_vjp)
+binary("minimum", "Min(x, y)", "np.minimum({0}, {1})", cheap=True, vjp=_extreme_vjp)
 
 # SymPy forms of sign and floor let derivatives that mention them (d|x| = sign x) lower to IR
 nondiff("sign", 1, "np.sign({0})", infer=NUMERIC, expr="sign(x)")

@@ -775,3 +775,20 @@ def test_products_with_a_zero_size_dimension_have_zero_size_or_zero_gradients(sh
         assert ga.shape == a.shape and gb.shape == b.shape
         np.testing.assert_array_equal(ga, want_a)
         np.testing.assert_array_equal(gb, np.zeros(b.shape))
+
+
+def masked_extremes(a, b):
+    y = np.minimum(a, b) + np.maximum(a, 2.0) + np.clip(b, 0.0, a)
+    return np.sum(np.where(np.isnan(y), 0.0, y))
+
+
+def test_extremes_of_a_nan_dropped_by_a_where_have_zero_gradients():
+    """maximum/minimum's derivative was SymPy's (sign(x - y) + 1) / 2: NaN where an operand is
+    NaN, so the finite operand's gradient was NaN where a where dropped the result (JAX and
+    torch: 0). Ties still share half each."""
+    a, b = np.array([1.0, np.nan, 2.0, 3.0]), np.array([0.5, 3.0, 2.0, 1.0])
+    for backend in ("numpy", "numba"):
+        ga, gb = adcompiler.grad(masked_extremes, wrt=(0, 1), backend=backend)(a, b)
+        # minimum: b, -, tie, b; maximum with 2: 2, -, tie, a; clip(b, 0, a): b, -, tie, b
+        np.testing.assert_array_equal(ga, [0.0 + 0.0 + 0.0, 0.0, 0.5 + 0.5 + 0.5, 0 + 1 + 0])
+        np.testing.assert_array_equal(gb, [1.0 + 0.0 + 1.0, 0.0, 0.5 + 0.0 + 0.5, 1 + 0 + 1])

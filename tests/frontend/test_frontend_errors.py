@@ -240,8 +240,12 @@ def test_data_dependent_shapes():
 
 
 def test_wrong_number_of_arguments_to_numpy():
-    with pytest.raises(TraceError, match=r"np\.sum.*unexpected keyword argument 'out'"):
-        adcompiler.trace(lambda x: np.sum(x, out=x), rand(3))
+    with pytest.raises(TraceError, match=r"np\.sum: out= is not supported; assign the result"):
+        adcompiler.trace(lambda x: np.sum(x, out=x), rand(3))     # (it read as a typo)
+    with pytest.raises(TraceError, match=r"np\.exp: out= is not supported"):
+        adcompiler.trace(lambda x: np.exp(x, out=x), rand(3))
+    with pytest.raises(TraceError, match=r"np\.sum.*unexpected keyword argument 'axsi'"):
+        adcompiler.trace(lambda x: np.sum(x, axsi=0), rand(3))
 
 
 def test_array_truth_value():

@@ -391,3 +391,18 @@ def test_run_time_refusals_name_the_line(backend):
     with pytest.raises(adcompiler.AssertionFailed,
                        match=f"test_frontend_linalg_search.py:{line}.*monotonically"):
         adcompiler.jit(non_monotonic_bins, backend=backend)(rand(3), np.array([0.0, 2, 1]))
+
+
+def interp_sum(x, xp, fp):
+    return np.sum(np.interp(x, xp, fp))
+
+
+def test_interp_gradient_at_the_sample_points_is_a_slope():
+    """x exactly on a sample point got the exact value fp[k] as a constant: gradient 0. Now the
+    slope of the interval on its right (of the last interval at xp[-1]), JAX's convention."""
+    xp, fp = np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1.0, 4.0, 9.0])
+    x = np.array([0.0, 1.0, 2.0, 3.0, 2.5])
+    against_numpy(lambda x: np.interp(x, xp, fp), x)
+    for backend in ("numpy", "numba"):
+        g = adcompiler.grad(interp_sum, backend=backend)(x, xp, fp)
+        np.testing.assert_array_equal(g, [1.0, 3.0, 5.0, 5.0, 5.0])
