@@ -420,6 +420,8 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
             raise FrontendError(f"Invalid norm order '{ord}' for vectors")
         if ord == 0:
             out = total(cx.cast(cx.nonzero(v), dtype), axes)
+        elif ord == np.inf and any(v.type.shape[a] == 0 for a in axes):
+            out = total(cx.op("abs", v), axes)      # NumPy's: 0 over no entries (a sum of none)
         elif ord in (np.inf, -np.inf):
             out = extreme(cx.op("abs", v), axes)
         elif ord == 1:

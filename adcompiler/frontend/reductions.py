@@ -294,7 +294,12 @@ def ptp(cx: Emitter, a, axis=None, out=None, keepdims=False) -> Traced:
 def argmax(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:
     t = cx.tensor(x)
     if t.type.size == 0:
-        raise FrontendError(f"attempt to get {name} of an empty sequence")
+        axes = () if axis is None or t.ndim == 0 else norm_axes(axis, t.ndim)
+        if not axes or t.shape[axes[0]] == 0:
+            raise FrontendError(f"attempt to get {name} of an empty sequence")
+        # an empty array reduced along a non-empty axis: NumPy's empty result
+        return cx.wrap(cx.op("broadcast_to", cx.const(0, "i64"),
+                             shape=reduced_shape(t.shape, axes, bool(keepdims))))
     if axis is None:
         flat = cx.op("reshape", t.value, shape=(t.type.size,)) if t.ndim != 1 else t.value
         v = cx.op(name, flat, axis=0, keepdims=False)

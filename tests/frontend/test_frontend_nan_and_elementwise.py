@@ -423,3 +423,14 @@ def test_the_nan_fmax_and_fmin_drop_has_no_gradient(backend):
         want = central_differences(fmax_of_a_log, x)
         got = adcompiler.grad(fmax_of_a_log, backend=backend)(x)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def test_argmax_and_inf_norm_of_an_empty_array_along_a_non_empty_axis():
+    """They were TraceErrors ('empty sequence', 'no identity'); NumPy reduces the non-empty
+    axis of an empty array to an empty result (the inf-norm of no entries is 0)."""
+    check(lambda a: (np.argmax(a, axis=1), np.argmin(a, axis=-1, keepdims=True)),
+          np.zeros((0, 3)))
+    check(lambda a: (np.nanargmax(a, axis=0), np.linalg.vector_norm(a, axis=1, ord=np.inf),
+                     np.linalg.norm(a, ord=np.inf, axis=1, keepdims=True)), np.zeros((3, 0)))
+    with pytest.raises(adcompiler.TraceError, match="argmax of an empty sequence"):
+        adcompiler.trace(lambda a: np.argmax(a, axis=0), np.zeros((0, 3)))
