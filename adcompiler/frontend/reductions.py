@@ -175,11 +175,16 @@ def var(cx: Emitter, x, axis=None, dtype=None, ddof=0, keepdims=False, std=False
         d = cx.op("where", keep, d, cx.const(0, c))
     s = cx.op("sum", cx.op("mul", d, d), axes=axes, keepdims=bool(keepdims))
     if keep is None:
-        dof = cx.const(max(count(t.shape, axes) - ddof, 0), c)
+        v = cx.op("div", s, cx.const(max(count(t.shape, axes) - ddof, 0), c), hint="var")
     else:
         dof = cx.op("maximum", cx.op("sub", n, cx.const(ddof, c)), cx.const(0, c))
         dof = cx.op("reshape", dof, shape=s.type.shape)
-    v = cx.op("div", s, dof, hint="var")
+        some = cx.op("gt", dof, cx.const(0, c))
+        # NumPy's s / 0 (NaN or inf) where no more than ddof entries are kept, without a
+        # gradient: its 0 * inf made the other entries' gradients NaN where a where (nanvar's)
+        # drops that slice
+        v = cx.op("where", some, cx.op("div", s, cx.op("where", some, dof, cx.const(1, c))),
+                  cx.op("div", cx.op("stop_gradient", s), dof), hint="var")
     if std:
         v = cx.op("sqrt", v, hint="std")
     return cx.wrap(v)

@@ -434,3 +434,20 @@ def test_argmax_and_inf_norm_of_an_empty_array_along_a_non_empty_axis():
                      np.linalg.norm(a, ord=np.inf, axis=1, keepdims=True)), np.zeros((3, 0)))
     with pytest.raises(adcompiler.TraceError, match="argmax of an empty sequence"):
         adcompiler.trace(lambda a: np.argmax(a, axis=0), np.zeros((0, 3)))
+
+
+def nanvar_kept_finite(a):
+    v = np.nanvar(a, axis=0, ddof=1) + np.nanstd(a, axis=0, ddof=1)
+    return np.sum(np.where(np.isnan(v), 0.0, v))
+
+
+def test_nanvar_of_a_slice_with_ddof_entries_dropped_by_a_where_has_finite_gradients():
+    """A column with as many entries as ddof is NaN (NumPy's); dropping it with a where still
+    made the gradient a NaNError (0 * 1/0 inside nanvar)."""
+    x = np.array([[1.0, np.nan], [2.0, np.nan], [4.0, 3.0]])
+    column = x[:, :1].copy()
+    want = central_differences(nanvar_kept_finite, column)
+    for backend in ("numpy", "numba"):
+        g = adcompiler.grad(nanvar_kept_finite, backend=backend)(x)
+        np.testing.assert_allclose(g[:, :1], want, rtol=1e-6)
+        np.testing.assert_array_equal(g[:, 1], 0.0)
