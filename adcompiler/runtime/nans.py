@@ -73,23 +73,27 @@ def raising_where_a_result_is_nan(run, again=None):
         out = run()
     if not has_nan(out):
         return out
-    found = []
+    found, overflows = [], []
 
     def note(kind, flag):       # NumPy's error callback: the generated line running the op
         frame = _generated_frame(sys._getframe(1))
         if frame is not None:
-            found.append((frame.f_code.co_filename, frame.f_lineno))
+            entry = (frame.f_code.co_filename, frame.f_lineno)
+            if kind == "overflow":
+                overflows.append((len(found), entry))   # (how many NaNs came before it)
+            else:
+                found.append(entry)
     before = np.seterrcall(note)
     try:
         # (what it prints, it printed in the first run)
-        with np.errstate(invalid="call", divide="ignore", over="ignore", under="ignore"), \
+        with np.errstate(invalid="call", divide="ignore", over="call", under="ignore"), \
                 contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             reference = (again or run)()
     finally:
         np.seterrcall(before)
     if found:
-        raise NaNError(_nan_message(found))
+        raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)]))
     if again is not None and not has_nan(reference):
         raise NaNError("the Numba backend's result holds a NaN that NumPy's computation of it "
                        "does not. The two differ where values overflow (the kernels fuse and "
@@ -101,9 +105,9 @@ def raising_where_a_result_is_nan(run, again=None):
     return out
 
 
-def _nan_message(found) -> str:
-    """Where the last of the invalid operations `found` ((generated file, line) each) is, and
-    the user's lines of the ones before it."""
+def _nan_message(found, overflows=()) -> str:
+    """Where the last of the invalid operations `found` ((generated file, line) each) is, the
+    user's lines of the ones before it, and of the first overflow to inf before it."""
     def user(entry):
         filename, lineno = entry
         where, code = loc_of_generated_line("".join(linecache.getlines(filename)), lineno)
@@ -115,6 +119,10 @@ def _nan_message(found) -> str:
             + f" (an invalid value; generated line: {line})"
             + (f"; operations at {', '.join(earlier)} made NaNs before it, which a where may "
                "have dropped" if earlier else "")
+            + (f"; values overflowed to inf before it, first at {user(overflows[0])[0]} (inf - "
+               "inf, inf / inf and 0 * inf are NaN): values grown out of range (a learning "
+               "rate too large?), or a where's branch not taken that overflows"
+               if overflows else "")
             + ("; it is in the gradient: a where's branch not taken that holds inf or NaN "
                "(np.log of 0) still gets 0 times its derivative, which is NaN: make that "
                "branch finite, np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)"

@@ -1031,6 +1031,22 @@ def test_a_nan_error_names_the_operation_whose_nan_reached_a_result(backend, cap
         adc.grad(entropy, backend=backend)(np.array([0.5, 0.5, 0.0]))
 
 
+def overflowed_difference(x):
+    y = np.exp(x)
+    return np.sum(y - y)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_error_after_an_overflow_names_the_overflow(backend):
+    """inf - inf after exp overflowed (a learning rate blown up) got only the advice about a
+    where's untaken branch."""
+    line = overflowed_difference.__code__.co_firstlineno + 1
+    with np.errstate(over="ignore"), pytest.raises(
+            adc.NaNError, match=rf"values overflowed to inf before it, first at {THIS_FILE}:"
+                                rf"{line} \(inf - inf"):
+        adc.value_and_grad(overflowed_difference, backend=backend)(np.array([1.0, 1000.0]))
+
+
 def test_unknown_wrt_name_is_an_error():
     with pytest.raises(adc.AdcompilerError, match="nope"):
         adc.grad(two, wrt="nope")(np.ones(2), np.ones(2))
