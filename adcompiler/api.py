@@ -328,17 +328,20 @@ def _root(a):
     return a
 
 
+def _owner_ids(arrays) -> set:
+    """The ids of the memory owners of `arrays`' NumPy arrays."""
+    return {id(_root(x)) for x in arrays if isinstance(x, np.ndarray)}
+
+
 def _apart(grads, inputs) -> list:
     """The gradients, each its own memory: generated code may return one array for two
     gradients (`d_b1 = d_b2 = d_h`) or an input itself, and a caller scaling one in place
-    (`g[k] *= 0.5`) must not change another or an argument. (Inline loops: this runs on every
-    call, for every leaf.)"""
-    seen = {id(x if x.base is None else _root(x)) for x in inputs
-            if isinstance(x, np.ndarray)}
+    (`g[k] *= 0.5`) must not change another or an argument."""
+    seen = _owner_ids(inputs)
     out = []
     for g in grads:
         if isinstance(g, np.ndarray):
-            key = id(g if g.base is None else _root(g))
+            key = id(_root(g))
             if key in seen:
                 g = g.copy()
                 key = id(g)
@@ -433,7 +436,7 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     shapes = [flatten(a, is_runtime_leaf) if _has_float(a) else None for a in args]
     results, residuals = sig.write_back(args, kwargs, given, results, residuals)
     # what the pullback reads is the arguments' values now, not after the caller reuses them
-    inputs = {id(_root(x)) for x in given if isinstance(x, np.ndarray)}
+    inputs = _owner_ids(given)
     residuals = type(residuals)(r.copy() if isinstance(r, np.ndarray) and id(_root(r)) in inputs
                                 else r for r in residuals)
     value = sig.unflatten_result(results)

@@ -43,18 +43,17 @@ STAGES = {"frontend", "ad", "all"}      # and the passes' names
 
 
 def _print_stages(extra: Iterable[str] = ()) -> set[str]:
-    text = os.environ.get("ADC_PRINT_AFTER", "")
-    names = {s.strip() for s in text.split(",")} - {""}
+    names = frozenset(s.strip() for s in os.environ.get("ADC_PRINT_AFTER", "").split(",")) - {""}
     if names:
-        _check_stages(text)
+        _check_stages(names)
     return names | set(extra)
 
 
 @functools.cache
-def _check_stages(text: str) -> None:
+def _check_stages(names: frozenset) -> None:
     """Warn, once per setting, of names in ADC_PRINT_AFTER that no stage has."""
     importlib.import_module("adcompiler.transforms")    # (registers the passes)
-    unknown = sorted({s.strip() for s in text.split(",")} - {""} - STAGES - set(PASSES))
+    unknown = sorted(names - STAGES - set(PASSES))
     if unknown:
         # (an environment variable has no line of the user's to point at)
         warnings.warn(f"ADC_PRINT_AFTER names no stage {', '.join(map(repr, unknown))}; the "

@@ -16,7 +16,7 @@ import numpy as np
 
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
-from .values import NP_OF, Traced, common_dtype, is_python_scalar, result_dtype
+from .values import NP_OF, Traced, common_dtype, is_python_scalar, result_dtype, v_shape
 
 # IR op -> the NumPy ufunc it implements (the dtype oracle; SciPy's ufuncs are passed in, as
 # `ufunc=`, by frontend/special.py).
@@ -56,17 +56,13 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
         if name not in COMPARISONS:     # NumPy 2 raises OverflowError; it wrapped here
             raise FrontendError(f"Python integer {big} out of bounds for {NP_OF[compute]}")
         compute = "i64" if -2 ** 63 <= big < 2 ** 63 else "f64"    # as NumPy 2 compares
-    if name == "pow" and compute in _INT_RANGE and all(n != 0 for n in _shape(a) + _shape(b)):
+    if name == "pow" and compute in _INT_RANGE and all(n != 0 for n in v_shape(a) + v_shape(b)):
         _check_exponents(cx, b)     # (no entries, no power taken: NumPy does not raise)
     v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
 
 
 _NEGATIVE_POWER = "Integers to negative integer powers are not allowed"   # NumPy's ValueError
-
-
-def _shape(x) -> tuple:
-    return x.shape if isinstance(x, Traced) else np.shape(x)
 
 
 def _check_exponents(cx: Emitter, b):

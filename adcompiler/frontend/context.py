@@ -134,4 +134,3 @@ class TraceContext:
             return ir_fn, [x.value for x in leaves], \
                 lambda results: returned(ir_fn, params, leaves, result, results)
         return self._guard(build)
-

@@ -24,7 +24,7 @@ from ..ir.types import broadcast_shapes, inverse_perm
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .shapes import array as np_array
-from .values import Traced, static_array
+from .values import Traced, static_array, v_shape
 
 _MASK_READ = ("indexing with a run-time boolean mask has a data-dependent shape; use "
               "np.where(mask, x, 0) (or multiply by the mask) instead")
@@ -291,10 +291,6 @@ def fit_value(cx: Emitter, v, shape, dtype):
         raise FrontendError(f"could not broadcast input array from shape {v_shape(v)} into "
                             f"shape {tuple(shape)}")
     return _bcast(cx, val, tuple(shape))
-
-
-def v_shape(v):
-    return v.shape if isinstance(v, Traced) else np.shape(v)
 
 
 def setitem(cx: Emitter, x: Traced, key, v):

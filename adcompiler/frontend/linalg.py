@@ -267,11 +267,12 @@ def einsum(cx: Emitter, subscripts, *operands, optimize=False) -> Traced:
         for c, n in zip(s, t.shape):
             if n != 1:
                 full.setdefault(c, n)
-    ts = [broadcast_to(cx, t, tuple(full.get(c, n) for c, n in zip(s, t.shape)))
-          if len(s) == t.ndim and any(n == 1 != full.get(c, 1) and s.count(c) == 1
-                                      for c, n in zip(s, t.shape))
-          and all(s.count(c) == 1 or n == full.get(c, n) for c, n in zip(s, t.shape))
-          else t for s, t in zip(ins, ts, strict=True)]
+
+    def broadcast(s, t):
+        target = tuple(full.get(c, 1) if n == 1 and s.count(c) == 1 else n
+                       for c, n in zip(s, t.shape))
+        return t if len(s) != t.ndim or target == t.shape else broadcast_to(cx, t, target)
+    ts = [broadcast(s, t) for s, t in zip(ins, ts, strict=True)]
     sizes = {}
     for s, t in zip(ins, ts, strict=True):
         if len(s) != t.ndim:

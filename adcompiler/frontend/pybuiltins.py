@@ -37,24 +37,28 @@ class RuntimeRange:
             raise FrontendError("range() arg 3 must not be zero")
         self.start, self.stop, self.step = start, stop, step
 
-    def reversed(self, tr) -> "RuntimeRange":
-        """reversed(range(a, b, s)) = range(a + (n - 1) * s, a - s, -s), n the trip count (n <= 0:
-        empty either way)."""
-        s = self.step
-        lo, hi = (self.start, self.stop) if s > 0 else (self.stop, self.start)
-        n = tr.binop(ast.FloorDiv, tr.binop(ast.Add, tr.binop(ast.Sub, hi, lo), abs(s) - 1), abs(s))
-        last = tr.binop(ast.Add, self.start, tr.binop(ast.Mult, tr.binop(ast.Sub, n, 1), s))
-        return RuntimeRange(last, tr.binop(ast.Sub, self.start, s), -s)
-
-    def trip_count(self, tr):
-        """(i64[] trip count, index function k -> start + k * step), built before the loop."""
+    def _count(self, tr):
+        """The number of entries, as Python's range counts them (<= 0: none)."""
         step = self.step
         lo, hi = (self.start, self.stop) if step > 0 else (self.stop, self.start)
         span = hi if (not isinstance(lo, Traced) and lo == 0) else tr.binop(ast.Sub, hi, lo)
         if abs(step) != 1:
             span = tr.binop(ast.FloorDiv, tr.binop(ast.Add, span, abs(step) - 1), abs(step))
+        return span
+
+    def reversed(self, tr) -> "RuntimeRange":
+        """reversed(range(a, b, s)) = range(a + (n - 1) * s, a - s, -s), n the count (n <= 0:
+        empty either way)."""
+        s = self.step
+        last = tr.binop(ast.Add, self.start,
+                        tr.binop(ast.Mult, tr.binop(ast.Sub, self._count(tr), 1), s))
+        return RuntimeRange(last, tr.binop(ast.Sub, self.start, s), -s)
+
+    def trip_count(self, tr):
+        """(i64[] trip count, index function k -> start + k * step), built before the loop."""
+        step = self.step
         # a trip count <= 0 runs no iteration (the `for` op follows Python's range)
-        trip = tr.cast(tr.tensor(span).value, "i64")
+        trip = tr.cast(tr.tensor(self._count(tr)).value, "i64")
 
         def index(k):
             scaled = k if step == 1 else tr.binop(ast.Mult, k, step)

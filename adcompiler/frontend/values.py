@@ -223,6 +223,11 @@ def is_static_scalar(x) -> bool:
     return isinstance(x, (bool, int, float, np.generic)) and not isinstance(x, complex)
 
 
+def v_shape(v) -> tuple:
+    """The shape of a traced array, or NumPy's of a static value."""
+    return v.shape if isinstance(v, Traced) else np.shape(v)
+
+
 def is_python_scalar(x) -> bool:
     return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
 

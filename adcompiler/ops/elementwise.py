@@ -161,6 +161,8 @@ binary("hypot", "sqrt(x**2 + y**2)", "np.hypot({0}, {1})", infer=FLOATS,
        vjp=_symmetric_vjp(_hypot_partial))
 binary("logaddexp", "log(exp(x) + exp(y))", "np.logaddexp({0}, {1})", infer=FLOATS,
        vjp=_symmetric_vjp(_logaddexp_partial))
+
+
 def _extreme_vjp(b, op, cts, needs):
     """maximum / minimum: the cotangent goes to the operand the result is (half each at a
     tie), by comparisons: SymPy's (sign(x - y) + 1) / 2 is NaN where an operand is NaN, which

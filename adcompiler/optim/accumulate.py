@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import api
 from ..errors import AdcompilerError
-from .tree import flatten, unflatten
+from .tree import check_like, flatten, unflatten
 
 
 def add_leaves(acc, grads):
@@ -48,11 +48,8 @@ class GradAccumulator:
             raise AdcompilerError("micro-batch gradients with different structures")
         else:
             for q, a, g in zip(paths, self._leaves, leaves, strict=True):
-                g = np.asarray(g)
-                if g.shape != a.shape or g.dtype != a.dtype:    # (would broadcast or promote)
-                    raise AdcompilerError(
-                        f"the gradient of '{q}' in micro-batch {self.count + 1} is "
-                        f"{g.dtype}{list(g.shape)}, in the first {a.dtype}{list(a.shape)}")
+                check_like(np.asarray(g), a, f"gradient of '{q}' in micro-batch "
+                           f"{self.count + 1}", "in the first")
             self._leaves = self._add(self._leaves, leaves)
         self._loss += float(loss)
         self.count += 1

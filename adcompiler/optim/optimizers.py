@@ -43,7 +43,7 @@ import numpy as np
 from .. import api
 from ..errors import AdcompilerError
 from .clip import CLIP_EPS
-from .tree import flatten, owners, tree_zeros_like, unflatten
+from .tree import check_like, flatten, owners, tree_zeros_like, unflatten
 
 
 def adamw_update(params, grads, m, v, coef, max_norm, clipping):
@@ -145,9 +145,7 @@ def _leaves(params, grads, *states):
                                   "parameters")
         leaves = [np.asarray(y) for y in leaves]
         for q, x, y in zip(paths, p, leaves, strict=True):
-            if y.shape != x.shape or y.dtype != x.dtype:
-                raise AdcompilerError(f"the {what} of '{q}' is {y.dtype}{list(y.shape)}, its "
-                                      f"parameter {x.dtype}{list(x.shape)}")
+            check_like(y, x, f"{what} of '{q}'", "its parameter")
         out.append(leaves)
     g, *states = out
     return (tied, tied.pick(paths), tied.pick(p), tied.add(g), *map(tied.pick, states),

@@ -5,6 +5,9 @@ instances, model objects: frontend/pytree.py) whose leaves are NumPy arrays.
     tree = unflatten(like, leaves)     the structure of `like`, with `leaves` in its places
     tree_zeros_like(tree)              zeros of each leaf's shape and dtype
     owners(leaves)                     each leaf's first place holding the same array object
+    check_like(got, like, what, whose) an AdcompilerError unless `got` has `like`'s shape and
+                                       dtype (a gradient or a moment of another one would
+                                       broadcast or promote silently)
 
 The order is deterministic: dict keys sorted, lists, tuples and a node's fields in order. Paths
 use "/" and name a leaf in a checkpoint (`.npz` keys) and in reports (per-layer gradient
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import AdcompilerError
 from ..frontend.pytree import make_node, node_fields
 
 
@@ -103,3 +107,10 @@ def tree_zeros_like(tree):
     for i, o in enumerate(owners(leaves)):
         zeros.append(np.zeros_like(leaves[i]) if o == i else zeros[o])
     return unflatten(tree, zeros)
+
+
+def check_like(got, like, what: str, whose: str) -> None:
+    """See the module docstring: 'the {what} is float64[3], {whose} float32[3]'."""
+    if got.shape != like.shape or got.dtype != like.dtype:
+        raise AdcompilerError(f"the {what} is {got.dtype}{list(got.shape)}, {whose} "
+                              f"{like.dtype}{list(like.shape)}")

@@ -25,6 +25,7 @@ import re
 import sys
 import traceback
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -78,20 +79,14 @@ def raising_where_a_result_is_nan(run, again=None):
     def note(kind, flag):       # NumPy's error callback: the generated line running the op
         frame = _generated_frame(sys._getframe(1))
         if frame is not None:
-            entry = (frame.f_code.co_filename, frame.f_lineno)
             if kind == "overflow":
-                overflows.append((len(found), entry))   # (how many NaNs came before it)
+                overflows.append((len(found), _site(frame)))   # (how many NaNs came before)
             else:
-                found.append(entry)
-    before = np.seterrcall(note)
-    try:
-        # (what it prints, it printed in the first run)
-        with np.errstate(invalid="call", divide="ignore", over="call", under="ignore"), \
-                contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            reference = (again or run)()
-    finally:
-        np.seterrcall(before)
+                found.append(_site(frame))
+    # (what it prints, it printed in the first run)
+    with np.errstate(call=note, invalid="call", divide="ignore", over="call", under="ignore"), \
+            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        reference = (again or run)()
     if found:
         raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)]))
     if again is not None and not has_nan(reference):
@@ -106,15 +101,14 @@ def raising_where_a_result_is_nan(run, again=None):
 
 
 def _nan_message(found, overflows=()) -> str:
-    """Where the last of the invalid operations `found` ((generated file, line) each) is, the
-    user's lines of the ones before it, and of the first overflow to inf before it."""
-    def user(entry):
-        filename, lineno = entry
-        where, code = loc_of_generated_line("".join(linecache.getlines(filename)), lineno)
-        return where or "<unknown>", code, linecache.getline(filename, lineno).strip()
-    where, code, line = user(found[-1])
+    """Where the last of the invalid operations `found` (`_site`s) is, the user's lines of the
+    ones before it, and of the first overflow to inf before it."""
+    def user(site):
+        where, code = loc_of_generated_line(site.filename, site.lineno)
+        return where or "<unknown>", code
+    where, code = user(found[-1])
+    line = _generated_line(found[-1])
     earlier = sorted({user(e)[0] for e in found[:-1]} - {where})
-    gradient = re.search(r"\bd_\w", line) is not None     # an adjoint's name: the backward
     return (f"NaN produced at {where}" + (f" in '{code}'" if code else "")
             + f" (an invalid value; generated line: {line})"
             + (f"; operations at {', '.join(earlier)} made NaNs before it, which a where may "
@@ -126,7 +120,7 @@ def _nan_message(found, overflows=()) -> str:
             + ("; it is in the gradient: a where's branch not taken that holds inf or NaN "
                "(np.log of 0) still gets 0 times its derivative, which is NaN: make that "
                "branch finite, np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)"
-               if gradient else ""))
+               if _in_gradient(found[-1]) else ""))
 
 
 def _generated_frame(frame):
@@ -134,6 +128,28 @@ def _generated_frame(frame):
     while frame is not None and not frame.f_code.co_filename.startswith("<adcompiler"):
         frame = frame.f_back
     return frame
+
+
+class _Site(NamedTuple):
+    """A generated line as a frame ran it (the frame moves on)."""
+    filename: str
+    lineno: int
+    function: str
+
+
+def _site(frame) -> _Site:
+    return _Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+
+
+def _generated_line(site: _Site) -> str:
+    return linecache.getline(site.filename, site.lineno).strip()
+
+
+def _in_gradient(site: _Site) -> bool:
+    """Is the generated line a backward sweep's: a `_bwd` function's, or one naming an adjoint
+    (`d_x`) in a fused one?"""
+    return site.function.endswith("_bwd") or \
+        re.search(r"\bd_\w", _generated_line(site)) is not None
 
 
 _SHOWN: dict = {}   # the warnings registry of each user's file: "default" shows a warning once
@@ -161,19 +177,19 @@ def _warn_at_user_line(kind, flag):
     if frame is None:
         warnings.warn(f"{kind} encountered", RuntimeWarning, stacklevel=2)
         return
-    filename, lineno = frame.f_code.co_filename, frame.f_lineno
-    line = linecache.getline(filename, lineno).strip()
+    site = _site(frame)
+    line = _generated_line(site)
     ufunc = _ufunc_of(line)
     message = f"{kind} encountered" + (f" in {ufunc}" if ufunc else "")
-    where, code = loc_of_generated_line("".join(linecache.getlines(filename)), lineno)
+    where, code = loc_of_generated_line(site.filename, site.lineno)
     if where is None:
         message += f" (generated line: {line})"
+        filename, lineno = site.filename, site.lineno
     else:
         filename, lineno = where.rsplit(":", 1)
         lineno = int(lineno)
         filename = _user_file(filename, lineno, code)
-        gradient = frame.f_code.co_name.endswith("_bwd") or re.search(r"\bd_\w", line)
-        message += (", in " + ("the gradient of " if gradient else "")
+        message += (", in " + ("the gradient of " if _in_gradient(site) else "")
                     + (f"'{code}'" if code else f"line {lineno}"))
     warnings.warn_explicit(message, RuntimeWarning, filename, lineno,
                            registry=_SHOWN.setdefault(filename, {}))
@@ -203,10 +219,10 @@ def _warnings_at_user_lines():
         yield
 
 
-def loc_of_generated_line(source: str, lineno: int):
-    """The `# file:line  code` comment that precedes a generated line."""
-    lines = source.splitlines()
-    for ln in reversed(lines[:lineno]):
+def loc_of_generated_line(filename: str, lineno: int):
+    """The `# file:line  code` comment that precedes line `lineno` of generated file `filename`
+    (linecache holds its text)."""
+    for ln in reversed(linecache.getlines(filename)[:lineno]):
         m = re.match(r"\s*# (\S+:\d+)(?:  (.*))?$", ln)
         if m:
             return m.group(1), (m.group(2) or "").strip()
@@ -222,7 +238,7 @@ def _user_line(exc):
               if f.filename.startswith("<adcompiler")]
     if not frames:
         return None
-    where, code = loc_of_generated_line("".join(linecache.getlines(frames[-1].filename)),
+    where, code = loc_of_generated_line(frames[-1].filename,
                                         frames[-1].lineno)
     return where or "<unknown>", (f" in '{code}'" if code else ""), frames[-1].line
 

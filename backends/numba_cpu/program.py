@@ -76,9 +76,11 @@ def _with_callees(pairs) -> dict:
 def _key(name, functions) -> str:
     """The program cache key of `_with_callees`'s functions: their IR texts, locations and the
     source lines the drivers quote."""
-    return cache.program_key(name, [(print_function(f, with_callees=False), locs, quoted(locs), r)
-                                    for f, r in functions.values() for locs in [locations(f)]],
-                             OPTIONS, njit_flags(), driver.PAR_MIN)
+    parts = []
+    for f, r in functions.values():
+        locs = locations(f)
+        parts.append((print_function(f, with_callees=False), locs, quoted(locs), r))
+    return cache.program_key(name, parts, OPTIONS, njit_flags(), driver.PAR_MIN)
 
 
 def _generate(functions):
