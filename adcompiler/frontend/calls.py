@@ -37,7 +37,7 @@ from .expressions import run_static
 from .problems import FrontendError, too_deep
 from .pytree import flatten, holder, is_model_object, is_node_class, set_entry, unflatten
 from .signature import split_outputs
-from .source import code_of, code_of_node
+from .source import code_of, code_of_node, code_signature
 from .values import Traced, contains_traced, memory_of
 
 # their functions run natively on static arguments (adcompiler's own API included: `grad(f)`
@@ -112,7 +112,15 @@ def unwrap(fn):
     fn = user_call_method(fn) or fn
     if isinstance(fn, types.MethodType):
         fn, first = fn.__func__, (fn.__self__, *first)
+    if decorated(fn):
+        fn = calling(fn)
     return fn, first, keywords
+
+
+def decorated(fn) -> bool:
+    """Is `fn` a user's function a decorator made with functools.wraps? Its code is the
+    wrapper's, while inspect.signature (so a `wrt`) describes the function it wraps."""
+    return _is_user(fn) and hasattr(fn, "__wrapped__")
 
 
 def transformed(fn) -> bool:
@@ -124,13 +132,15 @@ def transformed(fn) -> bool:
 
 
 def calling(g):
-    """A Python function calling `g` (what grad or jit returned), with the parameters of the
-    function g transforms (so a `wrt` names or counts them), one per `g` (so its traces are
-    cached). Traced, it traces g's call (`__adcompiler_trace__`), which differentiates or
-    compiles g's function inside it. Its source is made here: its AST is registered with
-    source.py, which has no file to read it from."""
+    """A Python function calling `g` (what grad or jit returned, or a decorated function), with
+    the parameters of the function g transforms or wraps (so a `wrt` names or counts them),
+    one per `g` (so its traces are cached). Traced, it traces g's call: for a transform
+    `__adcompiler_trace__`, which differentiates or compiles g's function inside it; for a
+    decorated function the wrapper's own code. Its source is made here: its AST is registered
+    with source.py, which has no file to read it from."""
     from .source import register
-    if "_calls" in vars(g):
+    # (functools.wraps copies the wrapped function's attributes: one it made may be there)
+    if "_calls" in vars(g) and g._calls.__globals__["__transformed"] is g:
         return g._calls
     inner = g
     while transformed(inner) and hasattr(inner, "fun"):     # grad(grad(f)): f's parameters
@@ -299,7 +309,7 @@ class CallsMixin:
         if _is_user(fn) or _is_own(fn) and traced:
             # adcompiler's own helpers (optimisers, layers) are traced like user code when
             # they get run-time arrays, and run natively on static arguments (`grad(f)`)
-            return self.call_user(code_of(fn), inspect.signature(fn), args, kwargs, None,
+            return self.call_user(code_of(fn), code_signature(fn), args, kwargs, None,
                                   fn.__globals__, _closure_of(fn), fn)
         if isinstance(fn, type) and is_node_class(fn):
             return fn(*args, **kwargs)    # a named tuple or dataclass holding them (pytree.py)

@@ -105,7 +105,7 @@ class TraceContext:
     def function(self, fn, *args, **kwargs):
         from .calls import (Closure, _aliased, _captured, _closure_of, bind_params, returned,
                             signature_key, unwrap)
-        from .source import code_of, with_locals
+        from .source import code_of, code_signature, with_locals
         t = self._tracer
         fn, first, keywords = unwrap(fn)    # a partial, layer object or bound method
         args, kwargs = (*first, *args), {**keywords, **kwargs}
@@ -114,7 +114,7 @@ class TraceContext:
             if isinstance(fn, Closure):
                 code, sig, parent, glb, clo = fn.code, fn.signature, fn.frame, None, None
             else:
-                code, sig, parent = code_of(fn), inspect.signature(fn), None
+                code, sig, parent = code_of(fn), code_signature(fn), None
                 glb, clo = fn.__globals__, _closure_of(fn)
             params = bind_params(code, sig, args, kwargs)
             lifted = {n: v for n, v in sorted(_captured(code, parent).items())

@@ -109,7 +109,7 @@ def _same(text_code, running) -> bool:
 def _find(tree, pyfn):
     """The def or lambda node of `pyfn` in its file's AST (None if not found)."""
     co = pyfn.__code__
-    name = pyfn.__name__
+    name = co.co_name       # (not __name__: functools.wraps sets it to the wrapped function's)
     hits = []
     for n in ast.walk(tree):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name:
@@ -164,6 +164,12 @@ def code_of(pyfn) -> Code:
     return code
 
 
+def code_signature(pyfn) -> inspect.Signature:
+    """The parameters of `pyfn`'s own code, which its arguments bind to when it is traced (a
+    decorated function's: inspect.signature shows the wrapped function's)."""
+    return inspect.signature(pyfn, follow_wrapped=False)
+
+
 _WITH_LOCALS: dict = {}
 
 
@@ -189,7 +195,7 @@ def register(pyfn, node, filename: str) -> None:
 
 def _from_getsource(pyfn):
     try:
-        src = textwrap.dedent(inspect.getsource(pyfn))
+        src = textwrap.dedent(inspect.getsource(pyfn.__code__))   # (not a __wrapped__'s)
         tree = ast.parse(src)
     except (OSError, TypeError, SyntaxError):
         raise TraceError(f"cannot find the source of {pyfn.__qualname__} (adcompiler reads "

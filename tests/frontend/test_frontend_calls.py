@@ -1,5 +1,6 @@
 """Calls to user functions (specialised into IR functions or inlined), nested defs, closures,
 lambdas, builtins and the `__adcompiler_trace__` hook."""
+import functools
 import io
 import math
 import sys
@@ -523,3 +524,37 @@ def compares_a_string(x):
 def test_a_string_of_runtime_values_cannot_be_compared():
     with pytest.raises(adcompiler.TraceError, match="can only be printed"):
         adcompiler.trace(compares_a_string, np.array([1.0, 2.0]))
+
+
+def doubled(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return 2.0 * fn(*args, **kwargs)
+    return wrapper
+
+
+@doubled
+def decorated_loss(w, x):
+    return np.sum((w * x) ** 2)
+
+
+@doubled
+def decorated_helper(v):
+    return v + 1.0
+
+
+def calls_decorated(w):
+    return np.sum(decorated_helper(w) * w)
+
+
+def test_a_functools_wraps_decorator_runs_its_wrapper():
+    """functools.wraps makes inspect.signature and getsource describe the wrapped function:
+    the wrapper's own code is what runs, and its signature is what a wrt counts."""
+    w, x = rand(3), rand(3)
+    check(decorated_loss, w, x)
+    check(calls_decorated, w)
+    value, (dw, dx) = adcompiler.value_and_grad(decorated_loss, wrt=("w", "x"))(w, x)
+    np.testing.assert_allclose(value, 2 * np.sum((w * x) ** 2))
+    np.testing.assert_allclose(dw, 4 * w * x * x)
+    np.testing.assert_allclose(dx, 4 * w * w * x)
+    np.testing.assert_allclose(adcompiler.grad(calls_decorated)(w), 4 * w + 2)
