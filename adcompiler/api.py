@@ -34,7 +34,7 @@ from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_call
 from .frontend import signature, traced
 from .frontend.calls import Closure, calling, transformed
 from .frontend.outside import changed
-from .frontend.pytree import flatten, unflatten
+from .frontend.pytree import flatten, leaves_like, same_structure, unflatten
 from .frontend.signature import is_runtime_leaf, writable
 from .ir.types import DTYPES
 from .runtime.nans import run_checked
@@ -247,8 +247,10 @@ class GradFunction(_Specialised):
         bound = sig.bind(args, kwargs)
         # the gradients are shaped as the arguments were: the call may change them
         shapes = [flatten(bound.arguments[n], is_runtime_leaf) for n in names]
-        results, grads = sig.write_back(args, kwargs, leaves, results, grads)
-        it = iter(_apart(grads, leaves))
+        apart = _apart([*results, *grads], leaves)
+        results, grads = sig.write_back(args, kwargs, leaves, apart[:len(results)],
+                                        apart[len(results):])
+        it = iter(grads)
         per_arg = tuple(_grad_tree(s, it, floats_only=True) for s in shapes)
         g = per_arg[0] if single else per_arg
         if not self.with_value and not self.has_aux:
@@ -333,13 +335,13 @@ def _owner_ids(arrays) -> set:
     return {id(_root(x)) for x in arrays if isinstance(x, np.ndarray)}
 
 
-def _apart(grads, inputs) -> list:
-    """The gradients, each its own memory: generated code may return one array for two
-    gradients (`d_b1 = d_b2 = d_h`) or an input itself, and a caller scaling one in place
-    (`g[k] *= 0.5`) must not change another or an argument."""
+def _apart(arrays, inputs) -> list:
+    """The results or gradients, each its own memory: generated code may return one array for
+    two (`d_b1 = d_b2 = d_h`, `return h, h.copy()`) or an input itself (`return w.copy()`), and
+    a caller scaling one in place (`g[k] *= 0.5`) must not change another or an argument."""
     seen = _owner_ids(inputs)
     out = []
-    for g in grads:
+    for g in arrays:
         if isinstance(g, np.ndarray):
             key = id(_root(g))
             if key in seen:
@@ -434,7 +436,7 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
     shapes = [flatten(a, is_runtime_leaf) if _has_float(a) else None for a in args]
-    results, residuals = sig.write_back(args, kwargs, given, results, residuals)
+    results, residuals = sig.write_back(args, kwargs, given, _apart(results, given), residuals)
     # what the pullback reads is the arguments' values now, not after the caller reuses them
     inputs = _owner_ids(given)
     residuals = type(residuals)(r.copy() if isinstance(r, np.ndarray) and id(_root(r)) in inputs
@@ -444,21 +446,23 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
 
     @user_facing
     def pullback(cotangent):
-        cts, _ = flatten(cotangent, is_runtime_leaf)
-        if len(cts) != len(out_types):
-            raise AdcompilerError(f"the cotangent has {len(cts)} arrays, the value has "
-                                  f"{len(out_types)}")
+        if not same_structure(value, cotangent):
+            raise AdcompilerError("the cotangent must have the value's structure (a "
+                                  f"{type(value).__name__} like it, with arrays in its "
+                                  f"places), got a {type(cotangent).__name__}")
+        cts = leaves_like(value, cotangent, is_runtime_leaf)
         seeds = []
         for ct, t in zip(cts, out_types, strict=True):
-            arr = np.asarray(ct, dtype=np.dtype({"f64": "float64", "f32": "float32",
-                                                 "f16": "float16"}.get(t.dtype, "float64")))
+            if not t.is_float:
+                continue        # (no gradient flows from integer results: any cotangent)
+            dtype = np.dtype({"f64": "float64", "f32": "float32", "f16": "float16"}[t.dtype])
+            arr = np.zeros(t.shape, dtype) if ct is None else np.asarray(ct, dtype=dtype)
             if arr.shape != t.shape:
                 raise AdcompilerError(f"cotangent of shape {arr.shape} for a value of shape "
                                       f"{t.shape}")
-            if t.is_float:
-                seeds.append(arr)
+            seeds.append(arr)
         grads = run_checked(lambda: program.bwd(residuals, seeds), check_nans)
-        it = iter(_apart(grads, given))
+        it = iter(_apart(grads, [*given, *seeds, *residuals]))
         return tuple(None if s is None else _grad_tree(s, it, floats_only=True)
                      for s in shapes)
 
@@ -494,7 +498,7 @@ class JitFunction(_Specialised):
         out = run_checked(lambda: call(*flat), check_nans=False)
         # (a program of no results, a function returning None or static values, returns None)
         out = (out,) if len(primal.results) == 1 else out or ()
-        out, _ = sig.write_back(args, kwargs, leaves, out)
+        out, _ = sig.write_back(args, kwargs, leaves, _apart(out, leaves))
         return sig.unflatten_result(out)
 
     def __adcompiler_trace__(self, ctx, args, kwargs):

@@ -30,7 +30,7 @@ from .api import _has_float, grad, vjp
 from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
-from .frontend.pytree import attributes, flatten, node_fields, unflatten
+from .frontend.pytree import attributes, flatten, node_fields, same_structure, unflatten
 from .frontend.signature import is_runtime_leaf
 
 
@@ -209,7 +209,7 @@ def _check_tangent(k, primal, tangent):
     leaves = flatten(primal, is_runtime_leaf)[0]
     if not any(np.asarray(x).dtype.kind == "f" for x in leaves):
         return
-    if not _same_structure(primal, tangent):
+    if not same_structure(primal, tangent):
         raise AdcompilerError(f"jvp: the tangent of argument {k} must have its structure (a "
                               f"{type(primal).__name__} like it, with arrays in its places), "
                               f"got a {type(tangent).__name__}")
@@ -220,24 +220,6 @@ def _check_tangent(k, primal, tangent):
         raise AdcompilerError(f"jvp: the tangent of argument {k} must be shaped like it "
                               f"(shapes {[np.shape(x) for x in leaves]}), got "
                               f"{[None if t is None else np.shape(t) for t in given]}")
-
-
-def _same_structure(primal, tangent) -> bool:
-    """Whether `tangent` has `primal`'s containers and nodes where it has any (None: a place
-    without float data)."""
-    if tangent is None:
-        return True
-    fields = node_fields(primal)
-    if fields is not None:
-        return type(tangent) is type(primal) and all(
-            _same_structure(getattr(primal, f), getattr(tangent, f, None)) for f in fields)
-    if isinstance(primal, dict):
-        return isinstance(tangent, dict) and tangent.keys() == primal.keys() and all(
-            _same_structure(primal[f], tangent[f]) for f in primal)
-    if isinstance(primal, (list, tuple)):
-        return isinstance(tangent, (list, tuple)) and len(tangent) == len(primal) and all(
-            _same_structure(a, b) for a, b in zip(primal, tangent))
-    return True
 
 
 def _paired(fun, primals, u, tangents):

@@ -144,6 +144,48 @@ def _walk(node, is_leaf, leaves):
     return ("static", node)
 
 
+def same_structure(tree, other) -> bool:
+    """Whether `other` has `tree`'s containers and nodes where it has any (None: a place
+    without float data, as a tangent or cotangent may leave it)."""
+    if other is None:
+        return True
+    fields = node_fields(tree)
+    if fields is not None:
+        return type(other) is type(tree) and all(
+            same_structure(getattr(tree, f), getattr(other, f, None)) for f in fields)
+    if isinstance(tree, dict):
+        return isinstance(other, dict) and other.keys() == tree.keys() and all(
+            same_structure(tree[k], other[k]) for k in tree)
+    if isinstance(tree, (list, tuple)):
+        return isinstance(other, (list, tuple)) and len(other) == len(tree) and all(
+            same_structure(a, b) for a, b in zip(tree, other))
+    return True
+
+
+def leaves_like(tree, other, is_leaf) -> list:
+    """The entries of `other` (`same_structure` as `tree`) at the places of `tree`'s leaves, in
+    `tree`'s order (a dict's keys in its order; None where `other` has None)."""
+    out: list = []
+    _pair(tree, other, is_leaf, out)
+    return out
+
+
+def _pair(node, other, is_leaf, out):
+    if is_leaf(node):
+        out.append(other)
+        return
+    fields = node_fields(node)
+    if fields is not None:
+        for f in fields:
+            _pair(getattr(node, f), getattr(other, f, None), is_leaf, out)
+    elif isinstance(node, dict):
+        for k in node:
+            _pair(node[k], None if other is None else other[k], is_leaf, out)
+    elif isinstance(node, (list, tuple)):
+        for k, x in enumerate(node):
+            _pair(x, None if other is None else other[k], is_leaf, out)
+
+
 def containers(tree) -> list:
     """The dicts, lists, tuples and nodes in `tree` (itself included), outermost first."""
     out, todo = [], [tree]

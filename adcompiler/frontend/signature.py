@@ -250,7 +250,10 @@ class Signature:
             self._result_split = carry.split(self.result)
         leaves, struct = self._result_split
         it = iter(outputs)
-        out = [_as_numpy(next(it), x.weak) if isinstance(x, Traced) else x for x in leaves]
+        # a static array returned is a copy per call, as the NumPy code making it would give:
+        # a caller changing it must not change what the next call returns
+        out = [_as_numpy(next(it), x.weak) if isinstance(x, Traced)
+               else x.copy() if isinstance(x, np.ndarray) else x for x in leaves]
         if next(it, None) is not None:
             raise TraceError("more outputs than the traced function returns")
         return carry.build(struct, out)

@@ -345,6 +345,59 @@ def test_each_gradient_is_its_own_array(backend):
     assert not np.shares_memory(gp["b1"], gp["b2"])
 
 
+MASK = np.tril(np.ones((3, 3)))
+
+
+def copies(x):
+    h = np.tanh(x)
+    return MASK.copy(), h, h.copy(), x.copy()
+
+
+def scaled_copy(x):
+    return x * 1.0
+
+
+def as_dict(x):
+    return {"a": x * 2.0, "b": x * 3.0}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_each_result_is_its_own_array(backend):
+    """NumPy's copies are new arrays: a compiled static array, one array returned twice and an
+    argument returned were each one array, and a caller changing one changed the others (and
+    every later call's constant)."""
+    x = rand(3)
+    x0 = x.copy()
+    mask, h, h2, x2 = adcompiler.jit(copies, backend=backend)(x)
+    mask[:] = 0.0
+    h += 1.0
+    x2 += 1.0
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_allclose(h2, np.tanh(x))
+    np.testing.assert_array_equal(adcompiler.jit(copies, backend=backend)(x)[0], MASK)
+    value, pullback = adcompiler.vjp(scaled_copy, x, backend=backend)
+    value += 1.0
+    np.testing.assert_array_equal(x, x0)
+    ct = np.ones(3)
+    (g,) = pullback(ct)
+    g *= 0.5
+    np.testing.assert_array_equal(ct, np.ones(3))
+    np.testing.assert_array_equal(pullback(ct)[0], np.ones(3))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_pullback_reads_the_cotangent_by_its_structure(backend):
+    """A dict cotangent is matched by its keys, as JAX does (it was read in its own order);
+    one of another structure is an error; None is a zero cotangent."""
+    x = rand(3)
+    _, pullback = adcompiler.vjp(as_dict, x, backend=backend)
+    np.testing.assert_allclose(pullback({"b": np.ones(3), "a": np.zeros(3)})[0], 3.0)
+    np.testing.assert_allclose(pullback({"a": np.ones(3), "b": None})[0], 2.0)
+    for wrong in ({"c": np.ones(3), "d": np.ones(3)}, [np.ones(3), np.ones(3)]):
+        with pytest.raises(adcompiler.AdcompilerError, match="the value's structure"):
+            pullback(wrong)
+
+
 def bumped(x, p):
     x += 1.0
     p["w"] *= 2.0
