@@ -20,6 +20,7 @@ that makes a NaN raises `NaNError` naming the user's file:line whose code produc
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -110,7 +111,7 @@ class _Specialised:
             return
         names = [part[0] for part in key]
         varying = [n for i, n in enumerate(names) if len({k[i] for k in seen}) > 1]
-        warn_at_caller(f"{getattr(self.fun, '__name__', 'f')} was compiled {RESPECIALISED} "
+        warn_at_caller(f"{name_of(self.fun)} was compiled {RESPECIALISED} "
                        f"times for new values of {', '.join(varying)}: ints, bools, strings and "
                        "other values that are not arrays or floats are compile-time constants, "
                        "so each new value compiles anew; pass a run-time value instead "
@@ -145,23 +146,27 @@ class GradFunction(_Specialised):
         self.check_nans = check_nans
         self._cache: dict = {}
         self._last = None
-        self.__name__ = f"grad_{getattr(fun, '__name__', 'f')}"
+        self._fun_name = name_of(fun)
+        self.__name__ = f"grad_{self._fun_name}"
         self.__doc__ = getattr(fun, "__doc__", None)
 
     # -- specialisation ------------------------------------------------------------------
     def _wrt_names(self, names):
         single = not isinstance(self.wrt, (tuple, list))
+        if not single and not self.wrt:
+            raise AdcompilerError(f"wrt={self.wrt!r} names no parameter of {self._fun_name} "
+                                  "to differentiate with respect to")
         out = []
         for w in ([self.wrt] if single else self.wrt):
             if isinstance(w, int):
                 if not -len(names) <= w < len(names):
-                    raise AdcompilerError(f"wrt={w}: {self.fun.__name__} has {len(names)} "
+                    raise AdcompilerError(f"wrt={w}: {self._fun_name} has {len(names)} "
                                           f"parameters ({', '.join(names)})" + self._star_hint())
                 out.append(names[w])
             elif w in names:
                 out.append(w)
             else:
-                raise AdcompilerError(f"wrt={w!r}: {self.fun.__name__} has no parameter {w!r} "
+                raise AdcompilerError(f"wrt={w!r}: {self._fun_name} has no parameter {w!r} "
                                       f"(parameters: {', '.join(names)})")
         return single, tuple(out)
 
@@ -178,8 +183,8 @@ class GradFunction(_Specialised):
 
     def _specialise(self, args, kwargs) -> _Compiled:
         primal, _ = traced(self.fun, *args, **kwargs)
-        code = getattr(self.fun, "__code__", None)     # errors name the function's def line
-        at = f"{where((code.co_filename, code.co_firstlineno))}: " if code else ""
+        # errors name the function's def line (a partial's, a layer object's __call__'s)
+        at = f"{where(primal.loc)}: " if primal.loc and not primal.loc[0].startswith("<") else ""
         sig = self._traced(primal)
         hit = self._cache.get(sig.key)
         if hit is not None and hit.primal is primal:
@@ -209,20 +214,20 @@ class GradFunction(_Specialised):
             leaves += floats
         results = sig.returned(primal.results)
         if not results:
-            raise AdcompilerError(f"{at}{self.fun.__name__} returns nothing to differentiate")
+            raise AdcompilerError(f"{at}{self._fun_name} returns nothing to differentiate")
         out = results[0]
         ret = primal.body.terminator.loc      # errors about the result name the return's line
         at = f"{where(ret)}: " if ret and not ret[0].startswith("<adcompiler") else at
         if out.type.rank != 0 or not out.type.is_float:
             raise AdcompilerError(
-                f"{at}grad needs {self.fun.__name__} to return a float scalar"
+                f"{at}grad needs {self._fun_name} to return a float scalar"
                 + (" (first of (value, aux))" if self.has_aux else "")
                 + f", got {out.type}; use vjp for other outputs")
         if self.has_aux and not (isinstance(sig.result, tuple) and len(sig.result) == 2):
-            raise AdcompilerError(f"{at}has_aux=True needs {self.fun.__name__} to return a "
+            raise AdcompilerError(f"{at}has_aux=True needs {self._fun_name} to return a "
                                   "pair (value, aux)")
         if not self.has_aux and len(results) != 1:
-            raise AdcompilerError(f"{at}{self.fun.__name__} returns {len(results)} arrays; grad "
+            raise AdcompilerError(f"{at}{self._fun_name} returns {len(results)} arrays; grad "
                                   "needs one scalar (or has_aux=True for (value, aux))")
         adj = differentiate(primal, leaves, seeded=(0,))
         compiled = _Compiled(primal, _backend(self.backend)(adj, primal.name),
@@ -279,10 +284,10 @@ class GradFunction(_Specialised):
             start += n
         leaves = [i for n in names for i in range(ranges[n][0], sum(ranges[n]))]
         if not leaves or any(not ir_fn.args[i].type.is_float for i in leaves):
-            raise ctx.error(f"cannot differentiate {self.fun.__name__} with respect to "
+            raise ctx.error(f"cannot differentiate {self._fun_name} with respect to "
                             f"{', '.join(names)}: gradients need float arrays")
         if ir_fn.results[0].type.rank != 0 or not ir_fn.results[0].type.is_float:
-            raise ctx.error(f"grad needs {self.fun.__name__} to return a float scalar")
+            raise ctx.error(f"grad needs {self._fun_name} to return a float scalar")
         adj = differentiate(ir_fn, leaves, seeded=(0,))
         results, residuals = call_forward(ctx, adj, operands)
         seed = ctx.builder.op("constant", value=1.0, dtype=results[0].type.dtype)
@@ -328,6 +333,14 @@ def _root(a):
     while isinstance(a, np.ndarray) and a.base is not None:
         a = a.base
     return a
+
+
+def name_of(fun) -> str:
+    """What messages call a function given to a transform: its name, a partial's function's,
+    a layer object's class's."""
+    while isinstance(fun, functools.partial):
+        fun = fun.func
+    return getattr(fun, "__name__", None) or type(fun).__name__
 
 
 def _owner_ids(arrays) -> set:
@@ -426,10 +439,13 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
         end = skip + len(flatten(args, is_runtime_leaf)[0])
         leaves = [i for i, a in enumerate(primal.args) if a.type.is_float and skip <= i < end]
         if not leaves:
-            raise AdcompilerError(f"vjp of {getattr(fun, '__name__', 'f')}: no argument holds "
+            raise AdcompilerError(f"vjp of {name_of(fun)}: no argument holds "
                                   "float data, so there is nothing to differentiate")
         seeded = tuple(k for k, r in enumerate(sig.returned(primal.results))
                        if r.type.is_float)
+        if not sig.returned(primal.results):
+            raise AdcompilerError(f"vjp of {name_of(fun)}: it returns no run-time array, so "
+                                  "there is nothing to differentiate")
         program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
         _VJP_CACHE[key] = (primal, program)
     _, given, described = sig.describe(args, kwargs, params=False)
@@ -482,7 +498,7 @@ class JitFunction(_Specialised):
     def __init__(self, fun, backend=None):
         self.fun, self.backend = fun, backend
         self._cache: dict = {}
-        self.__name__ = getattr(fun, "__name__", "f")
+        self.__name__ = name_of(fun)
 
     @user_facing
     def __call__(self, *args, **kwargs):

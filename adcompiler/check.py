@@ -13,6 +13,7 @@ import inspect
 import numpy as np
 
 from .errors import AdcompilerError, user_facing
+from .frontend.calls import calling, transformed
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
 from .ir.types import DTYPES
@@ -41,22 +42,27 @@ def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend
     names = g._last.wrt_names[1]
     single = not isinstance(wrt, (tuple, list))
     grads = (grads,) if single else grads
-    pysig = inspect.signature(f)
+    # the parameters wrt names: a partial's or a method's left, a jit's function's
+    pysig = inspect.signature(calling(f) if transformed(f) else f)
+    bound = pysig.bind(*args64)
     rng = np.random.default_rng(seed)
     report = {}
     for name, gtree in zip(names, grads, strict=True):
-        pos = list(pysig.parameters).index(name)
-        leaves, treedef = flatten(args64[pos], is_runtime_leaf)
-        gleaves, _ = flatten(gtree, is_runtime_leaf)
+        leaves, treedef = flatten(bound.arguments[name], is_runtime_leaf)
+        # (None: an integer leaf, which has no gradient)
+        gleaves, _ = flatten(gtree, lambda x: x is None or is_runtime_leaf(x))
         num, den = 0.0, 0.0
         for k, (leaf, gl) in enumerate(zip(leaves, gleaves, strict=True)):
+            if gl is None:
+                continue
             arr = np.array(leaf, dtype=np.float64)
             ga = np.asarray(gl, dtype=np.float64)
             coords = list(np.ndindex(arr.shape))
             pick = rng.permutation(len(coords))[:samples]
             for c in (coords[i] for i in pick):
-                fd = (_perturbed(f, args64, pos, treedef, leaves, k, arr, c, eps)
-                      - _perturbed(f, args64, pos, treedef, leaves, k, arr, c, -eps)) / (2 * eps)
+                fd = (_perturbed(f, pysig, args64, name, treedef, leaves, k, arr, c, eps)
+                      - _perturbed(f, pysig, args64, name, treedef, leaves, k, arr, c, -eps)
+                      ) / (2 * eps)
                 num = max(num, abs(ga[c] - fd))
                 den = max(den, abs(fd), abs(ga[c]))
         report[name] = num / den if den > 0 else num
@@ -92,14 +98,14 @@ def _to_f64(x):
                                and np.issubdtype(v.dtype, np.floating) else v for v in leaves])
 
 
-def _perturbed(f, args, pos, treedef, leaves, k, arr, coord, delta):
+def _perturbed(f, pysig, args, name, treedef, leaves, k, arr, coord, delta):
     a = arr.copy()
     a[coord] += delta
     new_leaves = list(leaves)
     new_leaves[k] = float(a) if isinstance(leaves[k], float) else a
-    new_args = list(_fresh(args))     # fresh copies: `f` may change them in place
-    new_args[pos] = _fresh(unflatten(treedef, new_leaves))
-    out = f(*new_args)
+    bound = pysig.bind(*_fresh(args))     # fresh copies: `f` may change them in place
+    bound.arguments[name] = _fresh(unflatten(treedef, new_leaves))
+    out = f(*bound.args, **bound.kwargs)
     return float(np.asarray(out[0] if isinstance(out, tuple) else out))
 
 

@@ -26,7 +26,7 @@ import inspect
 import numpy as np
 
 from .ad.traced import statics_to_none
-from .api import _has_float, grad, vjp
+from .api import _has_float, grad, name_of, vjp
 from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
@@ -63,7 +63,7 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
                for j in range(len(positions))]
         return out[0] if isinstance(wrt, (int, str)) else tuple(out)
 
-    jac.__name__ = f"jacobian_{getattr(fun, '__name__', 'f')}"
+    jac.__name__ = f"jacobian_{name_of(fun)}"
     return _traceable(jac, fun, wrt, fun)
 
 
@@ -84,7 +84,7 @@ def hessian(fun, *, wrt=0, backend=None, check_nans=True):
                                            check_nans=check_nans)
         return jacobians[position](*args, **kwargs)
 
-    hess.__name__ = f"hessian_{getattr(fun, '__name__', 'f')}"
+    hess.__name__ = f"hessian_{name_of(fun)}"
     return _traceable(hess, fun, wrt, g)
 
 
@@ -96,7 +96,7 @@ def _check_scalar(fun, args, kwargs):
     if len(results) != 1 or results[0].type.rank or not results[0].type.is_float:
         got = ", ".join(str(r.type) for r in results) or "nothing"
         raise AdcompilerError(f"{where(primal.loc)}: hessian needs "
-                              f"{getattr(fun, '__name__', 'f')} to return one float scalar, "
+                              f"{name_of(fun)} to return one float scalar, "
                               f"got {got} (jacobian gives a vector function's derivatives)")
 
 

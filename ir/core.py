@@ -162,6 +162,11 @@ class Module:
     def fresh_name(self, base: str) -> str:
         return self._names.fresh(base)
 
+    def unused_name(self, base: str) -> str:
+        """`base` where no function of the module has that name, else a fresh variant: the
+        same name each time for a function built outside the module (an adjoint, a driver)."""
+        return self.fresh_name(base) if base in self.functions else base
+
     def add(self, fn: Function) -> Function:
         fn.module = self
         self._names.taken.add(fn.name)

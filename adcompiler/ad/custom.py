@@ -16,21 +16,24 @@ import types
 
 import numpy as np
 
-from ..frontend.pytree import flatten
+from ..frontend.pytree import flatten, unflatten
 from ..ir.builder import Builder
 from ..ir.core import Block, Function
 from .emit import zeros
-from .sympy_ir import derivatives, emit
+from .sympy_ir import derivatives, emit, special_functions
 
 
 def stop_gradient(x):
-    """x, with a zero derivative."""
+    """x (an array or a pytree of them), with a zero derivative."""
     return x
 
 
 def _stop_gradient_trace(ctx, args, kwargs):
-    (x,) = args
-    return ctx.emit("stop_gradient", x) if ctx.is_traced(x) else x
+    if len(args) != 1 or kwargs:
+        raise ctx.error(f"stop_gradient takes one argument (an array or a pytree of them), "
+                        f"got {len(args) + len(kwargs)}")
+    leaves, treedef = flatten(args[0], ctx.is_traced)
+    return unflatten(treedef, [ctx.emit("stop_gradient", x) for x in leaves])
 
 
 stop_gradient.__adcompiler_trace__ = _stop_gradient_trace
@@ -241,8 +244,7 @@ def _sympy_functions():
     """The NumPy names a scalar body may use, as SymPy functions."""
     import sympy as sp
     return {
-        "exp": sp.exp, "log": sp.log, "log1p": lambda x: sp.log(1 + x),
-        "expm1": lambda x: sp.exp(x) - 1, "sqrt": sp.sqrt, "tanh": sp.tanh, "sin": sp.sin,
-        "cos": sp.cos, "tan": sp.tan, "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
-        "sinh": sp.sinh, "cosh": sp.cosh, "abs": sp.Abs, "sign": sp.sign, "maximum": sp.Max,
-        "minimum": sp.Min}
+        **special_functions(), "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "tanh": sp.tanh,
+        "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "arcsin": sp.asin, "arccos": sp.acos,
+        "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "abs": sp.Abs, "sign": sp.sign,
+        "maximum": sp.Max, "minimum": sp.Min}

@@ -30,10 +30,28 @@ def expression(name):
 
 
 @lru_cache(maxsize=None)
+def special_functions():
+    """NumPy's log1p and expm1 as SymPy functions: SymPy writes them log(1 + x) and exp(x) - 1,
+    which lose the precision near 0 they exist for, so an elementwise function's np.log1p would
+    not lower back to the log1p op."""
+    import sympy as sp
+
+    class log1p(sp.Function):
+        def fdiff(self, argindex=1):
+            return 1 / (1 + self.args[0])
+
+    class expm1(sp.Function):
+        def fdiff(self, argindex=1):
+            return sp.exp(self.args[0])
+
+    return {"log1p": log1p, "expm1": expm1}
+
+
+@lru_cache(maxsize=None)
 def _function_ops():
     """SymPy function class -> op name, read from the elementwise ops' declarations."""
     import sympy as sp
-    out = {}
+    out = {cls: name for name, cls in special_functions().items()}
     for name, opdef in registry.all_ops().items():
         if opdef.sympy and opdef.arity == 1:
             (x,), expr = expression(name)
@@ -108,6 +126,8 @@ class _Emitter:
         if isinstance(e, sp.Heaviside):       # d max(x, y)/dx: ties split the gradient (sign(0) = 0)
             s = b.op("sign", self(e.args[0]))
             return b.op("mul", b.op("add", s, self.num(1)), self.num(0.5))
+        if isinstance(e, sp.DiracDelta):      # d sign(x)/dx, d heaviside: 0 but at 0 (JAX's 0)
+            return self.num(0)
         if isinstance(e, (sp.Max, sp.Min)):   # n-ary in SymPy, binary ops in the IR
             name = "maximum" if isinstance(e, sp.Max) else "minimum"
             acc = self(e.args[0])

@@ -148,7 +148,7 @@ def _generated_line(site: _Site) -> str:
 def _in_gradient(site: _Site) -> bool:
     """Is the generated line a backward sweep's: a `_bwd` function's, or one naming an adjoint
     (`d_x`) in a fused one?"""
-    return site.function.endswith("_bwd") or \
+    return re.search(r"_bwd(_\d+)?$", site.function) is not None or \
         re.search(r"\bd_\w", _generated_line(site)) is not None
 
 

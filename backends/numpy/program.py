@@ -59,7 +59,7 @@ class NumpyProgram:
             if f.module is None:
                 module.add(f)
         self.adj = adj
-        self.name = identifier(name + "_grad")
+        self.name = identifier(adj.fresh_name(name + "_grad"))
         self.source = generate(adj.fwd, adj.bwd, epilogue=driver_source(adj, self.name))
         ns = compile_source(self.source, name)
         # the generated functions, on flat arguments (bwd: residuals, then cotangents)

@@ -9,6 +9,7 @@ Two references: `adcompiler.check_grad` (itself a finite-difference check), and 
 from __future__ import annotations
 
 import ast
+import functools
 import os
 
 import numpy as np
@@ -1047,6 +1048,20 @@ def test_a_nan_error_after_an_overflow_names_the_overflow(backend):
         adc.value_and_grad(overflowed_difference, backend=backend)(np.array([1.0, 1000.0]))
 
 
+def returns_a_constant(x):
+    return 3
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_nothing_to_differentiate_is_an_error(backend):
+    """vjp of a function with no run-time result was a SyntaxError in the generated source
+    (or a TypeError), and wrt=() an IndentationError (or an empty tuple)."""
+    with pytest.raises(adc.AdcompilerError, match="returns no run-time array"):
+        adc.vjp(returns_a_constant, np.ones(2), backend=backend)
+    with pytest.raises(adc.AdcompilerError, match=r"wrt=\(\) names no parameter of two"):
+        adc.grad(two, wrt=(), backend=backend)(np.ones(2), np.ones(2))
+
+
 def test_unknown_wrt_name_is_an_error():
     with pytest.raises(adc.AdcompilerError, match="nope"):
         adc.grad(two, wrt="nope")(np.ones(2), np.ones(2))
@@ -1074,6 +1089,36 @@ def test_check_grad_catches_a_wrong_gradient():
         adc.check_grad(loss, x)
     report = adc.check_grad(branch_on_data, x, np.array([0.3, 0.2, 0.1]), wrt=(0, 1))
     assert set(report) == {"x", "w"} and max(report.values()) < 1e-6
+
+
+def star_args_loss(w, *rest):
+    return np.sum(w * rest[0] ** 2) + np.sum(np.sin(rest[1]))
+
+
+def tree_with_counts(p, x):
+    return np.sum(np.tanh(p["W"] * x) * p["n"])
+
+
+def test_check_grad_of_star_args_integer_leaves_jit_and_partial():
+    """check_grad took the argument at the wrt name's position among the parameters (a *args
+    parameter's arguments are several), lost its place after an integer leaf's None gradient,
+    and looked a jit object's parameters up in its (*args, **kwargs)."""
+    x = np.array([0.5, -1.0, 2.0])
+    assert adc.check_grad(star_args_loss, x, x, x, wrt="rest")["rest"] < 1e-6
+    assert adc.check_grad(tree_with_counts, {"W": x, "n": np.arange(3)}, x)["p"] < 1e-6
+    report = adc.check_grad(adc.jit(branch_on_data), x, np.array([0.3, 0.2, 0.1]), wrt=(0, 1))
+    assert set(report) == {"x", "w"} and max(report.values()) < 1e-6
+    assert adc.check_grad(functools.partial(star_args_loss, x), x, x)["rest"] < 1e-6
+
+    @adc.custom_vjp
+    def cube(u):
+        return u ** 3
+    cube.defvjp(lambda u: (u ** 3, u), lambda u, g: (2 * g * u * u,))    # wrong: 3 u^2
+
+    def wrong_star(*xs):
+        return np.sum(cube(xs[0]) * xs[1])
+    with pytest.raises(adc.GradientCheckError, match="xs"):
+        adc.check_grad(wrong_star, x, x, wrt="xs")
 
 
 def in_float32(x, w):

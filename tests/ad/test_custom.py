@@ -58,6 +58,32 @@ def test_elementwise_with_maximum_and_minimum(backend):
 
 
 @adc.elementwise
+def softplus_accurate(x):
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0) + np.expm1(1e-3 * x)
+
+
+@adc.elementwise
+def signed_square(x):
+    return np.sign(x) * x ** 2
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_elementwise_keeps_log1p_expm1_and_sign(backend):
+    """np.log1p and np.expm1 were log(1 + x) and exp(x) - 1 (0 for log1p(1e-17)); sign's
+    derivative (SymPy's DiracDelta) could not be lowered."""
+    x = np.array([-40.0, -0.5, 1e-12, 0.5, 40.0])
+    want = np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0) + np.expm1(1e-3 * x)
+    got = adc.jit(softplus_accurate, backend=backend)(x)
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    np.testing.assert_allclose(adc.jit(softplus_accurate, backend=backend)(np.array([-60.0])),
+                               np.log1p(np.exp(-60.0)) + np.expm1(-0.06), rtol=1e-15)
+    g = adc.grad(lambda a: np.sum(softplus_accurate(a)), backend=backend)(x)
+    np.testing.assert_allclose(g, 1 / (1 + np.exp(-x)) + 1e-3 * np.exp(1e-3 * x), rtol=1e-12)
+    g = adc.grad(lambda a: np.sum(signed_square(a)), backend=backend)(x)
+    np.testing.assert_allclose(g, 2 * np.abs(x), rtol=1e-15)
+
+
+@adc.elementwise
 def relu_by_where(x):
     return np.where(x > 0, x, 0.0)
 
@@ -365,6 +391,20 @@ def test_stop_gradient():
     np.testing.assert_allclose(gw, np.zeros_like(W))
 
 
+def with_stopped_tree(x, w):
+    stopped = adc.stop_gradient({"xw": x * w, "pair": (x, 2.0)})
+    return np.sum(stopped["xw"] * x + stopped["pair"][0] * w)
+
+
+def test_stop_gradient_of_a_pytree_stops_each_array():
+    """As JAX's: it returned a dict, tuple or model object unchanged (gradients flowed)."""
+    gx, gw = adc.grad(with_stopped_tree, wrt=(0, 1))(X, W)
+    np.testing.assert_allclose(gx, X * W)
+    np.testing.assert_allclose(gw, X)
+    with pytest.raises(adc.AdcompilerError, match="stop_gradient takes one argument"):
+        adc.grad(lambda a: np.sum(adc.stop_gradient(a, a)))(X)
+
+
 def rounded(x):
     return np.sum(adc.straight_through(x, np.floor(x)) ** 2)
 
@@ -642,6 +682,26 @@ def test_grad_of_a_partial(backend):
                                rtol=1e-12)
 
 
+class Squash:
+    def __init__(self, w):
+        self.w = w
+
+    def __call__(self, x):
+        return np.tanh(self.w * x)
+
+
+def test_errors_about_a_partial_or_a_layer_object_name_it():
+    """Messages took the function's __name__, which a partial and a layer object have not: an
+    AttributeError in place of the message."""
+    with pytest.raises(adc.AdcompilerError, match=r"test_custom.py:\d+: grad needs Squash to "
+                                                  "return a float scalar"):
+        adc.grad(Squash(W))(X)
+    with pytest.raises(adc.AdcompilerError, match="scaled_power has no parameter 'q'"):
+        adc.grad(functools.partial(scaled_power, 3.0), wrt="q")(X)
+    with pytest.raises(adc.AdcompilerError, match="has_aux=True needs scaled_power to return"):
+        adc.grad(functools.partial(scaled_power, 3.0), has_aux=True)(X)
+
+
 def ignores_w(x, w):
     return np.sum(np.tanh(x))
 
@@ -660,3 +720,42 @@ def test_constant_results_are_writable_arrays(backend):
         a *= 0.5
         assert not np.any(a)
     np.testing.assert_allclose(gx, 1 - np.tanh(X) ** 2)
+
+
+@adc.custom_vjp
+def twice_sin(x):
+    return 2.0 * np.sin(x)
+
+
+def twice_sin_fwd(x):
+    return 2.0 * np.sin(x), np.cos(x)
+
+
+def twice_sin_bwd(c, g):
+    return (2.0 * g * c,)
+
+
+twice_sin.defvjp(twice_sin_fwd, twice_sin_bwd)
+
+
+def summed_twice_sin(x):
+    return np.sum(twice_sin(x))
+
+
+def summed_twice_sin_grad(x):       # the name of the NumPy driver a gradient would get
+    return summed_twice_sin(x) * 3.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_user_functions_named_like_generated_ones(backend):
+    """A custom_vjp's forward named `f_fwd` (JAX's naming) and a helper named like a gradient
+    driver (`loss_grad`) were replaced by the generated functions of those names: a RecursionError,
+    or the user's function called in place of the generated one."""
+    x = np.linspace(0.1, 1.0, 4)
+    _, pullback = adc.vjp(twice_sin, x, backend=backend)
+    np.testing.assert_allclose(pullback(np.ones(4))[0], 2 * np.cos(x))
+    np.testing.assert_allclose(adc.jacobian(twice_sin, backend=backend)(x),
+                               np.diag(2 * np.cos(x)))
+    np.testing.assert_allclose(adc.grad(summed_twice_sin, backend=backend)(x), 2 * np.cos(x))
+    np.testing.assert_allclose(adc.grad(summed_twice_sin_grad, backend=backend)(x),
+                               6 * np.cos(x))
