@@ -159,6 +159,20 @@ class Traced:
         (self._value, self.weak, self.nonneg, self.base, views, shares, self.stale) = state
         self.views, self.shares = list(views), list(shares)
 
+    # Python's own comparisons of these holders (`v in lst`, `lst.count(v)`, `[a] == [b]`)
+    # would compare them by identity, not by the values they hold when the code runs
+    def __eq__(self, other):
+        if other is self:
+            return True
+        raise StaticNeeded("Python compares these run-time values here (`in` or `==` of lists "
+                           "or tuples, .count, .index, .remove): compare arrays with NumPy "
+                           "(np.any(np.stack(values) == v))")
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = object.__hash__
+
     @property
     def type(self) -> TensorType:
         return self._value.type

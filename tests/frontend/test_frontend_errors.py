@@ -223,6 +223,30 @@ def test_static_value_needed():
         adcompiler.trace(f, rand(4))
 
 
+def test_python_comparing_run_time_values_is_an_error():
+    """`in`, .count and == of lists compared the holders of run-time values by identity: `v not
+    in out` kept duplicates, `[x[0]].count(x[0])` was 0. The same holder is still found."""
+    def dedupe(x):
+        out = []
+        for v in [x[0], x[1], x[0] * 1.0]:
+            if v not in out:
+                out.append(v)
+        return sum(out)
+
+    def counts(x):
+        return x[0] * [x[0]].count(x[0])
+
+    def same_holder(x):
+        a = x[0]
+        return x[1] * (a in [a, x[1]])
+    for f, code in ((dedupe, "v not in out"), (counts, r"\[x\[0\]\]\.count\(x\[0\]\)")):
+        with pytest.raises(TraceError, match=rf"Python compares these run-time values.*\(in "
+                                             rf"'{code}'\)"):
+            adcompiler.trace(f, rand(2))
+    x = rand(2)
+    np.testing.assert_allclose(adcompiler.jit(same_holder)(x), x[1])
+
+
 def test_data_dependent_shapes():
     with pytest.raises(TraceError, match="data-dependent"):
         adcompiler.trace(lambda x: np.where(x > 0), rand(3))
