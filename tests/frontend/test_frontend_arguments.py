@@ -314,6 +314,12 @@ def test_another_librarys_array_is_refused_not_compiled_in():
         adcompiler.jit(dims)(ArrayLike(rand(2)))
     with pytest.raises(adcompiler.TraceError, match="ArrayLike"):
         adcompiler.grad(augmented)(rand(2), {"b": ArrayLike(rand(2))})
+    # NumPy's subclasses that compute otherwise were taken as plain arrays: a masked array
+    # lost its mask, a matrix's `*` became elementwise
+    with pytest.raises(adcompiler.TraceError, match=r"numpy.ma.MaskedArray; .*np.ma.filled"):
+        adcompiler.jit(dims)(np.ma.array(rand(3), mask=[0, 1, 0]))
+    with pytest.raises(adcompiler.TraceError, match=r"numpy.matrix; .*np.asarray"):
+        adcompiler.grad(augmented)(rand(2), {"b": np.matrix(rand(2))})
     # (a class with __array__, a NumPy scalar type, is a static value as before)
     x = rand(3)
     assert adcompiler.jit(cast_sum)(x, np.float32).dtype == np.float32
