@@ -26,7 +26,8 @@ each iteration, to False instead once it has broken (Python evaluates the test n
 may index past the end). The loop target is assigned under the guard, so after a break it
 holds the value it had when the loop broke, as in Python. The k-th `return e` in a loop sets
 `__return_L_C = k` and breaks; after the loop, `if __return_L_C == k: return e` evaluates e
-where every name holds what it held at the return (nothing ran since). Inner loops are
+where every name holds what it held at the return (nothing ran since); those `if`s and the
+`else` are chained as `if`/`elif`/`else`. Inner loops are
 rewritten first, so such an `if` in an outer loop's body is that loop's return in turn.
 
 On static conditions the flags are Python bools and the guards are resolved while tracing (an
@@ -134,12 +135,19 @@ def _loop(loop) -> list:
     orelse, loop.body, loop.orelse = loop.orelse, body, []
     loop.exit_flag = brk
     # each return, evaluated after the loop: the loop broke right after it, so every name
-    # holds what it held there
-    after = [_returned(ret, k, r, loop) for k, r in enumerate(returns, 1)]
+    # holds what it held there. They are chained (if, elif, else: the else, or the last
+    # return of an endless loop), so where the loop is left by returns only, every path past
+    # it returns, as in Python
     if returns and endless:
-        after[-1] = returns[-1]
-    if orelse:
-        after += [_unless([brk], orelse, orelse[0], loop)] if brk else orelse
+        after, numbered = [returns[-1]], returns[:-1]
+    else:
+        after, numbered = orelse, returns
+        if orelse and breaks:
+            after = [_unless([brk], orelse, orelse[0], loop)]
+    for k, r in reversed(list(enumerate(numbered, 1))):
+        guard = _returned(ret, k, r, loop)
+        guard.orelse = after
+        after = [guard]
     return before + [loop] + after
 
 

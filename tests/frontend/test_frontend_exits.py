@@ -311,3 +311,34 @@ def iterates_until_it_returns(x):
 
 def test_a_while_true_loop_left_only_by_return():
     run_like_python(iterates_until_it_returns, (np.array([3.0, 4.0]),), (np.array([0.2, 0.1]),))
+
+
+def first_large_else_first(v):
+    for i in range(4):
+        if v[i] > 0.5:
+            return v[i] * 2.0
+    else:
+        return v[0]
+
+
+def first_large_while_else(v, n):
+    i = 0
+    while i < n:
+        if v[i] > 0.5:
+            return v[i] * 3.0
+        i += 1
+    else:
+        return v[0] * 5.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_loop_left_by_returns_or_its_else_returns_on_every_path(backend):
+    """The returns and the else were separate ifs after the loop, so a path past all of them
+    (none is possible) seemed to return None: 'return' had a different structure."""
+    for v in (np.array([0.1, 0.6, 0.2, 0.3]), np.array([0.1, 0.2, 0.3, 0.4])):
+        same(adcompiler.jit(first_large_else_first, backend=backend)(v),
+             first_large_else_first(v))
+        same(adcompiler.jit(first_large_while_else, backend=backend)(v, np.int64(4)),
+             first_large_while_else(v, 4))
+        same(adcompiler.grad(first_large_while_else, backend=backend)(v, np.int64(4)),
+             central_differences(lambda u: first_large_while_else(u, 4), v))
