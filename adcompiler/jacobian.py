@@ -109,6 +109,7 @@ def _traceable(entry, fun, wrt, differentiated):
             raise ctx.error(f"{entry.__name__} inside traced code takes one argument position "
                             "or name as wrt")
         (position,) = _positions(fun, wrt, len(args), kwargs)
+        ctx.check_transformable(differentiated)
         return ctx.call(_rows, differentiated, (position,), args, kwargs)[1][0]
     entry.__adcompiler_trace__ = traced
     entry.__adcompiler_transform__ = True

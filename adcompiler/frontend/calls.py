@@ -408,8 +408,8 @@ class CallsMixin:
         leaves = flatten(params, lambda v: isinstance(v, Traced))[0]
         if code.mutates_params or not leaves or _aliased(leaves):
             return None     # a callee is traced with each argument its own array: inline
-        closures = flatten(params, lambda v: isinstance(v, Closure))[0]
-        if any(contains_traced(list(_captured(c.code, c.frame).values())) for c in closures):
+        if any(contains_traced(list(_captured(c.code, c.frame).values()))
+               for c in _closures(params)):
             return None     # it gets a function closing over this one's arrays: inline
         key = signature_key(code, params, parent, ident)
         if key is None or (key, self.session.unroll_limit) in self.session.active:
@@ -447,6 +447,18 @@ class CallsMixin:
             self.builder.loc, self.fresh, self.named, self.return_line = saved
         self.fresh |= collected       # the caller may name what the callee built
         return result
+
+
+def _closures(params) -> list:
+    """The functions defined while tracing among a call's arguments, also those a transform
+    of one holds (`hessian(lambda v: ...)`, `grad` of one: traced inside the callee)."""
+    out = []
+    for v in flatten(params, lambda v: isinstance(v, Closure) or transformed(v))[0]:
+        while transformed(v) and hasattr(v, "fun"):
+            v = v.fun
+        if isinstance(v, Closure):
+            out.append(v)
+    return out
 
 
 def _aliased(leaves) -> bool:

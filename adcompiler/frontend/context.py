@@ -102,11 +102,26 @@ class TraceContext:
     def call(self, fn, *args, **kwargs):
         return self._guard(lambda: self._tracer.call(fn, list(args), kwargs))
 
+    def check_transformable(self, fn) -> None:
+        """A transform of a function defined in traced code that closes over run-time arrays
+        there is refused: its function, built inside the transform's, would read this one's
+        (a closure's own transform lifts them to arguments)."""
+        from .calls import _captured, _closures, transformed
+        if not transformed(fn):
+            return
+        for c in _closures([fn]):
+            if contains_traced(list(_captured(c.code, c.frame).values())):
+                raise FrontendError(
+                    f"{c.code.name} closes over run-time arrays of the function it is defined "
+                    "in, and is transformed twice here (a hessian, a jacobian of its grad): "
+                    "pass those arrays as its arguments (hessian(lambda v, w: ...)(x, w))")
+
     def function(self, fn, *args, **kwargs):
         from .calls import (Closure, _aliased, _captured, _closure_of, bind_params, returned,
                             signature_key, unwrap)
         from .source import code_of, code_signature, with_locals
         t = self._tracer
+        self.check_transformable(fn)
         fn, first, keywords = unwrap(fn)    # a partial, layer object or bound method
         args, kwargs = (*first, *args), {**keywords, **kwargs}
 

@@ -464,3 +464,24 @@ def test_jvp_of_closures_inside_traced_code(backend):
     np.testing.assert_allclose(
         adcompiler.grad(hessian_vector_product, backend=backend)(w, x, v),
         central_nd(lambda u: hvp_by_hand(u, x, v), w), rtol=1e-6)
+
+
+def hessian_of_a_closure(w, x):
+    return np.sum(adcompiler.hessian(lambda v: np.sum(np.sin(w @ v)))(x) ** 2)
+
+
+def hessian_taking_w(w, x):
+    return np.sum(adcompiler.hessian(lambda v, u: np.sum(np.sin(u @ v)))(x, w) ** 2)
+
+
+def test_a_closure_transformed_twice_in_traced_code_is_a_located_error():
+    """hessian (jacobian of grad) of a lambda closing over run-time arrays built the gradient's
+    function inside the jacobian's, reading the outer function's arrays: an internal
+    IRParseError. Passing them as arguments works."""
+    w = np.arange(9.0).reshape(3, 3) / 10
+    with pytest.raises(adcompiler.TraceError, match=r"test_jacobian.py:\d+: lambda closes over "
+                                                    r"run-time arrays.*pass those arrays"):
+        adcompiler.jit(hessian_of_a_closure)(w, X)
+    u = w @ X
+    want = np.sum((-w.T @ np.diag(np.sin(u)) @ w) ** 2)
+    np.testing.assert_allclose(adcompiler.jit(hessian_taking_w)(w, X), want, rtol=1e-12)
