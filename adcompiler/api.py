@@ -37,6 +37,7 @@ from .frontend.calls import Closure, calling, transformed
 from .frontend.outside import changed
 from .frontend.pytree import flatten, leaves_like, same_structure, unflatten
 from .frontend.signature import is_runtime_leaf, writable
+from .frontend.values import Traced
 from .ir.types import DTYPES
 from .runtime.nans import run_checked
 
@@ -158,7 +159,8 @@ class GradFunction(_Specialised):
                                   "to differentiate with respect to")
         out = []
         for w in ([self.wrt] if single else self.wrt):
-            if isinstance(w, int):
+            if isinstance(w, (int, np.integer)) and not isinstance(w, bool):
+                w = int(w)
                 if not -len(names) <= w < len(names):
                     raise AdcompilerError(f"wrt={w}: {self._fun_name} has {len(names)} "
                                           f"parameters ({', '.join(names)})" + self._star_hint())
@@ -282,10 +284,14 @@ class GradFunction(_Specialised):
                 if pname in bound.arguments else 0
             ranges[pname] = (start, n)
             start += n
-        leaves = [i for n in names for i in range(ranges[n][0], sum(ranges[n]))]
-        if not leaves or any(not ir_fn.args[i].type.is_float for i in leaves):
-            raise ctx.error(f"cannot differentiate {self._fun_name} with respect to "
-                            f"{', '.join(names)}: gradients need float arrays")
+        leaves = []
+        for n in names:     # (an argument's integer leaves get None, as outside traced code)
+            floats = [i for i in range(ranges[n][0], sum(ranges[n]))
+                      if ir_fn.args[i].type.is_float]
+            if not floats:
+                raise ctx.error(f"cannot differentiate {self._fun_name} with respect to {n}: "
+                                "gradients need float arrays")
+            leaves += floats
         if ir_fn.results[0].type.rank != 0 or not ir_fn.results[0].type.is_float:
             raise ctx.error(f"grad needs {self._fun_name} to return a float scalar")
         adj = differentiate(ir_fn, leaves, seeded=(0,))
@@ -466,7 +472,8 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
             raise AdcompilerError("the cotangent must have the value's structure (a "
                                   f"{type(value).__name__} like it, with arrays in its "
                                   f"places), got a {type(cotangent).__name__}")
-        cts = leaves_like(value, cotangent, is_runtime_leaf)
+        # (the value's static leaves, a returned Python float, take no cotangent)
+        cts = leaves_like(sig.result, cotangent, lambda x: isinstance(x, Traced))
         seeds = []
         for ct, t in zip(cts, out_types, strict=True):
             if not t.is_float:

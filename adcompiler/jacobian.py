@@ -30,8 +30,10 @@ from .api import _has_float, grad, name_of, vjp
 from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
-from .frontend.pytree import attributes, flatten, node_fields, same_structure, unflatten
+from .frontend.pytree import (attributes, flatten, leaves_like, node_fields, same_structure,
+                               unflatten)
 from .frontend.signature import is_runtime_leaf
+from .frontend.values import Traced
 
 
 def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
@@ -45,9 +47,12 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
                                       "float data (integers and booleans have no derivative)")
         value, pullback = vjp(fun, *args, backend=backend, check_nans=check_nans, **kwargs)
         outs, out_def = flatten(value, is_runtime_leaf)
+        # a static result (a Python float returned as it is) has no derivative either
+        result = trace(fun, *args, **kwargs).meta["signature"].result      # (cached)
+        computed = [isinstance(r, Traced) for r in leaves_like(value, result, is_runtime_leaf)]
         per_out = []
         for i, out in enumerate(outs):
-            if np.asarray(out).dtype.kind != "f":
+            if not computed[i] or np.asarray(out).dtype.kind != "f":
                 per_out.append(None)
                 continue
             rows = []
@@ -61,7 +66,7 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
                             for j in range(len(positions))])
         out = [unflatten(statics_to_none(out_def), [o if o is None else o[j] for o in per_out])
                for j in range(len(positions))]
-        return out[0] if isinstance(wrt, (int, str)) else tuple(out)
+        return tuple(out) if isinstance(wrt, (tuple, list)) else out[0]
 
     jac.__name__ = f"jacobian_{name_of(fun)}"
     return _traceable(jac, fun, wrt, fun)
@@ -105,10 +110,11 @@ def _traceable(entry, fun, wrt, differentiated):
     call of it (calls.transformed), it traces `_rows` for the Jacobian of `differentiated`
     (fun, or its gradient) with respect to one argument."""
     def traced(ctx, args, kwargs):
-        if not isinstance(wrt, (int, str)):
+        if isinstance(wrt, (tuple, list)):
             raise ctx.error(f"{entry.__name__} inside traced code takes one argument position "
                             "or name as wrt")
         (position,) = _positions(fun, wrt, len(args), kwargs)
+        _float_array_argument(ctx, entry.__name__, args[position], position)
         ctx.check_transformable(differentiated)
         return ctx.call(_rows, differentiated, (position,), args, kwargs)[1][0]
     entry.__adcompiler_trace__ = traced
@@ -121,6 +127,8 @@ def _rows(fun, positions, args, kwargs):
     """(fun's one array result, its Jacobian with respect to each argument of `positions`), in
     traced code (traced as user code is): one pullback of a one-hot cotangent per entry."""
     value, pullback = vjp(fun, *args, **kwargs)
+    if value.size == 0:
+        return value, [np.zeros(value.shape + args[p].shape, value.dtype) for p in positions]
     rows = []
     for k in range(value.size):
         onehot = np.zeros(value.size, value.dtype)
@@ -135,7 +143,7 @@ def _jvp_rows(fun, primals, tangents):
     (one forward sweep and one pullback per entry for all the arguments)."""
     positions = [p for p in range(len(primals)) if tangents[p] is not None]
     value, jacobians = _rows(fun, positions, primals, {})
-    along = [np.tensordot(j, tangents[p], axes=tangents[p].ndim)
+    along = [np.tensordot(j, tangents[p], axes=np.ndim(tangents[p]))
              for p, j in zip(positions, jacobians, strict=True)]
     return value, sum(along[1:], along[0])
 
@@ -192,14 +200,36 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
                                   for r in primal.results])
     leaves, treedef = flatten(zeros, is_runtime_leaf)
     u = unflatten(statics_to_none(treedef), leaves)     # zero cotangents, shaped as the result
-    tangent, value = _PAIRED_GRAD[fun, backend, check_nans](fun, tuple(primals), u,
-                                                             tuple(tangents))
+    try:
+        key = (fun, backend, check_nans)
+        hash(key)
+    except TypeError:       # (a dataclass layer object: eq=True leaves it unhashable)
+        key = (id(fun), backend, check_nans)
+    tangent, value = _PAIRED_GRAD[key](fun, tuple(primals), u, tuple(tangents))
     return value, tangent
 
 
 def _jvp_trace(ctx, args, kwargs):
     fun, primals, tangents = args
+    if len(tangents) != len(primals):
+        raise ctx.error(f"jvp: {len(primals)} arguments but {len(tangents)} tangents")
+    for k, (p, t) in enumerate(zip(primals, tangents)):
+        if t is not None:
+            _float_array_argument(ctx, "jvp", p, k)
+    if all(t is None for t in tangents):
+        raise ctx.error("jvp: every tangent is None: there is no direction to differentiate in")
     return ctx.call(_jvp_rows, fun, tuple(primals), tuple(tangents))
+
+
+def _float_array_argument(ctx, entry, arg, k):
+    """Inside traced code jacobian, hessian and jvp differentiate with respect to one float
+    array (or scalar) per argument: `_rows` stacks one gradient per entry."""
+    if not (ctx.is_traced(arg) and arg.type.is_float):
+        kind = f"{arg.type} array" if ctx.is_traced(arg) else \
+            f"constant {arg.dtype} array" if isinstance(arg, np.ndarray) else type(arg).__name__
+        raise ctx.error(f"{entry} inside traced code differentiates with respect to float "
+                        f"arrays; argument {k} is a {kind} (outside traced code it may be a "
+                        "pytree)")
 
 
 jvp.__adcompiler_trace__ = _jvp_trace

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import AdcompilerError
 from ..frontend.calls import unwrap
-from ..frontend.pytree import flatten, unflatten
+from ..frontend.pytree import flatten, leaves_like, same_structure, unflatten
 from ..frontend.signature import split_outputs
 from . import differentiate
 
@@ -53,22 +53,25 @@ def traced_grad_tree(arg, grads, ctx):
 class TracedPullback:
     """The pullback `vjp` returns inside traced code: calling it emits the backward call."""
 
-    def __init__(self, adj, residuals, args, out_types):
-        self.adj, self.residuals, self.args, self.out_types = adj, residuals, args, out_types
+    def __init__(self, adj, residuals, args, value, out_types):
+        self.adj, self.residuals, self.args = adj, residuals, args
+        self.value, self.out_types = value, out_types
 
     def __call__(self, cotangent):
         raise AdcompilerError("a pullback made inside traced code can only be called there")
 
     def __adcompiler_trace__(self, ctx, args, kwargs):
         (cotangent,) = args
-        cts, _ = flatten(cotangent, lambda x: ctx.is_traced(x) or isinstance(x, (int, float)))
-        if len(cts) != len(self.out_types):
-            raise ctx.error(f"the cotangent has {len(cts)} arrays, the value has "
-                            f"{len(self.out_types)}")
+        if not same_structure(self.value, cotangent):
+            raise ctx.error("the cotangent must have the value's structure (a "
+                            f"{type(self.value).__name__} like it, with arrays in its places), "
+                            f"got a {type(cotangent).__name__}")
+        # (the value's static leaves, a returned Python float, take no cotangent)
+        cts = leaves_like(self.value, cotangent, ctx.is_traced)
         seeds = []
         for ct, t in zip(cts, self.out_types, strict=True):
             if t.is_float:
-                v = ctx.value(ct, t.dtype)
+                v = ctx.value(0.0 if ct is None else ct, t.dtype)
                 if v.type.shape != t.shape:
                     v = ctx.builder.op("broadcast_to", v, shape=t.shape)
                 seeds.append(v)
@@ -104,4 +107,4 @@ def vjp_trace(ctx, args, kwargs):
     adj = differentiate(ir_fn, leaves, seeded)
     results, residuals = call_forward(ctx, adj, operands)
     value = rebuild(results)
-    return value, TracedPullback(adj, residuals, fargs, [r.type for r in returned])
+    return value, TracedPullback(adj, residuals, fargs, value, [r.type for r in returned])

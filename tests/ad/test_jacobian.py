@@ -1,5 +1,6 @@
 """jacobian, hessian and jvp (adcompiler/jacobian.py) against derivatives worked out by hand,
 on both backends: shapes S + A, pytree arguments and results, wrt by position and name."""
+import dataclasses
 import functools
 
 import numpy as np
@@ -485,3 +486,75 @@ def test_a_closure_transformed_twice_in_traced_code_is_a_located_error():
     u = w @ X
     want = np.sum((-w.T @ np.diag(np.sin(u)) @ w) ** 2)
     np.testing.assert_allclose(adcompiler.jit(hessian_taking_w)(w, X), want, rtol=1e-12)
+
+
+def sine_and_its_scale(x, scale=0.5):
+    return np.sin(x) * scale, scale
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_static_result_beside_arrays_has_no_derivative(backend):
+    """A Python float returned as it is was given a cotangent of its own: 'the cotangent has 2
+    arrays, the value has 1' from jacobian and jvp."""
+    J, none = adcompiler.jacobian(sine_and_its_scale, backend=backend)(X)
+    np.testing.assert_allclose(J, np.diag(0.5 * np.cos(X)), rtol=1e-12)
+    assert none is None
+    (value, scale), (t, _) = adcompiler.jvp(sine_and_its_scale, (X,), (np.ones(3),),
+                                            backend=backend)
+    np.testing.assert_allclose(t, 0.5 * np.cos(X), rtol=1e-12)
+    _, pullback = adcompiler.vjp(sine_and_its_scale, X, backend=backend)
+    np.testing.assert_allclose(pullback((np.ones(3), 1.0))[0], 0.5 * np.cos(X), rtol=1e-12)
+
+
+@dataclasses.dataclass
+class TanhLayer:
+    W: np.ndarray
+
+    def __call__(self, x):
+        return np.tanh(self.W @ x)
+
+
+def counted_loss(p, x):
+    return np.sum(np.tanh(p["w"] * x) ** 2) * p["n"].sum()
+
+
+def penalty_of_counted_loss(p, x):
+    return np.sum(adcompiler.grad(counted_loss)(p, x)["w"] ** 2)
+
+
+def jacobian_of_a_dict(p, x):
+    return np.sum(adcompiler.jacobian(lambda q, v: np.tanh(q["w"] * v))(p, x)["w"] ** 2)
+
+
+def jvp_without_tangents(x):
+    return np.sum(adcompiler.jvp(sine_and_its_scale, (x,), (None,))[1][0])
+
+
+def jacobian_of_an_empty_result(x):
+    return np.sum(adcompiler.jacobian(lambda v: v[:0] * 2.0)(x)) + np.sum(x)
+
+
+def test_transform_arguments_of_every_kind():
+    """A dataclass layer object (unhashable) in jvp, np.int64 as wrt, a traced grad of a dict
+    with an integer leaf (refused), and traced jacobian/jvp of a dict, of no tangent or of an
+    empty result (internal errors inside jacobian.py)."""
+    layer = TanhLayer(np.eye(3) * 0.5)
+    J = np.diag(0.5 / np.cosh(0.5 * X) ** 2)
+    np.testing.assert_allclose(adcompiler.jvp(layer, (X,), (np.ones(3),))[1], J @ np.ones(3),
+                               rtol=1e-12)
+    J, _ = adcompiler.jacobian(sine_and_its_scale, wrt=np.int64(0))(X)    # (not a 1-tuple)
+    np.testing.assert_allclose(J, np.diag(0.5 * np.cos(X)), rtol=1e-12)
+    p = {"w": np.array([0.1, 0.2, 0.3]), "n": np.array([2, 3])}
+    g = adcompiler.grad(penalty_of_counted_loss)(p, X)
+    assert g["n"] is None
+    w, e = p["w"], np.array([0.0, 1e-6, 0.0])
+
+    def penalty(w):      # by hand: d/dw of 5 sum(tanh(w x)^2) is 10 tanh sech^2 x
+        t = np.tanh(w * X)
+        return np.sum((10 * t * (1 - t ** 2) * X) ** 2)
+    np.testing.assert_allclose(g["w"][1], (penalty(w + e) - penalty(w - e)) / 2e-6, rtol=1e-6)
+    for f, arg, message in ((jacobian_of_a_dict, (p, X), "argument 0 is a dict"),
+                            (jvp_without_tangents, (X,), "every tangent is None")):
+        with pytest.raises(adcompiler.TraceError, match=rf"test_jacobian.py:\d+: .*{message}"):
+            adcompiler.grad(f)(*arg)
+    np.testing.assert_allclose(adcompiler.grad(jacobian_of_an_empty_result)(X), np.ones(3))
