@@ -80,6 +80,8 @@ class custom_vjp:
         return self.fun(*args, **kwargs)
 
     def __adcompiler_trace__(self, ctx, args, kwargs):
+        ctx.watch(self, "fwd")      # (a defvjp again: the callers trace with the new rules)
+        ctx.watch(self, "bwd")
         if self.fwd is None:
             raise ctx.error(f"custom_vjp function {self.fun.__name__} has no defvjp(fwd, bwd)")
         if self._inside:    # fwd or bwd calls f (JAX's docs do): its own body, differentiated
@@ -90,7 +92,14 @@ class custom_vjp:
             call = ctx.builder.emit("call", operands, {"callee": fwd_ir.name},
                                     result_types=fwd_ir.result_types,
                                     hints=[r.hint for r in fwd_ir.results])
-            value, residuals = rebuild(call.results)
+            returned = rebuild(call.results)
+            if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
+                got = "an array" if ctx.is_traced(returned) else \
+                    f"a {type(returned).__name__} of {len(returned)}" \
+                    if isinstance(returned, (tuple, list)) else f"a {type(returned).__name__}"
+                raise ctx.error(f"{self.fwd.__name__} must return a pair (value, residuals), "
+                                f"as a custom_vjp's fwd does; it returns {got}")
+            value, residuals = returned
             bwd_ir, _, bwd_value = ctx.function(self.bwd, residuals, value)
         finally:
             self._inside = False

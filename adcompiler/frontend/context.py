@@ -58,6 +58,10 @@ class TraceContext:
     def is_traced(x) -> bool:
         return isinstance(x, Traced)
 
+    def watch(self, obj, name: str) -> None:
+        """The trace read attribute `name` of `obj`: one rebound later traces it again."""
+        self._tracer.session.reads.add("attr", obj, name)
+
     @contextlib.contextmanager
     def unrolling(self, limit: int):
         """Within it, static loops of up to `limit` iterations are unrolled (what `function`

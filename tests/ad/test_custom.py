@@ -341,6 +341,25 @@ def test_custom_vjp_gradient_of_the_wrong_shape_is_an_error():
         adc.grad(double_loss)(np.ones(3))
 
 
+@adc.custom_vjp
+def sine_without_residuals(x):
+    return np.sin(x)
+
+
+def sine_without_residuals_fwd(x):
+    return np.sin(x)                    # (value, residuals) forgotten
+
+
+sine_without_residuals.defvjp(sine_without_residuals_fwd, lambda r, g: (g,))
+
+
+def test_a_custom_fwd_returning_no_pair_is_an_error():
+    """It said an iteration needed a compile-time value."""
+    with pytest.raises(adc.TraceError, match=r"sine_without_residuals_fwd must return a pair "
+                                             r"\(value, residuals\).*it returns an array"):
+        adc.grad(lambda x: np.sum(sine_without_residuals(x)))(np.ones(3))
+
+
 def fd_jacobian_of(f, x, eps=1e-6):
     return np.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(x.size)],
                     axis=1)
@@ -759,3 +778,21 @@ def test_user_functions_named_like_generated_ones(backend):
     np.testing.assert_allclose(adc.grad(summed_twice_sin, backend=backend)(x), 2 * np.cos(x))
     np.testing.assert_allclose(adc.grad(summed_twice_sin_grad, backend=backend)(x),
                                6 * np.cos(x))
+
+
+@adc.custom_vjp
+def rescaled_gradient(x):
+    return x
+
+
+def ten_times_rescaled(x):
+    return np.sum(rescaled_gradient(x) * 10.0)
+
+
+def test_defvjp_again_is_seen_by_callers_traced_before():
+    """A second defvjp was ignored by a gradient that had traced the first rules."""
+    g = adc.grad(ten_times_rescaled)
+    rescaled_gradient.defvjp(lambda x: (x, ()), lambda r, c: (np.clip(c, -1.0, 1.0),))
+    np.testing.assert_allclose(g(X), np.ones_like(X))
+    rescaled_gradient.defvjp(lambda x: (x, ()), lambda r, c: (0.5 * c,))
+    np.testing.assert_allclose(g(X), np.full_like(X, 5.0))
