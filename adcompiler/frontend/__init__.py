@@ -46,7 +46,7 @@ import weakref
 
 from ..errors import AdcompilerError, RecompileWarning, TraceError, user_facing, warn_at_caller
 from .context import TraceContext
-from .outside import changed
+from .outside import changed, leaked
 from .problems import too_deep
 from .signature import Signature
 from .values import Traced
@@ -117,6 +117,12 @@ def traced(f, *args, **kwargs):
     sig.returns_written = fn.meta["returns_written"]
     fn.meta["signature"] = sig
     fn.meta["reads"] = session.reads.frozen()
+    held = leaked(fn.meta["reads"])
+    if held is not None:
+        raise TraceError(f"{f.__qualname__} puts a run-time value into {held}, a list or dict "
+                         "that outlives the call: it would hold a placeholder of the trace, "
+                         "not the value; return the value instead",
+                         (code.filename, code.node.lineno), f"def {code.name}")
     try:
         verify(fn)
     except ValueError as e:

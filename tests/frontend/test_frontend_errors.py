@@ -383,3 +383,21 @@ def test_numpy_warnings_name_the_users_line():
         warnings.simplefilter("always")
         adcompiler.jit(warns_twice, backend="numpy")(np.array([0.0, 2.0]))
     assert [w.lineno for w in caught] == [first + 2]       # the caller's errstate holds
+
+
+HISTORY = []
+
+
+def records_its_loss(x):
+    s = np.sum(x ** 2)
+    HISTORY.append(s)
+    return s
+
+
+def test_a_run_time_value_kept_in_a_global_list_is_an_error():
+    """It stayed there after the call as a placeholder of the trace (a later trace reading it
+    built invalid IR)."""
+    with pytest.raises(TraceError, match=rf"{FILE}:\d+: records_its_loss puts a run-time value "
+                                         r"into HISTORY, .*return the value instead"):
+        adcompiler.grad(records_its_loss)(rand(2))
+    HISTORY.clear()
