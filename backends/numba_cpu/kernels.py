@@ -11,7 +11,8 @@ Shape of the code: the domain's outer axes (before the group's split) are flatte
 the row-level values that became available (row reductions of phase p-1 and what depends on
 them), then one loop nest over the inner axes that accumulates the row reductions of phase p,
 accumulations, and stores outputs. An inner value a later phase reads is stored (output or row
-scratch), not recomputed. The driver runs all rows as one chunk (`runtime.run`) or chunks of
+scratch), not recomputed; it is read back from an output only where every row stores its own
+entries of it (one that varies along inner axes only is stored by the first row alone). The driver runs all rows as one chunk (`runtime.run`) or chunks of
 rows in threads (`runtime.launch`), each chunk accumulating into its own partial (`partials`),
 combined at the end (`combine`). `body` is the only compiled function: each one is compile
 time.
@@ -139,7 +140,7 @@ class _Gen:
             return self.constant(literal(const.attrs["value"], const.attrs["dtype"]))
         if x in self.members:
             if self.inner(x) and self.phase[x] != loop:   # stored by an earlier phase
-                if x in self.out_name:
+                if self.stored_by_every_row(x):
                     return f"{self.out_name[x]}[{self.index(self.g.maps[x], x.shape)}]"
                 return f"s_{self.local[x]}[{', '.join(f'i{a}' for a in range(self.k, self.n))}]"
             return self.local[x]
@@ -204,6 +205,13 @@ class _Gen:
         inside = self.constant(literal(const.attrs["value"], const.attrs["dtype"])) if const else \
             f"{self.in_name[v]}[{', '.join(idx)}]"
         return f"({inside} if {' and '.join(conds) or 'True'} else {self.operand(op, 0, loop)})"
+
+    def stored_by_every_row(self, v) -> bool:
+        """Whether v is an output each row stores its own entries of, so a later phase of the
+        row may read them back from it. One varying along inner axes only is stored by the
+        first row (`guard`): a row another thread runs would read it before it is stored, so
+        a later phase reads the row's own copy (`s_...`) instead."""
+        return v in self.out_name and not self.guard(self.g.maps[v], range(self.k))
 
     def guard(self, m, axes) -> str:
         missing = [a for a in axes if a not in set(m)]
@@ -298,7 +306,7 @@ class _Gen:
         later = set()
         for op in self.g.ops:
             for x in op.operands:
-                if x in self.members and self.inner(x) and x not in self.out_name \
+                if x in self.members and self.inner(x) and not self.stored_by_every_row(x) \
                         and self.phase[x] < self._exec_phase(op):
                     later.add(x)
         return later

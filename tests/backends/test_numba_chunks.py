@@ -59,3 +59,28 @@ def test_chunked_reductions_combine_like_numpy(every_kernel_launched, nan):
         np.testing.assert_allclose(g, w, rtol=1e-12)
     (_, call), = f._cache.values()
     assert re.search(r"rt\.launch\(k_\w+, 105,", call.source)
+
+
+def normed_with_exp_gain(x, lg):
+    g = np.exp(lg)
+    d = x - x.mean(axis=-1, keepdims=True)
+    return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + 1e-5) * g, g
+
+
+def test_a_value_only_the_first_row_stores_is_not_read_back_by_other_rows(
+        every_kernel_launched):
+    """The gain varies along the inner axis only: the first row stores it (`if i0 == 0:`),
+    and a later phase of every row read it back from that output, which a chunk on another
+    thread read before the first row had stored it (garbage on a first call, the last call's
+    gain after). Each row reads its own copy instead."""
+    f = adcompiler.jit(normed_with_exp_gain, backend="numba")
+    x = RNG.standard_normal((105, 4))
+    for _ in range(3):
+        lg = RNG.standard_normal(4)
+        for g, w in zip(f(x, lg), normed_with_exp_gain(x, lg), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-12)
+    (_, call), = f._cache.values()
+    guarded = re.findall(r"if i0 == 0:\n\s+(o\d+)\[", call.source)
+    assert guarded
+    for o in guarded:
+        assert not re.search(rf"=.*\b{o}\[", call.source.replace(f"{o}[i1] =", "")), o
