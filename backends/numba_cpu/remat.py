@@ -51,8 +51,14 @@ def _compares_floats(op) -> bool:
 
 
 def _exact(ops) -> bool:
-    """Do `ops` recompute bit for bit what the forward computed, whatever order LLVM picks?"""
-    return sum(registry.get(op.name).reassociable for op in ops) <= 1
+    """Do `ops` recompute bit for bit what the forward computed, whatever order LLVM picks? Not
+    two reassociable ops, nor one that reads a value a reassociable op made: the forward's
+    kernel may have computed them fused, in another order (w * (s / 3) as (w * s) / 3)."""
+    chained = [op for op in ops if registry.get(op.name).reassociable]
+    fed = any(isinstance(x.owner, Op) and x.owner not in ops
+              and registry.get(x.owner.name).reassociable
+              for op in chained for x in op.operands)
+    return len(chained) == 0 or len(chained) == 1 and not fed
 
 
 def _inexact_compare(op, operand_steps) -> bool:
