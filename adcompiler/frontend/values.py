@@ -275,6 +275,10 @@ def stand_in(x):
         return np.ones((), NP_OF[x.dtype])
     if isinstance(x, np.ndarray):
         return np.ones((), x.dtype)
+    if isinstance(x, (list, tuple)):        # (np.result_type reads a list as a dtype spec)
+        arr = static_array(x)
+        if arr is not None:
+            return np.ones((), arr.dtype)
     return x
 
 

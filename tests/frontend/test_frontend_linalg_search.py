@@ -406,3 +406,13 @@ def test_interp_gradient_at_the_sample_points_is_a_slope():
     for backend in ("numpy", "numba"):
         g = adcompiler.grad(interp_sum, backend=backend)(x, xp, fp)
         np.testing.assert_array_equal(g, [1.0, 3.0, 5.0, 5.0, 5.0])
+
+
+def searched_in_a_list(x):
+    return np.searchsorted([-1.0, 0.0, 5.0], x), np.einsum("i,i->", x, [1.0, 2.0, 3.0])
+
+
+def test_python_lists_as_operands_of_searchsorted_and_einsum():
+    """np.result_type read the list as a structured dtype's fields: 'Field elements must be
+    2- or 3-tuples'."""
+    check(searched_in_a_list, np.array([0.5, -2.0, 7.0]))
