@@ -338,6 +338,12 @@ class CallsMixin:
             return run_static(text.joined, fn.__self__, args[0])
         if _container_method(fn) and fn.__name__ in MUTATING_METHODS:
             self.check_writable_container(fn.__self__)
+        elif not _container_method(fn) and text.holds_text((args, kwargs)):
+            # (a library such as logging would swallow the error reading it, and print a
+            # traceback of ours)
+            raise FrontendError(f"{_name(fn)} gets text made from run-time values, which exists "
+                                "only when the compiled code runs: print shows it (and an "
+                                "assert's message)")
         randomness.check_draw(self.session.seeded, fn)
         self.watch_method(fn, args)
         result = run_static(fn, *(self.foreign(a) for a in args),

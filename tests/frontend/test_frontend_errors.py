@@ -1,5 +1,6 @@
 """Errors users see: one UnsupportedSyntax listing every unsupported construct with its line,
 and TraceErrors naming the file, line and construct. Never an internal traceback."""
+import logging
 import os
 
 import numpy as np
@@ -401,3 +402,16 @@ def test_a_run_time_value_kept_in_a_global_list_is_an_error():
                                          r"into HISTORY, .*return the value instead"):
         adcompiler.grad(records_its_loss)(rand(2))
     HISTORY.clear()
+
+
+def logs_its_loss(x):
+    s = np.sum(x)
+    logging.info(f"loss {s}")
+    return s
+
+
+def test_text_of_run_time_values_given_to_a_library_is_an_error():
+    """logging swallowed the error its str() raised and printed a traceback of adcompiler's."""
+    with pytest.raises(TraceError, match=rf"{FILE}:\d+: info gets text made from run-time "
+                                         r"values.*print shows it"):
+        adcompiler.grad(logs_its_loss)(rand(2))
