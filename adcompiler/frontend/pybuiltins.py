@@ -111,6 +111,11 @@ def _scalar(tr, x, dtype, name):
     if t.type.size != 1:
         raise FrontendError(f"only arrays of size 1 can be converted to Python scalars ({name})")
     v = t.value if t.ndim == 0 else tr.op("reshape", t.value, shape=())
+    if dtype == "i64" and t.type.is_float:
+        # Python's ValueError or OverflowError (a cast would make them -2^63); adcompiler's
+        # ints are int64, where Python's int would grow
+        tr.op("assert", tr.op("lt", tr.op("abs", v), tr.const(2.0 ** 63, t.dtype)),
+              message=f"{name} of NaN, inf or a float beyond the int64 range")
     return tr.wrap(tr.cast(v, dtype), weak=True)
 
 

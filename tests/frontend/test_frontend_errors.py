@@ -415,3 +415,18 @@ def test_text_of_run_time_values_given_to_a_library_is_an_error():
     with pytest.raises(TraceError, match=rf"{FILE}:\d+: info gets text made from run-time "
                                          r"values.*print shows it"):
         adcompiler.grad(logs_its_loss)(rand(2))
+
+
+def truncated(x):
+    return int(x[0]) + 1.0 * x[1]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_int_of_nan_inf_or_a_huge_float_is_an_error(backend):
+    """Python raises ValueError or OverflowError; the cast made them -2^63."""
+    f = adcompiler.jit(truncated, backend=backend)
+    assert f(np.array([2.7, 1.0])) == 3.0
+    for bad in (np.nan, np.inf, -3e38):
+        with pytest.raises(adcompiler.AssertionFailed, match=r"int\(\) of NaN, inf or a float "
+                                                             "beyond the int64 range"):
+            f(np.array([bad, 1.0]))
