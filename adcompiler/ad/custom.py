@@ -123,8 +123,14 @@ class custom_vjp:
         def traced(x):
             return flatten(x, ctx.is_traced)[0]
         # (every parameter counts, as in JAX: one left to its default too)
-        bound = inspect.signature(self.fun).bind(*args, **kwargs)
+        sig = inspect.signature(self.fun)
+        bound = sig.bind(*args, **kwargs)
         bound.apply_defaults()
+        for p in sig.parameters.values():
+            if p.kind is inspect.Parameter.VAR_KEYWORD and bound.arguments.get(p.name):
+                raise ctx.error(f"{self.fun.__name__} gets keywords through **{p.name}, whose "
+                                "gradients its bwd would return in the caller's order: name "
+                                "them as parameters")
         args = list(bound.args) + list(bound.kwargs.values())
         per_arg = grads if isinstance(grads, (tuple, list)) else (grads,)
         if len(per_arg) != len(args):

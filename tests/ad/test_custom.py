@@ -796,3 +796,19 @@ def test_defvjp_again_is_seen_by_callers_traced_before():
     np.testing.assert_allclose(g(X), np.ones_like(X))
     rescaled_gradient.defvjp(lambda x: (x, ()), lambda r, c: (0.5 * c,))
     np.testing.assert_allclose(g(X), np.full_like(X, 5.0))
+
+
+@adc.custom_vjp
+def scaled_by_keywords(x, **k):
+    return x * k["a"] + k["b"]
+
+
+scaled_by_keywords.defvjp(lambda x, **k: (x * k["a"] + k["b"], (x, k["a"])),
+                          lambda r, g: (g * r[1], g * r[0], g))
+
+
+def test_custom_vjp_keywords_through_double_star_are_refused():
+    """The bwd's gradients were matched to the keywords in the caller's order: b=, a= swapped
+    the gradients of a and b."""
+    with pytest.raises(adc.TraceError, match=r"scaled_by_keywords gets keywords through \*\*k"):
+        adc.grad(lambda x, a, b: np.sum(scaled_by_keywords(x, b=b, a=a)), wrt=(1, 2))(X, X, X)
