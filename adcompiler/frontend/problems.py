@@ -15,6 +15,7 @@ Contract:
 from __future__ import annotations
 
 import ast
+import sys
 
 from ..errors import TraceError
 
@@ -22,7 +23,10 @@ from ..errors import TraceError
 def too_deep(name: str) -> str:
     """The message of a recursion the tracer cannot finish."""
     return (f"recursion too deep while tracing {name}: does it reach its base case? (a "
-            "recursion that stops only on a run-time value must be written as a loop)")
+            "recursion that stops only on a run-time value must be written as a loop; one "
+            "that does stop, deeper than about 60 calls, needs a higher "
+            f"sys.setrecursionlimit than {sys.getrecursionlimit()}: tracing a call takes "
+            "several Python frames)")
 
 
 class FrontendError(Exception):
