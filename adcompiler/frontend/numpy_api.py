@@ -21,7 +21,7 @@ from . import (arith, calculus, composites, creation, linalg, linalg_derived as 
                ufuncs, windows)
 from .indexing import along
 from .problems import FrontendError, no_out
-from .values import Traced, dtype_arg, ir_dtype
+from .values import Traced, dtype_arg, ir_dtype, result_dtype
 
 UNARY = {np.exp: "exp", np.log: "log", np.log1p: "log1p", np.expm1: "expm1", np.sqrt: "sqrt",
          np.tanh: "tanh", np.sin: "sin", np.cos: "cos", np.tan: "tan", np.arcsin: "arcsin",
@@ -140,6 +140,7 @@ def _reshape(cx, a, shape=None, order="C", *, newshape=None):
 
 
 def _square(cx, x, /):
+    result_dtype(np.square, x)      # (NumPy's square of bools is int8: refused, as x // x is)
     return arith.binary(cx, "mul", x, x, hint="square")
 
 

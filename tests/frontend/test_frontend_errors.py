@@ -430,3 +430,10 @@ def test_int_of_nan_inf_or_a_huge_float_is_an_error(backend):
         with pytest.raises(adcompiler.AssertionFailed, match=r"int\(\) of NaN, inf or a float "
                                                              "beyond the int64 range"):
             f(np.array([bad, 1.0]))
+
+
+def test_a_square_of_bools_is_refused_as_numpy_makes_it_int8():
+    """NumPy's np.square of bools is int8, a dtype adcompiler does not compute with (x // x of
+    bools is refused so); it gave bools."""
+    with pytest.raises(TraceError, match=r"dtype int8 is not supported.*np\.square\(m\)"):
+        adcompiler.trace(lambda m: np.square(m), np.array([True, False]))
