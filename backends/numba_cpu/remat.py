@@ -52,13 +52,27 @@ def _compares_floats(op) -> bool:
 
 def _exact(ops) -> bool:
     """Do `ops` recompute bit for bit what the forward computed, whatever order LLVM picks? Not
-    two reassociable ops, nor one that reads a value a reassociable op made: the forward's
-    kernel may have computed them fused, in another order (w * (s / 3) as (w * s) / 3)."""
+    two reassociable ops, nor one where a value they read was made by a reassociable op, also
+    through loop ops that pass values on (a negation, a broadcast): the forward's kernel may
+    have computed them fused, in another order (w * -(s / 3) as -(w * s) / 3)."""
     chained = [op for op in ops if registry.get(op.name).reassociable]
-    fed = any(isinstance(x.owner, Op) and x.owner not in ops
-              and registry.get(x.owner.name).reassociable
-              for op in chained for x in op.operands)
-    return len(chained) == 0 or len(chained) == 1 and not fed
+    if not chained:
+        return True
+    return len(chained) == 1 and not any(_made_by_reassociable(x, ops)
+                                         for op in ops for x in op.operands)
+
+
+def _made_by_reassociable(v, ops, depth=8) -> bool:
+    """Is `v` (read by `ops`, made outside them) made by a reassociable op, or by loop ops
+    the forward fuses (elementwise, broadcasts) over one? Reductions and products end the
+    search: their results are computed apart; so do integers and bools (a causal mask made by
+    integer ops), which no order rounds."""
+    op = v.owner
+    if not v.type.is_float or not isinstance(op, Op) or op in ops or depth == 0 \
+            or loop_kind(op) not in ("elementwise", "broadcast", "unit_reshape"):
+        return False
+    return registry.get(op.name).reassociable or any(
+        _made_by_reassociable(x, ops, depth - 1) for x in op.operands)
 
 
 def _inexact_compare(op, operand_steps) -> bool:

@@ -80,21 +80,27 @@ def scaled_by_a_mean_then_max(y, w):
     return np.sum(v.max(axis=0))
 
 
+def scaled_by_a_negated_mean_then_max(y, w):
+    v = w * -y[::2].mean(axis=0, keepdims=True)      # (the negation passes the value on)
+    return np.sum(v.max(axis=0))
+
+
 def test_a_compared_value_is_not_recomputed_from_a_value_a_fused_chain_made():
     """v = w * (s / 3): one multiply to recompute, but the forward's kernel computed it fused
     with the division, in another order: no entry of the recomputed v equalled the max, and
     the gradient was 1/0 * 0 (a NaNError saying values overflowed)."""
     rng = np.random.default_rng(0)
     y, w = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
-    fwd, bwd = _spliced(scaled_by_a_mean_then_max, y, w)
-    made_in_fwd = {op.result for op in fwd}
-    compared = [v for op in bwd if op.name == "eq" for v in op.operands
-                if v.owner.name != "broadcast_to"]
-    assert compared and all(v in made_in_fwd for v in compared)
-    dw = adcompiler.grad(scaled_by_a_mean_then_max, wrt=1, backend="numba")(y, w)
-    v = w * y[::2].mean(axis=0, keepdims=True)
-    want = (v == v.max(axis=0)) * y[::2].mean(axis=0, keepdims=True)    # by hand
-    np.testing.assert_allclose(dw, want, rtol=1e-12)
+    for f, sign in ((scaled_by_a_mean_then_max, 1), (scaled_by_a_negated_mean_then_max, -1)):
+        fwd, bwd = _spliced(f, y, w)
+        made_in_fwd = {op.result for op in fwd}
+        compared = [v for op in bwd if op.name == "eq" for v in op.operands
+                    if v.owner.name != "broadcast_to"]
+        assert compared and all(v in made_in_fwd for v in compared)
+        dw = adcompiler.grad(f, wrt=1, backend="numba")(y, w)
+        m = sign * y[::2].mean(axis=0, keepdims=True)
+        v = w * m
+        np.testing.assert_allclose(dw, (v == v.max(axis=0)) * m, rtol=1e-12)     # by hand
 
 
 def relu_mlp(w1, w2, x):
