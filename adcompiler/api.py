@@ -38,6 +38,8 @@ from .frontend.outside import changed
 from .frontend.pytree import flatten, leaves_like, same_structure, unflatten
 from .frontend.signature import is_runtime_leaf, writable
 from .frontend.values import Traced
+from .ir import registry
+from .ir.core import Op
 from .ir.types import DTYPES
 from .runtime.nans import run_checked
 
@@ -341,6 +343,29 @@ def _root(a):
     return a
 
 
+_VIEWS = ("reshape", "transpose", "broadcast_to", "slice")   # NumPy's are views of their operand
+
+
+def _fresh_results(primal) -> bool:
+    """Are the results of `primal` (a traced function) arrays of their own whatever a backend
+    does: none an argument, another result, or a view of one (`return x.copy()` is the
+    argument's value, `return h, h.copy()` one value twice), nor made by an op whose result
+    may be one of its operands (an `if`, a loop, a call)? Then `_apart` can be skipped (an
+    optimiser's update returns ~100 arrays a step). Worked out once per trace."""
+    fresh = primal.meta.get("fresh_results")
+    if fresh is None:
+        seen, fresh = set(), True
+        for v in primal.results:
+            while isinstance(v.owner, Op) and v.owner.name in _VIEWS:
+                v = v.owner.operands[0]
+            if v in seen or not isinstance(v.owner, Op) \
+                    or registry.get(v.owner.name).kind in ("control", "call"):
+                fresh = False       # (an argument: a block's value, not an op's)
+            seen.add(v)
+        primal.meta["fresh_results"] = fresh
+    return fresh
+
+
 def name_of(fun) -> str:
     """What messages call a function given to a transform: its name, a partial's function's,
     a layer object's class's."""
@@ -521,7 +546,9 @@ class JitFunction(_Specialised):
         out = run_checked(lambda: call(*flat), check_nans=False)
         # (a program of no results, a function returning None or static values, returns None)
         out = (out,) if len(primal.results) == 1 else out or ()
-        out, _ = sig.write_back(args, kwargs, leaves, _apart(out, leaves))
+        if not _fresh_results(primal):
+            out = _apart(out, leaves)
+        out, _ = sig.write_back(args, kwargs, leaves, out)
         return sig.unflatten_result(out)
 
     def __adcompiler_trace__(self, ctx, args, kwargs):
