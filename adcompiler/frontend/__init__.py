@@ -119,9 +119,9 @@ def traced(f, *args, **kwargs):
     fn.meta["reads"] = session.reads.frozen()
     held = leaked(fn.meta["reads"])
     if held is not None:
-        raise TraceError(f"{f.__qualname__} puts a run-time value into {held}, a list or dict "
-                         "that outlives the call: it would hold a placeholder of the trace, "
-                         "not the value; return the value instead",
+        raise TraceError(f"{f.__qualname__} puts a run-time value into {held}, which "
+                         "outlives the call: it would hold a placeholder of the trace, not "
+                         "the value; return the value instead",
                          (code.filename, code.node.lineno), f"def {code.name}")
     try:
         verify(fn)

@@ -86,12 +86,11 @@ def _now(kind, where, name):
 
 def leaked(frozen) -> str | None:
     """The global or closed-over variable (its name) whose value holds a run-time array after
-    the trace (`HISTORY.append(loss)`): a placeholder of the trace, which the caller would
-    find there after the call."""
+    the trace (`HISTORY.append(loss)`, `LOG.values.append(loss)`): a placeholder of the
+    trace, which the caller would find there after the call."""
     from .values import contains_traced
     for kind, where, name, now, _ in frozen:
-        if kind in ("global", "cell") and isinstance(now, (list, dict)) \
-                and contains_traced(now):
+        if kind in ("global", "cell") and contains_traced(now):
             return name if kind == "global" else "a variable it closes over"
     return None
 

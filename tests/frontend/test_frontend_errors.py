@@ -389,9 +389,23 @@ def test_numpy_warnings_name_the_users_line():
 HISTORY = []
 
 
+class Log:
+    def __init__(self):
+        self.values = []
+
+
+LOG = Log()
+
+
 def records_its_loss(x):
     s = np.sum(x ** 2)
     HISTORY.append(s)
+    return s
+
+
+def logs_into_an_object(x):
+    s = np.sum(x ** 2)
+    LOG.values.append(s)
     return s
 
 
@@ -401,7 +415,10 @@ def test_a_run_time_value_kept_in_a_global_list_is_an_error():
     with pytest.raises(TraceError, match=rf"{FILE}:\d+: records_its_loss puts a run-time value "
                                          r"into HISTORY, .*return the value instead"):
         adcompiler.grad(records_its_loss)(rand(2))
+    with pytest.raises(TraceError, match=r"logs_into_an_object puts a run-time value into LOG"):
+        adcompiler.jit(logs_into_an_object)(rand(2))
     HISTORY.clear()
+    LOG.values.clear()
 
 
 def logs_its_loss(x):
