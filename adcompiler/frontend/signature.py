@@ -34,7 +34,7 @@ from ..errors import TraceError
 from ..ir.types import TensorType
 from . import carry
 from .pytree import flatten, leaf_paths, set_entry, unflatten
-from .values import NP_OF, IR_OF, Traced
+from .values import NP_OF, IR_OF, Traced, numpy_subclass
 
 
 def is_runtime_leaf(x) -> bool:
@@ -46,13 +46,9 @@ def _argument_leaf(x) -> bool:
     array), which would otherwise be a static value: compiled in as a constant, its later
     changes unseen."""
     if is_runtime_leaf(x):
-        # the subclasses that compute otherwise: the compiled code would drop a masked array's
-        # mask, and take a matrix's `*` for an elementwise product
-        if isinstance(x, (np.matrix, np.ma.MaskedArray)):
-            raise TraceError(f"it holds a {type(x).__module__}.{type(x).__qualname__}; "
-                             "adcompiler computes with plain NumPy arrays: pass "
-                             + ("np.ma.filled(it, fill)" if np.ma.isMaskedArray(x)
-                                else "np.asarray(it)"))
+        problem = numpy_subclass(x)
+        if problem:
+            raise TraceError(f"it holds {problem}")
         return True
     if not isinstance(x, type) and (hasattr(x, "__array__") or hasattr(x, "__dlpack__")):
         kind = f"{type(x).__module__.split('.')[0]}.{type(x).__qualname__}"

@@ -333,10 +333,24 @@ def common_dtype(*operands) -> str:
         raise FrontendError(f"no common dtype: {e}") from None
 
 
+def numpy_subclass(x) -> str | None:
+    """What to say of `x`, an array of a NumPy subclass that computes otherwise (the compiled
+    code would drop a masked array's mask, and take a matrix's `*` for an elementwise
+    product), else None."""
+    if not isinstance(x, (np.matrix, np.ma.MaskedArray)):
+        return None
+    return (f"a {type(x).__module__}.{type(x).__qualname__}; adcompiler computes with plain "
+            "NumPy arrays: pass " + ("np.ma.filled(it, fill)" if np.ma.isMaskedArray(x)
+                                     else "np.asarray(it)"))
+
+
 def static_array(x) -> np.ndarray | None:
     """`x` as a NumPy array when it is static array data (a scalar, an ndarray, a nested list of
     numbers), else None."""
     if isinstance(x, np.ndarray) or is_static_scalar(x):
+        problem = numpy_subclass(x)
+        if problem:
+            raise FrontendError(f"this constant is {problem}")
         return np.asarray(x)
     if isinstance(x, (list, tuple)) and not contains_traced(x):
         try:

@@ -297,6 +297,9 @@ def test_jit_of_a_function_returning_no_array(backend):
     assert adcompiler.jit(dims, backend=backend)(x) == ((3, 4), 2)
 
 
+MASKED = np.ma.array([1.0, 2.0, 3.0], mask=[0, 1, 0])
+
+
 class ArrayLike:
     """Another library's array (a torch tensor, a CuPy array): NumPy can convert it."""
 
@@ -320,6 +323,8 @@ def test_another_librarys_array_is_refused_not_compiled_in():
         adcompiler.jit(dims)(np.ma.array(rand(3), mask=[0, 1, 0]))
     with pytest.raises(adcompiler.TraceError, match=r"numpy.matrix; .*np.asarray"):
         adcompiler.grad(augmented)(rand(2), {"b": np.matrix(rand(2))})
+    with pytest.raises(adcompiler.TraceError, match=r"this constant is a numpy.ma.MaskedArray"):
+        adcompiler.jit(lambda x: np.sum(x * MASKED))(rand(3))     # (a global's too)
     # (a class with __array__, a NumPy scalar type, is a static value as before)
     x = rand(3)
     assert adcompiler.jit(cast_sum)(x, np.float32).dtype == np.float32
