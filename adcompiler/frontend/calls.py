@@ -459,10 +459,13 @@ def _closures(params) -> list:
     """The functions defined while tracing among a call's arguments, also those a transform
     of one holds (`hessian(lambda v: ...)`, `grad` of one: traced inside the callee)."""
     out = []
-    for v in flatten(params, lambda v: isinstance(v, Closure) or transformed(v))[0]:
+    for v in flatten(params, lambda v: isinstance(v, (Closure, functools.partial))
+                     or transformed(v))[0]:
         while transformed(v) and hasattr(v, "fun"):
             v = v.fun
-        if isinstance(v, Closure):
+        if isinstance(v, functools.partial):        # (its function and its arguments)
+            out += _closures([v.func, v.args, v.keywords])
+        elif isinstance(v, Closure):
             out.append(v)
     return out
 

@@ -108,17 +108,30 @@ class TraceContext:
 
     def check_transformable(self, fn) -> None:
         """A transform of a function defined in traced code that closes over run-time arrays
-        there is refused: its function, built inside the transform's, would read this one's
-        (a closure's own transform lifts them to arguments)."""
-        from .calls import _captured, _closures, transformed
-        if not transformed(fn):
+        there lifts them to arguments of the function it builds; one it reaches only through
+        another function (a hessian of it, a grad of a function calling its grad) is refused:
+        that function, built inside the transform's, would read this one's arrays."""
+        from .calls import Closure, _captured, _closures, transformed
+        if transformed(fn):
+            todo = _closures([fn])
+        elif isinstance(fn, Closure):       # (its own arrays are lifted; those it calls not)
+            todo = _closures(list(_captured(fn.code, fn.frame).values()))
+        else:
             return
-        for c in _closures([fn]):
-            if contains_traced(list(_captured(c.code, c.frame).values())):
+        seen = set()
+        while todo:
+            c = todo.pop()
+            if id(c) in seen:
+                continue
+            seen.add(id(c))
+            captured = list(_captured(c.code, c.frame).values())
+            todo += _closures(captured)
+            if contains_traced(captured):
                 raise FrontendError(
                     f"{c.code.name} closes over run-time arrays of the function it is defined "
-                    "in, and is transformed twice here (a hessian, a jacobian of its grad): "
-                    "pass those arrays as its arguments (hessian(lambda v, w: ...)(x, w))")
+                    "in, and is transformed here through another function (a hessian of it, "
+                    "a jacobian or grad of a function calling its grad): pass those arrays as "
+                    "its arguments (hessian(lambda v, w: ...)(x, w))")
 
     def function(self, fn, *args, **kwargs):
         from .calls import (Closure, _aliased, _captured, _closure_of, bind_params, returned,

@@ -475,6 +475,11 @@ def hessian_taking_w(w, x):
     return np.sum(adcompiler.hessian(lambda v, u: np.sum(np.sin(u @ v)))(x, w) ** 2)
 
 
+def grad_of_a_caller_of_a_closures_grad(w, x):
+    f = lambda v: np.sum(np.sin(v) * w[0])        # noqa: E731
+    return np.sum(adcompiler.grad(lambda v: adcompiler.grad(f)(v)[0])(x))
+
+
 def test_a_closure_transformed_twice_in_traced_code_is_a_located_error():
     """hessian (jacobian of grad) of a lambda closing over run-time arrays built the gradient's
     function inside the jacobian's, reading the outer function's arrays: an internal
@@ -483,6 +488,8 @@ def test_a_closure_transformed_twice_in_traced_code_is_a_located_error():
     with pytest.raises(adcompiler.TraceError, match=r"test_jacobian.py:\d+: lambda closes over "
                                                     r"run-time arrays.*pass those arrays"):
         adcompiler.jit(hessian_of_a_closure)(w, X)
+    with pytest.raises(adcompiler.TraceError, match=r"lambda closes over run-time arrays"):
+        adcompiler.jit(grad_of_a_caller_of_a_closures_grad)(w, X)
     u = w @ X
     want = np.sum((-w.T @ np.diag(np.sin(u)) @ w) ** 2)
     np.testing.assert_allclose(adcompiler.jit(hessian_taking_w)(w, X), want, rtol=1e-12)
