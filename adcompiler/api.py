@@ -33,7 +33,7 @@ from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, ca
                         statics_to_none, traced_grad_tree, vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_caller, where
 from .frontend import signature, traced
-from .frontend.calls import Closure, calling, transformed
+from .frontend.calls import Closure, parameters_of
 from .frontend.outside import changed
 from .frontend.pytree import flatten, leaves_like, same_structure, unflatten
 from .frontend.signature import is_runtime_leaf, writable
@@ -178,7 +178,7 @@ class GradFunction(_Specialised):
         """For a function with *args: wrt counts declared parameters, not the call's
         positions (JAX's argnums do)."""
         try:
-            star = [p.name for p in inspect.signature(self.fun).parameters.values()
+            star = [p.name for p in parameters_of(self.fun).parameters.values()
                     if p.kind is inspect.Parameter.VAR_POSITIONAL]
         except (TypeError, ValueError):
             return ""
@@ -277,7 +277,7 @@ class GradFunction(_Specialised):
             ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)
         # a function defined in traced code (a lambda, a nested def) has its own signature
         pysig = self.fun.signature if isinstance(self.fun, Closure) else \
-            inspect.signature(calling(self.fun) if transformed(self.fun) else self.fun)
+            parameters_of(self.fun)
         single, names = self._wrt_names(list(pysig.parameters))
         bound = pysig.bind(*args, **kwargs)
         ranges, start = {}, bound_leaves(ctx, self.fun)

@@ -8,12 +8,10 @@ looser tolerance (`PRECISION`) unless `eps` and `rtol` are given.
 """
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from .errors import AdcompilerError, user_facing
-from .frontend.calls import calling, transformed
+from .frontend.calls import parameters_of
 from .frontend.pytree import flatten, unflatten
 from .frontend.signature import is_runtime_leaf
 from .ir.types import DTYPES
@@ -43,7 +41,7 @@ def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend
     single = not isinstance(wrt, (tuple, list))
     grads = (grads,) if single else grads
     # the parameters wrt names: a partial's or a method's left, a jit's function's
-    pysig = inspect.signature(calling(f) if transformed(f) else f)
+    pysig = parameters_of(f)
     bound = pysig.bind(*args64)
     rng = np.random.default_rng(seed)
     report = {}

@@ -21,8 +21,6 @@ arguments without float data); arguments and results are pytrees (frontend/pytre
 """
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from .ad.traced import statics_to_none
@@ -30,8 +28,8 @@ from .api import _has_float, grad, name_of, vjp
 from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
-from .frontend.pytree import (attributes, flatten, leaves_like, node_fields, same_structure,
-                               unflatten)
+from .frontend.calls import parameters_of
+from .frontend.pytree import attributes, flatten, leaves_like, same_structure, unflatten
 from .frontend.signature import is_runtime_leaf
 from .frontend.values import Traced
 
@@ -151,7 +149,7 @@ def _jvp_rows(fun, primals, tangents):
 def _positions(fun, wrt, n_args, kwargs) -> list[int]:
     """The positional indices that `wrt` (positions or parameter names) picks."""
     # (a jit or grad function: the parameters of the function it compiles)
-    names = list(inspect.signature(getattr(fun, "fun", fun)).parameters)
+    names = list(parameters_of(fun).parameters)
     out = []
     for w in (wrt if isinstance(wrt, (tuple, list)) else [wrt]):
         if isinstance(w, str) and w in kwargs:

@@ -39,7 +39,6 @@ Semantics worth knowing (details in each module's docstring):
 from __future__ import annotations
 
 import copy
-import inspect
 import re
 import types
 import weakref
@@ -49,6 +48,7 @@ from .context import TraceContext
 from .outside import changed, leaked
 from .problems import too_deep
 from .signature import Signature
+from .source import code_signature
 from .values import Traced
 
 __all__ = ["TraceContext", "Traced", "signature", "trace", "traced"]
@@ -65,7 +65,7 @@ def signature(f):
     f, prefix, keywords = unwrap(f)
     if not isinstance(f, types.FunctionType):
         raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
-    return f, Signature(inspect.signature(f), f.__name__, prefix, keywords)
+    return f, Signature(code_signature(f), f.__name__, prefix, keywords)
 
 
 @user_facing

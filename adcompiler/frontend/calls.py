@@ -118,9 +118,21 @@ def unwrap(fn):
 
 
 def decorated(fn) -> bool:
-    """Is `fn` a user's function a decorator made with functools.wraps? Its code is the
-    wrapper's, while inspect.signature (so a `wrt`) describes the function it wraps."""
-    return _is_user(fn) and hasattr(fn, "__wrapped__")
+    """Is `fn` a user's function a decorator made with functools.wraps, whose wrapper passes
+    its arguments on (`*args, **kwargs`)? Its code is the wrapper's, while inspect.signature
+    (so a `wrt`) describes the function it wraps. (A wrapper with parameters of its own is
+    traced and called with those.)"""
+    if not (_is_user(fn) and hasattr(fn, "__wrapped__")):
+        return False
+    passing = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return all(p.kind in passing for p in code_signature(fn).parameters.values())
+
+
+def parameters_of(fn) -> inspect.Signature:
+    """The parameters a transform's `wrt` names or counts: those of the function a grad or
+    jit object transforms, of the function a passing-on wrapper wraps, else fn's own."""
+    return inspect.signature(calling(fn) if transformed(fn) or decorated(fn) else fn,
+                             follow_wrapped=False)
 
 
 def transformed(fn) -> bool:

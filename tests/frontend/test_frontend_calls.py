@@ -547,6 +547,18 @@ def calls_decorated(w):
     return np.sum(decorated_helper(w) * w)
 
 
+def with_scale(fn):
+    @functools.wraps(fn)
+    def wrapper(x, scale=1.0):          # parameters of its own: they are what is called
+        return scale * fn(x)
+    return wrapper
+
+
+@with_scale
+def scaled_squares(x):
+    return np.sum(x ** 2)
+
+
 def test_a_functools_wraps_decorator_runs_its_wrapper():
     """functools.wraps makes inspect.signature and getsource describe the wrapped function:
     the wrapper's own code is what runs, and its signature is what a wrt counts."""
@@ -558,3 +570,4 @@ def test_a_functools_wraps_decorator_runs_its_wrapper():
     np.testing.assert_allclose(dw, 4 * w * x * x)
     np.testing.assert_allclose(dx, 4 * w * w * x)
     np.testing.assert_allclose(adcompiler.grad(calls_decorated)(w), 4 * w + 2)
+    np.testing.assert_allclose(adcompiler.grad(scaled_squares)(w, scale=3.0), 6 * w)
