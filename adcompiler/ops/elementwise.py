@@ -11,6 +11,8 @@ Operands of a binary op share one dtype (the frontend inserts NumPy's promotions
 `astype`) and broadcast as in NumPy.
 """
 
+import math
+
 from ..ad.emit import const, ones_at_zeros, sum_to, zeros
 from ..ad.sympy_ir import elementwise_vjp
 from ..ir.types import TensorType
@@ -101,7 +103,17 @@ def _single_double(types, attrs):
     return out
 
 
-unary("erf", "erf(x)", "scipy.special.erf({0})", infer=_single_double, numba="math.erf({0})")
+def _erf_vjp(b, op, cts, needs):
+    """ct 2/sqrt(pi) exp(-x^2): SymPy's form divides by exp(x^2), which overflows to inf from
+    |x| ~ 26.6 (9.4 in float32); the derivative is still 0 there, its own derivative NaN."""
+    (x,) = op.operands
+    dt = x.type.dtype
+    return [b.op("mul", cts[0], b.op("mul", const(b, 2 / math.sqrt(math.pi), dt),
+                                      b.op("exp", b.op("neg", b.op("mul", x, x)))))]
+
+
+unary("erf", "erf(x)", "scipy.special.erf({0})", infer=_single_double, numba="math.erf({0})",
+      vjp=_erf_vjp)
 
 
 def _expit_vjp(b, op, cts, needs):

@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 import pytest
+import scipy.special
 
 import adcompiler
 
@@ -565,3 +566,20 @@ def test_transform_arguments_of_every_kind():
         with pytest.raises(adcompiler.TraceError, match=rf"test_jacobian.py:\d+: .*{message}"):
             adcompiler.grad(f)(*arg)
     np.testing.assert_allclose(adcompiler.grad(jacobian_of_an_empty_result)(X), np.ones(3))
+
+
+def exact_gelu_sum(u):
+    return np.sum(0.5 * u * (1.0 + scipy.special.erf(u * 0.7071067811865476)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype, far", [(np.float64, 40.0), (np.float32, 14.0)])
+def test_the_hessian_through_erf_is_finite_far_out(backend, dtype, far):
+    """erf's derivative was written 2/(sqrt(pi) exp(x^2)): exp overflowed to inf beyond
+    |x| ~ 26.6 (9.4 in float32), so the second derivative was inf * 0 = NaN (JAX: 0)."""
+    u = np.array([-far, 0.5, far], dtype)
+    h = np.diag(adcompiler.hessian(exact_gelu_sum, backend=backend)(u))
+    # d2/du2 of 0.5 u (1 + erf(u / sqrt 2)) = (2 - u^2) phi(u), phi the normal density
+    want = (2 - u.astype(np.float64) ** 2) * np.exp(-u.astype(np.float64) ** 2 / 2) \
+        / np.sqrt(2 * np.pi)
+    np.testing.assert_allclose(h, want, rtol=1e-5, atol=1e-30)
