@@ -472,11 +472,11 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
         if not leaves:
             raise AdcompilerError(f"vjp of {name_of(fun)}: no argument holds "
                                   "float data, so there is nothing to differentiate")
-        seeded = tuple(k for k, r in enumerate(sig.returned(primal.results))
-                       if r.type.is_float)
         if not sig.returned(primal.results):
             raise AdcompilerError(f"vjp of {name_of(fun)}: it returns no run-time array, so "
                                   "there is nothing to differentiate")
+        seeded = tuple(k for k, r in enumerate(sig.returned(primal.results))
+                       if r.type.is_float)
         program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
         _VJP_CACHE[key] = (primal, program)
     _, given, described = sig.describe(args, kwargs, params=False)
@@ -510,7 +510,9 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
                                       f"{t.shape}")
             seeds.append(arr)
         grads = run_checked(lambda: program.bwd(residuals, seeds), check_nans)
-        it = iter(_apart(grads, [*given, *seeds, *residuals]))
+        # (residuals may nest: a loop's stacked per-iteration values)
+        kept = flatten(residuals, lambda x: isinstance(x, np.ndarray))[0]
+        it = iter(_apart(grads, [*given, *seeds, *kept]))
         return tuple(None if s is None else _grad_tree(s, it, floats_only=True)
                      for s in shapes)
 

@@ -29,10 +29,10 @@ def stop_gradient(x):
 
 
 def _stop_gradient_trace(ctx, args, kwargs):
-    if len(args) != 1 or kwargs:
-        raise ctx.error(f"stop_gradient takes one argument (an array or a pytree of them), "
-                        f"got {len(args) + len(kwargs)}")
-    leaves, treedef = flatten(args[0], ctx.is_traced)
+    if len(args) + len(kwargs) != 1 or set(kwargs) - {"x"}:
+        raise ctx.error("stop_gradient takes one argument x (an array or a pytree of them), "
+                        f"got {', '.join([*(['an argument'] * len(args)), *kwargs]) or 'none'}")
+    leaves, treedef = flatten(args[0] if args else kwargs["x"], ctx.is_traced)
     return unflatten(treedef, [ctx.emit("stop_gradient", x) for x in leaves])
 
 
