@@ -57,7 +57,7 @@ def has_nan(out) -> bool:
         and bool(np.isnan(out).any())
 
 
-def raising_where_a_result_is_nan(run, again=None):
+def raising_where_a_result_is_nan(run, again=None, values=0):
     """`run()` as a backend runs its generated code when the caller asked for invalid-value
     errors (`np.errstate(invalid="raise")`, as the API does by default): only a NaN that
     reaches a result is an error (NumPy's own `np.where(x > 0, np.log(x), x)` warns and goes
@@ -67,7 +67,9 @@ def raising_where_a_result_is_nan(run, again=None):
     the NaN that reached a result (those before it may be NaNs a where dropped), and the
     NaNError names it. None: the NaN came in with an input, and is returned; or, where the
     NumPy reference's results hold none, the backend's own kernels made it beyond what they
-    compute, and an error says so. Otherwise just `run()`."""
+    compute, and an error says so. Otherwise just `run()`. The first `values` outputs are
+    results of the forward sweep (a gradient's loss): where one holds a NaN, the NaN to name
+    is the last the forward made (the gradient's NaNs follow from it: a 0/0 loss)."""
     if np.geterr()["invalid"] != "raise":
         return run()
     with np.errstate(invalid="ignore"):
@@ -88,6 +90,9 @@ def raising_where_a_result_is_nan(run, again=None):
             contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         reference = (again or run)()
     if found:
+        if values and has_nan(out[:values] if isinstance(out, tuple) else out):
+            last = max((k for k, e in enumerate(found) if not _in_gradient(e)), default=None)
+            found = found if last is None else found[:last + 1]
         raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)]))
     if again is not None and not has_nan(reference):
         raise NaNError("the Numba backend's result holds a NaN that NumPy's computation of it "

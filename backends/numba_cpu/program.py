@@ -194,7 +194,8 @@ class NumbaProgram:
     def _run(self, which, args):
         def reference():
             return numpy_backend.AdjointProgram(self.adj, self._label).functions[which](*args)
-        return raising_where_a_result_is_nan(lambda: self._driver(which)(*args), reference)
+        return raising_where_a_result_is_nan(lambda: self._driver(which)(*args), reference,
+                                             0 if which == "bwd" else self.adj.n_results)
 
     @property
     def source(self) -> str:

@@ -77,4 +77,5 @@ class NumpyProgram:
         return out if len(self.adj.bwd.results) != 1 else (out,)
 
     def grad(self, *args):
-        return raising_where_a_result_is_nan(lambda: self.functions["grad"](*args))
+        return raising_where_a_result_is_nan(lambda: self.functions["grad"](*args),
+                                             values=self.adj.n_results)

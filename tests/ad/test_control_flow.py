@@ -1199,3 +1199,18 @@ def test_asserts_on_runtime_values_are_checked_when_the_code_runs(backend):
                 call(bad, 2)
     with pytest.raises(AssertionError, match="x must be positive"):
         adc.evaluate(adc.trace(asserting, x, 2), np.array([-1.0, 4.0]), 2)
+
+
+def masked_mean(w, m):
+    valid = m != 0
+    return np.sum(w * valid) / np.sum(valid)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_loss_is_named_where_the_forward_made_it(backend):
+    """An all-zero padding mask makes the loss 0/0: the error named a gradient line after it
+    and advised about a where's untaken branch, which does not apply."""
+    line = masked_mean.__code__.co_firstlineno + 2
+    with pytest.raises(adc.NaNError, match=rf"{THIS_FILE}:{line} .*generated line: div = ") as e:
+        adc.value_and_grad(masked_mean, backend=backend)(np.ones(3), np.zeros(3, np.int64))
+    assert "where's branch" not in str(e.value)
