@@ -35,7 +35,7 @@ from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_call
 from .frontend import signature, traced
 from .frontend.calls import Closure, parameters_of
 from .frontend.outside import changed
-from .frontend.pytree import flatten, leaves_like, same_structure, unflatten
+from .frontend.pytree import flatten, leaves_like, structure_difference, unflatten
 from .frontend.signature import is_runtime_leaf, writable
 from .frontend.values import Traced
 from .ir import registry
@@ -493,10 +493,9 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
 
     @user_facing
     def pullback(cotangent):
-        if not same_structure(value, cotangent):
-            raise AdcompilerError("the cotangent must have the value's structure (a "
-                                  f"{type(value).__name__} like it, with arrays in its "
-                                  f"places), got a {type(cotangent).__name__}")
+        differs = structure_difference(value, cotangent)
+        if differs:
+            raise AdcompilerError(f"the cotangent must have the value's structure: {differs}")
         # (the value's static leaves, a returned Python float, take no cotangent)
         cts = leaves_like(sig.result, cotangent, lambda x: isinstance(x, Traced))
         seeds = []

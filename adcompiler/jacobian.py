@@ -29,7 +29,7 @@ from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
 from .frontend.calls import parameters_of
-from .frontend.pytree import attributes, flatten, leaves_like, same_structure, unflatten
+from .frontend.pytree import attributes, flatten, leaves_like, structure_difference, unflatten
 from .frontend.signature import is_runtime_leaf
 from .frontend.values import Traced
 
@@ -238,10 +238,10 @@ def _check_tangent(k, primal, tangent):
     leaves = flatten(primal, is_runtime_leaf)[0]
     if not any(np.asarray(x).dtype.kind == "f" for x in leaves):
         return
-    if not same_structure(primal, tangent):
-        raise AdcompilerError(f"jvp: the tangent of argument {k} must have its structure (a "
-                              f"{type(primal).__name__} like it, with arrays in its places), "
-                              f"got a {type(tangent).__name__}")
+    differs = structure_difference(primal, tangent)
+    if differs:
+        raise AdcompilerError(f"jvp: the tangent of argument {k} must have its structure: "
+                              f"{differs}")
     given = flatten(tangent, lambda x: x is None or is_runtime_leaf(x))[0]
     if len(given) != len(leaves) or any(
             np.asarray(x).dtype.kind == "f" and (t is None or np.shape(t) != np.shape(x))

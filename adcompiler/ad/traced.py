@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import AdcompilerError
 from ..frontend.calls import unwrap
-from ..frontend.pytree import flatten, leaves_like, same_structure, unflatten
+from ..frontend.pytree import flatten, leaves_like, structure_difference, unflatten
 from ..frontend.signature import split_outputs
 from . import differentiate
 
@@ -62,10 +62,9 @@ class TracedPullback:
 
     def __adcompiler_trace__(self, ctx, args, kwargs):
         (cotangent,) = args
-        if not same_structure(self.value, cotangent):
-            raise ctx.error("the cotangent must have the value's structure (a "
-                            f"{type(self.value).__name__} like it, with arrays in its places), "
-                            f"got a {type(cotangent).__name__}")
+        differs = structure_difference(self.value, cotangent)
+        if differs:
+            raise ctx.error(f"the cotangent must have the value's structure: {differs}")
         # (the value's static leaves, a returned Python float, take no cotangent)
         cts = leaves_like(self.value, cotangent, ctx.is_traced)
         seeds = []

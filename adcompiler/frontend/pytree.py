@@ -144,26 +144,40 @@ def _walk(node, is_leaf, leaves):
     return ("static", node)
 
 
-def same_structure(tree, other) -> bool:
-    """Whether `other` has `tree`'s containers and nodes where it has any (None: a place
-    without float data, as a tangent or cotangent may leave it)."""
+def structure_difference(tree, other, path="") -> str | None:
+    """Where `other` lacks `tree`'s containers and nodes (None: a place without float data,
+    as a tangent or cotangent may leave it), said for a message; None where it has them."""
     if other is None:
-        return True
+        return None
     fields = node_fields(tree)
     if fields is not None:
-        return type(other) is type(tree) and all(
-            same_structure(getattr(tree, f), getattr(other, f, None)) for f in fields)
+        if type(other) is not type(tree):
+            return f"{path or 'it'} is a {type(other).__name__}, not a {type(tree).__name__}"
+        return _first(structure_difference(getattr(tree, f), getattr(other, f, None),
+                                           f"{path}.{f}") for f in fields)
     if isinstance(tree, dict):
-        return isinstance(other, dict) and other.keys() == tree.keys() and all(
-            same_structure(tree[k], other[k]) for k in tree)
+        if not isinstance(other, dict):
+            return f"{path or 'it'} is a {type(other).__name__}, not a dict"
+        if other.keys() != tree.keys():
+            return (f"{path + ' has' if path else 'its'} keys "
+                    f"{', '.join(map(repr, other))}, not {', '.join(map(repr, tree))}")
+        return _first(structure_difference(tree[k], other[k], f"{path}[{k!r}]") for k in tree)
     if isinstance(tree, (list, tuple)):
-        return isinstance(other, (list, tuple)) and len(other) == len(tree) and all(
-            same_structure(a, b) for a, b in zip(tree, other))
-    return True
+        if not isinstance(other, (list, tuple)) or len(other) != len(tree):
+            got = f"{len(other)} entries" if isinstance(other, (list, tuple)) else \
+                f"a {type(other).__name__}"
+            return f"{path or 'it'} has {got}, not {len(tree)}"
+        return _first(structure_difference(a, b, f"{path}[{k}]")
+                      for k, (a, b) in enumerate(zip(tree, other)))
+    return None
+
+
+def _first(found):
+    return next((d for d in found if d is not None), None)
 
 
 def leaves_like(tree, other, is_leaf) -> list:
-    """The entries of `other` (`same_structure` as `tree`) at the places of `tree`'s leaves, in
+    """The entries of `other` (no `structure_difference` from `tree`) at the places of `tree`'s leaves, in
     `tree`'s order (a dict's keys in its order; None where `other` has None)."""
     out: list = []
     _pair(tree, other, is_leaf, out)

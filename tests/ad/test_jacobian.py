@@ -237,7 +237,8 @@ def test_keyword_arguments_are_passed_on_and_empty_results_have_empty_jacobians(
 def test_a_tangent_must_have_its_arguments_structure():
     m = Affine(np.ones((2, 3)), np.zeros(3))
     with pytest.raises(adcompiler.AdcompilerError,
-                       match="tangent of argument 0 must have its structure .a Affine"):
+                       match="tangent of argument 0 must have its structure: it is a dict, "
+                             "not a Affine"):
         adcompiler.jvp(affine_tanh, (m, X[:2]), ({"W": m.W, "b": m.b}, X[:2]))
 
 
