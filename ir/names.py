@@ -50,6 +50,12 @@ class Namer:
             self.names[key] = self.fresh(value.hint)
         return self.names[key]
 
+    def bind(self, value, name: str) -> None:
+        """Name `value` `name` (unique, not taken): a value another function names first, a
+        residual the forward function returns and the backward one takes."""
+        self.names[id(value)] = name
+        self.taken.add(name)
+
     def fresh(self, hint: str) -> str:
         hint = self.style(hint)
         # names are never released, so the suffixes tried before are still taken: start after

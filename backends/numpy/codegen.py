@@ -150,18 +150,36 @@ class PythonGen:
         return "\n".join(self.lines)
 
 
-def generate(*fns, epilogue: str = "") -> str:
-    """Python source of `fns` and the functions they call (each once), then `epilogue`."""
+def generate(*fns, epilogue: str = "", names=None) -> str:
+    """Python source of `fns` and the functions they call (each once), then `epilogue`.
+    `names`: {function name: {value: name}} for values named before (`residual_names`)."""
     seen: dict[str, object] = {}
     for fn in fns:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
-    chunks = [PythonGen(f).function() for f in seen.values()] + ([epilogue] if epilogue else [])
+    chunks = []
+    for f in seen.values():
+        gen = PythonGen(f)
+        for v, name in (names or {}).get(f.name, {}).items():
+            if name not in gen.name.taken:      # (a value returned twice: named once)
+                gen.name.bind(v, name)
+        chunks.append(gen.function())
+    chunks += [epilogue] if epilogue else []
     body = "\n\n\n".join(chunks)
     # SciPy only where a lowering names it (erf, expit): other programs skip its import time
     special = "import scipy.special\n" if "scipy.special." in body else ""
     imports = "import numpy as np\n" + special
     return imports + "\n\n" + body + "\n"
+
+
+def residual_names(fwd, bwd, n_results: int) -> list[str]:
+    """The names the forward function's source gives the residuals it returns, so the
+    backward function's parameters and the driver's stash can be called the same (each
+    function's own naming would number one hint's values in its own order: a reader
+    following `h` from one to the other would follow another value)."""
+    gen = PythonGen(fwd)
+    gen.function()
+    return [gen.n(r) for r in fwd.results[n_results:]]
 
 
 _COMPILED = itertools.count()     # numbers the generated files

@@ -19,24 +19,28 @@ from ...ir.core import Module
 from ...ir.names import Namer, adjoint, identifier
 from ...ir.types import DTYPES
 from ...runtime.nans import raising_where_a_result_is_nan
-from .codegen import RESERVED, compile_source, generate
+from .codegen import RESERVED, compile_source, generate, residual_names
 
 
 def _tuple(names):
     return "(" + "".join(n + ", " for n in names) + ")" if len(names) != 1 else f"({names[0]},)"
 
 
-def driver_source(adj, name: str) -> str:
+def driver_source(adj, name: str, residuals) -> str:
+    """The driver; `residuals`: the forward source's names of the residuals it returns."""
     fwd, bwd = adj.fwd, adj.bwd
     namer = Namer(RESERVED + (identifier(fwd.name), identifier(bwd.name), name),
                   style=identifier)
     params = [namer(a) for a in fwd.args]
+    # a stashed parameter keeps its parameter's name (the forward pass hands it back as is),
+    # the rest the forward's names for them (unique there, so here too)
+    params_of = {id(a): p for a, p in zip(fwd.args, params, strict=True)}
+    stash = []
+    for r, kept in zip(fwd.results[adj.n_results:], residuals, strict=True):
+        # (a name the driver gave a parameter the forward named otherwise: a fresh one)
+        stash.append(params_of.get(id(r)) or (namer.fresh(kept) if kept in params else kept))
+        namer.taken.add(stash[-1])
     results = [namer(r) for r in fwd.results[:adj.n_results]]
-    # a stashed parameter keeps its parameter's name (the forward pass hands it back as is)
-    params_of = {id(a): name for a, name in zip(fwd.args, params, strict=True)}
-    stash = [params_of.get(id(r)) or namer.fresh(a.hint)
-             for r, a in zip(fwd.results[adj.n_results:], bwd.args[:adj.n_residuals],
-                             strict=True)]
     seeds = [f"np.{DTYPES[fwd.results[k].type.dtype]}(1.0)" for k in adj.seeded]
     grads = [namer.fresh(adjoint(fwd.args[i].hint)) for i in adj.wrt]
     lhs = ", ".join(results + stash)    # a function of one result returns it bare
@@ -60,7 +64,10 @@ class NumpyProgram:
                 module.add(f)
         self.adj = adj
         self.name = identifier(adj.fresh_name(name + "_grad"))
-        self.source = generate(adj.fwd, adj.bwd, epilogue=driver_source(adj, self.name))
+        residuals = residual_names(adj.fwd, adj.bwd, adj.n_results)
+        self.source = generate(
+            adj.fwd, adj.bwd, epilogue=driver_source(adj, self.name, residuals),
+            names={adj.bwd.name: dict(zip(adj.bwd.args, residuals, strict=False))})
         ns = compile_source(self.source, name)
         # the generated functions, on flat arguments (bwd: residuals, then cotangents)
         self.functions = {"fwd": ns[identifier(adj.fwd.name)],

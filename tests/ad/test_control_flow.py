@@ -1214,3 +1214,23 @@ def test_a_nan_loss_is_named_where_the_forward_made_it(backend):
     with pytest.raises(adc.NaNError, match=rf"{THIS_FILE}:{line} .*generated line: div = ") as e:
         adc.value_and_grad(masked_mean, backend=backend)(np.ones(3), np.zeros(3, np.int64))
     assert "where's branch" not in str(e.value)
+
+
+def renamed_twice(x, w):
+    h = np.maximum(x, 0.0)
+    h = np.tanh(h)
+    return np.sum(h * w)
+
+
+def test_a_residual_has_one_name_in_the_forward_the_backward_and_the_driver():
+    """Each function numbered one hint's values in its own order: the backward's `h` was the
+    forward's `h_1` (the tanh, not the relu), and the driver bound them crosswise."""
+    src = adc.grad(renamed_twice, backend="numpy").adjoint_source(np.ones(3), np.ones(3))
+    fwd_return = next(l for l in src.splitlines() if l.strip().startswith("return sum,"))
+    stash = [n.strip() for n in fwd_return.split("return sum,")[1].split(",")]
+    bwd_def = next(l for l in src.splitlines() if l.startswith("def renamed_twice_bwd("))
+    assert bwd_def == f"def renamed_twice_bwd({', '.join(stash)}, d_sum):"
+    assert f"sum, {', '.join(stash)} = renamed_twice_fwd(x, w)" in src
+    tanh_name = next(l.split(" = ")[0].strip() for l in src.splitlines()
+                     if "np.tanh(" in l and not l.strip().startswith("#"))
+    assert f"{tanh_name} * {tanh_name}" in src         # tanh' = 1 - tanh^2, by the same name
