@@ -381,6 +381,9 @@ def _mask(cx, x: Traced, items, masks, value_shape):
         raise FrontendError(f"boolean index of shape {m.shape} does not match the array's "
                             f"shape {x.shape}")
     rest = x.shape[m.ndim:]
+    value_shape = tuple(value_shape)
+    while len(value_shape) > len(rest) and value_shape[0] == 1:    # (NumPy broadcasts those)
+        value_shape = value_shape[1:]
     if len(value_shape) > len(rest) or (value_shape and broadcast_shapes(
             tuple(value_shape), rest) != tuple(rest)):
         raise FrontendError("x[mask] = v needs v to be a scalar or to broadcast to one masked "

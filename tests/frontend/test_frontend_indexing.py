@@ -92,6 +92,12 @@ def test_mask_assignment_is_where():
     fn = check(f, rand(5), rand(4, 3))
     assert "where" in ops(fn)
 
+    def leading_ones(x, y, s, v):       # values NumPy broadcasts over the masked entries
+        x[x < 0] = np.array([s])
+        y[np.sum(y, 1) > 0] = v
+        return x, y
+    check(leading_ones, rand(5), rand(4, 3), 2.5, rand(1, 3))
+
 
 def leaky_in_place(x, b):
     y = x.copy()
