@@ -141,6 +141,12 @@ class Function:
                         stack.append(f)
         return list(seen.values())
 
+    def unused_name(self, base: str) -> str:
+        """`base`, or a variant of it where a function of this one's module (a user's helper
+        called `loss_grad`, a custom_vjp forward called `f_fwd`) has that name: for a function
+        built from this one (its adjoint's, a backend's driver)."""
+        return base if self.module is None else self.module.unused_name(base)
+
     def __str__(self):
         from .printer import print_function
         return print_function(self)

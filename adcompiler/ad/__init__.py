@@ -35,12 +35,6 @@ class Adjoint:
     key: str | None = None  # names the input (`cache.key`): equal keys, equal adjoints, so a
                             # backend may find what it built from this adjoint by the key alone
 
-    def fresh_name(self, base: str) -> str:
-        """`base`, or a variant of it where a function of the adjoint's module (a user's helper
-        called `loss_grad`) has that name: a backend's name for the function it adds."""
-        module = self.fwd.module
-        return base if module is None else module.unused_name(base)
-
 
 def _drop_params(fn: Function, keep) -> None:
     body = fn.body

@@ -343,15 +343,9 @@ def reverse(primal: Function, wrt, seeded=None) -> tuple[Function, Function]:
     for op in block.ops:
         bwd_body.append(op)
     replace_all(bwd_body, dict(zip(residuals + seeds, bwd_body.args, strict=True)))
-    bwd = Function(_fresh(primal, "_bwd"), bwd_body, loc=primal.loc, module=primal.module)
+    bwd = Function(primal.unused_name(primal.name + "_bwd"), bwd_body, loc=primal.loc,
+                   module=primal.module)
 
-    fn.name = _fresh(primal, "_fwd")
+    fn.name = primal.unused_name(primal.name + "_fwd")
     fn.body.terminator.operands.extend(residuals)
     return fn, bwd
-
-
-def _fresh(primal, suffix: str) -> str:
-    """The adjoint function's name: the primal's with `suffix`, or a variant of it where a
-    function the primal calls has that name (a custom_vjp's forward called `f_fwd`)."""
-    name = primal.name + suffix
-    return name if primal.module is None else primal.module.unused_name(name)

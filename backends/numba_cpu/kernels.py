@@ -12,10 +12,10 @@ the row-level values that became available (row reductions of phase p-1 and what
 them), then one loop nest over the inner axes that accumulates the row reductions of phase p,
 accumulations, and stores outputs. An inner value a later phase reads is stored (output or row
 scratch), not recomputed; it is read back from an output only where every row stores its own
-entries of it (one that varies along inner axes only is stored by the first row alone). The driver runs all rows as one chunk (`runtime.run`) or chunks of
-rows in threads (`runtime.launch`), each chunk accumulating into its own partial (`partials`),
-combined at the end (`combine`). `body` is the only compiled function: each one is compile
-time.
+entries of it (one that varies along inner axes only is stored by the first row alone). The
+driver runs all rows as one chunk (`runtime.run`) or chunks of rows in threads
+(`runtime.launch`), each chunk accumulating into its own partial (`partials`), combined at the
+end (`combine`). `body` is the only compiled function: each one is compile time.
 """
 from __future__ import annotations
 

@@ -161,7 +161,7 @@ class NumbaProgram:
     def __init__(self, adj, name: str):
         no_float16(adj.fwd, name)
         self.adj, self._label = adj, name
-        self.name = identifier(adj.fresh_name(name + "_grad"))
+        self.name = identifier(adj.fwd.unused_name(name + "_grad"))
         self._drivers: dict = {}
         self._source = None
 

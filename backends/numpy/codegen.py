@@ -172,7 +172,7 @@ def generate(*fns, epilogue: str = "", names=None) -> str:
     return imports + "\n\n" + body + "\n"
 
 
-def residual_names(fwd, bwd, n_results: int) -> list[str]:
+def residual_names(fwd, n_results: int) -> list[str]:
     """The names the forward function's source gives the residuals it returns, so the
     backward function's parameters and the driver's stash can be called the same (each
     function's own naming would number one hint's values in its own order: a reader

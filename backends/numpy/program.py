@@ -63,8 +63,8 @@ class NumpyProgram:
             if f.module is None:
                 module.add(f)
         self.adj = adj
-        self.name = identifier(adj.fresh_name(name + "_grad"))
-        residuals = residual_names(adj.fwd, adj.bwd, adj.n_results)
+        self.name = identifier(adj.fwd.unused_name(name + "_grad"))
+        residuals = residual_names(adj.fwd, adj.n_results)
         self.source = generate(
             adj.fwd, adj.bwd, epilogue=driver_source(adj, self.name, residuals),
             names={adj.bwd.name: dict(zip(adj.bwd.args, residuals, strict=False))})
