@@ -375,8 +375,9 @@ def name_of(fun) -> str:
 
 
 def _owner_ids(arrays) -> set:
-    """The ids of the memory owners of `arrays`' NumPy arrays."""
-    return {id(_root(x)) for x in arrays if isinstance(x, np.ndarray)}
+    """The ids of the memory owners of `arrays`' NumPy arrays. (Most own theirs: no call for
+    them. This runs on every gradient call, for every leaf.)"""
+    return {id(x if x.base is None else _root(x)) for x in arrays if isinstance(x, np.ndarray)}
 
 
 def _apart(arrays, inputs) -> list:
@@ -387,7 +388,7 @@ def _apart(arrays, inputs) -> list:
     out = []
     for g in arrays:
         if isinstance(g, np.ndarray):
-            key = id(_root(g))
+            key = id(g if g.base is None else _root(g))
             if key in seen:
                 g = g.copy()
                 key = id(g)
@@ -502,7 +503,7 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
         for ct, t in zip(cts, out_types, strict=True):
             if not t.is_float:
                 continue        # (no gradient flows from integer results: any cotangent)
-            dtype = np.dtype({"f64": "float64", "f32": "float32", "f16": "float16"}[t.dtype])
+            dtype = np.dtype(DTYPES[t.dtype])
             arr = np.zeros(t.shape, dtype) if ct is None else np.asarray(ct, dtype=dtype)
             if arr.shape != t.shape:
                 raise AdcompilerError(f"cotangent of shape {arr.shape} for a value of shape "

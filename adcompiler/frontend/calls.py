@@ -143,6 +143,14 @@ def transformed(fn) -> bool:
         and type(fn).__module__.split(".")[0] == "adcompiler")
 
 
+def transformed_function(g):
+    """The function a chain of transforms (`grad(grad(f))`, `hessian(f)`) transforms; `g`
+    itself where it is none."""
+    while transformed(g) and hasattr(g, "fun"):
+        g = g.fun
+    return g
+
+
 def calling(g):
     """A Python function calling `g` (what grad or jit returned, or a decorated function), with
     the parameters of the function g transforms or wraps (so a `wrt` names or counts them),
@@ -154,10 +162,7 @@ def calling(g):
     # (functools.wraps copies the wrapped function's attributes: one it made may be there)
     if "_calls" in vars(g) and g._calls.__globals__["__transformed"] is g:
         return g._calls
-    inner = g
-    while transformed(inner) and hasattr(inner, "fun"):     # grad(grad(f)): f's parameters
-        inner = inner.fun
-    sig = inspect.signature(inner)
+    sig = inspect.signature(transformed_function(g))       # grad(grad(f)): f's parameters
     namespace = {"__transformed": g, "__name__": __name__}
     kind = inspect.Parameter
     params, passed = [], []
@@ -473,8 +478,7 @@ def _closures(params) -> list:
     out = []
     for v in flatten(params, lambda v: isinstance(v, (Closure, functools.partial))
                      or transformed(v))[0]:
-        while transformed(v) and hasattr(v, "fun"):
-            v = v.fun
+        v = transformed_function(v)
         if isinstance(v, functools.partial):        # (its function and its arguments)
             out += _closures([v.func, v.args, v.keywords])
         elif isinstance(v, Closure):

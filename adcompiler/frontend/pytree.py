@@ -177,27 +177,17 @@ def _first(found):
 
 
 def leaves_like(tree, other, is_leaf) -> list:
-    """The entries of `other` (no `structure_difference` from `tree`) at the places of `tree`'s leaves, in
-    `tree`'s order (a dict's keys in its order; None where `other` has None)."""
-    out: list = []
-    _pair(tree, other, is_leaf, out)
-    return out
+    """The entries of `other` (no `structure_difference` from `tree`) at the places of
+    `tree`'s leaves, in `tree`'s order (a dict's keys in its order; None below a None)."""
+    return [_entry(other, keys) for keys in leaf_keys(flatten(tree, is_leaf)[1])]
 
 
-def _pair(node, other, is_leaf, out):
-    if is_leaf(node):
-        out.append(other)
-        return
-    fields = node_fields(node)
-    if fields is not None:
-        for f in fields:
-            _pair(getattr(node, f), getattr(other, f, None), is_leaf, out)
-    elif isinstance(node, dict):
-        for k in node:
-            _pair(node[k], None if other is None else other[k], is_leaf, out)
-    elif isinstance(node, (list, tuple)):
-        for k, x in enumerate(node):
-            _pair(x, None if other is None else other[k], is_leaf, out)
+def _entry(root, keys):
+    for k in keys:
+        if root is None:
+            break
+        root = getattr(root, k, None) if node_fields(root) is not None else root[k]
+    return root
 
 
 def containers(tree) -> list:
