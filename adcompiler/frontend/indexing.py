@@ -296,25 +296,25 @@ def fit_value(cx: Emitter, v, shape, dtype):
 def setitem(cx: Emitter, x: Traced, key, v):
     """The value of x after `x[key] = v` (x itself is not changed)."""
     items, masks = _normalise(cx, x, key)
-    xv = x.value
     if masks:
         return _set_masked(cx, x, items, masks, v)
-    with_new = items
-    items = [k for k in items if k is not None]      # a new axis only reshapes the target
+    if any(k is None for k in items):
+        # set into x with the new axes as size-1 axes, where getitem reads them: v broadcasts
+        # to x[key]'s shape, and index arrays split by a new axis are apart, as in NumPy
+        xr, items = _with_new_axes(cx, x, items)
+        return cx.op("reshape", _set(cx, cx.wrap(xr), items, v), shape=x.shape)
+    return _set(cx, x, items, v)
+
+
+def _set(cx: Emitter, x: Traced, items, v):
+    """setitem for items without masks or new axes."""
+    xv = x.value
     adv = [p for p, k in enumerate(items) if _is_adv(k)]
     if not adv:
         y, attrs = _slice(cx, xv, items, advanced=False)
         view = tuple(n for k, n in zip(items, y.type.shape, strict=True)
                      if not isinstance(k, int))
-        if len(with_new) > len(items):      # v broadcasts to x[key]'s shape, new axes and all
-            shown, sizes = [], iter(y.type.shape)
-            for k in with_new:
-                n = 1 if k is None else next(sizes)
-                if not isinstance(k, int):
-                    shown.append(n)
-            val = cx.op("reshape", fit_value(cx, v, tuple(shown), x.dtype), shape=view)
-        else:
-            val = fit_value(cx, v, view, x.dtype)
+        val = fit_value(cx, v, view, x.dtype)
         if view != y.type.shape:
             val = cx.op("reshape", val, shape=y.type.shape)
         if attrs is None:

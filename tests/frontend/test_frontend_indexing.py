@@ -284,3 +284,31 @@ def test_static_masks_broadcast_views_and_new_axes_in_writes_as_numpy():
         loss = lambda x: np.sum(np.sin(write_through_new_axis(x)))     # noqa: E731
         np.testing.assert_allclose(adcompiler.grad(loss, backend=backend)(x),
                                    central_differences(loss, x), atol=1e-8)
+
+
+def write_new_axis_and_indices(x, v, w):
+    y = x * 1.0
+    y[:, None, [0, 2]] = v              # the target is (3, 1, 2)
+    y[[1, 2], None, 1:3] += w           # (2, 1, 2)
+    return y
+
+
+def write_new_axis_between_indices(x, v):
+    y = x * 1.0
+    y[[0, 1], None, [2, 3]] = v         # index arrays split by a new axis go first: (2, 1)
+    return y
+
+
+def test_new_axes_in_writes_with_index_arrays_as_numpy():
+    """x[:, None, idx] = v took v against x[:, idx]'s shape, without the new axis: a v of
+    NumPy's target shape was refused and one NumPy refuses was taken."""
+    x = rand(3, 4)
+    check(write_new_axis_and_indices, x, rand(3, 1, 2), rand(2))
+    check(write_new_axis_and_indices, x, rand(2), rand(1, 2))
+    check(write_new_axis_between_indices, x, rand(2, 1))
+    for f, args in ((write_new_axis_and_indices, (rand(3, 2), rand(2))),
+                    (write_new_axis_between_indices, (rand(1, 2),))):
+        with pytest.raises(ValueError, match="shape mismatch"):
+            f(x, *args)
+        with pytest.raises(adcompiler.TraceError, match="could not broadcast input array"):
+            adcompiler.trace(f, x, *args)
