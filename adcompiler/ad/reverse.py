@@ -136,10 +136,12 @@ class Reverser:
         """Reverse `ops` (placed in `block`), seeding the given values; returns the adjoints
         of values defined outside `block` (the free values the ops read)."""
         sub = Reverser(self.b, self.active, self.module)
+        loc = self.b.loc
         with self.b.at(block):
             for v, s in seeds:
                 sub.contribute(v, s)
             sub.run(ops)
+        self.b.loc = loc    # what follows (the region op, its yields) is the region op's line
         inside = defined_in(block)
         return sub, {v: g for v, g in sub.adj.items() if v not in inside}
 

@@ -1234,3 +1234,33 @@ def test_a_residual_has_one_name_in_the_forward_the_backward_and_the_driver():
     tanh_name = next(l.split(" = ")[0].strip() for l in src.splitlines()
                      if "np.tanh(" in l and not l.strip().startswith("#"))
     assert f"{tanh_name} * {tanh_name}" in src         # tanh' = 1 - tanh^2, by the same name
+
+
+def branch_then_loop(x, n):
+    s = np.sum(x)
+    if s > 0:
+        z = np.sin(s)
+    else:
+        z = np.cos(s) * 2.0
+    w = x * 1.0
+    for _ in range(n):
+        w = w * 1.5
+    return z + np.sum(w)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_reverse_regions_carry_the_line_of_their_statement(backend):
+    """The backward's `if` and `for` were commented with the line of the last op reversed in
+    their bodies (the else branch's, the loop body's)."""
+    first = branch_then_loop.__code__.co_firstlineno
+    src = adc.grad(branch_then_loop, backend=backend).adjoint_source(np.ones(3), 2)
+    lines = src.splitlines()
+    bwd = next(i for i, l in enumerate(lines) if l.startswith("def branch_then_loop_bwd("))
+    heads = {}
+    for i in range(bwd, len(lines)):
+        head = lines[i].strip()
+        if head.startswith(("if ", "for ")):
+            comment = next(l.strip() for l in reversed(lines[bwd:i]) if l.strip().startswith("#"))
+            heads.setdefault(head.split()[0], comment)
+    assert heads["if"].startswith(f"# {THIS_FILE}:{first + 2}  if s > 0:"), heads
+    assert heads["for"].startswith(f"# {THIS_FILE}:{first + 7}  for _ in range(n):"), heads
