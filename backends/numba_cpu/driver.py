@@ -88,8 +88,9 @@ class DriverGen(PythonGen):
     """The NumPy code generator's Python (control flow, calls, comments), with plain ops
     grouped into kernel launches and BLAS calls writing into planned buffers."""
 
-    def __init__(self, fn, table, parallel=True, flags="", profile=False, recycle=True):
-        super().__init__(fn, reserved=("rt", "B"))
+    def __init__(self, fn, table, parallel=True, flags="", profile=False, recycle=True,
+                 constants=None):
+        super().__init__(fn, reserved=("rt", "B"), constants=constants)
         self.table, self.parallel, self.flags = table, parallel, flags
         self.profile, self.recycle = profile, recycle
         self.sites = 0          # allocation sites of arrays that outlive the call
@@ -238,7 +239,8 @@ class DriverGen(PythonGen):
         self.emit(depth, f"rt.{call}({module}, {kern.rows}, {args})")
 
     def plain(self, op, args, depth):
-        if small_product(op) and op.result not in self.placed and op.result not in self.slot_of:
+        if self.constants.is_big(op) or small_product(op) and op.result not in self.placed \
+                and op.result not in self.slot_of:
             PythonGen.plain(self, op, args, depth)
             return
         rule = rule_of(op)

@@ -21,7 +21,7 @@ from ...ir.passes import run_passes
 from ...ir.printer import locations, print_function, quoted
 from ...ir.rewrite import clone_block, clone_body
 from ...runtime.nans import raising_where_a_result_is_nan
-from ..numpy.codegen import compile_source
+from ..numpy.codegen import ArrayConstants, compile_source
 from . import cache, driver, precompile
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
@@ -87,12 +87,14 @@ def _generate(functions):
     """(shown source, driver source, kernel sources by key, arenas by global name) of
     `_with_callees`'s functions."""
     table = KernelTable()
+    constants = ArrayConstants(f for f, _ in functions.values())
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
-                      profile=OPTIONS["profile"], recycle=recycled)
+                      profile=OPTIONS["profile"], recycle=recycled, constants=constants)
             for f, recycled in functions.values()]
     drivers = [g.function() for g in gens]
-    source = "\n\n\n".join(["import numpy as np",
+    source = "\n\n\n".join(["import numpy as np\n"
                             "from adcompiler.backends.numba_cpu import runtime as rt",
+                            *(["\n".join(constants.definitions())] if constants.made else []),
                             *drivers])
     kernel_text = "\n\n".join(f"# ----- kernel k_{k} -----\n{src}"
                               for k, src in table.sources.items())

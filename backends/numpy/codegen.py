@@ -7,13 +7,17 @@ user's variables, and before the statements of each Python source line a comment
 (`# model.py:5  h = np.tanh(x @ W + b)`). Ops are lowered from their registry entry's
 `lower["numpy"]`: a format string over operands `{0}`, `{args}` and attributes, or a function
 `(op, operand_names) -> expression | [statement lines using {out}]`; a lowering may name
-`np` and `scipy.special` (imported when used).
+`np` and `scipy.special` (imported when used). An array literal of more than
+`ArrayConstants.INLINE_MAX` entries (a global array the function reads) is defined once at
+module level, as `CONSTANT_<n>`, and copied where a function makes its value.
 """
 from __future__ import annotations
 
 import itertools
 import linecache
 import os
+
+import math
 
 from ...ir import registry
 from ...ir.names import Namer, identifier
@@ -39,17 +43,53 @@ def lower_expr(op, args: list[str]):
     return rule.format(*args, args=", ".join(args), **attrs)
 
 
+class ArrayConstants:
+    """The big array literals of some functions, by module-level name. Inline, a literal is
+    parsed again on every call (a 200x200 global array: 6 ms a call, where the product with it
+    took 0.4) and printed once per function that makes it; at module level it is built once, and
+    each use copies it (`NAME.copy()`: the value is the function's own array, as the literal's
+    was, whatever the function or its caller then does with it)."""
+    INLINE_MAX = 16     # entries: small literals (an index list, a 3x4 matrix) read best inline
+
+    def __init__(self, fns=()):
+        self.names: dict = {}   # (dtype, value) -> name
+        self.made: dict = {}    # name -> its literal
+        for f in fns:
+            for op in f.body.walk():
+                if self.is_big(op) and self._key(op) not in self.names:
+                    name = self.names[self._key(op)] = f"CONSTANT_{len(self.names)}"
+                    self.made[name] = lower_expr(op, [])
+
+    def is_big(self, op) -> bool:
+        return op.name == "constant" and math.prod(op.result.type.shape) > self.INLINE_MAX
+
+    @staticmethod
+    def _key(op):
+        return op.attrs["dtype"], op.attrs["value"]
+
+    def use(self, op) -> str | None:
+        """The expression that makes `op`'s value, when it is a module-level constant."""
+        name = self.names.get(self._key(op)) if self.is_big(op) else None
+        return None if name is None else f"{name}.copy()"
+
+    def definitions(self) -> list[str]:
+        return [f"{name} = {literal}" for name, literal in self.made.items()]
+
+
 class PythonGen:
     """Emits one IR function as Python source. Structured control flow, calls and the
     `# file:line` comments are common to every backend that writes Python (NumPy here, the
     Numba driver by subclassing); `plain` lowers one ordinary op and is what a backend
     overrides, with `block` where it groups ops into kernels."""
 
-    def __init__(self, fn, reserved=()):
+    def __init__(self, fn, reserved=(), constants=None):
         self.fn = fn
-        # a value must not shadow a function it (or a callee) calls: reserve their names
+        self.constants = constants or ArrayConstants()
+        # a value must not shadow a function it (or a callee) calls, nor a module-level
+        # constant: reserve their names
         functions = tuple(identifier(n) for n in fn.module.functions) if fn.module else ()
-        self.name = Namer(RESERVED + tuple(reserved) + functions, style=identifier)
+        self.name = Namer(RESERVED + tuple(reserved) + functions + tuple(self.constants.made),
+                          style=identifier)
         self.lines: list[str] = []
         self.last_loc = None
 
@@ -94,7 +134,7 @@ class PythonGen:
 
     def plain(self, op, args, depth):
         out = self.n(op.result)
-        code = lower_expr(op, args)
+        code = self.constants.use(op) or lower_expr(op, args)
         if isinstance(code, str):
             self.emit(depth, f"{out} = {code}")
         else:
@@ -157,9 +197,10 @@ def generate(*fns, epilogue: str = "", names=None) -> str:
     for fn in fns:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
-    chunks = []
+    constants = ArrayConstants(seen.values())
+    chunks = ["\n".join(constants.definitions())] if constants.made else []
     for f in seen.values():
-        gen = PythonGen(f)
+        gen = PythonGen(f, constants=constants)
         for v, name in (names or {}).get(f.name, {}).items():
             if name not in gen.name.taken:      # (a value returned twice: named once)
                 gen.name.bind(v, name)
