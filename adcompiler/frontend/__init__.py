@@ -49,7 +49,7 @@ from .outside import changed, leaked
 from .problems import too_deep
 from .signature import Signature
 from .source import code_signature
-from .values import Traced
+from .values import Traced, contains_traced
 
 __all__ = ["TraceContext", "Traced", "signature", "trace", "traced"]
 
@@ -102,8 +102,10 @@ def traced(f, *args, **kwargs):
     session = Session()
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
     try:
+        defaults = {part[0] for part in key if part[1:] == ("default",)}
         fn, result = build_function(session, code, name, params, None, f.__globals__,
-                                    _closure_of(f), exact_name=True, write_back=True)
+                                    _closure_of(f), exact_name=True, write_back=True,
+                                    as_is=defaults)
     except AdcompilerError:         # names the user's line (the public entry drops our frames)
         raise
     except RecursionError:
@@ -117,7 +119,8 @@ def traced(f, *args, **kwargs):
     sig.returns_written = fn.meta["returns_written"]
     fn.meta["signature"] = sig
     fn.meta["reads"] = session.reads.frozen()
-    held = leaked(fn.meta["reads"])
+    held = leaked(fn.meta["reads"]) or next(
+        (f"its default argument {p}" for p in defaults if contains_traced(params[p])), None)
     if held is not None:
         raise TraceError(f"{f.__qualname__} puts a run-time value into {held}, which "
                          "outlives the call: it would hold a placeholder of the trace, not "

@@ -304,6 +304,7 @@ class CallsMixin:
             if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
                 _bind(handler, args, kwargs, _name(fn))
                 return handler(self, *args, **kwargs)
+            self.watch_arguments(args, kwargs)
             return run_static(fn, *args, **kwargs)
         if _table_get(numpy_api.DTYPE_TYPES, fn) and contains_traced(args):
             return numpy_api.as_dtype(self, fn, *args)
@@ -363,6 +364,7 @@ class CallsMixin:
                                 "assert's message)")
         randomness.check_draw(self.session.seeded, fn)
         self.watch_method(fn, args)
+        self.watch_arguments(args, kwargs)
         result = run_static(fn, *(self.foreign(a) for a in args),
                             **{k: self.foreign(v) for k, v in kwargs.items()})
         randomness.note_seeded(self.session.seeded, args, kwargs, result)
@@ -380,6 +382,12 @@ class CallsMixin:
             self.watch_member(args[0], owner)
         else:
             self.watch_whole(owner)
+
+    def watch_arguments(self, args, kwargs):
+        """Note the dicts, lists and sets a function run natively reads whole (np.array(WEIGHTS),
+        np.stack(LAYERS), dict(CFG)): an entry set later is a change (outside.py)."""
+        for a in (*args, *kwargs.values()):
+            self.watch_whole(a)
 
     def foreign(self, x):
         """A user function handed to Python code (map, sorted's key) still gets traced."""

@@ -221,13 +221,17 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
 
 
 def build_function(session: Session, code, name: str, params: dict, parent=None,
-                   globals_=None, closure=None, exact_name=False, write_back=False):
+                   globals_=None, closure=None, exact_name=False, write_back=False,
+                   as_is=()):
     """An IR function for `code` called with `params` (name -> pytree, `Spec` leaves run-time).
+    The parameters named in `as_is` (left to their defaults) are bound to their objects
+    themselves, not to rebuilt containers: what the code reads in them is watched there, as in
+    a global (a default `cfg=CFG` whose entry changes later).
 
     Returns (function, result value): the result's `Traced` leaves are the function's results,
     in `carry.split` order (then, with `write_back`, the arguments changed in place). The
     function is added to `session.module`."""
-    flat = {p: flatten(tree, _is_spec) for p, tree in params.items()}
+    flat = {p: flatten(tree, _is_spec) for p, tree in params.items() if p not in as_is}
     specs = [s for leaves, _ in flat.values() for s in leaves]
     hints = [h for p, (_, treedef) in flat.items() for h in leaf_paths(treedef, p)]
     block = Block([s.type for s in specs], hints=hints)
@@ -236,7 +240,11 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
     holders = [Traced(a, weak=s.weak) for a, s in zip(block.args, specs, strict=True)]
     given = iter(holders)
     trees = {}
-    for p, (leaves, treedef) in flat.items():
+    for p, tree in params.items():
+        if p in as_is:
+            frame.vars[p] = tree
+            continue
+        leaves, treedef = flat[p]
         frame.vars[p] = trees[p] = unflatten(treedef, [next(given) for _ in leaves])
     result = tracer.run_frame(frame)
     outs = [x for x in carry.split(result)[0] if isinstance(x, Traced)]

@@ -5,7 +5,8 @@ Contract:
   argument is a pytree (nested tuples/lists/dicts); its leaves are run-time data when they are
   NumPy arrays, NumPy scalars or Python floats (weak f64[] scalars), and compile-time constants
   otherwise (ints, bools, strings, None, any hashable object). Parameters left to their
-  defaults are compile-time constants.
+  defaults are compile-time constants: the default objects themselves, whose entries and
+  attributes the trace reads are watched as a global's are (outside.py).
 - The specialisation key is the argument structure with its static values (typed, so 1, 1.0 and
   True differ) and the (dtype, shape, weak) of every run-time leaf; `trace` caches one IR
   function per (function, key).

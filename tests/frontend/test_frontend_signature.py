@@ -193,6 +193,66 @@ def test_values_read_from_outside_are_traced_again_when_rebound():
     np.testing.assert_allclose(h(x), np.full(3, 4.0))
 
 
+DEFAULT_CFG = {"scale": 2.0}
+DEFAULT_MODEL = Scaler(1.5)
+
+
+def scaled_by_defaults(x, cfg=DEFAULT_CFG, model=DEFAULT_MODEL):
+    return np.sum(x * x * cfg["scale"] * model.w)
+
+
+def keeps_in_its_default(x, memo={}):     # noqa: B006 (the mutable default is the point)
+    memo["y"] = x * 2.0
+    return np.sum(memo["y"])
+
+
+def test_what_a_default_holds_is_watched_like_a_global():
+    """A default container or object was read through a copy the trace made of it: an entry
+    or attribute changed later (a config dict, a model object) kept the old value; a run-time
+    value stored into a default would outlive the call there."""
+    x = np.array([1.0, 2.0])
+    g = adcompiler.grad(scaled_by_defaults)
+    try:
+        for change in (lambda: None, lambda: DEFAULT_CFG.update(scale=3.0),
+                       lambda: setattr(DEFAULT_MODEL, "w", 0.5)):
+            change()
+            want = 2 * x * DEFAULT_CFG["scale"] * DEFAULT_MODEL.w
+            np.testing.assert_allclose(g(x), want, rtol=1e-12)
+            np.testing.assert_allclose(adcompiler.jit(scaled_by_defaults)(x),
+                                       scaled_by_defaults(x), rtol=1e-12)
+    finally:
+        DEFAULT_CFG["scale"], DEFAULT_MODEL.w = 2.0, 1.5
+    with pytest.raises(adcompiler.TraceError, match=r"keeps_in_its_default puts a run-time value "
+                                                    r"into its default argument memo"):
+        adcompiler.grad(keeps_in_its_default)(x)
+
+
+WEIGHT_LIST = [1.0, 2.0]
+LAYER_LIST = [np.ones(2), 2 * np.ones(2)]
+CFG_DICT = {"k": 1.0}
+
+
+def reads_containers_natively(x):
+    return np.sum(x * (np.array(WEIGHT_LIST)[0] + np.stack(LAYER_LIST)[0]
+                       + dict(CFG_DICT)["k"] + np.mean(WEIGHT_LIST)))
+
+
+def test_containers_handed_whole_to_a_library_are_watched():
+    """np.array(LIST), np.stack(LIST), dict(CFG) ran natively on the global containers, and an
+    entry set later was not seen: the trace kept the old values."""
+    x = np.ones(2)
+    g = adcompiler.grad(reads_containers_natively, backend="numpy")
+    try:
+        for change in (lambda: None, lambda: WEIGHT_LIST.__setitem__(0, 4.0),
+                       lambda: LAYER_LIST.__setitem__(0, 3 * np.ones(2)),
+                       lambda: CFG_DICT.update(k=5.0)):
+            change()
+            want = WEIGHT_LIST[0] + LAYER_LIST[0][0] + CFG_DICT["k"] + np.mean(WEIGHT_LIST)
+            np.testing.assert_allclose(g(x), np.full(2, want), rtol=1e-12)
+    finally:
+        WEIGHT_LIST[0], LAYER_LIST[0], CFG_DICT["k"] = 1.0, np.ones(2), 1.0
+
+
 def test_a_trace_is_reused_while_nothing_it_read_changes():
     """No spurious tracing: the same primal IR serves every call (the model reads globals,
     functions, module attributes and its parameter dict)."""
