@@ -22,7 +22,7 @@ import ast
 
 from ..ir.rewrite import is_pure
 from ..ir.types import TensorType
-from . import analysis, arith, carry, values
+from . import analysis, arith, carry, randomness, values
 from .carry import MISSING
 from .expressions import run_static
 from .problems import FrontendError
@@ -282,7 +282,8 @@ class BranchesMixin:
         memo: dict = {}
         copies = {n: _copy_containers(v, memo) for n, v in before.items()}
         frame.vars.update(copies)
-        with values.journal() as journal, self.builder.region() as block:
+        with values.journal() as journal, self.builder.region() as block, \
+                randomness.scope(self.session, "branch"):
             try:
                 done = self.exec_block(stmts, FUNCTION if returns else None)
                 after = {n: frame.vars.get(n, MISSING) for n in [*names, *held]}
@@ -300,7 +301,8 @@ class BranchesMixin:
         branch of an `if` op, so only the one taken runs (its index checks, its changes)."""
         branches = []
         for thunk in (then, other):
-            with values.journal() as journal, self.builder.region() as block:
+            with values.journal() as journal, self.builder.region() as block, \
+                    randomness.scope(self.session, "branch"):
                 value = thunk()
                 changed = journal.changed()
             branches.append(_Branch(block, None, value, changed, journal.start))

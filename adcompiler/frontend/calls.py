@@ -362,12 +362,12 @@ class CallsMixin:
             raise FrontendError(f"{_name(fn)} gets text made from run-time values, which exists "
                                 "only when the compiled code runs: print shows it (and an "
                                 "assert's message)")
-        randomness.check_draw(self.session.seeded, fn)
+        randomness.check_draw(self.session, fn)
         self.watch_method(fn, args)
         self.watch_arguments(args, kwargs)
         result = run_static(fn, *(self.foreign(a) for a in args),
                             **{k: self.foreign(v) for k, v in kwargs.items()})
-        randomness.note_seeded(self.session.seeded, args, kwargs, result)
+        randomness.note_seeded(self.session, args, kwargs, result)
         return result
 
     def watch_method(self, fn, args):

@@ -76,6 +76,7 @@ class Session:
         self.chosen_from: dict = {}
         self.stale_chosen: dict = {}
         self.seeded: dict = {}       # random generators the traced code seeded (randomness.py)
+        self.draw_scopes: list = []  # the loop ops and run-time branches being traced (same)
         # dicts and lists the traced code changed (id -> (container, the first change's line)):
         # where an argument's container got entries added, its error names that line
         self.changed_at: dict = {}

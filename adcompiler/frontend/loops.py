@@ -29,7 +29,7 @@ import ast
 import numpy as np
 
 from ..ir.types import TensorType
-from . import analysis, arith, carry, values
+from . import analysis, arith, carry, randomness, values
 from .carry import MISSING
 from .expressions import run_static
 from .problems import Fallback, FrontendError, StaticValueError
@@ -111,7 +111,8 @@ class LoopsMixin:
         """Build a `for` op with a static trip count; False when it must be unrolled."""
         loc = self.builder.loc
         try:
-            self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True)
+            with randomness.scope(self.session, "loop"):
+                self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True)
             return True
         except (Fallback, StaticValueError):
             self.builder.loc = loc
@@ -120,7 +121,8 @@ class LoopsMixin:
     def runtime_range_loop(self, node, r: RuntimeRange):
         trip, index = r.trip_count(self)
         try:
-            self.loop_op(node, trip, index, static=False)
+            with randomness.scope(self.session, "loop"):
+                self.loop_op(node, trip, index, static=False)
         except Fallback as e:
             raise FrontendError(f"{e.reason}, which a loop with a run-time trip count cannot "
                                 "do") from None
@@ -145,7 +147,8 @@ class LoopsMixin:
                 test = self.eval(node.test)
             if isinstance(test, Traced):
                 try:
-                    self.loop_op(node, None, None, static=False)
+                    with randomness.scope(self.session, "loop"):
+                        self.loop_op(node, None, None, static=False)
                 except Fallback as e:
                     raise FrontendError(f"{e.reason}, which a while loop with a run-time "
                                         "condition cannot do") from None

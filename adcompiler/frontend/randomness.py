@@ -10,26 +10,54 @@ saying what to do instead (draw outside, pass the array in).
 A generator the traced code makes itself from a static seed (`np.random.default_rng(seed)`,
 `RandomState(seed)`, `Generator(PCG64(seed))`, `random.Random(seed)`) gives the same numbers on
 every call in NumPy too: draws from it run while tracing, as other static code does (the seed
-is part of the specialisation, or a constant of the function).
+is part of the specialisation, or a constant of the function). Not so in code traced once for
+many runs: a loop kept as a loop (each iteration would get the first one's numbers) or a branch
+of a run-time `if` (both are traced, NumPy draws only in the one taken): a draw there from a
+generator made outside it (`scope` says where the trace is) makes a static loop unroll
+(`Fallback`) and is an error in a run-time loop or branch. A generator made inside such a
+region is made again on each run there, as in NumPy.
 """
 from __future__ import annotations
 
+import contextlib
 import random
 
 import numpy as np
 
-from .problems import FrontendError
+from .problems import Fallback, FrontendError
 
 GENERATORS = (np.random.Generator, np.random.RandomState, np.random.BitGenerator,
               np.random.SeedSequence, random.Random)
 
 
-def check_draw(seeded: dict, fn) -> None:
+@contextlib.contextmanager
+def scope(session, kind: str):
+    """Trace a region that runs many times or maybe not at all: kind "loop" (a loop op's body)
+    or "branch" (a run-time if's)."""
+    session.draw_scopes.append(kind)
+    try:
+        yield
+    finally:
+        session.draw_scopes.pop()
+
+
+def check_draw(session, fn) -> None:
     """Refuse a method of a random generator that the traced code did not seed itself, and
-    np.random.seed (NumPy's global generator is never seeded inside)."""
+    np.random.seed (NumPy's global generator is never seeded inside); and a draw from one
+    seeded outside the loop or branch the trace is in."""
     owner = getattr(fn, "__self__", None)
-    if fn is not np.random.seed and (not isinstance(owner, GENERATORS) or id(owner) in seeded):
+    if fn is not np.random.seed and not isinstance(owner, GENERATORS):
         return
+    if id(owner) in session.seeded:
+        depth = session.seeded[id(owner)][1]
+        if depth == len(session.draw_scopes):
+            return
+        if session.draw_scopes[-1] == "loop":
+            raise Fallback("it draws random numbers from a generator made before the loop "
+                           "(draw them all before it: rng.normal(size=(n, ...)))")
+        raise FrontendError("a draw from a random generator made before this run-time if: "
+                            "NumPy draws only in the branch taken, the compiled code would "
+                            "draw in both while tracing; draw before the if")
     name = getattr(fn, "__name__", "draw")
     if fn is np.random.seed or owner is np.random.mtrand._rand:
         spelled = f"np.random.{name}"
@@ -44,12 +72,15 @@ def check_draw(seeded: dict, fn) -> None:
         f"static seed (np.random.default_rng(0)) is fine")
 
 
-def note_seeded(seeded: dict, args, kwargs, result) -> None:
+def note_seeded(session, args, kwargs, result) -> None:
     """Remember `result` as seeded by the traced code when it is a generator made here from a
-    seed that is not None (an int, or a generator seeded here)."""
+    seed that is not None (an int, or a generator seeded here), with the depth of loops and
+    branches it was made in."""
+    seeded = session.seeded
     if not isinstance(result, GENERATORS) or id(result) in seeded:
         return
     given = [a for a in (*args, *kwargs.values()) if a is not None]
     if given and all(id(a) in seeded for a in given if isinstance(a, GENERATORS)) \
             and not any(a is result for a in given):
-        seeded[id(result)] = result         # kept alive, so its id stays its own
+        # (kept alive, so its id stays its own)
+        seeded[id(result)] = (result, len(session.draw_scopes))

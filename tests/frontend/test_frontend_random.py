@@ -1,7 +1,8 @@
 """Random numbers in traced code: a draw from a generator the function did not seed itself
 would be frozen into the compiled program (the same numbers every call, where NumPy draws new
 ones), so it is a located error; a generator seeded inside from a static seed gives NumPy's
-numbers (the same every call, in NumPy too)."""
+numbers (the same every call, in NumPy too), in loops too, where a draw makes the loop unroll,
+or is an error where it cannot (a run-time trip count or branch)."""
 import random
 
 import numpy as np
@@ -71,3 +72,59 @@ def test_generators_seeded_inside_give_numpys_numbers(backend):
         fd = [(seeded_noise(w + eps * e, x, seed) - seeded_noise(w - eps * e, x, seed)) / (2 * eps)
               for e in np.eye(4)]
         np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+def random_walk(x, n):
+    rng = np.random.default_rng(0)
+    for _ in range(n):
+        x = x + rng.normal(size=x.shape)
+    return x
+
+
+def noisy_rows(x, n):
+    r = random.Random(1)
+    out = []
+    for _ in range(n):
+        out.append(x * r.random())
+    return np.stack(out)
+
+
+def seeded_each_iteration(x, n):
+    for _ in range(n):
+        rng = np.random.default_rng(0)
+        x = x + rng.normal(size=x.shape)
+    return x
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_draws_in_loops_give_numpys_numbers(backend):
+    """A draw in a loop kept as a loop gave every iteration the same numbers (the body is
+    traced once), and a loop traced as a loop first and then unrolled skipped the numbers the
+    abandoned trace drew."""
+    x = rand(2)
+    for f in (random_walk, noisy_rows, seeded_each_iteration):
+        np.testing.assert_allclose(adcompiler.jit(f, backend=backend)(x, 3), f(x, 3),
+                                   rtol=1e-12)
+    loss = lambda x: np.sum(random_walk(x, 3) ** 2)      # noqa: E731
+    np.testing.assert_allclose(adcompiler.grad(loss, backend=backend)(x),
+                               2 * random_walk(x, 3), rtol=1e-12)
+
+
+def walk_run_time_steps(x, n):
+    rng = np.random.default_rng(0)
+    for _ in range(n):
+        x = x + rng.normal(size=x.shape)
+    return x
+
+
+def noise_in_a_branch(x):
+    rng = np.random.default_rng(0); return x + rng.normal(size=2) if np.sum(x) > 0 else x  # noqa: E702
+
+
+def test_draws_a_run_time_loop_or_branch_cannot_repeat_are_errors():
+    with pytest.raises(adcompiler.TraceError, match=rf"{FILE}:\d+: it draws random numbers from "
+                       r"a generator made before the loop .*which a loop with a run-time trip "
+                       r"count cannot do"):
+        adcompiler.trace(walk_run_time_steps, rand(2), np.int64(3))
+    located_error(noise_in_a_branch, (rand(2),), "a draw from a random generator made before "
+                  "this run-time if: NumPy draws only in the branch taken", FILE)
