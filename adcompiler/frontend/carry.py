@@ -115,14 +115,28 @@ def unify(a, b):
         from .values import common_dtype
         if sa != sb:
             raise Mismatch(f"shapes {sa} and {sb} differ")
-        return common_dtype(a, b), sa, wa and wb
+        return _holding(_holding(common_dtype(a, b), a), b), sa, wa and wb
     t, s = (a, b) if isinstance(a, Traced) else (b, a)
     ds, ss, ws = leaf_type(s)
     if not ws and ds != t.dtype:
         raise Mismatch(f"dtypes {t.dtype} and {ds} differ")
     if ss and ss != t.shape:
         raise Mismatch(f"shapes {t.shape} and {ss} differ")
-    return t.dtype, t.shape, t.weak and ws
+    return _holding(t.dtype, s), t.shape, t.weak and ws
+
+
+def _holding(dtype: str, x) -> str:
+    """`dtype`, or the wider one a Python number `x` needs to keep its value: joined into an
+    int64 value 0.5 would be 0, -1 in a bool True, 2**40 in an int32 a wrapped number (the
+    path that keeps the Python number would compute with another value than Python's)."""
+    from .values import NP_OF
+    kind = np.dtype(NP_OF[dtype]).kind
+    if isinstance(x, float) and kind in "biu":
+        return "f64"
+    if isinstance(x, int) and not isinstance(x, bool) and kind in "biu" \
+            and not (kind != "b" and np.can_cast(np.min_scalar_type(x), NP_OF[dtype])):
+        return "i64" if -2 ** 63 <= x < 2 ** 63 else "f64"
+    return dtype
 
 
 def materialise(cx, leaf, dtype, shape):

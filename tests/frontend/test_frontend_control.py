@@ -54,6 +54,41 @@ def test_runtime_if_joins_python_literals_and_arrays():
     check(f, -np.abs(rand(3)))
 
 
+def int_or_half(x, k, c):
+    s = 0.5
+    if c > 0:
+        s = k
+    return np.sum(x * s)
+
+
+def mask_or_minus_one(x, c):
+    s = -1
+    if c > 0:
+        s = x > 0.4
+    return x * s
+
+
+def int32_or_big(x, c):
+    s = 3_000_000_000
+    if c > 0:
+        s = np.int32(2)
+    return x * s
+
+
+def test_a_python_number_joined_with_an_array_keeps_its_value():
+    """A Python number meeting a run-time value at a run-time if took that value's dtype: 0.5
+    joined with an int64 was 0 on the path that kept 0.5, -1 with a bool True, 3e9 with an
+    int32 a wrapped number."""
+    x = np.array([0.3, 0.5, 0.2])
+    for c in (-1.0, 1.0):
+        for f, args in ((int_or_half, (x, np.int64(3), c)), (mask_or_minus_one, (x, c)),
+                        (int32_or_big, (x, c))):
+            np.testing.assert_allclose(adcompiler.jit(f, backend="numpy")(*args), f(*args),
+                                       rtol=1e-15)
+        g = adcompiler.grad(int_or_half, backend="numpy")(x, np.int64(3), c)
+        np.testing.assert_allclose(g, np.full(3, 0.5 if c < 0 else 3.0))
+
+
 def test_conditional_expression():
     def f(x):
         y = x * 2 if np.sum(x) > 0 else x - 1
