@@ -278,13 +278,16 @@ def set_entry(root, keys, value) -> None:
     """root[keys[0]][keys[1]]... = value (`keys` as `leaf_keys` gives them, with a first key
     into `root`, a dict or list; a node's entries are its attributes). A model object's
     attribute is set on it, as traced code sets one (statements.store_attribute). An entry of
-    a named tuple or dataclass instance is set by putting a copy of it with that field
+    a tuple, named tuple or dataclass instance is set by putting a copy of it with that entry
     replaced where it was (and so up to the nearest dict, list or model object): traced code
     cannot assign their attributes, so a function that rebound one put a new instance there
     (`p["q"] = p["q"]._replace(w=...)`), and the caller's old one stays as it was, as in
     Python (a named tuple's fields could not be set anyway)."""
     path = _path(root, keys)
     for container, k in zip(reversed(path), reversed(keys), strict=True):
+        if type(container) is tuple:    # (states[0] = (h, c): a new tuple there, as in Python)
+            value = tuple(value if i == k else e for i, e in enumerate(container))
+            continue
         names = node_fields(container)
         if names is None:
             container[k] = value

@@ -614,3 +614,22 @@ def test_a_trace_evaluates_with_the_object_it_is_given():
     for layer in (first, second):
         fn = adcompiler.trace(layer, x)
         assert adcompiler.evaluate(fn, x) == np.sum(layer.g * x ** 2)
+
+
+def lstm_like_step(w, states):
+    h, c = states[0]
+    states[0] = (h * w, c)
+    return np.sum(states[0][0] * c)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_plain_tuple_entry_set_anew_reaches_the_caller(backend):
+    """`states[0] = (h, c)` on a list argument: writing it back tried to assign into the
+    caller's old tuple (TypeError), after the arrays changed in place had been written."""
+    w, h, c = rand(2), rand(2), rand(2)
+    check(lstm_like_step, w, [(h, c)])
+    states = [(h.copy(), c)]
+    g = adcompiler.grad(lstm_like_step, backend=backend)(w, states)
+    np.testing.assert_allclose(g, h * c, rtol=1e-12)
+    assert type(states[0]) is tuple and states[0][1] is c
+    np.testing.assert_allclose(states[0][0], h * w, rtol=1e-15)
