@@ -133,13 +133,27 @@ binary("mul", "x*y", "{0} * {1}", cheap=True, reassociable=True)
 binary("div", "x/y", "{0} / {1}", infer=FLOATS, cheap=True, reassociable=True)
 
 
+def _nonzero_constant(v) -> bool:
+    op = v.owner
+    return getattr(op, "name", None) == "constant" and op.attrs["value"] != 0 \
+        and not isinstance(op.attrs["value"], tuple)
+
+
 def _pow_vjp(b, op, cts, needs):
-    """SymPy's derivatives, but d x**y / dy = x**y log x taken as 0 where x = 0 (0 * -inf
-    was NaN; JAX and PyTorch give 0 there: 0**y is flat in y for y > 0)."""
-    dx, _ = elementwise_vjp(b, op, cts, (needs[0], False))
+    """SymPy's derivatives, but d x**y / dx = y x**(y-1) taken as 0 where y = 0 (0 * 0**-1
+    was NaN at x = 0: x**0 = 1 is flat, as PyTorch and JAX's integer powers give), and
+    d x**y / dy = x**y log x as 0 where x = 0 (0 * -inf was NaN; JAX and PyTorch give 0
+    there: 0**y is flat in y for y > 0)."""
+    x, y = op.operands
+    if needs[0] and not _nonzero_constant(y):
+        # y * x**(y' - 1) with y' = 1 where y = 0: 0 * x**0 there
+        y1 = b.op("sub", ones_at_zeros(b, y)[1], const(b, 1, y.type.dtype))
+        dx = b.op("mul", b.op("mul", cts[0], y), b.op("pow", x, y1))
+        dx = sum_to(b, dx, x.type.shape)
+    else:
+        dx, _ = elementwise_vjp(b, op, cts, (needs[0], False))
     if not needs[1]:
         return [dx, None]
-    x, y = op.operands
     _, nonzero = ones_at_zeros(b, x)
     dy = b.op("mul", b.op("mul", cts[0], op.result), b.op("log", nonzero))
     return [dx, sum_to(b, dy, y.type.shape)]

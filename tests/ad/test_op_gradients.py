@@ -758,6 +758,24 @@ def test_pow_gradient_wrt_the_exponent_at_a_zero_base():
         np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-12)
 
 
+def polynomial(x, c):
+    return np.sum(sum([c[k] * x ** k for k in range(3)]))
+
+
+def test_pow_gradient_at_a_zero_exponent_and_base():
+    """d x**y / dx = y x**(y-1) is 0 where y = 0 (x**0 = 1 is flat), as in PyTorch; at x = 0
+    SymPy's form was 0 * inf = NaN, in polynomial features and in a Hessian's x**1."""
+    x, c = np.array([0.0, 2.0]), np.array([1.0, 3.0, 0.5])
+    for backend in ("numpy", "numba"):
+        np.testing.assert_allclose(adcompiler.grad(polynomial, backend=backend)(x, c),
+                                   c[1] + 2 * c[2] * x, rtol=1e-15)
+        g = adcompiler.grad(lambda x, p: np.sum(x ** p), backend=backend)
+        np.testing.assert_array_equal(g(x, 0.0), [0.0, 0.0])
+        np.testing.assert_allclose(g(x, 2.0), 2 * x)
+        h = adcompiler.hessian(lambda v: np.sum(v ** 1 + v ** 2), backend=backend)(x)
+        np.testing.assert_allclose(h, 2 * np.eye(2))
+
+
 def squared_tanh_of_product(a, b):
     return np.sum(np.tanh(a @ b) ** 2)
 
