@@ -10,7 +10,9 @@ the kernel compiles anew and its entry is written again, where Numba would raise
 is the hash of the text, so identical kernels (the layers of a model) are one file, one
 module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
 `~/.cache/adcompiler`; Numba's own cache files go to `__pycache__` beside the kernel files
-unless `NUMBA_CACHE_DIR` says otherwise. The header of every kernel carries a hash of the
+unless `NUMBA_CACHE_DIR` says otherwise. Where the folder cannot be made or written, kernel
+files go to a temporary folder of the process, with a warning: they compile, but are not kept
+for the next process. The header of every kernel carries a hash of the
 helpers it calls (`mathlib.py`), so changing them invalidates the cached machine code.
 
 Built programs live there too: `load_program(key)` / `store_program(key, built)` keep what
@@ -32,6 +34,7 @@ import pickle
 import sys
 import tempfile
 import types
+import warnings
 from pathlib import Path
 
 from ...cachedir import cache_dir as adcompiler_cache_dir, read_entry, source_stamp, write_entry
@@ -41,7 +44,27 @@ _MODULES: dict = {}
 
 
 def cache_dir() -> Path:
-    return adcompiler_cache_dir("kernels")
+    try:
+        return adcompiler_cache_dir("kernels")
+    except OSError as e:
+        return _elsewhere(e)
+
+
+_ELSEWHERE: list = []
+
+
+def _elsewhere(error) -> Path:
+    """A folder of this process's own for kernel files, where the cache folder cannot be made
+    or written (Numba needs the files: they are not kept for the next process)."""
+    if not _ELSEWHERE:
+        warnings.warn(f"adcompiler: cannot write kernels to the cache folder ({error}); they "
+                      "compile into a temporary folder, not kept for the next process (set "
+                      "ADCOMPILER_CACHE_DIR to a folder that can be written)", stacklevel=2)
+        _ELSEWHERE.append(Path(tempfile.mkdtemp(prefix="adcompiler-kernels-")))
+    return _ELSEWHERE[0]
+
+
+_WRITTEN_ELSEWHERE: dict = {}    # kernel key -> its file, where the cache folder was not writable
 
 
 @functools.cache
@@ -80,7 +103,7 @@ def key(source: str) -> str:
 
 
 def _path(k: str) -> Path:
-    return cache_dir() / f"k_{k}.py"
+    return _WRITTEN_ELSEWHERE.get(k) or cache_dir() / f"k_{k}.py"
 
 
 def load(source: str):
@@ -92,21 +115,29 @@ def load(source: str):
     text = HEADER + source
     damaged = path.exists() and path.read_text(errors="replace") != text
     if damaged or not path.exists():
-        # write then rename: a concurrent process never reads half a file
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
         try:
-            if damaged:         # (cut short, emptied): replaced, and so compiled anew
-                os.replace(tmp, path)
-            else:
-                os.link(tmp, path)  # fails when another process wrote it first: keep theirs
-        except FileExistsError:
-            pass
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            _write(path, text, damaged)
+        except OSError as e:        # a cache folder this process cannot write
+            path = _WRITTEN_ELSEWHERE[k] = _elsewhere(e) / path.name
+            path.write_text(text)
     return load_key(k)
+
+
+def _write(path, text, damaged) -> None:
+    """Write a kernel file then rename it: a concurrent process never reads half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    try:
+        if damaged:         # (cut short, emptied): replaced, and so compiled anew
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails when another process wrote it first: keep theirs
+    except FileExistsError:
+        pass
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def load_key(k: str):

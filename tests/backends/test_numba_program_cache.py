@@ -2,6 +2,10 @@
 second build of the same IR reads the drivers, kernel sources and buffer plans back, computes
 what the NumPy reference computes, gets buffers of its own, and a damaged entry is built again.
 A gradient's fused driver is found by its adjoint's key, without splicing the program again."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -129,3 +133,31 @@ def test_the_shown_source_quotes_the_lines_as_they_are_now(tmp_path, monkeypatch
     importlib.reload(commented_model)
     shown = adcompiler.grad(commented_model.f, backend="numba").adjoint_source(x)
     assert "# second" in shown and "# first" not in shown
+
+
+UNWRITABLE_CACHE = """
+import numpy as np
+import adcompiler
+
+def loss(x):
+    return np.sum(np.tanh(x) ** 2)
+
+x = np.linspace(0.0, 1.0, 5)
+g = adcompiler.grad(loss, backend="numba")(x)
+np.testing.assert_allclose(g, 2 * np.tanh(x) * (1 - np.tanh(x) ** 2), rtol=1e-12)
+print("ok")
+"""
+
+
+def test_a_cache_folder_that_cannot_be_made_costs_only_time(tmp_path):
+    """ADCOMPILER_CACHE_DIR below a file (or in a read-only place): the Numba backend raised
+    NotADirectoryError / PermissionError making its kernel files; they now go to a temporary
+    folder of the process, with a warning saying so."""
+    script = tmp_path / "user_program.py"
+    script.write_text(UNWRITABLE_CACHE)
+    (tmp_path / "a_file").write_text("")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=dict(os.environ, ADCOMPILER_CACHE_DIR=str(tmp_path / "a_file" / "c"),
+                                   PYTHONPATH=os.pathsep.join(sys.path)), timeout=300)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+    assert "cannot write kernels to the cache folder" in done.stderr
