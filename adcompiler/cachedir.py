@@ -8,7 +8,9 @@ kernel files and Numba's own cache), `programs/` (the Numba backend's built driv
 - `read_entry(sub, name)` / `write_entry(sub, name, data)`: one entry's bytes. A missing or
   unreadable entry, or a folder that cannot be made, reads as None and is not written (it only
   costs the next process time); an entry is written whole and then renamed, so a concurrent
-  process reads all of one or nothing.
+  process reads all of one or nothing. Each file starts with a hash of its bytes, and one
+  whose bytes no longer match it (changed on disk, by a bad sector or by hand) reads as None
+  too: a changed number in an adjoint or a driver would compute a wrong gradient silently.
 """
 from __future__ import annotations
 
@@ -34,11 +36,17 @@ def source_stamp(files, *extra: str) -> str:
     return h.hexdigest()
 
 
+_HASH = hashlib.sha1
+
+
 def read_entry(sub: str, name: str) -> bytes | None:
     try:
-        return (cache_dir(sub) / name).read_bytes()
+        raw = (cache_dir(sub) / name).read_bytes()
     except OSError:
         return None
+    size = _HASH().digest_size
+    stamp, data = raw[:size], raw[size:]
+    return data if len(raw) >= size and _HASH(data).digest() == stamp else None
 
 
 def write_entry(sub: str, name: str, data: bytes) -> None:
@@ -46,7 +54,7 @@ def write_entry(sub: str, name: str, data: bytes) -> None:
         folder = cache_dir(sub)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.write(_HASH(data).digest() + data)
         os.replace(tmp, folder / name)
     except OSError:
         pass

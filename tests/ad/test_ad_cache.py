@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from adcompiler import cachedir
 from adcompiler.ad import cache, differentiate
 from adcompiler.frontend import trace
 from adcompiler.ir.printer import locations
@@ -57,15 +58,27 @@ def test_other_inputs_other_entries(cache_dir):
 def test_a_damaged_entry_is_derived_again(cache_dir):
     want = str(differentiate(trace(model, *ARGS), (0,), (0,)).bwd)
     (entry,) = cache_dir.glob("*.json")
-    good = json.loads(entry.read_text())
+    good = json.loads(cachedir.read_entry("adjoints", entry.name))
     damaged = [dict(good, bwd_locations=good["bwd_locations"][:-1]),   # locations off by one
                dict(good, fwd=good["fwd"][:len(good["fwd"]) // 2]),    # text cut short
                {k: v for k, v in good.items() if k != "n_residuals"},  # a field missing
                [1, 2, 3]]                                              # not an entry at all
-    for data in damaged:
-        entry.write_text(json.dumps(data))
+    for data in damaged:        # (written whole: its hash matches)
+        cachedir.write_entry("adjoints", entry.name, json.dumps(data).encode())
         assert _load(*ARGS) is None
     entry.write_text("{not json")
+    assert str(differentiate(trace(model, *ARGS), (0,), (0,)).bwd) == want
+
+
+def test_an_entry_changed_on_disk_is_derived_again(cache_dir):
+    """A number changed in the file, its length unchanged, was read as it stood: a wrong
+    adjoint silently (each file now starts with a hash of its bytes)."""
+    want = str(differentiate(trace(model, *ARGS), (0,), (0,)).bwd)
+    (entry,) = cache_dir.glob("*.json")
+    raw = entry.read_bytes()
+    assert b"value=1.0" in raw
+    entry.write_bytes(raw.replace(b"value=1.0", b"value=2.0", 1))
+    assert _load(*ARGS) is None
     assert str(differentiate(trace(model, *ARGS), (0,), (0,)).bwd) == want
 
 
