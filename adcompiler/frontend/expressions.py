@@ -20,7 +20,7 @@ from ..errors import AdcompilerError
 from . import analysis, arith, linalg, numpy_api, outside, text
 from .indexing import getitem
 from .problems import FrontendError
-from .shapes import rows
+from .shapes import each_row
 from .source import with_locals
 from .values import Traced, contains_traced
 
@@ -85,6 +85,9 @@ def _user_property(obj, name) -> bool:
     except Exception:           # an object whose __mro__ raises: not watched
         return False
     return isinstance(entry, property) and not _library(cls.__module__)
+
+
+_END = object()
 
 
 def run_static(fn, *args, **kwargs):
@@ -347,8 +350,13 @@ class ExpressionsMixin:
     # -- containers ------------------------------------------------------------------------
     def iterate(self, x) -> list:
         """Static iteration: the items of a static iterable, or an array's rows."""
+        return run_static(list, self.iterate_lazily(x))
+
+    def iterate_lazily(self, x):
+        """`iterate` one item at a time, as Python's for does: a body that changes the list it
+        iterates (sets a later entry, appends) sees the change in later iterations."""
         if isinstance(x, Traced):
-            return rows(self, x)
+            return each_row(self, x)
         from .pybuiltins import RuntimeRange
         if isinstance(x, RuntimeRange):
             raise FrontendError("iterating a range with a run-time bound needs a for loop "
@@ -356,7 +364,12 @@ class ExpressionsMixin:
         if isinstance(x, np.ndarray):
             return list(x)
         self.watch_whole(x)
-        return run_static(list, x)
+        items = run_static(iter, x)
+
+        def checked():      # (a dict changed in size meanwhile: Python's RuntimeError)
+            while (item := run_static(next, items, _END)) is not _END:
+                yield item
+        return checked()
 
     def elements(self, elts) -> list:
         out = []

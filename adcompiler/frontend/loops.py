@@ -35,7 +35,6 @@ from .carry import MISSING
 from .expressions import run_static
 from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
-from .shapes import rows
 from .statements import Undefined, held_value
 from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
                      overlap, readonly_of)
@@ -76,12 +75,12 @@ class LoopsMixin:
                 done = self.try_for(node, it.shape[0], lambda k: getitem(self, it, k))
                 if done:
                     return None
-            return self.unroll(node, rows(self, it))
+            return self.unroll(node, self.iterate_lazily(it))
         if isinstance(it, range) and getattr(node, "exit_flag", None):
             return self.peel(node, it)
         if isinstance(it, range):
             return self.range_loop(node, it)
-        return self.unroll(node, self.iterate(it))
+        return self.unroll(node, self.iterate_lazily(it))
 
     def range_loop(self, node, it: range):
         """A loop over a static range: a `for` op, or unrolled."""

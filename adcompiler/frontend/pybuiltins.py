@@ -96,7 +96,7 @@ def _range(tr, *args):
 
 
 def _enumerate(tr, iterable, start=0):
-    return list(enumerate(tr.iterate(iterable), start))
+    return enumerate(tr.iterate_lazily(iterable), start)     # (a for over it sees changes)
 
 
 def _zip(tr, *iterables, strict=False):

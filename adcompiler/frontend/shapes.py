@@ -177,11 +177,17 @@ def as_array(cx: Emitter, x) -> Traced:
 
 
 def rows(cx: Emitter, t: Traced) -> list:
-    """Static iteration over axis 0 (`for row in x` unrolled, `list(x)`, `a, b = x`)."""
+    """Static iteration over axis 0 (`list(x)`, `a, b = x`)."""
+    return list(each_row(cx, t))
+
+
+def each_row(cx: Emitter, t: Traced):
+    """Axis 0 one row at a time, each read when asked for: a loop over an array that its body
+    changes (`for i, row in enumerate(y): y[i + 1] *= row`) reads the rows as changed."""
     from .indexing import getitem     # indexing builds on this module
     if t.ndim == 0:
         raise FrontendError("iteration over a 0-d array")
-    return [getitem(cx, t, k) for k in range(t.shape[0])]
+    return (getitem(cx, t, k) for k in range(t.shape[0]))
 
 
 def concatenate(cx: Emitter, arrays, axis=0, dtype=None) -> Traced:

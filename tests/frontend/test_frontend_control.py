@@ -108,6 +108,48 @@ def test_a_number_a_run_time_loop_makes_an_array_needs_an_iteration():
             f(x, np.int64(0))
 
 
+def chains_through_its_list(x):
+    lst = [x, x, x]
+    for i, a in enumerate(lst):
+        if i + 1 < len(lst):
+            lst[i + 1] = lst[i + 1] * a
+    return np.sum(lst[2])
+
+
+def grows_the_list_it_walks(x):
+    lst = [x]
+    for a in lst:
+        if len(lst) < 3:
+            lst.append(a * 2.0)
+    return np.sum(lst[-1]) + len(lst)
+
+
+def scales_by_its_dict(x):
+    d = {"a": x, "b": x}
+    for _, v in d.items():
+        d["b"] = d["b"] * v
+    return np.sum(d["b"])
+
+
+def rows_of_what_it_changes(X):
+    Y = X * 1.0
+    for i, row in enumerate(Y):
+        Y[(i + 1) % 3] *= row
+    return np.sum(Y)
+
+
+def test_a_loop_over_a_container_sees_what_its_body_changes_in_it():
+    """The items of a list, dict view or enumerate were taken when the loop began: a body that
+    set a later entry or appended computed with the old entries (8.125 read as 4.25), and
+    enumerate over an array the body changes refused its rows as stale views."""
+    x = np.array([0.5, 2.0])
+    for f in (chains_through_its_list, grows_the_list_it_walks, scales_by_its_dict):
+        check(f, x)
+        np.testing.assert_allclose(adcompiler.grad(f, backend="numpy")(x),
+                                   central_differences(f, x), rtol=1e-6)
+    check(rows_of_what_it_changes, rand(3, 2))
+
+
 def test_conditional_expression():
     def f(x):
         y = x * 2 if np.sum(x) > 0 else x - 1
