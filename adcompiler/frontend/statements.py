@@ -172,6 +172,8 @@ class StatementsMixin:
             return cur
         if isinstance(cur, Traced) or isinstance(rhs, Traced):
             return self.binop(op, cur, rhs)
+        if isinstance(cur, (list, dict, set)):
+            self.check_writable_container(cur)      # (`lst += [v]` changes lst in place)
         return run_static(INPLACE[op], cur, rhs)
 
     # -- assignment ------------------------------------------------------------------------

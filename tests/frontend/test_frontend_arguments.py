@@ -633,11 +633,19 @@ def adds_an_entry(p):
     return np.sum(p["w"])
 
 
+def extends_its_history(w, hist):
+    loss = np.sum(w ** 2)
+    hist += [loss]
+    return loss
+
+
 def test_adding_entries_to_an_argument_container_is_a_located_error():
-    line = adds_an_entry.__code__.co_firstlineno + 1     # the line that adds it
-    with pytest.raises(adcompiler.TraceError, match=rf"test_frontend_arguments.py:{line}: "
-                                                    r"argument p has entries added"):
-        adcompiler.trace(adds_an_entry, {"w": rand(2)})
+    """(`hist += [loss]` was located at the def line: the line that adds is the one named.)"""
+    for f, args in ((adds_an_entry, ({"w": rand(2)},)), (extends_its_history, (rand(2), []))):
+        line = f.__code__.co_firstlineno + (1 if f is adds_an_entry else 2)
+        with pytest.raises(adcompiler.TraceError, match=rf"test_frontend_arguments.py:{line}: "
+                                                        r"argument \w+ has entries added"):
+            adcompiler.trace(f, *args)
 
 
 def scaled_entry(p, x):
