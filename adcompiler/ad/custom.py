@@ -180,23 +180,37 @@ class elementwise:
     def __init__(self, fun):
         self.fun = fun
         functools.update_wrapper(self, fun)
+        self._derived: dict = {}    # what the body reads outside -> (expr, its NumPy function)
 
-    @functools.cached_property
+    def _outside(self):
+        """The values the body reads from its globals and closure (numbers by value, others by
+        identity): a global rebound (`ALPHA = 5.0`) derives the expression again."""
+        g = self.fun.__globals__
+        values = [g[n] for n in self.fun.__code__.co_names if n in g]
+        values += [c.cell_contents for c in self.fun.__closure__ or ()]
+        return tuple(v if type(v) in (int, float, bool, str) else id(v) for v in values)
+
+    def _both(self):
+        key = self._outside()
+        if key not in self._derived:
+            import sympy as sp
+            x = sp.Symbol("x")
+            shim = types.SimpleNamespace(**_sympy_functions(), pi=sp.pi, e=sp.E)
+            g = dict(self.fun.__globals__)
+            g.update({k: shim for k, v in g.items() if v is np})
+            body = types.FunctionType(self.fun.__code__, g, self.fun.__name__,
+                                      self.fun.__defaults__, self.fun.__closure__)
+            expr = (x,), sp.sympify(body(x))
+            self._derived[key] = expr, sp.lambdify(*expr, "numpy")
+        return self._derived[key]
+
+    @property
     def expr(self):
-        import sympy as sp
-        x = sp.Symbol("x")
-        shim = types.SimpleNamespace(**_sympy_functions(), pi=sp.pi, e=sp.E)
-        g = dict(self.fun.__globals__)
-        g.update({k: shim for k, v in g.items() if v is np})
-        body = types.FunctionType(self.fun.__code__, g, self.fun.__name__,
-                                  self.fun.__defaults__, self.fun.__closure__)
-        return (x,), sp.sympify(body(x))
+        return self._both()[0]
 
-    @functools.cached_property
+    @property
     def _numpy(self):
-        import sympy as sp
-        params, e = self.expr
-        return sp.lambdify(params, e, "numpy")
+        return self._both()[1]
 
     def __call__(self, x):
         arr = np.asarray(x)
@@ -222,6 +236,7 @@ class elementwise:
         x = ctx.tensor(args[0])
         if not x.type.is_float:
             x = ctx.tensor(x, "f64")
+        ctx.watch_function(self.fun)
         try:
             (sym,), expr = self.expr
         except Exception as e:      # the body on a SymPy symbol: whatever it does not support

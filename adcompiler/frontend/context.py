@@ -62,6 +62,16 @@ class TraceContext:
         """The trace read attribute `name` of `obj`: one rebound later traces it again."""
         self._tracer.session.reads.add("attr", obj, name)
 
+    def watch_function(self, fun) -> None:
+        """The trace read the globals and closure variables `fun`'s code reads: one rebound
+        later traces it again."""
+        reads = self._tracer.session.reads
+        for name in fun.__code__.co_names:
+            if name in fun.__globals__:
+                reads.add("global", fun.__globals__, name)
+        for cell in fun.__closure__ or ():
+            reads.add("cell", cell)
+
     @contextlib.contextmanager
     def unrolling(self, limit: int):
         """Within it, static loops of up to `limit` iterations are unrolled (what `function`

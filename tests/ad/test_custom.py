@@ -42,6 +42,33 @@ def test_elementwise_value_and_gradient():
     np.testing.assert_allclose(gw, fd_grad(lambda a: gelu_loss(X, a), W), rtol=1e-7, atol=1e-9)
 
 
+ALPHA = 2.0
+
+
+@adc.elementwise
+def scaled_square(x):
+    return ALPHA * x * x
+
+
+def scaled_square_loss(x):
+    return np.sum(scaled_square(x))
+
+
+def test_elementwise_reads_its_globals_as_they_are():
+    """The body's expression was derived once per process: a global it reads rebound later
+    kept the old value, in its gradient and in a plain call."""
+    global ALPHA
+    x = np.array([1.0, 2.0])
+    g = adc.grad(scaled_square_loss)
+    try:
+        for alpha in (2.0, 5.0):
+            ALPHA = alpha
+            np.testing.assert_allclose(scaled_square(x), alpha * x * x)
+            np.testing.assert_allclose(g(x), 2 * alpha * x)
+    finally:
+        ALPHA = 2.0
+
+
 @adc.elementwise
 def leaky_clipped(x):
     return np.minimum(np.maximum(x, 0.1 * x), 1.0)
