@@ -141,6 +141,22 @@ def quoted(locs) -> list:
     return [linecache.getline(loc[0], loc[1]).strip() if loc else "" for loc in locs]
 
 
+def hint_printed_names(fn) -> None:
+    """Set each value's hint to the name `print_function` gives it (unique in `fn`; the text
+    prints the same): what a transform names after the values then follows the printed names
+    (the adjoint of `%h_1` is `d_h_1`, and a function made from `fn` calls it `h_1` too)."""
+    p = _Printer()
+    p.function(fn)
+    for v in fn.args:
+        v.hint = p.name(v)
+    for op in fn.walk():
+        for block in op.regions:
+            for v in block.args:
+                v.hint = p.name(v)
+        for v in op.results:
+            v.hint = p.name(v)
+
+
 def print_function(fn, with_callees: bool = True) -> str:
     chunks = []
     for f in [fn] + (fn.callees() if with_callees and fn.module else []):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..ir.core import Function, Op
 from ..ir.passes import maybe_print, run_passes
+from ..ir.printer import hint_printed_names
 from ..ir.rewrite import clone_block, replace_all, users
 from . import cache
 from .reverse import reverse
@@ -85,6 +86,9 @@ def _derive(primal: Function, wrt, seeded) -> Adjoint:
     fn = run_passes(fn, ["inline"])
     if _residuals_from_plain_calls(fn):
         fn = run_passes(fn, ["inline"])
+    # the forward function names the primal's values as the primal's text does, and the
+    # backward one their adjoints after those names: `d_h_1` is the adjoint of `h_1`
+    hint_printed_names(fn)
     n_results = len(fn.results)
     fwd, bwd = reverse(fn, wrt, seeded)
     bwd = run_passes(bwd, CLEANUP)

@@ -98,9 +98,12 @@ class Reverser:
 
     def contribute(self, v: Value, g):
         if g is not None and v in self.active:
-            total = add(self.b, self.adj.get(v), g)
+            before = self.adj.get(v)
+            total = add(self.b, before, g)
             if isinstance(total.owner, Op) and (total is not g or g.hint == g.owner.name):
                 total.hint = adjoint(v.hint)     # name the adjoint after its primal: d_h
+                if before is not None and before.hint == total.hint:
+                    before.hint += "_part"       # (a partial sum: the total is d_h)
             self.adj[v] = total
 
     def seed_or_zero(self, v: Value, ct):

@@ -1264,3 +1264,30 @@ def test_reverse_regions_carry_the_line_of_their_statement(backend):
             heads.setdefault(head.split()[0], comment)
     assert heads["if"].startswith(f"# {THIS_FILE}:{first + 2}  if s > 0:"), heads
     assert heads["for"].startswith(f"# {THIS_FILE}:{first + 7}  for _ in range(n):"), heads
+
+
+def tanh_twice(x):
+    h = np.tanh(x * 3.0)
+    h = np.tanh(h * 2.0)
+    return np.sum(h)
+
+
+def test_an_adjoint_is_named_after_the_forward_name_of_its_value():
+    """The backward numbered adjoints in its own order: its `d_h` was the adjoint of the
+    forward's `h_1` (the second tanh), and a partial sum took the name of the total."""
+    src = adc.grad(tanh_twice, backend="numpy").adjoint_source(np.ones(3))
+    fwd = src.split("def tanh_twice_fwd(")[1].split("\ndef ")[0]
+    assert "h_1 = np.tanh(mul)" in fwd or "h_1 = np.tanh(mul_1)" in fwd
+    lines = [l.strip() for l in src.split("def tanh_twice_bwd(")[1].splitlines()]
+    first = {name: next(i for i, l in enumerate(lines) if l.startswith(name + " = "))
+             for name in ("d_h_1", "d_h")}
+    assert first["d_h_1"] < first["d_h"]        # the second tanh's adjoint comes first
+
+
+def test_the_numba_drivers_name_a_residual_as_the_forward_returns_it():
+    """The Numba backend's backward driver numbered the residuals it takes in its own order
+    (`a` and `a_1` swapped between the forward's return and the backward's parameters)."""
+    src = adc.grad(renamed_twice, backend="numba").adjoint_source(np.ones(3), np.ones(3))
+    fwd_return = next(l for l in src.splitlines() if l.strip().startswith("return sum,"))
+    stash = [n.strip() for n in fwd_return.split("return sum,")[1].split(",")]
+    assert f"def renamed_twice_bwd({', '.join(stash)}, d_sum):" in src
