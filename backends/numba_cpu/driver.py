@@ -214,6 +214,8 @@ class DriverGen(PythonGen):
             if kind == "kernel":
                 self.kernel(item, kern, depth)
             elif kind == "numpy":
+                if item.results and item.results[0] in self.literal:
+                    continue
                 self.comment_loc(depth, item.loc)
                 PythonGen.plain(self, item, [self.n(v) for v in item.operands], depth)
             else:

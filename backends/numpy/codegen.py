@@ -21,6 +21,7 @@ import math
 
 from ...ir import registry
 from ...ir.names import Namer, identifier
+from ...ir.rewrite import TERMINATORS, users
 from ...ir.types import DTYPES
 
 RESERVED = ("np", "scipy", "range", "True", "False", "None", "print")
@@ -92,6 +93,14 @@ class PythonGen:
                           style=identifier)
         self.lines: list[str] = []
         self.last_loc = None
+        # scalar constants read only by plain ops are written where they are read
+        # (`h * np.float64(2.0)`), not as a `constant_3 = ...` line (which the passes share
+        # between unrelated lines); those returned, yielded or passed keep a name
+        structural = {*TERMINATORS, "if", "for", "while", "call"}
+        readers = users([fn])
+        self.literal = {op.result: lower_expr(op, []) for op in fn.body.walk()
+                        if op.name == "constant" and op.result.type.rank == 0
+                        and all(u.name not in structural for u in readers.get(op.result, ()))}
 
     def emit(self, depth, text):
         self.lines.append("    " * depth + text)
@@ -104,7 +113,7 @@ class PythonGen:
         self.emit(depth, f"# {os.path.basename(loc[0])}:{loc[1]}" + (f"  {src}" if src else ""))
 
     def n(self, v) -> str:
-        return self.name(v)
+        return self.literal.get(v) or self.name(v)
 
     def assign(self, depth, targets, sources):
         if targets:
@@ -116,6 +125,8 @@ class PythonGen:
             self.op(op, depth, results)
 
     def op(self, op, depth, results):
+        if op.results and op.results[0] in self.literal:
+            return
         self.comment_loc(depth, op.loc)
         args = [self.n(v) for v in op.operands]
         if op.name == "return":
