@@ -21,7 +21,7 @@ from ...ir.passes import run_passes
 from ...ir.printer import locations, print_function, quoted
 from ...ir.rewrite import clone_block, clone_body
 from ...runtime.nans import raising_where_a_result_is_nan
-from ..numpy.codegen import ArrayConstants, compile_source
+from ..numpy.codegen import LEGEND, ArrayConstants, compile_source
 from . import cache, driver, precompile
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
@@ -92,7 +92,7 @@ def _generate(functions):
                       profile=OPTIONS["profile"], recycle=recycled, constants=constants)
             for f, recycled in functions.values()]
     drivers = [g.function() for g in gens]
-    source = "\n\n\n".join(["import numpy as np\n"
+    source = "\n\n\n".join([LEGEND + "import numpy as np\n"
                             "from adcompiler.backends.numba_cpu import runtime as rt",
                             *(["\n".join(constants.definitions())] if constants.made else []),
                             *drivers])
