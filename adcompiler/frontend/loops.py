@@ -17,9 +17,8 @@ Contract:
   `while` op on a counter, which stops at the break (a `for` op would run, and tape, every
   iteration after it).
 - A carried value has the type it has after one iteration: with a run-time trip count of zero a
-  Python-float accumulator comes out as a NumPy float64 of the same value; one the body makes
-  an array of a shape (`s = 0.0`, `s = s + x`) is that array from the start, and a `for` with
-  a run-time trip count of zero is then an error (`_ran_once`: NumPy would keep the number).
+  Python-float accumulator comes out as a NumPy float64 of the same value (broadcast to the
+  shape of the array the body makes it, where it does).
 - `while` with a static test runs in Python (iterations peel off until the test becomes a
   run-time value); then it becomes a `while` op whose condition region recomputes the test.
 """
@@ -219,7 +218,6 @@ class LoopsMixin:
         # the body they are `Undefined` with that value and flag, so a branch may bind them
         kind = "for loop with a run-time trip count" if is_for else "while loop"
         found, kept_local = {}, {}
-        widened = []        # (name, shape): Python numbers the body makes arrays of that shape
         plan = _Plan(static)
         for _ in range(MAX_TRIES):
             if found:
@@ -342,9 +340,6 @@ class LoopsMixin:
                         for j, y in outs]
                     self.emit("yield", yields)
             if promote:
-                named = carry.paths(struct, "")
-                widened += [(named[j][1:], shape) for j, _, shape, _ in promote
-                            if shape and not isinstance(leaves[j], Traced)]
                 init = self._promote(struct, leaves, promote)
                 continue
             regions.append(body)
@@ -352,8 +347,6 @@ class LoopsMixin:
                 [leaves[j].value for j in plan.own]
             op = self.emit("for" if head else "while", operands,
                            result_types=types, regions=regions, hints=hints)
-            if widened and is_for and not static:
-                self._ran_once(node, trip, widened)
             self._finish(node, op.results, struct, leaves, plan, outs, changed,
                          start=journal.start, may_skip=not static)
             for n in local:
@@ -368,19 +361,6 @@ class LoopsMixin:
                                               frame.vars.pop(_bound(n, node)))
             return None
         raise Fallback("the loop's variables do not settle to one type")
-
-    def _ran_once(self, node, trip, widened):
-        """A Python number the body makes an array (`s = 0.0`, then `s = s + x`) is that array
-        from the start, zeros where it was 0.0: after no iteration NumPy still has the number,
-        whose use may differ (`np.sum(np.exp(s))`: 1.0, not 3.0), so a run with no iteration
-        is an error saying so."""
-        name, shape = widened[0]
-        ran = arith.binary(self, "gt", Traced(trip), 0, python_op=True)
-        self.op("assert", ran.value, message=(
-            f"the loop at line {node.lineno} ran no iteration, which leaves '{name}' the Python "
-            f"number it was before it, where the compiled code has it as an array of shape "
-            f"{shape} (what the loop makes of it); start it as an array of that shape "
-            "(np.zeros(...)) before the loop"))
 
     def _bound_at_end(self, v):
         """(value, run-time flag: bound) a loop-local leaves the body with."""

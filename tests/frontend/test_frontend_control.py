@@ -89,6 +89,7 @@ def test_a_python_number_joined_with_an_array_keeps_its_value():
         np.testing.assert_allclose(g, np.full(3, 0.5 if c < 0 else 3.0))
 
 
+<<<<<<< HEAD
 def accumulates_from_a_number(x, n):
     s = 0.0
     for _ in range(n):
@@ -150,6 +151,8 @@ def test_a_loop_over_a_container_sees_what_its_body_changes_in_it():
     check(rows_of_what_it_changes, rand(3, 2))
 
 
+=======
+>>>>>>> parent of bd42f93 (A Python number that a loop with a run-time trip count makes an array (s = 0.0; s = s + x) is that array of zeros from the start: a run with no iteration gave np.sum(np.exp(zeros(3))) = 3 where NumPy keeps the number (1.0); it is now an AssertionFailed naming the loop and the variable)
 def test_conditional_expression():
     def f(x):
         y = x * 2 if np.sum(x) > 0 else x - 1
