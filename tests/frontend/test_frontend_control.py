@@ -89,26 +89,6 @@ def test_a_python_number_joined_with_an_array_keeps_its_value():
         np.testing.assert_allclose(g, np.full(3, 0.5 if c < 0 else 3.0))
 
 
-<<<<<<< HEAD
-def accumulates_from_a_number(x, n):
-    s = 0.0
-    for _ in range(n):
-        s = s + x
-    return np.sum(np.exp(s))
-
-
-def test_a_number_a_run_time_loop_makes_an_array_needs_an_iteration():
-    """`s = 0.0` that the body makes an array is that array (zeros) from the start: with no
-    iteration the result was np.sum(np.exp(zeros(3))) = 3, where NumPy has exp(0.0) = 1."""
-    x = np.array([0.3, 0.5, 0.2])
-    for backend in ("numpy", "numba"):
-        f = adcompiler.jit(accumulates_from_a_number, backend=backend)
-        np.testing.assert_allclose(f(x, np.int64(2)), accumulates_from_a_number(x, 2))
-        with pytest.raises(adcompiler.AssertionFailed, match=r"the loop at line \d+ ran no "
-                           r"iteration, which leaves 's' the Python number it was before it"):
-            f(x, np.int64(0))
-
-
 def chains_through_its_list(x):
     lst = [x, x, x]
     for i, a in enumerate(lst):
@@ -151,8 +131,6 @@ def test_a_loop_over_a_container_sees_what_its_body_changes_in_it():
     check(rows_of_what_it_changes, rand(3, 2))
 
 
-=======
->>>>>>> parent of bd42f93 (A Python number that a loop with a run-time trip count makes an array (s = 0.0; s = s + x) is that array of zeros from the start: a run with no iteration gave np.sum(np.exp(zeros(3))) = 3 where NumPy keeps the number (1.0); it is now an AssertionFailed naming the loop and the variable)
 def test_conditional_expression():
     def f(x):
         y = x * 2 if np.sum(x) > 0 else x - 1
