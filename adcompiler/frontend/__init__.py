@@ -39,6 +39,7 @@ Semantics worth knowing (details in each module's docstring):
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import types
 import weakref
@@ -119,8 +120,10 @@ def traced(f, *args, **kwargs):
     sig.returns_written = fn.meta["returns_written"]
     fn.meta["signature"] = sig
     fn.meta["reads"] = session.reads.frozen()
+    # (an empty *args or **kwargs is made afresh by each call: what it holds outlives nothing)
     held = leaked(fn.meta["reads"]) or next(
-        (f"its default argument {p}" for p in defaults if contains_traced(params[p])), None)
+        (f"its default argument {p}" for p in defaults if contains_traced(params[p])
+         and sig.pysig.parameters[p].default is not inspect.Parameter.empty), None)
     if held is not None:
         raise TraceError(f"{f.__qualname__} puts a run-time value into {held}, which "
                          "outlives the call: it would hold a placeholder of the trace, not "

@@ -31,7 +31,7 @@ import types
 
 import numpy as np
 
-from . import numpy_api, pybuiltins, randomness, special, text
+from . import numpy_api, outside, pybuiltins, randomness, special, text
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, too_deep
@@ -385,9 +385,16 @@ class CallsMixin:
 
     def watch_arguments(self, args, kwargs):
         """Note the dicts, lists and sets a function run natively reads whole (np.array(WEIGHTS),
-        np.stack(LAYERS), dict(CFG)): an entry set later is a change (outside.py)."""
+        np.stack(LAYERS), dict(CFG), np.array(TABLE) of rows): an entry set later is a change
+        (outside.py)."""
+        def walk(x, depth):
+            if isinstance(x, (dict, list, tuple, set, frozenset)) and depth:
+                self.watch_whole(x)     # (a tuple cannot change: only its entries)
+                if len(x) <= outside.SNAPSHOT_ITEMS:
+                    for v in (x.values() if isinstance(x, dict) else x):
+                        walk(v, depth - 1)
         for a in (*args, *kwargs.values()):
-            self.watch_whole(a)
+            walk(a, 4)
 
     def foreign(self, x):
         """A user function handed to Python code (map, sorted's key) still gets traced."""

@@ -128,13 +128,15 @@ def unify(a, b):
 def _holding(dtype: str, x) -> str:
     """`dtype`, or the wider one a Python number `x` needs to keep its value: joined into an
     int64 value 0.5 would be 0, -1 in a bool True, 2**40 in an int32 a wrapped number (the
-    path that keeps the Python number would compute with another value than Python's)."""
+    path that keeps the Python number would compute with another value than Python's). A 0 or
+    1 joined with a bool stays bool: False and True compute as 0 and 1 (`flag = 0`, then a
+    mask: `flag & m` stays a mask)."""
     from .values import NP_OF
     kind = np.dtype(NP_OF[dtype]).kind
     if isinstance(x, float) and kind in "biu":
         return "f64"
-    if isinstance(x, int) and not isinstance(x, bool) and kind in "biu" \
-            and not (kind != "b" and np.can_cast(np.min_scalar_type(x), NP_OF[dtype])):
+    if isinstance(x, int) and not isinstance(x, bool) and kind in "biu" and not (
+            x in (0, 1) if kind == "b" else np.can_cast(np.min_scalar_type(x), NP_OF[dtype])):
         return "i64" if -2 ** 63 <= x < 2 ** 63 else "f64"
     return dtype
 

@@ -88,6 +88,7 @@ def _user_property(obj, name) -> bool:
 
 
 _END = object()
+MAX_ITEMS = 100_000     # items of one static iteration (as loops.MAX_STATIC_ITERATIONS)
 
 
 def run_static(fn, *args, **kwargs):
@@ -166,10 +167,14 @@ class ExpressionsMixin:
             self.watch_item(obj, key)
         return value
 
+    def outside(self, obj) -> bool:
+        """Whether `obj` may be a container from outside the trace (not one it built)."""
+        return self.session.made.get(id(obj)) is not obj
+
     def watch_item(self, obj, key):
         """Note an entry of a dict or list read (present or not), unless it holds traced
         values (then it was built by the traced code)."""
-        if not isinstance(obj, (dict, list)):
+        if not isinstance(obj, (dict, list)) or not self.outside(obj):
             return
         try:
             value = dict.get(obj, key) if isinstance(obj, dict) else list.__getitem__(obj, key)
@@ -181,13 +186,15 @@ class ExpressionsMixin:
     def watch_member(self, key, obj):
         """Note `key in obj` on a dict (that entry's presence) or list or set (all of it)."""
         if isinstance(obj, dict):
-            self.session.reads.add("has", obj, key)
+            if self.outside(obj):
+                self.session.reads.add("has", obj, key)
         else:
             self.watch_whole(obj)
 
     def watch_whole(self, obj):
         """Note a dict, list or set the traced code uses as a whole (outside.py)."""
-        if isinstance(obj, (dict, list, set, frozenset)) and not contains_traced(obj):
+        if isinstance(obj, (dict, list, set, frozenset)) and self.outside(obj) \
+                and not contains_traced(obj):
             self.session.reads.add("whole", obj)
 
     def eval_index(self, node):
@@ -367,8 +374,13 @@ class ExpressionsMixin:
         items = run_static(iter, x)
 
         def checked():      # (a dict changed in size meanwhile: Python's RuntimeError)
-            while (item := run_static(next, items, _END)) is not _END:
+            for _ in range(MAX_ITEMS):
+                item = run_static(next, items, _END)
+                if item is _END:
+                    return
                 yield item
+            raise FrontendError(f"an iteration while tracing went past {MAX_ITEMS} items (a "
+                                "loop that appends to the list it walks?)")
         return checked()
 
     def elements(self, elts) -> list:
@@ -384,7 +396,13 @@ class ExpressionsMixin:
         return tuple(self.elements(node.elts))
 
     def expr_List(self, node):
-        return self.elements(node.elts)
+        return self.note_built(self.elements(node.elts))
+
+    def note_built(self, container):
+        """Note a dict or list the traced code builds (a literal, a comprehension): what it
+        reads in one is not watched (outside.py), nothing outside the trace holds it."""
+        self.session.made[id(container)] = container
+        return container
 
     def expr_Dict(self, node):
         out = {}
@@ -396,7 +414,7 @@ class ExpressionsMixin:
                 if isinstance(key, Traced):
                     key._static("a dict key")
                 out[key] = self.eval(v)
-        return out
+        return self.note_built(out)
 
     def comprehension(self, generators, emit):
         """Run `emit()` for each combination of the generators' items (static iteration); the
@@ -442,7 +460,7 @@ class ExpressionsMixin:
     def expr_ListComp(self, node):
         out = []
         self.comprehension(node.generators, lambda: out.append(self.eval(node.elt)))
-        return out
+        return self.note_built(out)
 
     expr_GeneratorExp = expr_ListComp       # only as a call argument (checked before tracing)
 
@@ -455,7 +473,7 @@ class ExpressionsMixin:
                 key._static("a dict key")
             out[key] = self.eval(node.value)
         self.comprehension(node.generators, emit)
-        return out
+        return self.note_built(out)
 
     def expr_JoinedStr(self, node):
         parts = []

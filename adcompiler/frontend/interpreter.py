@@ -77,6 +77,7 @@ class Session:
         self.stale_chosen: dict = {}
         self.seeded: dict = {}       # random generators the traced code seeded (randomness.py)
         self.draw_scopes: list = []  # the loop ops and run-time branches being traced (same)
+        self.made: dict = {}         # id -> a dict or list the traced code built (not watched)
         # dicts and lists the traced code changed (id -> (container, the first change's line)):
         # where an argument's container got entries added, its error names that line
         self.changed_at: dict = {}

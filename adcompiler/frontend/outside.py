@@ -8,7 +8,9 @@ closure cell), `attr` (an attribute stored as itself: in an object's or a user m
 `__dict__`, a `__slots__` slot, or a class's `__dict__`, through `x.a` or `getattr`; a missing
 one read with a default too), `item` (an entry of a dict or list, through `d[k]` or `d.get`),
 `has` (`k in d`), `whole` (a dict, list or set the code used as a whole: iterated, `len`, `in` a
-list or set, `.items()`). A property of a user class is an `attr` read too when its result is a
+list or set, `.items()`, handed to a function run natively, as `np.array(WEIGHTS)`, with the
+containers in it). A default argument is read as the object itself, so what the code reads in
+it is watched so too. Dicts and lists the traced code builds itself are not watched. A property of a user class is an `attr` read too when its result is a
 plain value (`by_value`: a number, string, NumPy scalar, or a tuple of such), which the check
 compares by value: the getter runs again at each check (an array or object it builds afresh
 would be a change every call, so those are not watched). The values are taken when the trace

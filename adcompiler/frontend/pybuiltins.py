@@ -100,8 +100,10 @@ def _enumerate(tr, iterable, start=0):
 
 
 def _zip(tr, *iterables, strict=False):
+    if not strict:      # (a for over it sees changes, as enumerate's)
+        return zip(*(tr.iterate_lazily(it) for it in iterables))
     lists = [tr.iterate(it) for it in iterables]
-    if strict and len({len(x) for x in lists}) > 1:
+    if len({len(x) for x in lists}) > 1:
         raise FrontendError("zip() arguments have different lengths")
     return list(zip(*lists))
 

@@ -10,9 +10,9 @@ the kernel compiles anew and its entry is written again, where Numba would raise
 is the hash of the text, so identical kernels (the layers of a model) are one file, one
 module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
 `~/.cache/adcompiler`; Numba's own cache files go to `__pycache__` beside the kernel files
-unless `NUMBA_CACHE_DIR` says otherwise. Where the folder cannot be made or written, kernel
-files go to a temporary folder of the process, with a warning: they compile, but are not kept
-for the next process. The header of every kernel carries a hash of the
+unless `NUMBA_CACHE_DIR` says otherwise. Where the folder cannot be made or written, the
+process (and its helper processes) cache in a temporary folder instead, with a warning: kernels
+compile, but are not kept for the next process. The header of every kernel carries a hash of the
 helpers it calls (`mathlib.py`), so changing them invalidates the cached machine code.
 
 Built programs live there too: `load_program(key)` / `store_program(key, built)` keep what
@@ -26,18 +26,20 @@ generator, the ops, the IR package) and the options. An entry that cannot be rea
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import importlib.util
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 import types
-import warnings
 from pathlib import Path
 
 from ...cachedir import cache_dir as adcompiler_cache_dir, read_entry, source_stamp, write_entry
+from ...errors import warn_at_caller
 
 
 _MODULES: dict = {}
@@ -50,21 +52,17 @@ def cache_dir() -> Path:
         return _elsewhere(e)
 
 
-_ELSEWHERE: list = []
-
-
 def _elsewhere(error) -> Path:
-    """A folder of this process's own for kernel files, where the cache folder cannot be made
-    or written (Numba needs the files: they are not kept for the next process)."""
-    if not _ELSEWHERE:
-        warnings.warn(f"adcompiler: cannot write kernels to the cache folder ({error}); they "
-                      "compile into a temporary folder, not kept for the next process (set "
-                      "ADCOMPILER_CACHE_DIR to a folder that can be written)", stacklevel=2)
-        _ELSEWHERE.append(Path(tempfile.mkdtemp(prefix="adcompiler-kernels-")))
-    return _ELSEWHERE[0]
-
-
-_WRITTEN_ELSEWHERE: dict = {}    # kernel key -> its file, where the cache folder was not writable
+    """Where the cache folder cannot be made or written: a temporary one for this process
+    (Numba needs the kernels as files) and the helper processes it starts (precompile.py,
+    which inherit ADCOMPILER_CACHE_DIR), removed at exit."""
+    folder = tempfile.mkdtemp(prefix="adcompiler-cache-")
+    warn_at_caller(f"adcompiler: cannot write to the cache folder ({error}); this process "
+                   "caches in a temporary folder, not kept for the next one (set "
+                   "ADCOMPILER_CACHE_DIR to a folder that can be written)", UserWarning)
+    os.environ["ADCOMPILER_CACHE_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return adcompiler_cache_dir("kernels")
 
 
 @functools.cache
@@ -103,7 +101,7 @@ def key(source: str) -> str:
 
 
 def _path(k: str) -> Path:
-    return _WRITTEN_ELSEWHERE.get(k) or cache_dir() / f"k_{k}.py"
+    return cache_dir() / f"k_{k}.py"
 
 
 def load(source: str):
@@ -118,8 +116,7 @@ def load(source: str):
         try:
             _write(path, text, damaged)
         except OSError as e:        # a cache folder this process cannot write
-            path = _WRITTEN_ELSEWHERE[k] = _elsewhere(e) / path.name
-            path.write_text(text)
+            _write(_elsewhere(e) / path.name, text, False)
     return load_key(k)
 
 

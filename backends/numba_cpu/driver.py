@@ -241,8 +241,8 @@ class DriverGen(PythonGen):
         self.emit(depth, f"rt.{call}({module}, {kern.rows}, {args})")
 
     def plain(self, op, args, depth):
-        if self.constants.is_big(op) or small_product(op) and op.result not in self.placed \
-                and op.result not in self.slot_of:
+        if self.constants.is_big(op) or (small_product(op) and op.result not in self.placed
+                                         and op.result not in self.slot_of):
             PythonGen.plain(self, op, args, depth)
             return
         rule = rule_of(op)

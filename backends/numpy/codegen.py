@@ -52,8 +52,8 @@ def lower_expr(op, args: list[str]):
 
 class ArrayConstants:
     """The big array literals of some functions, by module-level name. Inline, a literal is
-    parsed again on every call (a 200x200 global array: 6 ms a call, where the product with it
-    took 0.4) and printed once per function that makes it; at module level it is built once, and
+    parsed again on every call (a 200x200 global array: 2-6 ms a call, where the gradient with
+    it took 0.1) and printed once per function that makes it; at module level it is built once, and
     each use copies it (`NAME.copy()`: the value is the function's own array, as the literal's
     was, whatever the function or its caller then does with it)."""
     INLINE_MAX = 16     # entries: small literals (an index list, a 3x4 matrix) read best inline
@@ -72,7 +72,7 @@ class ArrayConstants:
 
     @staticmethod
     def _key(op):
-        return op.attrs["dtype"], op.attrs["value"]
+        return op.attrs["dtype"], repr(op.attrs["value"])     # (-0.0 is not 0.0)
 
     def use(self, op) -> str | None:
         """The expression that makes `op`'s value, when it is a module-level constant."""

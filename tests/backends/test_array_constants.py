@@ -66,3 +66,19 @@ def test_scalar_constants_are_written_where_they_are_read(backend):
     assert not re.search(r"\bconstant\w* = ", src)
     if backend == "numpy":
         assert "* np.float64(8.0)" in src and "/ np.float64(8.0)" in src
+
+
+ZEROS, NEGATIVE_ZEROS = np.zeros(20), -np.zeros(20)
+
+
+def signs_of_zeros(x):
+    o = x * 0.0 + 1.0
+    return np.copysign(o, ZEROS) + 10.0 * np.copysign(o, NEGATIVE_ZEROS)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_arrays_of_zeros_and_negative_zeros_are_two_constants(backend):
+    """They were one module-level constant (their values compare equal): 11 for -9."""
+    x = np.linspace(-1.0, 1.0, 20)
+    np.testing.assert_array_equal(adcompiler.jit(signs_of_zeros, backend=backend)(x),
+                                  signs_of_zeros(x))

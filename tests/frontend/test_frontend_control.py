@@ -75,6 +75,13 @@ def int32_or_big(x, c):
     return x * s
 
 
+def zero_or_mask(x, m):
+    flag = 0
+    if np.sum(x) > 0:
+        flag = m
+    return flag & (x > 1)
+
+
 def test_a_python_number_joined_with_an_array_keeps_its_value():
     """A Python number meeting a run-time value at a run-time if took that value's dtype: 0.5
     joined with an int64 was 0 on the path that kept 0.5, -1 with a bool True, 3e9 with an
@@ -87,6 +94,10 @@ def test_a_python_number_joined_with_an_array_keeps_its_value():
                                        rtol=1e-15)
         g = adcompiler.grad(int_or_half, backend="numpy")(x, np.int64(3), c)
         np.testing.assert_allclose(g, np.full(3, 0.5 if c < 0 else 3.0))
+    m = np.array([True, False, True])      # 0 or 1 joined with a mask stays a mask
+    for sign in (1.0, -1.0):
+        np.testing.assert_array_equal(adcompiler.jit(zero_or_mask, backend="numpy")(
+            sign * x, m), zero_or_mask(sign * x, m))
 
 
 def chains_through_its_list(x):
@@ -112,6 +123,13 @@ def scales_by_its_dict(x):
     return np.sum(d["b"])
 
 
+def zips_over_what_it_changes(x):
+    lst = [x, x + 1.0, x + 2.0]
+    for a, b in zip(lst, [1.0, 2.0, 3.0]):
+        lst[-1] = lst[-1] * b
+    return np.sum(lst[-1] + a)
+
+
 def rows_of_what_it_changes(X):
     Y = X * 1.0
     for i, row in enumerate(Y):
@@ -124,7 +142,8 @@ def test_a_loop_over_a_container_sees_what_its_body_changes_in_it():
     set a later entry or appended computed with the old entries (8.125 read as 4.25), and
     enumerate over an array the body changes refused its rows as stale views."""
     x = np.array([0.5, 2.0])
-    for f in (chains_through_its_list, grows_the_list_it_walks, scales_by_its_dict):
+    for f in (chains_through_its_list, grows_the_list_it_walks, scales_by_its_dict,
+              zips_over_what_it_changes):
         check(f, x)
         np.testing.assert_allclose(adcompiler.grad(f, backend="numpy")(x),
                                    central_differences(f, x), rtol=1e-6)
