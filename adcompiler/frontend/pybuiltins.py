@@ -280,6 +280,21 @@ def _reversed(tr, seq):
     return list(reversed(tr.iterate(seq)))
 
 
+def _no_frame(name):
+    def refuse(tr, *args, **kwargs):
+        raise FrontendError(f"{name}() is not supported in traced code: adcompiler runs your "
+                            "function's lines itself, and the frame it would show is "
+                            "adcompiler's (name the variables instead)")
+    return refuse
+
+
+def _vars(tr, *args):
+    from .expressions import run_static
+    if not args:
+        _no_frame("vars")(tr)
+    return run_static(vars, *args)
+
+
 BUILTINS = {
     builtins.len: _len, builtins.range: _range, builtins.enumerate: _enumerate,
     builtins.zip: _zip, builtins.float: _float, builtins.int: _int, builtins.bool: _bool,
@@ -289,4 +304,6 @@ BUILTINS = {
     builtins.format: _format, builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
     builtins.reversed: _reversed, builtins.sorted: _sorted, builtins.getattr: _getattr,
     builtins.round: _round, builtins.divmod: _divmod, builtins.pow: _pow,
+    builtins.locals: _no_frame("locals"), builtins.globals: _no_frame("globals"),
+    builtins.vars: _vars,
 }

@@ -57,7 +57,7 @@ def has_nan(out) -> bool:
         and bool(np.isnan(out).any())
 
 
-def raising_where_a_result_is_nan(run, again=None, values=0):
+def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
     """`run()` as a backend runs its generated code when the caller asked for invalid-value
     errors (`np.errstate(invalid="raise")`, as the API does by default): only a NaN that
     reaches a result is an error (NumPy's own `np.where(x > 0, np.log(x), x)` warns and goes
@@ -69,7 +69,8 @@ def raising_where_a_result_is_nan(run, again=None, values=0):
     NumPy reference's results hold none, the backend's own kernels made it beyond what they
     compute, and an error says so. Otherwise just `run()`. The first `values` outputs are
     results of the forward sweep (a gradient's loss): where one holds a NaN, the NaN to name
-    is the last the forward made (the gradient's NaNs follow from it: a 0/0 loss)."""
+    is the last the forward made (the gradient's NaNs follow from it: a 0/0 loss). `differs`:
+    what else may make the backend's result differ from the reference's (its options)."""
     if np.geterr()["invalid"] != "raise":
         return run()
     with np.errstate(invalid="ignore"):
@@ -89,11 +90,6 @@ def raising_where_a_result_is_nan(run, again=None, values=0):
     with np.errstate(call=note, invalid="call", divide="ignore", over="call", under="ignore"), \
             contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         reference = (again or run)()
-    if found:
-        if values and has_nan(out[:values] if isinstance(out, tuple) else out):
-            last = max((k for k, e in enumerate(found) if not _in_gradient(e)), default=None)
-            found = found if last is None else found[:last + 1]
-        raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)]))
     if again is not None and not has_nan(reference):
         raise NaNError("the Numba backend's result holds a NaN that NumPy's computation of it "
                        "does not. The two differ where values overflow (the kernels fuse and "
@@ -101,7 +97,12 @@ def raising_where_a_result_is_nan(run, again=None, values=0):
                        "and cos of |x| above 4.2e8 (where float32 holds no phase: its spacing "
                        "there is 32). Look for values that grow out of range (a learning rate "
                        "too large), or run with backend='numpy', which computes this without "
-                       "the NaN and whose overflow warnings name the line")
+                       "the NaN and whose overflow warnings name the line" + differs)
+    if found:
+        if values and has_nan(out[:values] if isinstance(out, tuple) else out):
+            last = max((k for k, e in enumerate(found) if not _in_gradient(e)), default=None)
+            found = found if last is None else found[:last + 1]
+        raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)]))
     return out
 
 
@@ -122,10 +123,18 @@ def _nan_message(found, overflows=()) -> str:
                "inf, inf / inf and 0 * inf are NaN): values grown out of range (a learning "
                "rate too large?), or a where's branch not taken that overflows"
                if overflows else "")
-            + ("; it is in the gradient: a where's branch not taken that holds inf or NaN "
-               "(np.log of 0) still gets 0 times its derivative, which is NaN: make that "
-               "branch finite, np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)"
-               if _in_gradient(found[-1]) else ""))
+            + (("; it is in the gradient: a where's branch not taken that holds inf or NaN "
+                "(np.log of 0) still gets 0 times its derivative, which is NaN: make that "
+                "branch finite, np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)"
+                if _selects(found[-1]) else
+                "; it is in the gradient: a derivative with no value there (0 / 0, as np.std's "
+                "of equal values; inf - inf)") if _in_gradient(found[-1]) else ""))
+
+
+def _selects(site) -> bool:
+    """Does the generated code `site` is in choose with a where (the only way a NaN made in
+    a branch not taken reaches the gradient)?"""
+    return "np.where(" in "".join(linecache.getlines(site.filename))
 
 
 def _generated_frame(frame):

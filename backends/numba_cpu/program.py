@@ -63,6 +63,11 @@ def build(name, make, key=None):
     return shown, ns
 
 
+_FASTMATH_NAN = ("; and ADCOMPILER_FASTMATH=1 is set: fast math assumes no value is NaN or "
+                 "inf, so np.isnan and np.isinf read False and a where choosing on them keeps "
+                 "the NaN (unset it for such code)")
+
+
 def _with_callees(pairs) -> dict:
     """Function name -> (function, recycled), callees (never recycled) included, each once."""
     seen: dict = {}
@@ -197,7 +202,8 @@ class NumbaProgram:
         def reference():
             return numpy_backend.AdjointProgram(self.adj, self._label).functions[which](*args)
         return raising_where_a_result_is_nan(lambda: self._driver(which)(*args), reference,
-                                             0 if which == "bwd" else self.adj.n_results)
+                                             0 if which == "bwd" else self.adj.n_results,
+                                             _FASTMATH_NAN if OPTIONS["fastmath"] else "")
 
     @property
     def source(self) -> str:

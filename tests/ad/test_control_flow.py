@@ -1291,3 +1291,32 @@ def test_the_numba_drivers_name_a_residual_as_the_forward_returns_it():
     fwd_return = next(l for l in src.splitlines() if l.strip().startswith("return sum,"))
     stash = [n.strip() for n in fwd_return.split("return sum,")[1].split(",")]
     assert f"def renamed_twice_bwd({', '.join(stash)}, d_sum):" in src
+
+
+def spread(x):
+    return np.std(x)
+
+
+def log_unless_nan(x):
+    y = np.log(x)
+    return np.sum(np.where(np.isnan(y), 0.0, y))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_gradient_without_a_where_is_not_blamed_on_one(backend):
+    """Every NaN in a gradient was said to come from a where's branch not taken."""
+    with pytest.raises(adc.NaNError, match="a derivative with no value there") as e:
+        adc.grad(spread, backend=backend)(np.array([2.0, 2.0, 2.0]))
+    assert "where" not in str(e.value)
+
+
+def test_a_nan_fast_math_keeps_is_blamed_on_fast_math(monkeypatch):
+    """Under ADCOMPILER_FASTMATH=1 np.isnan reads False, and the where keeps log(-1): the
+    error named the NumPy reference's NaN that its where drops, and never fast math."""
+    from adcompiler.backends.numba_cpu import options
+    monkeypatch.setitem(options.OPTIONS, "fastmath", True)
+    x = np.array([-1.0, 2.0])
+    assert np.isfinite(log_unless_nan(x))
+    with pytest.raises(adc.NaNError, match="NumPy's computation of it does not.*"
+                                           "ADCOMPILER_FASTMATH=1 is set"):
+        adc.value_and_grad(log_unless_nan, backend="numba")(x)

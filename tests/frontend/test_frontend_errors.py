@@ -8,7 +8,7 @@ import pytest
 
 import adcompiler
 from adcompiler import TraceError, UnsupportedSyntax
-from fecheck import rand
+from fecheck import located_error, rand
 
 FILE = "test_frontend_errors.py"
 G = 1
@@ -454,3 +454,13 @@ def test_a_square_of_bools_is_refused_as_numpy_makes_it_int8():
     bools is refused so); it gave bools."""
     with pytest.raises(TraceError, match=r"dtype int8 is not supported.*np\.square\(m\)"):
         adcompiler.trace(lambda m: np.square(m), np.array([True, False]))
+
+
+def counts_its_locals(x):
+    return np.sum(x * len(locals()))
+
+
+def test_locals_and_globals_are_refused_in_words():
+    """They were adcompiler's own frame's: a count of its variables, a KeyError for a global."""
+    located_error(counts_its_locals, (rand(2),), r"locals\(\) is not supported in traced code",
+                  FILE)
