@@ -26,8 +26,16 @@ def ir_name(hint: str) -> str:
     return _NOT_IR_NAME.sub("_", hint) or "v"
 
 
+# the frontend's own variables (exits.py's flags, loops.py's), named after the loop's line
+_FLAGS = {"break": "broke", "continue": "continued", "return": "returned", "bound": "bound"}
+
+
 def identifier(hint: str) -> str:
-    """A Python identifier for a hint (`params.h0.w` -> `params_h0_w`)."""
+    """A Python identifier for a hint (`params.h0.w` -> `params_h0_w`; the frontend's
+    `__break_6_4` flag of the loop at line 6 -> `broke_6_4`)."""
+    if hint.startswith("__"):
+        word, _, rest = hint[2:].partition("_")
+        hint = _FLAGS.get(word, word) + ("_" + rest if rest else "")
     name = _NOT_IDENT.sub("_", hint) or "v"
     if name[0].isdigit():
         name = "v" + name

@@ -342,3 +342,19 @@ def test_a_loop_left_by_returns_or_its_else_returns_on_every_path(backend):
              first_large_while_else(v, 4))
         same(adcompiler.grad(first_large_while_else, backend=backend)(v, np.int64(4)),
              central_differences(lambda u: first_large_while_else(u, 4), v))
+
+
+def stops_early(x, n):
+    s = x
+    for _ in range(n):
+        if np.sum(s) > 10.0:
+            break
+        s = s * 1.5
+    return np.sum(s)
+
+
+def test_the_generated_source_names_a_loop_flag_readably():
+    """The break flag of the loop at line 6 was `__break_6_4` in the generated source."""
+    src = adcompiler.grad(stops_early, backend="numpy").adjoint_source(np.ones(3), np.int64(4))
+    line = stops_early.__code__.co_firstlineno + 2
+    assert "__break" not in src and f"broke_{line}_4" in src
