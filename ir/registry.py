@@ -13,6 +13,8 @@ An OpDef holds:
 - `lower`: a dict backend-name -> lowering (a format string over operands `{0}` and
   attributes `{axis}`, or an emitter function);
 - `pure`: no side effects, so DCE may drop it and CSE may merge it;
+- `fresh`: each result is an object of its own (an empty tape, which is then appended to):
+  pure for DCE, never merged by CSE;
 - `cheap`: an elementwise or view op that costs about as little as reading its result back
   from memory (arithmetic, compares, select, casts, broadcasts): a backend may recompute it
   instead of keeping its value (the Numba backend's `remat` does);
@@ -40,6 +42,7 @@ class OpDef:
     nondiff: bool = False
     lower: dict = field(default_factory=dict)
     pure: bool = True
+    fresh: bool = False
     cheap: bool = False
     reassociable: bool = False
     sympy: Any = None

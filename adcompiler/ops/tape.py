@@ -30,9 +30,9 @@ def _get(types, attrs):
 
 
 TAPE = dict(kind="tape", nondiff=True)
-# not pure: two empty tapes must never be merged into one list by CSE
+# fresh: two empty tapes must never be merged into one list by CSE (an unused one is dropped)
 # the Numba driver keeps tapes as Python lists too (loop bodies run in Python)
-declare("tape_new", _new, attrs=("dtype", "shape"), arity=0, pure=False,
+declare("tape_new", _new, attrs=("dtype", "shape"), arity=0, fresh=True,
         lower={"numpy": "[]", "numba": "[]"}, **TAPE)
 declare("tape_push", _push, arity=2,
         lower={"numpy": lambda op, a: [f"{a[0]}.append({a[1]})", f"{{out}} = {a[0]}"],

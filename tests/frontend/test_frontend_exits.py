@@ -2,6 +2,8 @@
 each traced program is run on inputs that leave the loop at different iterations (or never)
 and compared with Python running the function itself; gradients against derivatives worked
 out by hand."""
+import re
+
 import numpy as np
 import pytest
 
@@ -358,3 +360,11 @@ def test_the_generated_source_names_a_loop_flag_readably():
     src = adcompiler.grad(stops_early, backend="numpy").adjoint_source(np.ones(3), np.int64(4))
     line = stops_early.__code__.co_firstlineno + 2
     assert "__break" not in src and f"broke_{line}_4" in src
+
+
+def test_the_forward_makes_no_tape_it_does_not_use():
+    """A tape for a loop value the backward does not read stayed as `tape_1 = []` (tape_new
+    was impure, so that CSE would not merge two, and DCE kept it)."""
+    src = adcompiler.grad(stops_early, backend="numpy").adjoint_source(np.ones(3), np.int64(4))
+    made = re.findall(r"^\s*(\w+) = \[\]$", src, flags=re.M)
+    assert made and all(len(re.findall(rf"\b{name}\b", src)) > 1 for name in made)
