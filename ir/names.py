@@ -68,11 +68,13 @@ class Namer:
         hint = self.style(hint)
         # names are never released, so the suffixes tried before are still taken: start after
         # them (a hint used thousands of times, an optimiser's `p`, is not rescanned each time)
+        # an adjoint's copies are d_h__1, d_h__2: d_h_1 is the adjoint of the forward's h_1
+        sep = "__" if hint.startswith("d_") else "_"
         k = self._next.get(hint, 0)
-        name = f"{hint}_{k}" if k else hint
+        name = f"{hint}{sep}{k}" if k else hint
         while name in self.taken:
             k += 1
-            name = f"{hint}_{k}"
+            name = f"{hint}{sep}{k}"
         self.taken.add(name)
         self._next[hint] = k + 1
         return name

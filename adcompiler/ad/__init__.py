@@ -83,9 +83,9 @@ def _residuals_from_plain_calls(fn: Function) -> bool:
 
 def _derive(primal: Function, wrt, seeded) -> Adjoint:
     fn = Function(primal.name, clone_block(primal.body, {}), loc=primal.loc, module=primal.module)
-    fn = run_passes(fn, ["inline"])
+    fn = run_passes(fn, ["inline", "cse"])      # (calls of a helper with equal arguments: one)
     if _residuals_from_plain_calls(fn):
-        fn = run_passes(fn, ["inline"])
+        fn = run_passes(fn, ["inline", "cse"])
     # the forward function names the primal's values as the primal's text does, and the
     # backward one their adjoints after those names: `d_h_1` is the adjoint of `h_1`
     hint_printed_names(fn)

@@ -1320,3 +1320,34 @@ def test_a_nan_fast_math_keeps_is_blamed_on_fast_math(monkeypatch):
     with pytest.raises(adc.NaNError, match="NumPy's computation of it does not.*"
                                            "ADCOMPILER_FASTMATH=1 is set"):
         adc.value_and_grad(log_unless_nan, backend="numba")(x)
+
+
+def branches_on_h(x):
+    h = x * 2.0
+    if np.sum(x) > 0:
+        h = np.sin(h)
+        g = h * 3.0
+    else:
+        h = np.cos(h)
+        g = h * 4.0
+    return np.sum(h * g)
+
+
+def squared_sine(h):
+    s = np.sin(h)
+    return s * s
+
+
+def calls_a_helper_twice(x):
+    return np.sum(squared_sine(x) * 3.0) + np.sum(squared_sine(x))
+
+
+def test_adjoint_copies_are_not_named_like_forward_values():
+    """A branch's part of the adjoint of h was `d_h_2`, which reads as the adjoint of the
+    forward's h_2 (the sine); a helper called twice with one argument was one call in the
+    forward and two in the backward, which took `s_1`, a value the forward does not have."""
+    src = adc.grad(branches_on_h, backend="numpy").adjoint_source(np.ones(2))
+    bwd = src.split("def branches_on_h_bwd(")[1]
+    assert "d_h_2 " not in bwd and "d_h__1 = " in bwd
+    src = adc.grad(calls_a_helper_twice, backend="numpy").adjoint_source(np.ones(3))
+    assert "s_1" not in src and "def calls_a_helper_twice_bwd(s, x, d_add):" in src
