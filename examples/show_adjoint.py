@@ -32,7 +32,7 @@ def example_inputs(B=2, T=4, d=8, n_head=2, V=5, seed=0):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--ir", action="store_true", help="also print the IR")
     ap.add_argument("--backend", default="numpy", choices=sorted(adcompiler.api.BACKENDS),
                     help="numpy: the readable reference adjoint (default); numba: its driver "

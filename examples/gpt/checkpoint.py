@@ -69,8 +69,9 @@ def load(out_dir, params_like, opt_state_like):
     `opt_state_like` of None skips the optimiser state and returns None for it)."""
     try:
         z = np.load(os.path.join(out_dir, NPZ))
-    except DAMAGED as e:
-        raise CheckpointError(f"{out_dir}/{NPZ}: cannot read it ({e})") from None
+    except DAMAGED as e:    # (a file that is no .npz at all reads as pickled data to NumPy)
+        why = "not a NumPy .npz archive" if "pickled" in str(e) else e
+        raise CheckpointError(f"{out_dir}/{NPZ}: cannot read it ({why})") from None
     with z:
         trees = []
         for prefix, like in (("params", params_like), ("opt", opt_state_like)):

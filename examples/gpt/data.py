@@ -137,7 +137,7 @@ class Dataset:
             if len(part) < T + 1:
                 raise DataError(
                     f"the {name} part has {len(part)} tokens ({len(ids)} in all, "
-                    f"{val_fraction:.0%} validation) but a context of T={T} needs at least "
+                    f"{val_fraction:.3%} validation) but a context of T={T} needs at least "
                     f"{T + 1}: use more text, a {'larger' if name == 'validation' else 'smaller'}"
                     " --val-fraction or a smaller --config")
 

@@ -30,6 +30,9 @@ def generate(params, shapes, prompt_ids, length, temperature, top_k, rng):
         z = model.logits(params, ctx, shapes["H"])[0, -1].astype(np.float64)
         if top_k and top_k < z.size:
             z[z < np.sort(z)[-top_k]] = -np.inf
+        if not np.isfinite(z).all():
+            raise ValueError("the parameters give NaN or infinite logits (a run that stopped on "
+                             "NaN saved them)")
         p = np.exp((z - z.max()) / temperature)
         ids.append(int(rng.choice(z.size, p=p / p.sum())))
     return ids
@@ -62,8 +65,11 @@ def main(argv=None):
         prompt = vocab.encode(args.prompt)
     except DataError as e:
         ap.error(f"--prompt: {e}")
-    ids = generate(params, shapes, prompt, args.length, args.temperature, args.top_k,
-                   np.random.default_rng(args.seed))
+    try:
+        ids = generate(params, shapes, prompt, args.length, args.temperature, args.top_k,
+                       np.random.default_rng(args.seed))
+    except ValueError as e:
+        ap.error(f"{args.out}: {e}")
     print(vocab.decode(ids))
     return 0
 

@@ -25,6 +25,7 @@ import csv
 import math
 import os
 import sys
+import tempfile
 import time
 
 # NumPy's OpenBLAS runs on every core, its threads sleeping soon after each product (2^4
@@ -214,10 +215,13 @@ def read_history(out_dir, name, start):
 
 
 def write_csv(path, fields, rows):
-    with open(path, "w", newline="") as f:
+    """Written whole, then renamed over the old file (as the checkpoint is): a save cut short
+    leaves the old file, which --resume reads."""
+    with open(path + ".tmp", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
+    os.replace(path + ".tmp", path)
 
 
 def plot(out_dir, losses, norms, groups, baseline):
@@ -343,6 +347,7 @@ def main(argv=None):
                                                     "next run)" if backend == "numba" else ""))
     try:        # (not before: bad data leaves no folder behind)
         os.makedirs(s.out, exist_ok=True)
+        tempfile.TemporaryFile(dir=s.out).close()     # (one that exists may be read-only)
     except OSError as e:
         ap.error(f"--out {s.out!r}: {e.strerror}; give a folder that can be made or written")
     losses = read_history(s.out, "losses.csv", start) if start else []
@@ -433,8 +438,9 @@ def main(argv=None):
                   "a lower --lr or a --clip.", file=sys.stderr)
             return 1
         print(f"stopping: NaN or infinity at step {step} ({e}); the checkpoint keeps the "
-              f"last good state (step {step}). Train again with a lower --lr or a --clip "
-              "(a resumed run keeps its settings).", file=sys.stderr)
+              f"parameters of step {step}, which are finite but give that NaN, so sampling or "
+              "resuming from them fails too. Train again with a lower --lr or a --clip (a "
+              "resumed run keeps its settings).", file=sys.stderr)
         return finish(1, "stopped on NaN")
     progress.close()
     wall = time.perf_counter() - t_run

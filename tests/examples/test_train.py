@@ -197,6 +197,10 @@ def test_bad_arguments_and_damaged_checkpoints_give_clear_errors(text_file, tmp_
         with pytest.raises(SystemExit) as e:
             main()
         assert e.value.code == 2 and "ckpt.npz: cannot read it" in capsys.readouterr().err
+    (out / "ckpt.npz").write_bytes(b"garbage\n")          # no .npz at all: not NumPy's
+    with pytest.raises(SystemExit) as e:                    # advice on pickled data
+        sample.main(["--out", str(out)])
+    assert "cannot read it (not a NumPy .npz archive)" in capsys.readouterr().err
     (out / "ckpt.npz").write_bytes(good)
     (out / "ckpt.json").write_text("{not json")
     for main in (lambda: train.main(["--out", str(out), "--resume"]),
@@ -234,6 +238,10 @@ def test_nan_loss_stops_cleanly_and_keeps_the_checkpoint(text_file, tmp_path, ca
     assert 0 < meta["step"] < 50 and meta["status"] == "stopped on NaN"
     with np.load(out / "ckpt.npz") as z:
         assert all(np.isfinite(z[k]).all() for k in z.files)
+    # (finite, but they gave the NaN: sampling said so with NumPy's traceback)
+    with pytest.raises(SystemExit) as e:
+        sample.main(["--out", str(out), "--prompt", "the", "--length", "5"])
+    assert e.value.code == 2 and "NaN or infinite logits" in capsys.readouterr().err
 
 
 def test_sample_generates_text_from_a_checkpoint(text_file, tmp_path, capsys):
