@@ -183,15 +183,16 @@ class elementwise:
         self._derived: dict = {}    # what the body reads outside -> (expr, its NumPy function)
 
     def _outside(self):
-        """The values the body reads from its globals and closure (numbers by value, others by
-        identity): a global rebound (`ALPHA = 5.0`) derives the expression again."""
+        """(key, values): the values the body reads from its globals and closure, numbers by
+        value and others by identity in the key: a global rebound (`ALPHA = 5.0`) derives the
+        expression again (an entry of a global dict changed in place does not)."""
         g = self.fun.__globals__
         values = [g[n] for n in self.fun.__code__.co_names if n in g]
         values += [c.cell_contents for c in self.fun.__closure__ or ()]
-        return tuple(v if type(v) in (int, float, bool, str) else id(v) for v in values)
+        return tuple(v if type(v) in (int, float, bool, str) else id(v) for v in values), values
 
     def _both(self):
-        key = self._outside()
+        key, values = self._outside()
         if key not in self._derived:
             import sympy as sp
             x = sp.Symbol("x")
@@ -201,7 +202,8 @@ class elementwise:
             body = types.FunctionType(self.fun.__code__, g, self.fun.__name__,
                                       self.fun.__defaults__, self.fun.__closure__)
             expr = (x,), sp.sympify(body(x))
-            self._derived[key] = expr, sp.lambdify(*expr, "numpy")
+            # (the values kept alive with it: an id in the key is not reused by another object)
+            self._derived[key] = expr, sp.lambdify(*expr, "numpy"), values
         return self._derived[key]
 
     @property

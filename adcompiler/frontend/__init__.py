@@ -102,12 +102,14 @@ def traced(f, *args, **kwargs):
     _note_retrace(f, entry)
     session = Session()
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
+    defaults = {part[0] for part in key if part[1:] == ("default",)}
+    saved = _entries_of([params[p] for p in defaults])
     try:
-        defaults = {part[0] for part in key if part[1:] == ("default",)}
         fn, result = build_function(session, code, name, params, None, f.__globals__,
                                     _closure_of(f), exact_name=True, write_back=True,
                                     as_is=defaults)
     except AdcompilerError:         # names the user's line (the public entry drops our frames)
+        _put_back(saved)
         raise
     except RecursionError:
         raise TraceError(too_deep(f.__qualname__), (code.filename, code.node.lineno),
@@ -125,6 +127,7 @@ def traced(f, *args, **kwargs):
         (f"its default argument {p}" for p in defaults if contains_traced(params[p])
          and sig.pysig.parameters[p].default is not inspect.Parameter.empty), None)
     if held is not None:
+        _put_back(saved)
         raise TraceError(f"{f.__qualname__} puts a run-time value into {held}, which "
                          "outlives the call: it would hold a placeholder of the trace, not "
                          "the value; return the value instead",
@@ -137,6 +140,34 @@ def traced(f, *args, **kwargs):
     _maybe_print(fn)
     cache[entry] = fn
     return fn, sig
+
+
+def _entries_of(objects, depth=4) -> list:
+    """(container, a copy of its entries) of the dicts and lists in `objects` (default
+    arguments, which a trace changes as themselves): what `_put_back` restores when the trace
+    fails, so that the function still runs in Python (no placeholder of the trace left there)."""
+    out, seen = [], set()
+
+    def walk(x, depth):
+        if depth == 0 or id(x) in seen or not isinstance(x, (dict, list, tuple)):
+            return
+        seen.add(id(x))
+        if not isinstance(x, tuple):
+            out.append((x, dict(x) if isinstance(x, dict) else list(x)))
+        for v in (x.values() if isinstance(x, dict) else x):
+            walk(v, depth - 1)
+    for x in objects:
+        walk(x, depth)
+    return out
+
+
+def _put_back(saved) -> None:
+    for container, entries in saved:
+        if isinstance(container, dict):
+            container.clear()
+            container.update(entries)
+        else:
+            container[:] = entries
 
 
 _KEYS_TRACED: dict = {}     # code object -> [the keys it was traced for, retraces]

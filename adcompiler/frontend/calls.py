@@ -282,7 +282,9 @@ class CallsMixin:
         kwargs = {}
         for kw in node.keywords:
             if kw.arg is None:
-                kwargs.update(run_static(dict, self.eval(kw.value)))
+                given = self.eval(kw.value)
+                self.watch_whole(given)         # (f(x, **CFG): CFG's entries are read)
+                kwargs.update(run_static(dict, given))
             else:
                 kwargs[kw.arg] = self.eval(kw.value)
         return self.call(fn, args, kwargs)
@@ -387,8 +389,9 @@ class CallsMixin:
         """Note the dicts, lists and sets a function run natively reads whole (np.array(WEIGHTS),
         np.stack(LAYERS), dict(CFG), np.array(TABLE) of rows): an entry set later is a change
         (outside.py)."""
-        def walk(x, depth):
-            if isinstance(x, (dict, list, tuple, set, frozenset)) and depth:
+        def walk(x, depth):      # (lists the trace builds, np.array([a, b]), are its own)
+            if isinstance(x, (dict, list, tuple, set, frozenset)) and depth \
+                    and not self.built_here(x):
                 self.watch_whole(x)     # (a tuple cannot change: only its entries)
                 if len(x) <= outside.SNAPSHOT_ITEMS:
                     for v in (x.values() if isinstance(x, dict) else x):

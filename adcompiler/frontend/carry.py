@@ -16,6 +16,8 @@ dict's alias) one object in `built` too, so that a change through one is seen th
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .pytree import flatten, leaf_paths, unflatten
@@ -122,22 +124,29 @@ def unify(a, b):
         raise Mismatch(f"dtypes {t.dtype} and {ds} differ")
     if ss and ss != t.shape:
         raise Mismatch(f"shapes {t.shape} and {ss} differ")
+    if t.dtype == "bool" and ws and not isinstance(s, bool):
+        # (as bool the number's path would add as `or`, as a number the mask's path as ints)
+        raise Mismatch(f"the number {s!r} on one and a bool array on the other, which compute "
+                       "differently (True + True is True, 1 + 1 is 2); give the number as a bool "
+                       "or the array as numbers (m.astype(int))")
     return _holding(t.dtype, s), t.shape, t.weak and ws
 
 
 def _holding(dtype: str, x) -> str:
     """`dtype`, or the wider one a Python number `x` needs to keep its value: joined into an
     int64 value 0.5 would be 0, -1 in a bool True, 2**40 in an int32 a wrapped number (the
-    path that keeps the Python number would compute with another value than Python's). A 0 or
-    1 joined with a bool stays bool: False and True compute as 0 and 1 (`flag = 0`, then a
-    mask: `flag & m` stays a mask)."""
+    path that keeps the Python number would compute with another value than Python's), 1e300
+    in a float32 inf."""
     from .values import NP_OF
     kind = np.dtype(NP_OF[dtype]).kind
     if isinstance(x, float) and kind in "biu":
         return "f64"
-    if isinstance(x, int) and not isinstance(x, bool) and kind in "biu" and not (
-            x in (0, 1) if kind == "b" else np.can_cast(np.min_scalar_type(x), NP_OF[dtype])):
+    if isinstance(x, int) and not isinstance(x, bool) and kind in "biu" \
+            and not (kind != "b" and np.can_cast(np.min_scalar_type(x), NP_OF[dtype])):
         return "i64" if -2 ** 63 <= x < 2 ** 63 else "f64"
+    if isinstance(x, float) and kind == "f" and x != 0 and math.isfinite(x) \
+            and not np.finfo(NP_OF[dtype]).tiny <= abs(x) <= np.finfo(NP_OF[dtype]).max:
+        return "f64"        # (1e300 joined with a float32 value: inf)
     return dtype
 
 

@@ -167,14 +167,14 @@ class ExpressionsMixin:
             self.watch_item(obj, key)
         return value
 
-    def outside(self, obj) -> bool:
-        """Whether `obj` may be a container from outside the trace (not one it built)."""
-        return self.session.made.get(id(obj)) is not obj
+    def built_here(self, obj) -> bool:
+        """Whether `obj` is a dict or list the traced code built (`note_built`)."""
+        return self.session.made.get(id(obj)) is obj
 
     def watch_item(self, obj, key):
         """Note an entry of a dict or list read (present or not), unless it holds traced
         values (then it was built by the traced code)."""
-        if not isinstance(obj, (dict, list)) or not self.outside(obj):
+        if not isinstance(obj, (dict, list)):
             return
         try:
             value = dict.get(obj, key) if isinstance(obj, dict) else list.__getitem__(obj, key)
@@ -186,15 +186,13 @@ class ExpressionsMixin:
     def watch_member(self, key, obj):
         """Note `key in obj` on a dict (that entry's presence) or list or set (all of it)."""
         if isinstance(obj, dict):
-            if self.outside(obj):
-                self.session.reads.add("has", obj, key)
+            self.session.reads.add("has", obj, key)
         else:
             self.watch_whole(obj)
 
     def watch_whole(self, obj):
         """Note a dict, list or set the traced code uses as a whole (outside.py)."""
-        if isinstance(obj, (dict, list, set, frozenset)) and self.outside(obj) \
-                and not contains_traced(obj):
+        if isinstance(obj, (dict, list, set, frozenset)) and not contains_traced(obj):
             self.session.reads.add("whole", obj)
 
     def eval_index(self, node):
@@ -399,8 +397,8 @@ class ExpressionsMixin:
         return self.note_built(self.elements(node.elts))
 
     def note_built(self, container):
-        """Note a dict or list the traced code builds (a literal, a comprehension): what it
-        reads in one is not watched (outside.py), nothing outside the trace holds it."""
+        """Note a dict or list the traced code builds (a literal, a comprehension): one handed to
+        a function run natively is not watched (calls.watch_arguments)."""
         self.session.made[id(container)] = container
         return container
 
@@ -408,7 +406,9 @@ class ExpressionsMixin:
         out = {}
         for k, v in zip(node.keys, node.values, strict=True):
             if k is None:
-                out.update(run_static(dict, self.eval(v)))
+                given = self.eval(v)
+                self.watch_whole(given)         # ({**CFG}: CFG's entries are read)
+                out.update(run_static(dict, given))
             else:
                 key = self.eval(k)
                 if isinstance(key, Traced):

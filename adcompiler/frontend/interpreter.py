@@ -78,6 +78,7 @@ class Session:
         self.seeded: dict = {}       # random generators the traced code seeded (randomness.py)
         self.draw_scopes: list = []  # the loop ops and run-time branches being traced (same)
         self.made: dict = {}         # id -> a dict or list the traced code built (not watched)
+        self.defaults: list = []     # the default arguments the trace binds as themselves
         # dicts and lists the traced code changed (id -> (container, the first change's line)):
         # where an argument's container got entries added, its error names that line
         self.changed_at: dict = {}
@@ -245,6 +246,7 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
     for p, tree in params.items():
         if p in as_is:
             frame.vars[p] = tree
+            session.defaults.append(tree)
             continue
         leaves, treedef = flat[p]
         frame.vars[p] = trees[p] = unflatten(treedef, [next(given) for _ in leaves])

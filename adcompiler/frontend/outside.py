@@ -9,8 +9,8 @@ closure cell), `attr` (an attribute stored as itself: in an object's or a user m
 one read with a default too), `item` (an entry of a dict or list, through `d[k]` or `d.get`),
 `has` (`k in d`), `whole` (a dict, list or set the code used as a whole: iterated, `len`, `in` a
 list or set, `.items()`, handed to a function run natively, as `np.array(WEIGHTS)`, with the
-containers in it). A default argument is read as the object itself, so what the code reads in
-it is watched so too. Dicts and lists the traced code builds itself are not watched. A property of a user class is an `attr` read too when its result is a
+containers in it, unless the traced code built it: `np.array([a, b])`; `f(**CFG)`, `{**CFG}`). A
+default argument is read as the object itself, so what the code reads in it is watched so too. A property of a user class is an `attr` read too when its result is a
 plain value (`by_value`: a number, string, NumPy scalar, or a tuple of such), which the check
 compares by value: the getter runs again at each check (an array or object it builds afresh
 would be a change every call, so those are not watched). The values are taken when the trace
@@ -57,6 +57,10 @@ class Reads:
             self._seen.setdefault((kind, id(where), name), (kind, where, name))
         except TypeError:       # an unhashable key (a tuple with a slice in it): not watched
             pass
+
+    def holds(self, obj) -> bool:
+        """Whether a read so far took `obj` itself from outside."""
+        return any(_now(*read) is obj for read in self._seen.values())
 
     def frozen(self) -> tuple:
         """The reads with the values they have now, when the trace ends."""

@@ -170,6 +170,12 @@ class StatementsMixin:
             cur.update(value)
             self.name_value(cur, name)
             return cur
+        if isinstance(cur, np.ndarray) and (self.session.reads.holds(cur) or any(
+                cur is d for d in self.session.defaults)):
+            raise FrontendError(f"'{name}' is an array from outside the function (a global, "
+                                "closure variable, default or attribute), which Python would "
+                                "change in place on each call: pass it as an argument, or copy "
+                                "it first (np.array(...))")
         if isinstance(cur, Traced) or isinstance(rhs, Traced):
             return self.binop(op, cur, rhs)
         if isinstance(cur, (list, dict, set)):

@@ -464,3 +464,22 @@ def test_locals_and_globals_are_refused_in_words():
     """They were adcompiler's own frame's: a count of its variables, a KeyError for a global."""
     located_error(counts_its_locals, (rand(2),), r"locals\(\) is not supported in traced code",
                   FILE)
+
+
+OUTSIDE = np.zeros(2)
+
+
+def scales_an_outside_array(x):
+    c = OUTSIDE; c *= 0; c += x; return c + OUTSIDE  # noqa: E702
+
+
+def accumulates_in_its_default(x, buf=np.zeros(2)):     # noqa: B008
+    buf += x; return buf * 1.0  # noqa: E702
+
+
+def test_an_outside_array_changed_in_place_is_refused():
+    """`c = GLOBAL; c *= 0` changed the global once, while tracing (and `buf += x` on a default
+    array gave [1, 1] on every call where Python accumulates)."""
+    for f in (scales_an_outside_array, accumulates_in_its_default):
+        located_error(f, (rand(2),), "is an array from outside the function", FILE)
+    np.testing.assert_array_equal(OUTSIDE, np.zeros(2))

@@ -495,3 +495,51 @@ def test_tracing_again_for_changed_outside_values_warns_once(recwarn, monkeypatc
     assert [w.filename for w in warned] == [__file__, __file__]
     assert "global_batch_loss was traced and compiled again 8 times" in str(warned[0].message)
     assert "<lambda> was traced and compiled again 8 times" in str(warned[1].message)
+
+
+def keeps_state_in_its_default(x, st={"m": np.zeros(2)}):     # noqa: B006
+    st["m"] = st["m"] + x
+    return st["m"] * 1.0
+
+
+SCALE = {"s": 1.0}
+MEMO: dict = {}
+
+
+def scaled(x, s):
+    return x * s
+
+
+def scales_by_keywords(x):
+    return scaled(x, **SCALE) + scaled(x, **{**SCALE})
+
+
+def memo_coefficients():
+    if "c" not in MEMO:
+        MEMO["c"] = [2.0, 1.0]
+    return MEMO["c"]
+
+
+def reads_a_memo(x):
+    c = memo_coefficients()
+    return x * c[0] + c[1]
+
+
+def test_outside_state_after_a_refused_trace_and_in_other_reads():
+    """A trace refused for storing a run-time value in a default left its placeholder there
+    (the plain function then failed); `f(x, **CFG)` and a memo dict the function fills itself
+    kept old values when an entry changed."""
+    x = np.ones(2)
+    with pytest.raises(adcompiler.TraceError, match="into its default argument st"):
+        adcompiler.jit(keeps_state_in_its_default)(x)
+    np.testing.assert_array_equal(keeps_state_in_its_default.__defaults__[0]["m"], np.zeros(2))
+    f, g = adcompiler.jit(scales_by_keywords), adcompiler.jit(reads_a_memo)
+    try:
+        for s, c0 in ((1.0, 2.0), (3.0, 5.0)):
+            SCALE["s"] = s
+            memo_coefficients()[0] = c0
+            np.testing.assert_allclose(f(x), 2 * s * x)
+            np.testing.assert_allclose(g(x), x * c0 + 1.0)
+    finally:
+        SCALE["s"] = 1.0
+        MEMO.clear()
