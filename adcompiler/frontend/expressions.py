@@ -437,7 +437,7 @@ class ExpressionsMixin:
                 emit()
                 return
             g = generators[k]
-            for item in self.iterate(self.eval(g.iter)):
+            for item in self.iterate_lazily(self.eval(g.iter)):     # (as Python's)
                 self.assign(g.target, item)
                 if all(self.static_truth(self.eval(c)) for c in g.ifs):
                     loop(k + 1)

@@ -129,6 +129,17 @@ def rows_of_what_it_changes(X):
     return np.sum(Y)
 
 
+def pops_while_it_filters(x):
+    lst = [x, 2 * x, 3 * x]
+    return len([v for v in lst if lst.pop() is not None]) * np.sum(x)
+
+
+def test_a_comprehension_sees_what_its_condition_changes():
+    """A comprehension took its items when it began, where a for loop now takes them one at a
+    time, as Python does both: [v for v in lst if lst.pop()] counted 3 items, Python 2."""
+    check(pops_while_it_filters, rand(2))
+
+
 def test_a_loop_over_a_container_sees_what_its_body_changes_in_it():
     """The items of a list, dict view or enumerate were taken when the loop began: a body that
     set a later entry or appended computed with the old entries (8.125 read as 4.25), and
