@@ -398,8 +398,9 @@ class CallsMixin:
                 for v in (x.values() if isinstance(x, dict) else x):
                     walk(v, depth - 1, budget)
         for a in (*args, *kwargs.values()):
-            self.watch_whole(a)
-            walk(a, 4, [outside.SNAPSHOT_ITEMS])
+            if not self.built_here(a):
+                self.watch_whole(a)     # (a bigger one than the budget: as one object)
+                walk(a, 4, [outside.SNAPSHOT_ITEMS])
 
     def foreign(self, x):
         """A user function handed to Python code (map, sorted's key) still gets traced."""

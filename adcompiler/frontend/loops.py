@@ -110,8 +110,7 @@ class LoopsMixin:
         """Build a `for` op with a static trip count; False when it must be unrolled."""
         loc = self.builder.loc
         try:
-            with randomness.scope(self.session, "loop"):
-                self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True)
+            self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True)
             return True
         except (Fallback, StaticValueError):
             self.builder.loc = loc
@@ -120,8 +119,7 @@ class LoopsMixin:
     def runtime_range_loop(self, node, r: RuntimeRange):
         trip, index = r.trip_count(self)
         try:
-            with randomness.scope(self.session, "loop"):
-                self.loop_op(node, trip, index, static=False)
+            self.loop_op(node, trip, index, static=False)
         except Fallback as e:
             raise FrontendError(f"{e.reason}, which a loop with a run-time trip count cannot "
                                 "do") from None
@@ -146,8 +144,7 @@ class LoopsMixin:
                 test = self.eval(node.test)
             if isinstance(test, Traced):
                 try:
-                    with randomness.scope(self.session, "loop"):
-                        self.loop_op(node, None, None, static=False)
+                    self.loop_op(node, None, None, static=False)
                 except Fallback as e:
                     raise FrontendError(f"{e.reason}, which a while loop with a run-time "
                                         "condition cannot do") from None
@@ -173,6 +170,10 @@ class LoopsMixin:
         name and container holding it, and the array is updated after the loop. A name the
         body rebinds to another array is carried on its own (`_Plan.split`). Each fact the
         body reveals (a name rebound, an older array changed) is a new plan, traced again."""
+        with randomness.scope(self.session, "loop"):     # (random draws: randomness.py)
+            self._loop_op(node, trip, index, static)
+
+    def _loop_op(self, node, trip, index, static: bool):
         frame = self.frame
         loc = self.builder.loc
         is_for = trip is not None

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import itertools
 import linecache
-import os
-
 import math
+import os
 
 from ...ir import registry
 from ...ir.names import Namer, identifier

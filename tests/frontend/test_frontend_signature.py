@@ -265,7 +265,7 @@ def test_containers_handed_whole_to_a_library_are_watched():
 
 
 def builds_lists_of_its_own(x):
-    total = 0.0
+    total = np.sum(np.array([3.0, 4.0])) + len(np.stack([[1.0], [2.0]]))
     for k in range(20):
         total = total + np.sum(x * np.array([k, 1.0])) + sum([k, 2.0])
     return total
