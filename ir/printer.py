@@ -18,6 +18,7 @@ Functions called by the printed one follow it, each once.
 """
 from __future__ import annotations
 
+import functools
 import linecache
 import math
 import os
@@ -51,6 +52,26 @@ def format_attr(v) -> str:
 
 def format_loc(loc) -> str:
     return f"{os.path.basename(loc[0])}:{loc[1]}" if loc else ""
+
+
+def frames(loc) -> list:
+    """The (file, line) of each call an op was inlined through, outermost first, then the op's
+    own: `loc` is (file, line) or, inlined, (file, line, the call's loc). Lines of adcompiler's
+    own code are left out (jacobian's and hessian's loops, the adapters it writes): what they
+    compute is quoted as the user's line that called them (an op no line of the user's reached
+    keeps its own)."""
+    out, own = [], tuple(loc[:2]) if loc else None
+    while loc:
+        if not _ours(loc[0]):
+            out.append(tuple(loc[:2]))
+        loc = loc[2] if len(loc) > 2 else None
+    return out[::-1] or ([own] if own else [])
+
+
+@functools.cache
+def _ours(filename: str) -> bool:
+    import adcompiler       # (not at the top: the package imports this module)
+    return filename.startswith(("<adcompiler", *(os.path.join(p, "") for p in adcompiler.__path__)))
 
 
 class _Printer:
@@ -133,19 +154,29 @@ def locations(fn) -> list:
 
 
 def quoted(locs) -> list:
-    """The source line at each location: what generated code quotes in its comments (a
-    program cache key holds them, so an edit that leaves the IR as it was, a comment, is not
-    shown from an older build)."""
-    for filename in {loc[0] for loc in locs if loc}:
+    """The source lines at each location, its call sites' too: what generated code quotes in
+    its comments (a program cache key holds them, so an edit that leaves the IR as it was, a
+    comment, is not shown from an older build)."""
+    lines = [frames(loc) for loc in locs]
+    for filename in {f for chain in lines for f, _ in chain}:
         linecache.checkcache(filename)      # (the text now, not as first read)
-    return [linecache.getline(loc[0], loc[1]).strip() if loc else "" for loc in locs]
+    return ["\n".join(linecache.getline(f, n).strip() for f, n in chain) for chain in lines]
 
 
 def hint_printed_names(fn) -> None:
     """Set each value's hint to the name `print_function` gives it (unique in `fn`; the text
     prints the same): what a transform names after the values then follows the printed names
-    (the adjoint of `%h_1` is `d_h_1`, and a function made from `fn` calls it `h_1` too)."""
+    (the adjoint of `%h_1` is `d_h_1`, and a function made from `fn` calls it `h_1` too).
+    Where two values want one name, `fn`'s own values and those named after a call's result
+    (`fn.meta["named_at"]`, set by inlining) get it before an inlined helper's own: the
+    caller's `h` stays `h`, a helper's own `h` becomes `h_1`."""
     p = _Printer()
+    named_at = fn.meta.get("named_at", ())
+    for v in fn.args:
+        p.name(v)
+    values = [v for op in fn.walk() for v in op.results]
+    for v in sorted(values, key=lambda v: v not in named_at and len(frames(v.owner.loc)) > 1):
+        p.name(v)       # (a stable sort: then in program order)
     p.function(fn)
     for v in fn.args:
         v.hint = p.name(v)

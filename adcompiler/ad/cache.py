@@ -50,10 +50,17 @@ def _read_back(text, locs):
     ops = list(fn.walk())
     if len(locs) != len(ops) + 1:
         return None
-    fn.loc = tuple(locs[0]) if locs[0] else None
+    fn.loc = _loc(locs[0])
     for op, loc in zip(ops, locs[1:]):
-        op.loc = tuple(loc) if loc else None
+        op.loc = _loc(loc)
     return fn
+
+
+def _loc(raw):
+    """A loc read back from JSON: (file, line), or (file, line, the call's loc) inlined."""
+    if not raw:
+        return None
+    return (raw[0], raw[1], _loc(raw[2])) if len(raw) > 2 else tuple(raw)
 
 
 def load(entry, wrt, seeded):

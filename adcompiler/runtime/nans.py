@@ -110,12 +110,12 @@ def _nan_message(found, overflows=()) -> str:
     """Where the last of the invalid operations `found` (`_site`s) is, the user's lines of the
     ones before it, and of the first overflow to inf before it."""
     def user(site):
-        where, code = loc_of_generated_line(site.filename, site.lineno)
-        return where or "<unknown>", code
-    where, code = user(found[-1])
+        where, code, via = _quoted_above(site.filename, site.lineno)
+        return where or "<unknown>", code, via
+    where, code, via = user(found[-1])
     line = _generated_line(found[-1])
     earlier = sorted({user(e)[0] for e in found[:-1]} - {where})
-    return (f"NaN produced at {where}" + (f" in '{code}'" if code else "")
+    return (f"NaN produced at {where}" + (f" in '{code}'" if code else "") + via
             + f" (an invalid value; generated line: {line})"
             + (f"; operations at {', '.join(earlier)} made NaNs before it, which a where may "
                "have dropped" if earlier else "")
@@ -234,13 +234,29 @@ def _warnings_at_user_lines():
 
 
 def loc_of_generated_line(filename: str, lineno: int):
-    """The `# file:line  code` comment that precedes line `lineno` of generated file `filename`
-    (linecache holds its text)."""
+    """(file:line, code) of the `# file:line  code` comment that precedes line `lineno` of
+    generated file `filename` (linecache holds its text)."""
+    where, code, _ = _quoted_above(filename, lineno)
+    return where, code
+
+
+def _quoted_above(filename: str, lineno: int):
+    """`loc_of_generated_line`'s two, and the " via the call(s) at ..." that reached a helper's
+    line: the less indented comments above it quote those calls (`codegen.comment_loc`)."""
+    where, code, calls, indent = None, None, [], None
     for ln in reversed(linecache.getlines(filename)[:lineno]):
-        m = re.match(r"\s*# (\S+:\d+)(?:  (.*))?$", ln)
-        if m:
-            return m.group(1), (m.group(2) or "").strip()
-    return None, None
+        m = re.match(r"\s*#( +)(\S+:\d+)(?:  (.*))?$", ln)
+        if not m or (indent is not None and len(m.group(1)) >= indent):
+            continue
+        if where is None:
+            where, code = m.group(2), (m.group(3) or "").strip()
+        else:
+            calls.append(m.group(2))
+        indent = len(m.group(1))
+        if indent == 1:
+            break
+    many = "s" if len(calls) > 1 else ""
+    return where, code, f" via the call{many} at {' -> '.join(calls[::-1])}" if calls else ""
 
 
 def _user_line(exc):
@@ -252,9 +268,8 @@ def _user_line(exc):
               if f.filename.startswith("<adcompiler")]
     if not frames:
         return None
-    where, code = loc_of_generated_line(frames[-1].filename,
-                                        frames[-1].lineno)
-    return where or "<unknown>", (f" in '{code}'" if code else ""), frames[-1].line
+    where, code, via = _quoted_above(frames[-1].filename, frames[-1].lineno)
+    return where or "<unknown>", (f" in '{code}'" if code else "") + via, frames[-1].line
 
 
 def run_checked(thunk, check_nans: bool):

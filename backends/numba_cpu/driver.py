@@ -89,8 +89,8 @@ class DriverGen(PythonGen):
     grouped into kernel launches and BLAS calls writing into planned buffers."""
 
     def __init__(self, fn, table, parallel=True, flags="", profile=False, recycle=True,
-                 constants=None):
-        super().__init__(fn, reserved=("rt", "B"), constants=constants)
+                 constants=None, functions=None):
+        super().__init__(fn, reserved=("rt", "B"), constants=constants, functions=functions)
         self.table, self.parallel, self.flags = table, parallel, flags
         self.profile, self.recycle = profile, recycle
         self.sites = 0          # allocation sites of arrays that outlive the call

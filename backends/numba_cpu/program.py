@@ -94,7 +94,8 @@ def _generate(functions):
     table = KernelTable()
     constants = ArrayConstants(f for f, _ in functions.values())
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
-                      profile=OPTIONS["profile"], recycle=recycled, constants=constants)
+                      profile=OPTIONS["profile"], recycle=recycled, constants=constants,
+                      functions=functions)
             for f, recycled in functions.values()]
     drivers = [g.function() for g in gens]
     source = "\n\n\n".join([LEGEND + "import numpy as np\n"

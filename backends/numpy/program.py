@@ -64,7 +64,7 @@ class NumpyProgram:
                 module.add(f)
         self.adj = adj
         self.name = identifier(adj.fwd.unused_name(name + "_grad"))
-        residuals = residual_names(adj.fwd, adj.n_results)
+        residuals = residual_names(adj.fwd, adj.n_results, adj.bwd)
         self.source = generate(
             adj.fwd, adj.bwd, epilogue=driver_source(adj, self.name, residuals),
             names={adj.bwd.name: dict(zip(adj.bwd.args, residuals, strict=False))})

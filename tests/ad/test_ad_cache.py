@@ -47,6 +47,27 @@ def test_read_back_equals_derived(cache_dir):
         (derived.n_results, derived.n_residuals, derived.seeded, derived.wrt)
 
 
+def squash(h):
+    return np.exp(h) * h
+
+
+def model_with_a_helper(w, x):
+    return np.mean(squash(np.tanh(x @ w)))
+
+
+def test_read_back_keeps_the_calls_a_helpers_line_was_reached_through(cache_dir):
+    """An inlined op's loc holds the call's loc; JSON reads it back as nested lists, which
+    are not the tuples derived (nor hashable)."""
+    primal = trace(model_with_a_helper, *ARGS)
+    derived = differentiate(primal, (0,), (0,))
+    read = cache.load(cache.key(primal, (0,), (0,)), (0,), (0,))
+    line = model_with_a_helper.__code__.co_firstlineno + 1
+    exp = next(op for op in read.fwd.walk() if op.name == "exp")
+    assert exp.loc == (__file__, squash.__code__.co_firstlineno + 1, (__file__, line))
+    assert locations(read.fwd) == locations(derived.fwd)
+    assert locations(read.bwd) == locations(derived.bwd)
+
+
 def test_other_inputs_other_entries(cache_dir):
     differentiate(trace(model, *ARGS), (0,), (0,))
     differentiate(trace(model, *ARGS), (0, 1), (0,))

@@ -1351,3 +1351,79 @@ def test_adjoint_copies_are_not_named_like_forward_values():
     assert "d_h_2 " not in bwd and "d_h__1 = " in bwd
     src = adc.grad(calls_a_helper_twice, backend="numpy").adjoint_source(np.ones(3))
     assert "s_1" not in src and "def calls_a_helper_twice_bwd(s, x, d_add):" in src
+
+
+def dense_tanh(x, w):
+    h = x @ w
+    return np.tanh(h)
+
+
+def two_layers(w1, w2, x):
+    h = dense_tanh(x, w1)
+    y = dense_tanh(h, w2)
+    return np.mean(np.log(y + 0.5))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_helpers_lines_are_quoted_under_the_call_that_reached_them(backend):
+    """An inlined helper's lines were quoted alone, the same for both calls, and the value a
+    call returned was named after the helper's last op (`tanh`, its adjoint `d_tanh`), while
+    the caller's `h` went to the helper's own: each call's line now heads the helper's lines,
+    indented under it, and the result takes the caller's name."""
+    first = two_layers.__code__.co_firstlineno
+    inner = dense_tanh.__code__.co_firstlineno
+    w1, w2, x = rng(30).standard_normal((3, 4)), rng(31).standard_normal((4, 2)), np.ones((5, 3))
+    src = adc.grad(two_layers, backend=backend).adjoint_source(w1, w2, x)
+    fwd = src.split("def two_layers_fwd(")[1].split("\ndef ")[0]
+    comments = [ln.strip() for ln in fwd.splitlines() if ln.strip().startswith("#")]
+    at = f"{THIS_FILE}:"
+    want = [f"# {at}{first + 1}  h = dense_tanh(x, w1)", f"#   {at}{inner + 1}  h = x @ w",
+            f"#   {at}{inner + 2}  return np.tanh(h)", f"# {at}{first + 2}  y = dense_tanh(h, w2)",
+            f"#   {at}{inner + 1}  h = x @ w", f"#   {at}{inner + 2}  return np.tanh(h)"]
+    assert [c for c in comments if "dense_tanh" in c or c.startswith("#   ")][:6] == want
+    if backend == "numpy":
+        assert "    h = np.tanh(h_1)\n" in fwd and "    y = np.tanh(h_2)\n" in fwd
+        bwd = src.split("def two_layers_bwd(")[1]
+        assert "d_h = " in bwd and "d_h_2 = " in bwd and "d_tanh" not in bwd
+
+
+def shifted_root(x):
+    return np.sqrt(x - 1.0)
+
+
+def two_roots(x):
+    a = np.sum(shifted_root(x * 2.0))
+    b = np.sum(shifted_root(x))
+    return a + b
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_in_a_helper_names_the_call_that_reached_it(backend):
+    """A NaN made in a helper called from two lines named the helper's line only."""
+    root, first = shifted_root.__code__.co_firstlineno, two_roots.__code__.co_firstlineno
+    with pytest.raises(adc.NaNError, match=rf"NaN produced at {THIS_FILE}:{root + 1} in "
+                                           rf"'return np\.sqrt\(x - 1\.0\)' via the call at "
+                                           rf"{THIS_FILE}:{first + 2} \("):
+        adc.grad(two_roots, backend=backend)(np.full(3, 0.75))
+
+
+def cubed_tanh(x):
+    return np.sum(np.tanh(x) ** 3)
+
+
+def hessian_norm(x):
+    h = adc.hessian(cubed_tanh)(x)
+    return np.sum(h * h)
+
+
+def test_lines_of_adcompilers_own_helpers_are_quoted_as_the_users_call():
+    """A hessian taken inside the differentiated function quoted jacobian.py's loop lines and
+    an adapter's `<adcompiler-calls-...>` line between the user's: now the user's call heads
+    the lines of the function it differentiates."""
+    src = adc.grad(hessian_norm, backend="numpy").adjoint_source(np.linspace(-1.0, 1.0, 3))
+    comments = [ln.strip() for ln in src.splitlines() if ln.strip().startswith("# ")]
+    assert not [c for c in comments if "jacobian.py" in c or "<adcompiler" in c]
+    call, inner = hessian_norm.__code__.co_firstlineno + 1, cubed_tanh.__code__.co_firstlineno + 1
+    assert [c for c in comments if THIS_FILE in c][:2] == [
+        f"# {THIS_FILE}:{call}  h = adc.hessian(cubed_tanh)(x)",
+        f"#   {THIS_FILE}:{inner}  return np.sum(np.tanh(x) ** 3)"]

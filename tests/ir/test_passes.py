@@ -32,8 +32,8 @@ OPTIMISED = """\
 func @f(%x: f64[3]) -> (f64[3]) {
   %b = tanh %x : f64[3]
   %d = add %b, %b : f64[3]
-  %v = exp %d : f64[3]
-  return %v
+  %e = exp %d : f64[3]
+  return %e
 }
 """
 

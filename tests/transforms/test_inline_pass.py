@@ -1,8 +1,11 @@
 """Inlining: calls become copies of the callee body, recursively, in any region."""
+import os
+
 import pytest
 
 from adcompiler.errors import TraceError
 from adcompiler.ir import parse
+from adcompiler.ir.printer import frames
 from adcompiler.transforms.inline import inline
 from ircheck import check_pass, filecheck, ir
 
@@ -35,15 +38,16 @@ NESTED = """
 
 
 def test_nested_calls_in_regions_are_inlined_with_names_and_locations():
+    """A callee's result takes the name the caller gave the call's (%a, %b: not h's %w)."""
     check_pass(NESTED, ["inline"], """
         func @f(%x: f64[3], %c: bool[], %n: i64[]) -> (f64[3]) {
           %h = tanh %x : f64[3]                     # layers.py:2
-          %w = mul %h, %x : f64[3]                  # layers.py:7
-          %acc = for %i in range(%n) carry(%s = %w) : f64[3] {
+          %a = mul %h, %x : f64[3]                  # layers.py:7
+          %acc = for %i in range(%n) carry(%s = %a) : f64[3] {
             %r = if %c : f64[3] {
               %h_1 = tanh %s : f64[3]               # layers.py:2
-              %w_1 = mul %h_1, %s : f64[3]          # layers.py:7
-              yield %w_1
+              %b = mul %h_1, %s : f64[3]            # layers.py:7
+              yield %b
             } else {
               yield %s
             }
@@ -52,6 +56,19 @@ def test_nested_calls_in_regions_are_inlined_with_names_and_locations():
           return %acc
         }
     """)
+
+
+def test_an_inlined_op_keeps_the_calls_it_was_reached_through():
+    """Each op's loc ends in the loc of the call that inlined it, outermost last: generated
+    code quotes those calls' lines above the helper's, and errors name them."""
+    fn = parse(ir(NESTED))
+    inline(fn)
+    chains = [[f"{os.path.basename(f)}:{n}" for f, n in frames(op.loc)]
+              for op in fn.walk() if op.name in ("tanh", "mul")]
+    assert chains == [["model.py:10", "layers.py:2"],
+                      ["model.py:10", "layers.py:3", "layers.py:7"],
+                      ["model.py:13", "layers.py:2"],
+                      ["model.py:13", "layers.py:3", "layers.py:7"]]
 
 
 def test_the_module_keeps_its_callees_unchanged():
@@ -76,10 +93,10 @@ def test_each_call_gets_fresh_values():
         }
     """, ["inline"])
     filecheck(str(fn), """
-        # CHECK: %v = exp %x
+        # CHECK: %a = exp %x
         # CHECK-NOT: call
-        # CHECK: %v_1 = exp %v
-        # CHECK: return %v_1
+        # CHECK: %b = exp %a
+        # CHECK: return %b
     """)
     first, second = fn.body.ops[:2]
     assert first.result is not second.result and second.operands[0] is first.result
