@@ -60,12 +60,13 @@ def is_model_object(x, seen=None) -> bool:
     """Is `x` an instance of a class of the user's (not of a library) whose attributes hold an
     array (NumPy's or a traced one), directly or in containers or other such objects? Its
     attributes are then its fields, as a PyTorch module's parameters are found. (Decided by
-    what it holds: a configuration object of numbers and strings stays a static value.)"""
+    what it holds: a configuration object of numbers and strings stays a static value.) A
+    dataclass with a field its __init__ does not take is one too."""
     attrs = attributes(x)
     if attrs is None or _library_class(type(x)) or isinstance(
             x, (type, types.FunctionType, types.MethodType, types.ModuleType, functools.partial)) \
-            or dataclasses.is_dataclass(x) or isinstance(x, tuple):
-        return False
+            or isinstance(x, tuple) or dataclasses.is_dataclass(x) and _fields(type(x)):
+        return False        # (a named tuple or a dataclass its __init__ rebuilds is a node)
     return _holds_array(attrs, set() if seen is None else seen)
 
 

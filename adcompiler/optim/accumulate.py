@@ -11,7 +11,8 @@ when the loss is a mean over examples and the micro-batches have equal sizes, th
 gradient of the whole batch (up to float rounding: the sums run in a different order). The sum
 and the final scaling run as compiled code (`adcompiler.jit`); one micro-batch is returned as it
 came, bit for bit (a copy: `add` keeps none of the caller's arrays). Every micro-batch's gradient
-tree must have the first one's structure, shapes and dtypes (an AdcompilerError names the leaf).
+tree must have the first one's structure, shapes and dtypes (an AdcompilerError names the leaf);
+each leaf keeps its dtype, and a None (the gradient of an integer leaf) stays None.
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def add_leaves(acc, grads):
     return [a + g for a, g in zip(acc, grads, strict=True)]
 
 
-def scale_leaves(acc, s):
-    return [a * s for a in acc]
+def scale_leaves(acc, scales):
+    return [a * s for a, s in zip(acc, scales, strict=True)]
 
 
 class GradAccumulator:
@@ -59,7 +60,8 @@ class GradAccumulator:
             raise AdcompilerError("GradAccumulator.mean() before any add()")
         leaves = self._leaves
         if self.count > 1:
-            leaves = self._scale(leaves, leaves[0].dtype.type(1.0 / self.count))
+            # (each leaf's own dtype: a float32 scale would round a float64 leaf's mean)
+            leaves = self._scale(leaves, [a.dtype.type(1.0 / self.count) for a in leaves])
         out = self._loss / self.count, unflatten(self._tree, leaves)
         self._reset()
         return out

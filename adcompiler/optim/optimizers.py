@@ -141,8 +141,12 @@ def _leaves(params, grads, *states):
     for what, tree in (("gradient", grads), *states):
         tpaths, leaves = flatten(tree)
         if tpaths != paths:
+            lacks = [q for q in paths if q not in tpaths]
+            why = (f": it has no '{lacks[0]}' (None there is no array)" if lacks else
+                   f": it has '{next(q for q in tpaths if q not in paths)}', they do not"
+                   if set(tpaths) != set(paths) else ": its entries are in another order")
             raise AdcompilerError(f"the {what} tree does not have the structure of the "
-                                  "parameters")
+                                  f"parameters{why}")
         leaves = [np.asarray(y) for y in leaves]
         for q, x, y in zip(paths, p, leaves, strict=True):
             check_like(y, x, f"{what} of '{q}'", "its parameter")

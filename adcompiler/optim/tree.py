@@ -9,7 +9,11 @@ instances, model objects: frontend/pytree.py) whose leaves are NumPy arrays.
                                        dtype (a gradient or a moment of another one would
                                        broadcast or promote silently)
 
-The order is deterministic: dict keys sorted, lists, tuples and a node's fields in order. Paths
+`None` is no leaf (an empty subtree, as in JAX): the gradient `grad` gives an integer leaf, an
+optional bias left out; `unflatten` keeps it.
+
+The order is deterministic: dict keys sorted (by type name, then value: keys of several types
+are in one order too), lists, tuples and a node's fields in order. Paths
 use "/" and name a leaf in a checkpoint (`.npz` keys) and in reports (per-layer gradient
 norms). Inside a node, what is not a float array, a NumPy float or a container (a layer's
 activation, its sizes, an integer buffer, a Python float such as a norm's eps) is not a leaf:
@@ -51,11 +55,13 @@ def _walk(node, path, paths, leaves, in_node=False):
         paths.append(path)
         leaves.append(node)
         return
+    if node is None:
+        return
     names = node_fields(node)
     if names is not None:
         items, in_node = [(k, getattr(node, k)) for k in names], True
     elif isinstance(node, dict):
-        items = [(k, node[k]) for k in sorted(node)]
+        items = [(k, node[k]) for k in _sorted(node)]
     elif isinstance(node, (list, tuple)):
         items = list(enumerate(node))
     elif in_node:
@@ -85,11 +91,15 @@ def _build(node, it, in_node=False):
     if names is not None:
         return make_node(type(node), {k: _build(getattr(node, k), it, True) for k in names})
     if isinstance(node, dict):
-        built = {k: _build(node[k], it, in_node) for k in sorted(node)}
+        built = {k: _build(node[k], it, in_node) for k in _sorted(node)}
         return {k: built[k] for k in node}          # the caller's key order
     if isinstance(node, (list, tuple)):
         return type(node)(_build(x, it, in_node) for x in node)
-    return node if in_node else next(it)
+    return node if in_node or node is None else next(it)
+
+
+def _sorted(keys) -> list:
+    return sorted(keys, key=lambda k: (type(k).__name__, k))
 
 
 def owners(leaves) -> list[int]:

@@ -551,3 +551,70 @@ def test_an_update_inside_traced_code_is_an_error_that_says_where_to_call_it():
     with pytest.raises(adcompiler.TraceError, match=r"test_optim.py:\d+: AdamW.update runs "
                        "compiled code of its own .* call it outside the traced function"):
         adcompiler.jit(step_inside)(p, OPT.init(p), np.ones((3, 2)))
+
+
+def test_trees_grad_returns_with_none_are_accumulated_and_clipped(backend):
+    """`grad` gives None for an integer leaf and a float for a Python-float one: the
+    accumulator took None for an object array (a TraceError about 'acc.0'), clipping read
+    `.dtype` of the first leaf (None, 0.5), and an empty tree raised IndexError."""
+    params = {"idx": np.array([0, 2]), "w": np.linspace(-1.0, 1.0, 6).reshape(2, 3),
+              "scale": 0.5}
+    x = np.linspace(0.5, 1.5, 6).reshape(3, 2)
+
+    def loss(p, x):
+        return p["scale"] * np.sum((x @ p["w"])[:, p["idx"]] ** 2)
+
+    vg = adcompiler.value_and_grad(loss, backend=backend)
+    acc = GradAccumulator(backend=backend)
+    for k in (1.0, 3.0):
+        acc.add(*vg(params, k * x))
+    _, mean = acc.mean()
+    cols = (x @ params["w"])[:, params["idx"]]
+    d_w = np.zeros((2, 3))
+    d_w[:, params["idx"]] = x.T @ cols      # d/dw of 0.5 sum(cols^2) at x
+    assert mean["idx"] is None
+    np.testing.assert_allclose(mean["w"], (1 + 9) / 2 * d_w, rtol=1e-12)
+    np.testing.assert_allclose(mean["scale"], (1 + 9) / 2 * np.sum(cols ** 2), rtol=1e-12)
+    clipped, norm = clip_by_global_norm(mean, 1.0, backend=backend)
+    want = math.sqrt(np.sum(mean["w"] ** 2) + mean["scale"] ** 2)
+    assert clipped["idx"] is None and norm == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(clipped["w"], mean["w"] / (want + 1e-6), rtol=1e-12)
+    assert clip_by_global_norm({"a": None}, 1.0, backend=backend) == ({"a": None}, 0.0)
+
+
+def test_mixed_dtype_trees_keep_each_leafs_precision(backend):
+    """The mean's 1/count and the clip's max_norm took the first leaf's dtype: a float64
+    leaf after a float32 one was averaged and clipped with float32 constants."""
+    g = [{"a": np.ones(2, np.float32), "b": np.array([2.0, 4.0]) * k} for k in (1, 2, 3)]
+    acc = GradAccumulator(backend=backend)
+    for t in g:
+        acc.add(0.0, t)
+    _, mean = acc.mean()
+    assert mean["a"].dtype == np.float32 and mean["b"].dtype == np.float64
+    np.testing.assert_array_equal(mean["b"], [4.0, 8.0])
+    big = {"a": np.ones(2, np.float32), "b": np.full(2, 3.0)}
+    clipped, norm = clip_by_global_norm(big, 0.1, backend=backend)
+    np.testing.assert_allclose(clipped["b"], 3.0 * 0.1 / (math.sqrt(20.0) + 1e-6), rtol=1e-15)
+
+
+def test_dicts_with_keys_of_several_types_are_trees(backend):
+    """sorted() of {'b': ..., 0: ...} raised TypeError: the keys are ordered by type name."""
+    params = {"b": np.ones(2), 0: np.full(3, 2.0)}
+    grads = {"b": np.full(2, 0.5), 0: np.ones(3)}
+    opt = SGD(lr=0.1, backend=backend)
+    new, _, _ = opt.update(params, grads, opt.init(params))
+    np.testing.assert_allclose(new["b"], 1.0 - 0.05)
+    np.testing.assert_allclose(new[0], 2.0 - 0.1)
+    assert list(new) == ["b", 0]
+
+
+def test_a_none_gradient_of_a_parameter_is_named():
+    """It was 'the gradient of 'b' is object[]'; a None parameter was 'object' too."""
+    params = {"w": np.ones(2), "b": np.zeros(2)}
+    opt = AdamW(lr=0.1, backend="numpy")
+    with pytest.raises(adcompiler.AdcompilerError, match=r"gradient tree does not have the "
+                       r"structure of the parameters: it has no 'b' \(None there is no array\)"):
+        opt.update(params, {"w": np.ones(2), "b": None}, opt.init(params))
+    lean = {"w": np.ones(2), "b": None}     # an optional bias left out: no parameter
+    new, _, _ = opt.update(lean, {"w": np.ones(2), "b": None}, opt.init(lean))
+    assert new["b"] is None and new["w"].shape == (2,)

@@ -633,3 +633,36 @@ def test_a_plain_tuple_entry_set_anew_reaches_the_caller(backend):
     np.testing.assert_allclose(g, h * c, rtol=1e-12)
     assert type(states[0]) is tuple and states[0][1] is c
     np.testing.assert_allclose(states[0][0], h * w, rtol=1e-15)
+
+
+@dataclasses.dataclass(eq=False)
+class Counted:
+    w: np.ndarray
+    calls: int = dataclasses.field(init=False, default=0)
+
+
+@dataclasses.dataclass
+class CountedEq:
+    w: np.ndarray
+    calls: int = dataclasses.field(init=False, default=0)
+
+
+def counted_loss(layer, x):
+    return np.sum(np.tanh(x @ layer.w))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("cls", [Counted, CountedEq])
+def test_a_dataclass_with_a_field_init_does_not_take_is_a_model_object(backend, cls):
+    """Such a dataclass is no pytree node (class(**fields) cannot rebuild it) and was no model
+    object either (dataclasses were left out): it was a static value, its arrays constants of
+    the compiled code (jit kept the first w after w changed in place, grad said it held no
+    float data), or an unhashable one (eq=True)."""
+    layer, x = cls(rand(2, 3)), rand(4, 2)
+    f = adcompiler.jit(counted_loss, backend=backend)
+    assert np.isclose(f(layer, x), counted_loss(layer, x))
+    layer.w[:] = 2.0
+    assert np.isclose(f(layer, x), counted_loss(layer, x))
+    g = adcompiler.grad(counted_loss, backend=backend)(layer, x)
+    assert type(g) is cls
+    np.testing.assert_allclose(g.w, x.T @ (1 - np.tanh(x @ layer.w) ** 2), rtol=1e-12)
