@@ -16,7 +16,8 @@ import numpy as np
 
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
-from .values import NP_OF, Traced, common_dtype, is_python_scalar, result_dtype, v_shape
+from .values import (INT_RANGE, NP_OF, Traced, common_dtype, is_python_scalar, result_dtype,
+                     v_shape)
 
 # IR op -> the NumPy ufunc it implements (the dtype oracle; SciPy's ufuncs are passed in, as
 # `ufunc=`, by frontend/special.py).
@@ -56,7 +57,7 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
         if name not in COMPARISONS:     # NumPy 2 raises OverflowError; it wrapped here
             raise FrontendError(f"Python integer {big} out of bounds for {NP_OF[compute]}")
         compute = "i64" if -2 ** 63 <= big < 2 ** 63 else "f64"    # as NumPy 2 compares
-    if name == "pow" and compute in _INT_RANGE and all(n != 0 for n in v_shape(a) + v_shape(b)):
+    if name == "pow" and compute in INT_RANGE and all(n != 0 for n in v_shape(a) + v_shape(b)):
         _check_exponents(cx, b)     # (no entries, no power taken: NumPy does not raise)
     v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
@@ -81,14 +82,11 @@ def _check_exponents(cx: Emitter, b):
     cx.op("assert", cx.op("logical_not", negative), message=_NEGATIVE_POWER)
 
 
-_INT_RANGE = {d: (int(np.iinfo(NP_OF[d]).min), int(np.iinfo(NP_OF[d]).max)) for d in ("i32", "i64")}
-
-
 def _out_of_bounds(dtype, a, b):
     """A Python int among a and b that integer `dtype` cannot hold, or None."""
-    if dtype not in _INT_RANGE:
+    if dtype not in INT_RANGE:
         return None
-    low, high = _INT_RANGE[dtype]
+    low, high = INT_RANGE[dtype]
     return next((x for x in (a, b) if type(x) is int and not low <= x <= high), None)
 
 
@@ -266,6 +264,9 @@ def clip(cx: Emitter, a, lo, hi) -> Traced:
         raise FrontendError("np.clip needs at least one of a_min and a_max")
     out = result_dtype(lambda x, *r: np.clip(x, *r), a,
                        lo if lo is not None else None, hi if hi is not None else None)
+    if out in INT_RANGE:       # a Python int bound beyond the dtype clips as its end does
+        low, high = INT_RANGE[out]
+        lo, hi = (min(max(b, low), high) if type(b) is int else b for b in (lo, hi))
     v = cx.value(a, out)
     if lo is not None:
         v = cx.op("maximum", v, cx.value(lo, out))

@@ -322,10 +322,12 @@ class BranchesMixin:
         for name, a, b in pairs:
             la, sa = carry.split(a)
             lb, sb = carry.split(b)
+            # ("if" is `choose`'s value: a conditional expression's, an and's, an or's)
+            what, paths_of = ((f"the value of {where}", "its two paths") if name == "if"
+                              else (f"'{name}'", f"the two paths of {where}"))
             if not carry.same_structure(sa, sb):
-                raise FrontendError(f"'{name}' has a different structure or static value on the "
-                                    f"two paths of {where}; both must build the same "
-                                    "containers")
+                raise FrontendError(f"{what} has a different structure or static value on "
+                                    f"{paths_of}; both must build the same containers")
             paths = carry.paths(sa, name)
             out = list(la)
             for j, (x, y) in enumerate(zip(la, lb, strict=True)):
@@ -336,8 +338,8 @@ class BranchesMixin:
                     try:
                         t = carry.unify(x, y)
                     except carry.Mismatch as e:
-                        raise FrontendError(f"'{name}' differs between the two paths of "
-                                            f"{where}: {e}") from None
+                        raise FrontendError(f"{what} differs between {paths_of}: {e}") \
+                            from None
                     seen[key] = len(slots)
                     slots.append((x, y, t, paths[j]))
                 out[j] = _Slot(seen[key])

@@ -22,7 +22,7 @@ import numpy as np
 from ..ir import Builder, registry
 from ..ir.rewrite import merge_key, pure_name
 from .problems import FrontendError
-from .values import NP_OF, Traced, ir_dtype, static_array
+from .values import INT_RANGE, NP_OF, Traced, ir_dtype, static_array
 
 
 def _literal(arr, dtype: str):
@@ -109,6 +109,10 @@ class Emitter:
             raise FrontendError(f"cannot use {type(x).__name__} {x!r:.60} as an array")
         if dtype is None:
             dtype = ir_dtype(arr.dtype)
+        if type(x) is int and dtype in INT_RANGE and not \
+                INT_RANGE[dtype][0] <= x <= INT_RANGE[dtype][1]:
+            # NumPy 2's OverflowError (np.full(2, 2**40, np.int32), b[i] = 2**40): it wrapped
+            raise FrontendError(f"Python integer {x} out of bounds for {NP_OF[dtype]}")
         if arr.size > 100_000:
             raise FrontendError(f"a constant array of {arr.size} elements is too large to "
                                 "embed in the IR; pass it as an argument")

@@ -512,9 +512,11 @@ class LoopsMixin:
                     raise Fallback(f"a carried array changes shape from {x.shape} to {y.shape}")
                 elif y.dtype != x.dtype:
                     wide = carry.widen(x.dtype, y.dtype)
-                    if wide is None or wide == x.dtype:
+                    # (a bool one is not widened: its first iteration's arithmetic is bool's,
+                    # True + True is True, where the wider type's is 2)
+                    if wide is None or wide == x.dtype or x.dtype == "bool":
                         raise Fallback(f"a carried array changes dtype from {x.dtype} to "
-                                       f"{y.dtype}")
+                                       f"{y.dtype} (make it {y.dtype} before the loop)")
                     promote.append((j, wide, x.shape, False))
                 elif x.weak and not y.weak:
                     promote.append((j, x.dtype, x.shape, False))

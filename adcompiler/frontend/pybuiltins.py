@@ -191,7 +191,11 @@ def _extreme(which):
                                         f"ambiguous; use np.{which}imum for elementwise")
             better = arith.binary(tr, "lt" if which == "min" else "gt", x, acc, python_op=True)
             acc = arith.where(tr, better, x, acc)
-        return acc
+        # Python's min returns one of its items: of Python numbers (weak ones), a Python-like
+        # number, which a float32 array times it keeps float32
+        weak = all(x.weak if isinstance(x, Traced) else type(x) in (int, float, bool)
+                   for x in items)
+        return tr.wrap(acc.value, weak=True) if weak else acc
     return fn
 
 

@@ -297,6 +297,9 @@ def ptp(cx: Emitter, a, axis=None, out=None, keepdims=False) -> Traced:
 
 
 def argmax(cx: Emitter, name: str, x, axis=None, keepdims=False) -> Traced:
+    if axis is not None and not isinstance(axis, (int, np.integer)):
+        # (NumPy's TypeError: a tuple of axes was unpacked as one and crashed the trace)
+        raise FrontendError(f"np.{name}'s axis must be an integer, got {axis!r}")
     t = cx.tensor(x)
     if t.type.size == 0:
         axes = () if axis is None or t.ndim == 0 else norm_axes(axis, t.ndim)

@@ -39,6 +39,8 @@ from .problems import FrontendError, StaticNeeded
 NP_OF = {k: np.dtype(v) for k, v in DTYPES.items()}          # IR dtype -> np.dtype
 IR_OF = {np.dtype(v): k for k, v in DTYPES.items()}          # np.dtype -> IR dtype
 WEAK_DTYPES = ("f64", "i64", "bool")                          # dtypes a Python scalar maps to
+# the Python ints each integer dtype holds (NumPy 2 refuses one beyond, where a cast wrapped)
+INT_RANGE = {d: (int(np.iinfo(NP_OF[d]).min), int(np.iinfo(NP_OF[d]).max)) for d in ("i32", "i64")}
 
 
 _SERIAL = itertools.count()      # creation order of holders: a region's own come after its start

@@ -110,6 +110,18 @@ def test_python_float_argument_is_weak():
     assert str(fn).startswith("func @weak_float_argument(%x: f32[4], %lr: f64[])")
 
 
+def scaled_by_min_and_max(w, g, gnorm):
+    scale = min(1.0, 0.5 / gnorm)
+    return w - scale * g, w * max(gnorm, 0.5), w * max([gnorm, 2.0, 1]), w * min(gnorm, w[0])
+
+
+def test_min_and_max_of_python_floats_are_weak():
+    """They were strong float64: a float32 array scaled by min(1.0, c / norm) became float64
+    (the last, with a float32 item, is float32 too: Python's min returns one of its items)."""
+    fn = check(scaled_by_min_and_max, rand(3, dtype=np.float32), rand(3, dtype=np.float32), 2.0)
+    assert [str(r.type) for r in fn.results] == ["f32[3]"] * 4
+
+
 def int_division(i, j):
     return i / j, i // j, i % j, i / 2, i * 0.5
 
@@ -228,3 +240,42 @@ def test_integer_to_a_negative_integer_power_is_an_error():
         adcompiler.trace(int_power_of_minus_one, x)
     empty = np.ones((0, 2), np.int32)      # no power taken: NumPy does not raise
     assert adcompiler.jit(int_power)(empty, np.array([-1, 2], np.int32)).shape == (0, 2)
+
+
+def clipped_to_python_ints_beyond_int32(a):
+    return np.clip(a, 0, 2 ** 31), np.clip(a, -2 ** 40, 5), a.clip(max=2 ** 32 + 3)
+
+
+def test_clip_bounds_beyond_the_integer_dtype_clip_at_its_ends():
+    """The bounds were cast to int32 with wrap-around: np.clip(a, 0, 2**31) gave -2**31."""
+    check(clipped_to_python_ints_beyond_int32, np.array([7, -3, 2], np.int32))
+
+
+def filled_beyond_int32(a):
+    return np.full(2, 2 ** 40, dtype=np.int32)
+
+
+def like_filled_beyond_int32(a):
+    return np.full_like(a, 2 ** 40)
+
+
+def max_from_beyond_int32(a):
+    return np.max(a, where=a > 100, initial=-2 ** 40)
+
+
+def written_beyond_int32(a):
+    b = a.copy()
+    b[1] = 2 ** 40
+    return b
+
+
+@pytest.mark.parametrize("f", [filled_beyond_int32, like_filled_beyond_int32,
+                               max_from_beyond_int32, written_beyond_int32])
+def test_a_python_int_an_int32_array_cannot_hold_is_an_error(f):
+    """NumPy 2 raises OverflowError; the constant was cast with wrap-around (0 written)."""
+    a = np.array([7, -3, 2], np.int32)
+    with pytest.raises(OverflowError, match="out of bounds for int32"):
+        f(a)
+    with pytest.raises(adcompiler.TraceError, match=r"test_frontend_arith.py:\d+: Python "
+                       r"integer -?1099511627776 out of bounds for int32"):
+        adcompiler.trace(f, a)

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 import adcompiler
-from fecheck import central_differences, check, ops, rand
+from fecheck import central_differences, check, located_error, ops, rand
+
+FILE = "test_frontend_control.py"
 
 
 def static_if(x, mode):
@@ -646,3 +648,33 @@ def test_reversed_range_with_run_time_bounds():
             g = adcompiler.grad(reversed_runtime_ranges, backend=backend)(*args)
             np.testing.assert_allclose(g, central_differences(reversed_runtime_ranges, *args),
                                        atol=1e-8)
+
+
+def positive_and_second(x):
+    return (x[0] > 0) and x[1]
+
+
+def test_an_and_whose_paths_differ_in_dtype_names_the_and():
+    """The error named its value as a variable 'if' ("'if' differs between the two paths of
+    the 'and'")."""
+    located_error(positive_and_second, (np.array([1.0, 2.0]),), r"the value of the 'and' at "
+                  r"line \d+ \(a run-time condition\) differs between its two paths: dtypes f64 "
+                  r"and bool differ", FILE)
+
+
+def mask_counted_up(x, n):
+    b = x > 0
+    for _ in range(n):
+        b = ((b + b) + 1) % 5
+    return b
+
+
+def test_a_bool_array_a_loop_makes_int_is_not_widened_before_the_loop():
+    """It was carried as int64 from the start: the first iteration's True + True was 2, where
+    NumPy's bool arithmetic gives True ([0 2 0] for NumPy's [1 2 1])."""
+    x = np.array([1.0, -2.0, 3.0])
+    for n in (3, 40):       # unrolled, and a loop op tried first (then unrolled)
+        check(mask_counted_up, x, n)
+    with pytest.raises(adcompiler.TraceError, match=r"changes dtype from bool to i64 \(make it "
+                       r"i64 before the loop\), which a loop with a run-time trip count cannot"):
+        adcompiler.trace(mask_counted_up, x, np.int64(3))

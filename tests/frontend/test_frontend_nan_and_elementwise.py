@@ -436,6 +436,18 @@ def test_argmax_and_inf_norm_of_an_empty_array_along_a_non_empty_axis():
         adcompiler.trace(lambda a: np.argmax(a, axis=0), np.zeros((0, 3)))
 
 
+def argmax_over_two_axes(a):
+    return np.argmax(a, axis=(0, 1))
+
+
+def test_argmax_over_a_tuple_of_axes_is_an_error():
+    """NumPy raises TypeError; the trace crashed (an internal 'too many values to unpack')."""
+    with pytest.raises(TypeError):
+        argmax_over_two_axes(np.zeros((2, 3)))
+    located_error(argmax_over_two_axes, (np.zeros((2, 3)),), r"np\.argmax's axis must be an "
+                  r"integer, got \(0, 1\)", FILE)
+
+
 def nanvar_kept_finite(a):
     v = np.nanvar(a, axis=0, ddof=1) + np.nanstd(a, axis=0, ddof=1)
     return np.sum(np.where(np.isnan(v), 0.0, v))
