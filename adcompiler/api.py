@@ -485,8 +485,9 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
     shapes = [flatten(a, is_runtime_leaf) if _has_float(a) else None for a in args]
     results, residuals = sig.write_back(args, kwargs, given, _apart(results, given), residuals)
-    # what the pullback reads is the arguments' values now, not after the caller reuses them
-    inputs = _owner_ids(given)
+    # what the pullback reads is the arguments' and the value's arrays now, not after the
+    # caller reuses or changes them (`v, pb = vjp(np.exp, x); v -= 1.0`)
+    inputs = _owner_ids([*given, *results])
     residuals = type(residuals)(r.copy() if isinstance(r, np.ndarray) and id(_root(r)) in inputs
                                 else r for r in residuals)
     value = sig.unflatten_result(results)

@@ -16,7 +16,7 @@ import types
 
 import numpy as np
 
-from ..frontend.pytree import flatten, unflatten
+from ..frontend.pytree import flatten, leaf_keys, unflatten
 from ..ir.builder import Builder
 from ..ir.core import Block, Function
 from .emit import zeros
@@ -146,15 +146,35 @@ class custom_vjp:
                 raise ctx.error(f"{self.bwd.__name__} returns {n} arrays for argument {i} of "
                                 f"{self.fun.__name__}, which holds {len(floats)}")
             elif floats:
-                for j, (want, got) in enumerate(zip(floats, traced(g), strict=True)):
+                order = self._matched(ctx, i, a, g)
+                for j, (want, got) in enumerate(zip(floats, [traced(g)[m] for m in order],
+                                                    strict=True)):
                     if got.type != want:
                         part = f" (its array {j})" if len(floats) > 1 else ""
                         raise ctx.error(
                             f"{self.bwd.__name__} returns a gradient of type {got.type} for "
                             f"argument {i}{part} of {self.fun.__name__}, which is {want}")
-                keep += list(range(k, k + n))
+                keep += [k + m for m in order]
             k += n
         return keep
+
+    def _matched(self, ctx, i, arg, grad) -> list:
+        """For each float leaf of `arg`, the index of its gradient among `grad`'s leaves: by
+        dict key or field name (a dict of gradients may list its keys in another order, as in
+        JAX), by position in lists and tuples."""
+        leaves, treedef = flatten(arg, ctx.is_traced)
+        want = [k for v, k in zip(leaves, leaf_keys(treedef)) if v.type.is_float]
+        got = leaf_keys(flatten(grad, ctx.is_traced)[1])
+        if set(got) == set(want):
+            return [got.index(k) for k in want]
+        named = [k for keys in (*want, *got) for k in keys if not isinstance(k, int)]
+        if named:
+            def show(keys):
+                return ", ".join("/".join(map(str, k)) for k in keys)
+            raise ctx.error(f"{self.bwd.__name__} returns gradients at [{show(got)}] for "
+                            f"argument {i} of {self.fun.__name__}, whose float arrays are at "
+                            f"[{show(want)}]")
+        return list(range(len(want)))     # (a list for a tuple: positions)
 
 
 def _selected(ctx, fn: Function, keep: list) -> Function:

@@ -28,11 +28,12 @@ import ast
 
 import numpy as np
 
+from ..errors import AdcompilerError
 from ..ir.types import TensorType
 from . import analysis, arith, carry, randomness, values
 from .carry import MISSING
 from .expressions import run_static
-from .problems import Fallback, FrontendError, StaticValueError
+from .problems import Fallback, FrontendError
 from .pybuiltins import RuntimeRange
 from .statements import Undefined, held_value
 from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
@@ -107,12 +108,15 @@ class LoopsMixin:
         return None
 
     def try_for(self, node, n: int, index) -> bool:
-        """Build a `for` op with a static trip count; False when it must be unrolled."""
+        """Build a `for` op with a static trip count; False when it must be unrolled: also
+        when tracing its body with a run-time index fails in any other way (`if i % 2 == 0:
+        l.append(...)`, `d[i]`, `math.sqrt(i)`), as Python runs it with a static one, which
+        unrolling does (and then reports what is wrong there)."""
         loc = self.builder.loc
         try:
             self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True)
             return True
-        except (Fallback, StaticValueError):
+        except (Fallback, AdcompilerError, FrontendError, LookupError, TypeError):
             self.builder.loc = loc
             return False
 

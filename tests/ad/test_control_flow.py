@@ -811,6 +811,17 @@ def test_vjp_of_a_non_scalar_function():
     np.testing.assert_allclose(gw, np.tensordot(c, jw, axes=c.ndim), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_vjp_value_changed_in_place_leaves_the_pullback_as_it_was(backend):
+    """The pullback read the value's own array (exp's derivative is exp): `v -= 1.0` changed
+    the gradient it gives."""
+    x = np.array([0.5, -1.0, 2.0])
+    v, pullback = adc.vjp(lambda x: np.exp(x), x, backend=backend)
+    v -= 1.0
+    (g,) = pullback(np.ones(3))
+    np.testing.assert_allclose(g, np.exp(x), rtol=1e-15)
+
+
 SOURCE_CASES = [
     (loop_with_branch, (np.array([0.7, 0.4, 0.3]), np.int64(3))),
     (rnn_runtime, (0.5 * rng(9).standard_normal((3, 3)), rng(9).standard_normal((5, 3)),
@@ -1119,6 +1130,27 @@ def test_check_grad_of_star_args_integer_leaves_jit_and_partial():
         return np.sum(cube(xs[0]) * xs[1])
     with pytest.raises(adc.GradientCheckError, match="xs"):
         adc.check_grad(wrong_star, x, x, wrt="xs")
+
+
+@adc.custom_vjp
+def square_off_by_10_percent(u):
+    return u * u
+
+
+square_off_by_10_percent.defvjp(lambda u: (u * u, u), lambda u, g: (1.8 * g * u,))  # 2 g u
+
+
+def large_and_small_leaves(p):
+    return 1e5 * np.sum(np.sin(p["W"])) + np.sum(square_off_by_10_percent(p["b"]))
+
+
+def test_check_grad_checks_each_array_against_its_own_gradients():
+    """The error was relative to the argument's largest gradient: W's (1e5) hid b's 10%."""
+    p = {"W": np.array([0.1, 0.2, 0.3]), "b": np.array([0.5, 1.0])}
+    with pytest.raises(adc.GradientCheckError, match="p: relative error"):
+        adc.check_grad(large_and_small_leaves, p)
+    p["b"] = np.zeros(2)        # b's gradient is 0 (wrong or not): not failed for noise
+    assert adc.check_grad(large_and_small_leaves, p)["p"] < 1e-5
 
 
 def in_float32(x, w):

@@ -272,6 +272,37 @@ def test_custom_vjp_gradients_go_to_their_arguments(backend):
 
 
 @adc.custom_vjp
+def weighted_pair(p):
+    return p["a"] * 2.0 + p["b"] * 3.0
+
+
+weighted_pair.defvjp(lambda p: (weighted_pair(p), None),
+                     lambda _, g: ({"b": g * 3.0, "a": g * 2.0},))
+
+
+@adc.custom_vjp
+def misnamed_pair(p):
+    return p["a"] * 2.0 + p["b"] * 3.0
+
+
+misnamed_pair.defvjp(lambda p: (misnamed_pair(p), None),
+                     lambda _, g: ({"x": g * 3.0, "y": g * 2.0},))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_custom_vjp_gradients_of_a_dict_go_by_key(backend):
+    """They went by position: bwd's {'b': ..., 'a': ...} gave 'a' the gradient of 'b', and
+    keys the argument does not have were taken too."""
+    p = {"a": np.ones(2), "b": np.ones(2)}
+    g = adc.grad(lambda q: np.sum(weighted_pair(q)), backend=backend)(p)
+    np.testing.assert_array_equal(g["a"], [2.0, 2.0])
+    np.testing.assert_array_equal(g["b"], [3.0, 3.0])
+    with pytest.raises(adc.TraceError, match=r"returns gradients at \[x, y\] for argument 0 "
+                       r"of misnamed_pair, whose float arrays are at \[a, b\]"):
+        adc.grad(lambda q: np.sum(misnamed_pair(q)), backend=backend)(p)
+
+
+@adc.custom_vjp
 def safe_log(x):
     return np.log(x)
 

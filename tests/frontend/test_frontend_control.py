@@ -1,4 +1,6 @@
 """if/for/while on static and run-time values, loops over parameter lists, comprehensions."""
+import math
+
 import numpy as np
 import pytest
 
@@ -678,3 +680,41 @@ def test_a_bool_array_a_loop_makes_int_is_not_widened_before_the_loop():
     with pytest.raises(adcompiler.TraceError, match=r"changes dtype from bool to i64 \(make it "
                        r"i64 before the loop\), which a loop with a run-time trip count cannot"):
         adcompiler.trace(mask_counted_up, x, np.int64(3))
+
+
+def appends_on_even_steps(x):
+    kept = []
+    for i in range(4):
+        if i % 2 == 0:
+            kept.append(x[i])
+    return sum(kept) * 1.0
+
+
+def picks_by_static_key(x):
+    parts = {0: x * 1.0, 1: x * 2.0, 2: np.sin(x)}
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(parts[i])
+        if i > 5:
+            raise ValueError("never")
+    return s
+
+
+def uses_the_index_as_a_python_int(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x[0] * math.sqrt(i) + (1 << i) + len("ab" * i)
+    return s
+
+
+@pytest.mark.parametrize("f", [appends_on_even_steps, picks_by_static_key,
+                               uses_the_index_as_a_python_int])
+def test_a_static_loop_whose_body_needs_a_static_index_is_unrolled(f):
+    """A static range was traced as a loop with a run-time index first, and only some errors
+    of that made it unroll: these were refused ('l' differs on the two paths of a run-time
+    condition, a KeyError on a traced index, math.sqrt of a run-time value) or raised a
+    never-taken `raise`."""
+    x = np.array([0.3, -0.7, 0.9, 1.5])
+    check(f, x)
+    np.testing.assert_allclose(adcompiler.grad(f, backend="numpy")(x),
+                               central_differences(f, x), rtol=1e-6, atol=1e-9)
