@@ -505,7 +505,11 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
             if not t.is_float:
                 continue        # (no gradient flows from integer results: any cotangent)
             dtype = np.dtype(DTYPES[t.dtype])
-            arr = np.zeros(t.shape, dtype) if ct is None else np.asarray(ct, dtype=dtype)
+            raw = np.asarray(ct) if ct is not None else None
+            if raw is not None and raw.dtype.kind not in "biuf":   # (complex: its real part)
+                raise AdcompilerError(f"a cotangent of dtype {raw.dtype} for a value of "
+                                      f"dtype {dtype}: a cotangent holds real numbers")
+            arr = np.zeros(t.shape, dtype) if ct is None else raw.astype(dtype, copy=False)
             if arr.shape != t.shape:
                 raise AdcompilerError(f"cotangent of shape {arr.shape} for a value of shape "
                                       f"{t.shape}")

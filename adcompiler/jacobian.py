@@ -214,6 +214,10 @@ def _jvp_trace(ctx, args, kwargs):
     for k, (p, t) in enumerate(zip(primals, tangents)):
         if t is not None:
             _float_array_argument(ctx, "jvp", p, k)
+            shape = t.type.shape if ctx.is_traced(t) else np.shape(t)
+            if shape != p.type.shape:       # (it broadcast: a (3, 3) result for a (3,) one)
+                raise ctx.error(f"jvp: the tangent of argument {k} must be shaped like it "
+                                f"({p.type.shape}), got {shape}")
     if all(t is None for t in tangents):
         raise ctx.error("jvp: every tangent is None: there is no direction to differentiate in")
     return ctx.call(_jvp_rows, fun, tuple(primals), tuple(tangents))

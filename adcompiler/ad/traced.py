@@ -71,6 +71,9 @@ class TracedPullback:
         for ct, t in zip(cts, self.out_types, strict=True):
             if t.is_float:
                 v = ctx.value(0.0 if ct is None else ct, t.dtype)
+                if ct is not None and v.type.shape != t.shape:     # (as the API's pullback)
+                    raise ctx.error(f"cotangent of shape {v.type.shape} for a value of shape "
+                                    f"{t.shape}")
                 if v.type.shape != t.shape:
                     v = ctx.builder.op("broadcast_to", v, shape=t.shape)
                 seeds.append(v)

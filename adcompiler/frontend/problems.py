@@ -9,12 +9,15 @@ Contract:
   array" (a loop index used as a dict key, a traced value as a shape). It surfaces as
   `StaticValueError`, a `TraceError`, so a loop traced as an IR `for` can catch it and fall back
   to unrolling.
+- `Raised` is the `FrontendError` for an exception the user's code raises where every run would
+  (a static `raise` or `assert`): its TraceError is also of the exception's class.
 - `Fallback` is raised by the control-flow builder when a loop cannot be an IR loop (the carried
   values change type); it never reaches users.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 
 from ..errors import TraceError
@@ -35,6 +38,15 @@ class FrontendError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class Raised(FrontendError):
+    """The traced code raised `exc` on a path every run takes (no run-time branch or loop
+    around it): the TraceError is also of exc's class, so `except ValueError` catches it."""
+
+    def __init__(self, message: str, exc: BaseException):
+        super().__init__(message)
+        self.exc = exc
 
 
 class StaticNeeded(FrontendError):
@@ -76,7 +88,18 @@ def located(err: FrontendError, filename: str, node) -> TraceError:
     """The TraceError for `err` raised while handling `node` of `filename`."""
     loc = (filename, getattr(node, "lineno", None)) if getattr(node, "lineno", None) else None
     cls = StaticValueError if isinstance(err, StaticNeeded) else TraceError
+    if isinstance(err, Raised):
+        try:
+            return _raised_as(type(err.exc))(err.message, loc, construct_text(node))
+        except Exception:       # noqa: BLE001  a class that cannot be mixed in or made so
+            pass
     return cls(err.message, loc, construct_text(node))
+
+
+@functools.cache
+def _raised_as(exc_class):
+    """A TraceError class that is also `exc_class` (a ValueError the user's code raised)."""
+    return type(exc_class.__name__, (TraceError, exc_class), {"__module__": __name__})
 
 
 def no_out(out, what: str) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from ..ir import Op
 from . import analysis, indexing
 from .expressions import INPLACE, run_static
-from .problems import FrontendError, StaticNeeded
+from .problems import FrontendError, Raised, StaticNeeded
 from .pytree import attributes, is_model_object
 from .text import holds_text, shown
 from .arith import truth
@@ -299,7 +299,10 @@ class StatementsMixin:
             return None
         if not run_static(bool, test):
             msg = self.eval(stmt.msg) if stmt.msg is not None else ""
-            raise FrontendError(f"assertion failed while tracing{': ' if msg else ''}{msg}")
+            text = f"assertion failed while tracing{': ' if msg else ''}{msg}"
+            if self.session.draw_scopes:        # (under a run-time branch or loop)
+                raise FrontendError(text)
+            raise Raised(text, AssertionError(msg))
         return None
 
     def stmt_Import(self, stmt):
@@ -322,6 +325,11 @@ class StatementsMixin:
 
     def stmt_Raise(self, stmt):
         exc = self.eval(stmt.exc) if stmt.exc is not None else None
+        if isinstance(exc, type) and issubclass(exc, BaseException):
+            exc = run_static(exc)
         what = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else repr(exc)
+        if isinstance(exc, Exception) and not self.session.draw_scopes:
+            # (no run-time branch or loop around it: every run raises it, as Python does)
+            raise Raised(f"the function raised {what}", exc)
         raise FrontendError(f"the function raised {what} while being traced (a raise under a "
                             "run-time condition cannot be compiled)")

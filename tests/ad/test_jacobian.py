@@ -584,3 +584,36 @@ def test_the_hessian_through_erf_is_finite_far_out(backend, dtype, far):
     want = (2 - u.astype(np.float64) ** 2) * np.exp(-u.astype(np.float64) ** 2 / 2) \
         / np.sqrt(2 * np.pi)
     np.testing.assert_allclose(h, want, rtol=1e-5, atol=1e-30)
+
+
+def jvp_along_a_scalar(w):
+    _, t = adcompiler.jvp(lambda v: np.tanh(v), (w,), (1.0,))
+    return t
+
+
+def pullback_of_four(w):
+    _, pullback = adcompiler.vjp(lambda v: np.tanh(v), w)
+    (g,) = pullback(np.ones(4))
+    return np.sum(g)
+
+
+def test_tangents_and_cotangents_in_traced_code_are_shaped_like_their_values():
+    """Inside traced code a (3,) function's jvp along 1.0 broadcast the tangent and returned
+    the (3, 3) Jacobian, and a (4,) cotangent for a (3,) value was an internal error; outside
+    both are refused, as here now."""
+    w = np.array([0.3, -0.8, 1.1])
+    with pytest.raises(adcompiler.TraceError, match=r"test_jacobian.py:\d+: jvp: the tangent of "
+                       r"argument 0 must be shaped like it \(\(3,\)\), got \(\)"):
+        adcompiler.jit(jvp_along_a_scalar, backend="numpy")(w)
+    with pytest.raises(adcompiler.TraceError, match=r"test_jacobian.py:\d+: cotangent of shape \(4,\) "
+                       r"for a value of shape \(3,\)"):
+        adcompiler.jit(pullback_of_four, backend="numpy")(w)
+
+
+@pytest.mark.parametrize("cotangent", ["abc", np.ones(3) + 1j])
+def test_a_cotangent_that_is_not_real_numbers_is_an_error(cotangent):
+    """A string was NumPy's bare ValueError from inside the API; a complex array lost its
+    imaginary part with a ComplexWarning."""
+    _, pullback = adcompiler.vjp(squashed, X, backend="numpy")
+    with pytest.raises(adcompiler.AdcompilerError, match="a cotangent holds real numbers"):
+        pullback(cotangent if isinstance(cotangent, str) else cotangent[:2])

@@ -718,3 +718,34 @@ def test_a_static_loop_whose_body_needs_a_static_index_is_unrolled(f):
     check(f, x)
     np.testing.assert_allclose(adcompiler.grad(f, backend="numpy")(x),
                                central_differences(f, x), rtol=1e-6, atol=1e-9)
+
+
+def checks_its_rank(x):
+    if x.ndim != 1:
+        raise ValueError("x must be 1-d")
+    return np.sum(x)
+
+
+def asserts_its_rank(x):
+    assert x.ndim == 1, "1-d please"
+    return np.sum(x)
+
+
+def raises_if_positive(x):
+    if np.sum(x) > 0:
+        raise ValueError("positive")
+    return np.sum(x)
+
+
+def test_a_raise_every_run_takes_is_of_the_users_class():
+    """A static raise was a TraceError saying it was under a run-time condition, and a static
+    assert's too: `except ValueError` / `except AssertionError` did not catch them."""
+    x = np.ones((2, 2))
+    with pytest.raises(ValueError, match=r"test_frontend_control.py:\d+: the function raised "
+                       r"ValueError: x must be 1-d \(in"):
+        adcompiler.jit(checks_its_rank, backend="numpy")(x)
+    with pytest.raises(AssertionError, match="assertion failed while tracing: 1-d please"):
+        adcompiler.grad(asserts_its_rank, backend="numpy")(x)
+    with pytest.raises(adcompiler.TraceError, match="under a run-time condition"):
+        adcompiler.trace(raises_if_positive, np.array([1.0, 2.0]))
+    np.testing.assert_allclose(adcompiler.jit(checks_its_rank, backend="numpy")(x[0]), 2.0)
