@@ -36,13 +36,20 @@ def user_facing(fn):
     return call
 
 
-def warn_at_caller(message: str, category) -> None:
-    """warnings.warn, naming the line of the user's code that called into adcompiler."""
+@functools.cache
+def is_ours(filename: str) -> bool:
+    """Is `filename` adcompiler's own code (its package, its IR and backends, which install
+    beside it in a checkout, or a `<adcompiler-...>` source it writes and traces)?"""
     from . import backends, ir      # (not at the top: errors.py is imported by both)
     ours = tuple(os.path.join(p, "") for m in (sys.modules[__package__], backends, ir)
                  for p in m.__path__)
+    return filename.startswith(("<adcompiler", *ours))
+
+
+def warn_at_caller(message: str, category) -> None:
+    """warnings.warn, naming the line of the user's code that called into adcompiler."""
     frame, level = sys._getframe(1), 2      # (warn's stacklevel 2 is our caller)
-    while frame is not None and frame.f_code.co_filename.startswith(ours):
+    while frame is not None and is_ours(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
 

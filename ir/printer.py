@@ -18,12 +18,12 @@ Functions called by the printed one follow it, each once.
 """
 from __future__ import annotations
 
-import functools
 import linecache
 import math
 import os
 import re
 
+from ..errors import is_ours
 from .names import Namer, ir_name
 
 LOC_COLUMN = 44
@@ -62,16 +62,10 @@ def frames(loc) -> list:
     keeps its own)."""
     out, own = [], tuple(loc[:2]) if loc else None
     while loc:
-        if not _ours(loc[0]):
+        if not is_ours(loc[0]):
             out.append(tuple(loc[:2]))
         loc = loc[2] if len(loc) > 2 else None
     return out[::-1] or ([own] if own else [])
-
-
-@functools.cache
-def _ours(filename: str) -> bool:
-    import adcompiler       # (not at the top: the package imports this module)
-    return filename.startswith(("<adcompiler", *(os.path.join(p, "") for p in adcompiler.__path__)))
 
 
 class _Printer:

@@ -434,12 +434,15 @@ class CallsMixin:
     def call_user(self, code, signature, args, kwargs, parent, globals_, closure, ident):
         params = bind_params(code, signature, args, kwargs)
         spec = self.specialise(code, params, parent, ident)
+        self.session.call_sites.append(self.builder.loc)
         try:
             if spec is None:
                 return self.inline(code, params, parent, globals_, closure)
             fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
         except RecursionError:      # raised again at the innermost call, which it names
             raise FrontendError(too_deep(code.name)) from None
+        finally:
+            self.session.call_sites.pop()
         op = self.emit("call", [t.value for t in leaves], {"callee": fn.name},
                        result_types=fn.result_types, hints=[code.name] * len(fn.result_types))
         if self.builder.block is not self.top and _sets_attributes(fn, params):

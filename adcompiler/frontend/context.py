@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 
-from ..errors import TraceError
+from ..errors import TraceError, is_ours
 from ..ir import Value
 from .problems import FrontendError
 from .values import Traced, contains_traced
@@ -84,7 +84,12 @@ class TraceContext:
             session.unroll_limit = saved
 
     def error(self, message: str) -> TraceError:
-        return TraceError(message, self.loc)
+        """A TraceError at the statement being traced, or, in adcompiler's own code, at the
+        user's call that reached it (`Tracer.users_call`)."""
+        loc = self.loc
+        if loc and is_ours(loc[0]):
+            loc = self._tracer.users_call() or loc
+        return TraceError(message, loc)
 
     def _guard(self, thunk):
         try:

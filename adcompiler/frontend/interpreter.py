@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import ast
 import builtins
+import linecache
+import sys
 from dataclasses import dataclass
 
-from ..errors import TraceError
+from ..errors import TraceError, is_ours
 from ..ir import Block, Builder, Function, Module
 from ..ir.types import TensorType
 from . import analysis, carry
@@ -37,7 +39,7 @@ from .emit import Emitter
 from .expressions import ExpressionsMixin
 from .loops import LoopsMixin
 from .outside import Reads
-from .problems import FrontendError, located
+from .problems import FrontendError, located, located_at
 from .pytree import containers, flatten, leaf_keys, leaf_paths, unflatten
 from .statements import FUNCTION, Return, StatementsMixin, Undefined
 from .values import STALE, Traced
@@ -86,6 +88,7 @@ class Session:
         # inside a gradient taken in traced code, which may be differentiated again:
         # TraceContext.unrolling)
         self.unroll_limit = 1
+        self.call_sites: list = []   # the (file, line) of each call being traced, innermost last
 
     def unique_name(self, base: str) -> str:
         return self.module.fresh_name(base)
@@ -128,7 +131,24 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         return self.frame.code.filename
 
     def located(self, err: FrontendError, node) -> TraceError:
+        site = self.users_call() if is_ours(self.filename) else None
+        if site is not None:
+            return located_at(err, site, linecache.getline(*site).strip())
         return located(err, self.filename, node)
+
+    def users_call(self):
+        """The (file, line) of the innermost call of the user's code being traced (else of
+        the user's Python code that called adcompiler): where an error found in adcompiler's
+        own code (an adapter `<adcompiler-calls-...>`, jacobian's loop, traced as user code
+        is) is named; None when there is none."""
+        site = next((s for s in reversed(self.session.call_sites) if s and not is_ours(s[0])),
+                    None)
+        frame = sys._getframe(1)
+        while site is None and frame is not None:
+            if not is_ours(frame.f_code.co_filename):
+                site = (frame.f_code.co_filename, frame.f_lineno)
+            frame = frame.f_back
+        return site
 
     # -- names -----------------------------------------------------------------------------
     def lookup(self, name: str):

@@ -87,13 +87,18 @@ def construct_text(node) -> str:
 def located(err: FrontendError, filename: str, node) -> TraceError:
     """The TraceError for `err` raised while handling `node` of `filename`."""
     loc = (filename, getattr(node, "lineno", None)) if getattr(node, "lineno", None) else None
+    return located_at(err, loc, construct_text(node))
+
+
+def located_at(err: FrontendError, loc, construct: str) -> TraceError:
+    """The TraceError for `err` at `loc` (file, line), in `construct` (source text)."""
     cls = StaticValueError if isinstance(err, StaticNeeded) else TraceError
     if isinstance(err, Raised):
         try:
-            return _raised_as(type(err.exc))(err.message, loc, construct_text(node))
+            return _raised_as(type(err.exc))(err.message, loc, construct)
         except Exception:       # noqa: BLE001  a class that cannot be mixed in or made so
             pass
-    return cls(err.message, loc, construct_text(node))
+    return cls(err.message, loc, construct)
 
 
 @functools.cache

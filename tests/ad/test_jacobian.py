@@ -617,3 +617,32 @@ def test_a_cotangent_that_is_not_real_numbers_is_an_error(cotangent):
     _, pullback = adcompiler.vjp(squashed, X, backend="numpy")
     with pytest.raises(adcompiler.AdcompilerError, match="a cotangent holds real numbers"):
         pullback(cotangent if isinstance(cotangent, str) else cotangent[:2])
+
+
+@adcompiler.custom_vjp
+def summed_sine(x):
+    return np.sin(x)
+
+
+summed_sine.defvjp(lambda x: (np.sin(x), x), lambda x, g: (np.sum(g * np.cos(x)),))  # () not (3,)
+
+
+def hessian_of_a_vector_function(w):
+    h = adcompiler.hessian(lambda v: np.tanh(v))(w)
+    return np.sum(h)
+
+
+def jacobian_of_a_wrong_custom_vjp(w):
+    return np.sum(adcompiler.jacobian(summed_sine)(w))
+
+
+def test_errors_found_in_adcompilers_own_adapters_name_the_users_call():
+    """They named `<adcompiler-calls-...>:2`, the adapter jacobian and hessian trace."""
+    w = np.array([0.3, -0.8, 1.1])
+    for f, want in ((hessian_of_a_vector_function, "grad needs lambda to return a float scalar"),
+                    (jacobian_of_a_wrong_custom_vjp, "<lambda> returns a gradient of type f64")):
+        line = f.__code__.co_firstlineno + 1
+        with pytest.raises(adcompiler.TraceError, match=rf"^test_jacobian.py:{line}: {want}"):
+            adcompiler.jit(f, backend="numpy")(w)
+    with pytest.raises(adcompiler.TraceError, match=r"^test_jacobian.py:\d+: <lambda> returns"):
+        adcompiler.jacobian(summed_sine, backend="numpy")(w)
