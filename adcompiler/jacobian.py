@@ -246,7 +246,7 @@ def _check_tangent(k, primal, tangent):
     if differs:
         raise AdcompilerError(f"jvp: the tangent of argument {k} must have its structure: "
                               f"{differs}")
-    given = flatten(tangent, lambda x: x is None or is_runtime_leaf(x))[0]
+    given = leaves_like(primal, tangent, is_runtime_leaf)   # (a dict's keys in any order)
     if len(given) != len(leaves) or any(
             np.asarray(x).dtype.kind == "f" and (t is None or np.shape(t) != np.shape(x))
             for x, t in zip(leaves, given)):

@@ -646,3 +646,20 @@ def test_errors_found_in_adcompilers_own_adapters_name_the_users_call():
             adcompiler.jit(f, backend="numpy")(w)
     with pytest.raises(adcompiler.TraceError, match=r"^test_jacobian.py:\d+: <lambda> returns"):
         adcompiler.jacobian(summed_sine, backend="numpy")(w)
+
+
+def dict_model(p):
+    return np.tanh(p["w"]) @ p["b"][:3] + np.sum(p["b"])
+
+
+def test_a_tangent_dict_may_list_its_keys_in_another_order():
+    """The tangent's arrays were compared with the argument's in their listed order: a dict
+    keyed b, w against one keyed w, b was refused as shaped otherwise."""
+    p = {"w": np.array([0.3, -0.5, 0.8]), "b": np.array([1.0, 2.0, 0.5, -1.0])}
+    t = {"b": np.array([0.1, 0.2, 0.3, 0.4]), "w": np.array([1.0, -1.0, 0.5])}
+    value, tangent = adcompiler.jvp(dict_model, (p,), (t,), backend="numpy")
+    eps = 1e-6
+    shifted = {k: p[k] + eps * t[k] for k in p}
+    back = {k: p[k] - eps * t[k] for k in p}
+    np.testing.assert_allclose(tangent, (dict_model(shifted) - dict_model(back)) / (2 * eps),
+                               rtol=1e-7)
