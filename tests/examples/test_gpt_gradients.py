@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import adcompiler
+import adcompiler.optim
 import canonical
 import model
 
