@@ -235,10 +235,10 @@ _SIGS: dict = {}
 
 
 # builtins that look at an object, not at its arrays' values: they run on a model object
-# holding run-time arrays as on any other (`vars(layer).items()`, `hasattr(layer, "b")`),
-# not on a run-time array itself (its stand-in is not the ndarray they would look at)
-_INTROSPECTION = {builtins.vars, builtins.hasattr, builtins.type, builtins.id, builtins.callable,
-                  builtins.dir}
+# holding run-time arrays as on any other (`vars(layer).items()`, `type(layer)`), not on a
+# run-time array itself (its stand-in is not the ndarray they would look at); hasattr is
+# pybuiltins' (a model object's __getattr__ is traced)
+_INTROSPECTION = {builtins.vars, builtins.type, builtins.id, builtins.callable, builtins.dir}
 
 _READERS = {"get", "keys", "values", "items", "copy", "index", "count", "__contains__",
             "__len__", "__iter__", "issubset", "issuperset", "isdisjoint", "union",

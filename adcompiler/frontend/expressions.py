@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import operator
 import types
 from dataclasses import replace
@@ -87,6 +88,25 @@ def _user_property(obj, name) -> bool:
     return isinstance(entry, property) and not _library(cls.__module__)
 
 
+def _user_getter(obj, name):
+    """(function, arguments) of the user's code that computes `obj.name` on access, other than
+    a property's: a `functools.cached_property` not computed yet (computed each time here), or
+    the class's `__getattr__` for a name the object and its class do not hold; else None."""
+    try:
+        cls, entry = _class_entry(type(obj), name)
+        own = getattr(obj, "__dict__", None)
+        if isinstance(own, dict) and name in own:
+            return None
+        if isinstance(entry, functools.cached_property) and not _library(cls.__module__):
+            return entry.func, [obj]
+        fallback = _class_entry(type(obj), "__getattr__")
+        if cls is None and fallback[0] is not None and not _library(fallback[0].__module__):
+            return fallback[1], [obj, name]
+    except Exception:           # an object whose __dict__ or __mro__ raises: not traced
+        pass
+    return None
+
+
 _END = object()
 MAX_ITEMS = 100_000     # items of one static iteration (as loops.MAX_STATIC_ITERATIONS)
 
@@ -138,6 +158,14 @@ class ExpressionsMixin:
         if _user_property(obj, name) and contains_traced(obj):
             # a model object's property computes from its arrays: traced like a method
             return self.call(_class_entry(type(obj), name)[1].fget, [obj], {})
+        getter = _user_getter(obj, name) if contains_traced(obj) else None
+        if getter is not None:      # (its cached_property and __getattr__ too)
+            try:
+                return self.call(getter[0], getter[1], {})
+            except AttributeError:  # (the getter's own, raised as a TraceError that is one)
+                if not default:
+                    raise
+                return default[0]
         value = run_static(getattr, obj, name, *default)
         if _stored(obj, name, value, default) \
                 and not (isinstance(obj, types.ModuleType) and _library(obj.__name__)) \

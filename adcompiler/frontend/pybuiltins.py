@@ -84,6 +84,13 @@ def _getattr(tr, obj, name, *default):
     return tr.attribute(obj, name, *default)
 
 
+def _hasattr(tr, obj, name):
+    """As Python's (getattr without an AttributeError): a model object's __getattr__ and
+    cached properties are its traced code."""
+    missing = object()
+    return tr.attribute(obj, name, missing) is not missing
+
+
 def _range(tr, *args):
     from .expressions import run_static
     if not any(isinstance(a, Traced) for a in args):
@@ -275,7 +282,11 @@ def _map(tr, fn, *iterables):
 def _sorted(tr, iterable, key=None, reverse=False):
     """sorted() of a static iterable's items (a dict of arrays: its keys)."""
     from .expressions import run_static
-    return run_static(sorted, tr.iterate(iterable), key=tr.foreign(key), reverse=reverse)
+    items = tr.iterate(iterable)
+    if key is None and any(isinstance(x, Traced) for x in items):
+        raise FrontendError("sorted() of run-time values is not supported (their order is "
+                            "known when the code runs): sort an array of them, np.sort")
+    return run_static(sorted, items, key=tr.foreign(key), reverse=reverse)
 
 
 def _reversed(tr, seq):
@@ -307,6 +318,7 @@ BUILTINS = {
     builtins.super: _super, builtins.str: _str, builtins.repr: _repr,
     builtins.format: _format, builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
     builtins.reversed: _reversed, builtins.sorted: _sorted, builtins.getattr: _getattr,
+    builtins.hasattr: _hasattr,
     builtins.round: _round, builtins.divmod: _divmod, builtins.pow: _pow,
     builtins.locals: _no_frame("locals"), builtins.globals: _no_frame("globals"),
     builtins.vars: _vars,

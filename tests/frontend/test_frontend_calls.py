@@ -571,3 +571,14 @@ def test_a_functools_wraps_decorator_runs_its_wrapper():
     np.testing.assert_allclose(dx, 4 * w * w * x)
     np.testing.assert_allclose(adcompiler.grad(calls_decorated)(w), 4 * w + 2)
     np.testing.assert_allclose(adcompiler.grad(scaled_squares)(w, scale=3.0), 6 * w)
+
+
+def sorts_run_time_values(x):
+    return sum(sorted([x[0], x[1], x[2]]))
+
+
+def test_sorted_of_run_time_values_says_to_sort_an_array():
+    """It was Python's "'<' not supported between instances of 'run-time array'"."""
+    with pytest.raises(adcompiler.TraceError, match=r"test_frontend_calls.py:\d+: sorted\(\) of "
+                       r"run-time values is not supported .*np.sort"):
+        adcompiler.trace(sorts_run_time_values, np.array([3.0, 1.0, 2.0]))

@@ -5,6 +5,7 @@ reaching the caller; values against NumPy running the function, gradients agains
 differences, on both backends."""
 import copy
 import dataclasses
+import functools
 import types
 from typing import NamedTuple
 
@@ -666,3 +667,37 @@ def test_a_dataclass_with_a_field_init_does_not_take_is_a_model_object(backend, 
     g = adcompiler.grad(counted_loss, backend=backend)(layer, x)
     assert type(g) is cls
     np.testing.assert_allclose(g.w, x.T @ (1 - np.tanh(x @ layer.w) ** 2), rtol=1e-12)
+
+
+class Doubling:
+    """Attributes computed on access by the user's __getattr__ and a cached_property."""
+
+    def __init__(self, w):
+        self.w = w
+
+    def __getattr__(self, name):
+        if name == "w2":
+            return self.w * 2.0
+        raise AttributeError(name)
+
+    @functools.cached_property
+    def w3(self):
+        return self.w ** 3
+
+
+def computed_attributes_loss(m, x):
+    extra = getattr(m, "missing", 0.5) + hasattr(m, "w2") + hasattr(m, "nope")
+    return np.sum(m.w2 * x) + np.sum(m.w3) * extra
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_getattr_and_cached_property_of_a_model_object_are_traced(backend):
+    """They ran natively on the trace's stand-ins: "unsupported operand type(s) for *:
+    'run-time array' and 'float'" at the caller's line."""
+    w, x = np.array([0.5, -1.0]), np.array([1.0, 2.0])
+    value = adcompiler.jit(computed_attributes_loss, backend=backend)(Doubling(w), x)
+    np.testing.assert_allclose(value, computed_attributes_loss(Doubling(w), x), rtol=1e-15)
+    g = adcompiler.grad(computed_attributes_loss, backend=backend)(Doubling(w), x)
+    np.testing.assert_allclose(g.w, 2 * x + 1.5 * 3 * w ** 2, rtol=1e-12)
+    with pytest.raises(AttributeError, match="raised AttributeError: nope"):
+        adcompiler.trace(lambda m: m.nope * 2.0, Doubling(w))
