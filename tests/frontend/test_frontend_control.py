@@ -749,3 +749,24 @@ def test_a_raise_every_run_takes_is_of_the_users_class():
     with pytest.raises(adcompiler.TraceError, match="under a run-time condition"):
         adcompiler.trace(raises_if_positive, np.array([1.0, 2.0]))
     np.testing.assert_allclose(adcompiler.jit(checks_its_rank, backend="numpy")(x[0]), 2.0)
+
+
+def divides_by_the_index(x, n):
+    s = x[0] * 0.0
+    for i in range(n):
+        s = s + x[0] * (5 // (i - 2)) + x[1] / (i - 2.5)
+    return s
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_python_number_divided_by_zero_at_run_time_is_an_error(backend):
+    """A loop index is a Python int: 5 // 0 is Python's ZeroDivisionError, where NumPy's
+    int64 arithmetic gave 0 and the loop a wrong sum (-1.5 for Python's error)."""
+    x = np.array([0.5, 2.0])
+    f = adcompiler.jit(divides_by_the_index, backend=backend)
+    np.testing.assert_allclose(f(x, np.int64(2)), divides_by_the_index(x, 2), rtol=1e-15)
+    with pytest.raises(ZeroDivisionError):
+        divides_by_the_index(x, 4)
+    with pytest.raises(adcompiler.AssertionFailed, match=r"test_frontend_control.py:\d+ in "
+                       r"'s = s \+ .*division by zero \(Python's ZeroDivisionError\)"):
+        f(x, np.int64(4))
