@@ -32,7 +32,7 @@ from .ad import differentiate
 from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, call_forward,
                         statics_to_none, traced_grad_tree, vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_caller, where
-from .frontend import signature, traced
+from .frontend import TRACING, signature, traced
 from .frontend.calls import Closure, parameters_of
 from .frontend.outside import changed
 from .frontend.pytree import flatten, leaves_like, structure_difference, unflatten
@@ -247,7 +247,10 @@ class GradFunction(_Specialised):
         leaves, key = self._describe(args, kwargs)
         c = self._cache.get(key)
         if c is None or changed(c.primal.meta["reads"]):
-            c = self._specialise(args, kwargs)
+            with TRACING:       # (another thread may have compiled it meanwhile)
+                c = self._cache.get(key)
+                if c is None or changed(c.primal.meta["reads"]):
+                    c = self._specialise(args, kwargs)
         self._last = c
         sig = self._traced(c.primal)
         flat = sig.flatten_leaves(leaves, key)
@@ -460,26 +463,8 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     no float data). Keyword arguments are passed on, not differentiated."""
     primal, own = traced(fun, *args, **kwargs)
     sig = primal.meta["signature"].for_caller(own)
-    # (per trace, which the entry keeps alive, not per `fun`: a bound method is a new object
-    # at each `m.loss`)
-    key = (id(primal), backend)
-    built, program = _VJP_CACHE.get(key, (None, None))
-    if built is not primal:
-        # the positional arguments' arrays are differentiated, not those of a method's object
-        # (first) or of the keyword arguments (last: they name later parameters)
-        skip = len(flatten(sig.prefix, is_runtime_leaf)[0])
-        end = skip + len(flatten(args, is_runtime_leaf)[0])
-        leaves = [i for i, a in enumerate(primal.args) if a.type.is_float and skip <= i < end]
-        if not leaves:
-            raise AdcompilerError(f"vjp of {name_of(fun)}: no argument holds "
-                                  "float data, so there is nothing to differentiate")
-        if not sig.returned(primal.results):
-            raise AdcompilerError(f"vjp of {name_of(fun)}: it returns no run-time array, so "
-                                  "there is nothing to differentiate")
-        seeded = tuple(k for k, r in enumerate(sig.returned(primal.results))
-                       if r.type.is_float)
-        program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
-        _VJP_CACHE[key] = (primal, program)
+    with TRACING:
+        program = _vjp_program(fun, primal, sig, args, backend)
     _, given, described = sig.describe(args, kwargs, params=False)
     flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
@@ -527,6 +512,30 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
 vjp.__adcompiler_trace__ = vjp_trace
 
 
+def _vjp_program(fun, primal, sig, args, backend):
+    """The compiled adjoint `vjp` runs for this trace of `fun` (cached per trace, which the
+    entry keeps alive, not per `fun`: a bound method is a new object at each `m.loss`)."""
+    key = (id(primal), backend)
+    built, program = _VJP_CACHE.get(key, (None, None))
+    if built is primal:
+        return program
+    # the positional arguments' arrays are differentiated, not those of a method's object
+    # (first) or of the keyword arguments (last: they name later parameters)
+    skip = len(flatten(sig.prefix, is_runtime_leaf)[0])
+    end = skip + len(flatten(args, is_runtime_leaf)[0])
+    leaves = [i for i, a in enumerate(primal.args) if a.type.is_float and skip <= i < end]
+    if not leaves:
+        raise AdcompilerError(f"vjp of {name_of(fun)}: no argument holds "
+                              "float data, so there is nothing to differentiate")
+    if not sig.returned(primal.results):
+        raise AdcompilerError(f"vjp of {name_of(fun)}: it returns no run-time array, so "
+                              "there is nothing to differentiate")
+    seeded = tuple(k for k, r in enumerate(sig.returned(primal.results)) if r.type.is_float)
+    program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
+    _VJP_CACHE[key] = (primal, program)
+    return program
+
+
 def _has_float(arg) -> bool:
     return any(_is_float_leaf(x) for x in flatten(arg, is_runtime_leaf)[0])
 
@@ -543,10 +552,12 @@ class JitFunction(_Specialised):
     def __call__(self, *args, **kwargs):
         leaves, key = self._describe(args, kwargs)
         if key not in self._cache or changed(self._cache[key][0].meta["reads"]):
-            primal, _ = traced(self.fun, *args, **kwargs)
-            self._cache[key] = (primal,
-                                backend_module(self.backend).compile_function(primal))
-            self._compiled_for(key)
+            with TRACING:
+                if key not in self._cache or changed(self._cache[key][0].meta["reads"]):
+                    primal, _ = traced(self.fun, *args, **kwargs)
+                    self._cache[key] = (primal,
+                                        backend_module(self.backend).compile_function(primal))
+                    self._compiled_for(key)
         primal, call = self._cache[key]
         sig = self._traced(primal)
         flat = sig.flatten_leaves(leaves, key)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 import inspect
 import re
+import threading
 import types
 import weakref
 
@@ -83,9 +84,19 @@ def trace(f, *args, **kwargs):
     return out
 
 
+# one trace at a time (the interpreter keeps state in modules: values' journals, these
+# caches); reentrant: a trace traces the functions it calls, the API compiles under it too
+TRACING = threading.RLock()
+
+
 def traced(f, *args, **kwargs):
     """(the cached IR of `f` specialised on these arguments, this call's `Signature`): the
     IR's own signature binds the object or partial it was first traced for."""
+    with TRACING:
+        return _traced(f, *args, **kwargs)
+
+
+def _traced(f, *args, **kwargs):
     from ..ir import verify
     from .calls import _closure_of
     from .interpreter import Session, build_function

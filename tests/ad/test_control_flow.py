@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -1459,3 +1460,47 @@ def test_lines_of_adcompilers_own_helpers_are_quoted_as_the_users_call():
     assert [c for c in comments if THIS_FILE in c][:2] == [
         f"# {THIS_FILE}:{call}  h = adc.hessian(cubed_tanh)(x)",
         f"#   {THIS_FILE}:{inner}  return np.sum(np.tanh(x) ** 3)"]
+
+
+def looped_and_branched(w, x, n):
+    s = np.sum(w) * 0.0
+    for k in range(n):
+        h = np.tanh(x @ w) * (k + 1)
+        if np.sum(h) > 0:
+            s = s + np.sum(h * h)
+        else:
+            s = s + np.sum(np.sin(h))
+    return s
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_threads_may_trace_and_call_at_once(backend):
+    """Tracing kept state in modules (the journals of in-place changes, the trace caches):
+    threads compiling at once could mix them. One trace runs at a time now (frontend.TRACING),
+    and every thread gets its right gradient."""
+    import threading
+    w = rng(40).standard_normal((4, 4))
+    cases = [(rng(41 + m).standard_normal((m, 4)), n) for m in (2, 3, 5) for n in (1, 2)]
+    want = [fd_grad(looped_and_branched, (w, x, n), 0) for x, n in cases]
+    g = adc.grad(looped_and_branched, backend=backend)
+    barrier, errors = threading.Barrier(8), []
+
+    def work(t):
+        try:
+            barrier.wait()
+            for k in range(len(cases)):
+                j = (t + k) % len(cases)
+                np.testing.assert_allclose(g(w, *cases[j]), want[j], rtol=1e-6, atol=1e-8)
+        except Exception as e:      # noqa: BLE001  (reported below, from the main thread)
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)     # threads take turns often: the mix-ups are likely
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]
