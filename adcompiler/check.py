@@ -28,8 +28,9 @@ class GradientCheckError(AdcompilerError):
 def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend=None):
     """Compare the compiled gradient of `f` with central finite differences in float64 on up to
     `samples` random coordinates of each array of each differentiated argument. Returns
-    {argument: worst relative error of its arrays, each relative to its own gradients};
-    raises GradientCheckError when one exceeds `rtol`. `eps` (the step) and
+    {argument: worst relative error}: of the argument (relative to its largest gradient) and
+    of each of its arrays (relative to the larger of its own gradients and the differences'
+    rounding over `rtol`); raises GradientCheckError when one exceeds `rtol`. `eps` (the step) and
     `rtol` default by the lowest float precision `f` computes in (`PRECISION`)."""
     args64 = tuple(_to_f64(a) for a in args)
     from .api import grad
@@ -73,7 +74,7 @@ def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend
                 den = max(den, abs(fd), abs(ga[c]))
                 noise = max(noise, (abs(hi) + abs(lo)) * spacing / eps)
             total_num, total_den = max(total_num, num), max(total_den, den)
-            floor = max(den, noise / rtol)
+            floor = max(den, noise / rtol) if rtol > 0 else den
             report[name] = max(report[name], num / floor if floor > 0 else num)
         report[name] = max(report[name], total_num / total_den if total_den > 0 else total_num)
     bad = {k: v for k, v in report.items() if v > rtol}

@@ -79,6 +79,10 @@ class TraceError(AdcompilerError):
 
     def __init__(self, message, loc=None, construct=None):
         self.loc, self.construct, self.message = loc, construct, message
+        super().__init__(self.text(message, loc, construct))
+
+    @staticmethod
+    def text(message, loc, construct) -> str:
         prefix = f"{where(loc)}: " if loc else ""
         what = f" (in '{construct}')" if construct else ""
-        super().__init__(f"{prefix}{message}{what}")
+        return f"{prefix}{message}{what}"

@@ -161,20 +161,20 @@ class custom_vjp:
     def _matched(self, ctx, i, arg, grad) -> list:
         """For each float leaf of `arg`, the index of its gradient among `grad`'s leaves: by
         dict key or field name (a dict of gradients may list its keys in another order, as in
-        JAX), by position in lists and tuples."""
+        JAX; one the argument lacks is an error), else by position (a plain tuple for a named
+        tuple)."""
         leaves, treedef = flatten(arg, ctx.is_traced)
         want = [k for v, k in zip(leaves, leaf_keys(treedef)) if v.type.is_float]
         got = leaf_keys(flatten(grad, ctx.is_traced)[1])
         if set(got) == set(want):
             return [got.index(k) for k in want]
-        named = [k for keys in (*want, *got) for k in keys if not isinstance(k, int)]
-        if named:
+        if any(not isinstance(k, int) for keys in got for k in keys):  # a name it lacks
             def show(keys):
                 return ", ".join("/".join(map(str, k)) for k in keys)
             raise ctx.error(f"{self.bwd.__name__} returns gradients at [{show(got)}] for "
                             f"argument {i} of {self.fun.__name__}, whose float arrays are at "
                             f"[{show(want)}]")
-        return list(range(len(want)))     # (a list for a tuple: positions)
+        return list(range(len(want)))     # (a tuple for a named tuple, a list: positions)
 
 
 def _selected(ctx, fn: Function, keep: list) -> Function:

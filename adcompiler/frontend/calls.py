@@ -240,6 +240,9 @@ _SIGS: dict = {}
 # pybuiltins' (a model object's __getattr__ is traced)
 _INTROSPECTION = {builtins.vars, builtins.type, builtins.id, builtins.callable, builtins.dir}
 
+# modules whose functions a trace may run natively again without a change anyone sees
+_PURE = ("math", "cmath", "operator")
+
 _READERS = {"get", "keys", "values", "items", "copy", "index", "count", "__contains__",
             "__len__", "__iter__", "issubset", "issuperset", "isdisjoint", "union",
             "intersection", "difference"}   # dict, list and set methods that read entries
@@ -367,6 +370,8 @@ class CallsMixin:
         randomness.check_draw(self.session, fn)
         self.watch_method(fn, args)
         self.watch_arguments(args, kwargs)
+        if not _container_method(fn) and getattr(fn, "__module__", None) not in _PURE:
+            self.session.native_calls += 1      # (loops.try_for: it may have side effects)
         result = run_static(fn, *(self.foreign(a) for a in args),
                             **{k: self.foreign(v) for k, v in kwargs.items()})
         randomness.note_seeded(self.session, args, kwargs, result)

@@ -19,7 +19,7 @@ from .values import Traced, contains_traced, dtype_arg, ir_dtype, static_array
 
 def _filled(cx: Emitter, shape, value, dtype: str) -> Traced:
     shape = static_ints(shape, "a shape")
-    v = cx.value(value, dtype)
+    v = cx.value(value, dtype, exact=True)
     if v.type.rank:
         raise FrontendError("the fill value must be a scalar")
     if shape:

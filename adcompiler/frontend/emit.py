@@ -100,8 +100,11 @@ class Emitter:
         """`v != 0`, NumPy's truth of each entry (`v` itself when it is bool already)."""
         return v if v.type.dtype == "bool" else self.op("ne", v, self.const(0, v.type.dtype))
 
-    def value(self, x, dtype: str | None = None):
-        """`x` (Traced or static array data) as an ir.Value, converted to `dtype`."""
+    def value(self, x, dtype: str | None = None, exact: bool = False):
+        """`x` (Traced or static array data) as an ir.Value, converted to `dtype`; `exact`: a
+        Python int that integer `dtype` cannot hold is NumPy's OverflowError where NumPy
+        raises it (a fill value, an assigned one, a reduction's `initial`), not wrapped as
+        np.where's and np.select's arrays are."""
         if isinstance(x, Traced):
             return self.cast(x.value, dtype or x.dtype)
         arr = static_array(x)
@@ -109,9 +112,8 @@ class Emitter:
             raise FrontendError(f"cannot use {type(x).__name__} {x!r:.60} as an array")
         if dtype is None:
             dtype = ir_dtype(arr.dtype)
-        if type(x) is int and dtype in INT_RANGE and not \
+        if exact and type(x) is int and dtype in INT_RANGE and not \
                 INT_RANGE[dtype][0] <= x <= INT_RANGE[dtype][1]:
-            # NumPy 2's OverflowError (np.full(2, 2**40, np.int32), b[i] = 2**40): it wrapped
             raise FrontendError(f"Python integer {x} out of bounds for {NP_OF[dtype]}")
         if arr.size > 100_000:
             raise FrontendError(f"a constant array of {arr.size} elements is too large to "

@@ -277,7 +277,7 @@ def _bcast(cx, v, shape):
 
 def fit_value(cx: Emitter, v, shape, dtype):
     """`v` cast to `dtype` and broadcast to `shape` for an assignment (leading 1s dropped)."""
-    val = cx.value(v, dtype)
+    val = cx.value(v, dtype, exact=True)
     vs = val.type.shape
     while len(vs) > len(shape) and vs[0] == 1:
         vs = vs[1:]

@@ -89,6 +89,7 @@ class Session:
         # TraceContext.unrolling)
         self.unroll_limit = 1
         self.call_sites: list = []   # the (file, line) of each call being traced, innermost last
+        self.native_calls = 0        # functions run natively that may change what they reach
 
     def unique_name(self, base: str) -> str:
         return self.module.fresh_name(base)

@@ -33,7 +33,7 @@ from ..ir.types import TensorType
 from . import analysis, arith, carry, randomness, values
 from .carry import MISSING
 from .expressions import run_static
-from .problems import Fallback, FrontendError
+from .problems import Fallback, FrontendError, StaticValueError
 from .pybuiltins import RuntimeRange
 from .statements import Undefined, held_value
 from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, older_holders,
@@ -111,12 +111,19 @@ class LoopsMixin:
         """Build a `for` op with a static trip count; False when it must be unrolled: also
         when tracing its body with a run-time index fails in any other way (`if i % 2 == 0:
         l.append(...)`, `d[i]`, `math.sqrt(i)`), as Python runs it with a static one, which
-        unrolling does (and then reports what is wrong there)."""
-        loc = self.builder.loc
+        unrolling does (and then reports what is wrong there), unless the failed attempt ran
+        code natively that may have changed what it reaches (`next(it)`, a deque's append):
+        unrolled, that would run again on the changed state, so the error stands."""
+        loc, native = self.builder.loc, self.session.native_calls
         try:
             self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True)
             return True
-        except (Fallback, AdcompilerError, FrontendError, LookupError, TypeError):
+        except (Fallback, StaticValueError):
+            self.builder.loc = loc
+            return False
+        except (AdcompilerError, FrontendError, LookupError, TypeError):
+            if self.session.native_calls != native:
+                raise
             self.builder.loc = loc
             return False
 
@@ -516,9 +523,10 @@ class LoopsMixin:
                     raise Fallback(f"a carried array changes shape from {x.shape} to {y.shape}")
                 elif y.dtype != x.dtype:
                     wide = carry.widen(x.dtype, y.dtype)
-                    # (a bool one is not widened: its first iteration's arithmetic is bool's,
-                    # True + True is True, where the wider type's is 2)
-                    if wide is None or wide == x.dtype or x.dtype == "bool":
+                    # (a static loop's bool one is not widened but unrolled: its first
+                    # iteration's arithmetic may be bool's, True + True is True, where the
+                    # wider type's is 2; a run-time loop's is widened, as `m = m * x` needs)
+                    if wide is None or wide == x.dtype or x.dtype == "bool" and plan.static:
                         raise Fallback(f"a carried array changes dtype from {x.dtype} to "
                                        f"{y.dtype} (make it {y.dtype} before the loop)")
                     promote.append((j, wide, x.shape, False))

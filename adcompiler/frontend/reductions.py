@@ -85,6 +85,8 @@ def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None,
         v = cx.cast(v, want)
     keep, dt = mask(cx, where, t), v.type.dtype
     extreme, identity = name in ("max", "min"), _identity(name, dt)
+    if initial is not np._NoValue:
+        cx.value(initial, dt, exact=True)       # (NumPy's OverflowError for a Python int)
     if extreme:
         if initial is np._NoValue and keep is not None:
             raise FrontendError(f"reduction operation '{name}imum' does not have an identity, "

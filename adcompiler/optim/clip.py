@@ -27,7 +27,9 @@ def clip_grads(grads, max_norm):
     sq = [np.sum(g * g) for g in grads]
     norm = np.sqrt(sum(sq))
     scale = np.minimum(1.0, max_norm / (norm + CLIP_EPS))
-    return [g * scale for g in grads], norm, sq
+    # (each gradient keeps its dtype, as torch's clip_grad_norm_ does: a float32 one next to
+    # a float64 one is scaled in float32)
+    return [g * scale.astype(g.dtype) for g in grads], norm, sq
 
 
 _JIT: dict = {}

@@ -1152,6 +1152,8 @@ def test_check_grad_checks_each_array_against_its_own_gradients():
         adc.check_grad(large_and_small_leaves, p)
     p["b"] = np.zeros(2)        # b's gradient is 0 (wrong or not): not failed for noise
     assert adc.check_grad(large_and_small_leaves, p)["p"] < 1e-5
+    with pytest.raises(adc.GradientCheckError):     # (rtol=0: every rounding fails it)
+        adc.check_grad(large_and_small_leaves, p, rtol=0.0)
 
 
 def in_float32(x, w):

@@ -3,6 +3,7 @@ higher-order derivatives and NaN errors. References: float64 central differences
 derivatives, SymPy, NumPy."""
 import functools
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -870,3 +871,24 @@ def test_custom_vjp_keywords_through_double_star_are_refused():
     the gradients of a and b."""
     with pytest.raises(adc.TraceError, match=r"scaled_by_keywords gets keywords through \*\*k"):
         adc.grad(lambda x, a, b: np.sum(scaled_by_keywords(x, b=b, a=a)), wrt=(1, 2))(X, X, X)
+
+
+class WeightAndBias(typing.NamedTuple):
+    w: np.ndarray
+    b: np.ndarray
+
+
+@adc.custom_vjp
+def weighted_fields(p):
+    return p.w * 2.0 + p.b * 3.0
+
+
+weighted_fields.defvjp(lambda p: (weighted_fields(p), None), lambda _, g: ((g * 2.0, g * 3.0),))
+
+
+def test_custom_vjp_gradients_of_a_named_tuple_may_be_a_plain_tuple():
+    """Matched by key, the plain tuple's positions were refused against the fields' names."""
+    g = adc.grad(lambda q: np.sum(weighted_fields(q)), backend="numpy")(
+        WeightAndBias(np.ones(2), np.ones(2)))
+    np.testing.assert_array_equal(g.w, [2.0, 2.0])
+    np.testing.assert_array_equal(g.b, [3.0, 3.0])

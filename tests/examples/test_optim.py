@@ -595,6 +595,7 @@ def test_mixed_dtype_trees_keep_each_leafs_precision(backend):
     big = {"a": np.ones(2, np.float32), "b": np.full(2, 3.0)}
     clipped, norm = clip_by_global_norm(big, 0.1, backend=backend)
     np.testing.assert_allclose(clipped["b"], 3.0 * 0.1 / (math.sqrt(20.0) + 1e-6), rtol=1e-15)
+    assert clipped["a"].dtype == np.float32         # (as torch's clip_grad_norm_ keeps it)
 
 
 def test_dicts_with_keys_of_several_types_are_trees(backend):

@@ -246,9 +246,15 @@ def clipped_to_python_ints_beyond_int32(a):
     return np.clip(a, 0, 2 ** 31), np.clip(a, -2 ** 40, 5), a.clip(max=2 ** 32 + 3)
 
 
+def chosen_beyond_int32(a):
+    return np.where(a > 1, a, 2 ** 40), np.select([a > 1], [a], default=2 ** 40)
+
+
 def test_clip_bounds_beyond_the_integer_dtype_clip_at_its_ends():
-    """The bounds were cast to int32 with wrap-around: np.clip(a, 0, 2**31) gave -2**31."""
+    """The bounds were cast to int32 with wrap-around: np.clip(a, 0, 2**31) gave -2**31.
+    (np.where and np.select wrap such a number, as NumPy does, without an error.)"""
     check(clipped_to_python_ints_beyond_int32, np.array([7, -3, 2], np.int32))
+    check(chosen_beyond_int32, np.array([0, 2, 3], np.int32))
 
 
 def filled_beyond_int32(a):
