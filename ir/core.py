@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .names import Namer
+from .names import GENERATED_GLOBALS, Namer
 from .types import TensorType
 
 
@@ -164,7 +164,9 @@ class Module:
 
     def __init__(self):
         self.functions: dict[str, Function] = {}
-        self._names = Namer()
+        # (a function's name is its generated code's too: an elementwise `rt` would shadow
+        # the Numba driver's runtime module)
+        self._names = Namer(GENERATED_GLOBALS)
 
     def fresh_name(self, base: str) -> str:
         return self._names.fresh(base)

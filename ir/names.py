@@ -29,6 +29,11 @@ def ir_name(hint: str) -> str:
 # the frontend's own variables (exits.py's flags, loops.py's), named after the loop's line
 _FLAGS = {"break": "broke", "continue": "continued", "return": "returned", "bound": "bound"}
 
+# the module-level names generated Python code uses (NumPy, SciPy, the Numba driver's runtime
+# and its buffer views, builtins): no function of a module is named so (ir.core.Module), nor
+# a value (the code generators reserve them)
+GENERATED_GLOBALS = ("np", "scipy", "rt", "B", "range", "print", "True", "False", "None")
+
 
 def identifier(hint: str) -> str:
     """A Python identifier for a hint (`params.h0.w` -> `params_h0_w`; the frontend's

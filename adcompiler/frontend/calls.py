@@ -489,6 +489,7 @@ class CallsMixin:
         from .interpreter import Frame
         frame = Frame(code, parent, globals_, closure)
         frame.vars.update(params)
+        frame.via = self.builder.loc
         saved = (self.builder.loc, self.fresh, self.named, getattr(self, "return_line", None))
         collected = set()
         self.collectors.append(collected)

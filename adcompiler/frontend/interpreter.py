@@ -62,6 +62,8 @@ class Frame:
         self.loops: list = []        # enclosing loop nodes (their whole bodies are live)
         self.scope = None            # the comprehension running, whose variables a function
                                      # defined in it closes over (expressions.comprehension)
+        self.via = None              # the loc of the call a frame traced in its caller's IR
+                                     # was reached through (CallsMixin.inline)
 
 
 class Session:
@@ -130,6 +132,12 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
     @property
     def filename(self) -> str:
         return self.frame.code.filename
+
+    def loc_at(self, lineno: int):
+        """The loc of this frame's line `lineno`: (file, line), or, in a function traced into
+        its caller's IR, (file, line, the call's loc), as the inline pass makes it."""
+        via = self.frame.via
+        return (self.filename, lineno) if via is None else (self.filename, lineno, via)
 
     def located(self, err: FrontendError, node) -> TraceError:
         site = self.users_call() if is_ours(self.filename) else None

@@ -139,7 +139,7 @@ class LoopsMixin:
         self.frame.loops.append(node)
         try:
             for item in items:
-                self.builder.loc = (self.filename, node.lineno)
+                self.builder.loc = self.loc_at(node.lineno)
                 self.assign(node.target, item)
                 self.exec_block(node.body)
                 if self.frame.vars.get(getattr(node, "exit_flag", None)) is True:
@@ -150,7 +150,7 @@ class LoopsMixin:
     # == while =============================================================================
     def stmt_While(self, node):
         for _ in range(MAX_STATIC_ITERATIONS):
-            self.builder.loc = (self.filename, node.lineno)
+            self.builder.loc = self.loc_at(node.lineno)
             with self.builder.region():          # a static test builds nothing; drop the rest
                 test = self.eval(node.test)
             if isinstance(test, Traced):

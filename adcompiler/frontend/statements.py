@@ -58,7 +58,7 @@ class Return:
 
 class StatementsMixin:
     def exec_stmt(self, stmt):
-        self.builder.loc = (self.filename, stmt.lineno)
+        self.builder.loc = self.loc_at(stmt.lineno)
         self.fresh = set()
         self.named = set()
         method = getattr(self, "stmt_" + type(stmt).__name__, None)

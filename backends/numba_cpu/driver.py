@@ -90,7 +90,10 @@ class DriverGen(PythonGen):
 
     def __init__(self, fn, table, parallel=True, flags="", profile=False, recycle=True,
                  constants=None, functions=None):
-        super().__init__(fn, reserved=("rt", "B"), constants=constants, functions=functions)
+        # (a value named like a driver's arena, the module global `arena_<function>`, would
+        # shadow it)
+        arenas = [f"arena_{identifier(name)}" for name in (functions or [fn.name])]
+        super().__init__(fn, reserved=arenas, constants=constants, functions=functions)
         self.table, self.parallel, self.flags = table, parallel, flags
         self.profile, self.recycle = profile, recycle
         self.sites = 0          # allocation sites of arrays that outlive the call

@@ -16,10 +16,10 @@ it; `runtime.nans.raising_where_a_result_is_nan`), as on the Numba backend.
 from __future__ import annotations
 
 from ...ir.core import Module
-from ...ir.names import Namer, adjoint, identifier
+from ...ir.names import GENERATED_GLOBALS, Namer, adjoint, identifier
 from ...ir.types import DTYPES
 from ...runtime.nans import raising_where_a_result_is_nan
-from .codegen import RESERVED, compile_source, generate, residual_names
+from .codegen import compile_source, generate, residual_names
 
 
 def _tuple(names):
@@ -29,7 +29,7 @@ def _tuple(names):
 def driver_source(adj, name: str, residuals) -> str:
     """The driver; `residuals`: the forward source's names of the residuals it returns."""
     fwd, bwd = adj.fwd, adj.bwd
-    namer = Namer(RESERVED + (identifier(fwd.name), identifier(bwd.name), name),
+    namer = Namer(GENERATED_GLOBALS + (identifier(fwd.name), identifier(bwd.name), name),
                   style=identifier)
     params = [namer(a) for a in fwd.args]
     # a stashed parameter keeps its parameter's name (the forward pass hands it back as is),

@@ -1506,3 +1506,52 @@ def test_threads_may_trace_and_call_at_once(backend):
     finally:
         sys.setswitchinterval(interval)
     assert not errors, errors[0]
+
+
+@adc.elementwise
+def rt(v):
+    return v / (1.0 + np.exp(-v))
+
+
+@adc.elementwise
+def B(v):       # noqa: N802  (named like the Numba driver's buffer views)
+    return v * v
+
+
+def uses_functions_named_like_the_drivers_globals(x):
+    return np.sum(rt(x) * 2.0 + B(x))
+
+
+def names_a_value_like_its_arena(x):
+    arena_names_a_value_like_its_arena_grad = np.sum(np.sin(x) * x)
+    return arena_names_a_value_like_its_arena_grad
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("f", [uses_functions_named_like_the_drivers_globals,
+                               names_a_value_like_its_arena])
+def test_functions_and_values_named_like_the_generated_codes_globals(backend, f):
+    """An elementwise function `rt` or `B` was a `def rt` that shadowed the Numba driver's
+    runtime module (or its buffer views), and a value named `arena_<function>` the driver's
+    arena: AttributeError, UnboundLocalError."""
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(adc.grad(f, backend=backend)(x), fd_grad(f, (x,)), rtol=1e-6)
+
+
+def logs_through_a_closure(x):
+    s = x * 2.0
+
+    def inner(v):
+        return np.log(s) * v
+    return np.sum(inner(x))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_helper_traced_into_its_callers_code_names_the_call_too(backend):
+    """A closure over its caller's array (traced into the caller, not a function of its own)
+    was quoted unindented, before the caller's line, and its NaN named no call."""
+    first = logs_through_a_closure.__code__.co_firstlineno
+    with pytest.raises(adc.NaNError, match=rf"NaN produced at {THIS_FILE}:{first + 4} in "
+                                           rf"'return np.log\(s\) \* v' via the call at "
+                                           rf"{THIS_FILE}:{first + 5} \("):
+        adc.grad(logs_through_a_closure, backend=backend)(np.array([1.0, -1.0]))
