@@ -44,17 +44,20 @@ def _scalar(x):
     return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
 
 
-def build(name, make, key=None):
+def build(name, make, key=None, stash=None):
     """(shown source, namespace) of the drivers and kernels of the IR functions `make()` gives
     as (function, recycled) pairs (with their callees); a recycled function's returned arrays
     are recycled between calls (`Arena.fresh`). What an earlier process built from the same IR
     comes from the disk cache (`cache.load_program`), found by `key` when given (`make` is then
-    called only when nothing is there), else by the functions' IR texts."""
+    called only when nothing is there), else by the functions' IR texts. `stash`: n where
+    the first function is a forward sweep returning n results and then the residuals that the
+    second, the backward sweep, takes first: its parameters are named as the forward names
+    them (each driver's own naming would number one hint's values in its own order)."""
     functions = None if key else _with_callees(make())
     key = key or _key(name, functions)
     built = cache.load_program(key)
     if built is None:
-        built = _generate(functions or _with_callees(make()))
+        built = _generate(functions or _with_callees(make()), stash)
         cache.store_program(key, built)
     shown, source, kernels, arenas = built
     ns = compile_source(source + "\n", f"numba {name}")
@@ -88,16 +91,22 @@ def _key(name, functions) -> str:
     return cache.program_key(name, parts, OPTIONS, njit_flags(), driver.PAR_MIN)
 
 
-def _generate(functions):
+def _generate(functions, stash=None):
     """(shown source, driver source, kernel sources by key, arenas by global name) of
-    `_with_callees`'s functions."""
+    `_with_callees`'s functions (`build`'s `stash`)."""
     table = KernelTable()
     constants = ArrayConstants(f for f, _ in functions.values())
     gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
                       profile=OPTIONS["profile"], recycle=recycled, constants=constants,
                       functions=functions)
             for f, recycled in functions.values()]
-    drivers = [g.function() for g in gens]
+    drivers = [gens[0].function()]
+    if stash is not None:
+        fwd, bwd = gens[0], gens[1]
+        for v, name in zip(bwd.fn.args, [fwd.n(r) for r in fwd.fn.results[stash:]]):
+            if name not in bwd.name.taken:
+                bwd.name.bind(v, name)
+    drivers += [g.function() for g in gens[1:]]
     source = "\n\n\n".join([LEGEND + "import numpy as np\n"
                             "from adcompiler.backends.numba_cpu import runtime as rt",
                             *(["\n".join(constants.definitions())] if constants.made else []),
@@ -184,7 +193,7 @@ class NumbaProgram:
             # of the activations, and recycled they would hold a second copy for good
             _, ns = build(self._label, lambda: [(f, which == "grad")
                                                 for f in self._functions(which)],
-                          self._key(which))
+                          self._key(which), None if which == "grad" else self.adj.n_results)
             names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
                      "bwd": identifier(self.adj.bwd.name)}
             self._drivers[key] = {w: precompile.compiling_first(ns[n])
@@ -211,7 +220,8 @@ class NumbaProgram:
         """The forward, backward and fused drivers, then every kernel they call."""
         if self._source is None:
             self._source = build(self._label, lambda: [(f, False) for f in self._functions("fwd")]
-                                 + [(f, True) for f in self._functions("grad")])[0]
+                                 + [(f, True) for f in self._functions("grad")],
+                                 stash=self.adj.n_results)[0]
         return self._source
 
     def fwd(self, *args):

@@ -1555,3 +1555,25 @@ def test_a_helper_traced_into_its_callers_code_names_the_call_too(backend):
                                            rf"'return np.log\(s\) \* v' via the call at "
                                            rf"{THIS_FILE}:{first + 5} \("):
         adc.grad(logs_through_a_closure, backend=backend)(np.array([1.0, -1.0]))
+
+
+def doubling_helper(a):
+    trips = 0
+    while np.sum(a) < 10.0:
+        a = a * 2.0
+        trips = trips + 1
+    return a * trips
+
+
+def doubles_twice(x):
+    return np.sum(doubling_helper(x) + doubling_helper(x * 3.0))
+
+
+def test_the_numba_sweeps_name_a_residual_alike():
+    """Each Numba driver numbered one hint's values in its own order: the backward's `trips`
+    was the forward's `trips_4`."""
+    import re
+    src = adc.grad(doubles_twice, backend="numba").adjoint_source(np.array([0.5, 1.0]))
+    returned = re.search(r"def doubles_twice_fwd\(.*?\n(?:.*\n)*?    return (.*)\n", src).group(1)
+    taken = re.search(r"def doubles_twice_bwd\((.*)\):", src).group(1)
+    assert returned.split(", ")[1:] == taken.split(", ")[:-1]
