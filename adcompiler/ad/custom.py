@@ -266,8 +266,13 @@ class elementwise:
         module = ctx.module
         t = x.type
         fwd_name = module.fresh_name(self.fun.__name__)
-        body = Block([t], ["x"])
-        b = Builder(body, ctx.loc)
+        code = self.fun.__code__
+        param = code.co_varnames[0] if code.co_argcount else "x"
+        body = Block([t], [param])
+        # its ops are the body's line (its one expression), reached through the call
+        line = max((n for _, _, n in code.co_lines() if n), default=code.co_firstlineno)
+        loc = (code.co_filename, line, ctx.loc) if ctx.loc else (code.co_filename, line)
+        b = Builder(body, loc)
         try:
             y = emit(b, expr, {sym: body.args[0]}, t.dtype)
         except NotImplementedError as e:
@@ -276,14 +281,14 @@ class elementwise:
         b.op("return", y, body.args[0])
         module.add(Function(fwd_name, body, loc=ctx.loc))
 
-        bbody = Block([t, t], ["x", "d_" + self.fun.__name__])
-        b = Builder(bbody, ctx.loc)
+        bbody = Block([t, t], [param, "d_" + self.fun.__name__])
+        b = Builder(bbody, loc)
         repl, (d,) = derivatives((sym,), expr)
         env = {sym: bbody.args[0]}
         for s, e in repl:
             env[s] = emit(b, e, env, t.dtype)
         dv = emit(b, d, env, t.dtype)
-        b.op("return", b.op("mul", bbody.args[1], dv, hint="d_x"))
+        b.op("return", b.op("mul", bbody.args[1], dv, hint="d_" + param))
         bwd_name = module.fresh_name(self.fun.__name__ + "_vjp")
         module.add(Function(bwd_name, bbody, loc=ctx.loc))
         call = ctx.builder.emit("call", [x.value], {"callee": fwd_name, "vjp": bwd_name,

@@ -892,3 +892,26 @@ def test_custom_vjp_gradients_of_a_named_tuple_may_be_a_plain_tuple():
         WeightAndBias(np.ones(2), np.ones(2)))
     np.testing.assert_array_equal(g.w, [2.0, 2.0])
     np.testing.assert_array_equal(g.b, [3.0, 3.0])
+
+
+@adc.elementwise
+def shifted_log(v):
+    return np.log(v - 1.0)
+
+
+def doubled_shifted_log(x):
+    h = shifted_log(x) * 2.0
+    return np.sum(h)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_an_elementwise_functions_lines_are_its_body_reached_through_the_call(backend):
+    """Its generated function quoted the caller's line, and a NaN in it named that line only."""
+    call = doubled_shifted_log.__code__.co_firstlineno + 1
+    body = call - 4     # (shifted_log's return, two blank lines above the def)
+    with pytest.raises(adc.NaNError, match=rf"NaN produced at test_custom.py:{body} in 'return "
+                                           rf"np.log\(v - 1.0\)' via the call at "
+                                           rf"test_custom.py:{call} \("):
+        adc.grad(doubled_shifted_log, backend=backend)(np.array([0.5, 3.0]))
+    src = adc.grad(doubled_shifted_log, backend="numpy").adjoint_source(np.array([2.0, 3.0]))
+    assert "def shifted_log(v):\n    # test_custom.py:" in src
