@@ -10,8 +10,8 @@ calls a helper's line was reached through, and errors name them. The values the 
 returns, where made inside it, take the hints of the call's results: the caller's names
 (`h = layer_norm(x)` names layer_norm's result `h`; an unnamed call's result is named after
 the callee), and `fn.meta["named_at"]` holds them: `printer.hint_printed_names` names them
-first (the caller's `h` keeps the name before a helper's own `h`). The module keeps the callees, unchanged. A recursive call cannot be inlined and
-raises `TraceError`.
+first (the caller's `h` keeps the name before a helper's own `h`). The module keeps the
+callees, unchanged. A recursive call cannot be inlined and raises `TraceError`.
 """
 from __future__ import annotations
 

@@ -5,12 +5,13 @@ function (the entry first, then its callees); each takes the IR function's param
 and returns its result (a tuple when there are several). One statement per op, names from the
 user's variables, and before the statements of each Python source line a comment quoting it
 (`# model.py:5  h = np.tanh(x @ W + b)`), after the lines of the calls an inlined helper's
-line was reached through, one more indented per call (`#   model.py:2  return x @ w`). Ops are lowered from their registry entry's
-`lower["numpy"]`: a format string over operands `{0}`, `{args}` and attributes, or a function
-`(op, operand_names) -> expression | [statement lines using {out}]`; a lowering may name
-`np` and `scipy.special` (imported when used). An array literal of more than
-`ArrayConstants.INLINE_MAX` entries (a global array the function reads) is defined once at
-module level, as `CONSTANT_<n>`, and copied where a function makes its value.
+line was reached through, one more indented per call (`#   model.py:2  return x @ w`). Ops
+are lowered from their registry entry's `lower["numpy"]`: a format string over operands
+`{0}`, `{args}` and attributes, or a function `(op, operand_names) -> expression | [statement
+lines using {out}]`; a lowering may name `np` and `scipy.special` (imported when used). An
+array literal of more than `ArrayConstants.INLINE_MAX` entries (a global array the function
+reads) is defined once at module level, as `CONSTANT_<n>`, and copied where a function makes
+its value.
 """
 from __future__ import annotations
 

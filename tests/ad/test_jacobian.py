@@ -605,8 +605,8 @@ def test_tangents_and_cotangents_in_traced_code_are_shaped_like_their_values():
     with pytest.raises(adcompiler.TraceError, match=r"test_jacobian.py:\d+: jvp: the tangent of "
                        r"argument 0 must be shaped like it \(\(3,\)\), got \(\)"):
         adcompiler.jit(jvp_along_a_scalar, backend="numpy")(w)
-    with pytest.raises(adcompiler.TraceError, match=r"test_jacobian.py:\d+: cotangent of shape \(4,\) "
-                       r"for a value of shape \(3,\)"):
+    with pytest.raises(adcompiler.TraceError, match=r"test_jacobian.py:\d+: cotangent of shape "
+                       r"\(4,\) for a value of shape \(3,\)"):
         adcompiler.jit(pullback_of_four, backend="numpy")(w)
 
 
