@@ -276,13 +276,17 @@ class GradFunction(_Specialised):
         """Called inside traced code (grad of grad, a gradient step inside a traced
         function): differentiate the IR of `fun` and call its forward and backward functions
         from the IR being built, so the result can be differentiated again."""
-        with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
-            ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)
         # a function defined in traced code (a lambda, a nested def) has its own signature
         pysig = self.fun.signature if isinstance(self.fun, Closure) else \
             parameters_of(self.fun)
         single, names = self._wrt_names(list(pysig.parameters))
         bound = pysig.bind(*args, **kwargs)
+        for n in names:     # a Python float differentiated: a run-time one, as outside
+            if type(bound.arguments.get(n)) is float:
+                bound.arguments[n] = ctx.tensor(bound.arguments[n])
+        args, kwargs = bound.args, bound.kwargs
+        with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
+            ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)
         ranges, start = {}, bound_leaves(ctx, self.fun)
         for pname in pysig.parameters:
             n = len(flatten(bound.arguments[pname], ctx.is_traced)[0]) \

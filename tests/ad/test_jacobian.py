@@ -663,3 +663,22 @@ def test_a_tangent_dict_may_list_its_keys_in_another_order():
     back = {k: p[k] - eps * t[k] for k in p}
     np.testing.assert_allclose(tangent, (dict_model(shifted) - dict_model(back)) / (2 * eps),
                                rtol=1e-7)
+
+
+def scaled_square(v, scale):
+    return scale * np.sum(v * v) + scale ** 2
+
+
+def gradient_in_a_literal_scale(v):
+    return adcompiler.grad(scaled_square, wrt=1)(v, 3.0) * np.sum(v)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grad_inside_traced_code_with_respect_to_a_python_float(backend):
+    """Outside traced code a Python float argument is differentiated; inside, one written as
+    a literal was refused ('gradients need float arrays')."""
+    v = np.array([0.5, -1.0])
+    value = adcompiler.jit(gradient_in_a_literal_scale, backend=backend)(v)
+    np.testing.assert_allclose(value, (np.sum(v * v) + 6.0) * np.sum(v), rtol=1e-15)
+    g = adcompiler.grad(gradient_in_a_literal_scale, backend=backend)(v)
+    np.testing.assert_allclose(g, 2 * v * np.sum(v) + np.sum(v * v) + 6.0, rtol=1e-12)
