@@ -79,10 +79,8 @@ class TraceError(AdcompilerError):
 
     def __init__(self, message, loc=None, construct=None):
         self.loc, self.construct, self.message = loc, construct, message
-        super().__init__(self.text(message, loc, construct))
-
-    @staticmethod
-    def text(message, loc, construct) -> str:
         prefix = f"{where(loc)}: " if loc else ""
         what = f" (in '{construct}')" if construct else ""
-        return f"{prefix}{message}{what}"
+        # (Exception's own, not the next class's: one that is also the user's exception class,
+        # frontend.problems.Raised, must not call its __init__, which may take other arguments)
+        Exception.__init__(self, f"{prefix}{message}{what}")

@@ -5,7 +5,7 @@ Contract:
 - Value maps are dicts keyed by `Value` (identity semantics), so they hold their keys alive
   and never confuse a dead value with a new one. `lookup` follows chains (a -> b -> c).
 - `merge_key(name, operands, attrs, result_types)` is equal for two pure ops only when one may
-  stand for the other (CSE, and the frontend as it builds).
+  stand for the other (CSE, and the frontend as it builds), of names that `merges`.
 - `replace_uses(root, old, new)` rewrites every use of `old` in `root` (a Function, Block or
   Op, nested regions included) and nothing else: the definition of `old` is left in place.
 - Cloning makes fresh Values (same types and hints) for every result and block argument it
@@ -124,6 +124,12 @@ def pure_name(name: str) -> bool:
     """Can an op of this name be pure? (Yes for the registry's pure ops other than
     terminators; for a call and a region op, `is_pure` then asks what it runs.)"""
     return name not in TERMINATORS and registry.get(name).pure
+
+
+def merges(name: str) -> bool:
+    """May two equal ops of this name be one? Pure ones, but for `fresh` ones (each result an
+    object of its own: an empty tape, which is then appended to)."""
+    return pure_name(name) and not registry.get(name).fresh
 
 
 def is_pure(op: Op, module=None, _seen=None) -> bool:

@@ -157,18 +157,15 @@ def _entries_of(objects, depth=4) -> list:
     """(container, a copy of its entries) of the dicts and lists in `objects` (default
     arguments, which a trace changes as themselves): what `_put_back` restores when the trace
     fails, so that the function still runs in Python (no placeholder of the trace left there)."""
-    out, seen = [], set()
-
-    def walk(x, depth):
-        if depth == 0 or id(x) in seen or not isinstance(x, (dict, list, tuple)):
-            return
+    out, seen, todo = [], set(), [(x, depth) for x in objects]
+    while todo:     # (a loop, not a closure calling itself: that is a reference cycle)
+        x, left = todo.pop()
+        if left == 0 or id(x) in seen or not isinstance(x, (dict, list, tuple)):
+            continue
         seen.add(id(x))
         if not isinstance(x, tuple):
             out.append((x, dict(x) if isinstance(x, dict) else list(x)))
-        for v in (x.values() if isinstance(x, dict) else x):
-            walk(v, depth - 1)
-    for x in objects:
-        walk(x, depth)
+        todo += [(v, left - 1) for v in (x.values() if isinstance(x, dict) else x)]
     return out
 
 

@@ -395,17 +395,19 @@ class CallsMixin:
         np.stack(LAYERS), dict(CFG), np.array(TABLE) of rows): an entry set later is a change
         (outside.py). Of nested ones, as many as hold `outside.SNAPSHOT_ITEMS` entries in all:
         each is compared on every call (a 200x200 table of lists: 1.3 ms a call)."""
-        def walk(x, depth, budget):  # (lists the trace builds, np.array([a, b]), are its own)
-            if isinstance(x, (dict, list, tuple, set, frozenset)) and depth \
-                    and not self.built_here(x) and len(x) <= budget[0]:
-                budget[0] -= len(x)
-                self.watch_whole(x)     # (a tuple cannot change: only its entries)
-                for v in (x.values() if isinstance(x, dict) else x):
-                    walk(v, depth - 1, budget)
         for a in (*args, *kwargs.values()):
-            if not self.built_here(a):
-                self.watch_whole(a)     # (a bigger one than the budget: as one object)
-                walk(a, 4, [outside.SNAPSHOT_ITEMS])
+            if self.built_here(a):      # (lists the trace builds, np.array([a, b]), are its own)
+                continue
+            self.watch_whole(a)         # (a bigger one than the budget: as one object)
+            budget, todo = outside.SNAPSHOT_ITEMS, [(a, 4)]
+            while todo:                 # (depth first, in order, as a recursion would)
+                x, depth = todo.pop()
+                if isinstance(x, (dict, list, tuple, set, frozenset)) and depth \
+                        and not self.built_here(x) and len(x) <= budget:
+                    budget -= len(x)
+                    self.watch_whole(x)     # (a tuple cannot change: only its entries)
+                    items = list(x.values() if isinstance(x, dict) else x)
+                    todo += [(v, depth - 1) for v in reversed(items)]
 
     def foreign(self, x):
         """A user function handed to Python code (map, sorted's key) still gets traced."""

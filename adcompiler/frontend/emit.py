@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Builder, registry
-from ..ir.rewrite import merge_key, pure_name
+from ..ir import Builder
+from ..ir.rewrite import merge_key, merges
 from .problems import FrontendError
 from .values import INT_RANGE, NP_OF, Traced, ir_dtype, static_array
 
@@ -68,7 +68,7 @@ class Emitter:
     @staticmethod
     def _merge_key(name, operands, attrs, result_types, regions):
         """The op's merge key, or None when it must be built each time."""
-        if regions or name == "call" or not pure_name(name) or registry.get(name).fresh:
+        if regions or name == "call" or not merges(name):
             return None
         key = merge_key(name, operands, attrs or {}, result_types or ())
         try:

@@ -80,7 +80,9 @@ class Session:
         self.chosen_from: dict = {}
         self.stale_chosen: dict = {}
         self.seeded: dict = {}       # random generators the traced code seeded (randomness.py)
-        self.draw_scopes: list = []  # the loop ops and run-time branches being traced (same)
+        # the loop ops and run-time branches being traced (randomness.py; a raise outside all
+        # of them is one every run takes: statements.stmt_Raise)
+        self.draw_scopes: list = []
         self.made: dict = {}         # id -> a dict or list the traced code built (not watched)
         self.defaults: list = []     # the default arguments the trace binds as themselves
         # dicts and lists the traced code changed (id -> (container, the first change's line)):
@@ -150,7 +152,8 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         the user's Python code that called adcompiler): where an error found in adcompiler's
         own code (an adapter `<adcompiler-calls-...>`, jacobian's loop, traced as user code
         is) is named; None when there is none."""
-        site = next((s for s in reversed(self.session.call_sites) if s and not is_ours(s[0])),
+        # (a call site's loc may hold the calls that reached it, `loc_at`: its line is [:2])
+        site = next((s[:2] for s in reversed(self.session.call_sites) if s and not is_ours(s[0])),
                     None)
         frame = sys._getframe(1)
         while site is None and frame is not None:

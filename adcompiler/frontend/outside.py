@@ -10,9 +10,10 @@ one read with a default too), `item` (an entry of a dict or list, through `d[k]`
 `has` (`k in d`), `whole` (a dict, list or set the code used as a whole: iterated, `len`, `in` a
 list or set, `.items()`, handed to a function run natively, as `np.array(WEIGHTS)`, with the
 containers in it, unless the traced code built it: `np.array([a, b])`; `f(**CFG)`, `{**CFG}`). A
-default argument is read as the object itself, so what the code reads in it is watched so too. A property of a user class is an `attr` read too when its result is a
-plain value (`by_value`: a number, string, NumPy scalar, or a tuple of such), which the check
-compares by value: the getter runs again at each check (an array or object it builds afresh
+default argument is read as the object itself, so what the code reads in it is watched so
+too. A property of a user class is an `attr` read too when its result is a plain value
+(`by_value`: a number, string, NumPy scalar, or a tuple of such), which the check compares by
+value: the getter runs again at each check (an array or object it builds afresh
 would be a change every call, so those are not watched). The values are taken when the trace
 ends (`frozen()`), so the trace's own changes to them (a counter it increments) are not changes;
 a `whole` read keeps the entries of the container (of up to `SNAPSHOT_ITEMS`; a bigger one is

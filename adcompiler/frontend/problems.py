@@ -104,16 +104,11 @@ def located_at(err: FrontendError, loc, construct: str) -> TraceError:
 @functools.cache
 def _raised_as(exc_class):
     """A TraceError class that is also `exc_class` (a ValueError the user's code raised),
-    made without exc_class's __init__ (which may take other arguments), pickled as itself (a
-    process pool's worker sends it back)."""
-    def __init__(self, message, loc=None, construct=None):
-        self.loc, self.construct, self.message = loc, construct, message
-        BaseException.__init__(self, TraceError.text(message, loc, construct))
-
+    pickled as itself (a process pool's worker sends it back)."""
     def __reduce__(self):
         return _raised, (exc_class, self.message, self.loc, self.construct)
     return type(exc_class.__name__, (TraceError, exc_class),
-                {"__module__": __name__, "__init__": __init__, "__reduce__": __reduce__})
+                {"__module__": __name__, "__reduce__": __reduce__})
 
 
 def _raised(exc_class, message, loc, construct):

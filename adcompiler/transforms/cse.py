@@ -10,10 +10,9 @@ Operands are not reordered (no commutativity).
 """
 from __future__ import annotations
 
-from ..ir import registry
 from ..ir.core import Block
 from ..ir.passes import register_pass
-from ..ir.rewrite import is_pure, merge_key, substitute
+from ..ir.rewrite import is_pure, merge_key, merges, substitute
 
 
 @register_pass("cse")
@@ -32,7 +31,7 @@ def _block(block: Block, scopes: list[dict], remap: dict, module) -> None:
         substitute(op, remap)
         for region in op.regions:
             _block(region, scopes, remap, module)
-        if op.regions or not is_pure(op, module) or registry.get(op.name).fresh:
+        if op.regions or not is_pure(op, module) or not merges(op.name):
             live.append(op)
             continue
         key = merge_key(op.name, op.operands, op.attrs, [r.type for r in op.results])

@@ -209,7 +209,7 @@ class DriverGen(PythonGen):
                 for op in item.ops:
                     self.comment_loc(depth, op.loc)
                 self.emit(depth, f"# {self.n(assembled[index])}: written by its products above")
-            if index in idle:
+            if index in idle or kind == "numpy" and self.inlined(item):
                 continue
             timed = self.profile and (kind == "kernel" or item.name not in STRUCTURED)
             if timed:
@@ -217,8 +217,6 @@ class DriverGen(PythonGen):
             if kind == "kernel":
                 self.kernel(item, kern, depth)
             elif kind == "numpy":
-                if item.results and item.results[0] in self.literal:
-                    continue
                 self.comment_loc(depth, item.loc)
                 PythonGen.plain(self, item, [self.n(v) for v in item.operands], depth)
             else:

@@ -21,7 +21,7 @@ from ...ir.passes import run_passes
 from ...ir.printer import locations, print_function, quoted
 from ...ir.rewrite import clone_block, clone_body
 from ...runtime.nans import raising_where_a_result_is_nan
-from ..numpy.codegen import LEGEND, ArrayConstants, compile_source
+from ..numpy.codegen import LEGEND, ArrayConstants, compile_source, sources
 from . import cache, driver, precompile
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
@@ -49,10 +49,9 @@ def build(name, make, key=None, stash=None):
     as (function, recycled) pairs (with their callees); a recycled function's returned arrays
     are recycled between calls (`Arena.fresh`). What an earlier process built from the same IR
     comes from the disk cache (`cache.load_program`), found by `key` when given (`make` is then
-    called only when nothing is there), else by the functions' IR texts. `stash`: n where
-    the first function is a forward sweep returning n results and then the residuals that the
-    second, the backward sweep, takes first: its parameters are named as the forward names
-    them (each driver's own naming would number one hint's values in its own order)."""
+    called only when nothing is there), else by the functions' IR texts. `stash`: the Adjoint
+    whose sweeps are among them, the backward's residual parameters named as the forward's
+    driver returns them (`codegen.sources`)."""
     functions = None if key else _with_callees(make())
     key = key or _key(name, functions)
     built = cache.load_program(key)
@@ -96,17 +95,11 @@ def _generate(functions, stash=None):
     `_with_callees`'s functions (`build`'s `stash`)."""
     table = KernelTable()
     constants = ArrayConstants(f for f, _ in functions.values())
-    gens = [DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
-                      profile=OPTIONS["profile"], recycle=recycled, constants=constants,
-                      functions=functions)
-            for f, recycled in functions.values()]
-    drivers = [gens[0].function()]
-    if stash is not None:
-        fwd, bwd = gens[0], gens[1]
-        for v, name in zip(bwd.fn.args, [fwd.n(r) for r in fwd.fn.results[stash:]]):
-            if name not in bwd.name.taken:
-                bwd.name.bind(v, name)
-    drivers += [g.function() for g in gens[1:]]
+    gens = {name: DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
+                            profile=OPTIONS["profile"], recycle=recycled, constants=constants,
+                            functions=functions)
+            for name, (f, recycled) in functions.items()}
+    drivers, _ = sources(gens, stash)
     source = "\n\n\n".join([LEGEND + "import numpy as np\n"
                             "from adcompiler.backends.numba_cpu import runtime as rt",
                             *(["\n".join(constants.definitions())] if constants.made else []),
@@ -114,7 +107,7 @@ def _generate(functions, stash=None):
     kernel_text = "\n\n".join(f"# ----- kernel k_{k} -----\n{src}"
                               for k, src in table.sources.items())
     shown = source + "\n\n\n# ===== kernels =====\n" + kernel_text + "\n"
-    arenas = {f"arena_{identifier(g.fn.name)}": g.arena for g in gens}
+    arenas = {f"arena_{identifier(g.fn.name)}": g.arena for g in gens.values()}
     return shown, source, dict(table.sources), arenas
 
 
@@ -193,7 +186,7 @@ class NumbaProgram:
             # of the activations, and recycled they would hold a second copy for good
             _, ns = build(self._label, lambda: [(f, which == "grad")
                                                 for f in self._functions(which)],
-                          self._key(which), None if which == "grad" else self.adj.n_results)
+                          self._key(which), None if which == "grad" else self.adj)
             names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
                      "bwd": identifier(self.adj.bwd.name)}
             self._drivers[key] = {w: precompile.compiling_first(ns[n])
@@ -221,7 +214,7 @@ class NumbaProgram:
         if self._source is None:
             self._source = build(self._label, lambda: [(f, False) for f in self._functions("fwd")]
                                  + [(f, True) for f in self._functions("grad")],
-                                 stash=self.adj.n_results)[0]
+                                 stash=self.adj)[0]
         return self._source
 
     def fwd(self, *args):

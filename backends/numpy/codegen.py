@@ -143,8 +143,12 @@ class PythonGen:
         for op in block.ops:
             self.op(op, depth, results)
 
+    def inlined(self, op) -> bool:
+        """Is `op` a scalar constant written where it is read (`literal`), not a line?"""
+        return bool(op.results) and op.results[0] in self.literal
+
     def op(self, op, depth, results):
-        if op.results and op.results[0] in self.literal:
+        if self.inlined(op):
             return
         self.comment_loc(depth, op.loc)
         args = [self.n(v) for v in op.operands]
@@ -220,24 +224,39 @@ class PythonGen:
         return "\n".join(self.lines)
 
 
-def generate(*fns, epilogue: str = "", names=None) -> str:
-    """Python source of `fns` and the functions they call (each once), then `epilogue`.
-    `names`: {function name: {value: name}} for values named before (`residual_names`)."""
+def generate(*fns, stash=None, epilogue=None) -> str:
+    """Python source of `fns` and the functions they call (each once), then, where given,
+    `epilogue(the stash's names)` (`sources`' `stash`)."""
     seen = defined(*fns)
     constants = ArrayConstants(seen.values())
     chunks = ["\n".join(constants.definitions())] if constants.made else []
-    for f in seen.values():
-        gen = PythonGen(f, constants=constants, functions=seen)
-        for v, name in (names or {}).get(f.name, {}).items():
-            if name not in gen.name.taken:      # (a value returned twice: named once)
-                gen.name.bind(v, name)
-        chunks.append(gen.function())
-    chunks += [epilogue] if epilogue else []
+    gens = {name: PythonGen(f, constants=constants, functions=seen) for name, f in seen.items()}
+    functions, names = sources(gens, stash)
+    chunks += functions + ([epilogue(names)] if epilogue else [])
     body = "\n\n\n".join(chunks)
     # SciPy only where a lowering names it (erf, expit): other programs skip its import time
     special = "import scipy.special\n" if "scipy.special." in body else ""
     imports = "import numpy as np\n" + special
     return LEGEND + imports + "\n\n" + body + "\n"
+
+
+def sources(gens: dict, stash=None) -> tuple[list, list]:
+    """Each generator's function source, in order (`gens`: function name -> generator, a
+    forward sweep before its backward one), and, for `stash` (an Adjoint whose fwd and bwd are
+    among them), the names the forward's source returns the residuals by, which the backward's
+    parameters that take them get too (each generator's own naming would number one hint's
+    values in its own order: a reader following `h` from one to the other would follow
+    another value)."""
+    out, names = [], []
+    for name, gen in gens.items():
+        if stash is not None and name == stash.bwd.name:
+            fwd = gens[stash.fwd.name]
+            names = [fwd.n(r) for r in stash.fwd.results[stash.n_results:]]
+            for v, kept in zip(gen.fn.args, names):
+                if kept not in gen.name.taken:      # (a value returned twice: named once)
+                    gen.name.bind(v, kept)
+        out.append(gen.function())
+    return out, names
 
 
 def defined(*fns) -> dict:
@@ -248,17 +267,6 @@ def defined(*fns) -> dict:
         for f in [fn] + (fn.callees() if fn.module else []):
             seen.setdefault(f.name, f)
     return seen
-
-
-def residual_names(fwd, n_results: int, *others) -> list[str]:
-    """The names the forward function's source gives the residuals it returns, so the
-    backward function's parameters and the driver's stash can be called the same (each
-    function's own naming would number one hint's values in its own order: a reader
-    following `h` from one to the other would follow another value). `others`: the
-    functions generated with it (`generate` reserves their names too)."""
-    gen = PythonGen(fwd, functions=defined(fwd, *others))
-    gen.function()
-    return [gen.n(r) for r in fwd.results[n_results:]]
 
 
 _COMPILED = itertools.count()     # numbers the generated files

@@ -19,7 +19,7 @@ from ...ir.core import Module
 from ...ir.names import GENERATED_GLOBALS, Namer, adjoint, identifier
 from ...ir.types import DTYPES
 from ...runtime.nans import raising_where_a_result_is_nan
-from .codegen import compile_source, generate, residual_names
+from .codegen import compile_source, generate
 
 
 def _tuple(names):
@@ -64,10 +64,8 @@ class NumpyProgram:
                 module.add(f)
         self.adj = adj
         self.name = identifier(adj.fwd.unused_name(name + "_grad"))
-        residuals = residual_names(adj.fwd, adj.n_results, adj.bwd)
-        self.source = generate(
-            adj.fwd, adj.bwd, epilogue=driver_source(adj, self.name, residuals),
-            names={adj.bwd.name: dict(zip(adj.bwd.args, residuals, strict=False))})
+        self.source = generate(adj.fwd, adj.bwd, stash=adj,
+                               epilogue=lambda stash: driver_source(adj, self.name, stash))
         ns = compile_source(self.source, name)
         # the generated functions, on flat arguments (bwd: residuals, then cotangents)
         self.functions = {"fwd": ns[identifier(adj.fwd.name)],

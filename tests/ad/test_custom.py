@@ -3,6 +3,7 @@ higher-order derivatives and NaN errors. References: float64 central differences
 derivatives, SymPy, NumPy."""
 import functools
 import math
+import re
 import typing
 
 import numpy as np
@@ -913,5 +914,7 @@ def test_an_elementwise_functions_lines_are_its_body_reached_through_the_call(ba
                                            rf"np.log\(v - 1.0\)' via the call at "
                                            rf"test_custom.py:{call} \("):
         adc.grad(doubled_shifted_log, backend=backend)(np.array([0.5, 3.0]))
-    src = adc.grad(doubled_shifted_log, backend="numpy").adjoint_source(np.array([2.0, 3.0]))
-    assert "def shifted_log(v):\n    # test_custom.py:" in src
+    src = adc.grad(doubled_shifted_log, backend=backend).adjoint_source(np.array([2.0, 3.0]))
+    # (the Numba drivers' residual naming took the forward's callee for the backward sweep
+    # and named its parameter after the forward's first residual, `def shifted_log(h):`)
+    assert set(re.findall(r"def shifted_log\((\w+)\):", src)) == {"v"}
