@@ -36,7 +36,7 @@ from .frontend import TRACING, signature, traced
 from .frontend.calls import Closure, parameters_of
 from .frontend.outside import changed
 from .frontend.pytree import flatten, leaves_like, structure_difference, unflatten
-from .frontend.signature import is_runtime_leaf, writable
+from .frontend.signature import is_runtime_leaf, split_outputs, writable
 from .frontend.values import Traced
 from .ir import registry
 from .ir.core import Op
@@ -141,6 +141,7 @@ class GradFunction(_Specialised):
     """What `grad`/`value_and_grad` return. Call it like the original function."""
 
     def __init__(self, fun, wrt, backend, has_aux, with_value, check_nans=True):
+        check_callable(fun, "value_and_grad" if with_value else "grad")
         self.fun = fun
         self.wrt = wrt
         self.backend = backend
@@ -185,6 +186,26 @@ class GradFunction(_Specialised):
         return (f"; wrt counts declared parameters, and wrt='{star[0]}' takes the gradient for "
                 f"each of the arguments *{star[0]} gathers" if star else "")
 
+    def _result_problem(self, results) -> str | None:
+        """What is wrong with the arrays `fun` returns (IR values), for grad, or None."""
+        if not results:
+            return f"{self._fun_name} returns nothing to differentiate"
+        out = results[0]
+        if out.type.rank != 0 or not out.type.is_float:
+            return (f"grad needs {self._fun_name} to return a float scalar"
+                    + (" (first of (value, aux))" if self.has_aux else "")
+                    + f", got {out.type}; use vjp for other outputs")
+        if not self.has_aux and len(results) != 1:
+            return (f"{self._fun_name} returns {len(results)} arrays; grad needs one scalar "
+                    "(or has_aux=True for (value, aux))")
+        return None
+
+    def _structure_problem(self, result) -> str | None:
+        """What is wrong with what `fun` returns, as Python sees it (has_aux: a pair), or None."""
+        if self.has_aux and not (isinstance(result, tuple) and len(result) == 2):
+            return f"has_aux=True needs {self._fun_name} to return a pair (value, aux)"
+        return None
+
     def _specialise(self, args, kwargs) -> _Compiled:
         primal, _ = traced(self.fun, *args, **kwargs)
         # errors name the function's def line (a partial's, a layer object's __call__'s)
@@ -219,20 +240,11 @@ class GradFunction(_Specialised):
         results = sig.returned(primal.results)
         if not results:
             raise AdcompilerError(f"{at}{self._fun_name} returns nothing to differentiate")
-        out = results[0]
         ret = primal.body.terminator.loc      # errors about the result name the return's line
         at = f"{where(ret)}: " if ret and not ret[0].startswith("<adcompiler") else at
-        if out.type.rank != 0 or not out.type.is_float:
-            raise AdcompilerError(
-                f"{at}grad needs {self._fun_name} to return a float scalar"
-                + (" (first of (value, aux))" if self.has_aux else "")
-                + f", got {out.type}; use vjp for other outputs")
-        if self.has_aux and not (isinstance(sig.result, tuple) and len(sig.result) == 2):
-            raise AdcompilerError(f"{at}has_aux=True needs {self._fun_name} to return a "
-                                  "pair (value, aux)")
-        if not self.has_aux and len(results) != 1:
-            raise AdcompilerError(f"{at}{self._fun_name} returns {len(results)} arrays; grad "
-                                  "needs one scalar (or has_aux=True for (value, aux))")
+        problem = self._result_problem(results) or self._structure_problem(sig.result)
+        if problem:
+            raise AdcompilerError(at + problem)
         adj = differentiate(primal, leaves, seeded=(0,))
         compiled = _Compiled(primal, _backend(self.backend)(adj, primal.name),
                              (single, names), tuple(leaves))
@@ -280,7 +292,10 @@ class GradFunction(_Specialised):
         pysig = self.fun.signature if isinstance(self.fun, Closure) else \
             parameters_of(self.fun)
         single, names = self._wrt_names(list(pysig.parameters))
-        bound = pysig.bind(*args, **kwargs)
+        try:
+            bound = pysig.bind(*args, **kwargs)
+        except TypeError as e:      # (a wrong call: Python's TypeError, at the user's line)
+            raise ctx.error(f"{self._fun_name}(): {e}") from None
         for n in names:     # a Python float differentiated: a run-time one, as outside
             if type(bound.arguments.get(n)) is float:
                 bound.arguments[n] = ctx.tensor(bound.arguments[n])
@@ -301,8 +316,10 @@ class GradFunction(_Specialised):
                 raise ctx.error(f"cannot differentiate {self._fun_name} with respect to {n}: "
                                 "gradients need float arrays")
             leaves += floats
-        if ir_fn.results[0].type.rank != 0 or not ir_fn.results[0].type.is_float:
-            raise ctx.error(f"grad needs {self._fun_name} to return a float scalar")
+        problem = self._result_problem(
+            split_outputs(ir_fn.meta["written"], ir_fn.meta["rebound"], ir_fn.results)[0])
+        if problem:
+            raise ctx.error(problem)
         adj = differentiate(ir_fn, leaves, seeded=(0,))
         results, residuals = call_forward(ctx, adj, operands)
         seed = ctx.builder.op("constant", value=1.0, dtype=results[0].type.dtype)
@@ -310,6 +327,9 @@ class GradFunction(_Specialised):
         per_arg = tuple(traced_grad_tree(bound.arguments[n], grads, ctx) for n in names)
         g = per_arg[0] if single else per_arg
         value = rebuild(results)    # also changes the arguments `fun` changes in place
+        problem = self._structure_problem(value)
+        if problem:
+            raise ctx.error(problem)
         if not self.with_value and not self.has_aux:
             return g
         return (value, g) if self.with_value else (g, value[1])
@@ -335,6 +355,12 @@ class GradFunction(_Specialised):
         return "\n".join(["// primal", str(c.primal), "// forward (results, then residuals)",
                           str(adj.fwd), "// backward (residuals, cotangents -> gradients)",
                           str(adj.bwd)])
+
+
+def check_callable(fun, entry):
+    """A transform takes a function (or a bound method, partial or layer object)."""
+    if not callable(fun):
+        raise AdcompilerError(f"{entry} takes a function, got {type(fun).__name__} {fun!r:.40}")
 
 
 def _is_float_leaf(leaf) -> bool:
@@ -548,6 +574,7 @@ class JitFunction(_Specialised):
     """What `jit` returns: `f` compiled by a backend, specialised and cached per signature."""
 
     def __init__(self, fun, backend=None):
+        check_callable(fun, "jit")
         self.fun, self.backend = fun, backend
         self._cache: dict = {}
         self.__name__ = name_of(fun)

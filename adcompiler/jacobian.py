@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ad.traced import statics_to_none
-from .api import _has_float, grad, name_of, vjp
+from .api import _has_float, check_callable, grad, name_of, vjp
 from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
@@ -36,6 +36,7 @@ from .frontend.values import Traced
 
 def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
     """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
+    check_callable(fun, "jacobian")
     @user_facing
     def jac(*args, **kwargs):
         positions = _positions(fun, wrt, len(args), kwargs)
@@ -73,6 +74,7 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
 def hessian(fun, *, wrt=0, backend=None, check_nans=True):
     """The Hessian of the scalar function `fun` with respect to argument `wrt` (one position
     or name): for an array argument of shape A, an array of shape A + A."""
+    check_callable(fun, "hessian")
     if isinstance(wrt, (tuple, list)):
         raise AdcompilerError("hessian takes one argument position or name as wrt")
     g = grad(fun, wrt=wrt, backend=backend, check_nans=check_nans)
@@ -125,6 +127,10 @@ def _rows(fun, positions, args, kwargs):
     """(fun's one array result, its Jacobian with respect to each argument of `positions`), in
     traced code (traced as user code is): one pullback of a one-hot cotangent per entry."""
     value, pullback = vjp(fun, *args, **kwargs)
+    if isinstance(value, (tuple, list, dict)):
+        raise TypeError("jacobian inside traced code takes a function returning one array, "
+                        f"not a {type(value).__name__} (outside traced code it may return a "
+                        "pytree)")
     if value.size == 0:
         return value, [np.zeros(value.shape + args[p].shape, value.dtype) for p in positions]
     rows = []

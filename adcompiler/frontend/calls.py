@@ -34,7 +34,7 @@ import numpy as np
 from . import numpy_api, outside, pybuiltins, randomness, special, text
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
-from .problems import FrontendError, too_deep
+from .problems import FrontendError, api_misuse_located, too_deep
 from .pytree import flatten, holder, is_model_object, is_node_class, set_entry, unflatten
 from .signature import split_outputs
 from .source import code_of, code_of_node, code_signature
@@ -130,7 +130,13 @@ def decorated(fn) -> bool:
 
 def parameters_of(fn) -> inspect.Signature:
     """The parameters a transform's `wrt` names or counts: those of the function a grad or
-    jit object transforms, of the function a passing-on wrapper wraps, else fn's own."""
+    jit object transforms, of the function a passing-on wrapper wraps, else fn's own (a
+    functools.partial: those its function's leave)."""
+    if isinstance(fn, functools.partial):
+        def unbound(*args, **kwargs):
+            pass
+        unbound.__signature__ = parameters_of(fn.func)
+        return inspect.signature(functools.partial(unbound, *fn.args, **fn.keywords))
     return inspect.signature(calling(fn) if transformed(fn) or decorated(fn) else fn,
                              follow_wrapped=False)
 
@@ -298,7 +304,8 @@ class CallsMixin:
                 if not isinstance(fn, (Traced, type)) else None)
         if hook is not None and callable(hook):
             from .context import TraceContext
-            return hook(TraceContext(self), tuple(args), dict(kwargs))
+            with api_misuse_located():
+                return hook(TraceContext(self), tuple(args), dict(kwargs))
         if isinstance(fn, numpy_api.BoundMethod):
             _bind(numpy_api.METHODS[fn.name], [fn.tensor] + list(args), kwargs, f".{fn.name}()")
             return fn(self, *args, **kwargs)

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import AdcompilerError
 from . import analysis, arith, linalg, numpy_api, outside, text
 from .indexing import getitem
-from .problems import FrontendError
+from .problems import FrontendError, api_misuse_located
 from .shapes import each_row
 from .source import with_locals
 from .values import Traced, contains_traced
@@ -114,7 +114,8 @@ MAX_ITEMS = 100_000     # items of one static iteration (as loops.MAX_STATIC_ITE
 def run_static(fn, *args, **kwargs):
     """Call Python code on static values; its exceptions become FrontendErrors."""
     try:
-        return fn(*args, **kwargs)
+        with api_misuse_located():
+            return fn(*args, **kwargs)
     except (FrontendError, AdcompilerError):
         raise
     except Exception as e:      # the user's static code failed: report it at their line

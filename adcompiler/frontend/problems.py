@@ -13,14 +13,18 @@ Contract:
   (a static `raise` or `assert`): its TraceError is also of the exception's class.
 - `Fallback` is raised by the control-flow builder when a loop cannot be an IR loop (the carried
   values change type); it never reaches users.
+- `api_misuse_located`: an adcompiler function called from traced code (`grad(3)`, a `wrt`
+  naming no parameter) raises a plain AdcompilerError, which names no place; it becomes a
+  FrontendError, located at the user's call.
 """
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import sys
 
-from ..errors import TraceError
+from ..errors import AdcompilerError, TraceError
 
 
 def too_deep(name: str) -> str:
@@ -38,6 +42,16 @@ class FrontendError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+@contextlib.contextmanager
+def api_misuse_located():
+    try:
+        yield
+    except AdcompilerError as e:
+        if type(e) is not AdcompilerError:      # a TraceError names its place already
+            raise
+        raise FrontendError(str(e)) from None
 
 
 class Raised(FrontendError):

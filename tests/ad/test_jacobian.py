@@ -291,6 +291,24 @@ def test_each_object_and_partial_gets_its_own_data(backend):
         np.testing.assert_allclose(tangent, 2 * w @ X, rtol=1e-12)
 
 
+
+@functools.wraps(quadratic)
+def logged_quadratic(*args, **kwargs):
+    return quadratic(*args, **kwargs)
+
+
+@pytest.mark.parametrize("backend", ["numpy"])
+def test_wrt_names_a_parameter_of_a_partial_of_a_decorated_function(backend):
+    """A partial of a functools.wraps wrapper has the wrapped function's parameters, less those
+    it binds: wrt="x" names x, as grad's does (jacobian and hessian refused it)."""
+    M = np.diag([1.0, 2.0, 3.0])
+    bound = functools.partial(logged_quadratic, M=M)
+    for wrt in ("x", 0):
+        np.testing.assert_allclose(adcompiler.jacobian(bound, wrt=wrt, backend=backend)(X),
+                                   2 * M @ X, rtol=1e-12)
+        np.testing.assert_allclose(adcompiler.hessian(bound, wrt=wrt, backend=backend)(X),
+                                   2 * M, rtol=1e-12)
+
 def scaled_by_a_square(x, s):
     return np.sum(x * s ** 2)
 
@@ -682,3 +700,41 @@ def test_grad_inside_traced_code_with_respect_to_a_python_float(backend):
     np.testing.assert_allclose(value, (np.sum(v * v) + 6.0) * np.sum(v), rtol=1e-15)
     g = adcompiler.grad(gradient_in_a_literal_scale, backend=backend)(v)
     np.testing.assert_allclose(g, 2 * v * np.sum(v) + np.sum(v * v) + 6.0, rtol=1e-12)
+
+
+def sum_and_cube_sum(v):
+    return np.sum(v ** 2), np.sum(v ** 3)
+
+
+def squared_sum(v):
+    return np.sum(v ** 2)
+
+
+MISUSED_IN_TRACED_CODE = {
+    # (silently the first result's gradient)
+    "two_results": (lambda v: adcompiler.grad(sum_and_cube_sum)(v),
+                    r"sum_and_cube_sum returns 2 arrays; grad needs one scalar"),
+    "aux_missing": (lambda v: adcompiler.value_and_grad(squared_sum, has_aux=True)(v)[1],
+                    r"has_aux=True needs squared_sum to return a pair \(value, aux\)"),
+    # ("internal error while tracing ... (please report this)")
+    "too_many": (lambda v: adcompiler.grad(squared_sum)(v, v),
+                 r"squared_sum\(\): too many positional arguments"),
+    "keyword": (lambda v: adcompiler.grad(squared_sum)(v, q=1.0),
+                r"squared_sum\(\): got an unexpected keyword argument 'q'"),
+    "not_a_function": (lambda v: adcompiler.grad(3)(v), r"grad takes a function, got int 3"),
+    "wrt": (lambda v: adcompiler.grad(squared_sum, wrt=2)(v),
+            r"wrt=2: squared_sum has 1 parameters"),
+    "jacobian_of_a_pair": (lambda v: adcompiler.jacobian(sum_and_cube_sum)(v)[0],
+                           r"jacobian inside traced code takes a function returning one array, "
+                           r"not a tuple"),
+}
+
+
+@pytest.mark.parametrize("case", MISUSED_IN_TRACED_CODE)
+def test_transforms_misused_inside_traced_code_are_errors_at_the_users_line(case):
+    """Inside traced code these named no place, were internal errors, or (the first two)
+    returned a value where grad outside traced code refuses the function."""
+    f, want = MISUSED_IN_TRACED_CODE[case]
+    line = f.__code__.co_firstlineno
+    with pytest.raises(adcompiler.TraceError, match=rf"^test_jacobian.py:{line}: .*{want}"):
+        adcompiler.jit(f, backend="numpy")(np.array([1.0, 2.0, 3.0]))
