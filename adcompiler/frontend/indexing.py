@@ -204,11 +204,13 @@ def _merge_plan(shape, positions):
 
 
 def _linear(cx, vals, sizes):
-    """sum_j idx_j * stride_j (broadcast), as one i64 index."""
+    """sum_j idx_j * stride_j (broadcast), as one i64 index, named `flat_index` (an IndexError
+    quotes its generated line: the index and axis NumPy names there are the merged axes')."""
     total, stride = None, 1
-    for v, n in reversed(list(zip(vals, sizes, strict=True))):
+    for k, (v, n) in enumerate(reversed(list(zip(vals, sizes, strict=True)))):
         term = v if stride == 1 else cx.op("mul", v, cx.const(stride, "i64"))
-        total = term if total is None else cx.op("add", term, total)
+        total = term if total is None else cx.op(
+            "add", term, total, hint="flat_index" if k == len(vals) - 1 else None)
         stride *= n
     return total
 

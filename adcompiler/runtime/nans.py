@@ -99,16 +99,20 @@ def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
                        "too large), or run with backend='numpy', which computes this without "
                        "the NaN and whose overflow warnings name the line" + differs)
     if found:
-        if values and has_nan(out[:values] if isinstance(out, tuple) else out):
+        value_nan = values and has_nan(out[:values] if isinstance(out, tuple) else out)
+        if value_nan:
             last = max((k for k, e in enumerate(found) if not _in_gradient(e)), default=None)
             found = found if last is None else found[:last + 1]
-        raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)]))
+        raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)],
+                                    gradient_only=values and not value_nan))
     return out
 
 
-def _nan_message(found, overflows=()) -> str:
+def _nan_message(found, overflows=(), gradient_only=False) -> str:
     """Where the last of the invalid operations `found` (`_site`s) is, the user's lines of the
-    ones before it, and of the first overflow to inf before it."""
+    ones before it, and of the first overflow to inf before it. `gradient_only`: the NaN
+    reached the gradient, not the value (`found[-1]` may be in the forward sweep, in a where's
+    branch not taken)."""
     def user(site):
         where, code, via = _quoted_above(site.filename, site.lineno)
         return where or "<unknown>", code, via
@@ -124,11 +128,12 @@ def _nan_message(found, overflows=()) -> str:
                "rate too large?), or a where's branch not taken that overflows"
                if overflows else "")
             + (("; it is in the gradient: a where's branch not taken that holds inf or NaN "
-                "(np.log of 0) still gets 0 times its derivative, which is NaN: make that "
-                "branch finite, np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)"
-                if _selects(found[-1]) else
+                "(np.log of 0, np.sqrt of a negative) still gets 0 times its derivative, which "
+                "is NaN: make that branch finite, np.where(p > 0, np.log(np.where(p > 0, p, "
+                "1.0)), 0.0)" if _selects(found[-1]) else
                 "; it is in the gradient: a derivative with no value there (0 / 0, as np.std's "
-                "of equal values; inf - inf)") if _in_gradient(found[-1]) else ""))
+                "of equal values; inf - inf)")
+               if _in_gradient(found[-1]) or gradient_only and _selects(found[-1]) else ""))
 
 
 def _selects(site) -> bool:

@@ -934,12 +934,14 @@ def gather_rows(x, idx):
 def test_runtime_index_out_of_bounds_names_the_line(backend):
     """Labels out of bounds, as NumPy: an IndexError, here naming the line (a label of 3 or
     -4 of 3 classes was read as 0 or 2 when the linearised index wrapped with a mod). NumPy's
-    words about the index are given as the generated line's: its index is a linearised one."""
+    words about the index are given as the generated line's: its index is a linearised one,
+    named so (the message's numbers are the merged axes')."""
     logits = np.arange(6.0).reshape(2, 3)
     line = pick_label.__code__.co_firstlineno + 1
     for labels in (np.array([0, 3]), np.array([0, -4])):
         with pytest.raises(adc.IndexOutOfBounds,
-                           match=rf"{THIS_FILE}:{line} in .* \(generated line: .*: index"):
+                           match=rf"{THIS_FILE}:{line} in .* \(generated line: "
+                           r".*\.take\(flat_index, axis=0\): index"):
             adc.grad(pick_label, backend=backend)(logits, labels)
         with pytest.raises(IndexError, match=rf"{THIS_FILE}:{line}"):
             adc.jit(pick_label, backend=backend)(logits, labels)
@@ -1344,6 +1346,21 @@ def test_a_nan_gradient_without_a_where_is_not_blamed_on_one(backend):
         adc.grad(spread, backend=backend)(np.array([2.0, 2.0, 2.0]))
     assert "where" not in str(e.value)
 
+
+def root_past_five(x):
+    return np.sum(np.where(x > 5, np.sqrt(x - 3.0), 0.0))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_made_in_a_branch_not_taken_that_reaches_the_gradient_gets_the_where_hint(backend):
+    """The forward's sqrt of a negative, in a where's branch not taken, makes the gradient NaN
+    (0 times NaN), not the loss: the where hint was given only for a NaN the backward sweep
+    made (np.log of 0)."""
+    line = root_past_five.__code__.co_firstlineno + 1
+    assert root_past_five(np.array([1.0, 2.0])) == 0.0
+    with pytest.raises(adc.NaNError, match=rf"{THIS_FILE}:{line} .*it is in the gradient: a "
+                                           r"where's branch not taken"):
+        adc.grad(root_past_five, backend=backend)(np.array([1.0, 2.0]))
 
 def test_a_nan_fast_math_keeps_is_blamed_on_fast_math(monkeypatch):
     """Under ADCOMPILER_FASTMATH=1 np.isnan reads False, and the where keeps log(-1): the
