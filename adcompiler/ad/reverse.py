@@ -15,7 +15,11 @@ Control flow: an `if` is reversed as an `if` on the same condition whose branche
 their forward branch and then run its reverse. A `for`/`while` loop pushes its carried state
 at the start of every iteration onto tapes (stacks whose length is the run-time trip count;
 a `while` also counts its iterations); the reverse loop runs the iterations backwards, and in
-each one recomputes the body from the state on the tape and runs the body's reverse. Values a
+each one recomputes the body from the state on the tape and runs the body's reverse. A carried
+array the body only reads entries of and updates in place (`out[t] = f(out[t - 1])`: `take`
+and `slice` of it, `put`, `scatter_add` and `update_slice` into it, whose derivatives need no
+value of the array) is not taped whole: the entries read are, so the tapes grow with what the
+body reads, not with the array times the trip count. Values a
 loop body reads from outside get their adjoints accumulated in extra loop-carried values. What
 is recomputed leaves out the user's prints and asserts (ops of kind "check"), which the forward
 sweep ran.
@@ -72,6 +76,33 @@ def _insert_before(op: Op, new_ops):
     for o in new_ops:
         o.parent = parent
     parent.ops[i:i] = new_ops
+
+
+# ops that read entries of their first operand, and ops that update entries of it in place
+# (functionally) whose derivatives need no value of it (ops/index.py)
+_READS = ("take", "slice")
+_UPDATES = ("put", "scatter_add", "update_slice")
+
+
+def _entries_read(user_ops: list[Op], arg: Value, slot: int) -> list[Op] | None:
+    """The ops of a loop body (`user_ops`, its terminator last) that read entries of the
+    carried `arg` when reading and updating entries is all the body does with it (the updated
+    array passed on as `arg`'s next value, at `slot`, or not at all), else None."""
+    derived, reads = {arg}, []
+    top = set(map(id, user_ops))
+    for op in user_ops[:-1]:
+        for inner in op.walk():
+            for p, v in enumerate(inner.operands):
+                if v not in derived:
+                    continue
+                if id(inner) in top and p == 0 and v is arg and inner.name in _READS:
+                    reads.append(inner)
+                elif id(inner) in top and p == 0 and inner.name in _UPDATES:
+                    derived.add(inner.result)
+                else:
+                    return None
+    passed = [k for k, v in enumerate(user_ops[-1].operands) if v in derived]
+    return reads if passed in ([], [slot]) else None
 
 
 def _add_arg(block: Block, type, hint) -> Value:
@@ -148,10 +179,11 @@ class Reverser:
         inside = defined_in(block)
         return sub, {v: g for v, g in sub.adj.items() if v not in inside}
 
-    def recompute(self, block: Block, region: Block, args):
+    def recompute(self, block: Block, region: Block, args, vmap=None):
         """Clone `region`'s ops into `block` with its arguments bound to `args`; cloned values
-        inherit activity. Returns (ops, yielded values)."""
-        vmap: dict = {}
+        inherit activity (`vmap` gets the clones of region's values). Returns (ops, yielded
+        values)."""
+        vmap = {} if vmap is None else vmap
         ops, yielded = clone_body(region, args, vmap)
         ops = self.quiet(ops)
         for op in ops:
@@ -268,34 +300,70 @@ class Reverser:
         body.ops[0:0] = ops
         body.terminator.operands.append(next_value)
 
+    def tape(self, op: Op, value: Value, after: Op | None = None) -> Value:
+        """Push `value` onto a new tape carried by the loop `op` in each iteration, at the
+        start of its body or right after the op `after`; returns the tape after the loop."""
+        b, body = self.b, op.regions[-1]
+        with b.at(Block()) as pre:
+            t0 = b.op("tape_new", dtype=value.type.dtype, shape=value.type.shape, hint="tape")
+        _insert_before(op, pre.ops)
+        tape_arg, tape = self.carry(op, t0, "tape")
+        with b.at(Block()) as push:
+            pushed = b.op("tape_push", tape_arg, value, hint="tape")
+        if after is None:
+            self.prepend(body, push.ops, pushed)
+        else:
+            _insert_before(body.ops[body.ops.index(after) + 1], push.ops)
+            body.terminator.operands.append(pushed)
+        return tape
+
     def reverse_loop(self, op, cts, n, inits, pristine, carried_args, with_index):
         """Tape the state entering each iteration of `op` (whose body is being augmented),
         then emit the reverse loop: recompute `pristine` from the taped state, reverse it."""
         b = self.b
         body = op.regions[-1]
-        states = []
-        for arg in carried_args:
-            with b.at(Block()) as pre:
-                t0 = b.op("tape_new", dtype=arg.type.dtype, shape=arg.type.shape, hint="tape")
-            _insert_before(op, pre.ops)
-            tape_arg, tape = self.carry(op, t0, "tape")
-            with b.at(Block()) as push:
-                pushed = b.op("tape_push", tape_arg, arg, hint="tape")
-            self.prepend(body, push.ops, pushed)
-            states.append(tape)
+        user_ops = body.ops[len(body.ops) - len(pristine.ops):]    # (augmentation prepends)
+        reads = [_entries_read(user_ops, a, k) for k, a in enumerate(carried_args)]
+        states = [self.tape(op, a) if r is None else [self.tape(op, o.result, after=o) for o in r]
+                  for a, r in zip(carried_args, reads, strict=True)]
 
         d_idx = [k for k, a in enumerate(carried_args) if a in self.active]
         d_init = [self.seed_or_zero(op.results[k], cts[k]) for k in d_idx]
         rbody = Block([TensorType("i64")] + [v.type for v in d_init],
                       ["j"] + [adjoint(carried_args[k].hint) for k in d_idx])
+        got = {}        # a taped read's op in the user's body -> its entries from the tape
         with b.at(rbody):
             n64 = b.op("astype", n, dtype="i64") if n.type.dtype != "i64" else n
             i = b.op("sub", b.op("sub", n64, const(b, 1, "i64")), rbody.args[0], hint="i")
-            state = [b.op("tape_get", t, i, hint=a.hint)
-                     for t, a in zip(states, carried_args, strict=True)]
-        ops, yielded = self.recompute(rbody, pristine, ([i] if with_index else []) + state)
+            state = []
+            for t, a, r in zip(states, carried_args, reads, strict=True):
+                if r is None:
+                    state.append(b.op("tape_get", t, i, hint=a.hint))
+                    continue
+                # nothing reads this stand-in once its reads read their tapes (dce drops it)
+                state.append(zeros(b, a.type))
+                state[-1].hint = a.hint             # (its adjoint is d_<a>)
+                got.update((o, b.op("tape_get", tr, i, hint=o.result.hint))
+                           for o, tr in zip(r, t, strict=True))
+        vmap: dict = {}
+        ops, yielded = self.recompute(rbody, pristine, ([i] if with_index else []) + state, vmap)
+        # each recomputed read of a stand-in: its users read the tape instead, and its
+        # derivative is taken below, once they have given it their adjoints
+        taped = [(vmap[pristine.ops[user_ops.index(o)].result], g) for o, g in got.items()]
+        replace_all(rbody, dict(taped))
+        self.active.update(g for v, g in taped if v in self.active)
         sub, free = self.sub_reverse(rbody, ops, [(yielded[k], d) for k, d in
                                                   zip(d_idx, rbody.args[1:], strict=True)])
+        loc = b.loc
+        with b.at(rbody):
+            for v, g in taped:
+                if sub.adj.get(g) is not None and v in self.active:
+                    read = v.owner
+                    b.loc = read.loc
+                    needs = [True] + [False] * (len(read.operands) - 1)
+                    grad = registry.get(read.name).vjp(b, read, [sub.adj[g]], needs)[0]
+                    sub.contribute(read.operands[0], grad)
+        b.loc = loc
         free_vals = list(free)
         with b.at(rbody):
             d_next = [sub.adj.get(state[k]) or zeros(b, state[k].type) for k in d_idx]
