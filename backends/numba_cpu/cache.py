@@ -4,9 +4,14 @@
 
 Contract: `load(source)` returns the module of that exact source, written once to
 `<cache dir>/kernels/k_<sha1>.py` (never rewritten: Numba's cache is keyed by the file and its
-time stamp); `load_key(key)` imports such a file by its key (`module.KEY`). A damaged entry of
-Numba's cache for a kernel (an index or data file cut short or overwritten) is read as missing:
-the kernel compiles anew and its entry is written again, where Numba would raise. The file name
+time stamp); `load_key(key)` imports such a file by its key (`module.KEY`). Numba's entries for
+a kernel (an index file, a data file of machine code per signature) are written under a lock
+(Numba's own `save` lets two processes that add signatures at once take one data file: one
+signature then runs the other's code) and each data file holds a SHA-256 of its signature's key
+and its bytes: a damaged entry (an index or data file cut short or overwritten, one changed
+number in the machine code) or one that holds another signature's code is read as missing, so
+the kernel compiles anew and its entry is written again, where Numba would raise, abort in
+LLVM or run it. The file name
 is the hash of the text, so identical kernels (the layers of a model) are one file, one
 module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
 `~/.cache/adcompiler`; Numba's own cache files go to `__pycache__` beside the kernel files
@@ -27,9 +32,12 @@ generator, the ops, the IR package) and the options. An entry that cannot be rea
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import functools
 import hashlib
 import importlib.util
+import itertools
 import os
 import pickle
 import shutil
@@ -152,17 +160,18 @@ def load_key(k: str):
     for value in vars(module).values():
         cache_file = getattr(getattr(value, "_cache", None), "_cache_file", None)
         if cache_file is not None:      # a dispatcher with Numba's disk cache
-            _tolerate_damage(cache_file)
+            _guard(cache_file)
     module.KEY = k
     _MODULES[k] = module
     return module
 
 
-def _tolerate_damage(cache_file):
-    """Have Numba's `IndexDataCacheFile` of a kernel read a damaged index as empty and a
-    damaged data file as missing (Numba's private API: its `load` takes an OSError from
-    `_load_data` for a file removed meanwhile, and `save` rewrites both)."""
-    load_index, load_data = cache_file._load_index, cache_file._load_data
+def _guard(cache_file):
+    """Replace the `save` and `load` of Numba's `IndexDataCacheFile` of a kernel by ones that
+    lock, seal and check its entries as the module docstring says (Numba's private API: the
+    index maps a signature's key to a data file; its helpers read, write and name them)."""
+    load_index = cache_file._load_index
+    lock = cache_file._index_path + ".lock"
 
     def index():
         try:
@@ -172,12 +181,50 @@ def _tolerate_damage(cache_file):
         except Exception:   # noqa: BLE001  (unpickling garbage raises anything)
             return {}
 
-    def data(name):
-        try:
-            return load_data(name)
-        except OSError:
-            raise
-        except Exception as e:  # noqa: BLE001
-            raise OSError(f"damaged Numba cache file {name}") from e
+    def save(key, data):
+        payload = cache_file._dump(data)
+        with _locked(lock):
+            overloads = index()
+            name = overloads.get(key)
+            if name is None:
+                taken = set(overloads.values())
+                name = next(n for n in map(cache_file._data_name, itertools.count(1))
+                            if n not in taken)
+                overloads[key] = name
+                cache_file._save_index(overloads)
+            with cache_file._open_for_write(cache_file._data_path(name)) as f:
+                f.write(_seal(key, payload) + payload)
 
-    cache_file._load_index, cache_file._load_data = index, data
+    def load(key):
+        name = index().get(key)
+        if name is None:
+            return None
+        try:
+            with open(cache_file._data_path(name), "rb") as f:
+                raw = f.read()
+        except OSError:         # (removed meanwhile)
+            return None
+        seal, payload = raw[:32], raw[32:]
+        if seal != _seal(key, payload):
+            return None
+        return pickle.loads(payload)
+
+    cache_file._load_index, cache_file.save, cache_file.load = index, save, load
+
+
+def _seal(key, payload: bytes) -> bytes:
+    return hashlib.sha256(repr(key).encode() + b"\0" + payload).digest()
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """An exclusive lock on the file `path` (made if missing) while the block runs; none where
+    it cannot be made (a read-only cache folder, where nothing is written either)."""
+    try:
+        f = open(path, "a")
+    except OSError:
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield

@@ -3,6 +3,7 @@ second build of the same IR reads the drivers, kernel sources and buffer plans b
 what the NumPy reference computes, gets buffers of its own, and a damaged entry is built again.
 A gradient's fused driver is found by its adjoint's key, without splicing the program again."""
 import os
+import struct
 import subprocess
 import sys
 
@@ -109,11 +110,44 @@ def test_a_damaged_numba_cache_entry_is_compiled_again(tmp_path, monkeypatch):
     assert fresh()(3.0) == want
     index, = tmp_path.glob("__pycache__/*.nbi")
     data, = tmp_path.glob("__pycache__/*.nbc")
-    for damaged, garbage in ((index, b"garbage"), (data, b"\x80\x05garbage"), (data, b"")):
+    scale = struct.pack("<d", float(id(tmp_path) % 1000))
+    other = struct.pack("<d", float(id(tmp_path) % 1000 + 7))
+    for damaged, garbage in ((index, b"garbage"), (data, b"\x80\x05garbage"), (data, b""),
+                             # one number of the machine code changed: its result was wrong
+                             (data, data.read_bytes().replace(scale, other))):
         damaged.write_bytes(garbage)
         assert fresh()(3.0) == want
         body = fresh()
         assert body(3.0) == want and body.stats.cache_hits    # the entry was written again
+
+
+def test_numba_cache_entries_saved_at_once_keep_their_own_code(tmp_path):
+    """Two processes adding a signature of one kernel at once (the precompiling helpers, a
+    contiguous and a strided argument) both took data file 1: the index then sent one
+    signature to the other's machine code (wrong values, or an unboxing TypeError)."""
+    import threading
+    import time
+    from numba.core.caching import IndexDataCacheFile
+    from adcompiler.backends.numba_cpu import cache
+
+    def entries():
+        f = IndexDataCacheFile(str(tmp_path), "kernel", "stamp")
+        cache._guard(f)
+        return f
+
+    def slowly(f):
+        save_index = f._save_index
+        f._save_index = lambda overloads: (time.sleep(0.2), save_index(overloads))
+        return f
+
+    writers = [threading.Thread(target=slowly(entries()).save, args=(key, f"code of {key}"))
+               for key in ("contiguous", "strided")]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    assert [entries().load(key) for key in ("contiguous", "strided")] == \
+        ["code of contiguous", "code of strided"]
 
 
 def test_the_shown_source_quotes_the_lines_as_they_are_now(tmp_path, monkeypatch):
