@@ -3,6 +3,8 @@ lambdas, builtins and the `__adcompiler_trace__` hook."""
 import functools
 import io
 import math
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -308,6 +310,32 @@ def test_an_assert_under_a_runtime_condition_runs_when_the_branch_does():
     with pytest.raises(adcompiler.AssertionFailed, match="too large"):
         g(np.array([20.0, 1.0]))
 
+
+OPTIMISED_RUN = """
+import numpy as np
+import adcompiler
+
+
+def asserts_in_a_branch(x):
+    if np.sum(x) > 0:
+        assert np.max(x) < 10, "too large"
+    return np.sum(x ** 2)
+
+
+x = np.array([20.0, 1.0])
+print(asserts_in_a_branch(x), adcompiler.grad(asserts_in_a_branch, backend="numpy")(x))
+"""
+
+
+def test_python_O_skips_asserts_as_python_does(tmp_path):
+    """Under `python -O` Python skips an assert (its test is not even evaluated); the compiled
+    code checked it still: an AssertionFailed where Python returns."""
+    script = tmp_path / "optimised.py"
+    script.write_text(OPTIMISED_RUN)
+    env = {**os.environ, "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-O", str(script)], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert out.split() == ["401.0", "[40.", "2.]"]
 
 class StopGradient:
     """A stand-in for the autodiff hook: emits `astype` to its own dtype via ctx."""
