@@ -254,17 +254,33 @@ _READERS = {"get", "keys", "values", "items", "copy", "index", "count", "__conta
             "intersection", "difference"}   # dict, list and set methods that read entries
 
 
-def _bind(handler, args, kwargs, what):
-    """Check a call's arguments against a handler's parameters (cx first)."""
+def _bind(handler, args, kwargs, what, fn=None):
+    """Check a call's arguments against a handler's parameters (cx first); a keyword that the
+    handler lacks and NumPy's function `fn` takes is named as not supported, not as a typo."""
     sig = _SIGS.get(handler)
     if sig is None:
         sig = _SIGS[handler] = inspect.signature(handler)
     try:
         sig.bind(None, *args, **kwargs)
     except TypeError as e:
-        if "out" in kwargs and "'out'" in str(e):  # NumPy's own keyword: not a typo
-            raise FrontendError(f"{what}: out= is not supported; assign the result") from None
+        theirs = [k for k in kwargs if k not in sig.parameters and _takes(fn, k)]
+        if theirs:
+            raise FrontendError(f"{what}: the keyword {theirs[0]}= is not supported"
+                                + ("; assign the result" if theirs[0] == "out" else "")) from None
         raise FrontendError(f"{what}: {e}") from None
+
+
+_UFUNC_KEYWORDS = ("out", "where", "casting", "order", "dtype", "subok", "signature")
+
+
+def _takes(fn, keyword: str) -> bool:
+    """Does NumPy's function (or ufunc) `fn` take `keyword`?"""
+    if isinstance(fn, np.ufunc):
+        return keyword in _UFUNC_KEYWORDS
+    try:
+        return keyword in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return keyword == "out"
 
 
 def _typed(treedef):
@@ -307,14 +323,15 @@ class CallsMixin:
             with api_misuse_located():
                 return hook(TraceContext(self), tuple(args), dict(kwargs))
         if isinstance(fn, numpy_api.BoundMethod):
-            _bind(numpy_api.METHODS[fn.name], [fn.tensor] + list(args), kwargs, f".{fn.name}()")
+            _bind(numpy_api.METHODS[fn.name], [fn.tensor] + list(args), kwargs, f".{fn.name}()",
+                  getattr(np.ndarray, fn.name, None))
             return fn(self, *args, **kwargs)
         handler = _table_get(numpy_api.FUNCTIONS, fn)
         if handler is None:
             handler = _table_get(special.functions(), fn)
         if handler is not None:
             if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
-                _bind(handler, args, kwargs, _name(fn))
+                _bind(handler, args, kwargs, _name(fn), fn)
                 return handler(self, *args, **kwargs)
             self.watch_arguments(args, kwargs)
             return run_static(fn, *args, **kwargs)

@@ -265,10 +265,18 @@ def test_data_dependent_shapes():
 
 
 def test_wrong_number_of_arguments_to_numpy():
-    with pytest.raises(TraceError, match=r"np\.sum: out= is not supported; assign the result"):
+    with pytest.raises(TraceError, match=r"np\.sum: the keyword out= is not supported; "
+                                         r"assign the result"):
         adcompiler.trace(lambda x: np.sum(x, out=x), rand(3))     # (it read as a typo)
-    with pytest.raises(TraceError, match=r"np\.exp: out= is not supported"):
+    with pytest.raises(TraceError, match=r"np\.exp: the keyword out= is not supported"):
         adcompiler.trace(lambda x: np.exp(x, out=x), rand(3))
+    # NumPy's other keywords read as typos too ("got an unexpected keyword argument")
+    for f, said in ((lambda x: np.exp(x, where=x > 0), r"np\.exp: the keyword where="),
+                    (lambda x: np.exp(x, dtype=np.float32), r"np\.exp: the keyword dtype="),
+                    (lambda x: np.take(x, [0], mode="clip"), r"np\.take: the keyword mode="),
+                    (lambda x: x.sum(out=x), r"\.sum\(\): the keyword out=")):
+        with pytest.raises(TraceError, match=said + " is not supported"):
+            adcompiler.trace(f, rand(3))
     with pytest.raises(TraceError, match=r"np\.sum.*unexpected keyword argument 'axsi'"):
         adcompiler.trace(lambda x: np.sum(x, axsi=0), rand(3))
 
