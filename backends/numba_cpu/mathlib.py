@@ -74,6 +74,11 @@ from NumPy only in the sign of a zero result: they take -0 < +0, where NumPy's d
 order of the zeros (np.max([-0., 0.]) is +0.0, np.max([0., -0.]) is -0.0). Other types
 (integers, bools, mixed) use that Python form.
 
+`iadd`, `isub` and `imul` are the int64 arithmetic of kernels: LLVM's `add`, `sub` and `mul`
+without the `nsw` flag Numba's own carry, so a result beyond int64 wraps, as NumPy's does, and
+LLVM does not fold a comparison as if it could not (Numba's `n + 1 > n` was True for n =
+2**63 - 1, and `n * 10 > 0` for n = 2**62, where NumPy's wrapped values say False).
+
 `fpow(x, y)` is `x ** y`, and of two floats of one type the multiplications x*x, x*x*x or
 (x*x)*(x*x) where y is 2, 3 or 4, chosen by selects on y that LLVM folds away when y is a
 constant: LLVM itself turns pow(x, 2.0) and pow(x, -1.0) into arithmetic but left x ** 3.0 a
@@ -469,6 +474,33 @@ def _binary(typingctx, a, b, emit, python):
         return None
     return t(a, b), lambda context, builder, sig, args: context.compile_internal(
         builder, python, sig, args)
+
+
+def _wrapping(typingctx, a, b, method):
+    """A wrapping integer operation `method` (an llvmlite builder method) of two integers."""
+    t = typingctx.unify_types(types.unliteral(a), types.unliteral(b))
+    if not isinstance(t, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x, y = (context.cast(builder, v, s, t) for v, s in zip(args, sig.args, strict=True))
+        return getattr(builder, method)(x, y)
+    return t(a, b), codegen
+
+
+@intrinsic
+def iadd(typingctx, a, b):
+    return _wrapping(typingctx, a, b, "add")
+
+
+@intrinsic
+def isub(typingctx, a, b):
+    return _wrapping(typingctx, a, b, "sub")
+
+
+@intrinsic
+def imul(typingctx, a, b):
+    return _wrapping(typingctx, a, b, "mul")
 
 
 @intrinsic

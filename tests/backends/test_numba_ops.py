@@ -187,3 +187,21 @@ def test_op_matches_numpy(name, dtype):
         assert got.shape == ref.shape and got.dtype == ref.dtype, (name, attrs)
         tol = 1e-12 if dtype == np.float64 else 2e-6
         np.testing.assert_allclose(got, ref, rtol=tol, atol=tol, err_msg=f"{name} {attrs}")
+
+
+def int64_edges(n, m):
+    return (n + 1) > n, (n * 2) // 2 == n, n * 10 > 0, n // m, n % m, -n, n - m
+
+
+def test_int64_arithmetic_wraps_as_numpys():
+    """Numba's integer add, sub and mul carry LLVM's `nsw`, so LLVM folded `n + 1 > n` to True
+    for n = 2**63 - 1 (NumPy's wrapped value says False), and its INT64_MIN // -1 was 0 (NumPy:
+    INT64_MIN): a gradient masked by such a comparison changed with it."""
+    import adcompiler
+    n = np.array([2 ** 62, 2 ** 63 - 1, -2 ** 63, 5, -2 ** 63], dtype=np.int64)
+    m = np.array([3, -1, -1, 2, 1], dtype=np.int64)
+    with np.errstate(over="ignore"):
+        want = int64_edges(n, m)
+        got = adcompiler.jit(int64_edges, backend="numba")(n, m)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(g, w)
