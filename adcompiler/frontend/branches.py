@@ -25,7 +25,7 @@ from ..ir.types import TensorType
 from . import analysis, arith, carry, randomness, values
 from .carry import MISSING
 from .expressions import run_static
-from .problems import FrontendError
+from .problems import FrontendError, StaticValueError
 from .statements import FUNCTION, Return, Undefined, held_value
 from .values import Traced, older_holders, overlap, readonly_of
 
@@ -143,7 +143,17 @@ class BranchesMixin:
         test = self.eval(node.test)
         if not isinstance(test, Traced):
             return self.exec_block(node.body if run_static(bool, test) else node.orelse)
-        return self.runtime_if(node, arith.truth(self, test))
+        try:
+            return self.runtime_if(node, arith.truth(self, test))
+        except StaticValueError as e:
+            if not hasattr(node, "returns_from"):
+                raise
+            # (exits.py computes a `return` in a loop after the loop, where it left it)
+            raise StaticValueError(
+                f"{e.message}: the loop at line {node.returns_from} may return on a run-time "
+                "condition, and its return value is computed after it, where its variables, "
+                "the loop index too, hold run-time values; set a variable to the value in "
+                "the loop and break instead", e.loc, e.construct) from None
 
     def runtime_if(self, node, cond):
         loc = self.builder.loc

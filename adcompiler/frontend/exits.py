@@ -118,6 +118,7 @@ def _loop(loop) -> list:
                                    loop)
         body = [_unless([brk], [assign, *body], loop, loop)]
         body[0].header = loop.header
+        loop.user_target = loop.target      # (generated code names values after it)
         loop.target = _name(item, loop, store=True)
     before = ([_set(brk, False, loop)] if brk else []) + ([_set(ret, 0, loop)] if ret else [])
     if brk and isinstance(loop, ast.While):

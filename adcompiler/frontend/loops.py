@@ -254,6 +254,10 @@ class LoopsMixin:
             types = [h.type for h in plan.groups] + [leaves[j].type for j in plan.own]
             paths = carry.paths(struct, "")
             hints = [carry.hint(h) for h in plan.groups] + [paths[j][1:] for j in plan.own]
+            if flag:        # (the counter is the loop target's position in its range)
+                target = getattr(node, "user_target", node.target)
+                position = f"{target.id}_count" if isinstance(target, ast.Name) else "count"
+                hints = [position if h == counter else h for h in hints]
             regions = []
             if not is_for or flag:
                 with values.journal(), self.builder.region(types, hints) as cond:
