@@ -194,6 +194,10 @@ def _stacked(rows, out_shape):
 @user_facing
 def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
     """(fun(*primals), its derivative along `tangents`), shaped like fun's result."""
+    for what, given in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(given, (tuple, list)):
+            raise AdcompilerError(f"jvp takes the {what} as a tuple, one per argument: "
+                                  f"jvp(f, (x,), (t,)), got a {type(given).__name__}")
     if len(tangents) != len(primals):
         raise AdcompilerError(f"jvp: {len(primals)} arguments but {len(tangents)} tangents")
     for k, (p, t) in enumerate(zip(primals, tangents)):

@@ -46,6 +46,9 @@ def straight_through(x, y):
 
 def _straight_through_trace(ctx, args, kwargs):
     x, y = (ctx.tensor(a) for a in args)
+    if y.shape != x.shape:
+        raise ctx.error(f"straight_through(x, y): y must be shaped like x {x.shape}, got "
+                        f"{y.shape}")
     if y.type.dtype != x.type.dtype:
         y = ctx.emit("astype", y, dtype=x.type.dtype)
     return ctx.emit("add", x, ctx.emit("stop_gradient", ctx.emit("sub", y, x)))

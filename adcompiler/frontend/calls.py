@@ -375,6 +375,9 @@ class CallsMixin:
             raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
         if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
+        if fn is eval or fn is exec:    # (run here, it would read the tracer's names, not yours)
+            raise FrontendError(f"{fn.__name__}() is not supported in traced code: write the "
+                                "code out")
         if isinstance(getattr(fn, "__self__", None), str) and fn.__name__ == "format" \
                 and text.dynamic((args, kwargs)):
             return run_static(text.formatted, fn.__self__, args, kwargs,   # for print

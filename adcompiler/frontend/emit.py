@@ -109,7 +109,10 @@ class Emitter:
             return self.cast(x.value, dtype or x.dtype)
         arr = static_array(x)
         if arr is None:
-            raise FrontendError(f"cannot use {type(x).__name__} {x!r:.60} as an array")
+            holds = isinstance(x, (list, tuple)) and any(isinstance(v, Traced) for v in x)
+            raise FrontendError(f"cannot use {type(x).__name__} {x!r:.60} as an array"
+                                + (" (it holds run-time values: make it one with np.array or "
+                                   "np.stack)" if holds else ""))
         if dtype is None:
             dtype = ir_dtype(arr.dtype)
         if exact and type(x) is int and dtype in INT_RANGE and not \

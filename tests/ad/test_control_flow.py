@@ -1644,3 +1644,43 @@ def test_a_loop_updating_entries_of_a_buffer_does_not_tape_the_buffer_each_itera
     finally:
         tracemalloc.stop()
     assert peak < 1_000_000
+
+
+def sum_squares_until_large(x, n):
+    total = 0.0
+    for t in range(n):
+        if x[t] > 2.0:
+            break
+        total = total + x[t] ** 2
+    return total
+
+
+def test_a_loop_that_may_break_names_its_counter_after_the_loop_target():
+    """The counter of a `for` that may break (a `while` op) was named after the break flag:
+    `x.take(broke_5_4_count_2, axis=0)` for the user's x[t]."""
+    x = np.array([0.5, 1.0, 3.0, 1.5])
+    g = adc.grad(sum_squares_until_large, backend="numpy")
+    np.testing.assert_allclose(g(x, np.int64(4)), [1.0, 2.0, 0.0, 0.0])
+    src = g.adjoint_source(x, np.int64(4))
+    assert "x.take(t_count" in src and "_count" not in src.replace("t_count", "")
+
+
+WEIGHTS = [1.0, 2.0, 3.0, 4.0]
+
+
+def first_large_weighted(x):
+    for i in range(4):
+        if x[i] > 1.0:
+            return x[i] * WEIGHTS[i]
+    return np.sum(x)
+
+
+def test_a_return_in_a_loop_that_needs_the_static_index_says_to_break_instead():
+    """The return value of a loop that may return on a run-time condition is computed after
+    the loop, where the index is a run-time value: the error said only that WEIGHTS[i] needs a
+    compile-time index, and not why nor what to write."""
+    line = first_large_weighted.__code__.co_firstlineno + 3
+    with pytest.raises(adc.TraceError, match=rf"{THIS_FILE}:{line}: .*the loop at line "
+                                             rf"{line - 2} may return on a run-time condition.*"
+                                             r"break instead"):
+        adc.grad(first_large_weighted, backend="numpy")(np.array([0.3, -0.4, 1.5, 0.2]))

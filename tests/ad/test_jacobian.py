@@ -176,6 +176,10 @@ def test_jvp_tangents_must_be_shaped_like_their_arguments():
         adcompiler.jvp(squashed, (X,), (X[:2],))
     with pytest.raises(adcompiler.AdcompilerError, match="tangent of argument 0 must be shaped"):
         adcompiler.jvp(squashed, (X,), (None,))
+    # (an array given for the tuple: 'squashed(): too many positional arguments')
+    with pytest.raises(adcompiler.AdcompilerError, match=r"jvp takes the primals as a tuple, "
+                                                         r"one per argument.*got a ndarray"):
+        adcompiler.jvp(squashed, X, np.ones(3))
 
 
 def test_jacobian_of_a_jit_function_by_parameter_name():

@@ -491,3 +491,16 @@ def test_an_outside_array_changed_in_place_is_refused():
     for f in (scales_an_outside_array, accumulates_in_its_default):
         located_error(f, (rand(2),), "is an array from outside the function", FILE)
     np.testing.assert_array_equal(OUTSIDE, np.zeros(2))
+
+
+def test_eval_a_list_of_run_time_values_and_a_misshaped_straight_through_are_named():
+    """eval ran while tracing, reading the tracer's names (NameError: name 'v' is not
+    defined); a list of run-time scalars given for an array said only 'cannot use list';
+    straight_through of two shapes said 'sub: shapes (2,) and (3,) do not broadcast'."""
+    for f, said in ((lambda v: eval("np.sum(v)"), r"eval\(\) is not supported in traced code"),
+                    (lambda v: np.sum([v[0], v[1]]), r"cannot use list .* \(it holds run-time "
+                                                     r"values: make it one with np.array"),
+                    (lambda v: adcompiler.straight_through(v, v[:2]),
+                     r"straight_through\(x, y\): y must be shaped like x \(3,\), got \(2,\)")):
+        with pytest.raises(TraceError, match=said):
+            adcompiler.trace(f, rand(3))
