@@ -238,8 +238,6 @@ class GradFunction(_Specialised):
                                       f"{', '.join(held)} data; gradients need floats")
             leaves += floats
         results = sig.returned(primal.results)
-        if not results:
-            raise AdcompilerError(f"{at}{self._fun_name} returns nothing to differentiate")
         ret = primal.body.terminator.loc      # errors about the result name the return's line
         at = f"{where(ret)}: " if ret and not ret[0].startswith("<adcompiler") else at
         problem = self._result_problem(results) or self._structure_problem(sig.result)
@@ -491,6 +489,7 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     """(value, pullback): `pullback(cotangent)` takes a cotangent shaped like the value and
     returns the gradients of every positional argument, as a tuple (None for arguments with
     no float data). Keyword arguments are passed on, not differentiated."""
+    check_callable(fun, "vjp")
     primal, own = traced(fun, *args, **kwargs)
     sig = primal.meta["signature"].for_caller(own)
     with TRACING:

@@ -127,7 +127,7 @@ def _rows(fun, positions, args, kwargs):
     """(fun's one array result, its Jacobian with respect to each argument of `positions`), in
     traced code (traced as user code is): one pullback of a one-hot cotangent per entry."""
     value, pullback = vjp(fun, *args, **kwargs)
-    if isinstance(value, (tuple, list, dict)):
+    if not hasattr(value, "size"):       # (a tuple, dict, dataclass: a pytree)
         raise TypeError("jacobian inside traced code takes a function returning one array, "
                         f"not a {type(value).__name__} (outside traced code it may return a "
                         "pytree)")

@@ -87,7 +87,8 @@ _UPDATES = ("put", "scatter_add", "update_slice")
 def _entries_read(user_ops: list[Op], arg: Value, slot: int) -> list[Op] | None:
     """The ops of a loop body (`user_ops`, its terminator last) that read entries of the
     carried `arg` when reading and updating entries is all the body does with it (the updated
-    array passed on as `arg`'s next value, at `slot`, or not at all), else None."""
+    array passed on as `arg`'s next value, at `slot`, or not at all) and they read fewer
+    entries than it has, else None."""
     derived, reads = {arg}, []
     top = set(map(id, user_ops))
     for op in user_ops[:-1]:
@@ -102,7 +103,8 @@ def _entries_read(user_ops: list[Op], arg: Value, slot: int) -> list[Op] | None:
                 else:
                     return None
     passed = [k for k, v in enumerate(user_ops[-1].operands) if v in derived]
-    return reads if passed in ([], [slot]) else None
+    smaller = sum(r.result.type.size for r in reads) < arg.type.size
+    return reads if passed in ([], [slot]) and smaller else None
 
 
 def _add_arg(block: Block, type, hint) -> Value:
@@ -340,7 +342,8 @@ class Reverser:
                 if r is None:
                     state.append(b.op("tape_get", t, i, hint=a.hint))
                     continue
-                # nothing reads this stand-in once its reads read their tapes (dce drops it)
+                # a stand-in: its reads read their tapes, and what else reads it (its
+                # recomputed updates) is read by nothing, so dce drops them all
                 state.append(zeros(b, a.type))
                 state[-1].hint = a.hint             # (its adjoint is d_<a>)
                 got.update((o, b.op("tape_get", tr, i, hint=o.result.hint))

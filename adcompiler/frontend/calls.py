@@ -270,17 +270,14 @@ def _bind(handler, args, kwargs, what, fn=None):
         raise FrontendError(f"{what}: {e}") from None
 
 
-_UFUNC_KEYWORDS = ("out", "where", "casting", "order", "dtype", "subok", "signature")
-
-
 def _takes(fn, keyword: str) -> bool:
-    """Does NumPy's function (or ufunc) `fn` take `keyword`?"""
-    if isinstance(fn, np.ufunc):
-        return keyword in _UFUNC_KEYWORDS
+    """Does NumPy's function (ufunc, array method) `fn` take `keyword` (by name: not only
+    through a **kwargs)? Where no signature says, only `out`, which they all take."""
     try:
-        return keyword in inspect.signature(fn).parameters
+        p = inspect.signature(fn).parameters.get(keyword)
     except (TypeError, ValueError):
         return keyword == "out"
+    return p is not None and p.kind is not inspect.Parameter.VAR_KEYWORD
 
 
 def _typed(treedef):
@@ -323,8 +320,10 @@ class CallsMixin:
             with api_misuse_located():
                 return hook(TraceContext(self), tuple(args), dict(kwargs))
         if isinstance(fn, numpy_api.BoundMethod):
+            # (NumPy's function of the method's name has the keywords a method hides in
+            # **kwargs: x.std(mean=...))
             _bind(numpy_api.METHODS[fn.name], [fn.tensor] + list(args), kwargs, f".{fn.name}()",
-                  getattr(np.ndarray, fn.name, None))
+                  getattr(np, fn.name, None) or getattr(np.ndarray, fn.name, None))
             return fn(self, *args, **kwargs)
         handler = _table_get(numpy_api.FUNCTIONS, fn)
         if handler is None:

@@ -46,6 +46,7 @@ class FrontendError(Exception):
 
 @contextlib.contextmanager
 def api_misuse_located():
+    """Plain AdcompilerErrors raised in the block as FrontendErrors (the module docstring)."""
     try:
         yield
     except AdcompilerError as e:

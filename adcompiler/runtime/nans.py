@@ -104,7 +104,7 @@ def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
             last = max((k for k, e in enumerate(found) if not _in_gradient(e)), default=None)
             found = found if last is None else found[:last + 1]
         raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)],
-                                    gradient_only=values and not value_nan))
+                                    gradient_only=bool(values) and not value_nan))
     return out
 
 

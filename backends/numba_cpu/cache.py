@@ -160,16 +160,17 @@ def load_key(k: str):
     for value in vars(module).values():
         cache_file = getattr(getattr(value, "_cache", None), "_cache_file", None)
         if cache_file is not None:      # a dispatcher with Numba's disk cache
-            _guard(cache_file)
+            guard_entries(cache_file)
     module.KEY = k
     _MODULES[k] = module
     return module
 
 
-def _guard(cache_file):
-    """Replace the `save` and `load` of Numba's `IndexDataCacheFile` of a kernel by ones that
-    lock, seal and check its entries as the module docstring says (Numba's private API: the
-    index maps a signature's key to a data file; its helpers read, write and name them)."""
+def guard_entries(cache_file):
+    """Replace the `save` and `load` of Numba's `IndexDataCacheFile` of a kernel (or of
+    runtime.py's cached functions) by ones that lock, seal and check its entries as the module
+    docstring says (Numba's private API: the index maps a signature's key to a data file; its
+    helpers read, write and name them)."""
     load_index = cache_file._load_index
     lock = cache_file._index_path + ".lock"
 
@@ -207,7 +208,10 @@ def _guard(cache_file):
         seal, payload = raw[:32], raw[32:]
         if seal != _seal(key, payload):
             return None
-        return pickle.loads(payload)
+        try:
+            return pickle.loads(payload)
+        except Exception:   # noqa: BLE001  (sealed by an environment with other modules)
+            return None
 
     cache_file._load_index, cache_file.save, cache_file.load = index, save, load
 
@@ -218,13 +222,18 @@ def _seal(key, payload: bytes) -> bytes:
 
 @contextlib.contextmanager
 def _locked(path):
-    """An exclusive lock on the file `path` (made if missing) while the block runs; none where
-    it cannot be made (a read-only cache folder, where nothing is written either)."""
+    """An exclusive lock on the file `path` (made if missing; opened for reading, so one that
+    another user made locks too) while the block runs; none where it cannot be made or the
+    file system takes no locks (a read-only cache folder, NFS without a lock daemon): there
+    Numba's own unlocked save is what runs."""
     try:
-        f = open(path, "a")
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
     except OSError:
         yield
         return
-    with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)

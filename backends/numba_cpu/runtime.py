@@ -43,7 +43,7 @@ from numba import njit
 from numba.extending import overload
 from numba.np.linalg import _BLAS
 
-from . import mkl, options
+from . import cache, mkl, options
 
 NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a product: ~1 us
                             # of call overhead against ~18 here, which products this small
@@ -264,6 +264,11 @@ def _scatter_add(out3, idx, v3):
             for q in range(out3.shape[2]):
                 out3[p, t, q] += v3[p, j, q]
     return True
+
+
+# their disk cache's entries, as the kernels' (cache.py: two signatures saved at once)
+for _cached in (_gemm_batch, _scatter_add):
+    cache.guard_entries(_cached._cache._cache_file)
 
 
 def scatter_add(out, idx, v, axis):

@@ -1362,6 +1362,7 @@ def test_a_nan_made_in_a_branch_not_taken_that_reaches_the_gradient_gets_the_whe
                                            r"where's branch not taken"):
         adc.grad(root_past_five, backend=backend)(np.array([1.0, 2.0]))
 
+
 def test_a_nan_fast_math_keeps_is_blamed_on_fast_math(monkeypatch):
     """Under ADCOMPILER_FASTMATH=1 np.isnan reads False, and the where keeps log(-1): the
     error named the NumPy reference's NaN that its where drops, and never fast math."""
@@ -1634,16 +1635,22 @@ def test_a_loop_updating_entries_of_a_buffer_does_not_tape_the_buffer_each_itera
     trip count times the buffer (18 MB here, 244 MB for an RNN's (1001, 32) buffer over 1000
     steps), where the entries read are what the backward sweep needs."""
     import tracemalloc
+
+    def peak(f, *args):
+        tracemalloc.start()
+        try:
+            f(*args)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
     x = rng(43).normal(size=1500) * 0.5
     g = adc.grad(recurrence, backend="numpy")
     g(x[:10], np.int64(10))
-    tracemalloc.start()
-    try:
-        g(x, np.int64(1500))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 1_000_000
+    assert peak(g, x, np.int64(1500)) < 1_000_000
+    W, xs = rng(44).normal(size=(32, 32)) * 0.2, rng(45).normal(size=(400, 32))
+    g = adc.grad(rnn_into_a_buffer, backend="numpy")
+    g(W, xs)
+    assert peak(g, W, xs) < 2_000_000          # (taped whole: 400 x 401 x 32 x 8 B = 41 MB)
 
 
 def sum_squares_until_large(x, n):

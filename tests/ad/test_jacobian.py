@@ -295,7 +295,6 @@ def test_each_object_and_partial_gets_its_own_data(backend):
         np.testing.assert_allclose(tangent, 2 * w @ X, rtol=1e-12)
 
 
-
 @functools.wraps(quadratic)
 def logged_quadratic(*args, **kwargs):
     return quadratic(*args, **kwargs)
@@ -312,6 +311,7 @@ def test_wrt_names_a_parameter_of_a_partial_of_a_decorated_function(backend):
                                    2 * M @ X, rtol=1e-12)
         np.testing.assert_allclose(adcompiler.hessian(bound, wrt=wrt, backend=backend)(X),
                                    2 * M, rtol=1e-12)
+
 
 def scaled_by_a_square(x, s):
     return np.sum(x * s ** 2)

@@ -97,8 +97,8 @@ def test_a_damaged_numba_cache_entry_is_compiled_again(tmp_path, monkeypatch):
     from adcompiler.backends.numba_cpu import cache
     monkeypatch.setattr(cache, "cache_dir", lambda: tmp_path)
     source = ("from numba import njit\n\n\n@njit(cache=True)\n"
-              f"def body(x):\n    return x * {id(tmp_path) % 1000} + 1.0\n")
-    want = 3.0 * (id(tmp_path) % 1000) + 1.0
+              f"def body(x):\n    return x * 37.25 + {id(tmp_path) % 1000}.0\n")
+    want = 3.0 * 37.25 + id(tmp_path) % 1000
 
     def fresh():
         """The kernel as a new process would import it."""
@@ -110,8 +110,8 @@ def test_a_damaged_numba_cache_entry_is_compiled_again(tmp_path, monkeypatch):
     assert fresh()(3.0) == want
     index, = tmp_path.glob("__pycache__/*.nbi")
     data, = tmp_path.glob("__pycache__/*.nbc")
-    scale = struct.pack("<d", float(id(tmp_path) % 1000))
-    other = struct.pack("<d", float(id(tmp_path) % 1000 + 7))
+    scale, other = struct.pack("<d", 37.25), struct.pack("<d", 41.5)
+    assert data.read_bytes().count(scale) == 1
     for damaged, garbage in ((index, b"garbage"), (data, b"\x80\x05garbage"), (data, b""),
                              # one number of the machine code changed: its result was wrong
                              (data, data.read_bytes().replace(scale, other))):
@@ -132,7 +132,7 @@ def test_numba_cache_entries_saved_at_once_keep_their_own_code(tmp_path):
 
     def entries():
         f = IndexDataCacheFile(str(tmp_path), "kernel", "stamp")
-        cache._guard(f)
+        cache.guard_entries(f)
         return f
 
     def slowly(f):
@@ -195,3 +195,28 @@ def test_a_cache_folder_that_cannot_be_made_costs_only_time(tmp_path):
                                    PYTHONPATH=os.pathsep.join(sys.path)), timeout=300)
     assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
     assert "cannot write to the cache folder" in done.stderr
+
+
+def test_numba_cache_entries_without_locks_or_loadable_code_are_compiled_again(tmp_path,
+                                                                               monkeypatch):
+    """A file system that takes no locks (NFS without a lock daemon: ENOLCK) made every save
+    raise, and an entry sealed by an environment with other modules (its unpickling fails)
+    made the kernel's call raise; both are saved unlocked / read as missing, as Numba's own."""
+    import errno
+    import fcntl
+    import fractions
+    import pickle
+    from numba.core.caching import IndexDataCacheFile
+    from adcompiler.backends.numba_cpu import cache
+
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    f = IndexDataCacheFile(str(tmp_path), "kernel", "stamp")
+    cache.guard_entries(f)
+    f.save("signature", "machine code")
+    assert f.load("signature") == "machine code"
+    data, = tmp_path.glob("*.nbc")
+    payload = pickle.dumps(fractions.Fraction(1, 3)).replace(b"fractions", b"nomodule")
+    data.write_bytes(cache._seal("signature", payload) + payload)
+    assert f.load("signature") is None

@@ -337,6 +337,7 @@ def test_python_O_skips_asserts_as_python_does(tmp_path):
                          env=env, check=True).stdout
     assert out.split() == ["401.0", "[40.", "2.]"]
 
+
 class StopGradient:
     """A stand-in for the autodiff hook: emits `astype` to its own dtype via ctx."""
 

@@ -274,7 +274,10 @@ def test_wrong_number_of_arguments_to_numpy():
     for f, said in ((lambda x: np.exp(x, where=x > 0), r"np\.exp: the keyword where="),
                     (lambda x: np.exp(x, dtype=np.float32), r"np\.exp: the keyword dtype="),
                     (lambda x: np.take(x, [0], mode="clip"), r"np\.take: the keyword mode="),
-                    (lambda x: x.sum(out=x), r"\.sum\(\): the keyword out=")):
+                    (lambda x: x.sum(out=x), r"\.sum\(\): the keyword out="),
+                    (lambda x: x.std(mean=0.0), r"\.std\(\): the keyword mean="),
+                    (lambda x: np.matmul(x, x, axes=[(0,), (0,), ()]),
+                     r"np\.matmul: the keyword axes=")):
         with pytest.raises(TraceError, match=said + " is not supported"):
             adcompiler.trace(f, rand(3))
     with pytest.raises(TraceError, match=r"np\.sum.*unexpected keyword argument 'axsi'"):
