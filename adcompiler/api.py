@@ -405,6 +405,16 @@ def name_of(fun) -> str:
     return getattr(fun, "__name__", None) or type(fun).__name__
 
 
+def _not_sharing(residual, owners: set):
+    """`residual`, or a copy where it shares memory with one of `owners` (ids of arrays'
+    owners, `_owner_ids`); a list (a loop's tape, its entries maybe tapes) entry by entry."""
+    if isinstance(residual, list):
+        return [_not_sharing(x, owners) for x in residual]
+    if isinstance(residual, np.ndarray) and id(_root(residual)) in owners:
+        return residual.copy()
+    return residual
+
+
 def _owner_ids(arrays) -> set:
     """The ids of the memory owners of `arrays`' NumPy arrays. (Most own theirs: no call for
     them. This runs on every gradient call, for every leaf.)"""
@@ -500,10 +510,10 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     shapes = [flatten(a, is_runtime_leaf) if _has_float(a) else None for a in args]
     results, residuals = sig.write_back(args, kwargs, given, _apart(results, given), residuals)
     # what the pullback reads is the arguments' and the value's arrays now, not after the
-    # caller reuses or changes them (`v, pb = vjp(np.exp, x); v -= 1.0`)
+    # caller reuses or changes them (`v, pb = vjp(np.exp, x); v -= 1.0`), also on a loop's
+    # tape (a list: its first entry may be an argument)
     inputs = _owner_ids([*given, *results])
-    residuals = type(residuals)(r.copy() if isinstance(r, np.ndarray) and id(_root(r)) in inputs
-                                else r for r in residuals)
+    residuals = type(residuals)(_not_sharing(r, inputs) for r in residuals)
     value = sig.unflatten_result(results)
     out_types = [r.type for r in sig.returned(primal.results)]
 

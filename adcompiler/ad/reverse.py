@@ -16,10 +16,11 @@ their forward branch and then run its reverse. A `for`/`while` loop pushes its c
 at the start of every iteration onto tapes (stacks whose length is the run-time trip count;
 a `while` also counts its iterations); the reverse loop runs the iterations backwards, and in
 each one recomputes the body from the state on the tape and runs the body's reverse. A carried
-array the body only reads entries of and updates in place (`out[t] = f(out[t - 1])`: `take`
-and `slice` of it, `put`, `scatter_add` and `update_slice` into it, whose derivatives need no
-value of the array) is not taped whole: the entries read are, so the tapes grow with what the
-body reads, not with the array times the trip count. Values a
+array the body only reads entries of by index and updates in place (`out[t] = f(out[t - 1])`:
+`take` of it, `put`, `scatter_add` and `update_slice` into it, whose derivatives need no value
+of the array) is not taped whole: the entries read are, so the tapes grow with what the body
+reads, not with the array times the trip count (a `slice` is a view, which would keep the
+array). Values a
 loop body reads from outside get their adjoints accumulated in extra loop-carried values. What
 is recomputed leaves out the user's prints and asserts (ops of kind "check"), which the forward
 sweep ran.
@@ -78,9 +79,9 @@ def _insert_before(op: Op, new_ops):
     parent.ops[i:i] = new_ops
 
 
-# ops that read entries of their first operand, and ops that update entries of it in place
-# (functionally) whose derivatives need no value of it (ops/index.py)
-_READS = ("take", "slice")
+# ops that read entries of their first operand into an array of their own, and ops that
+# update entries of it in place (functionally) whose derivatives need no value of it
+_READS = ("take",)
 _UPDATES = ("put", "scatter_add", "update_slice")
 
 
@@ -310,8 +311,11 @@ class Reverser:
             t0 = b.op("tape_new", dtype=value.type.dtype, shape=value.type.shape, hint="tape")
         _insert_before(op, pre.ops)
         tape_arg, tape = self.carry(op, t0, "tape")
+        loc = b.loc
+        b.loc = loc if after is None else after.loc     # (pushed under the read's line)
         with b.at(Block()) as push:
             pushed = b.op("tape_push", tape_arg, value, hint="tape")
+        b.loc = loc
         if after is None:
             self.prepend(body, push.ops, pushed)
         else:
@@ -337,15 +341,16 @@ class Reverser:
         with b.at(rbody):
             n64 = b.op("astype", n, dtype="i64") if n.type.dtype != "i64" else n
             i = b.op("sub", b.op("sub", n64, const(b, 1, "i64")), rbody.args[0], hint="i")
-            state = []
+            state, stand_ins = [], []
             for t, a, r in zip(states, carried_args, reads, strict=True):
                 if r is None:
                     state.append(b.op("tape_get", t, i, hint=a.hint))
                     continue
-                # a stand-in: its reads read their tapes, and what else reads it (its
-                # recomputed updates) is read by nothing, so dce drops them all
-                state.append(zeros(b, a.type))
-                state[-1].hint = a.hint             # (its adjoint is d_<a>)
+                # a stand-in defined nowhere: its reads read their tapes, and what else reads
+                # it (its recomputed updates) is read by nothing, so dce drops them all (what
+                # it left would not verify)
+                stand_ins.append(Value(a.type, a.hint))
+                state.append(stand_ins[-1])
                 got.update((o, b.op("tape_get", tr, i, hint=o.result.hint))
                            for o, tr in zip(r, t, strict=True))
         vmap: dict = {}
@@ -367,7 +372,7 @@ class Reverser:
                     grad = registry.get(read.name).vjp(b, read, [sub.adj[g]], needs)[0]
                     sub.contribute(read.operands[0], grad)
         b.loc = loc
-        free_vals = list(free)
+        free_vals = [v for v in free if v not in stand_ins]
         with b.at(rbody):
             d_next = [sub.adj.get(state[k]) or zeros(b, state[k].type) for k in d_idx]
             accs = [b.op("add", _add_arg(rbody, v.type, adjoint(v.hint)), free[v])
