@@ -54,9 +54,9 @@ WRITTEN_THROUGH_VIEW = ("it was modified through a view (a slice, reshape or tra
                         "write through the original array instead")
 
 
-MAY_BE_CHANGED = ("it may be the same array as one changed in place later (an if or a loop on "
-                  "a run-time value chose between them; call .copy() where one is assigned the "
-                  "other)")
+MAY_BE_CHANGED = ("it may be the same array as one changed in place after an if or a loop on "
+                  "a run-time value chose which array a name holds (call .copy() where one "
+                  "is assigned the other)")
 
 
 class Traced:
