@@ -11,7 +11,8 @@ An OpDef holds:
 - `vjp(builder, op, cotangents) -> list[Value | None]`: the derivative rule, written with the
   IR builder (None: that operand gets no gradient); `nondiff=True` means zero gradient;
 - `lower`: a dict backend-name -> lowering (a format string over operands `{0}` and
-  attributes `{axis}`, or an emitter function);
+  attributes `{axis}`, or an emitter function); an elementwise op may add "numba_i64", the
+  Numba kernels' lowering where its result is int64;
 - `pure`: no side effects, so DCE may drop it and CSE may merge it;
 - `fresh`: each result is an object of its own (an empty tape, which is then appended to):
   pure for DCE, never merged by CSE;

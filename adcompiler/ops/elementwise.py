@@ -5,8 +5,11 @@ importing adcompiler does not import SymPy).
 `lower["numba"]` is a scalar expression over the operands' scalars, evaluated inside a
 generated loop (`fexp`, `fexpm1`, `ftanh`, `flog`, `flog1p`, `fexpit`, `fsin`, `fcos`: the Numba
 backend's vectorisable versions; NumPy's ufuncs and `math` functions there are libm calls per
-element). The NumPy backend's generated code imports `scipy.special` where a lowering names
-it (erf, expit).
+element). `lower["numba_i64"]`, where given, is that expression for int64 results: mathlib's
+`iadd`/`isub`/`imul`, which wrap as NumPy's ints (Numba's own arithmetic lets LLVM assume they
+do not: `n + 1 > n` read True at 2**63 - 1), and a floor division whose INT64_MIN // -1 is
+NumPy's INT64_MIN (Numba's is 0). The NumPy backend's generated code imports `scipy.special`
+where a lowering names it (erf, expit).
 Operands of a binary op share one dtype (the frontend inserts NumPy's promotions as explicit
 `astype`) and broadcast as in NumPy.
 """
@@ -26,24 +29,30 @@ BOOL_ONLY = broadcast_rule(operand_dtype="bool")
 NUMERIC = broadcast_rule(numeric=True)
 
 
-def unary(name, expr, numpy, infer=FLOATS, numba=None, cheap=False, vjp=elementwise_vjp):
+def _lower(numpy, numba, numba_i64):
+    return {"numpy": numpy, "numba": numba or numpy,
+            **({"numba_i64": numba_i64} if numba_i64 else {})}
+
+
+def unary(name, expr, numpy, infer=FLOATS, numba=None, cheap=False, vjp=elementwise_vjp,
+          numba_i64=None):
     return declare(name, infer, arity=1, kind="elementwise", sympy=expr, cheap=cheap,
-                   vjp=vjp, lower={"numpy": numpy, "numba": numba or numpy})
+                   vjp=vjp, lower=_lower(numpy, numba, numba_i64))
 
 
 def binary(name, expr, numpy, infer=SAME, numba=None, cheap=False, reassociable=False,
-           vjp=elementwise_vjp):
+           vjp=elementwise_vjp, numba_i64=None):
     return declare(name, infer, arity=2, kind="elementwise", sympy=expr, cheap=cheap,
-                   reassociable=reassociable, vjp=vjp,
-                   lower={"numpy": numpy, "numba": numba or numpy})
+                   reassociable=reassociable, vjp=vjp, lower=_lower(numpy, numba, numba_i64))
 
 
-def nondiff(name, arity, numpy, infer=SAME, expr=None, numba=None, cheap=False):
+def nondiff(name, arity, numpy, infer=SAME, expr=None, numba=None, cheap=False,
+            numba_i64=None):
     return declare(name, infer, arity=arity, kind="elementwise", nondiff=True, sympy=expr,
-                   cheap=cheap, lower={"numpy": numpy, "numba": numba or numpy})
+                   cheap=cheap, lower=_lower(numpy, numba, numba_i64))
 
 
-unary("neg", "-x", "-{0}", infer=NUMERIC, cheap=True)
+unary("neg", "-x", "-{0}", infer=NUMERIC, cheap=True, numba_i64="isub(0, {0})")
 unary("exp", "exp(x)", "np.exp({0})", numba="fexp({0})")
 unary("log", "log(x)", "np.log({0})", numba="flog({0})")
 unary("log1p", "log(1 + x)", "np.log1p({0})", numba="flog1p({0})")
@@ -127,9 +136,10 @@ def _expit_vjp(b, op, cts, needs):
 unary("expit", "1/(1 + exp(-x))", "scipy.special.expit({0})", infer=_single_double,
       numba="fexpit({0})", vjp=_expit_vjp)
 
-binary("add", "x + y", "{0} + {1}", cheap=True, reassociable=True)
-binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True, reassociable=True)
-binary("mul", "x*y", "{0} * {1}", cheap=True, reassociable=True)
+binary("add", "x + y", "{0} + {1}", cheap=True, reassociable=True, numba_i64="iadd({0}, {1})")
+binary("sub", "x - y", "{0} - {1}", infer=NUMERIC, cheap=True, reassociable=True,
+       numba_i64="isub({0}, {1})")
+binary("mul", "x*y", "{0} * {1}", cheap=True, reassociable=True, numba_i64="imul({0}, {1})")
 binary("div", "x/y", "{0} / {1}", infer=FLOATS, cheap=True, reassociable=True)
 
 
@@ -217,7 +227,8 @@ nondiff("rint", 1, "np.rint({0})", infer=FLOATS)    # halves to even, as np.roun
 nondiff("isnan", 1, "np.isnan({0})", infer=FLOAT_TO_BOOL)
 nondiff("isinf", 1, "np.isinf({0})", infer=FLOAT_TO_BOOL)
 nondiff("isfinite", 1, "np.isfinite({0})", infer=FLOAT_TO_BOOL)
-nondiff("floordiv", 2, "{0} // {1}", infer=NUMERIC)
+nondiff("floordiv", 2, "{0} // {1}", infer=NUMERIC,
+        numba_i64="({0} // {1} if {1} != -1 else isub(0, {0}))")
 nondiff("lt", 2, "{0} < {1}", infer=BOOL_OUT, cheap=True)
 nondiff("le", 2, "{0} <= {1}", infer=BOOL_OUT, cheap=True)
 nondiff("gt", 2, "{0} > {1}", infer=BOOL_OUT, cheap=True)

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...ir import registry
 from ...ir.types import DTYPES
 from ..numpy.codegen import py_attr
 from . import cache
 from .fusion import loop_kind, numba_rule, operand_links, scalar_constant
-
-# int64 ops of kernels as mathlib's wrapping intrinsics (a negation: 0 - x)
-WRAPPING = {"add": "iadd", "sub": "isub", "mul": "imul", "neg": "isub"}
 
 WIDE = {"f32": "f64", "f16": "f64"}   # reductions declared "wide" (sum, prod) of narrow floats
                                       # accumulate in float64
@@ -187,12 +185,9 @@ class _Gen:
             a = self.g.itmaps[op][op.attrs["axis"] % op.result.type.rank]
             return f"{ctor(op.result.dtype)}({'0' if a is None else f'i{a}'})"
         args = [self.operand(op, i, loop) for i in range(len(op.operands))]
-        if op.result.dtype == "i64" and op.name in WRAPPING:    # (mathlib: as NumPy's wrap)
-            return f"{WRAPPING[op.name]}({', '.join(['0'] + args if op.name == 'neg' else args)})"
-        if op.result.dtype == "i64" and op.name == "floordiv":  # (Numba's INT64_MIN // -1: 0)
-            return f"({args[0]} // {args[1]} if {args[1]} != -1 else isub(0, {args[0]}))"
         attrs = {k: ctor(v) if k == "dtype" else py_attr(k, v) for k, v in op.attrs.items()}
-        text = numba_rule(op).format(*args, **attrs)
+        int64 = registry.get(op.name).lower.get("numba_i64") if op.result.dtype == "i64" else None
+        text = (int64 or numba_rule(op)).format(*args, **attrs)
         return text if op.result.type.is_float else f"{ctor(op.result.dtype)}({text})"
 
     def update_slice(self, op, loop) -> str:
