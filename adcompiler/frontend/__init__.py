@@ -67,7 +67,7 @@ def signature(f):
     f, prefix, keywords = unwrap(f)
     if not isinstance(f, types.FunctionType):
         raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
-    return f, Signature(code_signature(f), f.__name__, prefix, keywords)
+    return f, Signature(code_signature(f), f.__name__, prefix, keywords, f)
 
 
 @user_facing

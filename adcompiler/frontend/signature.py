@@ -78,9 +78,10 @@ def _typed(treedef):
 
 
 class Signature:
-    def __init__(self, pysig, name: str, prefix=(), keywords=None):
+    def __init__(self, pysig, name: str, prefix=(), keywords=None, fn=None):
         self.pysig = pysig
         self.name = name
+        self.fn = fn                    # the Python function, whose def line errors name
         self.prefix = tuple(prefix)     # a bound method's `self`, a functools.partial's args
         self.keywords = dict(keywords or {})    # a functools.partial's keywords
         self.result = None          # the traced return value (Traced leaves are the outputs)
@@ -104,6 +105,19 @@ class Signature:
         out.prefix, out.keywords = caller.prefix, caller.keywords
         return out
 
+    def error(self, message: str) -> TraceError:
+        """A TraceError about the arguments of a call, naming the function's def line (the
+        traceback names the caller's)."""
+        from .source import code_of
+        if self.fn is None:
+            return TraceError(message)
+        try:
+            code = code_of(self.fn)
+            return TraceError(message, (code.filename, code.node.lineno))
+        except TraceError:      # (no source: a lambda typed at the prompt, exec'd code)
+            return TraceError(message, (self.fn.__code__.co_filename,
+                                        self.fn.__code__.co_firstlineno))
+
     @property
     def params(self) -> list:
         """The parameters a caller passes (a bound method's `self` is not one)."""
@@ -114,7 +128,7 @@ class Signature:
         try:
             return self.pysig.bind(*self.prefix, *args, **{**self.keywords, **kwargs})
         except TypeError as e:
-            raise TraceError(f"{self.name}(): {e}") from None
+            raise self.error(f"{self.name}(): {e}") from None
 
     def describe(self, args, kwargs, params=True):
         """(params: name -> pytree with Spec leaves, runtime leaves, key); with
@@ -131,19 +145,19 @@ class Signature:
             try:
                 found, treedef = flatten(value, _argument_leaf)
             except TraceError as e:
-                raise TraceError(f"argument {pname} of {self.name}(): {e}") from None
+                raise self.error(f"argument {pname} of {self.name}(): {e}") from None
             specs = [_spec(leaf) for leaf in found]
             bad = next((i for i, spec in enumerate(specs) if spec is None), None)
             if bad is not None:
                 path = leaf_paths(treedef, pname)[bad]
-                raise TraceError(f"argument {path} has dtype {np.asarray(found[bad]).dtype}, "
+                raise self.error(f"argument {path} has dtype {np.asarray(found[bad]).dtype}, "
                                  "which adcompiler does not support (float64/32/16, int64/32, "
                                  "bool)")
             typed = _typed(treedef)
             try:
                 hash(typed)
             except TypeError:
-                raise TraceError(f"argument {pname} holds an unhashable static value (static "
+                raise self.error(f"argument {pname} holds an unhashable static value (static "
                                  "arguments are part of the specialisation key)") from None
             if params:
                 tree[pname] = unflatten(treedef, specs)

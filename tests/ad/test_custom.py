@@ -547,6 +547,13 @@ def test_errors_for_integer_and_bad_wrt():
         adc.grad(int_arg, wrt=1)(X, np.arange(7))
     with pytest.raises(adc.AdcompilerError, match="no parameter 'z'"):
         adc.grad(int_arg, wrt="z")(X, 3)
+    # the call's own mistakes (the traceback names the caller's line)
+    with pytest.raises(adc.TraceError, match=at + r"int_arg\(\): too many positional"):
+        adc.grad(int_arg)(X, 3, 4)
+    with pytest.raises(adc.TraceError, match=at + "argument n has dtype complex128"):
+        adc.grad(int_arg)(X, np.ones(7, np.complex128))
+    with pytest.raises(adc.TraceError, match=at + "argument n holds an unhashable"):
+        adc.grad(int_arg)(X, [{3}])
     line = lambda_vector.__code__.co_firstlineno + 1      # (its return's)
     with pytest.raises(adc.AdcompilerError, match=rf"test_custom.py:{line}: .*float scalar"):
         adc.grad(lambda_vector)(X)
