@@ -9,7 +9,8 @@ converts as `np.linalg` does):
 - `solve a, b` with b a stack of matrices `(..., n, k)`, batch axes broadcast (the frontend
   makes a vector b a one-column matrix, NumPy 2's rule);
 - `det a`, `logabsdet a` and its nondifferentiable `detsign a` (np.linalg.slogdet's two
-  parts): `(...)`;
+  parts): `(...)`; `cofactor a` `(..., n, n)`, the matrices of cofactors (det's gradient,
+  adcompiler/runtime/linalg.py, defined for singular matrices too);
 - `eigh_values a {uplo}` `(..., n)` (ascending) and `eigh_vectors a {uplo}` `(..., n, n)`
   (the columns), np.linalg.eigh's two parts, reading the triangle `uplo` ("L" or "U") only;
 - on stacks of any matrices `(..., m, n)`, k = min(m, n): `svd_values a` `(..., k)`
@@ -31,7 +32,8 @@ the user's line). The values' VJPs have no such division. qr's VJP solves with R
 matrix, with its leading square block): inf or NaN where that is singular. qr_q and qr_r of
 one matrix come from the same Householder factorisation (geqrf), signs included.
 Both backends run them as NumPy calls (the Numba driver's, outside loop kernels); a singular
-matrix raises NumPy's LinAlgError there (runtime.nans names the user's line)."""
+matrix raises NumPy's LinAlgError there (runtime.nans names the user's line), except in
+det's gradient, `cofactor`, whose second derivative however inverts the matrix."""
 import math
 
 from ..ad.emit import add, const, sum_to, swap_last
@@ -141,7 +143,25 @@ def _scaled_inv_t(b, a, scale):
 
 
 def _det_vjp(b, op, cts, needs):
-    return [_scaled_inv_t(b, op.operands[0], b.op("mul", cts[0], op.result))]
+    """dA = C cofactor(A): det(A) A^-T where A is invertible, the adjugate's transpose where
+    it is singular (np.linalg.inv would fail there)."""
+    c = cts[0]
+    return [b.op("mul", b.op("reshape", c, shape=c.type.shape + (1, 1)),
+                 b.op("cofactor", op.operands[0]))]
+
+
+def _cofactor_vjp(b, op, cts, needs):
+    """C = det(A) A^-T, so dC = det(A) (tr(A^-1 dA) A^-T - A^-T dA^T A^-T), and with W = A^-T
+    and G the cotangent, dA = det(A) (<G, W> W - W G^T W). It inverts A: a second derivative
+    of det at a singular matrix raises LinAlgError."""
+    (g,), a = cts, op.operands[0]
+    w = swap_last(b, b.op("inv", a))
+    rank = a.type.rank
+    inner = b.op("sum", b.op("mul", g, w), axes=(rank - 2, rank - 1), keepdims=True)
+    both = b.op("sub", b.op("mul", inner, w),
+                b.op("matmul", b.op("matmul", w, swap_last(b, g)), w))
+    det = b.op("det", a)
+    return [b.op("mul", b.op("reshape", det, shape=det.type.shape + (1, 1)), both)]
 
 
 def _logabsdet_vjp(b, op, cts, needs):
@@ -273,6 +293,7 @@ def _svd_vt_vjp(b, op, cts, needs):
 LAPACK = [("inv", _same_as_a, 1, _inv_vjp, "np.linalg.inv({0})"),
           ("solve", _solve, 2, _solve_vjp, "np.linalg.solve({0}, {1})"),
           ("det", _per_matrix, 1, _det_vjp, "np.linalg.det({0})"),
+          ("cofactor", _same_as_a, 1, _cofactor_vjp, "rt.cofactor({0})"),
           ("logabsdet", _per_matrix, 1, _logabsdet_vjp, "np.linalg.slogdet({0})[1]"),
           ("detsign", _per_matrix, 1, None, "np.linalg.slogdet({0})[0]"),
           ("cholesky", _same_as_a, 1, _cholesky_vjp, "np.linalg.cholesky({0})")]

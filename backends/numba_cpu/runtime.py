@@ -16,6 +16,7 @@
   Attention's (16,8,128,32) @ (16,8,32,128) on strided q/k views: 1.0 ms, against 3.4-5.5 ms
   when each product first copied its operands contiguous. The first product NumPy runs
   shortens the spin of NumPy's OpenBLAS threads after each call (`_short_numpy_blas_spin`).
+- `cofactor(a)`: adcompiler/runtime/linalg.py's, which the NumPy backend's code calls too.
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
 - `tick(label, t0)`: with the option `profile` on, drivers time each step into `PROFILE`
   (label -> [seconds, calls]); `report()` prints the steps by total time.
@@ -43,6 +44,7 @@ from numba import njit
 from numba.extending import overload
 from numba.np.linalg import _BLAS
 
+from ...runtime import linalg
 from . import cache, mkl, options
 
 NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a product: ~1 us
@@ -54,6 +56,7 @@ SPIN = 4                    # log2 cycles NumPy's OpenBLAS threads spin after a 
                             # _short_numpy_blas_spin); OpenBLAS's own default is 28
 THREADS = options.THREADS
 BLAS = options.OPTIONS["blas"]
+cofactor = linalg.cofactor
 
 
 def _openblas_libs(package):

@@ -8,7 +8,8 @@ user's variables, and before the statements of each Python source line a comment
 line was reached through, one more indented per call (`#   model.py:2  return x @ w`). Ops
 are lowered from their registry entry's `lower["numpy"]`: a format string over operands
 `{0}`, `{args}` and attributes, or a function `(op, operand_names) -> expression | [statement
-lines using {out}]`; a lowering may name `np` and `scipy.special` (imported when used). An
+lines using {out}]`; a lowering may name `np`, `scipy.special` and `rt` (adcompiler/runtime/
+linalg.py), imported when used. An
 array literal of more than `ArrayConstants.INLINE_MAX` entries (a global array the function
 reads) is defined once at module level, as `CONSTANT_<n>`, and copied where a function makes
 its value.
@@ -19,6 +20,7 @@ import itertools
 import linecache
 import math
 import os
+import re
 
 from ...ir import registry
 from ...ir.names import GENERATED_GLOBALS, Namer, identifier
@@ -236,7 +238,9 @@ def generate(*fns, stash=None, epilogue=None) -> str:
     body = "\n\n\n".join(chunks)
     # SciPy only where a lowering names it (erf, expit): other programs skip its import time
     special = "import scipy.special\n" if "scipy.special." in body else ""
-    imports = "import numpy as np\n" + special
+    helpers = ("from adcompiler.runtime import linalg as rt\n"
+               if re.search(r"\brt\.", body) else "")
+    imports = "import numpy as np\n" + special + helpers
     return LEGEND + imports + "\n\n" + body + "\n"
 
 

@@ -403,6 +403,7 @@ CASES: dict[str, Callable] = {
     "scatter_add": scatter_cases(unique=False), "put": scatter_cases(unique=False),
     "matmul": matmul_cases,
     "inv": square_cases, "solve": solve_cases, "det": square_cases, "logabsdet": square_cases,
+    "cofactor": square_cases,
     "cholesky": cholesky_cases, "eigh_values": eigh_cases, "eigh_vectors": eigh_cases,
     "svd_values": svd_cases, "svd_u": svd_cases, "svd_vt": svd_cases,
     "qr_q": svd_cases, "qr_r": svd_cases,

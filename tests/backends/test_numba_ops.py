@@ -114,6 +114,7 @@ CASES = {  # op -> list of (operand arrays, attrs)
     "inv": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
     "solve": [([square(3, 3), normal(3, 2)], {}), ([square(2, 3, 3), normal(3, 1)], {})],
     "det": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
+    "cofactor": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
     "logabsdet": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
     "detsign": [([-square(3, 3)], {}), ([square(2, 3, 3)], {})],
     "cholesky": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],

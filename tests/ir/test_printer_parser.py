@@ -177,7 +177,7 @@ def linalg_fn():
     a, rhs, s = block.args
     outs = [b.op("inv", a, hint="ai"), b.op("solve", a, rhs, hint="x"),
             b.op("det", a, hint="d"), b.op("logabsdet", a, hint="ld"),
-            b.op("detsign", a, hint="sg"),
+            b.op("detsign", a, hint="sg"), b.op("cofactor", a, hint="cf"),
             b.op("cholesky", b.op("matmul", s, b.op("transpose", s, perm=(1, 0))),  # s s^T:
                  hint="l"),                                                      # pos. definite
             b.op("eigh_values", a, uplo="L", hint="w"), b.op("eigh_vectors", s, uplo="U", hint="v"),

@@ -508,6 +508,9 @@ CASES = {
                   well_conditioned),
     "det": Case(gen_square, lambda xs, a: np.linalg.det(xs[0]), single_double_only,
                 well_conditioned),
+    "cofactor": Case(gen_square, lambda xs, a: np.linalg.det(xs[0])[..., None, None]
+                     * np.swapaxes(np.linalg.inv(xs[0]), -1, -2), single_double_only,
+                     well_conditioned),
     "logabsdet": Case(gen_square, lambda xs, a: np.linalg.slogdet(xs[0])[1], single_double_only,
                       well_conditioned),
     "detsign": Case(gen_square, lambda xs, a: np.linalg.slogdet(xs[0])[0], single_double_only,
