@@ -5,6 +5,9 @@ Assumes: `fn` verifies. Guarantees: `fn` computes the same results (up to the si
 when the replacement has exactly the op's result type (so `x + zeros(3, 4)` with `x: f64[4]`
 stays, as does `x * 1` where the `1` widens the shape):
     x*1, 1*x, x+0, 0+x, x-0, x/1, x**1, --x  ->  x
+    x + scatter_add(0, i, v) -> scatter_add(x, i, v) (with an index repeated, v's entries are
+    added in another order: float rounding); a backward loop's accumulation of a gradient read
+    by index (`d_out[t - 1] += ...`) then touches the entries, not the whole array
     transpose(transpose(x, p), q) -> transpose(x, p∘q); transpose with the identity -> x
     reshape(reshape(x)) -> reshape(x); reshape, broadcast_to to x's shape, astype to x's dtype,
     sum/prod/max/min over no axes  ->  x
@@ -86,6 +89,20 @@ def _identity(number, commutes):
     return rule
 
 
+def _add(op):
+    found = _identity(0, True)(op)
+    if found:
+        return found
+    for x, s in (op.operands, op.operands[::-1]):
+        scatter = s.owner
+        if isinstance(scatter, Op) and scatter.name == "scatter_add" \
+                and _is(scatter.operands[0], 0) and x.type == s.type == op.result.type:
+            op.name, op.attrs = "scatter_add", dict(scatter.attrs)
+            op.operands = [x, *scatter.operands[1:]]
+            return True
+    return []
+
+
 def _neg(op):
     (x,) = op.operands
     return [x.owner.operands[0]] if isinstance(x.owner, Op) and x.owner.name == "neg" else []
@@ -122,7 +139,7 @@ def _no_axes(op):
 # op name -> rule: returns True after rewriting the op in place, else the values that could
 # replace it (the first of the op's exact result type is taken)
 RULES = {
-    "mul": _identity(1, True), "add": _identity(0, True), "sub": _identity(0, False),
+    "mul": _identity(1, True), "add": _add, "sub": _identity(0, False),
     "div": _identity(1, False), "pow": _identity(1, False), "neg": _neg, "transpose": _transpose, "reshape": _reshape,
     "broadcast_to": _operand, "astype": _operand,
     "sum": _no_axes, "prod": _no_axes, "max": _no_axes, "min": _no_axes,

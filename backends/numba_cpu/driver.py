@@ -179,6 +179,19 @@ class DriverGen(PythonGen):
             return tuple(perms.pop())
         return None
 
+    def late_reads(self, prepared):
+        """Leave to a copy each update inplace.py would write in place whose array a kernel
+        reads after it: a kernel runs at its last op's step, which may come after the update
+        even where the op reading the array comes before it."""
+        step = {}
+        for index, (kind, item, _) in enumerate(prepared):
+            for op in item.ops if kind == "kernel" else [item]:
+                step[op] = index
+        for index, (kind, item, _) in enumerate(prepared):
+            if kind == "op" and item in self.in_place and any(
+                    step.get(r, -1) > index for r in self.users.get(item.operands[0], ())):
+                self.in_place.discard(item)
+
     # -- emission ------------------------------------------------------------------------
     def alloc(self, depth, v):
         if v in self.placed:
@@ -195,6 +208,7 @@ class DriverGen(PythonGen):
 
     def block(self, block, depth, results=None, top=False):
         prepared, io = self.prepare(block)
+        self.late_reads(prepared)
         found, idle = self.place(prepared, io)
         firsts = {a.first: a.value for a in found}
         assembled = {a.step: a.value for a in found}
@@ -258,7 +272,9 @@ class DriverGen(PythonGen):
         if isinstance(code, str):
             self.emit(depth, f"{out} = {code}")
         else:
-            if writes_out(op):
+            if op in self.in_place:
+                code = self.updated_in_place(code, args)
+            elif writes_out(op):
                 self.alloc(depth, op.result)
             for line in code:
                 self.emit(depth, line.format(out=out))

@@ -23,6 +23,7 @@ import os
 import re
 
 from ...ir import registry
+from ..inplace import in_place
 from ...ir.names import GENERATED_GLOBALS, Namer, identifier
 from ...ir.printer import frames
 from ...ir.rewrite import TERMINATORS, users
@@ -108,6 +109,8 @@ class PythonGen:
         # scalar constants read only by plain ops are written where they are read
         # (`h * np.float64(2.0)`), not as a `constant_3 = ...` line (which the passes share
         # between unrelated lines); those returned, yielded or passed keep a name
+        # updates that write into the array a loop carries, and the loops copying it on entry
+        self.in_place, self.copied = in_place(fn)
         structural = {*TERMINATORS, "if", "for", "while", "call"}
         readers = users([fn])
         self.literal = {op.result: lower_expr(op, []) for op in fn.body.walk()
@@ -171,11 +174,23 @@ class PythonGen:
     def plain(self, op, args, depth):
         out = self.n(op.result)
         code = self.constants.use(op) or lower_expr(op, args)
+        if op in self.in_place:
+            code = self.updated_in_place(code, args)
         if isinstance(code, str):
             self.emit(depth, f"{out} = {code}")
         else:
             for ln in code:
                 self.emit(depth, ln.format(out=out))
+
+    def updated_in_place(self, code, args) -> list:
+        """An update's statements writing into operand 0 (inplace.py): its first, the copy,
+        binds `{out}` to operand 0 instead."""
+        return [f"{{out}} = {args[0]}  # updated in place", *code[1:]]
+
+    def entering(self, loop, args) -> list:
+        """A loop's initial carried values, those its body updates in place copied."""
+        copied = self.copied.get(loop, ())
+        return [f"np.array({a})" if k in copied else a for k, a in enumerate(args)]
 
     def region(self, block, depth, results):
         """A nested block; `pass` when it emits nothing."""
@@ -196,7 +211,7 @@ class PythonGen:
     def op_for(self, op, args, depth):
         (body,) = op.regions
         i, *carried = [self.n(a) for a in body.args]
-        self.assign(depth, carried, args[1:])
+        self.assign(depth, carried, self.entering(op, args[1:]))
         # np.arange: the index is an i64[] value (a NumPy integer, with .astype), not a Python int
         self.emit(depth, f"for {i} in np.arange({args[0]}):")
         self.region(body, depth + 1, carried)
@@ -205,7 +220,7 @@ class PythonGen:
     def op_while(self, op, args, depth):
         cond, body = op.regions
         carried = [self.n(a) for a in cond.args]
-        self.assign(depth, carried, args)
+        self.assign(depth, carried, self.entering(op, args))
         self.emit(depth, "while True:")
         self.last_loc = None
         flag = self.name.fresh("keep_going")
