@@ -13,8 +13,8 @@
   threads (`runtime.launch`).
 - `profile` (default off; env `ADCOMPILER_PROFILE=1`): drivers time every step into
   `runtime.PROFILE`; `runtime.report()` prints where a program spends its time.
-- `blas` (env `ADCOMPILER_BLAS=mkl|openblas|numpy`; default `mkl` on Intel CPUs, `numpy` on
-  others): which BLAS runs matrix products, read when the runtime is imported: Intel MKL where
+- `blas` (env `ADCOMPILER_BLAS=mkl|openblas|numpy`, another value an error; default `mkl` on
+  Intel CPUs, `numpy` on others): which BLAS runs matrix products, read when the runtime is imported: Intel MKL where
   its package is installed (`mkl.py`), SciPy's OpenBLAS with one product block per backend
   thread (`runtime.matmul`), or NumPy's own matmul on its threaded OpenBLAS. Measured, each in
   alternating A/B runs of one process (`benchmarks/ab.py`): on a Sapphire Rapids VM MKL took
@@ -30,9 +30,18 @@ process may run on).
 """
 import os
 
+from ...errors import AdcompilerError
+
 
 def _flag(name, default):
     return os.environ.get(name, default) not in ("", "0")
+
+
+def _choice(name, choices, default):
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise AdcompilerError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
 
 
 def cpu_vendor() -> str:
@@ -53,8 +62,8 @@ OPTIONS = {
     "reassociate": _flag("ADCOMPILER_REASSOCIATE", "1"),
     "parallel": _flag("ADCOMPILER_PARALLEL", "1"),
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
-    "blas": os.environ.get("ADCOMPILER_BLAS")
-    or ("mkl" if cpu_vendor() == "GenuineIntel" else "numpy"),
+    "blas": _choice("ADCOMPILER_BLAS", ("mkl", "openblas", "numpy"),
+                    "mkl" if cpu_vendor() == "GenuineIntel" else "numpy"),
 }
 
 

@@ -242,3 +242,17 @@ def test_products_are_right_with_pytorch_imported_first(tmp_path):
         out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                              check=True).stdout.split()
         assert float(out[-1]) < 1e-9, out
+
+
+def test_an_unknown_blas_choice_is_an_error(tmp_path):
+    """ADCOMPILER_BLAS=bogus silently chose the OpenBLAS path."""
+    import os
+    import subprocess
+    import sys
+    script = tmp_path / "bogus_blas.py"
+    script.write_text("import numpy as np\nimport adcompiler\n"
+                      "adcompiler.grad(lambda x: np.sum(x * x), backend='numba')(np.ones(3))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=dict(os.environ, ADCOMPILER_BLAS="bogus"))
+    assert done.returncode != 0
+    assert "ADCOMPILER_BLAS='bogus' is not one of mkl, openblas, numpy" in done.stderr
