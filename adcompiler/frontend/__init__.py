@@ -45,6 +45,8 @@ import threading
 import types
 import weakref
 
+import numpy as np
+
 from ..errors import AdcompilerError, RecompileWarning, TraceError, user_facing, warn_at_caller
 from .context import TraceContext
 from .outside import changed, leaked
@@ -66,7 +68,10 @@ def signature(f):
     from .calls import unwrap
     f, prefix, keywords = unwrap(f)
     if not isinstance(f, types.FunctionType):
-        raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}")
+        numpy = isinstance(f, np.ufunc) or (getattr(f, "__module__", None) or "") == "numpy"
+        raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}"
+                         + (f": wrap it in one (lambda x: {'np.' * numpy}{f.__name__}(x))"
+                            if hasattr(f, "__name__") and callable(f) else ""))
     return f, Signature(code_signature(f), f.__name__, prefix, keywords, f)
 
 

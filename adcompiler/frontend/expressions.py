@@ -189,6 +189,9 @@ class ExpressionsMixin:
         stale = self.session.stale_chosen.get(id(obj))
         if stale is not None and stale[0] is obj:
             raise FrontendError(stale[1])
+        if isinstance(obj, dict) and contains_traced(key):     # (Python's KeyError: <traced>)
+            raise FrontendError("a dict key needs a compile-time value, but this is a run-time "
+                                "value: stack the dict's arrays into one (np.stack) and index it")
         value = run_static(operator.getitem, obj, key)
         if isinstance(key, slice):
             self.watch_whole(obj)

@@ -19,7 +19,7 @@ import numpy as np
 from . import (arith, calculus, composites, creation, linalg, linalg_derived as lind,
                nanfunctions as nan, reductions as red, searching, shapes, sorting, statistics,
                ufuncs, windows)
-from .indexing import along
+from .indexing import along, getitem
 from .problems import FrontendError, no_out
 from .values import Traced, dtype_arg, ir_dtype, result_dtype
 
@@ -421,14 +421,19 @@ def _fill(cx, self, value):
 
 
 def _view(cx, self, dtype=None, type=None):
-    if dtype is not None or type is not None:
+    if type is not None or dtype is not None and np.dtype(dtype) != np.dtype(self.np_dtype):
         raise FrontendError("x.view(dtype) reads the bytes as another type, which adcompiler "
                             "cannot; use x.astype(dtype)")
     return shapes.broadcast_to(cx, self, self.shape)    # a view of the whole array
 
 
-def _item(cx, self):
+def _item(cx, self, *index):
+    """x.item(), x.item(k) (the k-th entry in C order), x.item(i, j) or x.item((i, j))."""
     t = cx.tensor(self)
+    if len(index) == 1 and not isinstance(index[0], tuple):
+        t = getitem(cx, shapes.reshape(cx, t, (t.type.size,)), index[0])
+    elif index:
+        t = getitem(cx, t, index[0] if len(index) == 1 else index)
     if t.type.size != 1:
         raise FrontendError("can only convert an array of size 1 to a Python scalar")
     v = t.value if t.ndim == 0 else cx.op("reshape", t.value, shape=())

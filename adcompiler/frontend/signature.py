@@ -192,7 +192,7 @@ class Signature:
                 continue
             for j, x in arrays:
                 if j != i and np.may_share_memory(leaves[i], x):
-                    raise TraceError(f"{self.name} changes an argument in place that shares "
+                    raise self.error(f"{self.name} changes an argument in place that shares "
                                      f"memory with another of its arguments (leaves {min(i, j)} "
                                      f"and {max(i, j)}); adcompiler traces each argument as its "
                                      "own array, so pass a copy")

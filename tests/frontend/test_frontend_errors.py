@@ -224,6 +224,19 @@ def test_static_value_needed():
         adcompiler.trace(f, rand(4))
 
 
+def by_run_time_key(x, k):
+    d = {0: x, 1: x * 2.0}
+    return np.sum(d[k])
+
+
+def test_a_dict_read_by_a_run_time_key_says_so():
+    """It was Python's own 'KeyError: <traced i64[]>'."""
+    line = by_run_time_key.__code__.co_firstlineno + 2
+    with pytest.raises(TraceError, match=rf"{FILE}:{line}: a dict key needs a compile-time "
+                                         r"value.*np\.stack.*\(in 'd\[k\]'\)"):
+        adcompiler.grad(by_run_time_key)(rand(3), np.int64(1))
+
+
 def test_python_comparing_run_time_values_is_an_error():
     """`in`, .count and == of lists compared the holders of run-time values by identity: `v not
     in out` kept duplicates, `[x[0]].count(x[0])` was 0. The same holder is still found."""
@@ -310,8 +323,11 @@ def test_raise_while_tracing():
 
 
 def test_tracing_a_non_function():
-    with pytest.raises(TraceError, match="Python function"):
+    with pytest.raises(TraceError, match=r"Python function.*wrap it in one \(lambda x: "
+                                         r"np\.sum\(x\)\)"):
         adcompiler.trace(np.sum, rand(2))
+    with pytest.raises(TraceError, match=r"wrap it in one \(lambda x: np\.sin\(x\)\)"):
+        adcompiler.grad(np.sin)(rand(2))
 
 
 def test_errors_are_adcompiler_errors():

@@ -229,6 +229,14 @@ def test_item_and_python_conversions():
     check(f, rand(3, dtype=np.float32))
 
 
+def test_item_of_an_entry_and_a_view_as_its_own_dtype():
+    """x.item(k), x.item(i, j), x.item((i, j)) and x.view(x.dtype) were refused."""
+    def f(x):
+        return x.item(4) * x.item(1, 0) + x.item((0, 1)), x.view(np.float64) * 2, \
+            x.item(-1) + 0 * x
+    check(f, rand(3, 2))
+
+
 def test_cumsum():
     def f(x, k):
         return (np.cumsum(x), np.cumsum(x, axis=0), x.cumsum(-1), np.cumsum(k, axis=1),
