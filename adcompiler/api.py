@@ -24,6 +24,7 @@ import functools
 import importlib
 import inspect
 import os
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +122,11 @@ class _Specialised:
                        "(np.int64(step), np.array(step)); so is the class of a named tuple, "
                        "dataclass or model object: define it once, not on each call",
                        RecompileWarning)
+
+    def __get__(self, obj, owner=None):
+        """As a method (`@jit` or `@grad` on a def in a class): `obj.method(x)` passes the
+        object first, as Python binds a function (and jax.jit its result)."""
+        return self if obj is None else types.MethodType(self, obj)
 
     def _describe(self, args, kwargs):
         """(runtime leaves, specialisation key) of a call."""

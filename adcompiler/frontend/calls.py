@@ -112,7 +112,7 @@ def unwrap(fn):
     fn = user_call_method(fn) or fn
     if isinstance(fn, types.MethodType):
         fn, first = fn.__func__, (fn.__self__, *first)
-    if decorated(fn):
+    if decorated(fn) or transformed(fn):    # (a method decorated with grad or jit)
         fn = calling(fn)
     return fn, first, keywords
 
@@ -132,6 +132,8 @@ def parameters_of(fn) -> inspect.Signature:
     """The parameters a transform's `wrt` names or counts: those of the function a grad or
     jit object transforms, of the function a passing-on wrapper wraps, else fn's own (a
     functools.partial: those its function's leave)."""
+    if isinstance(fn, types.MethodType) and transformed(fn.__func__):
+        fn = functools.partial(fn.__func__, fn.__self__)    # a method decorated with grad or jit
     if isinstance(fn, functools.partial):
         def unbound(*args, **kwargs):
             pass
@@ -312,6 +314,9 @@ class CallsMixin:
         return self.call(fn, args, kwargs)
 
     def call(self, fn, args, kwargs):
+        if isinstance(fn, types.MethodType) and transformed(fn.__func__):
+            # a method decorated with grad or jit: the object is its first argument
+            fn, args = fn.__func__, [fn.__self__, *args]
         # a class that defines the hook is constructed natively; its instances are hooked
         hook = (getattr(fn, "__adcompiler_trace__", None)
                 if not isinstance(fn, (Traced, type)) else None)

@@ -165,9 +165,10 @@ def structure_difference(tree, other, path="") -> str | None:
         return _first(structure_difference(tree[k], other[k], f"{path}[{k!r}]") for k in tree)
     if isinstance(tree, (list, tuple)):
         if not isinstance(other, (list, tuple)) or len(other) != len(tree):
-            got = f"{len(other)} entries" if isinstance(other, (list, tuple)) else \
-                f"a {type(other).__name__}"
-            return f"{path or 'it'} has {got}, not {len(tree)}"
+            if not isinstance(other, (list, tuple)):
+                return (f"{path or 'it'} is a {type(other).__name__}, not a "
+                        f"{type(tree).__name__} of {len(tree)}")
+            return f"{path or 'it'} has {len(other)} entries, not {len(tree)}"
         return _first(structure_difference(a, b, f"{path}[{k}]")
                       for k, (a, b) in enumerate(zip(tree, other)))
     return None
@@ -187,7 +188,11 @@ def _entry(root, keys):
     for k in keys:
         if root is None:
             break
-        root = getattr(root, k, None) if node_fields(root) is not None else root[k]
+        # (a namedtuple given where the tree has a plain tuple is read by position)
+        if isinstance(root, dict) or isinstance(root, (list, tuple)) and isinstance(k, int):
+            root = root[k]
+        else:
+            root = getattr(root, k, None)
     return root
 
 

@@ -1,5 +1,6 @@
 """jacobian, hessian and jvp (adcompiler/jacobian.py) against derivatives worked out by hand,
 on both backends: shapes S + A, pytree arguments and results, wrt by position and name."""
+import collections
 import dataclasses
 import functools
 
@@ -244,6 +245,56 @@ def test_a_tangent_must_have_its_arguments_structure():
                        match="tangent of argument 0 must have its structure: it is a dict, "
                              "not a Affine"):
         adcompiler.jvp(affine_tanh, (m, X[:2]), ({"W": m.W, "b": m.b}, X[:2]))
+
+
+def doubled_and_shifted(a):
+    return a * 2.0, a + 1.0
+
+
+def product_of_pair(t):
+    return np.sum(t[0] * t[1])
+
+
+def test_a_namedtuple_is_a_tuple_for_cotangents_and_tangents():
+    """np.linalg.qr's result is a namedtuple where adcompiler's is a tuple: a pullback given
+    one was an internal TypeError. Against the derivatives by hand."""
+    pair = collections.namedtuple("Pair", "x y")
+    _, pullback = adcompiler.vjp(doubled_and_shifted, X)
+    np.testing.assert_allclose(pullback(pair(X, 3 * X))[0], 2 * X + 3 * X)
+    value, tangent = adcompiler.jvp(product_of_pair, ((X, X + 1),), (pair(X, 2 * X),))
+    np.testing.assert_allclose(tangent, np.sum(X * (X + 1) + X * 2 * X))
+    with pytest.raises(adcompiler.AdcompilerError, match="cotangent must have the value's "
+                                                         "structure: it is a ndarray, not a "
+                                                         "tuple of 2"):    # ('it has a ndarray')
+        pullback(X)
+
+
+class Weighted:
+    def __init__(self, w):
+        self.w = w
+
+    @adcompiler.jit
+    def energy(self, x):
+        return np.sum(self.w * x ** 2)
+
+    @adcompiler.grad
+    def energy_grad(self, x):
+        return np.sum(self.w * x ** 2)
+
+    def doubled(self, x):
+        return self.energy(x) * 2.0
+
+
+def test_methods_decorated_with_jit_and_grad_take_their_object_first():
+    """As Python binds a method (and jax.jit's result): `m.energy(x)` said 'missing a
+    required argument: x'. Against the derivatives by hand."""
+    m = Weighted(np.array([1.0, 2.0, 3.0]))
+    assert m.energy(X) == Weighted.energy(m, X) == np.sum(m.w * X ** 2)
+    np.testing.assert_allclose(m.energy_grad(X).w, X ** 2)
+    np.testing.assert_allclose(adcompiler.grad(m.doubled)(X), 4 * m.w * X)
+    np.testing.assert_allclose(adcompiler.grad(Weighted.doubled)(m, X).w, 2 * X ** 2)
+    np.testing.assert_allclose(adcompiler.grad(m.energy, wrt="x")(X), 2 * m.w * X)
+    np.testing.assert_allclose(adcompiler.jacobian(m.energy, wrt="x")(X), 2 * m.w * X)
 
 
 def iterated_sine(x):
