@@ -233,8 +233,8 @@ class GradFunction(_Specialised):
             if count == 0:
                 raise AdcompilerError(
                     f"{at}cannot differentiate with respect to {n!r}: it holds no float data "
-                    f"(a Python int/bool/str is a compile-time constant; pass a float or a "
-                    f"NumPy float array)")
+                    f"(it is {type(bound.arguments[n]).__name__}: a Python int, bool, str or "
+                    f"None is a compile-time constant; pass a float or a NumPy float array)")
             # integer and boolean leaves of a pytree get no gradient (None)
             floats = [i for i in range(start, start + count) if primal.args[i].type.is_float]
             if not floats:

@@ -180,17 +180,20 @@ class DriverGen(PythonGen):
         return None
 
     def late_reads(self, prepared):
-        """Leave to a copy each update inplace.py would write in place whose array a kernel
-        reads after it: a kernel runs at its last op's step, which may come after the update
-        even where the op reading the array comes before it."""
+        """Leave to a copy each update inplace.py would write in place (the updates in an `if`
+        that passes the array on) whose array a kernel reads after it: a kernel runs at its
+        last op's step, which may come after the update even where the op reading the array
+        comes before it."""
         step = {}
         for index, (kind, item, _) in enumerate(prepared):
             for op in item.ops if kind == "kernel" else [item]:
                 step[op] = index
         for index, (kind, item, _) in enumerate(prepared):
-            if kind == "op" and item in self.in_place and any(
-                    step.get(r, -1) > index for r in self.users.get(item.operands[0], ())):
-                self.in_place.discard(item)
+            if kind != "op" or item not in self.in_place and item not in self.links:
+                continue
+            array, updates = self.links.get(item, (item.operands[0], [item]))
+            if any(step.get(r, -1) > index for r in self.users.get(array, ())):
+                self.in_place.difference_update(updates)
 
     # -- emission ------------------------------------------------------------------------
     def alloc(self, depth, v):

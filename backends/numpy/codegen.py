@@ -109,8 +109,9 @@ class PythonGen:
         # scalar constants read only by plain ops are written where they are read
         # (`h * np.float64(2.0)`), not as a `constant_3 = ...` line (which the passes share
         # between unrelated lines); those returned, yielded or passed keep a name
-        # updates that write into the array a loop carries, and the loops copying it on entry
-        self.in_place, self.copied = in_place(fn)
+        # updates that write into the array a loop carries, the loops copying it on entry, and
+        # the ifs that pass it on (`links`, which the Numba driver checks)
+        self.in_place, self.copied, self.links = in_place(fn)
         structural = {*TERMINATORS, "if", "for", "while", "call"}
         readers = users([fn])
         self.literal = {op.result: lower_expr(op, []) for op in fn.body.walk()

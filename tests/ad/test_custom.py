@@ -537,12 +537,19 @@ def int_arg(x, n):
     return np.sum(x * n)
 
 
+def ignores_second(x, n):
+    return np.sum(x)
+
+
 def test_errors_for_integer_and_bad_wrt():
     """Each names the function's file and def line (the parameter is one of its), or the
     line of its return."""
     at = rf"test_custom.py:{int_arg.__code__.co_firstlineno}: "
-    with pytest.raises(adc.AdcompilerError, match=at + ".*compile-time constant"):
+    with pytest.raises(adc.AdcompilerError, match=at + ".*it is int: .*compile-time constant"):
         adc.grad(int_arg, wrt=1)(X, 3)
+    at_none = rf"test_custom.py:{ignores_second.__code__.co_firstlineno}: "
+    with pytest.raises(adc.AdcompilerError, match=at_none + ".*it is NoneType: .*or None is a"):
+        adc.grad(ignores_second, wrt=1)(X, None)
     with pytest.raises(adc.AdcompilerError, match=at + ".*'n': it holds int64 data"):
         adc.grad(int_arg, wrt=1)(X, np.arange(7))
     with pytest.raises(adc.AdcompilerError, match="no parameter 'z'"):

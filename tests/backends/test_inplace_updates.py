@@ -88,6 +88,31 @@ def read_by_a_later_kernel(x0, w, n):
     return np.sum(acc * acc) + np.sum(out ** 2)
 
 
+def collect(x, n):
+    """A buffer filled under a run-time condition, both branches writing it."""
+    buf = np.zeros(x.shape[0])
+    count = 0
+    for t in range(n):
+        if x[t] > 0.0:
+            buf[count] = np.sin(x[t]) + 0.5 * buf[count - 1]
+            count += 1
+        else:
+            buf[t] += x[t] ** 2
+    return np.sum(buf * buf)
+
+
+def read_after_a_branch(x0, w, n):
+    out = np.zeros((6, 4))
+    out[0] = x0
+    acc = np.zeros((6, 4))
+    for t in range(1, n):
+        doubled = out * 2.0         # read before the branch, by an op the Numba backend fuses
+        if np.sum(out[t - 1]) > 0.5:
+            out[t] = np.cos(w * out[t - 1])
+        acc = acc + doubled + 1.0   # with this one, after it
+    return np.sum(acc * acc) + np.sum(out ** 2)
+
+
 def fill_while(x0, w):
     out = np.zeros((8, 4))
     out[0] = x0
@@ -106,6 +131,8 @@ CASES = [(fill, lambda: [np.full(4, 0.3), W]),
          (whole_read_after_update, lambda: [np.full(4, 0.2), W, np.int64(6)]),
          (ring, lambda: [np.linspace(-1, 1, 28).reshape(7, 4), W, np.int64(7)]),
          (read_by_a_later_kernel, lambda: [np.full(4, 0.2), W, np.int64(6)]),
+         (collect, lambda: [np.linspace(-1, 1, 8), np.int64(8)]),
+         (read_after_a_branch, lambda: [np.array([0.1, 0.2, 0.3, 0.4]), W, np.int64(6)]),
          (fill_while, lambda: [np.full(4, 0.2), W])]
 
 
@@ -137,10 +164,13 @@ def test_values_gradients_and_the_callers_arrays(f, make, backend):
         np.testing.assert_allclose(g, finite_differences(f, args, k), rtol=1e-6, atol=1e-8)
 
 
-def test_a_buffer_loop_copies_its_array_once_not_per_iteration():
-    """Both sweeps of `fill`: the forward loop writes row t into the carried array, the
-    backward one zeroes and adds rows of its gradient, each in place."""
-    source = adc.grad(fill, wrt=(0, 1), backend="numpy").adjoint_source(np.full(4, 0.3), W)
+@pytest.mark.parametrize("f, args", [(fill, (np.full(4, 0.3), W)),
+                                     (collect, (np.linspace(-1, 1, 8), np.int64(8)))])
+def test_a_buffer_loop_copies_its_array_once_not_per_iteration(f, args):
+    """Both sweeps: the forward loop writes row t into the carried array (in `collect`, in
+    the branches of a run-time `if`), the backward one zeroes and adds rows of its gradient,
+    each in place."""
+    source = adc.grad(f, wrt=0, backend="numpy").adjoint_source(*args)
     lines = source.splitlines()
     heads = [i for i, ln in enumerate(lines) if ln.startswith("    for ")]
     assert len(heads) == 2
