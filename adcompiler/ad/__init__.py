@@ -1,7 +1,7 @@
 """Reverse-mode AD on the IR. `differentiate` is the stage the API calls:
 
     primal --inline, residuals of custom derivatives--> reverse (fwd, bwd)
-           --simplify, fold, cse, dce--> prune residuals
+           --simplify, fold, licm, cse, dce--> prune residuals
 
 (or the adjoint an earlier process derived from the same primal, read back from disk: `cache`)
 
@@ -22,7 +22,7 @@ from ..ir.rewrite import clone_block, replace_all, users
 from . import cache
 from .reverse import reverse
 
-CLEANUP = ("fold", "simplify", "cse", "dce")
+CLEANUP = ("fold", "simplify", "licm", "cse", "dce")
 
 
 @dataclass

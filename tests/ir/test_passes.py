@@ -104,7 +104,7 @@ def test_a_name_that_is_no_stage_is_warned_about(monkeypatch, capsys):
     """ADC_PRINT_AFTER=schedule (a stage design.md plans) printed nothing, silently."""
     monkeypatch.setenv("ADC_PRINT_AFTER", "ad, schedul")
     with pytest.warns(UserWarning, match="ADC_PRINT_AFTER names no stage 'schedul'; the "
-                      "stages: ad, all, cse, dce, fold, frontend, inline, simplify"):
+                      "stages: ad, all, cse, dce, fold, frontend, inline, licm, simplify"):
         maybe_print("ad", parse(TEXT))
     assert "IR after ad" in capsys.readouterr().err
 

@@ -140,3 +140,24 @@ def test_identities_inside_regions_and_integer_operands():
           return %acc, %k
         }
     """)
+
+
+def test_adding_a_scatter_into_zeros_scatters_into_the_addend():
+    """x + scatter_add(0, i, v) -> scatter_add(x, i, v), either order, repeated indices
+    included (v's entries add in another order: these are exact in binary)."""
+    for sum_ in ("%r = add %x, %s : f64[4]", "%r = add %s, %x : f64[4]"):
+        check_pass(func(f"""
+            %zero = constant {{value=0.0, dtype=f64}} : f64[]
+            %z = broadcast_to %zero {{shape=[4]}} : f64[4]
+            %i = constant {{value=[1, 3, 1], dtype=i64}} : i64[3]
+            %v = constant {{value=[0.5, 0.25, 2.0], dtype=f64}} : f64[3]
+            %s = scatter_add %z, %i, %v {{axis=0}} : f64[4]
+            {sum_}
+        """), ["simplify", "dce"], """
+            func @f(%x: f64[4]) -> (f64[4]) {
+              %i = constant {value=[1, 3, 1], dtype=i64} : i64[3]
+              %v = constant {value=[0.5, 0.25, 2.0], dtype=f64} : f64[3]
+              %r = scatter_add %x, %i, %v {axis=0} : f64[4]
+              return %r
+            }
+        """)
