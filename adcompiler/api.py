@@ -380,7 +380,8 @@ def _root(a):
     return a
 
 
-_VIEWS = ("reshape", "transpose", "broadcast_to", "slice")   # NumPy's are views of their operand
+# NumPy's are views of their operand, stop_gradient's is the operand
+_VIEWS = ("reshape", "transpose", "broadcast_to", "slice", "stop_gradient")
 
 
 def _fresh_results(primal) -> bool:

@@ -206,7 +206,9 @@ class StatementsMixin:
             self.name_value(obj, name)
         elif isinstance(obj, np.ndarray):
             raise FrontendError("cannot assign into a static NumPy array (a global or closure "
-                                "constant); pass it as an argument or copy it with np.array")
+                                "constant, or a copy of one, which adcompiler computes while "
+                                "tracing); pass it as an argument, or make a run-time copy to "
+                                "change: np.zeros(a.shape) + a")
         else:
             self.check_writable_container(obj)
             run_static(operator.setitem, obj, key, value)

@@ -9,7 +9,9 @@ original, and still verifies:
   ops whose evaluation fails (an index out of range, ...) are left alone;
 - an `if` on a constant condition is replaced by the ops of the taken region;
 - a `for` whose trip count is a constant <= 0 is replaced by its initial values.
-Constants that become unused are left for `dce`. Non-finite results fold too (`inf`, `nan`).
+Constants that become unused are left for `dce`. Non-finite results fold too (`inf`, and
+`nan` from a NaN operand), but a NaN the op makes itself (`log(-2.0)`, the derivative of
+`(-2.0) ** x`) stays an op: then the run-time NaN check names the user's line that makes it.
 """
 from __future__ import annotations
 
@@ -77,6 +79,9 @@ def _fold(op: Op) -> None:
     try:
         out = np.asarray(_evaluate(op, args))
     except (ArithmeticError, IndexError, ValueError):
+        return
+    if out.dtype.kind in "fc" and np.isnan(out).any() and not any(
+            np.asarray(a).dtype.kind in "fc" and np.isnan(a).any() for a in args):
         return
     t = op.result.type
     if out.shape != t.shape or out.dtype != np.dtype(DTYPES[t.dtype]):

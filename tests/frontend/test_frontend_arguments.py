@@ -372,6 +372,11 @@ def as_dict(x):
     return {"a": x * 2.0, "b": x * 3.0}
 
 
+def stopped(x):
+    h = x * 2.0
+    return adcompiler.stop_gradient(x), h, adcompiler.stop_gradient(h)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_each_result_is_its_own_array(backend):
     """NumPy's copies are new arrays: a compiled static array, one array returned twice and an
@@ -394,6 +399,13 @@ def test_each_result_is_its_own_array(backend):
     g *= 0.5
     np.testing.assert_array_equal(ct, np.ones(3))
     np.testing.assert_array_equal(pullback(ct)[0], np.ones(3))
+    # stop_gradient's value is its operand: the NumPy backend returned the argument itself
+    # and one array for h and stop_gradient(h)
+    s, h, sh = adcompiler.jit(stopped, backend=backend)(x)
+    s += 1.0
+    h += 1.0
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(sh, x0 * 2.0)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

@@ -224,6 +224,32 @@ def test_static_value_needed():
         adcompiler.trace(f, rand(4))
 
 
+TABLE = np.linspace(0.1, 0.6, 6).reshape(2, 3)
+
+
+def writes_a_copy_of_a_global(w):
+    out = np.array(TABLE)
+    out[0] = w
+    return np.sum(out * w)
+
+
+def writes_a_run_time_copy(w):
+    out = np.zeros(TABLE.shape) + TABLE
+    out[0] = w
+    return np.sum(out * w)
+
+
+def test_writing_into_a_static_copy_says_how_to_make_a_run_time_one():
+    """The advice was 'copy it with np.array', which is what failed; what it says works."""
+    line = writes_a_copy_of_a_global.__code__.co_firstlineno + 2
+    with pytest.raises(TraceError, match=rf"{FILE}:{line}: cannot assign into a static NumPy "
+                                         r"array .*np\.zeros\(a\.shape\) \+ a"):
+        adcompiler.jit(writes_a_copy_of_a_global)(rand(3))
+    w = rand(3)
+    np.testing.assert_allclose(adcompiler.jit(writes_a_run_time_copy)(w),
+                               writes_a_run_time_copy(w))
+
+
 def by_run_time_key(x, k):
     d = {0: x, 1: x * 2.0}
     return np.sum(d[k])

@@ -1,4 +1,8 @@
 """Constant folding: small all-constant ops, `if` on a constant, `for` that never runs."""
+import numpy as np
+import pytest
+
+import adcompiler
 from ircheck import check_pass
 
 
@@ -73,24 +77,44 @@ def test_large_results_stay_unfolded_and_splats_stay_broadcasts():
 
 
 def test_non_finite_results_fold_and_failing_ops_do_not():
+    """inf folds, and NaN from a NaN operand; a NaN the op makes (0 / 0) stays an op, so the
+    run-time NaN check names the line that makes it."""
     check_pass("""
-        func @f() -> (f64[2], f64[]) {
-          %a = constant {value=[1.0, 0.0], dtype=f64} : f64[2]
+        func @f() -> (f64[2], f64[], f64[], f64[]) {
+          %a = constant {value=[1.0, -2.0], dtype=f64} : f64[2]
           %z = constant {value=0.0, dtype=f64} : f64[]
           %d = div %a, %z : f64[2]
+          %n = div %z, %z : f64[]
+          %q = constant {value=nan, dtype=f64} : f64[]
+          %m = add %q, %z : f64[]
           %i = constant {value=5, dtype=i64} : i64[]
           %t = take %a, %i {axis=0} : f64[]
-          return %d, %t
+          return %d, %n, %m, %t
         }
     """, ["fold", "dce"], """
-        func @f() -> (f64[2], f64[]) {
-          %a = constant {value=[1.0, 0.0], dtype=f64} : f64[2]
-          %d = constant {value=[inf, nan], dtype=f64} : f64[2]
+        func @f() -> (f64[2], f64[], f64[], f64[]) {
+          %a = constant {value=[1.0, -2.0], dtype=f64} : f64[2]
+          %z = constant {value=0.0, dtype=f64} : f64[]
+          %d = constant {value=[inf, -inf], dtype=f64} : f64[2]
+          %n = div %z, %z : f64[]
+          %m = constant {value=nan, dtype=f64} : f64[]
           %i = constant {value=5, dtype=i64} : i64[]
           %t = take %a, %i {axis=0} : f64[]
-          return %d, %t
+          return %d, %n, %m, %t
         }
     """, trials=0)
+
+
+def negative_base_power(x):
+    return np.sum((-2.0) ** x)
+
+
+def test_a_nan_derivative_of_a_constant_is_a_nan_error_at_the_users_line():
+    """d/dx (-2)**x = log(-2) (-2)**x: log(-2.0) was folded to a NaN constant, and the NaN
+    gradient came back silently."""
+    line = negative_base_power.__code__.co_firstlineno + 1
+    with pytest.raises(adcompiler.NaNError, match=f"test_fold_pass.py:{line}"):
+        adcompiler.value_and_grad(negative_base_power)(np.array([2.0]))
 
 
 def test_if_on_a_constant_becomes_the_taken_branch():
