@@ -218,7 +218,7 @@ class DriverGen(PythonGen):
         if top:
             self.plan_top(prepared, io)
             if self.slot_of:
-                self.emit(depth, f"B = arena_{identifier(self.fn.name)}.views()")
+                self.emit(depth, f"B = arena_{identifier(self.fn.name)}.take()")
         for index, (kind, item, kern) in enumerate(prepared):
             if index in firsts:
                 self.alloc(depth, firsts[index])
@@ -243,6 +243,11 @@ class DriverGen(PythonGen):
                          + ",".join(sorted({op.name for op in item.ops})) if kind == "kernel"
                          else f"{item.name} {tuple(item.result.shape) if item.results else ''}")
                 self.emit(depth, f"rt.tick({label!r}, t_)")
+
+    def op(self, op, depth, results):
+        if op.name == "return" and depth == 1 and self.slot_of:
+            self.emit(depth, f"arena_{identifier(self.fn.name)}.give(B)")
+        PythonGen.op(self, op, depth, results)
 
     def kernel(self, group, kern, depth):
         for op in group.ops:

@@ -11,7 +11,8 @@ an input of the same step.
 
 `Arena` allocates the slots once (the first call in each thread) and hands out, per planned
 value, a view of the value's shape and dtype into its slot: the same arrays every call, so the
-operating system maps their pages once, not once per step. `Arena.fresh` gives the arrays that
+operating system maps their pages once, not once per step (a call takes them and gives them
+back when it returns: `take`, `give`). `Arena.fresh` gives the arrays that
 outlive a call (returned values: gradients, an optimiser's new parameters and moments) an array
 the arena handed out in an earlier call and that nothing holds any more (its reference count
 says so: no view, no caller keeps it), else a new one. A functional update
@@ -113,10 +114,17 @@ def _calibrate():
     reference counts do not say it, e.g. a free-threaded Python)."""
     if not getattr(sys, "_is_gil_enabled", lambda: True)():
         return None
-    for refs in range(1, 8):
-        if _first_free([np.empty(1)], refs) is not None:
-            return refs
-    return None
+    # (a tracer that reads frame locals, as a debugger showing variables does, adds a
+    # reference: calibrated under one, an array the user holds would read as free)
+    tracer = sys.gettrace()
+    sys.settrace(None)
+    try:
+        for refs in range(1, 8):
+            if _first_free([np.empty(1)], refs) is not None:
+                return refs
+        return None
+    finally:
+        sys.settrace(tracer)
 
 
 FREE_REFS = _calibrate()
@@ -178,11 +186,15 @@ class Arena:
     def nbytes(self) -> int:
         return sum(self.sizes)
 
-    def views(self):
-        """The planned values' arrays: each thread has its own (a call in one thread must not
-        write into the buffers of a call running in another; N threads calling hold N sets),
-        freed when the thread ends."""
+    def take(self):
+        """The planned values' arrays, for one call until it gives them back (`give`): each
+        thread has its own (a call in one thread must not write into the buffers of a call
+        running in another; N threads calling hold N sets), freed when the thread ends. A
+        call of the same function from inside a running one on its thread (from a print
+        hook, a `__del__`) finds them taken and gets a set of its own, as does the next call
+        after one that raised."""
         views = getattr(self._local, "views", None)
+        self._local.views = None
         if views is None:
             raw = [_pages(size) for size in self.sizes]
             views = []
@@ -191,5 +203,8 @@ class Arena:
                 perm = e.perm or tuple(range(len(e.shape)))
                 arr = arr.reshape(tuple(e.shape[i] for i in perm))
                 views.append(arr.transpose(inverse_perm(perm)))
-            views = self._local.views = tuple(views)
+            views = tuple(views)
         return views
+
+    def give(self, views) -> None:
+        self._local.views = views

@@ -176,7 +176,7 @@ def test_values_read_only_transposed_are_stored_transposed():
     views (no copy), and the gradients still match the NumPy reference (test above)."""
     arena = _gpt_tiny_grad_arena()
     assert (1, 3, 0, 2, 4) in [e.perm for e in arena.entries], arena.entries
-    for e, view in zip(arena.entries, arena.views(), strict=True):
+    for e, view in zip(arena.entries, arena.take(), strict=True):
         assert view.shape == e.shape and view.dtype == e.dtype
         perm = e.perm
         if perm:
@@ -314,3 +314,53 @@ def test_arena_hands_out_a_returned_array_again_once_it_is_free():
     assert not np.shares_memory(d, view) and not np.shares_memory(d, b)
     held = [arena.fresh(3, (4,), np.float32) for _ in range(10)]    # a caller keeping all
     assert len({id(h) for h in held}) == 10 and len(arena._local.returned[3]) <= 3
+
+
+def test_the_free_reference_count_is_calibrated_without_a_tracer():
+    """Under a tracer that reads frame locals (a debugger showing variables), calibration
+    read one reference more, and later calls overwrote results the user still held."""
+    import sys
+    from adcompiler.backends.numba_cpu import memory
+    plain = memory._calibrate()
+
+    def tracer(frame, event, arg):
+        frame.f_locals
+        return tracer
+    before = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        traced = memory._calibrate()
+    finally:
+        sys.settrace(before)
+    assert traced == plain
+
+
+def sin_cos_exp(x):
+    a = np.sin(x) * 2.0
+    b = np.cos(a) + x
+    print("b sum", np.sum(b))
+    return np.sum(np.exp(b) * a)
+
+
+def test_a_call_from_inside_a_running_call_has_buffers_of_its_own(monkeypatch):
+    """The same compiled gradient called again on the same thread while it runs (here from
+    the print hook its own print reaches) wrote over the running call's buffers. Against the
+    derivative by hand."""
+    import io
+    import sys
+    g = adcompiler.grad(sin_cos_exp, backend="numba")
+    x, y = np.linspace(-0.5, 0.5, 4), np.linspace(0.3, 0.9, 4)
+    a, b = 2 * np.sin(x), np.cos(2 * np.sin(x)) + x
+    want = np.exp(b) * (a * (1 - 2 * np.sin(a) * np.cos(x)) + 2 * np.cos(x))
+
+    class Hook(io.StringIO):
+        def write(self, s):
+            if not hasattr(self, "done"):
+                self.done = True
+                g(y)
+            return super().write(s)
+    g(x)
+    monkeypatch.setattr(sys, "stdout", Hook())
+    got = g(x)
+    monkeypatch.undo()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
