@@ -355,6 +355,19 @@ def test_the_sinc_gradient_near_zero(backend):
                                    rtol=4 * np.finfo(x.dtype).eps)
 
 
+def logaddexp_zero(x):
+    return np.sum(np.logaddexp(x, 0.0))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_logaddexp_gradient_at_infinity(backend):
+    """d/dx logaddexp(x, 0) = 1 / (1 + exp(-x)): 1 at inf (JAX's, PyTorch's), where exp(x - r)
+    was exp(inf - inf), a NaNError."""
+    x = np.array([np.inf, 1.0, -np.inf, 800.0])
+    np.testing.assert_allclose(adcompiler.grad(logaddexp_zero, backend=backend)(x),
+                               [1.0, 1 / (1 + np.exp(-1.0)), 0.0, 1.0], rtol=1e-15)
+
+
 def all_together(x, y):
     return grad_elementwise(x, y) + grad_nan_reductions(x) + grad_where_initial(x)
 
