@@ -14,11 +14,11 @@ every library on 2 threads, as gpt_step.py does.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 import gpt_step
+from small_programs import median_call
 
 D = 16
 
@@ -58,16 +58,6 @@ def jax_grad():
         return jnp.sum(hs * hs)
     g = jax.jit(jax.grad(loss))
     return lambda *args: g(*args).block_until_ready()
-
-
-def median_call(g, args, calls):
-    g(*args)                                # compile (or load) first
-    times = []
-    for _ in range(calls):
-        t = time.perf_counter()
-        g(*args)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def main():
