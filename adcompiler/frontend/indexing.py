@@ -215,9 +215,11 @@ def _linear(cx, vals, sizes):
     return total
 
 
-def along(cx: Emitter, x: Traced, axis: int, key) -> Traced:
-    """x[:, ..., key] with `key` (a slice or an index array) on axis `axis`."""
-    return getitem(cx, x, (slice(None),) * axis + (key,))
+def along(cx: Emitter, x: Traced, axis: int, key, copy=False) -> Traced:
+    """x[:, ..., key] with `key` (a slice or an index array) on axis `axis`; with `copy`, a
+    new array also where NumPy's indexing makes a view (np.take's)."""
+    key = (slice(None),) * axis + (key,)
+    return _getitem(cx, x, key)[0] if copy else getitem(cx, x, key)
 
 
 def getitem(cx: Emitter, x: Traced, key) -> Traced:

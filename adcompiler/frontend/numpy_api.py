@@ -130,7 +130,7 @@ def _take(cx, a, indices, axis=None):
     if axis is None:
         t, axis = shapes.ravel(cx, t), 0
     (axis,) = red.norm_axes((axis,), t.ndim)
-    return along(cx, t, axis, indices)
+    return along(cx, t, axis, indices, copy=True)      # (np.take's result is never a view)
 
 
 def _reshape(cx, a, shape=None, order="C", *, newshape=None):

@@ -456,3 +456,15 @@ def test_a_name_left_undefined_by_a_loop_may_be_the_next_loops_own():
         return y
     for n in (0, 1, 3):
         check(f, rand(3), np.int64(n))
+
+
+def test_np_take_of_one_index_is_a_copy():
+    """np.take always makes a new array; a scalar index read as x[i], a view, so reading the
+    taken row after changing the array was refused."""
+    def f(a):
+        p = np.take(a, 1, axis=0)
+        q = a.take(2, axis=1)
+        a[1] = 0.0
+        a[:, 2] = 7.0
+        return p * 2.0, q + 1.0, a
+    check(f, rand(3, 4))
