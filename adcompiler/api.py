@@ -380,10 +380,6 @@ def _root(a):
     return a
 
 
-# NumPy's are views of their operand, stop_gradient's is the operand
-_VIEWS = ("reshape", "transpose", "broadcast_to", "slice", "stop_gradient")
-
-
 def _fresh_results(primal) -> bool:
     """Are the results of `primal` (a traced function) arrays of their own whatever a backend
     does: none an argument, another result, or a view of one (`return x.copy()` is the
@@ -394,7 +390,7 @@ def _fresh_results(primal) -> bool:
     if fresh is None:
         seen, fresh = set(), True
         for v in primal.results:
-            while isinstance(v.owner, Op) and v.owner.name in _VIEWS:
+            while isinstance(v.owner, Op) and registry.get(v.owner.name).view:
                 v = v.owner.operands[0]
             if v in seen or not isinstance(v.owner, Op) \
                     or registry.get(v.owner.name).kind in ("control", "call"):

@@ -12,8 +12,8 @@ loop and carried value x, in the loop body's own block: a chain x -> link -> lin
 links are updates of the array, or `if`s each of whose branches passes on such a chain from
 the array (or the array itself) as one same result; every value of the chain is read, apart
 from by its next link, only before that link and only by ops that make new arrays
-(elementwise but `stop_gradient`, reductions, `take`, `concatenate`, linear algebra: no view,
-tape, call, other branch, loop or yield holds it), and the chain's end is what the body
+(elementwise, reductions, `take`, `concatenate`, linear algebra, none a registry `view`: no
+view, tape, call, other branch, loop or yield holds it), and the chain's end is what the body
 yields for x, once, and is otherwise read only so. A `while` loop's condition may read x only
 so too. The array then has no other name while the loop runs: the loop copies x's initial
 value on entry (never writing the caller's array, a constant or a read-only broadcast; once
@@ -33,9 +33,10 @@ _FRESH_KINDS = ("elementwise", "reduce", "linalg")
 
 def makes_new_arrays(op) -> bool:
     """Do `op`'s results share no memory with its operands, and does it keep none of them?"""
-    if op.regions or op.name == "stop_gradient":     # (lowered as its operand itself)
+    opdef = registry.get(op.name)
+    if op.regions or opdef.view:
         return False
-    return registry.get(op.name).kind in _FRESH_KINDS or op.name in ("take", "concatenate")
+    return opdef.kind in _FRESH_KINDS or op.name in ("take", "concatenate")
 
 
 def in_place(fn):

@@ -16,6 +16,8 @@ An OpDef holds:
 - `pure`: no side effects, so DCE may drop it and CSE may merge it;
 - `fresh`: each result is an object of its own (an empty tape, which is then appended to):
   pure for DCE, never merged by CSE;
+- `view`: the NumPy lowering's result may be operand 0 itself or a view of its memory (a
+  reshape, a slice, stop_gradient's identity): a result of it is no array of its own;
 - `cheap`: an elementwise or view op that costs about as little as reading its result back
   from memory (arithmetic, compares, select, casts, broadcasts): a backend may recompute it
   instead of keeping its value (the Numba backend's `remat` does);
@@ -44,6 +46,7 @@ class OpDef:
     lower: dict = field(default_factory=dict)
     pure: bool = True
     fresh: bool = False
+    view: bool = False
     cheap: bool = False
     reassociable: bool = False
     sympy: Any = None

@@ -301,5 +301,5 @@ declare("astype", lambda ts, a: [ts[0].with_dtype(a["dtype"])], attrs=("dtype",)
         kind="elementwise", vjp=_astype_vjp, cheap=True,
         lower={"numpy": "{0}.astype({dtype})", "numba": "{dtype}({0})"})
 # the identity whose derivative is zero (adcompiler.stop_gradient)
-declare("stop_gradient", SAME, arity=1, kind="elementwise", nondiff=True, cheap=True,
+declare("stop_gradient", SAME, arity=1, kind="elementwise", nondiff=True, cheap=True, view=True,
         lower={"numpy": "{0}", "numba": "{0}"})

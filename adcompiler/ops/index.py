@@ -149,7 +149,7 @@ def _lower_slice(op, a):
     return f"{a[0]}[{_slice_of(op)}]"      # NumPy basic indexing, the same in both backends
 
 
-declare("slice", _slice, attrs=SLICE, arity=1, kind="index", vjp=_slice_vjp,
+declare("slice", _slice, attrs=SLICE, arity=1, kind="index", vjp=_slice_vjp, view=True,
         lower={"numpy": _lower_slice, "numba": _lower_slice})
 declare("update_slice", _update_slice, attrs=SLICE, arity=2, kind="index", vjp=_update_slice_vjp,
         lower={"numpy": lambda op, a: [_copy(a[0]),

@@ -136,18 +136,15 @@ def _solve_vjp(b, op, cts, needs):
     return [da, sum_to(b, g, rhs.type.shape) if needs[1] else None]
 
 
-def _scaled_inv_t(b, a, scale):
-    """scale[..., None, None] * A^-T: the gradient of log|det A| is A^-T."""
-    s = b.op("reshape", scale, shape=scale.type.shape + (1, 1))
-    return b.op("mul", s, swap_last(b, b.op("inv", a)))
+def _scaled(b, scale, m):
+    """scale[..., None, None] * m: each matrix of the stack m times its number of scale."""
+    return b.op("mul", b.op("reshape", scale, shape=scale.type.shape + (1, 1)), m)
 
 
 def _det_vjp(b, op, cts, needs):
     """dA = C cofactor(A): det(A) A^-T where A is invertible, the adjugate's transpose where
     it is singular (np.linalg.inv would fail there)."""
-    c = cts[0]
-    return [b.op("mul", b.op("reshape", c, shape=c.type.shape + (1, 1)),
-                 b.op("cofactor", op.operands[0]))]
+    return [_scaled(b, cts[0], b.op("cofactor", op.operands[0]))]
 
 
 def _cofactor_vjp(b, op, cts, needs):
@@ -160,12 +157,12 @@ def _cofactor_vjp(b, op, cts, needs):
     inner = b.op("sum", b.op("mul", g, w), axes=(rank - 2, rank - 1), keepdims=True)
     both = b.op("sub", b.op("mul", inner, w),
                 b.op("matmul", b.op("matmul", w, swap_last(b, g)), w))
-    det = b.op("det", a)
-    return [b.op("mul", b.op("reshape", det, shape=det.type.shape + (1, 1)), both)]
+    return [_scaled(b, b.op("det", a), both)]
 
 
 def _logabsdet_vjp(b, op, cts, needs):
-    return [_scaled_inv_t(b, op.operands[0], cts[0])]
+    """The gradient of log|det A| is A^-T."""
+    return [_scaled(b, cts[0], swap_last(b, b.op("inv", op.operands[0])))]
 
 
 def _rows_cols(b, n):

@@ -76,7 +76,7 @@ def _concatenate_vjp(b, op, cts, needs):
 
 
 declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape", vjp=_reshape_vjp, cheap=True,
-        lower={"numpy": "np.reshape({0}, {shape})",
+        view=True, lower={"numpy": "np.reshape({0}, {shape})",
                "numba": {"driver": "np.reshape({0}, {shape})", "loop": "unit_reshape"}})
 
 
@@ -89,9 +89,9 @@ def _lower_transpose(op, a):
 
 
 declare("transpose", _transpose, attrs=("perm",), arity=1, kind="shape", vjp=_transpose_vjp,
-        lower={"numpy": _lower_transpose, "numba": {"driver": _lower_transpose}})
+        view=True, lower={"numpy": _lower_transpose, "numba": {"driver": _lower_transpose}})
 declare("broadcast_to", _broadcast_to, attrs=("shape",), arity=1, kind="shape", vjp=_broadcast_vjp,
-        cheap=True,
+        cheap=True, view=True,
         lower={"numpy": "np.broadcast_to({0}, {shape})",
                "numba": {"driver": "np.broadcast_to({0}, {shape})", "loop": "broadcast"}})
 declare("concatenate", _concatenate, attrs=("axis",), kind="shape", vjp=_concatenate_vjp,

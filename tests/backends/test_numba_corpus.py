@@ -318,10 +318,11 @@ def test_arena_hands_out_a_returned_array_again_once_it_is_free():
 
 def test_the_free_reference_count_is_calibrated_without_a_tracer():
     """Under a tracer that reads frame locals (a debugger showing variables), calibration
-    read one reference more, and later calls overwrote results the user still held."""
+    read one reference more, and later calls overwrote results the user still held: with the
+    count calibrated under one, an array this test holds must read as held, and as free once
+    only its pool holds it."""
     import sys
     from adcompiler.backends.numba_cpu import memory
-    plain = memory._calibrate()
 
     def tracer(frame, event, arg):
         frame.f_locals
@@ -329,10 +330,14 @@ def test_the_free_reference_count_is_calibrated_without_a_tracer():
     before = sys.gettrace()
     sys.settrace(tracer)
     try:
-        traced = memory._calibrate()
+        refs = memory._calibrate()
     finally:
         sys.settrace(before)
-    assert traced == plain
+    pool = [np.empty(1)]
+    held = pool[0]
+    assert memory._first_free(pool, refs) is None
+    del held
+    assert memory._first_free(pool, refs) is pool[0]
 
 
 def sin_cos_exp(x):
