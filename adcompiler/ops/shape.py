@@ -75,9 +75,17 @@ def _concatenate_vjp(b, op, cts, needs):
     return out
 
 
+def _lower_reshape(op, a):
+    """The method, not np.reshape's wrapper: 0.16 us against 1.0, four times in each step of an
+    RNN's gradient loop (a 0-d operand may be a Python float, which has no method)."""
+    if op.operands[0].type.rank == 0:
+        return f"np.reshape({a[0]}, {op.attrs['shape']})"
+    return f"{a[0]}.reshape({op.attrs['shape']})"
+
+
 declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape", vjp=_reshape_vjp, cheap=True,
-        view=True, lower={"numpy": "np.reshape({0}, {shape})",
-               "numba": {"driver": "np.reshape({0}, {shape})", "loop": "unit_reshape"}})
+        view=True, lower={"numpy": _lower_reshape,
+                          "numba": {"driver": _lower_reshape, "loop": "unit_reshape"}})
 
 
 def _lower_transpose(op, a):

@@ -969,6 +969,19 @@ def test_runtime_index_out_of_bounds_names_the_line(backend):
     line = gather_rows.__code__.co_firstlineno + 1
     with pytest.raises(adc.IndexOutOfBounds, match=rf"{THIS_FILE}:{line}"):
         adc.value_and_grad(gather_rows, backend=backend)(np.ones((3, 2)), np.array([0, 5]))
+    line = columns_past_the_end.__code__.co_firstlineno + 3
+    for n, step in ((4, 1), (5, -1)):      # column 3 of 3, column -4 of 3
+        with pytest.raises(adc.IndexOutOfBounds, match=rf"{THIS_FILE}:{line} in .* \(generated "
+                           r"line: .*\[.*\]\.copy\(\): index -?\d+ is out of bounds for axis 1"):
+            adc.grad(columns_past_the_end, backend=backend)(np.ones((2, 3)), np.int64(n),
+                                                            np.int64(step))
+
+
+def columns_past_the_end(x, n, step):
+    s = 0.0
+    for t in range(n):
+        s = s + np.sum(x[:, t * step] ** 2)     # one run-time column index
+    return s
 
 
 def sum_of_squares(x):
@@ -1693,7 +1706,7 @@ def test_a_loop_that_may_break_names_its_counter_after_the_loop_target():
     g = adc.grad(sum_squares_until_large, backend="numpy")
     np.testing.assert_allclose(g(x, np.int64(4)), [1.0, 2.0, 0.0, 0.0])
     src = g.adjoint_source(x, np.int64(4))
-    assert "x.take(t_count" in src and "_count" not in src.replace("t_count", "")
+    assert "x[t_count" in src and "_count" not in src.replace("t_count", "")
 
 
 WEIGHTS = [1.0, 2.0, 3.0, 4.0]

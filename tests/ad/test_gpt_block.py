@@ -76,5 +76,6 @@ def test_adjoint_source_is_readable_numpy():
                 root = root.value if isinstance(root, ast.Attribute) else root.func
             ok = (isinstance(f, ast.Name) and f.id in defined
                   or isinstance(root, ast.Name) and root.id == "np"
-                  or isinstance(f, ast.Attribute) and f.attr in ("copy", "astype", "transpose", "take", "append"))
+                  or isinstance(f, ast.Attribute)
+                  and f.attr in ("copy", "astype", "transpose", "reshape", "take", "append"))
             assert ok, ast.unparse(node)

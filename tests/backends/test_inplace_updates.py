@@ -123,6 +123,16 @@ def fill_while(x0, w):
     return np.sum(np.sin(out))
 
 
+def columns(x, w, n):
+    """Columns of a run-time index counted from the end (`x[:, -t]`): their gradient adds into
+    the columns, and the products of a loop body on vectors and matrices."""
+    acc = np.zeros(4)
+    for t in range(1, n):
+        col = x[:, -t]
+        acc = acc + np.tanh(x.T @ col) * (col @ x[:, t - 1]) + (w[:3] @ x) * col[0]
+    return np.sum(acc * acc)
+
+
 CASES = [(fill, lambda: [np.full(4, 0.3), W]),
          (fill_argument, lambda: [np.vstack([np.full(4, 0.4), np.ones((5, 4))]), W]),
          (swapped, lambda: [np.arange(12.0).reshape(3, 4) / 12, np.ones((3, 4)), W, np.int64(5)]),
@@ -133,7 +143,8 @@ CASES = [(fill, lambda: [np.full(4, 0.3), W]),
          (read_by_a_later_kernel, lambda: [np.full(4, 0.2), W, np.int64(6)]),
          (collect, lambda: [np.linspace(-1, 1, 8), np.int64(8)]),
          (read_after_a_branch, lambda: [np.array([0.1, 0.2, 0.3, 0.4]), W, np.int64(6)]),
-         (fill_while, lambda: [np.full(4, 0.2), W])]
+         (fill_while, lambda: [np.full(4, 0.2), W]),
+         (columns, lambda: [np.linspace(-1, 1, 12).reshape(3, 4) / 2, W, np.int64(5)])]
 
 
 def finite_differences(f, args, k, eps=1e-6):
