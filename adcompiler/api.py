@@ -25,6 +25,7 @@ import importlib
 import inspect
 import os
 import types
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -410,9 +411,14 @@ def name_of(fun) -> str:
 
 def _not_sharing(residual, owners: set):
     """`residual`, or a copy where it shares memory with one of `owners` (ids of arrays'
-    owners, `_owner_ids`); a list (a loop's tape, its entries maybe tapes) entry by entry."""
-    if isinstance(residual, list):
-        return [_not_sharing(x, owners) for x in residual]
+    owners, `_owner_ids`); a loop's tape (a list, or Numba's typed list where a compiled loop
+    filled it; its entries maybe tapes) entry by entry, in place."""
+    if isinstance(residual, MutableSequence):
+        for k, x in enumerate(residual):
+            kept = _not_sharing(x, owners)
+            if kept is not x:
+                residual[k] = kept
+        return residual
     if isinstance(residual, np.ndarray) and id(_root(residual)) in owners:
         return residual.copy()
     return residual

@@ -6,7 +6,8 @@ list, then stacked: its autograd refuses the in-place version) and JAX jit (`lax
     python benchmarks/buffer_loop.py [--steps 250,1000,4000] [--calls 5]
 
 Prints, per trip count, the median time of one gradient, its time per step, and each
-reference's ratio to adcompiler-numba. Writing each row into the carried array in place
+reference's ratio to adcompiler-numba, whose loops run compiled (backends/numba_cpu/loops.py)
+and, in the column beside it, as Python. Writing each row into the carried array in place
 (backends/inplace.py) is what keeps the time per step flat; a copy per iteration made it grow
 with the trip count. Re-executes itself without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE and with
 every library on 2 threads, as gpt_step.py does.
@@ -14,6 +15,7 @@ every library on 2 threads, as gpt_step.py does.
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 
@@ -29,6 +31,19 @@ def rnn(w, xs, h0):
     for t in range(xs.shape[0]):
         hs[t + 1] = np.tanh(w @ hs[t] + xs[t])
     return np.sum(hs * hs)
+
+
+def numba_grad(loops):
+    """The Numba backend's gradient, its loops compiled ("compile": backends/numba_cpu/loops.py)
+    or run as Python ("python"), as the option `loops` says."""
+    import adcompiler as adc
+    from adcompiler.backends.numba_cpu import runtime as rt
+    g = adc.grad(rnn, backend="numba")
+
+    def run(*args):
+        rt.LOOPS = loops
+        return g(*args)
+    return run
 
 
 def torch_grad():
@@ -67,7 +82,8 @@ def main():
     a = ap.parse_args()
     gpt_step.benchmark_env(2)
     import adcompiler as adc
-    runs = {"adcompiler-numba": adc.grad(rnn, backend="numba"),
+    runs = {"adcompiler-numba": numba_grad("compile"),
+            "adcompiler-numba, loops as Python": numba_grad("python"),
             "adcompiler-numpy": adc.grad(rnn, backend="numpy")}
     for name, make in (("torch eager", torch_grad), ("JAX jit", jax_grad)):
         try:
@@ -79,12 +95,17 @@ def main():
     print(f"| steps | {' | '.join(runs)} | "
           + " | ".join(f"{n} / numba" for n in list(runs)[1:]) + " |")
     print("|---" * (2 * len(runs)) + "|")
+    t = time.perf_counter()
+    runs["adcompiler-numba"](w, rng.normal(size=(3, D)), h0)
+    first = time.perf_counter() - t
     for steps in map(int, a.steps.split(",")):
         xs = rng.normal(size=(steps, D))
         ms = {n: median_call(g, (w, xs, h0), a.calls) * 1e3 for n, g in runs.items()}
         cells = [f"{t:.1f} ms ({t / steps * 1e3:.0f} us/step)" for t in ms.values()]
         ratios = [f"{t / ms['adcompiler-numba']:.2f}" for t in list(ms.values())[1:]]
         print(f"| {steps} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+    print(f"\nadcompiler-numba's first call, which compiles its two loops (or loads them from "
+          f"Numba's disk cache): {first:.1f} s")
 
 
 if __name__ == "__main__":

@@ -159,9 +159,10 @@ declare("update_slice", _update_slice, attrs=SLICE, arity=2, kind="index", vjp=_
                          "loop": "update_slice"}})
 def _lower_take(op, a):
     """The method (0.4 us against np.take's 0.8); of one index, basic indexing and a copy
-    (0.26 us: a loop's `x[t]`)."""
+    (0.26 us: a loop's `x[t]`), of one element no copy (a scalar)."""
     if op.operands[1].type.rank == 0:
-        return f"{a[0]}[{_axis_index(op, a[1])}].copy()"
+        picked = f"{a[0]}[{_axis_index(op, a[1])}]"
+        return picked if op.result.type.rank == 0 else picked + ".copy()"
     return f"{a[0]}.take({a[1]}, axis={_norm_axis(op)})"
 
 

@@ -77,9 +77,11 @@ def _concatenate_vjp(b, op, cts, needs):
 
 def _lower_reshape(op, a):
     """The method, not np.reshape's wrapper: 0.16 us against 1.0, four times in each step of an
-    RNN's gradient loop (a 0-d operand may be a Python float, which has no method)."""
+    RNN's gradient loop. A 0-d operand, which may be a Python float (no method) or, in a
+    compiled loop (backends/numba_cpu/loops.py), a Numba scalar (which Numba cannot reshape),
+    fills a new array."""
     if op.operands[0].type.rank == 0:
-        return f"np.reshape({a[0]}, {op.attrs['shape']})"
+        return f"np.full({op.attrs['shape']}, {a[0]})"
     return f"{a[0]}.reshape({op.attrs['shape']})"
 
 

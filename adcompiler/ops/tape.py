@@ -7,7 +7,7 @@ trip count).
   so backends append in place;
 - `tape_get(t, i)`: element i.
 """
-from ..ir.types import DYNAMIC, TensorType
+from ..ir.types import DTYPES, DYNAMIC, TensorType
 from .family import check, declare
 
 
@@ -30,10 +30,14 @@ def _get(types, attrs):
 
 
 TAPE = dict(kind="tape", nondiff=True)
+def _numba_new(op, args):
+    # a list, which a loop compiled whole (backends/numba_cpu/loops.py) makes a typed list
+    return f"rt.new_tape(np.{DTYPES[op.attrs['dtype']]}, {len(op.attrs['shape'])})"
+
+
 # fresh: two empty tapes must never be merged into one list by CSE (an unused one is dropped)
-# the Numba driver keeps tapes as Python lists too (loop bodies run in Python)
 declare("tape_new", _new, attrs=("dtype", "shape"), arity=0, fresh=True,
-        lower={"numpy": "[]", "numba": "[]"}, **TAPE)
+        lower={"numpy": "[]", "numba": _numba_new}, **TAPE)
 declare("tape_push", _push, arity=2,
         lower={"numpy": lambda op, a: [f"{a[0]}.append({a[1]})", f"{{out}} = {a[0]}"],
                "numba": lambda op, a: [f"{a[0]}.append({a[1]})", f"{{out}} = {a[0]}"]}, **TAPE)

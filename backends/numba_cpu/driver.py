@@ -9,7 +9,8 @@ follow their registry entry's `lower["numba"]` (an expression, or statements wri
 preallocated `{out}`), but for steps whose whole cost is their call: integer and boolean scalar
 arithmetic (`index_arithmetic`) and products too small for BLAS with no planned buffer
 (`small_product`) are written as the NumPy backend writes them; `if`/`for`/`while`/`call` are
-Python control flow. The top-level block's buffers come from the function's `Arena`
+Python control flow, but that a `for` or `while` not inside another loop is, where it can be,
+a function of its own module, which Numba compiles once it is hot (loops.py). The top-level block's buffers come from the function's `Arena`
 (`memory.plan`): `B[i]` below is a planned buffer, reused every call; a value that outlives the
 call (returned, carried into a loop, kept on a tape) gets an array recycled from an earlier
 call (`Arena.fresh`, per allocation site) or a new one, and everything inside a loop or branch
@@ -21,11 +22,12 @@ user's source lines, as in the NumPy backend.
 from __future__ import annotations
 
 
+from ...ir.core import Op
 from ...ir.names import identifier
 from ...ir.rewrite import used_values, users
-from ...ir.types import DTYPES
+from ...ir.types import DTYPES, DYNAMIC
 from ..numpy.codegen import PythonGen, py_attr
-from . import kernels as kgen
+from . import kernels as kgen, loops
 from .fusion import loop_kind, numba_rule, partition, scalar_constant
 from .memory import Arena, plan
 from .runtime import NUMPY_BELOW
@@ -37,6 +39,10 @@ PAR_MIN = 1 << 19       # elements below which starting threads costs more than 
                         # 5 %, medium's unchanged (its row kernels have 2**19 elements or more)
 STRUCTURED = ("if", "for", "while", "call", "return", "yield", "condition")
 VIEW_KINDS = ("broadcast", "unit_reshape")
+
+
+def is_tape(v) -> bool:
+    return v.type.shape[:1] == (DYNAMIC,)     # ops/tape.py
 
 
 def rule_of(op):
@@ -101,6 +107,7 @@ class DriverGen(PythonGen):
         self.slot_of: dict = {}
         self.arena = None
         self.placed: dict = {}  # product result -> its Assembly (placement.py)
+        self.compiling = False  # writing a loop compiled whole (loops.py)
 
     # -- planning ------------------------------------------------------------------------
     def prepare(self, block):
@@ -197,7 +204,9 @@ class DriverGen(PythonGen):
 
     # -- emission ------------------------------------------------------------------------
     def alloc(self, depth, v):
-        if v in self.placed:
+        if self.compiling and v not in self.placed:
+            self.emit(depth, f"{self.n(v)} = np.empty({v.type.shape}, np.{DTYPES[v.dtype]})")
+        elif v in self.placed:
             whole = self.n(self.placed[v].value)
             self.emit(depth, f"{self.n(v)} = {self.placed[v].view(v, whole)}  # in {whole}")
         elif v in self.slot_of:
@@ -245,9 +254,71 @@ class DriverGen(PythonGen):
                 self.emit(depth, f"rt.tick({label!r}, t_)")
 
     def op(self, op, depth, results):
+        if op.name in ("for", "while") and not self.compiling and self.compiled_loop(op, depth):
+            return
         if op.name == "return" and depth == 1 and self.slot_of:
             self.emit(depth, f"arena_{identifier(self.fn.name)}.give(B)")
         PythonGen.op(self, op, depth, results)
+
+    def compiled_loop(self, op, depth) -> bool:
+        """Write the loop `op` as a function of its own module (loops.py) and its call, if
+        it can be one."""
+        if not loops.compilable(op):
+            return False
+        mark, shown = len(self.lines), (self.last_loc, self.shown)
+        self.compiling, self.last_loc = True, None
+        try:
+            PythonGen.op(self, op, 1, None)
+        finally:
+            self.compiling = False
+        lines = self.lines[mark:]
+        del self.lines[mark:]
+        self.last_loc, self.shown = shown
+        free = [v for v in loops.free_values(op) if v not in self.literal]
+        params = [self.n(v) for v in free]
+        results = [self.n(r) for r in op.results]
+        moved = self.tapes_filled_by(op)
+        scalars = [f"    {p} = rt.scalar({p})" for v, p in zip(free, params, strict=True)
+                   if v.type.rank == 0]
+        source = loops.module([p for p in params if p not in moved],
+                              ["    " + self.lines[i].strip() for i in moved.values()]
+                              + scalars + lines, results)
+        if source is None:
+            return False
+        for i in sorted(moved.values(), reverse=True):
+            del self.lines[i]
+        params = [p for p in params if p not in moved]
+        self.comment_loc(depth, op.loc)
+        call = f"{self.table.add_loop(source)}.LOOP({', '.join(params)})"
+        self.emit(depth, f"{', '.join(results)} = {call}" if results else call)
+        for r in op.results:    # compiled, a 0-d result comes back a Python number
+            if r.type.rank == 0:
+                self.emit(depth, f"{self.n(r)} = np.{DTYPES[r.dtype]}({self.n(r)})")
+        return True
+
+    def tapes_filled_by(self, loop) -> dict:
+        """Name -> index in `lines` of the empty tapes only `loop` fills, made just above it:
+        its function makes them instead (compiled, a list made outside would be an empty
+        Python list, which Numba cannot type)."""
+        moved = {}
+        for v in loops.free_values(loop):
+            made = v.owner if isinstance(v.owner, Op) else None
+            if made is None or made.name != "tape_new" or self.users.get(v) != [loop]:
+                continue
+            line = f"{self.n(v)} = {rule_of(made)(made, [])}"
+            at = [i for i, ln in enumerate(self.lines) if ln.strip() == line]
+            if at:
+                moved[self.n(v)] = at[-1]
+        return moved
+
+    def entering(self, loop, args) -> list:
+        if not self.compiling:
+            return PythonGen.entering(self, loop, args)
+        copied = self.copied.get(loop, ())
+        carried = loop.operands[1:] if loop.name == "for" else loop.operands
+        return [f"{a}.copy()" if k in copied
+                else f"np.ascontiguousarray({a})" if v.type.rank and not is_tape(v) else a
+                for k, (a, v) in enumerate(zip(args, carried, strict=True))]
 
     def kernel(self, group, kern, depth):
         for op in group.ops:
@@ -260,6 +331,18 @@ class DriverGen(PythonGen):
         module = self.table.add(kern)
         args = ", ".join([str(s) for s in kern.domain]
                          + [self.n(v) for v in kern.inputs + kern.outputs])
+        if self.compiling:      # one chunk; its partial sums, if any, are the outputs'
+            parts = [self.name.fresh("partial") for _ in kern.accumulations]
+            for p, (k, init, ctor) in zip(parts, kern.accumulations, strict=True):
+                out = self.n(kern.outputs[k])
+                self.emit(depth, f"{p} = np.full((1,) + {out}.shape, {init}, {ctor})")
+            self.emit(depth, f"{module}.body(0, 0, {kern.rows}, {', '.join([args, *parts])})")
+            for p, (k, _, _) in zip(parts, kern.accumulations, strict=True):
+                self.emit(depth, f"{self.n(kern.outputs[k])}[...] = {p}[0]")
+            for v in kern.outputs:  # a scalar, as a loop's other 0-d values are (loops.py)
+                if v.type.rank == 0:
+                    self.emit(depth, f"{self.n(v)} = {self.n(v)}[()]")
+            return
         call = "launch" if self.parallel and kern.rows >= 2 and size >= PAR_MIN else "run"
         self.emit(depth, f"rt.{call}({module}, {kern.rows}, {args})")
 

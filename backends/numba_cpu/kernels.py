@@ -38,6 +38,8 @@ class Kernel:
     outputs: list
     domain: tuple
     rows: int
+    # per partial sum `partials` allocates: (its output's index, initial value, constructor)
+    accumulations: tuple
 
     @property
     def key(self) -> str:
@@ -372,6 +374,7 @@ class _Gen:
                          f"{self.init(op)}, {ctor(self.acc_dtype(op))})")
         alloc.append(f"    return ({''.join(p + ', ' for p in parts)})")
         combine = ["def combine(" + ", ".join(args + parts) + "):"]
+        # (the one chunk of a loop compiled whole allocates and combines them in line)
         for i, op in enumerate(self.accums):
             combine.append(f"    {self.out_name[op.result]}[...] = "
                            f"np.{numba_rule(op)['combine']}.reduce(p{i}, axis=0)")
@@ -394,4 +397,7 @@ def generate(group, outputs, flags: str) -> Kernel:
     rows = 1
     for s in group.domain[:gen.k]:
         rows *= s
-    return Kernel("\n".join(src) + "\n", gen.inputs, gen.outputs, tuple(group.domain), rows)
+    accumulations = tuple((int(gen.out_name[op.result][1:]), gen.init(op),
+                           ctor(gen.acc_dtype(op))) for op in gen.accums)
+    return Kernel("\n".join(src) + "\n", gen.inputs, gen.outputs, tuple(group.domain), rows,
+                  accumulations)

@@ -25,6 +25,11 @@
   packed panels, where blocks on our threads pack them twice); on a Zen 5 host torch's MKL
   made 205 GFLOP/s where OpenBLAS made 448 (shared/bench/results-cpu.md).
 
+- `loops` (env `ADCOMPILER_LOOPS=auto|compile|python`, default `auto`): when a loop that
+  `loops.py` wrote as a function of its own runs compiled: once it has spent
+  `runtime.COMPILE_AFTER` seconds in Python, or at once where Numba's disk cache holds it
+  (`auto`); always (`compile`); never (`python`). Read by `runtime.Loop` at each call.
+
 `THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU this
 process may run on).
 """
@@ -64,6 +69,7 @@ OPTIONS = {
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
     "blas": _choice("ADCOMPILER_BLAS", ("mkl", "openblas", "numpy"),
                     "mkl" if cpu_vendor() == "GenuineIntel" else "numpy"),
+    "loops": _choice("ADCOMPILER_LOOPS", ("auto", "compile", "python"), "auto"),
 }
 
 

@@ -10,8 +10,8 @@ by the program on a driver's first call, instead
    product). The driver's own NumPy lines do run, on the uncomputed contents of its buffers,
    under `np.errstate(all="ignore")` (a user's `print` prints nothing); an exception ends the
    dry run with what it recorded.
-   A driver with a loop (`for`, `while`) is not dry-run: on uncomputed values it might not
-   end.
+   A driver with a loop (`for`, `while`, or the call of one written as a function of its
+   own, loops.py) is not dry-run: on uncomputed values it might not end.
 2. leaves out the kernels whose signature is already compiled in this process or in Numba's
    disk cache (a warm start compiles nothing and starts no process),
 3. compiles the rest on `THREADS` cores: this process and `THREADS - 1` child processes
@@ -174,7 +174,7 @@ def _compile(jobs, claims):
 
 
 def _loops(driver) -> bool:
-    return any(line.lstrip().startswith(("for ", "while "))
+    return any(line.lstrip().startswith(("for ", "while ")) or ".LOOP(" in line
                for line in linecache.getlines(driver.__code__.co_filename))
 
 

@@ -11,8 +11,6 @@ Programs keep buffers between calls: one program must not run in two threads at 
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ...errors import AdcompilerError, where
 from ...ir.builder import Builder
 from ...ir.core import Block, Function
@@ -23,6 +21,7 @@ from ...ir.rewrite import clone_block, clone_body
 from ...runtime.nans import raising_where_a_result_is_nan
 from ..numpy.codegen import LEGEND, ArrayConstants, compile_source, sources
 from . import cache, driver, precompile
+from .runtime import scalar
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
 from .remat import rematerialise
@@ -30,18 +29,22 @@ from .. import numpy as numpy_backend
 
 
 class KernelTable:
-    """The kernels a program's drivers call, by key."""
+    """The kernels (`k_<key>`) and loops compiled whole (`l_<key>`, loops.py) a program's
+    drivers call, by the name of the driver's global, in the order they were written (a
+    loop's kernels before it)."""
 
     def __init__(self):
         self.sources: dict[str, str] = {}
 
     def add(self, kernel) -> str:
-        self.sources.setdefault(kernel.key, kernel.source)
-        return f"k_{kernel.key}"
+        return self._add(f"k_{kernel.key}", kernel.source)
 
+    def add_loop(self, source: str) -> str:
+        return self._add(f"l_{cache.key(source)}", source)
 
-def _scalar(x):
-    return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
+    def _add(self, name, source) -> str:
+        self.sources.setdefault(name, source)
+        return name
 
 
 def build(name, make, key=None, stash=None):
@@ -60,7 +63,7 @@ def build(name, make, key=None, stash=None):
         cache.store_program(key, built)
     shown, source, kernels, arenas = built
     ns = compile_source(source + "\n", f"numba {name}")
-    ns.update({f"k_{k}": cache.load(src) for k, src in kernels.items()})
+    ns.update({name: cache.load(src) for name, src in kernels.items()})
     ns.update(arenas)               # the drivers' globals: kernel modules and arenas
     return shown, ns
 
@@ -104,8 +107,9 @@ def _generate(functions, stash=None):
                             "from adcompiler.backends.numba_cpu import runtime as rt",
                             *(["\n".join(constants.definitions())] if constants.made else []),
                             *drivers])
-    kernel_text = "\n\n".join(f"# ----- kernel k_{k} -----\n{src}"
-                              for k, src in table.sources.items())
+    kind = {"k": "kernel", "l": "loop"}
+    kernel_text = "\n\n".join(f"# ----- {kind[name[0]]} {name} -----\n{src}"
+                              for name, src in table.sources.items())
     shown = source + "\n\n\n# ===== kernels =====\n" + kernel_text + "\n"
     arenas = {f"arena_{identifier(g.fn.name)}": g.arena for g in gens.values()}
     return shown, source, dict(table.sources), arenas
@@ -219,16 +223,16 @@ class NumbaProgram:
 
     def fwd(self, *args):
         out = self._run("fwd", args)
-        out = tuple(map(_scalar, out)) if len(self.adj.fwd.results) != 1 else (_scalar(out),)
+        out = tuple(map(scalar, out)) if len(self.adj.fwd.results) != 1 else (scalar(out),)
         return out[:self.adj.n_results], out[self.adj.n_results:]
 
     def bwd(self, residuals, cotangents):
         out = self._run("bwd", (*residuals, *cotangents))
-        return tuple(map(_scalar, out)) if len(self.adj.bwd.results) != 1 else (_scalar(out),)
+        return tuple(map(scalar, out)) if len(self.adj.bwd.results) != 1 else (scalar(out),)
 
     def grad(self, *args):
         out = self._run("grad", args)
-        out = tuple(map(_scalar, out)) if isinstance(out, tuple) else (_scalar(out),)
+        out = tuple(map(scalar, out)) if isinstance(out, tuple) else (scalar(out),)
         return out[:self.adj.n_results], out[self.adj.n_results:]
 
 
@@ -241,7 +245,7 @@ def compile_function(fn):
 
     def call(*args):
         out = driver(*args)
-        return tuple(map(_scalar, out)) if isinstance(out, tuple) else _scalar(out)
+        return tuple(map(scalar, out)) if isinstance(out, tuple) else scalar(out)
 
     call.source = source
     return call

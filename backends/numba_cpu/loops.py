@@ -1,0 +1,73 @@
+"""Loops compiled whole: a driver's `for` or `while` as one `@njit` function.
+
+A driver runs a loop's body as Python, each step a few kernel calls and NumPy lines: ~15 us a
+step for the gradient of an RNN on 16 numbers, whose arithmetic takes well under one. So a
+loop (one not inside another loop) becomes the function `loop` of a module of its own, taking
+the values the loop reads and returning its results, and the driver calls it
+(`hs_2, tape_1 = l_<key>.LOOP(n, hs_1, w, xs)`, `runtime.Loop`). Its text is what the driver
+would have written in the loop's place (`DriverGen` with `compiling` set), but for three
+things Numba needs: kernels are called directly, as one chunk (`k.body(0, 0, rows, ...)`,
+partial sums allocated and combined in line), arrays carried into the loop are C-ordered
+arrays of their own (`.copy()` where the loop updates them in place, else
+`np.ascontiguousarray`: a broadcast zero is read-only, and Numba cannot give one variable a
+read-only array and then a writable one), 0-d values are scalars (`rt.scalar(x)` of those it
+reads, `x = x[()]` after a kernel wrote one: a 0-d array and a scalar are two types to Numba,
+and one variable must keep one), and new arrays are `np.empty`, never the arena's.
+The one text runs either way: as Python (a step then costs what it cost in the driver) or
+compiled with bounds checks (an index out of bounds raises, the Python run names the user's
+line). A loop with a step Numba cannot run (`runtime` calls: big products and kernels on
+threads, scatters at arrays of indices; the arena; module-level array constants; calls of
+other generated functions) stays in the driver.
+
+The module is a kernel file (`cache.load`): keyed by its text (which holds a stamp of
+runtime.py), shared by identical loops, and its machine code kept in Numba's disk cache.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ...cachedir import source_stamp
+from ...ir.rewrite import used_values
+
+# what a compiled loop cannot hold: runtime helpers but the tape's, a planned buffer or the
+# arena, a module-level array constant
+UNSUPPORTED = re.compile(r"\brt\.(?!new_tape\(|scalar\()|\bB\[|\barena_\w+\.|\bCONSTANT_\d+")
+KERNEL = re.compile(r"\bk_[0-9a-f]{16}\b")
+FLAGS = "cache=True, nogil=True, boundscheck=True, error_model='numpy'"
+# Numba's disk cache does not see the runtime's helpers change (the tape's typed list): its
+# stamp in the text gives a changed runtime other files
+STAMP = f"# runtime {source_stamp([Path(__file__).parent / 'runtime.py'])[:12]}"
+
+
+def free_values(op) -> list:
+    """The values `op`'s regions read that are defined outside it, operands first, each once."""
+    inside = set()
+    for region in op.regions:
+        inside.update(region.args)
+        for inner in region.walk():
+            inside.update(inner.results)
+            for nested in inner.regions:
+                inside.update(nested.args)
+    return list(dict.fromkeys(v for v in used_values(op) if v not in inside))
+
+
+def compilable(op) -> bool:
+    """Can the loop `op` be one function? Not with a call of another generated function."""
+    return not any(inner.name == "call" for region in op.regions for inner in region.walk())
+
+
+def module(params: list[str], lines: list[str], results: list[str]) -> str | None:
+    """The source of the module of a loop written as `lines` (at depth 1) reading `params` and
+    assigning `results`, or None where a line cannot be compiled."""
+    body = "\n".join(lines)
+    if UNSUPPORTED.search(body):
+        return None
+    kernels = sorted(set(KERNEL.findall(body)))
+    head = [STAMP, "import numpy as np", "from numba import njit",
+            "from adcompiler.backends.numba_cpu import runtime as rt",
+            "from adcompiler.backends.numba_cpu.cache import load_key", "",
+            *(f"{k} = load_key({k[2:]!r})" for k in kernels)]
+    ret = f"    return {', '.join(results)}" if results else "    return None"
+    return "\n".join([*head, "", "", f"@njit({FLAGS})", f"def loop({', '.join(params)}):",
+                      body, ret, "", "", "LOOP = rt.Loop(loop)", ""])

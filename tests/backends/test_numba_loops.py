@@ -1,0 +1,140 @@
+"""Loops the Numba backend compiles whole (backends/numba_cpu/loops.py, runtime.Loop): run
+compiled, their values and gradients are NumPy's running the same Python and float64 finite
+differences; a loop runs as Python until it has spent `COMPILE_AFTER` s so (option `loops`
+"auto"); an index out of bounds in a compiled loop names the user's line; a loop Numba cannot
+compile runs as Python."""
+import re
+
+import numpy as np
+import pytest
+from numba.core.errors import TypingError
+
+import adcompiler as adc
+from adcompiler.backends.numba_cpu import cache, runtime as rt
+from test_inplace_updates import finite_differences
+
+W = np.linspace(0.5, 1.1, 4)
+
+
+def rnn(w, xs, h0):
+    hs = np.zeros((xs.shape[0] + 1, 4))
+    hs[0] = h0
+    for t in range(xs.shape[0]):
+        hs[t + 1] = np.tanh(w @ hs[t] + xs[t])
+    return np.sum(hs * hs)
+
+
+def until_large(x, w):
+    total = 0.0
+    while np.sum(x * x) < 4.0:              # a run-time trip count, a sum in the condition
+        x = x * w + 0.1
+        total = total + np.sum(np.sin(x))   # a 0-d value carried
+    return total + np.sum(x)
+
+
+def branch_and_nested(x, n):
+    acc = np.zeros(4)
+    for t in range(n):
+        if np.max(x) > 0.5:
+            for k in range(2):
+                acc = acc + np.cos(x * (k + 1))
+        else:
+            acc = acc * 0.5 + x
+        x = x * 0.9
+    return np.sum(acc ** 2)
+
+
+CASES = [(rnn, lambda: [0.3 * np.outer(W, W[::-1]), np.linspace(-1, 1, 24).reshape(6, 4),
+                        np.full(4, 0.2)]),
+         (until_large, lambda: [np.full(4, 0.3), W + 0.2]),
+         (branch_and_nested, lambda: [np.array([0.2, 0.4, 0.6, 0.8]), np.int64(3)])]
+
+
+def loops_of(g, args) -> list:
+    """The `runtime.Loop`s the gradient's driver (`def <f>_grad`) calls (`l_<key>.LOOP(...)`),
+    in the order it calls them."""
+    source = g.adjoint_source(*args).split("# ===== kernels")[0]
+    driver = re.search(r"\ndef \w+_grad\(.*?(?=\ndef |\Z)", source, re.S).group()
+    keys = dict.fromkeys(re.findall(r"\bl_([0-9a-f]{16})\.LOOP\(", driver))
+    return [cache.load_key(k).LOOP for k in keys]
+
+
+@pytest.mark.parametrize("f, make", CASES, ids=[f.__name__ for f, _ in CASES])
+def test_a_compiled_loop_gives_numpys_values_and_gradients(f, make, monkeypatch):
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    args = make()
+    floats = tuple(k for k, a in enumerate(args) if a.dtype.kind == "f")
+    g = adc.value_and_grad(f, wrt=floats, backend="numba")
+    value, grads = g(*args)
+    np.testing.assert_allclose(value, f(*args), rtol=1e-12)
+    for k, got in zip(floats, grads, strict=True):
+        np.testing.assert_allclose(got, finite_differences(f, args, k), rtol=1e-6, atol=1e-8)
+    loops = loops_of(g, args)
+    assert len(loops) >= 2 and all(lp.warm and not lp.never for lp in loops)
+    np.testing.assert_allclose(adc.jit(f, backend="numba")(*args), f(*args), rtol=1e-12)
+
+
+def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(monkeypatch):
+    args = CASES[0][1]()
+    g = adc.grad(rnn, backend="numba")
+    want = g(*args)
+    (fwd, bwd) = loops_of(g, args)
+    monkeypatch.setattr(rt, "LOOPS", "auto")
+    monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
+    for lp in (fwd, bwd):
+        monkeypatch.setattr(lp, "cached", False)    # (Numba's disk cache may hold it)
+        monkeypatch.setattr(lp, "spent", 0.0)
+        monkeypatch.setattr(lp, "warm", False)
+    np.testing.assert_allclose(g(*args), want, rtol=1e-12)
+    assert not fwd.warm and fwd.spent > 0.0
+    np.testing.assert_allclose(g(*args), want, rtol=1e-12)
+    assert fwd.warm and bwd.warm
+    monkeypatch.setattr(rt, "LOOPS", "python")
+    monkeypatch.setattr(fwd, "compiled", None)      # never called
+    np.testing.assert_allclose(g(*args), want, rtol=1e-12)
+
+
+def columns(x, n):
+    s = 0.0
+    for t in range(n):
+        s = s + np.sum(np.sin(x[:, t]))     # one run-time column index
+    return s
+
+
+def test_an_index_out_of_bounds_in_a_compiled_loop_names_the_users_line(monkeypatch):
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    x = np.linspace(0, 1, 6).reshape(2, 3)
+    g = adc.grad(columns, backend="numba")
+    np.testing.assert_allclose(g(x, np.int64(3)), np.cos(x), rtol=1e-12)
+    line = columns.__code__.co_firstlineno + 3
+    with pytest.raises(adc.IndexOutOfBounds, match=rf"test_numba_loops.py:{line} in "):
+        g(x, np.int64(4))
+    fwd = loops_of(g, (x, np.int64(3)))[0]
+    assert fwd.warm and fwd.failures == 0 and not fwd.never    # the user's error, not Numba's
+
+
+def test_a_loop_numba_cannot_compile_runs_as_python(monkeypatch):
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    args = CASES[1][1]()
+    g = adc.grad(until_large, backend="numba")
+    want = g(*args)
+    fwd = loops_of(g, args)[0]
+
+    def untypable(*_):
+        raise TypingError("Cannot unify float64 and array(float64, 0d, C)")
+    monkeypatch.setattr(fwd, "compiled", untypable)
+    monkeypatch.setattr(fwd, "never", False)
+    np.testing.assert_allclose(g(*args), want, rtol=1e-12)
+    assert fwd.never
+    np.testing.assert_allclose(g(*args), want, rtol=1e-12)
+
+
+def test_show_prints_a_compiled_loops_function():
+    args = CASES[0][1]()
+    g = adc.grad(rnn, backend="numba")
+    source = g.adjoint_source(*args)
+    driver, kernels = source.split("# ===== kernels")
+    assert re.search(r"hs_\d+, tape_\d+ = l_[0-9a-f]{16}\.LOOP\(", driver), driver
+    assert "# ----- loop l_" in kernels
+    loop = kernels.split("# ----- loop l_")[1]
+    assert "def loop(" in loop and "for t in np.arange(" in loop and ".append(" in loop
