@@ -16,8 +16,8 @@ and one variable must keep one), and new arrays are `np.empty`, never the arena'
 The one text runs either way: as Python (a step then costs what it cost in the driver) or
 compiled with bounds checks (an index out of bounds raises, the Python run names the user's
 line). A loop with a step Numba cannot run (`runtime` calls: big products and kernels on
-threads, scatters at arrays of indices; the arena; module-level array constants; calls of
-other generated functions) stays in the driver.
+threads; the arena; module-level array constants), a gather or scatter at an array of
+indices, or a call of another generated function stays in the driver.
 
 The module is a kernel file (`cache.load`): keyed by its text (which holds a stamp of
 runtime.py), shared by identical loops, and its machine code kept in Numba's disk cache.
@@ -52,9 +52,17 @@ def free_values(op) -> list:
     return list(dict.fromkeys(v for v in used_values(op) if v not in inside))
 
 
+GATHERS = ("take", "put", "scatter_add")
+
+
 def compilable(op) -> bool:
-    """Can the loop `op` be one function? Not with a call of another generated function."""
-    return not any(inner.name == "call" for region in op.regions for inner in region.walk())
+    """Can the loop `op` be one function? Not with a call of another generated function, nor
+    with a gather or scatter at an array of indices (Numba's `take` and fancy indexing check
+    no bounds, even with `boundscheck`: an index out of bounds would read or write past the
+    array)."""
+    return not any(inner.name == "call"
+                   or inner.name in GATHERS and inner.operands[1].type.rank > 0
+                   for region in op.regions for inner in region.walk())
 
 
 def module(params: list[str], lines: list[str], results: list[str]) -> str | None:

@@ -49,8 +49,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit, types as nb_types
-from numba.core.errors import (NumbaError, NumbaPendingDeprecationWarning,
-                               NumbaPerformanceWarning)
+from numba.core.errors import NumbaError, NumbaPerformanceWarning
 from numba.extending import overload
 from numba.np.linalg import _BLAS
 from numba.typed import List
@@ -398,21 +397,20 @@ class Loop:
         index = compiled._cache._cache_file._index_path
         self.cached = os.path.exists(index)  # compiled in an earlier process
 
-    def ready(self) -> bool:
-        if LOOPS == "python" or self.never:
+    def ready(self, args) -> bool:
+        """Run compiled? Not with a tape an earlier loop filled as Python (a list: Numba
+        would convert it entry by entry, and cannot type an empty one)."""
+        if LOOPS == "python" or self.never or any(type(a) is list for a in args):
             return False
         return LOOPS == "compile" or self.cached or self.spent >= COMPILE_AFTER
 
     def __call__(self, *args):
-        if self.ready():
+        if self.ready(args):
             try:
                 if self.warm:
                     return self.compiled(*args)
-                with warnings.catch_warnings():
-                    # products on views (a copy is slower); a tape filled by the loop before
-                    # as Python, a list, which Numba converts (a deprecated "reflected list")
+                with warnings.catch_warnings():     # (products on views: a copy is slower)
                     warnings.simplefilter("ignore", NumbaPerformanceWarning)
-                    warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)
                     result = self.compiled(*args)
                 self.warm = True
                 return result

@@ -1,8 +1,9 @@
 """Loops the Numba backend compiles whole (backends/numba_cpu/loops.py, runtime.Loop): run
 compiled, their values and gradients are NumPy's running the same Python and float64 finite
 differences; a loop runs as Python until it has spent `COMPILE_AFTER` s so (option `loops`
-"auto"); an index out of bounds in a compiled loop names the user's line; a loop Numba cannot
-compile runs as Python."""
+"auto"); an index out of bounds in a compiled loop names the user's line, as does one in a
+gather at an array of indices (whose loop stays Python); a tape a loop filled as Python is read
+as Python; a loop Numba cannot compile runs as Python."""
 import re
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from numba.core.errors import TypingError
 
 import adcompiler as adc
-from adcompiler.backends.numba_cpu import cache, runtime as rt
+from adcompiler.backends.numba_cpu import runtime as rt
 from test_inplace_updates import finite_differences
 
 W = np.linspace(0.5, 1.1, 4)
@@ -50,17 +51,22 @@ CASES = [(rnn, lambda: [0.3 * np.outer(W, W[::-1]), np.linspace(-1, 1, 24).resha
          (branch_and_nested, lambda: [np.array([0.2, 0.4, 0.6, 0.8]), np.int64(3)])]
 
 
-def loops_of(g, args) -> list:
-    """The `runtime.Loop`s the gradient's driver (`def <f>_grad`) calls (`l_<key>.LOOP(...)`),
-    in the order it calls them."""
-    source = g.adjoint_source(*args).split("# ===== kernels")[0]
-    driver = re.search(r"\ndef \w+_grad\(.*?(?=\ndef |\Z)", source, re.S).group()
-    keys = dict.fromkeys(re.findall(r"\bl_([0-9a-f]{16})\.LOOP\(", driver))
-    return [cache.load_key(k).LOOP for k in keys]
+@pytest.fixture
+def called(monkeypatch) -> list:
+    """The `runtime.Loop`s called during the test, each once, in the order first called."""
+    seen = []
+    run = rt.Loop.__call__
+
+    def call(self, *args):
+        if self not in seen:
+            seen.append(self)
+        return run(self, *args)
+    monkeypatch.setattr(rt.Loop, "__call__", call)
+    return seen
 
 
 @pytest.mark.parametrize("f, make", CASES, ids=[f.__name__ for f, _ in CASES])
-def test_a_compiled_loop_gives_numpys_values_and_gradients(f, make, monkeypatch):
+def test_a_compiled_loop_gives_numpys_values_and_gradients(f, make, called, monkeypatch):
     monkeypatch.setattr(rt, "LOOPS", "compile")
     args = make()
     floats = tuple(k for k, a in enumerate(args) if a.dtype.kind == "f")
@@ -69,16 +75,15 @@ def test_a_compiled_loop_gives_numpys_values_and_gradients(f, make, monkeypatch)
     np.testing.assert_allclose(value, f(*args), rtol=1e-12)
     for k, got in zip(floats, grads, strict=True):
         np.testing.assert_allclose(got, finite_differences(f, args, k), rtol=1e-6, atol=1e-8)
-    loops = loops_of(g, args)
-    assert len(loops) >= 2 and all(lp.warm and not lp.never for lp in loops)
+    assert len(called) >= 2 and all(lp.warm and not lp.never for lp in called)
     np.testing.assert_allclose(adc.jit(f, backend="numba")(*args), f(*args), rtol=1e-12)
 
 
-def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(monkeypatch):
+def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(called, monkeypatch):
     args = CASES[0][1]()
     g = adc.grad(rnn, backend="numba")
     want = g(*args)
-    (fwd, bwd) = loops_of(g, args)
+    (fwd, bwd) = called
     monkeypatch.setattr(rt, "LOOPS", "auto")
     monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
     for lp in (fwd, bwd):
@@ -101,7 +106,7 @@ def columns(x, n):
     return s
 
 
-def test_an_index_out_of_bounds_in_a_compiled_loop_names_the_users_line(monkeypatch):
+def test_an_index_out_of_bounds_in_a_compiled_loop_names_the_users_line(called, monkeypatch):
     monkeypatch.setattr(rt, "LOOPS", "compile")
     x = np.linspace(0, 1, 6).reshape(2, 3)
     g = adc.grad(columns, backend="numba")
@@ -109,16 +114,60 @@ def test_an_index_out_of_bounds_in_a_compiled_loop_names_the_users_line(monkeypa
     line = columns.__code__.co_firstlineno + 3
     with pytest.raises(adc.IndexOutOfBounds, match=rf"test_numba_loops.py:{line} in "):
         g(x, np.int64(4))
-    fwd = loops_of(g, (x, np.int64(3)))[0]
+    fwd = called[0]
     assert fwd.warm and fwd.failures == 0 and not fwd.never    # the user's error, not Numba's
 
 
-def test_a_loop_numba_cannot_compile_runs_as_python(monkeypatch):
+def gathered(x, idx, n):
+    s = 0.0
+    for t in range(n):
+        s = s + np.sum(x[idx] * t)          # a gather at an array of indices
+    return s
+
+
+def test_a_gather_out_of_bounds_in_a_loop_names_the_users_line(monkeypatch):
+    """Numba's take checks no bounds (boundscheck or not): it read past the array, and the
+    gradient's error named the loop's line, from the backward sweep's scatter."""
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    x = np.arange(1.0, 7.0)
+    line = gathered.__code__.co_firstlineno + 3
+    for run in (adc.jit(gathered, backend="numba"), adc.grad(gathered, backend="numba")):
+        with pytest.raises(adc.IndexOutOfBounds, match=rf"test_numba_loops.py:{line} in "):
+            run(x, np.array([0, 9]), np.int64(3))
+    np.testing.assert_allclose(adc.grad(gathered, backend="numba")(x, np.array([0, -1, 0]),
+                                                                    np.int64(3)),
+                               [6.0, 0, 0, 0, 0, 3.0], rtol=1e-12)
+
+
+def steps_of(w, xs, h0, n):
+    h = h0
+    for t in range(n):
+        h = np.tanh(w @ h + xs[t])
+    return np.sum(h * h)
+
+
+def test_a_tape_filled_as_python_is_read_as_python(called, monkeypatch):
+    """An empty list (a loop that ran no step as Python) failed the compiled loop reading it,
+    three times of which made that loop Python for good."""
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    w, xs, h0 = CASES[0][1]()
+    g = adc.grad(steps_of, backend="numba")
+    g(w, xs, h0, np.int64(6))
+    fwd, bwd = called
+    monkeypatch.setattr(fwd, "never", True)
+    for steps in (0, 0, 0, 0, 6):
+        args = [w, xs, h0, np.int64(steps)]
+        np.testing.assert_allclose(g(*args), finite_differences(steps_of, args, 0), rtol=1e-6,
+                                   atol=1e-8)
+    assert not bwd.never and bwd.failures == 0
+
+
+def test_a_loop_numba_cannot_compile_runs_as_python(called, monkeypatch):
     monkeypatch.setattr(rt, "LOOPS", "compile")
     args = CASES[1][1]()
     g = adc.grad(until_large, backend="numba")
     want = g(*args)
-    fwd = loops_of(g, args)[0]
+    fwd = called[0]
 
     def untypable(*_):
         raise TypingError("Cannot unify float64 and array(float64, 0d, C)")
