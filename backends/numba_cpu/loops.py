@@ -1,11 +1,11 @@
 """Loops compiled whole: a driver's `for` or `while` as one `@njit` function.
 
-A driver runs a loop's body as Python, each step a few kernel calls and NumPy lines: ~15 us a
+A driver runs a loop's body as Python, each step a few kernel calls and NumPy lines: 13-15 us a
 step for the gradient of an RNN on 16 numbers, whose arithmetic takes well under one. So a
 loop (one not inside another loop) becomes the function `loop` of a module of its own, taking
 the values the loop reads and returning its results, and the driver calls it
 (`hs_2, tape_1 = l_<key>.LOOP(n, hs_1, w, xs)`, `runtime.Loop`). Its text is what the driver
-would have written in the loop's place (`DriverGen` with `compiling` set), but for three
+would have written in the loop's place (`DriverGen` with `compiling` set), but for four
 things Numba needs: kernels are called directly, as one chunk (`k.body(0, 0, rows, ...)`,
 partial sums allocated and combined in line), arrays carried into the loop are C-ordered
 arrays of their own (`.copy()` where the loop updates them in place, else

@@ -366,7 +366,7 @@ def report(top=30, file=None):
 LOOPS = options.OPTIONS["loops"]
 COMPILE_AFTER = 1.0     # seconds a loop runs as Python before it is compiled (LOOPS "auto"):
                         # compiling one takes 1-5 s, and saves ~80 % of each step's time
-                        # (a 16-wide RNN's gradient: 15 -> 1.8 us a step)
+                        # (a 16-wide RNN's gradient: 13-15 -> 2-3 us a step)
 FAILURES = 3            # run-time failures of the compiled loop, Python succeeding, after
                         # which it runs as Python only
 
