@@ -86,6 +86,19 @@ def clone_body(block: Block, args, vmap: dict | None = None) -> tuple[list[Op], 
     return ops, [lookup(vmap, v) for v in block.ops[-1].operands]
 
 
+def defined_inside(op: Op) -> set[Value]:
+    """Values defined in `op`'s regions: their arguments and their ops' results, nested
+    regions included."""
+    inside = set()
+    for region in op.regions:
+        inside.update(region.args)
+        for inner in region.walk():
+            inside.update(inner.results)
+            for nested in inner.regions:
+                inside.update(nested.args)
+    return inside
+
+
 def used_values(op: Op) -> list[Value]:
     """Values `op` reads, those read by ops nested in its regions included."""
     used = list(op.operands)

@@ -15,16 +15,20 @@ def _new(types, attrs):
     return [TensorType(attrs["dtype"], (DYNAMIC,) + tuple(attrs["shape"]))]
 
 
+def is_tape(t: TensorType) -> bool:
+    return t.shape[:1] == (DYNAMIC,)
+
+
 def _push(types, attrs):
     t, x = types
-    check(t.shape[:1] == (DYNAMIC,) and t.with_shape(t.shape[1:]) == x,
+    check(is_tape(t) and t.with_shape(t.shape[1:]) == x,
           f"cannot push {x} onto a tape of {t}")
     return [t]
 
 
 def _get(types, attrs):
     t, i = types
-    check(t.shape[:1] == (DYNAMIC,), f"{t} is not a tape")
+    check(is_tape(t), f"{t} is not a tape")
     check(i.rank == 0 and i.dtype in ("i64", "i32"), f"index must be an integer scalar, got {i}")
     return [t.with_shape(t.shape[1:])]
 

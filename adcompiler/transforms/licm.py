@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..ir.core import Block
 from ..ir.passes import register_pass
+from ..ir.rewrite import defined_inside
 
 MOVABLE = ("constant", "broadcast_to", "reshape", "transpose")
 
@@ -32,8 +33,7 @@ def _block(block: Block) -> None:
 
 
 def _hoist(loop, block: Block) -> None:
-    inside = {v for region in loop.regions for v in region.args}
-    inside |= {r for region in loop.regions for inner in region.walk() for r in inner.results}
+    inside = defined_inside(loop)
     moved = []
     for region in loop.regions:
         for op in list(region.ops):

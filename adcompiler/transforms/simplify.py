@@ -89,8 +89,11 @@ def _identity(number, commutes):
     return rule
 
 
+_add_zero = _identity(0, True)
+
+
 def _add(op):
-    found = _identity(0, True)(op)
+    found = _add_zero(op)
     if found:
         return found
     for x, s in (op.operands, op.operands[::-1]):

@@ -10,11 +10,11 @@ preallocated `{out}`), but for steps whose whole cost is their call: integer and
 arithmetic (`index_arithmetic`) and products too small for BLAS with no planned buffer
 (`small_product`) are written as the NumPy backend writes them; `if`/`for`/`while`/`call` are
 Python control flow, but that a `for` or `while` not inside another loop is, where it can be,
-a function of its own module, which Numba compiles once it is hot (loops.py). The top-level block's buffers come from the function's `Arena`
-(`memory.plan`): `B[i]` below is a planned buffer, reused every call; a value that outlives the
-call (returned, carried into a loop, kept on a tape) gets an array recycled from an earlier
-call (`Arena.fresh`, per allocation site) or a new one, and everything inside a loop or branch
-a new one. Products whose results are only
+a function of its own module, which Numba compiles once it is hot (loops.py). The top-level
+block's buffers come from the function's `Arena` (`memory.plan`): `B[i]` below is a planned
+buffer, reused every call; a value that outlives the call (returned, carried into a loop, kept
+on a tape) gets an array recycled from an earlier call (`Arena.fresh`, per allocation site) or
+a new one, and everything inside a loop or branch a new one. Products whose results are only
 assembled into one array write into their slices of it (`placement.py`: `x = <view of the
 array>  # in array`), and the kernel that would assemble them is left out. Comments quote the
 user's source lines, as in the NumPy backend.
@@ -25,7 +25,8 @@ from __future__ import annotations
 from ...ir.core import Op
 from ...ir.names import identifier
 from ...ir.rewrite import used_values, users
-from ...ir.types import DTYPES, DYNAMIC
+from ...ir.types import DTYPES
+from ...ops.tape import is_tape
 from ..numpy.codegen import PythonGen, py_attr
 from . import kernels as kgen, loops
 from .fusion import loop_kind, numba_rule, partition, scalar_constant
@@ -39,10 +40,6 @@ PAR_MIN = 1 << 19       # elements below which starting threads costs more than 
                         # 5 %, medium's unchanged (its row kernels have 2**19 elements or more)
 STRUCTURED = ("if", "for", "while", "call", "return", "yield", "condition")
 VIEW_KINDS = ("broadcast", "unit_reshape")
-
-
-def is_tape(v) -> bool:
-    return v.type.shape[:1] == (DYNAMIC,)     # ops/tape.py
 
 
 def rule_of(op):
@@ -275,19 +272,17 @@ class DriverGen(PythonGen):
         del self.lines[mark:]
         self.last_loc, self.shown = shown
         free = [v for v in loops.free_values(op) if v not in self.literal]
+        moved = self.tapes_filled_by(op, free)
+        free = [v for v in free if v not in moved]
         params = [self.n(v) for v in free]
         results = [self.n(r) for r in op.results]
-        moved = self.tapes_filled_by(op)
-        scalars = [f"    {p} = rt.scalar({p})" for v, p in zip(free, params, strict=True)
-                   if v.type.rank == 0]
-        source = loops.module([p for p in params if p not in moved],
-                              ["    " + self.lines[i].strip() for i in moved.values()]
+        scalars = [f"    {self.n(v)} = rt.scalar({self.n(v)})" for v in free if v.type.rank == 0]
+        source = loops.module(params, ["    " + self.lines[i].strip() for i in moved.values()]
                               + scalars + lines, results)
         if source is None:
             return False
         for i in sorted(moved.values(), reverse=True):
             del self.lines[i]
-        params = [p for p in params if p not in moved]
         self.comment_loc(depth, op.loc)
         call = f"{self.table.add_loop(source)}.LOOP({', '.join(params)})"
         self.emit(depth, f"{', '.join(results)} = {call}" if results else call)
@@ -296,19 +291,19 @@ class DriverGen(PythonGen):
                 self.emit(depth, f"{self.n(r)} = np.{DTYPES[r.dtype]}({self.n(r)})")
         return True
 
-    def tapes_filled_by(self, loop) -> dict:
-        """Name -> index in `lines` of the empty tapes only `loop` fills, made just above it:
-        its function makes them instead (compiled, a list made outside would be an empty
-        Python list, which Numba cannot type)."""
+    def tapes_filled_by(self, loop, free) -> dict:
+        """Value -> index in `lines` of the empty tapes among `loop`'s `free` values that only
+        it fills, made just above it: its function makes them instead (compiled, a list made
+        outside would be an empty Python list, which Numba cannot type)."""
         moved = {}
-        for v in loops.free_values(loop):
+        for v in free:
             made = v.owner if isinstance(v.owner, Op) else None
             if made is None or made.name != "tape_new" or self.users.get(v) != [loop]:
                 continue
             line = f"{self.n(v)} = {rule_of(made)(made, [])}"
             at = [i for i, ln in enumerate(self.lines) if ln.strip() == line]
             if at:
-                moved[self.n(v)] = at[-1]
+                moved[v] = at[-1]
         return moved
 
     def entering(self, loop, args) -> list:
@@ -317,7 +312,7 @@ class DriverGen(PythonGen):
         copied = self.copied.get(loop, ())
         carried = loop.operands[1:] if loop.name == "for" else loop.operands
         return [f"{a}.copy()" if k in copied
-                else f"np.ascontiguousarray({a})" if v.type.rank and not is_tape(v) else a
+                else f"np.ascontiguousarray({a})" if v.type.rank and not is_tape(v.type) else a
                 for k, (a, v) in enumerate(zip(args, carried, strict=True))]
 
     def kernel(self, group, kern, depth):

@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 
 from ...cachedir import source_stamp
-from ...ir.rewrite import used_values
+from ...ir.rewrite import defined_inside, used_values
 
 # what a compiled loop cannot hold: runtime helpers but the tape's, a planned buffer or the
 # arena, a module-level array constant
@@ -42,13 +42,7 @@ STAMP = f"# runtime {source_stamp([Path(__file__).parent / 'runtime.py'])[:12]}"
 
 def free_values(op) -> list:
     """The values `op`'s regions read that are defined outside it, operands first, each once."""
-    inside = set()
-    for region in op.regions:
-        inside.update(region.args)
-        for inner in region.walk():
-            inside.update(inner.results)
-            for nested in inner.regions:
-                inside.update(nested.args)
+    inside = defined_inside(op)
     return list(dict.fromkeys(v for v in used_values(op) if v not in inside))
 
 

@@ -14,21 +14,22 @@
 - `profile` (default off; env `ADCOMPILER_PROFILE=1`): drivers time every step into
   `runtime.PROFILE`; `runtime.report()` prints where a program spends its time.
 - `blas` (env `ADCOMPILER_BLAS=mkl|openblas|numpy`, another value an error; default `mkl` on
-  Intel CPUs, `numpy` on others): which BLAS runs matrix products, read when the runtime is imported: Intel MKL where
-  its package is installed (`mkl.py`), SciPy's OpenBLAS with one product block per backend
-  thread (`runtime.matmul`), or NumPy's own matmul on its threaded OpenBLAS. Measured, each in
-  alternating A/B runs of one process (`benchmarks/ab.py`): on a Sapphire Rapids VM MKL took
-  the medium GPT gradient from 450 to 384 ms and the OpenBLAS path beat NumPy's matmul (557
-  -> 450 ms, NumPy's spinning BLAS threads took the cores from the kernels); on an AMD Zen 1
-  VM the OpenBLAS path ran the small and medium gradients 4 % and 7 % faster than MKL, and
-  NumPy's matmul 4 % and 17 % faster than the OpenBLAS path (its threads share one product's
-  packed panels, where blocks on our threads pack them twice); on a Zen 5 host torch's MKL
-  made 205 GFLOP/s where OpenBLAS made 448 (shared/bench/results-cpu.md).
+  Intel CPUs, `numpy` on others): which BLAS runs matrix products, read when the runtime is
+  imported: Intel MKL where its package is installed (`mkl.py`), SciPy's OpenBLAS with one
+  product block per backend thread (`runtime.matmul`), or NumPy's own matmul on its threaded
+  OpenBLAS. Measured, each in alternating A/B runs of one process (`benchmarks/ab.py`): on a
+  Sapphire Rapids VM MKL took the medium GPT gradient from 450 to 384 ms and the OpenBLAS path
+  beat NumPy's matmul (557 -> 450 ms, NumPy's spinning BLAS threads took the cores from the
+  kernels); on an AMD Zen 1 VM the OpenBLAS path ran the small and medium gradients 4 % and 7 %
+  faster than MKL, and NumPy's matmul 4 % and 17 % faster than the OpenBLAS path (its threads
+  share one product's packed panels, where blocks on our threads pack them twice); on a Zen 5
+  host torch's MKL made 205 GFLOP/s where OpenBLAS made 448 (shared/bench/results-cpu.md).
 
-- `loops` (env `ADCOMPILER_LOOPS=auto|compile|python`, default `auto`): when a loop that
-  `loops.py` wrote as a function of its own runs compiled: once it has spent
-  `runtime.COMPILE_AFTER` seconds in Python, or at once where Numba's disk cache holds it
-  (`auto`); always (`compile`); never (`python`). Read by `runtime.Loop` at each call.
+`LOOPS` (env `ADCOMPILER_LOOPS=auto|compile|python`, default `auto`): when a loop that
+`loops.py` wrote as a function of its own runs compiled: once it has spent
+`runtime.COMPILE_AFTER` seconds in Python, or at once where Numba's disk cache holds it
+(`auto`); always (`compile`); never (`python`). Not one of the `OPTIONS` a program is built
+with (its code is the same either way): `runtime.Loop` reads it at each call.
 
 `THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU this
 process may run on).
@@ -69,8 +70,8 @@ OPTIONS = {
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
     "blas": _choice("ADCOMPILER_BLAS", ("mkl", "openblas", "numpy"),
                     "mkl" if cpu_vendor() == "GenuineIntel" else "numpy"),
-    "loops": _choice("ADCOMPILER_LOOPS", ("auto", "compile", "python"), "auto"),
 }
+LOOPS = _choice("ADCOMPILER_LOOPS", ("auto", "compile", "python"), "auto")
 
 
 def _cpus() -> int:

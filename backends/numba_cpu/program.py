@@ -21,10 +21,10 @@ from ...ir.rewrite import clone_block, clone_body
 from ...runtime.nans import raising_where_a_result_is_nan
 from ..numpy.codegen import LEGEND, ArrayConstants, compile_source, sources
 from . import cache, driver, precompile
-from .runtime import scalar
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
 from .remat import rematerialise
+from .runtime import scalar
 from .. import numpy as numpy_backend
 
 

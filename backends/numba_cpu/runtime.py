@@ -37,7 +37,6 @@ import ctypes
 import functools
 import glob
 import importlib.util
-import linecache
 import math
 import os
 import sys
@@ -52,9 +51,9 @@ from numba import njit, types as nb_types
 from numba.core.errors import NumbaError, NumbaPerformanceWarning
 from numba.extending import overload
 from numba.np.linalg import _BLAS
-from numba.typed import List
 
 from ...runtime import linalg
+from ..numpy.codegen import remember
 from . import cache, mkl, options
 
 NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a product: ~1 us
@@ -363,7 +362,7 @@ def report(top=30, file=None):
         print(f"{t * 1e3:9.2f} ms {100 * t / total:5.1f}% {n:5d}x  {label}", file=file)
 
 
-LOOPS = options.OPTIONS["loops"]
+LOOPS = options.LOOPS
 COMPILE_AFTER = 1.0     # seconds a loop runs as Python before it is compiled (LOOPS "auto"):
                         # compiling one takes 1-5 s, and saves ~80 % of each step's time
                         # (a 16-wide RNN's gradient: 13-15 -> 2-3 us a step)
@@ -390,8 +389,7 @@ class Loop:
         module = sys.modules[fn.__module__]
         filename = f"<adcompiler loop: {module.__name__.rsplit('.', 1)[-1]}>"
         with open(module.__file__) as f:
-            lines = f.readlines()
-        linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
+            remember(filename, f.read())
         self.python = types.FunctionType(fn.__code__.replace(co_filename=filename),
                                          fn.__globals__, fn.__name__)
         index = compiled._cache._cache_file._index_path
@@ -448,6 +446,7 @@ def new_tape(dtype, ndim):
 def _new_tape(dtype, ndim):
     """Compiled, a typed list: passed back and forth between compiled loops as it is (a list
     would be converted element by element at each call)."""
+    from numba.typed import List     # (here, not at import: 30 ms of a warm start)
     rank = ndim.literal_value
     item = nb_types.Array(dtype.dtype, rank, "C") if rank else dtype.dtype   # 0-d: scalars
     return lambda dtype, ndim: List.empty_list(item)

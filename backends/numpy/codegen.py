@@ -293,13 +293,19 @@ def defined(*fns) -> dict:
 _COMPILED = itertools.count()     # numbers the generated files
 
 
+def remember(filename: str, source: str) -> None:
+    """Register generated `source` with linecache as the file `filename` (one that starts
+    `<adcompiler`: runtime/nans.py reads such frames as generated code)."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
 def compile_source(source: str, name: str) -> dict:
     """Execute generated source; returns its namespace. The source is registered with
     linecache under a file name of its own (two programs of one function, say its gradient
     and its `jit`, must not share one), so tracebacks, `inspect` and the run-time errors
     (runtime/nans.py) read the generated lines."""
     filename = f"<adcompiler numpy: {name} #{next(_COMPILED)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    remember(filename, source)
     namespace: dict = {}
     exec(compile(source, filename, "exec"), namespace)
     return namespace
