@@ -8,8 +8,9 @@ backends may turn into an in-place update when the old array is dead.
 - `scatter_add(x, idx, v) {axis}`: x with v added at idx along axis; repeated indices add up.
 - `put(x, idx, v) {axis}`: x with the entries at idx along axis set to v.
 `lower["numba"]` are driver statements: `{out}` is a buffer the Numba driver has allocated
-(`rt.` names the backend's runtime helpers); `update_slice` can also be a loop op (`loop`): a
-select between the array and the shifted value, so a sum of slice updates is one pass.
+(`rt.` names the backend's runtime helpers), `compiled` those in a loop compiled whole;
+`update_slice` can also be a loop op (`loop`): a select between the array and the shifted
+value, so a sum of slice updates is one pass.
 """
 from ..ad.emit import zeros
 from .family import check, declare, norm_axis
@@ -166,6 +167,16 @@ def _lower_take(op, a):
     return f"{a[0]}.take({a[1]}, axis={_norm_axis(op)})"
 
 
+def _compiled(lower, call):
+    """The Numba lowering of a gather or update in a loop compiled whole: at an array of
+    indices the runtime's `call`, which checks them (Numba's indexing does not), else `lower`."""
+    def compiled(op, a):
+        if op.operands[1].type.rank == 0:
+            return lower(op, a)
+        return call(op, a)
+    return compiled
+
+
 def _add_at(lower):
     """scatter_add's lowering, which at one index is `out[.., i] += v` (no repeats to sum:
     0.8 us against np.add.at's 1.9 and the Numba runtime's 2.9, once per step of a loop that
@@ -179,15 +190,23 @@ def _add_at(lower):
 
 
 declare("take", _take, attrs=("axis",), arity=2, kind="index", vjp=_take_vjp,
-        lower={"numpy": _lower_take, "numba": _lower_take})
+        lower={"numpy": _lower_take, "numba": {"driver": _lower_take, "compiled": _compiled(
+            _lower_take, lambda op, a: f"rt.take({a[0]}, {a[1]}, {_norm_axis(op)}, "
+                                       f"{op.result.type.shape})")}})
 declare("scatter_add", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_scatter_add_vjp,
         lower={"numpy": _add_at(lambda op, a: [
                    _copy(a[0]), f"np.add.at({{out}}, np.s_[{_axis_index(op, a[1])}], {a[2]})"]),
                "numba": _add_at(lambda op, a: [
                    f"{{out}}[...] = {a[0]}",
                    f"rt.scatter_add({{out}}, {a[1]}, {a[2]}, {_norm_axis(op)})"])})
+
+
+def _lower_put(op, a):
+    return [f"{{out}}[...] = {a[0]}", f"{{out}}[{_axis_index(op, a[1])}] = {a[2]}"]
+
+
 declare("put", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_put_vjp,
         lower={"numpy": lambda op, a: [_copy(a[0]),
                                        f"{{out}}[{_axis_index(op, a[1])}] = {a[2]}"],
-               "numba": lambda op, a: [f"{{out}}[...] = {a[0]}",
-                                       f"{{out}}[{_axis_index(op, a[1])}] = {a[2]}"]})
+               "numba": {"driver": _lower_put, "compiled": _compiled(_lower_put, lambda op, a: [
+                   f"{{out}}[...] = {a[0]}", f"rt.put({{out}}, {a[1]}, {a[2]}, {_norm_axis(op)})"])}})

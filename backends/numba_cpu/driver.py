@@ -42,9 +42,12 @@ STRUCTURED = ("if", "for", "while", "call", "return", "yield", "condition")
 VIEW_KINDS = ("broadcast", "unit_reshape")
 
 
-def rule_of(op):
+def rule_of(op, compiling=False):
+    """The op's driver lowering; `compiling`, the one for a loop compiled whole (loops.py)."""
     rule = numba_rule(op)
-    return rule["driver"] if isinstance(rule, dict) else rule
+    if not isinstance(rule, dict):
+        return rule
+    return rule.get("compiled", rule["driver"]) if compiling else rule["driver"]
 
 
 def writes_out(op) -> bool:
@@ -346,7 +349,7 @@ class DriverGen(PythonGen):
                                          and op.result not in self.slot_of):
             PythonGen.plain(self, op, args, depth)
             return
-        rule = rule_of(op)
+        rule = rule_of(op, self.compiling)
         attrs = {k: py_attr(k, v) for k, v in op.attrs.items()}
         if callable(rule):
             code = rule(op, args)

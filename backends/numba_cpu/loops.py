@@ -5,19 +5,20 @@ step for the gradient of an RNN on 16 numbers, whose arithmetic takes well under
 loop (one not inside another loop) becomes the function `loop` of a module of its own, taking
 the values the loop reads and returning its results, and the driver calls it
 (`hs_2, tape_1 = l_<key>.LOOP(n, hs_1, w, xs)`, `runtime.Loop`). Its text is what the driver
-would have written in the loop's place (`DriverGen` with `compiling` set), but for four
+would have written in the loop's place (`DriverGen` with `compiling` set), but for five
 things Numba needs: kernels are called directly, as one chunk (`k.body(0, 0, rows, ...)`,
 partial sums allocated and combined in line), arrays carried into the loop are C-ordered
 arrays of their own (`.copy()` where the loop updates them in place, else
 `np.ascontiguousarray`: a broadcast zero is read-only, and Numba cannot give one variable a
 read-only array and then a writable one), 0-d values are scalars (`rt.scalar(x)` of those it
 reads, `x = x[()]` after a kernel wrote one: a 0-d array and a scalar are two types to Numba,
-and one variable must keep one), and new arrays are `np.empty`, never the arena's.
+and one variable must keep one), new arrays are `np.empty`, never the arena's, and gathers and
+assignments at arrays of indices are the runtime's `take` and `put` (registry lowering
+`compiled`), which check their indices: Numba's `take` and fancy indexing check none.
 The one text runs either way: as Python (a step then costs what it cost in the driver) or
 compiled with bounds checks (an index out of bounds raises, the Python run names the user's
-line). A loop with a step Numba cannot run (`runtime` calls: big products and kernels on
-threads; the arena; module-level array constants), a gather or scatter at an array of
-indices, or a call of another generated function stays in the driver.
+line). A loop with a step Numba cannot run (other `runtime` calls: big products; the arena;
+module-level array constants) or a call of another generated function stays in the driver.
 
 The module is a kernel file (`cache.load`): keyed by its text (which holds a stamp of
 runtime.py), shared by identical loops, and its machine code kept in Numba's disk cache.
@@ -30,9 +31,10 @@ from pathlib import Path
 from ...cachedir import source_stamp
 from ...ir.rewrite import defined_inside, used_values
 
-# what a compiled loop cannot hold: runtime helpers but the tape's, a planned buffer or the
-# arena, a module-level array constant
-UNSUPPORTED = re.compile(r"\brt\.(?!new_tape\(|scalar\()|\bB\[|\barena_\w+\.|\bCONSTANT_\d+")
+# what a compiled loop cannot hold: runtime helpers but the tape's, the scalars' and the
+# gathers', a planned buffer or the arena, a module-level array constant
+UNSUPPORTED = re.compile(r"\brt\.(?!(new_tape|scalar|take|put|scatter_add)\()|\bB\[|\barena_\w+\."
+                         r"|\bCONSTANT_\d+")
 KERNEL = re.compile(r"\bk_[0-9a-f]{16}\b")
 FLAGS = "cache=True, nogil=True, boundscheck=True, error_model='numpy'"
 # Numba's disk cache does not see the runtime's helpers change (the tape's typed list): its
@@ -46,17 +48,9 @@ def free_values(op) -> list:
     return list(dict.fromkeys(v for v in used_values(op) if v not in inside))
 
 
-GATHERS = ("take", "put", "scatter_add")
-
-
 def compilable(op) -> bool:
-    """Can the loop `op` be one function? Not with a call of another generated function, nor
-    with a gather or scatter at an array of indices (Numba's `take` and fancy indexing check
-    no bounds, even with `boundscheck`: an index out of bounds would read or write past the
-    array)."""
-    return not any(inner.name == "call"
-                   or inner.name in GATHERS and inner.operands[1].type.rank > 0
-                   for region in op.regions for inner in region.walk())
+    """Can the loop `op` be one function? Not with a call of another generated function."""
+    return not any(inner.name == "call" for region in op.regions for inner in region.walk())
 
 
 def module(params: list[str], lines: list[str], results: list[str]) -> str | None:

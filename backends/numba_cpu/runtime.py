@@ -18,6 +18,9 @@
   shortens the spin of NumPy's OpenBLAS threads after each call (`_short_numpy_blas_spin`).
 - `cofactor(a)`: adcompiler/runtime/linalg.py's, which the NumPy backend's code calls too.
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
+- `take(a, idx, axis, shape)`, `put(out, idx, v, axis)`: a compiled loop's gather and
+  assignment at an array of indices, whose indices are checked where the loop runs compiled
+  (`scatter_add` is one such loop's too).
 - `tick(label, t0)`: with the option `profile` on, drivers time each step into `PROFILE`
   (label -> [seconds, calls]); `report()` prints the steps by total time.
 - `run(kernel, rows, *args)`: a kernel's rows on the calling thread.
@@ -264,12 +267,19 @@ def matmul(a, b, out):
 
 
 @njit(cache=True, nogil=True)
-def _scatter_add(out3, idx, v3):
-    """False, and nothing added, when an index is out of bounds."""
-    n = out3.shape[1]
+def _in_bounds(idx, n):
     for j in range(idx.shape[0]):
         if idx[j] < -n or idx[j] >= n:
             return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _scatter_add(out3, idx, v3):
+    """False, and nothing added, when an index is out of bounds."""
+    n = out3.shape[1]
+    if not _in_bounds(idx, n):
+        return False
     for p in range(out3.shape[0]):
         for j in range(idx.shape[0]):
             t = idx[j] + n if idx[j] < 0 else idx[j]
@@ -293,6 +303,83 @@ def scatter_add(out, idx, v, axis):
         raise IndexError(f"index out of bounds for axis {axis} with size {out3.shape[1]}")
     if work is not out:
         out[...] = work
+
+
+def take(a, idx, axis, shape):
+    """A compiled loop's gather of `a` at an array of indices along `axis`, of shape `shape`:
+    as Python the array method; compiled, a loop that checks its indices (Numba's `take` and
+    fancy indexing check none, even with `boundscheck`)."""
+    return a.take(idx, axis=axis)
+
+
+def put(out, idx, v, axis):
+    """A compiled loop's `out[..., idx] = v` (`idx` an array of indices along `axis`): as
+    Python NumPy's indexing; compiled, a loop that checks its indices, as `take`."""
+    out[(slice(None),) * axis + (idx,)] = v
+
+
+@njit(nogil=True)
+def _around(shape, axis):
+    """The sizes before, along and after `axis` of an array of `shape`."""
+    pre, post = 1, 1
+    for d in range(axis):
+        pre *= shape[d]
+    for d in range(axis + 1, len(shape)):
+        post *= shape[d]
+    return pre, shape[axis], post
+
+
+@njit(nogil=True)
+def _gather(a3, idx, out3):
+    if not _in_bounds(idx, a3.shape[1]):
+        return False
+    for j in range(idx.shape[0]):
+        out3[:, j] = a3[:, idx[j]]          # (a negative index counts from the end)
+    return True
+
+
+@njit(nogil=True)
+def _put(out3, idx, v3):
+    if not _in_bounds(idx, out3.shape[1]):
+        return False
+    for j in range(idx.shape[0]):           # in order: of repeated indices the last wins
+        out3[:, idx[j]] = v3[:, j]
+    return True
+
+
+@overload(take)
+def _take_compiled(a, idx, axis, shape):
+    def impl(a, idx, axis, shape):
+        pre, n, post = _around(a.shape, axis)
+        flat = np.ascontiguousarray(idx).reshape(idx.size)
+        out3 = np.empty((pre, flat.size, post), a.dtype)
+        if not _gather(np.ascontiguousarray(a).reshape((pre, n, post)), flat, out3):
+            raise IndexError("index out of bounds")
+        return out3.reshape(shape)
+    return impl
+
+
+def _update_compiled(update):
+    """The compiled `put` or `scatter_add`: `update` on 3-D views of `out` (of a C-ordered
+    copy written back when `out` may not be C-ordered) and of `v`."""
+    def typer(out, idx, v, axis):
+        copied = out.layout != "C"
+
+        def impl(out, idx, v, axis):
+            work = np.ascontiguousarray(out)
+            pre, n, post = _around(work.shape, axis)
+            flat = np.ascontiguousarray(idx).reshape(idx.size)
+            v3 = np.ascontiguousarray(v).reshape((pre, flat.size, post))
+            if not update(work.reshape((pre, n, post)), flat, v3):
+                raise IndexError("index out of bounds")
+            if copied:
+                out[...] = work
+        return impl
+    return typer
+
+
+overload(put)(_update_compiled(_put))
+overload(scatter_add)(_update_compiled(_scatter_add))
 
 
 def scatter_operands(out, idx, v, axis) -> tuple:

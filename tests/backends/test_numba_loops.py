@@ -2,12 +2,13 @@
 compiled, their values and gradients are NumPy's running the same Python and float64 finite
 differences; a loop runs as Python until it has spent `COMPILE_AFTER` s so (option `loops`
 "auto"); an index out of bounds in a compiled loop names the user's line, as does one in a
-gather at an array of indices (whose loop stays Python); a tape a loop filled as Python is read
-as Python; a loop Numba cannot compile runs as Python."""
+gather at an array of indices (which the compiled loop checks: Numba's indexing does not); a
+tape a loop filled as Python is read as Python; a loop Numba cannot compile runs as Python."""
 import re
 
 import numpy as np
 import pytest
+from numba import njit
 from numba.core.errors import TypingError
 
 import adcompiler as adc
@@ -45,10 +46,21 @@ def branch_and_nested(x, n):
     return np.sum(acc ** 2)
 
 
+def lookup(emb, w, tokens):
+    h = np.zeros((tokens.shape[0], emb.shape[1]))
+    seen = np.zeros(emb.shape)
+    for t in range(tokens.shape[1]):
+        h = np.tanh(emb[tokens[:, t]] * w + h)  # a gather at an array of indices
+        seen[tokens[:, t]] = h                  # an assignment there (repeats: the last wins)
+    return np.sum(h * h) + np.sum(seen * emb)
+
+
 CASES = [(rnn, lambda: [0.3 * np.outer(W, W[::-1]), np.linspace(-1, 1, 24).reshape(6, 4),
                         np.full(4, 0.2)]),
          (until_large, lambda: [np.full(4, 0.3), W + 0.2]),
-         (branch_and_nested, lambda: [np.array([0.2, 0.4, 0.6, 0.8]), np.int64(3)])]
+         (branch_and_nested, lambda: [np.array([0.2, 0.4, 0.6, 0.8]), np.int64(3)]),
+         (lookup, lambda: [np.linspace(-1, 1, 15).reshape(5, 3), np.array([0.5, -0.7, 0.9]),
+                           np.array([[0, 4, 2], [4, -1, 2], [1, 1, 3]])])]
 
 
 @pytest.fixture
@@ -126,18 +138,63 @@ def gathered(x, idx, n):
     return s
 
 
-def test_a_gather_out_of_bounds_in_a_loop_names_the_users_line(monkeypatch):
+def test_a_gather_out_of_bounds_in_a_loop_names_the_users_line(called, monkeypatch):
     """Numba's take checks no bounds (boundscheck or not): it read past the array, and the
-    gradient's error named the loop's line, from the backward sweep's scatter."""
+    gradient's error named the loop's line, from the backward sweep's scatter. The compiled
+    loop's gathers and scatters check their indices, and the loop run again as Python names
+    the user's line."""
     monkeypatch.setattr(rt, "LOOPS", "compile")
     x = np.arange(1.0, 7.0)
-    line = gathered.__code__.co_firstlineno + 3
-    for run in (adc.jit(gathered, backend="numba"), adc.grad(gathered, backend="numba")):
-        with pytest.raises(adc.IndexOutOfBounds, match=rf"test_numba_loops.py:{line} in "):
-            run(x, np.array([0, 9]), np.int64(3))
-    np.testing.assert_allclose(adc.grad(gathered, backend="numba")(x, np.array([0, -1, 0]),
-                                                                    np.int64(3)),
+    g = adc.grad(gathered, backend="numba")
+    np.testing.assert_allclose(g(x, np.array([0, -1, 0]), np.int64(3)),
                                [6.0, 0, 0, 0, 0, 3.0], rtol=1e-12)
+    assert len(called) == 2 and all(lp.warm and lp.failures == 0 for lp in called)
+    line = gathered.__code__.co_firstlineno + 3
+    for run in (adc.jit(gathered, backend="numba"), g):
+        for bad in ([0, 9], [-7, 1]):
+            with pytest.raises(adc.IndexOutOfBounds, match=rf"test_numba_loops.py:{line} in "):
+                run(x, np.array(bad), np.int64(3))
+
+
+@njit(boundscheck=True)
+def _compiled_gather_and_updates(a, idx, v, axis, shape):
+    put, added = a.copy(), a.copy()
+    rt.put(put, idx, v, axis)
+    rt.scatter_add(added, idx, v, axis)
+    return rt.take(a, idx, axis, shape), put, added
+
+
+@njit(boundscheck=True)
+def _compiled_updates_into(put, added, idx, v, axis):
+    rt.put(put, idx, v, axis)
+    rt.scatter_add(added, idx, v, axis)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_the_compiled_gather_and_updates_are_numpys_and_check_their_indices(axis):
+    a = np.arange(60.0).reshape(3, 4, 5)
+    n = a.shape[axis]
+    idx = np.array([[1, -1, 1], [0, n - 1, -n]])
+    shape = a.shape[:axis] + idx.shape + a.shape[axis + 1:]
+    v = np.linspace(-1, 1, int(np.prod(shape))).reshape(shape)
+    at = (slice(None),) * axis + (idx,)
+    taken, put, added = _compiled_gather_and_updates(a, idx, v, axis, shape)
+    np.testing.assert_array_equal(taken, np.take(a, idx, axis=axis))
+    want = a.copy()
+    want[at] = v                            # repeated indices: the last wins
+    np.testing.assert_array_equal(put, want)
+    want = a.copy()
+    np.add.at(want, at, v)                  # repeated indices add up
+    np.testing.assert_allclose(added, want, rtol=1e-15)
+    put, added = np.asfortranarray(a), np.asfortranarray(a)     # (written through a C copy)
+    _compiled_updates_into(put, added, idx, v, axis)
+    np.testing.assert_allclose(added, want, rtol=1e-15)
+    want = a.copy()
+    want[at] = v
+    np.testing.assert_array_equal(put, want)
+    for bad in (n, -n - 1):
+        with pytest.raises(IndexError, match="out of bounds"):
+            _compiled_gather_and_updates(a, np.array([[0, bad, 0], [0, 0, 0]]), v, axis, shape)
 
 
 def steps_of(w, xs, h0, n):
