@@ -64,18 +64,19 @@ def _cases(dtype):
         RNG.standard_normal((5, 4, 1, 3)).astype(dtype)
 
 
-@pytest.fixture(params=[("mkl", 2), ("openblas", 2), ("openblas", 1)],
-                ids=["MKL", "OpenBLAS on 2 threads", "OpenBLAS on 1 thread"])
+@pytest.fixture(params=[("mkl", 2), ("openblas", 2), ("openblas", 1), ("numpy", 2)],
+                ids=["MKL", "OpenBLAS on 2 threads", "OpenBLAS on 1 thread", "NumPy"])
 def through_gemm(request, monkeypatch):
     """These products are small: make rt.matmul take its own GEMM path for them: MKL's
-    (single and grouped batch calls), and SciPy's OpenBLAS shared out over 2 threads (batches,
-    or row/column blocks) and on one."""
+    (single and grouped batch calls), SciPy's OpenBLAS shared out over 2 threads (batches,
+    or row/column blocks) and on one, and with NumPy's matmul for single products, the stacks
+    of 4 or more on SciPy's OpenBLAS."""
     blas, threads = request.param
     if blas == "mkl":
         _use_mkl(monkeypatch)
     else:
         monkeypatch.setattr(mkl, "LIB", None)
-        monkeypatch.setattr(rt, "BLAS", "openblas")
+        monkeypatch.setattr(rt, "BLAS", blas)
     monkeypatch.setattr(rt, "NUMPY_BELOW", 0)
     monkeypatch.setattr(rt, "THREADS", threads)
 
@@ -112,10 +113,29 @@ def _products_into_transposed_outputs():
 
 
 def test_matmul_into_a_transposed_output(through_gemm, monkeypatch):
-    def numpy_matmul(a, b, out):
-        raise AssertionError("handed to NumPy's matmul instead of the GEMM path")
+    def numpy_matmul(a, b, out):    # (with the option numpy, where a single product goes)
+        assert rt.BLAS == "numpy" and out.ndim == 2, "handed to NumPy's matmul, not the GEMM path"
+        np.matmul(a, b, out=out)
     monkeypatch.setattr(rt, "_numpy_matmul", numpy_matmul)
     _products_into_transposed_outputs()
+
+
+def test_a_stack_of_products_never_goes_to_numpys_matmul(monkeypatch):
+    """NumPy's matmul runs a stack as one small GEMM after another on its BLAS threads, which
+    sleep between them: 4x slower than whole matrices on the backend's threads."""
+    def numpy_matmul(a, b, out):
+        assert out.ndim == 2 or out.size * a.shape[-1] < rt.NUMPY_BELOW, "a stack went to NumPy"
+        np.matmul(a, b, out=out)
+    monkeypatch.setattr(rt, "_numpy_matmul", numpy_matmul)
+    monkeypatch.setattr(rt, "BLAS", "numpy")
+    monkeypatch.setattr(rt, "THREADS", 2)
+    q, k = _heads(8, 64, 4, 32, np.float32)
+    for a, b in ((q, k.transpose(0, 1, 3, 2)), (RNG.standard_normal((2048, 64)),
+                                                 RNG.standard_normal((64, 64)))):
+        out = np.empty(a.shape[:-1] + b.shape[-1:], a.dtype)
+        rt.matmul(a, b, out)
+        np.testing.assert_allclose(out, np.matmul(a.astype(np.float64), b), rtol=1e-5,
+                                   atol=1e-5)
 
 
 def test_matmul_into_a_transposed_output_on_numpy(monkeypatch):
