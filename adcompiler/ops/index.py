@@ -169,7 +169,8 @@ def _lower_take(op, a):
 
 def _compiled(lower, call):
     """The Numba lowering of a gather or update in a loop compiled whole: at an array of
-    indices the runtime's `call`, which checks them (Numba's indexing does not), else `lower`."""
+    indices the runtime's `call` (Numba's `take` has no axis, its fancy indexing one 1-d index
+    array only), else `lower`."""
     def compiled(op, a):
         if op.operands[1].type.rank == 0:
             return lower(op, a)
@@ -209,4 +210,5 @@ declare("put", _scatter, attrs=("axis",), arity=3, kind="index", vjp=_put_vjp,
         lower={"numpy": lambda op, a: [_copy(a[0]),
                                        f"{{out}}[{_axis_index(op, a[1])}] = {a[2]}"],
                "numba": {"driver": _lower_put, "compiled": _compiled(_lower_put, lambda op, a: [
-                   f"{{out}}[...] = {a[0]}", f"rt.put({{out}}, {a[1]}, {a[2]}, {_norm_axis(op)})"])}})
+                   f"{{out}}[...] = {a[0]}",
+                   f"rt.put({{out}}, {a[1]}, {a[2]}, {_norm_axis(op)})"])}})

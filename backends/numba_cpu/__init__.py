@@ -13,7 +13,8 @@ kernels compiled on every core before its first call), `runtime`, `mkl` and
 `mathlib` (helpers the generated code calls: threads, BLAS, exp/tanh), `options` (fastmath,
 BLAS, threads).
 Ops are lowered from their registry entry's `lower["numba"]`: a scalar expression (elementwise),
-`{"driver": ...}` (run by the driver; `"loop"` names how a kernel can take it instead), or for
+`{"driver": ...}` (run by the driver; `"loop"` names how a kernel can take it instead,
+`"compiled"` what a loop compiled whole runs instead of the driver's statements), or for
 a reduction `{"init", "update", "combine"}` (identity, scalar update, and the NumPy ufunc
 that merges per-chunk partials, NaN-propagating as the update is) plus `"wide": True` when
 narrow floats must accumulate in float64 (sum, prod); `STRUCTURED` ops (control flow, calls)

@@ -14,7 +14,8 @@ read-only array and then a writable one), 0-d values are scalars (`rt.scalar(x)`
 reads, `x = x[()]` after a kernel wrote one: a 0-d array and a scalar are two types to Numba,
 and one variable must keep one), new arrays are `np.empty`, never the arena's, and gathers and
 assignments at arrays of indices are the runtime's `take` and `put` (registry lowering
-`compiled`), which check their indices: Numba's `take` and fancy indexing check none.
+`compiled`), which check their indices: Numba's `take` has no `axis`, and its fancy indexing
+takes one 1-d index array only.
 The one text runs either way: as Python (a step then costs what it cost in the driver) or
 compiled with bounds checks (an index out of bounds raises, the Python run names the user's
 line). A loop with a step Numba cannot run (other `runtime` calls: big products; the arena;

@@ -24,7 +24,8 @@
   faster than MKL, and NumPy's matmul 4 % and 17 % faster than the OpenBLAS path (its threads
   share one product's packed panels, where blocks on our threads pack them twice); on a Zen 5
   host torch's MKL made 205 GFLOP/s where OpenBLAS made 448 (shared/bench/results-cpu.md).
-  With `numpy`, a stack of products still takes the SciPy OpenBLAS path (see runtime.py).
+  With `numpy`, a stack of at least 2 x threads products still takes the SciPy OpenBLAS path
+  (runtime.py; measured on a Zen 4 VM, where the Zen 1 numbers above predate it).
 
 `LOOPS` (env `ADCOMPILER_LOOPS=auto|compile|python`, default `auto`): when a loop that
 `loops.py` wrote as a function of its own runs compiled: once it has spent

@@ -18,7 +18,8 @@
   shortens the spin of NumPy's OpenBLAS threads after each call (`_short_numpy_blas_spin`).
   A stack of products (attention's heads) never goes to NumPy's matmul, whose threads then
   sleep and wake between its small GEMMs: with `blas` "numpy" it takes the SciPy OpenBLAS
-  path, whole matrices per thread. On a 2-core AMD Zen 4 VM the medium GPT's
+  path, whole matrices per thread (which sets SciPy's OpenBLAS, the user's too, to one thread
+  for the process: `_single_threaded_scipy_blas`). On a 2-core AMD Zen 4 VM the medium GPT's
   (16,8,128,32) @ (16,8,32,128) took 5.6 ms on NumPy's matmul, 1.3 ms so; alternating in one
   process, the medium gradient took 15 % less time (10 pairs), the small one's tiny stacks
   (64 x 64 x 32) as long (30 pairs).
@@ -275,7 +276,7 @@ def matmul(a, b, out):
     _on_threads(work, THREADS)
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)      # (compiled into its callers: no disk-cache entries of its own to guard)
 def _in_bounds(idx, n):
     for j in range(idx.shape[0]):
         if idx[j] < -n or idx[j] >= n:
@@ -316,8 +317,8 @@ def scatter_add(out, idx, v, axis):
 
 def take(a, idx, axis, shape):
     """A compiled loop's gather of `a` at an array of indices along `axis`, of shape `shape`:
-    as Python the array method; compiled, a loop that checks its indices (Numba's `take` and
-    fancy indexing check none, even with `boundscheck`)."""
+    as Python the array method; compiled, a loop that checks its indices as NumPy does (Numba's
+    `take` has no `axis`, and its fancy indexing takes one 1-d index array only)."""
     return a.take(idx, axis=axis)
 
 

@@ -2,7 +2,7 @@
 compiled, their values and gradients are NumPy's running the same Python and float64 finite
 differences; a loop runs as Python until it has spent `COMPILE_AFTER` s so (option `loops`
 "auto"); an index out of bounds in a compiled loop names the user's line, as does one in a
-gather at an array of indices (which the compiled loop checks: Numba's indexing does not); a
+gather at an array of indices (the runtime's in a compiled loop, which checks it); a
 tape a loop filled as Python is read as Python; a loop Numba cannot compile runs as Python."""
 import re
 
@@ -139,10 +139,8 @@ def gathered(x, idx, n):
 
 
 def test_a_gather_out_of_bounds_in_a_loop_names_the_users_line(called, monkeypatch):
-    """Numba's take checks no bounds (boundscheck or not): it read past the array, and the
-    gradient's error named the loop's line, from the backward sweep's scatter. The compiled
-    loop's gathers and scatters check their indices, and the loop run again as Python names
-    the user's line."""
+    """The compiled loop's gathers and scatters (the runtime's) check their indices, and the
+    loop run again as Python names the user's line."""
     monkeypatch.setattr(rt, "LOOPS", "compile")
     x = np.arange(1.0, 7.0)
     g = adc.grad(gathered, backend="numba")
@@ -162,6 +160,11 @@ def _compiled_gather_and_updates(a, idx, v, axis, shape):
     rt.put(put, idx, v, axis)
     rt.scatter_add(added, idx, v, axis)
     return rt.take(a, idx, axis, shape), put, added
+
+
+@njit(boundscheck=True)
+def _compiled_take(a, idx, axis, shape):
+    return rt.take(a, idx, axis, shape)
 
 
 @njit(boundscheck=True)
@@ -195,6 +198,11 @@ def test_the_compiled_gather_and_updates_are_numpys_and_check_their_indices(axis
     for bad in (n, -n - 1):
         with pytest.raises(IndexError, match="out of bounds"):
             _compiled_gather_and_updates(a, np.array([[0, bad, 0], [0, 0, 0]]), v, axis, shape)
+    # int32 indices into a read-only (broadcast) source
+    source = np.broadcast_to(np.arange(float(n)).reshape((1,) * axis + (n,) + (1,) * (2 - axis)),
+                             a.shape)
+    np.testing.assert_array_equal(_compiled_take(source, idx.astype(np.int32), axis, shape),
+                                  np.take(source, idx, axis=axis))
 
 
 def steps_of(w, xs, h0, n):
