@@ -313,7 +313,7 @@ class DriverGen(PythonGen):
         if not self.compiling:
             return PythonGen.entering(self, loop, args)
         copied = self.copied.get(loop, ())
-        carried = loop.operands[1:] if loop.name == "for" else loop.operands
+        carried = loop.operands[len(loop.operands) - len(args):]    # (a for's trip count first)
         return [f"{a}.copy()" if k in copied
                 else f"np.ascontiguousarray({a})" if v.type.rank and not is_tape(v.type) else a
                 for k, (a, v) in enumerate(zip(args, carried, strict=True))]

@@ -355,6 +355,12 @@ class _Gen:
             out.append(f"        {self.local[v]} = "
                        + (acc if self.acc_dtype(op) == v.dtype else f"{ctor(v.dtype)}({acc})"))
 
+    def accumulations(self) -> tuple:
+        """Per partial sum, in `accums` order: (the index of its output `o<k>`, its initial
+        value, its constructor)."""
+        return tuple((int(self.out_name[op.result][1:]), self.init(op), ctor(self.acc_dtype(op)))
+                     for op in self.accums)
+
     def wrappers(self):
         """(`partials`, `combine`) for a group with accumulations: the driver runs `body` on
         chunks of rows (`runtime.launch`, `runtime.run`), each chunk accumulating into its own
@@ -369,9 +375,8 @@ class _Gen:
             + list(self.out_name.values())
         parts = [f"p{i}" for i in range(len(self.accums))]
         alloc = ["def partials(nch, " + ", ".join(args) + "):"]
-        for i, op in enumerate(self.accums):
-            alloc.append(f"    p{i} = np.full((nch,) + {self.out_name[op.result]}.shape, "
-                         f"{self.init(op)}, {ctor(self.acc_dtype(op))})")
+        for i, (k, init, make) in enumerate(self.accumulations()):
+            alloc.append(f"    p{i} = np.full((nch,) + o{k}.shape, {init}, {make})")
         alloc.append(f"    return ({''.join(p + ', ' for p in parts)})")
         combine = ["def combine(" + ", ".join(args + parts) + "):"]
         # (the one chunk of a loop compiled whole allocates and combines them in line)
@@ -397,7 +402,5 @@ def generate(group, outputs, flags: str) -> Kernel:
     rows = 1
     for s in group.domain[:gen.k]:
         rows *= s
-    accumulations = tuple((int(gen.out_name[op.result][1:]), gen.init(op),
-                           ctor(gen.acc_dtype(op))) for op in gen.accums)
     return Kernel("\n".join(src) + "\n", gen.inputs, gen.outputs, tuple(group.domain), rows,
-                  accumulations)
+                  gen.accumulations())
