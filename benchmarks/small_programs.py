@@ -1,9 +1,14 @@
 """Gradients of small programs, where each op's call costs more than its arithmetic: the Numba
-backend (the default) against the NumPy backend, in one run.
+backend (the default) against the NumPy backend and JAX's jit, in one run.
 
     python benchmarks/small_programs.py [--calls 300]
 
-Prints, per program, the median time of one `grad` call on each backend and their ratio.
+Prints, per program, the median time of one gradient call, the four called in turn in bursts: the Numba backend once the
+function runs compiled whole (its steps in one compiled function, as a hot function's are:
+`ADCOMPILER_LOOPS=compile`), the same with its driver's steps as Python (`=python`, as before
+it is hot), the NumPy backend, and `jax.jit(jax.grad(...))` of the same program in jax.numpy
+where JAX is installed (its loop a `lax.fori_loop` of static bounds: JAX's reverse
+mode refuses a `while_loop`), and the first's ratios to the others.
 Re-executes itself without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE and with every library on 2
 threads, as gpt_step.py does. The programs live in small_models.py (functions given to
 adcompiler must be in a file).
@@ -36,14 +41,55 @@ def programs():
     return out
 
 
-def median_call(g, args, calls):
-    g(*args)                                # compile (or load) first
-    times = []
-    for _ in range(calls):
-        t = time.perf_counter()
-        g(*args)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+def medians(runs, args, calls, burst=25):
+    """The median time of one call of each of `runs` (label -> (function, setup)): each called
+    in bursts of `burst` calls (`setup()` first, the burst's first call untimed), in turn, so
+    that a drift of the machine's speed falls on all alike."""
+    times = {label: [] for label in runs}
+    for _ in range(max(calls // burst, 1)):
+        for label, (g, setup) in runs.items():
+            setup()
+            g(*args)                        # (the very first compiles or loads)
+            for _ in range(burst):
+                t = time.perf_counter()
+                g(*args)
+                times[label].append(time.perf_counter() - t)
+    return {label: float(np.median(ts)) for label, ts in times.items()}
+
+
+def jax_programs():
+    """The programs in jax.numpy, by name, or {} without JAX."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return {}
+    jax.config.update("jax_enable_x64", True)
+
+    def rnn(W, U, xs, y):
+        h = jnp.zeros((xs.shape[1], W.shape[0]))
+        for t in range(xs.shape[0]):
+            h = jnp.tanh(h @ W + xs[t] @ U)
+        return jnp.mean((h - y) ** 2)
+
+    def mlp(p, x, y):
+        h = jnp.maximum(x @ p["W1"] + p["b1"], 0.0)
+        return jnp.mean((h @ p["W2"] + p["b2"] - y) ** 2)
+
+    def logistic_steps(w, x, labels):
+        def step(_, b):
+            z = x @ w + b
+            return b - 0.1 * jnp.mean(1 / (1 + jnp.exp(-z)) - labels)
+        # (JAX's reverse mode refuses a while_loop: a fori_loop of static bounds, a scan)
+        b = jax.lax.fori_loop(0, 10, step, 0.0)
+        z = x @ w + b
+        return jnp.mean(jnp.logaddexp(0.0, z) - labels * z)
+
+    def jitted(f, wrt):
+        g = jax.jit(jax.grad(f, argnums=wrt))
+        return lambda *args: jax.block_until_ready(g(*args))
+    return {"rnn": lambda wrt: jitted(rnn, wrt), "mlp": lambda wrt: jitted(mlp, wrt),
+            "logistic_steps": lambda wrt: jitted(logistic_steps, wrt)}
 
 
 def main():
@@ -52,13 +98,24 @@ def main():
     a = ap.parse_args()
     gpt_step.benchmark_env(2)
     import adcompiler
-    print("| program | numba us | numpy us | numba / numpy |")
-    print("|---|--:|--:|--:|")
+    from adcompiler.backends.numba_cpu import runtime
+    jaxed = jax_programs()
+    print("| program | numba compiled whole us | numba, steps as Python us | numpy us | jax jit us "
+          "| ÷ steps as Python | ÷ numpy | ÷ jax |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|")
+    def loops(mode):
+        return lambda: setattr(runtime, "LOOPS", mode)      # (read at each call)
     for name, f, args, wrt in programs():
-        t = {b: median_call(adcompiler.grad(f, wrt=wrt, backend=b), args, a.calls)
-             for b in ("numba", "numpy")}
-        print(f"| {name} | {t['numba'] * 1e6:.1f} | {t['numpy'] * 1e6:.1f} | "
-              f"{t['numba'] / t['numpy']:.2f} |")
+        runs = {"whole": (adcompiler.grad(f, wrt=wrt, backend="numba"), loops("compile")),
+                "steps": (adcompiler.grad(f, wrt=wrt, backend="numba"), loops("python")),
+                "numpy": (adcompiler.grad(f, wrt=wrt, backend="numpy"), lambda: None)}
+        if f.__name__ in jaxed:
+            runs["jax"] = (jaxed[f.__name__](wrt), lambda: None)
+        t = medians(runs, args, a.calls)
+        us = {k: f"{v * 1e6:.1f}" for k, v in t.items()}
+        ratio = {k: f"{t['whole'] / v:.2f}" for k, v in t.items()}
+        print(f"| {name} | {us['whole']} | {us['steps']} | {us['numpy']} | {us.get('jax', '-')} "
+              f"| {ratio['steps']} | {ratio['numpy']} | {ratio.get('jax', '-')} |")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ preallocated `{out}`), but for steps whose whole cost is their call: integer and
 arithmetic (`index_arithmetic`) and products too small for BLAS with no planned buffer
 (`small_product`) are written as the NumPy backend writes them; `if`/`for`/`while`/`call` are
 Python control flow, but that a `for` or `while` not inside another loop is, where it can be,
-a function of its own module, which Numba compiles once it is hot (loops.py). The top-level
+a function of its own module, which Numba compiles once it is hot (loops.py), and that a
+function on small arrays (`small_function`) is also written whole so, called first in its
+driver (`w_<key>.WHOLE(...)`), which runs its own steps until that runs compiled. The top-level
 block's buffers come from the function's `Arena` (`memory.plan`): `B[i]` below is a planned
 buffer, reused every call; a value that outlives the call (returned, carried into a loop, kept
 on a tape) gets an array recycled from an earlier call (`Arena.fresh`, per allocation site) or
@@ -21,7 +23,9 @@ user's source lines, as in the NumPy backend.
 """
 from __future__ import annotations
 
+import re
 
+from ...ir import registry
 from ...ir.core import Op
 from ...ir.names import identifier
 from ...ir.rewrite import used_values, users
@@ -38,6 +42,8 @@ PAR_MIN = 1 << 19       # elements below which starting threads costs more than 
                         # on a 2-core AVX-512 VM, alternating in one process, 1 << 16 -> 1 << 19
                         # made the gradient of train.py's tiny model 13 % faster, small GPT's
                         # 5 %, medium's unchanged (its row kernels have 2**19 elements or more)
+WHOLE_PRODUCT_BELOW = 1 << 18  # multiply-adds of a product a function compiled whole may
+                                # hold (see `small_function`)
 STRUCTURED = ("if", "for", "while", "call", "return", "yield", "condition")
 VIEW_KINDS = ("broadcast", "unit_reshape")
 
@@ -76,6 +82,25 @@ def small_product(op) -> bool:
         op.result.type.size * op.operands[0].type.shape[-1] < NUMPY_BELOW
 
 
+def small_function(fn) -> bool:
+    """Can `fn` be one function compiled whole (loops.py) at no loss, its steps then costing no
+    Python call each? Not with a call of another generated function, linear algebra other than
+    products (Numba's LAPACK is not NumPy's), a product of `WHOLE_PRODUCT_BELOW` multiply-adds
+    or more (compiled, one BLAS call on the calling thread; from the driver, NumPy's matmul on
+    its BLAS threads), or an array of `PAR_MIN` elements or more (whose kernel the driver
+    runs on the backend's threads)."""
+    for op in fn.walk():
+        if op.name == "call" or registry.get(op.name).kind == "linalg" and op.name != "matmul":
+            return False
+        if op.name == "matmul" and \
+                op.result.type.size * op.operands[0].type.shape[-1] >= WHOLE_PRODUCT_BELOW:
+            return False
+        # (a tape's length is the trip count: its entries count)
+        if any(abs(v.type.size) >= PAR_MIN for v in op.results):
+            return False
+    return all(a.type.size < PAR_MIN for a in fn.args)
+
+
 def steps_of(block):
     """`partition`, with a lone broadcast or size-1 reshape left to the driver as a view, and
     index arithmetic to NumPy scalars, lowered as the NumPy backend lowers it (kind "numpy")."""
@@ -95,13 +120,13 @@ class DriverGen(PythonGen):
     grouped into kernel launches and BLAS calls writing into planned buffers."""
 
     def __init__(self, fn, table, parallel=True, flags="", profile=False, recycle=True,
-                 constants=None, functions=None):
+                 constants=None, functions=None, whole=True):
         # (a value named like a driver's arena, the module global `arena_<function>`, would
         # shadow it)
         arenas = [f"arena_{identifier(name)}" for name in (functions or [fn.name])]
         super().__init__(fn, reserved=arenas, constants=constants, functions=functions)
         self.table, self.parallel, self.flags = table, parallel, flags
-        self.profile, self.recycle = profile, recycle
+        self.profile, self.recycle, self.whole = profile, recycle, whole
         self.sites = 0          # allocation sites of arrays that outlive the call
         self.users = users([fn])
         self.slot_of: dict = {}
@@ -260,20 +285,26 @@ class DriverGen(PythonGen):
             self.emit(depth, f"arena_{identifier(self.fn.name)}.give(B)")
         PythonGen.op(self, op, depth, results)
 
-    def compiled_loop(self, op, depth) -> bool:
-        """Write the loop `op` as a function of its own module (loops.py) and its call, if
-        it can be one."""
-        if not loops.compilable(op):
-            return False
+    def compiled_lines(self, write) -> list:
+        """The lines `write()` emits for a loop or function compiled whole (loops.py), taken
+        out of the driver's."""
         mark, shown = len(self.lines), (self.last_loc, self.shown)
         self.compiling, self.last_loc = True, None
         try:
-            PythonGen.op(self, op, 1, None)
+            write()
         finally:
             self.compiling = False
         lines = self.lines[mark:]
         del self.lines[mark:]
         self.last_loc, self.shown = shown
+        return lines
+
+    def compiled_loop(self, op, depth) -> bool:
+        """Write the loop `op` as a function of its own module (loops.py) and its call, if
+        it can be one."""
+        if not loops.compilable(op):
+            return False
+        lines = self.compiled_lines(lambda: PythonGen.op(self, op, 1, None))
         free = [v for v in loops.free_values(op) if v not in self.literal]
         moved = self.tapes_filled_by(op, free)
         free = [v for v in free if v not in moved]
@@ -293,6 +324,57 @@ class DriverGen(PythonGen):
             if r.type.rank == 0:
                 self.emit(depth, f"{self.n(r)} = np.{DTYPES[r.dtype]}({self.n(r)})")
         return True
+
+    def whole_module(self):
+        """(the name of a loop module whose function runs the whole function compiled, its
+        parameters' names), where it can be one (`small_function`), else None. Its lines are
+        the driver's as a compiled loop's are (loops.py)."""
+        if not (self.whole and small_function(self.fn)):
+            return None
+        lines = self.compiled_lines(lambda: self.block(self.fn.body, 1))
+        returned = self.fn.body.terminator.operands
+        if returned:    # (its last line)
+            lines[-1] = "    return " + ", ".join(self.returned_apart(returned))
+        params = [self.n(a) for a in self.fn.args]
+        scalars = [f"    {p} = rt.scalar({p})"
+                   for p, a in zip(params, self.fn.args, strict=True) if a.type.rank == 0]
+        source = loops.module(params, scalars + lines, None, runner="Whole")
+        return None if source is None else (self.table.add_loop(source, "w"), params)
+
+    def returned_apart(self, returned) -> list:
+        """The compiled function's results, each its own memory: Numba gives an array it
+        returns a new owner object each time, so the API could not tell that two results, or
+        a result and an argument, share memory (api._apart) where the driver's could. Copied:
+        an argument, a value returned before, and what a view op, a loop or an `if` gave."""
+        out = []
+        for k, v in enumerate(returned):
+            op = v.owner if isinstance(v.owner, Op) else None
+            made = op is not None and not op.regions and not registry.get(op.name).view
+            shared = v in returned[:k] or not made
+            out.append(f"{self.n(v)}.copy()" if shared and v.type.rank and not is_tape(v.type)
+                       else self.n(v))
+        return out
+
+    def tier_up(self, module, params):
+        """The lines that return what `module`'s function gives, once it runs compiled
+        (`runtime.Whole`), and start the clock on the driver's own steps otherwise."""
+        got, clock = self.name.fresh("whole"), self.name.fresh("t_whole")
+        returned = self.fn.body.terminator.operands
+        results = [self.name.fresh("result") if v in self.literal or v in returned[:k]
+                   else self.n(v) for k, v in enumerate(returned)]
+        self.emit(1, f"# once hot, {module}'s function runs the steps below compiled whole "
+                     "(small arrays)")
+        self.emit(1, f"{got} = {module}.WHOLE({', '.join(params)})")
+        self.emit(1, f"if {got} is not rt.NOT_YET:")
+        if results:
+            self.emit(2, f"{', '.join(results)} = {got}" if len(results) > 1
+                      else f"{results[0]} = {got}")
+        for r, v in zip(results, returned, strict=True):   # compiled, 0-d comes back a number
+            if v.type.rank == 0:
+                self.emit(2, f"{r} = np.{DTYPES[v.dtype]}({r})")
+        self.emit(2, f"return {', '.join(results) or 'None'}")
+        self.emit(1, f"{clock} = rt.clock()")
+        return clock
 
     def tapes_filled_by(self, loop, free) -> dict:
         """Value -> index in `lines` of the empty tapes among `loop`'s `free` values that only
@@ -333,6 +415,8 @@ class DriverGen(PythonGen):
             parts = [self.name.fresh("partial") for _ in kern.accumulations]
             for p, (k, init, ctor) in zip(parts, kern.accumulations, strict=True):
                 out = self.n(kern.outputs[k])
+                if re.fullmatch(r"K\d+", init):     # a constant of the kernel's module
+                    init = f"{module}.{init}"
                 self.emit(depth, f"{p} = np.full((1,) + {out}.shape, {init}, {ctor})")
             self.emit(depth, f"{module}.body(0, 0, {kern.rows}, {', '.join([args, *parts])})")
             for p, (k, _, _) in zip(parts, kern.accumulations, strict=True):
@@ -369,4 +453,8 @@ class DriverGen(PythonGen):
                 self.emit(depth, line.format(out=out))
 
     def body(self):
+        whole = self.whole_module()
+        clock = self.tier_up(*whole) if whole else None
         self.block(self.fn.body, 1, top=True)
+        if clock:       # (the function's last line is its return)
+            self.lines.insert(len(self.lines) - 1, f"    {whole[0]}.WHOLE.ran({clock})")

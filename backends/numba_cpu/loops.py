@@ -21,6 +21,11 @@ compiled with bounds checks (an index out of bounds raises, the Python run names
 line). A loop with a step Numba cannot run (other `runtime` calls: big products; the arena;
 module-level array constants) or a call of another generated function stays in the driver.
 
+A function on small arrays (driver.small_function) is written so too, whole, its lines
+ending in its `return`, as the function `loop` of a module run by `runtime.Whole`
+(`WHOLE = rt.Whole(loop)`), which the driver calls before its own steps: compiled, it gives the
+function's results, else the driver runs its steps (the text's Python run is never used).
+
 The module is a kernel file (`cache.load`): keyed by its text (which holds a stamp of
 runtime.py), shared by identical loops, and its machine code kept in Numba's disk cache.
 """
@@ -54,9 +59,11 @@ def compilable(op) -> bool:
     return not any(inner.name == "call" for region in op.regions for inner in region.walk())
 
 
-def module(params: list[str], lines: list[str], results: list[str]) -> str | None:
+def module(params: list[str], lines: list[str], results: list[str] | None,
+           runner="Loop") -> str | None:
     """The source of the module of a loop written as `lines` (at depth 1) reading `params` and
-    assigning `results`, or None where a line cannot be compiled."""
+    assigning `results` (None: a whole function's lines, which end in its `return`), run by
+    `runtime.<runner>`, or None where a line cannot be compiled."""
     body = "\n".join(lines)
     if UNSUPPORTED.search(body):
         return None
@@ -65,6 +72,6 @@ def module(params: list[str], lines: list[str], results: list[str]) -> str | Non
             "from adcompiler.backends.numba_cpu import runtime as rt",
             "from adcompiler.backends.numba_cpu.cache import load_key", "",
             *(f"{k} = load_key({k[2:]!r})" for k in kernels)]
-    ret = f"    return {', '.join(results)}" if results else "    return None"
+    ret = [] if results is None else [f"    return {', '.join(results) or 'None'}"]
     return "\n".join([*head, "", "", f"@njit({FLAGS})", f"def loop({', '.join(params)}):",
-                      body, ret, "", "", "LOOP = rt.Loop(loop)", ""])
+                      body, *ret, "", "", f"{runner.upper()} = rt.{runner}(loop)", ""])

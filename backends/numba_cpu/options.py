@@ -12,7 +12,11 @@
 - `parallel` (default on; env `ADCOMPILER_PARALLEL=0`): big kernels run their rows on
   threads (`runtime.launch`).
 - `profile` (default off; env `ADCOMPILER_PROFILE=1`): drivers time every step into
-  `runtime.PROFILE`; `runtime.report()` prints where a program spends its time.
+  `runtime.PROFILE`; `runtime.report()` prints where a program spends its time (a function
+  compiled whole then runs its steps in the driver).
+- `whole` (default on; env `ADCOMPILER_WHOLE=0`): a function on small arrays is also written
+  as one function of its own (`driver.small_function`), which runs instead of the driver's
+  steps once compiled (`LOOPS` below says when).
 - `blas` (env `ADCOMPILER_BLAS=mkl|openblas|numpy`, another value an error; default `mkl` on
   Intel CPUs, `numpy` on others): which BLAS runs matrix products, read when the runtime is
   imported: Intel MKL where its package is installed (`mkl.py`), SciPy's OpenBLAS with one
@@ -27,8 +31,8 @@
   With `numpy`, a stack of at least 2 x threads products still takes the SciPy OpenBLAS path
   (runtime.py; measured on a Zen 4 VM, where the Zen 1 numbers above predate it).
 
-`LOOPS` (env `ADCOMPILER_LOOPS=auto|compile|python`, default `auto`): when a loop that
-`loops.py` wrote as a function of its own runs compiled: once it has spent
+`LOOPS` (env `ADCOMPILER_LOOPS=auto|compile|python`, default `auto`): when a loop or a
+function that `loops.py` wrote as a function of its own runs compiled: once it has spent
 `runtime.COMPILE_AFTER` seconds in Python, or at once where Numba's disk cache holds it
 (`auto`); always (`compile`); never (`python`). Not one of the `OPTIONS` a program is built
 with (its code is the same either way): `runtime.Loop` reads it at each call.
@@ -70,6 +74,7 @@ OPTIONS = {
     "reassociate": _flag("ADCOMPILER_REASSOCIATE", "1"),
     "parallel": _flag("ADCOMPILER_PARALLEL", "1"),
     "profile": _flag("ADCOMPILER_PROFILE", "0"),
+    "whole": _flag("ADCOMPILER_WHOLE", "1"),
     "blas": _choice("ADCOMPILER_BLAS", ("mkl", "openblas", "numpy"),
                     "mkl" if cpu_vendor() == "GenuineIntel" else "numpy"),
 }

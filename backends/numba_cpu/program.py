@@ -29,9 +29,9 @@ from .. import numpy as numpy_backend
 
 
 class KernelTable:
-    """The kernels (`k_<key>`) and loops compiled whole (`l_<key>`, loops.py) a program's
-    drivers call, by the name of the driver's global, in the order they were written (a
-    loop's kernels before it)."""
+    """The kernels (`k_<key>`), loops compiled whole (`l_<key>`, loops.py) and functions
+    compiled whole (`w_<key>`, the same) a program's drivers call, by the name of the driver's
+    global, in the order they were written (a loop's kernels before it)."""
 
     def __init__(self):
         self.sources: dict[str, str] = {}
@@ -39,8 +39,8 @@ class KernelTable:
     def add(self, kernel) -> str:
         return self._add(f"k_{kernel.key}", kernel.source)
 
-    def add_loop(self, source: str) -> str:
-        return self._add(f"l_{cache.key(source)}", source)
+    def add_loop(self, source: str, prefix="l") -> str:
+        return self._add(f"{prefix}_{cache.key(source)}", source)
 
     def _add(self, name, source) -> str:
         self.sources.setdefault(name, source)
@@ -100,14 +100,14 @@ def _generate(functions, stash=None):
     constants = ArrayConstants(f for f, _ in functions.values())
     gens = {name: DriverGen(f, table, parallel=OPTIONS["parallel"], flags=njit_flags(),
                             profile=OPTIONS["profile"], recycle=recycled, constants=constants,
-                            functions=functions)
+                            functions=functions, whole=OPTIONS["whole"])
             for name, (f, recycled) in functions.items()}
     drivers, _ = sources(gens, stash)
     source = "\n\n\n".join([LEGEND + "import numpy as np\n"
                             "from adcompiler.backends.numba_cpu import runtime as rt",
                             *(["\n".join(constants.definitions())] if constants.made else []),
                             *drivers])
-    kind = {"k": "kernel", "l": "loop"}
+    kind = {"k": "kernel", "l": "loop", "w": "function compiled whole"}
     kernel_text = "\n\n".join(f"# ----- {kind[name[0]]} {name} -----\n{src}"
                               for name, src in table.sources.items())
     shown = source + "\n\n\n# ===== kernels =====\n" + kernel_text + "\n"

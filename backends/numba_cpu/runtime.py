@@ -499,16 +499,19 @@ class Loop:
             return False
         return LOOPS == "compile" or self.cached or self.spent >= COMPILE_AFTER
 
+    def run_compiled(self, args):
+        if self.warm:
+            return self.compiled(*args)
+        with warnings.catch_warnings():     # (products on views: a copy is slower)
+            warnings.simplefilter("ignore", NumbaPerformanceWarning)
+            result = self.compiled(*args)
+        self.warm = True
+        return result
+
     def __call__(self, *args):
         if self.ready(args):
             try:
-                if self.warm:
-                    return self.compiled(*args)
-                with warnings.catch_warnings():     # (products on views: a copy is slower)
-                    warnings.simplefilter("ignore", NumbaPerformanceWarning)
-                    result = self.compiled(*args)
-                self.warm = True
-                return result
+                return self.run_compiled(args)
             except NumbaError:
                 self.never = True
             except Exception:
@@ -520,6 +523,43 @@ class Loop:
         result = self.python(*args)
         self.spent += time.perf_counter() - t0
         return result
+
+
+NOT_YET = object()
+
+
+class Whole(Loop):
+    """A driver function written whole as a loop module's function (driver.whole_module), which
+    the driver calls first: compiled, as `LOOPS` says (here "auto" counts the time the driver's
+    own steps took, `ran`), it gives the function's results; else `NOT_YET`, and the driver
+    runs its steps. A compiled call that fails to compile makes it `NOT_YET` from then on; one
+    that raises gives `NOT_YET` for the driver to run, which raises the user's error where the
+    function has one (it changes none of its arguments), and counts as a failure of Numba's
+    where the driver's run succeeds."""
+
+    def __init__(self, compiled):
+        super().__init__(compiled)
+        self.raised = False
+
+    def __call__(self, *args):
+        self.raised = False         # (a driver's run that raised never reached `ran`)
+        if not self.ready(args):
+            return NOT_YET
+        try:
+            return self.run_compiled(args)
+        except NumbaError:
+            self.never = True
+        except Exception:
+            self.raised = True
+        return NOT_YET
+
+    def ran(self, t0):
+        """The driver's steps ran from `t0` on, to the end."""
+        self.spent += time.perf_counter() - t0
+        if self.raised:
+            self.raised = False
+            self.failures += 1
+            self.never = self.failures >= FAILURES
 
 
 def scalar(x):

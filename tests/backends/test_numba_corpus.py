@@ -281,10 +281,13 @@ def _eight(x):
     return tuple(x * float(i) for i in range(1, 9))
 
 
-def test_every_returned_array_is_recycled_once_dropped():
+def test_every_returned_array_is_recycled_once_dropped(monkeypatch):
     """Eight results of one shape (an optimiser's new parameters of identical layers): all
-    eight come back from the arena, not from new memory, once the caller dropped them."""
+    eight come back from the driver's arena, not from new memory, once the caller dropped them.
+    (A function compiled whole, as this small one would be once hot, makes new arrays.)"""
     import weakref
+    from adcompiler.backends.numba_cpu.options import OPTIONS
+    monkeypatch.setitem(OPTIONS, "whole", False)
     f = adcompiler.jit(_eight, backend="numba")
     x = np.arange(5.0)
     first = f(x)

@@ -3,7 +3,8 @@ compiled, their values and gradients are NumPy's running the same Python and flo
 differences; a loop runs as Python until it has spent `COMPILE_AFTER` s so (option `loops`
 "auto"); an index out of bounds in a compiled loop names the user's line, as does one in a
 gather at an array of indices (the runtime's in a compiled loop, which checks it); a
-tape a loop filled as Python is read as Python; a loop Numba cannot compile runs as Python."""
+tape a loop filled as Python is read as Python; a loop Numba cannot compile runs as Python. A
+function on small arrays is compiled whole, the same way; one on big arrays is not."""
 import re
 
 import numpy as np
@@ -13,6 +14,8 @@ from numba.core.errors import TypingError
 
 import adcompiler as adc
 from adcompiler.backends.numba_cpu import runtime as rt
+from adcompiler.backends.numba_cpu.driver import PAR_MIN, WHOLE_PRODUCT_BELOW, small_function
+from adcompiler.backends.numba_cpu.options import OPTIONS
 from test_inplace_updates import finite_differences
 
 W = np.linspace(0.5, 1.1, 4)
@@ -65,15 +68,17 @@ CASES = [(rnn, lambda: [0.3 * np.outer(W, W[::-1]), np.linspace(-1, 1, 24).resha
 
 @pytest.fixture
 def called(monkeypatch) -> list:
-    """The `runtime.Loop`s called during the test, each once, in the order first called."""
+    """The `runtime.Loop`s and `runtime.Whole`s called during the test, each once, in the order
+    first called. A function here is not compiled whole (option `whole`, which a test of
+    that sets): its loops are."""
+    monkeypatch.setitem(OPTIONS, "whole", False)
     seen = []
-    run = rt.Loop.__call__
-
-    def call(self, *args):
-        if self not in seen:
-            seen.append(self)
-        return run(self, *args)
-    monkeypatch.setattr(rt.Loop, "__call__", call)
+    for cls in (rt.Loop, rt.Whole):
+        def call(self, *args, run=cls.__call__):
+            if self not in seen:
+                seen.append(self)
+            return run(self, *args)
+        monkeypatch.setattr(cls, "__call__", call)
     return seen
 
 
@@ -245,12 +250,125 @@ def test_a_loop_numba_cannot_compile_runs_as_python(called, monkeypatch):
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
 
 
+def rnn_beside_a_big_sum(w, xs, h0, big):
+    return rnn(w, xs, h0) + np.sum(np.sin(big))
+
+
 def test_show_prints_a_compiled_loops_function():
-    args = CASES[0][1]()
-    g = adc.grad(rnn, backend="numba")
+    """A loop of a function on big arrays (not compiled whole) is a function of its own."""
+    args = CASES[0][1]() + [np.zeros(PAR_MIN)]
+    g = adc.grad(rnn_beside_a_big_sum, backend="numba")
     source = g.adjoint_source(*args)
     driver, kernels = source.split("# ===== kernels")
     assert re.search(r"hs_\d+, tape_\d+ = l_[0-9a-f]{16}\.LOOP\(", driver), driver
     assert "# ----- loop l_" in kernels
     loop = kernels.split("# ----- loop l_")[1]
     assert "def loop(" in loop and "for t in np.arange(" in loop and ".append(" in loop
+
+
+def mlp(w1, b1, w2, x, y):
+    h = np.maximum(x @ w1 + b1, 0.0)
+    return np.mean((h @ w2 - y) ** 2)
+
+
+def mlp_args():
+    rng = np.random.default_rng(0)
+    return [rng.normal(size=(5, 7)), rng.normal(size=7), rng.normal(size=(7, 3)),
+            rng.normal(size=(4, 5)), rng.normal(size=(4, 3))]
+
+
+def test_a_function_on_small_arrays_is_compiled_whole(called, monkeypatch):
+    """Its every step, the loops' too, in one function of a loop module (driver.small_function),
+    whose values and gradients are NumPy's and float64 finite differences'."""
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    monkeypatch.setitem(OPTIONS, "whole", True)
+    for f, args in ((mlp, mlp_args()), (rnn, CASES[0][1]())):
+        called.clear()
+        g = adc.value_and_grad(f, wrt=0, backend="numba")
+        value, grad = g(*args)
+        np.testing.assert_allclose(value, f(*args), rtol=1e-12)
+        np.testing.assert_allclose(grad, finite_differences(f, args, 0), rtol=1e-6, atol=1e-8)
+        assert len(called) == 1 and called[0].warm and not called[0].never
+        driver = g.adjoint_source(*args).split("# ===== kernels")[0]
+        fused = driver.split(f"def {f.__name__}_grad(")[1]
+        assert isinstance(called[0], rt.Whole)
+        whole = re.search(r"(w_[0-9a-f]{16})'s function runs the steps below compiled", fused)
+        assert whole and f"= {whole[1]}.WHOLE(" in fused and f"{whole[1]}.WHOLE.ran(" in fused
+        np.testing.assert_allclose(adc.jit(f, backend="numba")(*args), f(*args), rtol=1e-12)
+
+
+def total_sin(x):
+    return np.sum(np.sin(x))
+
+
+def product(a, b):
+    return np.sum(a @ b)
+
+
+def inverse(a):
+    return np.sum(np.linalg.inv(a))
+
+
+def test_only_a_function_on_small_arrays_is_compiled_whole():
+    """Not with an array of PAR_MIN elements (the driver runs its kernel on the backend's
+    threads), a product of WHOLE_PRODUCT_BELOW multiply-adds (NumPy's matmul on its BLAS
+    threads) or linear algebra other than products (Numba's LAPACK is not NumPy's)."""
+    m = 64
+    assert m ** 3 == WHOLE_PRODUCT_BELOW
+    cases = [(total_sin, [np.zeros(PAR_MIN - 1)], True), (total_sin, [np.zeros(PAR_MIN)], False),
+             (product, [np.ones((m, m)), np.ones((m, m - 1))], True),
+             (product, [np.ones((m, m)), np.ones((m, m))], False),
+             (inverse, [np.eye(3)], False)]
+    for f, args, whole in cases:
+        assert small_function(adc.trace(f, *args)) is whole, (f.__name__, args[0].shape)
+
+
+def rows_of(x, idx):
+    return np.sum(np.tanh(x[idx]) ** 2)
+
+
+def test_a_function_compiled_whole_runs_once_hot_and_leaves_errors_to_the_driver(
+        called, monkeypatch):
+    """As a loop: its driver's steps run until they have taken `COMPILE_AFTER` s (option
+    `loops` "auto"), then the compiled function; an index out of bounds there has the driver
+    run, which names the user's line, and is no failure of Numba's."""
+    monkeypatch.setitem(OPTIONS, "whole", True)
+    monkeypatch.setattr(rt, "LOOPS", "auto")
+    monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
+    x, idx = np.linspace(-1, 1, 12).reshape(4, 3), np.array([3, 0, 3])
+    want = np.zeros_like(x)
+    np.add.at(want, idx, 2 * np.tanh(x[idx]) / np.cosh(x[idx]) ** 2)
+    g = adc.grad(rows_of, backend="numba")
+    np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
+    (whole,) = called
+    if not whole.warm:      # (Numba's disk cache may hold it: compiled at once)
+        assert whole.spent > 0.0
+        np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
+    assert whole.warm and not whole.never
+    line = rows_of.__code__.co_firstlineno + 1
+    for bad in ([3, 0, 4], [-5, 0, 3]):
+        with pytest.raises(adc.IndexOutOfBounds, match=rf"test_numba_loops.py:{line} in "):
+            g(x, np.array(bad))
+        assert whole.raised             # the compiled function's run raised first
+    assert called == [whole] and whole.failures == 0
+    np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
+
+
+def aliases(x):
+    h = np.tanh(x)
+    return h, h, x, x[1:], h.reshape(3, 2)
+
+
+def test_what_a_function_compiled_whole_returns_is_each_its_own_memory(called, monkeypatch):
+    """Numba gives a returned array a new owner each time, so the API cannot tell a value
+    returned twice, an argument or a view of one from new arrays: the function copies them."""
+    monkeypatch.setitem(OPTIONS, "whole", True)
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    x = np.linspace(-1, 1, 6)
+    out = adc.jit(aliases, backend="numba")(x)
+    assert len(called) == 1 and called[0].warm
+    for got, want in zip(out, aliases(x), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-15)
+    for i, a in enumerate(out):
+        assert not np.shares_memory(a, x)
+        assert not any(np.shares_memory(a, b) for b in out[i + 1:])

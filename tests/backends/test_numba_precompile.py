@@ -1,7 +1,9 @@
 """Compiling a driver's kernels before its first call (`precompile.py`): the dry run finds the
 kernel calls and argument types of the real call (also past a gather whose indices a kernel
 computes), a child process compiles some of them into Numba's disk cache, the real call then
-loads them and computes what NumPy computes, and a driver with a loop is left alone."""
+loads them and computes what NumPy computes, and a driver with a loop is left alone. (These
+small functions' drivers are not written to run compiled whole, option `whole`: a driver that
+does so once hot runs no kernel of its own then.)"""
 import os
 import subprocess
 import sys
@@ -11,7 +13,13 @@ import pytest
 
 from adcompiler.ad import differentiate
 from adcompiler.backends.numba_cpu import cache, precompile, program, runtime
+from adcompiler.backends.numba_cpu.options import OPTIONS
 from adcompiler.frontend import trace
+
+
+@pytest.fixture(autouse=True)
+def drivers_only(monkeypatch):
+    monkeypatch.setitem(OPTIONS, "whole", False)
 
 
 def xent(w, x, t):
