@@ -3,12 +3,13 @@ backend (the default) against the NumPy backend and JAX's jit, in one run.
 
     python benchmarks/small_programs.py [--calls 300]
 
-Prints, per program, the median time of one gradient call, the four called in turn in bursts: the Numba backend once the
-function runs compiled whole (its steps in one compiled function, as a hot function's are:
-`ADCOMPILER_LOOPS=compile`), the same with its driver's steps as Python (`=python`, as before
-it is hot), the NumPy backend, and `jax.jit(jax.grad(...))` of the same program in jax.numpy
-where JAX is installed (its loop a `lax.fori_loop` of static bounds: JAX's reverse
-mode refuses a `while_loop`), and the first's ratios to the others.
+Prints, per program, the median time of one gradient call, the four called in turn in
+bursts: the Numba backend once the function runs compiled whole (its steps in one compiled
+function, as a hot function's are: `ADCOMPILER_LOOPS=compile`), the same with its driver's
+steps as Python (`=python`, as before it is hot; a run-time loop then runs as Python too,
+where hot it would be compiled on its own), the NumPy backend, and `jax.jit(jax.grad(...))`
+of the same program in jax.numpy where JAX is installed (its loop a `lax.fori_loop` of static
+bounds: JAX's reverse mode refuses a `while_loop`), and the first's ratios to the others.
 Re-executes itself without OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE and with every library on 2
 threads, as gpt_step.py does. The programs live in small_models.py (functions given to
 adcompiler must be in a file).

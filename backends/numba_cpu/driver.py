@@ -310,9 +310,8 @@ class DriverGen(PythonGen):
         free = [v for v in free if v not in moved]
         params = [self.n(v) for v in free]
         results = [self.n(r) for r in op.results]
-        scalars = [f"    {self.n(v)} = rt.scalar({self.n(v)})" for v in free if v.type.rank == 0]
         source = loops.module(params, ["    " + self.lines[i].strip() for i in moved.values()]
-                              + scalars + lines, results)
+                              + self.scalars_read(free) + lines, results)
         if source is None:
             return False
         for i in sorted(moved.values(), reverse=True):
@@ -320,10 +319,20 @@ class DriverGen(PythonGen):
         self.comment_loc(depth, op.loc)
         call = f"{self.table.add_loop(source)}.LOOP({', '.join(params)})"
         self.emit(depth, f"{', '.join(results)} = {call}" if results else call)
-        for r in op.results:    # compiled, a 0-d result comes back a Python number
-            if r.type.rank == 0:
-                self.emit(depth, f"{self.n(r)} = np.{DTYPES[r.dtype]}({self.n(r)})")
+        self.numbers_back(depth, results, op.results)
         return True
+
+    def scalars_read(self, values) -> list:
+        """The lines with which a compiled function reads its 0-d parameters among `values`
+        as scalars (loops.py)."""
+        return [f"    {self.n(v)} = rt.scalar({self.n(v)})" for v in values if v.type.rank == 0]
+
+    def numbers_back(self, depth, names, values):
+        """Make a compiled function's 0-d results `names` (of `values`), which come back as
+        Python numbers, NumPy scalars again."""
+        for name, v in zip(names, values, strict=True):
+            if v.type.rank == 0:
+                self.emit(depth, f"{name} = np.{DTYPES[v.dtype]}({name})")
 
     def whole_module(self):
         """(the name of a loop module whose function runs the whole function compiled, its
@@ -336,21 +345,24 @@ class DriverGen(PythonGen):
         if returned:    # (its last line)
             lines[-1] = "    return " + ", ".join(self.returned_apart(returned))
         params = [self.n(a) for a in self.fn.args]
-        scalars = [f"    {p} = rt.scalar({p})"
-                   for p, a in zip(params, self.fn.args, strict=True) if a.type.rank == 0]
-        source = loops.module(params, scalars + lines, None, runner="Whole")
+        source = loops.module(params, self.scalars_read(self.fn.args) + lines, None,
+                              runner="Whole")
         return None if source is None else (self.table.add_loop(source, "w"), params)
 
     def returned_apart(self, returned) -> list:
         """The compiled function's results, each its own memory: Numba gives an array it
         returns a new owner object each time, so the API could not tell that two results, or
-        a result and an argument, share memory (api._apart) where the driver's could. Copied:
-        an argument, a value returned before, and what a view op, a loop or an `if` gave."""
+        a result and an argument or a tape's entry, share memory (api._apart, _not_sharing)
+        where the driver's could. Copied: an argument, a value returned before, what a view op,
+        a tape, a loop or an `if` gave, and a value a loop or an `if` reads or a tape keeps (a
+        loop may carry it in as it is, onto a tape)."""
         out = []
         for k, v in enumerate(returned):
             op = v.owner if isinstance(v.owner, Op) else None
-            made = op is not None and not op.regions and not registry.get(op.name).view
-            shared = v in returned[:k] or not made
+            made = op is not None and not op.regions and not registry.get(op.name).view \
+                and registry.get(op.name).kind != "tape"
+            kept = any(u.regions or u.name == "tape_push" for u in self.users.get(v, ()))
+            shared = v in returned[:k] or not made or kept
             out.append(f"{self.n(v)}.copy()" if shared and v.type.rank and not is_tape(v.type)
                        else self.n(v))
         return out
@@ -360,8 +372,8 @@ class DriverGen(PythonGen):
         (`runtime.Whole`), and start the clock on the driver's own steps otherwise."""
         got, clock = self.name.fresh("whole"), self.name.fresh("t_whole")
         returned = self.fn.body.terminator.operands
-        results = [self.name.fresh("result") if v in self.literal or v in returned[:k]
-                   else self.n(v) for k, v in enumerate(returned)]
+        results = [self.name.fresh("result") if v in returned[:k] else self.n(v)
+                   for k, v in enumerate(returned)]
         self.emit(1, f"# once hot, {module}'s function runs the steps below compiled whole "
                      "(small arrays)")
         self.emit(1, f"{got} = {module}.WHOLE({', '.join(params)})")
@@ -369,9 +381,7 @@ class DriverGen(PythonGen):
         if results:
             self.emit(2, f"{', '.join(results)} = {got}" if len(results) > 1
                       else f"{results[0]} = {got}")
-        for r, v in zip(results, returned, strict=True):   # compiled, 0-d comes back a number
-            if v.type.rank == 0:
-                self.emit(2, f"{r} = np.{DTYPES[v.dtype]}({r})")
+        self.numbers_back(2, results, returned)
         self.emit(2, f"return {', '.join(results) or 'None'}")
         self.emit(1, f"{clock} = rt.clock()")
         return clock

@@ -35,7 +35,7 @@
 function that `loops.py` wrote as a function of its own runs compiled: once it has spent
 `runtime.COMPILE_AFTER` seconds in Python, or at once where Numba's disk cache holds it
 (`auto`); always (`compile`); never (`python`). Not one of the `OPTIONS` a program is built
-with (its code is the same either way): `runtime.Loop` reads it at each call.
+with (its code is the same either way): `runtime.Compiled` reads it at each call.
 
 `THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU this
 process may run on).

@@ -110,13 +110,27 @@ class _NumPy:
         return np.take(a, indices, axis=axis, mode="clip")
 
 
+class _Steps:
+    """Stands in for a function compiled whole (`w_<key>.WHOLE`, runtime.Whole) during a dry
+    run: the driver runs its own steps, and the real one neither runs nor counts their time."""
+
+    def __call__(self, *args):
+        return runtime.NOT_YET
+
+    def ran(self, t0):
+        pass
+
+
 def _dry_run(driver, args) -> _Recorder:
     """What `driver(*args)` would compile: the `_Recorder` it ran with as its `rt` (and
-    every driver it calls), with `_NumPy` as their `np`."""
+    every driver it calls), with `_NumPy` as their `np` and `_Steps` as their functions
+    compiled whole."""
     recorder = _Recorder()
     # (a user's print, which the driver runs, prints nothing: the values are not computed)
     ns = dict(driver.__globals__, rt=recorder, np=_NumPy(), print=lambda *a, **k: None)
     for name, value in list(ns.items()):
+        if isinstance(getattr(value, "WHOLE", None), runtime.Whole):
+            ns[name] = types.SimpleNamespace(WHOLE=_Steps())
         if isinstance(value, types.FunctionType) and value.__globals__ is driver.__globals__:
             ns[name] = types.FunctionType(value.__code__, ns, value.__name__,
                                           value.__defaults__, value.__closure__)

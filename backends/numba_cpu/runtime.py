@@ -31,7 +31,9 @@
 - `tick(label, t0)`: with the option `profile` on, drivers time each step into `PROFILE`
   (label -> [seconds, calls]); `report()` prints the steps by total time.
 - `run(kernel, rows, *args)`: a kernel's rows on the calling thread.
-- `Loop(dispatcher)`: a loop compiled whole (loops.py), run as Python or compiled (`LOOPS`).
+- `Loop(dispatcher)`: a loop compiled whole (loops.py), run as Python or compiled (`LOOPS`);
+  `Whole(dispatcher)`: a function compiled whole, run compiled or left to its driver
+  (`NOT_YET`); both `Compiled`s.
 - `new_tape(dtype, ndim)`: a loop's empty tape: a list, in a compiled loop a typed list.
 - `scalar(x)`: a 0-d array's element, anything else itself (a compiled loop's 0-d values
   are scalars).
@@ -467,30 +469,20 @@ FAILURES = 3            # run-time failures of the compiled loop, Python succeed
                         # which it runs as Python only
 
 
-class Loop:
-    """A loop that loops.py wrote as the function `loop` of a module of its own, run as Python
-    (`python`, the same function, named in tracebacks as generated code so that
-    runtime/nans.py names the user's line) or compiled (`compiled`, the Numba dispatcher),
-    as `LOOPS` says. A compiled call that fails to compile (a type Numba cannot unify, an
-    operation it lacks) makes the loop Python from then on; one that raises is run again as
-    Python, which raises the user's error where the loop has one (the function changes none
-    of its arguments, so it can run again) or gives the result where only Numba failed."""
+class Compiled:
+    """A function that loops.py wrote as the function `loop` of a module of its own (a loop's,
+    or a whole function's), with when it runs compiled (`compiled`, the Numba dispatcher), as
+    `LOOPS` says: `spent` counts the seconds it ran otherwise, `never` says Numba cannot
+    compile it (or it failed `FAILURES` times where Python did not), `warm` that a compiled
+    call succeeded, `cached` that Numba's disk cache held it when the module was loaded."""
 
     def __init__(self, compiled):
         self.compiled = compiled
-        self.spent = 0.0                    # seconds run as Python
+        self.spent = 0.0
         self.failures = 0
-        self.never = False                  # Numba cannot compile it
-        self.warm = False                   # a compiled call succeeded
-        fn = compiled.py_func
-        module = sys.modules[fn.__module__]
-        filename = f"<adcompiler loop: {module.__name__.rsplit('.', 1)[-1]}>"
-        with open(module.__file__) as f:
-            remember(filename, f.read())
-        self.python = types.FunctionType(fn.__code__.replace(co_filename=filename),
-                                         fn.__globals__, fn.__name__)
-        index = compiled._cache._cache_file._index_path
-        self.cached = os.path.exists(index)  # compiled in an earlier process
+        self.never = False
+        self.warm = False
+        self.cached = os.path.exists(compiled._cache._cache_file._index_path)
 
     def ready(self, args) -> bool:
         """Run compiled? Not with a tape an earlier loop filled as Python (a list: Numba
@@ -508,6 +500,30 @@ class Loop:
         self.warm = True
         return result
 
+    def failed(self):
+        """The compiled call raised where Python gave the result."""
+        self.failures += 1
+        self.never = self.failures >= FAILURES
+
+
+class Loop(Compiled):
+    """A loop run as Python (`python`, the module's function, named in tracebacks as generated
+    code so that runtime/nans.py names the user's line) or compiled. A compiled call that fails
+    to compile (a type Numba cannot unify, an operation it lacks) makes the loop Python from
+    then on; one that raises is run again as Python, which raises the user's error where the
+    loop has one (the function changes none of its arguments, so it can run again) or gives
+    the result where only Numba failed."""
+
+    def __init__(self, compiled):
+        super().__init__(compiled)
+        fn = compiled.py_func
+        module = sys.modules[fn.__module__]
+        filename = f"<adcompiler loop: {module.__name__.rsplit('.', 1)[-1]}>"
+        with open(module.__file__) as f:
+            remember(filename, f.read())
+        self.python = types.FunctionType(fn.__code__.replace(co_filename=filename),
+                                         fn.__globals__, fn.__name__)
+
     def __call__(self, *args):
         if self.ready(args):
             try:
@@ -516,8 +532,7 @@ class Loop:
                 self.never = True
             except Exception:
                 result = self.python(*args)
-                self.failures += 1
-                self.never = self.failures >= FAILURES
+                self.failed()
                 return result
         t0 = time.perf_counter()
         result = self.python(*args)
@@ -528,21 +543,26 @@ class Loop:
 NOT_YET = object()
 
 
-class Whole(Loop):
-    """A driver function written whole as a loop module's function (driver.whole_module), which
-    the driver calls first: compiled, as `LOOPS` says (here "auto" counts the time the driver's
-    own steps took, `ran`), it gives the function's results; else `NOT_YET`, and the driver
-    runs its steps. A compiled call that fails to compile makes it `NOT_YET` from then on; one
-    that raises gives `NOT_YET` for the driver to run, which raises the user's error where the
-    function has one (it changes none of its arguments), and counts as a failure of Numba's
-    where the driver's run succeeds."""
+class Whole(Compiled):
+    """A driver function written whole (driver.whole_module), which the driver calls first:
+    compiled, it gives the function's results, else `NOT_YET`, and the driver runs its own
+    steps, whose time `ran` counts. A compiled call that fails to compile makes it `NOT_YET`
+    from then on; one that raises gives `NOT_YET` for the driver to run, which raises the
+    user's error where the function has one (it changes none of its arguments), and counts as
+    a failure of Numba's where the driver's run reaches its end (per thread: two threads may
+    call one function at once)."""
 
     def __init__(self, compiled):
         super().__init__(compiled)
-        self.raised = False
+        self.call = threading.local()
+
+    @property
+    def raised(self) -> bool:
+        """Did the calling thread's last compiled call raise?"""
+        return getattr(self.call, "raised", False)
 
     def __call__(self, *args):
-        self.raised = False         # (a driver's run that raised never reached `ran`)
+        self.call.raised = False    # (a driver's run that raised never reached `ran`)
         if not self.ready(args):
             return NOT_YET
         try:
@@ -550,16 +570,15 @@ class Whole(Loop):
         except NumbaError:
             self.never = True
         except Exception:
-            self.raised = True
+            self.call.raised = True
         return NOT_YET
 
     def ran(self, t0):
         """The driver's steps ran from `t0` on, to the end."""
         self.spent += time.perf_counter() - t0
         if self.raised:
-            self.raised = False
-            self.failures += 1
-            self.never = self.failures >= FAILURES
+            self.call.raised = False
+            self.failed()
 
 
 def scalar(x):

@@ -954,15 +954,13 @@ def test_runtime_index_out_of_bounds_names_the_line(backend):
     """Labels out of bounds, as NumPy: an IndexError, here naming the line (a label of 3 or
     -4 of 3 classes was read as 0 or 2 when the linearised index wrapped with a mod). NumPy's
     words about the index are given as the generated line's: its index is a linearised one,
-    named so (the message's numbers are the merged axes'). The Numba backend compiles this
-    small function whole (driver.small_function): its line is the runtime's `take` then."""
+    named so (the message's numbers are the merged axes')."""
     logits = np.arange(6.0).reshape(2, 3)
     line = pick_label.__code__.co_firstlineno + 1
     for labels in (np.array([0, 3]), np.array([0, -4])):
         with pytest.raises(adc.IndexOutOfBounds,
-                           match=rf"{THIS_FILE}:{line} in .* \(generated line: .*(\.take\("
-                           r"flat_index, axis=0\)|rt\.take\(\w+, flat_index, 0, \(2,\)\)): "
-                           r"index"):
+                           match=rf"{THIS_FILE}:{line} in .* \(generated line: "
+                           r".*\.take\(flat_index, axis=0\): index"):
             adc.grad(pick_label, backend=backend)(logits, labels)
         with pytest.raises(IndexError, match=rf"{THIS_FILE}:{line}"):
             adc.jit(pick_label, backend=backend)(logits, labels)

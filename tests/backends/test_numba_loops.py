@@ -295,6 +295,7 @@ def test_a_function_on_small_arrays_is_compiled_whole(called, monkeypatch):
         whole = re.search(r"(w_[0-9a-f]{16})'s function runs the steps below compiled", fused)
         assert whole and f"= {whole[1]}.WHOLE(" in fused and f"{whole[1]}.WHOLE.ran(" in fused
         np.testing.assert_allclose(adc.jit(f, backend="numba")(*args), f(*args), rtol=1e-12)
+        assert len(called) == 2 and isinstance(called[1], rt.Whole) and called[1].warm
 
 
 def total_sin(x):
@@ -333,17 +334,21 @@ def test_a_function_compiled_whole_runs_once_hot_and_leaves_errors_to_the_driver
     `loops` "auto"), then the compiled function; an index out of bounds there has the driver
     run, which names the user's line, and is no failure of Numba's."""
     monkeypatch.setitem(OPTIONS, "whole", True)
-    monkeypatch.setattr(rt, "LOOPS", "auto")
-    monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
+    monkeypatch.setattr(rt, "LOOPS", "python")
     x, idx = np.linspace(-1, 1, 12).reshape(4, 3), np.array([3, 0, 3])
     want = np.zeros_like(x)
     np.add.at(want, idx, 2 * np.tanh(x[idx]) / np.cosh(x[idx]) ** 2)
     g = adc.grad(rows_of, backend="numba")
     np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
     (whole,) = called
-    if not whole.warm:      # (Numba's disk cache may hold it: compiled at once)
-        assert whole.spent > 0.0
-        np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
+    monkeypatch.setattr(rt, "LOOPS", "auto")
+    monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
+    monkeypatch.setattr(whole, "cached", False)     # (Numba's disk cache may hold it)
+    monkeypatch.setattr(whole, "spent", 0.0)
+    monkeypatch.setattr(whole, "warm", False)
+    np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
+    assert not whole.warm and whole.spent > 0.0     # its driver's steps ran, and were timed
+    np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
     assert whole.warm and not whole.never
     line = rows_of.__code__.co_firstlineno + 1
     for bad in ([3, 0, 4], [-5, 0, 3]):
@@ -372,3 +377,29 @@ def test_what_a_function_compiled_whole_returns_is_each_its_own_memory(called, m
     for i, a in enumerate(out):
         assert not np.shares_memory(a, x)
         assert not any(np.shares_memory(a, b) for b in out[i + 1:])
+
+
+def kept_and_carried(x):
+    h0 = np.tanh(x)
+    h = h0
+    for _ in range(3):
+        h = np.sin(h) * 1.5
+    return h0, np.sum(h)
+
+
+def test_a_result_a_tape_also_keeps_is_its_own_memory(called, monkeypatch):
+    """A value returned and carried into a loop, which tapes it as it is: the caller changing
+    the result must not change what the pullback reads."""
+    monkeypatch.setitem(OPTIONS, "whole", True)
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    x = np.linspace(-1, 1, 5)
+
+    def total(x):
+        return np.sum(kept_and_carried(x)[0]) + kept_and_carried(x)[1]
+    want = finite_differences(total, [x], 0)
+    (h0, s), pullback = adc.vjp(kept_and_carried, x, backend="numba")
+    assert isinstance(called[0], rt.Whole) and called[0].warm
+    np.testing.assert_allclose(h0, np.tanh(x), rtol=1e-15)
+    h0 -= 1.0
+    (g,) = pullback((np.ones(5), np.float64(1.0)))
+    np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-8)

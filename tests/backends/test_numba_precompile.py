@@ -188,3 +188,17 @@ def test_without_child_processes_this_process_compiles_them_all(cold_kernels, mo
     assert all(sig in k.body.overloads for k, sig in calls)     # compiled here, every one
     loss, grad = driver(*ARGS)
     np.testing.assert_allclose(grad, reference(*ARGS)[1], rtol=1e-10, atol=1e-12)
+
+
+def test_the_dry_run_leaves_a_function_compiled_whole_alone(monkeypatch):
+    """It runs the driver's own steps: the compiled function neither runs nor counts their
+    time (the first call would be its second run, and the function hot before its time)."""
+    monkeypatch.setitem(OPTIONS, "whole", True)
+    monkeypatch.setattr(runtime, "LOOPS", "compile")
+    driver = _driver()
+    (whole,) = [v.WHOLE for v in driver.__globals__.values()
+                if isinstance(getattr(v, "WHOLE", None), runtime.Whole)]
+    monkeypatch.setattr(whole, "compiled", None)    # never called
+    monkeypatch.setattr(whole, "spent", 0.0)
+    assert len(precompile._dry_run(driver, ARGS).calls) >= 4
+    assert whole.spent == 0.0 and not whole.warm
