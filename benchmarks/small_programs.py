@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import types
 
 import numpy as np
 
@@ -59,7 +60,8 @@ def medians(runs, args, calls, burst=25):
 
 
 def jax_programs():
-    """The programs in jax.numpy, by name, or {} without JAX."""
+    """The programs in jax.numpy, by name, or {} without JAX: small_models' own, but for the
+    run-time loop, which JAX's reverse mode takes only as a loop of static bounds."""
     try:
         import jax
         import jax.numpy as jnp
@@ -67,15 +69,10 @@ def jax_programs():
         return {}
     jax.config.update("jax_enable_x64", True)
 
-    def rnn(W, U, xs, y):
-        h = jnp.zeros((xs.shape[1], W.shape[0]))
-        for t in range(xs.shape[0]):
-            h = jnp.tanh(h @ W + xs[t] @ U)
-        return jnp.mean((h - y) ** 2)
+    import small_models as m
 
-    def mlp(p, x, y):
-        h = jnp.maximum(x @ p["W1"] + p["b1"], 0.0)
-        return jnp.mean((h @ p["W2"] + p["b2"] - y) ** 2)
+    def in_jax(f):      # small_models' own function, its `np` jax.numpy
+        return types.FunctionType(f.__code__, dict(f.__globals__, np=jnp), f.__name__)
 
     def logistic_steps(w, x, labels):
         def step(_, b):
@@ -89,7 +86,8 @@ def jax_programs():
     def jitted(f, wrt):
         g = jax.jit(jax.grad(f, argnums=wrt))
         return lambda *args: jax.block_until_ready(g(*args))
-    return {"rnn": lambda wrt: jitted(rnn, wrt), "mlp": lambda wrt: jitted(mlp, wrt),
+    return {"rnn": lambda wrt: jitted(in_jax(m.rnn), wrt),
+            "mlp": lambda wrt: jitted(in_jax(m.mlp), wrt),
             "logistic_steps": lambda wrt: jitted(logistic_steps, wrt)}
 
 

@@ -78,8 +78,12 @@ def small_product(op) -> bool:
     (~0.6 us, against ~1.3 for an output allocated first and rt.matmul's checks). An RNN on 8
     numbers unrolled 40 steps: its gradient 889 -> 490 us with this, index arithmetic on
     NumPy scalars and runtime.run's shortcut (the NumPy backend's: 440)."""
-    return op.name == "matmul" and \
-        op.result.type.size * op.operands[0].type.shape[-1] < NUMPY_BELOW
+    return op.name == "matmul" and multiply_adds(op) < NUMPY_BELOW
+
+
+def multiply_adds(product) -> int:
+    """The multiply-adds of a `matmul` op (all its products, a stack's too)."""
+    return product.result.type.size * product.operands[0].type.shape[-1]
 
 
 def small_function(fn) -> bool:
@@ -92,8 +96,7 @@ def small_function(fn) -> bool:
     for op in fn.walk():
         if op.name == "call" or registry.get(op.name).kind == "linalg" and op.name != "matmul":
             return False
-        if op.name == "matmul" and \
-                op.result.type.size * op.operands[0].type.shape[-1] >= WHOLE_PRODUCT_BELOW:
+        if op.name == "matmul" and multiply_adds(op) >= WHOLE_PRODUCT_BELOW:
             return False
         # (a tape's length is the trip count: its entries count)
         if any(abs(v.type.size) >= PAR_MIN for v in op.results):
