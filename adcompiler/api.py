@@ -85,8 +85,9 @@ RESPECIALISED = 8      # compilations for new values of static arguments before 
 
 
 def _without_static_values(treedef):
-    """A typed treedef (calls._typed) with its static values left out, their types kept, and a
-    node's class by its name (a class defined anew on each call is a new class each time)."""
+    """A typed treedef (pytree.typed_treedef) with its static values left out, their types
+    kept, and a node's class by its name (a class defined anew on each call is a new class
+    each time)."""
     kind = treedef[0]
     if kind == "static":
         return treedef[:2]
@@ -130,9 +131,9 @@ class _Specialised:
         return self if obj is None else types.MethodType(self, obj)
 
     def _describe(self, args, kwargs):
-        """(runtime leaves, specialisation key) of a call."""
-        _, leaves, key = self._own().describe(args, kwargs, params=False)
-        return leaves, key
+        """(each argument passed: name -> (its leaves, its treedef), runtime leaves,
+        specialisation key) of a call."""
+        return self._own().describe(args, kwargs, params=False)
 
     def _own(self):
         if self._signature is None:
@@ -261,7 +262,7 @@ class GradFunction(_Specialised):
     # -- calling -------------------------------------------------------------------------
     @user_facing
     def __call__(self, *args, **kwargs):
-        leaves, key = self._describe(args, kwargs)
+        trees, leaves, key = self._describe(args, kwargs)
         c = self._cache.get(key)
         if c is None or changed(c.primal.meta["reads"]):
             with TRACING:       # (another thread may have compiled it meanwhile)
@@ -273,9 +274,8 @@ class GradFunction(_Specialised):
         flat = sig.flatten_leaves(leaves, key)
         results, grads = run_checked(lambda: c.program.grad(*flat), self.check_nans)
         single, names = c.wrt_names
-        bound = sig.bind(args, kwargs)
-        # the gradients are shaped as the arguments were: the call may change them
-        shapes = [flatten(bound.arguments[n], is_runtime_leaf) for n in names]
+        # the gradients are shaped as the arguments were (write_back may change them)
+        shapes = [trees[n] for n in names]
         apart = _apart([*results, *grads], leaves)
         results, grads = sig.write_back(args, kwargs, leaves, apart[:len(results)],
                                         apart[len(results):])
@@ -599,7 +599,7 @@ class JitFunction(_Specialised):
 
     @user_facing
     def __call__(self, *args, **kwargs):
-        leaves, key = self._describe(args, kwargs)
+        _, leaves, key = self._describe(args, kwargs)
         if key not in self._cache or changed(self._cache[key][0].meta["reads"]):
             with TRACING:
                 if key not in self._cache or changed(self._cache[key][0].meta["reads"]):

@@ -35,7 +35,8 @@ from . import numpy_api, outside, pybuiltins, randomness, special, text
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, api_misuse_located, too_deep
-from .pytree import flatten, holder, is_model_object, is_node_class, set_entry, unflatten
+from .pytree import (flatten, holder, is_model_object, is_node_class, set_entry,
+                     typed_treedef, unflatten)
 from .signature import split_outputs
 from .source import code_of, code_of_node, code_signature
 from .values import Traced, contains_traced, memory_of
@@ -280,18 +281,6 @@ def _takes(fn, keyword: str) -> bool:
     except (TypeError, ValueError):
         return keyword == "out"
     return p is not None and p.kind is not inspect.Parameter.VAR_KEYWORD
-
-
-def _typed(treedef):
-    """A treedef with each static value's type next to it (1, 1.0 and True differ)."""
-    kind = treedef[0]
-    if kind == "static":
-        return ("static", type(treedef[1]).__name__, treedef[1])
-    if kind == "leaf":
-        return treedef
-    if kind in ("dict", "node"):
-        return (*treedef[:-1], tuple(_typed(c) for c in treedef[-1]))
-    return (kind, tuple(_typed(c) for c in treedef[1]))
 
 
 class CallsMixin:
@@ -568,7 +557,7 @@ def signature_key(code, params, parent, ident):
     captured = tuple(sorted(_captured(code, parent).items()))
     if contains_traced([v for _, v in captured]):
         return None
-    key = (ident, _typed(treedef), tuple((t.type, t.weak) for t in leaves), captured)
+    key = (ident, typed_treedef(treedef), tuple((t.type, t.weak) for t in leaves), captured)
     try:
         hash(key)
     except TypeError:

@@ -145,6 +145,19 @@ def _walk(node, is_leaf, leaves):
     return ("static", node)
 
 
+def typed_treedef(treedef):
+    """A treedef with each static value's type next to it (1, 1.0 and True differ): part of a
+    specialisation key."""
+    kind = treedef[0]
+    if kind == "static":
+        return ("static", type(treedef[1]).__name__, treedef[1])
+    if kind == "leaf":
+        return treedef
+    if kind in ("dict", "node"):
+        return (*treedef[:-1], tuple(typed_treedef(c) for c in treedef[-1]))
+    return (kind, tuple(typed_treedef(c) for c in treedef[1]))
+
+
 def structure_difference(tree, other, path="") -> str | None:
     """Where `other` lacks `tree`'s containers and nodes (None: a place without float data,
     as a tangent or cotangent may leave it), said for a message; None where it has them."""

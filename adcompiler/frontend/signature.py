@@ -28,24 +28,28 @@ Contract:
 from __future__ import annotations
 
 import copy
+import inspect
 
 import numpy as np
 
 from ..errors import TraceError
 from ..ir.types import TensorType
 from . import carry
-from .pytree import flatten, leaf_paths, set_entry, unflatten
+from .pytree import flatten, leaf_paths, set_entry, typed_treedef, unflatten
 from .values import NP_OF, IR_OF, Traced, numpy_subclass
 
 
 def is_runtime_leaf(x) -> bool:
-    return isinstance(x, (np.ndarray, np.generic, float)) and not isinstance(x, bool)
+    return type(x) is np.ndarray or \
+        isinstance(x, (np.ndarray, np.generic, float)) and not isinstance(x, bool)
 
 
 def _argument_leaf(x) -> bool:
     """`is_runtime_leaf`, refusing another library's array (a torch tensor, a CuPy or JAX
     array), which would otherwise be a static value: compiled in as a constant, its later
     changes unseen."""
+    if type(x) is np.ndarray:       # (most leaves: no subclass to look for)
+        return True
     if is_runtime_leaf(x):
         problem = numpy_subclass(x)
         if problem:
@@ -72,11 +76,6 @@ def _path_of(arguments, leaf) -> str:
     return "an argument"
 
 
-def _typed(treedef):
-    from .calls import _typed as typed
-    return typed(treedef)
-
-
 class Signature:
     def __init__(self, pysig, name: str, prefix=(), keywords=None, fn=None):
         self.pysig = pysig
@@ -89,6 +88,10 @@ class Signature:
         self.written = ()           # leaves changed in place (their new values end the outputs)
         self.rebound = ()           # container entries set to other arrays (after those)
         self.returns_written = {}   # output k -> the leaf changed in place that it returns
+        # the parameters' names when each may be passed by position (see `bind`), else None
+        self._positional = tuple(pysig.parameters) if all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            for p in pysig.parameters.values()) else None
 
     def for_caller(self, caller: "Signature") -> "Signature":
         """This traced signature with `caller`'s prefix and keywords: a trace serves every
@@ -125,6 +128,12 @@ class Signature:
 
     def bind(self, args, kwargs):
         """A caller's arguments bound to the parameters (`self` first for a bound method)."""
+        if not kwargs and not self.keywords and self._positional is not None \
+                and len(self.prefix) + len(args) == len(self._positional):
+            # every parameter passed by position: what pysig.bind would find, in a third of
+            # its time (this runs on every call, twice)
+            return inspect.BoundArguments(self.pysig, dict(zip(self._positional,
+                                                                (*self.prefix, *args))))
         try:
             return self.pysig.bind(*self.prefix, *args, **{**self.keywords, **kwargs})
         except TypeError as e:
@@ -132,10 +141,13 @@ class Signature:
 
     def describe(self, args, kwargs, params=True):
         """(params: name -> pytree with Spec leaves, runtime leaves, key); with
-        params=False the first is None (the key is enough to look up compiled code)."""
+        params=False the first is name -> (leaves, treedef) of each argument passed (the key
+        is enough to look up compiled code)."""
         bound = self.bind(args, kwargs)
-        supplied = set(bound.arguments)
-        bound.apply_defaults()
+        supplied = bound.arguments.keys()
+        if len(supplied) != len(self.pysig.parameters):
+            supplied = set(supplied)
+            bound.apply_defaults()
         tree, leaves, key = {}, [], []
         for pname, value in bound.arguments.items():
             if pname not in supplied:
@@ -153,17 +165,16 @@ class Signature:
                 raise self.error(f"argument {path} has dtype {np.asarray(found[bad]).dtype}, "
                                  "which adcompiler does not support (float64/32/16, int64/32, "
                                  "bool)")
-            typed = _typed(treedef)
+            typed = typed_treedef(treedef)
             try:
                 hash(typed)
             except TypeError:
                 raise self.error(f"argument {pname} holds an unhashable static value (static "
                                  "arguments are part of the specialisation key)") from None
-            if params:
-                tree[pname] = unflatten(treedef, specs)
+            tree[pname] = unflatten(treedef, specs) if params else (found, treedef)
             leaves += found
             key.append((pname, typed, tuple(specs)))
-        return tree if params else None, leaves, tuple(key)
+        return tree, leaves, tuple(key)
 
     def flatten_args(self, args, kwargs=None):
         _, leaves, key = self.describe(args, kwargs or {}, params=False)

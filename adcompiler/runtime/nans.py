@@ -48,13 +48,36 @@ class LinAlgError(AdcompilerError, np.linalg.LinAlgError):
     """np.linalg failed on a run-time matrix: singular, or not positive definite."""
 
 
+_JOINED_BELOW = 1 << 12      # elements: smaller float arrays are looked at together (has_nan)
+
+
 def has_nan(out) -> bool:
-    """Does a generated function's output (an array, a scalar or a tuple of them) hold a
-    NaN?"""
+    """Does a generated function's output (an array, a scalar or tuples of them) hold a NaN?
+    (This runs on every checked call, on every result and gradient. An array's maximum is NaN
+    where an element is: one NumPy call that raises no floating-point error and writes no
+    temporary, where isnan and any are two calls and a boolean array; small arrays are
+    joined first, so they take one such call all together.)"""
+    small = []
+    for x in _floats(out, []):
+        if x.ndim == 0:
+            if x != x:
+                return True
+        elif x.size < _JOINED_BELOW:
+            small.append(x)
+        elif x.size and np.isnan(np.maximum.reduce(x, axis=None)):
+            return True
+    return bool(small) and bool(np.isnan(np.maximum.reduce(np.concatenate(small, axis=None),
+                                                           initial=-np.inf)))
+
+
+def _floats(out, found: list) -> list:
+    """`found` with the float arrays and scalars of an output (tuples taken apart)."""
     if isinstance(out, tuple):
-        return any(has_nan(x) for x in out)
-    return isinstance(out, (np.ndarray, np.floating)) and out.dtype.kind == "f" \
-        and bool(np.isnan(out).any())
+        for x in out:
+            _floats(x, found)
+    elif isinstance(out, (np.ndarray, np.floating)) and out.dtype.kind == "f":
+        found.append(out)
+    return found
 
 
 def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
@@ -224,18 +247,20 @@ def _user_file(name, lineno, code):
     return found.pop() if len(found) == 1 else name
 
 
-@contextlib.contextmanager
-def _warnings_at_user_lines():
-    """Within: NumPy's warnings of generated code name the user's line (see the docstring).
-    A caller who set a mode to "call" or "log" has an error callback of their own, which
-    this would replace for every kind: then nothing changes."""
+def _errstate(check_nans: bool):
+    """The np.errstate generated code runs under: invalid values raise when `check_nans`,
+    and NumPy's warnings name the user's line (see the docstring). A caller who set a mode to
+    "call" or "log" has an error callback of their own, which the latter would replace for
+    every kind: then their callback stays."""
     modes = np.geterr()
-    warn = {kind: "call" for kind, mode in modes.items() if mode == "warn"}
-    if not warn or {"call", "log"} & set(modes.values()):
-        yield
-        return
-    with np.errstate(call=_warn_at_user_line, **warn):
-        yield
+    state = {}
+    if "warn" in modes.values() and "call" not in modes.values() \
+            and "log" not in modes.values():
+        state = {kind: "call" for kind, mode in modes.items() if mode == "warn"}
+        state["call"] = _warn_at_user_line
+    if check_nans:
+        state["invalid"] = "raise"
+    return np.errstate(**state) if state else contextlib.nullcontext()
 
 
 def loc_of_generated_line(filename: str, lineno: int):
@@ -282,11 +307,8 @@ def run_checked(thunk, check_nans: bool):
     out of bounds, failed assertions and singular matrices named at the user's line in any
     case; NumPy's warnings name the user's line."""
     try:
-        with _warnings_at_user_lines():
-            if not check_nans:
-                return thunk()
-            with np.errstate(invalid="raise"):
-                return thunk()
+        with _errstate(check_nans):
+            return thunk()
     except FloatingPointError as e:
         if not check_nans:      # the caller's own np.errstate: theirs to handle
             raise

@@ -439,6 +439,64 @@ def test_numpy_warnings_name_the_users_line():
     assert [w.lineno for w in caught] == [first + 2]       # the caller's errstate holds
 
 
+
+def overflows(x):
+    return np.sum(np.exp(x * 1000.0))
+
+
+def test_a_gradient_under_numpy_warnings_warns_at_the_users_line_and_checks_nans():
+    """The NaN check (invalid values raise) and the warnings at the user's line are one
+    np.errstate together; a caller's own error callback is kept."""
+    import inspect
+    import warnings
+    line = inspect.getsourcelines(overflows)[1] + 1
+    x = np.array([1.0, 0.0])
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        warnings.simplefilter("always")
+        g = adcompiler.grad(overflows, backend="numpy")(x)
+    assert g[0] == np.inf and g[1] == 1000.0      # inf is no NaN
+    assert {(os.path.basename(w.filename), w.lineno) for w in caught} == {(FILE, line)}
+    assert all("overflow" in str(w.message) for w in caught)
+    seen = []
+    with np.errstate(call=lambda kind, flag: seen.append(kind), over="call"):
+        adcompiler.grad(overflows, backend="numpy")(x)
+        with pytest.raises(adcompiler.NaNError, match=rf"{FILE}:\d+"):
+            adcompiler.grad(logs, backend="numpy")(-np.abs(rand(3)))
+    assert seen and set(seen) == {"overflow"}
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_the_nan_check_finds_exactly_the_nans(dtype):
+    """`has_nan` looks at small arrays joined, large ones each (their maxima): checked against
+    np.isnan on outputs with NaNs, infinities of both signs, empty and 0-d arrays, scalars and
+    nested tuples, and integer arrays (never NaN)."""
+    from adcompiler.runtime.nans import _JOINED_BELOW, has_nan
+    rng = np.random.default_rng(0)
+    inf_pair = np.array([np.inf, -np.inf], dtype)
+    for trial in range(200):
+        parts = []
+        for _ in range(rng.integers(1, 6)):
+            size = int(rng.choice([0, 1, 3, _JOINED_BELOW - 1, _JOINED_BELOW + 5]))
+            a = rng.normal(size=size).astype(dtype)
+            if size and rng.random() < 0.3:
+                a[rng.integers(size)] = rng.choice([np.inf, -np.inf])
+            if size and rng.random() < 0.15:
+                a[rng.integers(size)] = np.nan
+            parts.append(a.reshape(-1, 1) if rng.random() < 0.3 else a)
+        parts.append(inf_pair)
+        if rng.random() < 0.5:
+            parts.append(dtype(rng.choice([1.0, np.inf, np.nan], p=[0.6, 0.3, 0.1])))
+        parts.append(np.arange(3))
+        if rng.random() < 0.3:
+            parts.append(np.array(rng.choice([2.0, np.nan]), dtype))
+        expected = any(np.isnan(p).any() for p in parts)
+        out = (tuple(parts[:2]), *parts[2:]) if trial % 2 else tuple(parts)
+        with np.errstate(all="raise"):
+            assert has_nan(out) is expected, (trial, parts)
+    assert has_nan(np.zeros((0, 3), dtype)) is False
+    assert has_nan(np.float64("nan")) is True
+
+
 HISTORY = []
 
 
