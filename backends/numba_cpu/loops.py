@@ -16,9 +16,9 @@ and one variable must keep one), new arrays are `np.empty`, never the arena's, a
 assignments at arrays of indices are the runtime's `take` and `put` (registry lowering
 `compiled`), which check their indices: Numba's `take` has no `axis`, and its fancy indexing
 takes one 1-d index array only.
-The one text runs either way: as Python (a step then costs what it cost in the driver) or
-compiled with bounds checks (an index out of bounds raises, the Python run names the user's
-line). A loop with a step Numba cannot run (other `runtime` calls: big products; the arena;
+The one text runs either way: as Python (a step then costs what it cost in the driver, as it
+does while a child process compiles it once hot: runtime.Compiled) or compiled with bounds
+checks (an index out of bounds raises, the Python run names the user's line). A loop with a step Numba cannot run (other `runtime` calls: big products; the arena;
 module-level array constants) or a call of another generated function stays in the driver.
 
 A function on small arrays (driver.small_function) is written so too, whole, its lines

@@ -21,6 +21,9 @@ by the program on a driver's first call, instead
    cache, less the refresh of Numba's CPU target that Numba's own first load in a process
    runs (`_load`): the warm start of the small GPT went from 2.8 to 2.0 s on that VM.
 
+`compile_aside` starts such a child for one loop or function compiled whole that has got hot
+(runtime.Compiled): it compiles into the disk cache while the program goes on as Python.
+
 Everything here only saves time: a kernel the dry run missed (a branch it did not take, a
 type it guessed wrong, a child that failed) is compiled on its first real call as before.
 Fewer than `MIN_JOBS` kernels to compile are compiled lazily, as without this module: on that
@@ -178,13 +181,15 @@ def _load(dispatcher, sig):
 
 
 def _compile(jobs, claims):
-    """Compile each (kernel key, signature) job nobody has claimed yet."""
-    for i, (k, sig) in enumerate(jobs):
-        try:
-            os.close(os.open(os.path.join(claims, str(i)), os.O_CREAT | os.O_EXCL))
-        except FileExistsError:
-            continue
-        cache.load_key(k).body.compile(sig)
+    """Compile each (module key, function name, signature) job nobody has claimed yet (in the
+    directory `claims`; None: every job)."""
+    for i, (k, name, sig) in enumerate(jobs):
+        if claims is not None:
+            try:
+                os.close(os.open(os.path.join(claims, str(i)), os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                continue
+        getattr(cache.load_key(k), name).compile(sig)
 
 
 def _loops(driver) -> bool:
@@ -211,25 +216,46 @@ def _compile_all(jobs):
     if len(jobs) < MIN_JOBS:
         return
     jobs.sort(key=lambda job: -os.path.getsize(job[0].__file__))
-    jobs = [(kernel.KEY, sig) for kernel, sig in jobs]
+    jobs = [(kernel.KEY, "body", sig) for kernel, sig in jobs]
     with tempfile.TemporaryDirectory(prefix="adcompiler-claims-") as claims:
         payload = pickle.dumps((jobs, claims))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         children = []
         for _ in range(min(THREADS, len(jobs)) - 1):
-            try:
-                child = subprocess.Popen(
-                    [sys.executable, "-c", f"import {__name__} as p; p.child()"],
-                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    env=env)
-                child.stdin.write(payload)
-                child.stdin.close()
-            except OSError:     # no interpreter to start, or it died at once: compile here
+            child = _start_child(payload)
+            if child is None:
                 break
             children.append(child)
         _compile(jobs, claims)
         for child in children:
             child.wait()
+
+
+def compile_aside(dispatcher, args):
+    """A child process compiling `dispatcher` (the `loop` of a module loops.py wrote) for the
+    types of `args` into Numba's disk cache, while this process goes on (runtime.Compiled
+    starts one for a hot loop or function in `auto` mode); None where none could start (a
+    type that does not pickle, no interpreter)."""
+    module = sys.modules[dispatcher.py_func.__module__]
+    try:
+        payload = pickle.dumps(([(module.KEY, dispatcher.py_func.__name__,
+                                  _signature(args))], None))
+    except Exception:   # noqa: BLE001  (a Numba type that does not pickle)
+        return None
+    return _start_child(payload)
+
+
+def _start_child(payload):
+    """A child process (`child()`) given `payload` on stdin, or None where it could not start."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    try:
+        child = subprocess.Popen([sys.executable, "-c", f"import {__name__} as p; p.child()"],
+                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env=env)
+        child.stdin.write(payload)
+        child.stdin.close()
+    except OSError:     # no interpreter to start, or it died at once
+        return None
+    return child
 
 
 def compiling_first(driver):
@@ -247,5 +273,6 @@ def compiling_first(driver):
 
 
 def child():
-    """A child process of `prepare`: the jobs and the claims directory come on stdin."""
+    """A child process of `prepare` or `compile_aside`: the jobs and the claims directory come
+    on stdin."""
     _compile(*pickle.loads(sys.stdin.buffer.read()))

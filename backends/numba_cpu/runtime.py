@@ -462,8 +462,8 @@ def report(top=30, file=None):
 
 
 LOOPS = options.LOOPS
-COMPILE_AFTER = 1.0     # seconds a loop runs as Python before it is compiled (LOOPS "auto"):
-                        # compiling one takes 1-5 s, and saves ~80 % of each step's time
+COMPILE_AFTER = 1.0     # seconds a loop runs as Python before it is compiled (LOOPS "auto",
+                        # aside): compiling one takes 1-5 s, and saves ~80 % of each step's time
                         # (a 16-wide RNN's gradient: 13-15 -> 2-3 us a step)
 FAILURES = 3            # run-time failures of the compiled loop, Python succeeding, after
                         # which it runs as Python only
@@ -474,7 +474,8 @@ class Compiled:
     or a whole function's), with when it runs compiled (`compiled`, the Numba dispatcher), as
     `LOOPS` says: `spent` counts the seconds it ran otherwise, `never` says Numba cannot
     compile it (or it failed `FAILURES` times where Python did not), `warm` that a compiled
-    call succeeded, `cached` that Numba's disk cache held it when the module was loaded."""
+    call succeeded, `cached` that Numba's disk cache held it when the module was loaded (or
+    that `aside`, the child process that compiled it once hot, has ended)."""
 
     def __init__(self, compiled):
         self.compiled = compiled
@@ -483,13 +484,34 @@ class Compiled:
         self.never = False
         self.warm = False
         self.cached = os.path.exists(compiled._cache._cache_file._index_path)
+        self.aside = None
+
+    compiling_aside = None      # the child process compiling one of them, if any
 
     def ready(self, args) -> bool:
         """Run compiled? Not with a tape an earlier loop filled as Python (a list: Numba
         would convert it entry by entry, and cannot type an empty one)."""
         if LOOPS == "python" or self.never or any(type(a) is list for a in args):
             return False
-        return LOOPS == "compile" or self.cached or self.spent >= COMPILE_AFTER
+        if LOOPS == "compile" or self.cached:
+            return True
+        return self.spent >= COMPILE_AFTER and self._compiled_aside(args)
+
+    def _compiled_aside(self, args) -> bool:
+        """Hot, in `auto` mode: a child process compiles it into Numba's disk cache (1-6 s,
+        on another core) while its Python goes on, where compiling it here stopped the
+        caller's program that long; True once the child has ended: the call then loads the
+        machine code (or, where the child failed, compiles it here). One child at a time:
+        they share the cores with the program."""
+        if self.aside is None:
+            if Compiled.compiling_aside and Compiled.compiling_aside.poll() is None:
+                return False
+            from .precompile import compile_aside    # (precompile imports this module)
+            self.aside = Compiled.compiling_aside = compile_aside(self.compiled, args) or False
+        if self.aside and self.aside.poll() is None:
+            return False
+        self.cached = True
+        return True
 
     def run_compiled(self, args):
         if self.warm:

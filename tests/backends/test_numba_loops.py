@@ -1,7 +1,7 @@
 """Loops the Numba backend compiles whole (backends/numba_cpu/loops.py, runtime.Loop): run
 compiled, their values and gradients are NumPy's running the same Python and float64 finite
 differences; a loop runs as Python until it has spent `COMPILE_AFTER` s so (option `loops`
-"auto"); an index out of bounds in a compiled loop names the user's line, as does one in a
+"auto"), then as Python while a child process compiles it; an index out of bounds in a compiled loop names the user's line, as does one in a
 gather at an array of indices (the runtime's in a compiled loop, which checks it); a
 tape a loop filled as Python is read as Python; a loop Numba cannot compile runs as Python. A
 function on small arrays is compiled whole, the same way; one on big arrays is not."""
@@ -108,13 +108,61 @@ def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(called, monkeyp
         monkeypatch.setattr(lp, "cached", False)    # (Numba's disk cache may hold it)
         monkeypatch.setattr(lp, "spent", 0.0)
         monkeypatch.setattr(lp, "warm", False)
+        monkeypatch.setattr(lp, "aside", None)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
-    assert not fwd.warm and fwd.spent > 0.0
+    assert not fwd.warm and fwd.spent > 0.0 and fwd.aside is None
+    spent = fwd.spent
+    np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+    # hot: a child process compiles it, and the loop runs as Python meanwhile
+    assert not fwd.warm and fwd.spent > spent
+    compiled_aside(fwd)
+    np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+    # the backward loop read the forward's tape, a list, as Python; now a typed list, which
+    # it reads as Python while it too is compiled aside
+    assert fwd.warm and not bwd.warm
+    compiled_aside(bwd)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     assert fwd.warm and bwd.warm
     monkeypatch.setattr(rt, "LOOPS", "python")
     monkeypatch.setattr(fwd, "compiled", None)      # never called
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+
+
+def test_one_child_compiles_aside_at_a_time_and_none_at_all_compiles_here(called,
+                                                                          monkeypatch):
+    """A hot loop waits while another child process compiles (they share the cores with the
+    program), running as Python; where no child can start, it compiles at once, here."""
+    from adcompiler.backends.numba_cpu import precompile
+    args = CASES[0][1]()
+    g = adc.grad(rnn, backend="numba")
+    want = finite_differences(rnn, args, 0)
+    np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+    (fwd, bwd) = called
+    monkeypatch.setattr(rt, "LOOPS", "auto")
+    monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
+    for lp in (fwd, bwd):
+        monkeypatch.setattr(lp, "cached", False)
+        monkeypatch.setattr(lp, "spent", 1.0)
+        monkeypatch.setattr(lp, "warm", False)
+        monkeypatch.setattr(lp, "aside", None)
+
+    class Busy:
+        def poll(self):
+            return None
+    monkeypatch.setattr(rt.Compiled, "compiling_aside", Busy())
+    np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+    assert fwd.aside is None and not fwd.warm and fwd.spent > 1.0
+    monkeypatch.setattr(rt.Compiled, "compiling_aside", None)
+    monkeypatch.setattr(precompile, "_start_child", lambda payload: None)
+    np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+    assert fwd.aside is False and fwd.warm
+
+
+def compiled_aside(*compiled):
+    """Wait for the child processes that compile each of `compiled` (runtime.Compiled), hot,
+    into Numba's disk cache; they succeed."""
+    for c in compiled:
+        assert c.aside and c.aside.wait(timeout=300) == 0
 
 
 def columns(x, n):
@@ -346,8 +394,12 @@ def test_a_function_compiled_whole_runs_once_hot_and_leaves_errors_to_the_driver
     monkeypatch.setattr(whole, "cached", False)     # (Numba's disk cache may hold it)
     monkeypatch.setattr(whole, "spent", 0.0)
     monkeypatch.setattr(whole, "warm", False)
+    monkeypatch.setattr(whole, "aside", None)
     np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
     assert not whole.warm and whole.spent > 0.0     # its driver's steps ran, and were timed
+    np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
+    assert not whole.warm       # hot: a child process compiles it; the steps run meanwhile
+    compiled_aside(whole)
     np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
     assert whole.warm and not whole.never
     line = rows_of.__code__.co_firstlineno + 1
