@@ -96,19 +96,32 @@ def test_a_compiled_loop_gives_numpys_values_and_gradients(f, make, called, monk
     np.testing.assert_allclose(adc.jit(f, backend="numba")(*args), f(*args), rtol=1e-12)
 
 
-def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(called, monkeypatch):
+def rnn_gradient(called):
+    """The RNN's gradient function, called once: (it, its arguments, float64 finite
+    differences, its forward loop, its backward loop)."""
     args = CASES[0][1]()
     g = adc.grad(rnn, backend="numba")
     want = finite_differences(rnn, args, 0)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     (fwd, bwd) = called
+    return g, args, want, fwd, bwd
+
+
+def never_compiled(monkeypatch, compiled, spent=0.0):
+    """`LOOPS` "auto" with a tiny `COMPILE_AFTER`, and each of `compiled` (runtime.Compiled) as
+    if it had never been compiled, having run `spent` s as Python."""
     monkeypatch.setattr(rt, "LOOPS", "auto")
     monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
-    for lp in (fwd, bwd):
-        monkeypatch.setattr(lp, "cached", False)    # (Numba's disk cache may hold it)
-        monkeypatch.setattr(lp, "spent", 0.0)
-        monkeypatch.setattr(lp, "warm", False)
-        monkeypatch.setattr(lp, "aside", None)
+    for c in compiled:
+        monkeypatch.setattr(c, "cached", False)     # (Numba's disk cache may hold it)
+        monkeypatch.setattr(c, "spent", spent)
+        monkeypatch.setattr(c, "warm", False)
+        monkeypatch.setattr(c, "aside", None)
+
+
+def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(called, monkeypatch):
+    g, args, want, fwd, bwd = rnn_gradient(called)
+    never_compiled(monkeypatch, (fwd, bwd))
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     assert not fwd.warm and fwd.spent > 0.0 and fwd.aside is None
     spent = fwd.spent
@@ -133,18 +146,8 @@ def test_one_child_compiles_aside_at_a_time_and_none_at_all_compiles_here(called
     """A hot loop waits while another child process compiles (they share the cores with the
     program), running as Python; where no child can start, it compiles at once, here."""
     from adcompiler.backends.numba_cpu import precompile
-    args = CASES[0][1]()
-    g = adc.grad(rnn, backend="numba")
-    want = finite_differences(rnn, args, 0)
-    np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
-    (fwd, bwd) = called
-    monkeypatch.setattr(rt, "LOOPS", "auto")
-    monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
-    for lp in (fwd, bwd):
-        monkeypatch.setattr(lp, "cached", False)
-        monkeypatch.setattr(lp, "spent", 1.0)
-        monkeypatch.setattr(lp, "warm", False)
-        monkeypatch.setattr(lp, "aside", None)
+    g, args, want, fwd, bwd = rnn_gradient(called)
+    never_compiled(monkeypatch, (fwd, bwd), spent=1.0)
 
     class Busy:
         def poll(self):
@@ -389,12 +392,7 @@ def test_a_function_compiled_whole_runs_once_hot_and_leaves_errors_to_the_driver
     g = adc.grad(rows_of, backend="numba")
     np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
     (whole,) = called
-    monkeypatch.setattr(rt, "LOOPS", "auto")
-    monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
-    monkeypatch.setattr(whole, "cached", False)     # (Numba's disk cache may hold it)
-    monkeypatch.setattr(whole, "spent", 0.0)
-    monkeypatch.setattr(whole, "warm", False)
-    monkeypatch.setattr(whole, "aside", None)
+    never_compiled(monkeypatch, (whole,))
     np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
     assert not whole.warm and whole.spent > 0.0     # its driver's steps ran, and were timed
     np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
