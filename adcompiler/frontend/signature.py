@@ -141,8 +141,8 @@ class Signature:
 
     def describe(self, args, kwargs, params=True):
         """(params: name -> pytree with Spec leaves, runtime leaves, key); with
-        params=False the first is name -> (leaves, treedef) of each argument passed (the key
-        is enough to look up compiled code)."""
+        params=False the first is name -> (leaves, treedef) of each argument passed, and its
+        default value of each not passed (the key is enough to look up compiled code)."""
         bound = self.bind(args, kwargs)
         supplied = bound.arguments.keys()
         if len(supplied) != len(self.pysig.parameters):

@@ -54,9 +54,10 @@ _JOINED_BELOW = 1 << 12      # elements: smaller float arrays are looked at toge
 def has_nan(out) -> bool:
     """Does a generated function's output (an array, a scalar or tuples of them) hold a NaN?
     (This runs on every checked call, on every result and gradient. An array's maximum is NaN
-    where an element is: one NumPy call that raises no floating-point error and writes no
-    temporary, where isnan and any are two calls and a boolean array; small arrays are
-    joined first, so they take one such call all together.)"""
+    where an element is: one NumPy call that writes no temporary, where isnan and any are two
+    calls and a boolean array, and raises no floating-point error (NumPy's maximum loops clear
+    the invalid flag a NaN sets); small arrays are joined first, so they take one such call
+    all together.)"""
     small = []
     for x in _floats(out, []):
         if x.ndim == 0:

@@ -18,8 +18,9 @@ assignments at arrays of indices are the runtime's `take` and `put` (registry lo
 takes one 1-d index array only.
 The one text runs either way: as Python (a step then costs what it cost in the driver, as it
 does while a child process compiles it once hot: runtime.Compiled) or compiled with bounds
-checks (an index out of bounds raises, the Python run names the user's line). A loop with a step Numba cannot run (other `runtime` calls: big products; the arena;
-module-level array constants) or a call of another generated function stays in the driver.
+checks (an index out of bounds raises, the Python run names the user's line). A loop with a
+step Numba cannot run (other `runtime` calls: big products; the arena; module-level array
+constants) or a call of another generated function stays in the driver.
 
 A function on small arrays (driver.small_function) is written so too, whole, its lines
 ending in its `return`, as the function `loop` of a module run by `runtime.Whole`

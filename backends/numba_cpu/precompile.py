@@ -33,23 +33,32 @@ it compiles anything. Measured there: the cold first gradient of the small GPT w
 """
 from __future__ import annotations
 
+import atexit
 import linecache
 import os
 import pickle
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import types
 
 import numba
 import numpy as np
 from numba.core.compiler_lock import global_compiler_lock
+from numba.core.errors import NumbaError
 from numba.core.runtime import rtsys
 
 from . import cache, runtime
 from .options import THREADS
 
 MIN_JOBS = 4
+CANNOT = 3              # a child's exit status where Numba cannot compile a job
+ASIDE_LIMIT = 300.0     # seconds after which a child compiling aside is stopped
+
+_aside = None           # the child process compile_aside started last
+_aside_lock = threading.Lock()
 
 
 class _Recorder:
@@ -233,15 +242,50 @@ def _compile_all(jobs):
 def compile_aside(dispatcher, args):
     """A child process compiling `dispatcher` (the `loop` of a module loops.py wrote) for the
     types of `args` into Numba's disk cache, while this process goes on (runtime.Compiled
-    starts one for a hot loop or function in `auto` mode); None where none could start (a
-    type that does not pickle, no interpreter)."""
-    module = sys.modules[dispatcher.py_func.__module__]
-    try:
-        payload = pickle.dumps(([(module.KEY, dispatcher.py_func.__name__,
-                                  _signature(args))], None))
-    except Exception:   # noqa: BLE001  (a Numba type that does not pickle)
-        return None
-    return _start_child(payload)
+    starts one for a hot loop or function in `auto` mode); None while another such child is
+    compiling (one at a time: they share the cores with the program); False where none could
+    start (a type that does not pickle, no interpreter)."""
+    global _aside
+    with _aside_lock:
+        if _aside is not None and aside_status(_aside) == "running":
+            return None
+        try:
+            module = sys.modules[dispatcher.py_func.__module__]
+            payload = pickle.dumps(([(module.KEY, dispatcher.py_func.__name__,
+                                      _signature(args))], None))
+        except Exception:   # noqa: BLE001  (a Numba type that does not pickle)
+            return False
+        _aside = _start_child(payload) or None
+        if _aside is None:
+            return False
+        _aside.started = time.monotonic()
+        return _aside
+
+
+def aside_status(child) -> str:
+    """What became of a child of `compile_aside`: "running", "done" (its function is in the
+    disk cache), "cannot" (Numba cannot compile it) or "failed" (anything else; a child still
+    compiling after `ASIDE_LIMIT` s, as one waiting on a lock a dead process left, is
+    stopped)."""
+    code = child.poll()
+    if code is None:
+        if time.monotonic() - child.started < ASIDE_LIMIT:
+            return "running"
+        _stop(child)
+        return "failed"
+    return "done" if code == 0 else "cannot" if code == CANNOT else "failed"
+
+
+def _stop(child):
+    child.kill()
+    child.wait()
+
+
+@atexit.register
+def _stop_aside():
+    """A child still compiling aside when the program ends is stopped with it."""
+    if _aside is not None and _aside.poll() is None:
+        _stop(_aside)
 
 
 def _start_child(payload):
@@ -274,5 +318,8 @@ def compiling_first(driver):
 
 def child():
     """A child process of `prepare` or `compile_aside`: the jobs and the claims directory come
-    on stdin."""
-    _compile(*pickle.loads(sys.stdin.buffer.read()))
+    on stdin. Its exit status is `CANNOT` where Numba cannot compile a job."""
+    try:
+        _compile(*pickle.loads(sys.stdin.buffer.read()))
+    except NumbaError:
+        sys.exit(CANNOT)

@@ -475,7 +475,7 @@ class Compiled:
     `LOOPS` says: `spent` counts the seconds it ran otherwise, `never` says Numba cannot
     compile it (or it failed `FAILURES` times where Python did not), `warm` that a compiled
     call succeeded, `cached` that Numba's disk cache held it when the module was loaded (or
-    that `aside`, the child process that compiled it once hot, has ended)."""
+    that it is to be loaded, or compiled here, now: see `_compiled_aside`)."""
 
     def __init__(self, compiled):
         self.compiled = compiled
@@ -484,9 +484,7 @@ class Compiled:
         self.never = False
         self.warm = False
         self.cached = os.path.exists(compiled._cache._cache_file._index_path)
-        self.aside = None
-
-    compiling_aside = None      # the child process compiling one of them, if any
+        self.aside = None       # the child process compiling it, once hot (False: none)
 
     def ready(self, args) -> bool:
         """Run compiled? Not with a tape an earlier loop filled as Python (a list: Numba
@@ -500,15 +498,20 @@ class Compiled:
     def _compiled_aside(self, args) -> bool:
         """Hot, in `auto` mode: a child process compiles it into Numba's disk cache (1-6 s,
         on another core) while its Python goes on, where compiling it here stopped the
-        caller's program that long; True once the child has ended: the call then loads the
-        machine code (or, where the child failed, compiles it here). One child at a time:
-        they share the cores with the program."""
+        caller's program that long (one child at a time: precompile.compile_aside); True
+        once the child is done: the call then loads the machine code. Where Numba cannot
+        compile it, it stays Python; where no child could start or the child failed
+        otherwise, it is compiled here."""
+        from .precompile import aside_status, compile_aside    # (it imports this module)
         if self.aside is None:
-            if Compiled.compiling_aside and Compiled.compiling_aside.poll() is None:
+            self.aside = compile_aside(self.compiled, args)
+            if self.aside is None:
                 return False
-            from .precompile import compile_aside    # (precompile imports this module)
-            self.aside = Compiled.compiling_aside = compile_aside(self.compiled, args) or False
-        if self.aside and self.aside.poll() is None:
+        status = "failed" if self.aside is False else aside_status(self.aside)
+        if status == "running":
+            return False
+        if status == "cannot":
+            self.never = True
             return False
         self.cached = True
         return True

@@ -1,11 +1,16 @@
 """Loops the Numba backend compiles whole (backends/numba_cpu/loops.py, runtime.Loop): run
 compiled, their values and gradients are NumPy's running the same Python and float64 finite
 differences; a loop runs as Python until it has spent `COMPILE_AFTER` s so (option `loops`
-"auto"), then as Python while a child process compiles it; an index out of bounds in a compiled loop names the user's line, as does one in a
-gather at an array of indices (the runtime's in a compiled loop, which checks it); a
-tape a loop filled as Python is read as Python; a loop Numba cannot compile runs as Python. A
-function on small arrays is compiled whole, the same way; one on big arrays is not."""
+"auto"), then as Python while a child process compiles it (one at a time; stopped when it takes
+too long; a loop Numba cannot compile stays Python); an index out of bounds in a compiled loop
+names the user's line, as does one in a gather at an array of indices (the runtime's in a
+compiled loop, which checks it); a tape a loop filled as Python is read as Python; a loop Numba
+cannot compile runs as Python. A function on small arrays is compiled whole, the same way; one
+on big arrays is not."""
 import re
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -13,7 +18,7 @@ from numba import njit
 from numba.core.errors import TypingError
 
 import adcompiler as adc
-from adcompiler.backends.numba_cpu import runtime as rt
+from adcompiler.backends.numba_cpu import precompile, runtime as rt
 from adcompiler.backends.numba_cpu.driver import PAR_MIN, WHOLE_PRODUCT_BELOW, small_function
 from adcompiler.backends.numba_cpu.options import OPTIONS
 from test_inplace_updates import finite_differences
@@ -109,14 +114,29 @@ def rnn_gradient(called):
 
 def never_compiled(monkeypatch, compiled, spent=0.0):
     """`LOOPS` "auto" with a tiny `COMPILE_AFTER`, and each of `compiled` (runtime.Compiled) as
-    if it had never been compiled, having run `spent` s as Python."""
+    if it had never been compiled nor tried, having run `spent` s as Python (these objects
+    outlive a test: the program that holds them is cached)."""
     monkeypatch.setattr(rt, "LOOPS", "auto")
     monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
+    monkeypatch.setattr(precompile, "_aside", None)     # (no child of another test's)
     for c in compiled:
         monkeypatch.setattr(c, "cached", False)     # (Numba's disk cache may hold it)
         monkeypatch.setattr(c, "spent", spent)
         monkeypatch.setattr(c, "warm", False)
         monkeypatch.setattr(c, "aside", None)
+        monkeypatch.setattr(c, "never", False)
+        monkeypatch.setattr(c, "failures", 0)
+
+
+class Child:
+    """Stands in for a child process compiling aside: `poll()` gives `status`."""
+
+    def __init__(self, status=None):
+        self.status = status
+        self.started = time.monotonic()
+
+    def poll(self):
+        return self.status
 
 
 def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(called, monkeypatch):
@@ -128,14 +148,14 @@ def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(called, monkeyp
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     # hot: a child process compiles it, and the loop runs as Python meanwhile
     assert not fwd.warm and fwd.spent > spent
-    compiled_aside(fwd)
+    loaded = compiled_aside(fwd)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     # the backward loop read the forward's tape, a list, as Python; now a typed list, which
     # it reads as Python while it too is compiled aside
-    assert fwd.warm and not bwd.warm
-    compiled_aside(bwd)
+    assert fwd.warm and not bwd.warm and loaded()
+    loaded = compiled_aside(bwd)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
-    assert fwd.warm and bwd.warm
+    assert fwd.warm and bwd.warm and loaded()
     monkeypatch.setattr(rt, "LOOPS", "python")
     monkeypatch.setattr(fwd, "compiled", None)      # never called
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
@@ -145,27 +165,59 @@ def test_one_child_compiles_aside_at_a_time_and_none_at_all_compiles_here(called
                                                                           monkeypatch):
     """A hot loop waits while another child process compiles (they share the cores with the
     program), running as Python; where no child can start, it compiles at once, here."""
-    from adcompiler.backends.numba_cpu import precompile
     g, args, want, fwd, bwd = rnn_gradient(called)
     never_compiled(monkeypatch, (fwd, bwd), spent=1.0)
-
-    class Busy:
-        def poll(self):
-            return None
-    monkeypatch.setattr(rt.Compiled, "compiling_aside", Busy())
+    monkeypatch.setattr(precompile, "_aside", Child())
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     assert fwd.aside is None and not fwd.warm and fwd.spent > 1.0
-    monkeypatch.setattr(rt.Compiled, "compiling_aside", None)
+    monkeypatch.setattr(precompile, "_aside", None)
     monkeypatch.setattr(precompile, "_start_child", lambda payload: None)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     assert fwd.aside is False and fwd.warm
 
 
+def test_a_loop_numba_cannot_compile_aside_stays_python(called, monkeypatch):
+    """A child that found Numba cannot compile the loop (its exit status `CANNOT`) leaves it
+    Python for good, without compiling it here again (the program would stop meanwhile)."""
+    g, args, want, fwd, bwd = rnn_gradient(called)
+    never_compiled(monkeypatch, (fwd,), spent=1.0)
+    monkeypatch.setattr(precompile, "_start_child", lambda payload: Child(precompile.CANNOT))
+
+    class NeverCalled:
+        py_func = fwd.compiled.py_func
+
+        def __call__(self, *args):
+            raise AssertionError("compiled here")
+    monkeypatch.setattr(fwd, "compiled", NeverCalled())
+    for _ in range(2):
+        np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+        assert fwd.never and not fwd.warm and fwd.failures == 0
+
+
+def test_a_child_compiling_aside_too_long_is_stopped_and_the_loop_compiled_here(
+        called, monkeypatch):
+    g, args, want, fwd, bwd = rnn_gradient(called)
+    never_compiled(monkeypatch, (fwd,), spent=1.0)
+    stuck = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    monkeypatch.setattr(precompile, "_start_child", lambda payload: stuck)
+    np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+    assert fwd.aside is stuck and not fwd.warm
+    monkeypatch.setattr(precompile, "ASIDE_LIMIT", 0.0)
+    np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
+    assert stuck.returncode is not None and fwd.warm      # stopped, and compiled here
+
+
 def compiled_aside(*compiled):
     """Wait for the child processes that compile each of `compiled` (runtime.Compiled), hot,
-    into Numba's disk cache; they succeed."""
+    into Numba's disk cache; they succeed. Returns a function that says that no call since
+    compiled any of them here (each loaded the child's machine code, or had it already)."""
     for c in compiled:
         assert c.aside and c.aside.wait(timeout=300) == 0
+
+    def misses():
+        return [sum(c.compiled.stats.cache_misses.values()) for c in compiled]
+    before = misses()
+    return lambda: misses() == before
 
 
 def columns(x, n):
@@ -397,9 +449,9 @@ def test_a_function_compiled_whole_runs_once_hot_and_leaves_errors_to_the_driver
     assert not whole.warm and whole.spent > 0.0     # its driver's steps ran, and were timed
     np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
     assert not whole.warm       # hot: a child process compiles it; the steps run meanwhile
-    compiled_aside(whole)
+    loaded = compiled_aside(whole)
     np.testing.assert_allclose(g(x, idx), want, rtol=1e-12)
-    assert whole.warm and not whole.never
+    assert whole.warm and not whole.never and loaded()
     line = rows_of.__code__.co_firstlineno + 1
     for bad in ([3, 0, 4], [-5, 0, 3]):
         with pytest.raises(adc.IndexOutOfBounds, match=rf"test_numba_loops.py:{line} in "):

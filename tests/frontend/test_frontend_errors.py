@@ -439,7 +439,6 @@ def test_numpy_warnings_name_the_users_line():
     assert [w.lineno for w in caught] == [first + 2]       # the caller's errstate holds
 
 
-
 def overflows(x):
     return np.sum(np.exp(x * 1000.0))
 
