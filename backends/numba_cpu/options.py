@@ -33,11 +33,11 @@
 
 `LOOPS` (env `ADCOMPILER_LOOPS=auto|compile|python`, default `auto`): when a loop or a
 function that `loops.py` wrote as a function of its own runs compiled: once it has spent
-`runtime.COMPILE_AFTER` seconds in Python and a child process has compiled it meanwhile into
-Numba's disk cache, or at once where that cache holds it (`auto`; a call with arguments of
-another type compiles at its call); always, compiled at its first call (`compile`); never
-(`python`). Not one of the `OPTIONS` a program is built
-with (its code is the same either way): `runtime.Compiled` reads it at each call.
+`runtime.COMPILE_AFTER` seconds in Python (less its first run, which compiles its kernels)
+and a child process has compiled it meanwhile into Numba's disk cache, or at once where that
+cache holds it (`auto`; a call with arguments of another type compiles at its call); always,
+compiled at its first call (`compile`); never (`python`). Not one of the `OPTIONS` a program
+is built with (its code is the same either way): `runtime.Compiled` reads it at each call.
 
 `THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU this
 process may run on).

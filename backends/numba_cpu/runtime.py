@@ -472,7 +472,8 @@ FAILURES = 3            # run-time failures of the compiled loop, Python succeed
 class Compiled:
     """A function that loops.py wrote as the function `loop` of a module of its own (a loop's,
     or a whole function's), with when it runs compiled (`compiled`, the Numba dispatcher), as
-    `LOOPS` says: `spent` counts the seconds it ran otherwise, `never` says Numba cannot
+    `LOOPS` says: `spent` counts the seconds it ran otherwise (`ran_as_python`: `runs`
+    times), `never` says Numba cannot
     compile it (or it failed `FAILURES` times where Python did not), `warm` that a compiled
     call succeeded, `cached` that Numba's disk cache held it when the module was loaded (or
     that it is to be loaded, or compiled here, now: see `_compiled_aside`)."""
@@ -480,6 +481,7 @@ class Compiled:
     def __init__(self, compiled):
         self.compiled = compiled
         self.spent = 0.0
+        self.runs = 0
         self.failures = 0
         self.never = False
         self.warm = False
@@ -515,6 +517,14 @@ class Compiled:
             return False
         self.cached = True
         return True
+
+    def ran_as_python(self, t0):
+        """It ran as Python from `t0` on. The first run does not count towards `spent`: it
+        compiled (or loaded) the kernels its steps call, which would make a function called
+        twice hot."""
+        if self.runs:
+            self.spent += time.perf_counter() - t0
+        self.runs += 1
 
     def run_compiled(self, args):
         if self.warm:
@@ -561,7 +571,7 @@ class Loop(Compiled):
                 return result
         t0 = time.perf_counter()
         result = self.python(*args)
-        self.spent += time.perf_counter() - t0
+        self.ran_as_python(t0)
         return result
 
 
@@ -600,7 +610,7 @@ class Whole(Compiled):
 
     def ran(self, t0):
         """The driver's steps ran from `t0` on, to the end."""
-        self.spent += time.perf_counter() - t0
+        self.ran_as_python(t0)
         if self.raised:
             self.call.raised = False
             self.failed()

@@ -114,14 +114,15 @@ def rnn_gradient(called):
 
 def never_compiled(monkeypatch, compiled, spent=0.0):
     """`LOOPS` "auto" with a tiny `COMPILE_AFTER`, and each of `compiled` (runtime.Compiled) as
-    if it had never been compiled nor tried, having run `spent` s as Python (these objects
-    outlive a test: the program that holds them is cached)."""
+    if it had never been compiled nor tried, having run `spent` s as Python after its first
+    run (these objects outlive a test: the program that holds them is cached)."""
     monkeypatch.setattr(rt, "LOOPS", "auto")
     monkeypatch.setattr(rt, "COMPILE_AFTER", 1e-9)
     monkeypatch.setattr(precompile, "_aside", None)     # (no child of another test's)
     for c in compiled:
         monkeypatch.setattr(c, "cached", False)     # (Numba's disk cache may hold it)
         monkeypatch.setattr(c, "spent", spent)
+        monkeypatch.setattr(c, "runs", 1)       # (past the first run, which is not counted)
         monkeypatch.setattr(c, "warm", False)
         monkeypatch.setattr(c, "aside", None)
         monkeypatch.setattr(c, "never", False)
@@ -205,6 +206,25 @@ def test_a_child_compiling_aside_too_long_is_stopped_and_the_loop_compiled_here(
     monkeypatch.setattr(precompile, "ASIDE_LIMIT", 0.0)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     assert stuck.returncode is not None and fwd.warm      # stopped, and compiled here
+
+
+def squares(x):
+    return np.sum(np.tanh(x) ** 2)
+
+
+def test_the_first_run_as_python_does_not_count_towards_hot(called, monkeypatch):
+    """It compiled (or loaded) the kernels its steps call: a function called twice is not hot
+    for that."""
+    monkeypatch.setitem(OPTIONS, "whole", True)
+    monkeypatch.setattr(rt, "LOOPS", "python")      # (Numba's disk cache may hold it)
+    g = adc.grad(squares, backend="numba")
+    x = np.linspace(-1, 1, 5)
+    want = 2 * np.tanh(x) / np.cosh(x) ** 2
+    np.testing.assert_allclose(g(x), want, rtol=1e-12)
+    (whole,) = called
+    assert whole.runs == 1 and whole.spent == 0.0
+    np.testing.assert_allclose(g(x), want, rtol=1e-12)
+    assert whole.runs == 2 and whole.spent > 0.0
 
 
 def compiled_aside(*compiled):
