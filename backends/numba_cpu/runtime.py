@@ -472,11 +472,10 @@ FAILURES = 3            # run-time failures of the compiled loop, Python succeed
 class Compiled:
     """A function that loops.py wrote as the function `loop` of a module of its own (a loop's,
     or a whole function's), with when it runs compiled (`compiled`, the Numba dispatcher), as
-    `LOOPS` says: `spent` counts the seconds it ran otherwise (`ran_as_python`: `runs`
-    times), `never` says Numba cannot
-    compile it (or it failed `FAILURES` times where Python did not), `warm` that a compiled
-    call succeeded, `cached` that Numba's disk cache held it when the module was loaded (or
-    that it is to be loaded, or compiled here, now: see `_compiled_aside`)."""
+    `LOOPS` says: `spent` counts the seconds it ran otherwise (`ran_as_python`, `runs` times),
+    `never` says Numba cannot compile it (or it failed `FAILURES` times where Python did not),
+    `warm` that a compiled call succeeded, `cached` that Numba's disk cache held it when the
+    module was loaded (or that it is to be loaded, or compiled here, now: `_compiled_aside`)."""
 
     def __init__(self, compiled):
         self.compiled = compiled
