@@ -65,7 +65,7 @@ def has_nan(out) -> bool:
                 return True
         elif x.size < _JOINED_BELOW:
             small.append(x)
-        elif x.size and np.isnan(np.maximum.reduce(x, axis=None)):
+        elif np.isnan(np.maximum.reduce(x, axis=None)):
             return True
     return bool(small) and bool(np.isnan(np.maximum.reduce(np.concatenate(small, axis=None),
                                                            initial=-np.inf)))

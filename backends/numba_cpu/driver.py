@@ -23,7 +23,6 @@ user's source lines, as in the NumPy backend.
 """
 from __future__ import annotations
 
-import re
 
 from ...ir import registry
 from ...ir.core import Op
@@ -382,8 +381,7 @@ class DriverGen(PythonGen):
         self.emit(1, f"{got} = {module}.WHOLE({', '.join(params)})")
         self.emit(1, f"if {got} is not rt.NOT_YET:")
         if results:
-            self.emit(2, f"{', '.join(results)} = {got}" if len(results) > 1
-                      else f"{results[0]} = {got}")
+            self.emit(2, f"{', '.join(results)} = {got}")
         self.numbers_back(2, results, returned)
         self.emit(2, f"return {', '.join(results) or 'None'}")
         self.emit(1, f"{clock} = rt.clock()")
@@ -428,8 +426,6 @@ class DriverGen(PythonGen):
             parts = [self.name.fresh("partial") for _ in kern.accumulations]
             for p, (k, init, ctor) in zip(parts, kern.accumulations, strict=True):
                 out = self.n(kern.outputs[k])
-                if re.fullmatch(r"K\d+", init):     # a constant of the kernel's module
-                    init = f"{module}.{init}"
                 self.emit(depth, f"{p} = np.full((1,) + {out}.shape, {init}, {ctor})")
             self.emit(depth, f"{module}.body(0, 0, {kern.rows}, {', '.join([args, *parts])})")
             for p, (k, _, _) in zip(parts, kern.accumulations, strict=True):

@@ -228,8 +228,13 @@ class _Gen:
         self.emit(lines, depth, stmt)
 
     def init(self, op) -> str:
-        """The identity a reduction's accumulator starts from, as source text."""
-        return self.constant(identity(numba_rule(op)["init"], self.acc_dtype(op)))
+        """The identity a reduction's accumulator starts from, as source text of the kernel
+        (a module constant, `constant`)."""
+        return self.constant(self.identity(op))
+
+    def identity(self, op) -> str:
+        """That identity as an expression any module with NumPy as `np` can evaluate."""
+        return identity(numba_rule(op)["init"], self.acc_dtype(op))
 
     def acc_dtype(self, op):
         dt = op.result.dtype
@@ -357,9 +362,10 @@ class _Gen:
 
     def accumulations(self) -> tuple:
         """Per partial sum, in `accums` order: (the index of its output `o<k>`, its initial
-        value, its constructor)."""
-        return tuple((int(self.out_name[op.result][1:]), self.init(op), ctor(self.acc_dtype(op)))
-                     for op in self.accums)
+        value (`identity`: the driver allocates a compiled loop's partials too), its
+        constructor)."""
+        return tuple((int(self.out_name[op.result][1:]), self.identity(op),
+                      ctor(self.acc_dtype(op))) for op in self.accums)
 
     def wrappers(self):
         """(`partials`, `combine`) for a group with accumulations: the driver runs `body` on
@@ -376,7 +382,8 @@ class _Gen:
         parts = [f"p{i}" for i in range(len(self.accums))]
         alloc = ["def partials(nch, " + ", ".join(args) + "):"]
         for i, (k, init, make) in enumerate(self.accumulations()):
-            alloc.append(f"    p{i} = np.full((nch,) + o{k}.shape, {init}, {make})")
+            alloc.append(f"    p{i} = np.full((nch,) + o{k}.shape, {self.constant(init)}, "
+                         f"{make})")
         alloc.append(f"    return ({''.join(p + ', ' for p in parts)})")
         combine = ["def combine(" + ", ".join(args + parts) + "):"]
         # (the one chunk of a loop compiled whole allocates and combines them in line)
