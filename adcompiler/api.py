@@ -93,7 +93,8 @@ def _without_static_values(treedef):
         return treedef[:2]
     if kind == "leaf":
         return treedef
-    head = (kind, treedef[1].__qualname__, *treedef[2:-1]) if kind == "node" else treedef[:-1]
+    head = (kind, treedef[1].__qualname__, *treedef[2:-1]) if kind in ("node", "dict") \
+        else treedef[:-1]
     return (*head, tuple(_without_static_values(c) for c in treedef[-1]))
 
 

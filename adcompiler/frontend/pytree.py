@@ -10,7 +10,8 @@ Treedefs are hashable (part of the specialisation key). A named tuple or a datac
 rebuilt as `class(**fields)` (a dataclass without its __init__, so without its __post_init__):
 a gradient of one is one of its class, as in JAX. So is a model object, its attributes (its
 `__dict__` in order, or its `__slots__`) being the fields, rebuilt without its __init__ as
-well.
+well. A dict is `("dict", class, keys, children)`: one of a dict subclass (an OrderedDict) is
+rebuilt as one of its class, the same way.
 """
 from __future__ import annotations
 
@@ -137,7 +138,7 @@ def _walk(node, is_leaf, leaves):
         return ("list", tuple(_walk(x, is_leaf, leaves) for x in node))
     if isinstance(node, dict):
         keys = tuple(node)
-        return ("dict", keys, tuple(_walk(node[k], is_leaf, leaves) for k in keys))
+        return ("dict", type(node), keys, tuple(_walk(node[k], is_leaf, leaves) for k in keys))
     names = node_fields(node)
     if names is not None:
         return ("node", type(node), names,
@@ -245,9 +246,18 @@ def _build(td, it):
         return tuple(_build(c, it) for c in td[1])
     if kind == "list":
         return [_build(c, it) for c in td[1]]
+    entries = {k: _build(c, it) for k, c in zip(td[2], td[3], strict=True)}
     if kind == "node":
-        return make_node(td[1], {k: _build(c, it) for k, c in zip(td[2], td[3], strict=True)})
-    return {k: _build(c, it) for k, c in zip(td[1], td[2], strict=True)}
+        return make_node(td[1], entries)
+    return entries if td[1] is dict else make_dict(td[1], entries)
+
+
+def make_dict(cls, entries):
+    """An instance of the dict subclass `cls` (an OrderedDict, a user's mapping class) holding
+    `entries`, made without its __init__ as a node is (a defaultdict's has no default_factory)."""
+    out = cls.__new__(cls)
+    out.update(entries)
+    return out
 
 
 def make_node(cls, fields):

@@ -135,6 +135,34 @@ def test_gradients_have_the_arguments_class(backend):
         np.testing.assert_allclose(g[k].b, want[1], rtol=1e-6, atol=1e-9)
 
 
+def loss_mapping(p, x):
+    return np.sum(np.tanh(x @ p["W"]) * p["b"])
+
+
+class Weights(dict):
+    """A user's mapping class whose __init__ takes other arguments."""
+
+    def __init__(self, scale):
+        super().__init__(W=scale * rand(3, 2), b=rand(2))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients_of_dict_subclasses_have_their_class(backend):
+    """An OrderedDict's gradient is an OrderedDict in its order (a plain dict and an
+    OrderedDict with the same keys are two specialisations), a user's dict subclass's one of
+    its class, made without its __init__."""
+    from collections import OrderedDict
+    x = rand(4, 3)
+    W, b = rand(3, 2), rand(2)
+    g = adcompiler.grad(loss_mapping, backend=backend)
+    for p in (OrderedDict(b=b, W=W), {"W": W, "b": b}, Weights(0.5)):
+        got = g(p, x)
+        assert type(got) is type(p) and list(got) == list(p)
+        h = np.tanh(x @ p["W"])
+        np.testing.assert_allclose(got["b"], np.sum(h, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(got["W"], x.T @ ((1 - h ** 2) * p["b"]), rtol=1e-12)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_jit_of_an_optimiser_step(backend):
     p, g = Params(rand(3, 2), rand(2)), Params(rand(3, 2), rand(2))
