@@ -239,6 +239,23 @@ def test_keyword_arguments_are_passed_on_and_empty_results_have_empty_jacobians(
     assert adcompiler.jacobian(nothing_of)(X).shape == (0, 3)
 
 
+def scaled(x, w):
+    return np.tanh(w * x)
+
+
+def test_wrt_names_an_argument_passed_by_keyword():
+    """jacobian and hessian, as grad, differentiate the argument wrt names where the call
+    passes it by keyword (it may be passed by position), outside and inside traced code."""
+    w = np.array([0.5, 2.0, -1.0])
+    t = np.tanh(w * X)
+    J = adcompiler.jacobian(scaled, wrt="w")(X, w=w)
+    np.testing.assert_allclose(J, np.diag(X * (1 - t ** 2)), rtol=1e-12)
+    H = adcompiler.hessian(lambda x, w: np.sum(scaled(x, w)), wrt="w")(X, w=w)
+    np.testing.assert_allclose(H, np.diag(-2 * X ** 2 * t * (1 - t ** 2)), rtol=1e-12)
+    inside = adcompiler.jit(lambda x, w: adcompiler.jacobian(scaled, wrt="w")(x, w=w))
+    np.testing.assert_allclose(inside(X, w), J, rtol=1e-12)
+
+
 def test_a_tangent_must_have_its_arguments_structure():
     m = Affine(np.ones((2, 3)), np.zeros(3))
     with pytest.raises(adcompiler.AdcompilerError,
