@@ -126,13 +126,17 @@ def angle(cx: Emitter, ufunc, x) -> Traced:
 def float_power(cx: Emitter, x1, x2) -> Traced:
     """C's pow, as NumPy's float_power loop. The pow op is NumPy's power, which takes sqrt for
     an exponent of 0.5 (both backends): sqrt(-0.0) is -0.0 and sqrt(-inf) NaN where pow gives
-    +0.0 and +inf, so there the base is taken as its absolute value."""
+    +0.0 and +inf, so for that exponent a zero base is taken as itself plus +0.0 and -inf as its
+    negation. (Not as its absolute value: abs's derivative at 0 is 0, which times the power's,
+    inf there, made the gradient NaN where x ** 0.5's is inf.)"""
     out = result_dtype(np.float_power, x1, x2)
     a, b = cx.tensor(x1, out), cx.tensor(x2, out)
     if isinstance(x2, Traced) or np.any(np.asarray(x2) == 0.5):
-        odd = binary(cx, "logical_or", binary(cx, "eq", a, 0), binary(cx, "eq", a, -np.inf))
-        a = where(cx, binary(cx, "logical_and", odd, binary(cx, "eq", b, 0.5)),
-                  unary(cx, "abs", a), a)
+        half = binary(cx, "eq", b, 0.5)
+        a = where(cx, binary(cx, "logical_and", half, binary(cx, "eq", a, 0)),
+                  binary(cx, "add", a, 0.0), a)
+        a = where(cx, binary(cx, "logical_and", half, binary(cx, "eq", a, -np.inf)),
+                  unary(cx, "neg", a), a)
     return cx.wrap(cx.op("pow", a.value, b.value))
 
 

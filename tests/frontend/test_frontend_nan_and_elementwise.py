@@ -100,6 +100,16 @@ def test_float_power_of_one_half_is_pow_not_sqrt(backend):
         np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_float_power_of_one_half_has_the_square_roots_gradient_at_zero(backend):
+    """d/dx x^0.5 = 0.5 x^-0.5: inf at 0 (as x ** 0.5's gradient is), not NaN."""
+    def f(x):
+        return np.sum(np.float_power(x, 0.5))
+    x = np.array([0.0, -0.0, 4.0, 0.25])
+    np.testing.assert_array_equal(adcompiler.grad(f, backend=backend)(x),
+                                  [INF, INF, 0.25, 1.0])
+
+
 def test_angle_conversions_are_exact():
     """NumPy's constant is rounded in the computing dtype (float32's 180 / pi is not
     float32(180 / pi)): every bit must agree."""
