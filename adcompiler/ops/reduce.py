@@ -74,10 +74,14 @@ def _prod_vjp(b, op, cts, needs):
 
 
 def _extremum_vjp(b, op, cts, needs):
-    """The gradient goes to the entries equal to the extremum, split evenly between ties."""
+    """The gradient goes to the entries equal to the extremum, split evenly between ties; where
+    the extremum is NaN (NumPy's of a slice that holds one), to the NaN entries, as torch.max's
+    does (no entry equals NaN: the share was 0 / 0, NaN, as torch.amax's and JAX's). Elsewhere
+    no entry is NaN, so x != x adds none."""
     x, a = op.operands[0], op.attrs
     y = expand_reduced(b, op.result, x.type.shape, a["axes"], a["keepdims"])
-    mask = b.op("astype", b.op("eq", x, y), dtype=x.type.dtype)
+    mask = b.op("astype", b.op("logical_or", b.op("eq", x, y), b.op("ne", x, x)),
+                dtype=x.type.dtype)
     count = b.op("sum", mask, axes=a["axes"], keepdims=a["keepdims"])
     share = b.op("div", cts[0], count)
     return [b.op("mul", expand_reduced(b, share, x.type.shape, a["axes"], a["keepdims"]), mask)]

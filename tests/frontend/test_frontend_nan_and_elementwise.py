@@ -110,6 +110,21 @@ def test_float_power_of_one_half_has_the_square_roots_gradient_at_zero(backend):
                                   [INF, INF, 0.25, 1.0])
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_max_of_a_slice_holding_nan_sends_the_gradient_to_its_nans(backend):
+    """np.max of a slice with a NaN is NaN; its gradient goes to the NaN entries (split between
+    them, as between ties), as torch.max's does, and the other slices' to their maxima: a NaN
+    passed in is passed on, as np.sum's, not an error about a NaN made in the gradient."""
+    def f(x, w):
+        return np.sum(np.max(x, axis=1) * w) + np.min(x[0])
+    x = np.array([[1.0, np.nan, 3.0, np.nan], [2.0, 5.0, 5.0, -1.0], [0.5, 0.0, 0.25, 0.0]])
+    w = np.array([2.0, 4.0, 8.0])
+    value, g = adcompiler.value_and_grad(f, backend=backend)(x, w)
+    assert np.isnan(value)
+    np.testing.assert_array_equal(g, [[0.0, 1.5, 0.0, 1.5], [0.0, 2.0, 2.0, 0.0],
+                                      [8.0, 0.0, 0.0, 0.0]])
+
+
 def test_angle_conversions_are_exact():
     """NumPy's constant is rounded in the computing dtype (float32's 180 / pi is not
     float32(180 / pi)): every bit must agree."""
