@@ -18,11 +18,12 @@ medium unchanged). A `KMP_BLOCKTIME` in the environment is left alone.
 - `LIB`: the loaded MKL, or None (not installed, or turned off): `runtime.matmul` then calls
   SciPy's OpenBLAS itself. `OMP`: the OpenMP runtime (libiomp5) its threads run on, or None
   (where libgomp was loaded first, by PyTorch: MKL's threads run on it, see `_load`).
-- `gemm(a4, fa, b4, fb, o4) -> bool`: o4[i, j] = a4[i, j] @ b4[i, j] for the 4-d views and
-  (trans, ld) forms that `runtime._blas_operand` gives; one call for one matrix, one grouped
-  batch call for a stack of them (attention's heads are strided views, so the batch is given as
-  a table of addresses rather than one stride). False, and nothing done, when a size or
-  leading dimension does not fit MKL's 32-bit integers.
+- `gemm_call(a4, fa, b4, fb, o4)`: the call that computes o4[i, j] = a4[i, j] @ b4[i, j] for
+  the 4-d views and (trans, ld) forms that `runtime._blas_operand` gives, as numbers and
+  addresses (None when a size or leading dimension does not fit MKL's 32-bit integers); one
+  call for one matrix, one grouped batch call for a stack of them (attention's heads are
+  strided views, so the batch is given as a table of addresses rather than one stride).
+  `run(call)` makes it.
 """
 from __future__ import annotations
 
@@ -119,35 +120,58 @@ def _functions(lib):
             np.dtype(np.float64): (lib.cblas_dgemm, lib.cblas_dgemm_batch)}
 
 
-def _addresses(x4):
-    """The address of every matrix x4[i, j], flat in (i, j) order."""
-    i = np.arange(x4.shape[0], dtype=np.int64)[:, None] * x4.strides[0]
-    j = np.arange(x4.shape[1], dtype=np.int64)[None, :] * x4.strides[1]
-    return (x4.ctypes.data + i + j).ravel()
+def _placed(x4):
+    """What fixes the addresses of x4's matrices: its data address, batch shape and strides."""
+    return (x4.ctypes.data, *x4.shape[:2], *x4.strides[:2])
 
 
-def gemm(a4, fa, b4, fb, o4) -> bool:
+def _addresses(placed):
+    """The address of every matrix x4[i, j], flat in (i, j) order, from `_placed(x4)`."""
+    data, rows, cols, row_stride, col_stride = placed
+    i = np.arange(rows, dtype=np.int64)[:, None] * row_stride
+    j = np.arange(cols, dtype=np.int64)[None, :] * col_stride
+    return (data + i + j).ravel()
+
+
+def _group(dtype, ints, b, a, o):
+    """The arguments of cblas_?gemm_batch for one group of products (every per-group argument
+    a one-element array: `ints` as the call takes them, then the scalars and the address
+    tables of b, a and o, each as `_placed` gives it), and the arrays they point into."""
+    ints = np.array(ints, np.intc)
+    scalars = np.array([1, 0], dtype)
+    tables = np.stack([_addresses(b), _addresses(a), _addresses(o)])
+    ip, sp, tp = ints.ctypes.data, scalars.ctypes.data, tables.ctypes.data
+    isz, ssz, row = ints.itemsize, scalars.itemsize, tables.strides[0]
+    args = (_COL_MAJOR, ip, ip + isz, ip + 2 * isz, ip + 3 * isz, ip + 4 * isz, sp, tp,
+            ip + 5 * isz, tp + row, ip + 6 * isz, sp + ssz, tp + 2 * row, ip + 7 * isz, 1,
+            ip + 8 * isz)
+    return args, (ints, scalars, tables)
+
+
+def gemm_call(a4, fa, b4, fb, o4):
+    """The MKL call that computes o4[i, j] = a4[i, j] @ b4[i, j]: (function, arguments,
+    multiply-adds, the arrays the arguments point into), for `run`; None when a size or
+    leading dimension does not fit MKL's 32-bit integers. Its arguments are numbers and
+    addresses only: it computes the product of any arrays at the same addresses in the same
+    layout (runtime.matmul makes it once per layout)."""
     one, batch = _functions(LIB)[o4.dtype]
     m, k, n = a4.shape[2], a4.shape[3], b4.shape[3]
     ldc = max(o4.strides[2] // o4.itemsize, n)
     count = o4.shape[0] * o4.shape[1]
     if max(m, n, k, fa[1], fb[1], ldc, count) >= _INT_LIMIT:
-        return False
-    _blocktime(count * m * n * k)
+        return None
     if count == 1:
-        one(_COL_MAJOR, _TRANS[fb[0]], _TRANS[fa[0]], n, m, k, 1.0, b4.ctypes.data, fb[1],
-            a4.ctypes.data, fa[1], 0.0, o4.ctypes.data, ldc)
-        return True
-    # one group of `count` products: every per-group argument is a one-element array
-    ints = np.array([_TRANS[fb[0]], _TRANS[fa[0]], n, m, k, fb[1], fa[1], ldc, count], np.intc)
-    scalars = np.array([1, 0], o4.dtype)
-    tables = np.stack([_addresses(b4), _addresses(a4), _addresses(o4)])
-    ip, sp, tp = ints.ctypes.data, scalars.ctypes.data, tables.ctypes.data
-    isz, ssz, row = ints.itemsize, scalars.itemsize, tables.strides[0]
-    batch(_COL_MAJOR, ip, ip + isz, ip + 2 * isz, ip + 3 * isz, ip + 4 * isz, sp,
-          tp, ip + 5 * isz, tp + row, ip + 6 * isz, sp + ssz, tp + 2 * row, ip + 7 * isz,
-          1, ip + 8 * isz)
-    return True
+        return one, (_COL_MAJOR, _TRANS[fb[0]], _TRANS[fa[0]], n, m, k, 1.0, b4.ctypes.data,
+                     fb[1], a4.ctypes.data, fa[1], 0.0, o4.ctypes.data, ldc), m * n * k, ()
+    args, arrays = _group(o4.dtype, (_TRANS[fb[0]], _TRANS[fa[0]], n, m, k, fb[1], fa[1], ldc,
+                                     count), _placed(b4), _placed(a4), _placed(o4))
+    return batch, args, count * m * n * k, arrays
+
+
+def run(call):
+    function, args, macs, _ = call
+    _blocktime(macs)
+    function(*args)
 
 
 _ENV_BLOCKTIME = "KMP_BLOCKTIME" in os.environ     # set by the user: left alone

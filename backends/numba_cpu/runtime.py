@@ -5,7 +5,10 @@
   copied, a stack of matrices times one matrix is one product over the flattened rows, and an
   output stored transposed is written as out^T = b^T @ a^T (so it stays on the GEMM path).
   The option `blas` (`BLAS`, see options.py for what was measured) chooses who runs a float
-  product: Intel MKL (`mkl.py`: one call, threaded by MKL); single-threaded GEMMs of SciPy's
+  product: Intel MKL (`mkl.py`: one call, threaded by MKL, which is kept per layout of the
+  three arrays, their addresses, shapes, strides and dtypes, where no operand had to be
+  copied: a driver multiplies the same buffers on every call, and working the call out again
+  took ~20 us of a 100-120 us product of the small GPT's); single-threaded GEMMs of SciPy's
   OpenBLAS (`_gemm_batch`, through Numba's own BLAS entry point, so the kernel stays
   disk-cacheable) shared out over this module's threads: whole matrices of a batch
   (attention) or row/column blocks of one big product; or NumPy's matmul. The first two exist
@@ -68,6 +71,8 @@ from ...runtime import linalg
 from ..numpy.codegen import remember
 from . import cache, mkl, options
 
+MKL_CALLS_KEPT = 4096      # products' MKL calls kept by layout (see `matmul`)
+_MKL_CALLS: dict = {}
 NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a product: ~1 us
                             # of call overhead against ~18 here, which products this small
                             # feel more than the spinning of NumPy's BLAS threads (the tiny
@@ -213,13 +218,14 @@ def _batch4(x, lead):
 
 
 def _blas_operand(x, lead):
-    """(4-d view, (trans, ld)) of an operand, copied only when BLAS cannot read it in place."""
+    """(4-d view, (trans, ld), copied) of an operand, copied only when BLAS cannot read it in
+    place."""
     x4 = _batch4(x, lead)
     form = _blas_matrix(x4) if x4 is not None else None
-    if form is None:
-        x4 = _batch4(np.ascontiguousarray(np.broadcast_to(x, lead + x.shape[-2:])), lead)
-        form = _blas_matrix(x4)
-    return x4, form
+    if form is not None:
+        return x4, form, False
+    x4 = _batch4(np.ascontiguousarray(np.broadcast_to(x, lead + x.shape[-2:])), lead)
+    return x4, _blas_matrix(x4), True
 
 
 def _tasks(batch, m, n):
@@ -241,6 +247,13 @@ def _numpy_matmul(a, b, out):
 
 
 def matmul(a, b, out):
+    if mkl.LIB is not None:
+        key = (BLAS, NUMPY_BELOW, a.ctypes.data, a.shape, a.strides, a.dtype, b.ctypes.data,
+               b.shape, b.strides, b.dtype, out.ctypes.data, out.shape, out.strides, out.dtype)
+        call = _MKL_CALLS.get(key)
+        if call is not None:
+            mkl.run(call)
+            return
     if a.ndim >= 2 and b.ndim >= 2 and out.strides[-1] != out.itemsize \
             and out.strides[-2] == out.itemsize:
         # out stored transposed (the memory planner lays a value out so when it is only read
@@ -263,10 +276,17 @@ def matmul(a, b, out):
             or o4 is None or o4.strides[-1] != out.itemsize:
         _numpy_matmul(a, b, out)
         return
-    (a4, fa), (b4, fb) = _blas_operand(a, lead), _blas_operand(b, lead)
+    (a4, fa, copied_a), (b4, fb, copied_b) = _blas_operand(a, lead), _blas_operand(b, lead)
     if mkl.LIB is not None:
-        if not mkl.gemm(a4, fa, b4, fb, o4):
+        call = mkl.gemm_call(a4, fa, b4, fb, o4)
+        if call is None:
             _numpy_matmul(a, b, out)
+            return
+        mkl.run(call)
+        if not (copied_a or copied_b):
+            if len(_MKL_CALLS) >= MKL_CALLS_KEPT:
+                _MKL_CALLS.clear()
+            _MKL_CALLS[key] = call
         return
     args = (_BLAS_KIND[out.dtype], a4, b4, o4, fa[0], fb[0], fa[1], fb[1])
     blocks = iter(_tasks(o4.shape[0] * o4.shape[1], a4.shape[2], b4.shape[3]))

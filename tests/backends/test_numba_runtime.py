@@ -169,7 +169,33 @@ def test_mkl_declines_sizes_over_its_32_bit_integers(monkeypatch):
     x = np.zeros((2, 2), np.float32)
     huge = np.lib.stride_tricks.as_strided(x, (1, 1, 2, 2), (0, 0, 4 << 31, 4))  # never read
     out = np.zeros((1, 1, 2, 2), np.float32)
-    assert not mkl.gemm(huge, (ord("n"), 1 << 31), x.reshape(1, 1, 2, 2), (ord("n"), 2), out)
+    assert mkl.gemm_call(huge, (ord("n"), 1 << 31), x.reshape(1, 1, 2, 2), (ord("n"), 2),
+                         out) is None
+
+
+def test_a_products_mkl_call_is_kept_for_its_layout_only(monkeypatch):
+    """rt.matmul keeps a product's MKL call per layout of its arrays (addresses, shapes,
+    strides, dtypes): new values in the same buffers, other views of them, another option and
+    an operand that must be copied first (a copy is made anew each call) all multiply right."""
+    _use_mkl(monkeypatch)
+    monkeypatch.setattr(rt, "NUMPY_BELOW", 0)
+    monkeypatch.setattr(rt, "_MKL_CALLS", {})
+    a, b, square = np.empty((4, 6, 5)), np.empty((4, 5, 6)), np.empty((4, 5, 5))
+    out, out_square = np.empty((4, 6, 6)), np.empty((4, 6, 5))
+    every_other = np.empty((4, 6, 10))[..., ::2]     # no unit stride: BLAS cannot read it
+    for step in range(3):
+        for x in (a, b, square):
+            x[...] = RNG.standard_normal(x.shape)
+        every_other[...] = RNG.standard_normal(every_other.shape)
+        products = [(a, b, out), (b.transpose(0, 2, 1), a.transpose(0, 2, 1), out),
+                    (a, b[0], out), (a[0], b[1], out[2]), (every_other, b, out),
+                    (a, b, out.transpose(0, 2, 1)), (a, square, out_square),
+                    (a, square.transpose(0, 2, 1), out_square)]
+        for x, y, o in products:
+            rt.matmul(x, y, o)
+            np.testing.assert_allclose(o, np.matmul(x, y), rtol=1e-12, atol=1e-12)
+        monkeypatch.setattr(rt, "BLAS", "numpy" if step == 1 else "mkl")
+    assert 0 < len(rt._MKL_CALLS) <= len(products) * 2
 
 
 def test_mkl_threads_spin_after_small_products_only(monkeypatch):
