@@ -35,7 +35,7 @@ from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, ca
                         statics_to_none, traced_grad_tree, vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_caller, where
 from .frontend import TRACING, signature, traced
-from .frontend.calls import Closure, parameters_of
+from .frontend.calls import parameters_of
 from .frontend.outside import changed
 from .frontend.pytree import flatten, leaves_like, structure_difference, unflatten
 from .frontend.signature import is_runtime_leaf, split_outputs, writable
@@ -294,9 +294,7 @@ class GradFunction(_Specialised):
         """Called inside traced code (grad of grad, a gradient step inside a traced
         function): differentiate the IR of `fun` and call its forward and backward functions
         from the IR being built, so the result can be differentiated again."""
-        # a function defined in traced code (a lambda, a nested def) has its own signature
-        pysig = self.fun.signature if isinstance(self.fun, Closure) else \
-            parameters_of(self.fun)
+        pysig = parameters_of(self.fun)
         single, names = self._wrt_names(list(pysig.parameters))
         try:
             bound = pysig.bind(*args, **kwargs)

@@ -8,10 +8,10 @@ Contract: for a result leaf of shape S and an argument leaf of shape A, the Jaco
 array of shape S + A (`J[s + a] = d out[s] / d arg[a]`); a pytree result gets that pytree,
 each result leaf holding the argument's pytree of such arrays, as JAX's `jacrev` gives them
 (a result that is one array: the argument's pytree; an argument that is one array: one array).
-`wrt` is a position or parameter name, or a tuple of them (a tuple of Jacobians); an argument
-it names that the call passes by keyword is differentiated too where it could be passed by
-position (wrt naming a keyword-only one is an error: keyword arguments are passed on). One forward
-run, then one backward run per entry of the result, each a `vjp` pullback of a one-hot
+`wrt` is a position or parameter name, or a tuple of them (a tuple of Jacobians); it may pick
+an argument the call passes by keyword where that one could be passed by position (not a
+keyword-only one, nor one **kwargs collects: those are passed on, not differentiated). One
+forward run, then one backward run per entry of the result, each a `vjp` pullback of a one-hot
 cotangent: reverse mode pays per output, so it suits few outputs and many inputs. Integer and
 static results have no derivative (None in their place), nor have static argument leaves.
 `hessian` differentiates the gradient's generated code again (grad inside traced code).
@@ -41,7 +41,7 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
     check_callable(fun, "jacobian")
     @user_facing
     def jac(*args, **kwargs):
-        args, kwargs = _by_position(fun, wrt, args, kwargs)
+        args, kwargs = _by_position(fun, args, kwargs)
         positions = _positions(fun, wrt, len(args), kwargs)
         for p in positions:
             if not _has_float(args[p]):
@@ -85,7 +85,7 @@ def hessian(fun, *, wrt=0, backend=None, check_nans=True):
 
     @user_facing
     def hess(*args, **kwargs):
-        args, kwargs = _by_position(fun, wrt, args, kwargs)
+        args, kwargs = _by_position(fun, args, kwargs)
         (position,) = _positions(fun, wrt, len(args), kwargs)
         if position not in jacobians:
             _check_scalar(fun, args, kwargs)
@@ -117,7 +117,7 @@ def _traceable(entry, fun, wrt, differentiated):
         if isinstance(wrt, (tuple, list)):
             raise ctx.error(f"{entry.__name__} inside traced code takes one argument position "
                             "or name as wrt")
-        args, kwargs = _by_position(fun, wrt, tuple(args), kwargs)
+        args, kwargs = _by_position(fun, tuple(args), kwargs)
         (position,) = _positions(fun, wrt, len(args), kwargs)
         _float_array_argument(ctx, entry.__name__, args[position], position)
         ctx.check_transformable(differentiated)
@@ -157,18 +157,18 @@ def _jvp_rows(fun, primals, tangents):
     return value, sum(along[1:], along[0])
 
 
-def _by_position(fun, wrt, args, kwargs):
-    """(args, kwargs) of the same call, where an argument `wrt` names was passed by keyword:
-    with it, and the keyword arguments before it, passed by position (the pullback
-    differentiates positional arguments). Left as they are where the parameters do not allow
-    it (keyword-only, or an earlier one not given), or the call does not fit them."""
-    names = wrt if isinstance(wrt, (tuple, list)) else [wrt]
-    if not any(isinstance(w, str) and w in kwargs for w in names):
+def _by_position(fun, args, kwargs):
+    """(args, kwargs) of the same call with every keyword argument that may be passed by
+    position so passed (the parameters before it that were not given by their defaults): the
+    pullback differentiates positional arguments, and `wrt` may name or count one passed by
+    keyword. Left as they are where the call does not fit the parameters."""
+    if not kwargs:
         return args, kwargs
     try:
         bound = parameters_of(fun).bind(*args, **kwargs)
     except TypeError:
         return args, kwargs     # (the function's own call says what is wrong)
+    bound.apply_defaults()
     return bound.args, bound.kwargs
 
 
@@ -180,9 +180,8 @@ def _positions(fun, wrt, n_args, kwargs) -> list[int]:
     for w in (wrt if isinstance(wrt, (tuple, list)) else [wrt]):
         if isinstance(w, str) and w in kwargs:
             raise AdcompilerError(f"wrt={w!r} is given as a keyword argument that cannot be "
-                                  "passed by position (keyword-only, or an earlier parameter "
-                                  "is not given): keyword arguments are passed on, not "
-                                  "differentiated")
+                                  "passed by position (keyword-only, or collected by **kwargs): "
+                                  "keyword arguments are passed on, not differentiated")
         if isinstance(w, str):
             if w not in names[:n_args]:
                 raise AdcompilerError(f"wrt={w!r}: no positional argument of that name was "

@@ -132,7 +132,10 @@ def decorated(fn) -> bool:
 def parameters_of(fn) -> inspect.Signature:
     """The parameters a transform's `wrt` names or counts: those of the function a grad or
     jit object transforms, of the function a passing-on wrapper wraps, else fn's own (a
-    functools.partial: those its function's leave)."""
+    functools.partial: those its function's leave; a function defined in traced code: its
+    own, not its `Closure.__call__`'s)."""
+    if isinstance(fn, Closure):
+        return fn.signature
     if isinstance(fn, types.MethodType) and transformed(fn.__func__):
         fn = functools.partial(fn.__func__, fn.__self__)    # a method decorated with grad or jit
     if isinstance(fn, functools.partial):

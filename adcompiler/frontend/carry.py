@@ -73,8 +73,8 @@ def same_structure(s, t) -> bool:
         return True
     if kind == "static":
         return _same_static(s[1], t[1])
-    if kind in ("dict", "node") and s[1:-1] != t[1:-1]:
-        return False
+    if kind == "dict" and s[-2] != t[-2] or kind == "node" and s[1:-1] != t[1:-1]:
+        return False        # (a dict's keys: its class may change, {**p} of an OrderedDict)
     kids_s, kids_t = s[-1], t[-1]
     return len(kids_s) == len(kids_t) and all(
         same_structure(a, b) for a, b in zip(kids_s, kids_t, strict=True))

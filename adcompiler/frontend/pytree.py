@@ -11,7 +11,9 @@ rebuilt as `class(**fields)` (a dataclass without its __init__, so without its _
 a gradient of one is one of its class, as in JAX. So is a model object, its attributes (its
 `__dict__` in order, or its `__slots__`) being the fields, rebuilt without its __init__ as
 well. A dict is `("dict", class, keys, children)`: one of a dict subclass (an OrderedDict) is
-rebuilt as one of its class, the same way.
+rebuilt as one of its class, the same way (`make_dict`). A loop's carried values compare
+dicts by their keys only (frontend/carry.py: a body that builds a plain dict from an
+OrderedDict passes its structure on).
 """
 from __future__ import annotations
 
@@ -254,9 +256,14 @@ def _build(td, it):
 
 def make_dict(cls, entries):
     """An instance of the dict subclass `cls` (an OrderedDict, a user's mapping class) holding
-    `entries`, made without its __init__ as a node is (a defaultdict's has no default_factory)."""
-    out = cls.__new__(cls)
-    out.update(entries)
+    `entries`, made without its __init__ as a node is (a defaultdict's has no default_factory);
+    a plain dict where the class cannot be made so (its __new__ takes arguments, its update
+    needs what its __init__ sets)."""
+    try:
+        out = cls.__new__(cls)
+        out.update(entries)
+    except Exception:   # (whatever the user's class raises)
+        return entries
     return out
 
 

@@ -71,7 +71,9 @@ from ...runtime import linalg
 from ..numpy.codegen import remember
 from . import cache, mkl, options
 
-MKL_CALLS_KEPT = 4096      # products' MKL calls kept by layout (see `matmul`)
+MKL_CALLS_KEPT = 1024      # products' MKL calls kept by layout (see `matmul`; a GPT step's
+                            # programs have ~100 layouts; a grouped call keeps 24 bytes of
+                            # address tables per product)
 _MKL_CALLS: dict = {}
 NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a product: ~1 us
                             # of call overhead against ~18 here, which products this small
@@ -247,9 +249,11 @@ def _numpy_matmul(a, b, out):
 
 
 def matmul(a, b, out):
+    key = None
     if mkl.LIB is not None:
-        key = (BLAS, NUMPY_BELOW, a.ctypes.data, a.shape, a.strides, a.dtype, b.ctypes.data,
-               b.shape, b.strides, b.dtype, out.ctypes.data, out.shape, out.strides, out.dtype)
+        key = (BLAS, NUMPY_BELOW, THREADS, a.ctypes.data, a.shape, a.strides, a.dtype,
+               b.ctypes.data, b.shape, b.strides, b.dtype, out.ctypes.data, out.shape,
+               out.strides, out.dtype)
         call = _MKL_CALLS.get(key)
         if call is not None:
             mkl.run(call)
@@ -283,7 +287,7 @@ def matmul(a, b, out):
             _numpy_matmul(a, b, out)
             return
         mkl.run(call)
-        if not (copied_a or copied_b):
+        if key is not None and not (copied_a or copied_b):
             if len(_MKL_CALLS) >= MKL_CALLS_KEPT:
                 _MKL_CALLS.clear()
             _MKL_CALLS[key] = call

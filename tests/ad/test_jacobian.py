@@ -244,8 +244,9 @@ def scaled(x, w):
 
 
 def test_wrt_names_an_argument_passed_by_keyword():
-    """jacobian and hessian, as grad, differentiate the argument wrt names where the call
-    passes it by keyword (it may be passed by position), outside and inside traced code."""
+    """jacobian and hessian, as grad, differentiate the argument wrt names or counts where
+    the call passes it by keyword (it may be passed by position; a parameter before it may be
+    left to its default), outside and inside traced code, of a function defined there too."""
     w = np.array([0.5, 2.0, -1.0])
     t = np.tanh(w * X)
     J = adcompiler.jacobian(scaled, wrt="w")(X, w=w)
@@ -254,6 +255,18 @@ def test_wrt_names_an_argument_passed_by_keyword():
     np.testing.assert_allclose(H, np.diag(-2 * X ** 2 * t * (1 - t ** 2)), rtol=1e-12)
     inside = adcompiler.jit(lambda x, w: adcompiler.jacobian(scaled, wrt="w")(x, w=w))
     np.testing.assert_allclose(inside(X, w), J, rtol=1e-12)
+    np.testing.assert_allclose(adcompiler.jacobian(scaled, wrt=1)(X, w=w), J, rtol=1e-12)
+    np.testing.assert_allclose(adcompiler.jacobian(scaled_after, wrt="w")(X, w=w), J,
+                               rtol=1e-12)
+
+    def defined_inside(x, w):
+        return adcompiler.jacobian(lambda x, w: np.tanh(w * x), wrt="w")(x, w=w)
+    np.testing.assert_allclose(adcompiler.jit(defined_inside)(X, w), J, rtol=1e-12)
+
+
+def scaled_after(x, shift=None, w=None):
+    """A parameter between them is left to its default."""
+    return np.tanh(w * x) if shift is None else np.tanh(w * x + shift)
 
 
 def test_a_tangent_must_have_its_arguments_structure():

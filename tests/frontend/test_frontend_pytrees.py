@@ -146,21 +146,56 @@ class Weights(dict):
         super().__init__(W=scale * rand(3, 2), b=rand(2))
 
 
+class Tagged(dict):
+    """One whose __new__ takes an argument: its gradient is a plain dict."""
+
+    def __new__(cls, tag, **entries):
+        return super().__new__(cls)
+
+    def __init__(self, tag, **entries):
+        super().__init__(**entries)
+
+
+class Logged(dict):
+    """One whose update needs what its __init__ sets: its gradient is a plain dict."""
+
+    def __init__(self, **entries):
+        self.log = []
+        super().__init__(**entries)
+
+    def update(self, *args, **kwargs):
+        self.log.append(args)
+        super().update(*args, **kwargs)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_gradients_of_dict_subclasses_have_their_class(backend):
     """An OrderedDict's gradient is an OrderedDict in its order (a plain dict and an
     OrderedDict with the same keys are two specialisations), a user's dict subclass's one of
-    its class, made without its __init__."""
+    its class, made without its __init__ (a plain dict where it cannot be made so). A loop
+    whose body builds a plain dict from an OrderedDict carries it on."""
     from collections import OrderedDict
     x = rand(4, 3)
     W, b = rand(3, 2), rand(2)
     g = adcompiler.grad(loss_mapping, backend=backend)
-    for p in (OrderedDict(b=b, W=W), {"W": W, "b": b}, Weights(0.5)):
+    for p in (OrderedDict(b=b, W=W), {"W": W, "b": b}, Weights(0.5), Tagged("t", W=W, b=b),
+              Logged(W=W, b=b)):
         got = g(p, x)
-        assert type(got) is type(p) and list(got) == list(p)
+        assert type(got) is (dict if isinstance(p, (Tagged, Logged)) else type(p))
+        assert list(got) == list(p)
         h = np.tanh(x @ p["W"])
         np.testing.assert_allclose(got["b"], np.sum(h, axis=0), rtol=1e-12)
         np.testing.assert_allclose(got["W"], x.T @ ((1 - h ** 2) * p["b"]), rtol=1e-12)
+    doubled = adcompiler.grad(doubled_while_below, backend=backend)
+    for p in (OrderedDict(w=W[0]), {"w": W[0]}):
+        np.testing.assert_allclose(doubled(p, 0.0)["w"], np.full(2, 8.0), rtol=1e-12)
+
+
+def doubled_while_below(p, c):
+    while c < 3.0:
+        p = {"w": p["w"] * 2.0}
+        c = c + 1.0
+    return np.sum(p["w"])
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
