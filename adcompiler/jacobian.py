@@ -159,9 +159,9 @@ def _jvp_rows(fun, primals, tangents):
 
 def _by_position(fun, args, kwargs):
     """(args, kwargs) of the same call with every keyword argument that may be passed by
-    position so passed (the parameters before it that were not given by their defaults): the
-    pullback differentiates positional arguments, and `wrt` may name or count one passed by
-    keyword. Left as they are where the call does not fit the parameters."""
+    position so passed, the parameters before it that were not given passed their defaults:
+    the pullback differentiates positional arguments, and `wrt` may name or count one passed
+    by keyword. Left as they are where the call does not fit the parameters."""
     if not kwargs:
         return args, kwargs
     try:
