@@ -75,10 +75,12 @@ MKL_CALLS_KEPT = 1024      # products' MKL calls kept by layout (see `matmul`; a
                             # programs have ~100 layouts; a grouped call keeps 24 bytes of
                             # address tables per product)
 _MKL_CALLS: dict = {}
-NUMPY_BELOW = 1 << 22       # batch*m*n*k below which NumPy's matmul runs a product: ~1 us
-                            # of call overhead against ~18 here, which products this small
-                            # feel more than the spinning of NumPy's BLAS threads (the tiny
-                            # GPT's gradient: 7.5 ms -> 5.9 ms)
+# batch*m*n*k below which NumPy's matmul runs a product: its call costs ~1 us, where the
+# OpenBLAS paths here cost ~18 (the tiny GPT's gradient: 7.5 ms -> 5.9 ms with 2^22). A kept
+# MKL call costs ~10 us and MKL outruns NumPy's OpenBLAS from ~2^19 on (Sapphire Rapids VM:
+# 256x64 @ 64x64 15 us against 48, 128x64 @ 64x64 11.6 against 11.9; the tiny GPT's gradient
+# 3.40 -> 2.85 ms and the training example's 5.53 -> 4.88 with 2^19 instead of 2^22)
+NUMPY_BELOW = 1 << 19 if mkl.LIB is not None else 1 << 22
 CHUNKS = 8
 SPIN = 4                    # log2 cycles NumPy's OpenBLAS threads spin after a call (see
                             # _short_numpy_blas_spin); OpenBLAS's own default is 28
