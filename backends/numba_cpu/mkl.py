@@ -120,26 +120,20 @@ def _functions(lib):
             np.dtype(np.float64): (lib.cblas_dgemm, lib.cblas_dgemm_batch)}
 
 
-def _placed(x4):
-    """What fixes the addresses of x4's matrices: its data address, batch shape and strides."""
-    return (x4.ctypes.data, *x4.shape[:2], *x4.strides[:2])
+def _addresses(x4):
+    """The address of every matrix x4[i, j], flat in (i, j) order."""
+    i = np.arange(x4.shape[0], dtype=np.int64)[:, None] * x4.strides[0]
+    j = np.arange(x4.shape[1], dtype=np.int64)[None, :] * x4.strides[1]
+    return (x4.ctypes.data + i + j).ravel()
 
 
-def _addresses(placed):
-    """The address of every matrix x4[i, j], flat in (i, j) order, from `_placed(x4)`."""
-    data, rows, cols, row_stride, col_stride = placed
-    i = np.arange(rows, dtype=np.int64)[:, None] * row_stride
-    j = np.arange(cols, dtype=np.int64)[None, :] * col_stride
-    return (data + i + j).ravel()
-
-
-def _group(dtype, ints, b, a, o):
+def _group(ints, b4, a4, o4):
     """The arguments of cblas_?gemm_batch for one group of products (every per-group argument
     a one-element array: `ints` as the call takes them, then the scalars and the address
-    tables of b, a and o, each as `_placed` gives it), and the arrays they point into."""
+    tables of b4, a4 and o4), and the arrays they point into."""
     ints = np.array(ints, np.intc)
-    scalars = np.array([1, 0], dtype)
-    tables = np.stack([_addresses(b), _addresses(a), _addresses(o)])
+    scalars = np.array([1, 0], o4.dtype)
+    tables = np.stack([_addresses(b4), _addresses(a4), _addresses(o4)])
     ip, sp, tp = ints.ctypes.data, scalars.ctypes.data, tables.ctypes.data
     isz, ssz, row = ints.itemsize, scalars.itemsize, tables.strides[0]
     args = (_COL_MAJOR, ip, ip + isz, ip + 2 * isz, ip + 3 * isz, ip + 4 * isz, sp, tp,
@@ -163,8 +157,8 @@ def gemm_call(a4, fa, b4, fb, o4):
     if count == 1:
         return one, (_COL_MAJOR, _TRANS[fb[0]], _TRANS[fa[0]], n, m, k, 1.0, b4.ctypes.data,
                      fb[1], a4.ctypes.data, fa[1], 0.0, o4.ctypes.data, ldc), m * n * k, ()
-    args, arrays = _group(o4.dtype, (_TRANS[fb[0]], _TRANS[fa[0]], n, m, k, fb[1], fa[1], ldc,
-                                     count), _placed(b4), _placed(a4), _placed(o4))
+    args, arrays = _group((_TRANS[fb[0]], _TRANS[fa[0]], n, m, k, fb[1], fa[1], ldc, count),
+                          b4, a4, o4)
     return batch, args, count * m * n * k, arrays
 
 

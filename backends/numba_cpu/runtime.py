@@ -252,7 +252,7 @@ def _numpy_matmul(a, b, out):
 
 def matmul(a, b, out):
     key = None
-    if mkl.LIB is not None:
+    if mkl.LIB is not None and out.size * a.shape[-1] >= NUMPY_BELOW:   # (else NumPy's)
         key = (BLAS, NUMPY_BELOW, THREADS, a.ctypes.data, a.shape, a.strides, a.dtype,
                b.ctypes.data, b.shape, b.strides, b.dtype, out.ctypes.data, out.shape,
                out.strides, out.dtype)
