@@ -51,15 +51,55 @@ def _angle(ufunc):
     return lambda cx, x, /: ufuncs.angle(cx, ufunc, x)
 
 
+# The reductions take NumPy's parameters in NumPy's order, `out` too (refused unless None), so
+# that arguments given by position land where NumPy puts them (np.sum(x, 0, None, None, True)
+# keeps the axis)
+
 def _reduce(name):
-    def fn(cx, a, axis=None, dtype=None, keepdims=False, initial=np._NoValue, where=True):
+    def fn(cx, a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
+           where=True):
+        no_out(out, f"np.{name}")
         return red.reduce(cx, name, a, axis, keepdims, dtype, initial, where)
     return fn
 
 
 def _extreme(name):
-    def fn(cx, a, axis=None, keepdims=False, initial=np._NoValue, where=True):
+    def fn(cx, a, axis=None, out=None, keepdims=False, initial=np._NoValue, where=True):
+        no_out(out, f"np.{name}")
         return red.reduce(cx, name, a, axis, keepdims, None, initial, where)
+    return fn
+
+
+def _any_all(name):
+    def fn(cx, a, axis=None, out=None, keepdims=False, *, where=True):
+        no_out(out, f"np.{name}")
+        return red.any_all(cx, name, a, axis, keepdims, where)
+    return fn
+
+
+def _mean(cx, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    no_out(out, "np.mean")
+    return red.mean(cx, a, axis, dtype, keepdims, where)
+
+
+def _var(std):
+    def fn(cx, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True):
+        no_out(out, "np.std" if std else "np.var")
+        return red.var(cx, a, axis, dtype, ddof, keepdims, std=std, where=where)
+    return fn
+
+
+def _argmax(name):
+    def fn(cx, a, axis=None, out=None, *, keepdims=False):
+        no_out(out, f"np.{name}")
+        return red.argmax(cx, name, a, axis, keepdims)
+    return fn
+
+
+def _join(join, name):
+    def fn(cx, arrays, axis=0, out=None, *, dtype=None):
+        no_out(out, f"np.{name}")
+        return join(cx, arrays, axis, dtype)
     return fn
 
 
@@ -201,16 +241,8 @@ FUNCTIONS = {
     np.sum: _reduce("sum"), np.prod: _reduce("prod"),
     np.max: _extreme("max"), np.min: _extreme("min"),
     np.amax: _extreme("max"), np.amin: _extreme("min"),
-    np.any: lambda cx, a, axis=None, keepdims=False, *, where=True:
-        red.any_all(cx, "any", a, axis, keepdims, where),
-    np.all: lambda cx, a, axis=None, keepdims=False, *, where=True:
-        red.any_all(cx, "all", a, axis, keepdims, where),
-    np.mean: lambda cx, a, axis=None, dtype=None, keepdims=False, *, where=True:
-        red.mean(cx, a, axis, dtype, keepdims, where),
-    np.var: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True:
-        red.var(cx, a, axis, dtype, ddof, keepdims, where=where),
-    np.std: lambda cx, a, axis=None, dtype=None, ddof=0, keepdims=False, *, where=True:
-        red.var(cx, a, axis, dtype, ddof, keepdims, std=True, where=where),
+    np.any: _any_all("any"), np.all: _any_all("all"),
+    np.mean: _mean, np.var: _var(std=False), np.std: _var(std=True),
     np.nansum: lambda cx, *a, **k: nan.nansum(cx, "sum", *a, **k),
     np.nanprod: lambda cx, *a, **k: nan.nansum(cx, "prod", *a, **k),
     np.nanmax: lambda cx, *a, **k: nan.nanextreme(cx, "max", *a, **k),
@@ -232,7 +264,7 @@ FUNCTIONS = {
         red.average(cx, a, axis, weights, returned, keepdims),
     np.count_nonzero: lambda cx, a, axis=None, *, keepdims=False:
         red.count_nonzero(cx, a, axis, keepdims),
-    np.argmax: lambda cx, a, axis=None, keepdims=False: red.argmax(cx, "argmax", a, axis, keepdims),
+    np.argmax: _argmax("argmax"),
     np.argsort: lambda cx, a, axis=-1, kind=None, order=None, *, stable=None:
         sorting.argsort(cx, a, axis, kind, order, stable),
     np.sort: lambda cx, a, axis=-1, kind=None, order=None, *, stable=None:
@@ -249,7 +281,7 @@ FUNCTIONS = {
         keepdims=False, *, weights=None, interpolation=None:
         sorting.quantile(cx, a, q, axis, out, overwrite_input, method, keepdims,
                          weights=weights, interpolation=interpolation, percent=True),
-    np.argmin: lambda cx, a, axis=None, keepdims=False: red.argmax(cx, "argmin", a, axis, keepdims),
+    np.argmin: _argmax("argmin"),
     np.reshape: _reshape,
     np.transpose: lambda cx, a, axes=None: shapes.transpose(cx, a, axes),
     np.swapaxes: lambda cx, a, axis1, axis2: shapes.swapaxes(cx, a, axis1, axis2),
@@ -260,8 +292,7 @@ FUNCTIONS = {
     np.broadcast_to: lambda cx, array, shape: _read_only(
         shapes.broadcast_to(cx, array, shape), "np.broadcast_to returns a read-only view; "
         "call .copy() on it to get an array you can change"),
-    np.concatenate: lambda cx, arrays, axis=0, dtype=None: shapes.concatenate(cx, arrays, axis, dtype),
-    np.stack: lambda cx, arrays, axis=0, dtype=None: shapes.stack(cx, arrays, axis, dtype),
+    np.concatenate: _join(shapes.concatenate, "concatenate"), np.stack: _join(shapes.stack, "stack"),
     np.vstack: lambda cx, tup: shapes.vstack(cx, tup),
     np.split: lambda cx, ary, indices_or_sections, axis=0:
         shapes.array_split(cx, ary, indices_or_sections, axis, equal=True),
@@ -316,10 +347,14 @@ FUNCTIONS = {
     np.ones: lambda cx, shape, dtype=float: creation.ones(cx, shape, dtype),
     np.empty: lambda cx, shape, dtype=float: creation.zeros(cx, shape, dtype),
     np.full: lambda cx, shape, fill_value, dtype=None: creation.full(cx, shape, fill_value, dtype),
-    np.zeros_like: lambda cx, a, dtype=None, shape=None: creation.zeros_like(cx, a, dtype, shape),
-    np.ones_like: lambda cx, a, dtype=None, shape=None: creation.ones_like(cx, a, dtype, shape),
-    np.empty_like: lambda cx, a, dtype=None, shape=None: creation.zeros_like(cx, a, dtype, shape),
-    np.full_like: lambda cx, a, fill_value, dtype=None, shape=None:
+    # (a memory order and subok change no value: a traced array has no layout to keep)
+    np.zeros_like: lambda cx, a, dtype=None, order="K", subok=True, shape=None:
+        creation.zeros_like(cx, a, dtype, shape),
+    np.ones_like: lambda cx, a, dtype=None, order="K", subok=True, shape=None:
+        creation.ones_like(cx, a, dtype, shape),
+    np.empty_like: lambda cx, prototype, dtype=None, order="K", subok=True, shape=None:
+        creation.zeros_like(cx, prototype, dtype, shape),
+    np.full_like: lambda cx, a, fill_value, dtype=None, order="K", subok=True, shape=None:
         creation.full_like(cx, a, fill_value, dtype, shape),
     np.arange: lambda cx, *args, dtype=None: creation.arange(cx, *args, dtype=dtype),
     np.linspace: lambda cx, start, stop, num=50, endpoint=True, retstep=False, dtype=None,

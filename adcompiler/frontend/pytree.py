@@ -176,7 +176,7 @@ def structure_difference(tree, other, path="") -> str | None:
         if not isinstance(other, dict):
             return f"{path or 'it'} is a {type(other).__name__}, not a dict"
         if other.keys() != tree.keys():
-            return (f"{path + ' has' if path else 'its'} keys "
+            return (f"{path or 'it'} has keys "
                     f"{', '.join(map(repr, other))}, not {', '.join(map(repr, tree))}")
         return _first(structure_difference(tree[k], other[k], f"{path}[{k!r}]") for k in tree)
     if isinstance(tree, (list, tuple)):

@@ -416,7 +416,7 @@ def test_a_pullback_reads_the_cotangent_by_its_structure(backend):
     _, pullback = adcompiler.vjp(as_dict, x, backend=backend)
     np.testing.assert_allclose(pullback({"b": np.ones(3), "a": np.zeros(3)})[0], 3.0)
     np.testing.assert_allclose(pullback({"a": np.ones(3), "b": None})[0], 2.0)
-    for wrong, says in (({"c": np.ones(3), "d": np.ones(3)}, "its keys 'c', 'd', not 'a', 'b'"),
+    for wrong, says in (({"c": np.ones(3), "d": np.ones(3)}, "it has keys 'c', 'd', not 'a', 'b'"),
                         ([np.ones(3), np.ones(3)], "it is a list, not a dict")):
         with pytest.raises(adcompiler.AdcompilerError, match=f"the value's structure: {says}"):
             pullback(wrong)

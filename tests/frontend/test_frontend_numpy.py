@@ -56,6 +56,34 @@ def test_reduction_methods_and_variants():
     check(f, rand(3, 4))
 
 
+def test_reduction_arguments_by_position_land_where_numpys_do():
+    # NumPy's `out` slot sits before keepdims (after dtype, or after axis): given by position,
+    # keepdims, initial and ddof must be read from NumPy's places, not one slot early
+    def f(x):
+        return (np.sum(x, 0, None, None, True), np.sum(x, 1, None, None, False, 5.0),
+                np.prod(x, 0, None, None, True), np.max(x, 0, None, True), np.amin(x, 1, None, True),
+                np.min(x, 1, None, False, 9.0), np.mean(x, 0, None, None, True),
+                np.var(x, 0, None, None, 1), np.std(x, 1, None, None, 1, True),
+                np.any(x > 0, 0, None, True), np.all(x > -1, 1, None, True),
+                np.argmax(x, 1, None, keepdims=True), np.argmin(x, 0, None),
+                x.sum(0, None, None, True), x.max(1, None, True), x.mean(1, None, None, True),
+                x.var(1, None, None, 1), x.argmax(0, None),
+                np.concatenate([x, x], 1, None), np.stack([x, x], 0, None, dtype=np.float32),
+                np.zeros_like(x, np.float32, "C"), np.ones_like(x, None, "K", True, (2,)),
+                np.full_like(x, 2.0, None, "C", True))
+    check(f, rand(3, 4))
+
+
+@pytest.mark.parametrize("call", [lambda x, o: np.sum(x, 0, None, o), lambda x, o: np.max(x, 0, o),
+                                  lambda x, o: np.mean(x, None, None, o), lambda x, o: x.any(0, o),
+                                  lambda x, o: np.argmax(x, 0, o),
+                                  lambda x, o: np.concatenate([x, x], 0, o)])
+def test_reduction_out_is_refused(call):
+    x = rand(3, 4)
+    with pytest.raises(adcompiler.AdcompilerError, match=r"out=\.\.\.\) is not supported"):
+        adcompiler.jit(lambda x: call(x, np.empty(4)), backend="numpy")(x)
+
+
 def test_shape_functions():
     def f(x, v):
         return (np.reshape(x, (4, 6)), x.reshape(2, -1), x.reshape((6, 4)), x.T,
