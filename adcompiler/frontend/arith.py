@@ -265,8 +265,7 @@ def polyval(cx: Emitter, p, x) -> Traced:
 
 
 def clip(cx: Emitter, a, lo, hi) -> Traced:
-    if lo is None and hi is None:
-        raise FrontendError("np.clip needs at least one of a_min and a_max")
+    """np.clip; with neither bound a copy, as NumPy >= 2.1 returns."""
     out = result_dtype(lambda x, *r: np.clip(x, *r), a,
                        lo if lo is not None else None, hi if hi is not None else None)
     if out in INT_RANGE:       # a Python int bound beyond the dtype clips as its end does

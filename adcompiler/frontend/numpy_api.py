@@ -39,12 +39,18 @@ BINARY = {np.add: "add", np.subtract: "sub", np.multiply: "mul", np.divide: "div
           np.hypot: "hypot", np.logaddexp: "logaddexp", np.copysign: "copysign"}
 
 
+def _operand(cx, x):
+    """A ufunc's operand: a list or tuple holding run-time values stacked into one array, as
+    NumPy converts it (np.exp([x[0], 1.0]))."""
+    return shapes.as_array(cx, x) if isinstance(x, (list, tuple)) else x
+
+
 def _unary(name):
-    return lambda cx, x, /: arith.unary(cx, name, x)
+    return lambda cx, x, /: arith.unary(cx, name, _operand(cx, x))
 
 
 def _binary(name):
-    return lambda cx, x1, x2, /: arith.binary(cx, name, x1, x2)
+    return lambda cx, x1, x2, /: arith.binary(cx, name, _operand(cx, x1), _operand(cx, x2))
 
 
 def _angle(ufunc):
@@ -107,7 +113,7 @@ def _where(cx, condition, *xy):
     if len(xy) != 2:
         raise FrontendError("np.where(condition) without x and y has a data-dependent shape; "
                             "use np.where(condition, x, y)")
-    return arith.where(cx, condition, *xy)
+    return arith.where(cx, *(_operand(cx, v) for v in (condition, *xy)))
 
 
 def _data_dependent(name):
@@ -171,6 +177,16 @@ def _take(cx, a, indices, axis=None):
         t, axis = shapes.ravel(cx, t), 0
     (axis,) = red.norm_axes((axis,), t.ndim)
     return along(cx, t, axis, indices, copy=True)      # (np.take's result is never a view)
+
+
+def _ravel(cx, a, order):
+    """np.ravel in row-major ('C') or column-major ('F') order; 'A' and 'K' follow the memory
+    layout, which a traced array does not have."""
+    if order not in ("C", "F"):
+        raise FrontendError(f"only order='C' and order='F' are supported, got {order!r} (which "
+                            "follows the array's memory layout)")
+    t = cx.tensor(a)
+    return shapes.ravel(cx, shapes.transpose(cx, t) if order == "F" else t)
 
 
 def _reshape(cx, a, shape=None, order="C", *, newshape=None):
@@ -288,7 +304,7 @@ FUNCTIONS = {
     np.moveaxis: lambda cx, a, source, destination: shapes.moveaxis(cx, a, source, destination),
     np.expand_dims: lambda cx, a, axis: shapes.expand_dims(cx, a, axis),
     np.squeeze: lambda cx, a, axis=None: shapes.squeeze(cx, a, axis),
-    np.ravel: lambda cx, a: shapes.ravel(cx, a),
+    np.ravel: lambda cx, a, order="C": _ravel(cx, a, order),
     np.broadcast_to: lambda cx, array, shape: _read_only(
         shapes.broadcast_to(cx, array, shape), "np.broadcast_to returns a read-only view; "
         "call .copy() on it to get an array you can change"),
@@ -428,7 +444,8 @@ def _method_reshape(cx, self, *shape, order="C"):
 
 
 def _method_transpose(cx, self, *axes):
-    return shapes.transpose(cx, self, _shape_args(axes) if axes else None)
+    # (x.transpose(None) is x.transpose(), as NumPy reads it)
+    return shapes.transpose(cx, self, _shape_args(axes) if axes not in ((), (None,)) else None)
 
 
 def _astype(cx, self, dtype, *, copy=True):
@@ -487,8 +504,8 @@ METHODS = {
     "any": FUNCTIONS[np.any], "all": FUNCTIONS[np.all],
     "copy": lambda cx, self: shapes.copy(cx, self),
     "squeeze": FUNCTIONS[np.squeeze], "swapaxes": FUNCTIONS[np.swapaxes],
-    "flatten": lambda cx, self: shapes.copy(cx, shapes.ravel(cx, self)),
-    "ravel": lambda cx, self: shapes.ravel(cx, self),
+    "flatten": lambda cx, self, order="C": shapes.copy(cx, _ravel(cx, self, order)),
+    "ravel": lambda cx, self, order="C": _ravel(cx, self, order),
     "dot": FUNCTIONS[np.dot], "clip": _clip, "take": _take, "item": _item,
     "repeat": FUNCTIONS[np.repeat], "diagonal": FUNCTIONS[np.diagonal],
     "trace": FUNCTIONS[np.trace],

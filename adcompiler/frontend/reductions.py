@@ -32,8 +32,9 @@ def norm_axes(axis, rank: int) -> tuple:
     for a in axes:
         if isinstance(a, Traced):
             raise StaticNeeded("an axis must be a compile-time int")
-        if not isinstance(a, int) or isinstance(a, bool):
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
             raise FrontendError(f"axis must be an int, got {a!r}")
+        a = int(a)      # (a NumPy integer too, as NumPy takes it)
         if not -rank <= a < rank:
             raise FrontendError(f"axis {a} is out of bounds for an array of dimension {rank}")
         out.append(a % rank if rank else 0)

@@ -156,14 +156,20 @@ def _nan_message(found, overflows=(), gradient_only=False) -> str:
                 "is NaN: make that branch finite, np.where(p > 0, np.log(np.where(p > 0, p, "
                 "1.0)), 0.0)" if _selects(found[-1]) else
                 "; it is in the gradient: a derivative with no value there (0 / 0, as np.std's "
-                "of equal values; inf - inf)")
+                "of equal values; inf - inf; 0 * inf, as a norm of order below 1 at 0; the log of "
+                "a negative base, in a power's derivative in its exponent)")
                if _in_gradient(found[-1]) or gradient_only and _selects(found[-1]) else ""))
 
 
 def _selects(site) -> bool:
-    """Does the generated code `site` is in choose with a where (the only way a NaN made in
-    a branch not taken reaches the gradient)?"""
-    return "np.where(" in "".join(linecache.getlines(site.filename))
+    """Does the user's code that `site`'s generated code computes choose with a where (the
+    only way a NaN made in a branch not taken reaches the gradient)? Read from the user's
+    lines the generated code quotes, not from the code itself: the derivatives of a power,
+    a median or a maximum choose with wheres of their own."""
+    return any(_QUOTED_WHERE.match(line) for line in linecache.getlines(site.filename))
+
+
+_QUOTED_WHERE = re.compile(r"\s*# +\S+:\d+  .*\bwhere\(")     # (as `_quoted_above` reads them)
 
 
 def _generated_frame(frame):

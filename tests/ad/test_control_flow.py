@@ -1381,6 +1381,20 @@ def test_a_nan_gradient_without_a_where_is_not_blamed_on_one(backend):
     assert "where" not in str(e.value)
 
 
+def power_of_a_negative_base(y):
+    return np.sum(np.array([-2.0]) ** y)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_from_a_where_adcompiler_wrote_is_not_blamed_on_the_users(backend):
+    """The derivative of (-2)**y in y is log(-2) (NaN), under a where of the power's own
+    derivative: the hint blamed a where's branch not taken in code that has no where."""
+    with pytest.raises(adc.NaNError, match="a derivative with no value there.*negative base") \
+            as e:
+        adc.grad(power_of_a_negative_base, backend=backend)(np.array([2.0]))
+    assert "branch not taken" not in str(e.value)
+
+
 def root_past_five(x):
     return np.sum(np.where(x > 5, np.sqrt(x - 3.0), 0.0))
 

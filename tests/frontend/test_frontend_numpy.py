@@ -84,6 +84,24 @@ def test_reduction_out_is_refused(call):
         adcompiler.jit(lambda x: call(x, np.empty(4)), backend="numpy")(x)
 
 
+def test_ufunc_operands_given_as_lists_of_run_time_values():
+    def f(x):
+        return (np.exp([x[0], 1.0]), np.where([x[0] > 1, True], [x[1], 2.0], x),
+                np.add((x[0], x[1]), [1.0, x[0]]))
+    check(f, rand(2))
+    g = adcompiler.grad(lambda x: sum(np.sum(v) for v in f(x)), backend="numpy")(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(g, [np.e + 1 + 2, 1.0])
+
+
+def test_numpy_spellings_numpy_takes():
+    def f(x):
+        return (np.sum(x, axis=np.int64(1)), x.mean(np.int32(-1)), x.transpose(None),
+                np.clip(x, None, None), x.flatten("F"), np.ravel(x, "F"), x.ravel(order="C"))
+    check(f, rand(2, 3))
+    with pytest.raises(adcompiler.AdcompilerError, match="only order='C' and order='F'"):
+        adcompiler.jit(lambda x: x.ravel("K"), backend="numpy")(rand(2, 3))
+
+
 def test_shape_functions():
     def f(x, v):
         return (np.reshape(x, (4, 6)), x.reshape(2, -1), x.reshape((6, 4)), x.T,
