@@ -16,6 +16,7 @@ import types
 
 import numpy as np
 
+from ..errors import AdcompilerError, TraceError
 from ..frontend.pytree import flatten, leaf_keys, unflatten
 from ..ir.builder import Builder
 from ..ir.core import Block, Function
@@ -103,6 +104,7 @@ class custom_vjp:
                 raise ctx.error(f"{self.fwd.__name__} must return a pair (value, residuals), "
                                 f"as a custom_vjp's fwd does; it returns {got}")
             value, residuals = returned
+            self._check_value(ctx, args, kwargs, value)
             bwd_ir, _, bwd_value = ctx.function(self.bwd, residuals, value)
         finally:
             self._inside = False
@@ -116,6 +118,21 @@ class custom_vjp:
         # fwd returns (value, residuals): the value's leaves come first
         call.attrs.update(vjp=bwd_ir.name, outputs=len(flatten(value, ctx.is_traced)[0]))
         return value
+
+    def _check_value(self, ctx, args, kwargs, value) -> None:
+        """fwd's value stands for f's: its arrays must have f's dtypes and shapes (JAX checks
+        the same). Where f itself cannot be traced (fwd and bwd are the only code adcompiler
+        reads: f calls a library function it does not know), nothing is checked."""
+        try:
+            fun_ir = ctx.function(self.fun, *args, **kwargs)[0]
+        except AdcompilerError:
+            return
+        want = [str(t) for t in fun_ir.result_types]
+        got = [str(v.type) for v in flatten(value, ctx.is_traced)[0]]
+        if got != want:
+            raise ctx.error(f"{self.fwd.__name__} returns a value of {', '.join(got) or 'no array'}"
+                            f" where {self.fun.__name__} returns {', '.join(want) or 'no array'}: "
+                            "a custom_vjp's fwd must return (f's value, residuals)")
 
     def _gradients(self, ctx, args, kwargs, grads) -> list:
         """For each of the call's float operands, the position among bwd's results of its
@@ -239,7 +256,11 @@ class elementwise:
 
     def __call__(self, x):
         arr = np.asarray(x)
-        out = self._numpy(arr)
+        try:
+            numpy_fn = self._numpy
+        except Exception as e:      # (as tracing a call of it says)
+            raise TraceError(self._unsupported_text(f"{type(e).__name__}: {e}")) from None
+        out = numpy_fn(arr)
         return np.asarray(out, dtype=arr.dtype if arr.dtype.kind == "f" else np.float64)
 
     def derivative(self):
@@ -248,8 +269,11 @@ class elementwise:
         return derivatives(params, e)
 
     def _unsupported(self, ctx, why):
+        return ctx.error(self._unsupported_text(why))
+
+    def _unsupported_text(self, why) -> str:
         code = self.fun.__code__
-        return ctx.error(
+        return (
             f"@elementwise {self.fun.__name__} ({os.path.basename(code.co_filename)}:"
             f"{code.co_firstlineno}) must return one expression of its one scalar argument, "
             f"made of numbers, + - * / **, and np.{', np.'.join(sorted(_sympy_functions()))} "

@@ -182,6 +182,13 @@ class ExpressionsMixin:
     def subscript(self, obj, key):
         if isinstance(obj, Traced):
             return getitem(self, obj, key)
+        from .pybuiltins import RuntimeRange
+        if isinstance(obj, RuntimeRange):
+            if key == slice(None, None, -1):
+                return obj.reversed(self)
+            raise FrontendError("a range with a run-time bound can be reversed ([::-1]) but "
+                                "not indexed or sliced otherwise: change the range's bounds, "
+                                "or index with the loop variable")
         if isinstance(key, Traced) and isinstance(obj, np.ndarray):
             return getitem(self, self.tensor(obj), key)
         if isinstance(obj, np.ndarray) and _has_traced(key):

@@ -102,11 +102,20 @@ def _range(tr, *args):
     raise FrontendError(f"range expected at most 3 arguments, got {len(args)}")
 
 
+def _no_runtime_range(name, iterables):
+    if any(isinstance(it, RuntimeRange) for it in iterables):
+        raise FrontendError(f"{name}() of a range with a run-time bound is not supported (it "
+                            "would need a static length): loop over the range itself and "
+                            "compute the rest from its index (for i in range(n): ... x[i] ...)")
+
+
 def _enumerate(tr, iterable, start=0):
+    _no_runtime_range("enumerate", [iterable])
     return enumerate(tr.iterate_lazily(iterable), start)     # (a for over it sees changes)
 
 
 def _zip(tr, *iterables, strict=False):
+    _no_runtime_range("zip", iterables)
     if not strict:      # (a for over it sees changes, as enumerate's)
         return zip(*(tr.iterate_lazily(it) for it in iterables))
     lists = [tr.iterate(it) for it in iterables]

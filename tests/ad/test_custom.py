@@ -139,6 +139,14 @@ def test_unsupported_elementwise_bodies_are_located_errors():
             adc.grad(lambda a: np.sum(f(a)))(X)
 
 
+def test_an_unsupported_elementwise_body_called_outside_traced_code_says_so():
+    """Called on NumPy arrays it leaked "AttributeError: 'types.SimpleNamespace' object has
+    no attribute 'where'"."""
+    with pytest.raises(adc.TraceError, match=r"@elementwise relu_by_where \(test_custom.py:\d+\) "
+                                             r"must return one expression.*no attribute 'where'"):
+        relu_by_where(X)
+
+
 def test_elementwise_derivative_is_sympys_and_is_printed():
     x = sp.Symbol("x")
     ref = sp.lambdify(x, sp.diff(0.5 * x * (1 + sp.tanh(sp.sqrt(2 / sp.pi)
@@ -418,6 +426,42 @@ def test_a_custom_fwd_returning_no_pair_is_an_error():
     with pytest.raises(adc.TraceError, match=r"sine_without_residuals_fwd must return a pair "
                                              r"\(value, residuals\).*it returns an array"):
         adc.grad(lambda x: np.sum(sine_without_residuals(x)))(np.ones(3))
+
+
+@adc.custom_vjp
+def summed_times(v, w):
+    return v * w
+
+
+summed_times.defvjp(lambda v, w: (np.sum(v * w), (v, w)), lambda r, g: (g * r[1], g * r[0]))
+
+
+def test_a_custom_fwd_value_unlike_the_functions_is_an_error():
+    """fwd returned a sum where f returns an array: its value silently replaced f's (the loss
+    was 4.84 where f gives 12.94)."""
+    w = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(adc.TraceError, match=r"returns a value of f64\[\] where summed_times "
+                                             r"returns f64\[3\]"):
+        adc.value_and_grad(lambda v: np.sum(summed_times(v, w) ** 2))(np.ones(3))
+
+
+@adc.custom_vjp
+def untraceable_square(x):
+    try:                        # (syntax adcompiler does not read: fwd and bwd stand for it)
+        return x * x
+    finally:
+        pass
+
+
+untraceable_square.defvjp(lambda x: (x * x, x), lambda x, g: (2.0 * x * g,))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_custom_vjp_whose_function_cannot_be_traced_runs_its_rules(backend):
+    x = np.array([1.0, -2.0])
+    value, grad = adc.value_and_grad(lambda x: np.sum(untraceable_square(x)), backend=backend)(x)
+    assert value == 5.0
+    np.testing.assert_allclose(grad, 2.0 * x)
 
 
 def fd_jacobian_of(f, x, eps=1e-6):

@@ -652,6 +652,41 @@ def test_reversed_range_with_run_time_bounds():
                                        atol=1e-8)
 
 
+def run_time_range_sliced_backwards(x, a, b):
+    acc = x[0] * 0.0
+    for i in range(a, b)[::-1]:
+        acc = acc * 0.5 + x[i] * i
+    return acc
+
+
+def test_a_run_time_range_reversed_by_a_slice():
+    """range(n)[::-1] leaked "'RuntimeRange' object is not subscriptable"."""
+    x = rand(10)
+    for a, b in ((0, 10), (2, 7), (7, 2)):
+        args = (x, np.int64(a), np.int64(b))
+        check(run_time_range_sliced_backwards, *args)
+        g = adcompiler.grad(run_time_range_sliced_backwards, backend="numpy")(*args)
+        np.testing.assert_allclose(g, central_differences(run_time_range_sliced_backwards, *args),
+                                   atol=1e-8)
+
+
+def run_time_range_sliced(x, n):
+    return sum(x[i] for i in range(n)[1:])
+
+
+def run_time_range_enumerated(x, n):
+    return [x[i] * k for k, i in enumerate(range(n))]
+
+
+def test_run_time_ranges_sliced_or_enumerated_are_named_errors():
+    """enumerate(range(n)) was said to need a for loop, though it was in one."""
+    x, n = rand(4), np.int64(3)
+    located_error(run_time_range_sliced, (x, n), r"can be reversed \(\[::-1\]\) but not "
+                  r"indexed or sliced otherwise", FILE)
+    located_error(run_time_range_enumerated, (x, n), r"enumerate\(\) of a range with a "
+                  r"run-time bound is not supported", FILE)
+
+
 def positive_and_second(x):
     return (x[0] > 0) and x[1]
 
