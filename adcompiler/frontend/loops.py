@@ -464,6 +464,7 @@ class LoopsMixin:
         for h, _, now in changed:
             h.restale(now[-1])                # .stale as the body left it
         out_leaves, made = list(leaves), {}
+        body_changed = {id(h) for h, _, _ in changed}
         for r, (j, after_leaf) in zip(results[k:], outs, strict=True):
             # slots ending as one array are one after the loop, unless it may run no
             # iteration: then each is its start (and they may be one: `share` below)
@@ -474,13 +475,16 @@ class LoopsMixin:
                                                            else None)
                 # it is the array it ends as when that is older than the loop (or a carried
                 # value's start), and the one it starts as when the loop may run no iteration
-                for older in plan.older_ends(after_leaf, leaves, start) + (
-                        older_holders(leaves[j], start) if may_skip else []):
+                ends = plan.older_ends(after_leaf, leaves, start)
+                carried = {id(h) for h in ends} | {id(leaves[j])} | body_changed
+                for older in ends + (older_holders(leaves[j], start) if may_skip else []):
                     new.share(older)
                     # an array the body changed through a view or a name that may hold it:
-                    # the value carried for it is its old one
-                    if older.stale_because(WRITTEN_THROUGH_VIEW) or \
-                            older.stale_because(MAY_BE_CHANGED):
+                    # the value carried for it is its old one. (Not so for another array the
+                    # start may be, left stale before the loop by a write through the start:
+                    # the start's value has the write, and so has the one carried.)
+                    if id(older) in carried and (older.stale_because(WRITTEN_THROUGH_VIEW) or
+                                                 older.stale_because(MAY_BE_CHANGED)):
                         new.stale = new.stale or older.stale
                 for other, end in made.values():
                     if overlap(after_leaf, end):

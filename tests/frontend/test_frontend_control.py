@@ -652,6 +652,31 @@ def test_reversed_range_with_run_time_bounds():
                                        atol=1e-8)
 
 
+def written_between_two_run_time_loops(x, n, m):
+    a = x * 1.0
+    for _ in range(n):
+        a = np.sin(a)
+    a[1] = 2.0 * a[2]
+    for _ in range(m):
+        a = np.sin(a)
+    return np.sum(a * x)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_an_array_written_between_two_loops_that_may_run_no_iteration_is_read(backend):
+    """It was refused as "may be the same array as one changed in place": after the second
+    loop `a` may be the array before the first, which the write left stale, though the write
+    went through `a` and the value carried has it."""
+    x = np.array([0.3, -0.5, 0.8])
+    for n, m in ((0, 0), (2, 0), (0, 2), (2, 3)):
+        args = (x, np.int64(n), np.int64(m))
+        value, g = adcompiler.value_and_grad(written_between_two_run_time_loops,
+                                             backend=backend)(*args)
+        np.testing.assert_allclose(value, written_between_two_run_time_loops(*args))
+        np.testing.assert_allclose(g, central_differences(written_between_two_run_time_loops,
+                                                          *args), atol=1e-8)
+
+
 def run_time_range_sliced_backwards(x, a, b):
     acc = x[0] * 0.0
     for i in range(a, b)[::-1]:
