@@ -316,10 +316,13 @@ def _written(holders, args, specs, hints, code) -> list:
             continue
         if h.stale:
             why = h.stale.removeprefix(STALE)
+            # (at the write where the frontend saw it, else at the def)
+            at = h.stale_at or (code.filename, code.node.lineno)
             raise TraceError(f"argument {hints[i]} is changed in place where its new value is "
                              f"unknown, so the caller's array cannot be changed as NumPy would "
-                             f"change it: {why}", (code.filename, code.node.lineno),
-                             f"def {code.name}")
+                             f"change it: {why}", at,
+                             linecache.getline(*at[:2]).strip() if h.stale_at
+                             else f"def {code.name}")
         out.append(i)
     return out
 

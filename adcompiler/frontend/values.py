@@ -60,8 +60,8 @@ MAY_BE_CHANGED = ("it may be the same array as one changed in place after an if 
 
 
 class Traced:
-    __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "serial",
-                 "readonly")
+    __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "stale_at",
+                 "serial", "readonly")
 
     def __init__(self, value, weak: bool = False, nonneg: bool = False):
         self._value = value
@@ -71,6 +71,7 @@ class Traced:
         self.views: list[Traced] = []
         self.shares: list[Traced] = []
         self.stale: str | None = None
+        self.stale_at = None        # the loc of the write that made it stale, where known
         self.serial = next(_SERIAL)
         self.readonly: str | None = None
 
@@ -99,17 +100,19 @@ class Traced:
         # arrays it may be, with their bases; then every array that may be one of those
         bases = self.bases()
         written = memory_of(self)[1:]
+        at = getattr(value.owner, "loc", None)      # (the op that wrote, unless an argument)
         for h in written:
-            h.invalidate(WRITTEN_THROUGH_VIEW if any(h is b for b in bases) else MAY_BE_CHANGED)
+            h.invalidate(WRITTEN_THROUGH_VIEW if any(h is b for b in bases) else MAY_BE_CHANGED,
+                         at)
         for other in [s for h in (self, *written) for s in h.shares if s is not self]:
-            other.invalidate(MAY_BE_CHANGED)
+            other.invalidate(MAY_BE_CHANGED, at)
 
-    def invalidate(self, why: str) -> None:
+    def invalidate(self, why: str, at=None) -> None:
         if self.stale is None:
             self.touch()
-            self.stale = STALE + why
+            self.stale, self.stale_at = STALE + why, at
         for view in self.views:
-            view.invalidate(why)
+            view.invalidate(why, at)
 
     def stale_because(self, why: str) -> bool:
         """Whether this array is stale for `why` (WRITTEN_THROUGH_VIEW: a write through a view
@@ -154,11 +157,13 @@ class Traced:
             journal.saved[id(self)] = (self, self.state())
 
     def state(self) -> tuple:
+        """(..., stale_at, stale): `stale` last."""
         return (self._value, self.weak, self.nonneg, self.base, list(self.views),
-                list(self.shares), self.stale)
+                list(self.shares), self.stale_at, self.stale)
 
     def set_state(self, state) -> None:
-        (self._value, self.weak, self.nonneg, self.base, views, shares, self.stale) = state
+        (self._value, self.weak, self.nonneg, self.base, views, shares, self.stale_at,
+         self.stale) = state
         self.views, self.shares = list(views), list(shares)
 
     # Python's own comparisons of these holders (`v in lst`, `lst.count(v)`, `[a] == [b]`)

@@ -5,6 +5,7 @@ arguments after every frontend test's call too). A change whose new value adcomp
 know (through a view; entries added to a container) is a located error rather than a caller's
 array left unchanged."""
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -513,15 +514,16 @@ def maybe_changed(x, c):
     return o
 
 
-@pytest.mark.parametrize("f,args", [(through_a_slice, (rand(4),)),
-                                    (through_a_reshape, (rand(6),)),
-                                    (maybe_changed, (rand(3), np.float64(1.0)))],
+@pytest.mark.parametrize("f,args,at", [(through_a_slice, (rand(4),), (2, "v += 1.0")),
+                                       (through_a_reshape, (rand(6),), (2, "x[0] = 0.0")),
+                                       (maybe_changed, (rand(3), np.float64(1.0)), (2, "o[0] = 0.0"))],
                          ids=lambda v: getattr(v, "__name__", ""))
-def test_an_argument_changed_to_an_unknown_value_is_a_located_error(f, args):
-    line = f.__code__.co_firstlineno
+def test_an_argument_changed_to_an_unknown_value_is_a_located_error(f, args, at):
+    """The error is located at the write (it named the def line)."""
+    line = f.__code__.co_firstlineno + at[0]
     with pytest.raises(adcompiler.TraceError,
                        match=rf"test_frontend_arguments.py:{line}: argument x is changed in "
-                             rf"place where its new value is unknown.*'def {f.__name__}'"):
+                             rf"place where its new value is unknown.*'{re.escape(at[1])}'"):
         adcompiler.trace(f, *args)
 
 
