@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import linecache
 import re
 import threading
 import types
@@ -51,6 +52,7 @@ from ..errors import AdcompilerError, RecompileWarning, TraceError, user_facing,
 from .context import TraceContext
 from .outside import changed, leaked
 from .problems import too_deep
+from .pytree import containers
 from .signature import Signature
 from .source import code_signature
 from .values import Traced, contains_traced
@@ -140,14 +142,21 @@ def _traced(f, *args, **kwargs):
     fn.meta["reads"] = session.reads.frozen()
     # (an empty *args or **kwargs is made afresh by each call: what it holds outlives nothing)
     held = leaked(fn.meta["reads"]) or next(
-        (f"its default argument {p}" for p in defaults if contains_traced(params[p])
+        ((f"its default argument {p}", params[p]) for p in defaults
+         if contains_traced(params[p])
          and sig.pysig.parameters[p].default is not inspect.Parameter.empty), None)
     if held is not None:
         _put_back(saved)
-        raise TraceError(f"{f.__qualname__} puts a run-time value into {held}, which "
+        # at the first change of a container it holds, which is put back as it was
+        hits = sorted((session.changed_at[id(c)] for c in containers(held[1])
+                       if id(c) in session.changed_at), key=lambda hit: hit[2])
+        _put_back([(c, before) for c, _, _, before in hits if before is not None])
+        at = hits[0][1] if hits and hits[0][1] else None
+        raise TraceError(f"{f.__qualname__} puts a run-time value into {held[0]}, which "
                          "outlives the call: it would hold a placeholder of the trace, not "
                          "the value; return the value instead",
-                         (code.filename, code.node.lineno), f"def {code.name}")
+                         at or (code.filename, code.node.lineno),
+                         linecache.getline(*at[:2]).strip() if at else f"def {code.name}")
     try:
         verify(fn)
     except ValueError as e:

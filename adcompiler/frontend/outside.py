@@ -91,14 +91,14 @@ def _now(kind, where, name):
         return _MISSING
 
 
-def leaked(frozen) -> str | None:
-    """The global or closed-over variable (its name) whose value holds a run-time array after
-    the trace (`HISTORY.append(loss)`, `LOG.values.append(loss)`): a placeholder of the
-    trace, which the caller would find there after the call."""
+def leaked(frozen) -> tuple | None:
+    """(its name, its value) of the global or closed-over variable whose value holds a run-time
+    array after the trace (`HISTORY.append(loss)`, `LOG.values.append(loss)`): a placeholder
+    of the trace, which the caller would find there after the call."""
     from .values import contains_traced
     for kind, where, name, now, _ in frozen:
         if kind in ("global", "cell") and contains_traced(now):
-            return name if kind == "global" else "a variable it closes over"
+            return (name if kind == "global" else "a variable it closes over"), now
     return None
 
 

@@ -252,10 +252,14 @@ class StatementsMixin:
         """A dict or list a run-time `if` chose between two of (`session.chosen`) cannot be
         changed: Python would change the one chosen, which is known only when the code runs.
         Changing one it was chosen from makes it unreadable (its entries would be the changed
-        ones or not, by the run). The first change's line is noted (`session.changed_at`)."""
+        ones or not, by the run). The first change is noted (`session.changed_at`): its line,
+        and the entries before it (a container that outlives the call is put back as it was
+        when the trace fails)."""
         changed = self.session.changed_at
         if id(obj) not in changed:
-            changed[id(obj)] = (obj, self.builder.loc, len(changed))
+            before = dict(obj) if isinstance(obj, dict) else \
+                list(obj) if isinstance(obj, list) else None
+            changed[id(obj)] = (obj, self.builder.loc, len(changed), before)
         hit = self.session.chosen.get(id(obj))
         if hit is not None and hit[0] is obj:
             raise FrontendError(hit[1])

@@ -524,14 +524,16 @@ def logs_into_an_object(x):
 
 def test_a_run_time_value_kept_in_a_global_list_is_an_error():
     """It stayed there after the call as a placeholder of the trace (a later trace reading it
-    built invalid IR)."""
-    with pytest.raises(TraceError, match=rf"{FILE}:\d+: records_its_loss puts a run-time value "
-                                         r"into HISTORY, .*return the value instead"):
+    built invalid IR); the error named the def line, and the list kept the placeholder."""
+    line = records_its_loss.__code__.co_firstlineno + 2
+    with pytest.raises(TraceError, match=rf"{FILE}:{line}: records_its_loss puts a run-time "
+                                         r"value into HISTORY, .*return the value instead "
+                                         r"\(in 'HISTORY.append\(s\)'\)"):
         adcompiler.grad(records_its_loss)(rand(2))
+    assert HISTORY == []
     with pytest.raises(TraceError, match=r"logs_into_an_object puts a run-time value into LOG"):
         adcompiler.jit(logs_into_an_object)(rand(2))
-    HISTORY.clear()
-    LOG.values.clear()
+    assert LOG.values == []
 
 
 def logs_its_loss(x):
