@@ -132,12 +132,22 @@ def is_arrayish(x) -> bool:
 class ExpressionsMixin:
     def eval(self, node):
         method = getattr(self, "expr_" + type(node).__name__, None)
+        # an expression on a later line of its statement gives its ops that line: a run-time
+        # error (a NaN, an index out of bounds) then names the line of the operation
+        loc = self.builder.loc
+        moved = loc is not None and getattr(node, "lineno", loc[1]) != loc[1] \
+            and loc[0] == self.filename
+        if moved:
+            self.builder.loc = self.loc_at(node.lineno)
         try:
             if method is None:
                 raise FrontendError(f"'{type(node).__name__}' expressions are not supported")
             return method(node)
         except FrontendError as e:
             raise self.located(e, node) from None
+        finally:
+            if moved:
+                self.builder.loc = loc
 
     # -- atoms -----------------------------------------------------------------------------
     def expr_Constant(self, node):

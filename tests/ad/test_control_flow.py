@@ -1395,6 +1395,21 @@ def test_a_nan_from_a_where_adcompiler_wrote_is_not_blamed_on_the_users(backend)
     assert "branch not taken" not in str(e.value)
 
 
+def nan_on_a_later_line(x):
+    y = x * 2.0
+    return np.sum(
+        y +
+        np.arcsin(x))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_in_a_statement_of_several_lines_is_named_at_its_line(backend):
+    """It named the statement's first line and quoted 'return np.sum('."""
+    line = nan_on_a_later_line.__code__.co_firstlineno + 4
+    with pytest.raises(adc.NaNError, match=rf"{THIS_FILE}:{line} in 'np.arcsin\(x\)\)'"):
+        adc.value_and_grad(nan_on_a_later_line, backend=backend)(np.array([0.5, 2.0]))
+
+
 def root_past_five(x):
     return np.sum(np.where(x > 5, np.sqrt(x - 3.0), 0.0))
 
