@@ -222,6 +222,10 @@ def _parse(subscripts, ranks) -> tuple:
               for s, rank in zip(ins, ranks, strict=True)]
     if min(widths) < 0:
         raise FrontendError("einsum: an operand has more subscripts than dimensions")
+    if max(widths) and "..." not in out:
+        # (NumPy's ValueError: the ellipsis axes are not summed over)
+        raise FrontendError("einsum: output has more dimensions than subscripts given, but no "
+                            "'...' to broadcast the extra dimensions")
     free = [c for c in string.ascii_letters if c not in text]
     letters = "".join(free[:max(widths)])
     ins = [s.replace("...", letters[len(letters) - w:]) for s, w in zip(ins, widths)]

@@ -173,6 +173,8 @@ def _clip(cx, a, a_min=None, a_max=None, *, min=None, max=None):
 
 def _take(cx, a, indices, axis=None):
     t = cx.tensor(a)
+    if isinstance(indices, (list, tuple)) and not indices:
+        indices = np.zeros(0, np.intp)      # (NumPy takes an empty list as no indices)
     if axis is None:
         t, axis = shapes.ravel(cx, t), 0
     (axis,) = red.norm_axes((axis,), t.ndim)

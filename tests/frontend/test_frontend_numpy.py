@@ -96,7 +96,8 @@ def test_ufunc_operands_given_as_lists_of_run_time_values():
 def test_numpy_spellings_numpy_takes():
     def f(x):
         return (np.sum(x, axis=np.int64(1)), x.mean(np.int32(-1)), x.transpose(None),
-                np.clip(x, None, None), x.flatten("F"), np.ravel(x, "F"), x.ravel(order="C"))
+                np.clip(x, None, None), x.flatten("F"), np.ravel(x, "F"), x.ravel(order="C"),
+                np.take(x, []), x.take([], axis=1))
     check(f, rand(2, 3))
     with pytest.raises(adcompiler.AdcompilerError, match="only order='C' and order='F'"):
         adcompiler.jit(lambda x: x.ravel("K"), backend="numpy")(rand(2, 3))
@@ -211,6 +212,14 @@ def test_einsum_with_ellipses_differentiates():
                           rand(2, 3, 4), rand(4), wrt=("x", "y"), backend="numpy")
     adcompiler.check_grad(lambda x, y: np.sum(np.sin(np.einsum("ij,jk->ik", x, y))),
                           rand(2, 1), rand(3, 4), wrt=("x", "y"), backend="numpy")
+
+
+def test_einsum_ellipsis_axes_must_reach_the_output():
+    """'...->' summed the ellipsis axes, where NumPy raises."""
+    check(lambda x: (np.einsum("ij...->", x), np.einsum("...i->...", x)), rand(2, 3))
+    for spec in ("...->", "...i->"):
+        with pytest.raises(adcompiler.AdcompilerError, match="no '...' to broadcast"):
+            adcompiler.jit(lambda x: np.einsum(spec, x), backend="numpy")(rand(2, 3))
 
 
 def test_more_array_methods_attributes_and_builtins():
