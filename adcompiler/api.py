@@ -198,7 +198,9 @@ class GradFunction(_Specialised):
     def _result_problem(self, results) -> str | None:
         """What is wrong with the arrays `fun` returns (IR values), for grad, or None."""
         if not results:
-            return f"{self._fun_name} returns nothing to differentiate"
+            return (f"{self._fun_name} returns no run-time array to differentiate: what it "
+                    "returns does not depend on the arguments (a constant, a value computed "
+                    "while tracing), so its gradient would be zero")
         out = results[0]
         if out.type.rank != 0 or not out.type.is_float:
             return (f"grad needs {self._fun_name} to return a float scalar"

@@ -844,6 +844,18 @@ class Squash:
         return np.tanh(self.w * x)
 
 
+def returns_a_constant(x):
+    return 0.0
+
+
+def test_a_function_returning_a_constant_says_its_result_does_not_depend_on_its_arguments():
+    """It said the function returned nothing."""
+    with pytest.raises(adc.AdcompilerError, match=r"test_custom.py:\d+: returns_a_constant "
+                                                  r"returns no run-time array to differentiate: "
+                                                  r"what it returns does not depend"):
+        adc.grad(returns_a_constant)(X)
+
+
 def test_errors_about_a_partial_or_a_layer_object_name_it():
     """Messages took the function's __name__, which a partial and a layer object have not: an
     AttributeError in place of the message."""
