@@ -195,8 +195,11 @@ class GradFunction(_Specialised):
         return (f"; wrt counts declared parameters, and wrt='{star[0]}' takes the gradient for "
                 f"each of the arguments *{star[0]} gathers" if star else "")
 
-    def _result_problem(self, results) -> str | None:
-        """What is wrong with the arrays `fun` returns (IR values), for grad, or None."""
+    def _result_problem(self, results, returned=0.0) -> str | None:
+        """What is wrong with the arrays `fun` returns (IR values; `returned`, what it returns
+        as Python sees it, where known), for grad, or None."""
+        if not results and returned is None:
+            return f"{self._fun_name} returns None: nothing to differentiate (a missing return?)"
         if not results:
             return (f"{self._fun_name} returns no run-time array to differentiate: what it "
                     "returns does not depend on the arguments (a constant, a value computed "
@@ -251,7 +254,8 @@ class GradFunction(_Specialised):
         results = sig.returned(primal.results)
         ret = primal.body.terminator.loc      # errors about the result name the return's line
         at = f"{where(ret)}: " if ret and not ret[0].startswith("<adcompiler") else at
-        problem = self._result_problem(results) or self._structure_problem(sig.result)
+        problem = self._result_problem(results, sig.result) or \
+            self._structure_problem(sig.result)
         if problem:
             raise AdcompilerError(at + problem)
         adj = differentiate(primal, leaves, seeded=(0,))

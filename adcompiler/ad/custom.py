@@ -16,7 +16,7 @@ import types
 
 import numpy as np
 
-from ..errors import AdcompilerError, TraceError
+from ..errors import TraceError
 from ..frontend.pytree import flatten, leaf_keys, unflatten
 from ..ir.builder import Builder
 from ..ir.core import Block, Function
@@ -63,7 +63,8 @@ class custom_vjp:
 
         @custom_vjp
         def f(x, y): ...
-        def f_fwd(x, y): return value, residuals      # residuals: any pytree of arrays
+        def f_fwd(x, y): return value, residuals      # value: f's (adcompiler does not read f
+                                                      # to check it); residuals: any pytree
         def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument (None or a
                                                       # number: zero; ignored for static
                                                       # arguments and ints)
@@ -104,7 +105,6 @@ class custom_vjp:
                 raise ctx.error(f"{self.fwd.__name__} must return a pair (value, residuals), "
                                 f"as a custom_vjp's fwd does; it returns {got}")
             value, residuals = returned
-            self._check_value(ctx, args, kwargs, value)
             bwd_ir, _, bwd_value = ctx.function(self.bwd, residuals, value)
         finally:
             self._inside = False
@@ -118,21 +118,6 @@ class custom_vjp:
         # fwd returns (value, residuals): the value's leaves come first
         call.attrs.update(vjp=bwd_ir.name, outputs=len(flatten(value, ctx.is_traced)[0]))
         return value
-
-    def _check_value(self, ctx, args, kwargs, value) -> None:
-        """fwd's value stands for f's: its arrays must have f's dtypes and shapes (JAX checks
-        the same). Where f itself cannot be traced (fwd and bwd are the only code adcompiler
-        reads: f calls a library function it does not know), nothing is checked."""
-        try:
-            fun_ir = ctx.function(self.fun, *args, **kwargs)[0]
-        except AdcompilerError:
-            return
-        want = [str(t) for t in fun_ir.result_types]
-        got = [str(v.type) for v in flatten(value, ctx.is_traced)[0]]
-        if got != want:
-            raise ctx.error(f"{self.fwd.__name__} returns a value of {', '.join(got) or 'no array'}"
-                            f" where {self.fun.__name__} returns {', '.join(want) or 'no array'}: "
-                            "a custom_vjp's fwd must return (f's value, residuals)")
 
     def _gradients(self, ctx, args, kwargs, grads) -> list:
         """For each of the call's float operands, the position among bwd's results of its

@@ -147,10 +147,12 @@ def _traced(f, *args, **kwargs):
          and sig.pysig.parameters[p].default is not inspect.Parameter.empty), None)
     if held is not None:
         _put_back(saved)
-        # at the first change of a container it holds, which is put back as it was
-        hits = sorted((session.changed_at[id(c)] for c in containers(held[1])
-                       if id(c) in session.changed_at), key=lambda hit: hit[2])
-        _put_back([(c, before) for c, _, _, before in hits if before is not None])
+        # every container the trace changed is put back as it was; the error is at the first
+        # run-time value stored in one the leaked variable holds
+        _put_back([(c, before) for c, _, _, before in session.changed_at.values()
+                   if before is not None])
+        hits = sorted((session.stored_at[id(c)] for c in containers(held[1])
+                       if id(c) in session.stored_at), key=lambda hit: hit[2])
         at = hits[0][1] if hits and hits[0][1] else None
         raise TraceError(f"{f.__qualname__} puts a run-time value into {held[0]}, which "
                          "outlives the call: it would hold a placeholder of the trace, not "

@@ -383,7 +383,7 @@ class CallsMixin:
                 and text.dynamic(args[0]):
             return run_static(text.joined, fn.__self__, args[0])
         if _container_method(fn) and fn.__name__ in MUTATING_METHODS:
-            self.check_writable_container(fn.__self__)
+            self.check_writable_container(fn.__self__, (args, kwargs))
         elif not _container_method(fn) and text.holds_text((args, kwargs)):
             # (a library such as logging would swallow the error reading it, and print a
             # traceback of ours)

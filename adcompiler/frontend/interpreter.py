@@ -85,9 +85,12 @@ class Session:
         self.draw_scopes: list = []
         self.made: dict = {}         # id -> a dict or list the traced code built (not watched)
         self.defaults: list = []     # the default arguments the trace binds as themselves
-        # dicts and lists the traced code changed (id -> (container, the first change's line)):
-        # where an argument's container got entries added, its error names that line
+        # dicts and lists the traced code changed (id -> (container, the first change's line,
+        # its order, its entries before)): where an argument's container got entries added, its
+        # error names that line; a container that outlives the call and got a run-time value
+        # (its first such change in `stored_at`, alike) is put back as it was
         self.changed_at: dict = {}
+        self.stored_at: dict = {}
         # a static loop of more iterations is a loop op, of as many or fewer unrolled (more
         # inside a gradient taken in traced code, which may be differentiated again:
         # TraceContext.unrolling)

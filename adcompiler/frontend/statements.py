@@ -180,7 +180,7 @@ class StatementsMixin:
         if isinstance(cur, Traced) or isinstance(rhs, Traced):
             return self.binop(op, cur, rhs)
         if isinstance(cur, (list, dict, set)):
-            self.check_writable_container(cur)      # (`lst += [v]` changes lst in place)
+            self.check_writable_container(cur, rhs)     # (`lst += [v]` changes lst in place)
         return run_static(INPLACE[op], cur, rhs)
 
     # -- assignment ------------------------------------------------------------------------
@@ -210,7 +210,7 @@ class StatementsMixin:
                                 "tracing); pass it as an argument, or make a run-time copy to "
                                 "change: np.zeros(a.shape) + a")
         else:
-            self.check_writable_container(obj)
+            self.check_writable_container(obj, value)
             run_static(operator.setitem, obj, key, value)
 
     def store_attribute(self, obj, name: str, value) -> None:
@@ -248,18 +248,22 @@ class StatementsMixin:
         object.__setattr__(obj, name, value)
         self.name_value(value, name)
 
-    def check_writable_container(self, obj) -> None:
+    def check_writable_container(self, obj, stored=None) -> None:
         """A dict or list a run-time `if` chose between two of (`session.chosen`) cannot be
         changed: Python would change the one chosen, which is known only when the code runs.
         Changing one it was chosen from makes it unreadable (its entries would be the changed
         ones or not, by the run). The first change is noted (`session.changed_at`): its line,
         and the entries before it (a container that outlives the call is put back as it was
-        when the trace fails)."""
+        when the trace fails); and the first that `stored` a run-time value in it
+        (`session.stored_at`)."""
         changed = self.session.changed_at
         if id(obj) not in changed:
             before = dict(obj) if isinstance(obj, dict) else \
                 list(obj) if isinstance(obj, list) else None
             changed[id(obj)] = (obj, self.builder.loc, len(changed), before)
+        if id(obj) not in self.session.stored_at and contains_traced(stored):
+            self.session.stored_at[id(obj)] = (obj, self.builder.loc,
+                                               len(self.session.stored_at))
         hit = self.session.chosen.get(id(obj))
         if hit is not None and hit[0] is obj:
             raise FrontendError(hit[1])

@@ -429,23 +429,6 @@ def test_a_custom_fwd_returning_no_pair_is_an_error():
 
 
 @adc.custom_vjp
-def summed_times(v, w):
-    return v * w
-
-
-summed_times.defvjp(lambda v, w: (np.sum(v * w), (v, w)), lambda r, g: (g * r[1], g * r[0]))
-
-
-def test_a_custom_fwd_value_unlike_the_functions_is_an_error():
-    """fwd returned a sum where f returns an array: its value silently replaced f's (the loss
-    was 4.84 where f gives 12.94)."""
-    w = np.array([1.0, 2.0, 3.0])
-    with pytest.raises(adc.TraceError, match=r"returns a value of f64\[\] where summed_times "
-                                             r"returns f64\[3\]"):
-        adc.value_and_grad(lambda v: np.sum(summed_times(v, w) ** 2))(np.ones(3))
-
-
-@adc.custom_vjp
 def untraceable_square(x):
     try:                        # (syntax adcompiler does not read: fwd and bwd stand for it)
         return x * x
@@ -848,12 +831,19 @@ def returns_a_constant(x):
     return 0.0
 
 
+def forgets_to_return(x):
+    np.sum(x * x)
+
+
 def test_a_function_returning_a_constant_says_its_result_does_not_depend_on_its_arguments():
     """It said the function returned nothing."""
     with pytest.raises(adc.AdcompilerError, match=r"test_custom.py:\d+: returns_a_constant "
                                                   r"returns no run-time array to differentiate: "
                                                   r"what it returns does not depend"):
         adc.grad(returns_a_constant)(X)
+    with pytest.raises(adc.AdcompilerError, match=r"forgets_to_return returns None: nothing to "
+                                                  r"differentiate \(a missing return\?\)"):
+        adc.grad(forgets_to_return)(X)
 
 
 def test_errors_about_a_partial_or_a_layer_object_name_it():

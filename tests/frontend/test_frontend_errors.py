@@ -522,6 +522,14 @@ def logs_into_an_object(x):
     return s
 
 
+def records_in_two_places(x):
+    s = np.sum(x ** 2)
+    HISTORY.append("start")         # (a static change: the error names the run-time one)
+    HISTORY.append(s)
+    LOG.values.append(s * 2.0)
+    return s
+
+
 def test_a_run_time_value_kept_in_a_global_list_is_an_error():
     """It stayed there after the call as a placeholder of the trace (a later trace reading it
     built invalid IR); the error named the def line, and the list kept the placeholder."""
@@ -534,6 +542,10 @@ def test_a_run_time_value_kept_in_a_global_list_is_an_error():
     with pytest.raises(TraceError, match=r"logs_into_an_object puts a run-time value into LOG"):
         adcompiler.jit(logs_into_an_object)(rand(2))
     assert LOG.values == []
+    line = records_in_two_places.__code__.co_firstlineno + 3
+    with pytest.raises(TraceError, match=rf"{FILE}:{line}: .*into HISTORY.*'HISTORY.append\(s\)'"):
+        adcompiler.grad(records_in_two_places)(rand(2))
+    assert HISTORY == [] and LOG.values == []       # (as before the call that failed)
 
 
 def logs_its_loss(x):
