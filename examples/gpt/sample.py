@@ -28,11 +28,11 @@ def generate(params, shapes, prompt_ids, length, temperature, top_k, rng):
     for _ in range(length):
         ctx = np.array(ids[-shapes["T"]:], np.int64)[None, :]
         z = model.logits(params, ctx, shapes["H"])[0, -1].astype(np.float64)
-        if top_k and top_k < z.size:
-            z[z < np.sort(z)[-top_k]] = -np.inf
         if not np.isfinite(z).all():
             raise ValueError("the parameters give NaN or infinite logits (a run that stopped on "
                              "NaN saved them)")
+        if top_k and top_k < z.size:
+            z[z < np.sort(z)[-top_k]] = -np.inf        # (checked finite before: these are out)
         p = np.exp((z - z.max()) / temperature)
         ids.append(int(rng.choice(z.size, p=p / p.sum())))
     return ids

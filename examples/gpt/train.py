@@ -277,9 +277,10 @@ def norm_table(norms, groups):
     last = [np.mean([float(r[g]) for r in norms[-k:]]) for g in groups]
     total = sum(x * x for x in last) or 1.0
     lines = [f"gradient norm per layer group (mean over the first / last {k} steps):",
-             f"  {'group':<14}{'first':>10}{'last':>10}{'share':>8}"]
+             f"  {'group':<14}{'first':>11}{'last':>11}{'share':>8}"]
     for g, a, b in zip(groups, first, last, strict=True):
-        lines.append(f"  {g:<14}{a:>10.4f}{b:>10.4f}{b * b / total:>8.1%}")
+        # (4 significant digits: a norm grown to 1e7 before a NaN keeps its column)
+        lines.append(f"  {g:<14}{a:>11.4g}{b:>11.4g}{b * b / total:>8.1%}")
     return "\n".join(lines)
 
 

@@ -258,6 +258,14 @@ def test_sample_generates_text_from_a_checkpoint(text_file, tmp_path, capsys):
     pairs = {TEXT[i:i + 2] for i in range(len(TEXT) - 1)}
     made = [text[i:i + 2] for i in range(len("the quick") - 1, len(text) - 1)]
     assert sum(p in pairs for p in made) >= 0.8 * len(made)
+    # --top-k 1 is greedy: the same text whatever the seed (it stopped on "NaN or infinite
+    # logits", the -inf it had put on the tokens left out)
+    greedy = []
+    for seed in ("1", "2"):
+        assert sample.main(["--out", str(out), "--prompt", "the", "--length", "20",
+                            "--top-k", "1", "--seed", seed]) == 0
+        greedy.append(capsys.readouterr().out)
+    assert greedy[0] == greedy[1] and len(greedy[0].rstrip("\n")) == len("the") + 20
 
 
 def test_command_line_reports_a_missing_file(tmp_path):
@@ -299,3 +307,11 @@ def test_a_checkpoint_keeps_a_tied_weight_tied(tmp_path):
     p, s, _ = checkpoint.load(tmp_path, like, AdamW().init(like))
     assert p["emb"] is p["head"] and s["m"]["emb"] is s["m"]["head"]
     np.testing.assert_array_equal(p["head"], W)
+
+
+def test_the_gradient_norm_table_keeps_its_columns_for_large_norms():
+    """A norm of 8e6 (a run blowing up before its NaN) ran into the column before it."""
+    table = train.norm_table([{"head": 0.035, "ln": 8410970.0}] * 3, ["head", "ln"])
+    rows = [line.split() for line in table.splitlines()[2:]]
+    assert [float(r[1]) for r in rows] == pytest.approx([0.035, 8.411e6], rel=1e-3)
+    assert [float(r[2]) for r in rows] == pytest.approx([0.035, 8.411e6], rel=1e-3)
