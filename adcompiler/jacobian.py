@@ -23,6 +23,8 @@ arguments without float data); arguments and results are pytrees (frontend/pytre
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .ad.traced import statics_to_none
@@ -175,13 +177,20 @@ def _by_position(fun, args, kwargs):
 def _positions(fun, wrt, n_args, kwargs) -> list[int]:
     """The positional indices that `wrt` (positions or parameter names) picks."""
     # (a jit or grad function: the parameters of the function it compiles)
-    names = list(parameters_of(fun).parameters)
+    params = parameters_of(fun).parameters
+    names = list(params)
     out = []
     for w in (wrt if isinstance(wrt, (tuple, list)) else [wrt]):
         if isinstance(w, str) and w in kwargs:
             raise AdcompilerError(f"wrt={w!r} is given as a keyword argument that cannot be "
                                   "passed by position (keyword-only, or collected by **kwargs): "
                                   "keyword arguments are passed on, not differentiated")
+        if isinstance(w, str) and w in params \
+                and params[w].kind is inspect.Parameter.VAR_POSITIONAL:
+            raise AdcompilerError(f"wrt={w!r} names *{w}, which gathers the arguments from "
+                                  f"position {names.index(w)} on: give their positions (wrt=("
+                                  f"{names.index(w)}, {names.index(w) + 1}, ...)); grad alone "
+                                  f"takes wrt={w!r} for all of them")
         if isinstance(w, str):
             if w not in names[:n_args]:
                 raise AdcompilerError(f"wrt={w!r}: no positional argument of that name was "

@@ -823,3 +823,19 @@ def test_transforms_misused_inside_traced_code_are_errors_at_the_users_line(case
     line = f.__code__.co_firstlineno
     with pytest.raises(adcompiler.TraceError, match=rf"^test_jacobian.py:{line}: .*{want}"):
         adcompiler.jit(f, backend="numpy")(np.array([1.0, 2.0, 3.0]))
+
+
+def product_of_gathered(*xs):
+    return np.sum(xs[0] * xs[1])
+
+
+def test_wrt_naming_star_args_is_refused_by_jacobian_and_hessian():
+    """jacobian(f, wrt='xs') took only the first of the arguments *xs gathers, and hessian
+    one block row of its Hessian, where grad takes them all."""
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    for transform in (adcompiler.jacobian, adcompiler.hessian):
+        with pytest.raises(adcompiler.AdcompilerError,
+                           match=r"wrt='xs' names \*xs, which gathers the arguments from "
+                                 r"position 0 on"):
+            transform(product_of_gathered, wrt="xs")(a, b)
+    np.testing.assert_allclose(adcompiler.jacobian(product_of_gathered, wrt=(0, 1))(a, b)[1], a)
