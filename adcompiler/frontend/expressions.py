@@ -21,6 +21,7 @@ from ..errors import AdcompilerError
 from . import analysis, arith, linalg, numpy_api, outside, text
 from .indexing import getitem
 from .problems import FrontendError, api_misuse_located
+from .pybuiltins import RuntimeRange
 from .shapes import each_row
 from .source import with_locals
 from .values import Traced, contains_traced
@@ -192,7 +193,6 @@ class ExpressionsMixin:
     def subscript(self, obj, key):
         if isinstance(obj, Traced):
             return getitem(self, obj, key)
-        from .pybuiltins import RuntimeRange
         if isinstance(obj, RuntimeRange):
             if key == slice(None, None, -1):
                 return obj.reversed(self)
@@ -411,7 +411,6 @@ class ExpressionsMixin:
         iterates (sets a later entry, appends) sees the change in later iterations."""
         if isinstance(x, Traced):
             return each_row(self, x)
-        from .pybuiltins import RuntimeRange
         if isinstance(x, RuntimeRange):
             raise FrontendError("iterating a range with a run-time bound needs a for loop "
                                 "(comprehensions and unpacking need a static length)")
