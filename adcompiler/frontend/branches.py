@@ -103,10 +103,12 @@ class _Branch:
         return x
 
     def stale(self, x):
-        """Why `x` cannot be read where this branch ends, or None."""
+        """(why `x` cannot be read where this branch ends, the write that made it so), or
+        (None, None)."""
         if isinstance(x, Traced):
-            return self.final[id(x)][1][-1] if id(x) in self.final else x.stale
-        return None
+            state = self.final[id(x)][1] if id(x) in self.final else x.state()
+            return state[-1], state[-2]
+        return None, None
 
 
 class _Slot:
@@ -371,7 +373,8 @@ class BranchesMixin:
         joined, ends = [], []
         for r, (x, y, t, _) in zip(results[len(moved):], slots[len(moved):], strict=True):
             new = Traced(r, weak=t[2])
-            new.stale = then.stale(x) or other.stale(y)
+            stale = then.stale(x)
+            new.stale, new.stale_at = stale if stale[0] else other.stale(y)
             new.readonly = readonly_of(x) or readonly_of(y)
             for older in older_holders(x, then.start) + older_holders(y, then.start):
                 new.share(older)
@@ -384,6 +387,7 @@ class BranchesMixin:
         # stale in either branch: stale after the if. Only now: a branch's view of a holder it
         # did not change is the holder's own state, which must not carry the other branch's yet
         for h in holders:
-            h.restale(then.stale(h) or other.stale(h))
+            stale = then.stale(h)
+            h.restale(*(stale if stale[0] else other.stale(h)))
         return [carry.build(sa, [joined[o.k - len(moved)] if isinstance(o, _Slot) else o
                                  for o in out]) for sa, out in plans]

@@ -462,7 +462,7 @@ class LoopsMixin:
             if id(h) in plan.moved:
                 h.update(r)
         for h, _, now in changed:
-            h.restale(now[-1])                # .stale as the body left it
+            h.restale(now[-1], now[-2])       # .stale (and .stale_at) as the body left it
         out_leaves, made = list(leaves), {}
         body_changed = {id(h) for h, _, _ in changed}
         for r, (j, after_leaf) in zip(results[k:], outs, strict=True):

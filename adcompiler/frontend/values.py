@@ -119,12 +119,12 @@ class Traced:
         of it changed it; MAY_BE_CHANGED: an array it may be was changed in place)."""
         return bool(self.stale) and self.stale.endswith(why)
 
-    def restale(self, stale: str | None) -> None:
-        """Leave this array stale with `stale`, a message a region left on it, unless it is
-        stale already or `stale` is None."""
+    def restale(self, stale: str | None, at=None) -> None:
+        """Leave this array stale with `stale`, a message a region left on it (`at`: the write
+        that left it), unless it is stale already or `stale` is None."""
         if stale and not self.stale:
             self.touch()
-            self.stale = stale
+            self.stale, self.stale_at = stale, at
 
     def view_of(self, base: "Traced") -> "Traced":
         """Record that NumPy would make this a view of `base` (it is a copy in the IR)."""

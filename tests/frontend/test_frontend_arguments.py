@@ -508,6 +508,14 @@ def through_a_reshape(x):
     return x
 
 
+def through_a_slice_in_an_if(x, c):
+    y = x * 1.0
+    if c > 0:
+        v = x[1:]
+        v *= 2.0
+    return np.sum(y)
+
+
 def maybe_changed(x, c):
     o = x if c > 0 else x * 2.0
     o[0] = 0.0
@@ -516,7 +524,9 @@ def maybe_changed(x, c):
 
 @pytest.mark.parametrize("f,args,at", [(through_a_slice, (rand(4),), (2, "v += 1.0")),
                                        (through_a_reshape, (rand(6),), (2, "x[0] = 0.0")),
-                                       (maybe_changed, (rand(3), np.float64(1.0)), (2, "o[0] = 0.0"))],
+                                       (maybe_changed, (rand(3), np.float64(1.0)), (2, "o[0] = 0.0")),
+                                       (through_a_slice_in_an_if, (rand(3), np.float64(1.0)),
+                                        (4, "v *= 2.0"))],
                          ids=lambda v: getattr(v, "__name__", ""))
 def test_an_argument_changed_to_an_unknown_value_is_a_located_error(f, args, at):
     """The error is located at the write (it named the def line)."""
