@@ -8,8 +8,9 @@ Contract:
 - A block ends with a terminator op (`yield`, `condition` or `return`) when it belongs to a
   region or a function.
 - Every op name refers to an entry in the one op registry (`registry.py`).
-- `loc` is the (file, line) of the Python statement an op came from, or None; an op inlined
-  from a helper has (file, line, the call's loc) (`printer.frames` reads the chain).
+- `loc` is the (file, line) of the Python code an op came from (the line of its expression,
+  in a statement of several lines), or None; an op inlined from a helper has (file, line, the
+  call's loc) (`printer.frames` reads the chain).
 Nothing here imports NumPy; constant payloads are kept as given.
 """
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Statements: assignment (with NumPy's in-place semantics), returns, nested defs, asserts,
 imports; `if`/`for`/`while` are in control.py.
 
-Contract: `exec_stmt` sets the builder's location to the statement's line and returns a
+Contract: `exec_stmt` sets the builder's location to the statement's line (an expression on a
+later line of it sets its own while it is evaluated: expressions.eval) and returns a
 completion: None (fall through) or a `Return` (`break` and `continue` are flags by then:
 exits.py). Assignment binds names; the value a statement creates gets the assigned name as its
 IR hint. `x[k] = v` and `x[k] += v` on a traced array rebind that array's holder to the functional update (every alias sees it, as with
