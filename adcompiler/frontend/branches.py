@@ -111,6 +111,12 @@ class _Branch:
         return None, None
 
 
+def _stale_in_either(then: _Branch, x, other: _Branch, y) -> tuple:
+    """`then.stale(x)` where x is stale where `then` ends, else `other.stale(y)`."""
+    stale = then.stale(x)
+    return stale if stale[0] else other.stale(y)
+
+
 class _Slot:
     def __init__(self, k):
         self.k = k
@@ -373,8 +379,7 @@ class BranchesMixin:
         joined, ends = [], []
         for r, (x, y, t, _) in zip(results[len(moved):], slots[len(moved):], strict=True):
             new = Traced(r, weak=t[2])
-            stale = then.stale(x)
-            new.stale, new.stale_at = stale if stale[0] else other.stale(y)
+            new.restale(*_stale_in_either(then, x, other, y))
             new.readonly = readonly_of(x) or readonly_of(y)
             for older in older_holders(x, then.start) + older_holders(y, then.start):
                 new.share(older)
@@ -387,7 +392,6 @@ class BranchesMixin:
         # stale in either branch: stale after the if. Only now: a branch's view of a holder it
         # did not change is the holder's own state, which must not carry the other branch's yet
         for h in holders:
-            stale = then.stale(h)
-            h.restale(*(stale if stale[0] else other.stale(h)))
+            h.restale(*_stale_in_either(then, h, other, h))
         return [carry.build(sa, [joined[o.k - len(moved)] if isinstance(o, _Slot) else o
                                  for o in out]) for sa, out in plans]

@@ -39,7 +39,7 @@ from .emit import Emitter
 from .expressions import ExpressionsMixin
 from .loops import LoopsMixin
 from .outside import Reads
-from .problems import FrontendError, located, located_at
+from .problems import FrontendError, at_or_def, located, located_at
 from .pytree import containers, flatten, leaf_keys, leaf_paths, unflatten
 from .statements import FUNCTION, Return, StatementsMixin, Undefined
 from .values import STALE, Traced
@@ -319,13 +319,9 @@ def _written(holders, args, specs, hints, code) -> list:
             continue
         if h.stale:
             why = h.stale.removeprefix(STALE)
-            # (at the write where the frontend saw it, else at the def)
-            at = h.stale_at or (code.filename, code.node.lineno)
             raise TraceError(f"argument {hints[i]} is changed in place where its new value is "
                              f"unknown, so the caller's array cannot be changed as NumPy would "
-                             f"change it: {why}", at,
-                             linecache.getline(*at[:2]).strip() if h.stale_at
-                             else f"def {code.name}")
+                             f"change it: {why}", *at_or_def(h.stale_at, code))
         out.append(i)
     return out
 

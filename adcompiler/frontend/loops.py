@@ -485,7 +485,7 @@ class LoopsMixin:
                     # the start's value has the write, and so has the one carried.)
                     if id(older) in carried and (older.stale_because(WRITTEN_THROUGH_VIEW) or
                                                  older.stale_because(MAY_BE_CHANGED)):
-                        new.stale = new.stale or older.stale
+                        new.restale(older.stale, older.stale_at)
                 for other, end in made.values():
                     if overlap(after_leaf, end):
                         new.share(other)

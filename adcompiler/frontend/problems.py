@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import linecache
 import sys
 
 from ..errors import AdcompilerError, TraceError
@@ -103,6 +104,14 @@ def located(err: FrontendError, filename: str, node) -> TraceError:
     """The TraceError for `err` raised while handling `node` of `filename`."""
     loc = (filename, getattr(node, "lineno", None)) if getattr(node, "lineno", None) else None
     return located_at(err, loc, construct_text(node))
+
+
+def at_or_def(at, code) -> tuple:
+    """(loc, construct) of an error about `code`'s function as a whole: at the user's line
+    `at` that caused it, where the frontend noted one, else at the def."""
+    if at:
+        return at, linecache.getline(*at[:2]).strip()
+    return (code.filename, code.node.lineno), f"def {code.name}"
 
 
 def located_at(err: FrontendError, loc, construct: str) -> TraceError:

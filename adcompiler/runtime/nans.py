@@ -166,10 +166,13 @@ def _selects(site) -> bool:
     only way a NaN made in a branch not taken reaches the gradient)? Read from the user's
     lines the generated code quotes, not from the code itself: the derivatives of a power,
     a median or a maximum choose with wheres of their own."""
-    return any(_QUOTED_WHERE.match(line) for line in linecache.getlines(site.filename))
+    quoted = (_QUOTED.match(line) for line in linecache.getlines(site.filename))
+    return any(m and re.search(r"\bwhere\(", m.group(3) or "") for m in quoted)
 
 
-_QUOTED_WHERE = re.compile(r"\s*# +\S+:\d+  .*\bwhere\(")     # (as `_quoted_above` reads them)
+# a generated comment quoting the user's line: (indent of its call depth, file:line, code)
+# (`codegen.comment_loc` writes them)
+_QUOTED = re.compile(r"\s*#( +)(\S+:\d+)(?:  (.*))?$")
 
 
 def _generated_frame(frame):
@@ -282,7 +285,7 @@ def _quoted_above(filename: str, lineno: int):
     line: the less indented comments above it quote those calls (`codegen.comment_loc`)."""
     where, code, calls, indent = None, None, [], None
     for ln in reversed(linecache.getlines(filename)[:lineno]):
-        m = re.match(r"\s*#( +)(\S+:\d+)(?:  (.*))?$", ln)
+        m = _QUOTED.match(ln)
         if not m or (indent is not None and len(m.group(1)) >= indent):
             continue
         if where is None:
