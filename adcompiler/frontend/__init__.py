@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import linecache
 import re
 import threading
 import types
@@ -51,7 +50,7 @@ import numpy as np
 from ..errors import AdcompilerError, RecompileWarning, TraceError, user_facing, warn_at_caller
 from .context import TraceContext
 from .outside import changed, leaked
-from .problems import too_deep
+from .problems import at_or_def, too_deep
 from .pytree import containers
 from .signature import Signature
 from .source import code_signature
@@ -127,9 +126,10 @@ def _traced(f, *args, **kwargs):
                                     _closure_of(f), exact_name=True, write_back=True,
                                     as_is=defaults)
     except AdcompilerError:         # names the user's line (the public entry drops our frames)
-        _put_back(saved)
+        _undo(session, saved)
         raise
     except RecursionError:
+        _undo(session, saved)
         raise TraceError(too_deep(f.__qualname__), (code.filename, code.node.lineno),
                          f"def {code.name}") from None
     except Exception as e:      # a bug in adcompiler, not in the user's code: keep its cause
@@ -146,19 +146,14 @@ def _traced(f, *args, **kwargs):
          if contains_traced(params[p])
          and sig.pysig.parameters[p].default is not inspect.Parameter.empty), None)
     if held is not None:
-        _put_back(saved)
-        # every container the trace changed is put back as it was; the error is at the first
-        # run-time value stored in one the leaked variable holds
-        _put_back([(c, before) for c, _, _, before in session.changed_at.values()
-                   if before is not None])
+        _undo(session, saved)
+        # (at the first run-time value stored in a container the leaked variable holds)
         hits = sorted((session.stored_at[id(c)] for c in containers(held[1])
                        if id(c) in session.stored_at), key=lambda hit: hit[2])
-        at = hits[0][1] if hits and hits[0][1] else None
         raise TraceError(f"{f.__qualname__} puts a run-time value into {held[0]}, which "
                          "outlives the call: it would hold a placeholder of the trace, not "
                          "the value; return the value instead",
-                         at or (code.filename, code.node.lineno),
-                         linecache.getline(*at[:2]).strip() if at else f"def {code.name}")
+                         *at_or_def(hits[0][1] if hits else None, code))
     try:
         verify(fn)
     except ValueError as e:
@@ -171,7 +166,7 @@ def _traced(f, *args, **kwargs):
 
 def _entries_of(objects, depth=4) -> list:
     """(container, a copy of its entries) of the dicts and lists in `objects` (default
-    arguments, which a trace changes as themselves): what `_put_back` restores when the trace
+    arguments, which a trace changes as themselves): what `_undo` restores when the trace
     fails, so that the function still runs in Python (no placeholder of the trace left there)."""
     out, seen, todo = [], set(), [(x, depth) for x in objects]
     while todo:     # (a loop, not a closure calling itself: that is a reference cycle)
@@ -183,6 +178,15 @@ def _entries_of(objects, depth=4) -> list:
             out.append((x, dict(x) if isinstance(x, dict) else list(x)))
         todo += [(v, left - 1) for v in (x.values() if isinstance(x, dict) else x)]
     return out
+
+
+def _undo(session, saved) -> None:
+    """After a failed trace: the default arguments' containers (`saved`) and every dict or
+    list the trace changed (`session.changed_at`) hold what they held before it, no
+    placeholder of the trace (`LOG.append(loss)` before an error further on)."""
+    _put_back(saved)
+    _put_back([(c, before) for c, _, _, before in session.changed_at.values()
+               if before is not None])
 
 
 def _put_back(saved) -> None:

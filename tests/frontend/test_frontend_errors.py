@@ -530,6 +530,12 @@ def records_in_two_places(x):
     return s
 
 
+def records_then_fails(x):
+    s = np.sum(x ** 2)
+    HISTORY.append(s)
+    return np.sum(x @ np.ones((3, 2)))
+
+
 def test_a_run_time_value_kept_in_a_global_list_is_an_error():
     """It stayed there after the call as a placeholder of the trace (a later trace reading it
     built invalid IR); the error named the def line, and the list kept the placeholder."""
@@ -546,6 +552,10 @@ def test_a_run_time_value_kept_in_a_global_list_is_an_error():
     with pytest.raises(TraceError, match=rf"{FILE}:{line}: .*into HISTORY.*'HISTORY.append\(s\)'"):
         adcompiler.grad(records_in_two_places)(rand(2))
     assert HISTORY == [] and LOG.values == []       # (as before the call that failed)
+    # a trace failing for another reason after the append leaves the list as it was too
+    with pytest.raises(TraceError, match="inner dimensions differ"):
+        adcompiler.grad(records_then_fails)(rand(2))
+    assert HISTORY == []
 
 
 def logs_its_loss(x):
