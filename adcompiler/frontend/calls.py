@@ -261,13 +261,14 @@ _READERS = {"get", "keys", "values", "items", "copy", "index", "count", "__conta
 
 
 def _bind(handler, args, kwargs, what, fn=None):
-    """Check a call's arguments against a handler's parameters (cx first); a keyword that the
-    handler lacks and NumPy's function `fn` takes is named as not supported, not as a typo."""
+    """Check a call's arguments against a handler's parameters (cx first) and return them bound;
+    a keyword that the handler lacks and NumPy's function `fn` takes is named as not
+    supported, not as a typo."""
     sig = _SIGS.get(handler)
     if sig is None:
         sig = _SIGS[handler] = inspect.signature(handler)
     try:
-        sig.bind(None, *args, **kwargs)
+        return sig.bind(None, *args, **kwargs)
     except TypeError as e:
         theirs = [k for k in kwargs if k not in sig.parameters and _takes(fn, k)]
         if theirs:
@@ -319,8 +320,11 @@ class CallsMixin:
         if isinstance(fn, numpy_api.BoundMethod):
             # (NumPy's function of the method's name has the keywords a method hides in
             # **kwargs: x.std(mean=...))
-            _bind(numpy_api.METHODS[fn.name], [fn.tensor] + list(args), kwargs, f".{fn.name}()",
-                  getattr(np, fn.name, None) or getattr(np.ndarray, fn.name, None))
+            bound = _bind(numpy_api.METHODS[fn.name], [fn.tensor] + list(args), kwargs,
+                          f".{fn.name}()",
+                          getattr(np, fn.name, None) or getattr(np.ndarray, fn.name, None))
+            if bound.arguments.get("out") is not None:  # (named here as the method it is)
+                raise FrontendError(f".{fn.name}(out=...) is not supported; assign the result")
             return fn(self, *args, **kwargs)
         handler = _table_get(numpy_api.FUNCTIONS, fn)
         if handler is None:

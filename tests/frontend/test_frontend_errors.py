@@ -307,6 +307,11 @@ def test_wrong_number_of_arguments_to_numpy():
     with pytest.raises(TraceError, match=r"np\.sum\(out=\.\.\.\) is not supported; "
                                          r"assign the result"):
         adcompiler.trace(lambda x: np.sum(x, out=x), rand(3))     # (it read as a typo)
+    # a method is named as the method the user called, its `out` given by name or position
+    for f in (lambda x: x.sum(out=x), lambda x: x.sum(0, None, x)):
+        with pytest.raises(TraceError, match=r": \.sum\(out=\.\.\.\) is not supported; "
+                                             r"assign the result"):
+            adcompiler.trace(f, rand(3))
     with pytest.raises(TraceError, match=r"np\.cumsum: the keyword out= is not supported; "
                                          r"assign the result"):
         adcompiler.trace(lambda x: np.cumsum(x, out=x), rand(3))
