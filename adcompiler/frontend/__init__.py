@@ -146,10 +146,11 @@ def _traced(f, *args, **kwargs):
          if contains_traced(params[p])
          and sig.pysig.parameters[p].default is not inspect.Parameter.empty), None)
     if held is not None:
-        _undo(session, saved)
-        # (at the first run-time value stored in a container the leaked variable holds)
+        # (at the first run-time value stored in a container the leaked variable holds, found
+        # before `_undo` empties them: an object is a node only while it holds an array)
         hits = sorted((session.stored_at[id(c)] for c in containers(held[1])
                        if id(c) in session.stored_at), key=lambda hit: hit[2])
+        _undo(session, saved)
         raise TraceError(f"{f.__qualname__} puts a run-time value into {held[0]}, which "
                          "outlives the call: it would hold a placeholder of the trace, not "
                          "the value; return the value instead",
