@@ -139,6 +139,7 @@ def _traced(f, *args, **kwargs):
     sig.written, sig.rebound = fn.meta["written"], fn.meta["rebound"]
     sig.returns_written = fn.meta["returns_written"]
     fn.meta["signature"] = sig
+    session.reads.add_defaults(f)
     fn.meta["reads"] = session.reads.frozen()
     # (an empty *args or **kwargs is made afresh by each call: what it holds outlives nothing)
     held = leaked(fn.meta["reads"]) or next(

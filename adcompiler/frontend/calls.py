@@ -356,6 +356,7 @@ class CallsMixin:
         if _is_user(fn) or _is_own(fn) and traced:
             # adcompiler's own helpers (optimisers, layers) are traced like user code when
             # they get run-time arrays, and run natively on static arguments (`grad(f)`)
+            self.session.reads.add_defaults(fn)
             return self.call_user(code_of(fn), code_signature(fn), args, kwargs, None,
                                   fn.__globals__, _closure_of(fn), fn)
         if isinstance(fn, type) and is_node_class(fn):

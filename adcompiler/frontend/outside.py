@@ -11,7 +11,8 @@ one read with a default too), `item` (an entry of a dict or list, through `d[k]`
 list or set, `.items()`, handed to a function run natively, as `np.array(WEIGHTS)`, with the
 containers in it, unless the traced code built it: `np.array([a, b])`; `f(**CFG)`, `{**CFG}`). A
 default argument is read as the object itself, so what the code reads in it is watched so
-too. A property of a user class is an `attr` read too when its result is a plain value
+too, and so are the function's `__defaults__` and `__kwdefaults__` (`Reads.add_defaults`). A
+property of a user class is an `attr` read too when its result is a plain value
 (`by_value`: a number, string, NumPy scalar, or a tuple of such), which the check compares by
 value: the getter runs again at each check (an array or object it builds afresh
 would be a change every call, so those are not watched). The values are taken when the trace
@@ -58,6 +59,15 @@ class Reads:
             self._seen.setdefault((kind, id(where), name), (kind, where, name))
         except TypeError:       # an unhashable key (a tuple with a slice in it): not watched
             pass
+
+    def add_defaults(self, fn) -> None:
+        """`fn`'s default arguments, watched as its attributes `__defaults__` and
+        `__kwdefaults__`: a call that leaves a parameter to its default reads it (what the
+        code reads in a default object is watched so too), and assigning them anew changes
+        it."""
+        for name in ("__defaults__", "__kwdefaults__"):
+            if getattr(fn, name, None):
+                self.add("attr", fn, name)
 
     def holds(self, obj) -> bool:
         """Whether a read so far took `obj` itself from outside."""

@@ -233,6 +233,31 @@ def test_what_a_default_holds_is_watched_like_a_global():
     np.testing.assert_allclose(adcompiler.grad(fills_its_kwargs)(x), np.ones(2))   # (fresh)
 
 
+def scaled_by(x, c=1.0, *, k=np.ones(2)):
+    return np.sum(x * c * k)
+
+
+def calls_scaled(x):
+    return scaled_by(x * 2.0)
+
+
+def test_default_arguments_assigned_anew_are_seen():
+    """`f.__defaults__ = (0.25,)` (or `__kwdefaults__`) kept the compiled code of the old
+    defaults, of the traced function and of one it calls."""
+    x = np.array([1.0, 2.0])
+    old = scaled_by.__defaults__, scaled_by.__kwdefaults__
+    g, h = adcompiler.grad(scaled_by), adcompiler.grad(calls_scaled, backend="numba")
+    try:
+        for change in (lambda: None, lambda: setattr(scaled_by, "__defaults__", (0.25,)),
+                       lambda: setattr(scaled_by, "__kwdefaults__", {"k": np.array([3.0, 5.0])})):
+            change()
+            want = scaled_by.__defaults__[0] * scaled_by.__kwdefaults__["k"]
+            np.testing.assert_allclose(g(x), want, rtol=1e-12)
+            np.testing.assert_allclose(h(x), 2.0 * want, rtol=1e-12)
+    finally:
+        scaled_by.__defaults__, scaled_by.__kwdefaults__ = old
+
+
 WEIGHT_LIST = [1.0, 2.0]
 LAYER_LIST = [np.ones(2), 2 * np.ones(2)]
 CFG_DICT = {"k": 1.0}
