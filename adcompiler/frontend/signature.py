@@ -76,6 +76,21 @@ def _path_of(arguments, leaf) -> str:
     return "an argument"
 
 
+
+def _overlap(a, b) -> bool:
+    """Do arrays a and b have an element in common? Exactly, not by the address ranges they
+    span (disjoint column blocks of one matrix, or x[::2] and x[1::2], are separate arrays);
+    where that takes too long to find out, assumed so."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return np.shares_memory(a, b, max_work=_OVERLAP_WORK)
+    except np.exceptions.TooHardError:
+        return True
+
+
+_OVERLAP_WORK = 10_000
+
 class Signature:
     def __init__(self, pysig, name: str, prefix=(), keywords=None, fn=None):
         self.pysig = pysig
@@ -202,7 +217,7 @@ class Signature:
             if not isinstance(leaves[i], np.ndarray):
                 continue
             for j, x in arrays:
-                if j != i and np.may_share_memory(leaves[i], x):
+                if j != i and _overlap(leaves[i], x):
                     raise self.error(f"{self.name} changes an argument in place that shares "
                                      f"memory with another of its arguments (leaves {min(i, j)} "
                                      f"and {max(i, j)}); adcompiler traces each argument as its "
@@ -227,7 +242,7 @@ class Signature:
         def detached(v):      # residuals may nest (a loop's stacked per-iteration values)
             if isinstance(v, (tuple, list)):
                 return type(v)(map(detached, v))
-            if isinstance(v, np.ndarray) and any(np.may_share_memory(v, t) for t in targets):
+            if isinstance(v, np.ndarray) and any(_overlap(v, t) for t in targets):
                 return v.copy()
             return v
         outputs, also = tuple(map(detached, outputs)), tuple(map(detached, also))
