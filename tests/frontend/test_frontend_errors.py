@@ -599,6 +599,15 @@ def test_a_square_of_bools_is_refused_as_numpy_makes_it_int8():
     bools is refused so); it gave bools."""
     with pytest.raises(TraceError, match=r"dtype int8 is not supported.*np\.square\(m\)"):
         adcompiler.trace(lambda m: np.square(m), np.array([True, False]))
+    # so is m ** 2, which NumPy computes as np.square (it gave int64); np.power(m, 2) and
+    # m ** 2.0 are int64 and float64 in NumPy too
+    m = np.array([True, False])
+    with pytest.raises(TraceError, match=r"NumPy makes \*\* 2 of bools int8.*'m \*\* 2'"):
+        adcompiler.trace(lambda m: m ** 2, m)
+    for f in (lambda m: np.power(m, 2), lambda m: m ** 2.0, lambda m: m ** 3):
+        got = adcompiler.jit(f)(m)
+        assert got.dtype == f(m).dtype
+        np.testing.assert_array_equal(got, f(m))
 
 
 def counts_its_locals(x):
