@@ -15,7 +15,9 @@ LLVM or run it. The file name
 is the hash of the text, so identical kernels (the layers of a model) are one file, one
 module, one compilation. The directory is `ADCOMPILER_CACHE_DIR`, else
 `~/.cache/adcompiler`; Numba's own cache files go to `__pycache__` beside the kernel files
-unless `NUMBA_CACHE_DIR` says otherwise. Where the folder cannot be made or written, the
+unless `NUMBA_CACHE_DIR` says otherwise, and are read from there where the process cannot
+write the folder (a prebuilt, read-only cache: `_ReadOnlyKernels`; what it lacks compiles
+anew in each process). Where the folder cannot be made or written, the
 process (and its helper processes) cache in a temporary folder instead, with a warning: kernels
 compile, but are not kept for the next process. The header of every kernel carries a hash of the
 helpers it calls (`mathlib.py`), so changing them invalidates the cached machine code.
@@ -45,6 +47,8 @@ import sys
 import tempfile
 import types
 from pathlib import Path
+
+from numba.core import caching
 
 from ...cachedir import cache_dir as adcompiler_cache_dir, read_entry, source_stamp, write_entry
 from ...errors import warn_at_caller
@@ -183,6 +187,12 @@ def guard_entries(cache_file):
             return {}
 
     def save(key, data):
+        try:
+            _save(key, data)
+        except OSError:     # a read-only cache folder, a full disk: only the next process
+            pass            # compiles it again
+
+    def _save(key, data):
         payload = cache_file._dump(data)
         with _locked(lock):
             overloads = index()
@@ -214,6 +224,30 @@ def guard_entries(cache_file):
             return None
 
     cache_file._load_index, cache_file.save, cache_file.load = index, save, load
+
+
+class _ReadOnlyKernels(caching.InTreeCacheLocator):
+    """Where Numba finds the entries of a kernel whose cache folder this process can read but
+    not write (a prebuilt cache in a read-only image): its `__pycache__`, as it is. Numba's own
+    locators want a folder they can write, and took one in the user's home instead, outside
+    the cache directory, where nothing was compiled yet: a warm cache compiled everything
+    again. Nothing is saved there (`guard_entries`' save skips a folder it cannot write)."""
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        self = cls(py_func, py_file)
+        if Path(py_file).parent != cache_dir() or not os.path.isdir(self._cache_path):
+            return None
+        return self
+
+    def ensure_cache_path(self):
+        pass        # (read-only: the save that follows skips it)
+
+
+# after Numba's own in-tree locator, which takes a writable folder, and a NUMBA_CACHE_DIR
+_LOCATORS = caching.CacheImpl._locator_classes
+if _ReadOnlyKernels not in _LOCATORS:
+    _LOCATORS.insert(_LOCATORS.index(caching.InTreeCacheLocator) + 1, _ReadOnlyKernels)
 
 
 def _seal(key, payload: bytes) -> bytes:

@@ -121,6 +121,40 @@ def test_a_damaged_numba_cache_entry_is_compiled_again(tmp_path, monkeypatch):
         assert body(3.0) == want and body.stats.cache_hits    # the entry was written again
 
 
+@pytest.mark.skipif(bool(__import__("numba").config.CACHE_DIR),
+                    reason="NUMBA_CACHE_DIR is set: Numba's files are not beside the kernel's")
+def test_a_read_only_cache_folder_is_read(tmp_path, monkeypatch):
+    """A warm cache folder the process cannot write (a prebuilt cache in a read-only image):
+    Numba's in-tree locator wants a writable folder and fell back to its own in the user's
+    home, where nothing was compiled: every kernel compiled again, kept outside the cache
+    directory. (Read-only is simulated: Numba's probe and writes there fail as they would.)"""
+    import sys
+    from numba.core import caching
+    from adcompiler.backends.numba_cpu import cache
+    monkeypatch.setattr(cache, "cache_dir", lambda: tmp_path)
+    sources = [("from numba import njit\n\n\n@njit(cache=True)\n"
+                f"def body(x):\n    return x * {k}.5 + {id(tmp_path) % 1000}.0\n") for k in (3, 4)]
+
+    def fresh(source):
+        k = cache.key(source)
+        cache._MODULES.pop(k, None)
+        sys.modules.pop(f"adcompiler_kernels.k_{k}", None)
+        return cache.load(source).body
+
+    assert fresh(sources[0])(2.0) == 7.0 + id(tmp_path) % 1000      # compiled, kept
+    cache.load(sources[1])                                          # its file only
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Read-only file system")
+    monkeypatch.setattr(caching.InTreeCacheLocator, "ensure_cache_path", read_only)
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_save_index", read_only)
+    warm = fresh(sources[0])
+    assert warm(2.0) == 7.0 + id(tmp_path) % 1000 and warm.stats.cache_hits
+    assert warm._cache._cache_path == str(tmp_path / "__pycache__")
+    cold = fresh(sources[1])            # nothing kept for it: compiled, its save skipped
+    assert cold(2.0) == 9.0 + id(tmp_path) % 1000 and not cold.stats.cache_hits
+
+
 def test_numba_cache_entries_saved_at_once_keep_their_own_code(tmp_path):
     """Two processes adding a signature of one kernel at once (the precompiling helpers, a
     contiguous and a strided argument) both took data file 1: the index then sent one
