@@ -474,6 +474,7 @@ def _grad_tree(flat, it, floats_only=False):
     return unflatten(statics_to_none(treedef), out)
 
 
+@user_facing
 def grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True):
     """The gradient of a scalar function (see the module docstring)."""
     if fun is None:
@@ -481,6 +482,7 @@ def grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True):
     return GradFunction(fun, wrt, backend, has_aux, False, check_nans)
 
 
+@user_facing
 def value_and_grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True):
     """Like `grad`, returning (value, gradients)."""
     if fun is None:
@@ -629,6 +631,7 @@ class JitFunction(_Specialised):
         return ctx.call(self.fun, *args, **kwargs)
 
 
+@user_facing
 def jit(fun=None, *, backend=None):
     """Compile `fun` (no differentiation) with a backend: `jit(f)(*args)` equals `f(*args)`."""
     if fun is None:

@@ -38,6 +38,7 @@ from .frontend.signature import is_runtime_leaf
 from .frontend.values import Traced
 
 
+@user_facing
 def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
     """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
     check_callable(fun, "jacobian")
@@ -76,6 +77,7 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
     return _traceable(jac, fun, wrt, fun)
 
 
+@user_facing
 def hessian(fun, *, wrt=0, backend=None, check_nans=True):
     """The Hessian of the scalar function `fun` with respect to argument `wrt` (one position
     or name): for an array argument of shape A, an array of shape A + A."""

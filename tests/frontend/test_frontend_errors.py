@@ -195,6 +195,17 @@ def test_traceback_ends_at_the_adcompiler_call(entry, full, monkeypatch):
     assert len(inside) >= 1
 
 
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jit", "jacobian",
+                                       "hessian"])
+def test_a_transform_of_no_function_names_it_under_one_frame(transform):
+    """The check ran two or three frames below the public entry (the transform's class)."""
+    import traceback
+    with pytest.raises(adcompiler.AdcompilerError, match=f"{transform} takes a function") as e:
+        getattr(adcompiler, transform)(3)
+    frames = [f.filename for f in traceback.extract_tb(e.value.__traceback__)]
+    assert len([f for f in frames if f.startswith(os.path.dirname(adcompiler.__file__))]) == 1
+
+
 def test_broadcast_error():
     with pytest.raises(TraceError, match=r"do not broadcast.*\(in 'x \+ y'\)"):
         adcompiler.trace(lambda x, y: x + y, rand(3), rand(4))
