@@ -22,7 +22,7 @@ import numpy as np
 from ..ir import Builder
 from ..ir.rewrite import merge_key, merges
 from .problems import FrontendError
-from .values import INT_RANGE, NP_OF, Traced, ir_dtype, static_array
+from .values import INT_RANGE, NP_OF, Traced, contains_traced, ir_dtype, static_array
 
 
 def _literal(arr, dtype: str):
@@ -108,11 +108,13 @@ class Emitter:
         if isinstance(x, Traced):
             return self.cast(x.value, dtype or x.dtype)
         arr = static_array(x)
+        if arr is None and isinstance(x, (list, tuple)) and contains_traced(x):
+            # (NumPy's functions take a list of arrays as the array np.array makes of it:
+            # np.mean([a, b]))
+            from .shapes import array       # (shapes builds on this module)
+            return self.value(array(self, x), dtype)
         if arr is None:
-            holds = isinstance(x, (list, tuple)) and any(isinstance(v, Traced) for v in x)
-            raise FrontendError(f"cannot use {type(x).__name__} {x!r:.60} as an array"
-                                + (" (it holds run-time values: make it one with np.array or "
-                                   "np.stack)" if holds else ""))
+            raise FrontendError(f"cannot use {type(x).__name__} {x!r:.60} as an array")
         if dtype is None:
             dtype = ir_dtype(arr.dtype)
         if exact and type(x) is int and dtype in INT_RANGE and not \

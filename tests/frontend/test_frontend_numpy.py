@@ -311,3 +311,13 @@ def test_a_ufunc_from_elsewhere_is_not_called_numpys():
     with pytest.raises(adcompiler.TraceError, match=r"'?gammaln is not supported") as e:
         adcompiler.trace(lambda x: special.gammaln(x), rand(3))
     assert "np.gammaln" not in str(e.value)
+
+
+def test_a_list_of_run_time_values_is_an_array_to_numpy_functions():
+    """np.mean([a, b]) of traced scalars, or of arrays (nested too), is what NumPy computes of
+    np.array of the list; it was refused ('make it one with np.array')."""
+    def f(x):
+        a, b = np.sum(x), np.max(x)
+        return (np.mean([a, b]), np.maximum([x[0], x[1]], 0.0), np.std([[a, b], [b * 2, a]]),
+                np.sum([x, 2 * x], axis=0), np.exp([a, 1.0]))
+    check(f, rand(3))
