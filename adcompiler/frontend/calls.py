@@ -31,7 +31,7 @@ import types
 
 import numpy as np
 
-from . import numpy_api, outside, pybuiltins, randomness, special, text
+from . import numpy_api, outside, pybuiltins, randomness, special, text, ufuncs
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, api_misuse_located, too_deep
@@ -353,6 +353,11 @@ class CallsMixin:
         if call is not None:
             return self.call(call, args, kwargs)        # a layer object
         traced = contains_traced((args, kwargs))
+        owner = getattr(fn, "__self__", None)
+        if traced and isinstance(owner, np.ufunc) and fn.__name__ in ufuncs.METHODS:
+            method = ufuncs.METHODS[fn.__name__]      # np.add.at, np.maximum.reduce
+            _bind(method, [owner, *args], kwargs, f"np.{owner.__name__}.{fn.__name__}", fn)
+            return method(self, owner, *args, **kwargs)
         if _is_user(fn) or _is_own(fn) and traced:
             # adcompiler's own helpers (optimisers, layers) are traced like user code when
             # they get run-time arrays, and run natively on static arguments (`grad(f)`)

@@ -13,7 +13,9 @@ Contract:
   np.where. In an assignment `x[m] = v` it is a `where`, and so in `x[m] += v` (of x + v).
 - `setitem(cx, x, key, v)` returns the new array value: `update_slice` for basic keys, `put` for
   advanced ones (last write wins for repeated indices, as NumPy), `where` for masks. `v` is cast
-  to x's dtype (NumPy casts unsafely on assignment) and broadcast to the indexed shape.
+  to x's dtype (NumPy casts unsafely on assignment) and broadcast to the indexed shape. With
+  `add`, v is added there instead (np.add.at): `scatter_add` for advanced keys, where repeated
+  indices add up; a run-time mask is refused (`x[m] += v` is that, as no index repeats).
 """
 from __future__ import annotations
 
@@ -297,20 +299,24 @@ def fit_value(cx: Emitter, v, shape, dtype):
     return _bcast(cx, val, tuple(shape))
 
 
-def setitem(cx: Emitter, x: Traced, key, v):
-    """The value of x after `x[key] = v` (x itself is not changed)."""
+def setitem(cx: Emitter, x: Traced, key, v, add=False):
+    """The value of x after `x[key] = v`, or with `add` after `np.add.at(x, key, v)` (x itself
+    is not changed)."""
     items, masks = _normalise(cx, x, key)
+    if masks and add:
+        raise FrontendError("np.add.at with a run-time boolean mask is not supported: no entry "
+                            "repeats, so write x[mask] += v")
     if masks:
         return _set_masked(cx, x, items, masks, v)
     if any(k is None for k in items):
         # set into x with the new axes as size-1 axes, where getitem reads them: v broadcasts
         # to x[key]'s shape, and index arrays split by a new axis are apart, as in NumPy
         xr, items = _with_new_axes(cx, x, items)
-        return cx.op("reshape", _set(cx, cx.wrap(xr), items, v), shape=x.shape)
-    return _set(cx, x, items, v)
+        return cx.op("reshape", _set(cx, cx.wrap(xr), items, v, add), shape=x.shape)
+    return _set(cx, x, items, v, add)
 
 
-def _set(cx: Emitter, x: Traced, items, v):
+def _set(cx: Emitter, x: Traced, items, v, add):
     """setitem for items without masks or new axes."""
     xv = x.value
     adv = [p for p, k in enumerate(items) if _is_adv(k)]
@@ -321,17 +327,20 @@ def _set(cx: Emitter, x: Traced, items, v):
         val = fit_value(cx, v, view, x.dtype)
         if view != y.type.shape:
             val = cx.op("reshape", val, shape=y.type.shape)
+        if add:
+            val = cx.op("add", y, val)
         if attrs is None:
             return val
         return cx.op("update_slice", xv, val, **attrs)
     adv = [p for p, k in enumerate(items) if _is_adv(k) or isinstance(k, int)]
+    scatter = "scatter_add" if add else "put"
     y, attrs = _slice(cx, xv, items, advanced=True)
     shape = y.type.shape
     vals = _index_values(cx, items, shape, adv)
     bshape = broadcast_shapes(*(iv.type.shape for iv in vals))
     if len(adv) == 1:
         target = shape[:adv[0]] + vals[0].type.shape + shape[adv[0] + 1:]
-        y2 = cx.op("put", y, vals[0], fit_value(cx, v, target, x.dtype), axis=adv[0])
+        y2 = cx.op(scatter, y, vals[0], fit_value(cx, v, target, x.dtype), axis=adv[0])
     else:
         pos, perm = _merge_plan(shape, adv)
         yt = cx.op("transpose", y, perm=perm) if perm != tuple(range(len(shape))) else y
@@ -340,7 +349,7 @@ def _set(cx: Emitter, x: Traced, items, v):
         merged = tshape[:pos] + (int(np.prod(sizes)),) + tshape[pos + len(adv):]
         lin = _linear(cx, vals, sizes)
         target = merged[:pos] + bshape + merged[pos + 1:]
-        y2 = cx.op("put", cx.op("reshape", yt, shape=merged), lin,
+        y2 = cx.op(scatter, cx.op("reshape", yt, shape=merged), lin,
                    fit_value(cx, v, target, x.dtype), axis=pos)
         y2 = cx.op("reshape", y2, shape=tshape)
         if perm != tuple(range(len(shape))):

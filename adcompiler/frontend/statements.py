@@ -200,9 +200,10 @@ class StatementsMixin:
         else:
             raise FrontendError(f"cannot assign to {ast.unparse(target)}")
 
-    def store_item(self, obj, key, value, name):
+    def store_item(self, obj, key, value, name, add=False):
+        """`obj[key] = value` (with `add`: `np.add.at(obj, key, value)`)."""
         if isinstance(obj, Traced):
-            new = indexing.setitem(self, obj, key, value)
+            new = indexing.setitem(self, obj, key, value, add)
             obj.update(new)
             self.name_value(obj, name)
         elif isinstance(obj, np.ndarray):

@@ -1,6 +1,9 @@
 """NumPy's elementwise functions built from registry ops: reciprocal, positive, integer fmod,
 fmax / fmin, heaviside, signbit, logical_xor, sinc, deg2rad / rad2deg (radians / degrees),
-float_power, isclose and allclose.
+float_power, isclose and allclose; and the ufunc methods `METHODS`: np.add.at and
+np.subtract.at (in place, repeated indices adding up: indexing.setitem's `add`), and `reduce` of
+the ufuncs that have a reduction (np.add.reduce is np.sum along axis 0, np.logaddexp.reduce is
+SciPy's logsumexp).
 
 Contract: values, dtypes (NumPy's own function is the dtype oracle, NEP 50 weak Python scalars
 included), broadcasting and NaN behaviour are NumPy's; the gradients come from the ops used.
@@ -17,8 +20,9 @@ import numpy as np
 
 from .arith import astype, binary, classify, unary, where
 from .emit import Emitter
-from .problems import FrontendError
-from .reductions import any_all
+from .problems import FrontendError, no_out
+from .reductions import any_all, reduce as reduction
+from .special import logsumexp
 from .shapes import copy
 from .values import NP_OF, Traced, common_dtype, result_dtype
 
@@ -162,3 +166,43 @@ def isclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Trace
 
 def allclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Traced:
     return cx.wrap(any_all(cx, "all", isclose(cx, a, b, rtol, atol, equal_nan)).value, weak=True)
+
+
+def at(cx, ufunc, a, indices, b=None, /):
+    """np.add.at(a, indices, b) / np.subtract.at: a changed in place, an index repeated adding
+    (taking) b as often as it repeats."""
+    name = f"np.{ufunc.__name__}.at"
+    if ufunc not in (np.add, np.subtract):
+        raise FrontendError(f"{name} is not supported (np.add.at and np.subtract.at are)")
+    if b is None:
+        raise FrontendError(f"{name} needs the values to apply (b)")
+    if isinstance(a, Traced) and result_dtype(ufunc, a, b) != a.dtype:
+        # (NumPy casts each sum back, truncating every one: not the sum of truncated values)
+        raise FrontendError(f"{name} of {NP_OF[common_dtype(b)]} values into an array of "
+                            f"{a.np_dtype} is not supported; cast them first "
+                            f"(b.astype({a.np_dtype}))")
+    cx.store_item(a, indices, b if ufunc is np.add else unary(cx, "neg", b), "update", add=True)
+
+
+_REDUCTIONS = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min"}
+
+
+def reduce(cx, ufunc, array, axis=0, dtype=None, out=None, keepdims=False, initial=np._NoValue,
+           where=True):
+    """ufunc.reduce as NumPy's reduction of that ufunc (along axis 0 by default)."""
+    name = f"np.{ufunc.__name__}.reduce"
+    no_out(out, name)
+    if ufunc in _REDUCTIONS:
+        return reduction(cx, _REDUCTIONS[ufunc], array, axis, keepdims, dtype, initial, where)
+    plain = dtype is None and initial is np._NoValue and where is True
+    if ufunc in (np.logical_and, np.logical_or) and dtype is None and initial is np._NoValue:
+        return any_all(cx, "all" if ufunc is np.logical_and else "any", array, axis, keepdims,
+                       where)
+    if ufunc is np.logaddexp and plain:
+        return logsumexp(cx, array, axis, keepdims=keepdims)
+    raise FrontendError(f"{name} is not supported (add, multiply, maximum, minimum, "
+                        "logical_and, logical_or and logaddexp reduce; dtype=, initial= and "
+                        "where= only where np.sum, np.prod, np.max and np.min take them)")
+
+
+METHODS = {"at": at, "reduce": reduce}

@@ -133,6 +133,23 @@ def columns(x, w, n):
     return np.sum(acc * acc)
 
 
+def add_at(x, idx, w):
+    """np.add.at / np.subtract.at: a repeated index adds (takes) as often as it repeats, where
+    `out[idx] += v` keeps the last; along an axis, with an int, a slice and a new axis."""
+    out = np.zeros((5, 4))
+    np.add.at(out, idx, x * w)
+    np.subtract.at(out, (idx, 1), x[:, 1] ** 2)
+    np.add.at(out, (slice(1, 4), np.array([2, 2, 0])), x[:3, :3].T)
+    np.add.at(out, (None, 3), 0.5)
+    return np.sum(np.sin(out))
+
+
+def add_at_argument(buf, idx, v):
+    """Changes the caller's array."""
+    np.add.at(buf, idx, np.tanh(v))
+    return np.sum(buf * v[0])
+
+
 CASES = [(fill, lambda: [np.full(4, 0.3), W]),
          (fill_argument, lambda: [np.vstack([np.full(4, 0.4), np.ones((5, 4))]), W]),
          (swapped, lambda: [np.arange(12.0).reshape(3, 4) / 12, np.ones((3, 4)), W, np.int64(5)]),
@@ -144,7 +161,12 @@ CASES = [(fill, lambda: [np.full(4, 0.3), W]),
          (collect, lambda: [np.linspace(-1, 1, 8), np.int64(8)]),
          (read_after_a_branch, lambda: [np.array([0.1, 0.2, 0.3, 0.4]), W, np.int64(6)]),
          (fill_while, lambda: [np.full(4, 0.2), W]),
-         (columns, lambda: [np.linspace(-1, 1, 12).reshape(3, 4) / 2, W, np.int64(5)])]
+         (columns, lambda: [np.linspace(-1, 1, 12).reshape(3, 4) / 2, W, np.int64(5)]),
+         (add_at, lambda: [np.linspace(-1, 1, 24).reshape(6, 4), np.array([0, 3, 0, 4, 3, 0]),
+                           W]),
+         (add_at_argument, lambda: [np.linspace(-1, 1, 20).reshape(5, 4),
+                                    np.array([[1, 1], [4, 1]]),
+                                    np.linspace(0.2, 1, 8).reshape(2, 4)])]
 
 
 def finite_differences(f, args, k, eps=1e-6):

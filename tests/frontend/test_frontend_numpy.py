@@ -321,3 +321,30 @@ def test_a_list_of_run_time_values_is_an_array_to_numpy_functions():
         return (np.mean([a, b]), np.maximum([x[0], x[1]], 0.0), np.std([[a, b], [b * 2, a]]),
                 np.sum([x, 2 * x], axis=0), np.exp([a, 1.0]))
     check(f, rand(3))
+
+
+def test_ufunc_reduce_is_numpys_reduction_of_the_ufunc():
+    """np.add.reduce and the like were refused ('ufunc.reduce is not supported')."""
+    def f(x, m):
+        return (np.add.reduce(x), np.multiply.reduce(x, axis=1, keepdims=True),
+                np.maximum.reduce(x, axis=None), np.minimum.reduce([x[0], x[1]]),
+                np.logaddexp.reduce(x, axis=1), np.logical_and.reduce(m, axis=0),
+                np.logical_or.reduce(x > 0.5, axis=1), np.add.reduce(m, dtype=np.float32))
+    check(f, rand(3, 4), rand(3, 4) > 0.3)
+    with pytest.raises(adcompiler.TraceError, match=r"np\.arctan2\.reduce is not supported"):
+        adcompiler.trace(lambda x: np.arctan2.reduce(x), rand(3))
+
+
+def test_ufunc_at_refuses_what_it_does_not_do():
+    """np.add.at's values and gradients: test_inplace_updates.py."""
+    def into_ints(x):
+        n = np.zeros(3, np.int64)
+        np.add.at(n, [0, 0], x)
+        return n
+
+    for f, said in ((lambda x: np.multiply.at(x, [0], 2.0), r"np\.multiply\.at is not supported"),
+                    (into_ints, r"np\.add\.at of float64 values into an array of int64"),
+                    (lambda x: np.add.at(x, x > 0.5, 1.0), r"np\.add\.at with a run-time "
+                                                         r"boolean mask")):
+        with pytest.raises(adcompiler.TraceError, match=said):
+            adcompiler.trace(f, rand(3))
