@@ -207,6 +207,7 @@ FUNCTIONS = {
     **{f: _unary(n) for f, n in UNARY.items()},
     **{f: _binary(n) for f, n in BINARY.items()},
     np.square: _square,
+    np.fabs: lambda cx, x, /: arith.unary(cx, "abs", _operand(cx, x), ufunc=np.fabs),
     np.reciprocal: ufuncs.reciprocal, np.positive: ufuncs.positive, np.fmod: ufuncs.fmod,
     np.fmax: lambda cx, x1, x2, /: ufuncs.fextreme(cx, "fmax", x1, x2),
     np.fmin: lambda cx, x1, x2, /: ufuncs.fextreme(cx, "fmin", x1, x2),

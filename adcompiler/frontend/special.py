@@ -1,5 +1,8 @@
-"""scipy.special's functions on run-time arrays: `erf` and `expit` are registry ops (SciPy's
-result dtypes: float32 stays float32, integers give float64), and `logsumexp`, `softmax` and
+"""scipy.special's functions on run-time arrays: `erf`, `erfc` and `expit` are registry ops
+(SciPy's result dtypes: float32 stays float32, integers give float64); `softplus` is
+np.logaddexp(0, x), as SciPy computes it, `log_expit` -softplus(-x), and `xlogy(x, y)` is
+x log(y), 0 where x is 0 (unless y is NaN), its derivative in x 0 there too (a `where`, whose
+other branch reads a y of 1: log(0) is not taken); and `logsumexp`, `softmax` and
 `log_softmax` are composed from existing ops as SciPy computes them: x shifted by its maximum
 along the axes, so exp never overflows (logsumexp of [1000, 1000] is 1000 + log 2). The
 maximum is a `stop_gradient`: the results do not depend on it, and its gradient would only
@@ -29,13 +32,37 @@ def functions() -> dict:
 
 @cache
 def _table(special) -> dict:
-    return {special.erf: _ufunc("erf", special.erf), special.expit: _ufunc("expit", special.expit),
-            special.logsumexp: logsumexp, special.softmax: softmax,
-            special.log_softmax: log_softmax}
+    table = {special.erf: _ufunc("erf", special.erf), special.erfc: _ufunc("erfc", special.erfc),
+             special.expit: _ufunc("expit", special.expit),
+             special.log_expit: log_expit, special.xlogy: xlogy,
+             special.logsumexp: logsumexp, special.softmax: softmax,
+             special.log_softmax: log_softmax}
+    if hasattr(special, "softplus"):        # (SciPy 1.15 and later)
+        table[special.softplus] = softplus
+    return table
 
 
 def _ufunc(name, ufunc):
     return lambda cx, x, /: arith.unary(cx, name, x, ufunc=ufunc)
+
+
+def softplus(cx, x):
+    return arith.binary(cx, "logaddexp", 0, x)
+
+
+def log_expit(cx, x, /):
+    t = arith.astype(cx, cx.tensor(x), result_dtype(sys.modules["scipy.special"].log_expit, x))
+    return arith.unary(cx, "neg", softplus(cx, arith.unary(cx, "neg", t)))
+
+
+def xlogy(cx, x, y, /):
+    out = result_dtype(sys.modules["scipy.special"].xlogy, x, y)
+    x, y = arith.astype(cx, cx.tensor(x), out), arith.astype(cx, cx.tensor(y), out)
+    zero = arith.binary(cx, "logical_and", arith.binary(cx, "eq", x, 0),
+                        arith.unary(cx, "logical_not", arith.classify(cx, "isnan", y)))
+    y = arith.where(cx, zero, arith.astype(cx, cx.tensor(1), out), y)
+    return arith.where(cx, zero, arith.astype(cx, cx.tensor(0), out),
+                       arith.binary(cx, "mul", x, arith.unary(cx, "log", y)))
 
 
 def _shifted(cx, x, axis, finite_shift):

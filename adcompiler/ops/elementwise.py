@@ -112,17 +112,23 @@ def _single_double(types, attrs):
     return out
 
 
-def _erf_vjp(b, op, cts, needs):
-    """ct 2/sqrt(pi) exp(-x^2): SymPy's form divides by exp(x^2), which overflows to inf from
-    |x| ~ 26.6 (9.4 in float32); the derivative is still 0 there, its own derivative NaN."""
-    (x,) = op.operands
-    dt = x.type.dtype
-    return [b.op("mul", cts[0], b.op("mul", const(b, 2 / math.sqrt(math.pi), dt),
-                                      b.op("exp", b.op("neg", b.op("mul", x, x)))))]
+def _erf_vjp(sign):
+    """ct (+-) 2/sqrt(pi) exp(-x^2): SymPy's form divides by exp(x^2), which overflows to inf
+    from |x| ~ 26.6 (9.4 in float32); the derivative is still 0 there, its own derivative
+    NaN."""
+    def vjp(b, op, cts, needs):
+        (x,) = op.operands
+        dt = x.type.dtype
+        return [b.op("mul", cts[0], b.op("mul", const(b, sign * 2 / math.sqrt(math.pi), dt),
+                                          b.op("exp", b.op("neg", b.op("mul", x, x)))))]
+    return vjp
 
 
 unary("erf", "erf(x)", "scipy.special.erf({0})", infer=_single_double, numba="math.erf({0})",
-      vjp=_erf_vjp)
+      vjp=_erf_vjp(1))
+# 1 - erf(x), computed as such: its tail (erfc(10) = 2e-45) is not lost to rounding
+unary("erfc", "erfc(x)", "scipy.special.erfc({0})", infer=_single_double,
+      numba="math.erfc({0})", vjp=_erf_vjp(-1))
 
 
 def _expit_vjp(b, op, cts, needs):

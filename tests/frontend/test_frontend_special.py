@@ -1,6 +1,6 @@
-"""np.log2, np.log10, np.exp2, np.arctan2, np.hypot, np.logaddexp and scipy.special's erf,
-expit, logsumexp, softmax and log_softmax: values and dtypes against NumPy and SciPy running
-the same function (fecheck.check), gradients against finite differences of what NumPy and SciPy
+"""np.log2, np.log10, np.exp2, np.fabs, np.arctan2, np.hypot, np.logaddexp and scipy.special's
+erf, erfc, expit, log_expit, softplus, xlogy, logsumexp, softmax and log_softmax: values and
+dtypes against NumPy and SciPy running the same function (fecheck.check), gradients against finite differences of what NumPy and SciPy
 compute (adcompiler.check_grad) on both backends, float32, and large arguments that must not
 overflow (logaddexp(1000, 1000), expit(-1000), logsumexp([1000, 1000]))."""
 import subprocess
@@ -13,7 +13,8 @@ from scipy import special
 import adcompiler
 from fecheck import check, rand
 
-UNARY = [np.log2, np.log10, np.exp2, special.erf, special.expit]
+UNARY = [np.log2, np.log10, np.exp2, np.fabs, special.erf, special.erfc, special.expit,
+         special.log_expit, special.softplus]
 BACKENDS = ["numpy", "numba"]
 
 
@@ -31,7 +32,8 @@ def test_unary_values_and_dtypes(fn, dtype):
 def test_binary_values_and_dtypes():
     def f(x, y, k):
         return (np.arctan2(x, y), np.hypot(x, y), np.logaddexp(x, y), np.arctan2(k, 2),
-                np.hypot(x, 3.0), np.logaddexp(k, x), np.arctan2(-1.0, y))
+                np.hypot(x, 3.0), np.logaddexp(k, x), np.arctan2(-1.0, y),
+                special.xlogy(np.abs(x), np.abs(y)), special.xlogy(k, 2.0))
     k = np.arange(-2, 2)
     check(f, rand(3, 4), rand(4), k)
     check(f, rand(3, 4, dtype=np.float32), rand(4, dtype=np.float32), k.astype(np.int32))
@@ -95,7 +97,22 @@ def test_large_arguments_stay_finite():
 
 def ufunc_loss(x, y):
     return np.sum(np.log2(x) * np.log10(x) + np.exp2(y) + np.arctan2(x, y) * np.hypot(x, y)
-                  + np.logaddexp(x, y) * special.erf(y) + special.expit(x * y))
+                  + np.logaddexp(x, y) * special.erf(y) + special.expit(x * y)
+                  + special.erfc(y) * np.fabs(y) + special.log_expit(y) * special.softplus(x)
+                  + special.xlogy(y, x))
+
+
+def test_xlogy_where_x_is_zero():
+    """SciPy's 0 where x is 0, log(0) or not, NaN where y is; its gradient there 0, not the
+    NaN of 0 * log(0) or of 0 / 0 (the branch not taken reads y = 1)."""
+    x, y = np.array([0.0, 0.0, 0.0, 2.0]), np.array([0.0, 3.0, np.nan, 0.0])
+    with np.errstate(divide="ignore"):
+        check(lambda x, y: special.xlogy(x, y), x, y)
+    for backend in BACKENDS:
+        gx, gy = adcompiler.grad(lambda x, y: np.sum(special.xlogy(x, y)), wrt=(0, 1),
+                                 backend=backend, check_nans=False)(x[:2], y[:2])
+        np.testing.assert_array_equal(gx, [0.0, 0.0])
+        np.testing.assert_array_equal(gy, [0.0, 0.0])
 
 
 def reductions_loss(x, y):

@@ -457,6 +457,7 @@ CASES = {
     "log2": U(np.log2), "log10": U(np.log10), "exp2": U(np.exp2), "cbrt": U(np.cbrt),
     # SciPy computes float16 in float32 (the frontend casts): the ops take float32 and float64
     "erf": U(special.erf, narrower=single_double_only),
+    "erfc": U(special.erfc, narrower=single_double_only),
     "expit": U(special.expit, narrower=single_double_only),
     "abs": U(np.absolute, ALL, never),
     "sign": U(np.sign, ALL, numeric_only),
