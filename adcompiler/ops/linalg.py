@@ -10,7 +10,7 @@ converts as `np.linalg` does):
   makes a vector b a one-column matrix, NumPy 2's rule);
 - `det a`, `logabsdet a` and its nondifferentiable `detsign a` (np.linalg.slogdet's two
   parts): `(...)`; `cofactor a` `(..., n, n)`, the matrices of cofactors (det's gradient,
-  adcompiler/runtime/linalg.py, defined for singular matrices too);
+  adcompiler/runtime/helpers.py, defined for singular matrices too);
 - `eigh_values a {uplo}` `(..., n)` (ascending) and `eigh_vectors a {uplo}` `(..., n, n)`
   (the columns), np.linalg.eigh's two parts, reading the triangle `uplo` ("L" or "U") only;
 - on stacks of any matrices `(..., m, n)`, k = min(m, n): `svd_values a` `(..., k)`

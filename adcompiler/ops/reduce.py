@@ -152,7 +152,7 @@ def _argsort_rule(types, attrs):
 
 
 # the stable order (ties in their original order) on both backends: NumPy's default quicksort
-# may order ties either way, and np.sort's gradient follows this order
+# may order ties either way, and np.sort's gradient follows this order (rt.argsort: NumPy's
+# stable sort where ties need it)
 declare("argsort", _argsort_rule, attrs=("axis",), arity=1, kind="reduce", nondiff=True,
-        lower={"numpy": "np.argsort({0}, axis={axis}, kind='stable')",
-               "numba": "np.argsort({0}, axis={axis}, kind='stable')"})
+        lower={"numpy": "rt.argsort({0}, {axis})", "numba": "rt.argsort({0}, {axis})"})

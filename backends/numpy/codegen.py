@@ -255,7 +255,7 @@ def generate(*fns, stash=None, epilogue=None) -> str:
     body = "\n\n\n".join(chunks)
     # SciPy only where a lowering names it (erf, expit): other programs skip its import time
     special = "import scipy.special\n" if "scipy.special." in body else ""
-    helpers = ("from adcompiler.runtime import linalg as rt\n"
+    helpers = ("from adcompiler.runtime import helpers as rt\n"
                if re.search(r"\brt\.", body) else "")
     imports = "import numpy as np\n" + special + helpers
     return LEGEND + imports + "\n\n" + body + "\n"

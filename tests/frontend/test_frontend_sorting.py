@@ -47,6 +47,26 @@ def test_ties_come_in_stable_order():
     check(f, INTS, with_nan(rand(3, 4)))        # NaNs sort last, as in NumPy
 
 
+def test_the_runtime_argsort_is_numpys_stable_one():
+    """rt.argsort sorts again, stably, only the lines with ties (NumPy's default sort may
+    order those either way): lines with equal entries, NaNs, infinities, -0.0 and 0.0, and
+    lines without, along every axis."""
+    from adcompiler.runtime.helpers import argsort
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 40, 5))
+    x[0, 3], x[0, 9] = x[0, 9], x[0, 3]
+    x[1, 4, 0] = x[1, 30, 0]
+    x[2, :, 1] = np.round(x[2, :, 1])
+    x[3, 5, 2] = x[3, 8, 2] = np.nan
+    x[4, [1, 7], 3] = np.inf
+    x[5, 2, 4], x[5, 11, 4] = 0.0, -0.0
+    for a in (x, x.astype(np.float32), np.round(x * 3).astype(np.int64)):
+        for axis in (0, 1, 2, -1):
+            np.testing.assert_array_equal(argsort(a, axis),
+                                          np.argsort(a, axis=axis, kind="stable"))
+    np.testing.assert_array_equal(argsort(np.zeros((3, 0)), 1), np.zeros((3, 0), np.int64))
+
+
 def test_sort_in_place_changes_the_array_and_its_names():
     def f(x):
         y = x
