@@ -41,7 +41,12 @@ stop_gradient.__adcompiler_trace__ = _stop_gradient_trace
 
 
 def straight_through(x, y):
-    """The value of y with the gradient of x (e.g. x continuous, y = round(x))."""
+    """The value of y with the gradient of x (e.g. x continuous, y = round(x)), in the dtype
+    NumPy gives x + (y - x)."""
+    return _through(x, y)
+
+
+def _through(x, y):
     return x + stop_gradient(y - x)
 
 
@@ -50,9 +55,7 @@ def _straight_through_trace(ctx, args, kwargs):
     if y.shape != x.shape:
         raise ctx.error(f"straight_through(x, y): y must be shaped like x {x.shape}, got "
                         f"{y.shape}")
-    if y.type.dtype != x.type.dtype:
-        y = ctx.emit("astype", y, dtype=x.type.dtype)
-    return ctx.emit("add", x, ctx.emit("stop_gradient", ctx.emit("sub", y, x)))
+    return ctx.call(_through, x, y)     # (traced as written: NumPy's promotion, as called)
 
 
 straight_through.__adcompiler_trace__ = _straight_through_trace

@@ -519,6 +519,18 @@ def test_straight_through():
     np.testing.assert_allclose(adc.grad(rounded)(X + 0.25), 2 * np.floor(X + 0.25))
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_straight_through_has_the_value_and_dtype_numpy_gives(backend):
+    """Traced, y was cast to x's dtype: an int x truncated y, a float32 x rounded it, where
+    the call itself gives x + (y - x) in NumPy's dtype."""
+    through = adc.jit(lambda x, y: adc.straight_through(x, y), backend=backend)
+    y = np.array([1.83, -3.08, 0.96])
+    for x in (np.arange(3), np.array([0.1, 0.2, 0.3], np.float32)):
+        got, want = through(x, y), adc.straight_through(x, y)
+        assert got.dtype == want.dtype == np.float64
+        np.testing.assert_allclose(got, y, rtol=1e-15)
+
+
 def sin_x(x):
     return np.sum(np.sin(x) * x)
 
