@@ -28,7 +28,7 @@ import inspect
 import numpy as np
 
 from .ad.traced import statics_to_none
-from .api import _has_float, check_callable, grad, name_of, vjp
+from .api import _has_float, check_callable, grad, jit, name_of, vjp
 from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
@@ -234,6 +234,9 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
         raise AdcompilerError(f"jvp: {len(primals)} arguments but {len(tangents)} tangents")
     for k, (p, t) in enumerate(zip(primals, tangents)):
         _check_tangent(k, p, t)
+    if all(t is None for t in tangents):
+        raise AdcompilerError("jvp: every tangent is None: there is no direction to "
+                              "differentiate in")
     primal = trace(fun, *primals)       # (cached) for the result's types
     sig = primal.meta["signature"]
     zeros = sig.unflatten_result([np.zeros(r.type.shape, DTYPES[r.type.dtype])
@@ -245,6 +248,12 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
         hash(key)
     except TypeError:       # (a dataclass layer object: eq=True leaves it unhashable)
         key = (id(fun), backend, check_nans)
+    if not any(x.dtype.kind == "f" for x in leaves):
+        # no float result to differentiate: None for each, as for the integer results of a
+        # function that has float ones too
+        if key not in _VALUES:
+            _VALUES[key] = jit(fun, backend=backend)
+        return _VALUES[key](*primals), unflatten(statics_to_none(treedef), [None] * len(leaves))
     tangent, value = _PAIRED_GRAD[key](fun, tuple(primals), u, tuple(tangents))
     return value, tangent
 
@@ -280,7 +289,10 @@ jvp.__adcompiler_trace__ = _jvp_trace
 
 
 def _check_tangent(k, primal, tangent):
-    """A tangent must be shaped like its argument where that holds floats."""
+    """A tangent must be shaped like its argument where that holds floats, or be None (a zero
+    tangent, as inside traced code)."""
+    if tangent is None:
+        return
     leaves = flatten(primal, is_runtime_leaf)[0]
     if not any(np.asarray(x).dtype.kind == "f" for x in leaves):
         return
@@ -304,8 +316,9 @@ def _paired(fun, primals, u, tangents):
 
 
 def _dot(g, t):
-    """The sum of the products of two pytrees' arrays (g's None leaves: no float data)."""
-    if g is None:
+    """The sum of the products of two pytrees' arrays (g's None leaves: no float data; a None
+    tangent: zero)."""
+    if g is None or t is None:
         return 0.0
     if isinstance(g, dict):
         return sum(_dot(g[k], t[k]) for k in g)
@@ -326,3 +339,4 @@ class _GradCache(dict):
 # one gradient of _paired per (function, backend, check_nans): a function is a static argument
 # of _paired, so one shared gradient would count each function as a recompilation
 _PAIRED_GRAD = _GradCache()
+_VALUES: dict = {}      # jvp's (function, backend, check_nans) -> jit of one without float results

@@ -72,6 +72,10 @@ class custom_vjp:
                                                       # number: zero; ignored for static
                                                       # arguments and ints)
         f.defvjp(f_fwd, f_bwd)
+
+    `jvp` (forward mode) transposes the reverse sweep: through f it is right where f_bwd is
+    linear in g, as a derivative is; one that clips or normalises g makes jvp differ from
+    `jacobian`'s rows (JAX refuses jvp of a custom_vjp function).
     """
 
     def __init__(self, fun):

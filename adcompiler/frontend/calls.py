@@ -356,7 +356,7 @@ class CallsMixin:
         owner = getattr(fn, "__self__", None)
         if traced and isinstance(owner, np.ufunc) and fn.__name__ in ufuncs.METHODS:
             method = ufuncs.METHODS[fn.__name__]      # np.add.at, np.maximum.reduce
-            _bind(method, [owner, *args], kwargs, f"np.{owner.__name__}.{fn.__name__}", fn)
+            _bind(method, [owner, *args], kwargs, f"{ufuncs.spelled(owner)}.{fn.__name__}", fn)
             return method(self, owner, *args, **kwargs)
         if _is_user(fn) or _is_own(fn) and traced:
             # adcompiler's own helpers (optimisers, layers) are traced like user code when

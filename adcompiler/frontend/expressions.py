@@ -269,8 +269,9 @@ class ExpressionsMixin:
                         raise FrontendError("bitwise operators are only supported on booleans "
                                             "(use np.logical_and / np.logical_or)")
             if name == "pow" and type(b) is int and b == 2 and isinstance(a, Traced) \
-                    and a.dtype == "bool":
-                # (an array to the Python int 2 is NumPy's np.square, not np.power)
+                    and a.dtype == "bool" and a.ndim:
+                # (an array to the Python int 2 is NumPy's np.square, not np.power; a NumPy
+                # bool scalar's is its power, int64)
                 raise FrontendError("NumPy makes ** 2 of bools int8 (it computes np.square), "
                                     "a dtype adcompiler does not compute with; convert first "
                                     "(x.astype(np.int64) ** 2)")

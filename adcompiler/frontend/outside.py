@@ -62,12 +62,14 @@ class Reads:
 
     def add_defaults(self, fn) -> None:
         """`fn`'s default arguments, watched as its attributes `__defaults__` and
-        `__kwdefaults__`: a call that leaves a parameter to its default reads it (what the
-        code reads in a default object is watched so too), and assigning them anew changes
-        it."""
+        `__kwdefaults__`, the dict's entries too: a call that leaves a parameter to its
+        default reads it (what the code reads in a default object is watched so too), and
+        assigning them anew, or an entry of the dict, changes it."""
         for name in ("__defaults__", "__kwdefaults__"):
             if getattr(fn, name, None):
                 self.add("attr", fn, name)
+        if getattr(fn, "__kwdefaults__", None):     # (a dict: one entry set anew, too)
+            self.add("whole", fn.__kwdefaults__)
 
     def holds(self, obj) -> bool:
         """Whether a read so far took `obj` itself from outside."""

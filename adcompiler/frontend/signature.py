@@ -76,6 +76,8 @@ def _path_of(arguments, leaf) -> str:
     return "an argument"
 
 
+_OVERLAP_WORK = 10_000      # np.shares_memory's bound on its search, beyond which: shared
+
 
 def _overlap(a, b) -> bool:
     """Do arrays a and b have an element in common? Exactly, not by the address ranges they
@@ -88,8 +90,6 @@ def _overlap(a, b) -> bool:
     except np.exceptions.TooHardError:
         return True
 
-
-_OVERLAP_WORK = 10_000
 
 class Signature:
     def __init__(self, pysig, name: str, prefix=(), keywords=None, fn=None):

@@ -1,12 +1,12 @@
 """scipy.special's functions on run-time arrays: `erf`, `erfc` and `expit` are registry ops
 (SciPy's result dtypes: float32 stays float32, integers give float64); `softplus` is
 np.logaddexp(0, x), as SciPy computes it, `log_expit` -softplus(-x), and `xlogy(x, y)` is
-x log(y), 0 where x is 0 (unless y is NaN), its derivative in x 0 there too (a `where`, whose
-other branch reads a y of 1: log(0) is not taken); and `logsumexp`, `softmax` and
-`log_softmax` are composed from existing ops as SciPy computes them: x shifted by its maximum
-along the axes, so exp never overflows (logsumexp of [1000, 1000] is 1000 + log 2). The
-maximum is a `stop_gradient`: the results do not depend on it, and its gradient would only
-cancel.
+x log(y), 0 where x is 0 (unless y is NaN; a y of 0, negative or inf is read as 1 there, so
+no NaN reaches the gradient, whose derivative in x is log(y) wherever that is finite); and
+`logsumexp`, `softmax` and `log_softmax` are composed from existing ops as SciPy computes
+them: x shifted by its maximum along the axes, so exp never overflows (logsumexp of
+[1000, 1000] is 1000 + log 2). The maximum is a `stop_gradient`: the results do not depend
+on it, and its gradient would only cancel.
 
 Contract: `functions()` maps these SciPy functions to handlers `(cx, *args, **kwargs)` with
 SciPy's parameters, and is empty unless the user's program has imported scipy.special (it is
@@ -16,7 +16,7 @@ logsumexp's `b=` and `return_sign=` are not supported (a FrontendError).
 from __future__ import annotations
 
 import sys
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 
@@ -58,11 +58,17 @@ def log_expit(cx, x, /):
 def xlogy(cx, x, y, /):
     out = result_dtype(sys.modules["scipy.special"].xlogy, x, y)
     x, y = arith.astype(cx, cx.tensor(x), out), arith.astype(cx, cx.tensor(y), out)
-    zero = arith.binary(cx, "logical_and", arith.binary(cx, "eq", x, 0),
-                        arith.unary(cx, "logical_not", arith.classify(cx, "isnan", y)))
-    y = arith.where(cx, zero, arith.astype(cx, cx.tensor(1), out), y)
-    return arith.where(cx, zero, arith.astype(cx, cx.tensor(0), out),
-                       arith.binary(cx, "mul", x, arith.unary(cx, "log", y)))
+    both = partial(arith.binary, cx, "logical_and")
+    zero = arith.binary(cx, "eq", x, 0)
+    # where x is 0, a y whose log is not finite (0, negative, inf) reads as 1: the product is
+    # 0, not NaN, and so is its gradient; a NaN y stays (SciPy's NaN); elsewhere the
+    # derivative in x is log(y), x = 0 included
+    kept = arith.binary(cx, "logical_or", both(arith.binary(cx, "gt", y, 0),
+                                               arith.classify(cx, "isfinite", y)),
+                        arith.classify(cx, "isnan", y))
+    guard = both(zero, arith.unary(cx, "logical_not", kept))
+    t = arith.binary(cx, "mul", x, arith.unary(cx, "log", arith.where(cx, guard, 1, y)))
+    return arith.where(cx, zero, arith.binary(cx, "add", t, 0), t)     # (SciPy's 0 is +0.0)
 
 
 def _shifted(cx, x, axis, finite_shift):

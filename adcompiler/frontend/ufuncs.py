@@ -171,11 +171,12 @@ def allclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Trac
 def at(cx, ufunc, a, indices, b=None, /):
     """np.add.at(a, indices, b) / np.subtract.at: a changed in place, an index repeated adding
     (taking) b as often as it repeats."""
-    name = f"np.{ufunc.__name__}.at"
+    name = f"{spelled(ufunc)}.at"
     if ufunc not in (np.add, np.subtract):
         raise FrontendError(f"{name} is not supported (np.add.at and np.subtract.at are)")
     if b is None:
         raise FrontendError(f"{name} needs the values to apply (b)")
+    b = cx.tensor(b)    # (a list of run-time values: the array np.array makes of it)
     if isinstance(a, Traced) and result_dtype(ufunc, a, b) != a.dtype:
         # (NumPy casts each sum back, truncating every one: not the sum of truncated values)
         raise FrontendError(f"{name} of {NP_OF[common_dtype(b)]} values into an array of "
@@ -184,13 +185,19 @@ def at(cx, ufunc, a, indices, b=None, /):
     cx.store_item(a, indices, b if ufunc is np.add else unary(cx, "neg", b), "update", add=True)
 
 
+def spelled(ufunc) -> str:
+    """How the user spells a ufunc: np.add, or a SciPy one by its name."""
+    return f"np.{ufunc.__name__}" if getattr(np, ufunc.__name__, None) is ufunc \
+        else ufunc.__name__
+
+
 _REDUCTIONS = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min"}
 
 
 def reduce(cx, ufunc, array, axis=0, dtype=None, out=None, keepdims=False, initial=np._NoValue,
            where=True):
     """ufunc.reduce as NumPy's reduction of that ufunc (along axis 0 by default)."""
-    name = f"np.{ufunc.__name__}.reduce"
+    name = f"{spelled(ufunc)}.reduce"
     no_out(out, name)
     if ufunc in _REDUCTIONS:
         return reduction(cx, _REDUCTIONS[ufunc], array, axis, keepdims, dtype, initial, where)

@@ -51,7 +51,7 @@ def sliding_window_view(cx: Emitter, x, window_shape, axis=None, *, subok=False,
         if n < w:
             raise FrontendError("window shape cannot be larger than input array shape")
         count = n - w + 1
-        if w <= SLICED:
+        if 0 < w <= SLICED:
             out = stack(cx, [along(cx, out, ax, slice(j, j + count)) for j in range(w)], -1)
             continue
         start = cx.wrap(cx.op("iota", shape=(count, w), axis=0, dtype="i64"), nonneg=True)

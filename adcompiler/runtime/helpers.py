@@ -1,8 +1,8 @@
 """Helpers the generated code of both backends calls (`rt.` in the source).
 
 - `argsort(x, axis)`: np.argsort(x, axis=axis, kind='stable'), the order np.sort's gradient
-  follows (ties in their original order), in a quarter of its time where few lines along the
-  axis hold ties: NumPy's default sort (its SIMD quicksort) orders a line without ties as the
+  follows (ties in their original order), in about a third of its time where few lines along
+  the axis hold ties: NumPy's default sort (its SIMD quicksort) orders a line without ties as the
   stable sort does, so only the lines with two equal entries (two NaNs count as equal) are
   sorted again, stably (a 1000 x 1000 float64 array along its rows: 42 -> 15 ms here).
 - `cofactor(a)`: the matrices of cofactors of a stack `(..., n, n)`, det(A) A^-T: the gradient

@@ -111,10 +111,9 @@ def _short_numpy_blas_spin():
     between calls spin so as well (a small gradient with MKL products right after a NumPy
     product, 2-core Sapphire Rapids VM: 1.06 ms, 0.55 with the short spin, 0.52 alone); left
     alone where the user set OPENBLAS_THREAD_TIMEOUT or NumPy's BLAS is not a bundled
-    OpenBLAS. Measured on a 2-core
-    AMD Zen 1 VM, alternating in one process: the small GPT's train step 10 % faster, the
-    medium's 4 %; products themselves took as long. The short spin then holds for the whole
-    process, the user's own NumPy products included. (Stopping the threads must not meet
+    OpenBLAS. Measured on a 2-core AMD Zen 1 VM, alternating in one process: the small GPT's
+    train step 10 % faster, the medium's 4 %; products themselves took as long. The short
+    spin then holds for the whole process. (Stopping the threads must not meet
     another thread's NumPy product: a program that runs while other threads multiply
     matrices should set OPENBLAS_THREAD_TIMEOUT itself.)"""
     global _spin_set

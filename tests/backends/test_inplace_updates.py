@@ -141,6 +141,7 @@ def add_at(x, idx, w):
     np.subtract.at(out, (idx, 1), x[:, 1] ** 2)
     np.add.at(out, (slice(1, 4), np.array([2, 2, 0])), x[:3, :3].T)
     np.add.at(out, (None, 3), 0.5)
+    np.add.at(out, (0, [1, 1]), [x[0, 0], x[1, 1]])    # a list of run-time values
     return np.sum(np.sin(out))
 
 

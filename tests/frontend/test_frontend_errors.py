@@ -615,7 +615,8 @@ def test_a_square_of_bools_is_refused_as_numpy_makes_it_int8():
     m = np.array([True, False])
     with pytest.raises(TraceError, match=r"NumPy makes \*\* 2 of bools int8.*'m \*\* 2'"):
         adcompiler.trace(lambda m: m ** 2, m)
-    for f in (lambda m: np.power(m, 2), lambda m: m ** 2.0, lambda m: m ** 3):
+    for f in (lambda m: np.power(m, 2), lambda m: m ** 2.0, lambda m: m ** 3,
+              lambda m: np.any(m) ** 2):       # (a NumPy bool scalar's is its power, int64)
         got = adcompiler.jit(f)(m)
         assert got.dtype == f(m).dtype
         np.testing.assert_array_equal(got, f(m))

@@ -249,7 +249,8 @@ def test_default_arguments_assigned_anew_are_seen():
     g, h = adcompiler.grad(scaled_by), adcompiler.grad(calls_scaled, backend="numba")
     try:
         for change in (lambda: None, lambda: setattr(scaled_by, "__defaults__", (0.25,)),
-                       lambda: setattr(scaled_by, "__kwdefaults__", {"k": np.array([3.0, 5.0])})):
+                       lambda: setattr(scaled_by, "__kwdefaults__", {"k": np.array([3.0, 5.0])}),
+                       lambda: scaled_by.__kwdefaults__.__setitem__("k", np.array([7.0, 1.0]))):
             change()
             want = scaled_by.__defaults__[0] * scaled_by.__kwdefaults__["k"]
             np.testing.assert_allclose(g(x), want, rtol=1e-12)

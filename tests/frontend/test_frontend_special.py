@@ -1,8 +1,9 @@
 """np.log2, np.log10, np.exp2, np.fabs, np.arctan2, np.hypot, np.logaddexp and scipy.special's
 erf, erfc, expit, log_expit, softplus, xlogy, logsumexp, softmax and log_softmax: values and
-dtypes against NumPy and SciPy running the same function (fecheck.check), gradients against finite differences of what NumPy and SciPy
-compute (adcompiler.check_grad) on both backends, float32, and large arguments that must not
-overflow (logaddexp(1000, 1000), expit(-1000), logsumexp([1000, 1000]))."""
+dtypes against NumPy and SciPy running the same function (fecheck.check), gradients against
+finite differences of what NumPy and SciPy compute (adcompiler.check_grad) on both backends,
+float32, and large arguments that must not overflow (logaddexp(1000, 1000), expit(-1000),
+logsumexp([1000, 1000]))."""
 import subprocess
 import sys
 
@@ -103,16 +104,19 @@ def ufunc_loss(x, y):
 
 
 def test_xlogy_where_x_is_zero():
-    """SciPy's 0 where x is 0, log(0) or not, NaN where y is; its gradient there 0, not the
-    NaN of 0 * log(0) or of 0 / 0 (the branch not taken reads y = 1)."""
-    x, y = np.array([0.0, 0.0, 0.0, 2.0]), np.array([0.0, 3.0, np.nan, 0.0])
-    with np.errstate(divide="ignore"):
+    """SciPy's 0 where x is 0 (log(y) finite or not), NaN where y is; the gradient there is
+    log(y) in x where that is finite (the finite differences' value), 0 in y, and never the
+    NaN of 0 * log(0) or of 0 / 0."""
+    x = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 2.0, -1.0])
+    y = np.array([0.0, 3.0, 0.5, -1.0, np.inf, 0.0, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
         check(lambda x, y: special.xlogy(x, y), x, y)
+        check(lambda x, y: special.xlogy(x, y), np.zeros(1), np.array([np.nan]))
     for backend in BACKENDS:
         gx, gy = adcompiler.grad(lambda x, y: np.sum(special.xlogy(x, y)), wrt=(0, 1),
-                                 backend=backend, check_nans=False)(x[:2], y[:2])
-        np.testing.assert_array_equal(gx, [0.0, 0.0])
-        np.testing.assert_array_equal(gy, [0.0, 0.0])
+                                 backend=backend)(x[:5], y[:5])
+        np.testing.assert_allclose(gx, [0.0, np.log(3.0), np.log(0.5), 0.0, 0.0], rtol=1e-15)
+        np.testing.assert_array_equal(gy, np.zeros(5))
 
 
 def reductions_loss(x, y):

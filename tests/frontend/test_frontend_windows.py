@@ -61,6 +61,7 @@ def test_sliding_window_view(sliced, monkeypatch):
                 windows(x, (2, 1), axis=(1, 1)))
     fn = check(f, rand(3, 4), rand(3, 2, 4), rand(6), np.arange(6).reshape(2, 3))
     assert ("take" in ops(fn)) == (sliced == 1) and "scatter_add" not in ops(fn)
+    check(lambda x: windows(x, (0, 2)), rand(3, 4))     # (empty windows: no slice to stack)
 
 
 @pytest.mark.parametrize("n, m", [(5, 3), (3, 5), (4, 4), (6, 1), (1, 4), (7, 2), (2, 7), (1, 1)])
