@@ -25,8 +25,10 @@ class GradientCheckError(AdcompilerError):
 
 
 @user_facing
-def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend=None):
-    """Compare the compiled gradient of `f` with central finite differences in float64 on up to
+def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend=None,
+               has_aux=False):
+    """Compare the compiled gradient of `f` (returning (value, aux) with `has_aux`, as `grad`
+    takes it) with central finite differences in float64 on up to
     `samples` random coordinates of each array of each differentiated argument. Returns
     {argument: worst relative error}: of the argument (relative to its largest gradient) and
     of each of its arrays (relative to the larger of its own gradients and the differences'
@@ -34,8 +36,9 @@ def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend
     `rtol` default by the lowest float precision `f` computes in (`PRECISION`)."""
     args64 = tuple(_to_f64(a) for a in args)
     from .api import grad
-    g = grad(f, wrt=wrt, backend=backend)
+    g = grad(f, wrt=wrt, backend=backend, has_aux=has_aux)
     grads = g(*_fresh(args64))
+    grads = grads[0] if has_aux else grads
     lowest = _lowest_precision(g._last.program.adj.bwd)
     eps = PRECISION[lowest][0] if eps is None else eps
     rtol = PRECISION[lowest][1] if rtol is None else rtol

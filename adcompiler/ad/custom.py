@@ -146,8 +146,10 @@ class custom_vjp:
         args = list(bound.args) + list(bound.kwargs.values())
         per_arg = grads if isinstance(grads, (tuple, list)) else (grads,)
         if len(per_arg) != len(args):
-            raise ctx.error(f"{self.bwd.__name__} returns {len(per_arg)} gradients, "
-                            f"{self.fun.__name__} has {len(args)} arguments")
+            got = "None" if grads is None else f"{len(per_arg)} gradients"
+            raise ctx.error(f"{self.bwd.__name__} returns {got}, {self.fun.__name__} has "
+                            f"{len(args)} arguments: return a tuple of one gradient per "
+                            "argument (None for one without)")
         keep, k = [], 0
         for i, (a, g) in enumerate(zip(args, per_arg)):
             n = len(traced(g))

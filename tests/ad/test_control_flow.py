@@ -1179,6 +1179,19 @@ def large_and_small_leaves(p):
     return 1e5 * np.sum(np.sin(p["W"])) + np.sum(square_off_by_10_percent(p["b"]))
 
 
+def loss_and_aux(p):
+    return large_and_small_leaves(p), {"W": p["W"] * 2.0}
+
+
+def test_check_grad_of_a_function_with_aux():
+    """has_aux was grad's only: check_grad of a (loss, aux) function said to pass it."""
+    p = {"W": np.array([0.1, 0.2, 0.3]), "b": np.array([0.5, 1.0])}
+    with pytest.raises(adc.GradientCheckError, match="p: relative error"):
+        adc.check_grad(loss_and_aux, p, has_aux=True)
+    p["b"] = np.zeros(2)
+    assert adc.check_grad(loss_and_aux, p, has_aux=True)["p"] < 1e-5
+
+
 def test_check_grad_checks_each_array_against_its_own_gradients():
     """The error was relative to the argument's largest gradient: W's (1e5) hid b's 10%."""
     p = {"W": np.array([0.1, 0.2, 0.3]), "b": np.array([0.5, 1.0])}

@@ -410,6 +410,21 @@ def test_custom_vjp_gradient_of_the_wrong_shape_is_an_error():
 
 
 @adc.custom_vjp
+def product_of_two(x, y):
+    return x * y
+
+
+product_of_two.defvjp(lambda x, y: (x * y, (x, y)), lambda r, g: None)     # (forgot the return)
+
+
+def test_custom_vjp_bwd_returning_none_says_so():
+    """It said 'returns 1 gradients, product_of_two has 2 arguments'."""
+    with pytest.raises(adc.TraceError, match=r"<lambda> returns None, product_of_two has 2 "
+                                             r"arguments: return a tuple of one gradient per"):
+        adc.grad(lambda x: np.sum(product_of_two(x, x)))(np.ones(3))
+
+
+@adc.custom_vjp
 def sine_without_residuals(x):
     return np.sin(x)
 
