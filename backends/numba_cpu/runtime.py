@@ -135,6 +135,7 @@ def _short_numpy_blas_spin():
 
 
 _SPIN_LOCK = threading.Lock()
+_ASIDE_LOCK = threading.Lock()
 _spin_set = False
 
 
@@ -534,10 +535,11 @@ class Compiled:
         compile it, it stays Python; where no child could start or the child failed
         otherwise, it is compiled here."""
         from .precompile import aside_status, compile_aside    # (it imports this module)
-        if self.aside is None:
-            self.aside = compile_aside(self.compiled, args)
-            if self.aside is None:
-                return False
+        with _ASIDE_LOCK:   # (threads calling it at once started a child, lost its handle to
+            if self.aside is None:      # another thread's None, and started it again)
+                self.aside = compile_aside(self.compiled, args)
+                if self.aside is None:
+                    return False
         status = "failed" if self.aside is False else aside_status(self.aside)
         if status == "running":
             return False

@@ -307,3 +307,27 @@ def test_an_unknown_blas_choice_is_an_error(tmp_path):
                           env=dict(os.environ, ADCOMPILER_BLAS="bogus"))
     assert done.returncode != 0
     assert "ADCOMPILER_BLAS='bogus' is not one of mkl, openblas, numpy" in done.stderr
+
+
+def test_threads_that_find_a_function_hot_at_once_start_one_child(monkeypatch):
+    """Each thread saw no child yet and started one; the others' None (one child at a time)
+    overwrote the running child's handle, so its end was never seen and it was started
+    again and again (a 4-thread RNN never ran compiled)."""
+    import types
+    from adcompiler.backends.numba_cpu import precompile
+    child, started = object(), []
+
+    def start(dispatcher, args):
+        started.append(args)
+        time.sleep(0.05)
+        return child if len(started) == 1 else None     # (one child at a time)
+    monkeypatch.setattr(precompile, "compile_aside", start)
+    monkeypatch.setattr(precompile, "aside_status", lambda c: "running")
+    files = types.SimpleNamespace(_index_path="/nonexistent/index.nbi")
+    hot = rt.Compiled(types.SimpleNamespace(_cache=types.SimpleNamespace(_cache_file=files)))
+    threads = [threading.Thread(target=hot._compiled_aside, args=((k,),)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(started) == 1 and hot.aside is child
