@@ -18,11 +18,11 @@ error callback (`np.errstate` is per thread and context in NumPy 2, unlike
 from __future__ import annotations
 
 import contextlib
-import io
 import linecache
 import os
 import re
 import sys
+import threading
 import traceback
 import warnings
 from typing import NamedTuple
@@ -110,9 +110,8 @@ def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
                 overflows.append((len(found), _site(frame)))   # (how many NaNs came before)
             else:
                 found.append(_site(frame))
-    # (what it prints, it printed in the first run)
     with np.errstate(call=note, invalid="call", divide="ignore", over="call", under="ignore"), \
-            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            _searching():
         reference = (again or run)()
     if again is not None and not has_nan(reference):
         raise NaNError("the Numba backend's result holds a NaN that NumPy's computation of it "
@@ -130,6 +129,29 @@ def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
         raise NaNError(_nan_message(found, [e for k, e in overflows if k < len(found)],
                                     gradient_only=bool(values) and not value_nan))
     return out
+
+
+_SEARCH = threading.local()
+
+
+@contextlib.contextmanager
+def _searching():
+    """This thread runs the program again to find a NaN's line: its prints are not shown
+    (`generated_print`; what it prints, the first run printed). Not by redirecting
+    sys.stdout, which every thread shares: two threads searching at once each put back the
+    other's stand-in, and the program's output was lost from then on."""
+    before = getattr(_SEARCH, "on", False)
+    _SEARCH.on = True
+    try:
+        yield
+    finally:
+        _SEARCH.on = before
+
+
+def generated_print(*args, **kwargs):
+    """The `print` of generated code (backends/numpy/codegen.py `compile_source`)."""
+    if not getattr(_SEARCH, "on", False):
+        print(*args, **kwargs)
 
 
 def _nan_message(found, overflows=(), gradient_only=False) -> str:

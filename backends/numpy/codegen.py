@@ -28,6 +28,7 @@ from ...ir.names import GENERATED_GLOBALS, Namer, identifier
 from ...ir.printer import frames
 from ...ir.rewrite import TERMINATORS, users
 from ...ir.types import DTYPES
+from ...runtime.nans import generated_print
 from ..inplace import in_place
 
 # what the names in generated source mean, printed at its top
@@ -306,7 +307,7 @@ def compile_source(source: str, name: str) -> dict:
     (runtime/nans.py) read the generated lines."""
     filename = f"<adcompiler numpy: {name} #{next(_COMPILED)}>"
     remember(filename, source)
-    namespace: dict = {}
+    namespace: dict = {"print": generated_print}    # (silent while a NaN's line is sought)
     exec(compile(source, filename, "exec"), namespace)
     return namespace
 

@@ -180,6 +180,35 @@ def test_print_prints_on_every_call_what_python_prints(backend, capsys):
         assert capsys.readouterr() == want
 
 
+def prints_then_logs_a_negative(x):
+    print("loss of", x.shape)
+    h = np.tanh(x) * 2.0
+    h = np.sin(h) + np.exp(-h * h)
+    return np.sum(np.log(h @ np.ones((40, 40)) - 1.0))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_nan_search_prints_nothing_and_leaves_the_streams_alone(backend, capsys):
+    """The search for a NaN's line runs the program again without showing its prints; it
+    redirected sys.stdout and sys.stderr, which threads share: two threads searching at once
+    put back each other's stand-in, and every print of the program was lost from then on."""
+    import concurrent.futures
+    g = adcompiler.grad(prints_then_logs_a_negative, backend=backend)
+    with pytest.raises(adcompiler.NaNError):
+        g(-np.ones((40, 40)))
+    assert capsys.readouterr().out == "loss of (40, 40)\n"      # once: the search's not shown
+    streams = sys.stdout, sys.stderr
+
+    def fail(_):
+        for _ in range(20):
+            with pytest.raises(adcompiler.NaNError):
+                g(-np.ones((40, 40)))
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(fail, range(4)))
+    assert (sys.stdout, sys.stderr) == streams
+    assert capsys.readouterr().out == "loss of (40, 40)\n" * 80
+
+
 def prints_formatted(x, lr):
     s = np.sum(x ** 2)
     print(f"loss {s:.3f} first={x[0]!r} lr={lr} {{braces}} {x.shape}", float(s), [lr, s])
