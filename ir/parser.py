@@ -15,7 +15,9 @@ class IRParseError(ValueError):
     pass
 
 
-_LOC = re.compile(r"\s+#\s*(\S+):(\d+)\s*$")
+# an op's `# file:line` comment: the last ` #` of the line (a quoted attribute may hold one),
+# the file's name spaces and all
+_LOC = re.compile(r"^(.*)\s#\s*([^#]+?):(\d+)\s*$")
 _TYPE = re.compile(r"[a-z0-9]+\[[0-9,?\s]*\]")
 _NAME = r"%[A-Za-z0-9_.]+"
 _CARRY = re.compile(rf"({_NAME})\s*=\s*({_NAME})")
@@ -65,11 +67,13 @@ def _scalar(tok: str):
 
 
 def _split_top(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside brackets and quotes."""
-    parts, depth, cur, quote = [], 0, [], None
+    """Split on `sep` outside brackets and quotes (a quote escaped by a backslash, as repr
+    writes one inside a string of both kinds, does not end one)."""
+    parts, depth, cur, quote, escaped = [], 0, [], None, False
     for ch in text:
         if quote:
-            quote = None if ch == quote else quote
+            quote = None if ch == quote and not escaped else quote
+            escaped = ch == "\\" and not escaped
         elif ch in "'\"":
             quote = ch
         elif ch in "[{(":
@@ -101,10 +105,10 @@ class _Parser:
         self.pos += 1
         self.lineno = lineno
         loc = None
-        m = _LOC.search(raw)
+        m = _LOC.match(raw)
         if m:
-            loc = (m.group(1), int(m.group(2)))
-            raw = raw[:m.start()]
+            loc = (m.group(2), int(m.group(3)))
+            raw = m.group(1)
         return lineno, raw.strip(), loc
 
     def use(self, name, lineno):
@@ -170,7 +174,8 @@ class _Parser:
                 block.append(self.op(lineno, text, loc))
             except IRParseError:
                 raise
-            except (ValueError, IndexError, KeyError) as e:   # e.g. a malformed type
+            except (ValueError, IndexError, KeyError, SyntaxError) as e:   # a malformed type,
+                # or a string attribute ast.literal_eval cannot read
                 self.error(lineno, str(e))
         self.error(self.lines[-1][0], "unexpected end of text")
 

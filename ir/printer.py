@@ -44,10 +44,23 @@ def format_attr(v) -> str:
             return "inf" if v > 0 else "-inf"
         return repr(v)
     if isinstance(v, str):
-        return v if _BARE.match(v) and v not in ("true", "false", "none", "inf", "nan") else repr(v)
+        return v if _bare(v) else repr(v)
     if isinstance(v, tuple):
         return "[" + ", ".join(format_attr(x) for x in v) + "]"
     raise TypeError(f"cannot print attribute {v!r}")
+
+
+def _bare(word: str) -> bool:
+    """Can the string `word` be printed without quotes and read back as itself? Not a word the
+    parser reads as another value: true, false, none, or one float() takes (nan, inf, NaN,
+    Infinity)."""
+    if not _BARE.match(word) or word in ("true", "false", "none"):
+        return False
+    try:
+        float(word)
+    except ValueError:
+        return True
+    return False
 
 
 def format_loc(loc) -> str:

@@ -402,6 +402,28 @@ def test_loc_comment_not_part_of_attrs():
     assert op.loc == ("model.py", 3) and op.attrs == {"axes": (-1,), "keepdims": False}
 
 
+def prints_and_asserts(x):
+    assert np.all(x > 0), "NaN"
+    print("it's, \"quoted\", # a:1 {}", x)
+    print("Infinity", x[0])
+    return x * 2
+
+
+def test_string_attrs_of_both_quotes_and_float_words_and_spaced_file_names_read_back():
+    """A message with both quotes and a comma after the escaped one was split there (a raw
+    SyntaxError), a message 'NaN' or 'Infinity' printed bare was read back as a float, and a
+    file name with a space left its `# file:line` comment in the op's text."""
+    fn = adcompiler.trace(prints_and_asserts, np.array([1.0, 2.0]))
+    g = round_trip(fn, [np.array([1.0, 2.0])])
+    assert {op.attrs.get("message", op.attrs.get("format")) for op in g.walk()
+            if op.name in ("assert", "print")} >= {"NaN", "Infinity {!s}"}
+    spaced = str(fn).replace("test_printer_parser.py:", "my model.py:")
+    assert [op.loc for op in parse(spaced).walk() if op.loc][0][0] == "my model.py"
+    broken = str(fn).replace("quoted", "quoted'", 1)
+    with pytest.raises(IRParseError, match="line"):
+        parse(broken)
+
+
 def test_parse_reads_several_functions_and_string_attrs():
     text = str(module_fn())
     g = parse(text)
