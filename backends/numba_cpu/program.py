@@ -178,6 +178,7 @@ class NumbaProgram:
         self.name = identifier(adj.fwd.unused_name(name + "_grad"))
         self._drivers: dict = {}
         self._source = None
+        self._reference = None      # the NumPy backend's program, built at the first NaN
 
     def _functions(self, which):
         return [spliced(self.adj, self.name)] if which == "grad" else [self.adj.fwd,
@@ -207,7 +208,11 @@ class NumbaProgram:
 
     def _run(self, which, args):
         def reference():
-            return numpy_backend.AdjointProgram(self.adj, self._label).functions[which](*args)
+            # (built once: anew at each NaN, a training loop that catches NaNErrors and goes
+            # on generated, ran and kept in linecache one more program per failing call)
+            if self._reference is None:
+                self._reference = numpy_backend.AdjointProgram(self.adj, self._label)
+            return self._reference.functions[which](*args)
         return raising_where_a_result_is_nan(lambda: self._driver(which)(*args), reference,
                                              0 if which == "bwd" else self.adj.n_results,
                                              _FASTMATH_NAN if OPTIONS["fastmath"] else "")

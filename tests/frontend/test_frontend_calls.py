@@ -209,6 +209,20 @@ def test_a_nan_search_prints_nothing_and_leaves_the_streams_alone(backend, capsy
     assert capsys.readouterr().out == "loss of (40, 40)\n" * 80
 
 
+def test_nans_found_again_and_again_build_the_numpy_reference_once():
+    """The Numba backend built the NumPy program that names a NaN's line anew at each NaN:
+    a training loop catching NaNErrors grew by a program (and a linecache entry) a call."""
+    import linecache
+    g = adcompiler.grad(prints_then_logs_a_negative, backend="numba")
+    with pytest.raises(adcompiler.NaNError):
+        g(-np.ones((40, 40)))
+    known = len(linecache.cache)
+    for _ in range(5):
+        with pytest.raises(adcompiler.NaNError):
+            g(-np.ones((40, 40)))
+    assert len(linecache.cache) == known
+
+
 def prints_formatted(x, lr):
     s = np.sum(x ** 2)
     print(f"loss {s:.3f} first={x[0]!r} lr={lr} {{braces}} {x.shape}", float(s), [lr, s])
