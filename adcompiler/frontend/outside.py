@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import operator
 import types
+import weakref
 
 import numpy as np
 
@@ -65,9 +66,10 @@ class Reads:
         `__kwdefaults__`, the dict's entries too: a call that leaves a parameter to its
         default reads it (what the code reads in a default object is watched so too), and
         assigning them anew, or an entry of the dict, changes it."""
+        held = weakref.proxy(fn)    # (a read must not keep the function: see Signature.fn)
         for name in ("__defaults__", "__kwdefaults__"):
             if getattr(fn, name, None):
-                self.add("attr", fn, name)
+                self.add("attr", held, name)
         if getattr(fn, "__kwdefaults__", None):     # (a dict: one entry set anew, too)
             self.add("whole", fn.__kwdefaults__)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import weakref
 
 import numpy as np
 
@@ -95,7 +96,10 @@ class Signature:
     def __init__(self, pysig, name: str, prefix=(), keywords=None, fn=None):
         self.pysig = pysig
         self.name = name
-        self.fn = fn                    # the Python function, whose def line errors name
+        # the Python function, whose def line errors name; weakly: the trace cache keys its
+        # entries by it weakly, and an entry holding it would keep it, and what it closes
+        # over, for good
+        self._fn = weakref.ref(fn) if fn is not None else None
         self.prefix = tuple(prefix)     # a bound method's `self`, a functools.partial's args
         self.keywords = dict(keywords or {})    # a functools.partial's keywords
         self.result = None          # the traced return value (Traced leaves are the outputs)
@@ -122,6 +126,10 @@ class Signature:
         out = copy.copy(self)
         out.prefix, out.keywords = caller.prefix, caller.keywords
         return out
+
+    @property
+    def fn(self):
+        return self._fn() if self._fn is not None else None
 
     def error(self, message: str) -> TraceError:
         """A TraceError about the arguments of a call, naming the function's def line (the

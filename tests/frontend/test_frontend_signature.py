@@ -259,6 +259,28 @@ def test_default_arguments_assigned_anew_are_seen():
         scaled_by.__defaults__, scaled_by.__kwdefaults__ = old
 
 
+def closing_over(X, scale=1.0):
+    return lambda w, c=scale: np.sum(np.tanh(X @ w) * c)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_traced_function_and_what_it_closes_over_are_freed(backend):
+    """The trace cache keys its entries by the function weakly, but an entry held the
+    function (its signature, the watch on its defaults): every function traced, and the
+    arrays it closed over, stayed for good."""
+    import gc
+    import weakref
+    kept = []
+    for k in range(3):
+        X = np.full((4, 4), float(k))
+        f = closing_over(X)
+        adcompiler.grad(f, backend=backend)(np.ones(4))
+        kept.append((weakref.ref(f), weakref.ref(X)))
+        del f, X
+    gc.collect()
+    assert [(f(), X()) for f, X in kept] == [(None, None)] * 3
+
+
 WEIGHT_LIST = [1.0, 2.0]
 LAYER_LIST = [np.ones(2), 2 * np.ones(2)]
 CFG_DICT = {"k": 1.0}
