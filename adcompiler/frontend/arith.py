@@ -58,7 +58,7 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
             raise FrontendError(f"Python integer {big} out of bounds for {NP_OF[compute]}")
         compute = "i64" if -2 ** 63 <= big < 2 ** 63 else "f64"    # as NumPy 2 compares
     if name == "pow" and compute in INT_RANGE and all(n != 0 for n in v_shape(a) + v_shape(b)):
-        _check_exponents(cx, b)     # (no entries, no power taken: NumPy does not raise)
+        _check_exponents(cx, b, _weak((a, b), python_op))   # (no entries, no power: no error)
     if name in ("div", "floordiv", "mod") and isinstance(b, Traced) and _weak((a, b), python_op):
         # Python numbers (a loop index, int(x)): Python's ZeroDivisionError, where NumPy's
         # arithmetic gives 0 or inf (`5 // (i - 2)` in a static loop traced as a loop)
@@ -71,12 +71,16 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
 _NEGATIVE_POWER = "Integers to negative integer powers are not allowed"   # NumPy's ValueError
 
 
-def _check_exponents(cx: Emitter, b):
+def _check_exponents(cx: Emitter, b, python=False):
     """Integer powers: a negative exponent is NumPy's ValueError (the Numba backend's power
-    made it 0); one passed at run time is checked when the program runs."""
+    made it 0); one passed at run time is checked when the program runs. Of Python ints
+    (`python`) Python's power is a float there, whose dtype a run-time exponent decides:
+    the message says to make the base a float."""
+    message = _NEGATIVE_POWER + ("; Python's power of ints is a float there, which adcompiler "
+                                 "types ahead: write float(base) ** n" if python else "")
     if not isinstance(b, Traced):
         if np.any(np.asarray(b) < 0):
-            raise FrontendError(_NEGATIVE_POWER)
+            raise FrontendError(message)
         return
     t = cx.tensor(b)
     if t.type.is_float or t.dtype == "bool":
@@ -84,7 +88,7 @@ def _check_exponents(cx: Emitter, b):
     negative = cx.op("lt", t.value, cx.const(0, t.dtype))
     if t.ndim:
         negative = cx.op("max", negative, axes=tuple(range(t.ndim)), keepdims=False)
-    cx.op("assert", cx.op("logical_not", negative), message=_NEGATIVE_POWER)
+    cx.op("assert", cx.op("logical_not", negative), message=message)
 
 
 def _out_of_bounds(dtype, a, b):

@@ -240,7 +240,20 @@ def _name(fn) -> str:
     if module.split(".")[0] == "numpy" or ufunc:     # (SciPy's ufuncs have no module: their name)
         public = [p for p in module.split(".")[1:] if not p.startswith("_")]
         return ".".join(["np", *public, getattr(fn, "__name__", name)])
+    if module in ("math", "operator", "_operator"):
+        return f"{module.lstrip('_')}.{name}"
     return name
+
+
+def _instead(fn) -> str:
+    """What to write for a function of Python's `math` or `operator` modules on run-time
+    values (NumPy's of that name, the operator)."""
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__name__", "")
+    if module == "math" and isinstance(getattr(np, name, None), np.ufunc):
+        return f"; np.{name} is"
+    if module in ("operator", "_operator"):
+        return "; write the operator itself"
+    return ""
 
 
 _SIGS: dict = {}
@@ -372,13 +385,19 @@ class CallsMixin:
                                 "is not supported: build it outside and pass it in (its arrays "
                                 "are then run-time values), or make it a dataclass or named "
                                 "tuple")
+        if traced and isinstance(fn, type) and dataclasses.is_dataclass(fn) \
+                and hasattr(fn, "__post_init__"):
+            raise FrontendError(f"building a {fn.__name__} from run-time arrays inside traced code "
+                                "is not supported: its __post_init__ would run as Python on "
+                                "them; compute what it does in a function, or build it outside")
         if traced and not _container_method(fn) and not (
                 _table_get(_INTROSPECTION, fn) and not any(isinstance(a, Traced) for a in args)):
             if _is_own(getattr(fn, "__func__", None)):      # an optimiser's update
                 raise FrontendError(f"{_name(fn)} runs compiled code of its own on NumPy "
                                     "arrays: call it outside the traced function (on what "
                                     "jit or value_and_grad returned)")
-            raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler")
+            raise FrontendError(f"{_name(fn)} is not supported on run-time arrays by adcompiler"
+                                + _instead(fn))
         if _is_own(fn):
             return run_static(fn, *args, **kwargs)    # e.g. grad(f): it traces f itself
         if fn is eval or fn is exec:    # (run here, it would read the tracer's names, not yours)

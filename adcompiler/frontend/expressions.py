@@ -268,6 +268,10 @@ class ExpressionsMixin:
                     if str(dt) not in ("bool", "b"):
                         raise FrontendError("bitwise operators are only supported on booleans "
                                             "(use np.logical_and / np.logical_or)")
+            if name == "pow" and type(b) is int and b < 0 and isinstance(a, Traced) and a.weak \
+                    and a.dtype == "i64":
+                # (a run-time Python int to a negative int: Python's power is a float)
+                a = self.wrap(self.cast(a.value, "f64"), weak=True)
             if name == "pow" and type(b) is int and b == 2 and isinstance(a, Traced) \
                     and a.dtype == "bool" and a.ndim:
                 # (an array to the Python int 2 is NumPy's np.square, not np.power; a NumPy

@@ -5,10 +5,10 @@ program calls it. With static arguments each behaves as Python's; with traced on
 `range` read static shapes (`range` with a run-time bound is a `RuntimeRange`, usable only as a
 `for` loop's iterable), `float`/`int`/`bool`/`x.item()` give weak (Python-scalar-like) values,
 `abs`/`sum`/`min`/`max` build IR (min/max of traced scalars choose with `where`, as Python
-compares), `enumerate`/`zip`/`list`/`tuple`/`map`/`reversed`/`sorted` iterate statically (an
-array by its rows), `isinstance` answers for the NumPy object the value stands for, `getattr`
-reads as `x.a` does, and `print` is an op that prints on every run (static parts as
-Python prints them, run-time values as NumPy does).
+compares), `enumerate`/`zip`/`list`/`tuple`/`dict`/`map`/`reversed`/`sorted` iterate
+statically (an array by its rows), `isinstance` answers for the NumPy object the value stands
+for, `getattr` reads as `x.a` does, and `print` is an op that prints on every run (static
+parts as Python prints them, run-time values as NumPy does).
 """
 from __future__ import annotations
 
@@ -284,6 +284,17 @@ def _tuple(tr, iterable=()):
     return tuple(tr.iterate(iterable))
 
 
+def _dict(tr, *args, **kwargs):
+    """dict(mapping or pairs, **entries) holding run-time values: a new dict of them (a
+    mapping passed is read whole, as `{**d}` reads it)."""
+    from .expressions import run_static
+    if args and isinstance(args[0], dict):
+        tr.watch_whole(args[0])
+    elif args:
+        args = (tr.iterate(args[0]),)
+    return run_static(dict, *args, **kwargs)
+
+
 def _map(tr, fn, *iterables):
     return [tr.call(fn, list(items), {}) for items in zip(*(tr.iterate(i) for i in iterables))]
 
@@ -326,6 +337,7 @@ BUILTINS = {
     builtins.sum: _sum, builtins.isinstance: _isinstance, builtins.print: _print,
     builtins.super: _super, builtins.str: _str, builtins.repr: _repr,
     builtins.format: _format, builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,
+    builtins.dict: _dict,
     builtins.reversed: _reversed, builtins.sorted: _sorted, builtins.getattr: _getattr,
     builtins.hasattr: _hasattr,
     builtins.round: _round, builtins.divmod: _divmod, builtins.pow: _pow,

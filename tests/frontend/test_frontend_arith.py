@@ -285,3 +285,25 @@ def test_a_python_int_an_int32_array_cannot_hold_is_an_error(f):
     with pytest.raises(adcompiler.TraceError, match=r"test_frontend_arith.py:\d+: Python "
                        r"integer -?1099511627776 out of bounds for int32"):
         adcompiler.trace(f, a)
+
+
+def test_a_run_time_python_int_to_a_negative_power_is_a_float():
+    """Python's int ** negative int is a float; NumPy's rule refused it ('Integers to
+    negative integer powers'). A run-time exponent, whose sign decides the dtype, says to
+    make the base a float."""
+    x = np.array([0.31, 0.72, -0.23, 0.54])
+    check(lambda x: x[0] * int(np.sum(x) * 10) ** -1 + int(x[1] * 10) ** -2, x)
+    with pytest.raises(adcompiler.AssertionFailed, match=r"write float\(base\) \*\* n"):
+        adcompiler.jit(lambda x: x[0] * pow(2, -int(np.sum(x) * 10)))(x)
+
+
+def test_dict_of_run_time_values():
+    """dict(a=x), dict(d), dict(pairs) holding arrays were refused ('dict is not supported
+    on run-time arrays'); d.copy() and {**d} were not."""
+    def f(x):
+        d = dict(a=x, b=x * 2)
+        e = dict(d, c=x + 1)
+        return dict(zip(["p", "q"], [e["c"], d["b"] ** 2])), dict([("r", x)]), dict(e)
+    check(f, np.array([0.5, 1.5]))
+    g = adcompiler.grad(lambda x: np.sum(dict(dict(a=x), b=x * 3)["b"] ** 2))(np.ones(2))
+    np.testing.assert_allclose(g, 18 * np.ones(2))

@@ -1,5 +1,6 @@
 """Errors users see: one UnsupportedSyntax listing every unsupported construct with its line,
 and TraceErrors naming the file, line and construct. Never an internal traceback."""
+import dataclasses
 import logging
 import os
 
@@ -659,5 +660,27 @@ def test_eval_a_list_of_run_time_values_and_a_misshaped_straight_through_are_nam
     for f, said in ((lambda v: eval("np.sum(v)"), r"eval\(\) is not supported in traced code"),
                     (lambda v: adcompiler.straight_through(v, v[:2]),
                      r"straight_through\(x, y\): y must be shaped like x \(3,\), got \(2,\)")):
+        with pytest.raises(TraceError, match=said):
+            adcompiler.trace(f, rand(3))
+
+
+@dataclasses.dataclass
+class Checked:
+    w: np.ndarray
+
+    def __post_init__(self):
+        assert self.w.ndim == 1
+
+
+def test_math_operator_and_post_init_refusals_say_what_to_write():
+    """They said 'exp is not supported on run-time arrays' (no module, no way out), and a
+    dataclass with a __post_init__ 'Checked is not supported on run-time arrays'."""
+    import math
+    import operator
+    for f, said in ((lambda x: math.exp(float(np.sum(x))), r"math\.exp is not supported on "
+                                                           r"run-time arrays.*; np\.exp is"),
+                    (lambda x: operator.mul(x, x), r"operator\.mul .*write the operator"),
+                    (lambda x: np.sum(Checked(x).w), r"building a Checked .*its __post_init__ "
+                                                     r"would run as Python")):
         with pytest.raises(TraceError, match=said):
             adcompiler.trace(f, rand(3))
