@@ -3,6 +3,7 @@
 NumPy expression (a view where NumPy makes one); `loop` says how a loop kernel reads the op
 inside a fused loop nest (`broadcast`, or `unit_reshape` when only size-1 axes change)."""
 from ..ad.emit import sum_to
+from ..ir.core import Op
 from ..ir.types import TensorType, broadcast_shapes, inverse_perm
 from .family import check, declare, norm_axis, same_dtype
 
@@ -85,9 +86,22 @@ def _lower_reshape(op, a):
     return f"{a[0]}.reshape({op.attrs['shape']})"
 
 
+def _lower_reshape_numba(op, a):
+    """The Numba driver's reshape, which a loop or function compiled whole compiles too: of an
+    operand that may not be C-contiguous (an argument, or a view: a column slice, a
+    transpose), `rt.reshape`, which copies it there first (Numba's reshape refuses it, where
+    NumPy's copies: such a function stayed Python); others the method (`_lower_reshape`)."""
+    x = op.operands[0]
+    owner = getattr(x, "owner", None)
+    if x.type.rank and (not isinstance(owner, Op)
+                        or owner.name in ("slice", "transpose", "broadcast_to")):
+        return f"rt.reshape({a[0]}, {op.attrs['shape']})"
+    return _lower_reshape(op, a)
+
+
 declare("reshape", _reshape, attrs=("shape",), arity=1, kind="shape", vjp=_reshape_vjp, cheap=True,
         view=True, lower={"numpy": _lower_reshape,
-                          "numba": {"driver": _lower_reshape, "loop": "unit_reshape"}})
+                          "numba": {"driver": _lower_reshape_numba, "loop": "unit_reshape"}})
 
 
 def _lower_transpose(op, a):

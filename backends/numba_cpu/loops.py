@@ -38,10 +38,10 @@ from pathlib import Path
 from ...cachedir import source_stamp
 from ...ir.rewrite import defined_inside, used_values
 
-# what a compiled loop cannot hold: runtime helpers but the tape's, the scalars' and the
-# gathers', a planned buffer or the arena, a module-level array constant
-UNSUPPORTED = re.compile(r"\brt\.(?!(new_tape|scalar|take|put|scatter_add)\()|\bB\[|\barena_\w+\."
-                         r"|\bCONSTANT_\d+")
+# what a compiled loop cannot hold: runtime helpers but the tape's, the scalars', the
+# gathers' and reshape's, a planned buffer or the arena, a module-level array constant
+UNSUPPORTED = re.compile(r"\brt\.(?!(new_tape|scalar|take|put|scatter_add|reshape)\()|\bB\[|"
+                         r"\barena_\w+\.|\bCONSTANT_\d+")
 KERNEL = re.compile(r"\bk_[0-9a-f]{16}\b")
 FLAGS = "cache=True, nogil=True, boundscheck=True, error_model='numpy'"
 # Numba's disk cache does not see the runtime's helpers change (the tape's typed list): its

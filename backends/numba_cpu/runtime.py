@@ -40,7 +40,8 @@
   (`NOT_YET`); both `Compiled`s.
 - `new_tape(dtype, ndim)`: a loop's empty tape: a list, in a compiled loop a typed list.
 - `scalar(x)`: a 0-d array's element, anything else itself (a compiled loop's 0-d values
-  are scalars).
+  are scalars). `reshape(x, shape)`: x.reshape(shape), compiled a C-contiguous copy's where x
+  is not (a column slice: Numba's reshape refuses it).
 - `launch(kernel, rows, *args)`: a kernel's rows in `CHUNKS` chunks on `THREADS` threads. The
   kernels release the GIL, so Python threads run them in parallel; measured on 2 idle cores,
   a (4096,1024) row kernel: 1.90 ms serial, 1.02 ms so, 0.96 ms with Numba's prange, whose
@@ -645,6 +646,19 @@ class Whole(Compiled):
         if self.raised:
             self.call.raised = False
             self.failed()
+
+
+def reshape(x, shape):
+    """x.reshape(shape); compiled, of an array that is not C-contiguous, a C-contiguous copy's
+    (Numba's reshape takes only those; NumPy's copies itself)."""
+    return x.reshape(shape)
+
+
+@overload(reshape)
+def _reshape(x, shape):
+    if isinstance(x, nb_types.Array) and x.layout != "C":
+        return lambda x, shape: np.ascontiguousarray(x).reshape(shape)
+    return lambda x, shape: x.reshape(shape)
 
 
 def scalar(x):

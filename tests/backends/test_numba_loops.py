@@ -421,6 +421,24 @@ def test_a_function_on_small_arrays_is_compiled_whole(called, monkeypatch):
         assert len(called) == 2 and isinstance(called[1], rt.Whole) and called[1].warm
 
 
+def halves(x):
+    a, b = np.split(x, 2, axis=1)       # (b's gradient: a column slice of x's, reshaped)
+    return np.sum(np.sin(a)) + np.sum(np.cos(b.ravel()) * np.arange(8.0))
+
+
+def test_a_function_reshaping_a_column_slice_is_compiled_whole(called, monkeypatch):
+    """Numba's reshape takes C-contiguous arrays only: the gradient's reshape of a column
+    slice (np.split along axis 1, sliding_window_view's windows) made the function one Numba
+    could not compile, and it ran as Python steps for good."""
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    monkeypatch.setitem(OPTIONS, "whole", True)
+    x = np.linspace(-1, 1, 16).reshape(4, 4)
+    value, grad = adc.value_and_grad(halves, backend="numba")(x)
+    np.testing.assert_allclose(value, halves(x), rtol=1e-12)
+    np.testing.assert_allclose(grad, finite_differences(halves, [x], 0), rtol=1e-6, atol=1e-8)
+    assert len(called) == 1 and called[0].warm and not called[0].never
+
+
 def total_sin(x):
     return np.sum(np.sin(x))
 
