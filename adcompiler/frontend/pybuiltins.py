@@ -4,16 +4,18 @@ Contract: `BUILTINS[builtin](tracer, *args, **kwargs)` replaces a Python builtin
 program calls it. With static arguments each behaves as Python's; with traced ones: `len` and
 `range` read static shapes (`range` with a run-time bound is a `RuntimeRange`, usable only as a
 `for` loop's iterable), `float`/`int`/`bool`/`x.item()` give weak (Python-scalar-like) values,
-`abs`/`sum`/`min`/`max` build IR (min/max of traced scalars choose with `where`, as Python
-compares), `enumerate`/`zip`/`list`/`tuple`/`dict`/`map`/`reversed`/`sorted` iterate
-statically (an array by its rows), `isinstance` answers for the NumPy object the value stands
-for, `getattr` reads as `x.a` does, and `print` is an op that prints on every run (static
-parts as Python prints them, run-time values as NumPy does).
+`abs`/`sum`/`min`/`max`/`any`/`all` build IR (min/max of traced scalars choose with `where`,
+as Python compares; `functools.reduce` calls its function on the items in turn),
+`enumerate`/`zip`/`list`/`tuple`/`dict`/`map`/`reversed`/`sorted` iterate statically (an array
+by its rows), `isinstance` answers for the NumPy object the value stands for, `getattr` reads
+as `x.a` does, and `print` is an op that prints on every run (static parts as Python prints
+them, run-time values as NumPy does).
 """
 from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import sys
 
 import numpy as np
@@ -222,6 +224,40 @@ def _sum(tr, iterable, start=0):
     return acc
 
 
+def _any_all(which):
+    """any() / all() of run-time values: the truth of each (NumPy's: an array of more than one
+    entry is ambiguous), joined; a run-time bool, as Python's is a bool (without Python's
+    stopping early: every item is computed anyway)."""
+    join = "logical_or" if which == "any" else "logical_and"
+
+    def fn(tr, iterable):
+        items = tr.iterate(iterable)
+        if not any(isinstance(x, Traced) for x in items):
+            return getattr(builtins, which)(items)
+        out = None
+        for x in items:
+            t = arith.truth(tr, x) if isinstance(x, Traced) else builtins.bool(x)
+            out = t if out is None else arith.binary(tr, join, out, t, python_op=True)
+        return out
+    return fn
+
+
+_NO_INITIAL = object()
+
+
+def _reduce(tr, function, iterable, initial=_NO_INITIAL):
+    """functools.reduce: `function` called on the items in turn, as traced code calls it."""
+    items = list(tr.iterate(iterable))
+    if initial is _NO_INITIAL:
+        if not items:
+            raise FrontendError("reduce() of empty iterable with no initial value")
+        initial, items = items[0], items[1:]
+    acc = initial
+    for x in items:
+        acc = tr.call(function, [acc, x], {})
+    return acc
+
+
 def _isinstance(tr, obj, classinfo):
     if isinstance(obj, Traced):
         if obj.weak:
@@ -334,6 +370,7 @@ BUILTINS = {
     builtins.len: _len, builtins.range: _range, builtins.enumerate: _enumerate,
     builtins.zip: _zip, builtins.float: _float, builtins.int: _int, builtins.bool: _bool,
     builtins.abs: _abs, builtins.min: _extreme("min"), builtins.max: _extreme("max"),
+    builtins.any: _any_all("any"), builtins.all: _any_all("all"), functools.reduce: _reduce,
     builtins.sum: _sum, builtins.isinstance: _isinstance, builtins.print: _print,
     builtins.super: _super, builtins.str: _str, builtins.repr: _repr,
     builtins.format: _format, builtins.list: _list, builtins.tuple: _tuple, builtins.map: _map,

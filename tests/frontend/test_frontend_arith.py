@@ -307,3 +307,24 @@ def test_dict_of_run_time_values():
     check(f, np.array([0.5, 1.5]))
     g = adcompiler.grad(lambda x: np.sum(dict(dict(a=x), b=x * 3)["b"] ** 2))(np.ones(2))
     np.testing.assert_allclose(g, 18 * np.ones(2))
+
+
+def test_any_all_and_functools_reduce_of_run_time_values():
+    """They were refused ('any is not supported on run-time arrays'): any/all give a run-time
+    bool of the items' truth, reduce calls its function on the items in turn."""
+    import functools
+
+    def f(xs):
+        s = np.sum(xs)
+        c = any(v > 1.0 for v in xs[0]) and all([s > 0, xs[0, 0] < 5])
+        a = functools.reduce(np.add, [xs[0], xs[1], xs[2]])
+        b = functools.reduce(lambda u, v: u * v + 1.0, xs, 0.5)
+        return (np.sum(a ** 2) + np.sum(b)) * (2.0 if c else 3.0), any([]), all(())
+    for x in (np.linspace(0.1, 1.2, 12).reshape(3, 4), np.linspace(0.1, 0.9, 12).reshape(3, 4)):
+        check(f, x)
+        for backend in ("numpy", "numba"):
+            adcompiler.check_grad(lambda x: f(x)[0], x, backend=backend)
+    with pytest.raises(adcompiler.TraceError, match="the truth value of an array of shape"):
+        adcompiler.trace(lambda x: any([x, x]), rand(2))
+    with pytest.raises(adcompiler.TraceError, match=r"reduce\(\) of empty iterable"):
+        adcompiler.trace(lambda x: functools.reduce(np.add, []), rand(2))
