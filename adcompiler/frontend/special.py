@@ -34,7 +34,8 @@ def functions() -> dict:
 def _table(special) -> dict:
     table = {special.erf: _ufunc("erf", special.erf), special.erfc: _ufunc("erfc", special.erfc),
              special.expit: _ufunc("expit", special.expit),
-             special.log_expit: log_expit, special.xlogy: xlogy,
+             special.log_expit: partial(log_expit, special.log_expit),
+             special.xlogy: partial(xlogy, special.xlogy),
              special.logsumexp: logsumexp, special.softmax: softmax,
              special.log_softmax: log_softmax}
     if hasattr(special, "softplus"):        # (SciPy 1.15 and later)
@@ -50,13 +51,13 @@ def softplus(cx, x):
     return arith.binary(cx, "logaddexp", 0, x)
 
 
-def log_expit(cx, x, /):
-    t = arith.astype(cx, cx.tensor(x), result_dtype(sys.modules["scipy.special"].log_expit, x))
+def log_expit(ufunc, cx, x, /):
+    t = arith.astype(cx, cx.tensor(x), result_dtype(ufunc, x))
     return arith.unary(cx, "neg", softplus(cx, arith.unary(cx, "neg", t)))
 
 
-def xlogy(cx, x, y, /):
-    out = result_dtype(sys.modules["scipy.special"].xlogy, x, y)
+def xlogy(ufunc, cx, x, y, /):
+    out = result_dtype(ufunc, x, y)
     x, y = arith.astype(cx, cx.tensor(x), out), arith.astype(cx, cx.tensor(y), out)
     both = partial(arith.binary, cx, "logical_and")
     zero = arith.binary(cx, "eq", x, 0)

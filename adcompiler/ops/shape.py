@@ -92,9 +92,8 @@ def _lower_reshape_numba(op, a):
     transpose), `rt.reshape`, which copies it there first (Numba's reshape refuses it, where
     NumPy's copies: such a function stayed Python); others the method (`_lower_reshape`)."""
     x = op.operands[0]
-    owner = getattr(x, "owner", None)
-    if x.type.rank and (not isinstance(owner, Op)
-                        or owner.name in ("slice", "transpose", "broadcast_to")):
+    if x.type.rank and (not isinstance(x.owner, Op)
+                        or x.owner.name in ("slice", "transpose", "broadcast_to")):
         return f"rt.reshape({a[0]}, {op.attrs['shape']})"
     return _lower_reshape(op, a)
 

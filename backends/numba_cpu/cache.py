@@ -42,6 +42,7 @@ import importlib.util
 import itertools
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -114,6 +115,9 @@ def key(source: str) -> str:
 
 def _path(k: str) -> Path:
     return cache_dir() / f"k_{k}.py"
+
+
+_KERNEL_FILE = re.compile(r"k_[0-9a-f]{16}\.py")     # what `_path` names
 
 
 def load(source: str):
@@ -235,10 +239,12 @@ class _ReadOnlyKernels(caching.InTreeCacheLocator):
 
     @classmethod
     def from_function(cls, py_func, py_file):
-        self = cls(py_func, py_file)
-        if Path(py_file).parent != cache_dir() or not os.path.isdir(self._cache_path):
+        path = Path(py_file)
+        # (a kernel file's name first: another file's function makes no cache folder here)
+        if not _KERNEL_FILE.fullmatch(path.name) or path.parent != cache_dir():
             return None
-        return self
+        self = cls(py_func, py_file)
+        return self if os.path.isdir(self._cache_path) else None
 
     def ensure_cache_path(self):
         pass        # (read-only: the save that follows skips it)

@@ -251,8 +251,7 @@ def _tasks(batch, m, n):
 
 
 def _numpy_matmul(a, b, out):
-    _short_numpy_blas_spin()
-    np.matmul(a, b, out=out)
+    np.matmul(a, b, out=out)        # (NumPy's threads' short spin: set at `matmul`'s start)
 
 
 def matmul(a, b, out):
