@@ -199,6 +199,8 @@ def reduce(cx, ufunc, array, axis=0, dtype=None, out=None, keepdims=False, initi
     """ufunc.reduce as NumPy's reduction of that ufunc (along axis 0 by default)."""
     name = f"{spelled(ufunc)}.reduce"
     no_out(out, name)
+    if type(axis) is int and axis in (0, -1) and cx.tensor(array).ndim == 0:
+        axis = None     # NumPy reduces a 0-d value to itself along axis 0 (np.sum refuses)
     if ufunc in _REDUCTIONS:
         return reduction(cx, _REDUCTIONS[ufunc], array, axis, keepdims, dtype, initial, where)
     plain = dtype is None and initial is np._NoValue and where is True

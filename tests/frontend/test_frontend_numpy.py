@@ -331,6 +331,9 @@ def test_ufunc_reduce_is_numpys_reduction_of_the_ufunc():
                 np.logaddexp.reduce(x, axis=1), np.logical_and.reduce(m, axis=0),
                 np.logical_or.reduce(x > 0.5, axis=1), np.add.reduce(m, dtype=np.float32))
     check(f, rand(3, 4), rand(3, 4) > 0.3)
+    # a 0-d value reduces to itself along axis 0 or -1 (np.sum refuses those axes)
+    check(lambda x: (np.add.reduce(np.sum(x)), np.maximum.reduce(np.sum(x), axis=-1),
+                     np.logaddexp.reduce(np.sum(x))), rand(3))
     with pytest.raises(adcompiler.TraceError, match=r"np\.arctan2\.reduce is not supported"):
         adcompiler.trace(lambda x: np.arctan2.reduce(x), rand(3))
 
