@@ -31,7 +31,7 @@ import types
 
 import numpy as np
 
-from . import numpy_api, outside, pybuiltins, randomness, special, text, ufuncs
+from . import numpy_api, outside, pybuiltins, randomness, special, stdlib, text, ufuncs
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, api_misuse_located, too_deep
@@ -354,6 +354,10 @@ class CallsMixin:
         if builtin is not None:
             _bind(builtin, args, kwargs, _name(fn))
             return builtin(self, *args, **kwargs)
+        library_fn = _table_get(stdlib.FUNCTIONS, fn)
+        if library_fn is not None and contains_traced((args, kwargs)):
+            _bind(library_fn, args, kwargs, _name(fn))
+            return library_fn(self, *args, **kwargs)
         if isinstance(fn, Closure):
             return self.call_user(fn.code, fn.signature, args, kwargs, fn.frame, None, None,
                                   fn.code.node)

@@ -295,8 +295,9 @@ class ExpressionsMixin:
         return self.binop(type(node.op), left, right)
 
     def expr_UnaryOp(self, node):
-        x = self.eval(node.operand)
-        op = type(node.op)
+        return self.unaryop(type(node.op), self.eval(node.operand))
+
+    def unaryop(self, op, x):
         if op is ast.Not:
             if isinstance(x, Traced):
                 return arith.unary(self, "logical_not", arith.truth(self, x), python_op=True)

@@ -328,3 +328,53 @@ def test_any_all_and_functools_reduce_of_run_time_values():
         adcompiler.trace(lambda x: any([x, x]), rand(2))
     with pytest.raises(adcompiler.TraceError, match=r"reduce\(\) of empty iterable"):
         adcompiler.trace(lambda x: functools.reduce(np.add, []), rand(2))
+
+
+def test_operator_itertools_and_dataclasses_on_run_time_values():
+    """operator.mul, itertools.chain, dataclasses.asdict and the like on run-time values were
+    refused ('chain is not supported on run-time arrays'); they are the operators and Python's
+    iteration as a traced program's own code is."""
+    import dataclasses
+    import functools
+    import itertools
+    import operator
+
+    @dataclasses.dataclass
+    class Pair:
+        w: np.ndarray
+        b: list
+
+    def f(x):
+        ops = (operator.mul(x, operator.add(x, 1.0)) - operator.neg(operator.getitem(x, 0))
+               + operator.truediv(x, 2) @ operator.pow(x, 2), operator.lt(x, 0.5),
+               operator.not_(np.sum(x) > 1), functools.reduce(operator.mul, [x, x, 2 * x]))
+        rows, y = x.reshape(2, 2), x[:2]
+        its = (sum(a * b for a, b in itertools.pairwise([y, 2 * y, rows[0]])),
+               list(itertools.chain([x], rows, [3 * y])),
+               list(itertools.chain.from_iterable([[x], rows])),
+               [a - b for a, b in itertools.product(rows, [y, 1.0])],
+               [a * b for a, b in zip(itertools.repeat(y), rows)],
+               list(itertools.accumulate(rows, initial=y)),
+               list(itertools.accumulate([x, x + 1.0], operator.mul)),
+               list(itertools.starmap(np.maximum, [(x, 0.5), (rows[1], y)])),
+               list(itertools.islice(itertools.combinations([y, rows[0], rows[1]], 2), 1, None)),
+               list(itertools.compress([x, rows[0]], [0, 1])),
+               list(itertools.takewhile(lambda a: a.shape[0] > 2, [x, x[1:], x])),
+               list(itertools.zip_longest(rows, [y], fillvalue=0.5)))
+        p = Pair(x, [rows, {"c": x * 2}])
+        return ops, its, dataclasses.astuple(p), dataclasses.asdict(p)
+    x = np.array([0.3, -1.2, 0.8, 2.0])
+    check(f, x)
+
+    def loss(x):
+        (a, _, _, r), its, t, d = f(x)
+        return (np.sum(a) + np.sum(r) + np.sum(its[0]) + np.sum(its[5][-1]) * np.sum(its[6][-1])
+                + np.sum(its[7][1]) + np.sum(its[8][0][1]) + np.sum(t[1][1]["c"] * d["w"]))
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(loss, x, backend=backend)
+    for g, said in ((lambda x: list(itertools.compress([x, x], x > 0)), "run-time selectors"),
+                    (lambda x: list(itertools.takewhile(lambda a: a > 0, x)), "static truth"),
+                    (lambda x: dataclasses.asdict(x), r"asdict\(\) should be called on "
+                                                      r"dataclass instances")):
+        with pytest.raises(adcompiler.TraceError, match=said):
+            adcompiler.trace(g, rand(3))

@@ -1,0 +1,173 @@
+"""The standard library's `operator`, `itertools` and `dataclasses.astuple`/`asdict` on
+run-time values (`functools.reduce` is pybuiltins').
+
+Contract: `FUNCTIONS[fn](tracer, *args, **kwargs)` replaces a call of `fn` whose arguments hold
+run-time values (calls.py); with static arguments `fn` runs as Python's.
+- `operator`'s functions are the operators they name: `operator.mul(a, b)` is `a * b`,
+  `operator.lt(a, b)` is `a < b`, `operator.getitem(a, k)` is `a[k]` (the in-place ones stay
+  refused: on an array they would change it, on a scalar not).
+- `itertools`' functions that only rearrange items (chain, product, pairwise, islice,
+  combinations, ...) run as Python's, lazily, on the items a `for` would see (an array's rows);
+  those that call a function (accumulate, starmap, filterfalse, takewhile, dropwhile) call it
+  as traced code calls it, and a predicate's result must be static (a run-time one would make
+  the number of items a run-time value).
+- `dataclasses.astuple`/`asdict` recurse into dataclass instances, lists, tuples and dicts as
+  Python's do, and copy the run-time arrays (np.copy) that Python's would deep-copy.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import itertools
+import operator
+from copy import deepcopy
+
+from . import arith
+from .expressions import CMPOPS, PYCMP, PYOPS, run_static
+from .problems import FrontendError
+from .shapes import copy
+from .values import Traced
+
+_BINARY = {fn: op for op, fn in PYOPS.items()}
+_COMPARE = {PYCMP[op]: name for op, name in CMPOPS.items()}
+_UNARY = {operator.neg: ast.USub, operator.pos: ast.UAdd, operator.not_: ast.Not,
+          operator.invert: ast.Invert, operator.inv: ast.Invert}
+
+
+def _binary(op):
+    return lambda tr, a, b, /: tr.binop(op, a, b)
+
+
+def _compare(name, fn):
+    def compare(tr, a, b, /):
+        if isinstance(a, Traced) or isinstance(b, Traced):
+            return arith.binary(tr, name, tr.operand(a), tr.operand(b), python_op=True)
+        return fn(a, b)
+    return compare
+
+
+def _unary(op):
+    return lambda tr, x, /: tr.unaryop(op, x)
+
+
+def _truth(tr, x, /):
+    return arith.truth(tr, x) if isinstance(x, Traced) else operator.truth(x)
+
+
+def _getitem(tr, a, b, /):
+    return tr.subscript(a, b)
+
+
+def _through(tr, fn):
+    """`fn` as a Python callable whose calls are traced (a user function, an operator)."""
+    return lambda *args: tr.call(fn, list(args), {})
+
+
+def _static_predicate(tr, predicate):
+    def test(*args):
+        result = tr.call(predicate, list(args), {})
+        if isinstance(result, Traced):
+            raise FrontendError("an itertools predicate must give a static truth here (a "
+                                "run-time one makes the number of items a run-time value)")
+        return result
+    return test
+
+
+def _rearranging(fn, iterables):
+    """`fn` whose arguments at the positions `iterables` (or all, None) are iterated."""
+    def call(tr, *args, **kwargs):
+        return fn(*(tr.iterate_lazily(a) if iterables is None or i in iterables else a
+                    for i, a in enumerate(args)), **kwargs)
+    return call
+
+
+def _from_iterable(tr, iterable, /):
+    return itertools.chain.from_iterable(map(tr.iterate_lazily, tr.iterate_lazily(iterable)))
+
+
+def _repeat(tr, obj, times=None):
+    if isinstance(times, Traced):
+        raise FrontendError("itertools.repeat's count must be static")
+    return itertools.repeat(obj) if times is None else itertools.repeat(obj, times)
+
+
+def _compress(tr, data, selectors, /):
+    selectors = tr.iterate(selectors)
+    if any(isinstance(s, Traced) for s in selectors):
+        raise FrontendError("itertools.compress with run-time selectors is not supported (the "
+                            "number of items would be a run-time value): index an array with "
+                            "a boolean mask instead")
+    return itertools.compress(tr.iterate_lazily(data), selectors)
+
+
+def _accumulate(tr, iterable, func=None, *, initial=None):
+    add = _through(tr, operator.add if func is None else func)
+    return itertools.accumulate(tr.iterate_lazily(iterable), add, initial=initial)
+
+
+def _starmap(tr, function, iterable, /):
+    call = _through(tr, function)
+    return (call(*tr.iterate(args)) for args in tr.iterate_lazily(iterable))
+
+
+def _filtering(fn):
+    return lambda tr, predicate, iterable, /: fn(_static_predicate(tr, predicate),
+                                                 tr.iterate_lazily(iterable))
+
+
+def _filterfalse(tr, predicate, iterable, /):
+    test = bool if predicate is None else _static_predicate(tr, predicate)
+    return itertools.filterfalse(test, tr.iterate_lazily(iterable))
+
+
+def _converted(tr, obj, kind):
+    """dataclasses' _astuple_inner / _asdict_inner on values that may be run-time arrays."""
+    if isinstance(obj, Traced):
+        return copy(tr, obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        items = [(f.name, _converted(tr, getattr(obj, f.name), kind))
+                 for f in dataclasses.fields(obj)]
+        return kind(items)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):      # a named tuple
+        return type(obj)(*(_converted(tr, v, kind) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_converted(tr, v, kind) for v in obj)
+    if isinstance(obj, dict):
+        return type(obj)((_converted(tr, k, kind), _converted(tr, v, kind))
+                         for k, v in obj.items())
+    return run_static(deepcopy, obj)
+
+
+def _dataclass_converter(name, kind):
+    def convert(tr, obj, /):
+        if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+            raise FrontendError(f"{name}() should be called on dataclass instances")
+        return _converted(tr, obj, kind)
+    return convert
+
+
+FUNCTIONS = {
+    **{fn: _binary(op) for fn, op in _BINARY.items()},
+    **{fn: _compare(name, fn) for fn, name in _COMPARE.items()},
+    **{fn: _unary(op) for fn, op in _UNARY.items()},
+    operator.truth: _truth, operator.getitem: _getitem,
+    itertools.chain: _rearranging(itertools.chain, None),
+    itertools.chain.from_iterable: _from_iterable,
+    itertools.product: _rearranging(itertools.product, None),
+    itertools.zip_longest: _rearranging(itertools.zip_longest, None),
+    itertools.pairwise: _rearranging(itertools.pairwise, (0,)),
+    itertools.islice: _rearranging(itertools.islice, (0,)),
+    itertools.combinations: _rearranging(itertools.combinations, (0,)),
+    itertools.combinations_with_replacement:
+        _rearranging(itertools.combinations_with_replacement, (0,)),
+    itertools.permutations: _rearranging(itertools.permutations, (0,)),
+    **({itertools.batched: _rearranging(itertools.batched, (0,))}
+       if hasattr(itertools, "batched") else {}),        # (Python 3.12)
+    itertools.repeat: _repeat, itertools.compress: _compress,
+    itertools.accumulate: _accumulate, itertools.starmap: _starmap,
+    itertools.takewhile: _filtering(itertools.takewhile),
+    itertools.dropwhile: _filtering(itertools.dropwhile),
+    itertools.filterfalse: _filterfalse,
+    dataclasses.astuple: _dataclass_converter("astuple", lambda items: tuple(v for _, v in items)),
+    dataclasses.asdict: _dataclass_converter("asdict", dict),
+}
