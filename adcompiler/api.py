@@ -43,6 +43,7 @@ from .frontend.values import Traced
 from .ir import registry
 from .ir.core import Op
 from .ir.types import DTYPES
+from .pickling import reduced
 from .runtime.nans import run_checked
 
 
@@ -162,6 +163,10 @@ class GradFunction(_Specialised):
         self._fun_name = name_of(fun)
         self.__name__ = f"grad_{self._fun_name}"
         self.__doc__ = getattr(fun, "__doc__", None)
+
+    def __reduce__(self):
+        return reduced(self, self.fun, (self.fun, self.wrt, self.backend, self.has_aux,
+                                        self.with_value, self.check_nans))
 
     # -- specialisation ------------------------------------------------------------------
     def _wrt_names(self, names):
@@ -603,6 +608,9 @@ class JitFunction(_Specialised):
         self.fun, self.backend = fun, backend
         self._cache: dict = {}
         self.__name__ = name_of(fun)
+
+    def __reduce__(self):
+        return reduced(self, self.fun, (self.fun, self.backend))
 
     @user_facing
     def __call__(self, *args, **kwargs):

@@ -20,6 +20,7 @@ from ..errors import TraceError
 from ..frontend.pytree import flatten, leaf_keys, unflatten
 from ..ir.builder import Builder
 from ..ir.core import Block, Function
+from ..pickling import reduced
 from .emit import zeros
 from .sympy_ir import derivatives, emit, special_functions
 
@@ -83,6 +84,9 @@ class custom_vjp:
         self.fwd = self.bwd = None
         self._inside = False        # tracing fwd or bwd
         functools.update_wrapper(self, fun)
+
+    def __reduce__(self):
+        return reduced(self, self.fun, (self.fun,), {"fwd": self.fwd, "bwd": self.bwd})
 
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
@@ -215,6 +219,9 @@ class elementwise:
         self.fun = fun
         functools.update_wrapper(self, fun)
         self._derived: dict = {}    # what the body reads outside -> (expr, its NumPy function)
+
+    def __reduce__(self):
+        return reduced(self, self.fun, (self.fun,))
 
     def _outside(self):
         """(key, values): the values the body reads from its globals and closure, numbers by

@@ -234,9 +234,14 @@ def _compile_all(jobs):
             if child is None:
                 break
             children.append(child)
-        _compile(jobs, claims)
-        for child in children:
-            child.wait()
+        try:
+            _compile(jobs, claims)
+            for child in children:
+                child.wait()
+        except BaseException:   # (Ctrl-C: they would compile on, then stay zombies)
+            for child in children:
+                _stop(child)
+            raise
 
 
 def compile_aside(dispatcher, args):
@@ -258,7 +263,7 @@ def compile_aside(dispatcher, args):
         _aside = _start_child(payload) or None
         if _aside is None:
             return False
-        _aside.started = time.monotonic()
+        _aside.started, _aside.owner = time.monotonic(), os.getpid()
         return _aside
 
 
@@ -266,7 +271,10 @@ def aside_status(child) -> str:
     """What became of a child of `compile_aside`: "running", "done" (its function is in the
     disk cache), "cannot" (Numba cannot compile it) or "failed" (anything else; a child still
     compiling after `ASIDE_LIMIT` s, as one waiting on a lock a dead process left, is
-    stopped)."""
+    stopped); "gone" in a process forked from the one that started it (its poll() there
+    reads 0 whatever the child is doing)."""
+    if child.owner != os.getpid():
+        return "gone"
     code = child.poll()
     if code is None:
         if time.monotonic() - child.started < ASIDE_LIMIT:
@@ -284,7 +292,7 @@ def _stop(child):
 @atexit.register
 def _stop_aside():
     """A child still compiling aside when the program ends is stopped with it."""
-    if _aside is not None and _aside.poll() is None:
+    if _aside is not None and aside_status(_aside) == "running":
         _stop(_aside)
 
 

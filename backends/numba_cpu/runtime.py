@@ -543,6 +543,9 @@ class Compiled:
         status = "failed" if self.aside is False else aside_status(self.aside)
         if status == "running":
             return False
+        if status == "gone":        # (the parent's, in a forked worker: it starts its own)
+            self.aside = None
+            return False
         if status == "cannot":
             self.never = True
             return False

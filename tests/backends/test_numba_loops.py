@@ -7,6 +7,7 @@ names the user's line, as does one in a gather at an array of indices (the runti
 compiled loop, which checks it); a tape a loop filled as Python is read as Python; a loop Numba
 cannot compile runs as Python. A function on small arrays is compiled whole, the same way; one
 on big arrays is not."""
+import os
 import re
 import subprocess
 import sys
@@ -134,7 +135,7 @@ class Child:
 
     def __init__(self, status=None):
         self.status = status
-        self.started = time.monotonic()
+        self.started, self.owner = time.monotonic(), os.getpid()
 
     def poll(self):
         return self.status

@@ -202,3 +202,46 @@ def test_the_dry_run_leaves_a_function_compiled_whole_alone(monkeypatch):
     monkeypatch.setattr(whole, "spent", 0.0)
     assert len(precompile._dry_run(driver, ARGS).calls) >= 4
     assert whole.spent == 0.0 and not whole.warm
+
+
+def _sleeper():
+    """A stand-in for a compiling child: a process that runs until stopped."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child.owner, child.started = os.getpid(), precompile.time.monotonic()
+    return child
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX's")
+def test_a_forked_process_does_not_take_its_parents_child_for_done():
+    """In a forked worker, poll() of the parent's compiling child reads 0 (the child is not
+    the worker's): the worker took it for done and compiled the loop itself, stopping ~20 s."""
+    child = _sleeper()
+    try:
+        assert precompile.aside_status(child) == "running"
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if precompile.aside_status(child) == "gone" else 1)
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        assert precompile.aside_status(child) == "running"
+    finally:
+        precompile._stop(child)
+
+
+def test_an_interrupted_compile_stops_its_children(monkeypatch):
+    """Ctrl-C during a first call's compile left the children compiling on, then zombies."""
+    started = []
+
+    def start(_payload):
+        started.append(_sleeper())
+        return started[-1]
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(precompile, "THREADS", 3)
+    monkeypatch.setattr(precompile, "_start_child", start)
+    monkeypatch.setattr(precompile, "_compile", interrupted)
+    jobs = [(precompile, (k,)) for k in range(precompile.MIN_JOBS)]
+    monkeypatch.setattr(precompile, "KEY", "k", raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        precompile._compile_all(jobs)
+    assert len(started) == 2 and all(c.returncode is not None for c in started)
