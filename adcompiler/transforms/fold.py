@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends.numpy.codegen import lower_expr
+from ..backends.numpy.codegen import imports, lower_expr
 from ..ir import registry
 from ..ir.core import Block, Op, Value
 from ..ir.passes import register_pass
@@ -96,9 +96,11 @@ def _evaluate(op: Op, args: list):
     names = [f"a{k}" for k in range(len(args))]
     code = lower_expr(op, names)
     lines = [f"out = {code}"] if isinstance(code, str) else [ln.format(out="out") for ln in code]
-    env = {"np": np, **dict(zip(names, args, strict=True))}
+    text = "\n".join(lines)
+    env = dict(zip(names, args, strict=True))
+    exec(imports(text), env)        # (as the NumPy backend's program has them: rt, scipy)
     with np.errstate(all="ignore"):   # inf and nan fold like any value
-        exec("\n".join(lines), env)
+        exec(text, env)
     return env["out"]
 
 

@@ -254,12 +254,16 @@ def generate(*fns, stash=None, epilogue=None) -> str:
     functions, names = sources(gens, stash)
     chunks += functions + ([epilogue(names)] if epilogue else [])
     body = "\n\n\n".join(chunks)
-    # SciPy only where a lowering names it (erf, expit): other programs skip its import time
+    return LEGEND + imports(body) + "\n\n" + body + "\n"
+
+
+def imports(body: str) -> str:
+    """The import lines generated code `body` needs: SciPy only where a lowering names it
+    (erf, expit), so that other programs skip its import time."""
     special = "import scipy.special\n" if "scipy.special." in body else ""
     helpers = ("from adcompiler.runtime import helpers as rt\n"
                if re.search(r"\brt\.", body) else "")
-    imports = "import numpy as np\n" + special + helpers
-    return LEGEND + imports + "\n\n" + body + "\n"
+    return "import numpy as np\n" + special + helpers
 
 
 def sources(gens: dict, stash=None) -> tuple[list, list]:

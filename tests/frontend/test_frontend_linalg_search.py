@@ -234,6 +234,12 @@ def interp_loss(x, xp, fp):
     return np.sum(y * W.ravel()[:x.shape[0]])
 
 
+def interp_of_constant_knots(x):
+    """The knots a constant: folding the sort of the periodic knots raised a NameError (the
+    fold ran the NumPy lowering without the `rt` helpers it names)."""
+    return np.sum(np.interp(x, [0.0, 1.0, 2.5], [1.0, -2.0, 0.5], period=4.0) ** 2)
+
+
 CASES = [
     (qr_loss, lambda: (rand(5, 3),), 0),
     (qr_loss, lambda: (rand(3, 3),), 0),
@@ -243,6 +249,7 @@ CASES = [
     (wide_lstsq_loss, lambda: (rand(3, 5), rand(3, 2)), (0, 1)),
     (interp_loss, lambda: (np.array([-0.4, 0.3, 0.9, 1.6, 2.2, 3.1, 2.45]),
                            np.array([0.0, 0.5, 1.2, 2.0, 2.5]), rand(5)), (0, 1, 2)),
+    (interp_of_constant_knots, lambda: (np.array([0.3, 1.7, 3.9, -0.6]),), 0),
 ]
 
 
