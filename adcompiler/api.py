@@ -240,8 +240,13 @@ class GradFunction(_Specialised):
         leaves = []
         for n in names:
             if n not in bound.arguments:
-                raise AdcompilerError(f"{at}cannot differentiate with respect to {n!r}: it was "
-                                      "not passed (defaults are compile-time constants)")
+                kind = bound.signature.parameters[n].kind
+                why = ("no positional arguments were passed for it"
+                       if kind is inspect.Parameter.VAR_POSITIONAL
+                       else "no keyword arguments were passed for it"
+                       if kind is inspect.Parameter.VAR_KEYWORD
+                       else "it was not passed (defaults are compile-time constants)")
+                raise AdcompilerError(f"{at}cannot differentiate with respect to {n!r}: {why}")
             start, count = ranges[n]
             if count == 0:
                 raise AdcompilerError(

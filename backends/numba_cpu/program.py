@@ -120,8 +120,9 @@ def no_float16(fn, name) -> None:
     what to do, before it fails deep in its compiler."""
     first = next((op for op in fn.walk() if any(r.type.dtype == "f16" for r in op.results)),
                  None)
-    if any(a.type.dtype == "f16" for a in fn.args):
-        why = " (an argument is float16)"
+    arg = next((a for a in fn.args if a.type.dtype == "f16"), None)
+    if arg is not None:
+        why = f" (argument {arg.hint} is float16; {name} is at {where(fn.loc)})"
     elif first is None:
         return
     else:

@@ -1010,8 +1010,9 @@ def test_float16_on_the_numba_backend_is_an_error():
     x = np.ones(3, np.float16)
     for call in (adc.grad(sum_of_squares, backend="numba"),
                  adc.jit(sum_of_squares, backend="numba")):
-        with pytest.raises(adc.AdcompilerError, match="sum_of_squares: the numba backend "
-                                                      "cannot compute in float16"):
+        with pytest.raises(adc.AdcompilerError, match=r"sum_of_squares: the numba backend "
+                           r"cannot compute in float16 .*\(argument x is float16; "
+                           r"sum_of_squares is at test_control_flow\.py:\d+\)"):
             call(x)
     np.testing.assert_array_equal(adc.grad(sum_of_squares, backend="numpy")(x), 2 * x)
 
@@ -1111,6 +1112,19 @@ def test_nothing_to_differentiate_is_an_error(backend):
 def test_unknown_wrt_name_is_an_error():
     with pytest.raises(adc.AdcompilerError, match="nope"):
         adc.grad(two, wrt="nope")(np.ones(2), np.ones(2))
+
+
+def test_wrt_a_parameter_not_passed_says_why():
+    """An empty *xs was 'not passed (defaults are compile-time constants)': it has none."""
+    def f(*xs, scale=1.0, **kw):
+        return scale * sum(np.sum(x) ** 2 for x in xs)
+    for wrt, args, kwargs, said in (
+            ("xs", (), {"scale": 2.0}, "no positional arguments were passed for it"),
+            ("kw", (np.ones(2),), {}, "no keyword arguments were passed for it"),
+            ("scale", (np.ones(2),), {}, r"it was not passed \(defaults are compile-time "
+                                          r"constants\)")):
+        with pytest.raises(adc.AdcompilerError, match=f"with respect to '{wrt}': {said}"):
+            adc.grad(f, wrt=wrt)(*args, **kwargs)
 
 
 def test_check_grad_catches_a_wrong_gradient():
