@@ -131,8 +131,10 @@ def _tri_mask(cx: Emitter, n: int, m: int, k, upper: bool):
 
 def tri(cx: Emitter, name: str, m, k=0) -> Traced:
     t = cx.tensor(m)
-    if t.ndim < 2:
-        raise FrontendError(f"np.{name} needs an array of at least 2 dimensions")
+    if t.ndim == 0:
+        raise FrontendError(f"np.{name} of a 0-d array: NumPy needs at least 1 dimension")
+    if t.ndim == 1:     # NumPy 2's: the row repeated into a square
+        t = cx.wrap(cx.op("broadcast_to", t.value, shape=(t.shape[0],) * 2))
     mask = _tri_mask(cx, t.shape[-2], t.shape[-1], k, upper=(name == "triu"))
     return cx.wrap(cx.op("where", mask, t.value, cx.const(0, t.dtype)))
 

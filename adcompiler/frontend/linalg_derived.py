@@ -1,5 +1,5 @@
-"""np.linalg's functions composed from the registry's decompositions: pinv, matrix_power,
-lstsq, matrix_rank and cond.
+"""np.linalg's functions composed from the registry's decompositions and products: pinv,
+matrix_power, lstsq, matrix_rank, cond, svdvals and multi_dot.
 
 Contract: values, dtypes, shapes and argument names are NumPy's (its `_commonType`: float32
 stays float32, integers become float64, float16 is an error), computed as NumPy's code does,
@@ -24,6 +24,9 @@ with these differences:
 - matrix_rank counts singular values above tol (hermitian=True: |eigenvalues|), an int64
   (a Python int of the any-nonzero test for fewer than 2 dimensions, as NumPy's); not
   differentiable.
+- multi_dot multiplies in the order NumPy's chooses (fewest multiply-adds, by its dynamic
+  program over the shapes), a 1-D first or last array as a row or column, so its values are
+  NumPy's to rounding.
 - cond's p None, 2 and -2 are ratios of singular values; the other norms are
   norm(x, p) * norm(inv(x), p), whose inv raises LinAlgError for a singular matrix where
   NumPy's gives inf. A NaN ratio without a NaN in x is inf, as NumPy's.
@@ -39,7 +42,7 @@ from .composites import norm
 from .creation import eye
 from .emit import Emitter
 from .indexing import getitem
-from .linalg import _lapack, _static_flag, _svd, eigvalsh, inv, matmul, qr, solve
+from .linalg import _lapack, _static_flag, _svd, eigvalsh, inv, matmul, qr, solve, svd
 from .problems import FrontendError, StaticNeeded
 from .reductions import any_all, count_nonzero, reduce
 from .shapes import broadcast_to, copy, expand_dims, reshape, swapaxes
@@ -179,3 +182,45 @@ def cond(cx: Emitter, x, p=None) -> Traced:
     x_nan = any_all(cx, "any", classify(cx, "isnan", t), (-2, -1))
     nan = binary(cx, "logical_and", classify(cx, "isnan", r), unary(cx, "logical_not", x_nan))
     return astype(cx, where(cx, nan, np.inf, r), r.dtype)
+
+
+def svdvals(cx: Emitter, x) -> Traced:
+    return svd(cx, x, compute_uv=False)
+
+
+def multi_dot(cx: Emitter, arrays, out=None) -> Traced:
+    ts = [cx.tensor(a) for a in cx.iterate(arrays)]
+    if len(ts) < 2:
+        raise FrontendError("np.linalg.multi_dot: Expecting at least two arrays.")
+    if out is not None:
+        raise FrontendError("np.linalg.multi_dot(out=...) is not supported; assign the result")
+    if len(ts) == 2:
+        return matmul(cx, ts[0], ts[1])
+    first, last = ts[0].ndim, ts[-1].ndim
+    if first == 1:
+        ts[0] = reshape(cx, ts[0], (1, -1))
+    if last == 1:
+        ts[-1] = reshape(cx, ts[-1], (-1, 1))
+    for t in ts:
+        if t.ndim != 2:
+            raise FrontendError(f"np.linalg.multi_dot: {t.ndim}-dimensional array given. "
+                                "Array must be two-dimensional")
+    dims = [t.shape[0] for t in ts] + [ts[-1].shape[1]]
+    n = len(ts)
+    cost, split = {(i, i): 0 for i in range(n)}, {}
+    for span in range(1, n):        # NumPy's _multi_dot_matrix_chain_order
+        for i in range(n - span):
+            j = i + span
+            cost[i, j] = np.inf
+            for k in range(i, j):
+                c = cost[i, k] + cost[k + 1, j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i, j]:
+                    cost[i, j], split[i, j] = c, k
+
+    def product(i, j):
+        return ts[i] if i == j else matmul(cx, product(i, split[i, j]),
+                                           product(split[i, j] + 1, j))
+    out = product(0, n - 1)
+    if first == 1 and last == 1:
+        return reshape(cx, out, ())
+    return reshape(cx, out, (-1,)) if first == 1 or last == 1 else out

@@ -212,7 +212,7 @@ FUNCTIONS = {
     np.fmax: lambda cx, x1, x2, /: ufuncs.fextreme(cx, "fmax", x1, x2),
     np.fmin: lambda cx, x1, x2, /: ufuncs.fextreme(cx, "fmin", x1, x2),
     np.heaviside: ufuncs.heaviside, np.signbit: ufuncs.signbit,
-    np.logical_xor: ufuncs.logical_xor, np.sinc: ufuncs.sinc,
+    np.logical_xor: ufuncs.logical_xor, np.sinc: ufuncs.sinc, np.logaddexp2: ufuncs.logaddexp2,
     np.deg2rad: _angle(np.deg2rad), np.radians: _angle(np.deg2rad),
     np.rad2deg: _angle(np.rad2deg), np.degrees: _angle(np.rad2deg),
     np.float_power: ufuncs.float_power, np.isclose: ufuncs.isclose,
@@ -248,6 +248,9 @@ FUNCTIONS = {
     np.linalg.matrix_rank: lambda cx, A, tol=None, hermitian=False, *, rtol=None:
         lind.matrix_rank(cx, A, tol, hermitian, rtol),
     np.linalg.cond: lambda cx, x, p=None: lind.cond(cx, x, p),
+    np.linalg.multi_dot: lambda cx, arrays, *, out=None: lind.multi_dot(cx, arrays, out),
+    **({np.linalg.svdvals: lambda cx, x, /: lind.svdvals(cx, x)}
+       if hasattr(np.linalg, "svdvals") else {}),        # (NumPy 2.0)
     np.searchsorted: lambda cx, a, v, side="left", sorter=None:
         searching.searchsorted(cx, a, v, side, sorter),
     np.digitize: lambda cx, x, bins, right=False: searching.digitize(cx, x, bins, right),
@@ -354,6 +357,7 @@ FUNCTIONS = {
         composites.cross(cx, a, b, axisa, axisb, axisc, axis),
     np.kron: lambda cx, a, b: composites.kron(cx, a, b),
     np.diag: lambda cx, v, k=0: composites.diag(cx, v, k),
+    np.diagflat: lambda cx, v, k=0: composites.diag(cx, shapes.reshape(cx, v, (-1,)), k),
     np.copy: shapes.copy,
     np.choose: _choose,
     np.real: lambda cx, val: ATTRIBUTES["real"](cx, cx.tensor(val)),

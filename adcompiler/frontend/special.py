@@ -2,7 +2,8 @@
 (SciPy's result dtypes: float32 stays float32, integers give float64); `softplus` is
 np.logaddexp(0, x), as SciPy computes it, `log_expit` -softplus(-x), and `xlogy(x, y)` is
 x log(y), 0 where x is 0 (unless y is NaN; a y of 0, negative or inf is read as 1 there, so
-no NaN reaches the gradient, whose derivative in x is log(y) wherever that is finite); and
+no NaN reaches the gradient, whose derivative in x is log(y) wherever that is finite), and
+`xlog1py` the same with log1p; `logit` is log(x) - log1p(-x); and
 `logsumexp`, `softmax` and `log_softmax` are composed from existing ops as SciPy computes
 them: x shifted by its maximum along the axes, so exp never overflows (logsumexp of
 [1000, 1000] is 1000 + log 2). The maximum is a `stop_gradient`: the results do not depend
@@ -35,7 +36,9 @@ def _table(special) -> dict:
     table = {special.erf: _ufunc("erf", special.erf), special.erfc: _ufunc("erfc", special.erfc),
              special.expit: _ufunc("expit", special.expit),
              special.log_expit: partial(log_expit, special.log_expit),
-             special.xlogy: partial(xlogy, special.xlogy),
+             special.xlogy: partial(xlogy, "log", special.xlogy),
+             special.xlog1py: partial(xlogy, "log1p", special.xlog1py),
+             special.logit: partial(logit, special.logit),
              special.logsumexp: logsumexp, special.softmax: softmax,
              special.log_softmax: log_softmax}
     if hasattr(special, "softplus"):        # (SciPy 1.15 and later)
@@ -56,19 +59,28 @@ def log_expit(ufunc, cx, x, /):
     return arith.unary(cx, "neg", softplus(cx, arith.unary(cx, "neg", t)))
 
 
-def xlogy(ufunc, cx, x, y, /):
+def logit(ufunc, cx, x, /):
+    """log(x / (1 - x)) as log(x) - log1p(-x): -inf at 0, inf at 1, NaN outside [0, 1]."""
+    t = arith.astype(cx, cx.tensor(x), result_dtype(ufunc, x))
+    return arith.binary(cx, "sub", arith.unary(cx, "log", t),
+                        arith.unary(cx, "log1p", arith.unary(cx, "neg", t)))
+
+
+def xlogy(log, ufunc, cx, x, y, /):
+    """x log(y) (`log` "log") or x log1p(y) ("log1p"), 0 where x is 0."""
     out = result_dtype(ufunc, x, y)
     x, y = arith.astype(cx, cx.tensor(x), out), arith.astype(cx, cx.tensor(y), out)
     both = partial(arith.binary, cx, "logical_and")
     zero = arith.binary(cx, "eq", x, 0)
-    # where x is 0, a y whose log is not finite (0, negative, inf) reads as 1: the product is
-    # 0, not NaN, and so is its gradient; a NaN y stays (SciPy's NaN); elsewhere the
-    # derivative in x is log(y), x = 0 included
-    kept = arith.binary(cx, "logical_or", both(arith.binary(cx, "gt", y, 0),
+    # where x is 0, a y whose log is not finite (0, negative, inf; log1p's: -1 and below) reads
+    # as one whose log is 0: the product is 0, not NaN, and so is its gradient; a NaN y stays
+    # (SciPy's NaN); elsewhere the derivative in x is log(y), x = 0 included
+    low = 0 if log == "log" else -1
+    kept = arith.binary(cx, "logical_or", both(arith.binary(cx, "gt", y, low),
                                                arith.classify(cx, "isfinite", y)),
                         arith.classify(cx, "isnan", y))
     guard = both(zero, arith.unary(cx, "logical_not", kept))
-    t = arith.binary(cx, "mul", x, arith.unary(cx, "log", arith.where(cx, guard, 1, y)))
+    t = arith.binary(cx, "mul", x, arith.unary(cx, log, arith.where(cx, guard, low + 1, y)))
     return arith.where(cx, zero, arith.binary(cx, "add", t, 0), t)     # (SciPy's 0 is +0.0)
 
 

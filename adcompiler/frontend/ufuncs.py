@@ -1,6 +1,6 @@
 """NumPy's elementwise functions built from registry ops: reciprocal, positive, integer fmod,
 fmax / fmin, heaviside, signbit, logical_xor, sinc, deg2rad / rad2deg (radians / degrees),
-float_power, isclose and allclose; and the ufunc methods `METHODS`: np.add.at and
+float_power, logaddexp2, isclose and allclose; and the ufunc methods `METHODS`: np.add.at and
 np.subtract.at (in place, repeated indices adding up: indexing.setitem's `add`), and `reduce` of
 the ufuncs that have a reduction (np.add.reduce is np.sum along axis 0, np.logaddexp.reduce is
 SciPy's logsumexp).
@@ -11,7 +11,8 @@ fmax / fmin take the other operand where one is NaN (their gradient goes to it),
 minimum's elsewhere. heaviside and signbit are flat: no gradient. sinc, deg2rad and rad2deg
 compute as NumPy's code does (sinc: sin(y) / y with y = pi x, eps where it is 0; the angle
 conversions multiply by NumPy's constant rounded in the computing dtype, float16 computed in
-float32 as NumPy's half loops). allclose is a run-time boolean scalar that behaves as the Python
+float32 as NumPy's half loops). logaddexp2(a, b) is logaddexp(a ln 2, b ln 2) / ln 2 (within
+an ulp or two of NumPy's, which works in base 2). allclose is a run-time boolean scalar that behaves as the Python
 bool NumPy returns (weak, like `bool(np.all(...))`).
 """
 from __future__ import annotations
@@ -95,6 +96,13 @@ def signbit(cx: Emitter, x) -> Traced:
 def logical_xor(cx: Emitter, x1, x2) -> Traced:
     a, b = (cx.wrap(cx.nonzero(cx.tensor(x).value)) for x in (x1, x2))
     return binary(cx, "ne", a, b)
+
+
+def logaddexp2(cx: Emitter, x1, x2) -> Traced:
+    out = result_dtype(np.logaddexp2, x1, x2)
+    ln2 = np.array(np.log(2.0), NP_OF[out])
+    a, b = (binary(cx, "mul", cx.tensor(x, out), ln2) for x in (x1, x2))
+    return binary(cx, "div", binary(cx, "logaddexp", a, b), ln2)
 
 
 def sinc(cx: Emitter, x) -> Traced:

@@ -87,6 +87,16 @@ def test_diagonal_trace_diag():
           rand(3, 3) > 0)
 
 
+
+def test_diagflat_and_triangles_of_a_vector():
+    """np.diagflat and np.triu / np.tril of a 1-d array (NumPy 2 repeats the row into a
+    square) were refused."""
+    def f(x, v, k):
+        return (np.diagflat(x), np.diagflat(v, 1), np.diagflat(k, -2), np.triu(v),
+                np.tril(v, -1), np.triu(k, 1), np.tril(x[0], 2))
+    check(f, rand(2, 2), rand(3), np.arange(3))
+
+
 def test_tensordot():
     def f(x, y, t3, v, k):
         return (np.tensordot(x, y), np.tensordot(x, y.T, 1),
@@ -300,6 +310,11 @@ def grad_diagonals(x):
             + weighted(np.diag(x)) + x.trace(-1))
 
 
+def grad_diagflat_triangles(x):
+    return (weighted(np.diagflat(x[:2, 1:3], -1)) + weighted(np.triu(x[0], 1))
+            + weighted(np.tril(np.sin(x[2]))))
+
+
 def grad_tensordot(x):
     return weighted(np.tensordot(x, x)) + weighted(np.tensordot(x, np.cos(x), axes=([0], [0])))
 
@@ -312,7 +327,7 @@ def grad_norms(x):
 
 
 @pytest.mark.parametrize("f", [grad_flips_rolls, grad_tile_repeat_pad, grad_diagonals,
-                               grad_tensordot, grad_norms])
+                               grad_diagflat_triangles, grad_tensordot, grad_norms])
 def test_gradients_against_finite_differences(f):
     x = rand(3, 4) + 0.1 * np.arange(12).reshape(3, 4)    # no ties among the norms' maxima
     adcompiler.check_grad(f, x, samples=12, rtol=1e-6, backend="numpy")
@@ -320,7 +335,7 @@ def test_gradients_against_finite_differences(f):
 
 def all_together(x, v):
     return (grad_flips_rolls(x) + grad_tile_repeat_pad(x) + grad_diagonals(x)
-            + weighted(np.diag(v, 1)) + np.linalg.norm(v, 3) + weighted(np.tensordot(x, v[:4], 1)))
+            + grad_diagflat_triangles(x) + weighted(np.diag(v, 1)) + np.linalg.norm(v, 3) + weighted(np.tensordot(x, v[:4], 1)))
 
 
 def test_gradients_on_the_numba_backend():

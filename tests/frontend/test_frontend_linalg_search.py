@@ -1,4 +1,5 @@
-"""np.linalg's qr, pinv, matrix_power, lstsq, matrix_rank and cond, and np.searchsorted,
+"""np.linalg's qr, pinv, matrix_power, lstsq, matrix_rank, cond, svdvals and multi_dot, and
+np.searchsorted,
 digitize, interp, partition and argpartition: values and dtypes against NumPy running the
 same function (fecheck.check, and each backend's compiled code), float32 and stacks,
 gradients against float64 finite differences of what NumPy computes (adcompiler.check_grad)
@@ -59,7 +60,10 @@ def solvers(a, w, s, b, c):
             np.linalg.matrix_power(s, -1), np.linalg.matrix_power(s, -5),
             np.linalg.lstsq(a, b), np.linalg.lstsq(a, c, rcond=None),
             np.linalg.lstsq(a[:3], c[:3], rcond=-1), np.linalg.lstsq(w, b[:3]),
-            np.linalg.lstsq(w, c[:3], 1e-10))
+            np.linalg.lstsq(w, c[:3], 1e-10), np.linalg.svdvals(a), np.linalg.svdvals(w),
+            np.linalg.multi_dot([a, w]), np.linalg.multi_dot([a, w, a, s]),
+            np.linalg.multi_dot((b, a, w, c)), np.linalg.multi_dot([b, a, s, w, b]),
+            np.linalg.multi_dot([w, a, s, s, s[0]]))
 
 
 def ranks_and_conditions(a, w, s):
@@ -234,6 +238,12 @@ def interp_loss(x, xp, fp):
     return np.sum(y * W.ravel()[:x.shape[0]])
 
 
+def products_and_singular_values(a, w):
+    """multi_dot in NumPy's order of products (a 1-d first and last array), svdvals."""
+    return (np.sum(np.linalg.multi_dot([a, w, a, w]) * W[0]) + np.sum(np.linalg.svdvals(a) ** 3)
+            + np.linalg.multi_dot([W[1, 0], a, w, np.sin(a), W[1, 1, :3]]))
+
+
 def interp_of_constant_knots(x):
     """The knots a constant: folding the sort of the periodic knots raised a NameError (the
     fold ran the NumPy lowering without the `rt` helpers it names)."""
@@ -250,6 +260,7 @@ CASES = [
     (interp_loss, lambda: (np.array([-0.4, 0.3, 0.9, 1.6, 2.2, 3.1, 2.45]),
                            np.array([0.0, 0.5, 1.2, 2.0, 2.5]), rand(5)), (0, 1, 2)),
     (interp_of_constant_knots, lambda: (np.array([0.3, 1.7, 3.9, -0.6]),), 0),
+    (products_and_singular_values, lambda: (rand(5, 3), rand(3, 5)), (0, 1)),
 ]
 
 

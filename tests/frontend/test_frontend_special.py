@@ -1,5 +1,6 @@
-"""np.log2, np.log10, np.exp2, np.fabs, np.arctan2, np.hypot, np.logaddexp and scipy.special's
-erf, erfc, expit, log_expit, softplus, xlogy, logsumexp, softmax and log_softmax: values and
+"""np.log2, np.log10, np.exp2, np.fabs, np.arctan2, np.hypot, np.logaddexp, np.logaddexp2 and
+scipy.special's erf, erfc, expit, log_expit, softplus, logit, xlogy, xlog1py, logsumexp, softmax
+and log_softmax: values and
 dtypes against NumPy and SciPy running the same function (fecheck.check), gradients against
 finite differences of what NumPy and SciPy compute (adcompiler.check_grad) on both backends,
 float32, and large arguments that must not overflow (logaddexp(1000, 1000), expit(-1000),
@@ -34,7 +35,10 @@ def test_binary_values_and_dtypes():
     def f(x, y, k):
         return (np.arctan2(x, y), np.hypot(x, y), np.logaddexp(x, y), np.arctan2(k, 2),
                 np.hypot(x, 3.0), np.logaddexp(k, x), np.arctan2(-1.0, y),
-                special.xlogy(np.abs(x), np.abs(y)), special.xlogy(k, 2.0))
+                special.xlogy(np.abs(x), np.abs(y)), special.xlogy(k, 2.0),
+                np.logaddexp2(x, y), np.logaddexp2(k, 2.0), np.logaddexp2(-np.inf, x),
+                special.xlog1py(x, np.abs(y)), special.xlog1py(k, 2.0),
+                special.logit(special.expit(x)), special.logit(np.abs(y) / 2), special.logit(k))
     k = np.arange(-2, 2)
     check(f, rand(3, 4), rand(4), k)
     check(f, rand(3, 4, dtype=np.float32), rand(4, dtype=np.float32), k.astype(np.int32))
@@ -100,7 +104,8 @@ def ufunc_loss(x, y):
     return np.sum(np.log2(x) * np.log10(x) + np.exp2(y) + np.arctan2(x, y) * np.hypot(x, y)
                   + np.logaddexp(x, y) * special.erf(y) + special.expit(x * y)
                   + special.erfc(y) * np.fabs(y) + special.log_expit(y) * special.softplus(x)
-                  + special.xlogy(y, x))
+                  + special.xlogy(y, x) + np.logaddexp2(x, y) * special.xlog1py(y, x)
+                  + special.logit(special.expit(y) * 0.5 + 0.2))
 
 
 def test_xlogy_where_x_is_zero():
@@ -116,6 +121,21 @@ def test_xlogy_where_x_is_zero():
         gx, gy = adcompiler.grad(lambda x, y: np.sum(special.xlogy(x, y)), wrt=(0, 1),
                                  backend=backend)(x[:5], y[:5])
         np.testing.assert_allclose(gx, [0.0, np.log(3.0), np.log(0.5), 0.0, 0.0], rtol=1e-15)
+        np.testing.assert_array_equal(gy, np.zeros(5))
+
+
+def test_xlog1py_where_x_is_zero():
+    """As xlogy's, with log1p(y): 0 where x is 0 (y of -1 or below, or inf, too)."""
+    x = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 2.0, -1.0])
+    y = np.array([-1.0, 3.0, -0.5, -2.0, np.inf, -1.0, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        check(lambda x, y: special.xlog1py(x, y), x, y)
+        check(lambda x, y: special.xlog1py(x, y), np.zeros(1), np.array([np.nan]))
+    for backend in BACKENDS:
+        gx, gy = adcompiler.grad(lambda x, y: np.sum(special.xlog1py(x, y)), wrt=(0, 1),
+                                 backend=backend)(x[:5], y[:5])
+        np.testing.assert_allclose(gx, [0.0, np.log1p(3.0), np.log1p(-0.5), 0.0, 0.0],
+                                   rtol=1e-15)
         np.testing.assert_array_equal(gy, np.zeros(5))
 
 
