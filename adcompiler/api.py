@@ -37,7 +37,8 @@ from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_call
 from .frontend import TRACING, signature, traced
 from .frontend.calls import parameters_of
 from .frontend.outside import changed
-from .frontend.pytree import flatten, leaves_like, structure_difference, unflatten
+from .frontend.pytree import (flatten, leaves_like, node_fields, structure_difference,
+                               unflatten)
 from .frontend.signature import is_runtime_leaf, split_outputs, writable
 from .frontend.values import Traced
 from .ir import registry
@@ -223,6 +224,10 @@ class GradFunction(_Specialised):
         """What is wrong with what `fun` returns, as Python sees it (has_aux: a pair), or None."""
         if self.has_aux and not (isinstance(result, tuple) and len(result) == 2):
             return f"has_aux=True needs {self._fun_name} to return a pair (value, aux)"
+        if not self.has_aux and (isinstance(result, (list, tuple, dict))
+                                 or node_fields(result) is not None):
+            return (f"{self._fun_name} returns a {type(result).__name__}; grad needs it to "
+                    "return one float scalar (has_aux=True for (value, aux))")
         return None
 
     def _specialise(self, args, kwargs) -> _Compiled:

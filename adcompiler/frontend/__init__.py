@@ -116,7 +116,6 @@ def _traced(f, *args, **kwargs):
     entry = (len(sig.prefix), tuple(sig.keywords), key)
     if entry in cache and not changed(cache[entry].meta["reads"]):
         return cache[entry], sig
-    _note_retrace(f, entry)
     session = Session()
     name = session.unique_name(re.sub(r"[^\w.]", "_", f.__name__.strip("<>")) or "f")
     defaults = {part[0] for part in key if part[1:] == ("default",)}
@@ -162,6 +161,7 @@ def _traced(f, *args, **kwargs):
         raise AdcompilerError(f"internal error: the frontend built invalid IR for "
                               f"{f.__qualname__}: {e}") from e
     _maybe_print(fn)
+    _note_retrace(f, entry)     # (a trace that failed compiled nothing: not counted)
     cache[entry] = fn
     return fn, sig
 

@@ -309,8 +309,11 @@ class ExpressionsMixin:
             return arith.unary(self, "neg", x, python_op=True)
         if op is ast.UAdd:
             return self.wrap(x.value, weak=x.weak, nonneg=x.nonneg)
+        if x.dtype in ("i64", "i32"):   # two's complement: ~x is -x - 1
+            return arith.binary(self, "sub", arith.unary(self, "neg", x, python_op=True), 1,
+                                python_op=True)
         if x.dtype != "bool":
-            raise FrontendError("~ is only supported on boolean arrays")
+            raise FrontendError("~ is only supported on boolean and integer arrays")
         return arith.unary(self, "logical_not", x, python_op=True)
 
     def expr_BoolOp(self, node):

@@ -54,9 +54,11 @@ def matmul(cx: Emitter, a, b) -> Traced:
     if x.ndim == 0 or y.ndim == 0:
         raise FrontendError("matmul: input operand does not have enough dimensions "
                             "(use * for scalars)")
+    inner = y.shape[0] if y.ndim == 1 else y.shape[-2]
+    if x.shape[-1] != inner:    # (NumPy's words, before a 1-d operand becomes a row or column)
+        raise FrontendError(f"matmul: inner dimensions differ: {x.shape} @ {y.shape} (size "
+                            f"{inner} is different from {x.shape[-1]})")
     if x.ndim == 1 and y.ndim == 1:
-        if x.shape != y.shape:
-            raise FrontendError(f"matmul: shapes {x.shape} and {y.shape} not aligned")
         return _vecdot(cx, x, y)
     xv = x.value if x.ndim > 1 else cx.op("reshape", x.value, shape=(1,) + x.shape)
     yv = y.value if y.ndim > 1 else cx.op("reshape", y.value, shape=y.shape + (1,))

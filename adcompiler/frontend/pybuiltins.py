@@ -128,9 +128,11 @@ def _zip(tr, *iterables, strict=False):
 
 def _scalar(tr, x, dtype, name):
     t = tr.tensor(x)
-    if t.type.size != 1:
-        raise FrontendError(f"only arrays of size 1 can be converted to Python scalars ({name})")
-    v = t.value if t.ndim == 0 else tr.op("reshape", t.value, shape=())
+    if t.ndim:      # (NumPy 2.4's TypeError; x.item() takes any array of one entry)
+        raise FrontendError(f"only 0-dimensional arrays can be converted to Python scalars "
+                            f"({name} of an array of shape {t.shape}; x.item() gives its one "
+                            "entry)")
+    v = t.value
     if dtype == "i64" and t.type.is_float:
         # Python's ValueError or OverflowError (a cast would make them -2^63); adcompiler's
         # ints are int64, where Python's int would grow

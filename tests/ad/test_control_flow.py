@@ -917,6 +917,20 @@ def test_non_scalar_output_is_an_error():
         adc.grad(value_and_extra)(np.ones(3))
 
 
+def test_a_container_of_one_scalar_is_not_a_scalar_result():
+    """(loss, "tag"), [loss] or {"loss": loss} was taken for loss (only run-time leaves were
+    counted), where (loss, aux_array) was refused; JAX refuses them all."""
+    for f, kind in ((lambda x: (np.sum(x), "tag"), "tuple"), (lambda x: [np.sum(x)], "list"),
+                    (lambda x: {"loss": np.sum(x)}, "dict")):
+        with pytest.raises(adc.AdcompilerError, match=f"returns a {kind}; grad needs it to "
+                                                      r"return one float scalar \(has_aux"):
+            adc.grad(f)(np.ones(3))
+        with pytest.raises(adc.TraceError, match=f"returns a {kind}"):      # in traced code
+            adc.grad(lambda x, f=f: np.sum(adc.grad(f)(x)))(np.ones(3))
+    np.testing.assert_array_equal(adc.grad(lambda x: (np.sum(x), "tag"), has_aux=True)(
+        np.ones(3))[0], np.ones(3))
+
+
 def nan_maker(x):
     y = np.log(x)
     z = np.sqrt(y - 1.0)

@@ -66,6 +66,19 @@ def test_boolean_operators():
     check(bool_logic, rand(10))
 
 
+def test_invert_of_integers_and_python_scalar_conversions():
+    """~ of an int array was refused (NumPy's is -x - 1); float() and int() of a size-1 array
+    that is not 0-d gave its entry, where NumPy 2.4 raises a TypeError."""
+    def f(k, k32, x):
+        return ~k, ~k32, ~int(k[0]), ~np.int64(7), float(x[0]) * 2, int(k[1]), x[:1].item()
+    check(f, np.array([0, 5, -3, np.iinfo(np.int64).min, np.iinfo(np.int64).max]),
+          np.array([2, -9], np.int32), rand(3))
+    for g in (lambda x: float(x[:1]), lambda x: int(x.reshape(3, 1)[1:2])):
+        with pytest.raises(adcompiler.TraceError, match="only 0-dimensional arrays can be "
+                                                         "converted to Python scalars"):
+            adcompiler.trace(g, rand(3))
+
+
 def test_and_or_not_on_traced_scalars():
     check(scalar_logic, rand(5))
     check(scalar_logic, -np.abs(rand(5)))

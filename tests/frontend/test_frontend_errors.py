@@ -156,6 +156,11 @@ def test_bad_shapes_name_line_and_construct():
     line = bad_shapes.__code__.co_firstlineno + 2
     msg = str(e.value)
     assert msg.startswith(f"{FILE}:{line}: matmul: inner dimensions differ")
+    # a 1-d operand is named as the user wrote it, not as the column it is multiplied as
+    # (it read '(2, 2) @ (3, 1)')
+    with pytest.raises(TraceError, match=r"inner dimensions differ: \(2, 2\) @ \(3,\) \(size 3 "
+                                         r"is different from 2\)"):
+        adcompiler.trace(lambda x: x @ np.ones(3), rand(2, 2))
     assert msg.endswith("(in 'h @ w')")
     assert e.value.loc[1] == line and e.value.construct == "h @ w"
     assert e.value.__cause__ is None and e.value.__suppress_context__

@@ -300,8 +300,8 @@ def test_cumsum():
 
 
 def test_unsupported_numpy_function_is_named():
-    with pytest.raises(adcompiler.TraceError, match=r"np\.logaddexp2 is not supported"):
-        adcompiler.trace(lambda x: np.logaddexp2(x, x), rand(3))
+    with pytest.raises(adcompiler.TraceError, match=r"np\.spacing is not supported"):
+        adcompiler.trace(lambda x: np.spacing(x), rand(3))
 
 
 def test_a_ufunc_from_elsewhere_is_not_called_numpys():

@@ -545,6 +545,23 @@ def test_tracing_again_for_changed_outside_values_warns_once(recwarn, monkeypatc
     assert "<lambda> was traced and compiled again 8 times" in str(warned[1].message)
 
 
+def fails_to_trace(x, n):
+    return np.sum(np.zeros(n) + x)
+
+
+def test_traces_that_fail_are_not_counted_as_compiled_again(recwarn):
+    """Each failed call (a run-time shape) warned, from the 8th, that the function 'was traced
+    and compiled again': nothing was compiled, nothing outside changed."""
+    from adcompiler import frontend
+    for f in (adcompiler.grad(fails_to_trace, backend="numpy"),
+              adcompiler.jit(lambda x: x[5], backend="numpy")):
+        for _ in range(frontend.RETRACED + 2):
+            with pytest.raises(adcompiler.TraceError):
+                f(np.ones(3), np.int64(3)) if isinstance(f, adcompiler.api.GradFunction) \
+                    else f(np.ones(3))
+    assert not [w for w in recwarn.list if w.category is adcompiler.RecompileWarning]
+
+
 def keeps_state_in_its_default(x, st={"m": np.zeros(2)}):     # noqa: B006
     st["m"] = st["m"] + x
     return st["m"] * 1.0
