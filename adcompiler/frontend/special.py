@@ -1,6 +1,7 @@
-"""scipy.special's functions on run-time arrays: `erf`, `erfc` and `expit` are registry ops
-(SciPy's result dtypes: float32 stays float32, integers give float64); `softplus` is
-np.logaddexp(0, x), as SciPy computes it, `log_expit` -softplus(-x), and `xlogy(x, y)` is
+"""scipy.special's functions on run-time arrays: `erf`, `erfc`, `expit` and `gammaln` are
+registry ops (SciPy's result dtypes: float32 stays float32, integers give float64); `digamma`
+(`psi`) is built from registry ops (ops.elementwise.digamma: its derivatives are theirs);
+`softplus` is np.logaddexp(0, x), as SciPy computes it, `log_expit` -softplus(-x), and `xlogy(x, y)` is
 x log(y), 0 where x is 0 (unless y is NaN; a y of 0, negative or inf is read as 1 there, so
 no NaN reaches the gradient, whose derivative in x is log(y) wherever that is finite), and
 `xlog1py` the same with log1p; `logit` is log(x) - log1p(-x); and
@@ -21,6 +22,7 @@ from functools import cache, partial
 
 import numpy as np
 
+from ..ops import elementwise as ops
 from . import arith, reductions as red, shapes
 from .problems import FrontendError
 from .values import result_dtype
@@ -34,6 +36,8 @@ def functions() -> dict:
 @cache
 def _table(special) -> dict:
     table = {special.erf: _ufunc("erf", special.erf), special.erfc: _ufunc("erfc", special.erfc),
+             special.gammaln: _ufunc("gammaln", special.gammaln),
+             special.digamma: partial(digamma, special.digamma),
              special.expit: _ufunc("expit", special.expit),
              special.log_expit: partial(log_expit, special.log_expit),
              special.xlogy: partial(xlogy, "log", special.xlogy),
@@ -57,6 +61,11 @@ def softplus(cx, x):
 def log_expit(ufunc, cx, x, /):
     t = arith.astype(cx, cx.tensor(x), result_dtype(ufunc, x))
     return arith.unary(cx, "neg", softplus(cx, arith.unary(cx, "neg", t)))
+
+
+def digamma(ufunc, cx, x, /):
+    t = arith.astype(cx, cx.tensor(x), result_dtype(ufunc, x))
+    return cx.wrap(ops.digamma(cx, t.value))
 
 
 def logit(ufunc, cx, x, /):

@@ -131,6 +131,55 @@ unary("erfc", "erfc(x)", "scipy.special.erfc({0})", infer=_single_double,
       numba="math.erfc({0})", vjp=_erf_vjp(-1))
 
 
+# psi's asymptotic series at z: ln z - 1/(2z) - w (1/12 - w/120 + ...), w = 1/z^2; the next
+# term, B_16 / (16 z^16), is below 5e-17 from z = 10 on
+_PSI_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+PSI_SHIFT = 10
+
+
+def digamma(b, x):
+    """psi(x), the derivative of log Gamma(x), built from registry ops, so that its own
+    derivatives (to any order) are theirs: reflected below 0 (psi(x) = psi(1 - x) -
+    pi / tan(pi x), tan's argument reduced to pi (x - floor(x))), shifted up by PSI_SHIFT
+    (psi(y) = psi(y + 10) - sum of 1 / (y + k)), then the asymptotic series. SciPy's values at
+    the poles: NaN at -1, -2, ... and -inf, -inf at 0, inf at -0.0. `b`: a builder (an op's
+    VJP) or the frontend's emitter."""
+    dt = x.type.dtype
+
+    def c(v):
+        return const(b, v, dt)
+    neg = b.op("lt", x, c(0))
+    frac = b.op("sub", x, b.op("floor", x))
+    pole = b.op("logical_and", neg, b.op("eq", frac, c(0)))
+    y = b.op("where", neg, b.op("sub", c(1), x), x)
+    shift = b.op("div", c(1), y)
+    for k in range(1, PSI_SHIFT):
+        shift = b.op("add", shift, b.op("div", c(1), b.op("add", y, c(k))))
+    z = b.op("add", y, c(PSI_SHIFT))
+    w = b.op("div", c(1), b.op("mul", z, z))
+    series = c(_PSI_SERIES[-1])
+    for coef in reversed(_PSI_SERIES[:-1]):
+        series = b.op("add", c(coef), b.op("mul", w, series))
+    psi = b.op("sub", b.op("sub", b.op("log", z), b.op("div", c(0.5), z)),
+               b.op("mul", w, series))
+    psi = b.op("sub", psi, shift)
+    # (where x is not reflected, tan's argument is pi/2: no inf whose derivative, times the
+    # zero gradient where sends it, would be NaN)
+    safe = b.op("where", b.op("logical_and", neg, b.op("logical_not", pole)), frac, c(0.5))
+    reflected = b.op("sub", psi, b.op("div", c(math.pi), b.op("tan", b.op("mul", c(math.pi),
+                                                                          safe))))
+    return b.op("where", pole, c(math.nan), b.op("where", neg, reflected, psi))
+
+
+def _gammaln_vjp(b, op, cts, needs):
+    return [b.op("mul", cts[0], digamma(b, op.operands[0]))]
+
+
+# log |Gamma(x)|, scipy.special.gammaln (libm's lgamma in Numba: per element, not vectorised)
+unary("gammaln", None, "scipy.special.gammaln({0})", infer=_single_double,
+      numba="math.lgamma({0})", vjp=_gammaln_vjp)
+
+
 def _expit_vjp(b, op, cts, needs):
     """ct r (1 - r) from the result r: SymPy's exp(-x)/(1 + exp(-x))**2 overflows to NaN for
     x below about -710 (-89 in float32), where the derivative is 0."""

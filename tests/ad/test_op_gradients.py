@@ -386,6 +386,7 @@ CASES: dict[str, Callable] = {
     "arcsinh": unary(), "arccosh": unary(uniform(1.2, 3)), "arctanh": unary(uniform(-0.9, 0.9)),
     "abs": unary(away_from_zero()), "log2": unary(uniform(0.2, 3)),
     "log10": unary(uniform(0.2, 3)), "exp2": unary(uniform(-2, 2)), "erf": unary(), "erfc": unary(),
+    "gammaln": unary(uniform(0.2, 6)),
     "expit": unary(uniform(-4, 4)), "cbrt": unary(away_from_zero()),
     "add": binary(), "sub": binary(), "mul": binary(), "div": binary(normal, away_from_zero()),
     "pow": binary(uniform(0.5, 2.0), uniform(-2, 2)), "mod": binary(normal, away_from_zero()),

@@ -62,6 +62,7 @@ UNARY = {"neg": normal, "exp": normal, "log": positive, "log1p": positive, "expm
          "arcsin": unit, "arccos": unit, "arctan": normal, "sinh": normal, "cosh": normal,
          "abs": normal, "sign": grid, "floor": normal, "stop_gradient": normal,
          "log2": positive, "log10": positive, "exp2": normal, "erf": normal, "erfc": normal,
+         "gammaln": normal,
          "expit": wide,
          "arcsinh": normal, "arccosh": above_one, "arctanh": unit, "ceil": normal,
          "trunc": normal, "rint": halves, "isnan": specials, "isinf": specials,

@@ -1,6 +1,6 @@
 """np.log2, np.log10, np.exp2, np.fabs, np.arctan2, np.hypot, np.logaddexp, np.logaddexp2 and
-scipy.special's erf, erfc, expit, log_expit, softplus, logit, xlogy, xlog1py, logsumexp, softmax
-and log_softmax: values and
+scipy.special's erf, erfc, expit, log_expit, softplus, logit, xlogy, xlog1py, gammaln, digamma,
+logsumexp, softmax and log_softmax: values and
 dtypes against NumPy and SciPy running the same function (fecheck.check), gradients against
 finite differences of what NumPy and SciPy compute (adcompiler.check_grad) on both backends,
 float32, and large arguments that must not overflow (logaddexp(1000, 1000), expit(-1000),
@@ -16,7 +16,7 @@ import adcompiler
 from fecheck import check, rand
 
 UNARY = [np.log2, np.log10, np.exp2, np.fabs, special.erf, special.erfc, special.expit,
-         special.log_expit, special.softplus]
+         special.log_expit, special.softplus, special.gammaln, special.digamma]
 BACKENDS = ["numpy", "numba"]
 
 
@@ -105,7 +105,8 @@ def ufunc_loss(x, y):
                   + np.logaddexp(x, y) * special.erf(y) + special.expit(x * y)
                   + special.erfc(y) * np.fabs(y) + special.log_expit(y) * special.softplus(x)
                   + special.xlogy(y, x) + np.logaddexp2(x, y) * special.xlog1py(y, x)
-                  + special.logit(special.expit(y) * 0.5 + 0.2))
+                  + special.logit(special.expit(y) * 0.5 + 0.2)
+                  + special.gammaln(x) * y + special.digamma(x + 1) ** 2)
 
 
 def test_xlogy_where_x_is_zero():
@@ -175,3 +176,21 @@ def test_scipy_is_imported_only_where_used():
     assert "scipy" not in plain.adjoint_source(x)
     sig = adcompiler.grad(lambda x: np.sum(special.expit(x)), backend="numpy")
     assert "import scipy.special" in sig.adjoint_source(x)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_digamma_and_gammalns_derivatives(backend):
+    """digamma (built from registry ops) against SciPy's over its range, its poles and
+    reflections; gammaln's first and second derivatives are SciPy's digamma and trigamma."""
+    x = np.array([0.0, -0.0, -1.0, -2.5, 1.4616321449683623, 1e-300, np.inf, -np.inf, np.nan,
+                  1e17, -1e17, 0.5, 3.7, 12.0, 1e5, -7.3, -1e5 + 0.25, 1e-8, 9.99, 123.4])
+    with np.errstate(all="ignore"):
+        got = adcompiler.jit(lambda x: special.digamma(x), backend=backend)(x)
+        np.testing.assert_allclose(got, special.digamma(x), rtol=1e-13, atol=1e-14)
+    x = np.array([0.3, 2.5, 7.0, -1.5, 30.0, 1e4])
+    g = adcompiler.grad(lambda x: np.sum(special.gammaln(x)), backend=backend)(x)
+    np.testing.assert_allclose(g, special.digamma(x), rtol=1e-13)
+    h = adcompiler.hessian(lambda x: np.sum(special.gammaln(x)), backend=backend)(x)
+    np.testing.assert_allclose(h, np.diag(special.polygamma(1, x)), rtol=1e-12, atol=1e-300)
+    g3 = adcompiler.grad(lambda x: np.sum(special.digamma(x) ** 2), backend=backend)(x)
+    np.testing.assert_allclose(g3, 2 * special.digamma(x) * special.polygamma(1, x), rtol=1e-12)

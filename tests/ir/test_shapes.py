@@ -458,6 +458,7 @@ CASES = {
     # SciPy computes float16 in float32 (the frontend casts): the ops take float32 and float64
     "erf": U(special.erf, narrower=single_double_only),
     "erfc": U(special.erfc, narrower=single_double_only),
+    "gammaln": U(special.gammaln, narrower=single_double_only),
     "expit": U(special.expit, narrower=single_double_only),
     "abs": U(np.absolute, ALL, never),
     "sign": U(np.sign, ALL, numeric_only),
