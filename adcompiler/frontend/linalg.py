@@ -33,6 +33,8 @@ from __future__ import annotations
 import numbers
 import string
 
+import numpy as np
+
 from .composites import diagonal_view
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
@@ -178,6 +180,8 @@ def tensordot(cx: Emitter, a, b, axes=2) -> Traced:
     """Sum over a's axes `axes[0]` and b's `axes[1]` (an int n: a's last n and b's first n);
     the result has a's other axes, then b's."""
     x, y = _operands(cx, a, b)
+    if isinstance(axes, np.ndarray) and axes.ndim:     # (NumPy takes an array of the pair)
+        axes = axes.tolist()
     if isinstance(axes, (tuple, list)):
         if len(axes) != 2:
             raise FrontendError("tensordot: axes must be an int or a pair of sequences of axes")

@@ -103,7 +103,8 @@ def test_tensordot():
                 np.tensordot(t3, x, axes=([0, 1], [0, 1])),
                 np.tensordot(v, v, 0), np.tensordot(t3, t3, axes=((2, 0), (2, 0))),
                 np.tensordot(x, v[:4], axes=(1, 0)), np.tensordot(t3, y.T[:2], axes=([-1], [0])),
-                np.tensordot(k, x, axes=[[0], [0]]), np.tensordot(x.astype(np.float32), y, 2))
+                np.tensordot(k, x, axes=[[0], [0]]), np.tensordot(x.astype(np.float32), y, 2),
+                np.tensordot(t3, t3, axes=np.array([[1, 2], [1, 2]])))
     check(f, rand(3, 4), rand(3, 4), rand(3, 4, 2), rand(5), np.arange(6).reshape(3, 2))
 
 
