@@ -2,7 +2,10 @@
 `std`, softmax and logsumexp are compositions built by the frontend, not primitives.
 `lower["numba"]` of a loop reduction is its identity (`init`: a number, or `lowest`/`highest`
 of the dtype) and its update of the accumulator `{acc}` by an element `{x}` (NaN-propagating,
-as NumPy's); `"wide": True` makes float32/float16 inputs accumulate in float64 (sum, prod)."""
+as NumPy's); `"wide": True` makes float32/float16 inputs accumulate in float64 (sum, prod), as
+the NumPy lowering of a sum over other than the last axis does too.
+The VJP of `cumsum` is the reversed cumsum of the reversed cotangent, in float64 for narrower
+floats (the total less the cumsum before each entry lost the small sums at the end)."""
 from ..ad.emit import const, expand_reduced, ones_at_zeros, zeros
 from ..ir.types import TensorType
 from .family import check, declare, norm_axis
@@ -87,8 +90,21 @@ def _extremum_vjp(b, op, cts, needs):
     return [b.op("mul", expand_reduced(b, share, x.type.shape, a["axes"], a["keepdims"]), mask)]
 
 
+def _lower_sum(op, a):
+    """NumPy's sum, but float32/float16 accumulated in float64 (as `wide` makes the Numba
+    backend's) where an axis other than the last is reduced: NumPy adds such an axis's entries
+    one after the other (pairwise only along the last), so a bias gradient summed over a
+    million rows was 1e-4 off in float32, where torch's is 1e-7."""
+    t = op.operands[0].type
+    text = f"np.sum({a[0]}, axis={op.attrs['axes']!r}, keepdims={op.attrs['keepdims']!r}"
+    if t.dtype in WIDE and {norm_axis(x, t.rank) for x in op.attrs["axes"]} - {t.rank - 1}:
+        return f"{text}, dtype=np.float64).astype(np.{WIDE[t.dtype]})"
+    return text + ")"
+
+
+WIDE = {"f32": "float32", "f16": "float16"}
 REDUCE = dict(attrs=("axes", "keepdims"), arity=1, kind="reduce")
-declare("sum", _rule(_sum_dtype), vjp=_sum_vjp, lower={"numpy": "np.sum({0}, axis={axes}, keepdims={keepdims})",
+declare("sum", _rule(_sum_dtype), vjp=_sum_vjp, lower={"numpy": _lower_sum,
                                                     "numba": {"init": "0", "update": "{acc} + {x}", "wide": True,
                                                               "combine": "add"}},
         **REDUCE)
@@ -114,12 +130,15 @@ def _cumsum_rule(types, attrs):
 
 
 def _cumsum_vjp(b, op, cts, needs):
-    """d cumsum(x)_j / d x_i = 1 for i <= j: the cotangent summed from i to the end, which is
-    its total less its cumsum before i (total - cumsum(ct) + ct)."""
+    """d cumsum(x)_j / d x_i = 1 for i <= j: the cotangent summed from i to the end."""
     ct, axis = cts[0], norm_axis(op.attrs["axis"], op.result.type.rank)
-    total = expand_reduced(b, b.op("sum", ct, axes=(axis,), keepdims=True), ct.type.shape,
-                           (axis,), True)
-    return [b.op("add", b.op("sub", total, b.op("cumsum", ct, axis=axis)), ct)]
+    shape, dt = ct.type.shape, ct.type.dtype
+    flip = dict(starts=tuple(n - 1 if a == axis else 0 for a, n in enumerate(shape)),
+                stops=tuple(-1 if a == axis else n for a, n in enumerate(shape)),
+                steps=tuple(-1 if a == axis else 1 for a in range(len(shape))))
+    wide = b.op("astype", ct, dtype="f64") if dt in WIDE else ct
+    out = b.op("slice", b.op("cumsum", b.op("slice", wide, **flip), axis=axis), **flip)
+    return [b.op("astype", out, dtype=dt) if dt in WIDE else out]
 
 
 # (the Numba backend calls NumPy's for this too: a scan, not a loop op of the fusion)
