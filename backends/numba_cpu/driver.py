@@ -30,7 +30,7 @@ from ...ir.names import identifier
 from ...ir.rewrite import used_values, users
 from ...ir.types import DTYPES
 from ...ops.tape import is_tape
-from ..numpy.codegen import PythonGen, py_attr
+from ..numpy.codegen import PythonGen, lower_expr, py_attr
 from . import kernels as kgen, loops
 from .fusion import loop_kind, numba_rule, partition, scalar_constant
 from .memory import Arena, plan
@@ -271,7 +271,7 @@ class DriverGen(PythonGen):
                 self.kernel(item, kern, depth)
             elif kind == "numpy":
                 self.comment_loc(depth, item.loc)
-                PythonGen.plain(self, item, [self.n(v) for v in item.operands], depth)
+                self.index_step(item, depth)
             else:
                 self.op(item, depth, results)
             if timed:
@@ -436,6 +436,18 @@ class DriverGen(PythonGen):
             return
         call = "launch" if self.parallel and kern.rows >= 2 and size >= PAR_MIN else "run"
         self.emit(depth, f"rt.{call}({module}, {kern.rows}, {args})")
+
+    def index_step(self, op, depth):
+        """Integer or boolean scalar arithmetic as the NumPy backend writes it. Compiled, an
+        int32 result is made int32 again: Numba computes int32 arithmetic in int64, which
+        neither wraps where NumPy's does nor stays the type a loop carries."""
+        args = [self.n(v) for v in op.operands]
+        code = lower_expr(op, args)
+        if self.compiling and op.result.dtype == "i32" and isinstance(code, str) \
+                and op not in self.in_place and not self.constants.is_big(op):
+            self.emit(depth, f"{self.n(op.result)} = np.int32({code})")
+        else:
+            PythonGen.plain(self, op, args, depth)
 
     def plain(self, op, args, depth):
         if self.constants.is_big(op) or (small_product(op) and op.result not in self.placed

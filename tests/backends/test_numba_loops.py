@@ -260,6 +260,27 @@ def test_an_index_out_of_bounds_in_a_compiled_loop_names_the_users_line(called, 
     assert fwd.warm and fwd.failures == 0 and not fwd.never    # the user's error, not Numba's
 
 
+def int32_steps(x, b, n):
+    s, c = x[0], True
+    for k in range(n):
+        s = (s * 4) % 1000 + s * 3          # NumPy's int32 wraps in the multiplications
+        c = c + b[k % 2]                    # a bool carried, made int32
+    return s, c
+
+
+def test_a_compiled_loops_int32_arithmetic_wraps_as_numpys(called, monkeypatch):
+    """Numba computed it in int64: (s * 4) % 1000 read 0 where NumPy's is 408, and the int32
+    the loop returned raised OverflowError converting it back."""
+    monkeypatch.setattr(rt, "LOOPS", "compile")
+    args = (np.array([2000000000, 3], np.int32), np.array([2**31 - 1, 5], np.int32), np.int64(3))
+    with np.errstate(over="ignore"):
+        want = int32_steps(*args)
+    got = adc.jit(int32_steps, backend="numba")(*args)
+    assert called[0].warm
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.int32 and g == w
+
+
 def gathered(x, idx, n):
     s = 0.0
     for t in range(n):
