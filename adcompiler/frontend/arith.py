@@ -59,11 +59,15 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
         compute = "i64" if -2 ** 63 <= big < 2 ** 63 else "f64"    # as NumPy 2 compares
     if name == "pow" and compute in INT_RANGE and all(n != 0 for n in v_shape(a) + v_shape(b)):
         _check_exponents(cx, b, _weak((a, b), python_op))   # (no entries, no power: no error)
-    if name in ("div", "floordiv", "mod") and isinstance(b, Traced) and _weak((a, b), python_op):
+    if name in ("div", "floordiv", "mod") and _weak((a, b), python_op):
         # Python numbers (a loop index, int(x)): Python's ZeroDivisionError, where NumPy's
         # arithmetic gives 0 or inf (`5 // (i - 2)` in a static loop traced as a loop)
-        cx.op("assert", cx.op("ne", b.value, cx.const(0, b.dtype)),
-              message="division by zero (Python's ZeroDivisionError)")
+        if isinstance(b, Traced):
+            cx.op("assert", cx.op("ne", b.value, cx.const(0, b.dtype)),
+                  message="division by zero (Python's ZeroDivisionError)")
+        elif b == 0:
+            raise FrontendError("division by zero (Python's ZeroDivisionError: a Python "
+                                "number divided by a literal 0)")
     v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
 
