@@ -18,6 +18,7 @@ error callback (`np.errstate` is per thread and context in NumPy 2, unlike
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import linecache
 import os
 import re
@@ -97,9 +98,19 @@ def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
     what else may make the backend's result differ from the reference's (its options)."""
     if np.geterr()["invalid"] != "raise":
         return run()
-    with np.errstate(invalid="ignore"):
+    held = []       # NumPy's warnings of the first run: see `_errstate`
+
+    def hold(kind, flag):
+        frame = _generated_frame(sys._getframe(1))
+        held.append((kind, None if frame is None else _site(frame)))
+    with np.errstate(invalid="call", call=hold) if _WARNS.get() else \
+            np.errstate(invalid="ignore"):
         out = run()
-    if not has_nan(out):
+    nan = has_nan(out)
+    for kind, site in held:     # (an invalid value that made the NaN: the NaNError says it)
+        if not (nan and kind == "invalid value"):
+            _warn_at(kind, site)
+    if not nan:
         return out
     found, overflows = [], []
 
@@ -251,7 +262,15 @@ def _warn_at_user_line(kind, flag):
     if frame is None:
         warnings.warn(f"{kind} encountered", RuntimeWarning, stacklevel=2)
         return
-    site = _site(frame)
+    _warn_at(kind, _site(frame))
+
+
+def _warn_at(kind, site):
+    """NumPy's warning of `kind` at the user's line of the generated line `site` (None: none
+    known)."""
+    if site is None:
+        warnings.warn(f"{kind} encountered", RuntimeWarning, stacklevel=3)
+        return
     line = _generated_line(site)
     ufunc = _ufunc_of(line)
     message = f"{kind} encountered" + (f" in {ufunc}" if ufunc else "")
@@ -279,6 +298,12 @@ def _user_file(name, lineno, code):
     return found.pop() if len(found) == 1 else name
 
 
+# whether the caller's invalid values warn where `_errstate` made them raise: then the first
+# run of `raising_where_a_result_is_nan` warns of those that reach no result, as NumPy would
+_WARNS = contextvars.ContextVar("adcompiler_invalid_warns", default=False)
+
+
+@contextlib.contextmanager
 def _errstate(check_nans: bool):
     """The np.errstate generated code runs under: invalid values raise when `check_nans`,
     and NumPy's warnings name the user's line (see the docstring). A caller who set a mode to
@@ -292,7 +317,12 @@ def _errstate(check_nans: bool):
         state["call"] = _warn_at_user_line
     if check_nans:
         state["invalid"] = "raise"
-    return np.errstate(**state) if state else contextlib.nullcontext()
+    token = _WARNS.set(check_nans and "call" in state and modes["invalid"] == "warn")
+    try:
+        with np.errstate(**state) if state else contextlib.nullcontext():
+            yield
+    finally:
+        _WARNS.reset(token)
 
 
 def loc_of_generated_line(filename: str, lineno: int):

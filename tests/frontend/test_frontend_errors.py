@@ -537,6 +537,29 @@ def test_a_gradient_under_numpy_warnings_warns_at_the_users_line_and_checks_nans
     assert seen and set(seen) == {"overflow"}
 
 
+def drops_a_nan(x, y):
+    return np.sum(y ** 2) + np.nan_to_num(np.sqrt(x[0]))
+
+
+def test_an_invalid_value_no_result_holds_warns_as_numpy_does():
+    """Under grad (invalid values raise, for the NaN check) an invalid value that no result
+    held was silent, where NumPy, and jit, warn; one that makes a NaN result is the
+    NaNError alone."""
+    import inspect
+    import warnings
+    line = inspect.getsourcelines(drops_a_nan)[1] + 1
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        warnings.simplefilter("always")
+        g = adcompiler.grad(drops_a_nan, wrt=1, backend="numpy")(-np.ones(1), np.arange(3.0))
+        np.testing.assert_array_equal(g, [0.0, 2.0, 4.0])
+        assert [(os.path.basename(w.filename), w.lineno, str(w.message)[:33])
+                for w in caught] == [(FILE, line, "invalid value encountered in sqrt")]
+        caught.clear()
+        with pytest.raises(adcompiler.NaNError):
+            adcompiler.grad(logs, backend="numpy")(-np.abs(rand(3)))
+        assert caught == []
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_the_nan_check_finds_exactly_the_nans(dtype):
     """`has_nan` looks at small arrays joined, large ones each (their maxima): checked against
