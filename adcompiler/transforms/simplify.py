@@ -9,13 +9,18 @@ stays, as does `x * 1` where the `1` widens the shape):
     added in another order: float rounding); a backward loop's accumulation of a gradient read
     by index (`d_out[t - 1] += ...`) then touches the entries, not the whole array
     transpose(transpose(x, p), q) -> transpose(x, p∘q); transpose with the identity -> x
-    reshape(reshape(x)) -> reshape(x); reshape, broadcast_to to x's shape, astype to x's dtype,
-    sum/prod/max/min over no axes  ->  x
+    reshape(reshape(x)) -> reshape(x) where nothing else reads the inner one, or it is back to
+    x's shape (where something does, it is made anyway: of a transposed x, a copy, which the
+    outer one would make again);
+    reshape, broadcast_to to x's shape, astype to x's dtype, sum/prod/max/min over no axes -> x
 A 0 or 1 is a `constant` whose entries all equal it, or a `broadcast_to` of one.
 Rewritten ops keep their result values; an op replaced by its operand is removed and its uses
 take the operand. Ops that become unused are left for `dce`.
 """
 from __future__ import annotations
+
+from collections import Counter
+from functools import partial
 
 from ..ir.core import Block, Op, Value
 from ..ir.passes import register_pass
@@ -24,17 +29,18 @@ from ..ir.rewrite import substitute
 
 @register_pass("simplify")
 def simplify(fn):
-    _block(fn.body, {})
+    uses = Counter(v for op in fn.walk() for v in op.operands)
+    _block(fn.body, {}, {**RULES, "reshape": partial(_reshape, uses=uses)})
     return fn
 
 
-def _block(block: Block, remap: dict) -> None:
+def _block(block: Block, remap: dict, rules: dict) -> None:
     live = []
     for op in block.ops:
         substitute(op, remap)
         for region in op.regions:
-            _block(region, remap)
-        replacement = _rewrite(op)
+            _block(region, remap, rules)
+        replacement = _rewrite(op, rules)
         if replacement is None:
             live.append(op)
         else:
@@ -42,14 +48,14 @@ def _block(block: Block, remap: dict) -> None:
     block.ops = live
 
 
-def _rewrite(op: Op) -> Value | None:
+def _rewrite(op: Op, rules: dict) -> Value | None:
     """Apply the rules to `op` until none fires; return the value replacing it, if any."""
-    rule = RULES.get(op.name)
+    rule = rules.get(op.name)
     while rule is not None:
         found = rule(op)
         if found is not True:
             return next((v for v in found if v.type == op.result.type), None)
-        rule = RULES.get(op.name)   # rewritten in place: try again
+        rule = rules.get(op.name)   # rewritten in place: try again
     return None
 
 
@@ -123,9 +129,10 @@ def _transpose(op):
     return [x] if perm == tuple(range(len(perm))) else []
 
 
-def _reshape(op):
+def _reshape(op, uses):
     (x,) = op.operands
-    if isinstance(x.owner, Op) and x.owner.name == "reshape":
+    if isinstance(x.owner, Op) and x.owner.name == "reshape" and (
+            uses[x] == 1 or x.owner.operands[0].type == op.result.type):
         op.operands = [x.owner.operands[0]]
         return True
     return [x]

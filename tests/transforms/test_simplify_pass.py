@@ -118,6 +118,28 @@ def test_reshapes_compose_and_vanish_when_back_to_the_start():
     """)
 
 
+def test_a_reshape_something_else_reads_is_not_composed_through():
+    """Of a transposed x, reshape(x) is a copy, made anyway for its other reader: the GPT's
+    gradient reshaped the transposed attention gradient twice (two 6 MB copies a layer) where
+    the second reshape of the first is a view."""
+    check_pass("""
+        func @f(%x: f64[2,6]) -> (f64[12], f64[3,4], f64[6,2]) {
+          %t = transpose %x {perm=[1, 0]} : f64[6,2]
+          %a = reshape %t {shape=[12]} : f64[12]
+          %b = reshape %a {shape=[3, 4]} : f64[3,4]
+          %c = reshape %a {shape=[6, 2]} : f64[6,2]
+          return %a, %b, %c
+        }
+    """, ["simplify", "dce"], """
+        func @f(%x: f64[2,6]) -> (f64[12], f64[3,4], f64[6,2]) {
+          %t = transpose %x {perm=[1, 0]} : f64[6,2]
+          %a = reshape %t {shape=[12]} : f64[12]
+          %b = reshape %a {shape=[3, 4]} : f64[3,4]
+          return %a, %b, %t
+        }
+    """)
+
+
 def test_identities_inside_regions_and_integer_operands():
     check_pass("""
         func @f(%x: f64[2], %k: i64[2], %n: i64[]) -> (f64[2], i64[2]) {
