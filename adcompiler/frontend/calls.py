@@ -347,11 +347,7 @@ class CallsMixin:
                 _bind(handler, args, kwargs, _name(fn), fn)
                 return handler(self, *args, **kwargs)
             self.watch_arguments(args, kwargs)
-            out = run_static(fn, *args, **kwargs)
-            if fn in numpy_api.FLOAT_RUN_TIME and isinstance(out, np.ndarray) \
-                    and out.dtype.kind == "f":
-                return self.tensor(out)
-            return out
+            return run_static(fn, *args, **kwargs)
         if _table_get(numpy_api.DTYPE_TYPES, fn) and contains_traced(args):
             return numpy_api.as_dtype(self, fn, *args)
         builtin = _table_get(pybuiltins.BUILTINS, fn)

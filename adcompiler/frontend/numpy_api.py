@@ -4,8 +4,7 @@ Contract:
 - `FUNCTIONS[np_fn](cx, *args, **kwargs)` builds the call's value; parameter names follow
   NumPy's, so an unsupported keyword is a plain TypeError the interpreter reports.
 - `ALWAYS_TRACED` functions build IR even with static arguments (array creation: an
-  `np.zeros((T, T))` stays a `constant` + `broadcast_to`, not a literal); `FLOAT_RUN_TIME`
-  ones (np.array, asarray, copy) make a float array of static data a `constant` too. Other table functions
+  `np.zeros((T, T))` stays a `constant` + `broadcast_to`, not a literal). Other table functions
   called with only static arguments are computed by NumPy at trace time (`np.sqrt(2 / np.pi)`
   is a static NumPy float64, strong in promotions, exactly as when NumPy runs the function).
 - `METHODS[name](cx, self, *args, **kwargs)` are array methods (`x.sum(axis=0)`), `ATTRIBUTES`
@@ -435,11 +434,6 @@ if hasattr(np, "row_stack"):       # NumPy 2's deprecated alias of vstack, while
     FUNCTIONS[np.row_stack] = FUNCTIONS[np.vstack]
 ALWAYS_TRACED = {np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like,
                  np.empty_like, np.full_like, np.arange, np.linspace, np.eye, np.identity}
-# a float array they make of static data is a run-time constant, as ALWAYS_TRACED's are: the
-# traced code may change it in place (`y = np.array([1.0, 0.0])` then `y += dt * f(y)` in a
-# loop, `A[1, 0] = -k`), which NumPy's array would take once, while tracing; integer and
-# boolean ones stay static (indices, shapes)
-FLOAT_RUN_TIME = {np.array, np.asarray, np.asanyarray, np.copy}
 DTYPE_TYPES = {np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_}
 
 

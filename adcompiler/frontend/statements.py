@@ -180,11 +180,11 @@ class StatementsMixin:
                                 "it first (np.array(...))")
         if isinstance(cur, np.ndarray) and self.builder.block is not self.top:
             # (StaticNeeded: a static loop doing it is unrolled instead)
-            raise StaticNeeded(f"'{name}' is a static array (of static values, which "
-                                "adcompiler computes while tracing) changed in place inside a "
-                                "run-time if or loop, where it would change once, while "
-                                f"tracing: make it a run-time array first ({name} = "
-                                f"np.zeros({name}.shape, {name}.dtype) + {name})")
+            raise StaticNeeded(f"'{name}' is a static array (np.array of static values, "
+                               "which adcompiler computes while tracing) changed in place "
+                               "inside a run-time if or loop, where it would change once, "
+                               f"while tracing: make it a run-time array first ({name} = "
+                               f"np.zeros({name}.shape, {name}.dtype) + {name})")
         if isinstance(cur, Traced) or isinstance(rhs, Traced):
             return self.binop(op, cur, rhs)
         if isinstance(cur, (list, dict, set)):
@@ -214,11 +214,10 @@ class StatementsMixin:
             obj.update(new)
             self.name_value(obj, name)
         elif isinstance(obj, np.ndarray):
-            raise FrontendError("cannot assign into a static NumPy array (a global or closure "
-                                "constant, or an integer or boolean array of static values, "
-                                "which adcompiler computes while tracing); pass it as an "
-                                "argument, or make a run-time copy to change: "
-                                "np.zeros(a.shape, a.dtype) + a (np.array(a) of a float array)")
+            raise FrontendError("cannot assign into a static NumPy array (np.array of static "
+                                "values, a global or closure constant, which adcompiler "
+                                "computes while tracing); pass it as an argument, or make a "
+                                "run-time copy to change: np.zeros(a.shape, a.dtype) + a")
         else:
             self.check_writable_container(obj, value)
             run_static(operator.setitem, obj, key, value)
