@@ -62,12 +62,10 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
     if name in ("div", "floordiv", "mod") and _weak((a, b), python_op):
         # Python numbers (a loop index, int(x)): Python's ZeroDivisionError, where NumPy's
         # arithmetic gives 0 or inf (`5 // (i - 2)` in a static loop traced as a loop)
-        if isinstance(b, Traced):
-            cx.op("assert", cx.op("ne", b.value, cx.const(0, b.dtype)),
+        # (a literal 0 too: the code may never run, in a run-time if or loop)
+        if isinstance(b, Traced) or b == 0:
+            cx.op("assert", cx.op("ne", cx.value(b), cx.const(0, cx.tensor(b).dtype)),
                   message="division by zero (Python's ZeroDivisionError)")
-        elif b == 0:
-            raise FrontendError("division by zero (Python's ZeroDivisionError: a Python "
-                                "number divided by a literal 0)")
     v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
     return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
 
