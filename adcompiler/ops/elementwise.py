@@ -140,7 +140,7 @@ PSI_SHIFT = 10
 def digamma(b, x):
     """psi(x), the derivative of log Gamma(x), built from registry ops, so that its own
     derivatives (to any order) are theirs: reflected below 0 (psi(x) = psi(1 - x) -
-    pi / tan(pi x), tan's argument reduced to pi (x - floor(x))), shifted up by PSI_SHIFT
+    pi / tan(pi x), tan's argument reduced to pi (x - rint(x))), shifted up by PSI_SHIFT
     (psi(y) = psi(y + 10) - sum of 1 / (y + k)), then the asymptotic series. SciPy's values at
     the poles: NaN at -1, -2, ... and -inf, -inf at 0, inf at -0.0. `b`: a builder (an op's
     VJP) or the frontend's emitter."""
@@ -149,8 +149,10 @@ def digamma(b, x):
     def c(v):
         return const(b, v, dt)
     neg = b.op("lt", x, c(0))
-    frac = b.op("sub", x, b.op("floor", x))
-    pole = b.op("logical_and", neg, b.op("eq", frac, c(0)))
+    # tan(pi x) = tan(pi r), r = x - rint(x) in [-1/2, 1/2], exact (x - floor(x) rounded
+    # near the poles: -1e-7 - floor is 1 - 1e-7, 40 % off in float32)
+    r = b.op("sub", x, b.op("rint", x))
+    pole = b.op("logical_and", neg, b.op("eq", r, c(0)))
     y = b.op("where", neg, b.op("sub", c(1), x), x)
     shift = b.op("div", c(1), y)
     for k in range(1, PSI_SHIFT):
@@ -165,7 +167,7 @@ def digamma(b, x):
     psi = b.op("sub", psi, shift)
     # (where x is not reflected, tan's argument is pi/2: no inf whose derivative, times the
     # zero gradient where sends it, would be NaN)
-    safe = b.op("where", b.op("logical_and", neg, b.op("logical_not", pole)), frac, c(0.5))
+    safe = b.op("where", b.op("logical_and", neg, b.op("logical_not", pole)), r, c(0.5))
     reflected = b.op("sub", psi, b.op("div", c(math.pi), b.op("tan", b.op("mul", c(math.pi),
                                                                           safe))))
     return b.op("where", pole, c(math.nan), b.op("where", neg, reflected, psi))
@@ -177,7 +179,8 @@ def _gammaln_vjp(b, op, cts, needs):
 
 # log |Gamma(x)|, scipy.special.gammaln (libm's lgamma in Numba: per element, not vectorised)
 unary("gammaln", None, "scipy.special.gammaln({0})", infer=_single_double,
-      numba="math.lgamma({0})", vjp=_gammaln_vjp)
+      numba="(-math.inf if {0} == -math.inf else math.lgamma({0}))",     # (SciPy's -inf)
+      vjp=_gammaln_vjp)
 
 
 def _expit_vjp(b, op, cts, needs):

@@ -187,6 +187,14 @@ def test_digamma_and_gammalns_derivatives(backend):
     with np.errstate(all="ignore"):
         got = adcompiler.jit(lambda x: special.digamma(x), backend=backend)(x)
         np.testing.assert_allclose(got, special.digamma(x), rtol=1e-13, atol=1e-14)
+        # float32 near the negative poles (x - floor(x) rounded there: -1e-8 gave -3.6e7 for
+        # SciPy's 1e8) and gammaln(-inf), SciPy's -inf (libm's lgamma gives inf)
+        near = (-np.arange(5.0)[:, None] + [[1e-7, -1e-7, 1e-3, -1e-3]]).ravel()
+        near = np.concatenate([near, [-1e-8, -2.0001]]).astype(np.float32)
+        got = adcompiler.jit(lambda x: special.digamma(x), backend=backend)(near)
+        np.testing.assert_allclose(got, special.digamma(near.astype(np.float64)), rtol=1e-5)
+        assert adcompiler.jit(lambda x: special.gammaln(x), backend=backend)(
+            np.array([-np.inf]))[0] == -np.inf
     x = np.array([0.3, 2.5, 7.0, -1.5, 30.0, 1e4])
     g = adcompiler.grad(lambda x: np.sum(special.gammaln(x)), backend=backend)(x)
     np.testing.assert_allclose(g, special.digamma(x), rtol=1e-13)
