@@ -355,7 +355,7 @@ class CallsMixin:
             _bind(builtin, args, kwargs, _name(fn))
             return builtin(self, *args, **kwargs)
         library_fn = _table_get(stdlib.FUNCTIONS, fn)
-        if library_fn is not None and contains_traced((args, kwargs)):
+        if library_fn is not None:      # (an iterator's items may be run-time values)
             _bind(library_fn, args, kwargs, _name(fn))
             return library_fn(self, *args, **kwargs)
         if isinstance(fn, Closure):

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import AdcompilerError
 from . import analysis, arith, linalg, numpy_api, outside, text
 from .indexing import getitem
-from .problems import FrontendError, api_misuse_located
+from .problems import Fallback, FrontendError, api_misuse_located
 from .pybuiltins import RuntimeRange
 from .shapes import each_row
 from .source import with_locals
@@ -421,9 +421,31 @@ class ExpressionsMixin:
         """Static iteration: the items of a static iterable, or an array's rows."""
         return run_static(list, self.iterate_lazily(x))
 
+    def made_iterator(self, it):
+        """`it`, an iterator the traced code made (zip, iter, itertools'), noted with the
+        run-time loops and branches it was made in (`consumed`)."""
+        self.session.iterators[id(it)] = (it, len(self.session.draw_scopes))
+        return it
+
+    def consumed(self, it):
+        """Refuse to take items of an iterator made outside the run-time loop or branch being
+        traced: that takes them once, while tracing, where Python takes them on each
+        iteration, or only in the branch taken (a static loop doing it is unrolled)."""
+        made = self.session.iterators.get(id(it))
+        if made is None or made[0] is not it or made[1] == len(self.session.draw_scopes):
+            return
+        if self.session.draw_scopes[-1] == "loop":
+            raise Fallback("it takes items of an iterator made before the loop (make a list of "
+                           "them before it: list(...))")
+        raise FrontendError("an iterator made before this run-time if is consumed in it: "
+                            "Python takes its items only in the branch taken, the compiled "
+                            "code in both, while tracing; make a list of them before the if "
+                            "(list(...))")
+
     def iterate_lazily(self, x):
         """`iterate` one item at a time, as Python's for does: a body that changes the list it
         iterates (sets a later entry, appends) sees the change in later iterations."""
+        self.consumed(x)
         if isinstance(x, Traced):
             return each_row(self, x)
         if isinstance(x, RuntimeRange):

@@ -83,6 +83,9 @@ class Session:
         # the loop ops and run-time branches being traced (randomness.py; a raise outside all
         # of them is one every run takes: statements.stmt_Raise)
         self.draw_scopes: list = []
+        # iterators the traced code made (id -> (iterator, len(draw_scopes) where made)):
+        # consumed in a loop or branch traced inside that, they would be consumed once
+        self.iterators: dict = {}
         self.made: dict = {}         # id -> a dict or list the traced code built (not watched)
         self.defaults: list = []     # the default arguments the trace binds as themselves
         # dicts and lists the traced code changed (id -> (container, the first change's line,

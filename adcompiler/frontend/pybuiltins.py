@@ -113,13 +113,14 @@ def _no_runtime_range(name, iterables):
 
 def _enumerate(tr, iterable, start=0):
     _no_runtime_range("enumerate", [iterable])
-    return enumerate(tr.iterate_lazily(iterable), start)     # (a for over it sees changes)
+    # (a for over it sees changes)
+    return tr.made_iterator(enumerate(tr.iterate_lazily(iterable), start))
 
 
 def _zip(tr, *iterables, strict=False):
     _no_runtime_range("zip", iterables)
     if not strict:      # (a for over it sees changes, as enumerate's)
-        return zip(*(tr.iterate_lazily(it) for it in iterables))
+        return tr.made_iterator(zip(*(tr.iterate_lazily(it) for it in iterables)))
     lists = [tr.iterate(it) for it in iterables]
     if len({len(x) for x in lists}) > 1:
         raise FrontendError("zip() arguments have different lengths")
@@ -347,6 +348,18 @@ def _sorted(tr, iterable, key=None, reverse=False):
     return run_static(sorted, items, key=tr.foreign(key), reverse=reverse)
 
 
+def _iter(tr, obj, *sentinel):
+    if sentinel:
+        raise FrontendError("iter(callable, sentinel) is not supported in traced code")
+    _no_runtime_range("iter", [obj])
+    return tr.made_iterator(iter(tr.iterate_lazily(obj)))
+
+
+def _next(tr, iterator, *default):
+    tr.consumed(iterator)
+    return next(iterator, *default)
+
+
 def _reversed(tr, seq):
     if isinstance(seq, RuntimeRange):
         return seq.reversed(tr)
@@ -381,5 +394,5 @@ BUILTINS = {
     builtins.hasattr: _hasattr,
     builtins.round: _round, builtins.divmod: _divmod, builtins.pow: _pow,
     builtins.locals: _no_frame("locals"), builtins.globals: _no_frame("globals"),
-    builtins.vars: _vars,
+    builtins.vars: _vars, builtins.iter: _iter, builtins.next: _next,
 }

@@ -26,7 +26,7 @@ from . import arith
 from .expressions import CMPOPS, PYCMP, PYOPS, run_static
 from .problems import FrontendError
 from .shapes import copy
-from .values import Traced
+from .values import Traced, contains_traced
 
 _BINARY = {fn: op for op, fn in PYOPS.items()}
 _COMPARE = {PYCMP[op]: name for op, name in CMPOPS.items()}
@@ -73,24 +73,40 @@ def _static_predicate(tr, predicate):
     return test
 
 
+def _made(fn):
+    """An itertools handler whose iterator is noted as made here (`made_iterator`), and whose
+    Python errors (islice's bad stop) are the user's."""
+    def call(tr, *args, **kwargs):
+        try:
+            return tr.made_iterator(fn(tr, *args, **kwargs))
+        except (TypeError, ValueError) as e:
+            static = " (it must be a static number)" \
+                if contains_traced((args[1:], kwargs)) else ""
+            raise FrontendError(f"{e}{static}") from None
+    return call
+
+
 def _rearranging(fn, iterables):
     """`fn` whose arguments at the positions `iterables` (or all, None) are iterated."""
     def call(tr, *args, **kwargs):
         return fn(*(tr.iterate_lazily(a) if iterables is None or i in iterables else a
                     for i, a in enumerate(args)), **kwargs)
-    return call
+    return _made(call)
 
 
+@_made
 def _from_iterable(tr, iterable, /):
     return itertools.chain.from_iterable(map(tr.iterate_lazily, tr.iterate_lazily(iterable)))
 
 
+@_made
 def _repeat(tr, obj, times=None):
     if isinstance(times, Traced):
         raise FrontendError("itertools.repeat's count must be static")
     return itertools.repeat(obj) if times is None else itertools.repeat(obj, times)
 
 
+@_made
 def _compress(tr, data, selectors, /):
     selectors = tr.iterate(selectors)
     if any(isinstance(s, Traced) for s in selectors):
@@ -100,21 +116,24 @@ def _compress(tr, data, selectors, /):
     return itertools.compress(tr.iterate_lazily(data), selectors)
 
 
+@_made
 def _accumulate(tr, iterable, func=None, *, initial=None):
     add = _through(tr, operator.add if func is None else func)
     return itertools.accumulate(tr.iterate_lazily(iterable), add, initial=initial)
 
 
+@_made
 def _starmap(tr, function, iterable, /):
     call = _through(tr, function)
     return (call(*tr.iterate(args)) for args in tr.iterate_lazily(iterable))
 
 
 def _filtering(fn):
-    return lambda tr, predicate, iterable, /: fn(_static_predicate(tr, predicate),
-                                                 tr.iterate_lazily(iterable))
+    return _made(lambda tr, predicate, iterable, /: fn(_static_predicate(tr, predicate),
+                                                       tr.iterate_lazily(iterable)))
 
 
+@_made
 def _filterfalse(tr, predicate, iterable, /):
     test = bool if predicate is None else _static_predicate(tr, predicate)
     return itertools.filterfalse(test, tr.iterate_lazily(iterable))

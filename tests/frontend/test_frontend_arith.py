@@ -1,4 +1,7 @@
 """Python operators and NumPy 2 promotion (NEP 50) on traced arrays, checked against NumPy."""
+import itertools
+import operator
+
 import numpy as np
 import pytest
 
@@ -391,3 +394,45 @@ def test_operator_itertools_and_dataclasses_on_run_time_values():
                                                       r"dataclass instances")):
         with pytest.raises(adcompiler.TraceError, match=said):
             adcompiler.trace(g, rand(3))
+
+
+def takes_items_in_a_loop(x):
+    g, z, s = itertools.chain(x, x), zip(x, x), x[0] * 0
+    for _ in range(3):
+        a, b = next(z)
+        s = s + next(g) * a * b
+    return s + sum(itertools.starmap(operator.mul, itertools.pairwise(x)))
+
+
+def takes_items_in_a_run_time_loop(x):
+    g, s = itertools.pairwise(x), x[0] * 0
+    for _ in range(int(np.sum(x > 0))):
+        a, b = next(g)
+        s = s + a * b
+    return s
+
+
+def takes_items_in_a_run_time_if(x):
+    g, s = itertools.islice(x, 4), x[0] * 0
+    if x[0] > 100:
+        s = s + sum(g)
+    return s + sum(g)
+
+
+def test_iterators_taken_inside_loops_and_branches():
+    """An iterator made before a loop and consumed in it gave its first items on every
+    iteration (the loop was traced once) or an internal error; in a run-time if, both branches
+    took its items. A static loop now unrolls; run-time ones are refused, saying what to write.
+    starmap and accumulate of an iterator ran their function as Python on run-time values."""
+    x = np.array([0.3, -1.2, 2.1, 0.7])
+    check(takes_items_in_a_loop, x)
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(takes_items_in_a_loop, x, backend=backend)
+    for f, said in ((takes_items_in_a_run_time_loop, r"takes items of an iterator made before "
+                                                      r"the loop \(make a list"),
+                    (takes_items_in_a_run_time_if, r"an iterator made before this run-time if "
+                                                    r"is consumed in it"),
+                    (lambda x: sum(itertools.islice(x, -1)), r"Stop argument for islice\(\) "
+                                                              r"must be None or an integer")):
+        with pytest.raises(adcompiler.TraceError, match=said):
+            adcompiler.trace(f, x)
