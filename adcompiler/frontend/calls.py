@@ -235,7 +235,9 @@ def _name(fn) -> str:
     if isinstance(fn, np.vectorize):
         return "np.vectorize"
     module = getattr(fn, "__module__", None) or ""
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if name is None:
+        return repr(fn)     # an object (operator.itemgetter(0))
     ufunc = type(fn).__name__ == "ufunc" and getattr(np, getattr(fn, "__name__", ""), None) is fn
     if module.split(".")[0] == "numpy" or ufunc:     # (SciPy's ufuncs have no module: their name)
         public = [p for p in module.split(".")[1:] if not p.startswith("_")]
@@ -354,6 +356,8 @@ class CallsMixin:
         if builtin is not None:
             _bind(builtin, args, kwargs, _name(fn))
             return builtin(self, *args, **kwargs)
+        if isinstance(fn, stdlib.GETTERS):
+            return stdlib.getter(self, fn, *args, **kwargs)
         library_fn = _table_get(stdlib.FUNCTIONS, fn)
         if library_fn is not None:      # (an iterator's items may be run-time values)
             _bind(library_fn, args, kwargs, _name(fn))

@@ -14,6 +14,8 @@ Anything else NumPy offers is not in the IR: calling it on a traced value is an 
 """
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 
 from . import (arith, calculus, composites, creation, linalg, linalg_derived as lind,
@@ -213,6 +215,7 @@ FUNCTIONS = {
     np.fmin: lambda cx, x1, x2, /: ufuncs.fextreme(cx, "fmin", x1, x2),
     np.heaviside: ufuncs.heaviside, np.signbit: ufuncs.signbit,
     np.logical_xor: ufuncs.logical_xor, np.sinc: ufuncs.sinc, np.logaddexp2: ufuncs.logaddexp2,
+    np.invert: lambda cx, x, /: cx.unaryop(ast.Invert, _operand(cx, x)),     # (bitwise_not)
     np.deg2rad: _angle(np.deg2rad), np.radians: _angle(np.deg2rad),
     np.rad2deg: _angle(np.rad2deg), np.degrees: _angle(np.rad2deg),
     np.float_power: ufuncs.float_power, np.isclose: ufuncs.isclose,

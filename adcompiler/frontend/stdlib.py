@@ -4,8 +4,9 @@ run-time values (`functools.reduce` is pybuiltins').
 Contract: `FUNCTIONS[fn](tracer, *args, **kwargs)` replaces a call of `fn` whose arguments hold
 run-time values (calls.py); with static arguments `fn` runs as Python's.
 - `operator`'s functions are the operators they name: `operator.mul(a, b)` is `a * b`,
-  `operator.lt(a, b)` is `a < b`, `operator.getitem(a, k)` is `a[k]` (the in-place ones stay
-  refused: on an array they would change it, on a scalar not).
+  `operator.lt(a, b)` is `a < b`, `operator.getitem(a, k)` is `a[k]`, and `itemgetter` /
+  `attrgetter` objects read as `obj[k]` / `obj.a` (the in-place ones stay refused: on an
+  array they would change it, on a scalar not).
 - `itertools`' functions that only rearrange items (chain, product, pairwise, islice,
   combinations, ...) run as Python's, lazily, on the items a `for` would see (an array's rows);
   those that call a function (accumulate, starmap, filterfalse, takewhile, dropwhile) call it
@@ -25,6 +26,7 @@ from copy import deepcopy
 from . import arith
 from .expressions import CMPOPS, PYCMP, PYOPS, run_static
 from .problems import FrontendError
+from .pybuiltins import BUILTINS
 from .shapes import copy
 from .values import Traced, contains_traced
 
@@ -56,6 +58,25 @@ def _truth(tr, x, /):
 
 def _getitem(tr, a, b, /):
     return tr.subscript(a, b)
+
+
+GETTERS = (operator.itemgetter, operator.attrgetter)
+
+
+def getter(tr, fn, obj, /):
+    """operator.itemgetter(k, ...)(obj) is obj[k] (a tuple of them for several keys),
+    attrgetter("a.b")(obj) obj.a.b, as traced code reads them."""
+    keys = fn.__reduce__()[1]       # (the keys it was made with)
+    if isinstance(fn, operator.itemgetter):
+        got = [tr.subscript(obj, k) for k in keys]
+    else:
+        got = []
+        for k in keys:
+            value = obj
+            for part in k.split("."):
+                value = tr.attribute(value, part)
+            got.append(value)
+    return got[0] if len(keys) == 1 else tuple(got)
 
 
 def _through(tr, fn):
@@ -157,12 +178,19 @@ def _converted(tr, obj, kind):
     return run_static(deepcopy, obj)
 
 
-def _dataclass_converter(name, kind):
-    def convert(tr, obj, /):
-        if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-            raise FrontendError(f"{name}() should be called on dataclass instances")
-        return _converted(tr, obj, kind)
-    return convert
+def _astuple(tr, obj, /, *, tuple_factory=tuple):
+    _dataclass_instance("astuple", obj)
+    return _converted(tr, obj, lambda items: tuple_factory(v for _, v in items))
+
+
+def _asdict(tr, obj, /, *, dict_factory=dict):
+    _dataclass_instance("asdict", obj)
+    return _converted(tr, obj, dict_factory)
+
+
+def _dataclass_instance(name, obj):
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        raise FrontendError(f"{name}() should be called on dataclass instances")
 
 
 FUNCTIONS = {
@@ -170,6 +198,9 @@ FUNCTIONS = {
     **{fn: _compare(name, fn) for fn, name in _COMPARE.items()},
     **{fn: _unary(op) for fn, op in _UNARY.items()},
     operator.truth: _truth, operator.getitem: _getitem,
+    operator.abs: lambda tr, x, /: BUILTINS[abs](tr, x),
+    operator.concat: lambda tr, a, b, /: tr.binop(ast.Add, a, b),
+    operator.is_: lambda tr, a, b, /: a is b, operator.is_not: lambda tr, a, b, /: a is not b,
     itertools.chain: _rearranging(itertools.chain, None),
     itertools.chain.from_iterable: _from_iterable,
     itertools.product: _rearranging(itertools.product, None),
@@ -187,6 +218,5 @@ FUNCTIONS = {
     itertools.takewhile: _filtering(itertools.takewhile),
     itertools.dropwhile: _filtering(itertools.dropwhile),
     itertools.filterfalse: _filterfalse,
-    dataclasses.astuple: _dataclass_converter("astuple", lambda items: tuple(v for _, v in items)),
-    dataclasses.asdict: _dataclass_converter("asdict", dict),
+    dataclasses.astuple: _astuple, dataclasses.asdict: _asdict,
 }

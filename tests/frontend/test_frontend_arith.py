@@ -436,3 +436,25 @@ def test_iterators_taken_inside_loops_and_branches():
                                                               r"must be None or an integer")):
         with pytest.raises(adcompiler.TraceError, match=said):
             adcompiler.trace(f, x)
+
+
+def test_more_of_operator_and_dataclasses_and_np_invert():
+    """operator.abs, itemgetter and attrgetter objects, asdict's and astuple's factories and
+    np.invert were refused (itemgetter's message named 'operator.operator.itemgetter(0)')."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Pair:
+        w: np.ndarray
+        b: np.ndarray
+
+    def f(x, k):
+        p = Pair(x, 2 * x)
+        return (operator.abs(x), operator.itemgetter(0, 2)(x), operator.itemgetter(1)(x) * 2,
+                operator.attrgetter("w", "b")(p), operator.is_not(x, None),
+                operator.concat([x[0]], [x[1]]), np.invert(k), np.bitwise_not(k > 0),
+                dataclasses.asdict(p, dict_factory=lambda items: dict(items[::-1])),
+                dataclasses.astuple(p, tuple_factory=list))
+    check(f, rand(4), np.array([3, -4, 0]))
+    with pytest.raises(adcompiler.TraceError, match=r"^[^:]+:\d+: operator\.methodcaller"):
+        adcompiler.trace(lambda x: operator.methodcaller("sum")(x), rand(3))
