@@ -365,6 +365,8 @@ class CallsMixin:
         if isinstance(fn, Closure):
             return self.call_user(fn.code, fn.signature, args, kwargs, fn.frame, None, None,
                                   fn.code.node)
+        if fn is functools.partial:     # (made here: its function and arguments as they are,
+            return functools.partial(*args, **kwargs)   # not wrapped for native code)
         if isinstance(fn, functools.partial):
             self.watch_whole(fn.keywords)       # a dict the caller may change in place
             return self.call(fn.func, list(fn.args) + list(args), {**fn.keywords, **kwargs})

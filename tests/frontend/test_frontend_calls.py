@@ -654,3 +654,23 @@ def test_sorted_of_run_time_values_says_to_sort_an_array():
     with pytest.raises(adcompiler.TraceError, match=r"test_frontend_calls.py:\d+: sorted\(\) of "
                        r"run-time values is not supported .*np.sort"):
         adcompiler.trace(sorts_run_time_values, np.array([3.0, 1.0, 2.0]))
+
+
+def dense_act(x, w, act=np.tanh):
+    return act(x @ w)
+
+
+def partials_made_inside(w, x):
+    first = functools.partial(dense_act, act=np.sin)
+    second = functools.partial(dense_act, w=w)          # holding a run-time array
+    return np.sum(first(x, w)) + np.sum(second(x) ** 2)
+
+
+def test_a_partial_of_a_user_function_made_inside():
+    """It was refused: with a run-time argument ('partial is not supported on run-time
+    arrays'), and without one with an error naming adcompiler's own CallsMixin.call (the
+    function had been wrapped for native code)."""
+    w, x = rand(3, 3), rand(2, 3)
+    check(partials_made_inside, w, x)
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(partials_made_inside, w, x, wrt=(0, 1), backend=backend)
