@@ -528,7 +528,9 @@ class LoopsMixin:
                         raise Fallback(f"a carried array gets a static value ({e})") from None
                     outs.append((j, y))
                 elif y.shape != x.shape:
-                    raise Fallback(f"a carried array changes shape from {x.shape} to {y.shape}")
+                    raise Fallback(f"a carried array changes shape from {x.shape} to {y.shape} "
+                                   f"(give it that shape before the loop: np.broadcast_to(h, "
+                                   f"{y.shape}) + 0.0, or np.zeros({y.shape}))")
                 elif y.dtype != x.dtype:
                     wide = carry.widen(x.dtype, y.dtype)
                     # (a static loop's bool one is not widened but unrolled: its first

@@ -901,3 +901,15 @@ def test_a_raised_class_of_the_users_pickles_and_need_not_take_a_message():
     for err in (e.value, v.value):
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err)
+
+
+def state_grows_a_batch_axis(h, x, n):
+    for t in range(n):
+        h = np.tanh(x[t] + h)
+    return np.sum(h)
+
+
+def test_a_carried_array_changing_shape_says_what_to_write():
+    with pytest.raises(adcompiler.TraceError, match=r"changes shape from \(4,\) to \(2, 4\) \(give "
+                                                     r"it that shape before the loop"):
+        adcompiler.trace(state_grows_a_batch_axis, rand(4), rand(3, 2, 4), np.int64(3))
