@@ -28,6 +28,7 @@ import re
 import sys
 import sysconfig
 import types
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -437,6 +438,8 @@ class CallsMixin:
         result = run_static(fn, *(self.foreign(a) for a in args),
                             **{k: self.foreign(v) for k, v in kwargs.items()})
         randomness.note_seeded(self.session, args, kwargs, result)
+        if isinstance(result, Iterator):    # (itertools.count(), iter(range(3)))
+            self.made_iterator(result)
         return result
 
     def watch_method(self, fn, args):

@@ -13,6 +13,7 @@ import builtins
 import functools
 import operator
 import types
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -22,6 +23,7 @@ from . import analysis, arith, linalg, numpy_api, outside, text
 from .indexing import getitem
 from .problems import Fallback, FrontendError, api_misuse_located
 from .pybuiltins import RuntimeRange
+from .randomness import outer_scope
 from .shapes import each_row
 from .source import with_locals
 from .values import Traced, contains_traced
@@ -429,12 +431,16 @@ class ExpressionsMixin:
 
     def consumed(self, it):
         """Refuse to take items of an iterator made outside the run-time loop or branch being
-        traced: that takes them once, while tracing, where Python takes them on each
-        iteration, or only in the branch taken (a static loop doing it is unrolled)."""
-        made = self.session.iterators.get(id(it))
-        if made is None or made[0] is not it or made[1] == len(self.session.draw_scopes):
+        traced (or outside the function: one not noted): that takes them once, while tracing,
+        where Python takes them on each iteration, or only in the branch taken (a static loop
+        doing it is unrolled)."""
+        if not isinstance(it, Iterator):
             return
-        if self.session.draw_scopes[-1] == "loop":
+        made = self.session.iterators.get(id(it))
+        where = outer_scope(self.session, made[1] if made and made[0] is it else 0)
+        if where is None:
+            return
+        if where == "loop":
             raise Fallback("it takes items of an iterator made before the loop (make a list of "
                            "them before it: list(...))")
         raise FrontendError("an iterator made before this run-time if is consumed in it: "

@@ -42,7 +42,7 @@ from .composites import norm
 from .creation import eye
 from .emit import Emitter
 from .indexing import getitem
-from .linalg import _lapack, _static_flag, _svd, eigvalsh, inv, matmul, qr, solve, svd
+from .linalg import _lapack, _static_flag, _svd, dot, eigvalsh, inv, matmul, qr, solve, svd
 from .problems import FrontendError, StaticNeeded
 from .reductions import any_all, count_nonzero, reduce
 from .shapes import broadcast_to, copy, expand_dims, reshape, swapaxes
@@ -195,7 +195,7 @@ def multi_dot(cx: Emitter, arrays, out=None) -> Traced:
     if out is not None:
         raise FrontendError("np.linalg.multi_dot(out=...) is not supported; assign the result")
     if len(ts) == 2:
-        return matmul(cx, ts[0], ts[1])
+        return dot(cx, ts[0], ts[1])        # (NumPy's: np.dot, any ranks)
     first, last = ts[0].ndim, ts[-1].ndim
     if first == 1:
         ts[0] = reshape(cx, ts[0], (1, -1))

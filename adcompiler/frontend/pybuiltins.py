@@ -124,7 +124,7 @@ def _zip(tr, *iterables, strict=False):
     lists = [tr.iterate(it) for it in iterables]
     if len({len(x) for x in lists}) > 1:
         raise FrontendError("zip() arguments have different lengths")
-    return list(zip(*lists))
+    return tr.made_iterator(zip(*lists))
 
 
 def _scalar(tr, x, dtype, name):
@@ -335,7 +335,8 @@ def _dict(tr, *args, **kwargs):
 
 
 def _map(tr, fn, *iterables):
-    return [tr.call(fn, list(items), {}) for items in zip(*(tr.iterate(i) for i in iterables))]
+    return tr.made_iterator(iter([tr.call(fn, list(items), {})
+                                  for items in zip(*(tr.iterate(i) for i in iterables))]))
 
 
 def _sorted(tr, iterable, key=None, reverse=False):
@@ -363,7 +364,7 @@ def _next(tr, iterator, *default):
 def _reversed(tr, seq):
     if isinstance(seq, RuntimeRange):
         return seq.reversed(tr)
-    return list(reversed(tr.iterate(seq)))
+    return tr.made_iterator(reversed(tr.iterate(seq)))
 
 
 def _no_frame(name):

@@ -41,6 +41,14 @@ def scope(session, kind: str):
         session.draw_scopes.pop()
 
 
+def outer_scope(session, depth: int) -> str | None:
+    """Where the trace is, for a stateful object (a seeded generator, an iterator) made at
+    `depth` (len(session.draw_scopes) then): None in the region it was made in, else the kind
+    of the innermost region since ("loop" or "branch"), where using it would use it once,
+    while tracing, not on each run of the region."""
+    return None if depth == len(session.draw_scopes) else session.draw_scopes[-1]
+
+
 def check_draw(session, fn) -> None:
     """Refuse a method of a random generator that the traced code did not seed itself, and
     np.random.seed (NumPy's global generator is never seeded inside); and a draw from one
@@ -49,10 +57,10 @@ def check_draw(session, fn) -> None:
     if fn is not np.random.seed and not isinstance(owner, GENERATORS):
         return
     if id(owner) in session.seeded:
-        depth = session.seeded[id(owner)][1]
-        if depth == len(session.draw_scopes):
+        where = outer_scope(session, session.seeded[id(owner)][1])
+        if where is None:
             return
-        if session.draw_scopes[-1] == "loop":
+        if where == "loop":
             raise Fallback("it draws random numbers from a generator made before the loop "
                            "(draw them all before it: rng.normal(size=(n, ...)))")
         raise FrontendError("a draw from a random generator made before this run-time if: "

@@ -98,18 +98,24 @@ def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
     what else may make the backend's result differ from the reference's (its options)."""
     if np.geterr()["invalid"] != "raise":
         return run()
-    held = []       # NumPy's warnings of the first run: see `_errstate`
+    if not _WARNS.get():
+        with np.errstate(invalid="ignore"):
+            out = run()
+        nan = has_nan(out)
+    else:               # NumPy's warnings of the run, held until its results are looked at
+        held, nan = [], None
 
-    def hold(kind, flag):
-        frame = _generated_frame(sys._getframe(1))
-        held.append((kind, None if frame is None else _site(frame)))
-    with np.errstate(invalid="call", call=hold) if _WARNS.get() else \
-            np.errstate(invalid="ignore"):
-        out = run()
-    nan = has_nan(out)
-    for kind, site in held:     # (an invalid value that made the NaN: the NaNError says it)
-        if not (nan and kind == "invalid value"):
-            _warn_at(kind, site)
+        def hold(kind, flag):
+            frame = _generated_frame(sys._getframe(1))
+            held.append((kind, None if frame is None else _site(frame)))
+        try:
+            with np.errstate(invalid="call", call=hold):
+                out = run()
+            nan = has_nan(out)
+        finally:        # (an invalid value that made a NaN result: the NaNError says it)
+            for kind, site in held:
+                if not (nan and kind == "invalid value"):
+                    _warn_at(kind, site)
     if not nan:
         return out
     found, overflows = [], []
@@ -303,12 +309,12 @@ def _user_file(name, lineno, code):
 _WARNS = contextvars.ContextVar("adcompiler_invalid_warns", default=False)
 
 
-@contextlib.contextmanager
 def _errstate(check_nans: bool):
-    """The np.errstate generated code runs under: invalid values raise when `check_nans`,
-    and NumPy's warnings name the user's line (see the docstring). A caller who set a mode to
-    "call" or "log" has an error callback of their own, which the latter would replace for
-    every kind: then their callback stays."""
+    """(the np.errstate generated code runs under, whether invalid values that reach no
+    result warn: `_WARNS`): invalid values raise when `check_nans`, and NumPy's warnings name
+    the user's line (see the docstring). A caller who set a mode to "call" or "log" has an
+    error callback of their own, which the latter would replace for every kind: then their
+    callback stays."""
     modes = np.geterr()
     state = {}
     if "warn" in modes.values() and "call" not in modes.values() \
@@ -317,12 +323,8 @@ def _errstate(check_nans: bool):
         state["call"] = _warn_at_user_line
     if check_nans:
         state["invalid"] = "raise"
-    token = _WARNS.set(check_nans and "call" in state and modes["invalid"] == "warn")
-    try:
-        with np.errstate(**state) if state else contextlib.nullcontext():
-            yield
-    finally:
-        _WARNS.reset(token)
+    return (np.errstate(**state) if state else contextlib.nullcontext(),
+            check_nans and "call" in state and modes["invalid"] == "warn")
 
 
 def loc_of_generated_line(filename: str, lineno: int):
@@ -368,8 +370,10 @@ def run_checked(thunk, check_nans: bool):
     """`thunk()` (a call of generated code), with NaN checking when `check_nans`, and indices
     out of bounds, failed assertions and singular matrices named at the user's line in any
     case; NumPy's warnings name the user's line."""
+    state, warns = _errstate(check_nans)
+    token = _WARNS.set(warns)
     try:
-        with _errstate(check_nans):
+        with state:
             return thunk()
     except FloatingPointError as e:
         if not check_nans:      # the caller's own np.errstate: theirs to handle
@@ -390,3 +394,5 @@ def run_checked(thunk, check_nans: bool):
         # linearised there, so its index and axis are not the user's
         raise IndexOutOfBounds(f"index out of bounds at {where}{code} (generated line: "
                                f"{line}: {e})") from None
+    finally:
+        _WARNS.reset(token)

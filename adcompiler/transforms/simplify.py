@@ -147,10 +147,11 @@ def _no_axes(op):
 
 
 # op name -> rule: returns True after rewriting the op in place, else the values that could
-# replace it (the first of the op's exact result type is taken)
+# replace it (the first of the op's exact result type is taken); `simplify` adds reshape's,
+# which reads the function's use counts
 RULES = {
     "mul": _identity(1, True), "add": _add, "sub": _identity(0, False),
-    "div": _identity(1, False), "pow": _identity(1, False), "neg": _neg, "transpose": _transpose, "reshape": _reshape,
+    "div": _identity(1, False), "pow": _identity(1, False), "neg": _neg, "transpose": _transpose,
     "broadcast_to": _operand, "astype": _operand,
     "sum": _no_axes, "prod": _no_axes, "max": _no_axes, "min": _no_axes,
 }

@@ -229,12 +229,12 @@ def _compile_all(jobs):
     with tempfile.TemporaryDirectory(prefix="adcompiler-claims-") as claims:
         payload = pickle.dumps((jobs, claims))
         children = []
-        for _ in range(min(THREADS, len(jobs)) - 1):
-            child = _start_child(payload)
-            if child is None:
-                break
-            children.append(child)
         try:
+            for _ in range(min(THREADS, len(jobs)) - 1):
+                child = _start_child(payload)
+                if child is None:
+                    break
+                children.append(child)
             _compile(jobs, claims)
             for child in children:
                 child.wait()
