@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from ..errors import TraceError
 from . import analysis
 from .exits import remove_exits
-from .syntax import check_syntax
+from .syntax import check_syntax, inline_errstate
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,6 +158,7 @@ def code_of(pyfn) -> Code:
     node = _find(parsed[0], pyfn) if parsed is not None else None
     if node is None:
         node = _from_getsource(pyfn)
+    inline_errstate(node)
     check_syntax(node, filename)
     code = code_of_node(node, filename)
     _BY_CODE[key] = code

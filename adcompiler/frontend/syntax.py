@@ -1,4 +1,5 @@
-"""The supported Python subset, checked before tracing.
+"""The supported Python subset, checked before tracing (after `inline_errstate`, which
+splices `with np.errstate(...):` blocks into their places).
 
 `check_syntax(fn_node, filename)` walks a function's AST (nested functions included) and raises
 ONE `UnsupportedSyntax` listing every unsupported construct with its line, so a user fixes them
@@ -46,6 +47,27 @@ def problems(fn_node) -> list[tuple[str, int]]:
         if what is not None:
             found.append((what, n.lineno))
     return sorted(found, key=lambda p: p[1])
+
+
+class _InlineErrstate(ast.NodeTransformer):
+    def visit_With(self, node):
+        self.generic_visit(node)
+        return node.body if all(_errstate(item) for item in node.items) else node
+
+
+def _errstate(item) -> bool:
+    """Is a with's item `np.errstate(...)` (no `as`)?"""
+    call = item.context_expr
+    return item.optional_vars is None and isinstance(call, ast.Call) and (
+        isinstance(call.func, ast.Attribute) and call.func.attr == "errstate"
+        or isinstance(call.func, ast.Name) and call.func.id == "errstate")
+
+
+def inline_errstate(fn_node) -> None:
+    """Splice the bodies of `with np.errstate(...):` blocks into their places: NumPy's error
+    state inside the compiled code is adcompiler's own (its NaN check, its warnings at the
+    user's line), so such a block is traced as if written without it."""
+    _InlineErrstate().visit(fn_node)
 
 
 def check_syntax(fn_node, filename: str) -> None:

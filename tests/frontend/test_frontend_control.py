@@ -1,5 +1,6 @@
 """if/for/while on static and run-time values, loops over parameter lists, comprehensions."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -913,3 +914,28 @@ def test_a_carried_array_changing_shape_says_what_to_write():
     with pytest.raises(adcompiler.TraceError, match=r"changes shape from \(4,\) to \(2, 4\) \(give "
                                                      r"it that shape before the loop"):
         adcompiler.trace(state_grows_a_batch_axis, rand(4), rand(3, 2, 4), np.int64(3))
+
+
+def under_errstate(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.log(x * x + 1.0)
+        with np.errstate(over="ignore"):
+            r = r * 2.0
+    return np.sum(r ** 2)
+
+
+def opens_a_file(x):
+    with open(os.devnull):
+        pass
+    return x
+
+
+def test_with_np_errstate_is_traced_as_its_body():
+    """`with np.errstate(...):`, common in ported code, was UnsupportedSyntax 'with'; other
+    context managers still are."""
+    x = np.array([0.5, -1.0, 2.0, 0.0])
+    check(under_errstate, x)
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(under_errstate, x, backend=backend)
+    with pytest.raises(adcompiler.UnsupportedSyntax, match="'with' at test_frontend_control"):
+        adcompiler.trace(opens_a_file, x)
