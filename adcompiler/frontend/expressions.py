@@ -13,7 +13,6 @@ import builtins
 import functools
 import operator
 import types
-from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -430,14 +429,14 @@ class ExpressionsMixin:
         return it
 
     def consumed(self, it):
-        """Refuse to take items of an iterator made outside the run-time loop or branch being
-        traced (or outside the function: one not noted): that takes them once, while tracing,
-        where Python takes them on each iteration, or only in the branch taken (a static loop
-        doing it is unrolled)."""
-        if not isinstance(it, Iterator):
-            return
+        """Refuse to take items of an iterator the traced code made outside the run-time loop
+        or branch being traced: that takes them once, while tracing, where Python takes them
+        on each iteration, or only in the branch taken (a static loop doing it is unrolled).
+        (One it did not note, as an array's `.flat`, is taken as it comes.)"""
         made = self.session.iterators.get(id(it))
-        where = outer_scope(self.session, made[1] if made and made[0] is it else 0)
+        if made is None or made[0] is not it:
+            return
+        where = outer_scope(self.session, made[1])
         if where is None:
             return
         if where == "loop":

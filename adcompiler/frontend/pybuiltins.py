@@ -17,6 +17,7 @@ import ast
 import builtins
 import functools
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -357,6 +358,10 @@ def _iter(tr, obj, *sentinel):
 
 
 def _next(tr, iterator, *default):
+    if not isinstance(iterator, Iterator):
+        raise FrontendError(f"next() takes an iterator, got a {type(iterator).__name__} (a "
+                            "generator expression in traced code is built as a list: write the "
+                            "loop, or take [...][0])")
     tr.consumed(iterator)
     return next(iterator, *default)
 

@@ -56,17 +56,20 @@ class _InlineErrstate(ast.NodeTransformer):
 
 
 def _errstate(item) -> bool:
-    """Is a with's item `np.errstate(...)` (no `as`)?"""
+    """Is a with's item `np.errstate(...)` (no `as`) whose modes only ignore or warn? One that
+    raises or calls would need NumPy's error state in the compiled code: it stays refused."""
     call = item.context_expr
-    return item.optional_vars is None and isinstance(call, ast.Call) and (
-        isinstance(call.func, ast.Attribute) and call.func.attr == "errstate"
-        or isinstance(call.func, ast.Name) and call.func.id == "errstate")
+    return item.optional_vars is None and isinstance(call, ast.Call) and not call.args \
+        and isinstance(call.func, ast.Attribute) and call.func.attr == "errstate" \
+        and isinstance(call.func.value, ast.Name) and call.func.value.id in ("np", "numpy") \
+        and all(isinstance(k.value, ast.Constant) and k.value.value in ("ignore", "warn")
+                for k in call.keywords)
 
 
 def inline_errstate(fn_node) -> None:
-    """Splice the bodies of `with np.errstate(...):` blocks into their places: NumPy's error
-    state inside the compiled code is adcompiler's own (its NaN check, its warnings at the
-    user's line), so such a block is traced as if written without it."""
+    """Splice the bodies of `with np.errstate(...):` blocks that ignore or warn into their
+    places: NumPy's error state inside the compiled code is adcompiler's own (its NaN check,
+    its warnings at the user's line), so such a block is traced as if written without it."""
     _InlineErrstate().visit(fn_node)
 
 

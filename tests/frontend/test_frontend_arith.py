@@ -428,7 +428,8 @@ def test_iterators_taken_inside_loops_and_branches():
     check(takes_items_in_a_loop, x)
     for backend in ("numpy", "numba"):
         adcompiler.check_grad(takes_items_in_a_loop, x, backend=backend)
-    for f, said in ((takes_items_in_a_run_time_loop, r"takes items of an iterator made before "
+    for f, said in ((lambda x: next(v for v in x), r"next\(\) takes an iterator, got a list"),
+                    (takes_items_in_a_run_time_loop, r"takes items of an iterator made before "
                                                       r"the loop \(make a list"),
                     (takes_items_in_a_run_time_if, r"an iterator made before this run-time if "
                                                     r"is consumed in it"),
@@ -458,3 +459,24 @@ def test_more_of_operator_and_dataclasses_and_np_invert():
     check(f, rand(4), np.array([3, -4, 0]))
     with pytest.raises(adcompiler.TraceError, match=r"^[^:]+:\d+: operator\.methodcaller"):
         adcompiler.trace(lambda x: operator.methodcaller("sum")(x), rand(3))
+
+
+FLAT = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+
+def cycles_and_flat_iterators(x):
+    c, s = itertools.cycle([1.0, 2.0]), x[0] * 0
+    for _ in range(4):                      # a static loop: unrolled to take the items
+        s = s + next(c) * x[0]
+    if np.sum(x) > 0:
+        for v in FLAT.flat:                 # (made in the branch: taken there)
+            s = s + v * x[1]
+    return s + next(reversed([x[0], x[1]])) + next(map(np.exp, [x[0]]))
+
+
+def test_iterators_of_native_calls_and_attributes():
+    """itertools.cycle in a static loop gave its first item each time (native calls' iterators
+    were not noted); an array's .flat in a run-time if must still work."""
+    x = np.array([0.5, 1.5])
+    check(cycles_and_flat_iterators, x)
+    check(cycles_and_flat_iterators, -x)

@@ -930,12 +930,20 @@ def opens_a_file(x):
     return x
 
 
+def raises_under_errstate(x):
+    with np.errstate(divide="raise"):
+        r = np.log(x - x)
+    return np.sum(r)
+
+
 def test_with_np_errstate_is_traced_as_its_body():
-    """`with np.errstate(...):`, common in ported code, was UnsupportedSyntax 'with'; other
-    context managers still are."""
+    """`with np.errstate(...):` that ignores or warns, common in ported code, was
+    UnsupportedSyntax 'with'; one that raises (which the compiled code would not), and other
+    context managers, still are."""
     x = np.array([0.5, -1.0, 2.0, 0.0])
     check(under_errstate, x)
     for backend in ("numpy", "numba"):
         adcompiler.check_grad(under_errstate, x, backend=backend)
-    with pytest.raises(adcompiler.UnsupportedSyntax, match="'with' at test_frontend_control"):
-        adcompiler.trace(opens_a_file, x)
+    for f in (opens_a_file, raises_under_errstate):
+        with pytest.raises(adcompiler.UnsupportedSyntax, match="'with' at test_frontend_contr"):
+            adcompiler.trace(f, x)
