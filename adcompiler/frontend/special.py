@@ -54,23 +54,28 @@ def _ufunc(name, ufunc):
     return lambda cx, x, /: arith.unary(cx, name, x, ufunc=ufunc)
 
 
+def _in_result_dtype(ufunc, cx, x):
+    """x in the dtype SciPy's `ufunc` gives it (float32 stays, integers become float64)."""
+    return arith.astype(cx, cx.tensor(x), result_dtype(ufunc, x))
+
+
 def softplus(cx, x):
     return arith.binary(cx, "logaddexp", 0, x)
 
 
 def log_expit(ufunc, cx, x, /):
-    t = arith.astype(cx, cx.tensor(x), result_dtype(ufunc, x))
+    t = _in_result_dtype(ufunc, cx, x)
     return arith.unary(cx, "neg", softplus(cx, arith.unary(cx, "neg", t)))
 
 
 def digamma(ufunc, cx, x, /):
-    t = arith.astype(cx, cx.tensor(x), result_dtype(ufunc, x))
+    t = _in_result_dtype(ufunc, cx, x)
     return cx.wrap(ops.digamma(cx, t.value))
 
 
 def logit(ufunc, cx, x, /):
     """log(x / (1 - x)) as log(x) - log1p(-x): -inf at 0, inf at 1, NaN outside [0, 1]."""
-    t = arith.astype(cx, cx.tensor(x), result_dtype(ufunc, x))
+    t = _in_result_dtype(ufunc, cx, x)
     return arith.binary(cx, "sub", arith.unary(cx, "log", t),
                         arith.unary(cx, "log1p", arith.unary(cx, "neg", t)))
 

@@ -1,8 +1,8 @@
 """The standard library's `operator`, `itertools` and `dataclasses.astuple`/`asdict` on
 run-time values (`functools.reduce` is pybuiltins').
 
-Contract: `FUNCTIONS[fn](tracer, *args, **kwargs)` replaces a call of `fn` whose arguments hold
-run-time values (calls.py); with static arguments `fn` runs as Python's.
+Contract: `FUNCTIONS[fn](tracer, *args, **kwargs)` replaces every call of `fn` (calls.py: an
+iterator argument's items may be run-time values); with static values each gives Python's.
 - `operator`'s functions are the operators they name: `operator.mul(a, b)` is `a * b`,
   `operator.lt(a, b)` is `a < b`, `operator.getitem(a, k)` is `a[k]`, and `itemgetter` /
   `attrgetter` objects read as `obj[k]` / `obj.a` (the in-place ones stay refused: on an
@@ -52,10 +52,6 @@ def _unary(op):
     return lambda tr, x, /: tr.unaryop(op, x)
 
 
-def _truth(tr, x, /):
-    return arith.truth(tr, x) if isinstance(x, Traced) else operator.truth(x)
-
-
 def _getitem(tr, a, b, /):
     return tr.subscript(a, b)
 
@@ -85,6 +81,11 @@ def _through(tr, fn):
 
 
 def _static_predicate(tr, predicate):
+    """`predicate` (None: bool, as filterfalse takes it) called as traced code calls it, its
+    truth static."""
+    if predicate is None:
+        return bool
+
     def test(*args):
         result = tr.call(predicate, list(args), {})
         if isinstance(result, Traced):
@@ -154,11 +155,6 @@ def _filtering(fn):
                                                        tr.iterate_lazily(iterable)))
 
 
-@_made
-def _filterfalse(tr, predicate, iterable, /):
-    test = bool if predicate is None else _static_predicate(tr, predicate)
-    return itertools.filterfalse(test, tr.iterate_lazily(iterable))
-
 
 def _converted(tr, obj, kind):
     """dataclasses' _astuple_inner / _asdict_inner on values that may be run-time arrays."""
@@ -197,7 +193,7 @@ FUNCTIONS = {
     **{fn: _binary(op) for fn, op in _BINARY.items()},
     **{fn: _compare(name, fn) for fn, name in _COMPARE.items()},
     **{fn: _unary(op) for fn, op in _UNARY.items()},
-    operator.truth: _truth, operator.getitem: _getitem,
+    operator.truth: lambda tr, x, /: BUILTINS[bool](tr, x), operator.getitem: _getitem,
     operator.abs: lambda tr, x, /: BUILTINS[abs](tr, x),
     operator.concat: lambda tr, a, b, /: tr.binop(ast.Add, a, b),
     operator.is_: lambda tr, a, b, /: a is b, operator.is_not: lambda tr, a, b, /: a is not b,
@@ -217,6 +213,6 @@ FUNCTIONS = {
     itertools.accumulate: _accumulate, itertools.starmap: _starmap,
     itertools.takewhile: _filtering(itertools.takewhile),
     itertools.dropwhile: _filtering(itertools.dropwhile),
-    itertools.filterfalse: _filterfalse,
+    itertools.filterfalse: _filtering(itertools.filterfalse),
     dataclasses.astuple: _astuple, dataclasses.asdict: _asdict,
 }

@@ -7,7 +7,7 @@ the NumPy lowering of a sum over other than the last axis does too.
 The VJP of `cumsum` is the reversed cumsum of the reversed cotangent, in float64 for narrower
 floats (the total less the cumsum before each entry lost the small sums at the end)."""
 from ..ad.emit import const, expand_reduced, ones_at_zeros, zeros
-from ..ir.types import TensorType
+from ..ir.types import DTYPES, TensorType
 from .family import check, declare, norm_axis
 
 
@@ -97,12 +97,12 @@ def _lower_sum(op, a):
     million rows was 1e-4 off in float32, where torch's is 1e-7."""
     t = op.operands[0].type
     text = f"np.sum({a[0]}, axis={op.attrs['axes']!r}, keepdims={op.attrs['keepdims']!r}"
-    if t.dtype in WIDE and {norm_axis(x, t.rank) for x in op.attrs["axes"]} - {t.rank - 1}:
-        return f"{text}, dtype=np.float64).astype(np.{WIDE[t.dtype]})"
+    if t.dtype in NARROW and {norm_axis(x, t.rank) for x in op.attrs["axes"]} - {t.rank - 1}:
+        return f"{text}, dtype=np.float64).astype(np.{DTYPES[t.dtype]})"
     return text + ")"
 
 
-WIDE = {"f32": "float32", "f16": "float16"}
+NARROW = ("f32", "f16")     # floats whose sums accumulate in float64
 REDUCE = dict(attrs=("axes", "keepdims"), arity=1, kind="reduce")
 declare("sum", _rule(_sum_dtype), vjp=_sum_vjp, lower={"numpy": _lower_sum,
                                                     "numba": {"init": "0", "update": "{acc} + {x}", "wide": True,
@@ -136,9 +136,9 @@ def _cumsum_vjp(b, op, cts, needs):
     flip = dict(starts=tuple(n - 1 if a == axis else 0 for a, n in enumerate(shape)),
                 stops=tuple(-1 if a == axis else n for a, n in enumerate(shape)),
                 steps=tuple(-1 if a == axis else 1 for a in range(len(shape))))
-    wide = b.op("astype", ct, dtype="f64") if dt in WIDE else ct
+    wide = b.op("astype", ct, dtype="f64") if dt in NARROW else ct
     out = b.op("slice", b.op("cumsum", b.op("slice", wide, **flip), axis=axis), **flip)
-    return [b.op("astype", out, dtype=dt) if dt in WIDE else out]
+    return [b.op("astype", out, dtype=dt) if dt in NARROW else out]
 
 
 # (the Numba backend calls NumPy's for this too: a scan, not a loop op of the fusion)

@@ -106,8 +106,7 @@ def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
         held, nan = [], None
 
         def hold(kind, flag):
-            frame = _generated_frame(sys._getframe(1))
-            held.append((kind, None if frame is None else _site(frame)))
+            held.append((kind, _running_site()))
         try:
             with np.errstate(invalid="call", call=hold):
                 out = run()
@@ -121,12 +120,12 @@ def raising_where_a_result_is_nan(run, again=None, values=0, differs=""):
     found, overflows = [], []
 
     def note(kind, flag):       # NumPy's error callback: the generated line running the op
-        frame = _generated_frame(sys._getframe(1))
-        if frame is not None:
+        site = _running_site()
+        if site is not None:
             if kind == "overflow":
-                overflows.append((len(found), _site(frame)))   # (how many NaNs came before)
+                overflows.append((len(found), site))   # (how many NaNs came before)
             else:
-                found.append(_site(frame))
+                found.append(site)
     with np.errstate(call=note, invalid="call", divide="ignore", over="call", under="ignore"), \
             _searching():
         reference = (again or run)()
@@ -232,6 +231,13 @@ def _site(frame) -> _Site:
     return _Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
 
 
+def _running_site() -> _Site | None:
+    """The generated line running the operation whose NumPy error callback calls this (None
+    where no generated code runs it)."""
+    frame = _generated_frame(sys._getframe(2))
+    return None if frame is None else _site(frame)
+
+
 def _generated_line(site: _Site) -> str:
     return linecache.getline(site.filename, site.lineno).strip()
 
@@ -264,11 +270,7 @@ def _warn_at_user_line(kind, flag):
     """NumPy's error callback: warn as NumPy does, at the user's line the generated one runs:
     NumPy's words ('divide by zero encountered in log', which warning filters match), then
     the user's code."""
-    frame = _generated_frame(sys._getframe(1))
-    if frame is None:
-        warnings.warn(f"{kind} encountered", RuntimeWarning, stacklevel=2)
-        return
-    _warn_at(kind, _site(frame))
+    _warn_at(kind, _running_site())
 
 
 def _warn_at(kind, site):

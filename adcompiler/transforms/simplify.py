@@ -19,18 +19,16 @@ take the operand. Ops that become unused are left for `dce`.
 """
 from __future__ import annotations
 
-from collections import Counter
 from functools import partial
 
 from ..ir.core import Block, Op, Value
 from ..ir.passes import register_pass
-from ..ir.rewrite import substitute
+from ..ir.rewrite import substitute, users
 
 
 @register_pass("simplify")
 def simplify(fn):
-    uses = Counter(v for op in fn.walk() for v in op.operands)
-    _block(fn.body, {}, {**RULES, "reshape": partial(_reshape, uses=uses)})
+    _block(fn.body, {}, {**RULES, "reshape": partial(_reshape, readers=users([fn]))})
     return fn
 
 
@@ -129,10 +127,10 @@ def _transpose(op):
     return [x] if perm == tuple(range(len(perm))) else []
 
 
-def _reshape(op, uses):
+def _reshape(op, readers):
     (x,) = op.operands
     if isinstance(x.owner, Op) and x.owner.name == "reshape" and (
-            uses[x] == 1 or x.owner.operands[0].type == op.result.type):
+            len(readers[x]) == 1 or x.owner.operands[0].type == op.result.type):
         op.operands = [x.owner.operands[0]]
         return True
     return [x]
@@ -148,7 +146,7 @@ def _no_axes(op):
 
 # op name -> rule: returns True after rewriting the op in place, else the values that could
 # replace it (the first of the op's exact result type is taken); `simplify` adds reshape's,
-# which reads the function's use counts
+# which reads who reads each value
 RULES = {
     "mul": _identity(1, True), "add": _add, "sub": _identity(0, False),
     "div": _identity(1, False), "pow": _identity(1, False), "neg": _neg, "transpose": _transpose,

@@ -442,12 +442,13 @@ class DriverGen(PythonGen):
         int32 result is made int32 again: Numba computes int32 arithmetic in int64, which
         neither wraps where NumPy's does nor stays the type a loop carries."""
         args = [self.n(v) for v in op.operands]
-        code = lower_expr(op, args)
-        if self.compiling and op.result.dtype == "i32" and isinstance(code, str) \
-                and op not in self.in_place and not self.constants.is_big(op):
-            self.emit(depth, f"{self.n(op.result)} = np.int32({code})")
-        else:
-            PythonGen.plain(self, op, args, depth)
+        if self.compiling and op.result.dtype == "i32" and op not in self.in_place \
+                and not self.constants.is_big(op):
+            code = lower_expr(op, args)
+            if isinstance(code, str):
+                self.emit(depth, f"{self.n(op.result)} = np.int32({code})")
+                return
+        PythonGen.plain(self, op, args, depth)
 
     def plain(self, op, args, depth):
         if self.constants.is_big(op) or (small_product(op) and op.result not in self.placed
