@@ -1,14 +1,20 @@
-"""scipy.special's functions on run-time arrays: `erf`, `erfc`, `expit` and `gammaln` are
-registry ops (SciPy's result dtypes: float32 stays float32, integers give float64); `digamma`
-(`psi`) is built from registry ops (ops.elementwise.digamma: its derivatives are theirs);
-`softplus` is np.logaddexp(0, x), as SciPy computes it, `log_expit` -softplus(-x), and `xlogy(x, y)` is
-x log(y), 0 where x is 0 (unless y is NaN; a y of 0, negative or inf is read as 1 there, so
-no NaN reaches the gradient, whose derivative in x is log(y) wherever that is finite), and
-`xlog1py` the same with log1p; `logit` is log(x) - log1p(-x); and
-`logsumexp`, `softmax` and `log_softmax` are composed from existing ops as SciPy computes
-them: x shifted by its maximum along the axes, so exp never overflows (logsumexp of
-[1000, 1000] is 1000 + log 2). The maximum is a `stop_gradient`: the results do not depend
-on it, and its gradient would only cancel.
+"""scipy.special's functions on run-time arrays: `erf`, `erfc`, `expit`, `gammaln`, `gamma`,
+`ndtri` and `erfinv` are registry ops (SciPy's result dtypes: float32 stays float32, integers
+give float64). Built from registry ops, so that their derivatives are theirs:
+- `digamma` (`psi`, ops.elementwise.digamma) and `polygamma` (its static n-th derivative);
+- `erfcinv` from ndtri, `ndtr` from erfc;
+- `log_ndtr`, in float64, in SciPy's three ranges (log1p(-ndtr(-x)) above 0, the asymptotic
+  series below -20);
+- `betaln` as gammaln(a) + gammaln(b) - gammaln(a + b), SciPy's asymptotic form where one
+  argument is a million times the other;
+- `softplus` as np.logaddexp(0, x), as SciPy computes it, `log_expit` as -softplus(-x);
+- `xlogy(x, y)`: x log(y), 0 where x is 0 (unless y is NaN; a y of 0, negative or inf is read
+  as 1 there, so no NaN reaches the gradient, whose derivative in x is log(y) wherever that is
+  finite), and `xlog1py` the same with log1p; `logit` as log(x) - log1p(-x);
+- `logsumexp`, `softmax` and `log_softmax` as SciPy computes them: x shifted by its maximum
+  along the axes, so exp never overflows (logsumexp of [1000, 1000] is 1000 + log 2). The
+  maximum is a `stop_gradient`: the results do not depend on it, and its gradient would only
+  cancel.
 
 Contract: `functions()` maps these SciPy functions to handlers `(cx, *args, **kwargs)` with
 SciPy's parameters, and is empty unless the user's program has imported scipy.special (it is
@@ -17,11 +23,13 @@ logsumexp's `b=` and `return_sign=` are not supported (a FrontendError).
 """
 from __future__ import annotations
 
+import math
 import sys
 from functools import cache, partial
 
 import numpy as np
 
+from ..ad.emit import const
 from ..ops import elementwise as ops
 from . import arith, reductions as red, shapes
 from .problems import FrontendError
@@ -37,7 +45,15 @@ def functions() -> dict:
 def _table(special) -> dict:
     table = {special.erf: _ufunc("erf", special.erf), special.erfc: _ufunc("erfc", special.erfc),
              special.gammaln: _ufunc("gammaln", special.gammaln),
+             special.gamma: _ufunc("gamma", special.gamma),
              special.digamma: partial(digamma, special.digamma),
+             special.polygamma: polygamma,
+             special.betaln: partial(betaln, special.betaln),
+             special.ndtri: _ufunc("ndtri", special.ndtri),
+             special.erfinv: _ufunc("erfinv", special.erfinv),
+             special.erfcinv: partial(erfcinv, special.erfcinv),
+             special.ndtr: partial(ndtr, special.ndtr),
+             special.log_ndtr: partial(log_ndtr, special.log_ndtr),
              special.expit: _ufunc("expit", special.expit),
              special.log_expit: partial(log_expit, special.log_expit),
              special.xlogy: partial(xlogy, "log", special.xlogy),
@@ -71,6 +87,136 @@ def log_expit(ufunc, cx, x, /):
 def digamma(ufunc, cx, x, /):
     t = _in_result_dtype(ufunc, cx, x)
     return cx.wrap(ops.digamma(cx, t.value))
+
+
+def _emitter(cx, dt):
+    """(op, c) for the composites below: `op(name, *operands)` emits a registry op on IR
+    values, `c(v)` a constant of dtype `dt`."""
+    return cx.op, lambda v: const(cx, v, dt)
+
+
+def erfcinv(ufunc, cx, y, /):
+    """-ndtri(y / 2) / sqrt(2): y / 2 is exact, so the tail (erfcinv(1e-300)) keeps its
+    digits."""
+    t = _in_result_dtype(ufunc, cx, y)
+    op, c = _emitter(cx, t.dtype)
+    return cx.wrap(op("mul", op("ndtri", op("mul", t.value, c(0.5))), c(-math.sqrt(0.5))))
+
+
+def ndtr(ufunc, cx, x, /):
+    """The standard normal's CDF as erfc(-x / sqrt(2)) / 2: no 1 - erf(..) cancels below 0."""
+    t = _in_result_dtype(ufunc, cx, x)
+    op, c = _emitter(cx, t.dtype)
+    return cx.wrap(op("mul", c(0.5), op("erfc", op("mul", t.value, c(-math.sqrt(0.5))))))
+
+
+LOG_NDTR_TERMS = 10     # of the asymptotic series below -20 (the 10th is below 1e-20 there)
+
+
+def log_ndtr(ufunc, cx, x, /):
+    """log(ndtr(x)) as SciPy computes it, in float64 whatever x's float dtype: above 0
+    log1p(-ndtr(-x)), which keeps the digits log(1 - tiny) loses; down to -20 log(ndtr(x));
+    below, where ndtr underflows, the asymptotic series -x^2/2 - log(-x) - log(2 pi)/2 +
+    log(1 - 1/x^2 + 3/x^4 - ...). Each branch reads x only where it is taken (else a value of
+    its own range), so no inf from an untaken one reaches the gradient."""
+    out = _in_result_dtype(ufunc, cx, x)
+    op, c = _emitter(cx, "f64")
+    a = arith.astype(cx, out, "f64").value
+
+    def phi(v):
+        return op("mul", c(0.5), op("erfc", op("mul", v, c(-math.sqrt(0.5)))))
+    high = op("gt", a, c(0))
+    low = op("le", a, c(-20))
+    upper = op("log1p", op("neg", phi(op("neg", op("where", high, a, c(1))))))
+    middle = op("log", phi(op("where", op("logical_or", high, low), c(-1), a)))
+    s = op("where", low, a, c(-20))
+    w = op("div", c(1), op("mul", s, s))
+    series, term = c(1), c(1)
+    for i in range(1, LOG_NDTR_TERMS + 1):
+        term = op("mul", term, op("mul", w, c(-(2 * i - 1))))
+        series = op("add", series, term)
+    tail = op("add", op("sub", op("mul", c(-0.5), op("mul", s, s)), op("log", op("neg", s))),
+              op("sub", op("log", series), c(0.5 * math.log(2 * math.pi))))
+    r = op("where", high, upper, op("where", low, tail, middle))
+    return arith.astype(cx, cx.wrap(r), out.dtype)
+
+
+BETALN_ASYMPTOTIC = 1e6     # SciPy's ASYMP_FACTOR
+
+
+def betaln(ufunc, cx, a, b, /):
+    """log|B(a, b)| as gammaln(a) + gammaln(b) - gammaln(a + b); where the larger is above
+    1e6 and a million times the other (gammaln(a + b) - gammaln(a) would cancel), SciPy's
+    asymptotic form in the smaller s and the larger l: gammaln(s) - s log(l) + s(1 - s)/(2l)
+    + s(1 - s)(1 - 2s)/(12 l^2) - s^2 (1 - s)^2/(12 l^3)."""
+    out = result_dtype(ufunc, a, b)
+    a, b = (arith.astype(cx, cx.tensor(v), out).value for v in (a, b))
+    op, c = _emitter(cx, out)
+    direct = op("sub", op("add", op("gammaln", a), op("gammaln", b)),
+                op("gammaln", op("add", a, b)))
+    a_large = op("ge", op("abs", a), op("abs", b))
+    large, small = op("where", a_large, a, b), op("where", a_large, b, a)
+    far = op("logical_and", op("gt", large, c(BETALN_ASYMPTOTIC)),
+             op("gt", op("abs", large), op("mul", c(BETALN_ASYMPTOTIC), op("abs", small))))
+    big = op("where", far, large, c(1))
+    one_less = op("sub", c(1), small)
+    q = op("div", op("mul", small, one_less), big)            # s (1 - s) / l
+    series = op("add", op("mul", c(0.5), q),
+                op("mul", op("div", q, op("mul", c(12), big)),
+                   op("sub", op("sub", c(1), op("mul", c(2), small)), q)))
+    asymptotic = op("add", op("sub", op("gammaln", small), op("mul", small, op("log", big))),
+                    series)
+    return cx.wrap(op("where", far, asymptotic, direct))
+
+
+# Bernoulli numbers B_2 .. B_16, the coefficients of polygamma's asymptotic series
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
+
+
+def polygamma(cx, n, x):
+    """The n-th derivative of digamma for a static integer n, in float64 (SciPy's): digamma
+    for n = 0; else, for x >= 0, (-1)^(n+1) n! times the Hurwitz zeta(n + 1, x), as
+    sum_{k<10} (x + k)^-(n+1) plus zeta's asymptotic series at z = x + 10, and below 0 the
+    reflection psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) P_n(cot(pi x)), P_n the n-th
+    derivative of cot as a polynomial in cot. Built from registry ops, so its derivative is
+    polygamma(n + 1) to rounding. Within about 1e-15 of SciPy's for x > 0, 1e-13 below 0."""
+    (n,) = shapes.static_ints(n, "scipy.special.polygamma's n")
+    if n < 0:
+        raise FrontendError(f"scipy.special.polygamma: n must be >= 0, got {n}")
+    t = arith.astype(cx, cx.tensor(x), "f64")
+    if n == 0:
+        return cx.wrap(ops.digamma(cx, t.value))
+    op, c = _emitter(cx, "f64")
+    x = t.value
+    neg = op("lt", x, c(0))
+    r = op("sub", x, op("rint", x))       # (as digamma's: exact near the poles)
+    pole = op("logical_and", neg, op("eq", r, c(0)))
+    y = op("where", neg, op("sub", c(1), x), x)
+    shifted = c(0)
+    for k in range(ops.PSI_SHIFT):
+        shifted = op("add", shifted, op("pow", op("add", y, c(k)), c(-(n + 1))))
+    z = op("add", y, c(ops.PSI_SHIFT))
+    w = op("div", c(1), op("mul", z, z))
+    coefs = [b / math.factorial(2 * j) * math.prod(range(n + 1, n + 2 * j))
+             for j, b in enumerate(_BERNOULLI, 1)]
+    series = c(coefs[-1])
+    for coef in reversed(coefs[:-1]):
+        series = op("add", c(coef), op("mul", w, series))
+    zeta = op("mul", op("pow", z, c(-n)), op("add", op("add", c(1 / n), op("div", c(0.5), z)),
+                                              op("mul", w, series)))
+    psi = op("mul", c((-1) ** (n + 1) * math.factorial(n)), op("add", shifted, zeta))
+    # d^k/dt^k cot t = P_k(cot t): P_0(c) = c, P_{k+1}(c) = -(1 + c^2) P_k'(c)
+    poly = np.polynomial.Polynomial([0, 1])
+    for _ in range(n):
+        poly = -np.polynomial.Polynomial([1, 0, 1]) * poly.deriv()
+    safe = op("where", op("logical_and", neg, op("logical_not", pole)), r, c(0.5))
+    cot = op("div", c(1), op("tan", op("mul", c(math.pi), safe)))
+    p_n = c(poly.coef[-1])
+    for coef in reversed(poly.coef[:-1]):
+        p_n = op("add", c(coef), op("mul", cot, p_n))
+    reflected = op("sub", op("mul", c((-1) ** n), psi), op("mul", c(math.pi ** (n + 1)), p_n))
+    inf = c((-1) ** (n + 1) * math.inf)       # (SciPy's at the poles 0, -1, -2, ...)
+    return cx.wrap(op("where", pole, inf, op("where", neg, reflected, psi)))
 
 
 def logit(ufunc, cx, x, /):

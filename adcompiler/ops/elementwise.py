@@ -183,6 +183,34 @@ unary("gammaln", None, "scipy.special.gammaln({0})", infer=_single_double,
       vjp=_gammaln_vjp)
 
 
+def _gamma_vjp(b, op, cts, needs):
+    return [b.op("mul", cts[0], b.op("mul", op.result, digamma(b, op.operands[0])))]
+
+
+# Gamma(x), scipy.special.gamma: inf at 0 (-inf at -0.0), NaN at the negative integers
+unary("gamma", None, "scipy.special.gamma({0})", infer=_single_double, numba="math.gamma({0})",
+      vjp=_gamma_vjp)
+
+
+def _quantile_vjp(scale, square):
+    """The derivative of an inverse from its result r: scale exp(square r^2) (ndtri's
+    sqrt(2 pi) exp(r^2 / 2), erfinv's sqrt(pi) / 2 exp(r^2)); inf at the ends, where r is."""
+    def vjp(b, op, cts, needs):
+        r = op.result
+        dt = r.type.dtype
+        slope = b.op("exp", b.op("mul", const(b, square, dt), b.op("mul", r, r)))
+        return [b.op("mul", cts[0], b.op("mul", const(b, scale, dt), slope))]
+    return vjp
+
+
+# the standard normal's quantile, scipy.special.ndtri (mathlib's AS241 in Numba)
+unary("ndtri", None, "scipy.special.ndtri({0})", infer=_single_double, numba="fndtri({0})",
+      vjp=_quantile_vjp(math.sqrt(2 * math.pi), 0.5))
+# erf's inverse, scipy.special.erfinv (the same AS241 at q = x / 2)
+unary("erfinv", None, "scipy.special.erfinv({0})", infer=_single_double,
+      numba="ferfinv({0})", vjp=_quantile_vjp(math.sqrt(math.pi) / 2, 1.0))
+
+
 def _expit_vjp(b, op, cts, needs):
     """ct r (1 - r) from the result r: SymPy's exp(-x)/(1 + exp(-x))**2 overflows to NaN for
     x below about -710 (-89 in float32), where the derivative is 0."""

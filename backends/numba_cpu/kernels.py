@@ -399,8 +399,9 @@ def generate(group, outputs, flags: str) -> Kernel:
     body = gen.body()
     partials, combine = gen.wrappers()
     src = ["import math", "import numpy as np", "from numba import njit",
-           "from adcompiler.backends.numba_cpu.mathlib import (fcos, fexp, fexpit, fexpm1,"
-           " flog, flog1p, fpow, fsin, ftanh, iadd, imul, isub, ld0, vmax, vmin)", "",
+           "from adcompiler.backends.numba_cpu.mathlib import (fcos, ferfinv, fexp, fexpit,"
+           " fexpm1, flog, flog1p, fndtri, fpow, fsin, ftanh, iadd, imul, isub, ld0, vmax,"
+           " vmin)", "",
            f"ACCUMULATES = {bool(gen.accums)}"]
     src += [f"{name} = {text}" for text, name in gen.consts.items()]
     src += ["", "", f"@njit({flags})", *body]

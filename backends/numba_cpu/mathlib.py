@@ -1,5 +1,5 @@
 """Scalar helpers that generated kernels call: `fexp`, `fexpm1`, `ftanh`, `flog`, `flog1p`,
-`fexpit`, `fsin`, `fcos`, `vmax`, `vmin`, `fpow` and `ld0`. Why: without Intel's SVML, Numba
+`fexpit`, `fsin`, `fcos`, `vmax`, `vmin`, `fpow`, `ld0`, `fndtri` and `ferfinv`. Why: without Intel's SVML, Numba
 lowers `np.exp`/`np.tanh`/`np.log` on scalars to libm calls that LLVM cannot vectorise
 (measured here on 2M float32:
 np.tanh 0.6 ms, a Numba loop of np.tanh 23 ms, of np.exp 4.3 ms; on an AVX-512 Xeon, per
@@ -90,6 +90,10 @@ differs from pow's correctly rounded result by at most an ulp or so; NumPy itsel
 `ld0` reads a rank-0 value that the driver may hold as a 0-d array or as a scalar; as an inlined
 overload it cost 0.03-0.08 s of compile per use (an AdamW kernel reads seven: 0.8 s to compile,
 now 0.3 s). These are intrinsics: Python cannot call them outside Numba's compiler.
+
+`fndtri` and `ferfinv` (scipy.special's ndtri and erfinv) are plain Numba functions, in
+float64 whatever the argument (as SciPy's float32 loops compute): Wichura's AS241, within about
+1e-15 relative of SciPy's values; a call per element, which special functions can afford.
 """
 from __future__ import annotations
 
@@ -98,7 +102,7 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.extending import intrinsic
 
 
@@ -548,3 +552,70 @@ def ld0(typingctx, x):
         return x.dtype(x), load
     x = types.unliteral(x)
     return x(x), lambda context, builder, sig, args: args[0]
+
+
+# Wichura's algorithm AS241 (PPND16, Applied Statistics 37, 1988): the standard normal's
+# quantile as ratios of degree-7 polynomials in three ranges, within about 1e-16 relative;
+# each tuple lists a polynomial's coefficients from the constant term up
+_AS241_CENTRAL = ((3.3871328727963666080, 1.3314166789178437745e2, 1.9715909503065514427e3,
+                   1.3731693765509461125e4, 4.5921953931549871457e4, 6.7265770927008700853e4,
+                   3.3430575583588128105e4, 2.5090809287301226727e3),
+                  (1.0, 4.2313330701600911252e1, 6.8718700749205790830e2,
+                   5.3941960214247511077e3, 2.1213794301586595867e4, 3.9307895800092710610e4,
+                   2.8729085735721942674e4, 5.2264952788528545610e3))
+_AS241_NEAR = ((1.42343711074968357734, 4.63033784615654529590, 5.76949722146069140550,
+                3.64784832476320460504, 1.27045825245236838258, 2.41780725177450611770e-1,
+                2.27238449892691845833e-2, 7.74545014278341407640e-4),
+               (1.0, 2.05319162663775882187, 1.67638483018380384940, 6.89767334985100004550e-1,
+                1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
+                1.05075007164441684324e-9))
+_AS241_FAR = ((6.65790464350110377720, 5.46378491116411436990, 1.78482653991729133580,
+               2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
+               2.71155556874348757815e-5, 2.01033439929228813265e-7),
+              (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1,
+               1.48753612908506148525e-2, 7.86869131145613259100e-4, 1.84631831751005468180e-5,
+               1.42151175831644588870e-7, 2.04426310338993978564e-15))
+
+
+@njit
+def _ratio(x, coefs):
+    num, den = coefs
+    n = d = 0.0
+    for i in range(len(num) - 1, -1, -1):
+        n = n * x + num[i]
+        d = d * x + den[i]
+    return n / d
+
+
+@njit
+def _normal_quantile(q, tail):
+    """The standard normal's quantile at p, given as q = p - 1/2 and tail = min(p, 1 - p),
+    each exact where its range reads it (the caller computes them so), in float64."""
+    if abs(q) <= 0.425:
+        return q * _ratio(0.180625 - q * q, _AS241_CENTRAL)
+    if tail == 0.0:
+        return math.copysign(math.inf, q)
+    r = math.sqrt(-math.log(tail))
+    z = _ratio(r - 1.6, _AS241_NEAR) if r <= 5.0 else _ratio(r - 5.0, _AS241_FAR)
+    return z if q > 0 else -z
+
+
+@njit
+def fndtri(p):
+    """scipy.special.ndtri, the standard normal's quantile, in float64: NaN outside [0, 1],
+    -inf at 0, inf at 1. (1 - p is exact for p >= 1/2, where the tail reads it.)"""
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        return math.nan
+    return _normal_quantile(p - 0.5, min(p, 1.0 - p))
+
+
+@njit
+def ferfinv(x):
+    """scipy.special.erfinv = ndtri((1 + x) / 2) / sqrt(2), in float64, from q = x / 2 (exact,
+    so erfinv(1e-10) keeps its digits, which (1 + x) / 2 would round away): NaN outside
+    [-1, 1], -inf and inf at -1 and 1."""
+    x = float(x)
+    if not -1.0 <= x <= 1.0:
+        return math.nan
+    return _normal_quantile(0.5 * x, 0.5 * (1.0 - abs(x))) * 0.7071067811865476

@@ -25,6 +25,10 @@ def unit(*s):
     return R.uniform(-0.9, 0.9, s)
 
 
+def probability(*s):    # with 0, 1 and beyond, the ends' inf and NaN
+    return R.choice([0.0, 1.0, -0.5, 1.5, 1e-300, 0.3, 0.6, 0.975], s)
+
+
 def grid(*s):     # repeated values: comparisons see ties, maximum/minimum too
     return R.integers(-3, 4, s) * 0.5
 
@@ -62,7 +66,7 @@ UNARY = {"neg": normal, "exp": normal, "log": positive, "log1p": positive, "expm
          "arcsin": unit, "arccos": unit, "arctan": normal, "sinh": normal, "cosh": normal,
          "abs": normal, "sign": grid, "floor": normal, "stop_gradient": normal,
          "log2": positive, "log10": positive, "exp2": normal, "erf": normal, "erfc": normal,
-         "gammaln": normal,
+         "gammaln": normal, "gamma": normal, "ndtri": probability, "erfinv": unit,
          "expit": wide,
          "arcsinh": normal, "arccosh": above_one, "arctanh": unit, "ceil": normal,
          "trunc": normal, "rint": halves, "isnan": specials, "isinf": specials,

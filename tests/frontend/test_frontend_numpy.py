@@ -308,9 +308,9 @@ def test_a_ufunc_from_elsewhere_is_not_called_numpys():
     """SciPy's ufuncs carry no module: one (erf, before it was supported) was reported as
     np.erf."""
     from scipy import special
-    with pytest.raises(adcompiler.TraceError, match=r"'?ndtri is not supported") as e:
-        adcompiler.trace(lambda x: special.ndtri(x), rand(3))
-    assert "np.ndtri" not in str(e.value)
+    with pytest.raises(adcompiler.TraceError, match=r"'?dawsn is not supported") as e:
+        adcompiler.trace(lambda x: special.dawsn(x), rand(3))
+    assert "np.dawsn" not in str(e.value)
 
 
 def test_a_list_of_run_time_values_is_an_array_to_numpy_functions():

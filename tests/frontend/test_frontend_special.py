@@ -1,10 +1,10 @@
 """np.log2, np.log10, np.exp2, np.fabs, np.arctan2, np.hypot, np.logaddexp, np.logaddexp2 and
 scipy.special's erf, erfc, expit, log_expit, softplus, logit, xlogy, xlog1py, gammaln, digamma,
-logsumexp, softmax and log_softmax: values and
-dtypes against NumPy and SciPy running the same function (fecheck.check), gradients against
-finite differences of what NumPy and SciPy compute (adcompiler.check_grad) on both backends,
-float32, and large arguments that must not overflow (logaddexp(1000, 1000), expit(-1000),
-logsumexp([1000, 1000]))."""
+gamma, polygamma, betaln, ndtr, log_ndtr, ndtri, erfinv, erfcinv, logsumexp, softmax and
+log_softmax: values and dtypes against NumPy and SciPy running the same function
+(fecheck.check), gradients against finite differences of what NumPy and SciPy compute
+(adcompiler.check_grad) on both backends, float32, and large arguments that must not overflow
+(logaddexp(1000, 1000), expit(-1000), logsumexp([1000, 1000]))."""
 import subprocess
 import sys
 
@@ -16,7 +16,8 @@ import adcompiler
 from fecheck import check, rand
 
 UNARY = [np.log2, np.log10, np.exp2, np.fabs, special.erf, special.erfc, special.expit,
-         special.log_expit, special.softplus, special.gammaln, special.digamma]
+         special.log_expit, special.softplus, special.gammaln, special.digamma, special.gamma,
+         special.ndtr, special.log_ndtr, special.ndtri, special.erfinv, special.erfcinv]
 BACKENDS = ["numpy", "numba"]
 
 
@@ -38,7 +39,8 @@ def test_binary_values_and_dtypes():
                 special.xlogy(np.abs(x), np.abs(y)), special.xlogy(k, 2.0),
                 np.logaddexp2(x, y), np.logaddexp2(k, 2.0), np.logaddexp2(-np.inf, x),
                 special.xlog1py(x, np.abs(y)), special.xlog1py(k, 2.0),
-                special.logit(special.expit(x)), special.logit(np.abs(y) / 2), special.logit(k))
+                special.logit(special.expit(x)), special.logit(np.abs(y) / 2), special.logit(k),
+                special.betaln(np.abs(x), np.abs(y)), special.betaln(k, 2.5))
     k = np.arange(-2, 2)
     check(f, rand(3, 4), rand(4), k)
     check(f, rand(3, 4, dtype=np.float32), rand(4, dtype=np.float32), k.astype(np.int32))
@@ -106,7 +108,11 @@ def ufunc_loss(x, y):
                   + special.erfc(y) * np.fabs(y) + special.log_expit(y) * special.softplus(x)
                   + special.xlogy(y, x) + np.logaddexp2(x, y) * special.xlog1py(y, x)
                   + special.logit(special.expit(y) * 0.5 + 0.2)
-                  + special.gammaln(x) * y + special.digamma(x + 1) ** 2)
+                  + special.gammaln(x) * y + special.digamma(x + 1) ** 2
+                  + special.gamma(x) * special.betaln(x, y * y + 0.5)
+                  + special.ndtri(special.expit(y)) * special.ndtr(x * y)
+                  + special.log_ndtr(y * 3 - x) + special.erfinv(special.expit(y) - 0.5)
+                  + special.erfcinv(special.expit(x - y) * 1.5))
 
 
 @pytest.mark.parametrize("fn, log, y", [
@@ -190,3 +196,89 @@ def test_digamma_and_gammalns_derivatives(backend):
     np.testing.assert_allclose(h, np.diag(special.polygamma(1, x)), rtol=1e-12, atol=1e-300)
     g3 = adcompiler.grad(lambda x: np.sum(special.digamma(x) ** 2), backend=backend)(x)
     np.testing.assert_allclose(g3, 2 * special.digamma(x) * special.polygamma(1, x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_normal_quantiles_tails_and_derivatives(backend):
+    """ndtri, erfinv and erfcinv (mathlib's AS241 on Numba) against SciPy at their ends, in the
+    far tails and near 0 (erfinv(1e-10) keeps its digits), with NaN outside their domains;
+    their derivatives are 1/pdf at the quantile (ndtri' = sqrt(2 pi) exp(ndtri^2 / 2)), to the
+    second order."""
+    p = np.array([0.0, 1.0, 0.5, 1e-300, 5e-324, 1 - 2 ** -53, 0.075, 0.925, 1e-10, 0.3,
+                  -0.1, 1.1, np.nan])
+    x = np.array([-1.0, 1.0, 0.0, 1e-10, -1e-300, 0.85, 0.9, 1 - 1e-16, -0.999999, 1.5, np.nan])
+    y = np.array([0.0, 2.0, 1.0, 1e-300, 1.9999, 0.15, -1.0, 2.5, np.nan])
+    with np.errstate(all="ignore"):
+        for fn, v in ((special.ndtri, p), (special.erfinv, x), (special.erfcinv, y)):
+            got = adcompiler.jit(lambda v: fn(v), backend=backend)(v)
+            np.testing.assert_allclose(got, fn(v), rtol=2e-15, atol=0, err_msg=fn.__name__)
+    p = np.array([1e-12, 0.02, 0.3, 0.5, 0.8, 0.999])
+    q = special.ndtri(p)
+    slope = np.sqrt(2 * np.pi) * np.exp(q * q / 2)
+    g = adcompiler.grad(lambda p: np.sum(special.ndtri(p)), backend=backend)(p)
+    np.testing.assert_allclose(g, slope, rtol=1e-13)
+    h = adcompiler.hessian(lambda p: np.sum(special.ndtri(p)), backend=backend)(p)
+    np.testing.assert_allclose(np.diag(h), slope * slope * q, rtol=1e-12)
+    x, y = np.array([-0.99, -0.2, 1e-9, 0.6]), np.array([1e-9, 0.3, 1.0, 1.7])
+    gx, gy = adcompiler.grad(lambda x, y: np.sum(special.erfinv(x)) + np.sum(special.erfcinv(y)),
+                             wrt=(0, 1), backend=backend)(x, y)
+    np.testing.assert_allclose(gx, np.sqrt(np.pi) / 2 * np.exp(special.erfinv(x) ** 2),
+                               rtol=1e-13)
+    np.testing.assert_allclose(gy, -np.sqrt(np.pi) / 2 * np.exp(special.erfcinv(y) ** 2),
+                               rtol=1e-13)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_log_ndtr_gamma_and_betaln_where_naive_forms_fail(backend):
+    """log_ndtr below -20 (where ndtr underflows: log would give -inf) and above 6 (where
+    log(1 - tiny) rounds to 0), betaln where one argument is a million times the other
+    (gammaln(a + b) - gammaln(a) cancels), gamma at its poles: SciPy's values; their
+    gradients are SciPy's derivatives (pdf / cdf, digamma differences, gamma digamma)."""
+    x = np.array([-1e3, -40.0, -20.5, -20.0, -19.5, -5.0, 0.0, 3.0, 7.0, 30.0, np.inf, -np.inf])
+    got = adcompiler.jit(lambda x: special.log_ndtr(x), backend=backend)(x)
+    np.testing.assert_allclose(got, special.log_ndtr(x), rtol=1e-13, atol=0)
+    g = adcompiler.grad(lambda x: np.sum(special.log_ndtr(x)), backend=backend)(x[1:-2])
+    ref = np.exp(-x[1:-2] ** 2 / 2 - special.log_ndtr(x[1:-2])) / np.sqrt(2 * np.pi)
+    np.testing.assert_allclose(g, ref, rtol=1e-12)
+    a = np.array([1e7, 0.5, 1e12, 3.0, 2.5, 40.0])
+    b = np.array([0.5, 2e7, 2.0, 1e12, 4.0, 0.1])
+    got = adcompiler.jit(lambda a, b: special.betaln(a, b), backend=backend)(a, b)
+    np.testing.assert_allclose(got, special.betaln(a, b), rtol=1e-13)
+    ga, gb = adcompiler.grad(lambda a, b: np.sum(special.betaln(a, b)), wrt=(0, 1),
+                             backend=backend)(a[3:], b[3:])
+    np.testing.assert_allclose(ga, special.digamma(a[3:]) - special.digamma(a[3:] + b[3:]),
+                               rtol=1e-12)
+    # (at b = 1e12, digamma(b) - digamma(a + b) cancels: the derivative of the asymptotic
+    # form, -a/b (1 - (a - 1)/(2b) + ...), is the reference)
+    np.testing.assert_allclose(gb, [-3e-12 * (1 - 1e-12), *(special.digamma(b[4:])
+                                                           - special.digamma(a[4:] + b[4:]))],
+                               rtol=1e-12)
+    x = np.array([0.0, -0.0, -1.0, -2.5, 0.5, 171.5, 180.0])
+    with np.errstate(all="ignore"):
+        got = adcompiler.jit(lambda x: special.gamma(x), backend=backend)(x)
+    np.testing.assert_allclose(got, special.gamma(x), rtol=1e-13)
+    x = np.array([-2.5, 0.5, 4.2, 20.0])
+    g = adcompiler.grad(lambda x: np.sum(special.gamma(x)), backend=backend)(x)
+    np.testing.assert_allclose(g, special.gamma(x) * special.digamma(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_polygamma_values_poles_and_derivative(backend):
+    """polygamma(n, x) for static n against SciPy above and below 0 (the reflection) and at
+    the poles (SciPy's signed inf), in float64 as SciPy's; its derivative is polygamma(n + 1);
+    a run-time or negative n is an error naming it."""
+    x = np.array([0.3, 1.0, 2.5, 11.0, 60.0, 1e6, -0.4, -2.7, -7.25, 0.0, -1.0, -3.0, np.inf])
+    for n in (1, 2, 3, 5):
+        f = adcompiler.jit(lambda x: special.polygamma(n, x), backend=backend)
+        with np.errstate(all="ignore"):
+            got = f(x.astype(np.float32))
+            np.testing.assert_allclose(got, special.polygamma(n, x.astype(np.float32)),
+                                       rtol=1e-13, err_msg=f"n={n}")
+        assert got.dtype == np.float64
+        xg = x[:9]
+        g = adcompiler.grad(lambda x: np.sum(special.polygamma(n, x)), backend=backend)(xg)
+        np.testing.assert_allclose(g, special.polygamma(n + 1, xg), rtol=1e-12, err_msg=f"n={n}")
+    with pytest.raises(adcompiler.TraceError, match=r"polygamma's n must be compile-time ints"):
+        adcompiler.jit(lambda n, x: special.polygamma(n, x), backend=backend)(np.int64(1), x)
+    with pytest.raises(adcompiler.TraceError, match=r"polygamma: n must be >= 0, got -1"):
+        adcompiler.jit(lambda x: special.polygamma(-1, x), backend=backend)(x)

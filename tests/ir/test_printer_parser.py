@@ -122,7 +122,8 @@ def finish(name, block, b, *results, line=1):
 
 UNARY_FLOAT = ["neg", "exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "tan",
                "arcsin", "arccos", "arctan", "sinh", "cosh", "abs", "sign", "floor", "log2",
-               "log10", "exp2", "erf", "erfc", "gammaln", "expit", "arcsinh", "arccosh", "arctanh", "ceil",
+               "log10", "exp2", "erf", "erfc", "gammaln", "gamma",
+               "ndtri", "erfinv", "expit", "arcsinh", "arccosh", "arctanh", "ceil",
                "trunc", "rint", "cbrt"]
 BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "arctan2", "hypot",
           "logaddexp", "fmod", "copysign"]
