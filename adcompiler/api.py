@@ -61,8 +61,17 @@ def backend_module(name):
     return importlib.import_module(BACKENDS[name])
 
 
-def _backend(name):
-    return backend_module(name).AdjointProgram
+def _program_for(primal, leaves, seeded, backend):
+    """The compiled adjoint of this trace differentiating `leaves` from the results `seeded`,
+    kept on the trace (its `meta`) for the backend's options, so that every grad,
+    value_and_grad or vjp of the function shares it: a new `grad(loss)` made each step (JAX's habit) was differentiated and generated
+    anew each time, 10-100x the step."""
+    module = backend_module(backend)
+    programs = primal.meta.setdefault("adjoint_programs", {})
+    key = (tuple(leaves), tuple(seeded), module.__name__, tuple(sorted(module.OPTIONS.items())))
+    if key not in programs:
+        programs[key] = module.AdjointProgram(differentiate(primal, leaves, seeded), primal.name)
+    return programs[key]
 
 
 def _leaf_ranges(key):
@@ -273,8 +282,7 @@ class GradFunction(_Specialised):
             self._structure_problem(sig.result)
         if problem:
             raise AdcompilerError(at + problem)
-        adj = differentiate(primal, leaves, seeded=(0,))
-        compiled = _Compiled(primal, _backend(self.backend)(adj, primal.name),
+        compiled = _Compiled(primal, _program_for(primal, leaves, (0,), self.backend),
                              (single, names), tuple(leaves))
         self._cache[sig.key] = compiled
         self._compiled_for(sig.key)
@@ -489,17 +497,27 @@ def _grad_tree(flat, it, floats_only=False):
     return unflatten(statics_to_none(treedef), out)
 
 
+def no_argnums(argnums, name):
+    """JAX's `argnums=` is `wrt=` here: say so (Python's TypeError named no alternative)."""
+    if argnums is not None:
+        raise AdcompilerError(f"{name} takes wrt=, not JAX's argnums=: wrt={argnums!r} picks "
+                              "those arguments (wrt also takes parameter names)")
+
+
 @user_facing
-def grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True):
+def grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True, argnums=None):
     """The gradient of a scalar function (see the module docstring)."""
+    no_argnums(argnums, "grad")
     if fun is None:
         return lambda f: GradFunction(f, wrt, backend, has_aux, False, check_nans)
     return GradFunction(fun, wrt, backend, has_aux, False, check_nans)
 
 
 @user_facing
-def value_and_grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True):
+def value_and_grad(fun=None, *, wrt=0, backend=None, has_aux=False, check_nans=True,
+                   argnums=None):
     """Like `grad`, returning (value, gradients)."""
+    no_argnums(argnums, "value_and_grad")
     if fun is None:
         return lambda f: GradFunction(f, wrt, backend, has_aux, True, check_nans)
     return GradFunction(fun, wrt, backend, has_aux, True, check_nans)
@@ -522,23 +540,28 @@ def show(g, *args, file=None, backend=None, **kwargs):
     print(g.adjoint_source(*args, **kwargs), file=file)
 
 
-_VJP_CACHE: dict = {}
-
-
 @user_facing
 def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
     """(value, pullback): `pullback(cotangent)` takes a cotangent shaped like the value and
     returns the gradients of every positional argument, as a tuple (None for arguments with
     no float data). Keyword arguments are passed on, not differentiated."""
+    return pullback_of(fun, args, kwargs, backend, check_nans)
+
+
+def pullback_of(fun, args, kwargs, backend=None, check_nans=True, positions=None):
+    """`vjp`; with `positions` (a tuple of argument positions), a pullback that differentiates
+    only those arguments, None in the others' places (jacobian's: the other gradients cost a
+    sweep's work, and a NaN in one would raise where the asked ones are finite)."""
     check_callable(fun, "vjp")
     primal, own = traced(fun, *args, **kwargs)
     sig = primal.meta["signature"].for_caller(own)
     with TRACING:
-        program = _vjp_program(fun, primal, sig, args, backend)
+        program = _vjp_program(fun, primal, sig, args, backend, positions)
     _, given, described = sig.describe(args, kwargs, params=False)
     flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
-    shapes = [flatten(a, is_runtime_leaf) if _has_float(a) else None for a in args]
+    shapes = [flatten(a, is_runtime_leaf) if _has_float(a)
+              and (positions is None or k in positions) else None for k, a in enumerate(args)]
     results, residuals = sig.write_back(args, kwargs, given, _apart(results, given), residuals)
     # what the pullback reads is the arguments' and the value's arrays now, not after the
     # caller reuses or changes them (`v, pb = vjp(np.exp, x); v -= 1.0`), also on a loop's
@@ -582,18 +605,20 @@ def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
 vjp.__adcompiler_trace__ = vjp_trace
 
 
-def _vjp_program(fun, primal, sig, args, backend):
-    """The compiled adjoint `vjp` runs for this trace of `fun` (cached per trace, which the
-    entry keeps alive, not per `fun`: a bound method is a new object at each `m.loss`)."""
-    key = (id(primal), backend)
-    built, program = _VJP_CACHE.get(key, (None, None))
-    if built is primal:
-        return program
+def _vjp_program(fun, primal, sig, args, backend, positions):
+    """The compiled adjoint `vjp` runs for this trace of `fun` (`_program_for`'s, kept on the
+    trace, not per `fun`: a bound method is a new object at each `m.loss`), differentiating
+    the positional arguments `positions` (None: all)."""
     # the positional arguments' arrays are differentiated, not those of a method's object
     # (first) or of the keyword arguments (last: they name later parameters)
-    skip = len(flatten(sig.prefix, is_runtime_leaf)[0])
-    end = skip + len(flatten(args, is_runtime_leaf)[0])
-    leaves = [i for i, a in enumerate(primal.args) if a.type.is_float and skip <= i < end]
+    start = len(flatten(sig.prefix, is_runtime_leaf)[0])
+    chosen = set()
+    for k, a in enumerate(args):
+        count = len(flatten(a, is_runtime_leaf)[0])
+        if positions is None or k in positions:
+            chosen.update(range(start, start + count))
+        start += count
+    leaves = [i for i, a in enumerate(primal.args) if a.type.is_float and i in chosen]
     if not leaves:
         raise AdcompilerError(f"vjp of {name_of(fun)}: no argument holds "
                               "float data, so there is nothing to differentiate")
@@ -601,9 +626,7 @@ def _vjp_program(fun, primal, sig, args, backend):
         raise AdcompilerError(f"vjp of {name_of(fun)}: it returns no run-time array, so "
                               "there is nothing to differentiate")
     seeded = tuple(k for k, r in enumerate(sig.returned(primal.results)) if r.type.is_float)
-    program = _backend(backend)(differentiate(primal, leaves, seeded), primal.name)
-    _VJP_CACHE[key] = (primal, program)
-    return program
+    return _program_for(primal, leaves, seeded, backend)
 
 
 def _has_float(arg) -> bool:

@@ -8,8 +8,10 @@ Contract: for a result leaf of shape S and an argument leaf of shape A, the Jaco
 array of shape S + A (`J[s + a] = d out[s] / d arg[a]`); a pytree result gets that pytree,
 each result leaf holding the argument's pytree of such arrays, as JAX's `jacrev` gives them
 (a result that is one array: the argument's pytree; an argument that is one array: one array).
-`wrt` is a position or parameter name, or a tuple of them (a tuple of Jacobians); it may pick
-an argument the call passes by keyword where that one could be passed by position (not a
+`wrt` is a position or parameter name, or a tuple of them: then each result leaf holds a tuple
+of Jacobians, one per argument of `wrt`, as JAX's `jacrev` with a tuple of argnums gives them
+(a result that is one array: that tuple). Only those arguments are differentiated. `wrt` may
+pick an argument the call passes by keyword where that one could be passed by position (not a
 keyword-only one, nor one **kwargs collects: those are passed on, not differentiated). One
 forward run, then one backward run per entry of the result, each a `vjp` pullback of a one-hot
 cotangent: reverse mode pays per output, so it suits few outputs and many inputs. Integer and
@@ -28,7 +30,8 @@ import inspect
 import numpy as np
 
 from .ad.traced import statics_to_none
-from .api import _has_float, check_callable, grad, jit, name_of, vjp
+from .api import (_has_float, check_callable, grad, jit, name_of, no_argnums, pullback_of,
+                  vjp)
 from .errors import AdcompilerError, user_facing, where
 from .ir.types import DTYPES
 from .frontend import trace
@@ -39,8 +42,9 @@ from .frontend.values import Traced
 
 
 @user_facing
-def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
+def jacobian(fun, *, wrt=0, backend=None, check_nans=True, argnums=None):
     """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
+    no_argnums(argnums, "jacobian")
     check_callable(fun, "jacobian")
     @user_facing
     def jac(*args, **kwargs):
@@ -50,7 +54,8 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
             if not _has_float(args[p]):
                 raise AdcompilerError(f"jacobian with respect to argument {p}: it holds no "
                                       "float data (integers and booleans have no derivative)")
-        value, pullback = vjp(fun, *args, backend=backend, check_nans=check_nans, **kwargs)
+        value, pullback = pullback_of(fun, args, kwargs, backend, check_nans,
+                                      tuple(sorted(set(positions))))
         outs, out_def = flatten(value, is_runtime_leaf)
         # a static result (a Python float returned as it is) has no derivative either
         result = trace(fun, *args, **kwargs).meta["signature"].result      # (cached)
@@ -69,18 +74,22 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True):
                 rows.append([grads[p] for p in positions])
             per_out.append([_stacked([r[j] for r in rows], np.shape(out))
                             for j in range(len(positions))])
-        out = [unflatten(statics_to_none(out_def), [o if o is None else o[j] for o in per_out])
-               for j in range(len(positions))]
-        return tuple(out) if isinstance(wrt, (tuple, list)) else out[0]
+        if not isinstance(wrt, (tuple, list)):
+            return unflatten(statics_to_none(out_def), [o if o is None else o[0]
+                                                        for o in per_out])
+        # (JAX's jacrev with argnums a tuple: each result leaf holds a tuple over them)
+        return unflatten(statics_to_none(out_def), [o if o is None else tuple(o)
+                                                    for o in per_out])
 
     jac.__name__ = f"jacobian_{name_of(fun)}"
     return _traceable(jac, fun, wrt, fun)
 
 
 @user_facing
-def hessian(fun, *, wrt=0, backend=None, check_nans=True):
+def hessian(fun, *, wrt=0, backend=None, check_nans=True, argnums=None):
     """The Hessian of the scalar function `fun` with respect to argument `wrt` (one position
     or name): for an array argument of shape A, an array of shape A + A."""
+    no_argnums(argnums, "hessian")
     check_callable(fun, "hessian")
     if isinstance(wrt, (tuple, list)):
         raise AdcompilerError("hessian takes one argument position or name as wrt")

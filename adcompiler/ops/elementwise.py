@@ -270,8 +270,10 @@ def _symmetric_vjp(partial):
 
 
 def _hypot_partial(b, v, r):
-    # v / r, taken as 0 at r = 0 (as |x|'s derivative sign(x) is there)
-    return b.op("div", v, ones_at_zeros(b, r)[1])
+    # v / r, taken as 0 at r = 0 (as |x|'s derivative sign(x) is there), as a constant there,
+    # so its own derivative is 0 at 0 as JAX's (v / 1 there made the Hessian at 0 the identity)
+    zero, safe = ones_at_zeros(b, r)
+    return b.op("where", zero, const(b, 0, r.type.dtype), b.op("div", v, safe))
 
 
 def _logaddexp_partial(b, v, r):

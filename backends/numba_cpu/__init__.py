@@ -3,7 +3,7 @@ Python driver that also runs BLAS, views and control flow.
 
 It implements the backend protocol of `backends/numpy/__init__.py`:
 - `compile_function(fn) -> callable`;
-- `AdjointProgram(adjoint, name)`: `.fwd`, `.bwd`, `.grad`, `.source`.
+- `AdjointProgram(adjoint, name)`: `.fwd`, `.bwd`, `.grad`, `.source`; `OPTIONS`.
 
 Stages, one module each: `fusion` (ops -> loop groups and driver steps), `kernels` (a group ->
 kernel source), `cache` (kernel files under `ADCOMPILER_CACHE_DIR`, Numba's disk cache, built

@@ -129,3 +129,28 @@ def test_a_cached_adjoint_needs_no_sympy(tmp_path):
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                            text=True, check=True).stdout.split()[-1] for _ in range(2)]
     assert runs == ["True", "False"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_new_grad_of_the_same_function_reuses_its_program(backend, monkeypatch):
+    """`adcompiler.grad(loss)(...)` made anew each step (JAX's habit) differentiated and
+    generated the program again each time (10-100x a step); the program is kept on the trace,
+    so grad, value_and_grad and vjp of the function share it. Values: NumPy's derivative."""
+    import adcompiler
+    from adcompiler import api
+    calls = []
+    monkeypatch.setattr(api, "differentiate",
+                        lambda *a, **k: calls.append(1) or differentiate(*a, **k))
+
+    def step_loss(w, x):            # (its own function: no other test traced it)
+        return np.sum(np.tanh(x @ w) ** 2)
+
+    w, x = ARGS
+    t = np.tanh(x @ w)
+    want = x.T @ (2 * t * (1 - t ** 2))
+    for _ in range(3):
+        np.testing.assert_allclose(adcompiler.grad(step_loss, backend=backend)(w, x), want,
+                                   rtol=1e-13)
+    value, g = adcompiler.value_and_grad(step_loss, backend=backend)(w, x)
+    np.testing.assert_allclose(g, want, rtol=1e-13)
+    assert len(calls) == 1

@@ -49,7 +49,9 @@ def test_jacobian_of_a_vector_function(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_jacobian_of_pytree_results_with_respect_to_pytree_arguments(backend):
     p = {"W": np.arange(6.0).reshape(2, 3), "b": np.array([0.5, -1.0])}
-    (jp, jx) = adcompiler.jacobian(affine_and_total, wrt=("p", 1), backend=backend)(p, X)
+    J = adcompiler.jacobian(affine_and_total, wrt=("p", 1), backend=backend)(p, X)
+    # JAX's jacrev(argnums=(0, 1)) layout: the result's structure, each leaf a tuple over wrt
+    jp, jx = [J[i][0] for i in range(2)] + [None], [J[i][1] for i in range(2)] + [None]
     # d(Wx + b)_i / dW_jk = [i == j] x_k;  / db = I;  / dx = W;  d sum(x) / dx = 1
     want_W = np.einsum("ij,k->ijk", np.eye(2), X)
     np.testing.assert_allclose(jp[0]["W"], want_W, rtol=1e-15)
@@ -58,7 +60,22 @@ def test_jacobian_of_pytree_results_with_respect_to_pytree_arguments(backend):
     np.testing.assert_allclose(jx[1], np.ones(3), rtol=1e-15)
     np.testing.assert_array_equal(jp[1]["W"], np.zeros((2, 3)))
     np.testing.assert_array_equal(jp[1]["b"], np.zeros(2))
-    assert jp[2] is None and jx[2] is None          # an int result has no derivative
+    assert J[2] is None          # an int result has no derivative
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jacobian_and_hessian_differentiate_only_the_arguments_asked_for(backend):
+    """A NaN derivative in another argument (sqrt at 0, a float power of a negative number)
+    does not make jacobian or hessian raise: they differentiate only `wrt` (JAX's values)."""
+    x, y = np.array([0.0, 1.0]), np.array([0.0, 4.0])
+    J = adcompiler.jacobian(lambda x, y: x * np.sqrt(y), wrt=0, backend=backend)(x, y)
+    np.testing.assert_array_equal(J, np.diag(np.sqrt(y)))
+    H = adcompiler.hessian(lambda x, y: np.sum(x ** 2 * np.sqrt(y)), wrt=0,
+                           backend=backend)(x, y)
+    np.testing.assert_array_equal(H, np.diag(2 * np.sqrt(y)))
+    H = adcompiler.hessian(lambda x, p: np.sum(x ** p), wrt=0, backend=backend)(
+        np.array([-2.0]), np.array([3.0]))
+    np.testing.assert_allclose(H, [[-12.0]], rtol=1e-14)      # p (p - 1) x^(p - 2)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -844,3 +861,15 @@ def test_wrt_naming_star_args_is_refused_by_jacobian_and_hessian():
                                  r"position 0 on"):
             transform(product_of_gathered, wrt="xs")(a, b)
     np.testing.assert_allclose(adcompiler.jacobian(product_of_gathered, wrt=(0, 1))(a, b)[1], a)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hessian_of_hypot_at_zero(backend):
+    """hypot's derivative v / r is 0 at r = 0 as a constant there: its Hessian at 0 is JAX's
+    0 (it was the identity: v / 1 differentiated), elsewhere [[y^2, -xy], [-xy, x^2]] / r^3."""
+    def f(x):
+        return np.hypot(x[0], x[1])
+    np.testing.assert_array_equal(adcompiler.hessian(f, backend=backend)(np.zeros(2)),
+                                  np.zeros((2, 2)))
+    np.testing.assert_allclose(adcompiler.hessian(f, backend=backend)(np.array([3.0, 4.0])),
+                               np.array([[16.0, -12.0], [-12.0, 9.0]]) / 125, rtol=1e-14)
