@@ -69,24 +69,36 @@ class custom_vjp:
         def f(x, y): ...
         def f_fwd(x, y): return value, residuals      # value: f's (adcompiler does not read f
                                                       # to check it); residuals: any pytree
-        def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument (None or a
-                                                      # number: zero; ignored for static
+        def f_bwd(residuals, g): return (dx, dy)      # one gradient per argument (None or
+                                                      # 0: zero; ignored for static
                                                       # arguments and ints)
         f.defvjp(f_fwd, f_bwd)
+
+    `@custom_vjp(nondiff_argnums=(1,))`, as JAX's: the arguments at those positions (a
+    function, a setting; not run-time arrays: pass those as arguments, bwd returning None for
+    them) are given to bwd first, `f_bwd(y, residuals, g)`, which returns gradients for the
+    others only; fwd takes every argument in its place.
 
     `jvp` (forward mode) transposes the reverse sweep: through f it is right where f_bwd is
     linear in g, as a derivative is; one that clips or normalises g makes jvp differ from
     `jacobian`'s rows (JAX refuses jvp of a custom_vjp function).
     """
 
-    def __init__(self, fun):
+    def __new__(cls, fun=None, *, nondiff_argnums=()):
+        if fun is None:         # (@custom_vjp(nondiff_argnums=...))
+            return functools.partial(cls, nondiff_argnums=nondiff_argnums)
+        return super().__new__(cls)
+
+    def __init__(self, fun, *, nondiff_argnums=()):
         self.fun = fun
+        self.nondiff = tuple(sorted({int(i) for i in nondiff_argnums}))
         self.fwd = self.bwd = None
         self._inside = False        # tracing fwd or bwd
         functools.update_wrapper(self, fun)
 
     def __reduce__(self):
-        return reduced(self, self.fun, (self.fun,), {"fwd": self.fwd, "bwd": self.bwd})
+        return reduced(self, self.fun, (self.fun,), {"fwd": self.fwd, "bwd": self.bwd,
+                                                      "nondiff": self.nondiff})
 
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
@@ -116,19 +128,46 @@ class custom_vjp:
                 raise ctx.error(f"{self.fwd.__name__} must return a pair (value, residuals), "
                                 f"as a custom_vjp's fwd does; it returns {got}")
             value, residuals = returned
-            bwd_ir, _, bwd_value = ctx.function(self.bwd, residuals, value)
+            fixed = self._nondiff_args(ctx, args)
+            bwd_ir, _, bwd_value = ctx.function(self.bwd, *fixed, residuals, value)
         finally:
             self._inside = False
         for f, ir in ((self.fwd, fwd_ir), (self.bwd, bwd_ir)):
             if ir.meta["written"] or ir.meta["rebound"]:
                 raise ctx.error(f"{f.__name__} changes its arguments in place; a custom_vjp's "
                                 "fwd and bwd must return new arrays")
-        keep = self._gradients(ctx, args, kwargs, bwd_value(bwd_ir.results))
+        grads = bwd_value(bwd_ir.results)
+        if self.nondiff:        # (None in the fixed ones' places)
+            wanted = len(args) + len(kwargs) - len(self.nondiff)
+            if not isinstance(grads, (tuple, list)) or len(grads) != wanted:
+                raise ctx.error(f"{self.bwd.__name__} returns "
+                                f"{len(grads) if isinstance(grads, (tuple, list)) else 1} "
+                                f"gradients; with nondiff_argnums={self.nondiff} it returns "
+                                f"one per other argument of {self.fun.__name__} ({wanted})")
+            grads = list(grads)
+            for i in self.nondiff:
+                grads.insert(i, None)
+        keep = self._gradients(ctx, args, kwargs, grads)
         if keep != list(range(len(bwd_ir.results))):
             bwd_ir = _selected(ctx, bwd_ir, keep)
         # fwd returns (value, residuals): the value's leaves come first
         call.attrs.update(vjp=bwd_ir.name, outputs=len(flatten(value, ctx.is_traced)[0]))
         return value
+
+    def _nondiff_args(self, ctx, args) -> list:
+        """The arguments at nondiff_argnums, which bwd takes first: static values only (a
+        run-time array there would be an operand bwd's call in the adjoint does not pass)."""
+        out = []
+        for i in self.nondiff:
+            if i >= len(args):
+                raise ctx.error(f"{self.fun.__name__} has nondiff_argnums={self.nondiff}, but "
+                                f"the call passes {len(args)} positional arguments")
+            if flatten(args[i], ctx.is_traced)[0]:
+                raise ctx.error(f"argument {i} of {self.fun.__name__} is in nondiff_argnums "
+                                "but holds run-time arrays: pass it as an ordinary argument "
+                                "and have bwd return None for it")
+            out.append(args[i])
+        return out
 
     def _gradients(self, ctx, args, kwargs, grads) -> list:
         """For each of the call's float operands, the position among bwd's results of its
@@ -158,8 +197,13 @@ class custom_vjp:
         for i, (a, g) in enumerate(zip(args, per_arg)):
             n = len(traced(g))
             floats = [v.type for v in traced(a) if v.type.is_float]
+            if floats and n == 0 and isinstance(g, (int, float)) and g != 0:
+                raise ctx.error(f"{self.bwd.__name__} returns the number {g!r} for argument {i} "
+                                f"of {self.fun.__name__}: a gradient is an array shaped like "
+                                "the argument (np.full_like(x, c)), or None or 0 for none "
+                                "(JAX refuses a number too)")
             if floats and (g is None or n == 0 and isinstance(g, (int, float))):
-                keep += floats          # None, or a number (`0.0`): a zero gradient
+                keep += floats          # None, or a zero (`0.0`): a zero gradient
             elif floats and n != len(floats):
                 raise ctx.error(f"{self.bwd.__name__} returns {n} arrays for argument {i} of "
                                 f"{self.fun.__name__}, which holds {len(floats)}")

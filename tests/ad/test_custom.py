@@ -3,6 +3,7 @@ higher-order derivatives and NaN errors. References: float64 central differences
 derivatives, SymPy, NumPy."""
 import functools
 import math
+import pickle
 import re
 import typing
 
@@ -425,6 +426,28 @@ def test_custom_vjp_bwd_returning_none_says_so():
 
 
 @adc.custom_vjp
+def rounded_ste(x):
+    return np.round(x)
+
+
+rounded_ste.defvjp(lambda x: (np.round(x), None), lambda r, g: (1.0,))    # (meant (g,))
+
+
+def test_custom_vjp_bwd_returning_a_nonzero_number_is_an_error():
+    """A number other than 0 was taken for a zero gradient, silently (JAX refuses it); 0 and
+    None still are one."""
+    with pytest.raises(adc.TraceError, match=r"<lambda> returns the number 1.0 for argument 0 "
+                                             r"of rounded_ste: a gradient is an array shaped"):
+        adc.grad(lambda x: np.sum(rounded_ste(x) * 3.0))(np.array([0.2, 1.7]))
+    rounded_ste.defvjp(lambda x: (np.round(x), None), lambda r, g: (0,))
+    try:
+        np.testing.assert_array_equal(adc.grad(lambda x: np.sum(rounded_ste(x) * 3.0))(
+            np.array([0.2, 1.7])), np.zeros(2))
+    finally:
+        rounded_ste.defvjp(lambda x: (np.round(x), None), lambda r, g: (1.0,))
+
+
+@adc.custom_vjp
 def sine_without_residuals(x):
     return np.sin(x)
 
@@ -618,6 +641,11 @@ def test_errors_for_integer_and_bad_wrt():
     line = lambda_vector.__code__.co_firstlineno + 1      # (its return's)
     with pytest.raises(adc.AdcompilerError, match=rf"test_custom.py:{line}: .*float scalar"):
         adc.grad(lambda_vector)(X)
+    # JAX's argnums= (a TypeError that named no alternative)
+    for transform in (adc.grad, adc.value_and_grad, adc.jacobian, adc.hessian):
+        with pytest.raises(adc.AdcompilerError, match=r"takes wrt=, not JAX's argnums=: "
+                                                      r"wrt=\(0, 1\) picks those arguments"):
+            transform(int_arg, argnums=(0, 1))
 
 
 def product_of_all(*xs):
@@ -1022,3 +1050,45 @@ def test_an_elementwise_functions_lines_are_its_body_reached_through_the_call(ba
     # (the Numba drivers' residual naming took the forward's callee for the backward sweep
     # and named its parameter after the forward's first residual, `def shifted_log(h):`)
     assert set(re.findall(r"def shifted_log\((\w+)\):", src)) == {"v"}
+
+
+@adc.custom_vjp(nondiff_argnums=(1,))
+def clip_gradient_at(x, bound):
+    return x
+
+
+clip_gradient_at.defvjp(lambda x, bound: (x, None),
+                     lambda bound, residuals, g: (np.clip(g, -bound, bound),))
+
+
+@adc.custom_vjp(nondiff_argnums=(0,))
+def applied(f, x):
+    return f(x)
+
+
+applied.defvjp(lambda f, x: (f(x), x), lambda f, x, g: (g * 2 * x,))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_custom_vjp_nondiff_argnums_as_jax(backend):
+    """JAX's clip_gradient_at and a function argument: bwd takes the nondiff arguments first and
+    returns the others' gradients (it was a TypeError); they survive pickling; a run-time
+    array there, or one gradient too many, is an error naming the rule."""
+    x = np.array([0.1, 2.0, -3.0])
+    # d/dx sum(clip_gradient_at(x) * 3x) = clip(3x, -1/2, 1/2) + 3x
+    g = adc.grad(lambda x: np.sum(clip_gradient_at(x, 0.5) * x * 3), backend=backend)(x)
+    np.testing.assert_allclose(g, np.clip(3 * x, -0.5, 0.5) + 3 * x, rtol=1e-15)
+    g = adc.grad(lambda x: np.sum(applied(np.square, x)), backend=backend)(x)
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-15)
+    assert pickle.loads(pickle.dumps(clip_gradient_at)).nondiff == (1,)
+    with pytest.raises(adc.TraceError, match=r"argument 1 of clip_gradient_at is in "
+                                             r"nondiff_argnums but holds run-time arrays"):
+        adc.grad(lambda x, b: np.sum(clip_gradient_at(x, b)), backend=backend)(x, np.array(0.5))
+    clip_gradient_at.defvjp(lambda x, bound: (x, None), lambda bound, residuals, g: (g, None))
+    try:
+        with pytest.raises(adc.TraceError, match=r"returns 2 gradients; with "
+                                                 r"nondiff_argnums=\(1,\) it returns one per"):
+            adc.grad(lambda x: np.sum(clip_gradient_at(x, 0.25)), backend=backend)(x)
+    finally:
+        clip_gradient_at.defvjp(lambda x, bound: (x, None),
+                             lambda bound, residuals, g: (np.clip(g, -bound, bound),))
