@@ -219,6 +219,10 @@ def average(cx: Emitter, a, axis=None, weights=None, returned=False,
         wv = cx.cast(w.value, c)
         over = tuple(range(t.ndim)) if axes is None else axes
         scl = cx.wrap(cx.op("sum", wv, axes=over, keepdims=keep))
+        if scl.type.size:       # (NumPy's check: NaN, silently, otherwise)
+            zero = any_all(cx, "any", cx.wrap(cx.op("eq", scl.value, cx.const(0, c))))
+            cx.op("assert", cx.op("logical_not", zero.value),
+                  message="Weights sum to zero, can't be normalized (NumPy's ZeroDivisionError)")
         total = cx.op("sum", cx.op("mul", cx.cast(t.value, c), wv), axes=over, keepdims=keep)
         avg = cx.wrap(cx.op("div", total, scl.value, hint="average"))
     if returned and scl.shape != avg.shape:

@@ -178,6 +178,21 @@ def test_diff_average_cross_kron_count_nonzero():
     check(f, rand(3, 4), INTS, rand(2, 3))
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_average_of_weights_summing_to_zero_is_numpys_error(backend):
+    """NumPy raises ZeroDivisionError where the weights sum to zero (a slice of them, with an
+    axis); it was NaN, with no warning on Numba."""
+    f = adcompiler.jit(lambda x, w: np.average(x, axis=-1, weights=w), backend=backend)
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(f(x, np.array([1.0, 2.0, 1.0])),
+                               np.average(x, axis=-1, weights=[1.0, 2.0, 1.0]), rtol=1e-15)
+    with pytest.raises(ZeroDivisionError):
+        np.average(x, axis=-1, weights=np.array([1.0, -1.0, 0.0]))
+    with pytest.raises(adcompiler.AssertionFailed, match=r"Weights sum to zero, can't be "
+                                                         r"normalized \(NumPy's ZeroDivision"):
+        f(x, np.array([1.0, -1.0, 0.0]))
+
+
 def test_linspace():
     def f(x):
         return (x + np.linspace(0, 1, 4), np.linspace(0, 1), np.linspace(-2.5, 3, 7),
