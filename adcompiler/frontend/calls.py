@@ -4,8 +4,9 @@ user functions (inlined or specialised into separate IR functions) and foreign c
 Contract (dispatch order):
 1. an object with `__adcompiler_trace__` is called as `hook(ctx, args, kwargs)` (see context.py);
 2. array methods (`x.sum`), NumPy table functions (numpy_api.py; all-static arguments are
-   computed by NumPy itself, except array creation), scipy.special's supported functions
-   (special.py, once the user's program has imported scipy.special), `np.float32(x)`-style
+   computed by NumPy itself, except array creation), scipy.special's and scipy.linalg's
+   supported functions (special.py, scipy_linalg.py, once the user's program has imported
+   them), `np.float32(x)`-style
    casts, builtins;
 3. user functions - Python functions found through globals/closures (not NumPy's own) and
    nested defs/lambdas (`Closure`). A callee is specialised into a separate IR function of the
@@ -32,7 +33,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from . import numpy_api, outside, pybuiltins, randomness, special, stdlib, text, ufuncs
+from . import (numpy_api, outside, pybuiltins, randomness, scipy_linalg, special, stdlib, text,
+               ufuncs)
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, api_misuse_located, too_deep
@@ -248,12 +250,18 @@ def _name(fn) -> str:
     return name
 
 
+# math's functions that NumPy lacks: scipy.special's of the same values
+_SPECIAL_FOR_MATH = {"lgamma": "gammaln", "gamma": "gamma", "erf": "erf", "erfc": "erfc"}
+
+
 def _instead(fn) -> str:
     """What to write for a function of Python's `math` or `operator` modules on run-time
-    values (NumPy's of that name, the operator)."""
+    values (NumPy's of that name, SciPy's special function, the operator)."""
     module, name = getattr(fn, "__module__", None), getattr(fn, "__name__", "")
     if module == "math" and isinstance(getattr(np, name, None), np.ufunc):
         return f"; np.{name} is"
+    if module == "math" and name in _SPECIAL_FOR_MATH:
+        return f"; scipy.special.{_SPECIAL_FOR_MATH[name]} is"
     if module in ("operator", "_operator"):
         return "; write the operator itself"
     return ""
@@ -344,7 +352,8 @@ class CallsMixin:
             return fn(self, *args, **kwargs)
         handler = _table_get(numpy_api.FUNCTIONS, fn)
         if handler is None:
-            handler = _table_get(special.functions(), fn)
+            handler = _table_get(special.functions(), fn) or \
+                _table_get(scipy_linalg.functions(), fn)
         if handler is not None:
             if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
                 _bind(handler, args, kwargs, _name(fn), fn)
@@ -401,6 +410,9 @@ class CallsMixin:
             raise FrontendError(f"building a {fn.__name__} from run-time arrays inside traced code "
                                 "is not supported: its __post_init__ would run as Python on "
                                 "them; compute what it does in a function, or build it outside")
+        if traced and isinstance(getattr(fn, "__self__", None), randomness.GENERATORS) \
+                and getattr(fn, "__name__", "") in randomness.REPARAMETERISED:
+            return randomness.reparameterised(self, fn, args, kwargs)
         if traced and not _container_method(fn) and not (
                 _table_get(_INTROSPECTION, fn) and not any(isinstance(a, Traced) for a in args)):
             if _is_own(getattr(fn, "__func__", None)):      # an optimiser's update

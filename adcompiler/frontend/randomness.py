@@ -16,15 +16,25 @@ of a run-time `if` (both are traced, NumPy draws only in the one taken): a draw 
 generator made outside it (`scope` says where the trace is) makes a static loop unroll
 (`Fallback`) and is an error in a run-time loop or branch. A generator made inside such a
 region is made again on each run there, as in NumPy.
+
+Such a generator's `normal`, `lognormal`, `uniform` and `exponential` with run-time parameters
+are the reparameterised draws `loc + scale * standard_normal(shape)`, `exp` of that, `low +
+(high - low) * random(shape)` and `scale * standard_exponential(shape)`: the standard draw is
+static, and NumPy computes those methods so from it, so the values are NumPy's, and the
+gradient in the parameters is the pathwise one (torch's rsample). A negative scale (sigma) is
+NumPy's ValueError, an AssertionFailed when it runs.
 """
 from __future__ import annotations
 
 import contextlib
+import inspect
 import random
 
 import numpy as np
 
+from . import arith, reductions
 from .problems import Fallback, FrontendError
+from .values import Traced
 
 GENERATORS = (np.random.Generator, np.random.RandomState, np.random.BitGenerator,
               np.random.SeedSequence, random.Random)
@@ -92,3 +102,47 @@ def note_seeded(session, args, kwargs, result) -> None:
             and not any(a is result for a in given):
         # (kept alive, so its id stays its own)
         seeded[id(result)] = (result, len(session.draw_scopes))
+
+
+def _normal(loc=0.0, scale=1.0, size=None): ...
+def _lognormal(mean=0.0, sigma=1.0, size=None): ...
+def _uniform(low=0.0, high=1.0, size=None): ...
+def _exponential(scale=1.0, size=None): ...
+
+
+# method -> (its parameters, the standard draw it scales, the parameter that must be >= 0)
+REPARAMETERISED = {"normal": (_normal, "standard_normal", "scale"),
+                   "lognormal": (_lognormal, "standard_normal", "sigma"),
+                   "uniform": (_uniform, "random", None),
+                   "exponential": (_exponential, "standard_exponential", "scale")}
+
+
+def reparameterised(cx, fn, args, kwargs):
+    """A seeded generator's draw `fn` (a REPARAMETERISED method) with run-time parameters,
+    from its standard draw (see the module docstring)."""
+    params, standard, nonnegative = REPARAMETERISED[fn.__name__]
+    bound = inspect.signature(params).bind(*args, **kwargs)
+    bound.apply_defaults()
+    given = bound.arguments
+    if isinstance(given["size"], Traced):
+        raise FrontendError(f"{fn.__name__}'s size must be a compile-time shape")
+    shape = given["size"]
+    if shape is None:       # (the parameters' broadcast shape, as NumPy's)
+        shape = np.broadcast_shapes(*(np.shape(v) if not isinstance(v, Traced) else v.shape
+                                      for k, v in given.items() if k != "size"))
+    check_draw(cx.session, fn)
+    draw = getattr(fn.__self__, standard)(size=shape)
+    if nonnegative is not None:
+        below = arith.binary(cx, "lt", given[nonnegative], 0)
+        cx.op("assert", cx.op("logical_not", reductions.any_all(cx, "any", below).value),
+              message=f"{nonnegative} < 0 (NumPy's ValueError)")
+    if fn.__name__ == "uniform":
+        low, high = given["low"], given["high"]
+        return arith.binary(cx, "add", low, arith.binary(
+            cx, "mul", arith.binary(cx, "sub", high, low), draw))
+    if fn.__name__ == "exponential":
+        return arith.binary(cx, "mul", given["scale"], draw)
+    first, second = (given["loc"], given["scale"]) if fn.__name__ == "normal" else \
+        (given["mean"], given["sigma"])
+    out = arith.binary(cx, "add", first, arith.binary(cx, "mul", second, draw))
+    return out if fn.__name__ == "normal" else arith.unary(cx, "exp", out)

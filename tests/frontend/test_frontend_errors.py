@@ -745,6 +745,8 @@ def test_math_operator_and_post_init_refusals_say_what_to_write():
     import operator
     for f, said in ((lambda x: math.exp(float(np.sum(x))), r"math\.exp is not supported on "
                                                            r"run-time arrays.*; np\.exp is"),
+                    (lambda x: math.lgamma(x[0]), r"math\.lgamma is not supported on "
+                                                  r"run-time arrays.*; scipy\.special\.gammaln is"),
                     (lambda x: operator.imul(x, x), r"operator\.imul .*write the operator"),
                     (lambda x: np.sum(Checked(x).w), r"building a Checked .*its __post_init__ "
                                                      r"would run as Python")):

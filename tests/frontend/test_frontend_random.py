@@ -128,3 +128,33 @@ def test_draws_a_run_time_loop_or_branch_cannot_repeat_are_errors():
         adcompiler.trace(walk_run_time_steps, rand(2), np.int64(3))
     located_error(noise_in_a_branch, (rand(2),), "a draw from a random generator made before "
                   "this run-time if: NumPy draws only in the branch taken", FILE)
+
+
+def reparameterised(mu, s):
+    rng = np.random.default_rng(3)
+    legacy = np.random.RandomState(3)
+    a = rng.normal(loc=mu, scale=s)
+    b = rng.lognormal(mu, s, size=(2, 3))
+    c = legacy.uniform(mu, mu + s) + legacy.normal(mu[0], 2.0, size=2)[0]
+    return np.sum(a * b[0] * c + rng.exponential(s) + legacy.exponential(s[1]))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_draws_with_run_time_parameters_are_numpys_and_reparameterised(backend):
+    """rng.normal(loc=mu, scale=s) with run-time mu and s (lognormal, uniform, exponential;
+    Generator and RandomState) was refused; it is NumPy's draw (loc + scale * the standard
+    draw, as NumPy computes it) and its gradient the pathwise one (finite differences of
+    NumPy's own draws); a negative scale is NumPy's ValueError, when the draw runs."""
+    mu, s = np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.3, 2.0])
+    g = adcompiler.value_and_grad(reparameterised, wrt=(0, 1), backend=backend)
+    value, (gmu, gs) = g(mu, s)
+    np.testing.assert_allclose(value, reparameterised(mu, s), rtol=1e-14)
+    eps = 1e-6
+    for got, shift in ((gmu, lambda e: (mu + eps * e, s)), (gs, lambda e: (mu, s + eps * e))):
+        fd = [(reparameterised(*shift(e)) - reparameterised(*shift(-e))) / (2 * eps)
+              for e in np.eye(3)]
+        np.testing.assert_allclose(got, fd, rtol=1e-6)
+    with pytest.raises(ValueError):
+        reparameterised(mu, -s)
+    with pytest.raises(adcompiler.AssertionFailed, match=r"scale < 0 \(NumPy's ValueError\)"):
+        g(mu, -s)
