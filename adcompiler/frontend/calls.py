@@ -4,9 +4,9 @@ user functions (inlined or specialised into separate IR functions) and foreign c
 Contract (dispatch order):
 1. an object with `__adcompiler_trace__` is called as `hook(ctx, args, kwargs)` (see context.py);
 2. array methods (`x.sum`), NumPy table functions (numpy_api.py; all-static arguments are
-   computed by NumPy itself, except array creation), scipy.special's and scipy.linalg's
-   supported functions (special.py, scipy_linalg.py, once the user's program has imported
-   them), `np.float32(x)`-style
+   computed by NumPy itself, except array creation), the supported functions of
+   scipy.special, scipy.linalg and scipy.spatial.distance (special.py, scipy_linalg.py,
+   scipy_distance.py, once the user's program has imported them), `np.float32(x)`-style
    casts, builtins;
 3. user functions - Python functions found through globals/closures (not NumPy's own) and
    nested defs/lambdas (`Closure`). A callee is specialised into a separate IR function of the
@@ -33,8 +33,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from . import (numpy_api, outside, pybuiltins, randomness, scipy_linalg, special, stdlib, text,
-               ufuncs)
+from . import (numpy_api, outside, pybuiltins, randomness, scipy_distance, scipy_linalg, special,
+               stdlib, text, ufuncs)
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, api_misuse_located, too_deep
@@ -353,7 +353,8 @@ class CallsMixin:
         handler = _table_get(numpy_api.FUNCTIONS, fn)
         if handler is None:
             handler = _table_get(special.functions(), fn) or \
-                _table_get(scipy_linalg.functions(), fn)
+                _table_get(scipy_linalg.functions(), fn) or \
+                _table_get(scipy_distance.functions(), fn)
         if handler is not None:
             if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
                 _bind(handler, args, kwargs, _name(fn), fn)
