@@ -10,7 +10,9 @@ give float64). Built from registry ops, so that their derivatives are theirs:
 - `softplus` as np.logaddexp(0, x), as SciPy computes it, `log_expit` as -softplus(-x);
 - `xlogy(x, y)`: x log(y), 0 where x is 0 (unless y is NaN; a y of 0, negative or inf is read
   as 1 there, so no NaN reaches the gradient, whose derivative in x is log(y) wherever that is
-  finite), and `xlog1py` the same with log1p; `logit` as log(x) - log1p(-x);
+  finite), and `xlog1py` the same with log1p; `logit` as log(x) - log1p(-x); `entr`,
+  `rel_entr` and `kl_div` with SciPy's values at 0 and outside their domain (0, inf, -inf),
+  whose branches read safe values, so no inf reaches the gradient from one not taken;
 - `logsumexp`, `softmax` and `log_softmax` as SciPy computes them: x shifted by its maximum
   along the axes, so exp never overflows (logsumexp of [1000, 1000] is 1000 + log 2). The
   maximum is a `stop_gradient`: the results do not depend on it, and its gradient would only
@@ -59,6 +61,9 @@ def _table(special) -> dict:
              special.xlogy: partial(xlogy, "log", special.xlogy),
              special.xlog1py: partial(xlogy, "log1p", special.xlog1py),
              special.logit: partial(logit, special.logit),
+             special.entr: partial(entr, special.entr),
+             special.rel_entr: partial(relative_entropy, special.rel_entr, False),
+             special.kl_div: partial(relative_entropy, special.kl_div, True),
              special.logsumexp: logsumexp, special.softmax: softmax,
              special.log_softmax: log_softmax}
     if hasattr(special, "softplus"):        # (SciPy 1.15 and later)
@@ -217,6 +222,38 @@ def polygamma(cx, n, x):
     reflected = op("sub", op("mul", c((-1) ** n), psi), op("mul", c(math.pi ** (n + 1)), p_n))
     inf = c((-1) ** (n + 1) * math.inf)       # (SciPy's at the poles 0, -1, -2, ...)
     return cx.wrap(op("where", pole, inf, op("where", neg, reflected, psi)))
+
+
+def entr(ufunc, cx, x, /):
+    """-x log(x), 0 at 0, -inf below 0 (SciPy's); x is read as 1 where it is not above 0, so
+    no inf of an untaken branch reaches the gradient (0 at 0, as JAX's)."""
+    t = _in_result_dtype(ufunc, cx, x)
+    op, c = _emitter(cx, t.dtype)
+    x = t.value
+    positive = op("gt", x, c(0))
+    value = op("neg", op("mul", x, op("log", op("where", positive, x, c(1)))))
+    rest = op("where", op("eq", x, c(0)), c(0), c(-math.inf))
+    return cx.wrap(op("where", op("isnan", x), x, op("where", positive, value, rest)))
+
+
+def relative_entropy(ufunc, kl, cx, x, y, /):
+    """rel_entr(x, y) = x log(x / y) where both are above 0, 0 where x is 0 and y is not
+    negative, inf elsewhere, NaN where either is; kl_div (`kl`) adds y - x there, and is y
+    where x is 0 (SciPy's). The log reads 1 / 1 where not both are above 0."""
+    out = result_dtype(ufunc, x, y)
+    x, y = (arith.astype(cx, cx.tensor(v), out).value for v in (x, y))
+    op, c = _emitter(cx, out)
+    both = op("logical_and", op("gt", x, c(0)), op("gt", y, c(0)))
+    ratio = op("div", op("where", both, x, c(1)), op("where", both, y, c(1)))
+    value = op("mul", x, op("log", ratio))
+    at_zero = c(0)
+    if kl:
+        value = op("add", op("sub", value, x), y)
+        at_zero = y
+    zero = op("logical_and", op("eq", x, c(0)), op("ge", y, c(0)))
+    rest = op("where", zero, at_zero, c(math.inf))
+    nan = op("logical_or", op("isnan", x), op("isnan", y))
+    return cx.wrap(op("where", nan, c(math.nan), op("where", both, value, rest)))
 
 
 def logit(ufunc, cx, x, /):

@@ -1,6 +1,6 @@
 """np.log2, np.log10, np.exp2, np.fabs, np.arctan2, np.hypot, np.logaddexp, np.logaddexp2 and
 scipy.special's erf, erfc, expit, log_expit, softplus, logit, xlogy, xlog1py, gammaln, digamma,
-gamma, polygamma, betaln, ndtr, log_ndtr, ndtri, erfinv, erfcinv, logsumexp, softmax and
+gamma, polygamma, betaln, entr, rel_entr, kl_div, ndtr, log_ndtr, ndtri, erfinv, erfcinv, logsumexp, softmax and
 log_softmax: values and dtypes against NumPy and SciPy running the same function
 (fecheck.check), gradients against finite differences of what NumPy and SciPy compute
 (adcompiler.check_grad) on both backends, float32, and large arguments that must not overflow
@@ -17,7 +17,8 @@ from fecheck import check, rand
 
 UNARY = [np.log2, np.log10, np.exp2, np.fabs, special.erf, special.erfc, special.expit,
          special.log_expit, special.softplus, special.gammaln, special.digamma, special.gamma,
-         special.ndtr, special.log_ndtr, special.ndtri, special.erfinv, special.erfcinv]
+         special.ndtr, special.log_ndtr, special.ndtri, special.erfinv, special.erfcinv,
+         special.entr]
 BACKENDS = ["numpy", "numba"]
 
 
@@ -40,7 +41,8 @@ def test_binary_values_and_dtypes():
                 np.logaddexp2(x, y), np.logaddexp2(k, 2.0), np.logaddexp2(-np.inf, x),
                 special.xlog1py(x, np.abs(y)), special.xlog1py(k, 2.0),
                 special.logit(special.expit(x)), special.logit(np.abs(y) / 2), special.logit(k),
-                special.betaln(np.abs(x), np.abs(y)), special.betaln(k, 2.5))
+                special.betaln(np.abs(x), np.abs(y)), special.betaln(k, 2.5),
+                special.rel_entr(x, y), special.kl_div(np.abs(x), y), special.kl_div(k, 2.0))
     k = np.arange(-2, 2)
     check(f, rand(3, 4), rand(4), k)
     check(f, rand(3, 4, dtype=np.float32), rand(4, dtype=np.float32), k.astype(np.int32))
@@ -112,7 +114,9 @@ def ufunc_loss(x, y):
                   + special.gamma(x) * special.betaln(x, y * y + 0.5)
                   + special.ndtri(special.expit(y)) * special.ndtr(x * y)
                   + special.log_ndtr(y * 3 - x) + special.erfinv(special.expit(y) - 0.5)
-                  + special.erfcinv(special.expit(x - y) * 1.5))
+                  + special.erfcinv(special.expit(x - y) * 1.5)
+                  + special.kl_div(x, np.abs(y) + 0.1) + special.entr(x)
+                  + special.rel_entr(np.abs(y) + 0.1, x))
 
 
 @pytest.mark.parametrize("fn, log, y", [
@@ -282,3 +286,22 @@ def test_polygamma_values_poles_and_derivative(backend):
         adcompiler.jit(lambda n, x: special.polygamma(n, x), backend=backend)(np.int64(1), x)
     with pytest.raises(adcompiler.TraceError, match=r"polygamma: n must be >= 0, got -1"):
         adcompiler.jit(lambda x: special.polygamma(-1, x), backend=backend)(x)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_entropies_at_zero_and_outside_their_domain(backend):
+    """entr, rel_entr and kl_div take SciPy's values at 0, below it, at inf and NaN; at x = 0
+    their gradients are finite (entr's 0, as JAX's), no inf from a branch not taken."""
+    x = np.array([0.0, 0.0, 1.0, 1.0, -1.0, np.nan, 1.0, 3.0, 0.0])
+    y = np.array([0.0, 1.0, 0.0, -1.0, 1.0, 1.0, np.inf, 2.0, -1.0])
+    with np.errstate(all="ignore"):
+        for fn, args in ((special.entr, (np.array([-1.0, 0.0, 0.5, np.inf, np.nan]),)),
+                         (special.rel_entr, (x, y)), (special.kl_div, (x, y))):
+            got = adcompiler.jit(lambda *a: fn(*a), backend=backend)(*args)
+            np.testing.assert_allclose(got, fn(*args), rtol=1e-15, err_msg=fn.__name__)
+    p, q = np.array([0.0, 0.5, 0.5]), np.array([0.2, 0.5, 0.3])
+    gp, gq = adcompiler.grad(lambda p, q: np.sum(special.kl_div(p, q) + special.entr(p)),
+                             wrt=(0, 1), backend=backend)(p, q)
+    # d/dp: log(p / q) - log(p) - 1 where p > 0 (0 at p = 0); d/dq: 1 - p / q
+    np.testing.assert_allclose(gp, [0.0, *(-np.log(q[1:]) - 1)], rtol=1e-15)
+    np.testing.assert_allclose(gq, 1 - p / q, rtol=1e-15)
