@@ -386,7 +386,10 @@ def kron(cx: Emitter, a, b) -> Traced:
 
 def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
     """Vector norms over one axis, matrix norms over two, as `numpy.linalg.norm` computes them
-    (integer arrays in float64). Each is reduced with keepdims and reshaped at the end."""
+    (integer arrays in float64). Each is reduced with keepdims and reshaped at the end. A
+    2-norm (Frobenius) keeps its sum of squares (`Traced.squares`), which its square is
+    (arith.binary): norm(x) ** 2 is smooth at x = 0, where the root's derivative, guarded to
+    0 there, made its Hessian 0, not 2 I (a Newton step from zero weights under a penalty)."""
     if isinstance(ord, Traced):
         raise StaticNeeded("np.linalg.norm's ord must be a compile-time value")
     t = cx.tensor(x)
@@ -413,8 +416,10 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
         zero, safe = ones_at_zeros(cx, s)
         r = cx.op("sqrt", safe) if p == 2 else power(safe, 1 / p)
         return cx.op("where", zero, cx.const(0, dtype), r)
+    squares = None
     if flat or (len(axes) == 2 and fro) or (len(axes) == 1 and ord in (None, 2)):
-        out = root(total(cx.op("mul", v, v), axes), 2)
+        squares = total(cx.op("mul", v, v), axes)
+        out = root(squares, 2)
     elif len(axes) == 1:
         if isinstance(ord, str):
             raise FrontendError(f"Invalid norm order '{ord}' for vectors")
@@ -446,9 +451,13 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
     else:
         raise FrontendError("Improper number of dimensions to norm.")
     if not keepdims:
-        out = cx.op("reshape", out, shape=tuple(s for d, s in enumerate(out.type.shape)
-                                                if d not in axes))
-    return cx.wrap(out)
+        kept = tuple(s for d, s in enumerate(out.type.shape) if d not in axes)
+        out = cx.op("reshape", out, shape=kept)
+        squares = squares and cx.op("reshape", squares, shape=kept)
+    result = cx.wrap(out)
+    if squares is not None:
+        result.squares = cx.wrap(squares)
+    return result
 
 
 def vector_norm(cx: Emitter, x, axis=None, keepdims=False, ord=2) -> Traced:
