@@ -33,11 +33,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ..errors import TraceError, UnsupportedSyntax
 from . import (numpy_api, outside, pybuiltins, randomness, scipy_distance, scipy_linalg, special,
                stdlib, text, ufuncs)
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
-from .problems import FrontendError, api_misuse_located, too_deep
+from .problems import FrontendError, api_misuse_located, reached_through, too_deep
 from .pytree import (flatten, holder, is_model_object, is_node_class, set_entry,
                      typed_treedef, unflatten)
 from .signature import split_outputs
@@ -328,7 +329,11 @@ class CallsMixin:
                 kwargs.update(run_static(dict, given))
             else:
                 kwargs[kw.arg] = self.eval(kw.value)
-        return self.call(fn, args, kwargs)
+        try:
+            return self.call(fn, args, kwargs)
+        except (TraceError, UnsupportedSyntax) as e:
+            reached_through(e, (self.filename, node.lineno))
+            raise
 
     def call(self, fn, args, kwargs):
         if isinstance(fn, types.MethodType) and transformed(fn.__func__):

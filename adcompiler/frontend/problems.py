@@ -13,6 +13,8 @@ Contract:
   (a static `raise` or `assert`): its TraceError is also of the exception's class.
 - `Fallback` is raised by the control-flow builder when a loop cannot be an IR loop (the carried
   values change type); it never reaches users.
+- `reached_through`: an error found in a function the user's code called names the calls
+  that reached it, too.
 - `api_misuse_located`: an adcompiler function called from traced code (`grad(3)`, a `wrt`
   naming no parameter) raises a plain AdcompilerError, which names no place; it becomes a
   FrontendError, located at the user's call.
@@ -25,7 +27,7 @@ import functools
 import linecache
 import sys
 
-from ..errors import AdcompilerError, TraceError
+from ..errors import AdcompilerError, TraceError, UnsupportedSyntax, where
 
 
 def too_deep(name: str) -> str:
@@ -35,6 +37,22 @@ def too_deep(name: str) -> str:
             "that does stop, deeper than about 60 calls, needs a higher "
             f"sys.setrecursionlimit than {sys.getrecursionlimit()}: tracing a call takes "
             "several Python frames)")
+
+
+def reached_through(err: TraceError | UnsupportedSyntax, site) -> None:
+    """Note on an error found in a function the user's code called (a helper in another
+    module, a library's function traced as code) the call `site` (file, line) that reached
+    it: its message ends "(via the call(s) at user.py:5 -> helper.py:9)", outermost first, as
+    a NaN error's does. An error at the call's own line needs no note."""
+    locs = [err.loc] if isinstance(err, TraceError) else [loc for _, loc in err.problems]
+    if any(loc is None or tuple(loc[:2]) == site for loc in locs):
+        return
+    if not hasattr(err, "via_calls"):
+        err.via_calls, err.own_text = [], str(err)
+    err.via_calls.append(site)
+    many = "s" if len(err.via_calls) > 1 else ""
+    chain = " -> ".join(where(s) for s in reversed(err.via_calls))
+    err.args = (f"{err.own_text} (via the call{many} at {chain})",)
 
 
 class FrontendError(Exception):

@@ -752,3 +752,40 @@ def test_math_operator_and_post_init_refusals_say_what_to_write():
                                                      r"would run as Python")):
         with pytest.raises(TraceError, match=said):
             adcompiler.trace(f, rand(3))
+
+
+def _tries(x):
+    try:
+        return x
+    except KeyError:
+        return x
+
+
+def _bad_product(x):
+    return x @ np.ones(5)
+
+
+def _through(x):
+    return _bad_product(x) + 1.0
+
+
+def test_an_error_in_a_called_function_names_the_calls_that_reached_it():
+    """An error in a helper (another module's, a library's traced as code) named only the
+    helper's line; it names the user's calls that reached it too, outermost first, as a NaN
+    error does; one at the call's own line gets no note."""
+    def line(f, offset=1):
+        return f"test_frontend_errors.py:{f.__code__.co_firstlineno + offset}"
+    def calls_tries(x):
+        return _tries(x) * 2
+
+    def calls_through(x):
+        return np.sum(_through(x))
+    with pytest.raises(adcompiler.UnsupportedSyntax,
+                       match=rf"'try' at {line(_tries)} \(via the call at {line(calls_tries)}\)"):
+        adcompiler.trace(calls_tries, rand(3))
+    with pytest.raises(TraceError, match=rf"^{line(_bad_product)}: .* \(via the calls at "
+                                         rf"{line(calls_through)} -> {line(_through)}\)$"):
+        adcompiler.trace(calls_through, rand(3))
+    with pytest.raises(TraceError) as e:
+        adcompiler.trace(lambda x: _bad_product(x, 2), rand(3))
+    assert "via the call" not in str(e.value)
