@@ -88,7 +88,9 @@ def root_name(node):
     return node.id if isinstance(node, ast.Name) else None
 
 
-def rebound_names(stmts) -> set:
+def rebound_names(stmts, through_calls=True) -> set:
+    """(See the module docstring; `through_calls`: with the names passed to calls, whose
+    containers a callee may change.)"""
     out = set()
     for stmt in stmts:
         for n in [stmt, *_walk_scope(stmt)]:
@@ -104,7 +106,7 @@ def rebound_names(stmts) -> set:
             elif isinstance(n, (ast.FunctionDef, ast.Import, ast.ImportFrom)):
                 out.update([n.name] if isinstance(n, ast.FunctionDef) else
                            [(a.asname or a.name).split(".")[0] for a in n.names])
-            if isinstance(n, ast.Call):
+            if isinstance(n, ast.Call) and through_calls:
                 # a container passed to a call may have its entries set by the callee (a helper,
                 # grad or vjp of a function that sets them): the region may rebind its entries
                 out.update(root_name(a) for a in [*n.args, *(k.value for k in n.keywords)]

@@ -189,7 +189,11 @@ class LoopsMixin:
         loc = self.builder.loc
         is_for = trip is not None
         targets = _names_of(node.target) if is_for else set()
-        names = analysis.rebound_names(node.body) | targets
+        # (a name only passed to a call that this frame has not bound, a global function
+        # given to grad or a helper, is not rebound: the callee may change its object only)
+        assigned = analysis.rebound_names(node.body, through_calls=False)
+        names = {n for n in analysis.rebound_names(node.body)
+                 if n in frame.vars or n in assigned} | targets
         # a `for` that may break (exits.py's flag) is a `while` op on a counter of its own:
         # it stops at the break, where a `for` op would run, and tape for the reverse sweep,
         # every iteration after it
