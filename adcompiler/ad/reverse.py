@@ -159,7 +159,11 @@ class Reverser:
             if opdef.kind == "tape" and any(needs):
                 raise AdcompilerError(
                     f"differentiating the reverse sweep of a loop again (second-order "
-                    f"derivatives through the loop at {where(op.loc)}) is not supported")
+                    f"derivatives through the loop at {where(op.loc)}) is not supported: a "
+                    "short loop over a Python-int count is unrolled for them, this one runs "
+                    "longer or counts a run-time value; where it solves for something (a "
+                    "fixed point, a root), a custom_vjp with the implicit derivative needs no "
+                    "second sweep")
             if opdef.nondiff or not any(needs):
                 continue
             if opdef.vjp is None:

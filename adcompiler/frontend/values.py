@@ -230,7 +230,8 @@ class Traced:
         self._static("iteration")
 
     def __array__(self, *a, **k):
-        self._static("a NumPy function adcompiler does not trace")
+        self._static("a function adcompiler does not trace (NumPy, SciPy or other code that "
+                     "converts it to an array)")
 
     def __format__(self, spec):
         self._static("string formatting")

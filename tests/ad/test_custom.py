@@ -684,7 +684,8 @@ def second_order_through_loop(x, n):
 def test_second_order_through_a_runtime_loop_is_a_clear_error():
     """The reverse sweep of a loop reads tapes; differentiating it again is refused rather
     than silently wrong."""
-    with pytest.raises(adc.AdcompilerError, match="second-order .* test_custom.py"):
+    with pytest.raises(adc.AdcompilerError, match="second-order .* test_custom.py.*a custom_vjp "
+                                                  "with the implicit derivative"):
         adc.grad(second_order_through_loop)(np.ones(3), np.array([3]))
     # first order through the same loop is right (reference: unrolled by hand)
     x = np.array([0.3, -0.7, 1.1])

@@ -789,3 +789,14 @@ def test_an_error_in_a_called_function_names_the_calls_that_reached_it():
     with pytest.raises(TraceError) as e:
         adcompiler.trace(lambda x: _bad_product(x, 2), rand(3))
     assert "via the call" not in str(e.value)
+
+
+def test_a_run_time_value_given_to_scipy_code_is_not_called_numpys():
+    """It said 'a NumPy function adcompiler does not trace' of scipy.optimize.brentq."""
+    from scipy import optimize
+
+    def root(c):
+        return optimize.brentq(lambda x: x ** 3 - c, 0.0, 10.0)
+    with pytest.raises(TraceError, match=r"a function adcompiler does not trace \(NumPy, SciPy or "
+                                         r"other code that converts it to an array\)"):
+        adcompiler.trace(root, np.float64(2.0))
