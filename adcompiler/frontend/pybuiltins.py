@@ -369,7 +369,8 @@ def _next(tr, iterator, *default):
 def _reversed(tr, seq):
     if isinstance(seq, RuntimeRange):
         return seq.reversed(tr)
-    return tr.made_iterator(reversed(tr.iterate(seq)))
+    # (a range's own reversed iterator, which a `for` loops over as a range: loops.py)
+    return tr.made_iterator(reversed(seq if isinstance(seq, range) else tr.iterate(seq)))
 
 
 def _no_frame(name):
