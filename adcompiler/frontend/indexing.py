@@ -54,7 +54,7 @@ def _item(cx, k):
         return k
     if isinstance(k, (list, tuple)) and any(isinstance(v, Traced) for v in k):
         return _item(cx, np_array(cx, k))
-    arr = static_array(k)
+    arr = static_array(list(k) if isinstance(k, range) else k)     # (NumPy takes a range too)
     if arr is None or arr.dtype.kind not in "biu":
         raise FrontendError(f"only integers, slices, None, ..., and integer or boolean arrays "
                             f"are valid indices, got {k!r:.60}")

@@ -149,7 +149,7 @@ def _choose(cx, a, choices, out=None, mode="raise"):
     of range is a run-time assertion for mode='raise' (NumPy's ValueError), wraps or clips as
     NumPy's other modes."""
     no_out(out, "np.choose")
-    options = [cx.tensor(c) for c in choices]
+    options = [cx.tensor(c) for c in cx.iterate(choices)]     # (an array: its rows)
     n = len(options)
     index = cx.tensor(a, "i64")
     if mode == "raise":

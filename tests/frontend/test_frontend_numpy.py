@@ -242,8 +242,11 @@ def test_more_array_methods_attributes_and_builtins():
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_choose(backend):
     def f(a, x, y):
+        # (choices as an array too: its rows, a policy's probabilities at the actions taken;
+        # it was refused, 'iteration needs a compile-time value')
         return (np.choose(a, [x, y, 2.0]), np.choose(a + 3, [x, y, x * y], mode="wrap"),
-                np.choose(a - 1, [x, y], mode="clip"), np.choose(np.int64(1), [x, y]))
+                np.choose(a - 1, [x, y], mode="clip"), np.choose(np.int64(1), [x, y]),
+                np.choose(a, x))
     a, x, y = np.array([[0, 1, 2, 1]]), rand(3, 4), rand(4)
     got = adcompiler.jit(f, backend=backend)(a, x, y)
     for g, w in zip(got, f(a, x, y), strict=True):
