@@ -63,9 +63,9 @@ def backend_module(name):
 
 def _program_for(primal, leaves, seeded, backend):
     """The compiled adjoint of this trace differentiating `leaves` from the results `seeded`,
-    kept on the trace (its `meta`) for the backend's options, so that every grad,
-    value_and_grad or vjp of the function shares it: a new `grad(loss)` made each step (JAX's habit) was differentiated and generated
-    anew each time, 10-100x the step."""
+    kept on the trace (its `meta`) per backend and backend options: every grad,
+    value_and_grad or vjp of the function shares it, so a `grad(loss)` made anew each step
+    (JAX's habit) costs no differentiation or code generation."""
     module = backend_module(backend)
     programs = primal.meta.setdefault("adjoint_programs", {})
     key = (tuple(leaves), tuple(seeded), module.__name__, tuple(sorted(module.OPTIONS.items())))

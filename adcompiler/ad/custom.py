@@ -92,6 +92,9 @@ class custom_vjp:
     def __init__(self, fun, *, nondiff_argnums=()):
         self.fun = fun
         self.nondiff = tuple(sorted({int(i) for i in nondiff_argnums}))
+        if any(i < 0 for i in self.nondiff):
+            raise TraceError(f"custom_vjp of {fun.__name__}: nondiff_argnums must be positions "
+                             f"from 0, got {nondiff_argnums!r}")
         self.fwd = self.bwd = None
         self._inside = False        # tracing fwd or bwd
         functools.update_wrapper(self, fun)
@@ -128,7 +131,7 @@ class custom_vjp:
                 raise ctx.error(f"{self.fwd.__name__} must return a pair (value, residuals), "
                                 f"as a custom_vjp's fwd does; it returns {got}")
             value, residuals = returned
-            fixed = self._nondiff_args(ctx, args)
+            fixed = self._nondiff_args(ctx, args, kwargs)
             bwd_ir, _, bwd_value = ctx.function(self.bwd, *fixed, residuals, value)
         finally:
             self._inside = False
@@ -138,7 +141,8 @@ class custom_vjp:
                                 "fwd and bwd must return new arrays")
         grads = bwd_value(bwd_ir.results)
         if self.nondiff:        # (None in the fixed ones' places)
-            wanted = len(args) + len(kwargs) - len(self.nondiff)
+            bound = self._bound(ctx, args, kwargs)
+            wanted = len(bound.args) + len(bound.kwargs) - len(self.nondiff)
             if not isinstance(grads, (tuple, list)) or len(grads) != wanted:
                 raise ctx.error(f"{self.bwd.__name__} returns "
                                 f"{len(grads) if isinstance(grads, (tuple, list)) else 1} "
@@ -154,14 +158,27 @@ class custom_vjp:
         call.attrs.update(vjp=bwd_ir.name, outputs=len(flatten(value, ctx.is_traced)[0]))
         return value
 
-    def _nondiff_args(self, ctx, args) -> list:
-        """The arguments at nondiff_argnums, which bwd takes first: static values only (a
-        run-time array there would be an operand bwd's call in the adjoint does not pass)."""
-        out = []
+    def _bound(self, ctx, args, kwargs) -> inspect.BoundArguments:
+        """The call's arguments bound to f's parameters, defaults applied (every parameter
+        has a gradient, as in JAX, one left to its default too)."""
+        try:
+            bound = inspect.signature(self.fun).bind(*args, **kwargs)
+        except TypeError as e:
+            raise ctx.error(f"{self.fun.__name__}(): {e}") from None
+        bound.apply_defaults()
+        return bound
+
+    def _nondiff_args(self, ctx, args, kwargs) -> list:
+        """The arguments at nondiff_argnums (passed by position or by name), which bwd takes
+        first: static values only (a run-time array there would be an operand bwd's call in
+        the adjoint does not pass)."""
+        if not self.nondiff:
+            return []
+        args, out = self._bound(ctx, args, kwargs).args, []
         for i in self.nondiff:
             if i >= len(args):
                 raise ctx.error(f"{self.fun.__name__} has nondiff_argnums={self.nondiff}, but "
-                                f"the call passes {len(args)} positional arguments")
+                                f"it takes {len(args)} positional arguments")
             if flatten(args[i], ctx.is_traced)[0]:
                 raise ctx.error(f"argument {i} of {self.fun.__name__} is in nondiff_argnums "
                                 "but holds run-time arrays: pass it as an ordinary argument "
@@ -177,11 +194,8 @@ class custom_vjp:
         the parameters they name."""
         def traced(x):
             return flatten(x, ctx.is_traced)[0]
-        # (every parameter counts, as in JAX: one left to its default too)
-        sig = inspect.signature(self.fun)
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        for p in sig.parameters.values():
+        bound = self._bound(ctx, args, kwargs)
+        for p in bound.signature.parameters.values():
             if p.kind is inspect.Parameter.VAR_KEYWORD and bound.arguments.get(p.name):
                 raise ctx.error(f"{self.fun.__name__} gets keywords through **{p.name}, whose "
                                 "gradients its bwd would return in the caller's order: name "

@@ -69,7 +69,9 @@ def signature(f):
     from .calls import unwrap
     f, prefix, keywords = unwrap(f)
     if not isinstance(f, types.FunctionType):
-        numpy = isinstance(f, np.ufunc) or (getattr(f, "__module__", None) or "") == "numpy"
+        # (SciPy's ufuncs are np.ufuncs too: `np.` only for NumPy's own names)
+        numpy = isinstance(f, np.ufunc) and getattr(np, getattr(f, "__name__", ""), None) is f \
+            or (getattr(f, "__module__", None) or "") == "numpy"
         raise TraceError(f"adcompiler.trace needs a Python function, got {type(f).__name__}"
                          + (f": wrap it in one (lambda x: {'np.' * numpy}{f.__name__}(x))"
                             if hasattr(f, "__name__") and callable(f) else ""))

@@ -49,7 +49,8 @@ def _weak(operands, python_op):
 def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
     if isinstance(a, Traced) and a.squares is not None and (
             name == "pow" and type(b) in (int, float) and b == 2 or name == "mul" and b is a):
-        return a.squares        # (a 2-norm squared: see composites.norm)
+        a.value                 # (a 2-norm squared, see composites.norm: a new array, unless
+        return cx.wrap(a.squares)   # the norm is stale)
     out = result_dtype(UFUNC[name], a, b)
     if name in COMPARISONS or name in ("logical_and", "logical_or"):
         compute = common_dtype(a, b) if name in COMPARISONS else "bool"

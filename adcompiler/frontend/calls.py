@@ -210,12 +210,12 @@ class _Named:
         return self.name
 
 
-def bind_params(code, signature, args, kwargs) -> dict:
-    """Parameter name -> argument, defaults applied; a bad call names the callee."""
+def bind_params(name, signature, args, kwargs) -> dict:
+    """Parameter name -> argument, defaults applied; a bad call names the callee `name`."""
     try:
         bound = signature.bind(*args, **kwargs)
     except TypeError as e:
-        raise FrontendError(f"{code.name}(): {e}") from None
+        raise FrontendError(f"{name}(): {e}") from None
     bound.apply_defaults()
     return dict(bound.arguments)
 
@@ -416,9 +416,11 @@ class CallsMixin:
             raise FrontendError(f"building a {fn.__name__} from run-time arrays inside traced code "
                                 "is not supported: its __post_init__ would run as Python on "
                                 "them; compute what it does in a function, or build it outside")
-        if traced and isinstance(getattr(fn, "__self__", None), randomness.GENERATORS) \
+        if traced and isinstance(getattr(fn, "__self__", None), randomness.NUMPY_GENERATORS) \
                 and getattr(fn, "__name__", "") in randomness.REPARAMETERISED:
-            return randomness.reparameterised(self, fn, args, kwargs)
+            params = randomness.REPARAMETERISED[fn.__name__][0]
+            return randomness.reparameterised(self, fn, bind_params(
+                fn.__name__, inspect.signature(params), args, kwargs))
         if traced and not _container_method(fn) and not (
                 _table_get(_INTROSPECTION, fn) and not any(isinstance(a, Traced) for a in args)):
             if _is_own(getattr(fn, "__func__", None)):      # an optimiser's update
@@ -522,7 +524,7 @@ class CallsMixin:
         return Closure(self, code, self.frame.scope or self.frame, inspect.Signature(params))
 
     def call_user(self, code, signature, args, kwargs, parent, globals_, closure, ident):
-        params = bind_params(code, signature, args, kwargs)
+        params = bind_params(code.name, signature, args, kwargs)
         spec = self.specialise(code, params, parent, ident)
         self.session.call_sites.append(self.builder.loc)
         try:

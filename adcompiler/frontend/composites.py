@@ -455,8 +455,7 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
         out = cx.op("reshape", out, shape=kept)
         squares = squares and cx.op("reshape", squares, shape=kept)
     result = cx.wrap(out)
-    if squares is not None:
-        result.squares = cx.wrap(squares)
+    result.squares = squares
     return result
 
 

@@ -163,7 +163,7 @@ class TraceContext:
             else:
                 code, sig, parent = code_of(fn), code_signature(fn), None
                 glb, clo = fn.__globals__, _closure_of(fn)
-            params = bind_params(code, sig, args, kwargs)
+            params = bind_params(code.name, sig, args, kwargs)
             lifted = {n: v for n, v in sorted(_captured(code, parent).items())
                       if contains_traced(v)}
             if lifted:

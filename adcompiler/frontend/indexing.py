@@ -25,6 +25,7 @@ from ..ir.core import Op
 from ..ir.types import broadcast_shapes, inverse_perm
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
+from .pybuiltins import RuntimeRange
 from .shapes import array as np_array
 from .values import Traced, static_array, v_shape
 
@@ -54,7 +55,10 @@ def _item(cx, k):
         return k
     if isinstance(k, (list, tuple)) and any(isinstance(v, Traced) for v in k):
         return _item(cx, np_array(cx, k))
-    arr = static_array(list(k) if isinstance(k, range) else k)     # (NumPy takes a range too)
+    if isinstance(k, RuntimeRange):
+        raise StaticNeeded("a range with a run-time bound as an index: the result's shape would "
+                           "depend on it")
+    arr = np.arange(k.start, k.stop, k.step) if isinstance(k, range) else static_array(k)
     if arr is None or arr.dtype.kind not in "biu":
         raise FrontendError(f"only integers, slices, None, ..., and integer or boolean arrays "
                             f"are valid indices, got {k!r:.60}")

@@ -65,15 +65,23 @@ def _unbound_message(name, kind, node) -> str:
 RANGE_ITERATOR = type(iter(range(0)))
 
 
+def _made_here(node) -> bool:
+    """Is the `for`'s iterable a call of the builtin reversed or iter, so no other code holds
+    the iterator it makes?"""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+        and node.func.id in ("reversed", "iter")
+
+
 class LoopsMixin:
     def stmt_For(self, node):
         it = self.eval(node.iter)
-        if type(it) is RANGE_ITERATOR and isinstance(node.iter, ast.Call):
-            # `for t in reversed(range(n))`: the iterator no other code sees (made in the
-            # `for` line) is a loop over the range it walks, a `for` op as `range(n - 1, -1,
-            # -1)` is, not unrolled (a PPO's returns over 3000 steps: 125 s of compile)
+        if type(it) is RANGE_ITERATOR and _made_here(node.iter):
+            # `for t in reversed(range(n))`: the iterator no other code sees is a loop over
+            # the range it walks, a `for` op as `range(n - 1, -1, -1)` is, not unrolled (a
+            # PPO's returns over 3000 steps: 125 s of compile)
             self.consumed(it)
             _, (whole,), done = it.__reduce__()
+            it.__setstate__(len(whole))         # (used up, as the loop uses it)
             it = whole[done:]
         if isinstance(it, RuntimeRange):
             return self.runtime_range_loop(node, it)

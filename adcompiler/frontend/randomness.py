@@ -17,17 +17,16 @@ generator made outside it (`scope` says where the trace is) makes a static loop 
 (`Fallback`) and is an error in a run-time loop or branch. A generator made inside such a
 region is made again on each run there, as in NumPy.
 
-Such a generator's `normal`, `lognormal`, `uniform` and `exponential` with run-time parameters
-are the reparameterised draws `loc + scale * standard_normal(shape)`, `exp` of that, `low +
+Such a NumPy generator's `normal`, `lognormal`, `uniform` and `exponential` with run-time
+parameters are the reparameterised draws `loc + scale * standard_normal(shape)`, `exp` of that, `low +
 (high - low) * random(shape)` and `scale * standard_exponential(shape)`: the standard draw is
 static, and NumPy computes those methods so from it, so the values are NumPy's, and the
-gradient in the parameters is the pathwise one (torch's rsample). A negative scale (sigma) is
-NumPy's ValueError, an AssertionFailed when it runs.
+gradient in the parameters is the pathwise one (torch's rsample). A negative scale (sigma), and a
+Generator's uniform with high < low, are NumPy's ValueError, an AssertionFailed when it runs.
 """
 from __future__ import annotations
 
 import contextlib
-import inspect
 import random
 
 import numpy as np
@@ -36,8 +35,8 @@ from . import arith, reductions
 from .problems import Fallback, FrontendError
 from .values import Traced
 
-GENERATORS = (np.random.Generator, np.random.RandomState, np.random.BitGenerator,
-              np.random.SeedSequence, random.Random)
+NUMPY_GENERATORS = (np.random.Generator, np.random.RandomState)
+GENERATORS = (*NUMPY_GENERATORS, np.random.BitGenerator, np.random.SeedSequence, random.Random)
 
 
 @contextlib.contextmanager
@@ -117,13 +116,11 @@ REPARAMETERISED = {"normal": (_normal, "standard_normal", "scale"),
                    "exponential": (_exponential, "standard_exponential", "scale")}
 
 
-def reparameterised(cx, fn, args, kwargs):
-    """A seeded generator's draw `fn` (a REPARAMETERISED method) with run-time parameters,
-    from its standard draw (see the module docstring)."""
-    params, standard, nonnegative = REPARAMETERISED[fn.__name__]
-    bound = inspect.signature(params).bind(*args, **kwargs)
-    bound.apply_defaults()
-    given = bound.arguments
+def reparameterised(cx, fn, given):
+    """A seeded NumPy generator's draw `fn` (a REPARAMETERISED method) with run-time
+    parameters (`given`: its parameters' arguments), from its standard draw (see the module
+    docstring)."""
+    _, standard, nonnegative = REPARAMETERISED[fn.__name__]
     if isinstance(given["size"], Traced):
         raise FrontendError(f"{fn.__name__}'s size must be a compile-time shape")
     shape = given["size"]
@@ -138,6 +135,10 @@ def reparameterised(cx, fn, args, kwargs):
               message=f"{nonnegative} < 0 (NumPy's ValueError)")
     if fn.__name__ == "uniform":
         low, high = given["low"], given["high"]
+        if isinstance(fn.__self__, np.random.Generator):   # (RandomState takes high < low)
+            below = arith.binary(cx, "lt", high, low)
+            cx.op("assert", cx.op("logical_not", reductions.any_all(cx, "any", below).value),
+                  message="high - low < 0 (NumPy's ValueError)")
         return arith.binary(cx, "add", low, arith.binary(
             cx, "mul", arith.binary(cx, "sub", high, low), draw))
     if fn.__name__ == "exponential":

@@ -7,10 +7,12 @@ their gradients are those ops':
   triangle (its diagonal taken as ones where `unit_diagonal`), transposed for trans 1, 'T', 2
   or 'C'; the gradient reaches that triangle only. (A general solve of the triangle: the same
   values to rounding, at an LU's cost.)
-- `solve(a, b, lower=False, assume_a=None, transposed=False)`: for assume_a "sym", "her",
-  "pos" or "positive definite", a's triangle (`lower`) mirrored, as SciPy reads only it; for
-  "upper triangular" or "lower triangular" that triangle;
-- `inv`, `det`, and `eigh(a, lower=True, eigvals_only=False)` as NumPy's.
+- `solve(a, b, lower=False, assume_a=None, transposed=False)`: for assume_a "pos" (or
+  "positive definite") by the Cholesky factor of a's triangle (`lower`), as SciPy (a
+  LinAlgError where a is not positive definite); for "sym" or "her", that triangle mirrored;
+  for "upper triangular" or "lower triangular" that triangle;
+- `inv`, `det` (in the dtype the installed SciPy gives: float64 of float32 in 1.17), and
+  `eigh(a, lower=True, eigvals_only=False)` as NumPy's.
 
 Contract: `functions()` maps these to handlers `(cx, *args, **kwargs)` with SciPy's parameters
 (overwrite_*, check_finite and driver choices are accepted and change nothing), and is empty
@@ -22,10 +24,15 @@ from __future__ import annotations
 import sys
 from functools import cache
 
+import numpy as np
+
 from . import arith, creation, linalg
 from .problems import FrontendError, StaticNeeded
-from .shapes import swapaxes
-from .values import Traced
+from .values import Traced, ir_dtype
+
+
+def _scipy_det(dtype):
+    return sys.modules["scipy.linalg"].det(np.eye(1, dtype=dtype)).dtype
 
 
 def functions() -> dict:
@@ -44,10 +51,6 @@ def _flag(name, value):
     if isinstance(value, Traced):
         raise StaticNeeded(f"scipy.linalg.{name}'s flags must be compile-time values")
     return value
-
-
-def _transposed(cx, t):
-    return swapaxes(cx, t, -1, -2)
 
 
 def cholesky(cx, a, lower=False, overwrite_a=False, check_finite=True):
@@ -73,8 +76,8 @@ def cho_solve(cx, c_and_lower, b, overwrite_b=False, check_finite=True):
                             "first")
     c, lower = c_and_lower
     factor = _triangle(cx, c, bool(_flag("cho_solve", lower)))
-    first, second = (factor, _transposed(cx, factor)) if lower else \
-        (_transposed(cx, factor), factor)
+    first, second = (factor, linalg.matrix_transpose(cx, factor)) if lower else \
+        (linalg.matrix_transpose(cx, factor), factor)
     return linalg.solve(cx, second, linalg.solve(cx, first, b))
 
 
@@ -86,18 +89,22 @@ def solve_triangular(cx, a, b, trans=0, lower=False, unit_diagonal=False, overwr
                             f"or 'C', got {trans!r}")
     t = _triangle(cx, a, bool(_flag("solve_triangular", lower)),
                   bool(_flag("solve_triangular", unit_diagonal)))
-    return linalg.solve(cx, t if trans in (0, "N") else _transposed(cx, t), b)
+    return linalg.solve(cx, t if trans in (0, "N") else linalg.matrix_transpose(cx, t), b)
 
 
-SYMMETRIC = ("sym", "her", "pos", "positive definite", "symmetric", "hermitian")
+POSITIVE = ("pos", "positive definite")
+SYMMETRIC = ("sym", "her", "symmetric", "hermitian")
 
 
 def solve(cx, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
           assume_a=None, transposed=False):
     assume_a, lower = _flag("solve", assume_a), bool(_flag("solve", lower))
+    if assume_a in POSITIVE:        # (SciPy's Cholesky: a LinAlgError where a is not positive
+        factor = linalg.cholesky(cx, a, upper=not lower)      # definite)
+        return cho_solve(cx, (factor, lower), b)
     if assume_a in SYMMETRIC:       # (SciPy reads the one triangle)
         half = _triangle(cx, a, lower)
-        a = arith.binary(cx, "add", half, _transposed(cx, creation.tri(
+        a = arith.binary(cx, "add", half, linalg.matrix_transpose(cx, creation.tri(
             cx, "tril" if lower else "triu", a, -1 if lower else 1)))
     elif assume_a in ("upper triangular", "lower triangular"):
         a = _triangle(cx, a, assume_a.startswith("lower"))
@@ -105,7 +112,7 @@ def solve(cx, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_fin
         raise FrontendError(f"scipy.linalg.solve: assume_a={assume_a!r} is not supported "
                             "(general, symmetric, positive definite and triangular are)")
     if _flag("solve", transposed):
-        a = _transposed(cx, cx.tensor(a))
+        a = linalg.matrix_transpose(cx, cx.tensor(a))
     return linalg.solve(cx, a, b)
 
 
@@ -114,7 +121,9 @@ def inv(cx, a, overwrite_a=False, check_finite=True):
 
 
 def det(cx, a, overwrite_a=False, check_finite=True):
-    return linalg.det(cx, a)
+    d = linalg.det(cx, a)
+    # (SciPy 1.17's det of float32 is float64; the installed SciPy's dtype, whichever it is)
+    return arith.astype(cx, d, ir_dtype(_scipy_det(d.np_dtype)))
 
 
 def eigh(cx, a, b=None, *, lower=True, eigvals_only=False, overwrite_a=False,

@@ -109,10 +109,14 @@ def erfcinv(ufunc, cx, y, /):
 
 
 def ndtr(ufunc, cx, x, /):
-    """The standard normal's CDF as erfc(-x / sqrt(2)) / 2: no 1 - erf(..) cancels below 0."""
-    t = _in_result_dtype(ufunc, cx, x)
-    op, c = _emitter(cx, t.dtype)
-    return cx.wrap(op("mul", c(0.5), op("erfc", op("mul", t.value, c(-math.sqrt(0.5))))))
+    """The standard normal's CDF as erfc(-x / sqrt(2)) / 2 (no 1 - erf(..) cancels below 0),
+    in float64 whatever x's float dtype, as SciPy's float32 loop (float32's erfc lost ~1e-5
+    in the far tail)."""
+    out = _in_result_dtype(ufunc, cx, x)
+    op, c = _emitter(cx, "f64")
+    a = arith.astype(cx, out, "f64").value
+    value = cx.wrap(op("mul", c(0.5), op("erfc", op("mul", a, c(-math.sqrt(0.5))))))
+    return arith.astype(cx, value, out.dtype)
 
 
 LOG_NDTR_TERMS = 10     # of the asymptotic series below -20 (the 10th is below 1e-20 there)
@@ -153,7 +157,8 @@ def betaln(ufunc, cx, a, b, /):
     """log|B(a, b)| as gammaln(a) + gammaln(b) - gammaln(a + b); where the larger is above
     1e6 and a million times the other (gammaln(a + b) - gammaln(a) would cancel), SciPy's
     asymptotic form in the smaller s and the larger l: gammaln(s) - s log(l) + s(1 - s)/(2l)
-    + s(1 - s)(1 - 2s)/(12 l^2) - s^2 (1 - s)^2/(12 l^3)."""
+    + s(1 - s)(1 - 2s)/(12 l^2) - s^2 (1 - s)^2/(12 l^3). Where a or b is a negative integer
+    it is NaN or inf (SciPy's finite limit there, lbeta_negint, is not followed)."""
     out = result_dtype(ufunc, a, b)
     a, b = (arith.astype(cx, cx.tensor(v), out).value for v in (a, b))
     op, c = _emitter(cx, out)
@@ -226,7 +231,7 @@ def polygamma(cx, n, x):
 
 def entr(ufunc, cx, x, /):
     """-x log(x), 0 at 0, -inf below 0 (SciPy's); x is read as 1 where it is not above 0, so
-    no inf of an untaken branch reaches the gradient (0 at 0, as JAX's)."""
+    no inf of an untaken branch reaches the gradient, which is 0 at 0 (JAX's is inf)."""
     t = _in_result_dtype(ufunc, cx, x)
     op, c = _emitter(cx, t.dtype)
     x = t.value
@@ -238,18 +243,27 @@ def entr(ufunc, cx, x, /):
 
 def relative_entropy(ufunc, kl, cx, x, y, /):
     """rel_entr(x, y) = x log(x / y) where both are above 0, 0 where x is 0 and y is not
-    negative, inf elsewhere, NaN where either is; kl_div (`kl`) adds y - x there, and is y
-    where x is 0 (SciPy's). The log reads 1 / 1 where not both are above 0."""
+    negative, inf elsewhere, NaN where either is; kl_div (`kl`) is x log(x / y) - x + y
+    there, and y where x is 0 (SciPy's). rel_entr's log is SciPy's: log1p((x - y) / y) where
+    x / y is within (1/2, 2) (no digits lost to x ~ y), log(x) - log(y) where x / y
+    overflows or underflows; kl_div's is the plain one, as SciPy's. The logs read 1 where not
+    both are above 0."""
     out = result_dtype(ufunc, x, y)
     x, y = (arith.astype(cx, cx.tensor(v), out).value for v in (x, y))
     op, c = _emitter(cx, out)
     both = op("logical_and", op("gt", x, c(0)), op("gt", y, c(0)))
-    ratio = op("div", op("where", both, x, c(1)), op("where", both, y, c(1)))
-    value = op("mul", x, op("log", ratio))
-    at_zero = c(0)
+    xs, ys = op("where", both, x, c(1)), op("where", both, y, c(1))
+    ratio = op("div", xs, ys)
+    log = op("log", ratio)
     if kl:
-        value = op("add", op("sub", value, x), y)
+        value = op("add", op("sub", op("mul", x, log), x), y)
         at_zero = y
+    else:
+        near = op("logical_and", op("gt", ratio, c(0.5)), op("lt", ratio, c(2)))
+        inside = op("logical_and", op("gt", ratio, c(0)), op("lt", ratio, c(math.inf)))
+        log = op("where", near, op("log1p", op("div", op("sub", xs, ys), ys)),
+                 op("where", inside, log, op("sub", op("log", xs), op("log", ys))))
+        value, at_zero = op("mul", x, log), c(0)
     zero = op("logical_and", op("eq", x, c(0)), op("ge", y, c(0)))
     rest = op("where", zero, at_zero, c(math.inf))
     nan = op("logical_or", op("isnan", x), op("isnan", y))

@@ -75,7 +75,7 @@ class Traced:
         self.serial = next(_SERIAL)
         self.readonly: str | None = None
         # a 2-norm's sum of squares (composites.norm), which its square is (arith.binary)
-        self.squares: Traced | None = None
+        self.squares = None
 
     @property
     def value(self):

@@ -1082,6 +1082,10 @@ def test_custom_vjp_nondiff_argnums_as_jax(backend):
     g = adc.grad(lambda x: np.sum(applied(np.square, x)), backend=backend)(x)
     np.testing.assert_allclose(g, 2 * x, rtol=1e-15)
     assert pickle.loads(pickle.dumps(clip_gradient_at)).nondiff == (1,)
+    g = adc.grad(lambda x: np.sum(clip_gradient_at(x, bound=0.5) * x * 3), backend=backend)(x)
+    np.testing.assert_allclose(g, np.clip(3 * x, -0.5, 0.5) + 3 * x, rtol=1e-15)
+    with pytest.raises(adc.TraceError, match=r"nondiff_argnums must be positions from 0"):
+        adc.custom_vjp(lambda x, b: x, nondiff_argnums=(-1,))
     with pytest.raises(adc.TraceError, match=r"argument 1 of clip_gradient_at is in "
                                              r"nondiff_argnums but holds run-time arrays"):
         adc.grad(lambda x, b: np.sum(clip_gradient_at(x, b)), backend=backend)(x, np.array(0.5))
@@ -1093,3 +1097,23 @@ def test_custom_vjp_nondiff_argnums_as_jax(backend):
     finally:
         clip_gradient_at.defvjp(lambda x, bound: (x, None),
                              lambda bound, residuals, g: (np.clip(g, -bound, bound),))
+
+
+@adc.custom_vjp(nondiff_argnums=(1,))
+def power_with_default(x, k, y=2.0):
+    return x ** k * y
+
+
+power_with_default.defvjp(lambda x, k, y=2.0: (x ** k * y, (x, y)),
+                    lambda k, res, g: (g * k * res[0] ** (k - 1) * res[1],
+                                       np.sum(g * res[0] ** k)))
+
+
+def test_custom_vjp_nondiff_argnums_with_a_parameter_left_to_its_default():
+    """bwd returns a gradient for every other parameter, a defaulted one too, as in JAX (no
+    count satisfied both checks); by keyword as well."""
+    x = np.array([0.3, 1.2, 2.0])
+    np.testing.assert_allclose(adc.grad(lambda x: np.sum(power_with_default(x, 3)))(x), 6 * x ** 2,
+                               rtol=1e-15)
+    np.testing.assert_allclose(adc.grad(lambda x: np.sum(power_with_default(x, k=3, y=1.0)))(x),
+                               3 * x ** 2, rtol=1e-15)

@@ -892,3 +892,26 @@ def test_hessian_of_a_squared_norm_at_zero(backend):
                                want, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(adcompiler.jit(penalties, backend=backend)(w), penalties(w),
                                rtol=1e-14)
+
+
+def test_a_squared_norm_is_a_new_array_each_time():
+    """Each n ** 2 of a norm is its own array (writing into one changed the others), and a
+    norm changed through a view is still refused when squared."""
+    def squares(x):
+        n = np.linalg.norm(x, axis=0)
+        s = n ** 2
+        s[0] = 100.0
+        t = n * n
+        t += 1.0
+        return s, t, n ** 2
+
+    def through_a_view(x):
+        n = np.linalg.norm(x, axis=0)
+        m = n[:]
+        m[0] = 5.0
+        return n ** 2
+    x = np.arange(6.0).reshape(2, 3)
+    for got, want in zip(adcompiler.jit(squares)(x), squares(x), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-15)
+    with pytest.raises(adcompiler.TraceError, match="modified"):
+        adcompiler.jit(through_a_view)(x)

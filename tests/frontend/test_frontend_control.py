@@ -992,10 +992,20 @@ def test_a_reversed_static_range_is_a_loop_not_unrolled():
         for t in it:
             total = total + r[t]
         return total
+    def handed_back(it):
+        return it
+
+    def through_a_call(r):      # (the iterator is used up by the loop, as in Python)
+        it = reversed(range(r.shape[0]))
+        total = r[0] * 0
+        for t in handed_back(it):
+            total = total + r[t]
+        return total + next(it, 100.0)
     r = rand(40)
     fn = check(returns, r, 0.9)
     assert ops(fn).count("for") == 1
     check(after_a_next, r)
+    check(through_a_call, r)
     g = adcompiler.grad(returns)(r, 0.9)
     out = np.zeros_like(r)
     running = 0.0

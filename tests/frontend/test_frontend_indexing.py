@@ -29,9 +29,10 @@ def test_several_integer_arrays_are_linearised():
         n = probs.shape[0]
         # (probs[range(n), t], as NumPy takes it: it was refused)
         return (probs[np.arange(n), t], probs[t, t], probs[np.arange(n)[:, None], t[None, :]],
-                probs[[0, 1, 2], [1, 1, 0]], probs[-1, t], probs[t, -1], probs[range(n), t])
+                probs[[0, 1, 2], [1, 1, 0]], probs[-1, t], probs[t, -1], probs[range(n), t],
+                probs[range(0)])
     fn = check(f, rand(3, 4), np.array([2, 0, -1]))
-    assert ops(fn).count("take") == 7
+    assert ops(fn).count("take") == 8
 
 
 def test_advanced_indices_separated_by_a_slice_go_first():

@@ -158,3 +158,35 @@ def test_draws_with_run_time_parameters_are_numpys_and_reparameterised(backend):
         reparameterised(mu, -s)
     with pytest.raises(adcompiler.AssertionFailed, match=r"scale < 0 \(NumPy's ValueError\)"):
         g(mu, -s)
+
+
+def test_reparameterised_draws_are_numpys_generators_only_and_bad_calls_are_located():
+    """random.Random's uniform is no NumPy generator's (it said 'internal error'), and a call
+    that does not fit NumPy's parameters is Python's TypeError at the user's line."""
+    def python_uniform(x):
+        r = random.Random(0)
+        return x * r.uniform(x[0], 2.0)
+
+    def bad_keyword(x):
+        rng = np.random.default_rng(0)
+        return rng.normal(x, scal=1.0)
+    with pytest.raises(adcompiler.TraceError, match=rf"{FILE}:\d+: Random\.uniform is not "
+                                                    r"supported on run-time arrays"):
+        adcompiler.trace(python_uniform, rand(3))
+    with pytest.raises(adcompiler.TraceError, match=rf"{FILE}:\d+: normal\(\): got an "
+                                                    r"unexpected keyword argument 'scal'"):
+        adcompiler.trace(bad_keyword, rand(3))
+
+
+def test_a_generators_uniform_with_high_below_low_is_numpys_error():
+    """Generator.uniform raises where high < low (RandomState's draws, as NumPy's)."""
+    def draw(low):
+        return np.random.default_rng(0).uniform(low, 0.0), \
+            np.random.RandomState(0).uniform(low, 0.0)
+    with pytest.raises(ValueError):
+        draw(np.array([1.0]))
+    with pytest.raises(adcompiler.AssertionFailed, match=r"high - low < 0"):
+        adcompiler.jit(draw)(np.array([1.0]))
+    low = np.array([-1.0])
+    for got, want in zip(adcompiler.jit(draw)(low), draw(low), strict=True):
+        np.testing.assert_array_equal(got, want)

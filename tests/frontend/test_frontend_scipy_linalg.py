@@ -81,3 +81,15 @@ def test_unsupported_flags_are_errors():
         adcompiler.trace(lambda s, b: linalg.eigh(s, s), s, b)
     with pytest.raises(adcompiler.TraceError, match=r"trans must be 0, 1, 2"):
         adcompiler.trace(lambda s, b: linalg.solve_triangular(s, b, trans=3), s, b)
+
+
+def test_solve_of_a_matrix_not_positive_definite_is_scipys_error():
+    """solve(assume_a="pos") solves by the Cholesky factor, as SciPy: a LinAlgError where a
+    is not positive definite (a general solve gave an answer); det's dtype is SciPy's."""
+    f = adcompiler.jit(lambda a, b: linalg.solve(a, b, assume_a="pos"))
+    with pytest.raises(np.linalg.LinAlgError):
+        linalg.solve(np.diag([1.0, -1.0]), np.ones(2), assume_a="pos")
+    with pytest.raises(np.linalg.LinAlgError):
+        f(np.diag([1.0, -1.0]), np.ones(2))
+    a32 = spd(3).astype(np.float32)
+    assert adcompiler.jit(lambda a: linalg.det(a))(a32).dtype == linalg.det(a32).dtype
