@@ -46,11 +46,39 @@ def _weak(operands, python_op):
                              for x in operands)
 
 
+def _number(x) -> bool:
+    return type(x) in (int, float)
+
+
+def _norm_squared(cx, name, a, b) -> Traced | None:
+    """c n * d n, or (c n) ** 2, of one 2-norm n (`Traced.norm`, composites.norm): c d S, S
+    its sum of squares, a new array (reading the operands refuses a stale norm)."""
+    if name == "pow" and isinstance(a, Traced) and a.norm and _number(b) and b == 2:
+        b = a
+    if name not in ("mul", "pow") or not (isinstance(a, Traced) and isinstance(b, Traced)
+                                          and a.norm and b.norm and a.norm[0] is b.norm[0]):
+        return None
+    a.value, b.value
+    factor = a.norm[1] * b.norm[1]
+    squares = cx.wrap(a.norm[0])
+    return squares if factor == 1 else binary(cx, "mul", squares, factor)
+
+
+def _scaled_norm(name, a, b) -> tuple | None:
+    """`Traced.norm` of c n or n / c, n a 2-norm and c a Python number (-n: `unary`)."""
+    if name == "mul" and _number(a):
+        a, b = b, a
+    if isinstance(a, Traced) and a.norm and _number(b) and (
+            name == "mul" or name == "div" and b != 0):
+        squares, factor = a.norm
+        return squares, factor * b if name == "mul" else factor / b
+    return None
+
+
 def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
-    if isinstance(a, Traced) and a.squares is not None and (
-            name == "pow" and type(b) in (int, float) and b == 2 or name == "mul" and b is a):
-        a.value                 # (a 2-norm squared, see composites.norm: a new array, unless
-        return cx.wrap(a.squares)   # the norm is stale)
+    squared = _norm_squared(cx, name, a, b)
+    if squared is not None:
+        return squared
     out = result_dtype(UFUNC[name], a, b)
     if name in COMPARISONS or name in ("logical_and", "logical_or"):
         compute = common_dtype(a, b) if name in COMPARISONS else "bool"
@@ -71,7 +99,9 @@ def binary(cx: Emitter, name: str, a, b, python_op=False, hint=None) -> Traced:
             cx.op("assert", cx.op("ne", cx.value(b), cx.const(0, cx.tensor(b).dtype)),
                   message="division by zero (Python's ZeroDivisionError)")
     v = cx.op(name, cx.value(a, compute), cx.value(b, compute), hint=hint)
-    return cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
+    result = cx.wrap(cx.cast(v, out), weak=_weak((a, b), python_op))
+    result.norm = _scaled_norm(name, a, b)
+    return result
 
 
 _NEGATIVE_POWER = "Integers to negative integer powers are not allowed"   # NumPy's ValueError
@@ -115,7 +145,10 @@ def unary(cx: Emitter, name: str, x, python_op=False, hint=None, ufunc=None) -> 
     if name == "abs" and out == "bool":
         return cx.wrap(xv)
     v = cx.op(name, cx.cast(xv, out), hint=hint)
-    return cx.wrap(v, weak=_weak((x,), python_op))
+    result = cx.wrap(v, weak=_weak((x,), python_op))
+    if name == "neg" and isinstance(x, Traced) and x.norm:     # (-n: see _norm_squared)
+        result.norm = (x.norm[0], -x.norm[1])
+    return result
 
 
 def classify(cx: Emitter, name: str, x) -> Traced:

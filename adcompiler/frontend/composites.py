@@ -387,9 +387,10 @@ def kron(cx: Emitter, a, b) -> Traced:
 def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
     """Vector norms over one axis, matrix norms over two, as `numpy.linalg.norm` computes them
     (integer arrays in float64). Each is reduced with keepdims and reshaped at the end. A
-    2-norm (Frobenius) keeps its sum of squares (`Traced.squares`), which its square is
-    (arith.binary): norm(x) ** 2 is smooth at x = 0, where the root's derivative, guarded to
-    0 there, made its Hessian 0, not 2 I (a Newton step from zero weights under a penalty)."""
+    2-norm (Frobenius) keeps its sum of squares (`Traced.norm`), which its square is
+    (arith.binary: n ** 2, n * n, 0.5 * n * n): norm(x) ** 2 is smooth at x = 0, where the
+    root's derivative, guarded to 0 there, made its Hessian 0, not 2 I (a Newton step from
+    zero weights under a penalty)."""
     if isinstance(ord, Traced):
         raise StaticNeeded("np.linalg.norm's ord must be a compile-time value")
     t = cx.tensor(x)
@@ -455,7 +456,8 @@ def norm(cx: Emitter, x, ord=None, axis=None, keepdims=False) -> Traced:
         out = cx.op("reshape", out, shape=kept)
         squares = squares and cx.op("reshape", squares, shape=kept)
     result = cx.wrap(out)
-    result.squares = squares
+    if squares is not None:
+        result.norm = (squares, 1.0)
     return result
 
 

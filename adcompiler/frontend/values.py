@@ -61,7 +61,7 @@ MAY_BE_CHANGED = ("it may be the same array as one changed in place after an if 
 
 class Traced:
     __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "stale_at",
-                 "serial", "readonly", "squares")
+                 "serial", "readonly", "norm")
 
     def __init__(self, value, weak: bool = False, nonneg: bool = False):
         self._value = value
@@ -74,8 +74,9 @@ class Traced:
         self.stale_at = None        # the loc of the write that made it stale, where known
         self.serial = next(_SERIAL)
         self.readonly: str | None = None
-        # a 2-norm's sum of squares (composites.norm), which its square is (arith.binary)
-        self.squares = None
+        # (S, c) where this is c sqrt(S), S a 2-norm's sum of squares (composites.norm): its
+        # products with itself are c^2 S (arith.binary)
+        self.norm: tuple | None = None
 
     @property
     def value(self):
@@ -92,7 +93,7 @@ class Traced:
         self._value = value
         self.weak = False
         self.nonneg = False
-        self.squares = None
+        self.norm = None
         for view in self.views:
             view.invalidate("it is a view of an array modified later (adcompiler copies slices "
                             "and reshapes; call .copy() where the view is made)")

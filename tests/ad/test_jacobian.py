@@ -877,14 +877,17 @@ def test_hessian_of_hypot_at_zero(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hessian_of_a_squared_norm_at_zero(backend):
-    """norm(x) ** 2 (np.square, n * n, per row) is sum(x * x), whose Hessian is 2 I at x = 0
-    too: it was 0 there (the root's derivative is guarded to 0 at 0), a silently wrong Newton
+    """norm(x) ** 2 (np.square, n * n, 0.5 * n * n, (n / 2) ** 2, per row) is sum(x * x) times
+    a number, whose Hessian is 2 I (times it) at x = 0 too: it was 0 there (the root's derivative is guarded to 0 at 0), a silently wrong Newton
     step from zero weights under a penalty. Away from 0, and its value, unchanged."""
     def penalties(w):
         rows = np.linalg.norm(w, axis=1)
-        return np.linalg.norm(w) ** 2 + np.square(np.linalg.norm(w[0])) + np.sum(rows * rows)
+        n = np.linalg.norm(w)
+        # (0.5 n n + (n / 2) ** 2 - (-n) n / 4 is n^2 again)
+        return np.linalg.norm(w) ** 2 + np.square(np.linalg.norm(w[0])) + np.sum(rows * rows) \
+            + 0.5 * n * n + (n / 2) ** 2 - (-n) * n / 4
     w = np.zeros((2, 3))
-    want = 2 * np.eye(6) + 2 * np.diag([1.0, 1, 1, 0, 0, 0]) + 2 * np.eye(6)
+    want = 4 * np.eye(6) + 2 * np.diag([1.0, 1, 1, 0, 0, 0]) + 2 * np.eye(6)
     H = adcompiler.hessian(penalties, backend=backend)(w).reshape(6, 6)
     np.testing.assert_array_equal(H, want)
     w = np.arange(6.0).reshape(2, 3) - 2.5
