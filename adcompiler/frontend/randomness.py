@@ -18,11 +18,12 @@ generator made outside it (`scope` says where the trace is) makes a static loop 
 region is made again on each run there, as in NumPy.
 
 Such a NumPy generator's `normal`, `lognormal`, `uniform` and `exponential` with run-time
-parameters are the reparameterised draws `loc + scale * standard_normal(shape)`, `exp` of that, `low +
-(high - low) * random(shape)` and `scale * standard_exponential(shape)`: the standard draw is
-static, and NumPy computes those methods so from it, so the values are NumPy's, and the
-gradient in the parameters is the pathwise one (torch's rsample). A negative scale (sigma), and a
-Generator's uniform with high < low, are NumPy's ValueError, an AssertionFailed when it runs.
+parameters are the reparameterised draws `loc + scale * standard_normal(shape)`, `exp` of
+that, `low + (high - low) * random(shape)` and `scale * standard_exponential(shape)`: the
+standard draw is static, and NumPy computes those methods so from it, so the values are
+NumPy's, and the gradient in the parameters is the pathwise one (torch's rsample). A negative
+scale (sigma), and a Generator's uniform with high < low, are NumPy's ValueError, an
+AssertionFailed when it runs.
 """
 from __future__ import annotations
 

@@ -878,8 +878,9 @@ def test_hessian_of_hypot_at_zero(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_hessian_of_a_squared_norm_at_zero(backend):
     """norm(x) ** 2 (np.square, n * n, 0.5 * n * n, (n / 2) ** 2, per row) is sum(x * x) times
-    a number, whose Hessian is 2 I (times it) at x = 0 too: it was 0 there (the root's derivative is guarded to 0 at 0), a silently wrong Newton
-    step from zero weights under a penalty. Away from 0, and its value, unchanged."""
+    a number, whose Hessian is 2 I (times it) at x = 0 too: it was 0 there (the root's
+    derivative is guarded to 0 at 0), a silently wrong Newton step from zero weights under a
+    penalty. Away from 0, and its value, unchanged."""
     def penalties(w):
         rows = np.linalg.norm(w, axis=1)
         n = np.linalg.norm(w)
