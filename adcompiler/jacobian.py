@@ -74,12 +74,10 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True, argnums=None):
                 rows.append([grads[p] for p in positions])
             per_out.append([_stacked([r[j] for r in rows], np.shape(out))
                             for j in range(len(positions))])
-        if not isinstance(wrt, (tuple, list)):
-            return unflatten(statics_to_none(out_def), [o if o is None else o[0]
-                                                        for o in per_out])
         # (JAX's jacrev with argnums a tuple: each result leaf holds a tuple over them)
-        return unflatten(statics_to_none(out_def), [o if o is None else tuple(o)
-                                                    for o in per_out])
+        several = isinstance(wrt, (tuple, list))
+        return unflatten(statics_to_none(out_def), [o if o is None else tuple(o) if several
+                                                    else o[0] for o in per_out])
 
     jac.__name__ = f"jacobian_{name_of(fun)}"
     return _traceable(jac, fun, wrt, fun)

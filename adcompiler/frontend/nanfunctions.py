@@ -92,6 +92,5 @@ def nanargmax(cx: Emitter, name, a, axis=None, out=None, keepdims=False) -> Trac
     arr, isnan = _replace_nan(cx, a, -np.inf if name == "argmax" else np.inf)
     if isnan is not None and arr.type.size:
         all_nan = red.any_all(cx, "all", cx.wrap(isnan), axis)
-        some = red.any_all(cx, "any", all_nan)
-        cx.op("assert", cx.op("logical_not", some.value), message="All-NaN slice encountered")
+        red.assert_none(cx, all_nan, "All-NaN slice encountered")
     return red.argmax(cx, name, arr, axis, keepdims)

@@ -131,15 +131,13 @@ def reparameterised(cx, fn, given):
     check_draw(cx.session, fn)
     draw = getattr(fn.__self__, standard)(size=shape)
     if nonnegative is not None:
-        below = arith.binary(cx, "lt", given[nonnegative], 0)
-        cx.op("assert", cx.op("logical_not", reductions.any_all(cx, "any", below).value),
-              message=f"{nonnegative} < 0 (NumPy's ValueError)")
+        reductions.assert_none(cx, arith.binary(cx, "lt", given[nonnegative], 0),
+                               f"{nonnegative} < 0 (NumPy's ValueError)")
     if fn.__name__ == "uniform":
         low, high = given["low"], given["high"]
         if isinstance(fn.__self__, np.random.Generator):   # (RandomState takes high < low)
-            below = arith.binary(cx, "lt", high, low)
-            cx.op("assert", cx.op("logical_not", reductions.any_all(cx, "any", below).value),
-                  message="high - low < 0 (NumPy's ValueError)")
+            reductions.assert_none(cx, arith.binary(cx, "lt", high, low),
+                                   "high - low < 0 (NumPy's ValueError)")
         return arith.binary(cx, "add", low, arith.binary(
             cx, "mul", arith.binary(cx, "sub", high, low), draw))
     if fn.__name__ == "exponential":

@@ -112,6 +112,11 @@ def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None,
     return cx.wrap(out)
 
 
+def assert_none(cx: Emitter, flags, message: str) -> None:
+    """A run-time assertion that no entry of `flags` is true (NumPy's error where one is)."""
+    cx.op("assert", cx.op("logical_not", any_all(cx, "any", flags).value), message=message)
+
+
 def any_all(cx: Emitter, name: str, x, axis=None, keepdims=False, where=True) -> Traced:
     t = cx.tensor(x)
     v = cx.nonzero(t.value)
@@ -220,9 +225,8 @@ def average(cx: Emitter, a, axis=None, weights=None, returned=False,
         over = tuple(range(t.ndim)) if axes is None else axes
         scl = cx.wrap(cx.op("sum", wv, axes=over, keepdims=keep))
         if scl.type.size:       # (NumPy's check: NaN, silently, otherwise)
-            zero = any_all(cx, "any", cx.wrap(cx.op("eq", scl.value, cx.const(0, c))))
-            cx.op("assert", cx.op("logical_not", zero.value),
-                  message="Weights sum to zero, can't be normalized (NumPy's ZeroDivisionError)")
+            assert_none(cx, cx.wrap(cx.op("eq", scl.value, cx.const(0, c))),
+                        "Weights sum to zero, can't be normalized (NumPy's ZeroDivisionError)")
         total = cx.op("sum", cx.op("mul", cx.cast(t.value, c), wv), axes=over, keepdims=keep)
         avg = cx.wrap(cx.op("div", total, scl.value, hint="average"))
     if returned and scl.shape != avg.shape:

@@ -155,7 +155,6 @@ def _filtering(fn):
                                                        tr.iterate_lazily(iterable)))
 
 
-
 def _converted(tr, obj, kind):
     """dataclasses' _astuple_inner / _asdict_inner on values that may be run-time arrays."""
     if isinstance(obj, Traced):
