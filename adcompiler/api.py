@@ -541,22 +541,33 @@ def show(g, *args, file=None, backend=None, **kwargs):
 
 
 @user_facing
-def vjp(fun, *args, backend=None, check_nans=True, **kwargs):
+def vjp(fun, *args, backend=None, check_nans=True, has_aux=False, **kwargs):
     """(value, pullback): `pullback(cotangent)` takes a cotangent shaped like the value and
     returns the gradients of every positional argument, as a tuple (None for arguments with
-    no float data). Keyword arguments are passed on, not differentiated."""
-    return pullback_of(fun, args, kwargs, backend, check_nans)
+    no float data). Keyword arguments are passed on, not differentiated. With has_aux=True
+    `fun` returns a pair (value, aux) and vjp gives (value, pullback, aux), as JAX's: aux is
+    not differentiated."""
+    value, pullback = pullback_of(fun, args, kwargs, backend, check_nans, aux=has_aux)
+    return (value[0], pullback, value[1]) if has_aux else (value, pullback)
 
 
-def pullback_of(fun, args, kwargs, backend=None, check_nans=True, positions=None):
+def pullback_of(fun, args, kwargs, backend=None, check_nans=True, positions=None, aux=False):
     """`vjp`; with `positions` (a tuple of argument positions), a pullback that differentiates
     only those arguments, None in the others' places (jacobian's: the other gradients cost a
-    sweep's work, and a NaN in one would raise where the asked ones are finite)."""
+    sweep's work, and a NaN in one would raise where the asked ones are finite). With `aux`,
+    `fun` returns a pair: the pullback takes a cotangent of its first entry, and the second
+    is not differentiated (no zero cotangent flows back through it: 0 * inf would be NaN)."""
     check_callable(fun, "vjp")
     primal, own = traced(fun, *args, **kwargs)
     sig = primal.meta["signature"].for_caller(own)
+    seeded_count = None         # (all results)
+    if aux:
+        if not (isinstance(sig.result, tuple) and len(sig.result) == 2):
+            raise AdcompilerError(f"{where(primal.loc)}: has_aux=True needs {name_of(fun)} "
+                                  "to return a pair (value, aux)")
+        seeded_count = len(flatten(sig.result[0], lambda x: isinstance(x, Traced))[0])
     with TRACING:
-        program = _vjp_program(fun, primal, sig, args, backend, positions)
+        program = _vjp_program(fun, primal, sig, args, backend, positions, seeded_count)
     _, given, described = sig.describe(args, kwargs, params=False)
     flat = sig.flatten_leaves(given, described)
     results, residuals = run_checked(lambda: program.fwd(*flat), check_nans)
@@ -573,14 +584,15 @@ def pullback_of(fun, args, kwargs, backend=None, check_nans=True, positions=None
 
     @user_facing
     def pullback(cotangent):
-        differs = structure_difference(value, cotangent)
+        differs = structure_difference(value[0] if aux else value, cotangent)
         if differs:
             raise AdcompilerError(f"the cotangent must have the value's structure: {differs}")
         # (the value's static leaves, a returned Python float, take no cotangent)
-        cts = leaves_like(sig.result, cotangent, lambda x: isinstance(x, Traced))
+        cts = leaves_like(sig.result, (cotangent, None) if aux else cotangent,
+                          lambda x: isinstance(x, Traced))
         seeds = []
-        for ct, t in zip(cts, out_types, strict=True):
-            if not t.is_float:
+        for k, (ct, t) in enumerate(zip(cts, out_types, strict=True)):
+            if not t.is_float or seeded_count is not None and k >= seeded_count:
                 continue        # (no gradient flows from integer results: any cotangent)
             dtype = np.dtype(DTYPES[t.dtype])
             raw = np.asarray(ct) if ct is not None else None
@@ -605,10 +617,11 @@ def pullback_of(fun, args, kwargs, backend=None, check_nans=True, positions=None
 vjp.__adcompiler_trace__ = vjp_trace
 
 
-def _vjp_program(fun, primal, sig, args, backend, positions):
+def _vjp_program(fun, primal, sig, args, backend, positions, seeded_count=None):
     """The compiled adjoint `vjp` runs for this trace of `fun` (`_program_for`'s, kept on the
     trace, not per `fun`: a bound method is a new object at each `m.loss`), differentiating
-    the positional arguments `positions` (None: all)."""
+    the positional arguments `positions` (None: all), seeded at the float results among the
+    first `seeded_count` (None: all)."""
     # the positional arguments' arrays are differentiated, not those of a method's object
     # (first) or of the keyword arguments (last: they name later parameters)
     start = len(flatten(sig.prefix, is_runtime_leaf)[0])
@@ -625,7 +638,8 @@ def _vjp_program(fun, primal, sig, args, backend, positions):
     if not sig.returned(primal.results):
         raise AdcompilerError(f"vjp of {name_of(fun)}: it returns no run-time array, so "
                               "there is nothing to differentiate")
-    seeded = tuple(k for k, r in enumerate(sig.returned(primal.results)) if r.type.is_float)
+    seeded = tuple(k for k, r in enumerate(sig.returned(primal.results)) if r.type.is_float
+                   and (seeded_count is None or k < seeded_count))
     return _program_for(primal, leaves, seeded, backend)
 
 

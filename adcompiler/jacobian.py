@@ -42,8 +42,10 @@ from .frontend.values import Traced
 
 
 @user_facing
-def jacobian(fun, *, wrt=0, backend=None, check_nans=True, argnums=None):
-    """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring)."""
+def jacobian(fun, *, wrt=0, backend=None, check_nans=True, argnums=None, has_aux=False):
+    """The Jacobian of `fun` with respect to argument(s) `wrt` (see the module docstring).
+    With has_aux=True `fun` returns a pair (value, aux) and the Jacobian function gives
+    (Jacobian of value, aux), as JAX's jacrev."""
     no_argnums(argnums, "jacobian")
     check_callable(fun, "jacobian")
     @user_facing
@@ -55,10 +57,12 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True, argnums=None):
                 raise AdcompilerError(f"jacobian with respect to argument {p}: it holds no "
                                       "float data (integers and booleans have no derivative)")
         value, pullback = pullback_of(fun, args, kwargs, backend, check_nans,
-                                      tuple(sorted(set(positions))))
+                                      tuple(sorted(set(positions))), aux=has_aux)
+        result = trace(fun, *args, **kwargs).meta["signature"].result      # (cached)
+        if has_aux:
+            (value, aux), result = value, result[0]
         outs, out_def = flatten(value, is_runtime_leaf)
         # a static result (a Python float returned as it is) has no derivative either
-        result = trace(fun, *args, **kwargs).meta["signature"].result      # (cached)
         computed = [isinstance(r, Traced) for r in leaves_like(value, result, is_runtime_leaf)]
         per_out = []
         for i, out in enumerate(outs):
@@ -76,11 +80,12 @@ def jacobian(fun, *, wrt=0, backend=None, check_nans=True, argnums=None):
                             for j in range(len(positions))])
         # (JAX's jacrev with argnums a tuple: each result leaf holds a tuple over them)
         several = isinstance(wrt, (tuple, list))
-        return unflatten(statics_to_none(out_def), [o if o is None else tuple(o) if several
-                                                    else o[0] for o in per_out])
+        jac = unflatten(statics_to_none(out_def), [o if o is None else tuple(o) if several
+                                                   else o[0] for o in per_out])
+        return (jac, aux) if has_aux else jac
 
     jac.__name__ = f"jacobian_{name_of(fun)}"
-    return _traceable(jac, fun, wrt, fun)
+    return _traceable(jac, fun, wrt, fun, has_aux)
 
 
 @user_facing
@@ -120,14 +125,15 @@ def _check_scalar(fun, args, kwargs):
                               f"got {got} (jacobian gives a vector function's derivatives)")
 
 
-def _traceable(entry, fun, wrt, differentiated):
+def _traceable(entry, fun, wrt, differentiated, has_aux=False):
     """`entry` (jacobian's or hessian's function), which traced code may call: traced as a
     call of it (calls.transformed), it traces `_rows` for the Jacobian of `differentiated`
     (fun, or its gradient) with respect to one argument."""
     def traced(ctx, args, kwargs):
-        if isinstance(wrt, (tuple, list)):
+        if isinstance(wrt, (tuple, list)) or has_aux:
             raise ctx.error(f"{entry.__name__} inside traced code takes one argument position "
-                            "or name as wrt")
+                            "or name as wrt, and has_aux=False (outside traced code, a tuple "
+                            "or True)")
         args, kwargs = _by_position(fun, tuple(args), kwargs)
         (position,) = _positions(fun, wrt, len(args), kwargs)
         _float_array_argument(ctx, entry.__name__, args[position], position)
@@ -231,8 +237,10 @@ def _stacked(rows, out_shape):
 
 
 @user_facing
-def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
-    """(fun(*primals), its derivative along `tangents`), shaped like fun's result."""
+def jvp(fun, primals, tangents, *, backend=None, check_nans=True, has_aux=False):
+    """(fun(*primals), its derivative along `tangents`), shaped like fun's result. With
+    has_aux=True `fun` returns a pair (value, aux) and jvp gives (value, tangent, aux), as
+    JAX's: aux is not differentiated."""
     for what, given in (("primals", primals), ("tangents", tangents)):
         if not isinstance(given, (tuple, list)):
             raise AdcompilerError(f"jvp takes the {what} as a tuple, one per argument: "
@@ -248,25 +256,35 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True):
     sig = primal.meta["signature"]
     zeros = sig.unflatten_result([np.zeros(r.type.shape, DTYPES[r.type.dtype])
                                   for r in primal.results])
+    if has_aux:
+        if not (isinstance(zeros, tuple) and len(zeros) == 2):
+            raise AdcompilerError(f"{where(primal.loc)}: has_aux=True needs {name_of(fun)} "
+                                  "to return a pair (value, aux)")
+        zeros = zeros[0]
     leaves, treedef = flatten(zeros, is_runtime_leaf)
-    u = unflatten(statics_to_none(treedef), leaves)     # zero cotangents, shaped as the result
+    u = unflatten(statics_to_none(treedef), leaves)     # zero cotangents, shaped as the value
     try:
-        key = (fun, backend, check_nans)
+        key = (fun, backend, check_nans, has_aux)
         hash(key)
     except TypeError:       # (a dataclass layer object: eq=True leaves it unhashable)
-        key = (id(fun), backend, check_nans)
+        key = (id(fun), backend, check_nans, has_aux)
     if not any(x.dtype.kind == "f" for x in leaves):
         # no float result to differentiate: None for each, as for the integer results of a
         # function that has float ones too
         if key not in _VALUES:
             _VALUES[key] = jit(fun, backend=backend)
-        return _VALUES[key](*primals), unflatten(statics_to_none(treedef), [None] * len(leaves))
-    tangent, value = _PAIRED_GRAD[key](fun, tuple(primals), u, tuple(tangents))
-    return value, tangent
+        value = _VALUES[key](*primals)
+        tangent = unflatten(statics_to_none(treedef), [None] * len(leaves))
+    else:
+        tangent, value = _PAIRED_GRAD[key](fun, tuple(primals), u, tuple(tangents), has_aux)
+    return (value[0], tangent, value[1]) if has_aux else (value, tangent)
 
 
 def _jvp_trace(ctx, args, kwargs):
     fun, primals, tangents = args
+    if kwargs.get("has_aux", False) is not False:
+        raise ctx.error("jvp inside traced code takes has_aux=False (outside traced code it "
+                        "may be True)")
     if len(tangents) != len(primals):
         raise ctx.error(f"jvp: {len(primals)} arguments but {len(tangents)} tangents")
     for k, (p, t) in enumerate(zip(primals, tangents)):
@@ -316,8 +334,12 @@ def _check_tangent(k, primal, tangent):
                               f"{[None if t is None else np.shape(t) for t in given]}")
 
 
-def _paired(fun, primals, u, tangents):
-    """<pullback(u), tangents>: its gradient in u is the Jacobian times the tangents."""
+def _paired(fun, primals, u, tangents, has_aux):
+    """<pullback(u), tangents>: its gradient in u is the Jacobian times the tangents (with
+    has_aux, of fun's value; the value returned is then (value, aux))."""
+    if has_aux:
+        value, pullback, aux = vjp(fun, *primals, has_aux=True)
+        return _dot(pullback(u), tangents), (value, aux)
     value, pullback = vjp(fun, *primals)
     return _dot(pullback(u), tangents), value
 
@@ -338,7 +360,7 @@ def _dot(g, t):
 
 class _GradCache(dict):
     def __missing__(self, key):
-        _, backend, check_nans = key
+        _, backend, check_nans, _ = key
         self[key] = grad(_paired, wrt="u", has_aux=True, backend=backend, check_nans=check_nans)
         return self[key]
 

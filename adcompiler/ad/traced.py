@@ -10,6 +10,7 @@ from ..errors import AdcompilerError
 from ..frontend.calls import unwrap
 from ..frontend.pytree import flatten, leaves_like, structure_difference, unflatten
 from ..frontend.signature import split_outputs
+from ..frontend.values import Traced
 from . import differentiate
 
 
@@ -97,16 +98,29 @@ UNROLL_FOR_SECOND_ORDER = 64
 
 def vjp_trace(ctx, args, kwargs):
     fun, *fargs = args
+    # (the backend and NaN checks are the outer program's; has_aux must be known now)
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("backend", "check_nans")}
+    aux = kwargs.pop("has_aux", False)
+    if not isinstance(aux, bool):
+        raise ctx.error("vjp's has_aux must be True or False when the code is traced")
     with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
         ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
+    result = rebuild.result
     # the arguments' arrays are differentiated: not those of a method's object or partial's
     # arguments (first), nor of keyword arguments (last), which the pullback does not return
     skip = bound_leaves(ctx, fun)
     end = skip + len(flatten(fargs, ctx.is_traced)[0])
     leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float and skip <= i < end]
     returned = split_outputs(ir_fn.meta["written"], ir_fn.meta["rebound"], ir_fn.results)[0]
+    if aux:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise ctx.error("has_aux=True needs the function to return a pair (value, aux)")
+        # the pullback takes a cotangent of the value; aux is not differentiated
+        returned = returned[:len(flatten(result[0], lambda x: isinstance(x, Traced))[0])]
     seeded = tuple(k for k, r in enumerate(returned) if r.type.is_float)
     adj = differentiate(ir_fn, leaves, seeded)
     results, residuals = call_forward(ctx, adj, operands)
     value = rebuild(results)
-    return value, TracedPullback(adj, residuals, fargs, value, [r.type for r in returned])
+    pullback = TracedPullback(adj, residuals, fargs, value[0] if aux else value,
+                              [r.type for r in returned])
+    return (value[0], pullback, value[1]) if aux else (value, pullback)

@@ -22,6 +22,8 @@ The API, small on purpose:
   calls it into the Python-level return value and changes the arguments the function changes
   in place and the container entries it sets (its last results, `meta["written"]` and
   `meta["rebound"]`) in the caller: call it once per call, even where the value is not wanted.
+  `rebuild.result` is the return value's structure before any call (its traced leaves are the
+  function's own), for counting its arrays.
 - `with ctx.unrolling(n):` static loops of up to n iterations are unrolled, not loop ops.
 - `ctx.error(message)`: a TraceError naming the user's line, to raise.
 """
@@ -178,6 +180,8 @@ class TraceContext:
             if ir_fn.meta["written"] and _aliased(leaves):
                 raise FrontendError(f"{code.name} changes an argument in place and is given "
                                     "one array (or views of one) as two arguments; pass a copy")
-            return ir_fn, [x.value for x in leaves], \
-                lambda results: returned(ir_fn, params, leaves, result, results)
+            def rebuild(results):
+                return returned(ir_fn, params, leaves, result, results)
+            rebuild.result = result
+            return ir_fn, [x.value for x in leaves], rebuild
         return self._guard(build)

@@ -919,3 +919,85 @@ def test_a_squared_norm_is_a_new_array_each_time():
         np.testing.assert_allclose(got, want, rtol=1e-15)
     with pytest.raises(adcompiler.TraceError, match="modified"):
         adcompiler.jit(through_a_view)(x)
+
+
+def tanh_layer_with_metrics(x, w):
+    y = np.tanh(x @ w)
+    # aux has an infinite log at x = 0: a zero cotangent through it would be 0 * inf = NaN
+    return {"y": y}, {"log_scale": np.sum(np.log(np.abs(x))), "top": np.argmax(y), "n": 3}
+
+
+def tanh_layer_jacobian_by_hand(x, w):
+    d = 1 - np.tanh(x @ w) ** 2                       # (rows, outs)
+    jw = np.einsum("io,ik->iok", d, x)[..., None]     # d y[i, o] / d w[k, o'] (o' = o = 0)
+    jx = np.einsum("io,ik,po->iokp", d, np.eye(len(x)), w)      # d y[i, o] / d x[k, p]
+    return jx, jw
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_vjp_jvp_and_jacobian_with_has_aux_return_aux_undifferentiated(backend):
+    """JAX's has_aux: (value, pullback, aux), (value, tangent, aux), (Jacobian, aux); aux is
+    not differentiated, so its infinite log at x = 0 raises no NaN error."""
+    x = np.array([[0.0, 1.0], [2.0, -1.0]])
+    w = np.array([[0.5], [-0.3]])
+    jx, jw = tanh_layer_jacobian_by_hand(x, w)
+    want_aux = {"log_scale": -np.inf, "top": 1, "n": 3}
+    with np.errstate(divide="ignore"):
+        value, pullback, aux = adcompiler.vjp(tanh_layer_with_metrics, x, w, has_aux=True,
+                                              backend=backend)
+        assert aux == want_aux and np.allclose(value["y"], np.tanh(x @ w))
+        ct = np.array([[1.0], [-2.0]])
+        gx, gw = pullback({"y": ct})
+        assert np.allclose(gx, np.einsum("io,iokp->kp", ct, jx))
+        assert np.allclose(gw, np.einsum("io,iokp->kp", ct, jw))
+
+        tw = np.array([[1.0], [0.5]])
+        value, tangent, aux = adcompiler.jvp(tanh_layer_with_metrics, (x, w), (None, tw),
+                                             has_aux=True, backend=backend)
+        assert aux == want_aux and np.allclose(value["y"], np.tanh(x @ w))
+        assert np.allclose(tangent["y"], np.einsum("iokp,kp->io", jw, tw))
+
+        jac, aux = adcompiler.jacobian(tanh_layer_with_metrics, wrt=(0, 1), has_aux=True,
+                                       backend=backend)(x, w)
+        assert aux == want_aux
+        assert np.allclose(jac["y"][0], jx) and np.allclose(jac["y"][1], jw)
+
+
+def gradient_norm_through_an_aux_vjp(w, x):
+    value, pullback, aux = adcompiler.vjp(tanh_layer_with_metrics, x, w, has_aux=True)
+    gx, gw = pullback({"y": np.ones_like(value["y"])})
+    return np.sum(gw ** 2) + 0.0 * aux["log_scale"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_vjp_with_has_aux_inside_traced_code(backend):
+    x = np.array([[0.5, 1.0], [2.0, -1.0]])
+    w = np.array([[0.5], [-0.3]])
+    g = adcompiler.grad(gradient_norm_through_an_aux_vjp, backend=backend)(w, x)
+    assert np.allclose(g, central_nd(lambda v: gradient_norm_through_an_aux_vjp(v, x), w),
+                       atol=1e-7)
+
+
+def not_a_pair(x):
+    return np.sin(x)
+
+
+def jvp_with_aux(x):
+    return adcompiler.jvp(tanh_layer_with_metrics, (x, x.T), (x, None), has_aux=True)[1]["y"]
+
+
+def jacobian_with_aux(x):
+    return adcompiler.jacobian(tanh_layer_with_metrics, has_aux=True)(x, x.T)[0]["y"]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: adcompiler.vjp(not_a_pair, X, has_aux=True), "to return a pair"),
+    (lambda: adcompiler.jvp(not_a_pair, (X,), (X,), has_aux=True), "to return a pair"),
+    (lambda: adcompiler.jacobian(not_a_pair, has_aux=True)(X), "to return a pair"),
+    (lambda: adcompiler.grad(lambda x: np.sum(jvp_with_aux(x)))(A), "has_aux=False"),
+    (lambda: adcompiler.grad(lambda x: np.sum(jacobian_with_aux(x)))(A), "has_aux=False"),
+])
+def test_has_aux_misused_is_an_error_at_the_users_line(call, message):
+    with pytest.raises(adcompiler.AdcompilerError, match=message) as e:
+        call()
+    assert "test_jacobian.py:" in str(e.value)
