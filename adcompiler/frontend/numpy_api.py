@@ -18,9 +18,9 @@ import ast
 
 import numpy as np
 
-from . import (arith, calculus, composites, creation, linalg, linalg_derived as lind,
-               nanfunctions as nan, reductions as red, searching, shapes, sorting, statistics,
-               ufuncs, windows)
+from . import (arith, calculus, composites, creation, inplace, linalg, linalg_derived as lind,
+               nanfunctions as nan, reductions as red, searching, segments, shapes, sorting,
+               statistics, ufuncs, windows)
 from .indexing import along, getitem
 from .problems import FrontendError, no_out
 from .values import Traced, dtype_arg, ir_dtype, result_dtype
@@ -296,6 +296,9 @@ FUNCTIONS = {
         sorting.sort(cx, a, axis, kind, order, stable),
     np.take_along_axis: lambda cx, arr, indices, axis=-1:
         sorting.take_along_axis(cx, arr, indices, axis),
+    np.put_along_axis: inplace.put_along_axis, np.bincount: segments.bincount,
+    np.put: inplace.put, np.putmask: inplace.putmask, np.place: inplace.place,
+    np.copyto: inplace.copyto, np.fill_diagonal: inplace.fill_diagonal,
     np.median: lambda cx, a, axis=None, out=None, overwrite_input=False, keepdims=False:
         sorting.median(cx, a, axis, out, overwrite_input, keepdims),
     np.quantile: lambda cx, a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -519,7 +522,7 @@ METHODS = {
     "dot": FUNCTIONS[np.dot], "clip": _clip, "take": _take, "item": _item,
     "repeat": FUNCTIONS[np.repeat], "diagonal": FUNCTIONS[np.diagonal],
     "trace": FUNCTIONS[np.trace],
-    "fill": _fill, "view": _view, "partition": _partition_in_place,
+    "fill": _fill, "put": inplace.put, "view": _view, "partition": _partition_in_place,
     "argpartition": FUNCTIONS[np.argpartition], "nonzero": _data_dependent("nonzero"),
     "compress": _data_dependent("compress"),
     "conj": lambda cx, self: self, "conjugate": lambda cx, self: self,   # real: x itself

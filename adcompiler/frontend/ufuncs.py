@@ -1,9 +1,9 @@
 """NumPy's elementwise functions built from registry ops: reciprocal, positive, integer fmod,
 fmax / fmin, heaviside, signbit, logical_xor, sinc, deg2rad / rad2deg (radians / degrees),
 float_power, logaddexp2, isclose and allclose; and the ufunc methods `METHODS`: np.add.at and
-np.subtract.at (in place, repeated indices adding up: indexing.setitem's `add`), and `reduce` of
+np.subtract.at (in place, repeated indices adding up: indexing.setitem's `add`), `reduce` of
 the ufuncs that have a reduction (np.add.reduce is np.sum along axis 0, np.logaddexp.reduce is
-SciPy's logsumexp).
+SciPy's logsumexp), and `reduceat` (segments.py).
 
 Contract: values, dtypes (NumPy's own function is the dtype oracle, NEP 50 weak Python scalars
 included), broadcasting and NaN behaviour are NumPy's; the gradients come from the ops used.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import segments
 from .arith import astype, binary, classify, unary, where
 from .emit import Emitter
 from .problems import FrontendError, no_out
@@ -222,4 +223,4 @@ def reduce(cx, ufunc, array, axis=0, dtype=None, out=None, keepdims=False, initi
                         "where= only where np.sum, np.prod, np.max and np.min take them)")
 
 
-METHODS = {"at": at, "reduce": reduce}
+METHODS = {"at": at, "reduce": reduce, "reduceat": segments.reduceat}

@@ -1,0 +1,184 @@
+"""NumPy's functions that change an array in place (frontend/inplace.py): np.copyto, np.put
+(and x.put), np.fill_diagonal, np.putmask, np.place and np.put_along_axis. Values and the
+arrays changed against NumPy running the same Python, gradients on both backends against
+float64 finite differences (what was written is differentiated, what was overwritten is not),
+and NumPy's errors at the user's line."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import central_differences, check, located_error, rand, weighted
+
+FILE = "test_frontend_inplace.py"
+X = rand(3, 3)
+V = rand(4)
+
+
+def diagonal_of_v(x, v):
+    y = x * 2.0
+    np.fill_diagonal(y, v[:2])          # (repeated along the diagonal: v0, v1, v0)
+    return y
+
+
+def diagonal_wrapped(x, v):
+    y = np.zeros((5, 2)) + v[:2]
+    np.fill_diagonal(y, x[0], wrap=True)
+    return y
+
+
+def diagonal_of_a_cube(x, v):
+    y = np.zeros((2, 2, 2)) + x[0, 0]
+    np.fill_diagonal(y, v[3])
+    return y
+
+
+def put_static_indices(x, v):
+    y = x.copy()
+    np.put(y, [0, -1, 4], v[:2] ** 2)
+    return y
+
+
+def put_method_wrapping(x, v):
+    y = x.copy()
+    y.put(np.array([5, 12, -20]), v[1:], mode="wrap")
+    return y
+
+
+def put_run_time_indices(x, v):
+    y = x.copy()
+    np.put(y, np.argsort(v)[:3] * 2, v[:3], mode="clip")
+    return y
+
+
+def putmask_cycling(x, v):
+    y = x.copy()
+    np.putmask(y, x > 0, v)
+    return y
+
+
+def place_in_order(x, v):
+    y = x.copy()
+    np.place(y, x > 0, v[:2])
+    return y
+
+
+def copyto_where(x, v):
+    y = np.zeros_like(x)
+    np.copyto(y, v[:3] * 2.0, where=x > 0)
+    return y
+
+
+def copyto_cast(x, v):
+    y = np.zeros((3, 3), np.float32)
+    np.copyto(y, x)
+    return y
+
+
+def put_along_rows(x, v):
+    y = x.copy()
+    np.put_along_axis(y, np.argsort(x, axis=1)[:, :1], v[:3, None], axis=1)
+    return y
+
+
+def put_along_flat(x, v):
+    y = x.copy()
+    np.put_along_axis(y, np.array([1, 4]), v[0], axis=None)
+    return y
+
+
+def fill_diagonal_of_an_argument(a, v):
+    np.fill_diagonal(a, v)              # the caller's array changes, as NumPy's
+    return np.sum(a)
+
+
+FUNCTIONS = [diagonal_of_v, diagonal_wrapped, diagonal_of_a_cube, put_static_indices,
+             put_method_wrapping, put_run_time_indices, putmask_cycling, place_in_order,
+             copyto_where, copyto_cast, put_along_rows, put_along_flat]
+
+
+@pytest.mark.parametrize("f", FUNCTIONS)
+def test_values_are_numpys(f):
+    check(f, X, V)
+
+
+def test_the_callers_array_changes_as_with_numpy():
+    check(fill_diagonal_of_an_argument, X, V[:3])
+
+
+def all_of_them(x, v):
+    # (copyto_cast's float32 rounding would be the finite differences' noise)
+    return sum(weighted(f(x, v)) for f in FUNCTIONS if f is not copyto_cast) \
+        + fill_diagonal_of_an_argument(x * 1.0, v[:3])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients_against_finite_differences(backend):
+    gx, gv = adcompiler.grad(all_of_them, wrt=(0, 1), backend=backend)(X, V)
+    np.testing.assert_allclose(gx, central_differences(all_of_them, X, V, wrt=0), atol=1e-7)
+    np.testing.assert_allclose(gv, central_differences(all_of_them, X, V, wrt=1), atol=1e-7)
+
+
+def copyto_float_into_int(x):
+    np.copyto(np.zeros(3, np.int64) + x[0].astype(np.int64), x[0])
+
+
+def copyto_wider(x):
+    np.copyto(x[0].copy(), x)
+
+
+def put_out_of_bounds(x):
+    np.put(x.copy(), [20], 1.0)
+
+
+def place_nothing(x):
+    np.place(x.copy(), x > 0, [])
+
+
+def putmask_of_another_size(x):
+    np.putmask(x.copy(), np.ones(3, bool), 1.0)
+
+
+def fill_diagonal_of_a_vector(x):
+    np.fill_diagonal(x[0].copy(), 1.0)
+
+
+def fill_diagonal_of_a_non_cube(x):
+    np.fill_diagonal(np.zeros((2, 2, 3)) + x[0], 1.0)
+
+
+def put_along_another_rank(x):
+    np.put_along_axis(x.copy(), np.array([0, 1]), 1.0, axis=1)
+
+
+CONSTANT = np.arange(4.0)
+
+
+def put_into_a_constant(x):
+    np.put(CONSTANT, [0], x[0, 0])
+
+
+@pytest.mark.parametrize("f, match", [
+    (copyto_float_into_int, "cannot cast float64 to int64 according to the rule 'same_kind'"),
+    (copyto_wider, r"could not broadcast input array from shape \(3, 3\) into shape \(3,\)"),
+    (put_out_of_bounds, "index 20 is out of bounds"),
+    (place_nothing, "cannot insert from an empty array"),
+    (putmask_of_another_size, "mask and data must be the same size"),
+    (fill_diagonal_of_a_vector, "at least 2-d"),
+    (fill_diagonal_of_a_non_cube, "of equal length"),
+    (put_along_another_rank, "the same number of dimensions"),
+    (put_into_a_constant, "must be a run-time array"),
+])
+def test_numpys_errors_are_located(f, match):
+    located_error(f, (X,), match, FILE)
+
+
+def put_far_out(x, i):
+    y = x.copy()
+    np.put(y, i + 20, 1.0)
+    return y
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_run_time_index_out_of_bounds_is_numpys_index_error(backend):
+    with pytest.raises(adcompiler.AdcompilerError, match="index 20 is out of bounds"):
+        adcompiler.jit(put_far_out, backend=backend)(X, np.array([0]))
