@@ -5,8 +5,9 @@ Contract (dispatch order):
 1. an object with `__adcompiler_trace__` is called as `hook(ctx, args, kwargs)` (see context.py);
 2. array methods (`x.sum`), NumPy table functions (numpy_api.py; all-static arguments are
    computed by NumPy itself, except array creation), the supported functions of
-   scipy.special, scipy.linalg and scipy.spatial.distance (special.py, scipy_linalg.py,
-   scipy_distance.py, once the user's program has imported them), `np.float32(x)`-style
+   scipy.special, scipy.linalg, scipy.spatial.distance and scipy.stats (special.py,
+   scipy_linalg.py, scipy_distance.py, scipy_stats.py, once the user's program has imported
+   them), `np.float32(x)`-style
    casts, builtins;
 3. user functions - Python functions found through globals/closures (not NumPy's own) and
    nested defs/lambdas (`Closure`). A callee is specialised into a separate IR function of the
@@ -34,8 +35,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import TraceError, UnsupportedSyntax
-from . import (numpy_api, outside, pybuiltins, randomness, scipy_distance, scipy_linalg, special,
-               stdlib, text, ufuncs)
+from . import (numpy_api, outside, pybuiltins, randomness, scipy_distance, scipy_linalg,
+               scipy_stats, special, stdlib, text, ufuncs, vectorize)
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, api_misuse_located, reached_through, too_deep
@@ -43,7 +44,7 @@ from .pytree import (flatten, holder, is_model_object, is_node_class, set_entry,
                      typed_treedef, unflatten)
 from .signature import split_outputs
 from .source import code_of, code_of_node, code_signature
-from .values import Traced, contains_traced, memory_of
+from .values import Traced, contains_traced, memory_of, sparse_matrix
 
 # their functions run natively on static arguments (adcompiler's own API included: `grad(f)`
 # inside traced code makes a gradient function, whose hook then traces the call)
@@ -257,7 +258,8 @@ _SPECIAL_FOR_MATH = {"lgamma": "gammaln", "gamma": "gamma", "erf": "erf", "erfc"
 
 def _instead(fn) -> str:
     """What to write for a function of Python's `math` or `operator` modules on run-time
-    values (NumPy's of that name, SciPy's special function, the operator)."""
+    values (NumPy's of that name, SciPy's special function, the operator), a random
+    generator made from a run-time seed, or a scipy.sparse matrix's method."""
     module, name = getattr(fn, "__module__", None), getattr(fn, "__name__", "")
     if module == "math" and isinstance(getattr(np, name, None), np.ufunc):
         return f"; np.{name} is"
@@ -265,6 +267,11 @@ def _instead(fn) -> str:
         return f"; scipy.special.{_SPECIAL_FOR_MATH[name]} is"
     if module in ("operator", "_operator"):
         return "; write the operator itself"
+    if sparse_matrix(getattr(fn, "__self__", None)):
+        return f": it is a method of {sparse_matrix(fn.__self__)}"
+    if fn in randomness.SEEDED or isinstance(fn, type) and issubclass(fn, randomness.GENERATORS):
+        return ("; a generator's seed must be static: pass it as a Python int (each seed is "
+                "then compiled once), or draw outside and pass the draws in")
     return ""
 
 
@@ -359,7 +366,8 @@ class CallsMixin:
         if handler is None:
             handler = _table_get(special.functions(), fn) or \
                 _table_get(scipy_linalg.functions(), fn) or \
-                _table_get(scipy_distance.functions(), fn)
+                _table_get(scipy_distance.functions(), fn) or \
+                _table_get(scipy_stats.functions(), fn)
         if handler is not None:
             if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
                 _bind(handler, args, kwargs, _name(fn), fn)
@@ -421,6 +429,8 @@ class CallsMixin:
             params = randomness.REPARAMETERISED[fn.__name__][0]
             return randomness.reparameterised(self, fn, bind_params(
                 fn.__name__, inspect.signature(params), args, kwargs))
+        if traced and isinstance(fn, np.vectorize):
+            return vectorize.call(self, fn, args, kwargs)
         if traced and not _container_method(fn) and not (
                 _table_get(_INTROSPECTION, fn) and not any(isinstance(a, Traced) for a in args)):
             if _is_own(getattr(fn, "__func__", None)):      # an optimiser's update
@@ -497,7 +507,10 @@ class CallsMixin:
     def foreign(self, x):
         """A user function handed to Python code (map, sorted's key) still gets traced."""
         if _is_user(x):
-            return lambda *a, **k: self.call(x, list(a), k)
+            def traced(*a, **k):
+                return self.call(x, list(a), k)
+            traced.user_function = x       # (np.vectorize's pyfunc: vectorize.call traces x)
+            return traced
         return x
 
     # -- user functions --------------------------------------------------------------------

@@ -47,12 +47,18 @@ def _operand(cx, x):
     return shapes.as_array(cx, x) if isinstance(x, (list, tuple)) else x
 
 
-def _unary(name):
-    return lambda cx, x, /: arith.unary(cx, name, _operand(cx, x))
+def _unary(ufunc, name):
+    def fn(cx, x, /, out=None, *, where=True):
+        return ufuncs.with_out(cx, ufunc, lambda a: arith.unary(cx, name, a),
+                               [_operand(cx, x)], out, where)
+    return fn
 
 
-def _binary(name):
-    return lambda cx, x1, x2, /: arith.binary(cx, name, _operand(cx, x1), _operand(cx, x2))
+def _binary(ufunc, name):
+    def fn(cx, x1, x2, /, out=None, *, where=True):
+        return ufuncs.with_out(cx, ufunc, lambda a, b: arith.binary(cx, name, a, b),
+                               [_operand(cx, x1), _operand(cx, x2)], out, where)
+    return fn
 
 
 def _angle(ufunc):
@@ -206,8 +212,8 @@ def _square(cx, x, /):
 
 FUNCTIONS = {
     **{getattr(np, n): _data_dependent(n) for n in DATA_DEPENDENT if hasattr(np, n)},
-    **{f: _unary(n) for f, n in UNARY.items()},
-    **{f: _binary(n) for f, n in BINARY.items()},
+    **{f: _unary(f, n) for f, n in UNARY.items()},
+    **{f: _binary(f, n) for f, n in BINARY.items()},
     np.square: _square,
     np.fabs: lambda cx, x, /: arith.unary(cx, "abs", _operand(cx, x), ufunc=np.fabs),
     np.reciprocal: ufuncs.reciprocal, np.positive: ufuncs.positive, np.fmod: ufuncs.fmod,
@@ -222,6 +228,8 @@ FUNCTIONS = {
     np.allclose: ufuncs.allclose,
     np.isnan: lambda cx, x, /: arith.classify(cx, "isnan", x),
     np.isinf: lambda cx, x, /: arith.classify(cx, "isinf", x),
+    np.isposinf: lambda cx, x, out=None: ufuncs.isinf_signed(cx, x, out, "gt"),
+    np.isneginf: lambda cx, x, out=None: ufuncs.isinf_signed(cx, x, out, "lt"),
     np.isfinite: lambda cx, x, /: arith.classify(cx, "isfinite", x),
     np.round: lambda cx, a, decimals=0: arith.round_(cx, a, decimals),
     np.around: lambda cx, a, decimals=0: arith.round_(cx, a, decimals),
@@ -294,6 +302,7 @@ FUNCTIONS = {
         sorting.argsort(cx, a, axis, kind, order, stable),
     np.sort: lambda cx, a, axis=-1, kind=None, order=None, *, stable=None:
         sorting.sort(cx, a, axis, kind, order, stable),
+    np.lexsort: lambda cx, keys, axis=-1: sorting.lexsort(cx, keys, axis),
     np.take_along_axis: lambda cx, arr, indices, axis=-1:
         sorting.take_along_axis(cx, arr, indices, axis),
     np.put_along_axis: inplace.put_along_axis, np.bincount: segments.bincount,
@@ -320,6 +329,10 @@ FUNCTIONS = {
     np.broadcast_to: lambda cx, array, shape: _read_only(
         shapes.broadcast_to(cx, array, shape), "np.broadcast_to returns a read-only view; "
         "call .copy() on it to get an array you can change"),
+    np.broadcast_arrays: lambda cx, *args, subok=False: tuple(_read_only(
+        shapes.broadcast_to(cx, a, np.broadcast_shapes(*[cx.tensor(b).shape for b in args])),
+        "np.broadcast_arrays returns views NumPy warns not to write to; call .copy() on one "
+        "to get an array you can change") for a in args),
     np.concatenate: _join(shapes.concatenate, "concatenate"), np.stack: _join(shapes.stack, "stack"),
     np.vstack: lambda cx, tup: shapes.vstack(cx, tup),
     np.split: lambda cx, ary, indices_or_sections, axis=0:

@@ -38,6 +38,7 @@ from .values import Traced
 
 NUMPY_GENERATORS = (np.random.Generator, np.random.RandomState)
 GENERATORS = (*NUMPY_GENERATORS, np.random.BitGenerator, np.random.SeedSequence, random.Random)
+SEEDED = (np.random.default_rng, np.random.seed)     # (functions making or seeding one)
 
 
 @contextlib.contextmanager

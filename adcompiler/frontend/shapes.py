@@ -19,7 +19,8 @@ import numpy as np
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes
-from .values import NP_OF, Traced, contains_traced, dtype_arg, ir_dtype, is_static_scalar
+from .values import (NP_OF, Traced, contains_traced, dtype_arg, ir_dtype, is_static_scalar,
+                     refuse_sparse)
 
 
 def static_ints(x, what: str) -> tuple:
@@ -173,6 +174,7 @@ def as_array(cx: Emitter, x) -> Traced:
         return array(cx, x, copy=False)
     if isinstance(x, Traced):
         return cx.wrap(x.value) if x.weak else x
+    refuse_sparse(x)        # (np.asarray would make an object array of it)
     return cx.tensor(np.asarray(x))
 
 

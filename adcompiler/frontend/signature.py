@@ -37,7 +37,7 @@ from ..errors import TraceError
 from ..ir.types import TensorType
 from . import carry
 from .pytree import flatten, leaf_paths, set_entry, typed_treedef, unflatten
-from .values import NP_OF, IR_OF, Traced, numpy_subclass
+from .values import NP_OF, IR_OF, Traced, numpy_subclass, sparse_matrix
 
 
 def is_runtime_leaf(x) -> bool:
@@ -56,6 +56,8 @@ def _argument_leaf(x) -> bool:
         if problem:
             raise TraceError(f"it holds {problem}")
         return True
+    if sparse_matrix(x):
+        raise TraceError(f"it holds {sparse_matrix(x)}")
     if not isinstance(x, type) and (hasattr(x, "__array__") or hasattr(x, "__dlpack__")):
         kind = f"{type(x).__module__.split('.')[0]}.{type(x).__qualname__}"
         raise TraceError(f"it holds a {kind}; adcompiler takes NumPy arrays: pass "

@@ -1,5 +1,5 @@
-"""Sorting and order statistics: np.argsort (the registry's `argsort`), np.sort and
-np.take_along_axis (advanced indexing, whose gradient is the registry's scatter-add: each
+"""Sorting and order statistics: np.argsort (the registry's `argsort`), np.lexsort, np.sort
+and np.take_along_axis (advanced indexing, whose gradient is the registry's scatter-add: each
 sorted entry's cotangent goes back to the position argsort took it from), np.median,
 np.nanmedian, np.quantile and np.percentile with NumPy's default 'linear' method.
 
@@ -22,7 +22,7 @@ from .emit import Emitter
 from .indexing import getitem
 from .problems import FrontendError, StaticNeeded, no_out
 from .reductions import count, mean, norm_axes, reduce
-from .shapes import broadcast_to, copy, merge_axes, ravel, reshape, transpose
+from .shapes import broadcast_to, copy, merge_axes, ravel, reshape, rows, transpose
 from .values import Traced, contains_traced
 
 _KINDS = (None, "quicksort", "mergesort", "heapsort", "stable")
@@ -38,6 +38,28 @@ def argsort(cx: Emitter, a, axis=-1, kind=None, order=None, stable=None) -> Trac
         t, axis = ravel(cx, t), -1
     (ax,) = norm_axes(axis, t.ndim)
     return cx.wrap(cx.op("argsort", t.value, axis=ax), nonneg=True)
+
+
+def lexsort(cx: Emitter, keys, axis=-1) -> Traced:
+    """np.lexsort: the last key sorts first; each earlier one orders ties, as stable argsorts
+    from the first key to the last give it (each reorders the order so far)."""
+    stacked = [cx.tensor(k) for k in (keys if isinstance(keys, (list, tuple)) else
+                                      rows(cx, cx.tensor(keys)))]
+    if not stacked:
+        raise FrontendError("need sequence of keys with len > 0 in lexsort")
+    shape = broadcast_shapes(*[k.shape for k in stacked])
+    if not shape:
+        raise FrontendError("np.lexsort of 0-d keys is not supported")
+    (ax,) = norm_axes(axis, len(shape))
+    order = None
+    for key in stacked:
+        key = broadcast_to(cx, key, shape)
+        if order is None:
+            order = argsort(cx, key, ax)
+        else:
+            order = take_along_axis(cx, order, argsort(cx, take_along_axis(cx, key, order, ax),
+                                                       ax), ax)
+    return order
 
 
 def take_along_axis(cx: Emitter, arr, indices, axis=-1) -> Traced:

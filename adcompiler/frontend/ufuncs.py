@@ -1,9 +1,10 @@
 """NumPy's elementwise functions built from registry ops: reciprocal, positive, integer fmod,
 fmax / fmin, heaviside, signbit, logical_xor, sinc, deg2rad / rad2deg (radians / degrees),
-float_power, logaddexp2, isclose and allclose; and the ufunc methods `METHODS`: np.add.at and
-np.subtract.at (in place, repeated indices adding up: indexing.setitem's `add`), `reduce` of
-the ufuncs that have a reduction (np.add.reduce is np.sum along axis 0, np.logaddexp.reduce is
-SciPy's logsumexp), and `reduceat` (segments.py).
+float_power, logaddexp2, isclose, allclose, isposinf and isneginf; ufuncs' `out=` and
+`where=` (`with_out`); and the ufunc methods `METHODS`: np.add.at and np.subtract.at (in
+place, repeated indices adding up: indexing.setitem's `add`), `reduce` of the ufuncs that
+have a reduction (np.add.reduce is np.sum along axis 0, np.logaddexp.reduce is SciPy's
+logsumexp), and `reduceat` (segments.py).
 
 Contract: values, dtypes (NumPy's own function is the dtype oracle, NEP 50 weak Python scalars
 included), broadcasting and NaN behaviour are NumPy's; the gradients come from the ops used.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import segments
+from . import arith, inplace, segments
 from .arith import astype, binary, classify, unary, where
 from .emit import Emitter
 from .problems import FrontendError, no_out
@@ -173,6 +174,12 @@ def isclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Trace
     return cx.wrap(out.value)
 
 
+def isinf_signed(cx: Emitter, x, out, compare: str) -> Traced:
+    """np.isposinf (compare "gt") / np.isneginf ("lt"): isinf and the sign's side of 0."""
+    no_out(out, "np.isposinf" if compare == "gt" else "np.isneginf")
+    return binary(cx, "logical_and", classify(cx, "isinf", x), binary(cx, compare, x, 0))
+
+
 def allclose(cx: Emitter, a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> Traced:
     return cx.wrap(any_all(cx, "all", isclose(cx, a, b, rtol, atol, equal_nan)).value, weak=True)
 
@@ -187,11 +194,47 @@ def at(cx, ufunc, a, indices, b=None, /):
         raise FrontendError(f"{name} needs the values to apply (b)")
     b = cx.tensor(b)    # (a list of run-time values: the array np.array makes of it)
     if isinstance(a, Traced) and result_dtype(ufunc, a, b) != a.dtype:
-        # (NumPy casts each sum back, truncating every one: not the sum of truncated values)
-        raise FrontendError(f"{name} of {NP_OF[common_dtype(b)]} values into an array of "
-                            f"{a.np_dtype} is not supported; cast them first "
-                            f"(b.astype({a.np_dtype}))")
+        if a.np_dtype.kind != "f":
+            # (NumPy casts each sum back, truncating every one: not the sum of truncated
+            # values)
+            raise FrontendError(f"{name} of {NP_OF[common_dtype(b)]} values into an array of "
+                                f"{a.np_dtype} is not supported; cast them first "
+                                f"(b.astype({a.np_dtype}))")
+        # float64 values into a float32 array: NumPy rounds each sum, this each value
+        b = cx.wrap(cx.cast(b.value, a.dtype))
     cx.store_item(a, indices, b if ufunc is np.add else unary(cx, "neg", b), "update", add=True)
+
+
+# where= leaves an operand's entries out: they are replaced by one in every ufunc's domain
+# whose derivative is finite, so no 0 * inf reaches the gradient (a / b where b != 0)
+_HARMLESS = {np.arccosh: 2.0, np.arcsin: 0.0, np.arccos: 0.0, np.arctanh: 0.0}
+
+
+def with_out(cx, ufunc, compute, operands, out, where):
+    """A ufunc call with NumPy's `out=` (written in place and returned, cast as NumPy casts:
+    'same_kind') and `where=` (out keeps its entries where it is False)."""
+    if out is None and where is True:
+        return compute(*operands)
+    name = spelled(ufunc)
+    if isinstance(out, tuple) and len(out) == 1:
+        (out,) = out
+    if out is None:
+        raise FrontendError(f"{name}(where=...) without out= leaves the other entries "
+                            "uninitialised (in NumPy too): give out=, or use np.where")
+    if not isinstance(out, Traced):
+        raise FrontendError(f"{name}(out=...) writes into out: it must be a run-time array, "
+                            "not a static one adcompiler computes while tracing")
+    if where is not True:
+        keep = cx.tensor(where)
+        harmless = _HARMLESS.get(ufunc, 1.0)
+        operands = [arith.where(cx, keep, op, harmless) if isinstance(op, Traced) else op
+                    for op in operands]
+    result = compute(*operands)
+    if not np.can_cast(result.np_dtype, out.np_dtype, "same_kind"):
+        raise FrontendError(f"Cannot cast ufunc '{ufunc.__name__}' output from "
+                            f"{result.np_dtype} to {out.np_dtype} with casting rule 'same_kind'")
+    inplace.copyto(cx, out, result, "same_kind", where)
+    return out
 
 
 def spelled(ufunc) -> str:

@@ -29,10 +29,13 @@ Contract:
 from __future__ import annotations
 
 import itertools
+import linecache
+import sys
 from contextlib import contextmanager
 
 import numpy as np
 
+from ..errors import where
 from ..ir.types import DTYPES, TensorType
 from .problems import FrontendError, StaticNeeded
 
@@ -81,7 +84,10 @@ class Traced:
     @property
     def value(self):
         if self.stale:
-            raise FrontendError(self.stale)
+            # (the read is the error's line; the write that made it stale is named too)
+            raise FrontendError(self.stale + (f" (changed at {where(self.stale_at)}: "
+                                              f"{linecache.getline(*self.stale_at[:2]).strip()})"
+                                              if self.stale_at else ""))
         return self._value
 
     def update(self, value) -> None:
@@ -291,6 +297,7 @@ def stand_in(x):
         arr = static_array(x)
         if arr is not None:
             return np.ones((), arr.dtype)
+    refuse_sparse(x)
     return x
 
 
@@ -356,9 +363,27 @@ def numpy_subclass(x) -> str | None:
                                      else "np.asarray(it)"))
 
 
+def sparse_matrix(x) -> str | None:
+    """What to say of `x`, a scipy.sparse matrix or array (adcompiler computes with dense
+    arrays), else None."""
+    sparse = sys.modules.get("scipy.sparse")
+    if sparse is None or not sparse.issparse(x):
+        return None
+    return (f"a scipy.sparse {type(x).__name__}; adcompiler computes with dense NumPy arrays: "
+            "pass it.toarray(), or its COO arrays (it.tocoo(): row, col, data) and gather "
+            "and np.add.at with them")
+
+
+def refuse_sparse(x, what: str = "an operand") -> None:
+    problem = sparse_matrix(x)
+    if problem:
+        raise FrontendError(f"{what} is {problem}")
+
+
 def static_array(x) -> np.ndarray | None:
     """`x` as a NumPy array when it is static array data (a scalar, an ndarray, a nested list of
     numbers), else None."""
+    refuse_sparse(x, "this constant")
     if isinstance(x, np.ndarray) or is_static_scalar(x):
         problem = numpy_subclass(x)
         if problem:

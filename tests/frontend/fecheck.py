@@ -114,3 +114,12 @@ def central_differences(f, *args, wrt=0, eps=1e-6):
         at = lambda v: f(*args[:wrt], v, *args[wrt + 1:])     # noqa: E731
         g[i] = (at(up) - at(down)) / (2 * eps)
     return g
+
+
+def check_gradients(f, *args, backend, atol=1e-7):
+    """grad of the scalar f with respect to every argument (float64 arrays) on `backend`
+    equals central differences of Python running f."""
+    grads = adcompiler.grad(f, wrt=tuple(range(len(args))), backend=backend)(*args)
+    for k, g in enumerate(grads):
+        np.testing.assert_allclose(g, central_differences(f, *args, wrt=k), atol=atol,
+                                   err_msg=f"gradient of argument {k}")

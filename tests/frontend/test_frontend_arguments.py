@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 import adcompiler
 from fecheck import check, rand, same
@@ -334,6 +335,34 @@ def test_another_librarys_array_is_refused_not_compiled_in():
 
 def cast_sum(x, dtype):
     return np.sum(x.astype(dtype))
+
+
+SPARSE = scipy.sparse.csr_matrix(np.eye(3))
+
+
+def sparse_product(a, h):
+    return np.sum(a @ h)
+
+
+def global_sparse_product(h):
+    return np.sum(SPARSE @ h) + np.sum(h @ scipy.sparse.csr_array(SPARSE))
+
+
+def sparse_method(h):
+    return np.sum(SPARSE.dot(h))
+
+
+def test_a_sparse_matrix_is_refused_with_what_to_pass():
+    """A GCN's adjacency as a scipy.sparse matrix: said so, with the dense or COO way."""
+    said = r"a scipy.sparse csr_\w+; adcompiler computes with dense NumPy arrays: pass " \
+        r"it.toarray\(\), or its COO arrays"
+    with pytest.raises(adcompiler.TraceError, match=r"argument a of sparse_product\(\): it "
+                                                    r"holds " + said):
+        adcompiler.grad(sparse_product, wrt=1)(SPARSE, rand(3))
+    with pytest.raises(adcompiler.TraceError, match="an operand is " + said):
+        adcompiler.grad(global_sparse_product)(rand(3))
+    with pytest.raises(adcompiler.TraceError, match="it is a method of " + said):
+        adcompiler.grad(sparse_method)(rand(3))
 
 
 def two_biases(p, x):

@@ -370,10 +370,10 @@ def test_wrong_number_of_arguments_to_numpy():
     with pytest.raises(TraceError, match=r"np\.cumsum: the keyword out= is not supported; "
                                          r"assign the result"):
         adcompiler.trace(lambda x: np.cumsum(x, out=x), rand(3))
-    with pytest.raises(TraceError, match=r"np\.exp: the keyword out= is not supported"):
-        adcompiler.trace(lambda x: np.exp(x, out=x), rand(3))
+    with pytest.raises(TraceError, match=r"np\.fmax: the keyword out= is not supported"):
+        adcompiler.trace(lambda x: np.fmax(x, x, out=x), rand(3))
     # NumPy's other keywords read as typos too ("got an unexpected keyword argument")
-    for f, said in ((lambda x: np.exp(x, where=x > 0), r"np\.exp: the keyword where="),
+    for f, said in ((lambda x: np.fmax(x, x, where=x > 0), r"np\.fmax: the keyword where="),
                     (lambda x: np.exp(x, dtype=np.float32), r"np\.exp: the keyword dtype="),
                     (lambda x: np.take(x, [0], mode="clip"), r"np\.take: the keyword mode="),
                     (lambda x: x.cumsum(out=x), r"\.cumsum\(\): the keyword out="),

@@ -1,5 +1,6 @@
 """NumPy's functions that change an array in place (frontend/inplace.py): np.copyto, np.put
-(and x.put), np.fill_diagonal, np.putmask, np.place and np.put_along_axis. Values and the
+(and x.put), np.fill_diagonal, np.putmask, np.place and np.put_along_axis, and ufuncs' out=
+and where= (ufuncs.with_out). Values and the
 arrays changed against NumPy running the same Python, gradients on both backends against
 float64 finite differences (what was written is differentiated, what was overwritten is not),
 and NumPy's errors at the user's line."""
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from fecheck import central_differences, check, located_error, rand, weighted
+from fecheck import central_differences, check, check_gradients, located_error, rand, weighted
 
 FILE = "test_frontend_inplace.py"
 X = rand(3, 3)
@@ -113,9 +114,7 @@ def all_of_them(x, v):
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_gradients_against_finite_differences(backend):
-    gx, gv = adcompiler.grad(all_of_them, wrt=(0, 1), backend=backend)(X, V)
-    np.testing.assert_allclose(gx, central_differences(all_of_them, X, V, wrt=0), atol=1e-7)
-    np.testing.assert_allclose(gv, central_differences(all_of_them, X, V, wrt=1), atol=1e-7)
+    check_gradients(all_of_them, X, V, backend=backend)
 
 
 def copyto_float_into_int(x):
@@ -182,3 +181,64 @@ def put_far_out(x, i):
 def test_a_run_time_index_out_of_bounds_is_numpys_index_error(backend):
     with pytest.raises(adcompiler.AdcompilerError, match="index 20 is out of bounds"):
         adcompiler.jit(put_far_out, backend=backend)(X, np.array([0]))
+
+
+def safe_division(x, v):
+    # NumPy's idiom: entries where the divisor is 0 keep out's 0, and get no gradient (no NaN)
+    return np.divide(x, np.abs(v[:3]) * (x > 0), out=np.zeros_like(x), where=x > 0)
+
+
+def ufuncs_into_out(x, v):
+    y = np.zeros(3)
+    np.exp(x[0], out=y)
+    np.log(x[1], y, where=x[1] > 0)
+    np.arcsin(x[2] / 3, out=(y,), where=x[2] > -0.5)
+    z = np.add(x, v[:3], out=x * 1.0)
+    return y, z
+
+
+def test_ufuncs_write_into_out_where_asked():
+    check(safe_division, X, V)
+    check(ufuncs_into_out, X, V)
+
+
+def ufunc_losses(x, v):
+    return weighted(safe_division(x, v)) + sum(weighted(r) for r in ufuncs_into_out(x, v))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_ufunc_out_and_where_gradients(backend):
+    check_gradients(ufunc_losses, X, V, backend=backend)
+
+
+def where_without_out(x):
+    return np.log(x, where=x > 0)
+
+
+def out_of_ints(x):
+    return np.add(x, 1.0, out=np.zeros(3, np.int64))
+
+
+@pytest.mark.parametrize("f, match", [
+    (where_without_out, r"np.log\(where=...\) without out= leaves the other entries "
+                        "uninitialised"),
+    (out_of_ints, "Cannot cast ufunc 'add' output from float64 to int64 with casting rule "
+                  "'same_kind'"),
+])
+def test_ufunc_out_and_where_errors_are_numpys(f, match):
+    located_error(f, (X[0],), match, FILE)
+
+
+def messages_into(x, v, dtype=np.float32):
+    out = np.zeros(3, dtype)
+    np.add.at(out, np.array([0, 2, 2]), x[0] * v[0] + v[1:])     # (float64 values)
+    return out
+
+
+def test_add_at_rounds_float64_values_into_a_float32_array():
+    check(messages_into, X, V)
+    # the gradient is the float64 buffer's (finite differences of float32 sums are noise)
+    got = adcompiler.grad(lambda x, v: weighted(messages_into(x, v)), wrt=(0, 1))(X, V)
+    for k, g in enumerate(got):
+        np.testing.assert_allclose(g, central_differences(
+            lambda x, v: weighted(messages_into(x, v, np.float64)), X, V, wrt=k), atol=1e-5)

@@ -528,3 +528,12 @@ def test_nanvar_of_a_slice_with_ddof_entries_dropped_by_a_where_has_finite_gradi
         g = adcompiler.grad(nanvar_kept_finite, backend=backend)(x)
         np.testing.assert_allclose(g[:, :1], want, rtol=1e-6)
         np.testing.assert_array_equal(g[:, 1], 0.0)
+
+
+def signed_infinities(x):
+    return np.isposinf(x), np.isneginf(x), np.isneginf(x[:1].astype(np.int32)), \
+        np.where(np.isneginf(x), 0.0, x)
+
+
+def test_isposinf_and_isneginf():
+    check(signed_infinities, np.array([1.0, -np.inf, np.inf, np.nan, -2.0, -0.0]))

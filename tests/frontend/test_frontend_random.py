@@ -190,3 +190,17 @@ def test_a_generators_uniform_with_high_below_low_is_numpys_error():
     low = np.array([-1.0])
     for got, want in zip(adcompiler.jit(draw)(low), draw(low), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def seeded_by_an_array(x):
+    return x * np.random.default_rng(np.int64(np.sum(x > 0))).random(x.shape)
+
+
+def generator_seeded_by_an_array(x):
+    return x * np.random.RandomState(np.int64(np.sum(x > 0))).rand(*x.shape)
+
+
+@pytest.mark.parametrize("f", [seeded_by_an_array, generator_seeded_by_an_array])
+def test_a_run_time_seed_says_to_pass_a_python_int(f):
+    located_error(f, (rand(3),), "a generator's seed must be static: pass it as a Python int",
+                  FILE)

@@ -337,3 +337,13 @@ def test_sort_gradient_with_ties_goes_to_the_stable_argsort_position(backend):
     want = np.zeros_like(x)
     np.put_along_axis(want, np.argsort(x, axis=1, kind="stable"), c, axis=1)
     np.testing.assert_array_equal(g, want)
+
+
+def lexsorts(a, b):
+    m = np.stack([a.reshape(3, 4), b.reshape(3, 4)])
+    return np.lexsort((a, b)), np.lexsort(m, axis=0), np.lexsort(m), np.lexsort([a, b * 0.0])
+
+
+def test_lexsort_orders_ties_by_the_earlier_keys():
+    rng = np.random.default_rng(5)       # (few distinct values: many ties)
+    check(lexsorts, rng.integers(0, 3, 12).astype(float), rng.integers(0, 2, 12).astype(float))

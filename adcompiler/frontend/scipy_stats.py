@@ -1,0 +1,142 @@
+"""scipy.stats distributions on run-time values: `stats.norm.logpdf(x, loc, scale)` and the
+frozen `stats.norm(loc, scale).logpdf(x)`, for the distributions and methods of
+stats_forms.FORMS (norm, expon, uniform, laplace, logistic, cauchy, t, gamma, chi2, beta,
+lognorm, halfnorm; poisson, bernoulli, binom, geom), and `stats.multivariate_normal.logpdf` /
+`.pdf` (x, mean, cov: a matrix, a vector of variances or a number). Their code is traced like
+the user's, so the derivatives in x and in every parameter are its ops'.
+
+Contract: `functions()` maps SciPy's bound methods and distribution objects to handlers
+`(cx, *args, **kwargs)` taking SciPy's parameters (shape parameters, then loc, then scale, by
+position or name), and is empty unless the user's program has imported scipy.stats. A method
+SciPy has and this does not (rvs, entropy, moments, a cdf without a closed form here) is a
+FrontendError naming it; so is a frozen distribution's.
+"""
+from __future__ import annotations
+
+import sys
+from functools import cache, partial
+
+import numpy as np
+
+from .problems import FrontendError
+
+_DERIVED = {"pdf": "logpdf", "pmf": "logpmf"}      # exp of the log form
+_TRANSFORMS = {"logpdf": "log_density", "pdf": "density", "cdf": "probability",
+               "logcdf": "probability", "sf": "probability", "logsf": "probability",
+               "ppf": "quantile", "isf": "quantile", "logpmf": "log_mass", "pmf": "mass"}
+
+
+def functions() -> dict:
+    stats = sys.modules.get("scipy.stats")
+    return {} if stats is None else _table(stats)
+
+
+@cache
+def _table(stats) -> dict:
+    from . import stats_forms
+    table = {}
+    for name, forms in stats_forms.FORMS.items():
+        dist = getattr(stats, name)
+        methods = [m for m in _TRANSFORMS if _DERIVED.get(m, m) in forms]
+        for method in methods:
+            table[getattr(dist, method)] = partial(_call, name, method, ())
+        for method in _OTHERS:      # (SciPy's, named in an error that says what there is)
+            if hasattr(dist, method) and method not in methods:
+                table[getattr(dist, method)] = partial(_unsupported, name, method, methods)
+        table[dist] = partial(_frozen, name, methods)
+    mvn = stats.multivariate_normal
+    table[mvn.logpdf] = partial(_multivariate_normal, False)
+    table[mvn.pdf] = partial(_multivariate_normal, True)
+    return table
+
+
+_OTHERS = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf", "logpmf", "pmf",
+           "rvs", "entropy", "mean", "var", "std", "median", "interval", "moment", "stats",
+           "expect", "fit", "support")
+
+
+def _unsupported(name, method, methods, cx, *args, **kwargs):
+    raise FrontendError(f"scipy.stats.{name}.{method} of run-time values is not supported by "
+                        f"adcompiler ({name} has {', '.join(methods)})")
+
+
+def _parameters(name: str, method: str, args, kwargs):
+    """(x, shape parameters, loc, scale) of a call of SciPy's method, bound as SciPy binds them
+    (scale is None for a discrete distribution)."""
+    from .stats_forms import FORMS
+    discrete = "logpmf" in FORMS[name]
+    names = [*FORMS[name].get("shapes", ()), "loc", *(() if discrete else ("scale",))]
+    spelled = f"scipy.stats.{name}.{method}"
+    if not args:
+        raise FrontendError(f"{spelled} takes the values first")
+    x, rest = args[0], args[1:]
+    if len(rest) > len(names):
+        raise FrontendError(f"{spelled} takes at most {len(names)} parameters after the "
+                            f"values ({', '.join(names)}), got {len(rest)}")
+    bound = dict(zip(names, rest))
+    for key, value in kwargs.items():
+        if key not in names or key in bound:
+            raise FrontendError(f"{spelled} got an unexpected or repeated argument {key!r} "
+                                f"(its parameters: {', '.join(names)})")
+        bound[key] = value
+    missing = [n for n in names if n not in bound and n not in ("loc", "scale")]
+    if missing:
+        raise FrontendError(f"{spelled} is missing its shape parameter(s) {', '.join(missing)}")
+    shape = tuple(bound[n] for n in names if n not in ("loc", "scale"))
+    return x, shape, bound.get("loc", 0.0), None if discrete else bound.get("scale", 1.0)
+
+
+def _call(name, method, given, cx, *args, **kwargs):
+    """SciPy's `stats.<name>.<method>(x, ...)`; `given`, a frozen distribution's (args, kwargs)
+    before the call's own."""
+    from . import stats_forms
+    if given:
+        args, kwargs = (args[:1] + tuple(given[0]) + args[1:]), {**given[1], **kwargs}
+    x, shape, loc, scale = _parameters(name, method, args, kwargs)
+    form = stats_forms.FORMS[name][_DERIVED.get(method, method)]
+    transform = getattr(stats_forms, _TRANSFORMS[method])
+    params = [form, x, shape, loc] + ([] if scale is None else [scale])
+    return cx.call(transform, params, {})
+
+
+class Frozen:
+    """`stats.<name>(...)` with run-time parameters: its methods are those `_call` supports,
+    with the parameters given first."""
+
+    def __init__(self, name, methods, args, kwargs):
+        self._name, self._methods, self._given = name, methods, (args, kwargs)
+
+    def __getattr__(self, method):
+        if method.startswith("_") or method not in self._methods:
+            raise AttributeError(f"scipy.stats.{self._name} frozen with run-time parameters "
+                                 f"has no {method!r} in adcompiler (it has "
+                                 f"{', '.join(self._methods)})")
+        return _Bound(partial(_call, self._name, method, self._given))
+
+
+class _Bound:
+    """A frozen distribution's method: traced as a call of the handler."""
+
+    def __init__(self, handler):
+        self._handler = handler
+
+    def __call__(self, *args, **kwargs):
+        raise FrontendError("a frozen scipy.stats distribution of run-time parameters is used "
+                            "inside traced code only")
+
+    def __adcompiler_trace__(self, ctx, args, kwargs):
+        return self._handler(ctx._tracer, *args, **kwargs)
+
+
+def _frozen(name, methods, cx, *args, **kwargs):
+    _parameters(name, "(frozen)", (None, *args), kwargs)      # (SciPy's binding errors now)
+    return Frozen(name, methods, args, kwargs)
+
+
+def _multivariate_normal(as_density, cx, x, mean=None, cov=1, allow_singular=False):
+    if allow_singular:
+        raise FrontendError("scipy.stats.multivariate_normal with allow_singular=True is not "
+                            "supported")
+    from . import stats_forms
+    out = cx.call(stats_forms.multivariate_normal_logpdf, [x, mean, cov], {})
+    return cx.call(np.exp, [out], {}) if as_density else out

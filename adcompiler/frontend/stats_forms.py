@@ -1,0 +1,266 @@
+"""The scipy.stats distributions adcompiler knows, as plain NumPy and scipy.special code that is
+traced like the user's (so derivatives in x and in every parameter are those of the ops):
+each distribution's standard forms, functions of the standardised z = (x - loc) / scale (k - loc
+for a discrete one) and the shape parameters, and the loc-scale transforms around them.
+
+Contract: `FORMS[name]` maps a method ("logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf";
+"logpmf" for discrete ones) to its standard form, and "shapes" to the shape parameters' names.
+pdf / pmf are exp of the log forms. Results are float64, as SciPy's. Out of the support a
+log-density is -inf and a density 0; a scale that is not positive, and a probability outside
+[0, 1] given to ppf / isf, give NaN, as SciPy's. Arguments outside a form's domain are first
+replaced by a harmless one (`_inside`), so the branch `np.where` leaves out has a finite
+derivative and no 0 * inf reaches the gradient.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg, special
+
+LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
+
+
+def _inside(ok, z, harmless):
+    return np.where(ok, z, harmless)
+
+
+# -- the loc-scale transforms (traced with the form and the bound parameters) ----------------
+
+def log_density(form, x, shape, loc, scale):
+    z = (np.asarray(x, np.float64) - loc) / scale
+    return np.where(scale > 0, form(z, *shape) - np.log(np.where(scale > 0, scale, 1.0)),
+                    np.nan)
+
+
+def density(form, x, shape, loc, scale):
+    return np.exp(log_density(form, x, shape, loc, scale))
+
+
+def probability(form, x, shape, loc, scale):
+    z = (np.asarray(x, np.float64) - loc) / scale
+    return np.where(scale > 0, form(z, *shape), np.nan)
+
+
+def quantile(form, q, shape, loc, scale):
+    q = np.asarray(q, np.float64)
+    inside = (q >= 0) & (q <= 1) & (scale > 0)
+    return np.where(inside, loc + scale * form(_inside(inside, q, 0.5), *shape), np.nan)
+
+
+def log_mass(form, k, shape, loc):
+    return form(np.asarray(k, np.float64) - loc, *shape)
+
+
+def mass(form, k, shape, loc):
+    return np.exp(log_mass(form, k, shape, loc))
+
+
+# -- continuous distributions ------------------------------------------------------------------
+
+def norm_logpdf(z):
+    return -0.5 * z * z - LOG_SQRT_2PI
+
+
+def expon_logpdf(z):
+    return np.where(z >= 0, -z, -np.inf)
+
+
+def expon_cdf(z):
+    return np.where(z > 0, -np.expm1(-_inside(z > 0, z, 1.0)), 0.0)
+
+
+def expon_logcdf(z):
+    # log(1 - e^-z): log(-expm1(-z)) near 0, log1p(-exp(-z)) beyond log 2 (each keeps its digits)
+    near = _inside((z > 0) & (z <= np.log(2.0)), z, 0.5)
+    far = _inside(z > np.log(2.0), z, 1.0)
+    return np.where(z <= 0, -np.inf, np.where(z <= np.log(2.0), np.log(-np.expm1(-near)),
+                                              np.log1p(-np.exp(-far))))
+
+
+def expon_sf(z):
+    return np.where(z > 0, np.exp(-_inside(z > 0, z, 0.0)), 1.0)
+
+
+def expon_logsf(z):
+    return np.where(z > 0, -z, 0.0)
+
+
+def uniform_logpdf(z):
+    return np.where((z >= 0) & (z <= 1), 0.0, -np.inf)
+
+
+def uniform_cdf(z):
+    return np.clip(z, 0.0, 1.0)
+
+
+def uniform_sf(z):
+    return 1.0 - np.clip(z, 0.0, 1.0)
+
+
+def laplace_logpdf(z):
+    return -np.abs(z) - np.log(2.0)
+
+
+def laplace_cdf(z):
+    half_tail = 0.5 * np.exp(-np.abs(z))
+    return np.where(z < 0, half_tail, 1.0 - half_tail)
+
+
+def laplace_sf(z):
+    return laplace_cdf(-z)
+
+
+def laplace_ppf(q):
+    return np.where(q <= 0.5, np.log(2.0 * _inside(q <= 0.5, q, 0.25)),
+                    -np.log(2.0 - 2.0 * _inside(q > 0.5, q, 0.75)))
+
+
+def logistic_logpdf(z):
+    return -np.abs(z) - 2.0 * np.log1p(np.exp(-np.abs(z)))
+
+
+def cauchy_logpdf(z):
+    return -np.log(np.pi) - np.log1p(z * z)
+
+
+def cauchy_cdf(z):
+    return 0.5 + np.arctan(z) / np.pi
+
+
+def cauchy_sf(z):
+    return 0.5 - np.arctan(z) / np.pi
+
+
+def cauchy_ppf(q):
+    # -1 / tan(pi q) from the nearer end keeps its digits there (SciPy's); the ends are infinite
+    near = np.where(q > 0.5, 1.0 - q, q)
+    inner = _inside((near > 0) & (near < 0.5), near, 0.25)
+    value = np.where(near == 0.5, 0.0, -1.0 / np.tan(np.pi * inner))
+    value = np.where(near == 0, -np.inf, value)
+    return np.where(q > 0.5, -value, value)
+
+
+def t_logpdf(z, df):
+    return (special.gammaln((df + 1) / 2) - special.gammaln(df / 2)
+            - 0.5 * np.log(df * np.pi) - (df + 1) / 2 * np.log1p(z * z / df))
+
+
+def gamma_logpdf(z, a):
+    # (at 0 xlogy gives the density's limit: 1 for a = 1, 0 above and inf below, as SciPy's)
+    zs = _inside(z >= 0, z, 1.0)
+    return np.where(z >= 0, special.xlogy(a - 1, zs) - zs - special.gammaln(a), -np.inf)
+
+
+def chi2_logpdf(z, df):
+    return gamma_logpdf(z / 2, df / 2) - np.log(2.0)
+
+
+def beta_logpdf(z, a, b):
+    inside = (z >= 0) & (z <= 1)       # (the ends' limits, as gamma's at 0)
+    zs = _inside(inside, z, 0.5)
+    inner = special.xlogy(a - 1, zs) + special.xlog1py(b - 1, -zs) - special.betaln(a, b)
+    return np.where(inside, inner, -np.inf)
+
+
+def lognorm_logpdf(z, s):
+    zs = _inside(z > 0, z, 1.0)
+    y = np.log(zs) / s
+    return np.where(z > 0, -0.5 * y * y - LOG_SQRT_2PI - np.log(s * zs), -np.inf)
+
+
+def lognorm_cdf(z, s):
+    return np.where(z > 0, special.ndtr(np.log(_inside(z > 0, z, 1.0)) / s), 0.0)
+
+
+def lognorm_ppf(q, s):
+    return np.exp(s * special.ndtri(q))
+
+
+def halfnorm_logpdf(z):
+    return np.where(z >= 0, np.log(2.0) + norm_logpdf(z), -np.inf)
+
+
+def halfnorm_cdf(z):
+    return np.where(z > 0, special.erf(_inside(z > 0, z, 0.0) / np.sqrt(2.0)), 0.0)
+
+
+# -- discrete distributions: log-masses of k (already less loc) ---------------------------------
+
+def _on_integers(k, low, high, value):
+    """value where k is an integer in [low, high], else -inf."""
+    return np.where((k >= low) & (k <= high) & (np.floor(k) == k), value, -np.inf)
+
+
+def poisson_logpmf(k, mu):
+    ks = _inside(k >= 0, k, 0.0)
+    return _on_integers(k, 0, np.inf, special.xlogy(ks, mu) - special.gammaln(ks + 1) - mu)
+
+
+def bernoulli_logpmf(k, p):
+    ks = _inside((k >= 0) & (k <= 1), k, 0.0)
+    return _on_integers(k, 0, 1, special.xlogy(ks, p) + special.xlog1py(1 - ks, -p))
+
+
+def binom_logpmf(k, n, p):
+    ks = _inside((k >= 0) & (k <= n), k, 0.0)
+    return _on_integers(k, 0, n, special.gammaln(n + 1) - special.gammaln(ks + 1)
+                        - special.gammaln(n - ks + 1) + special.xlogy(ks, p)
+                        + special.xlog1py(n - ks, -p))
+
+
+def geom_logpmf(k, p):
+    ks = _inside(k >= 1, k, 1.0)
+    return _on_integers(k, 1, np.inf, special.xlog1py(ks - 1, -p) + np.log(p))
+
+
+# -- the multivariate normal -----------------------------------------------------------------
+
+def multivariate_normal_logpdf(x, mean, cov):
+    """SciPy's: the dimension is mean's (or cov's), a 1-d dimension takes x's entries as
+    samples, and the result is squeezed."""
+    x = np.asarray(x, np.float64)
+    cov = np.asarray(cov, np.float64)
+    dim = np.shape(mean)[-1] if mean is not None and np.ndim(mean) else \
+        cov.shape[-1] if cov.ndim else 1
+    if dim == 1 and (x.ndim == 0 or x.shape[-1] != 1):
+        x = x[..., None]
+    dev = x - (0.0 if mean is None else mean)
+    if cov.ndim == 0:
+        logdet, maha = dim * np.log(cov), np.sum(dev * dev, axis=-1) / cov
+    elif cov.ndim == 1:
+        logdet, maha = np.sum(np.log(cov)), np.sum(dev * dev / cov, axis=-1)
+    else:
+        lower = np.linalg.cholesky(cov)
+        y = linalg.solve_triangular(lower, np.reshape(dev, (-1, dim)).T, lower=True)
+        logdet = 2.0 * np.sum(np.log(np.diagonal(lower)))
+        maha = np.reshape(np.sum(y * y, axis=0), dev.shape[:-1])
+    return np.squeeze(-0.5 * (dim * np.log(2 * np.pi) + logdet + maha))
+
+
+FORMS = {
+    "norm": {"logpdf": norm_logpdf, "cdf": special.ndtr, "logcdf": special.log_ndtr,
+             "sf": lambda z: special.ndtr(-z), "logsf": lambda z: special.log_ndtr(-z),
+             "ppf": special.ndtri, "isf": lambda q: -special.ndtri(q)},
+    "expon": {"logpdf": expon_logpdf, "cdf": expon_cdf, "logcdf": expon_logcdf,
+              "sf": expon_sf, "logsf": expon_logsf, "ppf": lambda q: -np.log1p(-q),
+              "isf": lambda q: -np.log(q)},
+    "uniform": {"logpdf": uniform_logpdf, "cdf": uniform_cdf, "sf": uniform_sf,
+                "ppf": lambda q: q, "isf": lambda q: 1.0 - q},
+    "laplace": {"logpdf": laplace_logpdf, "cdf": laplace_cdf, "sf": laplace_sf,
+                "ppf": laplace_ppf, "isf": lambda q: -laplace_ppf(q)},
+    "logistic": {"logpdf": logistic_logpdf, "cdf": special.expit, "logcdf": special.log_expit,
+                 "sf": lambda z: special.expit(-z), "logsf": lambda z: special.log_expit(-z),
+                 "ppf": special.logit, "isf": lambda q: -special.logit(q)},
+    "cauchy": {"logpdf": cauchy_logpdf, "cdf": cauchy_cdf, "sf": cauchy_sf, "ppf": cauchy_ppf,
+               "isf": lambda q: -cauchy_ppf(q)},
+    "t": {"shapes": ("df",), "logpdf": t_logpdf},
+    "gamma": {"shapes": ("a",), "logpdf": gamma_logpdf},
+    "chi2": {"shapes": ("df",), "logpdf": chi2_logpdf},
+    "beta": {"shapes": ("a", "b"), "logpdf": beta_logpdf},
+    "lognorm": {"shapes": ("s",), "logpdf": lognorm_logpdf, "cdf": lognorm_cdf,
+                "ppf": lognorm_ppf},
+    "halfnorm": {"logpdf": halfnorm_logpdf, "cdf": halfnorm_cdf},
+    "poisson": {"shapes": ("mu",), "logpmf": poisson_logpmf},
+    "bernoulli": {"shapes": ("p",), "logpmf": bernoulli_logpmf},
+    "binom": {"shapes": ("n", "p"), "logpmf": binom_logpmf},
+    "geom": {"shapes": ("p",), "logpmf": geom_logpmf},
+}

@@ -1,0 +1,76 @@
+"""np.vectorize of a Python function with a run-time branch on run-time arrays (a loop the
+tracer keeps: frontend/vectorize.py), and np.broadcast_arrays: values and dtypes against
+NumPy running the same Python, gradients on both backends against float64 finite
+differences, and NumPy's errors at the user's line."""
+import numpy as np
+import pytest
+
+from fecheck import check, check_gradients, located_error
+
+FILE = "test_frontend_vectorize.py"
+X = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+Y = np.array([0.5, 1.5, 2.0, -1.0])
+
+
+def kinked(t, s):
+    if t > 0:       # a branch on each entry: what NumPy's own ufuncs cannot say
+        return t * t * s
+    return np.sin(t) + s
+
+
+def vectorized_kink(x, y):
+    return np.vectorize(kinked)(x, y)
+
+
+def vectorized_lambda_to_ints(x, y):
+    return np.vectorize(lambda t: int(t > 0))(x)
+
+
+def vectorized_with_otypes(x, y):
+    return np.vectorize(lambda t: t > 0, otypes=[float])(x)
+
+
+def broadcast_pair(x, y):
+    a, b = np.broadcast_arrays(x[:, :1], y)
+    return a * b
+
+
+@pytest.mark.parametrize("f", [vectorized_kink, vectorized_lambda_to_ints,
+                               vectorized_with_otypes, broadcast_pair])
+def test_values_and_dtypes_are_numpys(f):
+    check(f, X, Y)
+
+
+def vectorized_loss(x, y):
+    return np.sum(vectorized_kink(x, y) ** 2) + np.sum(broadcast_pair(x, y) ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients_through_each_entrys_branch(backend):
+    check_gradients(vectorized_loss, X, Y, backend=backend)
+
+
+def two_results(x):
+    return np.vectorize(lambda t: (t, 2 * t))(x)
+
+
+def with_a_signature(x):
+    return np.vectorize(np.sum, signature="(n)->()")(x)
+
+
+def of_nothing(x):
+    return np.vectorize(np.sin)(x[:0])
+
+
+def written_to(x):
+    np.broadcast_arrays(x, x[:1])[1][0, 0] = 1.0
+
+
+@pytest.mark.parametrize("f, match", [
+    (two_results, "returning several values is not supported"),
+    (with_a_signature, "signature=, excluded= or keyword arguments is not supported"),
+    (of_nothing, "size 0 inputs unless `otypes` is set"),
+    (written_to, "np.broadcast_arrays returns views NumPy warns not to write to"),
+])
+def test_what_is_not_supported_is_a_located_error(f, match):
+    located_error(f, (X,), match, FILE)
