@@ -21,6 +21,9 @@ Contract:
   shape of the array the body makes it, where it does).
 - `while` with a static test runs in Python (iterations peel off until the test becomes a
   run-time value); then it becomes a `while` op whose condition region recomputes the test.
+  After STATIC_PEEL iterations of a body carrying run-time values, the static numbers the
+  test reads and the body rebinds are made run-time values, so the rest is a `while` op
+  (`try_while`: not where later code reads them, nor in code differentiated twice).
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ from .values import (MAY_BE_CHANGED, WRITTEN_THROUGH_VIEW, Traced, memory_of, ol
 POISONED = ("may change it in place through a name it also rebinds to another array (call "
             ".copy() before the loop)")
 MAX_STATIC_ITERATIONS = 100_000
+STATIC_PEEL = 3                   # iterations of a static while's test before try_while
 MAX_TRIES = 8                     # traces of one loop body: promotions and plan revisions
 _I64 = TensorType("i64")
 
@@ -167,7 +171,7 @@ class LoopsMixin:
 
     # == while =============================================================================
     def stmt_While(self, node):
-        for _ in range(MAX_STATIC_ITERATIONS):
+        for k in range(MAX_STATIC_ITERATIONS):
             self.builder.loc = self.loc_at(node.lineno)
             with self.builder.region():          # a static test builds nothing; drop the rest
                 test = self.eval(node.test)
@@ -180,6 +184,8 @@ class LoopsMixin:
                 return None
             if not run_static(bool, test):
                 return None
+            if k == STATIC_PEEL and self.try_while(node):
+                return None
             self.frame.loops.append(node)
             try:
                 self.exec_block(node.body)
@@ -187,6 +193,36 @@ class LoopsMixin:
                 self.frame.loops.pop()
         raise FrontendError(f"a while loop with a static condition ran {MAX_STATIC_ITERATIONS} "
                             "iterations while tracing")
+
+    def try_while(self, node) -> bool:
+        """A while loop whose static test has held for STATIC_PEEL iterations of a body that
+        carries run-time values: the static numbers the test reads and the body rebinds become
+        run-time scalars, so it is a `while` op, not thousands of iterations unrolled, each
+        with its run-time branches (a simulation's `while t < T: ...; t += dt`: minutes of
+        Numba compile). Not where code after the loop reads them (it may need them static),
+        nor inside code differentiated twice (a while op's reverse sweep cannot be), nor
+        where the body needs them static: False, and it goes on unrolled."""
+        frame = self.frame
+        rebound = analysis.rebound_names(node.body)
+        counters = {n for n in _names_of(node.test) & rebound
+                    if values.is_static_scalar(frame.vars.get(n))
+                    and not isinstance(frame.vars[n], bool)}
+        if not counters or self.session.unroll_limit > 1 or counters & self.live_after() \
+                or not any(isinstance(frame.vars.get(n), Traced) for n in rebound):
+            return False
+        saved = {n: frame.vars[n] for n in counters}
+        frame.vars.update({n: self.tensor(v) for n, v in saved.items()})
+        loc, native = self.builder.loc, self.session.native_calls
+        try:
+            self.loop_op(node, None, None, static=True)
+            return True
+        except (Fallback, StaticValueError, AdcompilerError, FrontendError, LookupError,
+                TypeError) as e:
+            if self.session.native_calls != native and not isinstance(e, Fallback):
+                raise
+            frame.vars.update(saved)
+            self.builder.loc = loc
+            return False
 
     # == loop ops ==========================================================================
     def loop_op(self, node, trip, index, static: bool):

@@ -71,12 +71,13 @@ def test_merged_groups_stay_under_the_size_cap():
 
 
 def relaxed(a, x0):
-    """A scalar recurrence unrolled while tracing (the while test is static): one long chain."""
+    """A scalar recurrence unrolled while tracing (the while test is static, and k is read
+    after the loop, so it stays a Python int: loops.try_while): one long chain."""
     x, k = x0, 0
     while k < 120:
         x = x + 1e-4 * (a - x)
         k += 1
-    return x
+    return x if k == 120 else None
 
 
 def chain_depth(group) -> int:

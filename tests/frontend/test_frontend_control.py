@@ -1015,3 +1015,55 @@ def test_a_reversed_static_range_is_a_loop_not_unrolled():
     # d/dr_k sum_t out_t^2 = sum_{t <= k} 2 out_t gamma^(k - t)
     want = [sum(2 * out[t] * 0.9 ** (k - t) for t in range(k + 1)) for k in range(40)]
     np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
+def bouncing_ball(y0, v0, e):
+    y, v, t, dt = y0, v0, 0.0, 0.01
+    while t < 1.5:          # a static test: t and dt are Python floats
+        v = v - 9.81 * dt
+        y = y + v * dt
+        if y < 0.0:         # a run-time branch in each of its 150 iterations
+            y = -y * e
+            v = -v * e
+        t = t + dt
+    return y * y + v
+
+
+def ball_and_its_clock(y0, v0, e):
+    y, t = y0, 0.0
+    while t < 0.2:
+        y = np.where(y < 0.0, -y * e, y + v0 * 0.01)
+        t += 0.01
+    return y + t            # t read after the loop: it stays static, the loop unrolled
+
+
+def ball_with_a_history(y0, v0, e):
+    y, t, seen = y0, 0.0, []
+    while t < 0.2:
+        y = y * e + v0 * 0.01
+        seen.append(t)      # the body needs t static (a list grows): unrolled
+        t += 0.01
+    return y * len(seen)
+
+
+BALL = (np.float64(1.3), np.float64(0.7), np.float64(0.8))
+
+
+@pytest.mark.parametrize("f, looped", [(bouncing_ball, True), (ball_and_its_clock, False),
+                                       (ball_with_a_history, False)])
+def test_a_long_static_while_over_run_time_values_is_a_while_op(f, looped):
+    """Its static counter is made a run-time value after a few iterations (150 unrolled
+    iterations, each with its branch, took Numba minutes to compile), where nothing needs it
+    static; values and gradients are Python's either way."""
+    fn = check(f, *BALL)
+    assert ("while" in ops(fn)) == looped
+    if looped:
+        assert len(ops(fn)) < 300         # (unrolled: some 2000)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_gradient_through_a_static_while_made_a_loop(backend):
+    g = adcompiler.grad(bouncing_ball, wrt=(0, 1, 2), backend=backend)(*BALL)
+    for k in range(3):
+        want = central_differences(lambda *a: bouncing_ball(*a), *map(np.asarray, BALL), wrt=k)
+        np.testing.assert_allclose(g[k], want, rtol=1e-6)
