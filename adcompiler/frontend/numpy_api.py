@@ -20,7 +20,7 @@ import numpy as np
 
 from . import (arith, calculus, composites, creation, inplace, linalg, linalg_derived as lind,
                nanfunctions as nan, reductions as red, searching, segments, shapes, sorting,
-               statistics, ufuncs, windows)
+               statistics, ufuncs, vectorize, windows)
 from .indexing import along, getitem
 from .problems import FrontendError, no_out
 from .values import Traced, dtype_arg, ir_dtype, result_dtype
@@ -303,6 +303,7 @@ FUNCTIONS = {
     np.sort: lambda cx, a, axis=-1, kind=None, order=None, *, stable=None:
         sorting.sort(cx, a, axis, kind, order, stable),
     np.lexsort: lambda cx, keys, axis=-1: sorting.lexsort(cx, keys, axis),
+    np.apply_along_axis: vectorize.apply_along_axis,
     np.take_along_axis: lambda cx, arr, indices, axis=-1:
         sorting.take_along_axis(cx, arr, indices, axis),
     np.put_along_axis: inplace.put_along_axis, np.bincount: segments.bincount,

@@ -263,13 +263,27 @@ def cumsum(cx: Emitter, x, axis=None, dtype=None) -> Traced:
 
 
 def cumprod(cx: Emitter, x, axis=None, dtype=None) -> Traced:
-    """np.cumprod as a scan in log2(n) doubling steps (Hillis-Steele: at step s each entry
-    from the s-th on is multiplied by the one s before it), so its gradient comes from mul's
-    and is exact where x holds zeros (out / x would not be). The products are associated
+    """np.cumprod as a doubling scan (`_doubling_scan`), so its gradient comes from mul's and
+    is exact where x holds zeros (out / x would not be). The products are associated
     otherwise than NumPy's left-to-right ones: float results may differ in the last bits."""
     t = cx.tensor(x)
     out = dtype_arg(dtype) or ir_dtype(np.cumprod(np.ones(1, NP_OF[t.dtype])).dtype)
     v, a = _scan_axis(cx, t, cx.cast(t.value, out), axis, "cumprod")
+    return cx.wrap(_doubling_scan(cx, v, a, "mul"))
+
+
+def running_extreme(cx: Emitter, name: str, x, axis=0) -> Traced:
+    """np.maximum.accumulate / np.minimum.accumulate (`name` "maximum" or "minimum"): the
+    running max along `axis`, a doubling scan of maximum (NaN carried on, as NumPy's)."""
+    t = cx.tensor(x)
+    v, a = _scan_axis(cx, t, t.value, axis, f"np.{name}.accumulate")
+    return cx.wrap(_doubling_scan(cx, v, a, name))
+
+
+def _doubling_scan(cx: Emitter, v, a: int, name: str):
+    """v scanned along axis a with the associative binary op `name` in log2(n) doubling steps
+    (Hillis-Steele: at step s each entry from the s-th on is combined with the one s before
+    it)."""
     shape, n, step = v.type.shape, v.type.shape[a], 1
 
     def part(start, stop):
@@ -278,10 +292,10 @@ def cumprod(cx: Emitter, x, axis=None, dtype=None) -> Traced:
                      steps=(1,) * len(shape))
 
     while step < n:
-        v = cx.op("concatenate", part(0, step), cx.op("mul", part(step, n), part(0, n - step)),
+        v = cx.op("concatenate", part(0, step), cx.op(name, part(step, n), part(0, n - step)),
                   axis=a)
         step *= 2
-    return cx.wrap(v)
+    return v
 
 
 def cumulative(cx: Emitter, name: str, x, axis=None, dtype=None, include_initial=False):

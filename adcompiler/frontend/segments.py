@@ -1,5 +1,5 @@
-"""Reductions over groups of entries: np.bincount and ufunc.reduceat (add, multiply, maximum,
-minimum), as NumPy computes them.
+"""Reductions over groups of entries: np.bincount, ufunc.reduceat (add, multiply, maximum,
+minimum) and np.maximum.at / np.minimum.at, as NumPy computes them.
 
 Contract:
 - bincount(x, weights, minlength): entry k is the count (int64) or the sum of the weights
@@ -13,12 +13,18 @@ Contract:
   indices are static (they fix which entries meet). add is a gather and a scatter-add (work
   and memory as a's); multiply, maximum and minimum gather each group into a row padded to the
   longest group and reduce the rows (memory: groups x longest group). Dtypes are NumPy's.
+- np.maximum.at(a, idx, b) / np.minimum.at (a segment max: a GAT's softmax, max pooling by
+  graph): a changed in place, each a[j] the max (min) of itself and the b at the idx equal to
+  j, idx an integer array indexing a's first axis (negative ones wrap; out of bounds is an
+  AssertionFailed when it runs). Built from a sort: b's entries sorted (NaN last) and put at
+  their places in that order, so the last put at each, the max, is kept (put's own rule, and
+  its gradient: the kept entry gets the cotangent); O(n log n) in b's size, not a scatter.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import arith, indexing, shapes
+from . import arith, indexing, shapes, sorting
 from .emit import Emitter
 from .problems import FrontendError
 from .reductions import assert_none, norm_axes, reduce
@@ -119,3 +125,34 @@ def _lowest_or_highest(name: str, t: Traced):
         return name == "min"
     info = np.iinfo(dt)
     return int(info.min if name == "max" else info.max)
+
+
+def extreme_at(cx, ufunc, a, indices, b) -> None:
+    name = f"np.{ufunc.__name__}.at"
+    if not isinstance(a, Traced):
+        raise FrontendError(f"{name} changes its first argument in place: it must be a "
+                            "run-time array")
+    idx = cx.tensor(indices)
+    if idx.dtype not in ("i64", "i32") or idx.ndim != 1 or a.ndim == 0:
+        raise FrontendError(f"{name} takes one 1-d integer array indexing the first axis "
+                            "(a segment max: np.maximum.at(out, segment_ids, values))")
+    n, rest = a.shape[0], a.shape[1:]
+    width = int(np.prod(rest))
+    values = shapes.broadcast_to(cx, cx.wrap(cx.cast(cx.tensor(b).value, a.dtype)),
+                                 idx.shape + rest)
+    assert_none(cx, arith.binary(cx, "logical_or", arith.binary(cx, "lt", idx, -n),
+                                 arith.binary(cx, "ge", idx, n)),
+                f"{name}: an index is out of bounds for axis 0 with size {n}")
+    row = arith.where(cx, arith.binary(cx, "lt", idx, 0), arith.binary(cx, "add", idx, n), idx)
+    # each entry's place in a flattened, `width` places per row
+    flat_at = arith.binary(cx, "add", arith.binary(
+        cx, "mul", shapes.reshape(cx, row, (idx.shape[0], 1)), width), np.arange(width))
+    flat_at, flat_values = (shapes.ravel(cx, t) for t in (flat_at, values))
+    larger = flat_values if ufunc is np.maximum else arith.unary(cx, "neg", flat_values)
+    order = sorting.argsort(cx, larger)
+    lowest = _lowest_or_highest("max" if ufunc is np.maximum else "min", a)
+    start = cx.wrap(cx.op("broadcast_to", cx.const(lowest, a.dtype), shape=(n * width,)))
+    kept = indexing.setitem(cx, start, indexing.getitem(cx, flat_at, order),
+                            indexing.getitem(cx, flat_values, order))
+    a.update(arith.binary(cx, ufunc.__name__, a, shapes.reshape(cx, cx.wrap(kept),
+                                                                a.shape)).value)

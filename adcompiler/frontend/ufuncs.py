@@ -4,7 +4,8 @@ float_power, logaddexp2, isclose, allclose, isposinf and isneginf; ufuncs' `out=
 `where=` (`with_out`); and the ufunc methods `METHODS`: np.add.at and np.subtract.at (in
 place, repeated indices adding up: indexing.setitem's `add`), `reduce` of the ufuncs that
 have a reduction (np.add.reduce is np.sum along axis 0, np.logaddexp.reduce is SciPy's
-logsumexp), and `reduceat` (segments.py).
+logsumexp), `reduceat` (segments.py) and `accumulate` of add, multiply, maximum and
+minimum.
 
 Contract: values, dtypes (NumPy's own function is the dtype oracle, NEP 50 weak Python scalars
 included), broadcasting and NaN behaviour are NumPy's; the gradients come from the ops used.
@@ -24,7 +25,7 @@ from . import arith, inplace, segments
 from .arith import astype, binary, classify, unary, where
 from .emit import Emitter
 from .problems import FrontendError, no_out
-from .reductions import any_all, reduce as reduction
+from .reductions import any_all, cumprod, cumsum, reduce as reduction, running_extreme
 from .special import logsumexp
 from .shapes import copy
 from .values import NP_OF, Traced, common_dtype, result_dtype
@@ -188,8 +189,11 @@ def at(cx, ufunc, a, indices, b=None, /):
     """np.add.at(a, indices, b) / np.subtract.at: a changed in place, an index repeated adding
     (taking) b as often as it repeats."""
     name = f"{spelled(ufunc)}.at"
+    if ufunc in (np.maximum, np.minimum) and b is not None:
+        return segments.extreme_at(cx, ufunc, a, indices, b)
     if ufunc not in (np.add, np.subtract):
-        raise FrontendError(f"{name} is not supported (np.add.at and np.subtract.at are)")
+        raise FrontendError(f"{name} is not supported (np.add.at, np.subtract.at, "
+                            "np.maximum.at and np.minimum.at are)")
     if b is None:
         raise FrontendError(f"{name} needs the values to apply (b)")
     b = cx.tensor(b)    # (a list of run-time values: the array np.array makes of it)
@@ -266,4 +270,19 @@ def reduce(cx, ufunc, array, axis=0, dtype=None, out=None, keepdims=False, initi
                         "where= only where np.sum, np.prod, np.max and np.min take them)")
 
 
-METHODS = {"at": at, "reduce": reduce, "reduceat": segments.reduceat}
+def accumulate(cx, ufunc, array, axis=0, dtype=None, out=None):
+    """ufunc.accumulate: np.cumsum / np.cumprod along axis (0 by default) for add / multiply,
+    the running max / min for maximum / minimum."""
+    name = f"{spelled(ufunc)}.accumulate"
+    no_out(out, name)
+    if axis is None:
+        raise FrontendError(f"{name} takes an int axis (NumPy's accumulate does not flatten)")
+    if ufunc in (np.add, np.multiply):
+        return (cumsum if ufunc is np.add else cumprod)(cx, array, axis, dtype)
+    if ufunc in (np.maximum, np.minimum) and dtype is None:
+        return running_extreme(cx, ufunc.__name__, array, axis)
+    raise FrontendError(f"{name} is not supported (add, multiply, maximum and minimum "
+                        "accumulate; maximum's and minimum's without dtype=)")
+
+
+METHODS = {"at": at, "reduce": reduce, "reduceat": segments.reduceat, "accumulate": accumulate}

@@ -1,4 +1,5 @@
-"""np.bincount and ufunc.reduceat (frontend/segments.py): values and dtypes against NumPy
+"""np.bincount, ufunc.reduceat, np.maximum.at / np.minimum.at (frontend/segments.py) and
+ufunc.accumulate (the running max: reductions.running_extreme): values and dtypes against NumPy
 running the same Python, gradients on both backends against float64 finite differences, and
 NumPy's errors at the user's line (run-time ones as AssertionFailed)."""
 import numpy as np
@@ -138,3 +139,81 @@ def bincount_of_shifted_ranks(x, shift):
 def test_run_time_indices_outside_the_length_fail_when_the_code_runs(shift, match):
     with pytest.raises(adcompiler.AssertionFailed, match=match):
         adcompiler.jit(bincount_of_shifted_ranks)(X, shift)
+
+
+SEGMENT = np.array([0, 2, 2, 3, 0, -1, 2])      # (node 1 gets nothing; -1 is the last)
+
+
+def segment_extremes(x):
+    top = np.zeros((5, 3)) - 1.0
+    np.maximum.at(top, SEGMENT, x)
+    low = x[:5] * 1.0
+    np.minimum.at(low, SEGMENT[:6], x[:6] * 2.0)
+    counts = np.arange(5)
+    np.maximum.at(counts, np.array([1, 1, 3]), 3)
+    return top, low, counts
+
+
+X7 = np.vstack([X, X[:1] * 0.5])
+
+
+def test_segment_max_and_min_are_numpys():
+    check(segment_extremes, X7)
+    with_nan = X7.copy()
+    with_nan[3, 1] = np.nan             # NaN wins a max, as NumPy's
+    check(segment_extremes, with_nan)
+
+
+def segment_extreme_loss(x):
+    return sum(weighted(r) for r in segment_extremes(x)[:2])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_segment_max_gradient_reaches_the_entries_kept(backend):
+    g = adcompiler.grad(segment_extreme_loss, backend=backend)(X7)
+    np.testing.assert_allclose(g, central_differences(segment_extreme_loss, X7), atol=1e-7)
+
+
+def max_at_out_of_bounds(x, i):
+    top = x * 1.0
+    np.maximum.at(top, i, x[:2])
+    return top
+
+
+@pytest.mark.parametrize("i", [np.array([0, 6]), np.array([-7, 0])])
+def test_a_segment_id_out_of_bounds_fails_when_the_code_runs(i):
+    with pytest.raises(adcompiler.AssertionFailed, match="index is out of bounds for axis 0"):
+        adcompiler.jit(max_at_out_of_bounds)(X, i)
+
+
+def max_at_two_axes(x):
+    np.maximum.at(x * 1.0, (np.array([0]), np.array([1])), 5.0)
+
+
+def test_a_segment_max_takes_one_index_array():
+    located_error(max_at_two_axes, (X,), "takes one 1-d integer array indexing the first axis",
+                  FILE)
+
+
+def accumulations(x):
+    return (np.maximum.accumulate(x, axis=1), np.maximum.accumulate(x),
+            np.minimum.accumulate(x[0]), np.add.accumulate(x), np.multiply.accumulate(x, axis=1),
+            np.add.accumulate((x > 0).astype(np.int32), axis=1))
+
+
+def drawdown(x):
+    peak = np.maximum.accumulate(x[0] + 10.0)
+    return np.max((peak - x[0] - 10.0) / peak) + weighted(np.minimum.accumulate(x, axis=1))
+
+
+def test_accumulate_is_numpys():
+    check(accumulations, X)
+    with_nan = X.copy()
+    with_nan[1, 1] = np.nan             # carried on to the end, as NumPy's
+    check(accumulations, with_nan)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_running_max_gradient_reaches_each_peak(backend):
+    g = adcompiler.grad(drawdown, backend=backend)(X)
+    np.testing.assert_allclose(g, central_differences(drawdown, X), atol=1e-7)

@@ -1,5 +1,5 @@
 """np.vectorize of a Python function with a run-time branch on run-time arrays (a loop the
-tracer keeps: frontend/vectorize.py), and np.broadcast_arrays: values and dtypes against
+tracer keeps: frontend/vectorize.py), np.apply_along_axis, and np.broadcast_arrays: values and dtypes against
 NumPy running the same Python, gradients on both backends against float64 finite
 differences, and NumPy's errors at the user's line."""
 import numpy as np
@@ -35,14 +35,37 @@ def broadcast_pair(x, y):
     return a * b
 
 
+def normalised(row):
+    return row / np.sum(np.abs(row))
+
+
+def extremes(row, scale=1.0):
+    return np.array([np.max(row), np.min(row) * scale])
+
+
+def kinked_total(row):
+    if row[0] > 0:
+        return np.sum(row ** 2)
+    return np.sum(row)
+
+
+def along_axes(x, y):
+    cube = np.reshape(np.concatenate([x, x * 0.5]), (2, 3, 4))
+    return (np.apply_along_axis(normalised, 1, cube),
+            np.apply_along_axis(extremes, -1, cube, scale=2.0),
+            np.apply_along_axis(kinked_total, 0, cube),
+            np.apply_along_axis(extremes, 0, cube), np.apply_along_axis(np.cumsum, 2, cube))
+
+
 @pytest.mark.parametrize("f", [vectorized_kink, vectorized_lambda_to_ints,
-                               vectorized_with_otypes, broadcast_pair])
+                               vectorized_with_otypes, broadcast_pair, along_axes])
 def test_values_and_dtypes_are_numpys(f):
     check(f, X, Y)
 
 
 def vectorized_loss(x, y):
-    return np.sum(vectorized_kink(x, y) ** 2) + np.sum(broadcast_pair(x, y) ** 2)
+    return np.sum(vectorized_kink(x, y) ** 2) + np.sum(broadcast_pair(x, y) ** 2) + sum(
+        np.sum(np.sin(r)) for r in along_axes(x, y))
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
