@@ -367,7 +367,7 @@ class CallsMixin:
             handler = _table_get(special.functions(), fn) or \
                 _table_get(scipy_linalg.functions(), fn) or \
                 _table_get(scipy_distance.functions(), fn) or \
-                _table_get(scipy_stats.functions(), fn)
+                _table_get(scipy_stats.functions(), fn) or scipy_stats.frozen_method(fn)
         if handler is not None:
             if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
                 _bind(handler, args, kwargs, _name(fn), fn)

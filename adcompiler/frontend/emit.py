@@ -121,8 +121,10 @@ class Emitter:
                 INT_RANGE[dtype][0] <= x <= INT_RANGE[dtype][1]:
             raise FrontendError(f"Python integer {x} out of bounds for {NP_OF[dtype]}")
         if arr.size > 100_000:
-            raise FrontendError(f"a constant array of {arr.size} elements is too large to "
-                                "embed in the IR; pass it as an argument")
+            raise FrontendError(f"a constant array of {arr.size} elements (a global the code "
+                                "reads, or an array computed while tracing, as draws from a "
+                                "generator seeded inside are) is too large to embed in the "
+                                "IR; pass it as an argument")
         return self.const(x if isinstance(x, float) else arr, dtype)
 
     def tensor(self, x, dtype: str | None = None) -> Traced:

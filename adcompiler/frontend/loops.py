@@ -54,6 +54,16 @@ def _names_of(target) -> set:
     return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
 
 
+def _steady_int(name: str, test, seen) -> bool:
+    """Did the int `name` change by the same nonzero step at each test in `seen`, and are the
+    ints the test reads (names and literals) far inside int64's range (try_while's)?"""
+    steps = {b[name] - a[name] for a, b in zip(seen, seen[1:])}
+    ints = [v for s in seen for v in s.values() if isinstance(v, (int, np.integer))] + \
+        [c.value for c in ast.walk(test) if isinstance(c, ast.Constant)
+         and type(c.value) is int]
+    return len(steps) == 1 and 0 not in steps and all(abs(int(v)) < 2 ** 62 for v in ints)
+
+
 def _bound(name: str, loop) -> str:
     """The frame's name of the run-time flag that says `loop`'s loop-local `name` is bound (a
     loop in its body has its own)."""
@@ -171,6 +181,7 @@ class LoopsMixin:
 
     # == while =============================================================================
     def stmt_While(self, node):
+        seen = []       # the test's static numbers at each iteration (try_while's)
         for k in range(MAX_STATIC_ITERATIONS):
             self.builder.loc = self.loc_at(node.lineno)
             with self.builder.region():          # a static test builds nothing; drop the rest
@@ -184,7 +195,8 @@ class LoopsMixin:
                 return None
             if not run_static(bool, test):
                 return None
-            if k == STATIC_PEEL and self.try_while(node):
+            seen.append({n: self.frame.vars.get(n) for n in _names_of(node.test)})
+            if k == STATIC_PEEL and self.try_while(node, seen):
                 return None
             self.frame.loops.append(node)
             try:
@@ -194,19 +206,24 @@ class LoopsMixin:
         raise FrontendError(f"a while loop with a static condition ran {MAX_STATIC_ITERATIONS} "
                             "iterations while tracing")
 
-    def try_while(self, node) -> bool:
+    def try_while(self, node, seen) -> bool:
         """A while loop whose static test has held for STATIC_PEEL iterations of a body that
         carries run-time values: the static numbers the test reads and the body rebinds become
         run-time scalars, so it is a `while` op, not thousands of iterations unrolled, each
         with its run-time branches (a simulation's `while t < T: ...; t += dt`: minutes of
         Numba compile). Not where code after the loop reads them (it may need them static),
         nor inside code differentiated twice (a while op's reverse sweep cannot be), nor
-        where the body needs them static: False, and it goes on unrolled."""
+        where the body needs them static: False, and it goes on unrolled. An int is made an
+        int64 only where it moved by one step each iteration (`seen`, the test's numbers at
+        each) and the test's ints are far inside int64's range: `i *= 3` would wrap round
+        before `i < 2**70` ends the loop, which then never ends."""
         frame = self.frame
         rebound = analysis.rebound_names(node.body)
         counters = {n for n in _names_of(node.test) & rebound
                     if values.is_static_scalar(frame.vars.get(n))
-                    and not isinstance(frame.vars[n], bool)}
+                    and not isinstance(frame.vars[n], bool)
+                    and (not isinstance(frame.vars[n], (int, np.integer))
+                         or _steady_int(n, node.test, seen))}
         if not counters or self.session.unroll_limit > 1 or counters & self.live_after() \
                 or not any(isinstance(frame.vars.get(n), Traced) for n in rebound):
             return False

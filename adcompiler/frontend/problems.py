@@ -25,6 +25,7 @@ import ast
 import contextlib
 import functools
 import linecache
+import os
 import sys
 
 from ..errors import AdcompilerError, TraceError, UnsupportedSyntax, where
@@ -45,14 +46,21 @@ def reached_through(err: TraceError | UnsupportedSyntax, site) -> None:
     it: its message ends "(via the call(s) at user.py:5 -> helper.py:9)", outermost first, as
     a NaN error's does. An error at the call's own line needs no note."""
     locs = [err.loc] if isinstance(err, TraceError) else [loc for _, loc in err.problems]
-    if any(loc is None or tuple(loc[:2]) == site for loc in locs):
-        return
+    if any(loc is None or tuple(loc[:2]) == site for loc in locs) or _own_file(site[0]):
+        return      # (adcompiler's own code traced as the user's: np.vectorize calling f)
     if not hasattr(err, "via_calls"):
         err.via_calls, err.own_text = [], str(err)
     err.via_calls.append(site)
     many = "s" if len(err.via_calls) > 1 else ""
     chain = " -> ".join(where(s) for s in reversed(err.via_calls))
     err.args = (f"{err.own_text} (via the call{many} at {chain})",)
+
+
+def _own_file(path) -> bool:
+    return os.path.abspath(str(path)).startswith(_PACKAGE)
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class FrontendError(Exception):

@@ -20,10 +20,10 @@ import numpy as np
 
 from .problems import FrontendError
 
-_DERIVED = {"pdf": "logpdf", "pmf": "logpmf"}      # exp of the log form
+_DERIVED = {"pdf": "logpdf"}      # exp of the log form
 _TRANSFORMS = {"logpdf": "log_density", "pdf": "density", "cdf": "probability",
                "logcdf": "probability", "sf": "probability", "logsf": "probability",
-               "ppf": "quantile", "isf": "quantile", "logpmf": "log_mass", "pmf": "mass"}
+               "ppf": "quantile", "isf": "quantile", "logpmf": "mass", "pmf": "mass"}
 
 
 def functions() -> dict:
@@ -31,13 +31,35 @@ def functions() -> dict:
     return {} if stats is None else _table(stats)
 
 
+def frozen_method(fn):
+    """The handler of a method of a distribution SciPy froze (`N = stats.norm(0, 1)`, made
+    with static parameters, natively), called on run-time values: `N.cdf(x)`; else None."""
+    owner = getattr(fn, "__self__", None)
+    name = getattr(getattr(owner, "dist", None), "name", None)
+    if "scipy.stats" not in sys.modules or type(owner).__name__ not in _FROZEN_TYPES \
+            or name not in _methods():
+        return None
+    if fn.__name__ not in _methods()[name]:
+        return partial(_unsupported, name, fn.__name__, _methods()[name])
+    return partial(_call, name, fn.__name__, (owner.args, owner.kwds))
+
+
+_FROZEN_TYPES = ("rv_continuous_frozen", "rv_discrete_frozen")
+
+
+@cache
+def _methods() -> dict:
+    """Each distribution's methods here, by its name."""
+    from .stats_forms import FORMS
+    return {name: [m for m in _TRANSFORMS if _DERIVED.get(m, m) in forms]
+            for name, forms in FORMS.items()}
+
+
 @cache
 def _table(stats) -> dict:
-    from . import stats_forms
     table = {}
-    for name, forms in stats_forms.FORMS.items():
+    for name, methods in _methods().items():
         dist = getattr(stats, name)
-        methods = [m for m in _TRANSFORMS if _DERIVED.get(m, m) in forms]
         for method in methods:
             table[getattr(dist, method)] = partial(_call, name, method, ())
         for method in _OTHERS:      # (SciPy's, named in an error that says what there is)
@@ -91,11 +113,15 @@ def _call(name, method, given, cx, *args, **kwargs):
     before the call's own."""
     from . import stats_forms
     if given:
-        args, kwargs = (args[:1] + tuple(given[0]) + args[1:]), {**given[1], **kwargs}
+        if len(args) != 1 or kwargs:
+            raise FrontendError(f"a frozen scipy.stats.{name}'s {method} takes the values "
+                                "only (its parameters were given when it was made)")
+        args, kwargs = args + tuple(given[0]), given[1]
     x, shape, loc, scale = _parameters(name, method, args, kwargs)
-    form = stats_forms.FORMS[name][_DERIVED.get(method, method)]
+    forms = stats_forms.FORMS[name]
     transform = getattr(stats_forms, _TRANSFORMS[method])
-    params = [form, x, shape, loc] + ([] if scale is None else [scale])
+    params = [forms[_DERIVED.get(method, method)], forms.get("valid"), x, shape, loc] + (
+        [] if scale is None else [scale])
     return cx.call(transform, params, {})
 
 

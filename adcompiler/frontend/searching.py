@@ -3,11 +3,13 @@ np.argpartition.
 
 Contract: values, dtypes, shapes and argument names are NumPy's; side, right, kth, axis and
 period are static.
-- searchsorted(a, v) counts, for each v, the entries of the 1-D `a` before it: `a < v`
-  ('left') or `a <= v` ('right') in NumPy's order, where NaN sorts last. One comparison of
-  every v with every entry, O(len(a) len(v)) work, fused into one loop; exact, with no
-  binary search to diverge from NumPy's, so the int64 result is NumPy's for a sorted a (for
-  an unsorted one it is a count where NumPy's is some index). Not differentiable.
+- searchsorted(a, v) is, for each v, the first place of the 1-D `a` where `a < v` ('left')
+  or `a <= v` ('right') stops holding, in NumPy's order, where NaN sorts last: a binary
+  search, ceil(log2(len(a) + 1)) halvings of every v's interval, each a gather of a at the
+  middles and a comparison (O(len(v) log len(a)) work; a count of every v against every
+  entry was O(len(v) len(a)) and its matrix ran out of memory at 10^5 x 10^5). For a sorted a
+  the int64 result is NumPy's; for an unsorted one, as NumPy's, some index. Not
+  differentiable.
 - digitize is NumPy's searchsorted on the bins or on the reversed bins (len(bins) minus it);
   which one is chosen at run time from the bins' monotonicity (NumPy's rule, for bins
   without NaN), and bins neither increasing nor decreasing fail a run-time assert
@@ -34,8 +36,8 @@ from .arith import astype, binary, classify, unary, where
 from .emit import Emitter
 from .indexing import getitem
 from .problems import FrontendError, StaticNeeded
-from .reductions import any_all, count_nonzero, norm_axes
-from .shapes import concatenate, expand_dims, ravel
+from .reductions import any_all, norm_axes
+from .shapes import concatenate, ravel
 from .sorting import argsort, sort
 from .values import Traced, common_dtype
 
@@ -59,10 +61,21 @@ def searchsorted(cx: Emitter, a, v, side="left", sorter=None) -> Traced:
         raise FrontendError(f"np.searchsorted: a must be 1-D, got shape {a.shape}")
     if sorter is not None:
         a = getitem(cx, a, (sorter,))
-    col = expand_dims(cx, v, -1)        # each v against every entry of a, along the last axis
-    before = _nan_last_less(cx, a, col) if side == "left" else \
-        unary(cx, "logical_not", _nan_last_less(cx, col, a))
-    return count_nonzero(cx, before, -1)
+    n = a.shape[0]
+    low = cx.wrap(cx.op("broadcast_to", cx.const(0, "i64"), shape=v.shape), nonneg=True)
+    high = cx.wrap(cx.op("broadcast_to", cx.const(n, "i64"), shape=v.shape), nonneg=True)
+    for _ in range(int(np.ceil(np.log2(n + 1)))):
+        middle = binary(cx, "floordiv", binary(cx, "add", low, high), 2)
+        entry = getitem(cx, a, (binary(cx, "minimum", middle, n - 1),))
+        # (is the middle entry before v: the answer is after it)
+        after = _nan_last_less(cx, entry, v) if side == "left" else \
+            unary(cx, "logical_not", _nan_last_less(cx, v, entry))
+        open_ = binary(cx, "lt", low, high)
+        low = where(cx, binary(cx, "logical_and", open_, after), binary(cx, "add", middle, 1),
+                    low)
+        high = where(cx, binary(cx, "logical_and", open_, unary(cx, "logical_not", after)),
+                     middle, high)
+    return astype(cx, low, "i64")
 
 
 def digitize(cx: Emitter, x, bins, right=False) -> Traced:

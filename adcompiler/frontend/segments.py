@@ -51,6 +51,8 @@ def bincount(cx: Emitter, x, weights=None, minlength=0) -> Traced:
                                 "would depend on them; give minlength= (more than the largest "
                                 "value), which is then the length")
         length, count = int(minlength), index.shape[0]
+        if index.dtype == "bool":       # (counted as 0 and 1, not a mask)
+            index = cx.wrap(cx.cast(index.value, "i64"), nonneg=True)
         assert_none(cx, arith.binary(cx, "lt", index, 0),
                     "np.bincount: 'list' argument must have no negative elements")
         assert_none(cx, arith.binary(cx, "ge", index, length),

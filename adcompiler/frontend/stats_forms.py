@@ -4,10 +4,11 @@ each distribution's standard forms, functions of the standardised z = (x - loc) 
 for a discrete one) and the shape parameters, and the loc-scale transforms around them.
 
 Contract: `FORMS[name]` maps a method ("logpdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf";
-"logpmf" for discrete ones) to its standard form, and "shapes" to the shape parameters' names.
-pdf / pmf are exp of the log forms. Results are float64, as SciPy's. Out of the support a
-log-density is -inf and a density 0; a scale that is not positive, and a probability outside
-[0, 1] given to ppf / isf, give NaN, as SciPy's. Arguments outside a form's domain are first
+"logpmf" and "pmf" for discrete ones) to its standard form, "shapes" to the shape parameters'
+names and "valid" to SciPy's check of them (`_argcheck`). pdf is exp of logpdf. Results are
+float64, as SciPy's. Out of the support a log-density is -inf and a density 0; parameters
+that are not valid (a scale that is not positive too), and a probability outside [0, 1]
+given to ppf / isf, give NaN, as SciPy's. Arguments outside a form's domain are first
 replaced by a harmless one (`_inside`), so the branch `np.where` leaves out has a finite
 derivative and no 0 * inf reaches the gradient.
 """
@@ -23,35 +24,38 @@ def _inside(ok, z, harmless):
     return np.where(ok, z, harmless)
 
 
-# -- the loc-scale transforms (traced with the form and the bound parameters) ----------------
+# -- the loc-scale transforms (traced with the form, the distribution's check of its shape
+# parameters, `valid`, and the bound parameters): NaN where those are not valid, as SciPy's
 
-def log_density(form, x, shape, loc, scale):
+def _valid(valid, shape, scale=1.0):
+    return scale > 0 if valid is None else valid(*shape) & (scale > 0)
+
+
+def log_density(form, valid, x, shape, loc, scale):
+    ok = _valid(valid, shape, scale)
     z = (np.asarray(x, np.float64) - loc) / scale
-    return np.where(scale > 0, form(z, *shape) - np.log(np.where(scale > 0, scale, 1.0)),
-                    np.nan)
+    return np.where(ok, form(z, *shape) - np.log(np.where(scale > 0, scale, 1.0)), np.nan)
 
 
-def density(form, x, shape, loc, scale):
-    return np.exp(log_density(form, x, shape, loc, scale))
+def density(form, valid, x, shape, loc, scale):
+    return np.exp(log_density(form, valid, x, shape, loc, scale))
 
 
-def probability(form, x, shape, loc, scale):
+def probability(form, valid, x, shape, loc, scale):
     z = (np.asarray(x, np.float64) - loc) / scale
-    return np.where(scale > 0, form(z, *shape), np.nan)
+    return np.where(_valid(valid, shape, scale), form(z, *shape), np.nan)
 
 
-def quantile(form, q, shape, loc, scale):
+def quantile(form, valid, q, shape, loc, scale):
     q = np.asarray(q, np.float64)
-    inside = (q >= 0) & (q <= 1) & (scale > 0)
+    inside = (q >= 0) & (q <= 1) & _valid(valid, shape, scale)
     return np.where(inside, loc + scale * form(_inside(inside, q, 0.5), *shape), np.nan)
 
 
-def log_mass(form, k, shape, loc):
-    return form(np.asarray(k, np.float64) - loc, *shape)
-
-
-def mass(form, k, shape, loc):
-    return np.exp(log_mass(form, k, shape, loc))
+def mass(form, valid, k, shape, loc):
+    """logpmf and pmf, each its own form (a pmf as exp(logpmf) has 0 * inf for a derivative
+    where a probability is 0)."""
+    return np.where(_valid(valid, shape), form(np.asarray(k, np.float64) - loc, *shape), np.nan)
 
 
 # -- continuous distributions ------------------------------------------------------------------
@@ -119,7 +123,10 @@ def logistic_logpdf(z):
 
 
 def cauchy_logpdf(z):
-    return -np.log(np.pi) - np.log1p(z * z)
+    # (z * z overflows beyond 1e154: there log1p(z^2) is 2 log|z|)
+    huge = np.abs(z) > 1e150
+    return -np.log(np.pi) - np.where(huge, 2.0 * np.log(np.abs(_inside(huge, z, 1e151))),
+                                     np.log1p(_inside(huge, 0.0, z) ** 2))
 
 
 def cauchy_cdf(z):
@@ -131,17 +138,22 @@ def cauchy_sf(z):
 
 
 def cauchy_ppf(q):
-    # -1 / tan(pi q) from the nearer end keeps its digits there (SciPy's); the ends are infinite
+    # tan(pi (q - 1/2)) about the median (q - 1/2 is exact there), -1 / tan(pi q) from the
+    # nearer end beyond (keeping its digits there, as SciPy's); the ends are infinite
+    middle = np.abs(q - 0.5) <= 0.25
     near = np.where(q > 0.5, 1.0 - q, q)
-    inner = _inside((near > 0) & (near < 0.5), near, 0.25)
-    value = np.where(near == 0.5, 0.0, -1.0 / np.tan(np.pi * inner))
-    value = np.where(near == 0, -np.inf, value)
-    return np.where(q > 0.5, -value, value)
+    inner = _inside((near > 0) & ~middle, near, 0.1)
+    tail = np.where(near == 0, -np.inf, -1.0 / np.tan(np.pi * inner))
+    return np.where(middle, np.tan(np.pi * (_inside(middle, q, 0.5) - 0.5)),
+                    np.where(q > 0.5, -tail, tail))
 
 
 def t_logpdf(z, df):
-    return (special.gammaln((df + 1) / 2) - special.gammaln(df / 2)
-            - 0.5 * np.log(df * np.pi) - (df + 1) / 2 * np.log1p(z * z / df))
+    finite = np.isfinite(df)        # (an infinite df is the normal, as SciPy's)
+    d = _inside(finite, df, 1.0)
+    return np.where(finite, special.gammaln((d + 1) / 2) - special.gammaln(d / 2)
+                    - 0.5 * np.log(d * np.pi) - (d + 1) / 2 * np.log1p(z * z / d),
+                    norm_logpdf(z))
 
 
 def gamma_logpdf(z, a):
@@ -212,6 +224,36 @@ def geom_logpmf(k, p):
     return _on_integers(k, 1, np.inf, special.xlog1py(ks - 1, -p) + np.log(p))
 
 
+def _power(base, k):
+    """base ** k for counts k, 1 at k = 0 with no derivative there (0 ** 0's is 0 * inf)."""
+    return np.where(k == 0, 1.0, base ** np.where(k == 0, 1.0, k))
+
+
+def _masses(k, low, high, value):
+    """value where k is an integer in [low, high], else 0."""
+    return np.where((k >= low) & (k <= high) & (np.floor(k) == k), value, 0.0)
+
+
+def poisson_pmf(k, mu):
+    ks = _inside(k >= 0, np.floor(k), 0.0)
+    return _masses(k, 0, np.inf, np.exp(-mu - special.gammaln(ks + 1)) * _power(mu, ks))
+
+
+def bernoulli_pmf(k, p):
+    return _masses(k, 0, 1, np.where(k == 1, p, 1.0 - p))
+
+
+def binom_pmf(k, n, p):
+    ks = _inside((k >= 0) & (k <= n), np.floor(k), 0.0)
+    ways = np.exp(special.gammaln(n + 1) - special.gammaln(ks + 1) - special.gammaln(n - ks + 1))
+    return _masses(k, 0, n, ways * _power(p, ks) * _power(1.0 - p, n - ks))
+
+
+def geom_pmf(k, p):
+    ks = _inside(k >= 1, np.floor(k), 1.0)
+    return _masses(k, 1, np.inf, _power(1.0 - p, ks - 1) * p)
+
+
 # -- the multivariate normal -----------------------------------------------------------------
 
 def multivariate_normal_logpdf(x, mean, cov):
@@ -252,15 +294,20 @@ FORMS = {
                  "ppf": special.logit, "isf": lambda q: -special.logit(q)},
     "cauchy": {"logpdf": cauchy_logpdf, "cdf": cauchy_cdf, "sf": cauchy_sf, "ppf": cauchy_ppf,
                "isf": lambda q: -cauchy_ppf(q)},
-    "t": {"shapes": ("df",), "logpdf": t_logpdf},
-    "gamma": {"shapes": ("a",), "logpdf": gamma_logpdf},
-    "chi2": {"shapes": ("df",), "logpdf": chi2_logpdf},
-    "beta": {"shapes": ("a", "b"), "logpdf": beta_logpdf},
+    "t": {"shapes": ("df",), "logpdf": t_logpdf, "valid": lambda df: df > 0},
+    "gamma": {"shapes": ("a",), "logpdf": gamma_logpdf, "valid": lambda a: a > 0},
+    "chi2": {"shapes": ("df",), "logpdf": chi2_logpdf, "valid": lambda df: df > 0},
+    "beta": {"shapes": ("a", "b"), "logpdf": beta_logpdf,
+             "valid": lambda a, b: (a > 0) & (b > 0)},
     "lognorm": {"shapes": ("s",), "logpdf": lognorm_logpdf, "cdf": lognorm_cdf,
-                "ppf": lognorm_ppf},
+                "ppf": lognorm_ppf, "valid": lambda s: s > 0},
     "halfnorm": {"logpdf": halfnorm_logpdf, "cdf": halfnorm_cdf},
-    "poisson": {"shapes": ("mu",), "logpmf": poisson_logpmf},
-    "bernoulli": {"shapes": ("p",), "logpmf": bernoulli_logpmf},
-    "binom": {"shapes": ("n", "p"), "logpmf": binom_logpmf},
-    "geom": {"shapes": ("p",), "logpmf": geom_logpmf},
+    "poisson": {"shapes": ("mu",), "logpmf": poisson_logpmf, "pmf": poisson_pmf,
+                "valid": lambda mu: mu >= 0},
+    "bernoulli": {"shapes": ("p",), "logpmf": bernoulli_logpmf, "pmf": bernoulli_pmf,
+                  "valid": lambda p: (p >= 0) & (p <= 1)},
+    "binom": {"shapes": ("n", "p"), "logpmf": binom_logpmf, "pmf": binom_pmf,
+              "valid": lambda n, p: (n >= 0) & (np.floor(n) == n) & (p >= 0) & (p <= 1)},
+    "geom": {"shapes": ("p",), "logpmf": geom_logpmf, "pmf": geom_pmf,
+             "valid": lambda p: (p > 0) & (p <= 1)},
 }

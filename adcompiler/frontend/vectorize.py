@@ -4,7 +4,9 @@ branch, as in the user's own loops), its results gathered into an array of the i
 and np.apply_along_axis(f, axis, arr, *args, **kwargs), f called on each 1-d slice so.
 
 Contract: as NumPy's vectorize: the result's dtype is `otypes[0]`, or that of f's result on
-the first entries (later results are cast to it); f is called once per entry; inputs of size 0
+the first entries as traced (later results are cast to it; where a run-time `if` in f returns
+an int on one branch and a float on the other, a float, where NumPy's dtype depends on the
+branch the first entry takes); f is called once per entry; inputs of size 0
 need otypes. A function returning several values, `excluded`, `signature` and keyword arguments
 of the call are refused (FrontendError). apply_along_axis's result has f's result's axes in
 place of `axis`, its dtype f's on the first slice, as NumPy's. `vectorized` and

@@ -293,13 +293,14 @@ def _extreme_vjp(b, op, cts, needs):
     """maximum / minimum: the cotangent goes to the operand the result is (half each at a
     tie), by comparisons: SymPy's (sign(x - y) + 1) / 2 is NaN where an operand is NaN, which
     made the other operand's gradient NaN even where a where dropped that result (JAX's and
-    torch's: 0)."""
+    torch's: 0). The other operand gets an exact 0 (a select, not a product): an infinite
+    cotangent, sqrt's of np.maximum(v, 0) where v < 0, does not make it 0 * inf = NaN."""
     (ct,), r = cts, op.result
     dt, shape = r.type.dtype, r.type.shape
     one, half, zero = (const(b, v, dt, shape) for v in (1, 0.5, 0))
     picked = [b.op("eq", v, r) for v in op.operands]
-    return [sum_to(b, b.op("mul", ct, b.op("where", mine, b.op("where", other, half, one),
-                                             zero)), v.type.shape) if need else None
+    return [sum_to(b, b.op("where", mine, b.op("mul", ct, b.op("where", other, half, one)),
+                           zero), v.type.shape) if need else None
             for v, mine, other, need in zip(op.operands, picked, picked[::-1], needs,
                                             strict=True)]
 

@@ -1065,6 +1065,22 @@ def test_a_nan_that_a_where_drops_is_no_error(backend):
         adc.grad(nan_maker, backend=backend)(np.array([0.5, 2.0]))
 
 
+def full_truncation(v, w):
+    # Heston's full truncation: where v < 0, np.maximum's result is the 0, whose root has an
+    # infinite derivative; v has no influence there (the gradient is 0, not 0 * inf)
+    vp = np.maximum(v, 0.0)
+    return np.sum(np.sqrt(vp * 0.1) * w + np.minimum(v, 0.0) ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_operand_a_max_leaves_out_gets_no_nan_from_an_infinite_cotangent(backend):
+    v, w = np.array([-0.3, 0.4, -1e-3, 2.0]), np.array([1.0, -2.0, 0.5, 3.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = adc.grad(full_truncation, backend=backend)(v, w)
+    want = np.where(v > 0, 0.5 * np.sqrt(0.1) * w / np.sqrt(np.maximum(v, 1e-300)), 2 * v)
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
 def dropped_then_reached(x, y):
     a = np.where(x > 0, np.log(x), 0.0)
     b = np.sqrt(y)

@@ -1046,11 +1046,29 @@ def ball_with_a_history(y0, v0, e):
     return y * len(seen)
 
 
+def ball_on_a_tripled_clock(y0, v0, e):
+    i = 1
+    while i < 2 ** 70:      # an int64 i would wrap round before it ends: stays unrolled
+        y0 = y0 * e + v0
+        i = i * 3
+    return y0
+
+
+def ball_on_a_counter(y0, v0, e):
+    k = 0
+    while k < 40:           # one step each time, far inside int64: a loop
+        y0 = np.where(y0 > 0, y0 * e, -y0) + v0 * 0.01
+        k += 1
+    return y0
+
+
 BALL = (np.float64(1.3), np.float64(0.7), np.float64(0.8))
 
 
 @pytest.mark.parametrize("f, looped", [(bouncing_ball, True), (ball_and_its_clock, False),
-                                       (ball_with_a_history, False)])
+                                       (ball_with_a_history, False),
+                                       (ball_on_a_tripled_clock, False),
+                                       (ball_on_a_counter, True)])
 def test_a_long_static_while_over_run_time_values_is_a_while_op(f, looped):
     """Its static counter is made a run-time value after a few iterations (150 unrolled
     iterations, each with its branch, took Numba minutes to compile), where nothing needs it

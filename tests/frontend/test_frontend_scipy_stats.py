@@ -102,6 +102,28 @@ def test_frozen_and_multivariate_values_are_scipys():
     assert np.isclose(got, frozen_and_multivariate(X, P), rtol=1e-12)
 
 
+STANDARD_NORMAL = stats.norm()         # frozen natively, with static parameters
+
+
+def black_scholes(s, sigma):
+    d1 = (np.log(s / 95.0) + 0.02 + 0.5 * sigma ** 2) / sigma
+    d2 = d1 - sigma
+    return s * STANDARD_NORMAL.cdf(d1) - 95.0 * np.exp(-0.02) * stats.norm(0.0, 1.0).cdf(d2) \
+        + np.sum(stats.poisson(3.0).logpmf(np.array([0, 2])) * s)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_distributions_frozen_with_static_parameters_are_the_closed_forms(backend):
+    """Black-Scholes as it is written: delta and vega are the closed forms."""
+    value, (delta, vega) = adcompiler.value_and_grad(black_scholes, wrt=(0, 1),
+                                                     backend=backend)(100.0, 0.3)
+    d1 = (np.log(100.0 / 95.0) + 0.02 + 0.045) / 0.3
+    poisson = np.sum(stats.poisson.logpmf([0, 2], 3.0))
+    assert np.isclose(value, black_scholes(100.0, 0.3), rtol=1e-13)
+    assert np.isclose(delta, stats.norm.cdf(d1) + poisson, rtol=1e-12)
+    assert np.isclose(vega, 100.0 * stats.norm.pdf(d1), rtol=1e-12)
+
+
 def frozen_entropy(p):
     return stats.norm(p[0], 1.0).entropy()
 
@@ -122,6 +144,14 @@ def misspelled_parameter(p):
     return stats.norm.logpdf(X, p[0], lox=1.0)
 
 
+def static_frozen_cdf_without_a_closed_form(p):
+    return stats.t(3).cdf(p)
+
+
+def frozen_given_parameters_again(p):
+    return stats.norm(p[0]).logpdf(X, scale=2.0)
+
+
 def run_time_draws(p):
     return stats.norm.rvs(loc=p[0], size=3)
 
@@ -134,6 +164,54 @@ def run_time_draws(p):
     (missing_shape, r"missing its shape parameter\(s\) df"),
     (misspelled_parameter, "unexpected or repeated argument 'lox'"),
     (run_time_draws, "scipy.stats.norm.rvs of run-time values is not supported"),
+    (frozen_given_parameters_again, r"a frozen scipy.stats.norm's logpdf takes the values only"),
+    (static_frozen_cdf_without_a_closed_form, r"scipy.stats.t.cdf of run-time values is not "
+                                              r"supported by adcompiler \(t has logpdf, pdf\)"),
 ])
 def test_what_is_not_supported_is_a_located_error(f, match):
     located_error(f, (P,), match, FILE)
+
+
+INVALID = [("bernoulli", "logpmf", (1.5,)), ("binom", "logpmf", (3.5, 0.3)),
+           ("binom", "pmf", (4, 1.2)), ("poisson", "pmf", (-1.0,)), ("geom", "logpmf", (0.0,)),
+           ("lognorm", "cdf", (-1.0,)), ("gamma", "logpdf", (-1.0,)), ("chi2", "pdf", (0.0,)),
+           ("beta", "logpdf", (0.5, -2.0)), ("t", "logpdf", (-3.0,)), ("lognorm", "ppf", (0.0,))]
+
+
+@pytest.mark.parametrize("name, method, shapes", INVALID)
+def test_shape_parameters_scipy_refuses_give_its_nan(name, method, shapes):
+    values = np.array([0.0, 1.0, 2.0]) + (0.25 if method == "ppf" else 0.0)
+    got = adcompiler.jit(call_method)(getattr(getattr(stats, name), method), values,
+                                      tuple(np.float64(s) for s in shapes))
+    assert np.isnan(got).all()
+
+
+def edges_scipy_computes(x):
+    return (stats.t.logpdf(x, np.inf), stats.cauchy.logpdf(x * 1e200),
+            stats.cauchy.ppf(np.array([0.5, 0.3, 1e-14, 1.0]) + 0 * x[:4]))
+
+
+def test_an_infinite_df_and_huge_values_are_scipys():
+    for got, want in zip(adcompiler.jit(edges_scipy_computes)(XS), edges_scipy_computes(XS),
+                         strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def median_of_a_cauchy(q, scale):
+    return stats.cauchy.ppf(q, 0.0, scale) + stats.cauchy.isf(q, 1.0, scale)
+
+
+def probability_of_one_success(p):
+    return stats.bernoulli.pmf(1.0, p) + stats.binom.pmf(1, 3, p) + stats.poisson.pmf(1, p)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_derivatives_at_the_median_and_at_probability_zero(backend):
+    """The Cauchy quantile's slope at the median is pi scale (a flat branch there gave 0); a
+    pmf's derivative where the probability is 0 is finite (exp(logpmf)'s is 0 * inf)."""
+    g = adcompiler.grad(median_of_a_cauchy, wrt=0, backend=backend)(0.5, 2.0)
+    assert np.isclose(g, 0.0, atol=1e-12)      # (ppf's slope and isf's cancel)
+    g = adcompiler.grad(lambda q: stats.cauchy.ppf(q, 0.0, 2.0), backend=backend)(0.5)
+    assert np.isclose(g, 2.0 * np.pi, rtol=1e-14)
+    g = adcompiler.grad(probability_of_one_success, backend=backend)(0.0)
+    assert np.isclose(g, 1.0 + 3.0 + 1.0, rtol=1e-14)

@@ -217,3 +217,11 @@ def test_accumulate_is_numpys():
 def test_the_running_max_gradient_reaches_each_peak(backend):
     g = adcompiler.grad(drawdown, backend=backend)(X)
     np.testing.assert_allclose(g, central_differences(drawdown, X), atol=1e-7)
+
+
+def counts_of_signs(x):
+    return np.bincount(x[:, 0] > 0, weights=x[:, 1], minlength=2)
+
+
+def test_bincount_of_run_time_booleans_counts_them_as_0_and_1():
+    check(counts_of_signs, X)

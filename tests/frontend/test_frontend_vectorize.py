@@ -2,6 +2,8 @@
 tracer keeps: frontend/vectorize.py), np.apply_along_axis, and np.broadcast_arrays: values and dtypes against
 NumPy running the same Python, gradients on both backends against float64 finite
 differences, and NumPy's errors at the user's line."""
+import math
+
 import numpy as np
 import pytest
 
@@ -89,7 +91,13 @@ def written_to(x):
     np.broadcast_arrays(x, x[:1])[1][0, 0] = 1.0
 
 
+def math_inside(x):
+    return np.vectorize(lambda t: math.exp(t))(x)
+
+
 @pytest.mark.parametrize("f, match", [
+    (math_inside, r"math.exp is not supported on run-time arrays by adcompiler; np.exp is "
+                  r"\(in 'math.exp\(t\)'\)$"),         # (no call inside adcompiler named)
     (two_results, "returning several values is not supported"),
     (with_a_signature, "signature=, excluded= or keyword arguments is not supported"),
     (of_nothing, "size 0 inputs unless `otypes` is set"),
