@@ -21,7 +21,7 @@ from ..ir.types import broadcast_shapes
 from . import arith, indexing, shapes
 from .emit import Emitter
 from .problems import FrontendError
-from .reductions import cumsum, norm_axes
+from .reductions import assert_none, cumsum, norm_axes
 from .values import Traced, static_array
 
 
@@ -96,6 +96,8 @@ def putmask(cx: Emitter, a, mask, values) -> None:
     m = cx.tensor(mask)
     if int(np.prod(m.shape)) != int(np.prod(a.shape)):
         raise FrontendError("np.putmask: mask and data must be the same size")
+    if int(np.prod(cx.tensor(values).shape)) == 0:
+        return      # (NumPy puts nothing)
     new = shapes.reshape(cx, _cycled(cx, values, int(np.prod(a.shape))), a.shape)
     _assign_where(cx, a, shapes.reshape(cx, m, a.shape), new)
 
@@ -105,9 +107,12 @@ def place(cx: Emitter, arr, mask, vals) -> None:
     m = shapes.ravel(cx, cx.tensor(mask))
     if m.shape[0] != int(np.prod(arr.shape)):
         raise FrontendError("np.place: mask and data must be the same size")
+    if m.dtype != "bool":       # (NumPy's truth of each entry: 0.5 is True)
+        m = arith.binary(cx, "ne", m, 0)
     values = shapes.ravel(cx, cx.tensor(vals))
-    if values.shape[0] == 0:
-        raise FrontendError("np.place: cannot insert from an empty array (vals is empty)")
+    if values.shape[0] == 0:    # (NumPy's error where the mask holds a True)
+        assert_none(cx, m, "np.place: Cannot insert from an empty array!")
+        return
     # the k-th True entry takes vals[k % len(vals)]: k is the count of Trues up to it, less 1
     k = arith.binary(cx, "sub", cumsum(cx, cx.wrap(cx.cast(m.value, "i64"))), 1)
     taken = indexing.getitem(cx, values, arith.binary(cx, "mod", k, values.shape[0]))

@@ -54,14 +54,21 @@ def _names_of(target) -> set:
     return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
 
 
-def _steady_int(name: str, test, seen) -> bool:
-    """Did the int `name` change by the same nonzero step at each test in `seen`, and are the
-    ints the test reads (names and literals) far inside int64's range (try_while's)?"""
+def _steady_int(name: str, node, seen) -> bool:
+    """Did the int `name` change by the same nonzero step at each test in `seen`, are the ints
+    the test reads (names and literals) far inside int64's range, and is it no exponent in
+    the body (`2 ** i` overflows int64 long before i does) (try_while's)?"""
     steps = {b[name] - a[name] for a, b in zip(seen, seen[1:])}
     ints = [v for s in seen for v in s.values() if isinstance(v, (int, np.integer))] + \
-        [c.value for c in ast.walk(test) if isinstance(c, ast.Constant)
+        [c.value for c in ast.walk(node.test) if isinstance(c, ast.Constant)
          and type(c.value) is int]
-    return len(steps) == 1 and 0 not in steps and all(abs(int(v)) < 2 ** 62 for v in ints)
+    exponent = any(
+        isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Pow, ast.LShift))
+        and name in _names_of(n.right) or isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Name) and n.func.id == "pow" and name in _names_of(n)
+        for stmt in node.body for n in ast.walk(stmt))
+    return len(steps) == 1 and 0 not in steps and not exponent \
+        and all(abs(int(v)) < 2 ** 62 for v in ints)
 
 
 def _bound(name: str, loop) -> str:
@@ -215,15 +222,16 @@ class LoopsMixin:
         nor inside code differentiated twice (a while op's reverse sweep cannot be), nor
         where the body needs them static: False, and it goes on unrolled. An int is made an
         int64 only where it moved by one step each iteration (`seen`, the test's numbers at
-        each) and the test's ints are far inside int64's range: `i *= 3` would wrap round
-        before `i < 2**70` ends the loop, which then never ends."""
+        each), the test's ints are far inside int64's range and the body raises nothing to
+        its power: `i *= 3` would wrap round before `i < 2**70` ends the loop, which then never
+        ends, and `2 ** i` wraps round silently."""
         frame = self.frame
         rebound = analysis.rebound_names(node.body)
         counters = {n for n in _names_of(node.test) & rebound
                     if values.is_static_scalar(frame.vars.get(n))
                     and not isinstance(frame.vars[n], bool)
                     and (not isinstance(frame.vars[n], (int, np.integer))
-                         or _steady_int(n, node.test, seen))}
+                         or _steady_int(n, node, seen))}
         if not counters or self.session.unroll_limit > 1 or counters & self.live_after() \
                 or not any(isinstance(frame.vars.get(n), Traced) for n in rebound):
             return False

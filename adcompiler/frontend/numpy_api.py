@@ -205,6 +205,13 @@ def _reshape(cx, a, shape=None, order="C", *, newshape=None):
     return shapes.reshape(cx, a, newshape if shape is None else shape)
 
 
+def _broadcast_arrays(cx, *args, subok=False):
+    shape = np.broadcast_shapes(*[cx.tensor(a).shape for a in args])
+    return tuple(_read_only(shapes.broadcast_to(cx, a, shape), "np.broadcast_arrays returns "
+                            "views NumPy warns not to write to; call .copy() on one to get an "
+                            "array you can change") for a in args)
+
+
 def _square(cx, x, /):
     result_dtype(np.square, x)      # (NumPy's square of bools is int8: refused, as x // x is)
     return arith.binary(cx, "mul", x, x, hint="square")
@@ -330,10 +337,7 @@ FUNCTIONS = {
     np.broadcast_to: lambda cx, array, shape: _read_only(
         shapes.broadcast_to(cx, array, shape), "np.broadcast_to returns a read-only view; "
         "call .copy() on it to get an array you can change"),
-    np.broadcast_arrays: lambda cx, *args, subok=False: tuple(_read_only(
-        shapes.broadcast_to(cx, a, np.broadcast_shapes(*[cx.tensor(b).shape for b in args])),
-        "np.broadcast_arrays returns views NumPy warns not to write to; call .copy() on one "
-        "to get an array you can change") for a in args),
+    np.broadcast_arrays: _broadcast_arrays,
     np.concatenate: _join(shapes.concatenate, "concatenate"), np.stack: _join(shapes.stack, "stack"),
     np.vstack: lambda cx, tup: shapes.vstack(cx, tup),
     np.split: lambda cx, ary, indices_or_sections, axis=0:

@@ -2,8 +2,8 @@
 frozen `stats.norm(loc, scale).logpdf(x)`, for the distributions and methods of
 stats_forms.FORMS (norm, expon, uniform, laplace, logistic, cauchy, t, gamma, chi2, beta,
 lognorm, halfnorm; poisson, bernoulli, binom, geom), and `stats.multivariate_normal.logpdf` /
-`.pdf` (x, mean, cov: a matrix, a vector of variances or a number). Their code is traced like
-the user's, so the derivatives in x and in every parameter are its ops'.
+`.pdf` (x, mean, cov: a matrix, a vector of variances or a number; frozen too). Their code is
+traced like the user's, so the derivatives in x and in every parameter are its ops'.
 
 Contract: `functions()` maps SciPy's bound methods and distribution objects to handlers
 `(cx, *args, **kwargs)` taking SciPy's parameters (shape parameters, then loc, then scale, by
@@ -35,6 +35,9 @@ def frozen_method(fn):
     """The handler of a method of a distribution SciPy froze (`N = stats.norm(0, 1)`, made
     with static parameters, natively), called on run-time values: `N.cdf(x)`; else None."""
     owner = getattr(fn, "__self__", None)
+    if type(owner).__name__ == "multivariate_normal_frozen" and fn.__name__ in ("logpdf", "pdf"):
+        return _given_to(partial(_multivariate_normal, fn.__name__ == "pdf"), owner.mean,
+                         owner.cov, owner.allow_singular)
     name = getattr(getattr(owner, "dist", None), "name", None)
     if "scipy.stats" not in sys.modules or type(owner).__name__ not in _FROZEN_TYPES \
             or name not in _methods():
@@ -69,6 +72,7 @@ def _table(stats) -> dict:
     mvn = stats.multivariate_normal
     table[mvn.logpdf] = partial(_multivariate_normal, False)
     table[mvn.pdf] = partial(_multivariate_normal, True)
+    table[mvn] = _multivariate_normal_frozen
     return table
 
 
@@ -89,6 +93,10 @@ def _parameters(name: str, method: str, args, kwargs):
     discrete = "logpmf" in FORMS[name]
     names = [*FORMS[name].get("shapes", ()), "loc", *(() if discrete else ("scale",))]
     spelled = f"scipy.stats.{name}.{method}"
+    first = {"ppf": "q", "isf": "q", "pmf": "k", "logpmf": "k"}.get(method, "x")
+    if not args and first in kwargs:        # (the values by name: stats.norm.pdf(x=x))
+        kwargs = dict(kwargs)
+        args = (kwargs.pop(first),)
     if not args:
         raise FrontendError(f"{spelled} takes the values first")
     x, rest = args[0], args[1:]
@@ -126,18 +134,18 @@ def _call(name, method, given, cx, *args, **kwargs):
 
 
 class Frozen:
-    """`stats.<name>(...)` with run-time parameters: its methods are those `_call` supports,
-    with the parameters given first."""
+    """`stats.<name>(...)` with run-time parameters: `handlers` maps its methods to handlers
+    `(cx, *args, **kwargs)` that have the parameters."""
 
-    def __init__(self, name, methods, args, kwargs):
-        self._name, self._methods, self._given = name, methods, (args, kwargs)
+    def __init__(self, name, handlers: dict):
+        self._name, self._handlers = name, handlers
 
     def __getattr__(self, method):
-        if method.startswith("_") or method not in self._methods:
+        if method.startswith("_") or method not in self._handlers:
             raise AttributeError(f"scipy.stats.{self._name} frozen with run-time parameters "
                                  f"has no {method!r} in adcompiler (it has "
-                                 f"{', '.join(self._methods)})")
-        return _Bound(partial(_call, self._name, method, self._given))
+                                 f"{', '.join(self._handlers)})")
+        return _Bound(self._handlers[method])
 
 
 class _Bound:
@@ -156,7 +164,7 @@ class _Bound:
 
 def _frozen(name, methods, cx, *args, **kwargs):
     _parameters(name, "(frozen)", (None, *args), kwargs)      # (SciPy's binding errors now)
-    return Frozen(name, methods, args, kwargs)
+    return Frozen(name, {m: partial(_call, name, m, (args, kwargs)) for m in methods})
 
 
 def _multivariate_normal(as_density, cx, x, mean=None, cov=1, allow_singular=False):
@@ -166,3 +174,16 @@ def _multivariate_normal(as_density, cx, x, mean=None, cov=1, allow_singular=Fal
     from . import stats_forms
     out = cx.call(stats_forms.multivariate_normal_logpdf, [x, mean, cov], {})
     return cx.call(np.exp, [out], {}) if as_density else out
+
+
+def _given_to(handler, mean, cov, allow_singular):
+    """A frozen multivariate normal's method: the handler with its parameters."""
+    def frozen(cx, x):
+        return handler(cx, x, mean, cov, allow_singular)
+    return frozen
+
+
+def _multivariate_normal_frozen(cx, mean=None, cov=1, allow_singular=False, seed=None):
+    return Frozen("multivariate_normal", {
+        m: _given_to(partial(_multivariate_normal, m == "pdf"), mean, cov, allow_singular)
+        for m in ("logpdf", "pdf")})

@@ -130,11 +130,14 @@ def cauchy_logpdf(z):
 
 
 def cauchy_cdf(z):
-    return 0.5 + np.arctan(z) / np.pi
+    # (in the lower tail 1/2 + arctan(z) / pi cancels: there it is -arctan(1 / z) / pi)
+    tail = z < -1
+    return np.where(tail, -np.arctan(1.0 / _inside(tail, z, -2.0)) / np.pi,
+                    0.5 + np.arctan(z) / np.pi)
 
 
 def cauchy_sf(z):
-    return 0.5 - np.arctan(z) / np.pi
+    return cauchy_cdf(-z)
 
 
 def cauchy_ppf(q):
@@ -235,8 +238,15 @@ def _masses(k, low, high, value):
 
 
 def poisson_pmf(k, mu):
-    ks = _inside(k >= 0, np.floor(k), 0.0)
-    return _masses(k, 0, np.inf, np.exp(-mu - special.gammaln(ks + 1)) * _power(mu, ks))
+    # exp(logpmf), as SciPy's (mu ** k and k! alone overflow), but at mu = 0 the power, whose
+    # derivative is finite there (exp(logpmf)'s is 0 * inf): mass and slope only at k <= 1
+    inside = (k >= 0) & (np.floor(k) == k)
+    ks = _inside(inside, k, 0.0)
+    zero = mu == 0
+    inner = np.exp(poisson_logpmf(ks, np.where(zero, 1.0, mu)))
+    low = _inside(ks <= 1, ks, 0.0)
+    at_zero = np.where(ks <= 1, np.exp(-mu) * _power(mu, low), 0.0)
+    return np.where(inside, np.where(zero, at_zero, inner), 0.0)
 
 
 def bernoulli_pmf(k, p):
@@ -244,9 +254,18 @@ def bernoulli_pmf(k, p):
 
 
 def binom_pmf(k, n, p):
-    ks = _inside((k >= 0) & (k <= n), np.floor(k), 0.0)
-    ways = np.exp(special.gammaln(n + 1) - special.gammaln(ks + 1) - special.gammaln(n - ks + 1))
-    return _masses(k, 0, n, ways * _power(p, ks) * _power(1.0 - p, n - ks))
+    # exp(logpmf) as poisson_pmf's, the powers at p = 0 or 1, where only the counts at the
+    # ends have mass or slope (their binomial coefficients 1 and n, the others left out)
+    inside = (k >= 0) & (k <= n) & (np.floor(k) == k)
+    ks = _inside(inside, k, 0.0)
+    edge = (p == 0) | (p == 1)
+    inner = np.exp(binom_logpmf(ks, n, np.where(edge, 0.5, p)))
+    ends = (ks <= 1) | (ks >= n - 1)
+    e = _inside(ends, ks, 0.0)
+    ways = np.where(ends, np.exp(special.gammaln(n + 1) - special.gammaln(e + 1)
+                                 - special.gammaln(n - e + 1)), 0.0)
+    at_edge = ways * _power(p, ks) * _power(1.0 - p, n - ks)
+    return np.where(inside, np.where(edge, at_edge, inner), 0.0)
 
 
 def geom_pmf(k, p):

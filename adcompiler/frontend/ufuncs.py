@@ -189,13 +189,13 @@ def at(cx, ufunc, a, indices, b=None, /):
     """np.add.at(a, indices, b) / np.subtract.at: a changed in place, an index repeated adding
     (taking) b as often as it repeats."""
     name = f"{spelled(ufunc)}.at"
-    if ufunc in (np.maximum, np.minimum) and b is not None:
-        return segments.extreme_at(cx, ufunc, a, indices, b)
-    if ufunc not in (np.add, np.subtract):
+    if ufunc not in (np.add, np.subtract, np.maximum, np.minimum):
         raise FrontendError(f"{name} is not supported (np.add.at, np.subtract.at, "
                             "np.maximum.at and np.minimum.at are)")
     if b is None:
         raise FrontendError(f"{name} needs the values to apply (b)")
+    if ufunc in (np.maximum, np.minimum):
+        return segments.extreme_at(cx, ufunc, a, indices, b)
     b = cx.tensor(b)    # (a list of run-time values: the array np.array makes of it)
     if isinstance(a, Traced) and result_dtype(ufunc, a, b) != a.dtype:
         if a.np_dtype.kind != "f":
@@ -231,7 +231,9 @@ def with_out(cx, ufunc, compute, operands, out, where):
     if where is not True:
         keep = cx.tensor(where)
         harmless = _HARMLESS.get(ufunc, 1.0)
-        operands = [arith.where(cx, keep, op, harmless) if isinstance(op, Traced) else op
+        # (in the operand's kind: a float 1.0 would make np.floor_divide's ints floats)
+        operands = [arith.where(cx, keep, op, {"f": harmless, "b": bool(harmless)}.get(
+                        op.np_dtype.kind, int(harmless))) if isinstance(op, Traced) else op
                     for op in operands]
     result = compute(*operands)
     if not np.can_cast(result.np_dtype, out.np_dtype, "same_kind"):

@@ -1085,3 +1085,16 @@ def test_the_gradient_through_a_static_while_made_a_loop(backend):
     for k in range(3):
         want = central_differences(lambda *a: bouncing_ball(*a), *map(np.asarray, BALL), wrt=k)
         np.testing.assert_allclose(g[k], want, rtol=1e-6)
+
+
+def powers_of_two(y0, v0, e):
+    i = 0
+    while i < 70:
+        y0 = y0 + float(2 ** i)     # 2 ** 63 and on wrap round in int64: stays unrolled
+        i += 1
+    return y0
+
+
+def test_a_counter_raised_to_a_power_stays_a_python_int():
+    fn = check(powers_of_two, *BALL)
+    assert "while" not in ops(fn)

@@ -129,10 +129,6 @@ def put_out_of_bounds(x):
     np.put(x.copy(), [20], 1.0)
 
 
-def place_nothing(x):
-    np.place(x.copy(), x > 0, [])
-
-
 def putmask_of_another_size(x):
     np.putmask(x.copy(), np.ones(3, bool), 1.0)
 
@@ -160,7 +156,6 @@ def put_into_a_constant(x):
     (copyto_float_into_int, "cannot cast float64 to int64 according to the rule 'same_kind'"),
     (copyto_wider, r"could not broadcast input array from shape \(3, 3\) into shape \(3,\)"),
     (put_out_of_bounds, "index 20 is out of bounds"),
-    (place_nothing, "cannot insert from an empty array"),
     (putmask_of_another_size, "mask and data must be the same size"),
     (fill_diagonal_of_a_vector, "at least 2-d"),
     (fill_diagonal_of_a_non_cube, "of equal length"),
@@ -242,3 +237,33 @@ def test_add_at_rounds_float64_values_into_a_float32_array():
     for k, g in enumerate(got):
         np.testing.assert_allclose(g, central_differences(
             lambda x, v: weighted(messages_into(x, v, np.float64)), X, V, wrt=k), atol=1e-5)
+
+
+def integer_quotients(x, v):
+    a, b = np.array([5, 7, 4, -9]), (np.abs(v) > 0.5).astype(np.int64) * 2
+    out = np.floor_divide(a, b, out=np.zeros_like(a), where=b != 0)
+    return out, np.remainder(a, b, out=np.zeros_like(b) + a, where=b != 0)
+
+
+def non_bool_masks_and_no_values(x, v):
+    y, z = x.copy(), x.copy()
+    np.place(y, np.array([0.0, 0.5, 0.0, 1.0, 1.0, 0.0, 2.0, 0.0, 0.0]).reshape(3, 3), v[:2])
+    np.place(z, x > 100.0, [])          # (no True: nothing to insert, no error)
+    np.putmask(z, x > 0, [])
+    return y, z
+
+
+def test_ufunc_where_on_ints_and_numpys_edge_cases():
+    check(integer_quotients, X, V)
+    check(non_bool_masks_and_no_values, X, V)
+
+
+def place_nothing_where_asked(x):
+    y = x.copy()
+    np.place(y, x > 0, [])
+    return y
+
+
+def test_placing_nothing_where_the_mask_has_a_true_fails_when_it_runs():
+    with pytest.raises(adcompiler.AssertionFailed, match="Cannot insert from an empty array"):
+        adcompiler.jit(place_nothing_where_asked)(X)

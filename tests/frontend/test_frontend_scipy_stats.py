@@ -215,3 +215,33 @@ def test_derivatives_at_the_median_and_at_probability_zero(backend):
     assert np.isclose(g, 2.0 * np.pi, rtol=1e-14)
     g = adcompiler.grad(probability_of_one_success, backend=backend)(0.0)
     assert np.isclose(g, 1.0 + 3.0 + 1.0, rtol=1e-14)
+
+
+def far_from_the_middle(k):
+    return (stats.poisson.pmf(k, 150.0), stats.poisson.pmf(k, 1000.0),
+            stats.binom.pmf(k * 10, 2000, 0.5), stats.cauchy.sf(k * 1e196),
+            stats.cauchy.cdf(-k * 1e4), stats.norm.pdf(x=k, loc=150.0, scale=20.0))
+
+
+def test_masses_and_tails_far_from_the_middle_are_scipys():
+    """A pmf's factors overflow alone (mu ** k, k!); 1/2 - arctan(z) / pi cancels."""
+    k = np.array([0.0, 100.0, 144.0, 150.0, 200.0, 1000.0])
+    for got, want in zip(adcompiler.jit(far_from_the_middle)(k), far_from_the_middle(k),
+                         strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=0)
+
+
+FROZEN_MVN = stats.multivariate_normal(np.zeros(2), np.array([[2.0, 0.3], [0.3, 1.0]]))
+
+
+def frozen_normals(m, x):
+    return FROZEN_MVN.logpdf(x) + stats.multivariate_normal(m, np.eye(2) * 2.0).pdf(x)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_frozen_multivariate_normal(backend):
+    m, x = np.array([0.5, -0.2]), np.array([[0.3, -1.0], [1.0, 2.0]])
+    f = lambda m: np.sum(frozen_normals(m, x))      # noqa: E731
+    value, g = adcompiler.value_and_grad(f, backend=backend)(m)
+    assert np.isclose(value, f(m), rtol=1e-12)
+    np.testing.assert_allclose(g, central_differences(f, m), rtol=1e-6)
