@@ -32,7 +32,7 @@ import numpy as np
 
 from .ad import differentiate
 from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, call_forward,
-                        statics_to_none, traced_grad_tree, vjp_trace)
+                        statics_to_none, traced_grad_tree, value_arrays, vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_caller, where
 from .frontend import TRACING, signature, traced
 from .frontend.calls import parameters_of
@@ -560,12 +560,10 @@ def pullback_of(fun, args, kwargs, backend=None, check_nans=True, positions=None
     check_callable(fun, "vjp")
     primal, own = traced(fun, *args, **kwargs)
     sig = primal.meta["signature"].for_caller(own)
-    seeded_count = None         # (all results)
-    if aux:
-        if not (isinstance(sig.result, tuple) and len(sig.result) == 2):
-            raise AdcompilerError(f"{where(primal.loc)}: has_aux=True needs {name_of(fun)} "
-                                  "to return a pair (value, aux)")
-        seeded_count = len(flatten(sig.result[0], lambda x: isinstance(x, Traced))[0])
+    seeded_count = value_arrays(sig.result) if aux else None      # (None: all results)
+    if aux and seeded_count is None:
+        raise AdcompilerError(f"{where(primal.loc)}: has_aux=True needs {name_of(fun)} to "
+                              "return a pair (value, aux)")
     with TRACING:
         program = _vjp_program(fun, primal, sig, args, backend, positions, seeded_count)
     _, given, described = sig.describe(args, kwargs, params=False)

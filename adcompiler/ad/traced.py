@@ -26,6 +26,15 @@ def statics_to_none(td):
     return td
 
 
+def value_arrays(result) -> int | None:
+    """How many run-time arrays the value of a traced function's (value, aux) pair `result`
+    (its return structure) holds, the first of its results (has_aux: the ones seeded); None
+    where it returns no pair."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return None
+    return len(flatten(result[0], lambda x: isinstance(x, Traced))[0])
+
+
 def call_forward(ctx, adj, operands):
     """Add the adjoint's functions to the module being traced; call the forward one."""
     for f in (adj.fwd, adj.bwd):
@@ -113,10 +122,10 @@ def vjp_trace(ctx, args, kwargs):
     leaves = [i for i, a in enumerate(ir_fn.args) if a.type.is_float and skip <= i < end]
     returned = split_outputs(ir_fn.meta["written"], ir_fn.meta["rebound"], ir_fn.results)[0]
     if aux:
-        if not (isinstance(result, tuple) and len(result) == 2):
+        count = value_arrays(result)
+        if count is None:
             raise ctx.error("has_aux=True needs the function to return a pair (value, aux)")
-        # the pullback takes a cotangent of the value; aux is not differentiated
-        returned = returned[:len(flatten(result[0], lambda x: isinstance(x, Traced))[0])]
+        returned = returned[:count]     # (the pullback takes a cotangent of the value only)
     seeded = tuple(k for k, r in enumerate(returned) if r.type.is_float)
     adj = differentiate(ir_fn, leaves, seeded)
     results, residuals = call_forward(ctx, adj, operands)

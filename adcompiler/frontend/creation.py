@@ -17,7 +17,8 @@ from .shapes import static_ints
 from .values import Traced, contains_traced, dtype_arg, ir_dtype, static_array
 
 
-def _filled(cx: Emitter, shape, value, dtype: str) -> Traced:
+def filled(cx: Emitter, shape, value, dtype: str) -> Traced:
+    """An array of `shape` holding `value`, of the IR dtype `dtype`."""
     shape = static_ints(shape, "a shape")
     v = cx.value(value, dtype, exact=True)
     if v.type.rank:
@@ -32,15 +33,15 @@ def full(cx: Emitter, shape, fill_value, dtype=None) -> Traced:
     if want is None:
         want = fill_value.dtype if isinstance(fill_value, Traced) else \
             ir_dtype(np.asarray(fill_value).dtype)
-    return _filled(cx, shape, fill_value, want)
+    return filled(cx, shape, fill_value, want)
 
 
 def zeros(cx: Emitter, shape, dtype=float) -> Traced:
-    return _filled(cx, shape, 0, dtype_arg(dtype))
+    return filled(cx, shape, 0, dtype_arg(dtype))
 
 
 def ones(cx: Emitter, shape, dtype=float) -> Traced:
-    return _filled(cx, shape, 1, dtype_arg(dtype))
+    return filled(cx, shape, 1, dtype_arg(dtype))
 
 
 def _like(a):
@@ -54,7 +55,7 @@ def _like(a):
 
 def full_like(cx: Emitter, a, fill_value, dtype=None, shape=None) -> Traced:
     s, d = _like(a)
-    return _filled(cx, s if shape is None else shape, fill_value, dtype_arg(dtype) or d)
+    return filled(cx, s if shape is None else shape, fill_value, dtype_arg(dtype) or d)
 
 
 def zeros_like(cx: Emitter, a, dtype=None, shape=None) -> Traced:

@@ -22,6 +22,7 @@ from . import arith, indexing, shapes
 from .emit import Emitter
 from .problems import FrontendError
 from .reductions import assert_none, cumsum, norm_axes
+from .sorting import along_axis_key
 from .values import Traced, static_array
 
 
@@ -107,8 +108,7 @@ def place(cx: Emitter, arr, mask, vals) -> None:
     m = shapes.ravel(cx, cx.tensor(mask))
     if m.shape[0] != int(np.prod(arr.shape)):
         raise FrontendError("np.place: mask and data must be the same size")
-    if m.dtype != "bool":       # (NumPy's truth of each entry: 0.5 is True)
-        m = arith.binary(cx, "ne", m, 0)
+    m = cx.wrap(cx.nonzero(m.value))        # (NumPy's truth of each entry: 0.5 is True)
     values = shapes.ravel(cx, cx.tensor(vals))
     if values.shape[0] == 0:    # (NumPy's error where the mask holds a True)
         assert_none(cx, m, "np.place: Cannot insert from an empty array!")
@@ -121,9 +121,8 @@ def place(cx: Emitter, arr, mask, vals) -> None:
 
 
 def _assign_where(cx: Emitter, a: Traced, mask: Traced, new: Traced) -> None:
-    if mask.dtype != "bool":
-        mask = arith.binary(cx, "ne", mask, 0)
-    a.update(arith.where(cx, mask, cx.wrap(cx.cast(new.value, a.dtype)), a).value)
+    a.update(arith.where(cx, cx.wrap(cx.nonzero(mask.value)), cx.wrap(cx.cast(new.value, a.dtype)),
+                         a).value)
 
 
 def copyto(cx: Emitter, dst, src, casting="same_kind", where=True) -> None:
@@ -166,7 +165,5 @@ def put_along_axis(cx: Emitter, arr, indices, values, axis) -> None:
     except ValueError:
         raise FrontendError(f"np.put_along_axis: shape mismatch: indices {idx.shape} and arr "
                             f"{arr.shape} do not broadcast together off the axis") from None
-    key = tuple(shapes.broadcast_to(cx, idx, full) if d == ax else
-                cx.wrap(cx.op("iota", shape=full, axis=d, dtype="i64"), nonneg=True)
-                for d in range(arr.ndim))
+    key = along_axis_key(cx, shapes.broadcast_to(cx, idx, full), ax)
     arr.update(indexing.setitem(cx, arr, key, values))

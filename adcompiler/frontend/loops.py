@@ -202,9 +202,10 @@ class LoopsMixin:
                 return None
             if not run_static(bool, test):
                 return None
-            seen.append({n: self.frame.vars.get(n) for n in _names_of(node.test)})
-            if k == STATIC_PEEL and self.try_while(node, seen):
-                return None
+            if k <= STATIC_PEEL:
+                seen.append({n: self.frame.vars.get(n) for n in _names_of(node.test)})
+                if k == STATIC_PEEL and self.try_while(node, seen):
+                    return None
             self.frame.loops.append(node)
             try:
                 self.exec_block(node.body)

@@ -25,10 +25,9 @@ import ast
 import contextlib
 import functools
 import linecache
-import os
 import sys
 
-from ..errors import AdcompilerError, TraceError, UnsupportedSyntax, where
+from ..errors import AdcompilerError, TraceError, UnsupportedSyntax, is_ours, where
 
 
 def too_deep(name: str) -> str:
@@ -46,7 +45,7 @@ def reached_through(err: TraceError | UnsupportedSyntax, site) -> None:
     it: its message ends "(via the call(s) at user.py:5 -> helper.py:9)", outermost first, as
     a NaN error's does. An error at the call's own line needs no note."""
     locs = [err.loc] if isinstance(err, TraceError) else [loc for _, loc in err.problems]
-    if any(loc is None or tuple(loc[:2]) == site for loc in locs) or _own_file(site[0]):
+    if any(loc is None or tuple(loc[:2]) == site for loc in locs) or is_ours(str(site[0])):
         return      # (adcompiler's own code traced as the user's: np.vectorize calling f)
     if not hasattr(err, "via_calls"):
         err.via_calls, err.own_text = [], str(err)
@@ -54,13 +53,6 @@ def reached_through(err: TraceError | UnsupportedSyntax, site) -> None:
     many = "s" if len(err.via_calls) > 1 else ""
     chain = " -> ".join(where(s) for s in reversed(err.via_calls))
     err.args = (f"{err.own_text} (via the call{many} at {chain})",)
-
-
-def _own_file(path) -> bool:
-    return os.path.abspath(str(path)).startswith(_PACKAGE)
-
-
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class FrontendError(Exception):

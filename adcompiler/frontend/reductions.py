@@ -60,7 +60,7 @@ def mask(cx: Emitter, where, t: Traced):
     return m.value if m.shape == t.shape else cx.op("broadcast_to", m.value, shape=t.shape)
 
 
-def _identity(name: str, dtype: str):
+def identity(name: str, dtype: str):
     """The entry of dtype `dtype` that changes no sum / prod / max / min."""
     if name in ("sum", "prod"):
         return int(name == "prod")
@@ -85,7 +85,7 @@ def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None,
     if want is not None:
         v = cx.cast(v, want)
     keep, dt = mask(cx, where, t), v.type.dtype
-    extreme, identity = name in ("max", "min"), _identity(name, dt)
+    extreme, neutral = name in ("max", "min"), identity(name, dt)
     if initial is not np._NoValue:
         cx.value(initial, dt, exact=True)       # (NumPy's OverflowError for a Python int)
     if extreme:
@@ -97,11 +97,11 @@ def reduce(cx: Emitter, name: str, x, axis=None, keepdims=False, dtype=None,
             raise FrontendError(f"zero-size array to reduction operation {name} which has no "
                                 "identity")
     if keep is not None:
-        v = cx.op("where", keep, v, cx.const(identity, dt))
+        v = cx.op("where", keep, v, cx.const(neutral, dt))
     if not axes and extreme:
         out = v
     elif extreme and count(t.shape, axes) == 0:     # with initial: just it
-        out = cx.op("broadcast_to", cx.const(identity, dt),
+        out = cx.op("broadcast_to", cx.const(neutral, dt),
                     shape=reduced_shape(t.shape, axes, bool(keepdims)))
     else:
         out = cx.op(name, v, axes=axes, keepdims=bool(keepdims))

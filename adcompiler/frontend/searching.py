@@ -33,6 +33,7 @@ import operator
 import numpy as np
 
 from .arith import astype, binary, classify, unary, where
+from .creation import filled
 from .emit import Emitter
 from .indexing import getitem
 from .problems import FrontendError, StaticNeeded
@@ -62,8 +63,7 @@ def searchsorted(cx: Emitter, a, v, side="left", sorter=None) -> Traced:
     if sorter is not None:
         a = getitem(cx, a, (sorter,))
     n = a.shape[0]
-    low = cx.wrap(cx.op("broadcast_to", cx.const(0, "i64"), shape=v.shape), nonneg=True)
-    high = cx.wrap(cx.op("broadcast_to", cx.const(n, "i64"), shape=v.shape), nonneg=True)
+    low, high = filled(cx, v.shape, 0, "i64"), filled(cx, v.shape, n, "i64")
     for _ in range(int(np.ceil(np.log2(n + 1)))):
         middle = binary(cx, "floordiv", binary(cx, "add", low, high), 2)
         entry = getitem(cx, a, (binary(cx, "minimum", middle, n - 1),))

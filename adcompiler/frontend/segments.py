@@ -25,9 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import arith, indexing, shapes, sorting
+from .creation import filled
 from .emit import Emitter
 from .problems import FrontendError
-from .reductions import assert_none, norm_axes, reduce
+from .reductions import assert_none, identity, norm_axes, reduce
 from .values import Traced, dtype_arg, static_array
 
 
@@ -59,14 +60,13 @@ def bincount(cx: Emitter, x, weights=None, minlength=0) -> Traced:
                     f"np.bincount: a value is at least minlength={length}; NumPy's result "
                     "would be longer")
     if weights is None:
-        dtype, added = "i64", cx.wrap(cx.op("broadcast_to", cx.const(1, "i64"), shape=(count,)))
+        dtype, added = "i64", filled(cx, (count,), 1, "i64")
     else:
         dtype, added = "f64", cx.tensor(weights)
         if added.shape != (count,):
             raise FrontendError("np.bincount: the weights and list don't have the same length")
-    zeros = cx.wrap(cx.op("broadcast_to", cx.const(0, dtype), shape=(length,)))
     added = cx.wrap(cx.cast(added.value, dtype))
-    return cx.wrap(indexing.setitem(cx, zeros, index, added, add=True))
+    return cx.wrap(indexing.setitem(cx, filled(cx, (length,), 0, dtype), index, added, add=True))
 
 
 _REDUCED = {np.add: "sum", np.multiply: "prod", np.maximum: "max", np.minimum: "min"}
@@ -101,8 +101,7 @@ def reduceat(cx, ufunc, array, indices, axis=0, dtype=None, out=None) -> Traced:
         group = np.repeat(np.arange(starts.size), lengths)
         at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
         taken = shapes.moveaxis(cx, indexing.along(cx, t, ax, at, copy=True), ax, 0)
-        zeros = cx.wrap(cx.op("broadcast_to", cx.const(0, out_dtype),
-                              shape=(starts.size,) + taken.shape[1:]))
+        zeros = filled(cx, (starts.size,) + taken.shape[1:], 0, out_dtype)
         added = cx.wrap(cx.cast(taken.value, out_dtype))
         total = cx.wrap(indexing.setitem(cx, zeros, group, added, add=True))
         return shapes.moveaxis(cx, total, 0, ax)
@@ -114,19 +113,8 @@ def reduceat(cx, ufunc, array, indices, axis=0, dtype=None, out=None) -> Traced:
     rows = shapes.reshape(cx, rows, t.shape[:ax] + at.shape + t.shape[ax + 1:])
     keep = np.reshape(offsets < lengths[:, None], at.shape + (1,) * (t.ndim - ax - 1))
     reduced = _REDUCED[ufunc]
-    extra = {} if reduced in ("sum", "prod") else {"initial": _lowest_or_highest(reduced, t)}
+    extra = {} if reduced in ("sum", "prod") else {"initial": identity(reduced, t.dtype)}
     return reduce(cx, reduced, rows, axis=ax + 1, dtype=dtype, where=keep, **extra)
-
-
-def _lowest_or_highest(name: str, t: Traced):
-    """The identity of max (the lowest value of t's dtype) or min (the highest)."""
-    dt = t.np_dtype
-    if dt.kind == "f":
-        return -np.inf if name == "max" else np.inf
-    if dt.kind == "b":
-        return name == "min"
-    info = np.iinfo(dt)
-    return int(info.min if name == "max" else info.max)
 
 
 def extreme_at(cx, ufunc, a, indices, b) -> None:
@@ -152,8 +140,8 @@ def extreme_at(cx, ufunc, a, indices, b) -> None:
     flat_at, flat_values = (shapes.ravel(cx, t) for t in (flat_at, values))
     larger = flat_values if ufunc is np.maximum else arith.unary(cx, "neg", flat_values)
     order = sorting.argsort(cx, larger)
-    lowest = _lowest_or_highest("max" if ufunc is np.maximum else "min", a)
-    start = cx.wrap(cx.op("broadcast_to", cx.const(lowest, a.dtype), shape=(n * width,)))
+    start = filled(cx, (n * width,), identity("max" if ufunc is np.maximum else "min", a.dtype),
+                   a.dtype)
     kept = indexing.setitem(cx, start, indexing.getitem(cx, flat_at, order),
                             indexing.getitem(cx, flat_values, order))
     a.update(arith.binary(cx, ufunc.__name__, a, shapes.reshape(cx, cx.wrap(kept),

@@ -83,10 +83,15 @@ def take_along_axis(cx: Emitter, arr, indices, axis=-1) -> Traced:
                             "broadcast together off the axis") from None
     t = broadcast_to(cx, t, rest[:ax] + t.shape[ax:ax + 1] + rest[ax:])
     idx = broadcast_to(cx, idx, rest[:ax] + idx.shape[ax:ax + 1] + rest[ax:])
-    key = tuple(idx if d == ax else
-                cx.wrap(cx.op("iota", shape=idx.shape, axis=d, dtype="i64"), nonneg=True)
-                for d in range(t.ndim))
-    return getitem(cx, t, key)
+    return getitem(cx, t, along_axis_key(cx, idx, ax))
+
+
+def along_axis_key(cx: Emitter, idx: Traced, ax: int) -> tuple:
+    """The advanced index of take_along_axis / put_along_axis: `idx` on axis `ax`, an iota of
+    its shape on every other axis."""
+    return tuple(idx if d == ax else
+                 cx.wrap(cx.op("iota", shape=idx.shape, axis=d, dtype="i64"), nonneg=True)
+                 for d in range(idx.ndim))
 
 
 def sort(cx: Emitter, a, axis=-1, kind=None, order=None, stable=None) -> Traced:

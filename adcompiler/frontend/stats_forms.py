@@ -200,9 +200,14 @@ def halfnorm_cdf(z):
 
 # -- discrete distributions: log-masses of k (already less loc) ---------------------------------
 
-def _on_integers(k, low, high, value):
-    """value where k is an integer in [low, high], else -inf."""
-    return np.where((k >= low) & (k <= high) & (np.floor(k) == k), value, -np.inf)
+def _counts(k, low, high):
+    """Is k an integer in [low, high]?"""
+    return (k >= low) & (k <= high) & (np.floor(k) == k)
+
+
+def _on_integers(k, low, high, value, outside=-np.inf):
+    """value where k is an integer in [low, high], else `outside` (a log-mass's -inf)."""
+    return np.where(_counts(k, low, high), value, outside)
 
 
 def poisson_logpmf(k, mu):
@@ -232,32 +237,25 @@ def _power(base, k):
     return np.where(k == 0, 1.0, base ** np.where(k == 0, 1.0, k))
 
 
-def _masses(k, low, high, value):
-    """value where k is an integer in [low, high], else 0."""
-    return np.where((k >= low) & (k <= high) & (np.floor(k) == k), value, 0.0)
-
-
 def poisson_pmf(k, mu):
     # exp(logpmf), as SciPy's (mu ** k and k! alone overflow), but at mu = 0 the power, whose
     # derivative is finite there (exp(logpmf)'s is 0 * inf): mass and slope only at k <= 1
-    inside = (k >= 0) & (np.floor(k) == k)
-    ks = _inside(inside, k, 0.0)
+    ks = _inside(_counts(k, 0, np.inf), k, 0.0)
     zero = mu == 0
     inner = np.exp(poisson_logpmf(ks, np.where(zero, 1.0, mu)))
     low = _inside(ks <= 1, ks, 0.0)
     at_zero = np.where(ks <= 1, np.exp(-mu) * _power(mu, low), 0.0)
-    return np.where(inside, np.where(zero, at_zero, inner), 0.0)
+    return _on_integers(k, 0, np.inf, np.where(zero, at_zero, inner), 0.0)
 
 
 def bernoulli_pmf(k, p):
-    return _masses(k, 0, 1, np.where(k == 1, p, 1.0 - p))
+    return _on_integers(k, 0, 1, np.where(k == 1, p, 1.0 - p), 0.0)
 
 
 def binom_pmf(k, n, p):
     # exp(logpmf) as poisson_pmf's, the powers at p = 0 or 1, where only the counts at the
     # ends have mass or slope (their binomial coefficients 1 and n, the others left out)
-    inside = (k >= 0) & (k <= n) & (np.floor(k) == k)
-    ks = _inside(inside, k, 0.0)
+    ks = _inside(_counts(k, 0, n), k, 0.0)
     edge = (p == 0) | (p == 1)
     inner = np.exp(binom_logpmf(ks, n, np.where(edge, 0.5, p)))
     ends = (ks <= 1) | (ks >= n - 1)
@@ -265,12 +263,12 @@ def binom_pmf(k, n, p):
     ways = np.where(ends, np.exp(special.gammaln(n + 1) - special.gammaln(e + 1)
                                  - special.gammaln(n - e + 1)), 0.0)
     at_edge = ways * _power(p, ks) * _power(1.0 - p, n - ks)
-    return np.where(inside, np.where(edge, at_edge, inner), 0.0)
+    return _on_integers(k, 0, n, np.where(edge, at_edge, inner), 0.0)
 
 
 def geom_pmf(k, p):
     ks = _inside(k >= 1, np.floor(k), 1.0)
-    return _masses(k, 1, np.inf, _power(1.0 - p, ks - 1) * p)
+    return _on_integers(k, 1, np.inf, _power(1.0 - p, ks - 1) * p, 0.0)
 
 
 # -- the multivariate normal -----------------------------------------------------------------

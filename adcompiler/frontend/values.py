@@ -297,7 +297,8 @@ def stand_in(x):
         arr = static_array(x)
         if arr is not None:
             return np.ones((), arr.dtype)
-    refuse_sparse(x)
+    elif not is_static_scalar(x):
+        refuse_sparse(x)
     return x
 
 
@@ -383,7 +384,6 @@ def refuse_sparse(x, what: str = "an operand") -> None:
 def static_array(x) -> np.ndarray | None:
     """`x` as a NumPy array when it is static array data (a scalar, an ndarray, a nested list of
     numbers), else None."""
-    refuse_sparse(x, "this constant")
     if isinstance(x, np.ndarray) or is_static_scalar(x):
         problem = numpy_subclass(x)
         if problem:
@@ -395,6 +395,7 @@ def static_array(x) -> np.ndarray | None:
         except ValueError:
             return None
         return arr if arr.dtype != object else None
+    refuse_sparse(x, "this constant")
     return None
 
 

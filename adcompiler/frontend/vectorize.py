@@ -55,7 +55,7 @@ def vectorized(pyfunc, dtype, *args):
 
 def apply_along_axis(tracer, func1d, axis, arr, *args, **kwargs):
     """The traced call np.apply_along_axis(func1d, axis, arr, *args, **kwargs)."""
-    ndim = np.ndim(arr) if not hasattr(arr, "ndim") else arr.ndim
+    ndim = tracer.tensor(arr).ndim
     if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
         raise FrontendError(f"np.apply_along_axis: axis {axis!r} is not a static axis of a "
                             f"{ndim}-d array")

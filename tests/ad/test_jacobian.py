@@ -969,12 +969,16 @@ def gradient_norm_through_an_aux_vjp(w, x):
     return np.sum(gw ** 2) + 0.0 * aux["log_scale"]
 
 
+def aux_gradient_norm_by_hand(w, x):
+    return np.sum((x.T @ (1 - np.tanh(x @ w) ** 2)) ** 2)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_vjp_with_has_aux_inside_traced_code(backend):
     x = np.array([[0.5, 1.0], [2.0, -1.0]])
     w = np.array([[0.5], [-0.3]])
     g = adcompiler.grad(gradient_norm_through_an_aux_vjp, backend=backend)(w, x)
-    assert np.allclose(g, central_nd(lambda v: gradient_norm_through_an_aux_vjp(v, x), w),
+    assert np.allclose(g, central_nd(lambda v: aux_gradient_norm_by_hand(v, x), w),
                        atol=1e-7)
 
 
