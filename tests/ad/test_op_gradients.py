@@ -312,6 +312,10 @@ def matmul_cases(rng):
     return [Case([normal(rng, a), normal(rng, b)]) for a, b in pairs]
 
 
+def correlate_cases(rng):
+    return [Case([normal(rng, (n,)), normal(rng, (m,))]) for n, m in ((7, 3), (4, 4), (5, 1))]
+
+
 def well_conditioned(rng, shape):
     """A stack of n x n matrices N(0, 1) + n I: far from singular, so inverses, solves and
     determinants change smoothly within a finite-difference step."""
@@ -403,7 +407,7 @@ CASES: dict[str, Callable] = {
     "concatenate": concatenate_cases,
     "slice": slice_cases, "update_slice": update_slice_cases, "take": take_cases,
     "scatter_add": scatter_cases(unique=False), "put": scatter_cases(unique=False),
-    "matmul": matmul_cases,
+    "matmul": matmul_cases, "correlate": correlate_cases,
     "inv": square_cases, "solve": solve_cases, "det": square_cases, "logabsdet": square_cases,
     "cofactor": square_cases,
     "cholesky": cholesky_cases, "eigh_values": eigh_cases, "eigh_vectors": eigh_cases,

@@ -117,6 +117,8 @@ CASES = {  # op -> list of (operand arrays, attrs)
     "put": [([normal(5, 3), np.array([4, 0, 2]), normal(3, 3)], {"axis": 0})],
     "matmul": [([normal(3, 4), normal(4, 5)], {}), ([normal(2, 3, 4), normal(4, 5)], {}),
                ([normal(2, 1, 3, 4), normal(5, 4, 2)], {})],
+    "correlate": [([normal(7), normal(3)], {}), ([normal(4), normal(4)], {}),
+                  ([normal(6).astype(np.float32), normal(2).astype(np.float32)], {})],
     "inv": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],
     "solve": [([square(3, 3), normal(3, 2)], {}), ([square(2, 3, 3), normal(3, 1)], {})],
     "det": [([square(3, 3)], {}), ([square(2, 3, 3)], {})],

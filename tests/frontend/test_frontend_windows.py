@@ -164,6 +164,31 @@ def test_gradients_of_gathered_windows(backend, monkeypatch):
     adcompiler.check_grad(gathered, rand(4, 6), samples=24, rtol=1e-6, backend=backend)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_long_convolution_runs_in_linear_memory(backend):
+    """np.convolve of two 3000-long signals, full mode, and its gradient in both: no
+    3000 x 5999 windows matrix (144 MB; the NumPy backend's allocations are NumPy's, which
+    tracemalloc sees), and d sum(w * convolve(a, v)) / da = correlate(w, v, 'valid'),
+    / dv = correlate(w, a, 'valid') written out with NumPy."""
+    import tracemalloc
+    rng = np.random.default_rng(3)
+    a, v, w = rng.normal(size=3000), rng.normal(size=3000), rng.normal(size=5999)
+    g = adcompiler.value_and_grad(lambda a, v, w: np.sum(w * np.convolve(a, v)),
+                                  wrt=("a", "v"), backend=backend)
+    g(a, v, w)
+    tracemalloc.start()
+    try:
+        value, (da, dv) = g(a, v, w)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_allclose(value, np.sum(w * np.convolve(a, v)), rtol=1e-10)
+    np.testing.assert_allclose(da, np.correlate(w, v, "valid"), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dv, np.correlate(w, a, "valid"), rtol=1e-10, atol=1e-10)
+    if backend == "numpy":
+        assert peak < 2 ** 20, f"{peak / 2 ** 20:.1f} MB for the gradient of a 3000-long convolution"
+
+
 def test_cumprod_gradient_with_zeros():
     """d sum(cumprod(x)) / d x[i] = sum over j >= i of the product of x[:j+1] but x[i]: worked
     out by hand for x with two zeros, where the quotient cumprod / x would be 0/0. Every term

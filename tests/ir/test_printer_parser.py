@@ -183,7 +183,10 @@ def linalg_fn():
                  hint="l"),                                                      # pos. definite
             b.op("eigh_values", a, uplo="L", hint="w"), b.op("eigh_vectors", s, uplo="U", hint="v"),
             b.op("svd_values", rhs, hint="sv"), b.op("svd_u", a, hint="u"),
-            b.op("svd_vt", rhs, hint="vt"), b.op("qr_q", rhs, hint="q"), b.op("qr_r", a, hint="r")]
+            b.op("svd_vt", rhs, hint="vt"), b.op("qr_q", rhs, hint="q"), b.op("qr_r", a, hint="r"),
+            b.op("correlate", b.op("reshape", rhs, shape=(3,)),
+                 b.op("slice", b.op("reshape", rhs, shape=(3,)), starts=(0,), stops=(2,),
+                      steps=(1,)), hint="cor")]
     return finish("linalg", block, b, *outs)
 
 

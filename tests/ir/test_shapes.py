@@ -290,6 +290,12 @@ def gen_solve(draw):
                                     strict=True)], {}
 
 
+def gen_correlate(draw):
+    shapes = draw(st.one_of(st.tuples(*[st.tuples(st.integers(0, 6))] * 2),
+                            st.tuples(SHAPES, SHAPES)))
+    return [T(d, s) for d, s in zip(dtypes_of(draw, 2), shapes, strict=True)], {}
+
+
 ELEMENTS = {"f": st.floats(), "i": st.integers(-100, 100), "b": st.booleans()}
 
 
@@ -412,6 +418,11 @@ def solve_narrower(ts, a):  # NumPy's solve also takes a vector b (the frontend 
     return single_double_only(ts, a) or ts[1].rank < 2
 
 
+def correlate_narrower(ts, a):  # NumPy's also takes bools, 0-d arrays, a shorter first one
+    return (mixed(ts) or ts[0].dtype == "bool" or any(t.rank != 1 for t in ts)
+            or ts[0].shape[0] < ts[1].shape[0])          # (the frontend casts and pads)
+
+
 def well_conditioned(arrays):
     """n on the diagonal of a float stack of n x n matrices: far from singular, and its
     lower triangle (all cholesky reads) that of a positive definite matrix."""
@@ -507,6 +518,7 @@ CASES = {
     "put": Case(gen_scatter, np_put, scatter_not_exact),
     "matmul": Case(gen_matmul, ufunc(np.matmul),
                    lambda ts, a: mixed(ts) or min(t.rank for t in ts) < 2),
+    "correlate": Case(gen_correlate, lambda xs, a: np.correlate(*xs), correlate_narrower),
     "inv": Case(gen_square, lambda xs, a: np.linalg.inv(xs[0]), single_double_only,
                 well_conditioned),
     "solve": Case(gen_solve, lambda xs, a: np.linalg.solve(*xs), solve_narrower,
