@@ -35,7 +35,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import TraceError, UnsupportedSyntax
-from . import (numpy_api, outside, pybuiltins, randomness, scipy_distance, scipy_linalg,
+from . import (numpy_api, outside, pybuiltins, pymath, randomness, scipy_distance, scipy_linalg,
                scipy_stats, special, stdlib, text, ufuncs, vectorize)
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
@@ -252,19 +252,13 @@ def _name(fn) -> str:
     return name
 
 
-# math's functions that NumPy lacks: scipy.special's of the same values
-_SPECIAL_FOR_MATH = {"lgamma": "gammaln", "gamma": "gamma", "erf": "erf", "erfc": "erfc"}
-
-
 def _instead(fn) -> str:
     """What to write for a function of Python's `math` or `operator` modules on run-time
-    values (NumPy's of that name, SciPy's special function, the operator), a random
+    values that pymath or stdlib lacks (NumPy's of that name, the operator), a random
     generator made from a run-time seed, or a scipy.sparse matrix's method."""
     module, name = getattr(fn, "__module__", None), getattr(fn, "__name__", "")
     if module == "math" and isinstance(getattr(np, name, None), np.ufunc):
         return f"; np.{name} is"
-    if module == "math" and name in _SPECIAL_FOR_MATH:
-        return f"; scipy.special.{_SPECIAL_FOR_MATH[name]} is"
     if module in ("operator", "_operator"):
         return "; write the operator itself"
     if sparse_matrix(getattr(fn, "__self__", None)):
@@ -367,7 +361,8 @@ class CallsMixin:
             handler = _table_get(special.functions(), fn) or \
                 _table_get(scipy_linalg.functions(), fn) or \
                 _table_get(scipy_distance.functions(), fn) or \
-                _table_get(scipy_stats.functions(), fn) or scipy_stats.frozen_method(fn)
+                _table_get(scipy_stats.functions(), fn) or scipy_stats.frozen_method(fn) or \
+                _table_get(pymath.FUNCTIONS, fn)
         if handler is not None:
             if fn in numpy_api.ALWAYS_TRACED or contains_traced((args, kwargs)):
                 _bind(handler, args, kwargs, _name(fn), fn)
