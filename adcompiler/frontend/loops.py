@@ -279,8 +279,9 @@ class LoopsMixin:
         # every iteration after it
         flag = getattr(node, "exit_flag", None) if is_for else None
         counter = f"{flag}_count" if flag else None
-        if flag:
-            frame.vars[counter] = self.wrap(self.const(0, "i64", hint="count"), nonneg=True)
+        if flag:    # (weak: the loop index it gives is a Python int, float32 * i stays float32)
+            frame.vars[counter] = self.wrap(self.const(0, "i64", hint="count"), weak=True,
+                                            nonneg=True)
             names = names | {counter}
         # a name an earlier run-time loop or branch may have left undefined is the body's own,
         # unless an earlier loop left it bound when that ran and this body reads it before

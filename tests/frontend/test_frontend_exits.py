@@ -368,3 +368,29 @@ def test_the_forward_makes_no_tape_it_does_not_use():
     src = adcompiler.grad(stops_early, backend="numpy").adjoint_source(np.ones(3), np.int64(4))
     made = re.findall(r"^\s*(\w+) = \[\]$", src, flags=re.M)
     assert made and all(len(re.findall(rf"\b{name}\b", src)) > 1 for name in made)
+
+
+def tanh_until_large(h, n):
+    for t in range(n):
+        h = np.tanh(h)
+        if np.max(h) > 0.9:
+            return h * t        # (t a Python int: float32 stays float32)
+    return h
+
+
+def mean_after_a_break(x, n):
+    for t in range(n):
+        x = np.tanh(x)
+        if np.sum(x) < 0.5:
+            break
+    return np.sum(x) / (t + 1)
+
+
+@pytest.mark.parametrize("n", [4, np.int64(4)])
+def test_the_loop_index_after_an_exit_is_a_python_int(n):
+    """It was an int64 array there: `h * t` in float32 returned from inside the loop was
+    refused (the paths' dtypes f64 and f32 differed), and `np.sum(x) / (t + 1)` after a break
+    was float64 where NumPy gives float32 (static and run-time trip counts alike)."""
+    x = np.array([0.3, 0.4, 0.5], np.float32)
+    run_like_python(tanh_until_large, (x, n), (x * 10, n))
+    run_like_python(mean_after_a_break, (x, n), (x * 0.1, n))
