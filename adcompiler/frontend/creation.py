@@ -147,3 +147,59 @@ def eye(cx: Emitter, N, M=None, k=0, dtype=float) -> Traced:
     if k:
         rows = cx.op("add", rows, cx.const(int(k), "i64"))
     return cx.wrap(cx.cast(cx.op("eq", cols, rows), dtype_arg(dtype)))
+
+
+def triangle_indices(cx: Emitter, name: str, n, k=0, m=None) -> tuple:
+    """np.triu_indices / np.tril_indices: the (row, column) indices of an n x m matrix's upper
+    (j >= i + k) or lower (j <= i + k) triangle in row-major order. A square matrix's upper
+    triangle on or above the diagonal (k >= 0) or lower one on or below it (k <= 0) is
+    computed from the positions t, as np.arange is an iota: literal indices, n^2 / 2 of them,
+    made the IR and its compile grow as n^2 (24 s for pdist of 1500 points); other
+    triangles are NumPy's, constants. Lower: row i has r + 1 entries, r = i + k, starting at
+    r (r + 1) / 2, so r = floor((sqrt(8t + 1) - 1) / 2); upper: row i has N - 1 - i, N =
+    n - k + 1, starting at s(i) = i (2N - 1 - i) / 2, so i = floor((2N - 1 -
+    sqrt((2N - 1)^2 - 8t)) / 2). In float64 they are exact: at a row's start the root is of
+    a perfect square, and inside a row the quotient stays more than 1 / 2n below the next
+    integer, a million times the float root's error for any n whose indices fit in memory."""
+    upper = name.startswith("triu")
+    (n,), k = static_ints(n, "n"), static_ints(k, "k")[0]
+    m = n if m is None else static_ints(m, "m")[0]
+    if m != n or (k < 0 if upper else k > 0):
+        return tuple(cx.tensor(i) for i in getattr(np, f"{name}_indices")(n, k, m))
+    op, f64 = cx.op, (lambda v: cx.const(float(v), "f64"))
+    size = max(n - abs(k), 0)                   # rows holding an entry, less their first one
+    t = op("iota", shape=(size * (size + 1) // 2,), axis=0, dtype="f64")
+    if upper:
+        b = 2 * size + 1
+        row = op("floor", op("mul", op("sub", f64(b), op("sqrt", op("sub", f64(b * b), op(
+            "mul", f64(8), t)))), f64(0.5)))
+        first = op("mul", op("mul", row, op("sub", f64(b), row)), f64(0.5))
+        col = op("add", op("sub", t, first), op("add", row, f64(k)))
+    else:
+        r = op("floor", op("mul", op("sub", op("sqrt", op("add", op("mul", f64(8), t), f64(1))),
+                                         f64(1)), f64(0.5)))
+        col = op("sub", t, op("mul", op("mul", r, op("add", r, f64(1))), f64(0.5)))
+        row = op("sub", r, f64(k))
+    return tuple(cx.wrap(op("astype", v, dtype="i64"), nonneg=True) for v in (row, col))
+
+
+def triangle_indices_from(cx: Emitter, name: str, arr, k=0) -> tuple:
+    t = cx.tensor(arr)
+    if t.ndim != 2:
+        raise FrontendError("input array must be 2-d")
+    return triangle_indices(cx, name, t.shape[0], k, t.shape[1])
+
+
+def diag_indices(cx: Emitter, n, ndim=2) -> tuple:
+    """np.diag_indices: the one index array np.arange(n), ndim times."""
+    index = arange(cx, static_ints(n, "n")[0])
+    return (index,) * static_ints(ndim, "ndim")[0]
+
+
+def diag_indices_from(cx: Emitter, arr) -> tuple:
+    t = cx.tensor(arr)
+    if t.ndim < 2:
+        raise FrontendError("input array must be at least 2-d")
+    if len(set(t.shape)) != 1:
+        raise FrontendError("All dimensions of input must be of equal length")
+    return diag_indices(cx, t.shape[0], t.ndim)

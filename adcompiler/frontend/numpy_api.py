@@ -410,6 +410,11 @@ FUNCTIONS = {
     np.identity: lambda cx, n, dtype=float: creation.eye(cx, n, None, 0, dtype),
     np.triu: lambda cx, m, k=0: creation.tri(cx, "triu", m, k),
     np.tril: lambda cx, m, k=0: creation.tri(cx, "tril", m, k),
+    np.triu_indices: lambda cx, n, k=0, m=None: creation.triangle_indices(cx, "triu", n, k, m),
+    np.tril_indices: lambda cx, n, k=0, m=None: creation.triangle_indices(cx, "tril", n, k, m),
+    np.triu_indices_from: lambda cx, arr, k=0: creation.triangle_indices_from(cx, "triu", arr, k),
+    np.tril_indices_from: lambda cx, arr, k=0: creation.triangle_indices_from(cx, "tril", arr, k),
+    np.diag_indices: creation.diag_indices, np.diag_indices_from: creation.diag_indices_from,
     # assembling, choosing, products, calculus and statistics
     np.column_stack: lambda cx, tup: shapes.column_stack(cx, tup),
     np.dstack: lambda cx, tup: shapes.dstack(cx, tup),
@@ -457,7 +462,8 @@ FUNCTIONS = {
 if hasattr(np, "row_stack"):       # NumPy 2's deprecated alias of vstack, while it exists
     FUNCTIONS[np.row_stack] = FUNCTIONS[np.vstack]
 ALWAYS_TRACED = {np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like,
-                 np.empty_like, np.full_like, np.arange, np.linspace, np.eye, np.identity}
+                 np.empty_like, np.full_like, np.arange, np.linspace, np.eye, np.identity,
+                 np.triu_indices, np.tril_indices, np.diag_indices}
 DTYPE_TYPES = {np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_}
 
 

@@ -17,7 +17,7 @@ from functools import cache
 
 import numpy as np
 
-from . import arith, reductions, shapes
+from . import arith, creation, reductions, shapes
 from .indexing import getitem
 from .problems import FrontendError
 from .values import Traced
@@ -96,5 +96,6 @@ def pdist(cx, X, metric="euclidean", *, out=None, **kwargs):
                             "result")
     metric, p = _metric("pdist", metric, kwargs)
     x = _float_rows(cx, "pdist", X)
-    rows, cols = np.triu_indices(x.shape[0], 1)
+    rows, cols = creation.triangle_indices(cx, "triu", x.shape[0], 1)
     return _pairs(cx, getitem(cx, x, rows), getitem(cx, x, cols), metric, p)
+

@@ -1,0 +1,62 @@
+"""np.triu_indices, np.tril_indices, their _from forms and np.diag_indices(_from): values
+and dtypes against NumPy running the same function, for every diagonal offset and for
+non-square triangles; square triangles are computed from their positions (no literal indices
+growing as n^2 in the IR); gradients of entries read and written through them against the
+derivatives written out with NumPy, on both backends."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, rand
+
+
+def all_triangles(x):
+    out = []
+    for n, m in ((4, None), (4, 6), (6, 4), (1, None), (0, None)):
+        for k in range(-5, 6):
+            out += [*np.triu_indices(n, k, m), *np.tril_indices(n, k, m)]
+    return tuple(out) + np.triu_indices_from(x, 1) + np.tril_indices_from(x, -2) + \
+        np.diag_indices(3) + np.diag_indices(2, 3) + np.diag_indices_from(x[:3, :3])
+
+
+def test_values_and_dtypes_against_numpy():
+    check(all_triangles, rand(4, 5))
+
+
+def upper_pairs(y):
+    iu = np.triu_indices(y.shape[0], 1)
+    return (y @ y.T)[iu]
+
+
+def test_a_square_triangle_holds_no_index_constants():
+    fn = check(upper_pairs, rand(300, 2))      # 44850 pairs
+    sizes = [np.size(op.attrs["value"]) for op in fn.walk() if op.name == "constant"]
+    assert max(sizes) <= 1, sizes
+
+
+def pairs_and_ridge(y, a):
+    k = y @ y.T
+    k[np.diag_indices_from(k)] += a
+    return np.sum(k[np.triu_indices(y.shape[0], 1)] ** 2) + np.sum(
+        k[np.tril_indices(y.shape[0])] ** 3)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients_through_the_indices(backend):
+    """d/dy of sum(triu(K, 1)^2) + sum(tril(K + a I)^3) with K = y y^T: G = dL/dK is 2 K
+    above the diagonal and 3 (K + a I)^2 on and below it, dL/dy = (G + G^T) y, and
+    dL/da = the trace of G."""
+    y, a = rand(7, 3), 0.7
+    dy, da = adcompiler.grad(pairs_and_ridge, wrt=(0, 1), backend=backend)(y, a)
+    k = y @ y.T + a * np.eye(7)
+    g = 2 * np.triu(k, 1) + 3 * np.tril(k) ** 2
+    np.testing.assert_allclose(dy, (g + g.T) @ y, rtol=1e-10)
+    np.testing.assert_allclose(da, np.trace(g), rtol=1e-10)
+
+
+def test_errors_are_numpys():
+    for f, said in ((lambda x: np.triu_indices_from(x[0]), "input array must be 2-d"),
+                    (lambda x: np.diag_indices_from(x), "All dimensions of input must be of "
+                                                        "equal length")):
+        with pytest.raises(adcompiler.TraceError, match=said):
+            adcompiler.trace(f, rand(3, 4))
