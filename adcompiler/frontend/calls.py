@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import TraceError, UnsupportedSyntax
 from . import (numpy_api, outside, pybuiltins, pymath, randomness, scipy_distance, scipy_linalg,
-               scipy_stats, special, stdlib, text, ufuncs, vectorize)
+               scipy_signal, scipy_stats, special, stdlib, text, ufuncs, vectorize)
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, api_misuse_located, reached_through, too_deep
@@ -361,6 +361,7 @@ class CallsMixin:
             handler = _table_get(special.functions(), fn) or \
                 _table_get(scipy_linalg.functions(), fn) or \
                 _table_get(scipy_distance.functions(), fn) or \
+                _table_get(scipy_signal.functions(), fn) or \
                 _table_get(scipy_stats.functions(), fn) or scipy_stats.frozen_method(fn) or \
                 _table_get(pymath.FUNCTIONS, fn)
         if handler is not None:

@@ -1,5 +1,6 @@
-"""Sliding windows: np.lib.stride_tricks.sliding_window_view, and np.correlate / np.convolve
-of 1-d arrays.
+"""Sliding windows: np.lib.stride_tricks.sliding_window_view, np.correlate / np.convolve of
+1-d arrays, and `correlation`, the valid correlation of a zero-padded stretch that they and
+scipy_signal.py's convolutions of any rank are.
 
 Contract: window shapes, axes and modes are static; values, dtypes and shapes are NumPy's.
 sliding_window_view stacks a window of up to `SLICED` entries along an axis from that many
@@ -10,7 +11,7 @@ the registry's scatter-add, which sums the overlapping windows' contributions en
 20.9 -> 10.5 on NumPy's; 1-d windows of 100000 entries 1.3x faster from 3 to 16 wide). The
 result is a read-only view of its input as in NumPy
 (writing into it, or reading it after the input was written, is an error). correlate and
-convolve are the registry's `correlate` (NumPy's valid correlation, whose gradients are
+convolve are the registry's `correlate` (the valid correlation, whose gradients are
 correlations again) of the stretch of the first operand the mode's shifts read, zero-padded:
 time and memory of NumPy's own call, where a matrix of windows took O(n m) memory (two 2000-long
 signals' gradient: 276 -> 2 ms on the Numba backend).
@@ -26,7 +27,7 @@ from .problems import FrontendError
 from .reductions import norm_axes
 from .shapes import concatenate, copy, moveaxis, stack, static_ints
 from .creation import zeros
-from .values import Traced, ir_dtype
+from .values import NP_OF, Traced, ir_dtype
 
 
 SLICED = 16
@@ -68,10 +69,9 @@ def sliding_window_view(cx: Emitter, x, window_shape, axis=None, *, subok=False,
 
 
 def correlate(cx: Emitter, a, v, mode="valid", flip=False) -> Traced:
-    """np.correlate (with `flip`, np.convolve: v reversed, the longer operand first):
-    out[k] = sum_j a[j + k] v[j] over the n + m - 1 shifts k that overlap ('full'), the
-    |n - m| + 1 where one lies inside the other ('valid'), or the max(n, m) central ones
-    ('same')."""
+    """np.correlate (with `flip`, np.convolve: v reversed, the longer operand first): over the
+    n + m - 1 shifts that overlap ('full'), the |n - m| + 1 where one lies inside the other
+    ('valid'), or the max(n, m) central ones ('same')."""
     ta, tv = cx.tensor(a), cx.tensor(v)
     what = "convolve" if flip else "correlate"
     if ta.ndim != 1 or tv.ndim != 1:
@@ -87,16 +87,27 @@ def correlate(cx: Emitter, a, v, mode="valid", flip=False) -> Traced:
         if m > n:
             ta, tv, n, m = tv, ta, m, n
         tv = getitem(cx, tv, slice(None, None, -1))
+    span = {"full": (0, n + m - 1), "valid": (min(n, m) - 1, abs(n - m) + 1),
+            "same": ((m - 1) // 2 if n >= m else n // 2, max(n, m))}[mode]
     dtype = np.result_type(ta.np_dtype, tv.np_dtype)
-    low, length = {"full": (0, n + m - 1), "valid": (min(n, m) - 1, abs(n - m) + 1),
-                   "same": ((m - 1) // 2 if n >= m else n // 2, max(n, m))}[mode]
-    # out[k] = sum_j a[j + k - (m - 1)] v[j] (0 off a's ends) for the `length` shifts k from
-    # `low`: the valid correlation of the stretch of a they read, zero-padded where it runs off
-    start, stop = low - (m - 1), low + length
-    parts = [zeros(cx, (-start,), dtype) if start < 0 else None,
-             getitem(cx, ta, slice(max(start, 0), min(stop, n))),
-             zeros(cx, (stop - n,), dtype) if stop > n else None]
-    stretch = concatenate(cx, [p for p in parts if p is not None], dtype=dtype)
     work = "i64" if dtype == np.bool_ else ir_dtype(dtype)  # (NumPy's bool one: any(a & v))
-    out = cx.op("correlate", astype(cx, stretch, work).value, astype(cx, tv, work).value)
-    return astype(cx, cx.wrap(out), ir_dtype(dtype))
+    return astype(cx, correlation(cx, ta, tv, [span], work), ir_dtype(dtype))
+
+
+def correlation(cx: Emitter, a: Traced, v: Traced, spans, dtype: str) -> Traced:
+    """out[k] = sum_j a[j + k - (m - 1)] v[j] (0 off a's ends; k, j multi-indices, m v's
+    shape) in `dtype`, for the shifts k of each axis's span (first, count): the registry's
+    valid correlation of the stretch of a those shifts read, zero-padded where it runs off."""
+    stretch = astype(cx, a, dtype)
+    for axis, ((low, count), n, m) in enumerate(zip(spans, a.shape, v.shape, strict=True)):
+        start, stop = low - (m - 1), low + count
+
+        def pad(width):
+            shape = list(stretch.shape)
+            shape[axis] = width
+            return zeros(cx, tuple(shape), NP_OF[dtype])
+        parts = [pad(-start) if start < 0 else None,
+                 along(cx, stretch, axis, slice(max(start, 0), min(stop, n))),
+                 pad(stop - n) if stop > n else None]
+        stretch = concatenate(cx, [p for p in parts if p is not None], axis=axis)
+    return cx.wrap(cx.op("correlate", stretch.value, astype(cx, v, dtype).value))

@@ -2,8 +2,9 @@
 broadcast). 1-D `dot`/`matmul` operands, `outer` and `einsum` are built by the frontend from
 `matmul`, `reshape`, `transpose`, `mul` and `sum`. The Numba driver calls BLAS through
 `rt.matmul`, which folds batch axes and transposed views into the BLAS call.
-`correlate a, v`: vectors of one numeric dtype, a no shorter than v, `(n - m + 1,)`:
-np.correlate's 'valid' mode (np.correlate and np.convolve in every mode are built on it).
+`correlate a, v`: arrays of one rank and numeric dtype, a no smaller than v on each axis,
+`(n - m + 1, ...)`: the valid correlation (np.correlate's and scipy.signal.correlate's 'valid'
+mode; np.correlate, np.convolve and scipy.signal's in every mode are built on it).
 
 The LAPACK ops take float32 or float64 stacks of square matrices `(..., n, n)` (the frontend
 converts as `np.linalg` does):
@@ -309,38 +310,50 @@ def _correlate(types, attrs):
     a, v = types
     dtype = same_dtype(types, "correlate")
     check(dtype != "bool", "needs numeric operands, got bool")
-    check(a.rank == 1 and v.rank == 1, f"needs vectors, got {a.shape} and {v.shape}")
-    check(a.shape[0] >= v.shape[0] >= 1,
-          f"needs a no shorter than v and v not empty, got {a.shape} and {v.shape}")
-    return [TensorType(dtype, (a.shape[0] - v.shape[0] + 1,))]
-
-
-def _reversed(b, x):
-    (n,) = x.type.shape
-    return b.op("slice", x, starts=(n - 1,), stops=(-1,), steps=(-1,))
+    check(a.rank == v.rank >= 1, f"needs arrays of one rank, got {a.shape} and {v.shape}")
+    check(a.rank == 1 or dtype != "f16", "needs float32 or float64 arrays of rank >= 2 "
+          "(SciPy's correlate), got float16")
+    check(all(n >= m >= 1 for n, m in zip(a.shape, v.shape)),
+          f"needs a no smaller than v on each axis and v not empty, got {a.shape} and {v.shape}")
+    return [TensorType(dtype, tuple(n - m + 1 for n, m in zip(a.shape, v.shape)))]
 
 
 def _correlate_vjp(b, op, cts, needs):
-    """out[k] = sum_j a[j + k] v[j], so da[i] = sum_k g[k] v[i - k], the correlation of g
-    zero-padded by m - 1 on both sides with v reversed, and dv[j] = sum_k g[k] a[j + k],
-    the correlation of a with g: correlations again, so they differentiate again."""
+    """out[k] = sum_j a[j + k] v[j] (k, j multi-indices), so da[i] = sum_k g[k] v[i - k], the
+    correlation of g zero-padded by m - 1 on both sides of each axis with v reversed along
+    all, and dv[j] = sum_k g[k] a[j + k], the correlation of a with g: correlations again,
+    so they differentiate again."""
     (g,), (a, v) = cts, op.operands
     da = dv = None
     if needs[0]:
-        m = v.type.shape[0]
-        pad = const(b, 0, g.type.dtype, (m - 1,)) if m > 1 else None
-        padded = b.op("concatenate", pad, g, pad, axis=0) if pad is not None else g
-        da = b.op("correlate", padded, _reversed(b, v))
+        padded = g
+        for axis, m in enumerate(v.type.shape):
+            if m > 1:
+                shape = list(padded.type.shape)
+                shape[axis] = m - 1
+                pad = const(b, 0, g.type.dtype, shape)
+                padded = b.op("concatenate", pad, padded, pad, axis=axis)
+        shape = v.type.shape
+        flipped = b.op("slice", v, starts=tuple(n - 1 for n in shape), stops=(-1,) * len(shape),
+                       steps=(-1,) * len(shape))
+        da = b.op("correlate", padded, flipped)
     if needs[1]:
         dv = b.op("correlate", a, g)
     return [da, dv]
 
 
-# np.correlate's 'valid' mode with the longer operand first (the frontend pads and slices for
-# the other modes and np.convolve): NumPy's loop of dot products on both backends, O(n m)
-# with no windows matrix (the Numba driver's call too; Numba compiles the same call in loops)
+def _lower_correlate(op, a):
+    if op.result.type.rank == 1:
+        return f"np.correlate({a[0]}, {a[1]})"
+    return f"rt.correlate({a[0]}, {a[1]})"
+
+
+# the valid correlation, the longer operand first (the frontend pads and slices for the other
+# modes, np.convolve and scipy.signal's): NumPy's loop of dot products for vectors (which
+# Numba compiles in loops too), SciPy's for arrays (runtime/helpers.py); O(n m), no windows
 declare("correlate", _correlate, arity=2, kind="linalg", vjp=_correlate_vjp,
-        lower={"numpy": "np.correlate({0}, {1})", "numba": "np.correlate({0}, {1})"})
+        lower={"numpy": _lower_correlate, "numba": _lower_correlate})
+
 
 def _eigh(part):
     def infer(types, attrs):

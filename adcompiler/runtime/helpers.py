@@ -9,6 +9,9 @@
   of det. Where a matrix is singular (np.linalg.inv fails) they come from its SVD, A = U S V^T:
   det(U) det(V) U diag(c) V^T with c_i the product of the singular values other than s_i, the
   transpose of the adjugate (what JAX gives; the inverse does not exist there).
+- `correlate(a, v)`: the valid correlation of two arrays of one rank, a no smaller than v on
+  each axis (the registry's correlate of rank >= 2): SciPy's, direct or by FFT as it finds
+  faster (with that method's rounding), scipy.signal imported at the first call.
 """
 import numpy as np
 
@@ -37,3 +40,8 @@ def argsort(x, axis):
         np.moveaxis(order, axis, -1)[tied] = np.argsort(np.moveaxis(x, axis, -1)[tied], axis=-1,
                                                         kind="stable")
     return order
+
+
+def correlate(a, v):
+    from scipy import signal     # (imported where a program correlates arrays: it is slow)
+    return signal.correlate(a, v, mode="valid")

@@ -26,8 +26,8 @@
   (16,8,128,32) @ (16,8,32,128) took 5.6 ms on NumPy's matmul, 1.3 ms so; alternating in one
   process, the medium gradient took 15 % less time (10 pairs), the small one's tiny stacks
   (64 x 64 x 32) as long (30 pairs).
-- `cofactor(a)`, `argsort(x, axis)`: adcompiler/runtime/helpers.py's, which the NumPy backend's
-  code calls too.
+- `cofactor(a)`, `argsort(x, axis)`, `correlate(a, v)`: adcompiler/runtime/helpers.py's, which
+  the NumPy backend's code calls too.
 - `scatter_add(out, idx, v, axis)`: `np.add.at(out, idx along axis, v)` as a Numba loop.
 - `take(a, idx, axis, shape)`, `put(out, idx, v, axis)`: a compiled loop's gather and
   assignment at an array of indices, whose indices are checked where the loop runs compiled
@@ -88,7 +88,7 @@ SPIN = 4                    # log2 cycles NumPy's OpenBLAS threads spin after a 
                             # _short_numpy_blas_spin); OpenBLAS's own default is 28
 THREADS = options.THREADS
 BLAS = options.OPTIONS["blas"]
-argsort, cofactor = helpers.argsort, helpers.cofactor
+argsort, cofactor, correlate = helpers.argsort, helpers.cofactor, helpers.correlate
 
 
 def _openblas_libs(package):

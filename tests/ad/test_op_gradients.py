@@ -313,7 +313,8 @@ def matmul_cases(rng):
 
 
 def correlate_cases(rng):
-    return [Case([normal(rng, (n,)), normal(rng, (m,))]) for n, m in ((7, 3), (4, 4), (5, 1))]
+    return [Case([normal(rng, a), normal(rng, v)]) for a, v in (((7,), (3,)), ((4,), (4,)),
+                                                                  ((5,), (1,)), ((4, 3), (2, 3)))]
 
 
 def well_conditioned(rng, shape):

@@ -186,7 +186,7 @@ def test_long_convolution_runs_in_linear_memory(backend):
     np.testing.assert_allclose(da, np.correlate(w, v, "valid"), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(dv, np.correlate(w, a, "valid"), rtol=1e-10, atol=1e-10)
     if backend == "numpy":
-        assert peak < 2 ** 20, f"{peak / 2 ** 20:.1f} MB for the gradient of a 3000-long convolution"
+        assert peak < 2 ** 20, f"{peak / 2 ** 20:.1f} MB for a 3000-long convolution's gradient"
 
 
 def test_cumprod_gradient_with_zeros():

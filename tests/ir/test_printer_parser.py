@@ -186,7 +186,7 @@ def linalg_fn():
             b.op("svd_vt", rhs, hint="vt"), b.op("qr_q", rhs, hint="q"), b.op("qr_r", a, hint="r"),
             b.op("correlate", b.op("reshape", rhs, shape=(3,)),
                  b.op("slice", b.op("reshape", rhs, shape=(3,)), starts=(0,), stops=(2,),
-                      steps=(1,)), hint="cor")]
+                      steps=(1,)), hint="cor"), b.op("correlate", a, a, hint="cor3")]
     return finish("linalg", block, b, *outs)
 
 

@@ -291,8 +291,9 @@ def gen_solve(draw):
 
 
 def gen_correlate(draw):
-    shapes = draw(st.one_of(st.tuples(*[st.tuples(st.integers(0, 6))] * 2),
-                            st.tuples(SHAPES, SHAPES)))
+    same_rank = st.integers(1, 3).flatmap(
+        lambda r: st.tuples(*[st.tuples(*[st.integers(0, 5)] * r)] * 2))
+    shapes = draw(st.one_of(same_rank, st.tuples(SHAPES, SHAPES)))
     return [T(d, s) for d, s in zip(dtypes_of(draw, 2), shapes, strict=True)], {}
 
 
@@ -418,9 +419,18 @@ def solve_narrower(ts, a):  # NumPy's solve also takes a vector b (the frontend 
     return single_double_only(ts, a) or ts[1].rank < 2
 
 
-def correlate_narrower(ts, a):  # NumPy's also takes bools, 0-d arrays, a shorter first one
-    return (mixed(ts) or ts[0].dtype == "bool" or any(t.rank != 1 for t in ts)
-            or ts[0].shape[0] < ts[1].shape[0])          # (the frontend casts and pads)
+def np_correlate(xs, a):
+    """The valid correlation: NumPy's of vectors, SciPy's of arrays."""
+    if max(x.ndim for x in xs) <= 1:
+        return np.correlate(*xs)
+    from scipy import signal
+    return signal.correlate(*xs, mode="valid")
+
+
+def correlate_narrower(ts, a):  # NumPy's and SciPy's also take bools, 0-d and empty arrays, a
+    return (mixed(ts) or ts[0].dtype == "bool" or any(t.rank == 0 for t in ts)  # smaller first
+            or 0 in ts[0].shape + ts[1].shape                # one (the frontend casts and pads)
+            or any(n < m for n, m in zip(ts[0].shape, ts[1].shape)))
 
 
 def well_conditioned(arrays):
@@ -518,7 +528,7 @@ CASES = {
     "put": Case(gen_scatter, np_put, scatter_not_exact),
     "matmul": Case(gen_matmul, ufunc(np.matmul),
                    lambda ts, a: mixed(ts) or min(t.rank for t in ts) < 2),
-    "correlate": Case(gen_correlate, lambda xs, a: np.correlate(*xs), correlate_narrower),
+    "correlate": Case(gen_correlate, np_correlate, correlate_narrower),
     "inv": Case(gen_square, lambda xs, a: np.linalg.inv(xs[0]), single_double_only,
                 well_conditioned),
     "solve": Case(gen_solve, lambda xs, a: np.linalg.solve(*xs), solve_narrower,
