@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import AdcompilerError
 from . import analysis, arith, linalg, numpy_api, outside, text
-from .indexing import getitem
+from .indexing import Flat, getitem
 from .problems import Fallback, FrontendError, api_misuse_located
 from .pybuiltins import RuntimeRange
 from .randomness import outer_scope
@@ -194,6 +194,8 @@ class ExpressionsMixin:
     def subscript(self, obj, key):
         if isinstance(obj, Traced):
             return getitem(self, obj, key)
+        if isinstance(obj, Flat):
+            return obj.get(self, key)
         if isinstance(obj, RuntimeRange):
             if key == slice(None, None, -1):
                 return obj.reversed(self)

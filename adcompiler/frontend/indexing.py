@@ -11,6 +11,8 @@ Contract:
   raise IndexError when the program runs (NumPy's error), static ones FrontendError.
 - A run-time boolean mask has a data-dependent shape when read: FrontendError suggesting
   np.where. In an assignment `x[m] = v` it is a `where`, and so in `x[m] += v` (of x + v).
+- `x.flat` is a `Flat`: `x.flat[key]` reads x's entries in C order (a copy, as NumPy's), and
+  `x.flat[key] = v` (`+=`) writes them (`Flat.set` gives x's new value).
 - `setitem(cx, x, key, v)` returns the new array value: `update_slice` for basic keys, `put` for
   advanced ones (last write wins for repeated indices, as NumPy), `where` for masks. `v` is cast
   to x's dtype (NumPy casts unsafely on assignment) and broadcast to the indexed shape. With
@@ -410,3 +412,25 @@ def _mask(cx, x: Traced, items, masks, value_shape):
     if rest:
         mv = cx.op("reshape", mv, shape=m.shape + (1,) * len(rest))
     return mv
+
+
+class Flat:
+    """`x.flat`, NumPy's flat iterator, as far as indexing goes: x's entries in C order."""
+
+    def __init__(self, base: Traced):
+        self.base = base
+
+    def __repr__(self):
+        return "x.flat (index it, x.flat[k], or take x.ravel())"
+
+    def _entries(self, cx: Emitter) -> Traced:
+        # (a plain reshape, not a view of x: NumPy's x.flat[k] is a copy)
+        return cx.wrap(cx.op("reshape", self.base.value, shape=(self.base.type.size,)))
+
+    def get(self, cx: Emitter, key) -> Traced:
+        return getitem(cx, self._entries(cx), key)
+
+    def set(self, cx: Emitter, key, v):
+        """x's value after `x.flat[key] = v`."""
+        entries = setitem(cx, self._entries(cx), key, v)
+        return cx.op("reshape", entries, shape=self.base.shape)

@@ -21,7 +21,7 @@ import numpy as np
 from . import (arith, calculus, composites, creation, inplace, linalg, linalg_derived as lind,
                nanfunctions as nan, reductions as red, searching, segments, shapes, sorting,
                statistics, ufuncs, vectorize, windows)
-from .indexing import along, getitem
+from .indexing import Flat, along, getitem
 from .problems import FrontendError, no_out
 from .values import Traced, dtype_arg, ir_dtype, result_dtype
 
@@ -562,6 +562,7 @@ ATTRIBUTES = {
     "nbytes": lambda cx, t: t.type.size * t.np_dtype.itemsize,
     "real": lambda cx, t: shapes.broadcast_to(cx, t, t.shape),      # a view of x itself
     "imag": _imag,
+    "flat": lambda cx, t: Flat(t),
 }
 
 

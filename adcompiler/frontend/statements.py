@@ -213,6 +213,9 @@ class StatementsMixin:
             new = indexing.setitem(self, obj, key, value, add)
             obj.update(new)
             self.name_value(obj, name)
+        elif isinstance(obj, indexing.Flat) and not add:
+            obj.base.update(obj.set(self, key, value))
+            self.name_value(obj.base, name)
         elif isinstance(obj, np.ndarray):
             raise FrontendError("cannot assign into a static NumPy array (np.array of static "
                                 "values, a global or closure constant, which adcompiler "

@@ -1,4 +1,4 @@
-"""np.triu_indices, np.tril_indices, their _from forms and np.diag_indices(_from): values
+"""np.triu_indices, np.tril_indices, their _from forms, np.diag_indices(_from) and x.flat: values
 and dtypes against NumPy running the same function, for every diagonal offset and for
 non-square triangles; square triangles are computed from their positions (no literal indices
 growing as n^2 in the IR); gradients of entries read and written through them against the
@@ -60,3 +60,32 @@ def test_errors_are_numpys():
                                                         "equal length")):
         with pytest.raises(adcompiler.TraceError, match=said):
             adcompiler.trace(f, rand(3, 4))
+
+
+def through_flat(k, a):
+    k = k.copy()
+    k.flat[::k.shape[0] + 1] += a           # scikit-learn's ridge on a kernel's diagonal
+    k.flat[[1, 1, -1]] = k.flat[2] * a      # (a repeated index: written once)
+    return k, k.flat[3:7], k.flat[-1]
+
+
+def test_x_flat_reads_and_writes_entries_in_c_order():
+    check(through_flat, rand(4, 4), 0.5)
+    check(through_flat, rand(4, 4, dtype=np.float32), np.float32(0.5))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients_through_x_flat(backend):
+    """d/dk and d/da of sum(K'^2), K' = K + a I with K'[0, 1] and K'[3, 3] set to K[0, 2] a."""
+    k, a = rand(4, 4), 0.7
+    dk, da = adcompiler.grad(lambda k, a: np.sum(through_flat(k, a)[0] ** 2), wrt=(0, 1),
+                             backend=backend)(k, a)
+    new = k + a * np.eye(4)
+    new[0, 1] = new[3, 3] = k[0, 2] * a
+    g = 2 * new
+    want_dk = g.copy()
+    want_dk[0, 1] = want_dk[3, 3] = 0.0
+    want_dk[0, 2] += (g[0, 1] + g[3, 3]) * a
+    np.testing.assert_allclose(dk, want_dk, rtol=1e-10)
+    np.testing.assert_allclose(da, np.trace(g) - g[3, 3] + (g[0, 1] + g[3, 3]) * k[0, 2],
+                               rtol=1e-10)
