@@ -236,7 +236,11 @@ def getitem(cx: Emitter, x: Traced, key) -> Traced:
     # (`a = p[0]; p[0] = 5.0` leaves a as it was); `p[0, ...]` is a 0-d view
     scalar = out.ndim == 0 and x.ndim and not any(
         k is Ellipsis for k in (key if isinstance(key, tuple) else (key,)))
-    return out.view_of(x) if view and not scalar else out
+    if not view or scalar:
+        return out
+    # (a basic index's view: x's entries there, which a write into it writes)
+    return out.view_of(x, (lambda base: _getitem(cx, cx.wrap(base), key)[0].value,
+                           lambda base, v: setitem(cx, cx.wrap(base), key, cx.wrap(v))))
 
 
 def _getitem(cx: Emitter, x: Traced, key) -> tuple:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.types import inverse_perm
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes
@@ -38,8 +39,11 @@ def static_ints(x, what: str) -> tuple:
     return tuple(out)
 
 
-def _view(cx: Emitter, t: Traced, v) -> Traced:
-    return cx.wrap(v, nonneg=t.nonneg).view_of(t)
+def _view(cx: Emitter, t: Traced, v, link=None) -> Traced:
+    return cx.wrap(v, nonneg=t.nonneg).view_of(t, link)
+
+
+SAME = (lambda base: base, lambda base, v: v)       # the view that is the whole array
 
 
 def copy(cx: Emitter, a) -> Traced:
@@ -62,10 +66,16 @@ def reshape(cx: Emitter, x, shape) -> Traced:
         shape[shape.index(-1)] = t.type.size // known
     shape = tuple(shape)
     if shape == t.shape:
-        return _view(cx, t, t.value)
+        return _view(cx, t, t.value, SAME)
     if any(s < 0 for s in shape) or int(np.prod(shape)) != t.type.size:
         raise FrontendError(f"cannot reshape array of size {t.type.size} into shape {shape}")
-    return _view(cx, t, cx.op("reshape", t.value, shape=shape))
+    # a view NumPy makes whatever t's strides, where only size-1 axes come or go (squeeze,
+    # expand_dims, x[:, None]'s kind): a write into it writes t; other reshapes copy where t
+    # is not contiguous, which a traced array may or may not be at run time
+    unit = tuple(n for n in shape if n != 1) == tuple(n for n in t.shape if n != 1)
+    link = (lambda base: cx.op("reshape", base, shape=shape),
+            lambda base, v: cx.op("reshape", v, shape=t.shape)) if unit else None
+    return _view(cx, t, cx.op("reshape", t.value, shape=shape), link)
 
 
 def transpose(cx: Emitter, x, axes=None) -> Traced:
@@ -77,8 +87,10 @@ def transpose(cx: Emitter, x, axes=None) -> Traced:
         if len(perm) != t.ndim:
             raise FrontendError("axes don't match array")
     if perm == tuple(range(t.ndim)):
-        return _view(cx, t, t.value)
-    return _view(cx, t, cx.op("transpose", t.value, perm=perm))
+        return _view(cx, t, t.value, SAME)
+    return _view(cx, t, cx.op("transpose", t.value, perm=perm),
+                 (lambda base: cx.op("transpose", base, perm=perm),
+                  lambda base, v: cx.op("transpose", v, perm=inverse_perm(perm))))
 
 
 def swapaxes(cx: Emitter, x, axis1, axis2) -> Traced:

@@ -7,9 +7,13 @@ Contract:
   (`f32_array * lr` stays f32). Everything else (arrays, NumPy scalars) is strong.
 - A `Traced` is a mutable *holder*: in-place updates (`x[i] = v`, `x += v` on an array) rebind
   the holder to a new SSA value, so every name and container holding it sees the update, as with
-  NumPy's aliasing. Earlier SSA values never change. Views (basic slices, reshapes, transposes)
-  are copies in the IR; writing through a view, or reading a view after its base was written,
-  would differ from NumPy, so those holders are marked stale and reading them is an error.
+  NumPy's aliasing. Earlier SSA values never change. Views are copies in the IR; those NumPy
+  makes whatever the memory layout (basic slices, transposes, size-1 axes added or dropped) are
+  linked to their base: writing into a view writes its base, and its base's other linked views
+  are derived from the new value, as NumPy's share its memory. A reshape NumPy makes a view
+  of a contiguous array only is not linked: writing through it, or reading it after its base
+  was written, would differ from NumPy for one layout or the other, so those holders are
+  marked stale and reading them is an error.
   A holder NumPy makes read-only (np.diagonal's view) has `readonly` set to the reason: writing
   into it, or into a view of it, is an error, as in NumPy.
   Holders that an `if` or loop on a run-time value may make one array (`o = y` in one branch,
@@ -31,6 +35,7 @@ from __future__ import annotations
 import itertools
 import linecache
 import sys
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
@@ -53,8 +58,9 @@ _JOURNALS: list = []              # the journals of the regions being traced, in
 STALE = "this array cannot be read here: "     # a stale holder's message, before why
 
 
-WRITTEN_THROUGH_VIEW = ("it was modified through a view (a slice, reshape or transpose of it); "
-                        "write through the original array instead")
+WRITTEN_THROUGH_VIEW = ("it was modified through a view of it that adcompiler does not write "
+                        "through (a reshape, which NumPy makes a view or a copy as the memory "
+                        "is laid out, or a diagonal); write through the original array instead")
 
 
 MAY_BE_CHANGED = ("it may be the same array as one changed in place after an if or a loop on "
@@ -64,14 +70,14 @@ MAY_BE_CHANGED = ("it may be the same array as one changed in place after an if 
 
 class Traced:
     __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "stale_at",
-                 "serial", "readonly", "norm")
+                 "serial", "readonly", "norm", "link", "__weakref__")
 
     def __init__(self, value, weak: bool = False, nonneg: bool = False):
         self._value = value
         self.weak = weak and value.type.dtype in WEAK_DTYPES and value.type.rank == 0
         self.nonneg = nonneg          # known >= 0 (iota, loop index): no wrap-around needed
         self.base: Traced | None = None
-        self.views: list[Traced] = []
+        self.views: list = []         # weak references: a view nothing holds is gone
         self.shares: list[Traced] = []
         self.stale: str | None = None
         self.stale_at = None        # the loc of the write that made it stale, where known
@@ -80,6 +86,10 @@ class Traced:
         # (S, c) where this is c sqrt(S), S a 2-norm's sum of squares (composites.norm): its
         # products with itself are c^2 S (arith.binary)
         self.norm: tuple | None = None
+        # (derive: base's value -> this view's, write_back: (base's value, this view's new
+        # value) -> base's new value) where NumPy's view shares its base's memory whatever the
+        # layout: a write into either is seen in the other (Traced.update)
+        self.link = None
 
     @property
     def value(self):
@@ -90,22 +100,25 @@ class Traced:
                                               if self.stale_at else ""))
         return self._value
 
-    def update(self, value) -> None:
-        """Rebind this holder in place (`x[i] = v`); invalidates views that NumPy would share."""
+    def update(self, value, keep=None) -> None:
+        """Rebind this holder in place (`x[i] = v`). A linked view (one NumPy always makes: a
+        basic slice, a transpose, size-1 axes added or dropped) writes into its base, and an
+        array's linked views are derived again from its new value: each sees the other's
+        changes, as in NumPy. Other views NumPy would share are invalidated. `keep`: the view
+        written through, which holds its new value already."""
         if readonly_of(self):
             raise FrontendError(f"assignment destination is read-only: {readonly_of(self)}")
-        for h in [self, *self.views, *self.shares, *self.bases()]:
+        base = self.base
+        if self.link is not None and self.stale is None and base.stale is None \
+                and not self.shares and any(v is self for v in base.live_views()):
+            base.update(self.link[1](base._value, value), keep=self)
+            self._set(value, keep)
+            return
+        for h in [self, *self.live_views(), *self.shares, *self.bases()]:
             h.touch()
-        self._value = value
-        self.weak = False
-        self.nonneg = False
-        self.norm = None
-        for view in self.views:
-            view.invalidate("it is a view of an array modified later (adcompiler copies slices "
-                            "and reshapes; call .copy() where the view is made)")
-        self.views = []
+        self._set(value, keep)
         if self.base is not None:
-            self.base.views = [v for v in self.base.views if v is not self]
+            self.base.views = [r for r in self.base.views if r() is not self]
         # the memory written: this array's bases (and so every other view of them), and the
         # arrays it may be, with their bases; then every array that may be one of those
         bases = self.bases()
@@ -117,11 +130,33 @@ class Traced:
         for other in [s for h in (self, *written) for s in h.shares if s is not self]:
             other.invalidate(MAY_BE_CHANGED, at)
 
+    def _set(self, value, keep=None) -> None:
+        """Hold `value`: linked views (but `keep`) are derived from it again, others are
+        stale (they held the old value)."""
+        self.touch()
+        self._value = value
+        self.weak = False
+        self.nonneg = False
+        self.norm = None
+        views = []
+        for view in self.live_views():
+            if view is not keep and view.link is not None and view.stale is None:
+                view._set(view.link[0](value))
+            elif view is not keep:
+                view.invalidate("it is a view of an array modified later (adcompiler copies "
+                                "reshapes; call .copy() where the view is made)")
+                continue
+            views.append(weakref.ref(view))
+        self.views = views
+
+    def live_views(self) -> list:
+        return [v for r in self.views if (v := r()) is not None]
+
     def invalidate(self, why: str, at=None) -> None:
         if self.stale is None:
             self.touch()
             self.stale, self.stale_at = STALE + why, at
-        for view in self.views:
+        for view in self.live_views():
             view.invalidate(why, at)
 
     def stale_because(self, why: str) -> bool:
@@ -136,11 +171,13 @@ class Traced:
             self.touch()
             self.stale, self.stale_at = stale, at
 
-    def view_of(self, base: "Traced") -> "Traced":
-        """Record that NumPy would make this a view of `base` (it is a copy in the IR)."""
+    def view_of(self, base: "Traced", link=None) -> "Traced":
+        """Record that NumPy would make this a view of `base` (it is a copy in the IR); `link`
+        (derive, write_back) where it always does, whatever the memory layout (see update)."""
         base.touch()
         self.base = base
-        base.views.append(self)
+        self.link = link
+        base.views.append(weakref.ref(self))
         return self
 
     def bases(self) -> list:

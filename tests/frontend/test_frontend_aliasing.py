@@ -332,21 +332,27 @@ def view_written_in_one_branch_then_again(y, c):
     (inner_loop_writes_an_outer_view, np.int64(3), "may change it in place"),
     (view_chosen_then_base_changed, np.float64(-1.0), "may be the same array"),
     (started_as_a_changed_array, np.int64(2), "may be the same array"),
-    (swapped_then_written_by_rows, np.int64(2), "modified through a view"),
     (loop_result_maybe_a_written_base, np.int64(0), "may be the same array"),
-    (base_read_after_a_write_through_its_view, np.int64(2), "modified through a view"),
+    (base_read_after_a_write_through_its_view, np.int64(2), "may change it in place through"),
     (equal_twins_chosen, np.float64(1.0), "may be the same array"),
     (chosen_view_in_nested_if, np.float64(2.0), "may be the same array"),
     (loop_end_alias, np.int64(2), "may be the same array"),
     (written_through_a_view_in_loop, np.int64(2), "may change it in place through a name"),
     (changed_and_rebound_in_loop, np.int64(2), "may change it in place through a name"),
-    (view_before_loop, np.int64(2), "view of an array modified later"),
-    (runtime_index_view_written, np.int64(3), "modified through a view"),
 ])
 def test_which_array_a_change_reaches_unknown_is_a_located_error(f, arg, why):
     with pytest.raises(adcompiler.TraceError, match=why) as e:
         adcompiler.trace(f, rand(3), arg)
     assert "test_frontend_aliasing.py" in str(e.value)
+
+
+@pytest.mark.parametrize("f", [swapped_then_written_by_rows, view_before_loop,
+                               runtime_index_view_written])
+def test_writes_through_views_in_loops_follow_numpy(f):
+    """A row of the array a loop walks, a size-1 reshape, a row picked by the loop index: the
+    writes reach the array and the views see the array's changes (errors before)."""
+    for n in range(4):
+        check(f, rand(3), np.int64(n))
 
 
 def test_a_carried_value_chosen_and_changed_in_a_loop_is_a_located_error():
@@ -367,15 +373,14 @@ def test_an_augmented_assignment_reads_its_name_after_an_if():
 
 
 def test_a_write_through_a_view_of_a_view_reaches_the_original():
+    """... and the original's other views see it (an error before)."""
     def f(y):
         z = y * 1.0
         m = z[0:1]
         b = z.T.T
         b[0, 0] = 5.0
-        return m
-    with pytest.raises(adcompiler.TraceError, match="modified through a view") as e:
-        adcompiler.trace(f, rand(2, 3))
-    assert "test_frontend_aliasing.py" in str(e.value)
+        return m, z
+    check(f, rand(2, 3))
 
 
 def test_astype_without_copy_to_its_own_dtype_is_the_same_array():

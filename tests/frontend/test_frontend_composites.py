@@ -185,6 +185,12 @@ def write_into_slice_of_diag(x):
     return d
 
 
+def test_a_write_through_a_flipped_view_reaches_the_array():
+    """np.fliplr is a view NumPy makes whatever the layout: the write reaches y (an error
+    before)."""
+    check(read_base_after_flip_write, rand(3, 3))
+
+
 def read_diagonal_after_base_write(x):
     y = x * 1.0
     d = np.diagonal(y)
@@ -193,7 +199,6 @@ def read_diagonal_after_base_write(x):
 
 
 @pytest.mark.parametrize("f,offset,match", [
-    (read_base_after_flip_write, 4, "modified through a view"),
     (write_into_diagonal, 2, "read-only.*np.diagonal"),
     (add_into_trace_view, 2, "read-only"),
     (write_into_slice_of_diag, 2, "read-only"),

@@ -22,13 +22,14 @@ def test_splits():
 
 
 def test_split_pieces_are_views():
-    """Writing into a piece of a split writes into the array (NumPy's basic slices)."""
+    """Writing into a piece of a split writes into the array (NumPy's basic slices): it was
+    an error, and is NumPy's result now."""
     def f(x):
+        x = x * 1.0
         a, b = np.split(x, 2)
         b[0] = 7.0
-        return x + 0.0
-    with pytest.raises(adcompiler.TraceError, match="modified through a view"):
-        adcompiler.trace(f, rand(4, 3))
+        return x, a
+    check(f, rand(4, 3))
 
 
 def test_meshgrid():

@@ -1,0 +1,88 @@
+"""Writes through views NumPy makes whatever the memory layout (basic slices, transposes,
+size-1 axes added or dropped), and views read after their array changed: values against
+NumPy running the same function (fecheck.check, which compares the arguments after the call
+too), in straight-line code, run-time branches and loops; the caller's array written through
+a view of it; gradients against central finite differences on both backends. These were
+errors ("modified through a view", "a view of an array modified later")."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, rand
+
+
+def rows_in_a_loop(a, n):
+    a = a.copy()
+    for i in range(n):
+        row = a[i]
+        row[:] = row * 2.0 + i
+    return a
+
+
+def view_made_before_a_loop(a, n):
+    a = a.copy()
+    top = a[0]
+    for i in range(n):
+        top[i % 2] += 1.0
+        a[1] -= 0.5
+    return a, top
+
+
+def written_in_a_branch(a):
+    a = a.copy()
+    column = a[:, 1]
+    if np.sum(a) > 0:
+        column[0] = 100.0
+    else:
+        a[1, 1] = -100.0
+    return a, column
+
+
+def chain_of_views(a):
+    a = a.copy()
+    t = a.T
+    c = t[1:]
+    c[0, 0] = 9.0
+    s = a[None]
+    s[0, 1, 2] += 1.0
+    flat_row = a[1].reshape(1, -1)
+    flat_row[0, 0] = -1.0
+    return a, t, c, s, np.squeeze(s, 0)
+
+
+def siblings(a):
+    a = a.copy()
+    row, column = a[0], a[:, 0]
+    row[0] = 5.0
+    a[1, 0] = 6.0
+    return row, column
+
+
+def written_argument(a):
+    a[0][1] = 7.0
+    a.T[2, 1] *= 2.0
+    return np.sum(a)
+
+
+@pytest.mark.parametrize("f, args", [
+    (rows_in_a_loop, (np.int64(2),)), (rows_in_a_loop, (np.int64(0),)),
+    (view_made_before_a_loop, (np.int64(3),)), (written_in_a_branch, ()),
+    (chain_of_views, ()), (siblings, ()), (written_argument, ())], ids=str)
+def test_values_against_numpy(f, args):
+    check(f, rand(2, 3), *args)
+    if f is written_in_a_branch:
+        check(f, -rand(2, 3))
+
+
+def loss(a):
+    b = a * 1.0
+    r = b[1]
+    r *= 3.0
+    r[0] = np.sin(b[0, 0])
+    b.T[2] = b[:, 0] ** 2
+    return np.sum(b ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients_through_writes_into_views(backend):
+    adcompiler.check_grad(loss, rand(2, 3), rtol=1e-6, backend=backend)
