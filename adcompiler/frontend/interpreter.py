@@ -105,13 +105,15 @@ class Session:
         return self.module.fresh_name(base)
 
 
-_LOADS: dict = {}
+_READ_LATER: dict = {}
 
 
-def _loads(stmt) -> set:
-    hit = _LOADS.get(id(stmt))
-    if hit is None or hit[0] is not stmt:
-        hit = _LOADS[id(stmt)] = (stmt, analysis.loaded_names([stmt]))
+def _read_later(stmts, k) -> set:
+    """What the statements after stmts[k] may read before assigning it (a loop index that a
+    later `for i` or `i = 3` binds anew is not read after its loop)."""
+    hit = _READ_LATER.get((id(stmts), k))
+    if hit is None or hit[0] is not stmts:
+        hit = _READ_LATER[id(stmts), k] = (stmts, analysis.exposed_reads(stmts[k + 1:])[0])
     return hit[1]
 
 
@@ -241,9 +243,7 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         live = set(self.frame.code.nested_loads)
         for entry in self.frame.blocks:
             if isinstance(entry, list):
-                stmts, k = entry
-                for s in stmts[k + 1:]:
-                    live |= _loads(s)
+                live |= _read_later(*entry)
         for loop in self.frame.loops:
             live |= _carried_reads(loop)
         return live

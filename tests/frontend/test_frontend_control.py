@@ -1098,3 +1098,34 @@ def powers_of_two(y0, v0, e):
 def test_a_counter_raised_to_a_power_stays_a_python_int():
     fn = check(powers_of_two, *BALL)
     assert "while" not in ops(fn)
+
+
+def two_sweeps_with_one_index(c, d):
+    cp = np.zeros(d.size)
+    for i in range(1, d.size):      # (the Thomas algorithm's two sweeps)
+        cp[i] = c[i] * cp[i - 1] + 1.0
+    xs = np.zeros(d.size)
+    for i in range(1, d.size):
+        xs[i] = d[i] * xs[i - 1] + cp[i]
+    return np.sum(xs ** 2)
+
+
+def index_rebound_after_the_loop(c, d):
+    s = 0.0
+    for i in range(1, d.size):
+        s = s + c[i] * i
+    i = 3
+    return s * i
+
+
+@pytest.mark.parametrize("f", [two_sweeps_with_one_index, index_rebound_after_the_loop])
+def test_a_loop_index_bound_anew_later_keeps_the_loop_a_loop(f):
+    """A later `for i` or `i = 3` binds the index anew: the first loop's was taken as read
+    after it, and the loop unrolled (1813 IR lines for 200 entries, a 250 s first gradient
+    of a 500-entry Thomas solve on the Numba backend)."""
+    c, d = rand(200), rand(200)
+    fn = check(f, c, d)
+    assert ops(fn).count("for") == (2 if f is two_sweeps_with_one_index else 1)
+    grads = adcompiler.grad(f, wrt=(0, 1), backend="numpy")(c, d)
+    for i, g in enumerate(grads):
+        np.testing.assert_allclose(g[:5], central_differences(f, c, d, wrt=i)[:5], rtol=1e-6)
