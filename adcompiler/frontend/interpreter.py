@@ -307,6 +307,9 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
         fn.meta["rebound"] = tuple((i, keys, t.weak) for i, keys, t in rebound)
         fn.meta["returns_written"] = {k: i for k, t in enumerate(outs) for i in written
                                       if t is holders[i]}
+        # (an argument or a view of one returned: the caller's result must be that array)
+        fn.meta["returns_arguments"] = any(t is h or any(b is h for b in t.bases())
+                                           for t in outs for h in holders)
     session.module.add(fn)
     return fn, result
 

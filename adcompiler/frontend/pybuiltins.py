@@ -67,7 +67,9 @@ class RuntimeRange:
             scaled = k if step == 1 else tr.binop(ast.Mult, k, step)
             if not isinstance(self.start, Traced) and self.start == 0:
                 return scaled
-            return tr.binop(ast.Add, scaled, self.start)
+            # (a Python int, as range's entries are, whatever the bounds' dtypes)
+            return Traced(tr.cast(tr.binop(ast.Add, scaled, self.start).value, "i64"),
+                          weak=True)
         return trip, index
 
 

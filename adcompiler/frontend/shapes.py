@@ -150,8 +150,11 @@ def squeeze(cx: Emitter, x, axis=None) -> Traced:
 
 
 def ravel(cx: Emitter, x) -> Traced:
+    """x's entries in a vector: a view NumPy makes of a contiguous array only (it copies
+    another, a 1-d slice with a step too), so not linked to x (Traced.update)."""
     t = cx.tensor(x)
-    return reshape(cx, t, (t.type.size,))
+    return _view(cx, t, t.value if t.ndim == 1 else
+                 cx.op("reshape", t.value, shape=(t.type.size,)))
 
 
 def merge_axes(cx: Emitter, t: Traced, axis) -> Traced:

@@ -89,3 +89,9 @@ def exp_of_array(x):
 def test_an_array_is_refused_at_the_call():
     located_error(exp_of_array, (np.ones(3),), r"math.exp\(\) takes a number, not an array of "
                   r"shape \(3,\)", FILE)
+
+
+def test_degrees_never_raises():
+    """CPython's math.degrees multiplies: 1e308 degrees are inf radians, no error."""
+    f = lambda x: math.degrees(x[0] * 1e308)      # noqa: E731
+    assert adcompiler.jit(f)(np.array([2.0])) == math.inf == math.degrees(2.0 * 1e308)

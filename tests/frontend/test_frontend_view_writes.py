@@ -86,3 +86,37 @@ def loss(a):
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_gradients_through_writes_into_views(backend):
     adcompiler.check_grad(loss, rand(2, 3), rtol=1e-6, backend=backend)
+
+
+def first_row(a):
+    return a[0]
+
+
+def through_a_helpers_view(x):
+    """A helper returning a view of its argument (it was a separate function, whose result
+    was an array of its own: the writes missed x)."""
+    x = x * 1.0
+    r = first_row(x)
+    r[:] = 0.0
+    x[1, 0] = 7.0
+    return x, r, first_row(x) * 2.0
+
+
+def test_a_helpers_returned_view_is_a_view():
+    check(through_a_helpers_view, rand(2, 3))
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(lambda x: np.sum(through_a_helpers_view(x)[0] ** 2), rand(2, 3),
+                              rtol=1e-6, backend=backend)
+
+
+def ravel_of_a_column(x):
+    v = x[:, 0].ravel()         # (NumPy copies: the column is not contiguous)
+    v[0] = 9.0
+    return np.sum(x)
+
+
+def test_a_ravel_is_not_written_through():
+    """ravel is a view of a contiguous array only: writing through it stays an error (it
+    wrote into x, where NumPy's copy leaves x as it is)."""
+    with pytest.raises(adcompiler.TraceError, match="does not write through"):
+        adcompiler.trace(ravel_of_a_column, rand(3, 3))
