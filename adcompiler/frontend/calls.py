@@ -540,7 +540,7 @@ class CallsMixin:
             if spec is None:
                 return self.inline(code, params, parent, globals_, closure)
             fn, leaves, result = self.build_callee(spec, code, params, parent, globals_, closure)
-            if fn.meta["returns_arguments"]:    # (a call's results are arrays of their own)
+            if fn.meta["returns_aliases"]:      # (a call's results are arrays of their own)
                 return self.inline(code, params, parent, globals_, closure)
         except RecursionError:      # raised again at the innermost call, which it names
             raise FrontendError(too_deep(code.name)) from None

@@ -307,12 +307,24 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
         fn.meta["rebound"] = tuple((i, keys, t.weak) for i, keys, t in rebound)
         fn.meta["returns_written"] = {k: i for k, t in enumerate(outs) for i in written
                                       if t is holders[i]}
-        # (an argument or a view of one returned: the caller's result must be that array)
-        fn.meta["returns_arguments"] = any(t is h or any(b is h for b in t.bases())
-                                           for t in outs for h in holders)
+        fn.meta["returns_aliases"] = _aliases(outs, holders)
     session.module.add(fn)
     return fn, result
 
+
+
+def _aliases(outs, holders) -> bool:
+    """Whether results share memory with an argument or with each other, as NumPy's would: an
+    argument or a view of one returned, one array and a view of it, two views of one array,
+    an array that a run-time if or loop may have made one of those (`shares`). A call's
+    results are arrays of their own, so such a callee is inlined instead."""
+    roots = []
+    for t in outs:
+        chain = [t, *t.bases()]
+        if any(c.shares or any(c is h for h in holders) for c in chain):
+            return True
+        roots.append(chain[-1])
+    return len({id(r) for r in roots}) < len(roots)
 
 def _written(holders, args, specs, hints, code) -> list:
     """The indices of the argument leaves whose holders were changed in place (a Python float

@@ -157,8 +157,9 @@ class StatementsMixin:
             raise FrontendError("augmented assignment to this target is not supported")
 
     def inplace(self, op, cur, rhs, name, mutate=True):
-        """`cur op= rhs`: arrays of rank >= 1 change in place, as NumPy's do."""
-        if isinstance(cur, Traced) and cur.ndim >= 1:
+        """`cur op= rhs`: arrays of rank >= 1 change in place, as NumPy's do, and 0-d views
+        of one (`x[0, ...]`), which NumPy's are too."""
+        if isinstance(cur, Traced) and (cur.ndim >= 1 or cur.link is not None):
             res = self.binop(op, cur, rhs)
             if res.shape != cur.shape:
                 raise FrontendError(f"non-broadcastable output operand with shape {cur.shape} "

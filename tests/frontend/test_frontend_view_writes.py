@@ -120,3 +120,55 @@ def test_a_ravel_is_not_written_through():
     wrote into x, where NumPy's copy leaves x as it is)."""
     with pytest.raises(adcompiler.TraceError, match="does not write through"):
         adcompiler.trace(ravel_of_a_column, rand(3, 3))
+
+
+def flat_buffer(x):
+    buf = np.zeros(4)
+    return buf, buf[:2], buf[2:]
+
+
+def parameters_as_views_of_one_buffer(x):
+    """A helper making a buffer and views of it (results of a separate function were arrays
+    of their own: the writes missed the buffer, the gradient was 0)."""
+    buf, w, b = flat_buffer(x)
+    w += x[:2]
+    b += x[2:] ** 2
+    return np.sum(buf ** 2)
+
+
+def scalar_parameter_step(flat, g):
+    """A 0-d view `flat[0, ...]` changed with -=: NumPy's changes flat (it was rebound)."""
+    params = [flat[0, ...], flat[1:3]]
+    k = 0
+    for p in params:
+        p -= 0.5 * g[k:k + p.size] if p.ndim else 0.5 * g[k]
+        k += p.size
+    return np.sum(flat ** 2)
+
+
+def test_views_a_helper_makes_and_0d_views_changed_in_place():
+    check(parameters_as_views_of_one_buffer, rand(4))
+    check(scalar_parameter_step, rand(3), rand(3))
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(parameters_as_views_of_one_buffer, rand(4), rtol=1e-6,
+                              backend=backend)
+
+
+def slice_or_copy(x, c):
+    if c > 0:
+        return x[1:]
+    return x[:-1] * 2.0
+
+
+def written_after_a_helper_chose(x, c):
+    y = x * 1.0
+    r = slice_or_copy(y, c)
+    y[2] = 99.0
+    return r * 1.0
+
+
+def test_a_helper_that_may_return_a_view_is_an_error_as_inline_code_is():
+    """A view of the argument or a new array, chosen at run time: which one a later write
+    reaches is unknown, as when the if is written in the caller (it was a silent copy)."""
+    with pytest.raises(adcompiler.TraceError, match="may be the same array"):
+        adcompiler.trace(written_after_a_helper_chose, rand(4), np.float64(1.0))
