@@ -169,15 +169,16 @@ def triangle_indices(cx: Emitter, name: str, n, k=0, m=None) -> tuple:
     op, f64 = cx.op, (lambda v: cx.const(float(v), "f64"))
     size = max(n - abs(k), 0)                   # rows holding an entry, less their first one
     t = op("iota", shape=(size * (size + 1) // 2,), axis=0, dtype="f64")
+    eight_t = op("mul", f64(8), t)
     if upper:
         b = 2 * size + 1
-        row = op("floor", op("mul", op("sub", f64(b), op("sqrt", op("sub", f64(b * b), op(
-            "mul", f64(8), t)))), f64(0.5)))
+        root = op("sqrt", op("sub", f64(b * b), eight_t))
+        row = op("floor", op("mul", op("sub", f64(b), root), f64(0.5)))
         first = op("mul", op("mul", row, op("sub", f64(b), row)), f64(0.5))
         col = op("add", op("sub", t, first), op("add", row, f64(k)))
     else:
-        r = op("floor", op("mul", op("sub", op("sqrt", op("add", op("mul", f64(8), t), f64(1))),
-                                         f64(1)), f64(0.5)))
+        root = op("sqrt", op("add", eight_t, f64(1)))
+        r = op("floor", op("mul", op("sub", root, f64(1)), f64(0.5)))
         col = op("sub", t, op("mul", op("mul", r, op("add", r, f64(1))), f64(0.5)))
         row = op("sub", r, f64(k))
     return tuple(cx.wrap(op("astype", v, dtype="i64"), nonneg=True) for v in (row, col))

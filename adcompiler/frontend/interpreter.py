@@ -312,7 +312,6 @@ def build_function(session: Session, code, name: str, params: dict, parent=None,
     return fn, result
 
 
-
 def _aliases(outs, holders) -> bool:
     """Whether results share memory with an argument or with each other, as NumPy's would: an
     argument or a view of one returned, one array and a view of it, two views of one array,
@@ -325,6 +324,7 @@ def _aliases(outs, holders) -> bool:
             return True
         roots.append(chain[-1])
     return len({id(r) for r in roots}) < len(roots)
+
 
 def _written(holders, args, specs, hints, code) -> list:
     """The indices of the argument leaves whose holders were changed in place (a Python float

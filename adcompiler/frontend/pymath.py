@@ -97,12 +97,14 @@ def _binary(name, fn, overflows):
     return call
 
 
+_natural_log = _unary("log", np.log, False)
+
+
 def _log(tr, x, base=None, /):
     """math.log(x[, base]): log(x) / log(base), as CPython computes it."""
-    log = _unary("log", np.log, False)
     if base is None:
-        return log(tr, x)
-    num, den = log(tr, x), log(tr, base)
+        return _natural_log(tr, x)
+    num, den = _natural_log(tr, x), _natural_log(tr, base)
     tr.op("assert", tr.op("ne", tr.value(den, "f64"), tr.const(0.0, "f64")),
           message="float division by zero (math.log to base 1)")
     return tr.wrap(arith.binary(tr, "div", num, den).value, weak=True)
@@ -118,15 +120,10 @@ def _hypot(tr, *coordinates):
     return _checked(tr, "hypot", floats, result, True)
 
 
-def _to_int(name, fn):
+def _as(python_type, name, fn):
+    """floor/ceil/trunc (an int) and isnan/isinf/isfinite (a bool): NumPy's of the float."""
     def call(tr, x, /):
-        return BUILTINS[int](tr, _apply(tr, fn, _float(tr, x, name)))
-    return call
-
-
-def _test(name, fn):
-    def call(tr, x, /):
-        return BUILTINS[bool](tr, _apply(tr, fn, _float(tr, x, name)))
+        return BUILTINS[python_type](tr, _apply(tr, fn, _float(tr, x, name)))
     return call
 
 
@@ -134,7 +131,7 @@ FUNCTIONS = {
     **{getattr(math, name): _unary(name, fn, over) for name, (fn, over) in _UNARY.items()
        if hasattr(math, name)},
     **{getattr(math, name): _binary(name, fn, over) for name, (fn, over) in _BINARY.items()},
-    **{getattr(math, name): _to_int(name, fn) for name, fn in _TO_INT.items()},
-    **{getattr(math, name): _test(name, fn) for name, fn in _TESTS.items()},
+    **{getattr(math, name): _as(int, name, fn) for name, fn in _TO_INT.items()},
+    **{getattr(math, name): _as(bool, name, fn) for name, fn in _TESTS.items()},
     math.log: _log, math.hypot: _hypot,
 }

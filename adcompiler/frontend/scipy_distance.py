@@ -98,4 +98,3 @@ def pdist(cx, X, metric="euclidean", *, out=None, **kwargs):
     x = _float_rows(cx, "pdist", X)
     rows, cols = creation.triangle_indices(cx, "triu", x.shape[0], 1)
     return _pairs(cx, getitem(cx, x, rows), getitem(cx, x, cols), metric, p)
-

@@ -4,8 +4,9 @@ boundary), each the registry's valid correlation of the zero-padded stretch of i
 shifts read (windows.correlation), so their gradients are correlations again.
 
 Contract: modes are SciPy's, axis by axis: 'full' (n + m - 1 shifts), 'same' (in1's size,
-centred on the full output: from (m - 1) // 2, correlate2d's from m // 2), 'valid' (|n - m| + 1, where one operand lies
-inside the other on every axis, else SciPy's ValueError); a convolution is the correlation
+centred on the full output: from (m - 1) // 2, correlate2d's from m // 2), 'valid'
+(|n - m| + 1, where one operand lies inside the other on every axis, else SciPy's
+ValueError); a convolution is the correlation
 with in2 reversed along every axis. The result dtype is SciPy's (the operands' common one;
 fftconvolve and oaconvolve give floats); values equal SciPy's to rounding (the Numba and NumPy
 backends correlate arrays as scipy.signal.correlate does, direct or by FFT as it finds faster,

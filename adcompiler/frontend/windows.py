@@ -23,11 +23,11 @@ import numpy as np
 from .emit import Emitter
 from .indexing import along, getitem
 from .arith import astype
+from .composites import pad
 from .problems import FrontendError
 from .reductions import norm_axes
-from .shapes import concatenate, copy, moveaxis, stack, static_ints
-from .creation import zeros
-from .values import NP_OF, Traced, ir_dtype
+from .shapes import copy, moveaxis, stack, static_ints
+from .values import Traced, ir_dtype
 
 
 SLICED = 16
@@ -98,16 +98,9 @@ def correlation(cx: Emitter, a: Traced, v: Traced, spans, dtype: str) -> Traced:
     """out[k] = sum_j a[j + k - (m - 1)] v[j] (0 off a's ends; k, j multi-indices, m v's
     shape) in `dtype`, for the shifts k of each axis's span (first, count): the registry's
     valid correlation of the stretch of a those shifts read, zero-padded where it runs off."""
-    stretch = astype(cx, a, dtype)
-    for axis, ((low, count), n, m) in enumerate(zip(spans, a.shape, v.shape, strict=True)):
-        start, stop = low - (m - 1), low + count
-
-        def pad(width):
-            shape = list(stretch.shape)
-            shape[axis] = width
-            return zeros(cx, tuple(shape), NP_OF[dtype])
-        parts = [pad(-start) if start < 0 else None,
-                 along(cx, stretch, axis, slice(max(start, 0), min(stop, n))),
-                 pad(stop - n) if stop > n else None]
-        stretch = concatenate(cx, [p for p in parts if p is not None], axis=axis)
+    reach = [(low - (m - 1), low + count, n)       # (the stretch of a each axis's shifts read)
+             for (low, count), n, m in zip(spans, a.shape, v.shape, strict=True)]
+    inside = getitem(cx, astype(cx, a, dtype), tuple(slice(max(start, 0), min(stop, n))
+                                                     for start, stop, n in reach))
+    stretch = pad(cx, inside, [(max(-start, 0), max(stop - n, 0)) for start, stop, n in reach])
     return cx.wrap(cx.op("correlate", stretch.value, astype(cx, v, dtype).value))
