@@ -420,7 +420,7 @@ class DriverGen(PythonGen):
         for s in kern.domain:
             size *= s
         module = self.table.add(kern)
-        args = ", ".join([str(s) for s in kern.domain]
+        args = ", ".join([str(s) for s in kern.domain + kern.bounds]
                          + [self.n(v) for v in kern.inputs + kern.outputs])
         if self.compiling:      # one chunk; its partial sums, if any, are the outputs'
             parts = [self.name.fresh("partial") for _ in kern.accumulations]

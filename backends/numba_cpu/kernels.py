@@ -1,10 +1,11 @@
 """Loop group -> the source of an `@njit` kernel with explicit loops.
 
 Contract: `generate(group, outputs)` returns a `Kernel`: its source, and the values the driver
-passes (domain sizes, `inputs`, then preallocated C-contiguous `outputs`). The source names
-nothing from the user's program (inputs `x0..`, outputs `o0..`, locals `v0..`) and no sizes
-(they are arguments), so the identical layers of a model, and the same layer at another batch
-size, give the same text; the text is the kernel's key (`kernels.key`).
+passes (domain sizes, slice bounds, `inputs`, then preallocated C-contiguous `outputs`). The
+source names nothing from the user's program (inputs `x0..`, outputs `o0..`, locals `v0..`),
+no sizes and no slice bounds (they are arguments), so the identical layers of a model, and the
+same layer at another batch size, give the same text; the text is the kernel's key
+(`kernels.key`).
 
 Shape of the code: the domain's outer axes (before the group's split) are flattened into rows;
 `body(c, r0, r1, ...)` runs rows r0..r1 (chunk c) and, per row, the phases: phase p computes
@@ -37,6 +38,7 @@ class Kernel:
     inputs: list
     outputs: list
     domain: tuple
+    bounds: tuple       # the update_slices' bounds, passed after the domain's sizes
     rows: int
     # per partial sum `partials` allocates: (its output's index, initial value, constructor)
     accumulations: tuple
@@ -93,6 +95,17 @@ class _Gen:
                     self.inputs.append(x)
             self.local[op.result] = f"v{len(self.local)}"
             self.phase[op.result] = self._phase(op)
+        # an update_slice's bounds are arguments (b0, b1, ...), not literals: the steps of a
+        # loop over shrinking slices (a binomial tree's backward) share one kernel instead of
+        # compiling one each (45 kernels for 30 steps)
+        self.bounds, self.bound_name = [], {}
+        for op in group.ops:
+            if loop_kind(op) == "update_slice":
+                for d, box in enumerate(sliced(op)):
+                    if box:
+                        self.bound_name[op, d] = (f"b{len(self.bounds)}",
+                                                  f"b{len(self.bounds) + 1}")
+                        self.bounds += box[:2]
 
     # -- analysis ------------------------------------------------------------------------
     def inner(self, v) -> bool:
@@ -196,10 +209,10 @@ class _Gen:
         """x with v in the slice: v's element at the loop point shifted by the slice start."""
         v, itmap, a = op.operands[1], self.g.itmaps[op], op.attrs
         idx, conds = [], []
-        for d, (n, start, stop, step) in enumerate(zip(op.result.shape, a["starts"], a["stops"],
-                                                       a["steps"], strict=True)):
+        for d, step in enumerate(a["steps"]):
             var = "0" if itmap[d] is None else f"i{itmap[d]}"
-            if (start, stop, step) != (0, n, 1):
+            start, stop = self.bound_name.get((op, d), (0, None))
+            if stop:
                 conds.append(f"{start} <= {var} < {stop}")
                 if step != 1:
                     conds.append(f"({var} - {start}) % {step} == 0")
@@ -250,7 +263,7 @@ class _Gen:
     # -- code ----------------------------------------------------------------------------
     def body(self):
         n, k = self.n, self.k
-        sizes = [f"n{a}" for a in range(n)]
+        sizes = [f"n{a}" for a in range(n)] + [f"b{i}" for i in range(len(self.bounds))]
         parts = [f"p{i}" for i in range(len(self.accums))]
         head = ", ".join(["c", "r0", "r1"] + sizes + [self.in_name[x] for x in self.inputs]
                          + list(self.out_name.values()) + parts)
@@ -377,7 +390,8 @@ class _Gen:
         if not self.accums:
             return None, None
         n = self.n
-        args = [f"n{a}" for a in range(n)] + [self.in_name[x] for x in self.inputs] \
+        args = [f"n{a}" for a in range(n)] + [f"b{i}" for i in range(len(self.bounds))] \
+            + [self.in_name[x] for x in self.inputs] \
             + list(self.out_name.values())
         parts = [f"p{i}" for i in range(len(self.accums))]
         alloc = ["def partials(nch, " + ", ".join(args) + "):"]
@@ -391,6 +405,13 @@ class _Gen:
             combine.append(f"    {self.out_name[op.result]}[...] = "
                            f"np.{numba_rule(op)['combine']}.reduce(p{i}, axis=0)")
         return alloc, combine
+
+
+def sliced(op) -> list:
+    """Per axis of an update_slice, (start, stop, step) where it is sliced, else None."""
+    a = op.attrs
+    return [None if box == (0, n, 1) else box for n, box in
+            zip(op.result.shape, zip(a["starts"], a["stops"], a["steps"]), strict=True)]
 
 
 def generate(group, outputs, flags: str) -> Kernel:
@@ -410,5 +431,5 @@ def generate(group, outputs, flags: str) -> Kernel:
     rows = 1
     for s in group.domain[:gen.k]:
         rows *= s
-    return Kernel("\n".join(src) + "\n", gen.inputs, gen.outputs, tuple(group.domain), rows,
-                  gen.accumulations())
+    return Kernel("\n".join(src) + "\n", gen.inputs, gen.outputs, tuple(group.domain),
+                  tuple(gen.bounds), rows, gen.accumulations())
