@@ -155,7 +155,8 @@ class LoopsMixin:
         unrolled, that would run again on the changed state, so the error stands."""
         loc, native = self.builder.loc, self.session.native_calls
         try:
-            self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True)
+            self.loop_op(node, self.const(n, "i64", hint="n"), index, static=True,
+                         last=lambda: index(n - 1))
             return True
         except (Fallback, StaticValueError):
             self.builder.loc = loc
@@ -251,8 +252,9 @@ class LoopsMixin:
             return False
 
     # == loop ops ==========================================================================
-    def loop_op(self, node, trip, index, static: bool):
-        """Build a `for` (trip is an i64 value) or `while` (trip None) op for `node`.
+    def loop_op(self, node, trip, index, static: bool, last=None):
+        """Build a `for` (trip is an i64 value) or `while` (trip None) op for `node`; `last()`
+        gives the target's value in the last iteration of a static one (bound after it).
 
         The carried values are the variables the body rebinds, plus the arrays made before the
         loop that it changes in place (reached through any name or container). An array that
@@ -262,9 +264,9 @@ class LoopsMixin:
         body rebinds to another array is carried on its own (`_Plan.split`). Each fact the
         body reveals (a name rebound, an older array changed) is a new plan, traced again."""
         with randomness.scope(self.session, "loop"):     # (random draws: randomness.py)
-            self._loop_op(node, trip, index, static)
+            self._loop_op(node, trip, index, static, last)
 
-    def _loop_op(self, node, trip, index, static: bool):
+    def _loop_op(self, node, trip, index, static: bool, last):
         frame = self.frame
         loc = self.builder.loc
         is_for = trip is not None
@@ -301,7 +303,11 @@ class LoopsMixin:
                          if n in frame.vars and not isinstance(frame.vars[n], Undefined))
         local = names - set(carried)
         live = self.live_after()
-        later = local & (live | (reads - targets))     # read after it or in a later iteration
+        # a static loop's target, which the body does not rebind, ends as its last value,
+        # which code after the loop may read (it unrolled the loop)
+        tail = targets if last and not flag and targets.isdisjoint(
+            analysis.rebound_names(node.body)) else set()
+        later = local & (live | (reads - targets)) - tail  # read after it or in a later iteration
         if static and later:
             raise Fallback(f"{sorted(later)} assigned in the loop and read after it or in a "
                            "later iteration")
@@ -454,6 +460,8 @@ class LoopsMixin:
                 frame.vars[n] = Undefined(
                     f"'{n}' is assigned only inside the {kind} at line {node.lineno}, so it may "
                     "be undefined after it; give it a value before the loop")
+            if tail:
+                self.assign(node.target, last())
             for n, v in still.items():
                 frame.vars[n] = Undefined(v.message, frame.vars[n], v.bound)
             for n in kept_local:

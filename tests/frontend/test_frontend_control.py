@@ -325,6 +325,30 @@ def test_loop_local_read_after_static_loop_is_unrolled():
     check(f, rand(2))
 
 
+def test_the_target_of_a_static_loop_read_after_it_keeps_the_loop():
+    """A static loop's index (or row) read after the loop is its last value, and the loop
+    stays a loop op (it was unrolled: 200 steps of a sine, 200 copies of its code)."""
+    def f(x):
+        s = 0.0
+        for i in range(50, 0, -3):
+            s = s + np.sin(x * i)
+        return s * i
+
+    def g(X, x):
+        for row in X:
+            x = x * 0.9 + row
+        return x * row
+
+    def h(x):       # the body rebinds it: Python's is the body's last value (unrolled)
+        for i in range(4):
+            i = i * 2
+            x = x * 1.1
+        return x * i
+    assert ops(check(f, rand(3))).count("for") == 1
+    assert ops(check(g, rand(4, 3), rand(3))).count("for") == 1
+    check(h, rand(2))
+
+
 def test_loop_local_read_after_runtime_loop_has_its_last_value():
     def f(x, n):
         for i in range(n):
