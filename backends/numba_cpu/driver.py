@@ -63,9 +63,15 @@ def writes_out(op) -> bool:
     return isinstance(code, list) and not any(line.startswith("{out} =") for line in code)
 
 
-def index_arithmetic(group) -> bool:
-    """Is the group integer or boolean scalar arithmetic (a reversed loop's `i = n - 1 - j`)?
-    NumPy scalars do it in ~0.1 us an op, against ~0.8 for a kernel call and its 0-d output."""
+def scalar_arithmetic(group, floats: bool) -> bool:
+    """Is the group scalar arithmetic: integer or boolean (a reversed loop's `i = n - 1 - j`),
+    or with `floats` of one entry of any dtype (and size-1 reshapes)? NumPy scalars do it in
+    ~0.1 us an op, against ~0.8 for a kernel call and its 0-d output, and with no kernel to
+    compile (a loop of scalar steps unrolled 40 times made 53 kernels of them: 50 s of Numba
+    compiling)."""
+    if floats:
+        return all(loop_kind(op) in ("elementwise", "unit_reshape", "constant")
+                   and all(r.type.size == 1 for r in op.results) for op in group.ops)
     return all(loop_kind(op) == "elementwise"
                and all(r.type.rank == 0 and r.dtype[0] in "ib" for r in op.results)
                for op in group.ops)
@@ -103,14 +109,15 @@ def small_function(fn) -> bool:
     return all(a.type.size < PAR_MIN for a in fn.args)
 
 
-def steps_of(block):
+def steps_of(block, floats: bool):
     """`partition`, with a lone broadcast or size-1 reshape left to the driver as a view, and
-    index arithmetic to NumPy scalars, lowered as the NumPy backend lowers it (kind "numpy")."""
+    scalar arithmetic (`scalar_arithmetic`) to NumPy scalars, lowered as the NumPy backend
+    lowers it (kind "numpy")."""
     out = []
     for kind, item in partition(block):
         if kind == "kernel" and len(item.ops) == 1 and loop_kind(item.ops[0]) in VIEW_KINDS:
             out.append(("op", item.ops[0]))
-        elif kind == "kernel" and index_arithmetic(item):
+        elif kind == "kernel" and scalar_arithmetic(item, floats):
             out.extend(("numpy", op) for op in item.ops)
         else:
             out.append((kind, item))
@@ -140,7 +147,9 @@ class DriverGen(PythonGen):
     def prepare(self, block):
         """Steps with their kernels, and (defines, reads) per step for the planner."""
         prepared, io = [], []
-        for kind, item in steps_of(block):
+        # (compiled, a loop or function runs float scalar arithmetic in kernels: Numba's
+        # own, in line)
+        for kind, item in steps_of(block, floats=not self.compiling):
             if kind == "kernel":
                 members = set(item.ops)
                 outs = [r for op in item.ops for r in op.results
@@ -286,6 +295,10 @@ class DriverGen(PythonGen):
         if op.name == "return" and depth == 1 and self.slot_of:
             self.emit(depth, f"arena_{identifier(self.fn.name)}.give(B)")
         PythonGen.op(self, op, depth, results)
+        if self.compiling and loop_kind(op) in VIEW_KINDS and op.result.type.rank == 0:
+            # a scalar, as a kernel's 0-d outputs are: Numba adds no 0-d array into an entry
+            # (`d[i] += v`, a gather's gradient)
+            self.emit(depth, f"{self.n(op.result)} = {self.n(op.result)}[()]")
 
     def compiled_lines(self, write) -> list:
         """The lines `write()` emits for a loop or function compiled whole (loops.py), taken
@@ -438,10 +451,15 @@ class DriverGen(PythonGen):
         self.emit(depth, f"rt.{call}({module}, {kern.rows}, {args})")
 
     def index_step(self, op, depth):
-        """Integer or boolean scalar arithmetic as the NumPy backend writes it. Compiled, an
-        int32 result is made int32 again: Numba computes int32 arithmetic in int64, which
+        """Scalar arithmetic as the NumPy backend writes it. A size-1 reshape is a copy: as
+        NumPy's view of a planned buffer it would read what the buffer holds later. Compiled,
+        an int32 result is made int32 again: Numba computes int32 arithmetic in int64, which
         neither wraps where NumPy's does nor stays the type a loop carries."""
         args = [self.n(v) for v in op.operands]
+        if loop_kind(op) == "unit_reshape":
+            self.emit(depth, f"{self.n(op.result)} = np.array({args[0]})"
+                             f".reshape({tuple(op.result.shape)!r})")
+            return
         if self.compiling and op.result.dtype == "i32" and op not in self.in_place \
                 and not self.constants.is_big(op):
             code = lower_expr(op, args)

@@ -19,7 +19,7 @@ from ...ir.passes import run_passes
 from ...ir.printer import locations, print_function, quoted
 from ...ir.rewrite import clone_block, clone_body
 from ...runtime.nans import raising_where_a_result_is_nan
-from ..numpy.codegen import LEGEND, ArrayConstants, compile_source, sources
+from ..numpy.codegen import LEGEND, ArrayConstants, compile_source, scipy_import, sources
 from . import cache, driver, precompile
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
@@ -103,8 +103,9 @@ def _generate(functions, stash=None):
                             functions=functions, whole=OPTIONS["whole"])
             for name, (f, recycled) in functions.items()}
     drivers, _ = sources(gens, stash)
-    source = "\n\n\n".join([LEGEND + "import numpy as np\n"
-                            "from adcompiler.backends.numba_cpu import runtime as rt",
+    # (the NumPy backend's lowerings that scalar steps use may name SciPy: driver.steps_of)
+    source = "\n\n\n".join([LEGEND + "import numpy as np\n" + scipy_import("".join(drivers))
+                            + "from adcompiler.backends.numba_cpu import runtime as rt",
                             *(["\n".join(constants.definitions())] if constants.made else []),
                             *drivers])
     kind = {"k": "kernel", "l": "loop", "w": "function compiled whole"}

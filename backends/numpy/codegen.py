@@ -260,10 +260,13 @@ def generate(*fns, stash=None, epilogue=None) -> str:
 def imports(body: str) -> str:
     """The import lines generated code `body` needs: SciPy only where a lowering names it
     (erf, expit), so that other programs skip its import time."""
-    special = "import scipy.special\n" if "scipy.special." in body else ""
     helpers = ("from adcompiler.runtime import helpers as rt\n"
                if re.search(r"\brt\.", body) else "")
-    return "import numpy as np\n" + special + helpers
+    return "import numpy as np\n" + scipy_import(body) + helpers
+
+
+def scipy_import(body: str) -> str:
+    return "import scipy.special\n" if "scipy.special." in body else ""
 
 
 def sources(gens: dict, stash=None) -> tuple[list, list]:

@@ -64,12 +64,23 @@ def lookup(emb, w, tokens):
     return np.sum(h * h) + np.sum(seen * emb)
 
 
+def pendulum(u, x0):
+    """Entries of the state buffer read one by one: their gradients add 0-d values into
+    entries (`d[i] += v`), which Numba refused for a 0-d array (the loop stayed Python)."""
+    x = np.zeros((u.shape[0] + 1, 2))
+    x[0] = x0
+    for t in range(u.shape[0]):
+        x[t + 1] = x[t] + 0.1 * np.array([x[t, 1], -np.sin(x[t, 0]) + u[t]])
+    return np.sum(x[-1] ** 2)
+
+
 CASES = [(rnn, lambda: [0.3 * np.outer(W, W[::-1]), np.linspace(-1, 1, 24).reshape(6, 4),
                         np.full(4, 0.2)]),
          (until_large, lambda: [np.full(4, 0.3), W + 0.2]),
          (branch_and_nested, lambda: [np.array([0.2, 0.4, 0.6, 0.8]), np.int64(3)]),
          (lookup, lambda: [np.linspace(-1, 1, 15).reshape(5, 3), np.array([0.5, -0.7, 0.9]),
-                           np.array([[0, 4, 2], [4, -1, 2], [1, 1, 3]])])]
+                           np.array([[0, 4, 2], [4, -1, 2], [1, 1, 3]])]),
+         (pendulum, lambda: [np.linspace(-1, 1, 12), np.array([0.5, 0.0])])]
 
 
 @pytest.fixture
