@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import AdcompilerError, user_facing
 from .frontend.calls import parameters_of
-from .frontend.pytree import flatten, unflatten
+from .frontend.pytree import flatten, node_fields, unflatten
 from .frontend.signature import is_runtime_leaf
 from .ir.types import DTYPES
 
@@ -52,8 +52,11 @@ def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend
     report = {}
     for name, gtree in zip(names, grads, strict=True):
         leaves, treedef = flatten(bound.arguments[name], is_runtime_leaf)
-        # (None: an integer leaf, which has no gradient)
-        gleaves, _ = flatten(gtree, lambda x: x is None or is_runtime_leaf(x))
+        # the gradient's leaf (None where it has none: an integer) of each array, from every
+        # leaf of both (a static one's, a dataclass's str field's, is None)
+        every = flatten(bound.arguments[name], lambda x: is_runtime_leaf(x) or _static(x))[0]
+        gevery = flatten(gtree, lambda x: x is None or is_runtime_leaf(x) or _static(x))[0]
+        gleaves = [g for a, g in zip(every, gevery, strict=True) if is_runtime_leaf(a)]
         # the argument's error (relative to its largest gradient), and each leaf's relative
         # to its own gradients (another leaf's, 1e5 times as large, hid a 10% error) or to the
         # differences' rounding (the values' spacing over the step) where that is larger: a
@@ -88,6 +91,11 @@ def check_grad(f, *args, wrt=0, eps=None, rtol=None, samples=16, seed=0, backend
                                  + (f"; the function computes in {DTYPES[lowest]})"
                                     if lowest != "f64" else ")"))
     return report
+
+
+def _static(x) -> bool:
+    """A leaf that is no array: neither a container nor a pytree node."""
+    return not isinstance(x, (list, tuple, dict)) and node_fields(x) is None
 
 
 def _lowest_precision(fn) -> str:

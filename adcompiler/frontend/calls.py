@@ -35,8 +35,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..errors import TraceError, UnsupportedSyntax
-from . import (numpy_api, outside, pybuiltins, pymath, randomness, scipy_distance, scipy_linalg,
-               scipy_signal, scipy_stats, special, stdlib, text, ufuncs, vectorize)
+from . import (masked, numpy_api, outside, pybuiltins, pymath, randomness, scipy_distance,
+               scipy_linalg, scipy_signal, scipy_stats, special, stdlib, text, ufuncs, vectorize)
 from .analysis import MUTATING_METHODS
 from .expressions import run_static
 from .problems import FrontendError, api_misuse_located, reached_through, too_deep
@@ -65,6 +65,55 @@ class Closure:
 
     def __repr__(self):
         return f"<traced function {self.code.name}>"
+
+
+@dataclasses.dataclass
+class Lifted:
+    """A function defined while tracing, with the run-time arrays it closes over (`values`,
+    name -> value) as the leaves of a pytree node: a transform's function that calls it takes
+    them as arguments (context.py), and reading its name there gives it `bound` to them
+    (interpreter.lookup), not to the function it is defined in, whose values belong to
+    another IR function."""
+    closure: Closure
+    values: dict
+
+    def bound(self, tracer) -> Closure:
+        """The function, reading `values` before what its defining frame holds."""
+        from .interpreter import Frame
+        c = self.closure
+        names = types.SimpleNamespace(locals=frozenset(self.values), name=c.code.name,
+                                      filename=c.code.filename)
+        frame = Frame(names, c.frame)
+        frame.vars.update(self.values)
+        return Closure(tracer, c.code, frame, c.signature)
+
+
+def lifts(code, frame, refuse, within=()) -> dict:
+    """What a function (`code` defined in `frame`) closes over that a transform of it takes as
+    arguments: run-time arrays, and the functions defined while tracing that read some
+    (`Lifted`, with theirs; not again one being lifted, `within`: functions calling each
+    other), by name. `refuse(closure, names)` for such a function reached another way (in a
+    container or a partial), which stays an error."""
+    out, within = {}, (*within, code)
+    for n, v in sorted(_captured(code, frame).items()):
+        if isinstance(v, Closure) and v.code not in within:
+            v = lifted(v, refuse, within)
+            if isinstance(v, Lifted):
+                out[n] = v
+        elif contains_traced(v):
+            out[n] = v
+        else:
+            for inner in _closures([v]):
+                names = sorted(k for k, w in _captured(inner.code, inner.frame).items()
+                               if contains_traced(w))
+                if names:
+                    refuse(inner, names)
+    return out
+
+
+def lifted(c: Closure, refuse, within=()) -> Closure | Lifted:
+    values = lifts(c.code, c.frame, refuse, within)
+    return Lifted(c, values) if values else c
 
 
 def _table_get(table, fn):
@@ -315,9 +364,24 @@ def _takes(fn, keyword: str) -> bool:
 
 class CallsMixin:
     def expr_Call(self, node):
-        fn = self.eval(node.func)
-        args = []
-        for a in node.args:
+        # a reduction of reads at a run-time mask (np.sum(x[m]), x[m].mean(axis=0)): masked.py
+        kind, args = masked.method(node), []
+        if kind:
+            value, reads = masked.evaluate(self, node.func.value)
+            if reads.mask is not None:
+                return masked.reduce(self, kind, value, reads,
+                                     **masked.options(self, node, positional=True))
+            fn = self.attribute(value, node.func.attr)      # (np.sum's name is one too)
+        else:
+            fn = self.eval(node.func)
+        kind = masked.reducer(fn, node)
+        if kind:
+            value, reads = masked.evaluate(self, node.args[0])
+            if reads.mask is not None:
+                return masked.reduce(self, kind, value, reads,
+                                     **masked.options(self, node, positional=False))
+            args.append(value)
+        for a in node.args[len(args):]:
             if isinstance(a, ast.Starred):
                 args.extend(self.iterate(self.eval(a.value)))
             else:

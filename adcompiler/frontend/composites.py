@@ -281,7 +281,7 @@ def diagonal_view(cx: Emitter, a, offset=0, axis1=0, axis2=1) -> Traced:
     n, m = t.shape[a1], t.shape[a2]
     rest = tuple(d for d in range(t.ndim) if d not in (a1, a2))
     flat = transpose(cx, t, rest + (a1, a2))
-    flat = reshape(cx, flat, flat.shape[:-2] + (n * m,))
+    flat = reshape(cx, flat, flat.shape[:-2] + (n * m,), by_layout=False)   # (a view always)
     count = max(0, min(n, m - k) if k >= 0 else min(n + k, m))
     return getitem(cx, flat, (Ellipsis, _diagonal_slice(k, count, m)))
 

@@ -125,33 +125,27 @@ class TraceContext:
 
     def check_transformable(self, fn) -> None:
         """A transform of a function defined in traced code that closes over run-time arrays
-        there lifts them to arguments of the function it builds; one it reaches only through
-        another function (a hessian of it, a grad of a function calling its grad) is refused:
-        that function, built inside the transform's, would read this one's arrays."""
-        from .calls import Closure, _captured, _closures, transformed
-        if transformed(fn):
-            todo = _closures([fn])
-        elif isinstance(fn, Closure):       # (its own arrays are lifted; those it calls not)
-            todo = _closures(list(_captured(fn.code, fn.frame).values()))
-        else:
+        there lifts them to arguments of the function it builds, with those of the functions
+        defined there that it calls (calls.lifts); one transformed again (a hessian of it, a
+        grad of a function calling its grad) is refused: that function, built inside the
+        transform's, would read this one's arrays."""
+        from .calls import _captured, _closures, transformed
+        if not transformed(fn):
             return
-        seen = set()
+        todo, seen = _closures([fn]), set()
         while todo:
             c = todo.pop()
             if id(c) in seen:
                 continue
             seen.add(id(c))
-            captured = list(_captured(c.code, c.frame).values())
-            todo += _closures(captured)
-            if contains_traced(captured):
-                raise FrontendError(
-                    f"{c.code.name} closes over run-time arrays of the function it is defined "
-                    "in, and is transformed here through another function (a hessian of it, "
-                    "a jacobian or grad of a function calling its grad): pass those arrays as "
-                    "its arguments (hessian(lambda v, w: ...)(x, w))")
+            captured = _captured(c.code, c.frame)
+            todo += _closures(list(captured.values()))
+            names = sorted(n for n, v in captured.items() if contains_traced(v))
+            if names:
+                _refuse(c, names)
 
     def function(self, fn, *args, **kwargs):
-        from .calls import (Closure, _aliased, _captured, _closure_of, bind_params, returned,
+        from .calls import (Closure, _aliased, _closure_of, bind_params, lifts, returned,
                             signature_key, unwrap)
         from .source import code_of, code_signature, with_locals
         t = self._tracer
@@ -166,11 +160,11 @@ class TraceContext:
                 code, sig, parent = code_of(fn), code_signature(fn), None
                 glb, clo = fn.__globals__, _closure_of(fn)
             params = bind_params(code.name, sig, args, kwargs)
-            lifted = {n: v for n, v in sorted(_captured(code, parent).items())
-                      if contains_traced(v)}
+            lifted = lifts(code, parent, _refuse)
             if lifted:
                 # the run-time arrays it closes over (`grad(lambda w: loss(w, x))` in traced
-                # code) are its arguments after its own, which vjp and grad do not differentiate
+                # code), and the helpers defined there that it calls with theirs, are its
+                # arguments after its own, which vjp and grad do not differentiate
                 code = with_locals(code, lifted)
                 params = {**params, **lifted}
             key = signature_key(code, params, parent, code.node)
@@ -185,3 +179,14 @@ class TraceContext:
             rebuild.result = result
             return ir_fn, [x.value for x in leaves], rebuild
         return self._guard(build)
+
+
+def _refuse(c, names):
+    """The error for a function defined in traced code that closes over run-time arrays
+    (`names`) and that a transform reaches where they cannot be its arguments."""
+    raise FrontendError(
+        f"{c.code.name} closes over run-time arrays of the function it is defined in "
+        f"({', '.join(names)}), and is transformed here through another function (a hessian "
+        "of it, a jacobian or grad of a function calling its grad), or reached through a "
+        "container or functions calling each other: pass those arrays as its arguments "
+        "(hessian(lambda v, w: ...)(x, w))")

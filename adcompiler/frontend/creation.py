@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import layout
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .shapes import static_ints
@@ -25,7 +26,13 @@ def filled(cx: Emitter, shape, value, dtype: str) -> Traced:
         raise FrontendError("the fill value must be a scalar")
     if shape:
         v = cx.op("broadcast_to", v, shape=shape)
-    return cx.wrap(v)
+    return c_contiguous(cx.wrap(v))
+
+
+def c_contiguous(out: Traced) -> Traced:
+    """`out`, a new array, known to be C-contiguous (layout.py)."""
+    out.layout = layout.c_order(out.shape)
+    return out
 
 
 def full(cx: Emitter, shape, fill_value, dtype=None) -> Traced:
@@ -53,17 +60,24 @@ def _like(a):
     return arr.shape, ir_dtype(arr.dtype)
 
 
-def full_like(cx: Emitter, a, fill_value, dtype=None, shape=None) -> Traced:
+def full_like(cx: Emitter, a, fill_value, dtype=None, shape=None, order="K") -> Traced:
+    """np.full_like: C-contiguous (layout.py) with order 'C', or where `a` is known to be,
+    or has fewer than 2 axes; another order's layout is not known."""
     s, d = _like(a)
-    return filled(cx, s if shape is None else shape, fill_value, dtype_arg(dtype) or d)
+    out = filled(cx, s if shape is None else shape, fill_value, dtype_arg(dtype) or d)
+    arr = a.layout if isinstance(a, Traced) else static_array(a)
+    if order != "C" and out.ndim > 1 and not (order in ("K", "A") and shape is None
+                                              and layout.c_contiguous(arr)):
+        out.layout = None
+    return out
 
 
-def zeros_like(cx: Emitter, a, dtype=None, shape=None) -> Traced:
-    return full_like(cx, a, 0, dtype, shape)
+def zeros_like(cx: Emitter, a, dtype=None, shape=None, order="K") -> Traced:
+    return full_like(cx, a, 0, dtype, shape, order)
 
 
-def ones_like(cx: Emitter, a, dtype=None, shape=None) -> Traced:
-    return full_like(cx, a, 1, dtype, shape)
+def ones_like(cx: Emitter, a, dtype=None, shape=None, order="K") -> Traced:
+    return full_like(cx, a, 1, dtype, shape, order)
 
 
 def arange(cx: Emitter, *args, dtype=None) -> Traced:
@@ -84,7 +98,7 @@ def arange(cx: Emitter, *args, dtype=None) -> Traced:
         v = cx.op("mul", v, cx.const(step, out))
     if start != 0:
         v = cx.op("add", v, cx.const(start, out))
-    return cx.wrap(v, nonneg=bool(ref[0] >= 0 and ref[-1] >= 0))
+    return c_contiguous(cx.wrap(v, nonneg=bool(ref[0] >= 0 and ref[-1] >= 0)))
 
 
 def linspace(cx: Emitter, start, stop, num=50, endpoint=True, retstep=False, dtype=None,
@@ -116,7 +130,8 @@ def linspace(cx: Emitter, start, stop, num=50, endpoint=True, retstep=False, dty
         if ref.dtype.kind in "iu":
             y = cx.op("floor", y)
         y = cx.cast(y, out)
-    return (cx.wrap(y), step) if retstep else cx.wrap(y)
+    out = c_contiguous(cx.wrap(y))
+    return (out, step) if retstep else out
 
 
 def _tri_mask(cx: Emitter, n: int, m: int, k, upper: bool):
@@ -146,7 +161,7 @@ def eye(cx: Emitter, N, M=None, k=0, dtype=float) -> Traced:
     cols = cx.op("iota", shape=(n, m), axis=1, dtype="i64", hint="col")
     if k:
         rows = cx.op("add", rows, cx.const(int(k), "i64"))
-    return cx.wrap(cx.cast(cx.op("eq", cols, rows), dtype_arg(dtype)))
+    return c_contiguous(cx.wrap(cx.cast(cx.op("eq", cols, rows), dtype_arg(dtype))))
 
 
 def triangle_indices(cx: Emitter, name: str, n, k=0, m=None) -> tuple:

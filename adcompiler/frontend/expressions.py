@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import AdcompilerError
-from . import analysis, arith, linalg, numpy_api, outside, text
+from . import analysis, arith, linalg, numpy_api, outside, shapes, text
 from .indexing import Flat, getitem
 from .problems import Fallback, FrontendError, api_misuse_located
 from .pybuiltins import RuntimeRange
@@ -206,6 +206,8 @@ class ExpressionsMixin:
             return getitem(self, self.tensor(obj), key)
         if isinstance(obj, np.ndarray) and _has_traced(key):
             return getitem(self, self.tensor(obj), key)
+        if (obj is np.r_ or obj is np.c_) and _has_traced(key):
+            return shapes.index_concatenate(self, obj, key)
         stale = self.session.stale_chosen.get(id(obj))
         if stale is not None and stale[0] is obj:
             raise FrontendError(stale[1])

@@ -11,6 +11,7 @@ Contract:
   raise IndexError when the program runs (NumPy's error), static ones FrontendError.
 - A run-time boolean mask has a data-dependent shape when read: FrontendError suggesting
   np.where. In an assignment `x[m] = v` it is a `where`, and so in `x[m] += v` (of x + v).
+- np.unravel_index and np.ix_ of run-time indices are index arithmetic and reshapes.
 - `x.flat` is a `Flat`: `x.flat[key]` reads x's entries in C order (a copy, as NumPy's), and
   `x.flat[key] = v` (`+=`) writes them (`Flat.set` gives x's new value).
 - `setitem(cx, x, key, v)` returns the new array value: `update_slice` for basic keys, `put` for
@@ -25,14 +26,18 @@ import numpy as np
 
 from ..ir.core import Op
 from ..ir.types import broadcast_shapes, inverse_perm
+from . import layout
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .pybuiltins import RuntimeRange
+from .arith import binary
 from .shapes import array as np_array
+from .shapes import as_array, reshape, static_ints
 from .values import Traced, static_array, v_shape
 
 _MASK_READ = ("indexing with a run-time boolean mask has a data-dependent shape; use "
-              "np.where(mask, x, 0) (or multiply by the mask) instead")
+              "np.where(mask, x, 0) (or multiply by the mask) instead (a reduction written "
+              "around the read, np.sum(x[mask]) or x[mask].mean(axis=0), is supported)")
 
 
 def _item(cx, k):
@@ -230,8 +235,74 @@ def along(cx: Emitter, x: Traced, axis: int, key, copy=False) -> Traced:
     return _getitem(cx, x, key)[0] if copy else getitem(cx, x, key)
 
 
+def _affine(v) -> tuple:
+    """(base, offset): an integer value as base + offset, offset a static int, through
+    additions and subtractions of constants (`t - p`, `i + 1`); base None for a static int."""
+    if not isinstance(v, Traced):
+        return None, int(v)
+    val, off = v.value, 0
+    while isinstance(op := val.owner, Op) and op.name in ("add", "sub") \
+            and val.type.dtype in ("i64", "i32"):
+        consts = [o.owner.attrs["value"] if isinstance(o.owner, Op) and o.owner.name ==
+                  "constant" and not o.type.rank else None for o in op.operands]
+        if consts[1] is not None:
+            val, off = op.operands[0], off + (consts[1] if op.name == "add" else -consts[1])
+        elif consts[0] is not None and op.name == "add":
+            val, off = op.operands[1], off + consts[0]
+        else:
+            break
+    return val, off
+
+
+def _run_time_slice(cx: Emitter, x: Traced, key):
+    """`key` with a slice whose bounds are run-time ints a static distance apart (`x[t -
+    p:t]`, `x[i:i + k:2]`) as the index array of the entries it picks, and whether it had one.
+    A check at run time requires the slice inside its axis (a negative start NumPy counts
+    from the end, a stop past the end shortens it: the shape would depend on the values).
+    Other slices with run-time bounds are left to `_item` to refuse, and so is one among
+    index arrays or apart from the integers that index with it (advanced indexing would move
+    its axis)."""
+    items = list(key) if isinstance(key, tuple) else [key]
+    at = [j for j, k in enumerate(items) if isinstance(k, slice) and
+          any(isinstance(b, Traced) for b in (k.start, k.stop, k.step))]
+    if len(at) != 1:
+        return key, False
+    s = items[at[0]]
+    step = 1 if s.step is None else s.step
+    if s.start is None or s.stop is None or isinstance(step, Traced) or step <= 0:
+        return key, False
+    (a, lo), (b, hi) = _affine(s.start), _affine(s.stop)
+    ints = [j for j, k in enumerate(items) if isinstance(k, (int, np.integer)) or (
+        isinstance(k, Traced) and k.ndim == 0 and k.dtype != "bool")]
+    arrays = [k for k in items if isinstance(k, (np.ndarray, list)) or (
+        isinstance(k, Traced) and k.ndim)]
+    run = sorted(ints + at)
+    if a is None or a is not b or hi <= lo or arrays or run != list(range(run[0],
+                                                                          run[-1] + 1)):
+        return key, False
+    def axes(ks):
+        return sum(k is not None and k is not Ellipsis for k in ks)
+    before = items[:at[0]]
+    axis = x.ndim - axes(items[at[0]:]) if any(k is Ellipsis for k in before) else axes(before)
+    n = x.shape[axis]
+    start = cx.cast(s.start.value, "i64")
+    stop = cx.op("add", start, cx.const(hi - lo, "i64"))
+    inside = cx.op("logical_and", cx.op("ge", start, cx.const(0, "i64")),
+                   cx.op("le", stop, cx.const(n, "i64")))
+    cx.op("assert", inside, message=f"a slice of run-time bounds must lie inside its axis "
+          f"(of size {n}) here: NumPy's would count a negative start from the end, or end at "
+          f"the axis's end, and be shorter")
+    index = cx.op("iota", shape=(-(-(hi - lo) // step),), axis=0, dtype="i64")
+    if step != 1:
+        index = cx.op("mul", index, cx.const(step, "i64"))
+    items[at[0]] = cx.wrap(cx.op("add", index, start), nonneg=True)
+    return tuple(items), True
+
+
 def getitem(cx: Emitter, x: Traced, key) -> Traced:
+    key, moving = _run_time_slice(cx, x, key)
     out, view = _getitem(cx, x, key)
+    view = view or moving
     # an entry picked by integers on every axis is a NumPy scalar, a copy: not a view of x
     # (`a = p[0]; p[0] = 5.0` leaves a as it was); `p[0, ...]` is a 0-d view
     scalar = out.ndim == 0 and x.ndim and not any(
@@ -239,6 +310,7 @@ def getitem(cx: Emitter, x: Traced, key) -> Traced:
     if not view or scalar:
         return out
     # (a basic index's view: x's entries there, which a write into it writes)
+    out.layout = None if x.layout is None else layout.indexed(x.layout, key)
     return out.view_of(x, (lambda base: _getitem(cx, cx.wrap(base), key)[0].value,
                            lambda base, v: setitem(cx, cx.wrap(base), key, cx.wrap(v))))
 
@@ -246,6 +318,10 @@ def getitem(cx: Emitter, x: Traced, key) -> Traced:
 def _getitem(cx: Emitter, x: Traced, key) -> tuple:
     """(x[key], whether NumPy makes it a view of x)."""
     items, masks = _normalise(cx, x, key)
+    reads = getattr(cx, "masked", None)
+    if masks and reads is not None and isinstance(key, Traced) and key.ndim \
+            and key.shape == x.shape[:key.ndim]:
+        return reads.read(cx, x, key), False        # (in a whole reduction: masked.py)
     if masks:
         raise FrontendError(_MASK_READ)
     v, items = _with_new_axes(cx, x, items)
@@ -312,6 +388,7 @@ def fit_value(cx: Emitter, v, shape, dtype):
 def setitem(cx: Emitter, x: Traced, key, v, add=False):
     """The value of x after `x[key] = v`, or with `add` after `np.add.at(x, key, v)` (x itself
     is not changed)."""
+    key, _ = _run_time_slice(cx, x, key)
     items, masks = _normalise(cx, x, key)
     if masks and add:
         raise FrontendError("np.add.at with a run-time boolean mask is not supported: no entry "
@@ -438,3 +515,44 @@ class Flat:
         """x's value after `x.flat[key] = v`."""
         entries = setitem(cx, self._entries(cx), key, v)
         return cx.op("reshape", entries, shape=self.base.shape)
+
+
+# -- index arithmetic ------------------------------------------------------------------------
+
+def unravel_index(cx: Emitter, indices, shape, order="C") -> tuple:
+    """np.unravel_index of run-time flat indices: one index array per axis of `shape` (static),
+    by division; an index outside the array is NumPy's ValueError, checked at run time."""
+    dims = static_ints(shape, "the shape")
+    if order not in ("C", "F"):
+        raise FrontendError("only 'C' or 'F' order is permitted")
+    i = as_array(cx, indices)
+    if i.dtype not in ("i64", "i32"):
+        raise FrontendError("only int indices permitted")
+    size = int(np.prod(dims))
+    bad = cx.op("logical_or", cx.op("lt", i.value, cx.const(0, i.dtype)),
+                cx.op("ge", i.value, cx.const(size, i.dtype)))
+    if i.ndim:
+        bad = cx.op("max", bad, axes=tuple(range(i.ndim)), keepdims=False)
+    cx.op("assert", cx.op("logical_not", bad),
+          message=f"index out of bounds for array with size {size} (np.unravel_index)")
+    out, stride = [], 1
+    for n in (dims if order == "F" else reversed(dims)):
+        q = i if stride == 1 else binary(cx, "floordiv", i, stride)
+        out.append(binary(cx, "mod", q, n))
+        stride *= n
+    return tuple(out if order == "F" else reversed(out))
+
+
+def ix_(cx: Emitter, *args) -> tuple:
+    """np.ix_: each 1-d index sequence reshaped to run along its own axis (an open mesh); a
+    boolean one stands for its True positions, which need a static mask."""
+    out = []
+    for k, a in enumerate(args):
+        t = as_array(cx, a)
+        if t.ndim != 1:
+            raise FrontendError("Cross index must be 1 dimensional")
+        if t.dtype == "bool":
+            raise FrontendError("np.ix_ of a run-time boolean array: the number of its True "
+                                "entries would be a run-time value")
+        out.append(reshape(cx, t, (1,) * k + (t.shape[0],) + (1,) * (len(args) - k - 1)))
+    return tuple(out)

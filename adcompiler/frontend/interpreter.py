@@ -33,7 +33,7 @@ from ..errors import TraceError, is_ours
 from ..ir import Block, Builder, Function, Module
 from ..ir.types import TensorType
 from . import analysis, carry
-from .calls import CallsMixin
+from .calls import CallsMixin, Lifted
 from .branches import BranchesMixin
 from .emit import Emitter
 from .expressions import ExpressionsMixin
@@ -137,6 +137,7 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
         self.session = session
         self.frame: Frame | None = None
         self.top = builder.block        # the function's own block: not a run-time if or loop
+        self.masked = None              # masked.Reads while a whole reduction's argument runs
 
     # -- errors ----------------------------------------------------------------------------
     @property
@@ -205,6 +206,8 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
                 raise FrontendError(v.message)
             self.op("assert", v.bound.value, message=v.message)
             return v.value
+        if isinstance(v, Lifted):       # (a helper a transform's function takes: calls.py)
+            return v.bound(self)
         return v
 
     # -- blocks ----------------------------------------------------------------------------

@@ -21,9 +21,9 @@ import numpy as np
 from . import (arith, calculus, composites, creation, inplace, linalg, linalg_derived as lind,
                nanfunctions as nan, reductions as red, searching, segments, shapes, sorting,
                statistics, ufuncs, vectorize, windows)
-from .indexing import Flat, along, getitem
+from .indexing import Flat, along, getitem, ix_, unravel_index
 from .problems import FrontendError, no_out
-from .values import Traced, dtype_arg, ir_dtype, result_dtype
+from .values import Traced, contains_traced, dtype_arg, ir_dtype, result_dtype
 
 UNARY = {np.exp: "exp", np.log: "log", np.log1p: "log1p", np.expm1: "expm1", np.sqrt: "sqrt",
          np.tanh: "tanh", np.sin: "sin", np.cos: "cos", np.tan: "tan", np.arcsin: "arcsin",
@@ -179,13 +179,29 @@ def _clip(cx, a, a_min=None, a_max=None, *, min=None, max=None):
     return arith.clip(cx, a, a_min if min is None else min, a_max if max is None else max)
 
 
-def _take(cx, a, indices, axis=None):
+def _take(cx, a, indices, axis=None, out=None, mode="raise"):
+    """np.take; mode 'wrap' takes indices modulo the axis's size, 'clip' clips them into it
+    (a negative one to 0), as NumPy's."""
+    no_out(out, "np.take")
     t = cx.tensor(a)
     if isinstance(indices, (list, tuple)) and not indices:
         indices = np.zeros(0, np.intp)      # (NumPy takes an empty list as no indices)
     if axis is None:
         t, axis = shapes.ravel(cx, t), 0
     (axis,) = red.norm_axes((axis,), t.ndim)
+    if mode not in ("raise", "wrap", "clip"):
+        raise FrontendError(f"np.take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    if mode != "raise":
+        n = t.shape[axis]
+        if n == 0 and np.size(indices):
+            raise FrontendError("cannot do a non-empty take from an empty axes.")
+        if contains_traced(indices):
+            i = shapes.as_array(cx, indices)
+            indices = arith.binary(cx, "mod", i, n) if mode == "wrap" else \
+                arith.clip(cx, i, 0, n - 1)
+        else:
+            i = np.asarray(indices)
+            indices = np.mod(i, n) if mode == "wrap" else np.clip(i, 0, n - 1)
     return along(cx, t, axis, indices, copy=True)      # (np.take's result is never a view)
 
 
@@ -389,20 +405,20 @@ FUNCTIONS = {
     np.conj: lambda cx, x, /: shapes.copy(cx, x),      # of real values: a copy (a ufunc's)
     np.where: _where,
     np.clip: _clip,
-    np.take: _take,
+    np.take: _take, np.unravel_index: unravel_index, np.ix_: ix_,
     np.zeros: lambda cx, shape, dtype=float: creation.zeros(cx, shape, dtype),
     np.ones: lambda cx, shape, dtype=float: creation.ones(cx, shape, dtype),
     np.empty: lambda cx, shape, dtype=float: creation.zeros(cx, shape, dtype),
     np.full: lambda cx, shape, fill_value, dtype=None: creation.full(cx, shape, fill_value, dtype),
-    # (a memory order and subok change no value: a traced array has no layout to keep)
+    # (subok changes no value; the memory order is the result's layout, layout.py)
     np.zeros_like: lambda cx, a, dtype=None, order="K", subok=True, shape=None:
-        creation.zeros_like(cx, a, dtype, shape),
+        creation.zeros_like(cx, a, dtype, shape, order),
     np.ones_like: lambda cx, a, dtype=None, order="K", subok=True, shape=None:
-        creation.ones_like(cx, a, dtype, shape),
+        creation.ones_like(cx, a, dtype, shape, order),
     np.empty_like: lambda cx, prototype, dtype=None, order="K", subok=True, shape=None:
-        creation.zeros_like(cx, prototype, dtype, shape),
+        creation.zeros_like(cx, prototype, dtype, shape, order),
     np.full_like: lambda cx, a, fill_value, dtype=None, order="K", subok=True, shape=None:
-        creation.full_like(cx, a, fill_value, dtype, shape),
+        creation.full_like(cx, a, fill_value, dtype, shape, order),
     np.arange: lambda cx, *args, dtype=None: creation.arange(cx, *args, dtype=dtype),
     np.linspace: lambda cx, start, stop, num=50, endpoint=True, retstep=False, dtype=None,
         axis=0: creation.linspace(cx, start, stop, num, endpoint, retstep, dtype, axis),
@@ -539,7 +555,7 @@ METHODS = {
     "argmin": FUNCTIONS[np.argmin], "argsort": FUNCTIONS[np.argsort], "sort": _sort_in_place,
     "round": FUNCTIONS[np.round],
     "any": FUNCTIONS[np.any], "all": FUNCTIONS[np.all],
-    "copy": lambda cx, self: shapes.copy(cx, self),
+    "copy": lambda cx, self, order="C": shapes.copy(cx, self, order),
     "squeeze": FUNCTIONS[np.squeeze], "swapaxes": FUNCTIONS[np.swapaxes],
     "flatten": lambda cx, self, order="C": shapes.copy(cx, _ravel(cx, self, order)),
     "ravel": lambda cx, self, order="C": _ravel(cx, self, order),

@@ -1,7 +1,8 @@
 """scipy.signal's convolutions on run-time arrays: `correlate`, `convolve`, `fftconvolve`,
 `oaconvolve` (N-d, of arrays of one rank) and `correlate2d`, `convolve2d` (2-d, zero-filled
 boundary), each the registry's valid correlation of the zero-padded stretch of in1 the mode's
-shifts read (windows.correlation), so their gradients are correlations again.
+shifts read (windows.correlation), so their gradients are correlations again; and `lfilter`
+of vectors (no zi=), its recursion traced as a loop (`recursion`).
 
 Contract: modes are SciPy's, axis by axis: 'full' (n + m - 1 shifts), 'same' (in1's size,
 centred on the full output: from (m - 1) // 2, correlate2d's from m // 2), 'valid'
@@ -44,7 +45,7 @@ def _table(signal) -> dict:
             signal.fftconvolve: partial(_fft, "fftconvolve"),
             signal.oaconvolve: partial(_fft, "oaconvolve"),
             signal.correlate2d: partial(_2d, "correlate2d", False),
-            signal.convolve2d: partial(_2d, "convolve2d", True)}
+            signal.convolve2d: partial(_2d, "convolve2d", True), signal.lfilter: _lfilter}
 
 
 def _convolution(cx, name, in1, in2, mode, flip, floats):
@@ -108,3 +109,33 @@ def _2d(name, flip, cx, in1, in2, mode="full", boundary="fill", fillvalue=0):
         raise FrontendError(f"scipy.signal.{name}: in1 and in2 should be 2-dimensional, got "
                             f"shapes {a.shape} and {v.shape}")
     return _convolution(cx, name, a, v, mode, flip, False)
+
+
+def _lfilter(cx, b, a, x, axis=-1, zi=None):
+    """scipy.signal.lfilter of a vector: its direct-form recursion, traced (`recursion`)."""
+    if zi is not None:
+        raise FrontendError("scipy.signal.lfilter: zi= (initial conditions) is not supported")
+    bt, at, xt = cx.tensor(b), cx.tensor(a), cx.tensor(x)
+    if bt.ndim != 1 or at.ndim != 1 or xt.ndim != 1 or axis not in (-1, 0):
+        raise FrontendError("scipy.signal.lfilter: only 1-d b, a and x are supported (got "
+                            f"shapes {bt.shape}, {at.shape} and {xt.shape}); filter each "
+                            "row in a loop")
+    if not bt.shape[0] or not at.shape[0]:
+        raise FrontendError("scipy.signal.lfilter: b and a must not be empty")
+    dtype = np.result_type(bt.np_dtype, at.np_dtype, xt.np_dtype, np.float32 if all(
+        t.np_dtype.kind == "f" for t in (bt, at, xt)) else np.float64)
+    return cx.call(recursion, [bt, at, xt, dtype], {})
+
+
+def recursion(b, a, x, dtype):
+    """y[t] = (sum_k b[k] x[t - k] - sum_{k >= 1} a[k] y[t - k]) / a[0], traced as a user's
+    function is (adcompiler's own, given run-time arrays): the moving-average part is a
+    convolution, the recursive part a loop writing y (kept with len(a) - 1 zeros before it)."""
+    n, na = x.shape[0], a.shape[0]
+    fir = (np.convolve(x, b)[:n]).astype(dtype)
+    if na == 1:
+        return fir / a[0]
+    y = np.zeros(n + na - 1, dtype)
+    for t in range(n):
+        y[t + na - 1] = (fir[t] - a[:0:-1] @ y[t:t + na - 1]) / a[0]
+    return y[na - 1:]

@@ -1,7 +1,7 @@
 """Shape manipulation: reshape, transpose, swapaxes, moveaxis, expand_dims, squeeze, ravel,
 atleast_1d/2d/3d, broadcast_to, concatenate, stack, hstack, vstack, column_stack, dstack,
-block, append, insert, delete, split / array_split / hsplit / vsplit / dsplit (lists of views),
-meshgrid, and np.array/np.asarray of nested lists.
+block, np.r_ / np.c_ of arrays, append, insert, delete, split / array_split / hsplit / vsplit /
+dsplit (lists of views), meshgrid, and np.array/np.asarray of nested lists.
 
 Contract: shapes and axes are static Python ints (a run-time value there raises `StaticNeeded`).
 `squeeze`, `expand_dims`, `swapaxes`, `stack` are compositions of the registry's `reshape`,
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.types import inverse_perm
+from . import layout
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes
@@ -39,21 +40,29 @@ def static_ints(x, what: str) -> tuple:
     return tuple(out)
 
 
-def _view(cx: Emitter, t: Traced, v, link=None) -> Traced:
-    return cx.wrap(v, nonneg=t.nonneg).view_of(t, link)
+def _view(cx: Emitter, t: Traced, v, link=None, probe=None) -> Traced:
+    """`v` as a view of `t`; `probe` its layout (layout.py) where known."""
+    out = cx.wrap(v, nonneg=t.nonneg).view_of(t, link)
+    out.layout = probe
+    return out
 
 
 SAME = (lambda base: base, lambda base, v: v)       # the view that is the whole array
 
 
-def copy(cx: Emitter, a) -> Traced:
+def copy(cx: Emitter, a, order="K") -> Traced:
     """A new array holding `a`'s value (np.copy; and what NumPy returns where it makes a copy,
-    not a view of an input)."""
+    not a view of an input), C-contiguous with order 'C' (x.copy()'s), and with 'K' or 'A'
+    where `a` is known to be."""
     t = cx.tensor(a)
-    return cx.wrap(t.value, nonneg=t.nonneg)
+    out = cx.wrap(t.value, nonneg=t.nonneg)
+    if order == "C" or order in ("K", "A") and layout.c_contiguous(t.layout):
+        out.layout = layout.c_order(t.shape)
+    return out
 
 
-def reshape(cx: Emitter, x, shape) -> Traced:
+def reshape(cx: Emitter, x, shape, by_layout=True) -> Traced:
+    """np.reshape (`by_layout`: see `_reshaped`)."""
     t = cx.tensor(x)
     shape = list(static_ints(shape, "a shape"))
     if shape.count(-1) > 1:
@@ -66,16 +75,29 @@ def reshape(cx: Emitter, x, shape) -> Traced:
         shape[shape.index(-1)] = t.type.size // known
     shape = tuple(shape)
     if shape == t.shape:
-        return _view(cx, t, t.value, SAME)
+        return _view(cx, t, t.value, SAME, t.layout)
     if any(s < 0 for s in shape) or int(np.prod(shape)) != t.type.size:
         raise FrontendError(f"cannot reshape array of size {t.type.size} into shape {shape}")
-    # a view NumPy makes whatever t's strides, where only size-1 axes come or go (squeeze,
-    # expand_dims, x[:, None]'s kind): a write into it writes t; other reshapes copy where t
-    # is not contiguous, which a traced array may or may not be at run time
-    unit = tuple(n for n in shape if n != 1) == tuple(n for n in t.shape if n != 1)
+    return _reshaped(cx, t, shape, by_layout)
+
+
+def _reshaped(cx: Emitter, t: Traced, shape, by_layout: bool, ravel=False) -> Traced:
+    """t reshaped as NumPy does: a view where only size-1 axes come or go (squeeze,
+    expand_dims, x[:, None]'s kind), whatever t's strides, which a write into writes t; other
+    reshapes are views or copies as t is laid out: where that is known (and `by_layout`), the
+    view is linked and the copy a new array; else an unlinked view (see values.Traced)."""
+    v = cx.op("reshape", t.value, shape=shape)
+    probe = None if t.layout is None else layout.reshaped(t.layout, shape, ravel)
+    unit = tuple(n for n in shape if n != 1) == tuple(n for n in t.shape if n != 1) \
+        and not ravel       # (ravel copies a (3, 1) column of a matrix)
+    if not unit and t.layout is not None and probe is None and by_layout:
+        out = cx.wrap(v, nonneg=t.nonneg)       # NumPy copies
+        out.layout = layout.c_order(shape)
+        return out
+    linked = unit or (probe is not None and by_layout)
     link = (lambda base: cx.op("reshape", base, shape=shape),
-            lambda base, v: cx.op("reshape", v, shape=t.shape)) if unit else None
-    return _view(cx, t, cx.op("reshape", t.value, shape=shape), link)
+            lambda base, v: cx.op("reshape", v, shape=t.shape)) if linked else None
+    return _view(cx, t, v, link, probe)
 
 
 def transpose(cx: Emitter, x, axes=None) -> Traced:
@@ -87,10 +109,11 @@ def transpose(cx: Emitter, x, axes=None) -> Traced:
         if len(perm) != t.ndim:
             raise FrontendError("axes don't match array")
     if perm == tuple(range(t.ndim)):
-        return _view(cx, t, t.value, SAME)
+        return _view(cx, t, t.value, SAME, t.layout)
     return _view(cx, t, cx.op("transpose", t.value, perm=perm),
                  (lambda base: cx.op("transpose", base, perm=perm),
-                  lambda base, v: cx.op("transpose", v, perm=inverse_perm(perm))))
+                  lambda base, v: cx.op("transpose", v, perm=inverse_perm(perm))),
+                 None if t.layout is None else t.layout.transpose(perm))
 
 
 def swapaxes(cx: Emitter, x, axis1, axis2) -> Traced:
@@ -150,11 +173,15 @@ def squeeze(cx: Emitter, x, axis=None) -> Traced:
 
 
 def ravel(cx: Emitter, x) -> Traced:
-    """x's entries in a vector: a view NumPy makes of a contiguous array only (it copies
-    another, a 1-d slice with a step too), so not linked to x (Traced.update)."""
+    """x's entries in a vector: a view NumPy makes of a C-contiguous array only (it copies
+    another, a 1-d slice with a step too); see `_reshaped`."""
     t = cx.tensor(x)
-    return _view(cx, t, t.value if t.ndim == 1 else
-                 cx.op("reshape", t.value, shape=(t.type.size,)))
+    if t.ndim != 1:
+        return _reshaped(cx, t, (t.type.size,), True, ravel=True)
+    if t.layout is None:
+        return _view(cx, t, t.value)
+    return _view(cx, t, t.value, SAME, t.layout) if t.layout.flags.c_contiguous \
+        else copy(cx, t, "C")
 
 
 def merge_axes(cx: Emitter, t: Traced, axis) -> Traced:
@@ -247,6 +274,26 @@ def column_stack(cx: Emitter, tup) -> Traced:
     ts = [cx.tensor(a) for a in _seq(cx, tup, "column_stack")]
     return concatenate(cx, [reshape(cx, t, (t.type.size, 1)) if t.ndim < 2 else t
                             for t in ts], axis=1)
+
+
+def index_concatenate(cx: Emitter, which, key) -> Traced:
+    """np.r_[...] (`which` np.r_) of arrays, scalars and static slices (np.arange's ranges):
+    each at least 1-d, concatenated along the first axis; np.c_[...] of 1-d and 2-d arrays:
+    np.column_stack's. (A string directive, or a slice with a complex step, is refused.)"""
+    items = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, str) or isinstance(k, slice) and isinstance(k.step, complex)
+           for k in items):
+        raise FrontendError(f"np.{'r_' if which is np.r_ else 'c_'} with a string directive "
+                            "or a linspace-like slice is not supported; use np.concatenate")
+    ts = [np.arange(k.start or 0, k.stop, k.step or 1) if isinstance(k, slice) else k
+          for k in items]
+    if which is np.c_:
+        return column_stack(cx, ts)
+    ts = [atleast(cx, 1, [cx.tensor(t)]) for t in ts]
+    if len({t.ndim for t in ts}) != 1:
+        raise FrontendError("np.r_ of arrays of several ranks is not supported; use "
+                            "np.concatenate")
+    return concatenate(cx, ts, axis=0)
 
 
 def dstack(cx: Emitter, tup) -> Traced:

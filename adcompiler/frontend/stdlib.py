@@ -13,7 +13,8 @@ iterator argument's items may be run-time values); with static values each gives
   as traced code calls it, and a predicate's result must be static (a run-time one would make
   the number of items a run-time value).
 - `dataclasses.astuple`/`asdict` recurse into dataclass instances, lists, tuples and dicts as
-  Python's do, and copy the run-time arrays (np.copy) that Python's would deep-copy.
+  Python's do, and copy the run-time arrays (np.copy) that Python's would deep-copy; so does
+  `copy.deepcopy` (of objects too), and `copy.copy` copies a run-time array.
 """
 from __future__ import annotations
 
@@ -21,12 +22,14 @@ import ast
 import dataclasses
 import itertools
 import operator
+from copy import copy as shallow_copy
 from copy import deepcopy
 
 from . import arith
 from .expressions import CMPOPS, PYCMP, PYOPS, run_static
 from .problems import FrontendError
 from .pybuiltins import BUILTINS
+from .pytree import node_fields
 from .shapes import copy
 from .values import Traced, contains_traced
 
@@ -173,6 +176,38 @@ def _converted(tr, obj, kind):
     return run_static(deepcopy, obj)
 
 
+def _copy(tr, x, /):
+    """copy.copy: a run-time array's copy (ndarray.__copy__'s), a container's shallow copy;
+    a container holding run-time arrays (a dataclass instance, a dict) as Python copies it."""
+    return copy(tr, x) if isinstance(x, Traced) else run_static(shallow_copy, x)
+
+
+def _deepcopy(tr, x, memo=None, /):
+    """copy.deepcopy: run-time arrays copied (np.copy), once each however often the structure
+    holds one, in the lists, tuples, dicts and objects (dataclass instances) that hold them;
+    the rest as Python copies it."""
+    memo = {} if memo is None else memo
+    if id(x) in memo:
+        return memo[id(x)]
+    if isinstance(x, Traced):
+        out = copy(tr, x)
+    elif not contains_traced(x):
+        out = run_static(deepcopy, x, memo)
+    elif isinstance(x, tuple) and hasattr(x, "_fields"):    # a named tuple
+        out = type(x)(*(_deepcopy(tr, v, memo) for v in x))
+    elif isinstance(x, (list, tuple)):
+        out = type(x)(_deepcopy(tr, v, memo) for v in x)
+    elif isinstance(x, dict):
+        out = type(x)((_deepcopy(tr, k, memo), _deepcopy(tr, v, memo)) for k, v in x.items())
+    else:       # an object: a shallow copy whose attributes are then copied deeply
+        out = run_static(shallow_copy, x)
+        memo[id(x)] = out
+        for name in node_fields(x):
+            object.__setattr__(out, name, _deepcopy(tr, getattr(x, name), memo))
+    memo[id(x)] = out
+    return out
+
+
 def _astuple(tr, obj, /, *, tuple_factory=tuple):
     _dataclass_instance("astuple", obj)
     return _converted(tr, obj, lambda items: tuple_factory(v for _, v in items))
@@ -214,4 +249,5 @@ FUNCTIONS = {
     itertools.dropwhile: _filtering(itertools.dropwhile),
     itertools.filterfalse: _filtering(itertools.filterfalse),
     dataclasses.astuple: _astuple, dataclasses.asdict: _asdict,
+    shallow_copy: _copy, deepcopy: _deepcopy,
 }

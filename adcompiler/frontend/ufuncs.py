@@ -4,8 +4,8 @@ float_power, logaddexp2, isclose, allclose, isposinf and isneginf; ufuncs' `out=
 `where=` (`with_out`); and the ufunc methods `METHODS`: np.add.at and np.subtract.at (in
 place, repeated indices adding up: indexing.setitem's `add`), `reduce` of the ufuncs that
 have a reduction (np.add.reduce is np.sum along axis 0, np.logaddexp.reduce is SciPy's
-logsumexp), `reduceat` (segments.py) and `accumulate` of add, multiply, maximum and
-minimum.
+logsumexp), `reduceat` (segments.py), `accumulate` of add, multiply, maximum and
+minimum, and `outer` of every ufunc (np.subtract.outer, np.equal.outer).
 
 Contract: values, dtypes (NumPy's own function is the dtype oracle, NEP 50 weak Python scalars
 included), broadcasting and NaN behaviour are NumPy's; the gradients come from the ops used.
@@ -27,7 +27,7 @@ from .emit import Emitter
 from .problems import FrontendError, no_out
 from .reductions import any_all, cumprod, cumsum, reduce as reduction, running_extreme
 from .special import logsumexp
-from .shapes import copy
+from .shapes import as_array, copy, reshape
 from .values import NP_OF, Traced, common_dtype, result_dtype
 
 
@@ -287,4 +287,12 @@ def accumulate(cx, ufunc, array, axis=0, dtype=None, out=None):
                         "accumulate; maximum's and minimum's without dtype=)")
 
 
-METHODS = {"at": at, "reduce": reduce, "reduceat": segments.reduceat, "accumulate": accumulate}
+def outer(cx, ufunc, A, B, /, **kwargs):
+    """ufunc.outer: the ufunc of every entry of A with every entry of B (A's axes first), as
+    A with B's rank of size-1 axes added, broadcast against B."""
+    a, b = as_array(cx, A), as_array(cx, B)
+    return cx.call(ufunc, [reshape(cx, a, a.shape + (1,) * b.ndim), b], kwargs)
+
+
+METHODS = {"at": at, "reduce": reduce, "reduceat": segments.reduceat, "accumulate": accumulate,
+           "outer": outer}

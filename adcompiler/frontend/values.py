@@ -10,10 +10,11 @@ Contract:
   NumPy's aliasing. Earlier SSA values never change. Views are copies in the IR; those NumPy
   makes whatever the memory layout (basic slices, transposes, size-1 axes added or dropped) are
   linked to their base: writing into a view writes its base, and its base's other linked views
-  are derived from the new value, as NumPy's share its memory. A reshape NumPy makes a view
-  of a contiguous array only is not linked: writing through it, or reading it after its base
-  was written, would differ from NumPy for one layout or the other, so those holders are
-  marked stale and reading them is an error.
+  are derived from the new value, as NumPy's share its memory. A reshape or ravel is linked
+  where the base's memory layout is known (layout.py) and NumPy makes a view of it, and is a
+  copy where NumPy copies; of an array whose layout is not known it is not linked: writing
+  through it, or reading it after its base was written, would differ from NumPy for one
+  layout or the other, so those holders are marked stale and reading them is an error.
   A holder NumPy makes read-only (np.diagonal's view) has `readonly` set to the reason: writing
   into it, or into a view of it, is an error, as in NumPy.
   Holders that an `if` or loop on a run-time value may make one array (`o = y` in one branch,
@@ -70,7 +71,7 @@ MAY_BE_CHANGED = ("it may be the same array as one changed in place after an if 
 
 class Traced:
     __slots__ = ("_value", "weak", "nonneg", "base", "views", "shares", "stale", "stale_at",
-                 "serial", "readonly", "norm", "link", "__weakref__")
+                 "serial", "readonly", "norm", "link", "layout", "__weakref__")
 
     def __init__(self, value, weak: bool = False, nonneg: bool = False):
         self._value = value
@@ -90,6 +91,7 @@ class Traced:
         # value) -> base's new value) where NumPy's view shares its base's memory whatever the
         # layout: a write into either is seen in the other (Traced.update)
         self.link = None
+        self.layout = None          # its memory layout where known (layout.py)
 
     @property
     def value(self):

@@ -380,3 +380,16 @@ def test_gradients_on_the_numba_backend():
         return grad_assembly(x) + grad_choices(x) + grad_products(x) + grad_calculus_statistics(x)
     x = rand(3, 3) + 0.05 * np.arange(9).reshape(3, 3)
     adcompiler.check_grad(all_together, x, samples=12, rtol=1e-6, backend="numba")
+
+
+def index_concatenations(x, v):
+    """np.r_ of arrays, scalars and a static range; np.c_ of vectors and a matrix."""
+    return (np.r_[x, v, 2.0, 0:3], np.r_[x], np.c_[x, v], np.c_[np.outer(x, v), x])
+
+
+def test_r_and_c_of_run_time_arrays():
+    """(They ran natively on the tracer's stand-ins: a StaticValueError.)"""
+    check(index_concatenations, rand(3), rand(3))
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(lambda x, v: sum(np.sum(r ** 2) for r in index_concatenations(
+            x, v)), rand(3), rand(3), wrt=(0, 1), backend=backend)

@@ -349,6 +349,45 @@ def test_the_target_of_a_static_loop_read_after_it_keeps_the_loop():
     check(h, rand(2))
 
 
+def autoregression(phi, y):
+    """An AR(p) residual: each step reads the window y[t - p:t] before it."""
+    p, total = phi.shape[0], 0.0
+    for t in range(p, y.shape[0]):
+        total += (y[t] - phi @ y[t - p:t][::-1]) ** 2
+    return total
+
+
+def windows_written(x, w):
+    y = np.zeros((2, x.shape[0] + 2))
+    for i in range(x.shape[0] - 3):
+        y[1, i:i + 2] += x[i] * w[:2]
+        view = y[..., i + 1:i + 5:2]            # a view: written through
+        view *= 0.5
+        y[0] += np.sum(x[i:i + 3] * w)
+    return y
+
+
+def test_a_slice_of_run_time_bounds_a_static_distance_apart_keeps_the_loop():
+    """x[t - p:t] with t the loop's index is p entries wherever t is: the loop stays a loop
+    op (it was unrolled: a slice's bounds had to be static), read and written as NumPy's
+    slice; a slice reaching out of its axis is an error where NumPy's would be shorter."""
+    assert ops(check(autoregression, rand(3), rand(20))).count("for") == 1
+    assert ops(check(windows_written, rand(9), rand(3))).count("for") == 1
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(autoregression, rand(3), rand(20), wrt=(0, 1), backend=backend)
+        adcompiler.check_grad(lambda x, w: np.sum(windows_written(x, w) ** 2), rand(9), rand(3),
+                              wrt=(0, 1), backend=backend)
+
+    def reaching_back(x, n):
+        s = 0.0
+        for i in range(n):
+            s = s + np.sum(x[i - 1:i + 1])
+        return s
+    with pytest.raises(adcompiler.AssertionFailed, match="a slice of run-time bounds must lie "
+                                                         r"inside its axis \(of size 5\)"):
+        adcompiler.jit(reaching_back)(rand(5), np.int64(3))
+
+
 def test_loop_local_read_after_runtime_loop_has_its_last_value():
     def f(x, n):
         for i in range(n):

@@ -89,3 +89,28 @@ def test_gradients_through_x_flat(backend):
     np.testing.assert_allclose(dk, want_dk, rtol=1e-10)
     np.testing.assert_allclose(da, np.trace(g) - g[3, 3] + (g[0, 1] + g[3, 3]) * k[0, 2],
                                rtol=1e-10)
+
+
+def index_arithmetic(S, i, rows, cols):
+    """Global top-5 of a score matrix by its flat positions (expert-choice routing), np.ix_'s
+    open mesh, and np.take's 'clip' and 'wrap' modes."""
+    flat = np.argsort(S.ravel())[-5:]
+    n, e = np.unravel_index(flat, S.shape)
+    nf, ef = np.unravel_index(flat, S.shape, order="F")
+    return (np.sum(S[n, e] ** 2) + np.sum(S.T.ravel()[nf + ef * S.shape[1]]),
+            S[np.ix_(rows, cols)] ** 2, S[np.ix_([0, 2], cols)],
+            np.take(S, i, axis=0, mode="clip") ** 3, np.take(S, i - 3, axis=1, mode="wrap"),
+            np.take(S, [7, -9], mode="wrap"), np.unravel_index(np.int64(7), (2, 5)))
+
+
+def test_unravel_index_ix_and_take_modes_of_run_time_indices():
+    """(np.unravel_index and np.ix_ of run-time indices, and np.take's modes, were
+    refused.)"""
+    args = (rand(5, 4), np.array([0, 7, -2, 3]), np.array([1, 3]), np.array([0, 2, 3]))
+    check(index_arithmetic, *args)
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(lambda S, *a: sum(np.sum(r) for r in index_arithmetic(S, *a)[:6]),
+                              *args, wrt=0, rtol=1e-6, backend=backend)
+    with pytest.raises(adcompiler.AssertionFailed, match="index out of bounds for array with "
+                                                         "size 10"):
+        adcompiler.jit(lambda i: np.unravel_index(i, (2, 5))[0])(np.int64(10))

@@ -354,3 +354,17 @@ def test_ufunc_at_refuses_what_it_does_not_do():
                                                          r"boolean mask")):
         with pytest.raises(adcompiler.TraceError, match=said):
             adcompiler.trace(f, rand(3))
+
+
+def pairwise(x, labels):
+    """ufunc.outer as metric-learning code writes it: differences, same-label pairs."""
+    d = np.subtract.outer(x, x)
+    same = np.equal.outer(labels, labels)
+    return np.where(same, d ** 2, 0.0), np.multiply.outer(x, x[:2]), np.add.outer(x, 1.0)
+
+
+def test_ufunc_outer():
+    check(pairwise, rand(4), np.array([0, 1, 0, 1]))
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(lambda x, lab: sum(np.sum(r) for r in pairwise(x, lab)), rand(4),
+                              np.array([0, 1, 0, 1]), backend=backend)

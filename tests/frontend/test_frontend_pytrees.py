@@ -598,8 +598,9 @@ def test_a_scalar_attribute_counts_calls(backend):
     for n in (1.0, 2.0):
         adcompiler.grad(counts_calls, backend=backend)(net, x)
         assert net.calls == n and net.bn.running_var == 1.0
-    # the standard library's code is run, not traced: a located error on run-time arrays
-    located_error(copies_a_model, (net, x), "copy is not supported on run-time arrays", FILE)
+    # copy.copy of a model object (stdlib.py): a shallow copy, holding the model's arrays
+    np.testing.assert_allclose(adcompiler.jit(copies_a_model, backend=backend)(net, x),
+                               copies_a_model(net, x), rtol=1e-14)
 
 
 def records_activations(net, x):
@@ -765,3 +766,36 @@ def test_getattr_and_cached_property_of_a_model_object_are_traced(backend):
     np.testing.assert_allclose(g.w, 2 * x + 1.5 * 3 * w ** 2, rtol=1e-12)
     with pytest.raises(AttributeError, match="raised AttributeError: nope"):
         adcompiler.trace(lambda m: m.nope * 2.0, Doubling(w))
+
+
+@dataclasses.dataclass
+class Dense:
+    W: np.ndarray
+    b: np.ndarray
+    name: str = "dense"
+
+
+def copies(m, p, x):
+    """copy.deepcopy of a dict (MAML's fast weights) and of a dataclass instance, holding one
+    array twice (copied once, as Python's memo does); copy.copy of an array and of an
+    instance (sharing its arrays)."""
+    fast = copy.deepcopy(p)
+    fast["W"] -= 0.1 * x[:2]
+    deep, shallow = copy.deepcopy(m), copy.copy(m)
+    deep.W *= 2.0
+    shallow.b += 1.0            # (m's own b: a shallow copy shares it)
+    a = copy.copy(x)
+    a[0] = 5.0
+    twice = copy.deepcopy([x, x])
+    twice[0][1] = 7.0
+    return (np.sum(fast["W"] * p["W"]) + np.sum(deep.W * m.W) + np.sum(a * x)
+            + np.sum(twice[1] * x), deep.name, m.b)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_copy_and_deepcopy_of_run_time_arrays_and_containers(backend):
+    """(They were refused: 'deepcopy is not supported on run-time arrays'.)"""
+    args = (Dense(rand(2, 3), rand(3)), {"W": rand(2, 3)}, rand(2, 3))
+    check(copies, *args)
+    adcompiler.check_grad(lambda m, p, x: copies(m, p, x)[0], *args, wrt=(0, 1, 2),
+                          rtol=1e-6, backend=backend)

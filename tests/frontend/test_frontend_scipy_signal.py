@@ -63,10 +63,31 @@ def transformed_axes(x):
     return signal.fftconvolve(x, x, axes=0)
 
 
+def filtered_rows(x):
+    return signal.lfilter([1.0], [1.0, -0.5], x)
+
+
 @pytest.mark.parametrize("f, match", [
     (valid_of_crossed_shapes, "one must be at least as large as the other in every dimension"),
     (wrapped_boundary, "only boundary='fill' with fillvalue=0 is supported"),
     (of_bools, "bool arrays are not supported"),
-    (transformed_axes, "axes= is not supported")])
+    (transformed_axes, "axes= is not supported"),
+    (filtered_rows, "only 1-d b, a and x are supported")])
 def test_what_is_not_supported_is_a_located_error(f, match):
     located_error(f, (rand(3, 4),), match, FILE)
+
+
+def arma_residuals(phi, theta, y):
+    """An ARMA(2, 1) model's innovations, an EWMA and a normalised FIR filter."""
+    e = signal.lfilter(np.concatenate([[1.0], -phi]), np.concatenate([[1.0], theta]), y)
+    smooth = signal.lfilter([theta[0]], [1.0, theta[0] - 1.0], y)
+    return e, smooth, signal.lfilter(phi, [2.0], y)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_lfilter_of_vectors(backend):
+    """(scipy.signal.lfilter was refused.)"""
+    args = (np.array([0.3, -0.2]), np.array([0.4]), rand(30))
+    check(arma_residuals, *args)
+    adcompiler.check_grad(lambda p, t, y: sum(np.sum(r ** 2) for r in arma_residuals(p, t, y)),
+                          *args, wrt=(0, 1, 2), rtol=1e-6, backend=backend)

@@ -122,6 +122,34 @@ def test_a_ravel_is_not_written_through():
         adcompiler.trace(ravel_of_a_column, rand(3, 3))
 
 
+def reshapes_of_known_layouts(x):
+    """Arrays whose memory layout is known (made here): a reshape or ravel is a view where
+    NumPy's is, and a copy where NumPy's is."""
+    grid = np.zeros((3, 4))
+    np.add.at(grid.reshape(-1), [1, 7, 7], x[:3, 0])        # a view: splatted into grid
+    rows = grid[1:].reshape(4, 2)                            # a view (whole rows)
+    rows[1:3] = x[0].reshape(2, 2)
+    flat = grid.T.reshape(-1)                                # a copy (transposed)
+    flat[0] = 100.0
+    cols = grid[:, :2].ravel()                               # a copy (not contiguous)
+    cols += 1.0
+    c = x.copy()                                             # C-contiguous
+    c.ravel()[2:5] = -1.0
+    like = np.ones_like(grid)
+    like.reshape(4, 3)[1] *= x[1, :3]
+    grid[0, 0] = 5.0                                         # seen by rows, not by flat
+    return grid, rows, flat, cols, c, like, np.arange(6.0)[::2].ravel()
+
+
+def test_reshapes_of_arrays_whose_layout_is_known():
+    """(Writing through these was an error: 'modified through a view of it that adcompiler
+    does not write through'.)"""
+    check(reshapes_of_known_layouts, rand(3, 4))
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(lambda x: np.sum(reshapes_of_known_layouts(x)[0] ** 2),
+                              rand(3, 4), rtol=1e-6, backend=backend)
+
+
 def flat_buffer(x):
     buf = np.zeros(4)
     return buf, buf[:2], buf[2:]

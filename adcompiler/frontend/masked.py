@@ -1,0 +1,183 @@
+"""Reductions of reads at a run-time boolean mask: np.sum(x[m]), x[m].mean(), -logp[m].sum(),
+np.max((a[m] - b[m]) ** 2), emb[labels == c].mean(axis=0), len(x[m]).
+
+Contract: `x[m]` with a run-time mask m of x's leading axes has a shape that depends on the data
+(k entries, k the mask's True count; indexing.py refuses it), but a reduction over those k
+entries does not. These calls, written around the read in one expression, are reductions:
+np.sum, np.mean, np.var, np.std, np.max / np.amax, np.min / np.amin of one argument, and the
+methods .sum(), .mean(), .var(), .std(), .max(), .min(), with `axis` None (every entry) or 0
+(over the k entries) and a var's or std's `ddof`, and len(). The argument is evaluated with each
+read `x[m]` (one mask throughout) standing for x, its entries off the mask replaced by those
+at the mask's first True position (`Reads.read`: what the expression computes there, and its
+derivative, is then as finite as at the entries it keeps). The argument must be such reads
+combined by elementwise operations with operands that broadcast against one masked entry
+(scalars; a vector along x's trailing axes), as NumPy's entries of the masked array are; the
+reduction then runs over the mask's entries: a sum of `where(m, value, 0)` (a mean divided by
+the count), a maximum or minimum of `where(m, value, the reduction's identity)`, of no entry
+NumPy's error, raised at run time. Any other use of a masked read is refused as before.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+
+import numpy as np
+
+from ..ir import registry
+from ..ir.core import Op
+from .problems import FrontendError
+from .values import NP_OF, Traced
+
+REDUCERS = {np.sum: "sum", np.mean: "mean", np.var: "var", np.std: "std", np.max: "max",
+            np.amax: "max", np.min: "min", np.amin: "min", builtins.len: "len"}
+METHODS = ("sum", "mean", "var", "std", "max", "min")
+KEYWORDS = {"axis", "ddof"}
+MASKED_ONLY = ("a run-time boolean mask's read can be used only by a reduction of its "
+               "entries written around it (np.sum(x[m]), x[m].mean(axis=0), np.max(...), "
+               "len(x[m])), through elementwise operations with scalars and reads at the "
+               "same mask")
+
+
+class Reads:
+    """The masked reads made while a reduction's argument is evaluated."""
+
+    def __init__(self):
+        self.mask = None
+        self.stand_ins = set()      # the ir.Values standing for the reads
+
+    def read(self, tr, x: Traced, mask: Traced) -> Traced:
+        if self.mask is not None and mask.value is not self.mask.value:
+            raise FrontendError(MASKED_ONLY + "; here two masks meet")
+        self.mask = mask
+        rest = x.shape[mask.ndim:]
+        rows = tr.call(np.reshape, [x, (-1, *rest)], {})
+        first = tr.subscript(rows, tr.call(np.argmax, [tr.call(np.ravel, [mask], {})], {}))
+        out = tr.call(np.where, [spread(tr, mask, x.ndim), x, first], {})
+        self.stand_ins.add(out.value)
+        return out
+
+
+def spread(tr, mask, rank):
+    """The mask with size-1 axes after its own, up to `rank`."""
+    return tr.call(np.reshape, [mask, mask.shape + (1,) * (rank - mask.ndim)], {})
+
+
+def reducer(fn, node):
+    """The reduction `fn` (an evaluated callee) makes of the call `node`, or None."""
+    try:
+        kind = REDUCERS.get(fn)
+    except TypeError:           # (unhashable)
+        return None
+    if kind and len(node.args) == 1 and not isinstance(node.args[0], ast.Starred) and all(
+            k.arg in KEYWORDS for k in node.keywords) and (kind != "len" or not node.keywords):
+        return kind
+    return None
+
+
+def method(node):
+    """The reduction a method call `node` (`expr.sum()`, `expr.mean(0)`) makes, or None."""
+    f = node.func
+    if isinstance(f, ast.Attribute) and f.attr in METHODS and len(node.args) <= 1 \
+            and not any(isinstance(a, ast.Starred) for a in node.args) \
+            and all(k.arg in KEYWORDS for k in node.keywords):
+        return f.attr
+    return None
+
+
+def options(tr, node, positional: bool) -> dict:
+    """The call's `axis` (a method's may be its argument) and `ddof`, static."""
+    out = {k.arg: tr.eval(k.value) for k in node.keywords}
+    if positional and node.args:
+        out["axis"] = tr.eval(node.args[0])
+    if any(isinstance(v, Traced) for v in out.values()):
+        raise FrontendError("a reduction's axis and ddof must be compile-time ints")
+    return out
+
+
+def evaluate(tr, node):
+    """(value of the expression `node`, the masked reads it made)."""
+    reads, saved = Reads(), tr.masked
+    tr.masked = reads
+    try:
+        return tr.eval(node), reads
+    finally:
+        tr.masked = saved
+
+
+def reduce(tr, kind: str, value, reads: Reads, axis=None, ddof=0) -> Traced:
+    """The reduction `kind` of the entries of `value` on the reads' mask: over all of them
+    (`axis` None) or over the masked entries (`axis` 0)."""
+    m = reads.mask
+    if not isinstance(value, Traced) or not _elementwise_of(value.value, reads.stand_ins,
+                                                            m.ndim, {}):
+        raise FrontendError(MASKED_ONLY)
+    lead = tuple(range(m.ndim))
+    if axis not in (None, 0, -(value.ndim - m.ndim + 1)):
+        raise FrontendError(f"a reduction of a run-time boolean mask's read takes axis None or "
+                            f"0 (over the entries it picks), got {axis!r}")
+    axes = None if axis is None else lead
+    count = tr.call(np.count_nonzero, [m], {})
+    if kind == "len":               # (a Python int)
+        return tr.wrap(count.value, weak=True, nonneg=True)
+    mask = spread(tr, m, value.ndim)
+    if kind in ("sum", "mean", "var", "std"):
+        if kind in ("var", "std"):
+            mean = reduce(tr, "mean", value, reads, axis)
+            value = tr.binop(ast.Sub, value, mean if axis is None else tr.call(
+                np.reshape, [mean, (1,) * m.ndim + mean.shape], {}))
+            value = tr.binop(ast.Mult, value, value)
+        total = tr.call(np.sum, [tr.call(np.where, [mask, value, 0], {})], {"axis": axes})
+        if kind == "sum":
+            return total
+        if axis is None and value.ndim > m.ndim:
+            count = tr.binop(ast.Mult, count, int(np.prod(value.shape[m.ndim:])))
+        if ddof:
+            count = tr.binop(ast.Sub, count, ddof)
+        if total.dtype in ("f32", "f16"):       # (a float32 mean stays float32)
+            count = tr.call(getattr(np, str(NP_OF[total.dtype])), [count], {})
+        out = tr.binop(ast.Div, total, count)
+        return tr.call(np.sqrt, [out], {}) if kind == "std" else out
+    tr.op("assert", tr.call(np.any, [m], {}).value,
+          message=f"zero-size array to reduction operation {kind}imum which has no identity")
+    if value.dtype == "bool":
+        fill = kind == "min"
+    elif value.type.is_float:
+        fill = -np.inf if kind == "max" else np.inf
+    else:
+        info = np.iinfo(NP_OF[value.dtype])
+        fill = info.min if kind == "max" else info.max
+    return tr.call(getattr(np, kind), [tr.call(np.where, [mask, value, fill], {})],
+                   {"axis": axes})
+
+
+def _elementwise_of(v, stand_ins, lead, memo) -> bool:
+    """Whether `v` is computed from stand-ins by elementwise ops whose other operands
+    broadcast against one masked entry (size 1 along the mask's `lead` axes)."""
+    if v in stand_ins:
+        return True
+    if id(v) in memo:
+        return memo[id(v)]
+    op = v.owner
+    ok = isinstance(op, Op) and registry.get(op.name).kind == "elementwise"
+    if ok:
+        found = False
+        for o in op.operands:
+            if _elementwise_of(o, stand_ins, lead, memo):
+                found = True
+            elif not _per_entry(o, v.type.rank - lead):
+                ok = False
+        ok = ok and found
+    memo[id(v)] = ok
+    return ok
+
+
+def _per_entry(v, trailing: int) -> bool:
+    """Whether `v`, before the broadcasts that gave it its shape, has no more axes (but
+    leading size-1 ones) than a masked entry's `trailing`."""
+    while isinstance(v.owner, Op) and (v.owner.name == "broadcast_to" or (
+            v.owner.name == "reshape" and v.owner.operands[0].type.size == v.type.size)):
+        v = v.owner.operands[0]
+    shape = list(v.type.shape)
+    while shape and shape[0] == 1:
+        shape.pop(0)
+    return len(shape) <= trailing

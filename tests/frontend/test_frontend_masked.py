@@ -1,0 +1,89 @@
+"""Whole reductions of reads at a run-time boolean mask (masked.py): values and dtypes against
+NumPy running the same function, gradients against central finite differences on both
+backends (also where the expression would be -inf or NaN off the mask), and the uses that
+stay refused, located at the user's line."""
+import numpy as np
+import pytest
+
+import adcompiler
+from fecheck import check, located_error, rand
+
+FILE = "test_frontend_masked.py"
+
+
+def routed(x, w):
+    """A mixture-of-experts aux loss: the logits of tokens routed to expert 0."""
+    logits = x @ w
+    return np.sum(logits[np.argmax(logits, 1)[:, None] == np.arange(3)])
+
+
+def masked_losses(p, y):
+    valid = y > 0
+    return (np.mean((p[valid] - y[valid]) ** 2), np.log(p[valid]).sum(), p[valid].max(),
+            np.min(2.0 * p[valid]), np.amax(-p[valid]), valid[valid].sum(),
+            np.mean(p[valid].astype(np.float32)), np.sum((p > 0.5)[valid]))
+
+
+def row_masks(logp, mask, w, emb, labels):
+    """Masks of leading axes: a sequence loss over the valid tokens, a class centroid,
+    variances and a count."""
+    return (-logp[mask].sum(), np.mean(logp[mask] * w), np.min(logp[mask] - w, axis=0),
+            emb[labels == 1].mean(axis=0), emb[labels == 1].max(0), np.var(emb[labels == 1]),
+            emb[labels == 0].std(axis=0, ddof=1), len(emb[labels == 1]),
+            np.sum(emb[labels == 1]) / len(emb[labels == 1]))
+
+
+ROWS = (rand(2, 4, 5), np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool), rand(5), rand(6, 3),
+        np.array([1, 0, 1, 1, 0, 0]))
+
+
+def test_values_against_numpy():
+    check(routed, rand(6, 3), rand(3, 3))
+    check(masked_losses, np.abs(rand(10)) + 0.1, rand(10))
+    check(row_masks, *ROWS)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradients(backend):
+    adcompiler.check_grad(routed, rand(6, 3), rand(3, 3), wrt=(0, 1), backend=backend)
+    adcompiler.check_grad(lambda p, y: sum(masked_losses(p, y)[:5]), np.abs(rand(10)) + 0.1,
+                          rand(10), wrt=(0, 1), backend=backend)
+    adcompiler.check_grad(lambda lp, m, w, e, lab: sum(np.sum(r) for r in row_masks(
+        lp, m, w, e, lab)[:7]), *ROWS, wrt=(0, 2, 3), backend=backend)
+    p = np.linspace(-1.0, 1.0, 8)      # log of the entries off the mask: NaN
+    adcompiler.check_grad(lambda p: np.sum(np.log(p[p > 0])), p, backend=backend)
+
+
+def other_array(x, y):
+    return np.sum(x[x > 0] * y)
+
+
+def two_masks(x):
+    return np.sum(x[x > 0] + x[x < 1])
+
+
+def not_whole(x):
+    return np.sum(x[x > 0], axis=1)
+
+
+def sorted_read(x):
+    return np.sum(np.sort(x[x > 0]))
+
+
+def named(x):
+    kept = x[x > 0]
+    return np.sum(kept)
+
+
+@pytest.mark.parametrize("f, match", [
+    (other_array, "reduction of its entries"), (two_masks, "two masks meet"),
+    (not_whole, "takes axis None or 0"), (sorted_read, "reduction of its entries"),
+    (named, "a reduction written around the read")])
+def test_other_uses_are_refused_at_the_users_line(f, match):
+    located_error(f, (rand(4), rand(4)) if f is other_array else (rand(4),), match, FILE)
+
+
+def test_a_maximum_of_no_entry_is_numpys_error():
+    with pytest.raises(adcompiler.AssertionFailed, match="zero-size array to reduction "
+                                                         "operation maximum"):
+        adcompiler.jit(lambda x: x[x > 10].max())(rand(4))
