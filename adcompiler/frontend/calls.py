@@ -78,14 +78,17 @@ class Lifted:
     values: dict
 
     def bound(self, tracer) -> Closure:
-        """The function, reading `values` before what its defining frame holds."""
+        """The function, reading `values` before what its defining frame holds (one object
+        for every read: `sdf is sdf`)."""
         from .interpreter import Frame
-        c = self.closure
-        names = types.SimpleNamespace(locals=frozenset(self.values), name=c.code.name,
-                                      filename=c.code.filename)
-        frame = Frame(names, c.frame)
-        frame.vars.update(self.values)
-        return Closure(tracer, c.code, frame, c.signature)
+        if "_bound" not in vars(self):
+            c = self.closure
+            names = types.SimpleNamespace(locals=frozenset(self.values), name=c.code.name,
+                                          filename=c.code.filename)
+            frame = Frame(names, c.frame)
+            frame.vars.update(self.values)
+            self._bound = Closure(tracer, c.code, frame, c.signature)
+        return self._bound
 
 
 def lifts(code, frame, refuse, within=()) -> dict:
@@ -622,9 +625,9 @@ class CallsMixin:
         leaves = flatten(params, lambda v: isinstance(v, Traced))[0]
         if code.mutates_params or not leaves or _aliased(leaves):
             return None     # a callee is traced with each argument its own array: inline
-        if any(contains_traced(list(_captured(c.code, c.frame).values()))
-               for c in _closures(params)):
-            return None     # it gets a function closing over this one's arrays: inline
+        if any(lifts(c.code, c.frame, lambda *_: None) for c in _closures(params)):
+            return None     # it gets a function closing over this one's arrays (or calling
+                            # one that does): inline
         key = signature_key(code, params, parent, ident)
         if key is None or (key, self.session.unroll_limit) in self.session.active:
             return None                     # recursion: inline (static recursion terminates)

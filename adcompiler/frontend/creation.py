@@ -26,10 +26,10 @@ def filled(cx: Emitter, shape, value, dtype: str) -> Traced:
         raise FrontendError("the fill value must be a scalar")
     if shape:
         v = cx.op("broadcast_to", v, shape=shape)
-    return c_contiguous(cx.wrap(v))
+    return c_layout(cx.wrap(v))
 
 
-def c_contiguous(out: Traced) -> Traced:
+def c_layout(out: Traced) -> Traced:
     """`out`, a new array, known to be C-contiguous (layout.py)."""
     out.layout = layout.c_order(out.shape)
     return out
@@ -98,7 +98,7 @@ def arange(cx: Emitter, *args, dtype=None) -> Traced:
         v = cx.op("mul", v, cx.const(step, out))
     if start != 0:
         v = cx.op("add", v, cx.const(start, out))
-    return c_contiguous(cx.wrap(v, nonneg=bool(ref[0] >= 0 and ref[-1] >= 0)))
+    return c_layout(cx.wrap(v, nonneg=bool(ref[0] >= 0 and ref[-1] >= 0)))
 
 
 def linspace(cx: Emitter, start, stop, num=50, endpoint=True, retstep=False, dtype=None,
@@ -130,7 +130,7 @@ def linspace(cx: Emitter, start, stop, num=50, endpoint=True, retstep=False, dty
         if ref.dtype.kind in "iu":
             y = cx.op("floor", y)
         y = cx.cast(y, out)
-    out = c_contiguous(cx.wrap(y))
+    out = c_layout(cx.wrap(y))
     return (out, step) if retstep else out
 
 
@@ -161,7 +161,7 @@ def eye(cx: Emitter, N, M=None, k=0, dtype=float) -> Traced:
     cols = cx.op("iota", shape=(n, m), axis=1, dtype="i64", hint="col")
     if k:
         rows = cx.op("add", rows, cx.const(int(k), "i64"))
-    return c_contiguous(cx.wrap(cx.cast(cx.op("eq", cols, rows), dtype_arg(dtype))))
+    return c_layout(cx.wrap(cx.cast(cx.op("eq", cols, rows), dtype_arg(dtype))))
 
 
 def triangle_indices(cx: Emitter, name: str, n, k=0, m=None) -> tuple:

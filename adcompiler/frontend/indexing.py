@@ -2,7 +2,9 @@
 
 Contract:
 - Basic indices (static ints, static slices, None, ...) read with one `slice` (+ `reshape` for
-  dropped/new axes); the result is marked a view of the array, as in NumPy.
+  dropped/new axes); the result is marked a view of the array, as in NumPy. A slice whose
+  bounds are run-time ints a static distance apart (`x[t - p:t]`) is an index array of its
+  entries (a view all the same), which must lie inside the axis (checked at run time).
 - Integer arrays (run-time or static), run-time scalar indices and static boolean masks are
   advanced indices, with NumPy's placement rules: one advanced index is a `take` along its axis;
   several broadcast together and are linearised into one index of the array with those axes
@@ -10,7 +12,8 @@ Contract:
   indices are adjacent and first otherwise. Negative indices wrap; run-time ones out of bounds
   raise IndexError when the program runs (NumPy's error), static ones FrontendError.
 - A run-time boolean mask has a data-dependent shape when read: FrontendError suggesting
-  np.where. In an assignment `x[m] = v` it is a `where`, and so in `x[m] += v` (of x + v).
+  np.where, but inside a reduction of the read's entries (masked.py: `np.sum(x[m])`), where
+  the read stands for x. In an assignment `x[m] = v` it is a `where`, and so in `x[m] += v` (of x + v).
 - np.unravel_index and np.ix_ of run-time indices are index arithmetic and reshapes.
 - `x.flat` is a `Flat`: `x.flat[key]` reads x's entries in C order (a copy, as NumPy's), and
   `x.flat[key] = v` (`+=`) writes them (`Flat.set` gives x's new value).
@@ -256,53 +259,56 @@ def _affine(v) -> tuple:
 
 def _run_time_slice(cx: Emitter, x: Traced, key):
     """`key` with a slice whose bounds are run-time ints a static distance apart (`x[t -
-    p:t]`, `x[i:i + k:2]`) as the index array of the entries it picks, and whether it had one.
-    A check at run time requires the slice inside its axis (a negative start NumPy counts
-    from the end, a stop past the end shortens it: the shape would depend on the values).
-    Other slices with run-time bounds are left to `_item` to refuse, and so is one among
-    index arrays or apart from the integers that index with it (advanced indexing would move
-    its axis)."""
+    p:t]`, `x[i:i + k:2]`) as the index array of the entries it picks, and, where it had one,
+    the key a layout probe takes for it (that slice from 0: strides do not depend on the
+    start), else None. A check at run time requires the entries inside the axis (a negative
+    start NumPy counts from the end, a stop past the end shortens it: the shape would depend
+    on the values). Other slices with run-time bounds are left to `_item` to refuse, and so
+    is one among index arrays or apart from the integers that index with it (advanced
+    indexing would move its axis)."""
     items = list(key) if isinstance(key, tuple) else [key]
     at = [j for j, k in enumerate(items) if isinstance(k, slice) and
           any(isinstance(b, Traced) for b in (k.start, k.stop, k.step))]
     if len(at) != 1:
-        return key, False
+        return key, None
     s = items[at[0]]
     step = 1 if s.step is None else s.step
     if s.start is None or s.stop is None or isinstance(step, Traced) or step <= 0:
-        return key, False
+        return key, None
     (a, lo), (b, hi) = _affine(s.start), _affine(s.stop)
     ints = [j for j, k in enumerate(items) if isinstance(k, (int, np.integer)) or (
         isinstance(k, Traced) and k.ndim == 0 and k.dtype != "bool")]
     arrays = [k for k in items if isinstance(k, (np.ndarray, list)) or (
         isinstance(k, Traced) and k.ndim)]
     run = sorted(ints + at)
-    if a is None or a is not b or hi <= lo or arrays or run != list(range(run[0],
-                                                                          run[-1] + 1)):
-        return key, False
+    if a is None or a is not b or hi <= lo or arrays or run[-1] - run[0] != len(run) - 1:
+        return key, None
+
     def axes(ks):
         return sum(k is not None and k is not Ellipsis for k in ks)
     before = items[:at[0]]
     axis = x.ndim - axes(items[at[0]:]) if any(k is Ellipsis for k in before) else axes(before)
-    n = x.shape[axis]
+    n, count = x.shape[axis], -(-(hi - lo) // step)
     start = cx.cast(s.start.value, "i64")
-    stop = cx.op("add", start, cx.const(hi - lo, "i64"))
+    last = cx.op("add", start, cx.const((count - 1) * step, "i64"))
     inside = cx.op("logical_and", cx.op("ge", start, cx.const(0, "i64")),
-                   cx.op("le", stop, cx.const(n, "i64")))
+                   cx.op("lt", last, cx.const(n, "i64")))
     cx.op("assert", inside, message=f"a slice of run-time bounds must lie inside its axis "
           f"(of size {n}) here: NumPy's would count a negative start from the end, or end at "
           f"the axis's end, and be shorter")
-    index = cx.op("iota", shape=(-(-(hi - lo) // step),), axis=0, dtype="i64")
+    index = cx.op("iota", shape=(count,), axis=0, dtype="i64")
     if step != 1:
         index = cx.op("mul", index, cx.const(step, "i64"))
+    probe = list(items)
+    probe[at[0]] = slice(0, hi - lo, step)
     items[at[0]] = cx.wrap(cx.op("add", index, start), nonneg=True)
-    return tuple(items), True
+    return tuple(items), tuple(probe)
 
 
 def getitem(cx: Emitter, x: Traced, key) -> Traced:
-    key, moving = _run_time_slice(cx, x, key)
+    key, probe = _run_time_slice(cx, x, key)
     out, view = _getitem(cx, x, key)
-    view = view or moving
+    view = view or probe is not None
     # an entry picked by integers on every axis is a NumPy scalar, a copy: not a view of x
     # (`a = p[0]; p[0] = 5.0` leaves a as it was); `p[0, ...]` is a 0-d view
     scalar = out.ndim == 0 and x.ndim and not any(
@@ -310,7 +316,7 @@ def getitem(cx: Emitter, x: Traced, key) -> Traced:
     if not view or scalar:
         return out
     # (a basic index's view: x's entries there, which a write into it writes)
-    out.layout = None if x.layout is None else layout.indexed(x.layout, key)
+    out.layout = None if x.layout is None else layout.indexed(x.layout, probe or key)
     return out.view_of(x, (lambda base: _getitem(cx, cx.wrap(base), key)[0].value,
                            lambda base, v: setitem(cx, cx.wrap(base), key, cx.wrap(v))))
 
@@ -528,6 +534,7 @@ def unravel_index(cx: Emitter, indices, shape, order="C") -> tuple:
     i = as_array(cx, indices)
     if i.dtype not in ("i64", "i32"):
         raise FrontendError("only int indices permitted")
+    i = cx.wrap(cx.cast(i.value, "i64"))       # (NumPy's are intp whatever the input's)
     size = int(np.prod(dims))
     bad = cx.op("logical_or", cx.op("lt", i.value, cx.const(0, i.dtype)),
                 cx.op("ge", i.value, cx.const(size, i.dtype)))

@@ -307,7 +307,8 @@ class LoopsMixin:
         # which code after the loop may read (it unrolled the loop)
         tail = targets if last and not flag and targets.isdisjoint(
             analysis.rebound_names(node.body)) else set()
-        later = local & (live | (reads - targets)) - tail  # read after it or in a later iteration
+        # (read after it or in a later iteration)
+        later = (local & (live | (reads - targets))) - tail
         if static and later:
             raise Fallback(f"{sorted(later)} assigned in the loop and read after it or in a "
                            "later iteration")

@@ -1,5 +1,6 @@
 """Reductions of reads at a run-time boolean mask: np.sum(x[m]), x[m].mean(), -logp[m].sum(),
-np.max((a[m] - b[m]) ** 2), emb[labels == c].mean(axis=0), len(x[m]).
+np.max((a[m] - b[m]) ** 2), emb[labels == c].mean(axis=0), len(x[m]); and assignments at the
+mask: V[m] = payoff[m], out[m] = np.log(p[m]).
 
 Contract: `x[m]` with a run-time mask m of x's leading axes has a shape that depends on the data
 (k entries, k the mask's True count; indexing.py refuses it), but a reduction over those k
@@ -8,13 +9,16 @@ np.sum, np.mean, np.var, np.std, np.max / np.amax, np.min / np.amin of one argum
 methods .sum(), .mean(), .var(), .std(), .max(), .min(), with `axis` None (every entry) or 0
 (over the k entries) and a var's or std's `ddof`, and len(). The argument is evaluated with each
 read `x[m]` (one mask throughout) standing for x, its entries off the mask replaced by those
-at the mask's first True position (`Reads.read`: what the expression computes there, and its
-derivative, is then as finite as at the entries it keeps). The argument must be such reads
+at the mask's first True position, or by 1 where it has none (`Reads.read`: what the
+expression computes there, and its derivative, is then as finite as at the entries it
+keeps). The argument must be such reads
 combined by elementwise operations with operands that broadcast against one masked entry
 (scalars; a vector along x's trailing axes), as NumPy's entries of the masked array are; the
 reduction then runs over the mask's entries: a sum of `where(m, value, 0)` (a mean divided by
 the count), a maximum or minimum of `where(m, value, the reduction's identity)`, of no entry
-NumPy's error, raised at run time. Any other use of a masked read is refused as before.
+NumPy's error, raised at run time. An assignment `y[m] = f(x[m])` (or `y[m] += f(x[m])`) of
+such an expression at the same mask is where(m, value, y) (`assign`). Any other use of a
+masked read is refused as before.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import numpy as np
 
 from ..ir import registry
 from ..ir.core import Op
+from .arith import astype
 from .problems import FrontendError
 from .values import NP_OF, Traced
 
@@ -52,9 +57,34 @@ class Reads:
         rest = x.shape[mask.ndim:]
         rows = tr.call(np.reshape, [x, (-1, *rest)], {})
         first = tr.subscript(rows, tr.call(np.argmax, [tr.call(np.ravel, [mask], {})], {}))
+        # (of a mask with no entry, 1: a reduction's derivative there is 0 times the
+        # expression's, which x's first entry, outside its domain, would make NaN)
+        first = tr.call(np.where, [tr.call(np.any, [mask], {}), first, 1], {})
         out = tr.call(np.where, [spread(tr, mask, x.ndim), x, first], {})
         self.stand_ins.add(out.value)
         return out
+
+
+def check_shape(cx, t) -> None:
+    """Refuse a shape query (.shape, .size, .ndim, np.shape...) of a value made from masked
+    reads: it stands in with the array's shape, not NumPy's count of entries."""
+    reads = getattr(cx, "masked", None)
+    if reads is not None and reads.mask is not None and isinstance(t, Traced) \
+            and _depends(t.value, reads.stand_ins):
+        raise FrontendError(MASKED_ONLY + "; its shape is a run-time value (len(x[m]) is one)")
+
+
+def _depends(v, stand_ins) -> bool:
+    """Whether `v` is computed from a stand-in (a walk of its operands, without recursion)."""
+    todo, seen = [v], set()
+    while todo:
+        v = todo.pop()
+        if v in stand_ins:
+            return True
+        if id(v) not in seen and isinstance(v.owner, Op):
+            seen.add(id(v))
+            todo += v.owner.operands
+    return False
 
 
 def spread(tr, mask, rank):
@@ -148,6 +178,22 @@ def reduce(tr, kind: str, value, reads: Reads, axis=None, ddof=0) -> Traced:
         fill = info.min if kind == "max" else info.max
     return tr.call(getattr(np, kind), [tr.call(np.where, [mask, value, fill], {})],
                    {"axis": axes})
+
+
+def assign(tr, obj, key, value, reads: Reads, name: str) -> None:
+    """`obj[key] = value` where `value` was made from reads at a run-time mask: `key` must be
+    that mask, and then the entries it picks are value's there (`where`)."""
+    m = reads.mask
+    if not (isinstance(obj, Traced) and isinstance(key, Traced) and key.value is m.value
+            and obj.shape[:m.ndim] == m.shape):
+        raise FrontendError("a run-time boolean mask's read can be assigned only at that mask "
+                            "of an array of its shape (y[m] = f(x[m]))")
+    if not isinstance(value, Traced) or not _elementwise_of(value.value, reads.stand_ins,
+                                                            m.ndim, {}):
+        raise FrontendError(MASKED_ONLY)
+    new = tr.call(np.where, [spread(tr, m, obj.ndim), astype(tr, value, obj.dtype), obj], {})
+    obj.update(new.value)
+    tr.name_value(obj, name)
 
 
 def _elementwise_of(v, stand_ins, lead, memo) -> bool:

@@ -19,8 +19,8 @@ import ast
 import numpy as np
 
 from . import (arith, calculus, composites, creation, inplace, linalg, linalg_derived as lind,
-               nanfunctions as nan, reductions as red, searching, segments, shapes, sorting,
-               statistics, ufuncs, vectorize, windows)
+               masked, nanfunctions as nan, reductions as red, searching, segments, shapes,
+               sorting, statistics, ufuncs, vectorize, windows)
 from .indexing import Flat, along, getitem, ix_, unravel_index
 from .problems import FrontendError, no_out
 from .values import Traced, contains_traced, dtype_arg, ir_dtype, result_dtype
@@ -207,7 +207,7 @@ def _take(cx, a, indices, axis=None, out=None, mode="raise"):
 
 def _ravel(cx, a, order):
     """np.ravel in row-major ('C') or column-major ('F') order; 'A' and 'K' follow the memory
-    layout, which a traced array does not have."""
+    layout, which is not known of every traced array (layout.py): refused."""
     if order not in ("C", "F"):
         raise FrontendError(f"only order='C' and order='F' are supported, got {order!r} (which "
                             "follows the array's memory layout)")
@@ -471,9 +471,9 @@ FUNCTIONS = {
         statistics.cov(cx, m, y, rowvar, bias, ddof, fweights, aweights, dtype),
     np.corrcoef: lambda cx, x, y=None, rowvar=True, *, dtype=None:
         statistics.corrcoef(cx, x, y, rowvar, dtype),
-    np.shape: lambda cx, a: cx.tensor(a).shape,
-    np.ndim: lambda cx, a: cx.tensor(a).ndim,
-    np.size: lambda cx, a: cx.tensor(a).type.size,
+    np.shape: lambda cx, a: attribute(cx, cx.tensor(a), "shape"),
+    np.ndim: lambda cx, a: attribute(cx, cx.tensor(a), "ndim"),
+    np.size: lambda cx, a: attribute(cx, cx.tensor(a), "size"),
 }
 if hasattr(np, "row_stack"):       # NumPy 2's deprecated alias of vstack, while it exists
     FUNCTIONS[np.row_stack] = FUNCTIONS[np.vstack]
@@ -596,6 +596,8 @@ class BoundMethod:
 
 
 def attribute(cx, t: Traced, name: str):
+    if name in ("shape", "size", "ndim"):
+        masked.check_shape(cx, t)
     if name in ATTRIBUTES:
         return ATTRIBUTES[name](cx, t)
     if name in METHODS:

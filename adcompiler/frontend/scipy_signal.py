@@ -120,8 +120,8 @@ def _lfilter(cx, b, a, x, axis=-1, zi=None):
         raise FrontendError("scipy.signal.lfilter: only 1-d b, a and x are supported (got "
                             f"shapes {bt.shape}, {at.shape} and {xt.shape}); filter each "
                             "row in a loop")
-    if not bt.shape[0] or not at.shape[0]:
-        raise FrontendError("scipy.signal.lfilter: b and a must not be empty")
+    if not bt.shape[0] or not at.shape[0] or not xt.shape[0]:
+        raise FrontendError("scipy.signal.lfilter: b, a and x must not be empty")
     dtype = np.result_type(bt.np_dtype, at.np_dtype, xt.np_dtype, np.float32 if all(
         t.np_dtype.kind == "f" for t in (bt, at, xt)) else np.float64)
     return cx.call(recursion, [bt, at, xt, dtype], {})

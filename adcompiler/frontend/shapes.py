@@ -285,15 +285,21 @@ def index_concatenate(cx: Emitter, which, key) -> Traced:
            for k in items):
         raise FrontendError(f"np.{'r_' if which is np.r_ else 'c_'} with a string directive "
                             "or a linspace-like slice is not supported; use np.concatenate")
-    ts = [np.arange(k.start or 0, k.stop, k.step or 1) if isinstance(k, slice) else k
-          for k in items]
+    items = [np.arange(k.start or 0, k.stop, k.step or 1) if isinstance(k, slice) else k
+             for k in items]
     if which is np.c_:
-        return column_stack(cx, ts)
-    ts = [atleast(cx, 1, [cx.tensor(t)]) for t in ts]
+        return column_stack(cx, items)
+    # (NumPy's dtype: Python scalars and weak run-time ones count as their values do)
+    dtype = np.result_type(*(0.0 if isinstance(k, Traced) and k.weak and k.type.is_float
+                             else 0 if isinstance(k, Traced) and k.weak
+                             else NP_OF[k.dtype] if isinstance(k, Traced)
+                             else np.asarray(k) if isinstance(k, (list, tuple)) else k
+                             for k in items))
+    ts = [atleast(cx, 1, [cx.tensor(k)]) for k in items]
     if len({t.ndim for t in ts}) != 1:
         raise FrontendError("np.r_ of arrays of several ranks is not supported; use "
                             "np.concatenate")
-    return concatenate(cx, ts, axis=0)
+    return concatenate(cx, ts, axis=0, dtype=dtype)
 
 
 def dstack(cx: Emitter, tup) -> Traced:

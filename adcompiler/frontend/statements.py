@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from ..ir import Op
-from . import analysis, indexing
+from . import analysis, indexing, masked
 from .expressions import INPLACE, run_static
 from .problems import FrontendError, Raised, StaticNeeded
 from .pytree import attributes, is_model_object
@@ -103,7 +103,16 @@ class StatementsMixin:
         return Return(value)
 
     def stmt_Assign(self, stmt):
-        value = self.eval(stmt.value)
+        (target, *more) = stmt.targets
+        if not more and isinstance(target, ast.Subscript):
+            # y[m] = f(x[m]) with a run-time mask m: masked.py
+            value, reads = masked.evaluate(self, stmt.value)
+            if reads.mask is not None:
+                masked.assign(self, self.eval(target.value), self.eval_index(target.slice),
+                              value, reads, analysis.root_name(target) or "update")
+                return
+        else:
+            value = self.eval(stmt.value)
         for target in stmt.targets:
             self.assign(target, value)
 
@@ -112,8 +121,16 @@ class StatementsMixin:
             self.assign(stmt.target, self.eval(stmt.value))
 
     def stmt_AugAssign(self, stmt):
-        rhs = self.eval(stmt.value)
+        rhs, reads = masked.evaluate(self, stmt.value)
         op, target = type(stmt.op), stmt.target
+        if reads.mask is not None:      # y[m] += f(x[m]): masked.py
+            if not isinstance(target, ast.Subscript):
+                raise FrontendError(masked.MASKED_ONLY)
+            obj, key = self.eval(target.value), self.eval_index(target.slice)
+            if isinstance(obj, Traced) and isinstance(key, Traced) and key.dtype == "bool":
+                rhs = self.binop(op, reads.read(self, obj, key), rhs)
+            masked.assign(self, obj, key, rhs, reads, analysis.root_name(target) or "update")
+            return
         if isinstance(target, ast.Name):
             cur = self.lookup(target.id)
             new = self.inplace(op, cur, rhs, target.id)

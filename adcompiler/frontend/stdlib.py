@@ -195,10 +195,17 @@ def _deepcopy(tr, x, memo=None, /):
         out = run_static(deepcopy, x, memo)
     elif isinstance(x, tuple) and hasattr(x, "_fields"):    # a named tuple
         out = type(x)(*(_deepcopy(tr, v, memo) for v in x))
-    elif isinstance(x, (list, tuple)):
+    elif isinstance(x, tuple):
         out = type(x)(_deepcopy(tr, v, memo) for v in x)
-    elif isinstance(x, dict):
-        out = type(x)((_deepcopy(tr, k, memo), _deepcopy(tr, v, memo)) for k, v in x.items())
+    elif isinstance(x, (list, dict)):
+        # (made first, so an entry holding the container itself finds it; a shallow copy
+        # keeps a defaultdict's factory)
+        out = memo[id(x)] = run_static(shallow_copy, x)
+        out.clear()
+        if isinstance(x, list):
+            out.extend(_deepcopy(tr, v, memo) for v in x)
+        else:
+            out.update((_deepcopy(tr, k, memo), _deepcopy(tr, v, memo)) for k, v in x.items())
     else:       # an object: a shallow copy whose attributes are then copied deeply
         out = run_static(shallow_copy, x)
         memo[id(x)] = out

@@ -290,6 +290,8 @@ def accumulate(cx, ufunc, array, axis=0, dtype=None, out=None):
 def outer(cx, ufunc, A, B, /, **kwargs):
     """ufunc.outer: the ufunc of every entry of A with every entry of B (A's axes first), as
     A with B's rank of size-1 axes added, broadcast against B."""
+    if ufunc.nin != 2:
+        raise FrontendError("outer product only supported for binary functions")
     a, b = as_array(cx, A), as_array(cx, B)
     return cx.call(ufunc, [reshape(cx, a, a.shape + (1,) * b.ndim), b], kwargs)
 

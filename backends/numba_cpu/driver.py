@@ -63,13 +63,13 @@ def writes_out(op) -> bool:
     return isinstance(code, list) and not any(line.startswith("{out} =") for line in code)
 
 
-def scalar_arithmetic(group, floats: bool) -> bool:
+def scalar_arithmetic(group, any_dtype: bool) -> bool:
     """Is the group scalar arithmetic: integer or boolean (a reversed loop's `i = n - 1 - j`),
-    or with `floats` of one entry of any dtype (and size-1 reshapes)? NumPy scalars do it in
+    or with `any_dtype` of one entry of any dtype (and size-1 reshapes)? NumPy scalars do it in
     ~0.1 us an op, against ~0.8 for a kernel call and its 0-d output, and with no kernel to
     compile (a loop of scalar steps unrolled 40 times made 53 kernels of them: 50 s of Numba
     compiling)."""
-    if floats:
+    if any_dtype:
         return all(loop_kind(op) in ("elementwise", "unit_reshape", "constant")
                    and all(r.type.size == 1 for r in op.results) for op in group.ops)
     return all(loop_kind(op) == "elementwise"
@@ -109,7 +109,7 @@ def small_function(fn) -> bool:
     return all(a.type.size < PAR_MIN for a in fn.args)
 
 
-def steps_of(block, floats: bool):
+def steps_of(block, any_dtype: bool):
     """`partition`, with a lone broadcast or size-1 reshape left to the driver as a view, and
     scalar arithmetic (`scalar_arithmetic`) to NumPy scalars, lowered as the NumPy backend
     lowers it (kind "numpy")."""
@@ -117,7 +117,7 @@ def steps_of(block, floats: bool):
     for kind, item in partition(block):
         if kind == "kernel" and len(item.ops) == 1 and loop_kind(item.ops[0]) in VIEW_KINDS:
             out.append(("op", item.ops[0]))
-        elif kind == "kernel" and scalar_arithmetic(item, floats):
+        elif kind == "kernel" and scalar_arithmetic(item, any_dtype):
             out.extend(("numpy", op) for op in item.ops)
         else:
             out.append((kind, item))
@@ -149,7 +149,7 @@ class DriverGen(PythonGen):
         prepared, io = [], []
         # (compiled, a loop or function runs float scalar arithmetic in kernels: Numba's
         # own, in line)
-        for kind, item in steps_of(block, floats=not self.compiling):
+        for kind, item in steps_of(block, any_dtype=not self.compiling):
             if kind == "kernel":
                 members = set(item.ops)
                 outs = [r for op in item.ops for r in op.results
@@ -280,7 +280,7 @@ class DriverGen(PythonGen):
                 self.kernel(item, kern, depth)
             elif kind == "numpy":
                 self.comment_loc(depth, item.loc)
-                self.index_step(item, depth)
+                self.scalar_step(item, depth)
             else:
                 self.op(item, depth, results)
             if timed:
@@ -450,7 +450,7 @@ class DriverGen(PythonGen):
         call = "launch" if self.parallel and kern.rows >= 2 and size >= PAR_MIN else "run"
         self.emit(depth, f"rt.{call}({module}, {kern.rows}, {args})")
 
-    def index_step(self, op, depth):
+    def scalar_step(self, op, depth):
         """Scalar arithmetic as the NumPy backend writes it. A size-1 reshape is a copy: as
         NumPy's view of a planned buffer it would read what the buffer holds later. Compiled,
         an int32 result is made int32 again: Numba computes int32 arithmetic in int64, which

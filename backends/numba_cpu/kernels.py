@@ -3,9 +3,9 @@
 Contract: `generate(group, outputs)` returns a `Kernel`: its source, and the values the driver
 passes (domain sizes, slice bounds, `inputs`, then preallocated C-contiguous `outputs`). The
 source names nothing from the user's program (inputs `x0..`, outputs `o0..`, locals `v0..`),
-no sizes and no slice bounds (they are arguments), so the identical layers of a model, and the
-same layer at another batch size, give the same text; the text is the kernel's key
-(`kernels.key`).
+no sizes and no slice starts and stops (they are arguments; steps are literals), so the
+identical layers of a model, and the same layer at another batch size, give the same text;
+the text is the kernel's key (`kernels.key`).
 
 Shape of the code: the domain's outer axes (before the group's split) are flattened into rows;
 `body(c, r0, r1, ...)` runs rows r0..r1 (chunk c) and, per row, the phases: phase p computes

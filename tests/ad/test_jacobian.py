@@ -629,6 +629,16 @@ def eikonal(params, pts):
     return np.mean((np.linalg.norm(normals, axis=-1) - 1.0) ** 2)
 
 
+def jacobian_and_jvp_of_callers(x, w):
+    """(jacobian's and jvp's function was a separate IR function reading the outer w: an
+    internal error, 'operand %w is used before it is defined'.)"""
+    def u(p):
+        return np.sin(p * w)
+    jac = adcompiler.jacobian(lambda p: u(p) * 2)(x)
+    _, tangent = adcompiler.jvp(lambda p: u(p), (x,), (np.ones(3),))
+    return np.sum(jac) + np.sum(tangent)
+
+
 def eikonal_by_hand(params, pts):
     t = np.tanh(pts @ params["W"])
     normals = ((1 - t ** 2) * params["w"]) @ params["W"].T \
@@ -650,6 +660,10 @@ def test_a_transformed_function_calling_helpers_that_close_over_run_time_arrays(
     for k in params:
         np.testing.assert_allclose(got[k], central_nd(
             lambda v: eikonal_by_hand({**params, k: v}, pts), params[k]), rtol=1e-6)
+    x, v = rng.normal(size=3), rng.normal(size=3)
+    assert adcompiler.jit(jacobian_and_jvp_of_callers, backend=backend)(x, v) == \
+        pytest.approx(np.sum(2 * np.cos(x * v) * v) + np.sum(np.cos(x * v) * v), rel=1e-12)
+    adcompiler.check_grad(jacobian_and_jvp_of_callers, x, v, wrt=(0, 1), backend=backend)
     w = np.arange(9.0).reshape(3, 3) / 10 + 1.0
     assert adcompiler.jit(grad_of_a_caller_of_a_closures_grad, backend=backend)(w, X) == \
         pytest.approx(-np.sin(X[0]) * w[0, 0], rel=1e-12)

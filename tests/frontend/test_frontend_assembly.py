@@ -390,6 +390,7 @@ def index_concatenations(x, v):
 def test_r_and_c_of_run_time_arrays():
     """(They ran natively on the tracer's stand-ins: a StaticValueError.)"""
     check(index_concatenations, rand(3), rand(3))
+    check(index_concatenations, rand(3, dtype=np.float32), rand(3, dtype=np.float32))
     for backend in ("numpy", "numba"):
         adcompiler.check_grad(lambda x, v: sum(np.sum(r ** 2) for r in index_concatenations(
             x, v)), rand(3), rand(3), wrt=(0, 1), backend=backend)

@@ -108,6 +108,7 @@ def test_unravel_index_ix_and_take_modes_of_run_time_indices():
     refused.)"""
     args = (rand(5, 4), np.array([0, 7, -2, 3]), np.array([1, 3]), np.array([0, 2, 3]))
     check(index_arithmetic, *args)
+    check(lambda i: np.unravel_index(i, (3, 4)), np.array([0, 7, 11], np.int32))
     for backend in ("numpy", "numba"):
         adcompiler.check_grad(lambda S, *a: sum(np.sum(r) for r in index_arithmetic(S, *a)[:6]),
                               *args, wrt=0, rtol=1e-6, backend=backend)

@@ -37,7 +37,21 @@ ROWS = (rand(2, 4, 5), np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool), rand(5), ra
         np.array([1, 0, 1, 1, 0, 0]))
 
 
+def assigned_at_the_mask(v, ex, p):
+    """Longstaff-Schwartz's exercise (V[m] = ex[m]), a guarded log, an update of rows."""
+    v, out, rows = v.copy(), np.zeros_like(p), np.zeros((3, 4))
+    m = ex > 0.1
+    v[m] = ex[m]
+    valid = p > 0.2
+    out[valid] = np.log(p[valid]) * ex[valid]
+    out[valid] += 2.0 * p[valid]
+    lead = p[:3] > 0.5
+    rows[lead] = np.outer(p[:3], ex[:4])[lead] * 2.0
+    return v, out, rows
+
+
 def test_values_against_numpy():
+    check(assigned_at_the_mask, rand(8), rand(8), np.abs(rand(8)))
     check(routed, rand(6, 3), rand(3, 3))
     check(masked_losses, np.abs(rand(10)) + 0.1, rand(10))
     check(row_masks, *ROWS)
@@ -50,6 +64,13 @@ def test_gradients(backend):
                           rand(10), wrt=(0, 1), backend=backend)
     adcompiler.check_grad(lambda lp, m, w, e, lab: sum(np.sum(r) for r in row_masks(
         lp, m, w, e, lab)[:7]), *ROWS, wrt=(0, 2, 3), backend=backend)
+    adcompiler.check_grad(lambda v, ex, p: sum(np.sum(r ** 2) for r in assigned_at_the_mask(
+        v, ex, p)), rand(8), rand(8), np.abs(rand(8)), wrt=(0, 1, 2), backend=backend)
+    # no entry on the mask: the division's derivative at the stand-in was 0 * inf (NaNError)
+    x = rand(3)
+    got = adcompiler.grad(lambda x, s: np.sum(x[s > 0] / s[s > 0]) + np.sum(x ** 2),
+                          backend=backend)(x, np.zeros(3))
+    np.testing.assert_allclose(got, 2 * x, rtol=1e-14)
     p = np.linspace(-1.0, 1.0, 8)      # log of the entries off the mask: NaN
     adcompiler.check_grad(lambda p: np.sum(np.log(p[p > 0])), p, backend=backend)
 
@@ -75,10 +96,20 @@ def named(x):
     return np.sum(kept)
 
 
+def sized(x):
+    return np.sum(x[x > 0] / x[x > 0].size)
+
+
+def assigned_elsewhere(x):
+    x[0] = x[x > 0]
+
+
 @pytest.mark.parametrize("f, match", [
     (other_array, "reduction of its entries"), (two_masks, "two masks meet"),
     (not_whole, "takes axis None or 0"), (sorted_read, "reduction of its entries"),
-    (named, "a reduction written around the read")])
+    (named, "a reduction written around the read"),
+    (assigned_elsewhere, "can be assigned only at that mask"),
+    (sized, "its shape is a run-time value")])
 def test_other_uses_are_refused_at_the_users_line(f, match):
     located_error(f, (rand(4), rand(4)) if f is other_array else (rand(4),), match, FILE)
 

@@ -141,10 +141,23 @@ def reshapes_of_known_layouts(x):
     return grid, rows, flat, cols, c, like, np.arange(6.0)[::2].ravel()
 
 
+def reshapes_of_run_time_slices(x, n):
+    """Rows picked by a loop's index: their reshape is a view as NumPy's (the layout of a
+    slice of run-time bounds lost an axis: the reshape was a copy, the writes were lost)."""
+    buf, seen = np.zeros((5, 3)), 0.0
+    for i in range(n):
+        w = buf[i:i + 2].reshape(-1)
+        w += np.tile(x, 2)
+        buf[i:i + 2].T[:] *= 0.5
+        seen = seen + np.sum(w * w)
+    return buf, seen
+
+
 def test_reshapes_of_arrays_whose_layout_is_known():
     """(Writing through these was an error: 'modified through a view of it that adcompiler
     does not write through'.)"""
     check(reshapes_of_known_layouts, rand(3, 4))
+    check(reshapes_of_run_time_slices, rand(3), np.int64(3))
     for backend in ("numpy", "numba"):
         adcompiler.check_grad(lambda x: np.sum(reshapes_of_known_layouts(x)[0] ** 2),
                               rand(3, 4), rtol=1e-6, backend=backend)
