@@ -372,8 +372,7 @@ class CallsMixin:
         if kind:
             value, reads = masked.evaluate(self, node.func.value)
             if reads.mask is not None:
-                return masked.reduce(self, kind, value, reads,
-                                     **masked.options(self, node, positional=True))
+                return masked.reduce(self, kind, value, reads, **masked.options(self, node, 0))
             fn = self.attribute(value, node.func.attr)      # (np.sum's name is one too)
         else:
             fn = self.eval(node.func)
@@ -381,8 +380,7 @@ class CallsMixin:
         if kind:
             value, reads = masked.evaluate(self, node.args[0])
             if reads.mask is not None:
-                return masked.reduce(self, kind, value, reads,
-                                     **masked.options(self, node, positional=False))
+                return masked.reduce(self, kind, value, reads, **masked.options(self, node, 1))
             args.append(value)
         for a in node.args[len(args):]:
             if isinstance(a, ast.Starred):

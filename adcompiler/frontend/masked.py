@@ -5,20 +5,20 @@ mask: V[m] = payoff[m], out[m] = np.log(p[m]).
 Contract: `x[m]` with a run-time mask m of x's leading axes has a shape that depends on the data
 (k entries, k the mask's True count; indexing.py refuses it), but a reduction over those k
 entries does not. These calls, written around the read in one expression, are reductions:
-np.sum, np.mean, np.var, np.std, np.max / np.amax, np.min / np.amin of one argument, and the
-methods .sum(), .mean(), .var(), .std(), .max(), .min(), with `axis` None (every entry) or 0
-(over the k entries) and a var's or std's `ddof`, and len(). The argument is evaluated with each
-read `x[m]` (one mask throughout) standing for x, its entries off the mask replaced by those
-at the mask's first True position, or by 1 where it has none (`Reads.read`: what the
-expression computes there, and its derivative, is then as finite as at the entries it
-keeps). The argument must be such reads
-combined by elementwise operations with operands that broadcast against one masked entry
-(scalars; a vector along x's trailing axes), as NumPy's entries of the masked array are; the
-reduction then runs over the mask's entries: a sum of `where(m, value, 0)` (a mean divided by
-the count), a maximum or minimum of `where(m, value, the reduction's identity)`, of no entry
-NumPy's error, raised at run time. An assignment `y[m] = f(x[m])` (or `y[m] += f(x[m])`) of
-such an expression at the same mask is where(m, value, y) (`assign`). Any other use of a
-masked read is refused as before.
+np.sum, np.mean, np.var, np.std, np.max / np.amax, np.min / np.amin of the read (and an
+axis), and the methods .sum(), .mean(), .var(), .std(), .max(), .min(), with `axis` None
+(every entry) or 0 (over the k entries), `keepdims` and a var's or std's `ddof`, and len().
+The argument is evaluated with each read `x[m]` (one mask throughout) standing for x, its
+entries off the mask replaced by those at the mask's first True position, or by 1 where it
+has none (`Reads.read`: what the expression computes there, and its derivative, is then as
+finite as at the entries it keeps). The argument must be such reads combined by elementwise
+operations with operands that broadcast against one masked entry (scalars; a vector along
+x's trailing axes), as NumPy's entries of the masked array are; the reduction then runs over
+the mask's entries: a sum of `where(m, value, 0)` (a mean divided by the count), a maximum
+or minimum of `where(m, value, the reduction's identity)`, of no entry NumPy's error, raised
+at run time. A shape query of such a value is refused (it would be x's). An assignment
+`y[m] = f(x[m])` (or `y[m] += f(x[m])`) of such an expression at the same mask is
+where(m, value, y) (`assign`). Any other use of a masked read is refused as before.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from .values import NP_OF, Traced
 REDUCERS = {np.sum: "sum", np.mean: "mean", np.var: "var", np.std: "std", np.max: "max",
             np.amax: "max", np.min: "min", np.amin: "min", builtins.len: "len"}
 METHODS = ("sum", "mean", "var", "std", "max", "min")
-KEYWORDS = {"axis", "ddof"}
+KEYWORDS = {"axis", "ddof", "keepdims"}
 MASKED_ONLY = ("a run-time boolean mask's read can be used only by a reduction of its "
                "entries written around it (np.sum(x[m]), x[m].mean(axis=0), np.max(...), "
                "len(x[m])), through elementwise operations with scalars and reads at the "
@@ -98,8 +98,10 @@ def reducer(fn, node):
         kind = REDUCERS.get(fn)
     except TypeError:           # (unhashable)
         return None
-    if kind and len(node.args) == 1 and not isinstance(node.args[0], ast.Starred) and all(
-            k.arg in KEYWORDS for k in node.keywords) and (kind != "len" or not node.keywords):
+    if kind and 1 <= len(node.args) <= (1 if kind == "len" else 2) \
+            and not any(isinstance(a, ast.Starred) for a in node.args) \
+            and all(k.arg in KEYWORDS for k in node.keywords) \
+            and (kind != "len" or not node.keywords):
         return kind
     return None
 
@@ -114,11 +116,12 @@ def method(node):
     return None
 
 
-def options(tr, node, positional: bool) -> dict:
-    """The call's `axis` (a method's may be its argument) and `ddof`, static."""
+def options(tr, node, at: int) -> dict:
+    """The call's `axis` (also its positional argument `at`: a method's first, a function's
+    second), `ddof` and `keepdims`, static."""
     out = {k.arg: tr.eval(k.value) for k in node.keywords}
-    if positional and node.args:
-        out["axis"] = tr.eval(node.args[0])
+    if len(node.args) > at:
+        out["axis"] = tr.eval(node.args[at])
     if any(isinstance(v, Traced) for v in out.values()):
         raise FrontendError("a reduction's axis and ddof must be compile-time ints")
     return out
@@ -134,9 +137,19 @@ def evaluate(tr, node):
         tr.masked = saved
 
 
-def reduce(tr, kind: str, value, reads: Reads, axis=None, ddof=0) -> Traced:
+def reduce(tr, kind: str, value, reads: Reads, axis=None, ddof=0, keepdims=False) -> Traced:
     """The reduction `kind` of the entries of `value` on the reads' mask: over all of them
-    (`axis` None) or over the masked entries (`axis` 0)."""
+    (`axis` None) or over the masked entries (`axis` 0); with `keepdims`, NumPy's shape of it
+    (the masked array's axes kept as 1s)."""
+    out = _reduce(tr, kind, value, reads, axis, ddof)
+    if not keepdims or kind == "len":
+        return out
+    rest = value.shape[reads.mask.ndim:]
+    return tr.call(np.reshape, [out, (1,) + (rest if axis is not None else (1,) * len(rest))],
+                   {})
+
+
+def _reduce(tr, kind: str, value, reads: Reads, axis, ddof) -> Traced:
     m = reads.mask
     if not isinstance(value, Traced) or not _elementwise_of(value.value, reads.stand_ins,
                                                             m.ndim, {}):
@@ -152,7 +165,7 @@ def reduce(tr, kind: str, value, reads: Reads, axis=None, ddof=0) -> Traced:
     mask = spread(tr, m, value.ndim)
     if kind in ("sum", "mean", "var", "std"):
         if kind in ("var", "std"):
-            mean = reduce(tr, "mean", value, reads, axis)
+            mean = _reduce(tr, "mean", value, reads, axis, 0)
             value = tr.binop(ast.Sub, value, mean if axis is None else tr.call(
                 np.reshape, [mean, (1,) * m.ndim + mean.shape], {}))
             value = tr.binop(ast.Mult, value, value)

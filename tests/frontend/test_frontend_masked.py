@@ -33,6 +33,14 @@ def row_masks(logp, mask, w, emb, labels):
             np.sum(emb[labels == 1]) / len(emb[labels == 1]))
 
 
+def spelled_otherwise(x):
+    """A positional axis (a function's second argument, a method's first) and keepdims."""
+    rows = x[:, 0] > 0
+    return (np.sum(x[rows], 0), np.sum(x[x > 0], keepdims=True),
+            np.mean(x[rows], axis=0, keepdims=True), np.max(x[rows], keepdims=True),
+            x[x > 0].std(0, keepdims=True), np.var(x[rows], 0, keepdims=True))
+
+
 ROWS = (rand(2, 4, 5), np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool), rand(5), rand(6, 3),
         np.array([1, 0, 1, 1, 0, 0]))
 
@@ -55,6 +63,9 @@ def test_values_against_numpy():
     check(routed, rand(6, 3), rand(3, 3))
     check(masked_losses, np.abs(rand(10)) + 0.1, rand(10))
     check(row_masks, *ROWS)
+    x = rand(6, 3)
+    x[0, 0] = 1.0           # (a row on the mask)
+    check(spelled_otherwise, x)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
