@@ -329,9 +329,10 @@ class GradFunction(_Specialised):
             bound = pysig.bind(*args, **kwargs)
         except TypeError as e:      # (a wrong call: Python's TypeError, at the user's line)
             raise ctx.error(f"{self._fun_name}(): {e}") from None
-        for n in names:     # a Python float differentiated: a run-time one, as outside
-            if type(bound.arguments.get(n)) is float:
-                bound.arguments[n] = ctx.tensor(bound.arguments[n])
+        for n in names:     # a Python float or a constant float array differentiated (a
+            given = bound.arguments.get(n)      # prior mode): a run-time one, as outside
+            if type(given) is float or isinstance(given, np.ndarray) and given.dtype.kind == "f":
+                bound.arguments[n] = ctx.tensor(given)
         args, kwargs = bound.args, bound.kwargs
         with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
             ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)

@@ -136,6 +136,8 @@ def _traceable(entry, fun, wrt, differentiated, has_aux=False):
                             "or True)")
         args, kwargs = _by_position(fun, tuple(args), kwargs)
         (position,) = _positions(fun, wrt, len(args), kwargs)
+        if isinstance(args[position], np.ndarray) and args[position].dtype.kind == "f":
+            args = (*args[:position], ctx.tensor(args[position]), *args[position + 1:])
         _float_array_argument(ctx, entry.__name__, args[position], position)
         ctx.check_transformable(differentiated)
         return ctx.call(_rows, differentiated, (position,), args, kwargs)[1][0]

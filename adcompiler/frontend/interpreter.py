@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from ..errors import TraceError, is_ours
 from ..ir import Block, Builder, Function, Module
 from ..ir.types import TensorType
-from . import analysis, carry
+from . import analysis, carry, masked
 from .calls import CallsMixin, Lifted
 from .branches import BranchesMixin
 from .emit import Emitter
@@ -208,6 +208,8 @@ class Tracer(Emitter, ExpressionsMixin, StatementsMixin, BranchesMixin, LoopsMix
             return v.value
         if isinstance(v, Lifted):       # (a helper a transform's function takes: calls.py)
             return v.bound(self)
+        if isinstance(v, masked.Named):
+            return v.read(self)
         return v
 
     # -- blocks ----------------------------------------------------------------------------

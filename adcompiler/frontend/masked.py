@@ -18,7 +18,9 @@ the mask's entries: a sum of `where(m, value, 0)` (a mean divided by the count),
 or minimum of `where(m, value, the reduction's identity)`, of no entry NumPy's error, raised
 at run time. A shape query of such a value is refused (it would be x's). An assignment
 `y[m] = f(x[m])` (or `y[m] += f(x[m])`) of such an expression at the same mask is
-where(m, value, y) (`assign`). Any other use of a masked read is refused as before.
+where(m, value, y) (`assign`). Such an expression may be bound to a name first, in the
+function's own block (`pred_v = pred[valid]`; `Named`). Any other use of a masked read is
+refused as before.
 """
 from __future__ import annotations
 
@@ -63,6 +65,34 @@ class Reads:
         out = tr.call(np.where, [spread(tr, mask, x.ndim), x, first], {})
         self.stand_ins.add(out.value)
         return out
+
+
+class Named:
+    """A value made from masked reads and bound to a name (`pred_v = pred[valid]`), in the
+    function's own block: reading the name inside a reduction's argument (or an assignment
+    at the mask, or another such binding) is that value, made at the reads' mask; reading it
+    anywhere else is refused (`read`)."""
+
+    def __init__(self, value: Traced, reads: Reads):
+        self.value, self.reads = value, reads
+
+    def read(self, tr) -> Traced:
+        reads = getattr(tr, "masked", None)
+        if reads is None:
+            raise FrontendError(MASKED_ONLY + "; this name holds one")
+        if reads.mask is not None and reads.mask.value is not self.reads.mask.value:
+            raise FrontendError(MASKED_ONLY + "; here two masks meet")
+        reads.mask = self.reads.mask
+        reads.stand_ins |= self.reads.stand_ins
+        return self.value
+
+
+def named(tr, value, reads: Reads) -> Named:
+    """`value`, made from `reads`, to be bound to a name (`Named`)."""
+    if not isinstance(value, Traced) or not _elementwise_of(value.value, reads.stand_ins,
+                                                            reads.mask.ndim, {}):
+        raise FrontendError(MASKED_ONLY)
+    return Named(value, reads)
 
 
 def check_shape(cx, t) -> None:

@@ -111,6 +111,11 @@ class StatementsMixin:
                 masked.assign(self, self.eval(target.value), self.eval_index(target.slice),
                               value, reads, analysis.root_name(target) or "update")
                 return
+        elif not more and isinstance(target, ast.Name) and self.builder.block is self.top:
+            # pred_v = pred[valid], reduced later: masked.py
+            value, reads = masked.evaluate(self, stmt.value)
+            if reads.mask is not None:
+                value = masked.named(self, value, reads)
         else:
             value = self.eval(stmt.value)
         for target in stmt.targets:

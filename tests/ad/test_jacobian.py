@@ -1054,3 +1054,22 @@ def test_has_aux_misused_is_an_error_at_the_users_line(call, message):
     with pytest.raises(adcompiler.AdcompilerError, match=message) as e:
         call()
     assert "test_jacobian.py:" in str(e.value)
+
+
+def curvature_at_a_fixed_point(x):
+    """grad and hessian inside traced code at a constant array (a prior's mode): it was
+    refused ('argument 0 is a constant float64 array', 'gradients need float arrays')."""
+    def loglik(q, xs):
+        return np.sum(np.sin(xs[:, None] * q) ** 2)
+    mode = np.array([0.2, -0.4])
+    return (np.sum(adcompiler.hessian(loglik, wrt=0)(mode, x))
+            + np.sum(adcompiler.grad(loglik)(mode, x)))
+
+
+def test_transforms_at_a_constant_point_in_traced_code():
+    x = np.array([0.1, 1.5, -0.7])
+    q = np.array([0.2, -0.4])
+    s = np.sin(2 * np.outer(x, q))
+    want = np.sum(2 * x[:, None] ** 2 * np.cos(2 * np.outer(x, q))) + np.sum(x[:, None] * s)
+    assert adcompiler.jit(curvature_at_a_fixed_point)(x) == pytest.approx(want, rel=1e-12)
+    adcompiler.check_grad(curvature_at_a_fixed_point, x)

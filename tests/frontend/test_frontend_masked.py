@@ -41,6 +41,20 @@ def spelled_otherwise(x):
             x[x > 0].std(0, keepdims=True), np.var(x[rows], 0, keepdims=True))
 
 
+def bound_to_names(pred, y):
+    """Masked reads bound to names first, then reduced (training code's `pred_v =
+    pred[valid]`); a name read outside a reduction is refused."""
+    valid = y > 0
+    pred_v = pred[valid]
+    err = pred_v - y[valid]
+    return np.mean(err ** 2) + np.sum(np.log(pred_v)), len(pred_v)
+
+
+def name_returned(pred, y):
+    kept = pred[y > 0]
+    return kept
+
+
 ROWS = (rand(2, 4, 5), np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool), rand(5), rand(6, 3),
         np.array([1, 0, 1, 1, 0, 0]))
 
@@ -66,6 +80,9 @@ def test_values_against_numpy():
     x = rand(6, 3)
     x[0, 0] = 1.0           # (a row on the mask)
     check(spelled_otherwise, x)
+    check(bound_to_names, np.abs(rand(8)) + 0.1, rand(8))
+    with pytest.raises(adcompiler.TraceError, match="this name holds one"):
+        adcompiler.trace(name_returned, rand(4), rand(4))
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
@@ -82,6 +99,8 @@ def test_gradients(backend):
     got = adcompiler.grad(lambda x, s: np.sum(x[s > 0] / s[s > 0]) + np.sum(x ** 2),
                           backend=backend)(x, np.zeros(3))
     np.testing.assert_allclose(got, 2 * x, rtol=1e-14)
+    adcompiler.check_grad(lambda p, y: bound_to_names(p, y)[0], np.abs(rand(8)) + 0.1, rand(8),
+                          wrt=(0, 1), backend=backend)
     p = np.linspace(-1.0, 1.0, 8)      # log of the entries off the mask: NaN
     adcompiler.check_grad(lambda p: np.sum(np.log(p[p > 0])), p, backend=backend)
 
@@ -102,9 +121,8 @@ def sorted_read(x):
     return np.sum(np.sort(x[x > 0]))
 
 
-def named(x):
-    kept = x[x > 0]
-    return np.sum(kept)
+def returned(x):
+    return x[x > 0]
 
 
 def sized(x):
@@ -118,7 +136,7 @@ def assigned_elsewhere(x):
 @pytest.mark.parametrize("f, match", [
     (other_array, "reduction of its entries"), (two_masks, "two masks meet"),
     (not_whole, "takes axis None or 0"), (sorted_read, "reduction of its entries"),
-    (named, "a reduction written around the read"),
+    (returned, "a reduction written around the read"),
     (assigned_elsewhere, "can be assigned only at that mask"),
     (sized, "its shape is a run-time value")])
 def test_other_uses_are_refused_at_the_users_line(f, match):

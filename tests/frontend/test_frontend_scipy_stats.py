@@ -245,3 +245,23 @@ def test_a_frozen_multivariate_normal(backend):
     value, g = adcompiler.value_and_grad(f, backend=backend)(m)
     assert np.isclose(value, f(m), rtol=1e-12)
     np.testing.assert_allclose(g, central_differences(f, m), rtol=1e-6)
+
+
+def test_student_t_at_large_degrees_of_freedom():
+    """gammaln((df + 1) / 2) - gammaln(df / 2) cancelled: 1e-9 off at df = 1e6 (SciPy's
+    1e-15), the derivative in df wrong from 1e7 (against the derivative in log df computed
+    with mpmath, in 50 digits)."""
+    import mpmath as mp
+    x = np.array([0.3, -2.0])
+
+    def exact(p):       # the log density's sum at df = exp(p)
+        d = mp.e ** p
+        return sum(mp.loggamma((d + 1) / 2) - mp.loggamma(d / 2) - mp.log(d * mp.pi) / 2
+                   - (d + 1) / 2 * mp.log1p(mp.mpf(v) ** 2 / d) for v in x)
+    for df in (30.0, 1e3, 1e6, 1e8, 1e10):
+        p = np.float64(np.log(df))
+        got, slope = adcompiler.value_and_grad(lambda p: stats.t.logpdf(x, np.exp(p)).sum())(p)
+        assert got == pytest.approx(stats.t.logpdf(x, df).sum(), rel=1e-12)
+        with mp.workdps(50):
+            want = float(mp.diff(exact, mp.mpf(p)))
+        assert slope == pytest.approx(want, rel=1e-5 if df > 1e7 else 1e-8)
