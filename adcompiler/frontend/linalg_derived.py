@@ -1,5 +1,6 @@
 """np.linalg's functions composed from the registry's decompositions and products: pinv,
-matrix_power, lstsq, matrix_rank, cond, svdvals and multi_dot.
+matrix_power, lstsq, matrix_rank, cond, svdvals and multi_dot; and np.vander and np.polyfit
+(lstsq of the scaled Vandermonde matrix, as NumPy's).
 
 Contract: values, dtypes, shapes and argument names are NumPy's (its `_commonType`: float32
 stays float32, integers become float64, float16 is an error), computed as NumPy's code does,
@@ -44,8 +45,8 @@ from .emit import Emitter
 from .indexing import getitem
 from .linalg import _lapack, _static_flag, _svd, dot, eigvalsh, inv, matmul, qr, solve, svd
 from .problems import FrontendError, StaticNeeded
-from .reductions import any_all, count_nonzero, reduce
-from .shapes import broadcast_to, copy, expand_dims, reshape, swapaxes
+from .reductions import any_all, count_nonzero, cumprod, reduce
+from .shapes import as_array, broadcast_to, concatenate, copy, expand_dims, reshape, swapaxes
 from .values import NP_OF, Traced
 
 
@@ -224,3 +225,38 @@ def multi_dot(cx: Emitter, arrays, out=None) -> Traced:
     if first == 1 and last == 1:
         return reshape(cx, out, ())
     return reshape(cx, out, (-1,)) if first == 1 or last == 1 else out
+
+
+def vander(cx: Emitter, x, N=None, increasing=False) -> Traced:
+    """np.vander: the powers of a vector's entries, made as NumPy's are (a running product of
+    x from a column of 1s), highest first unless `increasing`."""
+    t = as_array(cx, x)
+    if t.ndim != 1:
+        raise FrontendError("x must be a one-dimensional array or sequence.")
+    n = t.shape[0] if N is None else N
+    if isinstance(n, Traced) or not isinstance(n, (int, np.integer)):
+        raise StaticNeeded("np.vander's N must be a compile-time int")
+    column = reshape(cx, t, (t.shape[0], 1))
+    cols = [astype(cx, broadcast_to(cx, 1, column.shape), t.dtype)][:n]
+    if n > 1:
+        cols.append(cumprod(cx, broadcast_to(cx, column, (t.shape[0], n - 1)), 1))
+    out = concatenate(cx, cols, axis=1) if len(cols) > 1 else cols[0] if cols else \
+        broadcast_to(cx, astype(cx, 0, t.dtype), (t.shape[0], 0))
+    return out if increasing else getitem(cx, out, (slice(None), slice(None, None, -1)))
+
+
+def polyfit(cx: Emitter, x, y, deg, rcond=None, full=False, w=None, cov=False) -> Traced:
+    """np.polyfit's coefficients, highest power first, as NumPy computes them: the least
+    squares solution of the Vandermonde system with its columns scaled to unit norm (lstsq:
+    full rank only), rcond len(x) * eps by default; not full=, w= or cov=."""
+    if full or w is not None or cov:
+        raise FrontendError("np.polyfit: full=, w= and cov= are not supported; fit with "
+                            "np.linalg.lstsq of np.vander(x, deg + 1) for those")
+    if isinstance(deg, Traced) or not isinstance(deg, (int, np.integer)) or deg < 0:
+        raise FrontendError("np.polyfit's deg must be a compile-time int >= 0")
+    t = astype(cx, as_array(cx, x), "f64")
+    lhs = vander(cx, t, int(deg) + 1)
+    scale = unary(cx, "sqrt", reduce(cx, "sum", binary(cx, "mul", lhs, lhs), 0))
+    rcond = t.shape[0] * float(np.finfo(np.float64).eps) if rcond is None else rcond
+    c = lstsq(cx, binary(cx, "div", lhs, scale), y, rcond)[0]
+    return binary(cx, "div", c, scale if c.ndim == 1 else reshape(cx, scale, (-1, 1)))

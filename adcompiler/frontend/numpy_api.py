@@ -444,6 +444,7 @@ FUNCTIONS = {
     np.piecewise: lambda cx, x, condlist, funclist, *args, **kw:
         arith.piecewise(cx, x, condlist, funclist, *args, **kw),
     np.polyval: lambda cx, p, x: arith.polyval(cx, p, x),
+    np.polyfit: lind.polyfit, np.vander: lind.vander,
     np.vdot: lambda cx, a, b, /: linalg.vdot(cx, a, b),
     np.inner: lambda cx, a, b, /: linalg.inner(cx, a, b),
     np.matvec: lambda cx, x1, x2, /: linalg.matvec(cx, x1, x2),

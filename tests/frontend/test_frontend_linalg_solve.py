@@ -245,3 +245,21 @@ def test_det_gradient_at_a_singular_matrix_is_the_adjugate(backend):
     line = det_of.__code__.co_firstlineno + 1
     with pytest.raises(adcompiler.LinAlgError, match=f"linalg_solve.py:{line}"):
         adcompiler.hessian(det_of, backend=backend)(rank2)
+
+
+def regression_on_powers(x, cash, ys):
+    """Longstaff-Schwartz's regression of cash flows on powers of the price: np.polyfit (of
+    a vector and of columns) and np.vander, as NumPy's (they were refused)."""
+    fitted = np.polyval(np.polyfit(x, cash, 2), x)
+    return (fitted, np.polyfit(x, ys, 3), np.vander(x, 4), np.vander(x, increasing=True),
+            np.vander(x, 1))
+
+
+def test_polyfit_and_vander():
+    rng = np.random.default_rng(5)
+    args = (rng.uniform(0.5, 2.0, 9), rng.normal(size=9), rng.normal(size=(9, 2)))
+    check(regression_on_powers, *args)
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(lambda x, c, ys: np.sum(regression_on_powers(x, c, ys)[0] ** 2)
+                              + np.sum(regression_on_powers(x, c, ys)[1]), *args,
+                              wrt=(0, 1, 2), rtol=1e-6, backend=backend)
