@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .values import Traced
+
 _BYTE = np.zeros(1, np.int8)
 
 
@@ -48,7 +50,6 @@ def indexed(probe, key):
     """The probe of a basic index's view (`key` as getitem takes it; a run-time integer
     picks one entry, which strides do not depend on; None where a slice bound is known only
     at run time)."""
-    from .values import Traced
     items = []
     for k in key if isinstance(key, tuple) else (key,):
         if isinstance(k, slice) and any(isinstance(b, Traced) for b in (k.start, k.stop, k.step)):

@@ -236,12 +236,11 @@ def vander(cx: Emitter, x, N=None, increasing=False) -> Traced:
     n = t.shape[0] if N is None else N
     if isinstance(n, Traced) or not isinstance(n, (int, np.integer)):
         raise StaticNeeded("np.vander's N must be a compile-time int")
-    column = reshape(cx, t, (t.shape[0], 1))
-    cols = [astype(cx, broadcast_to(cx, 1, column.shape), t.dtype)][:n]
-    if n > 1:
-        cols.append(cumprod(cx, broadcast_to(cx, column, (t.shape[0], n - 1)), 1))
-    out = concatenate(cx, cols, axis=1) if len(cols) > 1 else cols[0] if cols else \
-        broadcast_to(cx, astype(cx, 0, t.dtype), (t.shape[0], 0))
+    rows = t.shape[0]
+    factors = concatenate(cx, [astype(cx, broadcast_to(cx, 1, (rows, min(n, 1))), t.dtype),
+                               broadcast_to(cx, reshape(cx, t, (rows, 1)), (rows, max(n - 1, 0)))],
+                          axis=1)
+    out = cumprod(cx, factors, 1)     # 1, x, x^2, ...
     return out if increasing else getitem(cx, out, (slice(None), slice(None, None, -1)))
 
 
