@@ -623,6 +623,8 @@ class CallsMixin:
         leaves = flatten(params, lambda v: isinstance(v, Traced))[0]
         if code.mutates_params or not leaves or _aliased(leaves):
             return None     # a callee is traced with each argument its own array: inline
+        if getattr(getattr(self, "masked", None), "mask", None) is not None:
+            return None     # (given a masked read, masked.py: its ops are checked)
         if any(lifts(c.code, c.frame, lambda *_: None) for c in _closures(params)):
             return None     # it gets a function closing over this one's arrays (or calling
                             # one that does): inline

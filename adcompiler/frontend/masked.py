@@ -241,7 +241,8 @@ def assign(tr, obj, key, value, reads: Reads, name: str) -> None:
 
 def _elementwise_of(v, stand_ins, lead, memo) -> bool:
     """Whether `v` is computed from stand-ins by elementwise ops whose other operands
-    broadcast against one masked entry (size 1 along the mask's `lead` axes)."""
+    broadcast against one masked entry (size 1 along the mask's `lead` axes) and are not
+    computed from stand-ins otherwise."""
     if v in stand_ins:
         return True
     if id(v) in memo:
@@ -253,8 +254,8 @@ def _elementwise_of(v, stand_ins, lead, memo) -> bool:
         for o in op.operands:
             if _elementwise_of(o, stand_ins, lead, memo):
                 found = True
-            elif not _per_entry(o, v.type.rank - lead):
-                ok = False
+            elif _depends(o, stand_ins) or not _per_entry(o, v.type.rank - lead):
+                ok = False      # (np.linalg.norm(x[m]) would be of the stand-in's entries)
         ok = ok and found
     memo[id(v)] = ok
     return ok

@@ -4,6 +4,7 @@ backends (also where the expression would be -inf or NaN off the mask), and the 
 stay refused, located at the user's line."""
 import numpy as np
 import pytest
+from scipy import stats
 
 import adcompiler
 from fecheck import check, located_error, rand
@@ -72,6 +73,19 @@ def assigned_at_the_mask(v, ex, p):
     return v, out, rows
 
 
+def _squashed(v):
+    return np.log1p(v * v) * 2.0
+
+
+def through_calls(xb, y, s):
+    """A Tobit likelihood (scipy.stats' methods are functions adcompiler traces) and a helper
+    of the user's, each given masked reads."""
+    c = y <= 0
+    return (np.sum(stats.norm.logcdf(-xb[c] / s))
+            + np.sum(stats.norm.logpdf((y[~c] - xb[~c]) / s) - np.log(s))
+            + np.mean(_squashed(xb[c])))
+
+
 def test_values_against_numpy():
     check(assigned_at_the_mask, rand(8), rand(8), np.abs(rand(8)))
     check(routed, rand(6, 3), rand(3, 3))
@@ -81,6 +95,7 @@ def test_values_against_numpy():
     x[0, 0] = 1.0           # (a row on the mask)
     check(spelled_otherwise, x)
     check(bound_to_names, np.abs(rand(8)) + 0.1, rand(8))
+    check(through_calls, rand(9), np.maximum(rand(9), 0.0), 1.3)
     with pytest.raises(adcompiler.TraceError, match="this name holds one"):
         adcompiler.trace(name_returned, rand(4), rand(4))
 
@@ -101,6 +116,8 @@ def test_gradients(backend):
     np.testing.assert_allclose(got, 2 * x, rtol=1e-14)
     adcompiler.check_grad(lambda p, y: bound_to_names(p, y)[0], np.abs(rand(8)) + 0.1, rand(8),
                           wrt=(0, 1), backend=backend)
+    adcompiler.check_grad(through_calls, rand(9), np.maximum(rand(9), 0.0), 1.3, wrt=(0, 2),
+                          backend=backend)
     p = np.linspace(-1.0, 1.0, 8)      # log of the entries off the mask: NaN
     adcompiler.check_grad(lambda p: np.sum(np.log(p[p > 0])), p, backend=backend)
 
@@ -129,6 +146,19 @@ def sized(x):
     return np.sum(x[x > 0] / x[x > 0].size)
 
 
+# (the norm would be of the stand-in's entries, those off the mask too)
+def normed(x):
+    return np.sum(x[x > 0] * np.linalg.norm(x[x > 0]))
+
+
+def _share(v):
+    return v / np.sum(v)
+
+
+def shared(x):
+    return np.sum(_share(x[x > 0]) ** 2)
+
+
 def assigned_elsewhere(x):
     x[0] = x[x > 0]
 
@@ -138,7 +168,8 @@ def assigned_elsewhere(x):
     (not_whole, "takes axis None or 0"), (sorted_read, "reduction of its entries"),
     (returned, "a reduction written around the read"),
     (assigned_elsewhere, "can be assigned only at that mask"),
-    (sized, "its shape is a run-time value")])
+    (sized, "its shape is a run-time value"), (normed, "reduction of its entries"),
+    (shared, "reduction of its entries")])
 def test_other_uses_are_refused_at_the_users_line(f, match):
     located_error(f, (rand(4), rand(4)) if f is other_array else (rand(4),), match, FILE)
 
