@@ -32,7 +32,8 @@ import numpy as np
 
 from .ad import differentiate
 from .ad.traced import (UNROLL_FOR_SECOND_ORDER, bound_leaves, call_backward, call_forward,
-                        statics_to_none, traced_grad_tree, value_arrays, vjp_trace)
+                        run_time_floats, statics_to_none, traced_grad_tree, value_arrays,
+                        vjp_trace)
 from .errors import AdcompilerError, RecompileWarning, user_facing, warn_at_caller, where
 from .frontend import TRACING, signature, traced
 from .frontend.calls import parameters_of
@@ -329,10 +330,9 @@ class GradFunction(_Specialised):
             bound = pysig.bind(*args, **kwargs)
         except TypeError as e:      # (a wrong call: Python's TypeError, at the user's line)
             raise ctx.error(f"{self._fun_name}(): {e}") from None
-        for n in names:     # a Python float or a constant float array differentiated (a
-            given = bound.arguments.get(n)      # prior mode): a run-time one, as outside
-            if type(given) is float or isinstance(given, np.ndarray) and given.dtype.kind == "f":
-                bound.arguments[n] = ctx.tensor(given)
+        for n in names:
+            if n in bound.arguments:
+                bound.arguments[n] = run_time_floats(ctx, bound.arguments[n])
         args, kwargs = bound.args, bound.kwargs
         with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
             ir_fn, operands, rebuild = ctx.function(self.fun, *args, **kwargs)

@@ -29,7 +29,7 @@ import inspect
 
 import numpy as np
 
-from .ad.traced import statics_to_none
+from .ad.traced import run_time_floats, statics_to_none
 from .api import (_has_float, check_callable, grad, jit, name_of, no_argnums, pullback_of,
                   vjp)
 from .errors import AdcompilerError, user_facing, where
@@ -136,8 +136,7 @@ def _traceable(entry, fun, wrt, differentiated, has_aux=False):
                             "or True)")
         args, kwargs = _by_position(fun, tuple(args), kwargs)
         (position,) = _positions(fun, wrt, len(args), kwargs)
-        if isinstance(args[position], np.ndarray) and args[position].dtype.kind == "f":
-            args = (*args[:position], ctx.tensor(args[position]), *args[position + 1:])
+        args = (*args[:position], run_time_floats(ctx, args[position]), *args[position + 1:])
         _float_array_argument(ctx, entry.__name__, args[position], position)
         ctx.check_transformable(differentiated)
         return ctx.call(_rows, differentiated, (position,), args, kwargs)[1][0]
@@ -289,6 +288,7 @@ def _jvp_trace(ctx, args, kwargs):
                         "may be True)")
     if len(tangents) != len(primals):
         raise ctx.error(f"jvp: {len(primals)} arguments but {len(tangents)} tangents")
+    primals = [p if t is None else run_time_floats(ctx, p) for p, t in zip(primals, tangents)]
     for k, (p, t) in enumerate(zip(primals, tangents)):
         if t is not None:
             _float_array_argument(ctx, "jvp", p, k)

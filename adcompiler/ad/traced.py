@@ -6,6 +6,8 @@ traced and called with `call` ops, so the outer program can be differentiated ag
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import AdcompilerError
 from ..frontend.calls import unwrap
 from ..frontend.pytree import flatten, leaves_like, structure_difference, unflatten
@@ -24,6 +26,19 @@ def statics_to_none(td):
     if kind in ("dict", "node"):
         return (*td[:-1], tuple(statics_to_none(c) for c in td[-1]))
     return td
+
+
+def run_time_floats(ctx, tree):
+    """`tree` with its constant float leaves (float arrays, Python floats: a global's
+    parameters, a prior's mode) made run-time values, to be differentiated as outside traced
+    code (a constant is no argument of the IR: its gradient was None, or "gradients need float
+    arrays")."""
+    def constant(v):
+        return type(v) is float or isinstance(v, np.ndarray) and v.dtype.kind == "f"
+    leaves, treedef = flatten(tree, lambda v: ctx.is_traced(v) or constant(v))
+    if not any(map(constant, leaves)):
+        return tree
+    return unflatten(treedef, [ctx.tensor(v) if constant(v) else v for v in leaves])
 
 
 def value_arrays(result) -> int | None:
@@ -112,6 +127,7 @@ def vjp_trace(ctx, args, kwargs):
     aux = kwargs.pop("has_aux", False)
     if not isinstance(aux, bool):
         raise ctx.error("vjp's has_aux must be True or False when the code is traced")
+    fargs = [run_time_floats(ctx, a) for a in fargs]
     with ctx.unrolling(UNROLL_FOR_SECOND_ORDER):
         ir_fn, operands, rebuild = ctx.function(fun, *fargs, **kwargs)
     result = rebuild.result

@@ -1073,3 +1073,35 @@ def test_transforms_at_a_constant_point_in_traced_code():
     want = np.sum(2 * x[:, None] ** 2 * np.cos(2 * np.outer(x, q))) + np.sum(x[:, None] * s)
     assert adcompiler.jit(curvature_at_a_fixed_point)(x) == pytest.approx(want, rel=1e-12)
     adcompiler.check_grad(curvature_at_a_fixed_point, x)
+
+
+SHIFT = np.array([1.0, 2.0])      # a global's array: a constant in traced code
+
+
+def _scaled(p, x):
+    return np.sum(p["a"] * p["b"] * x) + p["c"] * np.sum(x ** 2)
+
+
+def transforms_of_constant_containers(b, x):
+    """An inner grad, vjp and jvp at pytrees whose float entries (some or all) are constants:
+    a global's array, a Python float. They got None gradients (a TypeError at the user's
+    line), 'gradients need float arrays', or were refused."""
+    g = adcompiler.grad(_scaled)({"a": SHIFT, "b": b, "c": 0.5}, x)
+    whole = adcompiler.grad(_scaled)({"a": SHIFT, "b": SHIFT, "c": 2.0}, x)
+    _, pull = adcompiler.vjp(lambda s: np.tanh(s @ b), SHIFT[:, None] * SHIFT)
+    (gs,) = pull(np.ones(2))
+    _, tangent = adcompiler.jvp(lambda s: np.sin(s * b), (SHIFT,), (x,))
+    return (np.sum(g["a"] ** 2) + g["c"] + np.sum(whole["a"] * b) + whole["c"] + np.sum(gs ** 2)
+            + np.sum(tangent))
+
+
+def test_transforms_in_traced_code_at_constant_entries_of_pytrees():
+    b, x = np.array([0.5, -1.0]), np.array([3.0, 4.0])
+    s = SHIFT[:, None] * SHIFT
+    t = np.tanh(s @ b)
+    want = (np.sum((b * x) ** 2) + np.sum(x ** 2) + np.sum(SHIFT * x * b) + np.sum(x ** 2)
+            + np.sum(np.outer(1 - t ** 2, b) ** 2) + np.sum(np.cos(SHIFT * b) * b * x))
+    for backend in ("numpy", "numba"):
+        got = adcompiler.jit(transforms_of_constant_containers, backend=backend)(b, x)
+        assert got == pytest.approx(want, rel=1e-12)
+    adcompiler.check_grad(transforms_of_constant_containers, b, x, wrt=(0, 1))
