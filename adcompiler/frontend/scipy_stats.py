@@ -1,7 +1,7 @@
 """scipy.stats distributions on run-time values: `stats.norm.logpdf(x, loc, scale)` and the
 frozen `stats.norm(loc, scale).logpdf(x)`, for the distributions and methods of
 stats_forms.FORMS (norm, expon, uniform, laplace, logistic, cauchy, t, gamma, chi2, beta,
-lognorm, halfnorm; poisson, bernoulli, binom, geom), and `stats.multivariate_normal.logpdf` /
+lognorm, halfnorm, weibull_min; poisson, bernoulli, binom, geom), and `stats.multivariate_normal.logpdf` /
 `.pdf` (x, mean, cov: a matrix, a vector of variances or a number; frozen too). Their code is
 traced like the user's, so the derivatives in x and in every parameter are its ops'.
 

@@ -200,6 +200,27 @@ def lognorm_ppf(q, s):
     return np.exp(s * special.ndtri(q))
 
 
+def weibull_min_logpdf(z, c):
+    # (at 0: log c for c = 1, +inf below it, -inf above it, as SciPy's)
+    inside = _inside(z > 0, z, 1.0)
+    at_zero = np.where(c == 1, np.log(c), np.where(c < 1, np.inf, -np.inf))
+    return np.where(z > 0, np.log(c) + (c - 1) * np.log(inside) - inside ** c,
+                    np.where(z == 0, at_zero, -np.inf))
+
+
+def _weibull_power(z, c):
+    """z ** c where z > 0, else 0."""
+    return np.where(z > 0, _inside(z > 0, z, 1.0) ** c, 0.0)
+
+
+def weibull_min_cdf(z, c):
+    return -np.expm1(-_weibull_power(z, c))
+
+
+def weibull_min_logcdf(z, c):
+    return expon_logcdf(_weibull_power(z, c))
+
+
 def halfnorm_logpdf(z):
     return np.where(z >= 0, np.log(2.0) + norm_logpdf(z), -np.inf)
 
@@ -328,6 +349,12 @@ FORMS = {
              "valid": lambda a, b: (a > 0) & (b > 0)},
     "lognorm": {"shapes": ("s",), "logpdf": lognorm_logpdf, "cdf": lognorm_cdf,
                 "ppf": lognorm_ppf, "valid": lambda s: s > 0},
+    "weibull_min": {"shapes": ("c",), "logpdf": weibull_min_logpdf, "cdf": weibull_min_cdf,
+                    "logcdf": weibull_min_logcdf,
+                    "sf": lambda z, c: np.exp(-_weibull_power(z, c)),
+                    "logsf": lambda z, c: -_weibull_power(z, c),
+                    "ppf": lambda q, c: (-np.log1p(-q)) ** (1.0 / c),
+                    "isf": lambda q, c: (-np.log(q)) ** (1.0 / c), "valid": lambda c: c > 0},
     "halfnorm": {"logpdf": halfnorm_logpdf, "cdf": halfnorm_cdf},
     "poisson": {"shapes": ("mu",), "logpmf": poisson_logpmf, "pmf": poisson_pmf,
                 "valid": lambda mu: mu >= 0},

@@ -19,6 +19,7 @@ XS = np.array([-2.0, -0.5, 0.0, 0.3, 0.5, 1.0, 1.5, 2.0, 7.0, 40.0])
 QS = np.array([-0.1, 0.0, 1e-12, 0.2, 0.5, 0.9, 1.0, 1.1])
 KS = np.array([-1.0, 0.0, 1.0, 2.0, 2.5, 3.0, 10.0])
 SHAPES = {"t": (3.5,), "gamma": (0.7,), "chi2": (3.0,), "beta": (2.5, 0.6), "lognorm": (0.8,),
+          "weibull_min": (1.7,),
           "poisson": (2.3,), "bernoulli": (0.3,), "binom": (5, 0.4), "geom": (0.35,)}
 METHODS = ["logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf", "logpmf", "pmf"]
 
@@ -71,7 +72,10 @@ def log_likelihoods(x, p):
              + stats.lognorm.logpdf(a, scale, scale=loc + 1) + stats.halfnorm.cdf(a, scale=scale)
              + stats.uniform.logpdf(0.1 * x, -loc - 1, 3 * scale)
              + stats.norm.ppf(INSIDE, loc, scale) + stats.laplace.ppf(INSIDE, loc, scale)
-             + stats.cauchy.isf(INSIDE, loc, scale) + stats.lognorm.ppf(INSIDE, scale))
+             + stats.cauchy.isf(INSIDE, loc, scale) + stats.lognorm.ppf(INSIDE, scale)
+             + stats.weibull_min.logpdf(a, scale + 0.5, scale=loc + 1)
+             + stats.weibull_min.logsf(a, scale) + stats.weibull_min.logcdf(a, loc + 1)
+             + stats.weibull_min.ppf(INSIDE, scale))
     k = np.array([0, 1, 3, 2])
     masses = (stats.poisson.logpmf(k, scale * x * x) + stats.bernoulli.logpmf(k % 2, loc)
               + stats.binom.logpmf(k, 4, loc) + stats.geom.pmf(k + 1, loc))
