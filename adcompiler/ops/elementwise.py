@@ -278,9 +278,11 @@ def _hypot_partial(b, v, r):
 
 def _logaddexp_partial(b, v, r):
     # exp(v - r) <= 1: SymPy's exp(x)/(exp(x) + exp(y)) overflows to inf/inf = NaN from x ~ 710;
-    # v - r taken as 0 where v == r, so at v = inf (r = inf) it is 1, as JAX's, not inf - inf
-    gap = b.op("sub", v, r)
-    return b.op("exp", b.op("where", b.op("eq", v, r), zeros(b, gap.type), gap))
+    # v - r taken as 0 where v == r, so at v = inf (r = inf) it is 1, as JAX's, not inf - inf;
+    # both operands 0 there, so -inf - -inf (CTC's unreachable states) is no invalid value
+    same = b.op("eq", v, r)
+    zero = zeros(b, r.type)
+    return b.op("exp", b.op("sub", b.op("where", same, zero, v), b.op("where", same, zero, r)))
 
 
 binary("hypot", "sqrt(x**2 + y**2)", "np.hypot({0}, {1})", infer=FLOATS,

@@ -393,6 +393,22 @@ def test_the_logaddexp_gradient_at_infinity(backend):
                                [1.0, 1 / (1 + np.exp(-1.0)), 0.0, 1.0], rtol=1e-15)
 
 
+def unreachable(x, m):
+    """CTC's forward variables: log-probabilities of -inf on both sides."""
+    return np.sum(np.exp(np.logaddexp(m, m + x)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_logaddexp_gradient_of_two_minus_infinities_warns_of_nothing(backend):
+    """-inf - -inf made an invalid-value warning in the NumPy backend's gradient, which NumPy's
+    logaddexp(-inf, -inf) = -inf does not make; the gradient there is 0."""
+    x, m = np.array([0.5, 1.0]), np.array([0.0, -np.inf])
+    with warnings.catch_warnings(), np.errstate(all="warn"):
+        warnings.simplefilter("error")
+        got = adcompiler.grad(unreachable, backend=backend)(x, m)
+    np.testing.assert_allclose(got, [np.exp(0.5), 0.0], rtol=1e-15)
+
+
 def all_together(x, y):
     return grad_elementwise(x, y) + grad_nan_reductions(x) + grad_where_initial(x)
 
