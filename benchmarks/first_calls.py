@@ -1,6 +1,8 @@
-"""First calls of scalar and loop programs: how long a gradient's first call takes (trace,
-differentiation, code generation and compiling, from empty caches) on the Numba backend and
-on the NumPy backend, and a later call, in one run.
+"""First calls of scalar, loop and second-order programs: how long a gradient's first call
+takes (trace, differentiation, code generation and compiling, from empty caches) on the Numba
+backend, waiting for its kernels (ADCOMPILER_FIRST_CALLS=compile) and running the NumPy
+reference's code while a child process compiles them (the default, tier.py), and on the NumPy
+backend, and a later call, in one run.
 
     python benchmarks/first_calls.py
 
@@ -8,8 +10,8 @@ Each program's first calls run in a process of their own with a cache folder of 
 (which starts empty), so nothing compiled for one program serves another. Programs: a
 binomial tree's backward (a loop over shrinking slices), a Holt-Winters recursion whose
 season is a list (unrolled, scalar steps), an AR(3) likelihood reading the window y[t - 3:t]
-(a loop). Re-executes itself without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE and with every
-library on 2 threads, as gpt_step.py does.
+(a loop), a Lennard-Jones cluster's Hessian. Re-executes itself without OPENBLAS_CORETYPE /
+OPENBLAS_L2_SIZE and with every library on 2 threads, as gpt_step.py does.
 """
 from __future__ import annotations
 
@@ -60,36 +62,63 @@ def ar_likelihood(phi, sigma, y):
     return ll
 
 
+def lennard_jones(x, sigma):
+    """A cluster's Lennard-Jones energy (its Hessian: the normal modes)."""
+    d = x[:, None, :] - x[None, :, :]
+    r2 = np.sum(d * d, axis=-1) + np.eye(x.shape[0])
+    s6 = (sigma * sigma / r2) ** 3
+    return 2.0 * np.sum((s6 * s6 - s6) * (1.0 - np.eye(x.shape[0])))
+
+
 def programs():
     y = np.random.default_rng(0).normal(size=300)
+    atoms = np.random.default_rng(1).normal(size=(6, 3)) * 2.0
     return {"binomial tree, 100 steps": (binomial_tree, (101.0, 0.2, 100), (1,)),
             "Holt-Winters with a list, 60 steps": (holt_winters, (0.3, 0.1, 0.2, y[:60]),
                                                    (0, 1, 2)),
             "AR(3) reading y[t - 3:t], 300 steps": (ar_likelihood,
                                                     (np.array([0.3, -0.2, 0.1]), 1.2, y),
-                                                    (0, 1))}
+                                                    (0, 1)),
+            "Lennard-Jones Hessian, 6 atoms": (lennard_jones, (atoms, 1.0), "hessian")}
 
 
 def child(name, backend):
-    """Print {first, later} seconds of `name`'s gradient on `backend`, in this process."""
+    """Print {first, later, compiled} seconds of `name`'s gradient (or Hessian) on `backend`,
+    in this process: its first call, the median of the 5 after it, and when the last call
+    that ran the NumPy reference's code while kernels compiled aside ended (tier.py; 0: none
+    did), from the first call's start."""
     import adcompiler
+    from adcompiler.backends.numba_cpu import tier
+    ended = [0.0]
+
+    def first_calls(driver, key, reference):
+        def timed():
+            fn = reference()
+            return lambda *args: (fn(*args), ended.__setitem__(0, time.perf_counter()))[0]
+        return first_calls_of(driver, key, timed)
+    first_calls_of, tier.first_calls = tier.first_calls, first_calls
     f, args, wrt = programs()[name]
-    g = adcompiler.grad(f, wrt=wrt, backend=backend)
-    t = time.perf_counter()
+    g = (adcompiler.hessian(f, backend=backend) if wrt == "hessian"
+         else adcompiler.grad(f, wrt=wrt, backend=backend))
+    t0 = time.perf_counter()
     g(*args)
-    first = time.perf_counter() - t
+    first = time.perf_counter() - t0
     later = []
     for _ in range(5):
         t = time.perf_counter()
         g(*args)
         later.append(time.perf_counter() - t)
-    print(json.dumps({"first": first, "later": float(np.median(later))}))
+    while time.perf_counter() - max(ended[0], t0) < 5.0 and time.perf_counter() - t0 < 120:
+        g(*args)
+    print(json.dumps({"first": first, "later": float(np.median(later)),
+                      "compiled": max(ended[0] - t0, 0.0)}))
 
 
-def measure(name, backend) -> dict:
+def measure(name, backend, first_calls="numpy") -> dict:
     with tempfile.TemporaryDirectory(prefix="adcompiler-first-") as cache:
         out = subprocess.run([sys.executable, __file__, "--child", name, backend],
-                             env={**os.environ, "ADCOMPILER_CACHE_DIR": cache},
+                             env={**os.environ, "ADCOMPILER_CACHE_DIR": cache,
+                                  "ADCOMPILER_FIRST_CALLS": first_calls},
                              capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -99,12 +128,16 @@ def main():
         child(*sys.argv[2:4])
         return
     gpt_step.benchmark_env(2)
-    print("| program | numba first call s | numpy first call s | numba later ms "
+    print("| program | numba first call s: waiting for kernels / on NumPy meanwhile "
+          "| kernels run from s | numpy first call s | numba later ms: compiled / meanwhile "
           "| numpy later ms |")
-    print("|---|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|")
     for name in programs():
-        nb, np_ = measure(name, "numba"), measure(name, "numpy")
-        print(f"| {name} | {nb['first']:.1f} | {np_['first']:.1f} | {nb['later'] * 1e3:.2f} "
+        wait, tiered = measure(name, "numba", "compile"), measure(name, "numba")
+        np_ = measure(name, "numpy")
+        print(f"| {name} | {wait['first']:.1f} / {tiered['first']:.1f} "
+              f"| {tiered['compiled']:.1f} | {np_['first']:.1f} "
+              f"| {wait['later'] * 1e3:.2f} / {tiered['later'] * 1e3:.2f} "
               f"| {np_['later'] * 1e3:.2f} |", flush=True)
 
 

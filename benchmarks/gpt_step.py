@@ -56,8 +56,11 @@ def thread_env(n):
 
 def benchmark_env(threads):
     """Re-execute this process without `DROP` and with every library on `threads` threads,
-    unless its environment is so already; return the thread settings."""
-    want = thread_env(threads)
+    unless its environment is so already; return the thread settings. A program's first calls
+    wait for its kernels (ADCOMPILER_FIRST_CALLS=compile, unless set): calls timed while a
+    child compiled them would time the NumPy backend's code."""
+    want = dict(thread_env(threads),
+                ADCOMPILER_FIRST_CALLS=os.environ.get("ADCOMPILER_FIRST_CALLS", "compile"))
     if any(k in os.environ for k in DROP) or any(os.environ.get(k) != v
                                                  for k, v in want.items()):
         env = {k: v for k, v in os.environ.items() if k not in DROP}

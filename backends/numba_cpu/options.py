@@ -39,6 +39,11 @@ cache holds it (`auto`; a call with arguments of another type compiles at its ca
 compiled at its first call (`compile`); never (`python`). Not one of the `OPTIONS` a program
 is built with (its code is the same either way): `runtime.Compiled` reads it at each call.
 
+`FIRST_CALLS` (env `ADCOMPILER_FIRST_CALLS=numpy|compile`, default `numpy`): whether a
+program's first calls run the NumPy reference's code while a child process compiles its
+kernels (`numpy`, tier.py), or wait for its kernels (`compile`). Like `LOOPS`, not one of the
+`OPTIONS`.
+
 `THREADS`: how many threads the backend runs on (`NUMBA_NUM_THREADS`, else every CPU this
 process may run on).
 """
@@ -81,6 +86,7 @@ OPTIONS = {
                     "mkl" if cpu_vendor() == "GenuineIntel" else "numpy"),
 }
 LOOPS = _choice("ADCOMPILER_LOOPS", ("auto", "compile", "python"), "auto")
+FIRST_CALLS = _choice("ADCOMPILER_FIRST_CALLS", ("numpy", "compile"), "numpy")
 
 
 def _cpus() -> int:

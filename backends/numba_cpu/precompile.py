@@ -23,6 +23,8 @@ by the program on a driver's first call, instead
 
 `compile_aside` starts such a child for one loop or function compiled whole that has got hot
 (runtime.Compiled): it compiles into the disk cache while the program goes on as Python.
+`start_aside` starts one for any function (tier.py's: a cold program's first run, while the
+program's first calls run the NumPy reference's code); one such child runs at a time.
 
 Everything here only saves time: a kernel the dry run missed (a branch it did not take, a
 type it guessed wrong, a child that failed) is compiled on its first real call as before.
@@ -34,6 +36,7 @@ it compiles anything. Measured there: the cold first gradient of the small GPT w
 from __future__ import annotations
 
 import atexit
+import importlib
 import linecache
 import os
 import pickle
@@ -154,6 +157,16 @@ def _dry_run(driver, args) -> _Recorder:
     return recorder
 
 
+def pending(driver, args):
+    """(how many of the driver's kernels are to be compiled, the dry run's record or None): for
+    a driver with a loop, its kernel modules of which Numba's disk cache holds nothing."""
+    if has_loops(driver):
+        return sum(not os.path.exists(m.body._cache._cache_file._index_path)
+                   for name, m in driver.__globals__.items() if name.startswith("k_")), None
+    seen = _dry_run(driver, args)
+    return sum(not _cached(kernel.body, sig) for kernel, sig in seen.calls), seen
+
+
 def _cached(dispatcher, sig) -> bool:
     """Is `sig` compiled in this process or in Numba's disk cache? (Numba's private cache API;
     where it differs, say yes: the kernel then compiles lazily, as without this module.)"""
@@ -201,16 +214,17 @@ def _compile(jobs, claims):
         getattr(cache.load_key(k), name).compile(sig)
 
 
-def _loops(driver) -> bool:
+def has_loops(driver) -> bool:
+    """Has the driver a loop (which is not dry-run)?"""
     return any(line.lstrip().startswith(("for ", "while ")) or ".LOOP(" in line
                for line in linecache.getlines(driver.__code__.co_filename))
 
 
-def prepare(driver, args):
-    """See the module docstring."""
-    if _loops(driver):
+def prepare(driver, args, seen=None):
+    """See the module docstring. `seen`: the dry run's record, where it was made already."""
+    if has_loops(driver):
         return
-    seen = _dry_run(driver, args)
+    seen = seen or _dry_run(driver, args)
     _compile_all([(kernel, sig) for kernel, sig in seen.calls
                   if not _cached(kernel.body, sig)])
     for kernel, sig in seen.calls:
@@ -227,7 +241,7 @@ def _compile_all(jobs):
     jobs.sort(key=lambda job: -os.path.getsize(job[0].__file__))
     jobs = [(kernel.KEY, "body", sig) for kernel, sig in jobs]
     with tempfile.TemporaryDirectory(prefix="adcompiler-claims-") as claims:
-        payload = pickle.dumps((jobs, claims))
+        payload = pickle.dumps((__name__, "_compile", (jobs, claims)))
         children = []
         try:
             for _ in range(min(THREADS, len(jobs)) - 1):
@@ -247,18 +261,27 @@ def _compile_all(jobs):
 def compile_aside(dispatcher, args):
     """A child process compiling `dispatcher` (the `loop` of a module loops.py wrote) for the
     types of `args` into Numba's disk cache, while this process goes on (runtime.Compiled
-    starts one for a hot loop or function in `auto` mode); None while another such child is
-    compiling (one at a time: they share the cores with the program); False where none could
-    start (a type that does not pickle, no interpreter)."""
+    starts one for a hot loop or function in `auto` mode); `start_aside`'s None or False."""
+    try:
+        module = sys.modules[dispatcher.py_func.__module__]
+        params = ([(module.KEY, dispatcher.py_func.__name__, _signature(args))], None)
+    except Exception:   # noqa: BLE001  (a Numba type that does not pickle)
+        return False
+    return start_aside(_compile, params)
+
+
+def start_aside(fn, params):
+    """A child process running `fn(*params)` (`fn` a module's function, `params` values that
+    pickle) while this process goes on; None while another such child is running (one at a
+    time: they share the cores with the program); False where none could start (a value that
+    does not pickle, no interpreter)."""
     global _aside
     with _aside_lock:
         if _aside is not None and aside_status(_aside) == "running":
             return None
         try:
-            module = sys.modules[dispatcher.py_func.__module__]
-            payload = pickle.dumps(([(module.KEY, dispatcher.py_func.__name__,
-                                      _signature(args))], None))
-        except Exception:   # noqa: BLE001  (a Numba type that does not pickle)
+            payload = pickle.dumps((fn.__module__, fn.__name__, params))
+        except Exception:   # noqa: BLE001
             return False
         _aside = _start_child(payload) or None
         if _aside is None:
@@ -282,6 +305,16 @@ def aside_status(child) -> str:
         _stop(child)
         return "failed"
     return "done" if code == 0 else "cannot" if code == CANNOT else "failed"
+
+
+def wait_aside(child) -> str:
+    """`aside_status` of a child of `start_aside` once it has ended (or was stopped, at
+    `ASIDE_LIMIT`)."""
+    try:
+        child.wait(timeout=max(ASIDE_LIMIT - (time.monotonic() - child.started), 0.0))
+    except subprocess.TimeoutExpired:
+        pass
+    return aside_status(child)
 
 
 def _stop(child):
@@ -325,9 +358,11 @@ def compiling_first(driver):
 
 
 def child():
-    """A child process of `prepare` or `compile_aside`: the jobs and the claims directory come
-    on stdin. Its exit status is `CANNOT` where Numba cannot compile a job."""
+    """A child process of `prepare` or `start_aside`: the function to run (its module's name
+    and its own) and its parameters come pickled on stdin. Its exit status is `CANNOT` where
+    Numba cannot compile a job."""
+    module, name, params = pickle.loads(sys.stdin.buffer.read())
     try:
-        _compile(*pickle.loads(sys.stdin.buffer.read()))
+        getattr(importlib.import_module(module), name)(*params)
     except NumbaError:
         sys.exit(CANNOT)

@@ -6,10 +6,13 @@ the forward and backward IR spliced into one function, so the residuals are inte
 that the planner places in reused buffers (and frees after their last read in the backward
 sweep); `.fwd`'s residuals must outlive the call and are allocated fresh. `.source` is the
 drivers followed by every kernel they call, each once. Kernels compile on first call (Numba
-compiles lazily), so a program that is only ever asked for `.grad` compiles only its kernels.
+compiles lazily), so a program that is only ever asked for `.grad` compiles only its kernels;
+each driver's first calls may run the NumPy backend's function of it meanwhile (tier.py).
 Programs keep buffers between calls: one program must not run in two threads at once.
 """
 from __future__ import annotations
+
+import functools
 
 from ...errors import AdcompilerError, where
 from ...ir.builder import Builder
@@ -20,7 +23,7 @@ from ...ir.printer import locations, print_function, quoted
 from ...ir.rewrite import clone_block, clone_body
 from ...runtime.nans import raising_where_a_result_is_nan
 from ..numpy.codegen import LEGEND, ArrayConstants, compile_source, scipy_import, sources
-from . import cache, driver, precompile
+from . import cache, driver, precompile, tier
 from .driver import DriverGen
 from .options import OPTIONS, njit_flags
 from .remat import rematerialise
@@ -48,24 +51,29 @@ class KernelTable:
 
 
 def build(name, make, key=None, stash=None):
-    """(shown source, namespace) of the drivers and kernels of the IR functions `make()` gives
-    as (function, recycled) pairs (with their callees); a recycled function's returned arrays
-    are recycled between calls (`Arena.fresh`). What an earlier process built from the same IR
-    comes from the disk cache (`cache.load_program`), found by `key` when given (`make` is then
-    called only when nothing is there), else by the functions' IR texts. `stash`: the Adjoint
-    whose sweeps are among them, the backward's residual parameters named as the forward's
-    driver returns them (`codegen.sources`)."""
+    """(shown source, namespace, program cache key) of the drivers and kernels of the IR
+    functions `make()` gives as (function, recycled) pairs (with their callees); a recycled
+    function's returned arrays are recycled between calls (`Arena.fresh`). What an earlier
+    process built from the same IR comes from the disk cache (`cache.load_program`), found by
+    `key` when given (`make` is then called only when nothing is there), else by the functions'
+    IR texts. `stash`: the Adjoint whose sweeps are among them, the backward's residual
+    parameters named as the forward's driver returns them (`codegen.sources`)."""
     functions = None if key else _with_callees(make())
     key = key or _key(name, functions)
     built = cache.load_program(key)
     if built is None:
         built = _generate(functions or _with_callees(make()), stash)
         cache.store_program(key, built)
-    shown, source, kernels, arenas = built
+    return built[0], namespace(name, built), key
+
+
+def namespace(name, built) -> dict:
+    """The globals of a built program's drivers: the drivers, kernel modules and arenas."""
+    _, source, kernels, arenas = built
     ns = compile_source(source + "\n", f"numba {name}")
     ns.update({name: cache.load(src) for name, src in kernels.items()})
-    ns.update(arenas)               # the drivers' globals: kernel modules and arenas
-    return shown, ns
+    ns.update(arenas)
+    return ns
 
 
 _FASTMATH_NAN = ("; and ADCOMPILER_FASTMATH=1 is set: fast math assumes no value is NaN or "
@@ -180,25 +188,41 @@ class NumbaProgram:
         self.name = identifier(adj.fwd.unused_name(name + "_grad"))
         self._drivers: dict = {}
         self._source = None
-        self._reference = None      # the NumPy backend's program, built at the first NaN
+        self._reference = None      # the NumPy backend's program (_numpy_program)
 
     def _functions(self, which):
         return [spliced(self.adj, self.name)] if which == "grad" else [self.adj.fwd,
                                                                        self.adj.bwd]
 
     def _driver(self, which):
-        key = which in ("fwd", "bwd")
-        if key not in self._drivers:
+        sweeps = which in ("fwd", "bwd")
+        if sweeps not in self._drivers:
             # only the fused driver recycles its results: the separate sweeps' residuals are most
             # of the activations, and recycled they would hold a second copy for good
-            _, ns = build(self._label, lambda: [(f, which == "grad")
-                                                for f in self._functions(which)],
-                          self._key(which), None if which == "grad" else self.adj)
+            _, ns, program = build(self._label, lambda: [(f, which == "grad")
+                                                       for f in self._functions(which)],
+                                 self._key(which), None if which == "grad" else self.adj)
             names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
                      "bwd": identifier(self.adj.bwd.name)}
-            self._drivers[key] = {w: precompile.compiling_first(ns[n])
-                                  for w, n in names.items() if n in ns}
-        return self._drivers[key][which]
+            self._drivers[sweeps] = {
+                w: tier.first_calls(ns[n], program, lambda w=w: self._numpy_function(w))
+                for w, n in names.items() if n in ns}
+        return self._drivers[sweeps][which]
+
+    def _numpy_function(self, which):
+        """The NumPy backend's function of the driver `which`, returning what it returns (the
+        fused one: results and gradients in one tuple, not a pair of tuples)."""
+        fn = self._numpy_program().functions[which]
+        if which != "grad":
+            return fn
+        return lambda *args: tuple(v for part in fn(*args) for v in part)
+
+    def _numpy_program(self):
+        """The NumPy backend's program of the adjoint (built once: for a tier's first calls,
+        and to name the op that made a NaN)."""
+        if self._reference is None:
+            self._reference = numpy_backend.AdjointProgram(self.adj, self._label)
+        return self._reference
 
     def _key(self, which):
         """The fused driver's program cache key from the adjoint's own (`Adjoint.key`): a warm
@@ -212,9 +236,7 @@ class NumbaProgram:
         def reference():
             # (built once: anew at each NaN, a training loop that catches NaNErrors and goes
             # on generated, ran and kept in linecache one more program per failing call)
-            if self._reference is None:
-                self._reference = numpy_backend.AdjointProgram(self.adj, self._label)
-            return self._reference.functions[which](*args)
+            return self._numpy_program().functions[which](*args)
         return raising_where_a_result_is_nan(lambda: self._driver(which)(*args), reference,
                                              0 if which == "bwd" else self.adj.n_results,
                                              _FASTMATH_NAN if OPTIONS["fastmath"] else "")
@@ -247,8 +269,12 @@ def compile_function(fn):
     """A primal function as a callable (the protocol's `compile_function`)."""
     no_float16(fn, fn.name)
     fn = inlined(fn)
-    source, ns = build(fn.name, lambda: [(fn, True)])
-    driver = precompile.compiling_first(ns[identifier(fn.name)])
+    source, ns, program = build(fn.name, lambda: [(fn, True)])
+
+    @functools.cache
+    def reference():        # (the NumPy backend's function, built at its first use)
+        return numpy_backend.compile_function(fn)
+    driver = tier.first_calls(ns[identifier(fn.name)], program, reference)
 
     def call(*args):
         out = driver(*args)

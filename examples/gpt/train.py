@@ -344,8 +344,9 @@ def main(argv=None):
     if start:
         print(f"resuming from step {start} in {s.out}")
     print(f"compiling the loss, its gradient and the optimiser update with the {backend} "
-          "backend: the first step takes longer" + (" (kernels are cached on disk for the "
-                                                    "next run)" if backend == "numba" else ""))
+          "backend: the first steps take longer" + (" (the kernels compile in the background, "
+                                                    "cached on disk for the next run)"
+                                                    if backend == "numba" else ""))
     try:        # (not before: bad data leaves no folder behind)
         os.makedirs(s.out, exist_ok=True)
         tempfile.TemporaryFile(dir=s.out).close()     # (one that exists may be read-only)

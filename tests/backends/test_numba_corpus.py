@@ -160,7 +160,7 @@ def _gpt_tiny_grad_arena():
     primal = adcompiler.frontend.trace(f, *make("float32"))
     adj = differentiate(primal, [i for i, a in enumerate(primal.args) if a.type.is_float],
                         seeded=(0,))
-    _, ns = build("g", lambda: [(spliced(adj, "g"), False)])
+    _, ns, _ = build("g", lambda: [(spliced(adj, "g"), False)])
     return ns["arena_g"]
 
 

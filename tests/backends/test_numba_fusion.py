@@ -41,7 +41,7 @@ def test_chains_sharing_a_scalar_are_not_merged():
     assert len(arrays) == len(params)
     for g in arrays:
         assert len({tuple(op.result.type.shape) for op in g.ops} - {()}) == 1, g.domain
-    source, ns = program.build(fn.name, lambda: [(fn, True)])
+    source, ns, _ = program.build(fn.name, lambda: [(fn, True)])
     kernels = {line.split("(")[1].split(",")[0] for line in source.split("# =====")[0]
                .splitlines() if "rt.run(" in line or "rt.launch(" in line}
     assert len(kernels) <= 4
@@ -96,7 +96,7 @@ def test_a_long_chain_is_split_into_kernels_of_bounded_depth():
     fn = run_passes(fn, ["fold", "simplify", "cse", "dce"])
     groups = [g for kind, g in partition(fn.body) if kind == "kernel"]
     assert len(groups) > 1 and max(map(chain_depth, groups)) <= fusion.MAX_GROUP_DEPTH
-    source, ns = program.build(fn.name, lambda: [(fn, True)])
+    source, ns, _ = program.build(fn.name, lambda: [(fn, True)])
     np.testing.assert_allclose(ns[fn.name](2.0, np.ones(3)), relaxed(2.0, np.ones(3)),
                                rtol=1e-14)
 

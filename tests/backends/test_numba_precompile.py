@@ -55,7 +55,7 @@ def assert_reference(loss, grad):
 def _driver():
     """The driver of xent's gradient with respect to w."""
     fn = program.spliced(differentiate(trace(xent, *ARGS), [0]), "xent_grad")
-    _, ns = program.build("xent", lambda: [(fn, True)])
+    _, ns, _ = program.build("xent", lambda: [(fn, True)])
     return ns["xent_grad"]
 
 
@@ -169,7 +169,7 @@ def test_a_driver_with_a_loop_is_not_dry_run(monkeypatch):
         return x
 
     fn = program.inlined(trace(halve, np.full(3, 4.0)))
-    _, ns = program.build(fn.name, lambda: [(fn, True)])
+    _, ns, _ = program.build(fn.name, lambda: [(fn, True)])
 
     def no(*_):
         raise AssertionError("dry-run")

@@ -24,7 +24,7 @@ ARGS = (np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.linspace(0.0, 1.0, 8).resha
 
 def _build():
     fn = program.inlined(trace(mlp, *ARGS))
-    _, ns = program.build(fn.name, lambda: [(fn, True)])
+    _, ns, _ = program.build(fn.name, lambda: [(fn, True)])
     return ns[fn.name], ns[f"arena_{fn.name}"]
 
 
