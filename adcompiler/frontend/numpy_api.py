@@ -175,8 +175,10 @@ def _choose(cx, a, choices, out=None, mode="raise"):
     return out
 
 
-def _clip(cx, a, a_min=None, a_max=None, *, min=None, max=None):
-    return arith.clip(cx, a, a_min if min is None else min, a_max if max is None else max)
+def _clip(cx, a, a_min=None, a_max=None, out=None, *, min=None, max=None):
+    """np.clip; with `out=`, written into it (a PGD step's np.clip(x, lo, hi, out=x))."""
+    lo, hi = a_min if min is None else min, a_max if max is None else max
+    return ufuncs.with_out(cx, np.clip, lambda v: arith.clip(cx, v, lo, hi), [a], out, True)
 
 
 def _take(cx, a, indices, axis=None, out=None, mode="raise"):

@@ -1,6 +1,6 @@
 """NumPy's functions that change an array in place (frontend/inplace.py): np.copyto, np.put
-(and x.put), np.fill_diagonal, np.putmask, np.place and np.put_along_axis, and ufuncs' out=
-and where= (ufuncs.with_out). Values and the
+(and x.put), np.fill_diagonal, np.putmask, np.place and np.put_along_axis, and ufuncs' (and
+np.clip's) out= and where= (ufuncs.with_out). Values and the
 arrays changed against NumPy running the same Python, gradients on both backends against
 float64 finite differences (what was written is differentiated, what was overwritten is not),
 and NumPy's errors at the user's line."""
@@ -189,7 +189,9 @@ def ufuncs_into_out(x, v):
     np.log(x[1], y, where=x[1] > 0)
     np.arcsin(x[2] / 3, out=(y,), where=x[2] > -0.5)
     z = np.add(x, v[:3], out=x * 1.0)
-    return y, z
+    w = x[2] * 3.0
+    np.clip(w, -1.0, 1.2, out=w)       # (a PGD step's projection, in place)
+    return y, z, w, np.clip(x[1], -0.2, 0.4, out=np.zeros_like(x[1]))
 
 
 def test_ufuncs_write_into_out_where_asked():
