@@ -272,9 +272,11 @@ def cumprod(cx: Emitter, x, axis=None, dtype=None) -> Traced:
     return cx.wrap(_doubling_scan(cx, v, a, "mul"))
 
 
-def running_extreme(cx: Emitter, name: str, x, axis=0) -> Traced:
-    """np.maximum.accumulate / np.minimum.accumulate (`name` "maximum" or "minimum"): the
-    running max along `axis`, a doubling scan of maximum (NaN carried on, as NumPy's)."""
+def running_scan(cx: Emitter, name: str, x, axis=0) -> Traced:
+    """np.maximum.accumulate / np.minimum.accumulate / np.logaddexp.accumulate (`name`
+    "maximum", "minimum" or "logaddexp", on x's dtype, float for logaddexp): the running max
+    along `axis` and so on, a doubling scan of that op (NaN carried on, as NumPy's; each
+    logaddexp of two entries is as stable as NumPy's, as its derivative is)."""
     t = cx.tensor(x)
     v, a = _scan_axis(cx, t, t.value, axis, f"np.{name}.accumulate")
     return cx.wrap(_doubling_scan(cx, v, a, name))

@@ -25,7 +25,7 @@ from . import arith, inplace, segments
 from .arith import astype, binary, classify, unary, where
 from .emit import Emitter
 from .problems import FrontendError, no_out
-from .reductions import any_all, cumprod, cumsum, reduce as reduction, running_extreme
+from .reductions import any_all, cumprod, cumsum, reduce as reduction, running_scan
 from .special import logsumexp
 from .shapes import as_array, copy, reshape
 from .values import NP_OF, Traced, common_dtype, result_dtype
@@ -274,7 +274,8 @@ def reduce(cx, ufunc, array, axis=0, dtype=None, out=None, keepdims=False, initi
 
 def accumulate(cx, ufunc, array, axis=0, dtype=None, out=None):
     """ufunc.accumulate: np.cumsum / np.cumprod along axis (0 by default) for add / multiply,
-    the running max / min for maximum / minimum."""
+    the running max / min for maximum / minimum, the running log of sums of exps for logaddexp
+    (a Cox model's log risk sets, np.logaddexp.accumulate(eta[::-1])[::-1])."""
     name = f"{spelled(ufunc)}.accumulate"
     no_out(out, name)
     if axis is None:
@@ -282,9 +283,12 @@ def accumulate(cx, ufunc, array, axis=0, dtype=None, out=None):
     if ufunc in (np.add, np.multiply):
         return (cumsum if ufunc is np.add else cumprod)(cx, array, axis, dtype)
     if ufunc in (np.maximum, np.minimum) and dtype is None:
-        return running_extreme(cx, ufunc.__name__, array, axis)
-    raise FrontendError(f"{name} is not supported (add, multiply, maximum and minimum "
-                        "accumulate; maximum's and minimum's without dtype=)")
+        return running_scan(cx, ufunc.__name__, array, axis)
+    if ufunc is np.logaddexp and dtype is None:
+        return running_scan(cx, "logaddexp", cx.tensor(array, result_dtype(np.logaddexp, array,
+                                                                           array)), axis)
+    raise FrontendError(f"{name} is not supported (add, multiply, maximum, minimum and "
+                        "logaddexp accumulate; those but add's and multiply's without dtype=)")
 
 
 def outer(cx, ufunc, A, B, /, **kwargs):
