@@ -165,14 +165,22 @@ def _rows(fun, positions, args, kwargs):
                    for p in positions]
 
 
-def _jvp_rows(fun, primals, tangents):
-    """jvp in traced code, of a function of one array result: J t from `_rows`' Jacobians
-    (one forward sweep and one pullback per entry for all the arguments)."""
+def _jvp_transposed(fun, primals, tangents):
+    """jvp in traced code, of a function of one array result: J t as the gradient in u of
+    <J^T u, t> (the pullback is linear in u: the transpose trick of jvp outside traced code),
+    one forward, a backward sweep and its transpose, where a Jacobian of one backward sweep
+    per entry of the result cost a sliced score-matching loss B * D sweeps."""
     positions = [p for p in range(len(primals)) if tangents[p] is not None]
-    value, jacobians = _rows(fun, positions, primals, {})
-    along = [np.tensordot(j, tangents[p], axes=np.ndim(tangents[p]))
-             for p, j in zip(positions, jacobians, strict=True)]
-    return value, sum(along[1:], along[0])
+    value, _ = vjp(fun, *primals)
+    if not hasattr(value, "size"):       # (a tuple, dict, dataclass: a pytree)
+        raise TypeError("jvp inside traced code takes a function returning one array, not a "
+                        f"{type(value).__name__} (outside traced code it may return a pytree)")
+
+    def along(u, *args):
+        _, pullback = vjp(fun, *args)
+        cts = pullback(u)
+        return sum(np.sum(cts[p] * tangents[p]) for p in positions)
+    return value, grad(along)(np.zeros(value.shape, value.dtype), *primals)
 
 
 def _by_position(fun, args, kwargs):
@@ -298,7 +306,7 @@ def _jvp_trace(ctx, args, kwargs):
                                 f"({p.type.shape}), got {shape}")
     if all(t is None for t in tangents):
         raise ctx.error("jvp: every tangent is None: there is no direction to differentiate in")
-    return ctx.call(_jvp_rows, fun, tuple(primals), tuple(tangents))
+    return ctx.call(_jvp_transposed, fun, tuple(primals), tuple(tangents))
 
 
 def _float_array_argument(ctx, entry, arg, k):
