@@ -7,11 +7,9 @@ names the user's line, as does one in a gather at an array of indices (the runti
 compiled loop, which checks it); a tape a loop filled as Python is read as Python; a loop Numba
 cannot compile runs as Python. A function on small arrays is compiled whole, the same way; one
 on big arrays is not."""
-import os
 import re
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ import adcompiler as adc
 from adcompiler.backends.numba_cpu import precompile, runtime as rt
 from adcompiler.backends.numba_cpu.driver import PAR_MIN, WHOLE_PRODUCT_BELOW, small_function
 from adcompiler.backends.numba_cpu.options import OPTIONS
+from children import Child
 from test_inplace_updates import finite_differences
 
 W = np.linspace(0.5, 1.1, 4)
@@ -139,17 +138,6 @@ def never_compiled(monkeypatch, compiled, spent=0.0):
         monkeypatch.setattr(c, "aside", None)
         monkeypatch.setattr(c, "never", False)
         monkeypatch.setattr(c, "failures", 0)
-
-
-class Child:
-    """Stands in for a child process compiling aside: `poll()` gives `status`."""
-
-    def __init__(self, status=None):
-        self.status = status
-        self.started, self.owner = time.monotonic(), os.getpid()
-
-    def poll(self):
-        return self.status
 
 
 def test_a_loop_runs_as_python_until_it_has_spent_long_enough_so(called, monkeypatch):

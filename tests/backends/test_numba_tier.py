@@ -4,9 +4,6 @@ meanwhile, compile nothing here, and once the child is done the kernels load fro
 cache; a child that fails, cannot start or must wait leaves the program correct. Each test
 has a kernel cache folder of its own (its kernels start cold) and a function of its own (a
 kernel module loaded once serves the whole process)."""
-import os
-import time
-
 import numpy as np
 import pytest
 
@@ -14,29 +11,13 @@ import adcompiler as adc
 from adcompiler.backends import numpy as numpy_backend
 from adcompiler.backends.numba_cpu import cache, precompile, tier
 from adcompiler.backends.numba_cpu.options import OPTIONS
+from children import Child
 
 # (a closure per constant is traced once per closure, as the warning says: here on purpose)
 pytestmark = pytest.mark.filterwarnings("ignore:.*traced and compiled again")
 
 RNG = np.random.default_rng(3)
 X = RNG.standard_normal((5, 4))
-
-
-class Child:
-    """Stands in for a child process: `poll()` gives `status` (None: running)."""
-
-    def __init__(self, status=None):
-        self.status = status
-        self.started, self.owner = time.monotonic(), os.getpid()
-
-    def poll(self):
-        return self.status
-
-    def kill(self):
-        self.status = -9
-
-    def wait(self, timeout=None):
-        return self.status
 
 
 @pytest.fixture
