@@ -1,9 +1,10 @@
 """scipy.stats distributions on run-time values: `stats.norm.logpdf(x, loc, scale)` and the
 frozen `stats.norm(loc, scale).logpdf(x)`, for the distributions and methods of
 stats_forms.FORMS (norm, expon, uniform, laplace, logistic, cauchy, t, gamma, chi2, beta,
-lognorm, halfnorm, weibull_min; poisson, bernoulli, binom, geom), and `stats.multivariate_normal.logpdf` /
-`.pdf` (x, mean, cov: a matrix, a vector of variances or a number; frozen too). Their code is
-traced like the user's, so the derivatives in x and in every parameter are its ops'.
+lognorm, halfnorm, weibull_min; poisson, bernoulli, binom, geom), and
+`stats.multivariate_normal.logpdf` / `.pdf` (x, mean, cov: a matrix, a vector of variances or a
+number; frozen too). Their code is traced like the user's, so the derivatives in x and in
+every parameter are its ops'.
 
 Contract: `functions()` maps SciPy's bound methods and distribution objects to handlers
 `(cx, *args, **kwargs)` taking SciPy's parameters (shape parameters, then loc, then scale, by

@@ -40,6 +40,7 @@ import importlib
 import linecache
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,9 +59,11 @@ from .options import THREADS
 
 MIN_JOBS = 4
 CANNOT = 3              # a child's exit status where Numba cannot compile a job
+RAISED = 4              # ... where the program it ran raised (tier.py)
 ASIDE_LIMIT = 300.0     # seconds after which a child compiling aside is stopped
 
 _aside = None           # the child process compile_aside started last
+_IN_CHILD = False       # whether this process is such a child
 _aside_lock = threading.Lock()
 
 
@@ -291,11 +294,12 @@ def start_aside(fn, params):
 
 
 def aside_status(child) -> str:
-    """What became of a child of `compile_aside`: "running", "done" (its function is in the
-    disk cache), "cannot" (Numba cannot compile it) or "failed" (anything else; a child still
-    compiling after `ASIDE_LIMIT` s, as one waiting on a lock a dead process left, is
-    stopped); "gone" in a process forked from the one that started it (its poll() there
-    reads 0 whatever the child is doing)."""
+    """What became of a child of `start_aside`: "running", "done" (its function is in the
+    disk cache), "cannot" (Numba cannot compile it), "raised" (the program it ran raised at
+    the arguments it was given) or "failed" (anything else; a child still compiling after
+    `ASIDE_LIMIT` s, as one waiting on a lock a dead process left, is stopped); "gone" in a
+    process forked from the one that started it (its poll() there reads 0 whatever the
+    child is doing)."""
     if child.owner != os.getpid():
         return "gone"
     code = child.poll()
@@ -304,7 +308,7 @@ def aside_status(child) -> str:
             return "running"
         _stop(child)
         return "failed"
-    return "done" if code == 0 else "cannot" if code == CANNOT else "failed"
+    return {0: "done", CANNOT: "cannot", RAISED: "raised"}.get(code, "failed")
 
 
 def wait_aside(child) -> str:
@@ -318,7 +322,13 @@ def wait_aside(child) -> str:
 
 
 def _stop(child):
-    child.kill()
+    try:
+        if getattr(child, "group", False):
+            os.killpg(child.pid, signal.SIGKILL)
+        else:
+            child.kill()
+    except ProcessLookupError:
+        pass
     child.wait()
 
 
@@ -330,16 +340,28 @@ def _stop_aside():
 
 
 def _start_child(payload):
-    """A child process (`child()`) given `payload` on stdin, or None where it could not start."""
+    """A child process (`child()`) given `payload` on stdin, or None where it could not start.
+    A thread writes the payload: a pipe holds 64 KB, and the child reads it only once it has
+    imported (~1.5 s; the caller waited that long, and a Ctrl-C then left the child unknown).
+    Started by the program (not by a child), it leads a process group of its own, which
+    `_stop` stops whole: the children its `prepare` starts with it."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
         child = subprocess.Popen([sys.executable, "-c", f"import {__name__} as p; p.child()"],
                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, env=env)
-        child.stdin.write(payload)
-        child.stdin.close()
-    except OSError:     # no interpreter to start, or it died at once
+                                 stderr=subprocess.DEVNULL, env=env,
+                                 start_new_session=not _IN_CHILD)
+    except OSError:     # no interpreter to start
         return None
+    child.group = not _IN_CHILD
+
+    def feed():
+        try:
+            child.stdin.write(payload)
+            child.stdin.close()
+        except OSError:     # (it died at once: its exit status says so)
+            pass
+    threading.Thread(target=feed, daemon=True).start()
     return child
 
 
@@ -361,6 +383,8 @@ def child():
     """A child process of `prepare` or `start_aside`: the function to run (its module's name
     and its own) and its parameters come pickled on stdin. Its exit status is `CANNOT` where
     Numba cannot compile a job."""
+    global _IN_CHILD
+    _IN_CHILD = True
     module, name, params = pickle.loads(sys.stdin.buffer.read())
     try:
         getattr(importlib.import_module(module), name)(*params)

@@ -13,6 +13,7 @@ Programs keep buffers between calls: one program must not run in two threads at 
 from __future__ import annotations
 
 import functools
+import threading
 
 from ...errors import AdcompilerError, where
 from ...ir.builder import Builder
@@ -51,20 +52,21 @@ class KernelTable:
 
 
 def build(name, make, key=None, stash=None):
-    """(shown source, namespace, program cache key) of the drivers and kernels of the IR
-    functions `make()` gives as (function, recycled) pairs (with their callees); a recycled
-    function's returned arrays are recycled between calls (`Arena.fresh`). What an earlier
-    process built from the same IR comes from the disk cache (`cache.load_program`), found by
-    `key` when given (`make` is then called only when nothing is there), else by the functions'
-    IR texts. `stash`: the Adjoint whose sweeps are among them, the backward's residual
-    parameters named as the forward's driver returns them (`codegen.sources`)."""
+    """(shown source, namespace, the built program: what the program cache holds) of the drivers
+    and kernels of the IR functions `make()` gives as (function, recycled) pairs (with their
+    callees); a recycled function's returned arrays are recycled between calls (`Arena.fresh`).
+    What an earlier process built from the same IR comes from the disk cache
+    (`cache.load_program`), found by `key` when given (`make` is then called only when nothing
+    is there), else by the functions' IR texts. `stash`: the Adjoint whose sweeps are among
+    them, the backward's residual parameters named as the forward's driver returns them
+    (`codegen.sources`)."""
     functions = None if key else _with_callees(make())
     key = key or _key(name, functions)
     built = cache.load_program(key)
     if built is None:
         built = _generate(functions or _with_callees(make()), stash)
         cache.store_program(key, built)
-    return built[0], namespace(name, built), key
+    return built[0], namespace(name, built), built
 
 
 def namespace(name, built) -> dict:
@@ -189,6 +191,7 @@ class NumbaProgram:
         self._drivers: dict = {}
         self._source = None
         self._reference = None      # the NumPy backend's program (_numpy_program)
+        self._lock = threading.Lock()
 
     def _functions(self, which):
         return [spliced(self.adj, self.name)] if which == "grad" else [self.adj.fwd,
@@ -196,18 +199,25 @@ class NumbaProgram:
 
     def _driver(self, which):
         sweeps = which in ("fwd", "bwd")
-        if sweeps not in self._drivers:
-            # only the fused driver recycles its results: the separate sweeps' residuals are most
-            # of the activations, and recycled they would hold a second copy for good
-            _, ns, program = build(self._label, lambda: [(f, which == "grad")
-                                                       for f in self._functions(which)],
-                                 self._key(which), None if which == "grad" else self.adj)
-            names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
-                     "bwd": identifier(self.adj.bwd.name)}
-            self._drivers[sweeps] = {
-                w: tier.first_calls(ns[n], program, lambda w=w: self._numpy_function(w))
+        drivers = self._drivers.get(sweeps)
+        if drivers is None:
+            with self._lock:    # (threads making the first call at once: one build, one child)
+                if sweeps not in self._drivers:
+                    self._drivers[sweeps] = self._build(which)
+            drivers = self._drivers[sweeps]
+        return drivers[which]
+
+    def _build(self, which):
+        """The drivers of the fused program (`which` "grad") or of the sweeps, by name."""
+        # only the fused driver recycles its results: the separate sweeps' residuals are most
+        # of the activations, and recycled they would hold a second copy for good
+        _, ns, program = build(self._label, lambda: [(f, which == "grad")
+                                                   for f in self._functions(which)],
+                               self._key(which), None if which == "grad" else self.adj)
+        names = {"grad": self.name, "fwd": identifier(self.adj.fwd.name),
+                 "bwd": identifier(self.adj.bwd.name)}
+        return {w: tier.first_calls(ns[n], program, lambda w=w: self._numpy_function(w))
                 for w, n in names.items() if n in ns}
-        return self._drivers[sweeps][which]
 
     def _numpy_function(self, which):
         """The NumPy backend's function of the driver `which`, returning what it returns (the

@@ -2,23 +2,25 @@
 
 Numba compiles a cold program's kernels before its first call (precompile.py), and that call
 waits: a 6-atom Lennard-Jones cluster's Hessian took 1.7 s where the NumPy backend's took 0.4
-(benchmarks/first_calls.py, a 2-core Intel Xeon VM). `first_calls(driver, key, reference)`
+(benchmarks/first_calls.py, a 2-core Intel Xeon VM). `first_calls(driver, built, reference)`
 is the driver as the program calls it. `FIRST_CALLS` (env `ADCOMPILER_FIRST_CALLS`) says what
 its first call does:
 
 - `numpy` (default): where a kernel is to be compiled (the dry run finds one not compiled in
   this process nor in Numba's disk cache, precompile.pending; for a driver with a loop, which is
   not dry-run: a kernel module of which that cache holds nothing), a child process
-  (`_compile_run`, one at a time: precompile.start_aside) loads the program from the program
-  cache by `key` and runs it once on the call's arguments, with loops as Python, so its kernels
-  compile into Numba's disk cache (precompile.prepare first: those the dry run finds compile on
-  every core). Meanwhile calls run `reference()` (the NumPy backend's code of the same IR: the
-  same results, to rounding). Then the driver's kernels load from that cache and it runs. Once
-  the process's reference calls have spent `SPEND` seconds, a call waits for its driver's child,
-  and a driver with none compiles its kernels at its call, as in `compile` mode: a training
-  loop's NumPy steps would slow the compiling they wait for (the tiny GPT example's 300 steps:
-  14.9 s without the bound, 8.9 with it, 7.1 compiling at the first call, which then took 4.9 s,
-  not 1.1). Where a child cannot start yet (another is running), the call runs the reference and
+  (`_compile_run`, one at a time: precompile.start_aside) is given the program `built` and runs
+  it once on the call's arguments, with loops as Python, so its kernels compile into Numba's
+  disk cache (precompile.prepare first: those the dry run finds compile on every core).
+  Meanwhile calls run `reference()` (the NumPy backend's code of the same IR: the same results,
+  to rounding), as kernels do: with no floating-point error or warning (the caller's NaN check
+  runs the NumPy program again for one). Then the driver's kernels load from that cache and it
+  runs. Once the process's reference calls have spent `SPEND` seconds, a call waits for its
+  driver's child, and a driver with none compiles its kernels at its call, as in `compile` mode:
+  a training loop's NumPy steps would slow the compiling they wait for (the tiny GPT example's
+  300 steps: 14.9 s without the bound, 8.9 with it, 7.1 compiling at the first call, which then
+  took 4.9 s, not 1.1). Where a child cannot start yet (another is running), or the call it was
+  given raised (most kernels would then compile at the switch), the call runs the reference and
   the next tries again; where it cannot start at all, failed or was stopped
   (precompile.ASIDE_LIMIT), the kernels compile here, at the next call.
 - `compile`: the kernels compile here, before the first call returns (precompile.prepare), as
@@ -36,7 +38,7 @@ import time
 
 import numpy as np
 
-from . import cache, precompile, runtime
+from . import precompile, runtime
 from .options import FIRST_CALLS, OPTIONS
 
 
@@ -44,8 +46,9 @@ SPEND = 1.0     # seconds of reference calls a process makes before its drivers 
 _spent = 0.0    # (those it has made)
 
 
-def first_calls(driver, key, reference):
-    """See the module docstring. `reference()` gives the NumPy backend's function."""
+def first_calls(driver, built, reference):
+    """See the module docstring. `built`: the program (program.build's); `reference()` gives
+    the NumPy backend's function."""
     state = {"run": None, "child": None}
     lock = threading.Lock()
 
@@ -63,7 +66,7 @@ def first_calls(driver, key, reference):
             if _spent >= SPEND:
                 return _ready(args)
             child = state["child"] = precompile.start_aside(_compile_run,
-                                                            (key, driver.__name__, args))
+                                                            (built, driver.__name__, args))
             if child is False:
                 return _ready(args)
             if child is None:       # (another child is compiling: try again next call)
@@ -74,8 +77,8 @@ def first_calls(driver, key, reference):
             status = precompile.wait_aside(child)
         if status == "running":
             return _reference()
-        if status == "gone":        # (the parent's, in a forked worker: it starts its own)
-            state["child"] = "waiting"
+        if status in ("gone", "raised"):    # (the parent's, in a forked worker; or the call
+            state["child"] = "waiting"      # it was given raised: another child, another call)
             return _reference()
         return _ready(args)
 
@@ -90,8 +93,9 @@ def first_calls(driver, key, reference):
         def timed(*args):
             global _spent
             t0 = time.perf_counter()
-            try:
-                return fn(*args)
+            try:    # (as kernels: no floating-point error or warning, the caller's NaN check
+                with np.errstate(all="ignore"):     # runs the NumPy program again for one)
+                    return fn(*args)
             finally:
                 _spent += time.perf_counter() - t0
         return timed
@@ -106,15 +110,11 @@ def first_calls(driver, key, reference):
     return call
 
 
-def _compile_run(key, name, args):
-    """In a child process: run the driver `name` of the program cached under `key` on `args`,
-    compiling its kernels into Numba's disk cache. An error of the run ends it (what it has
-    compiled is cached; the parent compiles the rest at its call); a program not in the cache
-    is a failure (exit status 1)."""
+def _compile_run(built, name, args):
+    """In a child process: run the driver `name` of the program `built` on `args`, compiling
+    its kernels into Numba's disk cache; an error of the run exits with status
+    precompile.RAISED (what it compiled is cached)."""
     from .program import namespace     # (it imports this module)
-    built = cache.load_program(key)
-    if built is None:
-        raise SystemExit(1)
     runtime.LOOPS = "python"            # (a loop's kernels are what is wanted, not the loop)
     driver = namespace(name, built)[name]
     precompile.prepare(driver, args)
@@ -122,4 +122,4 @@ def _compile_run(key, name, args):
         with np.errstate(all="ignore"):
             driver(*args)
     except Exception:   # noqa: BLE001
-        pass
+        raise SystemExit(precompile.RAISED) from None

@@ -201,3 +201,34 @@ def test_once_the_reference_has_spent_its_time_calls_wait_for_the_kernels(cold, 
     np.testing.assert_allclose(adc.grad(rational(9.7), backend="numba")(X),
                                rational_grad(9.7, X), rtol=1e-10, atol=1e-14)
     assert cold == ["grad"]
+
+
+def test_a_child_whose_call_raised_is_followed_by_one_given_the_next_call(cold, monkeypatch):
+    """The program raised at the first call's arguments (an index out of bounds), so its child
+    compiled few kernels: the next call's arguments go to another child, not to a compile
+    here at the switch (3.7 s)."""
+    started = []
+    monkeypatch.setattr(precompile, "_start_child", lambda payload: started.append(
+        Child(None if started else precompile.RAISED)) or started[-1])
+    g = adc.grad(rational(10.3), backend="numba")
+    for _ in range(2):
+        np.testing.assert_allclose(g(X), rational_grad(10.3, X), rtol=1e-10, atol=1e-14)
+    assert len(started) == 2 and cold == ["grad", "grad"]
+    started[-1].status = 0
+    np.testing.assert_allclose(g(X), rational_grad(10.3, X), rtol=1e-10, atol=1e-14)
+    assert len(started) == 2 and cold == ["grad", "grad"]
+
+
+def reciprocal_sum(x):
+    return np.sum(1.0 / x + x)
+
+
+def test_the_reference_raises_no_floating_point_error_as_kernels_do(cold, monkeypatch):
+    """Under the caller's np.errstate(divide="raise"), the NumPy code raised a NaNError for a
+    division by 0 that made no NaN; the kernels after the switch return -inf."""
+    monkeypatch.setattr(precompile, "_start_child", lambda payload: Child())
+    x = np.array([1.0, 0.0])
+    with np.errstate(divide="raise"):
+        got = adc.grad(reciprocal_sum, backend="numba")(x)
+    assert cold == ["grad"]
+    np.testing.assert_array_equal(got, [0.0, -np.inf])
