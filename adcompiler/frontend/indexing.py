@@ -49,8 +49,12 @@ def _item(cx, k):
         if isinstance(k, slice):
             for part in (k.start, k.stop, k.step):
                 if isinstance(part, Traced):
-                    raise StaticNeeded("slice bounds must be compile-time ints (use np.take "
-                                       "with an index array for run-time positions)")
+                    raise StaticNeeded("a slice's run-time bounds must be a static distance "
+                                       "apart (x[i:i + 3], a static step), its axis next to "
+                                       "those of the other such slices and integers of the "
+                                       "subscript, with no index array in it; else its bounds "
+                                       "must be compile-time ints (np.take with an index array "
+                                       "takes run-time positions)")
                 if part is not None and not isinstance(part, (int, np.integer)):
                     raise FrontendError("slice indices must be integers or None")
         return k
@@ -257,51 +261,60 @@ def _affine(v) -> tuple:
     return val, off
 
 
+def axes(ks) -> int:
+    """How many axes the items `ks` of a subscript index (not None nor Ellipsis)."""
+    return sum(k is not None and k is not Ellipsis for k in ks)
+
+
 def _run_time_slice(cx: Emitter, x: Traced, key):
-    """`key` with a slice whose bounds are run-time ints a static distance apart (`x[t -
-    p:t]`, `x[i:i + k:2]`) as the index array of the entries it picks, and, where it had one,
-    the key a layout probe takes for it (that slice from 0: strides do not depend on the
+    """`key` with its slices whose bounds are run-time ints a static distance apart (`x[t -
+    p:t]`, `x[i:i + k:2]`, a patch `img[y:y + 3, x:x + 3]`) as index arrays of the entries
+    they pick, shaped as np.ix_ shapes them (a block, not a diagonal), and, where it had one,
+    the key a layout probe takes for it (those slices from 0: strides do not depend on the
     start), else None. A check at run time requires the entries inside the axis (a negative
     start NumPy counts from the end, a stop past the end shortens it: the shape would depend
     on the values). Other slices with run-time bounds are left to `_item` to refuse, and so
-    is one among index arrays or apart from the integers that index with it (advanced
-    indexing would move its axis)."""
+    are these among index arrays or apart from each other and the integers that index with
+    them (advanced indexing would move their axes)."""
     items = list(key) if isinstance(key, tuple) else [key]
     at = [j for j, k in enumerate(items) if isinstance(k, slice) and
           any(isinstance(b, Traced) for b in (k.start, k.stop, k.step))]
-    if len(at) != 1:
+    if not at:
         return key, None
-    s = items[at[0]]
-    step = 1 if s.step is None else s.step
-    if s.start is None or s.stop is None or isinstance(step, Traced) or step <= 0:
-        return key, None
-    (a, lo), (b, hi) = _affine(s.start), _affine(s.stop)
     ints = [j for j, k in enumerate(items) if isinstance(k, (int, np.integer)) or (
         isinstance(k, Traced) and k.ndim == 0 and k.dtype != "bool")]
     arrays = [k for k in items if isinstance(k, (np.ndarray, list)) or (
         isinstance(k, Traced) and k.ndim)]
     run = sorted(ints + at)
-    if a is None or a is not b or hi <= lo or arrays or run[-1] - run[0] != len(run) - 1:
-        return key, None
-
-    def axes(ks):
-        return sum(k is not None and k is not Ellipsis for k in ks)
-    before = items[:at[0]]
-    axis = x.ndim - axes(items[at[0]:]) if any(k is Ellipsis for k in before) else axes(before)
-    n, count = x.shape[axis], -(-(hi - lo) // step)
-    start = cx.cast(s.start.value, "i64")
-    last = cx.op("add", start, cx.const((count - 1) * step, "i64"))
-    inside = cx.op("logical_and", cx.op("ge", start, cx.const(0, "i64")),
-                   cx.op("lt", last, cx.const(n, "i64")))
-    cx.op("assert", inside, message=f"a slice of run-time bounds must lie inside its axis "
-          f"(of size {n}) here: NumPy's would count a negative start from the end, or end at "
-          f"the axis's end, and be shorter")
-    index = cx.op("iota", shape=(count,), axis=0, dtype="i64")
-    if step != 1:
-        index = cx.op("mul", index, cx.const(step, "i64"))
+    if arrays or run[-1] - run[0] != len(run) - 1 or axes(items) > x.ndim:
+        return key, None        # (too many indices: NumPy's IndexError, from `_item`)
+    spans = []
+    for j in at:
+        s = items[j]
+        step = 1 if s.step is None else s.step
+        if s.start is None or s.stop is None or isinstance(step, Traced) or step <= 0:
+            return key, None
+        (a, lo), (b, hi) = _affine(s.start), _affine(s.stop)
+        if a is None or a is not b or hi <= lo:
+            return key, None
+        spans.append((hi - lo, step))
     probe = list(items)
-    probe[at[0]] = slice(0, hi - lo, step)
-    items[at[0]] = cx.wrap(cx.op("add", index, start), nonneg=True)
+    for i, (j, (span, step)) in enumerate(zip(at, spans, strict=True)):
+        before, start = items[:j], cx.cast(items[j].start.value, "i64")
+        axis = x.ndim - axes(items[j:]) if any(k is Ellipsis for k in before) else axes(before)
+        n, count = x.shape[axis], -(-span // step)
+        last = cx.op("add", start, cx.const((count - 1) * step, "i64"))
+        inside = cx.op("logical_and", cx.op("ge", start, cx.const(0, "i64")),
+                       cx.op("lt", last, cx.const(n, "i64")))
+        cx.op("assert", inside, message=f"a slice of run-time bounds must lie inside its axis "
+              f"(of size {n}) here: NumPy's would count a negative start from the end, or end "
+              f"at the axis's end, and be shorter")
+        shape = tuple(count if k == i else 1 for k in range(len(at)))
+        index = cx.op("iota", shape=shape, axis=i, dtype="i64")
+        if step != 1:
+            index = cx.op("mul", index, cx.const(step, "i64"))
+        probe[j] = slice(0, span, step)
+        items[j] = cx.wrap(cx.op("add", index, start), nonneg=True)
     return tuple(items), tuple(probe)
 
 

@@ -386,6 +386,21 @@ def test_a_slice_of_run_time_bounds_a_static_distance_apart_keeps_the_loop():
     with pytest.raises(adcompiler.AssertionFailed, match="a slice of run-time bounds must lie "
                                                          r"inside its axis \(of size 5\)"):
         adcompiler.jit(reaching_back)(rand(5), np.int64(3))
+    check(patches, rand(6, 7), 1.7)
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(patches, rand(6, 7), 1.7, backend=backend)
+
+
+def patches(img, c):
+    """Patches at run-time positions (template tracking, a block's paste): two run-time slices
+    in one subscript, read, written and written through a view of them, a block as NumPy's."""
+    y, x = int(c), int(c * 2.0)
+    out = np.zeros((6, 7))
+    out[y:y + 2, x:x + 3] = img[:2, :3] * c
+    view = out[y:y + 3, ...][1:, x - 1:x + 1]
+    view *= 2.0
+    out[1, y:y + 2] += 1.0
+    return np.sum(out ** 2) + np.sum(img[y:y + 3, x:x + 2] * c) + np.sum(img[y:y + 4:2, 1:3])
 
 
 def test_loop_local_read_after_runtime_loop_has_its_last_value():
