@@ -180,7 +180,7 @@ def _jvp_transposed(fun, primals, tangents):
         _, pullback = vjp(fun, *args)
         cts = pullback(u)
         return sum(np.sum(cts[p] * tangents[p]) for p in positions)
-    return value, grad(along)(np.zeros(value.shape, value.dtype), *primals)
+    return value, grad(along)(np.ones(value.shape, value.dtype), *primals)   # (as jvp's u)
 
 
 def _by_position(fun, args, kwargs):
@@ -263,15 +263,18 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True, has_aux=False)
                               "differentiate in")
     primal = trace(fun, *primals)       # (cached) for the result's types
     sig = primal.meta["signature"]
-    zeros = sig.unflatten_result([np.zeros(r.type.shape, DTYPES[r.type.dtype])
-                                  for r in primal.results])
+    # the cotangent u at which the pullback is differentiated in it: any u gives J t (it is
+    # linear in u), but ones, not zeros, so a custom_vjp's bwd iterating to a tolerance (an
+    # implicit derivative's fixed point) runs its iterations: at 0 it stopped at once
+    ones = sig.unflatten_result([np.ones(r.type.shape, DTYPES[r.type.dtype])
+                                 for r in primal.results])
     if has_aux:
-        if not (isinstance(zeros, tuple) and len(zeros) == 2):
+        if not (isinstance(ones, tuple) and len(ones) == 2):
             raise AdcompilerError(f"{where(primal.loc)}: has_aux=True needs {name_of(fun)} "
                                   "to return a pair (value, aux)")
-        zeros = zeros[0]
-    leaves, treedef = flatten(zeros, is_runtime_leaf)
-    u = unflatten(statics_to_none(treedef), leaves)     # zero cotangents, shaped as the value
+        ones = ones[0]
+    leaves, treedef = flatten(ones, is_runtime_leaf)
+    u = unflatten(statics_to_none(treedef), leaves)     # cotangents shaped as the value
     try:
         key = (fun, backend, check_nans, has_aux)
         hash(key)

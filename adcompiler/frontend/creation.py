@@ -103,8 +103,10 @@ def arange(cx: Emitter, *args, dtype=None) -> Traced:
 
 def linspace(cx: Emitter, start, stop, num=50, endpoint=True, retstep=False, dtype=None,
              axis=0):
-    if contains_traced((start, stop, num)):
-        raise StaticNeeded("np.linspace's start, stop and num must be compile-time numbers")
+    if contains_traced(num):
+        raise StaticNeeded("np.linspace's num must be a compile-time int (it sets the shape)")
+    if contains_traced((start, stop)):
+        return _run_time_linspace(cx, start, stop, num, endpoint, retstep, dtype)
     if np.ndim(start) or np.ndim(stop):
         raise FrontendError("np.linspace with array start or stop is not supported")
     try:    # NumPy's checks, dtype and step
@@ -132,6 +134,39 @@ def linspace(cx: Emitter, start, stop, num=50, endpoint=True, retstep=False, dty
         y = cx.cast(y, out)
     out = c_layout(cx.wrap(y))
     return (out, step) if retstep else out
+
+
+def _run_time_linspace(cx: Emitter, start, stop, num, endpoint, retstep, dtype):
+    """np.linspace with run-time scalar bounds (a grid up to a parameter), as NumPy computes
+    it: iota * step + start, its last entry stop, (iota / div) * delta where the step is 0."""
+    if np.ndim(start) or np.ndim(stop):
+        raise FrontendError("np.linspace with array start or stop is not supported")
+    try:    # (NumPy's checks and dtype, at stand-in values of the bounds' dtypes)
+        stand_in = [np.zeros((), v.np_dtype) if isinstance(v, Traced) else v
+                    for v in (start, stop)]
+        dt = np.linspace(*stand_in, num, endpoint).dtype
+        ref = np.linspace(*stand_in, num, endpoint, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise FrontendError(f"np.linspace: {e}") from None
+    if ref.dtype.kind not in "f" or dt.kind != "f":
+        raise FrontendError("np.linspace with run-time bounds makes float arrays here")
+    n, div, w = len(ref), len(ref) - 1 if endpoint else len(ref), ir_dtype(dt)
+    first, last = (cx.cast(cx.tensor(v).value, w) for v in (start, stop))
+    delta = cx.op("sub", last, first)
+    step = cx.op("div", delta, cx.const(div if div > 0 else 1, w))
+    y = cx.op("iota", shape=(n,), axis=0, dtype=w, hint="linspace")
+    if div > 0:     # (NumPy's way round denormal steps)
+        y = cx.op("where", cx.op("eq", step, cx.const(0, w)),
+                  cx.op("mul", cx.op("div", y, cx.const(div, w)), delta),
+                  cx.op("mul", y, step))
+    else:
+        y = cx.op("mul", y, delta)
+    y = cx.op("add", y, first)
+    if endpoint and n > 1:
+        y = cx.op("update_slice", y, cx.op("reshape", last, shape=(1,)), starts=(n - 1,),
+                  stops=(n,), steps=(1,))
+    out = c_layout(cx.wrap(cx.cast(y, ir_dtype(ref.dtype))))
+    return (out, cx.wrap(step)) if retstep else out
 
 
 def _tri_mask(cx: Emitter, n: int, m: int, k, upper: bool):

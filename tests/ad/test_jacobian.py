@@ -1128,3 +1128,40 @@ def test_jvp_in_traced_code_costs_no_backward_sweep_per_entry_of_the_result():
         adcompiler.check_grad(sliced_score, w, x, v, wrt=(0, 1, 2))
         lines.append(len(adcompiler.grad(sliced_score).adjoint_source(w, x, v).splitlines()))
     assert lines[0] == lines[1]
+
+
+COUPLING = np.array([[0.1, 0.15, 0.0], [0.05, 0.0, 0.2], [0.1, 0.1, 0.05]])
+
+
+@adcompiler.custom_vjp
+def fixed_point(x):
+    """A rule whose derivative is the implicit one, (I - A)^-1: its bwd iterates u = g + A^T u
+    to a tolerance."""
+    return 2.0 * x
+
+
+def _fixed_point_fwd(x):
+    return 2.0 * x, ()
+
+
+def _fixed_point_bwd(res, g):
+    u, previous = g, g + 1.0
+    while np.max(np.abs(u - previous)) > 1e-14:
+        previous, u = u, g + COUPLING.T @ u
+    return (u,)
+
+
+fixed_point.defvjp(_fixed_point_fwd, _fixed_point_bwd)
+
+
+def jvp_of_the_fixed_point(x, v):
+    return adcompiler.jvp(fixed_point, (x,), (v,))[1]
+
+
+def test_jvp_through_a_rule_iterating_to_a_tolerance():
+    """jvp differentiates the pullback in its cotangent u at ones: at zeros the rule's loop
+    stopped at once, and jvp gave (I + A) v, one iteration's, silently."""
+    x, v = np.array([0.3, -0.2, 0.5]), np.array([1.0, 0.5, -0.25])
+    want = np.linalg.solve(np.eye(3) - COUPLING, v)
+    np.testing.assert_allclose(adcompiler.jvp(fixed_point, (x,), (v,))[1], want, rtol=1e-12)
+    np.testing.assert_allclose(adcompiler.jit(jvp_of_the_fixed_point)(x, v), want, rtol=1e-12)

@@ -203,6 +203,21 @@ def test_linspace():
     check(f, rand(4))
 
 
+def grids(a, b):
+    """np.linspace with run-time bounds: a grid up to a parameter (a savings model's)."""
+    return (np.linspace(0.0, a, 7), np.linspace(a, b, 5, endpoint=False, retstep=True),
+            np.linspace(b, a, 1), np.linspace(np.float32(1.0), np.float32(a), 4),
+            np.linspace(a, a, 3))
+
+
+def test_linspace_with_run_time_bounds():
+    check(grids, np.float64(1.5), np.float64(-2.0))
+    for backend in ("numpy", "numba"):
+        adcompiler.check_grad(lambda a, b: sum(np.sum(np.sin(g) * 1.7) for g in (
+            grids(a, b)[0], *grids(a, b)[1], grids(a, b)[2], grids(a, b)[4])),
+            np.float64(1.5), np.float64(-2.0), wrt=(0, 1), backend=backend)
+
+
 # -- errors --------------------------------------------------------------------------------------
 
 def sort_by_field(x):
@@ -246,7 +261,7 @@ def nan_to_num_in_place(x):
 
 
 def linspace_run_time(x):
-    return np.linspace(0, x[0, 0], 4)
+    return np.linspace(0, 1, int(x[0, 0]))
 
 
 @pytest.mark.parametrize("f,match", [
@@ -260,7 +275,7 @@ def linspace_run_time(x):
     (round_int_negative, "decimals=-1 is not supported"),
     (take_along_ranks, "must have the same number of dimensions"),
     (nan_to_num_in_place, r"copy=False\) changes its argument in place"),
-    (linspace_run_time, "start, stop and num must be compile-time numbers"),
+    (linspace_run_time, "num must be a compile-time int"),
 ])
 def test_unsupported_variants_are_located_errors(f, match):
     located_error(f, (rand(3, 4),), match, FILE)
