@@ -165,22 +165,24 @@ def _rows(fun, positions, args, kwargs):
                    for p in positions]
 
 
-def _jvp_transposed(fun, primals, tangents):
+def _jvp_transposed(fun, primals, tangents, has_aux):
     """jvp in traced code, of a function of one array result: J t as the gradient in u of
     <J^T u, t> (the pullback is linear in u: the transpose trick of jvp outside traced code),
     one forward, a backward sweep and its transpose, where a Jacobian of one backward sweep
-    per entry of the result cost a sliced score-matching loss B * D sweeps."""
+    per entry of the result cost a sliced score-matching loss B * D sweeps. With `has_aux`,
+    fun returns (value, aux), and so (value, J t, aux)."""
     positions = [p for p in range(len(primals)) if tangents[p] is not None]
-    value, _ = vjp(fun, *primals)
+    value, _, *aux = vjp(fun, *primals, has_aux=has_aux)
     if not hasattr(value, "size"):       # (a tuple, dict, dataclass: a pytree)
         raise TypeError("jvp inside traced code takes a function returning one array, not a "
                         f"{type(value).__name__} (outside traced code it may return a pytree)")
 
     def along(u, *args):
-        _, pullback = vjp(fun, *args)
+        pullback = vjp(fun, *args, has_aux=has_aux)[1]
         cts = pullback(u)
         return sum(np.sum(cts[p] * tangents[p]) for p in positions)
-    return value, grad(along)(np.ones(value.shape, value.dtype), *primals)   # (as jvp's u)
+    tangent = grad(along)(np.ones(value.shape, value.dtype), *primals)     # (as jvp's u)
+    return (value, tangent, *aux)
 
 
 def _by_position(fun, args, kwargs):
@@ -294,9 +296,9 @@ def jvp(fun, primals, tangents, *, backend=None, check_nans=True, has_aux=False)
 
 def _jvp_trace(ctx, args, kwargs):
     fun, primals, tangents = args
-    if kwargs.get("has_aux", False) is not False:
-        raise ctx.error("jvp inside traced code takes has_aux=False (outside traced code it "
-                        "may be True)")
+    has_aux = kwargs.get("has_aux", False)
+    if not isinstance(has_aux, bool):
+        raise ctx.error("jvp's has_aux must be True or False when the code is traced")
     if len(tangents) != len(primals):
         raise ctx.error(f"jvp: {len(primals)} arguments but {len(tangents)} tangents")
     primals = [p if t is None else run_time_floats(ctx, p) for p, t in zip(primals, tangents)]
@@ -309,7 +311,7 @@ def _jvp_trace(ctx, args, kwargs):
                                 f"({p.type.shape}), got {shape}")
     if all(t is None for t in tangents):
         raise ctx.error("jvp: every tangent is None: there is no direction to differentiate in")
-    return ctx.call(_jvp_transposed, fun, tuple(primals), tuple(tangents))
+    return ctx.call(_jvp_transposed, fun, tuple(primals), tuple(tangents), has_aux)
 
 
 def _float_array_argument(ctx, entry, arg, k):
