@@ -1,12 +1,12 @@
 """Reductions of reads at a run-time boolean mask: np.sum(x[m]), x[m].mean(), -logp[m].sum(),
-np.max((a[m] - b[m]) ** 2), emb[labels == c].mean(axis=0), len(x[m]); and assignments at the
-mask: V[m] = payoff[m], out[m] = np.log(p[m]).
+np.max((a[m] - b[m]) ** 2), emb[labels == c].mean(axis=0), len(x[m]), np.linalg.norm(r[m]);
+and assignments at the mask: V[m] = payoff[m], out[m] = np.log(p[m]).
 
 Contract: `x[m]` with a run-time mask m of x's leading axes has a shape that depends on the data
 (k entries, k the mask's True count; indexing.py refuses it), but a reduction over those k
 entries does not. These calls, written around the read in one expression, are reductions:
-np.sum, np.mean, np.var, np.std, np.max / np.amax, np.min / np.amin of the read (and an
-axis), and the methods .sum(), .mean(), .var(), .std(), .max(), .min(), with `axis` None
+np.sum, np.mean, np.var, np.std, np.max / np.amax, np.min / np.amin, np.linalg.norm (the
+2-norm) of the read (and an axis), and the methods .sum(), .mean(), .var(), .std(), .max(), .min(), with `axis` None
 (every entry) or 0 (over the k entries), `keepdims` and a var's or std's `ddof`, and len().
 The argument is evaluated with each read `x[m]` (one mask throughout) standing for x, its
 entries off the mask replaced by those at the mask's first True position, or by 1 where it
@@ -36,7 +36,8 @@ from .problems import FrontendError
 from .values import NP_OF, Traced
 
 REDUCERS = {np.sum: "sum", np.mean: "mean", np.var: "var", np.std: "std", np.max: "max",
-            np.amax: "max", np.min: "min", np.amin: "min", builtins.len: "len"}
+            np.amax: "max", np.min: "min", np.amin: "min", builtins.len: "len",
+            np.linalg.norm: "norm"}
 METHODS = ("sum", "mean", "var", "std", "max", "min")
 KEYWORDS = {"axis", "ddof", "keepdims"}
 MASKED_ONLY = ("a run-time boolean mask's read can be used only by a reduction of its "
@@ -128,9 +129,10 @@ def reducer(fn, node):
         kind = REDUCERS.get(fn)
     except TypeError:           # (unhashable)
         return None
-    if kind and 1 <= len(node.args) <= (1 if kind == "len" else 2) \
+    if kind and 1 <= len(node.args) <= (1 if kind in ("len", "norm") else 2) \
             and not any(isinstance(a, ast.Starred) for a in node.args) \
-            and all(k.arg in KEYWORDS for k in node.keywords) \
+            and all(k.arg in KEYWORDS or kind == "norm" and k.arg == "ord"
+                    for k in node.keywords) \
             and (kind != "len" or not node.keywords):
         return kind
     return None
@@ -167,10 +169,18 @@ def evaluate(tr, node):
         tr.masked = saved
 
 
-def reduce(tr, kind: str, value, reads: Reads, axis=None, ddof=0, keepdims=False) -> Traced:
+def reduce(tr, kind: str, value, reads: Reads, axis=None, ddof=0, keepdims=False,
+           ord=None) -> Traced:
     """The reduction `kind` of the entries of `value` on the reads' mask: over all of them
     (`axis` None) or over the masked entries (`axis` 0); with `keepdims`, NumPy's shape of it
-    (the masked array's axes kept as 1s)."""
+    (the masked array's axes kept as 1s). A norm is the 2-norm (`ord` None), of every entry
+    (NumPy's Frobenius norm) or per column."""
+    if kind == "norm":
+        if ord is not None:
+            raise FrontendError("np.linalg.norm of a run-time boolean mask's read takes ord=None "
+                                f"(the 2-norm), got {ord!r}")
+        squares = tr.binop(ast.Mult, value, value) if isinstance(value, Traced) else value
+        return tr.call(np.sqrt, [reduce(tr, "sum", squares, reads, axis, 0, keepdims)], {})
     out = _reduce(tr, kind, value, reads, axis, ddof)
     if not keepdims or kind == "len":
         return out

@@ -73,6 +73,13 @@ def assigned_at_the_mask(v, ex, p):
     return v, out, rows
 
 
+def masked_norms(r, y):
+    """Norms of the valid residuals: the 2-norm of every entry, per column, kept dims."""
+    valid = y[:, 0] > 0
+    return (np.linalg.norm(r[valid] - 1.0) + np.sum(np.linalg.norm(r[valid], axis=0))
+            + np.linalg.norm(2.0 * r[valid], keepdims=True)[0, 0])
+
+
 def _squashed(v):
     return np.log1p(v * v) * 2.0
 
@@ -96,6 +103,7 @@ def test_values_against_numpy():
     check(spelled_otherwise, x)
     check(bound_to_names, np.abs(rand(8)) + 0.1, rand(8))
     check(through_calls, rand(9), np.maximum(rand(9), 0.0), 1.3)
+    check(masked_norms, rand(6, 3), rand(6, 3))
     with pytest.raises(adcompiler.TraceError, match="this name holds one"):
         adcompiler.trace(name_returned, rand(4), rand(4))
 
@@ -118,6 +126,7 @@ def test_gradients(backend):
                           wrt=(0, 1), backend=backend)
     adcompiler.check_grad(through_calls, rand(9), np.maximum(rand(9), 0.0), 1.3, wrt=(0, 2),
                           backend=backend)
+    adcompiler.check_grad(masked_norms, rand(6, 3), rand(6, 3), backend=backend)
     p = np.linspace(-1.0, 1.0, 8)      # log of the entries off the mask: NaN
     adcompiler.check_grad(lambda p: np.sum(np.log(p[p > 0])), p, backend=backend)
 
@@ -159,6 +168,10 @@ def shared(x):
     return np.sum(_share(x[x > 0]) ** 2)
 
 
+def norm_of_order_1(x):
+    return np.linalg.norm(x[x > 0], ord=1)
+
+
 def assigned_elsewhere(x):
     x[0] = x[x > 0]
 
@@ -169,7 +182,7 @@ def assigned_elsewhere(x):
     (returned, "a reduction written around the read"),
     (assigned_elsewhere, "can be assigned only at that mask"),
     (sized, "its shape is a run-time value"), (normed, "reduction of its entries"),
-    (shared, "reduction of its entries")])
+    (shared, "reduction of its entries"), (norm_of_order_1, "takes ord=None")])
 def test_other_uses_are_refused_at_the_users_line(f, match):
     located_error(f, (rand(4), rand(4)) if f is other_array else (rand(4),), match, FILE)
 
