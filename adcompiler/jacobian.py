@@ -167,9 +167,10 @@ def _rows(fun, positions, args, kwargs):
 
 def _jvp_transposed(fun, primals, tangents, has_aux):
     """jvp in traced code, of a function of one array result: J t as the gradient in u of
-    <J^T u, t> (the pullback is linear in u: the transpose trick of jvp outside traced code),
-    one forward, a backward sweep and its transpose, where a Jacobian of one backward sweep
-    per entry of the result cost a sliced score-matching loss B * D sweeps. With `has_aux`,
+    <J^T u, t> (the pullback is linear in u: the transpose trick of jvp outside traced code):
+    two forward sweeps (the value's, the pullback's), a backward sweep and its transpose, where
+    a Jacobian of one backward sweep per entry of the result cost a sliced score-matching loss
+    B * D sweeps. With `has_aux`,
     fun returns (value, aux), and so (value, J t, aux)."""
     positions = [p for p in range(len(primals)) if tangents[p] is not None]
     value, _, *aux = vjp(fun, *primals, has_aux=has_aux)

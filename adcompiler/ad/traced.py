@@ -33,8 +33,9 @@ def run_time_floats(ctx, tree):
     parameters, a prior's mode) made run-time values, to be differentiated as outside traced
     code (a constant is no argument of the IR: its gradient was None, or "gradients need float
     arrays")."""
-    def constant(v):
-        return type(v) is float or isinstance(v, np.ndarray) and v.dtype.kind == "f"
+    def constant(v):        # (np.float64 too, a subclass of float: a params dict's x.mean())
+        return isinstance(v, (float, np.floating)) or isinstance(v, np.ndarray) \
+            and v.dtype.kind == "f"
     leaves, treedef = flatten(tree, lambda v: ctx.is_traced(v) or constant(v))
     if not any(map(constant, leaves)):
         return tree

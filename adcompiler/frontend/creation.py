@@ -153,12 +153,13 @@ def _run_time_linspace(cx: Emitter, start, stop, num, endpoint, retstep, dtype):
     n, div, w = len(ref), len(ref) - 1 if endpoint else len(ref), ir_dtype(dt)
     first, last = (cx.cast(cx.tensor(v).value, w) for v in (start, stop))
     delta = cx.op("sub", last, first)
-    step = cx.op("div", delta, cx.const(div if div > 0 else 1, w))
+    # (no step without two entries: NumPy's is a Python float NaN then)
+    step = cx.wrap(cx.op("div", delta, cx.const(div, w))) if div > 0 else np.nan
     y = cx.op("iota", shape=(n,), axis=0, dtype=w, hint="linspace")
     if div > 0:     # (NumPy's way round denormal steps)
-        y = cx.op("where", cx.op("eq", step, cx.const(0, w)),
+        y = cx.op("where", cx.op("eq", step.value, cx.const(0, w)),
                   cx.op("mul", cx.op("div", y, cx.const(div, w)), delta),
-                  cx.op("mul", y, step))
+                  cx.op("mul", y, step.value))
     else:
         y = cx.op("mul", y, delta)
     y = cx.op("add", y, first)
@@ -166,7 +167,7 @@ def _run_time_linspace(cx: Emitter, start, stop, num, endpoint, retstep, dtype):
         y = cx.op("update_slice", y, cx.op("reshape", last, shape=(1,)), starts=(n - 1,),
                   stops=(n,), steps=(1,))
     out = c_layout(cx.wrap(cx.cast(y, ir_dtype(ref.dtype))))
-    return (out, cx.wrap(step)) if retstep else out
+    return (out, step) if retstep else out
 
 
 def _tri_mask(cx: Emitter, n: int, m: int, k, upper: bool):

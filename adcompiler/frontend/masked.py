@@ -5,22 +5,24 @@ and assignments at the mask: V[m] = payoff[m], out[m] = np.log(p[m]).
 Contract: `x[m]` with a run-time mask m of x's leading axes has a shape that depends on the data
 (k entries, k the mask's True count; indexing.py refuses it), but a reduction over those k
 entries does not. These calls, written around the read in one expression, are reductions:
-np.sum, np.mean, np.var, np.std, np.max / np.amax, np.min / np.amin, np.linalg.norm (the
-2-norm) of the read (and an axis), and the methods .sum(), .mean(), .var(), .std(), .max(), .min(), with `axis` None
-(every entry) or 0 (over the k entries), `keepdims` and a var's or std's `ddof`, and len().
-The argument is evaluated with each read `x[m]` (one mask throughout) standing for x, its
-entries off the mask replaced by those at the mask's first True position, or by 1 where it
-has none (`Reads.read`: what the expression computes there, and its derivative, is then as
-finite as at the entries it keeps). The argument must be such reads combined by elementwise
-operations with operands that broadcast against one masked entry (scalars; a vector along
-x's trailing axes), as NumPy's entries of the masked array are; the reduction then runs over
-the mask's entries: a sum of `where(m, value, 0)` (a mean divided by the count), a maximum
-or minimum of `where(m, value, the reduction's identity)`, of no entry NumPy's error, raised
-at run time. A shape query of such a value is refused (it would be x's). An assignment
-`y[m] = f(x[m])` (or `y[m] += f(x[m])`) of such an expression at the same mask is
-where(m, value, y) (`assign`). Such an expression may be bound to a name first, in the
-function's own block (`pred_v = pred[valid]`; `Named`). Any other use of a masked read is
-refused as before.
+np.sum, np.mean, np.var, np.std, np.max / np.amax, np.min / np.amin, np.linalg.norm (the 2-norm)
+of the read (and an axis), and the methods .sum(), .mean(), .var(), .std(), .max(), .min(), with
+`axis` None (every entry) or 0 (over the k entries), `keepdims` and a var's or std's `ddof`, and
+len(). The argument is evaluated with each read `x[m]` (one mask throughout) standing for x, its
+entries off the mask replaced by those at the mask's first True position, or by 1 where it has
+none (`Reads.read`: what the expression computes there, and its derivative, is then as finite as
+at the entries it keeps). The argument must be such reads combined by elementwise operations
+with operands that broadcast against one masked entry (scalars; a vector along x's trailing
+axes), as NumPy's entries of the masked array are; the reduction then runs over the mask's
+entries: a sum of `where(m, value, 0)` (a mean divided by the count), a maximum or minimum of
+`where(m, value, the reduction's identity)`, of no entry NumPy's error, raised at run time. A
+shape query of such a value is refused (it would be x's). An assignment `y[m] = f(x[m])` (or
+`y[m] += f(x[m])`) of such an expression at the same mask is where(m, value, y) (`assign`). Such
+an expression may be bound to a name first, in the function's own block (`pred_v = pred[valid]`;
+`Named`). A function called on such reads (a helper of the user's, scipy.stats' methods) is
+inlined and its operations checked alike (calls.specialise); an operand computed from the reads
+otherwise (an np.linalg.norm(x[m]) inside the argument) is refused, as is any other use of a
+masked read.
 """
 from __future__ import annotations
 

@@ -63,7 +63,6 @@ RAISED = 4              # ... where the program it ran raised (tier.py)
 ASIDE_LIMIT = 300.0     # seconds after which a child compiling aside is stopped
 
 _aside = None           # the child process compile_aside started last
-_IN_CHILD = False       # whether this process is such a child
 _aside_lock = threading.Lock()
 
 
@@ -164,8 +163,11 @@ def pending(driver, args):
     """(how many of the driver's kernels are to be compiled, the dry run's record or None): for
     a driver with a loop, its kernel modules of which Numba's disk cache holds nothing."""
     if has_loops(driver):
-        return sum(not os.path.exists(m.body._cache._cache_file._index_path)
-                   for name, m in driver.__globals__.items() if name.startswith("k_")), None
+        try:    # (Numba's private cache API; where it differs, say cached, as `_cached` does)
+            return sum(not os.path.exists(m.body._cache._cache_file._index_path)
+                       for name, m in driver.__globals__.items() if name.startswith("k_")), None
+        except AttributeError:
+            return 0, None
     seen = _dry_run(driver, args)
     return sum(not _cached(kernel.body, sig) for kernel, sig in seen.calls), seen
 
@@ -286,7 +288,7 @@ def start_aside(fn, params):
             payload = pickle.dumps((fn.__module__, fn.__name__, params))
         except Exception:   # noqa: BLE001
             return False
-        _aside = _start_child(payload) or None
+        _aside = _start_child(payload, group=True) or None
         if _aside is None:
             return False
         _aside.started, _aside.owner = time.monotonic(), os.getpid()
@@ -339,52 +341,39 @@ def _stop_aside():
         _stop(_aside)
 
 
-def _start_child(payload):
+def _start_child(payload, group=False):
     """A child process (`child()`) given `payload` on stdin, or None where it could not start.
     A thread writes the payload: a pipe holds 64 KB, and the child reads it only once it has
-    imported (~1.5 s; the caller waited that long, and a Ctrl-C then left the child unknown).
-    Started by the program (not by a child), it leads a process group of its own, which
-    `_stop` stops whole: the children its `prepare` starts with it."""
+    imported (0.5-1.5 s: the caller waited that long, and a Ctrl-C then left the child
+    unknown). With `group` (`start_aside`'s) it leads a process group of its own, which
+    `_stop` stops whole: the helpers its `prepare` starts with it."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
         child = subprocess.Popen([sys.executable, "-c", f"import {__name__} as p; p.child()"],
                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, env=env,
-                                 start_new_session=not _IN_CHILD)
+                                 stderr=subprocess.DEVNULL, env=env, start_new_session=group)
     except OSError:     # no interpreter to start
         return None
-    child.group = not _IN_CHILD
+    child.group = group
 
     def feed():
         try:
             child.stdin.write(payload)
-            child.stdin.close()
         except OSError:     # (it died at once: its exit status says so)
             pass
+        finally:
+            try:
+                child.stdin.close()
+            except OSError:
+                pass
     threading.Thread(target=feed, daemon=True).start()
     return child
-
-
-def compiling_first(driver):
-    """`driver`, with `prepare` run before its first call."""
-    prepared = False
-
-    def call(*args):
-        nonlocal prepared
-        if not prepared:
-            prepared = True
-            prepare(driver, args)
-        return driver(*args)
-
-    return call
 
 
 def child():
     """A child process of `prepare` or `start_aside`: the function to run (its module's name
     and its own) and its parameters come pickled on stdin. Its exit status is `CANNOT` where
     Numba cannot compile a job."""
-    global _IN_CHILD
-    _IN_CHILD = True
     module, name, params = pickle.loads(sys.stdin.buffer.read())
     try:
         getattr(importlib.import_module(module), name)(*params)

@@ -21,8 +21,8 @@ its first call does:
   300 steps: 14.9 s without the bound, 8.9 with it, 7.1 compiling at the first call, which then
   took 4.9 s, not 1.1). Where a child cannot start yet (another is running), or the call it was
   given raised (most kernels would then compile at the switch), the call runs the reference and
-  the next tries again; where it cannot start at all, failed or was stopped
-  (precompile.ASIDE_LIMIT), the kernels compile here, at the next call.
+  the next tries again; where it cannot start at all, the kernels compile at this call, and
+  where it failed or was stopped (precompile.ASIDE_LIMIT), at the next.
 - `compile`: the kernels compile here, before the first call returns (precompile.prepare), as
   the backend's tests and benchmarks want; so too with `ADCOMPILER_PROFILE=1` (a profile is
   of the kernels).
@@ -37,6 +37,7 @@ import threading
 import time
 
 import numpy as np
+from numba.core.errors import NumbaError
 
 from . import precompile, runtime
 from .options import FIRST_CALLS, OPTIONS
@@ -55,7 +56,7 @@ def first_calls(driver, built, reference):
     def decide(args):
         """Which function runs this call: the driver, or (while a child compiles) the
         reference's."""
-        child = state["child"]
+        child, seen = state["child"], None
         if child is None:           # (the first call)
             if FIRST_CALLS == "compile" or OPTIONS["profile"]:
                 return _ready(args)
@@ -64,11 +65,11 @@ def first_calls(driver, built, reference):
                 return _ready(args, seen)
         if child in (None, "waiting"):
             if _spent >= SPEND:
-                return _ready(args)
+                return _ready(args, seen)
             child = state["child"] = precompile.start_aside(_compile_run,
                                                             (built, driver.__name__, args))
             if child is False:
-                return _ready(args)
+                return _ready(args, seen)
             if child is None:       # (another child is compiling: try again next call)
                 state["child"] = "waiting"
                 return _reference()
@@ -113,7 +114,7 @@ def first_calls(driver, built, reference):
 def _compile_run(built, name, args):
     """In a child process: run the driver `name` of the program `built` on `args`, compiling
     its kernels into Numba's disk cache; an error of the run exits with status
-    precompile.RAISED (what it compiled is cached)."""
+    precompile.RAISED (what it compiled is cached), Numba's with precompile.CANNOT."""
     from .program import namespace     # (it imports this module)
     runtime.LOOPS = "python"            # (a loop's kernels are what is wanted, not the loop)
     driver = namespace(name, built)[name]
@@ -121,5 +122,7 @@ def _compile_run(built, name, args):
     try:
         with np.errstate(all="ignore"):
             driver(*args)
+    except NumbaError:      # (child() exits precompile.CANNOT)
+        raise
     except Exception:   # noqa: BLE001
         raise SystemExit(precompile.RAISED) from None

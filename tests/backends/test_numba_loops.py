@@ -172,7 +172,7 @@ def test_one_child_compiles_aside_at_a_time_and_none_at_all_compiles_here(called
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     assert fwd.aside is None and not fwd.warm and fwd.spent > 1.0
     monkeypatch.setattr(precompile, "_aside", None)
-    monkeypatch.setattr(precompile, "_start_child", lambda payload: None)
+    monkeypatch.setattr(precompile, "_start_child", lambda payload, group=False: None)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     assert fwd.aside is False and fwd.warm
 
@@ -182,7 +182,8 @@ def test_a_loop_numba_cannot_compile_aside_stays_python(called, monkeypatch):
     Python for good, without compiling it here again (the program would stop meanwhile)."""
     g, args, want, fwd, bwd = rnn_gradient(called)
     never_compiled(monkeypatch, (fwd,), spent=1.0)
-    monkeypatch.setattr(precompile, "_start_child", lambda payload: Child(precompile.CANNOT))
+    monkeypatch.setattr(precompile, "_start_child",
+                        lambda payload, group=False: Child(precompile.CANNOT))
 
     class NeverCalled:
         py_func = fwd.compiled.py_func
@@ -200,7 +201,7 @@ def test_a_child_compiling_aside_too_long_is_stopped_and_the_loop_compiled_here(
     g, args, want, fwd, bwd = rnn_gradient(called)
     never_compiled(monkeypatch, (fwd,), spent=1.0)
     stuck = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    monkeypatch.setattr(precompile, "_start_child", lambda payload: stuck)
+    monkeypatch.setattr(precompile, "_start_child", lambda payload, group=False: stuck)
     np.testing.assert_allclose(g(*args), want, rtol=1e-6, atol=1e-8)
     assert fwd.aside is stuck and not fwd.warm
     monkeypatch.setattr(precompile, "ASIDE_LIMIT", 0.0)

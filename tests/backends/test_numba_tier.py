@@ -84,7 +84,7 @@ def test_a_hessians_sweeps_give_the_same_values_whichever_code_runs_each(
     to the other, in either order."""
     children = []
     monkeypatch.setattr(precompile, "_start_child",
-                        lambda payload: children.append(Child()) or children[-1])
+                        lambda payload, group=False: children.append(Child()) or children[-1])
     c = 2.3 if first == "fwd" else 2.9
     h = adc.hessian(rational(c), backend="numba")
     t = np.tanh(X * c)
@@ -108,7 +108,7 @@ def test_a_hessians_sweeps_give_the_same_values_whichever_code_runs_each(
 
 def test_a_child_that_fails_leaves_the_kernels_to_compile_here(cold, monkeypatch):
     child = Child()
-    monkeypatch.setattr(precompile, "_start_child", lambda payload: child)
+    monkeypatch.setattr(precompile, "_start_child", lambda payload, group=False: child)
     f, before = rational(3.1), set(cache._MODULES)
     g = adc.grad(f, backend="numba")
     np.testing.assert_allclose(g(X), rational_grad(3.1, X), rtol=1e-10, atol=1e-14)
@@ -119,7 +119,7 @@ def test_a_child_that_fails_leaves_the_kernels_to_compile_here(cold, monkeypatch
 
 
 def test_where_no_child_can_start_the_first_call_compiles(cold, monkeypatch):
-    monkeypatch.setattr(precompile, "_start_child", lambda payload: None)
+    monkeypatch.setattr(precompile, "_start_child", lambda payload, group=False: None)
     f, before = rational(4.3), set(cache._MODULES)
     np.testing.assert_allclose(adc.grad(f, backend="numba")(X), rational_grad(4.3, X),
                                rtol=1e-10, atol=1e-14)
@@ -131,7 +131,7 @@ def test_while_another_child_compiles_the_reference_runs_and_the_next_call_tries
     started = []
     monkeypatch.setattr(precompile, "_aside", Child())
     monkeypatch.setattr(precompile, "_start_child",
-                        lambda payload: started.append(Child(0)) or started[-1])
+                        lambda payload, group=False: started.append(Child(0)) or started[-1])
     f, before = rational(5.9), set(cache._MODULES)
     g = adc.grad(f, backend="numba")
     for _ in range(2):
@@ -154,7 +154,7 @@ def test_no_child_where_the_first_call_is_to_compile_or_the_kernels_are_cached(
         adc.grad(rational(c), backend="numba")(X)
         monkeypatch.setattr(tier, "FIRST_CALLS", "numpy")
 
-    def start(payload):
+    def start(payload, group=False):
         raise AssertionError("a child started")
     monkeypatch.setattr(precompile, "_start_child", start)
     g = adc.grad(rational(c), backend="numba")
@@ -185,7 +185,7 @@ def test_once_the_reference_has_spent_its_time_calls_wait_for_the_kernels(cold, 
             waited.append(timeout)
             self.status = 0
             return 0
-    monkeypatch.setattr(precompile, "_start_child", lambda payload: Ending())
+    monkeypatch.setattr(precompile, "_start_child", lambda payload, group=False: Ending())
     f, before = rational(9.1), set(cache._MODULES)
     g = adc.grad(f, backend="numba")
     np.testing.assert_allclose(g(X), rational_grad(9.1, X), rtol=1e-10, atol=1e-14)
@@ -195,7 +195,7 @@ def test_once_the_reference_has_spent_its_time_calls_wait_for_the_kernels(cold, 
     assert cold == ["grad"] and len(waited) == 1 and waited[0] > 0
     assert all(m.body.overloads for m in new_kernels(before))
 
-    def start(payload):
+    def start(payload, group=False):
         raise AssertionError("a child started")
     monkeypatch.setattr(precompile, "_start_child", start)
     np.testing.assert_allclose(adc.grad(rational(9.7), backend="numba")(X),
@@ -208,7 +208,7 @@ def test_a_child_whose_call_raised_is_followed_by_one_given_the_next_call(cold, 
     compiled few kernels: the next call's arguments go to another child, not to a compile
     here at the switch (3.7 s)."""
     started = []
-    monkeypatch.setattr(precompile, "_start_child", lambda payload: started.append(
+    monkeypatch.setattr(precompile, "_start_child", lambda payload, group=False: started.append(
         Child(None if started else precompile.RAISED)) or started[-1])
     g = adc.grad(rational(10.3), backend="numba")
     for _ in range(2):
@@ -226,7 +226,7 @@ def reciprocal_sum(x):
 def test_the_reference_raises_no_floating_point_error_as_kernels_do(cold, monkeypatch):
     """Under the caller's np.errstate(divide="raise"), the NumPy code raised a NaNError for a
     division by 0 that made no NaN; the kernels after the switch return -inf."""
-    monkeypatch.setattr(precompile, "_start_child", lambda payload: Child())
+    monkeypatch.setattr(precompile, "_start_child", lambda payload, group=False: Child())
     x = np.array([1.0, 0.0])
     with np.errstate(divide="raise"):
         got = adc.grad(reciprocal_sum, backend="numba")(x)

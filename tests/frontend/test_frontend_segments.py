@@ -1,5 +1,5 @@
 """np.bincount, ufunc.reduceat, np.maximum.at / np.minimum.at (frontend/segments.py) and
-ufunc.accumulate (the running max: reductions.running_extreme): values and dtypes against NumPy
+ufunc.accumulate (the running max: reductions.running_scan): values and dtypes against NumPy
 running the same Python, gradients on both backends against float64 finite differences, and
 NumPy's errors at the user's line (run-time ones as AssertionFailed)."""
 import numpy as np

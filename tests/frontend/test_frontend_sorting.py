@@ -207,7 +207,7 @@ def grids(a, b):
     """np.linspace with run-time bounds: a grid up to a parameter (a savings model's)."""
     return (np.linspace(0.0, a, 7), np.linspace(a, b, 5, endpoint=False, retstep=True),
             np.linspace(b, a, 1), np.linspace(np.float32(1.0), np.float32(a), 4),
-            np.linspace(a, a, 3))
+            np.linspace(a, a, 3), np.linspace(a, b, 1, retstep=True)[1])
 
 
 def test_linspace_with_run_time_bounds():
