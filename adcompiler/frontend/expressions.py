@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import AdcompilerError
-from . import analysis, arith, linalg, numpy_api, outside, shapes, text
+from . import analysis, arith, linalg, masked, numpy_api, outside, shapes, text
 from .indexing import Flat, getitem
 from .problems import Fallback, FrontendError, api_misuse_located
 from .pybuiltins import RuntimeRange
@@ -294,6 +294,13 @@ class ExpressionsMixin:
         return x
 
     def expr_BinOp(self, node):
+        if isinstance(node.op, ast.MatMult):    # (x[m] @ y[m]: a sum over a run-time mask)
+            pair = ast.copy_location(ast.Tuple(elts=[node.left, node.right], ctx=ast.Load()),
+                                     node)
+            (left, right), reads = masked.evaluate(self, pair)
+            if reads.mask is not None:
+                return masked.dot(self, left, right, reads)
+            return self.binop(ast.MatMult, left, right)
         left, right = self.eval(node.left), self.eval(node.right)
         if isinstance(left, str) and isinstance(node.op, ast.Mod) and text.dynamic(right):
             return run_static(text.percent, left, right)        # for print

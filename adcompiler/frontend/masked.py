@@ -1,6 +1,6 @@
 """Reductions of reads at a run-time boolean mask: np.sum(x[m]), x[m].mean(), -logp[m].sum(),
-np.max((a[m] - b[m]) ** 2), emb[labels == c].mean(axis=0), len(x[m]), np.linalg.norm(r[m]);
-and assignments at the mask: V[m] = payoff[m], out[m] = np.log(p[m]).
+np.max((a[m] - b[m]) ** 2), emb[labels == c].mean(axis=0), len(x[m]), np.linalg.norm(r[m]),
+x[m] @ y[m] (`dot`); and assignments at the mask: V[m] = payoff[m], out[m] = np.log(p[m]).
 
 Contract: `x[m]` with a run-time mask m of x's leading axes has a shape that depends on the data
 (k entries, k the mask's True count; indexing.py refuses it), but a reduction over those k
@@ -233,6 +233,18 @@ def _reduce(tr, kind: str, value, reads: Reads, axis, ddof) -> Traced:
         fill = info.min if kind == "max" else info.max
     return tr.call(getattr(np, kind), [tr.call(np.where, [mask, value, fill], {})],
                    {"axis": axes})
+
+
+def dot(tr, a, b, reads: Reads) -> Traced:
+    """`a @ b` of two vectors made from reads at a 1-d mask (`x[m] @ y[m]`): the sum of their
+    products over the mask's entries."""
+    if reads.mask.ndim != 1 or not all(isinstance(v, Traced) and v.ndim == 1 for v in (a, b)):
+        raise FrontendError("a product of run-time boolean mask's reads is supported for "
+                            "vectors at a 1-d mask (x[m] @ y[m])")
+    for v in (a, b):
+        if not _elementwise_of(v.value, reads.stand_ins, 1, {}):
+            raise FrontendError(MASKED_ONLY)
+    return reduce(tr, "sum", tr.binop(ast.Mult, a, b), reads)
 
 
 def assign(tr, obj, key, value, reads: Reads, name: str) -> None:

@@ -80,6 +80,12 @@ def masked_norms(r, y):
             + np.linalg.norm(2.0 * r[valid], keepdims=True)[0, 0])
 
 
+def masked_dots(x, y):
+    """Products of vectors at a mask: a weighted sum of the valid entries, and x @ y as ever."""
+    m = y > 0
+    return x[m] @ y[m], (x[m] * 2.0) @ np.exp(y[m]), x @ y, (x[m] - 0.5) @ (y[m] * x[m])
+
+
 def _squashed(v):
     return np.log1p(v * v) * 2.0
 
@@ -104,6 +110,7 @@ def test_values_against_numpy():
     check(bound_to_names, np.abs(rand(8)) + 0.1, rand(8))
     check(through_calls, rand(9), np.maximum(rand(9), 0.0), 1.3)
     check(masked_norms, rand(6, 3), rand(6, 3))
+    check(masked_dots, rand(7), rand(7))
     with pytest.raises(adcompiler.TraceError, match="this name holds one"):
         adcompiler.trace(name_returned, rand(4), rand(4))
 
@@ -127,6 +134,8 @@ def test_gradients(backend):
     adcompiler.check_grad(through_calls, rand(9), np.maximum(rand(9), 0.0), 1.3, wrt=(0, 2),
                           backend=backend)
     adcompiler.check_grad(masked_norms, rand(6, 3), rand(6, 3), backend=backend)
+    adcompiler.check_grad(lambda x, y: sum(masked_dots(x, y)), rand(7), rand(7), wrt=(0, 1),
+                          backend=backend)
     p = np.linspace(-1.0, 1.0, 8)      # log of the entries off the mask: NaN
     adcompiler.check_grad(lambda p: np.sum(np.log(p[p > 0])), p, backend=backend)
 
@@ -168,6 +177,10 @@ def shared(x):
     return np.sum(_share(x[x > 0]) ** 2)
 
 
+def matrix_product(x):
+    return np.sum(np.outer(x, x)[x > 0] @ x[x > 0])
+
+
 def norm_of_order_1(x):
     return np.linalg.norm(x[x > 0], ord=1)
 
@@ -182,7 +195,8 @@ def assigned_elsewhere(x):
     (returned, "a reduction written around the read"),
     (assigned_elsewhere, "can be assigned only at that mask"),
     (sized, "its shape is a run-time value"), (normed, "reduction of its entries"),
-    (shared, "reduction of its entries"), (norm_of_order_1, "takes ord=None")])
+    (shared, "reduction of its entries"), (norm_of_order_1, "takes ord=None"),
+    (matrix_product, "for vectors at a 1-d mask")])
 def test_other_uses_are_refused_at_the_users_line(f, match):
     located_error(f, (rand(4), rand(4)) if f is other_array else (rand(4),), match, FILE)
 
