@@ -170,8 +170,7 @@ def _jvp_transposed(fun, primals, tangents, has_aux):
     <J^T u, t> (the pullback is linear in u: the transpose trick of jvp outside traced code):
     two forward sweeps (the value's, the pullback's), a backward sweep and its transpose, where
     a Jacobian of one backward sweep per entry of the result cost a sliced score-matching loss
-    B * D sweeps. With `has_aux`,
-    fun returns (value, aux), and so (value, J t, aux)."""
+    B * D sweeps. With `has_aux`, fun returns (value, aux), and so (value, J t, aux)."""
     positions = [p for p in range(len(primals)) if tangents[p] is not None]
     value, _, *aux = vjp(fun, *primals, has_aux=has_aux)
     if not hasattr(value, "size"):       # (a tuple, dict, dataclass: a pytree)

@@ -13,7 +13,8 @@ Contract:
   raise IndexError when the program runs (NumPy's error), static ones FrontendError.
 - A run-time boolean mask has a data-dependent shape when read: FrontendError suggesting
   np.where, but inside a reduction of the read's entries (masked.py: `np.sum(x[m])`), where
-  the read stands for x. In an assignment `x[m] = v` it is a `where`, and so in `x[m] += v` (of x + v).
+  the read stands for x. In an assignment `x[m] = v` it is a `where`, and so in `x[m] += v`
+  (of x + v).
 - np.unravel_index and np.ix_ of run-time indices are index arithmetic and reshapes.
 - `x.flat` is a `Flat`: `x.flat[key]` reads x's entries in C order (a copy, as NumPy's), and
   `x.flat[key] = v` (`+=`) writes them (`Flat.set` gives x's new value).

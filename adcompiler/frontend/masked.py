@@ -181,7 +181,7 @@ def reduce(tr, kind: str, value, reads: Reads, axis=None, ddof=0, keepdims=False
         if ord is not None:
             raise FrontendError("np.linalg.norm of a run-time boolean mask's read takes ord=None "
                                 f"(the 2-norm), got {ord!r}")
-        squares = tr.binop(ast.Mult, value, value) if isinstance(value, Traced) else value
+        squares = tr.binop(ast.Mult, value, value)
         return tr.call(np.sqrt, [reduce(tr, "sum", squares, reads, axis, 0, keepdims)], {})
     out = _reduce(tr, kind, value, reads, axis, ddof)
     if not keepdims or kind == "len":
@@ -241,9 +241,6 @@ def dot(tr, a, b, reads: Reads) -> Traced:
     if reads.mask.ndim != 1 or not all(isinstance(v, Traced) and v.ndim == 1 for v in (a, b)):
         raise FrontendError("a product of run-time boolean mask's reads is supported for "
                             "vectors at a 1-d mask (x[m] @ y[m])")
-    for v in (a, b):
-        if not _elementwise_of(v.value, reads.stand_ins, 1, {}):
-            raise FrontendError(MASKED_ONLY)
     return reduce(tr, "sum", tr.binop(ast.Mult, a, b), reads)
 
 

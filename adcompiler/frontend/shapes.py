@@ -21,8 +21,8 @@ from . import layout
 from .emit import Emitter
 from .problems import FrontendError, StaticNeeded
 from .reductions import norm_axes
-from .values import (NP_OF, Traced, contains_traced, dtype_arg, ir_dtype, is_static_scalar,
-                     refuse_sparse)
+from .values import (NP_OF, Traced, common_dtype, contains_traced, dtype_arg, ir_dtype,
+                     is_static_scalar, refuse_sparse)
 
 
 def static_ints(x, what: str) -> tuple:
@@ -290,11 +290,7 @@ def index_concatenate(cx: Emitter, which, key) -> Traced:
     if which is np.c_:
         return column_stack(cx, items)
     # (NumPy's dtype: Python scalars and weak run-time ones count as their values do)
-    dtype = np.result_type(*(0.0 if isinstance(k, Traced) and k.weak and k.type.is_float
-                             else 0 if isinstance(k, Traced) and k.weak
-                             else NP_OF[k.dtype] if isinstance(k, Traced)
-                             else np.asarray(k) if isinstance(k, (list, tuple)) else k
-                             for k in items))
+    dtype = NP_OF[common_dtype(*items)]
     ts = [atleast(cx, 1, [cx.tensor(k)]) for k in items]
     if len({t.ndim for t in ts}) != 1:
         raise FrontendError("np.r_ of arrays of several ranks is not supported; use "

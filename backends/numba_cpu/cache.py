@@ -174,6 +174,15 @@ def load_key(k: str):
     return module
 
 
+def on_disk(dispatcher) -> bool:
+    """Does Numba's disk cache hold an index of `dispatcher`'s compiled signatures (some
+    signature of it is there)? Numba's private API; where it differs, True."""
+    try:
+        return os.path.exists(dispatcher._cache._cache_file._index_path)
+    except AttributeError:
+        return True
+
+
 def guard_entries(cache_file):
     """Replace the `save` and `load` of Numba's `IndexDataCacheFile` of a kernel (or of
     runtime.py's cached functions) by ones that lock, seal and check its entries as the module

@@ -163,11 +163,8 @@ def pending(driver, args):
     """(how many of the driver's kernels are to be compiled, the dry run's record or None): for
     a driver with a loop, its kernel modules of which Numba's disk cache holds nothing."""
     if has_loops(driver):
-        try:    # (Numba's private cache API; where it differs, say cached, as `_cached` does)
-            return sum(not os.path.exists(m.body._cache._cache_file._index_path)
-                       for name, m in driver.__globals__.items() if name.startswith("k_")), None
-        except AttributeError:
-            return 0, None
+        return sum(not cache.on_disk(m.body) for name, m in driver.__globals__.items()
+                   if name.startswith("k_")), None
     seen = _dry_run(driver, args)
     return sum(not _cached(kernel.body, sig) for kernel, sig in seen.calls), seen
 

@@ -73,7 +73,7 @@ def namespace(name, built) -> dict:
     """The globals of a built program's drivers: the drivers, kernel modules and arenas."""
     _, source, kernels, arenas = built
     ns = compile_source(source + "\n", f"numba {name}")
-    ns.update({name: cache.load(src) for name, src in kernels.items()})
+    ns.update({k: cache.load(src) for k, src in kernels.items()})
     ns.update(arenas)
     return ns
 

@@ -515,7 +515,7 @@ class Compiled:
         self.failures = 0
         self.never = False
         self.warm = False
-        self.cached = os.path.exists(compiled._cache._cache_file._index_path)
+        self.cached = cache.on_disk(compiled)
         self.aside = None       # the child process compiling it, once hot (False: none)
 
     def ready(self, args) -> bool:

@@ -1096,8 +1096,8 @@ def _scaled(p, x):
 
 def transforms_of_constant_containers(b, x):
     """An inner grad, vjp and jvp at pytrees whose float entries (some or all) are constants:
-    a global's array, a Python float, an np.float64. They got None gradients (a TypeError at the user's
-    line), 'gradients need float arrays', or were refused."""
+    a global's array, a Python float, an np.float64. They got None gradients (a TypeError at
+    the user's line), 'gradients need float arrays', or were refused."""
     g = adcompiler.grad(_scaled)({"a": SHIFT, "b": b, "c": np.float64(0.5)}, x)
     whole = adcompiler.grad(_scaled)({"a": SHIFT, "b": SHIFT, "c": 2.0}, x)
     _, pull = adcompiler.vjp(lambda s: np.tanh(s @ b), SHIFT[:, None] * SHIFT)
